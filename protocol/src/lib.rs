@@ -1,0 +1,32 @@
+//! # heimdall-protocol
+//!
+//! The wire protocol between a heimdall session supervisor (`hm`) and its
+//! clients, and the async [`Client`] that the CLI, the agent and the Discord
+//! bridge use. This crate is the only place frames are encoded and decoded.
+//!
+//! - [`frame`]: frame layout, type numbers, limits.
+//! - [`codec`]: the `tokio_util` codec for frames.
+//! - [`message`]: typed client and server messages and their JSON payloads.
+//! - [`state`]: classifier states and their wire bytes.
+//! - [`client`]: the async client.
+//!
+//! The protocol is described for implementers in other languages in
+//! `docs/protocol.md` at the repository root.
+
+#![warn(missing_docs)]
+
+pub mod client;
+pub mod codec;
+pub mod frame;
+pub mod message;
+pub mod state;
+
+pub use client::{Client, ClientError, ClientReader, ClientWriter};
+pub use codec::{CodecError, FrameCodec};
+pub use frame::{Frame, HEADER_LEN, MAX_PAYLOAD, MODE_BINARY};
+pub use message::{
+    ClientMessage, Cursor, DecodeError, ErrorBody, Event, Hello, HelloResp, RegexSource,
+    ScreenFormat, ScreenRequest, ScreenResp, ServerMessage, SessionInfo, SignalRequest,
+    SignalSpec, StatusResp, SubmitRequest, WaitCondition, WaitRequest, WaitingOption,
+};
+pub use state::State;

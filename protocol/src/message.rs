@@ -1,0 +1,750 @@
+//! Typed client and server messages and their JSON payloads.
+//!
+//! [`ClientMessage`] and [`ServerMessage`] convert to and from [`Frame`]s.
+//! The hot path (INPUT, OUTPUT) carries raw bytes; metadata frames carry
+//! UTF-8 JSON objects so that a client in any language can speak them.
+//! Requests that carry JSON may include an `"id"`, which the server echoes
+//! in the RESULT or ERROR that answers them.
+
+use bytes::{Buf, BufMut, Bytes, BytesMut};
+use serde::{de::DeserializeOwned, Deserialize, Serialize};
+
+use crate::frame::{client, server, Frame};
+use crate::state::State;
+
+/// Why a frame could not be turned into a message.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DecodeError {
+    /// The frame type is not one this side knows.
+    #[error("unknown frame type 0x{0:02x}")]
+    UnknownType(u8),
+    /// The frame type is known but its payload is not valid for it.
+    #[error("malformed {name} frame: {reason}")]
+    Malformed {
+        /// The frame type byte.
+        kind: u8,
+        /// The frame's name.
+        name: &'static str,
+        /// What was wrong.
+        reason: String,
+    },
+}
+
+impl DecodeError {
+    /// The frame type this error is about.
+    pub fn kind(&self) -> u8 {
+        match self {
+            DecodeError::UnknownType(k) => *k,
+            DecodeError::Malformed { kind, .. } => *kind,
+        }
+    }
+}
+
+fn malformed(kind: u8, reason: impl Into<String>) -> DecodeError {
+    DecodeError::Malformed {
+        kind,
+        name: frame_name(kind),
+        reason: reason.into(),
+    }
+}
+
+/// The protocol name of a frame type, or `"UNKNOWN"`.
+pub fn frame_name(kind: u8) -> &'static str {
+    match kind {
+        client::INPUT => "INPUT",
+        client::SUBSCRIBE => "SUBSCRIBE",
+        client::STATUS => "STATUS",
+        client::RESIZE => "RESIZE",
+        client::KILL => "KILL",
+        client::HELLO => "HELLO",
+        client::SCREEN => "SCREEN",
+        client::SIGNAL => "SIGNAL",
+        client::EVENTS => "EVENTS",
+        client::SUBSCRIBE_FROM => "SUBSCRIBE_FROM",
+        client::SUBMIT => "SUBMIT",
+        client::WAIT => "WAIT",
+        server::OUTPUT => "OUTPUT",
+        server::STATUS_RESP => "STATUS_RESP",
+        server::EXIT => "EXIT",
+        server::HELLO_RESP => "HELLO_RESP",
+        server::SCREEN_RESP => "SCREEN_RESP",
+        server::EVENT => "EVENT",
+        server::RESULT => "RESULT",
+        server::ERROR => "ERROR",
+        _ => "UNKNOWN",
+    }
+}
+
+fn json_payload<T: Serialize>(value: &T) -> Bytes {
+    // Serialising these plain structs cannot fail (no non-string map keys).
+    Bytes::from(serde_json::to_vec(value).unwrap_or_else(|_| b"{}".to_vec()))
+}
+
+fn parse_json<T: DeserializeOwned + Default>(kind: u8, payload: &[u8]) -> Result<T, DecodeError> {
+    if payload.iter().all(u8::is_ascii_whitespace) {
+        return Ok(T::default());
+    }
+    parse_json_required(kind, payload)
+}
+
+fn parse_json_required<T: DeserializeOwned>(kind: u8, payload: &[u8]) -> Result<T, DecodeError> {
+    let text =
+        std::str::from_utf8(payload).map_err(|e| malformed(kind, format!("invalid UTF-8: {e}")))?;
+    serde_json::from_str(text).map_err(|e| malformed(kind, format!("invalid JSON: {e}")))
+}
+
+// ---------------------------------------------------------------------------
+// Client → server
+// ---------------------------------------------------------------------------
+
+/// Payload of HELLO. Both fields are optional; an empty payload is allowed.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Hello {
+    /// A free-form client name, for logs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client: Option<String>,
+    /// The protocol version the client speaks (2 for this one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub protocol: Option<u32>,
+}
+
+/// How SCREEN renders lines.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ScreenFormat {
+    /// Plain text, trailing blanks trimmed.
+    #[default]
+    Text,
+    /// Text with ANSI SGR escapes for colours and attributes.
+    Ansi,
+}
+
+/// Payload of SCREEN.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScreenRequest {
+    /// Echoed in the answer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<u64>,
+    /// Text or ANSI lines.
+    #[serde(default)]
+    pub format: ScreenFormat,
+    /// How many lines scrolled off the top to include (0 = none).
+    #[serde(default)]
+    pub scrollback_lines: usize,
+}
+
+/// A signal given by name (`"INT"`, `"SIGTERM"`) or number (`15`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum SignalSpec {
+    /// A signal number.
+    Number(i32),
+    /// A signal name, with or without the `SIG` prefix, any case.
+    Name(String),
+}
+
+/// Payload of SIGNAL.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SignalRequest {
+    /// Echoed in the answer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<u64>,
+    /// The signal to send to the child's process group.
+    pub signal: SignalSpec,
+}
+
+/// Payload of SUBMIT.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SubmitRequest {
+    /// Echoed in the answer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<u64>,
+    /// The text to type (without the final Enter).
+    pub text: String,
+    /// How long to wait for the program to accept the line.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout_ms: Option<u64>,
+}
+
+/// Where a WAIT regex is matched.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RegexSource {
+    /// The rendered screen (text lines joined by `\n`).
+    #[default]
+    Screen,
+    /// Output the child wrote after the request arrived.
+    Output,
+}
+
+/// The condition of a WAIT.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "until", rename_all = "snake_case")]
+pub enum WaitCondition {
+    /// No output for `idle_ms` milliseconds.
+    Idle {
+        /// The required silence.
+        #[serde(default = "default_idle_ms")]
+        idle_ms: u64,
+    },
+    /// A regular expression matches the screen or new output.
+    Regex {
+        /// The pattern (Rust `regex` syntax).
+        pattern: String,
+        /// What to match against.
+        #[serde(default)]
+        source: RegexSource,
+    },
+    /// The classifier enters this state.
+    State {
+        /// The state to wait for.
+        state: State,
+    },
+    /// The child exits.
+    Exit,
+}
+
+fn default_idle_ms() -> u64 {
+    500
+}
+
+/// Payload of WAIT.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WaitRequest {
+    /// Echoed in the answer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<u64>,
+    /// What to wait for.
+    #[serde(flatten)]
+    pub condition: WaitCondition,
+    /// Give up after this long (answers `{"ok": false, "error": "timeout"}`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout_ms: Option<u64>,
+}
+
+/// A message from a client to the server.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ClientMessage {
+    /// Raw bytes for the child's terminal.
+    Input(Bytes),
+    /// Replay the scrollback, then stream live output.
+    Subscribe,
+    /// Ask for a STATUS_RESP.
+    Status,
+    /// Resize the terminal.
+    Resize {
+        /// Columns.
+        cols: u16,
+        /// Rows.
+        rows: u16,
+    },
+    /// Kill the session (SIGTERM, then SIGKILL after a grace period).
+    Kill,
+    /// Opt into the protocol extensions.
+    Hello(Hello),
+    /// Ask for the rendered screen.
+    Screen(ScreenRequest),
+    /// Send a signal to the child's process group.
+    Signal(SignalRequest),
+    /// Receive EVENT frames from now on.
+    Events,
+    /// Replay output from an offset, then stream live output.
+    SubscribeFrom {
+        /// The output offset to start at.
+        offset: u64,
+    },
+    /// Type a line as a human would and confirm it was taken.
+    Submit(SubmitRequest),
+    /// Wait for a condition on the server side.
+    Wait(WaitRequest),
+}
+
+impl ClientMessage {
+    /// The frame type of this message.
+    pub fn kind(&self) -> u8 {
+        match self {
+            ClientMessage::Input(_) => client::INPUT,
+            ClientMessage::Subscribe => client::SUBSCRIBE,
+            ClientMessage::Status => client::STATUS,
+            ClientMessage::Resize { .. } => client::RESIZE,
+            ClientMessage::Kill => client::KILL,
+            ClientMessage::Hello(_) => client::HELLO,
+            ClientMessage::Screen(_) => client::SCREEN,
+            ClientMessage::Signal(_) => client::SIGNAL,
+            ClientMessage::Events => client::EVENTS,
+            ClientMessage::SubscribeFrom { .. } => client::SUBSCRIBE_FROM,
+            ClientMessage::Submit(_) => client::SUBMIT,
+            ClientMessage::Wait(_) => client::WAIT,
+        }
+    }
+
+    /// Encode this message as a frame.
+    pub fn to_frame(&self) -> Frame {
+        let kind = self.kind();
+        let payload = match self {
+            ClientMessage::Input(b) => b.clone(),
+            ClientMessage::Subscribe
+            | ClientMessage::Status
+            | ClientMessage::Kill
+            | ClientMessage::Events => Bytes::new(),
+            ClientMessage::Resize { cols, rows } => {
+                let mut b = BytesMut::with_capacity(4);
+                b.put_u16(*cols);
+                b.put_u16(*rows);
+                b.freeze()
+            }
+            ClientMessage::Hello(h) => json_payload(h),
+            ClientMessage::Screen(r) => json_payload(r),
+            ClientMessage::Signal(r) => json_payload(r),
+            ClientMessage::SubscribeFrom { offset } => Bytes::copy_from_slice(&offset.to_be_bytes()),
+            ClientMessage::Submit(r) => json_payload(r),
+            ClientMessage::Wait(r) => json_payload(r),
+        };
+        Frame { kind, payload }
+    }
+
+    /// Decode a frame sent by a client.
+    ///
+    /// STATUS, SUBSCRIBE, EVENTS and KILL ignore any payload, as heimdall 1.0
+    /// does. RESIZE needs at least four bytes and non-zero sizes.
+    pub fn from_frame(frame: &Frame) -> Result<ClientMessage, DecodeError> {
+        let p = &frame.payload[..];
+        let kind = frame.kind;
+        Ok(match kind {
+            client::INPUT => ClientMessage::Input(frame.payload.clone()),
+            client::SUBSCRIBE => ClientMessage::Subscribe,
+            client::STATUS => ClientMessage::Status,
+            client::KILL => ClientMessage::Kill,
+            client::EVENTS => ClientMessage::Events,
+            client::RESIZE => {
+                if p.len() < 4 {
+                    return Err(malformed(kind, format!("needs 4 bytes, got {}", p.len())));
+                }
+                let mut b = p;
+                let cols = b.get_u16();
+                let rows = b.get_u16();
+                if cols == 0 || rows == 0 {
+                    return Err(malformed(kind, format!("size {cols}x{rows} has a zero")));
+                }
+                ClientMessage::Resize { cols, rows }
+            }
+            client::HELLO => ClientMessage::Hello(parse_json(kind, p)?),
+            client::SCREEN => ClientMessage::Screen(parse_json(kind, p)?),
+            client::SIGNAL => ClientMessage::Signal(parse_json_required(kind, p)?),
+            client::SUBSCRIBE_FROM => {
+                if p.len() < 8 {
+                    return Err(malformed(kind, format!("needs 8 bytes, got {}", p.len())));
+                }
+                let mut b = p;
+                ClientMessage::SubscribeFrom {
+                    offset: b.get_u64(),
+                }
+            }
+            client::SUBMIT => ClientMessage::Submit(parse_json_required(kind, p)?),
+            client::WAIT => ClientMessage::Wait(parse_json_required(kind, p)?),
+            other => return Err(DecodeError::UnknownType(other)),
+        })
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Server → client
+// ---------------------------------------------------------------------------
+
+/// The 15-byte STATUS_RESP of heimdall 1.0.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StatusResp {
+    /// The child's pid.
+    pub pid: u32,
+    /// Milliseconds since the child last wrote output.
+    pub idle_ms: u32,
+    /// Whether the child is still running.
+    pub alive: bool,
+    /// The classifier state.
+    pub state: State,
+    /// Milliseconds spent in the current state.
+    pub state_ms: u32,
+}
+
+impl StatusResp {
+    /// The wire length of a STATUS_RESP payload.
+    pub const LEN: usize = 15;
+
+    fn encode(&self) -> Bytes {
+        let mut b = BytesMut::with_capacity(Self::LEN);
+        b.put_u32(self.pid);
+        b.put_u32(self.idle_ms);
+        b.put_u8(u8::from(self.alive));
+        b.put_u8(self.state.to_byte());
+        b.put_u32(self.state_ms);
+        b.put_u8(0);
+        b.freeze()
+    }
+
+    fn decode(p: &[u8]) -> Result<StatusResp, DecodeError> {
+        let kind = server::STATUS_RESP;
+        if p.len() < Self::LEN {
+            return Err(malformed(kind, format!("needs 15 bytes, got {}", p.len())));
+        }
+        let mut b = p;
+        let pid = b.get_u32();
+        let idle_ms = b.get_u32();
+        let alive = b.get_u8() != 0;
+        let sb = b.get_u8();
+        let state = State::from_byte(sb)
+            .ok_or_else(|| malformed(kind, format!("unknown state byte 0x{sb:02x}")))?;
+        let state_ms = b.get_u32();
+        Ok(StatusResp {
+            pid,
+            idle_ms,
+            alive,
+            state,
+            state_ms,
+        })
+    }
+}
+
+/// The session described in HELLO_RESP.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionInfo {
+    /// The session id.
+    pub id: String,
+    /// The child's pid.
+    pub pid: u32,
+    /// The child's process group.
+    pub pgid: u32,
+    /// The supervisor's pid.
+    pub supervisor_pid: u32,
+    /// The command and its arguments.
+    pub command: Vec<String>,
+    /// The child's working directory.
+    pub cwd: String,
+    /// When the session started (RFC 3339, UTC).
+    pub started_at: String,
+    /// Terminal columns.
+    pub cols: u16,
+    /// Terminal rows.
+    pub rows: u16,
+    /// The classifier's name.
+    pub classifier: String,
+}
+
+/// Payload of HELLO_RESP.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HelloResp {
+    /// The protocol version the server speaks (2).
+    pub protocol: u32,
+    /// The server's name (`"hm"`).
+    pub server: String,
+    /// The server's version.
+    pub version: String,
+    /// Extension features the server answers.
+    pub features: Vec<String>,
+    /// The session.
+    pub session: SessionInfo,
+    /// Bytes the child has written so far (the next output byte's offset).
+    pub output_offset: u64,
+    /// The oldest output offset still kept (replayable).
+    pub scrollback_offset: u64,
+}
+
+/// The cursor position in SCREEN_RESP (0-based).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Cursor {
+    /// Row, 0 = top.
+    pub row: u16,
+    /// Column, 0 = left.
+    pub col: u16,
+    /// Whether the program shows the cursor.
+    pub visible: bool,
+}
+
+/// Payload of SCREEN_RESP.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScreenResp {
+    /// Echo of the request's id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<u64>,
+    /// The visible lines, top to bottom.
+    pub lines: Vec<String>,
+    /// The cursor.
+    pub cursor: Cursor,
+    /// Columns.
+    pub cols: u16,
+    /// Rows.
+    pub rows: u16,
+    /// Whether the alternate screen is active.
+    pub alternate_screen: bool,
+    /// The window title (OSC 0/2), empty if none.
+    pub title: String,
+    /// Whether the program enabled bracketed paste.
+    #[serde(default)]
+    pub bracketed_paste: bool,
+    /// Whether the program enabled application cursor keys.
+    #[serde(default)]
+    pub application_cursor: bool,
+    /// Lines scrolled off the top, oldest first, when asked for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scrollback: Option<Vec<String>>,
+}
+
+/// One choice of a program waiting for input.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WaitingOption {
+    /// What the choice says.
+    pub label: String,
+    /// The keys that pick it.
+    pub keys: String,
+}
+
+/// Payload of EVENT, tagged by `"type"`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Event {
+    /// The classifier state changed.
+    State {
+        /// The previous state.
+        old: State,
+        /// The new state.
+        new: State,
+        /// The classifier that decided.
+        classifier: String,
+        /// Why (which rule or measurement).
+        #[serde(default)]
+        reason: String,
+    },
+    /// The program waits for input.
+    Waiting {
+        /// The prompt text.
+        prompt: String,
+        /// The choices offered, if any.
+        #[serde(default)]
+        options: Vec<WaitingOption>,
+        /// The rule that recognised it.
+        #[serde(default)]
+        rule: String,
+    },
+    /// The window title changed.
+    Title {
+        /// The new title.
+        title: String,
+    },
+    /// The program rang the bell.
+    Bell,
+    /// The terminal was resized.
+    Resize {
+        /// Columns.
+        cols: u16,
+        /// Rows.
+        rows: u16,
+    },
+    /// The child exited.
+    Exit {
+        /// The exit code (128+N when killed by signal N).
+        code: i32,
+        /// The signal that killed it, if any.
+        #[serde(default)]
+        signal: Option<i32>,
+    },
+    /// This client fell behind and missed output (or events).
+    Lagged {
+        /// How many bytes (or events) were skipped.
+        missed_bytes: u64,
+        /// The output offset where the stream resumes.
+        offset: u64,
+    },
+    /// SUBSCRIBE_FROM asked for output no longer kept.
+    Skipped {
+        /// How many bytes are gone.
+        missed_bytes: u64,
+        /// The output offset where replay starts.
+        offset: u64,
+    },
+    /// An event type this client does not know (from a newer server).
+    #[serde(other)]
+    Unknown,
+}
+
+/// Payload of ERROR.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorBody {
+    /// A stable error code, such as `unknown_type` or `invalid_signal`.
+    pub error: String,
+    /// A sentence for people.
+    pub message: String,
+    /// The frame type of the request that failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request: Option<u8>,
+    /// Echo of the request's id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<u64>,
+}
+
+impl ErrorBody {
+    /// An error with `code` and `message` answering a request of type `request`.
+    pub fn new(code: &str, message: impl Into<String>, request: Option<u8>) -> ErrorBody {
+        ErrorBody {
+            error: code.to_string(),
+            message: message.into(),
+            request,
+            id: None,
+        }
+    }
+}
+
+impl std::fmt::Display for ErrorBody {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} ({})", self.message, self.error)
+    }
+}
+
+/// A message from the server to a client.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ServerMessage {
+    /// Raw output bytes.
+    Output(Bytes),
+    /// Answer to STATUS.
+    Status(StatusResp),
+    /// The child exited with this code.
+    Exit {
+        /// The exit code (128+N for signal N).
+        code: i32,
+    },
+    /// Answer to HELLO.
+    Hello(Box<HelloResp>),
+    /// Answer to SCREEN.
+    Screen(Box<ScreenResp>),
+    /// An event.
+    Event(Event),
+    /// Answer to SIGNAL, SUBMIT or WAIT: a JSON object with `"ok"`.
+    Result(serde_json::Value),
+    /// A request failed.
+    Error(ErrorBody),
+}
+
+impl ServerMessage {
+    /// The frame type of this message.
+    pub fn kind(&self) -> u8 {
+        match self {
+            ServerMessage::Output(_) => server::OUTPUT,
+            ServerMessage::Status(_) => server::STATUS_RESP,
+            ServerMessage::Exit { .. } => server::EXIT,
+            ServerMessage::Hello(_) => server::HELLO_RESP,
+            ServerMessage::Screen(_) => server::SCREEN_RESP,
+            ServerMessage::Event(_) => server::EVENT,
+            ServerMessage::Result(_) => server::RESULT,
+            ServerMessage::Error(_) => server::ERROR,
+        }
+    }
+
+    /// Encode this message as a frame.
+    pub fn to_frame(&self) -> Frame {
+        let kind = self.kind();
+        let payload = match self {
+            ServerMessage::Output(b) => b.clone(),
+            ServerMessage::Status(s) => s.encode(),
+            ServerMessage::Exit { code } => Bytes::copy_from_slice(&code.to_be_bytes()),
+            ServerMessage::Hello(h) => json_payload(h),
+            ServerMessage::Screen(s) => json_payload(s),
+            ServerMessage::Event(e) => json_payload(e),
+            ServerMessage::Result(v) => json_payload(v),
+            ServerMessage::Error(e) => json_payload(e),
+        };
+        Frame { kind, payload }
+    }
+
+    /// Decode a frame sent by the server.
+    pub fn from_frame(frame: &Frame) -> Result<ServerMessage, DecodeError> {
+        let p = &frame.payload[..];
+        let kind = frame.kind;
+        Ok(match kind {
+            server::OUTPUT => ServerMessage::Output(frame.payload.clone()),
+            server::STATUS_RESP => ServerMessage::Status(StatusResp::decode(p)?),
+            server::EXIT => {
+                if p.len() < 4 {
+                    return Err(malformed(kind, format!("needs 4 bytes, got {}", p.len())));
+                }
+                let mut b = p;
+                ServerMessage::Exit { code: b.get_i32() }
+            }
+            server::HELLO_RESP => ServerMessage::Hello(Box::new(parse_json_required(kind, p)?)),
+            server::SCREEN_RESP => ServerMessage::Screen(Box::new(parse_json_required(kind, p)?)),
+            server::EVENT => ServerMessage::Event(parse_json_required(kind, p)?),
+            server::RESULT => {
+                let v: serde_json::Value = parse_json_required(kind, p)?;
+                if !v.is_object() {
+                    return Err(malformed(kind, "not a JSON object"));
+                }
+                ServerMessage::Result(v)
+            }
+            server::ERROR => ServerMessage::Error(parse_json_required(kind, p)?),
+            other => return Err(DecodeError::UnknownType(other)),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn status_resp_is_fifteen_bytes() {
+        let s = StatusResp {
+            pid: 42,
+            idle_ms: 7,
+            alive: true,
+            state: State::ToolUse,
+            state_ms: 9,
+        };
+        let f = ServerMessage::Status(s).to_frame();
+        assert_eq!(f.payload.len(), 15);
+        assert_eq!(&f.payload[..], &[0, 0, 0, 42, 0, 0, 0, 7, 1, 3, 0, 0, 0, 9, 0]);
+        assert_eq!(
+            ServerMessage::from_frame(&f).unwrap(),
+            ServerMessage::Status(s)
+        );
+    }
+
+    #[test]
+    fn spurious_payloads_on_status_and_kill_are_ignored() {
+        for kind in [client::STATUS, client::KILL, client::SUBSCRIBE] {
+            let m = ClientMessage::from_frame(&Frame::new(kind, &b"junk"[..])).unwrap();
+            assert_eq!(m.kind(), kind);
+        }
+    }
+
+    #[test]
+    fn wait_request_json_shape() {
+        let w: WaitRequest = serde_json::from_str(
+            r#"{"until": "idle", "idle_ms": 250, "timeout_ms": 1000}"#,
+        )
+        .unwrap();
+        assert_eq!(w.condition, WaitCondition::Idle { idle_ms: 250 });
+        assert_eq!(w.timeout_ms, Some(1000));
+        let w: WaitRequest =
+            serde_json::from_str(r#"{"until": "state", "state": "waiting"}"#).unwrap();
+        assert_eq!(
+            w.condition,
+            WaitCondition::State {
+                state: State::Waiting
+            }
+        );
+    }
+
+    #[test]
+    fn unknown_event_types_decode_as_unknown() {
+        let f = Frame::new(server::EVENT, &br#"{"type": "from_the_future", "x": 1}"#[..]);
+        assert_eq!(
+            ServerMessage::from_frame(&f).unwrap(),
+            ServerMessage::Event(Event::Unknown)
+        );
+    }
+
+    #[test]
+    fn non_json_hello_is_malformed() {
+        let e = ClientMessage::from_frame(&Frame::new(client::HELLO, &b"\xff\x00"[..]));
+        assert!(matches!(e, Err(DecodeError::Malformed { kind: 0x06, .. })));
+        let ok = ClientMessage::from_frame(&Frame::empty(client::HELLO)).unwrap();
+        assert_eq!(ok, ClientMessage::Hello(Hello::default()));
+    }
+}

@@ -1,0 +1,180 @@
+//! Property tests: frames and messages round-trip through the codec, and no
+//! byte stream makes the decoder or the message parsers panic.
+
+use bytes::BytesMut;
+use heimdall_protocol::frame::{client, server};
+use heimdall_protocol::{
+    ClientMessage, Frame, FrameCodec, Hello, ScreenFormat, ScreenRequest, ServerMessage,
+    SignalRequest, SignalSpec, State, StatusResp, SubmitRequest, WaitCondition, WaitRequest,
+    MAX_PAYLOAD,
+};
+use proptest::prelude::*;
+use tokio_util::codec::{Decoder, Encoder};
+
+fn arb_state() -> impl Strategy<Value = State> {
+    prop::sample::select(State::ALL.to_vec())
+}
+
+fn arb_client_message() -> impl Strategy<Value = ClientMessage> {
+    prop_oneof![
+        prop::collection::vec(any::<u8>(), 0..2048).prop_map(|v| ClientMessage::Input(v.into())),
+        Just(ClientMessage::Subscribe),
+        Just(ClientMessage::Status),
+        (1u16.., 1u16..).prop_map(|(cols, rows)| ClientMessage::Resize { cols, rows }),
+        Just(ClientMessage::Kill),
+        (any::<Option<String>>(), any::<Option<u32>>())
+            .prop_map(|(client, protocol)| ClientMessage::Hello(Hello { client, protocol })),
+        (any::<Option<u64>>(), any::<bool>(), 0usize..10_000).prop_map(|(id, ansi, n)| {
+            ClientMessage::Screen(ScreenRequest {
+                id,
+                format: if ansi {
+                    ScreenFormat::Ansi
+                } else {
+                    ScreenFormat::Text
+                },
+                scrollback_lines: n,
+            })
+        }),
+        (any::<i32>(), ".*", any::<bool>()).prop_map(|(n, s, by_num)| {
+            ClientMessage::Signal(SignalRequest {
+                id: None,
+                signal: if by_num {
+                    SignalSpec::Number(n)
+                } else {
+                    SignalSpec::Name(s)
+                },
+            })
+        }),
+        Just(ClientMessage::Events),
+        any::<u64>().prop_map(|offset| ClientMessage::SubscribeFrom { offset }),
+        (".*", any::<Option<u64>>()).prop_map(|(text, timeout_ms)| {
+            ClientMessage::Submit(SubmitRequest {
+                id: Some(3),
+                text,
+                timeout_ms,
+            })
+        }),
+        (0u64..100_000, ".*", arb_state(), any::<Option<u64>>(), 0u8..4).prop_map(
+            |(ms, pat, state, timeout_ms, which)| {
+                let condition = match which {
+                    0 => WaitCondition::Idle { idle_ms: ms },
+                    1 => WaitCondition::Regex {
+                        pattern: pat,
+                        source: Default::default(),
+                    },
+                    2 => WaitCondition::State { state },
+                    _ => WaitCondition::Exit,
+                };
+                ClientMessage::Wait(WaitRequest {
+                    id: None,
+                    condition,
+                    timeout_ms,
+                })
+            }
+        ),
+    ]
+}
+
+fn arb_server_message() -> impl Strategy<Value = ServerMessage> {
+    prop_oneof![
+        prop::collection::vec(any::<u8>(), 0..4096).prop_map(|v| ServerMessage::Output(v.into())),
+        (any::<u32>(), any::<u32>(), any::<bool>(), arb_state(), any::<u32>()).prop_map(
+            |(pid, idle_ms, alive, state, state_ms)| ServerMessage::Status(StatusResp {
+                pid,
+                idle_ms,
+                alive,
+                state,
+                state_ms
+            })
+        ),
+        any::<i32>().prop_map(|code| ServerMessage::Exit { code }),
+        (any::<u64>(), any::<u64>()).prop_map(|(missed_bytes, offset)| ServerMessage::Event(
+            heimdall_protocol::Event::Lagged {
+                missed_bytes,
+                offset
+            }
+        )),
+    ]
+}
+
+proptest! {
+    #[test]
+    fn client_messages_round_trip(msgs in prop::collection::vec(arb_client_message(), 1..8)) {
+        let mut codec = FrameCodec::new();
+        let mut buf = BytesMut::new();
+        for m in &msgs {
+            codec.encode(m.to_frame(), &mut buf).unwrap();
+        }
+        for m in &msgs {
+            let f = codec.decode(&mut buf).unwrap().unwrap();
+            prop_assert_eq!(&ClientMessage::from_frame(&f).unwrap(), m);
+        }
+        prop_assert!(codec.decode(&mut buf).unwrap().is_none());
+    }
+
+    #[test]
+    fn server_messages_round_trip(msgs in prop::collection::vec(arb_server_message(), 1..8)) {
+        let mut codec = FrameCodec::new();
+        let mut buf = BytesMut::new();
+        for m in &msgs {
+            codec.encode(m.to_frame(), &mut buf).unwrap();
+        }
+        for m in &msgs {
+            let f = codec.decode(&mut buf).unwrap().unwrap();
+            prop_assert_eq!(&ServerMessage::from_frame(&f).unwrap(), m);
+        }
+    }
+
+    #[test]
+    fn frames_survive_arbitrary_splits(
+        frames in prop::collection::vec((any::<u8>(), prop::collection::vec(any::<u8>(), 0..600)), 1..6),
+        cut in 1usize..64,
+    ) {
+        let mut codec = FrameCodec::new();
+        let mut wire = BytesMut::new();
+        for (k, p) in &frames {
+            codec.encode(Frame::new(*k, p.clone()), &mut wire).unwrap();
+        }
+        let mut buf = BytesMut::new();
+        let mut out = Vec::new();
+        for chunk in wire.chunks(cut) {
+            buf.extend_from_slice(chunk);
+            while let Some(f) = codec.decode(&mut buf).unwrap() {
+                out.push((f.kind, f.payload.to_vec()));
+            }
+        }
+        prop_assert_eq!(out, frames);
+    }
+
+    #[test]
+    fn arbitrary_bytes_never_panic(data in prop::collection::vec(any::<u8>(), 0..4096)) {
+        let mut codec = FrameCodec::new();
+        let mut buf = BytesMut::from(&data[..]);
+        while let Ok(Some(f)) = codec.decode(&mut buf) {
+            prop_assert!(f.payload.len() <= MAX_PAYLOAD);
+            let _ = ClientMessage::from_frame(&f);
+            let _ = ServerMessage::from_frame(&f);
+        }
+    }
+
+    #[test]
+    fn arbitrary_payloads_of_every_type_never_panic(
+        kind in prop_oneof![0x01u8..=0x0C, 0x81u8..=0x87, Just(server::ERROR), any::<u8>()],
+        payload in prop::collection::vec(any::<u8>(), 0..512),
+    ) {
+        let f = Frame::new(kind, payload);
+        let _ = ClientMessage::from_frame(&f);
+        let _ = ServerMessage::from_frame(&f);
+    }
+}
+
+#[test]
+fn json_payloads_of_garbage_are_malformed_not_panics() {
+    for kind in [client::HELLO, client::SCREEN, client::SIGNAL, client::SUBMIT, client::WAIT] {
+        for junk in [&b"{"[..], b"[1,2]", b"\"x\"", b"\xc3\x28"] {
+            assert!(ClientMessage::from_frame(&Frame::new(kind, junk)).is_err());
+        }
+    }
+    let bad_wait = Frame::new(client::WAIT, &br#"{"until":"nope"}"#[..]);
+    assert!(ClientMessage::from_frame(&bad_wait).is_err());
+}
