@@ -172,12 +172,13 @@ impl Client {
     /// Connect to a session's socket and read the mode byte.
     pub async fn connect(path: impl AsRef<Path>) -> Result<Client, ClientError> {
         let path = path.as_ref();
-        let mut stream = UnixStream::connect(path)
-            .await
-            .map_err(|source| ClientError::Connect {
-                path: path.to_path_buf(),
-                source,
-            })?;
+        let mut stream =
+            UnixStream::connect(path)
+                .await
+                .map_err(|source| ClientError::Connect {
+                    path: path.to_path_buf(),
+                    source,
+                })?;
         let mode = match stream.read_u8().await {
             Ok(b) => b,
             Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => {

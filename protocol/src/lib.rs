@@ -26,7 +26,7 @@ pub use codec::{CodecError, FrameCodec};
 pub use frame::{Frame, HEADER_LEN, MAX_PAYLOAD, MODE_BINARY};
 pub use message::{
     ClientMessage, Cursor, DecodeError, ErrorBody, Event, Hello, HelloResp, RegexSource,
-    ScreenFormat, ScreenRequest, ScreenResp, ServerMessage, SessionInfo, SignalRequest,
-    SignalSpec, StatusResp, SubmitRequest, WaitCondition, WaitRequest, WaitingOption,
+    ScreenFormat, ScreenRequest, ScreenResp, ServerMessage, SessionInfo, SignalRequest, SignalSpec,
+    StatusResp, SubmitRequest, WaitCondition, WaitRequest, WaitingOption,
 };
 pub use state::State;

@@ -90,7 +90,12 @@ fn parse_json<T: DeserializeOwned + Default>(kind: u8, payload: &[u8]) -> Result
 fn parse_json_required<T: DeserializeOwned>(kind: u8, payload: &[u8]) -> Result<T, DecodeError> {
     let text =
         std::str::from_utf8(payload).map_err(|e| malformed(kind, format!("invalid UTF-8: {e}")))?;
-    serde_json::from_str(text).map_err(|e| malformed(kind, format!("invalid JSON: {e}")))
+    let value: serde_json::Value =
+        serde_json::from_str(text).map_err(|e| malformed(kind, format!("invalid JSON: {e}")))?;
+    if !value.is_object() {
+        return Err(malformed(kind, "the payload must be a JSON object"));
+    }
+    serde_json::from_value(value).map_err(|e| malformed(kind, e.to_string()))
 }
 
 // ---------------------------------------------------------------------------
@@ -296,7 +301,9 @@ impl ClientMessage {
             ClientMessage::Hello(h) => json_payload(h),
             ClientMessage::Screen(r) => json_payload(r),
             ClientMessage::Signal(r) => json_payload(r),
-            ClientMessage::SubscribeFrom { offset } => Bytes::copy_from_slice(&offset.to_be_bytes()),
+            ClientMessage::SubscribeFrom { offset } => {
+                Bytes::copy_from_slice(&offset.to_be_bytes())
+            }
             ClientMessage::Submit(r) => json_payload(r),
             ClientMessage::Wait(r) => json_payload(r),
         };
@@ -670,13 +677,7 @@ impl ServerMessage {
             server::HELLO_RESP => ServerMessage::Hello(Box::new(parse_json_required(kind, p)?)),
             server::SCREEN_RESP => ServerMessage::Screen(Box::new(parse_json_required(kind, p)?)),
             server::EVENT => ServerMessage::Event(parse_json_required(kind, p)?),
-            server::RESULT => {
-                let v: serde_json::Value = parse_json_required(kind, p)?;
-                if !v.is_object() {
-                    return Err(malformed(kind, "not a JSON object"));
-                }
-                ServerMessage::Result(v)
-            }
+            server::RESULT => ServerMessage::Result(parse_json_required(kind, p)?),
             server::ERROR => ServerMessage::Error(parse_json_required(kind, p)?),
             other => return Err(DecodeError::UnknownType(other)),
         })
@@ -698,7 +699,10 @@ mod tests {
         };
         let f = ServerMessage::Status(s).to_frame();
         assert_eq!(f.payload.len(), 15);
-        assert_eq!(&f.payload[..], &[0, 0, 0, 42, 0, 0, 0, 7, 1, 3, 0, 0, 0, 9, 0]);
+        assert_eq!(
+            &f.payload[..],
+            &[0, 0, 0, 42, 0, 0, 0, 7, 1, 3, 0, 0, 0, 9, 0]
+        );
         assert_eq!(
             ServerMessage::from_frame(&f).unwrap(),
             ServerMessage::Status(s)
@@ -715,10 +719,9 @@ mod tests {
 
     #[test]
     fn wait_request_json_shape() {
-        let w: WaitRequest = serde_json::from_str(
-            r#"{"until": "idle", "idle_ms": 250, "timeout_ms": 1000}"#,
-        )
-        .unwrap();
+        let w: WaitRequest =
+            serde_json::from_str(r#"{"until": "idle", "idle_ms": 250, "timeout_ms": 1000}"#)
+                .unwrap();
         assert_eq!(w.condition, WaitCondition::Idle { idle_ms: 250 });
         assert_eq!(w.timeout_ms, Some(1000));
         let w: WaitRequest =
@@ -733,7 +736,10 @@ mod tests {
 
     #[test]
     fn unknown_event_types_decode_as_unknown() {
-        let f = Frame::new(server::EVENT, &br#"{"type": "from_the_future", "x": 1}"#[..]);
+        let f = Frame::new(
+            server::EVENT,
+            &br#"{"type": "from_the_future", "x": 1}"#[..],
+        );
         assert_eq!(
             ServerMessage::from_frame(&f).unwrap(),
             ServerMessage::Event(Event::Unknown)

@@ -54,8 +54,14 @@ fn arb_client_message() -> impl Strategy<Value = ClientMessage> {
                 timeout_ms,
             })
         }),
-        (0u64..100_000, ".*", arb_state(), any::<Option<u64>>(), 0u8..4).prop_map(
-            |(ms, pat, state, timeout_ms, which)| {
+        (
+            0u64..100_000,
+            ".*",
+            arb_state(),
+            any::<Option<u64>>(),
+            0u8..4
+        )
+            .prop_map(|(ms, pat, state, timeout_ms, which)| {
                 let condition = match which {
                     0 => WaitCondition::Idle { idle_ms: ms },
                     1 => WaitCondition::Regex {
@@ -70,23 +76,29 @@ fn arb_client_message() -> impl Strategy<Value = ClientMessage> {
                     condition,
                     timeout_ms,
                 })
-            }
-        ),
+            }),
     ]
 }
 
 fn arb_server_message() -> impl Strategy<Value = ServerMessage> {
     prop_oneof![
         prop::collection::vec(any::<u8>(), 0..4096).prop_map(|v| ServerMessage::Output(v.into())),
-        (any::<u32>(), any::<u32>(), any::<bool>(), arb_state(), any::<u32>()).prop_map(
-            |(pid, idle_ms, alive, state, state_ms)| ServerMessage::Status(StatusResp {
-                pid,
-                idle_ms,
-                alive,
-                state,
-                state_ms
-            })
-        ),
+        (
+            any::<u32>(),
+            any::<u32>(),
+            any::<bool>(),
+            arb_state(),
+            any::<u32>()
+        )
+            .prop_map(
+                |(pid, idle_ms, alive, state, state_ms)| ServerMessage::Status(StatusResp {
+                    pid,
+                    idle_ms,
+                    alive,
+                    state,
+                    state_ms
+                })
+            ),
         any::<i32>().prop_map(|code| ServerMessage::Exit { code }),
         (any::<u64>(), any::<u64>()).prop_map(|(missed_bytes, offset)| ServerMessage::Event(
             heimdall_protocol::Event::Lagged {
@@ -170,9 +182,16 @@ proptest! {
 
 #[test]
 fn json_payloads_of_garbage_are_malformed_not_panics() {
-    for kind in [client::HELLO, client::SCREEN, client::SIGNAL, client::SUBMIT, client::WAIT] {
+    for kind in [
+        client::HELLO,
+        client::SCREEN,
+        client::SIGNAL,
+        client::SUBMIT,
+        client::WAIT,
+    ] {
         for junk in [&b"{"[..], b"[1,2]", b"\"x\"", b"\xc3\x28"] {
-            assert!(ClientMessage::from_frame(&Frame::new(kind, junk)).is_err());
+            let r = ClientMessage::from_frame(&Frame::new(kind, junk));
+            assert!(r.is_err(), "{kind:#x} {junk:?} gave {r:?}");
         }
     }
     let bad_wait = Frame::new(client::WAIT, &br#"{"until":"nope"}"#[..]);
