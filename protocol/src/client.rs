@@ -33,7 +33,7 @@ use tokio::net::UnixStream;
 use tokio_util::codec::{FramedRead, FramedWrite};
 
 use crate::codec::{CodecError, FrameCodec};
-use crate::frame::{client, MODE_BINARY};
+use crate::frame::{client, MODE_BINARY, PROTOCOL_VERSION};
 use crate::message::{
     ClientMessage, DecodeError, ErrorBody, Hello, HelloResp, ScreenRequest, ScreenResp,
     ServerMessage, SignalRequest, SignalSpec, StatusResp, SubmitRequest, WaitCondition,
@@ -43,9 +43,6 @@ use crate::message::{
 /// Largest server frame the client accepts (screen answers with long
 /// scrollback can exceed the 1 MiB client-frame limit).
 pub const MAX_SERVER_PAYLOAD: usize = 16 << 20;
-
-/// The protocol version this crate speaks.
-pub const PROTOCOL_VERSION: u32 = 2;
 
 /// Errors of the client.
 #[derive(Debug, thiserror::Error)]

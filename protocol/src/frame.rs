@@ -7,6 +7,9 @@
 
 use bytes::Bytes;
 
+/// The protocol version spoken by this crate (heimdall 1.0 is version 1).
+pub const PROTOCOL_VERSION: u32 = 2;
+
 /// The raw mode byte the server writes once on connect: binary framing.
 pub const MODE_BINARY: u8 = 0x00;
 

@@ -23,7 +23,7 @@ pub mod state;
 
 pub use client::{Client, ClientError, ClientReader, ClientWriter};
 pub use codec::{CodecError, FrameCodec};
-pub use frame::{Frame, HEADER_LEN, MAX_PAYLOAD, MODE_BINARY};
+pub use frame::{Frame, HEADER_LEN, MAX_PAYLOAD, MODE_BINARY, PROTOCOL_VERSION};
 pub use message::{
     ClientMessage, Cursor, DecodeError, ErrorBody, Event, Hello, HelloResp, RegexSource,
     ScreenFormat, ScreenRequest, ScreenResp, ServerMessage, SessionInfo, SignalRequest, SignalSpec,

@@ -1,0 +1,167 @@
+//! What the subcommands share: finding sessions, connecting, formatting.
+
+use std::time::Duration;
+
+use anyhow::{anyhow, Context};
+use heimdall_protocol::{Client, ClientError};
+
+use crate::config::Config;
+use crate::exit_record::ExitRecord;
+use crate::paths::{SessionPaths, SocketDir};
+
+/// How long a query waits for a supervisor to answer.
+pub const ANSWER_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// An error chain as one line: `what failed: why: root cause`.
+pub fn describe(e: &anyhow::Error) -> String {
+    format!("{e:#}")
+}
+
+/// A single-threaded runtime for a client command.
+pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")
+}
+
+/// A session as found on disk.
+pub enum Found {
+    /// A supervisor holds it.
+    Live(SessionPaths),
+    /// It ended; its exit record remains.
+    Exited(ExitRecord),
+}
+
+/// Ids of live sessions in `dir`.
+pub fn live_ids(dir: &SocketDir) -> Vec<String> {
+    dir.ids()
+        .into_iter()
+        .filter(|id| dir.session(id).map(|p| p.is_live()).unwrap_or(false))
+        .collect()
+}
+
+/// The error for a session that does not exist, listing what does.
+pub fn no_such(dir: &SocketDir, id: &str) -> anyhow::Error {
+    let live = live_ids(dir);
+    let what = if live.is_empty() {
+        "no session is running".to_string()
+    } else {
+        format!("running: {}", live.join(", "))
+    };
+    anyhow!("no session {id:?} in {}; {what}", dir.path().display())
+}
+
+/// Open the socket directory of `cfg` for a query.
+pub fn socket_dir(cfg: &Config) -> anyhow::Result<SocketDir> {
+    Ok(SocketDir::open(&cfg.socket_dir)?)
+}
+
+/// Find session `id`.
+pub fn find(dir: &SocketDir, id: &str) -> anyhow::Result<Found> {
+    let paths = dir.session(id)?;
+    if paths.is_live() {
+        return Ok(Found::Live(paths));
+    }
+    match ExitRecord::read(&paths.exit) {
+        Ok(rec) => Ok(Found::Exited(rec)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(no_such(dir, id)),
+        Err(e) => Err(anyhow!("cannot read {}: {e}", paths.exit.display())),
+    }
+}
+
+/// Find a session that must be running.
+pub fn find_live(dir: &SocketDir, id: &str) -> anyhow::Result<SessionPaths> {
+    match find(dir, id)? {
+        Found::Live(p) => Ok(p),
+        Found::Exited(rec) => Err(anyhow!(
+            "session {id:?} has exited ({}); `hm status {id}` shows how it ended",
+            exit_phrase(&rec)
+        )),
+    }
+}
+
+/// "code 0" / "killed by signal 15 (code 143)".
+pub fn exit_phrase(rec: &ExitRecord) -> String {
+    match rec.signal {
+        Some(sig) => format!("killed by signal {sig}, code {}", rec.code),
+        None => format!("code {}", rec.code),
+    }
+}
+
+/// Connect to a live session's socket.
+pub async fn connect(paths: &SessionPaths) -> anyhow::Result<Client> {
+    let fut = Client::connect(&paths.sock);
+    match tokio::time::timeout(ANSWER_TIMEOUT, fut).await {
+        Err(_) => Err(anyhow!(
+            "session {:?} did not answer within {}s",
+            paths.id,
+            ANSWER_TIMEOUT.as_secs()
+        )),
+        Ok(Ok(c)) => Ok(c),
+        Ok(Err(ClientError::Connect { source, .. }))
+            if source.kind() == std::io::ErrorKind::PermissionDenied =>
+        {
+            Err(anyhow!(
+                "permission denied connecting to {} (sessions can only be reached by the user who started them)",
+                paths.sock.display()
+            ))
+        }
+        Ok(Err(ClientError::Closed)) => Err(anyhow!(
+            "session {:?} closed the connection (started by another user? only the owner may connect)",
+            paths.id
+        )),
+        Ok(Err(e)) => Err(anyhow!("cannot reach session {:?}: {e}", paths.id)),
+    }
+}
+
+/// Run `fut` with the answer timeout.
+pub async fn answer<T>(
+    paths: &SessionPaths,
+    fut: impl std::future::Future<Output = Result<T, ClientError>>,
+) -> anyhow::Result<T> {
+    match tokio::time::timeout(ANSWER_TIMEOUT, fut).await {
+        Err(_) => Err(anyhow!("session {:?} did not answer in time", paths.id)),
+        Ok(r) => r.with_context(|| format!("session {:?}", paths.id)),
+    }
+}
+
+/// A short human duration: `850ms`, `12s`, `3m12s`, `2h05m`, `3d04h`.
+pub fn human_duration(d: Duration) -> String {
+    let s = d.as_secs();
+    match s {
+        0 => format!("{}ms", d.as_millis()),
+        1..=59 => format!("{s}s"),
+        60..=3599 => format!("{}m{:02}s", s / 60, s % 60),
+        3600..=86399 => format!("{}h{:02}m", s / 3600, (s % 3600) / 60),
+        _ => format!("{}d{:02}h", s / 86400, (s % 86400) / 3600),
+    }
+}
+
+/// Time since an RFC 3339 timestamp, if it parses.
+pub fn since_rfc3339(ts: &str) -> Option<Duration> {
+    let t = humantime::parse_rfc3339(ts).ok()?;
+    std::time::SystemTime::now().duration_since(t).ok()
+}
+
+/// Print one JSON document.
+pub fn print_json(v: &serde_json::Value) {
+    println!(
+        "{}",
+        serde_json::to_string_pretty(v).unwrap_or_else(|_| "{}".into())
+    );
+}
+
+/// A command line for display.
+pub fn command_line(argv: &[String]) -> String {
+    argv.iter()
+        .map(|a| {
+            if a.is_empty() || a.contains(|c: char| c.is_whitespace() || "'\"$\\`".contains(c)) {
+                format!("'{}'", a.replace('\'', "'\\''"))
+            } else {
+                a.clone()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}

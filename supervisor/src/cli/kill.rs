@@ -1,0 +1,61 @@
+//! `hm kill ID`: SIGTERM to the session's whole process tree, SIGKILL after
+//! the grace period; returns once the session has ended.
+
+use std::time::Duration;
+
+use anyhow::anyhow;
+use clap::Args;
+use serde_json::json;
+
+use super::common::{connect, exit_phrase, find_live, print_json, runtime, socket_dir};
+use super::Common;
+use crate::exit_record::ExitRecord;
+
+/// Arguments of `hm kill`.
+#[derive(Debug, Args)]
+pub struct KillArgs {
+    /// Session id
+    pub id: String,
+    /// Print JSON
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `hm kill`.
+pub fn run(common: &Common, args: KillArgs) -> anyhow::Result<i32> {
+    let cfg = common.load()?;
+    let dir = socket_dir(&cfg)?;
+    let paths = find_live(&dir, &args.id)?;
+    // The supervisor's own grace may differ from ours; allow a generous bound.
+    let bound = Duration::from_millis(cfg.kill_grace_ms.max(5000)) + Duration::from_secs(10);
+    runtime()?.block_on(async {
+        let mut c = connect(&paths).await?;
+        c.kill().await?;
+        // The supervisor closes every connection when the session has ended.
+        let ended =
+            tokio::time::timeout(bound, async { while let Ok(Some(_)) = c.recv().await {} }).await;
+        if ended.is_err() {
+            return Err(anyhow!(
+                "session {:?} did not end within {}s of the kill",
+                paths.id,
+                bound.as_secs()
+            ));
+        }
+        anyhow::Ok(())
+    })?;
+    let rec = ExitRecord::read(&paths.exit).ok();
+    if args.json {
+        print_json(&json!({
+            "id": paths.id,
+            "killed": true,
+            "code": rec.as_ref().map(|r| r.code),
+            "signal": rec.as_ref().and_then(|r| r.signal),
+        }));
+    } else {
+        match rec {
+            Some(r) => println!("killed {} ({})", paths.id, exit_phrase(&r)),
+            None => println!("killed {}", paths.id),
+        }
+    }
+    Ok(0)
+}

@@ -1,0 +1,182 @@
+//! `hm ls`: every session in the socket directory, running or exited.
+//! As in heimdall 1.0 it removes the socket and pidfile of a supervisor that
+//! is gone; sessions that ended keep showing from their exit record until
+//! `hm clean`.
+
+use std::time::{Duration, SystemTime};
+
+use clap::Args;
+use serde_json::{json, Value};
+
+use super::common::{
+    answer, command_line, connect, human_duration, runtime, since_rfc3339, socket_dir,
+};
+use super::Common;
+use crate::exit_record::ExitRecord;
+use crate::paths::SessionPaths;
+
+/// A pidfile younger than this may belong to a supervisor still starting.
+const STARTING_GRACE: Duration = Duration::from_secs(2);
+
+/// Arguments of `hm ls`.
+#[derive(Debug, Args)]
+pub struct LsArgs {
+    /// Print a JSON array
+    #[arg(long)]
+    pub json: bool,
+}
+
+fn recently_modified(path: &std::path::Path) -> bool {
+    std::fs::metadata(path)
+        .and_then(|m| m.modified())
+        .ok()
+        .and_then(|t| SystemTime::now().duration_since(t).ok())
+        .is_some_and(|age| age < STARTING_GRACE)
+}
+
+async fn live_row(paths: &SessionPaths) -> Value {
+    let queried = async {
+        let mut c = connect(paths).await?;
+        let hello = answer(paths, c.hello("hm ls")).await?;
+        let st = answer(paths, c.status()).await?;
+        anyhow::Ok((hello, st))
+    }
+    .await;
+    match queried {
+        Ok((hello, st)) => json!({
+            "id": paths.id,
+            "alive": st.alive,
+            "pid": st.pid,
+            "state": st.state.name(),
+            "state_ms": st.state_ms,
+            "started_at": hello.session.started_at,
+            "uptime_ms": since_rfc3339(&hello.session.started_at).unwrap_or_default().as_millis() as u64,
+            "command": hello.session.command,
+        }),
+        Err(e) => json!({
+            "id": paths.id,
+            "alive": true,
+            "pid": paths.read_pids().map(|p| p.child),
+            "state": "unreachable",
+            "error": format!("{e:#}"),
+        }),
+    }
+}
+
+fn exited_row(rec: &ExitRecord) -> Value {
+    json!({
+        "id": rec.id,
+        "alive": false,
+        "pid": rec.pid,
+        "state": "exited",
+        "code": rec.code,
+        "signal": rec.signal,
+        "started_at": rec.started_at,
+        "ended_at": rec.ended_at,
+        "command": rec.command,
+    })
+}
+
+/// `hm ls`.
+pub fn run(common: &Common, args: LsArgs) -> anyhow::Result<i32> {
+    let cfg = common.load()?;
+    let dir = match socket_dir(&cfg) {
+        Ok(d) => d,
+        Err(_) if !cfg.socket_dir.exists() => {
+            // No directory yet: no sessions.
+            if args.json {
+                println!("[]");
+            } else {
+                println!("no sessions");
+            }
+            return Ok(0);
+        }
+        Err(e) => return Err(e),
+    };
+    let rows: Vec<Value> = runtime()?.block_on(async {
+        let mut rows = Vec::new();
+        for id in dir.ids() {
+            let Ok(paths) = dir.session(&id) else {
+                continue;
+            };
+            if paths.is_live() {
+                rows.push(live_row(&paths).await);
+                continue;
+            }
+            if (paths.sock.exists() || paths.pid.exists()) && !recently_modified(&paths.pid) {
+                for removed in paths.remove_stale() {
+                    tracing::debug!("removed stale {}", removed.display());
+                }
+            }
+            if let Ok(rec) = ExitRecord::read(&paths.exit) {
+                rows.push(exited_row(&rec));
+            }
+        }
+        rows
+    });
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&rows)?);
+        return Ok(0);
+    }
+    if rows.is_empty() {
+        println!("no sessions");
+        return Ok(0);
+    }
+    let table: Vec<[String; 5]> = rows
+        .iter()
+        .map(|r| {
+            let s = |k: &str| r[k].as_str().unwrap_or("").to_string();
+            let pid = r["pid"]
+                .as_u64()
+                .map(|p| p.to_string())
+                .unwrap_or("-".into());
+            let (state, time) = if r["alive"].as_bool() == Some(true) {
+                let up = r["uptime_ms"]
+                    .as_u64()
+                    .map(|ms| human_duration(Duration::from_millis(ms)))
+                    .unwrap_or("-".into());
+                (s("state"), up)
+            } else {
+                let ago = since_rfc3339(&s("ended_at"))
+                    .map(|d| format!("{} ago", human_duration(d)))
+                    .unwrap_or("-".into());
+                (format!("exited ({})", r["code"]), ago)
+            };
+            let cmd: Vec<String> = r["command"]
+                .as_array()
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|v| v.as_str().map(String::from))
+                        .collect()
+                })
+                .unwrap_or_default();
+            [s("id"), pid, state, time, command_line(&cmd)]
+        })
+        .collect();
+    let header = ["ID", "PID", "STATE", "UPTIME", "COMMAND"].map(String::from);
+    let widths: Vec<usize> = (0..4)
+        .map(|i| {
+            table
+                .iter()
+                .chain(std::iter::once(&header))
+                .map(|r| r[i].chars().count())
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    for r in std::iter::once(&header).chain(&table) {
+        println!(
+            "{:w0$}  {:w1$}  {:w2$}  {:w3$}  {}",
+            r[0],
+            r[1],
+            r[2],
+            r[3],
+            r[4],
+            w0 = widths[0],
+            w1 = widths[1],
+            w2 = widths[2],
+            w3 = widths[3]
+        );
+    }
+    Ok(0)
+}

@@ -1,0 +1,182 @@
+//! The `hm` command line: argument definitions and dispatch. One module per
+//! subcommand; [`common`] holds what they share.
+
+mod clean;
+mod common;
+mod kill;
+mod ls;
+mod run;
+mod start;
+mod status;
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::config::Config;
+
+/// Supervise programs in pseudo-terminals; watch and drive them from
+/// terminals, scripts and agents.
+#[derive(Debug, Parser)]
+#[command(name = "hm", version, about, propagate_version = true)]
+pub struct Cli {
+    #[command(flatten)]
+    common: Common,
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// Options every subcommand takes.
+#[derive(Debug, Clone, Args)]
+pub struct Common {
+    /// Directory of session sockets [env: HEIMDALL_SOCKET_DIR]
+    /// [default: ~/.local/share/heimdall/sessions]
+    #[arg(long, global = true, value_name = "DIR")]
+    pub socket_dir: Option<PathBuf>,
+    /// Configuration file [default: ./heimdall.toml, then
+    /// ~/.config/heimdall/heimdall.toml]
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+}
+
+impl Common {
+    /// Load the configuration waterfall and apply `--socket-dir`.
+    pub fn load(&self) -> anyhow::Result<Config> {
+        let mut cfg = Config::load(self.config.as_deref())?;
+        if let Some(d) = &self.socket_dir {
+            cfg.socket_dir = crate::config::expand_tilde(d);
+        }
+        Ok(cfg)
+    }
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run a command in a new session. With --detach: a headless supervisor
+    /// in the foreground that exits with the child's code (heimdall 1.0).
+    Run(run::RunArgs),
+    /// Start a command in a new background session; prints its id once ready.
+    Start(start::StartArgs),
+    /// Show one session's status (also after it exited).
+    Status(status::StatusArgs),
+    /// List sessions (running and exited).
+    Ls(ls::LsArgs),
+    /// Kill a session's whole process tree (SIGTERM, then SIGKILL).
+    Kill(kill::KillArgs),
+    /// Remove exit records, orphaned logs and stale files (dry run unless --force).
+    Clean(clean::CleanArgs),
+}
+
+/// Flags shared by `hm run` and `hm start` (heimdall 1.0's supervisor flags).
+#[derive(Debug, Clone, Args)]
+pub struct SessionFlags {
+    /// Session id (generated when not given)
+    #[arg(long)]
+    pub id: Option<String>,
+    /// Working directory of the command
+    #[arg(long, visible_alias = "cwd", value_name = "DIR")]
+    pub workdir: Option<PathBuf>,
+    /// Terminal columns
+    #[arg(long)]
+    pub cols: Option<u16>,
+    /// Terminal rows
+    #[arg(long)]
+    pub rows: Option<u16>,
+    /// Supervisor log file [default: <socket-dir>/<id>.log; stderr with --detach]
+    #[arg(long, value_name = "FILE")]
+    pub log_file: Option<PathBuf>,
+    /// Log level: error, warn, info, debug, trace
+    #[arg(long, value_name = "LEVEL")]
+    pub log_level: Option<String>,
+    /// Log filter (tracing directives, overrides --log-level)
+    #[arg(long, value_name = "FILTER")]
+    pub log_filter: Option<String>,
+    /// Scrollback bytes kept for replay
+    #[arg(long, value_name = "BYTES")]
+    pub scrollback_bytes: Option<usize>,
+    /// State classifier
+    #[arg(long, value_parser = ["simple", "claude", "none"])]
+    pub classifier: Option<String>,
+    /// Silence after which the session is idle
+    #[arg(long, value_name = "MS")]
+    pub idle_threshold_ms: Option<u64>,
+    /// How long a new busy state must hold before it is reported
+    #[arg(long, value_name = "MS")]
+    pub debounce_ms: Option<u64>,
+    /// Send signals to the whole process group
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true", require_equals = true)]
+    pub kill_process_group: Option<bool>,
+    /// Environment variable that carries the session id
+    #[arg(long, value_name = "NAME")]
+    pub session_env_var: Option<String>,
+    /// Grace between SIGTERM and SIGKILL when killing
+    #[arg(long, value_name = "MS")]
+    pub kill_grace_ms: Option<u64>,
+}
+
+impl SessionFlags {
+    /// Apply the flags over the configuration.
+    pub fn apply(&self, cfg: &mut Config) -> anyhow::Result<()> {
+        if let Some(v) = self.cols {
+            cfg.cols = v.max(1);
+        }
+        if let Some(v) = self.rows {
+            cfg.rows = v.max(1);
+        }
+        if let Some(v) = &self.log_file {
+            cfg.log_file = Some(std::path::absolute(v)?);
+        }
+        if let Some(v) = &self.log_level {
+            cfg.log_level = v.clone();
+        }
+        if let Some(v) = &self.log_filter {
+            cfg.log_filter = Some(v.clone());
+        }
+        if let Some(v) = self.scrollback_bytes {
+            cfg.scrollback_bytes = v;
+        }
+        if let Some(v) = &self.classifier {
+            cfg.classifier =
+                crate::classify::ClassifierKind::from_name(v).map_err(anyhow::Error::msg)?;
+        }
+        if let Some(v) = self.idle_threshold_ms {
+            cfg.classifier_params.idle_threshold_ms = v;
+        }
+        if let Some(v) = self.debounce_ms {
+            cfg.classifier_params.debounce_ms = v;
+        }
+        if let Some(v) = self.kill_process_group {
+            cfg.kill_process_group = v;
+        }
+        if let Some(v) = &self.session_env_var {
+            if v.is_empty() || v.contains('=') {
+                anyhow::bail!("--session-env-var {v:?} is not a valid variable name");
+            }
+            cfg.session_env_var = v.clone();
+        }
+        if let Some(v) = self.kill_grace_ms {
+            cfg.kill_grace_ms = v;
+        }
+        Ok(())
+    }
+}
+
+/// Parse the command line and run it; returns the process exit code.
+pub fn main() -> i32 {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Run(a) => run::run(&cli.common, a),
+        Command::Start(a) => start::run(&cli.common, a),
+        Command::Status(a) => status::run(&cli.common, a),
+        Command::Ls(a) => ls::run(&cli.common, a),
+        Command::Kill(a) => kill::run(&cli.common, a),
+        Command::Clean(a) => clean::run(&cli.common, a),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("hm: {}", common::describe(&e));
+            1
+        }
+    }
+}

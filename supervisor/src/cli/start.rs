@@ -1,0 +1,190 @@
+//! `hm start`: start a supervisor in the background (its own session,
+//! detached from the terminal) and return once its socket accepts
+//! connections, printing the session id.
+
+use std::hash::{BuildHasher, Hasher};
+use std::io::BufRead;
+use std::path::PathBuf;
+
+use anyhow::{bail, Context};
+use clap::Args;
+use nix::fcntl::OFlag;
+use nix::sys::wait::waitpid;
+use nix::unistd::{fork, ForkResult};
+
+use super::{Common, SessionFlags};
+use crate::paths::{validate_id, SocketDir};
+use crate::supervisor::{Launch, Ready};
+
+/// Arguments of `hm start`.
+#[derive(Debug, Args)]
+pub struct StartArgs {
+    #[command(flatten)]
+    pub session: SessionFlags,
+    /// Print the session as JSON
+    #[arg(long)]
+    pub json: bool,
+    /// The command to run and its arguments
+    #[arg(
+        required = true,
+        trailing_var_arg = true,
+        allow_hyphen_values = true,
+        value_name = "COMMAND"
+    )]
+    pub command: Vec<String>,
+}
+
+/// A short id that no file in `dir` uses yet.
+fn generate_id(dir: &std::path::Path) -> String {
+    const ALPHABET: &[u8] = b"abcdefghijkmnpqrstuvwxyz23456789";
+    loop {
+        let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+        h.write_u128(
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_nanos())
+                .unwrap_or(0),
+        );
+        h.write_u32(std::process::id());
+        let mut n = h.finish();
+        let id: String = (0..6)
+            .map(|_| {
+                let c = ALPHABET[(n % ALPHABET.len() as u64) as usize] as char;
+                n /= ALPHABET.len() as u64;
+                c
+            })
+            .collect();
+        let taken = ["sock", "pid", "exit", "log"]
+            .iter()
+            .any(|ext| dir.join(format!("{id}.{ext}")).exists());
+        if !taken {
+            return id;
+        }
+    }
+}
+
+/// Build what a supervisor needs from the command line.
+pub(super) fn launch(
+    common: &Common,
+    flags: &SessionFlags,
+    command: Vec<String>,
+) -> anyhow::Result<Launch> {
+    let mut config = common.load()?;
+    flags.apply(&mut config)?;
+    if command.is_empty() || command[0].is_empty() {
+        bail!("no command given (usage: hm start [FLAGS] -- COMMAND [ARGS...])");
+    }
+    let id = match &flags.id {
+        Some(id) => {
+            validate_id(id)?;
+            id.clone()
+        }
+        None => generate_id(&config.socket_dir),
+    };
+    let cwd = match &flags.workdir {
+        Some(d) => std::path::absolute(crate::config::expand_tilde(d))
+            .with_context(|| format!("working directory {}", d.display()))?,
+        None => std::env::current_dir().context("cannot read the current directory")?,
+    };
+    Ok(Launch {
+        id,
+        command,
+        cwd,
+        config,
+    })
+}
+
+fn redirect_stdio_to_null() {
+    if let Ok(null) = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/null")
+    {
+        use std::os::fd::AsRawFd;
+        for fd in 0..3 {
+            // SAFETY: dup2 onto the standard fds.
+            unsafe { libc::dup2(null.as_raw_fd(), fd) };
+        }
+    }
+}
+
+/// The outcome of starting a background supervisor.
+pub(super) enum Started {
+    /// The socket accepts connections.
+    Ready,
+    /// It failed: the exit code to use and why.
+    Failed(i32, String),
+}
+
+/// Start a supervisor in the background and wait until it is ready.
+/// Must be called before any runtime or thread exists.
+pub(super) fn spawn_background(launch: Launch) -> anyhow::Result<Started> {
+    let (r, w) = nix::unistd::pipe2(OFlag::O_CLOEXEC).context("pipe")?;
+    // SAFETY: the CLI is single-threaded here (no runtime has been started).
+    match unsafe { fork() }.context("fork")? {
+        ForkResult::Child => {
+            drop(r);
+            let _ = nix::unistd::setsid();
+            // SAFETY: still single-threaded.
+            match unsafe { fork() } {
+                Ok(ForkResult::Child) => {
+                    redirect_stdio_to_null();
+                    let code = crate::supervisor::run(launch, Ready::Pipe(w));
+                    std::process::exit(code);
+                }
+                Ok(ForkResult::Parent { .. }) => unsafe { libc::_exit(0) },
+                Err(e) => {
+                    let _ = nix::unistd::write(&w, format!("error 1 fork: {e}\n").as_bytes());
+                    unsafe { libc::_exit(1) }
+                }
+            }
+        }
+        ForkResult::Parent { child } => {
+            drop(w);
+            let _ = waitpid(child, None);
+            let mut line = String::new();
+            let mut reader = std::io::BufReader::new(std::fs::File::from(r));
+            let _ = reader.read_line(&mut line);
+            let line = line.trim_end();
+            if line == "ok" {
+                return Ok(Started::Ready);
+            }
+            if let Some(rest) = line.strip_prefix("error ") {
+                let (code, msg) = rest.split_once(' ').unwrap_or(("1", rest));
+                return Ok(Started::Failed(code.parse().unwrap_or(1), msg.to_string()));
+            }
+            Ok(Started::Failed(
+                1,
+                "the supervisor exited before it was ready (see its log file)".to_string(),
+            ))
+        }
+    }
+}
+
+/// `hm start`.
+pub fn run(common: &Common, args: StartArgs) -> anyhow::Result<i32> {
+    let launch = launch(common, &args.session, args.command)?;
+    let id = launch.id.clone();
+    let dir: PathBuf = launch.config.socket_dir.clone();
+    match spawn_background(launch)? {
+        Started::Failed(code, msg) => {
+            eprintln!("hm: {msg}");
+            Ok(code)
+        }
+        Started::Ready => {
+            if args.json {
+                let paths = SocketDir::open(&dir)?.session(&id)?;
+                let pids = paths.read_pids();
+                super::common::print_json(&serde_json::json!({
+                    "id": id,
+                    "socket": paths.sock,
+                    "pid": pids.map(|p| p.child),
+                    "supervisor_pid": pids.map(|p| p.supervisor),
+                }));
+            } else {
+                println!("{id}");
+            }
+            Ok(0)
+        }
+    }
+}

@@ -1,0 +1,100 @@
+//! `hm status ID`: one session's state, also after it exited.
+
+use std::time::Duration;
+
+use clap::Args;
+use serde_json::json;
+
+use super::common::{
+    answer, command_line, connect, exit_phrase, find, human_duration, print_json, runtime,
+    since_rfc3339, socket_dir, Found,
+};
+use super::Common;
+
+/// Arguments of `hm status`.
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// Session id
+    pub id: String,
+    /// Print JSON
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `hm status`.
+pub fn run(common: &Common, args: StatusArgs) -> anyhow::Result<i32> {
+    let cfg = common.load()?;
+    let dir = socket_dir(&cfg)?;
+    match find(&dir, &args.id)? {
+        Found::Live(paths) => runtime()?.block_on(async {
+            let mut c = connect(&paths).await?;
+            let hello = answer(&paths, c.hello("hm status")).await?;
+            let st = answer(&paths, c.status()).await?;
+            let s = &hello.session;
+            let uptime = since_rfc3339(&s.started_at).unwrap_or_default();
+            if args.json {
+                print_json(&json!({
+                    "id": s.id,
+                    "alive": st.alive,
+                    "pid": st.pid,
+                    "supervisor_pid": s.supervisor_pid,
+                    "state": st.state.name(),
+                    "state_ms": st.state_ms,
+                    "idle_ms": st.idle_ms,
+                    "started_at": s.started_at,
+                    "uptime_ms": uptime.as_millis() as u64,
+                    "command": s.command,
+                    "cwd": s.cwd,
+                    "classifier": s.classifier,
+                    "cols": s.cols,
+                    "rows": s.rows,
+                    "output_offset": hello.output_offset,
+                }));
+            } else {
+                let state = if st.alive {
+                    format!(
+                        "running, {} for {}",
+                        st.state,
+                        human_duration(Duration::from_millis(st.state_ms.into()))
+                    )
+                } else {
+                    "exiting".to_string()
+                };
+                println!("session  {}", s.id);
+                println!("status   {state}");
+                println!("pid      {} (supervisor {})", st.pid, s.supervisor_pid);
+                println!("uptime   {}", human_duration(uptime));
+                println!("command  {}", command_line(&s.command));
+                println!("cwd      {}", s.cwd);
+            }
+            Ok(0)
+        }),
+        Found::Exited(rec) => {
+            if args.json {
+                print_json(&json!({
+                    "id": rec.id,
+                    "alive": false,
+                    "state": "exited",
+                    "code": rec.code,
+                    "signal": rec.signal,
+                    "pid": rec.pid,
+                    "started_at": rec.started_at,
+                    "ended_at": rec.ended_at,
+                    "command": rec.command,
+                    "cwd": rec.cwd,
+                }));
+            } else {
+                let ago = since_rfc3339(&rec.ended_at)
+                    .map(|d| format!(" {} ago", human_duration(d)))
+                    .unwrap_or_default();
+                println!("session  {}", rec.id);
+                println!("status   exited ({}){ago}", exit_phrase(&rec));
+                println!("pid      {}", rec.pid);
+                println!("ended    {}", rec.ended_at);
+                println!("command  {}", command_line(&rec.command));
+                println!("cwd      {}", rec.cwd);
+            }
+            Ok(0)
+        }
+    }
+}

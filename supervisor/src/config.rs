@@ -1,0 +1,386 @@
+//! Configuration: the file waterfall, validation, and the settings a
+//! supervisor runs with after command-line flags are applied.
+//!
+//! Waterfall: `--config PATH` > `./heimdall.toml` >
+//! `$XDG_CONFIG_HOME/heimdall/heimdall.toml` (default
+//! `~/.config/heimdall/heimdall.toml`) > built-in defaults. Only the first
+//! file found is read. Unknown keys are rejected with the key's name.
+
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::classify::{ClassifierKind, ClassifierParams};
+
+/// Default scrollback kept for replay (heimdall 1.0's default).
+pub const DEFAULT_SCROLLBACK_BYTES: usize = 65536;
+/// Default live window: how far a paced subscriber may fall behind.
+pub const DEFAULT_LIVE_WINDOW_BYTES: usize = 1 << 20;
+/// Default time without progress after which a subscriber stops pacing the child.
+pub const DEFAULT_STALL_TIMEOUT_MS: u64 = 500;
+/// Default grace between SIGTERM and SIGKILL.
+pub const DEFAULT_KILL_GRACE_MS: u64 = 5000;
+/// Default detach key: Ctrl-\ (0x1C).
+pub const DEFAULT_DETACH_KEY: u8 = 0x1C;
+/// Default name of the environment variable carrying the session id.
+pub const DEFAULT_SESSION_ENV_VAR: &str = "HEIMDALL_SESSION_ID";
+
+/// Errors reading or validating configuration.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read config {}: {source}", path.display())]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The file is not valid configuration.
+    #[error("invalid config {}: {message}", path.display())]
+    Invalid {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong (names the key).
+        message: String,
+    },
+}
+
+/// One `[[env]]` table: a variable set in the child's environment.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EnvVar {
+    /// Variable name.
+    pub name: String,
+    /// Variable value.
+    pub value: String,
+}
+
+/// `detach_key` as a number (`0x1C`) or a string (`"C-\\"`, `"ctrl-]"`).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(untagged)]
+enum DetachKeySpec {
+    Byte(u8),
+    Name(String),
+}
+
+/// The configuration file, as written. Every key is optional.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    socket_dir: Option<PathBuf>,
+    scrollback_bytes: Option<usize>,
+    session_env_var: Option<String>,
+    kill_process_group: Option<bool>,
+    log_file: Option<PathBuf>,
+    log_level: Option<String>,
+    log_filter: Option<String>,
+    detach_key: Option<DetachKeySpec>,
+    classifier: Option<toml::Value>,
+    #[serde(default)]
+    env: Vec<EnvVar>,
+    kill_grace_ms: Option<u64>,
+    live_window_bytes: Option<usize>,
+    stall_timeout_ms: Option<u64>,
+    allow_root: Option<bool>,
+    cols: Option<u16>,
+    rows: Option<u16>,
+}
+
+/// Configuration after the file is read and validated (before CLI flags).
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Where sessions' sockets and files live.
+    pub socket_dir: PathBuf,
+    /// Scrollback bytes kept for replay.
+    pub scrollback_bytes: usize,
+    /// Name of the env var carrying the session id.
+    pub session_env_var: String,
+    /// Whether signals go to the whole process group.
+    pub kill_process_group: bool,
+    /// Supervisor log file (default `<socket_dir>/<id>.log`).
+    pub log_file: Option<PathBuf>,
+    /// Log level (`error`, `warn`, `info`, `debug`, `trace`).
+    pub log_level: String,
+    /// A `tracing` filter directive that overrides `log_level`.
+    pub log_filter: Option<String>,
+    /// The attach client's detach key.
+    pub detach_key: u8,
+    /// Which classifier, with its parameters.
+    pub classifier: ClassifierKind,
+    /// Parameters of the classifier.
+    pub classifier_params: ClassifierParams,
+    /// Extra variables for the child.
+    pub env: Vec<EnvVar>,
+    /// Grace between SIGTERM and SIGKILL.
+    pub kill_grace_ms: u64,
+    /// Live window: how far a paced subscriber may fall behind.
+    pub live_window_bytes: usize,
+    /// Time without progress before a subscriber stops pacing the child.
+    pub stall_timeout_ms: u64,
+    /// Whether root may connect to a session of another user.
+    pub allow_root: bool,
+    /// Default terminal columns.
+    pub cols: u16,
+    /// Default terminal rows.
+    pub rows: u16,
+    /// The file this came from, if any.
+    pub source: Option<PathBuf>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            socket_dir: default_socket_dir(),
+            scrollback_bytes: DEFAULT_SCROLLBACK_BYTES,
+            session_env_var: DEFAULT_SESSION_ENV_VAR.to_string(),
+            kill_process_group: true,
+            log_file: None,
+            log_level: "info".to_string(),
+            log_filter: None,
+            detach_key: DEFAULT_DETACH_KEY,
+            classifier: ClassifierKind::Simple,
+            classifier_params: ClassifierParams::default(),
+            env: Vec::new(),
+            kill_grace_ms: DEFAULT_KILL_GRACE_MS,
+            live_window_bytes: DEFAULT_LIVE_WINDOW_BYTES,
+            stall_timeout_ms: DEFAULT_STALL_TIMEOUT_MS,
+            allow_root: false,
+            cols: 80,
+            rows: 24,
+            source: None,
+        }
+    }
+}
+
+/// The user's home directory, from `$HOME` or the password database.
+pub fn home_dir() -> Option<PathBuf> {
+    if let Some(h) = std::env::var_os("HOME").filter(|h| !h.is_empty()) {
+        return Some(PathBuf::from(h));
+    }
+    nix::unistd::User::from_uid(nix::unistd::getuid())
+        .ok()
+        .flatten()
+        .map(|u| u.dir)
+}
+
+/// `~/.local/share/heimdall/sessions`.
+pub fn default_socket_dir() -> PathBuf {
+    home_dir()
+        .unwrap_or_else(|| PathBuf::from("/tmp"))
+        .join(".local/share/heimdall/sessions")
+}
+
+/// Expand a leading `~/` to the home directory.
+pub fn expand_tilde(p: &Path) -> PathBuf {
+    match p.strip_prefix("~") {
+        Ok(rest) => home_dir()
+            .map(|h| h.join(rest))
+            .unwrap_or_else(|| p.to_path_buf()),
+        Err(_) => p.to_path_buf(),
+    }
+}
+
+/// Parse a detach key: a number, `^X`, `C-x` / `ctrl-x` / `Ctrl+x`.
+pub fn parse_detach_key(s: &str) -> Result<u8, String> {
+    let t = s.trim();
+    let lower = t.to_ascii_lowercase();
+    let key = ["ctrl-", "ctrl+", "c-", "^"]
+        .iter()
+        .find_map(|p| lower.strip_prefix(p).map(|_| &t[p.len()..]));
+    if let Some(k) = key {
+        let mut chars = k.chars();
+        if let (Some(c), None) = (chars.next(), chars.next()) {
+            let up = c.to_ascii_uppercase();
+            if ('@'..='_').contains(&up) {
+                return Ok(up as u8 - b'@');
+            }
+            if c == '?' {
+                return Ok(0x7F);
+            }
+        }
+        return Err(format!("detach key {s:?}: no control character for {k:?}"));
+    }
+    let parsed = if let Some(hex) = lower.strip_prefix("0x") {
+        u8::from_str_radix(hex, 16)
+    } else {
+        lower.parse::<u8>()
+    };
+    parsed
+        .map_err(|_| format!("detach key {s:?}: expected a byte (0x1C) or a name like \"C-\\\\\""))
+}
+
+impl Config {
+    /// Load configuration following the waterfall.
+    pub fn load(explicit: Option<&Path>) -> Result<Config, ConfigError> {
+        let path = match explicit {
+            Some(p) => Some(p.to_path_buf()),
+            None => Self::discover(),
+        };
+        let mut cfg = match &path {
+            Some(p) => {
+                let text = std::fs::read_to_string(p).map_err(|source| ConfigError::Read {
+                    path: p.clone(),
+                    source,
+                })?;
+                Self::from_toml(&text).map_err(|message| ConfigError::Invalid {
+                    path: p.clone(),
+                    message,
+                })?
+            }
+            None => Config::default(),
+        };
+        cfg.source = path;
+        if let Some(dir) = std::env::var_os("HEIMDALL_SOCKET_DIR").filter(|d| !d.is_empty()) {
+            cfg.socket_dir = PathBuf::from(dir);
+        }
+        Ok(cfg)
+    }
+
+    fn discover() -> Option<PathBuf> {
+        let local = PathBuf::from("heimdall.toml");
+        if local.is_file() {
+            return Some(local);
+        }
+        let base = std::env::var_os("XDG_CONFIG_HOME")
+            .filter(|d| !d.is_empty())
+            .map(PathBuf::from)
+            .or_else(|| home_dir().map(|h| h.join(".config")))?;
+        let user = base.join("heimdall/heimdall.toml");
+        user.is_file().then_some(user)
+    }
+
+    /// Parse and validate a configuration file's text.
+    pub fn from_toml(text: &str) -> Result<Config, String> {
+        let file: FileConfig = toml::from_str(text).map_err(|e| e.message().to_string())?;
+        let mut cfg = Config::default();
+        if let Some(d) = file.socket_dir {
+            cfg.socket_dir = expand_tilde(&d);
+        }
+        if let Some(v) = file.scrollback_bytes {
+            cfg.scrollback_bytes = v;
+        }
+        if let Some(v) = file.session_env_var {
+            if v.is_empty() || v.contains('=') || v.contains('\0') {
+                return Err(format!(
+                    "session_env_var {v:?} is not a valid variable name"
+                ));
+            }
+            cfg.session_env_var = v;
+        }
+        if let Some(v) = file.kill_process_group {
+            cfg.kill_process_group = v;
+        }
+        cfg.log_file = file.log_file.map(|p| expand_tilde(&p));
+        if let Some(v) = file.log_level {
+            cfg.log_level = v;
+        }
+        cfg.log_filter = file.log_filter;
+        if let Some(k) = file.detach_key {
+            cfg.detach_key = match k {
+                DetachKeySpec::Byte(b) => b,
+                DetachKeySpec::Name(s) => parse_detach_key(&s)?,
+            };
+        }
+        if let Some(c) = file.classifier {
+            let (kind, params) = crate::classify::parse_config(&c)?;
+            cfg.classifier = kind;
+            cfg.classifier_params = params;
+        }
+        for e in &file.env {
+            if e.name.is_empty() || e.name.contains('=') || e.name.contains('\0') {
+                return Err(format!(
+                    "[[env]] name {:?} is not a valid variable name",
+                    e.name
+                ));
+            }
+        }
+        cfg.env = file.env;
+        if let Some(v) = file.kill_grace_ms {
+            cfg.kill_grace_ms = v;
+        }
+        if let Some(v) = file.live_window_bytes {
+            if v < 4096 {
+                return Err(format!(
+                    "live_window_bytes = {v} is below the 4096-byte minimum"
+                ));
+            }
+            cfg.live_window_bytes = v;
+        }
+        if let Some(v) = file.stall_timeout_ms {
+            cfg.stall_timeout_ms = v;
+        }
+        if let Some(v) = file.allow_root {
+            cfg.allow_root = v;
+        }
+        if let Some(v) = file.cols {
+            cfg.cols = v.max(1);
+        }
+        if let Some(v) = file.rows {
+            cfg.rows = v.max(1);
+        }
+        Ok(cfg)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_keys_are_named() {
+        let e = Config::from_toml("scrollback_bytes = 10\nsocket_dri = \"/x\"\n").unwrap_err();
+        assert!(e.contains("socket_dri"), "{e}");
+        let e = Config::from_toml("[classifier.claude]\nidle_treshold_ms = 5\n").unwrap_err();
+        assert!(e.contains("idle_treshold_ms"), "{e}");
+        let e = Config::from_toml("[[env]]\nname = \"A\"\nvalue = \"b\"\nvalu = 1\n").unwrap_err();
+        assert!(e.contains("valu"), "{e}");
+    }
+
+    #[test]
+    fn heimdall_1_keys() {
+        let c = Config::from_toml(
+            r#"
+socket_dir = "/tmp/hm-test"
+scrollback_bytes = 1024
+session_env_var = "MY_SESSION"
+kill_process_group = false
+log_level = "debug"
+detach_key = 0x1D
+classifier = "claude"
+
+[[env]]
+name = "FOO"
+value = "bar"
+"#,
+        )
+        .unwrap();
+        assert_eq!(c.socket_dir, PathBuf::from("/tmp/hm-test"));
+        assert_eq!(c.scrollback_bytes, 1024);
+        assert_eq!(c.session_env_var, "MY_SESSION");
+        assert!(!c.kill_process_group);
+        assert_eq!(c.detach_key, 0x1D);
+        assert_eq!(c.classifier, ClassifierKind::Claude);
+        assert_eq!(c.env.len(), 1);
+    }
+
+    #[test]
+    fn classifier_table_form() {
+        let c =
+            Config::from_toml("[classifier.claude]\nidle_threshold_ms = 1500\ndebounce_ms = 50\n")
+                .unwrap();
+        assert_eq!(c.classifier, ClassifierKind::Claude);
+        assert_eq!(c.classifier_params.idle_threshold_ms, 1500);
+        assert_eq!(c.classifier_params.debounce_ms, 50);
+        assert!(Config::from_toml("classifier = \"smart\"").is_err());
+    }
+
+    #[test]
+    fn detach_key_names() {
+        assert_eq!(parse_detach_key("C-\\").unwrap(), 0x1C);
+        assert_eq!(parse_detach_key("ctrl-]").unwrap(), 0x1D);
+        assert_eq!(parse_detach_key("^A").unwrap(), 0x01);
+        assert_eq!(parse_detach_key("0x1c").unwrap(), 0x1C);
+        assert!(parse_detach_key("C-ab").is_err());
+    }
+}

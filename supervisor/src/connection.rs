@@ -1,0 +1,390 @@
+//! One client connection: read its requests, write its frames.
+//!
+//! Each connection has a reader (requests in) and a writer (frames out). The
+//! writer owns everything that goes to the socket: answers queued by the
+//! reader, the output subscription and the event stream, so a client that
+//! stops reading only ever blocks its own writer.
+//!
+//! Heimdall 1.0 clients (no HELLO) never receive a frame they did not ask
+//! for: their unknown, malformed or extension frames are ignored. Clients
+//! that said HELLO get an ERROR for every request that fails.
+
+use std::io::IoSlice;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use bytes::{Bytes, BytesMut};
+use futures_util::StreamExt;
+use heimdall_protocol::frame::{client, server};
+use heimdall_protocol::{
+    message::frame_name, ClientMessage, CodecError, DecodeError, ErrorBody, Event, Frame,
+    FrameCodec, ServerMessage, HEADER_LEN, MODE_BINARY,
+};
+use tokio::io::AsyncWriteExt;
+use tokio::net::unix::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::net::UnixStream;
+use tokio::sync::{broadcast, mpsc};
+use tokio_util::codec::{Encoder, FramedRead};
+
+use crate::lifecycle::parse_signal;
+use crate::output::{Read, Subscription};
+use crate::session::Session;
+
+/// Largest OUTPUT payload sent in one frame.
+const MAX_OUTPUT_FRAME: usize = 128 * 1024;
+/// Answers queued for the writer.
+const CONTROL_QUEUE: usize = 64;
+
+/// What the reader asks the writer to do.
+enum Command {
+    /// Send this frame.
+    Frame(Frame),
+    /// Start (or restart) the output stream, at the scrollback or an offset.
+    Subscribe(Option<u64>),
+    /// Start the event stream.
+    Events,
+    /// Close the connection after what is queued.
+    Close,
+}
+
+/// Serve one accepted, authorised connection until it closes or the session ends.
+pub async fn serve(session: Arc<Session>, stream: UnixStream) {
+    let (rd, mut wr) = stream.into_split();
+    if wr.write_all(&[MODE_BINARY]).await.is_err() {
+        return;
+    }
+    let (tx, rx) = mpsc::channel(CONTROL_QUEUE);
+    let hello = Arc::new(AtomicBool::new(false));
+    let writer = write_frames(session.clone(), wr, rx, hello.clone());
+    let reader = read_requests(session, rd, tx, hello);
+    tokio::pin!(writer);
+    tokio::select! {
+        _ = &mut writer => {}
+        _ = reader => {
+            let _ = writer.await;
+        }
+    }
+}
+
+fn error_frame(code: &str, message: impl Into<String>, request: u8, id: Option<u64>) -> Frame {
+    let mut body = ErrorBody::new(code, message, Some(request));
+    body.id = id;
+    ServerMessage::Error(body).to_frame()
+}
+
+async fn read_requests(
+    session: Arc<Session>,
+    rd: OwnedReadHalf,
+    tx: mpsc::Sender<Command>,
+    hello: Arc<AtomicBool>,
+) {
+    let mut frames = FramedRead::new(rd, FrameCodec::new());
+    let mut ended = session.watch_ended();
+    loop {
+        let next = tokio::select! {
+            f = frames.next() => f,
+            _ = ended.wait_for(|e| *e) => return,
+        };
+        let frame = match next {
+            None => return,
+            Some(Ok(f)) => f,
+            Some(Err(CodecError::TooLarge { kind, len, max })) => {
+                if hello.load(Ordering::Acquire) {
+                    let msg = format!(
+                        "{} frame declares {len} bytes, more than the {max}-byte limit; closing",
+                        frame_name(kind)
+                    );
+                    let _ = tx
+                        .send(Command::Frame(error_frame("too_large", msg, kind, None)))
+                        .await;
+                }
+                let _ = tx.send(Command::Close).await;
+                return;
+            }
+            Some(Err(CodecError::Io(_))) => return,
+        };
+        let said_hello = hello.load(Ordering::Acquire);
+        let msg = match ClientMessage::from_frame(&frame) {
+            Ok(m) => m,
+            Err(e) => {
+                if said_hello {
+                    let code = match e {
+                        DecodeError::UnknownType(_) => "unknown_type",
+                        DecodeError::Malformed { .. } => "malformed",
+                    };
+                    let f = error_frame(code, e.to_string(), e.kind(), None);
+                    if tx.send(Command::Frame(f)).await.is_err() {
+                        return;
+                    }
+                }
+                continue;
+            }
+        };
+        // Extensions exist only for clients that said HELLO.
+        if frame.kind >= client::HELLO && !said_hello && !matches!(msg, ClientMessage::Hello(_)) {
+            continue;
+        }
+        let cmd = match msg {
+            ClientMessage::Input(bytes) => {
+                session.input(bytes).await;
+                continue;
+            }
+            ClientMessage::Subscribe => Command::Subscribe(None),
+            ClientMessage::SubscribeFrom { offset } => Command::Subscribe(Some(offset)),
+            ClientMessage::Status => {
+                Command::Frame(ServerMessage::Status(session.status()).to_frame())
+            }
+            ClientMessage::Resize { cols, rows } => match session.resize(cols, rows) {
+                Ok(()) => continue,
+                Err(e) if said_hello => {
+                    Command::Frame(error_frame("failed", e.to_string(), frame.kind, None))
+                }
+                Err(_) => continue,
+            },
+            ClientMessage::Kill => {
+                session.kill();
+                continue;
+            }
+            ClientMessage::Hello(h) => {
+                tracing::debug!(client = ?h.client, "hello");
+                hello.store(true, Ordering::Release);
+                Command::Frame(ServerMessage::Hello(Box::new(session.hello())).to_frame())
+            }
+            ClientMessage::Events => Command::Events,
+            ClientMessage::Signal(req) => {
+                let answer = parse_signal(&req.signal).and_then(|sig| {
+                    session
+                        .signal(sig)
+                        .map(|()| sig)
+                        .map_err(|e| ("failed", format!("cannot send {sig}: {e}")))
+                });
+                Command::Frame(match answer {
+                    Ok(sig) => ServerMessage::Result(serde_json::json!({
+                        "ok": true,
+                        "signal": sig.as_str(),
+                        "id": req.id,
+                    }))
+                    .to_frame(),
+                    Err((code, msg)) => error_frame(code, msg, frame.kind, req.id),
+                })
+            }
+            ClientMessage::Screen(_) | ClientMessage::Submit(_) | ClientMessage::Wait(_) => {
+                Command::Frame(error_frame(
+                    "unsupported",
+                    format!(
+                        "{} is not served by this supervisor",
+                        frame_name(frame.kind)
+                    ),
+                    frame.kind,
+                    None,
+                ))
+            }
+        };
+        if tx.send(cmd).await.is_err() {
+            return;
+        }
+    }
+}
+
+async fn write_all_vectored(
+    wr: &mut OwnedWriteHalf,
+    bufs: &mut [IoSlice<'_>],
+) -> std::io::Result<()> {
+    let mut bufs = bufs;
+    while !bufs.is_empty() {
+        let n = wr.write_vectored(bufs).await?;
+        if n == 0 {
+            return Err(std::io::ErrorKind::WriteZero.into());
+        }
+        IoSlice::advance_slices(&mut bufs, n);
+    }
+    Ok(())
+}
+
+async fn write_frame(wr: &mut OwnedWriteHalf, frame: Frame) -> std::io::Result<()> {
+    let mut buf = BytesMut::with_capacity(HEADER_LEN + frame.payload.len());
+    FrameCodec::with_max_payload(usize::MAX)
+        .encode(frame, &mut buf)
+        .map_err(std::io::Error::other)?;
+    wr.write_all(&buf).await
+}
+
+async fn write_output(wr: &mut OwnedWriteHalf, slices: &[Bytes]) -> std::io::Result<usize> {
+    let len: usize = slices.iter().map(Bytes::len).sum();
+    let header = heimdall_protocol::frame::header(server::OUTPUT, len as u32);
+    let mut iov: Vec<IoSlice<'_>> = Vec::with_capacity(slices.len() + 1);
+    iov.push(IoSlice::new(&header));
+    iov.extend(slices.iter().map(|s| IoSlice::new(s)));
+    write_all_vectored(wr, &mut iov).await?;
+    Ok(len)
+}
+
+fn event_frame(e: Event) -> Frame {
+    ServerMessage::Event(e).to_frame()
+}
+
+/// What woke the writer.
+enum Wake {
+    Command(Option<Command>),
+    Event(Result<Event, broadcast::error::RecvError>),
+    Other,
+}
+
+/// The writer's streams.
+struct Streams {
+    sub: Option<Subscription>,
+    events: Option<broadcast::Receiver<Event>>,
+}
+
+/// Apply one command; `false` means close the connection.
+async fn apply(
+    cmd: Command,
+    wr: &mut OwnedWriteHalf,
+    session: &Session,
+    hello: &AtomicBool,
+    st: &mut Streams,
+) -> std::io::Result<bool> {
+    match cmd {
+        Command::Frame(f) => write_frame(wr, f).await?,
+        Command::Subscribe(from) => {
+            let (s, skipped) = session.output.subscribe(from);
+            if skipped > 0 && hello.load(Ordering::Acquire) {
+                let e = Event::Skipped {
+                    missed_bytes: skipped,
+                    offset: s.position(),
+                };
+                write_frame(wr, event_frame(e)).await?;
+            }
+            st.sub = Some(s);
+        }
+        Command::Events => {
+            if st.events.is_none() {
+                st.events = Some(session.subscribe_events());
+            }
+        }
+        Command::Close => return Ok(false),
+    }
+    Ok(true)
+}
+
+async fn write_event(
+    wr: &mut OwnedWriteHalf,
+    session: &Session,
+    st: &mut Streams,
+    e: Result<Event, broadcast::error::RecvError>,
+) -> std::io::Result<()> {
+    match e {
+        Ok(e) => write_frame(wr, event_frame(e)).await,
+        Err(broadcast::error::RecvError::Lagged(n)) => {
+            let e = Event::Lagged {
+                missed_bytes: n,
+                offset: session.output.end(),
+            };
+            write_frame(wr, event_frame(e)).await
+        }
+        Err(broadcast::error::RecvError::Closed) => {
+            st.events = None;
+            Ok(())
+        }
+    }
+}
+
+async fn write_frames(
+    session: Arc<Session>,
+    mut wr: OwnedWriteHalf,
+    mut rx: mpsc::Receiver<Command>,
+    hello: Arc<AtomicBool>,
+) -> std::io::Result<()> {
+    let mut st = Streams {
+        sub: None,
+        events: None,
+    };
+    let mut ended = session.watch_ended();
+    let mut rx_open = true;
+    loop {
+        // Answers first: they are small and a client may be waiting on one.
+        while rx_open {
+            match rx.try_recv() {
+                Ok(cmd) => {
+                    if !apply(cmd, &mut wr, &session, &hello, &mut st).await? {
+                        return Ok(());
+                    }
+                }
+                Err(mpsc::error::TryRecvError::Empty) => break,
+                Err(mpsc::error::TryRecvError::Disconnected) => rx_open = false,
+            }
+        }
+        while let Some(ev) = st.events.as_mut() {
+            let e = match ev.try_recv() {
+                Ok(e) => Ok(e),
+                Err(broadcast::error::TryRecvError::Lagged(n)) => {
+                    Err(broadcast::error::RecvError::Lagged(n))
+                }
+                Err(broadcast::error::TryRecvError::Closed) => {
+                    Err(broadcast::error::RecvError::Closed)
+                }
+                Err(broadcast::error::TryRecvError::Empty) => break,
+            };
+            write_event(&mut wr, &session, &mut st, e).await?;
+        }
+        if let Some(s) = st.sub.as_mut() {
+            match s.read(MAX_OUTPUT_FRAME) {
+                Read::Data(slices) => {
+                    let n = write_output(&mut wr, &slices).await?;
+                    s.advance(n);
+                    continue;
+                }
+                Read::Gap { missed, resume } => {
+                    if !hello.load(Ordering::Acquire) {
+                        // Never feed a 1.0 client a stream with a hole in it.
+                        tracing::debug!(missed, "1.0 subscriber fell behind; disconnecting");
+                        return Ok(());
+                    }
+                    let e = Event::Lagged {
+                        missed_bytes: missed,
+                        offset: resume,
+                    };
+                    write_frame(&mut wr, event_frame(e)).await?;
+                    continue;
+                }
+                Read::Closed => {
+                    let code = session.exit_status().map_or(0, |s| s.0);
+                    write_frame(&mut wr, ServerMessage::Exit { code }.to_frame()).await?;
+                    st.sub = None;
+                }
+                Read::Pending => {}
+            }
+        }
+        let is_ended = *ended.borrow();
+        if is_ended && st.sub.is_none() {
+            return Ok(());
+        }
+        if !rx_open && st.sub.is_none() && st.events.is_none() {
+            return Ok(());
+        }
+        let wake = {
+            let Streams { sub, events } = &mut st;
+            tokio::select! {
+                cmd = rx.recv(), if rx_open => Wake::Command(cmd),
+                _ = async { if let Some(s) = sub.as_mut() { s.changed().await } }, if sub.is_some() => Wake::Other,
+                e = async {
+                    match events.as_mut() {
+                        Some(ev) => ev.recv().await,
+                        None => std::future::pending().await,
+                    }
+                }, if events.is_some() => Wake::Event(e),
+                _ = ended.changed(), if !is_ended => Wake::Other,
+            }
+        };
+        match wake {
+            Wake::Command(Some(cmd)) => {
+                if !apply(cmd, &mut wr, &session, &hello, &mut st).await? {
+                    return Ok(());
+                }
+            }
+            Wake::Command(None) => rx_open = false,
+            Wake::Event(e) => write_event(&mut wr, &session, &mut st, e).await?,
+            Wake::Other => {}
+        }
+    }
+}

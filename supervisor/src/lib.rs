@@ -1,0 +1,36 @@
+//! # heimdall-supervisor
+//!
+//! The `hm` binary's library: a session supervisor that runs one program in
+//! a pseudo-terminal, owns its process tree, keeps its output in a ring with
+//! offsets, classifies what it is doing and serves clients on a Unix socket
+//! with the protocol of [`heimdall_protocol`]; plus the command-line clients.
+//!
+//! Module map (one concern each):
+//!
+//! | module | owns |
+//! |---|---|
+//! | [`cli`] | argument parsing and one file per subcommand |
+//! | [`config`] | the configuration waterfall and validation |
+//! | [`paths`] | the socket directory, session files, the pidfile lock |
+//! | [`spawn`] | pty, fork, exec of the child |
+//! | [`supervisor`] | running a supervisor: setup, serve, tear down |
+//! | [`session`] | shared session state; pump, input writer, reaper |
+//! | [`output`] | the output ring, subscriptions, pacing |
+//! | [`server`] | the listening socket and peer credentials |
+//! | [`connection`] | one client's requests and frames |
+//! | [`lifecycle`] | signals, kill escalation, guardian, exit codes |
+//! | [`exit_record`] | the `<id>.exit` record |
+//! | [`classify`] | state classifiers |
+
+pub mod classify;
+pub mod cli;
+pub mod config;
+pub mod connection;
+pub mod exit_record;
+pub mod lifecycle;
+pub mod output;
+pub mod paths;
+pub mod server;
+pub mod session;
+pub mod spawn;
+pub mod supervisor;

@@ -1,0 +1,417 @@
+//! The output ring: every byte the child writes gets an offset, the ring
+//! keeps the newest `max(scrollback, live window)` bytes, and each
+//! subscriber is an offset into it plus a wake-up.
+//!
+//! Replay and live output are the same read, so the seam between them has no
+//! gap and no duplicate. Nothing is copied per subscriber: reads hand out
+//! shared [`Bytes`] slices of the ring.
+//!
+//! **Pacing.** Before the pty is read, [`Output::wait_for_room`] checks the
+//! slowest subscriber that still paces the child; while it is a full live
+//! window behind, the pty is not read, so the child blocks in `write()` as on
+//! a slow terminal. A subscriber that makes no progress for the stall
+//! timeout is *cut loose*: it no longer paces the child and, if it falls out
+//! of the ring, its next read reports a [`Read::Gap`] with the exact number of
+//! bytes it missed. It paces the child again once it has caught up.
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use tokio::sync::{watch, Notify};
+
+/// Sizes and timeouts of the output flow.
+#[derive(Debug, Clone, Copy)]
+pub struct OutputConfig {
+    /// Bytes replayed to a new SUBSCRIBE.
+    pub scrollback: usize,
+    /// How far a pacing subscriber may fall behind before the child is paused.
+    pub live_window: usize,
+    /// Time without progress after which a subscriber is cut loose.
+    pub stall_timeout: Duration,
+}
+
+impl OutputConfig {
+    /// Bytes the ring keeps.
+    pub fn capacity(&self) -> usize {
+        self.scrollback.max(self.live_window)
+    }
+}
+
+struct Ring {
+    /// Chunks in order, each with the offset of its first byte.
+    chunks: VecDeque<(u64, Bytes)>,
+    /// Offset of the oldest byte kept.
+    start: u64,
+    /// Offset of the next byte to be written.
+    end: u64,
+    closed: bool,
+}
+
+struct SubState {
+    pos: AtomicU64,
+    /// Milliseconds since [`Output::epoch`] of the last progress.
+    last_progress: AtomicU64,
+    loose: AtomicBool,
+}
+
+/// The session's output stream.
+pub struct Output {
+    ring: Mutex<Ring>,
+    end: AtomicU64,
+    config: OutputConfig,
+    changed: watch::Sender<()>,
+    progress: Notify,
+    subs: Mutex<Vec<Arc<SubState>>>,
+    epoch: Instant,
+}
+
+/// The result of reading a subscription.
+#[derive(Debug)]
+pub enum Read {
+    /// Bytes at the subscriber's position (one or more slices).
+    Data(Vec<Bytes>),
+    /// The subscriber's position fell out of the ring. Its position has moved
+    /// to `resume`; `missed` bytes were skipped.
+    Gap {
+        /// Bytes skipped.
+        missed: u64,
+        /// The new position.
+        resume: u64,
+    },
+    /// Nothing new yet.
+    Pending,
+    /// The stream has ended and everything was read.
+    Closed,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A panic while holding the lock cannot leave the ring inconsistent in a
+    // way readers care about; keep serving.
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl Output {
+    /// An empty stream.
+    pub fn new(config: OutputConfig) -> Arc<Output> {
+        Arc::new(Output {
+            ring: Mutex::new(Ring {
+                chunks: VecDeque::new(),
+                start: 0,
+                end: 0,
+                closed: false,
+            }),
+            end: AtomicU64::new(0),
+            config,
+            changed: watch::Sender::new(()),
+            progress: Notify::new(),
+            subs: Mutex::new(Vec::new()),
+            epoch: Instant::now(),
+        })
+    }
+
+    fn now_ms(&self) -> u64 {
+        self.epoch.elapsed().as_millis() as u64
+    }
+
+    /// Offset of the next byte (bytes written so far).
+    pub fn end(&self) -> u64 {
+        self.end.load(Ordering::Acquire)
+    }
+
+    /// Offset of the oldest byte kept.
+    pub fn start(&self) -> u64 {
+        lock(&self.ring).start
+    }
+
+    /// Append a chunk of output.
+    pub fn push(&self, chunk: Bytes) {
+        if chunk.is_empty() {
+            return;
+        }
+        let cap = self.config.capacity() as u64;
+        {
+            let mut r = lock(&self.ring);
+            let at = r.end;
+            r.end += chunk.len() as u64;
+            r.chunks.push_back((at, chunk));
+            while let Some((off, front)) = r.chunks.front() {
+                let after = r.end - off - front.len() as u64;
+                if after < cap {
+                    break;
+                }
+                r.start = off + front.len() as u64;
+                r.chunks.pop_front();
+            }
+            self.end.store(r.end, Ordering::Release);
+        }
+        self.changed.send_replace(());
+    }
+
+    /// Mark the end of the stream (the pty closed).
+    pub fn close(&self) {
+        lock(&self.ring).closed = true;
+        self.changed.send_replace(());
+    }
+
+    /// Whether the stream has ended.
+    pub fn is_closed(&self) -> bool {
+        lock(&self.ring).closed
+    }
+
+    /// The last `n` bytes kept (fewer if the ring holds less).
+    pub fn tail(&self, n: usize) -> Vec<u8> {
+        let r = lock(&self.ring);
+        let from = r.end.saturating_sub(n as u64).max(r.start);
+        let mut out = Vec::with_capacity((r.end - from) as usize);
+        for (off, c) in &r.chunks {
+            let c_end = off + c.len() as u64;
+            if c_end <= from {
+                continue;
+            }
+            let skip = from.saturating_sub(*off) as usize;
+            out.extend_from_slice(&c[skip..]);
+        }
+        out
+    }
+
+    /// Start a subscription at `from`, or at the scrollback start when `None`.
+    /// Returns the subscription and, when `from` is older than the ring, the
+    /// number of bytes skipped.
+    pub fn subscribe(self: &Arc<Self>, from: Option<u64>) -> (Subscription, u64) {
+        let (pos, skipped) = {
+            let r = lock(&self.ring);
+            match from {
+                None => (
+                    r.end
+                        .saturating_sub(self.config.scrollback as u64)
+                        .max(r.start),
+                    0,
+                ),
+                Some(o) if o < r.start => (r.start, r.start - o),
+                Some(o) => (o.min(r.end), 0),
+            }
+        };
+        let state = Arc::new(SubState {
+            pos: AtomicU64::new(pos),
+            last_progress: AtomicU64::new(self.now_ms()),
+            loose: AtomicBool::new(false),
+        });
+        lock(&self.subs).push(state.clone());
+        let mut changed = self.changed.subscribe();
+        changed.mark_changed();
+        (
+            Subscription {
+                output: self.clone(),
+                state,
+                changed,
+            },
+            skipped,
+        )
+    }
+
+    /// Wait until the slowest pacing subscriber is less than a live window
+    /// behind, cutting loose any that makes no progress for the stall timeout.
+    pub async fn wait_for_room(&self) {
+        let window = self.config.live_window as u64;
+        let stall = self.config.stall_timeout.as_millis() as u64;
+        let mut blocked_since: Option<u64> = None;
+        loop {
+            let notified = self.progress.notified();
+            let end = self.end();
+            let laggard = lock(&self.subs)
+                .iter()
+                .filter(|s| !s.loose.load(Ordering::Acquire))
+                .min_by_key(|s| s.pos.load(Ordering::Acquire))
+                .cloned();
+            let Some(sub) = laggard else { return };
+            if end - sub.pos.load(Ordering::Acquire) < window {
+                return;
+            }
+            let now = self.now_ms();
+            let since = *blocked_since.get_or_insert(now);
+            let last = since.max(sub.last_progress.load(Ordering::Acquire));
+            if now >= last + stall {
+                sub.loose.store(true, Ordering::Release);
+                tracing::debug!(
+                    behind = end - sub.pos.load(Ordering::Acquire),
+                    "subscriber stalled; no longer pacing the child"
+                );
+                continue;
+            }
+            let wait = Duration::from_millis(last + stall - now);
+            let _ = tokio::time::timeout(wait, notified).await;
+        }
+    }
+}
+
+/// One subscriber's position in the output stream.
+pub struct Subscription {
+    output: Arc<Output>,
+    state: Arc<SubState>,
+    changed: watch::Receiver<()>,
+}
+
+impl Subscription {
+    /// The offset of the next byte this subscriber will read.
+    pub fn position(&self) -> u64 {
+        self.state.pos.load(Ordering::Acquire)
+    }
+
+    /// Read up to `max` bytes at the current position (without consuming
+    /// them; call [`Subscription::advance`] once they are delivered).
+    pub fn read(&mut self, max: usize) -> Read {
+        self.changed.borrow_and_update();
+        let pos = self.position();
+        let r = lock(&self.output.ring);
+        if pos < r.start {
+            let resume = r.start;
+            drop(r);
+            self.state.pos.store(resume, Ordering::Release);
+            return Read::Gap {
+                missed: resume - pos,
+                resume,
+            };
+        }
+        if pos >= r.end {
+            return if r.closed {
+                Read::Closed
+            } else {
+                Read::Pending
+            };
+        }
+        let first = r
+            .chunks
+            .partition_point(|(off, c)| off + c.len() as u64 <= pos);
+        let mut out = Vec::new();
+        let mut total = 0usize;
+        for (off, c) in r.chunks.range(first..) {
+            if total >= max {
+                break;
+            }
+            let skip = pos.saturating_sub(*off) as usize;
+            let take = (c.len() - skip).min(max - total);
+            out.push(c.slice(skip..skip + take));
+            total += take;
+        }
+        Read::Data(out)
+    }
+
+    /// Mark `n` bytes as delivered.
+    pub fn advance(&mut self, n: usize) {
+        let pos = self.state.pos.fetch_add(n as u64, Ordering::AcqRel) + n as u64;
+        self.state
+            .last_progress
+            .store(self.output.now_ms(), Ordering::Release);
+        if self.state.loose.load(Ordering::Acquire)
+            && self.output.end().saturating_sub(pos) <= self.output.config.live_window as u64 / 2
+        {
+            self.state.loose.store(false, Ordering::Release);
+        }
+        self.output.progress.notify_one();
+    }
+
+    /// Wait until there may be something new to read.
+    pub async fn changed(&mut self) {
+        if self.changed.changed().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    }
+}
+
+impl Drop for Subscription {
+    fn drop(&mut self) {
+        lock(&self.output.subs).retain(|s| !Arc::ptr_eq(s, &self.state));
+        self.output.progress.notify_one();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn out(scrollback: usize, window: usize) -> Arc<Output> {
+        Output::new(OutputConfig {
+            scrollback,
+            live_window: window,
+            stall_timeout: Duration::from_millis(50),
+        })
+    }
+
+    fn collect(r: Read) -> Vec<u8> {
+        match r {
+            Read::Data(v) => v.iter().flat_map(|b| b.iter().copied()).collect(),
+            other => panic!("expected data, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn replay_then_live_has_no_seam() {
+        let o = out(8, 8);
+        o.push(Bytes::from_static(b"0123456789"));
+        let (mut s, skipped) = o.subscribe(None);
+        assert_eq!(skipped, 0);
+        let got = collect(s.read(100));
+        assert_eq!(got, b"23456789");
+        s.advance(got.len());
+        assert!(matches!(s.read(100), Read::Pending));
+        o.push(Bytes::from_static(b"ab"));
+        assert_eq!(collect(s.read(100)), b"ab");
+    }
+
+    #[test]
+    fn eviction_reports_exact_gap() {
+        let o = out(4, 4);
+        let (mut s, _) = o.subscribe(None);
+        for _ in 0..5 {
+            o.push(Bytes::from_static(b"xyz"));
+        }
+        match s.read(100) {
+            Read::Gap { missed, resume } => {
+                assert_eq!(resume, o.start());
+                assert_eq!(missed, o.start());
+            }
+            other => panic!("{other:?}"),
+        }
+        let rest = collect(s.read(100));
+        assert_eq!(rest.len() as u64, o.end() - o.start());
+    }
+
+    #[test]
+    fn subscribe_from_old_offset_skips() {
+        let o = out(4, 4);
+        for _ in 0..4 {
+            o.push(Bytes::from_static(b"abcd"));
+        }
+        let (_s, skipped) = o.subscribe(Some(0));
+        assert_eq!(skipped, o.start());
+    }
+
+    #[test]
+    fn tail_and_limits() {
+        let o = out(100, 100);
+        o.push(Bytes::from_static(b"hello "));
+        o.push(Bytes::from_static(b"world"));
+        assert_eq!(o.tail(7), b"o world");
+        let (mut s, _) = o.subscribe(None);
+        assert_eq!(collect(s.read(3)), b"hel");
+        s.advance(3);
+        assert_eq!(collect(s.read(100)), b"lo world");
+        s.advance(8);
+        o.close();
+        assert!(matches!(s.read(100), Read::Closed));
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn stalled_subscriber_is_cut_loose() {
+        let o = out(4, 8);
+        let (s, _) = o.subscribe(None);
+        o.push(Bytes::from(vec![0u8; 16]));
+        let t = Instant::now();
+        o.wait_for_room().await;
+        assert!(t.elapsed() >= Duration::from_millis(45));
+        assert!(s.state.loose.load(Ordering::Acquire));
+    }
+}

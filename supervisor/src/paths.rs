@@ -1,0 +1,319 @@
+//! The socket directory and each session's files in it:
+//! `<id>.sock` (0600), `<id>.pid` (supervisor pid and child pid, held with
+//! `flock` while the supervisor lives), `<id>.log`, and `<id>.exit` (the
+//! exit record, kept after the session ends until `hm clean`).
+
+use std::fs::{File, OpenOptions};
+use std::io::{Read, Seek, Write};
+use std::os::fd::AsFd;
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use nix::fcntl::{Flock, FlockArg};
+
+/// Longest Unix socket path (`sun_path` is 108 bytes including the NUL).
+const MAX_SOCKET_PATH: usize = 107;
+
+/// Errors about the socket directory and session files.
+#[derive(Debug, thiserror::Error)]
+pub enum PathError {
+    /// The id has characters that cannot be used in a file name.
+    #[error("invalid session id {0:?}: use 1-64 characters from A-Z a-z 0-9 . _ - (not starting with '.' or '-')")]
+    InvalidId(String),
+    /// The socket directory does not exist.
+    #[error("socket directory {} does not exist (no session has been started there; start one with `hm start -- CMD`)", .0.display())]
+    NoSocketDir(PathBuf),
+    /// The socket directory could not be created or checked.
+    #[error("socket directory {}: {source}", path.display())]
+    SocketDir {
+        /// The directory.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The socket path would be too long for a Unix socket.
+    #[error("socket path {} is {len} bytes, longer than the {MAX_SOCKET_PATH}-byte limit of Unix sockets; use a shorter --socket-dir or id", path.display())]
+    SocketPathTooLong {
+        /// The path.
+        path: PathBuf,
+        /// Its length.
+        len: usize,
+    },
+    /// Another supervisor holds this id.
+    #[error("session {id:?} is already running (supervisor pid {pid})")]
+    AlreadyRunning {
+        /// The id.
+        id: String,
+        /// The live supervisor's pid, if readable.
+        pid: String,
+    },
+    /// A file operation failed.
+    #[error("{}: {source}", path.display())]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+}
+
+/// Check a session id.
+pub fn validate_id(id: &str) -> Result<(), PathError> {
+    let ok = !id.is_empty()
+        && id.len() <= 64
+        && !id.starts_with('.')
+        && !id.starts_with('-')
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
+    if ok {
+        Ok(())
+    } else {
+        Err(PathError::InvalidId(id.to_string()))
+    }
+}
+
+/// The socket directory.
+#[derive(Debug, Clone)]
+pub struct SocketDir {
+    path: PathBuf,
+}
+
+impl SocketDir {
+    /// The directory at `path`, created with mode 0700 if missing.
+    pub fn create(path: &Path) -> Result<SocketDir, PathError> {
+        let err = |source| PathError::SocketDir {
+            path: path.to_path_buf(),
+            source,
+        };
+        if !path.exists() {
+            std::fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(path)
+                .map_err(err)?;
+            // The leaf is created 0700 whatever the umask.
+            std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o700)).map_err(err)?;
+        }
+        let meta = std::fs::metadata(path).map_err(err)?;
+        if !meta.is_dir() {
+            return Err(err(std::io::Error::other("not a directory")));
+        }
+        Ok(SocketDir {
+            path: path.to_path_buf(),
+        })
+    }
+
+    /// The existing directory at `path` (for queries: never creates it).
+    pub fn open(path: &Path) -> Result<SocketDir, PathError> {
+        match std::fs::metadata(path) {
+            Ok(m) if m.is_dir() => Ok(SocketDir {
+                path: path.to_path_buf(),
+            }),
+            Ok(_) => Err(PathError::SocketDir {
+                path: path.to_path_buf(),
+                source: std::io::Error::other("not a directory"),
+            }),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                Err(PathError::NoSocketDir(path.to_path_buf()))
+            }
+            Err(source) => Err(PathError::SocketDir {
+                path: path.to_path_buf(),
+                source,
+            }),
+        }
+    }
+
+    /// The directory's path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The files of session `id`.
+    pub fn session(&self, id: &str) -> Result<SessionPaths, PathError> {
+        validate_id(id)?;
+        let p = SessionPaths {
+            id: id.to_string(),
+            sock: self.path.join(format!("{id}.sock")),
+            pid: self.path.join(format!("{id}.pid")),
+            log: self.path.join(format!("{id}.log")),
+            exit: self.path.join(format!("{id}.exit")),
+        };
+        let len = p.sock.as_os_str().len();
+        if len > MAX_SOCKET_PATH {
+            return Err(PathError::SocketPathTooLong { path: p.sock, len });
+        }
+        Ok(p)
+    }
+
+    /// Ids that have any file here (socket, pidfile, exit record or log), sorted.
+    pub fn ids(&self) -> Vec<String> {
+        let mut ids: Vec<String> = std::fs::read_dir(&self.path)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter_map(|e| {
+                let name = e.file_name().into_string().ok()?;
+                let (stem, ext) = name.rsplit_once('.')?;
+                matches!(ext, "sock" | "pid" | "exit" | "log")
+                    .then(|| stem.to_string())
+                    .filter(|s| validate_id(s).is_ok())
+            })
+            .collect();
+        ids.sort();
+        ids.dedup();
+        ids
+    }
+}
+
+/// The files of one session.
+#[derive(Debug, Clone)]
+pub struct SessionPaths {
+    /// The session id.
+    pub id: String,
+    /// `<id>.sock`.
+    pub sock: PathBuf,
+    /// `<id>.pid`.
+    pub pid: PathBuf,
+    /// `<id>.log`.
+    pub log: PathBuf,
+    /// `<id>.exit`.
+    pub exit: PathBuf,
+}
+
+/// What the pidfile says and whether its supervisor lives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PidInfo {
+    /// The supervisor's pid.
+    pub supervisor: i32,
+    /// The child's pid.
+    pub child: i32,
+}
+
+impl SessionPaths {
+    /// Whether a supervisor holds this session's pidfile lock.
+    pub fn is_live(&self) -> bool {
+        let Ok(file) = File::open(&self.pid) else {
+            return false;
+        };
+        match Flock::lock(file, FlockArg::LockSharedNonblock) {
+            Ok(lock) => {
+                drop(lock);
+                false
+            }
+            Err((_, errno)) => errno == nix::errno::Errno::EWOULDBLOCK,
+        }
+    }
+
+    /// The pids recorded in the pidfile, if readable.
+    pub fn read_pids(&self) -> Option<PidInfo> {
+        let text = std::fs::read_to_string(&self.pid).ok()?;
+        let mut it = text.split_whitespace().map(|s| s.parse::<i32>().ok());
+        Some(PidInfo {
+            supervisor: it.next()??,
+            child: it.next().flatten().unwrap_or(0),
+        })
+    }
+
+    /// Remove the socket and pidfile of a supervisor that is gone.
+    /// Returns the paths removed.
+    pub fn remove_stale(&self) -> Vec<PathBuf> {
+        [&self.sock, &self.pid]
+            .into_iter()
+            .filter(|p| std::fs::remove_file(p).is_ok())
+            .cloned()
+            .collect()
+    }
+}
+
+/// The pidfile, locked for the supervisor's lifetime.
+pub struct PidFile {
+    lock: Flock<File>,
+    path: PathBuf,
+}
+
+impl PidFile {
+    /// Create (or take over a stale) pidfile and lock it. Fails with
+    /// [`PathError::AlreadyRunning`] when a live supervisor holds it.
+    pub fn acquire(paths: &SessionPaths) -> Result<PidFile, PathError> {
+        let io = |source| PathError::Io {
+            path: paths.pid.clone(),
+            source,
+        };
+        let mut file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(0o600)
+            .custom_flags(libc::O_CLOEXEC)
+            .open(&paths.pid)
+            .map_err(io)?;
+        // A concurrent `hm ls` may hold a shared probe lock for a moment.
+        let deadline = Instant::now() + Duration::from_millis(300);
+        let lock = loop {
+            match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
+                Ok(lock) => break lock,
+                Err((f, nix::errno::Errno::EWOULDBLOCK)) if Instant::now() < deadline => {
+                    file = f;
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+                Err((mut f, nix::errno::Errno::EWOULDBLOCK)) => {
+                    let mut text = String::new();
+                    let _ = f.read_to_string(&mut text);
+                    return Err(PathError::AlreadyRunning {
+                        id: paths.id.clone(),
+                        pid: text.split_whitespace().next().unwrap_or("?").to_string(),
+                    });
+                }
+                Err((_, errno)) => return Err(io(std::io::Error::from(errno))),
+            }
+        };
+        Ok(PidFile {
+            lock,
+            path: paths.pid.clone(),
+        })
+    }
+
+    /// Record the supervisor's and the child's pids.
+    pub fn write(&mut self, supervisor: i32, child: i32) -> std::io::Result<()> {
+        let f: &mut File = &mut self.lock;
+        f.set_len(0)?;
+        f.rewind()?;
+        writeln!(f, "{supervisor} {child}")?;
+        f.sync_data()
+    }
+
+    /// The raw fd of the locked file (a forked helper must close it).
+    pub fn fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        self.lock.as_fd()
+    }
+
+    /// Remove the file (the lock goes with the handle).
+    pub fn remove(self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+/// Whether `path`'s owner is the current user (for files we may delete).
+pub fn owned_by_me(path: &Path) -> bool {
+    std::fs::symlink_metadata(path)
+        .map(|m| m.uid() == nix::unistd::geteuid().as_raw())
+        .unwrap_or(false)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids() {
+        for ok in ["a", "build-1", "x.y_z", "A9"] {
+            assert!(validate_id(ok).is_ok(), "{ok}");
+        }
+        for bad in ["", ".hidden", "-x", "a/b", "a b", &"x".repeat(65)] {
+            assert!(validate_id(bad).is_err(), "{bad}");
+        }
+    }
+}

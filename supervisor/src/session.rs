@@ -1,0 +1,471 @@
+//! One supervised session: the shared state every task and connection sees,
+//! and the tasks that move bytes between the pty and the clients.
+//!
+//! - the **pump** reads the pty (paced by [`Output::wait_for_room`]), feeds
+//!   the classifier and appends to the output ring;
+//! - the **input writer** writes INPUT to the pty completely and in order;
+//! - the **classifier timer** wakes at the classifier's next deadline;
+//! - the **reaper** collects exit statuses (SIGCHLD).
+
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant, SystemTime};
+
+use bytes::{Buf, Bytes, BytesMut};
+use heimdall_protocol::{Event, HelloResp, SessionInfo, State, StatusResp};
+use nix::errno::Errno;
+use nix::sys::signal::Signal;
+use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
+use nix::unistd::Pid;
+use tokio::io::unix::AsyncFd;
+use tokio::sync::{broadcast, mpsc, watch, Notify};
+
+use crate::classify::Tracker;
+use crate::config::Config;
+use crate::lifecycle::{exit_code, Target};
+use crate::output::{Output, OutputConfig};
+
+/// Pty reads go into blocks of this size.
+const READ_BLOCK: usize = 64 * 1024;
+/// A read needs at least this much room, else a new block is started.
+const MIN_READ: usize = 4096;
+/// After the child exits, the pty is drained until it is quiet this long…
+const DRAIN_QUIET: Duration = Duration::from_millis(100);
+/// …or at most this long (a grandchild may hold the pty and keep writing).
+const DRAIN_MAX: Duration = Duration::from_secs(1);
+/// Events kept for EVENTS listeners that fall behind.
+const EVENT_BACKLOG: usize = 1024;
+/// INPUT messages queued for the pty.
+const INPUT_QUEUE: usize = 64;
+
+/// How the child ended: exit code (128+N for signal N) and the signal.
+pub type ExitStatus = (i32, Option<i32>);
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// The state shared by a session's tasks and connections.
+pub struct Session {
+    /// The session id.
+    pub id: String,
+    /// The command and arguments.
+    pub command: Vec<String>,
+    /// The child's working directory.
+    pub cwd: String,
+    /// Wall-clock start.
+    pub started_at: SystemTime,
+    /// Monotonic start.
+    pub started: Instant,
+    /// Who gets signals.
+    pub target: Target,
+    /// The configuration in force.
+    pub config: Config,
+    /// The output stream.
+    pub output: Arc<Output>,
+    tracker: Mutex<Tracker>,
+    size: Mutex<(u16, u16)>,
+    events: broadcast::Sender<Event>,
+    input: mpsc::Sender<Bytes>,
+    master: Arc<AsyncFd<OwnedFd>>,
+    exit: watch::Sender<Option<ExitStatus>>,
+    ended: watch::Sender<bool>,
+    killing: AtomicBool,
+    kick: Notify,
+}
+
+/// The parts of a session created with it that its tasks consume.
+pub struct SessionTasks {
+    input: mpsc::Receiver<Bytes>,
+}
+
+impl Session {
+    /// A session around a started child whose pty master is `master`.
+    pub fn new(
+        id: String,
+        command: Vec<String>,
+        cwd: String,
+        child: Pid,
+        spare: Option<Pid>,
+        master: OwnedFd,
+        config: Config,
+    ) -> std::io::Result<(Arc<Session>, SessionTasks)> {
+        nix::fcntl::fcntl(
+            &master,
+            nix::fcntl::FcntlArg::F_SETFL(nix::fcntl::OFlag::O_NONBLOCK),
+        )?;
+        // SAFETY: the OwnedFd stays open, and is the same fd, for as long as
+        // the AsyncFd that owns it lives.
+        let master = Arc::new(unsafe { AsyncFd::register(master) }.map_err(|e| e.into_parts().1)?);
+        let (input, input_rx) = mpsc::channel(INPUT_QUEUE);
+        let now = Instant::now();
+        let output = Output::new(OutputConfig {
+            scrollback: config.scrollback_bytes,
+            live_window: config.live_window_bytes,
+            stall_timeout: Duration::from_millis(config.stall_timeout_ms),
+        });
+        let session = Session {
+            id,
+            command,
+            cwd,
+            started_at: SystemTime::now(),
+            started: now,
+            target: Target {
+                child,
+                group: config.kill_process_group,
+                spare,
+            },
+            tracker: Mutex::new(Tracker::new(
+                config.classifier,
+                config.classifier_params,
+                now,
+            )),
+            size: Mutex::new((config.cols, config.rows)),
+            output,
+            events: broadcast::Sender::new(EVENT_BACKLOG),
+            input,
+            master,
+            exit: watch::Sender::new(None),
+            ended: watch::Sender::new(false),
+            killing: AtomicBool::new(false),
+            kick: Notify::new(),
+            config,
+        };
+        Ok((Arc::new(session), SessionTasks { input: input_rx }))
+    }
+
+    /// The child's pid.
+    pub fn pid(&self) -> Pid {
+        self.target.child
+    }
+
+    /// The child's exit, once it happened.
+    pub fn exit_status(&self) -> Option<ExitStatus> {
+        *self.exit.borrow()
+    }
+
+    /// A receiver that sees the child's exit.
+    pub fn watch_exit(&self) -> watch::Receiver<Option<ExitStatus>> {
+        self.exit.subscribe()
+    }
+
+    /// A receiver that turns `true` when the session is over and
+    /// connections should finish.
+    pub fn watch_ended(&self) -> watch::Receiver<bool> {
+        self.ended.subscribe()
+    }
+
+    /// Events for an EVENTS listener.
+    pub fn subscribe_events(&self) -> broadcast::Receiver<Event> {
+        self.events.subscribe()
+    }
+
+    fn emit(&self, event: Event) {
+        let _ = self.events.send(event);
+    }
+
+    /// The current classifier state.
+    pub fn state(&self) -> State {
+        lock(&self.tracker).state()
+    }
+
+    /// The 15-byte status of heimdall 1.0.
+    pub fn status(&self) -> StatusResp {
+        let now = Instant::now();
+        let t = lock(&self.tracker);
+        let ms = |d: Duration| u32::try_from(d.as_millis()).unwrap_or(u32::MAX);
+        StatusResp {
+            pid: self.pid().as_raw() as u32,
+            idle_ms: ms(t.idle_for(now)),
+            alive: self.exit_status().is_none(),
+            state: t.state(),
+            state_ms: ms(t.state_for(now)),
+        }
+    }
+
+    /// The answer to HELLO.
+    pub fn hello(&self) -> HelloResp {
+        let (cols, rows) = *lock(&self.size);
+        HelloResp {
+            protocol: heimdall_protocol::PROTOCOL_VERSION,
+            server: "hm".to_string(),
+            version: env!("CARGO_PKG_VERSION").to_string(),
+            features: ["subscribe_from", "events", "signal", "lagged"]
+                .map(String::from)
+                .to_vec(),
+            session: SessionInfo {
+                id: self.id.clone(),
+                pid: self.pid().as_raw() as u32,
+                pgid: self.pid().as_raw() as u32,
+                supervisor_pid: std::process::id(),
+                command: self.command.clone(),
+                cwd: self.cwd.clone(),
+                started_at: crate::exit_record::rfc3339(self.started_at),
+                cols,
+                rows,
+                classifier: lock(&self.tracker).name().to_string(),
+            },
+            output_offset: self.output.end(),
+            scrollback_offset: self.output.start(),
+        }
+    }
+
+    /// Queue bytes for the child's terminal. Waits while the queue is full
+    /// (the child reads slowly); dropped once the child is gone.
+    pub async fn input(&self, bytes: Bytes) {
+        if self.exit_status().is_none() {
+            let _ = self.input.send(bytes).await;
+        }
+    }
+
+    /// Set the terminal size (the kernel sends SIGWINCH to the foreground
+    /// process group when it changes).
+    pub fn resize(&self, cols: u16, rows: u16) -> std::io::Result<()> {
+        let ws = libc::winsize {
+            ws_row: rows,
+            ws_col: cols,
+            ws_xpixel: 0,
+            ws_ypixel: 0,
+        };
+        // SAFETY: TIOCSWINSZ reads a valid winsize from the pointer.
+        let rc = unsafe { libc::ioctl(self.master.as_raw_fd(), libc::TIOCSWINSZ, &ws) };
+        if rc < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        let changed = {
+            let mut size = lock(&self.size);
+            std::mem::replace(&mut *size, (cols, rows)) != (cols, rows)
+        };
+        if changed {
+            self.emit(Event::Resize { cols, rows });
+        }
+        Ok(())
+    }
+
+    /// Send a signal to the child's process group.
+    pub fn signal(&self, sig: Signal) -> Result<(), Errno> {
+        self.target.signal_group(sig)
+    }
+
+    /// Kill the session: SIGTERM to the tree, SIGKILL after the grace period.
+    /// Only the first call acts.
+    pub fn kill(self: &Arc<Self>) {
+        if self.killing.swap(true, Ordering::AcqRel) || self.exit_status().is_some() {
+            return;
+        }
+        tracing::info!("killing the session");
+        let me = self.clone();
+        tokio::spawn(async move {
+            me.target
+                .terminate(Duration::from_millis(me.config.kill_grace_ms))
+                .await;
+        });
+    }
+
+    fn on_output(&self, chunk: Bytes) {
+        let now = Instant::now();
+        let (change, kick) = {
+            let mut t = lock(&self.tracker);
+            let before = t.next_deadline();
+            let change = t.on_output(now, chunk.len());
+            let after = t.next_deadline();
+            let kick = match (before, after) {
+                (_, None) => false,
+                (None, Some(_)) => true,
+                (Some(b), Some(a)) => a < b,
+            };
+            (change, kick)
+        };
+        self.output.push(chunk);
+        if kick || change.is_some() {
+            self.kick.notify_one();
+        }
+        if let Some(c) = change {
+            self.emit_state(c);
+        }
+    }
+
+    fn emit_state(&self, c: crate::classify::Change) {
+        let classifier = lock(&self.tracker).name().to_string();
+        self.emit(Event::State {
+            old: c.old,
+            new: c.new,
+            classifier,
+            reason: c.reason,
+        });
+    }
+
+    /// Run the pump until the pty closes, or the child has exited and the
+    /// pty has been drained.
+    pub async fn pump(&self) {
+        let mut buf = BytesMut::with_capacity(READ_BLOCK);
+        let mut exit = self.exit.subscribe();
+        let mut exited_at: Option<Instant> = None;
+        let mut last_data = Instant::now();
+        loop {
+            self.output.wait_for_room().await;
+            let ready = match exited_at {
+                Some(at) => {
+                    let until = (last_data.max(at) + DRAIN_QUIET).min(at + DRAIN_MAX);
+                    tokio::select! {
+                        r = self.master.readable() => r,
+                        _ = tokio::time::sleep_until(until.into()) => break,
+                    }
+                }
+                None => tokio::select! {
+                    r = self.master.readable() => r,
+                    _ = exit.wait_for(Option::is_some) => {
+                        exited_at = Some(Instant::now());
+                        continue;
+                    }
+                },
+            };
+            let Ok(mut guard) = ready else { break };
+            let fd = self.master.as_raw_fd();
+            let mut eof = false;
+            loop {
+                if buf.capacity() - buf.len() < MIN_READ {
+                    if !buf.is_empty() {
+                        break;
+                    }
+                    buf.reserve(READ_BLOCK);
+                }
+                let spare = buf.spare_capacity_mut();
+                // SAFETY: reading into the buffer's spare capacity; only the
+                // bytes read are marked initialised.
+                let n = unsafe { libc::read(fd, spare.as_mut_ptr().cast(), spare.len()) };
+                if n > 0 {
+                    // SAFETY: the kernel initialised `n` bytes.
+                    unsafe { buf.set_len(buf.len() + n as usize) };
+                    continue;
+                }
+                if n == 0 {
+                    eof = true;
+                    break;
+                }
+                match Errno::last() {
+                    Errno::EAGAIN => {
+                        guard.clear_ready();
+                        break;
+                    }
+                    Errno::EINTR => continue,
+                    // EIO: every slave fd is closed.
+                    _ => {
+                        eof = true;
+                        break;
+                    }
+                }
+            }
+            if !buf.is_empty() {
+                last_data = Instant::now();
+                self.on_output(buf.split().freeze());
+            }
+            if eof {
+                break;
+            }
+        }
+    }
+
+    /// Write queued INPUT to the pty, each message completely and in order.
+    pub async fn input_writer(self: Arc<Self>, mut tasks: SessionTasks) {
+        while let Some(mut data) = tasks.input.recv().await {
+            while data.has_remaining() {
+                let Ok(mut guard) = self.master.writable().await else {
+                    return;
+                };
+                match guard.try_io(|fd| {
+                    nix::unistd::write(fd.get_ref(), &data).map_err(std::io::Error::from)
+                }) {
+                    Ok(Ok(n)) => data.advance(n),
+                    Ok(Err(e)) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                    Ok(Err(e)) => {
+                        tracing::debug!("pty write failed: {e}; input dropped");
+                        break;
+                    }
+                    Err(_would_block) => {}
+                }
+            }
+        }
+    }
+
+    /// Wake at the classifier's deadlines (idle after silence, debounce).
+    pub async fn classifier_timer(self: Arc<Self>) {
+        loop {
+            let notified = self.kick.notified();
+            let deadline = lock(&self.tracker).next_deadline();
+            match deadline {
+                Some(d) => {
+                    tokio::select! {
+                        _ = tokio::time::sleep_until(d.into()) => {}
+                        _ = notified => continue,
+                    }
+                }
+                None => {
+                    notified.await;
+                    continue;
+                }
+            }
+            let change = lock(&self.tracker).poll(Instant::now());
+            if let Some(c) = change {
+                self.emit_state(c);
+            }
+        }
+    }
+
+    /// Reap children on SIGCHLD; record the child's exit status.
+    pub async fn reaper(self: Arc<Self>) {
+        let mut sigchld = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::child())
+        {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::error!("cannot watch SIGCHLD: {e}");
+                return;
+            }
+        };
+        loop {
+            // Reap first: the child may have exited before the handler existed.
+            loop {
+                match waitpid(Pid::from_raw(-1), Some(WaitPidFlag::WNOHANG)) {
+                    Ok(WaitStatus::StillAlive) | Err(_) => break,
+                    Ok(status) => {
+                        if status.pid() == Some(self.pid()) {
+                            if let Some(code) = exit_code(status) {
+                                tracing::info!(code = code.0, "child exited");
+                                self.exit.send_replace(Some(code));
+                            }
+                        }
+                    }
+                }
+            }
+            if sigchld.recv().await.is_none() {
+                return;
+            }
+        }
+    }
+
+    /// After the pump ended: wait for the child's status, mark the state
+    /// dead, announce the exit and close the output stream.
+    pub async fn finish(&self) -> ExitStatus {
+        let mut exit = self.exit.subscribe();
+        let status = match exit.wait_for(Option::is_some).await {
+            Ok(s) => (*s).unwrap_or((1, None)),
+            Err(_) => (1, None),
+        };
+        let change = lock(&self.tracker).dead(Instant::now());
+        if let Some(c) = change {
+            self.emit_state(c);
+        }
+        self.emit(Event::Exit {
+            code: status.0,
+            signal: status.1,
+        });
+        self.output.close();
+        status
+    }
+
+    /// Tell connections the session is over.
+    pub fn end(&self) {
+        self.ended.send_replace(true);
+    }
+}

@@ -1,0 +1,307 @@
+//! Running a supervisor in this process: take the pidfile, start the child,
+//! fork the guardian, start the async runtime, serve clients until the child
+//! has exited, leave the exit record, remove the session's files.
+//!
+//! Everything that forks happens before the runtime (and its threads) exist.
+
+use std::ffi::OsString;
+use std::os::fd::OwnedFd;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use tokio_util::task::TaskTracker;
+
+use crate::config::Config;
+use crate::exit_record::{rfc3339, ExitRecord, TAIL_BYTES};
+use crate::lifecycle::{become_subreaper, spawn_guardian};
+use crate::paths::{PidFile, SessionPaths, SocketDir};
+use crate::session::{ExitStatus, Session, SessionTasks};
+use crate::spawn::{spawn, SpawnSpec};
+
+/// How long connections get to flush their last output after the child exits.
+const FLUSH_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// What to supervise.
+#[derive(Debug, Clone)]
+pub struct Launch {
+    /// The session id.
+    pub id: String,
+    /// The command and its arguments.
+    pub command: Vec<String>,
+    /// The child's working directory (absolute).
+    pub cwd: PathBuf,
+    /// Configuration with command-line flags applied.
+    pub config: Config,
+}
+
+/// Where to report that the supervisor is ready (or why it failed).
+pub enum Ready {
+    /// In the foreground: failures go to stderr.
+    Foreground,
+    /// Started by `hm start`: one line on this pipe, `ok` or `error CODE MESSAGE`.
+    Pipe(OwnedFd),
+}
+
+impl Ready {
+    fn report(&mut self, line: &str) {
+        if let Ready::Pipe(fd) = self {
+            let _ = nix::unistd::write(&*fd, format!("{line}\n").as_bytes());
+        }
+    }
+
+    fn ok(mut self) {
+        self.report("ok");
+    }
+
+    fn fail(mut self, code: i32, message: &str) -> i32 {
+        match &self {
+            Ready::Foreground => eprintln!("hm: {message}"),
+            Ready::Pipe(_) => self.report(&format!("error {code} {}", message.replace('\n', " "))),
+        }
+        code
+    }
+}
+
+fn child_env(launch: &Launch) -> Vec<(OsString, OsString)> {
+    let cfg = &launch.config;
+    let mut env: Vec<(OsString, OsString)> = std::env::vars_os()
+        .filter(|(k, _)| k != cfg.session_env_var.as_str())
+        .collect();
+    if !env.iter().any(|(k, _)| k == "TERM") {
+        env.push(("TERM".into(), "xterm-256color".into()));
+    }
+    env.push((cfg.session_env_var.clone().into(), launch.id.clone().into()));
+    for var in &cfg.env {
+        env.retain(|(k, _)| k != var.name.as_str());
+        env.push((var.name.clone().into(), var.value.clone().into()));
+    }
+    env
+}
+
+fn init_logging(config: &Config, paths: &SessionPaths, foreground: bool) -> Option<PathBuf> {
+    use tracing_subscriber::EnvFilter;
+    let filter = config
+        .log_filter
+        .as_deref()
+        .and_then(|f| EnvFilter::try_new(f).ok())
+        .or_else(|| EnvFilter::try_new(&config.log_level).ok())
+        .unwrap_or_else(|| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(false);
+    let file = match (&config.log_file, foreground) {
+        (Some(f), _) => Some(f.clone()),
+        (None, false) => Some(paths.log.clone()),
+        (None, true) => None,
+    };
+    match &file {
+        Some(path) => {
+            let opened = std::fs::OpenOptions::new()
+                .mode(0o600)
+                .create(true)
+                .append(true)
+                .open(path);
+            match opened {
+                Ok(f) => {
+                    let _ = builder.with_writer(std::sync::Mutex::new(f)).try_init();
+                }
+                Err(e) => eprintln!("hm: cannot open log file {}: {e}", path.display()),
+            }
+        }
+        None => {
+            let _ = builder.with_writer(std::io::stderr).try_init();
+        }
+    }
+    file
+}
+
+/// Run a supervisor until its child exits; returns the exit code for this
+/// process (the child's code, or 128+N for signal N).
+pub fn run(launch: Launch, ready: Ready) -> i32 {
+    let foreground = matches!(ready, Ready::Foreground);
+    let dir = match SocketDir::create(&launch.config.socket_dir) {
+        Ok(d) => d,
+        Err(e) => return ready.fail(1, &e.to_string()),
+    };
+    let paths = match dir.session(&launch.id) {
+        Ok(p) => p,
+        Err(e) => return ready.fail(1, &e.to_string()),
+    };
+    let mut pidfile = match PidFile::acquire(&paths) {
+        Ok(p) => p,
+        Err(e) => return ready.fail(1, &e.to_string()),
+    };
+    // We hold the lock: anything else with this id is stale.
+    let _ = std::fs::remove_file(&paths.sock);
+    let _ = std::fs::remove_file(&paths.exit);
+
+    become_subreaper();
+    let spec = SpawnSpec {
+        argv: launch.command.clone(),
+        cwd: launch.cwd.clone(),
+        env: child_env(&launch),
+        cols: launch.config.cols,
+        rows: launch.config.rows,
+    };
+    let child = match spawn(&spec) {
+        Ok(c) => c,
+        Err(e) => {
+            pidfile.remove();
+            return ready.fail(e.exit_code(), &e.to_string());
+        }
+    };
+    let _ = pidfile.write(std::process::id() as i32, child.pid.as_raw());
+    let grace = Duration::from_millis(launch.config.kill_grace_ms);
+    let guardian = if launch.config.kill_process_group {
+        spawn_guardian(child.pid, grace).ok()
+    } else {
+        None
+    };
+    let (guardian_pid, lifeline) = match guardian {
+        Some((p, l)) => (Some(p), Some(l)),
+        None => (None, None),
+    };
+    let log_file = init_logging(&launch.config, &paths, foreground);
+    tracing::info!(id = %launch.id, pid = child.pid.as_raw(), command = ?launch.command, "session started");
+
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            let _ = nix::sys::signal::kill(child.pid, nix::sys::signal::Signal::SIGKILL);
+            pidfile.remove();
+            return ready.fail(1, &format!("cannot start the runtime: {e}"));
+        }
+    };
+    let cwd = launch.cwd.to_string_lossy().into_owned();
+    let code = runtime.block_on(async {
+        let (session, tasks) = match Session::new(
+            launch.id.clone(),
+            launch.command.clone(),
+            cwd,
+            child.pid,
+            guardian_pid,
+            child.master,
+            launch.config.clone(),
+        ) {
+            Ok(s) => s,
+            Err(e) => {
+                let _ = nix::sys::signal::kill(child.pid, nix::sys::signal::Signal::SIGKILL);
+                return Err(ready.fail(1, &format!("cannot watch the pty: {e}")));
+            }
+        };
+        let listener = match crate::server::bind(&paths.sock) {
+            Ok(l) => l,
+            Err(e) => {
+                let _ = session.target.signal(nix::sys::signal::Signal::SIGKILL);
+                let msg = format!("cannot listen on {}: {e}", paths.sock.display());
+                return Err(ready.fail(1, &msg));
+            }
+        };
+        ready.ok();
+        Ok(serve(session, tasks, listener, &paths).await)
+    });
+    let code = match code {
+        Ok((code, _signal)) => code,
+        Err(code) => code,
+    };
+    drop(runtime);
+    let _ = std::fs::remove_file(&paths.sock);
+    if launch.config.log_file.is_none() {
+        if let Some(log) = log_file {
+            let _ = std::fs::remove_file(log);
+        }
+    }
+    pidfile.remove();
+    if let Some(l) = lifeline {
+        l.release();
+    }
+    code
+}
+
+async fn serve(
+    session: Arc<Session>,
+    tasks: SessionTasks,
+    listener: tokio::net::UnixListener,
+    paths: &SessionPaths,
+) -> ExitStatus {
+    let connections = TaskTracker::new();
+    let accept = tokio::spawn(crate::server::accept_loop(
+        session.clone(),
+        listener,
+        connections.clone(),
+    ));
+    let helpers = [
+        tokio::spawn(session.clone().input_writer(tasks)),
+        tokio::spawn(session.clone().classifier_timer()),
+        tokio::spawn(session.clone().reaper()),
+        tokio::spawn(watch_signals(session.clone())),
+    ];
+    session.pump().await;
+    let status = session.finish().await;
+    tracing::info!(code = status.0, "session ended");
+    let cleanup = session.target.group.then(|| {
+        let target = session.target;
+        let grace = Duration::from_millis(session.config.kill_grace_ms);
+        tokio::spawn(async move { target.terminate(grace).await })
+    });
+    let record = ExitRecord {
+        id: session.id.clone(),
+        command: session.command.clone(),
+        cwd: session.cwd.clone(),
+        pid: session.pid().as_raw() as u32,
+        code: status.0,
+        signal: status.1,
+        started_at: rfc3339(session.started_at),
+        ended_at: rfc3339(SystemTime::now()),
+        output_tail: String::from_utf8_lossy(&session.output.tail(TAIL_BYTES)).into_owned(),
+        screen: None,
+    };
+    if let Err(e) = record.write(&paths.exit) {
+        tracing::warn!("cannot write the exit record {}: {e}", paths.exit.display());
+    }
+    session.end();
+    accept.abort();
+    connections.close();
+    let _ = tokio::time::timeout(FLUSH_TIMEOUT, connections.wait()).await;
+    if let Some(c) = cleanup {
+        let _ = c.await;
+    }
+    for h in helpers {
+        h.abort();
+    }
+    status
+}
+
+async fn watch_signals(session: Arc<Session>) {
+    use tokio::signal::unix::{signal, SignalKind};
+    let kinds = [
+        SignalKind::terminate(),
+        SignalKind::hangup(),
+        SignalKind::interrupt(),
+    ];
+    let mut streams = Vec::new();
+    for k in kinds {
+        match signal(k) {
+            Ok(s) => streams.push(s),
+            Err(e) => tracing::warn!("cannot watch signal {k:?}: {e}"),
+        }
+    }
+    let [mut term, mut hup, mut int] = match <[_; 3]>::try_from(streams) {
+        Ok(a) => a,
+        Err(_) => return,
+    };
+    loop {
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = hup.recv() => {}
+            _ = int.recv() => {}
+        }
+        tracing::info!("supervisor signalled; ending the session");
+        session.kill();
+    }
+}
