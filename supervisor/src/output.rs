@@ -33,10 +33,15 @@ pub struct OutputConfig {
     pub stall_timeout: Duration,
 }
 
+/// Largest chunk [`Output::push`] is given. The ring keeps this much beyond
+/// the live window, so a subscriber that paces the child (less than a live
+/// window behind when a chunk is read) never loses a byte to eviction.
+pub const MAX_CHUNK: usize = 64 * 1024;
+
 impl OutputConfig {
     /// Bytes the ring keeps.
     pub fn capacity(&self) -> usize {
-        self.scrollback.max(self.live_window)
+        self.scrollback.max(self.live_window + MAX_CHUNK)
     }
 }
 
@@ -126,8 +131,9 @@ impl Output {
         lock(&self.ring).start
     }
 
-    /// Append a chunk of output.
+    /// Append a chunk of output (at most [`MAX_CHUNK`] bytes).
     pub fn push(&self, chunk: Bytes) {
+        debug_assert!(chunk.len() <= MAX_CHUNK);
         if chunk.is_empty() {
             return;
         }

@@ -26,8 +26,8 @@ use crate::config::Config;
 use crate::lifecycle::{exit_code, Target};
 use crate::output::{Output, OutputConfig};
 
-/// Pty reads go into blocks of this size.
-const READ_BLOCK: usize = 64 * 1024;
+/// Pty reads go into blocks of this size; one batch of reads fills at most one.
+const READ_BLOCK: usize = crate::output::MAX_CHUNK;
 /// A read needs at least this much room, else a new block is started.
 const MIN_READ: usize = 4096;
 /// After the child exits, the pty is drained until it is quiet this long…
@@ -325,13 +325,16 @@ impl Session {
             let fd = self.master.as_raw_fd();
             let mut eof = false;
             loop {
-                if buf.capacity() - buf.len() < MIN_READ {
+                if buf.capacity() - buf.len() < MIN_READ || buf.len() >= READ_BLOCK {
                     if !buf.is_empty() {
                         break;
                     }
                     buf.reserve(READ_BLOCK);
                 }
+                let room = READ_BLOCK - buf.len();
                 let spare = buf.spare_capacity_mut();
+                let room = room.min(spare.len());
+                let spare = &mut spare[..room];
                 // SAFETY: reading into the buffer's spare capacity; only the
                 // bytes read are marked initialised.
                 let n = unsafe { libc::read(fd, spare.as_mut_ptr().cast(), spare.len()) };

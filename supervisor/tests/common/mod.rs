@@ -1,0 +1,250 @@
+//! Shared test helpers: a private socket directory per test, the real `hm`
+//! binary, a raw-bytes heimdall 1.0 client, and polling with deadlines.
+#![allow(dead_code)]
+
+use std::io::{Read, Write};
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+/// Generous deadline for anything on a loaded 2-core machine.
+pub const DEADLINE: Duration = Duration::from_secs(30);
+
+/// The `hm` binary under test.
+pub fn hm_bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_hm"))
+}
+
+/// Poll `f` until it returns `Some`, or panic after `deadline`.
+pub fn poll<T>(what: &str, deadline: Duration, mut f: impl FnMut() -> Option<T>) -> T {
+    let end = Instant::now() + deadline;
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        if Instant::now() > end {
+            panic!("timed out after {deadline:?} waiting for {what}");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// A private socket directory; kills every session left in it on drop.
+pub struct Env {
+    pub dir: tempfile::TempDir,
+}
+
+impl Env {
+    pub fn new() -> Env {
+        let dir = tempfile::Builder::new()
+            .prefix("hmt")
+            .tempdir_in("/tmp")
+            .expect("tempdir");
+        Env { dir }
+    }
+
+    pub fn sockets(&self) -> PathBuf {
+        self.dir.path().join("s")
+    }
+
+    /// `hm` with this environment's socket dir and no user config.
+    pub fn hm(&self) -> Command {
+        let mut c = Command::new(hm_bin());
+        c.env("HEIMDALL_SOCKET_DIR", self.sockets())
+            .env("XDG_CONFIG_HOME", self.dir.path().join("config"))
+            .env_remove("HEIMDALL_SESSION_ID")
+            .current_dir(self.dir.path());
+        c
+    }
+
+    /// Run `hm ARGS` to completion.
+    pub fn run(&self, args: &[&str]) -> Output {
+        self.hm().args(args).output().expect("run hm")
+    }
+
+    /// Run `hm ARGS`, assert success, return stdout.
+    pub fn ok(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        assert!(
+            out.status.success(),
+            "hm {args:?} failed ({:?}): {}{}",
+            out.status,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// `hm start --id ID [extra] -- CMD...`.
+    pub fn start(&self, id: &str, extra: &[&str], cmd: &[&str]) {
+        let mut args = vec!["start", "--id", id];
+        args.extend_from_slice(extra);
+        args.push("--");
+        args.extend_from_slice(cmd);
+        let out = self.ok(&args);
+        assert_eq!(out.trim(), id);
+    }
+
+    pub fn sock(&self, id: &str) -> PathBuf {
+        self.sockets().join(format!("{id}.sock"))
+    }
+
+    /// (supervisor pid, child pid) from the pidfile.
+    pub fn pids(&self, id: &str) -> (i32, i32) {
+        let text = std::fs::read_to_string(self.sockets().join(format!("{id}.pid")))
+            .expect("pidfile");
+        let mut it = text.split_whitespace().map(|s| s.parse::<i32>().unwrap());
+        (it.next().unwrap(), it.next().unwrap())
+    }
+
+    pub fn status_json(&self, id: &str) -> serde_json::Value {
+        serde_json::from_str(&self.ok(&["status", id, "--json"])).expect("status json")
+    }
+
+    /// Wait until the session's supervisor is gone (socket removed).
+    pub fn wait_gone(&self, id: &str) {
+        let sock = self.sock(id);
+        let pid = self.sockets().join(format!("{id}.pid"));
+        poll("the session to end", DEADLINE, || {
+            (!sock.exists() && !pid.exists()).then_some(())
+        });
+    }
+}
+
+impl Drop for Env {
+    fn drop(&mut self) {
+        let Ok(entries) = std::fs::read_dir(self.sockets()) else {
+            return;
+        };
+        for e in entries.flatten() {
+            let p = e.path();
+            if p.extension().and_then(|x| x.to_str()) != Some("pid") {
+                continue;
+            }
+            let Ok(text) = std::fs::read_to_string(&p) else { continue };
+            let pids: Vec<i32> = text.split_whitespace().filter_map(|s| s.parse().ok()).collect();
+            if let [sup, child] = pids[..] {
+                // SAFETY: plain kill(2) calls.
+                unsafe {
+                    if child > 0 {
+                        libc::kill(-child, libc::SIGKILL);
+                    }
+                    if sup > 0 {
+                        libc::kill(sup, libc::SIGKILL);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Whether a process exists and is not a zombie.
+pub fn alive(pid: i32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(s) => {
+            let state = s.rsplit_once(')').map(|(_, r)| r.trim_start().chars().next());
+            !matches!(state, Some(Some('Z')) | Some(Some('X')))
+        }
+        Err(_) => false,
+    }
+}
+
+/// Resident set size of a process in KiB (VmRSS, VmHWM).
+pub fn rss_kib(pid: i32) -> (u64, u64) {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let field = |name: &str| {
+        s.lines()
+            .find(|l| l.starts_with(name))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0)
+    };
+    (field("VmRSS:"), field("VmHWM:"))
+}
+
+/// A heimdall 1.0 client written from the wire format alone: raw bytes.
+pub struct Raw {
+    pub s: UnixStream,
+}
+
+impl Raw {
+    /// Connect and read the mode byte.
+    pub fn connect(path: &Path) -> Raw {
+        let mut s = UnixStream::connect(path).expect("connect");
+        s.set_read_timeout(Some(DEADLINE)).unwrap();
+        let mut mode = [0xAAu8];
+        s.read_exact(&mut mode).expect("mode byte");
+        assert_eq!(mode[0], 0x00, "mode byte");
+        Raw { s }
+    }
+
+    pub fn send(&mut self, kind: u8, payload: &[u8]) {
+        let mut f = vec![kind];
+        f.extend_from_slice(&(payload.len() as u32).to_be_bytes());
+        f.extend_from_slice(payload);
+        self.s.write_all(&f).expect("send frame");
+    }
+
+    /// The next frame, or None on EOF.
+    pub fn recv(&mut self) -> Option<(u8, Vec<u8>)> {
+        let mut h = [0u8; 5];
+        match self.s.read_exact(&mut h) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return None,
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => return None,
+            Err(e) => panic!("recv: {e}"),
+        }
+        let len = u32::from_be_bytes([h[1], h[2], h[3], h[4]]) as usize;
+        let mut p = vec![0u8; len];
+        self.s.read_exact(&mut p).expect("frame payload");
+        Some((h[0], p))
+    }
+
+    pub fn set_timeout(&mut self, d: Duration) {
+        self.s.set_read_timeout(Some(d)).unwrap();
+    }
+
+    /// STATUS → (pid, idle_ms, alive, state, state_ms).
+    pub fn status(&mut self) -> (u32, u32, bool, u8, u32) {
+        self.send(0x03, &[]);
+        loop {
+            let (k, p) = self.recv().expect("status answer");
+            if k == 0x82 {
+                assert_eq!(p.len(), 15, "STATUS_RESP is 15 bytes");
+                let u = |i: usize| u32::from_be_bytes([p[i], p[i + 1], p[i + 2], p[i + 3]]);
+                return (u(0), u(4), p[8] != 0, p[9], u(10));
+            }
+            assert_eq!(k, 0x81, "only OUTPUT may come before STATUS_RESP, got 0x{k:02x}");
+        }
+    }
+
+    /// HELLO; returns the HELLO_RESP JSON.
+    pub fn hello(&mut self) -> serde_json::Value {
+        self.send(0x06, br#"{"client":"test","protocol":2}"#);
+        loop {
+            let (k, p) = self.recv().expect("hello answer");
+            if k == 0x84 {
+                return serde_json::from_slice(&p).expect("hello json");
+            }
+        }
+    }
+
+    /// Read OUTPUT until `pred(all output so far)` holds; returns the output.
+    pub fn read_output_until(&mut self, what: &str, pred: impl Fn(&str) -> bool) -> String {
+        let mut acc = Vec::new();
+        let end = Instant::now() + DEADLINE;
+        loop {
+            let text = String::from_utf8_lossy(&acc).into_owned();
+            if pred(&text) {
+                return text;
+            }
+            assert!(Instant::now() < end, "timed out waiting for {what}; got {text:?}");
+            match self.recv() {
+                Some((0x81, p)) => acc.extend_from_slice(&p),
+                Some(_) => {}
+                None => panic!("connection closed waiting for {what}; got {text:?}"),
+            }
+        }
+    }
+}
