@@ -17,7 +17,10 @@ fn raw_client_mode_status_subscribe_input_resize_kill_exit() {
     let (pid, _idle, alive, state, _state_ms) = c.status();
     assert_eq!(pid as i32, child, "STATUS pid is the child's pid");
     assert!(alive);
-    assert!(state == 0x00 || state == 0x04, "idle or active, got {state}");
+    assert!(
+        state == 0x00 || state == 0x04,
+        "idle or active, got {state}"
+    );
 
     c.send(0x02, &[]); // SUBSCRIBE
     c.send(0x01, b"echo hel''lo-$((6*7))\n"); // INPUT

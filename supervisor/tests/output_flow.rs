@@ -14,13 +14,23 @@ use common::{rss_kib, Env, Raw, DEADLINE};
 fn numbers(text: &str) -> Vec<u64> {
     let mut lines: Vec<&str> = text.split("\r\n").collect();
     lines.pop();
-    lines.into_iter().skip(1).filter_map(|l| l.parse().ok()).collect()
+    lines
+        .into_iter()
+        .skip(1)
+        .filter_map(|l| l.parse().ok())
+        .collect()
 }
 
 fn assert_contiguous(ns: &[u64]) {
     assert!(ns.len() > 1000, "too few lines: {}", ns.len());
     for w in ns.windows(2) {
-        assert_eq!(w[1], w[0] + 1, "gap or duplicate between {} and {}", w[0], w[1]);
+        assert_eq!(
+            w[1],
+            w[0] + 1,
+            "gap or duplicate between {} and {}",
+            w[0],
+            w[1]
+        );
     }
 }
 
@@ -29,7 +39,11 @@ const COUNTER: &str = "import sys\ni = 0\nwhile True:\n    sys.stdout.write(''.j
 #[test]
 fn replay_and_live_join_without_gap_under_a_fast_writer() {
     let env = Env::new();
-    env.start("seam", &["--scrollback-bytes", "65536"], &["python3", "-c", COUNTER]);
+    env.start(
+        "seam",
+        &["--scrollback-bytes", "65536"],
+        &["python3", "-c", COUNTER],
+    );
     // Let the writer get well past the scrollback size first.
     let mut probe = Raw::connect(&env.sock("seam"));
     common::poll("output beyond the scrollback", DEADLINE, || {
@@ -70,7 +84,13 @@ fn drain_output(c: &mut Raw) -> (u64, Option<i32>, u64) {
     loop {
         match c.recv() {
             Some((0x81, p)) => bytes += p.len() as u64,
-            Some((0x83, p)) => return (bytes, Some(i32::from_be_bytes([p[0], p[1], p[2], p[3]])), missed),
+            Some((0x83, p)) => {
+                return (
+                    bytes,
+                    Some(i32::from_be_bytes([p[0], p[1], p[2], p[3]])),
+                    missed,
+                )
+            }
             Some((0x86, p)) => {
                 let e: serde_json::Value = serde_json::from_slice(&p).unwrap();
                 if e["type"] == "lagged" {
@@ -117,7 +137,11 @@ fn stalled_subscribers_do_not_hold_the_child_and_others_get_every_byte() {
         peak
     });
     let (bytes, code, missed) = drain_output(&mut fast);
-    assert_eq!((bytes, missed), (N, 0), "the fast HELLO subscriber got every byte");
+    assert_eq!(
+        (bytes, missed),
+        (N, 0),
+        "the fast HELLO subscriber got every byte"
+    );
     assert_eq!(code, Some(0));
     let (bytes_old, code_old, _) = fast_old_thread.join().unwrap();
     assert_eq!(bytes_old, N, "the fast 1.0 subscriber got every byte");
@@ -150,7 +174,10 @@ fn one_mebibyte_input_reaches_a_slow_reader_intact() {
     let payload: Vec<u8> = (0..N).map(|i| (i * 7 + i / 4096) as u8).collect();
     let expected = {
         let out = std::process::Command::new("python3")
-            .args(["-c", "import hashlib,sys; print(hashlib.sha256(sys.stdin.buffer.read()).hexdigest())"])
+            .args([
+                "-c",
+                "import hashlib,sys; print(hashlib.sha256(sys.stdin.buffer.read()).hexdigest())",
+            ])
             .stdin(std::process::Stdio::piped())
             .stdout(std::process::Stdio::piped())
             .spawn()
@@ -172,9 +199,16 @@ fn one_mebibyte_input_reaches_a_slow_reader_intact() {
     let t = Instant::now();
     let mut other = Raw::connect(&env.sock("in"));
     assert!(other.status().2);
-    assert!(t.elapsed() < Duration::from_secs(2), "STATUS waited {:?}", t.elapsed());
+    assert!(
+        t.elapsed() < Duration::from_secs(2),
+        "STATUS waited {:?}",
+        t.elapsed()
+    );
     let text = sub.read_output_until("the digest", |t| t.contains("DONE") && t.ends_with("\r\n"));
-    assert!(text.contains(&format!("DONE {N} {expected}")), "got {text:?}");
+    assert!(
+        text.contains(&format!("DONE {N} {expected}")),
+        "got {text:?}"
+    );
     drop(writer);
     let mut buf = Vec::new();
     let _ = other.s.read_to_end(&mut buf);

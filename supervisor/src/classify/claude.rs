@@ -1,7 +1,8 @@
 //! The `claude` classifier: heimdall 1.0's byte-timing state machine.
 //!
-//! It keeps a sliding window of the last 20 output events (one event per
-//! batch of output read at once) and decides:
+//! It keeps a sliding window of the last 20 output events and decides. An
+//! event is a burst: output read within 15 ms of the previous output joins
+//! its burst (a program's large write reaches the pty in several reads).
 //!
 //! - silence ≥ `idle_threshold_ms` → `idle`, at once;
 //! - a burst larger than 4 KiB → `tool_use`;
@@ -21,6 +22,8 @@ use heimdall_protocol::State;
 use super::{Classifier, ClassifierParams, Transition};
 
 const WINDOW: usize = 20;
+/// Output closer than this to the previous output belongs to the same burst.
+const BURST_GAP: Duration = Duration::from_millis(15);
 const TOOL_BURST: usize = 4096;
 const PAUSE: Duration = Duration::from_millis(200);
 const PAUSED_BURST: usize = 1024;
@@ -129,13 +132,26 @@ impl Claude {
 
 impl Classifier for Claude {
     fn on_output(&mut self, now: Instant, bytes: usize) -> Option<Transition> {
-        let gap = self.last_output.map(|t| now.saturating_duration_since(t));
-        if self.window.len() == WINDOW {
-            self.window.pop_front();
-        }
-        self.window.push_back((now, bytes));
+        let since_last = self.last_output.map(|t| now.saturating_duration_since(t));
         self.last_output = Some(now);
-        let candidate = self.judge(now, bytes, gap);
+        let joins = since_last.is_some_and(|g| g < BURST_GAP);
+        let (burst, gap) = match self.window.back_mut() {
+            Some((_, size)) if joins => {
+                *size += bytes;
+                // The pause that preceded this burst.
+                let n = self.window.len();
+                let gap = (n >= 2).then(|| self.window[n - 1].0 - self.window[n - 2].0);
+                (self.window[n - 1].1, gap)
+            }
+            _ => {
+                if self.window.len() == WINDOW {
+                    self.window.pop_front();
+                }
+                self.window.push_back((now, bytes));
+                (bytes, since_last)
+            }
+        };
+        let candidate = self.judge(now, burst, gap);
         self.settle(now, candidate)
     }
 

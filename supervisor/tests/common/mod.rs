@@ -92,8 +92,8 @@ impl Env {
 
     /// (supervisor pid, child pid) from the pidfile.
     pub fn pids(&self, id: &str) -> (i32, i32) {
-        let text = std::fs::read_to_string(self.sockets().join(format!("{id}.pid")))
-            .expect("pidfile");
+        let text =
+            std::fs::read_to_string(self.sockets().join(format!("{id}.pid"))).expect("pidfile");
         let mut it = text.split_whitespace().map(|s| s.parse::<i32>().unwrap());
         (it.next().unwrap(), it.next().unwrap())
     }
@@ -122,8 +122,13 @@ impl Drop for Env {
             if p.extension().and_then(|x| x.to_str()) != Some("pid") {
                 continue;
             }
-            let Ok(text) = std::fs::read_to_string(&p) else { continue };
-            let pids: Vec<i32> = text.split_whitespace().filter_map(|s| s.parse().ok()).collect();
+            let Ok(text) = std::fs::read_to_string(&p) else {
+                continue;
+            };
+            let pids: Vec<i32> = text
+                .split_whitespace()
+                .filter_map(|s| s.parse().ok())
+                .collect();
             if let [sup, child] = pids[..] {
                 // SAFETY: plain kill(2) calls.
                 unsafe {
@@ -143,7 +148,9 @@ impl Drop for Env {
 pub fn alive(pid: i32) -> bool {
     match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
         Ok(s) => {
-            let state = s.rsplit_once(')').map(|(_, r)| r.trim_start().chars().next());
+            let state = s
+                .rsplit_once(')')
+                .map(|(_, r)| r.trim_start().chars().next());
             !matches!(state, Some(Some('Z')) | Some(Some('X')))
         }
         Err(_) => false,
@@ -215,7 +222,10 @@ impl Raw {
                 let u = |i: usize| u32::from_be_bytes([p[i], p[i + 1], p[i + 2], p[i + 3]]);
                 return (u(0), u(4), p[8] != 0, p[9], u(10));
             }
-            assert_eq!(k, 0x81, "only OUTPUT may come before STATUS_RESP, got 0x{k:02x}");
+            assert_eq!(
+                k, 0x81,
+                "only OUTPUT may come before STATUS_RESP, got 0x{k:02x}"
+            );
         }
     }
 
@@ -239,7 +249,10 @@ impl Raw {
             if pred(&text) {
                 return text;
             }
-            assert!(Instant::now() < end, "timed out waiting for {what}; got {text:?}");
+            assert!(
+                Instant::now() < end,
+                "timed out waiting for {what}; got {text:?}"
+            );
             match self.recv() {
                 Some((0x81, p)) => acc.extend_from_slice(&p),
                 Some(_) => {}

@@ -1,0 +1,257 @@
+//! The command line: heimdall 1.0 compatibility of `hm run --detach`,
+//! `hm start` readiness and failures, queries, config waterfall, errors.
+
+mod common;
+
+use std::os::unix::fs::PermissionsExt;
+use std::process::Stdio;
+use std::time::Duration;
+
+use common::{poll, Env, Raw, DEADLINE};
+
+#[test]
+fn start_returns_only_when_ready() {
+    let env = Env::new();
+    for i in 0..10 {
+        let id = format!("r{i}");
+        env.start(&id, &[], &["sleep", "100"]);
+        // No retry: the socket must accept at once.
+        let st = env.status_json(&id);
+        assert_eq!(st["alive"], true);
+    }
+    let ls: serde_json::Value = serde_json::from_str(&env.ok(&["ls", "--json"])).unwrap();
+    assert_eq!(ls.as_array().unwrap().len(), 10);
+}
+
+#[test]
+fn start_fails_cleanly_for_a_missing_command_or_bad_cwd() {
+    let env = Env::new();
+    let out = env.run(&["start", "--id", "nope", "--", "no-such-command-hm-test"]);
+    assert_eq!(out.status.code(), Some(127));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("command not found"), "{err}");
+    let out = env.run(&[
+        "start",
+        "--id",
+        "nope",
+        "--cwd",
+        "/no/such/dir",
+        "--",
+        "true",
+    ]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("/no/such/dir"));
+    let plain = env.dir.path().join("plain.txt");
+    std::fs::write(&plain, "not a program").unwrap();
+    std::fs::set_permissions(&plain, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let out = env.run(&["start", "--id", "nope", "--", plain.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(126), "not executable");
+    let left: Vec<_> = std::fs::read_dir(env.sockets())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert!(left.is_empty(), "no files left behind: {left:?}");
+}
+
+#[test]
+fn run_detach_stays_in_the_foreground() {
+    let env = Env::new();
+    let mut fg = env
+        .hm()
+        .args([
+            "run",
+            "--detach",
+            "--id",
+            "fg",
+            "--",
+            "sh",
+            "-c",
+            "read x; exit 3",
+        ])
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    poll("the session", DEADLINE, || {
+        env.sock("fg").exists().then_some(())
+    });
+    let (sup, _) = env.pids("fg");
+    assert_eq!(
+        sup,
+        fg.id() as i32,
+        "the supervisor is the foreground process itself"
+    );
+    assert!(fg.try_wait().unwrap().is_none());
+    let mut c = Raw::connect(&env.sock("fg"));
+    c.send(0x01, b"go\n");
+    assert_eq!(fg.wait().unwrap().code(), Some(3));
+}
+
+#[test]
+fn second_start_with_a_live_id_fails() {
+    let env = Env::new();
+    env.start("dup", &[], &["sleep", "100"]);
+    let out = env.run(&["start", "--id", "dup", "--", "sleep", "1"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("already running"));
+    let out = env.run(&["run", "--detach", "--id", "dup", "--", "sleep", "1"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("already running"));
+}
+
+#[test]
+fn generated_ids_and_json() {
+    let env = Env::new();
+    let out = env.ok(&["start", "--json", "--", "sleep", "100"]);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let id = v["id"].as_str().unwrap();
+    assert!(id.len() >= 4);
+    assert!(v["pid"].as_i64().unwrap() > 0);
+    let st = env.status_json(id);
+    assert_eq!(st["pid"], v["pid"]);
+    assert_eq!(st["command"][0], "sleep");
+}
+
+#[test]
+fn permissions_of_socket_dir_and_socket() {
+    let env = Env::new();
+    env.start("perm", &[], &["sleep", "100"]);
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&env.sockets()), 0o700);
+    assert_eq!(mode(&env.sock("perm")), 0o600);
+    assert_eq!(mode(&env.sockets().join("perm.pid")), 0o600);
+}
+
+#[test]
+fn errors_say_what_to_do() {
+    let env = Env::new();
+    let out = env.run(&["status", "x"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.starts_with("hm: "), "{err}");
+    assert!(err.contains("does not exist"), "socket dir missing: {err}");
+    env.start("alpha", &[], &["sleep", "100"]);
+    env.start("beta", &[], &["sleep", "100"]);
+    let err = String::from_utf8_lossy(&env.run(&["status", "gamma"]).stderr).into_owned();
+    assert!(
+        err.contains("no session \"gamma\"") && err.contains("alpha, beta"),
+        "{err}"
+    );
+    let err = String::from_utf8_lossy(&env.run(&["kill", "gamma"]).stderr).into_owned();
+    assert!(err.contains("running: alpha, beta"), "{err}");
+    let out = env.run(&["status", "../etc"]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("invalid session id"));
+    let out = env.run(&["bogus"]);
+    assert_eq!(out.status.code(), Some(2), "usage errors exit 2");
+    let v = env.ok(&["--version"]);
+    assert!(v.starts_with("hm "), "{v}");
+}
+
+#[test]
+fn config_waterfall_env_and_unknown_keys() {
+    let env = Env::new();
+    // ./heimdall.toml (the test's working directory) is found by default.
+    std::fs::write(
+        env.dir.path().join("heimdall.toml"),
+        "session_env_var = \"MY_ID\"\n[[env]]\nname = \"FOO\"\nvalue = \"bar baz\"\n",
+    )
+    .unwrap();
+    let out = env.run(&[
+        "run",
+        "--detach",
+        "--id",
+        "envs",
+        "--",
+        "sh",
+        "-c",
+        "echo \"[$MY_ID|$FOO]\"",
+    ]);
+    assert!(out.status.success());
+    let st: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(env.sockets().join("envs.exit")).unwrap())
+            .unwrap();
+    assert!(
+        st["output_tail"]
+            .as_str()
+            .unwrap()
+            .contains("[envs|bar baz]"),
+        "{st}"
+    );
+    // --config wins over ./heimdall.toml; unknown keys are named.
+    let bad = env.dir.path().join("bad.toml");
+    std::fs::write(&bad, "scrollback_bytes = 1\nsocket_dri = \"/x\"\n").unwrap();
+    let out = env.run(&["--config", bad.to_str().unwrap(), "ls"]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("socket_dri"), "{err}");
+    // --socket-dir and --config work after any subcommand too.
+    let other = env.dir.path().join("other");
+    let out = env.run(&["ls", "--socket-dir", other.to_str().unwrap()]);
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).contains("no sessions"));
+    // The default session env var when no config says otherwise.
+    std::fs::remove_file(env.dir.path().join("heimdall.toml")).unwrap();
+    env.ok(&[
+        "run",
+        "--detach",
+        "--id",
+        "dflt",
+        "--",
+        "sh",
+        "-c",
+        "echo \"<$HEIMDALL_SESSION_ID>\"",
+    ]);
+    let st = std::fs::read_to_string(env.sockets().join("dflt.exit")).unwrap();
+    assert!(st.contains("<dflt>"), "{st}");
+}
+
+#[test]
+fn clean_is_a_dry_run_unless_forced_and_spares_live_sessions() {
+    let env = Env::new();
+    env.ok(&["run", "--detach", "--id", "old", "--", "true"]);
+    env.start("live", &[], &["sleep", "100"]);
+    let out = env.ok(&["clean"]);
+    assert!(out.contains("nothing to clean"), "younger than 24h: {out}");
+    let out = env.ok(&["clean", "--older-than", "0s"]);
+    assert!(
+        out.contains("would remove") && out.contains("old.exit"),
+        "{out}"
+    );
+    assert!(
+        env.sockets().join("old.exit").exists(),
+        "a dry run deletes nothing"
+    );
+    let v: serde_json::Value =
+        serde_json::from_str(&env.ok(&["clean", "--older-than", "0s", "--force", "--json"]))
+            .unwrap();
+    assert_eq!(v["dry_run"], false);
+    assert!(!env.sockets().join("old.exit").exists());
+    assert!(env.sock("live").exists(), "live sessions are never touched");
+    assert!(env.sockets().join("live.log").exists());
+    let mut c = Raw::connect(&env.sock("live"));
+    assert!(c.status().2);
+}
+
+#[test]
+fn kill_process_group_false_signals_only_the_child() {
+    let env = Env::new();
+    env.start(
+        "solo",
+        &["--kill-process-group=false"],
+        // The background process ignores the terminal's hangup, so only a
+        // signal sent to the group could end it.
+        &[
+            "sh",
+            "-c",
+            "(trap '' HUP; exec sleep 1000) & echo $! > bg.pid; wait",
+        ],
+    );
+    let p = env.dir.path().join("bg.pid");
+    let bg: i32 = poll("bg pid", DEADLINE, || {
+        std::fs::read_to_string(&p).ok()?.trim().parse().ok()
+    });
+    env.ok(&["kill", "solo"]);
+    std::thread::sleep(Duration::from_millis(200));
+    assert!(common::alive(bg), "the background process was left alone");
+    // SAFETY: kill(2), cleaning up.
+    unsafe { libc::kill(bg, libc::SIGKILL) };
+}

@@ -1,0 +1,176 @@
+//! Killing sessions and their whole process tree, exit codes, exit records,
+//! and what happens when the supervisor itself is signalled or killed.
+
+mod common;
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use common::{alive, poll, Env, Raw, DEADLINE};
+
+/// Read `n` pids the child wrote to files in the test dir.
+fn read_pids(env: &Env, names: &[&str]) -> Vec<i32> {
+    names
+        .iter()
+        .map(|n| {
+            let p = env.dir.path().join(n);
+            poll(&format!("pid file {n}"), DEADLINE, || {
+                std::fs::read_to_string(&p).ok()?.trim().parse::<i32>().ok()
+            })
+        })
+        .collect()
+}
+
+#[test]
+fn kill_takes_the_whole_tree_including_double_forked_grandchildren() {
+    let env = Env::new();
+    // A background child, a double-forked grandchild (re-parented, still in
+    // the group), and one that left the group with setsid.
+    let script = "sleep 1000 & echo $! > a.pid; (sleep 1001 & echo $! > b.pid); setsid sleep 1002 & echo $! > c.pid; wait";
+    env.start("tree", &["--kill-grace-ms", "2000"], &["sh", "-c", script]);
+    let (_, child) = env.pids("tree");
+    let pids = read_pids(&env, &["a.pid", "b.pid", "c.pid"]);
+    for p in &pids {
+        assert!(alive(*p), "{p} runs before the kill");
+    }
+    let out = env.ok(&["kill", "tree"]);
+    assert!(out.contains("killed tree"), "{out}");
+    for p in pids.iter().chain([&child]) {
+        poll(&format!("process {p} to be gone"), DEADLINE, || {
+            (!alive(*p)).then_some(())
+        });
+    }
+    env.wait_gone("tree");
+}
+
+#[test]
+fn exit_codes_zero_seven_and_signal() {
+    let env = Env::new();
+    for (id, script, code) in [("zero", "exit 0", 0), ("seven", "echo bye; exit 7", 7)] {
+        let out = env.run(&["run", "--detach", "--id", id, "--", "sh", "-c", script]);
+        assert_eq!(
+            out.status.code(),
+            Some(code),
+            "hm run --detach exits with the child's code"
+        );
+        let st = env.status_json(id);
+        assert_eq!(st["code"], code);
+        assert_eq!(st["alive"], false);
+    }
+    // Killed by SIGTERM: 128 + 15, in the foreground supervisor's code too.
+    let mut fg = env
+        .hm()
+        .args(["run", "--detach", "--id", "term", "--", "sleep", "100"])
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    poll("the session", DEADLINE, || {
+        env.sock("term").exists().then_some(())
+    });
+    env.ok(&["kill", "term"]);
+    assert_eq!(fg.wait().unwrap().code(), Some(143));
+    let st = env.status_json("term");
+    assert_eq!(st["code"], 143);
+    assert_eq!(st["signal"], 15);
+}
+
+#[test]
+fn status_answers_after_the_supervisor_is_gone() {
+    let env = Env::new();
+    env.start("gone", &[], &["sh", "-c", "echo the-end; exit 7"]);
+    env.wait_gone("gone");
+    let out = env.ok(&["status", "gone"]);
+    assert!(out.contains("exited (code 7)"), "{out}");
+    let rec: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(env.sockets().join("gone.exit")).unwrap())
+            .unwrap();
+    assert_eq!(rec["code"], 7);
+    assert!(rec["output_tail"].as_str().unwrap().contains("the-end"));
+    assert!(rec["ended_at"].as_str().unwrap().ends_with('Z'));
+    let ls = env.ok(&["ls"]);
+    assert!(ls.contains("exited (7)"), "{ls}");
+    // Until hm clean removes it.
+    env.ok(&["clean", "--older-than", "0s", "--force"]);
+    assert!(!env.sockets().join("gone.exit").exists());
+    assert!(!env.run(&["status", "gone"]).status.success());
+}
+
+#[test]
+fn supervisor_sigterm_kills_the_group_and_exits_with_the_childs_code() {
+    let env = Env::new();
+    let mut fg = env
+        .hm()
+        .args([
+            "run",
+            "--detach",
+            "--id",
+            "st",
+            "--",
+            "sh",
+            "-c",
+            "sleep 1000 & echo $! > bg.pid; wait",
+        ])
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let bg = read_pids(&env, &["bg.pid"])[0];
+    // SAFETY: kill(2).
+    unsafe { libc::kill(fg.id() as i32, libc::SIGTERM) };
+    let code = fg.wait().unwrap().code();
+    assert_eq!(code, Some(143), "sh killed by SIGTERM");
+    poll("the background sleep to be gone", DEADLINE, || {
+        (!alive(bg)).then_some(())
+    });
+}
+
+#[test]
+fn sigkilled_supervisor_leaves_no_tree_and_stale_files_are_taken_over() {
+    let env = Env::new();
+    env.start(
+        "k9",
+        &["--kill-grace-ms", "1000"],
+        &[
+            "sh",
+            "-c",
+            "trap '' HUP; sleep 1000 & echo $! > bg.pid; wait",
+        ],
+    );
+    let (sup, child) = env.pids("k9");
+    let bg = read_pids(&env, &["bg.pid"])[0];
+    // SAFETY: kill(2).
+    unsafe { libc::kill(sup, libc::SIGKILL) };
+    for p in [child, bg] {
+        poll(&format!("{p} to be gone"), DEADLINE, || {
+            (!alive(p)).then_some(())
+        });
+    }
+    // The dead supervisor's socket and pidfile are stale; a new session takes the id.
+    assert!(env.sock("k9").exists());
+    env.start("k9", &[], &["sleep", "100"]);
+    let mut c = Raw::connect(&env.sock("k9"));
+    assert!(c.status().2);
+}
+
+#[test]
+fn ls_removes_stale_files_of_a_dead_supervisor() {
+    let env = Env::new();
+    env.start("stale", &[], &["sleep", "100"]);
+    let (sup, _) = env.pids("stale");
+    // SAFETY: kill(2).
+    unsafe { libc::kill(sup, libc::SIGKILL) };
+    poll("the supervisor to die", DEADLINE, || {
+        (!alive(sup)).then_some(())
+    });
+    // Age the pidfile past the start-up grace.
+    let pid = env.sockets().join("stale.pid");
+    let old = std::time::SystemTime::now() - Duration::from_secs(60);
+    std::fs::File::options()
+        .write(true)
+        .open(&pid)
+        .unwrap()
+        .set_modified(old)
+        .unwrap();
+    let out = env.ok(&["ls"]);
+    assert!(!out.contains("stale"), "{out}");
+    assert!(!pid.exists() && !env.sock("stale").exists());
+}
