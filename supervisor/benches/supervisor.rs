@@ -1,1 +1,489 @@
-fn main() {}
+//! `cargo bench -p heimdall-supervisor`: hm against the raw pty (and tmux
+//! where installed), measured in the same run.
+//!
+//! - drain throughput of a child writing 256 MiB (`HM_BENCH_MIB` to change),
+//!   with 1 and 8 subscribers, as MB/s and as a ratio to the raw pty, and the
+//!   bytes each subscriber received;
+//! - keystroke echo latency through `cat`, p50/p99 over 2,000 round trips;
+//! - supervisor RSS idle, and its peak during the flood with a stalled subscriber;
+//! - start-to-socket-ready time of `hm start`.
+//!
+//! Prints a Markdown report for `docs/benchmarks.md`.
+
+use std::io::{Read, Write};
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+const ROUND_TRIPS: usize = 2000;
+
+fn hm() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_hm"))
+}
+
+/// The flood: printable lines, output post-processing off, started by a newline.
+fn flood_script(bytes: u64) -> String {
+    format!(
+        "stty raw -echo; head -c 1 >/dev/null; yes 'the quick brown fox jumps over the lazy dog 0123456789 ABCDEFGHIJKLMNOPQRSTUVWXYZ' | head -c {bytes}"
+    )
+}
+
+struct Pty {
+    master: OwnedFd,
+    child: std::process::Child,
+}
+
+/// Run `sh -c script` on a fresh pty that this process drains itself.
+fn raw_spawn(script: &str) -> Pty {
+    let ws = nix::pty::Winsize {
+        ws_row: 24,
+        ws_col: 80,
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    };
+    let pty = nix::pty::openpty(Some(&ws), None).expect("openpty");
+    let slave = pty.slave.as_raw_fd();
+    let mut cmd = Command::new("sh");
+    cmd.args(["-c", script]);
+    // SAFETY: only async-signal-safe calls between fork and exec.
+    unsafe {
+        use std::os::unix::process::CommandExt;
+        cmd.pre_exec(move || {
+            libc::setsid();
+            libc::ioctl(slave, libc::TIOCSCTTY as _, 0);
+            libc::dup2(slave, 0);
+            libc::dup2(slave, 1);
+            libc::dup2(slave, 2);
+            Ok(())
+        });
+    }
+    let child = cmd.spawn().expect("spawn");
+    drop(pty.slave);
+    Pty {
+        master: pty.master,
+        child,
+    }
+}
+
+fn read_fd(fd: &OwnedFd, buf: &mut [u8]) -> isize {
+    // SAFETY: reading into a valid buffer.
+    unsafe { libc::read(fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) }
+}
+
+fn write_fd(fd: &OwnedFd, data: &[u8]) {
+    // SAFETY: writing a valid buffer.
+    unsafe { libc::write(fd.as_raw_fd(), data.as_ptr().cast(), data.len()) };
+}
+
+/// Raw pty drain: bytes and seconds.
+fn raw_drain(bytes: u64) -> (u64, f64) {
+    let mut pty = raw_spawn(&flood_script(bytes));
+    std::thread::sleep(Duration::from_millis(300));
+    let mut buf = vec![0u8; 256 * 1024];
+    let t = Instant::now();
+    write_fd(&pty.master, b"\n");
+    let mut total = 0u64;
+    loop {
+        let n = read_fd(&pty.master, &mut buf);
+        if n <= 0 {
+            break;
+        }
+        total += n as u64;
+    }
+    let secs = t.elapsed().as_secs_f64();
+    let _ = pty.child.wait();
+    (total, secs)
+}
+
+struct Session {
+    dir: PathBuf,
+    id: String,
+}
+
+impl Session {
+    fn start(dir: &Path, id: &str, extra: &[&str], script: &str) -> Session {
+        let out = Command::new(hm())
+            .env("HEIMDALL_SOCKET_DIR", dir)
+            .args(["start", "--id", id])
+            .args(extra)
+            .args(["--", "sh", "-c", script])
+            .output()
+            .expect("hm start");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        Session {
+            dir: dir.to_path_buf(),
+            id: id.to_string(),
+        }
+    }
+
+    fn sock(&self) -> PathBuf {
+        self.dir.join(format!("{}.sock", self.id))
+    }
+
+    fn supervisor_pid(&self) -> i32 {
+        let text = std::fs::read_to_string(self.dir.join(format!("{}.pid", self.id))).unwrap();
+        text.split_whitespace().next().unwrap().parse().unwrap()
+    }
+
+    fn connect(&self) -> UnixStream {
+        let mut s = UnixStream::connect(self.sock()).expect("connect");
+        let mut mode = [0u8];
+        s.read_exact(&mut mode).unwrap();
+        s
+    }
+
+    fn kill(&self) {
+        let _ = Command::new(hm())
+            .env("HEIMDALL_SOCKET_DIR", &self.dir)
+            .args(["kill", &self.id])
+            .output();
+    }
+}
+
+fn frame(kind: u8, payload: &[u8]) -> Vec<u8> {
+    let mut f = vec![kind];
+    f.extend_from_slice(&(payload.len() as u32).to_be_bytes());
+    f.extend_from_slice(payload);
+    f
+}
+
+/// Read frames until EXIT; returns OUTPUT bytes received.
+fn drain_subscriber(mut s: UnixStream) -> u64 {
+    let mut buf = vec![0u8; 256 * 1024];
+    let (mut have, mut total) = (0usize, 0u64);
+    // Bytes of the current OUTPUT payload still to skip.
+    let mut skip = 0usize;
+    loop {
+        let n = s.read(&mut buf[have..]).unwrap_or(0);
+        if n == 0 {
+            return total;
+        }
+        have += n;
+        let mut at = 0;
+        loop {
+            if skip > 0 {
+                let k = skip.min(have - at);
+                skip -= k;
+                at += k;
+                total += k as u64;
+                if skip > 0 {
+                    break;
+                }
+            }
+            if have - at < 5 {
+                break;
+            }
+            let kind = buf[at];
+            let len =
+                u32::from_be_bytes([buf[at + 1], buf[at + 2], buf[at + 3], buf[at + 4]]) as usize;
+            if kind == 0x81 {
+                at += 5;
+                skip = len;
+                continue;
+            }
+            if have - at < 5 + len {
+                break;
+            }
+            if kind == 0x83 {
+                return total;
+            }
+            at += 5 + len;
+        }
+        buf.copy_within(at..have, 0);
+        have -= at;
+    }
+}
+
+/// hm drain with `subs` subscribers (plus optionally one stalled one):
+/// (bytes per subscriber, seconds, supervisor peak RSS KiB).
+fn hm_drain(
+    dir: &Path,
+    id: &str,
+    bytes: u64,
+    subs: usize,
+    stalled: bool,
+    extra: &[&str],
+) -> (Vec<u64>, f64, u64) {
+    let s = Session::start(dir, id, extra, &flood_script(bytes));
+    let sup = s.supervisor_pid();
+    let _stalled = stalled.then(|| {
+        let mut c = s.connect();
+        c.write_all(&frame(0x06, b"")).unwrap();
+        c.write_all(&frame(0x02, b"")).unwrap();
+        c
+    });
+    let readers: Vec<_> = (0..subs)
+        .map(|_| {
+            let mut c = s.connect();
+            c.write_all(&frame(0x02, b"")).unwrap();
+            std::thread::spawn(move || drain_subscriber(c))
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(300));
+    let mut ctl = s.connect();
+    let t = Instant::now();
+    ctl.write_all(&frame(0x01, b"\n")).unwrap();
+    let got: Vec<u64> = readers.into_iter().map(|r| r.join().unwrap()).collect();
+    let secs = t.elapsed().as_secs_f64();
+    let peak = rss_kib(sup).1;
+    drop(ctl);
+    s.kill();
+    (got, secs, peak)
+}
+
+fn rss_kib(pid: i32) -> (u64, u64) {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let field = |name: &str| {
+        s.lines()
+            .find(|l| l.starts_with(name))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0)
+    };
+    (field("VmRSS:"), field("VmHWM:"))
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
+}
+
+fn raw_echo() -> Vec<Duration> {
+    let mut pty = raw_spawn("stty raw -echo; exec cat");
+    std::thread::sleep(Duration::from_millis(300));
+    let mut buf = [0u8; 64];
+    let mut out = Vec::with_capacity(ROUND_TRIPS);
+    for i in 0..ROUND_TRIPS + 100 {
+        let b = [b'a' + (i % 26) as u8];
+        let t = Instant::now();
+        write_fd(&pty.master, &b);
+        let n = read_fd(&pty.master, &mut buf);
+        assert!(n >= 1 && buf[0] == b[0]);
+        if i >= 100 {
+            out.push(t.elapsed());
+        }
+    }
+    let _ = pty.child.kill();
+    let _ = pty.child.wait();
+    out
+}
+
+fn hm_echo(dir: &Path) -> Vec<Duration> {
+    let s = Session::start(dir, "echo", &[], "stty raw -echo; exec cat");
+    let mut c = s.connect();
+    c.write_all(&frame(0x02, b"")).unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    c.set_nonblocking(false).unwrap();
+    let mut out = Vec::with_capacity(ROUND_TRIPS);
+    let mut hdr = [0u8; 5];
+    let mut payload = vec![0u8; 65536];
+    for i in 0..ROUND_TRIPS + 100 {
+        let b = [b'a' + (i % 26) as u8];
+        let f = frame(0x01, &b);
+        let t = Instant::now();
+        c.write_all(&f).unwrap();
+        loop {
+            c.read_exact(&mut hdr).unwrap();
+            let len = u32::from_be_bytes([hdr[1], hdr[2], hdr[3], hdr[4]]) as usize;
+            c.read_exact(&mut payload[..len]).unwrap();
+            if hdr[0] == 0x81 && payload[..len].contains(&b[0]) {
+                break;
+            }
+        }
+        if i >= 100 {
+            out.push(t.elapsed());
+        }
+    }
+    s.kill();
+    out
+}
+
+fn tmux_drain(dir: &Path, bytes: u64) -> Option<f64> {
+    let tmux = |args: &[&str]| {
+        Command::new("tmux")
+            .arg("-S")
+            .arg(dir.join("tmux.sock"))
+            .args(args)
+            .output()
+            .ok()
+    };
+    tmux(&["-V"]).filter(|o| o.status.success())?;
+    let script = format!(
+        "{}; tmux -S {} wait-for -S flooded",
+        flood_script(bytes),
+        dir.join("tmux.sock").display()
+    );
+    tmux(&[
+        "-f",
+        "/dev/null",
+        "new-session",
+        "-d",
+        "-x",
+        "80",
+        "-y",
+        "24",
+        "sh",
+        "-c",
+        &script,
+    ])?;
+    std::thread::sleep(Duration::from_millis(500));
+    let t = Instant::now();
+    tmux(&["send-keys", "Enter"])?;
+    tmux(&["wait-for", "flooded"])?;
+    let secs = t.elapsed().as_secs_f64();
+    tmux(&["kill-server"]);
+    Some(secs)
+}
+
+fn start_to_ready(dir: &Path) -> Vec<Duration> {
+    let mut out = Vec::new();
+    for i in 0..20 {
+        let id = format!("ready{i}");
+        let t = Instant::now();
+        let st = Command::new(hm())
+            .env("HEIMDALL_SOCKET_DIR", dir)
+            .args(["start", "--id", &id, "--", "sleep", "100"])
+            .output()
+            .unwrap();
+        out.push(t.elapsed());
+        assert!(st.status.success());
+        Session {
+            dir: dir.to_path_buf(),
+            id,
+        }
+        .kill();
+    }
+    out.sort();
+    out
+}
+
+fn mbps(bytes: u64, secs: f64) -> f64 {
+    bytes as f64 / secs / 1e6
+}
+
+fn us(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e6
+}
+
+fn main() {
+    // `cargo bench` passes --bench; a filter argument is ignored.
+    let mib: u64 = std::env::var("HM_BENCH_MIB")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(256);
+    let bytes = mib << 20;
+    let tmp = tempfile::Builder::new()
+        .prefix("hmb")
+        .tempdir_in("/tmp")
+        .unwrap();
+    let dir = tmp.path().join("s");
+
+    // The raw baseline is measured before and after the hm runs; the faster
+    // of the two is used, so ratios are conservative.
+    let (raw_bytes, raw_secs) = raw_drain(bytes);
+    assert_eq!(raw_bytes, bytes, "raw drain lost bytes");
+    let (one, one_secs, _) = hm_drain(&dir, "one", bytes, 1, false, &[]);
+    let (eight, eight_secs, _) = hm_drain(&dir, "eight", bytes, 8, false, &[]);
+    let (stall_got, _, stall_peak) = hm_drain(&dir, "stall", bytes, 1, true, &[]);
+    let tmux = tmux_drain(tmp.path(), bytes);
+    let (raw_bytes2, raw_secs2) = raw_drain(bytes);
+    assert_eq!(raw_bytes2, bytes, "raw drain lost bytes");
+    let raw = mbps(raw_bytes, raw_secs).max(mbps(raw_bytes2, raw_secs2));
+
+    let idle = Session::start(&dir, "idle", &[], "exec sleep 1000");
+    std::thread::sleep(Duration::from_millis(500));
+    let idle_rss = rss_kib(idle.supervisor_pid()).0;
+    idle.kill();
+
+    let mut raw_lat = raw_echo();
+    raw_lat.sort();
+    let mut hm_lat = hm_echo(&dir);
+    hm_lat.sort();
+    let ready = start_to_ready(&dir);
+
+    let machine = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|c| {
+            c.lines()
+                .find(|l| l.starts_with("model name"))
+                .map(|l| l.split(':').nth(1).unwrap_or("").trim().to_string())
+        })
+        .unwrap_or_default();
+    println!(
+        "## Run of {} on {} ({} cores)",
+        humantime_now(),
+        machine,
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(0)
+    );
+    println!();
+    println!("Drain of {mib} MiB of text lines (`yes … | head -c`), pty in raw mode:");
+    println!();
+    println!("| setup | MB/s | ratio to raw | bytes per subscriber |");
+    println!("|---|---:|---:|---|");
+    println!(
+        "| raw pty (benchmark drains it; best of 2: {:.0}, {:.0}) | {raw:.0} | 1.00 | {raw_bytes} |",
+        mbps(raw_bytes, raw_secs),
+        mbps(raw_bytes2, raw_secs2)
+    );
+    let row = |name: &str, got: &[u64], secs: f64| {
+        let all = got.iter().all(|b| *b == bytes);
+        let m = mbps(bytes, secs);
+        println!(
+            "| {name} | {m:.0} | {:.2} | {} ({}) |",
+            m / raw,
+            got.iter()
+                .map(u64::to_string)
+                .collect::<Vec<_>>()
+                .join(", "),
+            if all { "all bytes" } else { "BYTES MISSING" }
+        );
+    };
+    row("hm, 1 subscriber", &one, one_secs);
+    row("hm, 8 subscribers", &eight, eight_secs);
+    match tmux {
+        Some(secs) => println!(
+            "| tmux, no client attached | {:.0} | {:.2} | - |",
+            mbps(bytes, secs),
+            mbps(bytes, secs) / raw
+        ),
+        None => println!("| tmux | not installed | | |"),
+    }
+    println!();
+    println!("Keystroke echo through `cat` ({ROUND_TRIPS} round trips):");
+    println!();
+    println!("| setup | p50 µs | p99 µs |");
+    println!("|---|---:|---:|");
+    println!(
+        "| raw pty | {:.0} | {:.0} |",
+        us(percentile(&raw_lat, 0.5)),
+        us(percentile(&raw_lat, 0.99))
+    );
+    println!(
+        "| hm | {:.0} | {:.0} |",
+        us(percentile(&hm_lat, 0.5)),
+        us(percentile(&hm_lat, 0.99))
+    );
+    println!();
+    println!("| supervisor memory | KiB |");
+    println!("|---|---:|");
+    println!("| RSS idle (scrollback 64 KiB) | {idle_rss} |");
+    println!("| peak RSS, {mib} MiB flood, 1 stalled + 1 reading subscriber | {stall_peak} |");
+    println!("| bytes the reading subscriber got | {} |", stall_got[0]);
+    println!();
+    println!(
+        "Start to socket ready (`hm start`, 20 runs): median {:.1} ms, max {:.1} ms",
+        percentile(&ready, 0.5).as_secs_f64() * 1e3,
+        ready[ready.len() - 1].as_secs_f64() * 1e3
+    );
+}
+
+fn humantime_now() -> String {
+    humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string()
+}

@@ -376,6 +376,37 @@ value = "bar"
     }
 
     #[test]
+    fn the_example_file_is_valid_and_documents_every_key() {
+        let text = include_str!("../../heimdall.example.toml");
+        let c = Config::from_toml(text).unwrap();
+        assert_eq!(c.scrollback_bytes, DEFAULT_SCROLLBACK_BYTES);
+        assert_eq!(c.detach_key, DEFAULT_DETACH_KEY);
+        // Every key of the file format appears in the example.
+        for key in [
+            "socket_dir",
+            "scrollback_bytes",
+            "session_env_var",
+            "kill_process_group",
+            "log_file",
+            "log_level",
+            "log_filter",
+            "detach_key",
+            "classifier",
+            "[[env]]",
+            "kill_grace_ms",
+            "live_window_bytes",
+            "stall_timeout_ms",
+            "allow_root",
+            "cols",
+            "rows",
+            "idle_threshold_ms",
+            "debounce_ms",
+        ] {
+            assert!(text.contains(key), "heimdall.example.toml lacks {key}");
+        }
+    }
+
+    #[test]
     fn detach_key_names() {
         assert_eq!(parse_detach_key("C-\\").unwrap(), 0x1C);
         assert_eq!(parse_detach_key("ctrl-]").unwrap(), 0x1D);

@@ -15,6 +15,7 @@
 //! | [`spawn`] | pty, fork, exec of the child |
 //! | [`supervisor`] | running a supervisor: setup, serve, tear down |
 //! | [`session`] | shared session state; pump, input writer, reaper |
+//! | [`input`] | writing INPUT to the pty, queued when it is full |
 //! | [`output`] | the output ring, subscriptions, pacing |
 //! | [`server`] | the listening socket and peer credentials |
 //! | [`connection`] | one client's requests and frames |
@@ -27,6 +28,7 @@ pub mod cli;
 pub mod config;
 pub mod connection;
 pub mod exit_record;
+pub mod input;
 pub mod lifecycle;
 pub mod output;
 pub mod paths;

@@ -3,7 +3,7 @@
 //!
 //! - the **pump** reads the pty (paced by [`Output::wait_for_room`]), feeds
 //!   the classifier and appends to the output ring;
-//! - the **input writer** writes INPUT to the pty completely and in order;
+//! - the **input writer** ([`PtyInput`]) writes INPUT to the pty completely and in order;
 //! - the **classifier timer** wakes at the classifier's next deadline;
 //! - the **reaper** collects exit statuses (SIGCHLD).
 
@@ -12,17 +12,18 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant, SystemTime};
 
-use bytes::{Buf, Bytes, BytesMut};
+use bytes::{Bytes, BytesMut};
 use heimdall_protocol::{Event, HelloResp, SessionInfo, State, StatusResp};
 use nix::errno::Errno;
 use nix::sys::signal::Signal;
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::Pid;
 use tokio::io::unix::AsyncFd;
-use tokio::sync::{broadcast, mpsc, watch, Notify};
+use tokio::sync::{broadcast, watch, Notify};
 
 use crate::classify::Tracker;
 use crate::config::Config;
+use crate::input::PtyInput;
 use crate::lifecycle::{exit_code, Target};
 use crate::output::{Output, OutputConfig};
 
@@ -36,8 +37,6 @@ const DRAIN_QUIET: Duration = Duration::from_millis(100);
 const DRAIN_MAX: Duration = Duration::from_secs(1);
 /// Events kept for EVENTS listeners that fall behind.
 const EVENT_BACKLOG: usize = 1024;
-/// INPUT messages queued for the pty.
-const INPUT_QUEUE: usize = 64;
 
 /// How the child ended: exit code (128+N for signal N) and the signal.
 pub type ExitStatus = (i32, Option<i32>);
@@ -67,17 +66,12 @@ pub struct Session {
     tracker: Mutex<Tracker>,
     size: Mutex<(u16, u16)>,
     events: broadcast::Sender<Event>,
-    input: mpsc::Sender<Bytes>,
+    input: Arc<PtyInput>,
     master: Arc<AsyncFd<OwnedFd>>,
     exit: watch::Sender<Option<ExitStatus>>,
     ended: watch::Sender<bool>,
     killing: AtomicBool,
     kick: Notify,
-}
-
-/// The parts of a session created with it that its tasks consume.
-pub struct SessionTasks {
-    input: mpsc::Receiver<Bytes>,
 }
 
 impl Session {
@@ -90,7 +84,7 @@ impl Session {
         spare: Option<Pid>,
         master: OwnedFd,
         config: Config,
-    ) -> std::io::Result<(Arc<Session>, SessionTasks)> {
+    ) -> std::io::Result<Arc<Session>> {
         nix::fcntl::fcntl(
             &master,
             nix::fcntl::FcntlArg::F_SETFL(nix::fcntl::OFlag::O_NONBLOCK),
@@ -98,7 +92,7 @@ impl Session {
         // SAFETY: the OwnedFd stays open, and is the same fd, for as long as
         // the AsyncFd that owns it lives.
         let master = Arc::new(unsafe { AsyncFd::register(master) }.map_err(|e| e.into_parts().1)?);
-        let (input, input_rx) = mpsc::channel(INPUT_QUEUE);
+        let input = Arc::new(PtyInput::new(master.clone()));
         let now = Instant::now();
         let output = Output::new(OutputConfig {
             scrollback: config.scrollback_bytes,
@@ -132,7 +126,7 @@ impl Session {
             kick: Notify::new(),
             config,
         };
-        Ok((Arc::new(session), SessionTasks { input: input_rx }))
+        Ok(Arc::new(session))
     }
 
     /// The child's pid.
@@ -211,12 +205,18 @@ impl Session {
         }
     }
 
-    /// Queue bytes for the child's terminal. Waits while the queue is full
-    /// (the child reads slowly); dropped once the child is gone.
+    /// Write bytes to the child's terminal, completely and in order. Waits
+    /// only while much input is queued (the child reads slowly); dropped
+    /// once the child is gone.
     pub async fn input(&self, bytes: Bytes) {
         if self.exit_status().is_none() {
-            let _ = self.input.send(bytes).await;
+            self.input.send(bytes).await;
         }
+    }
+
+    /// The task that writes queued input.
+    pub fn input_writer(&self) -> impl std::future::Future<Output = ()> + 'static {
+        self.input.clone().run()
     }
 
     /// Set the terminal size (the kernel sends SIGWINCH to the foreground
@@ -370,28 +370,6 @@ impl Session {
         }
     }
 
-    /// Write queued INPUT to the pty, each message completely and in order.
-    pub async fn input_writer(self: Arc<Self>, mut tasks: SessionTasks) {
-        while let Some(mut data) = tasks.input.recv().await {
-            while data.has_remaining() {
-                let Ok(mut guard) = self.master.writable().await else {
-                    return;
-                };
-                match guard.try_io(|fd| {
-                    nix::unistd::write(fd.get_ref(), &data).map_err(std::io::Error::from)
-                }) {
-                    Ok(Ok(n)) => data.advance(n),
-                    Ok(Err(e)) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                    Ok(Err(e)) => {
-                        tracing::debug!("pty write failed: {e}; input dropped");
-                        break;
-                    }
-                    Err(_would_block) => {}
-                }
-            }
-        }
-    }
-
     /// Wake at the classifier's deadlines (idle after silence, debounce).
     pub async fn classifier_timer(self: Arc<Self>) {
         loop {
@@ -459,6 +437,7 @@ impl Session {
         if let Some(c) = change {
             self.emit_state(c);
         }
+        self.input.close();
         self.emit(Event::Exit {
             code: status.0,
             signal: status.1,

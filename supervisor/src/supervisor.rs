@@ -17,7 +17,7 @@ use crate::config::Config;
 use crate::exit_record::{rfc3339, ExitRecord, TAIL_BYTES};
 use crate::lifecycle::{become_subreaper, spawn_guardian};
 use crate::paths::{PidFile, SessionPaths, SocketDir};
-use crate::session::{ExitStatus, Session, SessionTasks};
+use crate::session::{ExitStatus, Session};
 use crate::spawn::{spawn, SpawnSpec};
 
 /// How long connections get to flush their last output after the child exits.
@@ -179,7 +179,7 @@ pub fn run(launch: Launch, ready: Ready) -> i32 {
     };
     let cwd = launch.cwd.to_string_lossy().into_owned();
     let code = runtime.block_on(async {
-        let (session, tasks) = match Session::new(
+        let session = match Session::new(
             launch.id.clone(),
             launch.command.clone(),
             cwd,
@@ -203,7 +203,7 @@ pub fn run(launch: Launch, ready: Ready) -> i32 {
             }
         };
         ready.ok();
-        Ok(serve(session, tasks, listener, &paths).await)
+        Ok(serve(session, listener, &paths).await)
     });
     let code = match code {
         Ok((code, _signal)) => code,
@@ -225,7 +225,6 @@ pub fn run(launch: Launch, ready: Ready) -> i32 {
 
 async fn serve(
     session: Arc<Session>,
-    tasks: SessionTasks,
     listener: tokio::net::UnixListener,
     paths: &SessionPaths,
 ) -> ExitStatus {
@@ -236,7 +235,7 @@ async fn serve(
         connections.clone(),
     ));
     let helpers = [
-        tokio::spawn(session.clone().input_writer(tasks)),
+        tokio::spawn(session.input_writer()),
         tokio::spawn(session.clone().classifier_timer()),
         tokio::spawn(session.clone().reaper()),
         tokio::spawn(watch_signals(session.clone())),

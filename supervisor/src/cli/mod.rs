@@ -1,6 +1,7 @@
 //! The `hm` command line: argument definitions and dispatch. One module per
 //! subcommand; [`common`] holds what they share.
 
+mod attach;
 mod clean;
 mod common;
 mod kill;
@@ -52,11 +53,14 @@ impl Common {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Run a command in a new session. With --detach: a headless supervisor
-    /// in the foreground that exits with the child's code (heimdall 1.0).
+    /// Run a command in a new session and attach to it. With --detach: a
+    /// headless supervisor in the foreground that exits with the child's
+    /// code (heimdall 1.0).
     Run(run::RunArgs),
     /// Start a command in a new background session; prints its id once ready.
     Start(start::StartArgs),
+    /// Attach this terminal to a session (detach with the detach key, Ctrl-\ by default).
+    Attach(attach::AttachArgs),
     /// Show one session's status (also after it exited).
     Status(status::StatusArgs),
     /// List sessions (running and exited).
@@ -167,6 +171,7 @@ pub fn main() -> i32 {
     let result = match cli.command {
         Command::Run(a) => run::run(&cli.common, a),
         Command::Start(a) => start::run(&cli.common, a),
+        Command::Attach(a) => attach::run(&cli.common, a),
         Command::Status(a) => status::run(&cli.common, a),
         Command::Ls(a) => ls::run(&cli.common, a),
         Command::Kill(a) => kill::run(&cli.common, a),

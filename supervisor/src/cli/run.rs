@@ -1,6 +1,7 @@
-//! `hm run`: with `--detach`, heimdall 1.0's headless supervisor in the
-//! foreground (for systemd, CI, anything that manages the lifecycle),
-//! exiting with the child's code.
+//! `hm run`: start a session in the background (its own session, so closing
+//! the terminal does not end it) and attach to it. With `--detach`, heimdall
+//! 1.0's headless supervisor in the foreground (for systemd, CI, anything
+//! that manages the lifecycle), exiting with the child's code.
 
 use clap::Args;
 
@@ -31,5 +32,18 @@ pub fn run(common: &Common, args: RunArgs) -> anyhow::Result<i32> {
     if args.detach {
         return Ok(crate::supervisor::run(launch, Ready::Foreground));
     }
-    anyhow::bail!("attaching is not available yet; use `hm run --detach` or `hm start`")
+    let generated = args.session.id.is_none();
+    let id = launch.id.clone();
+    match super::start::spawn_background(launch)? {
+        super::start::Started::Failed(code, msg) => {
+            eprintln!("hm: {msg}");
+            Ok(code)
+        }
+        super::start::Started::Ready => {
+            if generated {
+                eprintln!("[session {id}]");
+            }
+            super::attach::attach(common, &id, false)
+        }
+    }
 }

@@ -1,0 +1,164 @@
+//! Input to the child's terminal: every INPUT is written completely and in
+//! order, however slowly the child reads, without blocking other clients.
+//!
+//! When nothing is queued the bytes are written at once from the caller (no
+//! task hop on the keystroke path); what the pty does not take is queued and
+//! written by [`PtyInput::run`] as the pty drains. A caller waits only while
+//! more than [`MAX_QUEUED`] bytes are queued.
+
+use std::collections::VecDeque;
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use bytes::{Buf, Bytes};
+use nix::errno::Errno;
+use tokio::io::unix::AsyncFd;
+use tokio::sync::Notify;
+
+/// Bytes queued for the pty before callers wait.
+pub const MAX_QUEUED: usize = 4 << 20;
+
+#[derive(Default)]
+struct Queue {
+    chunks: VecDeque<Bytes>,
+    bytes: usize,
+    closed: bool,
+}
+
+/// The write side of the pty.
+pub struct PtyInput {
+    master: Arc<AsyncFd<OwnedFd>>,
+    queue: Mutex<Queue>,
+    /// Wakes the writer: something was queued.
+    queued: Notify,
+    /// Wakes callers: the queue shrank.
+    drained: Notify,
+}
+
+fn lock(m: &Mutex<Queue>) -> MutexGuard<'_, Queue> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+enum Wrote {
+    All,
+    Some(usize),
+    Blocked,
+    Failed,
+}
+
+impl PtyInput {
+    /// Input for the pty `master`.
+    pub fn new(master: Arc<AsyncFd<OwnedFd>>) -> PtyInput {
+        PtyInput {
+            master,
+            queue: Mutex::new(Queue::default()),
+            queued: Notify::new(),
+            drained: Notify::new(),
+        }
+    }
+
+    fn write_now(&self, data: &[u8]) -> Wrote {
+        loop {
+            // SAFETY: writing from a valid buffer to the pty master.
+            let n =
+                unsafe { libc::write(self.master.as_raw_fd(), data.as_ptr().cast(), data.len()) };
+            if n >= 0 {
+                let n = n as usize;
+                return if n == data.len() {
+                    Wrote::All
+                } else {
+                    Wrote::Some(n)
+                };
+            }
+            match Errno::last() {
+                Errno::EINTR => continue,
+                Errno::EAGAIN => return Wrote::Blocked,
+                e => {
+                    tracing::debug!("pty write failed: {e}; input dropped");
+                    return Wrote::Failed;
+                }
+            }
+        }
+    }
+
+    /// Write `data` to the pty, after anything queued before it.
+    pub async fn send(&self, mut data: Bytes) {
+        loop {
+            let drained = self.drained.notified();
+            {
+                let mut q = lock(&self.queue);
+                if q.closed {
+                    return;
+                }
+                if q.chunks.is_empty() {
+                    match self.write_now(&data) {
+                        Wrote::All | Wrote::Failed => return,
+                        Wrote::Some(n) => data.advance(n),
+                        Wrote::Blocked => {}
+                    }
+                }
+                if q.bytes < MAX_QUEUED {
+                    q.bytes += data.len();
+                    q.chunks.push_back(data);
+                    drop(q);
+                    self.queued.notify_one();
+                    return;
+                }
+            }
+            drained.await;
+        }
+    }
+
+    /// Stop accepting input (the child is gone); queued bytes are dropped.
+    pub fn close(&self) {
+        let mut q = lock(&self.queue);
+        q.closed = true;
+        q.chunks.clear();
+        q.bytes = 0;
+        drop(q);
+        self.drained.notify_waiters();
+    }
+
+    /// Write queued input as the pty takes it. Runs until the pty fails.
+    pub async fn run(self: Arc<Self>) {
+        loop {
+            let queued = self.queued.notified();
+            let blocked = {
+                let mut q = lock(&self.queue);
+                let mut blocked = false;
+                while let Some(front) = q.chunks.front_mut() {
+                    match self.write_now(front) {
+                        Wrote::All => {
+                            let n = front.len();
+                            q.chunks.pop_front();
+                            q.bytes -= n;
+                        }
+                        Wrote::Some(n) => {
+                            front.advance(n);
+                            q.bytes -= n;
+                        }
+                        Wrote::Blocked => {
+                            blocked = true;
+                            break;
+                        }
+                        Wrote::Failed => {
+                            q.chunks.clear();
+                            q.bytes = 0;
+                            break;
+                        }
+                    }
+                }
+                blocked
+            };
+            self.drained.notify_waiters();
+            if blocked {
+                match self.master.writable().await {
+                    Ok(mut guard) => guard.clear_ready(),
+                    Err(_) => return,
+                }
+            } else {
+                queued.await;
+            }
+        }
+    }
+}
