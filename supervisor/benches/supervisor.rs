@@ -18,6 +18,8 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 const ROUND_TRIPS: usize = 2000;
+/// Runs of each throughput setup.
+const ROUNDS: usize = 3;
 
 fn hm() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_hm"))
@@ -383,17 +385,31 @@ fn main() {
         .unwrap();
     let dir = tmp.path().join("s");
 
-    // The raw baseline is measured before and after the hm runs; the faster
-    // of the two is used, so ratios are conservative.
-    let (raw_bytes, raw_secs) = raw_drain(bytes);
-    assert_eq!(raw_bytes, bytes, "raw drain lost bytes");
-    let (one, one_secs, _) = hm_drain(&dir, "one", bytes, 1, false, &[]);
-    let (eight, eight_secs, _) = hm_drain(&dir, "eight", bytes, 8, false, &[]);
+    // Each setup runs ROUNDS times, interleaved, and its best run counts
+    // (a shared 2-core VM is noisy; the best run is the least disturbed).
+    let mut raw_runs = Vec::new();
+    let mut one_runs = Vec::new();
+    let mut eight_runs = Vec::new();
+    for round in 0..ROUNDS {
+        let (raw_bytes, raw_secs) = raw_drain(bytes);
+        assert_eq!(raw_bytes, bytes, "raw drain lost bytes");
+        raw_runs.push(mbps(raw_bytes, raw_secs));
+        let (got, secs, _) = hm_drain(&dir, &format!("one{round}"), bytes, 1, false, &[]);
+        one_runs.push((mbps(bytes, secs), got));
+        let (got, secs, _) = hm_drain(&dir, &format!("eight{round}"), bytes, 8, false, &[]);
+        eight_runs.push((mbps(bytes, secs), got));
+    }
+    let best = |runs: &[(f64, Vec<u64>)]| {
+        runs.iter()
+            .max_by(|a, b| a.0.total_cmp(&b.0))
+            .cloned()
+            .unwrap_or_default()
+    };
+    let raw = raw_runs.iter().copied().fold(0.0, f64::max);
+    let (one_mbps, one) = best(&one_runs);
+    let (eight_mbps, eight) = best(&eight_runs);
     let (stall_got, _, stall_peak) = hm_drain(&dir, "stall", bytes, 1, true, &[]);
     let tmux = tmux_drain(tmp.path(), bytes);
-    let (raw_bytes2, raw_secs2) = raw_drain(bytes);
-    assert_eq!(raw_bytes2, bytes, "raw drain lost bytes");
-    let raw = mbps(raw_bytes, raw_secs).max(mbps(raw_bytes2, raw_secs2));
 
     let idle = Session::start(&dir, "idle", &[], "exec sleep 1000");
     std::thread::sleep(Duration::from_millis(500));
@@ -423,30 +439,39 @@ fn main() {
             .unwrap_or(0)
     );
     println!();
-    println!("Drain of {mib} MiB of text lines (`yes … | head -c`), pty in raw mode:");
+    println!("Drain of {mib} MiB of text lines (`yes … | head -c`), pty in raw mode, best of {ROUNDS} interleaved runs:");
     println!();
     println!("| setup | MB/s | ratio to raw | bytes per subscriber |");
     println!("|---|---:|---:|---|");
+    let runs = |v: Vec<f64>| {
+        v.iter()
+            .map(|m| format!("{m:.0}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
     println!(
-        "| raw pty (benchmark drains it; best of 2: {:.0}, {:.0}) | {raw:.0} | 1.00 | {raw_bytes} |",
-        mbps(raw_bytes, raw_secs),
-        mbps(raw_bytes2, raw_secs2)
+        "| raw pty, the benchmark drains it (runs: {}) | {raw:.0} | 1.00 | {bytes} |",
+        runs(raw_runs.clone())
     );
-    let row = |name: &str, got: &[u64], secs: f64| {
-        let all = got.iter().all(|b| *b == bytes);
-        let m = mbps(bytes, secs);
+    let row = |name: &str, m: f64, got: &[u64], all_runs: &[(f64, Vec<u64>)]| {
+        let all = all_runs.iter().all(|(_, g)| g.iter().all(|b| *b == bytes));
         println!(
-            "| {name} | {m:.0} | {:.2} | {} ({}) |",
+            "| {name} (runs: {}) | {m:.0} | {:.2} | {} ({}) |",
+            runs(all_runs.iter().map(|r| r.0).collect()),
             m / raw,
             got.iter()
                 .map(u64::to_string)
                 .collect::<Vec<_>>()
                 .join(", "),
-            if all { "all bytes" } else { "BYTES MISSING" }
+            if all {
+                "all bytes, every run"
+            } else {
+                "BYTES MISSING"
+            }
         );
     };
-    row("hm, 1 subscriber", &one, one_secs);
-    row("hm, 8 subscribers", &eight, eight_secs);
+    row("hm, 1 subscriber", one_mbps, &one, &one_runs);
+    row("hm, 8 subscribers", eight_mbps, &eight, &eight_runs);
     match tmux {
         Some(secs) => println!(
             "| tmux, no client attached | {:.0} | {:.2} | - |",

@@ -68,6 +68,7 @@ pub struct Output {
     end: AtomicU64,
     config: OutputConfig,
     changed: watch::Sender<()>,
+    unwoken: std::sync::atomic::AtomicUsize,
     progress: Notify,
     subs: Mutex<Vec<Arc<SubState>>>,
     epoch: Instant,
@@ -111,6 +112,7 @@ impl Output {
             end: AtomicU64::new(0),
             config,
             changed: watch::Sender::new(()),
+            unwoken: std::sync::atomic::AtomicUsize::new(0),
             progress: Notify::new(),
             subs: Mutex::new(Vec::new()),
             epoch: Instant::now(),
@@ -131,10 +133,31 @@ impl Output {
         lock(&self.ring).start
     }
 
-    /// Append a chunk of output (at most [`MAX_CHUNK`] bytes).
+    /// Append a chunk of output (at most [`MAX_CHUNK`] bytes) and wake the
+    /// subscribers.
     pub fn push(&self, chunk: Bytes) {
+        self.append(chunk);
+        self.wake();
+    }
+
+    /// Wake the subscribers for everything appended so far.
+    pub fn wake(&self) {
+        self.unwoken.store(0, Ordering::Release);
+        self.changed.send_replace(());
+    }
+
+    /// Bytes appended since the subscribers were last woken.
+    pub fn unwoken(&self) -> usize {
+        self.unwoken.load(Ordering::Acquire)
+    }
+
+    /// Append a chunk of output (at most [`MAX_CHUNK`] bytes) without waking
+    /// the subscribers yet: during a flood the pump gathers several pty reads
+    /// so that each subscriber is woken (and written to) once per batch.
+    pub fn append(&self, chunk: Bytes) {
         debug_assert!(chunk.len() <= MAX_CHUNK);
-        if chunk.is_empty() {
+        let len = chunk.len();
+        if len == 0 {
             return;
         }
         let cap = self.config.capacity() as u64;
@@ -153,13 +176,13 @@ impl Output {
             }
             self.end.store(r.end, Ordering::Release);
         }
-        self.changed.send_replace(());
+        self.unwoken.fetch_add(len, Ordering::AcqRel);
     }
 
     /// Mark the end of the stream (the pty closed).
     pub fn close(&self) {
         lock(&self.ring).closed = true;
-        self.changed.send_replace(());
+        self.wake();
     }
 
     /// Whether the stream has ended.
@@ -221,6 +244,7 @@ impl Output {
     /// Wait until the slowest pacing subscriber is less than a live window
     /// behind, cutting loose any that makes no progress for the stall timeout.
     pub async fn wait_for_room(&self) {
+        let mut woken = false;
         let window = self.config.live_window as u64;
         let stall = self.config.stall_timeout.as_millis() as u64;
         let mut blocked_since: Option<u64> = None;
@@ -235,6 +259,12 @@ impl Output {
             let Some(sub) = laggard else { return };
             if end - sub.pos.load(Ordering::Acquire) < window {
                 return;
+            }
+            if !woken {
+                // Subscribers cannot catch up on bytes they were not told about.
+                woken = true;
+                self.wake();
+                continue;
             }
             let now = self.now_ms();
             let since = *blocked_since.get_or_insert(now);

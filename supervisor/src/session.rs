@@ -31,6 +31,12 @@ use crate::output::{Output, OutputConfig};
 const READ_BLOCK: usize = crate::output::MAX_CHUNK;
 /// A read needs at least this much room, else a new block is started.
 const MIN_READ: usize = 4096;
+/// A read this large means the pty buffer was full: a flood is under way.
+const FULL_READ: usize = 4095;
+/// During a flood, subscribers are woken once this much has been gathered…
+const FLOOD_BATCH: usize = 64 * 1024;
+/// …or this long after the first byte they have not been told about.
+const FLOOD_DELAY: Duration = Duration::from_millis(2);
 /// After the child exits, the pty is drained until it is quiet this long…
 const DRAIN_QUIET: Duration = Duration::from_millis(100);
 /// …or at most this long (a grandchild may hold the pty and keep writing).
@@ -263,7 +269,9 @@ impl Session {
         });
     }
 
-    fn on_output(&self, chunk: Bytes) {
+    /// Feed a chunk to the classifier and the ring; wake subscribers unless
+    /// `gather` (a flood is under way and more is coming).
+    fn on_output(&self, chunk: Bytes, gather: bool) {
         let now = Instant::now();
         let (change, kick) = {
             let mut t = lock(&self.tracker);
@@ -277,7 +285,10 @@ impl Session {
             };
             (change, kick)
         };
-        self.output.push(chunk);
+        self.output.append(chunk);
+        if !gather || self.output.unwoken() >= FLOOD_BATCH {
+            self.output.wake();
+        }
         if kick || change.is_some() {
             self.kick.notify_one();
         }
@@ -303,8 +314,14 @@ impl Session {
         let mut exit = self.exit.subscribe();
         let mut exited_at: Option<Instant> = None;
         let mut last_data = Instant::now();
+        // When the first byte subscribers have not been woken for arrived.
+        let mut gathering: Option<Instant> = None;
         loop {
             self.output.wait_for_room().await;
+            if self.output.unwoken() == 0 {
+                gathering = None;
+            }
+            let wake_at = gathering.map(|t| t + FLOOD_DELAY);
             let ready = match exited_at {
                 Some(at) => {
                     let until = (last_data.max(at) + DRAIN_QUIET).min(at + DRAIN_MAX);
@@ -319,11 +336,17 @@ impl Session {
                         exited_at = Some(Instant::now());
                         continue;
                     }
+                    _ = async { tokio::time::sleep_until(wake_at.unwrap_or_else(Instant::now).into()).await }, if wake_at.is_some() => {
+                        self.output.wake();
+                        gathering = None;
+                        continue;
+                    }
                 },
             };
             let Ok(mut guard) = ready else { break };
             let fd = self.master.as_raw_fd();
             let mut eof = false;
+            let mut last_read = 0usize;
             loop {
                 if buf.capacity() - buf.len() < MIN_READ || buf.len() >= READ_BLOCK {
                     if !buf.is_empty() {
@@ -341,6 +364,15 @@ impl Session {
                 if n > 0 {
                     // SAFETY: the kernel initialised `n` bytes.
                     unsafe { buf.set_len(buf.len() + n as usize) };
+                    last_read = n as usize;
+                    if last_read < room {
+                        // A short read drained the pty. Readiness is edge-
+                        // triggered and the reactor has not run since the
+                        // read, so new data raises a new edge: skip the
+                        // EAGAIN read (it costs a syscall per keystroke).
+                        guard.clear_ready();
+                        break;
+                    }
                     continue;
                 }
                 if n == 0 {
@@ -362,12 +394,19 @@ impl Session {
             }
             if !buf.is_empty() {
                 last_data = Instant::now();
-                self.on_output(buf.split().freeze());
+                // A full read means the child is writing faster than this:
+                // gather more before waking every subscriber.
+                let flood = last_read >= FULL_READ && !eof && exited_at.is_none();
+                self.on_output(buf.split().freeze(), flood);
+                if flood {
+                    gathering.get_or_insert(last_data);
+                }
             }
             if eof {
                 break;
             }
         }
+        self.output.wake();
     }
 
     /// Wake at the classifier's deadlines (idle after silence, debounce).

@@ -121,6 +121,9 @@ fn init_logging(config: &Config, paths: &SessionPaths, foreground: bool) -> Opti
 /// process (the child's code, or 128+N for signal N).
 pub fn run(launch: Launch, ready: Ready) -> i32 {
     let foreground = matches!(ready, Ready::Foreground);
+    // Until the runtime watches them, termination signals wait (the child
+    // gets an empty mask before exec).
+    let _ = termination_signals().thread_block();
     let dir = match SocketDir::create(&launch.config.socket_dir) {
         Ok(d) => d,
         Err(e) => return ready.fail(1, &e.to_string()),
@@ -234,11 +237,13 @@ async fn serve(
         listener,
         connections.clone(),
     ));
+    let signals = watch_signals(session.clone());
+    let _ = termination_signals().thread_unblock();
     let helpers = [
         tokio::spawn(session.input_writer()),
         tokio::spawn(session.clone().classifier_timer()),
         tokio::spawn(session.clone().reaper()),
-        tokio::spawn(watch_signals(session.clone())),
+        tokio::spawn(signals),
     ];
     session.pump().await;
     let status = session.finish().await;
@@ -276,31 +281,40 @@ async fn serve(
     status
 }
 
-async fn watch_signals(session: Arc<Session>) {
+fn termination_signals() -> nix::sys::signal::SigSet {
+    use nix::sys::signal::{SigSet, Signal};
+    let mut set = SigSet::empty();
+    for sig in [Signal::SIGTERM, Signal::SIGHUP, Signal::SIGINT] {
+        set.add(sig);
+    }
+    set
+}
+
+/// Register for SIGTERM, SIGHUP and SIGINT now; the returned future kills
+/// the session when one arrives.
+fn watch_signals(session: Arc<Session>) -> impl std::future::Future<Output = ()> {
     use tokio::signal::unix::{signal, SignalKind};
-    let kinds = [
+    let mut streams = Vec::new();
+    for k in [
         SignalKind::terminate(),
         SignalKind::hangup(),
         SignalKind::interrupt(),
-    ];
-    let mut streams = Vec::new();
-    for k in kinds {
+    ] {
         match signal(k) {
             Ok(s) => streams.push(s),
             Err(e) => tracing::warn!("cannot watch signal {k:?}: {e}"),
         }
     }
-    let [mut term, mut hup, mut int] = match <[_; 3]>::try_from(streams) {
-        Ok(a) => a,
-        Err(_) => return,
-    };
-    loop {
-        tokio::select! {
-            _ = term.recv() => {}
-            _ = hup.recv() => {}
-            _ = int.recv() => {}
+    async move {
+        if streams.is_empty() {
+            return;
         }
-        tracing::info!("supervisor signalled; ending the session");
-        session.kill();
+        loop {
+            let any =
+                futures_util::future::select_all(streams.iter_mut().map(|s| Box::pin(s.recv())));
+            let _ = any.await;
+            tracing::info!("supervisor signalled; ending the session");
+            session.kill();
+        }
     }
 }
