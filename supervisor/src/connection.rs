@@ -47,8 +47,27 @@ enum Command {
     Close,
 }
 
+/// How often a connection whose peer shut down its sending side is checked
+/// for a full hang-up while nothing is written to it.
+const HANGUP_CHECK: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Whether the peer has closed the connection entirely (not just its
+/// sending side, which a client that only listens may do).
+fn peer_gone(fd: std::os::fd::RawFd) -> bool {
+    let mut p = libc::pollfd {
+        fd,
+        events: libc::POLLOUT,
+        revents: 0,
+    };
+    // SAFETY: poll on one valid pollfd, no waiting.
+    let n = unsafe { libc::poll(&mut p, 1, 0) };
+    n > 0 && p.revents & (libc::POLLHUP | libc::POLLERR) != 0
+}
+
 /// Serve one accepted, authorised connection until it closes or the session ends.
 pub async fn serve(session: Arc<Session>, stream: UnixStream) {
+    use std::os::fd::AsRawFd;
+    let fd = stream.as_raw_fd();
     let (rd, mut wr) = stream.into_split();
     if wr.write_all(&[MODE_BINARY]).await.is_err() {
         return;
@@ -61,7 +80,17 @@ pub async fn serve(session: Arc<Session>, stream: UnixStream) {
     tokio::select! {
         _ = &mut writer => {}
         _ = reader => {
-            let _ = writer.await;
+            // The peer sent EOF. If it hung up entirely there is no one to
+            // write to; if it only shut its sending side, keep streaming.
+            loop {
+                if peer_gone(fd) {
+                    return;
+                }
+                tokio::select! {
+                    _ = &mut writer => return,
+                    _ = tokio::time::sleep(HANGUP_CHECK) => {}
+                }
+            }
         }
     }
 }

@@ -122,3 +122,29 @@ fn many_clients_share_one_session() {
         clients.iter_mut().all(|c| c.status().2).then_some(())
     });
 }
+
+#[test]
+fn a_listener_that_shuts_its_sending_side_keeps_receiving() {
+    let env = Env::new();
+    env.start(
+        "half",
+        &[],
+        &["sh", "-c", "read x; echo got-$x; sleep 1.5; echo later"],
+    );
+    let mut listener = Raw::connect(&env.sock("half"));
+    listener.send(0x02, &[]);
+    listener.s.shutdown(std::net::Shutdown::Write).unwrap();
+    let mut typer = Raw::connect(&env.sock("half"));
+    typer.send(0x01, b"it\n");
+    listener.read_output_until("the output after the hang-up check", |t| {
+        t.contains("later")
+    });
+    let code = loop {
+        match listener.recv() {
+            Some((0x83, p)) => break i32::from_be_bytes([p[0], p[1], p[2], p[3]]),
+            Some(_) => continue,
+            None => panic!("closed without EXIT"),
+        }
+    };
+    assert_eq!(code, 0);
+}

@@ -105,9 +105,22 @@ fn a_thousand_connections_opened_and_dropped() {
         }
     }
     still_serving(&env, "many");
-    poll("connections to be released", DEADLINE, || {
-        (fd_count(sup) <= before + 2).then_some(())
-    });
+    let mut last = 0;
+    let released = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        poll("connections to be released", DEADLINE, || {
+            last = fd_count(sup);
+            (last <= before + 2).then_some(())
+        })
+    }));
+    if released.is_err() {
+        let fds: Vec<String> = std::fs::read_dir(format!("/proc/{sup}/fd"))
+            .unwrap()
+            .flatten()
+            .filter_map(|e| std::fs::read_link(e.path()).ok())
+            .map(|p| p.display().to_string())
+            .collect();
+        panic!("fds before {before}, now {last}: {fds:?}");
+    }
 }
 
 #[test]
