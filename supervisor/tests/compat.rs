@@ -148,3 +148,52 @@ fn a_listener_that_shuts_its_sending_side_keeps_receiving() {
     };
     assert_eq!(code, 0);
 }
+
+#[test]
+fn subscribe_from_an_evicted_offset_reports_skipped_bytes() {
+    let env = Env::new();
+    env.start(
+        "old",
+        &["--scrollback-bytes", "4096"],
+        &[
+            "sh",
+            "-c",
+            "head -c 3000000 /dev/zero | tr '\\0' x; echo; echo END; sleep 100",
+        ],
+    );
+    let mut probe = Raw::connect(&env.sock("old"));
+    poll("the flood to be written", DEADLINE, || {
+        (probe.hello()["output_offset"].as_u64().unwrap_or(0) > 3_000_000).then_some(())
+    });
+    let mut c = Raw::connect(&env.sock("old"));
+    let hello = c.hello();
+    let kept = hello["scrollback_offset"].as_u64().unwrap();
+    assert!(kept > 0);
+    c.send(0x0A, &0u64.to_be_bytes());
+    let (k, p) = c.recv().expect("skipped event");
+    assert_eq!(k, 0x86);
+    let e: serde_json::Value = serde_json::from_slice(&p).unwrap();
+    assert_eq!(e["type"], "skipped");
+    assert_eq!(e["missed_bytes"].as_u64(), Some(kept));
+    assert_eq!(e["offset"].as_u64(), Some(kept));
+    c.read_output_until("the tail of the stream", |t| t.contains("END"));
+}
+
+#[test]
+fn resize_delivers_sigwinch_to_the_program() {
+    let env = Env::new();
+    env.start(
+        "winch",
+        &[],
+        &[
+            "sh",
+            "-c",
+            "trap 'echo WINCH $(stty size)' WINCH; echo ready; while :; do sleep 0.05; done",
+        ],
+    );
+    let mut c = Raw::connect(&env.sock("winch"));
+    c.send(0x02, &[]);
+    c.read_output_until("ready", |t| t.contains("ready"));
+    c.send(0x04, &[0, 132, 0, 50]);
+    c.read_output_until("the trap", |t| t.contains("WINCH 50 132"));
+}
