@@ -85,6 +85,8 @@ pub struct FileConfig {
     allow_root: Option<bool>,
     cols: Option<u16>,
     rows: Option<u16>,
+    screen_model: Option<bool>,
+    screen_scrollback_lines: Option<usize>,
 }
 
 /// Configuration after the file is read and validated (before CLI flags).
@@ -124,6 +126,10 @@ pub struct Config {
     pub cols: u16,
     /// Default terminal rows.
     pub rows: u16,
+    /// Whether to keep a live screen model.
+    pub screen_model: bool,
+    /// Lines scrolled off the top the screen model keeps.
+    pub screen_scrollback_lines: usize,
     /// The file this came from, if any.
     pub source: Option<PathBuf>,
 }
@@ -148,6 +154,8 @@ impl Default for Config {
             allow_root: false,
             cols: 80,
             rows: 24,
+            screen_model: true,
+            screen_scrollback_lines: 1000,
             source: None,
         }
     }
@@ -318,6 +326,12 @@ impl Config {
         }
         if let Some(v) = file.rows {
             cfg.rows = v.max(1);
+        }
+        if let Some(v) = file.screen_model {
+            cfg.screen_model = v;
+        }
+        if let Some(v) = file.screen_scrollback_lines {
+            cfg.screen_scrollback_lines = v;
         }
         Ok(cfg)
     }

@@ -192,18 +192,31 @@ impl Output {
 
     /// The last `n` bytes kept (fewer if the ring holds less).
     pub fn tail(&self, n: usize) -> Vec<u8> {
+        let from = self.end().saturating_sub(n as u64);
+        let (_, slices) = self.slices_from(from);
+        slices.concat()
+    }
+
+    /// Everything kept from offset `from` (or from the oldest byte kept, if
+    /// `from` was evicted) to the end: the offset actually used and the slices.
+    pub fn slices_from(&self, from: u64) -> (u64, Vec<Bytes>) {
         let r = lock(&self.ring);
-        let from = r.end.saturating_sub(n as u64).max(r.start);
-        let mut out = Vec::with_capacity((r.end - from) as usize);
-        for (off, c) in &r.chunks {
-            let c_end = off + c.len() as u64;
-            if c_end <= from {
-                continue;
-            }
-            let skip = from.saturating_sub(*off) as usize;
-            out.extend_from_slice(&c[skip..]);
-        }
-        out
+        let from = from.max(r.start).min(r.end);
+        let first = r
+            .chunks
+            .partition_point(|(off, c)| off + c.len() as u64 <= from);
+        let slices = r
+            .chunks
+            .range(first..)
+            .map(|(off, c)| c.slice(from.saturating_sub(*off) as usize..))
+            .collect();
+        (from, slices)
+    }
+
+    /// A receiver that wakes whenever output is appended (and subscribers
+    /// are woken) or the stream ends.
+    pub fn watch(&self) -> watch::Receiver<()> {
+        self.changed.subscribe()
     }
 
     /// Start a subscription at `from`, or at the scrollback start when `None`.

@@ -26,6 +26,7 @@ use crate::config::Config;
 use crate::input::PtyInput;
 use crate::lifecycle::{exit_code, Target};
 use crate::output::{Output, OutputConfig};
+use crate::screen::{ScreenModel, REPLAY_TAIL, SKIP_OVER};
 
 /// Pty reads go into blocks of this size; one batch of reads fills at most one.
 const READ_BLOCK: usize = crate::output::MAX_CHUNK;
@@ -51,6 +52,28 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
+/// The screen model and how far into the output it has parsed.
+pub struct ScreenState {
+    /// The emulator.
+    pub model: ScreenModel,
+    /// Output offset parsed up to.
+    pub parsed: u64,
+}
+
+/// Extension requests and behaviours this supervisor serves (HELLO_RESP).
+const FEATURES: &[&str] = &[
+    "subscribe_from",
+    "events",
+    "signal",
+    "lagged",
+    "screen",
+    "submit",
+    "wait",
+];
+
+/// How long parsing may lag behind a flood.
+const SCREEN_LAG: Duration = Duration::from_millis(50);
+
 /// The state shared by a session's tasks and connections.
 pub struct Session {
     /// The session id.
@@ -70,6 +93,8 @@ pub struct Session {
     /// The output stream.
     pub output: Arc<Output>,
     tracker: Mutex<Tracker>,
+    screen: Option<Mutex<ScreenState>>,
+    screen_due: Notify,
     size: Mutex<(u16, u16)>,
     events: broadcast::Sender<Event>,
     input: Arc<PtyInput>,
@@ -122,6 +147,17 @@ impl Session {
                 now,
             )),
             size: Mutex::new((config.cols, config.rows)),
+            screen: config.screen_model.then(|| {
+                Mutex::new(ScreenState {
+                    model: ScreenModel::new(
+                        config.cols,
+                        config.rows,
+                        config.screen_scrollback_lines,
+                    ),
+                    parsed: 0,
+                })
+            }),
+            screen_due: Notify::new(),
             output,
             events: broadcast::Sender::new(EVENT_BACKLOG),
             input,
@@ -165,6 +201,11 @@ impl Session {
         let _ = self.events.send(event);
     }
 
+    /// Time since the child last wrote output.
+    pub fn idle_for(&self) -> Duration {
+        lock(&self.tracker).idle_for(Instant::now())
+    }
+
     /// The current classifier state.
     pub fn state(&self) -> State {
         lock(&self.tracker).state()
@@ -191,9 +232,12 @@ impl Session {
             protocol: heimdall_protocol::PROTOCOL_VERSION,
             server: "hm".to_string(),
             version: env!("CARGO_PKG_VERSION").to_string(),
-            features: ["subscribe_from", "events", "signal", "lagged"]
+            features: FEATURES
+                .iter()
+                .copied()
+                .filter(|f| self.screen.is_some() || !matches!(*f, "screen" | "submit"))
                 .map(String::from)
-                .to_vec(),
+                .collect(),
             session: SessionInfo {
                 id: self.id.clone(),
                 pid: self.pid().as_raw() as u32,
@@ -238,6 +282,9 @@ impl Session {
         let rc = unsafe { libc::ioctl(self.master.as_raw_fd(), libc::TIOCSWINSZ, &ws) };
         if rc < 0 {
             return Err(std::io::Error::last_os_error());
+        }
+        if let Some(mut st) = self.screen() {
+            st.model.resize(cols, rows);
         }
         let changed = {
             let mut size = lock(&self.size);
@@ -289,11 +336,62 @@ impl Session {
         if !gather || self.output.unwoken() >= FLOOD_BATCH {
             self.output.wake();
         }
+        if self.screen.is_some() {
+            if gather {
+                self.screen_due.notify_one();
+            } else {
+                drop(self.screen());
+            }
+        }
         if kick || change.is_some() {
             self.kick.notify_one();
         }
         if let Some(c) = change {
             self.emit_state(c);
+        }
+    }
+
+    /// The screen model, brought up to date with the output (see
+    /// [`crate::screen`] for how floods are skipped). `None` when the screen
+    /// model is turned off.
+    pub fn screen(&self) -> Option<MutexGuard<'_, ScreenState>> {
+        let mut st = lock(self.screen.as_ref()?);
+        let end = self.output.end();
+        if st.parsed < end {
+            let mut from = st.parsed;
+            if end - from > SKIP_OVER as u64 {
+                from = end - REPLAY_TAIL as u64;
+            }
+            let (_, slices) = self.output.slices_from(from);
+            let mut bells = 0;
+            let mut title = None;
+            for s in &slices {
+                let n = st.model.feed(s);
+                bells += n.bells;
+                title = n.title.or(title);
+            }
+            st.parsed = end;
+            if let Some(title) = title {
+                self.emit(Event::Title { title });
+            }
+            for _ in 0..bells.min(16) {
+                self.emit(Event::Bell);
+            }
+        }
+        Some(st)
+    }
+
+    /// The visible screen as text lines, if there is a screen model.
+    pub fn screen_lines(&self) -> Option<Vec<String>> {
+        self.screen().map(|st| st.model.lines())
+    }
+
+    /// Parse output deferred during floods, at most [`SCREEN_LAG`] late.
+    pub async fn screen_syncer(self: Arc<Self>) {
+        loop {
+            self.screen_due.notified().await;
+            tokio::time::sleep(SCREEN_LAG).await;
+            drop(self.screen());
         }
     }
 
@@ -472,6 +570,7 @@ impl Session {
             Ok(s) => (*s).unwrap_or((1, None)),
             Err(_) => (1, None),
         };
+        drop(self.screen());
         let change = lock(&self.tracker).dead(Instant::now());
         if let Some(c) = change {
             self.emit_state(c);

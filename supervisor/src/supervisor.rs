@@ -243,6 +243,7 @@ async fn serve(
         tokio::spawn(session.input_writer()),
         tokio::spawn(session.clone().classifier_timer()),
         tokio::spawn(session.clone().reaper()),
+        tokio::spawn(session.clone().screen_syncer()),
         tokio::spawn(signals),
     ];
     session.pump().await;
@@ -263,7 +264,7 @@ async fn serve(
         started_at: rfc3339(session.started_at),
         ended_at: rfc3339(SystemTime::now()),
         output_tail: String::from_utf8_lossy(&session.output.tail(TAIL_BYTES)).into_owned(),
-        screen: None,
+        screen: session.screen_lines(),
     };
     if let Err(e) = record.write(&paths.exit) {
         tracing::warn!("cannot write the exit record {}: {e}", paths.exit.display());

@@ -116,6 +116,12 @@ pub struct SessionFlags {
     /// Grace between SIGTERM and SIGKILL when killing
     #[arg(long, value_name = "MS")]
     pub kill_grace_ms: Option<u64>,
+    /// Keep a live screen model (for hm screen, submit, screen waits, redraws)
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true", require_equals = true)]
+    pub screen_model: Option<bool>,
+    /// Lines scrolled off the top that the screen model keeps
+    #[arg(long, value_name = "LINES")]
+    pub screen_scrollback_lines: Option<usize>,
 }
 
 impl SessionFlags {
@@ -160,6 +166,12 @@ impl SessionFlags {
         }
         if let Some(v) = self.kill_grace_ms {
             cfg.kill_grace_ms = v;
+        }
+        if let Some(v) = self.screen_model {
+            cfg.screen_model = v;
+        }
+        if let Some(v) = self.screen_scrollback_lines {
+            cfg.screen_scrollback_lines = v;
         }
         Ok(())
     }
