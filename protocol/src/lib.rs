@@ -8,6 +8,7 @@
 //! - [`codec`]: the `tokio_util` codec for frames.
 //! - [`message`]: typed client and server messages and their JSON payloads.
 //! - [`state`]: classifier states and their wire bytes.
+//! - [`keys`]: named keys and the bytes terminals send for them.
 //! - [`client`]: the async client.
 //!
 //! The protocol is described for implementers in other languages in
@@ -18,6 +19,7 @@
 pub mod client;
 pub mod codec;
 pub mod frame;
+pub mod keys;
 pub mod message;
 pub mod state;
 

@@ -451,7 +451,8 @@ pub struct HelloResp {
     pub session: SessionInfo,
     /// Bytes the child has written so far (the next output byte's offset).
     pub output_offset: u64,
-    /// The oldest output offset still kept (replayable).
+    /// Where SUBSCRIBE's replay starts (the scrollback's first byte).
+    /// SUBSCRIBE_FROM may reach somewhat older bytes while they are kept.
     pub scrollback_offset: u64,
 }
 

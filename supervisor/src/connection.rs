@@ -25,6 +25,7 @@ use tokio::net::unix::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::UnixStream;
 use tokio::sync::{broadcast, mpsc};
 use tokio_util::codec::{Encoder, FramedRead};
+use tokio_util::sync::CancellationToken;
 
 use crate::lifecycle::parse_signal;
 use crate::output::{Read, Subscription};
@@ -74,8 +75,11 @@ pub async fn serve(session: Arc<Session>, stream: UnixStream) {
     }
     let (tx, rx) = mpsc::channel(CONTROL_QUEUE);
     let hello = Arc::new(AtomicBool::new(false));
+    // Ends this connection's SUBMIT and WAIT tasks when it closes.
+    let cancel = CancellationToken::new();
+    let _cancel_on_close = cancel.clone().drop_guard();
     let writer = write_frames(session.clone(), wr, rx, hello.clone());
-    let reader = read_requests(session, rd, tx, hello);
+    let reader = read_requests(session, rd, tx, hello, cancel);
     tokio::pin!(writer);
     tokio::select! {
         _ = &mut writer => {}
@@ -95,10 +99,52 @@ pub async fn serve(session: Arc<Session>, stream: UnixStream) {
     }
 }
 
+fn screen_answer(session: &Session, req: &heimdall_protocol::ScreenRequest) -> Frame {
+    if session.exit_status().is_some() {
+        let code = session.exit_status().map_or(0, |s| s.0);
+        let msg = format!(
+            "the session has exited (code {code}); its final screen is in the exit record (hm screen {})",
+            session.id
+        );
+        return error_frame("dead", msg, client::SCREEN, req.id);
+    }
+    match session.screen() {
+        Some(mut st) => {
+            let mut resp = st.model.snapshot(req.format, req.scrollback_lines);
+            resp.id = req.id;
+            ServerMessage::Screen(Box::new(resp)).to_frame()
+        }
+        None => error_frame(
+            "unsupported",
+            "this session runs without a screen model (screen_model = false)",
+            client::SCREEN,
+            req.id,
+        ),
+    }
+}
+
 fn error_frame(code: &str, message: impl Into<String>, request: u8, id: Option<u64>) -> Frame {
     let mut body = ErrorBody::new(code, message, Some(request));
     body.id = id;
     ServerMessage::Error(body).to_frame()
+}
+
+/// Run a long request in its own task; its answer goes to the writer.
+fn spawn_answer(
+    tx: &mpsc::Sender<Command>,
+    cancel: &CancellationToken,
+    work: impl std::future::Future<Output = Frame> + Send + 'static,
+) {
+    let tx = tx.clone();
+    let cancel = cancel.clone();
+    tokio::spawn(async move {
+        tokio::select! {
+            frame = work => {
+                let _ = tx.send(Command::Frame(frame)).await;
+            }
+            _ = cancel.cancelled() => {}
+        }
+    });
 }
 
 async fn read_requests(
@@ -106,6 +152,7 @@ async fn read_requests(
     rd: OwnedReadHalf,
     tx: mpsc::Sender<Command>,
     hello: Arc<AtomicBool>,
+    cancel: CancellationToken,
 ) {
     let mut frames = FramedRead::new(rd, FrameCodec::new());
     let mut ended = session.watch_ended();
@@ -197,16 +244,28 @@ async fn read_requests(
                     Err((code, msg)) => error_frame(code, msg, frame.kind, req.id),
                 })
             }
-            ClientMessage::Screen(_) | ClientMessage::Submit(_) | ClientMessage::Wait(_) => {
-                Command::Frame(error_frame(
-                    "unsupported",
-                    format!(
-                        "{} is not served by this supervisor",
-                        frame_name(frame.kind)
-                    ),
-                    frame.kind,
-                    None,
-                ))
+            ClientMessage::Screen(req) => Command::Frame(screen_answer(&session, &req)),
+            ClientMessage::Submit(req) => {
+                let id = req.id;
+                let s = session.clone();
+                spawn_answer(&tx, &cancel, async move {
+                    match crate::requests::submit(s, req).await {
+                        Ok(v) => ServerMessage::Result(v).to_frame(),
+                        Err((code, msg)) => error_frame(code, msg, client::SUBMIT, id),
+                    }
+                });
+                continue;
+            }
+            ClientMessage::Wait(req) => {
+                if let Err((code, msg)) = crate::requests::validate(&session, &req) {
+                    Command::Frame(error_frame(code, msg, frame.kind, req.id))
+                } else {
+                    let s = session.clone();
+                    spawn_answer(&tx, &cancel, async move {
+                        ServerMessage::Result(crate::requests::wait(s, req).await).to_frame()
+                    });
+                    continue;
+                }
             }
         };
         if tx.send(cmd).await.is_err() {

@@ -17,6 +17,7 @@
 //! | [`session`] | shared session state; pump, input writer, reaper |
 //! | [`input`] | writing INPUT to the pty, queued when it is full |
 //! | [`output`] | the output ring, subscriptions, pacing |
+//! | [`requests`] | SUBMIT and WAIT |
 //! | [`screen`] | the live screen model (VT emulator over the output) |
 //! | [`server`] | the listening socket and peer credentials |
 //! | [`connection`] | one client's requests and frames |
@@ -33,6 +34,7 @@ pub mod input;
 pub mod lifecycle;
 pub mod output;
 pub mod paths;
+pub mod requests;
 pub mod screen;
 pub mod server;
 pub mod session;

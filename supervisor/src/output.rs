@@ -219,6 +219,14 @@ impl Output {
         self.changed.subscribe()
     }
 
+    /// Where a SUBSCRIBE starts replaying: the scrollback's first byte.
+    pub fn replay_start(&self) -> u64 {
+        let r = lock(&self.ring);
+        r.end
+            .saturating_sub(self.config.scrollback as u64)
+            .max(r.start)
+    }
+
     /// Start a subscription at `from`, or at the scrollback start when `None`.
     /// Returns the subscription and, when `from` is older than the ring, the
     /// number of bytes skipped.

@@ -251,7 +251,7 @@ impl Session {
                 classifier: lock(&self.tracker).name().to_string(),
             },
             output_offset: self.output.end(),
-            scrollback_offset: self.output.start(),
+            scrollback_offset: self.output.replay_start(),
         }
     }
 

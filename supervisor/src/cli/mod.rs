@@ -4,11 +4,18 @@
 mod attach;
 mod clean;
 mod common;
+mod events;
 mod kill;
 mod ls;
 mod run;
+mod screen;
+mod send;
+mod signal;
 mod start;
 mod status;
+mod submit;
+mod tail;
+mod wait;
 
 use std::path::PathBuf;
 
@@ -69,6 +76,20 @@ enum Command {
     Kill(kill::KillArgs),
     /// Remove exit records, orphaned logs and stale files (dry run unless --force).
     Clean(clean::CleanArgs),
+    /// Print the rendered screen (the final screen after the session ended).
+    Screen(screen::ScreenArgs),
+    /// Type text, or named keys with --keys, into a session.
+    Send(send::SendArgs),
+    /// Submit a line (bracketed paste when wanted, then Enter) and confirm it was taken.
+    Submit(submit::SubmitArgs),
+    /// Print the raw output: scrollback or from an offset; -f follows.
+    Tail(tail::TailArgs),
+    /// Wait for idle, a regex, a state or the exit (124 on timeout).
+    Wait(wait::WaitArgs),
+    /// Send a signal to the session's process group.
+    Signal(signal::SignalArgs),
+    /// Stream the session's events as JSON lines.
+    Events(events::EventsArgs),
 }
 
 /// Flags shared by `hm run` and `hm start` (heimdall 1.0's supervisor flags).
@@ -188,6 +209,13 @@ pub fn main() -> i32 {
         Command::Ls(a) => ls::run(&cli.common, a),
         Command::Kill(a) => kill::run(&cli.common, a),
         Command::Clean(a) => clean::run(&cli.common, a),
+        Command::Screen(a) => screen::run(&cli.common, a),
+        Command::Send(a) => send::run(&cli.common, a),
+        Command::Submit(a) => submit::run(&cli.common, a),
+        Command::Tail(a) => tail::run(&cli.common, a),
+        Command::Wait(a) => wait::run(&cli.common, a),
+        Command::Signal(a) => signal::run(&cli.common, a),
+        Command::Events(a) => events::run(&cli.common, a),
     };
     match result {
         Ok(code) => code,

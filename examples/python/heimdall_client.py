@@ -1,0 +1,165 @@
+#!/usr/bin/env python3
+"""A heimdall protocol client in Python, standard library only.
+
+Written from docs/protocol.md (not from the Rust code), to show that the
+protocol can be spoken from any language. The test suite runs it against a
+real `hm`, so the document and the server cannot drift apart.
+
+Usage as a script:
+
+    python3 heimdall_client.py SOCKET TEXT
+
+connects, says HELLO, reads the screen, submits TEXT as a line, waits until
+the program is idle, and prints the screen as JSON.
+"""
+
+import json
+import socket
+import struct
+import sys
+
+# Client -> server frame types.
+INPUT, SUBSCRIBE, STATUS, RESIZE, KILL = 0x01, 0x02, 0x03, 0x04, 0x05
+HELLO, SCREEN, SIGNAL, EVENTS, SUBSCRIBE_FROM, SUBMIT, WAIT = range(0x06, 0x0D)
+# Server -> client frame types.
+OUTPUT, STATUS_RESP, EXIT = 0x81, 0x82, 0x83
+HELLO_RESP, SCREEN_RESP, EVENT, RESULT, ERROR = 0x84, 0x85, 0x86, 0x87, 0x8F
+
+STATES = {0x00: "idle", 0x01: "thinking", 0x02: "streaming", 0x03: "tool_use",
+          0x04: "active", 0x05: "waiting", 0xFF: "dead"}
+
+
+class HeimdallError(Exception):
+    """The server answered a request with ERROR."""
+
+    def __init__(self, body):
+        super().__init__(f"{body.get('error')}: {body.get('message')}")
+        self.body = body
+
+
+class Client:
+    def __init__(self, path):
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.connect(path)
+        mode = self._read_exact(1)
+        if mode != b"\x00":
+            raise ValueError(f"unexpected mode byte {mode!r}")
+        self.next_id = 1
+        self.pending = []  # frames that arrived while waiting for an answer
+
+    def _read_exact(self, n):
+        data = b""
+        while len(data) < n:
+            chunk = self.sock.recv(n - len(data))
+            if not chunk:
+                raise ConnectionError("connection closed by the session")
+            data += chunk
+        return data
+
+    def send(self, kind, payload=b""):
+        self.sock.sendall(struct.pack(">BI", kind, len(payload)) + payload)
+
+    def send_json(self, kind, obj):
+        self.send(kind, json.dumps(obj).encode())
+
+    def recv(self):
+        """The next frame as (type, payload)."""
+        if self.pending:
+            return self.pending.pop(0)
+        kind, length = struct.unpack(">BI", self._read_exact(5))
+        return kind, self._read_exact(length)
+
+    def _answer(self, want_kind, request_kind, request_id=None):
+        """Wait for a frame of want_kind (or an ERROR about the request)."""
+        skipped = []
+        try:
+            while True:
+                kind, payload = self.recv() if not self.pending else self.pending.pop(0)
+                if kind == ERROR:
+                    body = json.loads(payload)
+                    if body.get("request") == request_kind and body.get("id") in (None, request_id):
+                        raise HeimdallError(body)
+                if kind == want_kind:
+                    if want_kind in (RESULT, SCREEN_RESP, HELLO_RESP):
+                        body = json.loads(payload)
+                        if request_id is None or body.get("id") in (None, request_id):
+                            return body
+                    else:
+                        return payload
+                skipped.append((kind, payload))
+        finally:
+            self.pending = skipped + self.pending
+
+    def _id(self):
+        self.next_id += 1
+        return self.next_id
+
+    def hello(self, name="python-example"):
+        self.send_json(HELLO, {"client": name, "protocol": 2})
+        return self._answer(HELLO_RESP, HELLO)
+
+    def status(self):
+        self.send(STATUS)
+        p = self._answer(STATUS_RESP, STATUS)
+        pid, idle_ms, alive, state, state_ms, _ = struct.unpack(">IIBBIB", p[:15])
+        return {"pid": pid, "idle_ms": idle_ms, "alive": bool(alive),
+                "state": STATES.get(state, state), "state_ms": state_ms}
+
+    def screen(self, fmt="text", scrollback_lines=0):
+        rid = self._id()
+        self.send_json(SCREEN, {"format": fmt, "scrollback_lines": scrollback_lines, "id": rid})
+        return self._answer(SCREEN_RESP, SCREEN, rid)
+
+    def submit(self, text, timeout_ms=5000):
+        rid = self._id()
+        self.send_json(SUBMIT, {"text": text, "timeout_ms": timeout_ms, "id": rid})
+        return self._answer(RESULT, SUBMIT, rid)
+
+    def wait(self, condition, timeout_ms=None):
+        rid = self._id()
+        req = dict(condition, id=rid)
+        if timeout_ms is not None:
+            req["timeout_ms"] = timeout_ms
+        self.send_json(WAIT, req)
+        return self._answer(RESULT, WAIT, rid)
+
+    def signal(self, sig):
+        rid = self._id()
+        self.send_json(SIGNAL, {"signal": sig, "id": rid})
+        return self._answer(RESULT, SIGNAL, rid)
+
+    def input(self, data):
+        self.send(INPUT, data if isinstance(data, bytes) else data.encode())
+
+    def resize(self, cols, rows):
+        self.send(RESIZE, struct.pack(">HH", cols, rows))
+
+    def close(self):
+        self.sock.close()
+
+
+def main():
+    if len(sys.argv) != 3:
+        print(__doc__, file=sys.stderr)
+        return 2
+    c = Client(sys.argv[1])
+    hello = c.hello()
+    before = c.screen()
+    result = c.submit(sys.argv[2])
+    idle = c.wait({"until": "idle", "idle_ms": 300}, timeout_ms=20000)
+    after = c.screen()
+    print(json.dumps({
+        "session": hello["session"]["id"],
+        "protocol": hello["protocol"],
+        "before": before["lines"],
+        "submit": result,
+        "idle": idle,
+        "status": c.status(),
+        "screen": after["lines"],
+    }))
+    c.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

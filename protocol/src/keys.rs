@@ -1,0 +1,132 @@
+//! Named keys (`Enter`, `C-c`, `Up`, `F5`…) and the bytes a terminal sends
+//! for them, as tmux's `send-keys` names them.
+//!
+//! Cursor keys (and Home/End) depend on the program's *application cursor
+//! keys* mode (DECCKM), which the screen model reports.
+
+/// The bytes for key `name`, or `None` if it names no key.
+///
+/// Names are case-insensitive: `Enter`, `Tab`, `BTab`, `Esc`, `Space`,
+/// `BSpace`, `Delete`, `Insert`, `Home`, `End`, `PageUp`, `PageDown`, `Up`,
+/// `Down`, `Left`, `Right`, `F1`–`F12`, `C-x` (control), `M-x` (meta: ESC
+/// then the key), and combinations such as `M-C-x`, `M-Enter`.
+pub fn key_bytes(name: &str, application_cursor: bool) -> Option<Vec<u8>> {
+    if let Some(rest) = strip_prefix_ci(name, "M-") {
+        let mut v = vec![0x1b];
+        let mut chars = rest.chars();
+        match (chars.next(), chars.next()) {
+            (Some(c), None) => v.extend_from_slice(c.to_string().as_bytes()),
+            _ => v.extend(key_bytes(rest, application_cursor)?),
+        }
+        return Some(v);
+    }
+    if let Some(rest) = strip_prefix_ci(name, "C-") {
+        return control(rest).map(|b| vec![b]);
+    }
+    let cursor = |c: u8| {
+        if application_cursor {
+            vec![0x1b, b'O', c]
+        } else {
+            vec![0x1b, b'[', c]
+        }
+    };
+    let lower = name.to_ascii_lowercase();
+    Some(match lower.as_str() {
+        "enter" | "return" | "cr" => b"\r".to_vec(),
+        "lf" => b"\n".to_vec(),
+        "tab" => b"\t".to_vec(),
+        "btab" | "s-tab" | "backtab" => b"\x1b[Z".to_vec(),
+        "esc" | "escape" => b"\x1b".to_vec(),
+        "space" => b" ".to_vec(),
+        "bspace" | "backspace" | "bs" => b"\x7f".to_vec(),
+        "delete" | "del" | "dc" => b"\x1b[3~".to_vec(),
+        "insert" | "ins" | "ic" => b"\x1b[2~".to_vec(),
+        "home" => cursor(b'H'),
+        "end" => cursor(b'F'),
+        "pageup" | "pgup" | "ppage" => b"\x1b[5~".to_vec(),
+        "pagedown" | "pgdn" | "npage" => b"\x1b[6~".to_vec(),
+        "up" => cursor(b'A'),
+        "down" => cursor(b'B'),
+        "right" => cursor(b'C'),
+        "left" => cursor(b'D'),
+        _ => return function_key(&lower),
+    })
+}
+
+fn strip_prefix_ci<'a>(s: &'a str, prefix: &str) -> Option<&'a str> {
+    (s.len() > prefix.len() && s[..prefix.len()].eq_ignore_ascii_case(prefix))
+        .then(|| &s[prefix.len()..])
+}
+
+fn control(rest: &str) -> Option<u8> {
+    if rest.eq_ignore_ascii_case("space") {
+        return Some(0);
+    }
+    let mut chars = rest.chars();
+    let (Some(c), None) = (chars.next(), chars.next()) else {
+        return None;
+    };
+    match c.to_ascii_uppercase() {
+        c @ '@'..='_' => Some(c as u8 - b'@'),
+        '?' => Some(0x7f),
+        ' ' | '2' => Some(0),
+        _ => None,
+    }
+}
+
+fn function_key(lower: &str) -> Option<Vec<u8>> {
+    let n: u8 = lower.strip_prefix('f')?.parse().ok()?;
+    let seq: &[u8] = match n {
+        1 => b"\x1bOP",
+        2 => b"\x1bOQ",
+        3 => b"\x1bOR",
+        4 => b"\x1bOS",
+        5 => b"\x1b[15~",
+        6 => b"\x1b[17~",
+        7 => b"\x1b[18~",
+        8 => b"\x1b[19~",
+        9 => b"\x1b[20~",
+        10 => b"\x1b[21~",
+        11 => b"\x1b[23~",
+        12 => b"\x1b[24~",
+        _ => return None,
+    };
+    Some(seq.to_vec())
+}
+
+/// Translate `--keys` arguments: each is a key name, or else literal text.
+pub fn keys_to_bytes<S: AsRef<str>>(args: &[S], application_cursor: bool) -> Vec<u8> {
+    let mut out = Vec::new();
+    for a in args {
+        let a = a.as_ref();
+        match key_bytes(a, application_cursor) {
+            Some(b) => out.extend(b),
+            None => out.extend_from_slice(a.as_bytes()),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names() {
+        assert_eq!(key_bytes("Enter", false).unwrap(), b"\r");
+        assert_eq!(key_bytes("C-c", false).unwrap(), [3]);
+        assert_eq!(key_bytes("c-\\", false).unwrap(), [0x1c]);
+        assert_eq!(key_bytes("Up", false).unwrap(), b"\x1b[A");
+        assert_eq!(key_bytes("up", true).unwrap(), b"\x1bOA");
+        assert_eq!(key_bytes("F5", false).unwrap(), b"\x1b[15~");
+        assert_eq!(key_bytes("M-x", false).unwrap(), b"\x1bx");
+        assert_eq!(key_bytes("M-Enter", false).unwrap(), b"\x1b\r");
+        assert_eq!(key_bytes("Esc", false).unwrap(), b"\x1b");
+        assert!(key_bytes("hello", false).is_none());
+        assert!(key_bytes("C-", false).is_none());
+        assert_eq!(
+            keys_to_bytes(&["ls", "Space", "-l", "Enter"], false),
+            b"ls -l\r"
+        );
+    }
+}

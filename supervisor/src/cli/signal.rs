@@ -1,0 +1,39 @@
+//! `hm signal ID SIG`: send a signal to the session's process group.
+
+use clap::Args;
+use heimdall_protocol::SignalSpec;
+
+use super::common::{connect, find_live, print_json, runtime, socket_dir};
+use super::Common;
+
+/// Arguments of `hm signal`.
+#[derive(Debug, Args)]
+pub struct SignalArgs {
+    /// Session id
+    pub id: String,
+    /// Signal name (INT, TERM, HUP, WINCH, USR1…) or number
+    pub signal: String,
+    /// Print the result as JSON
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `hm signal`.
+pub fn run(common: &Common, args: SignalArgs) -> anyhow::Result<i32> {
+    let cfg = common.load()?;
+    let dir = socket_dir(&cfg)?;
+    let paths = find_live(&dir, &args.id)?;
+    runtime()?.block_on(async {
+        let mut c = connect(&paths).await?;
+        c.hello("hm signal").await?;
+        let spec = match args.signal.parse::<i32>() {
+            Ok(n) => SignalSpec::Number(n),
+            Err(_) => SignalSpec::Name(args.signal.clone()),
+        };
+        let r = c.signal(spec).await?;
+        if args.json {
+            print_json(&r);
+        }
+        Ok(0)
+    })
+}

@@ -1,0 +1,45 @@
+//! `hm submit ID TEXT`: type a line as a person would (bracketed paste when
+//! the program wants it, then Enter) and confirm the program took it.
+
+use clap::Args;
+
+use super::common::{connect, find_live, print_json, runtime, socket_dir};
+use super::Common;
+
+/// Arguments of `hm submit`.
+#[derive(Debug, Args)]
+pub struct SubmitArgs {
+    /// Session id
+    pub id: String,
+    /// The line to submit (multi-line text goes in as one paste where the program supports it)
+    #[arg(allow_hyphen_values = true)]
+    pub text: String,
+    /// How long to wait for the program to react to Enter
+    #[arg(long, value_name = "MS", default_value_t = crate::requests::SUBMIT_TIMEOUT_MS)]
+    pub timeout: u64,
+    /// Print the result as JSON
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `hm submit`: exit 0 when the program reacted, 1 when it did not.
+pub fn run(common: &Common, args: SubmitArgs) -> anyhow::Result<i32> {
+    let cfg = common.load()?;
+    let dir = socket_dir(&cfg)?;
+    let paths = find_live(&dir, &args.id)?;
+    runtime()?.block_on(async {
+        let mut c = connect(&paths).await?;
+        c.hello("hm submit").await?;
+        let r = c.submit(&args.text, Some(args.timeout)).await?;
+        let accepted = r["accepted"].as_bool() == Some(true);
+        if args.json {
+            print_json(&r);
+        } else if !accepted {
+            eprintln!(
+                "hm: session {:?} did not react to the line within {} ms",
+                paths.id, args.timeout
+            );
+        }
+        Ok(if accepted { 0 } else { 1 })
+    })
+}

@@ -1,0 +1,282 @@
+//! The long-running extension requests: SUBMIT (type a line as a person
+//! would and confirm it was taken) and WAIT (server-side, event-driven
+//! conditions). Each runs in its own task so several can be in flight on one
+//! connection; the answer carries the request's `id`.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use heimdall_protocol::{RegexSource, State, SubmitRequest, WaitCondition, WaitRequest};
+use serde_json::{json, Value};
+
+use crate::session::Session;
+
+/// Default time SUBMIT waits for the program to react to Enter.
+pub const SUBMIT_TIMEOUT_MS: u64 = 5000;
+/// After typing, how long output must be quiet before Enter is pressed.
+const SETTLE_QUIET: Duration = Duration::from_millis(40);
+/// If typing produces no output at all (no echo), Enter follows after this.
+const SETTLE_SILENT: Duration = Duration::from_millis(150);
+/// The longest wait for the typed text to be taken.
+const SETTLE_MAX: Duration = Duration::from_millis(1500);
+/// Text of new output kept for an output regex WAIT.
+const OUTPUT_WINDOW: usize = 64 * 1024;
+/// Shortest interval between two looks at the screen for a regex WAIT.
+const SCREEN_RECHECK: Duration = Duration::from_millis(15);
+/// Largest compiled regex.
+const REGEX_SIZE_LIMIT: usize = 1 << 20;
+
+/// A failed request: an ERROR code and message.
+pub type Failure = (&'static str, String);
+
+fn dead(session: &Session) -> Failure {
+    let code = session.exit_status().map_or(0, |s| s.0);
+    (
+        "dead",
+        format!("the session has exited (code {code}); `hm screen` shows its final screen"),
+    )
+}
+
+/// Wait until output reaches past `from` and then stays quiet for `quiet`,
+/// or `silent` passes with no output at all, or `max` passes. Returns
+/// whether any output arrived.
+async fn settle(
+    session: &Session,
+    from: u64,
+    quiet: Duration,
+    silent: Duration,
+    max: Duration,
+) -> bool {
+    let mut watch = session.output.watch();
+    let start = Instant::now();
+    let mut last_end = session.output.end();
+    let mut last_change = start;
+    loop {
+        let now = Instant::now();
+        let end = session.output.end();
+        if end != last_end {
+            last_end = end;
+            last_change = now;
+        }
+        let saw_output = end > from;
+        let deadline = if saw_output {
+            (last_change + quiet).min(start + max)
+        } else {
+            (start + silent).min(start + max)
+        };
+        if now >= deadline || session.exit_status().is_some() {
+            return saw_output;
+        }
+        tokio::select! {
+            _ = watch.changed() => {}
+            _ = tokio::time::sleep_until(deadline.into()) => {}
+        }
+    }
+}
+
+/// Wait up to `timeout` for output beyond `from` or a state change.
+async fn reacted(session: &Session, from: u64, state: State, timeout: Duration) -> bool {
+    let mut watch = session.output.watch();
+    let deadline = Instant::now() + timeout;
+    loop {
+        if session.output.end() > from
+            || session.state() != state
+            || session.exit_status().is_some()
+        {
+            return true;
+        }
+        tokio::select! {
+            _ = watch.changed() => {}
+            _ = tokio::time::sleep_until(deadline.into()) => return false,
+        }
+    }
+}
+
+/// SUBMIT: bracketed paste when the program enabled it (the text as typed
+/// otherwise, newlines as Enter); Enter as a separate write once the program
+/// has taken the text; then confirm the program reacted.
+pub async fn submit(session: Arc<Session>, req: SubmitRequest) -> Result<Value, Failure> {
+    if session.exit_status().is_some() {
+        return Err(dead(&session));
+    }
+    let bracketed = match session.screen() {
+        Some(st) => st.model.bracketed_paste(),
+        None => {
+            return Err((
+                "unsupported",
+                "SUBMIT needs the screen model (screen_model = false in this session's config)"
+                    .into(),
+            ))
+        }
+    };
+    let text = req.text.trim_end_matches(['\r', '\n']);
+    let payload = if bracketed {
+        format!("\x1b[200~{text}\x1b[201~")
+    } else {
+        text.replace("\r\n", "\r").replace('\n', "\r")
+    };
+    let before = session.output.end();
+    if !payload.is_empty() {
+        session.input(Bytes::from(payload)).await;
+    }
+    let echoed = settle(&session, before, SETTLE_QUIET, SETTLE_SILENT, SETTLE_MAX).await;
+    let typed = session.output.end();
+    let state = session.state();
+    session.input(Bytes::from_static(b"\r")).await;
+    let timeout = Duration::from_millis(req.timeout_ms.unwrap_or(SUBMIT_TIMEOUT_MS));
+    let accepted = reacted(&session, typed, state, timeout).await;
+    Ok(json!({
+        "ok": true,
+        "accepted": accepted,
+        "bracketed_paste": bracketed,
+        "echoed": echoed,
+        "output_offset": session.output.end(),
+        "id": req.id,
+    }))
+}
+
+fn compile(pattern: &str) -> Result<regex::Regex, Failure> {
+    regex::RegexBuilder::new(pattern)
+        .size_limit(REGEX_SIZE_LIMIT)
+        .multi_line(true)
+        .build()
+        .map_err(|e| ("invalid_regex", format!("invalid regex {pattern:?}: {e}")))
+}
+
+/// Check a WAIT before running it (so bad ones fail at once).
+pub fn validate(session: &Session, req: &WaitRequest) -> Result<(), Failure> {
+    match &req.condition {
+        WaitCondition::Regex { pattern, source } => {
+            compile(pattern)?;
+            if *source == RegexSource::Screen && session.screen().is_none() {
+                return Err((
+                    "unsupported",
+                    "a screen regex needs the screen model (screen_model = false here)".into(),
+                ));
+            }
+            Ok(())
+        }
+        _ => Ok(()),
+    }
+}
+
+/// WAIT: answer when the condition holds, or `{"ok": false, "error": "timeout"}`.
+pub async fn wait(session: Arc<Session>, req: WaitRequest) -> Value {
+    let started = Instant::now();
+    let timeout = req.timeout_ms.map(Duration::from_millis);
+    let work = wait_for(&session, &req.condition);
+    let outcome = match timeout {
+        Some(t) => tokio::time::timeout(t, work)
+            .await
+            .unwrap_or_else(|_| json!({"ok": false, "error": "timeout"})),
+        None => work.await,
+    };
+    let mut v = outcome;
+    if let Some(o) = v.as_object_mut() {
+        o.insert("id".into(), json!(req.id));
+        o.insert(
+            "waited_ms".into(),
+            json!(started.elapsed().as_millis() as u64),
+        );
+    }
+    v
+}
+
+fn exited(session: &Session) -> Value {
+    let (code, signal) = session.exit_status().unwrap_or((0, None));
+    json!({"ok": false, "error": "exited", "code": code, "signal": signal})
+}
+
+async fn wait_for(session: &Arc<Session>, cond: &WaitCondition) -> Value {
+    let mut exit = session.watch_exit();
+    match cond {
+        WaitCondition::Exit => {
+            let status = exit.wait_for(Option::is_some).await.ok().and_then(|s| *s);
+            let (code, signal) = status.unwrap_or((0, None));
+            json!({"ok": true, "until": "exit", "code": code, "signal": signal})
+        }
+        WaitCondition::Idle { idle_ms } => {
+            let want = Duration::from_millis(*idle_ms);
+            loop {
+                if session.exit_status().is_some() {
+                    return exited(session);
+                }
+                let idle = session.idle_for();
+                if idle >= want {
+                    return json!({"ok": true, "until": "idle", "idle_ms": idle.as_millis() as u64, "state": session.state()});
+                }
+                tokio::select! {
+                    _ = tokio::time::sleep(want - idle) => {}
+                    _ = exit.changed() => {}
+                }
+            }
+        }
+        WaitCondition::State { state } => {
+            let mut events = session.subscribe_events();
+            loop {
+                let now = session.state();
+                if now == *state {
+                    return json!({"ok": true, "until": "state", "state": now});
+                }
+                if session.exit_status().is_some() && *state != State::Dead {
+                    return exited(session);
+                }
+                tokio::select! {
+                    _ = events.recv() => {}
+                    _ = exit.changed() => {}
+                }
+            }
+        }
+        WaitCondition::Regex { pattern, source } => {
+            let Ok(re) = compile(pattern) else {
+                return json!({"ok": false, "error": "invalid_regex"});
+            };
+            let mut watch = session.output.watch();
+            let mut offset = session.output.end();
+            let mut text = String::new();
+            loop {
+                let found = match source {
+                    RegexSource::Screen => session.screen().and_then(|st| {
+                        let screen = st.model.text();
+                        re.find(&screen).map(|m| {
+                            let line = screen[..m.start()].matches('\n').count();
+                            json!({"ok": true, "until": "regex", "match": m.as_str(), "line": line, "source": "screen"})
+                        })
+                    }),
+                    RegexSource::Output => {
+                        let (from, slices) = session.output.slices_from(offset);
+                        let new: Vec<u8> = slices.concat();
+                        offset = from + new.len() as u64;
+                        text.push_str(&String::from_utf8_lossy(&strip_ansi_escapes::strip(&new)));
+                        if text.len() > OUTPUT_WINDOW {
+                            let mut cut = text.len() - OUTPUT_WINDOW;
+                            while !text.is_char_boundary(cut) {
+                                cut += 1;
+                            }
+                            text.drain(..cut);
+                        }
+                        re.find(&text).map(|m| {
+                            json!({"ok": true, "until": "regex", "match": m.as_str(), "source": "output", "output_offset": offset})
+                        })
+                    }
+                };
+                if let Some(v) = found {
+                    return v;
+                }
+                if session.exit_status().is_some() && session.output.is_closed() {
+                    return exited(session);
+                }
+                tokio::select! {
+                    _ = watch.changed() => {}
+                    _ = exit.changed() => {}
+                }
+                if *source == RegexSource::Screen {
+                    // Rendering the screen on every chunk of a flood would
+                    // parse all of it: look at most every RECHECK.
+                    tokio::time::sleep(SCREEN_RECHECK).await;
+                }
+            }
+        }
+    }
+}
