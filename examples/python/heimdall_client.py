@@ -74,7 +74,7 @@ class Client:
         skipped = []
         try:
             while True:
-                kind, payload = self.recv() if not self.pending else self.pending.pop(0)
+                kind, payload = self.recv()
                 if kind == ERROR:
                     body = json.loads(payload)
                     if body.get("request") == request_kind and body.get("id") in (None, request_id):

@@ -390,6 +390,7 @@ fn main() {
     let mut raw_runs = Vec::new();
     let mut one_runs = Vec::new();
     let mut eight_runs = Vec::new();
+    let mut plain_runs = Vec::new();
     for round in 0..ROUNDS {
         let (raw_bytes, raw_secs) = raw_drain(bytes);
         assert_eq!(raw_bytes, bytes, "raw drain lost bytes");
@@ -398,6 +399,15 @@ fn main() {
         one_runs.push((mbps(bytes, secs), got));
         let (got, secs, _) = hm_drain(&dir, &format!("eight{round}"), bytes, 8, false, &[]);
         eight_runs.push((mbps(bytes, secs), got));
+        let (got, secs, _) = hm_drain(
+            &dir,
+            &format!("plain{round}"),
+            bytes,
+            1,
+            false,
+            &["--screen-model=false"],
+        );
+        plain_runs.push((mbps(bytes, secs), got));
     }
     let best = |runs: &[(f64, Vec<u64>)]| {
         runs.iter()
@@ -408,6 +418,7 @@ fn main() {
     let raw = raw_runs.iter().copied().fold(0.0, f64::max);
     let (one_mbps, one) = best(&one_runs);
     let (eight_mbps, eight) = best(&eight_runs);
+    let (plain_mbps, plain) = best(&plain_runs);
     let (stall_got, _, stall_peak) = hm_drain(&dir, "stall", bytes, 1, true, &[]);
     let tmux = tmux_drain(tmp.path(), bytes);
 
@@ -472,6 +483,12 @@ fn main() {
     };
     row("hm, 1 subscriber", one_mbps, &one, &one_runs);
     row("hm, 8 subscribers", eight_mbps, &eight, &eight_runs);
+    row(
+        "hm, 1 subscriber, screen model off",
+        plain_mbps,
+        &plain,
+        &plain_runs,
+    );
     match tmux {
         Some(secs) => println!(
             "| tmux, no client attached | {:.0} | {:.2} | - |",
@@ -480,6 +497,11 @@ fn main() {
         ),
         None => println!("| tmux | not installed | | |"),
     }
+    println!();
+    println!(
+        "Screen model cost: 1 subscriber with the model {one_mbps:.0} MB/s, without {plain_mbps:.0} MB/s: on/off = {:.2}.",
+        one_mbps / plain_mbps
+    );
     println!();
     println!("Keystroke echo through `cat` ({ROUND_TRIPS} round trips):");
     println!();

@@ -3,11 +3,12 @@
 //! checks and the attach client's redraw.
 //!
 //! The model is a *reader* of the output ring, not part of the output path:
-//! it tracks the offset it has parsed up to. Interactive output is parsed as
-//! it arrives; during a flood (the pump is gathering full pty reads) parsing
-//! is deferred and, when more than [`SKIP_OVER`] bytes are pending, only the
-//! newest [`REPLAY_TAIL`] bytes are parsed — enough to rebuild any screen
-//! while costing the flood almost nothing. Modes set by skipped bytes
+//! it tracks the offset it has parsed up to. Output that follows a pause is
+//! parsed as it arrives; a stream of output is parsed at most every 50 ms,
+//! and when more than [`SKIP_OVER`] bytes are pending only the newest
+//! [`REPLAY_TAIL`] bytes are parsed — enough to rebuild any screen while
+//! costing a flood almost nothing. Every request that reads the screen
+//! (SCREEN, WAIT on the screen, SUBMIT, a redraw) first catches up. Modes set by skipped bytes
 //! (alternate screen, bracketed paste) are kept from before the skip;
 //! full-screen programs redraw continually, so their picture is right again
 //! after their next frame.
@@ -17,7 +18,7 @@ use heimdall_protocol::{Cursor, ScreenFormat, ScreenResp};
 /// Pending bytes beyond which a catch-up skips ahead.
 pub const SKIP_OVER: usize = 256 * 1024;
 /// Bytes parsed after a skip.
-pub const REPLAY_TAIL: usize = 64 * 1024;
+pub const REPLAY_TAIL: usize = 32 * 1024;
 
 /// What parsing output produced besides the picture.
 #[derive(Debug, Default)]

@@ -58,6 +58,8 @@ pub struct ScreenState {
     pub model: ScreenModel,
     /// Output offset parsed up to.
     pub parsed: u64,
+    /// When output was last parsed.
+    synced_at: Instant,
 }
 
 /// Extension requests and behaviours this supervisor serves (HELLO_RESP).
@@ -155,6 +157,7 @@ impl Session {
                         config.screen_scrollback_lines,
                     ),
                     parsed: 0,
+                    synced_at: now,
                 })
             }),
             screen_due: Notify::new(),
@@ -336,8 +339,11 @@ impl Session {
         if !gather || self.output.unwoken() >= FLOOD_BATCH {
             self.output.wake();
         }
-        if self.screen.is_some() {
-            if gather {
+        if let Some(screen) = &self.screen {
+            // Output after a pause is parsed at once; a stream of output at
+            // most every SCREEN_LAG (see `crate::screen`).
+            let recent = now.saturating_duration_since(lock(screen).synced_at) < SCREEN_LAG;
+            if gather || recent {
                 self.screen_due.notify_one();
             } else {
                 drop(self.screen());
@@ -371,6 +377,7 @@ impl Session {
                 title = n.title.or(title);
             }
             st.parsed = end;
+            st.synced_at = Instant::now();
             if let Some(title) = title {
                 self.emit(Event::Title { title });
             }
@@ -386,11 +393,14 @@ impl Session {
         self.screen().map(|st| st.model.lines())
     }
 
-    /// Parse output deferred during floods, at most [`SCREEN_LAG`] late.
+    /// Parse output deferred during streams of output, at most
+    /// [`SCREEN_LAG`] after the previous parse.
     pub async fn screen_syncer(self: Arc<Self>) {
+        let Some(screen) = &self.screen else { return };
         loop {
             self.screen_due.notified().await;
-            tokio::time::sleep(SCREEN_LAG).await;
+            let at = lock(screen).synced_at + SCREEN_LAG;
+            tokio::time::sleep_until(at.into()).await;
             drop(self.screen());
         }
     }

@@ -1,0 +1,437 @@
+//! The screen model and the agent-grade requests: SCREEN, SUBMIT, WAIT,
+//! EVENTS (title, bell), the final screen in the exit record, and the CLI
+//! commands over them.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::{poll, Env, Raw, DEADLINE};
+
+fn wait_screen(env: &Env, id: &str, re: &str) {
+    let out = env.run(&["wait", id, "--regex", re, "--timeout", "20000"]);
+    assert!(
+        out.status.success(),
+        "waiting for {re:?}: {:?}\nscreen:\n{}",
+        out.status,
+        env.ok(&["screen", id])
+    );
+}
+
+fn lines_of(path: &std::path::Path) -> Vec<String> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .map(String::from)
+        .collect()
+}
+
+#[test]
+fn screen_of_a_full_screen_program_is_rendered() {
+    let env = Env::new();
+    let file = env.dir.path().join("notes.txt");
+    std::fs::write(&file, "first line of the file\nsecond line\n").unwrap();
+    env.start(
+        "vim",
+        &["--cols", "60", "--rows", "12"],
+        &[
+            "vim",
+            "-u",
+            "NONE",
+            "-N",
+            "-i",
+            "NONE",
+            "-n",
+            file.to_str().unwrap(),
+        ],
+    );
+    wait_screen(&env, "vim", "second line");
+    let text = env.ok(&["screen", "vim"]);
+    assert!(!text.contains('\x1b'), "no escape codes: {text:?}");
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines[0], "first line of the file");
+    assert_eq!(lines[1], "second line");
+    assert!(lines[2].starts_with('~'), "{text}");
+    let v: serde_json::Value = serde_json::from_str(&env.ok(&["screen", "vim", "--json"])).unwrap();
+    assert_eq!(v["alternate_screen"], true);
+    assert_eq!(v["cols"], 60);
+    assert_eq!(v["rows"], 12);
+    assert_eq!(v["lines"].as_array().unwrap().len(), 12);
+    assert_eq!(v["cursor"]["row"], 0);
+    let ansi = env.ok(&["screen", "vim", "--ansi"]);
+    assert!(ansi.contains("first line of the file"));
+    // A resize reaches the model and the program.
+    let mut c = Raw::connect(&env.sock("vim"));
+    c.send(0x04, &[0, 70, 0, 14]);
+    poll("the resized screen", DEADLINE, || {
+        let v: serde_json::Value =
+            serde_json::from_str(&env.ok(&["screen", "vim", "--json"])).ok()?;
+        (v["cols"] == 70 && v["rows"] == 14).then_some(())
+    });
+}
+
+#[test]
+fn title_and_bell_events_and_scrollback() {
+    let env = Env::new();
+    env.start(
+        "tb",
+        &["--rows", "5"],
+        &[
+            "sh",
+            "-c",
+            "read x; printf '\\033]2;build: done\\007'; printf 'ding\\a\\n'; seq 1 20; sleep 100",
+        ],
+    );
+    let mut ev = Raw::connect(&env.sock("tb"));
+    ev.hello();
+    ev.send(0x09, &[]);
+    let mut ctl = Raw::connect(&env.sock("tb"));
+    ctl.send(0x01, b"go\n");
+    let (mut title, mut bell) = (None, false);
+    while title.is_none() || !bell {
+        let (k, p) = ev.recv().expect("events");
+        if k != 0x86 {
+            continue;
+        }
+        let e: serde_json::Value = serde_json::from_slice(&p).unwrap();
+        match e["type"].as_str() {
+            Some("title") => title = Some(e["title"].as_str().unwrap().to_string()),
+            Some("bell") => bell = true,
+            _ => {}
+        }
+    }
+    assert_eq!(title.as_deref(), Some("build: done"));
+    wait_screen(&env, "tb", "^20$");
+    let v: serde_json::Value =
+        serde_json::from_str(&env.ok(&["screen", "tb", "--json", "--scrollback", "10"])).unwrap();
+    assert_eq!(v["title"], "build: done");
+    let sb: Vec<&str> = v["scrollback"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l.as_str().unwrap())
+        .collect();
+    assert_eq!(sb.len(), 10);
+    assert_eq!(sb.last(), Some(&"16"), "{sb:?}");
+}
+
+#[test]
+fn submit_runs_a_line_exactly_once_in_bash_python_and_vim() {
+    let env = Env::new();
+    let count = env.dir.path().join("count");
+    let c = count.to_str().unwrap();
+    // bash (bracketed paste on by default in bash 5.1+).
+    env.start("bash", &[], &["bash", "--norc", "--noprofile"]);
+    wait_screen(&env, "bash", r"[#$] ?$");
+    env.ok(&["submit", "bash", &format!("echo from-bash >> {c}")]);
+    poll("bash to run the line", DEADLINE, || {
+        (lines_of(&count).len() == 1).then_some(())
+    });
+    // python3's REPL.
+    env.start("py", &[], &["python3", "-q"]);
+    wait_screen(&env, "py", ">>> ?$");
+    let out: serde_json::Value = serde_json::from_str(&env.ok(&[
+        "submit",
+        "py",
+        &format!("open({c:?}, 'a').write('from-python\\n')"),
+        "--json",
+    ]))
+    .unwrap();
+    assert_eq!(out["accepted"], true);
+    poll("python to run the line", DEADLINE, || {
+        (lines_of(&count).len() == 2).then_some(())
+    });
+    // vim in insert mode: a full-screen program with bracketed paste.
+    let file = env.dir.path().join("vim.txt");
+    env.start(
+        "vim",
+        &[],
+        &[
+            "vim",
+            "-u",
+            "NONE",
+            "-N",
+            "-i",
+            "NONE",
+            "-n",
+            file.to_str().unwrap(),
+        ],
+    );
+    wait_screen(&env, "vim", "^~");
+    env.ok(&["send", "vim", "i"]);
+    wait_screen(&env, "vim", "INSERT");
+    let out: serde_json::Value =
+        serde_json::from_str(&env.ok(&["submit", "vim", "hello from vim", "--json"])).unwrap();
+    assert_eq!(out["accepted"], true);
+    assert_eq!(out["bracketed_paste"], true, "vim asks for bracketed paste");
+    env.ok(&["send", "vim", "--keys", "Esc", ":wq", "Enter"]);
+    let done = env.run(&["wait", "vim", "--exit", "--timeout", "20000"]);
+    assert_eq!(done.status.code(), Some(0));
+    assert_eq!(
+        std::fs::read_to_string(&file).unwrap(),
+        "hello from vim\n\n"
+    );
+    // Each line ran exactly once.
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(lines_of(&count), vec!["from-bash", "from-python"]);
+}
+
+#[test]
+fn wait_regex_idle_exit_and_timeout() {
+    let env = Env::new();
+    env.start(
+        "w",
+        &[],
+        &["sh", "-c", "read x; echo ready-$((1+1)); read y; exit 9"],
+    );
+    let mut ctl = Raw::connect(&env.sock("w"));
+    // Timeout: exit code 124.
+    let t = Instant::now();
+    let out = env.run(&["wait", "w", "--regex", "never-appears", "--timeout", "300"]);
+    assert_eq!(out.status.code(), Some(124));
+    assert!(t.elapsed() >= Duration::from_millis(300));
+    // Regex on the screen and on new output, waited for concurrently.
+    let screen = {
+        let mut cmd = env.hm();
+        cmd.args(["wait", "w", "--regex", r"ready-\d", "--timeout", "20000"]);
+        std::thread::spawn(move || cmd.output().unwrap())
+    };
+    let output = {
+        let mut cmd = env.hm();
+        cmd.args([
+            "wait",
+            "w",
+            "--regex",
+            "ready-2",
+            "--output",
+            "--json",
+            "--timeout",
+            "20000",
+        ]);
+        std::thread::spawn(move || cmd.output().unwrap())
+    };
+    std::thread::sleep(Duration::from_millis(300));
+    ctl.send(0x01, b"go\n");
+    let s = screen.join().unwrap();
+    assert!(s.status.success());
+    assert_eq!(String::from_utf8_lossy(&s.stdout).trim(), "ready-2");
+    let o = output.join().unwrap();
+    assert!(o.status.success());
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["match"], "ready-2");
+    // Idle.
+    let out = env.run(&["wait", "w", "--idle", "200", "--json", "--timeout", "20000"]);
+    assert!(out.status.success());
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(v["idle_ms"].as_u64().unwrap() >= 200);
+    // Exit: hm wait exits with the child's code, also after the session is gone.
+    let waiter = {
+        let mut cmd = env.hm();
+        cmd.args(["wait", "w", "--exit", "--timeout", "20000"]);
+        std::thread::spawn(move || cmd.output().unwrap())
+    };
+    std::thread::sleep(Duration::from_millis(200));
+    ctl.send(0x01, b"bye\n");
+    assert_eq!(waiter.join().unwrap().status.code(), Some(9));
+    env.wait_gone("w");
+    assert_eq!(env.run(&["wait", "w", "--exit"]).status.code(), Some(9));
+}
+
+#[test]
+fn several_waits_on_one_connection_answer_by_id() {
+    let env = Env::new();
+    env.start(
+        "many",
+        &[],
+        &["sh", "-c", "read x; echo one; read y; echo two; sleep 100"],
+    );
+    let mut c = Raw::connect(&env.sock("many"));
+    c.hello();
+    c.send(
+        0x0C,
+        br#"{"id": 1, "until": "regex", "pattern": "two", "source": "output"}"#,
+    );
+    c.send(
+        0x0C,
+        br#"{"id": 2, "until": "regex", "pattern": "one", "source": "output"}"#,
+    );
+    c.send(0x0C, br#"{"id": 3, "until": "exit", "timeout_ms": 200}"#);
+    c.send(0x01, b"a\n");
+    let mut answers = Vec::new();
+    while answers.len() < 2 {
+        let (k, p) = c.recv().expect("result");
+        if k == 0x87 {
+            let v: serde_json::Value = serde_json::from_slice(&p).unwrap();
+            answers.push((v["id"].as_u64().unwrap(), v["ok"].as_bool().unwrap()));
+        }
+    }
+    answers.sort();
+    assert_eq!(
+        answers,
+        vec![(2, true), (3, false)],
+        "one matched, exit timed out"
+    );
+    c.send(0x01, b"b\n");
+    loop {
+        let (k, p) = c.recv().expect("result");
+        if k == 0x87 {
+            let v: serde_json::Value = serde_json::from_slice(&p).unwrap();
+            assert_eq!(
+                (v["id"].as_u64(), v["match"].as_str()),
+                (Some(1), Some("two"))
+            );
+            break;
+        }
+    }
+    // And many connections at once.
+    let waiters: Vec<_> = (0..10)
+        .map(|_| {
+            let mut cmd = env.hm();
+            cmd.args(["wait", "many", "--idle", "100", "--timeout", "20000"]);
+            std::thread::spawn(move || cmd.output().unwrap().status.code())
+        })
+        .collect();
+    for w in waiters {
+        assert_eq!(w.join().unwrap(), Some(0));
+    }
+}
+
+fn error_of(c: &mut Raw) -> serde_json::Value {
+    loop {
+        let (k, p) = c.recv().expect("answer");
+        if k == 0x8F {
+            return serde_json::from_slice(&p).unwrap();
+        }
+        assert_ne!(k, 0x87, "expected an error, got a result");
+    }
+}
+
+#[test]
+fn bad_requests_get_errors_and_the_connection_stays() {
+    let env = Env::new();
+    env.start("bad", &[], &["sleep", "100"]);
+    let mut c = Raw::connect(&env.sock("bad"));
+    c.hello();
+    c.send(0x0C, br#"{"until": "regex", "pattern": "(unclosed"}"#);
+    let e = error_of(&mut c);
+    assert_eq!(e["error"], "invalid_regex");
+    assert!(e["message"].as_str().unwrap().contains("(unclosed"));
+    c.send(0x0C, br#"{"timeout_ms": 100}"#);
+    let e = error_of(&mut c);
+    assert_eq!(e["error"], "malformed");
+    assert!(e["message"].as_str().unwrap().contains("until"), "{e}");
+    c.send(0x0B, b"{\"text\": \"\xff\xfe\"}");
+    let e = error_of(&mut c);
+    assert_eq!(e["error"], "malformed");
+    assert!(e["message"].as_str().unwrap().contains("UTF-8"), "{e}");
+    c.send(0x08, br#"{"signal": 12345}"#);
+    assert_eq!(error_of(&mut c)["error"], "invalid_signal");
+    assert!(c.status().2, "still connected, still alive");
+}
+
+#[test]
+fn final_screen_survives_the_session() {
+    let env = Env::new();
+    env.start(
+        "fin",
+        &["--rows", "6"],
+        &[
+            "sh",
+            "-c",
+            "printf 'last words\\nof the program\\n'; exit 3",
+        ],
+    );
+    env.wait_gone("fin");
+    let text = env.ok(&["screen", "fin"]);
+    assert_eq!(text, "last words\nof the program\n");
+    let out = env.ok(&["tail", "fin"]);
+    assert!(out.contains("of the program"));
+}
+
+#[test]
+fn send_keys_tail_signal_and_events() {
+    let env = Env::new();
+    env.start("k", &[], &["bash", "--norc", "--noprofile"]);
+    wait_screen(&env, "k", r"[#$] ?$");
+    env.ok(&["send", "k", "--keys", "echo", "Space", "first", "Enter"]);
+    wait_screen(&env, "k", "^first$");
+    // Up recalls the last command (cursor keys in the program's mode).
+    env.ok(&["send", "k", "--keys", "Up", "Enter"]);
+    poll("the recalled command", DEADLINE, || {
+        (env.ok(&["screen", "k"]).matches("\nfirst").count() >= 2).then_some(())
+    });
+    // C-c interrupts a foreground command.
+    env.ok(&["send", "k", "sleep 1000"]);
+    env.ok(&["send", "k", "--keys", "Enter"]);
+    std::thread::sleep(Duration::from_millis(200));
+    env.ok(&["send", "k", "--keys", "C-c"]);
+    env.ok(&["submit", "k", "echo after-$((3*3))"]);
+    wait_screen(&env, "k", "^after-9$");
+    // tail --from resumes exactly where an offset points.
+    let off = env.status_json("k")["output_offset"].as_u64().unwrap();
+    env.ok(&["submit", "k", "echo resumed-here"]);
+    wait_screen(&env, "k", "^resumed-here$");
+    let tail = env.ok(&["tail", "k", "--from", &off.to_string()]);
+    assert!(
+        tail.contains("resumed-here") && !tail.contains("after-9"),
+        "{tail:?}"
+    );
+    // Events stream as JSON lines; a signal ends the session.
+    let events = env
+        .hm()
+        .args(["events", "k"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    env.ok(&["signal", "k", "HUP"]);
+    let out = events.wait_with_output().unwrap();
+    let lines: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let exit = lines
+        .iter()
+        .find(|e| e["type"] == "exit")
+        .expect("an exit event");
+    assert_eq!(exit["code"], 129);
+    let bad = env.run(&["signal", "gone-already", "TERM"]);
+    assert!(!bad.status.success());
+}
+
+#[test]
+fn python_example_client_speaks_the_protocol() {
+    let env = Env::new();
+    env.start("pyc", &[], &["bash", "--norc", "--noprofile"]);
+    wait_screen(&env, "pyc", r"[#$] ?$");
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../examples/python/heimdall_client.py"
+    );
+    let out = std::process::Command::new("python3")
+        .args([
+            script,
+            env.sock("pyc").to_str().unwrap(),
+            "echo from-python-client-$((2*21))",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["session"], "pyc");
+    assert_eq!(v["protocol"], 2);
+    assert_eq!(v["submit"]["accepted"], true);
+    assert_eq!(v["idle"]["ok"], true);
+    assert_eq!(v["status"]["alive"], true);
+    let screen: Vec<&str> = v["screen"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l.as_str().unwrap())
+        .collect();
+    assert!(screen.contains(&"from-python-client-42"), "{screen:?}");
+}
