@@ -136,6 +136,10 @@ pub struct ScreenRequest {
     /// How many lines scrolled off the top to include (0 = none).
     #[serde(default)]
     pub scrollback_lines: usize,
+    /// Also return `redraw`: the escape sequences that paint this screen on
+    /// a terminal (used by attaching clients).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub redraw: bool,
 }
 
 /// A signal given by name (`"INT"`, `"SIGTERM"`) or number (`15`).
@@ -494,6 +498,14 @@ pub struct ScreenResp {
     /// Lines scrolled off the top, oldest first, when asked for.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scrollback: Option<Vec<String>>,
+    /// The output offset this screen reflects: SUBSCRIBE_FROM it to
+    /// continue with live output, without gap or overlap.
+    #[serde(default)]
+    pub output_offset: u64,
+    /// Escape sequences that paint this screen (modes, contents, cursor) on
+    /// a terminal, when asked for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub redraw: Option<String>,
 }
 
 /// One choice of a program waiting for input.

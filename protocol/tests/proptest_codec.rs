@@ -33,6 +33,7 @@ fn arb_client_message() -> impl Strategy<Value = ClientMessage> {
                     ScreenFormat::Text
                 },
                 scrollback_lines: n,
+                redraw: ansi,
             })
         }),
         (any::<i32>(), ".*", any::<bool>()).prop_map(|(n, s, by_num)| {

@@ -87,6 +87,7 @@ pub struct FileConfig {
     rows: Option<u16>,
     screen_model: Option<bool>,
     screen_scrollback_lines: Option<usize>,
+    status_bar: Option<bool>,
 }
 
 /// Configuration after the file is read and validated (before CLI flags).
@@ -130,6 +131,8 @@ pub struct Config {
     pub screen_model: bool,
     /// Lines scrolled off the top the screen model keeps.
     pub screen_scrollback_lines: usize,
+    /// Whether `hm attach` shows the status bar.
+    pub status_bar: bool,
     /// The file this came from, if any.
     pub source: Option<PathBuf>,
 }
@@ -156,6 +159,7 @@ impl Default for Config {
             rows: 24,
             screen_model: true,
             screen_scrollback_lines: 1000,
+            status_bar: true,
             source: None,
         }
     }
@@ -332,6 +336,9 @@ impl Config {
         }
         if let Some(v) = file.screen_scrollback_lines {
             cfg.screen_scrollback_lines = v;
+        }
+        if let Some(v) = file.status_bar {
+            cfg.status_bar = v;
         }
         Ok(cfg)
     }

@@ -189,6 +189,8 @@ impl ScreenModel {
             bracketed_paste: s.bracketed_paste(),
             application_cursor: s.application_cursor(),
             scrollback,
+            output_offset: 0,
+            redraw: None,
         }
     }
 

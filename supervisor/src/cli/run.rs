@@ -14,6 +14,9 @@ pub struct RunArgs {
     /// Run the supervisor headless in the foreground and exit with the child's code
     #[arg(long)]
     pub detach: bool,
+    /// Attach without the status bar
+    #[arg(long, conflicts_with = "detach")]
+    pub no_status_bar: bool,
     #[command(flatten)]
     pub session: SessionFlags,
     /// The command to run and its arguments
@@ -43,7 +46,11 @@ pub fn run(common: &Common, args: RunArgs) -> anyhow::Result<i32> {
             if generated {
                 eprintln!("[session {id}]");
             }
-            super::attach::attach(common, &id, false)
+            let opts = super::attach::AttachOptions {
+                read_only: false,
+                status_bar: args.no_status_bar.then_some(false),
+            };
+            super::attach::attach(common, &id, opts)
         }
     }
 }

@@ -50,6 +50,7 @@ pub fn run(common: &Common, args: ScreenArgs) -> anyhow::Result<i32> {
                     ScreenFormat::Text
                 },
                 scrollback_lines: args.scrollback,
+                redraw: false,
             };
             let s = answer(&paths, c.screen(req)).await?;
             if args.json {

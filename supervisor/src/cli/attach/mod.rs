@@ -1,0 +1,379 @@
+//! `hm attach ID`: this terminal becomes the session's terminal.
+//!
+//! Raw mode for the duration, always restored (detach, session exit,
+//! SIGTERM/SIGHUP, a closed socket, an error, a panic); keystrokes pass
+//! through; the detach key (default Ctrl-\) detaches; the terminal size is
+//! sent on attach and on every SIGWINCH (the latest attach or resize wins).
+//!
+//! On attach the session's screen model paints the picture at once (modes,
+//! contents, cursor), then live output continues from exactly the offset
+//! that picture reflects. With the status bar (the default) the program gets
+//! one row less and [`view::View`] renders its screen above the bar.
+
+use std::io::Write;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+
+use std::time::{Duration, Instant};
+
+use anyhow::{anyhow, Context};
+use bytes::Bytes;
+use clap::Args;
+use heimdall_protocol::{
+    ClientMessage, ClientWriter, Event, ScreenFormat, ScreenRequest, ServerMessage,
+};
+use nix::sys::termios::{self, SetArg, Termios};
+use tokio::io::unix::AsyncFd;
+use tokio::signal::unix::{signal, SignalKind};
+
+use super::common::{connect, find_live, socket_dir};
+use super::Common;
+
+mod view;
+
+/// Arguments of `hm attach`.
+#[derive(Debug, Args)]
+pub struct AttachArgs {
+    /// Session id
+    pub id: String,
+    /// Watch only: never send input or resize the session (the detach key still detaches)
+    #[arg(long)]
+    pub read_only: bool,
+    /// No status bar: the program's output goes to the terminal as it is
+    #[arg(long)]
+    pub no_status_bar: bool,
+}
+
+/// How to attach.
+#[derive(Debug, Clone, Copy)]
+pub struct AttachOptions {
+    /// Never send input or resizes.
+    pub read_only: bool,
+    /// Show the status bar (None: as configured).
+    pub status_bar: Option<bool>,
+}
+
+/// Restores the terminal's mode and stdin's flags when dropped.
+struct TerminalGuard {
+    saved: Termios,
+    flags: nix::fcntl::OFlag,
+}
+
+fn stdin_fd() -> BorrowedFd<'static> {
+    // SAFETY: fd 0 stays open for the life of the process.
+    unsafe { BorrowedFd::borrow_raw(0) }
+}
+
+impl TerminalGuard {
+    fn enter() -> anyhow::Result<TerminalGuard> {
+        let fd = stdin_fd();
+        let saved = termios::tcgetattr(fd).context("hm attach needs a terminal on stdin")?;
+        let flags = nix::fcntl::OFlag::from_bits_truncate(
+            nix::fcntl::fcntl(fd, nix::fcntl::FcntlArg::F_GETFL).context("stdin flags")?,
+        );
+        let mut raw = saved.clone();
+        termios::cfmakeraw(&mut raw);
+        termios::tcsetattr(fd, SetArg::TCSAFLUSH, &raw).context("cannot set raw mode")?;
+        let guard = TerminalGuard { saved, flags };
+        nix::fcntl::fcntl(
+            fd,
+            nix::fcntl::FcntlArg::F_SETFL(flags | nix::fcntl::OFlag::O_NONBLOCK),
+        )
+        .context("stdin non-blocking")?;
+        Ok(guard)
+    }
+}
+
+impl Drop for TerminalGuard {
+    fn drop(&mut self) {
+        let fd = stdin_fd();
+        let _ = nix::fcntl::fcntl(fd, nix::fcntl::FcntlArg::F_SETFL(self.flags));
+        let _ = termios::tcsetattr(fd, SetArg::TCSAFLUSH, &self.saved);
+    }
+}
+
+/// The terminal size of stdout (or stdin), if it is a terminal.
+pub fn terminal_size() -> Option<(u16, u16)> {
+    for fd in [1, 0] {
+        let mut ws: libc::winsize = unsafe { std::mem::zeroed() };
+        // SAFETY: TIOCGWINSZ writes a winsize to the pointer.
+        if unsafe { libc::ioctl(fd, libc::TIOCGWINSZ, &mut ws) } == 0 && ws.ws_col > 0 {
+            return Some((ws.ws_col, ws.ws_row));
+        }
+    }
+    None
+}
+
+fn write_stdout(bytes: &[u8]) -> std::io::Result<()> {
+    let mut out = std::io::stdout().lock();
+    out.write_all(bytes)?;
+    out.flush()
+}
+
+/// How an attachment ended.
+enum End {
+    Detached,
+    Exited(i32),
+    Signalled,
+    Closed,
+}
+
+async fn send_input(w: &mut ClientWriter, read_only: bool, bytes: &[u8]) -> anyhow::Result<()> {
+    if !read_only && !bytes.is_empty() {
+        w.input(Bytes::copy_from_slice(bytes)).await?;
+    }
+    Ok(())
+}
+
+/// Attach to `id` until detach or exit; returns the process exit code.
+pub fn attach(common: &Common, id: &str, opts: AttachOptions) -> anyhow::Result<i32> {
+    let cfg = common.load()?;
+    let dir = socket_dir(&cfg)?;
+    let paths = find_live(&dir, id)?;
+    let detach_key = cfg.detach_key;
+    let status_bar = opts.status_bar.unwrap_or(cfg.status_bar);
+    let rt = super::common::runtime()?;
+    let end = rt.block_on(async {
+        let mut client = connect(&paths).await?;
+        let hello = client.hello("hm attach").await?;
+        let guard = TerminalGuard::enter()?;
+        let mut attached = Attached {
+            id: id.to_string(),
+            started: super::common::since_rfc3339(&hello.session.started_at)
+                .map(|up| Instant::now() - up)
+                .unwrap_or_else(Instant::now),
+            state: "active".to_string(),
+            detach_key,
+            read_only: opts.read_only,
+            view: None,
+        };
+        let result = attached.run(client, status_bar).await;
+        let _ = write_stdout(&view::leave_modes());
+        drop(guard);
+        result
+    })?;
+    let mut err = std::io::stderr();
+    Ok(match end {
+        End::Detached => {
+            let _ = writeln!(
+                err,
+                "[detached from session {id}; reattach with: hm attach {id}]"
+            );
+            0
+        }
+        End::Exited(code) => {
+            let _ = writeln!(err, "[session {id} exited with code {code}]");
+            code
+        }
+        End::Signalled => {
+            let _ = writeln!(err, "[hm attach was signalled; session {id} keeps running]");
+            1
+        }
+        End::Closed => {
+            let _ = writeln!(err, "[session {id} closed the connection]");
+            1
+        }
+    })
+}
+
+/// Time between renders while output streams in.
+const RENDER_EVERY: Duration = Duration::from_millis(16);
+
+struct Attached {
+    id: String,
+    started: Instant,
+    state: String,
+    detach_key: u8,
+    read_only: bool,
+    view: Option<view::View>,
+}
+
+impl Attached {
+    fn bar(&self) -> view::BarInfo {
+        view::BarInfo {
+            id: self.id.clone(),
+            state: self.state.clone(),
+            uptime: self.started.elapsed(),
+            detach: view::key_name(self.detach_key),
+        }
+    }
+
+    fn redraw_request(&self) -> ClientMessage {
+        ClientMessage::Screen(ScreenRequest {
+            id: None,
+            format: ScreenFormat::Ansi,
+            // Without the bar, a line-mode program's recent lines go to the
+            // terminal's own scrollback first.
+            scrollback_lines: if self.view.is_none() {
+                terminal_size().map_or(24, |s| s.1 as usize)
+            } else {
+                0
+            },
+            redraw: true,
+        })
+    }
+
+    async fn run(
+        &mut self,
+        client: heimdall_protocol::Client,
+        status_bar: bool,
+    ) -> anyhow::Result<End> {
+        let (mut reader, mut writer) = client.into_split();
+        let (cols, rows) = terminal_size().unwrap_or((80, 24));
+        if status_bar && rows >= 3 {
+            let v = view::View::new(cols, rows);
+            write_stdout(&v.enter())?;
+            self.view = Some(v);
+            writer.send(&ClientMessage::Events).await?;
+        }
+        if !self.read_only {
+            let (pc, pr) = self
+                .view
+                .as_ref()
+                .map_or((cols, rows), |v| v.program_size());
+            writer.resize(pc, pr).await?;
+        }
+        writer.send(&self.redraw_request()).await?;
+        let stdin: OwnedFd = stdin_fd()
+            .try_clone_to_owned()
+            .context("cannot duplicate stdin")?;
+        // SAFETY: the duplicated fd stays open and unchanged while the AsyncFd owns it.
+        let stdin = unsafe { AsyncFd::register(stdin) }.map_err(|e| anyhow!(e.into_parts().1))?;
+        let mut winch = signal(SignalKind::window_change())?;
+        let mut term = signal(SignalKind::terminate())?;
+        let mut hup = signal(SignalKind::hangup())?;
+        let mut clock = tokio::time::interval(Duration::from_secs(1));
+        let mut buf = vec![0u8; 16 * 1024];
+        let mut stdin_open = true;
+        let mut render_at: Option<Instant> = None;
+        loop {
+            let render_due = render_at.unwrap_or_else(Instant::now);
+            tokio::select! {
+                msg = reader.recv() => match msg? {
+                    Some(ServerMessage::Output(bytes)) => match self.view.as_mut() {
+                        Some(v) => {
+                            v.feed(&bytes);
+                            render_at.get_or_insert_with(|| Instant::now() + RENDER_EVERY);
+                        }
+                        None => write_stdout(&bytes)?,
+                    },
+                    Some(ServerMessage::Screen(resp)) => {
+                        let redraw = resp.redraw.unwrap_or_default();
+                        match self.view.as_mut() {
+                            Some(v) => {
+                                v.reset(redraw.as_bytes(), resp.cols, resp.rows);
+                                let bar = self.bar();
+                                if let Some(v) = self.view.as_mut() {
+                                    write_stdout(&v.render(&bar))?;
+                                }
+                            }
+                            None => {
+                                let mut out = Vec::new();
+                                if !resp.alternate_screen {
+                                    for line in resp.scrollback.iter().flatten() {
+                                        out.extend_from_slice(line.as_bytes());
+                                        out.extend_from_slice(b"\x1b[0m\r\n");
+                                    }
+                                    // Push them into the terminal's history.
+                                    out.extend(std::iter::repeat_n(b"\r\n".as_slice(), resp.rows as usize).flatten());
+                                }
+                                out.extend_from_slice(redraw.as_bytes());
+                                write_stdout(&out)?;
+                            }
+                        }
+                        writer.send(&ClientMessage::SubscribeFrom { offset: resp.output_offset }).await?;
+                    }
+                    Some(ServerMessage::Error(e)) if e.request == Some(heimdall_protocol::frame::client::SCREEN) => {
+                        // No screen model in this session: replay the scrollback instead.
+                        writer.send(&ClientMessage::Subscribe).await?;
+                    }
+                    Some(ServerMessage::Event(Event::Lagged { .. })) => {
+                        // Cut loose: repaint from the screen model rather than show a hole.
+                        writer.send(&self.redraw_request()).await?;
+                    }
+                    Some(ServerMessage::Event(Event::State { new, .. })) => {
+                        self.state = new.to_string();
+                        self.draw_bar()?;
+                    }
+                    Some(ServerMessage::Exit { code }) => {
+                        self.render_now()?;
+                        return Ok(End::Exited(code));
+                    }
+                    Some(_) => {}
+                    None => return Ok(End::Closed),
+                },
+                ready = stdin.readable(), if stdin_open => {
+                    let mut guard = ready?;
+                    let fd = stdin.as_fd().as_raw_fd();
+                    // SAFETY: reading into a valid buffer.
+                    let n = unsafe { libc::read(fd, buf.as_mut_ptr().cast(), buf.len()) };
+                    if n < 0 {
+                        let e = std::io::Error::last_os_error();
+                        if e.kind() == std::io::ErrorKind::WouldBlock {
+                            guard.clear_ready();
+                            continue;
+                        }
+                        return Err(e.into());
+                    }
+                    if n == 0 {
+                        // stdin closed: nothing more to type; keep watching.
+                        stdin_open = false;
+                        continue;
+                    }
+                    let data = &buf[..n as usize];
+                    if let Some(at) = data.iter().position(|b| *b == self.detach_key) {
+                        send_input(&mut writer, self.read_only, &data[..at]).await?;
+                        return Ok(End::Detached);
+                    }
+                    send_input(&mut writer, self.read_only, data).await?;
+                },
+                _ = winch.recv() => {
+                    if let Some((cols, rows)) = terminal_size() {
+                        let program = match self.view.as_mut() {
+                            Some(v) => {
+                                v.resize(cols, rows);
+                                write_stdout(&v.enter())?;
+                                render_at = Some(Instant::now());
+                                v.program_size()
+                            }
+                            None => (cols, rows),
+                        };
+                        if !self.read_only {
+                            writer.resize(program.0, program.1).await?;
+                        }
+                    }
+                },
+                _ = tokio::time::sleep_until(render_due.into()), if render_at.is_some() => {
+                    render_at = None;
+                    self.render_now()?;
+                },
+                _ = clock.tick() => self.draw_bar()?,
+                _ = term.recv() => return Ok(End::Signalled),
+                _ = hup.recv() => return Ok(End::Signalled),
+            }
+        }
+    }
+
+    fn render_now(&mut self) -> std::io::Result<()> {
+        let bar = self.bar();
+        if let Some(v) = self.view.as_mut() {
+            write_stdout(&v.render(&bar))?;
+        }
+        Ok(())
+    }
+
+    fn draw_bar(&self) -> std::io::Result<()> {
+        if let Some(v) = &self.view {
+            write_stdout(&v.render_bar(&self.bar()))?;
+        }
+        Ok(())
+    }
+}
+
+/// `hm attach`.
+pub fn run(common: &Common, args: AttachArgs) -> anyhow::Result<i32> {
+    let opts = AttachOptions {
+        read_only: args.read_only,
+        status_bar: args.no_status_bar.then_some(false),
+    };
+    attach(common, &args.id, opts)
+}

@@ -1,0 +1,223 @@
+//! What an attached terminal shows when the status bar is on: the program's
+//! screen, rendered by a local emulator into the rows above the bar, and the
+//! bar on the last row.
+//!
+//! The real terminal only ever receives what this view renders (diffs of the
+//! emulated screen), never the program's raw output, so nothing the program
+//! writes — scroll regions, clears, the alternate screen — can overwrite or
+//! scroll away the bar.
+
+use std::time::Duration;
+
+/// The program's title and bells, forwarded to the real terminal.
+#[derive(Default)]
+struct Forward {
+    title: Option<Vec<u8>>,
+    bells: usize,
+}
+
+impl vt100::Callbacks for Forward {
+    fn audible_bell(&mut self, _: &mut vt100::Screen) {
+        self.bells += 1;
+    }
+
+    fn set_window_title(&mut self, _: &mut vt100::Screen, title: &[u8]) {
+        self.title = Some(title.to_vec());
+    }
+}
+
+/// What the bar says.
+pub struct BarInfo {
+    /// Session id.
+    pub id: String,
+    /// The classifier state's name.
+    pub state: String,
+    /// Session uptime.
+    pub uptime: Duration,
+    /// How to detach, e.g. `Ctrl-\`.
+    pub detach: String,
+}
+
+fn nonzero(n: u16) -> std::num::NonZeroU16 {
+    std::num::NonZeroU16::new(n.max(1)).unwrap_or(std::num::NonZeroU16::MIN)
+}
+
+/// The program's screen plus the status bar.
+pub struct View {
+    parser: vt100::Parser<Forward>,
+    prev: Option<vt100::Screen>,
+    cols: u16,
+    rows: u16,
+}
+
+impl View {
+    /// A view for a terminal of `cols`×`rows`; the program gets `rows - 1`.
+    pub fn new(cols: u16, rows: u16) -> View {
+        let (pc, pr) = Self::program_size_for(cols, rows);
+        View {
+            parser: vt100::Parser::new_with_callbacks(
+                nonzero(pr),
+                nonzero(pc),
+                0,
+                Forward::default(),
+            ),
+            prev: None,
+            cols,
+            rows,
+        }
+    }
+
+    fn program_size_for(cols: u16, rows: u16) -> (u16, u16) {
+        (cols.max(1), rows.saturating_sub(1).max(1))
+    }
+
+    /// The size the program's pty should have.
+    pub fn program_size(&self) -> (u16, u16) {
+        Self::program_size_for(self.cols, self.rows)
+    }
+
+    /// Start over from a redraw of the session's screen.
+    pub fn reset(&mut self, redraw: &[u8], program_cols: u16, program_rows: u16) {
+        self.parser = vt100::Parser::new_with_callbacks(
+            nonzero(program_rows),
+            nonzero(program_cols),
+            0,
+            Forward::default(),
+        );
+        self.parser.process(redraw);
+        self.prev = None;
+    }
+
+    /// Program output.
+    pub fn feed(&mut self, bytes: &[u8]) {
+        self.parser.process(bytes);
+    }
+
+    /// The real terminal changed size.
+    pub fn resize(&mut self, cols: u16, rows: u16) {
+        self.cols = cols;
+        self.rows = rows;
+        let (pc, pr) = self.program_size();
+        self.parser.screen_mut().set_size(nonzero(pr), nonzero(pc));
+        self.prev = None;
+    }
+
+    /// Bytes that take the real terminal over: the alternate screen, cleared,
+    /// with the scroll region above the bar.
+    pub fn enter(&self) -> Vec<u8> {
+        format!(
+            "\x1b[?1049h\x1b[0m\x1b[H\x1b[2J\x1b[1;{}r",
+            self.rows.saturating_sub(1).max(1)
+        )
+        .into_bytes()
+    }
+
+    /// Bring the real terminal up to date (a diff when possible) and draw the bar.
+    pub fn render(&mut self, bar: &BarInfo) -> Vec<u8> {
+        let mut out = Vec::new();
+        out.extend_from_slice(b"\x1b[?25l");
+        let screen = self.parser.screen();
+        match &self.prev {
+            Some(prev) => out.extend_from_slice(screen.state_diff(prev).as_bytes()),
+            None => {
+                out.extend_from_slice(b"\x1b[0m\x1b[H\x1b[2J");
+                out.extend_from_slice(screen.state_formatted().as_bytes());
+            }
+        }
+        self.prev = Some(screen.clone());
+        let fw = self.parser.callbacks_mut();
+        if let Some(title) = fw.title.take() {
+            out.extend_from_slice(b"\x1b]2;");
+            out.extend(title);
+            out.push(0x07);
+        }
+        let bells = std::mem::take(&mut fw.bells).min(3);
+        out.extend(std::iter::repeat_n(0x07, bells));
+        out.extend(self.bar_bytes(bar));
+        out
+    }
+
+    /// Redraw only the bar (the clock moved, the state changed).
+    pub fn render_bar(&self, bar: &BarInfo) -> Vec<u8> {
+        let mut out = b"\x1b[?25l".to_vec();
+        out.extend(self.bar_bytes(bar));
+        out
+    }
+
+    fn bar_bytes(&self, bar: &BarInfo) -> Vec<u8> {
+        let screen = self.parser.screen();
+        let text = format!(
+            " hm │ {} │ {} │ up {} │ {} detach ",
+            bar.id,
+            bar.state,
+            crate::cli::common::human_duration(Duration::from_secs(bar.uptime.as_secs())),
+            bar.detach
+        );
+        let width = self.cols as usize;
+        let mut line: String = text.chars().take(width).collect();
+        let pad = width.saturating_sub(line.chars().count());
+        line.extend(std::iter::repeat_n(' ', pad));
+        let mut out = format!("\x1b[{};1H\x1b[0;7m{line}\x1b[0m", self.rows).into_bytes();
+        // Back to the program's cursor and drawing attributes.
+        out.extend_from_slice(screen.attributes_formatted().as_bytes());
+        out.extend_from_slice(screen.cursor_state_formatted().as_bytes());
+        out
+    }
+}
+
+/// Bytes that hand the real terminal back: the scroll region and modes a
+/// program may have turned on are reset, the alternate screen (and with it
+/// the bar) is left, the user's screen is back.
+pub fn leave_modes() -> Vec<u8> {
+    b"\x1b[r\x1b[0m\x1b[?2004l\x1b[?1l\x1b>\x1b[?1000l\x1b[?1002l\x1b[?1003l\x1b[?1006l\x1b[?25h\x1b[?1049l"
+        .to_vec()
+}
+
+/// A human name for a detach key byte: `Ctrl-\`.
+pub fn key_name(b: u8) -> String {
+    match b {
+        0..=0x1f => format!("Ctrl-{}", (b + b'@') as char),
+        0x7f => "Ctrl-?".to_string(),
+        _ => format!("{:?}", b as char),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn bar() -> BarInfo {
+        BarInfo {
+            id: "s1".into(),
+            state: "idle".into(),
+            uptime: Duration::from_secs(75),
+            detach: key_name(0x1c),
+        }
+    }
+
+    /// Render into a terminal emulator of the real size and read it back.
+    #[test]
+    fn program_scrolling_never_moves_the_bar() {
+        let mut v = View::new(30, 6);
+        let mut term = vt100::Parser::new(nonzero(6), nonzero(30), 0);
+        term.process(&v.enter());
+        v.feed(b"\x1b[r");
+        for i in 0..40 {
+            v.feed(format!("line {i}\r\n").as_bytes());
+        }
+        term.process(&v.render(&bar()));
+        let rows: Vec<String> = term.screen().rows(0, 30).collect();
+        assert_eq!(rows[3].trim_end(), "line 39");
+        assert!(
+            rows[5].starts_with(" hm │ s1 │ idle │ up 1m15s"),
+            "{rows:?}"
+        );
+        v.feed(b"\x1b[2J\x1b[Hcleared");
+        term.process(&v.render(&bar()));
+        let rows: Vec<String> = term.screen().rows(0, 30).collect();
+        assert_eq!(rows[0].trim_end(), "cleared");
+        assert!(rows[5].contains("s1"), "the bar survives a clear: {rows:?}");
+        assert_eq!(term.screen().cursor_position(), (0, 7));
+        assert_eq!(key_name(0x1c), "Ctrl-\\");
+    }
+}

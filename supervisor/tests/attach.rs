@@ -1,0 +1,405 @@
+//! The terminal client, driven from a pty this test owns: what a person at
+//! a terminal would see, checked on the rendered outer screen.
+
+mod common;
+
+use std::io::Read;
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::unix::process::CommandExt;
+use std::process::{Child, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{poll, Env, DEADLINE};
+use nix::sys::termios::{tcgetattr, Termios};
+
+/// `hm` running in a pty whose master this test reads and renders.
+struct Term {
+    master: std::fs::File,
+    child: Child,
+    screen: vt100::Parser,
+    cols: u16,
+    rows: u16,
+}
+
+fn winsize(cols: u16, rows: u16) -> nix::pty::Winsize {
+    nix::pty::Winsize {
+        ws_row: rows,
+        ws_col: cols,
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    }
+}
+
+impl Term {
+    fn spawn(env: &Env, args: &[&str], cols: u16, rows: u16) -> Term {
+        let pty = nix::pty::openpty(Some(&winsize(cols, rows)), None).expect("openpty");
+        let slave: OwnedFd = pty.slave;
+        let fd = slave.as_raw_fd();
+        let mut cmd = env.hm();
+        cmd.args(args)
+            .env("TERM", "xterm-256color")
+            .stdin(Stdio::from(slave.try_clone().unwrap()))
+            .stdout(Stdio::from(slave.try_clone().unwrap()))
+            .stderr(Stdio::from(slave));
+        // SAFETY: only async-signal-safe calls between fork and exec.
+        unsafe {
+            cmd.pre_exec(move || {
+                libc::setsid();
+                libc::ioctl(fd, libc::TIOCSCTTY as _, 0);
+                Ok(())
+            });
+        }
+        let child = cmd.spawn().expect("spawn hm in a pty");
+        let master = std::fs::File::from(pty.master);
+        nix::fcntl::fcntl(
+            &master,
+            nix::fcntl::FcntlArg::F_SETFL(nix::fcntl::OFlag::O_NONBLOCK),
+        )
+        .unwrap();
+        Term {
+            master,
+            child,
+            screen: vt100::Parser::new(
+                std::num::NonZeroU16::new(rows).unwrap(),
+                std::num::NonZeroU16::new(cols).unwrap(),
+                0,
+            ),
+            cols,
+            rows,
+        }
+    }
+
+    fn termios(&self) -> Termios {
+        tcgetattr(&self.master).expect("tcgetattr")
+    }
+
+    /// Read whatever the client wrote so far.
+    fn pump(&mut self) {
+        let mut buf = [0u8; 65536];
+        loop {
+            match self.master.read(&mut buf) {
+                Ok(0) => return,
+                Ok(n) => self.screen.process(&buf[..n]),
+                Err(_) => return,
+            }
+        }
+    }
+
+    fn rows_text(&self) -> Vec<String> {
+        self.screen
+            .screen()
+            .rows(0, self.cols)
+            .map(|r| r.trim_end().to_string())
+            .collect()
+    }
+
+    fn text(&self) -> String {
+        self.rows_text().join("\n")
+    }
+
+    fn wait_for(&mut self, what: &str, pred: impl Fn(&Term) -> bool) {
+        let end = Instant::now() + DEADLINE;
+        loop {
+            self.pump();
+            if pred(self) {
+                return;
+            }
+            if Instant::now() > end {
+                panic!(
+                    "timed out waiting for {what}; the terminal shows:\n{}",
+                    self.text()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    fn wait_text(&mut self, needle: &str) {
+        let n = needle.to_string();
+        self.wait_for(&format!("{needle:?} on the terminal"), move |t| {
+            t.text().contains(&n)
+        });
+    }
+
+    fn type_bytes(&mut self, bytes: &[u8]) {
+        use std::io::Write;
+        self.master.write_all(bytes).unwrap();
+    }
+
+    fn resize(&mut self, cols: u16, rows: u16) {
+        let ws = winsize(cols, rows);
+        // SAFETY: TIOCSWINSZ with a valid winsize; the kernel signals the client.
+        unsafe { libc::ioctl(self.master.as_raw_fd(), libc::TIOCSWINSZ, &ws) };
+        self.cols = cols;
+        self.rows = rows;
+        self.screen.screen_mut().set_size(
+            std::num::NonZeroU16::new(rows).unwrap(),
+            std::num::NonZeroU16::new(cols).unwrap(),
+        );
+    }
+
+    /// Wait for the client to exit; returns its code.
+    fn wait_exit(&mut self) -> Option<i32> {
+        let end = Instant::now() + DEADLINE;
+        loop {
+            self.pump();
+            if let Some(st) = self.child.try_wait().unwrap() {
+                self.pump();
+                return st.code();
+            }
+            assert!(
+                Instant::now() < end,
+                "hm attach did not exit; screen:\n{}",
+                self.text()
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    fn bar(&self) -> String {
+        self.rows_text().last().cloned().unwrap_or_default()
+    }
+}
+
+impl Drop for Term {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn same_termios(a: &Termios, b: &Termios) -> bool {
+    a.input_flags == b.input_flags
+        && a.output_flags == b.output_flags
+        && a.control_flags == b.control_flags
+        && a.local_flags == b.local_flags
+        && a.control_chars == b.control_chars
+}
+
+fn bash(env: &Env, id: &str) {
+    env.start(id, &[], &["bash", "--norc", "--noprofile"]);
+    let out = env.run(&["wait", id, "--regex", r"[#$] ?$", "--timeout", "20000"]);
+    assert!(out.status.success());
+}
+
+#[test]
+fn types_into_bash_then_detaches_restoring_the_terminal() {
+    let env = Env::new();
+    bash(&env, "b");
+    let mut t = Term::spawn(&env, &["attach", "b"], 80, 20);
+    let before = t.termios();
+    t.wait_for("the status bar", |t| t.bar().contains("hm │ b │"));
+    assert!(t.bar().contains("Ctrl-\\ detach"), "{}", t.bar());
+    assert!(
+        !same_termios(&before, &t.termios()),
+        "raw mode while attached"
+    );
+    t.type_bytes(b"echo attached-$((6*7))\r");
+    t.wait_text("attached-42");
+    assert!(
+        t.bar().contains("hm │ b │"),
+        "the bar stays on the last row"
+    );
+    t.type_bytes(&[0x1c]);
+    assert_eq!(t.wait_exit(), Some(0));
+    assert!(
+        same_termios(&before, &t.termios()),
+        "termios restored after detach"
+    );
+    let text = t.text();
+    assert!(
+        text.contains("[detached from session b; reattach with: hm attach b]"),
+        "{text}"
+    );
+    assert!(
+        !text.contains("hm │ b │"),
+        "the bar is gone after detach:\n{text}"
+    );
+    // The session is still running.
+    assert_eq!(env.status_json("b")["alive"], true);
+}
+
+#[test]
+fn reattaching_to_vim_draws_its_screen_at_once() {
+    let env = Env::new();
+    let file = env.dir.path().join("poem.txt");
+    std::fs::write(&file, "roses are red\nviolets are blue\n").unwrap();
+    env.start(
+        "vim",
+        &["--cols", "60", "--rows", "15"],
+        &[
+            "vim",
+            "-u",
+            "NONE",
+            "-N",
+            "-i",
+            "NONE",
+            "-n",
+            file.to_str().unwrap(),
+        ],
+    );
+    let out = env.run(&["wait", "vim", "--regex", "violets", "--timeout", "20000"]);
+    assert!(out.status.success());
+    // The outer terminal is one row taller than the session: same program size.
+    let mut t = Term::spawn(&env, &["attach", "vim"], 60, 16);
+    t.wait_for("vim's screen", |t| t.text().contains("violets are blue"));
+    let expected: Vec<String> = env
+        .ok(&["screen", "vim", "--json"])
+        .parse::<serde_json::Value>()
+        .unwrap()["lines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l.as_str().unwrap().to_string())
+        .collect();
+    let expected_len = expected.len();
+    t.wait_for("the outer screen to equal hm screen", move |t| {
+        t.rows_text()[..expected_len] == expected[..]
+    });
+    assert!(t.bar().contains("hm │ vim │"));
+    // Typing reaches vim.
+    t.type_bytes(b"ihello ");
+    t.wait_text("hello roses are red");
+    t.type_bytes(b"\x1b:q!\r");
+    let code = t.wait_exit();
+    assert!(
+        t.text().contains("[session vim exited with code 0]"),
+        "{}",
+        t.text()
+    );
+    assert_eq!(code, Some(0));
+}
+
+#[test]
+fn resizing_the_terminal_resizes_the_session() {
+    let env = Env::new();
+    bash(&env, "rs");
+    let mut t = Term::spawn(&env, &["attach", "rs"], 80, 24);
+    t.wait_for("the status bar", |t| t.bar().contains("hm │ rs │"));
+    t.type_bytes(b"stty size\r");
+    t.wait_text("23 80");
+    t.resize(100, 30);
+    t.wait_for("the bar on the new last row", |t| {
+        t.bar().contains("hm │ rs │")
+    });
+    t.type_bytes(b"clear; stty size\r");
+    t.wait_text("29 100");
+}
+
+#[test]
+fn session_exit_while_attached_prints_and_returns_the_code() {
+    let env = Env::new();
+    env.start("ex", &[], &["sh", "-c", "read x; exit 7"]);
+    let mut t = Term::spawn(&env, &["attach", "ex", "--no-status-bar"], 80, 24);
+    let before_attach = t.termios();
+    std::thread::sleep(Duration::from_millis(300));
+    t.type_bytes(b"bye\r");
+    assert_eq!(t.wait_exit(), Some(7));
+    assert!(
+        t.text().contains("[session ex exited with code 7]"),
+        "{}",
+        t.text()
+    );
+    assert!(same_termios(&before_attach, &t.termios()));
+    // Killed from elsewhere while attached: 128+N.
+    env.start("kl", &[], &["sleep", "1000"]);
+    let mut t = Term::spawn(&env, &["attach", "kl"], 80, 24);
+    t.wait_for("the status bar", |t| t.bar().contains("hm │ kl │"));
+    env.ok(&["kill", "kl"]);
+    assert_eq!(t.wait_exit(), Some(143));
+    assert!(
+        t.text().contains("[session kl exited with code 143]"),
+        "{}",
+        t.text()
+    );
+}
+
+#[test]
+fn sigterm_to_the_client_restores_the_terminal_and_keeps_the_session() {
+    let env = Env::new();
+    bash(&env, "st");
+    let mut t = Term::spawn(&env, &["attach", "st"], 80, 24);
+    let before = t.termios();
+    t.wait_for("the status bar", |t| t.bar().contains("hm │ st │"));
+    // SAFETY: kill(2).
+    unsafe { libc::kill(t.child.id() as i32, libc::SIGTERM) };
+    t.wait_exit();
+    assert!(
+        same_termios(&before, &t.termios()),
+        "termios restored after SIGTERM"
+    );
+    assert_eq!(env.status_json("st")["alive"], true);
+}
+
+#[test]
+fn hm_run_starts_attaches_and_returns_the_childs_code() {
+    let env = Env::new();
+    let mut t = Term::spawn(
+        &env,
+        &[
+            "run",
+            "--id",
+            "rn",
+            "--",
+            "sh",
+            "-c",
+            "echo started; read x; exit 3",
+        ],
+        80,
+        24,
+    );
+    t.wait_text("started");
+    t.type_bytes(b"\r");
+    assert_eq!(t.wait_exit(), Some(3));
+    assert!(t.text().contains("[session rn exited with code 3]"));
+    // A generated id is printed.
+    let mut t = Term::spawn(&env, &["run", "--", "sh", "-c", "read x"], 80, 24);
+    t.wait_for("the status bar", |t| t.bar().contains(" hm │ "));
+    t.type_bytes(&[0x1c]);
+    assert_eq!(t.wait_exit(), Some(0));
+    let text = t.text();
+    let id = text
+        .split("[session ")
+        .nth(1)
+        .and_then(|r| r.split(']').next())
+        .expect("the generated id is printed")
+        .to_string();
+    assert!(
+        text.contains(&format!("reattach with: hm attach {id}")),
+        "{text}"
+    );
+    assert_eq!(env.status_json(&id)["alive"], true);
+}
+
+#[test]
+fn several_terminals_see_the_same_output_and_can_all_type() {
+    let env = Env::new();
+    bash(&env, "multi");
+    let mut a = Term::spawn(&env, &["attach", "multi"], 80, 24);
+    let mut b = Term::spawn(&env, &["attach", "multi", "--no-status-bar"], 80, 24);
+    let mut ro = Term::spawn(&env, &["attach", "multi", "--read-only"], 80, 24);
+    a.wait_for("a's bar", |t| t.bar().contains("hm │ multi │"));
+    std::thread::sleep(Duration::from_millis(300));
+    a.type_bytes(b"echo from-a-$((1+1))\r");
+    b.wait_text("from-a-2");
+    b.type_bytes(b"echo from-b-$((2+2))\r");
+    for t in [&mut a, &mut b, &mut ro] {
+        t.wait_text("from-b-4");
+    }
+    ro.type_bytes(b"echo from-ro\r");
+    std::thread::sleep(Duration::from_millis(500));
+    a.pump();
+    assert!(
+        !a.text().contains("from-ro"),
+        "a read-only client never types"
+    );
+    poll("all detached", DEADLINE, || {
+        for t in [&mut a, &mut b, &mut ro] {
+            t.type_bytes(&[0x1c]);
+        }
+        Some(())
+    });
+    for t in [&mut a, &mut b, &mut ro] {
+        assert_eq!(t.wait_exit(), Some(0));
+    }
+}
