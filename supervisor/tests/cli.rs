@@ -255,3 +255,18 @@ fn kill_process_group_false_signals_only_the_child() {
     // SAFETY: kill(2), cleaning up.
     unsafe { libc::kill(bg, libc::SIGKILL) };
 }
+
+#[test]
+fn completions_and_man_page_come_from_the_cli_definition() {
+    let env = Env::new();
+    for shell in ["bash", "zsh", "fish"] {
+        let out = env.ok(&["completions", shell]);
+        for sub in ["attach", "submit", "wait", "screen"] {
+            assert!(out.contains(sub), "{shell} completions lack {sub}");
+        }
+    }
+    let man = env.ok(&["man"]);
+    assert!(man.contains(".TH hm 1"), "{}", &man[..man.len().min(200)]);
+    assert!(man.contains("attach"));
+    assert_eq!(env.run(&["completions", "tcsh"]).status.code(), Some(2));
+}

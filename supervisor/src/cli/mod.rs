@@ -4,6 +4,7 @@
 mod attach;
 mod clean;
 mod common;
+mod docs;
 mod events;
 mod kill;
 mod ls;
@@ -90,6 +91,10 @@ enum Command {
     Signal(signal::SignalArgs),
     /// Stream the session's events as JSON lines.
     Events(events::EventsArgs),
+    /// Print shell completions (bash, zsh, fish, elvish, powershell).
+    Completions(docs::CompletionsArgs),
+    /// Print the man page (roff): hm man > hm.1
+    Man,
 }
 
 /// Flags shared by `hm run` and `hm start` (heimdall 1.0's supervisor flags).
@@ -216,9 +221,20 @@ pub fn main() -> i32 {
         Command::Wait(a) => wait::run(&cli.common, a),
         Command::Signal(a) => signal::run(&cli.common, a),
         Command::Events(a) => events::run(&cli.common, a),
+        Command::Completions(a) => docs::completions(a),
+        Command::Man => docs::man(),
     };
     match result {
         Ok(code) => code,
+        // A closed stdout (`hm man | head`) is not worth a message.
+        Err(e)
+            if e.chain().any(|c| {
+                c.downcast_ref::<std::io::Error>()
+                    .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+            }) =>
+        {
+            0
+        }
         Err(e) => {
             eprintln!("hm: {}", common::describe(&e));
             1
