@@ -14,6 +14,8 @@ use nix::sys::termios::{tcgetattr, Termios};
 
 /// `hm` running in a pty whose master this test reads and renders.
 struct Term {
+    /// The pty's modes before `hm` started in it.
+    initial: Termios,
     master: std::fs::File,
     child: Child,
     screen: vt100::Parser,
@@ -33,6 +35,7 @@ fn winsize(cols: u16, rows: u16) -> nix::pty::Winsize {
 impl Term {
     fn spawn(env: &Env, args: &[&str], cols: u16, rows: u16) -> Term {
         let pty = nix::pty::openpty(Some(&winsize(cols, rows)), None).expect("openpty");
+        let initial = tcgetattr(&pty.master).expect("tcgetattr");
         let slave: OwnedFd = pty.slave;
         let fd = slave.as_raw_fd();
         let mut cmd = env.hm();
@@ -57,6 +60,7 @@ impl Term {
         )
         .unwrap();
         Term {
+            initial,
             master,
             child,
             screen: vt100::Parser::new(
@@ -187,7 +191,7 @@ fn types_into_bash_then_detaches_restoring_the_terminal() {
     let env = Env::new();
     bash(&env, "b");
     let mut t = Term::spawn(&env, &["attach", "b"], 80, 20);
-    let before = t.termios();
+    let before = t.initial.clone();
     t.wait_for("the status bar", |t| t.bar().contains("hm │ b │"));
     assert!(t.bar().contains("Ctrl-\\ detach"), "{}", t.bar());
     assert!(
@@ -291,7 +295,7 @@ fn session_exit_while_attached_prints_and_returns_the_code() {
     let env = Env::new();
     env.start("ex", &[], &["sh", "-c", "read x; exit 7"]);
     let mut t = Term::spawn(&env, &["attach", "ex", "--no-status-bar"], 80, 24);
-    let before_attach = t.termios();
+    let before_attach = t.initial.clone();
     std::thread::sleep(Duration::from_millis(300));
     t.type_bytes(b"bye\r");
     assert_eq!(t.wait_exit(), Some(7));
@@ -319,7 +323,7 @@ fn sigterm_to_the_client_restores_the_terminal_and_keeps_the_session() {
     let env = Env::new();
     bash(&env, "st");
     let mut t = Term::spawn(&env, &["attach", "st"], 80, 24);
-    let before = t.termios();
+    let before = t.initial.clone();
     t.wait_for("the status bar", |t| t.bar().contains("hm │ st │"));
     // SAFETY: kill(2).
     unsafe { libc::kill(t.child.id() as i32, libc::SIGTERM) };

@@ -101,6 +101,7 @@ fn title_and_bell_events_and_scrollback() {
         }
     }
     assert_eq!(title.as_deref(), Some("build: done"));
+
     wait_screen(&env, "tb", "^20$");
     let v: serde_json::Value =
         serde_json::from_str(&env.ok(&["screen", "tb", "--json", "--scrollback", "10"])).unwrap();
@@ -113,6 +114,22 @@ fn title_and_bell_events_and_scrollback() {
         .collect();
     assert_eq!(sb.len(), 10);
     assert_eq!(sb.last(), Some(&"16"), "{sb:?}");
+    ctl.send(0x04, &[0, 90, 0, 7]);
+    loop {
+        let (k, p) = ev.recv().expect("events");
+        let e: serde_json::Value = if k == 0x86 {
+            serde_json::from_slice(&p).unwrap()
+        } else {
+            continue;
+        };
+        if e["type"] == "resize" {
+            assert_eq!(
+                (e["cols"].as_u64(), e["rows"].as_u64()),
+                (Some(90), Some(7))
+            );
+            break;
+        }
+    }
 }
 
 #[test]
@@ -219,6 +236,31 @@ fn wait_regex_idle_exit_and_timeout() {
     assert!(o.status.success());
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(v["match"], "ready-2");
+    // A classifier state.
+    let out = env.run(&[
+        "wait",
+        "w",
+        "--state",
+        "active",
+        "--json",
+        "--timeout",
+        "20000",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()["state"],
+        "active"
+    );
+    let bad = env.run(&["wait", "w", "--state", "sleepy"]);
+    assert_eq!(
+        bad.status.code(),
+        Some(2),
+        "an unknown state is a usage error"
+    );
     // Idle.
     let out = env.run(&["wait", "w", "--idle", "200", "--json", "--timeout", "20000"]);
     assert!(out.status.success());
