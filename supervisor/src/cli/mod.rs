@@ -97,7 +97,8 @@ enum Command {
     Man,
 }
 
-/// Flags shared by `hm run` and `hm start` (heimdall 1.0's supervisor flags).
+/// Flags shared by `hm run` and `hm start` (heimdall 1.0's supervisor
+/// flags), and the command itself.
 #[derive(Debug, Clone, Args)]
 pub struct SessionFlags {
     /// Session id (generated when not given)
@@ -148,6 +149,14 @@ pub struct SessionFlags {
     /// Lines scrolled off the top that the screen model keeps
     #[arg(long, value_name = "LINES")]
     pub screen_scrollback_lines: Option<usize>,
+    /// The command to run and its arguments
+    #[arg(
+        required = true,
+        trailing_var_arg = true,
+        allow_hyphen_values = true,
+        value_name = "COMMAND"
+    )]
+    pub command: Vec<String>,
 }
 
 impl SessionFlags {

@@ -19,19 +19,11 @@ pub struct RunArgs {
     pub no_status_bar: bool,
     #[command(flatten)]
     pub session: SessionFlags,
-    /// The command to run and its arguments
-    #[arg(
-        required = true,
-        trailing_var_arg = true,
-        allow_hyphen_values = true,
-        value_name = "COMMAND"
-    )]
-    pub command: Vec<String>,
 }
 
 /// `hm run`.
 pub fn run(common: &Common, args: RunArgs) -> anyhow::Result<i32> {
-    let launch = super::start::launch(common, &args.session, args.command)?;
+    let launch = super::start::launch(common, &args.session)?;
     if args.detach {
         return Ok(crate::supervisor::run(launch, Ready::Foreground));
     }

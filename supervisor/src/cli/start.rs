@@ -24,14 +24,6 @@ pub struct StartArgs {
     /// Print the session as JSON
     #[arg(long)]
     pub json: bool,
-    /// The command to run and its arguments
-    #[arg(
-        required = true,
-        trailing_var_arg = true,
-        allow_hyphen_values = true,
-        value_name = "COMMAND"
-    )]
-    pub command: Vec<String>,
 }
 
 /// A short id that no file in `dir` uses yet.
@@ -64,11 +56,8 @@ fn generate_id(dir: &std::path::Path) -> String {
 }
 
 /// Build what a supervisor needs from the command line.
-pub(super) fn launch(
-    common: &Common,
-    flags: &SessionFlags,
-    command: Vec<String>,
-) -> anyhow::Result<Launch> {
+pub(super) fn launch(common: &Common, flags: &SessionFlags) -> anyhow::Result<Launch> {
+    let command = flags.command.clone();
     let mut config = common.load()?;
     flags.apply(&mut config)?;
     if command.is_empty() || command[0].is_empty() {
@@ -163,7 +152,7 @@ pub(super) fn spawn_background(launch: Launch) -> anyhow::Result<Started> {
 
 /// `hm start`.
 pub fn run(common: &Common, args: StartArgs) -> anyhow::Result<i32> {
-    let launch = launch(common, &args.session, args.command)?;
+    let launch = launch(common, &args.session)?;
     let id = launch.id.clone();
     let dir: PathBuf = launch.config.socket_dir.clone();
     match spawn_background(launch)? {
