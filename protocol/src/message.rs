@@ -98,6 +98,11 @@ fn parse_json_required<T: DeserializeOwned>(kind: u8, payload: &[u8]) -> Result<
     serde_json::from_value(value).map_err(|e| malformed(kind, e.to_string()))
 }
 
+/// Widest terminal a RESIZE may ask for.
+pub const MAX_COLS: u16 = 1000;
+/// Tallest terminal a RESIZE may ask for.
+pub const MAX_ROWS: u16 = 500;
+
 // ---------------------------------------------------------------------------
 // Client → server
 // ---------------------------------------------------------------------------
@@ -336,6 +341,12 @@ impl ClientMessage {
                 let rows = b.get_u16();
                 if cols == 0 || rows == 0 {
                     return Err(malformed(kind, format!("size {cols}x{rows} has a zero")));
+                }
+                if cols > MAX_COLS || rows > MAX_ROWS {
+                    return Err(malformed(
+                        kind,
+                        format!("size {cols}x{rows} is larger than {MAX_COLS}x{MAX_ROWS}"),
+                    ));
                 }
                 ClientMessage::Resize { cols, rows }
             }

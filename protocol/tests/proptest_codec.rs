@@ -20,7 +20,7 @@ fn arb_client_message() -> impl Strategy<Value = ClientMessage> {
         prop::collection::vec(any::<u8>(), 0..2048).prop_map(|v| ClientMessage::Input(v.into())),
         Just(ClientMessage::Subscribe),
         Just(ClientMessage::Status),
-        (1u16.., 1u16..).prop_map(|(cols, rows)| ClientMessage::Resize { cols, rows }),
+        (1u16..=1000, 1u16..=500).prop_map(|(cols, rows)| ClientMessage::Resize { cols, rows }),
         Just(ClientMessage::Kill),
         (any::<Option<String>>(), any::<Option<u32>>())
             .prop_map(|(client, protocol)| ClientMessage::Hello(Hello { client, protocol })),

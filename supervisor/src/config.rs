@@ -326,10 +326,10 @@ impl Config {
             cfg.allow_root = v;
         }
         if let Some(v) = file.cols {
-            cfg.cols = v.max(1);
+            cfg.cols = v.clamp(1, heimdall_protocol::message::MAX_COLS);
         }
         if let Some(v) = file.rows {
-            cfg.rows = v.max(1);
+            cfg.rows = v.clamp(1, heimdall_protocol::message::MAX_ROWS);
         }
         if let Some(v) = file.screen_model {
             cfg.screen_model = v;

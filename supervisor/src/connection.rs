@@ -133,22 +133,43 @@ fn error_frame(code: &str, message: impl Into<String>, request: u8, id: Option<u
     ServerMessage::Error(body).to_frame()
 }
 
+/// SUBMITs and WAITs one connection may have in flight.
+const MAX_IN_FLIGHT: usize = 64;
+
 /// Run a long request in its own task; its answer goes to the writer.
+/// Returns false (and runs nothing) when the connection has too many in flight.
 fn spawn_answer(
     tx: &mpsc::Sender<Command>,
     cancel: &CancellationToken,
+    in_flight: &Arc<std::sync::atomic::AtomicUsize>,
     work: impl std::future::Future<Output = Frame> + Send + 'static,
-) {
+) -> bool {
+    if in_flight.fetch_add(1, Ordering::AcqRel) >= MAX_IN_FLIGHT {
+        in_flight.fetch_sub(1, Ordering::AcqRel);
+        return false;
+    }
     let tx = tx.clone();
     let cancel = cancel.clone();
+    let in_flight = in_flight.clone();
     tokio::spawn(async move {
         tokio::select! {
             frame = work => {
+                in_flight.fetch_sub(1, Ordering::AcqRel);
                 let _ = tx.send(Command::Frame(frame)).await;
             }
             _ = cancel.cancelled() => {}
         }
     });
+    true
+}
+
+fn busy(request: u8, id: Option<u64>) -> Command {
+    Command::Frame(error_frame(
+        "busy",
+        format!("this connection already has {MAX_IN_FLIGHT} SUBMIT/WAIT requests in flight"),
+        request,
+        id,
+    ))
 }
 
 async fn read_requests(
@@ -160,6 +181,7 @@ async fn read_requests(
 ) {
     let mut frames = FramedRead::new(rd, FrameCodec::new());
     let mut ended = session.watch_ended();
+    let in_flight = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     loop {
         let next = tokio::select! {
             f = frames.next() => f,
@@ -252,23 +274,30 @@ async fn read_requests(
             ClientMessage::Submit(req) => {
                 let id = req.id;
                 let s = session.clone();
-                spawn_answer(&tx, &cancel, async move {
+                let started = spawn_answer(&tx, &cancel, &in_flight, async move {
                     match crate::requests::submit(s, req).await {
                         Ok(v) => ServerMessage::Result(v).to_frame(),
                         Err((code, msg)) => error_frame(code, msg, client::SUBMIT, id),
                     }
                 });
-                continue;
+                if started {
+                    continue;
+                }
+                busy(frame.kind, id)
             }
             ClientMessage::Wait(req) => {
                 if let Err((code, msg)) = crate::requests::validate(&session, &req) {
                     Command::Frame(error_frame(code, msg, frame.kind, req.id))
                 } else {
+                    let id = req.id;
                     let s = session.clone();
-                    spawn_answer(&tx, &cancel, async move {
+                    let started = spawn_answer(&tx, &cancel, &in_flight, async move {
                         ServerMessage::Result(crate::requests::wait(s, req).await).to_frame()
                     });
-                    continue;
+                    if started {
+                        continue;
+                    }
+                    busy(frame.kind, id)
                 }
             }
         };

@@ -143,3 +143,24 @@ fn unknown_types_keep_the_connection() {
     c.set_timeout(Duration::from_secs(10));
     assert!(c.status().2);
 }
+
+#[test]
+fn absurd_sizes_and_request_floods_are_refused() {
+    let env = Env::new();
+    env.start("huge", &[], &["sleep", "100"]);
+    let mut c = Raw::connect(&env.sock("huge"));
+    c.hello();
+    c.send(0x04, &[0xFF, 0xFF, 0xFF, 0xFF]);
+    let (k, p) = c.recv().expect("error");
+    assert_eq!(k, 0x8F);
+    let e: serde_json::Value = serde_json::from_slice(&p).unwrap();
+    assert_eq!(e["error"], "malformed");
+    for _ in 0..70 {
+        c.send(0x0C, br#"{"until": "exit"}"#);
+    }
+    let (k, p) = c.recv().expect("busy");
+    assert_eq!(k, 0x8F);
+    let e: serde_json::Value = serde_json::from_slice(&p).unwrap();
+    assert_eq!(e["error"], "busy");
+    still_serving(&env, "huge");
+}

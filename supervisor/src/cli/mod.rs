@@ -163,10 +163,10 @@ impl SessionFlags {
     /// Apply the flags over the configuration.
     pub fn apply(&self, cfg: &mut Config) -> anyhow::Result<()> {
         if let Some(v) = self.cols {
-            cfg.cols = v.max(1);
+            cfg.cols = v.clamp(1, heimdall_protocol::message::MAX_COLS);
         }
         if let Some(v) = self.rows {
-            cfg.rows = v.max(1);
+            cfg.rows = v.clamp(1, heimdall_protocol::message::MAX_ROWS);
         }
         if let Some(v) = &self.log_file {
             cfg.log_file = Some(std::path::absolute(v)?);
