@@ -260,7 +260,13 @@ impl Attached {
                         let redraw = resp.redraw.unwrap_or_default();
                         match self.view.as_mut() {
                             Some(v) => {
-                                v.reset(redraw.as_bytes(), resp.cols, resp.rows);
+                                // The session may already be getting a newer size from us.
+                                let size = if self.read_only {
+                                    (resp.cols, resp.rows)
+                                } else {
+                                    v.program_size()
+                                };
+                                v.reset(redraw.as_bytes(), (resp.cols, resp.rows), size);
                                 let bar = self.bar();
                                 if let Some(v) = self.view.as_mut() {
                                     write_stdout(&v.render(&bar))?;

@@ -76,15 +76,23 @@ impl View {
         Self::program_size_for(self.cols, self.rows)
     }
 
-    /// Start over from a redraw of the session's screen.
-    pub fn reset(&mut self, redraw: &[u8], program_cols: u16, program_rows: u16) {
+    /// Start over from a redraw of the session's screen, painted at the
+    /// session's size then, and continue at `size` (this view's program
+    /// size, which the session is being resized to; or the session's own
+    /// size for a read-only view).
+    pub fn reset(&mut self, redraw: &[u8], painted: (u16, u16), size: (u16, u16)) {
         self.parser = vt100::Parser::new_with_callbacks(
-            nonzero(program_rows),
-            nonzero(program_cols),
+            nonzero(painted.1),
+            nonzero(painted.0),
             0,
             Forward::default(),
         );
         self.parser.process(redraw);
+        if painted != size {
+            self.parser
+                .screen_mut()
+                .set_size(nonzero(size.1), nonzero(size.0));
+        }
         self.prev = None;
     }
 
