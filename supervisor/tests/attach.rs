@@ -407,3 +407,38 @@ fn several_terminals_see_the_same_output_and_can_all_type() {
         assert_eq!(t.wait_exit(), Some(0));
     }
 }
+
+#[test]
+fn a_terminal_that_falls_behind_is_repainted_not_left_with_a_hole() {
+    let env = Env::new();
+    env.start(
+        "fl",
+        &["--rows", "23"],
+        &[
+            "sh",
+            "-c",
+            "read x; seq 1 400000; echo FLOOD-DONE; sleep 100",
+        ],
+    );
+    let mut t = Term::spawn(&env, &["attach", "fl"], 80, 24);
+    t.wait_for("the status bar", |t| t.bar().contains("hm │ fl │"));
+    // Start the flood and stop reading the terminal: the client blocks on
+    // its writes, stalls, and is cut loose by the supervisor.
+    t.type_bytes(b"go\r");
+    std::thread::sleep(Duration::from_secs(2));
+    t.wait_text("FLOOD-DONE");
+    let expected: Vec<String> = env
+        .ok(&["screen", "fl", "--json"])
+        .parse::<serde_json::Value>()
+        .unwrap()["lines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l.as_str().unwrap().to_string())
+        .collect();
+    let n = expected.len();
+    t.wait_for("the repainted screen to equal hm screen", move |t| {
+        t.rows_text()[..n] == expected[..]
+    });
+    assert!(t.rows_text().iter().any(|l| l == "400000"));
+}
