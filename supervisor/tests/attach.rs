@@ -182,8 +182,7 @@ fn same_termios(a: &Termios, b: &Termios) -> bool {
 
 fn bash(env: &Env, id: &str) {
     env.start(id, &[], &["bash", "--norc", "--noprofile"]);
-    let out = env.run(&["wait", id, "--regex", r"[#$] ?$", "--timeout", "20000"]);
-    assert!(out.status.success());
+    env.wait_screen(id, r"[#$] ?$");
 }
 
 #[test]
@@ -242,20 +241,11 @@ fn reattaching_to_vim_draws_its_screen_at_once() {
             file.to_str().unwrap(),
         ],
     );
-    let out = env.run(&["wait", "vim", "--regex", "violets", "--timeout", "20000"]);
-    assert!(out.status.success());
+    env.wait_screen("vim", "violets");
     // The outer terminal is one row taller than the session: same program size.
     let mut t = Term::spawn(&env, &["attach", "vim"], 60, 16);
     t.wait_for("vim's screen", |t| t.text().contains("violets are blue"));
-    let expected: Vec<String> = env
-        .ok(&["screen", "vim", "--json"])
-        .parse::<serde_json::Value>()
-        .unwrap()["lines"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|l| l.as_str().unwrap().to_string())
-        .collect();
+    let expected = env.screen_lines("vim");
     let expected_len = expected.len();
     t.wait_for("the outer screen to equal hm screen", move |t| {
         t.rows_text()[..expected_len] == expected[..]
@@ -427,15 +417,7 @@ fn a_terminal_that_falls_behind_is_repainted_not_left_with_a_hole() {
     t.type_bytes(b"go\r");
     std::thread::sleep(Duration::from_secs(2));
     t.wait_text("FLOOD-DONE");
-    let expected: Vec<String> = env
-        .ok(&["screen", "fl", "--json"])
-        .parse::<serde_json::Value>()
-        .unwrap()["lines"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|l| l.as_str().unwrap().to_string())
-        .collect();
+    let expected = env.screen_lines("fl");
     let n = expected.len();
     t.wait_for("the repainted screen to equal hm screen", move |t| {
         t.rows_text()[..n] == expected[..]

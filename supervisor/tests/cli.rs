@@ -56,21 +56,16 @@ fn start_fails_cleanly_for_a_missing_command_or_bad_cwd() {
 #[test]
 fn run_detach_stays_in_the_foreground() {
     let env = Env::new();
-    let mut fg = env
-        .hm()
-        .args([
-            "run",
-            "--detach",
-            "--id",
-            "fg",
-            "--",
-            "sh",
-            "-c",
-            "read x; exit 3",
-        ])
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut fg = env.spawn(&[
+        "run",
+        "--detach",
+        "--id",
+        "fg",
+        "--",
+        "sh",
+        "-c",
+        "read x; exit 3",
+    ]);
     poll("the session", DEADLINE, || {
         env.sock("fg").exists().then_some(())
     });

@@ -3,7 +3,6 @@
 
 mod common;
 
-use std::process::Stdio;
 use std::time::Duration;
 
 use common::{alive, poll, Env, Raw, DEADLINE};
@@ -58,12 +57,7 @@ fn exit_codes_zero_seven_and_signal() {
         assert_eq!(st["alive"], false);
     }
     // Killed by SIGTERM: 128 + 15, in the foreground supervisor's code too.
-    let mut fg = env
-        .hm()
-        .args(["run", "--detach", "--id", "term", "--", "sleep", "100"])
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut fg = env.spawn(&["run", "--detach", "--id", "term", "--", "sleep", "100"]);
     poll("the session", DEADLINE, || {
         env.sock("term").exists().then_some(())
     });
@@ -98,21 +92,16 @@ fn status_answers_after_the_supervisor_is_gone() {
 #[test]
 fn supervisor_sigterm_kills_the_group_and_exits_with_the_childs_code() {
     let env = Env::new();
-    let mut fg = env
-        .hm()
-        .args([
-            "run",
-            "--detach",
-            "--id",
-            "st",
-            "--",
-            "sh",
-            "-c",
-            "sleep 1000 & echo $! > bg.pid; wait",
-        ])
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut fg = env.spawn(&[
+        "run",
+        "--detach",
+        "--id",
+        "st",
+        "--",
+        "sh",
+        "-c",
+        "sleep 1000 & echo $! > bg.pid; wait",
+    ]);
     let bg = read_pids(&env, &["bg.pid"])[0];
     // SAFETY: kill(2).
     unsafe { libc::kill(fg.id() as i32, libc::SIGTERM) };

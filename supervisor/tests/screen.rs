@@ -8,16 +8,6 @@ use std::time::{Duration, Instant};
 
 use common::{poll, Env, Raw, DEADLINE};
 
-fn wait_screen(env: &Env, id: &str, re: &str) {
-    let out = env.run(&["wait", id, "--regex", re, "--timeout", "20000"]);
-    assert!(
-        out.status.success(),
-        "waiting for {re:?}: {:?}\nscreen:\n{}",
-        out.status,
-        env.ok(&["screen", id])
-    );
-}
-
 fn lines_of(path: &std::path::Path) -> Vec<String> {
     std::fs::read_to_string(path)
         .unwrap_or_default()
@@ -45,7 +35,7 @@ fn screen_of_a_full_screen_program_is_rendered() {
             file.to_str().unwrap(),
         ],
     );
-    wait_screen(&env, "vim", "second line");
+    env.wait_screen("vim", "second line");
     let text = env.ok(&["screen", "vim"]);
     assert!(!text.contains('\x1b'), "no escape codes: {text:?}");
     let lines: Vec<&str> = text.lines().collect();
@@ -102,7 +92,7 @@ fn title_and_bell_events_and_scrollback() {
     }
     assert_eq!(title.as_deref(), Some("build: done"));
 
-    wait_screen(&env, "tb", "^20$");
+    env.wait_screen("tb", "^20$");
     let v: serde_json::Value =
         serde_json::from_str(&env.ok(&["screen", "tb", "--json", "--scrollback", "10"])).unwrap();
     assert_eq!(v["title"], "build: done");
@@ -139,14 +129,14 @@ fn submit_runs_a_line_exactly_once_in_bash_python_and_vim() {
     let c = count.to_str().unwrap();
     // bash (bracketed paste on by default in bash 5.1+).
     env.start("bash", &[], &["bash", "--norc", "--noprofile"]);
-    wait_screen(&env, "bash", r"[#$] ?$");
+    env.wait_screen("bash", r"[#$] ?$");
     env.ok(&["submit", "bash", &format!("echo from-bash >> {c}")]);
     poll("bash to run the line", DEADLINE, || {
         (lines_of(&count).len() == 1).then_some(())
     });
     // python3's REPL.
     env.start("py", &[], &["python3", "-q"]);
-    wait_screen(&env, "py", ">>> ?$");
+    env.wait_screen("py", ">>> ?$");
     let out: serde_json::Value = serde_json::from_str(&env.ok(&[
         "submit",
         "py",
@@ -174,9 +164,9 @@ fn submit_runs_a_line_exactly_once_in_bash_python_and_vim() {
             file.to_str().unwrap(),
         ],
     );
-    wait_screen(&env, "vim", "^~");
+    env.wait_screen("vim", "^~");
     env.ok(&["send", "vim", "i"]);
-    wait_screen(&env, "vim", "INSERT");
+    env.wait_screen("vim", "INSERT");
     let out: serde_json::Value =
         serde_json::from_str(&env.ok(&["submit", "vim", "hello from vim", "--json"])).unwrap();
     assert_eq!(out["accepted"], true);
@@ -394,9 +384,9 @@ fn final_screen_survives_the_session() {
 fn send_keys_tail_signal_and_events() {
     let env = Env::new();
     env.start("k", &[], &["bash", "--norc", "--noprofile"]);
-    wait_screen(&env, "k", r"[#$] ?$");
+    env.wait_screen("k", r"[#$] ?$");
     env.ok(&["send", "k", "--keys", "echo", "Space", "first", "Enter"]);
-    wait_screen(&env, "k", "^first$");
+    env.wait_screen("k", "^first$");
     // Up recalls the last command (cursor keys in the program's mode).
     env.ok(&["send", "k", "--keys", "Up", "Enter"]);
     poll("the recalled command", DEADLINE, || {
@@ -408,11 +398,11 @@ fn send_keys_tail_signal_and_events() {
     std::thread::sleep(Duration::from_millis(200));
     env.ok(&["send", "k", "--keys", "C-c"]);
     env.ok(&["submit", "k", "echo after-$((3*3))"]);
-    wait_screen(&env, "k", "^after-9$");
+    env.wait_screen("k", "^after-9$");
     // tail --from resumes exactly where an offset points.
     let off = env.status_json("k")["output_offset"].as_u64().unwrap();
     env.ok(&["submit", "k", "echo resumed-here"]);
-    wait_screen(&env, "k", "^resumed-here$");
+    env.wait_screen("k", "^resumed-here$");
     let tail = env.ok(&["tail", "k", "--from", &off.to_string()]);
     assert!(
         tail.contains("resumed-here") && !tail.contains("after-9"),
@@ -445,7 +435,7 @@ fn send_keys_tail_signal_and_events() {
 fn python_example_client_speaks_the_protocol() {
     let env = Env::new();
     env.start("pyc", &[], &["bash", "--norc", "--noprofile"]);
-    wait_screen(&env, "pyc", r"[#$] ?$");
+    env.wait_screen("pyc", r"[#$] ?$");
     let script = concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/../examples/python/heimdall_client.py"

@@ -102,6 +102,38 @@ impl Env {
         serde_json::from_str(&self.ok(&["status", id, "--json"])).expect("status json")
     }
 
+    /// `hm wait ID --regex RE` on the screen; panics with the screen if it times out.
+    pub fn wait_screen(&self, id: &str, re: &str) {
+        let out = self.run(&["wait", id, "--regex", re, "--timeout", "20000"]);
+        assert!(
+            out.status.success(),
+            "waiting for {re:?}: {:?}\nscreen:\n{}",
+            out.status,
+            self.ok(&["screen", id])
+        );
+    }
+
+    /// The session's visible lines, from `hm screen --json`.
+    pub fn screen_lines(&self, id: &str) -> Vec<String> {
+        let v: serde_json::Value =
+            serde_json::from_str(&self.ok(&["screen", id, "--json"])).expect("screen json");
+        v["lines"]
+            .as_array()
+            .expect("lines")
+            .iter()
+            .map(|l| l.as_str().unwrap_or_default().to_string())
+            .collect()
+    }
+
+    /// Spawn `hm ARGS` (stderr discarded), e.g. a foreground `hm run --detach`.
+    pub fn spawn(&self, args: &[&str]) -> std::process::Child {
+        self.hm()
+            .args(args)
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("spawn hm")
+    }
+
     /// Wait until the session's supervisor is gone (socket removed).
     pub fn wait_gone(&self, id: &str) {
         let sock = self.sock(id);
