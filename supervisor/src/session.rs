@@ -97,6 +97,7 @@ pub struct Session {
     tracker: Mutex<Tracker>,
     screen: Option<Mutex<ScreenState>>,
     screen_due: Notify,
+    screen_now: AtomicBool,
     size: Mutex<(u16, u16)>,
     events: broadcast::Sender<Event>,
     input: Arc<PtyInput>,
@@ -161,6 +162,7 @@ impl Session {
                 })
             }),
             screen_due: Notify::new(),
+            screen_now: AtomicBool::new(false),
             output,
             events: broadcast::Sender::new(EVENT_BACKLOG),
             input,
@@ -342,12 +344,13 @@ impl Session {
         if let Some(screen) = &self.screen {
             // Output after a pause is parsed at once; a stream of output at
             // most every SCREEN_LAG (see `crate::screen`).
+            // Either way the parse runs in the syncer task, after the
+            // subscribers woken above have written this output.
             let recent = now.saturating_duration_since(lock(screen).synced_at) < SCREEN_LAG;
-            if gather || recent {
-                self.screen_due.notify_one();
-            } else {
-                drop(self.screen());
+            if !gather && !recent {
+                self.screen_now.store(true, Ordering::Release);
             }
+            self.screen_due.notify_one();
         }
         if kick || change.is_some() {
             self.kick.notify_one();
@@ -393,14 +396,16 @@ impl Session {
         self.screen().map(|st| st.model.lines())
     }
 
-    /// Parse output deferred during streams of output, at most
+    /// Parse output: at once after a pause, during a stream at most
     /// [`SCREEN_LAG`] after the previous parse.
     pub async fn screen_syncer(self: Arc<Self>) {
         let Some(screen) = &self.screen else { return };
         loop {
             self.screen_due.notified().await;
-            let at = lock(screen).synced_at + SCREEN_LAG;
-            tokio::time::sleep_until(at.into()).await;
+            if !self.screen_now.swap(false, Ordering::AcqRel) {
+                let at = lock(screen).synced_at + SCREEN_LAG;
+                tokio::time::sleep_until(at.into()).await;
+            }
             drop(self.screen());
         }
     }
