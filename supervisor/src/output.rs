@@ -71,6 +71,8 @@ pub struct Output {
     unwoken: std::sync::atomic::AtomicUsize,
     progress: Notify,
     subs: Mutex<Vec<Arc<SubState>>>,
+    /// Turns true with the first subscription.
+    subscribed: watch::Sender<bool>,
     epoch: Instant,
 }
 
@@ -115,6 +117,7 @@ impl Output {
             unwoken: std::sync::atomic::AtomicUsize::new(0),
             progress: Notify::new(),
             subs: Mutex::new(Vec::new()),
+            subscribed: watch::Sender::new(false),
             epoch: Instant::now(),
         })
     }
@@ -250,6 +253,7 @@ impl Output {
             loose: AtomicBool::new(false),
         });
         lock(&self.subs).push(state.clone());
+        self.subscribed.send_replace(true);
         let mut changed = self.changed.subscribe();
         changed.mark_changed();
         (
@@ -260,6 +264,12 @@ impl Output {
             },
             skipped,
         )
+    }
+
+    /// Resolves once any client has subscribed (at once if one already has).
+    pub async fn first_subscriber(&self) {
+        let mut rx = self.subscribed.subscribe();
+        let _ = rx.wait_for(|s| *s).await;
     }
 
     /// Wait until the slowest pacing subscriber is less than a live window

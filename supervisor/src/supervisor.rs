@@ -34,7 +34,14 @@ pub struct Launch {
     pub cwd: PathBuf,
     /// Configuration with command-line flags applied.
     pub config: Config,
+    /// Keep the ended session up (at most [`HOLD_TIMEOUT`]) until a client
+    /// has subscribed, so the terminal `hm run` attaches sees even a command
+    /// that exits at once.
+    pub hold_for_client: bool,
 }
+
+/// How long a held session waits for its first subscriber after the child exited.
+pub const HOLD_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Where to report that the supervisor is ready (or why it failed).
 pub enum Ready {
@@ -206,7 +213,7 @@ pub fn run(launch: Launch, ready: Ready) -> i32 {
             }
         };
         ready.ok();
-        Ok(serve(session, listener, &paths).await)
+        Ok(serve(session, listener, &paths, launch.hold_for_client).await)
     });
     let code = match code {
         Ok((code, _signal)) => code,
@@ -230,6 +237,7 @@ async fn serve(
     session: Arc<Session>,
     listener: tokio::net::UnixListener,
     paths: &SessionPaths,
+    hold_for_client: bool,
 ) -> ExitStatus {
     let connections = TaskTracker::new();
     let accept = tokio::spawn(crate::server::accept_loop(
@@ -248,6 +256,9 @@ async fn serve(
     ];
     session.pump().await;
     let status = session.finish().await;
+    if hold_for_client {
+        let _ = tokio::time::timeout(HOLD_TIMEOUT, session.output.first_subscriber()).await;
+    }
     tracing::info!(code = status.0, "session ended");
     let cleanup = session.target.group.then(|| {
         let target = session.target;

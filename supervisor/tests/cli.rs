@@ -264,3 +264,30 @@ fn completions_and_man_page_come_from_the_cli_definition() {
     assert!(man.contains("attach"));
     assert_eq!(env.run(&["completions", "tcsh"]).status.code(), Some(2));
 }
+
+#[test]
+fn hm_run_without_a_terminal_streams_output_and_returns_the_code() {
+    let env = Env::new();
+    let out = env
+        .hm()
+        .args([
+            "run",
+            "--id",
+            "ci",
+            "--",
+            "sh",
+            "-c",
+            "echo built-$((40+2)); exit 4",
+        ])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(4));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("built-42"), "{stdout:?}");
+    assert!(
+        !stdout.contains('\x1b'),
+        "no terminal control codes without a terminal: {stdout:?}"
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("[session ci exited with code 4]"));
+}

@@ -23,11 +23,13 @@ pub struct RunArgs {
 
 /// `hm run`.
 pub fn run(common: &Common, args: RunArgs) -> anyhow::Result<i32> {
-    let launch = super::start::launch(common, &args.session)?;
+    let mut launch = super::start::launch(common, &args.session)?;
     if args.detach {
         return Ok(crate::supervisor::run(launch, Ready::Foreground));
     }
     let generated = args.session.id.is_none();
+    // The attach below must see the session even if the command exits at once.
+    launch.hold_for_client = true;
     let id = launch.id.clone();
     match super::start::spawn_background(launch)? {
         super::start::Started::Failed(code, msg) => {

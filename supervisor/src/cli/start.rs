@@ -80,6 +80,7 @@ pub(super) fn launch(common: &Common, flags: &SessionFlags) -> anyhow::Result<La
         command,
         cwd,
         config,
+        hold_for_client: false,
     })
 }
 

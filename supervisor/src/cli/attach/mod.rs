@@ -10,7 +10,7 @@
 //! that picture reflects. With the status bar (the default) the program gets
 //! one row less and [`view::View`] renders its screen above the bar.
 
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 
 use std::time::{Duration, Instant};
@@ -135,7 +135,14 @@ pub fn attach(common: &Common, id: &str, opts: AttachOptions) -> anyhow::Result<
     let end = rt.block_on(async {
         let mut client = connect(&paths).await?;
         let hello = client.hello("hm attach").await?;
-        let guard = TerminalGuard::enter()?;
+        // Without a terminal (a script, CI) output streams as is and input
+        // is not read; the exit code is still the child's.
+        let interactive = std::io::stdin().is_terminal() && std::io::stdout().is_terminal();
+        let guard = if interactive {
+            Some(TerminalGuard::enter()?)
+        } else {
+            None
+        };
         let mut attached = Attached {
             id: id.to_string(),
             started: super::common::since_rfc3339(&hello.session.started_at)
@@ -143,11 +150,14 @@ pub fn attach(common: &Common, id: &str, opts: AttachOptions) -> anyhow::Result<
                 .unwrap_or_else(Instant::now),
             state: "active".to_string(),
             detach_key,
-            read_only: opts.read_only,
+            read_only: opts.read_only || !interactive,
+            interactive,
             view: None,
         };
-        let result = attached.run(client, status_bar).await;
-        let _ = write_stdout(&view::leave_modes());
+        let result = attached.run(client, status_bar && interactive).await;
+        if interactive {
+            let _ = write_stdout(&view::leave_modes());
+        }
         drop(guard);
         result
     })?;
@@ -184,6 +194,7 @@ struct Attached {
     state: String,
     detach_key: u8,
     read_only: bool,
+    interactive: bool,
     view: Option<view::View>,
 }
 
@@ -232,18 +243,26 @@ impl Attached {
                 .map_or((cols, rows), |v| v.program_size());
             writer.resize(pc, pr).await?;
         }
-        writer.send(&self.redraw_request()).await?;
-        let stdin: OwnedFd = stdin_fd()
-            .try_clone_to_owned()
-            .context("cannot duplicate stdin")?;
-        // SAFETY: the duplicated fd stays open and unchanged while the AsyncFd owns it.
-        let stdin = unsafe { AsyncFd::register(stdin) }.map_err(|e| anyhow!(e.into_parts().1))?;
+        if self.interactive {
+            writer.send(&self.redraw_request()).await?;
+        } else {
+            writer.send(&ClientMessage::Subscribe).await?;
+        }
+        let stdin = if self.interactive {
+            let fd: OwnedFd = stdin_fd()
+                .try_clone_to_owned()
+                .context("cannot duplicate stdin")?;
+            // SAFETY: the duplicated fd stays open and unchanged while the AsyncFd owns it.
+            Some(unsafe { AsyncFd::register(fd) }.map_err(|e| anyhow!(e.into_parts().1))?)
+        } else {
+            None
+        };
         let mut winch = signal(SignalKind::window_change())?;
         let mut term = signal(SignalKind::terminate())?;
         let mut hup = signal(SignalKind::hangup())?;
         let mut clock = tokio::time::interval(Duration::from_secs(1));
         let mut buf = vec![0u8; 16 * 1024];
-        let mut stdin_open = true;
+        let mut stdin_open = self.interactive;
         let mut render_at: Option<Instant> = None;
         loop {
             let render_due = render_at.unwrap_or_else(Instant::now);
@@ -307,9 +326,13 @@ impl Attached {
                     Some(_) => {}
                     None => return Ok(End::Closed),
                 },
-                ready = stdin.readable(), if stdin_open => {
+                (ready, fd) = async {
+                    match &stdin {
+                        Some(s) => (s.readable().await, s.as_fd().as_raw_fd()),
+                        None => std::future::pending().await,
+                    }
+                }, if stdin_open => {
                     let mut guard = ready?;
-                    let fd = stdin.as_fd().as_raw_fd();
                     // SAFETY: reading into a valid buffer.
                     let n = unsafe { libc::read(fd, buf.as_mut_ptr().cast(), buf.len()) };
                     if n < 0 {
