@@ -157,6 +157,11 @@ pub fn attach(common: &Common, id: &str, opts: AttachOptions) -> anyhow::Result<
         let result = attached.run(client, status_bar && interactive).await;
         if interactive {
             let _ = write_stdout(&view::leave_modes());
+            // The program ended: leave its last screen on the terminal, as if
+            // it had run there (`hm run -- make` shows make's last lines).
+            if let (Ok(End::Exited(_)), Some(v)) = (&result, &attached.view) {
+                let _ = write_stdout(&v.final_lines());
+            }
         }
         drop(guard);
         result

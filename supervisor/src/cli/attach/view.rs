@@ -145,6 +145,24 @@ impl View {
         out
     }
 
+    /// The program's screen as lines for the normal terminal (trailing
+    /// empty rows dropped), once it has exited and the bar is gone.
+    pub fn final_lines(&self) -> Vec<u8> {
+        let screen = self.parser.screen();
+        let cols = screen.size().1.get();
+        let plain: Vec<String> = screen.rows(0, cols).collect();
+        let keep = plain
+            .iter()
+            .rposition(|l| !l.trim().is_empty())
+            .map_or(0, |i| i + 1);
+        let mut out = Vec::new();
+        for line in screen.rows_formatted(0, cols).take(keep) {
+            out.extend_from_slice(line.as_bytes());
+            out.extend_from_slice(b"\x1b[0m\r\n");
+        }
+        out
+    }
+
     /// Redraw only the bar (the clock moved, the state changed).
     pub fn render_bar(&self, bar: &BarInfo) -> Vec<u8> {
         let mut out = b"\x1b[?25l".to_vec();
