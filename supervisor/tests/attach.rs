@@ -424,3 +424,18 @@ fn a_terminal_that_falls_behind_is_repainted_not_left_with_a_hole() {
     });
     assert!(t.rows_text().iter().any(|l| l == "400000"));
 }
+
+#[test]
+fn a_command_that_exits_at_once_still_shows_its_output() {
+    let env = Env::new();
+    let mut t = Term::spawn(
+        &env,
+        &["run", "--", "sh", "-c", "echo quick-$((20+1)); exit 5"],
+        80,
+        24,
+    );
+    assert_eq!(t.wait_exit(), Some(5));
+    let text = t.text();
+    assert!(text.contains("quick-21"), "{text}");
+    assert!(text.contains("exited with code 5"), "{text}");
+}
