@@ -306,6 +306,11 @@ impl Session {
         self.target.signal_group(sig)
     }
 
+    /// Whether someone asked for the session to be killed.
+    pub fn is_killed(&self) -> bool {
+        self.killing.load(Ordering::Acquire)
+    }
+
     /// Kill the session: SIGTERM to the tree, SIGKILL after the grace period.
     /// Only the first call acts.
     pub fn kill(self: &Arc<Self>) {

@@ -256,7 +256,8 @@ async fn serve(
     ];
     session.pump().await;
     let status = session.finish().await;
-    if hold_for_client {
+    // (A session killed on purpose is not held.)
+    if hold_for_client && !session.is_killed() {
         let _ = tokio::time::timeout(HOLD_TIMEOUT, session.output.first_subscriber()).await;
     }
     tracing::info!(code = status.0, "session ended");
