@@ -483,11 +483,13 @@ impl Session {
                     // SAFETY: the kernel initialised `n` bytes.
                     unsafe { buf.set_len(buf.len() + n as usize) };
                     last_read = n as usize;
-                    if last_read < room {
+                    if last_read < FULL_READ.min(room) {
                         // A short read drained the pty. Readiness is edge-
                         // triggered and the reactor has not run since the
                         // read, so new data raises a new edge: skip the
                         // EAGAIN read (it costs a syscall per keystroke).
+                        // A full read means a flood: read on, the child is
+                        // refilling the pty meanwhile.
                         guard.clear_ready();
                         break;
                     }
