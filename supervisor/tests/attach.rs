@@ -439,3 +439,22 @@ fn a_command_that_exits_at_once_still_shows_its_output() {
     assert!(text.contains("quick-21"), "{text}");
     assert!(text.contains("exited with code 5"), "{text}");
 }
+
+#[test]
+fn a_lost_supervisor_restores_the_terminal() {
+    let env = Env::new();
+    env.start("lost", &[], &["sleep", "1000"]);
+    let (sup, _) = env.pids("lost");
+    let mut t = Term::spawn(&env, &["attach", "lost"], 80, 24);
+    let before = t.initial.clone();
+    t.wait_for("the status bar", |t| t.bar().contains("hm │ lost │"));
+    // SAFETY: kill(2).
+    unsafe { libc::kill(sup, libc::SIGKILL) };
+    assert_eq!(t.wait_exit(), Some(1));
+    assert!(same_termios(&before, &t.termios()), "termios restored");
+    assert!(
+        t.text().contains("[session lost closed the connection]"),
+        "{}",
+        t.text()
+    );
+}
