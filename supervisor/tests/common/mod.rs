@@ -53,6 +53,9 @@ impl Env {
         let mut c = Command::new(hm_bin());
         c.env("HEIMDALL_SOCKET_DIR", self.sockets())
             .env("XDG_CONFIG_HOME", self.dir.path().join("config"))
+            // Programs under test (vim) behave as in a real terminal
+            // whatever TERM the test runner has (CI may have none or "dumb").
+            .env("TERM", "xterm-256color")
             .env_remove("HEIMDALL_SESSION_ID")
             .current_dir(self.dir.path());
         c
