@@ -55,6 +55,13 @@ struct Ring {
     closed: bool,
 }
 
+impl Ring {
+    /// The first byte of the last `scrollback` bytes still kept.
+    fn replay_start(&self, scrollback: usize) -> u64 {
+        self.end.saturating_sub(scrollback as u64).max(self.start)
+    }
+}
+
 struct SubState {
     pos: AtomicU64,
     /// Milliseconds since [`Output::epoch`] of the last progress.
@@ -224,10 +231,7 @@ impl Output {
 
     /// Where a SUBSCRIBE starts replaying: the scrollback's first byte.
     pub fn replay_start(&self) -> u64 {
-        let r = lock(&self.ring);
-        r.end
-            .saturating_sub(self.config.scrollback as u64)
-            .max(r.start)
+        lock(&self.ring).replay_start(self.config.scrollback)
     }
 
     /// Start a subscription at `from`, or at the scrollback start when `None`.
@@ -237,12 +241,7 @@ impl Output {
         let (pos, skipped) = {
             let r = lock(&self.ring);
             match from {
-                None => (
-                    r.end
-                        .saturating_sub(self.config.scrollback as u64)
-                        .max(r.start),
-                    0,
-                ),
+                None => (r.replay_start(self.config.scrollback), 0),
                 Some(o) if o < r.start => (r.start, r.start - o),
                 Some(o) => (o.min(r.end), 0),
             }

@@ -227,20 +227,7 @@ fn reattaching_to_vim_draws_its_screen_at_once() {
     let env = Env::new();
     let file = env.dir.path().join("poem.txt");
     std::fs::write(&file, "roses are red\nviolets are blue\n").unwrap();
-    env.start(
-        "vim",
-        &["--cols", "60", "--rows", "15"],
-        &[
-            "vim",
-            "-u",
-            "NONE",
-            "-N",
-            "-i",
-            "NONE",
-            "-n",
-            file.to_str().unwrap(),
-        ],
-    );
+    env.start_vim("vim", &["--cols", "60", "--rows", "15"], &file);
     env.wait_screen("vim", "violets");
     // The outer terminal is one row taller than the session: same program size.
     let mut t = Term::spawn(&env, &["attach", "vim"], 60, 16);

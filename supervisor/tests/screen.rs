@@ -21,20 +21,7 @@ fn screen_of_a_full_screen_program_is_rendered() {
     let env = Env::new();
     let file = env.dir.path().join("notes.txt");
     std::fs::write(&file, "first line of the file\nsecond line\n").unwrap();
-    env.start(
-        "vim",
-        &["--cols", "60", "--rows", "12"],
-        &[
-            "vim",
-            "-u",
-            "NONE",
-            "-N",
-            "-i",
-            "NONE",
-            "-n",
-            file.to_str().unwrap(),
-        ],
-    );
+    env.start_vim("vim", &["--cols", "60", "--rows", "12"], &file);
     env.wait_screen("vim", "second line");
     let text = env.ok(&["screen", "vim"]);
     assert!(!text.contains('\x1b'), "no escape codes: {text:?}");
@@ -150,20 +137,7 @@ fn submit_runs_a_line_exactly_once_in_bash_python_and_vim() {
     });
     // vim in insert mode: a full-screen program with bracketed paste.
     let file = env.dir.path().join("vim.txt");
-    env.start(
-        "vim",
-        &[],
-        &[
-            "vim",
-            "-u",
-            "NONE",
-            "-N",
-            "-i",
-            "NONE",
-            "-n",
-            file.to_str().unwrap(),
-        ],
-    );
+    env.start_vim("vim", &[], &file);
     env.wait_screen("vim", "^~");
     env.ok(&["send", "vim", "i"]);
     env.wait_screen("vim", "INSERT");

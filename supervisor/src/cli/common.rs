@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use anyhow::{anyhow, Context};
-use heimdall_protocol::{Client, ClientError};
+use heimdall_protocol::{Client, ClientError, HelloResp};
 
 use crate::config::Config;
 use crate::exit_record::ExitRecord;
@@ -71,7 +71,7 @@ pub fn find(dir: &SocketDir, id: &str) -> anyhow::Result<Found> {
 }
 
 /// Find a session that must be running.
-pub fn find_live(dir: &SocketDir, id: &str) -> anyhow::Result<SessionPaths> {
+fn find_live(dir: &SocketDir, id: &str) -> anyhow::Result<SessionPaths> {
     match find(dir, id)? {
         Found::Live(p) => Ok(p),
         Found::Exited(rec) => Err(anyhow!(
@@ -89,8 +89,21 @@ pub fn exit_phrase(rec: &ExitRecord) -> String {
     }
 }
 
-/// Connect to a live session's socket.
-pub async fn connect(paths: &SessionPaths) -> anyhow::Result<Client> {
+/// The configuration and the files of live session `id`.
+pub fn live_session(common: &super::Common, id: &str) -> anyhow::Result<(Config, SessionPaths)> {
+    let cfg = common.load()?;
+    let paths = find_live(&socket_dir(&cfg)?, id)?;
+    Ok((cfg, paths))
+}
+
+/// Connect to a live session's socket and say HELLO as `client`.
+pub async fn connect(paths: &SessionPaths, client: &str) -> anyhow::Result<(Client, HelloResp)> {
+    let mut c = connect_socket(paths).await?;
+    let hello = answer(paths, c.hello(client)).await?;
+    Ok((c, hello))
+}
+
+async fn connect_socket(paths: &SessionPaths) -> anyhow::Result<Client> {
     let fut = Client::connect(&paths.sock);
     match tokio::time::timeout(ANSWER_TIMEOUT, fut).await {
         Err(_) => Err(anyhow!(

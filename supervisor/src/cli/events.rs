@@ -5,7 +5,7 @@ use std::io::Write;
 use clap::Args;
 use heimdall_protocol::ServerMessage;
 
-use super::common::{connect, find_live, runtime, socket_dir};
+use super::common::{connect, live_session, runtime};
 use super::Common;
 
 /// Arguments of `hm events`.
@@ -17,12 +17,9 @@ pub struct EventsArgs {
 
 /// `hm events`.
 pub fn run(common: &Common, args: EventsArgs) -> anyhow::Result<i32> {
-    let cfg = common.load()?;
-    let dir = socket_dir(&cfg)?;
-    let paths = find_live(&dir, &args.id)?;
+    let (_, paths) = live_session(common, &args.id)?;
     runtime()?.block_on(async {
-        let mut c = connect(&paths).await?;
-        c.hello("hm events").await?;
+        let (mut c, _) = connect(&paths, "hm events").await?;
         c.events().await?;
         let mut out = std::io::stdout().lock();
         while let Some(msg) = c.recv().await? {

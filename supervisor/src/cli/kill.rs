@@ -7,7 +7,7 @@ use anyhow::anyhow;
 use clap::Args;
 use serde_json::json;
 
-use super::common::{connect, exit_phrase, find_live, print_json, runtime, socket_dir};
+use super::common::{connect, exit_phrase, live_session, print_json, runtime};
 use super::Common;
 use crate::exit_record::ExitRecord;
 
@@ -23,13 +23,11 @@ pub struct KillArgs {
 
 /// `hm kill`.
 pub fn run(common: &Common, args: KillArgs) -> anyhow::Result<i32> {
-    let cfg = common.load()?;
-    let dir = socket_dir(&cfg)?;
-    let paths = find_live(&dir, &args.id)?;
+    let (cfg, paths) = live_session(common, &args.id)?;
     // The supervisor's own grace may differ from ours; allow a generous bound.
     let bound = Duration::from_millis(cfg.kill_grace_ms.max(5000)) + Duration::from_secs(10);
     runtime()?.block_on(async {
-        let mut c = connect(&paths).await?;
+        let (mut c, _) = connect(&paths, "hm kill").await?;
         c.kill().await?;
         // The supervisor closes every connection when the session has ended.
         let ended =

@@ -36,8 +36,7 @@ fn recently_modified(path: &std::path::Path) -> bool {
 
 async fn live_row(paths: &SessionPaths) -> Value {
     let queried = async {
-        let mut c = connect(paths).await?;
-        let hello = answer(paths, c.hello("hm ls")).await?;
+        let (mut c, hello) = connect(paths, "hm ls").await?;
         let st = answer(paths, c.status()).await?;
         anyhow::Ok((hello, st))
     }

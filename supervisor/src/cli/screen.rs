@@ -40,8 +40,7 @@ pub fn run(common: &Common, args: ScreenArgs) -> anyhow::Result<i32> {
     let dir = socket_dir(&cfg)?;
     match find(&dir, &args.id)? {
         Found::Live(paths) => runtime()?.block_on(async {
-            let mut c = connect(&paths).await?;
-            answer(&paths, c.hello("hm screen")).await?;
+            let (mut c, _) = connect(&paths, "hm screen").await?;
             let req = ScreenRequest {
                 id: None,
                 format: if args.ansi {

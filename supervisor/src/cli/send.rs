@@ -4,7 +4,7 @@ use clap::Args;
 use heimdall_protocol::keys::keys_to_bytes;
 use heimdall_protocol::ScreenRequest;
 
-use super::common::{answer, connect, find_live, runtime, socket_dir};
+use super::common::{answer, connect, live_session, runtime};
 use super::Common;
 
 /// Arguments of `hm send`.
@@ -24,12 +24,9 @@ pub struct SendArgs {
 
 /// `hm send`.
 pub fn run(common: &Common, args: SendArgs) -> anyhow::Result<i32> {
-    let cfg = common.load()?;
-    let dir = socket_dir(&cfg)?;
-    let paths = find_live(&dir, &args.id)?;
+    let (_, paths) = live_session(common, &args.id)?;
     runtime()?.block_on(async {
-        let mut c = connect(&paths).await?;
-        answer(&paths, c.hello("hm send")).await?;
+        let (mut c, _) = connect(&paths, "hm send").await?;
         let bytes = if args.keys {
             // Cursor keys follow the program's application-cursor mode.
             let app = match c.screen(ScreenRequest::default()).await {

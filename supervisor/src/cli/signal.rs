@@ -3,7 +3,7 @@
 use clap::Args;
 use heimdall_protocol::SignalSpec;
 
-use super::common::{connect, find_live, print_json, runtime, socket_dir};
+use super::common::{connect, live_session, print_json, runtime};
 use super::Common;
 
 /// Arguments of `hm signal`.
@@ -20,12 +20,9 @@ pub struct SignalArgs {
 
 /// `hm signal`.
 pub fn run(common: &Common, args: SignalArgs) -> anyhow::Result<i32> {
-    let cfg = common.load()?;
-    let dir = socket_dir(&cfg)?;
-    let paths = find_live(&dir, &args.id)?;
+    let (_, paths) = live_session(common, &args.id)?;
     runtime()?.block_on(async {
-        let mut c = connect(&paths).await?;
-        c.hello("hm signal").await?;
+        let (mut c, _) = connect(&paths, "hm signal").await?;
         let spec = match args.signal.parse::<i32>() {
             Ok(n) => SignalSpec::Number(n),
             Err(_) => SignalSpec::Name(args.signal.clone()),

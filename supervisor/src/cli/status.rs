@@ -27,8 +27,7 @@ pub fn run(common: &Common, args: StatusArgs) -> anyhow::Result<i32> {
     let dir = socket_dir(&cfg)?;
     match find(&dir, &args.id)? {
         Found::Live(paths) => runtime()?.block_on(async {
-            let mut c = connect(&paths).await?;
-            let hello = answer(&paths, c.hello("hm status")).await?;
+            let (mut c, hello) = connect(&paths, "hm status").await?;
             let st = answer(&paths, c.status()).await?;
             let s = &hello.session;
             let uptime = since_rfc3339(&s.started_at).unwrap_or_default();

@@ -3,7 +3,7 @@
 
 use clap::Args;
 
-use super::common::{connect, find_live, print_json, runtime, socket_dir};
+use super::common::{connect, live_session, print_json, runtime};
 use super::Common;
 
 /// Arguments of `hm submit`.
@@ -24,12 +24,9 @@ pub struct SubmitArgs {
 
 /// `hm submit`: exit 0 when the program reacted, 1 when it did not.
 pub fn run(common: &Common, args: SubmitArgs) -> anyhow::Result<i32> {
-    let cfg = common.load()?;
-    let dir = socket_dir(&cfg)?;
-    let paths = find_live(&dir, &args.id)?;
+    let (_, paths) = live_session(common, &args.id)?;
     runtime()?.block_on(async {
-        let mut c = connect(&paths).await?;
-        c.hello("hm submit").await?;
+        let (mut c, _) = connect(&paths, "hm submit").await?;
         let r = c.submit(&args.text, Some(args.timeout)).await?;
         let accepted = r["accepted"].as_bool() == Some(true);
         if args.json {

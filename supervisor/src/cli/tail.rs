@@ -34,8 +34,7 @@ pub fn run(common: &Common, args: TailArgs) -> anyhow::Result<i32> {
         }
     };
     runtime()?.block_on(async {
-        let mut c = connect(&paths).await?;
-        let hello = c.hello("hm tail").await?;
+        let (mut c, hello) = connect(&paths, "hm tail").await?;
         let stop_at = hello.output_offset;
         let mut pos = args.from.unwrap_or(hello.scrollback_offset);
         c.subscribe_from(pos).await?;

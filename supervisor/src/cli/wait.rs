@@ -72,8 +72,7 @@ pub fn run(common: &Common, args: WaitArgs) -> anyhow::Result<i32> {
         }
     };
     runtime()?.block_on(async {
-        let mut c = connect(&paths).await?;
-        c.hello("hm wait").await?;
+        let (mut c, _) = connect(&paths, "hm wait").await?;
         let r = c.wait(condition, args.timeout).await?;
         if args.json {
             print_json(&r);

@@ -105,6 +105,16 @@ impl Env {
         serde_json::from_str(&self.ok(&["status", id, "--json"])).expect("status json")
     }
 
+    /// Start vim (no vimrc, no viminfo, no swap file) editing `file`.
+    pub fn start_vim(&self, id: &str, extra: &[&str], file: &Path) {
+        let file = file.to_str().expect("utf-8 path");
+        self.start(
+            id,
+            extra,
+            &["vim", "-u", "NONE", "-N", "-i", "NONE", "-n", file],
+        );
+    }
+
     /// `hm wait ID --regex RE` on the screen; panics with the screen if it times out.
     pub fn wait_screen(&self, id: &str, re: &str) {
         let out = self.run(&["wait", id, "--regex", re, "--timeout", "20000"]);

@@ -25,7 +25,7 @@ use nix::sys::termios::{self, SetArg, Termios};
 use tokio::io::unix::AsyncFd;
 use tokio::signal::unix::{signal, SignalKind};
 
-use super::common::{connect, find_live, socket_dir};
+use super::common::{connect, live_session};
 use super::Common;
 
 mod view;
@@ -126,15 +126,12 @@ async fn send_input(w: &mut ClientWriter, read_only: bool, bytes: &[u8]) -> anyh
 
 /// Attach to `id` until detach or exit; returns the process exit code.
 pub fn attach(common: &Common, id: &str, opts: AttachOptions) -> anyhow::Result<i32> {
-    let cfg = common.load()?;
-    let dir = socket_dir(&cfg)?;
-    let paths = find_live(&dir, id)?;
+    let (cfg, paths) = live_session(common, id)?;
     let detach_key = cfg.detach_key;
     let status_bar = opts.status_bar.unwrap_or(cfg.status_bar);
     let rt = super::common::runtime()?;
     let end = rt.block_on(async {
-        let mut client = connect(&paths).await?;
-        let hello = client.hello("hm attach").await?;
+        let (client, hello) = connect(&paths, "hm attach").await?;
         // Without a terminal (a script, CI) output streams as is and input
         // is not read; the exit code is still the child's.
         let interactive = std::io::stdin().is_terminal() && std::io::stdout().is_terminal();
