@@ -17,13 +17,15 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+// The integration tests' helpers: the `hm` binary and /proc memory readings.
+#[path = "../tests/common/mod.rs"]
+mod common;
+
+use common::{hm_bin, rss_kib};
+
 const ROUND_TRIPS: usize = 2000;
 /// Runs of each throughput setup.
 const ROUNDS: usize = 3;
-
-fn hm() -> PathBuf {
-    PathBuf::from(env!("CARGO_BIN_EXE_hm"))
-}
 
 /// The flood: printable lines, output post-processing off, started by a newline.
 fn flood_script(bytes: u64) -> String {
@@ -106,7 +108,7 @@ struct Session {
 
 impl Session {
     fn start(dir: &Path, id: &str, extra: &[&str], script: &str) -> Session {
-        let out = Command::new(hm())
+        let out = Command::new(hm_bin())
             .env("HEIMDALL_SOCKET_DIR", dir)
             .args(["start", "--id", id])
             .args(extra)
@@ -141,7 +143,7 @@ impl Session {
     }
 
     fn kill(&self) {
-        let _ = Command::new(hm())
+        let _ = Command::new(hm_bin())
             .env("HEIMDALL_SOCKET_DIR", &self.dir)
             .args(["kill", &self.id])
             .output();
@@ -237,18 +239,6 @@ fn hm_drain(
     drop(ctl);
     s.kill();
     (got, secs, peak)
-}
-
-fn rss_kib(pid: i32) -> (u64, u64) {
-    let s = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    let field = |name: &str| {
-        s.lines()
-            .find(|l| l.starts_with(name))
-            .and_then(|l| l.split_whitespace().nth(1))
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(0)
-    };
-    (field("VmRSS:"), field("VmHWM:"))
 }
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
@@ -347,7 +337,7 @@ fn start_to_ready(dir: &Path) -> Vec<Duration> {
     for i in 0..20 {
         let id = format!("ready{i}");
         let t = Instant::now();
-        let st = Command::new(hm())
+        let st = Command::new(hm_bin())
             .env("HEIMDALL_SOCKET_DIR", dir)
             .args(["start", "--id", &id, "--", "sleep", "100"])
             .output()
