@@ -54,8 +54,9 @@ pub fn key_bytes(name: &str, application_cursor: bool) -> Option<Vec<u8>> {
 }
 
 fn strip_prefix_ci<'a>(s: &'a str, prefix: &str) -> Option<&'a str> {
-    (s.len() > prefix.len() && s[..prefix.len()].eq_ignore_ascii_case(prefix))
-        .then(|| &s[prefix.len()..])
+    // `get` rather than slicing: `s` may start with a multi-byte character.
+    let head = s.get(..prefix.len())?;
+    (s.len() > prefix.len() && head.eq_ignore_ascii_case(prefix)).then(|| &s[prefix.len()..])
 }
 
 fn control(rest: &str) -> Option<u8> {
@@ -124,6 +125,22 @@ mod tests {
         assert_eq!(key_bytes("Esc", false).unwrap(), b"\x1b");
         assert!(key_bytes("hello", false).is_none());
         assert!(key_bytes("C-", false).is_none());
+        assert_eq!(key_bytes("M-é", false).unwrap(), "\x1bé".as_bytes());
+    }
+
+    #[test]
+    fn non_ascii_never_panics() {
+        for name in [
+            "日本", "é", "C-日", "M-日本", "日-x", "Fé", "ü-C-x", "C-é", "M-",
+        ] {
+            let _ = key_bytes(name, false);
+            let _ = key_bytes(name, true);
+        }
+        assert!(key_bytes("日本", false).is_none());
+        assert_eq!(
+            keys_to_bytes(&["日本", "Enter"], false),
+            "日本\r".as_bytes()
+        );
         assert_eq!(
             keys_to_bytes(&["ls", "Space", "-l", "Enter"], false),
             b"ls -l\r"

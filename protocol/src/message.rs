@@ -98,6 +98,17 @@ fn parse_json_required<T: DeserializeOwned>(kind: u8, payload: &[u8]) -> Result<
     serde_json::from_value(value).map_err(|e| malformed(kind, e.to_string()))
 }
 
+/// The `"id"` of a JSON request payload, if it has one, even when the rest
+/// of the payload is not valid for its type: an ERROR `malformed` repeats
+/// it so that a client with several requests in flight knows which failed.
+pub fn request_id(payload: &[u8]) -> Option<u64> {
+    #[derive(Deserialize)]
+    struct Id {
+        id: Option<u64>,
+    }
+    serde_json::from_slice::<Id>(payload).ok()?.id
+}
+
 /// Widest terminal a RESIZE may ask for.
 pub const MAX_COLS: u16 = 1000;
 /// Tallest terminal a RESIZE may ask for.
@@ -577,12 +588,18 @@ pub enum Event {
         #[serde(default)]
         signal: Option<i32>,
     },
-    /// This client fell behind and missed output (or events).
+    /// This client fell behind in its output stream and missed output.
     Lagged {
-        /// How many bytes (or events) were skipped.
+        /// How many bytes were skipped.
         missed_bytes: u64,
         /// The output offset where the stream resumes.
         offset: u64,
+    },
+    /// This client fell behind in its event stream (more than the backlog
+    /// of events) and missed events; its output stream is not affected.
+    EventsLagged {
+        /// How many events were skipped.
+        missed_events: u64,
     },
     /// SUBSCRIBE_FROM asked for output no longer kept.
     Skipped {
@@ -711,6 +728,15 @@ impl ServerMessage {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn request_id_survives_a_malformed_payload() {
+        assert_eq!(request_id(br#"{"id": 7, "until": "bogus"}"#), Some(7));
+        assert_eq!(request_id(br#"{"id": 9, "idle_ms": "x"}"#), Some(9));
+        assert_eq!(request_id(br#"{"until": "idle"}"#), None);
+        assert_eq!(request_id(br#"{"id": "x"}"#), None);
+        assert_eq!(request_id(b"not json"), None);
+    }
 
     #[test]
     fn status_resp_is_fifteen_bytes() {

@@ -214,7 +214,8 @@ async fn read_requests(
                         DecodeError::UnknownType(_) => "unknown_type",
                         DecodeError::Malformed { .. } => "malformed",
                     };
-                    let f = error_frame(code, e.to_string(), e.kind(), None);
+                    let id = heimdall_protocol::message::request_id(&frame.payload);
+                    let f = error_frame(code, e.to_string(), e.kind(), id);
                     if tx.send(Command::Frame(f)).await.is_err() {
                         return;
                     }
@@ -390,18 +391,13 @@ async fn apply(
 
 async fn write_event(
     wr: &mut OwnedWriteHalf,
-    session: &Session,
     st: &mut Streams,
     e: Result<Event, broadcast::error::RecvError>,
 ) -> std::io::Result<()> {
     match e {
         Ok(e) => write_frame(wr, event_frame(e)).await,
         Err(broadcast::error::RecvError::Lagged(n)) => {
-            let e = Event::Lagged {
-                missed_bytes: n,
-                offset: session.output.end(),
-            };
-            write_frame(wr, event_frame(e)).await
+            write_frame(wr, event_frame(Event::EventsLagged { missed_events: n })).await
         }
         Err(broadcast::error::RecvError::Closed) => {
             st.events = None;
@@ -446,7 +442,7 @@ async fn write_frames(
                 }
                 Err(broadcast::error::TryRecvError::Empty) => break,
             };
-            write_event(&mut wr, &session, &mut st, e).await?;
+            write_event(&mut wr, &mut st, e).await?;
         }
         if let Some(s) = st.sub.as_mut() {
             match s.read(MAX_OUTPUT_FRAME) {
@@ -504,7 +500,7 @@ async fn write_frames(
                 }
             }
             Wake::Command(None) => rx_open = false,
-            Wake::Event(e) => write_event(&mut wr, &session, &mut st, e).await?,
+            Wake::Event(e) => write_event(&mut wr, &mut st, e).await?,
             Wake::Other => {}
         }
     }

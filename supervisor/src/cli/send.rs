@@ -38,7 +38,8 @@ pub fn run(common: &Common, args: SendArgs) -> anyhow::Result<i32> {
             args.text.join(" ").into_bytes()
         };
         c.input(bytes).await?;
-        // A status round trip: the input has been handed to the pty.
+        // A status round trip: the supervisor has taken the input (written
+        // to the pty or queued for it, in order; it writes all of it).
         answer(&paths, c.status()).await?;
         Ok(0)
     })
