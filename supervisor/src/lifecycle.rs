@@ -202,14 +202,11 @@ pub fn spawn_guardian(child: Pid, grace: Duration) -> Result<(Pid, Lifeline), Er
     // SAFETY: single-threaded here; the guardian only makes plain syscalls.
     match unsafe { nix::unistd::fork() }? {
         nix::unistd::ForkResult::Child => {
-            let keep = r.as_raw_fd();
-            // SAFETY: closing inherited fds (the pty, the pidfile lock, the
+            // Closing inherited fds (the pty, the pidfile lock, the
             // lifeline's write end) so the guardian holds nothing but its pipe.
+            crate::spawn::close_fds_from(0, Some(r.as_raw_fd()));
+            // SAFETY: setting signal dispositions.
             unsafe {
-                for fd in 0..keep {
-                    libc::close(fd);
-                }
-                libc::syscall(libc::SYS_close_range, keep + 1, u32::MAX, 0);
                 for sig in [libc::SIGINT, libc::SIGHUP, libc::SIGTERM, libc::SIGQUIT] {
                     libc::signal(sig, libc::SIG_IGN);
                 }

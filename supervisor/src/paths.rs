@@ -5,7 +5,6 @@
 
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Seek, Write};
-use std::os::fd::AsFd;
 use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -236,44 +235,56 @@ pub struct PidFile {
 impl PidFile {
     /// Create (or take over a stale) pidfile and lock it. Fails with
     /// [`PathError::AlreadyRunning`] when a live supervisor holds it.
+    ///
+    /// A supervisor that ends unlinks its pidfile while it still holds the
+    /// lock, so a lock taken on a file opened before that unlink is a lock
+    /// on a file nobody can see: after locking, the file must still be the
+    /// one the path names, else open it again.
     pub fn acquire(paths: &SessionPaths) -> Result<PidFile, PathError> {
         let io = |source| PathError::Io {
             path: paths.pid.clone(),
             source,
         };
-        let mut file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .mode(0o600)
-            .custom_flags(libc::O_CLOEXEC)
-            .open(&paths.pid)
-            .map_err(io)?;
         // A concurrent `hm ls` may hold a shared probe lock for a moment.
         let deadline = Instant::now() + Duration::from_millis(300);
-        let lock = loop {
-            match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
-                Ok(lock) => break lock,
-                Err((f, nix::errno::Errno::EWOULDBLOCK)) if Instant::now() < deadline => {
-                    file = f;
-                    std::thread::sleep(Duration::from_millis(5));
+        loop {
+            let mut file = OpenOptions::new()
+                .read(true)
+                .write(true)
+                .create(true)
+                .truncate(false)
+                .mode(0o600)
+                .custom_flags(libc::O_CLOEXEC)
+                .open(&paths.pid)
+                .map_err(io)?;
+            let lock = loop {
+                match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
+                    Ok(lock) => break lock,
+                    Err((f, nix::errno::Errno::EWOULDBLOCK)) if Instant::now() < deadline => {
+                        file = f;
+                        std::thread::sleep(Duration::from_millis(5));
+                    }
+                    Err((mut f, nix::errno::Errno::EWOULDBLOCK)) => {
+                        let mut text = String::new();
+                        let _ = f.read_to_string(&mut text);
+                        return Err(PathError::AlreadyRunning {
+                            id: paths.id.clone(),
+                            pid: text.split_whitespace().next().unwrap_or("?").to_string(),
+                        });
+                    }
+                    Err((_, errno)) => return Err(io(std::io::Error::from(errno))),
                 }
-                Err((mut f, nix::errno::Errno::EWOULDBLOCK)) => {
-                    let mut text = String::new();
-                    let _ = f.read_to_string(&mut text);
-                    return Err(PathError::AlreadyRunning {
-                        id: paths.id.clone(),
-                        pid: text.split_whitespace().next().unwrap_or("?").to_string(),
-                    });
-                }
-                Err((_, errno)) => return Err(io(std::io::Error::from(errno))),
+            };
+            let locked = lock.metadata().map_err(io)?;
+            let named = std::fs::symlink_metadata(&paths.pid);
+            if named.is_ok_and(|m| m.dev() == locked.dev() && m.ino() == locked.ino()) {
+                return Ok(PidFile {
+                    lock,
+                    path: paths.pid.clone(),
+                });
             }
-        };
-        Ok(PidFile {
-            lock,
-            path: paths.pid.clone(),
-        })
+            // The previous holder removed it meanwhile: start over.
+        }
     }
 
     /// Record the supervisor's and the child's pids.
@@ -283,11 +294,6 @@ impl PidFile {
         f.rewind()?;
         writeln!(f, "{supervisor} {child}")?;
         f.sync_data()
-    }
-
-    /// The raw fd of the locked file (a forked helper must close it).
-    pub fn fd(&self) -> std::os::fd::BorrowedFd<'_> {
-        self.lock.as_fd()
     }
 
     /// Remove the file (the lock goes with the handle).

@@ -8,7 +8,7 @@
 //! instead of as a session that exits at once.
 
 use std::ffi::{CString, OsString};
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::PathBuf;
 
@@ -117,6 +117,33 @@ fn set_cloexec(fd: &OwnedFd) -> Result<(), SpawnError> {
             errno,
         })
 }
+
+/// Close every file descriptor from `first` up, except `keep`. A caller's
+/// descriptors must not live on in a daemon: `x=$(hm start … 3>&1)` would
+/// wait for the session's whole life. Async-signal-safe (used after fork).
+pub fn close_fds_from(first: RawFd, keep: Option<RawFd>) {
+    let ranges = match keep {
+        Some(k) if k >= first => [(first, k - 1), (k + 1, RawFd::MAX)],
+        _ => [(first, RawFd::MAX), (1, 0)],
+    };
+    for (lo, hi) in ranges {
+        if lo > hi {
+            continue;
+        }
+        // SAFETY: close_range(2) on a range of descriptors this process owns.
+        let rc = unsafe { libc::syscall(libc::SYS_close_range, lo as u32, hi as u32, 0u32) };
+        if rc < 0 {
+            // Kernels before 5.9: close one by one up to a sane bound.
+            for fd in lo..hi.min(FALLBACK_MAX_FD) {
+                // SAFETY: closing a descriptor number; EBADF is harmless.
+                unsafe { libc::close(fd) };
+            }
+        }
+    }
+}
+
+/// The highest descriptor closed one by one when close_range(2) is missing.
+const FALLBACK_MAX_FD: RawFd = 65536;
 
 /// Start the child in a new pty. Must be called while the process has one thread.
 pub fn spawn(spec: &SpawnSpec) -> Result<Spawned, SpawnError> {
@@ -253,6 +280,20 @@ fn child_exec(slave: &OwnedFd, cwd: &CString, argv: &[CString], envp: &[CString]
         let mut set: libc::sigset_t = std::mem::zeroed();
         libc::sigemptyset(&mut set);
         libc::sigprocmask(libc::SIG_SETMASK, &set, std::ptr::null_mut());
+        // Nothing but stdio survives exec: descriptors the supervisor
+        // inherited are marked close-on-exec (the error pipe already is, and
+        // must stay open until exec).
+        let all = libc::syscall(
+            libc::SYS_close_range,
+            3u32,
+            u32::MAX,
+            libc::CLOSE_RANGE_CLOEXEC,
+        );
+        if all < 0 {
+            for fd in 3..FALLBACK_MAX_FD {
+                libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC);
+            }
+        }
     }
     let e = match nix::unistd::execvpe(&argv[0], argv, envp) {
         Err(e) => e,

@@ -5,7 +5,7 @@
 //! Everything that forks happens before the runtime (and its threads) exist.
 
 use std::ffi::OsString;
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -128,6 +128,10 @@ fn init_logging(config: &Config, paths: &SessionPaths, foreground: bool) -> Opti
 /// process (the child's code, or 128+N for signal N).
 pub fn run(launch: Launch, ready: Ready) -> i32 {
     let foreground = matches!(ready, Ready::Foreground);
+    if let Ready::Pipe(fd) = &ready {
+        // A daemon keeps nothing of its caller but the ready pipe.
+        crate::spawn::close_fds_from(3, Some(fd.as_raw_fd()));
+    }
     // Until the runtime watches them, termination signals wait (the child
     // gets an empty mask before exec).
     let _ = termination_signals().thread_block();
