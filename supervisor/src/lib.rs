@@ -23,6 +23,7 @@
 //! | [`connection`] | one client's requests and frames |
 //! | [`lifecycle`] | signals, kill escalation, guardian, exit codes |
 //! | [`exit_record`] | the `<id>.exit` record |
+//! | [`log_file`] | the supervisor's size-capped `<id>.log` |
 //! | [`classify`] | state classifiers |
 
 pub mod classify;
@@ -32,6 +33,7 @@ pub mod connection;
 pub mod exit_record;
 pub mod input;
 pub mod lifecycle;
+pub mod log_file;
 pub mod output;
 pub mod paths;
 pub mod requests;

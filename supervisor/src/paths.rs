@@ -1,7 +1,14 @@
 //! The socket directory and each session's files in it:
-//! `<id>.sock` (0600), `<id>.pid` (supervisor pid and child pid, held with
-//! `flock` while the supervisor lives), `<id>.log`, and `<id>.exit` (the
-//! exit record, kept after the session ends until `hm clean`).
+//! `<id>.sock` (0600), `<id>.pid` (supervisor pid on the first line, child
+//! pid on the second, as heimdall 1.0 writes it; held with `flock` while the
+//! supervisor lives), `<id>.log` (the supervisor log, kept until `hm clean`
+//! like heimdall 1.0's), and `<id>.exit` (the exit record, kept after the
+//! session ends until `hm clean`).
+//!
+//! Pidfiles are only ever removed by whoever holds their exclusive lock, and
+//! [`PidFile::acquire`] checks after locking that the path still names the
+//! file it locked: so `hm ls` can remove a dead supervisor's files at once,
+//! without a grace period, and never a starting supervisor's.
 
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Seek, Write};
@@ -207,22 +214,64 @@ impl SessionPaths {
 
     /// The pids recorded in the pidfile, if readable.
     pub fn read_pids(&self) -> Option<PidInfo> {
-        let text = std::fs::read_to_string(&self.pid).ok()?;
-        let mut it = text.split_whitespace().map(|s| s.parse::<i32>().ok());
-        Some(PidInfo {
-            supervisor: it.next()??,
-            child: it.next().flatten().unwrap_or(0),
-        })
+        parse_pids(&std::fs::read_to_string(&self.pid).ok()?)
     }
 
-    /// Remove the socket and pidfile of a supervisor that is gone.
-    /// Returns the paths removed.
+    /// Remove the socket and pidfile if no supervisor holds the pidfile
+    /// (whatever their age). Returns the paths removed; nothing when the
+    /// session is live.
     pub fn remove_stale(&self) -> Vec<PathBuf> {
-        [&self.sock, &self.pid]
-            .into_iter()
-            .filter(|p| std::fs::remove_file(p).is_ok())
-            .cloned()
-            .collect()
+        if !self.sock.exists() && !self.pid.exists() {
+            return Vec::new();
+        }
+        // Hold the pidfile's exclusive lock while removing, so that a
+        // supervisor starting under this id either holds it first (and we
+        // see it live) or finds its path replaced and starts over.
+        let Ok(file) = open_pidfile(&self.pid) else {
+            return Vec::new();
+        };
+        let Ok(_lock) = Flock::lock(file, FlockArg::LockExclusiveNonblock) else {
+            return Vec::new();
+        };
+        let mut removed: Vec<PathBuf> = Vec::new();
+        let sock_existed = self.sock.exists();
+        if std::fs::remove_file(&self.sock).is_ok() && sock_existed {
+            removed.push(self.sock.clone());
+        }
+        if std::fs::remove_file(&self.pid).is_ok() {
+            removed.push(self.pid.clone());
+        }
+        removed
+    }
+}
+
+/// Parse a pidfile: heimdall 1.0's two lines (`SUP\nCHILD\n`) or the older
+/// one-line `SUP CHILD`; a missing child pid reads as 0.
+pub fn parse_pids(text: &str) -> Option<PidInfo> {
+    let mut it = text.split_whitespace().map(|s| s.parse::<i32>().ok());
+    Some(PidInfo {
+        supervisor: it.next()??,
+        child: it.next().flatten().unwrap_or(0),
+    })
+}
+
+/// Open (creating it 0600 if missing) a pidfile for locking.
+fn open_pidfile(path: &Path) -> std::io::Result<File> {
+    OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(0o600)
+        .custom_flags(libc::O_CLOEXEC)
+        .open(path)
+}
+
+/// Whether `file` is still the file at `path` (not unlinked or replaced).
+fn still_at(file: &File, path: &Path) -> bool {
+    match (file.metadata(), std::fs::symlink_metadata(path)) {
+        (Ok(a), Ok(b)) => a.dev() == b.dev() && a.ino() == b.ino(),
+        _ => false,
     }
 }
 
@@ -245,54 +294,62 @@ impl PidFile {
             path: paths.pid.clone(),
             source,
         };
-        // A concurrent `hm ls` may hold a shared probe lock for a moment.
+        // A concurrent `hm ls` may hold a probe lock for a moment.
         let deadline = Instant::now() + Duration::from_millis(300);
-        loop {
-            let mut file = OpenOptions::new()
-                .read(true)
-                .write(true)
-                .create(true)
-                .truncate(false)
-                .mode(0o600)
-                .custom_flags(libc::O_CLOEXEC)
-                .open(&paths.pid)
-                .map_err(io)?;
-            let lock = loop {
-                match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
-                    Ok(lock) => break lock,
-                    Err((f, nix::errno::Errno::EWOULDBLOCK)) if Instant::now() < deadline => {
-                        file = f;
-                        std::thread::sleep(Duration::from_millis(5));
-                    }
-                    Err((mut f, nix::errno::Errno::EWOULDBLOCK)) => {
-                        let mut text = String::new();
-                        let _ = f.read_to_string(&mut text);
-                        return Err(PathError::AlreadyRunning {
-                            id: paths.id.clone(),
-                            pid: text.split_whitespace().next().unwrap_or("?").to_string(),
-                        });
-                    }
-                    Err((_, errno)) => return Err(io(std::io::Error::from(errno))),
-                }
-            };
-            let locked = lock.metadata().map_err(io)?;
-            let named = std::fs::symlink_metadata(&paths.pid);
-            if named.is_ok_and(|m| m.dev() == locked.dev() && m.ino() == locked.ino()) {
+        for _ in 0..100 {
+            let file = open_pidfile(&paths.pid).map_err(io)?;
+            let lock = Self::lock(file, paths, deadline)?;
+            // Whoever removed the path held the lock before us: start over.
+            if still_at(&lock, &paths.pid) {
                 return Ok(PidFile {
                     lock,
                     path: paths.pid.clone(),
                 });
             }
-            // The previous holder removed it meanwhile: start over.
+        }
+        Err(io(std::io::Error::other(
+            "the pidfile keeps being replaced",
+        )))
+    }
+
+    fn lock(
+        mut file: File,
+        paths: &SessionPaths,
+        deadline: Instant,
+    ) -> Result<Flock<File>, PathError> {
+        let io = |source| PathError::Io {
+            path: paths.pid.clone(),
+            source,
+        };
+        loop {
+            match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
+                Ok(lock) => return Ok(lock),
+                Err((f, nix::errno::Errno::EWOULDBLOCK)) if Instant::now() < deadline => {
+                    file = f;
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+                Err((mut f, nix::errno::Errno::EWOULDBLOCK)) => {
+                    let mut text = String::new();
+                    let _ = f.read_to_string(&mut text);
+                    return Err(PathError::AlreadyRunning {
+                        id: paths.id.clone(),
+                        pid: parse_pids(&text)
+                            .map(|p| p.supervisor.to_string())
+                            .unwrap_or_else(|| "?".to_string()),
+                    });
+                }
+                Err((_, errno)) => return Err(io(std::io::Error::from(errno))),
+            }
         }
     }
 
-    /// Record the supervisor's and the child's pids.
+    /// Record the supervisor's and the child's pids, one per line as
+    /// heimdall 1.0 does.
     pub fn write(&mut self, supervisor: i32, child: i32) -> std::io::Result<()> {
         let f: &mut File = &mut self.lock;
         f.set_len(0)?;
         f.rewind()?;
-        writeln!(f, "{supervisor} {child}")?;
+        write!(f, "{supervisor}\n{child}\n")?;
         f.sync_data()
     }
 
@@ -321,5 +378,15 @@ mod tests {
         for bad in ["", ".hidden", "-x", "a/b", "a b", &"x".repeat(65)] {
             assert!(validate_id(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn pidfile_formats() {
+        let both = |supervisor, child| Some(PidInfo { supervisor, child });
+        assert_eq!(parse_pids("12\n34\n"), both(12, 34));
+        assert_eq!(parse_pids("12 34\n"), both(12, 34));
+        assert_eq!(parse_pids("12\n"), both(12, 0));
+        assert_eq!(parse_pids(""), None);
+        assert_eq!(parse_pids("x\n1\n"), None);
     }
 }

@@ -1,12 +1,12 @@
 //! Running a supervisor in this process: take the pidfile, start the child,
 //! fork the guardian, start the async runtime, serve clients until the child
-//! has exited, leave the exit record, remove the session's files.
+//! has exited, leave the exit record, remove the socket and pidfile (the
+//! log stays, as heimdall 1.0's does, until `hm clean`).
 //!
 //! Everything that forks happens before the runtime (and its threads) exist.
 
 use std::ffi::OsString;
 use std::os::fd::{AsRawFd, OwnedFd};
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -16,6 +16,7 @@ use tokio_util::task::TaskTracker;
 use crate::config::Config;
 use crate::exit_record::{rfc3339, ExitRecord, TAIL_BYTES};
 use crate::lifecycle::{become_subreaper, spawn_guardian};
+use crate::log_file::{CappedLog, LOG_CAP_BYTES};
 use crate::paths::{PidFile, SessionPaths, SocketDir};
 use crate::session::{ExitStatus, Session};
 use crate::spawn::{spawn, SpawnSpec};
@@ -87,7 +88,10 @@ fn child_env(launch: &Launch) -> Vec<(OsString, OsString)> {
     env
 }
 
-fn init_logging(config: &Config, paths: &SessionPaths, foreground: bool) -> Option<PathBuf> {
+/// Log to the configured file or `<id>.log` (as heimdall 1.0 does), and
+/// also to stderr for a supervisor in the foreground.
+fn init_logging(config: &Config, paths: &SessionPaths, foreground: bool) {
+    use tracing_subscriber::fmt::writer::MakeWriterExt;
     use tracing_subscriber::EnvFilter;
     let filter = config
         .log_filter
@@ -98,30 +102,20 @@ fn init_logging(config: &Config, paths: &SessionPaths, foreground: bool) -> Opti
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_ansi(false);
-    let file = match (&config.log_file, foreground) {
-        (Some(f), _) => Some(f.clone()),
-        (None, false) => Some(paths.log.clone()),
-        (None, true) => None,
-    };
-    match &file {
-        Some(path) => {
-            let opened = std::fs::OpenOptions::new()
-                .mode(0o600)
-                .create(true)
-                .append(true)
-                .open(path);
-            match opened {
-                Ok(f) => {
-                    let _ = builder.with_writer(std::sync::Mutex::new(f)).try_init();
-                }
-                Err(e) => eprintln!("hm: cannot open log file {}: {e}", path.display()),
-            }
+    let path = config.log_file.as_ref().unwrap_or(&paths.log);
+    match (CappedLog::open(path, LOG_CAP_BYTES), foreground) {
+        (Ok(f), false) => {
+            let _ = builder.with_writer(std::sync::Mutex::new(f)).try_init();
         }
-        None => {
+        (Ok(f), true) => {
+            let writer = std::sync::Mutex::new(f).and(std::io::stderr);
+            let _ = builder.with_writer(writer).try_init();
+        }
+        (Err(e), _) => {
+            eprintln!("hm: cannot open log file {}: {e}", path.display());
             let _ = builder.with_writer(std::io::stderr).try_init();
         }
     }
-    file
 }
 
 /// Run a supervisor until its child exits; returns the exit code for this
@@ -177,7 +171,7 @@ pub fn run(launch: Launch, ready: Ready) -> i32 {
         Some((p, l)) => (Some(p), Some(l)),
         None => (None, None),
     };
-    let log_file = init_logging(&launch.config, &paths, foreground);
+    init_logging(&launch.config, &paths, foreground);
     tracing::info!(id = %launch.id, pid = child.pid.as_raw(), command = ?launch.command, "session started");
 
     let runtime = match tokio::runtime::Builder::new_current_thread()
@@ -225,11 +219,6 @@ pub fn run(launch: Launch, ready: Ready) -> i32 {
     };
     drop(runtime);
     let _ = std::fs::remove_file(&paths.sock);
-    if launch.config.log_file.is_none() {
-        if let Some(log) = log_file {
-            let _ = std::fs::remove_file(log);
-        }
-    }
     pidfile.remove();
     if let Some(l) = lifeline {
         l.release();

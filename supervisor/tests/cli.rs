@@ -121,13 +121,13 @@ fn errors_say_what_to_do() {
     let out = env.run(&["status", "x"]);
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.starts_with("hm: "), "{err}");
+    assert!(err.starts_with("No session found: x\n"), "{err}");
     assert!(err.contains("does not exist"), "socket dir missing: {err}");
     env.start("alpha", &[], &["sleep", "100"]);
     env.start("beta", &[], &["sleep", "100"]);
     let err = String::from_utf8_lossy(&env.run(&["status", "gamma"]).stderr).into_owned();
     assert!(
-        err.contains("no session \"gamma\"") && err.contains("alpha, beta"),
+        err.starts_with("No session found: gamma\n") && err.contains("alpha, beta"),
         "{err}"
     );
     let err = String::from_utf8_lossy(&env.run(&["kill", "gamma"]).stderr).into_owned();
@@ -181,7 +181,7 @@ fn config_waterfall_env_and_unknown_keys() {
     let other = env.dir.path().join("other");
     let out = env.run(&["ls", "--socket-dir", other.to_str().unwrap()]);
     assert!(out.status.success());
-    assert!(String::from_utf8_lossy(&out.stdout).contains("no sessions"));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("No active sessions"));
     // The default session env var when no config says otherwise.
     std::fs::remove_file(env.dir.path().join("heimdall.toml")).unwrap();
     env.ok(&[
@@ -204,7 +204,7 @@ fn clean_is_a_dry_run_unless_forced_and_spares_live_sessions() {
     env.ok(&["run", "--detach", "--id", "old", "--", "true"]);
     env.start("live", &[], &["sleep", "100"]);
     let out = env.ok(&["clean"]);
-    assert!(out.contains("nothing to clean"), "younger than 24h: {out}");
+    assert_eq!(out, "Nothing to clean\n", "younger than 24h");
     let out = env.ok(&["clean", "--older-than", "0s"]);
     assert!(
         out.contains("would remove") && out.contains("old.exit"),

@@ -5,7 +5,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{poll, Env, Raw, DEADLINE};
+use common::{alive, poll, Env, Raw, DEADLINE};
 
 #[test]
 fn raw_client_mode_status_subscribe_input_resize_kill_exit() {
@@ -200,4 +200,156 @@ fn resize_delivers_sigwinch_to_the_program() {
     c.read_output_until("ready", |t| t.contains("ready"));
     c.send(0x04, &[0, 132, 0, 50]);
     c.read_output_until("the trap", |t| t.contains("WINCH 50 132"));
+}
+
+// ---- heimdall 1.0 parity of the session files and the CLI texts (issue 13) ----
+
+/// The lines of a session's pidfile.
+fn pidfile_lines(env: &Env, id: &str) -> Vec<String> {
+    std::fs::read_to_string(env.sockets().join(format!("{id}.pid")))
+        .expect("pidfile")
+        .lines()
+        .map(String::from)
+        .collect()
+}
+
+#[test]
+fn pidfile_has_the_supervisor_pid_then_the_child_pid_on_two_lines() {
+    let env = Env::new();
+    env.start("pf", &[], &["sleep", "100"]);
+    let lines = pidfile_lines(&env, "pf");
+    assert_eq!(lines.len(), 2, "two lines: {lines:?}");
+    let sup: i32 = lines[0].parse().expect("supervisor pid");
+    let child: i32 = lines[1].parse().expect("child pid");
+    let hello = Raw::connect(&env.sock("pf")).hello();
+    assert_eq!(hello["session"]["supervisor_pid"], sup, "line 1");
+    let (pid, ..) = Raw::connect(&env.sock("pf")).status();
+    assert_eq!(pid as i32, child, "line 2 is the child STATUS reports");
+    assert!(alive(sup) && alive(child));
+}
+
+#[test]
+fn a_one_line_pidfile_of_an_older_supervisor_is_read_too() {
+    let env = Env::new();
+    env.start("old1", &[], &["sleep", "100"]);
+    let pidfile = env.sockets().join("old1.pid");
+    let lines = pidfile_lines(&env, "old1");
+    // The same file (the supervisor keeps its lock), in the older format.
+    std::fs::write(&pidfile, format!("{} {}\n", lines[0], lines[1])).unwrap();
+    let out = env.run(&["start", "--id", "old1", "--", "true"]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&format!("already running (supervisor pid {})", lines[0])),
+        "{err}"
+    );
+    let ls: serde_json::Value = serde_json::from_str(&env.ok(&["ls", "--json"])).unwrap();
+    assert_eq!(ls[0]["id"], "old1");
+    assert_eq!(ls[0]["alive"], true);
+}
+
+#[test]
+fn the_supervisor_log_is_id_log_in_the_socket_dir_and_clean_removes_orphans_only() {
+    let env = Env::new();
+    env.start("bg", &[], &["sleep", "100"]);
+    // The foreground supervisor (`hm run --detach`) logs there too.
+    env.ok(&["run", "--detach", "--id", "fg", "--", "true"]);
+    let log = |id: &str| env.sockets().join(format!("{id}.log"));
+    for id in ["bg", "fg"] {
+        poll(&format!("{id}.log to name the session"), DEADLINE, || {
+            std::fs::read_to_string(log(id))
+                .ok()
+                .filter(|t| t.contains("session started") && t.contains(id))
+        });
+    }
+    env.ok(&["kill", "bg"]);
+    env.wait_gone("bg");
+    assert!(log("bg").exists(), "the log outlives its session");
+    env.start("live", &[], &["sleep", "100"]);
+    let out = env.ok(&["clean", "--older-than", "0s", "--force"]);
+    assert_eq!(
+        out.lines().last(),
+        Some("Cleaned 2 log file(s)."),
+        "the two orphans: {out}"
+    );
+    assert!(!log("bg").exists() && !log("fg").exists());
+    assert!(log("live").exists(), "a live session's log is kept");
+    let out = env.ok(&["clean", "--older-than", "0s", "--force"]);
+    assert_eq!(out, "Nothing to clean\n");
+    assert!(Raw::connect(&env.sock("live")).status().2);
+}
+
+#[test]
+fn ls_removes_a_dead_supervisors_socket_and_pidfile_at_once() {
+    let env = Env::new();
+    env.start("dead", &[], &["sleep", "100"]);
+    let (sup, child) = env.pids("dead");
+    // SAFETY: plain kill(2) calls on processes this test started.
+    unsafe {
+        libc::kill(sup, libc::SIGKILL);
+    }
+    poll("the supervisor to die", DEADLINE, || {
+        (!alive(sup)).then_some(())
+    });
+    poll("the guardian to end the child", DEADLINE, || {
+        (!alive(child)).then_some(())
+    });
+    // A pair just written (no age), as 1.0 would leave it: gone at once.
+    let pidfile = env.sockets().join("dead.pid");
+    std::fs::write(&pidfile, format!("{sup}\n{child}\n")).unwrap();
+    assert!(env.sock("dead").exists());
+    // And a pair of a supervisor that never was ours.
+    drop(std::os::unix::net::UnixListener::bind(env.sock("ghost")).unwrap());
+    std::fs::write(env.sockets().join("ghost.pid"), "999999\n999998\n").unwrap();
+    env.start("alive", &[], &["sleep", "100"]);
+    let out = env.ok(&["ls"]);
+    assert!(out.contains("alive"), "{out}");
+    for id in ["dead", "ghost"] {
+        assert!(!env.sock(id).exists(), "{id}.sock removed");
+        assert!(
+            !env.sockets().join(format!("{id}.pid")).exists(),
+            "{id}.pid removed"
+        );
+    }
+    assert!(env.sock("alive").exists(), "a live session is kept");
+    // The id is free again.
+    env.start("dead", &[], &["sleep", "100"]);
+}
+
+#[test]
+fn texts_scripts_match_on() {
+    let env = Env::new();
+    // No socket directory yet, then an empty one.
+    assert_eq!(env.ok(&["ls"]), "No active sessions\n");
+    assert_eq!(env.ok(&["clean"]), "Nothing to clean\n");
+    std::fs::create_dir(env.sockets()).unwrap();
+    assert_eq!(env.ok(&["ls"]), "No active sessions\n");
+    assert_eq!(env.ok(&["ls", "--json"]).trim(), "[]");
+    for cmd in ["status", "kill"] {
+        let out = env.run(&[cmd, "nope"]);
+        assert_eq!(out.status.code(), Some(1), "{cmd}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(
+            err.lines().next(),
+            Some("No session found: nope"),
+            "{cmd}: {err}"
+        );
+    }
+    env.start("k", &[], &["sleep", "100"]);
+    let out = env.ok(&["kill", "k"]);
+    assert_eq!(
+        out.lines().next(),
+        Some("Kill signal sent to session k"),
+        "{out}"
+    );
+    assert!(
+        out.contains("killed k (killed by signal 15"),
+        "detail: {out}"
+    );
+    // --json is unchanged: one JSON document.
+    env.start("j", &[], &["sleep", "100"]);
+    let v: serde_json::Value = serde_json::from_str(&env.ok(&["kill", "j", "--json"])).unwrap();
+    assert_eq!(v["id"], "j");
+    assert_eq!(v["killed"], true);
+    assert_eq!(v["code"], 143);
 }

@@ -1,8 +1,10 @@
 //! `hm clean`: remove exit records and orphaned logs older than
 //! `--older-than`, and the stale socket and pidfile of supervisors that are
 //! gone. A dry run unless `--force`; never touches a live session's files.
+//! Ends, as heimdall 1.0 does, with "Cleaned N log file(s)." or
+//! "Nothing to clean".
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
 use clap::Args;
@@ -34,9 +36,13 @@ fn age(path: &std::path::Path) -> Option<Duration> {
 /// `hm clean`.
 pub fn run(common: &Common, args: CleanArgs) -> anyhow::Result<i32> {
     let cfg = common.load()?;
+    if !cfg.socket_dir.exists() {
+        return report(&args, &[], &[], &[]);
+    }
     let dir = socket_dir(&cfg)?;
     let old = |p: &std::path::Path| age(p).is_some_and(|a| a >= args.older_than);
     let mut targets: Vec<PathBuf> = Vec::new();
+    let mut stale: Vec<PathBuf> = Vec::new();
     for id in dir.ids() {
         let Ok(paths) = dir.session(&id) else {
             continue;
@@ -44,9 +50,10 @@ pub fn run(common: &Common, args: CleanArgs) -> anyhow::Result<i32> {
         if paths.is_live() {
             continue;
         }
-        // A supervisor that just created its pidfile may not hold the lock yet.
-        let starting = age(&paths.pid).is_some_and(|a| a < Duration::from_secs(2));
-        if !starting {
+        if args.force {
+            // Under the pidfile lock, so never a starting supervisor's.
+            stale.extend(paths.remove_stale());
+        } else {
             targets.extend(
                 [&paths.sock, &paths.pid]
                     .into_iter()
@@ -71,7 +78,7 @@ pub fn run(common: &Common, args: CleanArgs) -> anyhow::Result<i32> {
         }
     }
     targets.retain(|p| owned_by_me(p));
-    let mut removed = Vec::new();
+    let mut removed = stale.clone();
     let mut failed = Vec::new();
     if args.force {
         for p in &targets {
@@ -80,7 +87,22 @@ pub fn run(common: &Common, args: CleanArgs) -> anyhow::Result<i32> {
                 Err(e) => failed.push((p.clone(), e.to_string())),
             }
         }
+        stale.extend(targets);
+        targets = stale;
     }
+    report(&args, &targets, &removed, &failed)
+}
+
+fn is_log(p: &Path) -> bool {
+    p.extension().is_some_and(|e| e == "log")
+}
+
+fn report(
+    args: &CleanArgs,
+    targets: &[PathBuf],
+    removed: &[PathBuf],
+    failed: &[(PathBuf, String)],
+) -> anyhow::Result<i32> {
     if args.json {
         print_json(&json!({
             "dry_run": !args.force,
@@ -88,20 +110,23 @@ pub fn run(common: &Common, args: CleanArgs) -> anyhow::Result<i32> {
             "removed": removed,
             "failed": failed.iter().map(|(p, e)| json!({"path": p, "error": e})).collect::<Vec<_>>(),
         }));
-    } else if targets.is_empty() {
-        println!("nothing to clean in {}", dir.path().display());
+    } else if targets.is_empty() && failed.is_empty() {
+        println!("Nothing to clean");
     } else if args.force {
-        for p in &removed {
+        for p in removed {
             println!("removed {}", p.display());
         }
-        for (p, e) in &failed {
+        for (p, e) in failed {
             eprintln!("hm: cannot remove {}: {e}", p.display());
         }
+        let logs = removed.iter().filter(|p| is_log(p)).count();
+        println!("Cleaned {logs} log file(s).");
     } else {
-        for p in &targets {
+        for p in targets {
             println!("would remove {}", p.display());
         }
-        println!("(dry run: add --force to delete)");
+        let logs = targets.iter().filter(|p| is_log(p)).count();
+        println!("Would clean {logs} log file(s) (dry run: add --force to delete).");
     }
     Ok(if failed.is_empty() { 0 } else { 1 })
 }

@@ -7,7 +7,7 @@ use heimdall_protocol::{Client, ClientError, HelloResp};
 
 use crate::config::Config;
 use crate::exit_record::ExitRecord;
-use crate::paths::{SessionPaths, SocketDir};
+use crate::paths::{PathError, SessionPaths, SocketDir};
 
 /// How long a query waits for a supervisor to answer.
 pub const ANSWER_TIMEOUT: Duration = Duration::from_secs(5);
@@ -41,6 +41,18 @@ pub fn live_ids(dir: &SocketDir) -> Vec<String> {
         .collect()
 }
 
+/// A session id that names no session. Printed as heimdall 1.0 does,
+/// `No session found: ID` (scripts match on it), then what we know on the
+/// next line.
+#[derive(Debug, thiserror::Error)]
+#[error("No session found: {id}\n{detail}")]
+pub struct NoSession {
+    /// The id asked for.
+    pub id: String,
+    /// Where we looked and what exists.
+    pub detail: String,
+}
+
 /// The error for a session that does not exist, listing what does.
 pub fn no_such(dir: &SocketDir, id: &str) -> anyhow::Error {
     let live = live_ids(dir);
@@ -49,7 +61,11 @@ pub fn no_such(dir: &SocketDir, id: &str) -> anyhow::Error {
     } else {
         format!("running: {}", live.join(", "))
     };
-    anyhow!("no session {id:?} in {}; {what}", dir.path().display())
+    NoSession {
+        id: id.to_string(),
+        detail: format!("(in {}; {what})", dir.path().display()),
+    }
+    .into()
 }
 
 /// Open the socket directory of `cfg` for a query.
@@ -70,9 +86,23 @@ pub fn find(dir: &SocketDir, id: &str) -> anyhow::Result<Found> {
     }
 }
 
+/// Find session `id` in the socket directory of `cfg`; a directory that does
+/// not exist yet holds no session.
+pub fn find_session(cfg: &Config, id: &str) -> anyhow::Result<Found> {
+    match SocketDir::open(&cfg.socket_dir) {
+        Ok(dir) => find(&dir, id),
+        Err(e @ PathError::NoSocketDir(_)) => Err(NoSession {
+            id: id.to_string(),
+            detail: format!("({e})"),
+        }
+        .into()),
+        Err(e) => Err(e.into()),
+    }
+}
+
 /// Find a session that must be running.
-fn find_live(dir: &SocketDir, id: &str) -> anyhow::Result<SessionPaths> {
-    match find(dir, id)? {
+fn find_live(cfg: &Config, id: &str) -> anyhow::Result<SessionPaths> {
+    match find_session(cfg, id)? {
         Found::Live(p) => Ok(p),
         Found::Exited(rec) => Err(anyhow!(
             "session {id:?} has exited ({}); `hm status {id}` shows how it ended",
@@ -92,7 +122,7 @@ pub fn exit_phrase(rec: &ExitRecord) -> String {
 /// The configuration and the files of live session `id`.
 pub fn live_session(common: &super::Common, id: &str) -> anyhow::Result<(Config, SessionPaths)> {
     let cfg = common.load()?;
-    let paths = find_live(&socket_dir(&cfg)?, id)?;
+    let paths = find_live(&cfg, id)?;
     Ok((cfg, paths))
 }
 

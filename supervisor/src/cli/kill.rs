@@ -1,5 +1,6 @@
 //! `hm kill ID`: SIGTERM to the session's whole process tree, SIGKILL after
-//! the grace period; returns once the session has ended.
+//! the grace period; confirms with heimdall 1.0's "Kill signal sent to
+//! session ID", then returns once the session has ended, saying how.
 
 use std::time::Duration;
 
@@ -29,6 +30,9 @@ pub fn run(common: &Common, args: KillArgs) -> anyhow::Result<i32> {
     runtime()?.block_on(async {
         let (mut c, _) = connect(&paths, "hm kill").await?;
         c.kill().await?;
+        if !args.json {
+            println!("Kill signal sent to session {}", paths.id);
+        }
         // The supervisor closes every connection when the session has ended.
         let ended =
             tokio::time::timeout(bound, async { while let Ok(Some(_)) = c.recv().await {} }).await;

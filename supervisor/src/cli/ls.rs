@@ -1,9 +1,10 @@
 //! `hm ls`: every session in the socket directory, running or exited.
 //! As in heimdall 1.0 it removes the socket and pidfile of a supervisor that
-//! is gone; sessions that ended keep showing from their exit record until
+//! is gone, at once (the pidfile lock tells a live supervisor from a dead
+//! one), and prints "No active sessions" when there is none; sessions that ended keep showing from their exit record until
 //! `hm clean`.
 
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use clap::Args;
 use serde_json::{json, Value};
@@ -15,23 +16,12 @@ use super::Common;
 use crate::exit_record::ExitRecord;
 use crate::paths::SessionPaths;
 
-/// A pidfile younger than this may belong to a supervisor still starting.
-const STARTING_GRACE: Duration = Duration::from_secs(2);
-
 /// Arguments of `hm ls`.
 #[derive(Debug, Args)]
 pub struct LsArgs {
     /// Print a JSON array
     #[arg(long)]
     pub json: bool,
-}
-
-fn recently_modified(path: &std::path::Path) -> bool {
-    std::fs::metadata(path)
-        .and_then(|m| m.modified())
-        .ok()
-        .and_then(|t| SystemTime::now().duration_since(t).ok())
-        .is_some_and(|age| age < STARTING_GRACE)
 }
 
 async fn live_row(paths: &SessionPaths) -> Value {
@@ -86,7 +76,7 @@ pub fn run(common: &Common, args: LsArgs) -> anyhow::Result<i32> {
             if args.json {
                 println!("[]");
             } else {
-                println!("no sessions");
+                println!("No active sessions");
             }
             return Ok(0);
         }
@@ -102,10 +92,10 @@ pub fn run(common: &Common, args: LsArgs) -> anyhow::Result<i32> {
                 rows.push(live_row(&paths).await);
                 continue;
             }
-            if (paths.sock.exists() || paths.pid.exists()) && !recently_modified(&paths.pid) {
-                for removed in paths.remove_stale() {
-                    tracing::debug!("removed stale {}", removed.display());
-                }
+            // No grace period: only a dead supervisor's files are removed
+            // (see `SessionPaths::remove_stale`).
+            for removed in paths.remove_stale() {
+                tracing::debug!("removed stale {}", removed.display());
             }
             if let Ok(rec) = ExitRecord::read(&paths.exit) {
                 rows.push(exited_row(&rec));
@@ -118,7 +108,7 @@ pub fn run(common: &Common, args: LsArgs) -> anyhow::Result<i32> {
         return Ok(0);
     }
     if rows.is_empty() {
-        println!("no sessions");
+        println!("No active sessions");
         return Ok(0);
     }
     let table: Vec<[String; 5]> = rows

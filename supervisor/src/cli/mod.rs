@@ -113,7 +113,7 @@ pub struct SessionFlags {
     /// Terminal rows
     #[arg(long)]
     pub rows: Option<u16>,
-    /// Supervisor log file [default: <socket-dir>/<id>.log; stderr with --detach]
+    /// Supervisor log file [default: <socket-dir>/<id>.log; also stderr with --detach]
     #[arg(long, value_name = "FILE")]
     pub log_file: Option<PathBuf>,
     /// Log level: error, warn, info, debug, trace
@@ -243,6 +243,11 @@ pub fn main() -> i32 {
             }) =>
         {
             0
+        }
+        // heimdall 1.0's exact text, without our prefix.
+        Err(e) if e.downcast_ref::<common::NoSession>().is_some() => {
+            eprintln!("{e}");
+            1
         }
         Err(e) => {
             eprintln!("hm: {}", common::describe(&e));

@@ -6,8 +6,8 @@ use clap::Args;
 use serde_json::json;
 
 use super::common::{
-    answer, command_line, connect, exit_phrase, find, human_duration, print_json, runtime,
-    since_rfc3339, socket_dir, Found,
+    answer, command_line, connect, exit_phrase, find_session, human_duration, print_json, runtime,
+    since_rfc3339, Found,
 };
 use super::Common;
 
@@ -24,8 +24,7 @@ pub struct StatusArgs {
 /// `hm status`.
 pub fn run(common: &Common, args: StatusArgs) -> anyhow::Result<i32> {
     let cfg = common.load()?;
-    let dir = socket_dir(&cfg)?;
-    match find(&dir, &args.id)? {
+    match find_session(&cfg, &args.id)? {
         Found::Live(paths) => runtime()?.block_on(async {
             let (mut c, hello) = connect(&paths, "hm status").await?;
             let st = answer(&paths, c.status()).await?;
