@@ -36,8 +36,8 @@ use crate::codec::{CodecError, FrameCodec};
 use crate::frame::{client, MODE_BINARY, PROTOCOL_VERSION};
 use crate::message::{
     ClientMessage, DecodeError, ErrorBody, Hello, HelloResp, ScreenRequest, ScreenResp,
-    ServerMessage, SignalRequest, SignalSpec, StatusResp, SubmitRequest, WaitCondition,
-    WaitRequest,
+    ServerMessage, SignalRequest, SignalSpec, SignalTarget, StatusResp, SubmitRequest,
+    WaitCondition, WaitRequest,
 };
 
 /// Largest server frame the client accepts (screen answers with long
@@ -280,10 +280,19 @@ impl Client {
             .await
     }
 
-    /// Send a signal to the child's process group.
-    pub async fn signal(&mut self, signal: SignalSpec) -> Result<serde_json::Value, ClientError> {
-        self.send(&ClientMessage::Signal(SignalRequest { id: None, signal }))
-            .await?;
+    /// Send a signal to the terminal's foreground process group or the
+    /// child's process group.
+    pub async fn signal(
+        &mut self,
+        signal: SignalSpec,
+        target: SignalTarget,
+    ) -> Result<serde_json::Value, ClientError> {
+        self.send(&ClientMessage::Signal(SignalRequest {
+            id: None,
+            signal,
+            target,
+        }))
+        .await?;
         self.result(client::SIGNAL).await
     }
 

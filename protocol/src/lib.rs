@@ -29,6 +29,6 @@ pub use frame::{Frame, HEADER_LEN, MAX_PAYLOAD, MODE_BINARY, PROTOCOL_VERSION};
 pub use message::{
     ClientMessage, Cursor, DecodeError, ErrorBody, Event, Hello, HelloResp, RegexSource,
     ScreenFormat, ScreenRequest, ScreenResp, ServerMessage, SessionInfo, SignalRequest, SignalSpec,
-    StatusResp, SubmitRequest, WaitCondition, WaitRequest, WaitingOption,
+    SignalTarget, StatusResp, SubmitRequest, WaitCondition, WaitRequest, WaitingOption,
 };
 pub use state::State;

@@ -168,14 +168,30 @@ pub enum SignalSpec {
     Name(String),
 }
 
+/// Which processes a SIGNAL reaches.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SignalTarget {
+    /// The terminal's foreground process group (`tcgetpgrp` of the pty):
+    /// what Ctrl-C in the terminal reaches, e.g. the job a shell runs.
+    #[default]
+    Foreground,
+    /// The child's process group (the child alone when the session's
+    /// `kill_process_group = false`).
+    Group,
+}
+
 /// Payload of SIGNAL.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SignalRequest {
     /// Echoed in the answer.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<u64>,
-    /// The signal to send to the child's process group.
+    /// The signal to send.
     pub signal: SignalSpec,
+    /// Who gets it (default: the terminal's foreground process group).
+    #[serde(default)]
+    pub target: SignalTarget,
 }
 
 /// Payload of SUBMIT.

@@ -5,8 +5,8 @@ use bytes::BytesMut;
 use heimdall_protocol::frame::{client, server};
 use heimdall_protocol::{
     ClientMessage, Frame, FrameCodec, Hello, ScreenFormat, ScreenRequest, ServerMessage,
-    SignalRequest, SignalSpec, State, StatusResp, SubmitRequest, WaitCondition, WaitRequest,
-    MAX_PAYLOAD,
+    SignalRequest, SignalSpec, SignalTarget, State, StatusResp, SubmitRequest, WaitCondition,
+    WaitRequest, MAX_PAYLOAD,
 };
 use proptest::prelude::*;
 use tokio_util::codec::{Decoder, Encoder};
@@ -39,6 +39,11 @@ fn arb_client_message() -> impl Strategy<Value = ClientMessage> {
         (any::<i32>(), ".*", any::<bool>()).prop_map(|(n, s, by_num)| {
             ClientMessage::Signal(SignalRequest {
                 id: None,
+                target: if by_num {
+                    SignalTarget::Group
+                } else {
+                    SignalTarget::Foreground
+                },
                 signal: if by_num {
                     SignalSpec::Number(n)
                 } else {

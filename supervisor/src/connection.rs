@@ -136,18 +136,24 @@ fn error_frame(code: &str, message: impl Into<String>, request: u8, id: Option<u
 /// SUBMITs and WAITs one connection may have in flight.
 const MAX_IN_FLIGHT: usize = 64;
 
-/// Run a long request in its own task; its answer goes to the writer.
-/// Returns false (and runs nothing) when the connection has too many in flight.
+/// Take one of the connection's [`MAX_IN_FLIGHT`] slots for a long request;
+/// false when there is none left.
+fn reserve(in_flight: &std::sync::atomic::AtomicUsize) -> bool {
+    if in_flight.fetch_add(1, Ordering::AcqRel) >= MAX_IN_FLIGHT {
+        in_flight.fetch_sub(1, Ordering::AcqRel);
+        return false;
+    }
+    true
+}
+
+/// Wait for a long request (with a slot [`reserve`]d) in its own task; its
+/// answer goes to the writer. Waiting ends when the connection closes.
 fn spawn_answer(
     tx: &mpsc::Sender<Command>,
     cancel: &CancellationToken,
     in_flight: &Arc<std::sync::atomic::AtomicUsize>,
     work: impl std::future::Future<Output = Frame> + Send + 'static,
-) -> bool {
-    if in_flight.fetch_add(1, Ordering::AcqRel) >= MAX_IN_FLIGHT {
-        in_flight.fetch_sub(1, Ordering::AcqRel);
-        return false;
-    }
+) {
     let tx = tx.clone();
     let cancel = cancel.clone();
     let in_flight = in_flight.clone();
@@ -160,7 +166,6 @@ fn spawn_answer(
             _ = cancel.cancelled() => {}
         }
     });
-    true
 }
 
 fn busy(request: u8, id: Option<u64>) -> Command {
@@ -257,14 +262,16 @@ async fn read_requests(
             ClientMessage::Signal(req) => {
                 let answer = parse_signal(&req.signal).and_then(|sig| {
                     session
-                        .signal(sig)
-                        .map(|()| sig)
+                        .signal(sig, req.target)
+                        .map(|pgid| (sig, pgid))
                         .map_err(|e| ("failed", format!("cannot send {sig}: {e}")))
                 });
                 Command::Frame(match answer {
-                    Ok(sig) => ServerMessage::Result(serde_json::json!({
+                    Ok((sig, pgid)) => ServerMessage::Result(serde_json::json!({
                         "ok": true,
                         "signal": sig.as_str(),
+                        "target": req.target,
+                        "pgid": pgid,
                         "id": req.id,
                     }))
                     .to_frame(),
@@ -274,31 +281,34 @@ async fn read_requests(
             ClientMessage::Screen(req) => Command::Frame(screen_answer(&session, &req)),
             ClientMessage::Submit(req) => {
                 let id = req.id;
-                let s = session.clone();
-                let started = spawn_answer(&tx, &cancel, &in_flight, async move {
-                    match crate::requests::submit(s, req).await {
-                        Ok(v) => ServerMessage::Result(v).to_frame(),
-                        Err((code, msg)) => error_frame(code, msg, client::SUBMIT, id),
-                    }
-                });
-                if started {
+                if !reserve(&in_flight) {
+                    busy(frame.kind, id)
+                } else {
+                    // Typing runs in a task of its own that the connection
+                    // closing does not cancel: once started, the text and
+                    // its Enter are both typed, never half a line.
+                    let typing = tokio::spawn(crate::requests::submit(session.clone(), req));
+                    spawn_answer(&tx, &cancel, &in_flight, async move {
+                        match typing.await {
+                            Ok(Ok(v)) => ServerMessage::Result(v).to_frame(),
+                            Ok(Err((code, msg))) => error_frame(code, msg, client::SUBMIT, id),
+                            Err(e) => error_frame("failed", e.to_string(), client::SUBMIT, id),
+                        }
+                    });
                     continue;
                 }
-                busy(frame.kind, id)
             }
             ClientMessage::Wait(req) => {
                 if let Err((code, msg)) = crate::requests::validate(&session, &req) {
                     Command::Frame(error_frame(code, msg, frame.kind, req.id))
+                } else if !reserve(&in_flight) {
+                    busy(frame.kind, req.id)
                 } else {
-                    let id = req.id;
                     let s = session.clone();
-                    let started = spawn_answer(&tx, &cancel, &in_flight, async move {
+                    spawn_answer(&tx, &cancel, &in_flight, async move {
                         ServerMessage::Result(crate::requests::wait(s, req).await).to_frame()
                     });
-                    if started {
-                        continue;
-                    }
-                    busy(frame.kind, id)
+                    continue;
                 }
             }
         };

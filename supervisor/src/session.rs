@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant, SystemTime};
 
 use bytes::{Bytes, BytesMut};
-use heimdall_protocol::{Event, HelloResp, SessionInfo, State, StatusResp};
+use heimdall_protocol::{Event, HelloResp, SessionInfo, SignalTarget, State, StatusResp};
 use nix::errno::Errno;
 use nix::sys::signal::Signal;
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
@@ -301,9 +301,20 @@ impl Session {
         Ok(())
     }
 
-    /// Send a signal to the child's process group.
-    pub fn signal(&self, sig: Signal) -> Result<(), Errno> {
-        self.target.signal_group(sig)
+    /// Send a signal to the terminal's foreground process group (what
+    /// Ctrl-C reaches) or to the child's process group. Returns the process
+    /// group (or, with `kill_process_group = false`, the process) signalled.
+    pub fn signal(&self, sig: Signal, target: SignalTarget) -> Result<i32, Errno> {
+        if target == SignalTarget::Foreground {
+            // SAFETY: tcgetpgrp on the pty master, an fd this session owns.
+            let pgrp = unsafe { libc::tcgetpgrp(self.master.as_raw_fd()) };
+            if pgrp > 0 {
+                return nix::sys::signal::killpg(Pid::from_raw(pgrp), sig).map(|()| pgrp);
+            }
+            // No foreground group (the child has not yet, or no longer,
+            // a controlling terminal): its own group is the next best thing.
+        }
+        self.target.signal_group(sig).map(|()| self.pid().as_raw())
     }
 
     /// Whether someone asked for the session to be killed.

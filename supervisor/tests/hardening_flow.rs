@@ -6,7 +6,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Env, Raw};
+use common::{poll, Env, Raw, DEADLINE};
 use serde_json::Value;
 
 /// Read frames until one of type `kind` whose JSON satisfies `pred`.
@@ -146,4 +146,96 @@ fn item28_malformed_errors_echo_the_request_id() {
     assert!(v.get("id").is_none() || v["id"].is_null(), "{v}");
     let (_, _, alive, _, _) = c.status();
     assert!(alive);
+}
+
+/// Processes in session `sid` whose command line is exactly `argv`.
+fn procs_in_session(sid: i32, argv: &[&str]) -> Vec<i32> {
+    let want: Vec<u8> = argv
+        .iter()
+        .flat_map(|a| [a.as_bytes(), b"\0"].concat())
+        .collect();
+    let mut found = Vec::new();
+    for e in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = e.file_name().to_string_lossy().parse::<i32>() else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+            continue;
+        };
+        let Some((_, rest)) = stat.rsplit_once(')') else {
+            continue;
+        };
+        // state ppid pgrp session
+        let session: Option<i32> = rest.split_whitespace().nth(3).and_then(|s| s.parse().ok());
+        if session != Some(sid) || !common::alive(pid) {
+            continue;
+        }
+        if std::fs::read(format!("/proc/{pid}/cmdline"))
+            .ok()
+            .as_deref()
+            == Some(&want[..])
+        {
+            found.push(pid);
+        }
+    }
+    found
+}
+
+/// Item 10: `hm signal ID INT` reaches the terminal's foreground job (what
+/// Ctrl-C reaches), not just the shell's process group; `--group` (and
+/// `"target": "group"`) still signal the child's group.
+#[test]
+fn item10_signal_reaches_the_foreground_job() {
+    let env = Env::new();
+    env.start("fg", &[], &["bash", "--norc", "--noprofile", "-i"]);
+    let (_, shell) = env.pids("fg");
+    let mut c = Raw::connect(&env.sock("fg"));
+    c.hello();
+    c.send(0x01, b"sleep 77\r");
+    let sleeper = poll("the foreground sleep", DEADLINE, || {
+        procs_in_session(shell, &["sleep", "77"]).first().copied()
+    });
+    // The shell put the job in its own process group, in the foreground.
+    let out = env.ok(&["signal", "fg", "INT", "--json"]);
+    let v: Value = serde_json::from_str(&out).expect("signal json");
+    assert_eq!(v["target"], "foreground", "{v}");
+    assert_ne!(v["pgid"].as_i64(), Some(shell as i64), "{v}");
+    poll("the job to be interrupted", DEADLINE, || {
+        (!common::alive(sleeper)).then_some(())
+    });
+    assert!(
+        common::alive(shell),
+        "the interactive shell survives Ctrl-C"
+    );
+    env.ok(&["send", "fg", "echo back-at-$((40+2))\r"]);
+    env.wait_screen("fg", "^back-at-42");
+
+    // The child's own group on request.
+    c.send(0x08, br#"{"signal": "WINCH", "target": "group", "id": 3}"#);
+    let v = recv_json(&mut c, "RESULT", 0x87, |v| v["id"] == 3);
+    assert_eq!(v["target"], "group", "{v}");
+    assert_eq!(v["pgid"].as_i64(), Some(shell as i64), "{v}");
+    let out = env.ok(&["signal", "fg", "WINCH", "--group", "--json"]);
+    let v: Value = serde_json::from_str(&out).expect("signal json");
+    assert_eq!(v["pgid"].as_i64(), Some(shell as i64), "{v}");
+}
+
+/// Item 33: a SUBMIT whose client closes its connection at once still types
+/// the whole line and its Enter.
+#[test]
+fn item33_submit_completes_after_the_client_hangs_up() {
+    let env = Env::new();
+    env.start("sub", &[], &["bash", "--norc", "--noprofile", "-i"]);
+    let mut c = Raw::connect(&env.sock("sub"));
+    c.hello();
+    // Wait for the prompt so the line goes to the shell's line editor.
+    c.send(
+        0x0C,
+        br#"{"until": "regex", "pattern": "[$#] ?$", "timeout_ms": 20000, "id": 1}"#,
+    );
+    let v = recv_json(&mut c, "the prompt", 0x87, |v| v["id"] == 1);
+    assert_eq!(v["ok"], true, "{v}");
+    c.send(0x0B, br#"{"text": "echo submitted-$((6*7))", "id": 2}"#);
+    drop(c);
+    env.wait_screen("sub", "^submitted-42");
 }

@@ -87,7 +87,7 @@ enum Command {
     Tail(tail::TailArgs),
     /// Wait for idle, a regex, a state or the exit (124 on timeout).
     Wait(wait::WaitArgs),
-    /// Send a signal to the session's process group.
+    /// Send a signal to the session's foreground job (as Ctrl-C does), or its process group.
     Signal(signal::SignalArgs),
     /// Stream the session's events as JSON lines.
     Events(events::EventsArgs),

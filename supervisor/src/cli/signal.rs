@@ -1,7 +1,8 @@
-//! `hm signal ID SIG`: send a signal to the session's process group.
+//! `hm signal ID SIG`: send a signal to the session's foreground job (what
+//! Ctrl-C reaches), or with `--group` to the child's process group.
 
 use clap::Args;
-use heimdall_protocol::SignalSpec;
+use heimdall_protocol::{SignalSpec, SignalTarget};
 
 use super::common::{connect, live_session, print_json, runtime};
 use super::Common;
@@ -13,6 +14,10 @@ pub struct SignalArgs {
     pub id: String,
     /// Signal name (INT, TERM, HUP, WINCH, USR1…) or number
     pub signal: String,
+    /// Signal the child's process group instead of the terminal's
+    /// foreground process group
+    #[arg(long)]
+    pub group: bool,
     /// Print the result as JSON
     #[arg(long)]
     pub json: bool,
@@ -27,7 +32,12 @@ pub fn run(common: &Common, args: SignalArgs) -> anyhow::Result<i32> {
             Ok(n) => SignalSpec::Number(n),
             Err(_) => SignalSpec::Name(args.signal.clone()),
         };
-        let r = c.signal(spec).await?;
+        let target = if args.group {
+            SignalTarget::Group
+        } else {
+            SignalTarget::Foreground
+        };
+        let r = c.signal(spec, target).await?;
         if args.json {
             print_json(&r);
         }
