@@ -1,0 +1,309 @@
+//! hm-agent: `hm-agent run "prompt"` (headless), `hm-agent` (interactive
+//! REPL with history), `hm-agent list` (stored conversations).
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use clap::{Parser, Subcommand};
+use heimdall_agent::agent::{Agent, AgentEvent, LoopLimits, TurnEnd};
+use heimdall_agent::config::{self, AgentConfig};
+use heimdall_agent::provider::{Provider, ProviderKind};
+use heimdall_agent::store::{self, Conversation};
+use heimdall_agent::tools::files::FileTools;
+use heimdall_agent::tools::skills::{system_prompt, Skills};
+use heimdall_agent::tools::Toolbox;
+use rustyline::error::ReadlineError;
+use serde_json::json;
+use tokio_util::sync::CancellationToken;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "hm-agent",
+    version,
+    about = "An LLM agent whose hands are supervised heimdall sessions"
+)]
+struct Cli {
+    /// Configuration file (default: ./heimdall.toml, then ~/.config/heimdall/heimdall.toml).
+    #[arg(long, global = true)]
+    config: Option<PathBuf>,
+    /// Continue a stored conversation (ids: `hm-agent list`).
+    #[arg(long, global = true, value_name = "ID")]
+    resume: Option<String>,
+    /// Print events as JSON lines on stdout instead of text.
+    #[arg(long, global = true)]
+    json: bool,
+    /// Override [agent] provider: openai, anthropic or gemini.
+    #[arg(long, global = true)]
+    provider: Option<String>,
+    /// Override [agent] model.
+    #[arg(long, global = true)]
+    model: Option<String>,
+    /// Override [agent] base_url.
+    #[arg(long, global = true)]
+    base_url: Option<String>,
+    /// Override [agent] work_dir.
+    #[arg(long, global = true)]
+    work_dir: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Run one prompt headless: the answer on stdout, tool calls on stderr.
+    Run {
+        /// The prompt (words are joined with spaces).
+        #[arg(required = true, num_args = 1..)]
+        prompt: Vec<String>,
+    },
+    /// List stored conversations.
+    List,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("hm-agent: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("hm-agent: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn load_config(cli: &Cli) -> Result<AgentConfig> {
+    let mut cfg = config::load(cli.config.as_deref())?;
+    if let Some(p) = &cli.provider {
+        cfg.provider = toml::Value::String(p.clone())
+            .try_into::<ProviderKind>()
+            .map_err(|_| anyhow::anyhow!("unknown provider {p:?}: openai, anthropic or gemini"))?;
+    }
+    if let Some(m) = &cli.model {
+        cfg.model = Some(m.clone());
+    }
+    if let Some(u) = &cli.base_url {
+        cfg.base_url = Some(u.clone());
+    }
+    if let Some(w) = &cli.work_dir {
+        cfg.work_dir = w.clone();
+    }
+    Ok(cfg)
+}
+
+async fn run(cli: Cli) -> Result<ExitCode> {
+    let cfg = load_config(&cli)?;
+    if let Some(Command::List) = cli.command {
+        for s in store::list(&cfg.data_path())? {
+            println!(
+                "{}  {}  {:>3} messages  {}  {}",
+                s.id, s.created, s.messages, s.model, s.first_prompt
+            );
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    let mut agent = build_agent(&cfg, cli.resume.as_deref())?;
+    match cli.command {
+        Some(Command::Run { prompt }) => run_once(&mut agent, &prompt.join(" "), cli.json).await,
+        _ => repl(&mut agent, &cfg, cli.json).await,
+    }
+}
+
+fn build_agent(cfg: &AgentConfig, resume: Option<&str>) -> Result<Agent> {
+    let settings = cfg.provider_settings();
+    let provider = Provider::new(settings.clone())?;
+    let work_dir = cfg.work_path();
+    let files =
+        FileTools::new(&work_dir).with_context(|| format!("work_dir {}", work_dir.display()))?;
+    let skills = Skills::load(&cfg.skills_path());
+    let system = system_prompt(&cfg.identity_path(), &skills, files.root());
+    let mut tools = Toolbox::new(cfg.tool_timeout());
+    tools.add(files);
+    tools.add(skills);
+    let data = cfg.data_path();
+    let (store, history) = match resume {
+        Some(id) => Conversation::resume(&data, id)?,
+        None => (
+            Conversation::create(&data, &format!("{:?}", settings.kind), &settings.model)?,
+            Vec::new(),
+        ),
+    };
+    Ok(Agent::new(
+        provider,
+        tools,
+        system,
+        LoopLimits {
+            max_iterations: cfg.max_iterations,
+            truncation: cfg.truncation,
+        },
+        history,
+        Some(store),
+    ))
+}
+
+/// Prints events: text verbatim on stdout, tool lines on stderr; or JSON
+/// lines on stdout.
+struct Printer {
+    json: bool,
+}
+
+impl Printer {
+    fn event(&self, ev: AgentEvent) {
+        if self.json {
+            print_json(&serde_json::to_value(&ev).unwrap_or_default());
+            return;
+        }
+        match ev {
+            AgentEvent::Text { text } => {
+                let mut out = std::io::stdout().lock();
+                let _ = out.write_all(text.as_bytes());
+                let _ = out.flush();
+            }
+            AgentEvent::ToolCall {
+                name, arguments, ..
+            } => {
+                eprintln!("→ {name} {arguments}");
+            }
+            AgentEvent::ToolResult {
+                name,
+                is_error,
+                content,
+                ..
+            } => {
+                let first = content.lines().next().unwrap_or("");
+                let first: String = first.chars().take(100).collect();
+                let mark = if is_error { "✗" } else { "←" };
+                eprintln!("{mark} {name}: {} chars: {first}", content.chars().count());
+            }
+        }
+    }
+}
+
+fn print_json(v: &serde_json::Value) {
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{v}");
+    let _ = out.flush();
+}
+
+/// One turn, printed as it happens; Ctrl-C cancels it.
+async fn turn(
+    agent: &mut Agent,
+    prompt: &str,
+    printer: &Printer,
+) -> Result<TurnEnd, heimdall_agent::agent::AgentError> {
+    let cancel = CancellationToken::new();
+    let token = cancel.clone();
+    let watcher = tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            token.cancel();
+        }
+    });
+    let outcome = agent
+        .turn(prompt, &cancel, &mut |ev| printer.event(ev))
+        .await;
+    watcher.abort();
+    outcome
+}
+
+async fn run_once(agent: &mut Agent, prompt: &str, json: bool) -> Result<ExitCode> {
+    let outcome = turn(agent, prompt, &Printer { json }).await;
+    let usage = agent.usage();
+    let id = agent.conversation_id().unwrap_or_default().to_string();
+    let (code, status, error) = match &outcome {
+        Ok(TurnEnd::Answer(_)) => (ExitCode::SUCCESS, "answered", None),
+        Ok(TurnEnd::IterationLimit(n)) => (
+            ExitCode::from(2),
+            "iteration_limit",
+            Some(format!("stopped after {n} model requests (max_iterations)")),
+        ),
+        Ok(TurnEnd::Cancelled) => (ExitCode::from(130), "cancelled", None),
+        Err(e) => (ExitCode::FAILURE, "error", Some(e.to_string())),
+    };
+    if json {
+        print_json(&json!({
+            "type": "done",
+            "status": status,
+            "error": error,
+            "conversation": id,
+            "usage": usage,
+        }));
+    } else {
+        if matches!(outcome, Ok(TurnEnd::Answer(ref t)) if !t.ends_with('\n')) {
+            println!();
+        }
+        if let Some(e) = &error {
+            eprintln!("hm-agent: {e}");
+        }
+        eprintln!(
+            "[conversation {id}; tokens in {} out {}]",
+            usage.input_tokens, usage.output_tokens
+        );
+    }
+    Ok(code)
+}
+
+async fn repl(agent: &mut Agent, cfg: &AgentConfig, json: bool) -> Result<ExitCode> {
+    let printer = Printer { json };
+    let history = cfg.data_path().join("history");
+    let mut editor = rustyline::DefaultEditor::new().context("line editor")?;
+    let _ = editor.load_history(&history);
+    eprintln!(
+        "hm-agent {} — conversation {}; Ctrl-C cancels a turn, Ctrl-D or /quit leaves, /usage shows tokens",
+        env!("CARGO_PKG_VERSION"),
+        agent.conversation_id().unwrap_or_default()
+    );
+    loop {
+        let (returned, line) = tokio::task::spawn_blocking(move || {
+            let line = editor.readline("you> ");
+            (editor, line)
+        })
+        .await
+        .context("line editor task")?;
+        editor = returned;
+        let line = match line {
+            Ok(l) => l,
+            Err(ReadlineError::Interrupted) => continue,
+            Err(ReadlineError::Eof) => break,
+            Err(e) => return Err(e).context("reading a line"),
+        };
+        let prompt = line.trim();
+        if prompt.is_empty() {
+            continue;
+        }
+        let _ = editor.add_history_entry(prompt);
+        match prompt {
+            "/quit" | "/exit" => break,
+            "/usage" => {
+                let u = agent.usage();
+                eprintln!("tokens in {} out {}", u.input_tokens, u.output_tokens);
+                continue;
+            }
+            _ => {}
+        }
+        match turn(agent, prompt, &printer).await {
+            Ok(TurnEnd::Answer(_)) => println!(),
+            Ok(TurnEnd::IterationLimit(n)) => {
+                eprintln!("\n[stopped after {n} model requests (max_iterations)]")
+            }
+            Ok(TurnEnd::Cancelled) => eprintln!("\n[cancelled]"),
+            Err(e) => eprintln!("\nhm-agent: {e}"),
+        }
+    }
+    if let Some(parent) = history.parent() {
+        let _ = std::fs::create_dir_all(parent);
+    }
+    let _ = editor.save_history(&history);
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,151 @@
+//! Google Gemini `streamGenerateContent?alt=sse`: `contents` of `parts`;
+//! function calls arrive as whole `functionCall` parts without ids, and
+//! their `thoughtSignature` must be echoed back verbatim in later requests.
+
+use serde_json::{json, Value};
+
+use super::{
+    chunk_error, count, next_event, parse_data, ProviderError, ProviderSettings, Request, Response,
+    SseStream, TextSink,
+};
+use crate::conversation::{Message, ToolCall, Usage};
+
+/// The JSON body of a streaming request.
+pub(super) fn request_body(s: &ProviderSettings, req: &Request<'_>) -> Value {
+    let mut contents: Vec<Value> = Vec::new();
+    for m in req.messages {
+        match m {
+            Message::User { content } => {
+                contents.push(json!({"role": "user", "parts": [{"text": content}]}))
+            }
+            Message::Assistant {
+                content,
+                tool_calls,
+                signature,
+            } => {
+                let mut parts = Vec::new();
+                if !content.is_empty() || signature.is_some() {
+                    let mut part = json!({"text": content});
+                    if let Some(sig) = signature {
+                        part["thoughtSignature"] = sig.clone().into();
+                    }
+                    parts.push(part);
+                }
+                for c in tool_calls {
+                    let args = if c.arguments.is_object() {
+                        c.arguments.clone()
+                    } else {
+                        json!({})
+                    };
+                    let mut part = json!({"functionCall": {"name": c.name, "args": args}});
+                    if let Some(sig) = &c.signature {
+                        part["thoughtSignature"] = sig.clone().into();
+                    }
+                    parts.push(part);
+                }
+                if !parts.is_empty() {
+                    contents.push(json!({"role": "model", "parts": parts}));
+                }
+            }
+            Message::Tool { results } => {
+                let parts: Vec<Value> = results
+                    .iter()
+                    .map(|r| {
+                        let key = if r.is_error { "error" } else { "content" };
+                        json!({"functionResponse": {"name": r.name, "response": {key: r.content}}})
+                    })
+                    .collect();
+                contents.push(json!({"role": "user", "parts": parts}));
+            }
+        }
+    }
+    let mut body = json!({
+        "systemInstruction": {"parts": [{"text": req.system}]},
+        "contents": contents,
+    });
+    if !req.tools.is_empty() {
+        let decls: Vec<Value> = req
+            .tools
+            .iter()
+            .map(|t| json!({"name": t.name, "description": t.description, "parameters": t.parameters}))
+            .collect();
+        body["tools"] = json!([{"functionDeclarations": decls}]);
+    }
+    if let Some(n) = s.max_tokens {
+        body["generationConfig"] = json!({"maxOutputTokens": n});
+    }
+    body
+}
+
+/// Read the chunks of one answer.
+pub(super) async fn read_stream(
+    mut events: SseStream,
+    on_text: TextSink<'_>,
+) -> Result<Response, ProviderError> {
+    let mut out = Response::default();
+    while let Some(ev) = next_event(&mut events).await? {
+        if ev.data.trim().is_empty() {
+            continue;
+        }
+        let chunk = parse_data(&ev)?;
+        if let Some(err) = chunk_error(&chunk) {
+            return Err(err);
+        }
+        if let Some(u) = chunk.get("usageMetadata") {
+            // Cumulative: the last chunk's counts are the answer's.
+            out.usage = Usage {
+                input_tokens: count(u, "/promptTokenCount"),
+                output_tokens: count(u, "/candidatesTokenCount") + count(u, "/thoughtsTokenCount"),
+            };
+        }
+        let Some(candidate) = chunk.pointer("/candidates/0") else {
+            continue;
+        };
+        if let Some(r) = candidate.get("finishReason").and_then(Value::as_str) {
+            out.finish_reason = Some(r.to_string());
+        }
+        let parts = candidate
+            .pointer("/content/parts")
+            .and_then(Value::as_array)
+            .map(Vec::as_slice)
+            .unwrap_or_default();
+        for part in parts {
+            let signature = part
+                .get("thoughtSignature")
+                .and_then(Value::as_str)
+                .map(str::to_string);
+            if let Some(fc) = part.get("functionCall") {
+                let name = fc
+                    .get("name")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_string();
+                let id = fc
+                    .get("id")
+                    .and_then(Value::as_str)
+                    .map(str::to_string)
+                    .unwrap_or_else(|| format!("gemini_call_{}", out.tool_calls.len()));
+                out.tool_calls.push(ToolCall {
+                    id,
+                    name,
+                    arguments: fc.get("args").cloned().unwrap_or_else(|| json!({})),
+                    signature,
+                });
+                continue;
+            }
+            if part.get("thought").and_then(Value::as_bool) == Some(true) {
+                continue;
+            }
+            if let Some(text) = part.get("text").and_then(Value::as_str) {
+                if !text.is_empty() {
+                    on_text(text);
+                    out.text.push_str(text);
+                }
+            }
+            if signature.is_some() {
+                out.signature = signature;
+            }
+        }
+    }
+    Ok(out)
+}

@@ -1,0 +1,190 @@
+//! Secret scrubbing: API keys, tokens, private keys and `password=`-style
+//! assignments are replaced by `[REDACTED:<kind>]` before any text reaches
+//! a model or a log. Public so every front end (the Discord bridge too)
+//! scrubs the same way.
+
+use std::borrow::Cow;
+use std::sync::OnceLock;
+
+use regex::Regex;
+
+/// One kind of secret and how to find it.
+struct Rule {
+    kind: &'static str,
+    pattern: &'static str,
+    /// Capture groups kept verbatim before the redaction (for assignments:
+    /// the name and the `=`).
+    keep_prefix_groups: bool,
+}
+
+/// The rules, most specific first (an Anthropic key is also `sk-…`).
+const RULES: &[Rule] = &[
+    Rule {
+        kind: "private-key",
+        pattern: r"(?s)-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----.*?(?:-----END [A-Z0-9 ]*PRIVATE KEY-----|\z)",
+        keep_prefix_groups: false,
+    },
+    Rule {
+        kind: "anthropic-key",
+        pattern: r"sk-ant-[A-Za-z0-9_\-]{20,}",
+        keep_prefix_groups: false,
+    },
+    Rule {
+        kind: "openai-key",
+        pattern: r"\bsk-[A-Za-z0-9_\-]{20,}",
+        keep_prefix_groups: false,
+    },
+    Rule {
+        kind: "github-token",
+        pattern: r"\b(?:gh[pousr]_[A-Za-z0-9]{30,}|github_pat_[A-Za-z0-9_]{22,})",
+        keep_prefix_groups: false,
+    },
+    Rule {
+        kind: "aws-access-key-id",
+        pattern: r"\b(?:AKIA|ASIA|ABIA|ACCA|AGPA|AIDA|AROA|ANPA|ANVA|AIPA)[A-Z0-9]{16}\b",
+        keep_prefix_groups: false,
+    },
+    Rule {
+        kind: "aws-secret-key",
+        pattern: r#"(?i)(aws_?secret_?(?:access_?)?key["']?\s*[=:]\s*["']?)[A-Za-z0-9/+=]{40}"#,
+        keep_prefix_groups: true,
+    },
+    Rule {
+        kind: "slack-token",
+        pattern: r"\bxox[abposr]-[A-Za-z0-9\-]{10,}",
+        keep_prefix_groups: false,
+    },
+    Rule {
+        kind: "google-api-key",
+        pattern: r"\bAIza[0-9A-Za-z_\-]{35}",
+        keep_prefix_groups: false,
+    },
+    Rule {
+        kind: "jwt",
+        pattern: r"\beyJ[A-Za-z0-9_\-]{5,}\.eyJ[A-Za-z0-9_\-]{5,}\.[A-Za-z0-9_\-]*",
+        keep_prefix_groups: false,
+    },
+    Rule {
+        kind: "discord-token",
+        pattern: r"\b[A-Za-z0-9]{24,28}\.[A-Za-z0-9_\-]{6,7}\.[A-Za-z0-9_\-]{27,}",
+        keep_prefix_groups: false,
+    },
+    Rule {
+        kind: "bearer-token",
+        pattern: r"(?i)(\bbearer\s+)[A-Za-z0-9._~+/=\-]{16,}",
+        keep_prefix_groups: true,
+    },
+    Rule {
+        kind: "assignment",
+        pattern: r#"(?i)(\b[A-Za-z0-9_.\-]*(?:password|passwd|pwd|secret|token|api[_\-]?key|access[_\-]?key|private[_\-]?key|credentials?)["']?\s*[=:]\s*)("[^"\n]+"|'[^'\n]+'|[^\s"',;&]+)"#,
+        keep_prefix_groups: true,
+    },
+];
+
+fn compiled() -> &'static [(Regex, &'static Rule)] {
+    static CELL: OnceLock<Vec<(Regex, &'static Rule)>> = OnceLock::new();
+    CELL.get_or_init(|| {
+        RULES
+            .iter()
+            .map(|r| {
+                // The patterns are constants checked by the tests below.
+                #[allow(clippy::expect_used)]
+                let re = Regex::new(r.pattern).expect("secret pattern compiles");
+                (re, r)
+            })
+            .collect()
+    })
+}
+
+/// Replace every secret found in `text` by `[REDACTED:<kind>]`.
+pub fn scrub(text: &str) -> Cow<'_, str> {
+    let mut out = Cow::Borrowed(text);
+    for (re, rule) in compiled() {
+        if !re.is_match(&out) {
+            continue;
+        }
+        let replaced = if rule.keep_prefix_groups {
+            re.replace_all(&out, |c: &regex::Captures<'_>| {
+                let prefix = c.get(1).map_or("", |m| m.as_str());
+                if c.get(2)
+                    .is_some_and(|v| v.as_str().starts_with("[REDACTED"))
+                {
+                    return c[0].to_string();
+                }
+                format!("{prefix}[REDACTED:{}]", rule.kind)
+            })
+            .into_owned()
+        } else {
+            re.replace_all(&out, format!("[REDACTED:{}]", rule.kind).as_str())
+                .into_owned()
+        };
+        out = Cow::Owned(replaced);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::scrub;
+
+    fn scrubbed(s: &str) -> String {
+        scrub(s).into_owned()
+    }
+
+    #[test]
+    fn every_listed_shape_is_redacted() {
+        let cases = [
+            ("sk-proj-abcdefghijklmnopqrstuvwxyz0123456789", "openai-key"),
+            ("sk-ant-api03-abcdefghijklmnopqrstuvwxyz0123", "anthropic-key"),
+            ("ghp_abcdefghijklmnopqrstuvwxyz0123456789", "github-token"),
+            ("github_pat_11ABCDEFG0123456789_abcdefghijklmnop", "github-token"),
+            ("AKIAIOSFODNN7EXAMPLE", "aws-access-key-id"),
+            ("xoxb-1234567890-abcdefghij", "slack-token"),
+            ("AIzaSyA-abcdefghijklmnopqrstuvwxyz01234", "google-api-key"),
+            (
+                "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U",
+                "jwt",
+            ),
+            (
+                "MTIzNDU2Nzg5MDEyMzQ1Njc4.GaBcDe.abcdefghijklmnopqrstuvwxyz0123456",
+                "discord-token",
+            ),
+        ];
+        for (secret, kind) in cases {
+            let out = scrubbed(&format!("before {secret} after"));
+            assert_eq!(out, format!("before [REDACTED:{kind}] after"), "{secret}");
+        }
+    }
+
+    #[test]
+    fn aws_secret_and_assignments_keep_the_name() {
+        assert_eq!(
+            scrubbed("aws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"),
+            "aws_secret_access_key = [REDACTED:aws-secret-key]"
+        );
+        assert_eq!(
+            scrubbed("DB_PASSWORD=hunter2 next"),
+            "DB_PASSWORD=[REDACTED:assignment] next"
+        );
+        assert_eq!(
+            scrubbed(r#"{"token": "abc def"}"#),
+            r#"{"token": [REDACTED:assignment]}"#
+        );
+        assert_eq!(
+            scrubbed("Authorization: Bearer abcdefghijklmnop1234"),
+            "Authorization: Bearer [REDACTED:bearer-token]"
+        );
+    }
+
+    #[test]
+    fn pem_blocks_are_redacted_whole() {
+        let pem = "x\n-----BEGIN OPENSSH PRIVATE KEY-----\nAAAA\nBBBB\n-----END OPENSSH PRIVATE KEY-----\ny";
+        assert_eq!(scrubbed(pem), "x\n[REDACTED:private-key]\ny");
+    }
+
+    #[test]
+    fn ordinary_text_is_untouched() {
+        let text = "max_tokens = 4096\ninput_tokens: 12\nls -la /tmp && echo skeleton-key";
+        assert!(matches!(super::scrub(text), std::borrow::Cow::Borrowed(_)));
+    }
+}

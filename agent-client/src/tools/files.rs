@@ -1,0 +1,194 @@
+//! `read_file`, `write_file` and `list_dir`, confined to a work directory:
+//! every path is resolved (`..` and symbolic links included) and refused if
+//! it leads outside.
+
+use std::io;
+use std::path::{Component, Path, PathBuf};
+use std::time::Duration;
+
+use futures_util::future::BoxFuture;
+use futures_util::FutureExt;
+use serde_json::{json, Value};
+
+use super::{opt_str_arg, str_arg, ToolOutput, ToolSet};
+use crate::conversation::ToolSpec;
+
+/// Bytes of a file read at most (the model sees a truncated view anyway).
+const MAX_READ_BYTES: u64 = 4 << 20;
+
+/// The file tools over one work directory.
+#[derive(Debug, Clone)]
+pub struct FileTools {
+    root: PathBuf,
+}
+
+impl FileTools {
+    /// File tools confined to `work_dir` (which must exist).
+    pub fn new(work_dir: &Path) -> io::Result<FileTools> {
+        Ok(FileTools {
+            root: work_dir.canonicalize()?,
+        })
+    }
+
+    /// The (canonical) work directory.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// Resolve `path` (relative to the work dir, or absolute inside it) to
+    /// a path inside the work dir, or say why not.
+    pub fn resolve(&self, path: &str) -> Result<PathBuf, String> {
+        let given = Path::new(path);
+        let joined = if given.is_absolute() {
+            given.to_path_buf()
+        } else {
+            self.root.join(given)
+        };
+        let mut norm = PathBuf::new();
+        for c in joined.components() {
+            match c {
+                Component::ParentDir => {
+                    norm.pop();
+                }
+                Component::CurDir => {}
+                other => norm.push(other),
+            }
+        }
+        let outside = || {
+            format!(
+                "{path:?} is outside the work directory {}",
+                self.root.display()
+            )
+        };
+        if !norm.starts_with(&self.root) {
+            return Err(outside());
+        }
+        // Resolve the longest existing prefix through any symbolic links;
+        // the rest does not exist yet, so it holds no links.
+        let mut existing = norm.as_path();
+        let mut rest = Vec::new();
+        while existing.symlink_metadata().is_err() {
+            match (existing.parent(), existing.file_name()) {
+                (Some(parent), Some(name)) => {
+                    rest.push(name.to_os_string());
+                    existing = parent;
+                }
+                _ => return Err(outside()),
+            }
+        }
+        let real = existing
+            .canonicalize()
+            .map_err(|e| format!("{path:?}: {e} (a dangling symbolic link?)"))?;
+        if !real.starts_with(&self.root) {
+            return Err(format!(
+                "{path:?} leads outside the work directory {} through a symbolic link",
+                self.root.display()
+            ));
+        }
+        Ok(rest.into_iter().rev().fold(real, |p, name| p.join(name)))
+    }
+
+    async fn read_file(&self, args: &Value) -> Result<ToolOutput, String> {
+        let path = str_arg(args, "path")?;
+        let real = self.resolve(path)?;
+        let file = tokio::fs::File::open(&real)
+            .await
+            .map_err(|e| format!("{path}: {e}"))?;
+        let mut bytes = Vec::new();
+        use tokio::io::AsyncReadExt;
+        file.take(MAX_READ_BYTES)
+            .read_to_end(&mut bytes)
+            .await
+            .map_err(|e| format!("{path}: {e}"))?;
+        Ok(ToolOutput::untrusted(
+            format!("file {path}"),
+            String::from_utf8_lossy(&bytes),
+        ))
+    }
+
+    async fn write_file(&self, args: &Value) -> Result<ToolOutput, String> {
+        let path = str_arg(args, "path")?;
+        let content = str_arg(args, "content")?;
+        let real = self.resolve(path)?;
+        if let Some(parent) = real.parent() {
+            tokio::fs::create_dir_all(parent)
+                .await
+                .map_err(|e| format!("{path}: {e}"))?;
+        }
+        tokio::fs::write(&real, content)
+            .await
+            .map_err(|e| format!("{path}: {e}"))?;
+        Ok(ToolOutput::ok(format!(
+            "wrote {} bytes to {path}",
+            content.len()
+        )))
+    }
+
+    async fn list_dir(&self, args: &Value) -> Result<ToolOutput, String> {
+        let path = opt_str_arg(args, "path").unwrap_or(".");
+        let real = self.resolve(path)?;
+        let mut dir = tokio::fs::read_dir(&real)
+            .await
+            .map_err(|e| format!("{path}: {e}"))?;
+        let mut entries = Vec::new();
+        while let Some(entry) = dir.next_entry().await.map_err(|e| format!("{path}: {e}"))? {
+            let mut name = entry.file_name().to_string_lossy().into_owned();
+            match entry.file_type().await {
+                Ok(t) if t.is_dir() => name.push('/'),
+                Ok(t) if t.is_symlink() => name.push('@'),
+                _ => {}
+            }
+            entries.push(name);
+        }
+        entries.sort();
+        Ok(ToolOutput::untrusted(
+            format!("directory listing of {path}"),
+            entries.join("\n"),
+        ))
+    }
+}
+
+fn path_param(description: &str) -> Value {
+    json!({"type": "string", "description": description})
+}
+
+impl ToolSet for FileTools {
+    fn specs(&self) -> Vec<ToolSpec> {
+        let rel = "Path relative to the work directory";
+        vec![
+            ToolSpec {
+                name: "read_file".into(),
+                description: "Read a text file inside the work directory.".into(),
+                parameters: json!({"type": "object", "properties": {"path": path_param(rel)}, "required": ["path"]}),
+            },
+            ToolSpec {
+                name: "write_file".into(),
+                description: "Write (create or replace) a text file inside the work directory; missing folders are created.".into(),
+                parameters: json!({"type": "object", "properties": {
+                    "path": path_param(rel),
+                    "content": {"type": "string", "description": "The whole new content"},
+                }, "required": ["path", "content"]}),
+            },
+            ToolSpec {
+                name: "list_dir".into(),
+                description: "List a folder inside the work directory (folders end in /, symbolic links in @).".into(),
+                parameters: json!({"type": "object", "properties": {"path": path_param("Folder relative to the work directory (default: the work directory)")}}),
+            },
+        ]
+    }
+
+    fn call<'a>(
+        &'a self,
+        name: &'a str,
+        args: &'a Value,
+        _limit: Duration,
+    ) -> Option<BoxFuture<'a, ToolOutput>> {
+        let fut = match name {
+            "read_file" => self.read_file(args).boxed(),
+            "write_file" => self.write_file(args).boxed(),
+            "list_dir" => self.list_dir(args).boxed(),
+            _ => return None,
+        };
+        Some(fut.map(|r| r.unwrap_or_else(ToolOutput::error)).boxed())
+    }
+}

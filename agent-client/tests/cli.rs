@@ -1,0 +1,216 @@
+//! `hm-agent` as a user runs it, against a fake OpenAI-compatible server:
+//! streamed answer verbatim on stdout, tool calls on stderr, `--json`
+//! events, exit codes, conversations listed and resumed.
+
+mod common;
+
+use std::path::Path;
+use std::process::Output;
+
+use common::{data_events, FakeServer, Reply, DEADLINE};
+use serde_json::{json, Value};
+
+struct Setup {
+    dir: tempfile::TempDir,
+}
+
+impl Setup {
+    fn new(base_url: &str) -> Setup {
+        let dir = tempfile::tempdir().unwrap();
+        let work = dir.path().join("work");
+        std::fs::create_dir_all(&work).unwrap();
+        std::fs::write(work.join("notes.txt"), "some notes").unwrap();
+        std::fs::write(
+            dir.path().join("identity.md"),
+            "You are the CLI test agent.",
+        )
+        .unwrap();
+        let config = format!(
+            "[agent]\nprovider = \"openai\"\nmodel = \"local-model\"\nbase_url = \"{base_url}/v1\"\n\
+             work_dir = \"{work}\"\ndata_dir = \"{data}\"\nidentity = \"{identity}\"\n\
+             skills_dir = \"{skills}\"\napi_key_env = \"HM_AGENT_TEST_KEY\"\nmax_retries = 0\n",
+            work = work.display(),
+            data = dir.path().join("data").display(),
+            identity = dir.path().join("identity.md").display(),
+            skills = dir.path().join("skills").display(),
+        );
+        std::fs::write(dir.path().join("heimdall.toml"), config).unwrap();
+        Setup { dir }
+    }
+
+    fn config(&self) -> std::path::PathBuf {
+        self.dir.path().join("heimdall.toml")
+    }
+
+    async fn run(&self, args: &[&str]) -> Output {
+        let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_hm-agent"));
+        cmd.arg("--config")
+            .arg(self.config())
+            .args(args)
+            .env("HM_AGENT_TEST_KEY", "local-key")
+            .env("HOME", self.dir.path())
+            .current_dir(self.dir.path())
+            .kill_on_drop(true);
+        tokio::time::timeout(DEADLINE, cmd.output())
+            .await
+            .expect("hm-agent finished in time")
+            .expect("hm-agent ran")
+    }
+}
+
+fn tool_then_answer(answer: &str) -> Vec<Reply> {
+    let call = data_events(&[
+        json!({"choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"id":"call_1","type":"function","function":{"name":"list_dir","arguments":"{\"pa"}}]}}]}),
+        json!({"choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"function":{"arguments":"th\":\".\"}"}}]},"finish_reason":"tool_calls"}]}),
+    ]) + "data: [DONE]\n\n";
+    let half = answer.len() / 2;
+    let split = (half..answer.len())
+        .find(|i| answer.is_char_boundary(*i))
+        .unwrap_or(answer.len());
+    let text = data_events(&[
+        json!({"choices":[{"index":0,"delta":{"content":&answer[..split]}}]}),
+        json!({"choices":[{"index":0,"delta":{"content":&answer[split..]},"finish_reason":"stop"}]}),
+    ]) + "data: [DONE]\n\n";
+    vec![Reply::Sse(call), Reply::Sse(text)]
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+fn conversation_ids(data: &Path) -> Vec<String> {
+    let mut ids: Vec<String> = std::fs::read_dir(data.join("conversations"))
+        .unwrap()
+        .map(|e| {
+            e.unwrap()
+                .path()
+                .file_stem()
+                .unwrap()
+                .to_string_lossy()
+                .into_owned()
+        })
+        .collect();
+    ids.sort();
+    ids
+}
+
+#[tokio::test]
+async fn run_prints_the_answer_verbatim_and_tool_calls_on_stderr() {
+    let answer = "There is one file: notes.txt — «fine» ✓";
+    let server = FakeServer::start(tool_then_answer(answer)).await;
+    let setup = Setup::new(&server.url());
+    let out = setup.run(&["run", "what", "is", "here?"]).await;
+    let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+    assert!(out.status.success(), "stderr: {stderr}");
+    assert_eq!(stdout, format!("{answer}\n"));
+    assert!(stderr.contains("→ list_dir {\"path\":\".\"}"), "{stderr}");
+    assert!(stderr.contains("← list_dir"), "{stderr}");
+
+    let reqs = server.requests();
+    assert_eq!(reqs.len(), 2);
+    assert_eq!(reqs[0].header("authorization"), Some("Bearer local-key"));
+    let system = reqs[0].body["messages"][0]["content"].as_str().unwrap();
+    assert!(
+        system.starts_with("You are the CLI test agent."),
+        "{system}"
+    );
+    assert_eq!(reqs[0].body["messages"][1]["content"], "what is here?");
+    let tool = &reqs[1].body["messages"][3];
+    assert_eq!(tool["role"], "tool");
+    let listing = tool["content"].as_str().unwrap();
+    assert!(listing.contains("notes.txt"), "{listing}");
+    assert!(listing.contains("<untrusted-program-output>"), "{listing}");
+
+    // The conversation is stored, listed, and resumable.
+    let ids = conversation_ids(&setup.dir.path().join("data"));
+    assert_eq!(ids.len(), 1);
+    let listed = setup.run(&["list"]).await;
+    assert!(listed.status.success());
+    let listed = text(&listed.stdout);
+    assert!(
+        listed.contains(&ids[0]) && listed.contains("what is here?"),
+        "{listed}"
+    );
+}
+
+#[tokio::test]
+async fn resume_sends_the_stored_conversation_back() {
+    let mut replies = tool_then_answer("first answer");
+    replies.extend(tool_then_answer("second answer"));
+    let server = FakeServer::start(replies).await;
+    let setup = Setup::new(&server.url());
+    let first = setup.run(&["run", "first question"]).await;
+    assert!(first.status.success(), "{}", text(&first.stderr));
+    let id = conversation_ids(&setup.dir.path().join("data")).remove(0);
+
+    let second = setup
+        .run(&["--resume", &id, "run", "second question"])
+        .await;
+    assert!(second.status.success(), "{}", text(&second.stderr));
+    assert_eq!(text(&second.stdout), "second answer\n");
+    let reqs = server.requests();
+    assert_eq!(reqs.len(), 4);
+    let msgs = reqs[2].body["messages"].as_array().unwrap();
+    let said: Vec<(&str, &str)> = msgs
+        .iter()
+        .map(|m| {
+            (
+                m["role"].as_str().unwrap_or(""),
+                m["content"].as_str().unwrap_or(""),
+            )
+        })
+        .collect();
+    assert_eq!(said[1], ("user", "first question"));
+    assert_eq!(said[2].0, "assistant");
+    assert_eq!(msgs[2]["tool_calls"][0]["id"], "call_1");
+    assert_eq!(said[3].0, "tool");
+    assert_eq!(said[4], ("assistant", "first answer"));
+    assert_eq!(said[5], ("user", "second question"));
+    // Still one conversation, now with both turns.
+    assert_eq!(conversation_ids(&setup.dir.path().join("data")), vec![id]);
+
+    let bad = setup.run(&["--resume", "../etc/passwd", "run", "x"]).await;
+    assert!(!bad.status.success());
+    assert!(text(&bad.stderr).contains("no conversation"));
+}
+
+#[tokio::test]
+async fn json_events_and_a_clear_auth_error() {
+    let server = FakeServer::start(tool_then_answer("json answer")).await;
+    let setup = Setup::new(&server.url());
+    let out = setup.run(&["--json", "run", "hello"]).await;
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let events: Vec<Value> = text(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let kinds: Vec<&str> = events.iter().map(|e| e["type"].as_str().unwrap()).collect();
+    assert_eq!(kinds.first(), Some(&"tool_call"));
+    assert_eq!(events[0]["name"], "list_dir");
+    assert!(kinds.contains(&"tool_result"));
+    let answer: String = events
+        .iter()
+        .filter(|e| e["type"] == "text")
+        .map(|e| e["text"].as_str().unwrap())
+        .collect();
+    assert_eq!(answer, "json answer");
+    let done = events.last().unwrap();
+    assert_eq!(done["type"], "done");
+    assert_eq!(done["status"], "answered");
+
+    let denied = FakeServer::start(vec![Reply::Status {
+        code: 401,
+        headers: Vec::new(),
+        body: r#"{"error":{"message":"Invalid API key"}}"#.into(),
+    }])
+    .await;
+    let setup = Setup::new(&denied.url());
+    let out = setup.run(&["run", "hello"]).await;
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("refused the API key (HTTP 401): Invalid API key"),
+        "{stderr}"
+    );
+    assert_eq!(denied.requests().len(), 1);
+}

@@ -1,0 +1,85 @@
+//! The file tools stay inside the work directory: `..`, absolute paths and
+//! symbolic links that lead out are refused, for reads and writes alike.
+
+use std::os::unix::fs::symlink;
+use std::time::Duration;
+
+use heimdall_agent::tools::files::FileTools;
+use heimdall_agent::tools::ToolSet;
+use serde_json::json;
+
+async fn call(tools: &FileTools, name: &str, args: serde_json::Value) -> (bool, String) {
+    let out = tools
+        .call(name, &args, Duration::from_secs(10))
+        .expect("a file tool")
+        .await;
+    (out.is_error, out.text)
+}
+
+#[tokio::test]
+async fn paths_that_escape_the_work_dir_are_refused() {
+    let top = tempfile::tempdir().unwrap();
+    let work = top.path().join("work");
+    let outside = top.path().join("outside");
+    std::fs::create_dir_all(work.join("sub")).unwrap();
+    std::fs::create_dir_all(&outside).unwrap();
+    std::fs::write(outside.join("secret.txt"), "outside data").unwrap();
+    std::fs::write(work.join("sub/inside.txt"), "inside data").unwrap();
+    symlink(&outside, work.join("link")).unwrap();
+    symlink(outside.join("secret.txt"), work.join("file-link")).unwrap();
+    symlink(work.join("sub"), work.join("inner-link")).unwrap();
+    let tools = FileTools::new(&work).unwrap();
+
+    for path in [
+        "../outside/secret.txt",
+        "sub/../../outside/secret.txt",
+        "link/secret.txt",
+        "file-link",
+        "/etc/passwd",
+    ] {
+        let (is_error, text) = call(&tools, "read_file", json!({"path": path})).await;
+        assert!(is_error, "{path} was read: {text}");
+        assert!(
+            text.contains("outside the work directory"),
+            "{path}: {text}"
+        );
+        assert!(!text.contains("outside data"));
+    }
+    for path in ["link/new.txt", "../escape.txt", "link/deeper/new.txt"] {
+        let (is_error, text) =
+            call(&tools, "write_file", json!({"path": path, "content": "x"})).await;
+        assert!(is_error, "{path} was written: {text}");
+    }
+    assert!(!outside.join("new.txt").exists());
+    assert!(!outside.join("deeper").exists());
+    assert!(!top.path().join("escape.txt").exists());
+    let (is_error, _) = call(&tools, "list_dir", json!({"path": "link"})).await;
+    assert!(is_error);
+
+    // What stays inside works, links inside included.
+    let (is_error, text) = call(
+        &tools,
+        "read_file",
+        json!({"path": "inner-link/inside.txt"}),
+    )
+    .await;
+    assert!(!is_error, "{text}");
+    assert_eq!(text, "inside data");
+    let abs = work.join("sub/inside.txt");
+    let (is_error, _) = call(&tools, "read_file", json!({"path": abs.to_str().unwrap()})).await;
+    assert!(!is_error);
+    let (is_error, text) = call(
+        &tools,
+        "write_file",
+        json!({"path": "new/dir/../file.txt", "content": "written"}),
+    )
+    .await;
+    assert!(!is_error, "{text}");
+    assert_eq!(
+        std::fs::read_to_string(work.join("new/file.txt")).unwrap(),
+        "written"
+    );
+    let (is_error, text) = call(&tools, "list_dir", json!({})).await;
+    assert!(!is_error);
+    assert_eq!(text, "file-link@\ninner-link@\nlink@\nnew/\nsub/");
+}

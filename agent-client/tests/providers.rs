@@ -1,0 +1,532 @@
+//! The agent loop against a fake provider on loopback speaking each real
+//! wire format: streamed text, tool-call argument deltas, two tool calls in
+//! one turn run concurrently, secrets scrubbed before they reach the
+//! server, retries honouring Retry-After / RetryInfo, a clear 401.
+
+mod common;
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use common::{data_events, named_events, FakeServer, Reply, DEADLINE};
+use futures_util::future::BoxFuture;
+use futures_util::FutureExt;
+use heimdall_agent::agent::{Agent, AgentEvent, LoopLimits, TurnEnd};
+use heimdall_agent::conversation::ToolSpec;
+use heimdall_agent::provider::{
+    Provider, ProviderError, ProviderKind, ProviderSettings, RetryPolicy,
+};
+use heimdall_agent::tools::{ToolOutput, ToolSet, Toolbox};
+use serde_json::{json, Value};
+use tokio::sync::Barrier;
+use tokio_util::sync::CancellationToken;
+
+/// A fake secret of the GitHub token shape.
+const FAKE_SECRET: &str = "ghp_FAKEfakeFAKEfakeFAKEfakeFAKEfake0000";
+
+/// A tool whose calls prove they overlap: each waits at a barrier for the
+/// other (up to a deadline) and reports whether it met it.
+struct Probe {
+    barrier: Barrier,
+    met: AtomicUsize,
+}
+
+impl Probe {
+    fn new() -> Arc<Probe> {
+        Arc::new(Probe {
+            barrier: Barrier::new(2),
+            met: AtomicUsize::new(0),
+        })
+    }
+}
+
+struct ProbeTools(Arc<Probe>);
+
+impl ToolSet for ProbeTools {
+    fn specs(&self) -> Vec<ToolSpec> {
+        vec![ToolSpec {
+            name: "probe".into(),
+            description: "test probe".into(),
+            parameters: json!({"type": "object", "properties": {"label": {"type": "string"}}}),
+        }]
+    }
+
+    fn call<'a>(
+        &'a self,
+        name: &'a str,
+        args: &'a Value,
+        _limit: Duration,
+    ) -> Option<BoxFuture<'a, ToolOutput>> {
+        (name == "probe").then(|| {
+            async move {
+                let label = args["label"].as_str().unwrap_or("?").to_string();
+                let met = tokio::time::timeout(DEADLINE, self.0.barrier.wait())
+                    .await
+                    .is_ok();
+                if met {
+                    self.0.met.fetch_add(1, Ordering::SeqCst);
+                }
+                let how = if met { "overlapped" } else { "ran alone" };
+                ToolOutput::ok(format!("probe {label} {how}; env GITHUB={FAKE_SECRET}"))
+            }
+            .boxed()
+        })
+    }
+}
+
+fn settings(kind: ProviderKind, base_url: String, model: &str) -> ProviderSettings {
+    ProviderSettings {
+        kind,
+        model: model.into(),
+        base_url,
+        api_key: Some("test-key".into()),
+        max_tokens: None,
+        connect_timeout: Duration::from_secs(5),
+        read_timeout: DEADLINE,
+        retry: RetryPolicy {
+            max_retries: 3,
+            base_delay: Duration::from_millis(50),
+            max_delay: Duration::from_secs(5),
+        },
+    }
+}
+
+fn agent_with_probe(settings: ProviderSettings, probe: Arc<Probe>) -> Agent {
+    let mut tools = Toolbox::new(DEADLINE * 2);
+    tools.add(ProbeTools(probe));
+    Agent::new(
+        Provider::new(settings).unwrap(),
+        tools,
+        "You are a test.".into(),
+        LoopLimits {
+            max_iterations: 5,
+            truncation: 12_000,
+        },
+        Vec::new(),
+        None,
+    )
+}
+
+/// Run one turn; returns how it ended and the streamed text.
+async fn turn(agent: &mut Agent, prompt: &str) -> (TurnEnd, String, Vec<AgentEvent>) {
+    let mut events = Vec::new();
+    let end = tokio::time::timeout(
+        DEADLINE * 3,
+        agent.turn(prompt, &CancellationToken::new(), &mut |e| events.push(e)),
+    )
+    .await
+    .expect("turn finished in time")
+    .expect("turn succeeded");
+    let text = events
+        .iter()
+        .filter_map(|e| match e {
+            AgentEvent::Text { text } => Some(text.as_str()),
+            _ => None,
+        })
+        .collect();
+    (end, text, events)
+}
+
+const ANSWER: &str = "Both probes ran: ünïcödé ✓";
+
+fn assert_probes_overlapped(probe: &Probe, events: &[AgentEvent]) {
+    assert_eq!(
+        probe.met.load(Ordering::SeqCst),
+        2,
+        "both calls met at the barrier"
+    );
+    let calls: Vec<&str> = events
+        .iter()
+        .filter_map(|e| match e {
+            AgentEvent::ToolCall { name, .. } => Some(name.as_str()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(calls, ["probe", "probe"]);
+}
+
+/// The secret never reaches the server, its redaction does.
+fn assert_scrubbed(body: &str) {
+    assert!(!body.contains("FAKEfake"), "secret leaked: {body}");
+    assert!(body.contains("[REDACTED:github-token]"), "{body}");
+    assert!(body.contains("untrusted") || body.contains("overlapped"));
+}
+
+#[tokio::test]
+async fn openai_tool_calls_by_index_run_concurrently_and_results_are_scrubbed() {
+    let first = data_events(&[
+        json!({"choices":[{"index":0,"delta":{"role":"assistant","content":"Let me check. "}}]}),
+        json!({"choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"id":"call_a","type":"function","function":{"name":"probe","arguments":""}}]}}]}),
+        json!({"choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"function":{"arguments":"{\"la"}}]}}]}),
+        json!({"choices":[{"index":0,"delta":{"tool_calls":[{"index":1,"id":"call_b","type":"function","function":{"name":"probe","arguments":"{\"label\":"}}]}}]}),
+        json!({"choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"function":{"arguments":"bel\":\"A\"}"}}]}}]}),
+        json!({"choices":[{"index":0,"delta":{"tool_calls":[{"index":1,"function":{"arguments":" \"B\"}"}}]}}]}),
+        json!({"choices":[{"index":0,"delta":{},"finish_reason":"tool_calls"}]}),
+        json!({"choices":[],"usage":{"prompt_tokens":10,"completion_tokens":5}}),
+    ]) + "data: [DONE]\n\n";
+    let second = data_events(&[
+        json!({"choices":[{"index":0,"delta":{"content":"Both probes ran: ünïc"}}]}),
+        json!({"choices":[{"index":0,"delta":{"content":"ödé ✓"},"finish_reason":"stop"}]}),
+        json!({"choices":[],"usage":{"prompt_tokens":20,"completion_tokens":7}}),
+    ]) + "data: [DONE]\n\n";
+    let server = FakeServer::start(vec![Reply::Sse(first), Reply::Sse(second)]).await;
+    let probe = Probe::new();
+    let mut agent = agent_with_probe(
+        settings(
+            ProviderKind::Openai,
+            format!("{}/v1", server.url()),
+            "gpt-test",
+        ),
+        probe.clone(),
+    );
+    let (end, text, events) = turn(&mut agent, "probe twice").await;
+    assert_eq!(end, TurnEnd::Answer(ANSWER.into()));
+    assert_eq!(text, format!("Let me check. {ANSWER}"));
+    assert_probes_overlapped(&probe, &events);
+    assert_eq!(agent.usage().input_tokens, 30);
+    assert_eq!(agent.usage().output_tokens, 12);
+
+    let reqs = server.requests();
+    assert_eq!(reqs.len(), 2);
+    assert_eq!(reqs[0].path, "/v1/chat/completions");
+    assert_eq!(reqs[0].header("authorization"), Some("Bearer test-key"));
+    assert_eq!(reqs[0].body["model"], "gpt-test");
+    assert_eq!(reqs[0].body["stream"], true);
+    assert_eq!(reqs[0].body["tools"][0]["function"]["name"], "probe");
+    assert_eq!(reqs[0].body["messages"][0]["role"], "system");
+    let msgs = reqs[1].body["messages"].as_array().unwrap();
+    let calls = msgs[2]["tool_calls"].as_array().unwrap();
+    assert_eq!(calls[0]["id"], "call_a");
+    let args: Value =
+        serde_json::from_str(calls[1]["function"]["arguments"].as_str().unwrap()).unwrap();
+    assert_eq!(args, json!({"label": "B"}));
+    assert_eq!(msgs[3]["role"], "tool");
+    assert_eq!(msgs[3]["tool_call_id"], "call_a");
+    assert!(msgs[3]["content"]
+        .as_str()
+        .unwrap()
+        .contains("probe A overlapped"));
+    assert_eq!(msgs[4]["tool_call_id"], "call_b");
+    assert_scrubbed(&reqs[1].raw_body);
+}
+
+#[tokio::test]
+async fn anthropic_input_json_deltas_and_headers() {
+    let first = named_events(&[
+        (
+            "message_start",
+            json!({"type":"message_start","message":{"id":"msg_1","type":"message","role":"assistant","content":[],"model":"claude-test","usage":{"input_tokens":12,"output_tokens":1}}}),
+        ),
+        (
+            "content_block_start",
+            json!({"type":"content_block_start","index":0,"content_block":{"type":"text","text":""}}),
+        ),
+        ("ping", json!({"type":"ping"})),
+        (
+            "content_block_delta",
+            json!({"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"Checking. "}}),
+        ),
+        (
+            "content_block_stop",
+            json!({"type":"content_block_stop","index":0}),
+        ),
+        (
+            "content_block_start",
+            json!({"type":"content_block_start","index":1,"content_block":{"type":"tool_use","id":"toolu_a","name":"probe","input":{}}}),
+        ),
+        (
+            "content_block_delta",
+            json!({"type":"content_block_delta","index":1,"delta":{"type":"input_json_delta","partial_json":""}}),
+        ),
+        (
+            "content_block_delta",
+            json!({"type":"content_block_delta","index":1,"delta":{"type":"input_json_delta","partial_json":"{\"label\": \"A"}}),
+        ),
+        (
+            "content_block_delta",
+            json!({"type":"content_block_delta","index":1,"delta":{"type":"input_json_delta","partial_json":"\"}"}}),
+        ),
+        (
+            "content_block_stop",
+            json!({"type":"content_block_stop","index":1}),
+        ),
+        (
+            "content_block_start",
+            json!({"type":"content_block_start","index":2,"content_block":{"type":"tool_use","id":"toolu_b","name":"probe","input":{}}}),
+        ),
+        (
+            "content_block_delta",
+            json!({"type":"content_block_delta","index":2,"delta":{"type":"input_json_delta","partial_json":"{\"label\":\"B\"}"}}),
+        ),
+        (
+            "content_block_stop",
+            json!({"type":"content_block_stop","index":2}),
+        ),
+        (
+            "message_delta",
+            json!({"type":"message_delta","delta":{"stop_reason":"tool_use"},"usage":{"output_tokens":30}}),
+        ),
+        ("message_stop", json!({"type":"message_stop"})),
+    ]);
+    let second = named_events(&[
+        (
+            "message_start",
+            json!({"type":"message_start","message":{"usage":{"input_tokens":50,"output_tokens":1}}}),
+        ),
+        (
+            "content_block_start",
+            json!({"type":"content_block_start","index":0,"content_block":{"type":"text","text":""}}),
+        ),
+        (
+            "content_block_delta",
+            json!({"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":ANSWER}}),
+        ),
+        (
+            "content_block_stop",
+            json!({"type":"content_block_stop","index":0}),
+        ),
+        (
+            "message_delta",
+            json!({"type":"message_delta","delta":{"stop_reason":"end_turn"},"usage":{"output_tokens":9}}),
+        ),
+        ("message_stop", json!({"type":"message_stop"})),
+    ]);
+    let server = FakeServer::start(vec![Reply::Sse(first), Reply::Sse(second)]).await;
+    let probe = Probe::new();
+    let mut agent = agent_with_probe(
+        settings(ProviderKind::Anthropic, server.url(), "claude-test"),
+        probe.clone(),
+    );
+    let (end, text, events) = turn(&mut agent, "probe twice").await;
+    assert_eq!(end, TurnEnd::Answer(ANSWER.into()));
+    assert_eq!(text, format!("Checking. {ANSWER}"));
+    assert_probes_overlapped(&probe, &events);
+    assert_eq!(agent.usage().input_tokens, 62);
+    assert_eq!(agent.usage().output_tokens, 39);
+
+    let reqs = server.requests();
+    assert_eq!(reqs.len(), 2);
+    assert_eq!(reqs[0].path, "/v1/messages");
+    assert_eq!(reqs[0].header("anthropic-version"), Some("2023-06-01"));
+    assert_eq!(reqs[0].header("x-api-key"), Some("test-key"));
+    assert_eq!(reqs[0].body["max_tokens"], 4096);
+    assert_eq!(reqs[0].body["system"], "You are a test.");
+    assert_eq!(reqs[0].body["tools"][0]["input_schema"]["type"], "object");
+    let msgs = reqs[1].body["messages"].as_array().unwrap();
+    assert_eq!(msgs.len(), 3);
+    assert_eq!(msgs[1]["role"], "assistant");
+    assert_eq!(msgs[1]["content"][1]["type"], "tool_use");
+    assert_eq!(msgs[1]["content"][1]["input"], json!({"label": "A"}));
+    assert_eq!(msgs[1]["content"][2]["id"], "toolu_b");
+    assert_eq!(msgs[2]["role"], "user");
+    assert_eq!(msgs[2]["content"][0]["type"], "tool_result");
+    assert_eq!(msgs[2]["content"][0]["tool_use_id"], "toolu_a");
+    assert_scrubbed(&reqs[1].raw_body);
+}
+
+#[tokio::test]
+async fn gemini_function_calls_echo_thought_signatures_and_retry_info_is_honoured() {
+    let quota = json!({"error":{"code":429,"message":"Resource has been exhausted","status":"RESOURCE_EXHAUSTED",
+        "details":[{"@type":"type.googleapis.com/google.rpc.RetryInfo","retryDelay":"0.4s"}]}});
+    let first = data_events(&[
+        json!({"candidates":[{"content":{"role":"model","parts":[{"text":"Checking. "}]}}]}),
+        json!({"candidates":[{"content":{"role":"model","parts":[
+            {"functionCall":{"name":"probe","args":{"label":"A"}},"thoughtSignature":"c2lnbmF0dXJlLUE="},
+            {"functionCall":{"name":"probe","args":{"label":"B"}}}]},"finishReason":"STOP"}],
+            "usageMetadata":{"promptTokenCount":7,"candidatesTokenCount":3}}),
+    ]);
+    let second = data_events(&[
+        json!({"candidates":[{"content":{"role":"model","parts":[{"text":"Both probes ran: "}]}}]}),
+        json!({"candidates":[{"content":{"role":"model","parts":[{"text":"ünïcödé ✓"}]},"finishReason":"STOP"}],
+            "usageMetadata":{"promptTokenCount":30,"candidatesTokenCount":6}}),
+    ]);
+    let server = FakeServer::start(vec![
+        Reply::Status {
+            code: 429,
+            headers: Vec::new(),
+            body: quota.to_string(),
+        },
+        Reply::Sse(first),
+        Reply::Sse(second),
+    ])
+    .await;
+    let probe = Probe::new();
+    let mut agent = agent_with_probe(
+        settings(ProviderKind::Gemini, server.url(), "gemini-test"),
+        probe.clone(),
+    );
+    let started = Instant::now();
+    let (end, text, events) = turn(&mut agent, "probe twice").await;
+    assert!(
+        started.elapsed() >= Duration::from_millis(350),
+        "RetryInfo delay honoured"
+    );
+    assert_eq!(end, TurnEnd::Answer(ANSWER.into()));
+    assert_eq!(text, format!("Checking. {ANSWER}"));
+    assert_probes_overlapped(&probe, &events);
+    assert_eq!(agent.usage().input_tokens, 37);
+
+    let reqs = server.requests();
+    assert_eq!(reqs.len(), 3);
+    assert_eq!(
+        reqs[0].path,
+        "/v1beta/models/gemini-test:streamGenerateContent?alt=sse"
+    );
+    assert_eq!(reqs[0].header("x-goog-api-key"), Some("test-key"));
+    assert_eq!(
+        reqs[0].body["systemInstruction"]["parts"][0]["text"],
+        "You are a test."
+    );
+    assert_eq!(
+        reqs[0].body["tools"][0]["functionDeclarations"][0]["name"],
+        "probe"
+    );
+    let contents = reqs[2].body["contents"].as_array().unwrap();
+    assert_eq!(contents.len(), 3);
+    assert_eq!(contents[1]["role"], "model");
+    let parts = contents[1]["parts"].as_array().unwrap();
+    assert_eq!(parts[0]["text"], "Checking. ");
+    assert_eq!(parts[1]["functionCall"]["args"], json!({"label": "A"}));
+    assert_eq!(parts[1]["thoughtSignature"], "c2lnbmF0dXJlLUE=");
+    assert!(parts[2].get("thoughtSignature").is_none());
+    let responses = contents[2]["parts"].as_array().unwrap();
+    assert_eq!(responses.len(), 2);
+    assert_eq!(responses[0]["functionResponse"]["name"], "probe");
+    assert_scrubbed(&reqs[2].raw_body);
+}
+
+fn text_reply(text: &str) -> Reply {
+    Reply::Sse(
+        data_events(&[
+            json!({"choices":[{"index":0,"delta":{"content":text},"finish_reason":"stop"}]}),
+        ]) + "data: [DONE]\n\n",
+    )
+}
+
+#[tokio::test]
+async fn rate_limit_with_retry_after_is_retried_after_the_delay() {
+    let server = FakeServer::start(vec![
+        Reply::Status {
+            code: 429,
+            headers: vec![("retry-after".into(), "1".into())],
+            body: r#"{"error":{"message":"Rate limit reached"}}"#.into(),
+        },
+        text_reply("after the wait"),
+    ])
+    .await;
+    let provider = Provider::new(settings(
+        ProviderKind::Openai,
+        format!("{}/v1", server.url()),
+        "m",
+    ))
+    .unwrap();
+    let messages = [heimdall_agent::conversation::Message::User {
+        content: "hi".into(),
+    }];
+    let request = heimdall_agent::provider::Request {
+        system: "s",
+        messages: &messages,
+        tools: &[],
+    };
+    let started = Instant::now();
+    let response = provider.complete(&request, &mut |_| {}).await.unwrap();
+    let waited = started.elapsed();
+    assert_eq!(response.text, "after the wait");
+    assert_eq!(server.requests().len(), 2);
+    // The policy's own backoff is 25–50 ms: only Retry-After explains this.
+    assert!(waited >= Duration::from_millis(950), "waited {waited:?}");
+}
+
+#[tokio::test]
+async fn unauthorized_is_a_clear_error_without_retry() {
+    let server = FakeServer::start(vec![
+        Reply::Status {
+            code: 401,
+            headers: Vec::new(),
+            body: r#"{"error":{"message":"Incorrect API key provided","type":"invalid_request_error"}}"#
+                .into(),
+        },
+        text_reply("must not be reached"),
+    ])
+    .await;
+    let probe = Probe::new();
+    let mut agent = agent_with_probe(
+        settings(ProviderKind::Openai, format!("{}/v1", server.url()), "m"),
+        probe,
+    );
+    let err = agent
+        .turn("hi", &CancellationToken::new(), &mut |_| {})
+        .await
+        .unwrap_err();
+    let message = err.to_string();
+    assert!(
+        matches!(
+            err,
+            heimdall_agent::agent::AgentError::Provider(ProviderError::Auth { status: 401, .. })
+        ),
+        "{err:?}"
+    );
+    assert!(message.contains("Incorrect API key provided"), "{message}");
+    assert!(message.contains("api_key_env"), "{message}");
+    assert_eq!(server.requests().len(), 1, "401 is not retried");
+}
+
+#[tokio::test]
+async fn unknown_model_is_a_clear_not_found_error() {
+    let server = FakeServer::start(vec![Reply::Status {
+        code: 404,
+        headers: Vec::new(),
+        body:
+            r#"{"type":"error","error":{"type":"not_found_error","message":"model: claude-nope"}}"#
+                .into(),
+    }])
+    .await;
+    let provider = Provider::new(settings(
+        ProviderKind::Anthropic,
+        server.url(),
+        "claude-nope",
+    ))
+    .unwrap();
+    let messages = [heimdall_agent::conversation::Message::User {
+        content: "hi".into(),
+    }];
+    let request = heimdall_agent::provider::Request {
+        system: "s",
+        messages: &messages,
+        tools: &[],
+    };
+    let err = provider.complete(&request, &mut |_| {}).await.unwrap_err();
+    assert!(matches!(err, ProviderError::NotFound { .. }), "{err:?}");
+    assert!(err.to_string().contains("model: claude-nope"), "{err}");
+    assert_eq!(server.requests().len(), 1);
+}
+
+#[tokio::test]
+async fn connection_refused_is_retried_then_reported() {
+    // A port nobody listens on: bind, note it, close.
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let mut s = settings(
+        ProviderKind::Openai,
+        format!("http://127.0.0.1:{port}/v1"),
+        "m",
+    );
+    s.retry.max_retries = 2;
+    let provider = Provider::new(s).unwrap();
+    let messages = [heimdall_agent::conversation::Message::User {
+        content: "hi".into(),
+    }];
+    let request = heimdall_agent::provider::Request {
+        system: "s",
+        messages: &messages,
+        tools: &[],
+    };
+    let err = provider.complete(&request, &mut |_| {}).await.unwrap_err();
+    assert!(
+        matches!(err, ProviderError::RetriesExhausted { attempts: 3, .. }),
+        "{err:?}"
+    );
+}
