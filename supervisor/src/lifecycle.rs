@@ -2,11 +2,20 @@
 //! codes, and the guardian that cleans up when the supervisor itself is
 //! killed.
 //!
-//! "The tree" is the child's process group plus every descendant of the
-//! supervisor (the supervisor is a child subreaper, so grandchildren that
-//! double-fork out of the group are re-parented to it and still found).
+//! "The tree" is the child's process group, every descendant of the
+//! supervisor (it is a child subreaper, so grandchildren that double-fork
+//! out of the group are re-parented to it and still found), and every
+//! process whose environment carries this supervisor's tree marker
+//! ([`TREE_VAR`], a random token per supervisor instance, set for the
+//! child): that is how the guardian still finds processes that left the
+//! group after the supervisor is gone. Another supervisor (and its tree) is
+//! never part of it, even when it was started from inside the session.
+//!
+//! Finding the tree scans `/proc`; escalation does it on a blocking thread,
+//! never on the runtime's thread.
 
 use std::os::fd::{AsRawFd, OwnedFd};
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use nix::errno::Errno;
@@ -15,6 +24,53 @@ use nix::unistd::Pid;
 
 /// After SIGTERM, how long before SIGHUP is sent as well.
 const HANGUP_AFTER: Duration = Duration::from_millis(250);
+/// How often escalation looks whether anything of the tree is left.
+const POLL: Duration = Duration::from_millis(50);
+/// How long to wait for the tree to go after SIGKILL.
+const AFTER_KILL: Duration = Duration::from_secs(1);
+
+/// The environment variable carrying the tree marker into the child.
+pub const TREE_VAR: &str = "HEIMDALL_TREE";
+/// The process name (`comm`) of a supervisor: never part of another's tree.
+const SUPERVISOR_NAME: &[u8] = b"hm-supervisor";
+/// The process name of a supervisor's guardian.
+const GUARDIAN_NAME: &[u8] = b"hm-guardian";
+
+/// This supervisor's tree marker, `HEIMDALL_TREE=<token>`.
+static MARKER: OnceLock<Vec<u8>> = OnceLock::new();
+
+/// Name this process a supervisor and draw its tree token; returns the
+/// token to put in the child's environment as [`TREE_VAR`].
+pub fn become_supervisor() -> String {
+    set_name(SUPERVISOR_NAME);
+    let token = MARKER
+        .get_or_init(|| {
+            let mut bytes = [0u8; 16];
+            // SAFETY: getrandom(2) fills the buffer it is given.
+            let n = unsafe { libc::getrandom(bytes.as_mut_ptr().cast(), bytes.len(), 0) };
+            if n != bytes.len() as isize {
+                // No entropy source: pid and time are unique enough per instance.
+                let t = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map(|d| d.as_nanos())
+                    .unwrap_or(0);
+                bytes[..4].copy_from_slice(&std::process::id().to_be_bytes());
+                bytes[4..].copy_from_slice(&t.to_be_bytes()[4..]);
+            }
+            let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+            format!("{TREE_VAR}={hex}").into_bytes()
+        })
+        .clone();
+    String::from_utf8_lossy(&token[TREE_VAR.len() + 1..]).into_owned()
+}
+
+fn set_name(name: &[u8]) {
+    let mut buf = [0u8; 16];
+    let n = name.len().min(15);
+    buf[..n].copy_from_slice(&name[..n]);
+    // SAFETY: PR_SET_NAME reads a NUL-terminated string of at most 16 bytes.
+    unsafe { libc::prctl(libc::PR_SET_NAME, buf.as_ptr() as libc::c_ulong, 0, 0, 0) };
+}
 
 /// Who gets a session's signals.
 #[derive(Debug, Clone, Copy)]
@@ -28,16 +84,14 @@ pub struct Target {
 }
 
 impl Target {
-    /// Send `sig` to the child, or to its group and every descendant of the supervisor.
+    /// Send `sig` to the child, or to its group and the rest of the tree.
     pub fn signal(&self, sig: Signal) -> Result<(), Errno> {
         if !self.group {
             return kill(self.child, sig);
         }
         let group = kill(Pid::from_raw(-self.child.as_raw()), sig);
-        for pid in descendants(Pid::this()) {
-            if Some(pid) != self.spare {
-                let _ = kill(pid, sig);
-            }
+        for pid in self.tree() {
+            let _ = kill(pid, sig);
         }
         match group {
             Err(Errno::ESRCH) => Ok(()),
@@ -55,24 +109,37 @@ impl Target {
         }
     }
 
+    /// The processes of the tree besides the group (see the module doc).
+    fn tree(&self) -> Vec<Pid> {
+        let spare: Vec<Pid> = self.spare.into_iter().collect();
+        tree(Some(Pid::this()), self.child, &spare)
+            .into_iter()
+            .map(|s| Pid::from_raw(s.pid))
+            .collect()
+    }
+
     /// Whether any process of the target is left.
     pub fn any_alive(&self) -> bool {
         if !self.group {
             return kill(self.child, None).is_ok() && !is_zombie(self.child);
         }
-        let group = kill(Pid::from_raw(-self.child.as_raw()), None).is_ok()
-            && group_members(self.child).iter().any(|p| !is_zombie(*p));
-        group
-            || descendants(Pid::this())
-                .into_iter()
-                .any(|p| Some(p) != self.spare && !is_zombie(p))
+        let spare: Vec<Pid> = self.spare.into_iter().collect();
+        tree(Some(Pid::this()), self.child, &spare)
+            .iter()
+            .any(|s| !s.is_zombie())
     }
 
     /// SIGTERM; SIGHUP too after a moment for what ignores SIGTERM (an
     /// interactive shell does, and hangs up on SIGHUP like on a closed
     /// terminal); SIGKILL after `grace` if anything is left. Returns once
-    /// nothing is left (or shortly after SIGKILL).
+    /// nothing is left (or shortly after SIGKILL). Runs on a blocking
+    /// thread: looking for the tree scans `/proc`.
     pub async fn terminate(&self, grace: Duration) {
+        let me = *self;
+        let _ = tokio::task::spawn_blocking(move || me.terminate_blocking(grace)).await;
+    }
+
+    fn terminate_blocking(&self, grace: Duration) {
         let _ = self.signal(Signal::SIGTERM);
         if self.group {
             let _ = self.signal(Signal::SIGCONT);
@@ -88,15 +155,16 @@ impl Target {
                 hung_up = true;
                 let _ = self.signal(Signal::SIGHUP);
             }
-            tokio::time::sleep(Duration::from_millis(20)).await;
+            std::thread::sleep(POLL);
         }
         tracing::info!("grace period over; sending SIGKILL");
-        let _ = self.signal(Signal::SIGKILL);
-        for _ in 0..50 {
+        let end = Instant::now() + AFTER_KILL;
+        while Instant::now() < end {
+            let _ = self.signal(Signal::SIGKILL);
             if !self.any_alive() {
                 return;
             }
-            tokio::time::sleep(Duration::from_millis(20)).await;
+            std::thread::sleep(POLL);
         }
     }
 }
@@ -111,17 +179,29 @@ pub fn exit_code(status: nix::sys::wait::WaitStatus) -> Option<(i32, Option<i32>
     }
 }
 
+/// One line of `/proc/PID/stat`, the part the tree needs.
 struct ProcStat {
     pid: i32,
     ppid: i32,
     pgrp: i32,
     state: u8,
+    /// A supervisor or a guardian (by process name).
+    heimdall: bool,
+}
+
+impl ProcStat {
+    fn is_zombie(&self) -> bool {
+        self.state == b'Z' || self.state == b'X'
+    }
 }
 
 fn read_stat(pid: i32) -> Option<ProcStat> {
-    let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let text = std::fs::read(format!("/proc/{pid}/stat")).ok()?;
     // The command name is in parentheses and may contain anything.
-    let rest = &text[text.rfind(')')? + 2..];
+    let open = text.iter().position(|&b| b == b'(')?;
+    let close = text.iter().rposition(|&b| b == b')')?;
+    let name = text.get(open + 1..close)?;
+    let rest = std::str::from_utf8(text.get(close + 2..)?).ok()?;
     let mut f = rest.split(' ');
     let state = f.next()?.bytes().next()?;
     let ppid = f.next()?.parse().ok()?;
@@ -131,6 +211,7 @@ fn read_stat(pid: i32) -> Option<ProcStat> {
         ppid,
         pgrp,
         state,
+        heimdall: name == SUPERVISOR_NAME || name == GUARDIAN_NAME,
     })
 }
 
@@ -145,29 +226,64 @@ fn all_stats() -> Vec<ProcStat> {
 }
 
 fn is_zombie(pid: Pid) -> bool {
-    read_stat(pid.as_raw()).is_none_or(|s| s.state == b'Z' || s.state == b'X')
+    read_stat(pid.as_raw()).is_none_or(|s| s.is_zombie())
 }
 
-fn group_members(pgid: Pid) -> Vec<Pid> {
-    all_stats()
-        .into_iter()
-        .filter(|s| s.pgrp == pgid.as_raw())
-        .map(|s| Pid::from_raw(s.pid))
-        .collect()
+/// Whether `pid`'s environment holds this supervisor's tree marker.
+fn has_marker(pid: i32, marker: &[u8]) -> bool {
+    // Another user's process: not readable, and not ours anyway.
+    std::fs::read(format!("/proc/{pid}/environ"))
+        .map(|env| env.split(|&b| b == 0).any(|kv| kv == marker))
+        .unwrap_or(false)
 }
 
-/// Every descendant of `root` (children, grandchildren, …).
-pub fn descendants(root: Pid) -> Vec<Pid> {
+/// The tree of the supervisor `root` (None: it is gone) and the child
+/// `child`: its group, `root`'s descendants, and whatever carries the
+/// marker; never this process, `spare`, another supervisor or guardian, nor
+/// anything below another supervisor.
+fn tree(root: Option<Pid>, child: Pid, spare: &[Pid]) -> Vec<ProcStat> {
     let stats = all_stats();
-    let mut found = vec![root.as_raw()];
-    let mut i = 0;
-    while i < found.len() {
-        let parent = found[i];
-        found.extend(stats.iter().filter(|s| s.ppid == parent).map(|s| s.pid));
-        i += 1;
+    let me = Pid::this().as_raw();
+    let children_of = |parents: &[i32]| -> Vec<i32> {
+        stats
+            .iter()
+            .filter(|s| parents.contains(&s.ppid))
+            .map(|s| s.pid)
+            .collect()
+    };
+    // Other supervisors and everything below them are never ours.
+    let mut foreign: Vec<i32> = stats
+        .iter()
+        .filter(|s| s.heimdall && s.pid != me && !spare.contains(&Pid::from_raw(s.pid)))
+        .map(|s| s.pid)
+        .collect();
+    let mut next = foreign.clone();
+    while !next.is_empty() {
+        next = children_of(&next);
+        next.retain(|p| !foreign.contains(p));
+        foreign.extend_from_slice(&next);
     }
-    found.remove(0);
-    found.into_iter().map(Pid::from_raw).collect()
+    let mut mine: Vec<i32> = Vec::new();
+    if let Some(root) = root {
+        let mut next = vec![root.as_raw()];
+        while !next.is_empty() {
+            next = children_of(&next);
+            next.retain(|p| !foreign.contains(p) && !mine.contains(p));
+            mine.extend_from_slice(&next);
+        }
+    }
+    let marker = MARKER.get();
+    stats
+        .into_iter()
+        .filter(|s| {
+            s.pid != me
+                && !spare.contains(&Pid::from_raw(s.pid))
+                && !foreign.contains(&s.pid)
+                && (mine.contains(&s.pid)
+                    || s.pgrp == child.as_raw()
+                    || marker.is_some_and(|m| has_marker(s.pid, m)))
+        })
+        .collect()
 }
 
 /// Make the supervisor a child subreaper: orphaned descendants of the child
@@ -181,7 +297,7 @@ pub fn become_subreaper() {
 
 /// The write end of the guardian's lifeline. Dropping it without
 /// [`Lifeline::release`] (the supervisor died) makes the guardian kill the
-/// process group.
+/// tree.
 pub struct Lifeline(OwnedFd);
 
 impl Lifeline {
@@ -192,16 +308,19 @@ impl Lifeline {
 }
 
 /// Fork the guardian: a tiny process that waits on a pipe and, if the
-/// supervisor dies without releasing it, sends SIGHUP and SIGTERM to the
-/// child's process group and SIGKILL after `grace`.
+/// supervisor dies without releasing it, sends SIGHUP, SIGTERM and SIGCONT
+/// to the tree (the child's group and every process with the tree marker)
+/// and SIGKILL to what is left after `grace`.
 ///
-/// Must be called while the process has one thread. Returns the guardian's
-/// pid and the lifeline.
+/// Must be called while the process has one thread, after
+/// [`become_supervisor`]. Returns the guardian's pid and the lifeline.
 pub fn spawn_guardian(child: Pid, grace: Duration) -> Result<(Pid, Lifeline), Errno> {
     let (r, w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)?;
-    // SAFETY: single-threaded here; the guardian only makes plain syscalls.
+    // SAFETY: single-threaded here; the guardian only makes plain syscalls
+    // until the supervisor is gone.
     match unsafe { nix::unistd::fork() }? {
         nix::unistd::ForkResult::Child => {
+            set_name(GUARDIAN_NAME);
             // Closing inherited fds (the pty, the pidfile lock, the
             // lifeline's write end) so the guardian holds nothing but its pipe.
             crate::spawn::close_fds_from(0, Some(r.as_raw_fd()));
@@ -219,20 +338,37 @@ pub fn spawn_guardian(child: Pid, grace: Duration) -> Result<(Pid, Lifeline), Er
                 }
             };
             if n == 0 {
-                let group = Pid::from_raw(-child.as_raw());
-                let _ = kill(group, Signal::SIGHUP);
-                let _ = kill(group, Signal::SIGTERM);
-                let _ = kill(group, Signal::SIGCONT);
-                let deadline = Instant::now() + grace;
-                while Instant::now() < deadline && kill(group, None).is_ok() {
-                    std::thread::sleep(Duration::from_millis(20));
-                }
-                let _ = kill(group, Signal::SIGKILL);
+                sweep(child, grace);
             }
             // SAFETY: leave without running the parent's destructors.
             unsafe { libc::_exit(0) }
         }
         nix::unistd::ForkResult::Parent { child: guardian } => Ok((guardian, Lifeline(w))),
+    }
+}
+
+/// The guardian's work once the supervisor is gone: end its tree.
+fn sweep(child: Pid, grace: Duration) {
+    let group = Pid::from_raw(-child.as_raw());
+    let signal_all = |sigs: &[Signal]| {
+        let members = tree(None, child, &[]);
+        for &sig in sigs {
+            let _ = kill(group, sig);
+            for s in &members {
+                let _ = kill(Pid::from_raw(s.pid), sig);
+            }
+        }
+        members.iter().any(|s| !s.is_zombie())
+    };
+    let deadline = Instant::now() + grace;
+    let stop = [Signal::SIGHUP, Signal::SIGTERM, Signal::SIGCONT];
+    // Repeated: what the tree starts meanwhile is told too.
+    while signal_all(&stop) && Instant::now() < deadline {
+        std::thread::sleep(POLL);
+    }
+    let deadline = Instant::now() + AFTER_KILL;
+    while signal_all(&[Signal::SIGKILL]) && Instant::now() < deadline {
+        std::thread::sleep(POLL);
     }
 }
 

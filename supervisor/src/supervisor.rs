@@ -15,7 +15,7 @@ use tokio_util::task::TaskTracker;
 
 use crate::config::Config;
 use crate::exit_record::{rfc3339, ExitRecord, TAIL_BYTES};
-use crate::lifecycle::{become_subreaper, spawn_guardian};
+use crate::lifecycle::{become_subreaper, become_supervisor, spawn_guardian, TREE_VAR};
 use crate::log_file::{CappedLog, LOG_CAP_BYTES};
 use crate::paths::{PidFile, SessionPaths, SocketDir};
 use crate::session::{ExitStatus, Session};
@@ -72,15 +72,16 @@ impl Ready {
     }
 }
 
-fn child_env(launch: &Launch) -> Vec<(OsString, OsString)> {
+fn child_env(launch: &Launch, tree_token: &str) -> Vec<(OsString, OsString)> {
     let cfg = &launch.config;
     let mut env: Vec<(OsString, OsString)> = std::env::vars_os()
-        .filter(|(k, _)| k != cfg.session_env_var.as_str())
+        .filter(|(k, _)| k != cfg.session_env_var.as_str() && k != TREE_VAR)
         .collect();
     if !env.iter().any(|(k, _)| k == "TERM") {
         env.push(("TERM".into(), "xterm-256color".into()));
     }
     env.push((cfg.session_env_var.clone().into(), launch.id.clone().into()));
+    env.push((TREE_VAR.into(), tree_token.into()));
     for var in &cfg.env {
         env.retain(|(k, _)| k != var.name.as_str());
         env.push((var.name.clone().into(), var.value.clone().into()));
@@ -146,10 +147,11 @@ pub fn run(launch: Launch, ready: Ready) -> i32 {
     let _ = std::fs::remove_file(&paths.exit);
 
     become_subreaper();
+    let tree_token = become_supervisor();
     let spec = SpawnSpec {
         argv: launch.command.clone(),
         cwd: launch.cwd.clone(),
-        env: child_env(&launch),
+        env: child_env(&launch, &tree_token),
         cols: launch.config.cols,
         rows: launch.config.rows,
     };

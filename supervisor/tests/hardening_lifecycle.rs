@@ -139,3 +139,181 @@ fn restart_right_after_kill_is_never_invisible_nor_doubled() {
     assert!(env.run(&["kill", "x"]).status.success());
     env.wait_gone("x");
 }
+
+/// `hm start --id ID [extra] -- sh -c SCRIPT` with `$HM` naming the binary
+/// under test (for sessions started from inside a session).
+fn start_sh(env: &Env, id: &str, extra: &[&str], script: &str) {
+    let mut args = vec!["start", "--id", id];
+    args.extend_from_slice(extra);
+    args.extend_from_slice(&["--", "sh", "-c", script]);
+    let out = env
+        .hm()
+        .env("HM", common::hm_bin())
+        .args(&args)
+        .output()
+        .expect("run hm start");
+    assert!(out.status.success(), "hm start {id}: {out:?}");
+}
+
+/// Wait until session `id` answers `hm status` as running; its pids.
+fn wait_running(env: &Env, id: &str) -> (i32, i32) {
+    poll(&format!("session {id} to run"), DEADLINE, || {
+        let out = env.run(&["status", id, "--json"]);
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).ok()?;
+        (v["alive"] == true).then_some(())
+    });
+    env.pids(id)
+}
+
+/// Item 1: a session started from inside another (`hm start` in its shell)
+/// survives the outer session's end, whether the outer child exits or the
+/// outer session is killed.
+#[test]
+fn ending_a_session_spares_sessions_started_inside_it() {
+    let env = Env::new();
+    // The outer child starts `inner` and exits: the outer session ends.
+    start_sh(
+        &env,
+        "outer",
+        &[],
+        r#""$HM" start --id inner -- sleep 1000 >/dev/null"#,
+    );
+    // Killed: the outer child starts `inner2` and stays.
+    start_sh(
+        &env,
+        "outer2",
+        &["--kill-grace-ms", "2000"],
+        r#""$HM" start --id inner2 -- sleep 1000 >/dev/null; sleep 1000"#,
+    );
+    let inner = wait_running(&env, "inner");
+    let inner2 = wait_running(&env, "inner2");
+    env.wait_gone("outer");
+    assert!(env.run(&["kill", "outer2"]).status.success());
+    env.wait_gone("outer2");
+    for (id, (sup, child)) in [("inner", inner), ("inner2", inner2)] {
+        assert!(alive(sup), "{id}'s supervisor was killed");
+        assert!(alive(child), "{id}'s child was killed");
+        assert_eq!(env.status_json(id)["alive"], true, "{id}");
+    }
+    assert_eq!(env.status_json("outer")["code"], 0);
+    for id in ["inner", "inner2"] {
+        assert!(env.run(&["kill", id]).status.success());
+    }
+}
+
+/// Item 30: after the supervisor is SIGKILLed, the guardian ends a
+/// descendant that left the process group (`setsid sleep 1000 &`) — and
+/// nothing else: a session with the same id in another socket directory,
+/// and one started with the same id during the sweep, survive.
+#[test]
+fn guardian_ends_descendants_that_left_the_group_and_only_those() {
+    let env = Env::new();
+    let other = Env::new();
+    other.start("same", &[], &["sleep", "1000"]);
+    let (other_sup, other_child) = other.pids("same");
+    // The tree ignores SIGTERM and SIGHUP: the sweep lasts the whole grace.
+    env.start(
+        "same",
+        &["--kill-grace-ms", "3000"],
+        &[
+            "sh",
+            "-c",
+            "trap '' TERM HUP; setsid sleep 1000 & echo $! > left.pid; wait",
+        ],
+    );
+    let (sup, child) = env.pids("same");
+    let left: i32 = poll("left.pid", DEADLINE, || {
+        std::fs::read_to_string(env.dir.path().join("left.pid"))
+            .ok()?
+            .trim()
+            .parse()
+            .ok()
+    });
+    // SAFETY: kill(2).
+    unsafe { libc::kill(sup, libc::SIGKILL) };
+    poll("the supervisor to die", DEADLINE, || {
+        (!alive(sup)).then_some(())
+    });
+    // A new session takes the id while the old tree is being swept.
+    env.start("same", &[], &["sleep", "1000"]);
+    let (new_sup, new_child) = env.pids("same");
+    for p in [left, child] {
+        poll(
+            &format!("process {p} of the killed session to end"),
+            DEADLINE,
+            || (!alive(p)).then_some(()),
+        );
+    }
+    for (what, p) in [
+        ("other dir's supervisor", other_sup),
+        ("other dir's child", other_child),
+        ("restarted supervisor", new_sup),
+        ("restarted child", new_child),
+    ] {
+        assert!(alive(p), "the guardian killed the {what}");
+    }
+    assert_eq!(other.status_json("same")["alive"], true);
+    assert_eq!(env.status_json("same")["alive"], true);
+}
+
+/// CPU time (clock ticks) a process's threads used: (main thread, the others).
+fn thread_ticks(pid: i32) -> (u64, u64) {
+    let ticks = |stat: &str| -> u64 {
+        let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
+        // After the name: state is field 3; utime and stime are 14 and 15.
+        let f: Vec<&str> = rest.split_whitespace().collect();
+        f.get(11).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0)
+            + f.get(12).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0)
+    };
+    let (mut main, mut others) = (0, 0);
+    for e in std::fs::read_dir(format!("/proc/{pid}/task"))
+        .into_iter()
+        .flatten()
+        .flatten()
+    {
+        let tid: i32 = e
+            .file_name()
+            .to_str()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0);
+        let t = std::fs::read_to_string(e.path().join("stat"))
+            .map(|s| ticks(&s))
+            .unwrap_or(0);
+        if tid == pid {
+            main += t;
+        } else {
+            others += t;
+        }
+    }
+    (main, others)
+}
+
+/// Item 18: while a kill waits out its grace period, looking for what is
+/// left of the tree (a `/proc` scan every 20 ms) happens off the runtime's
+/// thread, which stays free for output and clients.
+#[test]
+fn kill_in_progress_scans_proc_off_the_runtime_thread() {
+    let env = Env::new();
+    env.start(
+        "slow",
+        &["--kill-grace-ms", "6000"],
+        &["sh", "-c", "trap '' TERM HUP; while :; do sleep 1; done"],
+    );
+    let (sup, _) = env.pids("slow");
+    let mut kill = env.spawn(&["kill", "slow"]);
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let before = thread_ticks(sup);
+    // Status answers while the kill is in progress.
+    let mut c = common::Raw::connect(&env.sock("slow"));
+    assert!(c.status().2, "the child still runs during the grace period");
+    std::thread::sleep(std::time::Duration::from_secs(3));
+    let after = thread_ticks(sup);
+    let main = after.0 - before.0;
+    let others = after.1 - before.1;
+    eprintln!("main thread {main} ticks, other threads {others} ticks");
+    assert!(kill.wait().expect("hm kill").success());
+    assert!(
+        main <= 2 + others / 2,
+        "the runtime thread did the scanning: {main} ticks vs {others} on other threads"
+    );
+}
