@@ -78,8 +78,11 @@ fn start_returns_at_once_when_the_caller_passes_extra_fds() {
         );
     }
     assert!(got.is_ok(), "the caller's pipe never reached EOF");
-    let fds: Vec<i32> = open_fds(child).into_iter().map(|(fd, _)| fd).collect();
-    assert_eq!(fds, vec![0, 1, 2], "the child holds only stdio");
+    // (sleep opens locale files for a moment while it starts.)
+    poll("the child to hold only stdio", DEADLINE, || {
+        let fds: Vec<i32> = open_fds(child).into_iter().map(|(fd, _)| fd).collect();
+        (fds == [0, 1, 2]).then_some(())
+    });
     assert!(alive(sup) && alive(child), "the session still runs");
     assert!(env.run(&["kill", "s"]).status.success());
 }
