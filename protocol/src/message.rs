@@ -551,8 +551,83 @@ pub struct ScreenResp {
 pub struct WaitingOption {
     /// What the choice says.
     pub label: String,
-    /// The keys that pick it.
-    pub keys: String,
+    /// The keys that pick it, as steps: each step is written on its own,
+    /// a short gap after the previous one (TUIs built on ink ignore an
+    /// arrow key and Enter that arrive in one read). A single string is
+    /// accepted as one step.
+    #[serde(deserialize_with = "deserialize_steps")]
+    pub keys: Vec<String>,
+}
+
+/// Key steps as a list of strings, or a single string as one step.
+pub fn deserialize_steps<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Steps {
+        One(String),
+        Many(Vec<String>),
+    }
+    Ok(match Steps::deserialize(d)? {
+        Steps::One(s) => vec![s],
+        Steps::Many(v) => v,
+    })
+}
+
+/// What a program waiting for input waits for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WaitingKind {
+    /// A command prompt: a shell, a REPL.
+    Shell,
+    /// A yes/no question.
+    YesNo,
+    /// A choice among listed options (numbered, lettered or arrow-key).
+    Menu,
+    /// A free-text answer.
+    Text,
+    /// A secret: nothing typed is echoed, and it is never logged.
+    Password,
+    /// A pager showing a page (space: next, q: quit).
+    Pager,
+    /// A single key to go on ("Press Enter to continue").
+    Confirm,
+}
+
+impl WaitingKind {
+    /// The kind's name in JSON and rule files.
+    pub fn name(self) -> &'static str {
+        match self {
+            WaitingKind::Shell => "shell",
+            WaitingKind::YesNo => "yes_no",
+            WaitingKind::Menu => "menu",
+            WaitingKind::Text => "text",
+            WaitingKind::Password => "password",
+            WaitingKind::Pager => "pager",
+            WaitingKind::Confirm => "confirm",
+        }
+    }
+}
+
+/// What a session waits for: the payload of the `waiting` EVENT and part of
+/// the EXPLAIN answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Waiting {
+    /// The question or prompt text.
+    pub prompt: String,
+    /// What kind of input.
+    pub kind: WaitingKind,
+    /// The choices offered (empty for free input).
+    #[serde(default)]
+    pub options: Vec<WaitingOption>,
+    /// For arrow-key menus: the index of the option the pointer is on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub selected: Option<usize>,
+    /// The rule that recognised it (`"report"` for a self-report).
+    #[serde(default)]
+    pub rule: String,
+    /// `"screen"` (a screen rule) or `"report"` (the program said so).
+    #[serde(default)]
+    pub source: String,
 }
 
 /// Payload of EVENT, tagged by `"type"`.
@@ -572,16 +647,7 @@ pub enum Event {
         reason: String,
     },
     /// The program waits for input.
-    Waiting {
-        /// The prompt text.
-        prompt: String,
-        /// The choices offered, if any.
-        #[serde(default)]
-        options: Vec<WaitingOption>,
-        /// The rule that recognised it.
-        #[serde(default)]
-        rule: String,
-    },
+    Waiting(Waiting),
     /// The window title changed.
     Title {
         /// The new title.

@@ -88,6 +88,7 @@ pub struct FileConfig {
     screen_model: Option<bool>,
     screen_scrollback_lines: Option<usize>,
     status_bar: Option<bool>,
+    waiting_rules: Option<PathBuf>,
 }
 
 /// Configuration after the file is read and validated (before CLI flags).
@@ -133,6 +134,11 @@ pub struct Config {
     pub screen_scrollback_lines: usize,
     /// Whether `hm attach` shows the status bar.
     pub status_bar: bool,
+    /// The user's waiting rules file, if one is named.
+    pub waiting_rules_file: Option<PathBuf>,
+    /// The waiting rules: the user's (read when the config is loaded), then
+    /// the built-in ones.
+    pub waiting_rules: std::sync::Arc<crate::classify::waiting::Rules>,
     /// The file this came from, if any.
     pub source: Option<PathBuf>,
 }
@@ -160,6 +166,8 @@ impl Default for Config {
             screen_model: true,
             screen_scrollback_lines: 1000,
             status_bar: true,
+            waiting_rules_file: None,
+            waiting_rules: crate::classify::waiting::Rules::builtin(),
             source: None,
         }
     }
@@ -242,6 +250,22 @@ impl Config {
             }
             None => Config::default(),
         };
+        if let Some(rules) = &cfg.waiting_rules_file {
+            // A relative path is relative to the config file.
+            let rules = match path.as_deref().and_then(Path::parent) {
+                Some(dir) if rules.is_relative() => dir.join(rules),
+                _ => rules.clone(),
+            };
+            let compiled =
+                crate::classify::waiting::Rules::with_user_file(&rules).map_err(|e| {
+                    ConfigError::Invalid {
+                        path: path.clone().unwrap_or_default(),
+                        message: e.to_string(),
+                    }
+                })?;
+            cfg.waiting_rules = std::sync::Arc::new(compiled);
+            cfg.waiting_rules_file = Some(rules);
+        }
         cfg.source = path;
         if let Some(dir) = std::env::var_os("HEIMDALL_SOCKET_DIR").filter(|d| !d.is_empty()) {
             cfg.socket_dir = PathBuf::from(dir);
@@ -340,6 +364,7 @@ impl Config {
         if let Some(v) = file.status_bar {
             cfg.status_bar = v;
         }
+        cfg.waiting_rules_file = file.waiting_rules.map(|p| expand_tilde(&p));
         Ok(cfg)
     }
 }
@@ -422,6 +447,7 @@ value = "bar"
             "rows",
             "idle_threshold_ms",
             "debounce_ms",
+            "waiting_rules",
         ] {
             assert!(text.contains(key), "heimdall.example.toml lacks {key}");
         }

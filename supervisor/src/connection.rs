@@ -240,7 +240,12 @@ async fn read_requests(
             ClientMessage::Subscribe => Command::Subscribe(None),
             ClientMessage::SubscribeFrom { offset } => Command::Subscribe(Some(offset)),
             ClientMessage::Status => {
-                Command::Frame(ServerMessage::Status(session.status()).to_frame())
+                let mut status = session.status();
+                if !said_hello && status.state == heimdall_protocol::State::Waiting {
+                    // heimdall 1.0 clients know no 0x05.
+                    status.state = heimdall_protocol::State::Idle;
+                }
+                Command::Frame(ServerMessage::Status(status).to_frame())
             }
             ClientMessage::Resize { cols, rows } => match session.resize(cols, rows) {
                 Ok(()) => continue,

@@ -106,6 +106,8 @@ pub struct Session {
     ended: watch::Sender<bool>,
     killing: AtomicBool,
     kick: Notify,
+    /// The waiting detector's state (see [`crate::classify::waiting::watch`]).
+    pub waiting: crate::classify::waiting::watch::Cell,
 }
 
 impl Session {
@@ -171,6 +173,7 @@ impl Session {
             ended: watch::Sender::new(false),
             killing: AtomicBool::new(false),
             kick: Notify::new(),
+            waiting: Default::default(),
             config,
         };
         Ok(Arc::new(session))
@@ -204,6 +207,36 @@ impl Session {
 
     fn emit(&self, event: Event) {
         let _ = self.events.send(event);
+    }
+
+    /// Send an event to EVENTS listeners.
+    pub fn emit_event(&self, event: Event) {
+        self.emit(event);
+    }
+
+    /// Set (or lift) the state that wins over the classifier's (waiting,
+    /// a program's report), announcing the change.
+    pub fn set_overlay(&self, overlay: Option<State>, reason: &str) {
+        let change = lock(&self.tracker).set_overlay(Instant::now(), overlay, reason);
+        if let Some(c) = change {
+            self.emit_state(c);
+        }
+    }
+
+    /// The state, and the classifier's own state beneath any overlay.
+    pub fn states(&self) -> (State, State) {
+        let t = lock(&self.tracker);
+        (t.state(), t.classifier_state())
+    }
+
+    /// The classifier's name.
+    pub fn classifier_name(&self) -> &'static str {
+        lock(&self.tracker).name()
+    }
+
+    /// The pty master (for asking the terminal about its foreground process).
+    pub fn master_fd(&self) -> std::os::fd::RawFd {
+        self.master.as_raw_fd()
     }
 
     /// Time since the child last wrote output.
@@ -265,6 +298,7 @@ impl Session {
     /// once the child is gone.
     pub async fn input(&self, bytes: Bytes) {
         if self.exit_status().is_none() {
+            crate::classify::waiting::watch::on_input(self);
             self.input.send(bytes).await;
         }
     }

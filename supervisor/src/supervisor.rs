@@ -247,6 +247,7 @@ async fn serve(
         tokio::spawn(session.clone().classifier_timer()),
         tokio::spawn(session.clone().reaper()),
         tokio::spawn(session.clone().screen_syncer()),
+        tokio::spawn(crate::classify::waiting::watch::run(session.clone())),
         tokio::spawn(signals),
     ];
     session.pump().await;

@@ -32,7 +32,8 @@ fn is_state(e: &serde_json::Value, new: &str) -> bool {
 #[test]
 fn simple_is_active_while_output_flows_then_idle() {
     let env = Env::new();
-    env.start("s", &["--idle-threshold-ms", "300"], &["sh"]);
+    // No prompt: a shell prompt would make the session `waiting`.
+    env.start("s", &["--idle-threshold-ms", "300"], &["env", "PS1=", "sh"]);
     let mut ctl = Raw::connect(&env.sock("s"));
     // Let the prompt's output settle first.
     common::poll("idle", common::DEADLINE, || {
@@ -116,6 +117,8 @@ fn config_table_and_flag_override() {
         "--idle-threshold-ms",
         "200",
         "--",
+        "env",
+        "PS1=",
         "sh",
     ]);
     assert_eq!(out.trim(), "t");

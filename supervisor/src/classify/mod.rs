@@ -9,9 +9,14 @@
 //! A classifier sees one *output event* per batch of pty reads (everything
 //! readable at once) and is polled at the deadline it asks for, so an idle
 //! session costs no timer wake-ups.
+//!
+//! Beside them, [`waiting`] reads the screen once output has settled and,
+//! like a program's own report (`hm report`), sets an *overlay* state on the
+//! [`Tracker`] that wins over the classifier's until it is lifted.
 
 pub mod claude;
 pub mod simple;
+pub mod waiting;
 
 use std::time::{Duration, Instant};
 
@@ -160,7 +165,10 @@ pub fn build(kind: ClassifierKind, params: ClassifierParams) -> Box<dyn Classifi
 pub struct Tracker {
     kind: ClassifierKind,
     inner: Box<dyn Classifier>,
+    /// The classifier's own state.
     state: State,
+    /// A state set over the classifier's (waiting, or a program's report).
+    overlay: Option<State>,
     since: Instant,
     last_output: Instant,
 }
@@ -183,6 +191,7 @@ impl Tracker {
             kind,
             inner: build(kind, params),
             state: State::Idle,
+            overlay: None,
             since: now,
             last_output: now,
         }
@@ -193,9 +202,35 @@ impl Tracker {
         self.kind.name()
     }
 
-    /// The current state.
+    /// The current state: the overlay's while one is set, else the
+    /// classifier's; `dead` once the child exited.
     pub fn state(&self) -> State {
+        match self.overlay {
+            Some(s) if self.state != State::Dead => s,
+            _ => self.state,
+        }
+    }
+
+    /// The classifier's own state, whatever the overlay says.
+    pub fn classifier_state(&self) -> State {
         self.state
+    }
+
+    /// The overlay state, if one is set.
+    pub fn overlay(&self) -> Option<State> {
+        self.overlay
+    }
+
+    /// Set (or, with `None`, lift) the overlay state.
+    pub fn set_overlay(
+        &mut self,
+        now: Instant,
+        overlay: Option<State>,
+        reason: &str,
+    ) -> Option<Change> {
+        let old = self.state();
+        self.overlay = overlay;
+        self.changed(now, old, reason.to_string())
     }
 
     /// Time in the current state.
@@ -248,15 +283,17 @@ impl Tracker {
 
     fn apply(&mut self, now: Instant, t: Option<Transition>) -> Option<Change> {
         let t = t?;
-        if t.state == self.state {
+        let old = self.state();
+        self.state = t.state;
+        self.changed(now, old, t.reason)
+    }
+
+    fn changed(&mut self, now: Instant, old: State, reason: String) -> Option<Change> {
+        let new = self.state();
+        if new == old {
             return None;
         }
-        let old = std::mem::replace(&mut self.state, t.state);
         self.since = now;
-        Some(Change {
-            old,
-            new: t.state,
-            reason: t.reason,
-        })
+        Some(Change { old, new, reason })
     }
 }
