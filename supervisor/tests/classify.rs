@@ -18,10 +18,15 @@ fn next_event(c: &mut Raw, pred: impl Fn(&serde_json::Value) -> bool) -> serde_j
     }
 }
 
+/// An EVENTS subscription that is in place when this returns: requests on
+/// one connection are handled in order, so once the STATUS sent after
+/// EVENTS is answered, every later state change reaches this connection.
 fn events(env: &Env, id: &str) -> Raw {
     let mut c = Raw::connect(&env.sock(id));
     c.hello();
     c.send(0x09, &[]);
+    c.send(0x03, &[]);
+    while c.recv().expect("STATUS_RESP after EVENTS").0 != 0x82 {}
     c
 }
 
@@ -122,10 +127,15 @@ fn config_table_and_flag_override() {
         "sh",
     ]);
     assert_eq!(out.trim(), "t");
-    let mut ev = events(&env, "t");
     let hello = Raw::connect(&env.sock("t")).hello();
     assert_eq!(hello["session"]["classifier"], "claude");
     let mut ctl = Raw::connect(&env.sock("t"));
+    // The shell's start-up output settles first, so the echo below is what
+    // leaves idle (a state that never changes sends no event).
+    common::poll("idle", common::DEADLINE, || {
+        (ctl.status().3 == 0x00).then_some(())
+    });
+    let mut ev = events(&env, "t");
     ctl.send(0x01, b"echo x\n");
     next_event(&mut ev, |e| e["type"] == "state" && e["new"] != "idle");
     // Idle after 200 ms, not 9 s.

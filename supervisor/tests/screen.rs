@@ -62,6 +62,9 @@ fn title_and_bell_events_and_scrollback() {
     let mut ev = Raw::connect(&env.sock("tb"));
     ev.hello();
     ev.send(0x09, &[]);
+    // Handled in order: once STATUS is answered, EVENTS is in place.
+    ev.send(0x03, &[]);
+    while ev.recv().expect("STATUS_RESP after EVENTS").0 != 0x82 {}
     let mut ctl = Raw::connect(&env.sock("tb"));
     ctl.send(0x01, b"go\n");
     let (mut title, mut bell) = (None, false);
