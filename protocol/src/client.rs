@@ -35,9 +35,9 @@ use tokio_util::codec::{FramedRead, FramedWrite};
 use crate::codec::{CodecError, FrameCodec};
 use crate::frame::{client, MODE_BINARY, PROTOCOL_VERSION};
 use crate::message::{
-    ClientMessage, DecodeError, ErrorBody, Hello, HelloResp, ScreenRequest, ScreenResp,
-    ServerMessage, SignalRequest, SignalSpec, SignalTarget, StatusResp, SubmitRequest,
-    WaitCondition, WaitRequest,
+    ClientMessage, DecodeError, ErrorBody, ExplainRequest, Hello, HelloResp, ReportRequest,
+    ScreenRequest, ScreenResp, ServerMessage, SignalRequest, SignalSpec, SignalTarget, StatusResp,
+    SubmitRequest, WaitCondition, WaitRequest,
 };
 
 /// Largest server frame the client accepts (screen answers with long
@@ -324,6 +324,22 @@ impl Client {
         }))
         .await?;
         self.result(client::WAIT).await
+    }
+
+    /// The session's state, where it comes from and the lines looked at.
+    pub async fn explain(&mut self) -> Result<serde_json::Value, ClientError> {
+        self.send(&ClientMessage::Explain(ExplainRequest::default()))
+            .await?;
+        self.result(client::EXPLAIN).await
+    }
+
+    /// Report the program's own state (from inside the session).
+    pub async fn report(
+        &mut self,
+        report: ReportRequest,
+    ) -> Result<serde_json::Value, ClientError> {
+        self.send(&ClientMessage::Report(report)).await?;
+        self.result(client::REPORT).await
     }
 
     async fn result(&mut self, request: u8) -> Result<serde_json::Value, ClientError> {

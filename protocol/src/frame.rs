@@ -47,6 +47,11 @@ pub mod client {
     pub const SUBMIT: u8 = 0x0B;
     /// JSON wait condition.
     pub const WAIT: u8 = 0x0C;
+    /// JSON `{}`: the state, where it comes from, the lines looked at.
+    pub const EXPLAIN: u8 = 0x20;
+    /// JSON `{"state": "waiting", "prompt": ..., "options": [...]}`: the
+    /// program reports its own state.
+    pub const REPORT: u8 = 0x21;
 }
 
 /// Server → client frame types.

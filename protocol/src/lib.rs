@@ -27,8 +27,9 @@ pub use client::{Client, ClientError, ClientReader, ClientWriter};
 pub use codec::{CodecError, FrameCodec};
 pub use frame::{Frame, HEADER_LEN, MAX_PAYLOAD, MODE_BINARY, PROTOCOL_VERSION};
 pub use message::{
-    ClientMessage, Cursor, DecodeError, ErrorBody, Event, Hello, HelloResp, RegexSource,
-    ScreenFormat, ScreenRequest, ScreenResp, ServerMessage, SessionInfo, SignalRequest, SignalSpec,
-    SignalTarget, StatusResp, SubmitRequest, WaitCondition, WaitRequest, WaitingOption,
+    ClientMessage, Cursor, DecodeError, ErrorBody, Event, ExplainRequest, Hello, HelloResp,
+    RegexSource, ReportRequest, ScreenFormat, ScreenRequest, ScreenResp, ServerMessage,
+    SessionInfo, SignalRequest, SignalSpec, SignalTarget, StatusResp, SubmitRequest, WaitCondition,
+    WaitRequest, WaitingOption,
 };
 pub use state::State;

@@ -63,6 +63,8 @@ pub fn frame_name(kind: u8) -> &'static str {
         client::SUBSCRIBE_FROM => "SUBSCRIBE_FROM",
         client::SUBMIT => "SUBMIT",
         client::WAIT => "WAIT",
+        client::EXPLAIN => "EXPLAIN",
+        client::REPORT => "REPORT",
         server::OUTPUT => "OUTPUT",
         server::STATUS_RESP => "STATUS_RESP",
         server::EXIT => "EXIT",
@@ -263,6 +265,33 @@ pub struct WaitRequest {
     pub timeout_ms: Option<u64>,
 }
 
+/// Payload of EXPLAIN.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExplainRequest {
+    /// Echoed in the answer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<u64>,
+}
+
+/// Payload of REPORT: a program's own account of its state.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReportRequest {
+    /// Echoed in the answer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<u64>,
+    /// `waiting`, `active` or `idle`.
+    pub state: State,
+    /// For `waiting`: the question.
+    #[serde(default)]
+    pub prompt: String,
+    /// For `waiting`: what kind of input (default `text`, `menu` with options).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<WaitingKind>,
+    /// For `waiting`: the answers.
+    #[serde(default)]
+    pub options: Vec<WaitingOption>,
+}
+
 /// A message from a client to the server.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ClientMessage {
@@ -298,6 +327,10 @@ pub enum ClientMessage {
     Submit(SubmitRequest),
     /// Wait for a condition on the server side.
     Wait(WaitRequest),
+    /// Explain the current state.
+    Explain(ExplainRequest),
+    /// Report the program's own state.
+    Report(ReportRequest),
 }
 
 impl ClientMessage {
@@ -316,6 +349,8 @@ impl ClientMessage {
             ClientMessage::SubscribeFrom { .. } => client::SUBSCRIBE_FROM,
             ClientMessage::Submit(_) => client::SUBMIT,
             ClientMessage::Wait(_) => client::WAIT,
+            ClientMessage::Explain(_) => client::EXPLAIN,
+            ClientMessage::Report(_) => client::REPORT,
         }
     }
 
@@ -342,6 +377,8 @@ impl ClientMessage {
             }
             ClientMessage::Submit(r) => json_payload(r),
             ClientMessage::Wait(r) => json_payload(r),
+            ClientMessage::Explain(r) => json_payload(r),
+            ClientMessage::Report(r) => json_payload(r),
         };
         Frame { kind, payload }
     }
@@ -391,6 +428,8 @@ impl ClientMessage {
             }
             client::SUBMIT => ClientMessage::Submit(parse_json_required(kind, p)?),
             client::WAIT => ClientMessage::Wait(parse_json_required(kind, p)?),
+            client::EXPLAIN => ClientMessage::Explain(parse_json(kind, p)?),
+            client::REPORT => ClientMessage::Report(parse_json_required(kind, p)?),
             other => return Err(DecodeError::UnknownType(other)),
         })
     }

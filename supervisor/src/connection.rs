@@ -303,6 +303,21 @@ async fn read_requests(
                     continue;
                 }
             }
+            ClientMessage::Explain(req) => {
+                let mut v = crate::classify::waiting::watch::explain(&session);
+                v["id"] = serde_json::json!(req.id);
+                Command::Frame(ServerMessage::Result(v).to_frame())
+            }
+            ClientMessage::Report(req) => {
+                let id = req.id;
+                Command::Frame(
+                    match crate::classify::waiting::watch::report(&session, req) {
+                        Ok(()) => ServerMessage::Result(serde_json::json!({"ok": true, "id": id}))
+                            .to_frame(),
+                        Err(msg) => error_frame("malformed", msg, frame.kind, id),
+                    },
+                )
+            }
             ClientMessage::Wait(req) => {
                 if let Err((code, msg)) = crate::requests::validate(&session, &req) {
                     Command::Frame(error_frame(code, msg, frame.kind, req.id))

@@ -71,6 +71,8 @@ const FEATURES: &[&str] = &[
     "screen",
     "submit",
     "wait",
+    "explain",
+    "report",
 ];
 
 /// How long parsing may lag behind a flood.

@@ -532,3 +532,69 @@ fn status_byte_is_idle_for_old_clients() {
     let out = env.ok(&["wait", "old", "--state", "waiting", "--timeout", "20000"]);
     let _ = out;
 }
+
+/// `hm explain` names the rule, the lines looked at and the options.
+#[test]
+fn explain_names_the_rule_and_lines() {
+    let env = Env::new();
+    let (l, _) = launch(
+        &env,
+        "ex",
+        &["bash", "-c", "read -p 'Overwrite it? [y/N] ' a; sleep 60"],
+    );
+    let _ = detect(&l, &env, "ex", "yes_no");
+    let v: Value = serde_json::from_str(&env.ok(&["explain", "ex", "--json"])).unwrap();
+    assert_eq!(v["state"], "waiting", "{v}");
+    assert_eq!(v["source"], "rule", "{v}");
+    assert_eq!(v["rule"], "yes_no", "{v}");
+    assert_eq!(v["waiting"]["options"][0]["keys"][0], "y\r", "{v}");
+    let lines = v["last_look"]["window"]["lines"].to_string();
+    assert!(lines.contains("Overwrite it? [y/N]"), "{v}");
+    let text = env.ok(&["explain", "ex"]);
+    assert!(
+        text.contains("rule yes_no") && text.contains("Overwrite it?"),
+        "{text}"
+    );
+}
+
+/// `hm report` from inside a session wins over the screen rules until the
+/// screen changes; input lifts a reported waiting.
+#[test]
+fn report_from_inside_the_session() {
+    let env = Env::new();
+    let hm = common::hm_bin();
+    let script =
+        "\"$0\" report waiting --prompt 'Allow the edit?' --option 'yes=y\\r' --option 'no=n\\r'; \
+                  read a; echo \"got $a\"; \"$0\" report active; sleep 60";
+    env.start("rep", &[], &["bash", "-c", script, hm.to_str().unwrap()]);
+    env.ok(&["wait", "rep", "--state", "waiting", "--timeout", "30000"]);
+    let v: Value = serde_json::from_str(&env.ok(&["explain", "rep", "--json"])).unwrap();
+    assert_eq!(v["source"], "report", "{v}");
+    assert_eq!(v["waiting"]["prompt"], "Allow the edit?", "{v}");
+    assert_eq!(v["waiting"]["kind"], "menu", "{v}");
+    assert_eq!(v["waiting"]["options"][1]["keys"][0], "n\r", "{v}");
+    env.ok(&["send", "rep", "y\r"]);
+    env.wait_screen("rep", "^got y");
+    env.ok(&["wait", "rep", "--state", "active", "--timeout", "30000"]);
+    // Silence would make the classifier say idle; the report stands.
+    std::thread::sleep(Duration::from_millis(1500));
+    let v: Value = serde_json::from_str(&env.ok(&["explain", "rep", "--json"])).unwrap();
+    assert_eq!(v["state"], "active", "{v}");
+    assert_eq!(v["source"], "report", "{v}");
+}
+
+/// `hm send --keys` sends each key as its own write, a gap apart: an
+/// arrow-key menu follows Down then Enter.
+#[test]
+fn send_keys_are_sent_apart() {
+    let python = venv_python();
+    let env = Env::new();
+    let script = "import questionary, time\n\
+                  a = questionary.select('Pick:', choices=['Apple', 'Banana', 'Cherry']).ask()\n\
+                  print('picked', a, flush=True)\n\
+                  time.sleep(60)\n";
+    env.start("keys", &[], &[python.to_str().unwrap(), "-c", script]);
+    env.ok(&["wait", "keys", "--state", "waiting", "--timeout", "30000"]);
+    env.ok(&["send", "keys", "--keys", "Down", "Enter"]);
+    env.wait_screen("keys", "picked Banana");
+}

@@ -6,8 +6,10 @@ mod clean;
 mod common;
 mod docs;
 mod events;
+mod explain;
 mod kill;
 mod ls;
+mod report;
 mod run;
 mod screen;
 mod send;
@@ -91,6 +93,10 @@ enum Command {
     Signal(signal::SignalArgs),
     /// Stream the session's events as JSON lines.
     Events(events::EventsArgs),
+    /// Show the state, what decided it, the lines looked at and, when waiting, the options.
+    Explain(explain::ExplainArgs),
+    /// From inside a session: report the program's own state (waiting, active, idle).
+    Report(report::ReportArgs),
     /// Print shell completions (bash, zsh, fish, elvish, powershell).
     Completions(docs::CompletionsArgs),
     /// Print the man page (roff): hm man > hm.1
@@ -230,6 +236,8 @@ pub fn main() -> i32 {
         Command::Wait(a) => wait::run(&cli.common, a),
         Command::Signal(a) => signal::run(&cli.common, a),
         Command::Events(a) => events::run(&cli.common, a),
+        Command::Explain(a) => explain::run(&cli.common, a),
+        Command::Report(a) => report::run(&cli.common, a),
         Command::Completions(a) => docs::completions(a),
         Command::Man => docs::man(),
     };

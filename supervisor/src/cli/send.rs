@@ -16,6 +16,11 @@ pub struct SendArgs {
     /// arguments that name no key are typed as text
     #[arg(long)]
     pub keys: bool,
+    /// With --keys: milliseconds between keys, each key sent as its own
+    /// write (TUIs built on ink ignore an arrow and Enter in one read);
+    /// 0 sends all keys in one write
+    #[arg(long, value_name = "MS", default_value_t = 300, requires = "keys")]
+    pub gap: u64,
     /// Text to type (joined by spaces; no Enter is added — use `hm submit`
     /// or `--keys … Enter`)
     #[arg(required = true, allow_hyphen_values = true, value_name = "TEXT")]
@@ -27,17 +32,29 @@ pub fn run(common: &Common, args: SendArgs) -> anyhow::Result<i32> {
     let (_, paths) = live_session(common, &args.id)?;
     runtime()?.block_on(async {
         let (mut c, _) = connect(&paths, "hm send").await?;
-        let bytes = if args.keys {
+        let steps = if args.keys {
             // Cursor keys follow the program's application-cursor mode.
             let app = match c.screen(ScreenRequest::default()).await {
                 Ok(s) => s.application_cursor,
                 Err(_) => false,
             };
-            keys_to_bytes(&args.text, app)
+            if args.gap == 0 {
+                vec![keys_to_bytes(&args.text, app)]
+            } else {
+                args.text
+                    .iter()
+                    .map(|k| keys_to_bytes(std::slice::from_ref(k), app))
+                    .collect()
+            }
         } else {
-            args.text.join(" ").into_bytes()
+            vec![args.text.join(" ").into_bytes()]
         };
-        c.input(bytes).await?;
+        for (i, step) in steps.into_iter().enumerate() {
+            if i > 0 {
+                tokio::time::sleep(std::time::Duration::from_millis(args.gap)).await;
+            }
+            c.input(step).await?;
+        }
         // A status round trip: the supervisor has taken the input (written
         // to the pty or queued for it, in order; it writes all of it).
         answer(&paths, c.status()).await?;

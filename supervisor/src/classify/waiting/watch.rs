@@ -17,7 +17,8 @@
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use heimdall_protocol::message::Waiting;
+use heimdall_protocol::message::{Waiting, WaitingKind};
+use heimdall_protocol::ReportRequest;
 use heimdall_protocol::{Event, ScreenFormat, ScreenResp, State};
 use serde::Serialize;
 use serde_json::{json, Value};
@@ -232,19 +233,37 @@ pub fn on_input(session: &Session) {
 }
 
 /// A program reported its own state (`waiting` with what it waits for,
-/// `active` or `idle`).
-pub fn report(session: &Session, state: State, waiting: Option<Waiting>) {
+/// `active` or `idle`). Other states cannot be reported.
+pub fn report(session: &Session, req: ReportRequest) -> Result<(), String> {
+    let state = req.state;
+    if !matches!(state, State::Waiting | State::Active | State::Idle) {
+        return Err(format!(
+            "a program can report waiting, active or idle, not {state}"
+        ));
+    }
     let mut inner = lock(&session.waiting.inner);
     inner.report = Some(Report {
         state,
         screen: None,
     });
-    match (state, waiting) {
-        (State::Waiting, Some(w)) => enter(session, &mut inner, w),
-        _ => {
-            inner.current = None;
-            session.set_overlay(Some(state), "reported by the program");
-        }
+    if state == State::Waiting {
+        let kind = req.kind.unwrap_or(if req.options.is_empty() {
+            WaitingKind::Text
+        } else {
+            WaitingKind::Menu
+        });
+        let w = Waiting {
+            prompt: req.prompt,
+            kind,
+            options: req.options,
+            selected: None,
+            rule: "report".into(),
+            source: "report".into(),
+        };
+        enter(session, &mut inner, w);
+    } else {
+        inner.current = None;
+        session.set_overlay(Some(state), "reported by the program");
     }
     inner.look = Look {
         source: "report".into(),
@@ -254,6 +273,7 @@ pub fn report(session: &Session, state: State, waiting: Option<Waiting>) {
     };
     drop(inner);
     session.waiting.kick.notify_one();
+    Ok(())
 }
 
 /// The answer to EXPLAIN: the state, where it comes from, the lines looked

@@ -1,0 +1,75 @@
+//! `hm explain ID`: the session's state, what decided it (classifier, rule
+//! or the program's report), the lines the waiting rules looked at and, when
+//! waiting, the parsed options.
+
+use clap::Args;
+
+use super::common::{answer, connect, live_session, print_json, runtime};
+use super::Common;
+
+/// Arguments of `hm explain`.
+#[derive(Debug, Args)]
+pub struct ExplainArgs {
+    /// Session id
+    pub id: String,
+    /// Print the answer as JSON
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `hm explain`.
+pub fn run(common: &Common, args: ExplainArgs) -> anyhow::Result<i32> {
+    let (_, paths) = live_session(common, &args.id)?;
+    let v = runtime()?.block_on(async {
+        let (mut c, _) = connect(&paths, "hm explain").await?;
+        answer(&paths, c.explain()).await
+    })?;
+    if args.json {
+        print_json(&v);
+        return Ok(0);
+    }
+    let s = |v: &serde_json::Value| v.as_str().unwrap_or("-").to_string();
+    println!("state:      {}", s(&v["state"]));
+    println!(
+        "source:     {}{}",
+        s(&v["source"]),
+        v["rule"]
+            .as_str()
+            .map(|r| format!(" (rule {r})"))
+            .unwrap_or_default()
+    );
+    println!(
+        "classifier: {} ({})",
+        s(&v["classifier"]),
+        s(&v["classifier_state"])
+    );
+    let look = &v["last_look"];
+    println!("last look:  {}", s(&look["verdict"]));
+    if let Some(a) = look["activity"].as_str() {
+        println!("program:    {a}");
+    }
+    if let Some(lines) = look["window"]["lines"].as_array() {
+        let first = look["window"]["first_row"].as_u64().unwrap_or(0);
+        let cursor = look["window"]["cursor"][0].as_u64();
+        println!("lines looked at:");
+        for (i, l) in lines.iter().enumerate() {
+            let row = first + i as u64;
+            let mark = if Some(row) == cursor { '>' } else { ' ' };
+            println!("  {mark}{row:>3} {}", l.as_str().unwrap_or_default());
+        }
+    }
+    let w = &v["waiting"];
+    if w.is_object() {
+        println!("waiting:    {} — {}", s(&w["kind"]), s(&w["prompt"]));
+        let selected = w["selected"].as_u64();
+        for (i, o) in w["options"].as_array().into_iter().flatten().enumerate() {
+            let mark = if Some(i as u64) == selected {
+                '❯'
+            } else {
+                ' '
+            };
+            println!("  {mark} {:<24} keys {}", s(&o["label"]), o["keys"]);
+        }
+    }
+    Ok(0)
+}

@@ -1,0 +1,93 @@
+//! `hm report STATE`: a program inside a session reports its own state
+//! (waiting, with the question and its answers; active; idle). The session
+//! is the one in `HEIMDALL_SESSION_ID`, which every child has. A report wins
+//! over the screen rules until the screen changes or the next report;
+//! docs/states.md shows Claude Code hooks that call it.
+
+use clap::Args;
+use heimdall_protocol::message::{WaitingKind, WaitingOption};
+use heimdall_protocol::{ReportRequest, State};
+
+use super::common::{answer, connect, live_session, runtime};
+use super::Common;
+
+/// Arguments of `hm report`.
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// waiting, active or idle
+    #[arg(value_parser = ["waiting", "active", "idle"])]
+    pub state: String,
+    /// Session id [default: $HEIMDALL_SESSION_ID]
+    #[arg(long, env = "HEIMDALL_SESSION_ID")]
+    pub id: String,
+    /// For waiting: the question
+    #[arg(long, default_value = "")]
+    pub prompt: String,
+    /// For waiting: shell, yes_no, menu, text, password, pager, confirm
+    /// [default: menu with options, else text]
+    #[arg(long)]
+    pub kind: Option<String>,
+    /// For waiting: an answer, LABEL=KEYS (KEYS with \r, \n, \t, \e escapes;
+    /// repeat for each answer)
+    #[arg(long = "option", value_name = "LABEL=KEYS")]
+    pub options: Vec<String>,
+}
+
+/// `\r`, `\n`, `\t`, `\e` and `\\` in `s` replaced by the characters.
+fn unescape(s: &str) -> String {
+    let mut out = String::new();
+    let mut chars = s.chars();
+    while let Some(c) = chars.next() {
+        if c != '\\' {
+            out.push(c);
+            continue;
+        }
+        match chars.next() {
+            Some('r') => out.push('\r'),
+            Some('n') => out.push('\n'),
+            Some('t') => out.push('\t'),
+            Some('e') => out.push('\x1b'),
+            Some(other) => out.push(other),
+            None => out.push('\\'),
+        }
+    }
+    out
+}
+
+/// `hm report`.
+pub fn run(common: &Common, args: ReportArgs) -> anyhow::Result<i32> {
+    let state: State = args.state.parse()?;
+    let kind = match &args.kind {
+        Some(k) => Some(
+            serde_json::from_value::<WaitingKind>(serde_json::json!(k))
+                .map_err(|_| anyhow::anyhow!("unknown kind {k:?} (expected shell, yes_no, menu, text, password, pager or confirm)"))?,
+        ),
+        None => None,
+    };
+    let options = args
+        .options
+        .iter()
+        .map(|o| {
+            let (label, keys) = o
+                .split_once('=')
+                .ok_or_else(|| anyhow::anyhow!("--option {o:?}: expected LABEL=KEYS"))?;
+            Ok(WaitingOption {
+                label: label.to_string(),
+                keys: vec![unescape(keys)],
+            })
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let (_, paths) = live_session(common, &args.id)?;
+    runtime()?.block_on(async {
+        let (mut c, _) = connect(&paths, "hm report").await?;
+        let req = ReportRequest {
+            id: None,
+            state,
+            prompt: args.prompt,
+            kind,
+            options,
+        };
+        answer(&paths, c.report(req)).await?;
+        Ok(0)
+    })
+}
