@@ -143,6 +143,17 @@ fn restart_right_after_kill_is_never_invisible_nor_doubled() {
     env.wait_gone("x");
 }
 
+/// The pid the session's script wrote to `name` in the test directory.
+fn pid_file(env: &Env, name: &str) -> i32 {
+    poll(name, DEADLINE, || {
+        std::fs::read_to_string(env.dir.path().join(name))
+            .ok()?
+            .trim()
+            .parse()
+            .ok()
+    })
+}
+
 /// `hm start --id ID [extra] -- sh -c SCRIPT` with `$HM` naming the binary
 /// under test (for sessions started from inside a session).
 fn start_sh(env: &Env, id: &str, extra: &[&str], script: &str) {
@@ -225,13 +236,7 @@ fn guardian_ends_descendants_that_left_the_group_and_only_those() {
         ],
     );
     let (sup, child) = env.pids("same");
-    let left: i32 = poll("left.pid", DEADLINE, || {
-        std::fs::read_to_string(env.dir.path().join("left.pid"))
-            .ok()?
-            .trim()
-            .parse()
-            .ok()
-    });
+    let left = pid_file(&env, "left.pid");
     // SAFETY: kill(2).
     unsafe { libc::kill(sup, libc::SIGKILL) };
     poll("the supervisor to die", DEADLINE, || {
@@ -319,4 +324,86 @@ fn kill_in_progress_scans_proc_off_the_runtime_thread() {
         main <= 2 + others / 2,
         "the runtime thread did the scanning: {main} ticks vs {others} on other threads"
     );
+}
+
+/// `hm ARGS` must succeed; its stdout and stderr on failure.
+fn answers(env: &Env, args: &[&str]) -> String {
+    let out = env.run(args);
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "hm {args:?} failed: {text}");
+    assert!(!text.contains("unreachable"), "hm {args:?}: {text}");
+    text
+}
+
+/// Item 5: right after the child exits, `hm screen`, `hm status`, `hm ls`
+/// and `hm wait --exit` answer (from the supervisor while it still has the
+/// answer, else from the exit record), never "connection reset".
+#[test]
+fn queries_answer_right_after_the_child_exits() {
+    let env = Env::new();
+    for round in 0..5 {
+        let id = format!("q{round}");
+        env.start(
+            &id,
+            &[],
+            &["sh", "-c", "echo hello-$((6*7)); sleep 0.2; exit 3"],
+        );
+        let out = env.run(&["wait", &id, "--exit"]);
+        assert_eq!(out.status.code(), Some(3), "round {round}: {out:?}");
+        let screen = answers(&env, &["screen", &id]);
+        assert!(screen.contains("hello-42"), "round {round}: {screen}");
+        let st = answers(&env, &["status", &id, "--json"]);
+        let st: serde_json::Value = serde_json::from_str(&st).expect("status json");
+        assert_eq!(st["alive"], false, "round {round}: {st}");
+        answers(&env, &["ls"]);
+        let out = env.run(&["wait", &id, "--exit"]);
+        assert_eq!(out.status.code(), Some(3), "round {round}: {out:?}");
+    }
+}
+
+/// Item 5: while a background job that ignores SIGTERM keeps the ended
+/// session's teardown busy for the grace period, and after it, every query
+/// answers how the session ended.
+#[test]
+fn queries_answer_while_the_ended_session_drains_its_tree() {
+    let env = Env::new();
+    env.start(
+        "drain",
+        &["--kill-grace-ms", "3000"],
+        &[
+            "sh",
+            "-c",
+            "sh -c 'trap \"\" TERM HUP; echo $$ > bg.tmp; mv bg.tmp bg.pid; exec sleep 1000' & \
+             while [ ! -s bg.pid ]; do sleep 0.05; done; echo bye; exit 5",
+        ],
+    );
+    let bg = pid_file(&env, "bg.pid");
+    let out = env.run(&["wait", "drain", "--exit"]);
+    assert_eq!(out.status.code(), Some(5), "{out:?}");
+    // Ask again and again until the background job is gone and the
+    // supervisor has left, then once more.
+    let sock = env.sock("drain");
+    let mut rounds = 0;
+    loop {
+        let gone = !alive(bg) && !sock.exists();
+        let st = answers(&env, &["status", "drain", "--json"]);
+        let st: serde_json::Value = serde_json::from_str(&st).expect("status json");
+        assert_eq!(st["alive"], false, "{st}");
+        answers(&env, &["screen", "drain"]);
+        let ls = answers(&env, &["ls", "--json"]);
+        assert!(ls.contains("\"drain\""), "{ls}");
+        let out = env.run(&["wait", "drain", "--exit"]);
+        assert_eq!(out.status.code(), Some(5), "{out:?}");
+        rounds += 1;
+        if gone {
+            break;
+        }
+        assert!(rounds < 1000, "the session never finished its teardown");
+    }
+    assert!(rounds > 1, "the teardown was never observed");
+    assert_eq!(env.status_json("drain")["code"], 5);
 }

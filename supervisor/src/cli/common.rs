@@ -73,16 +73,64 @@ pub fn socket_dir(cfg: &Config) -> anyhow::Result<SocketDir> {
     Ok(SocketDir::open(&cfg.socket_dir)?)
 }
 
-/// Find session `id`.
+/// Find session `id`. An exit record means the session has ended, even
+/// while its supervisor still finishes (sends the last output, ends the
+/// rest of the tree): from then on the record is the answer.
 pub fn find(dir: &SocketDir, id: &str) -> anyhow::Result<Found> {
     let paths = dir.session(id)?;
-    if paths.is_live() {
-        return Ok(Found::Live(paths));
-    }
     match ExitRecord::read(&paths.exit) {
         Ok(rec) => Ok(Found::Exited(rec)),
+        Err(_) if paths.is_live() => Ok(Found::Live(paths)),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(no_such(dir, id)),
         Err(e) => Err(anyhow!("cannot read {}: {e}", paths.exit.display())),
+    }
+}
+
+/// How often [`ask_session`] looks again at a session that is starting or ending.
+const RETRY: Duration = Duration::from_millis(20);
+
+/// Whether `e` comes from a supervisor that is starting or ending: not
+/// listening yet or any more, closing connections, or done with its child.
+fn transient(e: &anyhow::Error) -> bool {
+    use std::io::ErrorKind;
+    e.chain().any(|c| match c.downcast_ref::<ClientError>() {
+        Some(ClientError::Connect { source, .. }) => matches!(
+            source.kind(),
+            ErrorKind::ConnectionRefused | ErrorKind::NotFound | ErrorKind::ConnectionReset
+        ),
+        Some(
+            ClientError::Closed
+            | ClientError::Io(_)
+            | ClientError::Codec(heimdall_protocol::CodecError::Io(_)),
+        ) => true,
+        Some(ClientError::Server(body)) => body.error == "dead",
+        _ => false,
+    })
+}
+
+/// Answer a query about session `id` at any moment: `ask` the live
+/// supervisor, or answer from the exit record with `ended` once the session
+/// has ended. A supervisor that is starting or ending may refuse or drop the
+/// connection for a moment: then look again until the exit record appears
+/// or the supervisor answers (for at most [`ANSWER_TIMEOUT`]).
+pub fn ask_session<T>(
+    cfg: &Config,
+    id: &str,
+    mut ask: impl FnMut(&SessionPaths) -> anyhow::Result<T>,
+    ended: impl FnOnce(ExitRecord) -> anyhow::Result<T>,
+) -> anyhow::Result<T> {
+    let deadline = std::time::Instant::now() + ANSWER_TIMEOUT;
+    loop {
+        let paths = match find_session(cfg, id)? {
+            Found::Exited(rec) => return ended(rec),
+            Found::Live(p) => p,
+        };
+        match ask(&paths) {
+            Err(e) if transient(&e) && std::time::Instant::now() < deadline => {
+                std::thread::sleep(RETRY)
+            }
+            answer => return answer,
+        }
     }
 }
 
@@ -150,11 +198,11 @@ async fn connect_socket(paths: &SessionPaths) -> anyhow::Result<Client> {
                 paths.sock.display()
             ))
         }
-        Ok(Err(ClientError::Closed)) => Err(anyhow!(
-            "session {:?} closed the connection (started by another user? only the owner may connect)",
+        Ok(Err(e @ ClientError::Closed)) => Err(anyhow::Error::new(e).context(format!(
+            "session {:?} closed the connection (ending? or started by another user: only the owner may connect)",
             paths.id
-        )),
-        Ok(Err(e)) => Err(anyhow!("cannot reach session {:?}: {e}", paths.id)),
+        ))),
+        Ok(Err(e)) => Err(anyhow::Error::new(e).context(format!("cannot reach session {:?}", paths.id))),
     }
 }
 

@@ -10,7 +10,8 @@ use clap::Args;
 use serde_json::{json, Value};
 
 use super::common::{
-    answer, command_line, connect, human_duration, runtime, since_rfc3339, socket_dir,
+    answer, ask_session, command_line, connect, human_duration, runtime, since_rfc3339, socket_dir,
+    NoSession,
 };
 use super::Common;
 use crate::exit_record::ExitRecord;
@@ -24,32 +25,30 @@ pub struct LsArgs {
     pub json: bool,
 }
 
-async fn live_row(paths: &SessionPaths) -> Value {
-    let queried = async {
-        let (mut c, hello) = connect(paths, "hm ls").await?;
-        let st = answer(paths, c.status()).await?;
-        anyhow::Ok((hello, st))
-    }
-    .await;
-    match queried {
-        Ok((hello, st)) => json!({
-            "id": paths.id,
-            "alive": st.alive,
-            "pid": st.pid,
-            "state": st.state.name(),
-            "state_ms": st.state_ms,
-            "started_at": hello.session.started_at,
-            "uptime_ms": since_rfc3339(&hello.session.started_at).unwrap_or_default().as_millis() as u64,
-            "command": hello.session.command,
-        }),
-        Err(e) => json!({
-            "id": paths.id,
-            "alive": true,
-            "pid": paths.read_pids().map(|p| p.child),
-            "state": "unreachable",
-            "error": format!("{e:#}"),
-        }),
-    }
+async fn live_row(paths: &SessionPaths) -> anyhow::Result<Value> {
+    let (mut c, hello) = connect(paths, "hm ls").await?;
+    let st = answer(paths, c.status()).await?;
+    Ok(json!({
+        "id": paths.id,
+        "alive": st.alive,
+        "pid": st.pid,
+        "state": st.state.name(),
+        "state_ms": st.state_ms,
+        "started_at": hello.session.started_at,
+        "uptime_ms": since_rfc3339(&hello.session.started_at).unwrap_or_default().as_millis() as u64,
+        "command": hello.session.command,
+    }))
+}
+
+/// A live supervisor that did not answer in time.
+fn unreachable_row(paths: &SessionPaths, e: &anyhow::Error) -> Value {
+    json!({
+        "id": paths.id,
+        "alive": true,
+        "pid": paths.read_pids().map(|p| p.child),
+        "state": "unreachable",
+        "error": format!("{e:#}"),
+    })
 }
 
 fn exited_row(rec: &ExitRecord) -> Value {
@@ -82,27 +81,31 @@ pub fn run(common: &Common, args: LsArgs) -> anyhow::Result<i32> {
         }
         Err(e) => return Err(e),
     };
-    let rows: Vec<Value> = runtime()?.block_on(async {
-        let mut rows = Vec::new();
-        for id in dir.ids() {
-            let Ok(paths) = dir.session(&id) else {
-                continue;
-            };
-            if paths.is_live() {
-                rows.push(live_row(&paths).await);
-                continue;
-            }
+    let mut rows: Vec<Value> = Vec::new();
+    for id in dir.ids() {
+        let Ok(paths) = dir.session(&id) else {
+            continue;
+        };
+        if !paths.is_live() {
             // No grace period: only a dead supervisor's files are removed
             // (see `SessionPaths::remove_stale`).
             for removed in paths.remove_stale() {
                 tracing::debug!("removed stale {}", removed.display());
             }
-            if let Ok(rec) = ExitRecord::read(&paths.exit) {
-                rows.push(exited_row(&rec));
-            }
         }
-        rows
-    });
+        let row = ask_session(
+            &cfg,
+            &id,
+            |p| runtime()?.block_on(live_row(p)),
+            |rec| Ok(exited_row(&rec)),
+        );
+        match row {
+            Ok(row) => rows.push(row),
+            // Only a log file is left: not a session.
+            Err(e) if e.downcast_ref::<NoSession>().is_some() => {}
+            Err(e) => rows.push(unreachable_row(&paths, &e)),
+        }
+    }
     if args.json {
         println!("{}", serde_json::to_string_pretty(&rows)?);
         return Ok(0);

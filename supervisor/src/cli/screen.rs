@@ -5,7 +5,7 @@ use clap::Args;
 use heimdall_protocol::{ScreenFormat, ScreenRequest};
 use serde_json::json;
 
-use super::common::{answer, connect, find, print_json, runtime, socket_dir, Found};
+use super::common::{answer, ask_session, connect, print_json, runtime};
 use super::Common;
 
 /// Arguments of `hm screen`.
@@ -37,37 +37,40 @@ fn print_lines(lines: &[String]) {
 /// `hm screen`.
 pub fn run(common: &Common, args: ScreenArgs) -> anyhow::Result<i32> {
     let cfg = common.load()?;
-    let dir = socket_dir(&cfg)?;
-    match find(&dir, &args.id)? {
-        Found::Live(paths) => runtime()?.block_on(async {
-            let (mut c, _) = connect(&paths, "hm screen").await?;
-            let req = ScreenRequest {
-                id: None,
-                format: if args.ansi {
-                    ScreenFormat::Ansi
+    ask_session(
+        &cfg,
+        &args.id,
+        |paths| {
+            runtime()?.block_on(async {
+                let (mut c, _) = connect(paths, "hm screen").await?;
+                let req = ScreenRequest {
+                    id: None,
+                    format: if args.ansi {
+                        ScreenFormat::Ansi
+                    } else {
+                        ScreenFormat::Text
+                    },
+                    scrollback_lines: args.scrollback,
+                    redraw: false,
+                };
+                let s = answer(paths, c.screen(req)).await?;
+                if args.json {
+                    print_json(&serde_json::to_value(&s)?);
                 } else {
-                    ScreenFormat::Text
-                },
-                scrollback_lines: args.scrollback,
-                redraw: false,
-            };
-            let s = answer(&paths, c.screen(req)).await?;
-            if args.json {
-                print_json(&serde_json::to_value(&s)?);
-            } else {
-                if let Some(sb) = &s.scrollback {
-                    for l in sb {
-                        println!("{l}");
+                    if let Some(sb) = &s.scrollback {
+                        for l in sb {
+                            println!("{l}");
+                        }
+                    }
+                    print_lines(&s.lines);
+                    if args.ansi {
+                        print!("\x1b[0m");
                     }
                 }
-                print_lines(&s.lines);
-                if args.ansi {
-                    print!("\x1b[0m");
-                }
-            }
-            Ok(0)
-        }),
-        Found::Exited(rec) => {
+                Ok(0)
+            })
+        },
+        |rec| {
             let lines = rec.screen.clone().unwrap_or_default();
             if args.json {
                 print_json(&json!({
@@ -79,6 +82,6 @@ pub fn run(common: &Common, args: ScreenArgs) -> anyhow::Result<i32> {
                 print_lines(&lines);
             }
             Ok(0)
-        }
-    }
+        },
+    )
 }

@@ -6,8 +6,8 @@ use clap::Args;
 use serde_json::json;
 
 use super::common::{
-    answer, command_line, connect, exit_phrase, find_session, human_duration, print_json, runtime,
-    since_rfc3339, Found,
+    answer, ask_session, command_line, connect, exit_phrase, human_duration, print_json, runtime,
+    since_rfc3339,
 };
 use super::Common;
 
@@ -24,50 +24,54 @@ pub struct StatusArgs {
 /// `hm status`.
 pub fn run(common: &Common, args: StatusArgs) -> anyhow::Result<i32> {
     let cfg = common.load()?;
-    match find_session(&cfg, &args.id)? {
-        Found::Live(paths) => runtime()?.block_on(async {
-            let (mut c, hello) = connect(&paths, "hm status").await?;
-            let st = answer(&paths, c.status()).await?;
-            let s = &hello.session;
-            let uptime = since_rfc3339(&s.started_at).unwrap_or_default();
-            if args.json {
-                print_json(&json!({
-                    "id": s.id,
-                    "alive": st.alive,
-                    "pid": st.pid,
-                    "supervisor_pid": s.supervisor_pid,
-                    "state": st.state.name(),
-                    "state_ms": st.state_ms,
-                    "idle_ms": st.idle_ms,
-                    "started_at": s.started_at,
-                    "uptime_ms": uptime.as_millis() as u64,
-                    "command": s.command,
-                    "cwd": s.cwd,
-                    "classifier": s.classifier,
-                    "cols": s.cols,
-                    "rows": s.rows,
-                    "output_offset": hello.output_offset,
-                }));
-            } else {
-                let state = if st.alive {
-                    format!(
-                        "running, {} for {}",
-                        st.state,
-                        human_duration(Duration::from_millis(st.state_ms.into()))
-                    )
+    ask_session(
+        &cfg,
+        &args.id,
+        |paths| {
+            runtime()?.block_on(async {
+                let (mut c, hello) = connect(paths, "hm status").await?;
+                let st = answer(paths, c.status()).await?;
+                let s = &hello.session;
+                let uptime = since_rfc3339(&s.started_at).unwrap_or_default();
+                if args.json {
+                    print_json(&json!({
+                        "id": s.id,
+                        "alive": st.alive,
+                        "pid": st.pid,
+                        "supervisor_pid": s.supervisor_pid,
+                        "state": st.state.name(),
+                        "state_ms": st.state_ms,
+                        "idle_ms": st.idle_ms,
+                        "started_at": s.started_at,
+                        "uptime_ms": uptime.as_millis() as u64,
+                        "command": s.command,
+                        "cwd": s.cwd,
+                        "classifier": s.classifier,
+                        "cols": s.cols,
+                        "rows": s.rows,
+                        "output_offset": hello.output_offset,
+                    }));
                 } else {
-                    "exiting".to_string()
-                };
-                println!("session  {}", s.id);
-                println!("status   {state}");
-                println!("pid      {} (supervisor {})", st.pid, s.supervisor_pid);
-                println!("uptime   {}", human_duration(uptime));
-                println!("command  {}", command_line(&s.command));
-                println!("cwd      {}", s.cwd);
-            }
-            Ok(0)
-        }),
-        Found::Exited(rec) => {
+                    let state = if st.alive {
+                        format!(
+                            "running, {} for {}",
+                            st.state,
+                            human_duration(Duration::from_millis(st.state_ms.into()))
+                        )
+                    } else {
+                        "exiting".to_string()
+                    };
+                    println!("session  {}", s.id);
+                    println!("status   {state}");
+                    println!("pid      {} (supervisor {})", st.pid, s.supervisor_pid);
+                    println!("uptime   {}", human_duration(uptime));
+                    println!("command  {}", command_line(&s.command));
+                    println!("cwd      {}", s.cwd);
+                }
+                Ok(0)
+            })
+        },
+        |rec| {
             if args.json {
                 print_json(&json!({
                     "id": rec.id,
@@ -93,6 +97,6 @@ pub fn run(common: &Common, args: StatusArgs) -> anyhow::Result<i32> {
                 println!("cwd      {}", rec.cwd);
             }
             Ok(0)
-        }
-    }
+        },
+    )
 }

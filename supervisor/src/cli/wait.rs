@@ -5,8 +5,10 @@
 use clap::{ArgGroup, Args};
 use heimdall_protocol::{RegexSource, State, WaitCondition};
 
-use super::common::{connect, find, print_json, runtime, socket_dir, Found};
+use super::common::{ask_session, connect, print_json, runtime};
 use super::Common;
+use crate::exit_record::ExitRecord;
+use crate::paths::SessionPaths;
 
 /// Exit code of a wait that timed out.
 pub const TIMEOUT_EXIT: i32 = 124;
@@ -43,7 +45,6 @@ pub struct WaitArgs {
 /// `hm wait`.
 pub fn run(common: &Common, args: WaitArgs) -> anyhow::Result<i32> {
     let cfg = common.load()?;
-    let dir = socket_dir(&cfg)?;
     let condition = if let Some(ms) = args.idle {
         WaitCondition::Idle { idle_ms: ms }
     } else if let Some(re) = &args.regex {
@@ -60,49 +61,49 @@ pub fn run(common: &Common, args: WaitArgs) -> anyhow::Result<i32> {
     } else {
         WaitCondition::Exit
     };
-    let paths = match find(&dir, &args.id)? {
-        Found::Live(p) => p,
-        Found::Exited(rec) => {
-            if args.json {
-                print_json(
-                    &serde_json::json!({"ok": args.exit, "until": "exit", "code": rec.code, "exited": true}),
-                );
-            }
-            return Ok(if args.exit { rec.code } else { 1 });
-        }
-    };
-    runtime()?.block_on(async {
-        let (mut c, _) = connect(&paths, "hm wait").await?;
-        let r = c.wait(condition, args.timeout).await?;
+    let ended = |rec: ExitRecord| {
         if args.json {
-            print_json(&r);
+            print_json(
+                &serde_json::json!({"ok": args.exit, "until": "exit", "code": rec.code, "exited": true}),
+            );
         }
-        let ok = r["ok"].as_bool() == Some(true);
-        Ok(match (ok, r["error"].as_str()) {
-            (true, _) if args.exit => r["code"].as_i64().unwrap_or(0) as i32,
-            (true, _) => {
-                if !args.json {
-                    if let Some(m) = r["match"].as_str() {
-                        println!("{m}");
+        Ok(if args.exit { rec.code } else { 1 })
+    };
+    let ask = |paths: &SessionPaths| {
+        runtime()?.block_on(async {
+            let (mut c, _) = connect(paths, "hm wait").await?;
+            let r = c.wait(condition.clone(), args.timeout).await?;
+            if args.json {
+                print_json(&r);
+            }
+            let ok = r["ok"].as_bool() == Some(true);
+            Ok(match (ok, r["error"].as_str()) {
+                (true, _) if args.exit => r["code"].as_i64().unwrap_or(0) as i32,
+                (true, _) => {
+                    if !args.json {
+                        if let Some(m) = r["match"].as_str() {
+                            println!("{m}");
+                        }
                     }
+                    0
                 }
-                0
-            }
-            (false, Some("timeout")) => {
-                if !args.json {
-                    eprintln!("hm: timed out waiting on session {:?}", paths.id);
+                (false, Some("timeout")) => {
+                    if !args.json {
+                        eprintln!("hm: timed out waiting on session {:?}", paths.id);
+                    }
+                    TIMEOUT_EXIT
                 }
-                TIMEOUT_EXIT
-            }
-            (false, _) => {
-                if !args.json {
-                    eprintln!(
-                        "hm: session {:?} exited (code {}) before the condition held",
-                        paths.id, r["code"]
-                    );
+                (false, _) => {
+                    if !args.json {
+                        eprintln!(
+                            "hm: session {:?} exited (code {}) before the condition held",
+                            paths.id, r["code"]
+                        );
+                    }
+                    1
                 }
-                1
-            }
+            })
         })
-    })
+    };
+    ask_session(&cfg, &args.id, ask, ended)
 }
