@@ -45,14 +45,26 @@ impl Listener {
             if reader.read_exact(&mut p).is_err() {
                 return;
             }
-            if h[0] == 0x86 {
-                if let Ok(v) = serde_json::from_slice::<Value>(&p) {
-                    if tx.send(v).is_err() {
-                        return;
-                    }
+            let v = match h[0] {
+                0x86 => serde_json::from_slice::<Value>(&p).ok(),
+                0x82 => Some(serde_json::json!({"type": "status_resp"})),
+                _ => None,
+            };
+            if let Some(v) = v {
+                if tx.send(v).is_err() {
+                    return;
                 }
             }
         });
+        // The writer handles a connection's requests in order: once STATUS
+        // is answered, the event subscription is in place.
+        raw.send(0x03, &[]);
+        loop {
+            let v = rx.recv_timeout(DEADLINE).expect("STATUS_RESP after EVENTS");
+            if v["type"] == "status_resp" {
+                break;
+            }
+        }
         Listener { raw, events: rx }
     }
 
@@ -340,6 +352,45 @@ fn waiting_matrix() {
         });
     }
 
+    // git commit with its editor replaced by a prompt
+    {
+        let repo = work.join("repo2");
+        std::fs::create_dir_all(&repo).unwrap();
+        git(&repo, &["init", "-q"]);
+        std::fs::write(repo.join("b.txt"), b"b\n").unwrap();
+        git(&repo, &["add", "b.txt"]);
+        let editor = work.join("editor.sh");
+        std::fs::write(
+            &editor,
+            "#!/bin/bash\nread -p 'Commit message: ' m\necho \"$m\" > \"$1\"\n",
+        )
+        .unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&editor, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let script = format!(
+            "cd {} && GIT_EDITOR={} git -c user.name=t -c user.email=t@example.invalid commit -q; \
+             echo commit-exit-$?; git log --format=%s; sleep 60",
+            repo.display(),
+            editor.display()
+        );
+        case(
+            &env,
+            &mut rows,
+            "git commit, editor prompt",
+            "gitc",
+            &["sh", "-c", &script],
+            "text",
+            |w| {
+                labels(w).is_empty()
+                    && w["prompt"]
+                        .as_str()
+                        .is_some_and(|p| p.ends_with("Commit message:"))
+            },
+            Answer::Text("first words\r"),
+            "^first words$",
+        );
+    }
+
     // read -p question
     case(
         &env,
@@ -466,7 +517,7 @@ fn waiting_matrix() {
         .map(|r| r.case)
         .collect();
     assert!(bad.is_empty(), "matrix cases failed: {bad:?}");
-    assert_eq!(rows.len(), 9);
+    assert_eq!(rows.len(), 10);
 }
 
 /// A rule in the user's rules file (named in heimdall.toml) is used by a

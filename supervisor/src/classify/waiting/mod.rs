@@ -213,6 +213,16 @@ mod tests {
         let w = detect("Do you want to continue? [Y/n] ", 0, 31).unwrap();
         assert_eq!(w.kind, WaitingKind::YesNo);
         assert_eq!(w.options[0].keys, vec!["y\r"]);
+        let w = detect("Proceed (Y/n)? ", 0, 15).unwrap();
+        assert_eq!((w.kind, w.rule.as_str()), (WaitingKind::YesNo, "yes_no"));
+        let w = detect(
+            "Are you sure you want to continue connecting (yes/no/[fingerprint])? ",
+            0,
+            70,
+        );
+        assert_eq!(w.unwrap().options[0].keys, vec!["yes\r"]);
+        let w = detect("Press Enter to continue", 0, 23).unwrap();
+        assert_eq!(w.kind, WaitingKind::Confirm);
         let w = detect("rm: remove regular file 'x'? ", 0, 29).unwrap();
         assert_eq!(w.kind, WaitingKind::YesNo);
         let w = detect("(1/1) Stage this hunk [y,n,q,a,d,e,?]? ", 0, 39).unwrap();
