@@ -1,10 +1,12 @@
-//! Configuration: the file waterfall, validation, and the settings a
-//! supervisor runs with after command-line flags are applied.
+//! Configuration: validation of the supervisor's part of `heimdall.toml`
+//! and the settings a supervisor runs with after command-line flags are
+//! applied.
 //!
-//! Waterfall: `--config PATH` > `./heimdall.toml` >
-//! `$XDG_CONFIG_HOME/heimdall/heimdall.toml` (default
-//! `~/.config/heimdall/heimdall.toml`) > built-in defaults. Only the first
-//! file found is read. Unknown keys are rejected with the key's name.
+//! Finding and splitting the file is [`heimdall_client::ConfigFile`]'s job
+//! (the waterfall, the `[agent]` and `[discord]` tables of the other
+//! programs, the keys a `./heimdall.toml` may not set); this module
+//! validates the top-level keys, which are `hm`'s, and rejects unknown ones
+//! by name.
 
 use std::path::{Path, PathBuf};
 
@@ -25,26 +27,8 @@ pub const DEFAULT_DETACH_KEY: u8 = 0x1C;
 /// Default name of the environment variable carrying the session id.
 pub const DEFAULT_SESSION_ENV_VAR: &str = "HEIMDALL_SESSION_ID";
 
-/// Errors reading or validating configuration.
-#[derive(Debug, thiserror::Error)]
-pub enum ConfigError {
-    /// The file could not be read.
-    #[error("cannot read config {}: {source}", path.display())]
-    Read {
-        /// The file.
-        path: PathBuf,
-        /// Why.
-        source: std::io::Error,
-    },
-    /// The file is not valid configuration.
-    #[error("invalid config {}: {message}", path.display())]
-    Invalid {
-        /// The file.
-        path: PathBuf,
-        /// What is wrong (names the key).
-        message: String,
-    },
-}
+pub use heimdall_client::config::{expand_tilde, home_dir, ConfigError};
+use heimdall_client::{ConfigFile, ConfigOrigin};
 
 /// One `[[env]]` table: a variable set in the child's environment.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -146,7 +130,7 @@ pub struct Config {
 impl Default for Config {
     fn default() -> Self {
         Config {
-            socket_dir: default_socket_dir(),
+            socket_dir: heimdall_client::config::default_socket_dir(),
             scrollback_bytes: DEFAULT_SCROLLBACK_BYTES,
             session_env_var: DEFAULT_SESSION_ENV_VAR.to_string(),
             kill_process_group: true,
@@ -170,34 +154,6 @@ impl Default for Config {
             waiting_rules: crate::classify::waiting::Rules::builtin(),
             source: None,
         }
-    }
-}
-
-/// The user's home directory, from `$HOME` or the password database.
-pub fn home_dir() -> Option<PathBuf> {
-    if let Some(h) = std::env::var_os("HOME").filter(|h| !h.is_empty()) {
-        return Some(PathBuf::from(h));
-    }
-    nix::unistd::User::from_uid(nix::unistd::getuid())
-        .ok()
-        .flatten()
-        .map(|u| u.dir)
-}
-
-/// `~/.local/share/heimdall/sessions`.
-pub fn default_socket_dir() -> PathBuf {
-    home_dir()
-        .unwrap_or_else(|| PathBuf::from("/tmp"))
-        .join(".local/share/heimdall/sessions")
-}
-
-/// Expand a leading `~/` to the home directory.
-pub fn expand_tilde(p: &Path) -> PathBuf {
-    match p.strip_prefix("~") {
-        Ok(rest) => home_dir()
-            .map(|h| h.join(rest))
-            .unwrap_or_else(|| p.to_path_buf()),
-        Err(_) => p.to_path_buf(),
     }
 }
 
@@ -231,25 +187,18 @@ pub fn parse_detach_key(s: &str) -> Result<u8, String> {
 }
 
 impl Config {
-    /// Load configuration following the waterfall.
-    pub fn load(explicit: Option<&Path>) -> Result<Config, ConfigError> {
-        let path = match explicit {
-            Some(p) => Some(p.to_path_buf()),
-            None => Self::discover(),
-        };
-        let mut cfg = match &path {
-            Some(p) => {
-                let text = std::fs::read_to_string(p).map_err(|source| ConfigError::Read {
-                    path: p.clone(),
-                    source,
-                })?;
-                Self::from_toml(&text).map_err(|message| ConfigError::Invalid {
-                    path: p.clone(),
-                    message,
-                })?
-            }
-            None => Config::default(),
-        };
+    /// Load configuration following the waterfall; the socket directory
+    /// is `socket_dir_flag`, `HEIMDALL_SOCKET_DIR`, the file's, or the default.
+    pub fn load(
+        explicit: Option<&Path>,
+        socket_dir_flag: Option<&Path>,
+    ) -> Result<Config, ConfigError> {
+        let file = ConfigFile::load(explicit)?;
+        let path = file.path.clone();
+        let mut cfg = Config::from_file(&file).map_err(|message| ConfigError::Invalid {
+            path: path.clone().unwrap_or_default(),
+            message,
+        })?;
         if let Some(rules) = &cfg.waiting_rules_file {
             // A relative path is relative to the config file.
             let rules = match path.as_deref().and_then(Path::parent) {
@@ -266,29 +215,21 @@ impl Config {
             cfg.waiting_rules = std::sync::Arc::new(compiled);
             cfg.waiting_rules_file = Some(rules);
         }
+        cfg.socket_dir = heimdall_client::resolve_socket_dir(socket_dir_flag, &file);
         cfg.source = path;
-        if let Some(dir) = std::env::var_os("HEIMDALL_SOCKET_DIR").filter(|d| !d.is_empty()) {
-            cfg.socket_dir = PathBuf::from(dir);
-        }
         Ok(cfg)
     }
 
-    fn discover() -> Option<PathBuf> {
-        let local = PathBuf::from("heimdall.toml");
-        if local.is_file() {
-            return Some(local);
-        }
-        let base = std::env::var_os("XDG_CONFIG_HOME")
-            .filter(|d| !d.is_empty())
-            .map(PathBuf::from)
-            .or_else(|| home_dir().map(|h| h.join(".config")))?;
-        let user = base.join("heimdall/heimdall.toml");
-        user.is_file().then_some(user)
+    /// Parse and validate the text of the user's configuration file.
+    pub fn from_toml(text: &str) -> Result<Config, String> {
+        Config::from_file(&ConfigFile::parse(text, ConfigOrigin::User)?)
     }
 
-    /// Parse and validate a configuration file's text.
-    pub fn from_toml(text: &str) -> Result<Config, String> {
-        let file: FileConfig = toml::from_str(text).map_err(|e| e.message().to_string())?;
+    /// Validate the supervisor's part of a configuration file.
+    pub fn from_file(file: &ConfigFile) -> Result<Config, String> {
+        let file: FileConfig = toml::Value::Table(file.supervisor().clone())
+            .try_into()
+            .map_err(|e: toml::de::Error| e.message().to_string())?;
         let mut cfg = Config::default();
         if let Some(d) = file.socket_dir {
             cfg.socket_dir = expand_tilde(&d);

@@ -1,65 +1,12 @@
 //! The exit record `<id>.exit`: how a session ended, kept beside the socket
 //! after the supervisor is gone so `hm status` and `hm ls` can still answer,
-//! until `hm clean` removes it.
+//! until `hm clean` removes it. The record's format lives in the client
+//! library, which reads it for every program.
 
-use std::io::Write;
-use std::os::unix::fs::OpenOptionsExt;
-use std::path::Path;
-
-use serde::{Deserialize, Serialize};
+pub use heimdall_client::ExitRecord;
 
 /// Bytes of final output kept in the record.
 pub const TAIL_BYTES: usize = 4096;
-
-/// How a session ended.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ExitRecord {
-    /// The session id.
-    pub id: String,
-    /// The command and its arguments.
-    pub command: Vec<String>,
-    /// The child's working directory.
-    pub cwd: String,
-    /// The child's pid.
-    pub pid: u32,
-    /// Exit code (128+N when killed by signal N).
-    pub code: i32,
-    /// The signal that killed the child, if any.
-    pub signal: Option<i32>,
-    /// When the session started (RFC 3339).
-    pub started_at: String,
-    /// When it ended (RFC 3339).
-    pub ended_at: String,
-    /// The last 4 KiB of output (lossy UTF-8).
-    pub output_tail: String,
-    /// The final screen as text lines, when known.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub screen: Option<Vec<String>>,
-}
-
-impl ExitRecord {
-    /// Write atomically (temp file + rename), mode 0600.
-    pub fn write(&self, path: &Path) -> std::io::Result<()> {
-        let tmp = path.with_extension("exit.tmp");
-        {
-            let mut f = std::fs::OpenOptions::new()
-                .write(true)
-                .create(true)
-                .truncate(true)
-                .mode(0o600)
-                .open(&tmp)?;
-            f.write_all(&serde_json::to_vec_pretty(self).map_err(std::io::Error::other)?)?;
-            f.write_all(b"\n")?;
-        }
-        std::fs::rename(&tmp, path)
-    }
-
-    /// Read a record.
-    pub fn read(path: &Path) -> std::io::Result<ExitRecord> {
-        let text = std::fs::read(path)?;
-        serde_json::from_slice(&text).map_err(std::io::Error::other)
-    }
-}
 
 /// RFC 3339 time of a [`std::time::SystemTime`], to the second.
 pub fn rfc3339(t: std::time::SystemTime) -> String {

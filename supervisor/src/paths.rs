@@ -18,8 +18,9 @@ use std::time::{Duration, Instant};
 
 use nix::fcntl::{Flock, FlockArg};
 
-/// Longest Unix socket path (`sun_path` is 108 bytes including the NUL).
-const MAX_SOCKET_PATH: usize = 107;
+pub use heimdall_client::discovery::{
+    parse_pidfile, PidInfo, SessionFiles as SessionPaths, MAX_SOCKET_PATH,
+};
 
 /// Errors about the socket directory and session files.
 #[derive(Debug, thiserror::Error)]
@@ -66,17 +67,20 @@ pub enum PathError {
 
 /// Check a session id.
 pub fn validate_id(id: &str) -> Result<(), PathError> {
-    let ok = !id.is_empty()
-        && id.len() <= 64
-        && !id.starts_with('.')
-        && !id.starts_with('-')
-        && id
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
-    if ok {
-        Ok(())
-    } else {
-        Err(PathError::InvalidId(id.to_string()))
+    heimdall_client::validate_id(id).map_err(PathError::from)
+}
+
+impl From<heimdall_client::DiscoveryError> for PathError {
+    fn from(e: heimdall_client::DiscoveryError) -> PathError {
+        use heimdall_client::DiscoveryError as D;
+        match e {
+            D::InvalidId(id) => PathError::InvalidId(id),
+            D::SocketPathTooLong { path, len } => PathError::SocketPathTooLong { path, len },
+            other => PathError::Io {
+                path: PathBuf::new(),
+                source: std::io::Error::other(other.to_string()),
+            },
+        }
     }
 }
 
@@ -138,121 +142,13 @@ impl SocketDir {
 
     /// The files of session `id`.
     pub fn session(&self, id: &str) -> Result<SessionPaths, PathError> {
-        validate_id(id)?;
-        let p = SessionPaths {
-            id: id.to_string(),
-            sock: self.path.join(format!("{id}.sock")),
-            pid: self.path.join(format!("{id}.pid")),
-            log: self.path.join(format!("{id}.log")),
-            exit: self.path.join(format!("{id}.exit")),
-        };
-        let len = p.sock.as_os_str().len();
-        if len > MAX_SOCKET_PATH {
-            return Err(PathError::SocketPathTooLong { path: p.sock, len });
-        }
-        Ok(p)
+        Ok(heimdall_client::SocketDir::new(&self.path).files(id)?)
     }
 
     /// Ids that have any file here (socket, pidfile, exit record or log), sorted.
     pub fn ids(&self) -> Vec<String> {
-        let mut ids: Vec<String> = std::fs::read_dir(&self.path)
-            .into_iter()
-            .flatten()
-            .flatten()
-            .filter_map(|e| {
-                let name = e.file_name().into_string().ok()?;
-                let (stem, ext) = name.rsplit_once('.')?;
-                matches!(ext, "sock" | "pid" | "exit" | "log")
-                    .then(|| stem.to_string())
-                    .filter(|s| validate_id(s).is_ok())
-            })
-            .collect();
-        ids.sort();
-        ids.dedup();
-        ids
+        heimdall_client::SocketDir::new(&self.path).ids()
     }
-}
-
-/// The files of one session.
-#[derive(Debug, Clone)]
-pub struct SessionPaths {
-    /// The session id.
-    pub id: String,
-    /// `<id>.sock`.
-    pub sock: PathBuf,
-    /// `<id>.pid`.
-    pub pid: PathBuf,
-    /// `<id>.log`.
-    pub log: PathBuf,
-    /// `<id>.exit`.
-    pub exit: PathBuf,
-}
-
-/// What the pidfile says and whether its supervisor lives.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct PidInfo {
-    /// The supervisor's pid.
-    pub supervisor: i32,
-    /// The child's pid.
-    pub child: i32,
-}
-
-impl SessionPaths {
-    /// Whether a supervisor holds this session's pidfile lock.
-    pub fn is_live(&self) -> bool {
-        let Ok(file) = File::open(&self.pid) else {
-            return false;
-        };
-        match Flock::lock(file, FlockArg::LockSharedNonblock) {
-            Ok(lock) => {
-                drop(lock);
-                false
-            }
-            Err((_, errno)) => errno == nix::errno::Errno::EWOULDBLOCK,
-        }
-    }
-
-    /// The pids recorded in the pidfile, if readable.
-    pub fn read_pids(&self) -> Option<PidInfo> {
-        parse_pids(&std::fs::read_to_string(&self.pid).ok()?)
-    }
-
-    /// Remove the socket and pidfile if no supervisor holds the pidfile
-    /// (whatever their age). Returns the paths removed; nothing when the
-    /// session is live.
-    pub fn remove_stale(&self) -> Vec<PathBuf> {
-        if !self.sock.exists() && !self.pid.exists() {
-            return Vec::new();
-        }
-        // Hold the pidfile's exclusive lock while removing, so that a
-        // supervisor starting under this id either holds it first (and we
-        // see it live) or finds its path replaced and starts over.
-        let Ok(file) = open_pidfile(&self.pid) else {
-            return Vec::new();
-        };
-        let Ok(_lock) = Flock::lock(file, FlockArg::LockExclusiveNonblock) else {
-            return Vec::new();
-        };
-        let mut removed: Vec<PathBuf> = Vec::new();
-        let sock_existed = self.sock.exists();
-        if std::fs::remove_file(&self.sock).is_ok() && sock_existed {
-            removed.push(self.sock.clone());
-        }
-        if std::fs::remove_file(&self.pid).is_ok() {
-            removed.push(self.pid.clone());
-        }
-        removed
-    }
-}
-
-/// Parse a pidfile: heimdall 1.0's two lines (`SUP\nCHILD\n`) or the older
-/// one-line `SUP CHILD`; a missing child pid reads as 0.
-pub fn parse_pids(text: &str) -> Option<PidInfo> {
-    let mut it = text.split_whitespace().map(|s| s.parse::<i32>().ok());
-    Some(PidInfo {
-        supervisor: it.next()??,
-        child: it.next().flatten().unwrap_or(0),
-    })
 }
 
 /// Open (creating it 0600 if missing) a pidfile for locking.
@@ -333,7 +229,7 @@ impl PidFile {
                     let _ = f.read_to_string(&mut text);
                     return Err(PathError::AlreadyRunning {
                         id: paths.id.clone(),
-                        pid: parse_pids(&text)
+                        pid: parse_pidfile(&text)
                             .map(|p| p.supervisor.to_string())
                             .unwrap_or_else(|| "?".to_string()),
                     });
@@ -364,29 +260,4 @@ pub fn owned_by_me(path: &Path) -> bool {
     std::fs::symlink_metadata(path)
         .map(|m| m.uid() == nix::unistd::geteuid().as_raw())
         .unwrap_or(false)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn ids() {
-        for ok in ["a", "build-1", "x.y_z", "A9"] {
-            assert!(validate_id(ok).is_ok(), "{ok}");
-        }
-        for bad in ["", ".hidden", "-x", "a/b", "a b", &"x".repeat(65)] {
-            assert!(validate_id(bad).is_err(), "{bad}");
-        }
-    }
-
-    #[test]
-    fn pidfile_formats() {
-        let both = |supervisor, child| Some(PidInfo { supervisor, child });
-        assert_eq!(parse_pids("12\n34\n"), both(12, 34));
-        assert_eq!(parse_pids("12 34\n"), both(12, 34));
-        assert_eq!(parse_pids("12\n"), both(12, 0));
-        assert_eq!(parse_pids(""), None);
-        assert_eq!(parse_pids("x\n1\n"), None);
-    }
 }

@@ -143,10 +143,40 @@ fn errors_say_what_to_do() {
 #[test]
 fn config_waterfall_env_and_unknown_keys() {
     let env = Env::new();
-    // ./heimdall.toml (the test's working directory) is found by default.
+    // ./heimdall.toml (the test's working directory) is found by default;
+    // [[env]] may come only from the user's own file (or --config).
     std::fs::write(
         env.dir.path().join("heimdall.toml"),
+        "session_env_var = \"MY_ID\"\n",
+    )
+    .unwrap();
+    let user = env.dir.path().join("config/heimdall");
+    std::fs::create_dir_all(&user).unwrap();
+    let env_file = user.join("heimdall.toml");
+    std::fs::write(
+        &env_file,
         "session_env_var = \"MY_ID\"\n[[env]]\nname = \"FOO\"\nvalue = \"bar baz\"\n",
+    )
+    .unwrap();
+    let out = env.run(&[
+        "run",
+        "--detach",
+        "--id",
+        "local",
+        "--",
+        "sh",
+        "-c",
+        "echo \"[$MY_ID|$FOO]\"",
+    ]);
+    assert!(out.status.success());
+    let local = std::fs::read_to_string(env.sockets().join("local.exit")).unwrap();
+    assert!(
+        local.contains("[local|]"),
+        "only ./heimdall.toml is read: {local}"
+    );
+    std::fs::rename(
+        env.dir.path().join("heimdall.toml"),
+        env.dir.path().join("was-local.toml"),
     )
     .unwrap();
     let out = env.run(&[
@@ -183,7 +213,7 @@ fn config_waterfall_env_and_unknown_keys() {
     assert!(out.status.success());
     assert!(String::from_utf8_lossy(&out.stdout).contains("No active sessions"));
     // The default session env var when no config says otherwise.
-    std::fs::remove_file(env.dir.path().join("heimdall.toml")).unwrap();
+    std::fs::remove_file(&env_file).unwrap();
     env.ok(&[
         "run",
         "--detach",

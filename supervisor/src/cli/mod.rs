@@ -53,11 +53,10 @@ pub struct Common {
 impl Common {
     /// Load the configuration waterfall and apply `--socket-dir`.
     pub fn load(&self) -> anyhow::Result<Config> {
-        let mut cfg = Config::load(self.config.as_deref())?;
-        if let Some(d) = &self.socket_dir {
-            cfg.socket_dir = crate::config::expand_tilde(d);
-        }
-        Ok(cfg)
+        Ok(Config::load(
+            self.config.as_deref(),
+            self.socket_dir.as_deref(),
+        )?)
     }
 }
 

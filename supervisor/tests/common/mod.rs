@@ -89,6 +89,29 @@ impl Env {
         assert_eq!(out.trim(), id);
     }
 
+    /// A client-library launcher for this environment: this `hm`, this
+    /// socket directory, an empty config.
+    pub fn launcher(&self) -> heimdall_client::Launcher {
+        let config = self.dir.path().join("empty.toml");
+        std::fs::write(&config, "").expect("write config");
+        heimdall_client::Launcher::new()
+            .hm(hm_bin())
+            .socket_dir(self.sockets())
+            .config(config)
+    }
+
+    /// Start `command` as session `id` through the client library.
+    pub async fn launch(&self, id: &str, command: &[&str]) -> heimdall_client::Started {
+        self.launcher()
+            .start(&heimdall_client::StartOptions {
+                id: Some(id.to_string()),
+                command: command.iter().map(|s| s.to_string()).collect(),
+                ..Default::default()
+            })
+            .await
+            .expect("start")
+    }
+
     pub fn sock(&self, id: &str) -> PathBuf {
         self.sockets().join(format!("{id}.sock"))
     }
@@ -305,4 +328,34 @@ impl Raw {
             }
         }
     }
+}
+
+/// Read an output stream from offset `from` up to `end`, checking that
+/// every byte is accounted for in order (as data or a gap); the bytes of
+/// the gaps the stream's own consumer caused.
+pub async fn drain_output(output: &mut heimdall_client::OutputStream, from: u64, end: u64) -> u64 {
+    use heimdall_client::{GapCause, OutputItem};
+    let mut next = from;
+    let mut consumer_gap = 0;
+    let read = tokio::time::timeout(DEADLINE, async {
+        while next < end {
+            match output.next().await.expect("the stream goes on") {
+                OutputItem::Data { offset, bytes } => {
+                    assert_eq!(offset, next, "contiguous offsets");
+                    next += bytes.len() as u64;
+                }
+                OutputItem::Gap { from, to, cause } => {
+                    assert_eq!(from, next, "a gap starts where the data stopped");
+                    if cause == GapCause::Consumer {
+                        consumer_gap += to - from;
+                    }
+                    next = to;
+                }
+                OutputItem::Exit { .. } => panic!("no exit yet"),
+            }
+        }
+    })
+    .await;
+    assert!(read.is_ok(), "the stream reached {end}, at {next}");
+    consumer_gap
 }

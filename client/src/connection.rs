@@ -1,0 +1,855 @@
+//! One connection to a session: a task owns the byte stream; calls from any
+//! number of tasks send requests with ids and await their own answers.
+//!
+//! Answers are matched by the `id` the server echoes (SCREEN, SIGNAL,
+//! SUBMIT, WAIT) or, for the two requests that carry none (HELLO, STATUS),
+//! by order: the server answers each kind in the order it was asked. A
+//! call's future may be dropped at any point: its frame is either wholly
+//! queued or not at all, and its late answer is discarded; nothing that
+//! belongs to another call or to the streams is lost.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures_util::{SinkExt, StreamExt};
+use heimdall_protocol::frame::{client, server};
+use heimdall_protocol::{
+    ClientMessage, ErrorBody, Frame, FrameCodec, Hello, HelloResp, ScreenRequest, ScreenResp,
+    SignalRequest, SignalSpec, SignalTarget, SubmitRequest, WaitCondition, WaitRequest,
+    MODE_BINARY, PROTOCOL_VERSION,
+};
+use serde_json::Value;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite};
+use tokio::sync::{mpsc, oneshot, watch};
+use tokio_util::codec::{FramedRead, FramedWrite};
+
+use crate::error::ClientError;
+use crate::exit_record::ExitRecord;
+use crate::stream::{
+    EventSender, EventStream, GapCause, OutputSender, OutputStream, DEFAULT_EVENT_BOUND,
+    DEFAULT_OUTPUT_BOUND,
+};
+use crate::types::{Event, SignalResult, Status, SubmitResult, WaitResult};
+
+/// Largest server frame accepted (screen answers with long scrollback can
+/// exceed the 1 MiB client-frame limit).
+pub const MAX_SERVER_PAYLOAD: usize = 16 << 20;
+
+/// Default deadline of a call.
+pub const DEFAULT_DEADLINE: Duration = Duration::from_secs(10);
+
+/// Frames queued for the writer task (callers wait for room).
+const WRITE_QUEUE: usize = 64;
+
+type Reader = Box<dyn AsyncRead + Send + Unpin>;
+type Writer = Box<dyn AsyncWrite + Send + Unpin>;
+
+/// What answered a request.
+enum Reply {
+    Hello(Box<HelloResp>),
+    Status(Status),
+    Screen(Box<ScreenResp>),
+    Result(Value),
+}
+
+type Waiter = oneshot::Sender<Result<Reply, ClientError>>;
+
+#[derive(Default)]
+struct Pending {
+    /// Requests answered by id: their frame type and waiter.
+    by_id: BTreeMap<u64, (u8, Waiter)>,
+    hello: VecDeque<Waiter>,
+    status: VecDeque<Waiter>,
+    output: Option<OutputSender>,
+    events: Option<EventSender>,
+    exit_code: Option<i32>,
+    /// Set when the connection is over: the exit code if known.
+    ended: Option<Option<i32>>,
+}
+
+struct Inner {
+    pending: Mutex<Pending>,
+    next_id: AtomicU64,
+    hello: Option<HelloResp>,
+    ended: watch::Receiver<Option<Option<i32>>>,
+    output_bound: usize,
+    event_bound: usize,
+}
+
+impl Inner {
+    fn lock(&self) -> MutexGuard<'_, Pending> {
+        self.pending.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// How to connect: client name, default deadline, stream bounds.
+#[derive(Debug, Clone)]
+pub struct ClientBuilder {
+    name: String,
+    deadline: Duration,
+    output_bound: usize,
+    event_bound: usize,
+    exit_record: Option<PathBuf>,
+}
+
+impl Default for ClientBuilder {
+    fn default() -> Self {
+        ClientBuilder {
+            name: "heimdall-client".to_string(),
+            deadline: DEFAULT_DEADLINE,
+            output_bound: DEFAULT_OUTPUT_BOUND,
+            event_bound: DEFAULT_EVENT_BOUND,
+            exit_record: None,
+        }
+    }
+}
+
+impl ClientBuilder {
+    /// A builder with the defaults.
+    pub fn new() -> ClientBuilder {
+        ClientBuilder::default()
+    }
+
+    /// The client name sent in HELLO (for the supervisor's log).
+    pub fn name(mut self, name: impl Into<String>) -> Self {
+        self.name = name.into();
+        self
+    }
+
+    /// The default deadline of every call (and of connecting).
+    pub fn deadline(mut self, d: Duration) -> Self {
+        self.deadline = d;
+        self
+    }
+
+    /// How many bytes an [`OutputStream`] holds for a consumer that falls behind.
+    pub fn output_bound(mut self, bytes: usize) -> Self {
+        self.output_bound = bytes.max(1);
+        self
+    }
+
+    /// How many events an [`EventStream`] holds for a consumer that falls behind.
+    pub fn event_bound(mut self, events: usize) -> Self {
+        self.event_bound = events.max(1);
+        self
+    }
+
+    /// The session's exit record, read for the exit code when the
+    /// connection ends without an EXIT frame.
+    pub fn exit_record(mut self, path: impl Into<PathBuf>) -> Self {
+        self.exit_record = Some(path.into());
+        self
+    }
+
+    /// Connect to a session's Unix socket. The socket must belong to the
+    /// current user.
+    pub async fn connect(self, socket: impl AsRef<Path>) -> Result<Client, ClientError> {
+        let path = socket.as_ref();
+        check_owner(path)?;
+        let connect = tokio::net::UnixStream::connect(path);
+        let stream = match tokio::time::timeout(self.deadline, connect).await {
+            Err(_) => return Err(ClientError::Timeout(self.deadline)),
+            Ok(r) => r.map_err(|source| ClientError::Connect {
+                path: path.to_path_buf(),
+                source,
+            })?,
+        };
+        let (r, w) = stream.into_split();
+        self.over(r, w).await
+    }
+
+    /// Speak the protocol over any byte stream (for example the stdio of
+    /// `ssh host hm proxy ID`).
+    pub async fn over(
+        self,
+        reader: impl AsyncRead + Send + Unpin + 'static,
+        writer: impl AsyncWrite + Send + Unpin + 'static,
+    ) -> Result<Client, ClientError> {
+        self.start(Box::new(reader), Box::new(writer), None).await
+    }
+
+    /// Run `command` (e.g. `hm proxy ID`, or `ssh host hm proxy ID`) and
+    /// speak the protocol over its stdin and stdout. The command is killed
+    /// when the connection ends.
+    pub async fn over_command(
+        self,
+        mut command: tokio::process::Command,
+    ) -> Result<Client, ClientError> {
+        command
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .kill_on_drop(true);
+        let mut child = command.spawn()?;
+        let (Some(w), Some(r)) = (child.stdin.take(), child.stdout.take()) else {
+            return Err(ClientError::Protocol("the command has no stdio".into()));
+        };
+        self.start(Box::new(r), Box::new(w), Some(child)).await
+    }
+
+    async fn start(
+        self,
+        mut reader: Reader,
+        writer: Writer,
+        child: Option<tokio::process::Child>,
+    ) -> Result<Client, ClientError> {
+        let mut frames_in = FramedRead::new(
+            std::mem::replace(&mut reader, Box::new(tokio::io::empty())),
+            FrameCodec::with_max_payload(MAX_SERVER_PAYLOAD),
+        );
+        let mut frames_out = FramedWrite::new(writer, FrameCodec::new());
+        let hello = tokio::time::timeout(
+            self.deadline,
+            handshake(&mut frames_in, &mut frames_out, &self.name),
+        )
+        .await
+        .map_err(|_| ClientError::Timeout(self.deadline))??;
+        let (tx, rx) = mpsc::channel::<Frame>(WRITE_QUEUE);
+        let (ended_tx, ended_rx) = watch::channel(None);
+        let inner = Arc::new(Inner {
+            pending: Mutex::new(Pending::default()),
+            next_id: AtomicU64::new(1),
+            hello,
+            ended: ended_rx,
+            output_bound: self.output_bound,
+            event_bound: self.event_bound,
+        });
+        let (stop_tx, stop_rx) = oneshot::channel();
+        tokio::spawn(write_frames(frames_out, rx, stop_tx));
+        tokio::spawn(read_frames(
+            inner.clone(),
+            frames_in,
+            stop_rx,
+            ended_tx,
+            self.exit_record,
+            child,
+        ));
+        Ok(Client {
+            inner,
+            writer: tx,
+            deadline: self.deadline,
+        })
+    }
+}
+
+/// Refuse a socket that another user owns (it could be anyone's server).
+fn check_owner(path: &Path) -> Result<(), ClientError> {
+    use std::os::unix::fs::MetadataExt;
+    let meta = std::fs::metadata(path).map_err(|source| ClientError::Connect {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    // SAFETY: geteuid cannot fail.
+    let me = unsafe { libc::geteuid() };
+    if meta.uid() != me {
+        return Err(ClientError::NotOwner {
+            path: path.to_path_buf(),
+            owner: meta.uid(),
+        });
+    }
+    Ok(())
+}
+
+/// Read the mode byte, then send HELLO and STATUS together: a supervisor of
+/// this protocol answers HELLO first; heimdall 1.0 ignores HELLO and answers
+/// STATUS. Returns the HELLO answer, or `None` for a 1.0 server.
+async fn handshake(
+    frames_in: &mut FramedRead<Reader, FrameCodec>,
+    frames_out: &mut FramedWrite<Writer, FrameCodec>,
+    name: &str,
+) -> Result<Option<HelloResp>, ClientError> {
+    let mode = match frames_in.get_mut().read_u8().await {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
+            return Err(ClientError::SessionEnded { code: None })
+        }
+        Err(e) => return Err(e.into()),
+    };
+    if mode != MODE_BINARY {
+        return Err(ClientError::BadMode(mode));
+    }
+    let hello = ClientMessage::Hello(Hello {
+        client: Some(name.to_string()),
+        protocol: Some(PROTOCOL_VERSION),
+    });
+    frames_out.feed(hello.to_frame()).await?;
+    frames_out.send(ClientMessage::Status.to_frame()).await?;
+    let mut answer = None;
+    loop {
+        let Some(frame) = frames_in.next().await.transpose()? else {
+            return Err(ClientError::SessionEnded { code: None });
+        };
+        match frame.kind {
+            server::HELLO_RESP => {
+                let h: HelloResp = serde_json::from_slice(&frame.payload)
+                    .map_err(|e| ClientError::Protocol(format!("HELLO_RESP: {e}")))?;
+                answer = Some(h);
+            }
+            server::STATUS_RESP => return Ok(answer),
+            server::ERROR if answer.is_none() => {
+                let e: ErrorBody = serde_json::from_slice(&frame.payload)
+                    .map_err(|e| ClientError::Protocol(format!("ERROR: {e}")))?;
+                return Err(e.into());
+            }
+            _ => {}
+        }
+    }
+}
+
+async fn write_frames(
+    mut out: FramedWrite<Writer, FrameCodec>,
+    mut rx: mpsc::Receiver<Frame>,
+    stop: oneshot::Sender<()>,
+) {
+    while let Some(frame) = rx.recv().await {
+        if out.feed(frame).await.is_err() {
+            break;
+        }
+        // Send what is queued together, then flush.
+        while let Ok(more) = rx.try_recv() {
+            if out.feed(more).await.is_err() {
+                return;
+            }
+        }
+        if out.flush().await.is_err() {
+            break;
+        }
+    }
+    // Every handle and stream is gone (or writing failed): end the reader too.
+    let _ = stop.send(());
+}
+
+async fn read_frames(
+    inner: Arc<Inner>,
+    mut frames: FramedRead<Reader, FrameCodec>,
+    mut stop: oneshot::Receiver<()>,
+    ended: watch::Sender<Option<Option<i32>>>,
+    exit_record: Option<PathBuf>,
+    _child: Option<tokio::process::Child>,
+) {
+    loop {
+        let next = tokio::select! {
+            f = frames.next() => f,
+            _ = &mut stop => None,
+        };
+        let Some(Ok(frame)) = next else { break };
+        dispatch(&mut inner.lock(), frame);
+    }
+    let code = {
+        {
+            let mut guard = inner.lock();
+            let p = &mut *guard;
+            let code = p.exit_code.or_else(|| {
+                exit_record
+                    .as_deref()
+                    .and_then(|path| ExitRecord::read(path).ok())
+                    .map(|r| r.code)
+            });
+            p.ended = Some(code);
+            let waiters = std::mem::take(&mut p.by_id)
+                .into_values()
+                .map(|(_, w)| w)
+                .chain(p.hello.drain(..))
+                .chain(p.status.drain(..))
+                .collect::<Vec<_>>();
+            for w in waiters {
+                let _ = w.send(Err(ClientError::SessionEnded { code }));
+            }
+            p.output = None;
+            p.events = None;
+            code
+        }
+    };
+    let _ = ended.send(Some(code));
+}
+
+fn json(frame: &Frame) -> Option<Value> {
+    serde_json::from_slice::<Value>(&frame.payload)
+        .ok()
+        .filter(Value::is_object)
+}
+
+/// Route one server frame to its waiter or stream.
+fn dispatch(p: &mut Pending, frame: Frame) {
+    match frame.kind {
+        server::OUTPUT => {
+            if let Some(o) = p.output.as_mut() {
+                o.data(frame.payload);
+            }
+        }
+        server::STATUS_RESP => {
+            if let (Some(w), Some(s)) = (p.status.pop_front(), Status::decode(&frame.payload)) {
+                let _ = w.send(Ok(Reply::Status(s)));
+            }
+        }
+        server::HELLO_RESP => {
+            let h = serde_json::from_slice::<HelloResp>(&frame.payload);
+            if let (Some(w), Ok(h)) = (p.hello.pop_front(), h) {
+                let _ = w.send(Ok(Reply::Hello(Box::new(h))));
+            }
+        }
+        server::EXIT => {
+            if let Ok(b) = <[u8; 4]>::try_from(frame.payload.get(..4).unwrap_or_default()) {
+                let code = i32::from_be_bytes(b);
+                p.exit_code = Some(code);
+                if let Some(o) = p.output.as_ref() {
+                    o.exit(code);
+                }
+            }
+        }
+        server::SCREEN_RESP => {
+            if let Ok(s) = serde_json::from_slice::<ScreenResp>(&frame.payload) {
+                if let Some(w) = take_by_id(p, s.id, client::SCREEN) {
+                    let _ = w.send(Ok(Reply::Screen(Box::new(s))));
+                }
+            }
+        }
+        server::RESULT => {
+            if let Some(v) = json(&frame) {
+                let id = v["id"].as_u64();
+                let w = take_by_id(p, id, client::WAIT)
+                    .or_else(|| take_by_id(p, id, client::SUBMIT))
+                    .or_else(|| take_by_id(p, id, client::SIGNAL));
+                if let Some(w) = w {
+                    let _ = w.send(Ok(Reply::Result(v)));
+                }
+            }
+        }
+        server::ERROR => {
+            if let Ok(e) = serde_json::from_slice::<ErrorBody>(&frame.payload) {
+                let w = match e.request {
+                    Some(client::HELLO) => p.hello.pop_front(),
+                    Some(client::STATUS) => p.status.pop_front(),
+                    Some(kind) => take_by_id(p, e.id, kind),
+                    None => e.id.and_then(|id| p.by_id.remove(&id).map(|(_, w)| w)),
+                };
+                if let Some(w) = w {
+                    let _ = w.send(Err(e.into()));
+                }
+            }
+        }
+        server::EVENT => {
+            if let Some(v) = json(&frame) {
+                event(p, v);
+            }
+        }
+        _ => {}
+    }
+}
+
+fn event(p: &mut Pending, v: Value) {
+    let offset = v["offset"].as_u64();
+    let gap = match v["type"].as_str() {
+        Some("lagged") => Some(GapCause::Lagged),
+        Some("skipped") => Some(GapCause::Evicted),
+        _ => None,
+    };
+    if let (Some(cause), Some(offset), Some(o)) = (gap, offset, p.output.as_mut()) {
+        o.gap(offset, cause);
+        return;
+    }
+    if v["type"] == "events_lagged" {
+        if let (Some(n), Some(s)) = (v["missed_events"].as_u64(), p.events.as_ref()) {
+            s.missed(n);
+        }
+        return;
+    }
+    let e = Event::from_json(v);
+    if let Event::Exit { code, .. } = e {
+        p.exit_code = Some(code);
+    }
+    if let Some(s) = p.events.as_ref() {
+        s.event(e);
+    }
+}
+
+/// The waiter of request `id` (of frame type `kind`); without an id, the
+/// oldest request of that type.
+fn take_by_id(p: &mut Pending, id: Option<u64>, kind: u8) -> Option<Waiter> {
+    let key = match id {
+        Some(id) => p.by_id.get(&id).filter(|(k, _)| *k == kind).map(|_| id)?,
+        None => *p.by_id.iter().find(|(_, (k, _))| *k == kind)?.0,
+    };
+    p.by_id.remove(&key).map(|(_, w)| w)
+}
+
+/// Removes a dropped call's waiter, so a late answer finds nobody.
+struct Registered<'a> {
+    inner: &'a Inner,
+    id: Option<u64>,
+}
+
+impl Drop for Registered<'_> {
+    fn drop(&mut self) {
+        if let Some(id) = self.id {
+            self.inner.lock().by_id.remove(&id);
+        }
+    }
+}
+
+/// How a request is answered.
+enum Slot {
+    Id(u8),
+    Hello,
+    Status,
+}
+
+/// A connection to one session. Cheap to clone; every clone shares the
+/// connection, and calls from any number of tasks may be in flight at once.
+/// The connection closes when every clone and every stream is dropped.
+#[derive(Clone)]
+pub struct Client {
+    inner: Arc<Inner>,
+    /// The writer task's queue; it also keeps the connection open.
+    writer: mpsc::Sender<Frame>,
+    deadline: Duration,
+}
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client")
+            .field("session", &self.inner.hello.as_ref().map(|h| &h.session.id))
+            .field("deadline", &self.deadline)
+            .finish()
+    }
+}
+
+impl Client {
+    /// Connect to a session's socket with the default options.
+    pub async fn connect(socket: impl AsRef<Path>) -> Result<Client, ClientError> {
+        ClientBuilder::new().connect(socket).await
+    }
+
+    /// A handle on the same connection whose calls have deadline `d`.
+    pub fn with_deadline(&self, d: Duration) -> Client {
+        Client {
+            inner: self.inner.clone(),
+            writer: self.writer.clone(),
+            deadline: d,
+        }
+    }
+
+    /// The session as the server described it on connect, or `None` for a
+    /// heimdall 1.0 server (which has no HELLO).
+    pub fn hello(&self) -> Option<&HelloResp> {
+        self.inner.hello.as_ref()
+    }
+
+    /// Whether the server is heimdall 1.0 (STATUS, SUBSCRIBE, INPUT, RESIZE
+    /// and KILL only).
+    pub fn is_legacy(&self) -> bool {
+        self.inner.hello.is_none()
+    }
+
+    fn need_v2(&self, what: &'static str) -> Result<(), ClientError> {
+        if self.is_legacy() {
+            Err(ClientError::Unsupported(what))
+        } else {
+            Ok(())
+        }
+    }
+
+    fn ended_error(&self) -> ClientError {
+        ClientError::SessionEnded {
+            code: self.inner.ended.borrow().flatten(),
+        }
+    }
+
+    /// Queue one frame that has no answer: the whole frame or nothing,
+    /// whatever happens to the caller.
+    async fn queue(&self, frame: Frame) -> Result<(), ClientError> {
+        let permit = self
+            .writer
+            .reserve()
+            .await
+            .map_err(|_| self.ended_error())?;
+        if let Some(code) = self.inner.lock().ended {
+            return Err(ClientError::SessionEnded { code });
+        }
+        permit.send(frame);
+        Ok(())
+    }
+
+    fn next_id(&self) -> u64 {
+        self.inner.next_id.fetch_add(1, Ordering::Relaxed)
+    }
+
+    async fn call(
+        &self,
+        make: impl FnOnce(Option<u64>) -> ClientMessage,
+        slot: fn(u8) -> Slot,
+        deadline: Option<Duration>,
+    ) -> Result<Reply, ClientError> {
+        let work = async {
+            let (tx, rx) = oneshot::channel();
+            // Ids are taken and registered under the pending lock, so the
+            // registration and the frame carry the same id.
+            let permit = self
+                .writer
+                .reserve()
+                .await
+                .map_err(|_| self.ended_error())?;
+            let registered = {
+                let mut p = self.inner.lock();
+                if let Some(code) = p.ended {
+                    return Err(ClientError::SessionEnded { code });
+                }
+                let id = self.next_id();
+                let msg = make(Some(id));
+                let kind = msg.kind();
+                let id = match slot(kind) {
+                    Slot::Hello => {
+                        p.hello.push_back(tx);
+                        None
+                    }
+                    Slot::Status => {
+                        p.status.push_back(tx);
+                        None
+                    }
+                    Slot::Id(kind) => {
+                        p.by_id.insert(id, (kind, tx));
+                        Some(id)
+                    }
+                };
+                permit.send(msg.to_frame());
+                Registered {
+                    inner: &self.inner,
+                    id,
+                }
+            };
+            let answer = rx.await.map_err(|_| self.ended_error())?;
+            drop(registered);
+            answer
+        };
+        match deadline {
+            Some(d) => tokio::time::timeout(d, work)
+                .await
+                .map_err(|_| ClientError::Timeout(d))?,
+            None => work.await,
+        }
+    }
+
+    /// Send a frame that has no answer.
+    async fn send(&self, msg: ClientMessage) -> Result<(), ClientError> {
+        tokio::time::timeout(self.deadline, self.queue(msg.to_frame()))
+            .await
+            .map_err(|_| ClientError::Timeout(self.deadline))?
+    }
+
+    /// The session's status (works with heimdall 1.0).
+    pub async fn status(&self) -> Result<Status, ClientError> {
+        match self
+            .call(
+                |_| ClientMessage::Status,
+                |_| Slot::Status,
+                Some(self.deadline),
+            )
+            .await?
+        {
+            Reply::Status(s) => Ok(s),
+            _ => Err(ClientError::Protocol("unexpected answer to STATUS".into())),
+        }
+    }
+
+    /// A fresh HELLO: the session's description and current output offsets.
+    pub async fn refresh(&self) -> Result<HelloResp, ClientError> {
+        self.need_v2("HELLO")?;
+        let hello = |_| {
+            ClientMessage::Hello(Hello {
+                client: None,
+                protocol: Some(PROTOCOL_VERSION),
+            })
+        };
+        match self
+            .call(hello, |_| Slot::Hello, Some(self.deadline))
+            .await?
+        {
+            Reply::Hello(h) => Ok(*h),
+            _ => Err(ClientError::Protocol("unexpected answer to HELLO".into())),
+        }
+    }
+
+    /// The rendered screen.
+    pub async fn screen(&self, mut req: ScreenRequest) -> Result<ScreenResp, ClientError> {
+        self.need_v2("SCREEN")?;
+        let make = move |id| {
+            req.id = id;
+            ClientMessage::Screen(req)
+        };
+        match self.call(make, Slot::Id, Some(self.deadline)).await? {
+            Reply::Screen(s) => Ok(*s),
+            _ => Err(ClientError::Protocol("unexpected answer to SCREEN".into())),
+        }
+    }
+
+    async fn result(
+        &self,
+        make: impl FnOnce(Option<u64>) -> ClientMessage,
+        deadline: Option<Duration>,
+    ) -> Result<Value, ClientError> {
+        match self.call(make, Slot::Id, deadline).await? {
+            Reply::Result(v) => Ok(v),
+            _ => Err(ClientError::Protocol("unexpected answer".into())),
+        }
+    }
+
+    /// Send a signal (by name, `"INT"`, or number) to the terminal's
+    /// foreground job ([`SignalTarget::Foreground`], what Ctrl-C reaches)
+    /// or the child's process group.
+    pub async fn signal(
+        &self,
+        signal: SignalSpec,
+        target: SignalTarget,
+    ) -> Result<SignalResult, ClientError> {
+        self.need_v2("SIGNAL")?;
+        let make = |id| ClientMessage::Signal(SignalRequest { id, signal, target });
+        let v = self.result(make, Some(self.deadline)).await?;
+        Ok(SignalResult {
+            signal: v["signal"].as_str().unwrap_or_default().to_string(),
+        })
+    }
+
+    /// Type `text` as a line (bracketed paste when the program wants it,
+    /// then Enter) and report whether the program reacted within
+    /// `timeout_ms` (the server's default when `None`).
+    pub async fn submit(
+        &self,
+        text: &str,
+        timeout_ms: Option<u64>,
+    ) -> Result<SubmitResult, ClientError> {
+        self.need_v2("SUBMIT")?;
+        let text = text.to_string();
+        let make = |id| {
+            ClientMessage::Submit(SubmitRequest {
+                id,
+                text,
+                timeout_ms,
+            })
+        };
+        // The server's own timeout plus its settling time fit in the margin.
+        let deadline = self.deadline + Duration::from_millis(timeout_ms.unwrap_or(10_000));
+        let v = self.result(make, Some(deadline)).await?;
+        Ok(SubmitResult {
+            accepted: v["accepted"].as_bool() == Some(true),
+            bracketed_paste: v["bracketed_paste"].as_bool() == Some(true),
+            echoed: v["echoed"].as_bool() == Some(true),
+            output_offset: v["output_offset"].as_u64().unwrap_or_default(),
+        })
+    }
+
+    /// Wait on the server for `condition`, at most `timeout_ms` (then
+    /// [`WaitResult::TimedOut`]); without a timeout the call has no deadline.
+    pub async fn wait(
+        &self,
+        condition: WaitCondition,
+        timeout_ms: Option<u64>,
+    ) -> Result<WaitResult, ClientError> {
+        self.need_v2("WAIT")?;
+        let make = |id| {
+            ClientMessage::Wait(WaitRequest {
+                id,
+                condition,
+                timeout_ms,
+            })
+        };
+        let deadline = timeout_ms.map(|t| self.deadline + Duration::from_millis(t));
+        Ok(WaitResult::from_json(self.result(make, deadline).await?))
+    }
+
+    /// Type raw bytes into the session's terminal.
+    pub async fn input(&self, bytes: impl Into<Bytes>) -> Result<(), ClientError> {
+        self.send(ClientMessage::Input(bytes.into())).await
+    }
+
+    /// Resize the session's terminal.
+    pub async fn resize(&self, cols: u16, rows: u16) -> Result<(), ClientError> {
+        self.send(ClientMessage::Resize { cols, rows }).await
+    }
+
+    /// Kill the session (SIGTERM to its tree, SIGKILL after the grace).
+    /// [`Client::closed`] tells when it has ended.
+    pub async fn kill(&self) -> Result<(), ClientError> {
+        self.send(ClientMessage::Kill).await
+    }
+
+    /// Wait until the connection ends; the exit code when known.
+    pub async fn closed(&self) -> Option<i32> {
+        let mut rx = self.inner.ended.clone();
+        let code = match rx.wait_for(Option::is_some).await {
+            Ok(v) => v.flatten(),
+            Err(_) => None,
+        };
+        code
+    }
+
+    /// Queue a request that opens a stream, installing the stream's
+    /// sender in the same step (so no frame of it can be missed).
+    async fn open_stream(
+        &self,
+        msg: ClientMessage,
+        install: impl FnOnce(&mut Pending) -> Result<(), ClientError>,
+    ) -> Result<(), ClientError> {
+        let permit = tokio::time::timeout(self.deadline, self.writer.reserve())
+            .await
+            .map_err(|_| ClientError::Timeout(self.deadline))?
+            .map_err(|_| self.ended_error())?;
+        let mut p = self.inner.lock();
+        if let Some(code) = p.ended {
+            return Err(ClientError::SessionEnded { code });
+        }
+        install(&mut p)?;
+        permit.send(msg.to_frame());
+        Ok(())
+    }
+
+    /// Stream output from offset `from` (the replay of what is still kept,
+    /// then live output). With a heimdall 1.0 server `from` is ignored: the
+    /// scrollback is replayed and offsets count from its first byte. One
+    /// output stream per connection.
+    pub async fn output(&self, from: u64) -> Result<OutputStream, ClientError> {
+        let legacy = self.is_legacy();
+        let (mut stream, sender) =
+            OutputStream::new(self.inner.output_bound, if legacy { 0 } else { from });
+        let msg = if legacy {
+            ClientMessage::Subscribe
+        } else {
+            ClientMessage::SubscribeFrom { offset: from }
+        };
+        self.open_stream(msg, |p| match p.output {
+            Some(_) => Err(ClientError::AlreadyStreaming("output")),
+            None => {
+                p.output = Some(sender);
+                Ok(())
+            }
+        })
+        .await?;
+        stream.keep_alive(Box::new(self.writer.clone()));
+        Ok(stream)
+    }
+
+    /// Stream the scrollback still kept, then live output.
+    pub async fn output_replay(&self) -> Result<OutputStream, ClientError> {
+        let from = self.hello().map_or(0, |h| h.scrollback_offset);
+        self.output(from).await
+    }
+
+    /// Stream the session's events from now on. One event stream per
+    /// connection.
+    pub async fn events(&self) -> Result<EventStream, ClientError> {
+        self.need_v2("EVENTS")?;
+        let (mut stream, sender) = EventStream::new(self.inner.event_bound);
+        self.open_stream(ClientMessage::Events, |p| match p.events {
+            Some(_) => Err(ClientError::AlreadyStreaming("event")),
+            None => {
+                p.events = Some(sender);
+                Ok(())
+            }
+        })
+        .await?;
+        stream.keep_alive(Box::new(self.writer.clone()));
+        Ok(stream)
+    }
+}

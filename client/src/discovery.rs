@@ -1,0 +1,348 @@
+//! Finding sessions: the socket directory, each session's files, whether
+//! its supervisor lives (it holds a `flock` on `<id>.pid` for its whole
+//! life), and how it ended (`<id>.exit`).
+
+use std::fs::File;
+use std::os::fd::AsRawFd;
+use std::path::{Path, PathBuf};
+
+use crate::connection::{Client, ClientBuilder};
+use crate::error::ClientError;
+use crate::exit_record::ExitRecord;
+
+/// Longest Unix socket path (`sun_path` is 108 bytes including the NUL).
+pub const MAX_SOCKET_PATH: usize = 107;
+
+/// Errors of discovery.
+#[derive(Debug, thiserror::Error)]
+pub enum DiscoveryError {
+    /// The id has characters that cannot be used in a file name.
+    #[error("invalid session id {0:?}: use 1-64 characters from A-Z a-z 0-9 . _ - (not starting with '.' or '-')")]
+    InvalidId(String),
+    /// The socket path would be too long for a Unix socket.
+    #[error("socket path {} is {len} bytes, longer than the {MAX_SOCKET_PATH}-byte limit of Unix sockets; use a shorter socket directory or id", path.display())]
+    SocketPathTooLong {
+        /// The path.
+        path: PathBuf,
+        /// Its length.
+        len: usize,
+    },
+    /// No session of that id, running or ended.
+    #[error("no session {id:?} in {}; {}", dir.display(), if running.is_empty() { "no session is running".to_string() } else { format!("running: {}", running.join(", ")) })]
+    NotFound {
+        /// The id asked for.
+        id: String,
+        /// The socket directory.
+        dir: PathBuf,
+        /// Ids of the sessions that are running.
+        running: Vec<String>,
+    },
+    /// The session has ended.
+    #[error("session {:?} has exited (code {})", .0.id, .0.code)]
+    Exited(Box<ExitRecord>),
+    /// The exit record could not be read.
+    #[error("cannot read {}: {source}", path.display())]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// Connecting failed.
+    #[error(transparent)]
+    Client(#[from] ClientError),
+}
+
+/// Check a session id.
+pub fn validate_id(id: &str) -> Result<(), DiscoveryError> {
+    let ok = !id.is_empty()
+        && id.len() <= 64
+        && !id.starts_with('.')
+        && !id.starts_with('-')
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
+    if ok {
+        Ok(())
+    } else {
+        Err(DiscoveryError::InvalidId(id.to_string()))
+    }
+}
+
+/// The pids a pidfile records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PidInfo {
+    /// The supervisor's pid.
+    pub supervisor: i32,
+    /// The child's pid (0 when not recorded yet).
+    pub child: i32,
+}
+
+/// Read a pidfile's text: heimdall 1.0's two lines (supervisor pid, child
+/// pid) or one line `SUPERVISOR CHILD`.
+pub fn parse_pidfile(text: &str) -> Option<PidInfo> {
+    let mut it = text.split_whitespace().map(|s| s.parse::<i32>().ok());
+    Some(PidInfo {
+        supervisor: it.next()??,
+        child: it.next().flatten().unwrap_or(0),
+    })
+}
+
+/// The socket directory.
+#[derive(Debug, Clone)]
+pub struct SocketDir {
+    path: PathBuf,
+}
+
+/// The files of one session.
+#[derive(Debug, Clone)]
+pub struct SessionFiles {
+    /// The session id.
+    pub id: String,
+    /// `<id>.sock`.
+    pub sock: PathBuf,
+    /// `<id>.pid`.
+    pub pid: PathBuf,
+    /// `<id>.log`.
+    pub log: PathBuf,
+    /// `<id>.exit`.
+    pub exit: PathBuf,
+}
+
+/// Whether a session runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Liveness {
+    /// A supervisor holds it.
+    Live(Option<PidInfo>),
+    /// It ended; its exit record says how.
+    Exited(Box<ExitRecord>),
+    /// Its supervisor is gone without an exit record (killed): its socket
+    /// or pidfile remain.
+    Stale,
+}
+
+/// A session found in the socket directory.
+#[derive(Debug, Clone)]
+pub struct SessionEntry {
+    /// Its files.
+    pub files: SessionFiles,
+    /// Whether it runs.
+    pub liveness: Liveness,
+}
+
+impl SocketDir {
+    /// The socket directory at `path` (it need not exist).
+    pub fn new(path: impl Into<PathBuf>) -> SocketDir {
+        SocketDir { path: path.into() }
+    }
+
+    /// The directory's path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The files of session `id`.
+    pub fn files(&self, id: &str) -> Result<SessionFiles, DiscoveryError> {
+        validate_id(id)?;
+        let f = SessionFiles {
+            id: id.to_string(),
+            sock: self.path.join(format!("{id}.sock")),
+            pid: self.path.join(format!("{id}.pid")),
+            log: self.path.join(format!("{id}.log")),
+            exit: self.path.join(format!("{id}.exit")),
+        };
+        let len = f.sock.as_os_str().len();
+        if len > MAX_SOCKET_PATH {
+            return Err(DiscoveryError::SocketPathTooLong { path: f.sock, len });
+        }
+        Ok(f)
+    }
+
+    /// Ids that have any file here (socket, pidfile, exit record or log), sorted.
+    pub fn ids(&self) -> Vec<String> {
+        let mut ids: Vec<String> = std::fs::read_dir(&self.path)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter_map(|e| {
+                let name = e.file_name().into_string().ok()?;
+                let (stem, ext) = name.rsplit_once('.')?;
+                matches!(ext, "sock" | "pid" | "exit" | "log")
+                    .then(|| stem.to_string())
+                    .filter(|s| validate_id(s).is_ok())
+            })
+            .collect();
+        ids.sort();
+        ids.dedup();
+        ids
+    }
+
+    /// Every session here: live, exited or stale (sorted by id; a missing
+    /// directory has none). Ids with only a log file are left out.
+    pub fn list(&self) -> Vec<SessionEntry> {
+        self.ids()
+            .iter()
+            .filter_map(|id| self.files(id).ok())
+            .filter_map(|files| {
+                let liveness = files.liveness()?;
+                Some(SessionEntry { files, liveness })
+            })
+            .collect()
+    }
+
+    /// Ids of the sessions that run.
+    pub fn running(&self) -> Vec<String> {
+        self.ids()
+            .into_iter()
+            .filter(|id| self.files(id).is_ok_and(|f| f.is_live()))
+            .collect()
+    }
+
+    /// Session `id`, or [`DiscoveryError::NotFound`] naming the running ones.
+    pub fn find(&self, id: &str) -> Result<SessionEntry, DiscoveryError> {
+        let files = self.files(id)?;
+        if files.is_live() {
+            let pids = files.read_pids();
+            return Ok(SessionEntry {
+                files,
+                liveness: Liveness::Live(pids),
+            });
+        }
+        match ExitRecord::read(&files.exit) {
+            Ok(rec) => Ok(SessionEntry {
+                files,
+                liveness: Liveness::Exited(Box::new(rec)),
+            }),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(self.not_found(id)),
+            Err(source) => Err(DiscoveryError::Io {
+                path: files.exit,
+                source,
+            }),
+        }
+    }
+
+    /// The error for a session that does not exist, naming the running ones.
+    pub fn not_found(&self, id: &str) -> DiscoveryError {
+        DiscoveryError::NotFound {
+            id: id.to_string(),
+            dir: self.path.clone(),
+            running: self.running(),
+        }
+    }
+
+    /// Connect to running session `id` (its exit record gives the exit
+    /// code if the session ends mid-call).
+    pub async fn connect(
+        &self,
+        id: &str,
+        builder: ClientBuilder,
+    ) -> Result<Client, DiscoveryError> {
+        let entry = self.find(id)?;
+        match entry.liveness {
+            Liveness::Exited(rec) => Err(DiscoveryError::Exited(rec)),
+            _ => Ok(builder
+                .exit_record(&entry.files.exit)
+                .connect(&entry.files.sock)
+                .await?),
+        }
+    }
+}
+
+impl SessionFiles {
+    /// Whether a supervisor holds this session's pidfile lock.
+    pub fn is_live(&self) -> bool {
+        let Ok(file) = File::open(&self.pid) else {
+            return false;
+        };
+        // SAFETY: flock on an fd we own; the probe lock goes with the file.
+        let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_SH | libc::LOCK_NB) };
+        rc != 0 && std::io::Error::last_os_error().raw_os_error() == Some(libc::EWOULDBLOCK)
+    }
+
+    /// The pids recorded in the pidfile, if readable.
+    pub fn read_pids(&self) -> Option<PidInfo> {
+        parse_pidfile(&std::fs::read_to_string(&self.pid).ok()?)
+    }
+
+    /// The exit record, if the session ended.
+    pub fn exit_record(&self) -> std::io::Result<ExitRecord> {
+        ExitRecord::read(&self.exit)
+    }
+
+    /// Whether the session runs, ended or was left stale; `None` when it
+    /// has none of those files.
+    pub fn liveness(&self) -> Option<Liveness> {
+        if self.is_live() {
+            return Some(Liveness::Live(self.read_pids()));
+        }
+        if let Ok(rec) = self.exit_record() {
+            return Some(Liveness::Exited(Box::new(rec)));
+        }
+        (self.sock.exists() || self.pid.exists()).then_some(Liveness::Stale)
+    }
+
+    /// Remove the socket and pidfile if no supervisor holds the pidfile
+    /// (whatever their age). Returns the paths removed; nothing when the
+    /// session is live.
+    pub fn remove_stale(&self) -> Vec<PathBuf> {
+        use std::os::unix::fs::OpenOptionsExt;
+        if !self.sock.exists() && !self.pid.exists() {
+            return Vec::new();
+        }
+        // Hold the pidfile's exclusive lock while removing, so that a
+        // supervisor starting under this id either holds it first (and we
+        // see it live) or finds its path replaced and starts over.
+        let Ok(file) = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(0o600)
+            .custom_flags(libc::O_CLOEXEC | libc::O_NOFOLLOW)
+            .open(&self.pid)
+        else {
+            return Vec::new();
+        };
+        // SAFETY: flock on an fd we own; the lock goes with the file.
+        if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
+            return Vec::new();
+        }
+        let mut removed = Vec::new();
+        let sock_existed = self.sock.exists();
+        if std::fs::remove_file(&self.sock).is_ok() && sock_existed {
+            removed.push(self.sock.clone());
+        }
+        if std::fs::remove_file(&self.pid).is_ok() {
+            removed.push(self.pid.clone());
+        }
+        removed
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pidfiles_of_both_formats() {
+        let two = PidInfo {
+            supervisor: 12,
+            child: 34,
+        };
+        assert_eq!(parse_pidfile("12\n34\n"), Some(two));
+        assert_eq!(parse_pidfile("12 34\n"), Some(two));
+        assert_eq!(parse_pidfile("12\n").map(|p| p.child), Some(0));
+        assert_eq!(parse_pidfile("x\n1\n"), None);
+        assert_eq!(parse_pidfile(""), None);
+    }
+
+    #[test]
+    fn ids() {
+        for ok in ["a", "build-1", "x.y_z", "A9"] {
+            assert!(validate_id(ok).is_ok(), "{ok}");
+        }
+        for bad in ["", ".hidden", "-x", "a/b", "a b", &"x".repeat(65)] {
+            assert!(validate_id(bad).is_err(), "{bad}");
+        }
+    }
+}

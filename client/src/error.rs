@@ -1,0 +1,121 @@
+//! The errors of the client library.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use heimdall_protocol::ErrorBody;
+
+/// A server error code. Codes this library does not know keep their text in
+/// [`ErrorCode::Unknown`], so a newer server never breaks an older client.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ErrorCode {
+    /// The request's frame type is not known to the server.
+    UnknownType,
+    /// The request's payload was not valid.
+    Malformed,
+    /// A frame was larger than the server accepts.
+    TooLarge,
+    /// The signal name or number is not valid.
+    InvalidSignal,
+    /// The WAIT regex does not compile.
+    InvalidRegex,
+    /// The session has exited.
+    Dead,
+    /// The session cannot do this (e.g. it runs without a screen model).
+    Unsupported,
+    /// Too many requests in flight on this connection.
+    Busy,
+    /// The server tried and failed.
+    Failed,
+    /// A code this library does not know.
+    Unknown(String),
+}
+
+impl ErrorCode {
+    /// The code of its wire name.
+    pub fn from_name(name: &str) -> ErrorCode {
+        match name {
+            "unknown_type" => ErrorCode::UnknownType,
+            "malformed" => ErrorCode::Malformed,
+            "too_large" => ErrorCode::TooLarge,
+            "invalid_signal" => ErrorCode::InvalidSignal,
+            "invalid_regex" => ErrorCode::InvalidRegex,
+            "dead" => ErrorCode::Dead,
+            "unsupported" => ErrorCode::Unsupported,
+            "busy" => ErrorCode::Busy,
+            "failed" => ErrorCode::Failed,
+            other => ErrorCode::Unknown(other.to_string()),
+        }
+    }
+}
+
+/// Errors of the client library.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    /// The socket could not be connected.
+    #[error("cannot connect to {}: {source}", path.display())]
+    Connect {
+        /// The socket path.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The socket belongs to another user: refused before talking to it.
+    #[error("{} belongs to another user (uid {owner}); refusing to talk to it", path.display())]
+    NotOwner {
+        /// The socket path.
+        path: PathBuf,
+        /// The socket's owner.
+        owner: u32,
+    },
+    /// The server's first byte was not the binary mode byte.
+    #[error("unexpected mode byte 0x{0:02x} (expected 0x00)")]
+    BadMode(u8),
+    /// Reading, writing or spawning failed.
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+    /// The server sent something that is not the protocol.
+    #[error("protocol error: {0}")]
+    Protocol(String),
+    /// The server answered the request with ERROR.
+    #[error("{message} ({code:?})")]
+    Server {
+        /// The error code.
+        code: ErrorCode,
+        /// The server's sentence for people.
+        message: String,
+    },
+    /// The session ended (or closed the connection) before the answer came.
+    #[error("the session ended{}", match code { Some(c) => format!(" (exit code {c})"), None => String::new() })]
+    SessionEnded {
+        /// The exit code, when known (from EXIT or the exit record).
+        code: Option<i32>,
+    },
+    /// No answer within the call's deadline.
+    #[error("no answer from the session within {0:?}")]
+    Timeout(Duration),
+    /// The server is heimdall 1.0, which cannot do this.
+    #[error("{0} needs a newer supervisor (this one speaks heimdall 1.0's protocol)")]
+    Unsupported(&'static str),
+    /// This connection already has an output (or event) stream.
+    #[error("this connection already has an {0} stream")]
+    AlreadyStreaming(&'static str),
+}
+
+impl From<ErrorBody> for ClientError {
+    fn from(e: ErrorBody) -> ClientError {
+        ClientError::Server {
+            code: ErrorCode::from_name(&e.error),
+            message: e.message,
+        }
+    }
+}
+
+impl From<heimdall_protocol::CodecError> for ClientError {
+    fn from(e: heimdall_protocol::CodecError) -> ClientError {
+        match e {
+            heimdall_protocol::CodecError::Io(io) => ClientError::Io(io),
+            other => ClientError::Protocol(other.to_string()),
+        }
+    }
+}

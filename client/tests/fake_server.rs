@@ -1,0 +1,193 @@
+//! The client against servers written here from the wire format: a newer
+//! server (unknown state byte, unknown events) and a heimdall 1.0 server.
+//! Also discovery of hand-made session files.
+
+use std::os::fd::AsRawFd;
+use std::time::Duration;
+
+use heimdall_client::{
+    ClientBuilder, ClientError, Event, EventItem, Liveness, OutputItem, PidInfo, ScreenRequest,
+    SessionState, SocketDir, State,
+};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{UnixListener, UnixStream};
+
+const DEADLINE: Duration = Duration::from_secs(30);
+
+async fn frame(s: &mut UnixStream) -> Option<(u8, Vec<u8>)> {
+    let mut h = [0u8; 5];
+    s.read_exact(&mut h).await.ok()?;
+    let mut p = vec![0u8; u32::from_be_bytes([h[1], h[2], h[3], h[4]]) as usize];
+    s.read_exact(&mut p).await.ok()?;
+    Some((h[0], p))
+}
+
+async fn send(s: &mut UnixStream, kind: u8, payload: &[u8]) {
+    let mut f = vec![kind];
+    f.extend_from_slice(&(payload.len() as u32).to_be_bytes());
+    f.extend_from_slice(payload);
+    s.write_all(&f).await.expect("write");
+}
+
+fn status(state: u8) -> [u8; 15] {
+    let mut p = [0u8; 15];
+    p[3] = 42; // pid
+    p[8] = 1; // alive
+    p[9] = state;
+    p
+}
+
+/// Serve one connection with `answer` (frame type, payload → reply frames).
+async fn serve(
+    dir: &tempfile::TempDir,
+    answer: impl Fn(u8, &[u8]) -> Vec<(u8, Vec<u8>)> + Send + 'static,
+) -> std::path::PathBuf {
+    let path = dir.path().join("fake.sock");
+    let listener = UnixListener::bind(&path).expect("bind");
+    tokio::spawn(async move {
+        let (mut s, _) = listener.accept().await.expect("accept");
+        s.write_all(&[0]).await.expect("mode byte");
+        while let Some((kind, p)) = frame(&mut s).await {
+            for (k, reply) in answer(kind, &p) {
+                if k == 0 {
+                    return; // close
+                }
+                send(&mut s, k, &reply).await;
+            }
+        }
+    });
+    path
+}
+
+const HELLO_RESP: &str = r#"{"protocol":2,"server":"hm","version":"9.9","features":[],
+ "session":{"id":"f","pid":42,"pgid":42,"supervisor_pid":41,"command":["x"],"cwd":"/",
+ "started_at":"2026-01-01T00:00:00Z","cols":80,"rows":24,"classifier":"future"},
+ "output_offset":0,"scrollback_offset":0}"#;
+
+#[tokio::test]
+async fn a_newer_servers_state_and_events_are_unknown_not_errors() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = serve(&dir, |kind, _| match kind {
+        0x06 => vec![(0x84, HELLO_RESP.as_bytes().to_vec())],
+        0x03 => vec![(0x82, status(0x42).to_vec())],
+        0x09 => vec![
+            (0x86, br#"{"type":"from_the_future","x":1}"#.to_vec()),
+            (
+                0x86,
+                br#"{"type":"state","old":"idle","new":"pondering","classifier":"future"}"#
+                    .to_vec(),
+            ),
+            (0x86, br#"{"type":"title","title":"t"}"#.to_vec()),
+        ],
+        _ => vec![],
+    })
+    .await;
+    let client = ClientBuilder::new()
+        .deadline(DEADLINE)
+        .connect(&path)
+        .await
+        .expect("connect");
+    assert!(!client.is_legacy());
+    let st = client.status().await.expect("status");
+    assert_eq!(st.state, SessionState::Unknown("0x42".into()));
+    assert!(st.alive);
+    let mut events = client.events().await.expect("events");
+    match events.next().await {
+        Some(EventItem::Event(Event::Unknown { kind, payload })) => {
+            assert_eq!(kind, "from_the_future");
+            assert_eq!(payload["x"], 1);
+        }
+        other => panic!("{other:?}"),
+    }
+    match events.next().await {
+        Some(EventItem::Event(Event::State { old, new, .. })) => {
+            assert_eq!(old, SessionState::Known(State::Idle));
+            assert_eq!(new, SessionState::Unknown("pondering".into()));
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(
+        events.next().await,
+        Some(EventItem::Event(Event::Title { title: "t".into() }))
+    );
+}
+
+#[tokio::test]
+async fn a_one_zero_server_is_recognised_at_once_and_serves_what_it_can() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    // heimdall 1.0: no HELLO (ignored), STATUS, SUBSCRIBE, KILL.
+    let path = serve(&dir, |kind, _| match kind {
+        0x03 => vec![(0x82, status(0x00).to_vec())],
+        0x02 => vec![(0x81, b"replayed".to_vec())],
+        0x05 => vec![(0x83, 3i32.to_be_bytes().to_vec()), (0, vec![])],
+        _ => vec![],
+    })
+    .await;
+    let started = std::time::Instant::now();
+    // A short deadline: recognising 1.0 takes one round trip, not a timeout.
+    let client = ClientBuilder::new()
+        .deadline(Duration::from_secs(20))
+        .connect(&path)
+        .await
+        .expect("connect");
+    assert!(client.is_legacy());
+    assert!(started.elapsed() < Duration::from_secs(20));
+    assert_eq!(
+        client.status().await.expect("status").state,
+        SessionState::Known(State::Idle)
+    );
+    match client.screen(ScreenRequest::default()).await {
+        Err(e @ ClientError::Unsupported(_)) => {
+            assert!(e.to_string().contains("needs a newer supervisor"), "{e}")
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(matches!(
+        client.events().await,
+        Err(ClientError::Unsupported(_))
+    ));
+    let mut out = client.output(0).await.expect("subscribe");
+    assert_eq!(
+        out.next().await,
+        Some(OutputItem::Data {
+            offset: 0,
+            bytes: bytes_of("replayed")
+        })
+    );
+    client.kill().await.expect("kill");
+    assert_eq!(out.next().await, Some(OutputItem::Exit { code: 3 }));
+    assert_eq!(client.closed().await, Some(3));
+}
+
+fn bytes_of(s: &'static str) -> bytes::Bytes {
+    bytes::Bytes::from_static(s.as_bytes())
+}
+
+#[test]
+fn discovery_of_live_stale_and_one_zero_pidfiles() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let sd = SocketDir::new(dir.path());
+    // A live session with heimdall 1.0's pidfile: two lines, held locked.
+    let pid = dir.path().join("old.pid");
+    std::fs::write(&pid, "123\n456\n").expect("write");
+    let held = std::fs::File::open(&pid).expect("open");
+    // SAFETY: flock on an fd we own.
+    assert_eq!(unsafe { libc::flock(held.as_raw_fd(), libc::LOCK_EX) }, 0);
+    // A stale one: files left by a supervisor that is gone.
+    std::fs::write(dir.path().join("gone.pid"), "999 1000\n").expect("write");
+    std::fs::write(dir.path().join("gone.sock"), "").expect("write");
+    let list = sd.list();
+    let ids: Vec<_> = list.iter().map(|e| e.files.id.as_str()).collect();
+    assert_eq!(ids, ["gone", "old"]);
+    assert_eq!(list[0].liveness, Liveness::Stale);
+    assert_eq!(
+        list[1].liveness,
+        Liveness::Live(Some(PidInfo {
+            supervisor: 123,
+            child: 456
+        }))
+    );
+    assert_eq!(sd.running(), ["old"]);
+    assert_eq!(list[0].files.remove_stale().len(), 2);
+    assert!(sd.list().iter().all(|e| e.files.id == "old"));
+}

@@ -1,0 +1,315 @@
+//! The client library (heimdall-client) against the real `hm`: concurrent
+//! requests over one connection, cancellation, streams with lag, discovery
+//! and starting sessions.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{Env, DEADLINE};
+use heimdall_client::{
+    Client, ClientBuilder, ClientError, EventItem, Launcher, Liveness, OutputItem, RegexSource,
+    ScreenRequest, SignalSpec, SignalTarget, SocketDir, StartError, StartOptions, Started,
+    WaitCondition, WaitResult,
+};
+
+/// Start a session through the library and connect to it at once
+/// (ready on return: no retry).
+async fn start_with(env: &Env, id: &str, command: &[&str], b: ClientBuilder) -> (Started, Client) {
+    let started = env.launch(id, command).await;
+    let client = started
+        .connect(b.deadline(DEADLINE))
+        .await
+        .expect("connect");
+    (started, client)
+}
+
+async fn start(env: &Env, id: &str, command: &[&str]) -> (Started, Client) {
+    start_with(env, id, command, ClientBuilder::new().name("test")).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fifty_concurrent_mixed_requests_from_ten_tasks_get_their_own_answers() {
+    let env = Env::new();
+    let (_, client) = start(
+        &env,
+        "many",
+        &[
+            "sh",
+            "-c",
+            "for i in 0 1 2 3 4 5 6 7 8 9; do echo tag-$i; done; exec sh",
+        ],
+    )
+    .await;
+    let mut tasks = Vec::new();
+    for i in 0..10u64 {
+        let c = client.clone();
+        tasks.push(tokio::spawn(async move {
+            let tag = format!("tag-{i}");
+            let line = format!(": submitted-{i}");
+            let (screen, idle, regex, submit, signal) = tokio::join!(
+                c.screen(ScreenRequest::default()),
+                c.wait(WaitCondition::Idle { idle_ms: 100 + i }, Some(30_000)),
+                c.wait(
+                    WaitCondition::Regex {
+                        pattern: format!("{tag}$"),
+                        source: RegexSource::Screen,
+                    },
+                    Some(30_000)
+                ),
+                c.submit(&line, Some(2000)),
+                c.signal(
+                    SignalSpec::Name(["WINCH", "URG", "CHLD"][i as usize % 3].into()),
+                    SignalTarget::Group
+                ),
+            );
+            let screen = screen.expect("screen");
+            assert!(!screen.lines.is_empty());
+            match idle.expect("idle wait") {
+                WaitResult::Idle { idle_ms, .. } => assert!(idle_ms >= 100 + i, "{idle_ms}"),
+                other => panic!("task {i}: the idle wait got {other:?}"),
+            }
+            match regex.expect("regex wait") {
+                WaitResult::Regex { matched, .. } => assert_eq!(matched, tag),
+                other => panic!("task {i}: the regex wait got {other:?}"),
+            }
+            submit.expect("submit");
+            let want = ["SIGWINCH", "SIGURG", "SIGCHLD"][i as usize % 3];
+            assert_eq!(signal.expect("signal").signal, want, "task {i}");
+        }));
+    }
+    for t in tasks {
+        t.await.expect("task");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dropped_wait_loses_nothing_of_the_stream_and_the_next_signal_gets_its_own_result() {
+    let env = Env::new();
+    let (_, client) = start(
+        &env,
+        "cancel",
+        &[
+            "sh",
+            "-c",
+            "stty -echo; read x; seq 1 20000; echo all-done; sleep 100",
+        ],
+    )
+    .await;
+    let from = client.refresh().await.expect("hello").output_offset;
+    let mut output = client.output(from).await.expect("subscribe");
+    // A WAIT that will be answered after its caller has gone.
+    let dropped = tokio::time::timeout(
+        Duration::from_millis(100),
+        client.wait(
+            WaitCondition::Regex {
+                pattern: "all-done".into(),
+                source: RegexSource::Output,
+            },
+            None,
+        ),
+    )
+    .await;
+    assert!(dropped.is_err(), "the wait was cut short");
+    client.input(&b"go\n"[..]).await.expect("input");
+    let signal = client
+        .signal(SignalSpec::Name("WINCH".into()), SignalTarget::Group)
+        .await
+        .expect("signal");
+    assert_eq!(signal.signal, "SIGWINCH");
+    // About 110 KB: far below the stream's 8 MiB bound, so a consumer
+    // descheduled for a while still gets every byte.
+    let mut text = Vec::new();
+    let mut next = from;
+    let read = tokio::time::timeout(DEADLINE, async {
+        while !String::from_utf8_lossy(&text).contains("all-done") {
+            match output.next().await.expect("the stream goes on") {
+                OutputItem::Data { offset, bytes } => {
+                    assert_eq!(offset, next, "contiguous offsets");
+                    next += bytes.len() as u64;
+                    text.extend_from_slice(&bytes);
+                }
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+    })
+    .await;
+    assert!(read.is_ok(), "the output arrived");
+    let text = String::from_utf8_lossy(&text).replace("\r\n", "\n");
+    let expected: String = (1..=20000).map(|n| format!("{n}\n")).collect();
+    assert!(text.contains(&expected), "every line, in order");
+    // And the connection still answers.
+    assert!(client.status().await.expect("status").alive);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_event_consumer_is_told_what_it_missed_and_requests_are_served() {
+    let env = Env::new();
+    let (_, client) = start_with(
+        &env,
+        "ev",
+        &["sleep", "100"],
+        ClientBuilder::new().event_bound(4),
+    )
+    .await;
+    let mut events = client.events().await.expect("events");
+    // The server has subscribed this connection to events once it answers
+    // a later request.
+    client.status().await.expect("status");
+    const RESIZES: u16 = 50;
+    for n in 0..RESIZES {
+        client.resize(100 + n, 30).await.expect("resize");
+    }
+    // Requests are served while nobody reads the events. Two round trips:
+    // the server writes every event emitted before the first STATUS ahead
+    // of the second answer.
+    assert!(client.status().await.expect("status").alive);
+    assert!(client.status().await.expect("status").alive);
+    let mut resized = 0u64;
+    let mut missed = 0u64;
+    let counted = tokio::time::timeout(DEADLINE, async {
+        while resized + missed < RESIZES as u64 {
+            match events.next().await.expect("events go on") {
+                EventItem::Event(heimdall_client::Event::Resize { .. }) => resized += 1,
+                EventItem::Event(_) => {}
+                EventItem::Missed { count } => missed += count,
+            }
+        }
+    })
+    .await;
+    assert!(counted.is_ok(), "{resized} events and {missed} missed");
+    assert!(missed > 0, "the consumer was told it missed events");
+    assert!(resized <= 4, "at most the bound was kept: {resized}");
+    assert_eq!(resized + missed, RESIZES as u64, "exactly what it missed");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_call_in_flight_when_the_session_ends_says_so_with_the_code() {
+    let env = Env::new();
+    let (_, client) = start(&env, "ends", &["sh", "-c", "read x; exit 7"]).await;
+    let c = client.clone();
+    let waiting = tokio::spawn(async move {
+        c.wait(
+            WaitCondition::Regex {
+                pattern: "never".into(),
+                source: RegexSource::Output,
+            },
+            None,
+        )
+        .await
+    });
+    client.input(&b"x\n"[..]).await.expect("input");
+    match tokio::time::timeout(DEADLINE, waiting).await {
+        Ok(Ok(Ok(WaitResult::EndedFirst { code }))) => assert_eq!(code, 7),
+        Ok(Ok(Err(ClientError::SessionEnded { code }))) => assert_eq!(code, Some(7)),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(
+        tokio::time::timeout(DEADLINE, client.closed()).await,
+        Ok(Some(7))
+    );
+    match client.status().await {
+        Err(ClientError::SessionEnded { code }) => assert_eq!(code, Some(7)),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn discovery_lists_live_and_exited_sessions() {
+    let env = Env::new();
+    let (started, client) = start(&env, "disc", &["sleep", "100"]).await;
+    let dir = SocketDir::new(env.sockets());
+    let live = dir.find("disc").expect("find");
+    match live.liveness {
+        Liveness::Live(Some(p)) => {
+            assert_eq!(Some(p.child), started.pid);
+            assert_eq!(Some(p.supervisor), started.supervisor_pid);
+        }
+        other => panic!("{other:?}"),
+    }
+    client.kill().await.expect("kill");
+    assert_eq!(
+        tokio::time::timeout(DEADLINE, client.closed()).await,
+        Ok(Some(143))
+    );
+    env.wait_gone("disc");
+    let all = dir.list();
+    assert_eq!(all.len(), 1);
+    match &all[0].liveness {
+        Liveness::Exited(rec) => assert_eq!(rec.code, 143),
+        other => panic!("{other:?}"),
+    }
+    match dir.connect("disc", ClientBuilder::new()).await {
+        Err(heimdall_client::DiscoveryError::Exited(rec)) => assert_eq!(rec.code, 143),
+        other => panic!("{other:?}"),
+    }
+    assert!(matches!(
+        dir.find("nope"),
+        Err(heimdall_client::DiscoveryError::NotFound { .. })
+    ));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn starting_reports_typed_errors() {
+    let env = Env::new();
+    let l = env.launcher();
+    let opts = |id: &str, cmd: &str| StartOptions {
+        id: Some(id.into()),
+        command: vec![cmd.into(), "100".into()],
+        ..StartOptions::default()
+    };
+    match l.start(&opts("nocmd", "/nonexistent/program")).await {
+        Err(StartError::CommandNotFound { message }) => {
+            assert!(message.contains("not found"), "{message}")
+        }
+        other => panic!("{other:?}"),
+    }
+    l.start(&opts("twice", "sleep")).await.expect("first start");
+    match l.start(&opts("twice", "sleep")).await {
+        Err(StartError::AlreadyRunning { id, .. }) => assert_eq!(id, "twice"),
+        other => panic!("{other:?}"),
+    }
+    match Launcher::new()
+        .hm("/nonexistent/hm")
+        .start(&opts("x", "sleep"))
+        .await
+    {
+        Err(StartError::HmNotFound { tried }) => assert_eq!(tried.len(), 1),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unread_output_stream_reports_its_gap_and_keeps_the_connection_going() {
+    let env = Env::new();
+    let (_, client) = start_with(
+        &env,
+        "flood",
+        &[
+            "sh",
+            "-c",
+            "read x; head -c 2000000 /dev/zero | tr '\\0' x; echo; echo flood-end; sleep 100",
+        ],
+        ClientBuilder::new().output_bound(64 * 1024),
+    )
+    .await;
+    let from = client.refresh().await.expect("hello").output_offset;
+    let mut output = client.output(from).await.expect("subscribe");
+    client.input(&b"go\n"[..]).await.expect("input");
+    // Nobody reads the stream while the flood passes.
+    let r = client
+        .wait(
+            WaitCondition::Regex {
+                pattern: "flood-end".into(),
+                source: RegexSource::Output,
+            },
+            Some(60_000),
+        )
+        .await
+        .expect("wait");
+    assert!(matches!(r, WaitResult::Regex { .. }), "{r:?}");
+    let end = client.refresh().await.expect("hello").output_offset;
+    // Everything up to `end` is accounted for, as data or as gaps.
+    let consumer_gap = common::drain_output(&mut output, from, end).await;
+    assert!(consumer_gap > 0, "the unread stream reported its own gap");
+}
