@@ -31,16 +31,27 @@ async fn start(env: &Env, id: &str, command: &[&str]) -> (Started, Client) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fifty_concurrent_mixed_requests_from_ten_tasks_get_their_own_answers() {
     let env = Env::new();
-    let (_, client) = start(
-        &env,
-        "many",
-        &[
-            "sh",
-            "-c",
-            "for i in 0 1 2 3 4 5 6 7 8 9; do echo tag-$i; done; exec sh",
-        ],
-    )
-    .await;
+    // Tall enough that the tags stay on the screen under every submitted line.
+    let started = env
+        .launcher()
+        .start(&StartOptions {
+            id: Some("many".into()),
+            command: [
+                "sh",
+                "-c",
+                "for i in 0 1 2 3 4 5 6 7 8 9; do echo tag-$i; done; exec sh",
+            ]
+            .map(String::from)
+            .to_vec(),
+            rows: Some(100),
+            ..StartOptions::default()
+        })
+        .await
+        .expect("start");
+    let client = started
+        .connect(ClientBuilder::new().deadline(DEADLINE))
+        .await
+        .expect("connect");
     let mut tasks = Vec::new();
     for i in 0..10u64 {
         let c = client.clone();
