@@ -21,11 +21,16 @@ use heimdall_protocol::{
     FrameCodec, ServerMessage, HEADER_LEN, MODE_BINARY,
 };
 use tokio::io::AsyncWriteExt;
-use tokio::net::unix::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::net::unix::OwnedReadHalf;
 use tokio::net::UnixStream;
 use tokio::sync::{broadcast, mpsc};
 use tokio_util::codec::{Encoder, FramedRead};
 use tokio_util::sync::CancellationToken;
+
+mod sink;
+
+use sink::{Backlog, Sink};
+pub use sink::{FLUSH_GRACE, MAX_UNREAD};
 
 use crate::lifecycle::parse_signal;
 use crate::output::{Read, Subscription};
@@ -78,12 +83,20 @@ pub async fn serve(session: Arc<Session>, stream: UnixStream) {
     // Ends this connection's SUBMIT and WAIT tasks when it closes.
     let cancel = CancellationToken::new();
     let _cancel_on_close = cancel.clone().drop_guard();
-    let writer = write_frames(session.clone(), wr, rx, hello.clone());
-    let reader = read_requests(session, rd, tx, hello, cancel);
+    let backlog = Arc::new(Backlog::new());
+    let stall = session.output.stall_timeout();
+    let out = Sink::new(wr, backlog.clone(), session.watch_ended(), stall);
+    let writer = write_frames(session.clone(), out, rx, hello.clone());
+    let reader = read_requests(session, rd, tx, hello, cancel, backlog);
     tokio::pin!(writer);
     tokio::select! {
         _ = &mut writer => {}
-        _ = reader => {
+        stopped = reader => {
+            if stopped == Stopped::NotReading {
+                // Its answers pile up unread: cut it off.
+                tracing::debug!("client reads none of its answers; closing");
+                return;
+            }
             // The peer sent EOF. If it hung up entirely there is no one to
             // write to; if it only shut its sending side, keep streaming.
             loop {
@@ -150,18 +163,20 @@ fn reserve(in_flight: &std::sync::atomic::AtomicUsize) -> bool {
 /// answer goes to the writer. Waiting ends when the connection closes.
 fn spawn_answer(
     tx: &mpsc::Sender<Command>,
+    backlog: &Arc<Backlog>,
     cancel: &CancellationToken,
     in_flight: &Arc<std::sync::atomic::AtomicUsize>,
     work: impl std::future::Future<Output = Frame> + Send + 'static,
 ) {
     let tx = tx.clone();
+    let backlog = backlog.clone();
     let cancel = cancel.clone();
     let in_flight = in_flight.clone();
     tokio::spawn(async move {
         tokio::select! {
             frame = work => {
                 in_flight.fetch_sub(1, Ordering::AcqRel);
-                let _ = tx.send(Command::Frame(frame)).await;
+                let _ = tx.send(answer(&backlog, frame)).await;
             }
             _ = cancel.cancelled() => {}
         }
@@ -177,23 +192,42 @@ fn busy(request: u8, id: Option<u64>) -> Command {
     ))
 }
 
+/// Why the reader stopped.
+#[derive(Debug, PartialEq, Eq)]
+enum Stopped {
+    /// The peer closed its sending side, the session ended, or the writer
+    /// is gone.
+    Done,
+    /// The peer asks and does not read the answers: [`MAX_UNREAD`] bytes of
+    /// them wait and it read nothing for the stall timeout.
+    NotReading,
+}
+
+/// An answer for the writer, counted in the connection's backlog.
+fn answer(backlog: &Backlog, frame: Frame) -> Command {
+    backlog.queued(HEADER_LEN + frame.payload.len());
+    Command::Frame(frame)
+}
+
 async fn read_requests(
     session: Arc<Session>,
     rd: OwnedReadHalf,
     tx: mpsc::Sender<Command>,
     hello: Arc<AtomicBool>,
     cancel: CancellationToken,
-) {
+    backlog: Arc<Backlog>,
+) -> Stopped {
     let mut frames = FramedRead::new(rd, FrameCodec::new());
     let mut ended = session.watch_ended();
     let in_flight = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let stall = session.output.stall_timeout();
     loop {
         let next = tokio::select! {
             f = frames.next() => f,
-            _ = ended.wait_for(|e| *e) => return,
+            _ = ended.wait_for(|e| *e) => return Stopped::Done,
         };
         let frame = match next {
-            None => return,
+            None => return Stopped::Done,
             Some(Ok(f)) => f,
             Some(Err(CodecError::TooLarge { kind, len, max })) => {
                 if hello.load(Ordering::Acquire) {
@@ -201,14 +235,13 @@ async fn read_requests(
                         "{} frame declares {len} bytes, more than the {max}-byte limit; closing",
                         frame_name(kind)
                     );
-                    let _ = tx
-                        .send(Command::Frame(error_frame("too_large", msg, kind, None)))
-                        .await;
+                    let f = error_frame("too_large", msg, kind, None);
+                    let _ = tx.send(answer(&backlog, f)).await;
                 }
                 let _ = tx.send(Command::Close).await;
-                return;
+                return Stopped::Done;
             }
-            Some(Err(CodecError::Io(_))) => return,
+            Some(Err(CodecError::Io(_))) => return Stopped::Done,
         };
         let said_hello = hello.load(Ordering::Acquire);
         let msg = match ClientMessage::from_frame(&frame) {
@@ -221,8 +254,8 @@ async fn read_requests(
                     };
                     let id = heimdall_protocol::message::request_id(&frame.payload);
                     let f = error_frame(code, e.to_string(), e.kind(), id);
-                    if tx.send(Command::Frame(f)).await.is_err() {
-                        return;
+                    if tx.send(answer(&backlog, f)).await.is_err() {
+                        return Stopped::Done;
                     }
                 }
                 continue;
@@ -293,7 +326,7 @@ async fn read_requests(
                     // closing does not cancel: once started, the text and
                     // its Enter are both typed, never half a line.
                     let typing = tokio::spawn(crate::requests::submit(session.clone(), req));
-                    spawn_answer(&tx, &cancel, &in_flight, async move {
+                    spawn_answer(&tx, &backlog, &cancel, &in_flight, async move {
                         match typing.await {
                             Ok(Ok(v)) => ServerMessage::Result(v).to_frame(),
                             Ok(Err((code, msg))) => error_frame(code, msg, client::SUBMIT, id),
@@ -325,50 +358,57 @@ async fn read_requests(
                     busy(frame.kind, req.id)
                 } else {
                     let s = session.clone();
-                    spawn_answer(&tx, &cancel, &in_flight, async move {
+                    spawn_answer(&tx, &backlog, &cancel, &in_flight, async move {
                         ServerMessage::Result(crate::requests::wait(s, req).await).to_frame()
                     });
                     continue;
                 }
             }
         };
+        let cmd = match cmd {
+            Command::Frame(f) => {
+                if !backlog.room_for(HEADER_LEN + f.payload.len(), stall).await {
+                    return Stopped::NotReading;
+                }
+                answer(&backlog, f)
+            }
+            other => other,
+        };
         if tx.send(cmd).await.is_err() {
-            return;
+            return Stopped::Done;
         }
     }
 }
 
-async fn write_all_vectored(
-    wr: &mut OwnedWriteHalf,
-    bufs: &mut [IoSlice<'_>],
-) -> std::io::Result<()> {
-    let mut bufs = bufs;
-    while !bufs.is_empty() {
-        let n = wr.write_vectored(bufs).await?;
-        if n == 0 {
-            return Err(std::io::ErrorKind::WriteZero.into());
-        }
-        IoSlice::advance_slices(&mut bufs, n);
-    }
-    Ok(())
-}
-
-async fn write_frame(wr: &mut OwnedWriteHalf, frame: Frame) -> std::io::Result<()> {
+/// The frame's bytes.
+fn encode(frame: Frame) -> std::io::Result<BytesMut> {
     let mut buf = BytesMut::with_capacity(HEADER_LEN + frame.payload.len());
     FrameCodec::with_max_payload(usize::MAX)
         .encode(frame, &mut buf)
         .map_err(std::io::Error::other)?;
-    wr.write_all(&buf).await
+    Ok(buf)
 }
 
-async fn write_output(wr: &mut OwnedWriteHalf, slices: &[Bytes]) -> std::io::Result<usize> {
+async fn write_frame(
+    out: &mut Sink,
+    frame: Frame,
+    sub: Option<&mut Subscription>,
+) -> std::io::Result<()> {
+    let buf = encode(frame)?;
+    out.send(&mut [IoSlice::new(&buf)], sub, None).await
+}
+
+async fn write_output(
+    out: &mut Sink,
+    sub: &mut Subscription,
+    slices: &[Bytes],
+) -> std::io::Result<()> {
     let len: usize = slices.iter().map(Bytes::len).sum();
     let header = heimdall_protocol::frame::header(server::OUTPUT, len as u32);
     let mut iov: Vec<IoSlice<'_>> = Vec::with_capacity(slices.len() + 1);
     iov.push(IoSlice::new(&header));
     iov.extend(slices.iter().map(|s| IoSlice::new(s)));
-    write_all_vectored(wr, &mut iov).await?;
-    Ok(len)
+    out.send(&mut iov, Some(sub), Some(header.len())).await
 }
 
 fn event_frame(e: Event) -> Frame {
@@ -391,21 +431,26 @@ struct Streams {
 /// Apply one command; `false` means close the connection.
 async fn apply(
     cmd: Command,
-    wr: &mut OwnedWriteHalf,
+    out: &mut Sink,
     session: &Session,
     hello: &AtomicBool,
     st: &mut Streams,
 ) -> std::io::Result<bool> {
     match cmd {
-        Command::Frame(f) => write_frame(wr, f).await?,
+        Command::Frame(f) => {
+            let len = HEADER_LEN + f.payload.len();
+            let written = write_frame(out, f, st.sub.as_mut()).await;
+            out.backlog().written(len);
+            written?
+        }
         Command::Subscribe(from) => {
-            let (s, skipped) = session.output.subscribe(from);
+            let (mut s, skipped) = session.output.subscribe(from);
             if skipped > 0 && hello.load(Ordering::Acquire) {
                 let e = Event::Skipped {
                     missed_bytes: skipped,
                     offset: s.position(),
                 };
-                write_frame(wr, event_frame(e)).await?;
+                write_frame(out, event_frame(e), Some(&mut s)).await?;
             }
             st.sub = Some(s);
         }
@@ -420,14 +465,15 @@ async fn apply(
 }
 
 async fn write_event(
-    wr: &mut OwnedWriteHalf,
+    out: &mut Sink,
     st: &mut Streams,
     e: Result<Event, broadcast::error::RecvError>,
 ) -> std::io::Result<()> {
     match e {
-        Ok(e) => write_frame(wr, event_frame(e)).await,
+        Ok(e) => write_frame(out, event_frame(e), st.sub.as_mut()).await,
         Err(broadcast::error::RecvError::Lagged(n)) => {
-            write_frame(wr, event_frame(Event::EventsLagged { missed_events: n })).await
+            let e = Event::EventsLagged { missed_events: n };
+            write_frame(out, event_frame(e), st.sub.as_mut()).await
         }
         Err(broadcast::error::RecvError::Closed) => {
             st.events = None;
@@ -438,7 +484,7 @@ async fn write_event(
 
 async fn write_frames(
     session: Arc<Session>,
-    mut wr: OwnedWriteHalf,
+    mut out: Sink,
     mut rx: mpsc::Receiver<Command>,
     hello: Arc<AtomicBool>,
 ) -> std::io::Result<()> {
@@ -453,7 +499,7 @@ async fn write_frames(
         while rx_open {
             match rx.try_recv() {
                 Ok(cmd) => {
-                    if !apply(cmd, &mut wr, &session, &hello, &mut st).await? {
+                    if !apply(cmd, &mut out, &session, &hello, &mut st).await? {
                         return Ok(());
                     }
                 }
@@ -472,13 +518,12 @@ async fn write_frames(
                 }
                 Err(broadcast::error::TryRecvError::Empty) => break,
             };
-            write_event(&mut wr, &mut st, e).await?;
+            write_event(&mut out, &mut st, e).await?;
         }
         if let Some(s) = st.sub.as_mut() {
             match s.read(MAX_OUTPUT_FRAME) {
                 Read::Data(slices) => {
-                    let n = write_output(&mut wr, &slices).await?;
-                    s.advance(n);
+                    write_output(&mut out, s, &slices).await?;
                     continue;
                 }
                 Read::Gap { missed, resume } => {
@@ -491,12 +536,12 @@ async fn write_frames(
                         missed_bytes: missed,
                         offset: resume,
                     };
-                    write_frame(&mut wr, event_frame(e)).await?;
+                    write_frame(&mut out, event_frame(e), Some(s)).await?;
                     continue;
                 }
                 Read::Closed => {
                     let code = session.exit_status().map_or(0, |s| s.0);
-                    write_frame(&mut wr, ServerMessage::Exit { code }.to_frame()).await?;
+                    write_frame(&mut out, ServerMessage::Exit { code }.to_frame(), Some(s)).await?;
                     st.sub = None;
                 }
                 Read::Pending => {}
@@ -525,12 +570,12 @@ async fn write_frames(
         };
         match wake {
             Wake::Command(Some(cmd)) => {
-                if !apply(cmd, &mut wr, &session, &hello, &mut st).await? {
+                if !apply(cmd, &mut out, &session, &hello, &mut st).await? {
                     return Ok(());
                 }
             }
             Wake::Command(None) => rx_open = false,
-            Wake::Event(e) => write_event(&mut wr, &mut st, e).await?,
+            Wake::Event(e) => write_event(&mut out, &mut st, e).await?,
             Wake::Other => {}
         }
     }

@@ -138,6 +138,11 @@ impl Output {
         self.end.load(Ordering::Acquire)
     }
 
+    /// Time without progress after which a subscriber is stalled.
+    pub fn stall_timeout(&self) -> Duration {
+        self.config.stall_timeout
+    }
+
     /// Offset of the oldest byte kept.
     pub fn start(&self) -> u64 {
         lock(&self.ring).start
@@ -377,6 +382,14 @@ impl Subscription {
             self.state.loose.store(false, Ordering::Release);
         }
         self.output.progress.notify_one();
+    }
+
+    /// Record progress without delivering bytes: the client read some of
+    /// what was already written to its socket.
+    pub fn touch(&self) {
+        self.state
+            .last_progress
+            .store(self.output.now_ms(), Ordering::Release);
     }
 
     /// Wait until there may be something new to read.

@@ -482,7 +482,13 @@ impl Session {
         // When the first byte subscribers have not been woken for arrived.
         let mut gathering: Option<Instant> = None;
         loop {
+            let paced_from = Instant::now();
             self.output.wait_for_room().await;
+            if let Some(at) = exited_at.as_mut() {
+                // Time a slow subscriber held the pump back does not count
+                // as draining: what the pty still holds is read afterwards.
+                *at += paced_from.elapsed();
+            }
             if self.output.unwoken() == 0 {
                 gathering = None;
             }

@@ -21,8 +21,11 @@ use crate::paths::{PidFile, SessionPaths, SocketDir};
 use crate::session::{ExitStatus, Session};
 use crate::spawn::{spawn, SpawnSpec};
 
-/// How long connections get to flush their last output after the child exits.
-const FLUSH_TIMEOUT: Duration = Duration::from_secs(3);
+/// The longest connections are served after the child exits: a client
+/// still reading its output keeps the supervisor up until it has read EXIT,
+/// at most this long (one that stops reading is closed sooner, see
+/// [`crate::connection::FLUSH_GRACE`]). docs/protocol.md states this bound.
+const FLUSH_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// What to supervise.
 #[derive(Debug, Clone)]

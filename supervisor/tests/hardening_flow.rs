@@ -239,3 +239,237 @@ fn item33_submit_completes_after_the_client_hangs_up() {
     drop(c);
     env.wait_screen("sub", "^submitted-42");
 }
+
+/// `hm start` with a config file holding `toml`.
+fn start_with_config(env: &Env, id: &str, toml: &str, extra: &[&str], cmd: &[&str]) {
+    let path = env.dir.path().join(format!("{id}.toml"));
+    std::fs::write(&path, toml).expect("write config");
+    let mut args = vec!["--config", path.to_str().expect("utf-8 path")];
+    args.extend_from_slice(extra);
+    env.start(id, &args, cmd);
+}
+
+/// A child that waits for a newline, then writes `n` bytes (no output
+/// post-processing, so bytes written = bytes read from the pty) and exits.
+fn flood(n: u64) -> Vec<String> {
+    vec![
+        "sh".into(),
+        "-c".into(),
+        format!("stty raw -echo; head -c 1 >/dev/null; head -c {n} /dev/zero; sleep 0.2"),
+    ]
+}
+
+/// What a paced reader saw.
+#[derive(Debug, Default)]
+struct Seen {
+    output: u64,
+    lagged: u64,
+    exit: Option<i32>,
+    closed: bool,
+}
+
+/// Read frames from `c` at no more than `rate` bytes per second, in small
+/// pieces at a steady pace (a slow link), until `stop(seen)` or EOF.
+fn read_paced(c: &mut Raw, rate: u64, stop: impl Fn(&Seen) -> bool) -> Seen {
+    use std::io::Read;
+    let start = std::time::Instant::now();
+    let mut buf: Vec<u8> = Vec::new();
+    let mut taken = 0u64;
+    let mut seen = Seen::default();
+    let mut piece = vec![0u8; 4096];
+    loop {
+        // Parse whole frames.
+        while buf.len() >= 5 {
+            let len = u32::from_be_bytes([buf[1], buf[2], buf[3], buf[4]]) as usize;
+            if buf.len() < 5 + len {
+                break;
+            }
+            let payload = &buf[5..5 + len];
+            match buf[0] {
+                0x81 => seen.output += len as u64,
+                0x83 => {
+                    seen.exit = Some(i32::from_be_bytes([
+                        payload[0], payload[1], payload[2], payload[3],
+                    ]))
+                }
+                0x86 => {
+                    let v: Value = serde_json::from_slice(payload).expect("event json");
+                    if v["type"] == "lagged" {
+                        seen.lagged += v["missed_bytes"].as_u64().unwrap_or(1).max(1);
+                    }
+                }
+                _ => {}
+            }
+            buf.drain(..5 + len);
+        }
+        if stop(&seen) {
+            return seen;
+        }
+        let allowed = (start.elapsed().as_secs_f64() * rate as f64) as u64;
+        if allowed <= taken {
+            std::thread::sleep(Duration::from_millis(10));
+            continue;
+        }
+        let want = ((allowed - taken) as usize).min(piece.len());
+        match c.s.read(&mut piece[..want]) {
+            Ok(0) => {
+                seen.closed = true;
+                return seen;
+            }
+            Ok(n) => {
+                taken += n as u64;
+                buf.extend_from_slice(&piece[..n]);
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => {
+                seen.closed = true;
+                return seen;
+            }
+            Err(e) => panic!("read: {e} after {seen:?}"),
+        }
+    }
+}
+
+/// Item 3: a subscriber that reads steadily but slowly (a slow link) makes
+/// progress with every partial write and every byte it reads, so it is
+/// never cut loose, even when one OUTPUT frame takes longer than the stall
+/// timeout to deliver. (Progress was counted per completed frame of up to
+/// 128 KiB: at 50 KB/s a frame takes 2.6 s, more than the 2.5 s stall
+/// timeout here, and the reader was cut loose and missed output.)
+#[test]
+fn item3_a_steady_slow_reader_is_never_cut_loose() {
+    let env = Env::new();
+    let cmd = flood(8_000_000);
+    let cmd: Vec<&str> = cmd.iter().map(String::as_str).collect();
+    start_with_config(
+        &env,
+        "slow",
+        "live_window_bytes = 65536\nstall_timeout_ms = 2500\n",
+        &["--scrollback-bytes", "65536"],
+        &cmd,
+    );
+    let mut c = Raw::connect(&env.sock("slow"));
+    c.hello();
+    c.send(0x02, &[]);
+    c.send(0x01, b"\n");
+    // 50 KB/s in 500-byte steps: 700 KB take 14 s, the session writes 8 MB
+    // meanwhile if it may (it may not: the reader paces it).
+    let seen = read_paced(&mut c, 50_000, |s| s.output >= 700_000 || s.lagged > 0);
+    assert_eq!(seen.lagged, 0, "a steady reader was cut loose: {seen:?}");
+    assert!(!seen.closed, "{seen:?}");
+    assert!(seen.output >= 700_000, "{seen:?}");
+}
+
+/// Item 2: after the child exits, a subscriber still reading (here 2 MB
+/// behind, at 400 KB/s) gets all the output and EXIT: the supervisor keeps
+/// serving it (it used to close every connection 3 s after the exit).
+#[test]
+fn item2_a_reader_catching_up_after_the_exit_gets_everything_and_exit() {
+    const N: u64 = 3_000_000;
+    let env = Env::new();
+    let cmd = flood(N);
+    let cmd: Vec<&str> = cmd.iter().map(String::as_str).collect();
+    start_with_config(
+        &env,
+        "late",
+        "live_window_bytes = 2097152\nstall_timeout_ms = 3000\n",
+        &["--scrollback-bytes", "65536"],
+        &cmd,
+    );
+    let mut c = Raw::connect(&env.sock("late"));
+    c.hello();
+    // From offset 0: every byte of the flood.
+    c.send(0x0A, &0u64.to_be_bytes());
+    c.send(0x01, b"\n");
+    let seen = read_paced(&mut c, 400_000, |s| s.exit.is_some());
+    assert_eq!(seen.lagged, 0, "{seen:?}");
+    assert_eq!(seen.output, N, "every byte: {seen:?}");
+    assert_eq!(seen.exit, Some(0), "EXIT after the output: {seen:?}");
+}
+
+/// Item 31: a connection that asks for large answers and never reads them
+/// cannot grow the supervisor: its unread answers are bounded, then it is
+/// cut off.
+#[test]
+fn item31_unread_answers_are_bounded_and_the_connection_cut() {
+    use std::io::Write;
+    use std::os::fd::AsRawFd;
+    const CONNS: usize = 8;
+    let env = Env::new();
+    // 1000 lines of 190 columns in the screen's scrollback: each SCREEN
+    // answer with scrollback is about 200 KB.
+    env.start(
+        "big",
+        &["--cols", "200", "--rows", "50"],
+        &[
+            "sh",
+            "-c",
+            "yes \"$(printf '%0190d' 7)\" | head -n 1300; echo filled; sleep 1000",
+        ],
+    );
+    env.wait_screen("big", "^filled");
+    let (sup, _) = env.pids("big");
+    let before = common::rss_kib(sup).0;
+    let greedy: Vec<_> = (0..CONNS)
+        .map(|_| {
+            let mut c = Raw::connect(&env.sock("big"));
+            c.hello();
+            let small: libc::c_int = 4096;
+            // SAFETY: setsockopt with a valid int on an open socket.
+            unsafe {
+                libc::setsockopt(
+                    c.s.as_raw_fd(),
+                    libc::SOL_SOCKET,
+                    libc::SO_RCVBUF,
+                    (&small as *const libc::c_int).cast(),
+                    std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+                );
+            }
+            c.s.set_write_timeout(Some(DEADLINE)).unwrap();
+            std::thread::spawn(move || {
+                let req = br#"{"scrollback_lines": 1000}"#;
+                let mut frame = vec![0x07];
+                frame.extend_from_slice(&(req.len() as u32).to_be_bytes());
+                frame.extend_from_slice(req);
+                // Ask, never read, until the supervisor hangs up.
+                for _ in 0..100_000 {
+                    if let Err(e) = c.s.write_all(&frame) {
+                        return e.kind();
+                    }
+                }
+                std::io::ErrorKind::Other
+            })
+        })
+        .collect();
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let peak = {
+        let done = done.clone();
+        std::thread::spawn(move || {
+            let mut peak = 0;
+            while !done.load(std::sync::atomic::Ordering::Acquire) {
+                peak = peak.max(common::rss_kib(sup).0);
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            peak.max(common::rss_kib(sup).0)
+        })
+    };
+    for g in greedy {
+        let kind = g.join().unwrap();
+        assert!(
+            matches!(
+                kind,
+                std::io::ErrorKind::BrokenPipe | std::io::ErrorKind::ConnectionReset
+            ),
+            "the connection was cut off (got {kind:?})"
+        );
+    }
+    done.store(true, std::sync::atomic::Ordering::Release);
+    let peak = peak.join().unwrap();
+    eprintln!("supervisor RSS {before} KiB before, peak {peak} KiB");
+    assert!(
+        peak < before + 48 * 1024,
+        "RSS stayed bounded: {before} KiB before, peak {peak} KiB"
+    );
+    // The session itself is unharmed.
+    let mut c = Raw::connect(&env.sock("big"));
+    assert!(c.status().2);
+}

@@ -1,0 +1,213 @@
+//! The sending side of a connection: whole frames out, with every partial
+//! socket write and every byte the peer reads from its socket counted as
+//! progress, and a bound on the answers a peer has not read.
+//!
+//! Progress is what tells a slow reader from a stalled one. A frame may take
+//! seconds to deliver over a slow link (an attach over SSH at 2 Mbit/s), so
+//! counting only completed frames would call a steady reader stalled. While
+//! a write waits for room, the socket's send queue (`SIOCOUTQ`, the bytes
+//! the peer has not read yet) is looked at regularly: when it shrank, the
+//! peer read something.
+
+use std::io::IoSlice;
+use std::os::fd::{AsRawFd, RawFd};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use tokio::net::unix::OwnedWriteHalf;
+use tokio::sync::{watch, Notify};
+
+use crate::output::Subscription;
+
+/// After the session ended, every connection is served at least this long;
+/// after that, one whose peer has read nothing for the stall timeout is
+/// closed (the supervisor waits at most [`crate::supervisor`]'s maximum).
+pub const FLUSH_GRACE: Duration = Duration::from_secs(3);
+
+/// Bytes of answers (SCREEN_RESP, STATUS_RESP…) a connection may have
+/// waiting to be written before it reads no more requests. A peer that
+/// asks and does not read the answers cannot grow the supervisor beyond
+/// this (plus the one answer being written).
+pub const MAX_UNREAD: usize = 1 << 20;
+
+/// Longest interval between two looks at the send queue while blocked.
+const PEEK_MAX: Duration = Duration::from_millis(100);
+
+/// Bytes written to the socket that the peer has not read yet.
+fn unread_bytes(fd: RawFd) -> Option<i32> {
+    let mut n: libc::c_int = 0;
+    // SAFETY: SIOCOUTQ (TIOCOUTQ) writes one int through a valid pointer.
+    let rc = unsafe { libc::ioctl(fd, libc::TIOCOUTQ, &mut n) };
+    (rc == 0).then_some(n)
+}
+
+/// What the reader and the writer of a connection share: the answers not
+/// yet written and when the peer last made progress.
+pub struct Backlog {
+    unread: AtomicUsize,
+    progress_ms: AtomicU64,
+    epoch: Instant,
+    written: Notify,
+}
+
+impl Backlog {
+    /// An empty backlog.
+    pub fn new() -> Backlog {
+        Backlog {
+            unread: AtomicUsize::new(0),
+            progress_ms: AtomicU64::new(0),
+            epoch: Instant::now(),
+            written: Notify::new(),
+        }
+    }
+
+    fn now_ms(&self) -> u64 {
+        self.epoch.elapsed().as_millis() as u64
+    }
+
+    fn progressed(&self) {
+        self.progress_ms.store(self.now_ms(), Ordering::Release);
+    }
+
+    /// Count an answer of `len` bytes queued for the writer.
+    pub fn queued(&self, len: usize) {
+        self.unread.fetch_add(len, Ordering::AcqRel);
+    }
+
+    /// An answer of `len` bytes was written.
+    pub fn written(&self, len: usize) {
+        self.unread.fetch_sub(len, Ordering::AcqRel);
+        self.written.notify_waiters();
+    }
+
+    /// Wait until an answer of `len` bytes fits in [`MAX_UNREAD`] (one
+    /// always fits when nothing is queued). `false` when the peer made no
+    /// progress for `stall` meanwhile: it has stopped reading.
+    pub async fn room_for(&self, len: usize, stall: Duration) -> bool {
+        let since = self.now_ms();
+        let stall = stall.as_millis() as u64;
+        loop {
+            let written = self.written.notified();
+            let unread = self.unread.load(Ordering::Acquire);
+            if unread == 0 || unread + len <= MAX_UNREAD {
+                return true;
+            }
+            let last = since.max(self.progress_ms.load(Ordering::Acquire));
+            let now = self.now_ms();
+            if now >= last + stall {
+                return false;
+            }
+            let _ = tokio::time::timeout(Duration::from_millis(last + stall - now), written).await;
+        }
+    }
+}
+
+/// The error a write ends with when the peer stopped reading after the end.
+fn gave_up() -> std::io::Error {
+    std::io::Error::new(
+        std::io::ErrorKind::TimedOut,
+        "the client stopped reading after the session ended",
+    )
+}
+
+/// A connection's write half.
+pub struct Sink {
+    wr: OwnedWriteHalf,
+    backlog: std::sync::Arc<Backlog>,
+    ended: watch::Receiver<bool>,
+    ended_at: Option<Instant>,
+    stall: Duration,
+    last_progress: Instant,
+}
+
+impl Sink {
+    /// Frames to `wr`; `ended` turns true when the session is over.
+    pub fn new(
+        wr: OwnedWriteHalf,
+        backlog: std::sync::Arc<Backlog>,
+        ended: watch::Receiver<bool>,
+        stall: Duration,
+    ) -> Sink {
+        Sink {
+            wr,
+            backlog,
+            ended,
+            ended_at: None,
+            stall,
+            last_progress: Instant::now(),
+        }
+    }
+
+    /// The answers not yet written.
+    pub fn backlog(&self) -> &Backlog {
+        &self.backlog
+    }
+
+    /// Write all of `bufs`. Any progress of the peer counts as `sub`'s
+    /// progress; for an OUTPUT frame of `sub`'s bytes, `output` is the
+    /// frame header's length and every byte written after it advances `sub`.
+    pub async fn send(
+        &mut self,
+        mut bufs: &mut [IoSlice<'_>],
+        mut sub: Option<&mut Subscription>,
+        mut output: Option<usize>,
+    ) -> std::io::Result<()> {
+        while !bufs.is_empty() {
+            match self.wr.try_write_vectored(bufs) {
+                Ok(0) => return Err(std::io::ErrorKind::WriteZero.into()),
+                Ok(n) => {
+                    self.progress(sub.as_deref_mut());
+                    if let (Some(s), Some(header)) = (sub.as_deref_mut(), output.as_mut()) {
+                        let h = n.min(*header);
+                        *header -= h;
+                        if n > h {
+                            s.advance(n - h);
+                        }
+                    }
+                    IoSlice::advance_slices(&mut bufs, n);
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                    self.wait_for_room(sub.as_deref_mut()).await?;
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
+
+    fn progress(&mut self, sub: Option<&mut Subscription>) {
+        self.last_progress = Instant::now();
+        self.backlog.progressed();
+        if let Some(s) = sub {
+            s.touch();
+        }
+    }
+
+    /// Wait until the socket takes more, watching the peer read meanwhile.
+    async fn wait_for_room(&mut self, mut sub: Option<&mut Subscription>) -> std::io::Result<()> {
+        let fd = self.wr.as_ref().as_raw_fd();
+        let peek = (self.stall / 4).clamp(Duration::from_millis(10), PEEK_MAX);
+        let mut unread = unread_bytes(fd);
+        loop {
+            tokio::select! {
+                r = self.wr.writable() => return r,
+                _ = tokio::time::sleep(peek) => {}
+            }
+            let now_unread = unread_bytes(fd);
+            if let (Some(now), Some(before)) = (now_unread, unread) {
+                if now < before {
+                    self.progress(sub.as_deref_mut());
+                }
+            }
+            unread = now_unread;
+            if *self.ended.borrow() {
+                let now = Instant::now();
+                let ended_at = *self.ended_at.get_or_insert(now);
+                if now >= ended_at + FLUSH_GRACE && now >= self.last_progress + self.stall {
+                    return Err(gave_up());
+                }
+            }
+        }
+    }
+}
