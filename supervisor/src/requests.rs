@@ -20,12 +20,75 @@ const SETTLE_QUIET: Duration = Duration::from_millis(40);
 const SETTLE_SILENT: Duration = Duration::from_millis(150);
 /// The longest wait for the typed text to be taken.
 const SETTLE_MAX: Duration = Duration::from_millis(1500);
-/// Text of new output kept for an output regex WAIT.
+/// Text of new output kept for an output regex WAIT (at least this much,
+/// at most twice as much).
 const OUTPUT_WINDOW: usize = 64 * 1024;
+/// How far before the new text an output regex WAIT looks again for a
+/// match that the new text completes: the longest match it can find.
+const MAX_OUTPUT_MATCH: usize = 4 * 1024;
 /// Shortest interval between two looks at the screen for a regex WAIT.
 const SCREEN_RECHECK: Duration = Duration::from_millis(15);
 /// Largest compiled regex.
 const REGEX_SIZE_LIMIT: usize = 1 << 20;
+
+/// Output as text for an output regex WAIT: UTF-8 decoded and escape
+/// sequences stripped by a `vte` parser that keeps its state from one chunk
+/// to the next, so a character or an escape sequence split between two
+/// reads is seen whole. Each chunk is searched with the text before it
+/// that a match could still start in, never the whole window again.
+#[derive(Default)]
+struct OutputText {
+    parser: vte::Parser,
+    text: Printed,
+    /// Where the text not yet searched starts.
+    searched: usize,
+}
+
+/// What a program printed: characters, newlines and tabs.
+#[derive(Default)]
+struct Printed(String);
+
+impl vte::Perform for Printed {
+    fn print(&mut self, c: char) {
+        self.0.push(c);
+    }
+
+    fn execute(&mut self, byte: u8) {
+        if matches!(byte, b'\n' | b'\t') {
+            self.0.push(byte as char);
+        }
+    }
+}
+
+impl OutputText {
+    fn feed(&mut self, bytes: &[u8]) {
+        self.parser.advance(&mut self.text, bytes);
+        let text = &mut self.text.0;
+        if text.len() > 2 * OUTPUT_WINDOW {
+            // Amortised: drop the older half at once, not a little per chunk.
+            let mut cut = text.len() - OUTPUT_WINDOW;
+            while !text.is_char_boundary(cut) {
+                cut += 1;
+            }
+            text.drain(..cut);
+            self.searched = self.searched.saturating_sub(cut);
+        }
+    }
+
+    /// The first match in the text not searched yet (or ending in it),
+    /// looking back at most [`MAX_OUTPUT_MATCH`] bytes for its start.
+    fn find(&mut self, re: &regex::Regex) -> Option<String> {
+        let text = &self.text.0;
+        let mut from = self.searched.saturating_sub(MAX_OUTPUT_MATCH);
+        while !text.is_char_boundary(from) {
+            from -= 1;
+        }
+        self.searched = text.len();
+        // `find_at` sees the text before `from`, so `^` and `\b` still
+        // mean what they mean in the whole text.
+        re.find_at(text, from).map(|m| m.as_str().to_string())
+    }
+}
 
 /// A failed request: an ERROR code and message.
 pub type Failure = (&'static str, String);
@@ -234,7 +297,7 @@ async fn wait_for(session: &Arc<Session>, cond: &WaitCondition) -> Value {
             };
             let mut watch = session.output.watch();
             let mut offset = session.output.end();
-            let mut text = String::new();
+            let mut text = OutputText::default();
             loop {
                 let found = match source {
                     RegexSource::Screen => session.screen().and_then(|st| {
@@ -246,18 +309,13 @@ async fn wait_for(session: &Arc<Session>, cond: &WaitCondition) -> Value {
                     }),
                     RegexSource::Output => {
                         let (from, slices) = session.output.slices_from(offset);
-                        let new: Vec<u8> = slices.concat();
-                        offset = from + new.len() as u64;
-                        text.push_str(&String::from_utf8_lossy(&strip_ansi_escapes::strip(&new)));
-                        if text.len() > OUTPUT_WINDOW {
-                            let mut cut = text.len() - OUTPUT_WINDOW;
-                            while !text.is_char_boundary(cut) {
-                                cut += 1;
-                            }
-                            text.drain(..cut);
+                        offset = from;
+                        for s in &slices {
+                            text.feed(s);
+                            offset += s.len() as u64;
                         }
-                        re.find(&text).map(|m| {
-                            json!({"ok": true, "until": "regex", "match": m.as_str(), "source": "output", "output_offset": offset})
+                        text.find(&re).map(|m| {
+                            json!({"ok": true, "until": "regex", "match": m, "source": "output", "output_offset": offset})
                         })
                     }
                 };

@@ -473,3 +473,44 @@ fn item31_unread_answers_are_bounded_and_the_connection_cut() {
     let mut c = Raw::connect(&env.sock("big"));
     assert!(c.status().2);
 }
+
+/// Item 11: an output-regex WAIT matches the decoded, escape-stripped
+/// stream even when a UTF-8 character or an escape sequence is split
+/// between two reads of the pty.
+#[test]
+fn item11_output_regex_sees_split_characters_and_escapes_whole() {
+    let env = Env::new();
+    env.start(
+        "re",
+        &[],
+        &[
+            "sh",
+            "-c",
+            "read x; printf 'caf\\303'; sleep 0.3; printf '\\251 DONE\\n'; \
+             read y; printf '\\033[1'; sleep 0.3; printf 'mBOLD\\n'; printf 'END-MARK\\n'; \
+             sleep 1000",
+        ],
+    );
+    let mut c = Raw::connect(&env.sock("re"));
+    c.hello();
+    c.send(
+        0x0C,
+        r#"{"until": "regex", "source": "output", "pattern": "café DONE", "timeout_ms": 20000, "id": 1}"#.as_bytes(),
+    );
+    // WAIT is registered before the input: requests are handled in order.
+    c.send(0x01, b"\n");
+    let v = recv_json(&mut c, "the first WAIT", 0x87, |v| v["id"] == 1);
+    assert_eq!(v["ok"], true, "{v}");
+    assert_eq!(v["match"], "café DONE", "{v}");
+    c.send(
+        0x0C,
+        br#"{"until": "regex", "source": "output", "pattern": "mBOLD|END-MARK", "timeout_ms": 20000, "id": 2}"#,
+    );
+    c.send(0x01, b"\n");
+    let v = recv_json(&mut c, "the second WAIT", 0x87, |v| v["id"] == 2);
+    assert_eq!(v["ok"], true, "{v}");
+    assert_eq!(
+        v["match"], "END-MARK",
+        "ESC[1 + mBOLD is bold BOLD, not text: {v}"
+    );
+}

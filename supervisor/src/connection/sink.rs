@@ -156,13 +156,19 @@ impl Sink {
             match self.wr.try_write_vectored(bufs) {
                 Ok(0) => return Err(std::io::ErrorKind::WriteZero.into()),
                 Ok(n) => {
-                    self.progress(sub.as_deref_mut());
-                    if let (Some(s), Some(header)) = (sub.as_deref_mut(), output.as_mut()) {
-                        let h = n.min(*header);
-                        *header -= h;
-                        if n > h {
-                            s.advance(n - h);
+                    self.last_progress = Instant::now();
+                    self.backlog.progressed();
+                    match (sub.as_deref_mut(), output.as_mut()) {
+                        (Some(s), Some(header)) if n > *header => {
+                            s.advance(n - *header);
+                            *header = 0;
                         }
+                        (Some(s), Some(header)) => {
+                            *header -= n;
+                            s.touch();
+                        }
+                        (Some(s), None) => s.touch(),
+                        (None, _) => {}
                     }
                     IoSlice::advance_slices(&mut bufs, n);
                 }
@@ -174,14 +180,6 @@ impl Sink {
             }
         }
         Ok(())
-    }
-
-    fn progress(&mut self, sub: Option<&mut Subscription>) {
-        self.last_progress = Instant::now();
-        self.backlog.progressed();
-        if let Some(s) = sub {
-            s.touch();
-        }
     }
 
     /// Wait until the socket takes more, watching the peer read meanwhile.
@@ -197,7 +195,11 @@ impl Sink {
             let now_unread = unread_bytes(fd);
             if let (Some(now), Some(before)) = (now_unread, unread) {
                 if now < before {
-                    self.progress(sub.as_deref_mut());
+                    self.last_progress = Instant::now();
+                    self.backlog.progressed();
+                    if let Some(s) = sub.as_deref_mut() {
+                        s.touch();
+                    }
                 }
             }
             unread = now_unread;
