@@ -23,7 +23,6 @@
 
 use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use bytes::Bytes;
 use futures_util::{SinkExt, StreamExt};
@@ -73,9 +72,6 @@ pub enum ClientError {
     /// The connection closed before the answer arrived.
     #[error("connection closed by the session")]
     Closed,
-    /// No answer in time.
-    #[error("no answer from the session within {0:?}")]
-    Timeout(Duration),
 }
 
 /// The receiving half of a connection.
