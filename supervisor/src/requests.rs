@@ -338,3 +338,38 @@ async fn wait_for(session: &Arc<Session>, cond: &WaitCondition) -> Value {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn found(chunks: &[&[u8]], pattern: &str) -> Option<String> {
+        let re = compile(pattern).unwrap();
+        let mut t = OutputText::default();
+        for c in chunks {
+            t.feed(c);
+            if let Some(m) = t.find(&re) {
+                return Some(m);
+            }
+        }
+        None
+    }
+
+    #[test]
+    fn output_text_is_decoded_across_chunks() {
+        assert_eq!(
+            found(&[b"go\r\nready-2\r\n"], "ready-2").as_deref(),
+            Some("ready-2")
+        );
+        assert_eq!(
+            found(&[b"caf\xc3", b"\xa9 DONE\r\n"], "café DONE").as_deref(),
+            Some("café DONE")
+        );
+        assert_eq!(found(&[b"\x1b[1", b"mBOLD\r\n"], "mBOLD"), None);
+        assert_eq!(
+            found(&[b"\x1b[1", b"mBOLD\r\n"], "^BOLD$").as_deref(),
+            Some("BOLD")
+        );
+        assert_eq!(found(&[b"abc", b"def"], "cde").as_deref(), Some("cde"));
+    }
+}

@@ -180,28 +180,25 @@ fn wait_regex_idle_exit_and_timeout() {
         cmd.args(["wait", "w", "--regex", r"ready-\d", "--timeout", "20000"]);
         std::thread::spawn(move || cmd.output().unwrap())
     };
-    let output = {
-        let mut cmd = env.hm();
-        cmd.args([
-            "wait",
-            "w",
-            "--regex",
-            "ready-2",
-            "--output",
-            "--json",
-            "--timeout",
-            "20000",
-        ]);
-        std::thread::spawn(move || cmd.output().unwrap())
-    };
-    std::thread::sleep(Duration::from_millis(300));
+    // The output regex on the same connection as the input: requests are
+    // handled in order, so the WAIT is in place before the input arrives
+    // (a separate `hm wait --output` may start after the output was written).
+    ctl.hello();
+    ctl.send(
+        0x0C,
+        br#"{"until": "regex", "source": "output", "pattern": "ready-2", "timeout_ms": 20000, "id": 1}"#,
+    );
     ctl.send(0x01, b"go\n");
     let s = screen.join().unwrap();
     assert!(s.status.success());
     assert_eq!(String::from_utf8_lossy(&s.stdout).trim(), "ready-2");
-    let o = output.join().unwrap();
-    assert!(o.status.success());
-    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let v = loop {
+        let (k, p) = ctl.recv().expect("the output WAIT's answer");
+        if k == 0x87 {
+            break serde_json::from_slice::<serde_json::Value>(&p).unwrap();
+        }
+    };
+    assert_eq!(v["ok"], true, "{v}");
     assert_eq!(v["match"], "ready-2");
     // A classifier state.
     let out = env.run(&[
