@@ -8,8 +8,9 @@
 
 use std::collections::VecDeque;
 use std::os::fd::{AsRawFd, OwnedFd};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 
+use crate::sync::lock;
 use bytes::{Buf, Bytes};
 use nix::errno::Errno;
 use tokio::io::unix::AsyncFd;
@@ -33,10 +34,6 @@ pub struct PtyInput {
     queued: Notify,
     /// Wakes callers: the queue shrank.
     drained: Notify,
-}
-
-fn lock(m: &Mutex<Queue>) -> MutexGuard<'_, Queue> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 enum Wrote {

@@ -42,3 +42,4 @@ pub mod server;
 pub mod session;
 pub mod spawn;
 pub mod supervisor;
+pub mod sync;

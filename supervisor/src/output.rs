@@ -16,9 +16,10 @@
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use crate::sync::lock;
 use bytes::Bytes;
 use tokio::sync::{watch, Notify};
 
@@ -100,12 +101,6 @@ pub enum Read {
     Pending,
     /// The stream has ended and everything was read.
     Closed,
-}
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    // A panic while holding the lock cannot leave the ring inconsistent in a
-    // way readers care about; keep serving.
-    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 impl Output {

@@ -27,6 +27,7 @@ use crate::input::PtyInput;
 use crate::lifecycle::{exit_code, Target};
 use crate::output::{Output, OutputConfig};
 use crate::screen::{ScreenModel, REPLAY_TAIL, SKIP_OVER};
+use crate::sync::lock;
 
 /// Pty reads go into blocks of this size; one batch of reads fills at most one.
 const READ_BLOCK: usize = crate::output::MAX_CHUNK;
@@ -47,10 +48,6 @@ const EVENT_BACKLOG: usize = 1024;
 
 /// How the child ended: exit code (128+N for signal N) and the signal.
 pub type ExitStatus = (i32, Option<i32>);
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
-}
 
 /// The screen model and how far into the output it has parsed.
 pub struct ScreenState {

@@ -14,7 +14,7 @@
 //!   (compared with the screen as it settled after the report) or the next
 //!   report; input lifts a reported `waiting` too.
 
-use std::sync::{Mutex, MutexGuard};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use heimdall_protocol::message::{Waiting, WaitingKind};
@@ -27,6 +27,7 @@ use tokio::sync::Notify;
 use super::probe;
 use super::Window;
 use crate::session::Session;
+use crate::sync::lock;
 
 /// Quiet output after which the screen is read.
 pub const SETTLE: Duration = Duration::from_millis(250);
@@ -74,10 +75,6 @@ struct Inner {
 pub struct Cell {
     inner: Mutex<Inner>,
     kick: Notify,
-}
-
-fn lock(m: &Mutex<Inner>) -> MutexGuard<'_, Inner> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// The outcome of one look.
