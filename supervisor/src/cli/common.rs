@@ -104,7 +104,20 @@ fn transient(e: &anyhow::Error) -> bool {
             | ClientError::Codec(heimdall_protocol::CodecError::Io(_)),
         ) => true,
         Some(ClientError::Server(body)) => body.error == "dead",
-        _ => false,
+        _ => match c.downcast_ref::<heimdall_client::ClientError>() {
+            Some(heimdall_client::ClientError::Connect { source, .. }) => matches!(
+                source.kind(),
+                ErrorKind::ConnectionRefused | ErrorKind::NotFound | ErrorKind::ConnectionReset
+            ),
+            Some(
+                heimdall_client::ClientError::SessionEnded { .. }
+                | heimdall_client::ClientError::Io(_),
+            ) => true,
+            Some(heimdall_client::ClientError::Server { code, .. }) => {
+                *code == heimdall_client::ErrorCode::Dead
+            }
+            _ => false,
+        },
     })
 }
 
@@ -172,6 +185,18 @@ pub fn live_session(common: &super::Common, id: &str) -> anyhow::Result<(Config,
     let cfg = common.load()?;
     let paths = find_live(&cfg, id)?;
     Ok((cfg, paths))
+}
+
+/// Connect to a live session through the client library; a heimdall 1.0
+/// supervisor is recognised at once (its `hello()` is `None`).
+pub async fn open(paths: &SessionPaths, client: &str) -> anyhow::Result<heimdall_client::Client> {
+    heimdall_client::ClientBuilder::new()
+        .name(client)
+        .deadline(ANSWER_TIMEOUT)
+        .exit_record(&paths.exit)
+        .connect(&paths.sock)
+        .await
+        .with_context(|| format!("session {:?}", paths.id))
 }
 
 /// Connect to a live session's socket and say HELLO as `client`.

@@ -8,7 +8,7 @@ use anyhow::anyhow;
 use clap::Args;
 use serde_json::json;
 
-use super::common::{connect, exit_phrase, live_session, print_json, runtime};
+use super::common::{exit_phrase, live_session, open, print_json, runtime};
 use super::Common;
 use crate::exit_record::ExitRecord;
 
@@ -28,14 +28,13 @@ pub fn run(common: &Common, args: KillArgs) -> anyhow::Result<i32> {
     // The supervisor's own grace may differ from ours; allow a generous bound.
     let bound = Duration::from_millis(cfg.kill_grace_ms.max(5000)) + Duration::from_secs(10);
     runtime()?.block_on(async {
-        let (mut c, _) = connect(&paths, "hm kill").await?;
+        let c = open(&paths, "hm kill").await?;
         c.kill().await?;
         if !args.json {
             println!("Kill signal sent to session {}", paths.id);
         }
         // The supervisor closes every connection when the session has ended.
-        let ended =
-            tokio::time::timeout(bound, async { while let Ok(Some(_)) = c.recv().await {} }).await;
+        let ended = tokio::time::timeout(bound, c.closed()).await;
         if ended.is_err() {
             return Err(anyhow!(
                 "session {:?} did not end within {}s of the kill",

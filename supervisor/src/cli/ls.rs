@@ -6,12 +6,12 @@
 
 use std::time::Duration;
 
+use anyhow::Context;
 use clap::Args;
 use serde_json::{json, Value};
 
 use super::common::{
-    answer, ask_session, command_line, connect, human_duration, runtime, since_rfc3339, socket_dir,
-    NoSession,
+    ask_session, command_line, human_duration, open, runtime, since_rfc3339, socket_dir, NoSession,
 };
 use super::Common;
 use crate::exit_record::ExitRecord;
@@ -26,8 +26,22 @@ pub struct LsArgs {
 }
 
 async fn live_row(paths: &SessionPaths) -> anyhow::Result<Value> {
-    let (mut c, hello) = connect(paths, "hm ls").await?;
-    let st = answer(paths, c.status()).await?;
+    let c = open(paths, "hm ls").await?;
+    let st = c
+        .status()
+        .await
+        .with_context(|| format!("session {:?}", paths.id))?;
+    let Some(hello) = c.hello() else {
+        // A heimdall 1.0 supervisor answers STATUS only.
+        return Ok(json!({
+            "id": paths.id,
+            "alive": st.alive,
+            "pid": st.pid,
+            "state": st.state.name(),
+            "state_ms": st.state_ms,
+            "command": [],
+        }));
+    };
     Ok(json!({
         "id": paths.id,
         "alive": st.alive,

@@ -2,11 +2,12 @@
 
 use std::time::Duration;
 
+use anyhow::Context;
 use clap::Args;
 use serde_json::json;
 
 use super::common::{
-    answer, ask_session, command_line, connect, exit_phrase, human_duration, print_json, runtime,
+    ask_session, command_line, exit_phrase, human_duration, open, print_json, runtime,
     since_rfc3339,
 };
 use super::Common;
@@ -29,8 +30,35 @@ pub fn run(common: &Common, args: StatusArgs) -> anyhow::Result<i32> {
         &args.id,
         |paths| {
             runtime()?.block_on(async {
-                let (mut c, hello) = connect(paths, "hm status").await?;
-                let st = answer(paths, c.status()).await?;
+                let c = open(paths, "hm status").await?;
+                let st = c
+                    .status()
+                    .await
+                    .with_context(|| format!("session {:?}", paths.id))?;
+                let Some(hello) = c.hello() else {
+                    // A heimdall 1.0 supervisor: STATUS is all it tells.
+                    if args.json {
+                        print_json(&json!({
+                            "id": paths.id,
+                            "alive": st.alive,
+                            "pid": st.pid,
+                            "state": st.state.name(),
+                            "state_ms": st.state_ms,
+                            "idle_ms": st.idle_ms,
+                            "protocol": 1,
+                        }));
+                    } else {
+                        println!("session  {}", paths.id);
+                        println!(
+                            "status   {}, {}",
+                            if st.alive { "running" } else { "exiting" },
+                            st.state
+                        );
+                        println!("pid      {}", st.pid);
+                        println!("(a heimdall 1.0 supervisor: more needs a newer supervisor)");
+                    }
+                    return Ok(0);
+                };
                 let s = &hello.session;
                 let uptime = since_rfc3339(&s.started_at).unwrap_or_default();
                 if args.json {
