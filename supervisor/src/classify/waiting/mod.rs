@@ -12,7 +12,7 @@ pub mod probe;
 pub mod rules;
 pub mod watch;
 
-use heimdall_protocol::message::{Waiting, WaitingKind};
+use heimdall_protocol::message::Waiting;
 use heimdall_protocol::ScreenResp;
 use serde::Serialize;
 
@@ -162,14 +162,10 @@ impl Rules {
     }
 }
 
-/// Whether `kind` is a secret whose answer must never be logged.
-pub fn is_secret(kind: WaitingKind) -> bool {
-    kind == WaitingKind::Password
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use heimdall_protocol::message::WaitingKind;
     use heimdall_protocol::Cursor;
 
     fn screen(text: &str, row: u16, col: u16) -> ScreenResp {
