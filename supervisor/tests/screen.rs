@@ -188,37 +188,29 @@ fn wait_regex_idle_exit_and_timeout() {
         0x0C,
         br#"{"until": "regex", "source": "output", "pattern": "ready-2", "timeout_ms": 20000, "id": 1}"#,
     );
+    // A classifier state, the same way: "go" makes the session active for
+    // the idle threshold (3 s), which a loaded machine may let pass before a
+    // later `hm wait --state active` is in place.
+    ctl.send(
+        0x0C,
+        br#"{"until": "state", "state": "active", "timeout_ms": 20000, "id": 2}"#,
+    );
     ctl.send(0x01, b"go\n");
     let s = screen.join().unwrap();
     assert!(s.status.success());
     assert_eq!(String::from_utf8_lossy(&s.stdout).trim(), "ready-2");
-    let v = loop {
-        let (k, p) = ctl.recv().expect("the output WAIT's answer");
+    let mut answers = std::collections::BTreeMap::new();
+    while answers.len() < 2 {
+        let (k, p) = ctl.recv().expect("the WAITs' answers");
         if k == 0x87 {
-            break serde_json::from_slice::<serde_json::Value>(&p).unwrap();
+            let v: serde_json::Value = serde_json::from_slice(&p).unwrap();
+            answers.insert(v["id"].as_u64().unwrap(), v);
         }
-    };
-    assert_eq!(v["ok"], true, "{v}");
-    assert_eq!(v["match"], "ready-2");
-    // A classifier state.
-    let out = env.run(&[
-        "wait",
-        "w",
-        "--state",
-        "active",
-        "--json",
-        "--timeout",
-        "20000",
-    ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert_eq!(
-        serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()["state"],
-        "active"
-    );
+    }
+    assert_eq!(answers[&1]["ok"], true, "{}", answers[&1]);
+    assert_eq!(answers[&1]["match"], "ready-2");
+    assert_eq!(answers[&2]["ok"], true, "{}", answers[&2]);
+    assert_eq!(answers[&2]["state"], "active");
     let bad = env.run(&["wait", "w", "--state", "sleepy"]);
     assert_eq!(
         bad.status.code(),
