@@ -15,3 +15,7 @@ bench:
 # Build and run a session attached to this terminal: just run bash
 run *CMD:
     cargo run --release -p heimdall-supervisor -- run -- {{CMD}}
+
+# Fuzz one target (frame_codec, message, keys, connection); needs nightly and cargo-fuzz.
+fuzz TARGET *ARGS:
+    cd fuzz && cargo +nightly fuzz run {{TARGET}} -- {{ARGS}}
