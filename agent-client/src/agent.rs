@@ -125,11 +125,6 @@ impl Agent {
         self.store.as_ref().map(Conversation::id)
     }
 
-    /// The toolbox (front ends use it to clean up).
-    pub fn tools(&self) -> &Toolbox {
-        &self.tools
-    }
-
     fn push(&mut self, message: Message) -> Result<(), StoreError> {
         if let Some(store) = &mut self.store {
             store.append(&message)?;

@@ -3,6 +3,8 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use heimdall_client::config::{expand_tilde, home_dir};
+use heimdall_client::ConfigFile;
 use serde::Deserialize;
 
 use crate::provider::{ProviderKind, ProviderSettings, RetryPolicy};
@@ -11,22 +13,26 @@ use crate::safe_output::DEFAULT_TRUNCATION;
 /// Why the configuration cannot be used.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    /// The file could not be read.
-    #[error("cannot read {path}: {source}")]
-    Read {
-        /// The file.
-        path: PathBuf,
-        /// Why.
-        source: std::io::Error,
-    },
-    /// The file or the `[agent]` table is not valid.
-    #[error("{path}: {message}")]
+    /// The file could not be read or split.
+    #[error(transparent)]
+    File(#[from] heimdall_client::ConfigError),
+    /// A value of the `[agent]` table is out of range.
+    #[error("{path}: [agent]: {message}")]
     Invalid {
-        /// The file (or `[agent]`).
+        /// The file.
         path: PathBuf,
         /// What is wrong.
         message: String,
     },
+}
+
+/// The configuration file with the agent's part parsed.
+#[derive(Debug, Clone)]
+pub struct Loaded {
+    /// The `[agent]` table (defaults when absent).
+    pub agent: AgentConfig,
+    /// The whole file (the supervisor's part gives the socket directory).
+    pub file: ConfigFile,
 }
 
 /// The agent's configuration; every key is optional in the file.
@@ -88,24 +94,21 @@ impl Default for AgentConfig {
 }
 
 impl AgentConfig {
-    /// Parse the `[agent]` table (already taken out of the file).
-    pub fn from_table(table: toml::Table) -> Result<AgentConfig, String> {
-        let cfg: AgentConfig = toml::Value::Table(table)
-            .try_into()
-            .map_err(|e: toml::de::Error| format!("[agent]: {}", e.message()))?;
-        if cfg.max_iterations == 0 {
-            return Err("[agent]: max_iterations must be at least 1".into());
+    /// Check the values' ranges.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.max_iterations == 0 {
+            return Err("max_iterations must be at least 1".into());
         }
-        if cfg.truncation < 100 {
-            return Err("[agent]: truncation must be at least 100 characters".into());
+        if self.truncation < 100 {
+            return Err("truncation must be at least 100 characters".into());
         }
-        if cfg.max_sessions == 0 {
-            return Err("[agent]: max_sessions must be at least 1".into());
+        if self.max_sessions == 0 {
+            return Err("max_sessions must be at least 1".into());
         }
-        if cfg.tool_timeout_secs == 0 {
-            return Err("[agent]: tool_timeout_secs must be at least 1".into());
+        if self.tool_timeout_secs == 0 {
+            return Err("tool_timeout_secs must be at least 1".into());
         }
-        Ok(cfg)
+        Ok(())
     }
 
     /// The model in force.
@@ -185,47 +188,22 @@ impl AgentConfig {
     }
 }
 
-/// Read the `[agent]` table of a configuration file: the explicit one, else
-/// `./heimdall.toml`, else `$XDG_CONFIG_HOME/heimdall/heimdall.toml`. No
-/// file (or no table) gives the defaults.
-pub fn load(explicit: Option<&Path>) -> Result<AgentConfig, ConfigError> {
-    let path = match explicit {
-        Some(p) => Some(p.to_path_buf()),
-        None => discover(),
-    };
-    let Some(path) = path else {
-        return Ok(AgentConfig::default());
-    };
-    let text = std::fs::read_to_string(&path).map_err(|source| ConfigError::Read {
-        path: path.clone(),
-        source,
-    })?;
-    let invalid = |message: String| ConfigError::Invalid {
-        path: path.clone(),
+/// Read the configuration file (the explicit one, else `./heimdall.toml`,
+/// else `$XDG_CONFIG_HOME/heimdall/heimdall.toml`, as every Heimdall program
+/// does) and parse its `[agent]` table. No file (or no table) gives the
+/// defaults.
+pub fn load(explicit: Option<&Path>) -> Result<Loaded, ConfigError> {
+    let file = ConfigFile::load(explicit)?;
+    let agent: AgentConfig = file.section("agent")?.unwrap_or_default();
+    agent.validate().map_err(|message| ConfigError::Invalid {
+        path: file.path.clone().unwrap_or_default(),
         message,
-    };
-    let mut doc: toml::Table = toml::from_str(&text).map_err(|e| invalid(e.message().into()))?;
-    match doc.remove("agent") {
-        None => Ok(AgentConfig::default()),
-        Some(toml::Value::Table(t)) => AgentConfig::from_table(t).map_err(invalid),
-        Some(_) => Err(invalid("`agent` must be a table".into())),
-    }
-}
-
-fn discover() -> Option<PathBuf> {
-    let local = PathBuf::from("heimdall.toml");
-    if local.is_file() {
-        return Some(local);
-    }
-    let user = config_home().join("heimdall/heimdall.toml");
-    user.is_file().then_some(user)
+    })?;
+    Ok(Loaded { agent, file })
 }
 
 fn home() -> PathBuf {
-    std::env::var_os("HOME")
-        .filter(|h| !h.is_empty())
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("/"))
+    home_dir().unwrap_or_else(|| PathBuf::from("/"))
 }
 
 fn config_home() -> PathBuf {
@@ -242,32 +220,32 @@ fn data_home() -> PathBuf {
         .unwrap_or_else(|| home().join(".local/share"))
 }
 
-/// `~/x` → `$HOME/x`.
-pub fn expand_tilde(p: &Path) -> PathBuf {
-    match p.strip_prefix("~") {
-        Ok(rest) => home().join(rest),
-        Err(_) => p.to_path_buf(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use heimdall_client::ConfigOrigin;
 
-    fn table(text: &str) -> toml::Table {
-        toml::from_str(text).unwrap()
+    /// The `[agent]` table of a file's text, parsed and validated.
+    fn parse(text: &str) -> Result<AgentConfig, String> {
+        let file = ConfigFile::parse(text, ConfigOrigin::Explicit)?;
+        let agent: AgentConfig = file
+            .section("agent")
+            .map_err(|e| e.to_string())?
+            .unwrap_or_default();
+        agent.validate()?;
+        Ok(agent)
     }
 
     #[test]
     fn defaults_and_overrides() {
-        let c = AgentConfig::from_table(table("")).unwrap();
+        let c = parse("").unwrap();
         assert_eq!(c.max_iterations, 20);
         assert_eq!(c.truncation, 12_000);
         assert_eq!(c.max_sessions, 8);
         assert_eq!(c.tool_timeout_secs, 300);
-        let c = AgentConfig::from_table(table(
-            "provider = \"anthropic\"\nmodel = \"m\"\nmax_tokens = 100\nbase_url = \"http://127.0.0.1:1\"",
-        ))
+        let c = parse(
+            "[agent]\nprovider = \"anthropic\"\nmodel = \"m\"\nmax_tokens = 100\nbase_url = \"http://127.0.0.1:1\"",
+        )
         .unwrap();
         let s = c.provider_settings();
         assert_eq!(s.kind, ProviderKind::Anthropic);
@@ -292,6 +270,7 @@ mod tests {
             .map(|l| format!("{l}\n"))
             .collect();
         let parsed: toml::Table = toml::from_str(&text).unwrap();
+        let c = parse(&format!("[agent]\n{text}")).unwrap();
         for key in [
             "provider",
             "model",
@@ -314,7 +293,6 @@ mod tests {
                 "heimdall.example.toml lacks [agent] {key}"
             );
         }
-        let c = AgentConfig::from_table(parsed).unwrap();
         let d = AgentConfig::default();
         assert_eq!(c.max_iterations, d.max_iterations);
         assert_eq!(c.truncation, d.truncation);
@@ -326,10 +304,10 @@ mod tests {
 
     #[test]
     fn unknown_keys_and_bad_values_are_named() {
-        let e = AgentConfig::from_table(table("modle = \"x\"")).unwrap_err();
+        let e = parse("[agent]\nmodle = \"x\"").unwrap_err();
         assert!(e.contains("modle"), "{e}");
-        let e = AgentConfig::from_table(table("provider = \"cohere\"")).unwrap_err();
+        let e = parse("[agent]\nprovider = \"cohere\"").unwrap_err();
         assert!(e.contains("cohere"), "{e}");
-        assert!(AgentConfig::from_table(table("max_iterations = 0")).is_err());
+        assert!(parse("[agent]\nmax_iterations = 0").is_err());
     }
 }

@@ -4,16 +4,19 @@
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 use heimdall_agent::agent::{Agent, AgentEvent, LoopLimits, TurnEnd};
-use heimdall_agent::config::{self, AgentConfig};
+use heimdall_agent::config::{self, AgentConfig, Loaded};
 use heimdall_agent::provider::{Provider, ProviderKind};
 use heimdall_agent::store::{self, Conversation};
 use heimdall_agent::tools::files::FileTools;
+use heimdall_agent::tools::sessions::SessionTools;
 use heimdall_agent::tools::skills::{system_prompt, Skills};
 use heimdall_agent::tools::Toolbox;
+use heimdall_client::{resolve_socket_dir, Launcher};
 use rustyline::error::ReadlineError;
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
@@ -46,6 +49,9 @@ struct Cli {
     /// Override [agent] work_dir.
     #[arg(long, global = true)]
     work_dir: Option<PathBuf>,
+    /// Leave the sessions the agent started running when it exits.
+    #[arg(long, global = true)]
+    keep_sessions: bool,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -84,8 +90,9 @@ fn main() -> ExitCode {
     }
 }
 
-fn load_config(cli: &Cli) -> Result<AgentConfig> {
-    let mut cfg = config::load(cli.config.as_deref())?;
+fn load_config(cli: &Cli) -> Result<Loaded> {
+    let mut loaded = config::load(cli.config.as_deref())?;
+    let cfg = &mut loaded.agent;
     if let Some(p) = &cli.provider {
         cfg.provider = toml::Value::String(p.clone())
             .try_into::<ProviderKind>()
@@ -100,11 +107,12 @@ fn load_config(cli: &Cli) -> Result<AgentConfig> {
     if let Some(w) = &cli.work_dir {
         cfg.work_dir = w.clone();
     }
-    Ok(cfg)
+    Ok(loaded)
 }
 
 async fn run(cli: Cli) -> Result<ExitCode> {
-    let cfg = load_config(&cli)?;
+    let loaded = load_config(&cli)?;
+    let cfg = &loaded.agent;
     if let Some(Command::List) = cli.command {
         for s in store::list(&cfg.data_path())? {
             println!(
@@ -114,22 +122,53 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         }
         return Ok(ExitCode::SUCCESS);
     }
-    let mut agent = build_agent(&cfg, cli.resume.as_deref())?;
-    match cli.command {
+    let (mut agent, sessions) = build_agent(&loaded, cli.resume.as_deref())?;
+    let code = match cli.command {
         Some(Command::Run { prompt }) => run_once(&mut agent, &prompt.join(" "), cli.json).await,
-        _ => repl(&mut agent, &cfg, cli.json).await,
+        _ => repl(&mut agent, &sessions, cfg, cli.json).await,
+    };
+    let ids = if cli.keep_sessions {
+        sessions.owned_live().await
+    } else {
+        sessions.cleanup(Duration::from_secs(10)).await
+    };
+    if !ids.is_empty() {
+        let what = if cli.keep_sessions {
+            "kept running (hm attach ID)"
+        } else {
+            "ended"
+        };
+        if cli.json {
+            print_json(&json!({"type": "sessions", "status": what, "ids": ids}));
+        } else {
+            eprintln!("[sessions {what}: {}]", ids.join(", "));
+        }
     }
+    code
 }
 
-fn build_agent(cfg: &AgentConfig, resume: Option<&str>) -> Result<Agent> {
+fn build_agent(loaded: &Loaded, resume: Option<&str>) -> Result<(Agent, SessionTools)> {
+    let cfg = &loaded.agent;
     let settings = cfg.provider_settings();
     let provider = Provider::new(settings.clone())?;
     let work_dir = cfg.work_path();
     let files =
         FileTools::new(&work_dir).with_context(|| format!("work_dir {}", work_dir.display()))?;
+    let socket_dir = resolve_socket_dir(None, &loaded.file);
+    let mut launcher = Launcher::new().socket_dir(&socket_dir);
+    if let Some(path) = &loaded.file.path {
+        launcher = launcher.config(path);
+    }
+    let sessions = SessionTools::new(
+        launcher,
+        socket_dir,
+        cfg.max_sessions,
+        files.root().to_path_buf(),
+    );
     let skills = Skills::load(&cfg.skills_path());
     let system = system_prompt(&cfg.identity_path(), &skills, files.root());
     let mut tools = Toolbox::new(cfg.tool_timeout());
+    tools.add(sessions.clone());
     tools.add(files);
     tools.add(skills);
     let data = cfg.data_path();
@@ -140,7 +179,7 @@ fn build_agent(cfg: &AgentConfig, resume: Option<&str>) -> Result<Agent> {
             Vec::new(),
         ),
     };
-    Ok(Agent::new(
+    let agent = Agent::new(
         provider,
         tools,
         system,
@@ -150,7 +189,8 @@ fn build_agent(cfg: &AgentConfig, resume: Option<&str>) -> Result<Agent> {
         },
         history,
         Some(store),
-    ))
+    );
+    Ok((agent, sessions))
 }
 
 /// Prints events: text verbatim on stdout, tool lines on stderr; or JSON
@@ -254,13 +294,18 @@ async fn run_once(agent: &mut Agent, prompt: &str, json: bool) -> Result<ExitCod
     Ok(code)
 }
 
-async fn repl(agent: &mut Agent, cfg: &AgentConfig, json: bool) -> Result<ExitCode> {
+async fn repl(
+    agent: &mut Agent,
+    sessions: &SessionTools,
+    cfg: &AgentConfig,
+    json: bool,
+) -> Result<ExitCode> {
     let printer = Printer { json };
     let history = cfg.data_path().join("history");
     let mut editor = rustyline::DefaultEditor::new().context("line editor")?;
     let _ = editor.load_history(&history);
     eprintln!(
-        "hm-agent {} — conversation {}; Ctrl-C cancels a turn, Ctrl-D or /quit leaves, /usage shows tokens",
+        "hm-agent {} — conversation {}; Ctrl-C cancels a turn, Ctrl-D or /quit leaves, /usage shows tokens, /sessions the agent's sessions",
         env!("CARGO_PKG_VERSION"),
         agent.conversation_id().unwrap_or_default()
     );
@@ -285,6 +330,11 @@ async fn repl(agent: &mut Agent, cfg: &AgentConfig, json: bool) -> Result<ExitCo
         let _ = editor.add_history_entry(prompt);
         match prompt {
             "/quit" | "/exit" => break,
+            "/sessions" => {
+                let ids = sessions.owned_live().await;
+                eprintln!("sessions started here and running: {}", ids.join(", "));
+                continue;
+            }
             "/usage" => {
                 let u = agent.usage();
                 eprintln!("tokens in {} out {}", u.input_tokens, u.output_tokens);

@@ -2,6 +2,7 @@
 //! runs one call with a time limit.
 
 pub mod files;
+pub mod sessions;
 pub mod skills;
 
 use std::time::Duration;

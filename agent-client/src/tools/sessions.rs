@@ -1,0 +1,729 @@
+//! The session tools: the agent's hands. Every command the agent runs is a
+//! supervised session (started with `hm start` through the client library),
+//! so a human can `hm attach` to it. The agent never touches ptys or pids.
+//!
+//! The agent keeps at most `cap` live sessions of its own; starting one more
+//! reaps the oldest idle one. The sessions it started are killed by
+//! [`SessionTools::cleanup`] unless the front end is told to keep them.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures_util::future::BoxFuture;
+use futures_util::FutureExt;
+use heimdall_client::{
+    validate_id, Client, ClientBuilder, ClientError, Launcher, Liveness, OutputItem, RegexSource,
+    ScreenRequest, SignalSpec, SocketDir, StartOptions, State, WaitCondition, WaitResult,
+};
+use serde_json::{json, Value};
+use tokio::sync::Mutex;
+
+use super::{opt_str_arg, opt_u64_arg, str_arg, ToolOutput, ToolSet};
+use crate::conversation::ToolSpec;
+
+/// Bytes of new output `session_read` returns at most (the newest kept).
+const MAX_READ_BYTES: u64 = 1 << 20;
+
+/// Silence after which a session counts as idle for reaping, whatever the
+/// classifier says (its own idle threshold may be longer).
+const REAP_IDLE_MS: u64 = 1000;
+
+/// Kept back from the tool limit so a cut wait answers before the limit.
+const WAIT_MARGIN: Duration = Duration::from_secs(2);
+
+/// A session the agent started.
+#[derive(Debug, Clone)]
+struct Owned {
+    id: String,
+    last_used: Instant,
+}
+
+#[derive(Default)]
+struct Shared {
+    owned: Vec<Owned>,
+    clients: HashMap<String, Client>,
+    read_offsets: HashMap<String, u64>,
+}
+
+/// The session tools; cheap to clone (one shared state).
+#[derive(Clone)]
+pub struct SessionTools {
+    launcher: Launcher,
+    dir: SocketDir,
+    cap: usize,
+    work_dir: PathBuf,
+    state: Arc<Mutex<Shared>>,
+}
+
+type ToolResult = Result<ToolOutput, String>;
+
+fn client_error(id: &str, e: ClientError) -> String {
+    match e {
+        ClientError::SessionEnded { code } => format!(
+            "session {id} has ended{}",
+            code.map(|c| format!(" (exit code {c})"))
+                .unwrap_or_default()
+        ),
+        other => format!("session {id}: {other}"),
+    }
+}
+
+/// The argv of a command line: split on blanks when it is a plain command,
+/// else run by `sh -c`.
+fn argv(command: &str) -> Vec<String> {
+    let shell = command
+        .chars()
+        .any(|c| "|&;<>()$`\\\"'*?[]#~=%{}!\n".contains(c));
+    if shell {
+        vec!["sh".into(), "-c".into(), command.into()]
+    } else {
+        command.split_whitespace().map(str::to_string).collect()
+    }
+}
+
+impl SessionTools {
+    /// Session tools starting sessions with `launcher` in socket directory
+    /// `socket_dir` (the launcher should use the same one), at most `cap`
+    /// live sessions of the agent's own, started in `work_dir` by default.
+    pub fn new(launcher: Launcher, socket_dir: PathBuf, cap: usize, work_dir: PathBuf) -> Self {
+        SessionTools {
+            launcher,
+            dir: SocketDir::new(socket_dir),
+            cap: cap.max(1),
+            work_dir,
+            state: Arc::new(Mutex::new(Shared::default())),
+        }
+    }
+
+    /// The ids of the sessions the agent started that still run.
+    pub async fn owned_live(&self) -> Vec<String> {
+        let ids: Vec<String> = self
+            .state
+            .lock()
+            .await
+            .owned
+            .iter()
+            .map(|o| o.id.clone())
+            .collect();
+        ids.into_iter().filter(|id| self.is_live(id)).collect()
+    }
+
+    fn is_live(&self, id: &str) -> bool {
+        self.dir
+            .find(id)
+            .is_ok_and(|e| matches!(e.liveness, Liveness::Live(_)))
+    }
+
+    /// Kill every session the agent started that still runs and wait (up
+    /// to `grace`) for each to end. Returns the ids killed.
+    pub async fn cleanup(&self, grace: Duration) -> Vec<String> {
+        let ids = self.owned_live().await;
+        let mut killed = Vec::new();
+        for id in ids {
+            if self.kill(&id, grace).await.is_ok() {
+                killed.push(id);
+            }
+        }
+        killed
+    }
+
+    /// A connection to session `id` (cached).
+    async fn client(&self, id: &str) -> Result<Client, String> {
+        validate_id(id).map_err(|e| e.to_string())?;
+        let mut st = self.state.lock().await;
+        if let Some(o) = st.owned.iter_mut().find(|o| o.id == id) {
+            o.last_used = Instant::now();
+        }
+        if let Some(c) = st.clients.get(id) {
+            return Ok(c.clone());
+        }
+        let c = self
+            .dir
+            .connect(id, ClientBuilder::new().name("hm-agent"))
+            .await
+            .map_err(|e| e.to_string())?;
+        st.clients.insert(id.to_string(), c.clone());
+        Ok(c)
+    }
+
+    /// Forget a cached connection (after the session ended).
+    async fn forget(&self, id: &str) {
+        self.state.lock().await.clients.remove(id);
+    }
+
+    /// Run `f` with the session's connection; a connection to a session
+    /// that has ended is dropped from the cache.
+    async fn with_client<T, F, Fut>(&self, id: &str, f: F) -> Result<T, String>
+    where
+        F: FnOnce(Client) -> Fut,
+        Fut: std::future::Future<Output = Result<T, ClientError>>,
+    {
+        let c = self.client(id).await?;
+        match f(c).await {
+            Ok(v) => Ok(v),
+            Err(e) => {
+                if matches!(e, ClientError::SessionEnded { .. } | ClientError::Io(_)) {
+                    self.forget(id).await;
+                }
+                Err(client_error(id, e))
+            }
+        }
+    }
+
+    async fn kill(&self, id: &str, grace: Duration) -> Result<Option<i32>, String> {
+        let c = self.client(id).await?;
+        c.kill().await.map_err(|e| client_error(id, e))?;
+        // Ended once the connection closes and the supervisor has let go of
+        // the session's files.
+        let code = tokio::time::timeout(grace, async {
+            let code = c.closed().await;
+            while self.is_live(id) {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            code
+        })
+        .await;
+        let mut st = self.state.lock().await;
+        st.clients.remove(id);
+        st.owned.retain(|o| o.id != id);
+        st.read_offsets.remove(id);
+        match code {
+            Ok(code) => Ok(code),
+            Err(_) => Err(format!(
+                "asked session {id} to end; it had not ended after {} s",
+                grace.as_secs()
+            )),
+        }
+    }
+
+    /// Make room under the cap: kill the oldest idle session the agent
+    /// started. Returns the id reaped, or an error when none is idle.
+    async fn make_room(&self) -> Result<Option<String>, String> {
+        let live = self.owned_live().await;
+        if live.len() < self.cap {
+            return Ok(None);
+        }
+        let mut by_age: Vec<Owned> = {
+            let st = self.state.lock().await;
+            st.owned
+                .iter()
+                .filter(|o| live.contains(&o.id))
+                .cloned()
+                .collect()
+        };
+        by_age.sort_by_key(|o| o.last_used);
+        for o in by_age {
+            let Ok(c) = self.client(&o.id).await else {
+                continue;
+            };
+            let idle = c.status().await.is_ok_and(|s| {
+                !s.alive || s.state.name() == "idle" || u64::from(s.idle_ms) >= REAP_IDLE_MS
+            });
+            if idle {
+                self.kill(&o.id, Duration::from_secs(10)).await?;
+                return Ok(Some(o.id));
+            }
+        }
+        Err(format!(
+            "the agent already runs {} sessions (max_sessions) and none is idle; \
+             kill one with session_kill first",
+            live.len()
+        ))
+    }
+
+    async fn start(&self, args: &Value) -> ToolResult {
+        let command = str_arg(args, "command")?;
+        let mut argv = argv(command);
+        if argv.is_empty() {
+            return Err("`command` is empty".into());
+        }
+        let interactive = args.get("interactive").and_then(Value::as_bool) == Some(true);
+        if !interactive {
+            argv.splice(0..0, ["env".to_string(), "NO_COLOR=1".to_string()]);
+        }
+        let id = opt_str_arg(args, "id").map(str::to_string);
+        if let Some(id) = &id {
+            validate_id(id).map_err(|e| e.to_string())?;
+        }
+        let cwd = match opt_str_arg(args, "cwd") {
+            Some(d) => self.work_dir.join(d),
+            None => self.work_dir.clone(),
+        };
+        let reaped = self.make_room().await?;
+        let started = self
+            .launcher
+            .start(&StartOptions {
+                id,
+                command: argv,
+                cwd: Some(cwd),
+                ..StartOptions::default()
+            })
+            .await
+            .map_err(|e| e.to_string())?;
+        self.state.lock().await.owned.push(Owned {
+            id: started.id.clone(),
+            last_used: Instant::now(),
+        });
+        let mut text = format!(
+            "started session {} running `{command}`{}; a human can watch it with `hm attach {}`",
+            started.id,
+            started
+                .pid
+                .map(|p| format!(" (pid {p})"))
+                .unwrap_or_default(),
+            started.id
+        );
+        if let Some(r) = reaped {
+            text.push_str(&format!(
+                "\n(session {r} was idle and was killed to stay within max_sessions)"
+            ));
+        }
+        Ok(ToolOutput::ok(text))
+    }
+
+    async fn list(&self) -> ToolResult {
+        let owned: Vec<String> = self
+            .state
+            .lock()
+            .await
+            .owned
+            .iter()
+            .map(|o| o.id.clone())
+            .collect();
+        let mut lines = Vec::new();
+        for e in self.dir.list() {
+            let how = match &e.liveness {
+                Liveness::Live(_) => "running".to_string(),
+                Liveness::Exited(rec) => format!("exited (code {})", rec.code),
+                Liveness::Stale => "stale".to_string(),
+            };
+            let mine = if owned.contains(&e.files.id) {
+                ", started by you"
+            } else {
+                ""
+            };
+            lines.push(format!("{}: {how}{mine}", e.files.id));
+        }
+        if lines.is_empty() {
+            return Ok(ToolOutput::ok("no sessions"));
+        }
+        Ok(ToolOutput::ok(lines.join("\n")))
+    }
+
+    async fn status(&self, id: &str) -> ToolResult {
+        let st = self
+            .with_client(id, |c| async move { c.status().await })
+            .await?;
+        let c = self.client(id).await?;
+        let mut v = json!({
+            "id": id,
+            "alive": st.alive,
+            "state": st.state.name(),
+            "state_ms": st.state_ms,
+            "idle_ms": st.idle_ms,
+            "pid": st.pid,
+        });
+        if let Some(h) = c.hello() {
+            v["command"] = json!(h.session.command);
+            v["cwd"] = json!(h.session.cwd);
+            v["output_offset"] = json!(h.output_offset);
+        }
+        Ok(ToolOutput::ok(v.to_string()))
+    }
+
+    async fn screen(&self, id: &str, args: &Value) -> ToolResult {
+        let req = ScreenRequest {
+            scrollback_lines: opt_u64_arg(args, "scrollback_lines").unwrap_or(0).min(1000) as usize,
+            ..ScreenRequest::default()
+        };
+        let s = self
+            .with_client(id, |c| async move { c.screen(req).await })
+            .await?;
+        let mut text = String::new();
+        for l in s.scrollback.iter().flatten().chain(&s.lines) {
+            text.push_str(l.trim_end());
+            text.push('\n');
+        }
+        let body = text.trim_end_matches('\n');
+        Ok(ToolOutput::untrusted(
+            format!(
+                "screen of session {id}, {}x{}, cursor at row {} col {}{}",
+                s.cols,
+                s.rows,
+                s.cursor.row,
+                s.cursor.col,
+                if s.title.is_empty() {
+                    String::new()
+                } else {
+                    format!(", title {:?}", s.title)
+                }
+            ),
+            body,
+        ))
+    }
+
+    async fn read(&self, id: &str, args: &Value) -> ToolResult {
+        let c = self.client(id).await?;
+        let hello = c.refresh().await.map_err(|e| client_error(id, e))?;
+        let end = hello.output_offset;
+        let saved = self.state.lock().await.read_offsets.get(id).copied();
+        let asked = opt_u64_arg(args, "offset").or(saved).unwrap_or(0);
+        let mut from = asked.max(hello.scrollback_offset).min(end);
+        let mut notes = Vec::new();
+        if from > asked {
+            notes.push(format!(
+                "bytes {asked}..{from} are no longer kept by the session"
+            ));
+        }
+        if end - from > MAX_READ_BYTES {
+            notes.push(format!(
+                "bytes {from}..{} skipped: only the last {MAX_READ_BYTES} bytes are read",
+                end - MAX_READ_BYTES
+            ));
+            from = end - MAX_READ_BYTES;
+        }
+        let mut bytes = Vec::new();
+        if from < end {
+            // A connection of its own: one output stream per connection.
+            let reader = self
+                .dir
+                .connect(id, ClientBuilder::new().name("hm-agent-read"))
+                .await
+                .map_err(|e| e.to_string())?;
+            let mut stream = reader.output(from).await.map_err(|e| client_error(id, e))?;
+            let collect = async {
+                while let Some(item) = stream.next().await {
+                    match item {
+                        OutputItem::Data { offset, bytes: b } => {
+                            let take = (end.saturating_sub(offset) as usize).min(b.len());
+                            bytes.extend_from_slice(&b[..take]);
+                            if offset + b.len() as u64 >= end {
+                                break;
+                            }
+                        }
+                        OutputItem::Gap { from: f, to, .. } => {
+                            notes.push(format!("bytes {f}..{to} were missed"));
+                            if to >= end {
+                                break;
+                            }
+                        }
+                        OutputItem::Exit { code } => {
+                            notes.push(format!("the program exited with code {code}"));
+                            break;
+                        }
+                    }
+                }
+            };
+            if tokio::time::timeout(Duration::from_secs(20), collect)
+                .await
+                .is_err()
+            {
+                notes.push("reading stopped after 20 s".into());
+            }
+        }
+        self.state
+            .lock()
+            .await
+            .read_offsets
+            .insert(id.to_string(), end);
+        let text =
+            String::from_utf8_lossy(&strip_ansi_escapes::strip(&bytes)).replace("\r\n", "\n");
+        let mut source = format!("output of session {id}, bytes {from}..{end}; next offset {end}");
+        for n in notes {
+            source.push_str("; ");
+            source.push_str(&n);
+        }
+        if text.is_empty() {
+            return Ok(ToolOutput::ok(format!("no new output ({source})")));
+        }
+        Ok(ToolOutput::untrusted(source, text))
+    }
+
+    async fn send(&self, id: &str, args: &Value) -> ToolResult {
+        let mut bytes = opt_str_arg(args, "text").unwrap_or("").as_bytes().to_vec();
+        let keys: Vec<String> = args
+            .get("keys")
+            .and_then(Value::as_array)
+            .map(|a| {
+                a.iter()
+                    .filter_map(Value::as_str)
+                    .map(str::to_string)
+                    .collect()
+            })
+            .unwrap_or_default();
+        if !keys.is_empty() {
+            let c = self.client(id).await?;
+            let app_cursor = c
+                .screen(ScreenRequest::default())
+                .await
+                .map(|s| s.application_cursor)
+                .unwrap_or(false);
+            bytes.extend(heimdall_protocol::keys::keys_to_bytes(&keys, app_cursor));
+        }
+        if bytes.is_empty() {
+            return Err("give `text` and/or `keys`".into());
+        }
+        let n = bytes.len();
+        self.with_client(id, |c| async move { c.input(bytes).await })
+            .await?;
+        Ok(ToolOutput::ok(format!("sent {n} bytes to session {id}")))
+    }
+
+    async fn submit(&self, id: &str, args: &Value) -> ToolResult {
+        let text = str_arg(args, "text")?.to_string();
+        let timeout = opt_u64_arg(args, "timeout_ms");
+        let r = self
+            .with_client(id, |c| async move { c.submit(&text, timeout).await })
+            .await?;
+        Ok(ToolOutput::ok(if r.accepted {
+            format!("submitted to session {id}; the program reacted")
+        } else {
+            format!(
+                "typed the line into session {id}, but the program showed no reaction yet; \
+                 look at its screen before sending it again"
+            )
+        }))
+    }
+
+    async fn wait(&self, id: &str, args: &Value, limit: Duration) -> ToolResult {
+        let until = str_arg(args, "until")?;
+        let condition = match until {
+            "idle" => WaitCondition::Idle {
+                idle_ms: opt_u64_arg(args, "idle_ms").unwrap_or(500),
+            },
+            "regex" => WaitCondition::Regex {
+                pattern: str_arg(args, "pattern")?.to_string(),
+                source: match opt_str_arg(args, "source") {
+                    Some("output") => RegexSource::Output,
+                    _ => RegexSource::Screen,
+                },
+            },
+            "state" => {
+                let name = str_arg(args, "state")?;
+                WaitCondition::State {
+                    state: name
+                        .parse::<State>()
+                        .map_err(|_| format!("unknown state {name:?}"))?,
+                }
+            }
+            "exit" => WaitCondition::Exit,
+            other => {
+                return Err(format!(
+                    "`until` must be idle, regex, state or exit, not {other:?}"
+                ))
+            }
+        };
+        let asked = Duration::from_secs(opt_u64_arg(args, "timeout_secs").unwrap_or(30));
+        let most = limit
+            .saturating_sub(WAIT_MARGIN)
+            .max(Duration::from_secs(1));
+        let timeout = asked.min(most);
+        let cut = if asked > most {
+            format!(
+                " (the wait was cut to {} s, the tool time limit)",
+                timeout.as_secs()
+            )
+        } else {
+            String::new()
+        };
+        let ms = timeout.as_millis() as u64;
+        let r = self
+            .with_client(id, |c| async move { c.wait(condition, Some(ms)).await })
+            .await?;
+        let text = match r {
+            WaitResult::Idle { idle_ms, state } => {
+                format!("session {id} is idle ({idle_ms} ms without output, state {state})")
+            }
+            WaitResult::State { state } => format!("session {id} is now {state}"),
+            WaitResult::Regex { matched, line, .. } => format!(
+                "matched {matched:?}{}",
+                line.map(|l| format!(" on the line {l:?}")).unwrap_or_default()
+            ),
+            WaitResult::Exited { code, .. } => format!("session {id} exited with code {code}"),
+            WaitResult::TimedOut => format!(
+                "not yet: the condition did not hold within {} s; the session is still running{cut}",
+                timeout.as_secs()
+            ),
+            WaitResult::EndedFirst { code } => {
+                format!("session {id} exited (code {code}) before the condition held")
+            }
+            WaitResult::Unknown(v) => format!("the session answered {v}"),
+        };
+        Ok(ToolOutput::ok(text))
+    }
+
+    async fn signal(&self, id: &str, args: &Value) -> ToolResult {
+        let name = str_arg(args, "signal")?;
+        let spec = name
+            .parse::<i32>()
+            .map(SignalSpec::Number)
+            .unwrap_or_else(|_| SignalSpec::Name(name.to_string()));
+        let r = self
+            .with_client(id, |c| async move { c.signal(spec).await })
+            .await?;
+        Ok(ToolOutput::ok(format!("sent {} to session {id}", r.signal)))
+    }
+
+    async fn dispatch(&self, name: &str, args: &Value, limit: Duration) -> ToolResult {
+        if name == "session_start" {
+            return self.start(args).await;
+        }
+        if name == "session_list" {
+            return self.list().await;
+        }
+        let id = str_arg(args, "id")?;
+        match name {
+            "session_status" => self.status(id).await,
+            "session_screen" => self.screen(id, args).await,
+            "session_read" => self.read(id, args).await,
+            "session_send" => self.send(id, args).await,
+            "session_submit" => self.submit(id, args).await,
+            "session_wait" => self.wait(id, args, limit).await,
+            "session_signal" => self.signal(id, args).await,
+            "session_kill" => {
+                let code = self.kill(id, Duration::from_secs(10)).await?;
+                Ok(ToolOutput::ok(format!(
+                    "session {id} ended{}",
+                    code.map(|c| format!(" with code {c}")).unwrap_or_default()
+                )))
+            }
+            _ => Err(format!("there is no tool named {name:?}")),
+        }
+    }
+}
+
+const NAMES: [&str; 10] = [
+    "session_start",
+    "session_list",
+    "session_status",
+    "session_screen",
+    "session_read",
+    "session_send",
+    "session_submit",
+    "session_wait",
+    "session_signal",
+    "session_kill",
+];
+
+fn spec(name: &str, description: &str, properties: Value, required: &[&str]) -> ToolSpec {
+    ToolSpec {
+        name: name.into(),
+        description: description.into(),
+        parameters: json!({"type": "object", "properties": properties, "required": required}),
+    }
+}
+
+fn id_param() -> Value {
+    json!({"type": "string", "description": "The session id"})
+}
+
+impl ToolSet for SessionTools {
+    fn specs(&self) -> Vec<ToolSpec> {
+        vec![
+            spec(
+                "session_start",
+                "Start a command in a new supervised terminal session (a human can attach to it). \
+                 Returns the session id. Non-interactive commands get NO_COLOR=1.",
+                json!({
+                    "command": {"type": "string", "description": "The command line, e.g. `bash` or `cargo test`"},
+                    "id": {"type": "string", "description": "A session id (letters, digits, . _ -); generated when omitted"},
+                    "cwd": {"type": "string", "description": "Working directory, relative to the work directory"},
+                    "interactive": {"type": "boolean", "description": "true for full-screen programs (editors, TUIs): keeps colours"},
+                }),
+                &["command"],
+            ),
+            spec("session_list", "List sessions: running, exited, and which you started.", json!({}), &[]),
+            spec(
+                "session_status",
+                "A session's state (idle, active, thinking, streaming, tool_use, waiting, dead), idle time, pid, command.",
+                json!({"id": id_param()}),
+                &["id"],
+            ),
+            spec(
+                "session_screen",
+                "The session's current screen as text.",
+                json!({"id": id_param(), "scrollback_lines": {"type": "integer", "description": "Lines above the screen to include (default 0)"}}),
+                &["id"],
+            ),
+            spec(
+                "session_read",
+                "New output since an offset (default: since your last read), ANSI stripped. Returns the next offset.",
+                json!({"id": id_param(), "offset": {"type": "integer", "description": "Output offset to read from"}}),
+                &["id"],
+            ),
+            spec(
+                "session_send",
+                "Type text and/or named keys (Enter, Tab, Esc, Up, C-c, F5, ...) into the session, without waiting.",
+                json!({
+                    "id": id_param(),
+                    "text": {"type": "string", "description": "Literal text"},
+                    "keys": {"type": "array", "items": {"type": "string"}, "description": "Key names, sent after the text"},
+                }),
+                &["id"],
+            ),
+            spec(
+                "session_submit",
+                "Type a line and press Enter, and report whether the program reacted.",
+                json!({"id": id_param(), "text": {"type": "string", "description": "The line, without newline"}, "timeout_ms": {"type": "integer"}}),
+                &["id", "text"],
+            ),
+            spec(
+                "session_wait",
+                "Wait until the session is idle, shows a regex, reaches a state, or exits.",
+                json!({
+                    "id": id_param(),
+                    "until": {"type": "string", "enum": ["idle", "regex", "state", "exit"]},
+                    "idle_ms": {"type": "integer", "description": "For idle: the silence required (default 500)"},
+                    "pattern": {"type": "string", "description": "For regex: the pattern"},
+                    "source": {"type": "string", "enum": ["screen", "output"], "description": "For regex: match the screen (default) or new output"},
+                    "state": {"type": "string", "description": "For state: the state to reach"},
+                    "timeout_secs": {"type": "integer", "description": "Give up after this long (default 30)"},
+                }),
+                &["id", "until"],
+            ),
+            spec(
+                "session_signal",
+                "Send a signal (INT, TERM, HUP, ...) to the session's foreground job.",
+                json!({"id": id_param(), "signal": {"type": "string"}}),
+                &["id", "signal"],
+            ),
+            spec(
+                "session_kill",
+                "End a session and its whole process tree.",
+                json!({"id": id_param()}),
+                &["id"],
+            ),
+        ]
+    }
+
+    fn call<'a>(
+        &'a self,
+        name: &'a str,
+        args: &'a Value,
+        limit: Duration,
+    ) -> Option<BoxFuture<'a, ToolOutput>> {
+        if !NAMES.contains(&name) {
+            return None;
+        }
+        Some(
+            self.dispatch(name, args, limit)
+                .map(|r| r.unwrap_or_else(ToolOutput::error))
+                .boxed(),
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::argv;
+
+    #[test]
+    fn plain_commands_are_split_and_shell_lines_go_to_sh() {
+        assert_eq!(argv("bash"), ["bash"]);
+        assert_eq!(argv("cargo  test -p x"), ["cargo", "test", "-p", "x"]);
+        assert_eq!(argv("make && ls"), ["sh", "-c", "make && ls"]);
+        assert_eq!(argv("echo $HOME"), ["sh", "-c", "echo $HOME"]);
+    }
+}

@@ -1,0 +1,324 @@
+//! The session tools against the real `hm`: a scripted model starts bash,
+//! submits a line, waits for idle and reads the screen and the output; the
+//! cap reaps the oldest idle session; a wait longer than the tool limit is
+//! cut to it and leaves the session running.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use common::{data_events, FakeServer, Reply, DEADLINE};
+use heimdall_agent::agent::{Agent, LoopLimits, TurnEnd};
+use heimdall_agent::provider::{Provider, ProviderKind, ProviderSettings, RetryPolicy};
+use heimdall_agent::tools::sessions::SessionTools;
+use heimdall_agent::tools::{ToolSet, Toolbox};
+use heimdall_client::{Launcher, Liveness, SocketDir};
+use serde_json::{json, Value};
+use tokio_util::sync::CancellationToken;
+
+/// The `hm` binary of this workspace, built once (a no-op when current).
+fn hm() -> &'static Path {
+    static HM: OnceLock<PathBuf> = OnceLock::new();
+    HM.get_or_init(|| {
+        let exe = std::env::current_exe().unwrap();
+        // target/<profile>/deps/<test> → target/<profile>/hm
+        let profile_dir = exe.parent().unwrap().parent().unwrap().to_path_buf();
+        let mut cmd = std::process::Command::new(env!("CARGO"));
+        cmd.args(["build", "-q", "-p", "heimdall-supervisor", "--bin", "hm"])
+            .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."));
+        if profile_dir.file_name().is_some_and(|n| n == "release") {
+            cmd.arg("--release");
+        }
+        let status = cmd.status().expect("cargo build runs");
+        assert!(status.success(), "building hm failed");
+        let hm = profile_dir.join("hm");
+        assert!(hm.is_file(), "no hm at {}", hm.display());
+        hm
+    })
+}
+
+/// Kills every session left in the socket directory when a test ends,
+/// panics included.
+struct Sessions {
+    dir: tempfile::TempDir,
+}
+
+impl Sessions {
+    fn new() -> Sessions {
+        Sessions {
+            dir: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    fn tools(&self, cap: usize) -> SessionTools {
+        let launcher = Launcher::new().hm(hm()).socket_dir(self.path());
+        SessionTools::new(
+            launcher,
+            self.path().to_path_buf(),
+            cap,
+            std::env::temp_dir(),
+        )
+    }
+
+    fn live(&self, id: &str) -> bool {
+        SocketDir::new(self.path())
+            .find(id)
+            .is_ok_and(|e| matches!(e.liveness, Liveness::Live(_)))
+    }
+}
+
+impl Drop for Sessions {
+    fn drop(&mut self) {
+        for id in SocketDir::new(self.path()).running() {
+            let _ = std::process::Command::new(hm())
+                .arg("--socket-dir")
+                .arg(self.path())
+                .args(["kill", &id])
+                .output();
+        }
+    }
+}
+
+fn unique(prefix: &str) -> String {
+    format!("{prefix}-{}-{:04x}", std::process::id(), fastrand::u16(..))
+}
+
+fn calls(calls: &[(&str, Value)]) -> Reply {
+    let deltas: Vec<Value> = calls
+        .iter()
+        .enumerate()
+        .map(|(i, (name, args))| {
+            json!({"choices":[{"index":0,"delta":{"tool_calls":[{"index":i,"id":format!("call_{name}_{i}"),
+                "type":"function","function":{"name":name,"arguments":args.to_string()}}]}}]})
+        })
+        .collect();
+    Reply::Sse(data_events(&deltas) + "data: [DONE]\n\n")
+}
+
+/// The content of the tool result answering `call_id` in a request.
+fn tool_result<'a>(body: &'a Value, call_id: &str) -> &'a str {
+    body["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["role"] == "tool" && m["tool_call_id"] == call_id)
+        .and_then(|m| m["content"].as_str())
+        .unwrap_or_else(|| panic!("no result for {call_id}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scripted_model_drives_bash_through_a_session() {
+    let sessions = Sessions::new();
+    let id = unique("agent-bash");
+    let server = FakeServer::start(vec![
+        calls(&[("session_start", json!({"command": "bash --norc --noprofile", "id": id}))]),
+        calls(&[("session_submit", json!({"id": id, "text": "echo hi $NO_COLOR"}))]),
+        calls(&[(
+            "session_wait",
+            json!({"id": id, "until": "idle", "idle_ms": 300, "timeout_secs": 20}),
+        )]),
+        calls(&[
+            ("session_screen", json!({"id": id})),
+            ("session_read", json!({"id": id})),
+        ]),
+        Reply::Sse(
+            data_events(&[json!({"choices":[{"index":0,"delta":{"content":"bash said hi"},"finish_reason":"stop"}]})])
+                + "data: [DONE]\n\n",
+        ),
+    ])
+    .await;
+    let tools_handle = sessions.tools(8);
+    let mut tools = Toolbox::new(Duration::from_secs(60));
+    tools.add(tools_handle.clone());
+    let settings = ProviderSettings {
+        kind: ProviderKind::Openai,
+        model: "m".into(),
+        base_url: format!("{}/v1", server.url()),
+        api_key: None,
+        max_tokens: None,
+        connect_timeout: Duration::from_secs(5),
+        read_timeout: DEADLINE,
+        retry: RetryPolicy::default(),
+    };
+    let mut agent = Agent::new(
+        Provider::new(settings).unwrap(),
+        tools,
+        "test".into(),
+        LoopLimits {
+            max_iterations: 10,
+            truncation: 12_000,
+        },
+        Vec::new(),
+        None,
+    );
+    let end = tokio::time::timeout(
+        Duration::from_secs(60),
+        agent.turn("say hi in bash", &CancellationToken::new(), &mut |_| {}),
+    )
+    .await
+    .expect("the turn finished in time")
+    .expect("the turn succeeded");
+    assert_eq!(end, TurnEnd::Answer("bash said hi".into()));
+
+    let reqs = server.requests();
+    assert_eq!(reqs.len(), 5);
+    let started = tool_result(&reqs[1].body, "call_session_start_0");
+    assert!(started.contains(&format!("hm attach {id}")), "{started}");
+    let submitted = tool_result(&reqs[2].body, "call_session_submit_0");
+    assert!(submitted.contains("submitted"), "{submitted}");
+    let waited = tool_result(&reqs[3].body, "call_session_wait_0");
+    assert!(waited.contains("is idle"), "{waited}");
+    let screen = tool_result(&reqs[4].body, "call_session_screen_0");
+    assert!(screen.contains("<untrusted-program-output>"), "{screen}");
+    // NO_COLOR=1 reached bash: the echo printed "hi 1".
+    assert!(screen.lines().any(|l| l.trim() == "hi 1"), "{screen}");
+    let read = tool_result(&reqs[4].body, "call_session_read_1");
+    assert!(read.contains("hi 1"), "{read}");
+    assert!(!read.contains('\u{1b}'), "ANSI stripped: {read:?}");
+
+    // The session is supervised: anyone can find it; cleanup ends it.
+    assert!(sessions.live(&id));
+    let ended = tools_handle.cleanup(Duration::from_secs(15)).await;
+    assert_eq!(ended, [id.as_str()]);
+    assert!(!sessions.live(&id));
+}
+
+async fn call(tools: &SessionTools, name: &str, args: Value, limit: Duration) -> (bool, String) {
+    let out = tokio::time::timeout(
+        limit + Duration::from_secs(30),
+        tools.call(name, &args, limit).expect("a session tool"),
+    )
+    .await
+    .expect("the tool answered in time");
+    (out.is_error, out.text)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cap_reaps_the_oldest_idle_session_and_long_waits_are_cut() {
+    let sessions = Sessions::new();
+    let tools = sessions.tools(1);
+    let limit = Duration::from_secs(4);
+    let (a, b) = (unique("agent-a"), unique("agent-b"));
+    let (err, text) = call(
+        &tools,
+        "session_start",
+        json!({"command": "bash --norc --noprofile", "id": a}),
+        limit,
+    )
+    .await;
+    assert!(!err, "{text}");
+    let (err, text) = call(
+        &tools,
+        "session_wait",
+        json!({"id": a, "until": "idle", "idle_ms": 200, "timeout_secs": 20}),
+        Duration::from_secs(30),
+    )
+    .await;
+    assert!(!err && text.contains("is idle"), "{text}");
+
+    // A wait longer than the tool limit is cut to it; the session runs on.
+    let (err, text) = call(
+        &tools,
+        "session_wait",
+        json!({"id": a, "until": "regex", "pattern": "never-printed-[0-9]{9}", "timeout_secs": 600}),
+        limit,
+    )
+    .await;
+    assert!(!err, "{text}");
+    assert!(
+        text.contains("still running") && text.contains("cut to 2 s"),
+        "{text}"
+    );
+    assert!(sessions.live(&a));
+
+    // One more session than the cap: the idle one is reaped.
+    let (err, text) = call(
+        &tools,
+        "session_start",
+        json!({"command": "bash --norc --noprofile", "id": b}),
+        Duration::from_secs(30),
+    )
+    .await;
+    assert!(!err, "{text}");
+    assert!(
+        text.contains(&format!("session {a} was idle and was killed")),
+        "{text}"
+    );
+    assert!(!sessions.live(&a));
+    assert!(sessions.live(&b));
+    let (err, text) = call(&tools, "session_list", json!({}), limit).await;
+    assert!(!err);
+    assert!(
+        text.contains(&format!("{b}: running, started by you")),
+        "{text}"
+    );
+
+    let (err, text) = call(
+        &tools,
+        "session_kill",
+        json!({"id": b}),
+        Duration::from_secs(30),
+    )
+    .await;
+    assert!(!err, "{text}");
+    assert!(!sessions.live(&b));
+    let (err, text) = call(&tools, "session_status", json!({"id": "../escape"}), limit).await;
+    assert!(err, "{text}");
+}
+
+/// `hm-agent run` with a scripted model that starts a session; returns
+/// whether the session still runs after hm-agent exited.
+async fn run_agent_starting_a_session(sessions: &Sessions, keep: bool) -> bool {
+    hm();
+    let id = unique("agent-cli");
+    let server = FakeServer::start(vec![
+        calls(&[("session_start", json!({"command": "sleep 60", "id": id}))]),
+        Reply::Sse(
+            data_events(&[json!({"choices":[{"index":0,"delta":{"content":"started"},"finish_reason":"stop"}]})])
+                + "data: [DONE]\n\n",
+        ),
+    ])
+    .await;
+    let home = tempfile::tempdir().unwrap();
+    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_hm-agent"));
+    cmd.args(["--provider", "openai", "--base-url"])
+        .arg(format!("{}/v1", server.url()))
+        .arg("--work-dir")
+        .arg(home.path());
+    if keep {
+        cmd.arg("--keep-sessions");
+    }
+    cmd.args(["run", "start a sleeper"])
+        .env("HOME", home.path())
+        .env("XDG_CONFIG_HOME", home.path().join("config"))
+        .env("XDG_DATA_HOME", home.path().join("data"))
+        .env("HEIMDALL_SOCKET_DIR", sessions.path())
+        .env_remove("OPENAI_API_KEY")
+        .current_dir(home.path())
+        .kill_on_drop(true);
+    let out = tokio::time::timeout(Duration::from_secs(60), cmd.output())
+        .await
+        .expect("hm-agent finished in time")
+        .expect("hm-agent ran");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "started\n");
+    assert!(stderr.contains("→ session_start"), "{stderr}");
+    let word = if keep { "kept running" } else { "ended" };
+    assert!(stderr.contains(&format!("[sessions {word}")), "{stderr}");
+    assert!(stderr.contains(&id), "{stderr}");
+    sessions.live(&id)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hm_agent_run_ends_its_sessions_unless_told_to_keep_them() {
+    let sessions = Sessions::new();
+    assert!(!run_agent_starting_a_session(&sessions, false).await);
+    assert!(run_agent_starting_a_session(&sessions, true).await);
+}
