@@ -99,15 +99,14 @@ impl SessionTools {
 
     /// The ids of the sessions the agent started that still run.
     pub async fn owned_live(&self) -> Vec<String> {
-        let ids: Vec<String> = self
-            .state
-            .lock()
-            .await
-            .owned
-            .iter()
-            .map(|o| o.id.clone())
-            .collect();
+        let ids = self.owned().await;
         ids.into_iter().filter(|id| self.is_live(id)).collect()
+    }
+
+    /// The ids of every session the agent started, oldest first.
+    async fn owned(&self) -> Vec<String> {
+        let st = self.state.lock().await;
+        st.owned.iter().map(|o| o.id.clone()).collect()
     }
 
     fn is_live(&self, id: &str) -> bool {
@@ -284,14 +283,7 @@ impl SessionTools {
     }
 
     async fn list(&self) -> ToolResult {
-        let owned: Vec<String> = self
-            .state
-            .lock()
-            .await
-            .owned
-            .iter()
-            .map(|o| o.id.clone())
-            .collect();
+        let owned = self.owned().await;
         let mut lines = Vec::new();
         for e in self.dir.list() {
             let how = match &e.liveness {
