@@ -530,3 +530,44 @@ async fn connection_refused_is_retried_then_reported() {
         "{err:?}"
     );
 }
+
+#[tokio::test]
+async fn cancelling_a_turn_during_a_tool_call_keeps_the_conversation_valid() {
+    let first = data_events(&[
+        json!({"choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"id":"call_lone","type":"function","function":{"name":"probe","arguments":"{\"label\":\"lone\"}"}}]},"finish_reason":"tool_calls"}]}),
+    ]) + "data: [DONE]\n\n";
+    let server = FakeServer::start(vec![Reply::Sse(first)]).await;
+    let probe = Probe::new();
+    let mut agent = agent_with_probe(
+        settings(ProviderKind::Openai, format!("{}/v1", server.url()), "m"),
+        probe.clone(),
+    );
+    // The lone probe waits at its barrier for a partner that never comes;
+    // the turn is cancelled as soon as the call is announced.
+    let cancel = CancellationToken::new();
+    let started = Instant::now();
+    let end = tokio::time::timeout(
+        DEADLINE,
+        agent.turn("probe once", &cancel, &mut |e| {
+            if matches!(e, AgentEvent::ToolCall { .. }) {
+                cancel.cancel();
+            }
+        }),
+    )
+    .await
+    .expect("the cancelled turn returned in time")
+    .unwrap();
+    assert_eq!(end, TurnEnd::Cancelled);
+    assert!(
+        started.elapsed() < DEADLINE / 2,
+        "cancel did not wait for the tool"
+    );
+    assert_eq!(probe.met.load(Ordering::SeqCst), 0);
+    match agent.messages().last() {
+        Some(heimdall_agent::conversation::Message::Tool { results }) => {
+            assert_eq!(results[0].call_id, "call_lone");
+            assert!(results[0].content.contains("cancelled"), "{results:?}");
+        }
+        other => panic!("the last message is not the tool results: {other:?}"),
+    }
+}

@@ -138,3 +138,47 @@ pub fn opt_str_arg<'a>(args: &'a Value, key: &str) -> Option<&'a str> {
 pub fn opt_u64_arg(args: &Value, key: &str) -> Option<u64> {
     args.get(key).and_then(Value::as_u64)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use futures_util::FutureExt;
+    use serde_json::json;
+
+    /// A tool that never finishes.
+    struct Stuck;
+
+    impl ToolSet for Stuck {
+        fn specs(&self) -> Vec<ToolSpec> {
+            Vec::new()
+        }
+
+        fn call<'a>(
+            &'a self,
+            name: &'a str,
+            _args: &'a Value,
+            _limit: Duration,
+        ) -> Option<BoxFuture<'a, ToolOutput>> {
+            (name == "stuck").then(|| futures_util::future::pending().boxed())
+        }
+    }
+
+    #[tokio::test]
+    async fn a_call_over_the_limit_is_stopped_and_says_the_session_runs_on() {
+        let mut tools = Toolbox::new(Duration::from_millis(100));
+        tools.add(Stuck);
+        let call = |name: &str, arguments: Value| ToolCall {
+            id: "c".into(),
+            name: name.into(),
+            arguments,
+            signature: None,
+        };
+        let out = tools.run(&call("stuck", json!({}))).await;
+        assert!(out.is_error);
+        assert!(out.text.contains("still running"), "{}", out.text);
+        let out = tools.run(&call("nope", json!({}))).await;
+        assert!(out.is_error && out.text.contains("no tool named"));
+        let out = tools.run(&call("stuck", json!("not an object"))).await;
+        assert!(out.is_error && out.text.contains("not a JSON object"));
+    }
+}
