@@ -67,7 +67,18 @@ pub(super) fn request_body(s: &ProviderSettings, req: &Request<'_>) -> Value {
         let decls: Vec<Value> = req
             .tools
             .iter()
-            .map(|t| json!({"name": t.name, "description": t.description, "parameters": t.parameters}))
+            .map(|t| {
+                let mut decl = json!({"name": t.name, "description": t.description});
+                // Gemini refuses an OBJECT schema without properties: a tool
+                // that takes no arguments declares no parameters.
+                let has_properties = t.parameters["properties"]
+                    .as_object()
+                    .is_some_and(|p| !p.is_empty());
+                if has_properties {
+                    decl["parameters"] = t.parameters.clone();
+                }
+                decl
+            })
             .collect();
         body["tools"] = json!([{"functionDeclarations": decls}]);
     }
@@ -148,4 +159,50 @@ pub(super) async fn read_stream(
         }
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::conversation::ToolSpec;
+    use crate::provider::{ProviderKind, RetryPolicy};
+    use std::time::Duration;
+
+    #[test]
+    fn tools_without_arguments_declare_no_parameters() {
+        let s = ProviderSettings {
+            kind: ProviderKind::Gemini,
+            model: "m".into(),
+            base_url: String::new(),
+            api_key: None,
+            max_tokens: Some(10),
+            connect_timeout: Duration::from_secs(1),
+            read_timeout: Duration::from_secs(1),
+            retry: RetryPolicy::default(),
+        };
+        let tools = [
+            ToolSpec {
+                name: "none".into(),
+                description: "d".into(),
+                parameters: json!({"type": "object", "properties": {}, "required": []}),
+            },
+            ToolSpec {
+                name: "some".into(),
+                description: "d".into(),
+                parameters: json!({"type": "object", "properties": {"x": {"type": "string"}}}),
+            },
+        ];
+        let body = request_body(
+            &s,
+            &Request {
+                system: "s",
+                messages: &[],
+                tools: &tools,
+            },
+        );
+        let decls = &body["tools"][0]["functionDeclarations"];
+        assert!(decls[0].get("parameters").is_none());
+        assert_eq!(decls[1]["parameters"]["properties"]["x"]["type"], "string");
+        assert_eq!(body["generationConfig"]["maxOutputTokens"], 10);
+    }
 }
