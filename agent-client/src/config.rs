@@ -132,9 +132,8 @@ impl AgentConfig {
 
     /// The provider settings, the key read from the environment.
     pub fn provider_settings(&self) -> ProviderSettings {
-        let api_key = std::env::var(self.api_key_env())
-            .ok()
-            .filter(|k| !k.is_empty());
+        let api_key_env = self.api_key_env();
+        let api_key = std::env::var(&api_key_env).ok().filter(|k| !k.is_empty());
         ProviderSettings {
             kind: self.provider,
             model: self.model(),
@@ -143,6 +142,7 @@ impl AgentConfig {
                 .clone()
                 .unwrap_or_else(|| self.provider.default_base_url().to_string()),
             api_key,
+            api_key_env,
             max_tokens: self.max_tokens,
             connect_timeout: Duration::from_secs(10),
             read_timeout: Duration::from_secs(self.request_timeout_secs.max(1)),

@@ -81,6 +81,7 @@ fn settings(kind: ProviderKind, base_url: String, model: &str) -> ProviderSettin
         model: model.into(),
         base_url,
         api_key: Some("test-key".into()),
+        api_key_env: "TEST_KEY".into(),
         max_tokens: None,
         connect_timeout: Duration::from_secs(5),
         read_timeout: DEADLINE,

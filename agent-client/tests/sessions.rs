@@ -141,6 +141,7 @@ async fn scripted_model_drives_bash_through_a_session() {
         model: "m".into(),
         base_url: format!("{}/v1", server.url()),
         api_key: None,
+        api_key_env: "TEST_KEY".into(),
         max_tokens: None,
         connect_timeout: Duration::from_secs(5),
         read_timeout: DEADLINE,

@@ -175,6 +175,7 @@ mod tests {
             model: "m".into(),
             base_url: String::new(),
             api_key: None,
+            api_key_env: "TEST_KEY".into(),
             max_tokens: Some(10),
             connect_timeout: Duration::from_secs(1),
             read_timeout: Duration::from_secs(1),

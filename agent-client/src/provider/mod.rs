@@ -68,6 +68,8 @@ pub struct ProviderSettings {
     pub base_url: String,
     /// The API key, if any.
     pub api_key: Option<String>,
+    /// The environment variable the key was read from (for messages).
+    pub api_key_env: String,
     /// Output token limit (always sent to Anthropic, which requires it).
     pub max_tokens: Option<u32>,
     /// Connection timeout.
@@ -172,9 +174,8 @@ impl Provider {
     pub fn new(settings: ProviderSettings) -> Result<Provider, ProviderError> {
         if settings.kind.requires_key() && settings.api_key.is_none() {
             return Err(ProviderError::Config(format!(
-                "provider {:?} needs an API key: set the environment variable named by api_key_env (default {})",
-                settings.kind,
-                settings.kind.default_api_key_env()
+                "provider {:?} needs an API key: set the environment variable {} (or name another with api_key_env)",
+                settings.kind, settings.api_key_env
             )));
         }
         let http = reqwest::Client::builder()
