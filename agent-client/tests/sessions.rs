@@ -323,3 +323,71 @@ async fn hm_agent_run_ends_its_sessions_unless_told_to_keep_them() {
     assert!(!run_agent_starting_a_session(&sessions, false).await);
     assert!(run_agent_starting_a_session(&sessions, true).await);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_waiting_prompt_is_answered_by_label() {
+    let sessions = Sessions::new();
+    let tools = sessions.tools(8);
+    let limit = Duration::from_secs(30);
+    let id = unique("agent-ask");
+    // The question comes a moment after the start, once the agent follows
+    // the session's events.
+    let (err, text) = call(
+        &tools,
+        "session_start",
+        json!({"id": id, "command": "sh -c 'sleep 1; printf \"Deploy now? [y/N] \"; read a; echo \"answer=$a\"; sleep 30'"}),
+        limit,
+    )
+    .await;
+    assert!(!err, "{text}");
+    let (err, text) = call(
+        &tools,
+        "session_wait",
+        json!({"id": id, "until": "state", "state": "waiting", "timeout_secs": 20}),
+        limit,
+    )
+    .await;
+    assert!(!err && text.contains("waiting"), "{text}");
+    let (err, text) = call(&tools, "session_status", json!({"id": id}), limit).await;
+    assert!(!err, "{text}");
+    let status: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(status["state"], "waiting");
+    assert_eq!(
+        status["waiting_for"]["options"],
+        json!(["yes", "no"]),
+        "{text}"
+    );
+    assert!(
+        status["waiting_for"]["prompt"]
+            .as_str()
+            .unwrap()
+            .contains("Deploy now?"),
+        "{text}"
+    );
+
+    let (err, text) = call(
+        &tools,
+        "session_answer",
+        json!({"id": id, "option": "maybe"}),
+        limit,
+    )
+    .await;
+    assert!(err && text.contains("\"yes\""), "{text}");
+    let (err, text) = call(
+        &tools,
+        "session_answer",
+        json!({"id": id, "option": "Yes"}),
+        limit,
+    )
+    .await;
+    assert!(!err, "{text}");
+    let (err, text) = call(
+        &tools,
+        "session_wait",
+        json!({"id": id, "until": "regex", "pattern": "answer=y", "timeout_secs": 20}),
+        limit,
+    )
+    .await;
+    assert!(!err && text.contains("matched"), "{text}");
+    assert_eq!(tools.cleanup(Duration::from_secs(15)).await, [id.as_str()]);
+}

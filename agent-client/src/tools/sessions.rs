@@ -14,9 +14,11 @@ use std::time::{Duration, Instant};
 use futures_util::future::BoxFuture;
 use futures_util::FutureExt;
 use heimdall_client::{
-    validate_id, Client, ClientBuilder, ClientError, Launcher, Liveness, OutputItem, RegexSource,
-    ScreenRequest, SignalSpec, SocketDir, StartOptions, State, WaitCondition, WaitResult,
+    validate_id, Client, ClientBuilder, ClientError, Event, EventItem, Launcher, Liveness,
+    OutputItem, RegexSource, ScreenRequest, SignalSpec, SocketDir, StartOptions, State,
+    WaitCondition, WaitResult,
 };
+use heimdall_protocol::WaitingOption;
 use serde_json::{json, Value};
 use tokio::sync::Mutex;
 
@@ -40,11 +42,39 @@ struct Owned {
     last_used: Instant,
 }
 
+/// What a session last said it waits for (its `waiting` event).
+#[derive(Debug, Clone)]
+struct Prompt {
+    prompt: String,
+    options: Vec<WaitingOption>,
+}
+
+/// A connection to a session, with a task following its events.
+struct Connected {
+    client: Client,
+    waiting: Arc<std::sync::Mutex<Option<Prompt>>>,
+    watcher: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Connected {
+    fn drop(&mut self) {
+        self.watcher.abort();
+    }
+}
+
 #[derive(Default)]
 struct Shared {
     owned: Vec<Owned>,
-    clients: HashMap<String, Client>,
+    clients: HashMap<String, Connected>,
     read_offsets: HashMap<String, u64>,
+}
+
+/// The pause between the key steps of an answer: TUIs built on ink ignore
+/// an arrow key and Enter that arrive in one read (docs/protocol.md).
+const STEP_GAP: Duration = Duration::from_millis(300);
+
+fn lock_prompt(m: &std::sync::Mutex<Option<Prompt>>) -> std::sync::MutexGuard<'_, Option<Prompt>> {
+    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// The session tools; cheap to clone (one shared state).
@@ -136,15 +166,49 @@ impl SessionTools {
             o.last_used = Instant::now();
         }
         if let Some(c) = st.clients.get(id) {
-            return Ok(c.clone());
+            return Ok(c.client.clone());
         }
-        let c = self
+        let client = self
             .dir
             .connect(id, ClientBuilder::new().name("hm-agent"))
             .await
             .map_err(|e| e.to_string())?;
-        st.clients.insert(id.to_string(), c.clone());
-        Ok(c)
+        // Follow the session's events to know what it waits for.
+        let waiting = Arc::new(std::sync::Mutex::new(None));
+        let events = client.events().await;
+        let seen = waiting.clone();
+        let watcher = tokio::spawn(async move {
+            let Ok(mut events) = events else { return };
+            while let Some(item) = events.next().await {
+                match item {
+                    EventItem::Event(Event::Waiting {
+                        prompt, options, ..
+                    }) => *lock_prompt(&seen) = Some(Prompt { prompt, options }),
+                    EventItem::Event(Event::State { new, .. }) if new.name() != "waiting" => {
+                        *lock_prompt(&seen) = None
+                    }
+                    EventItem::Event(Event::Exit { .. }) => *lock_prompt(&seen) = None,
+                    _ => {}
+                }
+            }
+        });
+        st.clients.insert(
+            id.to_string(),
+            Connected {
+                client: client.clone(),
+                waiting,
+                watcher,
+            },
+        );
+        Ok(client)
+    }
+
+    /// What session `id` waits for, as its last `waiting` event said.
+    async fn prompt(&self, id: &str) -> Option<Prompt> {
+        let st = self.state.lock().await;
+        st.clients
+            .get(id)
+            .and_then(|c| lock_prompt(&c.waiting).clone())
     }
 
     /// Forget a cached connection (after the session ended).
@@ -218,7 +282,9 @@ impl SessionTools {
                 continue;
             };
             let idle = c.status().await.is_ok_and(|s| {
-                !s.alive || s.state.name() == "idle" || u64::from(s.idle_ms) >= REAP_IDLE_MS
+                !s.alive
+                    || matches!(s.state.name(), "idle" | "waiting")
+                    || u64::from(s.idle_ms) >= REAP_IDLE_MS
             });
             if idle {
                 self.kill(&o.id, Duration::from_secs(10)).await?;
@@ -265,6 +331,9 @@ impl SessionTools {
             id: started.id.clone(),
             last_used: Instant::now(),
         });
+        // Connect now, so its events (what it waits for) are followed from
+        // the start.
+        self.client(&started.id).await?;
         let mut text = format!(
             "started session {} running `{command}`{}; a human can watch it with `hm attach {}`",
             started.id,
@@ -317,6 +386,10 @@ impl SessionTools {
             "idle_ms": st.idle_ms,
             "pid": st.pid,
         });
+        if let Some(p) = self.prompt(id).await {
+            let labels: Vec<&str> = p.options.iter().map(|o| o.label.as_str()).collect();
+            v["waiting_for"] = json!({"prompt": p.prompt, "options": labels});
+        }
         if let Some(h) = c.hello() {
             v["command"] = json!(h.session.command);
             v["cwd"] = json!(h.session.cwd);
@@ -558,6 +631,56 @@ impl SessionTools {
         Ok(ToolOutput::ok(format!("sent {} to session {id}", r.signal)))
     }
 
+    async fn answer(&self, id: &str, args: &Value) -> ToolResult {
+        let wanted = str_arg(args, "option")?;
+        let c = self.client(id).await?;
+        let Some(p) = self.prompt(id).await else {
+            let state = c
+                .status()
+                .await
+                .map(|s| s.state.name().to_string())
+                .unwrap_or_default();
+            return Err(if state == "waiting" {
+                format!(
+                    "session {id} waits for input, but its choices are not known (it began \
+                     waiting before hm-agent connected); read its screen and use session_send"
+                )
+            } else {
+                format!("session {id} is not waiting for a choice (state {state})")
+            });
+        };
+        let labels: Vec<&str> = p.options.iter().map(|o| o.label.as_str()).collect();
+        let lower = wanted.to_lowercase();
+        let exact = p.options.iter().find(|o| o.label.to_lowercase() == lower);
+        let partial: Vec<&WaitingOption> = p
+            .options
+            .iter()
+            .filter(|o| o.label.to_lowercase().contains(&lower))
+            .collect();
+        let option = match (exact, partial.as_slice()) {
+            (Some(o), _) => o,
+            (None, [o]) => *o,
+            _ => {
+                return Err(format!(
+                    "{wanted:?} is not one of the choices of {:?}: {labels:?}",
+                    p.prompt
+                ))
+            }
+        };
+        for (i, step) in option.keys.iter().enumerate() {
+            if i > 0 {
+                tokio::time::sleep(STEP_GAP).await;
+            }
+            let bytes = step.clone().into_bytes();
+            self.with_client(id, |c| async move { c.input(bytes).await })
+                .await?;
+        }
+        Ok(ToolOutput::ok(format!(
+            "answered {:?} to {:?} in session {id}",
+            option.label, p.prompt
+        )))
+    }
+
     async fn dispatch(&self, name: &str, args: &Value, limit: Duration) -> ToolResult {
         if name == "session_start" {
             return self.start(args).await;
@@ -574,6 +697,7 @@ impl SessionTools {
             "session_submit" => self.submit(id, args).await,
             "session_wait" => self.wait(id, args, limit).await,
             "session_signal" => self.signal(id, args).await,
+            "session_answer" => self.answer(id, args).await,
             "session_kill" => {
                 let code = self.kill(id, Duration::from_secs(10)).await?;
                 Ok(ToolOutput::ok(format!(
@@ -586,7 +710,7 @@ impl SessionTools {
     }
 }
 
-const NAMES: [&str; 10] = [
+const NAMES: [&str; 11] = [
     "session_start",
     "session_list",
     "session_status",
@@ -596,6 +720,7 @@ const NAMES: [&str; 10] = [
     "session_submit",
     "session_wait",
     "session_signal",
+    "session_answer",
     "session_kill",
 ];
 
@@ -680,6 +805,13 @@ impl ToolSet for SessionTools {
                 "Send a signal (INT, TERM, HUP, ...) to the session's foreground job.",
                 json!({"id": id_param(), "signal": {"type": "string"}}),
                 &["id", "signal"],
+            ),
+            spec(
+                "session_answer",
+                "Answer a session that waits for a choice (a yes/no question, a menu) by the \
+                 label of the option; session_status shows the prompt and the labels.",
+                json!({"id": id_param(), "option": {"type": "string", "description": "The option's label, e.g. yes"}}),
+                &["id", "option"],
             ),
             spec(
                 "session_kill",
