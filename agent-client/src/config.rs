@@ -258,13 +258,14 @@ mod tests {
     fn the_example_file_documents_every_key() {
         let example = include_str!("../../heimdall.example.toml");
         let table = example
-            .split_once("[agent]")
+            .split_once("\n# [agent]\n")
             .map(|(_, rest)| rest)
             .expect("an [agent] section in heimdall.example.toml");
-        // The section is commented out; uncommented it must parse with
-        // every key present.
+        // The section (up to the next separator line) is commented out;
+        // uncommented it must parse with every key present.
         let text: String = table
             .lines()
+            .take_while(|l| !l.starts_with("# ---"))
             .filter_map(|l| l.strip_prefix("# "))
             .filter(|l| l.contains(" = "))
             .map(|l| format!("{l}\n"))

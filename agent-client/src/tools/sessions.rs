@@ -15,8 +15,8 @@ use futures_util::future::BoxFuture;
 use futures_util::FutureExt;
 use heimdall_client::{
     validate_id, Client, ClientBuilder, ClientError, Event, EventItem, Launcher, Liveness,
-    OutputItem, RegexSource, ScreenRequest, SignalSpec, SocketDir, StartOptions, State,
-    WaitCondition, WaitResult,
+    OutputItem, RegexSource, ScreenRequest, SignalSpec, SignalTarget, SocketDir, StartOptions,
+    State, WaitCondition, WaitResult,
 };
 use heimdall_protocol::WaitingOption;
 use serde_json::{json, Value};
@@ -626,7 +626,9 @@ impl SessionTools {
             .map(SignalSpec::Number)
             .unwrap_or_else(|_| SignalSpec::Name(name.to_string()));
         let r = self
-            .with_client(id, |c| async move { c.signal(spec).await })
+            .with_client(id, |c| async move {
+                c.signal(spec, SignalTarget::Foreground).await
+            })
             .await?;
         Ok(ToolOutput::ok(format!("sent {} to session {id}", r.signal)))
     }
