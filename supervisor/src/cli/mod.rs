@@ -9,6 +9,7 @@ mod events;
 mod explain;
 mod kill;
 mod ls;
+mod proxy;
 mod report;
 mod run;
 mod screen;
@@ -92,6 +93,8 @@ enum Command {
     Signal(signal::SignalArgs),
     /// Stream the session's events as JSON lines.
     Events(events::EventsArgs),
+    /// Relay stdin/stdout to a session's socket (`ssh host hm proxy ID` reaches another machine).
+    Proxy(proxy::ProxyArgs),
     /// Show the state, what decided it, the lines looked at and, when waiting, the options.
     Explain(explain::ExplainArgs),
     /// From inside a session: report the program's own state (waiting, active, idle).
@@ -235,6 +238,7 @@ pub fn main() -> i32 {
         Command::Wait(a) => wait::run(&cli.common, a),
         Command::Signal(a) => signal::run(&cli.common, a),
         Command::Events(a) => events::run(&cli.common, a),
+        Command::Proxy(a) => proxy::run(&cli.common, a),
         Command::Explain(a) => explain::run(&cli.common, a),
         Command::Report(a) => report::run(&cli.common, a),
         Command::Completions(a) => docs::completions(a),

@@ -1,0 +1,63 @@
+//! `hm proxy ID`: relay this process's stdin and stdout to the session's
+//! socket, byte for byte (the server's mode byte included), so that
+//! `ssh host hm proxy ID` gives any client a session on another machine
+//! through OpenSSH's authentication. Exits 0 when either side closes.
+
+use std::io::{ErrorKind, Read, Write};
+use std::net::Shutdown;
+use std::os::unix::net::UnixStream;
+
+use anyhow::Context;
+use clap::Args;
+
+use super::common::live_session;
+use super::Common;
+
+/// Arguments of `hm proxy`.
+#[derive(Debug, Args)]
+pub struct ProxyArgs {
+    /// Session id
+    pub id: String,
+}
+
+/// Bytes relayed per read.
+const CHUNK: usize = 64 * 1024;
+
+/// `hm proxy`.
+pub fn run(common: &Common, args: ProxyArgs) -> anyhow::Result<i32> {
+    let (_, paths) = live_session(common, &args.id)?;
+    let sock = UnixStream::connect(&paths.sock)
+        .with_context(|| format!("cannot reach session {:?}", paths.id))?;
+    let to_session = sock.try_clone().context("cannot share the socket")?;
+    // stdin → session. When stdin ends (the client is gone), shut the
+    // socket both ways: that ends the relay below, and the process.
+    std::thread::spawn(move || {
+        let _ = relay(&mut std::io::stdin().lock(), &to_session);
+        let _ = to_session.shutdown(Shutdown::Both);
+    });
+    // session → stdout, until the session closes the connection (it ended)
+    // or stdout is closed. Neither is an error worth a message.
+    match relay(&mut &sock, &mut std::io::stdout().lock()) {
+        Err(e) if e.kind() != ErrorKind::BrokenPipe => {
+            Err(anyhow::Error::new(e).context(format!("relaying session {:?}", paths.id)))
+        }
+        _ => Ok(0),
+    }
+}
+
+/// Copy `from` to `to` until `from` ends, flushing after every read so that
+/// no answer waits in a buffer. A reset connection counts as its end.
+fn relay(from: &mut impl Read, mut to: impl Write) -> std::io::Result<()> {
+    let mut buf = vec![0u8; CHUNK];
+    loop {
+        let n = match from.read(&mut buf) {
+            Ok(0) => return Ok(()),
+            Ok(n) => n,
+            Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+            Err(e) if e.kind() == ErrorKind::ConnectionReset => return Ok(()),
+            Err(e) => return Err(e),
+        };
+        to.write_all(&buf[..n])?;
+        to.flush()?;
+    }
+}

@@ -1,0 +1,153 @@
+//! `hm proxy ID` (issue #9 item 5): the client library over the command
+//! `hm --socket-dir DIR proxy ID` drives a real session as over its socket,
+//! and the proxy exits when the session ends or its stdin closes.
+
+mod common;
+
+use std::io::Read;
+use std::process::{Child, ChildStdout, Stdio};
+use std::sync::mpsc;
+
+use common::{poll, Env, DEADLINE};
+use heimdall_client::{ClientBuilder, RegexSource, ScreenRequest, WaitCondition, WaitResult};
+
+/// A spawned `hm proxy`, killed and reaped however the test ends.
+struct Proxy(Child);
+
+impl Drop for Proxy {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+impl Proxy {
+    /// `hm proxy ID` with piped stdin and stdout.
+    fn spawn(env: &Env, id: &str) -> Proxy {
+        let child = env
+            .hm()
+            .args(["proxy", id])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn hm proxy");
+        Proxy(child)
+    }
+
+    /// The first byte the proxy relays (the server's mode byte), read with
+    /// a deadline; the rest of its stdout stays open in the reading thread.
+    fn first_byte(&mut self) -> u8 {
+        let mut out: ChildStdout = self.0.stdout.take().expect("stdout");
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            let mut b = [0u8; 1];
+            let _ = tx.send(out.read_exact(&mut b).map(|_| b[0]));
+            // Keep reading (and discarding) so the proxy never blocks on us.
+            let _ = std::io::copy(&mut out, &mut std::io::sink());
+        });
+        rx.recv_timeout(DEADLINE)
+            .expect("the proxy relayed nothing")
+            .expect("read the mode byte")
+    }
+
+    /// Wait (with the deadline) for the proxy to exit by itself; its status.
+    fn exits(&mut self, why: &str) -> std::process::ExitStatus {
+        poll(why, DEADLINE, || self.0.try_wait().expect("try_wait"))
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_client_over_hm_proxy_drives_a_session() {
+    let env = Env::new();
+    env.launch("px", &["sh"]).await;
+    let mut cmd = tokio::process::Command::from(env.hm());
+    cmd.arg("--socket-dir")
+        .arg(env.sockets())
+        .args(["proxy", "px"])
+        .stderr(Stdio::null());
+    let client = ClientBuilder::new()
+        .name("proxy-test")
+        .deadline(DEADLINE)
+        .over_command(cmd)
+        .await
+        .expect("connect over hm proxy");
+    assert!(client.hello().is_some(), "HELLO answered through the proxy");
+
+    let status = client.status().await.expect("status");
+    assert!(status.alive);
+    assert!(status.pid > 0);
+
+    let submitted = client
+        .submit("echo proxied-$((6*7))", Some(10_000))
+        .await
+        .expect("submit");
+    assert!(submitted.accepted, "{submitted:?}");
+    let found = client
+        .wait(
+            WaitCondition::Regex {
+                pattern: "proxied-42".into(),
+                source: RegexSource::Screen,
+            },
+            Some(30_000),
+        )
+        .await
+        .expect("wait");
+    assert!(
+        matches!(&found, WaitResult::Regex { matched, .. } if matched == "proxied-42"),
+        "{found:?}"
+    );
+
+    let screen = client
+        .screen(ScreenRequest::default())
+        .await
+        .expect("screen");
+    assert!(
+        screen.lines.iter().any(|l| l.trim_end() == "proxied-42"),
+        "{:?}",
+        screen.lines
+    );
+
+    client.kill().await.expect("kill");
+    tokio::time::timeout(DEADLINE, client.closed())
+        .await
+        .expect("the connection ends with the session");
+    env.wait_gone("px");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_proxy_exits_when_the_session_ends() {
+    let env = Env::new();
+    env.launch("ends", &["sh"]).await;
+    let mut proxy = Proxy::spawn(&env, "ends");
+    // Connected: the server's mode byte came through unchanged.
+    assert_eq!(proxy.first_byte(), heimdall_protocol::MODE_BINARY);
+    env.ok(&["kill", "ends"]);
+    // Its stdin is still open: only the session's end can stop it.
+    let status = proxy.exits("the proxy to exit after the session ended");
+    assert!(status.success(), "{status:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_proxy_exits_when_its_stdin_closes() {
+    let env = Env::new();
+    env.launch("stays", &["sh"]).await;
+    let mut proxy = Proxy::spawn(&env, "stays");
+    assert_eq!(proxy.first_byte(), heimdall_protocol::MODE_BINARY);
+    drop(proxy.0.stdin.take());
+    let status = proxy.exits("the proxy to exit after its stdin closed");
+    assert!(status.success(), "{status:?}");
+    // The session is untouched.
+    assert_eq!(env.status_json("stays")["alive"], true);
+}
+
+#[test]
+fn a_proxy_to_an_unknown_session_says_so() {
+    let env = Env::new();
+    std::fs::create_dir_all(env.sockets()).expect("socket dir");
+    let out = env.run(&["proxy", "nope"]);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.starts_with("No session found: nope"), "{err}");
+    assert!(out.stdout.is_empty(), "{out:?}");
+}
