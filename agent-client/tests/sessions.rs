@@ -1,7 +1,8 @@
 //! The session tools against the real `hm`: a scripted model starts bash,
 //! submits a line, waits for idle and reads the screen and the output; the
 //! cap reaps the oldest idle session; a wait longer than the tool limit is
-//! cut to it and leaves the session running.
+//! cut to it and leaves the session running; a scripted model answers a
+//! `waiting` prompt by its label.
 
 mod common;
 
@@ -101,15 +102,46 @@ fn calls(calls: &[(&str, Value)]) -> Reply {
     Reply::Sse(data_events(&deltas) + "data: [DONE]\n\n")
 }
 
-/// The content of the tool result answering `call_id` in a request.
+/// The content of the latest tool result answering `call_id` in a request
+/// (the scripted ids repeat across rounds).
 fn tool_result<'a>(body: &'a Value, call_id: &str) -> &'a str {
     body["messages"]
         .as_array()
         .unwrap()
         .iter()
+        .rev()
         .find(|m| m["role"] == "tool" && m["tool_call_id"] == call_id)
         .and_then(|m| m["content"].as_str())
         .unwrap_or_else(|| panic!("no result for {call_id}"))
+}
+
+/// An agent whose model is the fake `server` (OpenAI format) and whose
+/// tools are `tools`.
+fn scripted_agent(server: &FakeServer, tools: &SessionTools) -> Agent {
+    let mut toolbox = Toolbox::new(Duration::from_secs(60));
+    toolbox.add(tools.clone());
+    let settings = ProviderSettings {
+        kind: ProviderKind::Openai,
+        model: "m".into(),
+        base_url: format!("{}/v1", server.url()),
+        api_key: None,
+        api_key_env: "TEST_KEY".into(),
+        max_tokens: None,
+        connect_timeout: Duration::from_secs(5),
+        read_timeout: DEADLINE,
+        retry: RetryPolicy::default(),
+    };
+    Agent::new(
+        Provider::new(settings).unwrap(),
+        toolbox,
+        "test".into(),
+        LoopLimits {
+            max_iterations: 10,
+            truncation: 12_000,
+        },
+        Vec::new(),
+        None,
+    )
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -140,30 +172,7 @@ async fn scripted_model_drives_bash_through_a_session() {
     ])
     .await;
     let tools_handle = sessions.tools(8);
-    let mut tools = Toolbox::new(Duration::from_secs(60));
-    tools.add(tools_handle.clone());
-    let settings = ProviderSettings {
-        kind: ProviderKind::Openai,
-        model: "m".into(),
-        base_url: format!("{}/v1", server.url()),
-        api_key: None,
-        api_key_env: "TEST_KEY".into(),
-        max_tokens: None,
-        connect_timeout: Duration::from_secs(5),
-        read_timeout: DEADLINE,
-        retry: RetryPolicy::default(),
-    };
-    let mut agent = Agent::new(
-        Provider::new(settings).unwrap(),
-        tools,
-        "test".into(),
-        LoopLimits {
-            max_iterations: 10,
-            truncation: 12_000,
-        },
-        Vec::new(),
-        None,
-    );
+    let mut agent = scripted_agent(&server, &tools_handle);
     let end = tokio::time::timeout(
         Duration::from_secs(60),
         agent.turn("say hi in bash", &CancellationToken::new(), &mut |_| {}),
@@ -397,4 +406,73 @@ async fn a_waiting_prompt_is_answered_by_label() {
     .await;
     assert!(!err && text.contains("matched"), "{text}");
     assert_eq!(tools.cleanup(Duration::from_secs(15)).await, [id.as_str()]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scripted_model_answers_a_waiting_prompt_by_label() {
+    let sessions = Sessions::new();
+    let id = unique("agent-model-ask");
+    // The question comes a moment after the start, once session_start has
+    // subscribed to the session's events (a `waiting` event is not replayed).
+    let command =
+        "sh -c 'sleep 2; printf \"Delete all? [y/N] \"; read a; echo \"answer=$a\"; sleep 30'";
+    let server = FakeServer::start(vec![
+        calls(&[("session_start", json!({"command": command, "id": id}))]),
+        calls(&[(
+            "session_wait",
+            json!({"id": id, "until": "state", "state": "waiting", "timeout_secs": 30}),
+        )]),
+        // The `waiting` event precedes the state change, so the agent knows
+        // the choices by the time the wait returns.
+        calls(&[("session_answer", json!({"id": id, "option": "yes"}))]),
+        calls(&[(
+            "session_wait",
+            json!({"id": id, "until": "regex", "pattern": "answer=y", "timeout_secs": 30}),
+        )]),
+        Reply::Sse(
+            data_events(&[json!({"choices":[{"index":0,"delta":{"content":"answered yes"},"finish_reason":"stop"}]})])
+                + "data: [DONE]\n\n",
+        ),
+    ])
+    .await;
+    let tools = sessions.tools(8);
+    let mut agent = scripted_agent(&server, &tools);
+    let end = tokio::time::timeout(
+        Duration::from_secs(120),
+        agent.turn("answer yes", &CancellationToken::new(), &mut |_| {}),
+    )
+    .await
+    .expect("the turn finished in time")
+    .expect("the turn succeeded");
+    assert_eq!(end, TurnEnd::Answer("answered yes".into()));
+
+    let reqs = server.requests();
+    assert_eq!(reqs.len(), 5);
+    let started = tool_result(&reqs[1].body, "call_session_start_0");
+    assert!(
+        started.contains(&format!("started session {id}")),
+        "{started}"
+    );
+    let waited = tool_result(&reqs[2].body, "call_session_wait_0");
+    assert_eq!(waited, format!("session {id} is now waiting"));
+    let answered = tool_result(&reqs[3].body, "call_session_answer_0");
+    assert!(
+        answered.starts_with("answered \"yes\" to ") && answered.contains("Delete all?"),
+        "{answered}"
+    );
+    let matched = tool_result(&reqs[4].body, "call_session_wait_0");
+    assert!(matched.contains("matched \"answer=y\""), "{matched}");
+
+    // The program itself read the key the label stands for.
+    let (err, screen) = call(
+        &tools,
+        "session_screen",
+        json!({"id": id}),
+        Duration::from_secs(30),
+    )
+    .await;
+    assert!(!err, "{screen}");
+    assert!(screen.lines().any(|l| l.trim() == "answer=y"), "{screen}");
+    assert_eq!(tools.cleanup(Duration::from_secs(15)).await, [id.as_str()]);
+    assert!(!sessions.live(&id));
 }
