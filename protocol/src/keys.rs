@@ -95,17 +95,32 @@ fn function_key(lower: &str) -> Option<Vec<u8>> {
     Some(seq.to_vec())
 }
 
-/// Translate `--keys` arguments: each is a key name, or else literal text.
-pub fn keys_to_bytes<S: AsRef<str>>(args: &[S], application_cursor: bool) -> Vec<u8> {
+/// The key names [`keys_to_bytes`] takes, for error messages and help.
+pub const KEY_NAMES: &str = "Enter Tab BTab Esc Space BSpace Delete Insert Home End PageUp \
+PageDown Up Down Left Right F1..F12 C-x (control) M-x (meta) M-C-x, or one character";
+
+/// A `--keys` argument that names no key.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown key name {0:?}; valid names: {KEY_NAMES} (type text without --keys)")]
+pub struct UnknownKey(pub String);
+
+/// Translate `--keys` arguments: each is a key name or a single character
+/// (typed as itself); anything else is an [`UnknownKey`], so that a
+/// mistyped name (`Entr`) is never typed into the program as text.
+pub fn keys_to_bytes<S: AsRef<str>>(
+    args: &[S],
+    application_cursor: bool,
+) -> Result<Vec<u8>, UnknownKey> {
     let mut out = Vec::new();
     for a in args {
         let a = a.as_ref();
         match key_bytes(a, application_cursor) {
             Some(b) => out.extend(b),
-            None => out.extend_from_slice(a.as_bytes()),
+            None if a.chars().count() == 1 => out.extend_from_slice(a.as_bytes()),
+            None => return Err(UnknownKey(a.to_string())),
         }
     }
-    out
+    Ok(out)
 }
 
 #[cfg(test)]
@@ -138,12 +153,21 @@ mod tests {
         }
         assert!(key_bytes("日本", false).is_none());
         assert_eq!(
-            keys_to_bytes(&["日本", "Enter"], false),
-            "日本\r".as_bytes()
+            keys_to_bytes(&["日", "é", "Enter"], false).unwrap(),
+            "日é\r".as_bytes()
         );
         assert_eq!(
-            keys_to_bytes(&["ls", "Space", "-l", "Enter"], false),
+            keys_to_bytes(&["l", "s", "Space", "-", "l", "Enter"], false).unwrap(),
             b"ls -l\r"
         );
+    }
+
+    #[test]
+    fn an_unknown_name_is_an_error_not_text() {
+        for bad in ["Entr", "日本", "ls", "C-日", "M-"] {
+            let err = keys_to_bytes(&["Esc", bad], false).unwrap_err();
+            assert_eq!(err, UnknownKey(bad.to_string()));
+            assert!(err.to_string().contains("Enter Tab"), "{err}");
+        }
     }
 }

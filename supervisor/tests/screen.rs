@@ -148,7 +148,7 @@ fn submit_runs_a_line_exactly_once_in_bash_python_and_vim() {
         serde_json::from_str(&env.ok(&["submit", "vim", "hello from vim", "--json"])).unwrap();
     assert_eq!(out["accepted"], true);
     assert_eq!(out["bracketed_paste"], true, "vim asks for bracketed paste");
-    env.ok(&["send", "vim", "--keys", "Esc", ":wq", "Enter"]);
+    env.ok(&["send", "vim", "--keys", "Esc", ":", "w", "q", "Enter"]);
     let done = env.run(&["wait", "vim", "--exit", "--timeout", "20000"]);
     assert_eq!(done.status.code(), Some(0));
     assert_eq!(
@@ -351,7 +351,8 @@ fn send_keys_tail_signal_and_events() {
     let env = Env::new();
     env.start("k", &[], &["bash", "--norc", "--noprofile"]);
     env.wait_screen("k", r"[#$] ?$");
-    env.ok(&["send", "k", "--keys", "echo", "Space", "first", "Enter"]);
+    env.ok(&["send", "k", "echo first"]);
+    env.ok(&["send", "k", "--keys", "Enter"]);
     env.wait_screen("k", "^first$");
     // Up recalls the last command (cursor keys in the program's mode).
     env.ok(&["send", "k", "--keys", "Up", "Enter"]);

@@ -109,24 +109,24 @@ fn report(
             "files": targets,
             "removed": removed,
             "failed": failed.iter().map(|(p, e)| json!({"path": p, "error": e})).collect::<Vec<_>>(),
-        }));
+        }))?;
     } else if targets.is_empty() && failed.is_empty() {
-        println!("Nothing to clean");
+        outln!("Nothing to clean");
     } else if args.force {
         for p in removed {
-            println!("removed {}", p.display());
+            outln!("removed {}", p.display());
         }
         for (p, e) in failed {
             eprintln!("hm: cannot remove {}: {e}", p.display());
         }
         let logs = removed.iter().filter(|p| is_log(p)).count();
-        println!("Cleaned {logs} log file(s).");
+        outln!("Cleaned {logs} log file(s).");
     } else {
         for p in targets {
-            println!("would remove {}", p.display());
+            outln!("would remove {}", p.display());
         }
         let logs = targets.iter().filter(|p| is_log(p)).count();
-        println!("Would clean {logs} log file(s) (dry run: add --force to delete).");
+        outln!("Would clean {logs} log file(s) (dry run: add --force to delete).");
     }
     Ok(if failed.is_empty() { 0 } else { 1 })
 }

@@ -12,9 +12,22 @@ use crate::paths::{PathError, SessionPaths, SocketDir};
 /// How long a query waits for a supervisor to answer.
 pub const ANSWER_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// An error chain as one line: `what failed: why: root cause`.
+/// An error chain as one line: `what failed: why: root cause`. A cause
+/// whose text the message before it already shows (errors that print
+/// their `source`, such as "cannot read config F: No such file…") is not
+/// repeated.
 pub fn describe(e: &anyhow::Error) -> String {
-    format!("{e:#}")
+    let mut line = String::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        if line.is_empty() {
+            line = text;
+        } else if !line.ends_with(&text) {
+            line.push_str(": ");
+            line.push_str(&text);
+        }
+    }
+    line
 }
 
 /// A single-threaded runtime for a client command.
@@ -260,12 +273,13 @@ pub fn since_rfc3339(ts: &str) -> Option<Duration> {
     std::time::SystemTime::now().duration_since(t).ok()
 }
 
-/// Print one JSON document.
-pub fn print_json(v: &serde_json::Value) {
-    println!(
+/// Print one JSON document (an error when stdout is closed).
+pub fn print_json(v: &serde_json::Value) -> std::io::Result<()> {
+    outln!(
         "{}",
         serde_json::to_string_pretty(v).unwrap_or_else(|_| "{}".into())
     );
+    Ok(())
 }
 
 /// A command line for display.

@@ -1,6 +1,8 @@
 //! `hm completions SHELL` and `hm man`: shell completions and a man page,
 //! generated from the command-line definition so they never drift from it.
 
+use std::io::Write as _;
+
 use clap::{Args, CommandFactory, ValueEnum};
 
 use super::Cli;
@@ -37,7 +39,11 @@ pub fn completions(args: CompletionsArgs) -> anyhow::Result<i32> {
         Shell::Elvish => S::Elvish,
         Shell::Powershell => S::PowerShell,
     };
-    clap_complete::generate(shell, &mut Cli::command(), "hm", &mut std::io::stdout());
+    // Into a buffer first: `generate` panics when the write fails (a
+    // closed pipe, `hm completions bash | head -1`); `write_all` returns it.
+    let mut script = Vec::new();
+    clap_complete::generate(shell, &mut Cli::command(), "hm", &mut script);
+    std::io::stdout().write_all(&script)?;
     Ok(0)
 }
 

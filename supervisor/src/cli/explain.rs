@@ -25,12 +25,12 @@ pub fn run(common: &Common, args: ExplainArgs) -> anyhow::Result<i32> {
         answer(&paths, c.explain()).await
     })?;
     if args.json {
-        print_json(&v);
+        print_json(&v)?;
         return Ok(0);
     }
     let s = |v: &serde_json::Value| v.as_str().unwrap_or("-").to_string();
-    println!("state:      {}", s(&v["state"]));
-    println!(
+    outln!("state:      {}", s(&v["state"]));
+    outln!(
         "source:     {}{}",
         s(&v["source"]),
         v["rule"]
@@ -38,29 +38,29 @@ pub fn run(common: &Common, args: ExplainArgs) -> anyhow::Result<i32> {
             .map(|r| format!(" (rule {r})"))
             .unwrap_or_default()
     );
-    println!(
+    outln!(
         "classifier: {} ({})",
         s(&v["classifier"]),
         s(&v["classifier_state"])
     );
     let look = &v["last_look"];
-    println!("last look:  {}", s(&look["verdict"]));
+    outln!("last look:  {}", s(&look["verdict"]));
     if let Some(a) = look["activity"].as_str() {
-        println!("program:    {a}");
+        outln!("program:    {a}");
     }
     if let Some(lines) = look["window"]["lines"].as_array() {
         let first = look["window"]["first_row"].as_u64().unwrap_or(0);
         let cursor = look["window"]["cursor"][0].as_u64();
-        println!("lines looked at:");
+        outln!("lines looked at:");
         for (i, l) in lines.iter().enumerate() {
             let row = first + i as u64;
             let mark = if Some(row) == cursor { '>' } else { ' ' };
-            println!("  {mark}{row:>3} {}", l.as_str().unwrap_or_default());
+            outln!("  {mark}{row:>3} {}", l.as_str().unwrap_or_default());
         }
     }
     let w = &v["waiting"];
     if w.is_object() {
-        println!("waiting:    {} — {}", s(&w["kind"]), s(&w["prompt"]));
+        outln!("waiting:    {} — {}", s(&w["kind"]), s(&w["prompt"]));
         let selected = w["selected"].as_u64();
         for (i, o) in w["options"].as_array().into_iter().flatten().enumerate() {
             let mark = if Some(i as u64) == selected {
@@ -68,7 +68,7 @@ pub fn run(common: &Common, args: ExplainArgs) -> anyhow::Result<i32> {
             } else {
                 ' '
             };
-            println!("  {mark} {:<24} keys {}", s(&o["label"]), o["keys"]);
+            outln!("  {mark} {:<24} keys {}", s(&o["label"]), o["keys"]);
         }
     }
     Ok(0)

@@ -31,7 +31,7 @@ pub fn run(common: &Common, args: KillArgs) -> anyhow::Result<i32> {
         let c = open(&paths, "hm kill").await?;
         c.kill().await?;
         if !args.json {
-            println!("Kill signal sent to session {}", paths.id);
+            outln!("Kill signal sent to session {}", paths.id);
         }
         // The supervisor closes every connection when the session has ended.
         let ended = tokio::time::timeout(bound, c.closed()).await;
@@ -51,11 +51,11 @@ pub fn run(common: &Common, args: KillArgs) -> anyhow::Result<i32> {
             "killed": true,
             "code": rec.as_ref().map(|r| r.code),
             "signal": rec.as_ref().and_then(|r| r.signal),
-        }));
+        }))?;
     } else {
         match rec {
-            Some(r) => println!("killed {} ({})", paths.id, exit_phrase(&r)),
-            None => println!("killed {}", paths.id),
+            Some(r) => outln!("killed {} ({})", paths.id, exit_phrase(&r)),
+            None => outln!("killed {}", paths.id),
         }
     }
     Ok(0)

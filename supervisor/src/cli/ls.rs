@@ -87,9 +87,9 @@ pub fn run(common: &Common, args: LsArgs) -> anyhow::Result<i32> {
         Err(_) if !cfg.socket_dir.exists() => {
             // No directory yet: no sessions.
             if args.json {
-                println!("[]");
+                outln!("[]");
             } else {
-                println!("No active sessions");
+                outln!("No active sessions");
             }
             return Ok(0);
         }
@@ -121,11 +121,11 @@ pub fn run(common: &Common, args: LsArgs) -> anyhow::Result<i32> {
         }
     }
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&rows)?);
+        outln!("{}", serde_json::to_string_pretty(&rows)?);
         return Ok(0);
     }
     if rows.is_empty() {
-        println!("No active sessions");
+        outln!("No active sessions");
         return Ok(0);
     }
     let table: Vec<[String; 5]> = rows
@@ -171,7 +171,7 @@ pub fn run(common: &Common, args: LsArgs) -> anyhow::Result<i32> {
         })
         .collect();
     for r in std::iter::once(&header).chain(&table) {
-        println!(
+        outln!(
             "{:w0$}  {:w1$}  {:w2$}  {:w3$}  {}",
             r[0],
             r[1],

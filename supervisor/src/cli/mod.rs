@@ -1,6 +1,24 @@
 //! The `hm` command line: argument definitions and dispatch. One module per
 //! subcommand; [`common`] holds what they share.
 
+/// `println!` for the subcommands' output: a write error (stdout is a
+/// closed pipe, `hm ls | head -1`) is returned with `?` from the enclosing
+/// function instead of panicking, and [`main`] exits quietly on it.
+macro_rules! outln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        writeln!(std::io::stdout(), $($arg)*)?
+    }};
+}
+
+/// `print!` with [`outln!`]'s error handling.
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        write!(std::io::stdout(), $($arg)*)?
+    }};
+}
+
 mod attach;
 mod clean;
 mod common;

@@ -24,14 +24,15 @@ pub struct ScreenArgs {
     pub json: bool,
 }
 
-fn print_lines(lines: &[String]) {
+fn print_lines(lines: &[String]) -> std::io::Result<()> {
     let mut end = lines.len();
     while end > 0 && lines[end - 1].trim().is_empty() {
         end -= 1;
     }
     for l in &lines[..end] {
-        println!("{l}");
+        outln!("{l}");
     }
+    Ok(())
 }
 
 /// `hm screen`.
@@ -55,16 +56,16 @@ pub fn run(common: &Common, args: ScreenArgs) -> anyhow::Result<i32> {
                 };
                 let s = answer(paths, c.screen(req)).await?;
                 if args.json {
-                    print_json(&serde_json::to_value(&s)?);
+                    print_json(&serde_json::to_value(&s)?)?;
                 } else {
                     if let Some(sb) = &s.scrollback {
                         for l in sb {
-                            println!("{l}");
+                            outln!("{l}");
                         }
                     }
-                    print_lines(&s.lines);
+                    print_lines(&s.lines)?;
                     if args.ansi {
-                        print!("\x1b[0m");
+                        out!("\x1b[0m");
                     }
                 }
                 Ok(0)
@@ -77,9 +78,9 @@ pub fn run(common: &Common, args: ScreenArgs) -> anyhow::Result<i32> {
                     "lines": lines,
                     "exited": true,
                     "code": rec.code,
-                }));
+                }))?;
             } else {
-                print_lines(&lines);
+                print_lines(&lines)?;
             }
             Ok(0)
         },

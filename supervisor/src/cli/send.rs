@@ -1,7 +1,7 @@
 //! `hm send ID TEXT…`: type text (or, with `--keys`, named keys) into a session.
 
 use clap::Args;
-use heimdall_protocol::keys::keys_to_bytes;
+use heimdall_protocol::keys::{keys_to_bytes, UnknownKey};
 use heimdall_protocol::ScreenRequest;
 
 use super::common::{answer, connect, live_session, runtime};
@@ -12,8 +12,9 @@ use super::Common;
 pub struct SendArgs {
     /// Session id
     pub id: String,
-    /// Treat each argument as a key name (Enter, Tab, Esc, Up, C-c, M-x, F1…);
-    /// arguments that name no key are typed as text
+    /// Treat each argument as a key name (Enter, Tab, Esc, Up, C-c, M-x, F1…)
+    /// or a single character; any other argument is an error (exit 2) and
+    /// nothing is typed
     #[arg(long)]
     pub keys: bool,
     /// With --keys: milliseconds between keys, each key sent as its own
@@ -29,6 +30,14 @@ pub struct SendArgs {
 
 /// `hm send`.
 pub fn run(common: &Common, args: SendArgs) -> anyhow::Result<i32> {
+    // Every key name is checked before anything is typed: a mistyped name
+    // is a usage error (exit 2, as clap's), not text for the program.
+    if args.keys {
+        if let Err(e) = keys_to_bytes(&args.text, false) {
+            eprintln!("hm: {e}");
+            return Ok(2);
+        }
+    }
     let (_, paths) = live_session(common, &args.id)?;
     runtime()?.block_on(async {
         let (mut c, _) = connect(&paths, "hm send").await?;
@@ -39,12 +48,12 @@ pub fn run(common: &Common, args: SendArgs) -> anyhow::Result<i32> {
                 Err(_) => false,
             };
             if args.gap == 0 {
-                vec![keys_to_bytes(&args.text, app)]
+                vec![keys_to_bytes(&args.text, app)?]
             } else {
                 args.text
                     .iter()
                     .map(|k| keys_to_bytes(std::slice::from_ref(k), app))
-                    .collect()
+                    .collect::<Result<_, UnknownKey>>()?
             }
         } else {
             vec![args.text.join(" ").into_bytes()]

@@ -39,7 +39,7 @@ pub fn run(common: &Common, args: SignalArgs) -> anyhow::Result<i32> {
         };
         let r = c.signal(spec, target).await?;
         if args.json {
-            print_json(&r);
+            print_json(&r)?;
         }
         Ok(0)
     })

@@ -170,9 +170,9 @@ pub fn run(common: &Common, args: StartArgs) -> anyhow::Result<i32> {
                     "socket": paths.sock,
                     "pid": pids.map(|p| p.child),
                     "supervisor_pid": pids.map(|p| p.supervisor),
-                }));
+                }))?;
             } else {
-                println!("{id}");
+                outln!("{id}");
             }
             Ok(0)
         }

@@ -46,16 +46,16 @@ pub fn run(common: &Common, args: StatusArgs) -> anyhow::Result<i32> {
                             "state_ms": st.state_ms,
                             "idle_ms": st.idle_ms,
                             "protocol": 1,
-                        }));
+                        }))?;
                     } else {
-                        println!("session  {}", paths.id);
-                        println!(
+                        outln!("session  {}", paths.id);
+                        outln!(
                             "status   {}, {}",
                             if st.alive { "running" } else { "exiting" },
                             st.state
                         );
-                        println!("pid      {}", st.pid);
-                        println!("(a heimdall 1.0 supervisor: more needs a newer supervisor)");
+                        outln!("pid      {}", st.pid);
+                        outln!("(a heimdall 1.0 supervisor: more needs a newer supervisor)");
                     }
                     return Ok(0);
                 };
@@ -78,7 +78,7 @@ pub fn run(common: &Common, args: StatusArgs) -> anyhow::Result<i32> {
                         "cols": s.cols,
                         "rows": s.rows,
                         "output_offset": hello.output_offset,
-                    }));
+                    }))?;
                 } else {
                     let state = if st.alive {
                         format!(
@@ -89,12 +89,12 @@ pub fn run(common: &Common, args: StatusArgs) -> anyhow::Result<i32> {
                     } else {
                         "exiting".to_string()
                     };
-                    println!("session  {}", s.id);
-                    println!("status   {state}");
-                    println!("pid      {} (supervisor {})", st.pid, s.supervisor_pid);
-                    println!("uptime   {}", human_duration(uptime));
-                    println!("command  {}", command_line(&s.command));
-                    println!("cwd      {}", s.cwd);
+                    outln!("session  {}", s.id);
+                    outln!("status   {state}");
+                    outln!("pid      {} (supervisor {})", st.pid, s.supervisor_pid);
+                    outln!("uptime   {}", human_duration(uptime));
+                    outln!("command  {}", command_line(&s.command));
+                    outln!("cwd      {}", s.cwd);
                 }
                 Ok(0)
             })
@@ -112,17 +112,17 @@ pub fn run(common: &Common, args: StatusArgs) -> anyhow::Result<i32> {
                     "ended_at": rec.ended_at,
                     "command": rec.command,
                     "cwd": rec.cwd,
-                }));
+                }))?;
             } else {
                 let ago = since_rfc3339(&rec.ended_at)
                     .map(|d| format!(" {} ago", human_duration(d)))
                     .unwrap_or_default();
-                println!("session  {}", rec.id);
-                println!("status   exited ({}){ago}", exit_phrase(&rec));
-                println!("pid      {}", rec.pid);
-                println!("ended    {}", rec.ended_at);
-                println!("command  {}", command_line(&rec.command));
-                println!("cwd      {}", rec.cwd);
+                outln!("session  {}", rec.id);
+                outln!("status   exited ({}){ago}", exit_phrase(&rec));
+                outln!("pid      {}", rec.pid);
+                outln!("ended    {}", rec.ended_at);
+                outln!("command  {}", command_line(&rec.command));
+                outln!("cwd      {}", rec.cwd);
             }
             Ok(0)
         },

@@ -30,7 +30,7 @@ pub fn run(common: &Common, args: SubmitArgs) -> anyhow::Result<i32> {
         let r = c.submit(&args.text, Some(args.timeout)).await?;
         let accepted = r["accepted"].as_bool() == Some(true);
         if args.json {
-            print_json(&r);
+            print_json(&r)?;
         } else if !accepted {
             eprintln!(
                 "hm: session {:?} did not react to the line within {} ms",

@@ -65,7 +65,7 @@ pub fn run(common: &Common, args: WaitArgs) -> anyhow::Result<i32> {
         if args.json {
             print_json(
                 &serde_json::json!({"ok": args.exit, "until": "exit", "code": rec.code, "exited": true}),
-            );
+            )?;
         }
         Ok(if args.exit { rec.code } else { 1 })
     };
@@ -74,7 +74,7 @@ pub fn run(common: &Common, args: WaitArgs) -> anyhow::Result<i32> {
             let (mut c, _) = connect(paths, "hm wait").await?;
             let r = c.wait(condition.clone(), args.timeout).await?;
             if args.json {
-                print_json(&r);
+                print_json(&r)?;
             }
             let ok = r["ok"].as_bool() == Some(true);
             Ok(match (ok, r["error"].as_str()) {
@@ -82,7 +82,7 @@ pub fn run(common: &Common, args: WaitArgs) -> anyhow::Result<i32> {
                 (true, _) => {
                     if !args.json {
                         if let Some(m) = r["match"].as_str() {
-                            println!("{m}");
+                            outln!("{m}");
                         }
                     }
                     0

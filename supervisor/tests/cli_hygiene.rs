@@ -1,0 +1,92 @@
+//! The command line's manners (issue #8 items 19, 20, 21, 27): mistyped key
+//! names, closed pipes, errors printed once, `hm clean` explaining itself.
+
+mod common;
+
+use std::process::Stdio;
+
+use common::Env;
+
+/// Item 20: with `--keys`, an unknown key name is a usage error (exit 2)
+/// that lists the valid names, and nothing at all is typed — not even the
+/// valid keys before it.
+#[test]
+fn item20_unknown_key_name_is_an_error_and_types_nothing() {
+    let env = Env::new();
+    env.start("keys", &[], &["cat"]);
+    env.ok(&["send", "keys", "before"]);
+    env.wait_screen("keys", "before");
+    for args in [
+        &["send", "keys", "--keys", "Entr"][..],
+        &["send", "keys", "--keys", "x", "Entr", "Enter"][..],
+        &["send", "keys", "--keys", "--gap", "0", "Tab", "hello"][..],
+    ] {
+        let out = env.run(args);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "hm {args:?}: {stderr}");
+        assert!(
+            stderr.contains("unknown key name") && stderr.contains("Enter Tab"),
+            "hm {args:?} names the valid keys: {stderr}"
+        );
+    }
+    // Input is taken in order: "after" lands right behind "before" only if
+    // nothing was typed in between.
+    env.ok(&["send", "keys", "after"]);
+    env.wait_screen("keys", "beforeafter");
+    let screen = env.ok(&["screen", "keys"]);
+    assert!(!screen.contains("Entr"), "{screen}");
+    // Single characters and names still work.
+    env.ok(&["send", "keys", "--keys", "--gap", "0", "!", "Enter"]);
+    env.wait_screen("keys", "^beforeafter!$");
+}
+
+/// Item 19: output into a closed pipe ends `hm` quietly: no panic, no
+/// "Broken pipe" message, exit 0. The pipe's read end is closed before `hm`
+/// starts, so every write fails (no race with a reader).
+#[test]
+fn item19_closed_stdout_never_panics() {
+    let env = Env::new();
+    env.start("bp", &[], &["sh", "-c", "seq 1 200; exec cat"]);
+    env.wait_screen("bp", "^200$");
+    let cases: [&[&str]; 8] = [
+        &["completions", "bash"],
+        &["man"],
+        &["ls"],
+        &["ls", "--json"],
+        &["status", "bp"],
+        &["status", "bp", "--json"],
+        &["screen", "bp"],
+        &["screen", "bp", "--json"],
+    ];
+    for args in cases {
+        for _ in 0..10 {
+            let (reader, writer) = std::io::pipe().expect("pipe");
+            drop(reader);
+            let out = env
+                .hm()
+                .args(args)
+                .stdout(writer)
+                .stderr(Stdio::piped())
+                .output()
+                .expect("run hm");
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert!(
+                !stderr.contains("panicked") && !stderr.to_lowercase().contains("broken pipe"),
+                "hm {args:?} into a closed pipe: {stderr}"
+            );
+            assert_eq!(out.status.code(), Some(0), "hm {args:?}: {stderr}");
+        }
+    }
+}
+
+/// Item 27: an error is printed once, its cause not repeated.
+#[test]
+fn item27_config_error_is_printed_once() {
+    let env = Env::new();
+    let out = env.run(&["ls", "--config", "/nonexistent.toml"]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert_eq!(stderr.matches("No such file").count(), 1, "{stderr}");
+    assert!(stderr.contains("/nonexistent.toml"), "{stderr}");
+}
