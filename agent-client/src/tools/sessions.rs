@@ -525,7 +525,11 @@ impl SessionTools {
                 .await
                 .map(|s| s.application_cursor)
                 .unwrap_or(false);
-            bytes.extend(heimdall_protocol::keys::keys_to_bytes(&keys, app_cursor));
+            // A mistyped key name is an error for the model, not text typed.
+            bytes.extend(
+                heimdall_protocol::keys::keys_to_bytes(&keys, app_cursor)
+                    .map_err(|e| e.to_string())?,
+            );
         }
         if bytes.is_empty() {
             return Err("give `text` and/or `keys`".into());
@@ -778,7 +782,7 @@ impl ToolSet for SessionTools {
                 json!({
                     "id": id_param(),
                     "text": {"type": "string", "description": "Literal text"},
-                    "keys": {"type": "array", "items": {"type": "string"}, "description": "Key names, sent after the text"},
+                    "keys": {"type": "array", "items": {"type": "string"}, "description": "Key names or single characters, sent after the text; an unknown name is an error and nothing is sent"},
                 }),
                 &["id"],
             ),
