@@ -234,7 +234,14 @@ fn clean_is_a_dry_run_unless_forced_and_spares_live_sessions() {
     env.ok(&["run", "--detach", "--id", "old", "--", "true"]);
     env.start("live", &[], &["sleep", "100"]);
     let out = env.ok(&["clean"]);
-    assert_eq!(out, "Nothing to clean\n", "younger than 24h");
+    // Item 21 (issue #8): the 1.0 line, then why the exit record stayed.
+    assert_eq!(
+        out, "Nothing to clean\n(1 exit record(s) younger than 24h kept; --older-than to change)\n",
+        "younger than 24h"
+    );
+    let out = env.ok(&["clean", "--older-than", "1h", "--json"]);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["kept_exit_records"], 1, "{out}");
     let out = env.ok(&["clean", "--older-than", "0s"]);
     assert!(
         out.contains("would remove") && out.contains("old.exit"),

@@ -2,7 +2,8 @@
 //! `--older-than`, and the stale socket and pidfile of supervisors that are
 //! gone. A dry run unless `--force`; never touches a live session's files.
 //! Ends, as heimdall 1.0 does, with "Cleaned N log file(s)." or
-//! "Nothing to clean".
+//! "Nothing to clean"; after "Nothing to clean" (and a dry run's summary) a
+//! line says how many exit records `--older-than` kept.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
@@ -37,12 +38,13 @@ fn age(path: &std::path::Path) -> Option<Duration> {
 pub fn run(common: &Common, args: CleanArgs) -> anyhow::Result<i32> {
     let cfg = common.load()?;
     if !cfg.socket_dir.exists() {
-        return report(&args, &[], &[], &[]);
+        return report(&args, &[], &[], &[], 0);
     }
     let dir = socket_dir(&cfg)?;
     let old = |p: &std::path::Path| age(p).is_some_and(|a| a >= args.older_than);
     let mut targets: Vec<PathBuf> = Vec::new();
     let mut stale: Vec<PathBuf> = Vec::new();
+    let mut kept = 0;
     for id in dir.ids() {
         let Ok(paths) = dir.session(&id) else {
             continue;
@@ -60,6 +62,9 @@ pub fn run(common: &Common, args: CleanArgs) -> anyhow::Result<i32> {
                     .filter(|p| p.exists())
                     .cloned(),
             );
+        }
+        if paths.exit.exists() && !old(&paths.exit) && owned_by_me(&paths.exit) {
+            kept += 1;
         }
         targets.extend(
             [&paths.exit, &paths.log]
@@ -90,7 +95,30 @@ pub fn run(common: &Common, args: CleanArgs) -> anyhow::Result<i32> {
         stale.extend(targets);
         targets = stale;
     }
-    report(&args, &targets, &removed, &failed)
+    report(&args, &targets, &removed, &failed, kept)
+}
+
+/// `d` as `--older-than` is usually written: `7d`, `24h`, `30m`, `90s`.
+fn short_duration(d: Duration) -> String {
+    let s = d.as_secs();
+    match s {
+        0 => format!("{}ms", d.as_millis()),
+        _ if s % 86400 == 0 && s > 86400 => format!("{}d", s / 86400),
+        _ if s % 3600 == 0 => format!("{}h", s / 3600),
+        _ if s % 60 == 0 => format!("{}m", s / 60),
+        _ => format!("{s}s"),
+    }
+}
+
+/// Why exit records are not listed: they are younger than `--older-than`.
+fn kept_note(args: &CleanArgs, kept: usize) -> std::io::Result<()> {
+    if kept > 0 {
+        outln!(
+            "({kept} exit record(s) younger than {} kept; --older-than to change)",
+            short_duration(args.older_than)
+        );
+    }
+    Ok(())
 }
 
 fn is_log(p: &Path) -> bool {
@@ -102,16 +130,19 @@ fn report(
     targets: &[PathBuf],
     removed: &[PathBuf],
     failed: &[(PathBuf, String)],
+    kept: usize,
 ) -> anyhow::Result<i32> {
     if args.json {
         print_json(&json!({
             "dry_run": !args.force,
             "files": targets,
             "removed": removed,
+            "kept_exit_records": kept,
             "failed": failed.iter().map(|(p, e)| json!({"path": p, "error": e})).collect::<Vec<_>>(),
         }))?;
     } else if targets.is_empty() && failed.is_empty() {
         outln!("Nothing to clean");
+        kept_note(args, kept)?;
     } else if args.force {
         for p in removed {
             outln!("removed {}", p.display());
@@ -127,6 +158,7 @@ fn report(
         }
         let logs = targets.iter().filter(|p| is_log(p)).count();
         outln!("Would clean {logs} log file(s) (dry run: add --force to delete).");
+        kept_note(args, kept)?;
     }
     Ok(if failed.is_empty() { 0 } else { 1 })
 }
