@@ -1,9 +1,10 @@
 //! Named-key parsing (`hm send --keys`) of arbitrary strings: never panics;
 //! a name that is a key gives bytes, and `keys_to_bytes` is the
-//! concatenation of the keys or the literal text.
+//! concatenation of the keys and single characters, or an error naming the
+//! first argument that is neither.
 #![no_main]
 
-use heimdall_protocol::keys::{key_bytes, keys_to_bytes};
+use heimdall_protocol::keys::{key_bytes, keys_to_bytes, UnknownKey};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
@@ -12,14 +13,16 @@ fuzz_target!(|data: &[u8]| {
     };
     let args: Vec<&str> = text.split('\u{0}').collect();
     for app_cursor in [false, true] {
-        let mut expected = Vec::new();
+        let mut expected = Ok(Vec::new());
         for a in &args {
+            let Ok(out) = &mut expected else { break };
             match key_bytes(a, app_cursor) {
                 Some(b) => {
                     assert!(!b.is_empty(), "key {a:?} gives no bytes");
-                    expected.extend(b);
+                    out.extend(b);
                 }
-                None => expected.extend_from_slice(a.as_bytes()),
+                None if a.chars().count() == 1 => out.extend_from_slice(a.as_bytes()),
+                None => expected = Err(UnknownKey(a.to_string())),
             }
         }
         assert_eq!(keys_to_bytes(&args, app_cursor), expected);
