@@ -345,12 +345,10 @@ async fn a_waiting_prompt_is_answered_by_label() {
     let tools = sessions.tools(8);
     let limit = Duration::from_secs(30);
     let id = unique("agent-ask");
-    // The question comes a moment after the start, once the agent follows
-    // the session's events.
     let (err, text) = call(
         &tools,
         "session_start",
-        json!({"id": id, "command": "sh -c 'sleep 1; printf \"Deploy now? [y/N] \"; read a; echo \"answer=$a\"; sleep 30'"}),
+        json!({"id": id, "command": "sh -c 'printf \"Deploy now? [y/N] \"; read a; echo \"answer=$a\"; sleep 30'"}),
         limit,
     )
     .await;
@@ -412,10 +410,7 @@ async fn a_waiting_prompt_is_answered_by_label() {
 async fn scripted_model_answers_a_waiting_prompt_by_label() {
     let sessions = Sessions::new();
     let id = unique("agent-model-ask");
-    // The question comes a moment after the start, once session_start has
-    // subscribed to the session's events (a `waiting` event is not replayed).
-    let command =
-        "sh -c 'sleep 2; printf \"Delete all? [y/N] \"; read a; echo \"answer=$a\"; sleep 30'";
+    let command = "sh -c 'printf \"Delete all? [y/N] \"; read a; echo \"answer=$a\"; sleep 30'";
     let server = FakeServer::start(vec![
         calls(&[("session_start", json!({"command": command, "id": id}))]),
         calls(&[(

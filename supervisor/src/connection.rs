@@ -456,7 +456,13 @@ async fn apply(
         }
         Command::Events => {
             if st.events.is_none() {
-                st.events = Some(session.subscribe_events());
+                let (events, waiting) = crate::classify::waiting::watch::subscribe_events(session);
+                st.events = Some(events);
+                if let Some(w) = waiting {
+                    // A listener that comes while the session waits learns
+                    // for what before any later event.
+                    write_frame(out, event_frame(Event::Waiting(w)), st.sub.as_mut()).await?;
+                }
             }
         }
         Command::Close => return Ok(false),

@@ -649,3 +649,55 @@ fn send_keys_are_sent_apart() {
     env.ok(&["send", "keys", "--keys", "Down", "Enter"]);
     env.wait_screen("keys", "picked Banana");
 }
+
+/// A client that subscribes to EVENTS while the session already waits gets
+/// the `waiting` event at once, before anything else (the original was
+/// sent before it listened), and can answer with its keys.
+#[test]
+fn late_listener_learns_the_waiting_prompt() {
+    let env = Env::new();
+    env.start(
+        "late",
+        &[],
+        &[
+            "sh",
+            "-c",
+            "printf \"Delete all? [y/N] \"; read a; echo \"answer=$a\"; sleep 30",
+        ],
+    );
+    let mut probe = Raw::connect(&env.sock("late"));
+    probe.hello();
+    common::poll("state 0x05", DEADLINE, || {
+        (probe.status().3 == 0x05).then_some(())
+    });
+    let mut l = Raw::connect(&env.sock("late"));
+    l.hello();
+    l.send(0x09, &[]);
+    // STATUS after EVENTS: its answer comes after whatever EVENTS sent at once.
+    l.send(0x03, &[]);
+    let first = loop {
+        let (k, p) = l.recv().expect("a frame after EVENTS");
+        match k {
+            0x86 => break serde_json::from_slice::<Value>(&p).expect("event json"),
+            0x82 => panic!("STATUS_RESP came before any event: no waiting event at once"),
+            _ => {}
+        }
+    };
+    assert_eq!(first["type"], "waiting", "{first}");
+    assert_eq!(first["kind"], "yes_no", "{first}");
+    assert_eq!(first["rule"], "yes_no", "{first}");
+    assert_eq!(first["source"], "screen", "{first}");
+    assert!(
+        first["prompt"]
+            .as_str()
+            .is_some_and(|p| p.contains("Delete all? [y/N]")),
+        "{first}"
+    );
+    assert_eq!(labels(&first), ["yes", "no"], "{first}");
+    let keys = keys_of(&first, "yes");
+    assert_eq!(keys, ["y\r"], "{first}");
+    for k in &keys {
+        l.send(0x01, k.as_bytes());
+    }
+    env.wait_screen("late", "answer=y");
+}

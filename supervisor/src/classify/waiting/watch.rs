@@ -212,6 +212,22 @@ fn recheck(session: &Session) {
     }
 }
 
+/// Subscribe to the session's events; while the session waits, also the
+/// `waiting` event that announced it, for the new listener to get first.
+/// Taken under the watcher's lock, which `enter` holds while it emits, so
+/// the listener gets each `waiting` event once: either here or from the
+/// receiver, never both and never neither.
+pub fn subscribe_events(
+    session: &Session,
+) -> (tokio::sync::broadcast::Receiver<Event>, Option<Waiting>) {
+    let inner = lock(&session.waiting.inner);
+    let waiting = inner
+        .current
+        .clone()
+        .filter(|_| session.state() == State::Waiting);
+    (session.subscribe_events(), waiting)
+}
+
 /// Input arrived: a `waiting` state (from a rule or a report) ends.
 pub fn on_input(session: &Session) {
     let mut inner = lock(&session.waiting.inner);
