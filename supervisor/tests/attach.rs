@@ -273,9 +273,11 @@ fn session_exit_while_attached_prints_and_returns_the_code() {
     env.start("ex", &[], &["sh", "-c", "read x; exit 7"]);
     let mut t = Term::spawn(&env, &["attach", "ex", "--no-status-bar"], 80, 24);
     let before_attach = t.initial.clone();
-    std::thread::sleep(Duration::from_millis(300));
+    // Typed at once, while hm attach is still starting: type-ahead is never
+    // lost (issue #8 item 8).
     t.type_bytes(b"bye\r");
-    assert_eq!(t.wait_exit(), Some(7));
+    let code = t.wait_exit();
+    assert_eq!(code, Some(7), "{}", t.text());
     assert!(
         t.text().contains("[session ex exited with code 7]"),
         "{}",

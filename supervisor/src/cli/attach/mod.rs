@@ -19,7 +19,8 @@ use anyhow::{anyhow, Context};
 use bytes::Bytes;
 use clap::Args;
 use heimdall_protocol::{
-    ClientMessage, ClientWriter, Event, ScreenFormat, ScreenRequest, ServerMessage,
+    ClientError, ClientMessage, ClientWriter, CodecError, Event, ScreenFormat, ScreenRequest,
+    ServerMessage,
 };
 use nix::sys::termios::{self, SetArg, Termios};
 use tokio::io::unix::AsyncFd;
@@ -27,6 +28,8 @@ use tokio::signal::unix::{signal, SignalKind};
 
 use super::common::{connect, live_session};
 use super::Common;
+use crate::exit_record::ExitRecord;
+use crate::paths::SessionPaths;
 
 mod view;
 
@@ -72,7 +75,9 @@ impl TerminalGuard {
         );
         let mut raw = saved.clone();
         termios::cfmakeraw(&mut raw);
-        termios::tcsetattr(fd, SetArg::TCSAFLUSH, &raw).context("cannot set raw mode")?;
+        // TCSANOW, not TCSAFLUSH: keys typed while hm starts are the user's
+        // type-ahead and go to the session (a flush lost them).
+        termios::tcsetattr(fd, SetArg::TCSANOW, &raw).context("cannot set raw mode")?;
         let guard = TerminalGuard { saved, flags };
         nix::fcntl::fcntl(
             fd,
@@ -87,7 +92,9 @@ impl Drop for TerminalGuard {
     fn drop(&mut self) {
         let fd = stdin_fd();
         let _ = nix::fcntl::fcntl(fd, nix::fcntl::FcntlArg::F_SETFL(self.flags));
-        let _ = termios::tcsetattr(fd, SetArg::TCSAFLUSH, &self.saved);
+        // After the output is written; what the user types meanwhile is
+        // kept for the shell (TCSADRAIN does not discard input).
+        let _ = termios::tcsetattr(fd, SetArg::TCSADRAIN, &self.saved);
     }
 }
 
@@ -119,9 +126,46 @@ enum End {
 
 async fn send_input(w: &mut ClientWriter, read_only: bool, bytes: &[u8]) -> anyhow::Result<()> {
     if !read_only && !bytes.is_empty() {
-        w.input(Bytes::copy_from_slice(bytes)).await?;
+        unless_gone(w.input(Bytes::copy_from_slice(bytes)).await)?;
     }
     Ok(())
+}
+
+/// A write to a session that has just ended fails (EPIPE, ECONNRESET) while
+/// its EXIT is still waiting to be read: such a failure is not the outcome —
+/// the reading side says how the session ended.
+fn unless_gone(r: Result<(), ClientError>) -> anyhow::Result<()> {
+    match r {
+        Err(e) if peer_gone(&e) => Ok(()),
+        r => Ok(r?),
+    }
+}
+
+/// The session's end of the connection went away (EPIPE, ECONNRESET).
+fn peer_gone(e: &ClientError) -> bool {
+    let kind = match e {
+        ClientError::Io(e) | ClientError::Codec(CodecError::Io(e)) => e.kind(),
+        _ => return false,
+    };
+    matches!(
+        kind,
+        std::io::ErrorKind::BrokenPipe | std::io::ErrorKind::ConnectionReset
+    )
+}
+
+/// How a session whose connection ended without EXIT ended, from its exit
+/// record (a session that exits at once may close before its EXIT is read).
+fn ended_by_record(paths: &SessionPaths) -> Option<End> {
+    let deadline = Instant::now() + Duration::from_secs(2);
+    loop {
+        if let Ok(rec) = ExitRecord::read(&paths.exit) {
+            return Some(End::Exited(rec.code));
+        }
+        if Instant::now() >= deadline {
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
 }
 
 /// Attach to `id` until detach or exit; returns the process exit code.
@@ -162,7 +206,14 @@ pub fn attach(common: &Common, id: &str, opts: AttachOptions) -> anyhow::Result<
         }
         drop(guard);
         result
-    })?;
+    });
+    let end = match end {
+        Ok(End::Closed) => ended_by_record(&paths).unwrap_or(End::Closed),
+        Err(e) if e.chain().any(|c| c.downcast_ref().is_some_and(peer_gone)) => {
+            ended_by_record(&paths).ok_or(e)?
+        }
+        end => end?,
+    };
     let mut err = std::io::stderr();
     Ok(match end {
         End::Detached => {
@@ -369,7 +420,7 @@ impl Attached {
                             None => (cols, rows),
                         };
                         if !self.read_only {
-                            writer.resize(program.0, program.1).await?;
+                            unless_gone(writer.resize(program.0, program.1).await)?;
                         }
                     }
                 },
