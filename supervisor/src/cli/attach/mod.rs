@@ -209,8 +209,9 @@ pub fn attach(common: &Common, id: &str, opts: AttachOptions) -> anyhow::Result<
     });
     let end = match end {
         Ok(End::Closed) => ended_by_record(&paths).unwrap_or(End::Closed),
+        // A reset connection is a supervisor that went away (killed, say).
         Err(e) if e.chain().any(|c| c.downcast_ref().is_some_and(peer_gone)) => {
-            ended_by_record(&paths).ok_or(e)?
+            ended_by_record(&paths).unwrap_or(End::Closed)
         }
         end => end?,
     };
