@@ -1,0 +1,370 @@
+//! Text for Discord: secret-scrubbed, cut to the 2,000-character message
+//! limit (or attached as a file when larger), screens in code blocks with
+//! ANSI colours (```ansi) where they fit.
+//!
+//! Every function here that produces text to post scrubs it first, with
+//! the agent's scrubber (one implementation).
+
+use heimdall_agent::scrub::scrub;
+
+/// Discord's limit on a message's content, in characters.
+pub const MESSAGE_LIMIT: usize = 2000;
+
+/// Scrub secrets out of text about to be posted.
+pub fn clean(text: &str) -> String {
+    scrub(text).into_owned()
+}
+
+/// Split text into messages of at most `limit` characters, at line ends
+/// where possible (scrubbed first).
+pub fn split(text: &str, limit: usize) -> Vec<String> {
+    let text = clean(text);
+    let limit = limit.max(1);
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    let mut cur_len = 0;
+    for line in text.split_inclusive('\n') {
+        let len = line.chars().count();
+        if cur_len + len <= limit {
+            cur.push_str(line);
+            cur_len += len;
+            continue;
+        }
+        if !cur.is_empty() {
+            out.push(std::mem::take(&mut cur));
+            cur_len = 0;
+        }
+        if len <= limit {
+            cur.push_str(line);
+            cur_len = len;
+            continue;
+        }
+        // A line longer than a message: cut it by characters.
+        let chars: Vec<char> = line.chars().collect();
+        for piece in chars.chunks(limit) {
+            let piece: String = piece.iter().collect();
+            if piece.chars().count() == limit {
+                out.push(piece);
+            } else {
+                cur_len = piece.chars().count();
+                cur = piece;
+            }
+        }
+    }
+    if !cur.is_empty() {
+        out.push(cur);
+    }
+    out
+}
+
+/// Make text safe inside a code block: a fence in it would end the block.
+fn defuse_fences(body: &str) -> String {
+    body.replace("```", "`\u{200b}``")
+}
+
+/// A code block (`lang` may be empty).
+pub fn code_block(body: &str, lang: &str) -> String {
+    format!("```{lang}\n{}\n```", defuse_fences(body))
+}
+
+/// What to post for a long piece of text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Post {
+    /// One message.
+    Message(String),
+    /// Too long for a message: a short message and the whole text as a file.
+    File {
+        /// The message that goes with the file.
+        message: String,
+        /// The file's name.
+        name: String,
+        /// The file's content.
+        content: String,
+    },
+}
+
+/// `heading` and `body` in a code block as one message when they fit, else
+/// the heading (and the body's last lines that fit) with the whole body
+/// attached as `file_name` (scrubbed).
+pub fn code_post(heading: &str, body: &str, file_name: &str) -> Post {
+    let heading = clean(heading);
+    let body = clean(body);
+    let whole = format!("{heading}\n{}", code_block(&body, ""));
+    if whole.chars().count() <= MESSAGE_LIMIT {
+        return Post::Message(whole);
+    }
+    let note = format!("{heading}\n(full text attached; the end:)");
+    let room = MESSAGE_LIMIT - note.chars().count() - 10;
+    let tail = tail_lines(&body, room);
+    Post::File {
+        message: format!("{note}\n{}", code_block(&tail, "")),
+        name: file_name.to_string(),
+        content: body,
+    }
+}
+
+/// The last lines of `text` that fit in `room` characters (the last line
+/// cut from the left if even it does not fit).
+pub fn tail_lines(text: &str, room: usize) -> String {
+    let mut kept: Vec<&str> = Vec::new();
+    let mut used = 0;
+    for line in text.lines().rev() {
+        let len = line.chars().count() + 1;
+        if used + len > room {
+            if kept.is_empty() {
+                let chars: Vec<char> = line.chars().collect();
+                let start = chars.len().saturating_sub(room);
+                return chars[start..].iter().collect();
+            }
+            break;
+        }
+        used += len;
+        kept.push(line);
+    }
+    kept.reverse();
+    kept.join("\n")
+}
+
+/// SGR parameters Discord's ```ansi blocks render: reset, bold, underline,
+/// the 8 foreground and 8 background colours.
+fn discord_sgr(params: &str) -> Vec<u16> {
+    let nums: Vec<u16> = params
+        .split(';')
+        .map(|p| {
+            if p.is_empty() {
+                0
+            } else {
+                p.parse().unwrap_or(u16::MAX)
+            }
+        })
+        .collect();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < nums.len() {
+        let n = nums[i];
+        match n {
+            0 | 1 | 4 | 30..=37 | 40..=47 => out.push(n),
+            90..=97 => out.push(n - 60),
+            100..=107 => out.push(n - 60),
+            39 | 49 | 22 | 24 => out.push(0),
+            // 256-colour and true-colour forms: skip their arguments.
+            38 | 48 => {
+                i += match nums.get(i + 1) {
+                    Some(5) => 2,
+                    Some(2) => 4,
+                    _ => 0,
+                };
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    out
+}
+
+/// Rewrite a line with ANSI escapes (as `hm screen --ansi` gives it) into
+/// what Discord's ```ansi renders: SGR limited to reset, bold, underline and
+/// the basic colours; cursor-right moves become spaces; every other escape
+/// and control character is dropped.
+pub fn discord_ansi(line: &str) -> String {
+    let mut out = String::with_capacity(line.len());
+    let mut chars = line.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c != '\x1b' {
+            if !c.is_control() {
+                out.push(c);
+            }
+            continue;
+        }
+        match chars.peek() {
+            Some('[') => {}
+            Some(']') => {
+                // OSC: up to BEL or ST (ESC \).
+                while let Some(c) = chars.next() {
+                    if c == '\x07' || (c == '\x1b' && chars.next_if_eq(&'\\').is_some()) {
+                        break;
+                    }
+                }
+                continue;
+            }
+            _ => {
+                // ESC, intermediates (0x20-0x2f), one final character.
+                for c in chars.by_ref() {
+                    if !('\x20'..='\x2f').contains(&c) {
+                        break;
+                    }
+                }
+                continue;
+            }
+        }
+        chars.next();
+        let mut params = String::new();
+        let mut fin = None;
+        for c in chars.by_ref() {
+            if ('\x40'..='\x7e').contains(&c) {
+                fin = Some(c);
+                break;
+            }
+            params.push(c);
+        }
+        match fin {
+            Some('m') => {
+                let keep = discord_sgr(&params);
+                if !keep.is_empty() {
+                    let p: Vec<String> = keep.iter().map(u16::to_string).collect();
+                    out.push_str(&format!("\x1b[{}m", p.join(";")));
+                }
+            }
+            Some('C') => {
+                let n: usize = params.parse().unwrap_or(1).min(500);
+                out.push_str(&" ".repeat(n));
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+/// Lines without trailing blank ones.
+fn trimmed(lines: &[String]) -> &[String] {
+    let end = lines
+        .iter()
+        .rposition(|l| !l.trim().is_empty())
+        .map_or(0, |i| i + 1);
+    &lines[..end]
+}
+
+/// A screen as one message of at most `limit` characters: the heading, then
+/// the screen in a ```ansi block when the coloured form fits and has no
+/// secret in it, else a plain block, else the plain block's last lines that
+/// fit. `ansi` are the same lines with escapes, when the caller has them.
+pub fn screen_message(
+    heading: &str,
+    text: &[String],
+    ansi: Option<&[String]>,
+    limit: usize,
+) -> String {
+    let heading = clean(heading);
+    let text = trimmed(text);
+    let plain: Vec<&str> = text.iter().map(|l| l.trim_end()).collect();
+    let plain = plain.join("\n");
+    let scrubbed = clean(&plain);
+    let has_secret = scrubbed != plain;
+    if let (Some(ansi), false) = (ansi, has_secret) {
+        let lines: Vec<String> = trimmed(ansi).iter().map(|l| discord_ansi(l)).collect();
+        let body = lines.join("\n");
+        // Colours are only worth it when there are some.
+        if body.contains('\x1b') {
+            let msg = format!("{heading}\n{}", code_block(&body, "ansi"));
+            if msg.chars().count() <= limit {
+                return msg;
+            }
+        }
+    }
+    let msg = format!("{heading}\n{}", code_block(&scrubbed, ""));
+    if msg.chars().count() <= limit {
+        return msg;
+    }
+    let note = format!("{heading} (top lines cut)");
+    let room = limit.saturating_sub(note.chars().count() + 10);
+    format!("{note}\n{}", code_block(&tail_lines(&scrubbed, room), ""))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SECRET: &str = "ghp_abcdefghijklmnopqrstuvwxyz0123456789";
+
+    #[test]
+    fn split_respects_the_limit_and_keeps_everything() {
+        let text: String = (0..500).map(|i| format!("line {i}\n")).collect();
+        let parts = split(&text, MESSAGE_LIMIT);
+        assert!(parts.len() > 1);
+        assert!(parts.iter().all(|p| p.chars().count() <= MESSAGE_LIMIT));
+        assert_eq!(parts.concat(), text);
+        // Lines are not cut when they fit.
+        assert!(parts.iter().all(|p| p.ends_with('\n')));
+        // One huge line, multi-byte characters.
+        let long = "é".repeat(4500);
+        let parts = split(&long, MESSAGE_LIMIT);
+        assert_eq!(parts.len(), 3);
+        assert!(parts.iter().all(|p| p.chars().count() <= MESSAGE_LIMIT));
+        assert_eq!(parts.concat(), long);
+        assert!(split("", MESSAGE_LIMIT).is_empty());
+    }
+
+    #[test]
+    fn everything_posted_is_scrubbed() {
+        let text = format!("export GITHUB_TOKEN={SECRET}\n");
+        assert!(!split(&text, MESSAGE_LIMIT).concat().contains(SECRET));
+        let Post::Message(m) = code_post("screen", &text, "s.txt") else {
+            panic!("short text is one message")
+        };
+        assert!(!m.contains(SECRET) && m.contains("REDACTED"), "{m}");
+        let lines = vec![format!("$ echo {SECRET}"), SECRET.to_string()];
+        let ansi = vec![format!("\x1b[31m$ echo {SECRET}"), SECRET.to_string()];
+        let m = screen_message("`s1`", &lines, Some(&ansi), MESSAGE_LIMIT);
+        assert!(!m.contains(SECRET) && !m.contains("```ansi"), "{m}");
+    }
+
+    #[test]
+    fn long_text_becomes_a_file() {
+        let body: String = (0..400).map(|i| format!("output line {i}\n")).collect();
+        match code_post("**s1**", &body, "s1.txt") {
+            Post::File {
+                message,
+                name,
+                content,
+            } => {
+                assert!(message.chars().count() <= MESSAGE_LIMIT);
+                assert!(message.contains("output line 399"), "{message}");
+                assert_eq!(name, "s1.txt");
+                assert_eq!(content, body);
+            }
+            Post::Message(_) => panic!("too long for a message"),
+        }
+    }
+
+    #[test]
+    fn fences_cannot_break_out_of_a_block() {
+        let b = code_block("a```b", "");
+        assert_eq!(b.matches("```").count(), 2, "{b}");
+    }
+
+    #[test]
+    fn ansi_is_cut_to_what_discord_renders() {
+        assert_eq!(discord_ansi("\x1b[1;31mred\x1b[m"), "\x1b[1;31mred\x1b[0m");
+        assert_eq!(discord_ansi("\x1b[91mx"), "\x1b[31mx");
+        assert_eq!(discord_ansi("\x1b[38;5;200;1mx"), "\x1b[1mx");
+        assert_eq!(discord_ansi("\x1b[38;2;1;2;3mx"), "x");
+        assert_eq!(discord_ansi("a\x1b[3Cb"), "a   b");
+        assert_eq!(discord_ansi("a\x1b[?25lb\x07\x1b]0;title\x07c"), "abc");
+        assert_eq!(discord_ansi("\x1b]2;t\x1b\\d\x1b(Be"), "de");
+        // Truncated escape at the end: no panic, nothing kept.
+        assert_eq!(discord_ansi("a\x1b["), "a");
+    }
+
+    #[test]
+    fn screens_fit_one_message() {
+        let text: Vec<String> = vec!["$ ls".into(), "file".into(), "".into(), "".into()];
+        let ansi: Vec<String> = vec!["\x1b[32m$\x1b[m ls".into(), "file".into()];
+        let m = screen_message("`s1` idle", &text, Some(&ansi), MESSAGE_LIMIT);
+        assert!(m.starts_with("`s1` idle\n```ansi\n"), "{m}");
+        assert!(m.ends_with("file\n```"), "{m}");
+        let m = screen_message("`s1`", &text, None, MESSAGE_LIMIT);
+        assert_eq!(m, "`s1`\n```\n$ ls\nfile\n```");
+        // A full 80x40 screen does not fit: the bottom lines are kept.
+        let big: Vec<String> = (0..40).map(|i| format!("{i:<79}x")).collect();
+        let m = screen_message("`s1`", &big, None, MESSAGE_LIMIT);
+        assert!(m.chars().count() <= MESSAGE_LIMIT);
+        assert!(m.contains("39 ") && !m.contains("\n0 "), "{m}");
+        assert!(m.contains("top lines cut"));
+    }
+
+    #[test]
+    fn tail_of_one_long_line() {
+        assert_eq!(tail_lines("abcdef", 3), "def");
+        assert_eq!(tail_lines("a\nb\nc", 4), "b\nc");
+    }
+}
