@@ -31,7 +31,10 @@ use super::Common;
 use crate::exit_record::ExitRecord;
 use crate::paths::SessionPaths;
 
+mod stream;
 mod view;
+
+use stream::{Snapshot, Stream};
 
 /// Arguments of `hm attach`.
 #[derive(Debug, Args)]
@@ -194,6 +197,8 @@ pub fn attach(common: &Common, id: &str, opts: AttachOptions) -> anyhow::Result<
             read_only: opts.read_only || !interactive,
             interactive,
             view: None,
+            stream: Stream::new(),
+            repaints: true,
         };
         let result = attached.run(client, status_bar && interactive).await;
         if interactive {
@@ -250,6 +255,9 @@ struct Attached {
     read_only: bool,
     interactive: bool,
     view: Option<view::View>,
+    stream: Stream,
+    /// Whether the session can repaint (it has a screen model and runs).
+    repaints: bool,
 }
 
 impl Attached {
@@ -300,6 +308,9 @@ impl Attached {
         if self.interactive {
             writer.send(&self.redraw_request()).await?;
         } else {
+            // A pipe gets the output as it is, never a repaint.
+            self.repaints = false;
+            self.stream.subscribed_blind();
             writer.send(&ClientMessage::Subscribe).await?;
         }
         let stdin = if self.interactive {
@@ -322,52 +333,44 @@ impl Attached {
             let render_due = render_at.unwrap_or_else(Instant::now);
             tokio::select! {
                 msg = reader.recv() => match msg? {
-                    Some(ServerMessage::Output(bytes)) => match self.view.as_mut() {
-                        Some(v) => {
-                            v.feed(&bytes);
-                            render_at.get_or_insert_with(|| Instant::now() + RENDER_EVERY);
-                        }
-                        None => write_stdout(&bytes)?,
-                    },
-                    Some(ServerMessage::Screen(resp)) => {
-                        let redraw = resp.redraw.unwrap_or_default();
+                    Some(ServerMessage::Output(bytes)) => {
+                        let shown = self.stream.output(&bytes);
                         match self.view.as_mut() {
+                            _ if shown.is_empty() => {}
                             Some(v) => {
-                                // The session may already be getting a newer size from us.
-                                let size = if self.read_only {
-                                    (resp.cols, resp.rows)
-                                } else {
-                                    v.program_size()
-                                };
-                                v.reset(redraw.as_bytes(), (resp.cols, resp.rows), size);
-                                let bar = self.bar();
-                                if let Some(v) = self.view.as_mut() {
-                                    write_stdout(&v.render(&bar))?;
-                                }
+                                v.feed(shown);
+                                render_at.get_or_insert_with(|| Instant::now() + RENDER_EVERY);
                             }
-                            None => {
-                                let mut out = Vec::new();
-                                if !resp.alternate_screen {
-                                    for line in resp.scrollback.iter().flatten() {
-                                        out.extend_from_slice(line.as_bytes());
-                                        out.extend_from_slice(b"\x1b[0m\r\n");
-                                    }
-                                    // Push them into the terminal's history.
-                                    out.extend(std::iter::repeat_n(b"\r\n".as_slice(), resp.rows as usize).flatten());
-                                }
-                                out.extend_from_slice(redraw.as_bytes());
-                                write_stdout(&out)?;
+                            None => write_stdout(shown)?,
+                        }
+                    }
+                    Some(ServerMessage::Screen(resp)) => match self.stream.snapshot(resp.output_offset) {
+                        Snapshot::Stale => writer.send(&self.redraw_request()).await?,
+                        Snapshot::Paint(subscribe) => {
+                            self.paint(&resp)?;
+                            if let Some(offset) = subscribe {
+                                writer.send(&ClientMessage::SubscribeFrom { offset }).await?;
                             }
                         }
-                        writer.send(&ClientMessage::SubscribeFrom { offset: resp.output_offset }).await?;
-                    }
+                    },
                     Some(ServerMessage::Error(e)) if e.request == Some(heimdall_protocol::frame::client::SCREEN) => {
-                        // No screen model in this session: replay the scrollback instead.
-                        writer.send(&ClientMessage::Subscribe).await?;
+                        // No screen model in this session (or it has just
+                        // ended): no repaints; the stream as it comes.
+                        self.repaints = false;
+                        if self.stream.is_subscribed() {
+                            self.stream.repaint_refused();
+                        } else {
+                            self.stream.subscribed_blind();
+                            writer.send(&ClientMessage::Subscribe).await?;
+                        }
                     }
-                    Some(ServerMessage::Event(Event::Lagged { .. })) => {
-                        // Cut loose: repaint from the screen model rather than show a hole.
-                        writer.send(&self.redraw_request()).await?;
+                    Some(ServerMessage::Event(Event::Lagged { offset, .. } | Event::Skipped { offset, .. })) => {
+                        // Cut loose (or started past evicted output): repaint
+                        // from the screen model rather than show a hole.
+                        self.stream.moved(offset);
+                        if self.repaints && self.stream.want_repaint() {
+                            writer.send(&self.redraw_request()).await?;
+                        }
                     }
                     Some(ServerMessage::Event(Event::State { new, .. })) => {
                         self.state = new.to_string();
@@ -432,6 +435,38 @@ impl Attached {
                 _ = clock.tick() => self.draw_bar()?,
                 _ = term.recv() => return Ok(End::Signalled),
                 _ = hup.recv() => return Ok(End::Signalled),
+            }
+        }
+    }
+
+    /// Paint a snapshot of the session's screen.
+    fn paint(&mut self, resp: &heimdall_protocol::ScreenResp) -> std::io::Result<()> {
+        let redraw = resp.redraw.as_deref().unwrap_or_default();
+        match self.view.as_mut() {
+            Some(v) => {
+                // The session may already be getting a newer size from us.
+                let size = if self.read_only {
+                    (resp.cols, resp.rows)
+                } else {
+                    v.program_size()
+                };
+                v.reset(redraw.as_bytes(), (resp.cols, resp.rows), size);
+                self.render_now()
+            }
+            None => {
+                let mut out = Vec::new();
+                if !resp.alternate_screen {
+                    for line in resp.scrollback.iter().flatten() {
+                        out.extend_from_slice(line.as_bytes());
+                        out.extend_from_slice(b"\x1b[0m\r\n");
+                    }
+                    // Push them into the terminal's history.
+                    out.extend(
+                        std::iter::repeat_n(b"\r\n".as_slice(), resp.rows as usize).flatten(),
+                    );
+                }
+                out.extend_from_slice(redraw.as_bytes());
+                write_stdout(&out)
             }
         }
     }
