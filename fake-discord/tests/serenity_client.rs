@@ -1,0 +1,567 @@
+//! A real serenity 0.12.5 client against the fake: every gateway payload and REST answer must
+//! parse (an `Event::Unknown` fails the test), interactions are answered, messages and threads
+//! arrive, and the shard resumes after the fake closes the connection.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use fake_discord::{ids, Actor, CommandOption, FakeDiscord, Reply, Route};
+use serde_json::{json, Value};
+use serenity::all::{
+    ButtonStyle, ChannelId, ChannelType, Command, CommandDataOptionValue, CommandOptionType,
+    CreateActionRow, CreateAttachment, CreateAutocompleteResponse, CreateButton, CreateCommand,
+    CreateCommandOption, CreateInteractionResponse, CreateInteractionResponseFollowup,
+    CreateMessage, CreateThread, EditInteractionResponse, EditMessage, GatewayIntents, GuildId,
+    RoleId, UserId,
+};
+use serenity::client::{ClientBuilder, Context, RawEventHandler};
+use serenity::http::{Http, HttpBuilder};
+use serenity::model::event::Event;
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+const WAIT: Duration = Duration::from_secs(60);
+
+/// Forwards every event; the test fails on the first `Event::Unknown`.
+struct Forward(mpsc::UnboundedSender<(Context, Event)>);
+
+#[serenity::async_trait]
+impl RawEventHandler for Forward {
+    async fn raw_event(&self, ctx: Context, event: Event) {
+        let _ = self.0.send((ctx, event));
+    }
+}
+
+/// A serenity client connected to the fake, and its events.
+struct Bot {
+    http: Arc<Http>,
+    events: mpsc::UnboundedReceiver<(Context, Event)>,
+    backlog: Vec<(Context, Event)>,
+    client: JoinHandle<()>,
+}
+
+impl Drop for Bot {
+    fn drop(&mut self) {
+        self.client.abort();
+    }
+}
+
+fn http(discord: &FakeDiscord) -> Http {
+    HttpBuilder::new(ids::TOKEN)
+        .proxy(discord.rest_url())
+        .ratelimiter_disabled(true)
+        .build()
+}
+
+async fn bot(discord: &FakeDiscord) -> Bot {
+    let intents =
+        GatewayIntents::GUILDS | GatewayIntents::GUILD_MESSAGES | GatewayIntents::MESSAGE_CONTENT;
+    let (tx, events) = mpsc::unbounded_channel();
+    let mut client = ClientBuilder::new_with_http(http(discord), intents)
+        .raw_event_handler(Forward(tx))
+        .await
+        .expect("client builds");
+    let http = Arc::clone(&client.http);
+    let client = tokio::spawn(async move {
+        client.start().await.expect("client runs");
+    });
+    Bot {
+        http,
+        events,
+        backlog: Vec::new(),
+        client,
+    }
+}
+
+/// Why serenity could not parse an event the fake sent.
+fn parse_error(kind: &str, value: &Value) -> String {
+    use serenity::model::prelude::*;
+    let value = value.clone();
+    let result = match kind {
+        "READY" => serde_json::from_value::<Ready>(value).map(drop),
+        "GUILD_CREATE" => serde_json::from_value::<Guild>(value).map(drop),
+        "INTERACTION_CREATE" => serde_json::from_value::<Interaction>(value).map(drop),
+        "MESSAGE_CREATE" => serde_json::from_value::<Message>(value).map(drop),
+        "MESSAGE_UPDATE" => serde_json::from_value::<MessageUpdateEvent>(value).map(drop),
+        "THREAD_CREATE" | "THREAD_UPDATE" => {
+            serde_json::from_value::<GuildChannel>(value).map(drop)
+        }
+        _ => return format!("no parser known for {kind}"),
+    };
+    match result {
+        Ok(()) => "parses alone".to_owned(),
+        Err(e) => e.to_string(),
+    }
+}
+
+impl Bot {
+    /// The first event `pick` accepts, among those not taken yet (serenity hands events to
+    /// handlers on separate tasks, so they may arrive out of order); fails on an unparsable
+    /// event.
+    async fn next<T>(
+        &mut self,
+        what: &str,
+        mut pick: impl FnMut(&Event) -> Option<T>,
+    ) -> (Context, T) {
+        if let Some(found) = self.backlog.iter().position(|(_, e)| pick(e).is_some()) {
+            let (ctx, event) = self.backlog.remove(found);
+            let value = pick(&event).expect("picked before");
+            return (ctx, value);
+        }
+        let deadline = tokio::time::Instant::now() + WAIT;
+        loop {
+            let (ctx, event) = tokio::time::timeout_at(deadline, self.events.recv())
+                .await
+                .unwrap_or_else(|_| panic!("timed out waiting for {what}"))
+                .expect("client stopped");
+            if let Event::Unknown(unknown) = &event {
+                panic!(
+                    "serenity could not parse {}: {}\n{}",
+                    unknown.kind,
+                    parse_error(&unknown.kind, &unknown.value),
+                    unknown.value
+                );
+            }
+            match pick(&event) {
+                Some(found) => return (ctx, found),
+                None => self.backlog.push((ctx, event)),
+            }
+        }
+    }
+}
+
+/// Every dispatch the fake sent parses into serenity's type for it.
+fn assert_all_dispatches_parse(discord: &FakeDiscord) {
+    for payload in discord.dispatched() {
+        let kind = payload["t"].as_str().unwrap_or_default();
+        if matches!(kind, "RESUMED" | "MESSAGE_DELETE") {
+            continue;
+        }
+        let outcome = parse_error(kind, &payload["d"]);
+        assert_eq!(outcome, "parses alone", "{kind}: {}", payload["d"]);
+    }
+}
+
+/// Wait until serenity has processed READY (it learns the application id from it).
+async fn ready(bot: &mut Bot) {
+    bot.next("READY", |e| matches!(e, Event::Ready(_)).then_some(()))
+        .await;
+}
+
+async fn register_commands(http: &Http) {
+    let run = CreateCommand::new("run")
+        .description("Start a session")
+        .add_option(
+            CreateCommandOption::new(CommandOptionType::String, "command", "What to run")
+                .required(true),
+        )
+        .add_option(
+            CreateCommandOption::new(CommandOptionType::String, "id", "Session id")
+                .set_autocomplete(true),
+        );
+    let global = Command::set_global_commands(http, vec![run.clone()])
+        .await
+        .expect("global commands");
+    assert_eq!(global[0].name, "run");
+    let guild = GuildId::new(ids::GUILD)
+        .set_commands(
+            http,
+            vec![CreateCommand::new("ls").description("List sessions")],
+        )
+        .await
+        .expect("guild commands");
+    assert_eq!(guild[0].guild_id, Some(GuildId::new(ids::GUILD)));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ready_and_guilds_parse_and_rest_objects_are_complete() {
+    let discord = FakeDiscord::start().await.expect("fake starts");
+    let mut bot = bot(&discord).await;
+    let (_, ready) = bot
+        .next("READY", |e| match e {
+            Event::Ready(r) => Some(r.ready.clone()),
+            _ => None,
+        })
+        .await;
+    assert_eq!(ready.user.id, UserId::new(ids::BOT_USER));
+    assert_eq!(ready.guilds.len(), 2);
+    let (ctx, guild) = bot
+        .next("GUILD_CREATE", |e| match e {
+            Event::GuildCreate(g) if g.guild.id == ids::GUILD => Some(g.guild.clone()),
+            _ => None,
+        })
+        .await;
+    assert_eq!(guild.roles.len(), 4);
+    assert!(guild
+        .channels
+        .contains_key(&ChannelId::new(ids::CHANNEL_GENERAL)));
+    let me = guild
+        .members
+        .get(&UserId::new(ids::BOT_USER))
+        .expect("bot is a member");
+    assert_eq!(me.roles, vec![RoleId::new(ids::ROLE_BOT)]);
+
+    let http = &bot.http;
+    assert_eq!(http.get_current_user().await.expect("me").id, ids::BOT_USER);
+    let app = http
+        .get_current_application_info()
+        .await
+        .expect("application");
+    assert_eq!(app.id, ids::APPLICATION);
+    let channel = http
+        .get_channel(ChannelId::new(ids::CHANNEL_OPS))
+        .await
+        .expect("channel");
+    assert_eq!(channel.id(), ids::CHANNEL_OPS);
+    let roles = http
+        .get_guild_roles(GuildId::new(ids::GUILD))
+        .await
+        .expect("roles");
+    assert_eq!(roles.len(), 4);
+    let member = http
+        .get_member(GuildId::new(ids::GUILD), UserId::new(ids::BOT_USER))
+        .await
+        .expect("member");
+    assert_eq!(member.roles, vec![RoleId::new(ids::ROLE_BOT)]);
+    let partial = http
+        .get_guild(GuildId::new(ids::GUILD))
+        .await
+        .expect("guild");
+    assert_eq!(partial.name, "Heimdall Test");
+    let channels = http
+        .get_channels(GuildId::new(ids::GUILD))
+        .await
+        .expect("channels");
+    assert_eq!(channels.len(), 3);
+    register_commands(http).await;
+
+    // With the cache on, serenity checks the bot's permissions from GUILD_CREATE first.
+    let posted = ChannelId::new(ids::CHANNEL_GENERAL)
+        .send_message(&ctx, CreateMessage::new().content("hello"))
+        .await
+        .expect("message sent");
+    let err = http
+        .get_channel(ChannelId::new(1))
+        .await
+        .expect_err("unknown channel");
+    assert!(err.to_string().contains("Unknown Channel"), "{err}");
+    let unknown = discord
+        .requests()
+        .into_iter()
+        .filter(|r| r.route == Route::Unknown)
+        .count();
+    assert_eq!(unknown, 0);
+    assert_eq!(
+        discord.message(posted.id.get()).unwrap()["content"],
+        "hello"
+    );
+    assert_all_dispatches_parse(&discord);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn interactions_are_delivered_and_answered() {
+    let discord = FakeDiscord::start().await.expect("fake starts");
+    let mut bot = bot(&discord).await;
+    ready(&mut bot).await;
+    register_commands(&bot.http).await;
+    let olga = Actor::new(4242, "olga").with_roles(&[ids::ROLE_OPERATOR]);
+
+    // Slash command: defer, then a followup with a button.
+    let sent = discord
+        .slash_command(
+            ids::CHANNEL_GENERAL,
+            &olga,
+            "run",
+            vec![CommandOption::string("command", "bash -l")],
+        )
+        .expect("command sent");
+    let (ctx, command) = bot
+        .next("the /run interaction", |e| match e {
+            Event::InteractionCreate(i) => i.interaction.clone().command(),
+            _ => None,
+        })
+        .await;
+    assert_eq!(command.id.get(), sent.id);
+    assert_eq!(command.data.name, "run");
+    assert_eq!(
+        command.data.options[0].value,
+        CommandDataOptionValue::String("bash -l".to_owned())
+    );
+    assert_eq!(command.user.id, 4242);
+    let member = command.member.as_ref().expect("member");
+    assert_eq!(member.roles, vec![RoleId::new(ids::ROLE_OPERATOR)]);
+    assert_eq!(command.guild_id, Some(GuildId::new(ids::GUILD)));
+    command.defer(&ctx).await.expect("deferred");
+    let followup = command
+        .create_followup(
+            &ctx,
+            CreateInteractionResponseFollowup::new()
+                .content("started `bash -l`")
+                .components(vec![CreateActionRow::Buttons(vec![CreateButton::new(
+                    "keys:Enter",
+                )
+                .label("Enter")
+                .style(ButtonStyle::Primary)])]),
+        )
+        .await
+        .expect("followup");
+    // The first followup after a defer becomes the original response.
+    let original = command.get_response(&ctx).await.expect("original");
+    assert_eq!(original.id, followup.id);
+    assert_eq!(original.content, "started `bash -l`");
+    let edited = command
+        .edit_response(&ctx, EditInteractionResponse::new().content("running"))
+        .await
+        .expect("edit original");
+    assert_eq!(edited.content, "running");
+    let again = command.defer(&ctx).await.expect_err("second ack refused");
+    assert!(
+        again.to_string().contains("already been acknowledged"),
+        "{again}"
+    );
+
+    // Autocomplete.
+    discord
+        .autocomplete(
+            ids::CHANNEL_GENERAL,
+            &olga,
+            "run",
+            vec![
+                CommandOption::string("command", "x"),
+                CommandOption::string("id", "ba").focused(),
+            ],
+        )
+        .expect("autocomplete sent");
+    let (ctx, auto) = bot
+        .next("the autocomplete", |e| match e {
+            Event::InteractionCreate(i) => i.interaction.clone().autocomplete(),
+            _ => None,
+        })
+        .await;
+    assert_eq!(auto.data.autocomplete().expect("focused").value, "ba");
+    auto.create_response(
+        &ctx,
+        CreateInteractionResponse::Autocomplete(
+            CreateAutocompleteResponse::new().add_string_choice("bash-1", "bash-1"),
+        ),
+    )
+    .await
+    .expect("autocomplete answered");
+
+    // Button press on the followup: acknowledge, then update the message.
+    let viewer = Actor::new(777, "vic").with_roles(&[ids::ROLE_VIEWER]);
+    discord
+        .button_press(followup.id.get(), &viewer, "keys:Enter")
+        .expect("button pressed");
+    let (ctx, press) = bot
+        .next("the button press", |e| match e {
+            Event::InteractionCreate(i) => i.interaction.clone().message_component(),
+            _ => None,
+        })
+        .await;
+    assert_eq!(press.data.custom_id, "keys:Enter");
+    assert_eq!(press.message.id, followup.id);
+    assert_eq!(press.user.id, 777);
+    press
+        .create_response(&ctx, CreateInteractionResponse::Acknowledge)
+        .await
+        .expect("acknowledged");
+    press
+        .edit_response(&ctx, EditInteractionResponse::new().content("sent Enter"))
+        .await
+        .expect("edited the button's message");
+    assert_eq!(
+        discord.message(followup.id.get()).unwrap()["content"],
+        "sent Enter"
+    );
+
+    let callbacks: Vec<u64> = discord
+        .requests()
+        .iter()
+        .filter(|r| r.route == Route::InteractionCallback && r.status == 204)
+        .map(|r| r.body.as_ref().unwrap()["type"].as_u64().unwrap())
+        .collect();
+    assert_eq!(callbacks, vec![5, 8, 6]);
+    assert!(discord.requests().iter().all(|r| r.route != Route::Unknown));
+    assert_all_dispatches_parse(&discord);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn messages_threads_files_and_scripted_rate_limits() {
+    let discord = FakeDiscord::start().await.expect("fake starts");
+    let mut bot = bot(&discord).await;
+    discord.wait_ready(WAIT).await.expect("bot identified");
+    let (ctx, _) = bot
+        .next("GUILD_CREATE", |e| {
+            matches!(e, Event::GuildCreate(_)).then_some(())
+        })
+        .await;
+
+    let thread = ChannelId::new(ids::CHANNEL_GENERAL)
+        .create_thread(
+            &ctx,
+            CreateThread::new("session bash-1").kind(ChannelType::PublicThread),
+        )
+        .await
+        .expect("thread");
+    assert_eq!(thread.parent_id, Some(ChannelId::new(ids::CHANNEL_GENERAL)));
+    let (_, created) = bot
+        .next("THREAD_CREATE", |e| match e {
+            Event::ThreadCreate(t) => Some(t.thread.id),
+            _ => None,
+        })
+        .await;
+    assert_eq!(created, thread.id);
+
+    let screen = thread
+        .id
+        .send_message(
+            &ctx,
+            CreateMessage::new()
+                .content("```\n$ \n```")
+                .add_file(CreateAttachment::bytes(vec![b'x'; 3000], "screen.txt")),
+        )
+        .await
+        .expect("message with a file");
+    assert_eq!(screen.attachments[0].filename, "screen.txt");
+    assert_eq!(screen.attachments[0].size, 3000);
+    let upload = discord
+        .wait_for_request(
+            |r| r.route == Route::CreateMessage && !r.files.is_empty(),
+            WAIT,
+        )
+        .await
+        .expect("upload recorded");
+    assert_eq!(upload.files[0].filename, "screen.txt");
+    assert_eq!(upload.files[0].data.len(), 3000);
+    assert_eq!(upload.content(), Some("```\n$ \n```"));
+
+    // A scripted 429 on edits, then the edit goes through.
+    discord.script(
+        Route::EditMessage,
+        1,
+        Reply::RateLimited {
+            retry_after: Duration::from_millis(1500),
+            global: false,
+        },
+    );
+    discord.script(Route::EditMessage, 1, Reply::BareRateLimit);
+    let edit = || EditMessage::new().content("```\n$ ls\n```");
+    for _ in 0..2 {
+        let limited = thread
+            .id
+            .edit_message(&ctx, screen.id, edit())
+            .await
+            .expect_err("rate limited");
+        assert!(limited.to_string().contains("429") || format!("{limited:?}").contains("429"));
+    }
+    let edited = thread
+        .id
+        .edit_message(&ctx, screen.id, edit())
+        .await
+        .expect("edit after the 429s");
+    assert_eq!(edited.content, "```\n$ ls\n```");
+    let statuses: Vec<u16> = discord
+        .requests()
+        .iter()
+        .filter(|r| r.route == Route::EditMessage)
+        .map(|r| r.status)
+        .collect();
+    assert_eq!(statuses, vec![429, 429, 200]);
+
+    // Too long a message is refused as Discord does (sent raw: serenity's builder checks the
+    // length itself).
+    let long = ctx
+        .http
+        .send_message(thread.id, vec![], &json!({ "content": "y".repeat(2001) }))
+        .await
+        .expect_err("too long");
+    assert!(format!("{long:?}").contains("50035"), "{long:?}");
+
+    // A user's message in the thread reaches the bot, with content and member roles.
+    let olga = Actor::new(4242, "olga").with_roles(&[ids::ROLE_OPERATOR]);
+    let id = discord
+        .user_message(thread.id.get(), &olga, "echo hi")
+        .expect("message sent");
+    let (_, message) = bot
+        .next("the user's message", |e| match e {
+            Event::MessageCreate(m) if m.message.id == id => Some(m.message.clone()),
+            _ => None,
+        })
+        .await;
+    assert_eq!(message.content, "echo hi");
+    assert_eq!(message.channel_id, thread.id);
+    assert_eq!(message.guild_id, Some(GuildId::new(ids::GUILD)));
+    assert_eq!(
+        message.member.as_ref().expect("member").roles,
+        vec![RoleId::new(ids::ROLE_OPERATOR)]
+    );
+    assert!(discord.requests().iter().all(|r| r.route != Route::Unknown));
+    assert_all_dispatches_parse(&discord);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_shard_resumes_after_the_fake_closes_the_connection() {
+    let discord = FakeDiscord::start().await.expect("fake starts");
+    let mut bot = bot(&discord).await;
+    discord.wait_ready(WAIT).await.expect("bot identified");
+    ready(&mut bot).await;
+    register_commands(&bot.http).await;
+
+    assert!(discord.close_gateway(4000));
+    // Sent while the bot is away: replayed on resume.
+    let olga = Actor::new(4242, "olga");
+    let missed = discord
+        .user_message(ids::CHANNEL_GENERAL, &olga, "while you were away")
+        .expect("message sent");
+    let stats = discord
+        .wait_gateway(|s| s.resumes == 1 && s.established, WAIT)
+        .await
+        .expect("resumed");
+    assert_eq!(stats.identifies, 1);
+    // The missed events are replayed (before RESUMED, as Discord does).
+    let (_, replayed) = bot
+        .next("the missed message", |e| match e {
+            Event::MessageCreate(m) if m.message.id == missed => Some(m.message.content.clone()),
+            _ => None,
+        })
+        .await;
+    assert_eq!(replayed, "while you were away");
+    bot.next("RESUMED", |e| matches!(e, Event::Resumed(_)).then_some(()))
+        .await;
+
+    // Op 7 (reconnect) works the same way.
+    assert!(discord.request_reconnect());
+    discord
+        .wait_gateway(|s| s.resumes == 2 && s.established, WAIT)
+        .await
+        .expect("resumed again");
+    let sent = discord
+        .slash_command(ids::CHANNEL_OPS, &olga, "ls", vec![])
+        .expect("command sent");
+    let (ctx, command) = bot
+        .next("/ls after the resume", |e| match e {
+            Event::InteractionCreate(i) => i.interaction.clone().command(),
+            _ => None,
+        })
+        .await;
+    assert_eq!(command.id.get(), sent.id);
+    command
+        .create_response(
+            &ctx,
+            CreateInteractionResponse::Message(
+                serenity::all::CreateInteractionResponseMessage::new()
+                    .content("no sessions")
+                    .ephemeral(true),
+            ),
+        )
+        .await
+        .expect("answered");
+    let answer = discord
+        .wait_for_request(|r| r.route == Route::InteractionCallback, WAIT)
+        .await
+        .expect("callback recorded");
+    assert_eq!(answer.body.unwrap()["data"]["flags"], json!(64));
+    assert_eq!(discord.gateway_stats().identifies, 1);
+    assert_all_dispatches_parse(&discord);
+}
