@@ -6,9 +6,14 @@
 //!   bytes each subscriber received;
 //! - keystroke echo latency through `cat`, p50/p99 over 2,000 round trips;
 //! - supervisor RSS idle, and its peak during the flood with a stalled subscriber;
-//! - start-to-socket-ready time of `hm start`.
+//! - start-to-socket-ready time of `hm start`;
+//! - RSS and PSS per session (supervisor and guardian) of 100 idle sessions.
 //!
-//! Prints a Markdown report for `docs/benchmarks.md`.
+//! Options (after `--`): `--busy` keeps one core busy beside the run (a
+//! `yes > /dev/null`, as another program on the machine would);
+//! `--only throughput|echo|memory` runs one part; `HM_BENCH_BIN=PATH`
+//! measures another `hm` build. Prints a Markdown report
+//! for `docs/benchmarks.md`.
 
 use std::io::{Read, Write};
 use std::os::fd::{AsRawFd, OwnedFd};
@@ -21,9 +26,19 @@ use std::time::{Duration, Instant};
 #[path = "../tests/common/mod.rs"]
 mod common;
 
-use common::{hm_bin, rss_kib};
+use common::{kib_field, rss_kib};
+
+/// The `hm` measured: `HM_BENCH_BIN` when set (to compare two builds with
+/// one benchmark binary), else the one built with the benchmark.
+fn hm_bin() -> PathBuf {
+    std::env::var_os("HM_BENCH_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(common::hm_bin)
+}
 
 const ROUND_TRIPS: usize = 2000;
+/// Idle sessions whose memory is measured.
+const IDLE_SESSIONS: usize = 100;
 /// Runs of each throughput setup.
 const ROUNDS: usize = 3;
 
@@ -354,6 +369,86 @@ fn start_to_ready(dir: &Path) -> Vec<Duration> {
     out
 }
 
+/// `Rss` and `Pss` of a process in KiB, from `/proc/PID/smaps_rollup`.
+fn rss_pss(pid: i32) -> (u64, u64) {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup")).unwrap_or_default();
+    (kib_field(&s, "Rss:"), kib_field(&s, "Pss:"))
+}
+
+/// The guardian of supervisor `sup`: its child named `hm-guardian`.
+fn guardian_of(sup: i32) -> Option<i32> {
+    let tasks = std::fs::read_dir(format!("/proc/{sup}/task")).ok()?;
+    tasks
+        .flatten()
+        .filter_map(|t| std::fs::read_to_string(t.path().join("children")).ok())
+        .flat_map(|c| {
+            c.split_whitespace()
+                .filter_map(|p| p.parse::<i32>().ok())
+                .collect::<Vec<_>>()
+        })
+        .find(|p| {
+            std::fs::read_to_string(format!("/proc/{p}/comm"))
+                .is_ok_and(|c| c.trim() == "hm-guardian")
+        })
+}
+
+/// Mean (RSS, PSS) KiB per supervisor and per guardian of `n` idle
+/// sessions (`sleep`), read two seconds after the last one started.
+fn idle_sessions(dir: &Path, n: usize) -> ((u64, u64), (u64, u64)) {
+    let sessions: Vec<Session> = (0..n)
+        .map(|i| Session::start(dir, &format!("idle{i}"), &[], "exec sleep 100000"))
+        .collect();
+    std::thread::sleep(Duration::from_secs(2));
+    let (mut sup, mut guard, mut guards) = ((0, 0), (0, 0), 0);
+    for s in &sessions {
+        let pid = s.supervisor_pid();
+        let (r, p) = rss_pss(pid);
+        sup = (sup.0 + r, sup.1 + p);
+        if let Some(g) = guardian_of(pid) {
+            let (r, p) = rss_pss(g);
+            guard = (guard.0 + r, guard.1 + p);
+            guards += 1;
+        }
+    }
+    let kills: Vec<_> = sessions
+        .iter()
+        .map(|s| {
+            Command::new(hm_bin())
+                .env("HEIMDALL_SOCKET_DIR", &s.dir)
+                .args(["kill", &s.id])
+                .stdout(std::process::Stdio::null())
+                .spawn()
+        })
+        .collect();
+    for k in kills.into_iter().flatten() {
+        let mut k = k;
+        let _ = k.wait();
+    }
+    let n = n as u64;
+    let g = guards.max(1) as u64;
+    ((sup.0 / n, sup.1 / n), (guard.0 / g, guard.1 / g))
+}
+
+/// A process that keeps one core busy (`yes > /dev/null`) until dropped.
+struct Busy(std::process::Child);
+
+impl Busy {
+    fn start() -> Busy {
+        let child = Command::new("yes")
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("start yes");
+        Busy(child)
+    }
+}
+
+impl Drop for Busy {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 fn mbps(bytes: u64, secs: f64) -> f64 {
     bytes as f64 / secs / 1e6
 }
@@ -362,8 +457,33 @@ fn us(d: Duration) -> f64 {
     d.as_secs_f64() * 1e6
 }
 
+/// What to run, from the command line.
+struct Options {
+    busy: bool,
+    only: Option<String>,
+}
+
+impl Options {
+    fn parse() -> Options {
+        // `cargo bench` passes --bench (and maybe a filter); both are ignored.
+        let args: Vec<String> = std::env::args().skip(1).collect();
+        let only = args
+            .iter()
+            .position(|a| a == "--only")
+            .and_then(|i| args.get(i + 1).cloned());
+        Options {
+            busy: args.iter().any(|a| a == "--busy"),
+            only,
+        }
+    }
+
+    fn runs(&self, part: &str) -> bool {
+        self.only.as_deref().is_none_or(|o| o == part)
+    }
+}
+
 fn main() {
-    // `cargo bench` passes --bench; a filter argument is ignored.
+    let opts = Options::parse();
     let mib: u64 = std::env::var("HM_BENCH_MIB")
         .ok()
         .and_then(|v| v.parse().ok())
@@ -374,7 +494,43 @@ fn main() {
         .tempdir_in("/tmp")
         .unwrap();
     let dir = tmp.path().join("s");
+    let _busy = opts.busy.then(Busy::start);
 
+    let machine = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|c| {
+            c.lines()
+                .find(|l| l.starts_with("model name"))
+                .map(|l| l.split(':').nth(1).unwrap_or("").trim().to_string())
+        })
+        .unwrap_or_default();
+    println!(
+        "## Run of {} on {} ({} cores){}",
+        humantime_now(),
+        machine,
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(0),
+        if opts.busy {
+            ", one core kept busy (`yes > /dev/null`)"
+        } else {
+            ""
+        }
+    );
+    println!();
+    if opts.runs("throughput") {
+        throughput(&dir, tmp.path(), mib, bytes);
+    }
+    if opts.runs("echo") {
+        echo(&dir);
+    }
+    if opts.runs("memory") {
+        memory(&dir, mib, bytes);
+    }
+}
+
+/// The throughput table.
+fn throughput(dir: &Path, tmux_dir: &Path, mib: u64, bytes: u64) {
     // Each setup runs ROUNDS times, interleaved, and its best run counts
     // (a shared 2-core VM is noisy; the best run is the least disturbed).
     let mut raw_runs = Vec::new();
@@ -385,12 +541,12 @@ fn main() {
         let (raw_bytes, raw_secs) = raw_drain(bytes);
         assert_eq!(raw_bytes, bytes, "raw drain lost bytes");
         raw_runs.push(mbps(raw_bytes, raw_secs));
-        let (got, secs, _) = hm_drain(&dir, &format!("one{round}"), bytes, 1, false, &[]);
+        let (got, secs, _) = hm_drain(dir, &format!("one{round}"), bytes, 1, false, &[]);
         one_runs.push((mbps(bytes, secs), got));
-        let (got, secs, _) = hm_drain(&dir, &format!("eight{round}"), bytes, 8, false, &[]);
+        let (got, secs, _) = hm_drain(dir, &format!("eight{round}"), bytes, 8, false, &[]);
         eight_runs.push((mbps(bytes, secs), got));
         let (got, secs, _) = hm_drain(
-            &dir,
+            dir,
             &format!("plain{round}"),
             bytes,
             1,
@@ -409,37 +565,8 @@ fn main() {
     let (one_mbps, one) = best(&one_runs);
     let (eight_mbps, eight) = best(&eight_runs);
     let (plain_mbps, plain) = best(&plain_runs);
-    let (stall_got, _, stall_peak) = hm_drain(&dir, "stall", bytes, 1, true, &[]);
-    let tmux = tmux_drain(tmp.path(), bytes);
+    let tmux = tmux_drain(tmux_dir, bytes);
 
-    let idle = Session::start(&dir, "idle", &[], "exec sleep 1000");
-    std::thread::sleep(Duration::from_millis(500));
-    let idle_rss = rss_kib(idle.supervisor_pid()).0;
-    idle.kill();
-
-    let mut raw_lat = raw_echo();
-    raw_lat.sort();
-    let mut hm_lat = hm_echo(&dir);
-    hm_lat.sort();
-    let ready = start_to_ready(&dir);
-
-    let machine = std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|c| {
-            c.lines()
-                .find(|l| l.starts_with("model name"))
-                .map(|l| l.split(':').nth(1).unwrap_or("").trim().to_string())
-        })
-        .unwrap_or_default();
-    println!(
-        "## Run of {} on {} ({} cores)",
-        humantime_now(),
-        machine,
-        std::thread::available_parallelism()
-            .map(|n| n.get())
-            .unwrap_or(0)
-    );
-    println!();
     println!("Drain of {mib} MiB of text lines (`yes … | head -c`), pty in raw mode, best of {ROUNDS} interleaved runs:");
     println!();
     println!("| setup | MB/s | ratio to raw | bytes per subscriber |");
@@ -493,6 +620,14 @@ fn main() {
         one_mbps / plain_mbps
     );
     println!();
+}
+
+/// The echo latency table.
+fn echo(dir: &Path) {
+    let mut raw_lat = raw_echo();
+    raw_lat.sort();
+    let mut hm_lat = hm_echo(dir);
+    hm_lat.sort();
     println!("Keystroke echo through `cat` ({ROUND_TRIPS} round trips):");
     println!();
     println!("| setup | p50 µs | p99 µs |");
@@ -508,11 +643,32 @@ fn main() {
         us(percentile(&hm_lat, 0.99))
     );
     println!();
+}
+
+/// Memory: idle, during a flood with a stalled subscriber, per idle
+/// session; and the start-to-ready time.
+fn memory(dir: &Path, mib: u64, bytes: u64) {
+    let (stall_got, _, stall_peak) = hm_drain(dir, "stall", bytes, 1, true, &[]);
+    let idle = Session::start(dir, "idle", &[], "exec sleep 1000");
+    std::thread::sleep(Duration::from_millis(500));
+    let idle_rss = rss_kib(idle.supervisor_pid()).0;
+    idle.kill();
+    let ready = start_to_ready(dir);
+    let (sup, guard) = idle_sessions(dir, IDLE_SESSIONS);
+
     println!("| supervisor memory | KiB |");
     println!("|---|---:|");
     println!("| RSS idle (scrollback 64 KiB) | {idle_rss} |");
     println!("| peak RSS, {mib} MiB flood, 1 stalled + 1 reading subscriber | {stall_peak} |");
     println!("| bytes the reading subscriber got | {} |", stall_got[0]);
+    println!();
+    println!("Per session, mean of {IDLE_SESSIONS} idle sessions (`sleep`), from `/proc/PID/smaps_rollup`:");
+    println!();
+    println!("| per session | RSS KiB | PSS KiB |");
+    println!("|---|---:|---:|");
+    println!("| supervisor | {} | {} |", sup.0, sup.1);
+    println!("| guardian | {} | {} |", guard.0, guard.1);
+    println!("| total | {} | {} |", sup.0 + guard.0, sup.1 + guard.1);
     println!();
     println!(
         "Start to socket ready (`hm start`, 20 runs): median {:.1} ms, max {:.1} ms",

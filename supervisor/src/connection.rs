@@ -57,6 +57,9 @@ enum Command {
 /// for a full hang-up while nothing is written to it.
 const HANGUP_CHECK: std::time::Duration = std::time::Duration::from_secs(1);
 
+/// How long a connection being cut off may take to write its last words.
+const CUT_OFF_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// Whether the peer has closed the connection entirely (not just its
 /// sending side, which a client that only listens may do).
 fn peer_gone(fd: std::os::fd::RawFd) -> bool {
@@ -85,7 +88,15 @@ pub async fn serve(session: Arc<Session>, stream: UnixStream) {
     let _cancel_on_close = cancel.clone().drop_guard();
     let backlog = Arc::new(Backlog::new());
     let stall = session.output.stall_timeout();
-    let out = Sink::new(wr, backlog.clone(), session.watch_ended(), stall);
+    let cut = CancellationToken::new();
+    let out = Sink::new(
+        wr,
+        backlog.clone(),
+        session.watch_ended(),
+        stall,
+        hello.clone(),
+        cut.clone(),
+    );
     let writer = write_frames(session.clone(), out, rx, hello.clone());
     let reader = read_requests(session, rd, tx, hello, cancel, backlog);
     tokio::pin!(writer);
@@ -93,8 +104,12 @@ pub async fn serve(session: Arc<Session>, stream: UnixStream) {
         _ = &mut writer => {}
         stopped = reader => {
             if stopped == Stopped::NotReading {
-                // Its answers pile up unread: cut it off.
+                // Its answers pile up unread: cut it off, telling it why
+                // when it said HELLO (its blocked write gives up and adds
+                // an ERROR in room made for it; see `Sink`).
                 tracing::debug!("client reads none of its answers; closing");
+                cut.cancel();
+                let _ = tokio::time::timeout(CUT_OFF_WAIT, &mut writer).await;
                 return;
             }
             // The peer sent EOF. If it hung up entirely there is no one to
@@ -374,9 +389,17 @@ async fn read_requests(
             }
             other => other,
         };
-        if tx.send(cmd).await.is_err() {
-            return Stopped::Done;
-        }
+        // A queue that stays full while the peer reads nothing is the same
+        // as a full backlog (many small answers fill it first).
+        let permit = loop {
+            match tokio::time::timeout(stall, tx.reserve()).await {
+                Ok(Ok(permit)) => break permit,
+                Ok(Err(_)) => return Stopped::Done,
+                Err(_) if backlog.stalled(stall) => return Stopped::NotReading,
+                Err(_) => {}
+            }
+        };
+        permit.send(cmd);
     }
 }
 

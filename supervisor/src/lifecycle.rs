@@ -14,7 +14,7 @@
 //! Finding the tree scans `/proc`; escalation does it on a blocking thread,
 //! never on the runtime's thread.
 
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
@@ -33,8 +33,10 @@ const AFTER_KILL: Duration = Duration::from_secs(1);
 pub const TREE_VAR: &str = "HEIMDALL_TREE";
 /// The process name (`comm`) of a supervisor: never part of another's tree.
 const SUPERVISOR_NAME: &[u8] = b"hm-supervisor";
-/// The process name of a supervisor's guardian.
-const GUARDIAN_NAME: &[u8] = b"hm-guardian";
+/// The process name of a supervisor's guardian (also its argv\[0\]).
+const GUARDIAN_NAME_STR: &str = "hm-guardian";
+/// [`GUARDIAN_NAME_STR`] as bytes, as `/proc/PID/stat` shows it.
+const GUARDIAN_NAME: &[u8] = GUARDIAN_NAME_STR.as_bytes();
 
 /// This supervisor's tree marker, `HEIMDALL_TREE=<token>`.
 static MARKER: OnceLock<Vec<u8>> = OnceLock::new();
@@ -307,44 +309,128 @@ impl Lifeline {
     }
 }
 
+/// The first argument that starts `hm` as a guardian (see [`guardian_main`]).
+pub const GUARDIAN_ARG: &str = "__hm-guardian";
+
 /// Fork the guardian: a tiny process that waits on a pipe and, if the
 /// supervisor dies without releasing it, sends SIGHUP, SIGTERM and SIGCONT
 /// to the tree (the child's group and every process with the tree marker)
 /// and SIGKILL to what is left after `grace`.
 ///
+/// The forked process re-executes `hm` (`/proc/self/exe`) as
+/// [`guardian_main`], so it holds none of the supervisor's memory: a
+/// process that only waits costs a few hundred KiB instead of a
+/// copy-on-write share of the supervisor's heap. If the exec fails it
+/// waits in the forked process itself.
+///
 /// Must be called while the process has one thread, after
 /// [`become_supervisor`]. Returns the guardian's pid and the lifeline.
 pub fn spawn_guardian(child: Pid, grace: Duration) -> Result<(Pid, Lifeline), Errno> {
+    use std::ffi::CString;
     let (r, w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)?;
+    let token = MARKER
+        .get()
+        .map(|m| String::from_utf8_lossy(&m[TREE_VAR.len() + 1..]).into_owned())
+        .unwrap_or_default();
+    // Everything the exec needs is allocated before the fork.
+    let argv: Vec<CString> = [
+        GUARDIAN_NAME_STR.to_string(),
+        GUARDIAN_ARG.to_string(),
+        r.as_raw_fd().to_string(),
+        child.as_raw().to_string(),
+        grace.as_millis().to_string(),
+        token,
+    ]
+    .into_iter()
+    .filter_map(|a| CString::new(a).ok())
+    .collect();
+    let mut argv_ptrs: Vec<*const libc::c_char> = argv.iter().map(|a| a.as_ptr()).collect();
+    argv_ptrs.push(std::ptr::null());
     // SAFETY: single-threaded here; the guardian only makes plain syscalls
-    // until the supervisor is gone.
+    // until it execs or the supervisor is gone.
     match unsafe { nix::unistd::fork() }? {
         nix::unistd::ForkResult::Child => {
             set_name(GUARDIAN_NAME);
             // Closing inherited fds (the pty, the pidfile lock, the
             // lifeline's write end) so the guardian holds nothing but its pipe.
             crate::spawn::close_fds_from(0, Some(r.as_raw_fd()));
-            // SAFETY: setting signal dispositions.
+            // SAFETY: fcntl and execv on valid descriptors and
+            // NUL-terminated strings built before the fork; the pipe stays
+            // open across the exec, nothing else does.
             unsafe {
-                for sig in [libc::SIGINT, libc::SIGHUP, libc::SIGTERM, libc::SIGQUIT] {
-                    libc::signal(sig, libc::SIG_IGN);
-                }
+                libc::fcntl(r.as_raw_fd(), libc::F_SETFD, 0);
+                libc::execv(c"/proc/self/exe".as_ptr(), argv_ptrs.as_ptr());
             }
-            let mut buf = [0u8; 1];
-            let n = loop {
-                match nix::unistd::read(&r, &mut buf) {
-                    Err(Errno::EINTR) => continue,
-                    other => break other.unwrap_or(0),
-                }
-            };
-            if n == 0 {
-                sweep(child, grace);
-            }
+            guard(&r, child, grace);
             // SAFETY: leave without running the parent's destructors.
             unsafe { libc::_exit(0) }
         }
         nix::unistd::ForkResult::Parent { child: guardian } => Ok((guardian, Lifeline(w))),
     }
+}
+
+/// Wait on the lifeline's read end; if the supervisor dies without
+/// releasing it (end of file), end the tree.
+fn guard(lifeline: &impl std::os::fd::AsFd, child: Pid, grace: Duration) {
+    // SAFETY: setting signal dispositions.
+    unsafe {
+        for sig in [libc::SIGINT, libc::SIGHUP, libc::SIGTERM, libc::SIGQUIT] {
+            libc::signal(sig, libc::SIG_IGN);
+        }
+    }
+    let mut buf = [0u8; 1];
+    let n = loop {
+        match nix::unistd::read(lifeline.as_fd(), &mut buf) {
+            Err(Errno::EINTR) => continue,
+            other => break other.unwrap_or(0),
+        }
+    };
+    if n == 0 {
+        sweep(child, grace);
+    }
+}
+
+/// `hm __hm-guardian FD CHILD GRACE_MS TOKEN`, the guardian that
+/// [`spawn_guardian`] executes: `Some(exit code)` when this process was
+/// started as one, `None` otherwise (an ordinary `hm` command line). Runs
+/// before anything else in `main`: no runtime, no configuration, a single
+/// thread that waits.
+pub fn guardian_main() -> Option<i32> {
+    let mut args = std::env::args_os().skip(1);
+    if args.next()? != GUARDIAN_ARG {
+        return None;
+    }
+    set_name(GUARDIAN_NAME);
+    let mut num = |max: i64| -> Option<i64> {
+        let v: i64 = args.next()?.to_str()?.parse().ok()?;
+        (0..=max).contains(&v).then_some(v)
+    };
+    let parsed = (|| Some((num(i32::MAX as i64)?, num(i32::MAX as i64)?, num(i64::MAX)?)))();
+    let token = args.next().and_then(|t| t.into_string().ok());
+    let (Some((fd, child, grace_ms)), Some(token)) = (parsed, token) else {
+        eprintln!("hm: {GUARDIAN_ARG} is internal to hm (usage: FD CHILD GRACE_MS TOKEN)");
+        return Some(2);
+    };
+    // SAFETY: fstat on a descriptor number into a zeroed stat buffer.
+    let is_pipe = unsafe {
+        let mut st: libc::stat = std::mem::zeroed();
+        libc::fstat(fd as i32, &mut st) == 0 && st.st_mode & libc::S_IFMT == libc::S_IFIFO
+    };
+    if !is_pipe || child < 2 {
+        eprintln!("hm: {GUARDIAN_ARG} is internal to hm (no lifeline pipe)");
+        return Some(2);
+    }
+    if !token.is_empty() {
+        let _ = MARKER.set(format!("{TREE_VAR}={token}").into_bytes());
+    }
+    // SAFETY: the supervisor passed this pipe's read end for this process alone.
+    let lifeline = unsafe { OwnedFd::from_raw_fd(fd as i32) };
+    guard(
+        &lifeline,
+        Pid::from_raw(child as i32),
+        Duration::from_millis(grace_ms as u64),
+    );
+    Some(0)
 }
 
 /// The guardian's work once the supervisor is gone: end its tree.

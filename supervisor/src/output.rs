@@ -326,6 +326,12 @@ impl Subscription {
         self.state.pos.load(Ordering::Acquire)
     }
 
+    /// The offset of the next byte the child will write (the end of the
+    /// stream so far).
+    pub fn stream_end(&self) -> u64 {
+        self.output.end()
+    }
+
     /// Read up to `max` bytes at the current position (without consuming
     /// them; call [`Subscription::advance`] once they are delivered).
     pub fn read(&mut self, max: usize) -> Read {

@@ -391,6 +391,102 @@ fn item2_a_reader_catching_up_after_the_exit_gets_everything_and_exit() {
     assert_eq!(seen.exit, Some(0), "EXIT after the output: {seen:?}");
 }
 
+/// Item 2: a subscriber that stops reading while the session ends is cut
+/// loose (after the 3 s grace and the stall timeout), and a HELLO client is
+/// told first: the frame being written is finished, then an EVENT `lagged`
+/// with exactly the bytes it did not get and the end of the output. The
+/// client reads nothing until the supervisor has gone, so how fast this
+/// test runs does not matter.
+#[test]
+fn item2_a_stalled_subscriber_gets_lagged_before_it_is_cut_loose() {
+    const N: u64 = 8_000_000;
+    let env = Env::new();
+    let cmd = flood(N);
+    let cmd: Vec<&str> = cmd.iter().map(String::as_str).collect();
+    start_with_config(&env, "stalled", "stall_timeout_ms = 500\n", &[], &cmd);
+    let (sup, _) = env.pids("stalled");
+    let mut c = Raw::connect(&env.sock("stalled"));
+    c.hello();
+    c.send(0x0A, &0u64.to_be_bytes());
+    c.send(0x01, b"\n");
+    poll("the supervisor to end", DEADLINE * 2, || {
+        (!common::alive(sup)).then_some(())
+    });
+    let (mut output, mut last) = (0u64, None);
+    while let Some((kind, payload)) = c.recv() {
+        match kind {
+            0x81 => output += payload.len() as u64,
+            0x86 => last = Some(serde_json::from_slice::<Value>(&payload).expect("event json")),
+            0x83 => panic!("a stalled client got EXIT after {output} bytes"),
+            _ => {}
+        }
+    }
+    let lagged = last.expect("an EVENT before the close");
+    assert_eq!(lagged["type"], "lagged", "{lagged}");
+    let missed = lagged["missed_bytes"].as_u64().expect("missed_bytes");
+    let offset = lagged["offset"].as_u64().expect("offset");
+    assert!(missed > 0, "{lagged}");
+    assert_eq!(output + missed, offset, "missed_bytes is exact: {lagged}");
+    // The flood, plus the newline's echo when it came before `stty -echo`.
+    assert!((N..=N + 2).contains(&offset), "offset is the end: {lagged}");
+}
+
+/// Item 31: a HELLO client cut off for reading none of its answers gets an
+/// ERROR `not_reading` after the answers already in its socket.
+#[test]
+fn item31_a_hello_client_cut_off_gets_not_reading_first() {
+    use std::io::Write;
+    let env = Env::new();
+    start_with_config(
+        &env,
+        "deaf",
+        "stall_timeout_ms = 500\n",
+        &[],
+        &["sleep", "1000"],
+    );
+    let mut c = Raw::connect(&env.sock("deaf"));
+    c.hello();
+    c.s.set_write_timeout(Some(DEADLINE)).unwrap();
+    let req = br#"{"scrollback_lines": 0}"#;
+    let mut frame = vec![0x07];
+    frame.extend_from_slice(&(req.len() as u32).to_be_bytes());
+    frame.extend_from_slice(req);
+    // Ask, never read, until the supervisor hangs up.
+    let mut sent = 0;
+    let kind = loop {
+        if let Err(e) = c.s.write_all(&frame) {
+            break e.kind();
+        }
+        sent += 1;
+        assert!(sent < 1_000_000, "the connection was never cut off");
+    };
+    assert!(
+        matches!(
+            kind,
+            std::io::ErrorKind::BrokenPipe | std::io::ErrorKind::ConnectionReset
+        ),
+        "cut off (got {kind:?})"
+    );
+    let (mut answers, mut last) = (0, None);
+    while let Some((kind, payload)) = c.recv() {
+        if kind == 0x85 {
+            answers += 1;
+        }
+        last = Some((kind, payload));
+    }
+    let (kind, payload) = last.expect("frames before the close");
+    assert_eq!(
+        kind, 0x8F,
+        "the last frame is an ERROR ({answers} answers before)"
+    );
+    let v: Value = serde_json::from_slice(&payload).expect("error json");
+    assert_eq!(v["error"], "not_reading", "{v}");
+    assert!(answers > 0);
+    // The session itself is unharmed.
+    let mut c = Raw::connect(&env.sock("deaf"));
+    assert!(c.status().2);
+}
+
 /// Item 31: a connection that asks for large answers and never reads them
 /// cannot grow the supervisor: its unread answers are bounded, then it is
 /// cut off.

@@ -228,14 +228,16 @@ pub fn alive(pid: i32) -> bool {
 /// Resident set size of a process in KiB (VmRSS, VmHWM).
 pub fn rss_kib(pid: i32) -> (u64, u64) {
     let s = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    let field = |name: &str| {
-        s.lines()
-            .find(|l| l.starts_with(name))
-            .and_then(|l| l.split_whitespace().nth(1))
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(0)
-    };
-    (field("VmRSS:"), field("VmHWM:"))
+    (kib_field(&s, "VmRSS:"), kib_field(&s, "VmHWM:"))
+}
+
+/// The value of a `Name:  N kB` line of a `/proc` file's text (0 when missing).
+pub fn kib_field(text: &str, name: &str) -> u64 {
+    text.lines()
+        .find(|l| l.starts_with(name))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
 }
 
 /// A heimdall 1.0 client written from the wire format alone: raw bytes.
