@@ -89,6 +89,19 @@ impl Term {
         }
     }
 
+    /// Read like a terminal that drains slowly (a slow SSH link): at most
+    /// 1 KiB every 20 ms, for `time`.
+    fn pump_slowly(&mut self, time: Duration) {
+        let end = Instant::now() + time;
+        let mut buf = [0u8; 1024];
+        while Instant::now() < end {
+            if let Ok(n) = self.master.read(&mut buf) {
+                self.screen.process(&buf[..n]);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
     fn rows_text(&self) -> Vec<String> {
         self.screen
             .screen()
@@ -471,4 +484,77 @@ fn a_lost_supervisor_restores_the_terminal() {
         "{}",
         t.text()
     );
+}
+
+/// Issue #8 item 7: a terminal that drains slowly during a flood (here read
+/// at 50 KB/s) only slows `hm attach` down. It died with "Resource
+/// temporarily unavailable": O_NONBLOCK set on stdin was shared with stdout.
+/// With and without the status bar, the client lives on and ends with the
+/// session's code.
+#[test]
+fn a_terminal_that_drains_slowly_never_kills_attach() {
+    let env = Env::new();
+    for (id, extra) in [("slow", &["--no-status-bar"][..]), ("slowbar", &[][..])] {
+        env.start(
+            id,
+            &["--rows", "23"],
+            &[
+                "sh",
+                "-c",
+                "printf 'ready> '; read x; seq -f %079.0f 1 12500; echo FLOOD-DONE; read y; exit 3",
+            ],
+        );
+        let mut args = vec!["attach", id];
+        args.extend_from_slice(extra);
+        let mut t = Term::spawn(&env, &args, 80, 24);
+        t.wait_text("ready>");
+        env.ok(&["send", id, "go\r"]);
+        // Far more than the pty holds is written meanwhile.
+        t.pump_slowly(Duration::from_secs(3));
+        assert!(
+            t.child.try_wait().unwrap().is_none(),
+            "hm attach ({extra:?}) died while the terminal drained slowly:\n{}",
+            t.text()
+        );
+        t.wait_text("FLOOD-DONE");
+        t.type_bytes(b"\r");
+        assert_eq!(t.wait_exit(), Some(3), "{extra:?}: {}", t.text());
+        assert!(
+            t.text()
+                .contains(&format!("[session {id} exited with code 3]")),
+            "{extra:?}: {}",
+            t.text()
+        );
+    }
+}
+
+/// Issue #8 item 8, for `hm run`: keys typed while `hm run` starts (before
+/// anything shows) and keys typed the instant the program's prompt appears
+/// all reach the program.
+#[test]
+fn hm_run_keeps_keys_typed_while_it_starts() {
+    let env = Env::new();
+    let bash = ["--", "bash", "--norc", "--noprofile"];
+    // Typed before hm run has even started the session.
+    let mut args = vec!["run", "--id", "early"];
+    args.extend_from_slice(&bash);
+    let mut t = Term::spawn(&env, &args, 80, 24);
+    t.type_bytes(b"echo early-$((40+2))\r");
+    t.wait_text("early-42");
+    t.type_bytes(b"exit 4\r");
+    assert_eq!(t.wait_exit(), Some(4), "{}", t.text());
+    // Typed the moment the prompt shows, a few times (the loss was a race).
+    for round in 0..3 {
+        let id = format!("prompt{round}");
+        let mut args = vec!["run", "--id", &id];
+        args.extend_from_slice(&bash);
+        let mut t = Term::spawn(&env, &args, 80, 24);
+        t.wait_for("bash's prompt", |t| {
+            t.rows_text().iter().any(|l| l.ends_with(['$', '#']))
+        });
+        t.type_bytes(b"echo typed-$((6*7))\r");
+        t.wait_text("typed-42");
+        t.type_bytes(b"exit 5\r");
+        assert_eq!(t.wait_exit(), Some(5), "round {round}: {}", t.text());
+    }
 }

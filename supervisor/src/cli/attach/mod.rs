@@ -58,10 +58,9 @@ pub struct AttachOptions {
     pub status_bar: Option<bool>,
 }
 
-/// Restores the terminal's mode and stdin's flags when dropped.
+/// Restores the terminal's mode when dropped.
 struct TerminalGuard {
     saved: Termios,
-    flags: nix::fcntl::OFlag,
 }
 
 fn stdin_fd() -> BorrowedFd<'static> {
@@ -73,32 +72,41 @@ impl TerminalGuard {
     fn enter() -> anyhow::Result<TerminalGuard> {
         let fd = stdin_fd();
         let saved = termios::tcgetattr(fd).context("hm attach needs a terminal on stdin")?;
-        let flags = nix::fcntl::OFlag::from_bits_truncate(
-            nix::fcntl::fcntl(fd, nix::fcntl::FcntlArg::F_GETFL).context("stdin flags")?,
-        );
         let mut raw = saved.clone();
         termios::cfmakeraw(&mut raw);
         // TCSANOW, not TCSAFLUSH: keys typed while hm starts are the user's
         // type-ahead and go to the session (a flush lost them).
         termios::tcsetattr(fd, SetArg::TCSANOW, &raw).context("cannot set raw mode")?;
-        let guard = TerminalGuard { saved, flags };
-        nix::fcntl::fcntl(
-            fd,
-            nix::fcntl::FcntlArg::F_SETFL(flags | nix::fcntl::OFlag::O_NONBLOCK),
-        )
-        .context("stdin non-blocking")?;
-        Ok(guard)
+        Ok(TerminalGuard { saved })
     }
 }
 
 impl Drop for TerminalGuard {
     fn drop(&mut self) {
-        let fd = stdin_fd();
-        let _ = nix::fcntl::fcntl(fd, nix::fcntl::FcntlArg::F_SETFL(self.flags));
         // After the output is written; what the user types meanwhile is
         // kept for the shell (TCSADRAIN does not discard input).
-        let _ = termios::tcsetattr(fd, SetArg::TCSADRAIN, &self.saved);
+        let _ = termios::tcsetattr(stdin_fd(), SetArg::TCSADRAIN, &self.saved);
     }
+}
+
+/// The terminal on stdin, opened anew for reading without blocking.
+///
+/// Never stdin's own file description: stdin, stdout and stderr of a
+/// terminal usually share one, and O_NONBLOCK set on it made writes to a
+/// terminal that drains slowly (SSH during a flood) fail with EAGAIN
+/// (issue #8 item 7). A file description of our own carries the flag alone.
+fn open_terminal_input() -> anyhow::Result<OwnedFd> {
+    let path = nix::unistd::ttyname(stdin_fd()).context("cannot name the terminal on stdin")?;
+    let fd = nix::fcntl::open(
+        &path,
+        nix::fcntl::OFlag::O_RDONLY
+            | nix::fcntl::OFlag::O_NOCTTY
+            | nix::fcntl::OFlag::O_NONBLOCK
+            | nix::fcntl::OFlag::O_CLOEXEC,
+        nix::sys::stat::Mode::empty(),
+    )
+    .with_context(|| format!("cannot open {}", path.display()))?;
+    Ok(fd)
 }
 
 /// The terminal size of stdout (or stdin), if it is a terminal.
@@ -113,10 +121,28 @@ pub fn terminal_size() -> Option<(u16, u16)> {
     None
 }
 
+/// Write all of `bytes` to stdout, waiting for a terminal that drains
+/// slowly (also when someone else left it non-blocking: EAGAIN waits for
+/// room, it is not an error).
 fn write_stdout(bytes: &[u8]) -> std::io::Result<()> {
-    let mut out = std::io::stdout().lock();
-    out.write_all(bytes)?;
-    out.flush()
+    // Past std's buffer (whatever it holds goes first), straight to fd 1.
+    std::io::stdout().lock().flush()?;
+    // SAFETY: fd 1 stays open for the life of the process.
+    let fd = unsafe { BorrowedFd::borrow_raw(1) };
+    let mut rest = bytes;
+    while !rest.is_empty() {
+        match nix::unistd::write(fd, rest) {
+            Ok(0) => return Err(std::io::ErrorKind::WriteZero.into()),
+            Ok(n) => rest = &rest[n..],
+            Err(nix::errno::Errno::EINTR) => {}
+            Err(nix::errno::Errno::EAGAIN) => {
+                let mut p = [nix::poll::PollFd::new(fd, nix::poll::PollFlags::POLLOUT)];
+                let _ = nix::poll::poll(&mut p, nix::poll::PollTimeout::NONE);
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(())
 }
 
 /// How an attachment ended.
@@ -314,10 +340,8 @@ impl Attached {
             writer.send(&ClientMessage::Subscribe).await?;
         }
         let stdin = if self.interactive {
-            let fd: OwnedFd = stdin_fd()
-                .try_clone_to_owned()
-                .context("cannot duplicate stdin")?;
-            // SAFETY: the duplicated fd stays open and unchanged while the AsyncFd owns it.
+            let fd = open_terminal_input()?;
+            // SAFETY: the fd stays open and unchanged while the AsyncFd owns it.
             Some(unsafe { AsyncFd::register(fd) }.map_err(|e| anyhow!(e.into_parts().1))?)
         } else {
             None
