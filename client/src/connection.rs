@@ -29,6 +29,7 @@ use tokio_util::codec::{FramedRead, FramedWrite};
 
 use crate::error::ClientError;
 use crate::exit_record::ExitRecord;
+use crate::private_dir::{check_private_dir, current_uid};
 use crate::stream::{
     EventSender, EventStream, GapCause, OutputSender, OutputStream, DEFAULT_EVENT_BOUND,
     DEFAULT_OUTPUT_BOUND,
@@ -145,10 +146,13 @@ impl ClientBuilder {
         self
     }
 
-    /// Connect to a session's Unix socket. The socket must belong to the
-    /// current user.
+    /// Connect to a session's Unix socket. Its directory must be private
+    /// to the current user ([`ClientError::UnsafeDir`] otherwise), and the
+    /// socket and the process serving it must belong to the current user
+    /// ([`ClientError::NotOwner`] otherwise): nothing is sent to anyone else.
     pub async fn connect(self, socket: impl AsRef<Path>) -> Result<Client, ClientError> {
         let path = socket.as_ref();
+        check_dir(path)?;
         check_owner(path)?;
         let connect = tokio::net::UnixStream::connect(path);
         let stream = match tokio::time::timeout(self.deadline, connect).await {
@@ -158,6 +162,15 @@ impl ClientBuilder {
                 source,
             })?,
         };
+        // The socket file could have been replaced since it was looked at:
+        // the server's own credentials are what counts.
+        let server = stream.peer_cred()?.uid();
+        if server != current_uid() {
+            return Err(ClientError::NotOwner {
+                path: path.to_path_buf(),
+                owner: server,
+            });
+        }
         let (r, w) = stream.into_split();
         self.over(r, w).await
     }
@@ -235,6 +248,20 @@ impl ClientBuilder {
     }
 }
 
+/// Refuse a socket whose directory is not private to us (see
+/// [`crate::private_dir`]).
+fn check_dir(socket: &Path) -> Result<(), ClientError> {
+    let dir = match socket.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    let meta = std::fs::metadata(dir).map_err(|source| ClientError::Connect {
+        path: socket.to_path_buf(),
+        source,
+    })?;
+    Ok(check_private_dir(dir, &meta)?)
+}
+
 /// Refuse a socket that another user owns (it could be anyone's server).
 fn check_owner(path: &Path) -> Result<(), ClientError> {
     use std::os::unix::fs::MetadataExt;
@@ -242,8 +269,7 @@ fn check_owner(path: &Path) -> Result<(), ClientError> {
         path: path.to_path_buf(),
         source,
     })?;
-    // SAFETY: geteuid cannot fail.
-    let me = unsafe { libc::geteuid() };
+    let me = current_uid();
     if meta.uid() != me {
         return Err(ClientError::NotOwner {
             path: path.to_path_buf(),

@@ -2,13 +2,13 @@
 //! its supervisor lives (it holds a `flock` on `<id>.pid` for its whole
 //! life), and how it ended (`<id>.exit`).
 
-use std::fs::File;
 use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 
 use crate::connection::{Client, ClientBuilder};
 use crate::error::ClientError;
 use crate::exit_record::ExitRecord;
+use crate::private_dir::{check_private_dir, UnsafeDir};
 
 /// Longest Unix socket path (`sun_path` is 108 bytes including the NUL).
 pub const MAX_SOCKET_PATH: usize = 107;
@@ -48,6 +48,9 @@ pub enum DiscoveryError {
         /// Why.
         source: std::io::Error,
     },
+    /// The socket directory is not private to the current user.
+    #[error(transparent)]
+    UnsafeDir(#[from] UnsafeDir),
     /// Connecting failed.
     #[error(transparent)]
     Client(#[from] ClientError),
@@ -158,7 +161,25 @@ impl SocketDir {
         Ok(f)
     }
 
-    /// Ids that have any file here (socket, pidfile, exit record or log), sorted.
+    /// Check that the directory is private: owned by the current user and
+    /// closed to group and others ([`DiscoveryError::UnsafeDir`] names the
+    /// owner and mode and says what to do). A directory that does not exist
+    /// holds nothing to trust and passes. [`SocketDir::find`],
+    /// [`SocketDir::list`], [`SocketDir::running`] and
+    /// [`SocketDir::connect`] check it on every call.
+    pub fn check(&self) -> Result<(), DiscoveryError> {
+        match std::fs::metadata(&self.path) {
+            Ok(meta) => Ok(check_private_dir(&self.path, &meta)?),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(source) => Err(DiscoveryError::Io {
+                path: self.path.clone(),
+                source,
+            }),
+        }
+    }
+
+    /// Ids that have any file here (socket, pidfile, exit record or log),
+    /// sorted. This reads the directory without [`SocketDir::check`]ing it.
     pub fn ids(&self) -> Vec<String> {
         let mut ids: Vec<String> = std::fs::read_dir(&self.path)
             .into_iter()
@@ -179,19 +200,26 @@ impl SocketDir {
 
     /// Every session here: live, exited or stale (sorted by id; a missing
     /// directory has none). Ids with only a log file are left out.
-    pub fn list(&self) -> Vec<SessionEntry> {
-        self.ids()
+    pub fn list(&self) -> Result<Vec<SessionEntry>, DiscoveryError> {
+        self.check()?;
+        Ok(self
+            .ids()
             .iter()
             .filter_map(|id| self.files(id).ok())
             .filter_map(|files| {
                 let liveness = files.liveness()?;
                 Some(SessionEntry { files, liveness })
             })
-            .collect()
+            .collect())
     }
 
     /// Ids of the sessions that run.
-    pub fn running(&self) -> Vec<String> {
+    pub fn running(&self) -> Result<Vec<String>, DiscoveryError> {
+        self.check()?;
+        Ok(self.live_ids())
+    }
+
+    fn live_ids(&self) -> Vec<String> {
         self.ids()
             .into_iter()
             .filter(|id| self.files(id).is_ok_and(|f| f.is_live()))
@@ -200,6 +228,7 @@ impl SocketDir {
 
     /// Session `id`, or [`DiscoveryError::NotFound`] naming the running ones.
     pub fn find(&self, id: &str) -> Result<SessionEntry, DiscoveryError> {
+        self.check()?;
         let files = self.files(id)?;
         if files.is_live() {
             let pids = files.read_pids();
@@ -226,7 +255,7 @@ impl SocketDir {
         DiscoveryError::NotFound {
             id: id.to_string(),
             dir: self.path.clone(),
-            running: self.running(),
+            running: self.live_ids(),
         }
     }
 
@@ -251,7 +280,13 @@ impl SocketDir {
 impl SessionFiles {
     /// Whether a supervisor holds this session's pidfile lock.
     pub fn is_live(&self) -> bool {
-        let Ok(file) = File::open(&self.pid) else {
+        use std::os::unix::fs::OpenOptionsExt;
+        // Never through a symlink: a pidfile is a plain file.
+        let Ok(file) = std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+            .open(&self.pid)
+        else {
             return false;
         };
         // SAFETY: flock on an fd we own; the probe lock goes with the file.

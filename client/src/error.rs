@@ -60,7 +60,8 @@ pub enum ClientError {
         /// Why.
         source: std::io::Error,
     },
-    /// The socket belongs to another user: refused before talking to it.
+    /// The socket, or the process serving it, belongs to another user:
+    /// refused before talking to it.
     #[error("{} belongs to another user (uid {owner}); refusing to talk to it", path.display())]
     NotOwner {
         /// The socket path.
@@ -68,6 +69,9 @@ pub enum ClientError {
         /// The socket's owner.
         owner: u32,
     },
+    /// The socket's directory is not private to the current user.
+    #[error(transparent)]
+    UnsafeDir(#[from] crate::private_dir::UnsafeDir),
     /// The server's first byte was not the binary mode byte.
     #[error("unexpected mode byte 0x{0:02x} (expected 0x00)")]
     BadMode(u8),

@@ -34,15 +34,23 @@ pub struct ExitRecord {
 }
 
 impl ExitRecord {
-    /// Write atomically (temp file + rename), mode 0600.
+    /// Write atomically (temp file + rename), mode 0600. Never through a
+    /// symlink: the temporary file is created anew (`O_EXCL`, which does
+    /// not follow one; a leftover is removed first, which removes a link
+    /// itself, not its target), and the rename replaces whatever `path`
+    /// names rather than writing into it.
     pub fn write(&self, path: &Path) -> std::io::Result<()> {
         let tmp = path.with_extension("exit.tmp");
+        match std::fs::remove_file(&tmp) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
+            _ => {}
+        }
         {
             let mut f = std::fs::OpenOptions::new()
                 .write(true)
-                .create(true)
-                .truncate(true)
+                .create_new(true)
                 .mode(0o600)
+                .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
                 .open(&tmp)?;
             f.write_all(&serde_json::to_vec_pretty(self).map_err(std::io::Error::other)?)?;
             f.write_all(b"\n")?;

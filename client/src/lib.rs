@@ -67,6 +67,7 @@ pub mod connection;
 pub mod discovery;
 pub mod error;
 pub mod exit_record;
+pub mod private_dir;
 pub mod start;
 pub mod stream;
 pub mod types;
@@ -83,6 +84,7 @@ pub use heimdall_protocol::{
     HelloResp, RegexSource, ScreenFormat, ScreenRequest, ScreenResp, SessionInfo, SignalSpec,
     SignalTarget, State, WaitCondition,
 };
+pub use private_dir::UnsafeDir;
 pub use start::{Launcher, StartError, StartOptions, Started};
 pub use stream::{EventItem, EventStream, GapCause, OutputItem, OutputStream};
 pub use types::{Event, SessionState, SignalResult, Status, SubmitResult, WaitResult};

@@ -59,6 +59,15 @@ async fn serve(
     path
 }
 
+/// A socket directory as hm makes them: private (mode 0700), else the
+/// library refuses it.
+fn private_tempdir() -> tempfile::TempDir {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o700)).expect("chmod");
+    dir
+}
+
 const HELLO_RESP: &str = r#"{"protocol":2,"server":"hm","version":"9.9","features":[],
  "session":{"id":"f","pid":42,"pgid":42,"supervisor_pid":41,"command":["x"],"cwd":"/",
  "started_at":"2026-01-01T00:00:00Z","cols":80,"rows":24,"classifier":"future"},
@@ -66,7 +75,7 @@ const HELLO_RESP: &str = r#"{"protocol":2,"server":"hm","version":"9.9","feature
 
 #[tokio::test]
 async fn a_newer_servers_state_and_events_are_unknown_not_errors() {
-    let dir = tempfile::tempdir().expect("tempdir");
+    let dir = private_tempdir();
     let path = serve(&dir, |kind, _| match kind {
         0x06 => vec![(0x84, HELLO_RESP.as_bytes().to_vec())],
         0x03 => vec![(0x82, status(0x42).to_vec())],
@@ -114,7 +123,7 @@ async fn a_newer_servers_state_and_events_are_unknown_not_errors() {
 
 #[tokio::test]
 async fn a_one_zero_server_is_recognised_at_once_and_serves_what_it_can() {
-    let dir = tempfile::tempdir().expect("tempdir");
+    let dir = private_tempdir();
     // heimdall 1.0: no HELLO (ignored), STATUS, SUBSCRIBE, KILL.
     let path = serve(&dir, |kind, _| match kind {
         0x03 => vec![(0x82, status(0x00).to_vec())],
@@ -165,7 +174,7 @@ fn bytes_of(s: &'static str) -> bytes::Bytes {
 
 #[test]
 fn discovery_of_live_stale_and_one_zero_pidfiles() {
-    let dir = tempfile::tempdir().expect("tempdir");
+    let dir = private_tempdir();
     let sd = SocketDir::new(dir.path());
     // A live session with heimdall 1.0's pidfile: two lines, held locked.
     let pid = dir.path().join("old.pid");
@@ -176,7 +185,7 @@ fn discovery_of_live_stale_and_one_zero_pidfiles() {
     // A stale one: files left by a supervisor that is gone.
     std::fs::write(dir.path().join("gone.pid"), "999 1000\n").expect("write");
     std::fs::write(dir.path().join("gone.sock"), "").expect("write");
-    let list = sd.list();
+    let list = sd.list().expect("list");
     let ids: Vec<_> = list.iter().map(|e| e.files.id.as_str()).collect();
     assert_eq!(ids, ["gone", "old"]);
     assert_eq!(list[0].liveness, Liveness::Stale);
@@ -187,7 +196,7 @@ fn discovery_of_live_stale_and_one_zero_pidfiles() {
             child: 456
         }))
     );
-    assert_eq!(sd.running(), ["old"]);
+    assert_eq!(sd.running().expect("running"), ["old"]);
     assert_eq!(list[0].files.remove_stale().len(), 2);
-    assert!(sd.list().iter().all(|e| e.files.id == "old"));
+    assert!(sd.list().expect("list").iter().all(|e| e.files.id == "old"));
 }

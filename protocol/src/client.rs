@@ -54,6 +54,15 @@ pub enum ClientError {
         /// Why.
         source: std::io::Error,
     },
+    /// The socket, or the process serving it, belongs to another user:
+    /// refused before talking to it.
+    #[error("{} belongs to another user (uid {owner}); refusing to talk to it", path.display())]
+    NotOwner {
+        /// The socket path.
+        path: PathBuf,
+        /// The server's uid.
+        owner: u32,
+    },
     /// The server's first byte was not the binary mode byte.
     #[error("unexpected mode byte 0x{0:02x} (expected 0x00)")]
     BadMode(u8),
@@ -162,9 +171,24 @@ impl ClientWriter {
 }
 
 impl Client {
-    /// Connect to a session's socket and read the mode byte.
+    /// Connect to a session's socket and read the mode byte. The socket
+    /// file and the process serving it must be the current user's (owner,
+    /// then peer credentials), else [`ClientError::NotOwner`] and nothing
+    /// is sent.
     pub async fn connect(path: impl AsRef<Path>) -> Result<Client, ClientError> {
+        use std::os::unix::fs::MetadataExt;
         let path = path.as_ref();
+        // SAFETY: geteuid cannot fail.
+        let me = unsafe { libc::geteuid() };
+        let not_owner = |owner| ClientError::NotOwner {
+            path: path.to_path_buf(),
+            owner,
+        };
+        if let Ok(meta) = std::fs::metadata(path) {
+            if meta.uid() != me {
+                return Err(not_owner(meta.uid()));
+            }
+        }
         let mut stream =
             UnixStream::connect(path)
                 .await
@@ -172,6 +196,10 @@ impl Client {
                     path: path.to_path_buf(),
                     source,
                 })?;
+        let server = stream.peer_cred()?.uid();
+        if server != me {
+            return Err(not_owner(server));
+        }
         let mode = match stream.read_u8().await {
             Ok(b) => b,
             Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => {

@@ -20,13 +20,17 @@ pub struct CappedLog {
 }
 
 impl CappedLog {
-    /// Open (or create, mode 0600) `path` for appending, capped at `cap` bytes.
+    /// Open (or create, mode 0600) `path` for appending, capped at `cap`
+    /// bytes. Never through a symlink (`O_NOFOLLOW`): a link where the log
+    /// should be is an error, and its target is left alone.
     pub fn open(path: &Path, cap: u64) -> std::io::Result<CappedLog> {
         let file = OpenOptions::new()
             .mode(0o600)
             .create(true)
             .append(true)
-            .open(path)?;
+            .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+            .open(path)
+            .map_err(crate::paths::explain_symlink)?;
         let len = file.metadata()?.len();
         Ok(CappedLog { file, len, cap })
     }

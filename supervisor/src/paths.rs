@@ -39,6 +39,9 @@ pub enum PathError {
         /// Why.
         source: std::io::Error,
     },
+    /// The socket directory is not private to the current user.
+    #[error(transparent)]
+    UnsafeDir(#[from] heimdall_client::UnsafeDir),
     /// The socket path would be too long for a Unix socket.
     #[error("socket path {} is {len} bytes, longer than the {MAX_SOCKET_PATH}-byte limit of Unix sockets; use a shorter --socket-dir or id", path.display())]
     SocketPathTooLong {
@@ -76,6 +79,7 @@ impl From<heimdall_client::DiscoveryError> for PathError {
         match e {
             D::InvalidId(id) => PathError::InvalidId(id),
             D::SocketPathTooLong { path, len } => PathError::SocketPathTooLong { path, len },
+            D::UnsafeDir(u) => PathError::UnsafeDir(u),
             other => PathError::Io {
                 path: PathBuf::new(),
                 source: std::io::Error::other(other.to_string()),
@@ -84,7 +88,9 @@ impl From<heimdall_client::DiscoveryError> for PathError {
     }
 }
 
-/// The socket directory.
+/// The socket directory: private to the current user (owned by it, mode
+/// 0700), which [`SocketDir::create`] and [`SocketDir::open`] check on every
+/// use, not only when they create it.
 #[derive(Debug, Clone)]
 pub struct SocketDir {
     path: PathBuf,
@@ -110,6 +116,7 @@ impl SocketDir {
         if !meta.is_dir() {
             return Err(err(std::io::Error::other("not a directory")));
         }
+        heimdall_client::private_dir::check_private_dir(path, &meta)?;
         Ok(SocketDir {
             path: path.to_path_buf(),
         })
@@ -118,9 +125,12 @@ impl SocketDir {
     /// The existing directory at `path` (for queries: never creates it).
     pub fn open(path: &Path) -> Result<SocketDir, PathError> {
         match std::fs::metadata(path) {
-            Ok(m) if m.is_dir() => Ok(SocketDir {
-                path: path.to_path_buf(),
-            }),
+            Ok(m) if m.is_dir() => {
+                heimdall_client::private_dir::check_private_dir(path, &m)?;
+                Ok(SocketDir {
+                    path: path.to_path_buf(),
+                })
+            }
             Ok(_) => Err(PathError::SocketDir {
                 path: path.to_path_buf(),
                 source: std::io::Error::other("not a directory"),
@@ -151,7 +161,8 @@ impl SocketDir {
     }
 }
 
-/// Open (creating it 0600 if missing) a pidfile for locking.
+/// Open (creating it 0600 if missing) a pidfile for locking; never through
+/// a symlink (a stale pidfile is taken over, so `O_EXCL` cannot be used).
 fn open_pidfile(path: &Path) -> std::io::Result<File> {
     OpenOptions::new()
         .read(true)
@@ -159,8 +170,21 @@ fn open_pidfile(path: &Path) -> std::io::Result<File> {
         .create(true)
         .truncate(false)
         .mode(0o600)
-        .custom_flags(libc::O_CLOEXEC)
+        .custom_flags(libc::O_CLOEXEC | libc::O_NOFOLLOW)
         .open(path)
+        .map_err(explain_symlink)
+}
+
+/// The error of opening a session file with `O_NOFOLLOW` where a symlink
+/// stands, said plainly (the system's "Too many levels of symbolic links").
+pub fn explain_symlink(e: std::io::Error) -> std::io::Error {
+    if e.raw_os_error() == Some(libc::ELOOP) {
+        std::io::Error::other(
+            "is a symbolic link; hm never writes through one (remove it if you did not put it there)",
+        )
+    } else {
+        e
+    }
 }
 
 /// Whether `file` is still the file at `path` (not unlinked or replaced).

@@ -92,9 +92,9 @@ fn child_env(launch: &Launch, tree_token: &str) -> Vec<(OsString, OsString)> {
     env
 }
 
-/// Log to the configured file or `<id>.log` (as heimdall 1.0 does), and
-/// also to stderr for a supervisor in the foreground.
-fn init_logging(config: &Config, paths: &SessionPaths, foreground: bool) {
+/// Log to `log` (the configured file or `<id>.log`, as heimdall 1.0 does),
+/// and also to stderr for a supervisor in the foreground.
+fn init_logging(config: &Config, log: CappedLog, foreground: bool) {
     use tracing_subscriber::fmt::writer::MakeWriterExt;
     use tracing_subscriber::EnvFilter;
     let filter = config
@@ -106,19 +106,11 @@ fn init_logging(config: &Config, paths: &SessionPaths, foreground: bool) {
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_ansi(false);
-    let path = config.log_file.as_ref().unwrap_or(&paths.log);
-    match (CappedLog::open(path, LOG_CAP_BYTES), foreground) {
-        (Ok(f), false) => {
-            let _ = builder.with_writer(std::sync::Mutex::new(f)).try_init();
-        }
-        (Ok(f), true) => {
-            let writer = std::sync::Mutex::new(f).and(std::io::stderr);
-            let _ = builder.with_writer(writer).try_init();
-        }
-        (Err(e), _) => {
-            eprintln!("hm: cannot open log file {}: {e}", path.display());
-            let _ = builder.with_writer(std::io::stderr).try_init();
-        }
+    if foreground {
+        let writer = std::sync::Mutex::new(log).and(std::io::stderr);
+        let _ = builder.with_writer(writer).try_init();
+    } else {
+        let _ = builder.with_writer(std::sync::Mutex::new(log)).try_init();
     }
 }
 
@@ -148,6 +140,18 @@ pub fn run(launch: Launch, ready: Ready) -> i32 {
     // We hold the lock: anything else with this id is stale.
     let _ = std::fs::remove_file(&paths.sock);
     let _ = std::fs::remove_file(&paths.exit);
+    // Opened before the child starts, so that a log that cannot be opened
+    // (a symlink where it should be) stops the start with the reason.
+    let log_path = launch.config.log_file.as_ref().unwrap_or(&paths.log);
+    let log_is_new = std::fs::symlink_metadata(log_path).is_err();
+    let log = match CappedLog::open(log_path, LOG_CAP_BYTES) {
+        Ok(l) => l,
+        Err(e) => {
+            pidfile.remove();
+            let msg = format!("cannot open log file {}: {e}", log_path.display());
+            return ready.fail(1, &msg);
+        }
+    };
 
     become_subreaper();
     let tree_token = become_supervisor();
@@ -162,6 +166,10 @@ pub fn run(launch: Launch, ready: Ready) -> i32 {
         Ok(c) => c,
         Err(e) => {
             pidfile.remove();
+            // A session that never ran leaves no files behind.
+            if log_is_new {
+                let _ = std::fs::remove_file(log_path);
+            }
             return ready.fail(e.exit_code(), &e.to_string());
         }
     };
@@ -176,7 +184,7 @@ pub fn run(launch: Launch, ready: Ready) -> i32 {
         Some((p, l)) => (Some(p), Some(l)),
         None => (None, None),
     };
-    init_logging(&launch.config, &paths, foreground);
+    init_logging(&launch.config, log, foreground);
     tracing::info!(id = %launch.id, pid = child.pid.as_raw(), command = ?launch.command, "session started");
 
     let runtime = match tokio::runtime::Builder::new_current_thread()

@@ -244,7 +244,7 @@ async fn discovery_lists_live_and_exited_sessions() {
         Ok(Some(143))
     );
     env.wait_gone("disc");
-    let all = dir.list();
+    let all = dir.list().expect("list");
     assert_eq!(all.len(), 1);
     match &all[0].liveness {
         Liveness::Exited(rec) => assert_eq!(rec.code, 143),

@@ -25,7 +25,7 @@ fn the_quickstart_example_runs() {
     quickstart::main().expect("the example runs");
     let dir = heimdall_client::SocketDir::new(env.sockets());
     common::poll("the example's session to end", common::DEADLINE, || {
-        let list = dir.list();
+        let list = dir.list().expect("list");
         (list.len() == 1 && matches!(list[0].liveness, heimdall_client::Liveness::Exited(_)))
             .then_some(())
     });

@@ -322,7 +322,9 @@ fn texts_scripts_match_on() {
     // No socket directory yet, then an empty one.
     assert_eq!(env.ok(&["ls"]), "No active sessions\n");
     assert_eq!(env.ok(&["clean"]), "Nothing to clean\n");
-    std::fs::create_dir(env.sockets()).unwrap();
+    std::os::unix::fs::DirBuilderExt::mode(&mut std::fs::DirBuilder::new(), 0o700)
+        .create(env.sockets())
+        .unwrap();
     assert_eq!(env.ok(&["ls"]), "No active sessions\n");
     assert_eq!(env.ok(&["ls", "--json"]).trim(), "[]");
     for cmd in ["status", "kill"] {

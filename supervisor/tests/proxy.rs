@@ -144,7 +144,9 @@ async fn the_proxy_exits_when_its_stdin_closes() {
 #[test]
 fn a_proxy_to_an_unknown_session_says_so() {
     let env = Env::new();
-    std::fs::create_dir_all(env.sockets()).expect("socket dir");
+    std::os::unix::fs::DirBuilderExt::mode(&mut std::fs::DirBuilder::new(), 0o700)
+        .create(env.sockets())
+        .expect("socket dir");
     let out = env.run(&["proxy", "nope"]);
     assert_eq!(out.status.code(), Some(1), "{out:?}");
     let err = String::from_utf8_lossy(&out.stderr);
