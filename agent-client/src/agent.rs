@@ -9,7 +9,7 @@ use tokio_util::sync::CancellationToken;
 use crate::conversation::{Message, ToolCall, ToolResult, ToolSpec, Usage};
 use crate::provider::{Provider, ProviderError, Request};
 use crate::safe_output::prepare;
-use crate::scrub::scrub;
+use crate::scrub::{scrub, scrub_json};
 use crate::store::{Conversation, StoreError};
 use crate::tools::Toolbox;
 
@@ -133,7 +133,8 @@ impl Agent {
         Ok(())
     }
 
-    /// Run one user turn. Events go to `on_event` as they happen;
+    /// Run one user turn (the prompt scrubbed of secrets first). Events go
+    /// to `on_event` as they happen;
     /// `cancel` stops the turn at once (running tool calls are dropped,
     /// which leaves sessions running).
     pub async fn turn(
@@ -142,8 +143,10 @@ impl Agent {
         cancel: &CancellationToken,
         on_event: &mut (dyn FnMut(AgentEvent) + Send),
     ) -> Result<TurnEnd, AgentError> {
+        // A secret typed in the prompt reaches neither the model nor the
+        // stored conversation.
         self.push(Message::User {
-            content: prompt.to_string(),
+            content: scrub(prompt).into_owned(),
         })?;
         for _ in 0..self.limits.max_iterations {
             let request = Request {
@@ -222,19 +225,5 @@ fn cancelled_result(call: &ToolCall) -> ToolResult {
         name: call.name.clone(),
         content: "cancelled by the user before it finished; any session it was working on is still running".into(),
         is_error: true,
-    }
-}
-
-/// Tool arguments with secrets scrubbed, for display and logs.
-fn scrub_json(v: &serde_json::Value) -> serde_json::Value {
-    match v {
-        serde_json::Value::String(s) => serde_json::Value::String(scrub(s).into_owned()),
-        serde_json::Value::Array(a) => a.iter().map(scrub_json).collect(),
-        serde_json::Value::Object(o) => o
-            .iter()
-            .map(|(k, v)| (k.clone(), scrub_json(v)))
-            .collect::<serde_json::Map<_, _>>()
-            .into(),
-        other => other.clone(),
     }
 }

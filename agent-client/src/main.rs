@@ -11,6 +11,7 @@ use clap::{Parser, Subcommand};
 use heimdall_agent::agent::{Agent, AgentEvent, LoopLimits, TurnEnd};
 use heimdall_agent::config::{self, AgentConfig, Loaded};
 use heimdall_agent::provider::{Provider, ProviderKind};
+use heimdall_agent::scrub::scrub;
 use heimdall_agent::store::{self, Conversation};
 use heimdall_agent::tools::files::FileTools;
 use heimdall_agent::tools::sessions::SessionTools;
@@ -327,7 +328,8 @@ async fn repl(
         if prompt.is_empty() {
             continue;
         }
-        let _ = editor.add_history_entry(prompt);
+        // The history file is a log too: no secret goes into it.
+        let _ = editor.add_history_entry(scrub(prompt).as_ref());
         match prompt {
             "/quit" | "/exit" => break,
             "/sessions" => {

@@ -123,6 +123,22 @@ pub fn scrub(text: &str) -> Cow<'_, str> {
     out
 }
 
+/// Every string in a JSON value scrubbed (tool arguments, for display and
+/// logs).
+pub fn scrub_json(v: &serde_json::Value) -> serde_json::Value {
+    use serde_json::Value;
+    match v {
+        Value::String(s) => Value::String(scrub(s).into_owned()),
+        Value::Array(a) => a.iter().map(scrub_json).collect(),
+        Value::Object(o) => o
+            .iter()
+            .map(|(k, v)| (k.clone(), scrub_json(v)))
+            .collect::<serde_json::Map<_, _>>()
+            .into(),
+        other => other.clone(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::scrub;

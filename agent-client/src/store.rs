@@ -9,7 +9,8 @@ use std::time::SystemTime;
 
 use serde::{Deserialize, Serialize};
 
-use crate::conversation::Message;
+use crate::conversation::{Message, ToolCall, ToolResult};
+use crate::scrub::{scrub, scrub_json};
 
 /// One line of a conversation file.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -157,10 +158,12 @@ impl Conversation {
         &self.id
     }
 
-    /// Append one message.
+    /// Append one message, scrubbed of secrets (the file is a log: what
+    /// the user typed, the model wrote and the tools answered never lands
+    /// on disk with a key in it).
     pub fn append(&mut self, message: &Message) -> Result<(), StoreError> {
         self.write(&Line::Message {
-            message: message.clone(),
+            message: scrubbed(message),
         })
     }
 
@@ -173,6 +176,40 @@ impl Conversation {
         self.file
             .write_all(text.as_bytes())
             .map_err(io_err(&self.path))
+    }
+}
+
+/// A copy of `message` with secrets scrubbed from its text and tool
+/// arguments (signatures are opaque tokens the provider needs verbatim).
+fn scrubbed(message: &Message) -> Message {
+    match message {
+        Message::User { content } => Message::User {
+            content: scrub(content).into_owned(),
+        },
+        Message::Assistant {
+            content,
+            tool_calls,
+            signature,
+        } => Message::Assistant {
+            content: scrub(content).into_owned(),
+            tool_calls: tool_calls
+                .iter()
+                .map(|c| ToolCall {
+                    arguments: scrub_json(&c.arguments),
+                    ..c.clone()
+                })
+                .collect(),
+            signature: signature.clone(),
+        },
+        Message::Tool { results } => Message::Tool {
+            results: results
+                .iter()
+                .map(|r| ToolResult {
+                    content: scrub(&r.content).into_owned(),
+                    ..r.clone()
+                })
+                .collect(),
+        },
     }
 }
 

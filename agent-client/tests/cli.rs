@@ -214,3 +214,39 @@ async fn json_events_and_a_clear_auth_error() {
     );
     assert_eq!(denied.requests().len(), 1);
 }
+
+#[tokio::test]
+async fn secrets_in_the_prompt_reach_neither_the_model_nor_the_store() {
+    let typed = "ghp_abcdefghijklmnopqrstuvwxyz0123456789";
+    let written = "sk-proj-abcdefghijklmnopqrstuvwxyz0123456789";
+    let server = FakeServer::start(tool_then_answer(&format!("noted {written} for later"))).await;
+    let setup = Setup::new(&server.url());
+    let out = setup
+        .run(&["run", "push with", typed, "and DB_PASSWORD=hunter2"])
+        .await;
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let reqs = server.requests();
+    assert_eq!(reqs.len(), 2);
+    for r in &reqs {
+        assert!(!r.raw_body.contains(typed), "{}", r.raw_body);
+        assert!(!r.raw_body.contains("hunter2"), "{}", r.raw_body);
+    }
+    assert_eq!(
+        reqs[0].body["messages"][1]["content"],
+        "push with [REDACTED:github-token] and DB_PASSWORD=[REDACTED:assignment]"
+    );
+    // The stored conversation (a log on disk) has none of them either, not
+    // even the one the model wrote.
+    let data = setup.dir.path().join("data");
+    let id = conversation_ids(&data).remove(0);
+    let stored =
+        std::fs::read_to_string(data.join("conversations").join(format!("{id}.jsonl"))).unwrap();
+    for secret in [typed, "hunter2", written] {
+        assert!(!stored.contains(secret), "{secret} stored: {stored}");
+    }
+    assert!(stored.contains("[REDACTED:github-token]"), "{stored}");
+    assert!(
+        stored.contains("noted [REDACTED:openai-key] for later"),
+        "{stored}"
+    );
+}

@@ -6,113 +6,27 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
 use std::time::Duration;
 
+use common::sessions::{calls, hm, tool_result, unique, Sessions};
 use common::{data_events, FakeServer, Reply, DEADLINE};
 use heimdall_agent::agent::{Agent, LoopLimits, TurnEnd};
 use heimdall_agent::provider::{Provider, ProviderKind, ProviderSettings, RetryPolicy};
 use heimdall_agent::tools::sessions::SessionTools;
 use heimdall_agent::tools::{ToolSet, Toolbox};
-use heimdall_client::{Launcher, Liveness, SocketDir};
+use heimdall_client::{ClientBuilder, Launcher, SocketDir};
 use serde_json::{json, Value};
 use tokio_util::sync::CancellationToken;
 
-/// The `hm` binary of this workspace, built once (a no-op when current).
-fn hm() -> &'static Path {
-    static HM: OnceLock<PathBuf> = OnceLock::new();
-    HM.get_or_init(|| {
-        let exe = std::env::current_exe().unwrap();
-        // target/<profile>/deps/<test> → target/<profile>/hm
-        let profile_dir = exe.parent().unwrap().parent().unwrap().to_path_buf();
-        let mut cmd = std::process::Command::new(env!("CARGO"));
-        cmd.args(["build", "-q", "-p", "heimdall-supervisor", "--bin", "hm"])
-            .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."));
-        if profile_dir.file_name().is_some_and(|n| n == "release") {
-            cmd.arg("--release");
-        }
-        let status = cmd.status().expect("cargo build runs");
-        assert!(status.success(), "building hm failed");
-        let hm = profile_dir.join("hm");
-        assert!(hm.is_file(), "no hm at {}", hm.display());
-        hm
-    })
-}
-
-/// Kills every session left in the socket directory when a test ends,
-/// panics included.
-struct Sessions {
-    dir: tempfile::TempDir,
-}
-
-impl Sessions {
-    fn new() -> Sessions {
-        Sessions {
-            dir: tempfile::tempdir().unwrap(),
-        }
-    }
-
-    fn path(&self) -> &Path {
-        self.dir.path()
-    }
-
-    fn tools(&self, cap: usize) -> SessionTools {
-        let launcher = Launcher::new().hm(hm()).socket_dir(self.path());
-        SessionTools::new(
-            launcher,
-            self.path().to_path_buf(),
-            cap,
-            std::env::temp_dir(),
-        )
-    }
-
-    fn live(&self, id: &str) -> bool {
-        SocketDir::new(self.path())
-            .find(id)
-            .is_ok_and(|e| matches!(e.liveness, Liveness::Live(_)))
-    }
-}
-
-impl Drop for Sessions {
-    fn drop(&mut self) {
-        for id in SocketDir::new(self.path()).running() {
-            let _ = std::process::Command::new(hm())
-                .arg("--socket-dir")
-                .arg(self.path())
-                .args(["kill", &id])
-                .output();
-        }
-    }
-}
-
-fn unique(prefix: &str) -> String {
-    format!("{prefix}-{}-{:04x}", std::process::id(), fastrand::u16(..))
-}
-
-fn calls(calls: &[(&str, Value)]) -> Reply {
-    let deltas: Vec<Value> = calls
-        .iter()
-        .enumerate()
-        .map(|(i, (name, args))| {
-            json!({"choices":[{"index":0,"delta":{"tool_calls":[{"index":i,"id":format!("call_{name}_{i}"),
-                "type":"function","function":{"name":name,"arguments":args.to_string()}}]}}]})
-        })
-        .collect();
-    Reply::Sse(data_events(&deltas) + "data: [DONE]\n\n")
-}
-
-/// The content of the latest tool result answering `call_id` in a request
-/// (the scripted ids repeat across rounds).
-fn tool_result<'a>(body: &'a Value, call_id: &str) -> &'a str {
-    body["messages"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .rev()
-        .find(|m| m["role"] == "tool" && m["tool_call_id"] == call_id)
-        .and_then(|m| m["content"].as_str())
-        .unwrap_or_else(|| panic!("no result for {call_id}"))
+/// The session tools of `sessions`, starting at most `cap` sessions.
+fn session_tools(sessions: &Sessions, cap: usize) -> SessionTools {
+    let launcher = Launcher::new().hm(hm()).socket_dir(sessions.path());
+    SessionTools::new(
+        launcher,
+        sessions.path().to_path_buf(),
+        cap,
+        std::env::temp_dir(),
+    )
 }
 
 /// An agent whose model is the fake `server` (OpenAI format) and whose
@@ -171,7 +85,7 @@ async fn scripted_model_drives_bash_through_a_session() {
         ),
     ])
     .await;
-    let tools_handle = sessions.tools(8);
+    let tools_handle = session_tools(&sessions, 8);
     let mut agent = scripted_agent(&server, &tools_handle);
     let end = tokio::time::timeout(
         Duration::from_secs(60),
@@ -218,7 +132,7 @@ async fn call(tools: &SessionTools, name: &str, args: Value, limit: Duration) ->
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_cap_reaps_the_oldest_idle_session_and_long_waits_are_cut() {
     let sessions = Sessions::new();
-    let tools = sessions.tools(1);
+    let tools = session_tools(&sessions, 1);
     let limit = Duration::from_secs(4);
     let (a, b) = (unique("agent-a"), unique("agent-b"));
     let (err, text) = call(
@@ -288,6 +202,50 @@ async fn the_cap_reaps_the_oldest_idle_session_and_long_waits_are_cut() {
     assert!(err, "{text}");
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_color_is_set_in_the_environment_of_plain_commands_only() {
+    let sessions = Sessions::new();
+    let tools = session_tools(&sessions, 8);
+    let limit = Duration::from_secs(30);
+    let command = "echo \"nc=[$NO_COLOR]\"; sleep 60";
+    for (interactive, seen) in [(false, r"nc=\[1\]"), (true, r"nc=\[\]")] {
+        let id = unique(if interactive {
+            "agent-tui"
+        } else {
+            "agent-plain"
+        });
+        let (err, text) = call(
+            &tools,
+            "session_start",
+            json!({"command": command, "id": id, "interactive": interactive}),
+            limit,
+        )
+        .await;
+        assert!(!err, "{text}");
+        let (err, text) = call(
+            &tools,
+            "session_wait",
+            json!({"id": id, "until": "regex", "pattern": seen, "timeout_secs": 20}),
+            limit,
+        )
+        .await;
+        assert!(!err && text.starts_with("matched"), "{interactive}: {text}");
+        // The variable came through the session's environment (hm start
+        // --env), not as an `env` prefix on the command people see.
+        let client = SocketDir::new(sessions.path())
+            .connect(&id, ClientBuilder::new())
+            .await
+            .expect("connect");
+        let hello = client.hello().expect("a current supervisor");
+        assert_eq!(
+            hello.session.command,
+            ["sh", "-c", command],
+            "{interactive}"
+        );
+    }
+    tools.cleanup(Duration::from_secs(15)).await;
+}
+
 /// `hm-agent run` with a scripted model that starts a session; returns
 /// whether the session still runs after hm-agent exited.
 async fn run_agent_starting_a_session(sessions: &Sessions, keep: bool) -> bool {
@@ -342,7 +300,7 @@ async fn hm_agent_run_ends_its_sessions_unless_told_to_keep_them() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_waiting_prompt_is_answered_by_label() {
     let sessions = Sessions::new();
-    let tools = sessions.tools(8);
+    let tools = session_tools(&sessions, 8);
     let limit = Duration::from_secs(30);
     let id = unique("agent-ask");
     let (err, text) = call(
@@ -430,7 +388,7 @@ async fn scripted_model_answers_a_waiting_prompt_by_label() {
         ),
     ])
     .await;
-    let tools = sessions.tools(8);
+    let tools = session_tools(&sessions, 8);
     let mut agent = scripted_agent(&server, &tools);
     let end = tokio::time::timeout(
         Duration::from_secs(120),

@@ -67,6 +67,9 @@ pub struct StartOptions {
     pub cols: Option<u16>,
     /// Terminal rows.
     pub rows: Option<u16>,
+    /// Variables set in the command's environment (`hm start --env
+    /// NAME=VALUE`), over the config's `[[env]]`.
+    pub env: Vec<(String, String)>,
     /// More `hm start` flags (`--classifier`, `--scrollback-bytes`, …).
     pub flags: Vec<String>,
 }
@@ -183,6 +186,9 @@ impl Launcher {
         }
         if let Some(r) = opts.rows {
             cmd.arg("--rows").arg(r.to_string());
+        }
+        for (name, value) in &opts.env {
+            cmd.arg("--env").arg(format!("{name}={value}"));
         }
         cmd.args(&opts.flags).arg("--").args(&opts.command);
         cmd.stdin(std::process::Stdio::null());

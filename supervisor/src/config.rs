@@ -40,6 +40,32 @@ pub struct EnvVar {
     pub value: String,
 }
 
+impl EnvVar {
+    /// A variable from `NAME=VALUE` (as `hm start --env` takes it).
+    pub fn parse(text: &str) -> Result<EnvVar, String> {
+        let (name, value) = text
+            .split_once('=')
+            .ok_or_else(|| format!("{text:?} is not NAME=VALUE"))?;
+        let var = EnvVar {
+            name: name.to_string(),
+            value: value.to_string(),
+        };
+        var.check()?;
+        Ok(var)
+    }
+
+    /// Whether the name and value can be put in an environment.
+    fn check(&self) -> Result<(), String> {
+        if self.name.is_empty() || self.name.contains('=') || self.name.contains('\0') {
+            return Err(format!("{:?} is not a valid variable name", self.name));
+        }
+        if self.value.contains('\0') {
+            return Err(format!("the value of {} contains a NUL byte", self.name));
+        }
+        Ok(())
+    }
+}
+
 /// `detach_key` as a number (`0x1C`) or a string (`"C-\\"`, `"ctrl-]"`).
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(untagged)]
@@ -265,12 +291,7 @@ impl Config {
             cfg.classifier_params = params;
         }
         for e in &file.env {
-            if e.name.is_empty() || e.name.contains('=') || e.name.contains('\0') {
-                return Err(format!(
-                    "[[env]] name {:?} is not a valid variable name",
-                    e.name
-                ));
-            }
+            e.check().map_err(|why| format!("[[env]]: {why}"))?;
         }
         cfg.env = file.env;
         if let Some(v) = file.kill_grace_ms {

@@ -66,3 +66,41 @@ fn a_local_file_may_not_set_security_weakening_keys() {
         );
     }
 }
+
+#[test]
+fn start_env_sets_variables_over_the_config_env() {
+    let env = Env::new();
+    let cfg = env.dir.path().join("own.toml");
+    std::fs::write(
+        &cfg,
+        "[[env]]\nname = \"FROM_CONFIG\"\nvalue = \"c\"\n[[env]]\nname = \"BOTH\"\nvalue = \"config\"\n",
+    )
+    .unwrap();
+    let cfg = cfg.to_str().unwrap();
+    env.start(
+        "envs",
+        &[
+            "--config",
+            cfg,
+            "--env",
+            "BOTH=flag=with=equals",
+            "--env",
+            "NO_COLOR=1",
+        ],
+        &[
+            "sh",
+            "-c",
+            "echo \"vars:$FROM_CONFIG:$BOTH:$NO_COLOR:\"; sleep 100",
+        ],
+    );
+    env.wait_screen("envs", "vars:c:flag=with=equals:1:");
+    // The command is the user's own, not wrapped in `env`.
+    assert_eq!(env.status_json("envs")["command"][0], "sh");
+    env.ok(&["kill", "envs"]);
+    for bad in ["NOEQUALS", "=value"] {
+        let out = env.run(&["start", "--env", bad, "--", "true"]);
+        assert_eq!(out.status.code(), Some(1), "{bad}: {out:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("--env"), "{bad}: {err}");
+    }
+}

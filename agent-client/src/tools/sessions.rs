@@ -300,14 +300,18 @@ impl SessionTools {
 
     async fn start(&self, args: &Value) -> ToolResult {
         let command = str_arg(args, "command")?;
-        let mut argv = argv(command);
+        let argv = argv(command);
         if argv.is_empty() {
             return Err("`command` is empty".into());
         }
+        // Plain commands print no colours for the model to wade through;
+        // interactive programs (TUIs) keep their terminal as it is.
         let interactive = args.get("interactive").and_then(Value::as_bool) == Some(true);
-        if !interactive {
-            argv.splice(0..0, ["env".to_string(), "NO_COLOR=1".to_string()]);
-        }
+        let env = if interactive {
+            Vec::new()
+        } else {
+            vec![("NO_COLOR".to_string(), "1".to_string())]
+        };
         let id = opt_str_arg(args, "id").map(str::to_string);
         if let Some(id) = &id {
             validate_id(id).map_err(|e| e.to_string())?;
@@ -323,6 +327,7 @@ impl SessionTools {
                 id,
                 command: argv,
                 cwd: Some(cwd),
+                env,
                 ..StartOptions::default()
             })
             .await
@@ -354,7 +359,7 @@ impl SessionTools {
     async fn list(&self) -> ToolResult {
         let owned = self.owned().await;
         let mut lines = Vec::new();
-        for e in self.dir.list() {
+        for e in self.dir.list().map_err(|e| e.to_string())? {
             let how = match &e.liveness {
                 Liveness::Live(_) => "running".to_string(),
                 Liveness::Exited(rec) => format!("exited (code {})", rec.code),

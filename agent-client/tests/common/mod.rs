@@ -5,6 +5,8 @@
 
 #![allow(dead_code)]
 
+pub mod sessions;
+
 use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};

@@ -175,6 +175,10 @@ pub struct SessionFlags {
     /// Lines scrolled off the top that the screen model keeps
     #[arg(long, value_name = "LINES")]
     pub screen_scrollback_lines: Option<usize>,
+    /// Set a variable in the command's environment (repeatable; after the
+    /// config's [[env]])
+    #[arg(long = "env", value_name = "NAME=VALUE")]
+    pub env: Vec<String>,
     /// The command to run and its arguments
     #[arg(
         required = true,
@@ -233,6 +237,11 @@ impl SessionFlags {
         }
         if let Some(v) = self.screen_scrollback_lines {
             cfg.screen_scrollback_lines = v;
+        }
+        for text in &self.env {
+            let var = crate::config::EnvVar::parse(text)
+                .map_err(|why| anyhow::anyhow!("--env: {why}"))?;
+            cfg.env.push(var);
         }
         Ok(())
     }
