@@ -20,7 +20,7 @@ use heimdall_client::{
 };
 use heimdall_protocol::WaitingOption;
 use serde_json::{json, Value};
-use tokio::sync::Mutex;
+use tokio::sync::{watch, Mutex};
 
 use super::{opt_str_arg, opt_u64_arg, str_arg, ToolOutput, ToolSet};
 use crate::conversation::ToolSpec;
@@ -52,7 +52,7 @@ struct Prompt {
 /// A connection to a session, with a task following its events.
 struct Connected {
     client: Client,
-    waiting: Arc<std::sync::Mutex<Option<Prompt>>>,
+    waiting: watch::Receiver<Option<Prompt>>,
     watcher: tokio::task::JoinHandle<()>,
 }
 
@@ -73,9 +73,10 @@ struct Shared {
 /// an arrow key and Enter that arrive in one read (docs/protocol.md).
 const STEP_GAP: Duration = Duration::from_millis(300);
 
-fn lock_prompt(m: &std::sync::Mutex<Option<Prompt>>) -> std::sync::MutexGuard<'_, Option<Prompt>> {
-    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
-}
+/// How long an answer waits for the event task to catch up with a
+/// `waiting` event the connection has already received (the WAIT or STATUS
+/// answer that says "waiting" can reach the caller first on a busy machine).
+const PROMPT_CATCH_UP: Duration = Duration::from_secs(5);
 
 /// The session tools; cheap to clone (one shared state).
 #[derive(Clone)]
@@ -174,20 +175,23 @@ impl SessionTools {
             .await
             .map_err(|e| e.to_string())?;
         // Follow the session's events to know what it waits for.
-        let waiting = Arc::new(std::sync::Mutex::new(None));
+        let (seen, waiting) = watch::channel(None);
         let events = client.events().await;
-        let seen = waiting.clone();
         let watcher = tokio::spawn(async move {
             let Ok(mut events) = events else { return };
             while let Some(item) = events.next().await {
                 match item {
                     EventItem::Event(Event::Waiting {
                         prompt, options, ..
-                    }) => *lock_prompt(&seen) = Some(Prompt { prompt, options }),
-                    EventItem::Event(Event::State { new, .. }) if new.name() != "waiting" => {
-                        *lock_prompt(&seen) = None
+                    }) => {
+                        seen.send_replace(Some(Prompt { prompt, options }));
                     }
-                    EventItem::Event(Event::Exit { .. }) => *lock_prompt(&seen) = None,
+                    EventItem::Event(Event::State { new, .. }) if new.name() != "waiting" => {
+                        seen.send_replace(None);
+                    }
+                    EventItem::Event(Event::Exit { .. }) => {
+                        seen.send_replace(None);
+                    }
                     _ => {}
                 }
             }
@@ -206,9 +210,23 @@ impl SessionTools {
     /// What session `id` waits for, as its last `waiting` event said.
     async fn prompt(&self, id: &str) -> Option<Prompt> {
         let st = self.state.lock().await;
-        st.clients
-            .get(id)
-            .and_then(|c| lock_prompt(&c.waiting).clone())
+        st.clients.get(id).and_then(|c| c.waiting.borrow().clone())
+    }
+
+    /// What session `id` waits for, given that it is in the `waiting`
+    /// state: its `waiting` event precedes the state change, so it has
+    /// arrived on the connection and the event task will have it shortly.
+    async fn prompt_of_waiting(&self, id: &str) -> Option<Prompt> {
+        let mut rx = {
+            let st = self.state.lock().await;
+            st.clients.get(id)?.waiting.clone()
+        };
+        let prompt = match tokio::time::timeout(PROMPT_CATCH_UP, rx.wait_for(Option::is_some)).await
+        {
+            Ok(Ok(p)) => p.clone(),
+            _ => None,
+        };
+        prompt
     }
 
     /// Forget a cached connection (after the session ended).
@@ -645,12 +663,19 @@ impl SessionTools {
     async fn answer(&self, id: &str, args: &Value) -> ToolResult {
         let wanted = str_arg(args, "option")?;
         let c = self.client(id).await?;
-        let Some(p) = self.prompt(id).await else {
-            let state = c
+        let mut known = self.prompt(id).await;
+        let mut state = String::new();
+        if known.is_none() {
+            state = c
                 .status()
                 .await
                 .map(|s| s.state.name().to_string())
                 .unwrap_or_default();
+            if state == "waiting" {
+                known = self.prompt_of_waiting(id).await;
+            }
+        }
+        let Some(p) = known else {
             return Err(if state == "waiting" {
                 format!(
                     "session {id} waits for input, but its choices are not known (it began \
