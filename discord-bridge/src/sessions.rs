@@ -70,6 +70,7 @@ impl Sessions {
         let mut ids: Vec<String> = self
             .dir
             .running()
+            .unwrap_or_default()
             .into_iter()
             .filter(|id| id.starts_with(prefix))
             .collect();
@@ -80,7 +81,10 @@ impl Sessions {
     /// `/ls`: one line per session.
     pub async fn list(&self) -> String {
         let mut lines = Vec::new();
-        let mut entries = self.dir.list();
+        let mut entries = match self.dir.list() {
+            Ok(entries) => entries,
+            Err(e) => return e.to_string(),
+        };
         entries.sort_by(|a, b| a.files.id.cmp(&b.files.id));
         for e in entries {
             let id = &e.files.id;
