@@ -18,9 +18,9 @@ use bytes::Bytes;
 use futures_util::{SinkExt, StreamExt};
 use heimdall_protocol::frame::{client, server};
 use heimdall_protocol::{
-    ClientMessage, ErrorBody, Frame, FrameCodec, Hello, HelloResp, ScreenRequest, ScreenResp,
-    SignalRequest, SignalSpec, SignalTarget, SubmitRequest, WaitCondition, WaitRequest,
-    MODE_BINARY, PROTOCOL_VERSION,
+    ClientMessage, ErrorBody, Event, ExplainRequest, Frame, FrameCodec, Hello, HelloResp,
+    ReportRequest, ScreenRequest, ScreenResp, SignalRequest, SignalSpec, SignalTarget,
+    SubmitRequest, WaitCondition, WaitRequest, MODE_BINARY, PROTOCOL_VERSION,
 };
 use serde_json::Value;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite};
@@ -34,7 +34,7 @@ use crate::stream::{
     EventSender, EventStream, GapCause, OutputSender, OutputStream, DEFAULT_EVENT_BOUND,
     DEFAULT_OUTPUT_BOUND,
 };
-use crate::types::{Event, SignalResult, Status, SubmitResult, WaitResult};
+use crate::types::{SignalResult, Status, SubmitResult, WaitResult};
 
 /// Largest server frame accepted (screen answers with long scrollback can
 /// exceed the 1 MiB client-frame limit).
@@ -434,11 +434,21 @@ fn dispatch(p: &mut Pending, frame: Frame) {
             }
         }
         server::RESULT => {
-            if let Some(v) = json(&frame) {
-                let id = v["id"].as_u64();
-                let w = take_by_id(p, id, client::WAIT)
-                    .or_else(|| take_by_id(p, id, client::SUBMIT))
-                    .or_else(|| take_by_id(p, id, client::SIGNAL));
+            if let Some(mut v) = json(&frame) {
+                // The id is the connection's business, not the answer's.
+                let id = v
+                    .as_object_mut()
+                    .and_then(|o| o.remove("id"))
+                    .and_then(|id| id.as_u64());
+                let w = [
+                    client::WAIT,
+                    client::SUBMIT,
+                    client::SIGNAL,
+                    client::EXPLAIN,
+                    client::REPORT,
+                ]
+                .into_iter()
+                .find_map(|kind| take_by_id(p, id, kind));
                 if let Some(w) = w {
                     let _ = w.send(Ok(Reply::Result(v)));
                 }
@@ -483,7 +493,7 @@ fn event(p: &mut Pending, v: Value) {
         }
         return;
     }
-    let e = Event::from_json(v);
+    let e = serde_json::from_value(v.clone()).unwrap_or(Event::Unknown(v));
     if let Event::Exit { code, .. } = e {
         p.exit_code = Some(code);
     }
@@ -735,7 +745,30 @@ impl Client {
         let v = self.result(make, Some(self.deadline)).await?;
         Ok(SignalResult {
             signal: v["signal"].as_str().unwrap_or_default().to_string(),
+            target: serde_json::from_value(v["target"].clone()).unwrap_or(target),
+            pgid: v["pgid"].as_i64().and_then(|p| i32::try_from(p).ok()),
         })
+    }
+
+    /// Why the session is in its state: the state, what decided it (the
+    /// classifier, a waiting rule or the program's own report), the screen
+    /// lines the waiting rules looked at and, when waiting, the options. The
+    /// document is described in `docs/states.md`.
+    pub async fn explain(&self) -> Result<Value, ClientError> {
+        self.need_v2("EXPLAIN")?;
+        let make = |id| ClientMessage::Explain(ExplainRequest { id });
+        self.result(make, Some(self.deadline)).await
+    }
+
+    /// Report the program's own state (for a program inside the session:
+    /// waiting with its question and answers, active or idle).
+    pub async fn report(&self, mut report: ReportRequest) -> Result<(), ClientError> {
+        self.need_v2("REPORT")?;
+        let make = move |id| {
+            report.id = id;
+            ClientMessage::Report(report)
+        };
+        self.result(make, Some(self.deadline)).await.map(drop)
     }
 
     /// Type `text` as a line (bracketed paste when the program wants it,

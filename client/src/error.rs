@@ -47,6 +47,22 @@ impl ErrorCode {
             other => ErrorCode::Unknown(other.to_string()),
         }
     }
+
+    /// The code's wire name (`malformed`, `dead`, …).
+    pub fn name(&self) -> &str {
+        match self {
+            ErrorCode::UnknownType => "unknown_type",
+            ErrorCode::Malformed => "malformed",
+            ErrorCode::TooLarge => "too_large",
+            ErrorCode::InvalidSignal => "invalid_signal",
+            ErrorCode::InvalidRegex => "invalid_regex",
+            ErrorCode::Dead => "dead",
+            ErrorCode::Unsupported => "unsupported",
+            ErrorCode::Busy => "busy",
+            ErrorCode::Failed => "failed",
+            ErrorCode::Unknown(name) => name,
+        }
+    }
 }
 
 /// Errors of the client library.

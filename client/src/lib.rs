@@ -80,11 +80,12 @@ pub use discovery::{
 };
 pub use error::{ClientError, ErrorCode};
 pub use exit_record::ExitRecord;
+pub use heimdall_protocol::message::{Waiting, WaitingKind};
 pub use heimdall_protocol::{
-    HelloResp, RegexSource, ScreenFormat, ScreenRequest, ScreenResp, SessionInfo, SignalSpec,
-    SignalTarget, State, WaitCondition,
+    Event, HelloResp, RegexSource, ReportRequest, ScreenFormat, ScreenRequest, ScreenResp,
+    SessionInfo, SessionState, SignalSpec, SignalTarget, State, WaitCondition, WaitingOption,
 };
 pub use private_dir::UnsafeDir;
 pub use start::{Launcher, StartError, StartOptions, Started};
 pub use stream::{EventItem, EventStream, GapCause, OutputItem, OutputStream};
-pub use types::{Event, SessionState, SignalResult, Status, SubmitResult, WaitResult};
+pub use types::{SignalResult, Status, SubmitResult, WaitResult};

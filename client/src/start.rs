@@ -196,25 +196,35 @@ impl Launcher {
             hm: hm.clone(),
             source,
         })?;
-        let stderr = String::from_utf8_lossy(&out.stderr).trim().to_string();
-        let message = stderr.strip_prefix("hm: ").unwrap_or(&stderr).to_string();
         let code = out.status.code().unwrap_or(1);
-        if !out.status.success() {
-            return Err(match code {
-                127 => StartError::CommandNotFound { message },
-                126 => StartError::NotExecutable { message },
-                _ if message.contains("already running") => StartError::AlreadyRunning {
+        // `hm start --json` answers on stdout: the session, or on failure
+        // `{"ok": false, "error": CODE, "message": TEXT}`.
+        let v: serde_json::Value = match serde_json::from_slice(&out.stdout) {
+            Ok(v) => v,
+            Err(e) => {
+                let stderr = String::from_utf8_lossy(&out.stderr).trim().to_string();
+                return Err(StartError::Failed {
+                    code,
+                    message: if stderr.is_empty() {
+                        format!("unreadable answer from hm start --json: {e}")
+                    } else {
+                        stderr
+                    },
+                });
+            }
+        };
+        if !out.status.success() || v["ok"] == false {
+            let message = v["message"].as_str().unwrap_or_default().to_string();
+            return Err(match v["error"].as_str().unwrap_or_default() {
+                "command_not_found" => StartError::CommandNotFound { message },
+                "not_executable" => StartError::NotExecutable { message },
+                "already_running" => StartError::AlreadyRunning {
                     id: opts.id.clone().unwrap_or_default(),
                     message,
                 },
                 _ => StartError::Failed { code, message },
             });
         }
-        let v: serde_json::Value =
-            serde_json::from_slice(&out.stdout).map_err(|e| StartError::Failed {
-                code,
-                message: format!("unreadable answer from hm start --json: {e}"),
-            })?;
         let pid = |k: &str| v[k].as_i64().and_then(|p| i32::try_from(p).ok());
         match (v["id"].as_str(), v["socket"].as_str()) {
             (Some(id), Some(socket)) => Ok(Started {

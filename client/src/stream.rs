@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use bytes::Bytes;
 use tokio::sync::Notify;
 
-use crate::types::Event;
+use heimdall_protocol::Event;
 
 /// Default bound of an output stream: bytes queued for its consumer.
 pub const DEFAULT_OUTPUT_BOUND: usize = 8 << 20;

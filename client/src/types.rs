@@ -1,48 +1,13 @@
-//! Typed answers and events. Every enum that a newer server could extend
-//! has an `Unknown` variant, so a new state, event or field never breaks an
-//! older client.
+//! Typed answers. Every enum that a newer server could extend has an
+//! `Unknown` variant, so a new state, answer or field never breaks an older
+//! client (events and states are the protocol crate's [`Event`] and
+//! [`SessionState`], which have theirs).
 
-use heimdall_protocol::{State, WaitingOption};
+use heimdall_protocol::{SessionState, SignalTarget};
 use serde_json::Value;
 
-/// The state of a session's program as the classifier sees it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum SessionState {
-    /// A state this library knows.
-    Known(State),
-    /// A state of a newer server: its name, or `0xNN` for a STATUS byte.
-    Unknown(String),
-}
-
-impl SessionState {
-    /// The state of a STATUS_RESP byte.
-    pub fn from_byte(b: u8) -> SessionState {
-        State::from_byte(b)
-            .map(SessionState::Known)
-            .unwrap_or_else(|| SessionState::Unknown(format!("0x{b:02x}")))
-    }
-
-    /// The state of a JSON name.
-    pub fn from_name(name: &str) -> SessionState {
-        name.parse::<State>()
-            .map(SessionState::Known)
-            .unwrap_or_else(|_| SessionState::Unknown(name.to_string()))
-    }
-
-    /// The state's name (`idle`, `tool_use`, … or the unknown name).
-    pub fn name(&self) -> &str {
-        match self {
-            SessionState::Known(s) => s.name(),
-            SessionState::Unknown(n) => n,
-        }
-    }
-}
-
-impl std::fmt::Display for SessionState {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.name())
-    }
-}
+#[cfg(doc)]
+use heimdall_protocol::Event;
 
 /// The answer to STATUS (heimdall 1.0's 15 bytes).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -71,104 +36,6 @@ impl Status {
             state: SessionState::from_byte(b[9]),
             state_ms: u32_at(10),
         })
-    }
-}
-
-/// An event of the session (EVENT frames).
-#[derive(Debug, Clone, PartialEq)]
-pub enum Event {
-    /// The classifier state changed.
-    State {
-        /// The previous state.
-        old: SessionState,
-        /// The new state.
-        new: SessionState,
-        /// The classifier that decided.
-        classifier: String,
-        /// Why.
-        reason: String,
-    },
-    /// The program waits for input.
-    Waiting {
-        /// The prompt text.
-        prompt: String,
-        /// The choices offered, if any.
-        options: Vec<WaitingOption>,
-        /// The rule that recognised it.
-        rule: String,
-    },
-    /// The window title changed.
-    Title {
-        /// The new title.
-        title: String,
-    },
-    /// The program rang the bell.
-    Bell,
-    /// The terminal was resized.
-    Resize {
-        /// Columns.
-        cols: u16,
-        /// Rows.
-        rows: u16,
-    },
-    /// The child exited.
-    Exit {
-        /// The exit code (128+N when killed by signal N).
-        code: i32,
-        /// The signal that killed it, if any.
-        signal: Option<i32>,
-    },
-    /// An event this library does not know (or could not read): its type
-    /// and the whole JSON object.
-    Unknown {
-        /// The event's `type`.
-        kind: String,
-        /// The event as sent.
-        payload: Value,
-    },
-}
-
-fn string(v: &Value, key: &str) -> String {
-    v[key].as_str().unwrap_or_default().to_string()
-}
-
-impl Event {
-    /// Read an EVENT payload; anything unexpected becomes [`Event::Unknown`].
-    pub fn from_json(v: Value) -> Event {
-        let kind = string(&v, "type");
-        let known = match kind.as_str() {
-            "state" => match (v["old"].as_str(), v["new"].as_str()) {
-                (Some(old), Some(new)) => Some(Event::State {
-                    old: SessionState::from_name(old),
-                    new: SessionState::from_name(new),
-                    classifier: string(&v, "classifier"),
-                    reason: string(&v, "reason"),
-                }),
-                _ => None,
-            },
-            "waiting" => v["prompt"].as_str().map(|prompt| Event::Waiting {
-                prompt: prompt.to_string(),
-                options: serde_json::from_value(v["options"].clone()).unwrap_or_default(),
-                rule: string(&v, "rule"),
-            }),
-            "title" => v["title"].as_str().map(|t| Event::Title {
-                title: t.to_string(),
-            }),
-            "bell" => Some(Event::Bell),
-            "resize" => match (v["cols"].as_u64(), v["rows"].as_u64()) {
-                (Some(c), Some(r)) => Some(Event::Resize {
-                    cols: u16::try_from(c).unwrap_or(u16::MAX),
-                    rows: u16::try_from(r).unwrap_or(u16::MAX),
-                }),
-                _ => None,
-            },
-            "exit" => v["code"].as_i64().map(|code| Event::Exit {
-                code: code as i32,
-                signal: v["signal"].as_i64().map(|s| s as i32),
-            }),
-            _ => None,
-        };
-        known.unwrap_or(Event::Unknown { kind, payload: v })
     }
 }
 
@@ -204,8 +71,8 @@ pub enum WaitResult {
     Regex {
         /// The matched text.
         matched: String,
-        /// The screen line it was on (screen source).
-        line: Option<String>,
+        /// The screen row (0 = top) the match starts on (screen source).
+        line: Option<u64>,
         /// The output offset after the match (output source).
         output_offset: Option<u64>,
     },
@@ -240,7 +107,7 @@ impl WaitResult {
             (true, Some("state"), _) => Some(WaitResult::State { state: state() }),
             (true, Some("regex"), _) => v["match"].as_str().map(|m| WaitResult::Regex {
                 matched: m.to_string(),
-                line: v["line"].as_str().map(String::from),
+                line: v["line"].as_u64(),
                 output_offset: v["output_offset"].as_u64(),
             }),
             (true, Some("exit"), _) => v["code"].as_i64().map(|c| WaitResult::Exited {
@@ -262,4 +129,8 @@ impl WaitResult {
 pub struct SignalResult {
     /// The signal sent, by name (`SIGINT`).
     pub signal: String,
+    /// Who got it.
+    pub target: SignalTarget,
+    /// The process group it was sent to.
+    pub pgid: Option<i32>,
 }

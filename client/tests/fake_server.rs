@@ -102,8 +102,8 @@ async fn a_newer_servers_state_and_events_are_unknown_not_errors() {
     assert!(st.alive);
     let mut events = client.events().await.expect("events");
     match events.next().await {
-        Some(EventItem::Event(Event::Unknown { kind, payload })) => {
-            assert_eq!(kind, "from_the_future");
+        Some(EventItem::Event(Event::Unknown(payload))) => {
+            assert_eq!(payload["type"], "from_the_future");
             assert_eq!(payload["x"], 1);
         }
         other => panic!("{other:?}"),
@@ -199,4 +199,40 @@ fn discovery_of_live_stale_and_one_zero_pidfiles() {
     assert_eq!(sd.running().expect("running"), ["old"]);
     assert_eq!(list[0].files.remove_stale().len(), 2);
     assert!(sd.list().expect("list").iter().all(|e| e.files.id == "old"));
+}
+
+/// A socket that belongs to another user is refused before anything is
+/// said to it (it could be anyone's server): a typed `NotOwner` error.
+#[tokio::test]
+async fn a_socket_of_another_user_is_refused_before_connecting() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("theirs.sock");
+    let listener = std::os::unix::net::UnixListener::bind(&path).expect("bind");
+    listener.set_nonblocking(true).expect("nonblocking");
+    // SAFETY: geteuid cannot fail.
+    let me = unsafe { libc::geteuid() };
+    let (target, owner) = if me == 0 {
+        // As root: give the socket to "nobody".
+        std::os::unix::fs::chown(&path, Some(65534), Some(65534)).expect("chown");
+        (path.clone(), 65534)
+    } else {
+        // Otherwise a path root owns stands for another user's socket.
+        (std::path::PathBuf::from("/"), 0)
+    };
+    match ClientBuilder::new()
+        .deadline(DEADLINE)
+        .connect(&target)
+        .await
+    {
+        Err(ClientError::NotOwner { path, owner: o }) => {
+            assert_eq!(path, target);
+            assert_eq!(o, owner);
+        }
+        other => panic!("{other:?}"),
+    }
+    // Refused before connecting: nothing is waiting to be accepted.
+    assert_eq!(
+        listener.accept().map_err(|e| e.kind()).err(),
+        Some(std::io::ErrorKind::WouldBlock)
+    );
 }

@@ -1,15 +1,17 @@
 //! # heimdall-protocol
 //!
 //! The wire protocol between a heimdall session supervisor (`hm`) and its
-//! clients, and the async [`Client`] that the CLI, the agent and the Discord
-//! bridge use. This crate is the only place frames are encoded and decoded.
+//! clients. This crate is the only place frames are encoded and decoded.
+//! Programs drive sessions with the `heimdall-client` crate (built on this
+//! one); the single-connection [`Client`] here is what `hm attach` streams
+//! over until it moves onto that crate's streams.
 //!
 //! - [`frame`]: frame layout, type numbers, limits.
 //! - [`codec`]: the `tokio_util` codec for frames.
 //! - [`message`]: typed client and server messages and their JSON payloads.
 //! - [`state`]: classifier states and their wire bytes.
 //! - [`keys`]: named keys and the bytes terminals send for them.
-//! - [`client`]: the async client.
+//! - [`client`]: a single-connection client (used by `hm attach`).
 //!
 //! The protocol is described for implementers in other languages in
 //! `docs/protocol.md` at the repository root.
@@ -32,4 +34,4 @@ pub use message::{
     SessionInfo, SignalRequest, SignalSpec, SignalTarget, StatusResp, SubmitRequest, WaitCondition,
     WaitRequest, WaitingOption,
 };
-pub use state::State;
+pub use state::{SessionState, State};

@@ -10,7 +10,7 @@ use bytes::{Buf, BufMut, Bytes, BytesMut};
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
 
 use crate::frame::{client, server, Frame};
-use crate::state::State;
+use crate::state::{SessionState, State};
 
 /// Why a frame could not be turned into a message.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -676,9 +676,9 @@ pub enum Event {
     /// The classifier state changed.
     State {
         /// The previous state.
-        old: State,
+        old: SessionState,
         /// The new state.
-        new: State,
+        new: SessionState,
         /// The classifier that decided.
         classifier: String,
         /// Why (which rule or measurement).
@@ -729,9 +729,10 @@ pub enum Event {
         /// The output offset where replay starts.
         offset: u64,
     },
-    /// An event type this client does not know (from a newer server).
-    #[serde(other)]
-    Unknown,
+    /// An event this side does not know or cannot read (a newer server's
+    /// type or field values): the JSON object as sent.
+    #[serde(untagged)]
+    Unknown(serde_json::Value),
 }
 
 /// Payload of ERROR.
@@ -913,8 +914,28 @@ mod tests {
         );
         assert_eq!(
             ServerMessage::from_frame(&f).unwrap(),
-            ServerMessage::Event(Event::Unknown)
+            ServerMessage::Event(Event::Unknown(
+                serde_json::json!({"type": "from_the_future", "x": 1})
+            ))
         );
+        // A known type with a value this side does not know is unknown too.
+        let f = Frame::new(
+            server::EVENT,
+            &br#"{"type": "waiting", "prompt": "?", "kind": "telepathy"}"#[..],
+        );
+        assert!(matches!(
+            ServerMessage::from_frame(&f).unwrap(),
+            ServerMessage::Event(Event::Unknown(_))
+        ));
+        // A new state name is not: it is a state change to an unknown state.
+        let f = Frame::new(
+            server::EVENT,
+            &br#"{"type": "state", "old": "idle", "new": "pondering", "classifier": "x"}"#[..],
+        );
+        assert!(matches!(
+            ServerMessage::from_frame(&f).unwrap(),
+            ServerMessage::Event(Event::State { new: SessionState::Unknown(n), .. }) if n == "pondering"
+        ));
     }
 
     #[test]

@@ -76,6 +76,71 @@ impl fmt::Display for State {
     }
 }
 
+/// A state as a client reads it from a server: one this crate knows, or
+/// one of a newer server, so a new state never breaks an older client.
+/// Serialized as the state's name.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum SessionState {
+    /// A state this crate knows.
+    Known(State),
+    /// A state of a newer server: its name, or `0xNN` for a STATUS byte.
+    Unknown(String),
+}
+
+impl SessionState {
+    /// The state of a STATUS_RESP byte.
+    pub fn from_byte(b: u8) -> SessionState {
+        State::from_byte(b)
+            .map(SessionState::Known)
+            .unwrap_or_else(|| SessionState::Unknown(format!("0x{b:02x}")))
+    }
+
+    /// The state of a JSON name.
+    pub fn from_name(name: &str) -> SessionState {
+        name.parse::<State>()
+            .map(SessionState::Known)
+            .unwrap_or_else(|_| SessionState::Unknown(name.to_string()))
+    }
+
+    /// The state's name (`idle`, `tool_use`, … or the unknown name).
+    pub fn name(&self) -> &str {
+        match self {
+            SessionState::Known(s) => s.name(),
+            SessionState::Unknown(n) => n,
+        }
+    }
+}
+
+impl From<State> for SessionState {
+    fn from(s: State) -> SessionState {
+        SessionState::Known(s)
+    }
+}
+
+impl PartialEq<State> for SessionState {
+    fn eq(&self, other: &State) -> bool {
+        *self == SessionState::Known(*other)
+    }
+}
+
+impl fmt::Display for SessionState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl Serialize for SessionState {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.name())
+    }
+}
+
+impl<'de> Deserialize<'de> for SessionState {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<SessionState, D::Error> {
+        String::deserialize(d).map(|n| SessionState::from_name(&n))
+    }
+}
+
 /// The error of parsing an unknown state name.
 #[derive(Debug, Clone, thiserror::Error)]
 #[error("unknown state {0:?} (expected one of idle, thinking, streaming, tool_use, active, waiting, dead)")]
@@ -105,5 +170,15 @@ mod tests {
         }
         assert_eq!(State::from_byte(0x42), None);
         assert_eq!("tool-use".parse::<State>().unwrap(), State::ToolUse);
+    }
+
+    #[test]
+    fn a_newer_servers_state_is_unknown_not_an_error() {
+        let s: SessionState = serde_json::from_str(r#""pondering""#).unwrap();
+        assert_eq!(s, SessionState::Unknown("pondering".into()));
+        assert_eq!(serde_json::to_string(&s).unwrap(), r#""pondering""#);
+        let s: SessionState = serde_json::from_str(r#""tool_use""#).unwrap();
+        assert_eq!(s, State::ToolUse);
+        assert_eq!(SessionState::from_byte(0x42).name(), "0x42");
     }
 }

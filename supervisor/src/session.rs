@@ -462,8 +462,8 @@ impl Session {
     fn emit_state(&self, c: crate::classify::Change) {
         let classifier = lock(&self.tracker).name().to_string();
         self.emit(Event::State {
-            old: c.old,
-            new: c.new,
+            old: c.old.into(),
+            new: c.new.into(),
             classifier,
             reason: c.reason,
         });

@@ -66,10 +66,15 @@ impl Ready {
         self.report("ok");
     }
 
-    fn fail(mut self, code: i32, message: &str) -> i32 {
+    /// Report a failure to start: exit code `code`, `kind` the stable
+    /// error code `hm start --json` prints (`already_running`, …).
+    fn fail(mut self, code: i32, kind: &str, message: &str) -> i32 {
         match &self {
             Ready::Foreground => eprintln!("hm: {message}"),
-            Ready::Pipe(_) => self.report(&format!("error {code} {}", message.replace('\n', " "))),
+            Ready::Pipe(_) => self.report(&format!(
+                "error {code} {kind} {}",
+                message.replace('\n', " ")
+            )),
         }
         code
     }
@@ -127,15 +132,18 @@ pub fn run(launch: Launch, ready: Ready) -> i32 {
     let _ = termination_signals().thread_block();
     let dir = match SocketDir::create(&launch.config.socket_dir) {
         Ok(d) => d,
-        Err(e) => return ready.fail(1, &e.to_string()),
+        Err(e) => return ready.fail(1, "socket_dir", &e.to_string()),
     };
     let paths = match dir.session(&launch.id) {
         Ok(p) => p,
-        Err(e) => return ready.fail(1, &e.to_string()),
+        Err(e) => return ready.fail(1, "invalid_id", &e.to_string()),
     };
     let mut pidfile = match PidFile::acquire(&paths) {
         Ok(p) => p,
-        Err(e) => return ready.fail(1, &e.to_string()),
+        Err(e @ crate::paths::PathError::AlreadyRunning { .. }) => {
+            return ready.fail(1, "already_running", &e.to_string())
+        }
+        Err(e) => return ready.fail(1, "failed", &e.to_string()),
     };
     // We hold the lock: anything else with this id is stale.
     let _ = std::fs::remove_file(&paths.sock);
@@ -170,7 +178,12 @@ pub fn run(launch: Launch, ready: Ready) -> i32 {
             if log_is_new {
                 let _ = std::fs::remove_file(log_path);
             }
-            return ready.fail(e.exit_code(), &e.to_string());
+            let kind = match e.exit_code() {
+                127 => "command_not_found",
+                126 => "not_executable",
+                _ => "spawn_failed",
+            };
+            return ready.fail(e.exit_code(), kind, &e.to_string());
         }
     };
     let _ = pidfile.write(std::process::id() as i32, child.pid.as_raw());
@@ -195,7 +208,7 @@ pub fn run(launch: Launch, ready: Ready) -> i32 {
         Err(e) => {
             let _ = nix::sys::signal::kill(child.pid, nix::sys::signal::Signal::SIGKILL);
             pidfile.remove();
-            return ready.fail(1, &format!("cannot start the runtime: {e}"));
+            return ready.fail(1, "failed", &format!("cannot start the runtime: {e}"));
         }
     };
     let cwd = launch.cwd.to_string_lossy().into_owned();
@@ -212,7 +225,7 @@ pub fn run(launch: Launch, ready: Ready) -> i32 {
             Ok(s) => s,
             Err(e) => {
                 let _ = nix::sys::signal::kill(child.pid, nix::sys::signal::Signal::SIGKILL);
-                return Err(ready.fail(1, &format!("cannot watch the pty: {e}")));
+                return Err(ready.fail(1, "failed", &format!("cannot watch the pty: {e}")));
             }
         };
         let listener = match crate::server::bind(&paths.sock) {
@@ -220,7 +233,7 @@ pub fn run(launch: Launch, ready: Ready) -> i32 {
             Err(e) => {
                 let _ = session.target.signal(nix::sys::signal::Signal::SIGKILL);
                 let msg = format!("cannot listen on {}: {e}", paths.sock.display());
-                return Err(ready.fail(1, &msg));
+                return Err(ready.fail(1, "failed", &msg));
             }
         };
         ready.ok();

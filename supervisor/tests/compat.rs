@@ -454,3 +454,47 @@ fn our_cli_talks_to_a_one_zero_supervisor() {
     );
     assert_eq!(kills.load(std::sync::atomic::Ordering::SeqCst), 1);
 }
+
+/// Issue #9: every query command speaks through the client library, which
+/// recognises a heimdall 1.0 supervisor at once: what 1.0 cannot do is
+/// refused at once with "needs a newer supervisor" (code `unsupported`
+/// with --json), not after a timeout waiting for an answer 1.0 never sends.
+#[test]
+fn commands_that_need_extensions_say_so_at_once_to_a_one_zero_supervisor() {
+    let env = Env::new();
+    let _kills = one_zero_server(&env, "old");
+    let started = std::time::Instant::now();
+    for args in [
+        &["screen", "old"][..],
+        &["wait", "old", "--idle", "100"],
+        &["submit", "old", "line"],
+        &["signal", "old", "INT"],
+        &["explain", "old"],
+        &["tail", "old"],
+        &["events", "old"],
+    ] {
+        let out = env.run(args);
+        assert_eq!(out.status.code(), Some(1), "hm {args:?}");
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(
+            text.contains("needs a newer supervisor"),
+            "hm {args:?}: {text}"
+        );
+    }
+    let out = env.run(&["screen", "old", "--json"]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("a JSON error");
+    assert_eq!(v["error"], "unsupported", "{v}");
+    // Seven refusals, each one round trip: far below one answer timeout (5 s) each.
+    assert!(
+        started.elapsed() < Duration::from_secs(20),
+        "{:?}",
+        started.elapsed()
+    );
+    // What 1.0 does serve still works: text and keys typed through INPUT.
+    env.ok(&["send", "old", "text"]);
+    env.ok(&["send", "old", "--keys", "Enter"]);
+}

@@ -221,7 +221,8 @@ fn wait_regex_idle_exit_and_timeout() {
     let out = env.run(&["wait", "w", "--idle", "200", "--json", "--timeout", "20000"]);
     assert!(out.status.success());
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert!(v["idle_ms"].as_u64().unwrap() >= 200);
+    assert!(v["silent_ms"].as_u64().unwrap() >= 200, "{v}");
+    assert!(v.get("id").is_none(), "{v}");
     // Exit: hm wait exits with the child's code, also after the session is gone.
     let waiter = {
         let mut cmd = env.hm();

@@ -181,10 +181,11 @@ impl SessionTools {
             let Ok(mut events) = events else { return };
             while let Some(item) = events.next().await {
                 match item {
-                    EventItem::Event(Event::Waiting {
-                        prompt, options, ..
-                    }) => {
-                        seen.send_replace(Some(Prompt { prompt, options }));
+                    EventItem::Event(Event::Waiting(w)) => {
+                        seen.send_replace(Some(Prompt {
+                            prompt: w.prompt,
+                            options: w.options,
+                        }));
                     }
                     EventItem::Event(Event::State { new, .. }) if new.name() != "waiting" => {
                         seen.send_replace(None);

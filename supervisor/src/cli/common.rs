@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use anyhow::{anyhow, Context};
-use heimdall_protocol::{Client, ClientError, HelloResp};
+use heimdall_client::{ClientError, ErrorCode};
 
 use crate::config::Config;
 use crate::exit_record::ExitRecord;
@@ -81,6 +81,59 @@ pub fn no_such(dir: &SocketDir, id: &str) -> anyhow::Error {
     .into()
 }
 
+/// A failure with a stable error code (what `--json` prints as `error`)
+/// and the exit code to end with.
+#[derive(Debug, thiserror::Error)]
+#[error("{message}")]
+pub struct Coded {
+    /// The stable error code (`already_running`, `exited`, …).
+    pub code: String,
+    /// What went wrong, for people.
+    pub message: String,
+    /// The exit code.
+    pub exit: i32,
+}
+
+/// The stable code of an error, for `--json` (the list is in the README).
+pub fn error_code(e: &anyhow::Error) -> String {
+    for cause in e.chain() {
+        if let Some(c) = cause.downcast_ref::<Coded>() {
+            return c.code.clone();
+        }
+        if cause.downcast_ref::<NoSession>().is_some() {
+            return "no_session".into();
+        }
+        if let Some(c) = cause.downcast_ref::<ClientError>() {
+            return match c {
+                ClientError::Connect { .. } | ClientError::Io(_) => "unreachable",
+                ClientError::NotOwner { .. } => "not_owner",
+                ClientError::BadMode(_) | ClientError::Protocol(_) => "protocol",
+                ClientError::Server { code, .. } => code.name(),
+                ClientError::SessionEnded { .. } => "session_ended",
+                ClientError::Timeout(_) => "timeout",
+                ClientError::Unsupported(_) => "unsupported",
+                ClientError::AlreadyStreaming(_) => "failed",
+            }
+            .into();
+        }
+        if cause
+            .downcast_ref::<heimdall_client::ConfigError>()
+            .is_some()
+        {
+            return "config".into();
+        }
+        if let Some(p) = cause.downcast_ref::<PathError>() {
+            return match p {
+                PathError::AlreadyRunning { .. } => "already_running",
+                PathError::InvalidId(_) => "invalid_id",
+                _ => "socket_dir",
+            }
+            .into();
+        }
+    }
+    "failed".into()
+}
+
 /// Open the socket directory of `cfg` for a query.
 pub fn socket_dir(cfg: &Config) -> anyhow::Result<SocketDir> {
     Ok(SocketDir::open(&cfg.socket_dir)?)
@@ -111,26 +164,9 @@ fn transient(e: &anyhow::Error) -> bool {
             source.kind(),
             ErrorKind::ConnectionRefused | ErrorKind::NotFound | ErrorKind::ConnectionReset
         ),
-        Some(
-            ClientError::Closed
-            | ClientError::Io(_)
-            | ClientError::Codec(heimdall_protocol::CodecError::Io(_)),
-        ) => true,
-        Some(ClientError::Server(body)) => body.error == "dead",
-        _ => match c.downcast_ref::<heimdall_client::ClientError>() {
-            Some(heimdall_client::ClientError::Connect { source, .. }) => matches!(
-                source.kind(),
-                ErrorKind::ConnectionRefused | ErrorKind::NotFound | ErrorKind::ConnectionReset
-            ),
-            Some(
-                heimdall_client::ClientError::SessionEnded { .. }
-                | heimdall_client::ClientError::Io(_),
-            ) => true,
-            Some(heimdall_client::ClientError::Server { code, .. }) => {
-                *code == heimdall_client::ErrorCode::Dead
-            }
-            _ => false,
-        },
+        Some(ClientError::SessionEnded { .. } | ClientError::Io(_)) => true,
+        Some(ClientError::Server { code, .. }) => *code == ErrorCode::Dead,
+        _ => false,
     })
 }
 
@@ -178,10 +214,15 @@ pub fn find_session(cfg: &Config, id: &str) -> anyhow::Result<Found> {
 fn find_live(cfg: &Config, id: &str) -> anyhow::Result<SessionPaths> {
     match find_session(cfg, id)? {
         Found::Live(p) => Ok(p),
-        Found::Exited(rec) => Err(anyhow!(
-            "session {id:?} has exited ({}); `hm status {id}` shows how it ended",
-            exit_phrase(&rec)
-        )),
+        Found::Exited(rec) => Err(Coded {
+            code: "exited".into(),
+            message: format!(
+                "session {id:?} has exited ({}); `hm status {id}` shows how it ended",
+                exit_phrase(&rec)
+            ),
+            exit: 1,
+        }
+        .into()),
     }
 }
 
@@ -201,7 +242,9 @@ pub fn live_session(common: &super::Common, id: &str) -> anyhow::Result<(Config,
 }
 
 /// Connect to a live session through the client library; a heimdall 1.0
-/// supervisor is recognised at once (its `hello()` is `None`).
+/// supervisor is recognised at once (its `hello()` is `None`). Every call
+/// on the client has [`ANSWER_TIMEOUT`] as its deadline unless it says
+/// otherwise.
 pub async fn open(paths: &SessionPaths, client: &str) -> anyhow::Result<heimdall_client::Client> {
     heimdall_client::ClientBuilder::new()
         .name(client)
@@ -212,15 +255,28 @@ pub async fn open(paths: &SessionPaths, client: &str) -> anyhow::Result<heimdall
         .with_context(|| format!("session {:?}", paths.id))
 }
 
-/// Connect to a live session's socket and say HELLO as `client`.
-pub async fn connect(paths: &SessionPaths, client: &str) -> anyhow::Result<(Client, HelloResp)> {
-    let mut c = connect_socket(paths).await?;
-    let hello = answer(paths, c.hello(client)).await?;
-    Ok((c, hello))
+/// A call's answer, its error naming the session.
+pub async fn answer<T>(
+    paths: &SessionPaths,
+    fut: impl std::future::Future<Output = Result<T, ClientError>>,
+) -> anyhow::Result<T> {
+    fut.await.with_context(|| format!("session {:?}", paths.id))
 }
 
-async fn connect_socket(paths: &SessionPaths) -> anyhow::Result<Client> {
-    let fut = Client::connect(&paths.sock);
+/// Connect to a live session's socket with heimdall-protocol's single
+/// connection client and say HELLO as `client`: `hm attach`'s own
+/// streaming path (its repaint after a lag re-subscribes on the
+/// connection), until it moves onto the client library's streams.
+pub async fn connect(
+    paths: &SessionPaths,
+    client: &str,
+) -> anyhow::Result<(heimdall_protocol::Client, heimdall_protocol::HelloResp)> {
+    use heimdall_protocol::ClientError as WireError;
+    let fut = async {
+        let mut c = heimdall_protocol::Client::connect(&paths.sock).await?;
+        let hello = c.hello(client).await?;
+        Ok::<_, WireError>((c, hello))
+    };
     match tokio::time::timeout(ANSWER_TIMEOUT, fut).await {
         Err(_) => Err(anyhow!(
             "session {:?} did not answer within {}s",
@@ -228,7 +284,7 @@ async fn connect_socket(paths: &SessionPaths) -> anyhow::Result<Client> {
             ANSWER_TIMEOUT.as_secs()
         )),
         Ok(Ok(c)) => Ok(c),
-        Ok(Err(ClientError::Connect { source, .. }))
+        Ok(Err(WireError::Connect { source, .. }))
             if source.kind() == std::io::ErrorKind::PermissionDenied =>
         {
             Err(anyhow!(
@@ -236,22 +292,11 @@ async fn connect_socket(paths: &SessionPaths) -> anyhow::Result<Client> {
                 paths.sock.display()
             ))
         }
-        Ok(Err(e @ ClientError::Closed)) => Err(anyhow::Error::new(e).context(format!(
+        Ok(Err(e @ WireError::Closed)) => Err(anyhow::Error::new(e).context(format!(
             "session {:?} closed the connection (ending? or started by another user: only the owner may connect)",
             paths.id
         ))),
         Ok(Err(e)) => Err(anyhow::Error::new(e).context(format!("cannot reach session {:?}", paths.id))),
-    }
-}
-
-/// Run `fut` with the answer timeout.
-pub async fn answer<T>(
-    paths: &SessionPaths,
-    fut: impl std::future::Future<Output = Result<T, ClientError>>,
-) -> anyhow::Result<T> {
-    match tokio::time::timeout(ANSWER_TIMEOUT, fut).await {
-        Err(_) => Err(anyhow!("session {:?} did not answer in time", paths.id)),
-        Ok(r) => r.with_context(|| format!("session {:?}", paths.id)),
     }
 }
 

@@ -3,9 +3,10 @@
 use std::io::Write;
 
 use clap::Args;
-use heimdall_protocol::ServerMessage;
+use heimdall_client::EventItem;
+use serde_json::json;
 
-use super::common::{connect, live_session, runtime};
+use super::common::{answer, live_session, open, runtime};
 use super::Common;
 
 /// Arguments of `hm events`.
@@ -19,14 +20,19 @@ pub struct EventsArgs {
 pub fn run(common: &Common, args: EventsArgs) -> anyhow::Result<i32> {
     let (_, paths) = live_session(common, &args.id)?;
     runtime()?.block_on(async {
-        let (mut c, _) = connect(&paths, "hm events").await?;
-        c.events().await?;
+        let c = open(&paths, "hm events").await?;
+        let mut events = answer(&paths, c.events()).await?;
+        drop(c);
         let mut out = std::io::stdout().lock();
-        while let Some(msg) = c.recv().await? {
-            if let ServerMessage::Event(e) = msg {
-                writeln!(out, "{}", serde_json::to_string(&e)?)?;
-                out.flush()?;
-            }
+        while let Some(item) = events.next().await {
+            let line = match item {
+                EventItem::Event(e) => serde_json::to_string(&e)?,
+                EventItem::Missed { count } => {
+                    json!({"type": "events_lagged", "missed_events": count}).to_string()
+                }
+            };
+            writeln!(out, "{line}")?;
+            out.flush()?;
         }
         Ok(0)
     })

@@ -4,7 +4,7 @@
 
 use clap::Args;
 
-use super::common::{answer, connect, live_session, print_json, runtime};
+use super::common::{answer, live_session, open, print_json, runtime};
 use super::Common;
 
 /// Arguments of `hm explain`.
@@ -21,7 +21,7 @@ pub struct ExplainArgs {
 pub fn run(common: &Common, args: ExplainArgs) -> anyhow::Result<i32> {
     let (_, paths) = live_session(common, &args.id)?;
     let v = runtime()?.block_on(async {
-        let (mut c, _) = connect(&paths, "hm explain").await?;
+        let c = open(&paths, "hm explain").await?;
         answer(&paths, c.explain()).await
     })?;
     if args.json {

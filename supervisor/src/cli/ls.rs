@@ -39,6 +39,7 @@ async fn live_row(paths: &SessionPaths) -> anyhow::Result<Value> {
             "pid": st.pid,
             "state": st.state.name(),
             "state_ms": st.state_ms,
+            "silent_ms": st.idle_ms,
             "command": [],
         }));
     };
@@ -48,9 +49,11 @@ async fn live_row(paths: &SessionPaths) -> anyhow::Result<Value> {
         "pid": st.pid,
         "state": st.state.name(),
         "state_ms": st.state_ms,
+        "silent_ms": st.idle_ms,
         "started_at": hello.session.started_at,
         "uptime_ms": since_rfc3339(&hello.session.started_at).unwrap_or_default().as_millis() as u64,
         "command": hello.session.command,
+        "cwd": hello.session.cwd,
     }))
 }
 
@@ -76,6 +79,7 @@ fn exited_row(rec: &ExitRecord) -> Value {
         "started_at": rec.started_at,
         "ended_at": rec.ended_at,
         "command": rec.command,
+        "cwd": rec.cwd,
     })
 }
 
@@ -139,12 +143,12 @@ pub fn run(common: &Common, args: LsArgs) -> anyhow::Result<i32> {
             let (state, time) = if r["alive"].as_bool() == Some(true) {
                 let up = r["uptime_ms"]
                     .as_u64()
-                    .map(|ms| human_duration(Duration::from_millis(ms)))
+                    .map(|ms| format!("up {}", human_duration(Duration::from_millis(ms))))
                     .unwrap_or("-".into());
                 (s("state"), up)
             } else {
                 let ago = since_rfc3339(&s("ended_at"))
-                    .map(|d| format!("{} ago", human_duration(d)))
+                    .map(|d| format!("ended {} ago", human_duration(d)))
                     .unwrap_or("-".into());
                 (format!("exited ({})", r["code"]), ago)
             };
@@ -159,7 +163,8 @@ pub fn run(common: &Common, args: LsArgs) -> anyhow::Result<i32> {
             [s("id"), pid, state, time, command_line(&cmd)]
         })
         .collect();
-    let header = ["ID", "PID", "STATE", "UPTIME", "COMMAND"].map(String::from);
+    // TIME: "up 5m02s" while running, "ended 3s ago" once exited.
+    let header = ["ID", "PID", "STATE", "TIME", "COMMAND"].map(String::from);
     let widths: Vec<usize> = (0..4)
         .map(|i| {
             table

@@ -247,9 +247,62 @@ impl SessionFlags {
     }
 }
 
+impl Command {
+    /// Whether the command was asked for JSON output (its errors are then
+    /// JSON too).
+    fn json(&self) -> bool {
+        match self {
+            Command::Start(a) => a.json,
+            Command::Status(a) => a.json,
+            Command::Ls(a) => a.json,
+            Command::Kill(a) => a.json,
+            Command::Clean(a) => a.json,
+            Command::Screen(a) => a.json,
+            Command::Submit(a) => a.json,
+            Command::Wait(a) => a.json,
+            Command::Signal(a) => a.json,
+            Command::Explain(a) => a.json,
+            // A stream of JSON lines: its error is one more line.
+            Command::Events(_) => true,
+            _ => false,
+        }
+    }
+}
+
+/// Whether `--json` is among the options (before a `--`): for usage errors,
+/// which come before the command line is understood.
+fn json_in_args() -> bool {
+    std::env::args()
+        .skip(1)
+        .take_while(|a| a != "--")
+        .any(|a| a == "--json")
+}
+
+/// Print an error the way `--json` asks: one JSON object on stdout,
+/// `{"ok": false, "error": CODE, "message": TEXT}`.
+fn print_json_error(code: &str, message: &str) {
+    use std::io::Write as _;
+    let v = serde_json::json!({"ok": false, "error": code, "message": message});
+    let _ = writeln!(std::io::stdout(), "{v}");
+}
+
 /// Parse the command line and run it; returns the process exit code.
 pub fn main() -> i32 {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) if e.use_stderr() && json_in_args() => {
+            let text = e.to_string();
+            let message = text
+                .lines()
+                .find(|l| !l.trim().is_empty())
+                .unwrap_or_default()
+                .trim_start_matches("error: ");
+            print_json_error("usage", message);
+            return e.exit_code();
+        }
+        Err(e) => e.exit(),
+    };
+    let json = cli.command.json();
     let result = match cli.command {
         Command::Run(a) => run::run(&cli.common, a),
         Command::Start(a) => start::run(&cli.common, a),
@@ -282,14 +335,23 @@ pub fn main() -> i32 {
         {
             0
         }
-        // heimdall 1.0's exact text, without our prefix.
-        Err(e) if e.downcast_ref::<common::NoSession>().is_some() => {
-            eprintln!("{e}");
-            1
-        }
         Err(e) => {
-            eprintln!("hm: {}", common::describe(&e));
-            1
+            let exit = e
+                .chain()
+                .find_map(|c| c.downcast_ref::<common::Coded>())
+                .map_or(1, |c| c.exit);
+            if json {
+                print_json_error(
+                    &common::error_code(&e),
+                    &common::describe(&e).replace('\n', " "),
+                );
+            } else if e.downcast_ref::<common::NoSession>().is_some() {
+                // heimdall 1.0's exact text, without our prefix.
+                eprintln!("{e}");
+            } else {
+                eprintln!("hm: {}", common::describe(&e));
+            }
+            exit
         }
     }
 }

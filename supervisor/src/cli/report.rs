@@ -5,10 +5,9 @@
 //! docs/states.md shows Claude Code hooks that call it.
 
 use clap::Args;
-use heimdall_protocol::message::{WaitingKind, WaitingOption};
-use heimdall_protocol::{ReportRequest, State};
+use heimdall_client::{ReportRequest, State, WaitingKind, WaitingOption};
 
-use super::common::{answer, connect, live_session, runtime};
+use super::common::{answer, live_session, open, runtime};
 use super::Common;
 
 /// Arguments of `hm report`.
@@ -79,7 +78,7 @@ pub fn run(common: &Common, args: ReportArgs) -> anyhow::Result<i32> {
         .collect::<anyhow::Result<Vec<_>>>()?;
     let (_, paths) = live_session(common, &args.id)?;
     runtime()?.block_on(async {
-        let (mut c, _) = connect(&paths, "hm report").await?;
+        let c = open(&paths, "hm report").await?;
         let req = ReportRequest {
             id: None,
             state,

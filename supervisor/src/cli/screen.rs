@@ -2,10 +2,10 @@
 //! that ended).
 
 use clap::Args;
-use heimdall_protocol::{ScreenFormat, ScreenRequest};
+use heimdall_client::{ScreenFormat, ScreenRequest};
 use serde_json::json;
 
-use super::common::{answer, ask_session, connect, print_json, runtime};
+use super::common::{answer, ask_session, open, print_json, runtime};
 use super::Common;
 
 /// Arguments of `hm screen`.
@@ -43,7 +43,7 @@ pub fn run(common: &Common, args: ScreenArgs) -> anyhow::Result<i32> {
         &args.id,
         |paths| {
             runtime()?.block_on(async {
-                let (mut c, _) = connect(paths, "hm screen").await?;
+                let c = open(paths, "hm screen").await?;
                 let req = ScreenRequest {
                     id: None,
                     format: if args.ansi {

@@ -1,10 +1,10 @@
 //! `hm send ID TEXT…`: type text (or, with `--keys`, named keys) into a session.
 
 use clap::Args;
+use heimdall_client::ScreenRequest;
 use heimdall_protocol::keys::{keys_to_bytes, UnknownKey};
-use heimdall_protocol::ScreenRequest;
 
-use super::common::{answer, connect, live_session, runtime};
+use super::common::{answer, live_session, open, runtime};
 use super::Common;
 
 /// Arguments of `hm send`.
@@ -23,8 +23,9 @@ pub struct SendArgs {
     #[arg(long, value_name = "MS", default_value_t = 300, requires = "keys")]
     pub gap: u64,
     /// Text to type (joined by spaces; no Enter is added — use `hm submit`
-    /// or `--keys … Enter`)
-    #[arg(required = true, allow_hyphen_values = true, value_name = "TEXT")]
+    /// or `--keys … Enter`). Options may come after it; text that starts
+    /// with `-` goes after `--` (`hm send ID -- -v`)
+    #[arg(required = true, value_name = "TEXT")]
     pub text: Vec<String>,
 }
 
@@ -40,7 +41,7 @@ pub fn run(common: &Common, args: SendArgs) -> anyhow::Result<i32> {
     }
     let (_, paths) = live_session(common, &args.id)?;
     runtime()?.block_on(async {
-        let (mut c, _) = connect(&paths, "hm send").await?;
+        let c = open(&paths, "hm send").await?;
         let steps = if args.keys {
             // Cursor keys follow the program's application-cursor mode.
             let app = match c.screen(ScreenRequest::default()).await {
@@ -62,7 +63,7 @@ pub fn run(common: &Common, args: SendArgs) -> anyhow::Result<i32> {
             if i > 0 {
                 tokio::time::sleep(std::time::Duration::from_millis(args.gap)).await;
             }
-            c.input(step).await?;
+            answer(&paths, c.input(step)).await?;
         }
         // A status round trip: the supervisor has taken the input (written
         // to the pty or queued for it, in order; it writes all of it).

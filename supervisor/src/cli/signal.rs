@@ -2,9 +2,10 @@
 //! Ctrl-C reaches), or with `--group` to the child's process group.
 
 use clap::Args;
-use heimdall_protocol::{SignalSpec, SignalTarget};
+use heimdall_client::{SignalSpec, SignalTarget};
+use serde_json::json;
 
-use super::common::{connect, live_session, print_json, runtime};
+use super::common::{answer, live_session, open, print_json, runtime};
 use super::Common;
 
 /// Arguments of `hm signal`.
@@ -27,7 +28,7 @@ pub struct SignalArgs {
 pub fn run(common: &Common, args: SignalArgs) -> anyhow::Result<i32> {
     let (_, paths) = live_session(common, &args.id)?;
     runtime()?.block_on(async {
-        let (mut c, _) = connect(&paths, "hm signal").await?;
+        let c = open(&paths, "hm signal").await?;
         let spec = match args.signal.parse::<i32>() {
             Ok(n) => SignalSpec::Number(n),
             Err(_) => SignalSpec::Name(args.signal.clone()),
@@ -37,9 +38,14 @@ pub fn run(common: &Common, args: SignalArgs) -> anyhow::Result<i32> {
         } else {
             SignalTarget::Foreground
         };
-        let r = c.signal(spec, target).await?;
+        let r = answer(&paths, c.signal(spec, target)).await?;
         if args.json {
-            print_json(&r)?;
+            print_json(&json!({
+                "ok": true,
+                "signal": r.signal,
+                "target": r.target,
+                "pgid": r.pgid,
+            }))?;
         }
         Ok(0)
     })

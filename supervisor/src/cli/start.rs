@@ -98,12 +98,27 @@ fn redirect_stdio_to_null() {
     }
 }
 
+/// Why a background supervisor did not start.
+#[derive(Debug)]
+pub(super) struct Failure {
+    /// The stable error code (`already_running`, `command_not_found`, …).
+    pub kind: String,
+    /// What went wrong, for people.
+    pub message: String,
+}
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
 /// The outcome of starting a background supervisor.
 pub(super) enum Started {
     /// The socket accepts connections.
     Ready,
     /// It failed: the exit code to use and why.
-    Failed(i32, String),
+    Failed(i32, Failure),
 }
 
 /// Start a supervisor in the background and wait until it is ready.
@@ -139,13 +154,20 @@ pub(super) fn spawn_background(launch: Launch) -> anyhow::Result<Started> {
             if line == "ok" {
                 return Ok(Started::Ready);
             }
+            // "error <exit code> <kind> <message>"
             if let Some(rest) = line.strip_prefix("error ") {
-                let (code, msg) = rest.split_once(' ').unwrap_or(("1", rest));
-                return Ok(Started::Failed(code.parse().unwrap_or(1), msg.to_string()));
+                let mut parts = rest.splitn(3, ' ');
+                let code = parts.next().and_then(|c| c.parse().ok()).unwrap_or(1);
+                let kind = parts.next().unwrap_or("failed").to_string();
+                let message = parts.next().unwrap_or_default().to_string();
+                return Ok(Started::Failed(code, Failure { kind, message }));
             }
             Ok(Started::Failed(
                 1,
-                "the supervisor exited before it was ready (see its log file)".to_string(),
+                Failure {
+                    kind: "failed".into(),
+                    message: "the supervisor exited before it was ready (see its log file)".into(),
+                },
             ))
         }
     }
@@ -157,10 +179,12 @@ pub fn run(common: &Common, args: StartArgs) -> anyhow::Result<i32> {
     let id = launch.id.clone();
     let dir: PathBuf = launch.config.socket_dir.clone();
     match spawn_background(launch)? {
-        Started::Failed(code, msg) => {
-            eprintln!("hm: {msg}");
-            Ok(code)
+        Started::Failed(exit, f) => Err(super::common::Coded {
+            code: f.kind,
+            message: f.message,
+            exit,
         }
+        .into()),
         Started::Ready => {
             if args.json {
                 let paths = SocketDir::open(&dir)?.session(&id)?;

@@ -44,7 +44,7 @@ pub fn run(common: &Common, args: StatusArgs) -> anyhow::Result<i32> {
                             "pid": st.pid,
                             "state": st.state.name(),
                             "state_ms": st.state_ms,
-                            "idle_ms": st.idle_ms,
+                            "silent_ms": st.idle_ms,
                             "protocol": 1,
                         }))?;
                     } else {
@@ -69,7 +69,7 @@ pub fn run(common: &Common, args: StatusArgs) -> anyhow::Result<i32> {
                         "supervisor_pid": s.supervisor_pid,
                         "state": st.state.name(),
                         "state_ms": st.state_ms,
-                        "idle_ms": st.idle_ms,
+                        "silent_ms": st.idle_ms,
                         "started_at": s.started_at,
                         "uptime_ms": uptime.as_millis() as u64,
                         "command": s.command,
@@ -80,9 +80,12 @@ pub fn run(common: &Common, args: StatusArgs) -> anyhow::Result<i32> {
                         "output_offset": hello.output_offset,
                     }))?;
                 } else {
+                    // Two durations: in the current state, and since the
+                    // last output (not the same: the simple classifier
+                    // says idle only after idle_threshold_ms of silence).
                     let state = if st.alive {
                         format!(
-                            "running, {} for {}",
+                            "running, state {} for {}",
                             st.state,
                             human_duration(Duration::from_millis(st.state_ms.into()))
                         )
@@ -91,6 +94,10 @@ pub fn run(common: &Common, args: StatusArgs) -> anyhow::Result<i32> {
                     };
                     outln!("session  {}", s.id);
                     outln!("status   {state}");
+                    outln!(
+                        "silent   {} (since the last output)",
+                        human_duration(Duration::from_millis(st.idle_ms.into()))
+                    );
                     outln!("pid      {} (supervisor {})", st.pid, s.supervisor_pid);
                     outln!("uptime   {}", human_duration(uptime));
                     outln!("command  {}", command_line(&s.command));

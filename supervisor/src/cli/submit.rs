@@ -3,7 +3,9 @@
 
 use clap::Args;
 
-use super::common::{connect, live_session, print_json, runtime};
+use serde_json::json;
+
+use super::common::{answer, live_session, open, print_json, runtime};
 use super::Common;
 
 /// Arguments of `hm submit`.
@@ -11,8 +13,9 @@ use super::Common;
 pub struct SubmitArgs {
     /// Session id
     pub id: String,
-    /// The line to submit (multi-line text goes in as one paste where the program supports it)
-    #[arg(allow_hyphen_values = true)]
+    /// The line to submit (multi-line text goes in as one paste where the
+    /// program supports it). Options may come after it; a line that starts
+    /// with `-` goes after `--` (`hm submit ID -- -v`)
     pub text: String,
     /// How long to wait for the program to react to Enter
     #[arg(long, value_name = "MS", default_value_t = crate::requests::SUBMIT_TIMEOUT_MS)]
@@ -26,11 +29,17 @@ pub struct SubmitArgs {
 pub fn run(common: &Common, args: SubmitArgs) -> anyhow::Result<i32> {
     let (_, paths) = live_session(common, &args.id)?;
     runtime()?.block_on(async {
-        let (mut c, _) = connect(&paths, "hm submit").await?;
-        let r = c.submit(&args.text, Some(args.timeout)).await?;
-        let accepted = r["accepted"].as_bool() == Some(true);
+        let c = open(&paths, "hm submit").await?;
+        let r = answer(&paths, c.submit(&args.text, Some(args.timeout))).await?;
+        let accepted = r.accepted;
         if args.json {
-            print_json(&r)?;
+            print_json(&json!({
+                "ok": true,
+                "accepted": r.accepted,
+                "bracketed_paste": r.bracketed_paste,
+                "echoed": r.echoed,
+                "output_offset": r.output_offset,
+            }))?;
         } else if !accepted {
             eprintln!(
                 "hm: session {:?} did not react to the line within {} ms",

@@ -3,10 +3,11 @@
 
 use std::io::Write;
 
+use anyhow::anyhow;
 use clap::Args;
-use heimdall_protocol::{Event, ServerMessage};
+use heimdall_client::{GapCause, OutputItem};
 
-use super::common::{connect, find, runtime, socket_dir, Found};
+use super::common::{answer, find, open, runtime, socket_dir, Found};
 use super::Common;
 
 /// Arguments of `hm tail`.
@@ -34,35 +35,48 @@ pub fn run(common: &Common, args: TailArgs) -> anyhow::Result<i32> {
         }
     };
     runtime()?.block_on(async {
-        let (mut c, hello) = connect(&paths, "hm tail").await?;
-        let stop_at = hello.output_offset;
-        let mut pos = args.from.unwrap_or(hello.scrollback_offset);
-        c.subscribe_from(pos).await?;
-        let mut out = std::io::stdout().lock();
-        if !args.follow && pos >= stop_at {
+        let c = open(&paths, "hm tail").await?;
+        let (stop_at, scrollback) = c
+            .hello()
+            .map(|h| (h.output_offset, h.scrollback_offset))
+            .ok_or_else(|| {
+                anyhow!(
+                    "hm tail needs a newer supervisor (this one speaks heimdall 1.0's protocol)"
+                )
+            })?;
+        let from = args.from.unwrap_or(scrollback);
+        if !args.follow && from >= stop_at {
             return Ok(0);
         }
-        while let Some(msg) = c.recv().await? {
-            match msg {
-                ServerMessage::Output(b) => {
+        let mut stream = answer(&paths, c.output(from)).await?;
+        drop(c);
+        let mut out = std::io::stdout().lock();
+        while let Some(item) = stream.next().await {
+            match item {
+                OutputItem::Data { offset, bytes } => {
                     let take = if args.follow {
-                        b.len()
+                        bytes.len()
                     } else {
-                        (stop_at.saturating_sub(pos) as usize).min(b.len())
+                        (stop_at.saturating_sub(offset) as usize).min(bytes.len())
                     };
-                    out.write_all(&b[..take])?;
-                    pos += b.len() as u64;
-                    if !args.follow && pos >= stop_at {
+                    out.write_all(&bytes[..take])?;
+                    if !args.follow && offset + bytes.len() as u64 >= stop_at {
                         break;
                     }
                 }
-                ServerMessage::Event(Event::Skipped { missed_bytes, offset })
-                | ServerMessage::Event(Event::Lagged { missed_bytes, offset }) => {
-                    eprintln!("hm: {missed_bytes} bytes are no longer kept; continuing at offset {offset}");
-                    pos = offset;
+                OutputItem::Gap { from, to, cause } => {
+                    let why = match cause {
+                        GapCause::Evicted => "are no longer kept",
+                        GapCause::Lagged | GapCause::Consumer => {
+                            "were missed (this reader fell behind)"
+                        }
+                    };
+                    eprintln!("hm: {} bytes {why}; continuing at offset {to}", to - from);
+                    if !args.follow && to >= stop_at {
+                        break;
+                    }
                 }
-                ServerMessage::Exit { .. } => break,
-                _ => {}
+                OutputItem::Exit { .. } => break,
             }
         }
         out.flush()?;

@@ -3,9 +3,10 @@
 //! session exited first; `--exit` exits with the child's code.
 
 use clap::{ArgGroup, Args};
-use heimdall_protocol::{RegexSource, State, WaitCondition};
+use heimdall_client::{RegexSource, State, WaitCondition, WaitResult};
+use serde_json::{json, Value};
 
-use super::common::{ask_session, connect, print_json, runtime};
+use super::common::{answer, ask_session, open, print_json, runtime};
 use super::Common;
 use crate::exit_record::ExitRecord;
 use crate::paths::SessionPaths;
@@ -19,7 +20,8 @@ pub const TIMEOUT_EXIT: i32 = 124;
 pub struct WaitArgs {
     /// Session id
     pub id: String,
-    /// No output for MS milliseconds
+    /// No output for MS milliseconds (silence; the classifier's `idle`
+    /// state is `--state idle`)
     #[arg(long, value_name = "MS")]
     pub idle: Option<u64>,
     /// A regular expression appears on the screen (or, with --output, in new output)
@@ -40,6 +42,36 @@ pub struct WaitArgs {
     /// Print the result as JSON
     #[arg(long)]
     pub json: bool,
+}
+
+/// The JSON document `hm wait --json` prints for an answer.
+fn to_json(r: &WaitResult) -> Value {
+    match r {
+        WaitResult::Idle { idle_ms, state } => {
+            json!({"ok": true, "until": "idle", "silent_ms": idle_ms, "state": state.name()})
+        }
+        WaitResult::State { state } => json!({"ok": true, "until": "state", "state": state.name()}),
+        WaitResult::Regex {
+            matched,
+            line,
+            output_offset,
+        } => {
+            let mut v = json!({"ok": true, "until": "regex", "match": matched});
+            if let Some(l) = line {
+                v["line"] = json!(l);
+            }
+            if let Some(o) = output_offset {
+                v["output_offset"] = json!(o);
+            }
+            v
+        }
+        WaitResult::Exited { code, signal } => {
+            json!({"ok": true, "until": "exit", "code": code, "signal": signal})
+        }
+        WaitResult::TimedOut => json!({"ok": false, "error": "timeout"}),
+        WaitResult::EndedFirst { code } => json!({"ok": false, "error": "exited", "code": code}),
+        WaitResult::Unknown(v) => v.clone(),
+    }
 }
 
 /// `hm wait`.
@@ -63,44 +95,50 @@ pub fn run(common: &Common, args: WaitArgs) -> anyhow::Result<i32> {
     };
     let ended = |rec: ExitRecord| {
         if args.json {
-            print_json(
-                &serde_json::json!({"ok": args.exit, "until": "exit", "code": rec.code, "exited": true}),
-            )?;
+            print_json(&if args.exit {
+                json!({"ok": true, "until": "exit", "code": rec.code, "signal": rec.signal})
+            } else {
+                json!({"ok": false, "error": "exited", "code": rec.code})
+            })?;
         }
         Ok(if args.exit { rec.code } else { 1 })
     };
     let ask = |paths: &SessionPaths| {
         runtime()?.block_on(async {
-            let (mut c, _) = connect(paths, "hm wait").await?;
-            let r = c.wait(condition.clone(), args.timeout).await?;
+            let c = open(paths, "hm wait").await?;
+            let r = answer(paths, c.wait(condition.clone(), args.timeout)).await?;
             if args.json {
-                print_json(&r)?;
+                print_json(&to_json(&r))?;
             }
-            let ok = r["ok"].as_bool() == Some(true);
-            Ok(match (ok, r["error"].as_str()) {
-                (true, _) if args.exit => r["code"].as_i64().unwrap_or(0) as i32,
-                (true, _) => {
+            Ok(match r {
+                WaitResult::Exited { code, .. } => code,
+                WaitResult::Regex { matched, .. } => {
                     if !args.json {
-                        if let Some(m) = r["match"].as_str() {
-                            outln!("{m}");
-                        }
+                        outln!("{matched}");
                     }
                     0
                 }
-                (false, Some("timeout")) => {
+                WaitResult::Idle { .. } | WaitResult::State { .. } => 0,
+                WaitResult::TimedOut => {
                     if !args.json {
                         eprintln!("hm: timed out waiting on session {:?}", paths.id);
                     }
                     TIMEOUT_EXIT
                 }
-                (false, _) => {
+                WaitResult::EndedFirst { code } => {
                     if !args.json {
                         eprintln!(
-                            "hm: session {:?} exited (code {}) before the condition held",
-                            paths.id, r["code"]
+                            "hm: session {:?} exited (code {code}) before the condition held",
+                            paths.id
                         );
                     }
                     1
+                }
+                WaitResult::Unknown(v) => {
+                    if !args.json {
+                        eprintln!("hm: session {:?} answered {v}", paths.id);
+                    }
+                    i32::from(v["ok"].as_bool() != Some(true))
                 }
             })
         })

@@ -1,0 +1,230 @@
+//! The command line for scripts (issue #8): JSON output and JSON errors
+//! (item 23), options after the text (item 13), the two meanings of idle
+//! (item 22). Every test runs the real `hm`.
+
+mod common;
+
+use serde_json::Value;
+
+use common::{poll, Env, DEADLINE};
+
+/// `hm ARGS`: (exit code, stdout parsed as JSON, stderr).
+fn json_of(env: &Env, args: &[&str]) -> (Option<i32>, Value, String) {
+    let out = env.run(args);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let v = serde_json::from_str(&stdout)
+        .unwrap_or_else(|e| panic!("hm {args:?}: stdout is not one JSON document ({e}): {stdout}"));
+    (
+        out.status.code(),
+        v,
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// Item 23: wait, submit and signal answer with no `"id"` (a protocol
+/// detail, and it was `null`).
+#[test]
+fn item23_results_carry_no_request_id() {
+    let env = Env::new();
+    env.start("r", &[], &["sh"]);
+    env.wait_screen("r", r"[#$] ?$");
+    let (code, v, _) = json_of(&env, &["submit", "r", "echo sub-$((6*7))", "--json"]);
+    assert_eq!(code, Some(0), "{v}");
+    assert_eq!(v["accepted"], true, "{v}");
+    assert!(v.get("id").is_none(), "{v}");
+    let (code, v, _) = json_of(
+        &env,
+        &[
+            "wait",
+            "r",
+            "--regex",
+            "^sub-42",
+            "--json",
+            "--timeout",
+            "20000",
+        ],
+    );
+    assert_eq!(code, Some(0), "{v}");
+    assert_eq!(v["match"], "sub-42", "{v}");
+    assert!(v.get("id").is_none(), "{v}");
+    let (code, v, _) = json_of(&env, &["signal", "r", "WINCH", "--json"]);
+    assert_eq!(code, Some(0), "{v}");
+    assert_eq!(v["signal"], "SIGWINCH", "{v}");
+    assert!(v.get("id").is_none(), "{v}");
+}
+
+/// Item 23: with --json a failure is one JSON object on stdout
+/// (`ok: false`, a stable `error` code, a `message`), nothing on stderr,
+/// and the exit code it has without --json.
+#[test]
+fn item23_errors_are_json_objects_on_stdout() {
+    let env = Env::new();
+    let check = |args: &[&str], exit: i32, code: &str| {
+        let (got, v, stderr) = json_of(&env, args);
+        assert_eq!(got, Some(exit), "hm {args:?}: {v}");
+        assert_eq!(v["ok"], false, "hm {args:?}: {v}");
+        assert_eq!(v["error"], code, "hm {args:?}: {v}");
+        assert!(v["message"].as_str().is_some_and(|m| !m.is_empty()), "{v}");
+        assert!(stderr.is_empty(), "hm {args:?}: {stderr}");
+        v
+    };
+    let v = check(&["status", "nosuch", "--json"], 1, "no_session");
+    assert!(v["message"].as_str().unwrap().contains("nosuch"), "{v}");
+    check(
+        &["wait", "nosuch", "--idle", "10", "--json"],
+        1,
+        "no_session",
+    );
+    check(
+        &["ls", "--json", "--config", "/nonexistent.toml"],
+        1,
+        "config",
+    );
+    // A usage error, before the command line is understood.
+    check(&["wait", "x", "--json"], 2, "usage");
+    // Starting: the codes the client library's typed errors rest on.
+    check(
+        &[
+            "start",
+            "--json",
+            "--id",
+            "nocmd",
+            "--",
+            "/nonexistent/program",
+        ],
+        127,
+        "command_not_found",
+    );
+    env.start("dup", &[], &["sleep", "100"]);
+    check(
+        &["start", "--json", "--id", "dup", "--", "sleep", "100"],
+        1,
+        "already_running",
+    );
+    // A session that has ended cannot be signalled.
+    env.start("gone", &[], &["true"]);
+    env.wait_gone("gone");
+    check(&["signal", "gone", "INT", "--json"], 1, "exited");
+    // Without --json: the text on stderr, as before.
+    let out = env.run(&["status", "nosuch"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(out.stdout.is_empty());
+    assert!(String::from_utf8_lossy(&out.stderr).starts_with("No session found: nosuch"));
+}
+
+/// Item 23: `ls --json` has `cwd` like `status --json`, for running and
+/// exited sessions; `hm ls` labels the time column: "up …" while running,
+/// "ended … ago" once exited.
+#[test]
+fn item23_ls_has_cwd_and_labels_the_time_of_exited_sessions() {
+    let env = Env::new();
+    let work = env.dir.path().join("work");
+    std::fs::create_dir(&work).unwrap();
+    let work_s = work.to_str().unwrap();
+    env.start("live", &["--workdir", work_s], &["sleep", "100"]);
+    env.start("done", &["--workdir", work_s], &["true"]);
+    env.wait_gone("done");
+    let ls: Value = serde_json::from_str(&env.ok(&["ls", "--json"])).unwrap();
+    let rows = ls.as_array().expect("an array");
+    assert_eq!(rows.len(), 2, "{ls}");
+    for r in rows {
+        assert_eq!(r["cwd"], work_s, "{r}");
+    }
+    assert_eq!(env.status_json("live")["cwd"], work_s);
+    let text = env.ok(&["ls"]);
+    let mut lines = text.lines();
+    let header = lines.next().unwrap();
+    assert!(header.contains("TIME"), "{text}");
+    assert!(!header.contains("UPTIME"), "{text}");
+    let row = |id: &str| {
+        text.lines()
+            .find(|l| l.starts_with(id))
+            .unwrap_or_else(|| panic!("no row {id}: {text}"))
+            .to_string()
+    };
+    assert!(row("live").contains(" up "), "{text}");
+    let done = row("done");
+    assert!(done.contains("exited (0)"), "{text}");
+    assert!(done.contains(" ended ") && done.contains(" ago"), "{text}");
+}
+
+/// Item 13: options after the text are options; text that starts with `-`
+/// goes after `--`.
+#[test]
+fn item13_options_after_the_text_are_options() {
+    let env = Env::new();
+    env.start("cat", &[], &["cat"]);
+    let dir = env.sockets();
+    let dir = dir.to_str().unwrap();
+    // The environment names another directory: only the option finds the session.
+    let elsewhere = env.dir.path().join("elsewhere");
+    let send = |args: &[&str]| {
+        let out = env
+            .hm()
+            .env("HEIMDALL_SOCKET_DIR", &elsewhere)
+            .args(args)
+            .output()
+            .expect("run hm");
+        assert!(
+            out.status.success(),
+            "hm {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    send(&["send", "cat", "abc", "--socket-dir", dir]);
+    send(&["send", "cat", "--keys", "Enter", "--socket-dir", dir]);
+    send(&["send", "cat", "--socket-dir", dir, "--", "-v", "--json"]);
+    send(&["send", "cat", "--keys", "Enter", "--socket-dir", dir]);
+    // cat echoes each line once as typed (the terminal) and once as read.
+    let lines = poll("the typed lines", DEADLINE, || {
+        let lines = env.screen_lines("cat");
+        let full: Vec<String> = lines.into_iter().filter(|l| !l.is_empty()).collect();
+        (full.len() >= 4).then_some(full)
+    });
+    assert_eq!(lines, ["abc", "abc", "-v --json", "-v --json"], "{lines:?}");
+    // A line that starts with `-` for submit, after `--`.
+    let out = env
+        .hm()
+        .args(["submit", "cat", "--json", "--", "-n"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    poll("the submitted line", DEADLINE, || {
+        (env.screen_lines("cat")
+            .iter()
+            .filter(|l| *l == "-n")
+            .count()
+            == 2)
+            .then_some(())
+    });
+}
+
+/// Item 22: time since the last output (`silent_ms`, "silent") and time in
+/// the current state (`state_ms`, "state … for") are named apart; `idle_ms`
+/// meant either.
+#[test]
+fn item22_silence_and_time_in_state_are_named_apart() {
+    let env = Env::new();
+    env.start("q", &[], &["sh", "-c", "echo hi; exec sleep 100"]);
+    let (code, v, _) = json_of(
+        &env,
+        &["wait", "q", "--idle", "300", "--json", "--timeout", "20000"],
+    );
+    assert_eq!(code, Some(0), "{v}");
+    assert!(v["silent_ms"].as_u64().is_some_and(|ms| ms >= 300), "{v}");
+    assert!(v.get("idle_ms").is_none(), "{v}");
+    let st = env.status_json("q");
+    assert!(st["silent_ms"].as_u64().is_some_and(|ms| ms >= 300), "{st}");
+    assert!(st["state_ms"].as_u64().is_some(), "{st}");
+    assert!(st.get("idle_ms").is_none(), "{st}");
+    let ls: Value = serde_json::from_str(&env.ok(&["ls", "--json"])).unwrap();
+    assert!(ls[0]["silent_ms"].as_u64().is_some(), "{ls}");
+    let text = env.ok(&["status", "q"]);
+    assert!(text.contains("\nstatus   running, state "), "{text}");
+    assert!(text.contains("\nsilent   "), "{text}");
+    assert!(text.contains("(since the last output)"), "{text}");
+}
