@@ -1,6 +1,6 @@
 //! The command line for scripts (issue #8): JSON output and JSON errors
 //! (item 23), options after the text (item 13), the two meanings of idle
-//! (item 22). Every test runs the real `hm`.
+//! (item 22), manual pages (item 26). Every test runs the real `hm`.
 
 mod common;
 
@@ -227,4 +227,59 @@ fn item22_silence_and_time_in_state_are_named_apart() {
     assert!(text.contains("\nstatus   running, state "), "{text}");
     assert!(text.contains("\nsilent   "), "{text}");
     assert!(text.contains("(since the last output)"), "{text}");
+}
+
+/// Item 26: a manual page per subcommand; NAME reads "hm - Supervise…"
+/// (not "hm - hm: …"); every page a page refers to is one `hm man` makes.
+#[test]
+fn item26_a_man_page_per_subcommand_and_no_reference_to_a_missing_page() {
+    let env = Env::new();
+    let main = env.ok(&["man"]);
+    let name = main
+        .lines()
+        .skip_while(|l| *l != ".SH NAME")
+        .nth(1)
+        .expect("a NAME section");
+    assert!(name.starts_with("hm \\- Supervise"), "{name}");
+    let pages = env.dir.path().join("man1");
+    std::fs::create_dir(&pages).unwrap();
+    env.ok(&["man", "--dir", pages.to_str().unwrap()]);
+    let written: Vec<String> = std::fs::read_dir(&pages)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(written.contains(&"hm.1".to_string()), "{written:?}");
+    // Every reference, in hm(1) as printed and in every page written.
+    let mut texts = vec![main.clone()];
+    for f in &written {
+        texts.push(std::fs::read_to_string(pages.join(f)).unwrap());
+    }
+    let mut referred = 0;
+    for text in &texts {
+        for (i, _) in text.match_indices("(1)") {
+            let start = text[..i]
+                .rfind(|c: char| !(c.is_ascii_alphanumeric() || c == '-' || c == '\\'))
+                .map_or(0, |s| s + 1);
+            let page = text[start..i].replace("\\-", "-");
+            // `hm-SUBCOMMAND(1)` is the placeholder the text uses for them all.
+            if page.starts_with("hm-") && page != "hm-SUBCOMMAND" {
+                referred += 1;
+                assert!(
+                    written.contains(&format!("{page}.1")),
+                    "{page}(1) is referred to but not written: {written:?}"
+                );
+            }
+        }
+    }
+    assert!(
+        referred >= 15,
+        "hm(1) lists the subcommands' pages ({referred})"
+    );
+    assert!(!written.iter().any(|f| f == "hm-help.1"), "{written:?}");
+    // A subcommand's page has its own options, and `hm man SUB` prints it.
+    let wait = std::fs::read_to_string(pages.join("hm-wait.1")).unwrap();
+    assert!(wait.contains("\\fB\\-\\-timeout\\fR"), "{wait}");
+    assert!(wait.contains("\\fB\\-\\-socket\\-dir\\fR"), "{wait}");
+    assert_eq!(env.ok(&["man", "wait"]), wait);
+    assert_eq!(env.run(&["man", "nosuch"]).status.code(), Some(2));
 }

@@ -2,7 +2,9 @@
 //! generated from the command-line definition so they never drift from it.
 
 use std::io::Write as _;
+use std::path::PathBuf;
 
+use anyhow::Context;
 use clap::{Args, CommandFactory, ValueEnum};
 
 use super::Cli;
@@ -47,8 +49,47 @@ pub fn completions(args: CompletionsArgs) -> anyhow::Result<i32> {
     Ok(0)
 }
 
-/// `hm man`: print the man page (roff).
-pub fn man() -> anyhow::Result<i32> {
-    clap_mangen::Man::new(Cli::command()).render(&mut std::io::stdout())?;
+/// Arguments of `hm man`.
+#[derive(Debug, Args)]
+pub struct ManArgs {
+    /// Print the page of this subcommand, hm-SUBCOMMAND(1), instead of hm(1)
+    #[arg(value_name = "SUBCOMMAND", conflicts_with = "dir")]
+    pub subcommand: Option<String>,
+    /// Write every page (hm.1 and hm-SUBCOMMAND.1 for each subcommand) into DIR
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
+}
+
+/// `hm`'s command definition as the pages describe it: no `help`
+/// subcommand (the pages are the help), so no page refers to an hm-help(1).
+fn command() -> clap::Command {
+    let mut cmd = Cli::command().disable_help_subcommand(true);
+    cmd.build();
+    cmd
+}
+
+/// `hm man`: print hm(1) or one subcommand's page (roff), or write them all.
+pub fn man(args: ManArgs) -> anyhow::Result<i32> {
+    let cmd = command();
+    if let Some(dir) = args.dir {
+        clap_mangen::generate_to(cmd, &dir)
+            .with_context(|| format!("cannot write the man pages into {}", dir.display()))?;
+        return Ok(0);
+    }
+    let page = match args.subcommand {
+        None => cmd,
+        Some(name) => match cmd.find_subcommand(&name) {
+            Some(sub) => sub.clone(),
+            None => {
+                let names: Vec<&str> = cmd.get_subcommands().map(|s| s.get_name()).collect();
+                eprintln!("hm: no subcommand {name:?} (one of: {})", names.join(", "));
+                return Ok(2);
+            }
+        },
+    };
+    // Into a buffer first: a closed pipe is an error returned, not a panic.
+    let mut roff = Vec::new();
+    clap_mangen::Man::new(page).render(&mut roff)?;
+    std::io::stdout().write_all(&roff)?;
     Ok(0)
 }

@@ -48,7 +48,13 @@ use crate::config::Config;
 /// Supervise programs in pseudo-terminals; watch and drive them from
 /// terminals, scripts and agents.
 #[derive(Debug, Parser)]
-#[command(name = "hm", version, about, propagate_version = true)]
+#[command(
+    name = "hm",
+    version,
+    propagate_version = true,
+    after_long_help = "Each subcommand has a manual page of its own, hm-SUBCOMMAND(1): \
+        `hm man SUBCOMMAND` prints one, `hm man --dir DIR` writes them all."
+)]
 pub struct Cli {
     #[command(flatten)]
     common: Common,
@@ -119,8 +125,8 @@ enum Command {
     Report(report::ReportArgs),
     /// Print shell completions (bash, zsh, fish, elvish, powershell).
     Completions(docs::CompletionsArgs),
-    /// Print the man page (roff): hm man > hm.1
-    Man,
+    /// Print the man page (roff): hm man > hm.1; hm man SUBCOMMAND; hm man --dir DIR writes every page
+    Man(docs::ManArgs),
 }
 
 /// Flags shared by `hm run` and `hm start` (heimdall 1.0's supervisor
@@ -322,7 +328,7 @@ pub fn main() -> i32 {
         Command::Explain(a) => explain::run(&cli.common, a),
         Command::Report(a) => report::run(&cli.common, a),
         Command::Completions(a) => docs::completions(a),
-        Command::Man => docs::man(),
+        Command::Man(a) => docs::man(a),
     };
     match result {
         Ok(code) => code,
