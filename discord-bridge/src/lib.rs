@@ -8,11 +8,23 @@
 //! - [`config`]: the `[discord]` table of `heimdall.toml`.
 //! - [`access`]: who may do what, where (default deny).
 //! - [`audit`]: the JSONL audit log of every action.
-//! - [`sessions`]: the sessions, through the client library.
 //! - [`text`]: scrubbed text cut to Discord's limits, screens as code blocks.
+//! - [`sessions`]: the sessions, through the client library.
+//! - [`watch`]: a thread per watched session with a live screen message.
+//! - [`chat`]: the agent in chat, one conversation per channel.
+//! - [`bot`]: serenity's client, the slash commands and event handlers.
 
 pub mod access;
 pub mod audit;
+pub mod bot;
+pub mod chat;
 pub mod config;
 pub mod sessions;
 pub mod text;
+pub mod watch;
+
+/// Lock a mutex, also after a panic elsewhere poisoned it (the data is
+/// plain maps that stay consistent).
+pub(crate) fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}

@@ -1,0 +1,744 @@
+//! The bot: serenity's gateway client and event handler, the slash
+//! commands, buttons and messages, each checked against the access model
+//! and written to the audit log.
+//!
+//! Gateway intents: `GUILD_MESSAGES` (messages typed in watch threads and
+//! agent channels) and `MESSAGE_CONTENT` (a privileged intent, needed to
+//! read those messages' text; enable it in the Developer Portal). Slash
+//! commands and buttons arrive as interactions, which need no intent.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock};
+
+use serenity::all::{
+    async_trait, ChannelId, ChannelType, Client, ClientBuilder, CommandDataOptionValue,
+    CommandInteraction, CommandOptionType, ComponentInteraction, Context, CreateAllowedMentions,
+    CreateAttachment, CreateAutocompleteResponse, CreateCommand, CreateCommandOption,
+    CreateInteractionResponse, CreateInteractionResponseFollowup, CreateInteractionResponseMessage,
+    CreateThread, EditInteractionResponse, Event, EventHandler, GatewayIntents, GuildId,
+    HttpBuilder, Interaction, Message, RawEventHandler, Ready, ResumedEvent, UserId,
+};
+
+use crate::access::{Access, Action, Requester};
+use crate::audit::{AuditLog, Entry};
+use crate::chat::{AgentHub, Job};
+use crate::config::DiscordConfig;
+use crate::lock;
+use crate::sessions::Sessions;
+use crate::text::{clean, code_post, screen_message, split, Post, MESSAGE_LIMIT};
+use crate::watch::{self, parse_answer_id, WatchSpec, Watches};
+
+/// The gateway intents the bot asks for (see the module documentation).
+pub fn intents() -> GatewayIntents {
+    GatewayIntents::GUILD_MESSAGES | GatewayIntents::MESSAGE_CONTENT
+}
+
+/// Everything the handlers share.
+pub struct Bridge {
+    cfg: DiscordConfig,
+    access: Access,
+    audit: AuditLog,
+    sessions: Sessions,
+    watches: Arc<Watches>,
+    agent: Option<Arc<AgentHub>>,
+    /// Who started each session from Discord.
+    starters: Mutex<HashMap<String, UserId>>,
+    /// The bot's own user id, from READY (no cache needed).
+    bot_id: OnceLock<UserId>,
+}
+
+impl Bridge {
+    /// The bridge state.
+    pub fn new(
+        cfg: DiscordConfig,
+        audit: AuditLog,
+        sessions: Sessions,
+        agent: Option<AgentHub>,
+    ) -> Bridge {
+        Bridge {
+            access: Access::new(&cfg),
+            cfg,
+            audit,
+            sessions,
+            watches: Arc::new(Watches::default()),
+            agent: agent.map(Arc::new),
+            starters: Mutex::new(HashMap::new()),
+            bot_id: OnceLock::new(),
+        }
+    }
+
+    /// The access model (for the start-up log).
+    pub fn access(&self) -> &Access {
+        &self.access
+    }
+}
+
+/// Build the serenity client: REST through `rest_proxy` (with serenity's
+/// rate limiter off) when it is set.
+pub async fn client(bridge: Bridge, token: &str) -> serenity::Result<Client> {
+    let mut http = HttpBuilder::new(token);
+    if let Some(proxy) = &bridge.cfg.rest_proxy {
+        http = http.proxy(proxy.clone()).ratelimiter_disabled(true);
+    }
+    let bridge = Arc::new(bridge);
+    ClientBuilder::new_with_http(http.build(), intents())
+        .event_handler(Handler { bridge })
+        .raw_event_handler(Unparsed)
+        .await
+}
+
+/// Logs gateway events serenity could not read (they never reach the
+/// handler, so they would otherwise vanish).
+struct Unparsed;
+
+#[async_trait]
+impl RawEventHandler for Unparsed {
+    async fn raw_event(&self, _ctx: Context, ev: Event) {
+        if let Event::Unknown(u) = ev {
+            tracing::warn!("unparsed gateway event {}: {}", u.kind, u.value);
+        }
+    }
+}
+
+struct Handler {
+    bridge: Arc<Bridge>,
+}
+
+/// The slash commands.
+pub fn commands() -> Vec<CreateCommand> {
+    let id = |required: bool| {
+        CreateCommandOption::new(CommandOptionType::String, "id", "Session id")
+            .required(required)
+            .set_autocomplete(true)
+    };
+    let text = |name: &str, what: &str| {
+        CreateCommandOption::new(CommandOptionType::String, name, what).required(true)
+    };
+    vec![
+        CreateCommand::new("run")
+            .description("Start a command in a new supervised session")
+            .add_option(text("command", "The command line (run with sh -c)"))
+            .add_option(
+                CreateCommandOption::new(CommandOptionType::String, "id", "Session id to use")
+                    .required(false),
+            )
+            .add_option(
+                CreateCommandOption::new(CommandOptionType::String, "cwd", "Working directory")
+                    .required(false),
+            ),
+        CreateCommand::new("ls").description("List sessions"),
+        CreateCommand::new("status")
+            .description("A session's state")
+            .add_option(id(true)),
+        CreateCommand::new("screen")
+            .description("A session's screen")
+            .add_option(id(true)),
+        CreateCommand::new("send")
+            .description("Type a line into a session (Enter included)")
+            .add_option(id(true))
+            .add_option(text("text", "The line")),
+        CreateCommand::new("keys")
+            .description("Send named keys to a session (C-c Enter Up Tab Esc F5 …)")
+            .add_option(id(true))
+            .add_option(text("keys", "Key names separated by spaces")),
+        CreateCommand::new("interrupt")
+            .description("Ctrl-C: SIGINT to the foreground job of the session's terminal")
+            .add_option(id(true)),
+        CreateCommand::new("kill")
+            .description("End a session and its whole process tree")
+            .add_option(id(true)),
+        CreateCommand::new("watch")
+            .description("Watch a session in a thread: live screen, prompts, exit")
+            .add_option(id(true)),
+        CreateCommand::new("unwatch")
+            .description("Stop watching a session")
+            .add_option(id(true)),
+        CreateCommand::new("ask")
+            .description("Ask the agent")
+            .add_option(text("prompt", "What to ask")),
+    ]
+}
+
+fn action_of(name: &str) -> Option<Action> {
+    Some(match name {
+        "run" => Action::Run,
+        "ls" => Action::List,
+        "status" => Action::Status,
+        "screen" => Action::Screen,
+        "send" => Action::Send,
+        "keys" => Action::Keys,
+        "interrupt" => Action::Interrupt,
+        "kill" => Action::Kill,
+        "watch" => Action::Watch,
+        "unwatch" => Action::Unwatch,
+        "ask" => Action::Agent,
+        _ => return None,
+    })
+}
+
+fn option<'a>(cmd: &'a CommandInteraction, name: &str) -> Option<&'a str> {
+    cmd.data
+        .options
+        .iter()
+        .find(|o| o.name == name)
+        .and_then(|o| match &o.value {
+            CommandDataOptionValue::String(s) => Some(s.as_str()),
+            _ => None,
+        })
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+}
+
+/// What a command answers.
+enum Reply {
+    /// Plain text (split if long).
+    Text(String),
+    /// A block of program text (attached as a file if long).
+    Code { heading: String, body: String },
+    /// One ready message (a screen).
+    Raw(String),
+}
+
+impl Reply {
+    fn summary(&self) -> String {
+        let s = match self {
+            Reply::Text(t) | Reply::Raw(t) => t.as_str(),
+            Reply::Code { heading, .. } => heading.as_str(),
+        };
+        s.lines().next().unwrap_or("").to_string()
+    }
+}
+
+impl Bridge {
+    fn requester(
+        &self,
+        user: UserId,
+        roles: Vec<u64>,
+        guild: Option<GuildId>,
+        channel: ChannelId,
+    ) -> Requester {
+        Requester {
+            user: user.get(),
+            roles,
+            guild: guild.map(GuildId::get),
+            channel: channel.get(),
+        }
+    }
+
+    /// The parent channel when `channel` is one of our watch threads.
+    fn parent_of(&self, channel: u64) -> Option<u64> {
+        self.watches.session_of(channel).map(|(_, parent)| parent)
+    }
+
+    fn record(
+        &self,
+        who: &Requester,
+        user_name: &str,
+        action: Action,
+        session: Option<&str>,
+        allowed: bool,
+        detail: String,
+    ) {
+        self.audit.record(Entry {
+            time: String::new(),
+            user: who.user.to_string(),
+            user_name: user_name.to_string(),
+            action: action.name().to_string(),
+            session: session.map(String::from),
+            guild: who.guild.map(|g| g.to_string()),
+            channel: who.channel.to_string(),
+            allowed,
+            detail,
+        });
+    }
+
+    async fn run_command(
+        &self,
+        ctx: &Context,
+        cmd: &CommandInteraction,
+        action: Action,
+        id: Option<&str>,
+    ) -> Result<Reply, String> {
+        let need_id = || id.ok_or_else(|| "give a session id".to_string());
+        match action {
+            Action::List => Ok(Reply::Code {
+                heading: "Sessions".into(),
+                body: self.sessions.list().await,
+            }),
+            Action::Status => self.sessions.status(need_id()?).await.map(Reply::Text),
+            Action::Screen => {
+                let id = need_id()?;
+                let s = self.sessions.screen(id).await?;
+                let msg = screen_message(&format!("`{id}`"), &s.text, Some(&s.ansi), MESSAGE_LIMIT);
+                if msg.contains("(top lines cut)") {
+                    Ok(Reply::Code {
+                        heading: format!("`{id}`"),
+                        body: s.text.join("\n"),
+                    })
+                } else {
+                    Ok(Reply::Raw(msg))
+                }
+            }
+            Action::Run => {
+                let command = option(cmd, "command").unwrap_or("");
+                let started = self.sessions.start(command, id, option(cmd, "cwd")).await?;
+                lock(&self.starters).insert(started.clone(), cmd.user.id);
+                Ok(Reply::Text(format!(
+                    "started `{started}`: {command}\n(/watch {started} to follow it in a thread)"
+                )))
+            }
+            Action::Send => {
+                let text = option(cmd, "text").unwrap_or("");
+                self.sessions
+                    .submit(need_id()?, text)
+                    .await
+                    .map(Reply::Text)
+            }
+            Action::Keys => {
+                let keys = option(cmd, "keys").unwrap_or("");
+                self.sessions.keys(need_id()?, keys).await.map(Reply::Text)
+            }
+            Action::Interrupt => self.sessions.interrupt(need_id()?).await.map(Reply::Text),
+            Action::Kill => self.sessions.kill(need_id()?).await.map(Reply::Text),
+            Action::Watch => self.watch(ctx, cmd, need_id()?).await.map(Reply::Text),
+            Action::Unwatch => {
+                let id = need_id()?;
+                Ok(Reply::Text(if self.watches.stop(id) {
+                    format!("stopped watching `{id}`")
+                } else {
+                    format!("`{id}` is not being watched")
+                }))
+            }
+            Action::Agent => {
+                let prompt = option(cmd, "prompt").unwrap_or("");
+                self.ask(ctx, cmd.channel_id, prompt, &cmd.user.name)
+                    .map(Reply::Text)
+            }
+            Action::Answer => Err("not a command".into()),
+        }
+    }
+
+    fn ask(
+        &self,
+        ctx: &Context,
+        channel: ChannelId,
+        prompt: &str,
+        user_name: &str,
+    ) -> Result<String, String> {
+        let Some(hub) = &self.agent else {
+            return Err("the agent is not configured".into());
+        };
+        if prompt.trim().is_empty() {
+            return Err("say something".into());
+        }
+        let ahead = hub.submit(
+            &ctx.http,
+            channel,
+            Job {
+                prompt: prompt.to_string(),
+                user_name: user_name.to_string(),
+            },
+        );
+        Ok(if ahead == 0 {
+            format!("asked the agent: {prompt}")
+        } else {
+            format!("queued for the agent ({ahead} turn(s) ahead in this channel): {prompt}")
+        })
+    }
+
+    async fn watch(
+        &self,
+        ctx: &Context,
+        cmd: &CommandInteraction,
+        id: &str,
+    ) -> Result<String, String> {
+        if let Some(t) = self.watches.thread_of(id) {
+            return Ok(format!("`{id}` is already watched in <#{t}>"));
+        }
+        // Make sure it exists before opening a thread for it.
+        self.sessions.connect(id).await?;
+        // Inside a watch thread, the new thread goes to its parent channel.
+        let parent = self
+            .parent_of(cmd.channel_id.get())
+            .map(ChannelId::new)
+            .unwrap_or(cmd.channel_id);
+        let thread = parent
+            .create_thread(
+                &ctx.http,
+                CreateThread::new(format!("hm {id}")).kind(ChannelType::PublicThread),
+            )
+            .await
+            .map_err(|e| format!("cannot create a thread: {e}"))?;
+        let starter = lock(&self.starters).get(id).copied();
+        watch::start(
+            &self.watches,
+            WatchSpec {
+                http: ctx.http.clone(),
+                sessions: self.sessions.clone(),
+                session: id.to_string(),
+                thread: thread.id,
+                parent,
+                starter,
+            },
+        );
+        Ok(format!("watching `{id}` in <#{}>", thread.id))
+    }
+
+    async fn on_command(&self, ctx: &Context, cmd: CommandInteraction) {
+        let Some(action) = action_of(&cmd.data.name) else {
+            return;
+        };
+        let roles = member_roles(cmd.member.as_deref().map(|m| &m.roles[..]));
+        let who = self.requester(cmd.user.id, roles, cmd.guild_id, cmd.channel_id);
+        let id = option(&cmd, "id");
+        let parent = self.parent_of(who.channel);
+        if let Err(refusal) = self.access.check(&who, parent, action) {
+            self.record(&who, &cmd.user.name, action, id, false, refusal.to_string());
+            let msg = CreateInteractionResponseMessage::new()
+                .content(format!("refused: {refusal}"))
+                .ephemeral(true);
+            if let Err(e) = cmd
+                .create_response(&ctx.http, CreateInteractionResponse::Message(msg))
+                .await
+            {
+                tracing::warn!("cannot answer /{}: {e}", cmd.data.name);
+            }
+            return;
+        }
+        // Acknowledge within Discord's 3 seconds; the answer follows.
+        if let Err(e) = cmd.defer(&ctx.http).await {
+            tracing::warn!("cannot defer /{}: {e}", cmd.data.name);
+        }
+        let detail_input = match action {
+            Action::Run => option(&cmd, "command"),
+            Action::Send => option(&cmd, "text"),
+            Action::Keys => option(&cmd, "keys"),
+            Action::Agent => option(&cmd, "prompt"),
+            _ => None,
+        };
+        let result = self.run_command(ctx, &cmd, action, id).await;
+        let (reply, detail) = match result {
+            Ok(r) => {
+                let s = r.summary();
+                (r, s)
+            }
+            Err(e) => (Reply::Text(format!("failed: {e}")), format!("failed: {e}")),
+        };
+        let session = match (action, &reply) {
+            (Action::Run, Reply::Text(t)) if t.starts_with("started `") => {
+                t.split('`').nth(1).map(String::from)
+            }
+            _ => id.map(String::from),
+        };
+        let detail = match detail_input {
+            Some(input) => format!("{input} → {detail}"),
+            None => detail,
+        };
+        self.record(
+            &who,
+            &cmd.user.name,
+            action,
+            session.as_deref(),
+            true,
+            detail,
+        );
+        respond(ctx, &cmd, reply).await;
+    }
+
+    async fn on_autocomplete(&self, ctx: &Context, cmd: CommandInteraction) {
+        let roles = member_roles(cmd.member.as_deref().map(|m| &m.roles[..]));
+        let who = self.requester(cmd.user.id, roles, cmd.guild_id, cmd.channel_id);
+        let typed = cmd
+            .data
+            .autocomplete()
+            .map(|a| a.value.to_string())
+            .unwrap_or_default();
+        // Only those who may look learn the session ids.
+        let ids = match self
+            .access
+            .check(&who, self.parent_of(who.channel), Action::List)
+        {
+            Ok(_) => self.sessions.running_ids(&typed),
+            Err(_) => Vec::new(),
+        };
+        let mut resp = CreateAutocompleteResponse::new();
+        for id in ids.into_iter().take(25) {
+            resp = resp.add_string_choice(id.clone(), id);
+        }
+        if let Err(e) = cmd
+            .create_response(&ctx.http, CreateInteractionResponse::Autocomplete(resp))
+            .await
+        {
+            tracing::debug!("autocomplete answer failed: {e}");
+        }
+    }
+
+    async fn on_button(&self, ctx: &Context, press: ComponentInteraction) {
+        let Some((generation, index, session)) = parse_answer_id(&press.data.custom_id) else {
+            return;
+        };
+        let roles = member_roles(press.member.as_ref().map(|m| &m.roles[..]));
+        let who = self.requester(press.user.id, roles, press.guild_id, press.channel_id);
+        // Checked against whoever pressed, not whom the prompt was for.
+        let parent = self.parent_of(who.channel);
+        let refuse = |text: String| {
+            CreateInteractionResponseMessage::new()
+                .content(text)
+                .ephemeral(true)
+        };
+        if let Err(refusal) = self.access.check(&who, parent, Action::Answer) {
+            self.record(
+                &who,
+                &press.user.name,
+                Action::Answer,
+                Some(session),
+                false,
+                refusal.to_string(),
+            );
+            let _ = press
+                .create_response(
+                    &ctx.http,
+                    CreateInteractionResponse::Message(refuse(format!("refused: {refusal}"))),
+                )
+                .await;
+            return;
+        }
+        let option = self
+            .watches
+            .prompt(session)
+            .filter(|p| p.generation == generation)
+            .and_then(|p| p.options.get(index).cloned());
+        let Some(option) = option else {
+            self.record(
+                &who,
+                &press.user.name,
+                Action::Answer,
+                Some(session),
+                true,
+                "the prompt is gone".into(),
+            );
+            let _ = press
+                .create_response(
+                    &ctx.http,
+                    CreateInteractionResponse::Message(refuse(
+                        "that prompt is no longer waiting".into(),
+                    )),
+                )
+                .await;
+            return;
+        };
+        if let Err(e) = press.defer(&ctx.http).await {
+            tracing::warn!("cannot defer a button press: {e}");
+        }
+        let outcome = self.sessions.answer(session, &option.keys).await;
+        let label = clean(&option.label);
+        let detail = match &outcome {
+            Ok(()) => format!("answered {label:?}"),
+            Err(e) => format!("answering {label:?} failed: {e}"),
+        };
+        self.record(
+            &who,
+            &press.user.name,
+            Action::Answer,
+            Some(session),
+            true,
+            detail.clone(),
+        );
+        let content = format!(
+            "{}\n→ <@{}> {detail}",
+            clean(&press.message.content),
+            press.user.id
+        );
+        let content: String = content.chars().take(MESSAGE_LIMIT).collect();
+        let edit = EditInteractionResponse::new()
+            .content(content)
+            .components(Vec::new())
+            .allowed_mentions(CreateAllowedMentions::new());
+        if let Err(e) = press.edit_response(&ctx.http, edit).await {
+            tracing::warn!("cannot update the prompt message: {e}");
+        }
+    }
+
+    async fn on_message(&self, ctx: &Context, msg: Message) {
+        if msg.author.bot || msg.content.trim().is_empty() {
+            return;
+        }
+        let roles = member_roles(msg.member.as_deref().map(|m| &m.roles[..]));
+        let who = self.requester(msg.author.id, roles, msg.guild_id, msg.channel_id);
+        if let Some((session, parent)) = self.watches.session_of(msg.channel_id.get()) {
+            // A line typed in a watch thread goes to the session (operators only).
+            let outcome = match self.access.check(&who, Some(parent), Action::Send) {
+                Err(refusal) => {
+                    self.record(
+                        &who,
+                        &msg.author.name,
+                        Action::Send,
+                        Some(&session),
+                        false,
+                        refusal.to_string(),
+                    );
+                    Err(format!("refused: {refusal}"))
+                }
+                Ok(_) => {
+                    let r = self.sessions.submit(&session, &msg.content).await;
+                    let detail = match &r {
+                        Ok(s) => format!("{} → {s}", msg.content),
+                        Err(e) => format!("{} → failed: {e}", msg.content),
+                    };
+                    self.record(
+                        &who,
+                        &msg.author.name,
+                        Action::Send,
+                        Some(&session),
+                        true,
+                        detail,
+                    );
+                    r.map(|_| ())
+                }
+            };
+            if let Err(e) = outcome {
+                say(ctx, msg.channel_id, &e).await;
+            }
+            return;
+        }
+        let me = self.bot_id.get().copied();
+        let mentioned = me.is_some_and(|me| msg.mentions.iter().any(|u| u.id == me));
+        let agent_channel = self
+            .cfg
+            .agent_channels
+            .iter()
+            .any(|c| c.0 == msg.channel_id.get());
+        if !(agent_channel || mentioned) {
+            return;
+        }
+        let prompt = match me {
+            Some(me) => msg
+                .content
+                .replace(&format!("<@{me}>"), "")
+                .replace(&format!("<@!{me}>"), ""),
+            None => msg.content.clone(),
+        };
+        let prompt = prompt.trim();
+        if let Err(refusal) = self.access.check(&who, None, Action::Agent) {
+            self.record(
+                &who,
+                &msg.author.name,
+                Action::Agent,
+                None,
+                false,
+                refusal.to_string(),
+            );
+            // Strangers in an agent channel are answered once per message
+            // only when they addressed the bot directly.
+            if mentioned {
+                say(ctx, msg.channel_id, &format!("refused: {refusal}")).await;
+            }
+            return;
+        }
+        let r = self.ask(ctx, msg.channel_id, prompt, &msg.author.name);
+        let detail = match &r {
+            Ok(s) => s.clone(),
+            Err(e) => format!("failed: {e}"),
+        };
+        self.record(&who, &msg.author.name, Action::Agent, None, true, detail);
+        match r {
+            Ok(note) if note.starts_with("queued") => say(ctx, msg.channel_id, &note).await,
+            Ok(_) => {}
+            Err(e) => say(ctx, msg.channel_id, &e).await,
+        }
+    }
+}
+
+fn member_roles(roles: Option<&[serenity::all::RoleId]>) -> Vec<u64> {
+    roles
+        .map(|r| r.iter().map(|r| r.get()).collect())
+        .unwrap_or_default()
+}
+
+async fn say(ctx: &Context, channel: ChannelId, text: &str) {
+    for part in split(text, MESSAGE_LIMIT) {
+        let m = serenity::all::CreateMessage::new()
+            .content(part)
+            .allowed_mentions(CreateAllowedMentions::new());
+        if let Err(e) = channel.send_message(&ctx.http, m).await {
+            tracing::warn!("cannot post in {channel}: {e}");
+        }
+    }
+}
+
+/// Send a command's answer: the first message edits the deferred
+/// response, the rest are follow-ups; long program text goes as a file.
+async fn respond(ctx: &Context, cmd: &CommandInteraction, reply: Reply) {
+    let (first, rest, file) = match reply {
+        Reply::Raw(m) => (m, Vec::new(), None),
+        Reply::Text(t) => {
+            let mut parts = split(&t, MESSAGE_LIMIT).into_iter();
+            (parts.next().unwrap_or_default(), parts.collect(), None)
+        }
+        Reply::Code { heading, body } => {
+            let name = format!("{}.txt", cmd.data.name);
+            match code_post(&heading, &body, &name) {
+                Post::Message(m) => (m, Vec::new(), None),
+                Post::File {
+                    message,
+                    name,
+                    content,
+                } => (message, Vec::new(), Some((name, content))),
+            }
+        }
+    };
+    let mut edit = EditInteractionResponse::new()
+        .content(first)
+        .allowed_mentions(CreateAllowedMentions::new());
+    if let Some((name, content)) = file {
+        edit = edit.new_attachment(CreateAttachment::bytes(content.into_bytes(), name));
+    }
+    if let Err(e) = cmd.edit_response(&ctx.http, edit).await {
+        tracing::warn!("cannot answer /{}: {e}", cmd.data.name);
+    }
+    for part in rest {
+        let f = CreateInteractionResponseFollowup::new()
+            .content(part)
+            .allowed_mentions(CreateAllowedMentions::new());
+        if let Err(e) = cmd.create_followup(&ctx.http, f).await {
+            tracing::warn!("cannot follow up /{}: {e}", cmd.data.name);
+        }
+    }
+}
+
+#[async_trait]
+impl EventHandler for Handler {
+    async fn ready(&self, ctx: Context, ready: Ready) {
+        let _ = self.bridge.bot_id.set(ready.user.id);
+        tracing::info!(
+            "connected to Discord as {} ({}), {} guild(s)",
+            ready.user.name,
+            ready.user.id,
+            ready.guilds.len()
+        );
+        for g in &self.bridge.cfg.guilds {
+            match GuildId::new(g.0).set_commands(&ctx.http, commands()).await {
+                Ok(c) => tracing::info!("registered {} slash commands in guild {g}", c.len()),
+                Err(e) => tracing::error!("cannot register slash commands in guild {g}: {e}"),
+            }
+        }
+    }
+
+    async fn resume(&self, _ctx: Context, _ev: ResumedEvent) {
+        tracing::info!("gateway session resumed");
+    }
+
+    async fn interaction_create(&self, ctx: Context, interaction: Interaction) {
+        let bridge = self.bridge.clone();
+        match interaction {
+            Interaction::Command(cmd) => bridge.on_command(&ctx, cmd).await,
+            Interaction::Autocomplete(cmd) => bridge.on_autocomplete(&ctx, cmd).await,
+            Interaction::Component(press) => bridge.on_button(&ctx, press).await,
+            _ => {}
+        }
+    }
+
+    async fn message(&self, ctx: Context, msg: Message) {
+        self.bridge.on_message(&ctx, msg).await;
+    }
+}

@@ -1,0 +1,552 @@
+//! Watching a session: a thread per session with one live screen message,
+//! edited when the screen changes, no faster than Discord allows.
+//!
+//! - Changes are coalesced: output only marks the screen dirty; the screen
+//!   is read and the message edited at most once per [`MIN_EDIT_INTERVAL`],
+//!   so the edit that goes out always shows the latest screen.
+//! - On a 429 the watcher backs off: serenity with its own rate limiter
+//!   off (as with `rest_proxy`) returns a bare 429 whose `Retry-After` it
+//!   does not pass on, so the wait starts at 1 s and doubles on repeats up
+//!   to 60 s (with the rate limiter on, serenity itself waits the
+//!   `Retry-After` and re-sends). The same message is edited once the wait
+//!   is over.
+//! - Discord refuses edits to messages older than an hour past a limit
+//!   (30046): the watcher posts a fresh live message before that
+//!   ([`FRESH_AFTER`]), or at once if the error comes anyway.
+//! - When the session waits for input (or already waits when the watch
+//!   starts), a notification mentions whoever started it, with buttons built
+//!   from the prompt's options; on exit, the final screen and "exit code N".
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use heimdall_client::{Client, Event, EventItem, State};
+use heimdall_protocol::WaitingOption;
+use serenity::all::{
+    ButtonStyle, ChannelId, CreateActionRow, CreateAllowedMentions, CreateButton, CreateMessage,
+    EditMessage, Http, MessageId, UserId,
+};
+use tokio::sync::watch as signal;
+use tokio::time::Instant;
+
+use crate::lock;
+use crate::sessions::{screen_of, Screen, Sessions};
+use crate::text::{clean, code_block, screen_message, MESSAGE_LIMIT};
+
+/// The shortest time between two edits of the live message.
+pub const MIN_EDIT_INTERVAL: Duration = Duration::from_millis(1200);
+
+/// The first wait after a 429 whose `Retry-After` cannot be read.
+pub const BACKOFF_START: Duration = Duration::from_secs(1);
+
+/// The longest wait after repeated 429s.
+pub const BACKOFF_MAX: Duration = Duration::from_secs(60);
+
+/// Age at which the live message is replaced by a fresh one.
+pub const FRESH_AFTER: Duration = Duration::from_secs(50 * 60);
+
+/// Discord's error code for too many edits of an old message.
+const TOO_MANY_EDITS: isize = 30046;
+
+/// The prefix of answer buttons' custom ids: `hma:<generation>:<index>:<session>`.
+pub const ANSWER_PREFIX: &str = "hma:";
+
+/// A waiting prompt and its choices, as the watch last saw it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Prompt {
+    /// Increases with every new prompt, so a button of an old one is refused.
+    pub generation: u64,
+    /// The prompt text.
+    pub text: String,
+    /// The choices.
+    pub options: Vec<WaitingOption>,
+}
+
+/// A running watch.
+#[derive(Debug)]
+struct Entry {
+    thread: ChannelId,
+    stop: signal::Sender<bool>,
+}
+
+/// The watches of the bridge: session → thread, thread → session, and the
+/// current prompt of each watched session.
+#[derive(Debug, Default)]
+pub struct Watches {
+    by_session: Mutex<HashMap<String, Entry>>,
+    threads: Mutex<HashMap<u64, (String, u64)>>,
+    prompts: Mutex<HashMap<String, Prompt>>,
+}
+
+impl Watches {
+    /// The thread watching `session`, if any.
+    pub fn thread_of(&self, session: &str) -> Option<ChannelId> {
+        lock(&self.by_session).get(session).map(|e| e.thread)
+    }
+
+    /// The session a thread watches and the thread's parent channel.
+    pub fn session_of(&self, thread: u64) -> Option<(String, u64)> {
+        lock(&self.threads).get(&thread).cloned()
+    }
+
+    /// The current prompt of a watched session.
+    pub fn prompt(&self, session: &str) -> Option<Prompt> {
+        lock(&self.prompts).get(session).cloned()
+    }
+
+    /// Stop watching; false if it was not watched.
+    pub fn stop(&self, session: &str) -> bool {
+        match lock(&self.by_session).remove(session) {
+            Some(e) => {
+                let _ = e.stop.send(true);
+                true
+            }
+            None => false,
+        }
+    }
+
+    fn set_prompt(&self, session: &str, text: String, options: Vec<WaitingOption>) -> Prompt {
+        let mut prompts = lock(&self.prompts);
+        let generation = prompts.get(session).map_or(1, |p| p.generation + 1);
+        let p = Prompt {
+            generation,
+            text,
+            options,
+        };
+        prompts.insert(session.to_string(), p.clone());
+        p
+    }
+
+    fn clear_prompt(&self, session: &str) {
+        if let Some(p) = lock(&self.prompts).get_mut(session) {
+            p.options.clear();
+            p.text.clear();
+        }
+    }
+
+    fn forget(&self, session: &str, thread: ChannelId) {
+        let mut by = lock(&self.by_session);
+        if by.get(session).is_some_and(|e| e.thread == thread) {
+            by.remove(session);
+        }
+        lock(&self.prompts).remove(session);
+    }
+}
+
+/// Parse an answer button's custom id: (generation, option index, session).
+pub fn parse_answer_id(custom_id: &str) -> Option<(u64, usize, &str)> {
+    let rest = custom_id.strip_prefix(ANSWER_PREFIX)?;
+    let mut parts = rest.splitn(3, ':');
+    let generation = parts.next()?.parse().ok()?;
+    let index = parts.next()?.parse().ok()?;
+    let session = parts.next().filter(|s| !s.is_empty())?;
+    Some((generation, index, session))
+}
+
+/// Buttons for a prompt's options (at most 25: 5 rows of 5).
+pub fn answer_buttons(session: &str, prompt: &Prompt) -> Vec<CreateActionRow> {
+    let buttons: Vec<CreateButton> = prompt
+        .options
+        .iter()
+        .take(25)
+        .enumerate()
+        .map(|(i, o)| {
+            let mut label: String = clean(&o.label).chars().take(80).collect();
+            if label.trim().is_empty() {
+                label = format!("option {}", i + 1);
+            }
+            CreateButton::new(format!(
+                "{ANSWER_PREFIX}{}:{i}:{session}",
+                prompt.generation
+            ))
+            .label(label)
+            .style(ButtonStyle::Secondary)
+        })
+        .collect();
+    buttons
+        .chunks(5)
+        .map(|row| CreateActionRow::Buttons(row.to_vec()))
+        .collect()
+}
+
+/// What a watch needs.
+pub struct WatchSpec {
+    /// The REST client.
+    pub http: Arc<Http>,
+    /// The sessions.
+    pub sessions: Sessions,
+    /// The session watched.
+    pub session: String,
+    /// The thread to post in.
+    pub thread: ChannelId,
+    /// The channel the thread belongs to.
+    pub parent: ChannelId,
+    /// Who started the session from Discord, if anyone (mentioned in
+    /// notifications).
+    pub starter: Option<UserId>,
+}
+
+/// Start watching: registers the thread and spawns the watcher task.
+pub fn start(watches: &Arc<Watches>, spec: WatchSpec) {
+    let (tx, rx) = signal::channel(false);
+    lock(&watches.by_session).insert(
+        spec.session.clone(),
+        Entry {
+            thread: spec.thread,
+            stop: tx,
+        },
+    );
+    lock(&watches.threads).insert(spec.thread.get(), (spec.session.clone(), spec.parent.get()));
+    let watches = watches.clone();
+    tokio::spawn(async move {
+        let session = spec.session.clone();
+        let thread = spec.thread;
+        Watcher::new(spec, watches.clone()).run(rx).await;
+        watches.forget(&session, thread);
+    });
+}
+
+/// The one live screen message and its pacing.
+struct LiveMessage {
+    http: Arc<Http>,
+    channel: ChannelId,
+    message: Option<(MessageId, Instant)>,
+    shown: String,
+    next_at: Instant,
+    backoff: Duration,
+}
+
+/// How an edit went.
+#[derive(Debug, PartialEq, Eq)]
+enum Shown {
+    /// Posted or edited, or nothing to change.
+    Done,
+    /// Not shown; try again at `next_at` with the latest screen.
+    Later,
+}
+
+impl LiveMessage {
+    fn new(http: Arc<Http>, channel: ChannelId) -> LiveMessage {
+        LiveMessage {
+            http,
+            channel,
+            message: None,
+            shown: String::new(),
+            next_at: Instant::now(),
+            backoff: Duration::ZERO,
+        }
+    }
+
+    async fn show(&mut self, content: String) -> Shown {
+        if content == self.shown {
+            return Shown::Done;
+        }
+        let fresh = self
+            .message
+            .is_none_or(|(_, posted)| posted.elapsed() >= FRESH_AFTER);
+        let result = match self.message {
+            Some((id, _)) if !fresh => self
+                .channel
+                .edit_message(&self.http, id, EditMessage::new().content(&content))
+                .await
+                .map(|_| None),
+            _ => self
+                .channel
+                .send_message(
+                    &self.http,
+                    CreateMessage::new()
+                        .content(&content)
+                        .allowed_mentions(CreateAllowedMentions::new()),
+                )
+                .await
+                .map(|m| Some(m.id)),
+        };
+        match result {
+            Ok(posted) => {
+                if let Some(id) = posted {
+                    self.message = Some((id, Instant::now()));
+                }
+                self.shown = content;
+                self.backoff = Duration::ZERO;
+                self.next_at = Instant::now() + MIN_EDIT_INTERVAL;
+                Shown::Done
+            }
+            Err(e) => {
+                match error_status(&e) {
+                    Some((429, _)) => {
+                        self.backoff = next_backoff(self.backoff);
+                        tracing::warn!(
+                            "rate limited (429) editing the live screen of thread {}; next try in {:?}",
+                            self.channel,
+                            self.backoff
+                        );
+                    }
+                    Some((_, TOO_MANY_EDITS)) => {
+                        self.message = None;
+                        self.backoff = MIN_EDIT_INTERVAL;
+                    }
+                    _ => {
+                        tracing::warn!("cannot update the live screen in {}: {e}", self.channel);
+                        self.backoff = next_backoff(self.backoff);
+                    }
+                }
+                self.next_at = Instant::now() + self.backoff;
+                Shown::Later
+            }
+        }
+    }
+}
+
+/// The wait after one more failure: 1 s, doubling, at most 60 s.
+pub fn next_backoff(previous: Duration) -> Duration {
+    (previous * 2).clamp(BACKOFF_START, BACKOFF_MAX)
+}
+
+/// The HTTP status and Discord error code of a failed request.
+pub fn error_status(e: &serenity::Error) -> Option<(u16, isize)> {
+    match e {
+        serenity::Error::Http(serenity::http::HttpError::UnsuccessfulRequest(r)) => {
+            Some((r.status_code.as_u16(), r.error.code))
+        }
+        _ => None,
+    }
+}
+
+struct Watcher {
+    spec: WatchSpec,
+    watches: Arc<Watches>,
+    live: LiveMessage,
+    last: Option<Screen>,
+}
+
+impl Watcher {
+    fn new(spec: WatchSpec, watches: Arc<Watches>) -> Watcher {
+        let live = LiveMessage::new(spec.http.clone(), spec.thread);
+        Watcher {
+            spec,
+            watches,
+            live,
+            last: None,
+        }
+    }
+
+    async fn post(&self, message: CreateMessage) {
+        if let Err(e) = self
+            .spec
+            .thread
+            .send_message(&self.spec.http, message)
+            .await
+        {
+            tracing::warn!("cannot post in thread {}: {e}", self.spec.thread);
+        }
+    }
+
+    async fn say(&self, text: &str) {
+        self.post(
+            CreateMessage::new()
+                .content(clean(text))
+                .allowed_mentions(CreateAllowedMentions::new()),
+        )
+        .await;
+    }
+
+    fn heading(&self, state: &str) -> String {
+        format!("`{}` · {state}", self.spec.session)
+    }
+
+    async fn render(&mut self, client: &Client) -> Option<String> {
+        let screen = screen_of(client).await.ok()?;
+        let state = client
+            .status()
+            .await
+            .map(|s| s.state.name().to_string())
+            .unwrap_or_default();
+        let msg = screen_message(
+            &self.heading(&state),
+            &screen.text,
+            Some(&screen.ansi),
+            MESSAGE_LIMIT,
+        );
+        self.last = Some(screen);
+        Some(msg)
+    }
+
+    fn mention(&self) -> (String, CreateAllowedMentions) {
+        match self.spec.starter {
+            Some(u) => (
+                format!("<@{u}> "),
+                CreateAllowedMentions::new().users(vec![u]),
+            ),
+            None => (String::new(), CreateAllowedMentions::new()),
+        }
+    }
+
+    async fn notify_waiting(&self, prompt: &Prompt) {
+        let (who, mentions) = self.mention();
+        let mut text = format!(
+            "{who}`{}` is waiting for input:\n{}",
+            self.spec.session,
+            code_block(&clean(prompt.text.trim()), "")
+        );
+        text.push_str(if prompt.options.is_empty() {
+            "\nReply in this thread to type a line."
+        } else {
+            "\nPick an answer, or reply in this thread to type a line."
+        });
+        let text: String = text.chars().take(MESSAGE_LIMIT).collect();
+        self.post(
+            CreateMessage::new()
+                .content(text)
+                .allowed_mentions(mentions)
+                .components(answer_buttons(&self.spec.session, prompt)),
+        )
+        .await;
+    }
+
+    async fn run(mut self, mut stop: signal::Receiver<bool>) {
+        let id = self.spec.session.clone();
+        let client = match self.spec.sessions.connect(&id).await {
+            Ok(c) => c,
+            Err(e) => {
+                self.say(&format!("cannot watch {id}: {e}")).await;
+                return;
+            }
+        };
+        // Output only wakes the watcher up: from the current offset on.
+        let from = client.hello().map_or(0, |h| h.output_offset);
+        let (mut events, mut output) = match (client.events().await, client.output(from).await) {
+            (Ok(ev), Ok(out)) => (ev, out),
+            (Err(e), _) | (_, Err(e)) => {
+                self.say(&format!("cannot watch {id}: {e}")).await;
+                return;
+            }
+        };
+        let mut dirty = true;
+        let mut output_open = true;
+        let exit_code = loop {
+            let at = self.live.next_at;
+            tokio::select! {
+                _ = stop.changed() => {
+                    self.say(&format!("stopped watching `{id}`")).await;
+                    return;
+                }
+                item = output.next(), if output_open => match item {
+                    Some(_) => dirty = true,
+                    None => output_open = false,
+                },
+                ev = events.next() => match ev {
+                    Some(EventItem::Event(Event::Waiting { prompt, options, .. })) => {
+                        let p = self.watches.set_prompt(&id, prompt, options);
+                        self.notify_waiting(&p).await;
+                        dirty = true;
+                    }
+                    Some(EventItem::Event(Event::State { old, new, .. })) => {
+                        let waiting = heimdall_client::SessionState::Known(State::Waiting);
+                        if old == waiting && new != waiting {
+                            self.watches.clear_prompt(&id);
+                        }
+                        dirty = true;
+                    }
+                    Some(EventItem::Event(Event::Exit { code, .. })) => break Some(code),
+                    Some(_) => {}
+                    None => break client.closed().await,
+                },
+                _ = tokio::time::sleep_until(at), if dirty => {
+                    dirty = false;
+                    if let Some(content) = self.render(&client).await {
+                        if self.live.show(content).await == Shown::Later {
+                            dirty = true;
+                        }
+                    }
+                }
+            }
+        };
+        self.finish(&client, exit_code).await;
+    }
+
+    /// The final screen and the exit code.
+    async fn finish(&mut self, client: &Client, code: Option<i32>) {
+        let id = self.spec.session.clone();
+        let code = match code {
+            Some(c) => Some(c),
+            None => client.closed().await,
+        };
+        let final_text = match self.spec.sessions.exit_screen(&id) {
+            Some(lines) => Some(lines),
+            None => self.last.as_ref().map(|s| s.text.clone()),
+        };
+        if let Some(lines) = final_text {
+            let content = screen_message(&self.heading("exited"), &lines, None, MESSAGE_LIMIT);
+            // Wait out a back-off so the final screen is not lost to a 429.
+            for _ in 0..4 {
+                tokio::time::sleep_until(self.live.next_at).await;
+                if self.live.show(content.clone()).await == Shown::Done {
+                    break;
+                }
+            }
+        }
+        let (who, mentions) = self.mention();
+        let code = code.map_or_else(|| "unknown".to_string(), |c| c.to_string());
+        self.post(
+            CreateMessage::new()
+                .content(format!("{who}`{id}` exited: exit code {code}"))
+                .allowed_mentions(mentions),
+        )
+        .await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_starts_at_one_second_and_doubles_to_a_minute() {
+        let mut b = Duration::ZERO;
+        let mut seen = Vec::new();
+        for _ in 0..9 {
+            b = next_backoff(b);
+            seen.push(b.as_secs());
+        }
+        assert_eq!(seen, [1, 2, 4, 8, 16, 32, 60, 60, 60]);
+    }
+
+    #[test]
+    fn answer_ids_round_trip_and_junk_is_refused() {
+        let p = Prompt {
+            generation: 7,
+            text: "Continue? [y/N]".into(),
+            options: (0..7)
+                .map(|i| WaitingOption {
+                    label: format!("choice {i}"),
+                    keys: vec![format!("{i}\r")],
+                })
+                .collect(),
+        };
+        let rows = answer_buttons("my-session.1", &p);
+        assert_eq!(rows.len(), 2);
+        let id = format!("{ANSWER_PREFIX}7:3:my-session.1");
+        assert_eq!(parse_answer_id(&id), Some((7, 3, "my-session.1")));
+        for junk in [
+            "hma:",
+            "hma:x:1:s",
+            "hma:1:y:s",
+            "hma:1:2:",
+            "other:1:2:s",
+            "",
+        ] {
+            assert_eq!(parse_answer_id(junk), None, "{junk}");
+        }
+    }
+
+    #[test]
+    fn a_new_prompt_has_a_new_generation() {
+        let w = Watches::default();
+        let a = w.set_prompt("s", "a?".into(), vec![]);
+        let b = w.set_prompt("s", "b?".into(), vec![]);
+        assert!(b.generation > a.generation);
+        w.clear_prompt("s");
+        assert!(w.prompt("s").unwrap().options.is_empty());
+    }
+}
