@@ -52,6 +52,11 @@ const TOO_MANY_EDITS: isize = 30046;
 /// The prefix of answer buttons' custom ids: `hma:<generation>:<index>:<session>`.
 pub const ANSWER_PREFIX: &str = "hma:";
 
+/// Waiting rules that recognise a program at its command prompt (a shell,
+/// a REPL): that is the program's ordinary rest, not a question, so no
+/// notification is posted (the live screen shows it).
+const QUIET_RULES: [&str; 3] = ["shell_prompt", "python_repl", "python_continuation"];
+
 /// A waiting prompt and its choices, as the watch last saw it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Prompt {
@@ -436,9 +441,11 @@ impl Watcher {
                     None => output_open = false,
                 },
                 ev = events.next() => match ev {
-                    Some(EventItem::Event(Event::Waiting { prompt, options, .. })) => {
+                    Some(EventItem::Event(Event::Waiting { prompt, options, rule })) => {
                         let p = self.watches.set_prompt(&id, prompt, options);
-                        self.notify_waiting(&p).await;
+                        if !QUIET_RULES.contains(&rule.as_str()) {
+                            self.notify_waiting(&p).await;
+                        }
                         dirty = true;
                     }
                     Some(EventItem::Event(Event::State { old, new, .. })) => {

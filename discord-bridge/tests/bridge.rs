@@ -1,0 +1,702 @@
+//! hm-discord end to end: the real `hm-discord` binary against a fake
+//! Discord on loopback (REST through `rest_proxy`, the gateway it returns),
+//! driving real sessions of the real `hm`.
+
+// The agent's fake LLM provider (one implementation, shared with its tests).
+#[path = "../../agent-client/tests/common/mod.rs"]
+mod llm;
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use fake_discord::{ids, Actor, CommandOption, FakeDiscord, Reply, Route, SentInteraction};
+use heimdall_client::{Liveness, SocketDir};
+use serde_json::Value;
+use tokio::time::Instant;
+
+/// Generous: the machine is loaded.
+const WAIT: Duration = Duration::from_secs(60);
+
+const OPERATOR_ID: u64 = 1_400_000_000_000_000_001;
+const VIEWER_ID: u64 = 1_400_000_000_000_000_002;
+const STRANGER_ID: u64 = 1_400_000_000_000_000_003;
+
+/// A secret as a program would print it (the scrubber's GitHub token shape).
+const SECRET: &str = "ghp_abcdefghijklmnopqrstuvwxyz0123456789";
+
+fn operator() -> Actor {
+    Actor::new(OPERATOR_ID, "olga")
+}
+
+fn viewer() -> Actor {
+    Actor::new(VIEWER_ID, "vic").with_roles(&[ids::ROLE_VIEWER])
+}
+
+fn stranger() -> Actor {
+    Actor::new(STRANGER_ID, "eve")
+}
+
+/// The `hm` binary of this workspace, built once (a no-op when current);
+/// `hm-discord` finds it beside itself.
+fn hm() -> &'static Path {
+    static HM: OnceLock<PathBuf> = OnceLock::new();
+    HM.get_or_init(|| {
+        let bridge = PathBuf::from(env!("CARGO_BIN_EXE_hm-discord"));
+        let profile_dir = bridge.parent().unwrap().to_path_buf();
+        let mut cmd = Command::new(env!("CARGO"));
+        cmd.args(["build", "-q", "-p", "heimdall-supervisor", "--bin", "hm"])
+            .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."));
+        if profile_dir.file_name().is_some_and(|n| n == "release") {
+            cmd.arg("--release");
+        }
+        let status = cmd.status().expect("cargo build runs");
+        assert!(status.success(), "building hm failed");
+        let hm = profile_dir.join("hm");
+        assert!(hm.is_file(), "no hm at {}", hm.display());
+        hm
+    })
+}
+
+/// A running hm-discord with its own socket dir, data dir and config;
+/// killed (and its sessions ended) when dropped, panics included.
+struct Bridge {
+    child: Child,
+    dir: tempfile::TempDir,
+}
+
+impl Drop for Bridge {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        for id in SocketDir::new(self.sockets()).running() {
+            let _ = Command::new(hm())
+                .arg("--socket-dir")
+                .arg(self.sockets())
+                .args(["kill", &id])
+                .output();
+        }
+    }
+}
+
+impl Bridge {
+    async fn start(discord: &FakeDiscord) -> Bridge {
+        Bridge::start_with(discord, "").await
+    }
+
+    /// Started with `extra` appended to its config file.
+    async fn start_with(discord: &FakeDiscord, extra: &str) -> Bridge {
+        hm();
+        let dir = tempfile::tempdir().unwrap();
+        let sockets = dir.path().join("s");
+        std::fs::create_dir_all(&sockets).unwrap();
+        let config = dir.path().join("heimdall.toml");
+        std::fs::write(
+            &config,
+            format!(
+                "[discord]\nguilds = [\"{}\"]\nchannels = [{}]\noperators = [\"{OPERATOR_ID}\"]\n\
+                 operator_roles = [\"{}\"]\nviewer_roles = [{}]\naudit_log = {:?}\nrest_proxy = {:?}\n",
+                ids::GUILD,
+                ids::CHANNEL_GENERAL,
+                ids::ROLE_OPERATOR,
+                ids::ROLE_VIEWER,
+                dir.path().join("audit.jsonl"),
+                discord.rest_url(),
+            ) + extra,
+        )
+        .unwrap();
+        let log = std::fs::File::create(dir.path().join("bridge.log")).unwrap();
+        let child = Command::new(env!("CARGO_BIN_EXE_hm-discord"))
+            .arg("--config")
+            .arg(&config)
+            .env("DISCORD_TOKEN", ids::TOKEN)
+            .env("HEIMDALL_SOCKET_DIR", &sockets)
+            .env("XDG_DATA_HOME", dir.path().join("data"))
+            .env("XDG_CONFIG_HOME", dir.path().join("config"))
+            .env("HM_DISCORD_LOG", "info,serenity=warn")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("hm-discord starts");
+        let bridge = Bridge { child, dir };
+        discord.wait_ready(WAIT).await.expect("the bot connects");
+        discord
+            .wait_for_command("unwatch", WAIT)
+            .await
+            .expect("the bot registers its commands");
+        bridge
+    }
+
+    fn sockets(&self) -> PathBuf {
+        self.dir.path().join("s")
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("bridge.log")).unwrap_or_default()
+    }
+
+    fn audit(&self) -> Vec<Value> {
+        std::fs::read_to_string(self.dir.path().join("audit.jsonl"))
+            .unwrap_or_default()
+            .lines()
+            .map(|l| serde_json::from_str(l).expect("audit lines are JSON"))
+            .collect()
+    }
+
+    fn live(&self, id: &str) -> bool {
+        SocketDir::new(self.sockets())
+            .find(id)
+            .is_ok_and(|e| matches!(e.liveness, Liveness::Live(_)))
+    }
+
+    /// Every gateway event reached the handler: none was unreadable.
+    fn assert_no_unparsed_events(&self) {
+        let log = self.log();
+        assert!(!log.contains("unparsed gateway event"), "{log}");
+    }
+}
+
+/// The text the bot answered an interaction with: its deferred response's
+/// edit, or an immediate (ephemeral) message. Returns (content, ephemeral).
+async fn answer(discord: &FakeDiscord, sent: &SentInteraction) -> (String, bool) {
+    let r = discord
+        .wait_for_request(
+            |r| {
+                r.path.contains(&sent.token)
+                    && (r.route == Route::EditOriginal
+                        || (r.route == Route::InteractionCallback
+                            && r.body.as_ref().is_some_and(|b| b["type"] == 4)))
+            },
+            WAIT,
+        )
+        .await
+        .expect("the bot answers the interaction");
+    let ephemeral = r
+        .body
+        .as_ref()
+        .is_some_and(|b| b["data"]["flags"].as_u64().unwrap_or(0) & 64 != 0);
+    (r.content().unwrap_or_default().to_string(), ephemeral)
+}
+
+async fn command(
+    discord: &FakeDiscord,
+    channel: u64,
+    who: &Actor,
+    name: &str,
+    options: &[(&str, &str)],
+) -> (String, bool) {
+    let options = options
+        .iter()
+        .map(|(k, v)| CommandOption::string(k, v))
+        .collect();
+    let sent = discord
+        .slash_command(channel, who, name, options)
+        .expect("the fake sends the command");
+    answer(discord, &sent).await
+}
+
+/// Poll with a deadline until `f` gives something.
+async fn until<T>(what: &str, mut f: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Every text the bot sent to the fake (message contents, edits, answers,
+/// attached files).
+fn everything_posted(discord: &FakeDiscord) -> String {
+    let mut all = String::new();
+    for r in discord.requests() {
+        if let Some(b) = &r.body {
+            all.push_str(&b.to_string());
+        }
+        for f in &r.files {
+            all.push_str(&String::from_utf8_lossy(&f.data));
+        }
+    }
+    all
+}
+
+fn unique(prefix: &str) -> String {
+    format!("{prefix}-{}-{:04x}", std::process::id(), fastrand::u16(..))
+}
+
+/// /run as the operator; the session's id.
+async fn run(discord: &FakeDiscord, id: &str, command_line: &str) {
+    let (text, _) = command(
+        discord,
+        ids::CHANNEL_GENERAL,
+        &operator(),
+        "run",
+        &[("command", command_line), ("id", id)],
+    )
+    .await;
+    assert!(text.contains(&format!("started `{id}`")), "{text}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn operator_runs_bash_and_screen_shows_it() {
+    let discord = FakeDiscord::start().await.unwrap();
+    let bridge = Bridge::start(&discord).await;
+    let id = unique("sh");
+    run(&discord, &id, "bash --norc --noprofile").await;
+    assert!(bridge.live(&id));
+    let (text, _) = command(
+        &discord,
+        ids::CHANNEL_GENERAL,
+        &operator(),
+        "send",
+        &[("id", &id), ("text", "echo hello-$((6*7))")],
+    )
+    .await;
+    assert!(
+        text.contains("submitted") || text.contains("typed"),
+        "{text}"
+    );
+    let mut last = String::new();
+    let deadline = Instant::now() + WAIT;
+    while !last.contains("hello-42") {
+        assert!(
+            Instant::now() < deadline,
+            "the screen never showed hello-42: {last}"
+        );
+        last = command(
+            &discord,
+            ids::CHANNEL_GENERAL,
+            &operator(),
+            "screen",
+            &[("id", &id)],
+        )
+        .await
+        .0;
+    }
+    assert!(last.contains("```"), "a code block: {last}");
+    let (ls, _) = command(&discord, ids::CHANNEL_GENERAL, &operator(), "ls", &[]).await;
+    assert!(ls.contains(&id), "{ls}");
+    let (status, _) = command(
+        &discord,
+        ids::CHANNEL_GENERAL,
+        &operator(),
+        "status",
+        &[("id", &id)],
+    )
+    .await;
+    assert!(status.contains("bash"), "{status}");
+    // Session ids autocomplete (for those who may look).
+    let sent = discord
+        .autocomplete(
+            ids::CHANNEL_GENERAL,
+            &operator(),
+            "screen",
+            vec![CommandOption::string("id", "sh-").focused()],
+        )
+        .unwrap();
+    let r = discord
+        .wait_for_request(
+            |r| r.path.contains(&sent.token) && r.route == Route::InteractionCallback,
+            WAIT,
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.body.as_ref().unwrap()["type"], 8);
+    assert!(r.body.as_ref().unwrap().to_string().contains(&id));
+    let (killed, _) = command(
+        &discord,
+        ids::CHANNEL_GENERAL,
+        &operator(),
+        "kill",
+        &[("id", &id)],
+    )
+    .await;
+    assert!(killed.contains("ended"), "{killed}");
+    until("the session to be gone", || {
+        (!bridge.live(&id)).then_some(())
+    })
+    .await;
+    bridge.assert_no_unparsed_events();
+    assert!(discord.requests().iter().all(|r| r.route != Route::Unknown));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn viewers_look_strangers_are_refused_and_everything_is_audited() {
+    let discord = FakeDiscord::start().await.unwrap();
+    let bridge = Bridge::start(&discord).await;
+    let id = unique("sleep");
+    run(&discord, &id, "sleep 600").await;
+
+    let (text, ephemeral) = command(
+        &discord,
+        ids::CHANNEL_GENERAL,
+        &viewer(),
+        "kill",
+        &[("id", &id)],
+    )
+    .await;
+    assert!(text.contains("refused") && ephemeral, "{text}");
+    assert!(
+        bridge.live(&id),
+        "a viewer's /kill left the session running"
+    );
+    let (text, _) = command(
+        &discord,
+        ids::CHANNEL_GENERAL,
+        &viewer(),
+        "status",
+        &[("id", &id)],
+    )
+    .await;
+    assert!(text.contains(&id) && !text.contains("refused"), "{text}");
+
+    for (name, opts) in [
+        ("ls", vec![]),
+        ("status", vec![("id", id.as_str())]),
+        ("screen", vec![("id", id.as_str())]),
+        ("kill", vec![("id", id.as_str())]),
+        ("run", vec![("command", "true")]),
+        ("ask", vec![("prompt", "hi")]),
+    ] {
+        let (text, ephemeral) =
+            command(&discord, ids::CHANNEL_GENERAL, &stranger(), name, &opts).await;
+        assert!(text.contains("refused") && ephemeral, "/{name}: {text}");
+    }
+    // The operator, but in a channel the bot does not act in.
+    let (text, _) = command(
+        &discord,
+        ids::CHANNEL_OPS,
+        &operator(),
+        "kill",
+        &[("id", &id)],
+    )
+    .await;
+    assert!(text.contains("refused"), "{text}");
+    assert!(bridge.live(&id));
+
+    let audit = bridge.audit();
+    let has = |user: u64, action: &str, allowed: bool| {
+        audit.iter().any(|e| {
+            e["user"] == id_value(user) && e["action"] == action && e["allowed"] == allowed
+        })
+    };
+    assert!(has(OPERATOR_ID, "run", true), "{audit:#?}");
+    assert!(has(VIEWER_ID, "kill", false));
+    assert!(has(VIEWER_ID, "status", true));
+    for action in ["ls", "status", "screen", "kill", "run", "agent"] {
+        assert!(
+            has(STRANGER_ID, action, false),
+            "stranger {action}: {audit:#?}"
+        );
+    }
+    assert!(audit.iter().any(|e| e["user"] == id_value(OPERATOR_ID)
+        && e["action"] == "kill"
+        && e["allowed"] == false));
+    assert!(audit.iter().any(|e| e["session"] == id.as_str()));
+    bridge.assert_no_unparsed_events();
+}
+
+/// The latest content of a message.
+fn content(discord: &FakeDiscord, id: u64) -> String {
+    discord
+        .message(id)
+        .and_then(|m| m["content"].as_str().map(String::from))
+        .unwrap_or_default()
+}
+
+/// A Discord id as JSON carries it (a string).
+fn id_value(id: u64) -> Value {
+    Value::String(id.to_string())
+}
+
+fn id_of(v: &Value) -> u64 {
+    v["id"].as_str().and_then(|s| s.parse().ok()).unwrap_or(0)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn watch_thread_live_screen_prompt_buttons_typed_lines_and_exit() {
+    let discord = FakeDiscord::start().await.unwrap();
+    let bridge = Bridge::start(&discord).await;
+    let id = unique("w");
+    run(&discord, &id, "bash --norc --noprofile").await;
+    let (text, _) = command(
+        &discord,
+        ids::CHANNEL_GENERAL,
+        &operator(),
+        "watch",
+        &[("id", &id)],
+    )
+    .await;
+    assert!(text.contains("watching"), "{text}");
+    let thread = until("the watch thread", || {
+        discord.threads_of(ids::CHANNEL_GENERAL).first().map(id_of)
+    })
+    .await;
+    // The live screen message: the first message of the thread with a code block.
+    let live = until("the live screen message", || {
+        discord
+            .messages_in(thread)
+            .iter()
+            .find(|m| m["content"].as_str().is_some_and(|c| c.contains("```")))
+            .map(id_of)
+    })
+    .await;
+
+    // An operator's line in the thread reaches the program; the live message shows it.
+    discord
+        .user_message(thread, &operator(), "echo typed-$((2+3))")
+        .unwrap();
+    until("typed-5 on the live screen", || {
+        content(&discord, live).contains("typed-5").then_some(())
+    })
+    .await;
+    // A viewer's line does not.
+    discord
+        .user_message(thread, &viewer(), "echo viewer-$((1+1))")
+        .unwrap();
+    until("the viewer's refusal", || {
+        discord
+            .messages_in(thread)
+            .iter()
+            .any(|m| m["content"].as_str().is_some_and(|c| c.contains("refused")))
+            .then_some(())
+    })
+    .await;
+
+    // A 429 on the next edit: the bot waits, then edits the same message
+    // with the latest screen.
+    discord.script(
+        Route::EditMessage,
+        1,
+        Reply::RateLimited {
+            retry_after: Duration::from_millis(1000),
+            global: false,
+        },
+    );
+    discord
+        .user_message(thread, &operator(), "echo after-429-$((3*3))")
+        .unwrap();
+    until("after-429-9 on the live screen", || {
+        content(&discord, live)
+            .contains("after-429-9")
+            .then_some(())
+    })
+    .await;
+    let edits: Vec<_> = discord
+        .requests()
+        .into_iter()
+        .filter(|r| r.route == Route::EditMessage)
+        .collect();
+    let limited = edits
+        .iter()
+        .position(|r| r.status == 429)
+        .expect("the scripted 429 was hit");
+    let retry = &edits[limited + 1..].first().expect("an edit after the 429");
+    assert_eq!(
+        retry.path, edits[limited].path,
+        "the same message is edited"
+    );
+    let waited = retry.at - edits[limited].at;
+    assert!(
+        waited >= Duration::from_millis(950),
+        "waited only {waited:?}"
+    );
+    assert!(
+        edits
+            .iter()
+            .all(|r| r.segment(3) == Some(live.to_string().as_str())),
+        "one live message is edited"
+    );
+
+    // A secret the program prints is scrubbed in what is posted (the typed
+    // line splits it, so only the program's output has it whole).
+    discord
+        .user_message(
+            thread,
+            &operator(),
+            "echo ghp_abcdefghij''klmnopqrstuvwxyz0123456789",
+        )
+        .unwrap();
+    until("the redacted secret on the live screen", || {
+        content(&discord, live).contains("REDACTED").then_some(())
+    })
+    .await;
+    assert!(!everything_posted(&discord).contains(SECRET));
+
+    // A waiting prompt: buttons from its options; a viewer's press is
+    // refused, the operator's sends the keys.
+    discord
+        .user_message(
+            thread,
+            &operator(),
+            "read -p 'Continue? [y/N] ' a; echo answer=$a",
+        )
+        .unwrap();
+    let (note, custom_id) = until("the waiting notification with buttons", || {
+        discord.messages_in(thread).iter().find_map(|m| {
+            let buttons = m["components"].as_array()?;
+            let yes = buttons
+                .iter()
+                .filter_map(|row| row["components"].as_array())
+                .flatten()
+                .find(|b| b["label"] == "yes")?;
+            Some((id_of(m), yes["custom_id"].as_str()?.to_string()))
+        })
+    })
+    .await;
+    assert!(content(&discord, note).contains(&format!("<@{OPERATOR_ID}>")));
+    let press = discord.button_press(note, &viewer(), &custom_id).unwrap();
+    let (text, ephemeral) = answer(&discord, &press).await;
+    assert!(text.contains("refused") && ephemeral, "{text}");
+    let press = discord.button_press(note, &operator(), &custom_id).unwrap();
+    discord
+        .wait_for_request(|r| r.path.contains(&press.token), WAIT)
+        .await
+        .unwrap();
+    until("answer=y on the live screen", || {
+        content(&discord, live).contains("answer=y").then_some(())
+    })
+    .await;
+
+    // Exit: the final screen and the exit code.
+    discord.user_message(thread, &operator(), "exit 3").unwrap();
+    until("exit code 3", || {
+        discord
+            .messages_in(thread)
+            .iter()
+            .any(|m| {
+                m["content"]
+                    .as_str()
+                    .is_some_and(|c| c.contains("exit code 3"))
+            })
+            .then_some(())
+    })
+    .await;
+
+    let audit = bridge.audit();
+    let has = |user: u64, action: &str, allowed: bool| {
+        audit.iter().any(|e| {
+            e["user"] == id_value(user)
+                && e["action"] == action
+                && e["allowed"] == allowed
+                && e["session"] == id.as_str()
+        })
+    };
+    assert!(has(OPERATOR_ID, "watch", true));
+    assert!(has(OPERATOR_ID, "send", true));
+    assert!(has(VIEWER_ID, "send", false));
+    assert!(has(VIEWER_ID, "answer", false));
+    assert!(has(OPERATOR_ID, "answer", true));
+    bridge.assert_no_unparsed_events();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_bot_resumes_after_the_gateway_closes() {
+    let discord = FakeDiscord::start().await.unwrap();
+    let bridge = Bridge::start(&discord).await;
+    assert!(discord.close_gateway(4000));
+    discord
+        .wait_gateway(|s| s.resumes >= 1 && s.established, WAIT)
+        .await
+        .expect("the bot resumes");
+    assert_eq!(
+        discord.gateway_stats().identifies,
+        1,
+        "resumed, not re-identified"
+    );
+    let (text, _) = command(&discord, ids::CHANNEL_GENERAL, &operator(), "ls", &[]).await;
+    assert!(text.contains("No active sessions"), "{text}");
+    bridge.assert_no_unparsed_events();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_agent_answers_in_its_channel_showing_tool_calls() {
+    use llm::{data_events, FakeServer, Reply as Llm};
+    use serde_json::json;
+    let model = FakeServer::start(vec![
+        Llm::Sse(
+            data_events(&[json!({"choices":[{"index":0,"delta":{"tool_calls":[{"index":0,
+                "id":"call_1","type":"function","function":{"name":"session_list","arguments":"{}"}}]}}]})])
+                + "data: [DONE]\n\n",
+        ),
+        Llm::Sse(
+            data_events(&[json!({"choices":[{"index":0,"delta":{"content":"Nothing runs. ghp_abcdefghijklmnopqrstuvwxyz0123456789"},"finish_reason":"stop"}]})])
+                + "data: [DONE]\n\n",
+        ),
+    ])
+    .await;
+    let discord = FakeDiscord::start().await.unwrap();
+    let work = tempfile::tempdir().unwrap();
+    let bridge = Bridge::start_with(
+        &discord,
+        &format!(
+            "agent_channels = [\"{}\"]\n[agent]\nprovider = \"openai\"\nmodel = \"m\"\nbase_url = \"{}/v1\"\n\
+             api_key_env = \"HM_DISCORD_TEST_NO_KEY\"\nwork_dir = {:?}\n",
+            ids::CHANNEL_OPS,
+            model.url(),
+            work.path(),
+        ),
+    )
+    .await;
+    // A stranger in the agent channel is not heard.
+    discord
+        .user_message(ids::CHANNEL_OPS, &stranger(), "what runs?")
+        .unwrap();
+    discord
+        .user_message(ids::CHANNEL_OPS, &operator(), "what runs?")
+        .unwrap();
+    until("the agent's answer", || {
+        discord
+            .messages_in(ids::CHANNEL_OPS)
+            .iter()
+            .any(|m| {
+                m["content"]
+                    .as_str()
+                    .is_some_and(|c| c.contains("Nothing runs."))
+            })
+            .then_some(())
+    })
+    .await;
+    let posted: Vec<String> = discord
+        .messages_in(ids::CHANNEL_OPS)
+        .iter()
+        .filter(|m| m["author"]["id"] == id_value(ids::BOT_USER))
+        .filter_map(|m| m["content"].as_str().map(String::from))
+        .collect();
+    let tool = posted
+        .iter()
+        .position(|c| c.contains("session_list"))
+        .expect("the tool call is shown");
+    let answer = posted
+        .iter()
+        .position(|c| c.contains("Nothing runs."))
+        .unwrap();
+    assert!(tool < answer, "{posted:?}");
+    assert!(!everything_posted(&discord).contains(SECRET));
+    assert_eq!(model.requests().len(), 2, "one turn: two model requests");
+    // The stranger's prompt never reached the model.
+    let prompts = model.requests()[0].raw_body.clone();
+    assert!(prompts.contains("olga says: what runs?"), "{prompts}");
+    assert_eq!(prompts.matches("what runs?").count(), 1, "{prompts}");
+    // The channel's conversation is stored for a restart.
+    let map = std::fs::read_to_string(
+        bridge
+            .dir
+            .path()
+            .join("data/heimdall/discord/agent-channels.json"),
+    )
+    .expect("the channel map is saved");
+    assert!(map.contains(&ids::CHANNEL_OPS.to_string()), "{map}");
+    let audit = bridge.audit();
+    assert!(audit.iter().any(|e| e["user"] == id_value(STRANGER_ID)
+        && e["action"] == "agent"
+        && e["allowed"] == false));
+    assert!(audit.iter().any(|e| e["user"] == id_value(OPERATOR_ID)
+        && e["action"] == "agent"
+        && e["allowed"] == true));
+    bridge.assert_no_unparsed_events();
+}
