@@ -278,6 +278,48 @@ async fn operator_runs_bash_and_screen_shows_it() {
         .0;
     }
     assert!(last.contains("```"), "a code block: {last}");
+    // /interrupt reaches the foreground job: the shell gets its prompt back.
+    command(
+        &discord,
+        ids::CHANNEL_GENERAL,
+        &operator(),
+        "send",
+        &[("id", &id), ("text", "sleep 600")],
+    )
+    .await;
+    let (text, _) = command(
+        &discord,
+        ids::CHANNEL_GENERAL,
+        &operator(),
+        "interrupt",
+        &[("id", &id)],
+    )
+    .await;
+    assert!(text.contains("SIGINT"), "{text}");
+    command(
+        &discord,
+        ids::CHANNEL_GENERAL,
+        &operator(),
+        "send",
+        &[("id", &id), ("text", "echo back-$((1+1))")],
+    )
+    .await;
+    let deadline = Instant::now() + WAIT;
+    while !last.contains("back-2") {
+        assert!(
+            Instant::now() < deadline,
+            "the shell never came back: {last}"
+        );
+        last = command(
+            &discord,
+            ids::CHANNEL_GENERAL,
+            &operator(),
+            "screen",
+            &[("id", &id)],
+        )
+        .await
+        .0;
+    }
     let (ls, _) = command(&discord, ids::CHANNEL_GENERAL, &operator(), "ls", &[]).await;
     assert!(ls.contains(&id), "{ls}");
     let (status, _) = command(
@@ -698,5 +740,63 @@ async fn the_agent_answers_in_its_channel_showing_tool_calls() {
     assert!(audit.iter().any(|e| e["user"] == id_value(OPERATOR_ID)
         && e["action"] == "agent"
         && e["allowed"] == true));
+    bridge.assert_no_unparsed_events();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fresh_live_message_replaces_one_discord_no_longer_lets_edit() {
+    let discord = FakeDiscord::start().await.unwrap();
+    let bridge = Bridge::start(&discord).await;
+    let id = unique("fresh");
+    run(&discord, &id, "bash --norc --noprofile").await;
+    command(
+        &discord,
+        ids::CHANNEL_GENERAL,
+        &operator(),
+        "watch",
+        &[("id", &id)],
+    )
+    .await;
+    let thread = until("the watch thread", || {
+        discord.threads_of(ids::CHANNEL_GENERAL).first().map(id_of)
+    })
+    .await;
+    let first = until("the live screen message", || {
+        discord
+            .messages_in(thread)
+            .iter()
+            .find(|m| m["content"].as_str().is_some_and(|c| c.contains("```")))
+            .map(id_of)
+    })
+    .await;
+    discord.script(
+        Route::EditMessage,
+        1,
+        Reply::Error {
+            status: 400,
+            code: 30046,
+            message: "Maximum number of edits to messages older than 1 hour reached.".into(),
+        },
+    );
+    discord
+        .user_message(thread, &operator(), "echo fresh-$((4+4))")
+        .unwrap();
+    let second = until("a fresh live message showing fresh-8", || {
+        discord
+            .messages_in(thread)
+            .iter()
+            .find(|m| {
+                id_of(m) != first && m["content"].as_str().is_some_and(|c| c.contains("fresh-8"))
+            })
+            .map(id_of)
+    })
+    .await;
+    discord
+        .user_message(thread, &operator(), "echo later-$((5+5))")
+        .unwrap();
+    until("later-10 edited into the fresh message", || {
+        content(&discord, second).contains("later-10").then_some(())
+    })
+    .await;
     bridge.assert_no_unparsed_events();
 }
