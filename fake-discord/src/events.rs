@@ -1,5 +1,5 @@
-//! Events a test makes happen: slash commands, autocompletes, button presses and messages by
-//! users, built as Discord API v10 sends them.
+//! Events a test makes happen: slash commands, autocompletes, button presses, modal submits and
+//! messages by users, built as Discord API v10 sends them.
 
 use std::time::Instant;
 
@@ -60,6 +60,7 @@ pub struct SentInteraction {
 const COMMAND: u64 = 2;
 const COMPONENT: u64 = 3;
 const AUTOCOMPLETE: u64 = 4;
+const MODAL_SUBMIT: u64 = 5;
 
 /// Send a slash command (or autocomplete) interaction.
 pub(crate) fn command(
@@ -144,6 +145,61 @@ fn guild_of(state: &State, channel_id: u64) -> Result<u64, Error> {
         .ok_or(Error::UnknownChannel(channel_id))
 }
 
+/// Submit the modal the bot showed in answer to `shown_by`, with values for its text inputs
+/// (inputs not named are submitted empty).
+pub(crate) fn modal_submit(
+    state: &mut State,
+    shown_by: u64,
+    actor: &Actor,
+    values: &[(&str, &str)],
+) -> Result<SentInteraction, Error> {
+    let shown = state
+        .world
+        .interactions
+        .get(&shown_by)
+        .ok_or(Error::NoModal(shown_by))?;
+    let modal = shown.modal.clone().ok_or(Error::NoModal(shown_by))?;
+    let (channel_id, message) = (shown.channel_id, shown.component_message);
+    let inputs: Vec<String> = modal["components"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|row| row["components"][0]["custom_id"].as_str())
+        .map(str::to_owned)
+        .collect();
+    if let Some((unknown, _)) = values
+        .iter()
+        .find(|(id, _)| !inputs.iter().any(|i| i == id))
+    {
+        return Err(Error::NoSuchInput((*unknown).to_owned()));
+    }
+    let rows: Vec<Value> = inputs
+        .iter()
+        .map(|input| {
+            let value = values
+                .iter()
+                .find(|(id, _)| id == input)
+                .map_or("", |(_, v)| *v);
+            json!({
+                "type": 1,
+                "components": [{ "type": 4, "custom_id": input, "value": value }],
+            })
+        })
+        .collect();
+    let data = json!({ "custom_id": modal["custom_id"], "components": rows });
+    let guild_id = guild_of(state, channel_id)?;
+    Ok(send(
+        state,
+        MODAL_SUBMIT,
+        channel_id,
+        guild_id,
+        actor,
+        "",
+        data,
+        message,
+    ))
+}
+
 #[allow(clippy::too_many_arguments)]
 fn send(
     state: &mut State,
@@ -198,8 +254,8 @@ fn send(
         "context": 0,
         "attachment_size_limit": 10_485_760,
     });
-    if let Some(message_id) = component_message {
-        interaction["message"] = state.world.messages[&message_id].clone();
+    if let Some(message) = component_message.and_then(|m| state.world.messages.get(&m)) {
+        interaction["message"] = message.clone();
     }
     state.world.interactions.insert(
         id,
@@ -212,7 +268,8 @@ fn send(
             component_message,
             member: interaction["member"].clone(),
             name: name.to_owned(),
-            autocomplete: kind == AUTOCOMPLETE,
+            kind,
+            modal: None,
         },
     );
     state.gateway.dispatch("INTERACTION_CREATE", interaction);

@@ -127,6 +127,21 @@ impl GatewayState {
         ))
     }
 
+    /// Send op 9 (invalid session, not resumable) and forget the session: the bot must
+    /// IDENTIFY again. False if no connection was open.
+    pub fn invalidate_session(&mut self) -> bool {
+        let Some(active) = self.active.as_mut() else {
+            return false;
+        };
+        active.established = false;
+        let _ = active.tx.send(Outgoing::Json(
+            json!({ "op": 9, "d": false, "s": null, "t": null }),
+        ));
+        self.session = None;
+        self.stats.established = false;
+        true
+    }
+
     fn end_active(&mut self, last: Outgoing) -> bool {
         match self.active.take() {
             Some(active) => {

@@ -12,10 +12,10 @@
 //!   rate-limit headers) or any error.
 //! - The gateway at the URL `GET /gateway` returns: HELLO, IDENTIFY → READY (guilds unavailable)
 //!   → GUILD_CREATE with complete guilds, heartbeat ACKs, RESUME with replay of what the bot
-//!   missed → RESUMED. [`FakeDiscord::close_gateway`] and [`FakeDiscord::request_reconnect`]
-//!   end a connection; [`GatewayStats`] counts identifies and resumes.
+//!   missed → RESUMED. [`FakeDiscord::close_gateway`], [`FakeDiscord::request_reconnect`] and
+//!   [`FakeDiscord::invalidate_session`] end a connection or session; [`GatewayStats`] counts identifies and resumes.
 //! - Test-facing events: [`FakeDiscord::slash_command`], [`FakeDiscord::autocomplete`],
-//!   [`FakeDiscord::button_press`], [`FakeDiscord::user_message`]; threads the bot starts emit
+//!   [`FakeDiscord::button_press`], [`FakeDiscord::modal_submit`], [`FakeDiscord::user_message`]; threads the bot starts emit
 //!   THREAD_CREATE, its messages MESSAGE_CREATE and its edits MESSAGE_UPDATE, as on Discord.
 //!   Intents are honoured: no MESSAGE_CREATE without `GUILD_MESSAGES`, and without
 //!   `MESSAGE_CONTENT` users' messages arrive with empty content unless they mention the bot.
@@ -113,6 +113,12 @@ pub enum Error {
         "fake discord: the bot has not registered the command /{0} (yet); wait_for_command first"
     )]
     UnregisteredCommand(String),
+    /// The bot did not answer that interaction with a modal.
+    #[error("fake discord: the bot showed no modal in answer to interaction {0}")]
+    NoModal(u64),
+    /// The modal has no text input with that custom id.
+    #[error("fake discord: the modal has no text input with custom_id {0:?}")]
+    NoSuchInput(String),
     /// The message has no button with that custom id.
     #[error("fake discord: message {message} has no button with custom_id {custom_id:?}")]
     NoSuchButton {
@@ -273,6 +279,15 @@ impl FakeDiscord {
         sent
     }
 
+    /// Send op 9 (invalid session, `d: false`): the session is gone and the bot must IDENTIFY
+    /// again (serenity waits a few seconds first); false if no connection was open. Dispatches
+    /// sent until then are delivered after the new READY.
+    pub fn invalidate_session(&self) -> bool {
+        let sent = self.shared.lock().gateway.invalidate_session();
+        self.shared.changed();
+        sent
+    }
+
     /// Dispatch an arbitrary gateway event (escape hatch for events this crate does not build).
     pub fn dispatch(&self, event: &str, data: Value) {
         self.shared.lock().gateway.dispatch(event, data);
@@ -309,6 +324,17 @@ impl FakeDiscord {
         custom_id: &str,
     ) -> Result<SentInteraction, Error> {
         self.event(|state| events::button(state, message_id, actor, custom_id))
+    }
+
+    /// A user submits the modal the bot showed in answer to `shown_by` (callback type 9), with
+    /// `(input custom_id, value)` pairs; inputs not named are submitted empty.
+    pub fn modal_submit(
+        &self,
+        shown_by: &SentInteraction,
+        actor: &Actor,
+        values: &[(&str, &str)],
+    ) -> Result<SentInteraction, Error> {
+        self.event(|state| events::modal_submit(state, shown_by.id, actor, values))
     }
 
     /// A user posts `content` in a channel or thread; the message's id.

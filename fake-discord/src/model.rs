@@ -82,8 +82,10 @@ pub(crate) struct InteractionState {
     pub member: Value,
     /// The command's name (empty for components).
     pub name: String,
-    /// An autocomplete interaction (answered with type 8 only).
-    pub autocomplete: bool,
+    /// The interaction type (2 command, 3 component, 4 autocomplete, 5 modal submit).
+    pub kind: u64,
+    /// The modal the bot answered with (callback type 9), its `data`.
+    pub modal: Option<Value>,
 }
 
 impl World {

@@ -34,12 +34,17 @@ pub enum Route {
     GetChannel,
     /// `POST /channels/{id}/messages` (JSON or multipart with files).
     CreateMessage,
+    /// `GET /channels/{id}/messages` (newest first, `limit` honoured).
+    ListMessages,
     /// `GET /channels/{id}/messages/{id}`.
     GetMessage,
     /// `PATCH /channels/{id}/messages/{id}` (JSON or multipart with files).
     EditMessage,
     /// `DELETE /channels/{id}/messages/{id}`.
     DeleteMessage,
+    /// `PUT|DELETE /channels/{id}/messages/{id}/reactions/{emoji}/@me` (the emoji is
+    /// [`segment`](RecordedRequest::segment)(5)).
+    Reaction,
     /// `POST /channels/{id}/threads`: a thread without a starter message.
     StartThread,
     /// `POST /channels/{id}/messages/{id}/threads`: a thread from a message.

@@ -225,7 +225,9 @@ fn route_of(method: &str, s: &[&str]) -> Route {
         ("GET", ["channels", _]) => GetChannel,
         ("PATCH", ["channels", _]) => EditChannel,
         ("POST", ["channels", _, "messages"]) => CreateMessage,
+        ("GET", ["channels", _, "messages"]) => ListMessages,
         ("GET", ["channels", _, "messages", _]) => GetMessage,
+        ("PUT" | "DELETE", ["channels", _, "messages", _, "reactions", _, "@me"]) => Reaction,
         ("PATCH", ["channels", _, "messages", _]) => EditMessage,
         ("DELETE", ["channels", _, "messages", _]) => DeleteMessage,
         ("POST", ["channels", _, "threads"]) => StartThread,
@@ -362,9 +364,10 @@ fn answer(state: &mut FakeState, route: Route, request: &Incoming) -> Answer {
         },
         Route::EditChannel => edit_channel(state, request),
         Route::CreateMessage => create_message(state, request),
-        Route::GetMessage | Route::EditMessage | Route::DeleteMessage => {
+        Route::GetMessage | Route::EditMessage | Route::DeleteMessage | Route::Reaction => {
             channel_message(state, route, request)
         }
+        Route::ListMessages => list_messages(state, request),
         Route::StartThread => start_thread(state, request, None),
         Route::StartThreadFromMessage => match request.id(3) {
             Some(message) => start_thread(state, request, Some(message)),
@@ -632,11 +635,14 @@ fn interaction_callback(state: &mut FakeState, request: &Incoming) -> Answer {
         return Answer::error(400, 40060, "Interaction has already been acknowledged.");
     }
     let kind = request.body["type"].as_u64().unwrap_or(0);
-    let component = interaction.component_message.is_some();
-    let autocomplete = interaction.autocomplete;
+    // Components, and modals submitted from a component's message, may update that message;
+    // a modal cannot answer a modal submit; autocompletes take only choices.
+    let on_message = interaction.component_message.is_some();
+    let (autocomplete, modal_submit) = (interaction.kind == 4, interaction.kind == 5);
     let valid = match kind {
-        4 | 5 | 9 => !autocomplete,
-        6 | 7 => component,
+        4 | 5 => !autocomplete,
+        9 => !autocomplete && !modal_submit,
+        6 | 7 => on_message,
         8 => autocomplete,
         _ => false,
     };
@@ -650,6 +656,11 @@ fn interaction_callback(state: &mut FakeState, request: &Incoming) -> Answer {
     let data = &request.body["data"];
     if matches!(kind, 4 | 7) {
         if let Err(error) = validate_message(data, request.files, kind == 4) {
+            return error;
+        }
+    }
+    if kind == 9 {
+        if let Err(error) = validate_modal(data) {
             return error;
         }
     }
@@ -684,6 +695,11 @@ fn interaction_callback(state: &mut FakeState, request: &Incoming) -> Answer {
                 edit_message(state, message_id, data, request.files);
             }
         }
+        9 => {
+            if let Some(interaction) = state.world.interactions.get_mut(&id) {
+                interaction.modal = Some(data.clone());
+            }
+        }
         _ => {}
     }
     if let Some(interaction) = state.world.interactions.get_mut(&id) {
@@ -696,7 +712,7 @@ fn interaction_callback(state: &mut FakeState, request: &Incoming) -> Answer {
 fn interaction_reference(id: u64, interaction: &InteractionState) -> Value {
     json!({
         "id": id.to_string(),
-        "type": if interaction.component_message.is_some() { 3 } else { 2 },
+        "type": interaction.kind,
         "name": interaction.name,
         "user": interaction.member["user"],
     })
@@ -771,6 +787,49 @@ fn original(state: &mut FakeState, route: Route, request: &Incoming) -> Answer {
     answer
 }
 
+/// Discord's checks on a modal: a custom id and a title, 1 to 5 rows of one text input each.
+fn validate_modal(data: &Value) -> Result<(), Answer> {
+    let custom_id = data["custom_id"].as_str().unwrap_or_default();
+    if !(1..=100).contains(&custom_id.chars().count()) {
+        return Err(Answer::invalid_form(
+            "custom_id",
+            "BASE_TYPE_BAD_LENGTH",
+            "Must be between 1 and 100 in length.",
+        ));
+    }
+    let title = data["title"].as_str().unwrap_or_default();
+    if !(1..=45).contains(&title.chars().count()) {
+        return Err(Answer::invalid_form(
+            "title",
+            "BASE_TYPE_BAD_LENGTH",
+            "Must be between 1 and 45 in length.",
+        ));
+    }
+    let rows = data["components"]
+        .as_array()
+        .map(Vec::as_slice)
+        .unwrap_or(&[]);
+    let valid_rows = (1..=5).contains(&rows.len())
+        && rows.iter().all(|row| {
+            row["components"].as_array().is_some_and(|inputs| {
+                inputs.len() == 1
+                    && inputs[0]["type"] == json!(4)
+                    && inputs[0]["custom_id"]
+                        .as_str()
+                        .is_some_and(|id| !id.is_empty())
+                    && inputs[0]["label"].as_str().is_some_and(|l| !l.is_empty())
+            })
+        });
+    if !valid_rows {
+        return Err(Answer::invalid_form(
+            "components",
+            "COMPONENT_LAYOUT_WIDTH_EXCEEDED",
+            "A modal has 1 to 5 rows of exactly one text input with a custom_id and a label.",
+        ));
+    }
+    Ok(())
+}
+
 /// `GET|PATCH|DELETE /webhooks/{app}/{token}/messages/{id}`.
 fn followup_message(state: &mut FakeState, request: &Incoming) -> Answer {
     let Some(id) = interaction_by_token(state, request) else {
@@ -837,7 +896,7 @@ fn create_message(state: &mut FakeState, request: &Incoming) -> Answer {
     Answer::json(200, message)
 }
 
-/// `GET|PATCH|DELETE /channels/{id}/messages/{id}`.
+/// `GET|PATCH|DELETE /channels/{id}/messages/{id}` and reactions on that message.
 fn channel_message(state: &mut FakeState, route: Route, request: &Incoming) -> Answer {
     let Some(channel_id) = request
         .id(1)
@@ -854,11 +913,43 @@ fn channel_message(state: &mut FakeState, route: Route, request: &Incoming) -> A
     }) else {
         return unknown_message();
     };
+    if route == Route::Reaction {
+        return Answer::no_content();
+    }
     let author = id_of_field(&state.world.messages[&message_id]["author"], "id");
     if route == Route::EditMessage && author != ids::BOT_USER {
         return Answer::error(403, 50005, "Cannot edit a message authored by another user");
     }
     message_action(state, request, message_id)
+}
+
+/// `GET /channels/{id}/messages?limit=N`: the newest `N` (default 50, at most 100), newest
+/// first.
+fn list_messages(state: &FakeState, request: &Incoming) -> Answer {
+    let Some(channel_id) = request
+        .id(1)
+        .filter(|c| state.world.channels.contains_key(c))
+    else {
+        return unknown_channel();
+    };
+    let limit = request
+        .query
+        .into_iter()
+        .flat_map(|q| q.split('&'))
+        .find_map(|pair| pair.strip_prefix("limit="))
+        .and_then(|n| n.parse::<usize>().ok())
+        .unwrap_or(50)
+        .clamp(1, 100);
+    let messages: Vec<Value> = state
+        .world
+        .messages
+        .values()
+        .rev()
+        .filter(|m| id_of_field(m, "channel_id") == channel_id)
+        .take(limit)
+        .cloned()
+        .collect();
+    Answer::json(200, Value::Array(messages))
 }
 
 /// Discord's checks on a message body: not empty (when creating), content within 2000

@@ -8,11 +8,12 @@ use std::time::Duration;
 use fake_discord::{ids, Actor, CommandOption, FakeDiscord, Reply, Route};
 use serde_json::{json, Value};
 use serenity::all::{
-    ButtonStyle, ChannelId, ChannelType, Command, CommandDataOptionValue, CommandOptionType,
-    CreateActionRow, CreateAttachment, CreateAutocompleteResponse, CreateButton, CreateCommand,
-    CreateCommandOption, CreateInteractionResponse, CreateInteractionResponseFollowup,
-    CreateMessage, CreateThread, EditInteractionResponse, EditMessage, GatewayIntents, GuildId,
-    RoleId, UserId,
+    ActionRowComponent, ButtonStyle, ChannelId, ChannelType, Command, CommandDataOptionValue,
+    CommandOptionType, CreateActionRow, CreateAttachment, CreateAutocompleteResponse, CreateButton,
+    CreateCommand, CreateCommandOption, CreateInputText, CreateInteractionResponse,
+    CreateInteractionResponseFollowup, CreateMessage, CreateModal, CreateThread,
+    EditInteractionResponse, EditMessage, GatewayIntents, GetMessages, GuildId, InputTextStyle,
+    ReactionType, RoleId, UserId,
 };
 use serenity::client::{ClientBuilder, Context, RawEventHandler};
 use serenity::http::{Http, HttpBuilder};
@@ -56,6 +57,10 @@ fn http(discord: &FakeDiscord) -> Http {
 async fn bot(discord: &FakeDiscord) -> Bot {
     let intents =
         GatewayIntents::GUILDS | GatewayIntents::GUILD_MESSAGES | GatewayIntents::MESSAGE_CONTENT;
+    bot_with(discord, intents).await
+}
+
+async fn bot_with(discord: &FakeDiscord, intents: GatewayIntents) -> Bot {
     let (tx, events) = mpsc::unbounded_channel();
     let mut client = ClientBuilder::new_with_http(http(discord), intents)
         .raw_event_handler(Forward(tx))
@@ -375,13 +380,58 @@ async fn interactions_are_delivered_and_answered() {
         "sent Enter"
     );
 
+    // A button answered with a modal, and the modal submitted.
+    let shown_by = discord
+        .button_press(followup.id.get(), &olga, "keys:Enter")
+        .expect("button pressed");
+    let (ctx, press) = bot
+        .next("the second button press", |e| match e {
+            Event::InteractionCreate(i) => i.interaction.clone().message_component(),
+            _ => None,
+        })
+        .await;
+    press
+        .create_response(
+            &ctx,
+            CreateInteractionResponse::Modal(
+                CreateModal::new("reply:bash-1", "Reply to bash-1").components(vec![
+                    CreateActionRow::InputText(CreateInputText::new(
+                        InputTextStyle::Short,
+                        "Text",
+                        "text",
+                    )),
+                ]),
+            ),
+        )
+        .await
+        .expect("modal shown");
+    discord
+        .modal_submit(&shown_by, &olga, &[("text", "yes")])
+        .expect("modal submitted");
+    let (ctx, submit) = bot
+        .next("the modal submit", |e| match e {
+            Event::InteractionCreate(i) => i.interaction.clone().modal_submit(),
+            _ => None,
+        })
+        .await;
+    assert_eq!(submit.data.custom_id, "reply:bash-1");
+    let ActionRowComponent::InputText(input) = &submit.data.components[0].components[0] else {
+        panic!("not a text input: {:?}", submit.data.components);
+    };
+    assert_eq!(input.value.as_deref(), Some("yes"));
+    assert_eq!(submit.message.as_ref().map(|m| m.id), Some(followup.id));
+    submit
+        .create_response(&ctx, CreateInteractionResponse::Acknowledge)
+        .await
+        .expect("modal submit acknowledged");
+
     let callbacks: Vec<u64> = discord
         .requests()
         .iter()
         .filter(|r| r.route == Route::InteractionCallback && r.status == 204)
         .map(|r| r.body.as_ref().unwrap()["type"].as_u64().unwrap())
         .collect();
-    assert_eq!(callbacks, vec![5, 8, 6]);
+    assert_eq!(callbacks, vec![5, 8, 6, 9, 6]);
     assert!(discord.requests().iter().all(|r| r.route != Route::Unknown));
     assert_all_dispatches_parse(&discord);
 }
@@ -435,6 +485,25 @@ async fn messages_threads_files_and_scripted_rate_limits() {
     assert_eq!(upload.files[0].filename, "screen.txt");
     assert_eq!(upload.files[0].data.len(), 3000);
     assert_eq!(upload.content(), Some("```\n$ \n```"));
+
+    // Listing messages and reacting.
+    let listed = thread
+        .id
+        .messages(&ctx, GetMessages::new().limit(10))
+        .await
+        .expect("messages listed");
+    assert_eq!(
+        listed.iter().map(|m| m.id).collect::<Vec<_>>(),
+        vec![screen.id]
+    );
+    ctx.http
+        .create_reaction(
+            thread.id,
+            screen.id,
+            &ReactionType::Unicode("✅".to_owned()),
+        )
+        .await
+        .expect("reaction added");
 
     // A scripted 429 on edits, then the edit goes through.
     discord.script(
@@ -563,5 +632,57 @@ async fn the_shard_resumes_after_the_fake_closes_the_connection() {
         .expect("callback recorded");
     assert_eq!(answer.body.unwrap()["data"]["flags"], json!(64));
     assert_eq!(discord.gateway_stats().identifies, 1);
+
+    // Op 9 (invalid session): the bot identifies again (serenity waits a few seconds).
+    assert!(discord.invalidate_session());
+    discord
+        .wait_gateway(|s| s.identifies == 2 && s.established, WAIT)
+        .await
+        .expect("identified again");
+    // The first READY was taken by `ready` above; this one is the new session's.
+    bot.next("the second READY", |e| {
+        matches!(e, Event::Ready(_)).then_some(())
+    })
+    .await;
     assert_all_dispatches_parse(&discord);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn message_content_needs_the_intent() {
+    let discord = FakeDiscord::start().await.expect("fake starts");
+    let mut bot = bot_with(
+        &discord,
+        GatewayIntents::GUILDS | GatewayIntents::GUILD_MESSAGES,
+    )
+    .await;
+    ready(&mut bot).await;
+    let olga = Actor::new(4242, "olga");
+    let plain = discord
+        .user_message(ids::CHANNEL_GENERAL, &olga, "ls -l")
+        .expect("message sent");
+    let mention = discord
+        .user_message(
+            ids::CHANNEL_GENERAL,
+            &olga,
+            &format!("<@{}> what runs?", ids::BOT_USER),
+        )
+        .expect("message sent");
+    let (_, content) = bot
+        .next("the plain message", |e| match e {
+            Event::MessageCreate(m) if m.message.id == plain => Some(m.message.content.clone()),
+            _ => None,
+        })
+        .await;
+    assert_eq!(content, "", "no MESSAGE_CONTENT intent, no content");
+    let (_, content) = bot
+        .next("the mention", |e| match e {
+            Event::MessageCreate(m) if m.message.id == mention => Some(m.message.content.clone()),
+            _ => None,
+        })
+        .await;
+    assert!(content.ends_with("what runs?"), "{content}");
+    assert_eq!(
+        discord.gateway_stats().intents,
+        Some((GatewayIntents::GUILDS | GatewayIntents::GUILD_MESSAGES).bits())
+    );
 }
