@@ -441,9 +441,9 @@ impl Watcher {
                     None => output_open = false,
                 },
                 ev = events.next() => match ev {
-                    Some(EventItem::Event(Event::Waiting { prompt, options, rule })) => {
-                        let p = self.watches.set_prompt(&id, prompt, options);
-                        if !QUIET_RULES.contains(&rule.as_str()) {
+                    Some(EventItem::Event(Event::Waiting(w))) => {
+                        let p = self.watches.set_prompt(&id, w.prompt, w.options);
+                        if !QUIET_RULES.contains(&w.rule.as_str()) {
                             self.notify_waiting(&p).await;
                         }
                         dirty = true;

@@ -70,7 +70,7 @@ impl Drop for Bridge {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
-        for id in SocketDir::new(self.sockets()).running() {
+        for id in SocketDir::new(self.sockets()).running().unwrap_or_default() {
             let _ = Command::new(hm())
                 .arg("--socket-dir")
                 .arg(self.sockets())

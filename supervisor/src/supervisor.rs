@@ -157,7 +157,7 @@ pub fn run(launch: Launch, ready: Ready) -> i32 {
         Err(e) => {
             pidfile.remove();
             let msg = format!("cannot open log file {}: {e}", log_path.display());
-            return ready.fail(1, &msg);
+            return ready.fail(1, "log_file", &msg);
         }
     };
 

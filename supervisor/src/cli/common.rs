@@ -107,6 +107,7 @@ pub fn error_code(e: &anyhow::Error) -> String {
             return match c {
                 ClientError::Connect { .. } | ClientError::Io(_) => "unreachable",
                 ClientError::NotOwner { .. } => "not_owner",
+                ClientError::UnsafeDir(_) => "socket_dir",
                 ClientError::BadMode(_) | ClientError::Protocol(_) => "protocol",
                 ClientError::Server { code, .. } => code.name(),
                 ClientError::SessionEnded { .. } => "session_ended",
