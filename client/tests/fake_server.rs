@@ -205,7 +205,7 @@ fn discovery_of_live_stale_and_one_zero_pidfiles() {
 /// said to it (it could be anyone's server): a typed `NotOwner` error.
 #[tokio::test]
 async fn a_socket_of_another_user_is_refused_before_connecting() {
-    let dir = tempfile::tempdir().expect("tempdir");
+    let dir = private_tempdir();
     let path = dir.path().join("theirs.sock");
     let listener = std::os::unix::net::UnixListener::bind(&path).expect("bind");
     listener.set_nonblocking(true).expect("nonblocking");

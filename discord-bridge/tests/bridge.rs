@@ -6,6 +6,7 @@
 #[path = "../../agent-client/tests/common/mod.rs"]
 mod llm;
 
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
@@ -91,6 +92,8 @@ impl Bridge {
         let dir = tempfile::tempdir().unwrap();
         let sockets = dir.path().join("s");
         std::fs::create_dir_all(&sockets).unwrap();
+        // Private, as hm makes it: hm refuses a socket directory open to others.
+        std::fs::set_permissions(&sockets, std::fs::Permissions::from_mode(0o700)).unwrap();
         let config = dir.path().join("heimdall.toml");
         std::fs::write(
             &config,
