@@ -11,5 +11,6 @@ pub mod conversation;
 pub mod provider;
 pub mod safe_output;
 pub mod scrub;
+pub mod setup;
 pub mod store;
 pub mod tools;

@@ -8,16 +8,14 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
-use heimdall_agent::agent::{Agent, AgentEvent, LoopLimits, TurnEnd};
+use heimdall_agent::agent::{Agent, AgentEvent, TurnEnd};
 use heimdall_agent::config::{self, AgentConfig, Loaded};
-use heimdall_agent::provider::{Provider, ProviderKind};
+use heimdall_agent::provider::ProviderKind;
 use heimdall_agent::scrub::scrub;
+use heimdall_agent::setup::Parts;
 use heimdall_agent::store::{self, Conversation};
-use heimdall_agent::tools::files::FileTools;
 use heimdall_agent::tools::sessions::SessionTools;
-use heimdall_agent::tools::skills::{system_prompt, Skills};
-use heimdall_agent::tools::Toolbox;
-use heimdall_client::{resolve_socket_dir, Launcher};
+use heimdall_client::resolve_socket_dir;
 use rustyline::error::ReadlineError;
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
@@ -151,27 +149,8 @@ async fn run(cli: Cli) -> Result<ExitCode> {
 fn build_agent(loaded: &Loaded, resume: Option<&str>) -> Result<(Agent, SessionTools)> {
     let cfg = &loaded.agent;
     let settings = cfg.provider_settings();
-    let provider = Provider::new(settings.clone())?;
-    let work_dir = cfg.work_path();
-    let files =
-        FileTools::new(&work_dir).with_context(|| format!("work_dir {}", work_dir.display()))?;
     let socket_dir = resolve_socket_dir(None, &loaded.file);
-    let mut launcher = Launcher::new().socket_dir(&socket_dir);
-    if let Some(path) = &loaded.file.path {
-        launcher = launcher.config(path);
-    }
-    let sessions = SessionTools::new(
-        launcher,
-        socket_dir,
-        cfg.max_sessions,
-        files.root().to_path_buf(),
-    );
-    let skills = Skills::load(&cfg.skills_path());
-    let system = system_prompt(&cfg.identity_path(), &skills, files.root());
-    let mut tools = Toolbox::new(cfg.tool_timeout());
-    tools.add(sessions.clone());
-    tools.add(files);
-    tools.add(skills);
+    let parts = Parts::new(cfg, socket_dir, loaded.file.path.as_deref())?;
     let data = cfg.data_path();
     let (store, history) = match resume {
         Some(id) => Conversation::resume(&data, id)?,
@@ -180,18 +159,8 @@ fn build_agent(loaded: &Loaded, resume: Option<&str>) -> Result<(Agent, SessionT
             Vec::new(),
         ),
     };
-    let agent = Agent::new(
-        provider,
-        tools,
-        system,
-        LoopLimits {
-            max_iterations: cfg.max_iterations,
-            truncation: cfg.truncation,
-        },
-        history,
-        Some(store),
-    );
-    Ok((agent, sessions))
+    let sessions = parts.sessions.clone();
+    Ok((parts.into_agent(cfg, history, store), sessions))
 }
 
 /// Prints events: text verbatim on stdout, tool lines on stderr; or JSON

@@ -10,15 +10,10 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
-use heimdall_agent::agent::{Agent, AgentEvent, LoopLimits, TurnEnd};
+use heimdall_agent::agent::{Agent, AgentEvent, TurnEnd};
 use heimdall_agent::config::Loaded;
-use heimdall_agent::provider::Provider;
+use heimdall_agent::setup::Parts;
 use heimdall_agent::store::Conversation;
-use heimdall_agent::tools::files::FileTools;
-use heimdall_agent::tools::sessions::SessionTools;
-use heimdall_agent::tools::skills::{system_prompt, Skills};
-use heimdall_agent::tools::Toolbox;
-use heimdall_client::Launcher;
 use serenity::all::{ChannelId, CreateAllowedMentions, CreateMessage, Http};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
@@ -105,26 +100,12 @@ impl AgentHub {
     fn build(&self, channel: ChannelId) -> Result<Agent, String> {
         let cfg = &self.loaded.agent;
         let settings = cfg.provider_settings();
-        let provider = Provider::new(settings.clone()).map_err(|e| e.to_string())?;
-        let work_dir = cfg.work_path();
-        let files = FileTools::new(&work_dir)
-            .map_err(|e| format!("agent work_dir {}: {e}", work_dir.display()))?;
-        let mut launcher = Launcher::new().socket_dir(&self.socket_dir);
-        if let Some(path) = &self.loaded.file.path {
-            launcher = launcher.config(path);
-        }
-        let sessions = SessionTools::new(
-            launcher,
+        let parts = Parts::new(
+            cfg,
             self.socket_dir.clone(),
-            cfg.max_sessions,
-            files.root().to_path_buf(),
-        );
-        let skills = Skills::load(&cfg.skills_path());
-        let system = system_prompt(&cfg.identity_path(), &skills, files.root());
-        let mut tools = Toolbox::new(cfg.tool_timeout());
-        tools.add(sessions);
-        tools.add(files);
-        tools.add(skills);
+            self.loaded.file.path.as_deref(),
+        )
+        .map_err(|e| e.to_string())?;
         let data = cfg.data_path();
         let key = channel.get().to_string();
         let known = lock(&self.map).get(&key).cloned();
@@ -146,17 +127,7 @@ impl AgentHub {
                 (c, Vec::new())
             }
         };
-        Ok(Agent::new(
-            provider,
-            tools,
-            system,
-            LoopLimits {
-                max_iterations: cfg.max_iterations,
-                truncation: cfg.truncation,
-            },
-            history,
-            Some(store),
-        ))
+        Ok(parts.into_agent(cfg, history, store))
     }
 
     async fn worker(
