@@ -264,43 +264,6 @@ pub async fn answer<T>(
     fut.await.with_context(|| format!("session {:?}", paths.id))
 }
 
-/// Connect to a live session's socket with heimdall-protocol's single
-/// connection client and say HELLO as `client`: `hm attach`'s own
-/// streaming path (its repaint after a lag re-subscribes on the
-/// connection), until it moves onto the client library's streams.
-pub async fn connect(
-    paths: &SessionPaths,
-    client: &str,
-) -> anyhow::Result<(heimdall_protocol::Client, heimdall_protocol::HelloResp)> {
-    use heimdall_protocol::ClientError as WireError;
-    let fut = async {
-        let mut c = heimdall_protocol::Client::connect(&paths.sock).await?;
-        let hello = c.hello(client).await?;
-        Ok::<_, WireError>((c, hello))
-    };
-    match tokio::time::timeout(ANSWER_TIMEOUT, fut).await {
-        Err(_) => Err(anyhow!(
-            "session {:?} did not answer within {}s",
-            paths.id,
-            ANSWER_TIMEOUT.as_secs()
-        )),
-        Ok(Ok(c)) => Ok(c),
-        Ok(Err(WireError::Connect { source, .. }))
-            if source.kind() == std::io::ErrorKind::PermissionDenied =>
-        {
-            Err(anyhow!(
-                "permission denied connecting to {} (sessions can only be reached by the user who started them)",
-                paths.sock.display()
-            ))
-        }
-        Ok(Err(e @ WireError::Closed)) => Err(anyhow::Error::new(e).context(format!(
-            "session {:?} closed the connection (ending? or started by another user: only the owner may connect)",
-            paths.id
-        ))),
-        Ok(Err(e)) => Err(anyhow::Error::new(e).context(format!("cannot reach session {:?}", paths.id))),
-    }
-}
-
 /// A short human duration: `850ms`, `12s`, `3m12s`, `2h05m`, `3d04h`.
 pub fn human_duration(d: Duration) -> String {
     let s = d.as_secs();

@@ -10,23 +10,24 @@
 //! that picture reflects. With the status bar (the default) the program gets
 //! one row less and [`view::View`] renders its screen above the bar.
 
+use std::future::Future;
 use std::io::{IsTerminal, Write};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
-
+use std::pin::Pin;
 use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, Context};
 use bytes::Bytes;
 use clap::Args;
-use heimdall_protocol::{
-    ClientError, ClientMessage, ClientWriter, CodecError, Event, ScreenFormat, ScreenRequest,
-    ServerMessage,
+use heimdall_client::{
+    Client, ClientError, Event, EventItem, EventStream, OutputItem, OutputStream, ScreenFormat,
+    ScreenRequest, ScreenResp,
 };
 use nix::sys::termios::{self, SetArg, Termios};
 use tokio::io::unix::AsyncFd;
 use tokio::signal::unix::{signal, SignalKind};
 
-use super::common::{connect, live_session};
+use super::common::{live_session, open};
 use super::Common;
 use crate::exit_record::ExitRecord;
 use crate::paths::SessionPaths;
@@ -153,33 +154,61 @@ enum End {
     Closed,
 }
 
-async fn send_input(w: &mut ClientWriter, read_only: bool, bytes: &[u8]) -> anyhow::Result<()> {
+async fn send_input(client: &Client, read_only: bool, bytes: &[u8]) -> anyhow::Result<()> {
     if !read_only && !bytes.is_empty() {
-        unless_gone(w.input(Bytes::copy_from_slice(bytes)).await)?;
+        unless_gone(client.input(Bytes::copy_from_slice(bytes)).await)?;
     }
     Ok(())
 }
 
-/// A write to a session that has just ended fails (EPIPE, ECONNRESET) while
-/// its EXIT is still waiting to be read: such a failure is not the outcome —
-/// the reading side says how the session ended.
+/// Input or a resize for a session that has just ended fails while the
+/// rest of its output and its EXIT may still be on their way: such a
+/// failure is not the outcome — the output stream says how the session
+/// ended.
 fn unless_gone(r: Result<(), ClientError>) -> anyhow::Result<()> {
     match r {
-        Err(e) if peer_gone(&e) => Ok(()),
+        Err(ClientError::SessionEnded { .. }) => Ok(()),
         r => Ok(r?),
     }
 }
 
-/// The session's end of the connection went away (EPIPE, ECONNRESET).
-fn peer_gone(e: &ClientError) -> bool {
-    let kind = match e {
-        ClientError::Io(e) | ClientError::Codec(CodecError::Io(e)) => e.kind(),
-        _ => return false,
-    };
-    matches!(
-        kind,
-        std::io::ErrorKind::BrokenPipe | std::io::ErrorKind::ConnectionReset
-    )
+/// The session's connection ended (the session ended, or its supervisor
+/// went away).
+fn connection_lost(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        matches!(
+            c.downcast_ref::<ClientError>(),
+            Some(ClientError::SessionEnded { .. })
+        )
+    })
+}
+
+/// A SCREEN call on its way (the repaint asked for).
+type Repaint = Pin<Box<dyn Future<Output = Result<ScreenResp, ClientError>>>>;
+
+/// The next output item; never, without an output stream.
+async fn next_output(output: &mut Option<OutputStream>) -> Option<OutputItem> {
+    match output {
+        Some(o) => o.next().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// The next event item (`None` when the stream ends); never, without an
+/// event stream.
+async fn next_event(events: &mut Option<EventStream>) -> Option<EventItem> {
+    match events {
+        Some(e) => e.next().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// The repaint's answer; never, without one on its way.
+async fn repainted(repaint: &mut Option<Repaint>) -> Result<ScreenResp, ClientError> {
+    match repaint {
+        Some(r) => r.await,
+        None => std::future::pending().await,
+    }
 }
 
 /// How a session whose connection ended without EXIT ended, from its exit
@@ -204,7 +233,7 @@ pub fn attach(common: &Common, id: &str, opts: AttachOptions) -> anyhow::Result<
     let status_bar = opts.status_bar.unwrap_or(cfg.status_bar);
     let rt = super::common::runtime()?;
     let end = rt.block_on(async {
-        let (client, hello) = connect(&paths, "hm attach").await?;
+        let client = open(&paths, "hm attach").await?;
         // Without a terminal (a script, CI) output streams as is and input
         // is not read; the exit code is still the child's.
         let interactive = std::io::stdin().is_terminal() && std::io::stdout().is_terminal();
@@ -215,7 +244,10 @@ pub fn attach(common: &Common, id: &str, opts: AttachOptions) -> anyhow::Result<
         };
         let mut attached = Attached {
             id: id.to_string(),
-            started: super::common::since_rfc3339(&hello.session.started_at)
+            // (A heimdall 1.0 supervisor does not say when it started.)
+            started: client
+                .hello()
+                .and_then(|h| super::common::since_rfc3339(&h.session.started_at))
                 .map(|up| Instant::now() - up)
                 .unwrap_or_else(Instant::now),
             state: "active".to_string(),
@@ -240,10 +272,9 @@ pub fn attach(common: &Common, id: &str, opts: AttachOptions) -> anyhow::Result<
     });
     let end = match end {
         Ok(End::Closed) => ended_by_record(&paths).unwrap_or(End::Closed),
-        // A reset connection is a supervisor that went away (killed, say).
-        Err(e) if e.chain().any(|c| c.downcast_ref().is_some_and(peer_gone)) => {
-            ended_by_record(&paths).unwrap_or(End::Closed)
-        }
+        // The session ended as we connected, or its supervisor went away
+        // (killed, say).
+        Err(e) if connection_lost(&e) => ended_by_record(&paths).unwrap_or(End::Closed),
         end => end?,
     };
     let mut err = std::io::stderr();
@@ -296,8 +327,9 @@ impl Attached {
         }
     }
 
-    fn redraw_request(&self) -> ClientMessage {
-        ClientMessage::Screen(ScreenRequest {
+    /// Ask for a picture of the session's screen to paint.
+    fn repaint(&self, client: &Client) -> Repaint {
+        let req = ScreenRequest {
             id: None,
             format: ScreenFormat::Ansi,
             // Without the bar, a line-mode program's recent lines go to the
@@ -308,36 +340,45 @@ impl Attached {
                 0
             },
             redraw: true,
-        })
+        };
+        let client = client.clone();
+        Box::pin(async move { client.screen(req).await })
     }
 
-    async fn run(
-        &mut self,
-        client: heimdall_protocol::Client,
-        status_bar: bool,
-    ) -> anyhow::Result<End> {
-        let (mut reader, mut writer) = client.into_split();
+    async fn run(&mut self, client: Client, status_bar: bool) -> anyhow::Result<End> {
         let (cols, rows) = terminal_size().unwrap_or((80, 24));
+        let mut events = None;
         if status_bar && rows >= 3 {
             let v = view::View::new(cols, rows);
             write_stdout(&v.enter())?;
             self.view = Some(v);
-            writer.send(&ClientMessage::Events).await?;
+            // State changes for the bar (a heimdall 1.0 supervisor has none).
+            events = match client.events().await {
+                Ok(s) => Some(s),
+                Err(ClientError::Unsupported(_)) => None,
+                Err(e) => return Err(e.into()),
+            };
         }
         if !self.read_only {
             let (pc, pr) = self
                 .view
                 .as_ref()
                 .map_or((cols, rows), |v| v.program_size());
-            writer.resize(pc, pr).await?;
+            unless_gone(client.resize(pc, pr).await)?;
         }
+        let mut output = None;
+        let mut repaint = None;
         if self.interactive {
-            writer.send(&self.redraw_request()).await?;
+            repaint = Some(self.repaint(&client));
         } else {
             // A pipe gets the output as it is, never a repaint.
             self.repaints = false;
-            self.stream.subscribed_blind();
-            writer.send(&ClientMessage::Subscribe).await?;
+            self.stream.subscribed_unpainted();
+            match client.output_replay().await {
+                Ok(o) => output = Some(o),
+                Err(ClientError::SessionEnded { .. }) => return Ok(End::Closed),
+                Err(e) => return Err(e.into()),
+            }
         }
         let stdin = if self.interactive {
             let fd = open_terminal_input()?;
@@ -356,9 +397,9 @@ impl Attached {
         loop {
             let render_due = render_at.unwrap_or_else(Instant::now);
             tokio::select! {
-                msg = reader.recv() => match msg? {
-                    Some(ServerMessage::Output(bytes)) => {
-                        let shown = self.stream.output(&bytes);
+                item = next_output(&mut output) => match item {
+                    Some(OutputItem::Data { offset, bytes }) => {
+                        let shown = self.stream.output(offset, &bytes);
                         match self.view.as_mut() {
                             _ if shown.is_empty() => {}
                             Some(v) => {
@@ -368,44 +409,75 @@ impl Attached {
                             None => write_stdout(shown)?,
                         }
                     }
-                    Some(ServerMessage::Screen(resp)) => match self.stream.snapshot(resp.output_offset) {
-                        Snapshot::Stale => writer.send(&self.redraw_request()).await?,
-                        Snapshot::Paint(subscribe) => {
-                            self.paint(&resp)?;
-                            if let Some(offset) = subscribe {
-                                writer.send(&ClientMessage::SubscribeFrom { offset }).await?;
-                            }
-                        }
-                    },
-                    Some(ServerMessage::Error(e)) if e.request == Some(heimdall_protocol::frame::client::SCREEN) => {
-                        // No screen model in this session (or it has just
-                        // ended): no repaints; the stream as it comes.
-                        self.repaints = false;
-                        if self.stream.is_subscribed() {
-                            self.stream.repaint_refused();
-                        } else {
-                            self.stream.subscribed_blind();
-                            writer.send(&ClientMessage::Subscribe).await?;
-                        }
-                    }
-                    Some(ServerMessage::Event(Event::Lagged { offset, .. } | Event::Skipped { offset, .. })) => {
-                        // Cut loose (or started past evicted output): repaint
-                        // from the screen model rather than show a hole.
-                        self.stream.moved(offset);
+                    Some(OutputItem::Gap { to, .. }) => {
+                        // Cut loose, fallen behind, or started past evicted
+                        // output: repaint from the screen model rather than
+                        // show a hole.
+                        self.stream.moved(to);
                         if self.repaints && self.stream.want_repaint() {
-                            writer.send(&self.redraw_request()).await?;
+                            repaint = Some(self.repaint(&client));
                         }
                     }
-                    Some(ServerMessage::Event(Event::State { new, .. })) => {
-                        self.state = new.to_string();
-                        self.draw_bar()?;
-                    }
-                    Some(ServerMessage::Exit { code }) => {
+                    Some(OutputItem::Exit { code }) => {
                         self.render_now()?;
                         return Ok(End::Exited(code));
                     }
-                    Some(_) => {}
                     None => return Ok(End::Closed),
+                },
+                answer = repainted(&mut repaint) => {
+                    repaint = None;
+                    // Whether to open the output stream: from an offset,
+                    // or (`Some(None)`) with the scrollback replay.
+                    let open_at = match answer {
+                        Ok(resp) => match self.stream.snapshot(resp.output_offset) {
+                            Snapshot::Stale => {
+                                repaint = Some(self.repaint(&client));
+                                None
+                            }
+                            Snapshot::Paint(from) => {
+                                self.paint(&resp)?;
+                                from.map(Some)
+                            }
+                        },
+                        // No screen model (heimdall 1.0, `screen_model =
+                        // false`) or it has just ended: no repaints; the
+                        // stream as it comes.
+                        Err(ClientError::Server { .. } | ClientError::Unsupported(_)) => {
+                            self.repaints = false;
+                            if self.stream.is_subscribed() {
+                                self.stream.repaint_refused();
+                                None
+                            } else {
+                                self.stream.subscribed_unpainted();
+                                Some(None)
+                            }
+                        }
+                        Err(ClientError::SessionEnded { .. }) if output.is_none() => {
+                            return Ok(End::Closed)
+                        }
+                        // The output stream tells how it ended.
+                        Err(ClientError::SessionEnded { .. }) => None,
+                        Err(e) => return Err(e.into()),
+                    };
+                    if let Some(from) = open_at {
+                        let opened = match from {
+                            Some(offset) => client.output(offset).await,
+                            None => client.output_replay().await,
+                        };
+                        match opened {
+                            Ok(o) => output = Some(o),
+                            Err(ClientError::SessionEnded { .. }) => return Ok(End::Closed),
+                            Err(e) => return Err(e.into()),
+                        }
+                    }
+                },
+                item = next_event(&mut events) => match item {
+                    Some(EventItem::Event(Event::State { new, .. })) => {
+                        self.state = new.to_string();
+                        self.draw_bar()?;
+                    }
+                    Some(_) => {}
+                    None => events = None,
                 },
                 (ready, fd) = async {
                     match &stdin {
@@ -431,10 +503,13 @@ impl Attached {
                     }
                     let data = &buf[..n as usize];
                     if let Some(at) = data.iter().position(|b| *b == self.detach_key) {
-                        send_input(&mut writer, self.read_only, &data[..at]).await?;
+                        send_input(&client, self.read_only, &data[..at]).await?;
+                        // A round trip: what was typed before the key has
+                        // reached the session before we go.
+                        let _ = client.status().await;
                         return Ok(End::Detached);
                     }
-                    send_input(&mut writer, self.read_only, data).await?;
+                    send_input(&client, self.read_only, data).await?;
                 },
                 _ = winch.recv() => {
                     if let Some((cols, rows)) = terminal_size() {
@@ -448,7 +523,7 @@ impl Attached {
                             None => (cols, rows),
                         };
                         if !self.read_only {
-                            unless_gone(writer.resize(program.0, program.1).await)?;
+                            unless_gone(client.resize(program.0, program.1).await)?;
                         }
                     }
                 },
@@ -464,7 +539,7 @@ impl Attached {
     }
 
     /// Paint a snapshot of the session's screen.
-    fn paint(&mut self, resp: &heimdall_protocol::ScreenResp) -> std::io::Result<()> {
+    fn paint(&mut self, resp: &ScreenResp) -> std::io::Result<()> {
         let redraw = resp.redraw.as_deref().unwrap_or_default();
         match self.view.as_mut() {
             Some(v) => {

@@ -2,19 +2,18 @@
 //! model.
 //!
 //! A snapshot (SCREEN with `redraw`) shows the session's output up to its
-//! `output_offset`. The first one is followed by SUBSCRIBE_FROM that offset,
-//! so the stream starts exactly where the picture ends. A later one (a
-//! repaint after `lagged`) must not subscribe again: the bytes of the current
-//! stream already on their way would be drawn on top of the new picture
+//! `output_offset`. The first one is followed by an output stream from that
+//! offset, so the stream starts exactly where the picture ends. A later one
+//! (a repaint after a gap) must not start a new stream: the bytes of the
+//! current one already on their way would be drawn on top of the new picture
 //! (issue #8 item 9). Instead the stream is kept and every byte below the
-//! snapshot's offset is dropped: the client knows each byte's offset from
-//! where its stream started, or from the `lagged`/`skipped` event that last
-//! moved it.
+//! snapshot's offset is dropped: the client library tells each chunk's
+//! offset, and where the stream continues after a gap.
 
 /// What to do with a snapshot that arrived.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Snapshot {
-    /// Paint it; then, if `Some`, SUBSCRIBE_FROM that offset.
+    /// Paint it; then, if `Some`, stream output from that offset.
     Paint(Option<u64>),
     /// The stream has already delivered bytes past it: ask for a newer one.
     Stale,
@@ -23,8 +22,8 @@ pub enum Snapshot {
 /// Where the output stream stands relative to the picture.
 #[derive(Debug, Default)]
 pub struct Stream {
-    /// Offset of the next OUTPUT byte, once known.
-    pos: Option<u64>,
+    /// Offset of the next output byte.
+    pos: u64,
     /// The bytes below this offset are in the painted picture.
     painted: u64,
     /// A repaint was asked for and has not arrived: what streams meanwhile
@@ -34,21 +33,21 @@ pub struct Stream {
 }
 
 impl Stream {
-    /// A stream not subscribed yet.
+    /// A stream not opened yet.
     pub fn new() -> Stream {
         Stream::default()
     }
 
-    /// Whether a subscription has been asked for.
+    /// Whether the output stream has been opened.
     pub fn is_subscribed(&self) -> bool {
         self.subscribed
     }
 
-    /// Subscribed without a known offset (the scrollback replay of a
-    /// session without a screen model).
-    pub fn subscribed_blind(&mut self) {
+    /// The output stream was opened without a picture (the scrollback
+    /// replay of a session without a screen model, or a pipe): everything
+    /// it brings is shown.
+    pub fn subscribed_unpainted(&mut self) {
         self.subscribed = true;
-        self.pos = None;
     }
 
     /// A repaint is wanted: whether to ask for one (not when one is on its
@@ -63,21 +62,21 @@ impl Stream {
         self.repaint_pending = false;
     }
 
-    /// The stream continues at `offset` (a `lagged` or `skipped` event).
+    /// The stream continues at `offset` (after a gap).
     pub fn moved(&mut self, offset: u64) {
-        self.pos = Some(offset);
+        self.pos = offset;
     }
 
     /// A snapshot of the output below `offset` arrived.
     pub fn snapshot(&mut self, offset: u64) -> Snapshot {
         if !self.subscribed {
             self.subscribed = true;
-            self.pos = Some(offset);
+            self.pos = offset;
             self.painted = offset;
             self.repaint_pending = false;
             return Snapshot::Paint(Some(offset));
         }
-        if self.pos.is_some_and(|p| p > offset) {
+        if self.pos > offset {
             // Bytes past the snapshot were already shown on the old
             // picture: painting it would lose them.
             return Snapshot::Stale;
@@ -87,17 +86,14 @@ impl Stream {
         Snapshot::Paint(None)
     }
 
-    /// The part of an OUTPUT payload to show: none while a repaint is on
-    /// its way, none below the painted picture's offset.
-    pub fn output<'a>(&mut self, bytes: &'a [u8]) -> &'a [u8] {
-        let Some(pos) = self.pos else {
-            return bytes;
-        };
-        self.pos = Some(pos + bytes.len() as u64);
+    /// The part of the output chunk at `offset` to show: none while a
+    /// repaint is on its way, none below the painted picture's offset.
+    pub fn output<'a>(&mut self, offset: u64, bytes: &'a [u8]) -> &'a [u8] {
+        self.pos = offset + bytes.len() as u64;
         if self.repaint_pending {
             return &[];
         }
-        let skip = self.painted.saturating_sub(pos).min(bytes.len() as u64);
+        let skip = self.painted.saturating_sub(offset).min(bytes.len() as u64);
         &bytes[skip as usize..]
     }
 }
@@ -107,26 +103,26 @@ mod tests {
     use super::*;
 
     #[test]
-    fn first_snapshot_subscribes_from_its_offset() {
+    fn first_snapshot_streams_from_its_offset() {
         let mut s = Stream::new();
         assert_eq!(s.snapshot(100), Snapshot::Paint(Some(100)));
-        assert_eq!(s.output(b"abc"), b"abc");
+        assert_eq!(s.output(100, b"abc"), b"abc");
     }
 
     #[test]
     fn a_repaint_drops_the_old_stream_below_its_offset() {
         let mut s = Stream::new();
         s.snapshot(0);
-        s.output(b"0123");
-        // Lagged: the stream resumes at 10; a repaint is asked for.
+        s.output(0, b"0123");
+        // A gap: the stream resumes at 10; a repaint is asked for.
         s.moved(10);
         assert!(s.want_repaint());
         assert!(!s.want_repaint(), "one is on its way");
-        assert_eq!(s.output(b"abcde"), b"", "painted over at once");
+        assert_eq!(s.output(10, b"abcde"), b"", "painted over at once");
         assert_eq!(s.snapshot(20), Snapshot::Paint(None));
         // 15..20 is in the picture; 20.. is new.
-        assert_eq!(s.output(b"fghijKLM"), b"KLM");
-        assert_eq!(s.output(b"NO"), b"NO");
+        assert_eq!(s.output(15, b"fghijKLM"), b"KLM");
+        assert_eq!(s.output(23, b"NO"), b"NO");
     }
 
     #[test]
@@ -135,22 +131,22 @@ mod tests {
         s.snapshot(0);
         s.moved(50);
         s.want_repaint();
-        s.output(b"0123456789");
+        s.output(50, b"0123456789");
         assert_eq!(s.snapshot(55), Snapshot::Stale);
-        assert_eq!(s.output(b"x"), b"", "still waiting for a repaint");
+        assert_eq!(s.output(60, b"x"), b"", "still waiting for a repaint");
         assert_eq!(s.snapshot(61), Snapshot::Paint(None));
-        assert_eq!(s.output(b"y"), b"y");
+        assert_eq!(s.output(61, b"y"), b"y");
     }
 
     #[test]
-    fn without_offsets_everything_is_shown() {
+    fn without_a_picture_everything_is_shown() {
         let mut s = Stream::new();
-        s.subscribed_blind();
+        s.subscribed_unpainted();
         assert!(s.is_subscribed());
-        assert_eq!(s.output(b"abc"), b"abc");
+        assert_eq!(s.output(0, b"abc"), b"abc");
         s.want_repaint();
         s.repaint_refused();
         s.moved(7);
-        assert_eq!(s.output(b"d"), b"d");
+        assert_eq!(s.output(7, b"d"), b"d");
     }
 }
