@@ -558,3 +558,106 @@ fn hm_run_keeps_keys_typed_while_it_starts() {
         assert_eq!(t.wait_exit(), Some(5), "round {round}: {}", t.text());
     }
 }
+
+/// `hm` with piped stdio, killed and reaped if a test fails while it runs.
+struct Piped(Child);
+
+impl Piped {
+    fn spawn(env: &Env, args: &[&str], stdin: Stdio) -> Piped {
+        let child = env
+            .hm()
+            .args(args)
+            .stdin(stdin)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn hm");
+        Piped(child)
+    }
+
+    /// Wait (with the test deadline) for the exit; the code and stderr.
+    fn exit(&mut self, what: &str) -> (Option<i32>, String) {
+        let status = poll(what, DEADLINE, || self.0.try_wait().unwrap());
+        let mut err = String::new();
+        if let Some(mut e) = self.0.stderr.take() {
+            e.read_to_string(&mut err).unwrap();
+        }
+        (status.code(), err)
+    }
+}
+
+impl Drop for Piped {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Issue #8 item 25: `hm attach X </dev/null` streamed forever (EOF on
+/// stdin was ignored). Without a terminal on stdin attaching is refused,
+/// saying what to do instead; `--read-only` watches and detaches at EOF.
+#[test]
+fn attach_without_a_terminal_is_refused_unless_read_only() {
+    let env = Env::new();
+    bash(&env, "nt");
+    let mut p = Piped::spawn(&env, &["attach", "nt"], Stdio::null());
+    let (code, err) = p.exit("hm attach without a terminal to give up");
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("needs a terminal on stdin"), "{err}");
+    assert!(err.contains("hm attach --read-only nt"), "{err}");
+    let mut p = Piped::spawn(&env, &["attach", "nt", "--read-only"], Stdio::null());
+    let (code, err) = p.exit("a read-only attach at EOF to detach");
+    assert_eq!(code, Some(0), "{err}");
+    assert!(err.contains("[detached from session nt"), "{err}");
+    assert_eq!(env.status_json("nt")["alive"], true);
+}
+
+/// Issue #8 item 25: a read-only watcher whose stdin is a pipe watches as
+/// long as the pipe is open (nothing it carries is typed) and detaches
+/// cleanly when it closes.
+#[test]
+fn read_only_attach_ends_at_eof() {
+    use std::io::Write;
+    let env = Env::new();
+    bash(&env, "eof");
+    let mut p = Piped::spawn(&env, &["attach", "eof", "--read-only"], Stdio::piped());
+    let mut input = p.0.stdin.take().expect("stdin");
+    input.write_all(b"echo typed-$((6*7))\r").unwrap();
+    env.ok(&["send", "eof", "echo watched-$((5*5))\r"]);
+    env.wait_screen("eof", "^watched-25$");
+    assert!(
+        p.0.try_wait().unwrap().is_none(),
+        "still watching while stdin is open"
+    );
+    drop(input);
+    let (code, err) = p.exit("the read-only attach to detach at EOF");
+    assert_eq!(code, Some(0), "{err}");
+    assert!(err.contains("[detached from session eof"), "{err}");
+    let mut out = String::new();
+    p.0.stdout.take().unwrap().read_to_string(&mut out).unwrap();
+    assert!(out.contains("watched-25"), "{out:?}");
+    assert!(
+        !env.screen_lines("eof")
+            .iter()
+            .any(|l| l.contains("typed-42")),
+        "a read-only watcher never types"
+    );
+}
+
+/// Issue #8 item 25: the status bar says when the terminal only watches.
+#[test]
+fn read_only_is_shown_in_the_status_bar() {
+    let env = Env::new();
+    bash(&env, "rob");
+    let mut ro = Term::spawn(&env, &["attach", "rob", "--read-only"], 80, 24);
+    ro.wait_for("the status bar", |t| t.bar().contains("hm │ rob │"));
+    assert!(ro.bar().contains("read-only"), "{}", ro.bar());
+    // Also after a resize redraws everything.
+    ro.resize(70, 20);
+    ro.wait_for("the bar on the new last row", |t| {
+        t.bar().contains("hm │ rob │ read-only")
+    });
+    let mut rw = Term::spawn(&env, &["attach", "rob"], 80, 24);
+    rw.wait_for("the status bar", |t| t.bar().contains("hm │ rob │"));
+    assert!(!rw.bar().contains("read-only"), "{}", rw.bar());
+}

@@ -43,6 +43,8 @@ pub fn run(common: &Common, args: RunArgs) -> anyhow::Result<i32> {
             let opts = super::attach::AttachOptions {
                 read_only: false,
                 status_bar: args.no_status_bar.then_some(false),
+                // `hm run -- make` in CI: the output until make ends.
+                stream_without_terminal: true,
             };
             super::attach::attach(common, &id, opts)
         }

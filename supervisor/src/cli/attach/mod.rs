@@ -4,6 +4,8 @@
 //! SIGTERM/SIGHUP, a closed socket, an error, a panic); keystrokes pass
 //! through; the detach key (default Ctrl-\) detaches; the terminal size is
 //! sent on attach and on every SIGWINCH (the latest attach or resize wins).
+//! Without a terminal on stdin it refuses, unless read-only, which then
+//! watches until stdin ends (`hm run` streams until the program ends).
 //!
 //! On attach the session's screen model paints the picture at once (modes,
 //! contents, cursor), then live output continues from exactly the offset
@@ -26,8 +28,9 @@ use heimdall_client::{
 use nix::sys::termios::{self, SetArg, Termios};
 use tokio::io::unix::AsyncFd;
 use tokio::signal::unix::{signal, SignalKind};
+use tokio::sync::oneshot;
 
-use super::common::{live_session, open};
+use super::common::{live_session, open, Coded};
 use super::Common;
 use crate::exit_record::ExitRecord;
 use crate::paths::SessionPaths;
@@ -42,7 +45,8 @@ use stream::{Snapshot, Stream};
 pub struct AttachArgs {
     /// Session id
     pub id: String,
-    /// Watch only: never send input or resize the session (the detach key still detaches)
+    /// Watch only: never send input or resize the session (the detach key still detaches;
+    /// without a terminal on stdin, the end of stdin detaches)
     #[arg(long)]
     pub read_only: bool,
     /// No status bar: the program's output goes to the terminal as it is
@@ -57,6 +61,10 @@ pub struct AttachOptions {
     pub read_only: bool,
     /// Show the status bar (None: as configured).
     pub status_bar: Option<bool>,
+    /// Without a terminal on stdin, stream the output until the session
+    /// ends (`hm run` in a script or CI). Otherwise attaching needs a
+    /// terminal on stdin, or `read_only`, which then ends at EOF on stdin.
+    pub stream_without_terminal: bool,
 }
 
 /// Restores the terminal's mode when dropped.
@@ -146,6 +154,34 @@ fn write_stdout(bytes: &[u8]) -> std::io::Result<()> {
     Ok(())
 }
 
+/// Resolves when stdin (not a terminal, so read on a thread of its own:
+/// /dev/null or a regular file cannot be polled) ends: EOF, a read error,
+/// or the detach key. What it carries is not typed anywhere.
+fn stdin_end(detach_key: u8) -> oneshot::Receiver<()> {
+    let (tx, rx) = oneshot::channel();
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 4096];
+        loop {
+            match nix::unistd::read(stdin_fd(), &mut buf) {
+                Ok(0) => break,
+                Ok(n) if buf[..n].contains(&detach_key) => break,
+                Ok(_) | Err(nix::errno::Errno::EINTR) => {}
+                Err(nix::errno::Errno::EAGAIN) => {
+                    // Left non-blocking by someone else: wait for more.
+                    let mut p = [nix::poll::PollFd::new(
+                        stdin_fd(),
+                        nix::poll::PollFlags::POLLIN,
+                    )];
+                    let _ = nix::poll::poll(&mut p, nix::poll::PollTimeout::NONE);
+                }
+                Err(_) => break,
+            }
+        }
+        let _ = tx.send(());
+    });
+    rx
+}
+
 /// How an attachment ended.
 enum End {
     Detached,
@@ -230,13 +266,28 @@ fn ended_by_record(paths: &SessionPaths) -> Option<End> {
 pub fn attach(common: &Common, id: &str, opts: AttachOptions) -> anyhow::Result<i32> {
     let (cfg, paths) = live_session(common, id)?;
     let detach_key = cfg.detach_key;
+    let stdin_is_terminal = std::io::stdin().is_terminal();
+    if !stdin_is_terminal && !opts.read_only && !opts.stream_without_terminal {
+        // Nothing could be typed and nothing would end it (issue #8 item 25).
+        return Err(Coded {
+            code: "usage".into(),
+            message: format!(
+                "hm attach needs a terminal on stdin; to watch without one: \
+                 hm attach --read-only {id} (it detaches at the end of stdin)"
+            ),
+            exit: 2,
+        }
+        .into());
+    }
+    // A watcher without a terminal detaches when its input ends.
+    let detach_at_eof = !stdin_is_terminal && !opts.stream_without_terminal;
     let status_bar = opts.status_bar.unwrap_or(cfg.status_bar);
     let rt = super::common::runtime()?;
     let end = rt.block_on(async {
         let client = open(&paths, "hm attach").await?;
         // Without a terminal (a script, CI) output streams as is and input
         // is not read; the exit code is still the child's.
-        let interactive = std::io::stdin().is_terminal() && std::io::stdout().is_terminal();
+        let interactive = stdin_is_terminal && std::io::stdout().is_terminal();
         let guard = if interactive {
             Some(TerminalGuard::enter()?)
         } else {
@@ -258,7 +309,10 @@ pub fn attach(common: &Common, id: &str, opts: AttachOptions) -> anyhow::Result<
             stream: Stream::new(),
             repaints: true,
         };
-        let result = attached.run(client, status_bar && interactive).await;
+        let stdin_end = detach_at_eof.then(|| stdin_end(detach_key));
+        let result = attached
+            .run(client, status_bar && interactive, stdin_end)
+            .await;
         if interactive {
             let _ = write_stdout(&view::leave_modes());
             // The program ended: leave its last screen on the terminal, as if
@@ -322,6 +376,7 @@ impl Attached {
         view::BarInfo {
             id: self.id.clone(),
             state: self.state.clone(),
+            read_only: self.read_only,
             uptime: self.started.elapsed(),
             detach: view::key_name(self.detach_key),
         }
@@ -345,7 +400,12 @@ impl Attached {
         Box::pin(async move { client.screen(req).await })
     }
 
-    async fn run(&mut self, client: Client, status_bar: bool) -> anyhow::Result<End> {
+    async fn run(
+        &mut self,
+        client: Client,
+        status_bar: bool,
+        mut stdin_end: Option<oneshot::Receiver<()>>,
+    ) -> anyhow::Result<End> {
         let (cols, rows) = terminal_size().unwrap_or((80, 24));
         let mut events = None;
         if status_bar && rows >= 3 {
@@ -531,6 +591,14 @@ impl Attached {
                     render_at = None;
                     self.render_now()?;
                 },
+                _ = async {
+                    match stdin_end.as_mut() {
+                        Some(end) => {
+                            let _ = end.await;
+                        }
+                        None => std::future::pending().await,
+                    }
+                } => return Ok(End::Detached),
                 _ = clock.tick() => self.draw_bar()?,
                 _ = term.recv() => return Ok(End::Signalled),
                 _ = hup.recv() => return Ok(End::Signalled),
@@ -591,6 +659,7 @@ pub fn run(common: &Common, args: AttachArgs) -> anyhow::Result<i32> {
     let opts = AttachOptions {
         read_only: args.read_only,
         status_bar: args.no_status_bar.then_some(false),
+        stream_without_terminal: false,
     };
     attach(common, &args.id, opts)
 }

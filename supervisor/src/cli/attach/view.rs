@@ -32,6 +32,8 @@ pub struct BarInfo {
     pub id: String,
     /// The classifier state's name.
     pub state: String,
+    /// Watching only (`--read-only`): nothing typed reaches the session.
+    pub read_only: bool,
     /// Session uptime.
     pub uptime: Duration,
     /// How to detach, e.g. `Ctrl-\`.
@@ -173,8 +175,10 @@ impl View {
     fn bar_bytes(&self, bar: &BarInfo) -> Vec<u8> {
         let screen = self.parser.screen();
         let text = format!(
-            " hm │ {} │ {} │ up {} │ {} detach ",
+            " hm │ {} │ {}{} │ up {} │ {} detach ",
             bar.id,
+            // Early in the bar: a narrow terminal cuts its end off.
+            if bar.read_only { "read-only │ " } else { "" },
             bar.state,
             crate::cli::common::human_duration(Duration::from_secs(bar.uptime.as_secs())),
             bar.detach
@@ -216,6 +220,7 @@ mod tests {
         BarInfo {
             id: "s1".into(),
             state: "idle".into(),
+            read_only: false,
             uptime: Duration::from_secs(75),
             detach: key_name(0x1c),
         }
