@@ -14,7 +14,7 @@
 //! | [`paths`] | the socket directory, session files, the pidfile lock |
 //! | [`spawn`] | pty, fork, exec of the child |
 //! | [`supervisor`] | running a supervisor: setup, serve, tear down |
-//! | [`session`] | shared session state; pump, input writer, reaper |
+//! | [`session`] | shared session state; one submodule per job: pump, terminal, screen feed, state, ending |
 //! | [`input`] | writing INPUT to the pty, queued when it is full |
 //! | [`output`] | the output ring, subscriptions, pacing |
 //! | [`requests`] | SUBMIT and WAIT |

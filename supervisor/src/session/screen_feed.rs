@@ -1,0 +1,108 @@
+//! Feeding the screen model from the output ring: a parse at once after a
+//! pause, during a stream at most every [`SCREEN_LAG`] (in the syncer task,
+//! after the woken subscribers have written the output), and a catch-up
+//! before every read of the screen (see [`crate::screen`] for how floods
+//! are skipped).
+
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, MutexGuard};
+use std::time::{Duration, Instant};
+
+use heimdall_protocol::Event;
+
+use super::Session;
+use crate::screen::{ScreenModel, REPLAY_TAIL, SKIP_OVER};
+use crate::sync::lock;
+
+/// How long parsing may lag behind a flood.
+const SCREEN_LAG: Duration = Duration::from_millis(50);
+
+/// The screen model and how far into the output it has parsed.
+pub struct ScreenState {
+    /// The emulator.
+    pub model: ScreenModel,
+    /// Output offset parsed up to.
+    pub parsed: u64,
+    /// When output was last parsed.
+    synced_at: Instant,
+}
+
+impl ScreenState {
+    /// An empty screen of `cols`×`rows`, parsed up to offset 0 at `now`.
+    pub(super) fn new(cols: u16, rows: u16, scrollback_lines: usize, now: Instant) -> ScreenState {
+        ScreenState {
+            model: ScreenModel::new(cols, rows, scrollback_lines),
+            parsed: 0,
+            synced_at: now,
+        }
+    }
+}
+
+impl Session {
+    /// Output arrived at `now` (appended to the ring and, unless `gather`,
+    /// announced to subscribers): schedule the parse.
+    #[inline]
+    pub(super) fn screen_output_arrived(&self, now: Instant, gather: bool) {
+        if let Some(screen) = &self.screen {
+            // Output after a pause is parsed at once; a stream of output at
+            // most every SCREEN_LAG (see `crate::screen`).
+            // Either way the parse runs in the syncer task, after the
+            // subscribers woken above have written this output.
+            let recent = now.saturating_duration_since(lock(screen).synced_at) < SCREEN_LAG;
+            if !gather && !recent {
+                self.screen_now.store(true, Ordering::Release);
+            }
+            self.screen_due.notify_one();
+        }
+    }
+
+    /// The screen model, brought up to date with the output (see
+    /// [`crate::screen`] for how floods are skipped). `None` when the screen
+    /// model is turned off.
+    pub fn screen(&self) -> Option<MutexGuard<'_, ScreenState>> {
+        let mut st = lock(self.screen.as_ref()?);
+        let end = self.output.end();
+        if st.parsed < end {
+            let mut from = st.parsed;
+            if end - from > SKIP_OVER as u64 {
+                from = end - REPLAY_TAIL as u64;
+            }
+            let (_, slices) = self.output.slices_from(from);
+            let mut bells = 0;
+            let mut title = None;
+            for s in &slices {
+                let n = st.model.feed(s);
+                bells += n.bells;
+                title = n.title.or(title);
+            }
+            st.parsed = end;
+            st.synced_at = Instant::now();
+            if let Some(title) = title {
+                self.emit_event(Event::Title { title });
+            }
+            for _ in 0..bells.min(16) {
+                self.emit_event(Event::Bell);
+            }
+        }
+        Some(st)
+    }
+
+    /// The visible screen as text lines, if there is a screen model.
+    pub fn screen_lines(&self) -> Option<Vec<String>> {
+        self.screen().map(|st| st.model.lines())
+    }
+
+    /// Parse output: at once after a pause, during a stream at most
+    /// [`SCREEN_LAG`] after the previous parse.
+    pub async fn screen_syncer(self: Arc<Self>) {
+        let Some(screen) = &self.screen else { return };
+        loop {
+            self.screen_due.notified().await;
+            if !self.screen_now.swap(false, Ordering::AcqRel) {
+                let at = lock(screen).synced_at + SCREEN_LAG;
+                tokio::time::sleep_until(at.into()).await;
+            }
+            drop(self.screen());
+        }
+    }
+}

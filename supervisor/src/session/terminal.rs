@@ -1,0 +1,78 @@
+//! What clients do to the child's terminal: input (written by
+//! [`crate::input::PtyInput`]), its size, and signals to its foreground job.
+
+use std::os::fd::AsRawFd;
+
+use bytes::Bytes;
+use heimdall_protocol::{Event, SignalTarget};
+use nix::errno::Errno;
+use nix::sys::signal::Signal;
+use nix::unistd::Pid;
+
+use super::Session;
+use crate::sync::lock;
+
+impl Session {
+    /// The pty master (for asking the terminal about its foreground process).
+    pub fn master_fd(&self) -> std::os::fd::RawFd {
+        self.master.as_raw_fd()
+    }
+
+    /// Write bytes to the child's terminal, completely and in order. Waits
+    /// only while much input is queued (the child reads slowly); dropped
+    /// once the child is gone.
+    pub async fn input(&self, bytes: Bytes) {
+        if self.exit_status().is_none() {
+            crate::classify::waiting::watch::on_input(self);
+            self.input.send(bytes).await;
+        }
+    }
+
+    /// The task that writes queued input.
+    pub fn input_writer(&self) -> impl std::future::Future<Output = ()> + 'static {
+        self.input.clone().run()
+    }
+
+    /// Set the terminal size (the kernel sends SIGWINCH to the foreground
+    /// process group when it changes).
+    pub fn resize(&self, cols: u16, rows: u16) -> std::io::Result<()> {
+        let ws = libc::winsize {
+            ws_row: rows,
+            ws_col: cols,
+            ws_xpixel: 0,
+            ws_ypixel: 0,
+        };
+        // SAFETY: TIOCSWINSZ reads a valid winsize from the pointer.
+        let rc = unsafe { libc::ioctl(self.master.as_raw_fd(), libc::TIOCSWINSZ, &ws) };
+        if rc < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        if let Some(mut st) = self.screen() {
+            st.model.resize(cols, rows);
+        }
+        let changed = {
+            let mut size = lock(&self.size);
+            std::mem::replace(&mut *size, (cols, rows)) != (cols, rows)
+        };
+        if changed {
+            self.emit_event(Event::Resize { cols, rows });
+        }
+        Ok(())
+    }
+
+    /// Send a signal to the terminal's foreground process group (what
+    /// Ctrl-C reaches) or to the child's process group. Returns the process
+    /// group (or, with `kill_process_group = false`, the process) signalled.
+    pub fn signal(&self, sig: Signal, target: SignalTarget) -> Result<i32, Errno> {
+        if target == SignalTarget::Foreground {
+            // SAFETY: tcgetpgrp on the pty master, an fd this session owns.
+            let pgrp = unsafe { libc::tcgetpgrp(self.master.as_raw_fd()) };
+            if pgrp > 0 {
+                return nix::sys::signal::killpg(Pid::from_raw(pgrp), sig).map(|()| pgrp);
+            }
+            // No foreground group (the child has not yet, or no longer,
+            // a controlling terminal): its own group is the next best thing.
+        }
+        self.target.signal_group(sig).map(|()| self.pid().as_raw())
+    }
+}
