@@ -325,26 +325,33 @@ async fn handshake(
     }
 }
 
+/// Write queued frames until every handle and stream is gone, then end the
+/// reader too.
+///
+/// A write that fails (the peer closed its end: a session that has just
+/// ended) does not end the reader: what the server sent before it closed —
+/// the last output, EXIT — is still to be read, and the reader ends at the
+/// server's end of stream. Frames queued after the failure are dropped.
 async fn write_frames(
     mut out: FramedWrite<Writer, FrameCodec>,
     mut rx: mpsc::Receiver<Frame>,
     stop: oneshot::Sender<()>,
 ) {
+    let mut broken = false;
     while let Some(frame) = rx.recv().await {
-        if out.feed(frame).await.is_err() {
-            break;
+        if broken {
+            continue;
         }
+        let mut written = out.feed(frame).await;
         // Send what is queued together, then flush.
-        while let Ok(more) = rx.try_recv() {
-            if out.feed(more).await.is_err() {
-                return;
+        while written.is_ok() {
+            match rx.try_recv() {
+                Ok(more) => written = out.feed(more).await,
+                Err(_) => break,
             }
         }
-        if out.flush().await.is_err() {
-            break;
-        }
+        broken = written.and(out.flush().await).is_err();
     }
-    // Every handle and stream is gone (or writing failed): end the reader too.
     let _ = stop.send(());
 }
 
@@ -910,5 +917,78 @@ impl Client {
         .await?;
         stream.keep_alive(Box::new(self.writer.clone()));
         Ok(stream)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::stream::OutputItem;
+    use heimdall_protocol::{ServerMessage, State, StatusResp};
+    use tokio::io::{AsyncWriteExt, DuplexStream};
+
+    /// A heimdall 1.0 server's side of a connection: sends the mode byte
+    /// and answers the handshake's STATUS (1.0 ignores HELLO).
+    async fn one_zero_handshake(
+        out: &mut FramedWrite<DuplexStream, FrameCodec>,
+        input: &mut FramedRead<DuplexStream, FrameCodec>,
+    ) {
+        out.get_mut().write_all(&[MODE_BINARY]).await.unwrap();
+        while let Some(Ok(f)) = input.next().await {
+            if f.kind == client::STATUS {
+                break;
+            }
+        }
+        let status = StatusResp {
+            pid: 1,
+            idle_ms: 0,
+            alive: true,
+            state: State::Idle,
+            state_ms: 0,
+        };
+        out.send(ServerMessage::Status(status).to_frame())
+            .await
+            .unwrap();
+    }
+
+    /// A session that ends closes its socket: the client's next write
+    /// fails, but the last output and the EXIT the server sent before
+    /// closing still reach the output stream and `closed()`. (The failed
+    /// write used to stop the reader with them unread.)
+    #[tokio::test(start_paused = true)]
+    async fn a_failed_write_loses_nothing_the_server_already_sent() {
+        let (to_client, server_out) = tokio::io::duplex(1 << 16);
+        let (from_client, server_in) = tokio::io::duplex(1 << 16);
+        let mut out = FramedWrite::new(server_out, FrameCodec::new());
+        let mut input = FramedRead::new(server_in, FrameCodec::new());
+        let (client, ()) = tokio::join!(
+            ClientBuilder::new().over(to_client, from_client),
+            one_zero_handshake(&mut out, &mut input),
+        );
+        let client = client.unwrap();
+        let mut output = client.output(0).await.unwrap();
+        // The server stops reading: every write of the client fails.
+        drop(input);
+        client.input(&b"typed as it ended"[..]).await.unwrap();
+        // Paused time advances only once every task is idle: the writer
+        // has met the failure by then.
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        // (These fail only if the client has stopped reading: the
+        // assertions below say so.)
+        let _ = out
+            .send(ServerMessage::Output(Bytes::from_static(b"bye")).to_frame())
+            .await;
+        let _ = out.send(ServerMessage::Exit { code: 3 }.to_frame()).await;
+        drop(out);
+        assert_eq!(
+            output.next().await,
+            Some(OutputItem::Data {
+                offset: 0,
+                bytes: Bytes::from_static(b"bye")
+            })
+        );
+        assert_eq!(output.next().await, Some(OutputItem::Exit { code: 3 }));
+        assert_eq!(output.next().await, None);
+        assert_eq!(client.closed().await, Some(3));
     }
 }

@@ -200,6 +200,15 @@ impl Drop for OutputSender {
 /// that falls further behind gets [`OutputItem::Gap`] with
 /// [`GapCause::Consumer`] for exactly the bytes it missed; the connection
 /// and other calls are never held up. Dropping the stream stops delivery.
+///
+/// Every item carries output offsets, so a client that paints the screen
+/// model (a terminal, as `hm attach` does) can line the stream up with its
+/// pictures: paint a [`crate::Client::screen`] answer asked for with
+/// `redraw`, open the stream at its `output_offset` (no gap, no overlap);
+/// after a gap, ask for a new picture and keep this stream, showing nothing
+/// until the picture comes and then only the bytes at or past its
+/// `output_offset` (bytes already on their way would otherwise land on top
+/// of it). A picture older than what the stream has shown is asked for again.
 pub struct OutputStream {
     /// Keeps the connection open while the stream is read.
     _keep: Option<Box<dyn std::any::Any + Send + Sync>>,
