@@ -155,6 +155,15 @@ fn screen_answer(session: &Session, req: &heimdall_protocol::ScreenRequest) -> F
     }
 }
 
+/// A RESULT answering a request: it repeats the request's `id` when the
+/// request had one, and carries no `id` at all when it had none.
+fn result_frame(mut v: serde_json::Value, id: Option<u64>) -> Frame {
+    if let (Some(id), Some(o)) = (id, v.as_object_mut()) {
+        o.insert("id".into(), id.into());
+    }
+    ServerMessage::Result(v).to_frame()
+}
+
 fn error_frame(code: &str, message: impl Into<String>, request: u8, id: Option<u64>) -> Frame {
     let mut body = ErrorBody::new(code, message, Some(request));
     body.id = id;
@@ -320,14 +329,15 @@ async fn read_requests(
                         .map_err(|e| ("failed", format!("cannot send {sig}: {e}")))
                 });
                 Command::Frame(match answer {
-                    Ok((sig, pgid)) => ServerMessage::Result(serde_json::json!({
-                        "ok": true,
-                        "signal": sig.as_str(),
-                        "target": req.target,
-                        "pgid": pgid,
-                        "id": req.id,
-                    }))
-                    .to_frame(),
+                    Ok((sig, pgid)) => result_frame(
+                        serde_json::json!({
+                            "ok": true,
+                            "signal": sig.as_str(),
+                            "target": req.target,
+                            "pgid": pgid,
+                        }),
+                        req.id,
+                    ),
                     Err((code, msg)) => error_frame(code, msg, frame.kind, req.id),
                 })
             }
@@ -343,7 +353,7 @@ async fn read_requests(
                     let typing = tokio::spawn(crate::requests::submit(session.clone(), req));
                     spawn_answer(&tx, &backlog, &cancel, &in_flight, async move {
                         match typing.await {
-                            Ok(Ok(v)) => ServerMessage::Result(v).to_frame(),
+                            Ok(Ok(v)) => result_frame(v, id),
                             Ok(Err((code, msg))) => error_frame(code, msg, client::SUBMIT, id),
                             Err(e) => error_frame("failed", e.to_string(), client::SUBMIT, id),
                         }
@@ -352,16 +362,14 @@ async fn read_requests(
                 }
             }
             ClientMessage::Explain(req) => {
-                let mut v = crate::classify::waiting::watch::explain(&session);
-                v["id"] = serde_json::json!(req.id);
-                Command::Frame(ServerMessage::Result(v).to_frame())
+                let v = crate::classify::waiting::watch::explain(&session);
+                Command::Frame(result_frame(v, req.id))
             }
             ClientMessage::Report(req) => {
                 let id = req.id;
                 Command::Frame(
                     match crate::classify::waiting::watch::report(&session, req) {
-                        Ok(()) => ServerMessage::Result(serde_json::json!({"ok": true, "id": id}))
-                            .to_frame(),
+                        Ok(()) => result_frame(serde_json::json!({"ok": true}), id),
                         Err(msg) => error_frame("malformed", msg, frame.kind, id),
                     },
                 )
@@ -373,8 +381,9 @@ async fn read_requests(
                     busy(frame.kind, req.id)
                 } else {
                     let s = session.clone();
+                    let id = req.id;
                     spawn_answer(&tx, &backlog, &cancel, &in_flight, async move {
-                        ServerMessage::Result(crate::requests::wait(s, req).await).to_frame()
+                        result_frame(crate::requests::wait(s, req).await, id)
                     });
                     continue;
                 }

@@ -195,7 +195,6 @@ pub async fn submit(session: Arc<Session>, req: SubmitRequest) -> Result<Value, 
         "bracketed_paste": bracketed,
         "echoed": echoed,
         "output_offset": session.output.end(),
-        "id": req.id,
     }))
 }
 
@@ -237,7 +236,6 @@ pub async fn wait(session: Arc<Session>, req: WaitRequest) -> Value {
     };
     let mut v = outcome;
     if let Some(o) = v.as_object_mut() {
-        o.insert("id".into(), json!(req.id));
         o.insert(
             "waited_ms".into(),
             json!(started.elapsed().as_millis() as u64),

@@ -115,6 +115,44 @@ fn item14_event_backlog_overflow_has_its_own_event() {
     assert_eq!(resizes + missed, 6000, "events read + missed = events sent");
 }
 
+/// Item 23: a reply carries `id` only when its request had one — never
+/// `"id": null` (RESULTs of SIGNAL, SUBMIT, WAIT, EXPLAIN, REPORT; SCREEN_RESP;
+/// ERRORs).
+#[test]
+fn item23_replies_to_requests_without_id_carry_no_id() {
+    let env = Env::new();
+    env.start("noid", &[], &["cat"]);
+    let mut c = Raw::connect(&env.sock("noid"));
+    c.hello();
+    let requests: [(u8, &[u8], u8); 8] = [
+        (0x08, br#"{"signal": "WINCH"}"#, 0x87),
+        (0x20, br#"{}"#, 0x87),
+        (0x21, br#"{"state": "active"}"#, 0x87),
+        (0x0C, br#"{"until": "idle", "idle_ms": 1}"#, 0x87),
+        (0x0B, br#"{"text": "typed", "timeout_ms": 1}"#, 0x87),
+        (0x07, br#"{}"#, 0x85),
+        (0x0C, br#"{"until": "regex", "pattern": "("}"#, 0x8F),
+        (0x08, br#"{"signal": "NOSUCH"}"#, 0x8F),
+    ];
+    for (kind, payload, answer) in requests {
+        c.send(kind, payload);
+        let v = recv_json(&mut c, "the answer", answer, |_| true);
+        assert!(
+            v.get("id").is_none(),
+            "request 0x{kind:02x} {}: {v}",
+            String::from_utf8_lossy(payload)
+        );
+    }
+    // With an id, each repeats it.
+    for (i, (kind, payload, answer)) in requests.iter().enumerate() {
+        let mut v: Value = serde_json::from_slice(payload).expect("json");
+        v["id"] = (100 + i).into();
+        c.send(*kind, v.to_string().as_bytes());
+        let v = recv_json(&mut c, "the answer", *answer, |_| true);
+        assert_eq!(v["id"], 100 + i, "request 0x{kind:02x}: {v}");
+    }
+}
+
 /// Item 28: a `malformed` ERROR repeats the request's id.
 #[test]
 fn item28_malformed_errors_echo_the_request_id() {
@@ -143,7 +181,7 @@ fn item28_malformed_errors_echo_the_request_id() {
     // Without an id there is none to repeat, and the connection still works.
     c.send(0x0C, br#"{"until": "soon"}"#);
     let v = recv_json(&mut c, "ERROR", 0x8F, |_| true);
-    assert!(v.get("id").is_none() || v["id"].is_null(), "{v}");
+    assert!(v.get("id").is_none(), "{v}");
     let (_, _, alive, _, _) = c.status();
     assert!(alive);
 }
