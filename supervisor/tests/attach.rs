@@ -661,3 +661,101 @@ fn read_only_is_shown_in_the_status_bar() {
     rw.wait_for("the status bar", |t| t.bar().contains("hm │ rob │"));
     assert!(!rw.bar().contains("read-only"), "{}", rw.bar());
 }
+
+/// A line of `n` columns that names itself: `L3:` then `abcdefghij`
+/// repeated.
+fn long_line(i: usize, n: usize) -> String {
+    let mut l = format!("L{i}:");
+    while l.len() < n {
+        l.push(char::from(b'a' + (l.len() % 10) as u8));
+    }
+    l
+}
+
+/// Whether a terminal shows each long line's first `width` columns on a
+/// row of its own and nothing of the rest (which a wrap puts on the row
+/// below).
+fn shows_clipped(t: &Term, lines: &[String], width: usize) -> bool {
+    let rows = t.rows_text();
+    lines.iter().all(|l| {
+        rows.iter().any(|r| r == &l[..width]) && !rows.iter().any(|r| r.starts_with(&l[width..]))
+    })
+}
+
+/// Issue #8 item 24: a larger terminal attaches (the latest attach sets the
+/// session's size); the smaller one, with or without the bar, shows the
+/// part of each long line that fits, clipped, never wrapped into the rows
+/// below. When the small terminal resizes, the session takes its size and
+/// the larger one shows all of the smaller screen in its top-left.
+#[test]
+fn a_smaller_terminal_shows_long_lines_clipped_not_wrapped() {
+    let env = Env::new();
+    env.start(
+        "big",
+        &[],
+        &[
+            "sh",
+            "-c",
+            "read x; i=1; while [ $i -le 5 ]; do \
+             printf 'L%d:' $i; \
+             printf 'defghijabcdefghijabcdefghijabcdefghijabcdefghijabcdefghijabcdefghijabcdefghijabcdefghijabc'; \
+             echo; i=$((i+1)); done; echo ALL-PRINTED; sleep 100",
+        ],
+    );
+    let lines: Vec<String> = (1..=5).map(|i| long_line(i, 93)).collect();
+    let mut small = Term::spawn(&env, &["attach", "big"], 60, 20);
+    small.wait_for("the small bar", |t| t.bar().contains("hm │ big │"));
+    let mut plain = Term::spawn(
+        &env,
+        &["attach", "big", "--no-status-bar", "--read-only"],
+        50,
+        20,
+    );
+    let mut large = Term::spawn(&env, &["attach", "big"], 120, 40);
+    large.wait_for("the large bar", |t| t.bar().contains("hm │ big │"));
+    poll("the session to take the large size", DEADLINE, || {
+        let s = env.status_json("big");
+        (s["cols"] == 120 && s["rows"] == 39).then_some(())
+    });
+    env.ok(&["send", "big", "go\r"]);
+    env.wait_screen("big", "^ALL-PRINTED$");
+    assert!(
+        env.screen_lines("big").contains(&lines[4]),
+        "{:?}",
+        env.screen_lines("big")
+    );
+    large.wait_for("the full lines", |t| {
+        lines.iter().all(|l| t.rows_text().contains(l))
+    });
+    let l = lines.clone();
+    small.wait_for("each line clipped to 60 columns", move |t| {
+        shows_clipped(t, &l, 60)
+    });
+    assert!(small.bar().contains("hm │ big │"), "{}", small.text());
+    let l = lines.clone();
+    plain.wait_for(
+        "each line clipped to 50 columns, without the bar",
+        move |t| shows_clipped(t, &l, 50),
+    );
+    // The small terminal resizes: now it sets the session's size, and
+    // gets the program's output as it is again.
+    small.resize(70, 20);
+    poll("the session to take the small size", DEADLINE, || {
+        let s = env.status_json("big");
+        (s["cols"] == 70 && s["rows"] == 19).then_some(())
+    });
+    for t in [&mut small, &mut large] {
+        let l = lines.clone();
+        t.wait_for("each line cut at 70 columns", move |t| {
+            shows_clipped(t, &l, 70)
+        });
+    }
+    assert!(large.bar().contains("hm │ big │"), "{}", large.text());
+    // The read-only terminal takes the session's size: its output as it is.
+    plain.resize(70, 19);
+    let l = lines.clone();
+    plain.wait_for("each line cut at 70 columns", move |t| {
+        shows_clipped(t, &l, 70)
+    });
+    env.ok(&["send", "big", "\r"]);
+}

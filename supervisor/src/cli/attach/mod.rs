@@ -10,7 +10,11 @@
 //! On attach the session's screen model paints the picture at once (modes,
 //! contents, cursor), then live output continues from exactly the offset
 //! that picture reflects. With the status bar (the default) the program gets
-//! one row less and [`view::View`] renders its screen above the bar.
+//! one row less and [`view::View`] renders its screen above the bar. When
+//! another terminal gives the session another size (a `resize` event), a
+//! new picture says which; a terminal of another size is drawn by the view,
+//! clipped, and without the bar one of the session's size gets the output
+//! as it is again.
 
 use std::future::Future;
 use std::io::{IsTerminal, Write};
@@ -306,6 +310,9 @@ pub fn attach(common: &Common, id: &str, opts: AttachOptions) -> anyhow::Result<
             read_only: opts.read_only || !interactive,
             interactive,
             view: None,
+            status_bar: false,
+            session_size: None,
+            repaint_again: false,
             stream: Stream::new(),
             repaints: true,
         };
@@ -365,7 +372,15 @@ struct Attached {
     detach_key: u8,
     read_only: bool,
     interactive: bool,
+    /// The rendered view: with the status bar, or while the session's size
+    /// is not this terminal's (else, without the bar, output passes through).
     view: Option<view::View>,
+    status_bar: bool,
+    /// The session's terminal size, as last painted or resized by us.
+    session_size: Option<(u16, u16)>,
+    /// The session's size changed while a repaint was on its way: ask
+    /// again when it arrives.
+    repaint_again: bool,
     stream: Stream,
     /// Whether the session can repaint (it has a screen model and runs).
     repaints: bool,
@@ -409,10 +424,14 @@ impl Attached {
         let (cols, rows) = terminal_size().unwrap_or((80, 24));
         let mut events = None;
         if status_bar && rows >= 3 {
-            let v = view::View::new(cols, rows);
+            let v = view::View::new(cols, rows, true);
             write_stdout(&v.enter())?;
             self.view = Some(v);
-            // State changes for the bar (a heimdall 1.0 supervisor has none).
+            self.status_bar = true;
+        }
+        if self.interactive {
+            // State changes for the bar, resizes by other terminals (a
+            // heimdall 1.0 supervisor has no events).
             events = match client.events().await {
                 Ok(s) => Some(s),
                 Err(ClientError::Unsupported(_)) => None,
@@ -425,6 +444,7 @@ impl Attached {
                 .as_ref()
                 .map_or((cols, rows), |v| v.program_size());
             unless_gone(client.resize(pc, pr).await)?;
+            self.session_size = Some((pc, pr));
         }
         let mut output = None;
         let mut repaint = None;
@@ -486,12 +506,17 @@ impl Attached {
                 },
                 answer = repainted(&mut repaint) => {
                     repaint = None;
+                    // This picture may predate a resize: paint it
+                    // meanwhile, then ask for a newer one.
+                    let again = std::mem::take(&mut self.repaint_again);
                     // Whether to open the output stream: from an offset,
                     // or (`Some(None)`) with the scrollback replay.
                     let open_at = match answer {
                         Ok(resp) => match self.stream.snapshot(resp.output_offset) {
                             Snapshot::Stale => {
-                                repaint = Some(self.repaint(&client));
+                                if repaint.is_none() {
+                                    repaint = Some(self.repaint(&client));
+                                }
                                 None
                             }
                             Snapshot::Paint(from) => {
@@ -530,12 +555,24 @@ impl Attached {
                             Err(e) => return Err(e.into()),
                         }
                     }
+                    if again {
+                        self.repaint_at_new_size(&client, &mut repaint);
+                    }
                 },
                 item = next_event(&mut events) => match item {
                     Some(EventItem::Event(Event::State { new, .. })) => {
                         self.state = new.to_string();
                         self.draw_bar()?;
                     }
+                    Some(EventItem::Event(Event::Resize { cols, rows })) => {
+                        // Another terminal resized the session (or ours did
+                        // and this is the echo): a picture at the new size.
+                        if self.session_size != Some((cols, rows)) {
+                            self.repaint_at_new_size(&client, &mut repaint);
+                        }
+                    }
+                    // A resize may be among the missed events.
+                    Some(EventItem::Missed { .. }) => self.repaint_at_new_size(&client, &mut repaint),
                     Some(_) => {}
                     None => events = None,
                 },
@@ -573,17 +610,25 @@ impl Attached {
                 },
                 _ = winch.recv() => {
                     if let Some((cols, rows)) = terminal_size() {
+                        let follow = !self.read_only;
                         let program = match self.view.as_mut() {
                             Some(v) => {
-                                v.resize(cols, rows);
+                                v.resize(cols, rows, follow);
                                 write_stdout(&v.enter())?;
                                 render_at = Some(Instant::now());
                                 v.program_size()
                             }
                             None => (cols, rows),
                         };
-                        if !self.read_only {
+                        if follow {
                             unless_gone(client.resize(program.0, program.1).await)?;
+                            self.session_size = Some(program);
+                        }
+                        let clipped = self.view.is_some() && !self.status_bar;
+                        if clipped || self.read_only || repaint.is_some() {
+                            // The sizes may now match or differ (or a picture
+                            // of the old size is on its way).
+                            self.repaint_at_new_size(&client, &mut repaint);
                         }
                     }
                 },
@@ -606,18 +651,48 @@ impl Attached {
         }
     }
 
-    /// Paint a snapshot of the session's screen.
+    /// The session's size may have changed: ask for a picture (of the
+    /// session's screen at its size, which says what that size is), or for
+    /// another one after the one on its way.
+    fn repaint_at_new_size(&mut self, client: &Client, repaint: &mut Option<Repaint>) {
+        if !self.repaints {
+            return;
+        }
+        self.stream.want_repaint();
+        if repaint.is_some() {
+            self.repaint_again = true;
+        } else {
+            *repaint = Some(self.repaint(client));
+        }
+    }
+
+    /// Paint a snapshot of the session's screen. Without the bar, a
+    /// terminal of the session's size gets the program's output as it is; a
+    /// terminal of another size gets a view that clips.
     fn paint(&mut self, resp: &ScreenResp) -> std::io::Result<()> {
         let redraw = resp.redraw.as_deref().unwrap_or_default();
+        let size = (resp.cols, resp.rows);
+        self.session_size = Some(size);
+        if !self.status_bar {
+            let (cols, rows) = terminal_size().unwrap_or(size);
+            let fits = size == (cols, rows);
+            match self.view.as_ref() {
+                Some(_) if fits => {
+                    // Back to the output as it is.
+                    write_stdout(&view::leave_modes())?;
+                    self.view = None;
+                }
+                None if !fits => {
+                    let v = view::View::new(cols, rows, false);
+                    write_stdout(&v.enter())?;
+                    self.view = Some(v);
+                }
+                _ => {}
+            }
+        }
         match self.view.as_mut() {
             Some(v) => {
-                // The session may already be getting a newer size from us.
-                let size = if self.read_only {
-                    (resp.cols, resp.rows)
-                } else {
-                    v.program_size()
-                };
-                v.reset(redraw.as_bytes(), (resp.cols, resp.rows), size);
+                v.reset(redraw.as_bytes(), size);
                 self.render_now()
             }
             None => {

@@ -1,11 +1,17 @@
-//! What an attached terminal shows when the status bar is on: the program's
-//! screen, rendered by a local emulator into the rows above the bar, and the
-//! bar on the last row.
+//! What an attached terminal shows when the status bar is on, or when the
+//! session's size is not the terminal's: the program's screen, rendered by a
+//! local emulator into the rows above the bar (all rows without the bar),
+//! and the bar on the last row.
 //!
 //! The real terminal only ever receives what this view renders (diffs of the
 //! emulated screen), never the program's raw output, so nothing the program
 //! writes — scroll regions, clears, the alternate screen — can overwrite or
 //! scroll away the bar.
+//!
+//! The emulator always has the session's size. When another terminal made
+//! the session larger than this one, the part that fits (the top-left) is
+//! drawn row by row, clipped, as tmux does: the program's long lines are
+//! never wrapped by this terminal (issue #8 item 24).
 
 use std::time::Duration;
 
@@ -44,57 +50,65 @@ fn nonzero(n: u16) -> std::num::NonZeroU16 {
     std::num::NonZeroU16::new(n.max(1)).unwrap_or(std::num::NonZeroU16::MIN)
 }
 
-/// The program's screen plus the status bar.
+/// The program's screen plus (optionally) the status bar.
 pub struct View {
+    /// The session's screen, at the session's size.
     parser: vt100::Parser<Forward>,
+    /// The screen as last rendered (None: draw everything).
     prev: Option<vt100::Screen>,
+    /// The rows as last drawn clipped (when the sizes differ).
+    drawn: Vec<String>,
     cols: u16,
     rows: u16,
+    bar: bool,
 }
 
 impl View {
-    /// A view for a terminal of `cols`×`rows`; the program gets `rows - 1`.
-    pub fn new(cols: u16, rows: u16) -> View {
-        let (pc, pr) = Self::program_size_for(cols, rows);
-        View {
+    /// A view for a terminal of `cols`×`rows`; with the `bar`, the program
+    /// gets `rows - 1`.
+    pub fn new(cols: u16, rows: u16, bar: bool) -> View {
+        let mut v = View {
             parser: vt100::Parser::new_with_callbacks(
-                nonzero(pr),
-                nonzero(pc),
+                nonzero(1),
+                nonzero(1),
                 0,
                 Forward::default(),
             ),
             prev: None,
+            drawn: Vec::new(),
             cols,
             rows,
-        }
+            bar,
+        };
+        let (pc, pr) = v.program_size();
+        v.parser.screen_mut().set_size(nonzero(pr), nonzero(pc));
+        v
     }
 
-    fn program_size_for(cols: u16, rows: u16) -> (u16, u16) {
-        (cols.max(1), rows.saturating_sub(1).max(1))
-    }
-
-    /// The size the program's pty should have.
+    /// The size the program's pty should have for this terminal: the rows
+    /// above the bar.
     pub fn program_size(&self) -> (u16, u16) {
-        Self::program_size_for(self.cols, self.rows)
+        let rows = self.rows.saturating_sub(u16::from(self.bar));
+        (self.cols.max(1), rows.max(1))
+    }
+
+    /// Whether the session's screen has exactly the size of this view's
+    /// program area (else it is drawn clipped).
+    fn fits(&self) -> bool {
+        let (rows, cols) = self.parser.screen().size();
+        (cols.get(), rows.get()) == self.program_size()
     }
 
     /// Start over from a redraw of the session's screen, painted at the
-    /// session's size then, and continue at `size` (this view's program
-    /// size, which the session is being resized to; or the session's own
-    /// size for a read-only view).
-    pub fn reset(&mut self, redraw: &[u8], painted: (u16, u16), size: (u16, u16)) {
+    /// session's `size`.
+    pub fn reset(&mut self, redraw: &[u8], size: (u16, u16)) {
         self.parser = vt100::Parser::new_with_callbacks(
-            nonzero(painted.1),
-            nonzero(painted.0),
+            nonzero(size.1),
+            nonzero(size.0),
             0,
             Forward::default(),
         );
         self.parser.process(redraw);
-        if painted != size {
-            self.parser
-                .screen_mut()
-                .set_size(nonzero(size.1), nonzero(size.0));
-        }
         self.prev = None;
     }
 
@@ -103,38 +117,47 @@ impl View {
         self.parser.process(bytes);
     }
 
-    /// The real terminal changed size.
-    pub fn resize(&mut self, cols: u16, rows: u16) {
+    /// The real terminal changed size; with `follow`, the session is being
+    /// resized to it (this client resizes the session), else the session
+    /// keeps its size.
+    pub fn resize(&mut self, cols: u16, rows: u16, follow: bool) {
         self.cols = cols;
         self.rows = rows;
-        let (pc, pr) = self.program_size();
-        self.parser.screen_mut().set_size(nonzero(pr), nonzero(pc));
+        if follow {
+            let (pc, pr) = self.program_size();
+            self.parser.screen_mut().set_size(nonzero(pr), nonzero(pc));
+        }
         self.prev = None;
     }
 
     /// Bytes that take the real terminal over: the alternate screen, cleared,
     /// with the scroll region above the bar.
     pub fn enter(&self) -> Vec<u8> {
-        format!(
-            "\x1b[?1049h\x1b[0m\x1b[H\x1b[2J\x1b[1;{}r",
-            self.rows.saturating_sub(1).max(1)
-        )
-        .into_bytes()
+        let region = if self.bar {
+            format!("\x1b[1;{}r", self.rows.saturating_sub(1).max(1))
+        } else {
+            "\x1b[r".to_string()
+        };
+        format!("\x1b[?1049h\x1b[0m\x1b[H\x1b[2J{region}").into_bytes()
     }
 
     /// Bring the real terminal up to date (a diff when possible) and draw the bar.
     pub fn render(&mut self, bar: &BarInfo) -> Vec<u8> {
         let mut out = Vec::new();
         out.extend_from_slice(b"\x1b[?25l");
-        let screen = self.parser.screen();
-        match &self.prev {
-            Some(prev) => out.extend_from_slice(screen.state_diff(prev).as_bytes()),
-            None => {
-                out.extend_from_slice(b"\x1b[0m\x1b[H\x1b[2J");
-                out.extend_from_slice(screen.state_formatted().as_bytes());
+        if self.fits() {
+            let screen = self.parser.screen();
+            match &self.prev {
+                Some(prev) => out.extend_from_slice(screen.state_diff(prev).as_bytes()),
+                None => {
+                    out.extend_from_slice(b"\x1b[0m\x1b[H\x1b[2J");
+                    out.extend_from_slice(screen.state_formatted().as_bytes());
+                }
             }
+        } else {
+            self.render_clipped(&mut out);
         }
-        self.prev = Some(screen.clone());
+        self.prev = Some(self.parser.screen().clone());
         let fw = self.parser.callbacks_mut();
         if let Some(title) = fw.title.take() {
             out.extend_from_slice(b"\x1b]2;");
@@ -143,15 +166,76 @@ impl View {
         }
         let bells = std::mem::take(&mut fw.bells).min(3);
         out.extend(std::iter::repeat_n(0x07, bells));
-        out.extend(self.bar_bytes(bar));
+        if self.bar {
+            out.extend(self.bar_bytes(bar));
+        } else {
+            out.extend(self.cursor_bytes());
+        }
+        out
+    }
+
+    /// Draw the part of the session's screen that fits this terminal's
+    /// program area, row by row (only the rows that changed since the last
+    /// render), each clipped to the width: a row of the program never
+    /// reaches the terminal's edge, so the terminal never wraps it.
+    fn render_clipped(&mut self, out: &mut Vec<u8>) {
+        let screen = self.parser.screen();
+        let (area_cols, area_rows) = self.program_size();
+        let width = screen.size().1.get().min(area_cols);
+        // Autowrap off while drawing: a wide character in the last column
+        // must not wrap (or scroll) the terminal.
+        out.extend_from_slice(b"\x1b[?7l");
+        match &self.prev {
+            Some(prev) => out.extend_from_slice(screen.input_mode_diff(prev).as_bytes()),
+            None => {
+                out.extend_from_slice(b"\x1b[0m\x1b[H\x1b[2J");
+                out.extend_from_slice(screen.input_mode_formatted().as_bytes());
+                self.drawn.clear();
+            }
+        }
+        for (i, row) in screen
+            .rows_formatted(0, width)
+            .take(usize::from(area_rows))
+            .enumerate()
+        {
+            if self.drawn.get(i) == Some(&row) {
+                continue;
+            }
+            out.extend_from_slice(format!("\x1b[{};1H\x1b[0m\x1b[2K", i + 1).as_bytes());
+            out.extend_from_slice(row.as_bytes());
+            match self.drawn.get_mut(i) {
+                Some(d) => *d = row,
+                None => self.drawn.push(row),
+            }
+        }
+        out.extend_from_slice(b"\x1b[0m\x1b[?7h");
+    }
+
+    /// Back to the program's drawing attributes and cursor (hidden when the
+    /// cursor is outside the part of the screen this terminal shows).
+    fn cursor_bytes(&self) -> Vec<u8> {
+        let screen = self.parser.screen();
+        let mut out = screen.attributes_formatted().into_bytes();
+        if self.fits() {
+            out.extend_from_slice(screen.cursor_state_formatted().as_bytes());
+            return out;
+        }
+        let (row, col) = screen.cursor_position();
+        let (area_cols, area_rows) = self.program_size();
+        if !screen.hide_cursor() && row < area_rows && col < area_cols {
+            out.extend_from_slice(format!("\x1b[{};{}H\x1b[?25h", row + 1, col + 1).as_bytes());
+        } else {
+            out.extend_from_slice(b"\x1b[?25l");
+        }
         out
     }
 
     /// The program's screen as lines for the normal terminal (trailing
-    /// empty rows dropped), once it has exited and the bar is gone.
+    /// empty rows dropped, clipped to the terminal's width), once it has
+    /// exited and the bar is gone.
     pub fn final_lines(&self) -> Vec<u8> {
         let screen = self.parser.screen();
-        let cols = screen.size().1.get();
+        let cols = screen.size().1.get().min(self.cols.max(1));
         let plain: Vec<String> = screen.rows(0, cols).collect();
         let keep = plain
             .iter()
@@ -165,15 +249,18 @@ impl View {
         out
     }
 
-    /// Redraw only the bar (the clock moved, the state changed).
+    /// Redraw only the bar (the clock moved, the state changed); nothing
+    /// without the bar.
     pub fn render_bar(&self, bar: &BarInfo) -> Vec<u8> {
+        if !self.bar {
+            return Vec::new();
+        }
         let mut out = b"\x1b[?25l".to_vec();
         out.extend(self.bar_bytes(bar));
         out
     }
 
     fn bar_bytes(&self, bar: &BarInfo) -> Vec<u8> {
-        let screen = self.parser.screen();
         let text = format!(
             " hm │ {} │ {}{} │ up {} │ {} detach ",
             bar.id,
@@ -188,9 +275,7 @@ impl View {
         let pad = width.saturating_sub(line.chars().count());
         line.extend(std::iter::repeat_n(' ', pad));
         let mut out = format!("\x1b[{};1H\x1b[0;7m{line}\x1b[0m", self.rows).into_bytes();
-        // Back to the program's cursor and drawing attributes.
-        out.extend_from_slice(screen.attributes_formatted().as_bytes());
-        out.extend_from_slice(screen.cursor_state_formatted().as_bytes());
+        out.extend(self.cursor_bytes());
         out
     }
 }
@@ -229,7 +314,7 @@ mod tests {
     /// Render into a terminal emulator of the real size and read it back.
     #[test]
     fn program_scrolling_never_moves_the_bar() {
-        let mut v = View::new(30, 6);
+        let mut v = View::new(30, 6, true);
         let mut term = vt100::Parser::new(nonzero(6), nonzero(30), 0);
         term.process(&v.enter());
         v.feed(b"\x1b[r");
@@ -250,5 +335,33 @@ mod tests {
         assert!(rows[5].contains("s1"), "the bar survives a clear: {rows:?}");
         assert_eq!(term.screen().cursor_position(), (0, 7));
         assert_eq!(key_name(0x1c), "Ctrl-\\");
+    }
+
+    /// A session larger than the terminal: the top-left part, each row cut
+    /// at the terminal's width, nothing wrapped; the cursor hidden while it
+    /// is outside; updates redraw the rows that changed.
+    #[test]
+    fn a_larger_session_is_drawn_clipped() {
+        let mut v = View::new(20, 6, true);
+        let mut term = vt100::Parser::new(nonzero(6), nonzero(20), 0);
+        term.process(&v.enter());
+        let mut redraw = String::new();
+        for i in 0..8 {
+            redraw.push_str(&format!("row{i}-{}\r\n", "x".repeat(30)));
+        }
+        v.reset(redraw.as_bytes(), (40, 10));
+        term.process(&v.render(&bar()));
+        let rows: Vec<String> = term.screen().rows(0, 20).collect();
+        assert_eq!(rows[0], format!("row0-{}", "x".repeat(15)));
+        assert_eq!(rows[4], format!("row4-{}", "x".repeat(15)));
+        assert!(rows[5].starts_with(" hm │ s1 │"), "{rows:?}");
+        assert!(term.screen().hide_cursor(), "the cursor is below the area");
+        v.feed(b"\x1b[3;1Hchanged\x1b[K\x1b[1;3H");
+        term.process(&v.render(&bar()));
+        let rows: Vec<String> = term.screen().rows(0, 20).collect();
+        assert_eq!(rows[2].trim_end(), "changed");
+        assert_eq!(rows[1], format!("row1-{}", "x".repeat(15)));
+        assert!(!term.screen().hide_cursor());
+        assert_eq!(term.screen().cursor_position(), (0, 2));
     }
 }
