@@ -26,7 +26,7 @@ use std::time::{Duration, Instant};
 #[path = "../tests/common/mod.rs"]
 mod common;
 
-use common::{kib_field, rss_kib};
+use common::{guardian_of, kib_field, rss_kib};
 
 /// The `hm` measured: `HM_BENCH_BIN` when set (to compare two builds with
 /// one benchmark binary), else the one built with the benchmark.
@@ -373,23 +373,6 @@ fn start_to_ready(dir: &Path) -> Vec<Duration> {
 fn rss_pss(pid: i32) -> (u64, u64) {
     let s = std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup")).unwrap_or_default();
     (kib_field(&s, "Rss:"), kib_field(&s, "Pss:"))
-}
-
-/// The guardian of supervisor `sup`: its child named `hm-guardian`.
-fn guardian_of(sup: i32) -> Option<i32> {
-    let tasks = std::fs::read_dir(format!("/proc/{sup}/task")).ok()?;
-    tasks
-        .flatten()
-        .filter_map(|t| std::fs::read_to_string(t.path().join("children")).ok())
-        .flat_map(|c| {
-            c.split_whitespace()
-                .filter_map(|p| p.parse::<i32>().ok())
-                .collect::<Vec<_>>()
-        })
-        .find(|p| {
-            std::fs::read_to_string(format!("/proc/{p}/comm"))
-                .is_ok_and(|c| c.trim() == "hm-guardian")
-        })
 }
 
 /// Mean (RSS, PSS) KiB per supervisor and per guardian of `n` idle

@@ -417,20 +417,13 @@ fn the_guardian_is_a_small_single_threaded_process_of_its_own() {
     env.start("g", &[], &["sleep", "1000"]);
     let (sup, _) = env.pids("g");
     let guardian = poll("the guardian to exist", DEADLINE, || {
-        let tasks = std::fs::read_dir(format!("/proc/{sup}/task")).ok()?;
-        tasks
-            .flatten()
-            .filter_map(|t| std::fs::read_to_string(t.path().join("children")).ok())
-            .flat_map(|c| {
-                c.split_whitespace()
-                    .filter_map(|p| p.parse::<i32>().ok())
-                    .collect::<Vec<_>>()
-            })
-            .find(|p| {
-                std::fs::read_to_string(format!("/proc/{p}/cmdline"))
-                    .is_ok_and(|c| c.split('\0').any(|a| a == "__hm-guardian"))
-            })
+        common::guardian_of(sup)
     });
+    let cmdline = std::fs::read_to_string(format!("/proc/{guardian}/cmdline")).expect("cmdline");
+    assert!(
+        cmdline.split('\0').any(|a| a == "__hm-guardian"),
+        "hm re-executed as the guardian: {cmdline:?}"
+    );
     let status = std::fs::read_to_string(format!("/proc/{guardian}/status")).expect("status");
     assert!(
         status

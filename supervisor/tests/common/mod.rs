@@ -240,6 +240,24 @@ pub fn kib_field(text: &str, name: &str) -> u64 {
         .unwrap_or(0)
 }
 
+/// The guardian of supervisor `sup`: its child named `hm-guardian`, once
+/// it exists.
+pub fn guardian_of(sup: i32) -> Option<i32> {
+    let tasks = std::fs::read_dir(format!("/proc/{sup}/task")).ok()?;
+    tasks
+        .flatten()
+        .filter_map(|t| std::fs::read_to_string(t.path().join("children")).ok())
+        .flat_map(|c| {
+            c.split_whitespace()
+                .filter_map(|p| p.parse::<i32>().ok())
+                .collect::<Vec<_>>()
+        })
+        .find(|p| {
+            std::fs::read_to_string(format!("/proc/{p}/comm"))
+                .is_ok_and(|c| c.trim() == "hm-guardian")
+        })
+}
+
 /// A heimdall 1.0 client written from the wire format alone: raw bytes.
 pub struct Raw {
     pub s: UnixStream,
