@@ -1,5 +1,7 @@
-//! The command line's manners (issue #8 items 19, 20, 21, 27): mistyped key
-//! names, closed pipes, errors printed once, `hm clean` explaining itself.
+//! The command line's manners (issue #8 items 19, 20, 21, 27, and input that
+//! ends the session): mistyped key names, closed pipes, errors printed once,
+//! `hm clean` explaining itself, `hm send` succeeding when its input ends
+//! the program.
 
 mod common;
 
@@ -89,4 +91,54 @@ fn item27_config_error_is_printed_once() {
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
     assert_eq!(stderr.matches("No such file").count(), 1, "{stderr}");
     assert!(stderr.contains("/nonexistent.toml"), "{stderr}");
+}
+
+/// Input that ends the program is a success: `hm send` exits 0 and says
+/// nothing alarming when the line (or the key) it typed made the session
+/// end — for a line (`read x`), and for keys sent one by one when the first
+/// ends the program (`y` to a one-key prompt, then an Enter with nowhere to
+/// go).
+#[test]
+fn input_that_ends_the_session_is_a_success() {
+    let env = Env::new();
+    let exit_tail = |id: &str| {
+        env.wait_gone(id);
+        let path = env.sockets().join(format!("{id}.exit"));
+        let rec: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&path).expect("exit record"))
+                .expect("exit record json");
+        rec["output_tail"].as_str().unwrap_or_default().to_string()
+    };
+    let check = |args: &[&str]| {
+        let out = env.run(args);
+        let stderr = String::from_utf8_lossy(&out.stderr).to_lowercase();
+        assert_eq!(out.status.code(), Some(0), "hm {args:?}: {stderr}");
+        for alarm in ["error", "broken pipe", "failed", "cannot"] {
+            assert!(!stderr.contains(alarm), "hm {args:?}: {stderr}");
+        }
+    };
+
+    env.start(
+        "line",
+        &[],
+        &["sh", "-c", "printf ready; read x; echo got-$x"],
+    );
+    env.wait_screen("line", "ready");
+    check(&["send", "line", "abc\r"]);
+    assert!(exit_tail("line").contains("got-abc"));
+
+    // The gap is far longer than the supervisor takes to end after its
+    // child: the Enter comes after the session is gone.
+    env.start(
+        "key",
+        &[],
+        &[
+            "sh",
+            "-c",
+            "stty -icanon; printf ready; head -c 1 >/dev/null; echo got-key",
+        ],
+    );
+    env.wait_screen("key", "ready");
+    check(&["send", "key", "--keys", "--gap", "3000", "y", "Enter"]);
+    assert!(exit_tail("key").contains("got-key"));
 }
