@@ -9,7 +9,7 @@ use std::os::unix::process::CommandExt;
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{poll, Env, DEADLINE};
+use common::{one_zero_server, poll, Env, DEADLINE};
 use nix::sys::termios::{tcgetattr, Termios};
 
 /// `hm` running in a pty whose master this test reads and renders.
@@ -758,4 +758,18 @@ fn a_smaller_terminal_shows_long_lines_clipped_not_wrapped() {
         shows_clipped(t, &l, 70)
     });
     env.ok(&["send", "big", "\r"]);
+}
+
+/// A terminal attached to a heimdall 1.0 supervisor: it has no screen model
+/// (SCREEN is refused at once as "needs a newer supervisor"), so the output
+/// comes as 1.0's SUBSCRIBE replays it, and the exit code is its EXIT's.
+#[test]
+fn attaching_to_a_one_zero_supervisor_streams_its_output() {
+    let env = Env::new();
+    let _kills = one_zero_server(&env, "old");
+    let mut t = Term::spawn(&env, &["attach", "old"], 80, 24);
+    assert_eq!(t.wait_exit(), Some(9), "{}", t.text());
+    let text = t.text();
+    assert!(text.contains("one-zero output"), "{text}");
+    assert!(text.contains("[session old exited with code 9]"), "{text}");
 }

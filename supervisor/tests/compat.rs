@@ -5,7 +5,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{alive, poll, Env, Raw, DEADLINE};
+use common::{alive, one_zero_server, poll, Env, Raw, DEADLINE};
 
 #[test]
 fn raw_client_mode_status_subscribe_input_resize_kill_exit() {
@@ -358,74 +358,9 @@ fn texts_scripts_match_on() {
 
 // ---------------------------------------------------------------------------
 // Our CLI against a heimdall 1.0 supervisor (issue 13): a minimal server
-// written here from the 1.0 wire format alone, which ignores HELLO as 1.0
-// does.
+// written from the 1.0 wire format alone, which ignores HELLO as 1.0 does
+// (`common::one_zero_server`).
 // ---------------------------------------------------------------------------
-
-/// A heimdall 1.0 supervisor stand-in for session `id`: a socket that
-/// answers STATUS and KILL (then closes), and a two-line pidfile held with
-/// `flock` as a live supervisor holds it. Returns how many KILLs it got.
-fn one_zero_server(env: &Env, id: &str) -> std::sync::Arc<std::sync::atomic::AtomicUsize> {
-    use std::io::{Read, Write};
-    use std::os::fd::AsRawFd;
-    use std::os::unix::fs::PermissionsExt;
-    use std::os::unix::process::CommandExt;
-    let dir = env.sockets();
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700)).unwrap();
-    // The pids are a stand-in process's, in its own group: the test
-    // environment kills what pidfiles name when it is dropped.
-    let stand_in = std::process::Command::new("sleep")
-        .arg("300")
-        .process_group(0)
-        .spawn()
-        .unwrap();
-    let pid = dir.join(format!("{id}.pid"));
-    std::fs::write(&pid, format!("{0}\n{0}\n", stand_in.id())).unwrap();
-    let held = std::fs::File::open(&pid).unwrap();
-    // SAFETY: flock on an fd we own.
-    assert_eq!(unsafe { libc::flock(held.as_raw_fd(), libc::LOCK_EX) }, 0);
-    let listener = std::os::unix::net::UnixListener::bind(dir.join(format!("{id}.sock"))).unwrap();
-    let kills = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
-    let k = kills.clone();
-    std::thread::spawn(move || {
-        let _held = held;
-        let _stand_in = stand_in;
-        for conn in listener.incoming() {
-            let Ok(mut s) = conn else { return };
-            let k = k.clone();
-            std::thread::spawn(move || {
-                let _ = s.write_all(&[0x00]);
-                let mut head = [0u8; 5];
-                while s.read_exact(&mut head).is_ok() {
-                    let len = u32::from_be_bytes([head[1], head[2], head[3], head[4]]) as usize;
-                    let mut payload = vec![0u8; len];
-                    if s.read_exact(&mut payload).is_err() {
-                        return;
-                    }
-                    match head[0] {
-                        0x03 => {
-                            // STATUS_RESP: pid 4242, idle 7 ms, alive, idle, 9 ms.
-                            let mut f = vec![0x82, 0, 0, 0, 15];
-                            f.extend_from_slice(&[
-                                0, 0, 0x10, 0x92, 0, 0, 0, 7, 1, 0, 0, 0, 0, 9, 0,
-                            ]);
-                            let _ = s.write_all(&f);
-                        }
-                        0x05 => {
-                            k.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-                            let _ = s.write_all(&[0x83, 0, 0, 0, 4, 0, 0, 0, 143]);
-                            return;
-                        }
-                        // 1.0 ignores frame types it does not know (HELLO…).
-                        _ => {}
-                    }
-                }
-            });
-        }
-    });
-    kills
-}
 
 #[test]
 fn our_cli_talks_to_a_one_zero_supervisor() {
@@ -497,4 +432,37 @@ fn commands_that_need_extensions_say_so_at_once_to_a_one_zero_supervisor() {
     // What 1.0 does serve still works: text and keys typed through INPUT.
     env.ok(&["send", "old", "text"]);
     env.ok(&["send", "old", "--keys", "Enter"]);
+}
+
+/// `hm attach` (what `hm run` attaches with) to a heimdall 1.0 supervisor,
+/// into a pipe: no HELLO, no SCREEN, no events; the output is 1.0's
+/// SUBSCRIBE replay and the exit code is its EXIT's.
+#[test]
+fn attach_streams_a_one_zero_supervisors_output_and_exit_code() {
+    use std::process::Stdio;
+    let env = Env::new();
+    let _kills = one_zero_server(&env, "old");
+    let mut child = env
+        .hm()
+        .args(["attach", "--read-only", "old"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Held open: a watcher without a terminal detaches at the end of stdin.
+    let stdin = child.stdin.take();
+    poll("hm attach to end", DEADLINE, || child.try_wait().unwrap());
+    let out = child.wait_with_output().unwrap();
+    drop(stdin);
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert_eq!(out.status.code(), Some(9), "{stdout}{stderr}");
+    assert!(stdout.contains("one-zero output"), "{stdout}");
+    assert!(
+        stderr.contains("[session old exited with code 9]"),
+        "{stderr}"
+    );
 }

@@ -379,3 +379,78 @@ pub async fn drain_output(output: &mut heimdall_client::OutputStream, from: u64,
     assert!(read.is_ok(), "the stream reached {end}, at {next}");
     consumer_gap
 }
+
+/// A heimdall 1.0 supervisor stand-in for session `id`, written from the
+/// 1.0 wire format alone: a socket that answers STATUS, SUBSCRIBE (the line
+/// `one-zero output`, then EXIT 9, then closes) and KILL (EXIT 143, then
+/// closes), ignores every other frame type as 1.0 does, and a two-line
+/// pidfile held with `flock` as a live supervisor holds it. Returns how
+/// many KILLs it got.
+pub fn one_zero_server(env: &Env, id: &str) -> std::sync::Arc<std::sync::atomic::AtomicUsize> {
+    use std::os::fd::AsRawFd;
+    use std::os::unix::fs::PermissionsExt;
+    use std::os::unix::process::CommandExt;
+    let dir = env.sockets();
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700)).unwrap();
+    // The pids are a stand-in process's, in its own group: the test
+    // environment kills what pidfiles name when it is dropped.
+    let stand_in = std::process::Command::new("sleep")
+        .arg("300")
+        .process_group(0)
+        .spawn()
+        .unwrap();
+    let pid = dir.join(format!("{id}.pid"));
+    std::fs::write(&pid, format!("{0}\n{0}\n", stand_in.id())).unwrap();
+    let held = std::fs::File::open(&pid).unwrap();
+    // SAFETY: flock on an fd we own.
+    assert_eq!(unsafe { libc::flock(held.as_raw_fd(), libc::LOCK_EX) }, 0);
+    let listener = std::os::unix::net::UnixListener::bind(dir.join(format!("{id}.sock"))).unwrap();
+    let kills = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let k = kills.clone();
+    std::thread::spawn(move || {
+        let _held = held;
+        let _stand_in = stand_in;
+        for conn in listener.incoming() {
+            let Ok(mut s) = conn else { return };
+            let k = k.clone();
+            std::thread::spawn(move || {
+                let _ = s.write_all(&[0x00]);
+                let mut head = [0u8; 5];
+                while s.read_exact(&mut head).is_ok() {
+                    let len = u32::from_be_bytes([head[1], head[2], head[3], head[4]]) as usize;
+                    let mut payload = vec![0u8; len];
+                    if s.read_exact(&mut payload).is_err() {
+                        return;
+                    }
+                    match head[0] {
+                        0x03 => {
+                            // STATUS_RESP: pid 4242, idle 7 ms, alive, idle, 9 ms.
+                            let mut f = vec![0x82, 0, 0, 0, 15];
+                            f.extend_from_slice(&[
+                                0, 0, 0x10, 0x92, 0, 0, 0, 7, 1, 0, 0, 0, 0, 9, 0,
+                            ]);
+                            let _ = s.write_all(&f);
+                        }
+                        0x02 => {
+                            let line = b"one-zero output\r\n";
+                            let mut f = vec![0x81, 0, 0, 0, line.len() as u8];
+                            f.extend_from_slice(line);
+                            f.extend_from_slice(&[0x83, 0, 0, 0, 4, 0, 0, 0, 9]);
+                            let _ = s.write_all(&f);
+                            return;
+                        }
+                        0x05 => {
+                            k.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                            let _ = s.write_all(&[0x83, 0, 0, 0, 4, 0, 0, 0, 143]);
+                            return;
+                        }
+                        // 1.0 ignores frame types it does not know (HELLO…).
+                        _ => {}
+                    }
+                }
+            });
+        }
+    });
+    kills
+}
