@@ -83,7 +83,7 @@ struct Inner {
 
 impl Inner {
     fn lock(&self) -> MutexGuard<'_, Pending> {
-        self.pending.lock().unwrap_or_else(|p| p.into_inner())
+        crate::sync::lock(&self.pending)
     }
 }
 
@@ -825,7 +825,10 @@ impl Client {
         Ok(WaitResult::from_json(self.result(make, deadline).await?))
     }
 
-    /// Type raw bytes into the session's terminal.
+    /// Type raw bytes into the session's terminal. `Ok` means the bytes are
+    /// queued on this connection, behind everything sent before them; the
+    /// supervisor writes them to the pty in order. An answered request sent
+    /// afterwards (e.g. [`Client::status`]) confirms the supervisor took them.
     pub async fn input(&self, bytes: impl Into<Bytes>) -> Result<(), ClientError> {
         self.send(ClientMessage::Input(bytes.into())).await
     }

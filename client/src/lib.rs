@@ -70,6 +70,7 @@ pub mod exit_record;
 pub mod private_dir;
 pub mod start;
 pub mod stream;
+mod sync;
 pub mod types;
 
 pub use config::{resolve_socket_dir, ConfigError, ConfigFile, ConfigOrigin};

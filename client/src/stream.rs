@@ -51,8 +51,7 @@ impl<T, L> Queue<T, L> {
     }
 
     fn lock(&self) -> MutexGuard<'_, State<T, L>> {
-        // A panic while holding this lock cannot leave the queue inconsistent.
-        self.state.lock().unwrap_or_else(|p| p.into_inner())
+        crate::sync::lock(&self.state)
     }
 
     /// Queue `item` costing `cost`; if it does not fit, `lose` either

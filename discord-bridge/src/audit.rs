@@ -106,7 +106,7 @@ impl AuditLog {
             }
         };
         line.push('\n');
-        let mut file = self.file.lock().unwrap_or_else(|p| p.into_inner());
+        let mut file = crate::lock(&self.file);
         if let Err(e) = file.write_all(line.as_bytes()).and_then(|_| file.flush()) {
             tracing::error!("cannot write the audit log {}: {e}", self.path.display());
         }

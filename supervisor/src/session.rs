@@ -63,8 +63,6 @@ pub struct Session {
     pub cwd: String,
     /// Wall-clock start.
     pub started_at: SystemTime,
-    /// Monotonic start.
-    pub started: Instant,
     /// Who gets signals.
     pub target: Target,
     /// The configuration in force.
@@ -117,7 +115,6 @@ impl Session {
             command,
             cwd,
             started_at: SystemTime::now(),
-            started: now,
             target: Target {
                 child,
                 group: config.kill_process_group,
