@@ -211,10 +211,12 @@ impl View {
         out.extend_from_slice(b"\x1b[0m\x1b[?7h");
     }
 
-    /// Back to the program's drawing attributes and cursor (hidden when the
-    /// cursor is outside the part of the screen this terminal shows).
+    /// Back to the drawing attributes and cursor of the screen as last
+    /// rendered (hidden when the cursor is outside the part of the screen
+    /// this terminal shows): the next render's diff starts from there, even
+    /// when output arrived since (the bar redrawn in between).
     fn cursor_bytes(&self) -> Vec<u8> {
-        let screen = self.parser.screen();
+        let screen = self.prev.as_ref().unwrap_or(self.parser.screen());
         let mut out = screen.attributes_formatted().into_bytes();
         if self.fits() {
             out.extend_from_slice(screen.cursor_state_formatted().as_bytes());
@@ -363,5 +365,26 @@ mod tests {
         assert_eq!(rows[1], format!("row1-{}", "x".repeat(15)));
         assert!(!term.screen().hide_cursor());
         assert_eq!(term.screen().cursor_position(), (0, 2));
+    }
+
+    /// The bar redrawn (a clock tick, a state change) between output and
+    /// its render must leave the real terminal's cursor where the last
+    /// render left it: the next render is a diff that starts from there.
+    #[test]
+    fn the_bar_between_output_and_its_render_keeps_the_diff_in_place() {
+        let mut v = View::new(30, 8, true);
+        let mut term = vt100::Parser::new(nonzero(8), nonzero(30), 0);
+        term.process(&v.enter());
+        v.feed(b"in$ sleep 100\r\n");
+        term.process(&v.render(&bar()));
+        v.feed(b"^C\r\nin$ ");
+        term.process(&v.render_bar(&bar()));
+        v.feed(b"echo x");
+        term.process(&v.render(&bar()));
+        let rows: Vec<String> = term.screen().rows(0, 30).collect();
+        assert_eq!(rows[0].trim_end(), "in$ sleep 100", "{rows:?}");
+        assert_eq!(rows[1].trim_end(), "^C", "{rows:?}");
+        assert_eq!(rows[2].trim_end(), "in$ echo x", "{rows:?}");
+        assert_eq!(term.screen().cursor_position(), (2, 10));
     }
 }
