@@ -216,8 +216,10 @@ fn types_into_bash_then_detaches_restoring_the_terminal() {
         t.bar().contains("hm │ b │"),
         "the bar stays on the last row"
     );
-    t.type_bytes(&[0x1c]);
+    // A line and the detach key in one go: the line still reaches bash.
+    t.type_bytes(b"echo with-detach-$((6*7))\r\x1c");
     assert_eq!(t.wait_exit(), Some(0));
+    env.wait_screen("b", "^with-detach-42$");
     assert!(
         same_termios(&before, &t.termios()),
         "termios restored after detach"

@@ -600,10 +600,14 @@ impl Attached {
                     }
                     let data = &buf[..n as usize];
                     if let Some(at) = data.iter().position(|b| *b == self.detach_key) {
-                        send_input(&client, self.read_only, &data[..at]).await?;
-                        // A round trip: what was typed before the key has
-                        // reached the session before we go.
-                        let _ = client.status().await;
+                        if at > 0 && !self.read_only {
+                            send_input(&client, false, &data[..at]).await?;
+                            // A round trip: what was typed with the key has
+                            // reached the session before we go (a lone
+                            // detach key leaves at once, even from a
+                            // session that does not answer).
+                            let _ = client.status().await;
+                        }
                         return Ok(End::Detached);
                     }
                     send_input(&client, self.read_only, data).await?;
