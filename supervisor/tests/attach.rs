@@ -775,3 +775,33 @@ fn attaching_to_a_one_zero_supervisor_streams_its_output() {
     assert!(text.contains("one-zero output"), "{text}");
     assert!(text.contains("[session old exited with code 9]"), "{text}");
 }
+
+/// A terminal with the status bar grows: the session's screen (which takes
+/// rows back from its scrollback) is what the terminal shows, not the old
+/// picture padded with blank rows — bash does not redraw on SIGWINCH.
+#[test]
+fn a_terminal_that_grows_shows_the_sessions_screen() {
+    let env = Env::new();
+    bash(&env, "grow");
+    let mut t = Term::spawn(&env, &["attach", "grow"], 80, 24);
+    t.wait_for("the status bar", |t| t.bar().contains("hm │ grow │"));
+    t.type_bytes(b"for i in $(seq 1 100); do echo row$i; done\r");
+    t.wait_for("the last row", |t| {
+        t.rows_text().iter().any(|r| r == "row100")
+    });
+    t.resize(80, 34);
+    poll("the session to take the new size", DEADLINE, || {
+        let s = env.status_json("grow");
+        (s["rows"] == 33).then_some(())
+    });
+    let session: Vec<String> = env
+        .screen_lines("grow")
+        .iter()
+        .map(|l| l.trim_end().to_string())
+        .collect();
+    assert!(!session[0].is_empty(), "{session:?}");
+    t.wait_for("the session's screen above the bar", move |t| {
+        t.rows_text()[..33] == session[..33]
+    });
+    assert!(t.bar().contains("hm │ grow │"), "{}", t.text());
+}

@@ -628,10 +628,12 @@ impl Attached {
                             unless_gone(client.resize(program.0, program.1).await)?;
                             self.session_size = Some(program);
                         }
-                        let clipped = self.view.is_some() && !self.status_bar;
-                        if clipped || self.read_only || repaint.is_some() {
+                        if self.view.is_some() || self.read_only || repaint.is_some() {
                             // The sizes may now match or differ (or a picture
-                            // of the old size is on its way).
+                            // of the old size is on its way); a view's
+                            // emulator, resized, is not the session's screen
+                            // (which takes rows back from its scrollback, and
+                            // a shell does not redraw).
                             self.repaint_at_new_size(&client, &mut repaint);
                         }
                     }
