@@ -805,3 +805,46 @@ fn a_terminal_that_grows_shows_the_sessions_screen() {
     });
     assert!(t.bar().contains("hm │ grow │"), "{}", t.text());
 }
+
+/// `hm run -- cmd | slow-reader`: output the reader fell too far behind
+/// for is not kept for it; it must not go missing silently — stderr says
+/// how much was lost.
+#[test]
+fn hm_run_into_a_slow_pipe_says_what_it_lost() {
+    let env = Env::new();
+    let total = 1_000_000;
+    let last = total.to_string();
+    let mut p = Piped::spawn(
+        &env,
+        &[
+            "run",
+            "--id",
+            "slow",
+            "--",
+            "sh",
+            "-c",
+            "seq 1 \"$0\"; read x",
+            &last,
+        ],
+        Stdio::null(),
+    );
+    // Nobody reads until the program has written everything.
+    let re = format!("^{last}$");
+    poll("the program to write everything", DEADLINE, || {
+        env.run(&["wait", "slow", "--regex", &re, "--timeout", "1000"])
+            .status
+            .success()
+            .then_some(())
+    });
+    env.ok(&["send", "slow", "\r"]);
+    let mut out = p.0.stdout.take().expect("stdout");
+    let reader = std::thread::spawn(move || {
+        let mut s = String::new();
+        out.read_to_string(&mut s).map(|_| s.lines().count())
+    });
+    let (code, err) = p.exit("hm run to end");
+    let lines = reader.join().expect("reader").expect("read stdout");
+    assert_eq!(code, Some(0), "{err}");
+    assert!(lines < total, "the setup must make the reader fall behind");
+    assert!(err.contains("output lost"), "{lines} lines; stderr: {err}");
+}

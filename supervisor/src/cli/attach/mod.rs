@@ -489,11 +489,20 @@ impl Attached {
                             None => write_stdout(shown)?,
                         }
                     }
-                    Some(OutputItem::Gap { to, .. }) => {
+                    Some(OutputItem::Gap { from, to, .. }) => {
                         // Cut loose, fallen behind, or started past evicted
                         // output: repaint from the screen model rather than
                         // show a hole.
                         self.stream.moved(to);
+                        if !self.interactive {
+                            // A pipe (`hm run -- make | tee log`) cannot be
+                            // repainted: say what is missing.
+                            eprintln!(
+                                "[hm: {} bytes of session {}'s output lost: this reader fell behind]",
+                                to.saturating_sub(from),
+                                self.id
+                            );
+                        }
                         if self.repaints && self.stream.want_repaint() {
                             repaint = Some(self.repaint(&client));
                         }
