@@ -132,6 +132,27 @@ impl Bridge {
         bridge
     }
 
+    /// Started with the agent on `model` (OpenAI format), its channel
+    /// `CHANNEL_OPS`; also the agent's work dir, to keep while it runs.
+    async fn start_with_agent(
+        discord: &FakeDiscord,
+        model: &llm::FakeServer,
+    ) -> (Bridge, tempfile::TempDir) {
+        let work = tempfile::tempdir().unwrap();
+        let bridge = Bridge::start_with(
+            discord,
+            &format!(
+                "agent_channels = [\"{}\"]\n[agent]\nprovider = \"openai\"\nmodel = \"m\"\nbase_url = \"{}/v1\"\n\
+                 api_key_env = \"HM_DISCORD_TEST_NO_KEY\"\nwork_dir = {:?}\n",
+                ids::CHANNEL_OPS,
+                model.url(),
+                work.path(),
+            ),
+        )
+        .await;
+        (bridge, work)
+    }
+
     fn sockets(&self) -> PathBuf {
         self.dir.path().join("s")
     }
@@ -200,6 +221,29 @@ async fn command(
     answer(discord, &sent).await
 }
 
+/// The fake model's streamed reply (OpenAI format): one tool call.
+fn tool_call(name: &str, arguments: &str) -> llm::Reply {
+    let call = serde_json::json!({"choices": [{"index": 0, "delta": {"tool_calls": [{"index": 0,
+        "id": "call_1", "type": "function", "function": {"name": name, "arguments": arguments}}]}}]});
+    llm::Reply::Sse(llm::data_events(&[call]) + "data: [DONE]\n\n")
+}
+
+/// The fake model's streamed reply (OpenAI format): a final answer.
+fn final_answer(text: &str) -> llm::Reply {
+    let answer = serde_json::json!({"choices": [{"index": 0, "delta": {"content": text},
+        "finish_reason": "stop"}]});
+    llm::Reply::Sse(llm::data_events(&[answer]) + "data: [DONE]\n\n")
+}
+
+/// A command as the operator in the general channel.
+async fn operator_command(
+    discord: &FakeDiscord,
+    name: &str,
+    options: &[(&str, &str)],
+) -> (String, bool) {
+    command(discord, ids::CHANNEL_GENERAL, &operator(), name, options).await
+}
+
 /// Poll with a deadline until `f` gives something.
 async fn until<T>(what: &str, mut f: impl FnMut() -> Option<T>) -> T {
     let deadline = Instant::now() + WAIT;
@@ -231,16 +275,64 @@ fn unique(prefix: &str) -> String {
     format!("{prefix}-{}-{:04x}", std::process::id(), fastrand::u16(..))
 }
 
+/// /screen as the operator, again until `shown` accepts the answer; that
+/// answer.
+async fn screen_until(
+    discord: &FakeDiscord,
+    id: &str,
+    what: &str,
+    shown: impl Fn(&str) -> bool,
+) -> String {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let (screen, _) = operator_command(discord, "screen", &[("id", id)]).await;
+        if shown(&screen) {
+            return screen;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the screen never showed {what}: {screen}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// /send as the operator (a line, Enter included).
+async fn send(discord: &FakeDiscord, id: &str, line: &str) {
+    let (text, _) = operator_command(discord, "send", &[("id", id), ("text", line)]).await;
+    assert!(
+        text.contains("submitted") || text.contains("typed"),
+        "{text}"
+    );
+}
+
+/// /watch as the operator in the general channel: the watch thread (from
+/// the answer's `<#thread>`) and its live screen message.
+async fn watch(discord: &FakeDiscord, id: &str) -> (u64, u64) {
+    let (text, _) = operator_command(discord, "watch", &[("id", id)]).await;
+    assert!(text.contains("watching"), "{text}");
+    let thread: u64 = text
+        .split("<#")
+        .nth(1)
+        .and_then(|t| t.split('>').next())
+        .and_then(|t| t.parse().ok())
+        .unwrap_or_else(|| panic!("no thread in {text:?}"));
+    // The live screen message: the first message of the thread with a code block.
+    let live = until("the live screen message", || {
+        discord
+            .messages_in(thread)
+            .iter()
+            .find(|m| m["content"].as_str().is_some_and(|c| c.contains("```")))
+            .map(id_of)
+    })
+    .await;
+    (thread, live)
+}
+
 /// /run as the operator; the session's id.
 async fn run(discord: &FakeDiscord, id: &str, command_line: &str) {
-    let (text, _) = command(
-        discord,
-        ids::CHANNEL_GENERAL,
-        &operator(),
-        "run",
-        &[("command", command_line), ("id", id)],
-    )
-    .await;
+    let (text, _) =
+        operator_command(discord, "run", &[("command", command_line), ("id", id)]).await;
     assert!(text.contains(&format!("started `{id}`")), "{text}");
 }
 
@@ -251,88 +343,21 @@ async fn operator_runs_bash_and_screen_shows_it() {
     let id = unique("sh");
     run(&discord, &id, "bash --norc --noprofile").await;
     assert!(bridge.live(&id));
-    let (text, _) = command(
-        &discord,
-        ids::CHANNEL_GENERAL,
-        &operator(),
-        "send",
-        &[("id", &id), ("text", "echo hello-$((6*7))")],
-    )
-    .await;
-    assert!(
-        text.contains("submitted") || text.contains("typed"),
-        "{text}"
-    );
-    let mut last = String::new();
-    let deadline = Instant::now() + WAIT;
-    while !last.contains("hello-42") {
-        assert!(
-            Instant::now() < deadline,
-            "the screen never showed hello-42: {last}"
-        );
-        last = command(
-            &discord,
-            ids::CHANNEL_GENERAL,
-            &operator(),
-            "screen",
-            &[("id", &id)],
-        )
-        .await
-        .0;
-    }
+    send(&discord, &id, "echo hello-$((6*7))").await;
+    let last = screen_until(&discord, &id, "hello-42", |s| s.contains("hello-42")).await;
     assert!(last.contains("```"), "a code block: {last}");
     // /interrupt reaches the foreground job: the shell gets its prompt back.
-    command(
-        &discord,
-        ids::CHANNEL_GENERAL,
-        &operator(),
-        "send",
-        &[("id", &id), ("text", "sleep 600")],
-    )
-    .await;
-    let (text, _) = command(
-        &discord,
-        ids::CHANNEL_GENERAL,
-        &operator(),
-        "interrupt",
-        &[("id", &id)],
-    )
-    .await;
+    send(&discord, &id, "sleep 600").await;
+    let (text, _) = operator_command(&discord, "interrupt", &[("id", &id)]).await;
     assert!(text.contains("SIGINT"), "{text}");
-    command(
-        &discord,
-        ids::CHANNEL_GENERAL,
-        &operator(),
-        "send",
-        &[("id", &id), ("text", "echo back-$((1+1))")],
-    )
+    send(&discord, &id, "echo back-$((1+1))").await;
+    screen_until(&discord, &id, "back-2 (the shell back)", |s| {
+        s.contains("back-2")
+    })
     .await;
-    let deadline = Instant::now() + WAIT;
-    while !last.contains("back-2") {
-        assert!(
-            Instant::now() < deadline,
-            "the shell never came back: {last}"
-        );
-        last = command(
-            &discord,
-            ids::CHANNEL_GENERAL,
-            &operator(),
-            "screen",
-            &[("id", &id)],
-        )
-        .await
-        .0;
-    }
-    let (ls, _) = command(&discord, ids::CHANNEL_GENERAL, &operator(), "ls", &[]).await;
+    let (ls, _) = operator_command(&discord, "ls", &[]).await;
     assert!(ls.contains(&id), "{ls}");
-    let (status, _) = command(
-        &discord,
-        ids::CHANNEL_GENERAL,
-        &operator(),
-        "status",
-        &[("id", &id)],
-    )
-    .await;
+    let (status, _) = operator_command(&discord, "status", &[("id", &id)]).await;
     assert!(status.contains("bash"), "{status}");
     // Session ids autocomplete (for those who may look).
     let sent = discord
@@ -352,14 +377,7 @@ async fn operator_runs_bash_and_screen_shows_it() {
         .unwrap();
     assert_eq!(r.body.as_ref().unwrap()["type"], 8);
     assert!(r.body.as_ref().unwrap().to_string().contains(&id));
-    let (killed, _) = command(
-        &discord,
-        ids::CHANNEL_GENERAL,
-        &operator(),
-        "kill",
-        &[("id", &id)],
-    )
-    .await;
+    let (killed, _) = operator_command(&discord, "kill", &[("id", &id)]).await;
     assert!(killed.contains("ended"), "{killed}");
     until("the session to be gone", || {
         (!bridge.live(&id)).then_some(())
@@ -468,28 +486,11 @@ async fn watch_thread_live_screen_prompt_buttons_typed_lines_and_exit() {
     let bridge = Bridge::start(&discord).await;
     let id = unique("w");
     run(&discord, &id, "bash --norc --noprofile").await;
-    let (text, _) = command(
-        &discord,
-        ids::CHANNEL_GENERAL,
-        &operator(),
-        "watch",
-        &[("id", &id)],
-    )
-    .await;
-    assert!(text.contains("watching"), "{text}");
-    let thread = until("the watch thread", || {
-        discord.threads_of(ids::CHANNEL_GENERAL).first().map(id_of)
-    })
-    .await;
-    // The live screen message: the first message of the thread with a code block.
-    let live = until("the live screen message", || {
-        discord
-            .messages_in(thread)
-            .iter()
-            .find(|m| m["content"].as_str().is_some_and(|c| c.contains("```")))
-            .map(id_of)
-    })
-    .await;
+    let (thread, live) = watch(&discord, &id).await;
+    assert_eq!(
+        discord.threads_of(ids::CHANNEL_GENERAL).first().map(id_of),
+        Some(thread)
+    );
 
     // An operator's line in the thread reaches the program; the live message shows it.
     discord
@@ -653,40 +654,20 @@ async fn the_bot_resumes_after_the_gateway_closes() {
         1,
         "resumed, not re-identified"
     );
-    let (text, _) = command(&discord, ids::CHANNEL_GENERAL, &operator(), "ls", &[]).await;
+    let (text, _) = operator_command(&discord, "ls", &[]).await;
     assert!(text.contains("No active sessions"), "{text}");
     bridge.assert_no_unparsed_events();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_agent_answers_in_its_channel_showing_tool_calls() {
-    use llm::{data_events, FakeServer, Reply as Llm};
-    use serde_json::json;
-    let model = FakeServer::start(vec![
-        Llm::Sse(
-            data_events(&[json!({"choices":[{"index":0,"delta":{"tool_calls":[{"index":0,
-                "id":"call_1","type":"function","function":{"name":"session_list","arguments":"{}"}}]}}]})])
-                + "data: [DONE]\n\n",
-        ),
-        Llm::Sse(
-            data_events(&[json!({"choices":[{"index":0,"delta":{"content":"Nothing runs. ghp_abcdefghijklmnopqrstuvwxyz0123456789"},"finish_reason":"stop"}]})])
-                + "data: [DONE]\n\n",
-        ),
+    let model = llm::FakeServer::start(vec![
+        tool_call("session_list", "{}"),
+        final_answer(&format!("Nothing runs. {SECRET}")),
     ])
     .await;
     let discord = FakeDiscord::start().await.unwrap();
-    let work = tempfile::tempdir().unwrap();
-    let bridge = Bridge::start_with(
-        &discord,
-        &format!(
-            "agent_channels = [\"{}\"]\n[agent]\nprovider = \"openai\"\nmodel = \"m\"\nbase_url = \"{}/v1\"\n\
-             api_key_env = \"HM_DISCORD_TEST_NO_KEY\"\nwork_dir = {:?}\n",
-            ids::CHANNEL_OPS,
-            model.url(),
-            work.path(),
-        ),
-    )
-    .await;
+    let (bridge, _work) = Bridge::start_with_agent(&discord, &model).await;
     // A stranger in the agent channel is not heard.
     discord
         .user_message(ids::CHANNEL_OPS, &stranger(), "what runs?")
@@ -752,26 +733,7 @@ async fn a_fresh_live_message_replaces_one_discord_no_longer_lets_edit() {
     let bridge = Bridge::start(&discord).await;
     let id = unique("fresh");
     run(&discord, &id, "bash --norc --noprofile").await;
-    command(
-        &discord,
-        ids::CHANNEL_GENERAL,
-        &operator(),
-        "watch",
-        &[("id", &id)],
-    )
-    .await;
-    let thread = until("the watch thread", || {
-        discord.threads_of(ids::CHANNEL_GENERAL).first().map(id_of)
-    })
-    .await;
-    let first = until("the live screen message", || {
-        discord
-            .messages_in(thread)
-            .iter()
-            .find(|m| m["content"].as_str().is_some_and(|c| c.contains("```")))
-            .map(id_of)
-    })
-    .await;
+    let (thread, first) = watch(&discord, &id).await;
     discord.script(
         Route::EditMessage,
         1,
@@ -801,5 +763,224 @@ async fn a_fresh_live_message_replaces_one_discord_no_longer_lets_edit() {
         content(&discord, second).contains("later-10").then_some(())
     })
     .await;
+    bridge.assert_no_unparsed_events();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keys_sends_named_keys_and_a_viewers_keys_are_refused() {
+    let discord = FakeDiscord::start().await.unwrap();
+    let bridge = Bridge::start(&discord).await;
+    let id = unique("keys");
+    run(&discord, &id, "bash --norc --noprofile").await;
+    // The typed line never shows the output's text: only a run does.
+    send(&discord, &id, "echo keys-$((20+1))").await;
+    screen_until(&discord, &id, "keys-21 once", |s| {
+        s.matches("keys-21").count() == 1
+    })
+    .await;
+
+    let keys = |who: Actor, names: &'static str| {
+        let discord = &discord;
+        let id = id.clone();
+        async move {
+            command(
+                discord,
+                ids::CHANNEL_GENERAL,
+                &who,
+                "keys",
+                &[("id", &id), ("keys", names)],
+            )
+            .await
+        }
+    };
+    let (text, ephemeral) = keys(viewer(), "Up Enter").await;
+    assert!(text.contains("refused") && ephemeral, "{text}");
+    // A mistyped name sends nothing (not even the keys before it).
+    let (text, _) = keys(operator(), "Up Entr").await;
+    assert!(text.contains("failed") && text.contains("Entr"), "{text}");
+    // Input is ordered: had either reached bash, keys-21 would show twice
+    // before done-2 does.
+    send(&discord, &id, "echo done-$((1+1))").await;
+    let screen = screen_until(&discord, &id, "done-2", |s| s.contains("done-2")).await;
+    assert_eq!(screen.matches("keys-21").count(), 1, "{screen}");
+
+    // Up Up Enter: bash's history, two back, run again.
+    let (text, ephemeral) = keys(operator(), "Up Up Enter").await;
+    assert_eq!(text, format!("sent Up Up Enter to {id}"));
+    assert!(!ephemeral);
+    let screen = screen_until(&discord, &id, "keys-21 twice", |s| {
+        s.matches("keys-21").count() == 2
+    })
+    .await;
+    assert_eq!(screen.matches("done-2").count(), 1, "{screen}");
+
+    let audit = bridge.audit();
+    let keys_entry = |user: u64, allowed: bool| {
+        audit
+            .iter()
+            .filter(|e| {
+                e["user"] == id_value(user)
+                    && e["action"] == "keys"
+                    && e["allowed"] == allowed
+                    && e["session"] == id.as_str()
+            })
+            .count()
+    };
+    assert_eq!(keys_entry(VIEWER_ID, false), 1, "{audit:#?}");
+    assert_eq!(keys_entry(OPERATOR_ID, true), 2, "{audit:#?}");
+    assert!(audit.iter().any(|e| e["detail"]
+        .as_str()
+        .is_some_and(|d| d.starts_with("Up Up Enter → sent"))));
+    bridge.assert_no_unparsed_events();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unwatch_stops_the_live_screen_of_the_thread() {
+    let discord = FakeDiscord::start().await.unwrap();
+    let bridge = Bridge::start(&discord).await;
+    let id = unique("unw");
+    run(&discord, &id, "bash --norc --noprofile").await;
+    let (thread, live) = watch(&discord, &id).await;
+    send(&discord, &id, "echo before-$((2*4))").await;
+    until("before-8 on the live screen", || {
+        content(&discord, live).contains("before-8").then_some(())
+    })
+    .await;
+
+    let (text, _) = operator_command(&discord, "unwatch", &[("id", &id)]).await;
+    assert_eq!(text, format!("stopped watching `{id}`"));
+    let said = until("the thread's last word", || {
+        discord
+            .messages_in(thread)
+            .iter()
+            .find(|m| m["content"] == format!("stopped watching `{id}`"))
+            .map(id_of)
+    })
+    .await;
+    let stopped_at = discord.requests().len();
+
+    // The screen changes; a second watch shows the change twice over (its
+    // first screen, then an edit), long after the first watch would have.
+    send(&discord, &id, "echo after-$((6*6))").await;
+    let (thread2, live2) = watch(&discord, &id).await;
+    assert_ne!(thread2, thread, "a new thread");
+    until("after-36 on the new live screen", || {
+        content(&discord, live2).contains("after-36").then_some(())
+    })
+    .await;
+    send(&discord, &id, "echo later-$((5*5))").await;
+    until("later-25 on the new live screen", || {
+        content(&discord, live2).contains("later-25").then_some(())
+    })
+    .await;
+
+    let old = content(&discord, live);
+    assert!(
+        old.contains("before-8") && !old.contains("after-36"),
+        "the old live message changed after /unwatch: {old}"
+    );
+    let into_old_thread: Vec<_> = discord.requests()[stopped_at..]
+        .iter()
+        .filter(|r| r.segment(1) == Some(thread.to_string().as_str()))
+        .map(|r| format!("{:?} {}", r.route, r.path))
+        .collect();
+    assert!(
+        into_old_thread.is_empty(),
+        "requests to the old thread after /unwatch: {into_old_thread:?}"
+    );
+    assert_eq!(
+        discord.messages_in(thread).last().map(id_of),
+        Some(said),
+        "nothing posted in the old thread after its last word"
+    );
+
+    // Unwatching twice: the second says so.
+    let (text, _) = operator_command(&discord, "unwatch", &[("id", &id)]).await;
+    assert_eq!(text, format!("stopped watching `{id}`"));
+    let (text, _) = operator_command(&discord, "unwatch", &[("id", &id)]).await;
+    assert_eq!(text, format!("`{id}` is not being watched"));
+    assert!(bridge
+        .audit()
+        .iter()
+        .any(|e| e["action"] == "unwatch" && e["allowed"] == true && e["session"] == id.as_str()));
+    bridge.assert_no_unparsed_events();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_prompt_during_a_turn_is_queued_with_a_note_and_answered_after_it() {
+    let gate = unique("gate");
+    // The first turn waits on a session the test ends; its answer, then
+    // the second turn's.
+    let wait_args = serde_json::json!({"id": gate, "until": "exit", "timeout_secs": 240});
+    let model = llm::FakeServer::start(vec![
+        tool_call("session_wait", &wait_args.to_string()),
+        final_answer("First answer."),
+        final_answer("Second answer."),
+    ])
+    .await;
+    let discord = FakeDiscord::start().await.unwrap();
+    let (bridge, _work) = Bridge::start_with_agent(&discord, &model).await;
+    run(&discord, &gate, "sleep 600").await;
+    let posted = |needle: &'static str| {
+        let discord = &discord;
+        move || {
+            discord
+                .messages_in(ids::CHANNEL_OPS)
+                .iter()
+                .position(|m| m["content"].as_str().is_some_and(|c| c.contains(needle)))
+        }
+    };
+    discord
+        .user_message(ids::CHANNEL_OPS, &operator(), "wait for the gate")
+        .unwrap();
+    let tool = until("the first turn's session_wait", posted("session_wait")).await;
+    discord
+        .user_message(ids::CHANNEL_OPS, &operator(), "and then?")
+        .unwrap();
+    let note = until(
+        "the queued note",
+        posted("queued for the agent (1 turn(s) ahead in this channel): and then?"),
+    )
+    .await;
+    assert_eq!(
+        model.requests().len(),
+        1,
+        "the second prompt waits for the first turn"
+    );
+    assert!(posted("answer.")().is_none(), "no answer yet");
+
+    let (killed, _) = operator_command(&discord, "kill", &[("id", &gate)]).await;
+    assert!(killed.contains("ended"), "{killed}");
+    let second = until("the second answer", posted("Second answer.")).await;
+    let first = posted("First answer.")().expect("the first answer");
+    assert!(tool < note && note < first && first < second);
+
+    let requests = model.requests();
+    assert_eq!(requests.len(), 3, "two turns: three model requests");
+    assert!(
+        requests[1].raw_body.contains("exited"),
+        "the wait ended with the session: {}",
+        requests[1].raw_body
+    );
+    assert!(!requests[1].raw_body.contains("and then?"));
+    // The second turn continues the channel's conversation.
+    let last = &requests[2].raw_body;
+    assert!(
+        last.contains("olga says: and then?")
+            && last.contains("olga says: wait for the gate")
+            && last.contains("First answer."),
+        "{last}"
+    );
+    // The note was posted once; the bot answered nothing else in between.
+    let notes = discord
+        .messages_in(ids::CHANNEL_OPS)
+        .iter()
+        .filter(|m| {
+            m["content"]
+                .as_str()
+                .is_some_and(|c| c.starts_with("queued"))
+        })
+        .count();
+    assert_eq!(notes, 1);
     bridge.assert_no_unparsed_events();
 }
