@@ -848,3 +848,21 @@ fn hm_run_into_a_slow_pipe_says_what_it_lost() {
     assert!(lines < total, "the setup must make the reader fall behind");
     assert!(err.contains("output lost"), "{lines} lines; stderr: {err}");
 }
+
+/// `hm attach X` typed inside session X: the attach would read its own
+/// output and type its own keys into the session forever. It is refused,
+/// and the session's shell carries on.
+#[test]
+fn attaching_a_session_from_inside_itself_is_refused() {
+    let env = Env::new();
+    bash(&env, "me");
+    let mut t = Term::spawn(&env, &["attach", "me"], 80, 24);
+    t.wait_for("the status bar", |t| t.bar().contains("hm │ me │"));
+    let hm = common::hm_bin();
+    let cmd = format!("{} attach me; echo rc=$?\r", hm.display());
+    t.type_bytes(cmd.as_bytes());
+    t.wait_text("rc=2");
+    assert!(t.text().contains("is session me's own"), "{}", t.text());
+    t.type_bytes(b"echo still-$((2*4))\r");
+    t.wait_text("still-8");
+}

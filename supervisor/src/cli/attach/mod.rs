@@ -266,6 +266,13 @@ fn ended_by_record(paths: &SessionPaths) -> Option<End> {
     }
 }
 
+/// Whether this process runs on the terminal of the session whose child is
+/// `child_pid` (the child leads the terminal's process session; a session
+/// started inside it has its own).
+fn inside_session(child_pid: u32) -> bool {
+    nix::unistd::getsid(None).is_ok_and(|sid| i64::from(sid.as_raw()) == i64::from(child_pid))
+}
+
 /// Attach to `id` until detach or exit; returns the process exit code.
 pub fn attach(common: &Common, id: &str, opts: AttachOptions) -> anyhow::Result<i32> {
     let (cfg, paths) = live_session(common, id)?;
@@ -289,6 +296,22 @@ pub fn attach(common: &Common, id: &str, opts: AttachOptions) -> anyhow::Result<
     let rt = super::common::runtime()?;
     let end = rt.block_on(async {
         let client = open(&paths, "hm attach").await?;
+        if client
+            .hello()
+            .is_some_and(|h| inside_session(h.session.pid))
+        {
+            // It would read its own output and type its own keys into the
+            // session, round and round.
+            return Err(Coded {
+                code: "usage".into(),
+                message: format!(
+                    "this terminal is session {id}'s own: attaching to it from inside \
+                     would feed it its own output; detach first, or attach from another terminal"
+                ),
+                exit: 2,
+            }
+            .into());
+        }
         // Without a terminal (a script, CI) output streams as is and input
         // is not read; the exit code is still the child's.
         let interactive = stdin_is_terminal && std::io::stdout().is_terminal();
