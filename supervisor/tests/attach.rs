@@ -631,13 +631,30 @@ fn read_only_attach_ends_at_eof() {
         p.0.try_wait().unwrap().is_none(),
         "still watching while stdin is open"
     );
+    // What it watched reaches its stdout (read as it comes: the watcher
+    // may still be connecting; EOF before then would leave nothing to see).
+    let mut stdout = p.0.stdout.take().expect("stdout");
+    let (tx, rx) = std::sync::mpsc::channel();
+    let reader = std::thread::spawn(move || {
+        let mut buf = [0u8; 4096];
+        while let Ok(n) = stdout.read(&mut buf) {
+            if n == 0 || tx.send(buf[..n].to_vec()).is_err() {
+                break;
+            }
+        }
+    });
+    let mut out = Vec::new();
+    poll("the watcher to show the output", DEADLINE, || {
+        out.extend(rx.try_iter().flatten());
+        String::from_utf8_lossy(&out)
+            .contains("watched-25")
+            .then_some(())
+    });
     drop(input);
     let (code, err) = p.exit("the read-only attach to detach at EOF");
     assert_eq!(code, Some(0), "{err}");
     assert!(err.contains("[detached from session eof"), "{err}");
-    let mut out = String::new();
-    p.0.stdout.take().unwrap().read_to_string(&mut out).unwrap();
-    assert!(out.contains("watched-25"), "{out:?}");
+    reader.join().expect("stdout reader");
     assert!(
         !env.screen_lines("eof")
             .iter()
