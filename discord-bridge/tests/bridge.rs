@@ -347,7 +347,16 @@ async fn operator_runs_bash_and_screen_shows_it() {
     let last = screen_until(&discord, &id, "hello-42", |s| s.contains("hello-42")).await;
     assert!(last.contains("```"), "a code block: {last}");
     // /interrupt reaches the foreground job: the shell gets its prompt back.
-    send(&discord, &id, "sleep 600").await;
+    // It prints once it is the terminal's foreground job (bash hands the
+    // terminal over before the exec): a SIGINT before that would reach
+    // bash alone, and the sleep would run on.
+    send(
+        &discord,
+        &id,
+        "sh -c 'echo asleep-$((2+2)); exec sleep 600'",
+    )
+    .await;
+    screen_until(&discord, &id, "asleep-4", |s| s.contains("asleep-4")).await;
     let (text, _) = operator_command(&discord, "interrupt", &[("id", &id)]).await;
     assert!(text.contains("SIGINT"), "{text}");
     send(&discord, &id, "echo back-$((1+1))").await;
