@@ -883,3 +883,41 @@ fn attaching_a_session_from_inside_itself_is_refused() {
     t.type_bytes(b"echo still-$((2*4))\r");
     t.wait_text("still-8");
 }
+
+/// `hm run -- make | tee log` and Ctrl-C: the interrupt reaches the
+/// program (as without hm) and hm run ends with its code; hm dying alone
+/// left the program running in the background, without a word.
+#[test]
+fn ctrl_c_on_hm_run_into_a_pipe_interrupts_the_program() {
+    let env = Env::new();
+    let mut p = Piped::spawn(
+        &env,
+        &[
+            "run",
+            "--id",
+            "ci",
+            "--",
+            "sh",
+            "-c",
+            "trap 'echo got-int; exit 7' INT; echo ready; while :; do sleep 0.1; done",
+        ],
+        Stdio::null(),
+    );
+    poll("the program to start", DEADLINE, || {
+        env.run(&["wait", "ci", "--regex", "^ready$", "--timeout", "1000"])
+            .status
+            .success()
+            .then_some(())
+    });
+    let pid = nix::unistd::Pid::from_raw(p.0.id() as i32);
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGINT).expect("SIGINT to hm run");
+    let (code, err) = p.exit("hm run to end with the program");
+    let mut out = String::new();
+    p.0.stdout
+        .take()
+        .expect("stdout")
+        .read_to_string(&mut out)
+        .unwrap();
+    assert_eq!(code, Some(7), "{err}\n{out}");
+    assert!(out.contains("got-int"), "{out:?}");
+}

@@ -27,7 +27,7 @@ use bytes::Bytes;
 use clap::Args;
 use heimdall_client::{
     Client, ClientError, Event, EventItem, EventStream, OutputItem, OutputStream, ScreenFormat,
-    ScreenRequest, ScreenResp,
+    ScreenRequest, ScreenResp, SignalSpec, SignalTarget,
 };
 use nix::sys::termios::{self, SetArg, Termios};
 use tokio::io::unix::AsyncFd;
@@ -338,6 +338,7 @@ pub fn attach(common: &Common, id: &str, opts: AttachOptions) -> anyhow::Result<
             repaint_again: false,
             stream: Stream::new(),
             repaints: true,
+            forward_interrupt: opts.stream_without_terminal && !interactive,
         };
         let stdin_end = detach_at_eof.then(|| stdin_end(detach_key));
         let result = attached
@@ -407,6 +408,10 @@ struct Attached {
     stream: Stream,
     /// Whether the session can repaint (it has a screen model and runs).
     repaints: bool,
+    /// `hm run` without a terminal: the first SIGINT (Ctrl-C at the
+    /// terminal of `hm run -- make | tee log`) goes to the program, as it
+    /// would without hm; the next one leaves it running.
+    forward_interrupt: bool,
 }
 
 impl Attached {
@@ -493,6 +498,7 @@ impl Attached {
         let mut winch = signal(SignalKind::window_change())?;
         let mut term = signal(SignalKind::terminate())?;
         let mut hup = signal(SignalKind::hangup())?;
+        let mut int = signal(SignalKind::interrupt())?;
         let mut clock = tokio::time::interval(Duration::from_secs(1));
         let mut buf = vec![0u8; 16 * 1024];
         let mut stdin_open = self.interactive;
@@ -685,6 +691,19 @@ impl Attached {
                 _ = clock.tick() => self.draw_bar()?,
                 _ = term.recv() => return Ok(End::Signalled),
                 _ = hup.recv() => return Ok(End::Signalled),
+                _ = int.recv() => {
+                    if !std::mem::take(&mut self.forward_interrupt) {
+                        return Ok(End::Signalled);
+                    }
+                    let int = SignalSpec::Name("INT".into());
+                    match client.signal(int, SignalTarget::Foreground).await {
+                        // The output stream says how the program ends.
+                        Ok(_) | Err(ClientError::SessionEnded { .. }) => {}
+                        // A heimdall 1.0 supervisor cannot signal.
+                        Err(ClientError::Unsupported(_)) => return Ok(End::Signalled),
+                        Err(e) => return Err(e.into()),
+                    }
+                }
             }
         }
     }
