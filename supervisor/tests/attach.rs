@@ -823,6 +823,17 @@ fn a_terminal_that_grows_shows_the_sessions_screen() {
     assert!(t.bar().contains("hm │ grow │"), "{}", t.text());
 }
 
+/// Wait for `re` on the screen of a session `hm run` is still starting
+/// (`hm wait` fails while it does not exist yet).
+fn wait_screen_of_a_starting_session(env: &Env, id: &str, re: &str) {
+    poll(&format!("{re:?} on {id}'s screen"), DEADLINE, || {
+        env.run(&["wait", id, "--regex", re, "--timeout", "1000"])
+            .status
+            .success()
+            .then_some(())
+    });
+}
+
 /// `hm run -- cmd | slow-reader`: output the reader fell too far behind
 /// for is not kept for it; it must not go missing silently — stderr says
 /// how much was lost.
@@ -846,13 +857,7 @@ fn hm_run_into_a_slow_pipe_says_what_it_lost() {
         Stdio::null(),
     );
     // Nobody reads until the program has written everything.
-    let re = format!("^{last}$");
-    poll("the program to write everything", DEADLINE, || {
-        env.run(&["wait", "slow", "--regex", &re, "--timeout", "1000"])
-            .status
-            .success()
-            .then_some(())
-    });
+    wait_screen_of_a_starting_session(&env, "slow", &format!("^{last}$"));
     env.ok(&["send", "slow", "\r"]);
     let mut out = p.0.stdout.take().expect("stdout");
     let reader = std::thread::spawn(move || {
@@ -903,12 +908,7 @@ fn ctrl_c_on_hm_run_into_a_pipe_interrupts_the_program() {
         ],
         Stdio::null(),
     );
-    poll("the program to start", DEADLINE, || {
-        env.run(&["wait", "ci", "--regex", "^ready$", "--timeout", "1000"])
-            .status
-            .success()
-            .then_some(())
-    });
+    wait_screen_of_a_starting_session(&env, "ci", "^ready$");
     let pid = nix::unistd::Pid::from_raw(p.0.id() as i32);
     nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGINT).expect("SIGINT to hm run");
     let (code, err) = p.exit("hm run to end with the program");
