@@ -566,6 +566,12 @@ impl Bridge {
         let roles = member_roles(msg.member.as_deref().map(|m| &m.roles[..]));
         let who = self.requester(msg.author.id, roles, msg.guild_id, msg.channel_id);
         if let Some((session, parent)) = self.watches.session_of(msg.channel_id.get()) {
+            // A thread whose watch ended (/unwatch, exit) types nothing.
+            if self.watches.thread_of(&session) != Some(msg.channel_id) {
+                let note = format!("`{session}` is no longer watched here (/watch {session})");
+                say(ctx, msg.channel_id, &note).await;
+                return;
+            }
             // A line typed in a watch thread goes to the session (operators only).
             let outcome = match self.access.check(&who, Some(parent), Action::Send) {
                 Err(refusal) => {

@@ -903,6 +903,27 @@ async fn unwatch_stops_the_live_screen_of_the_thread() {
         "nothing posted in the old thread after its last word"
     );
 
+    // A line typed in the old thread no longer reaches the session: the
+    // bot says so there, and a later line is the only one that runs.
+    discord
+        .user_message(thread, &operator(), "echo stale-$((3+4))")
+        .unwrap();
+    until("the note in the old thread", || {
+        discord
+            .messages_in(thread)
+            .iter()
+            .any(|m| {
+                m["content"]
+                    .as_str()
+                    .is_some_and(|c| c.contains("no longer watched"))
+            })
+            .then_some(())
+    })
+    .await;
+    send(&discord, &id, "echo fresh-$((4+5))").await;
+    let screen = screen_until(&discord, &id, "fresh-9", |s| s.contains("fresh-9")).await;
+    assert!(!screen.contains("stale-7"), "{screen}");
+
     // Unwatching twice: the second says so.
     let (text, _) = operator_command(&discord, "unwatch", &[("id", &id)]).await;
     assert_eq!(text, format!("stopped watching `{id}`"));
