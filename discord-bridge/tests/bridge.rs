@@ -472,6 +472,14 @@ async fn viewers_look_strangers_are_refused_and_everything_is_audited() {
     bridge.assert_no_unparsed_events();
 }
 
+/// Where among `channel`'s messages the first one showing `needle` is.
+fn posted(discord: &FakeDiscord, channel: u64, needle: &str) -> Option<usize> {
+    discord
+        .messages_in(channel)
+        .iter()
+        .position(|m| m["content"].as_str().is_some_and(|c| c.contains(needle)))
+}
+
 /// The latest content of a message.
 fn content(discord: &FakeDiscord, id: u64) -> String {
     discord
@@ -514,11 +522,7 @@ async fn watch_thread_live_screen_prompt_buttons_typed_lines_and_exit() {
         .user_message(thread, &viewer(), "echo viewer-$((1+1))")
         .unwrap();
     until("the viewer's refusal", || {
-        discord
-            .messages_in(thread)
-            .iter()
-            .any(|m| m["content"].as_str().is_some_and(|c| c.contains("refused")))
-            .then_some(())
+        posted(&discord, thread, "refused")
     })
     .await;
 
@@ -619,18 +623,7 @@ async fn watch_thread_live_screen_prompt_buttons_typed_lines_and_exit() {
 
     // Exit: the final screen and the exit code.
     discord.user_message(thread, &operator(), "exit 3").unwrap();
-    until("exit code 3", || {
-        discord
-            .messages_in(thread)
-            .iter()
-            .any(|m| {
-                m["content"]
-                    .as_str()
-                    .is_some_and(|c| c.contains("exit code 3"))
-            })
-            .then_some(())
-    })
-    .await;
+    until("exit code 3", || posted(&discord, thread, "exit code 3")).await;
 
     let audit = bridge.audit();
     let has = |user: u64, action: &str, allowed: bool| {
@@ -685,15 +678,7 @@ async fn the_agent_answers_in_its_channel_showing_tool_calls() {
         .user_message(ids::CHANNEL_OPS, &operator(), "what runs?")
         .unwrap();
     until("the agent's answer", || {
-        discord
-            .messages_in(ids::CHANNEL_OPS)
-            .iter()
-            .any(|m| {
-                m["content"]
-                    .as_str()
-                    .is_some_and(|c| c.contains("Nothing runs."))
-            })
-            .then_some(())
+        posted(&discord, ids::CHANNEL_OPS, "Nothing runs.")
     })
     .await;
     let posted: Vec<String> = discord
@@ -909,15 +894,7 @@ async fn unwatch_stops_the_live_screen_of_the_thread() {
         .user_message(thread, &operator(), "echo stale-$((3+4))")
         .unwrap();
     until("the note in the old thread", || {
-        discord
-            .messages_in(thread)
-            .iter()
-            .any(|m| {
-                m["content"]
-                    .as_str()
-                    .is_some_and(|c| c.contains("no longer watched"))
-            })
-            .then_some(())
+        posted(&discord, thread, "no longer watched")
     })
     .await;
     send(&discord, &id, "echo fresh-$((4+5))").await;
@@ -953,12 +930,7 @@ async fn a_prompt_during_a_turn_is_queued_with_a_note_and_answered_after_it() {
     run(&discord, &gate, "sleep 600").await;
     let posted = |needle: &'static str| {
         let discord = &discord;
-        move || {
-            discord
-                .messages_in(ids::CHANNEL_OPS)
-                .iter()
-                .position(|m| m["content"].as_str().is_some_and(|c| c.contains(needle)))
-        }
+        move || posted(discord, ids::CHANNEL_OPS, needle)
     };
     discord
         .user_message(ids::CHANNEL_OPS, &operator(), "wait for the gate")
