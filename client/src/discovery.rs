@@ -320,22 +320,13 @@ impl SessionFiles {
     /// (whatever their age). Returns the paths removed; nothing when the
     /// session is live.
     pub fn remove_stale(&self) -> Vec<PathBuf> {
-        use std::os::unix::fs::OpenOptionsExt;
         if !self.sock.exists() && !self.pid.exists() {
             return Vec::new();
         }
         // Hold the pidfile's exclusive lock while removing, so that a
         // supervisor starting under this id either holds it first (and we
         // see it live) or finds its path replaced and starts over.
-        let Ok(file) = std::fs::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .mode(0o600)
-            .custom_flags(libc::O_CLOEXEC | libc::O_NOFOLLOW)
-            .open(&self.pid)
-        else {
+        let Ok(file) = open_pidfile(&self.pid) else {
             return Vec::new();
         };
         // SAFETY: flock on an fd we own; the lock goes with the file.
@@ -352,6 +343,23 @@ impl SessionFiles {
         }
         removed
     }
+}
+
+/// Open a session's pidfile for its lock, creating it (mode 0600) if
+/// missing and never through a symlink (`O_NOFOLLOW`; `O_EXCL` cannot be
+/// used, since a stale pidfile is taken over). Supervisors lock it for
+/// their whole life; [`SessionFiles::remove_stale`] locks it while it
+/// removes a dead session's files.
+pub fn open_pidfile(path: &Path) -> std::io::Result<std::fs::File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(0o600)
+        .custom_flags(libc::O_CLOEXEC | libc::O_NOFOLLOW)
+        .open(path)
 }
 
 #[cfg(test)]

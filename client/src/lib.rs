@@ -76,8 +76,8 @@ pub mod types;
 pub use config::{resolve_socket_dir, ConfigError, ConfigFile, ConfigOrigin};
 pub use connection::{Client, ClientBuilder, DEFAULT_DEADLINE};
 pub use discovery::{
-    parse_pidfile, validate_id, DiscoveryError, Liveness, PidInfo, SessionEntry, SessionFiles,
-    SocketDir,
+    open_pidfile, parse_pidfile, validate_id, DiscoveryError, Liveness, PidInfo, SessionEntry,
+    SessionFiles, SocketDir,
 };
 pub use error::{ClientError, ErrorCode};
 pub use exit_record::ExitRecord;

@@ -10,9 +10,9 @@
 //! file it locked: so `hm ls` can remove a dead supervisor's files at once,
 //! without a grace period, and never a starting supervisor's.
 
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::{Read, Seek, Write};
-use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -161,18 +161,10 @@ impl SocketDir {
     }
 }
 
-/// Open (creating it 0600 if missing) a pidfile for locking; never through
-/// a symlink (a stale pidfile is taken over, so `O_EXCL` cannot be used).
+/// Open a pidfile for locking (see [`heimdall_client::open_pidfile`]),
+/// with a clear message when a symlink stands in its place.
 fn open_pidfile(path: &Path) -> std::io::Result<File> {
-    OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .mode(0o600)
-        .custom_flags(libc::O_CLOEXEC | libc::O_NOFOLLOW)
-        .open(path)
-        .map_err(explain_symlink)
+    heimdall_client::open_pidfile(path).map_err(explain_symlink)
 }
 
 /// The error of opening a session file with `O_NOFOLLOW` where a symlink
