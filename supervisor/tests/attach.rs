@@ -889,28 +889,30 @@ fn attaching_a_session_from_inside_itself_is_refused() {
     t.wait_text("still-8");
 }
 
-/// `hm run -- make | tee log` and Ctrl-C: the interrupt reaches the
-/// program (as without hm) and hm run ends with its code; hm dying alone
-/// left the program running in the background, without a word.
-#[test]
-fn ctrl_c_on_hm_run_into_a_pipe_interrupts_the_program() {
+/// `hm run -- make | tee log` and a keyboard signal (Ctrl-C: SIGINT,
+/// Ctrl-\\: SIGQUIT): it reaches the program (as without hm) and hm run
+/// ends with its code; hm dying alone left the program running in the
+/// background, without a word.
+fn keyboard_signal_on_hm_run_into_a_pipe_reaches_the_program(
+    sig: nix::sys::signal::Signal,
+    trap: &str,
+) {
     let env = Env::new();
+    let script =
+        format!("trap 'echo got-{trap}; exit 7' {trap}; echo ready; while :; do sleep 0.1; done");
     let mut p = Piped::spawn(
         &env,
-        &[
-            "run",
-            "--id",
-            "ci",
-            "--",
-            "sh",
-            "-c",
-            "trap 'echo got-int; exit 7' INT; echo ready; while :; do sleep 0.1; done",
-        ],
+        &["run", "--id", "ci", "--", "sh", "-c", &script],
         Stdio::null(),
     );
-    wait_screen_of_a_starting_session(&env, "ci", "^ready$");
+    poll("the program to start", DEADLINE, || {
+        env.run(&["wait", "ci", "--regex", "^ready$", "--timeout", "1000"])
+            .status
+            .success()
+            .then_some(())
+    });
     let pid = nix::unistd::Pid::from_raw(p.0.id() as i32);
-    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGINT).expect("SIGINT to hm run");
+    nix::sys::signal::kill(pid, sig).expect("signal hm run");
     let (code, err) = p.exit("hm run to end with the program");
     let mut out = String::new();
     p.0.stdout
@@ -919,5 +921,23 @@ fn ctrl_c_on_hm_run_into_a_pipe_interrupts_the_program() {
         .read_to_string(&mut out)
         .unwrap();
     assert_eq!(code, Some(7), "{err}\n{out}");
-    assert!(out.contains("got-int"), "{out:?}");
+    assert!(out.contains(&format!("got-{trap}")), "{out:?}");
+}
+
+#[test]
+fn ctrl_c_on_hm_run_into_a_pipe_interrupts_the_program() {
+    keyboard_signal_on_hm_run_into_a_pipe_reaches_the_program(
+        nix::sys::signal::Signal::SIGINT,
+        "INT",
+    );
+}
+
+/// Ctrl-\\ at `hm run ... | cat`'s terminal (not raw: the pipe has it)
+/// is SIGQUIT; it killed hm run at once and the program ran on.
+#[test]
+fn ctrl_backslash_on_hm_run_into_a_pipe_quits_the_program() {
+    keyboard_signal_on_hm_run_into_a_pipe_reaches_the_program(
+        nix::sys::signal::Signal::SIGQUIT,
+        "QUIT",
+    );
 }

@@ -39,9 +39,11 @@ use super::Common;
 use crate::exit_record::ExitRecord;
 use crate::paths::SessionPaths;
 
+mod keyboard_signal;
 mod stream;
 mod view;
 
+use keyboard_signal::KeyboardSignals;
 use stream::{Snapshot, Stream};
 
 /// Arguments of `hm attach`.
@@ -338,7 +340,7 @@ pub fn attach(common: &Common, id: &str, opts: AttachOptions) -> anyhow::Result<
             repaint_again: false,
             stream: Stream::new(),
             repaints: true,
-            forward_interrupt: opts.stream_without_terminal && !interactive,
+            forward_keyboard_signals: opts.stream_without_terminal && !interactive,
         };
         let stdin_end = detach_at_eof.then(|| stdin_end(detach_key));
         let result = attached
@@ -408,10 +410,10 @@ struct Attached {
     stream: Stream,
     /// Whether the session can repaint (it has a screen model and runs).
     repaints: bool,
-    /// `hm run` without a terminal: the first SIGINT (Ctrl-C at the
-    /// terminal of `hm run -- make | tee log`) goes to the program, as it
-    /// would without hm; the next one leaves it running.
-    forward_interrupt: bool,
+    /// `hm run` without a terminal: the first SIGINT and SIGQUIT (Ctrl-C
+    /// and Ctrl-\ at the terminal of `hm run -- make | tee log`) go to the
+    /// program, as they would without hm (see [`keyboard_signal`]).
+    forward_keyboard_signals: bool,
 }
 
 impl Attached {
@@ -498,7 +500,7 @@ impl Attached {
         let mut winch = signal(SignalKind::window_change())?;
         let mut term = signal(SignalKind::terminate())?;
         let mut hup = signal(SignalKind::hangup())?;
-        let mut int = signal(SignalKind::interrupt())?;
+        let mut keyboard = KeyboardSignals::new(self.forward_keyboard_signals)?;
         let mut clock = tokio::time::interval(Duration::from_secs(1));
         let mut buf = vec![0u8; 16 * 1024];
         let mut stdin_open = self.interactive;
@@ -691,12 +693,12 @@ impl Attached {
                 _ = clock.tick() => self.draw_bar()?,
                 _ = term.recv() => return Ok(End::Signalled),
                 _ = hup.recv() => return Ok(End::Signalled),
-                _ = int.recv() => {
-                    if !std::mem::take(&mut self.forward_interrupt) {
+                (sig, forward) = keyboard.recv() => {
+                    if !forward {
                         return Ok(End::Signalled);
                     }
-                    let int = SignalSpec::Name("INT".into());
-                    match client.signal(int, SignalTarget::Foreground).await {
+                    let spec = SignalSpec::Name(sig.name().into());
+                    match client.signal(spec, SignalTarget::Foreground).await {
                         // The output stream says how the program ends.
                         Ok(_) | Err(ClientError::SessionEnded { .. }) => {}
                         // A heimdall 1.0 supervisor cannot signal.
