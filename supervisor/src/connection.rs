@@ -34,7 +34,7 @@ pub use sink::{FLUSH_GRACE, MAX_UNREAD};
 
 use crate::lifecycle::parse_signal;
 use crate::output::{Read, Subscription};
-use crate::session::Session;
+use crate::session::{Session, SizeClaim};
 
 /// Largest OUTPUT payload sent in one frame.
 const MAX_OUTPUT_FRAME: usize = 128 * 1024;
@@ -97,8 +97,11 @@ pub async fn serve(session: Arc<Session>, stream: UnixStream) {
         hello.clone(),
         cut.clone(),
     );
+    // Dropped when the connection ends, whichever way: the size it asked
+    // for goes with it.
+    let size = session.size_claim();
     let writer = write_frames(session.clone(), out, rx, hello.clone());
-    let reader = read_requests(session, rd, tx, hello, cancel, backlog);
+    let reader = read_requests(session, &size, rd, tx, hello, cancel, backlog);
     tokio::pin!(writer);
     tokio::select! {
         _ = &mut writer => {}
@@ -235,6 +238,7 @@ fn answer(backlog: &Backlog, frame: Frame) -> Command {
 
 async fn read_requests(
     session: Arc<Session>,
+    size: &SizeClaim,
     rd: OwnedReadHalf,
     tx: mpsc::Sender<Command>,
     hello: Arc<AtomicBool>,
@@ -304,7 +308,7 @@ async fn read_requests(
                 }
                 Command::Frame(ServerMessage::Status(status).to_frame())
             }
-            ClientMessage::Resize { cols, rows } => match session.resize(cols, rows) {
+            ClientMessage::Resize { cols, rows } => match size.resize(cols, rows) {
                 Ok(()) => continue,
                 Err(e) if said_hello => {
                     Command::Frame(error_frame("failed", e.to_string(), frame.kind, None))

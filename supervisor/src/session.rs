@@ -7,6 +7,8 @@
 //!   [`PtyInput`]), its size, signals to its foreground job;
 //! - [`screen_feed`]: keeps the screen model parsed up to the output;
 //! - [`state`]: the classifier's state, overlays and its deadline timer;
+//! - [`window_size`]: who sets the terminal's size, and whose size comes
+//!   back when that connection goes;
 //! - [`ending`]: kill, the reaper (SIGCHLD), the finish after the pump.
 
 mod ending;
@@ -14,9 +16,10 @@ mod pump;
 mod screen_feed;
 mod state;
 mod terminal;
+mod window_size;
 
 use std::os::fd::OwnedFd;
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, AtomicU64};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -33,6 +36,7 @@ use crate::output::{Output, OutputConfig};
 use crate::sync::lock;
 
 pub use screen_feed::ScreenState;
+pub use window_size::SizeClaim;
 
 /// Events kept for EVENTS listeners that fall behind.
 const EVENT_BACKLOG: usize = 1024;
@@ -74,6 +78,8 @@ pub struct Session {
     screen_due: Notify,
     screen_now: AtomicBool,
     size: Mutex<(u16, u16)>,
+    size_requests: Mutex<window_size::SizeRequests>,
+    next_connection: AtomicU64,
     events: broadcast::Sender<Event>,
     input: Arc<PtyInput>,
     master: Arc<AsyncFd<OwnedFd>>,
@@ -126,6 +132,8 @@ impl Session {
                 now,
             )),
             size: Mutex::new((config.cols, config.rows)),
+            size_requests: Mutex::default(),
+            next_connection: AtomicU64::new(0),
             screen: config.screen_model.then(|| {
                 Mutex::new(ScreenState::new(
                     config.cols,

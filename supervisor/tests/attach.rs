@@ -779,6 +779,80 @@ fn a_smaller_terminal_shows_long_lines_clipped_not_wrapped() {
     env.ok(&["send", "big", "\r"]);
 }
 
+/// Issue #8 item 24: the latest terminal's size wins only while it is
+/// attached. A small terminal attaches, a large one attaches (the session
+/// takes its size), a read-only viewer attaches (it sizes nothing); when
+/// the large one detaches, the program gets SIGWINCH and the small
+/// terminal's size back, so the small terminal is no longer clipped.
+#[test]
+fn the_session_takes_back_the_smaller_size_when_the_larger_terminal_detaches() {
+    let env = Env::new();
+    env.start(
+        "sizes",
+        &[],
+        &[
+            "sh",
+            "-c",
+            "trap 'echo WINCH $(stty size)' WINCH; echo READY; while :; do sleep 0.1; done",
+        ],
+    );
+    env.wait_screen("sizes", "^READY$");
+    let size_is = |cols: u16, rows: u16| {
+        poll(
+            &format!("the session to be {cols}x{rows}"),
+            DEADLINE,
+            || {
+                let s = env.status_json("sizes");
+                (s["cols"] == cols && s["rows"] == rows).then_some(())
+            },
+        )
+    };
+    // How many times the program saw SIGWINCH with the terminal at `stty`.
+    let winches = |stty: &str| {
+        let line = format!("WINCH {stty}");
+        env.screen_lines("sizes")
+            .iter()
+            .filter(|l| **l == line)
+            .count()
+    };
+    let winched = |stty: &str, n: usize| {
+        poll(&format!("SIGWINCH #{n} at {stty}"), DEADLINE, || {
+            (winches(stty) >= n).then_some(())
+        })
+    };
+    let mut small = Term::spawn(&env, &["attach", "sizes"], 60, 20);
+    small.wait_for("the small bar", |t| t.bar().contains("hm │ sizes │"));
+    size_is(60, 19);
+    winched("19 60", 1);
+    let mut large = Term::spawn(&env, &["attach", "sizes"], 120, 40);
+    large.wait_for("the large bar", |t| t.bar().contains("hm │ sizes │"));
+    size_is(120, 39);
+    winched("39 120", 1);
+    let mut viewer = Term::spawn(&env, &["attach", "sizes", "--read-only"], 100, 30);
+    viewer.wait_for("the viewer's bar", |t| t.bar().contains("read-only"));
+    assert_eq!(
+        env.status_json("sizes")["cols"],
+        120,
+        "a viewer sizes nothing"
+    );
+
+    large.type_bytes(b"\x1c"); // the detach key
+    assert_eq!(large.wait_exit(), Some(0), "{}", large.text());
+    size_is(60, 19);
+    winched("19 60", 2);
+    // The small terminal shows the program's lines whole again.
+    small.wait_for("the second SIGWINCH on the small terminal", |t| {
+        t.rows_text().iter().filter(|r| *r == "WINCH 19 60").count() >= 2
+    });
+    assert_eq!(
+        env.status_json("sizes")["cols"],
+        60,
+        "the viewer did not take over"
+    );
+    drop(viewer);
+    drop(small);
+}
+
 /// A terminal attached to a heimdall 1.0 supervisor: it has no screen model
 /// (SCREEN is refused at once as "needs a newer supervisor"), so the output
 /// comes as 1.0's SUBSCRIBE replays it, and the exit code is its EXIT's.

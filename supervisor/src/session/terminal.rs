@@ -34,8 +34,9 @@ impl Session {
     }
 
     /// Set the terminal size (the kernel sends SIGWINCH to the foreground
-    /// process group when it changes).
-    pub fn resize(&self, cols: u16, rows: u16) -> std::io::Result<()> {
+    /// process group when it changes). Clients size it through their
+    /// [`super::SizeClaim`].
+    pub(super) fn set_size(&self, cols: u16, rows: u16) -> std::io::Result<()> {
         let ws = libc::winsize {
             ws_row: rows,
             ws_col: cols,

@@ -3,7 +3,8 @@
 //! Raw mode for the duration, always restored (detach, session exit,
 //! SIGTERM/SIGHUP, a closed socket, an error, a panic); keystrokes pass
 //! through; the detach key (default Ctrl-\) detaches; the terminal size is
-//! sent on attach and on every SIGWINCH (the latest attach or resize wins).
+//! sent on attach and on every SIGWINCH (the latest attach or resize wins;
+//! its size goes when it detaches).
 //! Without a terminal on stdin it refuses, unless read-only, which then
 //! watches until stdin ends (`hm run` streams until the program ends).
 //!
