@@ -19,6 +19,8 @@ struct Term {
     master: std::fs::File,
     child: Child,
     screen: vt100::Parser,
+    /// Every byte the client wrote to the terminal.
+    raw: Vec<u8>,
     cols: u16,
     rows: u16,
 }
@@ -68,6 +70,7 @@ impl Term {
                 std::num::NonZeroU16::new(cols).unwrap(),
                 0,
             ),
+            raw: Vec::new(),
             cols,
             rows,
         }
@@ -83,7 +86,10 @@ impl Term {
         loop {
             match self.master.read(&mut buf) {
                 Ok(0) => return,
-                Ok(n) => self.screen.process(&buf[..n]),
+                Ok(n) => {
+                    self.screen.process(&buf[..n]);
+                    self.raw.extend_from_slice(&buf[..n]);
+                }
                 Err(_) => return,
             }
         }
@@ -97,6 +103,7 @@ impl Term {
         while Instant::now() < end {
             if let Ok(n) = self.master.read(&mut buf) {
                 self.screen.process(&buf[..n]);
+                self.raw.extend_from_slice(&buf[..n]);
             }
             std::thread::sleep(Duration::from_millis(20));
         }
@@ -1014,4 +1021,77 @@ fn ctrl_backslash_on_hm_run_into_a_pipe_quits_the_program() {
         nix::sys::signal::Signal::SIGQUIT,
         "QUIT",
     );
+}
+
+/// What a program turns on and the client must turn off when it leaves the
+/// terminal, and how (the mode's set sequence, its reset).
+const LEFT_ON_MODES: &[(&str, &str)] = &[
+    // Cursor shape (DECSCUSR): a bar cursor stayed in the user's shell.
+    ("\x1b[5 q", "\x1b[0 q"),
+    ("\x1b[?1004h", "\x1b[?1004l"),
+    ("\x1b[?2004h", "\x1b[?2004l"),
+    ("\x1b[?1000h", "\x1b[?1000l"),
+    ("\x1b[?1002h", "\x1b[?1002l"),
+    ("\x1b[?1003h", "\x1b[?1003l"),
+    ("\x1b[?1005h", "\x1b[?1005l"),
+    ("\x1b[?1006h", "\x1b[?1006l"),
+    ("\x1b[?1015h", "\x1b[?1015l"),
+    ("\x1b[?1h", "\x1b[?1l"),
+    ("\x1b=", "\x1b>"),
+    ("\x1b[?25l", "\x1b[?25h"),
+    ("\x1b[?7l", "\x1b[?7h"),
+    ("\x1b[4h", "\x1b[4l"),
+    ("\x1b[2;5r", "\x1b[r"),
+    ("\x1b[1;31m", "\x1b[0m"),
+];
+
+/// Whether every mode set in `LEFT_ON_MODES` is reset in what the client
+/// wrote after `from`.
+fn modes_reset(raw: &[u8], from: usize) -> Vec<&'static str> {
+    let after = String::from_utf8_lossy(&raw[from.min(raw.len())..]).into_owned();
+    // After the last time one was set.
+    let last_set = LEFT_ON_MODES
+        .iter()
+        .filter_map(|(set, _)| after.rfind(set).map(|at| at + set.len()))
+        .max()
+        .unwrap_or(0);
+    let after = &after[last_set..];
+    LEFT_ON_MODES
+        .iter()
+        .filter(|(_, reset)| !after.contains(reset))
+        .map(|(_, reset)| *reset)
+        .collect()
+}
+
+/// A program that leaves modes on (a bar cursor, focus events, mouse
+/// reporting, no autowrap, ...) and is detached from, or exits: the
+/// user's terminal gets every one of them back as it was, as tmux does.
+#[test]
+fn modes_a_program_left_on_are_reset_on_detach_and_on_exit() {
+    let env = Env::new();
+    let set: String = LEFT_ON_MODES.iter().map(|(set, _)| *set).collect();
+    let script = format!("printf '%s' '{set}'; echo modes-on; read x; printf '%s' '{set}'");
+    env.start("md", &[], &["bash", "-c", &script]);
+    env.wait_screen("md", "modes-on");
+    for bar in [false, true] {
+        let args: &[&str] = if bar {
+            &["attach", "md"]
+        } else {
+            &["attach", "md", "--no-status-bar"]
+        };
+        let mut t = Term::spawn(&env, args, 80, 24);
+        t.wait_text("modes-on");
+        let from = t.raw.len();
+        t.type_bytes(&[0x1c]);
+        assert_eq!(t.wait_exit(), Some(0), "{}", t.text());
+        let left = modes_reset(&t.raw, from);
+        assert!(left.is_empty(), "bar {bar}: not reset on detach: {left:?}");
+    }
+    let mut t = Term::spawn(&env, &["attach", "md", "--no-status-bar"], 80, 24);
+    t.wait_text("modes-on");
+    let from = t.raw.len();
+    t.type_bytes(b"\r");
+    assert_eq!(t.wait_exit(), Some(0), "{}", t.text());
+    let left = modes_reset(&t.raw, from);
+    assert!(left.is_empty(), "not reset on exit: {left:?}");
 }

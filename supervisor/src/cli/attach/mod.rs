@@ -41,6 +41,7 @@ use crate::exit_record::ExitRecord;
 use crate::paths::SessionPaths;
 
 mod keyboard_signal;
+mod modes;
 mod stream;
 mod view;
 
@@ -348,7 +349,7 @@ pub fn attach(common: &Common, id: &str, opts: AttachOptions) -> anyhow::Result<
             .run(client, status_bar && interactive, stdin_end)
             .await;
         if interactive {
-            let _ = write_stdout(&view::leave_modes());
+            let _ = write_stdout(&modes::leave());
             // The program ended: leave its last screen on the terminal, as if
             // it had run there (`hm run -- make` shows make's last lines).
             if let (Ok(End::Exited(_)), Some(v)) = (&result, &attached.view) {
@@ -739,7 +740,7 @@ impl Attached {
             match self.view.as_ref() {
                 Some(_) if fits => {
                     // Back to the output as it is.
-                    write_stdout(&view::leave_modes())?;
+                    write_stdout(&modes::leave())?;
                     self.view = None;
                 }
                 None if !fits => {

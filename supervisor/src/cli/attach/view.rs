@@ -282,14 +282,6 @@ impl View {
     }
 }
 
-/// Bytes that hand the real terminal back: the scroll region and modes a
-/// program may have turned on are reset, the alternate screen (and with it
-/// the bar) is left, the user's screen is back.
-pub fn leave_modes() -> Vec<u8> {
-    b"\x1b[r\x1b[0m\x1b[?2004l\x1b[?1l\x1b>\x1b[?1000l\x1b[?1002l\x1b[?1003l\x1b[?1006l\x1b[?25h\x1b[?1049l"
-        .to_vec()
-}
-
 /// A human name for a detach key byte: `Ctrl-\`.
 pub fn key_name(b: u8) -> String {
     match b {
