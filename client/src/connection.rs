@@ -20,7 +20,7 @@ use heimdall_protocol::frame::{client, server};
 use heimdall_protocol::{
     ClientMessage, ErrorBody, Event, ExplainRequest, Frame, FrameCodec, Hello, HelloResp,
     ReportRequest, ScreenRequest, ScreenResp, SignalRequest, SignalSpec, SignalTarget,
-    SubmitRequest, WaitCondition, WaitRequest, MODE_BINARY, PROTOCOL_VERSION,
+    SubmitRequest, SubscribeOptions, WaitCondition, WaitRequest, MODE_BINARY, PROTOCOL_VERSION,
 };
 use serde_json::Value;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite};
@@ -31,7 +31,7 @@ use crate::error::ClientError;
 use crate::exit_record::ExitRecord;
 use crate::private_dir::{check_private_dir, current_uid};
 use crate::stream::{
-    EventSender, EventStream, GapCause, OutputSender, OutputStream, DEFAULT_EVENT_BOUND,
+    EventSender, EventStream, GapCause, OutputSender, OutputStream, Pacing, DEFAULT_EVENT_BOUND,
     DEFAULT_OUTPUT_BOUND,
 };
 use crate::types::{SignalResult, Status, SubmitResult, WaitResult};
@@ -364,6 +364,15 @@ async fn read_frames(
     _child: Option<tokio::process::Child>,
 ) {
     loop {
+        // A full output stream that holds the program: read nothing more
+        // until its consumer makes room (the supervisor holds the program).
+        let room = inner.lock().output.as_ref().and_then(OutputSender::room);
+        if let Some(room) = room {
+            tokio::select! {
+                _ = room => continue,
+                _ = &mut stop => break,
+            }
+        }
         let next = tokio::select! {
             f = frames.next() => f,
             _ = &mut stop => None,
@@ -879,13 +888,31 @@ impl Client {
     /// scrollback is replayed and offsets count from its first byte. One
     /// output stream per connection.
     pub async fn output(&self, from: u64) -> Result<OutputStream, ClientError> {
+        self.output_paced(from, Pacing::BestEffort).await
+    }
+
+    /// [`Client::output`], paced as asked: with [`Pacing::Hold`] the
+    /// program waits for this stream's consumer however long it takes
+    /// (when the supervisor offers `hold`; [`OutputStream::holds`] says).
+    pub async fn output_paced(
+        &self,
+        from: u64,
+        pacing: Pacing,
+    ) -> Result<OutputStream, ClientError> {
         let legacy = self.is_legacy();
+        let hold = pacing == Pacing::Hold
+            && self
+                .hello()
+                .is_some_and(|h| h.features.iter().any(|f| f == "hold"));
         let (mut stream, sender) =
-            OutputStream::new(self.inner.output_bound, if legacy { 0 } else { from });
+            OutputStream::new(self.inner.output_bound, if legacy { 0 } else { from }, hold);
         let msg = if legacy {
-            ClientMessage::Subscribe
+            ClientMessage::Subscribe(SubscribeOptions::default())
         } else {
-            ClientMessage::SubscribeFrom { offset: from }
+            ClientMessage::SubscribeFrom {
+                offset: from,
+                options: SubscribeOptions { hold },
+            }
         };
         self.open_stream(msg, |p| match p.output {
             Some(_) => Err(ClientError::AlreadyStreaming("output")),
@@ -901,8 +928,13 @@ impl Client {
 
     /// Stream the scrollback still kept, then live output.
     pub async fn output_replay(&self) -> Result<OutputStream, ClientError> {
+        self.output_replay_paced(Pacing::BestEffort).await
+    }
+
+    /// [`Client::output_replay`], paced as asked (see [`Client::output_paced`]).
+    pub async fn output_replay_paced(&self, pacing: Pacing) -> Result<OutputStream, ClientError> {
         let from = self.hello().map_or(0, |h| h.scrollback_offset);
-        self.output(from).await
+        self.output_paced(from, pacing).await
     }
 
     /// Stream the session's events from now on. One event stream per
@@ -954,12 +986,12 @@ mod tests {
             .unwrap();
     }
 
-    /// A session that ends closes its socket: the client's next write
-    /// fails, but the last output and the EXIT the server sent before
-    /// closing still reach the output stream and `closed()`. (The failed
-    /// write used to stop the reader with them unread.)
-    #[tokio::test(start_paused = true)]
-    async fn a_failed_write_loses_nothing_the_server_already_sent() {
+    /// A client connected to a heimdall 1.0 server's side of a connection.
+    async fn one_zero_client() -> (
+        Client,
+        FramedWrite<DuplexStream, FrameCodec>,
+        FramedRead<DuplexStream, FrameCodec>,
+    ) {
         let (to_client, server_out) = tokio::io::duplex(1 << 16);
         let (from_client, server_in) = tokio::io::duplex(1 << 16);
         let mut out = FramedWrite::new(server_out, FrameCodec::new());
@@ -968,7 +1000,28 @@ mod tests {
             ClientBuilder::new().over(to_client, from_client),
             one_zero_handshake(&mut out, &mut input),
         );
-        let client = client.unwrap();
+        (client.unwrap(), out, input)
+    }
+
+    /// Asking a heimdall 1.0 server to hold sends 1.0's SUBSCRIBE, empty,
+    /// and the stream says it does not hold (the server paces it as ever).
+    #[tokio::test]
+    async fn hold_is_not_asked_of_a_one_zero_server() {
+        let (client, _out, mut input) = one_zero_client().await;
+        let output = client.output_paced(0, Pacing::Hold).await.unwrap();
+        assert!(!output.holds());
+        let frame = input.next().await.unwrap().unwrap();
+        assert_eq!(frame.kind, client::SUBSCRIBE);
+        assert!(frame.payload.is_empty());
+    }
+
+    /// A session that ends closes its socket: the client's next write
+    /// fails, but the last output and the EXIT the server sent before
+    /// closing still reach the output stream and `closed()`. (The failed
+    /// write used to stop the reader with them unread.)
+    #[tokio::test(start_paused = true)]
+    async fn a_failed_write_loses_nothing_the_server_already_sent() {
+        let (client, mut out, input) = one_zero_client().await;
         let mut output = client.output(0).await.unwrap();
         // The server stops reading: every write of the client fails.
         drop(input);

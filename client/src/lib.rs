@@ -17,7 +17,9 @@
 //! - **Streams**: [`Client::output`] and [`Client::events`] return bounded
 //!   streams. A consumer that falls behind never holds up the connection;
 //!   it is told exactly what it missed ([`OutputItem::Gap`] with output
-//!   offsets, [`EventItem::Missed`] with a count).
+//!   offsets, [`EventItem::Missed`] with a count). An output stream may
+//!   instead hold the program for its consumer ([`Client::output_paced`]
+//!   with [`Pacing::Hold`]: nothing lost, as a pipe holds its writer).
 //! - **heimdall 1.0**: a 1.0 supervisor is recognised at connect time
 //!   (HELLO and STATUS are sent together; 1.0 answers only STATUS).
 //!   STATUS, output, INPUT, RESIZE and KILL work; the rest returns
@@ -88,5 +90,5 @@ pub use heimdall_protocol::{
 };
 pub use private_dir::UnsafeDir;
 pub use start::{Launcher, StartError, StartOptions, Started};
-pub use stream::{EventItem, EventStream, GapCause, OutputItem, OutputStream};
+pub use stream::{EventItem, EventStream, GapCause, OutputItem, OutputStream, Pacing};
 pub use types::{SignalResult, Status, SubmitResult, WaitResult};

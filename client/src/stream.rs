@@ -1,7 +1,9 @@
 //! Output and event streams: bounded queues between the connection task
 //! and a consumer. The connection task never waits for a consumer: when a
 //! stream is full, what does not fit is dropped and the consumer is told
-//! exactly what it missed, in order, when it catches up.
+//! exactly what it missed, in order, when it catches up. The exception is
+//! an output stream that holds the program ([`Pacing::Hold`]): nothing is
+//! dropped, and while it is full the connection reads nothing more.
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -33,11 +35,16 @@ struct State<T, L> {
 struct Queue<T, L> {
     state: Mutex<State<T, L>>,
     notify: Notify,
+    /// Woken when the consumer takes an item or goes.
+    taken: Notify,
     bound: usize,
+    /// Never lose: take every item (one may overshoot the bound); the
+    /// producer waits for [`Queue::room`] before the next.
+    hold: bool,
 }
 
 impl<T, L> Queue<T, L> {
-    fn new(bound: usize) -> Arc<Queue<T, L>> {
+    fn new(bound: usize, hold: bool) -> Arc<Queue<T, L>> {
         Arc::new(Queue {
             state: Mutex::new(State {
                 entries: VecDeque::new(),
@@ -46,7 +53,9 @@ impl<T, L> Queue<T, L> {
                 consumer_gone: false,
             }),
             notify: Notify::new(),
+            taken: Notify::new(),
             bound,
+            hold,
         })
     }
 
@@ -61,7 +70,7 @@ impl<T, L> Queue<T, L> {
         if st.consumer_gone || st.closed {
             return;
         }
-        if cost == 0 || st.used + cost <= self.bound {
+        if cost == 0 || st.used + cost <= self.bound || self.hold {
             st.used += cost;
             st.entries.push_back(Entry::Item(item, cost));
         } else {
@@ -87,6 +96,22 @@ impl<T, L> Queue<T, L> {
         st.consumer_gone = true;
         st.entries.clear();
         st.used = 0;
+        drop(st);
+        self.taken.notify_waiters();
+    }
+
+    /// Resolves once the queue is below its bound (or nobody consumes it).
+    async fn room(&self) {
+        loop {
+            let taken = self.taken.notified();
+            {
+                let st = self.lock();
+                if st.used < self.bound || st.consumer_gone || st.closed {
+                    return;
+                }
+            }
+            taken.await;
+        }
     }
 
     async fn next(&self) -> Option<Entry<T, L>> {
@@ -97,6 +122,8 @@ impl<T, L> Queue<T, L> {
                     if let Entry::Item(_, cost) = &e {
                         st.used -= cost;
                     }
+                    drop(st);
+                    self.taken.notify_waiters();
                     return Some(e);
                 }
                 if st.closed {
@@ -118,6 +145,27 @@ pub enum GapCause {
     Lagged,
     /// The requested output is no longer kept by the supervisor (`skipped`).
     Evicted,
+}
+
+/// How an output stream is paced when its consumer is slower than the
+/// program writes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Pacing {
+    /// The program is never held back for long: a consumer that falls
+    /// behind (the stream's bound, or the supervisor's stall timeout) gets
+    /// [`OutputItem::Gap`] for what it missed.
+    #[default]
+    BestEffort,
+    /// The program waits for this stream's consumer however long it takes,
+    /// as a program writing into a pipe waits for its reader: no gap, and
+    /// after the program ends the supervisor waits for the consumer to read
+    /// the rest and EXIT. While the stream is full (its bound) the
+    /// connection reads nothing, so answers to calls on the same connection
+    /// wait for the consumer too: don't await them in the task that
+    /// consumes the stream. Needs a supervisor with the `hold` feature;
+    /// with another the stream is [`Pacing::BestEffort`]
+    /// ([`OutputStream::holds`] says which).
+    Hold,
 }
 
 /// One item of an [`OutputStream`].
@@ -154,6 +202,17 @@ pub(crate) struct OutputSender {
 }
 
 impl OutputSender {
+    /// For a stream that holds the program and is full: resolves when its
+    /// consumer has made room (the connection reads nothing meanwhile).
+    pub(crate) fn room(&self) -> Option<impl std::future::Future<Output = ()> + Send + 'static> {
+        let queue = self.queue.clone();
+        let full = queue.hold && queue.lock().used >= queue.bound;
+        if !full {
+            return None;
+        }
+        Some(async move { queue.room().await })
+    }
+
     pub(crate) fn data(&mut self, bytes: Bytes) {
         let offset = self.next;
         let len = bytes.len();
@@ -198,7 +257,8 @@ impl Drop for OutputSender {
 /// Bounded in bytes (see [`crate::ClientBuilder::output_bound`]): a consumer
 /// that falls further behind gets [`OutputItem::Gap`] with
 /// [`GapCause::Consumer`] for exactly the bytes it missed; the connection
-/// and other calls are never held up. Dropping the stream stops delivery.
+/// and other calls are never held up — unless the stream holds the program
+/// ([`Pacing::Hold`]). Dropping the stream stops delivery.
 ///
 /// Every item carries output offsets, so a client that paints the screen
 /// model (a terminal, as `hm attach` does) can line the stream up with its
@@ -215,8 +275,8 @@ pub struct OutputStream {
 }
 
 impl OutputStream {
-    pub(crate) fn new(bound: usize, start: u64) -> (OutputStream, OutputSender) {
-        let queue = Queue::new(bound);
+    pub(crate) fn new(bound: usize, start: u64, hold: bool) -> (OutputStream, OutputSender) {
+        let queue = Queue::new(bound, hold);
         (
             OutputStream {
                 _keep: None,
@@ -231,6 +291,12 @@ impl OutputStream {
         self.queue.next().await.map(|e| match e {
             Entry::Item(i, _) | Entry::Loss(i) => i,
         })
+    }
+
+    /// Whether the program waits for this stream's consumer
+    /// ([`Pacing::Hold`], granted by the supervisor).
+    pub fn holds(&self) -> bool {
+        self.queue.hold
     }
 }
 
@@ -302,7 +368,7 @@ pub struct EventStream {
 
 impl EventStream {
     pub(crate) fn new(bound: usize) -> (EventStream, EventSender) {
-        let queue = Queue::new(bound);
+        let queue = Queue::new(bound, false);
         (
             EventStream {
                 _keep: None,
@@ -338,7 +404,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_full_output_stream_reports_the_exact_gap() {
-        let (mut s, mut tx) = OutputStream::new(10, 100);
+        let (mut s, mut tx) = OutputStream::new(10, 100, false);
         tx.data(Bytes::from_static(b"0123456789"));
         tx.data(Bytes::from_static(b"abc"));
         tx.data(Bytes::from_static(b"def"));
@@ -358,6 +424,31 @@ mod tests {
         );
         assert_eq!(s.next().await, Some(OutputItem::Exit { code: 0 }));
         assert_eq!(s.next().await, None);
+    }
+
+    /// A holding stream loses nothing: it takes every frame, and says when
+    /// it is full until its consumer has made room.
+    #[tokio::test]
+    async fn a_holding_output_stream_loses_nothing() {
+        let (mut s, mut tx) = OutputStream::new(10, 0, true);
+        assert!(s.holds());
+        assert!(tx.room().is_none());
+        tx.data(Bytes::from_static(b"0123456789"));
+        tx.data(Bytes::from_static(b"abc"));
+        let room = tx.room().expect("full");
+        assert!(matches!(
+            s.next().await,
+            Some(OutputItem::Data { offset: 0, .. })
+        ));
+        room.await;
+        assert!(tx.room().is_none());
+        assert_eq!(
+            s.next().await,
+            Some(OutputItem::Data {
+                offset: 10,
+                bytes: Bytes::from_static(b"abc")
+            })
+        );
     }
 
     #[tokio::test]

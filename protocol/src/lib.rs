@@ -28,7 +28,7 @@ pub use frame::{Frame, HEADER_LEN, MAX_PAYLOAD, MODE_BINARY, PROTOCOL_VERSION};
 pub use message::{
     ClientMessage, Cursor, DecodeError, ErrorBody, Event, ExplainRequest, Hello, HelloResp,
     RegexSource, ReportRequest, ScreenFormat, ScreenRequest, ScreenResp, ServerMessage,
-    SessionInfo, SignalRequest, SignalSpec, SignalTarget, StatusResp, SubmitRequest, WaitCondition,
-    WaitRequest, WaitingOption,
+    SessionInfo, SignalRequest, SignalSpec, SignalTarget, StatusResp, SubmitRequest,
+    SubscribeOptions, WaitCondition, WaitRequest, WaitingOption,
 };
 pub use state::{SessionState, State};

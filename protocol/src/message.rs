@@ -292,13 +292,48 @@ pub struct ReportRequest {
     pub options: Vec<WaitingOption>,
 }
 
+/// Options of SUBSCRIBE and SUBSCRIBE_FROM (version 2): a JSON object, the
+/// whole payload of SUBSCRIBE or after SUBSCRIBE_FROM's offset. The default
+/// options are sent as no bytes at all, so SUBSCRIBE stays heimdall 1.0's
+/// frame; a server that knows no options ignores them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SubscribeOptions {
+    /// Hold the child back for this subscriber however long it takes: it is
+    /// never cut loose (no `lagged`), and the supervisor waits for it to read
+    /// EXIT after the child ends. Granted by servers that list the `hold`
+    /// feature, to clients that said HELLO.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub hold: bool,
+}
+
+impl SubscribeOptions {
+    /// Options read from `payload`; anything that is not a JSON object of
+    /// them (an empty payload, heimdall 1.0's ignored bytes) means the
+    /// defaults.
+    fn lenient(payload: &[u8]) -> SubscribeOptions {
+        serde_json::from_slice::<serde_json::Value>(payload)
+            .ok()
+            .filter(serde_json::Value::is_object)
+            .and_then(|v| serde_json::from_value(v).ok())
+            .unwrap_or_default()
+    }
+
+    fn payload(&self) -> Bytes {
+        if *self == SubscribeOptions::default() {
+            Bytes::new()
+        } else {
+            json_payload(self)
+        }
+    }
+}
+
 /// A message from a client to the server.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ClientMessage {
     /// Raw bytes for the child's terminal.
     Input(Bytes),
     /// Replay the scrollback, then stream live output.
-    Subscribe,
+    Subscribe(SubscribeOptions),
     /// Ask for a STATUS_RESP.
     Status,
     /// Resize the terminal.
@@ -322,6 +357,8 @@ pub enum ClientMessage {
     SubscribeFrom {
         /// The output offset to start at.
         offset: u64,
+        /// How the stream is paced.
+        options: SubscribeOptions,
     },
     /// Type a line as a human would and confirm it was taken.
     Submit(SubmitRequest),
@@ -338,7 +375,7 @@ impl ClientMessage {
     pub fn kind(&self) -> u8 {
         match self {
             ClientMessage::Input(_) => client::INPUT,
-            ClientMessage::Subscribe => client::SUBSCRIBE,
+            ClientMessage::Subscribe(_) => client::SUBSCRIBE,
             ClientMessage::Status => client::STATUS,
             ClientMessage::Resize { .. } => client::RESIZE,
             ClientMessage::Kill => client::KILL,
@@ -359,10 +396,8 @@ impl ClientMessage {
         let kind = self.kind();
         let payload = match self {
             ClientMessage::Input(b) => b.clone(),
-            ClientMessage::Subscribe
-            | ClientMessage::Status
-            | ClientMessage::Kill
-            | ClientMessage::Events => Bytes::new(),
+            ClientMessage::Subscribe(o) => o.payload(),
+            ClientMessage::Status | ClientMessage::Kill | ClientMessage::Events => Bytes::new(),
             ClientMessage::Resize { cols, rows } => {
                 let mut b = BytesMut::with_capacity(4);
                 b.put_u16(*cols);
@@ -372,8 +407,10 @@ impl ClientMessage {
             ClientMessage::Hello(h) => json_payload(h),
             ClientMessage::Screen(r) => json_payload(r),
             ClientMessage::Signal(r) => json_payload(r),
-            ClientMessage::SubscribeFrom { offset } => {
-                Bytes::copy_from_slice(&offset.to_be_bytes())
+            ClientMessage::SubscribeFrom { offset, options } => {
+                let mut b = BytesMut::from(&offset.to_be_bytes()[..]);
+                b.extend_from_slice(&options.payload());
+                b.freeze()
             }
             ClientMessage::Submit(r) => json_payload(r),
             ClientMessage::Wait(r) => json_payload(r),
@@ -385,14 +422,15 @@ impl ClientMessage {
 
     /// Decode a frame sent by a client.
     ///
-    /// STATUS, SUBSCRIBE, EVENTS and KILL ignore any payload, as heimdall 1.0
-    /// does. RESIZE needs at least four bytes and non-zero sizes.
+    /// STATUS, EVENTS and KILL ignore any payload, as heimdall 1.0 does;
+    /// SUBSCRIBE reads [`SubscribeOptions`] from a payload that is one and
+    /// ignores any other. RESIZE needs at least four bytes and non-zero sizes.
     pub fn from_frame(frame: &Frame) -> Result<ClientMessage, DecodeError> {
         let p = &frame.payload[..];
         let kind = frame.kind;
         Ok(match kind {
             client::INPUT => ClientMessage::Input(frame.payload.clone()),
-            client::SUBSCRIBE => ClientMessage::Subscribe,
+            client::SUBSCRIBE => ClientMessage::Subscribe(SubscribeOptions::lenient(p)),
             client::STATUS => ClientMessage::Status,
             client::KILL => ClientMessage::Kill,
             client::EVENTS => ClientMessage::Events,
@@ -424,6 +462,7 @@ impl ClientMessage {
                 let mut b = p;
                 ClientMessage::SubscribeFrom {
                     offset: b.get_u64(),
+                    options: SubscribeOptions::lenient(b),
                 }
             }
             client::SUBMIT => ClientMessage::Submit(parse_json_required(kind, p)?),
@@ -886,6 +925,47 @@ mod tests {
         for kind in [client::STATUS, client::KILL, client::SUBSCRIBE] {
             let m = ClientMessage::from_frame(&Frame::new(kind, &b"junk"[..])).unwrap();
             assert_eq!(m.kind(), kind);
+        }
+    }
+
+    /// The default SUBSCRIBE is heimdall 1.0's frame (empty); `hold` rides in
+    /// a JSON payload a 1.0 server ignores, and after SUBSCRIBE_FROM's
+    /// offset, where an older server ignores extra bytes.
+    #[test]
+    fn subscribe_options_on_the_wire() {
+        let plain = ClientMessage::Subscribe(SubscribeOptions::default()).to_frame();
+        assert!(plain.payload.is_empty());
+        let hold = SubscribeOptions { hold: true };
+        let f = ClientMessage::Subscribe(hold).to_frame();
+        assert_eq!(&f.payload[..], br#"{"hold":true}"#);
+        assert_eq!(
+            ClientMessage::from_frame(&f).unwrap(),
+            ClientMessage::Subscribe(hold)
+        );
+        let f = ClientMessage::SubscribeFrom {
+            offset: 7,
+            options: hold,
+        }
+        .to_frame();
+        assert_eq!(&f.payload[..8], &7u64.to_be_bytes());
+        assert_eq!(&f.payload[8..], br#"{"hold":true}"#);
+        let plain = Frame::new(
+            client::SUBSCRIBE_FROM,
+            Bytes::copy_from_slice(&7u64.to_be_bytes()),
+        );
+        assert_eq!(
+            ClientMessage::from_frame(&plain).unwrap(),
+            ClientMessage::SubscribeFrom {
+                offset: 7,
+                options: SubscribeOptions::default()
+            }
+        );
+        for junk in [&b"junk"[..], br#"{"hold":"yes"}"#, b"[true]"] {
+            let f = Frame::new(client::SUBSCRIBE, junk);
+            assert_eq!(
+                ClientMessage::from_frame(&f).unwrap(),
+                ClientMessage::Subscribe(SubscribeOptions::default())
+            );
         }
     }
 

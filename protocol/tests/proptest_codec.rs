@@ -5,8 +5,8 @@ use bytes::BytesMut;
 use heimdall_protocol::frame::{client, server};
 use heimdall_protocol::{
     ClientMessage, Frame, FrameCodec, Hello, ScreenFormat, ScreenRequest, ServerMessage,
-    SignalRequest, SignalSpec, SignalTarget, State, StatusResp, SubmitRequest, WaitCondition,
-    WaitRequest, MAX_PAYLOAD,
+    SignalRequest, SignalSpec, SignalTarget, State, StatusResp, SubmitRequest, SubscribeOptions,
+    WaitCondition, WaitRequest, MAX_PAYLOAD,
 };
 use proptest::prelude::*;
 use tokio_util::codec::{Decoder, Encoder};
@@ -18,7 +18,7 @@ fn arb_state() -> impl Strategy<Value = State> {
 fn arb_client_message() -> impl Strategy<Value = ClientMessage> {
     prop_oneof![
         prop::collection::vec(any::<u8>(), 0..2048).prop_map(|v| ClientMessage::Input(v.into())),
-        Just(ClientMessage::Subscribe),
+        any::<bool>().prop_map(|hold| ClientMessage::Subscribe(SubscribeOptions { hold })),
         Just(ClientMessage::Status),
         (1u16..=1000, 1u16..=500).prop_map(|(cols, rows)| ClientMessage::Resize { cols, rows }),
         Just(ClientMessage::Kill),
@@ -52,7 +52,10 @@ fn arb_client_message() -> impl Strategy<Value = ClientMessage> {
             })
         }),
         Just(ClientMessage::Events),
-        any::<u64>().prop_map(|offset| ClientMessage::SubscribeFrom { offset }),
+        (any::<u64>(), any::<bool>()).prop_map(|(offset, hold)| ClientMessage::SubscribeFrom {
+            offset,
+            options: SubscribeOptions { hold },
+        }),
         (".*", any::<Option<u64>>()).prop_map(|(text, timeout_ms)| {
             ClientMessage::Submit(SubmitRequest {
                 id: Some(3),

@@ -45,8 +45,9 @@ const CONTROL_QUEUE: usize = 64;
 enum Command {
     /// Send this frame.
     Frame(Frame),
-    /// Start (or restart) the output stream, at the scrollback or an offset.
-    Subscribe(Option<u64>),
+    /// Start (or restart) the output stream, at the scrollback or an offset;
+    /// `true`: holding the child back however long it takes.
+    Subscribe(Option<u64>, bool),
     /// Start the event stream.
     Events,
     /// Close the connection after what is queued.
@@ -100,8 +101,33 @@ pub async fn serve(session: Arc<Session>, stream: UnixStream) {
     // Dropped when the connection ends, whichever way: the size it asked
     // for goes with it.
     let size = session.size_claim();
-    let writer = write_frames(session.clone(), out, rx, hello.clone());
+    // Whether its output stream holds the child (SUBSCRIBE's `hold`).
+    let holds = Arc::new(AtomicBool::new(false));
+    let closed_in_overtime = {
+        let (session, holds) = (session.clone(), holds.clone());
+        async move {
+            session.overtime().await;
+            if holds.load(Ordering::Acquire) {
+                // Served until it has read EXIT or has gone.
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    let writer = write_frames(session.clone(), out, rx, hello.clone(), holds);
     let reader = read_requests(session, &size, rd, tx, hello, cancel, backlog);
+    tokio::select! {
+        _ = closed_in_overtime => tracing::debug!("served for the longest time after the end; closing"),
+        _ = serve_until_done(writer, reader, fd, cut) => {}
+    }
+}
+
+/// Run a connection's writer and reader until it is done.
+async fn serve_until_done(
+    writer: impl std::future::Future<Output = std::io::Result<()>>,
+    reader: impl std::future::Future<Output = Stopped>,
+    fd: std::os::fd::RawFd,
+    cut: CancellationToken,
+) {
     tokio::pin!(writer);
     tokio::select! {
         _ = &mut writer => {}
@@ -298,8 +324,11 @@ async fn read_requests(
                 session.input(bytes).await;
                 continue;
             }
-            ClientMessage::Subscribe => Command::Subscribe(None),
-            ClientMessage::SubscribeFrom { offset } => Command::Subscribe(Some(offset)),
+            // (`hold` is an extension: a 1.0 client's payload is ignored.)
+            ClientMessage::Subscribe(o) => Command::Subscribe(None, o.hold && said_hello),
+            ClientMessage::SubscribeFrom { offset, options } => {
+                Command::Subscribe(Some(offset), options.hold)
+            }
             ClientMessage::Status => {
                 let mut status = session.status();
                 if !said_hello && status.state == heimdall_protocol::State::Waiting {
@@ -462,6 +491,8 @@ enum Wake {
 struct Streams {
     sub: Option<Subscription>,
     events: Option<broadcast::Receiver<Event>>,
+    /// Set while `sub` holds the child.
+    holds: Arc<AtomicBool>,
 }
 
 /// Apply one command; `false` means close the connection.
@@ -479,8 +510,9 @@ async fn apply(
             out.backlog().written(len);
             written?
         }
-        Command::Subscribe(from) => {
-            let (mut s, skipped) = session.output.subscribe(from);
+        Command::Subscribe(from, hold) => {
+            let (mut s, skipped) = session.output.subscribe(from, hold);
+            st.holds.store(hold, Ordering::Release);
             if skipped > 0 && hello.load(Ordering::Acquire) {
                 let e = Event::Skipped {
                     missed_bytes: skipped,
@@ -529,10 +561,12 @@ async fn write_frames(
     mut out: Sink,
     mut rx: mpsc::Receiver<Command>,
     hello: Arc<AtomicBool>,
+    holds: Arc<AtomicBool>,
 ) -> std::io::Result<()> {
     let mut st = Streams {
         sub: None,
         events: None,
+        holds,
     };
     let mut ended = session.watch_ended();
     let mut rx_open = true;
@@ -597,7 +631,7 @@ async fn write_frames(
             return Ok(());
         }
         let wake = {
-            let Streams { sub, events } = &mut st;
+            let Streams { sub, events, .. } = &mut st;
             tokio::select! {
                 cmd = rx.recv(), if rx_open => Wake::Command(cmd),
                 _ = async { if let Some(s) = sub.as_mut() { s.changed().await } }, if sub.is_some() => Wake::Other,

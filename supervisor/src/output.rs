@@ -13,6 +13,9 @@
 //! timeout is *cut loose*: it no longer paces the child and, if it falls out
 //! of the ring, its next read reports a [`Read::Gap`] with the exact number of
 //! bytes it missed. It paces the child again once it has caught up.
+//! A *holding* subscriber (SUBSCRIBE's `hold`: `hm run` into a pipe) is
+//! never cut loose: the child waits for it however long it takes, as a
+//! program writing into a pipe waits for the pipe's reader.
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -68,6 +71,8 @@ struct SubState {
     /// Milliseconds since [`Output::epoch`] of the last progress.
     last_progress: AtomicU64,
     loose: AtomicBool,
+    /// Never cut loose: the child waits for it however long it takes.
+    hold: bool,
 }
 
 /// The session's output stream.
@@ -234,10 +239,10 @@ impl Output {
         lock(&self.ring).replay_start(self.config.scrollback)
     }
 
-    /// Start a subscription at `from`, or at the scrollback start when `None`.
-    /// Returns the subscription and, when `from` is older than the ring, the
-    /// number of bytes skipped.
-    pub fn subscribe(self: &Arc<Self>, from: Option<u64>) -> (Subscription, u64) {
+    /// Start a subscription at `from`, or at the scrollback start when `None`;
+    /// one that `hold`s is never cut loose. Returns the subscription and,
+    /// when `from` is older than the ring, the number of bytes skipped.
+    pub fn subscribe(self: &Arc<Self>, from: Option<u64>, hold: bool) -> (Subscription, u64) {
         let (pos, skipped) = {
             let r = lock(&self.ring);
             match from {
@@ -250,6 +255,7 @@ impl Output {
             pos: AtomicU64::new(pos),
             last_progress: AtomicU64::new(self.now_ms()),
             loose: AtomicBool::new(false),
+            hold,
         });
         lock(&self.subs).push(state.clone());
         self.subscribed.send_replace(true);
@@ -272,7 +278,8 @@ impl Output {
     }
 
     /// Wait until the slowest pacing subscriber is less than a live window
-    /// behind, cutting loose any that makes no progress for the stall timeout.
+    /// behind, cutting loose any that makes no progress for the stall timeout
+    /// (except a holding one, which is waited for however long it takes).
     pub async fn wait_for_room(&self) {
         let mut woken = false;
         let window = self.config.live_window as u64;
@@ -294,6 +301,13 @@ impl Output {
                 // Subscribers cannot catch up on bytes they were not told about.
                 woken = true;
                 self.wake();
+                continue;
+            }
+            if sub.hold {
+                // Its stall clock is not the others': theirs starts when
+                // one of them is the slowest.
+                blocked_since = None;
+                notified.await;
                 continue;
             }
             let now = self.now_ms();
@@ -321,6 +335,11 @@ pub struct Subscription {
 }
 
 impl Subscription {
+    /// Whether the child waits for this subscriber however long it takes.
+    pub fn holds(&self) -> bool {
+        self.state.hold
+    }
+
     /// The offset of the next byte this subscriber will read.
     pub fn position(&self) -> u64 {
         self.state.pos.load(Ordering::Acquire)
@@ -431,7 +450,7 @@ mod tests {
     fn replay_then_live_has_no_seam() {
         let o = out(8, 8);
         o.push(Bytes::from_static(b"0123456789"));
-        let (mut s, skipped) = o.subscribe(None);
+        let (mut s, skipped) = o.subscribe(None, false);
         assert_eq!(skipped, 0);
         let got = collect(s.read(100));
         assert_eq!(got, b"23456789");
@@ -444,7 +463,7 @@ mod tests {
     #[test]
     fn eviction_reports_exact_gap() {
         let o = out(4, 4);
-        let (mut s, _) = o.subscribe(None);
+        let (mut s, _) = o.subscribe(None, false);
         for _ in 0..5 {
             o.push(Bytes::from(vec![b'x'; 30_000]));
         }
@@ -466,7 +485,7 @@ mod tests {
         for _ in 0..4 {
             o.push(Bytes::from(vec![b'a'; 30_000]));
         }
-        let (_s, skipped) = o.subscribe(Some(0));
+        let (_s, skipped) = o.subscribe(Some(0), false);
         assert!(skipped > 0);
         assert_eq!(skipped, o.start());
     }
@@ -477,7 +496,7 @@ mod tests {
         o.push(Bytes::from_static(b"hello "));
         o.push(Bytes::from_static(b"world"));
         assert_eq!(o.tail(7), b"o world");
-        let (mut s, _) = o.subscribe(None);
+        let (mut s, _) = o.subscribe(None, false);
         assert_eq!(collect(s.read(3)), b"hel");
         s.advance(3);
         assert_eq!(collect(s.read(100)), b"lo world");
@@ -489,12 +508,30 @@ mod tests {
     #[tokio::test(flavor = "current_thread")]
     async fn stalled_subscriber_is_cut_loose() {
         let o = out(4, 8);
-        let (s, _) = o.subscribe(None);
+        let (s, _) = o.subscribe(None, false);
         o.push(Bytes::from(vec![0u8; 16]));
         assert!(!s.state.loose.load(Ordering::Acquire));
         let t = Instant::now();
         o.wait_for_room().await;
         assert!(t.elapsed() >= Duration::from_millis(45));
         assert!(s.state.loose.load(Ordering::Acquire));
+    }
+
+    /// A holding subscriber is never cut loose: the pump waits for its
+    /// progress, and a stalled ordinary one is cut loose meanwhile only
+    /// once it is the slowest.
+    #[tokio::test(flavor = "current_thread")]
+    async fn holding_subscriber_is_waited_for() {
+        let o = out(4, 8);
+        let (mut held, _) = o.subscribe(None, true);
+        let (plain, _) = o.subscribe(None, false);
+        o.push(Bytes::from(vec![0u8; 16]));
+        let waited = tokio::time::timeout(Duration::from_millis(300), o.wait_for_room()).await;
+        assert!(waited.is_err(), "the pump went on without the holder");
+        assert!(!held.state.loose.load(Ordering::Acquire));
+        held.advance(16);
+        o.wait_for_room().await;
+        assert!(plain.state.loose.load(Ordering::Acquire));
+        assert!(!held.state.loose.load(Ordering::Acquire));
     }
 }

@@ -50,6 +50,7 @@ const FEATURES: &[&str] = &[
     "events",
     "signal",
     "lagged",
+    "hold",
     "screen",
     "submit",
     "wait",
@@ -85,6 +86,9 @@ pub struct Session {
     master: Arc<AsyncFd<OwnedFd>>,
     exit: watch::Sender<Option<ExitStatus>>,
     ended: watch::Sender<bool>,
+    /// Cancelled when connections have been served for the longest time
+    /// after the end: all but the holding ones close.
+    overtime: tokio_util::sync::CancellationToken,
     killing: AtomicBool,
     kick: Notify,
     /// The waiting detector's state (see [`crate::classify::waiting::watch`]).
@@ -150,6 +154,7 @@ impl Session {
             master,
             exit: watch::Sender::new(None),
             ended: watch::Sender::new(false),
+            overtime: Default::default(),
             killing: AtomicBool::new(false),
             kick: Notify::new(),
             waiting: Default::default(),

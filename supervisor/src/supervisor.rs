@@ -24,7 +24,10 @@ use crate::spawn::{spawn, SpawnSpec};
 /// The longest connections are served after the child exits: a client
 /// still reading its output keeps the supervisor up until it has read EXIT,
 /// at most this long (one that stops reading is closed sooner, see
-/// [`crate::connection::FLUSH_GRACE`]). docs/protocol.md states this bound.
+/// [`crate::connection::FLUSH_GRACE`]). A client that holds the output
+/// (SUBSCRIBE's `hold`) is not bound by it: it is served until it has read
+/// EXIT or has gone, as a pipe's writer waits for its reader.
+/// docs/protocol.md states this bound.
 const FLUSH_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// What to supervise.
@@ -38,13 +41,15 @@ pub struct Launch {
     pub cwd: PathBuf,
     /// Configuration with command-line flags applied.
     pub config: Config,
-    /// Keep the ended session up (at most [`HOLD_TIMEOUT`]) until a client
-    /// has subscribed, so the terminal `hm run` attaches sees even a command
-    /// that exits at once.
+    /// Read the pty only once a client has subscribed, and keep the ended
+    /// session up until one has (each at most [`HOLD_TIMEOUT`]), so the
+    /// attach of `hm run` sees all of the output, even of a command that
+    /// exits at once.
     pub hold_for_client: bool,
 }
 
-/// How long a held session waits for its first subscriber after the child exited.
+/// How long a held session waits for its first subscriber, before the
+/// output is read and after the child exited.
 pub const HOLD_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Where to report that the supervisor is ready (or why it failed).
@@ -274,6 +279,17 @@ async fn serve(
         tokio::spawn(crate::classify::waiting::watch::run(session.clone())),
         tokio::spawn(signals),
     ];
+    if hold_for_client {
+        // `hm run` reads the output from its first byte (into a pipe it
+        // must lose none): the pty waits for its subscription.
+        let mut exit = session.watch_exit();
+        tokio::select! {
+            _ = session.output.first_subscriber() => {}
+            // What it wrote fits in the pty's buffer and the ring.
+            _ = exit.wait_for(Option::is_some) => {}
+            _ = tokio::time::sleep(HOLD_TIMEOUT) => {}
+        }
+    }
     session.pump().await;
     let status = session.finish().await;
     // (A session killed on purpose is not held.)
@@ -304,7 +320,13 @@ async fn serve(
     session.end();
     accept.abort();
     connections.close();
-    let _ = tokio::time::timeout(FLUSH_TIMEOUT, connections.wait()).await;
+    if tokio::time::timeout(FLUSH_TIMEOUT, connections.wait())
+        .await
+        .is_err()
+    {
+        session.close_unheld();
+        connections.wait().await;
+    }
     if let Some(c) = cleanup {
         let _ = c.await;
     }

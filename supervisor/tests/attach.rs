@@ -6,7 +6,7 @@ mod common;
 use std::io::Read;
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::process::CommandExt;
-use std::process::{Child, Stdio};
+use std::process::{Child, ChildStdout, Stdio};
 use std::time::{Duration, Instant};
 
 use common::{one_zero_server, poll, Env, DEADLINE};
@@ -915,41 +915,143 @@ fn wait_screen_of_a_starting_session(env: &Env, id: &str, re: &str) {
     });
 }
 
-/// `hm run -- cmd | slow-reader`: output the reader fell too far behind
-/// for is not kept for it; it must not go missing silently — stderr says
-/// how much was lost.
-#[test]
-fn hm_run_into_a_slow_pipe_says_what_it_lost() {
-    let env = Env::new();
-    let total = 1_000_000;
-    let last = total.to_string();
+/// What `seq 1 N` writes through a terminal: each line ends in CR LF.
+fn seq_through_a_pty(n: u32) -> Vec<u8> {
+    (1..=n)
+        .flat_map(|i| format!("{i}\r\n").into_bytes())
+        .collect()
+}
+
+/// `hm run` with a short stall timeout (200 ms) into a pipe nobody reads
+/// yet, running `seq 1 N; exit 3`: hm run, its stdout, and what seq writes.
+fn hm_run_seq_into_a_pipe(env: &Env, id: &str, n: u32) -> (Piped, ChildStdout, Vec<u8>) {
+    let config = env.dir.path().join("stall.toml");
+    std::fs::write(&config, "stall_timeout_ms = 200\n").expect("write config");
+    let config = config.to_str().expect("utf-8 path").to_string();
     let mut p = Piped::spawn(
-        &env,
+        env,
         &[
             "run",
+            "--config",
+            &config,
             "--id",
-            "slow",
+            id,
             "--",
             "sh",
             "-c",
-            "seq 1 \"$0\"; read x",
-            &last,
+            "seq 1 \"$0\"; exit 3",
+            &n.to_string(),
         ],
         Stdio::null(),
     );
-    // Nobody reads until the program has written everything.
-    wait_screen_of_a_starting_session(&env, "slow", &format!("^{last}$"));
-    env.ok(&["send", "slow", "\r"]);
-    let mut out = p.0.stdout.take().expect("stdout");
-    let reader = std::thread::spawn(move || {
-        let mut s = String::new();
-        out.read_to_string(&mut s).map(|_| s.lines().count())
+    let out = p.0.stdout.take().expect("stdout");
+    (p, out, seq_through_a_pty(n))
+}
+
+/// Read from `out` until `until` bytes are in `got`, stopping for `pause`
+/// (longer than the stall timeout) every `every` bytes, from the first.
+fn read_slowly(
+    out: &mut impl Read,
+    got: &mut Vec<u8>,
+    until: usize,
+    every: usize,
+    pause: Duration,
+) {
+    let mut buf = vec![0u8; 16 * 1024];
+    let mut next_pause = got.len();
+    while got.len() < until {
+        if got.len() >= next_pause {
+            // The reader is slow: this is what is tested, not a wait for
+            // an event.
+            std::thread::sleep(pause);
+            next_pause += every;
+        }
+        let n = out.read(&mut buf).expect("read hm run's stdout");
+        if n == 0 {
+            break;
+        }
+        got.extend_from_slice(&buf[..n]);
+    }
+}
+
+/// `hm run -- cmd | slow-reader` loses nothing: the program waits for the
+/// pipe's reader however long it takes, as it would writing into the pipe
+/// itself (SUBSCRIBE's `hold`). The reader stops for longer than the stall
+/// timeout again and again while the program writes (2.3 MB, more than
+/// the live window and every buffer on the way), and once more after the
+/// program has ended, for longer than the supervisor serves an ordinary
+/// client that stopped reading (3 s + the stall timeout) — with about a
+/// megabyte still waiting for it in the supervisor. Every byte arrives, in
+/// order, and hm run ends with the program's code. (Before, the reader was
+/// cut loose: ~200 k of 1 M lines arrived, the loss said on stderr.)
+#[test]
+fn hm_run_into_a_slow_pipe_loses_nothing() {
+    let env = Env::new();
+    let (mut p, mut out, expected) = hm_run_seq_into_a_pipe(&env, "slow", 300_000);
+    let mut got = Vec::new();
+    // Stop 1.2 MB before the end: the program can end (what it still has
+    // to write fits in the live window and the buffers on the way).
+    let before_end = expected.len() - 1_200_000;
+    read_slowly(
+        &mut out,
+        &mut got,
+        before_end,
+        300_000,
+        Duration::from_millis(500),
+    );
+    poll("the program to end", DEADLINE, || {
+        (env.status_json("slow")["alive"] == false).then_some(())
     });
+    // The reader stops again, longer than an ordinary client is served.
+    std::thread::sleep(Duration::from_millis(4_000));
+    out.read_to_end(&mut got).expect("read the rest");
     let (code, err) = p.exit("hm run to end");
-    let lines = reader.join().expect("reader").expect("read stdout");
-    assert_eq!(code, Some(0), "{err}");
-    assert!(lines < total, "the setup must make the reader fall behind");
-    assert!(err.contains("output lost"), "{lines} lines; stderr: {err}");
+    assert!(!err.contains("lost"), "{err}");
+    assert_eq!(got.len(), expected.len(), "{err}");
+    assert!(got == expected, "the output differs from seq's");
+    assert_eq!(code, Some(3), "{err}");
+}
+
+/// While `hm run | slow-reader` holds the program, another client
+/// following the output (`hm tail -f`, an ordinary subscriber that reads
+/// at once) gets every byte from where it started to the end, in order,
+/// and ends with the session.
+#[test]
+fn other_subscribers_of_a_held_session_get_every_byte() {
+    let env = Env::new();
+    let (mut p, mut out, expected) = hm_run_seq_into_a_pipe(&env, "held", 500_000);
+    let mut got = Vec::new();
+    // A first look makes sure the session runs and is held.
+    read_slowly(&mut out, &mut got, 1, 1, Duration::from_millis(500));
+    let tail = env
+        .hm()
+        .args(["tail", "-f", "held"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn hm tail");
+    // Read at once, all along.
+    let tail = std::thread::spawn(move || tail.wait_with_output());
+    let pause = Duration::from_millis(500);
+    read_slowly(&mut out, &mut got, expected.len(), 1_000_000, pause);
+    out.read_to_end(&mut got).expect("read the rest");
+    let tailed = tail.join().expect("hm tail thread").expect("hm tail");
+    let (code, err) = p.exit("hm run to end");
+    assert!(got == expected, "hm run's output differs from seq's: {err}");
+    assert_eq!(code, Some(3), "{err}");
+    let tail_err = String::from_utf8_lossy(&tailed.stderr);
+    assert!(tailed.status.success(), "{tail_err}");
+    assert!(tail_err.is_empty(), "{tail_err}");
+    assert!(
+        tailed.stdout.len() > 1_000_000,
+        "hm tail started late: {} bytes",
+        tailed.stdout.len()
+    );
+    assert!(
+        expected.ends_with(&tailed.stdout),
+        "hm tail's output is not the end of seq's ({} bytes)",
+        tailed.stdout.len()
+    );
 }
 
 /// `hm attach X` typed inside session X: the attach would read its own
@@ -986,12 +1088,7 @@ fn keyboard_signal_on_hm_run_into_a_pipe_reaches_the_program(
         &["run", "--id", "ci", "--", "sh", "-c", &script],
         Stdio::null(),
     );
-    poll("the program to start", DEADLINE, || {
-        env.run(&["wait", "ci", "--regex", "^ready$", "--timeout", "1000"])
-            .status
-            .success()
-            .then_some(())
-    });
+    wait_screen_of_a_starting_session(&env, "ci", "^ready$");
     let pid = nix::unistd::Pid::from_raw(p.0.id() as i32);
     nix::sys::signal::kill(pid, sig).expect("signal hm run");
     let (code, err) = p.exit("hm run to end with the program");

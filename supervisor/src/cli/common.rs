@@ -247,8 +247,15 @@ pub fn live_session(common: &super::Common, id: &str) -> anyhow::Result<(Config,
 /// on the client has [`ANSWER_TIMEOUT`] as its deadline unless it says
 /// otherwise.
 pub async fn open(paths: &SessionPaths, client: &str) -> anyhow::Result<heimdall_client::Client> {
-    heimdall_client::ClientBuilder::new()
-        .name(client)
+    connect(paths, heimdall_client::ClientBuilder::new().name(client)).await
+}
+
+/// [`open`] with the client built from `builder` (its name, stream bounds).
+pub async fn connect(
+    paths: &SessionPaths,
+    builder: heimdall_client::ClientBuilder,
+) -> anyhow::Result<heimdall_client::Client> {
+    builder
         .deadline(ANSWER_TIMEOUT)
         .exit_record(&paths.exit)
         .connect(&paths.sock)

@@ -30,7 +30,8 @@ use crate::output::Subscription;
 
 /// After the session ended, every connection is served at least this long;
 /// after that, one whose peer has read nothing for the stall timeout is
-/// closed (the supervisor waits at most [`crate::supervisor`]'s maximum).
+/// closed (the supervisor waits at most [`crate::supervisor`]'s maximum),
+/// unless its output stream holds the child (SUBSCRIBE's `hold`).
 pub const FLUSH_GRACE: Duration = Duration::from_secs(3);
 
 /// Bytes of answers (SCREEN_RESP, STATUS_RESP…) a connection may have
@@ -348,7 +349,9 @@ impl Sink {
                 }
             }
             unread = now_unread;
-            if *self.ended.borrow() {
+            // A holding subscriber is waited for however long it takes.
+            let holds = sub.as_deref().is_some_and(Subscription::holds);
+            if *self.ended.borrow() && !holds {
                 let now = Instant::now();
                 let ended_at = *self.ended_at.get_or_insert(now);
                 if now >= ended_at + FLUSH_GRACE && now >= self.last_progress + self.stall {

@@ -105,4 +105,15 @@ impl Session {
     pub fn end(&self) {
         self.ended.send_replace(true);
     }
+
+    /// Connections have been served for the longest time after the end:
+    /// close every one but those that hold the output (SUBSCRIBE's `hold`).
+    pub fn close_unheld(&self) {
+        self.overtime.cancel();
+    }
+
+    /// Resolves once [`Session::close_unheld`] was called.
+    pub async fn overtime(&self) {
+        self.overtime.cancelled().await;
+    }
 }

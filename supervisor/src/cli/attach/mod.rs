@@ -26,16 +26,17 @@ use std::time::{Duration, Instant};
 use anyhow::{anyhow, Context};
 use bytes::Bytes;
 use clap::Args;
+use futures_util::StreamExt;
 use heimdall_client::{
-    Client, ClientError, Event, EventItem, EventStream, OutputItem, OutputStream, ScreenFormat,
-    ScreenRequest, ScreenResp, SignalSpec, SignalTarget,
+    Client, ClientError, Event, EventItem, EventStream, OutputItem, OutputStream, Pacing,
+    ScreenFormat, ScreenRequest, ScreenResp, SignalSpec, SignalTarget,
 };
 use nix::sys::termios::{self, SetArg, Termios};
 use tokio::io::unix::AsyncFd;
 use tokio::signal::unix::{signal, SignalKind};
 use tokio::sync::oneshot;
 
-use super::common::{live_session, open, Coded};
+use super::common::{connect, live_session, Coded};
 use super::Common;
 use crate::exit_record::ExitRecord;
 use crate::paths::SessionPaths;
@@ -227,8 +228,12 @@ fn connection_lost(e: &anyhow::Error) -> bool {
     })
 }
 
+/// A call on its way, awaited beside the output (whose consumer its answer
+/// may wait for, see [`Pacing::Hold`]).
+type Call<T> = Pin<Box<dyn Future<Output = Result<T, ClientError>>>>;
+
 /// A SCREEN call on its way (the repaint asked for).
-type Repaint = Pin<Box<dyn Future<Output = Result<ScreenResp, ClientError>>>>;
+type Repaint = Call<ScreenResp>;
 
 /// The next output item; never, without an output stream.
 async fn next_output(output: &mut Option<OutputStream>) -> Option<OutputItem> {
@@ -247,9 +252,9 @@ async fn next_event(events: &mut Option<EventStream>) -> Option<EventItem> {
     }
 }
 
-/// The repaint's answer; never, without one on its way.
-async fn repainted(repaint: &mut Option<Repaint>) -> Result<ScreenResp, ClientError> {
-    match repaint {
+/// The call's answer; never, without one on its way.
+async fn answered<T>(call: &mut Option<Call<T>>) -> Result<T, ClientError> {
+    match call {
         Some(r) => r.await,
         None => std::future::pending().await,
     }
@@ -298,8 +303,24 @@ pub fn attach(common: &Common, id: &str, opts: AttachOptions) -> anyhow::Result<
     let detach_at_eof = !stdin_is_terminal && !opts.stream_without_terminal;
     let status_bar = opts.status_bar.unwrap_or(cfg.status_bar);
     let rt = super::common::runtime()?;
+    // Without a terminal (a script, CI) output streams as is and input
+    // is not read; the exit code is still the child's.
+    let interactive = stdin_is_terminal && std::io::stdout().is_terminal();
+    // `hm run -- make | less`: the pipe is the program's output; the
+    // program waits for its reader however long it takes, as it would
+    // writing into the pipe itself ([`Pacing::Hold`]), and nothing is lost.
+    // A watcher (`hm attach --read-only X | tee log`) never holds a session
+    // others may use.
+    let hold = opts.stream_without_terminal && !interactive;
     let end = rt.block_on(async {
-        let client = open(&paths, "hm attach").await?;
+        let builder = heimdall_client::ClientBuilder::new().name("hm attach");
+        let client = if hold {
+            // What waits in this process for the pipe: like a pipe's
+            // buffer, small; the rest waits in the supervisor.
+            connect(&paths, builder.output_bound(PIPE_BUFFER)).await?
+        } else {
+            connect(&paths, builder).await?
+        };
         if client
             .hello()
             .is_some_and(|h| inside_session(h.session.pid))
@@ -316,9 +337,6 @@ pub fn attach(common: &Common, id: &str, opts: AttachOptions) -> anyhow::Result<
             }
             .into());
         }
-        // Without a terminal (a script, CI) output streams as is and input
-        // is not read; the exit code is still the child's.
-        let interactive = stdin_is_terminal && std::io::stdout().is_terminal();
         let guard = if interactive {
             Some(TerminalGuard::enter()?)
         } else {
@@ -343,6 +361,7 @@ pub fn attach(common: &Common, id: &str, opts: AttachOptions) -> anyhow::Result<
             stream: Stream::new(),
             repaints: true,
             forward_keyboard_signals: opts.stream_without_terminal && !interactive,
+            hold,
         };
         let stdin_end = detach_at_eof.then(|| stdin_end(detach_key));
         let result = attached
@@ -390,6 +409,10 @@ pub fn attach(common: &Common, id: &str, opts: AttachOptions) -> anyhow::Result<
     })
 }
 
+/// Output `hm run` keeps for a pipe that holds the program (see
+/// [`Attached::hold`]).
+const PIPE_BUFFER: usize = 256 * 1024;
+
 /// Time between renders while output streams in.
 const RENDER_EVERY: Duration = Duration::from_millis(16);
 
@@ -416,6 +439,10 @@ struct Attached {
     /// and Ctrl-\ at the terminal of `hm run -- make | tee log`) go to the
     /// program, as they would without hm (see [`keyboard_signal`]).
     forward_keyboard_signals: bool,
+    /// `hm run` without a terminal: the program waits for this reader
+    /// however long it takes, as it would writing into the pipe itself
+    /// ([`Pacing::Hold`]); nothing is lost.
+    hold: bool,
 }
 
 impl Attached {
@@ -480,13 +507,20 @@ impl Attached {
         }
         let mut output = None;
         let mut repaint = None;
+        // Keyboard signals forwarded to the program, on their way.
+        let mut signalling = futures_util::stream::FuturesUnordered::<Call<()>>::new();
         if self.interactive {
             repaint = Some(self.repaint(&client));
         } else {
             // A pipe gets the output as it is, never a repaint.
             self.repaints = false;
             self.stream.subscribed_unpainted();
-            match client.output_replay().await {
+            let pacing = if self.hold {
+                Pacing::Hold
+            } else {
+                Pacing::BestEffort
+            };
+            match client.output_replay_paced(pacing).await {
                 Ok(o) => output = Some(o),
                 Err(ClientError::SessionEnded { .. }) => return Ok(End::Closed),
                 Err(e) => return Err(e.into()),
@@ -528,8 +562,10 @@ impl Attached {
                         // show a hole.
                         self.stream.moved(to);
                         if !self.interactive {
-                            // A pipe (`hm run -- make | tee log`) cannot be
-                            // repainted: say what is missing.
+                            // A pipe that does not hold (`hm attach
+                            // --read-only X | tee log`, or a supervisor
+                            // without `hold`) cannot be repainted: say
+                            // what is missing.
                             eprintln!(
                                 "[hm: {} bytes of session {}'s output lost: this reader fell behind]",
                                 to.saturating_sub(from),
@@ -546,7 +582,7 @@ impl Attached {
                     }
                     None => return Ok(End::Closed),
                 },
-                answer = repainted(&mut repaint) => {
+                answer = answered(&mut repaint) => {
                     repaint = None;
                     // This picture may predate a resize: paint it
                     // meanwhile, then ask for a newer one.
@@ -699,10 +735,18 @@ impl Attached {
                     if !forward {
                         return Ok(End::Signalled);
                     }
-                    let spec = SignalSpec::Name(sig.name().into());
-                    match client.signal(spec, SignalTarget::Foreground).await {
-                        // The output stream says how the program ends.
-                        Ok(_) | Err(ClientError::SessionEnded { .. }) => {}
+                    let client = client.clone();
+                    signalling.push(Box::pin(async move {
+                        let spec = SignalSpec::Name(sig.name().into());
+                        client.signal(spec, SignalTarget::Foreground).await.map(drop)
+                    }));
+                }
+                Some(answer) = signalling.next(), if !signalling.is_empty() => {
+                    match answer {
+                        // The output stream says how the program ends (a
+                        // late answer waits behind output a slow reader
+                        // has not taken yet; the signal was sent).
+                        Ok(()) | Err(ClientError::SessionEnded { .. } | ClientError::Timeout(_)) => {}
                         // A heimdall 1.0 supervisor cannot signal.
                         Err(ClientError::Unsupported(_)) => return Ok(End::Signalled),
                         Err(e) => return Err(e.into()),
