@@ -922,12 +922,17 @@ fn seq_through_a_pty(n: u32) -> Vec<u8> {
         .collect()
 }
 
+/// A config file with a short stall timeout (200 ms); its path.
+fn short_stall_config(env: &Env) -> String {
+    let config = env.dir.path().join("stall.toml");
+    std::fs::write(&config, "stall_timeout_ms = 200\n").expect("write config");
+    config.to_str().expect("utf-8 path").to_string()
+}
+
 /// `hm run` with a short stall timeout (200 ms) into a pipe nobody reads
 /// yet, running `seq 1 N; exit 3`: hm run, its stdout, and what seq writes.
 fn hm_run_seq_into_a_pipe(env: &Env, id: &str, n: u32) -> (Piped, ChildStdout, Vec<u8>) {
-    let config = env.dir.path().join("stall.toml");
-    std::fs::write(&config, "stall_timeout_ms = 200\n").expect("write config");
-    let config = config.to_str().expect("utf-8 path").to_string();
+    let config = short_stall_config(env);
     let mut p = Piped::spawn(
         env,
         &[
@@ -1010,6 +1015,50 @@ fn hm_run_into_a_slow_pipe_loses_nothing() {
     assert_eq!(got.len(), expected.len(), "{err}");
     assert!(got == expected, "the output differs from seq's");
     assert_eq!(code, Some(3), "{err}");
+}
+
+/// A watcher never holds a session others may use: `hm attach --read-only
+/// X | slow-reader` is cut loose like any client that stops reading (the
+/// program runs on at its own pace), and stderr says how many bytes of
+/// the output it lost.
+#[test]
+fn hm_attach_read_only_into_a_slow_pipe_says_what_it_lost() {
+    let env = Env::new();
+    let config = &short_stall_config(&env);
+    // 15.8 MB: more than the watcher's client keeps for it (8 MiB).
+    let last = "2000000";
+    let script = "echo ready; read x; seq 1 \"$0\"; read y";
+    env.start(
+        "watched",
+        &["--config", config],
+        &["sh", "-c", script, last],
+    );
+    let mut p = Piped::spawn(&env, &["attach", "--read-only", "watched"], Stdio::piped());
+    let mut out = p.0.stdout.take().expect("stdout");
+    let mut seen = Vec::new();
+    let mut buf = [0u8; 4096];
+    // It has subscribed once it shows the first line.
+    while !String::from_utf8_lossy(&seen).contains("ready") {
+        let n = out.read(&mut buf).expect("read the watcher's stdout");
+        assert!(n > 0, "the watcher ended");
+        seen.extend_from_slice(&buf[..n]);
+    }
+    env.ok(&["send", "watched", "\r"]);
+    // Nobody reads until the program has written everything.
+    env.wait_screen("watched", &format!("^{last}$"));
+    env.ok(&["send", "watched", "\r"]);
+    let reader = std::thread::spawn(move || {
+        let mut rest = Vec::new();
+        out.read_to_end(&mut rest).map(|_| rest.len())
+    });
+    let (code, err) = p.exit("the watcher to end with the session");
+    let read = reader.join().expect("reader").expect("read stdout");
+    assert_eq!(code, Some(0), "{err}");
+    assert!(
+        read < 15_000_000,
+        "the watcher got everything: {read} bytes"
+    );
+    assert!(err.contains("output lost"), "{read} bytes; stderr: {err}");
 }
 
 /// While `hm run | slow-reader` holds the program, another client
