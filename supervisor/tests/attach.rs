@@ -1241,3 +1241,119 @@ fn modes_a_program_left_on_are_reset_on_detach_and_on_exit() {
     let left = modes_reset(&t.raw, from);
     assert!(left.is_empty(), "not reset on exit: {left:?}");
 }
+
+/// Write `bytes` to the terminal as a paste: as fast as the terminal takes
+/// them, reading what the client draws meanwhile. False if `deadline`
+/// passed first.
+fn paste(t: &mut Term, bytes: &[u8], deadline: Instant) -> bool {
+    use std::io::Write;
+    let mut rest = bytes;
+    while !rest.is_empty() {
+        match t.master.write(rest) {
+            Ok(n) => rest = &rest[n..],
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                t.pump();
+                if let Some(st) = t.child.try_wait().expect("try_wait") {
+                    t.pump();
+                    panic!(
+                        "hm attach ended ({st}) with {} bytes of the paste left; it shows:\n{}",
+                        rest.len(),
+                        t.text()
+                    );
+                }
+                if Instant::now() > deadline {
+                    return false;
+                }
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            Err(e) => panic!("writing to the terminal: {e}"),
+        }
+    }
+    true
+}
+
+/// A large paste into a program that is not reading yet: more than the
+/// supervisor queues (4 MiB), so the input backs up into `hm attach`. It
+/// used to send with a 5 s deadline and exit with an error. Now the paste
+/// waits (as over ssh): the attachment stays up, the program's output keeps
+/// being drawn, and when the program reads it gets every byte, in order.
+#[test]
+fn a_large_paste_into_a_program_not_reading_waits_and_arrives_whole() {
+    const SIZE: usize = 6 << 20;
+    let env = Env::new();
+    // Printable bytes, no detach key, no newline: a checksum tells order.
+    let data: Vec<u8> = (0..SIZE)
+        .map(|i| b'a' + ((i * 7 + i / 997) % 26) as u8)
+        .collect();
+    let sum = {
+        let out = std::process::Command::new("sh")
+            .args(["-c", "cksum"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .and_then(|mut c| {
+                use std::io::Write;
+                c.stdin.take().expect("stdin").write_all(&data)?;
+                c.wait_with_output()
+            })
+            .expect("cksum");
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    };
+    let script = format!(
+        "stty raw -echo; printf 'not-reading\\r\\n'; \
+         for i in 1 2 3 4 5 6 7 8; do sleep 1; printf 'tick-%s\\r\\n' $i; done; \
+         head -c {SIZE} | cksum | sed 's/^/sum: /; s/$/\\r/'; read x"
+    );
+    env.start("pst", &[], &["sh", "-c", &script]);
+    env.wait_screen("pst", "not-reading");
+    let mut t = Term::spawn(&env, &["attach", "pst", "--no-status-bar"], 80, 24);
+    t.wait_text("not-reading");
+    let start = Instant::now();
+    let all_in = paste(&mut t, &data, start + DEADLINE);
+    assert!(all_in, "the paste was not taken within {DEADLINE:?}");
+    // Output keeps being drawn while the paste waits, and the attachment
+    // outlives the old 5 s deadline.
+    t.wait_text("tick-8");
+    assert!(start.elapsed() > Duration::from_secs(5));
+    assert_eq!(t.child.try_wait().expect("try_wait"), None, "{}", t.text());
+    let expected = format!("sum: {sum}");
+    t.wait_text(&expected);
+    t.type_bytes(&[0x1c]);
+    assert_eq!(t.wait_exit(), Some(0), "{}", t.text());
+}
+
+/// The detach key while a large paste is stuck behind a program that does
+/// not read: the attachment ends at once (the paste waited with a 5 s
+/// deadline and `hm attach` died with an error); the session runs on.
+#[test]
+fn the_detach_key_detaches_promptly_while_a_paste_waits() {
+    let env = Env::new();
+    env.start(
+        "stk",
+        &[],
+        &[
+            "sh",
+            "-c",
+            "stty raw -echo; printf 'not-reading\\r\\n'; sleep 1000",
+        ],
+    );
+    env.wait_screen("stk", "not-reading");
+    let mut t = Term::spawn(&env, &["attach", "stk", "--no-status-bar"], 80, 24);
+    t.wait_text("not-reading");
+    let data = vec![b'x'; 6 << 20];
+    assert!(
+        paste(&mut t, &data, Instant::now() + DEADLINE),
+        "the paste was not taken within {DEADLINE:?}"
+    );
+    let pressed = Instant::now();
+    t.type_bytes(&[0x1c]);
+    assert_eq!(t.wait_exit(), Some(0), "{}", t.text());
+    let took = pressed.elapsed();
+    assert!(took < Duration::from_secs(3), "detaching took {took:?}");
+    assert!(
+        t.text().contains("[detached from session stk"),
+        "{}",
+        t.text()
+    );
+    assert_eq!(env.status_json("stk")["alive"], true);
+}

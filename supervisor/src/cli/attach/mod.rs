@@ -24,7 +24,6 @@ use std::pin::Pin;
 use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, Context};
-use bytes::Bytes;
 use clap::Args;
 use futures_util::StreamExt;
 use heimdall_client::{
@@ -43,10 +42,12 @@ use crate::paths::SessionPaths;
 
 mod keyboard_signal;
 mod modes;
+mod outbox;
 mod stream;
 mod view;
 
 use keyboard_signal::KeyboardSignals;
+use outbox::Outbox;
 use stream::{Snapshot, Stream};
 
 /// Arguments of `hm attach`.
@@ -197,13 +198,6 @@ enum End {
     Exited(i32),
     Signalled,
     Closed,
-}
-
-async fn send_input(client: &Client, read_only: bool, bytes: &[u8]) -> anyhow::Result<()> {
-    if !read_only && !bytes.is_empty() {
-        unless_gone(client.input(Bytes::copy_from_slice(bytes)).await)?;
-    }
-    Ok(())
 }
 
 /// Input or a resize for a session that has just ended fails while the
@@ -533,6 +527,8 @@ impl Attached {
         } else {
             None
         };
+        // Input and resizes from here on: never waiting on the session.
+        let (outbox, mut delivery) = Outbox::start(client.clone());
         let mut winch = signal(SignalKind::window_change())?;
         let mut term = signal(SignalKind::terminate())?;
         let mut hup = signal(SignalKind::hangup())?;
@@ -620,6 +616,13 @@ impl Attached {
                         }
                         // The output stream tells how it ended.
                         Err(ClientError::SessionEnded { .. }) => None,
+                        // Stuck behind input the program does not read
+                        // yet (the supervisor reads a connection in
+                        // order): ask again.
+                        Err(ClientError::Timeout(_)) => {
+                            repaint = Some(self.repaint(&client));
+                            None
+                        }
                         Err(e) => return Err(e.into()),
                     };
                     if let Some(from) = open_at {
@@ -656,7 +659,10 @@ impl Attached {
                 },
                 (ready, fd) = async {
                     match &stdin {
-                        Some(s) => (s.readable().await, s.as_fd().as_raw_fd()),
+                        Some(s) => {
+                            outbox.room().await;
+                            (s.readable().await, s.as_fd().as_raw_fd())
+                        }
                         None => std::future::pending().await,
                     }
                 }, if stdin_open => {
@@ -678,17 +684,19 @@ impl Attached {
                     }
                     let data = &buf[..n as usize];
                     if let Some(at) = data.iter().position(|b| *b == self.detach_key) {
-                        if at > 0 && !self.read_only {
-                            send_input(&client, false, &data[..at]).await?;
-                            // A round trip: what was typed with the key has
-                            // reached the session before we go (a lone
-                            // detach key leaves at once, even from a
-                            // session that does not answer).
-                            let _ = client.status().await;
+                        if !self.read_only {
+                            outbox.input(&data[..at]);
+                            // What was typed before the key reaches the
+                            // session before we go (a lone detach key with
+                            // nothing on its way leaves at once, even from
+                            // a session that does not answer).
+                            outbox.settle(&client, at > 0).await;
                         }
                         return Ok(End::Detached);
                     }
-                    send_input(&client, self.read_only, data).await?;
+                    if !self.read_only {
+                        outbox.input(data);
+                    }
                 },
                 _ = winch.recv() => {
                     if let Some((cols, rows)) = terminal_size() {
@@ -703,7 +711,7 @@ impl Attached {
                             None => (cols, rows),
                         };
                         if follow {
-                            unless_gone(client.resize(program.0, program.1).await)?;
+                            outbox.resize(program.0, program.1);
                             self.session_size = Some(program);
                         }
                         if self.view.is_some() || self.read_only || repaint.is_some() {
@@ -728,6 +736,7 @@ impl Attached {
                         None => std::future::pending().await,
                     }
                 } => return Ok(End::Detached),
+                e = delivery.failed() => return Err(e),
                 _ = clock.tick() => self.draw_bar()?,
                 _ = term.recv() => return Ok(End::Signalled),
                 _ = hup.recv() => return Ok(End::Signalled),
