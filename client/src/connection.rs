@@ -70,6 +70,9 @@ struct Pending {
     exit_code: Option<i32>,
     /// Set when the connection is over: the exit code if known.
     ended: Option<Option<i32>>,
+    /// The ERROR of an INPUT that could not reach the program, until
+    /// [`Client::input_taken`] reports it.
+    refused_input: Option<ErrorBody>,
 }
 
 struct Inner {
@@ -473,6 +476,10 @@ fn dispatch(p: &mut Pending, frame: Frame) {
         server::ERROR => {
             if let Ok(e) = serde_json::from_slice::<ErrorBody>(&frame.payload) {
                 let w = match e.request {
+                    Some(client::INPUT) => {
+                        p.refused_input = Some(e);
+                        return;
+                    }
                     Some(client::HELLO) => p.hello.pop_front(),
                     Some(client::STATUS) => p.status.pop_front(),
                     Some(kind) => take_by_id(p, e.id, kind),
@@ -836,10 +843,27 @@ impl Client {
 
     /// Type raw bytes into the session's terminal. `Ok` means the bytes are
     /// queued on this connection, behind everything sent before them; the
-    /// supervisor writes them to the pty in order. An answered request sent
-    /// afterwards (e.g. [`Client::status`]) confirms the supervisor took them.
+    /// supervisor writes them to the pty in order. [`Client::input_taken`]
+    /// confirms the supervisor took them.
     pub async fn input(&self, bytes: impl Into<Bytes>) -> Result<(), ClientError> {
         self.send(ClientMessage::Input(bytes.into())).await
+    }
+
+    /// Wait until the supervisor has handled every [`Client::input`] sent
+    /// on this connection so far (a STATUS round trip: requests are handled
+    /// in order) and check that it could reach the program. Returns the
+    /// status, or [`ClientError::Server`] with [`crate::ErrorCode::Dead`] when
+    /// input sent since the last check came after the program had exited:
+    /// that input was not typed (the message has the exit code when known).
+    /// [`ClientError::SessionEnded`] means the session ended before
+    /// answering. A supervisor without `input_errors` in its features
+    /// (heimdall 1.0) never refuses input.
+    pub async fn input_taken(&self) -> Result<Status, ClientError> {
+        let status = self.status().await;
+        if let Some(e) = self.inner.lock().refused_input.take() {
+            return Err(e.into());
+        }
+        status
     }
 
     /// Resize the session's terminal.

@@ -320,10 +320,13 @@ async fn read_requests(
             continue;
         }
         let cmd = match msg {
-            ClientMessage::Input(bytes) => {
-                session.input(bytes).await;
-                continue;
-            }
+            ClientMessage::Input(bytes) => match session.input(bytes).await {
+                Ok(()) => continue,
+                Err(refused) if said_hello => {
+                    Command::Frame(error_frame("dead", refused.to_string(), frame.kind, None))
+                }
+                Err(_) => continue,
+            },
             // (`hold` is an extension: a 1.0 client's payload is ignored.)
             ClientMessage::Subscribe(o) => Command::Subscribe(None, o.hold && said_hello),
             ClientMessage::SubscribeFrom { offset, options } => {

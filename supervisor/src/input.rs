@@ -78,18 +78,21 @@ impl PtyInput {
         }
     }
 
-    /// Write `data` to the pty, after anything queued before it.
-    pub async fn send(&self, mut data: Bytes) {
+    /// Write `data` to the pty, after anything queued before it. False when
+    /// it cannot reach the program: input is closed (the child is gone) or
+    /// the pty refused it (its other side is closed).
+    pub async fn send(&self, mut data: Bytes) -> bool {
         loop {
             let drained = self.drained.notified();
             {
                 let mut q = lock(&self.queue);
                 if q.closed {
-                    return;
+                    return false;
                 }
                 if q.chunks.is_empty() {
                     match self.write_now(&data) {
-                        Wrote::All | Wrote::Failed => return,
+                        Wrote::All => return true,
+                        Wrote::Failed => return false,
                         Wrote::Some(n) => data.advance(n),
                         Wrote::Blocked => {}
                     }
@@ -99,7 +102,7 @@ impl PtyInput {
                     q.chunks.push_back(data);
                     drop(q);
                     self.queued.notify_one();
-                    return;
+                    return true;
                 }
             }
             drained.await;

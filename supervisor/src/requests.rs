@@ -181,12 +181,17 @@ pub async fn submit(session: Arc<Session>, req: SubmitRequest) -> Result<Value, 
     };
     let before = session.output.end();
     if !payload.is_empty() {
-        session.input(Bytes::from(payload)).await;
+        session
+            .input(Bytes::from(payload))
+            .await
+            .map_err(|refused| ("dead", refused.to_string()))?;
     }
     let echoed = settle(&session, before, SETTLE_QUIET, SETTLE_SILENT, SETTLE_MAX).await;
     let typed = session.output.end();
     let state = session.state();
-    session.input(Bytes::from_static(b"\r")).await;
+    // Refused only when the text ended the program (a one-key prompt):
+    // then the Enter has nowhere to go and the program did react.
+    let _ended_by_the_text = session.input(Bytes::from_static(b"\r")).await;
     let timeout = Duration::from_millis(req.timeout_ms.unwrap_or(SUBMIT_TIMEOUT_MS));
     let accepted = reacted(&session, typed, state, timeout).await;
     Ok(json!({

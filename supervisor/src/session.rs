@@ -36,6 +36,7 @@ use crate::output::{Output, OutputConfig};
 use crate::sync::lock;
 
 pub use screen_feed::ScreenState;
+pub use terminal::InputRefused;
 pub use window_size::SizeClaim;
 
 /// Events kept for EVENTS listeners that fall behind.
@@ -56,6 +57,7 @@ const FEATURES: &[&str] = &[
     "wait",
     "explain",
     "report",
+    "input_errors",
 ];
 
 /// The state shared by a session's tasks and connections.

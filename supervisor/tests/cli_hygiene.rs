@@ -1,13 +1,13 @@
 //! The command line's manners (issue #8 items 19, 20, 21, 27, and input that
 //! ends the session): mistyped key names, closed pipes, errors printed once,
 //! `hm clean` explaining itself, `hm send` succeeding when its input ends
-//! the program.
+//! the program and failing when its input comes after the program exited.
 
 mod common;
 
 use std::process::Stdio;
 
-use common::Env;
+use common::{poll, Env, Raw, DEADLINE};
 
 /// Item 20: with `--keys`, an unknown key name is a usage error (exit 2)
 /// that lists the valid names, and nothing at all is typed — not even the
@@ -141,4 +141,82 @@ fn input_that_ends_the_session_is_a_success() {
     env.wait_screen("key", "ready");
     check(&["send", "key", "--keys", "--gap", "3000", "y", "Enter"]);
     assert!(exit_tail("key").contains("got-key"));
+}
+
+/// Input that cannot reach the program is an error: after the child has
+/// exited, and before the supervisor ends (here held by a subscriber that
+/// reads nothing: the rest of the output waits for it), INPUT gets ERROR
+/// `dead` with the exit code (to a client that said HELLO; a heimdall 1.0
+/// client gets nothing), and `hm send` exits 1 saying the session ended and
+/// the input was not typed.
+#[test]
+fn input_after_the_program_exited_is_an_error() {
+    let env = Env::new();
+    let config = env.dir.path().join("held.toml");
+    std::fs::write(
+        &config,
+        "live_window_bytes = 4096\nstall_timeout_ms = 600000\n",
+    )
+    .unwrap();
+    env.start(
+        "held",
+        &["--config", config.to_str().unwrap()],
+        &["sh", "-c", "echo READY; read x; exec yes flood"],
+    );
+    let mut stuck = Raw::connect(&env.sock("held"));
+    stuck.send(0x02, &[]); // SUBSCRIBE, then never read again
+    stuck.read_output_until("the program to start", |t| t.contains("READY"));
+    let mut c = Raw::connect(&env.sock("held"));
+    c.hello();
+    c.send(0x01, b"go\r");
+    // `yes` writes without end: a second without output means the flood
+    // waits for the subscriber that does not read.
+    poll(
+        "the flood to wait for the stuck subscriber",
+        DEADLINE,
+        || {
+            let (_, silent_ms, ..) = c.status();
+            (silent_ms >= 1000).then_some(())
+        },
+    );
+    let (_, child) = env.pids("held");
+    // SAFETY: kill(2) on the session's child.
+    assert_eq!(unsafe { libc::kill(child, libc::SIGKILL) }, 0);
+    poll("the program to exit", DEADLINE, || {
+        (!c.status().2).then_some(())
+    });
+
+    c.send(0x01, b"too late\r");
+    c.send(0x03, &[]);
+    let (kind, payload) = c.recv().expect("an answer to INPUT");
+    assert_eq!(kind, 0x8F, "ERROR, not {payload:?}");
+    let e: serde_json::Value = serde_json::from_slice(&payload).unwrap();
+    assert_eq!(e["error"], "dead", "{e}");
+    assert_eq!(e["request"], 0x01, "{e}");
+    let msg = e["message"].as_str().unwrap_or_default();
+    assert!(
+        msg.contains("exit code 137") && msg.contains("not typed"),
+        "{e}"
+    );
+    assert_eq!(c.recv().expect("STATUS_RESP").0, 0x82);
+
+    let mut one_zero = Raw::connect(&env.sock("held"));
+    one_zero.send(0x01, b"too late\r");
+    assert!(!one_zero.status().2, "a 1.0 client gets no ERROR");
+
+    for args in [
+        &["send", "held", "too late"][..],
+        &["send", "held", "--keys", "y", "Enter"][..],
+    ] {
+        let out = env.run(args);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "hm {args:?}: {stderr}");
+        assert!(
+            stderr.contains("ended (exit code 137)") && stderr.contains("not typed"),
+            "hm {args:?}: {stderr}"
+        );
+    }
+    // The stuck subscriber goes: the session ends.
+    drop(stuck);
+    env.wait_gone("held");
 }

@@ -9,8 +9,26 @@ use nix::errno::Errno;
 use nix::sys::signal::Signal;
 use nix::unistd::Pid;
 
-use super::Session;
+use super::{ExitStatus, Session};
 use crate::sync::lock;
+
+/// Input that cannot reach the program: it has exited (with this status,
+/// when already known) or its terminal is closed.
+#[derive(Debug)]
+pub struct InputRefused(pub Option<ExitStatus>);
+
+impl std::fmt::Display for InputRefused {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0 {
+            Some((code, _)) => write!(f, "the session has ended (exit code {code})"),
+            None => write!(
+                f,
+                "the session is ending (its program's terminal is closed)"
+            ),
+        }?;
+        write!(f, "; the input was not typed")
+    }
+}
 
 impl Session {
     /// The pty master (for asking the terminal about its foreground process).
@@ -19,13 +37,17 @@ impl Session {
     }
 
     /// Write bytes to the child's terminal, completely and in order. Waits
-    /// only while much input is queued (the child reads slowly); dropped
-    /// once the child is gone.
-    pub async fn input(&self, bytes: Bytes) {
+    /// only while much input is queued (the child reads slowly). Refused
+    /// once the child is gone (or its terminal is closed): the input cannot
+    /// reach the program.
+    pub async fn input(&self, bytes: Bytes) -> Result<(), InputRefused> {
         if self.exit_status().is_none() {
             crate::classify::waiting::watch::on_input(self);
-            self.input.send(bytes).await;
+            if self.input.send(bytes).await {
+                return Ok(());
+            }
         }
+        Err(InputRefused(self.exit_status()))
     }
 
     /// The task that writes queued input.
