@@ -690,7 +690,7 @@ impl Attached {
                             // session before we go (a lone detach key with
                             // nothing on its way leaves at once, even from
                             // a session that does not answer).
-                            outbox.settle(&client, at > 0).await;
+                            outbox.settle(&client).await;
                         }
                         return Ok(End::Detached);
                     }

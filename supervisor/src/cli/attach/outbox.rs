@@ -23,13 +23,13 @@ use tokio::task::JoinHandle;
 /// Bytes waiting to be sent before the keyboard is not read any more.
 pub const MAX_PENDING: usize = 64 << 20;
 
-/// How long a detach waits for what was typed with the detach key to
-/// reach the session.
+/// How long a detach waits at most for what was typed before the detach
+/// key to reach the session.
 const SETTLE: Duration = Duration::from_secs(2);
 
-/// How long a lone detach key waits for keys typed before it that are
-/// still on their way (a paste stuck behind a program that does not read
-/// is left behind: what is still here is dropped).
+/// How long a detach waits for the keys before it to move on: input stuck
+/// behind a program that does not read (a paste) is left behind, and what
+/// of it is still here is dropped.
 const GRACE: Duration = Duration::from_millis(250);
 
 /// Bytes queued here and not yet handed to the connection.
@@ -104,16 +104,23 @@ impl Outbox {
     }
 
     /// Before a detach: let what was typed reach the session — handed to
-    /// the connection, then a round trip — for at most [`SETTLE`] when
-    /// something was typed with the detach key, else [`GRACE`]; at once
-    /// when nothing is on its way.
-    pub async fn settle(&self, client: &Client, typed_with_key: bool) {
-        if !typed_with_key && self.pending.bytes.load(Ordering::Acquire) == 0 {
+    /// the connection, then a round trip — for at most [`SETTLE`], and only
+    /// while it moves; at once when nothing is on its way.
+    pub async fn settle(&self, client: &Client) {
+        if self.pending.bytes.load(Ordering::Acquire) == 0 {
             return;
         }
-        let within = if typed_with_key { SETTLE } else { GRACE };
-        let _ = tokio::time::timeout(within, async {
-            self.pending.until(|n| n == 0).await;
+        let _ = tokio::time::timeout(SETTLE, async {
+            loop {
+                let before = self.pending.bytes.load(Ordering::Acquire);
+                if before == 0 {
+                    break;
+                }
+                let moved = self.pending.until(|n| n < before);
+                if tokio::time::timeout(GRACE, moved).await.is_err() {
+                    return;
+                }
+            }
             let _ = client.status().await;
         })
         .await;
