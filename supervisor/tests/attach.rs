@@ -898,9 +898,11 @@ fn a_terminal_that_grows_shows_the_sessions_screen() {
         .map(|l| l.trim_end().to_string())
         .collect();
     assert!(!session[0].is_empty(), "{session:?}");
-    t.wait_for("the session's screen above the bar", move |t| {
-        t.rows_text()[..33] == session[..33]
-    });
+    let what = format!(
+        "the session's screen above the bar:\n{}",
+        session[..33].join("\n")
+    );
+    t.wait_for(&what, move |t| t.rows_text()[..33] == session[..33]);
     assert!(t.bar().contains("hm │ grow │"), "{}", t.text());
 }
 

@@ -351,6 +351,7 @@ pub fn attach(common: &Common, id: &str, opts: AttachOptions) -> anyhow::Result<
             view: None,
             status_bar: false,
             session_size: None,
+            resized_to: None,
             repaint_again: false,
             stream: Stream::new(),
             repaints: true,
@@ -423,8 +424,11 @@ struct Attached {
     status_bar: bool,
     /// The session's terminal size, as last painted or resized by us.
     session_size: Option<(u16, u16)>,
-    /// The session's size changed while a repaint was on its way: ask
-    /// again when it arrives.
+    /// The size the latest `resize` event said (`None` after missed
+    /// events or our own resize, until the event comes).
+    resized_to: Option<(u16, u16)>,
+    /// The session's size may have changed while a repaint was on its way:
+    /// ask again when it arrives, unless it shows the size `resized_to` says.
     repaint_again: bool,
     stream: Stream,
     /// Whether the session can repaint (it has a screen model and runs).
@@ -583,6 +587,7 @@ impl Attached {
                     // This picture may predate a resize: paint it
                     // meanwhile, then ask for a newer one.
                     let again = std::mem::take(&mut self.repaint_again);
+                    let mut painted = None;
                     // Whether to open the output stream: from an offset,
                     // or (`Some(None)`) with the scrollback replay.
                     let open_at = match answer {
@@ -595,6 +600,7 @@ impl Attached {
                             }
                             Snapshot::Paint(from) => {
                                 self.paint(&resp)?;
+                                painted = Some((resp.cols, resp.rows));
                                 from.map(Some)
                             }
                         },
@@ -636,7 +642,7 @@ impl Attached {
                             Err(e) => return Err(e.into()),
                         }
                     }
-                    if again {
+                    if again && (painted.is_none() || painted != self.resized_to) {
                         self.repaint_at_new_size(&client, &mut repaint);
                     }
                 },
@@ -648,12 +654,19 @@ impl Attached {
                     Some(EventItem::Event(Event::Resize { cols, rows })) => {
                         // Another terminal resized the session (or ours did
                         // and this is the echo): a picture at the new size.
-                        if self.session_size != Some((cols, rows)) {
+                        // One on its way may have been taken before the
+                        // resize (our RESIZE goes through the outbox, after
+                        // the input before it; the SCREEN does not).
+                        self.resized_to = Some((cols, rows));
+                        if self.session_size != Some((cols, rows)) || repaint.is_some() {
                             self.repaint_at_new_size(&client, &mut repaint);
                         }
                     }
                     // A resize may be among the missed events.
-                    Some(EventItem::Missed { .. }) => self.repaint_at_new_size(&client, &mut repaint),
+                    Some(EventItem::Missed { .. }) => {
+                        self.resized_to = None;
+                        self.repaint_at_new_size(&client, &mut repaint);
+                    }
                     Some(_) => {}
                     None => events = None,
                 },
@@ -711,8 +724,10 @@ impl Attached {
                             None => (cols, rows),
                         };
                         if follow {
+                            // Its `resize` event says when the session
+                            // has taken the size.
                             outbox.resize(program.0, program.1);
-                            self.session_size = Some(program);
+                            self.resized_to = None;
                         }
                         if self.view.is_some() || self.read_only || repaint.is_some() {
                             // The sizes may now match or differ (or a picture
