@@ -124,14 +124,14 @@ fn item23_ls_has_cwd_and_labels_the_time_of_exited_sessions() {
     env.start("live", &["--workdir", work_s], &["sleep", "100"]);
     env.start("done", &["--workdir", work_s], &["true"]);
     env.wait_gone("done");
-    let ls: Value = serde_json::from_str(&env.ok(&["ls", "--json"])).unwrap();
+    let ls: Value = serde_json::from_str(&env.ok(&["ls", "--json", "--all"])).unwrap();
     let rows = ls.as_array().expect("an array");
     assert_eq!(rows.len(), 2, "{ls}");
     for r in rows {
         assert_eq!(r["cwd"], work_s, "{r}");
     }
     assert_eq!(env.status_json("live")["cwd"], work_s);
-    let text = env.ok(&["ls"]);
+    let text = env.ok(&["ls", "--all"]);
     let mut lines = text.lines();
     let header = lines.next().unwrap();
     assert!(header.contains("TIME"), "{text}");
@@ -146,6 +146,79 @@ fn item23_ls_has_cwd_and_labels_the_time_of_exited_sessions() {
     let done = row("done");
     assert!(done.contains("exited (0)"), "{text}");
     assert!(done.contains(" ended ") && done.contains(" ago"), "{text}");
+}
+
+/// `hm ls` lists the running sessions and `--all` the exited ones too (as
+/// `docker ps -a`); `--watch --json` prints the list, then a line for each
+/// session that starts, exits (once, even without `--all`) or goes.
+#[test]
+fn ls_lists_running_sessions_all_adds_the_exited_and_watch_tells_each_change() {
+    let env = Env::new();
+    env.start("live", &[], &["sleep", "100"]);
+    env.start("done", &[], &["true"]);
+    env.wait_gone("done");
+    let ids = |args: &[&str]| -> Vec<String> {
+        let v: Value = serde_json::from_str(&env.ok(args)).unwrap();
+        v.as_array()
+            .expect("an array")
+            .iter()
+            .map(|r| r["id"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(ids(&["ls", "--json"]), ["live"]);
+    assert_eq!(ids(&["ls", "--json", "--all"]), ["done", "live"]);
+    assert!(!env.ok(&["ls"]).contains("done"));
+
+    let mut watch = env
+        .hm()
+        .args(["ls", "--watch", "--json"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let out = watch.stdout.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        use std::io::BufRead;
+        for line in std::io::BufReader::new(out).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    // The next line about session `id` (the live session's state may change
+    // meanwhile).
+    let next = |id: &str| -> Value {
+        loop {
+            let line = rx
+                .recv_timeout(DEADLINE)
+                .unwrap_or_else(|_| panic!("no line about {id}"));
+            let v: Value = serde_json::from_str(&line).expect("a JSON object per line");
+            assert_ne!(v["id"], "done", "an exited session is not listed: {v}");
+            if v["id"] == id {
+                return v;
+            }
+        }
+    };
+    assert_eq!(next("live")["alive"], true);
+    let go = env.dir.path().join("go");
+    let script = format!(
+        "while [ ! -e {} ]; do sleep 0.05; done; exit 4",
+        go.display()
+    );
+    env.start("new", &[], &["sh", "-c", &script]);
+    let started = next("new");
+    assert_eq!(started["alive"], true, "{started}");
+    std::fs::write(&go, "").unwrap();
+    let ended = next("new");
+    assert_eq!(
+        (&ended["state"], &ended["code"]),
+        (&Value::from("exited"), &Value::from(4)),
+        "{ended}"
+    );
+    env.ok(&["clean", "--force", "--older-than", "0s"]);
+    assert_eq!(next("new")["state"], "gone");
+    watch.kill().unwrap();
+    watch.wait().unwrap();
+    reader.join().unwrap();
 }
 
 /// Item 13: options after the text are options; text that starts with `-`

@@ -359,7 +359,7 @@ fn queries_answer_right_after_the_child_exits() {
         let st = answers(&env, &["status", &id, "--json"]);
         let st: serde_json::Value = serde_json::from_str(&st).expect("status json");
         assert_eq!(st["alive"], false, "round {round}: {st}");
-        answers(&env, &["ls"]);
+        answers(&env, &["ls", "--all"]);
         let out = env.run(&["wait", &id, "--exit"]);
         assert_eq!(out.status.code(), Some(3), "round {round}: {out:?}");
     }
@@ -394,7 +394,7 @@ fn queries_answer_while_the_ended_session_drains_its_tree() {
         let st: serde_json::Value = serde_json::from_str(&st).expect("status json");
         assert_eq!(st["alive"], false, "{st}");
         answers(&env, &["screen", "drain"]);
-        let ls = answers(&env, &["ls", "--json"]);
+        let ls = answers(&env, &["ls", "--json", "--all"]);
         assert!(ls.contains("\"drain\""), "{ls}");
         let out = env.run(&["wait", "drain", "--exit"]);
         assert_eq!(out.status.code(), Some(5), "{out:?}");

@@ -81,7 +81,9 @@ fn status_answers_after_the_supervisor_is_gone() {
     assert_eq!(rec["code"], 7);
     assert!(rec["output_tail"].as_str().unwrap().contains("the-end"));
     assert!(rec["ended_at"].as_str().unwrap().ends_with('Z'));
-    let ls = env.ok(&["ls"]);
+    // `hm ls` lists running sessions; `--all` the ended ones too.
+    assert_eq!(env.ok(&["ls"]), "No active sessions\n");
+    let ls = env.ok(&["ls", "--all"]);
     assert!(ls.contains("exited (7)"), "{ls}");
     // Until hm clean removes it.
     env.ok(&["clean", "--older-than", "0s", "--force"]);

@@ -1,8 +1,9 @@
-//! `hm ls`: every session in the socket directory, running or exited.
+//! `hm ls`: the running sessions in the socket directory; with `--all`
+//! also the ones that exited (from their exit records, until `hm clean`);
+//! with `--watch` a line for every change after the list.
 //! As in heimdall 1.0 it removes the socket and pidfile of a supervisor that
 //! is gone, at once (the pidfile lock tells a live supervisor from a dead
-//! one), and prints "No active sessions" when there is none; sessions that ended keep showing from their exit record until
-//! `hm clean`.
+//! one), and prints "No active sessions" when there is none.
 
 use std::time::Duration;
 
@@ -20,10 +21,20 @@ use crate::paths::SessionPaths;
 /// Arguments of `hm ls`.
 #[derive(Debug, Args)]
 pub struct LsArgs {
-    /// Print a JSON array
+    /// Print a JSON array (with --watch: one JSON object per line)
     #[arg(long)]
     pub json: bool,
+    /// Also list the sessions that have exited (kept until `hm clean`)
+    #[arg(short, long)]
+    pub all: bool,
+    /// Keep watching: after the list, a line for every session that starts,
+    /// changes state, exits or goes, until interrupted (looks every 500 ms)
+    #[arg(long)]
+    pub watch: bool,
 }
+
+/// How often `hm ls --watch` looks at the sessions.
+const WATCH_EVERY: Duration = Duration::from_millis(500);
 
 async fn live_row(paths: &SessionPaths) -> anyhow::Result<Value> {
     let c = open(paths, "hm ls").await?;
@@ -86,17 +97,36 @@ fn exited_row(rec: &ExitRecord) -> Value {
 /// `hm ls`.
 pub fn run(common: &Common, args: LsArgs) -> anyhow::Result<i32> {
     let cfg = common.load()?;
-    let dir = match socket_dir(&cfg) {
+    let rows: Vec<Value> = rows(&cfg)?
+        .into_iter()
+        .filter(|r| args.all || running(r))
+        .collect();
+    if args.watch {
+        return watch(&cfg, &args, rows);
+    }
+    if args.json {
+        outln!("{}", serde_json::to_string_pretty(&rows)?);
+        return Ok(0);
+    }
+    if rows.is_empty() {
+        outln!("No active sessions");
+        return Ok(0);
+    }
+    let table: Vec<[String; 5]> = rows.iter().map(table_row).collect();
+    let widths = widths(&table);
+    for r in std::iter::once(&header()).chain(&table) {
+        print_row(r, &widths)?;
+    }
+    Ok(0)
+}
+
+/// Every session in the socket directory, running or exited (none while
+/// the directory does not exist); stale files of dead supervisors removed.
+fn rows(cfg: &crate::config::Config) -> anyhow::Result<Vec<Value>> {
+    let dir = match socket_dir(cfg) {
         Ok(d) => d,
-        Err(_) if !cfg.socket_dir.exists() => {
-            // No directory yet: no sessions.
-            if args.json {
-                outln!("[]");
-            } else {
-                outln!("No active sessions");
-            }
-            return Ok(0);
-        }
+        // No directory yet: no sessions.
+        Err(_) if !cfg.socket_dir.exists() => return Ok(Vec::new()),
         Err(e) => return Err(e),
     };
     let mut rows: Vec<Value> = Vec::new();
@@ -112,7 +142,7 @@ pub fn run(common: &Common, args: LsArgs) -> anyhow::Result<i32> {
             }
         }
         let row = ask_session(
-            &cfg,
+            cfg,
             &id,
             |p| runtime()?.block_on(live_row(p)),
             |rec| Ok(exited_row(&rec)),
@@ -124,70 +154,157 @@ pub fn run(common: &Common, args: LsArgs) -> anyhow::Result<i32> {
             Err(e) => rows.push(unreachable_row(&paths, &e)),
         }
     }
+    Ok(rows)
+}
+
+/// Whether a row is a session still running (or a live supervisor that did
+/// not answer).
+fn running(row: &Value) -> bool {
+    row["alive"].as_bool() == Some(true)
+}
+
+/// What `--watch` reports a change of: everything but the clocks.
+fn watched(row: &Value) -> Value {
+    let mut r = row.clone();
+    if let Some(o) = r.as_object_mut() {
+        for clock in ["state_ms", "silent_ms", "uptime_ms", "error"] {
+            o.remove(clock);
+        }
+    }
+    r
+}
+
+/// `hm ls --watch`: the list, then a line for every session that appears,
+/// changes state, exits (shown once even without `--all`) or goes (state
+/// `gone`); ends only when interrupted or when stdout closes.
+fn watch(cfg: &crate::config::Config, args: &LsArgs, first: Vec<Value>) -> anyhow::Result<i32> {
+    let mut widths = widths(&[]);
     if args.json {
-        outln!("{}", serde_json::to_string_pretty(&rows)?);
-        return Ok(0);
+        for r in &first {
+            outln!("{}", serde_json::to_string(r)?);
+        }
+    } else {
+        let table: Vec<[String; 5]> = first.iter().map(table_row).collect();
+        widths = self::widths(&table);
+        for r in std::iter::once(&header()).chain(&table) {
+            print_row(r, &widths)?;
+        }
     }
-    if rows.is_empty() {
-        outln!("No active sessions");
-        return Ok(0);
-    }
-    let table: Vec<[String; 5]> = rows
+    // What each shown session looked like last time.
+    let mut shown: std::collections::BTreeMap<String, Value> = first
         .iter()
-        .map(|r| {
-            let s = |k: &str| r[k].as_str().unwrap_or("").to_string();
-            let pid = r["pid"]
-                .as_u64()
-                .map(|p| p.to_string())
-                .unwrap_or("-".into());
-            let (state, time) = if r["alive"].as_bool() == Some(true) {
-                let up = r["uptime_ms"]
-                    .as_u64()
-                    .map(|ms| format!("up {}", human_duration(Duration::from_millis(ms))))
-                    .unwrap_or("-".into());
-                (s("state"), up)
+        .map(|r| (r["id"].as_str().unwrap_or_default().to_string(), watched(r)))
+        .collect();
+    loop {
+        std::thread::sleep(WATCH_EVERY);
+        let now = rows(cfg)?;
+        let mut changed: Vec<Value> = Vec::new();
+        let mut seen = std::collections::BTreeSet::new();
+        for r in now {
+            let id = r["id"].as_str().unwrap_or_default().to_string();
+            seen.insert(id.clone());
+            let before = shown.get(&id);
+            // An exit is news once; an exited session is listed only with --all.
+            let visible = args.all || running(&r) || before.is_some_and(running);
+            if !visible || before == Some(&watched(&r)) {
+                if !visible {
+                    shown.remove(&id);
+                }
+                continue;
+            }
+            shown.insert(id, watched(&r));
+            changed.push(r);
+        }
+        let gone: Vec<String> = shown
+            .keys()
+            .filter(|id| !seen.contains(*id))
+            .cloned()
+            .collect();
+        for id in gone {
+            shown.remove(&id);
+            changed.push(json!({ "id": id, "alive": false, "state": "gone" }));
+        }
+        for r in &changed {
+            if args.json {
+                outln!("{}", serde_json::to_string(r)?);
             } else {
-                let ago = since_rfc3339(&s("ended_at"))
-                    .map(|d| format!("ended {} ago", human_duration(d)))
-                    .unwrap_or("-".into());
-                (format!("exited ({})", r["code"]), ago)
-            };
-            let cmd: Vec<String> = r["command"]
-                .as_array()
-                .map(|a| {
-                    a.iter()
-                        .filter_map(|v| v.as_str().map(String::from))
-                        .collect()
-                })
-                .unwrap_or_default();
-            [s("id"), pid, state, time, command_line(&cmd)]
-        })
-        .collect();
-    // TIME: "up 5m02s" while running, "ended 3s ago" once exited.
-    let header = ["ID", "PID", "STATE", "TIME", "COMMAND"].map(String::from);
-    let widths: Vec<usize> = (0..4)
-        .map(|i| {
-            table
-                .iter()
-                .chain(std::iter::once(&header))
-                .map(|r| r[i].chars().count())
-                .max()
-                .unwrap_or(0)
-        })
-        .collect();
-    for r in std::iter::once(&header).chain(&table) {
-        outln!(
-            "{:w0$}  {:w1$}  {:w2$}  {:w3$}  {}",
-            r[0],
-            r[1],
-            r[2],
-            r[3],
-            r[4],
-            w0 = widths[0],
-            w1 = widths[1],
-            w2 = widths[2],
-            w3 = widths[3]
-        );
+                let row = table_row(r);
+                for (w, cell) in widths.iter_mut().zip(&row) {
+                    *w = (*w).max(cell.chars().count());
+                }
+                print_row(&row, &widths)?;
+            }
+        }
     }
-    Ok(0)
+}
+
+/// The table's header. TIME: "up 5m02s" while running, "ended 3s ago"
+/// once exited.
+fn header() -> [String; 5] {
+    ["ID", "PID", "STATE", "TIME", "COMMAND"].map(String::from)
+}
+
+/// A session's row in the table.
+fn table_row(r: &Value) -> [String; 5] {
+    let s = |k: &str| r[k].as_str().unwrap_or("").to_string();
+    let pid = r["pid"]
+        .as_u64()
+        .map(|p| p.to_string())
+        .unwrap_or("-".into());
+    let (state, time) = if running(r) {
+        let up = r["uptime_ms"]
+            .as_u64()
+            .map(|ms| format!("up {}", human_duration(Duration::from_millis(ms))))
+            .unwrap_or("-".into());
+        (s("state"), up)
+    } else if r["state"] == "gone" {
+        (s("state"), "-".into())
+    } else {
+        let ago = since_rfc3339(&s("ended_at"))
+            .map(|d| format!("ended {} ago", human_duration(d)))
+            .unwrap_or("-".into());
+        let how = match (r["code"].as_i64(), r["signal"].as_str()) {
+            (Some(code), _) => format!("exited ({code})"),
+            (None, Some(sig)) => format!("exited ({sig})"),
+            (None, None) => "exited".to_string(),
+        };
+        (how, ago)
+    };
+    let cmd: Vec<String> = r["command"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|v| v.as_str().map(String::from))
+                .collect()
+        })
+        .unwrap_or_default();
+    [s("id"), pid, state, time, command_line(&cmd)]
+}
+
+/// The widths of the first four columns: the widest cell or header.
+fn widths(table: &[[String; 5]]) -> [usize; 4] {
+    let header = header();
+    let mut w = [0; 4];
+    for r in table.iter().chain(std::iter::once(&header)) {
+        for (wi, cell) in w.iter_mut().zip(r.iter()) {
+            *wi = (*wi).max(cell.chars().count());
+        }
+    }
+    w
+}
+
+fn print_row(r: &[String; 5], w: &[usize; 4]) -> anyhow::Result<()> {
+    outln!(
+        "{:w0$}  {:w1$}  {:w2$}  {:w3$}  {}",
+        r[0],
+        r[1],
+        r[2],
+        r[3],
+        r[4],
+        w0 = w[0],
+        w1 = w[1],
+        w2 = w[2],
+        w3 = w[3]
+    );
+    Ok(())
 }
