@@ -97,7 +97,7 @@ enum Command {
     Attach(attach::AttachArgs),
     /// Show one session's status (also after it exited).
     Status(status::StatusArgs),
-    /// List sessions (running and exited).
+    /// List the running sessions (--all: the exited ones too; --watch: then every change).
     Ls(ls::LsArgs),
     /// Kill a session's whole process tree (SIGTERM, then SIGKILL).
     Kill(kill::KillArgs),
