@@ -8,7 +8,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::sessions::{calls, hm, tool_result, unique, Sessions};
+use common::sessions::{calls, exited_but_served, hm, tool_result, unique, Sessions};
 use common::{data_events, FakeServer, Reply, DEADLINE};
 use heimdall_agent::agent::{Agent, LoopLimits, TurnEnd};
 use heimdall_agent::provider::{Provider, ProviderKind, ProviderSettings, RetryPolicy};
@@ -428,4 +428,79 @@ async fn scripted_model_answers_a_waiting_prompt_by_label() {
     assert!(screen.lines().any(|l| l.trim() == "answer=y"), "{screen}");
     assert_eq!(tools.cleanup(Duration::from_secs(15)).await, [id.as_str()]);
     assert!(!sessions.live(&id));
+}
+
+/// Input that cannot reach the program is a tool error: session_send to a
+/// session whose program has exited (its supervisor still serving) tells
+/// the model the session ended, with the exit code, and that nothing was
+/// typed. Input that itself ends the program is still a success.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn input_to_a_program_that_has_exited_is_a_tool_error() {
+    let sessions = Sessions::new();
+    let id = unique("agent-ended");
+    let held = exited_but_served(hm(), sessions.path(), &id).await;
+    let server = FakeServer::start(vec![
+        calls(&[("session_send", json!({"id": id, "text": "too late\r"}))]),
+        Reply::Sse(
+            data_events(&[json!({"choices":[{"index":0,"delta":{"content":"it ended"},"finish_reason":"stop"}]})])
+                + "data: [DONE]\n\n",
+        ),
+    ])
+    .await;
+    let tools = session_tools(&sessions, 8);
+    let mut agent = scripted_agent(&server, &tools);
+    let end = tokio::time::timeout(
+        Duration::from_secs(60),
+        agent.turn("type into it", &CancellationToken::new(), &mut |_| {}),
+    )
+    .await
+    .expect("the turn finished in time")
+    .expect("the turn succeeded");
+    assert_eq!(end, TurnEnd::Answer("it ended".into()));
+    let reqs = server.requests();
+    assert_eq!(reqs.len(), 2);
+    let sent = tool_result(&reqs[1].body, "call_session_send_0");
+    assert!(
+        sent.contains(&format!("session {id}"))
+            && sent.contains("has ended (exit code 137)")
+            && sent.contains("not typed"),
+        "{sent}"
+    );
+    let limit = Duration::from_secs(30);
+    let (err, text) = call(
+        &tools,
+        "session_send",
+        json!({"id": id, "keys": ["Enter"]}),
+        limit,
+    )
+    .await;
+    assert!(err && text.contains("exit code 137"), "{text}");
+    drop(held);
+
+    // A line the program exits on was typed: a success.
+    let ends = unique("agent-ends");
+    let (err, text) = call(
+        &tools,
+        "session_start",
+        json!({"id": ends, "command": "sh -c 'read x; exit 3'"}),
+        limit,
+    )
+    .await;
+    assert!(!err, "{text}");
+    let (err, text) = call(
+        &tools,
+        "session_send",
+        json!({"id": ends, "text": "bye\r"}),
+        limit,
+    )
+    .await;
+    assert!(!err && text.starts_with("sent 4 bytes"), "{text}");
+    let (err, text) = call(
+        &tools,
+        "session_wait",
+        json!({"id": ends, "until": "exit", "timeout_secs": 20}),
+        limit,
+    )
+    .await;
+    assert!(!err && text.contains("code 3"), "{text}");
 }

@@ -844,7 +844,8 @@ impl Client {
     /// Type raw bytes into the session's terminal. `Ok` means the bytes are
     /// queued on this connection, behind everything sent before them; the
     /// supervisor writes them to the pty in order. [`Client::input_taken`]
-    /// confirms the supervisor took them.
+    /// confirms the supervisor took them; [`Client::type_steps`] types and
+    /// confirms in one call.
     pub async fn input(&self, bytes: impl Into<Bytes>) -> Result<(), ClientError> {
         self.send(ClientMessage::Input(bytes.into())).await
     }
@@ -864,6 +865,45 @@ impl Client {
             return Err(e.into());
         }
         status
+    }
+
+    /// Type `steps` one after the other, `gap` apart, each confirmed with
+    /// [`Client::input_taken`] before the next is sent (TUIs ignore an
+    /// arrow and Enter that arrive in one read). Returns how many steps were
+    /// typed: fewer than given when the steps typed ended the program (a
+    /// `y` to a one-key prompt) and the rest had nowhere to go, which is not
+    /// an error; a session that ends while the last step is confirmed was
+    /// ended by it. The first step's refusal is the error:
+    /// [`ClientError::Server`] with [`crate::ErrorCode::Dead`] when the
+    /// program had already exited (the message has the exit code),
+    /// [`ClientError::SessionEnded`] when the session is gone.
+    pub async fn type_steps<B: Into<Bytes>>(
+        &self,
+        steps: impl IntoIterator<Item = B>,
+        gap: Duration,
+    ) -> Result<usize, ClientError> {
+        let mut typed = 0;
+        for step in steps {
+            if typed > 0 {
+                tokio::time::sleep(gap).await;
+            }
+            match self.input(step).await {
+                Ok(()) => {}
+                Err(ClientError::SessionEnded { .. }) if typed > 0 => return Ok(typed),
+                Err(e) => return Err(e),
+            }
+            match self.input_taken().await {
+                // A session that ends meanwhile was ended by this step (a
+                // program that exits on the line it read): it was taken.
+                Ok(_) | Err(ClientError::SessionEnded { .. }) => typed += 1,
+                Err(ClientError::Server {
+                    code: crate::ErrorCode::Dead,
+                    ..
+                }) if typed > 0 => return Ok(typed),
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(typed)
     }
 
     /// Resize the session's terminal.

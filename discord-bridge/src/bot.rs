@@ -533,7 +533,11 @@ impl Bridge {
         let outcome = self.sessions.answer(session, &option.keys).await;
         let label = clean(&option.label);
         let detail = match &outcome {
-            Ok(()) => format!("answered {label:?}"),
+            Ok(typed) if *typed < option.keys.len() => format!(
+                "answered {label:?} (the session ended after {typed} of its {} key steps)",
+                option.keys.len()
+            ),
+            Ok(_) => format!("answered {label:?}"),
             Err(e) => format!("answering {label:?} failed: {e}"),
         };
         self.record(

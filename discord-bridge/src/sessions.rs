@@ -6,8 +6,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use heimdall_client::{
-    Client, ClientBuilder, Launcher, Liveness, ScreenFormat, ScreenRequest, SignalSpec,
-    SignalTarget, SocketDir, StartOptions,
+    Client, ClientBuilder, ClientError, ErrorCode, Launcher, Liveness, ScreenFormat, ScreenRequest,
+    SignalSpec, SignalTarget, SocketDir, StartOptions,
 };
 
 /// How long one request to a session may take.
@@ -236,23 +236,22 @@ impl Sessions {
             .unwrap_or(false);
         let bytes = heimdall_protocol::keys::keys_to_bytes(&names, app_cursor)
             .map_err(|e| e.to_string())?;
-        c.input(bytes).await.map_err(|e| e.to_string())?;
+        c.type_steps([bytes], Duration::ZERO)
+            .await
+            .map_err(|e| input_error(id, e))?;
         Ok(format!("sent {} to {id}", names.join(" ")))
     }
 
     /// Answer a waiting prompt: each step written on its own, a short gap
     /// apart (TUIs ignore an arrow and Enter that arrive in one read).
-    pub async fn answer(&self, id: &str, steps: &[String]) -> Result<(), String> {
+    /// Returns how many steps were typed (fewer when the first ones ended
+    /// the program).
+    pub async fn answer(&self, id: &str, steps: &[String]) -> Result<usize, String> {
         let c = self.connect(id).await?;
-        for (i, step) in steps.iter().enumerate() {
-            if i > 0 {
-                tokio::time::sleep(STEP_GAP).await;
-            }
-            c.input(step.clone().into_bytes())
-                .await
-                .map_err(|e| e.to_string())?;
-        }
-        Ok(())
+        let steps: Vec<Vec<u8>> = steps.iter().map(|s| s.clone().into_bytes()).collect();
+        c.type_steps(steps, STEP_GAP)
+            .await
+            .map_err(|e| input_error(id, e))
     }
 
     /// `/interrupt`: SIGINT to the terminal's foreground job (what Ctrl-C does).
@@ -278,6 +277,18 @@ impl Sessions {
                 KILL_WAIT.as_secs()
             )),
         }
+    }
+}
+
+/// Why input did not reach session `id`'s program.
+fn input_error(id: &str, e: ClientError) -> String {
+    match e {
+        // The message has the exit code.
+        ClientError::Server {
+            code: ErrorCode::Dead,
+            message,
+        } => format!("{id}: {message}"),
+        other => other.to_string(),
     }
 }
 

@@ -986,3 +986,34 @@ async fn a_prompt_during_a_turn_is_queued_with_a_note_and_answered_after_it() {
     assert_eq!(notes, 1);
     bridge.assert_no_unparsed_events();
 }
+
+/// /keys to a session whose program has exited (its supervisor still
+/// serving) is an error naming the exit code, not "sent"; keys that end
+/// the program are a success.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keys_to_a_program_that_has_exited_are_an_error() {
+    let discord = FakeDiscord::start().await.unwrap();
+    let bridge = Bridge::start(&discord).await;
+    let id = unique("ended");
+    let held = llm::sessions::exited_but_served(hm(), &bridge.sockets(), &id).await;
+    let (text, _) = operator_command(&discord, "keys", &[("id", &id), ("keys", "y Enter")]).await;
+    assert!(
+        text.contains("failed")
+            && text.contains("has ended (exit code 137)")
+            && text.contains("not typed"),
+        "{text}"
+    );
+    assert!(bridge.audit().iter().any(|e| e["action"] == "keys"
+        && e["session"] == id.as_str()
+        && e["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("exit code 137"))));
+    drop(held);
+
+    let ends = unique("ends");
+    run(&discord, &ends, "read x; exit 3").await;
+    let (text, _) = operator_command(&discord, "keys", &[("id", &ends), ("keys", "y Enter")]).await;
+    assert_eq!(text, format!("sent y Enter to {ends}"));
+    until("the session to end", || (!bridge.live(&ends)).then_some(())).await;
+    bridge.assert_no_unparsed_events();
+}

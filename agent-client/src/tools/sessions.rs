@@ -14,9 +14,9 @@ use std::time::{Duration, Instant};
 use futures_util::future::BoxFuture;
 use futures_util::FutureExt;
 use heimdall_client::{
-    validate_id, Client, ClientBuilder, ClientError, Event, EventItem, Launcher, Liveness,
-    OutputItem, RegexSource, ScreenRequest, SignalSpec, SignalTarget, SocketDir, StartOptions,
-    State, WaitCondition, WaitResult,
+    validate_id, Client, ClientBuilder, ClientError, ErrorCode, Event, EventItem, Launcher,
+    Liveness, OutputItem, RegexSource, ScreenRequest, SignalSpec, SignalTarget, SocketDir,
+    StartOptions, State, WaitCondition, WaitResult,
 };
 use heimdall_protocol::WaitingOption;
 use serde_json::{json, Value};
@@ -97,6 +97,11 @@ fn client_error(id: &str, e: ClientError) -> String {
             code.map(|c| format!(" (exit code {c})"))
                 .unwrap_or_default()
         ),
+        // Input after the program exited: the message has the exit code.
+        ClientError::Server {
+            code: ErrorCode::Dead,
+            message,
+        } => format!("session {id}: {message}"),
         other => format!("session {id}: {other}"),
     }
 }
@@ -246,7 +251,15 @@ impl SessionTools {
         match f(c).await {
             Ok(v) => Ok(v),
             Err(e) => {
-                if matches!(e, ClientError::SessionEnded { .. } | ClientError::Io(_)) {
+                if matches!(
+                    e,
+                    ClientError::SessionEnded { .. }
+                        | ClientError::Io(_)
+                        | ClientError::Server {
+                            code: ErrorCode::Dead,
+                            ..
+                        }
+                ) {
                     self.forget(id).await;
                 }
                 Err(client_error(id, e))
@@ -559,8 +572,10 @@ impl SessionTools {
             return Err("give `text` and/or `keys`".into());
         }
         let n = bytes.len();
-        self.with_client(id, |c| async move { c.input(bytes).await })
-            .await?;
+        self.with_client(id, |c| async move {
+            c.type_steps([bytes], Duration::ZERO).await
+        })
+        .await?;
         Ok(ToolOutput::ok(format!("sent {n} bytes to session {id}")))
     }
 
@@ -704,18 +719,21 @@ impl SessionTools {
                 ))
             }
         };
-        for (i, step) in option.keys.iter().enumerate() {
-            if i > 0 {
-                tokio::time::sleep(STEP_GAP).await;
-            }
-            let bytes = step.clone().into_bytes();
-            self.with_client(id, |c| async move { c.input(bytes).await })
-                .await?;
-        }
-        Ok(ToolOutput::ok(format!(
+        let steps: Vec<Vec<u8>> = option.keys.iter().map(|k| k.clone().into_bytes()).collect();
+        let total = steps.len();
+        let typed = self
+            .with_client(id, |c| async move { c.type_steps(steps, STEP_GAP).await })
+            .await?;
+        let mut text = format!(
             "answered {:?} to {:?} in session {id}",
             option.label, p.prompt
-        )))
+        );
+        if typed < total {
+            text.push_str(&format!(
+                "; the session ended after {typed} of its {total} key steps (the rest were not typed)"
+            ));
+        }
+        Ok(ToolOutput::ok(text))
     }
 
     async fn dispatch(&self, name: &str, args: &Value, limit: Duration) -> ToolResult {

@@ -97,3 +97,70 @@ pub fn tool_result<'a>(body: &'a Value, call_id: &str) -> &'a str {
         .and_then(|m| m["content"].as_str())
         .unwrap_or_else(|| panic!("no result for {call_id}"))
 }
+
+/// A session whose program has exited while its supervisor still serves:
+/// a subscriber that reads nothing holds the rest of a flood's output. The
+/// session ends once this is dropped (or 120 s after the exit).
+pub struct ExitedButServed {
+    _stuck: std::os::unix::net::UnixStream,
+}
+
+/// Start session `id` in socket directory `dir` with `hm`, flood its
+/// output past a subscriber that reads nothing, SIGKILL the program (exit
+/// code 137) and wait until the supervisor says it has exited.
+pub async fn exited_but_served(hm: &Path, dir: &Path, id: &str) -> ExitedButServed {
+    use std::io::Write;
+    use std::time::{Duration, Instant};
+
+    let config = tempfile::tempdir().unwrap();
+    let config = config.path().join("held.toml");
+    std::fs::write(
+        &config,
+        "live_window_bytes = 4096\nstall_timeout_ms = 600000\n",
+    )
+    .unwrap();
+    heimdall_client::Launcher::new()
+        .hm(hm)
+        .socket_dir(dir)
+        .config(&config)
+        .start(&heimdall_client::StartOptions {
+            id: Some(id.to_string()),
+            command: ["sh", "-c", "read x; exec yes flood"]
+                .map(String::from)
+                .to_vec(),
+            ..Default::default()
+        })
+        .await
+        .expect("hm start");
+    // SUBSCRIBE, then the line that starts the flood, on one connection
+    // (handled in order); its answers are never read.
+    let mut stuck = std::os::unix::net::UnixStream::connect(dir.join(format!("{id}.sock")))
+        .expect("connect the stuck subscriber");
+    stuck
+        .write_all(&[0x02, 0, 0, 0, 0, 0x01, 0, 0, 0, 3, b'g', b'o', b'\r'])
+        .unwrap();
+    let client = SocketDir::new(dir)
+        .connect(id, heimdall_client::ClientBuilder::new())
+        .await
+        .expect("connect");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let poll = || async {
+        assert!(Instant::now() < deadline, "session {id} did not get there");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    // `yes` writes without end: a second without output means the flood
+    // waits for the stuck subscriber.
+    while client.status().await.expect("status").idle_ms < 1000 {
+        poll().await;
+    }
+    let pid = client.status().await.expect("status").pid;
+    let killed = std::process::Command::new("kill")
+        .args(["-KILL", &pid.to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(killed.success());
+    while client.status().await.expect("status").alive {
+        poll().await;
+    }
+    ExitedButServed { _stuck: stuck }
+}

@@ -60,48 +60,29 @@ pub fn run(common: &Common, args: SendArgs) -> anyhow::Result<i32> {
             vec![args.text.join(" ").into_bytes()]
         };
         let total = steps.len();
-        let ended_after = |i: usize| {
-            eprintln!(
-                "hm: session {:?} ended after {i} of {total} keys; the rest were not typed",
-                args.id
-            );
-            Ok(0)
-        };
-        for (i, step) in steps.into_iter().enumerate() {
-            if i > 0 {
-                tokio::time::sleep(std::time::Duration::from_millis(args.gap)).await;
-            }
-            match c.input(step).await {
-                Ok(()) => {}
+        let gap = std::time::Duration::from_millis(args.gap);
+        // Each step is confirmed: the supervisor has taken it (written it
+        // to the pty or queued it, in order; it writes all of it while the
+        // child runs), or refused it because the child was gone.
+        match c.type_steps(steps, gap).await {
+            Ok(typed) if typed < total => {
                 // The keys already sent ended the program (`y` to a
                 // one-key prompt): they did their job; the rest had
                 // nowhere to go.
-                Err(ClientError::SessionEnded { .. }) if i > 0 => return ended_after(i),
-                sent => answer(&paths, std::future::ready(sent)).await?,
+                eprintln!(
+                    "hm: session {:?} ended after {typed} of {total} keys; the rest were not typed",
+                    args.id
+                );
             }
-            // A round trip: the supervisor has taken the input (written it
-            // to the pty or queued it, in order; it writes all of it while
-            // the child runs), or refused it because the child was gone.
-            match c.input_taken().await {
-                // A session that ends meanwhile was ended by the input (a
-                // program that exits on the line it read): the input was
-                // taken, which is what was asked.
-                Ok(_) | Err(ClientError::SessionEnded { .. }) => {}
-                Err(ClientError::Server {
-                    code: ErrorCode::Dead,
-                    ..
-                }) if i > 0 => return ended_after(i),
-                Err(ClientError::Server {
-                    code: ErrorCode::Dead,
-                    message,
-                }) => {
-                    eprintln!("hm: session {:?}: {message}", args.id);
-                    return Ok(1);
-                }
-                taken => {
-                    answer(&paths, std::future::ready(taken)).await?;
-                }
+            Ok(_) => {}
+            Err(ClientError::Server {
+                code: ErrorCode::Dead,
+                message,
+            }) => {
+                eprintln!("hm: session {:?}: {message}", args.id);
+                return Ok(1);
             }
+            Err(e) => return answer(&paths, std::future::ready(Err(e))).await,
         }
         Ok(0)
     })
