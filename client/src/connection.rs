@@ -7,6 +7,16 @@
 //! call's future may be dropped at any point: its frame is either wholly
 //! queued or not at all, and its late answer is discarded; nothing that
 //! belongs to another call or to the streams is lost.
+//!
+//! A broken connection fails calls at once, not at their deadlines. The
+//! server's end of stream (or a read error) ends everything: the calls in
+//! flight, the calls after, and the streams. A failed write (the peer
+//! closed: EPIPE, ECONNRESET, a proxy's stdin gone) makes every later call
+//! fail at once; the calls in flight get the answers the server sent before
+//! closing for [`WRITE_FAILURE_GRACE`], then fail too; the streams keep
+//! what the server still sends until its end of stream. The error is
+//! [`ClientError::SessionEnded`] when the session's exit is known (EXIT, or
+//! the exit record), else [`ClientError::ConnectionClosed`].
 
 use std::collections::{BTreeMap, VecDeque};
 use std::path::{Path, PathBuf};
@@ -46,6 +56,11 @@ pub const DEFAULT_DEADLINE: Duration = Duration::from_secs(10);
 /// Frames queued for the writer task (callers wait for room).
 const WRITE_QUEUE: usize = 64;
 
+/// After a failed write, how long the calls in flight wait for answers the
+/// server sent before it closed (they are already on their way: the end of
+/// stream behind them usually ends the calls sooner).
+pub const WRITE_FAILURE_GRACE: Duration = Duration::from_millis(250);
+
 type Reader = Box<dyn AsyncRead + Send + Unpin>;
 type Writer = Box<dyn AsyncWrite + Send + Unpin>;
 
@@ -68,8 +83,13 @@ struct Pending {
     output: Option<OutputSender>,
     events: Option<EventSender>,
     exit_code: Option<i32>,
+    /// The session's exit record, read for the exit code when the
+    /// connection breaks without an EXIT frame.
+    exit_record: Option<PathBuf>,
     /// Set when the connection is over: the exit code if known.
     ended: Option<Option<i32>>,
+    /// A write failed: nothing more can be sent.
+    unwritable: bool,
     /// The ERROR of an INPUT that could not reach the program, until
     /// [`Client::input_taken`] reports it.
     refused_input: Option<ErrorBody>,
@@ -87,6 +107,50 @@ struct Inner {
 impl Inner {
     fn lock(&self) -> MutexGuard<'_, Pending> {
         crate::sync::lock(&self.pending)
+    }
+}
+
+impl Pending {
+    /// The session's exit code, when known: from EXIT, else from the exit
+    /// record.
+    fn known_code(&self) -> Option<i32> {
+        self.exit_code.or_else(|| {
+            self.exit_record
+                .as_deref()
+                .and_then(|path| ExitRecord::read(path).ok())
+                .map(|r| r.code)
+        })
+    }
+
+    /// Why no call can be made any more, if the connection is broken.
+    fn broken(&self) -> Option<ClientError> {
+        match self.ended {
+            Some(code) => Some(closed(code)),
+            None if self.unwritable => Some(closed(self.known_code())),
+            None => None,
+        }
+    }
+
+    /// Fail every call waiting for an answer: the connection is broken.
+    fn fail_calls(&mut self, code: Option<i32>) {
+        let waiters = std::mem::take(&mut self.by_id)
+            .into_values()
+            .map(|(_, w)| w)
+            .chain(self.hello.drain(..))
+            .chain(self.status.drain(..))
+            .collect::<Vec<_>>();
+        for w in waiters {
+            let _ = w.send(Err(closed(code)));
+        }
+    }
+}
+
+/// The error of a call on a broken connection: the session's end when its
+/// exit is known, else the connection's.
+fn closed(code: Option<i32>) -> ClientError {
+    match code {
+        Some(code) => ClientError::SessionEnded { code: Some(code) },
+        None => ClientError::ConnectionClosed,
     }
 }
 
@@ -226,7 +290,10 @@ impl ClientBuilder {
         let (tx, rx) = mpsc::channel::<Frame>(WRITE_QUEUE);
         let (ended_tx, ended_rx) = watch::channel(None);
         let inner = Arc::new(Inner {
-            pending: Mutex::new(Pending::default()),
+            pending: Mutex::new(Pending {
+                exit_record: self.exit_record,
+                ..Pending::default()
+            }),
             next_id: AtomicU64::new(1),
             hello,
             ended: ended_rx,
@@ -234,13 +301,12 @@ impl ClientBuilder {
             event_bound: self.event_bound,
         });
         let (stop_tx, stop_rx) = oneshot::channel();
-        tokio::spawn(write_frames(frames_out, rx, stop_tx));
+        tokio::spawn(write_frames(inner.clone(), frames_out, rx, stop_tx));
         tokio::spawn(read_frames(
             inner.clone(),
             frames_in,
             stop_rx,
             ended_tx,
-            self.exit_record,
             child,
         ));
         Ok(Client {
@@ -293,7 +359,7 @@ async fn handshake(
     let mode = match frames_in.get_mut().read_u8().await {
         Ok(b) => b,
         Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
-            return Err(ClientError::SessionEnded { code: None })
+            return Err(ClientError::ConnectionClosed)
         }
         Err(e) => return Err(e.into()),
     };
@@ -309,7 +375,7 @@ async fn handshake(
     let mut answer = None;
     loop {
         let Some(frame) = frames_in.next().await.transpose()? else {
-            return Err(ClientError::SessionEnded { code: None });
+            return Err(ClientError::ConnectionClosed);
         };
         match frame.kind {
             server::HELLO_RESP => {
@@ -333,29 +399,53 @@ async fn handshake(
 ///
 /// A write that fails (the peer closed its end: a session that has just
 /// ended) does not end the reader: what the server sent before it closed —
-/// the last output, EXIT — is still to be read, and the reader ends at the
-/// server's end of stream. Frames queued after the failure are dropped.
+/// the last output, EXIT, answers — is still to be read, and the reader
+/// ends at the server's end of stream. It makes every later call fail at
+/// once, and the calls in flight after [`WRITE_FAILURE_GRACE`] unless their
+/// answers come first. Frames queued after the failure are dropped.
 async fn write_frames(
+    inner: Arc<Inner>,
     mut out: FramedWrite<Writer, FrameCodec>,
     mut rx: mpsc::Receiver<Frame>,
     stop: oneshot::Sender<()>,
 ) {
-    let mut broken = false;
-    while let Some(frame) = rx.recv().await {
-        if broken {
-            continue;
-        }
-        let mut written = out.feed(frame).await;
-        // Send what is queued together, then flush.
-        while written.is_ok() {
-            match rx.try_recv() {
-                Ok(more) => written = out.feed(more).await,
-                Err(_) => break,
+    if write_all(&mut out, &mut rx).await.is_err() {
+        inner.lock().unwritable = true;
+        // Our end closes too (a proxy's stdin: it goes).
+        drop(out);
+        let grace = tokio::time::sleep(WRITE_FAILURE_GRACE);
+        tokio::pin!(grace);
+        let mut in_flight = true;
+        loop {
+            tokio::select! {
+                () = &mut grace, if in_flight => {
+                    in_flight = false;
+                    let mut p = inner.lock();
+                    let code = p.known_code();
+                    p.fail_calls(code);
+                }
+                frame = rx.recv() => if frame.is_none() { break },
             }
         }
-        broken = written.and(out.flush().await).is_err();
     }
     let _ = stop.send(());
+}
+
+/// Write queued frames until every handle and stream is gone (`Ok`) or a
+/// write fails.
+async fn write_all(
+    out: &mut FramedWrite<Writer, FrameCodec>,
+    rx: &mut mpsc::Receiver<Frame>,
+) -> Result<(), heimdall_protocol::CodecError> {
+    while let Some(frame) = rx.recv().await {
+        out.feed(frame).await?;
+        // Send what is queued together, then flush.
+        while let Ok(more) = rx.try_recv() {
+            out.feed(more).await?;
+        }
+        out.flush().await?;
+    }
+    Ok(())
 }
 
 async fn read_frames(
@@ -363,7 +453,6 @@ async fn read_frames(
     mut frames: FramedRead<Reader, FrameCodec>,
     mut stop: oneshot::Receiver<()>,
     ended: watch::Sender<Option<Option<i32>>>,
-    exit_record: Option<PathBuf>,
     _child: Option<tokio::process::Child>,
 ) {
     loop {
@@ -384,29 +473,13 @@ async fn read_frames(
         dispatch(&mut inner.lock(), frame);
     }
     let code = {
-        {
-            let mut guard = inner.lock();
-            let p = &mut *guard;
-            let code = p.exit_code.or_else(|| {
-                exit_record
-                    .as_deref()
-                    .and_then(|path| ExitRecord::read(path).ok())
-                    .map(|r| r.code)
-            });
-            p.ended = Some(code);
-            let waiters = std::mem::take(&mut p.by_id)
-                .into_values()
-                .map(|(_, w)| w)
-                .chain(p.hello.drain(..))
-                .chain(p.status.drain(..))
-                .collect::<Vec<_>>();
-            for w in waiters {
-                let _ = w.send(Err(ClientError::SessionEnded { code }));
-            }
-            p.output = None;
-            p.events = None;
-            code
-        }
+        let mut p = inner.lock();
+        let code = p.known_code();
+        p.ended = Some(code);
+        p.fail_calls(code);
+        p.output = None;
+        p.events = None;
+        code
     };
     let _ = ended.send(Some(code));
 }
@@ -611,23 +684,32 @@ impl Client {
         }
     }
 
-    fn ended_error(&self) -> ClientError {
-        ClientError::SessionEnded {
-            code: self.inner.ended.borrow().flatten(),
+    /// Why calls fail, when the connection is broken.
+    fn broken(&self) -> Result<(), ClientError> {
+        match self.inner.lock().broken() {
+            Some(e) => Err(e),
+            None => Ok(()),
         }
+    }
+
+    /// The error of a call whose connection has gone from under it.
+    fn ended_error(&self) -> ClientError {
+        let p = self.inner.lock();
+        p.broken().unwrap_or_else(|| closed(p.known_code()))
+    }
+
+    /// Room for one frame in the writer's queue, unless the connection is
+    /// broken (checked again when the frame is queued).
+    async fn reserve(&self) -> Result<mpsc::Permit<'_, Frame>, ClientError> {
+        self.broken()?;
+        self.writer.reserve().await.map_err(|_| self.ended_error())
     }
 
     /// Queue one frame that has no answer: the whole frame or nothing,
     /// whatever happens to the caller.
     async fn queue(&self, frame: Frame) -> Result<(), ClientError> {
-        let permit = self
-            .writer
-            .reserve()
-            .await
-            .map_err(|_| self.ended_error())?;
-        if let Some(code) = self.inner.lock().ended {
-            return Err(ClientError::SessionEnded { code });
-        }
+        let permit = self.reserve().await?;
+        self.broken()?;
         permit.send(frame);
         Ok(())
     }
@@ -646,15 +728,11 @@ impl Client {
             let (tx, rx) = oneshot::channel();
             // Ids are taken and registered under the pending lock, so the
             // registration and the frame carry the same id.
-            let permit = self
-                .writer
-                .reserve()
-                .await
-                .map_err(|_| self.ended_error())?;
+            let permit = self.reserve().await?;
             let registered = {
                 let mut p = self.inner.lock();
-                if let Some(code) = p.ended {
-                    return Err(ClientError::SessionEnded { code });
+                if let Some(e) = p.broken() {
+                    return Err(e);
                 }
                 let id = self.next_id();
                 let msg = make(Some(id));
@@ -856,9 +934,10 @@ impl Client {
     /// status, or [`ClientError::Server`] with [`crate::ErrorCode::Dead`] when
     /// input sent since the last check came after the program had exited:
     /// that input was not typed (the message has the exit code when known).
-    /// [`ClientError::SessionEnded`] means the session ended before
-    /// answering. A supervisor without `input_errors` in its features
-    /// (heimdall 1.0) never refuses input.
+    /// [`ClientError::SessionEnded`] (or [`ClientError::ConnectionClosed`])
+    /// means the session ended (or the connection broke) before answering.
+    /// A supervisor without `input_errors` in its features (heimdall 1.0)
+    /// never refuses input.
     pub async fn input_taken(&self) -> Result<Status, ClientError> {
         let status = self.status().await;
         if let Some(e) = self.inner.lock().refused_input.take() {
@@ -876,7 +955,8 @@ impl Client {
     /// ended by it. The first step's refusal is the error:
     /// [`ClientError::Server`] with [`crate::ErrorCode::Dead`] when the
     /// program had already exited (the message has the exit code),
-    /// [`ClientError::SessionEnded`] when the session is gone.
+    /// [`ClientError::SessionEnded`] or [`ClientError::ConnectionClosed`]
+    /// when the session is gone.
     pub async fn type_steps<B: Into<Bytes>>(
         &self,
         steps: impl IntoIterator<Item = B>,
@@ -889,13 +969,19 @@ impl Client {
             }
             match self.input(step).await {
                 Ok(()) => {}
-                Err(ClientError::SessionEnded { .. }) if typed > 0 => return Ok(typed),
+                Err(ClientError::SessionEnded { .. } | ClientError::ConnectionClosed)
+                    if typed > 0 =>
+                {
+                    return Ok(typed)
+                }
                 Err(e) => return Err(e),
             }
             match self.input_taken().await {
                 // A session that ends meanwhile was ended by this step (a
                 // program that exits on the line it read): it was taken.
-                Ok(_) | Err(ClientError::SessionEnded { .. }) => typed += 1,
+                Ok(_) | Err(ClientError::SessionEnded { .. } | ClientError::ConnectionClosed) => {
+                    typed += 1
+                }
                 Err(ClientError::Server {
                     code: crate::ErrorCode::Dead,
                     ..
@@ -934,13 +1020,12 @@ impl Client {
         msg: ClientMessage,
         install: impl FnOnce(&mut Pending) -> Result<(), ClientError>,
     ) -> Result<(), ClientError> {
-        let permit = tokio::time::timeout(self.deadline, self.writer.reserve())
+        let permit = tokio::time::timeout(self.deadline, self.reserve())
             .await
-            .map_err(|_| ClientError::Timeout(self.deadline))?
-            .map_err(|_| self.ended_error())?;
+            .map_err(|_| ClientError::Timeout(self.deadline))??;
         let mut p = self.inner.lock();
-        if let Some(code) = p.ended {
-            return Err(ClientError::SessionEnded { code });
+        if let Some(e) = p.broken() {
+            return Err(e);
         }
         install(&mut p)?;
         permit.send(msg.to_frame());
@@ -1028,10 +1113,13 @@ mod tests {
 
     /// A heimdall 1.0 server's side of a connection: sends the mode byte
     /// and answers the handshake's STATUS (1.0 ignores HELLO).
-    async fn one_zero_handshake(
-        out: &mut FramedWrite<DuplexStream, FrameCodec>,
-        input: &mut FramedRead<DuplexStream, FrameCodec>,
-    ) {
+    async fn one_zero_handshake<W, R>(
+        out: &mut FramedWrite<W, FrameCodec>,
+        input: &mut FramedRead<R, FrameCodec>,
+    ) where
+        W: AsyncWrite + Unpin,
+        R: AsyncRead + Unpin,
+    {
         out.get_mut().write_all(&[MODE_BINARY]).await.unwrap();
         while let Some(Ok(f)) = input.next().await {
             if f.kind == client::STATUS {
@@ -1050,6 +1138,32 @@ mod tests {
             .unwrap();
     }
 
+    /// A client over `client`'s reader and writer, whose server has
+    /// answered the handshake on `server` as heimdall 1.0 does; the
+    /// server's writer and reader.
+    async fn one_zero_client_over<CR, CW, SR, SW>(
+        client: (CR, CW),
+        server: (SR, SW),
+    ) -> (
+        Client,
+        FramedWrite<SW, FrameCodec>,
+        FramedRead<SR, FrameCodec>,
+    )
+    where
+        CR: AsyncRead + Send + Unpin + 'static,
+        CW: AsyncWrite + Send + Unpin + 'static,
+        SR: AsyncRead + Unpin,
+        SW: AsyncWrite + Unpin,
+    {
+        let mut out = FramedWrite::new(server.1, FrameCodec::new());
+        let mut input = FramedRead::new(server.0, FrameCodec::new());
+        let (client, ()) = tokio::join!(
+            ClientBuilder::new().over(client.0, client.1),
+            one_zero_handshake(&mut out, &mut input),
+        );
+        (client.unwrap(), out, input)
+    }
+
     /// A client connected to a heimdall 1.0 server's side of a connection.
     async fn one_zero_client() -> (
         Client,
@@ -1058,13 +1172,7 @@ mod tests {
     ) {
         let (to_client, server_out) = tokio::io::duplex(1 << 16);
         let (from_client, server_in) = tokio::io::duplex(1 << 16);
-        let mut out = FramedWrite::new(server_out, FrameCodec::new());
-        let mut input = FramedRead::new(server_in, FrameCodec::new());
-        let (client, ()) = tokio::join!(
-            ClientBuilder::new().over(to_client, from_client),
-            one_zero_handshake(&mut out, &mut input),
-        );
-        (client.unwrap(), out, input)
+        one_zero_client_over((to_client, from_client), (server_in, server_out)).await
     }
 
     /// Asking a heimdall 1.0 server to hold sends 1.0's SUBSCRIBE, empty,
@@ -1110,5 +1218,84 @@ mod tests {
         assert_eq!(output.next().await, Some(OutputItem::Exit { code: 3 }));
         assert_eq!(output.next().await, None);
         assert_eq!(client.closed().await, Some(3));
+    }
+
+    /// A client over one end of a socket pair whose other end has answered
+    /// the handshake as heimdall 1.0 does: that other end, and its writer.
+    async fn one_zero_client_over_socket() -> (
+        Client,
+        std::os::unix::net::UnixStream,
+        FramedWrite<tokio::net::unix::OwnedWriteHalf, FrameCodec>,
+    ) {
+        let (ours, theirs) = std::os::unix::net::UnixStream::pair().unwrap();
+        let server = theirs.try_clone().unwrap();
+        let [ours, theirs] = [ours, theirs].map(|s| {
+            s.set_nonblocking(true).unwrap();
+            tokio::net::UnixStream::from_std(s).unwrap().into_split()
+        });
+        let (client, out, _) = one_zero_client_over(ours, theirs).await;
+        (client, server, out)
+    }
+
+    /// A peer that stops reading but keeps its end open and says nothing
+    /// more: the client's write fails, and the call in flight, the calls
+    /// after it and the input queued after it fail at once (they waited for
+    /// the whole deadline, 10 s), with the connection's error (the exit is
+    /// not known). The output stream ends with the server's end of stream.
+    #[tokio::test]
+    async fn a_failed_write_fails_every_call_at_once() {
+        let (client, server, out) = one_zero_client_over_socket().await;
+        assert!(DEFAULT_DEADLINE >= Duration::from_secs(5));
+        let mut output = client.output(0).await.unwrap();
+        let c = client.clone();
+        let in_flight = tokio::spawn(async move { c.status().await });
+        server.shutdown(std::net::Shutdown::Read).unwrap();
+        let start = std::time::Instant::now();
+        // Queued before the failure is known, or refused after.
+        let first = client.input(&b"lost"[..]).await;
+        assert!(matches!(first, Ok(()) | Err(ClientError::ConnectionClosed)));
+        let in_flight = in_flight.await.unwrap();
+        assert!(
+            matches!(in_flight, Err(ClientError::ConnectionClosed)),
+            "{in_flight:?}"
+        );
+        let later = client.status().await;
+        assert!(
+            matches!(later, Err(ClientError::ConnectionClosed)),
+            "{later:?}"
+        );
+        let input = client.input(&b"more"[..]).await;
+        assert!(
+            matches!(input, Err(ClientError::ConnectionClosed)),
+            "{input:?}"
+        );
+        let elapsed = start.elapsed();
+        assert!(elapsed < Duration::from_secs(2), "{elapsed:?}");
+        // The server's end of stream ends the output stream.
+        drop((out, server));
+        let end = tokio::time::timeout(Duration::from_secs(2), output.next()).await;
+        assert_eq!(end, Ok(None));
+        assert_eq!(client.closed().await, None);
+    }
+
+    /// Once the session's EXIT has come, a call after a failed write says
+    /// the session ended, with its code.
+    #[tokio::test]
+    async fn a_failed_write_after_exit_says_the_session_ended() {
+        let (client, server, mut out) = one_zero_client_over_socket().await;
+        let mut output = client.output(0).await.unwrap();
+        out.send(ServerMessage::Exit { code: 5 }.to_frame())
+            .await
+            .unwrap();
+        assert_eq!(output.next().await, Some(OutputItem::Exit { code: 5 }));
+        server.shutdown(std::net::Shutdown::Read).unwrap();
+        let start = std::time::Instant::now();
+        // Its own write fails: it gets the session's end after the grace.
+        let status = client.status().await;
+        assert!(
+            matches!(status, Err(ClientError::SessionEnded { code: Some(5) })),
+            "{status:?}"
+        );
+        assert!(start.elapsed() < Duration::from_secs(2));
     }
 }

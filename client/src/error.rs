@@ -105,12 +105,20 @@ pub enum ClientError {
         /// The server's sentence for people.
         message: String,
     },
-    /// The session ended (or closed the connection) before the answer came.
+    /// The session ended: before the answer came, or before the call. The
+    /// connection gives this error only when it knows the exit code (from
+    /// EXIT or the exit record); else [`ClientError::ConnectionClosed`].
     #[error("the session ended{}", match code { Some(c) => format!(" (exit code {c})"), None => String::new() })]
     SessionEnded {
-        /// The exit code, when known (from EXIT or the exit record).
+        /// The exit code.
         code: Option<i32>,
     },
+    /// The connection broke (the server closed it, the byte stream ended,
+    /// or a write failed) and the session's exit is not known: it may
+    /// still run, for example behind a proxy whose link went down, or
+    /// after its supervisor cut off a connection that fell behind.
+    #[error("the connection to the session closed")]
+    ConnectionClosed,
     /// No answer within the call's deadline.
     #[error("no answer from the session within {0:?}")]
     Timeout(Duration),

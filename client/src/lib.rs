@@ -9,9 +9,13 @@
 //!   of tasks may be in flight at once, each awaiting its own answer
 //!   (matched by request id). Every call has a deadline (the builder's
 //!   default or [`Client::with_deadline`]); a call's future may be dropped
-//!   at any point without disturbing other calls or the streams; a session
-//!   that ends mid-call gives [`ClientError::SessionEnded`] with its exit
-//!   code. Answers are typed ([`Status`], [`SubmitResult`], [`WaitResult`],
+//!   at any point without disturbing other calls or the streams. A broken
+//!   connection fails calls at once, not at their deadlines: when the
+//!   server closes it (a session that ends mid-call) or a write fails (the
+//!   peer is gone), every call in flight and every later one fails with
+//!   [`ClientError::SessionEnded`] and the exit code when the session's
+//!   exit is known, else [`ClientError::ConnectionClosed`]; the streams
+//!   end at the server's end of stream, after what it sent before. Answers are typed ([`Status`], [`SubmitResult`], [`WaitResult`],
 //!   [`ScreenResp`], [`Event`], [`ErrorCode`]) and every enum a newer server
 //!   could extend has an `Unknown` variant.
 //! - **Streams**: [`Client::output`] and [`Client::events`] return bounded

@@ -1,15 +1,20 @@
 //! `hm proxy ID` (issue #9 item 5): the client library over the command
 //! `hm --socket-dir DIR proxy ID` drives a real session as over its socket,
-//! and the proxy exits when the session ends or its stdin closes.
+//! and the proxy exits when the session ends or its stdin closes. A call
+//! over it after the session or the proxy is gone fails at once.
 
 mod common;
 
 use std::io::Read;
 use std::process::{Child, ChildStdout, Stdio};
 use std::sync::mpsc;
+use std::time::{Duration, Instant};
 
 use common::{poll, Env, DEADLINE};
-use heimdall_client::{ClientBuilder, RegexSource, ScreenRequest, WaitCondition, WaitResult};
+use heimdall_client::{
+    Client, ClientBuilder, ClientError, OutputItem, RegexSource, ScreenRequest, WaitCondition,
+    WaitResult, DEFAULT_DEADLINE,
+};
 
 /// A spawned `hm proxy`, killed and reaped however the test ends.
 struct Proxy(Child);
@@ -152,4 +157,96 @@ fn a_proxy_to_an_unknown_session_says_so() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.starts_with("No session found: nope"), "{err}");
     assert!(out.stdout.is_empty(), "{out:?}");
+}
+
+/// A client with the default deadline (10 s) over `hm proxy ID`, run by
+/// the command `wrapper` (e.g. `sh -c ...`) when not empty.
+async fn proxied(env: &Env, id: &str, wrapper: &[&str]) -> Client {
+    let (program, args) = wrapper.split_first().unwrap_or((&"env", &[]));
+    let mut cmd = tokio::process::Command::new(program);
+    cmd.args(args)
+        .arg(common::hm_bin())
+        .arg("--socket-dir")
+        .arg(env.sockets())
+        .args(["proxy", id])
+        .stderr(Stdio::null());
+    assert!(DEFAULT_DEADLINE >= Duration::from_secs(5));
+    ClientBuilder::new()
+        .name("proxy-test")
+        .over_command(cmd)
+        .await
+        .expect("connect over hm proxy")
+}
+
+/// A session killed from elsewhere: a call over the proxy after that fails
+/// at once with the session's end and its code, and the output stream
+/// ends with EXIT.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_call_over_hm_proxy_after_its_session_is_killed_fails_at_once() {
+    let env = Env::new();
+    env.launch("killed", &["sh"]).await;
+    let client = proxied(&env, "killed", &[]).await;
+    let mut output = client.output(0).await.expect("output");
+    env.ok(&["kill", "killed"]);
+    env.wait_gone("killed");
+    let start = Instant::now();
+    let screen = client.screen(ScreenRequest::default()).await;
+    let elapsed = start.elapsed();
+    assert!(
+        matches!(screen, Err(ClientError::SessionEnded { code: Some(_) })),
+        "{screen:?}"
+    );
+    assert!(elapsed < Duration::from_secs(2), "{elapsed:?}");
+    let ended = tokio::time::timeout(DEADLINE, async {
+        let mut last = None;
+        while let Some(item) = output.next().await {
+            last = Some(item);
+        }
+        last
+    })
+    .await
+    .expect("the output stream ends");
+    assert!(matches!(ended, Some(OutputItem::Exit { .. })), "{ended:?}");
+}
+
+/// The proxy killed under the client (the link is gone, the session is
+/// not): calls fail at once saying the connection closed — not that the
+/// session ended — and the streams end.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_call_after_the_proxy_is_killed_fails_at_once() {
+    let env = Env::new();
+    env.launch("stays", &["sh"]).await;
+    let pidfile = env.dir.path().join("proxy.pid");
+    let pidfile = pidfile.to_str().expect("utf-8 path");
+    let client = proxied(
+        &env,
+        "stays",
+        &["sh", "-c", "echo $$ >\"$0\"; exec \"$@\"", pidfile],
+    )
+    .await;
+    let mut events = client.events().await.expect("events");
+    let pid: i32 = std::fs::read_to_string(pidfile)
+        .expect("proxy pid")
+        .trim()
+        .parse()
+        .expect("a pid");
+    // SAFETY: kill(2) of the proxy this test spawned (over_command reaps it).
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGKILL) }, 0);
+    let start = Instant::now();
+    let status = client.status().await;
+    let input = client.input(&b"echo lost\n"[..]).await;
+    let elapsed = start.elapsed();
+    assert!(
+        matches!(status, Err(ClientError::ConnectionClosed)),
+        "{status:?}"
+    );
+    assert!(
+        matches!(input, Err(ClientError::ConnectionClosed)),
+        "{input:?}"
+    );
+    assert!(elapsed < Duration::from_secs(2), "{elapsed:?}");
+    let end =
+        tokio::time::timeout(DEADLINE, async { while events.next().await.is_some() {} }).await;
+    assert!(end.is_ok(), "the event stream ends");
+    assert_eq!(env.status_json("stays")["alive"], true);
 }

@@ -254,6 +254,7 @@ impl SessionTools {
                 if matches!(
                     e,
                     ClientError::SessionEnded { .. }
+                        | ClientError::ConnectionClosed
                         | ClientError::Io(_)
                         | ClientError::Server {
                             code: ErrorCode::Dead,

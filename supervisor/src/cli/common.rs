@@ -111,6 +111,7 @@ pub fn error_code(e: &anyhow::Error) -> String {
                 ClientError::BadMode(_) | ClientError::Protocol(_) => "protocol",
                 ClientError::Server { code, .. } => code.name(),
                 ClientError::SessionEnded { .. } => "session_ended",
+                ClientError::ConnectionClosed => "connection_closed",
                 ClientError::Timeout(_) => "timeout",
                 ClientError::Unsupported(_) => "unsupported",
                 ClientError::AlreadyStreaming(_) => "failed",
@@ -165,7 +166,9 @@ fn transient(e: &anyhow::Error) -> bool {
             source.kind(),
             ErrorKind::ConnectionRefused | ErrorKind::NotFound | ErrorKind::ConnectionReset
         ),
-        Some(ClientError::SessionEnded { .. } | ClientError::Io(_)) => true,
+        Some(
+            ClientError::SessionEnded { .. } | ClientError::ConnectionClosed | ClientError::Io(_),
+        ) => true,
         Some(ClientError::Server { code, .. }) => *code == ErrorCode::Dead,
         _ => false,
     })

@@ -206,7 +206,7 @@ enum End {
 /// ended.
 fn unless_gone(r: Result<(), ClientError>) -> anyhow::Result<()> {
     match r {
-        Err(ClientError::SessionEnded { .. }) => Ok(()),
+        Err(ClientError::SessionEnded { .. } | ClientError::ConnectionClosed) => Ok(()),
         r => Ok(r?),
     }
 }
@@ -217,7 +217,7 @@ fn connection_lost(e: &anyhow::Error) -> bool {
     e.chain().any(|c| {
         matches!(
             c.downcast_ref::<ClientError>(),
-            Some(ClientError::SessionEnded { .. })
+            Some(ClientError::SessionEnded { .. } | ClientError::ConnectionClosed)
         )
     })
 }
@@ -520,7 +520,9 @@ impl Attached {
             };
             match client.output_replay_paced(pacing).await {
                 Ok(o) => output = Some(o),
-                Err(ClientError::SessionEnded { .. }) => return Ok(End::Closed),
+                Err(ClientError::SessionEnded { .. } | ClientError::ConnectionClosed) => {
+                    return Ok(End::Closed)
+                }
                 Err(e) => return Err(e.into()),
             }
         }
@@ -617,11 +619,11 @@ impl Attached {
                                 Some(None)
                             }
                         }
-                        Err(ClientError::SessionEnded { .. }) if output.is_none() => {
+                        Err(ClientError::SessionEnded { .. } | ClientError::ConnectionClosed) if output.is_none() => {
                             return Ok(End::Closed)
                         }
                         // The output stream tells how it ended.
-                        Err(ClientError::SessionEnded { .. }) => None,
+                        Err(ClientError::SessionEnded { .. } | ClientError::ConnectionClosed) => None,
                         // Stuck behind input the program does not read
                         // yet (the supervisor reads a connection in
                         // order): ask again.
@@ -638,7 +640,7 @@ impl Attached {
                         };
                         match opened {
                             Ok(o) => output = Some(o),
-                            Err(ClientError::SessionEnded { .. }) => return Ok(End::Closed),
+                            Err(ClientError::SessionEnded { .. } | ClientError::ConnectionClosed) => return Ok(End::Closed),
                             Err(e) => return Err(e.into()),
                         }
                     }
@@ -770,7 +772,7 @@ impl Attached {
                         // The output stream says how the program ends (a
                         // late answer waits behind output a slow reader
                         // has not taken yet; the signal was sent).
-                        Ok(()) | Err(ClientError::SessionEnded { .. } | ClientError::Timeout(_)) => {}
+                        Ok(()) | Err(ClientError::SessionEnded { .. } | ClientError::ConnectionClosed | ClientError::Timeout(_)) => {}
                         // A heimdall 1.0 supervisor cannot signal.
                         Err(ClientError::Unsupported(_)) => return Ok(End::Signalled),
                         Err(e) => return Err(e.into()),

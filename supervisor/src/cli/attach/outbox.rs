@@ -187,7 +187,9 @@ where
         match call().await {
             Ok(()) => return Ok(true),
             Err(ClientError::Timeout(_)) => {}
-            Err(ClientError::SessionEnded { .. }) => return Ok(false),
+            Err(ClientError::SessionEnded { .. } | ClientError::ConnectionClosed) => {
+                return Ok(false)
+            }
             Err(e) => return Err(e),
         }
     }
