@@ -1221,11 +1221,13 @@ mod tests {
     }
 
     /// A client over one end of a socket pair whose other end has answered
-    /// the handshake as heimdall 1.0 does: that other end, and its writer.
+    /// the handshake as heimdall 1.0 does: that other end, its writer and
+    /// its reader.
     async fn one_zero_client_over_socket() -> (
         Client,
         std::os::unix::net::UnixStream,
         FramedWrite<tokio::net::unix::OwnedWriteHalf, FrameCodec>,
+        FramedRead<tokio::net::unix::OwnedReadHalf, FrameCodec>,
     ) {
         let (ours, theirs) = std::os::unix::net::UnixStream::pair().unwrap();
         let server = theirs.try_clone().unwrap();
@@ -1233,22 +1235,25 @@ mod tests {
             s.set_nonblocking(true).unwrap();
             tokio::net::UnixStream::from_std(s).unwrap().into_split()
         });
-        let (client, out, _) = one_zero_client_over(ours, theirs).await;
-        (client, server, out)
+        let (client, out, input) = one_zero_client_over(ours, theirs).await;
+        (client, server, out, input)
     }
 
     /// A peer that stops reading but keeps its end open and says nothing
-    /// more: the client's write fails, and the call in flight, the calls
-    /// after it and the input queued after it fail at once (they waited for
-    /// the whole deadline, 10 s), with the connection's error (the exit is
-    /// not known). The output stream ends with the server's end of stream.
+    /// more: the client's next write fails; the call in flight (its
+    /// STATUS reached the server) fails after the grace, the calls and the
+    /// input after it at once — all of them waited for the whole deadline,
+    /// 10 s — with the connection's error (the exit is not known). The
+    /// output stream ends with the server's end of stream.
     #[tokio::test]
     async fn a_failed_write_fails_every_call_at_once() {
-        let (client, server, out) = one_zero_client_over_socket().await;
+        let (client, server, out, mut input) = one_zero_client_over_socket().await;
         assert!(DEFAULT_DEADLINE >= Duration::from_secs(5));
         let mut output = client.output(0).await.unwrap();
         let c = client.clone();
         let in_flight = tokio::spawn(async move { c.status().await });
+        // The STATUS has reached the server (which does not answer it).
+        while input.next().await.unwrap().unwrap().kind != client::STATUS {}
         server.shutdown(std::net::Shutdown::Read).unwrap();
         let start = std::time::Instant::now();
         // Queued before the failure is known, or refused after.
@@ -1282,7 +1287,7 @@ mod tests {
     /// the session ended, with its code.
     #[tokio::test]
     async fn a_failed_write_after_exit_says_the_session_ended() {
-        let (client, server, mut out) = one_zero_client_over_socket().await;
+        let (client, server, mut out, _) = one_zero_client_over_socket().await;
         let mut output = client.output(0).await.unwrap();
         out.send(ServerMessage::Exit { code: 5 }.to_frame())
             .await
