@@ -176,6 +176,12 @@ impl Access {
         }
     }
 
+    /// Whether `channel` may be a thread of a listed channel: a channel of a
+    /// listed guild that is not itself listed.
+    pub fn may_be_thread(&self, guild: Option<u64>, channel: u64) -> bool {
+        guild.is_some_and(|g| self.guilds.contains(&g)) && !self.channels.contains(&channel)
+    }
+
     /// Whether the place is allowed. `parent` is the parent channel when
     /// `channel` is one of the bridge's watch threads.
     pub fn place_allowed(

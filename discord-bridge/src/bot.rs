@@ -15,7 +15,7 @@ use serenity::all::{
     CommandInteraction, CommandOptionType, ComponentInteraction, Context, CreateAllowedMentions,
     CreateAttachment, CreateAutocompleteResponse, CreateCommand, CreateCommandOption,
     CreateInteractionResponse, CreateInteractionResponseFollowup, CreateInteractionResponseMessage,
-    CreateThread, EditInteractionResponse, Event, EventHandler, GatewayIntents, GuildId,
+    CreateThread, EditInteractionResponse, Event, EventHandler, GatewayIntents, GuildId, Http,
     HttpBuilder, Interaction, Message, RawEventHandler, Ready, ResumedEvent, UserId,
 };
 
@@ -24,6 +24,7 @@ use crate::audit::{AuditLog, Entry};
 use crate::chat::{AgentHub, Job};
 use crate::config::DiscordConfig;
 use crate::lock;
+use crate::places::{Place, Places};
 use crate::sessions::Sessions;
 use crate::text::{clean, code_post, screen_message, split, Post, MESSAGE_LIMIT};
 use crate::watch::{self, parse_answer_id, WatchSpec, Watches};
@@ -40,6 +41,8 @@ pub struct Bridge {
     audit: AuditLog,
     sessions: Sessions,
     watches: Arc<Watches>,
+    /// The channels asked of Discord (are they our ended watch threads?).
+    places: Places,
     agent: Option<Arc<AgentHub>>,
     /// Who started each session from Discord.
     starters: Mutex<HashMap<String, UserId>>,
@@ -61,6 +64,7 @@ impl Bridge {
             audit,
             sessions,
             watches: Arc::new(Watches::default()),
+            places: Places::default(),
             agent: agent.map(Arc::new),
             starters: Mutex::new(HashMap::new()),
             bot_id: OnceLock::new(),
@@ -225,9 +229,26 @@ impl Bridge {
         }
     }
 
-    /// The parent channel when `channel` is one of our watch threads.
-    fn parent_of(&self, channel: u64) -> Option<u64> {
-        self.watches.session_of(channel).map(|(_, parent)| parent)
+    /// What `channel` (of `guild`) is: one of our watch threads (the
+    /// watch running or ended) or another channel. Discord is asked only
+    /// about an unknown channel that may be a thread of a listed channel.
+    async fn place(&self, http: &Http, guild: Option<u64>, channel: u64) -> Place {
+        let agent_channel = self.cfg.agent_channels.iter().any(|c| c.0 == channel);
+        let bot = self
+            .bot_id
+            .get()
+            .copied()
+            .filter(|_| !agent_channel && self.access.may_be_thread(guild, channel));
+        self.places.of(http, bot, &self.watches, channel).await
+    }
+
+    /// The parent channel when `channel` is one of our watch threads (it
+    /// counts as its parent for access).
+    async fn parent_of(&self, http: &Http, guild: Option<u64>, channel: u64) -> Option<u64> {
+        match self.place(http, guild, channel).await {
+            Place::WatchThread { parent, .. } => Some(parent),
+            Place::Other => None,
+        }
     }
 
     fn record(
@@ -359,7 +380,12 @@ impl Bridge {
         self.sessions.connect(id).await?;
         // Inside a watch thread, the new thread goes to its parent channel.
         let parent = self
-            .parent_of(cmd.channel_id.get())
+            .parent_of(
+                &ctx.http,
+                cmd.guild_id.map(GuildId::get),
+                cmd.channel_id.get(),
+            )
+            .await
             .map(ChannelId::new)
             .unwrap_or(cmd.channel_id);
         let thread = parent
@@ -391,7 +417,7 @@ impl Bridge {
         let roles = member_roles(cmd.member.as_deref().map(|m| &m.roles[..]));
         let who = self.requester(cmd.user.id, roles, cmd.guild_id, cmd.channel_id);
         let id = option(&cmd, "id");
-        let parent = self.parent_of(who.channel);
+        let parent = self.parent_of(&ctx.http, who.guild, who.channel).await;
         if let Err(refusal) = self.access.check(&who, parent, action) {
             self.record(&who, &cmd.user.name, action, id, false, refusal.to_string());
             let msg = CreateInteractionResponseMessage::new()
@@ -454,10 +480,8 @@ impl Bridge {
             .map(|a| a.value.to_string())
             .unwrap_or_default();
         // Only those who may look learn the session ids.
-        let ids = match self
-            .access
-            .check(&who, self.parent_of(who.channel), Action::List)
-        {
+        let parent = self.parent_of(&ctx.http, who.guild, who.channel).await;
+        let ids = match self.access.check(&who, parent, Action::List) {
             Ok(_) => self.sessions.running_ids(&typed),
             Err(_) => Vec::new(),
         };
@@ -480,7 +504,7 @@ impl Bridge {
         let roles = member_roles(press.member.as_ref().map(|m| &m.roles[..]));
         let who = self.requester(press.user.id, roles, press.guild_id, press.channel_id);
         // Checked against whoever pressed, not whom the prompt was for.
-        let parent = self.parent_of(who.channel);
+        let parent = self.parent_of(&ctx.http, who.guild, who.channel).await;
         let refuse = |text: String| {
             CreateInteractionResponseMessage::new()
                 .content(text)
@@ -569,13 +593,20 @@ impl Bridge {
         }
         let roles = member_roles(msg.member.as_deref().map(|m| &m.roles[..]));
         let who = self.requester(msg.author.id, roles, msg.guild_id, msg.channel_id);
-        if let Some((session, parent)) = self.watches.session_of(msg.channel_id.get()) {
-            // A thread whose watch ended (/unwatch, exit) types nothing.
-            if self.watches.thread_of(&session) != Some(msg.channel_id) {
-                let note = format!("`{session}` is no longer watched here (/watch {session})");
-                say(ctx, msg.channel_id, &note).await;
-                return;
-            }
+        let place = self.place(&ctx.http, who.guild, who.channel).await;
+        if let Place::WatchThread { session, parent } = place {
+            let session = match session {
+                Some(s) if self.watches.thread_of(&s) == Some(msg.channel_id) => s,
+                // A thread whose watch ended (/unwatch, exit) types nothing.
+                ended => {
+                    let note = match ended {
+                        Some(s) => format!("`{s}` is no longer watched here (/watch {s})"),
+                        None => "the watch of this thread has ended".into(),
+                    };
+                    say(ctx, msg.channel_id, &note).await;
+                    return;
+                }
+            };
             // A line typed in a watch thread goes to the session (operators only).
             let outcome = match self.access.check(&who, Some(parent), Action::Send) {
                 Err(refusal) => {

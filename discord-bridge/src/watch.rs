@@ -75,8 +75,8 @@ struct Entry {
     stop: signal::Sender<bool>,
 }
 
-/// The watches of the bridge: session → thread, thread → session, and the
-/// current prompt of each watched session.
+/// The running watches of the bridge: session → thread, thread → session,
+/// and the current prompt of each watched session.
 #[derive(Debug, Default)]
 pub struct Watches {
     by_session: Mutex<HashMap<String, Entry>>,
@@ -130,12 +130,19 @@ impl Watches {
         }
     }
 
+    /// A watch has ended: its thread is no longer one of the running
+    /// watches' (a line typed there later is told so through
+    /// [`crate::places`]); its session's prompt is dropped unless a newer
+    /// watch of it runs.
     fn forget(&self, session: &str, thread: ChannelId) {
         let mut by = lock(&self.by_session);
         if by.get(session).is_some_and(|e| e.thread == thread) {
             by.remove(session);
         }
-        lock(&self.prompts).remove(session);
+        lock(&self.threads).remove(&thread.get());
+        if !by.contains_key(session) {
+            lock(&self.prompts).remove(session);
+        }
     }
 }
 
@@ -507,6 +514,45 @@ impl Watcher {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Register a watch of `session` in `thread` as [`start`] does (without
+    /// its task).
+    fn register(w: &Watches, session: &str, thread: u64) {
+        let (stop, _) = signal::channel(false);
+        lock(&w.by_session).insert(
+            session.into(),
+            Entry {
+                thread: ChannelId::new(thread),
+                stop,
+            },
+        );
+        lock(&w.threads).insert(thread, (session.into(), 1));
+        w.set_prompt(session, "Go? [y/N]".into(), Vec::new());
+    }
+
+    #[test]
+    fn an_ended_watch_is_forgotten() {
+        let w = Watches::default();
+        register(&w, "a", 10);
+        register(&w, "b", 20);
+        w.forget("a", ChannelId::new(10));
+        assert_eq!(w.session_of(10), None);
+        assert_eq!(w.thread_of("a"), None);
+        assert_eq!(w.prompt("a"), None);
+        assert_eq!(w.session_of(20), Some(("b".into(), 1)));
+        // /unwatch, then a new watch of the same session before the old
+        // watcher has ended: the new one stays.
+        assert!(w.stop("b"));
+        register(&w, "b", 30);
+        w.forget("b", ChannelId::new(20));
+        assert_eq!(w.session_of(20), None);
+        assert_eq!(w.session_of(30), Some(("b".into(), 1)));
+        assert_eq!(w.thread_of("b"), Some(ChannelId::new(30)));
+        assert!(w.prompt("b").is_some());
+        w.forget("b", ChannelId::new(30));
+        assert!(lock(&w.threads).is_empty() && lock(&w.by_session).is_empty());
+        assert!(lock(&w.prompts).is_empty());
+    }
 
     #[test]
     fn backoff_starts_at_one_second_and_doubles_to_a_minute() {

@@ -480,6 +480,48 @@ fn posted(discord: &FakeDiscord, channel: u64, needle: &str) -> Option<usize> {
         .position(|m| m["content"].as_str().is_some_and(|c| c.contains(needle)))
 }
 
+/// Lines typed in `thread` after its watch of `id` ended, one after the
+/// other, until the bot has asked Discord what the thread is: it keeps only
+/// running watches, so it no longer knows the thread of an ended one. Each
+/// line is answered with the note that `id` is no longer watched there.
+async fn typed_until_the_thread_is_looked_up(discord: &FakeDiscord, thread: u64, id: &str) {
+    let note = format!("`{id}` is no longer watched here (/watch {id})");
+    let notes = || {
+        discord
+            .messages_in(thread)
+            .iter()
+            .filter(|m| m["content"] == note.as_str())
+            .count()
+    };
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let before = notes();
+        discord
+            .user_message(thread, &operator(), "echo into-an-ended-watch")
+            .unwrap();
+        until("the note in the ended watch's thread", || {
+            (notes() > before).then_some(())
+        })
+        .await;
+        if looked_up(discord, thread) > 0 {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the bot never asked Discord about the thread of an ended watch"
+        );
+    }
+}
+
+/// How many times the bot asked Discord what `channel` is.
+fn looked_up(discord: &FakeDiscord, channel: u64) -> usize {
+    discord
+        .requests()
+        .iter()
+        .filter(|r| r.route == Route::GetChannel && r.segment(1) == Some(&channel.to_string()))
+        .count()
+}
+
 /// The latest content of a message.
 fn content(discord: &FakeDiscord, id: u64) -> String {
     discord
@@ -624,6 +666,11 @@ async fn watch_thread_live_screen_prompt_buttons_typed_lines_and_exit() {
     // Exit: the final screen and the exit code.
     discord.user_message(thread, &operator(), "exit 3").unwrap();
     until("exit code 3", || posted(&discord, thread, "exit code 3")).await;
+    // A line typed after the exit is answered (from what Discord says of
+    // the thread: the ended watch is forgotten), asking once.
+    typed_until_the_thread_is_looked_up(&discord, thread, &id).await;
+    typed_until_the_thread_is_looked_up(&discord, thread, &id).await;
+    assert_eq!(looked_up(&discord, thread), 1);
 
     let audit = bridge.audit();
     let has = |user: u64, action: &str, allowed: bool| {
@@ -897,6 +944,7 @@ async fn unwatch_stops_the_live_screen_of_the_thread() {
         posted(&discord, thread, "no longer watched")
     })
     .await;
+    typed_until_the_thread_is_looked_up(&discord, thread, &id).await;
     send(&discord, &id, "echo fresh-$((4+5))").await;
     let screen = screen_until(&discord, &id, "fresh-9", |s| s.contains("fresh-9")).await;
     assert!(!screen.contains("stale-7"), "{screen}");
