@@ -89,6 +89,8 @@ pub enum WaitResult {
     EndedFirst {
         /// The exit code.
         code: i32,
+        /// The signal that killed it, if any.
+        signal: Option<i32>,
     },
     /// An answer this library does not know (from a newer server).
     Unknown(Value),
@@ -115,9 +117,10 @@ impl WaitResult {
                 signal: v["signal"].as_i64().map(|s| s as i32),
             }),
             (false, _, Some("timeout")) => Some(WaitResult::TimedOut),
-            (false, _, Some("exited")) => v["code"]
-                .as_i64()
-                .map(|c| WaitResult::EndedFirst { code: c as i32 }),
+            (false, _, Some("exited")) => v["code"].as_i64().map(|c| WaitResult::EndedFirst {
+                code: c as i32,
+                signal: v["signal"].as_i64().map(|s| s as i32),
+            }),
             _ => None,
         };
         r.unwrap_or(WaitResult::Unknown(v))

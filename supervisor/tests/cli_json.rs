@@ -356,3 +356,81 @@ fn item26_a_man_page_per_subcommand_and_no_reference_to_a_missing_page() {
     assert_eq!(env.ok(&["man", "wait"]), wait);
     assert_eq!(env.run(&["man", "nosuch"]).status.code(), Some(2));
 }
+
+/// `hm wait` on a session that exited before the condition held says so the
+/// same way whether it was waiting when the program exited or asked after:
+/// one line on stderr (exit 1), or with `--json` the `exited` error with its
+/// `code`, `signal` and `message`. `--exit` answers with the exit code; a
+/// timeout has its `message` too.
+#[test]
+fn wait_on_an_exited_session_says_so_every_time() {
+    let env = Env::new();
+    env.start("k7", &[], &["sh", "-c", "read x; exit 3"]);
+    env.wait_screen("k7", "^$");
+    let (code, v, _) = json_of(
+        &env,
+        &["wait", "k7", "--regex", "never", "--timeout", "1", "--json"],
+    );
+    assert_eq!(code, Some(124));
+    assert_eq!(
+        v,
+        serde_json::json!({"ok": false, "error": "timeout",
+            "message": "timed out waiting on session \"k7\""})
+    );
+    let live = env
+        .hm()
+        .args(["wait", "k7", "--idle", "600000"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn hm wait");
+    env.ok(&["send", "k7", "go\n"]);
+    let out = live.wait_with_output().expect("hm wait");
+    let said = "hm: session \"k7\" exited (code 3) before the condition held\n";
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(String::from_utf8_lossy(&out.stderr), said);
+    env.wait_gone("k7");
+    for condition in [
+        &["--regex", "never"][..],
+        &["--state", "idle"],
+        &["--idle", "10"],
+        &["--regex", "never", "--output"],
+    ] {
+        let mut args = vec!["wait", "k7"];
+        args.extend_from_slice(condition);
+        let out = env.run(&args);
+        assert_eq!(out.status.code(), Some(1), "hm {args:?}");
+        assert_eq!(String::from_utf8_lossy(&out.stderr), said, "hm {args:?}");
+        assert!(out.stdout.is_empty(), "hm {args:?}");
+        args.push("--json");
+        let (code, v, stderr) = json_of(&env, &args);
+        assert_eq!((code, stderr.as_str()), (Some(1), ""), "hm {args:?}");
+        assert_eq!(
+            v,
+            serde_json::json!({"ok": false, "error": "exited", "code": 3, "signal": null,
+                "message": "session \"k7\" exited (code 3) before the condition held"}),
+            "hm {args:?}"
+        );
+    }
+    let (code, v, _) = json_of(&env, &["wait", "k7", "--exit", "--json"]);
+    assert_eq!(code, Some(3));
+    assert_eq!(
+        v,
+        serde_json::json!({"ok": true, "until": "exit", "code": 3, "signal": null})
+    );
+
+    env.start("k9", &[], &["sleep", "600"]);
+    env.ok(&["kill", "k9"]);
+    env.wait_gone("k9");
+    let (code, v, _) = json_of(&env, &["wait", "k9", "--regex", "never", "--json"]);
+    assert_eq!(code, Some(1));
+    assert_eq!(
+        (v["code"].as_i64(), v["signal"].as_i64()),
+        (Some(143), Some(15)),
+        "{v}"
+    );
+    assert_eq!(
+        v["message"],
+        "session \"k9\" exited (killed by signal 15, code 143) before the condition held"
+    );
+}

@@ -211,7 +211,9 @@ async fn a_call_in_flight_when_the_session_ends_says_so_with_the_code() {
     });
     client.input(&b"x\n"[..]).await.expect("input");
     match tokio::time::timeout(DEADLINE, waiting).await {
-        Ok(Ok(Ok(WaitResult::EndedFirst { code }))) => assert_eq!(code, 7),
+        Ok(Ok(Ok(WaitResult::EndedFirst { code, signal }))) => {
+            assert_eq!((code, signal), (7, None))
+        }
         Ok(Ok(Err(ClientError::SessionEnded { code }))) => assert_eq!(code, Some(7)),
         other => panic!("{other:?}"),
     }

@@ -655,7 +655,7 @@ impl SessionTools {
                 "not yet: the condition did not hold within {} s; the session is still running{cut}",
                 timeout.as_secs()
             ),
-            WaitResult::EndedFirst { code } => {
+            WaitResult::EndedFirst { code, .. } => {
                 format!("session {id} exited (code {code}) before the condition held")
             }
             WaitResult::Unknown(v) => format!("the session answered {v}"),

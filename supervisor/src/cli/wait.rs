@@ -44,8 +44,8 @@ pub struct WaitArgs {
     pub json: bool,
 }
 
-/// The JSON document `hm wait --json` prints for an answer.
-fn to_json(r: &WaitResult) -> Value {
+/// The JSON document `hm wait --json` prints for an answer from session `id`.
+fn to_json(id: &str, r: &WaitResult) -> Value {
     match r {
         WaitResult::Idle { idle_ms, state } => {
             json!({"ok": true, "until": "idle", "silent_ms": idle_ms, "state": state.name()})
@@ -68,10 +68,73 @@ fn to_json(r: &WaitResult) -> Value {
         WaitResult::Exited { code, signal } => {
             json!({"ok": true, "until": "exit", "code": code, "signal": signal})
         }
-        WaitResult::TimedOut => json!({"ok": false, "error": "timeout"}),
-        WaitResult::EndedFirst { code } => json!({"ok": false, "error": "exited", "code": code}),
+        WaitResult::TimedOut => {
+            json!({"ok": false, "error": "timeout", "message": timed_out_message(id)})
+        }
+        WaitResult::EndedFirst { code, signal } => ended_first_json(id, *code, *signal),
         WaitResult::Unknown(v) => v.clone(),
     }
+}
+
+/// What `hm wait` says when its timeout passed.
+fn timed_out_message(id: &str) -> String {
+    format!("timed out waiting on session {id:?}")
+}
+
+/// What `hm wait` says when session `id` ended before the condition held.
+fn ended_first_message(id: &str, code: i32, signal: Option<i32>) -> String {
+    let how = match signal {
+        Some(sig) => format!("killed by signal {sig}, code {code}"),
+        None => format!("code {code}"),
+    };
+    format!("session {id:?} exited ({how}) before the condition held")
+}
+
+/// The `--json` error for a session that ended before the condition held.
+fn ended_first_json(id: &str, code: i32, signal: Option<i32>) -> Value {
+    json!({
+        "ok": false,
+        "error": "exited",
+        "code": code,
+        "signal": signal,
+        "message": ended_first_message(id, code, signal),
+    })
+}
+
+/// Report answer `r` of session `id` (as JSON on stdout with `json`) and
+/// return `hm wait`'s exit code.
+fn report(id: &str, r: WaitResult, json: bool) -> anyhow::Result<i32> {
+    if json {
+        print_json(&to_json(id, &r))?;
+    }
+    Ok(match r {
+        WaitResult::Exited { code, .. } => code,
+        WaitResult::Regex { matched, .. } => {
+            if !json {
+                outln!("{matched}");
+            }
+            0
+        }
+        WaitResult::Idle { .. } | WaitResult::State { .. } => 0,
+        WaitResult::TimedOut => {
+            if !json {
+                eprintln!("hm: {}", timed_out_message(id));
+            }
+            TIMEOUT_EXIT
+        }
+        WaitResult::EndedFirst { code, signal } => {
+            if !json {
+                eprintln!("hm: {}", ended_first_message(id, code, signal));
+            }
+            1
+        }
+        WaitResult::Unknown(v) => {
+            if !json {
+                eprintln!("hm: session {id:?} answered {v}");
+            }
+            i32::from(v["ok"].as_bool() != Some(true))
+        }
+    })
 }
 
 /// `hm wait`.
@@ -93,54 +156,22 @@ pub fn run(common: &Common, args: WaitArgs) -> anyhow::Result<i32> {
     } else {
         WaitCondition::Exit
     };
+    // A session that already ended answers from its exit record, as it
+    // would have answered live.
     let ended = |rec: ExitRecord| {
-        if args.json {
-            print_json(&if args.exit {
-                json!({"ok": true, "until": "exit", "code": rec.code, "signal": rec.signal})
-            } else {
-                json!({"ok": false, "error": "exited", "code": rec.code})
-            })?;
-        }
-        Ok(if args.exit { rec.code } else { 1 })
+        let (code, signal) = (rec.code, rec.signal);
+        let r = if args.exit {
+            WaitResult::Exited { code, signal }
+        } else {
+            WaitResult::EndedFirst { code, signal }
+        };
+        report(&rec.id, r, args.json)
     };
     let ask = |paths: &SessionPaths| {
         runtime()?.block_on(async {
             let c = open(paths, "hm wait").await?;
             let r = answer(paths, c.wait(condition.clone(), args.timeout)).await?;
-            if args.json {
-                print_json(&to_json(&r))?;
-            }
-            Ok(match r {
-                WaitResult::Exited { code, .. } => code,
-                WaitResult::Regex { matched, .. } => {
-                    if !args.json {
-                        outln!("{matched}");
-                    }
-                    0
-                }
-                WaitResult::Idle { .. } | WaitResult::State { .. } => 0,
-                WaitResult::TimedOut => {
-                    if !args.json {
-                        eprintln!("hm: timed out waiting on session {:?}", paths.id);
-                    }
-                    TIMEOUT_EXIT
-                }
-                WaitResult::EndedFirst { code } => {
-                    if !args.json {
-                        eprintln!(
-                            "hm: session {:?} exited (code {code}) before the condition held",
-                            paths.id
-                        );
-                    }
-                    1
-                }
-                WaitResult::Unknown(v) => {
-                    if !args.json {
-                        eprintln!("hm: session {:?} answered {v}", paths.id);
-                    }
-                    i32::from(v["ok"].as_bool() != Some(true))
-                }
-            })
+            report(&paths.id, r, args.json)
         })
     };
     ask_session(&cfg, &args.id, ask, ended)
