@@ -119,6 +119,16 @@ impl PtyInput {
         self.drained.notify_waiters();
     }
 
+    /// Drop the input queued for a pty nobody reads any more.
+    fn drop_queued(&self) {
+        let mut q = lock(&self.queue);
+        tracing::debug!(bytes = q.bytes, "the pty hung up; queued input dropped");
+        q.chunks.clear();
+        q.bytes = 0;
+        drop(q);
+        self.drained.notify_waiters();
+    }
+
     /// Write queued input as the pty takes it. Runs until the pty fails.
     pub async fn run(self: Arc<Self>) {
         loop {
@@ -151,12 +161,23 @@ impl PtyInput {
                 blocked
             };
             self.drained.notify_waiters();
-            if blocked {
-                match self.master.writable().await {
-                    Ok(mut guard) => guard.clear_ready(),
-                    Err(_) => return,
+            if !blocked {
+                queued.await;
+                continue;
+            }
+            let hung_up = match self.master.writable().await {
+                // Every process has closed the program's side of the pty:
+                // nothing will read this input, and the pty stays "ready"
+                // while writes fail with EAGAIN — drop it rather than retry.
+                Ok(guard) if guard.ready().is_write_closed() => true,
+                Ok(mut guard) => {
+                    guard.clear_ready();
+                    false
                 }
-            } else {
+                Err(_) => return,
+            };
+            if hung_up {
+                self.drop_queued();
                 queued.await;
             }
         }

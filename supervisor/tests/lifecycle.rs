@@ -165,3 +165,34 @@ fn ls_removes_stale_files_of_a_dead_supervisor() {
     assert!(!out.contains("stale"), "{out}");
     assert!(!pid.exists() && !env.sock("stale").exists());
 }
+
+/// A program that ends (or is killed) with typed input it never read: the
+/// input still queued in the supervisor is dropped, the session ends and
+/// its exit is recorded (the pty's closed side used to make the input
+/// writer spin forever on EAGAIN, starving the supervisor).
+#[test]
+fn a_program_that_ends_with_unread_input_still_ends_the_session() {
+    let env = Env::new();
+    // Ends by itself, in cooked mode (the line discipline holds 4 KiB).
+    env.start("ends", &[], &["sh", "-c", "sleep 1; exit 6"]);
+    let lines: String = (1..=20_000).map(|i| format!("{i}\n")).collect();
+    env.ok(&["send", "ends", &lines]);
+    let out = env.run(&["wait", "ends", "--exit", "--timeout", "30000"]);
+    assert_eq!(out.status.code(), Some(6), "{out:?}");
+    env.wait_gone("ends");
+    let st = env.status_json("ends");
+    assert_eq!(
+        (st["alive"].as_bool(), st["code"].as_i64()),
+        (Some(false), Some(6)),
+        "{st}"
+    );
+
+    // Killed, with half a megabyte waiting.
+    env.start("killed", &[], &["sh", "-c", "stty raw -echo; sleep 100"]);
+    let a = "a".repeat(100_000);
+    env.ok(&["send", "killed", &a, &a, &a, &a, &a]);
+    let out = env.run(&["kill", "killed"]);
+    assert!(out.status.success(), "{out:?}");
+    env.wait_gone("killed");
+    assert_eq!(env.status_json("killed")["alive"], false);
+}
