@@ -23,7 +23,8 @@ pub enum ErrorCode {
     Dead,
     /// The session cannot do this (e.g. it runs without a screen model).
     Unsupported,
-    /// Too many requests in flight on this connection.
+    /// Too many requests in flight on this connection, or other SUBMITs
+    /// to the session typed for the whole of this SUBMIT's timeout.
     Busy,
     /// The server tried and failed.
     Failed,

@@ -138,10 +138,9 @@ async fn settle(
     }
 }
 
-/// Wait up to `timeout` for output beyond `from` or a state change.
-async fn reacted(session: &Session, from: u64, state: State, timeout: Duration) -> bool {
+/// Wait until `deadline` for output beyond `from` or a state change.
+async fn reacted(session: &Session, from: u64, state: State, deadline: Instant) -> bool {
     let mut watch = session.output.watch();
-    let deadline = Instant::now() + timeout;
     loop {
         if session.output.end() > from
             || session.state() != state
@@ -158,8 +157,25 @@ async fn reacted(session: &Session, from: u64, state: State, timeout: Duration) 
 
 /// SUBMIT: bracketed paste when the program enabled it (the text as typed
 /// otherwise, newlines as Enter); Enter as a separate write once the program
-/// has taken the text; then confirm the program reacted.
+/// has taken the text; then confirm the program reacted. SUBMITs to one
+/// session take turns (whatever connection they came from): the time spent
+/// waiting for the turn counts against the request's timeout.
 pub async fn submit(session: Arc<Session>, req: SubmitRequest) -> Result<Value, Failure> {
+    let timeout_ms = req.timeout_ms.unwrap_or(SUBMIT_TIMEOUT_MS);
+    let arrived = Instant::now();
+    let timeout = Duration::from_millis(timeout_ms);
+    if session.exit_status().is_some() {
+        return Err(dead(&session));
+    }
+    let Ok(_turn) = tokio::time::timeout(timeout, session.submit_turn.lock()).await else {
+        return Err((
+            "busy",
+            format!(
+                "other SUBMITs to this session were typing for the whole timeout ({timeout_ms} ms); nothing was typed"
+            ),
+        ));
+    };
+    let waited = arrived.elapsed();
     if session.exit_status().is_some() {
         return Err(dead(&session));
     }
@@ -192,8 +208,8 @@ pub async fn submit(session: Arc<Session>, req: SubmitRequest) -> Result<Value, 
     // Refused only when the text ended the program (a one-key prompt):
     // then the Enter has nowhere to go and the program did react.
     let _ended_by_the_text = session.input(Bytes::from_static(b"\r")).await;
-    let timeout = Duration::from_millis(req.timeout_ms.unwrap_or(SUBMIT_TIMEOUT_MS));
-    let accepted = reacted(&session, typed, state, timeout).await;
+    let deadline = Instant::now() + timeout.saturating_sub(waited);
+    let accepted = reacted(&session, typed, state, deadline).await;
     Ok(json!({
         "ok": true,
         "accepted": accepted,

@@ -95,6 +95,9 @@ pub struct Session {
     kick: Notify,
     /// The waiting detector's state (see [`crate::classify::waiting::watch`]).
     pub waiting: crate::classify::waiting::watch::Cell,
+    /// Held by the SUBMIT typing now: one SUBMIT at a time types its text,
+    /// its Enter and waits for the reaction, so lines never interleave.
+    pub submit_turn: tokio::sync::Mutex<()>,
 }
 
 impl Session {
@@ -160,6 +163,7 @@ impl Session {
             killing: AtomicBool::new(false),
             kick: Notify::new(),
             waiting: Default::default(),
+            submit_turn: tokio::sync::Mutex::new(()),
             config,
         };
         Ok(Arc::new(session))

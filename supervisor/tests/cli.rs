@@ -328,3 +328,46 @@ fn hm_run_without_a_terminal_streams_output_and_returns_the_code() {
     );
     assert!(String::from_utf8_lossy(&out.stderr).contains("[session ci exited with code 4]"));
 }
+
+/// SUBMITs to one session from several connections at once take turns:
+/// each line is typed, entered and confirmed before the next is typed, so
+/// each runs as its own command (they were typed into one line).
+#[test]
+fn concurrent_submits_to_one_session_run_as_separate_lines() {
+    let env = Env::new();
+    env.start("cs", &[], &["bash", "--norc", "--noprofile"]);
+    env.ok(&["wait", "cs", "--state", "waiting", "--timeout", "20000"]);
+    let n = 6;
+    let submits: Vec<_> = (1..=n)
+        .map(|i| {
+            env.hm()
+                .args(["submit", "cs", &format!("echo L{i}"), "--json"])
+                .stdout(std::process::Stdio::piped())
+                .spawn()
+                .expect("spawn hm submit")
+        })
+        .collect();
+    for (i, child) in submits.into_iter().enumerate() {
+        let out = child.wait_with_output().expect("hm submit");
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success(), "submit {}: {stdout}", i + 1);
+        let v: serde_json::Value = serde_json::from_str(&stdout).expect("submit json");
+        assert_eq!(v["accepted"], true, "submit {}: {v}", i + 1);
+    }
+    let end = std::time::Instant::now() + DEADLINE;
+    loop {
+        let lines = env.screen_lines("cs");
+        let missing: Vec<_> = (1..=n)
+            .filter(|i| !lines.iter().any(|l| l.trim_end() == format!("L{i}")))
+            .collect();
+        if missing.is_empty() {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < end,
+            "no output line of its own for L{missing:?}; screen:\n{}",
+            lines.join("\n")
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
