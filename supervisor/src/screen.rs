@@ -5,13 +5,19 @@
 //! The model is a *reader* of the output ring, not part of the output path:
 //! it tracks the offset it has parsed up to. Output that follows a pause is
 //! parsed as it arrives; a stream of output is parsed at most every 50 ms,
-//! and when more than [`SKIP_OVER`] bytes are pending only the newest
-//! [`REPLAY_TAIL`] bytes are parsed — enough to rebuild any screen while
-//! costing a flood almost nothing. Every request that reads the screen
-//! (SCREEN, WAIT on the screen, SUBMIT, a redraw) first catches up. Modes set by skipped bytes
-//! (alternate screen, bracketed paste) are kept from before the skip;
-//! full-screen programs redraw continually, so their picture is right again
-//! after their next frame.
+//! and when more than [`SKIP_OVER`] bytes are pending (or the ring already
+//! dropped unparsed bytes) the model skips ahead: it parses only the newest
+//! [`REPLAY_TAIL`] bytes, resuming at a point where the terminal's state is
+//! known ([`ScreenModel::feed_after_skip`]) — enough to rebuild any screen
+//! while costing a flood almost nothing. Every request that reads the screen
+//! (SCREEN, WAIT on the screen, SUBMIT, a redraw) first catches up.
+//!
+//! What a skipped stretch can cost: content written only inside the skipped
+//! bytes (a cell painted once during the flood and never again, a title set
+//! mid-flood) and modes switched there (alternate screen, bracketed paste,
+//! colours of the pen) are missing until the program writes them again. What
+//! is parsed after the skip is never misplaced: parsing never resumes in the
+//! middle of an escape sequence or of a line.
 
 use heimdall_protocol::{Cursor, ScreenFormat, ScreenResp};
 
@@ -19,6 +25,41 @@ use heimdall_protocol::{Cursor, ScreenFormat, ScreenResp};
 pub const SKIP_OVER: usize = 256 * 1024;
 /// Bytes parsed after a skip.
 pub const REPLAY_TAIL: usize = 32 * 1024;
+
+/// Where parsing resumes in the bytes that follow a skipped stretch.
+#[derive(Debug, PartialEq, Eq)]
+enum Resume {
+    /// At this ESC starting an absolute cursor move (CUP/HVP): an ESC puts
+    /// the parser in a known state from any state, and the move puts the
+    /// cursor where the program meant it.
+    CursorMove(usize),
+    /// At this line feed, after a carriage return: the next line starts at
+    /// column 0 of the next row (the text of a scrolling stream).
+    LineFeed(usize),
+    /// Nowhere better (one long line with neither): at the first byte.
+    Start,
+}
+
+/// The first point in `tail` where parsing can resume after a skip: an
+/// absolute cursor move if there is one, else a line feed.
+fn resume_point(tail: &[u8]) -> Resume {
+    let cursor_move = tail.iter().enumerate().position(|(i, &b)| {
+        if b != 0x1b || tail.get(i + 1) != Some(&b'[') {
+            return false;
+        }
+        let params = tail[i + 2..]
+            .iter()
+            .position(|c| !(c.is_ascii_digit() || *c == b';'));
+        params.is_some_and(|n| matches!(tail[i + 2 + n], b'H' | b'f'))
+    });
+    if let Some(i) = cursor_move {
+        return Resume::CursorMove(i);
+    }
+    match tail.iter().position(|&b| b == b'\n') {
+        Some(i) => Resume::LineFeed(i),
+        None => Resume::Start,
+    }
+}
 
 /// What parsing output produced besides the picture.
 #[derive(Debug, Default)]
@@ -87,6 +128,31 @@ impl ScreenModel {
         hooks.title_changed = false;
         hooks.bells = 0;
         noticed
+    }
+
+    /// Parse `tail`, the newest bytes of the output after a skipped stretch:
+    /// the parser starts afresh (nothing half-parsed from before the skip
+    /// survives) and resumes at the first point of `tail` where the
+    /// terminal's state is known (see [`crate::screen`] for what the skip
+    /// can cost).
+    pub fn feed_after_skip(&mut self, tail: &[u8]) -> Noticed {
+        let (rows, cols) = self.screen().size();
+        let mut fresh = vt100::Parser::new_with_callbacks(
+            rows,
+            cols,
+            self.scrollback_lines,
+            std::mem::take(self.parser.callbacks_mut()),
+        );
+        std::mem::swap(fresh.screen_mut(), self.parser.screen_mut());
+        self.parser = fresh;
+        match resume_point(tail) {
+            Resume::CursorMove(i) => self.feed(&tail[i..]),
+            Resume::LineFeed(i) => {
+                self.parser.process(b"\r");
+                self.feed(&tail[i..])
+            }
+            Resume::Start => self.feed(tail),
+        }
     }
 
     /// Resize the screen.
@@ -243,6 +309,30 @@ mod tests {
         assert_eq!(sb, vec!["line3", "line4", "line5", "line6", "line7"]);
         assert_eq!(s.lines, vec!["line8", "line9", ""]);
         assert_eq!(s.cursor.row, 2);
+    }
+
+    #[test]
+    fn resume_points() {
+        assert_eq!(resume_point(b"zz\x1b[5;1Hrow\r\nx"), Resume::CursorMove(2));
+        assert_eq!(resume_point(b"5;1Hrow\x1b[Hx"), Resume::CursorMove(7));
+        assert_eq!(resume_point(b"zz\x1b[1mab\r\ncd"), Resume::LineFeed(9));
+        assert_eq!(resume_point(b"zz\x1b[2"), Resume::Start);
+    }
+
+    #[test]
+    fn a_skip_mid_sequence_or_mid_line_misplaces_nothing() {
+        let mut m = ScreenModel::new(20, 4, 0);
+        // Parsed before the skip: cursor mid-row 3, a half-read CSI.
+        m.feed(b"\x1b[1;1Htop\x1b[3;1Hrow 3 zz\x1b[3");
+        // The tail starts mid-line: "zzzz" must not land anywhere.
+        m.feed_after_skip(b"zzzz\x1b[3;1Hrow 3 yy\x1b[4;1Hbottom");
+        assert_eq!(m.lines(), vec!["top", "", "row 3 yy", "bottom"]);
+        // A scrolling stream resumes at a line start.
+        let mut m = ScreenModel::new(20, 3, 0);
+        m.feed(b"a\r\nb\r\nhalf a li");
+        m.feed_after_skip(b"ne\r\nc\r\nd");
+        // "ne" was skipped: the half line stays as parsed, nothing is added.
+        assert_eq!(m.lines(), vec!["half a li", "c", "d"]);
     }
 
     #[test]

@@ -63,19 +63,29 @@ impl Session {
         let mut st = lock(self.screen.as_ref()?);
         let end = self.output.end();
         if st.parsed < end {
-            let mut from = st.parsed;
-            if end - from > SKIP_OVER as u64 {
-                from = end - REPLAY_TAIL as u64;
-            }
-            let (_, slices) = self.output.slices_from(from);
+            // Skip ahead when too much is pending or the ring already
+            // dropped unparsed bytes (see `crate::screen`).
+            let skip = end - st.parsed > SKIP_OVER as u64 || self.output.start() > st.parsed;
+            let from = if skip {
+                end.saturating_sub(REPLAY_TAIL as u64)
+            } else {
+                st.parsed
+            };
+            let (from, slices) = self.output.slices_from(from);
             let mut bells = 0;
             let mut title = None;
-            for s in &slices {
-                let n = st.model.feed(s);
+            let mut note = |n: crate::screen::Noticed| {
                 bells += n.bells;
-                title = n.title.or(title);
+                title = n.title.or(title.take());
+            };
+            if skip {
+                note(st.model.feed_after_skip(&slices.concat()));
+            } else {
+                for s in &slices {
+                    note(st.model.feed(s));
+                }
             }
-            st.parsed = end;
+            st.parsed = from + slices.iter().map(|s| s.len() as u64).sum::<u64>();
             st.synced_at = Instant::now();
             if let Some(title) = title {
                 self.emit_event(Event::Title { title });

@@ -1,0 +1,59 @@
+//! The screen model after an output burst too large to parse as it comes:
+//! it skips ahead, and what it shows afterwards is still exactly the
+//! program's screen (nothing parsed from the middle of a line or of an
+//! escape sequence).
+
+mod common;
+
+use common::Env;
+
+/// Draws a header, waits for a line on stdin, then repaints rows 2–23 with
+/// absolute cursor moves `FRAMES` times in one write (megabytes), ends with
+/// a status line on row 24 and stays alive.
+const BURST: &str = r#"
+import os, sys
+os.write(1, ("\033[?1049h\033[H\033[2JHEADER-LINE\r\n"
+    + "".join("filler line %06d\r\n" % i for i in range(20))).encode())
+sys.stdin.readline()
+frame = "".join("\033[%d;1Hrow %d %s" % (r, r, "z" * 60) for r in range(2, 24))
+os.write(1, (frame * int(sys.argv[1]) + "\033[24;1HSTATUS-BOTTOM").encode())
+sys.stdin.readline()
+"#;
+
+/// Repaints per burst: ~1.7 KB each, so ~3 MB, far over the 256 KiB beyond
+/// which the model skips ahead.
+const FRAMES: &str = "1800";
+
+/// The screen the burst leaves, as a terminal shows it.
+fn expected() -> Vec<String> {
+    let mut lines = vec!["HEADER-LINE".to_string()];
+    lines.extend((2..24).map(|r| format!("row {r} {}", "z".repeat(60))));
+    lines.push("STATUS-BOTTOM".to_string());
+    lines
+}
+
+#[test]
+fn screen_after_a_burst_is_the_programs_screen() {
+    let env = Env::new();
+    let script = env.dir.path().join("burst.py");
+    std::fs::write(&script, BURST).unwrap();
+    let script = script.to_str().unwrap();
+    // Several sessions at once: where a skip lands varies from run to run.
+    let ids: Vec<String> = (0..4).map(|i| format!("burst{i}")).collect();
+    for id in &ids {
+        let size = ["--cols", "80", "--rows", "24"];
+        env.start(id, &size, &["python3", script, FRAMES]);
+        env.wait_screen(id, "^HEADER-LINE");
+    }
+    for id in &ids {
+        env.ok(&["send", "--keys", "--gap", "0", id, "Enter"]);
+    }
+    for id in &ids {
+        env.wait_screen(id, "^STATUS-BOTTOM");
+        assert_eq!(env.screen_lines(id), expected(), "session {id}");
+    }
+    for id in &ids {
+        env.ok(&["kill", id]);
+        env.wait_gone(id);
+    }
+}
