@@ -9,7 +9,7 @@ use std::os::unix::process::CommandExt;
 use std::process::{Child, ChildStdout, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{one_zero_server, poll, Env, DEADLINE};
+use common::{one_zero_server, poll, Env, Piped, DEADLINE};
 use nix::sys::termios::{tcgetattr, Termios};
 
 /// `hm` running in a pty whose master this test reads and renders.
@@ -565,40 +565,6 @@ fn hm_run_keeps_keys_typed_while_it_starts() {
         t.wait_text("typed-42");
         t.type_bytes(b"exit 5\r");
         assert_eq!(t.wait_exit(), Some(5), "round {round}: {}", t.text());
-    }
-}
-
-/// `hm` with piped stdio, killed and reaped if a test fails while it runs.
-struct Piped(Child);
-
-impl Piped {
-    fn spawn(env: &Env, args: &[&str], stdin: Stdio) -> Piped {
-        let child = env
-            .hm()
-            .args(args)
-            .stdin(stdin)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn hm");
-        Piped(child)
-    }
-
-    /// Wait (with the test deadline) for the exit; the code and stderr.
-    fn exit(&mut self, what: &str) -> (Option<i32>, String) {
-        let status = poll(what, DEADLINE, || self.0.try_wait().unwrap());
-        let mut err = String::new();
-        if let Some(mut e) = self.0.stderr.take() {
-            e.read_to_string(&mut err).unwrap();
-        }
-        (status.code(), err)
-    }
-}
-
-impl Drop for Piped {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
     }
 }
 

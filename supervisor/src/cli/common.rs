@@ -154,6 +154,33 @@ pub fn find(dir: &SocketDir, id: &str) -> anyhow::Result<Found> {
     }
 }
 
+/// The exit record of a session whose connection ended without its EXIT,
+/// waited for a little (a session that exits at once may close before its
+/// EXIT is read); `None`: the connection was lost while the session ran
+/// (its supervisor was killed, say).
+pub fn exit_recorded(paths: &SessionPaths) -> Option<ExitRecord> {
+    let deadline = std::time::Instant::now() + Duration::from_secs(2);
+    loop {
+        if let Ok(rec) = ExitRecord::read(&paths.exit) {
+            return Some(rec);
+        }
+        if std::time::Instant::now() >= deadline {
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// The error of a stream (`hm tail -f`, `hm events`) that ended without
+/// the session's end: its connection was lost (`connection_closed` in
+/// `--json`).
+pub fn connection_lost(paths: &SessionPaths) -> anyhow::Error {
+    anyhow::Error::new(ClientError::ConnectionClosed).context(format!(
+        "lost the connection to session {:?} before it ended (its supervisor went away?)",
+        paths.id
+    ))
+}
+
 /// How often [`ask_session`] looks again at a session that is starting or ending.
 const RETRY: Duration = Duration::from_millis(20);
 

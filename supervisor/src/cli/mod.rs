@@ -35,6 +35,7 @@ mod send;
 mod signal;
 mod start;
 mod status;
+mod stdout_gone;
 mod submit;
 mod tail;
 mod wait;

@@ -1,5 +1,8 @@
 //! `hm tail ID`: the raw output — the scrollback (or from an offset) up to
-//! now, and with `-f` live until the session ends.
+//! now, and with `-f` live until the session ends. It ends quietly when
+//! its reader goes away (`hm tail -f X | head -1`, also while the session
+//! is quiet), and with an error when the connection is lost before the
+//! session's end (its supervisor killed).
 
 use std::io::Write;
 
@@ -7,7 +10,10 @@ use anyhow::anyhow;
 use clap::Args;
 use heimdall_client::{GapCause, OutputItem};
 
-use super::common::{answer, find, open, runtime, socket_dir, Found};
+use super::common::{
+    answer, connection_lost, exit_recorded, find, open, runtime, socket_dir, Found,
+};
+use super::stdout_gone::{broken_pipe, stdout_gone};
 use super::Common;
 
 /// Arguments of `hm tail`.
@@ -51,7 +57,21 @@ pub fn run(common: &Common, args: TailArgs) -> anyhow::Result<i32> {
         let mut stream = answer(&paths, c.output(from)).await?;
         drop(c);
         let mut out = std::io::stdout().lock();
-        while let Some(item) = stream.next().await {
+        let gone = stdout_gone();
+        tokio::pin!(gone);
+        loop {
+            let item = tokio::select! {
+                item = stream.next() => item,
+                _ = &mut gone => return Err(broken_pipe()),
+            };
+            let Some(item) = item else {
+                // The stream ended without the session's EXIT.
+                out.flush()?;
+                if exit_recorded(&paths).is_none() {
+                    return Err(connection_lost(&paths));
+                }
+                break;
+            };
             match item {
                 OutputItem::Data { offset, bytes } => {
                     let take = if args.follow {

@@ -212,6 +212,40 @@ impl Drop for Env {
     }
 }
 
+/// `hm` with piped stdio, killed and reaped if a test fails while it runs.
+pub struct Piped(pub std::process::Child);
+
+impl Piped {
+    pub fn spawn(env: &Env, args: &[&str], stdin: std::process::Stdio) -> Piped {
+        let child = env
+            .hm()
+            .args(args)
+            .stdin(stdin)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("spawn hm");
+        Piped(child)
+    }
+
+    /// Wait (with the test deadline) for the exit; the code and stderr.
+    pub fn exit(&mut self, what: &str) -> (Option<i32>, String) {
+        let status = poll(what, DEADLINE, || self.0.try_wait().unwrap());
+        let mut err = String::new();
+        if let Some(mut e) = self.0.stderr.take() {
+            e.read_to_string(&mut err).unwrap();
+        }
+        (status.code(), err)
+    }
+}
+
+impl Drop for Piped {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// Whether a process exists and is not a zombie.
 pub fn alive(pid: i32) -> bool {
     match std::fs::read_to_string(format!("/proc/{pid}/stat")) {

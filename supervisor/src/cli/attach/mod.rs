@@ -35,9 +35,8 @@ use tokio::io::unix::AsyncFd;
 use tokio::signal::unix::{signal, SignalKind};
 use tokio::sync::oneshot;
 
-use super::common::{connect, live_session, Coded};
+use super::common::{connect, exit_recorded, live_session, Coded};
 use super::Common;
-use crate::exit_record::ExitRecord;
 use crate::paths::SessionPaths;
 
 mod keyboard_signal;
@@ -255,18 +254,9 @@ async fn answered<T>(call: &mut Option<Call<T>>) -> Result<T, ClientError> {
 }
 
 /// How a session whose connection ended without EXIT ended, from its exit
-/// record (a session that exits at once may close before its EXIT is read).
+/// record.
 fn ended_by_record(paths: &SessionPaths) -> Option<End> {
-    let deadline = Instant::now() + Duration::from_secs(2);
-    loop {
-        if let Ok(rec) = ExitRecord::read(&paths.exit) {
-            return Some(End::Exited(rec.code));
-        }
-        if Instant::now() >= deadline {
-            return None;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    exit_recorded(paths).map(|rec| End::Exited(rec.code))
 }
 
 /// Whether this process runs on the terminal of the session whose child is

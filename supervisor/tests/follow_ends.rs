@@ -1,0 +1,85 @@
+//! How the commands that follow a session (`hm tail -f`, `hm events`) end
+//! when it is not the session that ends: their reader goes away while the
+//! session is quiet, or the connection is lost (the supervisor killed).
+
+mod common;
+
+use std::io::{BufRead, BufReader, Read};
+use std::process::Stdio;
+
+use common::{Env, Piped};
+
+/// `hm tail -f X | true` and `hm events X | true` on a session that prints
+/// nothing: they waited for its next output to learn that nobody reads
+/// (coreutils `tail -f file | true` ends at once). Now they end quietly,
+/// as on any closed stdout.
+#[test]
+fn following_a_quiet_session_ends_when_the_reader_goes() {
+    let env = Env::new();
+    env.start("quiet", &[], &["sleep", "1000"]);
+    for args in [&["tail", "-f", "quiet"][..], &["events", "quiet"][..]] {
+        let mut f = Piped::spawn(&env, args, Stdio::null());
+        drop(f.0.stdout.take());
+        let (code, err) = f.exit(&format!("hm {args:?} to notice its reader is gone"));
+        assert_eq!(code, Some(0), "hm {args:?}: {err}");
+        assert!(err.is_empty(), "hm {args:?}: {err:?}");
+    }
+    assert_eq!(env.status_json("quiet")["alive"], true);
+}
+
+/// The supervisor SIGKILLed while `hm tail -f` and `hm events` follow its
+/// session: they exited 0 without a word, as if the session had ended.
+/// Now they fail and say the connection was lost (on stderr; `hm events`,
+/// a stream of JSON lines, says it in one more line, its error object).
+#[test]
+fn following_a_session_whose_supervisor_is_killed_fails_saying_so() {
+    let env = Env::new();
+    env.start(
+        "lost",
+        &[],
+        &[
+            "sh",
+            "-c",
+            "while :; do printf 'tick\\a\\n'; sleep 0.2; done",
+        ],
+    );
+    let mut followers = Vec::new();
+    for args in [&["tail", "-f", "lost"][..], &["events", "lost"][..]] {
+        let mut f = Piped::spawn(&env, args, Stdio::null());
+        // A first line: it follows.
+        let mut out = BufReader::new(f.0.stdout.take().expect("stdout"));
+        let mut line = String::new();
+        out.read_line(&mut line).expect("read a line");
+        assert!(!line.is_empty(), "hm {args:?} printed nothing");
+        // Keep reading, so the pipe never fills.
+        let rest = std::thread::spawn(move || {
+            let mut rest = String::new();
+            out.read_to_string(&mut rest).expect("read stdout");
+            rest
+        });
+        followers.push((args, f, rest));
+    }
+    let (sup, _) = env.pids("lost");
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(sup),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .expect("kill the supervisor");
+    for (args, mut f, out) in followers {
+        let (code, err) = f.exit(&format!("hm {args:?} to end with its connection"));
+        let out = out.join().expect("reader");
+        assert_eq!(code, Some(1), "hm {args:?}: {err}");
+        let said = if args[0] == "events" {
+            let last = out.lines().last().unwrap_or_default();
+            let v: serde_json::Value = serde_json::from_str(last).expect("a JSON line");
+            assert_eq!(v["error"], "connection_closed", "{last}");
+            v["message"].as_str().unwrap_or_default().to_string()
+        } else {
+            err
+        };
+        assert!(
+            said.contains("lost the connection to session \"lost\""),
+            "hm {args:?}: {said:?}"
+        );
+    }
+}
