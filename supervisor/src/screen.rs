@@ -33,15 +33,17 @@ enum Resume {
     /// the parser in a known state from any state, and the move puts the
     /// cursor where the program meant it.
     CursorMove(usize),
-    /// At this line feed, after a carriage return: the next line starts at
-    /// column 0 of the next row (the text of a scrolling stream).
-    LineFeed(usize),
+    /// At this line feed or carriage return, after a carriage return: the
+    /// text that follows starts at column 0 (a scrolling stream, a progress
+    /// line redrawn after `\r`).
+    LineStart(usize),
     /// Nowhere better (one long line with neither): at the first byte.
     Start,
 }
 
 /// The first point in `tail` where parsing can resume after a skip: an
-/// absolute cursor move if there is one, else a line feed.
+/// absolute cursor move if there is one, else a line feed or carriage
+/// return.
 fn resume_point(tail: &[u8]) -> Resume {
     let cursor_move = tail.iter().enumerate().position(|(i, &b)| {
         if b != 0x1b || tail.get(i + 1) != Some(&b'[') {
@@ -55,8 +57,8 @@ fn resume_point(tail: &[u8]) -> Resume {
     if let Some(i) = cursor_move {
         return Resume::CursorMove(i);
     }
-    match tail.iter().position(|&b| b == b'\n') {
-        Some(i) => Resume::LineFeed(i),
+    match tail.iter().position(|&b| b == b'\n' || b == b'\r') {
+        Some(i) => Resume::LineStart(i),
         None => Resume::Start,
     }
 }
@@ -147,7 +149,7 @@ impl ScreenModel {
         self.parser = fresh;
         match resume_point(tail) {
             Resume::CursorMove(i) => self.feed(&tail[i..]),
-            Resume::LineFeed(i) => {
+            Resume::LineStart(i) => {
                 self.parser.process(b"\r");
                 self.feed(&tail[i..])
             }
@@ -315,7 +317,8 @@ mod tests {
     fn resume_points() {
         assert_eq!(resume_point(b"zz\x1b[5;1Hrow\r\nx"), Resume::CursorMove(2));
         assert_eq!(resume_point(b"5;1Hrow\x1b[Hx"), Resume::CursorMove(7));
-        assert_eq!(resume_point(b"zz\x1b[1mab\r\ncd"), Resume::LineFeed(9));
+        assert_eq!(resume_point(b"zz\x1b[1mab\r\ncd"), Resume::LineStart(8));
+        assert_eq!(resume_point(b"b\ncd"), Resume::LineStart(1));
         assert_eq!(resume_point(b"zz\x1b[2"), Resume::Start);
     }
 
@@ -333,6 +336,11 @@ mod tests {
         m.feed_after_skip(b"ne\r\nc\r\nd");
         // "ne" was skipped: the half line stays as parsed, nothing is added.
         assert_eq!(m.lines(), vec!["half a li", "c", "d"]);
+        // A progress line redrawn after carriage returns.
+        let mut m = ScreenModel::new(20, 2, 0);
+        m.feed(b"done\r\nprogress 1");
+        m.feed_after_skip(b"0%\rprogress 42%");
+        assert_eq!(m.lines(), vec!["done", "progress 42%"]);
     }
 
     #[test]
