@@ -1090,13 +1090,11 @@ fn attaching_a_session_from_inside_itself_is_refused() {
 }
 
 /// `hm run -- make | tee log` and a keyboard signal (Ctrl-C: SIGINT,
-/// Ctrl-\\: SIGQUIT): it reaches the program (as without hm) and hm run
-/// ends with its code; hm dying alone left the program running in the
-/// background, without a word.
-fn keyboard_signal_on_hm_run_into_a_pipe_reaches_the_program(
-    sig: nix::sys::signal::Signal,
-    trap: &str,
-) {
+/// Ctrl-\\: SIGQUIT), or a CI runner's SIGTERM or a closed terminal's
+/// SIGHUP: it reaches the program (as without hm) and hm run ends with its
+/// code; hm dying alone left the program running in the background,
+/// without a word.
+fn signal_on_hm_run_into_a_pipe_reaches_the_program(sig: nix::sys::signal::Signal, trap: &str) {
     let env = Env::new();
     let script =
         format!("trap 'echo got-{trap}; exit 7' {trap}; echo ready; while :; do sleep 0.1; done");
@@ -1121,20 +1119,154 @@ fn keyboard_signal_on_hm_run_into_a_pipe_reaches_the_program(
 
 #[test]
 fn ctrl_c_on_hm_run_into_a_pipe_interrupts_the_program() {
-    keyboard_signal_on_hm_run_into_a_pipe_reaches_the_program(
-        nix::sys::signal::Signal::SIGINT,
-        "INT",
-    );
+    signal_on_hm_run_into_a_pipe_reaches_the_program(nix::sys::signal::Signal::SIGINT, "INT");
 }
 
 /// Ctrl-\\ at `hm run ... | cat`'s terminal (not raw: the pipe has it)
 /// is SIGQUIT; it killed hm run at once and the program ran on.
 #[test]
 fn ctrl_backslash_on_hm_run_into_a_pipe_quits_the_program() {
-    keyboard_signal_on_hm_run_into_a_pipe_reaches_the_program(
-        nix::sys::signal::Signal::SIGQUIT,
-        "QUIT",
+    signal_on_hm_run_into_a_pipe_reaches_the_program(nix::sys::signal::Signal::SIGQUIT, "QUIT");
+}
+
+/// `timeout 60 hm run -- make | tee log` timing out: its SIGTERM went to
+/// hm run alone ("[hm attach was signalled; session ci keeps running]")
+/// and the program ran on. Now the program gets it.
+#[test]
+fn sigterm_on_hm_run_into_a_pipe_reaches_the_program() {
+    signal_on_hm_run_into_a_pipe_reaches_the_program(nix::sys::signal::Signal::SIGTERM, "TERM");
+}
+
+/// SIGHUP (the terminal of `hm run -- make | tee log` closed) likewise.
+#[test]
+fn sighup_on_hm_run_into_a_pipe_reaches_the_program() {
+    signal_on_hm_run_into_a_pipe_reaches_the_program(nix::sys::signal::Signal::SIGHUP, "HUP");
+}
+
+/// `hm run` without a terminal, SIGTERMed, its program not catching it:
+/// the program dies of it and hm run exits 143, as the program would; a
+/// program that catches it and runs on leaves hm run waiting, and a
+/// second SIGTERM leaves it running in its session, said by the name of
+/// the command the user ran.
+#[test]
+fn sigterm_on_hm_run_into_a_pipe_ends_with_the_programs_death() {
+    let env = Env::new();
+    let mut p = Piped::spawn(
+        &env,
+        &[
+            "run",
+            "--id",
+            "die",
+            "--",
+            "sh",
+            "-c",
+            "echo ready; while :; do sleep 0.1; done",
+        ],
+        Stdio::null(),
     );
+    wait_screen_of_a_starting_session(&env, "die", "^ready$");
+    let hm = nix::unistd::Pid::from_raw(p.0.id() as i32);
+    nix::sys::signal::kill(hm, nix::sys::signal::Signal::SIGTERM).expect("signal hm run");
+    let (code, err) = p.exit("hm run to end with the program");
+    assert_eq!(code, Some(143), "{err}");
+    assert!(err.contains("[session die exited with code 143]"), "{err}");
+    env.wait_gone("die");
+
+    let script = "trap 'echo got-TERM' TERM; echo ready; while :; do sleep 0.1; done";
+    let mut p = Piped::spawn(
+        &env,
+        &["run", "--id", "stay", "--", "sh", "-c", script],
+        Stdio::null(),
+    );
+    wait_screen_of_a_starting_session(&env, "stay", "^ready$");
+    let hm = nix::unistd::Pid::from_raw(p.0.id() as i32);
+    nix::sys::signal::kill(hm, nix::sys::signal::Signal::SIGTERM).expect("signal hm run");
+    wait_screen_of_a_starting_session(&env, "stay", "^got-TERM$");
+    assert_eq!(p.0.try_wait().expect("try_wait"), None, "hm run waits");
+    nix::sys::signal::kill(hm, nix::sys::signal::Signal::SIGTERM).expect("signal hm run");
+    let (code, err) = p.exit("hm run to leave at the second SIGTERM");
+    assert_eq!(code, Some(1), "{err}");
+    assert!(
+        err.contains("[hm run was signalled; session stay keeps running]"),
+        "{err}"
+    );
+    assert_eq!(env.status_json("stay")["alive"], true);
+}
+
+/// How session `id` ended, from `hm status --json`: (code, signal).
+fn ended_how(env: &Env, id: &str) -> (serde_json::Value, serde_json::Value) {
+    env.wait_gone(id);
+    let st = env.status_json(id);
+    (st["code"].clone(), st["signal"].clone())
+}
+
+/// `hm run -- yes | head -1`: the reader went, `hm run` exited 0 and `yes`
+/// ran on at 100 % CPU in its session, for ever. Now it is as with `yes |
+/// head -1`: the program gets SIGPIPE and hm run exits 141. Also when the
+/// reader goes while the program prints nothing, and when the program
+/// ignores SIGPIPE (then its tree is killed as `hm kill` does).
+#[test]
+fn hm_run_into_a_pipe_whose_reader_goes_ends_its_session() {
+    let env = Env::new();
+    let mut p = Piped::spawn(&env, &["run", "--id", "yes", "--", "yes"], Stdio::null());
+    let mut out = p.0.stdout.take().expect("stdout");
+    let mut some = [0u8; 4096];
+    out.read_exact(&mut some).expect("yes's output");
+    drop(out);
+    let (code, err) = p.exit("hm run to end with its reader");
+    assert_eq!(code, Some(141), "{err}");
+    assert_eq!(ended_how(&env, "yes"), (141.into(), 13.into()));
+
+    // Quiet: the reader goes before any output.
+    let mut p = Piped::spawn(
+        &env,
+        &["run", "--id", "quiet", "--", "sleep", "1000"],
+        Stdio::null(),
+    );
+    drop(p.0.stdout.take());
+    let (code, err) = p.exit("hm run to notice its reader is gone");
+    assert_eq!(code, Some(141), "{err}");
+    assert_eq!(ended_how(&env, "quiet"), (141.into(), 13.into()));
+
+    // SIGPIPE ignored (and so by sleep too): killed.
+    let script = "trap '' PIPE; echo ready; sleep 1000";
+    let mut p = Piped::spawn(
+        &env,
+        &["run", "--id", "deaf", "--", "sh", "-c", script],
+        Stdio::null(),
+    );
+    wait_screen_of_a_starting_session(&env, "deaf", "^ready$");
+    drop(p.0.stdout.take());
+    let (code, err) = p.exit("hm run to end the session");
+    assert_eq!(code, Some(141), "{err}");
+    assert_eq!(ended_how(&env, "deaf").1, 15, "SIGTERM, as hm kill sends");
+}
+
+/// `hm run -- yes > /dev/full`: hm run exited 1 and yes ran on. Now the
+/// session ends with it (yes alone would fail too) and stderr says why.
+#[test]
+fn hm_run_whose_output_cannot_be_written_ends_its_session() {
+    let env = Env::new();
+    let full = std::fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/full")
+        .expect("open /dev/full");
+    let child = env
+        .hm()
+        .args(["run", "--id", "full", "--", "yes"])
+        .stdin(Stdio::null())
+        .stdout(full)
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn hm");
+    let mut p = Piped(child);
+    let (code, err) = p.exit("hm run to end");
+    assert_eq!(code, Some(1), "{err}");
+    assert!(
+        err.contains("[hm run: cannot write the output (No space left on device"),
+        "{err}"
+    );
+    assert_eq!(ended_how(&env, "full").1, 15, "SIGTERM, as hm kill sends");
 }
 
 /// What a program turns on and the client must turn off when it leaves the

@@ -22,11 +22,17 @@ pub struct KillArgs {
     pub json: bool,
 }
 
+/// How long a killed session may take to end, for a client whose
+/// configured grace is `kill_grace_ms` (the supervisor's own may differ:
+/// a generous bound).
+pub fn kill_bound(kill_grace_ms: u64) -> Duration {
+    Duration::from_millis(kill_grace_ms.max(5000)) + Duration::from_secs(10)
+}
+
 /// `hm kill`.
 pub fn run(common: &Common, args: KillArgs) -> anyhow::Result<i32> {
     let (cfg, paths) = live_session(common, &args.id)?;
-    // The supervisor's own grace may differ from ours; allow a generous bound.
-    let bound = Duration::from_millis(cfg.kill_grace_ms.max(5000)) + Duration::from_secs(10);
+    let bound = kill_bound(cfg.kill_grace_ms);
     runtime()?.block_on(async {
         let c = open(&paths, "hm kill").await?;
         c.kill().await?;

@@ -1,5 +1,7 @@
 //! `hm run`: start a session in the background (its own session, so closing
-//! the terminal does not end it) and attach to it. With `--detach`, heimdall
+//! the terminal does not end it) and attach to it. Without a terminal it
+//! stands for the program in the pipeline: signals go to the program, a
+//! reader that goes ends the session (see `attach`). With `--detach`, heimdall
 //! 1.0's headless supervisor in the foreground (for systemd, CI, anything
 //! that manages the lifecycle), exiting with the child's code.
 

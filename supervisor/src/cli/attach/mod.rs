@@ -8,6 +8,14 @@
 //! Without a terminal on stdin it refuses, unless read-only, which then
 //! watches until stdin ends (`hm run` streams until the program ends).
 //!
+//! `hm run` without a terminal (stdin or stdout not one: a pipe, CI)
+//! stands for the program: SIGINT, SIGQUIT, SIGTERM and SIGHUP go to it
+//! ([`forwarded_signal`]) and it exits with the program's code; when its
+//! stdout's reader goes the program gets SIGPIPE and the session is ended,
+//! and hm run exits 141 ([`Attached::end_session`]). `hm attach` (which
+//! did not start the session) and `hm run` at a terminal detach on those
+//! signals, the session running on.
+//!
 //! On attach the session's screen model paints the picture at once (modes,
 //! contents, cursor), then live output continues from exactly the offset
 //! that picture reflects. With the status bar (the default) the program gets
@@ -36,16 +44,17 @@ use tokio::signal::unix::{signal, SignalKind};
 use tokio::sync::oneshot;
 
 use super::common::{connect, exit_recorded, live_session, Coded};
+use super::stdout_gone::stdout_gone;
 use super::Common;
 use crate::paths::SessionPaths;
 
-mod keyboard_signal;
+mod forwarded_signal;
 mod modes;
 mod outbox;
 mod stream;
 mod view;
 
-use keyboard_signal::KeyboardSignals;
+use forwarded_signal::ForwardedSignals;
 use outbox::Outbox;
 use stream::{Snapshot, Stream};
 
@@ -197,6 +206,9 @@ enum End {
     Exited(i32),
     Signalled,
     Closed,
+    /// `hm run`'s stdout failed (its reader went: EPIPE) and the session
+    /// was ended.
+    OutputFailed(std::io::Error),
 }
 
 /// Input or a resize for a session that has just ended fails while the
@@ -270,6 +282,12 @@ fn inside_session(child_pid: u32) -> bool {
 pub fn attach(common: &Common, id: &str, opts: AttachOptions) -> anyhow::Result<i32> {
     let (cfg, paths) = live_session(common, id)?;
     let detach_key = cfg.detach_key;
+    // For messages: the command the user ran.
+    let command = if opts.stream_without_terminal {
+        "hm run"
+    } else {
+        "hm attach"
+    };
     let stdin_is_terminal = std::io::stdin().is_terminal();
     if !stdin_is_terminal && !opts.read_only && !opts.stream_without_terminal {
         // Nothing could be typed and nothing would end it (issue #8 item 25).
@@ -345,7 +363,8 @@ pub fn attach(common: &Common, id: &str, opts: AttachOptions) -> anyhow::Result<
             repaint_again: false,
             stream: Stream::new(),
             repaints: true,
-            forward_keyboard_signals: opts.stream_without_terminal && !interactive,
+            pipe_run: opts.stream_without_terminal && !interactive,
+            kill_bound: super::kill::kill_bound(cfg.kill_grace_ms),
             hold,
         };
         let stdin_end = detach_at_eof.then(|| stdin_end(detach_key));
@@ -384,7 +403,17 @@ pub fn attach(common: &Common, id: &str, opts: AttachOptions) -> anyhow::Result<
             code
         }
         End::Signalled => {
-            let _ = writeln!(err, "[hm attach was signalled; session {id} keeps running]");
+            let _ = writeln!(err, "[{command} was signalled; session {id} keeps running]");
+            1
+        }
+        // As a program that wrote into a closed pipe: killed by SIGPIPE,
+        // without a word.
+        End::OutputFailed(e) if e.kind() == std::io::ErrorKind::BrokenPipe => 128 + libc::SIGPIPE,
+        End::OutputFailed(e) => {
+            let _ = writeln!(
+                err,
+                "[{command}: cannot write the output ({e}); session {id} ended]"
+            );
             1
         }
         End::Closed => {
@@ -397,6 +426,11 @@ pub fn attach(common: &Common, id: &str, opts: AttachOptions) -> anyhow::Result<
 /// Output `hm run` keeps for a pipe that holds the program (see
 /// [`Attached::hold`]).
 const PIPE_BUFFER: usize = 256 * 1024;
+
+/// How long a program whose `hm run` lost its reader has to end of the
+/// SIGPIPE (a program that ignores it, or a shell whose job it killed)
+/// before the session is killed.
+const SIGPIPE_GRACE: Duration = Duration::from_millis(500);
 
 /// Time between renders while output streams in.
 const RENDER_EVERY: Duration = Duration::from_millis(16);
@@ -423,10 +457,14 @@ struct Attached {
     stream: Stream,
     /// Whether the session can repaint (it has a screen model and runs).
     repaints: bool,
-    /// `hm run` without a terminal: the first SIGINT and SIGQUIT (Ctrl-C
-    /// and Ctrl-\ at the terminal of `hm run -- make | tee log`) go to the
-    /// program, as they would without hm (see [`keyboard_signal`]).
-    forward_keyboard_signals: bool,
+    /// `hm run` without a terminal (`hm run -- make | tee log`, CI): it
+    /// stands for the program. The first SIGINT, SIGQUIT, SIGTERM and
+    /// SIGHUP go to the program, as they would without hm (see
+    /// [`forwarded_signal`]); when its stdout's reader goes (or stdout
+    /// fails) the session is ended (see [`Attached::end_session`]).
+    pipe_run: bool,
+    /// How long the session may take to end once killed.
+    kill_bound: Duration,
     /// `hm run` without a terminal: the program waits for this reader
     /// however long it takes, as it would writing into the pipe itself
     /// ([`Pacing::Hold`]); nothing is lost.
@@ -526,9 +564,14 @@ impl Attached {
         // Input and resizes from here on: never waiting on the session.
         let (outbox, mut delivery) = Outbox::start(client.clone());
         let mut winch = signal(SignalKind::window_change())?;
-        let mut term = signal(SignalKind::terminate())?;
-        let mut hup = signal(SignalKind::hangup())?;
-        let mut keyboard = KeyboardSignals::new(self.forward_keyboard_signals)?;
+        let mut signals = ForwardedSignals::new(self.pipe_run)?;
+        // `hm run -- yes | head -1`: the reader may go while the program
+        // prints nothing.
+        let mut reader_gone: Pin<Box<dyn Future<Output = ()>>> = if self.pipe_run {
+            Box::pin(stdout_gone())
+        } else {
+            Box::pin(std::future::pending())
+        };
         let mut clock = tokio::time::interval(Duration::from_secs(1));
         let mut buf = vec![0u8; 16 * 1024];
         let mut stdin_open = self.interactive;
@@ -545,7 +588,13 @@ impl Attached {
                                 v.feed(shown);
                                 render_at.get_or_insert_with(|| Instant::now() + RENDER_EVERY);
                             }
-                            None => write_stdout(shown)?,
+                            None => match write_stdout(shown) {
+                                Ok(()) => {}
+                                Err(e) if self.pipe_run => {
+                                    return self.end_session(&client, &mut output, e).await
+                                }
+                                Err(e) => return Err(e.into()),
+                            },
                         }
                     }
                     Some(OutputItem::Gap { from, to, .. }) => {
@@ -745,9 +794,11 @@ impl Attached {
                 } => return Ok(End::Detached),
                 e = delivery.failed() => return Err(e),
                 _ = clock.tick() => self.draw_bar()?,
-                _ = term.recv() => return Ok(End::Signalled),
-                _ = hup.recv() => return Ok(End::Signalled),
-                (sig, forward) = keyboard.recv() => {
+                _ = &mut reader_gone => {
+                    let gone = std::io::ErrorKind::BrokenPipe.into();
+                    return self.end_session(&client, &mut output, gone).await;
+                }
+                (sig, forward) = signals.recv() => {
                     if !forward {
                         return Ok(End::Signalled);
                     }
@@ -770,6 +821,59 @@ impl Attached {
                 }
             }
         }
+    }
+
+    /// `hm run`'s stdout failed: the program can no longer write where it
+    /// was told to, so it ends, as it would writing there itself. On EPIPE
+    /// (its reader went: `hm run -- yes | head -1`) the program gets
+    /// SIGPIPE, as from a real pipe; whatever of the session is still
+    /// there after [`SIGPIPE_GRACE`] (or at once, on another error such as
+    /// ENOSPC) is ended the way `hm kill` does. Output still coming is
+    /// read and dropped (a held session waits for its reader).
+    async fn end_session(
+        &self,
+        client: &Client,
+        output: &mut Option<OutputStream>,
+        failed: std::io::Error,
+    ) -> anyhow::Result<End> {
+        let ended = async {
+            match output {
+                Some(o) => {
+                    while let Some(item) = o.next().await {
+                        if matches!(item, OutputItem::Exit { .. }) {
+                            break;
+                        }
+                    }
+                }
+                None => drop(client.closed().await),
+            }
+        };
+        tokio::pin!(ended);
+        let grace = if failed.kind() == std::io::ErrorKind::BrokenPipe {
+            let pipe = client.signal(SignalSpec::Name("PIPE".into()), SignalTarget::Foreground);
+            tokio::select! {
+                // (A session that has just ended cannot be signalled.)
+                _ = pipe => {}
+                _ = &mut ended => return Ok(End::OutputFailed(failed)),
+            }
+            SIGPIPE_GRACE
+        } else {
+            Duration::ZERO
+        };
+        if tokio::time::timeout(grace, &mut ended).await.is_err() {
+            unless_gone(client.kill().await)?;
+            if tokio::time::timeout(self.kill_bound, &mut ended)
+                .await
+                .is_err()
+            {
+                return Err(anyhow!(
+                    "session {} did not end within {}s of the kill",
+                    self.id,
+                    self.kill_bound.as_secs()
+                ));
+            }
+        }
+        Ok(End::OutputFailed(failed))
     }
 
     /// The session's size may have changed: ask for a picture (of the
