@@ -30,7 +30,8 @@ use heimdall_protocol::frame::{client, server};
 use heimdall_protocol::{
     ClientMessage, ErrorBody, Event, ExplainRequest, Frame, FrameCodec, Hello, HelloResp,
     ReportRequest, ScreenRequest, ScreenResp, SignalRequest, SignalSpec, SignalTarget,
-    SubmitRequest, SubscribeOptions, WaitCondition, WaitRequest, MODE_BINARY, PROTOCOL_VERSION,
+    SubmitRequest, SubscribeOptions, WaitCondition, WaitRequest, MAX_PAYLOAD, MODE_BINARY,
+    PROTOCOL_VERSION,
 };
 use serde_json::Value;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite};
@@ -55,6 +56,9 @@ pub const DEFAULT_DEADLINE: Duration = Duration::from_secs(10);
 
 /// Frames queued for the writer task (callers wait for room).
 const WRITE_QUEUE: usize = 64;
+/// INPUT frames of one [`Client::input`] queued together (at most the
+/// writer's queue, so a batch always fits).
+pub const INPUT_BATCH: usize = 16;
 
 /// After a failed write, how long the calls in flight wait for answers the
 /// server sent before it closed (they are already on their way: the end of
@@ -737,6 +741,13 @@ impl Client {
                 let id = self.next_id();
                 let msg = make(Some(id));
                 let kind = msg.kind();
+                let frame = msg.to_frame();
+                if frame.payload.len() > MAX_PAYLOAD {
+                    return Err(ClientError::TooLarge {
+                        kind,
+                        len: frame.payload.len(),
+                    });
+                }
                 let id = match slot(kind) {
                     Slot::Hello => {
                         p.hello.push_back(tx);
@@ -751,7 +762,7 @@ impl Client {
                         Some(id)
                     }
                 };
-                permit.send(msg.to_frame());
+                permit.send(frame);
                 Registered {
                     inner: &self.inner,
                     id,
@@ -924,8 +935,38 @@ impl Client {
     /// supervisor writes them to the pty in order. [`Client::input_taken`]
     /// confirms the supervisor took them; [`Client::type_steps`] types and
     /// confirms in one call.
+    ///
+    /// Any length works: bytes over the protocol's frame limit
+    /// ([`MAX_PAYLOAD`]) go as several INPUT frames, queued together and in
+    /// order (up to [`INPUT_BATCH`] frames at a time; between batches other
+    /// calls on this connection may queue frames, and a call that fails at a
+    /// later batch has sent the batches before it).
     pub async fn input(&self, bytes: impl Into<Bytes>) -> Result<(), ClientError> {
-        self.send(ClientMessage::Input(bytes.into())).await
+        let bytes: Bytes = bytes.into();
+        if bytes.len() <= MAX_PAYLOAD {
+            return self.send(ClientMessage::Input(bytes)).await;
+        }
+        let mut chunks = (0..bytes.len())
+            .step_by(MAX_PAYLOAD)
+            .map(|at| bytes.slice(at..bytes.len().min(at + MAX_PAYLOAD)))
+            .peekable();
+        while chunks.peek().is_some() {
+            let batch: Vec<Bytes> = chunks.by_ref().take(INPUT_BATCH).collect();
+            let permits = tokio::time::timeout(self.deadline, async {
+                self.broken()?;
+                self.writer
+                    .reserve_many(batch.len())
+                    .await
+                    .map_err(|_| self.ended_error())
+            })
+            .await
+            .map_err(|_| ClientError::Timeout(self.deadline))??;
+            self.broken()?;
+            for (permit, chunk) in permits.zip(batch) {
+                permit.send(ClientMessage::Input(chunk).to_frame());
+            }
+        }
+        Ok(())
     }
 
     /// Wait until the supervisor has handled every [`Client::input`] sent

@@ -126,6 +126,15 @@ pub enum ClientError {
     /// The server is heimdall 1.0, which cannot do this.
     #[error("{0} needs a newer supervisor (this one speaks heimdall 1.0's protocol)")]
     Unsupported(&'static str),
+    /// A request too large for one frame (over the protocol's 1 MiB
+    /// payload limit): nothing was sent.
+    #[error("the request (frame type 0x{kind:02x}) is {len} bytes, more than the protocol's {max}-byte limit; nothing was sent", max = heimdall_protocol::MAX_PAYLOAD)]
+    TooLarge {
+        /// The frame type byte.
+        kind: u8,
+        /// The payload's length.
+        len: usize,
+    },
     /// This connection already has an output (or event) stream.
     #[error("this connection already has an {0} stream")]
     AlreadyStreaming(&'static str),

@@ -326,3 +326,102 @@ async fn an_unread_output_stream_reports_its_gap_and_keeps_the_connection_going(
     let consumer_gap = common::drain_output(&mut output, from, end).await;
     assert!(consumer_gap > 0, "the unread stream reported its own gap");
 }
+
+/// A program that reads exactly `n` bytes in raw mode into `file`, after
+/// saying `ready` (so nothing is typed while the terminal is still cooked).
+fn byte_counter(n: usize, file: &std::path::Path) -> Vec<String> {
+    vec![
+        "sh".into(),
+        "-c".into(),
+        format!(
+            "stty raw -echo; echo ready; head -c {n} > '{}'",
+            file.display()
+        ),
+    ]
+}
+
+/// Wait for the session to exit with code 0.
+async fn exits_with_0(client: &Client) {
+    match client.wait(WaitCondition::Exit, Some(30_000)).await {
+        Ok(WaitResult::Exited { code: 0, .. })
+        | Err(ClientError::SessionEnded { code: Some(0) }) => {}
+        other => panic!("{other:?}"),
+    }
+}
+
+/// Letters, so no byte means anything to the terminal.
+fn letters(n: usize) -> Vec<u8> {
+    (0..n).map(|i| b'a' + (i % 26) as u8).collect()
+}
+
+/// INPUT over the 1 MiB frame limit: the library splits it into frames
+/// (it typed nothing and timed out), so the program gets every byte in
+/// order; `hm send` likewise; SUBMIT that large fails at once, clearly.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn input_of_any_size_arrives_whole_and_an_oversized_submit_fails_at_once() {
+    let env = Env::new();
+    let n = 3 << 20;
+    let file = env.dir.path().join("lib.out");
+    let command = byte_counter(n, &file);
+    let command: Vec<&str> = command.iter().map(String::as_str).collect();
+    let (_, client) = start(&env, "big", &command).await;
+    let ready = WaitCondition::Regex {
+        pattern: "ready".into(),
+        source: RegexSource::Screen,
+    };
+    let w = client
+        .wait(ready.clone(), Some(20_000))
+        .await
+        .expect("wait");
+    assert!(matches!(w, WaitResult::Regex { .. }), "{w:?}");
+    let sent = letters(n);
+    client.input(sent.clone()).await.expect("input");
+    exits_with_0(&client).await;
+    let got = std::fs::read(&file).expect("output file");
+    assert_eq!(got.len(), n, "bytes received");
+    assert!(got == sent, "the bytes arrived changed or out of order");
+
+    // `hm send` with more than 1 MiB of text (arguments of 100 000 bytes:
+    // one argument may not exceed 128 KiB).
+    let words: Vec<String> = (0..12)
+        .map(|_| String::from_utf8(letters(100_000)).expect("ascii"))
+        .collect();
+    let text = words.join(" ");
+    let file = env.dir.path().join("cli.out");
+    let command = byte_counter(text.len(), &file);
+    let command: Vec<&str> = command.iter().map(String::as_str).collect();
+    let (_, client) = start(&env, "bigcli", &command).await;
+    let w = client.wait(ready, Some(20_000)).await.expect("wait");
+    assert!(matches!(w, WaitResult::Regex { .. }), "{w:?}");
+    let mut args = vec!["send".to_string(), "bigcli".into()];
+    args.extend(words);
+    let out = env.hm().args(&args).output().expect("hm send");
+    assert!(
+        out.status.success(),
+        "hm send: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    exits_with_0(&client).await;
+    assert!(std::fs::read(&file).expect("output file") == text.as_bytes());
+
+    // SUBMIT cannot be split: over the limit it is refused before sending.
+    let (_, client) = start(&env, "sub", &["cat"]).await;
+    let began = std::time::Instant::now();
+    let big = String::from_utf8(letters(2 << 20)).expect("ascii");
+    match client.submit(&big, None).await {
+        Err(e @ ClientError::TooLarge { .. }) => {
+            assert!(e.to_string().contains("limit"), "{e}")
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(
+        began.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        began.elapsed()
+    );
+    // And the connection still works.
+    client
+        .status()
+        .await
+        .expect("status after a refused SUBMIT");
+}

@@ -115,6 +115,7 @@ pub fn error_code(e: &anyhow::Error) -> String {
                 ClientError::Timeout(_) => "timeout",
                 ClientError::Unsupported(_) => "unsupported",
                 ClientError::AlreadyStreaming(_) => "failed",
+                ClientError::TooLarge { .. } => "too_large",
             }
             .into();
         }
