@@ -81,6 +81,49 @@ fn item19_closed_stdout_never_panics() {
     }
 }
 
+/// A stdout that takes no more (a full disk, `/dev/full`) is an error that
+/// is said on stderr, also with `--json` and for `hm events`, whose errors
+/// would otherwise go to that same stdout; exit 1.
+#[test]
+fn full_stdout_is_reported_on_stderr() {
+    let env = Env::new();
+    // An event every second (output, then idle after 100 ms) for `hm events`
+    // to fail writing.
+    env.start(
+        "full",
+        &["--idle-threshold-ms", "100"],
+        &["sh", "-c", "while :; do echo x; sleep 1; done"],
+    );
+    let cases: [&[&str]; 7] = [
+        &["ls"],
+        &["ls", "--json"],
+        &["status", "full", "--json"],
+        &["screen", "full", "--json"],
+        &["explain", "full", "--json"],
+        &["events", "full"],
+        &["kill", "full", "--json"],
+    ];
+    for args in cases {
+        let full = std::fs::OpenOptions::new()
+            .write(true)
+            .open("/dev/full")
+            .expect("open /dev/full");
+        let out = env
+            .hm()
+            .args(args)
+            .stdout(full)
+            .stderr(Stdio::piped())
+            .output()
+            .expect("run hm");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "hm {args:?}: {stderr}");
+        assert_eq!(
+            stderr, "hm: No space left on device (os error 28)\n",
+            "hm {args:?}"
+        );
+    }
+}
+
 /// Item 27: an error is printed once, its cause not repeated.
 #[test]
 fn item27_config_error_is_printed_once() {

@@ -286,11 +286,16 @@ fn json_in_args() -> bool {
 }
 
 /// Print an error the way `--json` asks: one JSON object on stdout,
-/// `{"ok": false, "error": CODE, "message": TEXT}`.
+/// `{"ok": false, "error": CODE, "message": TEXT}`. When stdout takes no
+/// more (a full disk) the message goes to stderr instead, so the failure is
+/// not silent; a closed pipe stays quiet.
 fn print_json_error(code: &str, message: &str) {
     use std::io::Write as _;
     let v = serde_json::json!({"ok": false, "error": code, "message": message});
-    let _ = writeln!(std::io::stdout(), "{v}");
+    match writeln!(std::io::stdout(), "{v}").and_then(|()| std::io::stdout().flush()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => eprintln!("hm: {message}"),
+        _ => {}
+    }
 }
 
 /// Parse the command line and run it; returns the process exit code.
