@@ -26,6 +26,10 @@ pub const SKIP_OVER: usize = 256 * 1024;
 /// Bytes parsed after a skip.
 pub const REPLAY_TAIL: usize = 32 * 1024;
 
+/// Title changes reported from one feed at most (a program spinning
+/// through titles cannot flood the events).
+pub const MAX_TITLES: usize = 16;
+
 /// Where parsing resumes in the bytes that follow a skipped stretch.
 #[derive(Debug, PartialEq, Eq)]
 enum Resume {
@@ -67,7 +71,9 @@ fn resume_point(tail: &[u8]) -> Resume {
 #[derive(Debug, Default)]
 struct Hooks {
     title: String,
-    title_changed: bool,
+    /// Each change since the last [`ScreenModel::feed`], oldest first (at
+    /// most [`MAX_TITLES`]: the newest are kept).
+    titles: Vec<String>,
     bells: u64,
 }
 
@@ -79,8 +85,11 @@ impl vt100::Callbacks for Hooks {
     fn set_window_title(&mut self, _: &mut vt100::Screen, title: &[u8]) {
         let t = String::from_utf8_lossy(title).into_owned();
         if t != self.title {
+            if self.titles.len() == MAX_TITLES {
+                self.titles.remove(0);
+            }
+            self.titles.push(t.clone());
             self.title = t;
-            self.title_changed = true;
         }
     }
 }
@@ -88,8 +97,9 @@ impl vt100::Callbacks for Hooks {
 /// Changes noticed while parsing.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct Noticed {
-    /// The new title, if it changed.
-    pub title: Option<String>,
+    /// Every title the program set, in order, each different from the one
+    /// before (at most [`MAX_TITLES`] per feed, the newest).
+    pub titles: Vec<String>,
     /// Bells rung.
     pub bells: u64,
 }
@@ -124,10 +134,9 @@ impl ScreenModel {
         self.parser.process(bytes);
         let hooks = self.parser.callbacks_mut();
         let noticed = Noticed {
-            title: hooks.title_changed.then(|| hooks.title.clone()),
+            titles: std::mem::take(&mut hooks.titles),
             bells: hooks.bells,
         };
-        hooks.title_changed = false;
         hooks.bells = 0;
         noticed
     }
@@ -289,7 +298,7 @@ mod tests {
     fn text_title_bell_and_modes() {
         let mut m = ScreenModel::new(20, 4, 100);
         let n = m.feed(b"\x1b]2;my title\x07hello   \r\nworld\x07");
-        assert_eq!(n.title.as_deref(), Some("my title"));
+        assert_eq!(n.titles, ["my title"]);
         assert_eq!(n.bells, 1);
         assert_eq!(m.lines()[0], "hello");
         assert_eq!(m.text(), "hello\nworld");
@@ -297,7 +306,13 @@ mod tests {
         m.feed(b"\x1b[?2004h\x1b[?1h");
         assert!(m.bracketed_paste() && m.application_cursor());
         let n = m.feed(b"\x1b]0;my title\x07");
-        assert_eq!(n.title, None, "unchanged title is not reported");
+        assert!(n.titles.is_empty(), "unchanged title is not reported");
+        let n = m.feed(b"\x1b]2;first\x07\x1b]0;second\x07\x1b]2;my title\x07");
+        assert_eq!(
+            n.titles,
+            ["first", "second", "my title"],
+            "each change, in order"
+        );
     }
 
     #[test]

@@ -56,7 +56,8 @@ fn title_and_bell_events_and_scrollback() {
         &[
             "sh",
             "-c",
-            "read x; printf '\\033]2;build: done\\007'; printf 'ding\\a\\n'; seq 1 20; sleep 100",
+            // Three titles in one write: each change is an event.
+            "read x; printf '\\033]2;first\\007\\033]0;second\\007\\033]2;build: done\\007'; printf 'ding\\a\\n'; seq 1 20; sleep 100",
         ],
     );
     let mut ev = Raw::connect(&env.sock("tb"));
@@ -67,20 +68,20 @@ fn title_and_bell_events_and_scrollback() {
     while ev.recv().expect("STATUS_RESP after EVENTS").0 != 0x82 {}
     let mut ctl = Raw::connect(&env.sock("tb"));
     ctl.send(0x01, b"go\n");
-    let (mut title, mut bell) = (None, false);
-    while title.is_none() || !bell {
+    let (mut titles, mut bell) = (Vec::new(), false);
+    while titles.last().map(String::as_str) != Some("build: done") || !bell {
         let (k, p) = ev.recv().expect("events");
         if k != 0x86 {
             continue;
         }
         let e: serde_json::Value = serde_json::from_slice(&p).unwrap();
         match e["type"].as_str() {
-            Some("title") => title = Some(e["title"].as_str().unwrap().to_string()),
+            Some("title") => titles.push(e["title"].as_str().unwrap().to_string()),
             Some("bell") => bell = true,
             _ => {}
         }
     }
-    assert_eq!(title.as_deref(), Some("build: done"));
+    assert_eq!(titles, ["first", "second", "build: done"]);
 
     env.wait_screen("tb", "^20$");
     let v: serde_json::Value =

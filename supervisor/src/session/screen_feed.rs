@@ -73,10 +73,10 @@ impl Session {
             };
             let (from, slices) = self.output.slices_from(from);
             let mut bells = 0;
-            let mut title = None;
+            let mut titles = Vec::new();
             let mut note = |n: crate::screen::Noticed| {
                 bells += n.bells;
-                title = n.title.or(title.take());
+                titles.extend(n.titles);
             };
             if skip {
                 note(st.model.feed_after_skip(&slices.concat()));
@@ -87,7 +87,8 @@ impl Session {
             }
             st.parsed = from + slices.iter().map(|s| s.len() as u64).sum::<u64>();
             st.synced_at = Instant::now();
-            if let Some(title) = title {
+            let dropped = titles.len().saturating_sub(crate::screen::MAX_TITLES);
+            for title in titles.into_iter().skip(dropped) {
                 self.emit_event(Event::Title { title });
             }
             for _ in 0..bells.min(16) {
