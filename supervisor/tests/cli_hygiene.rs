@@ -124,6 +124,48 @@ fn full_stdout_is_reported_on_stderr() {
     }
 }
 
+/// Control characters in a command line or a working directory are shown
+/// escaped by `hm ls` and `hm status` (a terminal would obey them: clear the
+/// screen, retitle the window, split a row), for running and exited
+/// sessions; `--json` keeps them exact.
+#[test]
+fn control_characters_are_shown_escaped() {
+    let env = Env::new();
+    let cwd = env.dir.path().join("d\x1bx");
+    std::fs::create_dir(&cwd).unwrap();
+    let script = "read x # \x1b[2J\x1b]2;pwned\x07";
+    env.start(
+        "esc",
+        &["--workdir", cwd.to_str().unwrap()],
+        &["sh", "-c", script],
+    );
+    env.start("nl", &[], &["sh", "-c", "exit 0", "a\nb"]);
+    env.wait_gone("nl");
+    let shown = r"sh -c $'read x # \e[2J\e]2;pwned\a'";
+    for args in [&["ls", "--all"][..], &["status", "esc"], &["status", "nl"]] {
+        let out = env.ok(args);
+        assert!(
+            !out.contains(|c: char| c.is_control() && c != '\n'),
+            "hm {args:?}: {out:?}"
+        );
+        if args[0] == "ls" {
+            assert_eq!(out.lines().count(), 3, "one row each: {out}");
+        }
+        assert!(
+            out.contains(shown) || out.contains(r"sh -c 'exit 0' $'a\nb'"),
+            "hm {args:?}: {out}"
+        );
+    }
+    assert!(env.ok(&["status", "esc"]).contains(r"d\ex"));
+    let v = env.status_json("esc");
+    assert_eq!(v["command"], serde_json::json!(["sh", "-c", script]));
+    assert_eq!(v["cwd"], cwd.to_str().unwrap());
+    env.ok(&["send", "esc", "\n"]);
+    env.wait_gone("esc");
+    let out = env.ok(&["status", "esc"]);
+    assert!(out.contains(shown) && out.contains(r"d\ex"), "{out:?}");
+}
+
 /// Item 27: an error is printed once, its cause not repeated.
 #[test]
 fn item27_config_error_is_printed_once() {

@@ -329,11 +329,20 @@ pub fn print_json(v: &serde_json::Value) -> std::io::Result<()> {
     Ok(())
 }
 
-/// A command line for display.
+/// A command line for display, each argument shell-quoted as needed: one
+/// with control characters as `$'...'` with them escaped (`\e`, `\n`,
+/// `\a`, `\x01`), so a terminal shows them instead of obeying them.
 pub fn command_line(argv: &[String]) -> String {
     argv.iter()
         .map(|a| {
-            if a.is_empty() || a.contains(|c: char| c.is_whitespace() || "'\"$\\`".contains(c)) {
+            if a.contains(char::is_control) {
+                format!(
+                    "$'{}'",
+                    escape_controls(&a.replace('\\', "\\\\").replace('\'', "\\'"))
+                )
+            } else if a.is_empty()
+                || a.contains(|c: char| c.is_whitespace() || "'\"$\\`".contains(c))
+            {
                 format!("'{}'", a.replace('\'', "'\\''"))
             } else {
                 a.clone()
@@ -341,4 +350,26 @@ pub fn command_line(argv: &[String]) -> String {
         })
         .collect::<Vec<_>>()
         .join(" ")
+}
+
+/// Text for a terminal with its control characters written as escapes
+/// (`\e`, `\n`, `\t`, `\r`, `\a`, `\x7f`, `\u0085`): a path or a title from
+/// a program must not move the cursor or retitle the window.
+pub fn escape_controls(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '\x1b' => out.push_str("\\e"),
+            '\n' => out.push_str("\\n"),
+            '\t' => out.push_str("\\t"),
+            '\r' => out.push_str("\\r"),
+            '\x07' => out.push_str("\\a"),
+            c if c.is_control() && u32::from(c) < 0x80 => {
+                out.push_str(&format!("\\x{:02x}", u32::from(c)))
+            }
+            c if c.is_control() => out.push_str(&format!("\\u{:04x}", u32::from(c))),
+            c => out.push(c),
+        }
+    }
+    out
 }

@@ -7,8 +7,8 @@ use clap::Args;
 use serde_json::json;
 
 use super::common::{
-    ask_session, command_line, exit_phrase, human_duration, open, print_json, runtime,
-    since_rfc3339,
+    ask_session, command_line, escape_controls, exit_phrase, human_duration, open, print_json,
+    runtime, since_rfc3339,
 };
 use super::Common;
 
@@ -101,7 +101,7 @@ pub fn run(common: &Common, args: StatusArgs) -> anyhow::Result<i32> {
                     outln!("pid      {} (supervisor {})", st.pid, s.supervisor_pid);
                     outln!("uptime   {}", human_duration(uptime));
                     outln!("command  {}", command_line(&s.command));
-                    outln!("cwd      {}", s.cwd);
+                    outln!("cwd      {}", escape_controls(&s.cwd));
                 }
                 Ok(0)
             })
@@ -129,7 +129,7 @@ pub fn run(common: &Common, args: StatusArgs) -> anyhow::Result<i32> {
                 outln!("pid      {}", rec.pid);
                 outln!("ended    {}", rec.ended_at);
                 outln!("command  {}", command_line(&rec.command));
-                outln!("cwd      {}", rec.cwd);
+                outln!("cwd      {}", escape_controls(&rec.cwd));
             }
             Ok(0)
         },
