@@ -371,3 +371,59 @@ fn concurrent_submits_to_one_session_run_as_separate_lines() {
         std::thread::sleep(Duration::from_millis(50));
     }
 }
+
+/// `hm kill` of a session whose socket is gone signals its supervisor (the
+/// pidfile lock shows it alive and names its pid), which ends the whole
+/// tree; the id is free again afterwards.
+#[test]
+fn kill_without_the_socket_signals_the_supervisor_and_ends_the_tree() {
+    let env = Env::new();
+    env.start("r", &[], &["sleep", "200"]);
+    let (sup, child) = env.pids("r");
+    std::fs::remove_file(env.sock("r")).expect("remove the socket");
+    let out = env.run(&["kill", "r", "--json"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "hm kill: {stderr}");
+    assert!(
+        stderr.contains(&format!("sent SIGTERM to its supervisor (pid {sup})")),
+        "{stderr}"
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("kill json");
+    assert_eq!(v["signalled_supervisor"], sup, "{v}");
+    assert_eq!(v["signal"], 15, "{v}");
+    poll("the supervisor and child to go", DEADLINE, || {
+        (!common::alive(sup) && !common::alive(child)).then_some(())
+    });
+    env.start("r", &[], &["true"]);
+}
+
+/// `hm wait --timeout` bounds connecting too: a stopped supervisor accepts
+/// the connection but never answers HELLO (it took 5 s and exit 1). And
+/// `hm kill` of it, unanswered, signals it (SIGTERM, SIGCONT).
+#[test]
+fn wait_timeout_bounds_the_connect_to_a_stopped_supervisor() {
+    let env = Env::new();
+    env.start("s", &[], &["sleep", "200"]);
+    let (sup, child) = env.pids("s");
+    // SAFETY: plain kill(2).
+    assert_eq!(unsafe { libc::kill(sup, libc::SIGSTOP) }, 0);
+    let began = std::time::Instant::now();
+    let out = env.run(&["wait", "s", "--exit", "--timeout", "1000"]);
+    let took = began.elapsed();
+    assert_eq!(
+        out.status.code(),
+        Some(124),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(took < Duration::from_millis(4000), "took {took:?}");
+    let out = env.run(&["kill", "s"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    poll("the supervisor and child to go", DEADLINE, || {
+        (!common::alive(sup) && !common::alive(child)).then_some(())
+    });
+}

@@ -1,16 +1,22 @@
 //! `hm kill ID`: SIGTERM to the session's whole process tree, SIGKILL after
 //! the grace period; confirms with heimdall 1.0's "Kill signal sent to
-//! session ID", then returns once the session has ended, saying how.
+//! session ID", then returns once the session has ended, saying how. A
+//! live supervisor whose socket cannot be reached (gone, refusing, or no
+//! answer) gets SIGTERM instead, which ends the session the same way.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use anyhow::anyhow;
+use anyhow::{anyhow, Context};
 use clap::Args;
+use heimdall_client::ClientError;
+use nix::sys::signal::{self, Signal};
+use nix::unistd::Pid;
 use serde_json::json;
 
 use super::common::{exit_phrase, live_session, open, print_json, runtime};
 use super::Common;
 use crate::exit_record::ExitRecord;
+use crate::paths::SessionPaths;
 
 /// Arguments of `hm kill`.
 #[derive(Debug, Args)]
@@ -33,8 +39,14 @@ pub fn kill_bound(kill_grace_ms: u64) -> Duration {
 pub fn run(common: &Common, args: KillArgs) -> anyhow::Result<i32> {
     let (cfg, paths) = live_session(common, &args.id)?;
     let bound = kill_bound(cfg.kill_grace_ms);
-    runtime()?.block_on(async {
-        let c = open(&paths, "hm kill").await?;
+    let signalled = runtime()?.block_on(async {
+        let c = match open(&paths, "hm kill").await {
+            Ok(c) => c,
+            Err(e) => match unreachable(&e) {
+                Some(why) => return signal_supervisor(&paths, e, &why, args.json, bound).await,
+                None => return Err(e),
+            },
+        };
         c.kill().await?;
         if !args.json {
             outln!("Kill signal sent to session {}", paths.id);
@@ -42,22 +54,22 @@ pub fn run(common: &Common, args: KillArgs) -> anyhow::Result<i32> {
         // The supervisor closes every connection when the session has ended.
         let ended = tokio::time::timeout(bound, c.closed()).await;
         if ended.is_err() {
-            return Err(anyhow!(
-                "session {:?} did not end within {}s of the kill",
-                paths.id,
-                bound.as_secs()
-            ));
+            return Err(not_ended(&paths, bound));
         }
-        anyhow::Ok(())
+        anyhow::Ok(None)
     })?;
     let rec = ExitRecord::read(&paths.exit).ok();
     if args.json {
-        print_json(&json!({
+        let mut v = json!({
             "id": paths.id,
             "killed": true,
             "code": rec.as_ref().map(|r| r.code),
             "signal": rec.as_ref().and_then(|r| r.signal),
-        }))?;
+        });
+        if let Some(pid) = signalled {
+            v["signalled_supervisor"] = json!(pid);
+        }
+        print_json(&v)?;
     } else {
         match rec {
             Some(r) => outln!("killed {} ({})", paths.id, exit_phrase(&r)),
@@ -65,4 +77,61 @@ pub fn run(common: &Common, args: KillArgs) -> anyhow::Result<i32> {
         }
     }
     Ok(0)
+}
+
+fn not_ended(paths: &SessionPaths, bound: Duration) -> anyhow::Error {
+    anyhow!(
+        "session {:?} did not end within {}s of the kill",
+        paths.id,
+        bound.as_secs()
+    )
+}
+
+/// Why the supervisor cannot be reached, when that is why connecting
+/// failed (its socket is gone or refuses, or it never answered), not
+/// because talking to it is refused.
+fn unreachable(e: &anyhow::Error) -> Option<String> {
+    e.chain()
+        .find_map(|c| match c.downcast_ref::<ClientError>() {
+            Some(ce @ (ClientError::Connect { .. } | ClientError::Timeout(_))) => Some(ce),
+            _ => None,
+        })
+        .map(ToString::to_string)
+}
+
+/// Kill a session whose socket cannot be reached through its supervisor's
+/// pid: SIGTERM (which ends the session as KILL does: the tree gets SIGTERM,
+/// SIGKILL after the grace period), and SIGCONT in case it is stopped. Only
+/// while the pidfile lock shows the supervisor alive (so the pid is its);
+/// waits until the lock is released. Returns the pid signalled.
+async fn signal_supervisor(
+    paths: &SessionPaths,
+    error: anyhow::Error,
+    why: &str,
+    json: bool,
+    bound: Duration,
+) -> anyhow::Result<Option<i32>> {
+    let pid = match paths.read_pids() {
+        Some(p) if paths.is_live() && p.supervisor > 1 => p.supervisor,
+        _ => return Err(error),
+    };
+    let target = Pid::from_raw(pid);
+    signal::kill(target, Signal::SIGTERM)
+        .with_context(|| format!("{error:#}; and sending SIGTERM to its supervisor (pid {pid})"))?;
+    let _ = signal::kill(target, Signal::SIGCONT);
+    eprintln!(
+        "hm: session {:?}: {why}; sent SIGTERM to its supervisor (pid {pid}) instead",
+        paths.id
+    );
+    if !json {
+        outln!("Kill signal sent to session {}", paths.id);
+    }
+    let deadline = Instant::now() + bound;
+    while paths.is_live() {
+        if Instant::now() >= deadline {
+            return Err(not_ended(paths, bound));
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    Ok(Some(pid))
 }

@@ -2,6 +2,8 @@
 //! Exit codes: 0 on a match, 124 on timeout (as `timeout(1)`), 1 if the
 //! session exited first; `--exit` exits with the child's code.
 
+use std::time::Duration;
+
 use clap::{ArgGroup, Args};
 use heimdall_client::{RegexSource, State, WaitCondition, WaitResult};
 use serde_json::{json, Value};
@@ -36,7 +38,7 @@ pub struct WaitArgs {
     /// The program exits; hm wait exits with its code
     #[arg(long)]
     pub exit: bool,
-    /// Give up after MS milliseconds (exit code 124)
+    /// Give up after MS milliseconds, connecting included (exit code 124)
     #[arg(long, value_name = "MS")]
     pub timeout: Option<u64>,
     /// Print the result as JSON
@@ -169,8 +171,18 @@ pub fn run(common: &Common, args: WaitArgs) -> anyhow::Result<i32> {
     };
     let ask = |paths: &SessionPaths| {
         runtime()?.block_on(async {
-            let c = open(paths, "hm wait").await?;
-            let r = answer(paths, c.wait(condition.clone(), args.timeout)).await?;
+            let work = async {
+                let c = open(paths, "hm wait").await?;
+                answer(paths, c.wait(condition.clone(), args.timeout)).await
+            };
+            // The timeout bounds connecting and HELLO too (a stopped
+            // supervisor accepts the connection but never answers).
+            let r = match args.timeout {
+                Some(ms) => tokio::time::timeout(Duration::from_millis(ms), work)
+                    .await
+                    .unwrap_or(Ok(WaitResult::TimedOut))?,
+                None => work.await?,
+            };
             report(&paths.id, r, args.json)
         })
     };
