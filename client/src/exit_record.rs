@@ -5,7 +5,11 @@ use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
+use heimdall_protocol::ScreenResp;
 use serde::{Deserialize, Serialize};
+
+/// Lines of scrollback an exit record keeps with the final screen.
+pub const RECORDED_SCROLLBACK: usize = 200;
 
 /// How a session ended.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -31,6 +35,13 @@ pub struct ExitRecord {
     /// The final screen as text lines, when known.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub screen: Option<Vec<String>>,
+    /// The final screen as SCREEN answered it (text, with up to
+    /// [`RECORDED_SCROLLBACK`] lines of scrollback), when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub final_screen: Option<Box<ScreenResp>>,
+    /// The same with colours and attributes (ANSI), when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub final_screen_ansi: Option<Box<ScreenResp>>,
 }
 
 impl ExitRecord {

@@ -11,6 +11,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
+use heimdall_client::exit_record::RECORDED_SCROLLBACK;
+use heimdall_protocol::ScreenFormat;
 use tokio_util::task::TaskTracker;
 
 use crate::config::Config;
@@ -313,6 +315,12 @@ async fn serve(
         ended_at: rfc3339(SystemTime::now()),
         output_tail: String::from_utf8_lossy(&session.output.tail(TAIL_BYTES)).into_owned(),
         screen: session.screen_lines(),
+        final_screen: session
+            .screen_snapshot(ScreenFormat::Text, RECORDED_SCROLLBACK)
+            .map(Box::new),
+        final_screen_ansi: session
+            .screen_snapshot(ScreenFormat::Ansi, RECORDED_SCROLLBACK)
+            .map(Box::new),
     };
     if let Err(e) = record.write(&paths.exit) {
         tracing::warn!("cannot write the exit record {}: {e}", paths.exit.display());

@@ -436,3 +436,46 @@ fn python_example_client_speaks_the_protocol() {
         .collect();
     assert!(screen.contains(&"from-python-client-42"), "{screen:?}");
 }
+
+/// After the session ended, `hm screen` answers from the exit record the
+/// way it answered live: colours with `--ansi`, `--scrollback N`, and the
+/// same JSON (size, cursor, title…) plus how it ended.
+#[test]
+fn the_final_screen_answers_like_a_live_one() {
+    let env = Env::new();
+    env.start(
+        "fin",
+        &["--rows", "8"],
+        &[
+            "sh",
+            "-c",
+            "seq 1 30; printf '\\033]2;done\\007\\033[31mred\\033[0m\\n'; exit 2",
+        ],
+    );
+    let out = env.run(&["wait", "fin", "--exit"]);
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    env.wait_gone("fin");
+    let ansi = env.ok(&["screen", "fin", "--ansi"]);
+    assert!(ansi.contains("\x1b[31mred"), "{ansi:?}");
+    let text = env.ok(&["screen", "fin", "--scrollback", "3"]);
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(
+        lines,
+        ["22", "23", "24", "25", "26", "27", "28", "29", "30", "red"],
+        "{text}"
+    );
+    let v: serde_json::Value = serde_json::from_str(&env.ok(&["screen", "fin", "--json"])).unwrap();
+    assert_eq!(
+        (v["cols"].as_u64(), v["rows"].as_u64()),
+        (Some(80), Some(8)),
+        "{v}"
+    );
+    assert_eq!(v["cursor"]["row"], 7, "{v}");
+    assert_eq!(v["title"], "done", "{v}");
+    assert_eq!(
+        (v["exited"].as_bool(), v["code"].as_i64()),
+        (Some(true), Some(2)),
+        "{v}"
+    );
+    assert!(v.get("scrollback").is_none(), "only when asked for: {v}");
+}

@@ -2,7 +2,7 @@
 //! that ended).
 
 use clap::Args;
-use heimdall_client::{ScreenFormat, ScreenRequest};
+use heimdall_client::{ScreenFormat, ScreenRequest, ScreenResp};
 use serde_json::json;
 
 use super::common::{answer, ask_session, open, print_json, runtime};
@@ -35,6 +35,21 @@ fn print_lines(lines: &[String]) -> std::io::Result<()> {
     Ok(())
 }
 
+/// Print a screen: its scrollback, then its lines (trailing blank lines
+/// left out).
+fn print_screen(s: &ScreenResp, ansi: bool) -> std::io::Result<()> {
+    if let Some(sb) = &s.scrollback {
+        for l in sb {
+            outln!("{l}");
+        }
+    }
+    print_lines(&s.lines)?;
+    if ansi {
+        out!("\x1b[0m");
+    }
+    Ok(())
+}
+
 /// `hm screen`.
 pub fn run(common: &Common, args: ScreenArgs) -> anyhow::Result<i32> {
     let cfg = common.load()?;
@@ -58,29 +73,51 @@ pub fn run(common: &Common, args: ScreenArgs) -> anyhow::Result<i32> {
                 if args.json {
                     print_json(&serde_json::to_value(&s)?)?;
                 } else {
-                    if let Some(sb) = &s.scrollback {
-                        for l in sb {
-                            outln!("{l}");
-                        }
-                    }
-                    print_lines(&s.lines)?;
-                    if args.ansi {
-                        out!("\x1b[0m");
-                    }
+                    print_screen(&s, args.ansi)?;
                 }
                 Ok(0)
             })
         },
         |rec| {
-            let lines = rec.screen.clone().unwrap_or_default();
-            if args.json {
-                print_json(&json!({
-                    "lines": lines,
-                    "exited": true,
-                    "code": rec.code,
-                }))?;
+            let recorded = if args.ansi {
+                &rec.final_screen_ansi
             } else {
-                print_lines(&lines)?;
+                &rec.final_screen
+            };
+            let Some(s) = recorded.as_deref() else {
+                // A record without the whole screen (an older supervisor).
+                let lines = rec.screen.clone().unwrap_or_default();
+                if args.json {
+                    print_json(&json!({
+                        "lines": lines,
+                        "exited": true,
+                        "code": rec.code,
+                        "signal": rec.signal,
+                    }))?;
+                } else {
+                    print_lines(&lines)?;
+                }
+                return Ok(0);
+            };
+            // As SCREEN answers: the newest `--scrollback` lines kept.
+            let mut s = s.clone();
+            s.scrollback = match s.scrollback.take() {
+                Some(mut sb) if args.scrollback > 0 => {
+                    sb.drain(..sb.len().saturating_sub(args.scrollback));
+                    Some(sb)
+                }
+                _ => None,
+            };
+            if args.json {
+                let mut v = serde_json::to_value(&s)?;
+                if let Some(o) = v.as_object_mut() {
+                    o.insert("exited".into(), json!(true));
+                    o.insert("code".into(), json!(rec.code));
+                    o.insert("signal".into(), json!(rec.signal));
+                }
+                print_json(&v)?;
+            } else {
+                print_screen(&s, args.ansi)?;
             }
             Ok(0)
         },

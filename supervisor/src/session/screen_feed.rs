@@ -103,6 +103,17 @@ impl Session {
         self.screen().map(|st| st.model.lines())
     }
 
+    /// The screen as SCREEN answers it in `format`, with up to
+    /// `scrollback_lines` lines of scrollback, if there is a screen model.
+    pub fn screen_snapshot(
+        &self,
+        format: heimdall_protocol::ScreenFormat,
+        scrollback_lines: usize,
+    ) -> Option<heimdall_protocol::ScreenResp> {
+        self.screen()
+            .map(|mut st| st.model.snapshot(format, scrollback_lines))
+    }
+
     /// Parse output: at once after a pause, during a stream at most
     /// [`SCREEN_LAG`] after the previous parse.
     pub async fn screen_syncer(self: Arc<Self>) {
