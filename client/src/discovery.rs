@@ -280,13 +280,9 @@ impl SocketDir {
 impl SessionFiles {
     /// Whether a supervisor holds this session's pidfile lock.
     pub fn is_live(&self) -> bool {
-        use std::os::unix::fs::OpenOptionsExt;
-        // Never through a symlink: a pidfile is a plain file.
-        let Ok(file) = std::fs::OpenOptions::new()
-            .read(true)
-            .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
-            .open(&self.pid)
-        else {
+        // A pidfile is a regular file: never through a symlink, and a FIFO
+        // in its place must not block.
+        let Ok(file) = crate::regular_file::open_regular_file(&self.pid) else {
             return false;
         };
         // SAFETY: flock on an fd we own; the probe lock goes with the file.
@@ -294,9 +290,10 @@ impl SessionFiles {
         rc != 0 && std::io::Error::last_os_error().raw_os_error() == Some(libc::EWOULDBLOCK)
     }
 
-    /// The pids recorded in the pidfile, if readable.
+    /// The pids recorded in the pidfile, if it is a readable regular file.
     pub fn read_pids(&self) -> Option<PidInfo> {
-        parse_pidfile(&std::fs::read_to_string(&self.pid).ok()?)
+        let bytes = crate::regular_file::read_regular_file(&self.pid).ok()?;
+        parse_pidfile(std::str::from_utf8(&bytes).ok()?)
     }
 
     /// The exit record, if the session ended.

@@ -69,9 +69,10 @@ impl ExitRecord {
         std::fs::rename(&tmp, path)
     }
 
-    /// Read a record.
+    /// Read a record; anything but a regular file (a FIFO, a symlink) is
+    /// refused without blocking.
     pub fn read(path: &Path) -> std::io::Result<ExitRecord> {
-        let text = std::fs::read(path)?;
+        let text = crate::regular_file::read_regular_file(path)?;
         serde_json::from_slice(&text).map_err(std::io::Error::other)
     }
 }

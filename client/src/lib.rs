@@ -74,6 +74,7 @@ pub mod discovery;
 pub mod error;
 pub mod exit_record;
 pub mod private_dir;
+mod regular_file;
 pub mod start;
 pub mod stream;
 mod sync;

@@ -166,6 +166,60 @@ fn control_characters_are_shown_escaped() {
     assert!(out.contains(shown) && out.contains(r"d\ex"), "{out:?}");
 }
 
+/// A FIFO in place of an exit record or a pidfile does not make `hm ls` or
+/// `hm status` hang (the open would block until a writer came): it is
+/// refused as not a regular file.
+#[test]
+fn fifo_in_the_socket_dir_does_not_block() {
+    let env = Env::new();
+    env.start("ok", &[], &["sleep", "600"]);
+    for name in ["g10.exit", "g11.pid"] {
+        let path = std::ffi::CString::new(
+            env.sockets()
+                .join(name)
+                .into_os_string()
+                .into_encoded_bytes(),
+        )
+        .unwrap();
+        // SAFETY: mkfifo(3) on a NUL-terminated path.
+        assert_eq!(unsafe { libc::mkfifo(path.as_ptr(), 0o600) }, 0);
+    }
+    for args in [
+        &["ls", "--all"][..],
+        &["ls", "--all", "--json"],
+        &["status", "g10"],
+        &["status", "g11"],
+        &["wait", "g10", "--exit"],
+    ] {
+        let mut child = env
+            .hm()
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn hm");
+        let done = std::time::Instant::now() + DEADLINE;
+        while child.try_wait().expect("try_wait").is_none() && std::time::Instant::now() < done {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        let finished = child.try_wait().expect("try_wait").is_some();
+        let _ = child.kill();
+        let out = child.wait_with_output().expect("reap hm");
+        assert!(finished, "hm {args:?} hangs on a FIFO");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        if args[0] == "ls" {
+            assert!(out.status.success(), "hm {args:?}: {stderr}");
+            assert!(String::from_utf8_lossy(&out.stdout).contains("ok"));
+        } else if args[1] == "g10" {
+            assert_eq!(out.status.code(), Some(1), "hm {args:?}");
+            assert!(
+                stderr.contains("not a regular file"),
+                "hm {args:?}: {stderr}"
+            );
+        }
+    }
+}
+
 /// Item 27: an error is printed once, its cause not repeated.
 #[test]
 fn item27_config_error_is_printed_once() {
