@@ -99,7 +99,7 @@ pub enum ClientError {
     #[error("protocol error: {0}")]
     Protocol(String),
     /// The server answered the request with ERROR.
-    #[error("{message} ({code:?})")]
+    #[error("{message} ({})", code.name())]
     Server {
         /// The error code.
         code: ErrorCode,

@@ -68,7 +68,10 @@ impl EnvVar {
 
 /// `detach_key` as a number (`0x1C`) or a string (`"C-\\"`, `"ctrl-]"`).
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(untagged)]
+#[serde(
+    untagged,
+    expecting = "detach_key is a byte (0x1C, 28) or a control key name (\"C-\\\\\", \"ctrl-]\", \"^A\")"
+)]
 enum DetachKeySpec {
     Byte(u8),
     Name(String),
@@ -183,6 +186,18 @@ impl Default for Config {
     }
 }
 
+/// The levels of `log_level` and `--log-level`.
+pub const LOG_LEVELS: [&str; 5] = ["error", "warn", "info", "debug", "trace"];
+
+/// A terminal size from the configuration file, checked against 1..=`max`.
+fn size_in_range(key: &str, v: u16, max: u16) -> Result<u16, String> {
+    if (1..=max).contains(&v) {
+        Ok(v)
+    } else {
+        Err(format!("{key} = {v} is outside 1..={max}"))
+    }
+}
+
 /// Parse a detach key: a number, `^X`, `C-x` / `ctrl-x` / `Ctrl+x`.
 pub fn parse_detach_key(s: &str) -> Result<u8, String> {
     let t = s.trim();
@@ -276,6 +291,12 @@ impl Config {
         }
         cfg.log_file = file.log_file.map(|p| expand_tilde(&p));
         if let Some(v) = file.log_level {
+            if !LOG_LEVELS.contains(&v.as_str()) {
+                return Err(format!(
+                    "log_level {v:?} is not one of {}",
+                    LOG_LEVELS.join(", ")
+                ));
+            }
             cfg.log_level = v;
         }
         cfg.log_filter = file.log_filter;
@@ -312,10 +333,10 @@ impl Config {
             cfg.allow_root = v;
         }
         if let Some(v) = file.cols {
-            cfg.cols = v.clamp(1, heimdall_protocol::message::MAX_COLS);
+            cfg.cols = size_in_range("cols", v, heimdall_protocol::message::MAX_COLS)?;
         }
         if let Some(v) = file.rows {
-            cfg.rows = v.clamp(1, heimdall_protocol::message::MAX_ROWS);
+            cfg.rows = size_in_range("rows", v, heimdall_protocol::message::MAX_ROWS)?;
         }
         if let Some(v) = file.screen_model {
             cfg.screen_model = v;

@@ -220,6 +220,58 @@ fn fifo_in_the_socket_dir_does_not_block() {
     }
 }
 
+/// Bad values are refused with what a good one looks like: terminal sizes
+/// outside 1..=1000 x 1..=500, unknown log levels, `--env` without `=` and an
+/// empty command are usage errors (exit 2), the same in the configuration
+/// file are config errors; a server error names its protocol code, not a
+/// Rust type.
+#[test]
+fn bad_values_are_refused_with_the_valid_ones() {
+    let env = Env::new();
+    for (args, says) in [
+        (&["--cols", "0"][..], "0 is not in 1..=1000"),
+        (&["--cols", "5000"], "5000 is not in 1..=1000"),
+        (&["--rows", "5000"], "5000 is not in 1..=500"),
+        (&["--log-level", "bogus"], "error, warn, info, debug, trace"),
+        (&["--env", "FOO"], "\"FOO\" is not NAME=VALUE"),
+    ] {
+        let mut all = vec!["start"];
+        all.extend_from_slice(args);
+        all.extend_from_slice(&["--", "true"]);
+        let out = env.run(&all);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "hm {all:?}: {stderr}");
+        assert!(stderr.contains(says), "hm {all:?}: {stderr}");
+    }
+    let out = env.run(&["start", "--", ""]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("the command is empty"));
+    let config = env.dir.path().join("bad.toml");
+    for (text, says) in [
+        ("cols = 0", "cols = 0 is outside 1..=1000"),
+        ("rows = 501", "rows = 501 is outside 1..=500"),
+        (
+            "log_level = \"bogus\"",
+            "is not one of error, warn, info, debug, trace",
+        ),
+        (
+            "detach_key = true",
+            "detach_key is a byte (0x1C, 28) or a control key name",
+        ),
+    ] {
+        std::fs::write(&config, text).unwrap();
+        let out = env.run(&["start", "--config", config.to_str().unwrap(), "--", "true"]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{text}: {stderr}");
+        assert!(stderr.contains(says), "{text}: {stderr}");
+    }
+    env.start("re", &[], &["sleep", "600"]);
+    let out = env.run(&["wait", "re", "--regex", "("]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.trim_end().ends_with("(invalid_regex)"), "{stderr}");
+}
+
 /// Item 27: an error is printed once, its cause not repeated.
 #[test]
 fn item27_config_error_is_printed_once() {

@@ -99,7 +99,7 @@ fn start_env_sets_variables_over_the_config_env() {
     env.ok(&["kill", "envs"]);
     for bad in ["NOEQUALS", "=value"] {
         let out = env.run(&["start", "--env", bad, "--", "true"]);
-        assert_eq!(out.status.code(), Some(1), "{bad}: {out:?}");
+        assert_eq!(out.status.code(), Some(2), "{bad}: {out:?}");
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(err.contains("--env"), "{bad}: {err}");
     }

@@ -140,17 +140,17 @@ pub struct SessionFlags {
     /// Working directory of the command
     #[arg(long, visible_alias = "cwd", value_name = "DIR")]
     pub workdir: Option<PathBuf>,
-    /// Terminal columns
-    #[arg(long)]
+    /// Terminal columns (1 to 1000)
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..=heimdall_protocol::message::MAX_COLS as i64))]
     pub cols: Option<u16>,
-    /// Terminal rows
-    #[arg(long)]
+    /// Terminal rows (1 to 500)
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..=heimdall_protocol::message::MAX_ROWS as i64))]
     pub rows: Option<u16>,
     /// Supervisor log file [default: <socket-dir>/<id>.log; also stderr with --detach]
     #[arg(long, value_name = "FILE")]
     pub log_file: Option<PathBuf>,
-    /// Log level: error, warn, info, debug, trace
-    #[arg(long, value_name = "LEVEL")]
+    /// Log level
+    #[arg(long, value_name = "LEVEL", value_parser = crate::config::LOG_LEVELS)]
     pub log_level: Option<String>,
     /// Log filter (tracing directives, overrides --log-level)
     #[arg(long, value_name = "FILTER")]
@@ -184,8 +184,8 @@ pub struct SessionFlags {
     pub screen_scrollback_lines: Option<usize>,
     /// Set a variable in the command's environment (repeatable; after the
     /// config's [[env]])
-    #[arg(long = "env", value_name = "NAME=VALUE")]
-    pub env: Vec<String>,
+    #[arg(long = "env", value_name = "NAME=VALUE", value_parser = crate::config::EnvVar::parse)]
+    pub env: Vec<crate::config::EnvVar>,
     /// The command to run and its arguments
     #[arg(
         required = true,
@@ -200,10 +200,10 @@ impl SessionFlags {
     /// Apply the flags over the configuration.
     pub fn apply(&self, cfg: &mut Config) -> anyhow::Result<()> {
         if let Some(v) = self.cols {
-            cfg.cols = v.clamp(1, heimdall_protocol::message::MAX_COLS);
+            cfg.cols = v;
         }
         if let Some(v) = self.rows {
-            cfg.rows = v.clamp(1, heimdall_protocol::message::MAX_ROWS);
+            cfg.rows = v;
         }
         if let Some(v) = &self.log_file {
             cfg.log_file = Some(std::path::absolute(v)?);
@@ -245,11 +245,7 @@ impl SessionFlags {
         if let Some(v) = self.screen_scrollback_lines {
             cfg.screen_scrollback_lines = v;
         }
-        for text in &self.env {
-            let var = crate::config::EnvVar::parse(text)
-                .map_err(|why| anyhow::anyhow!("--env: {why}"))?;
-            cfg.env.push(var);
-        }
+        cfg.env.extend(self.env.iter().cloned());
         Ok(())
     }
 }

@@ -6,7 +6,7 @@ use std::hash::{BuildHasher, Hasher};
 use std::io::BufRead;
 use std::path::PathBuf;
 
-use anyhow::{bail, Context};
+use anyhow::Context;
 use clap::Args;
 use nix::fcntl::OFlag;
 use nix::sys::wait::waitpid;
@@ -61,7 +61,12 @@ pub(super) fn launch(common: &Common, flags: &SessionFlags) -> anyhow::Result<La
     let mut config = common.load()?;
     flags.apply(&mut config)?;
     if command.is_empty() || command[0].is_empty() {
-        bail!("no command given (usage: hm start [FLAGS] -- COMMAND [ARGS...])");
+        return Err(super::common::Coded {
+            code: "usage".into(),
+            message: "the command is empty: give a program to run (usage: hm start [FLAGS] -- COMMAND [ARGS...])".into(),
+            exit: 2,
+        }
+        .into());
     }
     let id = match &flags.id {
         Some(id) => {
