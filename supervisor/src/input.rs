@@ -109,6 +109,28 @@ impl PtyInput {
         }
     }
 
+    /// Write a terminal's answer to a query of the program (a few bytes),
+    /// after anything queued before it, without waiting: the pump that
+    /// answers must never wait for the program to read.
+    pub fn answer(&self, data: Bytes) {
+        let mut q = lock(&self.queue);
+        if q.closed {
+            return;
+        }
+        let mut data = data;
+        if q.chunks.is_empty() {
+            match self.write_now(&data) {
+                Wrote::All | Wrote::Failed => return,
+                Wrote::Some(n) => data.advance(n),
+                Wrote::Blocked => {}
+            }
+        }
+        q.bytes += data.len();
+        q.chunks.push_back(data);
+        drop(q);
+        self.queued.notify_one();
+    }
+
     /// Stop accepting input (the child is gone); queued bytes are dropped.
     pub fn close(&self) {
         let mut q = lock(&self.queue);

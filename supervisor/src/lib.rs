@@ -43,3 +43,4 @@ pub mod session;
 pub mod spawn;
 pub mod supervisor;
 pub mod sync;
+pub mod terminal_queries;

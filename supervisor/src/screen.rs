@@ -177,6 +177,11 @@ impl ScreenModel {
         self.parser.screen()
     }
 
+    /// The cursor: row and column, from 0.
+    pub fn cursor(&self) -> (u16, u16) {
+        self.screen().cursor_position()
+    }
+
     /// The visible lines as text, trailing blanks trimmed.
     pub fn lines(&self) -> Vec<String> {
         let cols = self.screen().size().1.get();

@@ -1463,3 +1463,55 @@ fn the_detach_key_detaches_promptly_while_a_paste_waits() {
     );
     assert_eq!(env.status_json("stk")["alive"], true);
 }
+
+/// A program asking its terminal where the cursor is (and what it is) gets
+/// one answer, from the supervisor, with or without a terminal attached:
+/// the attached terminal never sees the question (it would answer again).
+#[test]
+fn terminal_queries_are_answered_once_attached_or_not() {
+    let env = Env::new();
+    let go = env.dir.path().join("go");
+    let script = format!(
+        r#"
+import os, select, tty
+tty.setraw(0)
+def ask(q):
+    os.write(1, q)
+    got = b""
+    while True:
+        r, _, _ = select.select([0], [], [], 0.5)
+        if not r:
+            return got
+        got += os.read(0, 64)
+while not os.path.exists({go:?}):
+    select.select([], [], [], 0.05)
+os.remove({go:?})
+res = [ask(b"\x1b[3;5H\x1b[6n"), ask(b"\x1b[5n"), ask(b"\x1b[c")]
+os.write(1, b"\x1b[10;1H" + repr(res).encode() + b"\r\n")
+select.select([0], [], [], 100)
+"#,
+        go = go.to_str().unwrap()
+    );
+    let want = r"[b'\x1b[3;5R', b'\x1b[0n', b'\x1b[?1;2c']";
+    // Nobody attached.
+    env.start("alone", &[], &["python3", "-c", &script]);
+    std::fs::write(&go, "").unwrap();
+    env.wait_screen("alone", r"^\[b'");
+    assert!(env.ok(&["screen", "alone"]).contains(want));
+    // A terminal attached without the bar gets the output as it is, but
+    // not the queries.
+    env.start("watched", &[], &["python3", "-c", &script]);
+    let mut t = Term::spawn(&env, &["attach", "watched", "--no-status-bar"], 80, 24);
+    poll("the session to take the terminal's size", DEADLINE, || {
+        (env.status_json("watched")["rows"] == 24).then_some(())
+    });
+    std::fs::write(&go, "").unwrap();
+    t.wait_text("[b'");
+    assert!(t.text().contains(want), "{}", t.text());
+    assert!(
+        !t.raw.windows(4).any(|w| w == b"\x1b[6n"),
+        "the terminal saw the query"
+    );
+    t.type_bytes(&[0x1c]);
+    assert_eq!(t.wait_exit(), Some(0));
+}

@@ -10,6 +10,7 @@ use bytes::{Bytes, BytesMut};
 use nix::errno::Errno;
 
 use super::Session;
+use crate::terminal_queries::{self, Query};
 
 /// Pty reads go into blocks of this size; one batch of reads fills at most one.
 const READ_BLOCK: usize = crate::output::MAX_CHUNK;
@@ -32,12 +33,27 @@ impl Session {
     fn on_output(&self, chunk: Bytes, gather: bool) {
         let now = Instant::now();
         let classified = self.classify_output(now, chunk.len());
+        let queries: Vec<Query> = terminal_queries::find(&chunk).map(|(_, _, q)| q).collect();
         self.output.append(chunk);
         if !gather || self.output.unwoken() >= FLOOD_BATCH {
             self.output.wake();
         }
         self.screen_output_arrived(now, gather);
         self.announce(classified);
+        if !queries.is_empty() {
+            self.answer_queries(&queries);
+        }
+    }
+
+    /// Answer the program's terminal queries as its terminal would (the
+    /// cursor from the screen model, parsed up to here).
+    fn answer_queries(&self, queries: &[Query]) {
+        let cursor = self.screen().map(|st| st.model.cursor());
+        for q in queries {
+            if let Some(answer) = q.answer(cursor) {
+                self.input.answer(Bytes::from(answer));
+            }
+        }
     }
 
     /// Run the pump until the pty closes, or the child has exited and the

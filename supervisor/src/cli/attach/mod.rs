@@ -588,7 +588,13 @@ impl Attached {
                                 v.feed(shown);
                                 render_at.get_or_insert_with(|| Instant::now() + RENDER_EVERY);
                             }
-                            None => match write_stdout(shown) {
+                            // The supervisor answers the program's terminal
+                            // queries: a terminal must not answer again.
+                            None => match write_stdout(&if self.interactive {
+                                crate::terminal_queries::strip(shown)
+                            } else {
+                                std::borrow::Cow::Borrowed(shown)
+                            }) {
                                 Ok(()) => {}
                                 Err(e) if self.pipe_run => {
                                     return self.end_session(&client, &mut output, e).await
