@@ -243,9 +243,13 @@ fn bad_values_are_refused_with_the_valid_ones() {
         assert_eq!(out.status.code(), Some(2), "hm {all:?}: {stderr}");
         assert!(stderr.contains(says), "hm {all:?}: {stderr}");
     }
-    let out = env.run(&["start", "--", ""]);
-    assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("the command is empty"));
+    for verb in ["start", "run"] {
+        let out = env.run(&[verb, "--", ""]);
+        assert_eq!(out.status.code(), Some(2));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains("the command is empty"), "{stderr}");
+        assert!(stderr.contains(&format!("usage: hm {verb} ")), "{stderr}");
+    }
     let config = env.dir.path().join("bad.toml");
     for (text, says) in [
         ("cols = 0", "cols = 0 is outside 1..=1000"),

@@ -25,7 +25,7 @@ pub struct RunArgs {
 
 /// `hm run`.
 pub fn run(common: &Common, args: RunArgs) -> anyhow::Result<i32> {
-    let mut launch = super::start::launch(common, &args.session)?;
+    let mut launch = super::start::launch(common, &args.session, "run")?;
     if args.detach {
         return Ok(crate::supervisor::run(launch, Ready::Foreground));
     }

@@ -55,15 +55,17 @@ fn generate_id(dir: &std::path::Path) -> String {
     }
 }
 
-/// Build what a supervisor needs from the command line.
-pub(super) fn launch(common: &Common, flags: &SessionFlags) -> anyhow::Result<Launch> {
+/// Build what a supervisor needs from the command line of `hm verb`.
+pub(super) fn launch(common: &Common, flags: &SessionFlags, verb: &str) -> anyhow::Result<Launch> {
     let command = flags.command.clone();
     let mut config = common.load()?;
     flags.apply(&mut config)?;
     if command.is_empty() || command[0].is_empty() {
         return Err(super::common::Coded {
             code: "usage".into(),
-            message: "the command is empty: give a program to run (usage: hm start [FLAGS] -- COMMAND [ARGS...])".into(),
+            message: format!(
+                "the command is empty: give a program to run (usage: hm {verb} [FLAGS] -- COMMAND [ARGS...])"
+            ),
             exit: 2,
         }
         .into());
@@ -180,7 +182,7 @@ pub(super) fn spawn_background(launch: Launch) -> anyhow::Result<Started> {
 
 /// `hm start`.
 pub fn run(common: &Common, args: StartArgs) -> anyhow::Result<i32> {
-    let launch = launch(common, &args.session)?;
+    let launch = launch(common, &args.session, "start")?;
     let id = launch.id.clone();
     let dir: PathBuf = launch.config.socket_dir.clone();
     match spawn_background(launch)? {
