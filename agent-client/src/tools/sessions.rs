@@ -145,6 +145,23 @@ impl SessionTools {
         st.owned.iter().map(|o| o.id.clone()).collect()
     }
 
+    /// How session `id` ended (code, signal), from its exit record: once
+    /// its supervisor is gone, or when the record appears within a few
+    /// seconds while the supervisor finishes.
+    async fn ended(&self, id: &str) -> Option<(i32, Option<i32>)> {
+        let files = self.dir.files(id).ok()?;
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            if let Ok(rec) = files.exit_record() {
+                return Some((rec.code, rec.signal));
+            }
+            if !files.is_live() || Instant::now() > deadline {
+                return None;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
     fn is_live(&self, id: &str) -> bool {
         self.dir
             .find(id)
@@ -638,9 +655,19 @@ impl SessionTools {
             String::new()
         };
         let ms = timeout.as_millis() as u64;
-        let r = self
+        let until_exit = matches!(condition, WaitCondition::Exit);
+        let r = match self
             .with_client(id, |c| async move { c.wait(condition, Some(ms)).await })
-            .await?;
+            .await
+        {
+            Ok(r) => r,
+            // Ended before or while asked: its exit record says how.
+            Err(e) => match self.ended(id).await {
+                Some((code, signal)) if until_exit => WaitResult::Exited { code, signal },
+                Some((code, signal)) => WaitResult::EndedFirst { code, signal },
+                None => return Err(e),
+            },
+        };
         let text = match r {
             WaitResult::Idle { idle_ms, state } => {
                 format!("session {id} is idle ({idle_ms} ms without output, state {state})")
