@@ -32,11 +32,8 @@ const QUERIES: [(&[u8], Query); 5] = [
 /// Each query in `bytes`, in order, with where it starts and its length.
 /// (A query split between two reads is not seen.)
 pub fn find(bytes: &[u8]) -> impl Iterator<Item = (usize, usize, Query)> + '_ {
-    bytes
-        .iter()
-        .enumerate()
-        .filter(|(_, b)| **b == 0x1b)
-        .filter_map(|(i, _)| {
+    // Every chunk of output passes here: a vectorised search for ESC.
+    memchr::memchr_iter(0x1b, bytes).filter_map(|i| {
             QUERIES
                 .iter()
                 .find(|(seq, _)| bytes[i..].starts_with(seq))
