@@ -34,11 +34,11 @@ const QUERIES: [(&[u8], Query); 5] = [
 pub fn find(bytes: &[u8]) -> impl Iterator<Item = (usize, usize, Query)> + '_ {
     // Every chunk of output passes here: a vectorised search for ESC.
     memchr::memchr_iter(0x1b, bytes).filter_map(|i| {
-            QUERIES
-                .iter()
-                .find(|(seq, _)| bytes[i..].starts_with(seq))
-                .map(|(seq, q)| (i, seq.len(), *q))
-        })
+        QUERIES
+            .iter()
+            .find(|(seq, _)| bytes[i..].starts_with(seq))
+            .map(|(seq, q)| (i, seq.len(), *q))
+    })
 }
 
 /// `bytes` without the queries in it (borrowed when there is none).
