@@ -78,31 +78,38 @@ impl PtyInput {
         }
     }
 
+    /// Write `data` at once when nothing is queued before it, and queue
+    /// what the pty did not take for [`PtyInput::run`]. False when the pty
+    /// refused it (its other side is closed).
+    fn write_or_queue(&self, mut q: std::sync::MutexGuard<'_, Queue>, mut data: Bytes) -> bool {
+        if q.chunks.is_empty() {
+            match self.write_now(&data) {
+                Wrote::All => return true,
+                Wrote::Failed => return false,
+                Wrote::Some(n) => data.advance(n),
+                Wrote::Blocked => {}
+            }
+        }
+        q.bytes += data.len();
+        q.chunks.push_back(data);
+        drop(q);
+        self.queued.notify_one();
+        true
+    }
+
     /// Write `data` to the pty, after anything queued before it. False when
     /// it cannot reach the program: input is closed (the child is gone) or
     /// the pty refused it (its other side is closed).
-    pub async fn send(&self, mut data: Bytes) -> bool {
+    pub async fn send(&self, data: Bytes) -> bool {
         loop {
             let drained = self.drained.notified();
             {
-                let mut q = lock(&self.queue);
+                let q = lock(&self.queue);
                 if q.closed {
                     return false;
                 }
-                if q.chunks.is_empty() {
-                    match self.write_now(&data) {
-                        Wrote::All => return true,
-                        Wrote::Failed => return false,
-                        Wrote::Some(n) => data.advance(n),
-                        Wrote::Blocked => {}
-                    }
-                }
-                if q.bytes < MAX_QUEUED {
-                    q.bytes += data.len();
-                    q.chunks.push_back(data);
-                    drop(q);
-                    self.queued.notify_one();
-                    return true;
+                if q.chunks.is_empty() || q.bytes < MAX_QUEUED {
+                    return self.write_or_queue(q, data);
                 }
             }
             drained.await;
@@ -113,22 +120,10 @@ impl PtyInput {
     /// after anything queued before it, without waiting: the pump that
     /// answers must never wait for the program to read.
     pub fn answer(&self, data: Bytes) {
-        let mut q = lock(&self.queue);
-        if q.closed {
-            return;
+        let q = lock(&self.queue);
+        if !q.closed {
+            self.write_or_queue(q, data);
         }
-        let mut data = data;
-        if q.chunks.is_empty() {
-            match self.write_now(&data) {
-                Wrote::All | Wrote::Failed => return,
-                Wrote::Some(n) => data.advance(n),
-                Wrote::Blocked => {}
-            }
-        }
-        q.bytes += data.len();
-        q.chunks.push_back(data);
-        drop(q);
-        self.queued.notify_one();
     }
 
     /// Stop accepting input (the child is gone); queued bytes are dropped.
