@@ -301,6 +301,27 @@ impl SessionFiles {
         ExitRecord::read(&self.exit)
     }
 
+    /// The exit record of a session that has ended or is ending: looked for
+    /// until `within` has passed (a supervisor writes it once the child's
+    /// output is drained, before it lets go of the pidfile), and no longer
+    /// once no supervisor holds the session. `None`: no record is coming
+    /// (its supervisor was killed, say). Blocks the calling thread.
+    pub fn exit_record_within(&self, within: std::time::Duration) -> Option<ExitRecord> {
+        let deadline = std::time::Instant::now() + within;
+        loop {
+            // Read after looking at the lock: a record written before the
+            // lock was let go is seen.
+            let live = self.is_live();
+            if let Ok(rec) = self.exit_record() {
+                return Some(rec);
+            }
+            if !live || std::time::Instant::now() >= deadline {
+                return None;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
+
     /// Whether the session runs, ended or was left stale; `None` when it
     /// has none of those files.
     pub fn liveness(&self) -> Option<Liveness> {

@@ -145,20 +145,28 @@ impl SessionTools {
         st.owned.iter().map(|o| o.id.clone()).collect()
     }
 
-    /// How session `id` ended (code, signal), from its exit record: once
-    /// its supervisor is gone, or when the record appears within a few
-    /// seconds while the supervisor finishes.
-    async fn ended(&self, id: &str) -> Option<(i32, Option<i32>)> {
-        let files = self.dir.files(id).ok()?;
-        let deadline = Instant::now() + Duration::from_secs(5);
-        loop {
-            if let Ok(rec) = files.exit_record() {
-                return Some((rec.code, rec.signal));
-            }
-            if !files.is_live() || Instant::now() > deadline {
-                return None;
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
+    /// What a wait on session `id`, which has ended, answers: from its exit
+    /// record (waited for a few seconds while its supervisor finishes);
+    /// `why` when there is none.
+    async fn ended(&self, id: &str, until_exit: bool, why: String) -> Result<WaitResult, String> {
+        let Ok(files) = self.dir.files(id) else {
+            return Err(why);
+        };
+        let rec =
+            tokio::task::spawn_blocking(move || files.exit_record_within(Duration::from_secs(5)))
+                .await
+                .ok()
+                .flatten();
+        match rec {
+            Some(r) if until_exit => Ok(WaitResult::Exited {
+                code: r.code,
+                signal: r.signal,
+            }),
+            Some(r) => Ok(WaitResult::EndedFirst {
+                code: r.code,
+                signal: r.signal,
+            }),
+            None => Err(why),
         }
     }
 
@@ -656,17 +664,27 @@ impl SessionTools {
         };
         let ms = timeout.as_millis() as u64;
         let until_exit = matches!(condition, WaitCondition::Exit);
-        let r = match self
-            .with_client(id, |c| async move { c.wait(condition, Some(ms)).await })
-            .await
-        {
-            Ok(r) => r,
-            // Ended before or while asked: its exit record says how.
-            Err(e) => match self.ended(id).await {
-                Some((code, signal)) if until_exit => WaitResult::Exited { code, signal },
-                Some((code, signal)) => WaitResult::EndedFirst { code, signal },
-                None => return Err(e),
-            },
+        let asked = self
+            .with_client(id, |c| async move {
+                match c.wait(condition, Some(ms)).await {
+                    // Ended before or while asked: its exit record says how.
+                    Err(ClientError::SessionEnded { .. } | ClientError::ConnectionClosed) => {
+                        Ok(None)
+                    }
+                    r => r.map(Some),
+                }
+            })
+            .await;
+        let r = match asked {
+            Ok(Some(r)) => r,
+            Ok(None) => {
+                self.forget(id).await;
+                let why = format!("session {id}: the connection ended before it answered");
+                self.ended(id, until_exit, why).await?
+            }
+            // No supervisor to ask any more (gone before the connect).
+            Err(e) if !self.is_live(id) => self.ended(id, until_exit, e).await?,
+            Err(e) => return Err(e),
         };
         let text = match r {
             WaitResult::Idle { idle_ms, state } => {

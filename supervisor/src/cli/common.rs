@@ -160,16 +160,7 @@ pub fn find(dir: &SocketDir, id: &str) -> anyhow::Result<Found> {
 /// EXIT is read); `None`: the connection was lost while the session ran
 /// (its supervisor was killed, say).
 pub fn exit_recorded(paths: &SessionPaths) -> Option<ExitRecord> {
-    let deadline = std::time::Instant::now() + Duration::from_secs(2);
-    loop {
-        if let Ok(rec) = ExitRecord::read(&paths.exit) {
-            return Some(rec);
-        }
-        if std::time::Instant::now() >= deadline {
-            return None;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    paths.exit_record_within(Duration::from_secs(2))
 }
 
 /// The error of a stream (`hm tail -f`, `hm events`) that ended without
