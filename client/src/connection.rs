@@ -86,10 +86,9 @@ struct Pending {
     status: VecDeque<Waiter>,
     output: Option<OutputSender>,
     events: Option<EventSender>,
+    /// The session's exit code: from EXIT, or from the exit record once
+    /// it was found there.
     exit_code: Option<i32>,
-    /// The session's exit record, read for the exit code when the
-    /// connection breaks without an EXIT frame.
-    exit_record: Option<PathBuf>,
     /// Set when the connection is over: the exit code if known.
     ended: Option<Option<i32>>,
     /// A write failed: nothing more can be sent.
@@ -101,6 +100,9 @@ struct Pending {
 
 struct Inner {
     pending: Mutex<Pending>,
+    /// The session's exit record, read (outside the lock) for the exit
+    /// code when the connection breaks without an EXIT frame.
+    exit_record: Option<PathBuf>,
     next_id: AtomicU64,
     hello: Option<HelloResp>,
     ended: watch::Receiver<Option<Option<i32>>>,
@@ -112,27 +114,38 @@ impl Inner {
     fn lock(&self) -> MutexGuard<'_, Pending> {
         crate::sync::lock(&self.pending)
     }
-}
 
-impl Pending {
     /// The session's exit code, when known: from EXIT, else from the exit
-    /// record.
+    /// record. The record (large: it holds the final screens) is read
+    /// without holding the lock, and only until it is found.
     fn known_code(&self) -> Option<i32> {
-        self.exit_code.or_else(|| {
-            self.exit_record
-                .as_deref()
-                .and_then(|path| ExitRecord::read(path).ok())
-                .map(|r| r.code)
-        })
+        if let Some(code) = self.lock().exit_code {
+            return Some(code);
+        }
+        let path = self.exit_record.as_deref()?;
+        let code = ExitRecord::read(path).ok()?.code;
+        // An EXIT read meanwhile wins: it is what the server said.
+        Some(*self.lock().exit_code.get_or_insert(code))
     }
 
     /// Why no call can be made any more, if the connection is broken.
     fn broken(&self) -> Option<ClientError> {
-        match self.ended {
+        let (ended, unwritable) = {
+            let p = self.lock();
+            (p.ended, p.unwritable)
+        };
+        match ended {
             Some(code) => Some(closed(code)),
-            None if self.unwritable => Some(closed(self.known_code())),
+            None if unwritable => Some(closed(self.known_code())),
             None => None,
         }
+    }
+}
+
+impl Pending {
+    /// Whether no call can be made any more ([`Inner::broken`] says why).
+    fn is_broken(&self) -> bool {
+        self.ended.is_some() || self.unwritable
     }
 
     /// Fail every call waiting for an answer: the connection is broken.
@@ -294,10 +307,8 @@ impl ClientBuilder {
         let (tx, rx) = mpsc::channel::<Frame>(WRITE_QUEUE);
         let (ended_tx, ended_rx) = watch::channel(None);
         let inner = Arc::new(Inner {
-            pending: Mutex::new(Pending {
-                exit_record: self.exit_record,
-                ..Pending::default()
-            }),
+            pending: Mutex::new(Pending::default()),
+            exit_record: self.exit_record,
             next_id: AtomicU64::new(1),
             hello,
             ended: ended_rx,
@@ -424,8 +435,9 @@ async fn write_frames(
             tokio::select! {
                 () = &mut grace, if in_flight => {
                     in_flight = false;
+                    let code = inner.known_code();
                     let mut p = inner.lock();
-                    let code = p.known_code();
+                    let code = p.exit_code.or(code);
                     p.fail_calls(code);
                 }
                 frame = rx.recv() => if frame.is_none() { break },
@@ -476,15 +488,14 @@ async fn read_frames(
         let Some(Ok(frame)) = next else { break };
         dispatch(&mut inner.lock(), frame);
     }
-    let code = {
+    let code = inner.known_code();
+    {
         let mut p = inner.lock();
-        let code = p.known_code();
         p.ended = Some(code);
         p.fail_calls(code);
         p.output = None;
         p.events = None;
-        code
-    };
+    }
     let _ = ended.send(Some(code));
 }
 
@@ -690,7 +701,7 @@ impl Client {
 
     /// Why calls fail, when the connection is broken.
     fn broken(&self) -> Result<(), ClientError> {
-        match self.inner.lock().broken() {
+        match self.inner.broken() {
             Some(e) => Err(e),
             None => Ok(()),
         }
@@ -698,8 +709,9 @@ impl Client {
 
     /// The error of a call whose connection has gone from under it.
     fn ended_error(&self) -> ClientError {
-        let p = self.inner.lock();
-        p.broken().unwrap_or_else(|| closed(p.known_code()))
+        self.inner
+            .broken()
+            .unwrap_or_else(|| closed(self.inner.known_code()))
     }
 
     /// Room for one frame in the writer's queue, unless the connection is
@@ -735,8 +747,9 @@ impl Client {
             let permit = self.reserve().await?;
             let registered = {
                 let mut p = self.inner.lock();
-                if let Some(e) = p.broken() {
-                    return Err(e);
+                if p.is_broken() {
+                    drop(p);
+                    return Err(self.ended_error());
                 }
                 let id = self.next_id();
                 let msg = make(Some(id));
@@ -1065,8 +1078,9 @@ impl Client {
             .await
             .map_err(|_| ClientError::Timeout(self.deadline))??;
         let mut p = self.inner.lock();
-        if let Some(e) = p.broken() {
-            return Err(e);
+        if p.is_broken() {
+            drop(p);
+            return Err(self.ended_error());
         }
         install(&mut p)?;
         permit.send(msg.to_frame());
