@@ -213,6 +213,9 @@ impl PidFile {
             let lock = Self::lock(file, paths, deadline)?;
             // Whoever removed the path held the lock before us: start over.
             if still_at(&lock, &paths.pid) {
+                // A dead supervisor's pids are no one's: until ours are
+                // written (once it listens) the file names no pid.
+                lock.set_len(0).map_err(io)?;
                 return Ok(PidFile {
                     lock,
                     path: paths.pid.clone(),

@@ -193,7 +193,6 @@ pub fn run(launch: Launch, ready: Ready) -> i32 {
             return ready.fail(e.exit_code(), kind, &e.to_string());
         }
     };
-    let _ = pidfile.write(std::process::id() as i32, child.pid.as_raw());
     let grace = Duration::from_millis(launch.config.kill_grace_ms);
     let guardian = if launch.config.kill_process_group {
         spawn_guardian(child.pid, grace).ok()
@@ -243,6 +242,9 @@ pub fn run(launch: Launch, ready: Ready) -> i32 {
                 return Err(ready.fail(1, "failed", &msg));
             }
         };
+        // Only now: pids in the pidfile of a live supervisor say that it
+        // listens (a client that finds its socket gone then says so).
+        let _ = pidfile.write(std::process::id() as i32, child.pid.as_raw());
         ready.ok();
         Ok(serve(session, listener, &paths, launch.hold_for_client).await)
     });

@@ -427,3 +427,79 @@ fn wait_timeout_bounds_the_connect_to_a_stopped_supervisor() {
         (!common::alive(sup) && !common::alive(child)).then_some(())
     });
 }
+
+/// A session whose socket was deleted under its live supervisor: every
+/// command that would talk to it says so at once (the supervisor's pid, the
+/// socket gone, `hm kill ID` ends it; `--json`: `socket_gone`) instead of
+/// "cannot connect" after 5 s of retrying; `hm ls` lists it as such and
+/// leaves its pidfile; `hm kill` still ends it.
+#[test]
+fn a_session_whose_socket_is_gone_is_said_to_be_by_every_command() {
+    let env = Env::new();
+    env.start("g", &[], &["sleep", "200"]);
+    let (sup, child) = env.pids("g");
+    std::fs::remove_file(env.sock("g")).expect("remove the socket");
+    let said = format!("its supervisor (pid {sup}) is running but its socket");
+    for args in [
+        &["status", "g"][..],
+        &["screen", "g"],
+        &["send", "g", "x"],
+        &["wait", "g", "--exit"],
+        &["wait", "g", "--idle", "100"],
+        &["attach", "--read-only", "g"],
+        &["tail", "g"],
+        &["tail", "-f", "g"],
+        &["explain", "g"],
+        &["signal", "g", "INT"],
+        &["submit", "g", "x"],
+        &["proxy", "g"],
+    ] {
+        let began = std::time::Instant::now();
+        let out = env.run(args);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "hm {args:?}: {stderr}");
+        assert!(stderr.contains(&said), "hm {args:?}: {stderr}");
+        assert!(stderr.contains("is gone"), "hm {args:?}: {stderr}");
+        assert!(
+            stderr.contains("`hm kill g` ends it"),
+            "hm {args:?}: {stderr}"
+        );
+        // Not the 5 s of retrying a supervisor that is starting.
+        let took = began.elapsed();
+        assert!(took < Duration::from_secs(4), "hm {args:?} took {took:?}");
+    }
+    for args in [
+        &["status", "g", "--json"][..],
+        &["screen", "g", "--json"],
+        &["wait", "g", "--exit", "--json"],
+        &["events", "g"],
+    ] {
+        let out = env.run(args);
+        assert_eq!(out.status.code(), Some(1), "hm {args:?}");
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("error json");
+        assert_eq!(v["error"], "socket_gone", "hm {args:?}: {v}");
+        assert!(v["message"].as_str().unwrap().contains(&said), "{v}");
+    }
+    let ls: serde_json::Value = serde_json::from_str(&env.ok(&["ls", "--json"])).unwrap();
+    assert_eq!(ls[0]["state"], "socket_gone", "{ls}");
+    assert_eq!(ls[0]["alive"], true, "{ls}");
+    assert_eq!(ls[0]["pid"], child, "{ls}");
+    assert_eq!(ls[0]["supervisor_pid"], sup, "{ls}");
+    let out = env.run(&["ls"]);
+    let table = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        table
+            .lines()
+            .any(|l| l.starts_with("g ") && l.contains("socket_gone")),
+        "{table}"
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains(&said));
+    assert!(
+        env.sockets().join("g.pid").exists(),
+        "hm ls removed the pidfile"
+    );
+    env.ok(&["kill", "g"]);
+    poll("the supervisor and child to go", DEADLINE, || {
+        (!common::alive(sup) && !common::alive(child)).then_some(())
+    });
+}

@@ -5,6 +5,7 @@ use std::time::Duration;
 use anyhow::{anyhow, Context};
 use heimdall_client::{ClientError, ErrorCode};
 
+use super::unreachable::SocketGone;
 use crate::config::Config;
 use crate::exit_record::ExitRecord;
 use crate::paths::{PathError, SessionPaths, SocketDir};
@@ -102,6 +103,9 @@ pub fn error_code(e: &anyhow::Error) -> String {
         }
         if cause.downcast_ref::<NoSession>().is_some() {
             return "no_session".into();
+        }
+        if cause.downcast_ref::<SocketGone>().is_some() {
+            return "socket_gone".into();
         }
         if let Some(c) = cause.downcast_ref::<ClientError>() {
             return match c {
@@ -265,7 +269,8 @@ pub fn live_session(common: &super::Common, id: &str) -> anyhow::Result<(Config,
 }
 
 /// Connect to a live session through the client library; a heimdall 1.0
-/// supervisor is recognised at once (its `hello()` is `None`). Every call
+/// supervisor is recognised at once (its `hello()` is `None`), and one whose
+/// socket is gone is said to be ([`SocketGone`]). Every call
 /// on the client has [`ANSWER_TIMEOUT`] as its deadline unless it says
 /// otherwise.
 pub async fn open(paths: &SessionPaths, client: &str) -> anyhow::Result<heimdall_client::Client> {
@@ -283,6 +288,7 @@ pub async fn connect(
         .connect(&paths.sock)
         .await
         .with_context(|| format!("session {:?}", paths.id))
+        .map_err(|e| super::unreachable::socket_gone(paths, e))
 }
 
 /// A call's answer, its error naming the session.

@@ -8,12 +8,12 @@ use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, Context};
 use clap::Args;
-use heimdall_client::ClientError;
 use nix::sys::signal::{self, Signal};
 use nix::unistd::Pid;
 use serde_json::json;
 
 use super::common::{exit_phrase, live_session, open, print_json, runtime};
+use super::unreachable::{unreachable_supervisor, Unreachable};
 use super::Common;
 use crate::exit_record::ExitRecord;
 use crate::paths::SessionPaths;
@@ -42,8 +42,8 @@ pub fn run(common: &Common, args: KillArgs) -> anyhow::Result<i32> {
     let signalled = runtime()?.block_on(async {
         let c = match open(&paths, "hm kill").await {
             Ok(c) => c,
-            Err(e) => match unreachable(&e) {
-                Some(why) => return signal_supervisor(&paths, e, &why, args.json, bound).await,
+            Err(e) => match unreachable_supervisor(&paths, &e) {
+                Some(u) => return signal_supervisor(&paths, e, u, args.json, bound).await,
                 None => return Err(e),
             },
         };
@@ -87,34 +87,17 @@ fn not_ended(paths: &SessionPaths, bound: Duration) -> anyhow::Error {
     )
 }
 
-/// Why the supervisor cannot be reached, when that is why connecting
-/// failed (its socket is gone or refuses, or it never answered), not
-/// because talking to it is refused.
-fn unreachable(e: &anyhow::Error) -> Option<String> {
-    e.chain()
-        .find_map(|c| match c.downcast_ref::<ClientError>() {
-            Some(ce @ (ClientError::Connect { .. } | ClientError::Timeout(_))) => Some(ce),
-            _ => None,
-        })
-        .map(ToString::to_string)
-}
-
 /// Kill a session whose socket cannot be reached through its supervisor's
 /// pid: SIGTERM (which ends the session as KILL does: the tree gets SIGTERM,
-/// SIGKILL after the grace period), and SIGCONT in case it is stopped. Only
-/// while the pidfile lock shows the supervisor alive (so the pid is its);
-/// waits until the lock is released. Returns the pid signalled.
+/// SIGKILL after the grace period), and SIGCONT in case it is stopped;
+/// waits until the pidfile lock is released. Returns the pid signalled.
 async fn signal_supervisor(
     paths: &SessionPaths,
     error: anyhow::Error,
-    why: &str,
+    Unreachable { pid, why }: Unreachable,
     json: bool,
     bound: Duration,
 ) -> anyhow::Result<Option<i32>> {
-    let pid = match paths.read_pids() {
-        Some(p) if paths.is_live() && p.supervisor > 1 => p.supervisor,
-        _ => return Err(error),
-    };
     let target = Pid::from_raw(pid);
     signal::kill(target, Signal::SIGTERM)
         .with_context(|| format!("{error:#}; and sending SIGTERM to its supervisor (pid {pid})"))?;

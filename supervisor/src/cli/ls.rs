@@ -12,8 +12,10 @@ use clap::Args;
 use serde_json::{json, Value};
 
 use super::common::{
-    ask_session, command_line, human_duration, open, runtime, since_rfc3339, socket_dir, NoSession,
+    ask_session, command_line, describe, human_duration, open, runtime, since_rfc3339, socket_dir,
+    NoSession,
 };
+use super::unreachable::SocketGone;
 use super::Common;
 use crate::exit_record::ExitRecord;
 use crate::paths::SessionPaths;
@@ -68,14 +70,17 @@ async fn live_row(paths: &SessionPaths) -> anyhow::Result<Value> {
     }))
 }
 
-/// A live supervisor that did not answer in time.
+/// A live supervisor that did not answer in time (`unreachable`), or
+/// whose socket is gone (`socket_gone`: `hm kill` ends it).
 fn unreachable_row(paths: &SessionPaths, e: &anyhow::Error) -> Value {
+    let gone = e.chain().find_map(|c| c.downcast_ref::<SocketGone>());
     json!({
         "id": paths.id,
         "alive": true,
         "pid": paths.read_pids().map(|p| p.child),
-        "state": "unreachable",
-        "error": format!("{e:#}"),
+        "supervisor_pid": gone.map(|g| g.pid),
+        "state": if gone.is_some() { "socket_gone" } else { "unreachable" },
+        "error": describe(e),
     })
 }
 
@@ -116,6 +121,10 @@ pub fn run(common: &Common, args: LsArgs) -> anyhow::Result<i32> {
     let widths = widths(&table);
     for r in std::iter::once(&header()).chain(&table) {
         print_row(r, &widths)?;
+    }
+    // What the state means and what to do about it.
+    for r in rows.iter().filter(|r| r["state"] == "socket_gone") {
+        eprintln!("hm: {}", r["error"].as_str().unwrap_or_default());
     }
     Ok(0)
 }

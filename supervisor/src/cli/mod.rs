@@ -38,6 +38,7 @@ mod status;
 mod stdout_gone;
 mod submit;
 mod tail;
+mod unreachable;
 mod wait;
 
 use std::path::PathBuf;

@@ -1,0 +1,83 @@
+//! A live supervisor that cannot be reached: its socket was deleted under
+//! it, or connecting failed or went unanswered (it is stopped). `hm kill`
+//! signals such a supervisor instead; every other command says what is the
+//! matter ([`SocketGone`]) instead of "cannot connect".
+
+use std::path::PathBuf;
+
+use heimdall_client::ClientError;
+
+use crate::paths::SessionPaths;
+
+/// The session's supervisor holds its pidfile (it is running) but its
+/// socket is gone, so no client can reach it; `hm kill ID` ends it (through
+/// the supervisor's pid). `--json` code: `socket_gone`.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "session {id:?}: its supervisor (pid {pid}) is running but its socket {} is gone, \
+     so no client can reach it; `hm kill {id}` ends it",
+    sock.display()
+)]
+pub struct SocketGone {
+    /// The session id.
+    pub id: String,
+    /// The supervisor's pid.
+    pub pid: i32,
+    /// Where its socket was.
+    pub sock: PathBuf,
+}
+
+/// A live supervisor that connecting to failed.
+#[derive(Debug)]
+pub struct Unreachable {
+    /// The supervisor's pid (the pidfile lock shows it alive).
+    pub pid: i32,
+    /// Why it cannot be reached, for people.
+    pub why: String,
+}
+
+/// The supervisor of `paths`, when `e` (from connecting to it) failed
+/// because it cannot be reached (its socket is gone or refuses, or it never
+/// answered), not because talking to it is refused, and the pidfile lock
+/// shows it alive.
+pub fn unreachable_supervisor(paths: &SessionPaths, e: &anyhow::Error) -> Option<Unreachable> {
+    let why = e.chain().find_map(|c| {
+        if let Some(gone) = c.downcast_ref::<SocketGone>() {
+            return Some(format!("its socket {} is gone", gone.sock.display()));
+        }
+        match c.downcast_ref::<ClientError>() {
+            Some(ce @ (ClientError::Connect { .. } | ClientError::Timeout(_))) => {
+                Some(ce.to_string())
+            }
+            _ => None,
+        }
+    })?;
+    let pid = paths.read_pids()?.supervisor;
+    (pid > 1 && paths.is_live()).then_some(Unreachable { pid, why })
+}
+
+/// `e`, the error of connecting to the session of `paths`, as
+/// [`SocketGone`] when that is what happened: the socket does not exist,
+/// the session has not ended (a supervisor writes the exit record before it
+/// removes its socket) and its supervisor is alive. A supervisor records its
+/// pid only once it listens, so one that is starting is not taken for one
+/// whose socket is gone.
+pub fn socket_gone(paths: &SessionPaths, e: anyhow::Error) -> anyhow::Error {
+    let missing = |p: &std::path::Path| {
+        std::fs::symlink_metadata(p).is_err_and(|e| e.kind() == std::io::ErrorKind::NotFound)
+    };
+    // In this order: each file is looked at after the one that goes before
+    // it when a supervisor ends.
+    if !missing(&paths.sock) || !missing(&paths.exit) {
+        return e;
+    }
+    match unreachable_supervisor(paths, &e) {
+        Some(u) => SocketGone {
+            id: paths.id.clone(),
+            pid: u.pid,
+            sock: paths.sock.clone(),
+        }
+        .into(),
+        None => e,
+    }
+}
