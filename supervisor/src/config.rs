@@ -86,7 +86,7 @@ pub struct FileConfig {
     session_env_var: Option<String>,
     kill_process_group: Option<bool>,
     log_file: Option<PathBuf>,
-    log_level: Option<String>,
+    log_level: Option<toml::Value>,
     log_filter: Option<String>,
     detach_key: Option<DetachKeySpec>,
     classifier: Option<toml::Value>,
@@ -96,8 +96,8 @@ pub struct FileConfig {
     live_window_bytes: Option<usize>,
     stall_timeout_ms: Option<u64>,
     allow_root: Option<bool>,
-    cols: Option<u16>,
-    rows: Option<u16>,
+    cols: Option<toml::Value>,
+    rows: Option<toml::Value>,
     screen_model: Option<bool>,
     screen_scrollback_lines: Option<usize>,
     status_bar: Option<bool>,
@@ -189,12 +189,24 @@ impl Default for Config {
 /// The levels of `log_level` and `--log-level`.
 pub const LOG_LEVELS: [&str; 5] = ["error", "warn", "info", "debug", "trace"];
 
-/// A terminal size from the configuration file, checked against 1..=`max`.
-fn size_in_range(key: &str, v: u16, max: u16) -> Result<u16, String> {
-    if (1..=max).contains(&v) {
-        Ok(v)
-    } else {
-        Err(format!("{key} = {v} is outside 1..={max}"))
+/// A terminal size from the configuration file: a whole number in
+/// 1..=`max`; else what is wrong, naming the key and the valid values.
+fn size_in_range(key: &str, v: &toml::Value, max: u16) -> Result<u16, String> {
+    match v.as_integer().map(u16::try_from) {
+        Some(Ok(n)) if (1..=max).contains(&n) => Ok(n),
+        _ => Err(format!("{key} = {v} is not a whole number in 1..={max}")),
+    }
+}
+
+/// `log_level` from the configuration file: one of [`LOG_LEVELS`]; else
+/// what is wrong, naming the key and the valid values.
+fn log_level(v: &toml::Value) -> Result<String, String> {
+    match v.as_str() {
+        Some(level) if LOG_LEVELS.contains(&level) => Ok(level.to_string()),
+        _ => Err(format!(
+            "log_level = {v} is not one of \"{}\"",
+            LOG_LEVELS.join("\", \"")
+        )),
     }
 }
 
@@ -291,13 +303,7 @@ impl Config {
         }
         cfg.log_file = file.log_file.map(|p| expand_tilde(&p));
         if let Some(v) = file.log_level {
-            if !LOG_LEVELS.contains(&v.as_str()) {
-                return Err(format!(
-                    "log_level {v:?} is not one of {}",
-                    LOG_LEVELS.join(", ")
-                ));
-            }
-            cfg.log_level = v;
+            cfg.log_level = log_level(&v)?;
         }
         cfg.log_filter = file.log_filter;
         if let Some(k) = file.detach_key {
@@ -333,10 +339,10 @@ impl Config {
             cfg.allow_root = v;
         }
         if let Some(v) = file.cols {
-            cfg.cols = size_in_range("cols", v, heimdall_protocol::message::MAX_COLS)?;
+            cfg.cols = size_in_range("cols", &v, heimdall_protocol::message::MAX_COLS)?;
         }
         if let Some(v) = file.rows {
-            cfg.rows = size_in_range("rows", v, heimdall_protocol::message::MAX_ROWS)?;
+            cfg.rows = size_in_range("rows", &v, heimdall_protocol::message::MAX_ROWS)?;
         }
         if let Some(v) = file.screen_model {
             cfg.screen_model = v;

@@ -104,3 +104,41 @@ fn start_env_sets_variables_over_the_config_env() {
         assert!(err.contains("--env"), "{bad}: {err}");
     }
 }
+
+/// A bad `cols`, `rows` or `log_level` in the file is a configuration error
+/// like any other in the file (`config`, exit 1; `usage`, exit 2, is the
+/// command line's), and its message names the file, the key and the valid
+/// values, whatever the value's type.
+#[test]
+fn a_bad_size_or_log_level_in_the_file_names_the_file_the_key_and_the_valid_values() {
+    let env = Env::new();
+    let file = env.dir.path().join("heimdall.toml");
+    for (text, key, valid) in [
+        ("cols = 0\n", "cols = 0", "1..=1000"),
+        ("cols = 70000\n", "cols = 70000", "1..=1000"),
+        ("cols = \"wide\"\n", "cols = \"wide\"", "1..=1000"),
+        ("rows = -3\n", "rows = -3", "1..=500"),
+        ("rows = 2.5\n", "rows = 2.5", "1..=500"),
+        (
+            "log_level = \"loud\"\n",
+            "log_level = \"loud\"",
+            "\"trace\"",
+        ),
+        ("log_level = 3\n", "log_level = 3", "\"error\", \"warn\""),
+    ] {
+        std::fs::write(&file, text).unwrap();
+        for args in [&["ls"][..], &["start", "--", "true"]] {
+            let out = env.run(args);
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert_eq!(out.status.code(), Some(1), "{text} hm {args:?}: {err}");
+            assert!(err.contains("heimdall.toml"), "{text}: {err}");
+            assert!(err.contains(key), "{text}: {err}");
+            assert!(err.contains(valid), "{text}: {err}");
+        }
+        let out = env.run(&["ls", "--json"]);
+        assert_eq!(out.status.code(), Some(1), "{text}");
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+        assert_eq!(v["error"], "config", "{text}: {v}");
+        assert!(v["message"].as_str().unwrap().contains(key), "{text}: {v}");
+    }
+}
