@@ -98,8 +98,11 @@ pub enum ClientError {
     /// The server sent something that is not the protocol.
     #[error("protocol error: {0}")]
     Protocol(String),
-    /// The server answered the request with ERROR.
-    #[error("{message} ({})", code.name())]
+    /// The server answered the request with ERROR. Shown as the server's
+    /// sentence followed by the code (`… (invalid_regex)`), except for
+    /// [`ErrorCode::Dead`], whose sentence already says that the session
+    /// has exited (and with what code).
+    #[error("{}", server_text(code, message))]
     Server {
         /// The error code.
         code: ErrorCode,
@@ -140,6 +143,15 @@ pub enum ClientError {
     AlreadyStreaming(&'static str),
 }
 
+/// How [`ClientError::Server`] shows: the sentence, and the code when the
+/// sentence does not already say it.
+fn server_text(code: &ErrorCode, message: &str) -> String {
+    match code {
+        ErrorCode::Dead => message.to_string(),
+        other => format!("{message} ({})", other.name()),
+    }
+}
+
 impl From<ErrorBody> for ClientError {
     fn from(e: ErrorBody) -> ClientError {
         ClientError::Server {
@@ -155,5 +167,28 @@ impl From<heimdall_protocol::CodecError> for ClientError {
             heimdall_protocol::CodecError::Io(io) => ClientError::Io(io),
             other => ClientError::Protocol(other.to_string()),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_server_error_shows_its_code_unless_the_sentence_says_it() {
+        let dead = ClientError::from(ErrorBody::new(
+            "dead",
+            "the session has ended (exit code 3); the input was not typed",
+            None,
+        ));
+        assert_eq!(
+            dead.to_string(),
+            "the session has ended (exit code 3); the input was not typed"
+        );
+        let regex = ClientError::Server {
+            code: ErrorCode::InvalidRegex,
+            message: "bad regex".into(),
+        };
+        assert_eq!(regex.to_string(), "bad regex (invalid_regex)");
     }
 }

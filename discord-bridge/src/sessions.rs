@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use heimdall_client::{
-    Client, ClientBuilder, ClientError, ErrorCode, Launcher, Liveness, ScreenFormat, ScreenRequest,
+    Client, ClientBuilder, ClientError, Launcher, Liveness, ScreenFormat, ScreenRequest,
     SignalSpec, SignalTarget, SocketDir, StartOptions,
 };
 
@@ -280,16 +280,10 @@ impl Sessions {
     }
 }
 
-/// Why input did not reach session `id`'s program.
+/// Why input did not reach session `id`'s program (after a program that
+/// has exited: the exit code, and that the input was not typed).
 fn input_error(id: &str, e: ClientError) -> String {
-    match e {
-        // The message has the exit code.
-        ClientError::Server {
-            code: ErrorCode::Dead,
-            message,
-        } => format!("{id}: {message}"),
-        other => other.to_string(),
-    }
+    format!("{id}: {e}")
 }
 
 /// The gap between the key steps of an answer.

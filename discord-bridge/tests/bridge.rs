@@ -1048,7 +1048,8 @@ async fn keys_to_a_program_that_has_exited_are_an_error() {
     assert!(
         text.contains("failed")
             && text.contains("has ended (exit code 137)")
-            && text.contains("not typed"),
+            && text.contains("not typed")
+            && !text.contains("(dead)"),
         "{text}"
     );
     assert!(bridge.audit().iter().any(|e| e["action"] == "keys"

@@ -410,6 +410,7 @@ fn input_after_the_program_exited_is_an_error() {
             stderr.contains("ended (exit code 137)") && stderr.contains("not typed"),
             "hm {args:?}: {stderr}"
         );
+        assert!(!stderr.contains("(dead)"), "hm {args:?}: {stderr}");
     }
     // The stuck subscriber goes: the session ends.
     drop(stuck);

@@ -97,11 +97,6 @@ fn client_error(id: &str, e: ClientError) -> String {
             code.map(|c| format!(" (exit code {c})"))
                 .unwrap_or_default()
         ),
-        // Input after the program exited: the message has the exit code.
-        ClientError::Server {
-            code: ErrorCode::Dead,
-            message,
-        } => format!("session {id}: {message}"),
         other => format!("session {id}: {other}"),
     }
 }

@@ -1,7 +1,7 @@
 //! `hm send ID TEXT…`: type text (or, with `--keys`, named keys) into a session.
 
 use clap::Args;
-use heimdall_client::{ClientError, ErrorCode, ScreenRequest};
+use heimdall_client::ScreenRequest;
 use heimdall_protocol::keys::{keys_to_bytes, UnknownKey};
 
 use super::common::{answer, live_session, open, runtime};
@@ -75,13 +75,8 @@ pub fn run(common: &Common, args: SendArgs) -> anyhow::Result<i32> {
                 );
             }
             Ok(_) => {}
-            Err(ClientError::Server {
-                code: ErrorCode::Dead,
-                message,
-            }) => {
-                eprintln!("hm: session {:?}: {message}", args.id);
-                return Ok(1);
-            }
+            // After a program that has exited: "session "ID": the session
+            // has ended (exit code N); the input was not typed", exit 1.
             Err(e) => return answer(&paths, std::future::ready(Err(e))).await,
         }
         Ok(0)
