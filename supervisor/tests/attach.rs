@@ -1515,3 +1515,96 @@ select.select([0], [], [], 100)
     t.type_bytes(&[0x1c]);
     assert_eq!(t.wait_exit(), Some(0));
 }
+
+/// Every line of the terminal's history and screen, top to bottom, from
+/// the bytes the client wrote (a `cols`×`rows` terminal keeping its
+/// history).
+fn history_and_screen(raw: &[u8], cols: u16, rows: u16) -> Vec<String> {
+    let mut p = vt100::Parser::new(
+        std::num::NonZeroU16::new(rows).unwrap(),
+        std::num::NonZeroU16::new(cols).unwrap(),
+        10_000,
+    );
+    p.process(raw);
+    let screen = p.screen_mut();
+    screen.set_scrollback(usize::MAX);
+    let mut lines = Vec::new();
+    for back in (1..=screen.scrollback()).rev() {
+        screen.set_scrollback(back);
+        lines.extend(
+            screen
+                .rows(0, cols)
+                .next()
+                .map(|r| r.trim_end().to_string()),
+        );
+    }
+    screen.set_scrollback(0);
+    lines.extend(screen.rows(0, cols).map(|r| r.trim_end().to_string()));
+    lines
+}
+
+/// Without the status bar (read-only or not), a resize of the terminal
+/// draws the session's screen again in place, as with the bar; it never
+/// pushes the scrollback or the screen into the terminal's history again
+/// (each resize showed the output already shown once more).
+#[test]
+fn a_resize_without_the_status_bar_never_shows_output_again() {
+    // A read-only client draws again on every SIGWINCH, also one that
+    // changes the pixel size only; the other has nothing to draw then.
+    let again = [(90, 24), (80, 24), (80, 24), (90, 24), (80, 24)];
+    let resized = [(90, 24), (80, 24), (90, 24), (80, 24)];
+    for (args, sizes) in [
+        (
+            &["attach", "--read-only", "--no-status-bar", "p"][..],
+            &again[..],
+        ),
+        (&["attach", "--no-status-bar", "p"], &resized),
+    ] {
+        let env = Env::new();
+        env.start(
+            "p",
+            &[],
+            &["sh", "-c", "seq 1 60 | sed s/^/line/; sleep 300"],
+        );
+        env.wait_screen("p", "line60");
+        let mut t = Term::spawn(&env, args, 80, 24);
+        t.wait_text("line60");
+        let drawn = |t: &Term| t.raw.windows(6).filter(|w| w == b"line60").count();
+        for &(cols, rows) in sizes {
+            let before = drawn(&t);
+            if (t.cols, t.rows) == (cols, rows) {
+                // The same size (a pixel size changed): SIGWINCH all the same.
+                let ws = nix::pty::Winsize {
+                    ws_row: rows,
+                    ws_col: cols,
+                    ws_xpixel: 1 + (before as u16 % 100),
+                    ws_ypixel: 1,
+                };
+                // SAFETY: TIOCSWINSZ with a valid winsize.
+                unsafe { libc::ioctl(t.master.as_raw_fd(), libc::TIOCSWINSZ, &ws) };
+            } else {
+                t.resize(cols, rows);
+            }
+            // The screen drawn again at the new size.
+            t.wait_for("the screen drawn again", |t| drawn(t) > before);
+        }
+        t.wait_for("the session's screen", |t| {
+            t.rows_text().iter().any(|r| r == "line60")
+        });
+        let lines = history_and_screen(&t.raw, 80, 24);
+        for i in 1..=60 {
+            let line = format!("line{i}");
+            let n = lines.iter().filter(|l| **l == line).count();
+            assert!(
+                n <= 1,
+                "hm {args:?}: {line} is {n} times in the terminal:\n{}",
+                lines.join("\n")
+            );
+        }
+        assert!(
+            lines.contains(&"line60".to_string()),
+            "{}",
+            lines.join("\n")
+        );
+    }
+}

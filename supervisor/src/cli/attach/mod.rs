@@ -360,6 +360,7 @@ pub fn attach(common: &Common, id: &str, opts: AttachOptions) -> anyhow::Result<
             status_bar: false,
             session_size: None,
             resized_to: None,
+            history: true,
             repaint_again: false,
             stream: Stream::new(),
             repaints: true,
@@ -451,6 +452,12 @@ struct Attached {
     /// The size the latest `resize` event said (`None` after missed
     /// events or our own resize, until the event comes).
     resized_to: Option<(u16, u16)>,
+    /// Whether the picture asked for last goes into the terminal's history
+    /// first, without a view (its scrollback lines, then the screen pushed
+    /// up): the first one, and one after lost output; not one for a new
+    /// size, which would show again what the terminal has shown (as with a
+    /// view, the screen is drawn again in place).
+    history: bool,
     /// The session's size may have changed while a repaint was on its way:
     /// ask again when it arrives, unless it shows the size `resized_to` says.
     repaint_again: bool,
@@ -482,14 +489,17 @@ impl Attached {
         }
     }
 
-    /// Ask for a picture of the session's screen to paint.
-    fn repaint(&self, client: &Client) -> Repaint {
+    /// Ask for a picture of the session's screen to paint; with `history`,
+    /// without a view, one that goes into the terminal's history first
+    /// (see [`Attached::history`]).
+    fn repaint(&mut self, client: &Client, history: bool) -> Repaint {
+        self.history = history;
         let req = ScreenRequest {
             id: None,
             format: ScreenFormat::Ansi,
             // Without the bar, a line-mode program's recent lines go to the
             // terminal's own scrollback first.
-            scrollback_lines: if self.view.is_none() {
+            scrollback_lines: if history && self.view.is_none() {
                 terminal_size().map_or(24, |s| s.1 as usize)
             } else {
                 0
@@ -536,7 +546,7 @@ impl Attached {
         // Keyboard signals forwarded to the program, on their way.
         let mut signalling = futures_util::stream::FuturesUnordered::<Call<()>>::new();
         if self.interactive {
-            repaint = Some(self.repaint(&client));
+            repaint = Some(self.repaint(&client, true));
         } else {
             // A pipe gets the output as it is, never a repaint.
             self.repaints = false;
@@ -620,7 +630,7 @@ impl Attached {
                             );
                         }
                         if self.repaints && self.stream.want_repaint() {
-                            repaint = Some(self.repaint(&client));
+                            repaint = Some(self.repaint(&client, true));
                         }
                     }
                     Some(OutputItem::Exit { code }) => {
@@ -641,7 +651,7 @@ impl Attached {
                         Ok(resp) => match self.stream.snapshot(resp.output_offset) {
                             Snapshot::Stale => {
                                 if repaint.is_none() {
-                                    repaint = Some(self.repaint(&client));
+                                    repaint = Some(self.repaint(&client, self.history));
                                 }
                                 None
                             }
@@ -673,7 +683,7 @@ impl Attached {
                         // yet (the supervisor reads a connection in
                         // order): ask again.
                         Err(ClientError::Timeout(_)) => {
-                            repaint = Some(self.repaint(&client));
+                            repaint = Some(self.repaint(&client, self.history));
                             None
                         }
                         Err(e) => return Err(e.into()),
@@ -893,7 +903,7 @@ impl Attached {
         if repaint.is_some() {
             self.repaint_again = true;
         } else {
-            *repaint = Some(self.repaint(client));
+            *repaint = Some(self.repaint(client, false));
         }
     }
 
@@ -928,7 +938,7 @@ impl Attached {
             }
             None => {
                 let mut out = Vec::new();
-                if !resp.alternate_screen {
+                if self.history && !resp.alternate_screen {
                     for line in resp.scrollback.iter().flatten() {
                         out.extend_from_slice(line.as_bytes());
                         out.extend_from_slice(b"\x1b[0m\r\n");
