@@ -19,7 +19,7 @@
 //! the exit record), else [`ClientError::ConnectionClosed`].
 
 use std::collections::{BTreeMap, VecDeque};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
@@ -38,6 +38,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite};
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio_util::codec::{FramedRead, FramedWrite};
 
+use crate::discovery::SessionFiles;
 use crate::error::ClientError;
 use crate::exit_record::ExitRecord;
 use crate::private_dir::{check_private_dir, current_uid};
@@ -64,6 +65,12 @@ pub const INPUT_BATCH: usize = 16;
 /// server sent before it closed (they are already on their way: the end of
 /// stream behind them usually ends the calls sooner).
 pub const WRITE_FAILURE_GRACE: Duration = Duration::from_millis(250);
+
+/// How long [`Client::type_steps`] looks for the exit record of a session
+/// whose connection closed while its supervisor still holds it (a
+/// supervisor writes the record before it closes its connections, and lets
+/// go of the session soon after).
+pub const ENDING_WAIT: Duration = Duration::from_secs(2);
 
 type Reader = Box<dyn AsyncRead + Send + Unpin>;
 type Writer = Box<dyn AsyncWrite + Send + Unpin>;
@@ -100,9 +107,9 @@ struct Pending {
 
 struct Inner {
     pending: Mutex<Pending>,
-    /// The session's exit record, read (outside the lock) for the exit
-    /// code when the connection breaks without an EXIT frame.
-    exit_record: Option<PathBuf>,
+    /// The session's files: its exit record is read (outside the lock)
+    /// for the exit code when the connection breaks without an EXIT frame.
+    files: Option<SessionFiles>,
     next_id: AtomicU64,
     hello: Option<HelloResp>,
     ended: watch::Receiver<Option<Option<i32>>>,
@@ -122,8 +129,8 @@ impl Inner {
         if let Some(code) = self.lock().exit_code {
             return Some(code);
         }
-        let path = self.exit_record.as_deref()?;
-        let code = ExitRecord::read(path).ok()?.code;
+        let files = self.files.as_ref()?;
+        let code = ExitRecord::read(&files.exit).ok()?.code;
         // An EXIT read meanwhile wins: it is what the server said.
         Some(*self.lock().exit_code.get_or_insert(code))
     }
@@ -178,7 +185,7 @@ pub struct ClientBuilder {
     deadline: Duration,
     output_bound: usize,
     event_bound: usize,
-    exit_record: Option<PathBuf>,
+    files: Option<SessionFiles>,
 }
 
 impl Default for ClientBuilder {
@@ -188,7 +195,7 @@ impl Default for ClientBuilder {
             deadline: DEFAULT_DEADLINE,
             output_bound: DEFAULT_OUTPUT_BOUND,
             event_bound: DEFAULT_EVENT_BOUND,
-            exit_record: None,
+            files: None,
         }
     }
 }
@@ -223,10 +230,14 @@ impl ClientBuilder {
         self
     }
 
-    /// The session's exit record, read for the exit code when the
-    /// connection ends without an EXIT frame.
-    pub fn exit_record(mut self, path: impl Into<PathBuf>) -> Self {
-        self.exit_record = Some(path.into());
+    /// The files of the session connected to (on this machine): its exit
+    /// record gives the exit code when the connection ends without an EXIT
+    /// frame, and its pidfile says whether its supervisor is gone (see
+    /// [`Client::type_steps`]). [`crate::SocketDir::connect`] and
+    /// [`crate::Started::connect`] give them; a connection over a proxy
+    /// has none unless given.
+    pub fn session_files(mut self, files: SessionFiles) -> Self {
+        self.files = Some(files);
         self
     }
 
@@ -308,7 +319,7 @@ impl ClientBuilder {
         let (ended_tx, ended_rx) = watch::channel(None);
         let inner = Arc::new(Inner {
             pending: Mutex::new(Pending::default()),
-            exit_record: self.exit_record,
+            files: self.files,
             next_id: AtomicU64::new(1),
             hello,
             ended: ended_rx,
@@ -1011,6 +1022,15 @@ impl Client {
     /// program had already exited (the message has the exit code),
     /// [`ClientError::SessionEnded`] or [`ClientError::ConnectionClosed`]
     /// when the session is gone.
+    ///
+    /// A connection that closes is the session's end only when that is
+    /// known: its exit code came (EXIT, or the exit record), or, with the
+    /// session's files ([`ClientBuilder::session_files`]), its exit record
+    /// appears within [`ENDING_WAIT`] or its supervisor is gone. Otherwise
+    /// the link broke with the session perhaps still running (a proxy that
+    /// went away): [`ClientError::ConnectionClosed`], whatever was typed
+    /// before. Over a proxy without the session's files, a step that ends
+    /// the session cannot be told from a broken link, and is that error.
     pub async fn type_steps<B: Into<Bytes>>(
         &self,
         steps: impl IntoIterator<Item = B>,
@@ -1023,9 +1043,8 @@ impl Client {
             }
             match self.input(step).await {
                 Ok(()) => {}
-                Err(ClientError::SessionEnded { .. } | ClientError::ConnectionClosed)
-                    if typed > 0 =>
-                {
+                Err(ClientError::SessionEnded { .. }) if typed > 0 => return Ok(typed),
+                Err(ClientError::ConnectionClosed) if typed > 0 && self.has_ended().await => {
                     return Ok(typed)
                 }
                 Err(e) => return Err(e),
@@ -1033,9 +1052,8 @@ impl Client {
             match self.input_taken().await {
                 // A session that ends meanwhile was ended by this step (a
                 // program that exits on the line it read): it was taken.
-                Ok(_) | Err(ClientError::SessionEnded { .. } | ClientError::ConnectionClosed) => {
-                    typed += 1
-                }
+                Ok(_) | Err(ClientError::SessionEnded { .. }) => typed += 1,
+                Err(ClientError::ConnectionClosed) if self.has_ended().await => typed += 1,
                 Err(ClientError::Server {
                     code: crate::ErrorCode::Dead,
                     ..
@@ -1044,6 +1062,23 @@ impl Client {
             }
         }
         Ok(typed)
+    }
+
+    /// Whether the session is known to have ended, its connection being
+    /// closed: its exit code is known, or (with its files) its exit record
+    /// appears within [`ENDING_WAIT`] or its supervisor is gone.
+    async fn has_ended(&self) -> bool {
+        if self.inner.known_code().is_some() {
+            return true;
+        }
+        let Some(files) = self.inner.files.clone() else {
+            return false;
+        };
+        tokio::task::spawn_blocking(move || {
+            files.exit_record_within(ENDING_WAIT).is_some() || !files.is_live()
+        })
+        .await
+        .unwrap_or(false)
     }
 
     /// Resize the session's terminal.

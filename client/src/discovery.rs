@@ -147,13 +147,7 @@ impl SocketDir {
     /// The files of session `id`.
     pub fn files(&self, id: &str) -> Result<SessionFiles, DiscoveryError> {
         validate_id(id)?;
-        let f = SessionFiles {
-            id: id.to_string(),
-            sock: self.path.join(format!("{id}.sock")),
-            pid: self.path.join(format!("{id}.pid")),
-            log: self.path.join(format!("{id}.log")),
-            exit: self.path.join(format!("{id}.exit")),
-        };
+        let f = SessionFiles::beside(id, self.path.join(format!("{id}.sock")));
         let len = f.sock.as_os_str().len();
         if len > MAX_SOCKET_PATH {
             return Err(DiscoveryError::SocketPathTooLong { path: f.sock, len });
@@ -259,7 +253,8 @@ impl SocketDir {
         }
     }
 
-    /// Connect to running session `id` (its exit record gives the exit
+    /// Connect to running session `id`, with its files
+    /// ([`ClientBuilder::session_files`]: its exit record gives the exit
     /// code if the session ends mid-call).
     pub async fn connect(
         &self,
@@ -269,15 +264,27 @@ impl SocketDir {
         let entry = self.find(id)?;
         match entry.liveness {
             Liveness::Exited(rec) => Err(DiscoveryError::Exited(rec)),
-            _ => Ok(builder
-                .exit_record(&entry.files.exit)
-                .connect(&entry.files.sock)
-                .await?),
+            _ => {
+                let sock = entry.files.sock.clone();
+                Ok(builder.session_files(entry.files).connect(sock).await?)
+            }
         }
     }
 }
 
 impl SessionFiles {
+    /// The files of session `id` whose socket is `sock` (`<id>.sock`):
+    /// the others beside it.
+    pub fn beside(id: &str, sock: PathBuf) -> SessionFiles {
+        SessionFiles {
+            id: id.to_string(),
+            pid: sock.with_extension("pid"),
+            log: sock.with_extension("log"),
+            exit: sock.with_extension("exit"),
+            sock,
+        }
+    }
+
     /// Whether a supervisor holds this session's pidfile lock.
     pub fn is_live(&self) -> bool {
         // A pidfile is a regular file: never through a symlink, and a FIFO

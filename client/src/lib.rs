@@ -30,7 +30,11 @@
 //!   [`ClientError::Unsupported`] ("needs a newer supervisor").
 //! - **Any byte stream**: [`ClientBuilder::over`] and
 //!   [`ClientBuilder::over_command`] speak the protocol over a spawned
-//!   command's stdio, such as `ssh host hm proxy ID`.
+//!   command's stdio, such as `ssh host hm proxy ID`. Such a link has
+//!   no session files unless given ([`ClientBuilder::session_files`]):
+//!   when it closes, the session's end is not known, and
+//!   [`Client::type_steps`] says the connection closed rather than count
+//!   the steps typed.
 //! - **Discovery** ([`SocketDir`]): the socket directory resolved as `hm`
 //!   does ([`resolve_socket_dir`]), sessions listed as live, exited (with
 //!   the code from the exit record) or stale, pidfiles of both formats.

@@ -5,6 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::connection::{Client, ClientBuilder};
+use crate::discovery::SessionFiles;
 use crate::error::ClientError;
 
 /// Why a session could not be started.
@@ -88,10 +89,11 @@ pub struct Started {
 }
 
 impl Started {
-    /// Connect to the session.
+    /// Connect to the session, with its files
+    /// ([`ClientBuilder::session_files`]).
     pub async fn connect(&self, builder: ClientBuilder) -> Result<Client, ClientError> {
         builder
-            .exit_record(self.socket.with_extension("exit"))
+            .session_files(SessionFiles::beside(&self.id, self.socket.clone()))
             .connect(&self.socket)
             .await
     }

@@ -159,9 +159,49 @@ fn a_proxy_to_an_unknown_session_says_so() {
     assert!(out.stdout.is_empty(), "{out:?}");
 }
 
+/// A client built by `builder` over `hm proxy ID` and the proxy's pid,
+/// for killing it under the client (over_command reaps it).
+async fn proxied_killable(env: &Env, id: &str, builder: ClientBuilder) -> (Client, i32) {
+    let pidfile = env
+        .dir
+        .path()
+        .join(format!("proxy-{}.pid", unique_suffix()));
+    let pidfile = pidfile.to_str().expect("utf-8 path");
+    let client = proxied_by(
+        env,
+        id,
+        &["sh", "-c", "echo $$ >\"$0\"; exec \"$@\"", pidfile],
+        builder,
+    )
+    .await;
+    let pid = std::fs::read_to_string(pidfile)
+        .expect("proxy pid")
+        .trim()
+        .parse()
+        .expect("a pid");
+    (client, pid)
+}
+
+/// A number not given before in this process.
+fn unique_suffix() -> usize {
+    static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+}
+
+/// SIGKILL to a proxy spawned by [`proxied_killable`].
+fn kill_proxy(pid: i32) {
+    // SAFETY: kill(2) of the proxy this test spawned (over_command reaps it).
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGKILL) }, 0);
+}
+
 /// A client with the default deadline (10 s) over `hm proxy ID`, run by
 /// the command `wrapper` (e.g. `sh -c ...`) when not empty.
 async fn proxied(env: &Env, id: &str, wrapper: &[&str]) -> Client {
+    proxied_by(env, id, wrapper, ClientBuilder::new()).await
+}
+
+/// [`proxied`] with the client built by `builder`.
+async fn proxied_by(env: &Env, id: &str, wrapper: &[&str], builder: ClientBuilder) -> Client {
     let (program, args) = wrapper.split_first().unwrap_or((&"env", &[]));
     let mut cmd = tokio::process::Command::new(program);
     cmd.args(args)
@@ -171,7 +211,7 @@ async fn proxied(env: &Env, id: &str, wrapper: &[&str]) -> Client {
         .args(["proxy", id])
         .stderr(Stdio::null());
     assert!(DEFAULT_DEADLINE >= Duration::from_secs(5));
-    ClientBuilder::new()
+    builder
         .name("proxy-test")
         .over_command(cmd)
         .await
@@ -216,22 +256,9 @@ async fn a_call_over_hm_proxy_after_its_session_is_killed_fails_at_once() {
 async fn a_call_after_the_proxy_is_killed_fails_at_once() {
     let env = Env::new();
     env.launch("stays", &["sh"]).await;
-    let pidfile = env.dir.path().join("proxy.pid");
-    let pidfile = pidfile.to_str().expect("utf-8 path");
-    let client = proxied(
-        &env,
-        "stays",
-        &["sh", "-c", "echo $$ >\"$0\"; exec \"$@\"", pidfile],
-    )
-    .await;
+    let (client, pid) = proxied_killable(&env, "stays", ClientBuilder::new()).await;
     let mut events = client.events().await.expect("events");
-    let pid: i32 = std::fs::read_to_string(pidfile)
-        .expect("proxy pid")
-        .trim()
-        .parse()
-        .expect("a pid");
-    // SAFETY: kill(2) of the proxy this test spawned (over_command reaps it).
-    assert_eq!(unsafe { libc::kill(pid, libc::SIGKILL) }, 0);
+    kill_proxy(pid);
     let start = Instant::now();
     let status = client.status().await;
     let input = client.input(&b"echo lost\n"[..]).await;
@@ -249,4 +276,51 @@ async fn a_call_after_the_proxy_is_killed_fails_at_once() {
         tokio::time::timeout(DEADLINE, async { while events.next().await.is_some() {} }).await;
     assert!(end.is_ok(), "the event stream ends");
     assert_eq!(env.status_json("stays")["alive"], true);
+}
+
+/// Steps typed over `hm proxy` whose link breaks between two steps (the
+/// proxy killed in the gap) while the session runs: an error saying the
+/// connection closed, not "1 of 2 typed" as if the steps had ended the
+/// session — without the session's files (nothing tells) and with them
+/// (its supervisor still holds it and wrote no exit record).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn steps_cut_off_by_a_dropped_proxy_are_an_error() {
+    let env = Env::new();
+    env.launch("cut", &["sh"]).await;
+    let files = heimdall_client::SocketDir::new(env.sockets())
+        .files("cut")
+        .expect("files");
+    for (n, builder) in [
+        ClientBuilder::new(),
+        ClientBuilder::new().session_files(files),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let (client, pid) = proxied_killable(&env, "cut", builder).await;
+        // The gap is long enough to see the first step and kill the proxy.
+        let steps = [
+            format!("echo first-$((100+{n}))\n"),
+            format!("echo second-{n}\n"),
+        ];
+        let typing =
+            tokio::spawn(async move { client.type_steps(steps, Duration::from_secs(8)).await });
+        let first = format!("first-{}", 100 + n);
+        tokio::task::block_in_place(|| env.wait_screen("cut", &first));
+        kill_proxy(pid);
+        let typed = tokio::time::timeout(DEADLINE, typing)
+            .await
+            .expect("type_steps ends")
+            .expect("the task");
+        assert!(
+            matches!(typed, Err(ClientError::ConnectionClosed)),
+            "{n}: {typed:?}"
+        );
+        let second = format!("second-{n}");
+        assert!(
+            !env.screen_lines("cut").iter().any(|l| l.contains(&second)),
+            "the second step was typed after all: the test raced"
+        );
+    }
+    assert_eq!(env.status_json("cut")["alive"], true);
 }

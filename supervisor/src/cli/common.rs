@@ -284,7 +284,7 @@ pub async fn connect(
 ) -> anyhow::Result<heimdall_client::Client> {
     builder
         .deadline(ANSWER_TIMEOUT)
-        .exit_record(&paths.exit)
+        .session_files(paths.clone())
         .connect(&paths.sock)
         .await
         .with_context(|| format!("session {:?}", paths.id))
