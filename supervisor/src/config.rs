@@ -192,9 +192,10 @@ pub const LOG_LEVELS: [&str; 5] = ["error", "warn", "info", "debug", "trace"];
 /// A terminal size from the configuration file: a whole number in
 /// 1..=`max`; else what is wrong, naming the key and the valid values.
 fn size_in_range(key: &str, v: &toml::Value, max: u16) -> Result<u16, String> {
-    match v.as_integer().map(u16::try_from) {
-        Some(Ok(n)) if (1..=max).contains(&n) => Ok(n),
-        _ => Err(format!("{key} = {v} is not a whole number in 1..={max}")),
+    match v.as_integer() {
+        Some(n) if (1..=i64::from(max)).contains(&n) => Ok(n as u16),
+        Some(_) => Err(format!("{key} = {v} is outside 1..={max}")),
+        None => Err(format!("{key} = {v} is not a whole number in 1..={max}")),
     }
 }
 
@@ -204,8 +205,8 @@ fn log_level(v: &toml::Value) -> Result<String, String> {
     match v.as_str() {
         Some(level) if LOG_LEVELS.contains(&level) => Ok(level.to_string()),
         _ => Err(format!(
-            "log_level = {v} is not one of \"{}\"",
-            LOG_LEVELS.join("\", \"")
+            "log_level = {v} is not one of {}",
+            LOG_LEVELS.join(", ")
         )),
     }
 }

@@ -113,18 +113,23 @@ fn start_env_sets_variables_over_the_config_env() {
 fn a_bad_size_or_log_level_in_the_file_names_the_file_the_key_and_the_valid_values() {
     let env = Env::new();
     let file = env.dir.path().join("heimdall.toml");
+    const LEVELS: &str = "is not one of error, warn, info, debug, trace";
     for (text, key, valid) in [
-        ("cols = 0\n", "cols = 0", "1..=1000"),
-        ("cols = 70000\n", "cols = 70000", "1..=1000"),
-        ("cols = \"wide\"\n", "cols = \"wide\"", "1..=1000"),
-        ("rows = -3\n", "rows = -3", "1..=500"),
-        ("rows = 2.5\n", "rows = 2.5", "1..=500"),
+        ("cols = 0\n", "cols = 0 is outside", "1..=1000"),
+        ("cols = 70000\n", "cols = 70000 is outside", "1..=1000"),
         (
-            "log_level = \"loud\"\n",
-            "log_level = \"loud\"",
-            "\"trace\"",
+            "cols = \"wide\"\n",
+            "cols = \"wide\" is not a whole number",
+            "1..=1000",
         ),
-        ("log_level = 3\n", "log_level = 3", "\"error\", \"warn\""),
+        ("rows = -3\n", "rows = -3 is outside", "1..=500"),
+        (
+            "rows = 2.5\n",
+            "rows = 2.5 is not a whole number",
+            "1..=500",
+        ),
+        ("log_level = \"loud\"\n", "log_level = \"loud\"", LEVELS),
+        ("log_level = 3\n", "log_level = 3", LEVELS),
     ] {
         std::fs::write(&file, text).unwrap();
         for args in [&["ls"][..], &["start", "--", "true"]] {
