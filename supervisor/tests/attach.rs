@@ -1247,15 +1247,11 @@ fn hm_run_into_a_pipe_whose_reader_goes_ends_its_session() {
 #[test]
 fn hm_run_whose_output_cannot_be_written_ends_its_session() {
     let env = Env::new();
-    let full = std::fs::OpenOptions::new()
-        .write(true)
-        .open("/dev/full")
-        .expect("open /dev/full");
     let child = env
         .hm()
         .args(["run", "--id", "full", "--", "yes"])
         .stdin(Stdio::null())
-        .stdout(full)
+        .stdout(common::dev_full())
         .stderr(Stdio::piped())
         .spawn()
         .expect("spawn hm");

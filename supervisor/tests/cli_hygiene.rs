@@ -104,14 +104,10 @@ fn full_stdout_is_reported_on_stderr() {
         &["kill", "full", "--json"],
     ];
     for args in cases {
-        let full = std::fs::OpenOptions::new()
-            .write(true)
-            .open("/dev/full")
-            .expect("open /dev/full");
         let out = env
             .hm()
             .args(args)
-            .stdout(full)
+            .stdout(common::dev_full())
             .stderr(Stdio::piped())
             .output()
             .expect("run hm");

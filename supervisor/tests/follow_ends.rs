@@ -83,3 +83,43 @@ fn following_a_session_whose_supervisor_is_killed_fails_saying_so() {
         );
     }
 }
+
+/// `hm tail -f` writes what arrives at once, a partial line too (a prompt
+/// that waits for input): it stayed in hm's line buffer, so a reader never
+/// saw the prompt and a stdout that takes no more (`/dev/full`) was not
+/// found out while the session stayed quiet. Now the reader gets the
+/// prompt, and `/dev/full` fails at once (exit 1, saying so on stderr).
+#[test]
+fn tail_f_writes_a_partial_line_at_once() {
+    let env = Env::new();
+    env.start(
+        "p",
+        &[],
+        &["sh", "-c", "printf 'prompt> '; exec sleep 1000"],
+    );
+    env.wait_screen("p", "prompt>");
+    let mut f = Piped::spawn(&env, &["tail", "-f", "p"], Stdio::null());
+    let mut stdout = f.0.stdout.take().expect("stdout");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 64];
+        let n = stdout.read(&mut buf).unwrap_or(0);
+        let _ = tx.send(buf[..n].to_vec());
+    });
+    let got = rx
+        .recv_timeout(common::DEADLINE)
+        .expect("hm tail -f wrote nothing of the partial line");
+    assert_eq!(got, b"prompt> ");
+    drop(f);
+    let child = env
+        .hm()
+        .args(["tail", "-f", "p"])
+        .stdout(common::dev_full())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn hm");
+    let (code, err) = Piped(child).exit("hm tail -f > /dev/full to fail");
+    assert_eq!(code, Some(1), "{err}");
+    assert_eq!(err, "hm: No space left on device (os error 28)\n");
+    assert_eq!(env.status_json("p")["alive"], true);
+}

@@ -80,6 +80,12 @@ pub fn run(common: &Common, args: TailArgs) -> anyhow::Result<i32> {
                         (stop_at.saturating_sub(offset) as usize).min(bytes.len())
                     };
                     out.write_all(&bytes[..take])?;
+                    if args.follow {
+                        // What arrived, at once: a prompt (a partial line)
+                        // must not wait in the line buffer for its newline,
+                        // nor a stdout that fails go unnoticed meanwhile.
+                        out.flush()?;
+                    }
                     if !args.follow && offset + bytes.len() as u64 >= stop_at {
                         break;
                     }
