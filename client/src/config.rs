@@ -181,6 +181,10 @@ fn discover() -> Option<(PathBuf, ConfigOrigin)> {
     user.is_file().then_some((user, ConfigOrigin::User))
 }
 
+/// The environment variable that names the socket directory; `hm` sets it
+/// in every session's program to that session's directory.
+pub const SOCKET_DIR_VAR: &str = "HEIMDALL_SOCKET_DIR";
+
 /// The socket directory, resolved as `hm` does: the flag, then
 /// `HEIMDALL_SOCKET_DIR`, then the config file's `socket_dir`, then
 /// `~/.local/share/heimdall/sessions`.
@@ -188,7 +192,7 @@ pub fn resolve_socket_dir(flag: Option<&Path>, config: &ConfigFile) -> PathBuf {
     if let Some(d) = flag {
         return expand_tilde(d);
     }
-    if let Some(d) = std::env::var_os("HEIMDALL_SOCKET_DIR").filter(|d| !d.is_empty()) {
+    if let Some(d) = std::env::var_os(SOCKET_DIR_VAR).filter(|d| !d.is_empty()) {
         return PathBuf::from(d);
     }
     config.socket_dir().unwrap_or_else(default_socket_dir)

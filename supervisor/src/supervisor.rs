@@ -22,6 +22,7 @@ use crate::log_file::{CappedLog, LOG_CAP_BYTES};
 use crate::paths::{PidFile, SessionPaths, SocketDir};
 use crate::session::{ExitStatus, Session};
 use crate::spawn::{spawn, SpawnSpec};
+use heimdall_client::config::SOCKET_DIR_VAR;
 
 /// The longest connections are served after the child exits: a client
 /// still reading its output keeps the supervisor up until it has read EXIT,
@@ -90,13 +91,18 @@ impl Ready {
 fn child_env(launch: &Launch, tree_token: &str) -> Vec<(OsString, OsString)> {
     let cfg = &launch.config;
     let mut env: Vec<(OsString, OsString)> = std::env::vars_os()
-        .filter(|(k, _)| k != cfg.session_env_var.as_str() && k != TREE_VAR)
+        .filter(|(k, _)| k != cfg.session_env_var.as_str() && k != TREE_VAR && k != SOCKET_DIR_VAR)
         .collect();
     if !env.iter().any(|(k, _)| k == "TERM") {
         env.push(("TERM".into(), "xterm-256color".into()));
     }
     env.push((cfg.session_env_var.clone().into(), launch.id.clone().into()));
     env.push((TREE_VAR.into(), tree_token.into()));
+    // `hm report` and a nested `hm start` in the session use its socket
+    // directory, whichever flag or config file chose it. Absolute: the
+    // program may run in another directory (`--workdir`).
+    let dir = std::path::absolute(&cfg.socket_dir).unwrap_or_else(|_| cfg.socket_dir.clone());
+    env.push((SOCKET_DIR_VAR.into(), dir.into()));
     for var in &cfg.env {
         env.retain(|(k, _)| k != var.name.as_str());
         env.push((var.name.clone().into(), var.value.clone().into()));

@@ -147,3 +147,74 @@ fn a_bad_size_or_log_level_in_the_file_names_the_file_the_key_and_the_valid_valu
         assert!(v["message"].as_str().unwrap().contains(key), "{text}: {v}");
     }
 }
+
+/// `hm` with neither `HEIMDALL_SOCKET_DIR` nor a usable default directory:
+/// only a flag or a config file names `env`'s socket directory.
+fn hm_without_socket_dir_env(env: &Env) -> std::process::Command {
+    let mut c = env.hm();
+    c.env_remove("HEIMDALL_SOCKET_DIR")
+        .env("HOME", env.dir.path().join("home"));
+    c
+}
+
+/// The program in session `id` reports waiting and starts a nested session
+/// `{id}-nested`, both with a bare `hm`: they must find `env`'s directory.
+fn check_the_session_uses_its_own_socket_dir(
+    env: &Env,
+    start: &mut std::process::Command,
+    id: &str,
+) {
+    let hm = common::hm_bin();
+    let nested = format!("{id}-nested");
+    let script = format!(
+        "\"$0\" report waiting --prompt 'Pick?' && read a && \"$0\" start --id {nested} -- sleep 60; sleep 60"
+    );
+    let out = start
+        .args(["start", "--id", id, "--", "sh", "-c", &script])
+        .arg(&hm)
+        .output()
+        .expect("run hm start");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    env.ok(&["wait", id, "--state", "waiting", "--timeout", "30000"]);
+    let v: serde_json::Value =
+        serde_json::from_str(&env.ok(&["explain", id, "--json"])).expect("explain json");
+    assert_eq!(v["source"], "report", "{v}");
+    assert_eq!(v["waiting"]["prompt"], "Pick?", "{v}");
+    env.ok(&["send", id, "\r"]);
+    let sock = env.sock(&nested);
+    common::poll(
+        "the nested session next to its parent",
+        common::DEADLINE,
+        || sock.exists().then_some(()),
+    );
+    assert!(
+        !env.dir.path().join("home").exists(),
+        "the default directory was used"
+    );
+}
+
+/// A session started with `--socket-dir` gives its program that directory
+/// (`HEIMDALL_SOCKET_DIR`): `hm report` and a nested `hm start` inside it
+/// use it, not the default.
+#[test]
+fn a_session_started_with_socket_dir_passes_it_to_its_program() {
+    let env = Env::new();
+    let mut start = hm_without_socket_dir_env(&env);
+    start.arg("--socket-dir").arg(env.sockets());
+    check_the_session_uses_its_own_socket_dir(&env, &mut start, "flag");
+}
+
+/// As with `--socket-dir`, when the directory comes from `--config`.
+#[test]
+fn a_session_started_with_a_config_socket_dir_passes_it_to_its_program() {
+    let env = Env::new();
+    let config = env.dir.path().join("other.toml");
+    std::fs::write(&config, format!("socket_dir = {:?}\n", env.sockets())).unwrap();
+    let mut start = hm_without_socket_dir_env(&env);
+    start.arg("--config").arg(&config);
+    check_the_session_uses_its_own_socket_dir(&env, &mut start, "conf");
+}
