@@ -15,9 +15,11 @@
 //! What a skipped stretch can cost: content written only inside the skipped
 //! bytes (a cell painted once during the flood and never again, a title set
 //! mid-flood) and modes switched there (alternate screen, bracketed paste,
-//! colours of the pen) are missing until the program writes them again. What
-//! is parsed after the skip is never misplaced: parsing never resumes in the
-//! middle of an escape sequence or of a line.
+//! colours of the pen) are missing until the program writes them again. In
+//! the replayed tail, what comes before the resume point and does not depend
+//! on the cursor (a clear of the screen, the pen, modes, titles) is still
+//! applied. What is parsed after the skip is never misplaced: parsing never
+//! resumes in the middle of an escape sequence or of a line.
 
 use heimdall_protocol::{Cursor, ScreenFormat, ScreenResp};
 
@@ -64,6 +66,99 @@ fn resume_point(tail: &[u8]) -> Resume {
     match tail.iter().position(|&b| b == b'\n' || b == b'\r') {
         Some(i) => Resume::LineStart(i),
         None => Resume::Start,
+    }
+}
+
+/// The sequences in `prefix` (the tail's bytes before the resume point)
+/// whose effect does not depend on where the cursor was: a clear of the
+/// whole screen (ED 2) or a full reset, the pen's attributes (SGR), DEC
+/// private modes (alternate screen, bracketed paste, cursor visibility…),
+/// keypad modes, character sets and OSC strings (the title), in order.
+/// Text, cursor-relative edits and anything after an unfinished sequence
+/// are left out. Scanning starts at the first ESC: an ESC starts a
+/// sequence from any parser state.
+fn state_sequences(prefix: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    let Some(mut i) = prefix.iter().position(|&b| b == 0x1b) else {
+        return out;
+    };
+    while i < prefix.len() {
+        if prefix[i] != 0x1b {
+            i += 1;
+            continue;
+        }
+        let Some(&kind) = prefix.get(i + 1) else {
+            break;
+        };
+        match kind {
+            b'[' => {
+                let start = i + 2;
+                let Some(n) = prefix[start..]
+                    .iter()
+                    .position(|b| !(0x20..=0x3f).contains(b))
+                else {
+                    break;
+                };
+                let (params, last) = (&prefix[start..start + n], prefix[start + n]);
+                if (0x40..=0x7e).contains(&last) && keeps_state(params, last) {
+                    out.extend_from_slice(&prefix[i..=start + n]);
+                }
+                // A control or an ESC inside the sequence aborts it.
+                i = start + n + usize::from((0x40..=0x7e).contains(&last));
+            }
+            b']' | b'P' | b'X' | b'^' | b'_' => {
+                // A string, ended by BEL (OSC only) or ST (ESC \).
+                let start = i + 2;
+                let end = prefix[start..].iter().enumerate().find_map(|(k, &b)| {
+                    let at = start + k;
+                    if b == 0x07 && kind == b']' {
+                        Some(at + 1)
+                    } else if b == 0x1b && prefix.get(at + 1) == Some(&b'\\') {
+                        Some(at + 2)
+                    } else {
+                        None
+                    }
+                });
+                let Some(end) = end else { break };
+                if kind == b']' {
+                    out.extend_from_slice(&prefix[i..end]);
+                }
+                i = end;
+            }
+            b'(' | b')' | b'*' | b'+' => {
+                let Some(&set) = prefix.get(i + 2) else {
+                    break;
+                };
+                if set == 0x1b {
+                    i += 2;
+                } else {
+                    out.extend_from_slice(&prefix[i..i + 3]);
+                    i += 3;
+                }
+            }
+            b'c' | b'=' | b'>' => {
+                out.extend_from_slice(&prefix[i..i + 2]);
+                i += 2;
+            }
+            _ => i += 1,
+        }
+    }
+    out
+}
+
+/// Whether the CSI sequence with `params` and final byte `last` sets state
+/// that does not depend on the cursor's position: SGR, DEC private modes,
+/// erasing the whole display.
+fn keeps_state(params: &[u8], last: u8) -> bool {
+    let private = params.first() == Some(&b'?');
+    let plain = params
+        .iter()
+        .all(|b| b.is_ascii_digit() || matches!(b, b';' | b':'));
+    match last {
+        b'm' => plain,
+        b'h' | b'l' => private,
+        b'J' => params == b"2",
+        _ => false,
     }
 }
 
@@ -156,14 +251,19 @@ impl ScreenModel {
         );
         std::mem::swap(fresh.screen_mut(), self.parser.screen_mut());
         self.parser = fresh;
-        match resume_point(tail) {
-            Resume::CursorMove(i) => self.feed(&tail[i..]),
-            Resume::LineStart(i) => {
-                self.parser.process(b"\r");
-                self.feed(&tail[i..])
-            }
-            Resume::Start => self.feed(tail),
+        let (at, line_start) = match resume_point(tail) {
+            Resume::CursorMove(i) => (i, false),
+            Resume::LineStart(i) => (i, true),
+            Resume::Start => (0, false),
+        };
+        // What the bytes before the resume point did to the screen's
+        // state (a clear, the pen, modes) still holds after it.
+        let mut bytes = state_sequences(&tail[..at]);
+        if line_start {
+            bytes.push(b'\r');
         }
+        bytes.extend_from_slice(&tail[at..]);
+        self.feed(&bytes)
     }
 
     /// Resize the screen.
@@ -361,6 +461,30 @@ mod tests {
         m.feed(b"done\r\nprogress 1");
         m.feed_after_skip(b"0%\rprogress 42%");
         assert_eq!(m.lines(), vec!["done", "progress 42%"]);
+    }
+
+    #[test]
+    fn a_skip_keeps_the_clear_pen_and_modes_before_the_resume_point() {
+        // A flood, then a clear written before the cursor move (the
+        // resume point): the flood must not survive on the screen.
+        let mut m = ScreenModel::new(20, 4, 0);
+        m.feed(&b"0000\r\n".repeat(4));
+        let mut tail = b"000\r\n".repeat(50);
+        tail.extend_from_slice(b"\x1b[2J\x1b[HCLEARED\r\n");
+        m.feed_after_skip(&tail);
+        assert_eq!(m.lines(), ["CLEARED", "", "", ""]);
+        // Pen, modes and title set before the resume point hold after it;
+        // text and cursor-relative edits there are dropped.
+        let mut m = ScreenModel::new(20, 4, 0);
+        m.feed(b"\x1b[3;1Hkeep me");
+        let n = m.feed_after_skip(
+            b"[0mzz\x1b[?2004h\x1b]2;t\x07\x1b(0\x1b[1;31mq\x1b[K\x1b[J\x1b[1;3\x1b[2;1Hred",
+        );
+        assert_eq!(n.titles, ["t"]);
+        assert!(m.bracketed_paste());
+        assert_eq!(m.lines(), ["", "red", "keep me", ""]);
+        let cell = m.screen().cell(1, 0).map(|c| (c.bold(), c.fgcolor()));
+        assert_eq!(cell, Some((true, vt100::Color::Idx(1))));
     }
 
     #[test]

@@ -57,3 +57,27 @@ fn screen_after_a_burst_is_the_programs_screen() {
         env.wait_gone(id);
     }
 }
+
+/// A flood of lines, then a clear written before the cursor move
+/// (`ESC[2J ESC[H`): the parse after the skip resumes at the move and must
+/// still apply the clear, leaving no line of the flood on the screen.
+#[test]
+fn a_clear_after_a_flood_clears_the_screen() {
+    let env = Env::new();
+    let flood =
+        r#"yes "$(printf %079d 0)" | head -c 8000000; printf "\033[2J\033[HCLEARED\n"; sleep 60"#;
+    let ids: Vec<String> = (0..4).map(|i| format!("clear{i}")).collect();
+    for id in &ids {
+        env.start(id, &["--cols", "80", "--rows", "24"], &["sh", "-c", flood]);
+    }
+    for id in &ids {
+        env.wait_screen(id, "^CLEARED");
+        let mut expected = vec!["CLEARED".to_string()];
+        expected.resize(24, String::new());
+        assert_eq!(env.screen_lines(id), expected, "session {id}");
+    }
+    for id in &ids {
+        env.ok(&["kill", id]);
+        env.wait_gone(id);
+    }
+}
