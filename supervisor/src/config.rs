@@ -95,6 +95,7 @@ pub struct FileConfig {
     kill_grace_ms: Option<u64>,
     live_window_bytes: Option<usize>,
     stall_timeout_ms: Option<u64>,
+    echo_poll_us: Option<u64>,
     allow_root: Option<bool>,
     cols: Option<toml::Value>,
     rows: Option<toml::Value>,
@@ -135,6 +136,9 @@ pub struct Config {
     pub live_window_bytes: usize,
     /// Time without progress before a subscriber stops pacing the child.
     pub stall_timeout_ms: u64,
+    /// How long the supervisor polls for the reaction to input instead of
+    /// sleeping (see [`crate::echo_poll`]); 0 turns polling off.
+    pub echo_poll_us: u64,
     /// Whether root may connect to a session of another user.
     pub allow_root: bool,
     /// Default terminal columns.
@@ -173,6 +177,7 @@ impl Default for Config {
             kill_grace_ms: DEFAULT_KILL_GRACE_MS,
             live_window_bytes: DEFAULT_LIVE_WINDOW_BYTES,
             stall_timeout_ms: DEFAULT_STALL_TIMEOUT_MS,
+            echo_poll_us: DEFAULT_ECHO_POLL_US,
             allow_root: false,
             cols: 80,
             rows: 24,
@@ -183,6 +188,19 @@ impl Default for Config {
             waiting_rules: crate::classify::waiting::Rules::builtin(),
             source: None,
         }
+    }
+}
+
+/// Default of `echo_poll_us`.
+pub const DEFAULT_ECHO_POLL_US: u64 = 200;
+
+/// An `echo_poll_us` checked against its maximum.
+pub fn echo_poll_in_range(v: u64) -> Result<u64, String> {
+    let max = crate::echo_poll::MAX_WINDOW.as_micros() as u64;
+    if v <= max {
+        Ok(v)
+    } else {
+        Err(format!("echo_poll_us = {v} is above the {max} µs maximum"))
     }
 }
 
@@ -336,6 +354,9 @@ impl Config {
         if let Some(v) = file.stall_timeout_ms {
             cfg.stall_timeout_ms = v;
         }
+        if let Some(v) = file.echo_poll_us {
+            cfg.echo_poll_us = echo_poll_in_range(v)?;
+        }
         if let Some(v) = file.allow_root {
             cfg.allow_root = v;
         }
@@ -432,6 +453,7 @@ value = "bar"
             "kill_grace_ms",
             "live_window_bytes",
             "stall_timeout_ms",
+            "echo_poll_us",
             "allow_root",
             "cols",
             "rows",

@@ -30,6 +30,7 @@ pub mod classify;
 pub mod cli;
 pub mod config;
 pub mod connection;
+pub mod echo_poll;
 pub mod exit_record;
 pub mod input;
 pub mod lifecycle;

@@ -98,6 +98,8 @@ pub struct Session {
     /// Held by the SUBMIT typing now: one SUBMIT at a time types its text,
     /// its Enter and waits for the reaction, so lines never interleave.
     pub submit_turn: tokio::sync::Mutex<()>,
+    /// When to poll for the reaction to input rather than sleep.
+    echo_poll: crate::echo_poll::EchoPoll,
 }
 
 impl Session {
@@ -164,6 +166,7 @@ impl Session {
             kick: Notify::new(),
             waiting: Default::default(),
             submit_turn: tokio::sync::Mutex::new(()),
+            echo_poll: crate::echo_poll::EchoPoll::new(Duration::from_micros(config.echo_poll_us)),
             config,
         };
         Ok(Arc::new(session))

@@ -288,6 +288,7 @@ async fn serve(
         tokio::spawn(session.clone().screen_syncer()),
         tokio::spawn(crate::classify::waiting::watch::run(session.clone())),
         tokio::spawn(signals),
+        tokio::spawn(session.clone().echo_poller()),
     ];
     if hold_for_client {
         // `hm run` reads the output from its first byte (into a pipe it

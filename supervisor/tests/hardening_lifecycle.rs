@@ -445,3 +445,62 @@ fn the_guardian_is_a_small_single_threaded_process_of_its_own() {
     assert!(env.run(&["kill", "g"]).status.success());
     env.wait_gone("g");
 }
+
+/// The supervisor's CPU time (clock ticks, all threads) over `span`.
+fn cpu_ticks_over(sup: i32, span: std::time::Duration) -> u64 {
+    let (m0, o0) = thread_ticks(sup);
+    std::thread::sleep(span);
+    let (m1, o1) = thread_ticks(sup);
+    (m1 + o1) - (m0 + o0)
+}
+
+/// Polling for the answer to input (`echo_poll_us`) is bounded: it stops
+/// when the input has been answered, and output that keeps coming long
+/// after the input (here a line every millisecond, each a short read that
+/// would restart a poll of the 10 ms window) does not keep the supervisor
+/// polling.
+#[test]
+fn polling_for_the_answer_to_input_stops_by_itself() {
+    let env = Env::new();
+    let over = env.run(&["start", "--echo-poll-us=10001", "--", "cat"]);
+    assert_eq!(over.status.code(), Some(2), "{over:?}");
+    assert!(
+        String::from_utf8_lossy(&over.stderr).contains("10000 µs maximum"),
+        "{over:?}"
+    );
+    // Window at its maximum, so that polling that never ends shows.
+    env.start("echo", &["--echo-poll-us=10000"], &["cat"]);
+    let (sup, _) = env.pids("echo");
+    for i in 0..20 {
+        env.ok(&["send", "echo", &format!("key{i}")]);
+    }
+    env.wait_screen("echo", "key19");
+    let quiet = cpu_ticks_over(sup, std::time::Duration::from_secs(2));
+    assert!(
+        quiet <= 10,
+        "an idle supervisor used {quiet} ticks in 2 s after input"
+    );
+    env.ok(&["kill", "echo"]);
+
+    let trickle = "import os, sys, time\n\
+        sys.stdin.readline()\n\
+        while True:\n    os.write(1, b'.\\n')\n    time.sleep(0.001)\n";
+    env.start(
+        "trickle",
+        &["--echo-poll-us=10000"],
+        &["python3", "-c", trickle],
+    );
+    let (sup, _) = env.pids("trickle");
+    env.ok(&["send", "trickle", "--keys", "g", "o", "Enter", "--gap", "0"]);
+    env.wait_screen("trickle", r"\.");
+    // Polling on would take most of a CPU (134 ticks in 2 s, measured on a
+    // loaded machine); reading the trickle about 17 (a debug build).
+    let busy = cpu_ticks_over(sup, std::time::Duration::from_secs(2));
+    assert!(
+        busy < 60,
+        "the supervisor used {busy} ticks in 2 s of output after one input"
+    );
+    env.ok(&["kill", "trickle"]);
+    env.wait_gone("echo");
+    env.wait_gone("trickle");
+}

@@ -183,6 +183,11 @@ pub struct SessionFlags {
     /// Lines scrolled off the top that the screen model keeps
     #[arg(long, value_name = "LINES")]
     pub screen_scrollback_lines: Option<usize>,
+    /// How long to poll for the reaction to input instead of sleeping (0: off)
+    #[arg(long, value_name = "MICROSECONDS", value_parser = |v: &str| -> Result<u64, String> {
+        crate::config::echo_poll_in_range(v.parse().map_err(|e| format!("{e}"))?)
+    })]
+    pub echo_poll_us: Option<u64>,
     /// Set a variable in the command's environment (repeatable; after the
     /// config's [[env]])
     #[arg(long = "env", value_name = "NAME=VALUE", value_parser = crate::config::EnvVar::parse)]
@@ -245,6 +250,9 @@ impl SessionFlags {
         }
         if let Some(v) = self.screen_scrollback_lines {
             cfg.screen_scrollback_lines = v;
+        }
+        if let Some(v) = self.echo_poll_us {
+            cfg.echo_poll_us = v;
         }
         cfg.env.extend(self.env.iter().cloned());
         Ok(())

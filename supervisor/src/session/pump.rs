@@ -31,6 +31,9 @@ impl Session {
     /// Feed a chunk to the classifier and the ring; wake subscribers unless
     /// `gather` (a flood is under way and more is coming).
     fn on_output(&self, chunk: Bytes, gather: bool) {
+        if !gather {
+            self.echo_poll.output();
+        }
         let now = Instant::now();
         let classified = self.classify_output(now, chunk.len());
         let queries: Vec<Query> = terminal_queries::find(&chunk).map(|(_, _, q)| q).collect();

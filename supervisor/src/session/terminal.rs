@@ -43,11 +43,18 @@ impl Session {
     pub async fn input(&self, bytes: Bytes) -> Result<(), InputRefused> {
         if self.exit_status().is_none() {
             crate::classify::waiting::watch::on_input(self);
+            self.echo_poll.input();
             if self.input.send(bytes).await {
                 return Ok(());
             }
         }
         Err(InputRefused(self.exit_status()))
+    }
+
+    /// The task that polls for the reaction to input (see
+    /// [`crate::echo_poll`]).
+    pub async fn echo_poller(self: std::sync::Arc<Self>) {
+        self.echo_poll.run().await
     }
 
     /// The task that writes queued input.
