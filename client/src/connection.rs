@@ -186,6 +186,7 @@ pub struct ClientBuilder {
     output_bound: usize,
     event_bound: usize,
     files: Option<SessionFiles>,
+    viewer: bool,
 }
 
 impl Default for ClientBuilder {
@@ -196,6 +197,7 @@ impl Default for ClientBuilder {
             output_bound: DEFAULT_OUTPUT_BOUND,
             event_bound: DEFAULT_EVENT_BOUND,
             files: None,
+            viewer: false,
         }
     }
 }
@@ -238,6 +240,14 @@ impl ClientBuilder {
     /// has none unless given.
     pub fn session_files(mut self, files: SessionFiles) -> Self {
         self.files = Some(files);
+        self
+    }
+
+    /// Say in HELLO that this client shows the session's output on its
+    /// terminal (as `hm attach` does): while connected, the session lists
+    /// the terminal among its viewers ([`HelloResp::viewers`]).
+    pub fn viewer(mut self, viewer: bool) -> Self {
+        self.viewer = viewer;
         self
     }
 
@@ -311,7 +321,7 @@ impl ClientBuilder {
         let mut frames_out = FramedWrite::new(writer, FrameCodec::new());
         let hello = tokio::time::timeout(
             self.deadline,
-            handshake(&mut frames_in, &mut frames_out, &self.name),
+            handshake(&mut frames_in, &mut frames_out, &self.name, self.viewer),
         )
         .await
         .map_err(|_| ClientError::Timeout(self.deadline))??;
@@ -381,6 +391,7 @@ async fn handshake(
     frames_in: &mut FramedRead<Reader, FrameCodec>,
     frames_out: &mut FramedWrite<Writer, FrameCodec>,
     name: &str,
+    viewer: bool,
 ) -> Result<Option<HelloResp>, ClientError> {
     let mode = match frames_in.get_mut().read_u8().await {
         Ok(b) => b,
@@ -395,6 +406,7 @@ async fn handshake(
     let hello = ClientMessage::Hello(Hello {
         client: Some(name.to_string()),
         protocol: Some(PROTOCOL_VERSION),
+        viewer,
     });
     frames_out.feed(hello.to_frame()).await?;
     frames_out.send(ClientMessage::Status.to_frame()).await?;
@@ -830,9 +842,11 @@ impl Client {
     pub async fn refresh(&self) -> Result<HelloResp, ClientError> {
         self.need_v2("HELLO")?;
         let hello = |_| {
+            // (A viewer stays one for as long as the connection lasts.)
             ClientMessage::Hello(Hello {
                 client: None,
                 protocol: Some(PROTOCOL_VERSION),
+                viewer: false,
             })
         };
         match self

@@ -120,7 +120,7 @@ pub const MAX_ROWS: u16 = 500;
 // Client → server
 // ---------------------------------------------------------------------------
 
-/// Payload of HELLO. Both fields are optional; an empty payload is allowed.
+/// Payload of HELLO. Every field is optional; an empty payload is allowed.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Hello {
     /// A free-form client name, for logs.
@@ -129,6 +129,11 @@ pub struct Hello {
     /// The protocol version the client speaks (2 for this one).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub protocol: Option<u32>,
+    /// The client shows the session's output on its terminal (`hm
+    /// attach`): the server counts that terminal among the session's
+    /// [`HelloResp::viewers`] while the connection lasts.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub viewer: bool,
 }
 
 /// How SCREEN renders lines.
@@ -574,6 +579,12 @@ pub struct HelloResp {
     /// Where SUBSCRIBE's replay starts (the scrollback's first byte).
     /// SUBSCRIBE_FROM may reach somewhat older bytes while they are kept.
     pub scrollback_offset: u64,
+    /// The terminals that show the session's output now (connections
+    /// that said `viewer` in HELLO): the process session id (`getsid`) of
+    /// each one's client, which is the child pid of the session whose
+    /// terminal it runs in, if any. `hm attach` refuses attach loops with it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub viewers: Vec<u32>,
 }
 
 /// The cursor position in SCREEN_RESP (0-based).

@@ -22,8 +22,13 @@ fn arb_client_message() -> impl Strategy<Value = ClientMessage> {
         Just(ClientMessage::Status),
         (1u16..=1000, 1u16..=500).prop_map(|(cols, rows)| ClientMessage::Resize { cols, rows }),
         Just(ClientMessage::Kill),
-        (any::<Option<String>>(), any::<Option<u32>>())
-            .prop_map(|(client, protocol)| ClientMessage::Hello(Hello { client, protocol })),
+        (any::<Option<String>>(), any::<Option<u32>>(), any::<bool>()).prop_map(
+            |(client, protocol, viewer)| ClientMessage::Hello(Hello {
+                client,
+                protocol,
+                viewer
+            })
+        ),
         (any::<Option<u64>>(), any::<bool>(), 0usize..10_000).prop_map(|(id, ansi, n)| {
             ClientMessage::Screen(ScreenRequest {
                 id,

@@ -34,7 +34,7 @@ pub use sink::{FLUSH_GRACE, MAX_UNREAD};
 
 use crate::lifecycle::parse_signal;
 use crate::output::{Read, Subscription};
-use crate::session::{Session, SizeClaim};
+use crate::session::{Session, SizeClaim, Viewer};
 
 /// Largest OUTPUT payload sent in one frame.
 const MAX_OUTPUT_FRAME: usize = 128 * 1024;
@@ -78,6 +78,8 @@ fn peer_gone(fd: std::os::fd::RawFd) -> bool {
 pub async fn serve(session: Arc<Session>, stream: UnixStream) {
     use std::os::fd::AsRawFd;
     let fd = stream.as_raw_fd();
+    // The client's process, for counting its terminal among the viewers.
+    let peer = stream.peer_cred().ok().and_then(|c| c.pid());
     let (rd, mut wr) = stream.into_split();
     if wr.write_all(&[MODE_BINARY]).await.is_err() {
         return;
@@ -114,7 +116,7 @@ pub async fn serve(session: Arc<Session>, stream: UnixStream) {
         }
     };
     let writer = write_frames(session.clone(), out, rx, hello.clone(), holds);
-    let reader = read_requests(session, &size, rd, tx, hello, cancel, backlog);
+    let reader = read_requests(session, &size, peer, rd, tx, hello, cancel, backlog);
     tokio::select! {
         _ = closed_in_overtime => tracing::debug!("served for the longest time after the end; closing"),
         _ = serve_until_done(writer, reader, fd, cut) => {}
@@ -262,9 +264,11 @@ fn answer(backlog: &Backlog, frame: Frame) -> Command {
     Command::Frame(frame)
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn read_requests(
     session: Arc<Session>,
     size: &SizeClaim,
+    peer: Option<i32>,
     rd: OwnedReadHalf,
     tx: mpsc::Sender<Command>,
     hello: Arc<AtomicBool>,
@@ -275,6 +279,8 @@ async fn read_requests(
     let mut ended = session.watch_ended();
     let in_flight = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let stall = session.output.stall_timeout();
+    // Counted among the viewers from a HELLO that says so until the end.
+    let mut viewer: Option<Viewer> = None;
     loop {
         let next = tokio::select! {
             f = frames.next() => f,
@@ -354,6 +360,9 @@ async fn read_requests(
             ClientMessage::Hello(h) => {
                 tracing::debug!(client = ?h.client, "hello");
                 hello.store(true, Ordering::Release);
+                if h.viewer && viewer.is_none() {
+                    viewer = peer.and_then(|p| session.viewer(p));
+                }
                 Command::Frame(ServerMessage::Hello(Box::new(session.hello())).to_frame())
             }
             ClientMessage::Events => Command::Events,

@@ -16,6 +16,7 @@ mod pump;
 mod screen_feed;
 mod state;
 mod terminal;
+mod viewers;
 mod window_size;
 
 use std::os::fd::OwnedFd;
@@ -37,6 +38,7 @@ use crate::sync::lock;
 
 pub use screen_feed::ScreenState;
 pub use terminal::InputRefused;
+pub use viewers::Viewer;
 pub use window_size::SizeClaim;
 
 /// Events kept for EVENTS listeners that fall behind.
@@ -82,6 +84,8 @@ pub struct Session {
     screen_now: AtomicBool,
     size: Mutex<(u16, u16)>,
     size_requests: Mutex<window_size::SizeRequests>,
+    /// The process session ids of the viewers' clients (see `viewers`).
+    viewers: Mutex<Vec<u32>>,
     next_connection: AtomicU64,
     events: broadcast::Sender<Event>,
     input: Arc<PtyInput>,
@@ -144,6 +148,7 @@ impl Session {
             )),
             size: Mutex::new((config.cols, config.rows)),
             size_requests: Mutex::default(),
+            viewers: Mutex::default(),
             next_connection: AtomicU64::new(0),
             screen: config.screen_model.then(|| {
                 Mutex::new(ScreenState::new(
@@ -228,6 +233,7 @@ impl Session {
             },
             output_offset: self.output.end(),
             scrollback_offset: self.output.replay_start(),
+            viewers: self.viewer_sids(),
         }
     }
 }

@@ -1089,6 +1089,43 @@ fn attaching_a_session_from_inside_itself_is_refused() {
     t.wait_text("still-8");
 }
 
+/// An attach loop: `hm attach y` runs inside session x, and inside y
+/// (typed through it) `hm attach x` would show x in y and y in x, their
+/// output feeding itself forever. It is refused, and y's shell carries on;
+/// so is a longer loop (inside y `hm attach z`, inside z `hm attach x`),
+/// while attaching z from y (no loop) is not.
+#[test]
+fn attach_loops_between_sessions_are_refused() {
+    let env = Env::new();
+    bash(&env, "x");
+    bash(&env, "y");
+    bash(&env, "z");
+    let mut t = Term::spawn(&env, &["attach", "x"], 100, 30);
+    t.wait_for("the status bar", |t| t.bar().contains("hm │ x │"));
+    let hm = common::hm_bin();
+    // `hm attach ID` typed into the innermost shell (through the attaches);
+    // once it shows, its status bar is on the screen of `inside`.
+    let attach = |t: &mut Term, id: &str, inside: &str| {
+        t.type_bytes(format!("{} attach {id}\r", hm.display()).as_bytes());
+        env.wait_screen(inside, &format!("hm │ {id} │"));
+    };
+    // `hm attach x` typed there, refused: the screen of `inside` after it.
+    let refused = |t: &mut Term, inside: &str| {
+        t.type_bytes(format!("{} attach x; echo rc=$?\r", hm.display()).as_bytes());
+        env.wait_screen(inside, "^rc=2");
+        env.screen_lines(inside).join("\n")
+    };
+    attach(&mut t, "y", "x");
+    let screen = refused(&mut t, "y");
+    assert!(screen.contains("session x already shows"), "{screen}");
+    t.type_bytes(b"echo still-$((2*4))\r");
+    env.wait_screen("y", "^still-8");
+
+    attach(&mut t, "z", "y");
+    let screen = refused(&mut t, "z");
+    assert!(screen.contains("(z → y → x:"), "{screen}");
+}
+
 /// `hm run -- make | tee log` and a keyboard signal (Ctrl-C: SIGINT,
 /// Ctrl-\\: SIGQUIT), or a CI runner's SIGTERM or a closed terminal's
 /// SIGHUP: it reaches the program (as without hm) and hm run ends with its

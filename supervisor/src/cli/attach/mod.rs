@@ -48,6 +48,7 @@ use super::stdout_gone::stdout_gone;
 use super::Common;
 use crate::paths::SessionPaths;
 
+mod attach_loop;
 mod forwarded_signal;
 mod modes;
 mod outbox;
@@ -315,7 +316,10 @@ pub fn attach(common: &Common, id: &str, opts: AttachOptions) -> anyhow::Result<
     // others may use.
     let hold = opts.stream_without_terminal && !interactive;
     let end = rt.block_on(async {
-        let builder = heimdall_client::ClientBuilder::new().name("hm attach");
+        // A viewer: its terminal is listed while attached (attach loops).
+        let builder = heimdall_client::ClientBuilder::new()
+            .name("hm attach")
+            .viewer(true);
         let client = if hold {
             // What waits in this process for the pipe: like a pipe's
             // buffer, small; the rest waits in the supervisor.
@@ -334,6 +338,21 @@ pub fn attach(common: &Common, id: &str, opts: AttachOptions) -> anyhow::Result<
                 message: format!(
                     "this terminal is session {id}'s own: attaching to it from inside \
                      would feed it its own output; detach first, or attach from another terminal"
+                ),
+                exit: 2,
+            }
+            .into());
+        }
+        let dir = paths.sock.parent().unwrap_or(std::path::Path::new("."));
+        if let Some(chain) = attach_loop::loop_through(dir, id).await {
+            return Err(Coded {
+                code: "usage".into(),
+                message: format!(
+                    "session {id} already shows this terminal ({}: each session is shown \
+                     on the next one's terminal); attaching to it from here would feed their \
+                     output to each other forever; detach there first, or attach from another \
+                     terminal",
+                    chain.join(" → ")
                 ),
                 exit: 2,
             }
