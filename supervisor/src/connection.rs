@@ -109,8 +109,9 @@ pub async fn serve(session: Arc<Session>, stream: UnixStream) {
         let (session, holds) = (session.clone(), holds.clone());
         async move {
             session.overtime().await;
-            if holds.load(Ordering::Acquire) {
-                // Served until it has read EXIT or has gone.
+            if holds.load(Ordering::Acquire) && !session.is_killed() {
+                // Served until it has read EXIT or has gone (a killed
+                // session holds nobody back).
                 std::future::pending::<()>().await;
             }
         }

@@ -15,7 +15,9 @@
 //! bytes it missed. It paces the child again once it has caught up.
 //! A *holding* subscriber (SUBSCRIBE's `hold`: `hm run` into a pipe) is
 //! never cut loose: the child waits for it however long it takes, as a
-//! program writing into a pipe waits for the pipe's reader.
+//! program writing into a pipe waits for the pipe's reader, until
+//! [`Output::release_holds`] (the session is being killed): from then on
+//! holders are ordinary subscribers, cut loose at once.
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -86,6 +88,8 @@ pub struct Output {
     subs: Mutex<Vec<Arc<SubState>>>,
     /// Turns true with the first subscription.
     subscribed: watch::Sender<bool>,
+    /// Set by [`Output::release_holds`]: no subscriber holds the child.
+    released: AtomicBool,
     epoch: Instant,
 }
 
@@ -125,6 +129,7 @@ impl Output {
             progress: Notify::new(),
             subs: Mutex::new(Vec::new()),
             subscribed: watch::Sender::new(false),
+            released: AtomicBool::new(false),
             epoch: Instant::now(),
         })
     }
@@ -271,6 +276,25 @@ impl Output {
         )
     }
 
+    /// The session is being killed: holding subscribers no longer hold the
+    /// child back. They are cut loose at once (caught up, they pace it
+    /// again as any subscriber does), and their connections are served
+    /// after the end only as long as any other's.
+    pub fn release_holds(&self) {
+        if self.released.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        for sub in lock(&self.subs).iter().filter(|s| s.hold) {
+            sub.loose.store(true, Ordering::Release);
+        }
+        self.progress.notify_one();
+    }
+
+    /// Whether `sub` holds the child back however long it takes.
+    fn holding(&self, sub: &SubState) -> bool {
+        sub.hold && !self.released.load(Ordering::Acquire)
+    }
+
     /// Resolves once any client has subscribed (at once if one already has).
     pub async fn first_subscriber(&self) {
         let mut rx = self.subscribed.subscribe();
@@ -303,7 +327,7 @@ impl Output {
                 self.wake();
                 continue;
             }
-            if sub.hold {
+            if self.holding(&sub) {
                 // Its stall clock is not the others': theirs starts when
                 // one of them is the slowest.
                 blocked_since = None;
@@ -337,7 +361,7 @@ pub struct Subscription {
 impl Subscription {
     /// Whether the child waits for this subscriber however long it takes.
     pub fn holds(&self) -> bool {
-        self.state.hold
+        self.output.holding(&self.state)
     }
 
     /// The offset of the next byte this subscriber will read.

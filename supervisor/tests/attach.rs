@@ -1279,6 +1279,50 @@ fn hm_run_into_a_pipe_whose_reader_goes_ends_its_session() {
     assert_eq!(ended_how(&env, "deaf").1, 15, "SIGTERM, as hm kill sends");
 }
 
+/// `hm kill` of a session whose `hm run` pipe reader does not read (`hm run
+/// -- flood | sleep`): the kill sent SIGTERM, the program died at once, and
+/// hm kill hung until its bound (15 s) while the session stayed `exiting`
+/// for as long as the reader did not read. A session killed on purpose is
+/// not held: it ends at once, and hm run, once read, says how.
+#[test]
+fn hm_kill_ends_a_session_held_by_a_reader_that_does_not_read() {
+    let env = Env::new();
+    let mut p = Piped::spawn(
+        &env,
+        &[
+            "run",
+            "--id",
+            "held",
+            "--",
+            "sh",
+            "-c",
+            "yes | head -c 5000000",
+        ],
+        Stdio::null(),
+    );
+    let mut out = p.0.stdout.take().expect("stdout");
+    // More than the pipe and hm run take: the reader holds the program.
+    poll("the program to fill the pipe", DEADLINE, || {
+        let st = env.run(&["status", "held", "--json"]);
+        let v: serde_json::Value = serde_json::from_slice(&st.stdout).ok()?;
+        (v["output_offset"].as_u64()? > 1_000_000).then_some(())
+    });
+    let started = std::time::Instant::now();
+    let kill = env.run(&["kill", "held"]);
+    assert!(
+        kill.status.success(),
+        "hm kill failed after {:?}: {}",
+        started.elapsed(),
+        String::from_utf8_lossy(&kill.stderr)
+    );
+    assert_eq!(ended_how(&env, "held").1, 15, "SIGTERM, as hm kill sends");
+    let mut got = Vec::new();
+    out.read_to_end(&mut got).expect("read hm run's output");
+    let (code, err) = p.exit("hm run to end");
+    assert_eq!(code, Some(143), "{err}");
+    assert!(err.contains("[session held exited with code 143]"), "{err}");
+}
+
 /// `hm run -- yes > /dev/full`: hm run exited 1 and yes ran on. Now the
 /// session ends with it (yes alone would fail too) and stderr says why.
 #[test]

@@ -39,6 +39,10 @@ impl Session {
     /// Kill the session: SIGTERM to the tree, SIGKILL after the grace period.
     /// Only the first call acts.
     pub fn kill(self: &Arc<Self>) {
+        // A session killed on purpose is not held: a reader that does not
+        // read (`hm run | sleep`) no longer keeps it from ending, also when
+        // the child has already exited.
+        self.output.release_holds();
         if self.killing.swap(true, Ordering::AcqRel) || self.exit_status().is_some() {
             return;
         }
