@@ -505,3 +505,56 @@ async fn input_to_a_program_that_has_exited_is_a_tool_error() {
     .await;
     assert!(!err && text.contains("code 3"), "{text}");
 }
+
+/// A command that ends before the agent connects is started all the same:
+/// session_start succeeds and says that the program already exited, with
+/// its exit code and what it printed (from the exit record), instead of a
+/// connect error for a command that ran.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_command_that_ends_at_once_is_a_successful_start_with_its_exit() {
+    let sessions = Sessions::new();
+    let tools = session_tools(&sessions, 8);
+    let limit = Duration::from_secs(30);
+    let mut already = 0;
+    for (command, code, printed) in [
+        ("echo hi-there", 0, Some("hi-there")),
+        ("true", 0, None),
+        ("sh -c \"echo x-out; exit 2\"", 2, Some("x-out")),
+    ] {
+        let id = unique("agent-quick");
+        let args = json!({"command": command, "id": id});
+        let out = tools
+            .call("session_start", &args, limit)
+            .expect("a session tool")
+            .await;
+        // What the model reads: the source line, then the program's output.
+        let text = format!("{}\n{}", out.untrusted_source.unwrap_or_default(), out.text);
+        assert!(!out.is_error, "{command}: {text}");
+        assert!(text.contains(&format!("started session {id}")), "{text}");
+        // Either it was caught running, or it had already exited and the
+        // answer says so with its code and output.
+        if text.contains("already exited") {
+            already += 1;
+            assert!(
+                text.contains(&format!("exit code {code}")),
+                "{command}: {text}"
+            );
+            if let Some(p) = printed {
+                assert!(text.contains(p), "{command}: {text}");
+            }
+        }
+        let (err, text) = call(
+            &tools,
+            "session_wait",
+            json!({"id": id, "until": "exit", "timeout_secs": 20}),
+            limit,
+        )
+        .await;
+        assert!(
+            !err && text.contains(&format!("code {code}")),
+            "{command}: {text}"
+        );
+    }
+    // Commands this quick end before the agent connects.
+    assert!(already > 0, "every quick command was caught running");
+}

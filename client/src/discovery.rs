@@ -255,7 +255,9 @@ impl SocketDir {
 
     /// Connect to running session `id`, with its files
     /// ([`ClientBuilder::session_files`]: its exit record gives the exit
-    /// code if the session ends mid-call).
+    /// code if the session ends mid-call). A session that has ended, even
+    /// one that ends while it is being connected to (a quick command),
+    /// gives [`DiscoveryError::Exited`] with its exit record.
     pub async fn connect(
         &self,
         id: &str,
@@ -264,12 +266,28 @@ impl SocketDir {
         let entry = self.find(id)?;
         match entry.liveness {
             Liveness::Exited(rec) => Err(DiscoveryError::Exited(rec)),
-            _ => {
-                let sock = entry.files.sock.clone();
-                Ok(builder.session_files(entry.files).connect(sock).await?)
-            }
+            _ => entry.files.connect(builder).await.map_err(|e| match e {
+                (_, Some(rec)) => DiscoveryError::Exited(Box::new(rec)),
+                (e, None) => DiscoveryError::Client(e),
+            }),
         }
     }
+}
+
+/// How long a connection that failed as a session ended waits for its
+/// exit record (the supervisor writes it before it lets go of the session).
+const ENDING_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Whether a failed connection can mean that the session ended while it
+/// was being connected to (its socket refused, reset or closed).
+fn may_have_ended(e: &ClientError) -> bool {
+    matches!(
+        e,
+        ClientError::Connect { .. }
+            | ClientError::Io(_)
+            | ClientError::ConnectionClosed
+            | ClientError::SessionEnded { .. }
+    )
 }
 
 impl SessionFiles {
@@ -326,6 +344,32 @@ impl SessionFiles {
                 return None;
             }
             std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
+
+    /// Connect to this session's socket. When that fails because the
+    /// session ended meanwhile (a command that ran to its end at once), the
+    /// error comes with the session's exit record.
+    pub(crate) async fn connect(
+        &self,
+        builder: ClientBuilder,
+    ) -> Result<Client, (ClientError, Option<ExitRecord>)> {
+        match builder
+            .session_files(self.clone())
+            .connect(&self.sock)
+            .await
+        {
+            Ok(c) => Ok(c),
+            Err(e) if may_have_ended(&e) => {
+                let files = self.clone();
+                let rec =
+                    tokio::task::spawn_blocking(move || files.exit_record_within(ENDING_GRACE))
+                        .await
+                        .ok()
+                        .flatten();
+                Err((e, rec))
+            }
+            Err(e) => Err((e, None)),
         }
     }
 

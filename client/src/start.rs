@@ -90,12 +90,23 @@ pub struct Started {
 
 impl Started {
     /// Connect to the session, with its files
-    /// ([`ClientBuilder::session_files`]).
+    /// ([`ClientBuilder::session_files`]). A session that has already ended (a quick
+    /// command that ran to its end before this call) gives
+    /// [`ClientError::SessionEnded`] with its exit code, not a connect
+    /// error; its exit record ([`Started::files`],
+    /// [`SessionFiles::exit_record`]) holds its output and final screen.
     pub async fn connect(&self, builder: ClientBuilder) -> Result<Client, ClientError> {
-        builder
-            .session_files(SessionFiles::beside(&self.id, self.socket.clone()))
-            .connect(&self.socket)
-            .await
+        self.files().connect(builder).await.map_err(|e| match e {
+            (_, Some(rec)) => ClientError::SessionEnded {
+                code: Some(rec.code),
+            },
+            (e, None) => e,
+        })
+    }
+
+    /// The session's files (socket, pidfile, exit record), beside its socket.
+    pub fn files(&self) -> SessionFiles {
+        SessionFiles::beside(&self.id, self.socket.clone())
     }
 }
 

@@ -262,6 +262,65 @@ async fn discovery_lists_live_and_exited_sessions() {
     ));
 }
 
+/// A command that ends before the library connects: `Started::connect`
+/// says the session ended, with its exit code, and `SocketDir::connect`
+/// gives its exit record, never a connect error (refused, reset).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connecting_to_a_quick_command_gives_its_end_not_a_connect_error() {
+    let env = Env::new();
+    let dir = SocketDir::new(env.sockets());
+    let mut ended_first = 0;
+    for (i, (command, code)) in [
+        (&["echo", "hi-quick"][..], 0),
+        (&["true"][..], 0),
+        (&["sh", "-c", "echo x; exit 2"][..], 2),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let id = format!("quick{i}");
+        let started = env.launch(&id, command).await;
+        match started
+            .connect(ClientBuilder::new().deadline(DEADLINE))
+            .await
+        {
+            Ok(client) => {
+                assert_eq!(
+                    tokio::time::timeout(DEADLINE, client.closed()).await,
+                    Ok(Some(code))
+                )
+            }
+            Err(ClientError::SessionEnded { code: Some(c) }) => {
+                ended_first += 1;
+                assert_eq!(c, code, "{command:?}");
+                let rec = dir
+                    .files(&id)
+                    .expect("files")
+                    .exit_record()
+                    .expect("record");
+                assert_eq!(rec.code, code);
+            }
+            Err(e) => panic!("{command:?}: {e}"),
+        }
+        match dir.connect(&id, ClientBuilder::new()).await {
+            Err(heimdall_client::DiscoveryError::Exited(rec)) => {
+                assert_eq!(rec.code, code);
+                if command[0] == "echo" {
+                    assert!(rec.output_tail.contains("hi-quick"), "{rec:?}");
+                }
+            }
+            Ok(client) => {
+                assert_eq!(
+                    tokio::time::timeout(DEADLINE, client.closed()).await,
+                    Ok(Some(code))
+                )
+            }
+            Err(e) => panic!("{command:?}: {e}"),
+        }
+    }
+    assert!(ended_first > 0, "every quick command was caught running");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn starting_reports_typed_errors() {
     let env = Env::new();

@@ -14,9 +14,9 @@ use std::time::{Duration, Instant};
 use futures_util::future::BoxFuture;
 use futures_util::FutureExt;
 use heimdall_client::{
-    validate_id, Client, ClientBuilder, ClientError, ErrorCode, Event, EventItem, Launcher,
-    Liveness, OutputItem, RegexSource, ScreenRequest, SignalSpec, SignalTarget, SocketDir,
-    StartOptions, State, WaitCondition, WaitResult,
+    validate_id, Client, ClientBuilder, ClientError, DiscoveryError, ErrorCode, Event, EventItem,
+    ExitRecord, Launcher, Liveness, OutputItem, RegexSource, ScreenRequest, SignalSpec,
+    SignalTarget, SocketDir, StartOptions, State, WaitCondition, WaitResult,
 };
 use heimdall_protocol::WaitingOption;
 use serde_json::{json, Value};
@@ -101,6 +101,29 @@ fn client_error(id: &str, e: ClientError) -> String {
     }
 }
 
+/// Screen lines as one text: trailing blanks and blank lines at the end
+/// dropped.
+fn screen_text<'a>(lines: impl Iterator<Item = &'a String>) -> String {
+    let mut text = String::new();
+    for l in lines {
+        text.push_str(l.trim_end());
+        text.push('\n');
+    }
+    text.trim_end_matches('\n').to_string()
+}
+
+/// What an ended session left on its terminal, from its exit record: the
+/// final screen with its scrollback, else the last output, escapes
+/// stripped.
+fn final_screen_text(rec: &ExitRecord) -> String {
+    match (&rec.final_screen, &rec.screen) {
+        (Some(s), _) => screen_text(s.scrollback.iter().flatten().chain(&s.lines)),
+        (None, Some(lines)) => screen_text(lines.iter()),
+        (None, None) => String::from_utf8_lossy(&strip_ansi_escapes::strip(&rec.output_tail))
+            .replace("\r\n", "\n"),
+    }
+}
+
 /// The argv of a command line: split on blanks when it is a plain command,
 /// else run by `sh -c`.
 fn argv(command: &str) -> Vec<String> {
@@ -165,6 +188,12 @@ impl SessionTools {
         }
     }
 
+    /// Whether session `id` has ended: no supervisor holds it, or the one
+    /// that does has written its exit record (removed when a session starts).
+    fn has_ended(&self, id: &str) -> bool {
+        !self.is_live(id) || self.dir.files(id).is_ok_and(|f| f.exit.exists())
+    }
+
     fn is_live(&self, id: &str) -> bool {
         self.dir
             .find(id)
@@ -186,7 +215,13 @@ impl SessionTools {
 
     /// A connection to session `id` (cached).
     async fn client(&self, id: &str) -> Result<Client, String> {
-        validate_id(id).map_err(|e| e.to_string())?;
+        self.connect(id).await.map_err(|e| e.to_string())
+    }
+
+    /// A connection to session `id` (cached); a session that has ended is
+    /// [`DiscoveryError::Exited`] with its exit record.
+    async fn connect(&self, id: &str) -> Result<Client, DiscoveryError> {
+        validate_id(id)?;
         let mut st = self.state.lock().await;
         if let Some(o) = st.owned.iter_mut().find(|o| o.id == id) {
             o.last_used = Instant::now();
@@ -197,8 +232,7 @@ impl SessionTools {
         let client = self
             .dir
             .connect(id, ClientBuilder::new().name("hm-agent"))
-            .await
-            .map_err(|e| e.to_string())?;
+            .await?;
         // Follow the session's events to know what it waits for.
         let (seen, waiting) = watch::channel(None);
         let events = client.events().await;
@@ -389,24 +423,40 @@ impl SessionTools {
             id: started.id.clone(),
             last_used: Instant::now(),
         });
+        let pid = started
+            .pid
+            .map(|p| format!(" (pid {p})"))
+            .unwrap_or_default();
+        let reaped = reaped
+            .map(|r| format!("\n(session {r} was idle and was killed to stay within max_sessions)"))
+            .unwrap_or_default();
         // Connect now, so its events (what it waits for) are followed from
-        // the start.
-        self.client(&started.id).await?;
-        let mut text = format!(
-            "started session {} running `{command}`{}; a human can watch it with `hm attach {}`",
-            started.id,
-            started
-                .pid
-                .map(|p| format!(" (pid {p})"))
-                .unwrap_or_default(),
-            started.id
-        );
-        if let Some(r) = reaped {
-            text.push_str(&format!(
-                "\n(session {r} was idle and was killed to stay within max_sessions)"
-            ));
+        // the start. A quick command may have run to its end already.
+        match self.connect(&started.id).await {
+            Ok(_) => Ok(ToolOutput::ok(format!(
+                "started session {id} running `{command}`{pid}; a human can watch it with \
+                 `hm attach {id}`{reaped}",
+                id = started.id
+            ))),
+            Err(DiscoveryError::Exited(rec)) => {
+                let exited = format!(
+                    "started session {} running `{command}`{pid}; the program already exited \
+                     with exit code {}{}",
+                    started.id,
+                    rec.code,
+                    rec.signal
+                        .map(|s| format!(" (killed by signal {s})"))
+                        .unwrap_or_default(),
+                );
+                let screen = final_screen_text(&rec);
+                Ok(if screen.is_empty() {
+                    ToolOutput::ok(format!("{exited}; its screen was empty{reaped}"))
+                } else {
+                    ToolOutput::untrusted(format!("{exited}; its final screen{reaped}"), screen)
+                })
+            }
+            Err(e) => Err(e.to_string()),
         }
-        Ok(ToolOutput::ok(text))
     }
 
     async fn list(&self) -> ToolResult {
@@ -464,12 +514,7 @@ impl SessionTools {
         let s = self
             .with_client(id, |c| async move { c.screen(req).await })
             .await?;
-        let mut text = String::new();
-        for l in s.scrollback.iter().flatten().chain(&s.lines) {
-            text.push_str(l.trim_end());
-            text.push('\n');
-        }
-        let body = text.trim_end_matches('\n');
+        let body = screen_text(s.scrollback.iter().flatten().chain(&s.lines));
         Ok(ToolOutput::untrusted(
             format!(
                 "screen of session {id}, {}x{}, cursor at row {} col {}{}",
@@ -677,8 +722,9 @@ impl SessionTools {
                 let why = format!("session {id}: the connection ended before it answered");
                 self.ended(id, until_exit, why).await?
             }
-            // No supervisor to ask any more (gone before the connect).
-            Err(e) if !self.is_live(id) => self.ended(id, until_exit, e).await?,
+            // No supervisor to ask any more (gone before the connect), or
+            // one that is letting go of a session that has ended.
+            Err(e) if self.has_ended(id) => self.ended(id, until_exit, e).await?,
             Err(e) => return Err(e),
         };
         let text = match r {
