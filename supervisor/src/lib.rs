@@ -26,6 +26,7 @@
 //! | [`log_file`] | the supervisor's size-capped `<id>.log` |
 //! | [`classify`] | state classifiers |
 
+pub mod ansi_line;
 pub mod classify;
 pub mod cli;
 pub mod config;

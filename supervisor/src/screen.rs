@@ -23,6 +23,8 @@
 
 use heimdall_protocol::{Cursor, ScreenFormat, ScreenResp};
 
+use crate::ansi_line::ansi_line;
+
 /// Pending bytes beyond which a catch-up skips ahead.
 pub const SKIP_OVER: usize = 256 * 1024;
 /// Bytes parsed after a skip.
@@ -337,7 +339,7 @@ impl ScreenModel {
                     .take(take)
                     .map(|l| l.trim_end().to_string())
                     .collect(),
-                ScreenFormat::Ansi => screen.rows_formatted(0, cols).take(take).collect(),
+                ScreenFormat::Ansi => (0..take as u16).map(|r| ansi_line(screen, r)).collect(),
             };
             out.extend(rows_text);
             offset -= take;
@@ -354,7 +356,7 @@ impl ScreenModel {
         let (row, col) = s.cursor_position();
         let lines = match format {
             ScreenFormat::Text => self.lines(),
-            ScreenFormat::Ansi => s.rows_formatted(0, cols.get()).collect(),
+            ScreenFormat::Ansi => (0..rows.get()).map(|r| ansi_line(s, r)).collect(),
         };
         ScreenResp {
             id: None,
@@ -431,6 +433,9 @@ mod tests {
         assert_eq!(sb, vec!["line3", "line4", "line5", "line6", "line7"]);
         assert_eq!(s.lines, vec!["line8", "line9", ""]);
         assert_eq!(s.cursor.row, 2);
+        m.feed(b"\x1b[1mbold\r\n\r\n\r\n");
+        let s = m.snapshot(ScreenFormat::Ansi, 2);
+        assert_eq!(s.scrollback.unwrap(), vec!["line9", "\x1b[1mbold\x1b[0m"]);
     }
 
     #[test]

@@ -479,3 +479,49 @@ fn the_final_screen_answers_like_a_live_one() {
     );
     assert!(v.get("scrollback").is_none(), "only when asked for: {v}");
 }
+
+/// `hm screen --ansi` prints each line so that a terminal shows it as the
+/// program drew it, whatever line comes before: attributes set on one line
+/// (a background erased to the line's end, bold red) never reach the next.
+#[test]
+fn ansi_lines_reset_their_attributes() {
+    let env = Env::new();
+    let draw =
+        r"printf '\033[44mBLUE\033[K\033[0m\r\nplain\r\n\033[1;31mRED\033[0m\r\nnormal'; sleep 60";
+    env.start(
+        "ansi",
+        &["--cols", "20", "--rows", "4"],
+        &["sh", "-c", draw],
+    );
+    env.wait_screen("ansi", "normal");
+    let ansi = env.ok(&["screen", "ansi", "--ansi"]);
+    let lines: Vec<&str> = ansi.lines().take(4).collect();
+    // Each line printed alone from the pen the line before left.
+    let mut term = vt100::Parser::new(
+        std::num::NonZeroU16::new(4).unwrap(),
+        std::num::NonZeroU16::new(20).unwrap(),
+        0,
+    );
+    for (row, line) in lines.iter().enumerate() {
+        term.process(format!("\x1b[{};1H{line}", row + 1).as_bytes());
+    }
+    let s = term.screen();
+    let pen = |row, col| {
+        let c = s.cell(row, col).unwrap();
+        (
+            c.contents().trim().to_string(),
+            c.bgcolor(),
+            c.fgcolor(),
+            c.bold(),
+        )
+    };
+    use vt100::Color::{Default, Idx};
+    assert_eq!(pen(0, 0), ("B".into(), Idx(4), Default, false), "{ansi:?}");
+    assert_eq!(pen(0, 19), ("".into(), Idx(4), Default, false), "{ansi:?}");
+    assert_eq!(pen(1, 0), ("p".into(), Default, Default, false), "{ansi:?}");
+    assert_eq!(pen(1, 10), ("".into(), Default, Default, false), "{ansi:?}");
+    assert_eq!(pen(2, 0), ("R".into(), Default, Idx(1), true), "{ansi:?}");
+    assert_eq!(pen(3, 0), ("n".into(), Default, Default, false), "{ansi:?}");
+    env.ok(&["kill", "ansi"]);
+    env.wait_gone("ansi");
+}

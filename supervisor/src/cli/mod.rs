@@ -11,14 +11,6 @@ macro_rules! outln {
     }};
 }
 
-/// `print!` with [`outln!`]'s error handling.
-macro_rules! out {
-    ($($arg:tt)*) => {{
-        use std::io::Write as _;
-        write!(std::io::stdout(), $($arg)*)?
-    }};
-}
-
 mod attach;
 mod clean;
 mod common;

@@ -37,17 +37,13 @@ fn print_lines(lines: &[String]) -> std::io::Result<()> {
 
 /// Print a screen: its scrollback, then its lines (trailing blank lines
 /// left out).
-fn print_screen(s: &ScreenResp, ansi: bool) -> std::io::Result<()> {
+fn print_screen(s: &ScreenResp) -> std::io::Result<()> {
     if let Some(sb) = &s.scrollback {
         for l in sb {
             outln!("{l}");
         }
     }
-    print_lines(&s.lines)?;
-    if ansi {
-        out!("\x1b[0m");
-    }
-    Ok(())
+    print_lines(&s.lines)
 }
 
 /// `hm screen`.
@@ -73,7 +69,7 @@ pub fn run(common: &Common, args: ScreenArgs) -> anyhow::Result<i32> {
                 if args.json {
                     print_json(&serde_json::to_value(&s)?)?;
                 } else {
-                    print_screen(&s, args.ansi)?;
+                    print_screen(&s)?;
                 }
                 Ok(0)
             })
@@ -117,7 +113,7 @@ pub fn run(common: &Common, args: ScreenArgs) -> anyhow::Result<i32> {
                 }
                 print_json(&v)?;
             } else {
-                print_screen(&s, args.ansi)?;
+                print_screen(&s)?;
             }
             Ok(0)
         },
