@@ -107,8 +107,7 @@ impl ConfigFile {
 
     /// Split a file's text into its parts; `origin` decides which keys are allowed.
     pub fn parse(text: &str, origin: ConfigOrigin) -> Result<ConfigFile, String> {
-        let mut supervisor: toml::Table =
-            toml::from_str(text).map_err(|e| e.message().to_string())?;
+        let mut supervisor: toml::Table = toml::from_str(text).map_err(|e| at_line(text, &e))?;
         let mut sections = toml::Table::new();
         for name in SECTIONS {
             if let Some(v) = supervisor.remove(name) {
@@ -150,12 +149,12 @@ impl ConfigFile {
         let Some(v) = self.sections.get(name) else {
             return Ok(None);
         };
-        v.clone()
-            .try_into()
+        let table = v.as_table().cloned().unwrap_or_default();
+        from_table(table, Some(name))
             .map(Some)
-            .map_err(|e: toml::de::Error| ConfigError::Invalid {
+            .map_err(|message| ConfigError::Invalid {
                 path: self.path.clone().unwrap_or_default(),
-                message: format!("[{name}]: {}", e.message()),
+                message,
             })
     }
 
@@ -166,6 +165,67 @@ impl ConfigFile {
             .and_then(|v| v.as_str())
             .map(|s| expand_tilde(Path::new(s)))
     }
+}
+
+/// Deserialize a table of the file (the top level, or the table named
+/// `section`) as `T`. What is wrong names the key by its path
+/// (`kill_grace_ms`, `env[0].value`, `[agent] model`) and says what it takes
+/// in words (`expected a whole number from 0 to 255`): toml's own errors,
+/// from an already parsed table, have neither the key nor a position.
+pub fn from_table<T: DeserializeOwned>(
+    table: toml::Table,
+    section: Option<&str>,
+) -> Result<T, String> {
+    serde_path_to_error::deserialize(table).map_err(|e| {
+        let message = expected_in_words(e.inner().message());
+        // An empty path (".") is the table's own error: an unknown key,
+        // which the message names.
+        let key = Some(e.path().to_string()).filter(|p| p != ".");
+        match (section, key) {
+            (None, None) => message,
+            (None, Some(key)) => format!("{key}: {message}"),
+            (Some(s), None) => format!("[{s}]: {message}"),
+            (Some(s), Some(key)) => format!("[{s}] {key}: {message}"),
+        }
+    })
+}
+
+/// A syntax error of the file with the line it is on (`line 3, \`cols =
+/// 1e99\`: ...`): toml's one-line message has no position.
+fn at_line(text: &str, e: &toml::de::Error) -> String {
+    let Some(span) = e.span() else {
+        return e.message().to_string();
+    };
+    let start = span.start.min(text.len());
+    let line = text[..start].matches('\n').count() + 1;
+    let content = text.lines().nth(line - 1).unwrap_or_default().trim();
+    format!("line {line}, `{content}`: {}", e.message())
+}
+
+/// serde's message with the Rust type it expected (`expected u8`) said
+/// for people (`expected a whole number from 0 to 255`).
+fn expected_in_words(message: &str) -> String {
+    let Some((before, expected)) = message.rsplit_once("expected ") else {
+        return message.to_string();
+    };
+    let range = |min: i128, max: i128| format!("a whole number from {min} to {max}");
+    let words = match expected {
+        "u8" => range(0, u8::MAX.into()),
+        "u16" => range(0, u16::MAX.into()),
+        "u32" => range(0, u32::MAX.into()),
+        // Beyond what a TOML integer holds.
+        "u64" | "usize" => "a whole number, 0 or more".to_string(),
+        "i8" => range(i8::MIN.into(), i8::MAX.into()),
+        "i16" => range(i16::MIN.into(), i16::MAX.into()),
+        "i32" => range(i32::MIN.into(), i32::MAX.into()),
+        "i64" => range(i64::MIN.into(), i64::MAX.into()),
+        "a boolean" => "true or false".to_string(),
+        "path string" => "a path (a string)".to_string(),
+        "a sequence" => "an array".to_string(),
+        t if t.starts_with("struct ") || t == "a map" => "a table".to_string(),
+        _ => return message.to_string(),
+    };
+    format!("{before}expected {words}")
 }
 
 fn discover() -> Option<(PathBuf, ConfigOrigin)> {
@@ -269,6 +329,32 @@ mod tests {
         let bad = ConfigFile::parse("[agent]\nmodle = \"m\"\n", ConfigOrigin::User).unwrap();
         let e = bad.section::<Agent>("agent").unwrap_err().to_string();
         assert!(e.contains("modle") && e.contains("[agent]"), "{e}");
+    }
+
+    #[test]
+    fn a_value_of_the_wrong_type_is_named_by_its_key_and_the_type_in_words() {
+        #[derive(Debug, serde::Deserialize)]
+        struct Top {
+            #[allow(dead_code)]
+            n: Option<u64>,
+            #[allow(dead_code)]
+            list: Option<Vec<Agent>>,
+        }
+        let e = from_table::<Top>(toml::from_str("n = -1").unwrap(), None).unwrap_err();
+        assert_eq!(
+            e,
+            "n: invalid value: integer `-1`, expected a whole number, 0 or more"
+        );
+        let text = "[[list]]\nmodel = \"m\"\n[[list]]\nmodel = 2\n";
+        let e = from_table::<Top>(toml::from_str(text).unwrap(), None).unwrap_err();
+        assert!(e.starts_with("list[1].model: "), "{e}");
+        assert!(e.ends_with("expected a string"), "{e}");
+        let file = ConfigFile::parse("[agent]\nmodel = true\n", ConfigOrigin::User).unwrap();
+        let e = file.section::<Agent>("agent").unwrap_err().to_string();
+        assert!(
+            e.contains("[agent] model: invalid type: boolean `true`"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -70,7 +70,7 @@ impl EnvVar {
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(
     untagged,
-    expecting = "detach_key is a byte (0x1C, 28) or a control key name (\"C-\\\\\", \"ctrl-]\", \"^A\")"
+    expecting = "expected a byte (0x1C, 28) or a control key name (\"C-\\\\\", \"ctrl-]\", \"^A\")"
 )]
 enum DetachKeySpec {
     Byte(u8),
@@ -299,9 +299,8 @@ impl Config {
 
     /// Validate the supervisor's part of a configuration file.
     pub fn from_file(file: &ConfigFile) -> Result<Config, String> {
-        let file: FileConfig = toml::Value::Table(file.supervisor().clone())
-            .try_into()
-            .map_err(|e: toml::de::Error| e.message().to_string())?;
+        let file: FileConfig =
+            heimdall_client::config::from_table(file.supervisor().clone(), None)?;
         let mut cfg = Config::default();
         if let Some(d) = file.socket_dir {
             cfg.socket_dir = expand_tilde(&d);

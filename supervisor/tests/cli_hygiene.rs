@@ -256,7 +256,7 @@ fn bad_values_are_refused_with_the_valid_ones() {
         ),
         (
             "detach_key = true",
-            "detach_key is a byte (0x1C, 28) or a control key name",
+            "detach_key: expected a byte (0x1C, 28) or a control key name",
         ),
     ] {
         std::fs::write(&config, text).unwrap();

@@ -133,18 +133,79 @@ fn a_bad_size_or_log_level_in_the_file_names_the_file_the_key_and_the_valid_valu
     ] {
         std::fs::write(&file, text).unwrap();
         for args in [&["ls"][..], &["start", "--", "true"]] {
-            let out = env.run(args);
-            let err = String::from_utf8_lossy(&out.stderr);
-            assert_eq!(out.status.code(), Some(1), "{text} hm {args:?}: {err}");
-            assert!(err.contains("heimdall.toml"), "{text}: {err}");
-            assert!(err.contains(key), "{text}: {err}");
-            assert!(err.contains(valid), "{text}: {err}");
+            refused_saying(&env, args, text, &["heimdall.toml", key, valid]);
         }
-        let out = env.run(&["ls", "--json"]);
-        assert_eq!(out.status.code(), Some(1), "{text}");
-        let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
-        assert_eq!(v["error"], "config", "{text}: {v}");
-        assert!(v["message"].as_str().unwrap().contains(key), "{text}: {v}");
+        refused_as_json(&env, &["ls", "--json"], text, key);
+    }
+}
+
+/// `hm ARGS` with the bad config `text` exits 1, its message holding each
+/// of `says`.
+fn refused_saying(env: &Env, args: &[&str], text: &str, says: &[&str]) {
+    let out = env.run(args);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{text} hm {args:?}: {err}");
+    for s in says {
+        assert!(err.contains(s), "{text}: {err}");
+    }
+}
+
+/// `hm ARGS` (with `--json`) with the bad config `text` prints the `config`
+/// error, its message holding `key`.
+fn refused_as_json(env: &Env, args: &[&str], text: &str, key: &str) {
+    let out = env.run(args);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(v["error"], "config", "{text}: {v}");
+    assert!(v["message"].as_str().unwrap().contains(key), "{text}: {v}");
+}
+
+/// A value of the wrong type for any key names the file, the key (its path
+/// inside an `[[env]]` table) and the type the key takes, in words.
+#[test]
+fn a_value_of_the_wrong_type_names_the_file_the_key_and_the_expected_type() {
+    let env = Env::new();
+    // Named with --config: a ./heimdall.toml may not set env or log_file.
+    let file = env.dir.path().join("named.toml");
+    let config = file.to_str().unwrap();
+    const WHOLE: &str = "expected a whole number, 0 or more";
+    for (text, key, expected) in [
+        ("kill_grace_ms = -1\n", "kill_grace_ms: ", WHOLE),
+        ("stall_timeout_ms = \"x\"\n", "stall_timeout_ms: ", WHOLE),
+        ("scrollback_bytes = 1.5\n", "scrollback_bytes: ", WHOLE),
+        ("echo_poll_us = true\n", "echo_poll_us: ", WHOLE),
+        (
+            "kill_process_group = \"yes\"\n",
+            "kill_process_group: ",
+            "expected true or false",
+        ),
+        (
+            "session_env_var = 3\n",
+            "session_env_var: ",
+            "expected a string",
+        ),
+        ("log_file = 3\n", "log_file: ", "expected a path (a string)"),
+        (
+            "[[env]]\nname = \"A\"\nvalue = 1\n",
+            "env[0].value: ",
+            "expected a string",
+        ),
+        ("env = 1\n", "env: ", "expected an array"),
+        (
+            "detach_key = true\n",
+            "detach_key: ",
+            "expected a byte (0x1C, 28) or a control key name",
+        ),
+        (
+            "\nscrollback_bytes = 99999999999999999999\n",
+            "line 2, `scrollback_bytes = 99999999999999999999`: ",
+            "integer",
+        ),
+    ] {
+        std::fs::write(&file, text).unwrap();
+        let says = ["invalid config ", config, key, expected];
+        refused_saying(&env, &["ls", "--config", config], text, &says);
+        refused_as_json(&env, &["ls", "--json", "--config", config], text, key);
     }
 }
 
