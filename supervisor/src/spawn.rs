@@ -21,8 +21,9 @@ use nix::unistd::{fork, ForkResult, Pid};
 /// What to run and how.
 #[derive(Debug, Clone)]
 pub struct SpawnSpec {
-    /// The command and its arguments (`argv[0]` is looked up in `PATH`).
-    pub argv: Vec<String>,
+    /// The command and its arguments (`argv[0]` is looked up in `PATH`),
+    /// as bytes: they need not be UTF-8.
+    pub argv: Vec<OsString>,
     /// The working directory.
     pub cwd: PathBuf,
     /// The complete environment of the child.
@@ -147,7 +148,12 @@ const FALLBACK_MAX_FD: RawFd = 65536;
 
 /// Start the child in a new pty. Must be called while the process has one thread.
 pub fn spawn(spec: &SpawnSpec) -> Result<Spawned, SpawnError> {
-    let command = spec.argv.first().ok_or(SpawnError::NoCommand)?.clone();
+    let command = spec
+        .argv
+        .first()
+        .ok_or(SpawnError::NoCommand)?
+        .to_string_lossy()
+        .into_owned();
     let argv: Vec<CString> = spec
         .argv
         .iter()

@@ -38,8 +38,9 @@ const FLUSH_TIMEOUT: Duration = Duration::from_secs(120);
 pub struct Launch {
     /// The session id.
     pub id: String,
-    /// The command and its arguments.
-    pub command: Vec<String>,
+    /// The command and its arguments, passed to the program as they are
+    /// (bytes, not necessarily UTF-8); records show [`Launch::command_text`].
+    pub command: Vec<OsString>,
     /// The child's working directory (absolute).
     pub cwd: PathBuf,
     /// Configuration with command-line flags applied.
@@ -49,6 +50,18 @@ pub struct Launch {
     /// attach of `hm run` sees all of the output, even of a command that
     /// exits at once.
     pub hold_for_client: bool,
+}
+
+impl Launch {
+    /// The command as text for status, `hm ls` and the exit record (which
+    /// are JSON): an argument that is not UTF-8 shows U+FFFD for its bad
+    /// bytes.
+    pub fn command_text(&self) -> Vec<String> {
+        self.command
+            .iter()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect()
+    }
 }
 
 /// How long a held session waits for its first subscriber, before the
@@ -210,7 +223,8 @@ pub fn run(launch: Launch, ready: Ready) -> i32 {
         None => (None, None),
     };
     init_logging(&launch.config, log, foreground);
-    tracing::info!(id = %launch.id, pid = child.pid.as_raw(), command = ?launch.command, "session started");
+    let command = launch.command_text();
+    tracing::info!(id = %launch.id, pid = child.pid.as_raw(), ?command, "session started");
 
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -227,7 +241,7 @@ pub fn run(launch: Launch, ready: Ready) -> i32 {
     let code = runtime.block_on(async {
         let session = match Session::new(
             launch.id.clone(),
-            launch.command.clone(),
+            command,
             cwd,
             child.pid,
             guardian_pid,

@@ -412,3 +412,58 @@ fn input_after_the_program_exited_is_an_error() {
     drop(stuck);
     env.wait_gone("held");
 }
+
+/// An argument that is not UTF-8 never makes `hm` panic (it did, exit 101
+/// with a backtrace, whenever the command line was refused): where text is
+/// needed it is a usage error, exit 2, also with `--json`.
+#[test]
+fn an_argument_that_is_not_utf8_is_a_usage_error_not_a_panic() {
+    use std::os::unix::ffi::OsStrExt;
+    let env = Env::new();
+    env.start("cat", &[], &["cat"]);
+    let bad = std::ffi::OsStr::from_bytes(b"\xff");
+    let cases: [&[&std::ffi::OsStr]; 4] = [
+        &["status".as_ref(), bad],
+        &["status".as_ref(), bad, "--json".as_ref()],
+        &["send".as_ref(), "cat".as_ref(), bad],
+        &["kill".as_ref(), bad, "--json".as_ref()],
+    ];
+    for args in cases {
+        let out = env.hm().args(args).output().expect("run hm");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!stderr.contains("panicked"), "hm {args:?}: {stderr}");
+        assert_eq!(out.status.code(), Some(2), "hm {args:?}: {stderr}");
+    }
+}
+
+/// A command's arguments that are not UTF-8 reach the program as the bytes
+/// they are (`hm start` refused them); status and the exit record, which
+/// are JSON, show U+FFFD for the bad bytes.
+#[test]
+fn a_commands_arguments_that_are_not_utf8_reach_the_program() {
+    use std::os::unix::ffi::OsStrExt;
+    let env = Env::new();
+    let file = env.dir.path().join("arg");
+    let out = env
+        .hm()
+        .args(["start", "--id", "caf", "--", "sh", "-c"])
+        .arg("printf %s \"$1\" > \"$0\"; sleep 60")
+        .arg(&file)
+        .arg(std::ffi::OsStr::from_bytes(b"caf\xe9"))
+        .output()
+        .expect("run hm start");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let got = poll("the program to write its argument", DEADLINE, || {
+        std::fs::read(&file).ok().filter(|b| !b.is_empty())
+    });
+    assert_eq!(got, b"caf\xe9");
+    let v = env.status_json("caf");
+    assert_eq!(v["command"][4], "caf\u{FFFD}", "{v}");
+    env.ok(&["kill", "caf"]);
+    let v = env.status_json("caf");
+    assert_eq!(v["command"][4], "caf\u{FFFD}", "{v}");
+}

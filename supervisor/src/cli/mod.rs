@@ -191,7 +191,7 @@ pub struct SessionFlags {
         allow_hyphen_values = true,
         value_name = "COMMAND"
     )]
-    pub command: Vec<String>,
+    pub command: Vec<std::ffi::OsString>,
 }
 
 impl SessionFlags {
@@ -276,7 +276,8 @@ impl Command {
 /// Whether `--json` is among the options (before a `--`): for usage errors,
 /// which come before the command line is understood.
 fn json_in_args() -> bool {
-    std::env::args()
+    // Any argument may be bytes that are not UTF-8 (clap says so).
+    std::env::args_os()
         .skip(1)
         .take_while(|a| a != "--")
         .any(|a| a == "--json")
