@@ -22,7 +22,7 @@ use std::collections::{BTreeMap, VecDeque};
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
 use futures_util::{SinkExt, StreamExt};
@@ -93,8 +93,8 @@ struct Pending {
     status: VecDeque<Waiter>,
     output: Option<OutputSender>,
     events: Option<EventSender>,
-    /// The session's exit code: from EXIT, or from the exit record once
-    /// it was found there.
+    /// The session's exit code: from EXIT (or the EXIT event), a WAIT that
+    /// saw the exit, or the exit record once it was found there.
     exit_code: Option<i32>,
     /// Set when the connection is over: the exit code if known.
     ended: Option<Option<i32>>,
@@ -176,6 +176,19 @@ fn closed(code: Option<i32>) -> ClientError {
         Some(code) => ClientError::SessionEnded { code: Some(code) },
         None => ClientError::ConnectionClosed,
     }
+}
+
+/// What [`Client::type_steps`] returns for a step that came after the
+/// program's exit (`code`): the steps typed before it, or, for the first,
+/// the refusal the supervisor gives such input.
+fn not_typed(typed: usize, code: i32) -> Result<usize, ClientError> {
+    if typed > 0 {
+        return Ok(typed);
+    }
+    Err(ClientError::Server {
+        code: crate::ErrorCode::Dead,
+        message: format!("the session has ended (exit code {code}); the input was not typed"),
+    })
 }
 
 /// How to connect: client name, default deadline, stream bounds.
@@ -965,7 +978,12 @@ impl Client {
             })
         };
         let deadline = timeout_ms.map(|t| self.deadline + Duration::from_millis(t));
-        Ok(WaitResult::from_json(self.result(make, deadline).await?))
+        let result = WaitResult::from_json(self.result(make, deadline).await?);
+        if let WaitResult::Exited { code, .. } | WaitResult::EndedFirst { code, .. } = result {
+            // Known from now on, as from EXIT (input has nowhere to go).
+            self.inner.lock().exit_code.get_or_insert(code);
+        }
+        Ok(result)
     }
 
     /// Type raw bytes into the session's terminal. `Ok` means the bytes are
@@ -1030,12 +1048,16 @@ impl Client {
     /// arrow and Enter that arrive in one read). Returns how many steps were
     /// typed: fewer than given when the steps typed ended the program (a
     /// `y` to a one-key prompt) and the rest had nowhere to go, which is not
-    /// an error; a session that ends while the last step is confirmed was
-    /// ended by it. The first step's refusal is the error:
-    /// [`ClientError::Server`] with [`crate::ErrorCode::Dead`] when the
-    /// program had already exited (the message has the exit code),
-    /// [`ClientError::SessionEnded`] or [`ClientError::ConnectionClosed`]
-    /// when the session is gone.
+    /// an error. A step counts as typed only if it could have reached the
+    /// program: a session that ends while a step is confirmed was ended by
+    /// it unless the program had exited before the step was sent, as this
+    /// connection knew (EXIT, an EXIT event, a WAIT that saw the exit, the
+    /// exit record) or as the exit record's `ended_at` shows (a supervisor
+    /// ending may close the connection without reading the step). The first
+    /// step's refusal is the error: [`ClientError::Server`] with
+    /// [`crate::ErrorCode::Dead`] when the program had already exited (the
+    /// message has the exit code), [`ClientError::SessionEnded`] or
+    /// [`ClientError::ConnectionClosed`] when the session is gone.
     ///
     /// A connection that closes is the session's end only when that is
     /// known: its exit code came (EXIT, or the exit record), or, with the
@@ -1044,7 +1066,10 @@ impl Client {
     /// the link broke with the session perhaps still running (a proxy that
     /// went away): [`ClientError::ConnectionClosed`], whatever was typed
     /// before. Over a proxy without the session's files, a step that ends
-    /// the session cannot be told from a broken link, and is that error.
+    /// the session cannot be told from a broken link, and is that error;
+    /// and a step sent after the program exited, before this connection
+    /// learnt of it, that the supervisor closed the connection without
+    /// reading, cannot be told from one that ended it, and counts as typed.
     pub async fn type_steps<B: Into<Bytes>>(
         &self,
         steps: impl IntoIterator<Item = B>,
@@ -1055,6 +1080,11 @@ impl Client {
             if typed > 0 {
                 tokio::time::sleep(gap).await;
             }
+            // The exit known already: the step has nowhere to go.
+            if let Some(code) = self.inner.lock().exit_code {
+                return not_typed(typed, code);
+            }
+            let sent_at = SystemTime::now();
             match self.input(step).await {
                 Ok(()) => {}
                 Err(ClientError::SessionEnded { .. }) if typed > 0 => return Ok(typed),
@@ -1063,19 +1093,35 @@ impl Client {
                 }
                 Err(e) => return Err(e),
             }
-            match self.input_taken().await {
-                // A session that ends meanwhile was ended by this step (a
-                // program that exits on the line it read): it was taken.
-                Ok(_) | Err(ClientError::SessionEnded { .. }) => typed += 1,
-                Err(ClientError::ConnectionClosed) if self.has_ended().await => typed += 1,
+            let ended = match self.input_taken().await {
+                Ok(_) => false,
+                Err(ClientError::SessionEnded { .. }) => true,
+                Err(ClientError::ConnectionClosed) if self.has_ended().await => true,
                 Err(ClientError::Server {
                     code: crate::ErrorCode::Dead,
                     ..
                 }) if typed > 0 => return Ok(typed),
                 Err(e) => return Err(e),
+            };
+            // A session that ended meanwhile was ended by this step (a
+            // program that exits on the line it read), unless its record
+            // says the program had exited before the step was sent.
+            if ended {
+                if let Some(code) = self.exited_before(sent_at) {
+                    return not_typed(typed, code);
+                }
             }
+            typed += 1;
         }
         Ok(typed)
+    }
+
+    /// The exit code, when the session's exit record shows that its program
+    /// exited before `t`.
+    fn exited_before(&self, t: SystemTime) -> Option<i32> {
+        let files = self.inner.files.as_ref()?;
+        let record = ExitRecord::read(&files.exit).ok()?;
+        (record.ended_by()? <= t).then_some(record.code)
     }
 
     /// Whether the session is known to have ended, its connection being

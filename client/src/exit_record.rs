@@ -4,6 +4,7 @@
 use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
+use std::time::{Duration, SystemTime};
 
 use heimdall_protocol::ScreenResp;
 use serde::{Deserialize, Serialize};
@@ -28,7 +29,9 @@ pub struct ExitRecord {
     pub signal: Option<i32>,
     /// When the session started (RFC 3339).
     pub started_at: String,
-    /// When it ended (RFC 3339).
+    /// When it ended (RFC 3339): when the supervisor saw the program exit,
+    /// to the microsecond (older supervisors wrote when the record was
+    /// written, to the second).
     pub ended_at: String,
     /// The last 4 KiB of output (lossy UTF-8).
     pub output_tail: String,
@@ -67,6 +70,18 @@ impl ExitRecord {
             f.write_all(b"\n")?;
         }
         std::fs::rename(&tmp, path)
+    }
+
+    /// The latest moment the program may have exited at by `ended_at`
+    /// (the time plus the unit it was truncated to), when it parses.
+    pub fn ended_by(&self) -> Option<SystemTime> {
+        let at = humantime::parse_rfc3339(&self.ended_at).ok()?;
+        let digits = self
+            .ended_at
+            .split_once('.')
+            .map_or(0, |(_, frac)| frac.trim_end_matches('Z').len());
+        let unit = Duration::from_secs(1) / 10u32.checked_pow(digits.min(9) as u32)?;
+        Some(at + unit)
     }
 
     /// Read a record; anything but a regular file (a FIFO, a symlink) is

@@ -8,6 +8,12 @@ pub use heimdall_client::ExitRecord;
 /// Bytes of final output kept in the record.
 pub const TAIL_BYTES: usize = 4096;
 
+/// RFC 3339 time of a [`std::time::SystemTime`], to the microsecond (the
+/// exit record's `ended_at`: clients compare it with when they typed).
+pub fn rfc3339_micros(t: std::time::SystemTime) -> String {
+    humantime::format_rfc3339_micros(t).to_string()
+}
+
 /// RFC 3339 time of a [`std::time::SystemTime`], to the second.
 pub fn rfc3339(t: std::time::SystemTime) -> String {
     humantime::format_rfc3339_seconds(t).to_string()

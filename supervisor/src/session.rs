@@ -91,6 +91,8 @@ pub struct Session {
     input: Arc<PtyInput>,
     master: Arc<AsyncFd<OwnedFd>>,
     exit: watch::Sender<Option<ExitStatus>>,
+    /// When the reaper saw the child's exit (the exit record's `ended_at`).
+    exited_at: std::sync::OnceLock<SystemTime>,
     ended: watch::Sender<bool>,
     /// Cancelled when connections have been served for the longest time
     /// after the end: all but the holding ones close.
@@ -165,6 +167,7 @@ impl Session {
             input,
             master,
             exit: watch::Sender::new(None),
+            exited_at: std::sync::OnceLock::new(),
             ended: watch::Sender::new(false),
             overtime: Default::default(),
             killing: AtomicBool::new(false),

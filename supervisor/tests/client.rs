@@ -484,3 +484,51 @@ async fn input_of_any_size_arrives_whole_and_an_oversized_submit_fails_at_once()
         .await
         .expect("status after a refused SUBMIT");
 }
+
+/// Input typed after the program exited is an error that carries the exit
+/// code, on a connection made before the exit, whatever moment of the
+/// supervisor's ending it comes at: just after another connection's WAIT
+/// saw the exit, just after this connection's own WAIT did (the supervisor
+/// may then stop reading this connection before it reads the input, and
+/// close it without a word about the input), once the exit record is
+/// written, and once the supervisor is gone. Rounds repeat each moment: the
+/// supervisor's ending races the input.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn input_after_the_program_exited_is_refused_with_the_code_at_every_moment_of_the_ending() {
+    let env = Env::new();
+    for round in 0..16 {
+        let id = format!("late{round}");
+        let (started, client) = start(&env, &id, &["sh", "-c", "read x; exit 5"]).await;
+        let other = started
+            .connect(ClientBuilder::new().deadline(DEADLINE))
+            .await
+            .expect("connect");
+        let c = if round % 4 == 1 { &client } else { &other };
+        let (exited, typed) = tokio::join!(c.wait(WaitCondition::Exit, None), async {
+            other.input(&b"go\n"[..]).await
+        });
+        typed.expect("the line that ends the program");
+        assert!(
+            matches!(exited, Ok(WaitResult::Exited { code: 5, .. })),
+            "round {round}: {exited:?}"
+        );
+        match round % 4 {
+            2 => {
+                let record = env.sockets().join(format!("{id}.exit"));
+                common::poll("the exit record", DEADLINE, || {
+                    record.exists().then_some(())
+                });
+            }
+            3 => env.wait_gone(&id),
+            _ => {}
+        }
+        match client.type_steps([&b"late"[..]], Duration::ZERO).await {
+            Err(ClientError::Server {
+                code: heimdall_client::ErrorCode::Dead,
+                message,
+            }) => assert!(message.contains("exit code 5"), "round {round}: {message}"),
+            Err(ClientError::SessionEnded { code: Some(5) }) => {}
+            other => panic!("round {round}: late input gave {other:?}"),
+        }
+    }
+}

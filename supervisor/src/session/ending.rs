@@ -20,6 +20,11 @@ impl Session {
         *self.exit.borrow()
     }
 
+    /// When the child's exit was seen (reaped), once it was.
+    pub fn exited_at(&self) -> Option<std::time::SystemTime> {
+        self.exited_at.get().copied()
+    }
+
     /// A receiver that sees the child's exit.
     pub fn watch_exit(&self) -> watch::Receiver<Option<ExitStatus>> {
         self.exit.subscribe()
@@ -74,6 +79,9 @@ impl Session {
                         if status.pid() == Some(self.pid()) {
                             if let Some(code) = exit_code(status) {
                                 tracing::info!(code = code.0, "child exited");
+                                // Before the exit is known: a client that
+                                // learns of it finds the time in the record.
+                                let _ = self.exited_at.set(std::time::SystemTime::now());
                                 self.exit.send_replace(Some(code));
                             }
                         }
