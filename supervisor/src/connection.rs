@@ -170,9 +170,8 @@ fn screen_answer(session: &Session, req: &heimdall_protocol::ScreenRequest) -> F
     }
     match session.screen() {
         Some(mut st) => {
-            let mut resp = st.model.snapshot(req.format, req.scrollback_lines);
+            let mut resp = st.snapshot(req.format, req.scrollback_lines);
             resp.id = req.id;
-            resp.output_offset = st.parsed;
             if req.redraw {
                 resp.redraw = Some(String::from_utf8_lossy(&st.model.redraw()).into_owned());
             }

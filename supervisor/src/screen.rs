@@ -373,6 +373,7 @@ impl ScreenModel {
             bracketed_paste: s.bracketed_paste(),
             application_cursor: s.application_cursor(),
             scrollback,
+            // Set by the caller, which knows how far the model has parsed.
             output_offset: 0,
             redraw: None,
         }

@@ -525,3 +525,22 @@ fn ansi_lines_reset_their_attributes() {
     env.ok(&["kill", "ansi"]);
     env.wait_gone("ansi");
 }
+
+/// The final screen in the exit record says how far into the output it
+/// was parsed: the end of the output, as a live SCREEN says it.
+#[test]
+fn the_final_screens_output_offset_is_the_end_of_the_output() {
+    let env = Env::new();
+    env.start("off", &[], &["sh", "-c", "printf abcdefg"]);
+    let out = env.run(&["wait", "off", "--exit"]);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    env.wait_gone("off");
+    for args in [
+        &["screen", "off", "--json"][..],
+        &["screen", "off", "--json", "--ansi"],
+    ] {
+        let v: serde_json::Value = serde_json::from_str(&env.ok(args)).unwrap();
+        assert_eq!(v["lines"][0], "abcdefg", "{v}");
+        assert_eq!(v["output_offset"], 7, "{args:?}: {v}");
+    }
+}

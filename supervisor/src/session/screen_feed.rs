@@ -36,6 +36,19 @@ impl ScreenState {
             synced_at: now,
         }
     }
+
+    /// The screen as SCREEN answers it in `format`, with up to
+    /// `scrollback_lines` lines of scrollback and the output offset parsed
+    /// up to.
+    pub fn snapshot(
+        &mut self,
+        format: heimdall_protocol::ScreenFormat,
+        scrollback_lines: usize,
+    ) -> heimdall_protocol::ScreenResp {
+        let mut resp = self.model.snapshot(format, scrollback_lines);
+        resp.output_offset = self.parsed;
+        resp
+    }
 }
 
 impl Session {
@@ -111,7 +124,7 @@ impl Session {
         scrollback_lines: usize,
     ) -> Option<heimdall_protocol::ScreenResp> {
         self.screen()
-            .map(|mut st| st.model.snapshot(format, scrollback_lines))
+            .map(|mut st| st.snapshot(format, scrollback_lines))
     }
 
     /// Parse output: at once after a pause, during a stream at most
