@@ -129,6 +129,18 @@ async fn call(tools: &SessionTools, name: &str, args: Value, limit: Duration) ->
     (out.is_error, out.text)
 }
 
+/// session_wait until `pattern` is on session `id`'s screen (20 s).
+async fn wait_for_text(tools: &SessionTools, id: &str, pattern: &str) {
+    let (err, text) = call(
+        tools,
+        "session_wait",
+        json!({"id": id, "until": "regex", "pattern": pattern, "timeout_secs": 20}),
+        Duration::from_secs(30),
+    )
+    .await;
+    assert!(!err && text.starts_with("matched"), "{text}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_cap_reaps_the_oldest_idle_session_and_long_waits_are_cut() {
     let sessions = Sessions::new();
@@ -353,14 +365,7 @@ async fn a_waiting_prompt_is_answered_by_label() {
     )
     .await;
     assert!(!err, "{text}");
-    let (err, text) = call(
-        &tools,
-        "session_wait",
-        json!({"id": id, "until": "regex", "pattern": "answer=y", "timeout_secs": 20}),
-        limit,
-    )
-    .await;
-    assert!(!err && text.contains("matched"), "{text}");
+    wait_for_text(&tools, &id, "answer=y").await;
     assert_eq!(tools.cleanup(Duration::from_secs(15)).await, [id.as_str()]);
 }
 
@@ -557,4 +562,30 @@ async fn a_command_that_ends_at_once_is_a_successful_start_with_its_exit() {
     }
     // Commands this quick end before the agent connects.
     assert!(already > 0, "every quick command was caught running");
+}
+
+/// session_read gives the lines as the terminal shows them: a line that a
+/// shell redraws over itself (carriage return, cursor forward over the
+/// prompt, the line again, as bash does after a paste) reads once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn session_read_shows_a_redrawn_line_once() {
+    let sessions = Sessions::new();
+    let tools = session_tools(&sessions, 8);
+    let limit = Duration::from_secs(30);
+    let id = unique("agent-redraw");
+    let command =
+        r"printf '$ echo redrawn\r\033[C\033[Cecho redrawn\n\033[31mred\033[0mrawn\n'; exec cat";
+    let (err, text) = call(
+        &tools,
+        "session_start",
+        json!({"command": command, "id": id}),
+        limit,
+    )
+    .await;
+    assert!(!err, "{text}");
+    wait_for_text(&tools, &id, "(?m)^redrawn").await;
+    let (err, text) = call(&tools, "session_read", json!({"id": id}), limit).await;
+    assert!(!err, "{text}");
+    assert_eq!(text, "$ echo redrawn\nredrawn\n", "{text:?}");
+    assert_eq!(tools.cleanup(Duration::from_secs(15)).await, [id.as_str()]);
 }

@@ -2,6 +2,7 @@
 //! runs one call with a time limit.
 
 pub mod files;
+mod output_lines;
 pub mod sessions;
 pub mod skills;
 

@@ -113,14 +113,12 @@ fn screen_text<'a>(lines: impl Iterator<Item = &'a String>) -> String {
 }
 
 /// What an ended session left on its terminal, from its exit record: the
-/// final screen with its scrollback, else the last output, escapes
-/// stripped.
+/// final screen with its scrollback, else the last output as lines.
 fn final_screen_text(rec: &ExitRecord) -> String {
     match (&rec.final_screen, &rec.screen) {
         (Some(s), _) => screen_text(s.scrollback.iter().flatten().chain(&s.lines)),
         (None, Some(lines)) => screen_text(lines.iter()),
-        (None, None) => String::from_utf8_lossy(&strip_ansi_escapes::strip(&rec.output_tail))
-            .replace("\r\n", "\n"),
+        (None, None) => super::output_lines::render(rec.output_tail.as_bytes()),
     }
 }
 
@@ -596,8 +594,7 @@ impl SessionTools {
             .await
             .read_offsets
             .insert(id.to_string(), end);
-        let text =
-            String::from_utf8_lossy(&strip_ansi_escapes::strip(&bytes)).replace("\r\n", "\n");
+        let text = super::output_lines::render(&bytes);
         let mut source = format!("output of session {id}, bytes {from}..{end}; next offset {end}");
         for n in notes {
             source.push_str("; ");
@@ -908,7 +905,7 @@ impl ToolSet for SessionTools {
             ),
             spec(
                 "session_read",
-                "New output since an offset (default: since your last read), ANSI stripped. Returns the next offset.",
+                "New output since an offset (default: since your last read), as the lines the terminal shows (colours dropped, redrawn lines once). Returns the next offset.",
                 json!({"id": id_param(), "offset": {"type": "integer", "description": "Output offset to read from"}}),
                 &["id"],
             ),
