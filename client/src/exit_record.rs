@@ -33,8 +33,16 @@ pub struct ExitRecord {
     /// to the microsecond (older supervisors wrote when the record was
     /// written, to the second).
     pub ended_at: String,
-    /// The last 4 KiB of output (lossy UTF-8).
+    /// The last 4 KiB of output (lossy UTF-8), from a character's start.
     pub output_tail: String,
+    /// The output offset of `output_tail`'s first byte (absent in records
+    /// of older versions).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output_tail_offset: Option<u64>,
+    /// The offset just past the last byte of output: how many bytes the
+    /// program wrote (absent in records of older versions).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output_offset: Option<u64>,
     /// The final screen as text lines, when known.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub screen: Option<Vec<String>>,
@@ -47,7 +55,44 @@ pub struct ExitRecord {
     pub final_screen_ansi: Option<Box<ScreenResp>>,
 }
 
+/// What an exit record's `output_tail` holds from a given output offset on
+/// ([`ExitRecord::output_from`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RecordedOutput<'a> {
+    /// The recorded output from the offset asked for, or from `resume` when
+    /// that is older than the record keeps (`missed` bytes are not kept).
+    Bytes {
+        /// Bytes between the offset asked for and `resume`, not kept.
+        missed: u64,
+        /// The offset of `bytes`' first byte.
+        resume: u64,
+        /// The output from `resume` to the end.
+        bytes: &'a [u8],
+    },
+    /// The record cannot say where an offset is: it has no offsets (an
+    /// older version wrote it) or its tail is not the output's bytes (they
+    /// were not UTF-8).
+    Unknown,
+}
+
 impl ExitRecord {
+    /// The recorded output from output offset `from` on.
+    pub fn output_from(&self, from: u64) -> RecordedOutput<'_> {
+        let (Some(start), Some(end)) = (self.output_tail_offset, self.output_offset) else {
+            return RecordedOutput::Unknown;
+        };
+        let tail = self.output_tail.as_bytes();
+        if end.checked_sub(start) != Some(tail.len() as u64) {
+            return RecordedOutput::Unknown;
+        }
+        let resume = from.clamp(start, end);
+        RecordedOutput::Bytes {
+            missed: resume.saturating_sub(from),
+            resume,
+            bytes: &tail[(resume - start) as usize..],
+        }
+    }
+
     /// Write atomically (temp file + rename), mode 0600. Never through a
     /// symlink: the temporary file is created anew (`O_EXCL`, which does
     /// not follow one; a leftover is removed first, which removes a link

@@ -91,7 +91,7 @@ pub use discovery::{
     SessionFiles, SocketDir,
 };
 pub use error::{ClientError, ErrorCode};
-pub use exit_record::ExitRecord;
+pub use exit_record::{ExitRecord, RecordedOutput};
 pub use heimdall_protocol::message::{Waiting, WaitingKind};
 pub use heimdall_protocol::{
     Event, HelloResp, RegexSource, ReportRequest, ScreenFormat, ScreenRequest, ScreenResp,

@@ -210,11 +210,19 @@ impl Output {
         lock(&self.ring).closed
     }
 
-    /// The last `n` bytes kept (fewer if the ring holds less).
-    pub fn tail(&self, n: usize) -> Vec<u8> {
+    /// The last `n` bytes kept (fewer if the ring holds less), from a
+    /// character's start (a UTF-8 sequence cut at the front is left out),
+    /// with the offset of their first byte.
+    pub fn tail(&self, n: usize) -> (u64, Vec<u8>) {
         let from = self.end().saturating_sub(n as u64);
-        let (_, slices) = self.slices_from(from);
-        slices.concat()
+        let (from, slices) = self.slices_from(from);
+        let bytes = slices.concat();
+        let cut = bytes
+            .iter()
+            .take(3)
+            .take_while(|b| (0x80..0xC0).contains(*b))
+            .count();
+        (from + cut as u64, bytes[cut..].to_vec())
     }
 
     /// Everything kept from offset `from` (or from the oldest byte kept, if
@@ -514,12 +522,21 @@ mod tests {
         assert_eq!(skipped, o.start());
     }
 
+    /// The tail starts at a character: half of one at the front is left out.
+    #[test]
+    fn tail_starts_at_a_character() {
+        let o = out(100, 100);
+        o.push(Bytes::from("world é".as_bytes()));
+        assert_eq!(o.tail(1), (8, Vec::new()));
+        assert_eq!(o.tail(3), (5, " é".as_bytes().to_vec()));
+    }
+
     #[test]
     fn tail_and_limits() {
         let o = out(100, 100);
         o.push(Bytes::from_static(b"hello "));
         o.push(Bytes::from_static(b"world"));
-        assert_eq!(o.tail(7), b"o world");
+        assert_eq!(o.tail(7), (4, b"o world".to_vec()));
         let (mut s, _) = o.subscribe(None, false);
         assert_eq!(collect(s.read(3)), b"hel");
         s.advance(3);

@@ -327,6 +327,7 @@ async fn serve(
         let grace = Duration::from_millis(session.config.kill_grace_ms);
         tokio::spawn(async move { target.terminate(grace).await })
     });
+    let (tail_offset, tail) = session.output.tail(TAIL_BYTES);
     let record = ExitRecord {
         id: session.id.clone(),
         command: session.command.clone(),
@@ -336,7 +337,9 @@ async fn serve(
         signal: status.1,
         started_at: rfc3339(session.started_at),
         ended_at: rfc3339_micros(session.exited_at().unwrap_or_else(SystemTime::now)),
-        output_tail: String::from_utf8_lossy(&session.output.tail(TAIL_BYTES)).into_owned(),
+        output_tail: String::from_utf8_lossy(&tail).into_owned(),
+        output_tail_offset: Some(tail_offset),
+        output_offset: Some(session.output.end()),
         screen: session.screen_lines(),
         final_screen: session
             .screen_snapshot(ScreenFormat::Text, RECORDED_SCROLLBACK)

@@ -503,3 +503,53 @@ fn a_session_whose_socket_is_gone_is_said_to_be_by_every_command() {
         (!common::alive(sup) && !common::alive(child)).then_some(())
     });
 }
+
+/// `hm tail ID --from N` after the session ended starts at offset N, as
+/// while it runs (it printed the whole recorded tail); an offset older
+/// than the record keeps says how much is not kept; a record that cannot
+/// say where N is (an older hm wrote it) is an error saying so.
+#[test]
+fn tail_from_an_offset_after_the_end() {
+    let env = Env::new();
+    env.start("fin", &[], &["sh", "-c", "echo line1; echo line2"]);
+    env.wait_gone("fin");
+    assert_eq!(env.ok(&["tail", "fin", "--from", "7"]), "line2\r\n");
+    assert_eq!(
+        env.ok(&["tail", "fin", "--from", "0"]),
+        "line1\r\nline2\r\n"
+    );
+    assert_eq!(env.ok(&["tail", "fin", "--from", "14"]), "");
+    assert_eq!(env.ok(&["tail", "fin", "--from", "99"]), "");
+    assert_eq!(env.ok(&["tail", "fin"]), "line1\r\nline2\r\n");
+
+    // More than the record keeps (4 KiB): an old offset resumes at its start.
+    env.start("long", &[], &["sh", "-c", "seq 1 2000"]);
+    env.wait_gone("long");
+    let out = env.run(&["tail", "long", "--from", "0"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(text.ends_with("1999\r\n2000\r\n"), "{text}");
+    let total = (1..=2000).map(|i| format!("{i}\r\n").len()).sum::<usize>();
+    let missed = total - text.len();
+    assert!(
+        err.contains(&format!(
+            "{missed} bytes are no longer kept; continuing at offset {missed}"
+        )),
+        "{err}"
+    );
+
+    // A record without offsets, as older versions wrote.
+    let exit = env.sockets().join("fin.exit");
+    let mut rec: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&exit).expect("exit record")).unwrap();
+    let obj = rec.as_object_mut().unwrap();
+    obj.remove("output_offset");
+    obj.remove("output_tail_offset");
+    std::fs::write(&exit, serde_json::to_vec(&rec).unwrap()).unwrap();
+    let out = env.run(&["tail", "fin", "--from", "7"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("cannot say where offset 7 is"), "{err}");
+    assert_eq!(env.ok(&["tail", "fin"]), "line1\r\nline2\r\n");
+}

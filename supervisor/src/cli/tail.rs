@@ -8,7 +8,7 @@ use std::io::Write;
 
 use anyhow::anyhow;
 use clap::Args;
-use heimdall_client::{GapCause, OutputItem};
+use heimdall_client::{ExitRecord, GapCause, OutputItem, RecordedOutput};
 
 use super::common::{
     answer, connection_lost, exit_recorded, find, open, runtime, socket_dir, Found,
@@ -35,10 +35,7 @@ pub fn run(common: &Common, args: TailArgs) -> anyhow::Result<i32> {
     let dir = socket_dir(&cfg)?;
     let paths = match find(&dir, &args.id)? {
         Found::Live(p) => p,
-        Found::Exited(rec) => {
-            std::io::stdout().write_all(rec.output_tail.as_bytes())?;
-            return Ok(0);
-        }
+        Found::Exited(rec) => return print_recorded(&rec, args.from),
     };
     runtime()?.block_on(async {
         let c = open(&paths, "hm tail").await?;
@@ -108,4 +105,33 @@ pub fn run(common: &Common, args: TailArgs) -> anyhow::Result<i32> {
         out.flush()?;
         Ok(0)
     })
+}
+
+/// After the end: the exit record's tail, from `from` when asked.
+fn print_recorded(rec: &ExitRecord, from: Option<u64>) -> anyhow::Result<i32> {
+    let bytes = match from.map(|f| rec.output_from(f)) {
+        None => rec.output_tail.as_bytes(),
+        Some(RecordedOutput::Bytes {
+            missed,
+            resume,
+            bytes,
+        }) => {
+            if missed > 0 {
+                eprintln!("hm: {missed} bytes are no longer kept; continuing at offset {resume}");
+            }
+            bytes
+        }
+        Some(RecordedOutput::Unknown) => {
+            return Err(anyhow!(
+                "session {} has ended and its exit record cannot say where offset {} is \
+                 (it was written by an older hm, or the output was not UTF-8); \
+                 `hm tail {}` prints the output it kept",
+                rec.id,
+                from.unwrap_or_default(),
+                rec.id
+            ))
+        }
+    };
+    std::io::stdout().write_all(bytes)?;
+    Ok(0)
 }
