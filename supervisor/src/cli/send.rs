@@ -1,11 +1,17 @@
-//! `hm send ID TEXT…`: type text (or, with `--keys`, named keys) into a session.
+//! `hm send ID TEXT…`: type text (or, with `--keys`, named keys; with
+//! `--stdin`, what comes on stdin) into a session.
 
+use std::io::Read as _;
+
+use anyhow::Context as _;
 use clap::Args;
-use heimdall_client::ScreenRequest;
+use heimdall_client::{Client, ScreenRequest};
 use heimdall_protocol::keys::{keys_to_bytes, UnknownKey};
+use tokio::sync::mpsc;
 
 use super::common::{answer, live_session, open, runtime};
 use super::Common;
+use crate::paths::SessionPaths;
 
 /// Arguments of `hm send`.
 #[derive(Debug, Args)]
@@ -22,10 +28,18 @@ pub struct SendArgs {
     /// 0 sends all keys in one write
     #[arg(long, value_name = "MS", default_value_t = 300, requires = "keys")]
     pub gap: u64,
+    /// Type what comes on stdin instead of TEXT (`some-cmd | hm send ID
+    /// --stdin`): byte for byte, any bytes and any size (no argument-length
+    /// limit; it goes in frames of at most 1 MiB, each confirmed), as it
+    /// arrives, until stdin ends. Nothing is added: the newlines it holds
+    /// are typed as they are
+    #[arg(long, conflicts_with_all = ["keys", "text"])]
+    pub stdin: bool,
     /// Text to type (joined by spaces; no Enter is added — use `hm submit`
     /// or `--keys … Enter`). Options may come after it; text that starts
-    /// with `-` goes after `--` (`hm send ID -- -v`)
-    #[arg(required = true, value_name = "TEXT")]
+    /// with `-` goes after `--` (`hm send ID -- -v`). A lone `-` is typed
+    /// as a dash, never read as stdin (that is `--stdin`)
+    #[arg(required_unless_present = "stdin", value_name = "TEXT")]
     pub text: Vec<String>,
 }
 
@@ -42,6 +56,9 @@ pub fn run(common: &Common, args: SendArgs) -> anyhow::Result<i32> {
     let (_, paths) = live_session(common, &args.id)?;
     runtime()?.block_on(async {
         let c = open(&paths, "hm send").await?;
+        if args.stdin {
+            return type_stdin(&c, &paths).await;
+        }
         let steps = if args.keys {
             // Cursor keys follow the program's application-cursor mode.
             let app = match c.screen(ScreenRequest::default()).await {
@@ -81,4 +98,48 @@ pub fn run(common: &Common, args: SendArgs) -> anyhow::Result<i32> {
         }
         Ok(0)
     })
+}
+
+/// Type stdin into the session as it comes, each read (at most one frame)
+/// confirmed before the next, until stdin ends. When the session ends
+/// before stdin does, the message says how many bytes were typed.
+async fn type_stdin(c: &Client, paths: &SessionPaths) -> anyhow::Result<i32> {
+    let mut chunks = read_stdin();
+    let mut typed = 0usize;
+    while let Some(chunk) = chunks.recv().await {
+        let chunk = chunk.context("cannot read stdin")?;
+        let len = chunk.len();
+        if let Err(e) = c.type_steps([chunk], std::time::Duration::ZERO).await {
+            let e = anyhow::Error::new(e).context(format!("session {:?}", paths.id));
+            return Err(match typed {
+                0 => e,
+                _ => e.context(format!("{typed} bytes from stdin were typed, the rest not")),
+            });
+        }
+        typed += len;
+    }
+    Ok(0)
+}
+
+/// Stdin, read on a thread of its own (a read cannot be given up; the
+/// process exits past it), as it comes in pieces of at most one frame.
+fn read_stdin() -> mpsc::Receiver<std::io::Result<Vec<u8>>> {
+    let (tx, rx) = mpsc::channel(1);
+    std::thread::spawn(move || {
+        let mut stdin = std::io::stdin().lock();
+        let mut buf = vec![0u8; heimdall_protocol::MAX_PAYLOAD];
+        loop {
+            let piece = match stdin.read(&mut buf) {
+                Ok(0) => return,
+                Ok(n) => Ok(buf[..n].to_vec()),
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => Err(e),
+            };
+            let failed = piece.is_err();
+            if tx.blocking_send(piece).is_err() || failed {
+                return;
+            }
+        }
+    });
+    rx
 }

@@ -1,11 +1,15 @@
 //! `hm submit ID TEXT`: type a line as a person would (bracketed paste when
 //! the program wants it, then Enter) and confirm the program took it.
 
-use clap::Args;
+use std::io::Read as _;
 
+use anyhow::Context as _;
+use clap::Args;
+use heimdall_client::ClientError;
+use heimdall_protocol::MAX_PAYLOAD;
 use serde_json::json;
 
-use super::common::{answer, live_session, open, print_json, runtime};
+use super::common::{answer, live_session, open, print_json, runtime, Coded};
 use super::Common;
 
 /// Arguments of `hm submit`.
@@ -14,9 +18,19 @@ pub struct SubmitArgs {
     /// Session id
     pub id: String,
     /// The line to submit (multi-line text goes in as one paste where the
-    /// program supports it). Options may come after it; a line that starts
-    /// with `-` goes after `--` (`hm submit ID -- -v`)
-    pub text: String,
+    /// program supports it; newlines at its end are dropped, the Enter
+    /// ends it). Options may come after it; a line that starts with `-`
+    /// goes after `--` (`hm submit ID -- -v`). A lone `-` is submitted as a
+    /// dash, never read as stdin (that is `--stdin`)
+    #[arg(required_unless_present = "stdin", value_name = "TEXT")]
+    pub text: Option<String>,
+    /// Take the line from stdin instead of TEXT (`some-cmd | hm submit ID
+    /// --stdin`), read to its end: UTF-8 text, treated as TEXT is. A SUBMIT
+    /// carries the line in one request of at most 1 MiB: a longer one is
+    /// refused before anything is typed (exit 1; --json: too_large); type
+    /// it with `hm send ID --stdin`, then `hm send ID --keys Enter`
+    #[arg(long, conflicts_with = "text")]
+    pub stdin: bool,
     /// How long to wait for the program to react to Enter
     #[arg(long, value_name = "MS", default_value_t = crate::requests::SUBMIT_TIMEOUT_MS)]
     pub timeout: u64,
@@ -28,9 +42,18 @@ pub struct SubmitArgs {
 /// `hm submit`: exit 0 when the program reacted, 1 when it did not.
 pub fn run(common: &Common, args: SubmitArgs) -> anyhow::Result<i32> {
     let (_, paths) = live_session(common, &args.id)?;
+    let text = match args.text {
+        Some(text) => text,
+        None => stdin_line(&args.id)?,
+    };
     runtime()?.block_on(async {
         let c = open(&paths, "hm submit").await?;
-        let r = answer(&paths, c.submit(&args.text, Some(args.timeout))).await?;
+        let r = match c.submit(&text, Some(args.timeout)).await {
+            Err(ClientError::TooLarge { .. }) => {
+                return Err(too_large(&args.id, &text.len().to_string()).into())
+            }
+            r => answer(&paths, std::future::ready(r)).await?,
+        };
         let accepted = r.accepted;
         if args.json {
             print_json(&json!({
@@ -48,4 +71,43 @@ pub fn run(common: &Common, args: SubmitArgs) -> anyhow::Result<i32> {
         }
         Ok(if accepted { 0 } else { 1 })
     })
+}
+
+/// The line on stdin, read to its end but no further than the request's
+/// limit: a longer one is refused without reading the rest.
+fn stdin_line(id: &str) -> anyhow::Result<String> {
+    let mut bytes = Vec::new();
+    std::io::stdin()
+        .lock()
+        .take(MAX_PAYLOAD as u64 + 1)
+        .read_to_end(&mut bytes)
+        .context("cannot read stdin")?;
+    if bytes.len() > MAX_PAYLOAD {
+        return Err(too_large(id, &format!("over {MAX_PAYLOAD}")).into());
+    }
+    String::from_utf8(bytes).map_err(|e| {
+        Coded {
+            code: "failed".into(),
+            message: format!(
+                "stdin is not UTF-8 text (an invalid byte at offset {}): hm submit types a line of text; \
+                 nothing was typed (hm send {id} --stdin types any bytes)",
+                e.utf8_error().valid_up_to()
+            ),
+            exit: 1,
+        }
+        .into()
+    })
+}
+
+/// A line too long for one SUBMIT (`len` says its length in bytes).
+fn too_large(id: &str, len: &str) -> Coded {
+    Coded {
+        code: "too_large".into(),
+        message: format!(
+            "the line is {len} bytes: a SUBMIT carries it in one request of at most \
+             1 MiB ({MAX_PAYLOAD} bytes, with its encoding); nothing was typed. \
+             Type longer text with `hm send {id} --stdin`, then `hm send {id} --keys Enter`"
+        ),
+        exit: 1,
+    }
 }

@@ -1,0 +1,140 @@
+//! `hm send ID --stdin` and `hm submit ID --stdin`: text of any size from a
+//! pipe (more than one argument may hold), checked with cksum on the
+//! program's side; a `-` as TEXT stays a dash.
+
+mod common;
+
+use std::io::Write;
+use std::path::Path;
+use std::process::Stdio;
+
+use common::{Env, Piped};
+
+/// A program that reads `n` bytes from a raw terminal (every byte passes
+/// unchanged), writes their cksum to `out`, then says `done`.
+fn cksum_of(n: usize, out: &Path) -> String {
+    format!(
+        "stty raw -echo -iexten; echo ready; head -c {n} | cksum > '{}'; echo done; sleep 600",
+        out.display()
+    )
+}
+
+/// The cksum line of `bytes`, from the system's cksum.
+fn cksum(env: &Env, bytes: &[u8]) -> String {
+    let file = env.dir.path().join("expected");
+    std::fs::write(&file, bytes).expect("write");
+    let out = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!("cksum < '{}'", file.display()))
+        .output()
+        .expect("cksum");
+    String::from_utf8(out.stdout).expect("cksum output")
+}
+
+/// `hm ARGS` with `input` written to its stdin through a pipe (from a
+/// thread: hm may stop reading early); its exit code, stdout and stderr.
+fn with_stdin(env: &Env, args: &[&str], input: Vec<u8>) -> (Option<i32>, String, String) {
+    let mut hm = Piped::spawn(env, args, Stdio::piped());
+    let mut stdin = hm.0.stdin.take().expect("stdin");
+    let writer = std::thread::spawn(move || {
+        // A pipe that hm closed early is its answer, not a failure here.
+        let _ = stdin.write_all(&input);
+    });
+    let (code, err) = hm.exit(&format!("hm {args:?}"));
+    let mut out = String::new();
+    if let Some(mut o) = hm.0.stdout.take() {
+        std::io::Read::read_to_string(&mut o, &mut out).expect("stdout");
+    }
+    writer.join().expect("writer");
+    (code, out, err)
+}
+
+/// Bytes of every value, in an order that repeats only after 251 bytes,
+/// so a lost, doubled or moved frame changes the cksum.
+fn all_bytes(n: usize) -> Vec<u8> {
+    (0..n).map(|i| ((i * 7 + i / 251) % 256) as u8).collect()
+}
+
+#[test]
+fn send_stdin_types_megabytes_whole_and_a_dash_stays_text() {
+    let env = Env::new();
+    let n = (3 << 20) + 4321;
+    let out = env.dir.path().join("big.out");
+    env.start("big", &[], &["sh", "-c", &cksum_of(n, &out)]);
+    env.wait_screen("big", "ready");
+    let data = all_bytes(n);
+    let (code, _, err) = with_stdin(&env, &["send", "big", "--stdin"], data.clone());
+    assert_eq!(code, Some(0), "hm send --stdin: {err}");
+    env.wait_screen("big", "done");
+    let got = std::fs::read_to_string(&out).expect("the program's cksum");
+    assert_eq!(got, cksum(&env, &data), "the bytes arrived changed");
+
+    // `-` is text: `hm send ID -` and `hm send ID -- -` each type a dash.
+    let out = env.dir.path().join("dash.out");
+    env.start("dash", &[], &["sh", "-c", &cksum_of(2, &out)]);
+    env.wait_screen("dash", "ready");
+    env.ok(&["send", "dash", "-"]);
+    env.ok(&["send", "dash", "--", "-"]);
+    env.wait_screen("dash", "done");
+    let got = std::fs::read_to_string(&out).expect("the program's cksum");
+    assert_eq!(got, cksum(&env, b"--"));
+
+    // --stdin takes the place of TEXT and of key names: usage errors.
+    for args in [
+        &["send", "dash", "--stdin", "x"][..],
+        &["send", "dash", "--stdin", "--keys", "Enter"],
+        &["submit", "dash", "--stdin", "x"],
+    ] {
+        let out = env.run(args);
+        assert_eq!(out.status.code(), Some(2), "hm {args:?}");
+    }
+}
+
+#[test]
+fn submit_stdin_takes_a_line_up_to_the_limit_and_refuses_a_larger_one_at_once() {
+    let env = Env::new();
+    // 700 000 bytes: lines of letters, each ending in a newline as `echo`
+    // writes them. The program gets them joined by CR (Enter), then the
+    // Enter of the submit in place of the last newline.
+    let line: Vec<u8> = (0..7000)
+        .flat_map(|i| {
+            let mut l: Vec<u8> = (0..99).map(|j| b'a' + ((i + j) % 26) as u8).collect();
+            l.push(b'\n');
+            l
+        })
+        .collect();
+    let typed: Vec<u8> = line
+        .iter()
+        .map(|&b| if b == b'\n' { b'\r' } else { b })
+        .collect();
+    let out = env.dir.path().join("line.out");
+    env.start("sub", &[], &["sh", "-c", &cksum_of(typed.len(), &out)]);
+    env.wait_screen("sub", "ready");
+
+    // Over SUBMIT's 1 MiB: refused before anything is typed, at once
+    // (stdin is not read to its end), saying what to do instead.
+    for size in [1 << 20, 3 << 20] {
+        let began = std::time::Instant::now();
+        let big = vec![b'x'; size];
+        let (code, _, err) = with_stdin(&env, &["submit", "sub", "--stdin"], big.clone());
+        assert_eq!(code, Some(1), "{size}: {err}");
+        assert!(err.contains("1 MiB"), "{size}: {err}");
+        assert!(err.contains("hm send sub --stdin"), "{size}: {err}");
+        assert!(err.contains("nothing was typed"), "{size}: {err}");
+        assert!(began.elapsed() < std::time::Duration::from_secs(10));
+        let args = ["submit", "sub", "--stdin", "--json"];
+        let (code, json, _) = with_stdin(&env, &args, big);
+        assert_eq!(code, Some(1), "{size}: {json}");
+        let v: serde_json::Value = serde_json::from_str(&json).expect("json");
+        assert_eq!(v["error"], "too_large", "{v}");
+    }
+
+    let (code, json, err) = with_stdin(&env, &["submit", "sub", "--stdin", "--json"], line);
+    assert_eq!(code, Some(0), "hm submit --stdin: {json} {err}");
+    let v: serde_json::Value = serde_json::from_str(&json).expect("json");
+    assert_eq!(v["accepted"], true, "{v}");
+    env.wait_screen("sub", "done");
+    let got = std::fs::read_to_string(&out).expect("the program's cksum");
+    // The last newline is not typed: the Enter after the text is its CR.
+    assert_eq!(got, cksum(&env, &typed));
+}
