@@ -123,3 +123,22 @@ fn tail_f_writes_a_partial_line_at_once() {
     assert_eq!(err, "hm: No space left on device (os error 28)\n");
     assert_eq!(env.status_json("p")["alive"], true);
 }
+
+/// `hm ls --watch | head -1` while nothing changes: it ran on until the
+/// next change, however long. Now it ends as `hm tail -f` does when its
+/// reader goes, quietly.
+#[test]
+fn ls_watch_ends_when_the_reader_goes_while_nothing_changes() {
+    let env = Env::new();
+    env.start("still", &[], &["sleep", "1000"]);
+    for args in [&["ls", "--watch"][..], &["ls", "--watch", "--json"][..]] {
+        let mut w = Piped::spawn(&env, args, Stdio::null());
+        let mut out = BufReader::new(w.0.stdout.take().expect("stdout"));
+        let mut first = String::new();
+        out.read_line(&mut first).expect("the first line");
+        drop(out);
+        let (code, err) = w.exit(&format!("hm {args:?} to notice its reader is gone"));
+        assert_eq!(code, Some(0), "hm {args:?}: {err}");
+        assert!(err.is_empty(), "hm {args:?}: {err:?}");
+    }
+}

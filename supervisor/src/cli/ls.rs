@@ -15,6 +15,7 @@ use super::common::{
     ask_session, command_line, describe, human_duration, open, runtime, since_rfc3339, socket_dir,
     NoSession,
 };
+use super::stdout_gone::{broken_pipe, StdoutWatch};
 use super::unreachable::SocketGone;
 use super::Common;
 use crate::exit_record::ExitRecord;
@@ -185,7 +186,8 @@ fn watched(row: &Value) -> Value {
 
 /// `hm ls --watch`: the list, then a line for every session that appears,
 /// changes state, exits (shown once even without `--all`) or goes (state
-/// `gone`); ends only when interrupted or when stdout closes.
+/// `gone`); ends only when interrupted or when stdout's reader goes (also
+/// while nothing changes).
 fn watch(cfg: &crate::config::Config, args: &LsArgs, first: Vec<Value>) -> anyhow::Result<i32> {
     let mut widths = widths(&[]);
     if args.json {
@@ -204,8 +206,12 @@ fn watch(cfg: &crate::config::Config, args: &LsArgs, first: Vec<Value>) -> anyho
         .iter()
         .map(|r| (r["id"].as_str().unwrap_or_default().to_string(), watched(r)))
         .collect();
+    // Nothing may change for long: the reader's going must end it meanwhile.
+    let stdout = StdoutWatch::new();
     loop {
-        std::thread::sleep(WATCH_EVERY);
+        if stdout.sleep(WATCH_EVERY) {
+            return Err(broken_pipe());
+        }
         let now = rows(cfg)?;
         let mut changed: Vec<Value> = Vec::new();
         let mut seen = std::collections::BTreeSet::new();

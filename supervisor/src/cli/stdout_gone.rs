@@ -7,16 +7,59 @@
 
 use std::future::Future;
 use std::os::fd::BorrowedFd;
+use std::sync::mpsc;
+use std::time::Duration;
 
 use nix::poll::{PollFd, PollFlags, PollTimeout};
 use tokio::sync::oneshot;
 
 /// Resolves when stdout's reader is gone; never, for a stdout that cannot
-/// tell (a regular file, /dev/null). The watch runs on a thread of its
-/// own (poll(2) on fd 1 with no events asked: only the error conditions
-/// wake it), which ends with the process.
+/// tell (a regular file, /dev/null).
 pub fn stdout_gone() -> impl Future<Output = ()> {
     let (tx, rx) = oneshot::channel();
+    watch_stdout(move || {
+        let _ = tx.send(());
+    });
+    async move {
+        if rx.await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    }
+}
+
+/// For a loop that sleeps between looks (`hm ls --watch`): its sleep ends
+/// early when stdout's reader goes.
+pub struct StdoutWatch(mpsc::Receiver<()>);
+
+impl StdoutWatch {
+    /// Start watching stdout.
+    pub fn new() -> StdoutWatch {
+        let (tx, rx) = mpsc::channel();
+        watch_stdout(move || {
+            let _ = tx.send(());
+        });
+        StdoutWatch(rx)
+    }
+
+    /// Sleep for `d`; `true` (at once) when stdout's reader is gone.
+    pub fn sleep(&self, d: Duration) -> bool {
+        match self.0.recv_timeout(d) {
+            Ok(()) => true,
+            Err(mpsc::RecvTimeoutError::Timeout) => false,
+            // The watch could not tell.
+            Err(mpsc::RecvTimeoutError::Disconnected) => {
+                std::thread::sleep(d);
+                false
+            }
+        }
+    }
+}
+
+/// Call `gone` when stdout's reader is gone; drop it, uncalled, for a
+/// stdout that cannot tell. The watch runs on a thread of its own (poll(2)
+/// on fd 1 with no events asked: only the error conditions wake it), which
+/// ends with the process.
+fn watch_stdout(gone: impl FnOnce() + Send + 'static) {
     std::thread::spawn(move || {
         // SAFETY: fd 1 stays open for the life of the process.
         let fd = unsafe { BorrowedFd::borrow_raw(1) };
@@ -24,9 +67,9 @@ pub fn stdout_gone() -> impl Future<Output = ()> {
             let mut p = [PollFd::new(fd, PollFlags::empty())];
             match nix::poll::poll(&mut p, PollTimeout::NONE) {
                 Ok(n) if n > 0 => {
-                    let gone = PollFlags::POLLERR | PollFlags::POLLHUP | PollFlags::POLLNVAL;
-                    if p[0].revents().is_some_and(|r| r.intersects(gone)) {
-                        let _ = tx.send(());
+                    let hup = PollFlags::POLLERR | PollFlags::POLLHUP | PollFlags::POLLNVAL;
+                    if p[0].revents().is_some_and(|r| r.intersects(hup)) {
+                        gone();
                         return;
                     }
                 }
@@ -35,11 +78,6 @@ pub fn stdout_gone() -> impl Future<Output = ()> {
             }
         }
     });
-    async move {
-        if rx.await.is_err() {
-            std::future::pending::<()>().await;
-        }
-    }
 }
 
 /// The error for a stdout whose reader is gone: what a write would have
