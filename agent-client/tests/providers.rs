@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::{data_events, named_events, FakeServer, Reply, DEADLINE};
+use common::{data_events, named_events, text_reply, FakeServer, Reply, DEADLINE};
 use futures_util::future::BoxFuture;
 use futures_util::FutureExt;
 use heimdall_agent::agent::{Agent, AgentEvent, LoopLimits, TurnEnd};
@@ -395,14 +395,6 @@ async fn gemini_function_calls_echo_thought_signatures_and_retry_info_is_honoure
     assert_eq!(responses.len(), 2);
     assert_eq!(responses[0]["functionResponse"]["name"], "probe");
     assert_scrubbed(&reqs[2].raw_body);
-}
-
-fn text_reply(text: &str) -> Reply {
-    Reply::Sse(
-        data_events(&[
-            json!({"choices":[{"index":0,"delta":{"content":text},"finish_reason":"stop"}]}),
-        ]) + "data: [DONE]\n\n",
-    )
 }
 
 #[tokio::test]

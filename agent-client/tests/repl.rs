@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use common::sessions::{calls, hm, tool_result, unique, Sessions};
-use common::{data_events, FakeServer, Reply};
+use common::{text_reply, FakeServer};
 use serde_json::json;
 
 /// Long enough for anything on a loaded 2-core machine.
@@ -134,14 +134,6 @@ impl Drop for Repl {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-fn text_reply(text: &str) -> Reply {
-    Reply::Sse(
-        data_events(&[
-            json!({"choices":[{"index":0,"delta":{"content":text},"finish_reason":"stop"}]}),
-        ]) + "data: [DONE]\n\n",
-    )
 }
 
 /// A config for hm-agent talking to `server`, its files under `dir`.

@@ -9,7 +9,7 @@ mod common;
 use std::time::Duration;
 
 use common::sessions::{calls, exited_but_served, hm, tool_result, unique, Sessions};
-use common::{data_events, FakeServer, Reply, DEADLINE};
+use common::{text_reply, FakeServer, DEADLINE};
 use heimdall_agent::agent::{Agent, LoopLimits, TurnEnd};
 use heimdall_agent::provider::{Provider, ProviderKind, ProviderSettings, RetryPolicy};
 use heimdall_agent::tools::sessions::SessionTools;
@@ -63,8 +63,14 @@ async fn scripted_model_drives_bash_through_a_session() {
     let sessions = Sessions::new();
     let id = unique("agent-bash");
     let server = FakeServer::start(vec![
-        calls(&[("session_start", json!({"command": "bash --norc --noprofile", "id": id}))]),
-        calls(&[("session_submit", json!({"id": id, "text": "echo hi $NO_COLOR"}))]),
+        calls(&[(
+            "session_start",
+            json!({"command": "bash --norc --noprofile", "id": id}),
+        )]),
+        calls(&[(
+            "session_submit",
+            json!({"id": id, "text": "echo hi $NO_COLOR"}),
+        )]),
         calls(&[(
             "session_wait",
             json!({"id": id, "until": "idle", "idle_ms": 300, "timeout_secs": 20}),
@@ -79,10 +85,7 @@ async fn scripted_model_drives_bash_through_a_session() {
             ("session_screen", json!({"id": id})),
             ("session_read", json!({"id": id})),
         ]),
-        Reply::Sse(
-            data_events(&[json!({"choices":[{"index":0,"delta":{"content":"bash said hi"},"finish_reason":"stop"}]})])
-                + "data: [DONE]\n\n",
-        ),
+        text_reply("bash said hi"),
     ])
     .await;
     let tools_handle = session_tools(&sessions, 8);
@@ -265,10 +268,7 @@ async fn run_agent_starting_a_session(sessions: &Sessions, keep: bool) -> bool {
     let id = unique("agent-cli");
     let server = FakeServer::start(vec![
         calls(&[("session_start", json!({"command": "sleep 60", "id": id}))]),
-        Reply::Sse(
-            data_events(&[json!({"choices":[{"index":0,"delta":{"content":"started"},"finish_reason":"stop"}]})])
-                + "data: [DONE]\n\n",
-        ),
+        text_reply("started"),
     ])
     .await;
     let home = tempfile::tempdir().unwrap();
@@ -387,10 +387,7 @@ async fn scripted_model_answers_a_waiting_prompt_by_label() {
             "session_wait",
             json!({"id": id, "until": "regex", "pattern": "answer=y", "timeout_secs": 30}),
         )]),
-        Reply::Sse(
-            data_events(&[json!({"choices":[{"index":0,"delta":{"content":"answered yes"},"finish_reason":"stop"}]})])
-                + "data: [DONE]\n\n",
-        ),
+        text_reply("answered yes"),
     ])
     .await;
     let tools = session_tools(&sessions, 8);
@@ -446,10 +443,7 @@ async fn input_to_a_program_that_has_exited_is_a_tool_error() {
     let held = exited_but_served(hm(), sessions.path(), &id).await;
     let server = FakeServer::start(vec![
         calls(&[("session_send", json!({"id": id, "text": "too late\r"}))]),
-        Reply::Sse(
-            data_events(&[json!({"choices":[{"index":0,"delta":{"content":"it ended"},"finish_reason":"stop"}]})])
-                + "data: [DONE]\n\n",
-        ),
+        text_reply("it ended"),
     ])
     .await;
     let tools = session_tools(&sessions, 8);
@@ -521,13 +515,6 @@ async fn input_after_a_wait_saw_the_exit_is_a_tool_error_with_the_code() {
     let sessions = Sessions::new();
     let tools = session_tools(&sessions, 8);
     let limit = Duration::from_secs(30);
-    let answer = |text: &str| {
-        Reply::Sse(
-            data_events(&[
-                json!({"choices":[{"index":0,"delta":{"content":text},"finish_reason":"stop"}]}),
-            ]) + "data: [DONE]\n\n",
-        )
-    };
     for round in 0..12 {
         let id = unique("agent-late");
         let (err, text) = call(
@@ -540,9 +527,9 @@ async fn input_after_a_wait_saw_the_exit_is_a_tool_error_with_the_code() {
         assert!(!err, "{text}");
         let server = FakeServer::start(vec![
             calls(&[("session_wait", json!({"id": id, "until": "exit"}))]),
-            answer("it exited"),
+            text_reply("it exited"),
             calls(&[("session_send", json!({"id": id, "text": "late"}))]),
-            answer("done"),
+            text_reply("done"),
         ])
         .await;
         let mut agent = scripted_agent(&server, &tools);

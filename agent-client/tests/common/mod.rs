@@ -219,6 +219,15 @@ pub fn data_events(chunks: &[Value]) -> String {
     chunks.iter().map(|c| format!("data: {c}\n\n")).collect()
 }
 
+/// A final text answer (OpenAI format): `text`, then the end of the turn.
+pub fn text_reply(text: &str) -> Reply {
+    Reply::Sse(
+        data_events(&[
+            serde_json::json!({"choices":[{"index":0,"delta":{"content":text},"finish_reason":"stop"}]}),
+        ]) + "data: [DONE]\n\n",
+    )
+}
+
 /// SSE text of named events (Anthropic).
 pub fn named_events(events: &[(&str, Value)]) -> String {
     events
