@@ -632,3 +632,35 @@ async fn session_read_shows_a_redrawn_line_once() {
     assert_eq!(text, "$ echo redrawn\nredrawn\n", "{text:?}");
     assert_eq!(tools.cleanup(Duration::from_secs(15)).await, [id.as_str()]);
 }
+
+/// session_wait for text on the screen of a program that printed it and
+/// exited at once matches the final screen, whether the supervisor still
+/// answers or only the exit record is left.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_screen_wait_matches_what_an_ended_program_left() {
+    let sessions = Sessions::new();
+    let tools = session_tools(&sessions, 4);
+    let limit = Duration::from_secs(30);
+    let id = unique("agent-ready");
+    let (err, text) = call(
+        &tools,
+        "session_start",
+        json!({"command": "echo READY", "id": id}),
+        limit,
+    )
+    .await;
+    assert!(!err, "{text}");
+    let wait = json!({"id": id, "until": "regex", "pattern": "^READY$", "timeout_secs": 20});
+    let (err, text) = call(&tools, "session_wait", wait.clone(), limit).await;
+    assert!(!err && text.starts_with("matched \"READY\""), "{text}");
+    let files = SocketDir::new(sessions.path()).files(&id).expect("files");
+    let gone = tokio::time::Instant::now() + DEADLINE;
+    while (files.sock.exists() || files.pid.exists()) && tokio::time::Instant::now() < gone {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let (err, text) = call(&tools, "session_wait", wait, limit).await;
+    assert!(!err && text.starts_with("matched \"READY\""), "{text}");
+    let never = json!({"id": id, "until": "regex", "pattern": "NEVER", "timeout_secs": 20});
+    let (err, text) = call(&tools, "session_wait", never, limit).await;
+    assert!(!err && text.contains("before the condition held"), "{text}");
+}

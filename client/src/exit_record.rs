@@ -6,8 +6,10 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 use std::time::{Duration, SystemTime};
 
-use heimdall_protocol::ScreenResp;
+use heimdall_protocol::{RegexSource, ScreenResp, WaitCondition};
 use serde::{Deserialize, Serialize};
+
+use crate::types::WaitResult;
 
 /// Lines of scrollback an exit record keeps with the final screen.
 pub const RECORDED_SCROLLBACK: usize = 200;
@@ -127,6 +129,53 @@ impl ExitRecord {
             .map_or(0, |(_, frac)| frac.trim_end_matches('Z').len());
         let unit = Duration::from_secs(1) / 10u32.checked_pow(digits.min(9) as u32)?;
         Some(at + unit)
+    }
+
+    /// The final screen as the text a screen WAIT matches: the visible
+    /// lines joined by `\n`, trailing empty lines dropped; `None` when the
+    /// record has no screen.
+    pub fn final_screen_text(&self) -> Option<String> {
+        let lines = match (&self.final_screen, &self.screen) {
+            (Some(s), _) => &s.lines,
+            (None, Some(lines)) => lines,
+            (None, None) => return None,
+        };
+        let end = lines
+            .iter()
+            .rposition(|l| !l.trim_end().is_empty())
+            .map_or(0, |i| i + 1);
+        let lines: Vec<&str> = lines[..end].iter().map(|l| l.trim_end()).collect();
+        Some(lines.join("\n"))
+    }
+
+    /// What a WAIT for `condition` answers once the session has ended, from
+    /// this record: the exit for an exit wait, a match of a screen regex on
+    /// the final screen (the program may have drawn it just before exiting),
+    /// else [`WaitResult::EndedFirst`] (output written from now on cannot
+    /// come any more).
+    pub fn wait_answer(&self, condition: &WaitCondition) -> WaitResult {
+        let (code, signal) = (self.code, self.signal);
+        match condition {
+            WaitCondition::Exit => return WaitResult::Exited { code, signal },
+            WaitCondition::Regex {
+                pattern,
+                source: RegexSource::Screen,
+            } => {
+                let re = crate::screen_regex::compile(pattern).ok();
+                let text = self.final_screen_text();
+                if let (Some(re), Some(text)) = (re, text) {
+                    if let Some((m, line)) = crate::screen_regex::find_on_screen(&re, &text) {
+                        return WaitResult::Regex {
+                            matched: m.to_string(),
+                            line: Some(line),
+                            output_offset: None,
+                        };
+                    }
+                }
+            }
+            _ => {}
+        }
+        WaitResult::EndedFirst { code, signal }
     }
 
     /// Read a record; anything but a regular file (a FIFO, a symlink) is

@@ -81,6 +81,7 @@ pub mod error;
 pub mod exit_record;
 pub mod private_dir;
 mod regular_file;
+pub mod screen_regex;
 pub mod start;
 pub mod stream;
 mod sync;

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use heimdall_client::screen_regex;
 use heimdall_protocol::{RegexSource, State, SubmitRequest, WaitCondition, WaitRequest};
 use serde_json::{json, Value};
 
@@ -28,8 +29,6 @@ const OUTPUT_WINDOW: usize = 64 * 1024;
 const MAX_OUTPUT_MATCH: usize = 4 * 1024;
 /// Shortest interval between two looks at the screen for a regex WAIT.
 const SCREEN_RECHECK: Duration = Duration::from_millis(15);
-/// Largest compiled regex.
-const REGEX_SIZE_LIMIT: usize = 1 << 20;
 
 /// Output as text for an output regex WAIT: UTF-8 decoded and escape
 /// sequences stripped by a `vte` parser that keeps its state from one chunk
@@ -220,10 +219,7 @@ pub async fn submit(session: Arc<Session>, req: SubmitRequest) -> Result<Value, 
 }
 
 fn compile(pattern: &str) -> Result<regex::Regex, Failure> {
-    regex::RegexBuilder::new(pattern)
-        .size_limit(REGEX_SIZE_LIMIT)
-        .multi_line(true)
-        .build()
+    screen_regex::compile(pattern)
         .map_err(|e| ("invalid_regex", format!("invalid regex {pattern:?}: {e}")))
 }
 
@@ -318,12 +314,14 @@ async fn wait_for(session: &Arc<Session>, cond: &WaitCondition) -> Value {
             let mut offset = session.output.end();
             let mut text = OutputText::default();
             loop {
+                // Seen ended before the last look: that look saw all the
+                // output, and a match in the final output still counts.
+                let ended = session.exit_status().is_some() && session.output.is_closed();
                 let found = match source {
                     RegexSource::Screen => session.screen().and_then(|st| {
                         let screen = st.model.text();
-                        re.find(&screen).map(|m| {
-                            let line = screen[..m.start()].matches('\n').count();
-                            json!({"ok": true, "until": "regex", "match": m.as_str(), "line": line, "source": "screen"})
+                        screen_regex::find_on_screen(&re, &screen).map(|(m, line)| {
+                            json!({"ok": true, "until": "regex", "match": m, "line": line, "source": "screen"})
                         })
                     }),
                     RegexSource::Output => {
@@ -341,7 +339,7 @@ async fn wait_for(session: &Arc<Session>, cond: &WaitCondition) -> Value {
                 if let Some(v) = found {
                     return v;
                 }
-                if session.exit_status().is_some() && session.output.is_closed() {
+                if ended {
                     return exited(session);
                 }
                 tokio::select! {

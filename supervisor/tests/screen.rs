@@ -544,3 +544,29 @@ fn the_final_screens_output_offset_is_the_end_of_the_output() {
         assert_eq!(v["output_offset"], 7, "{args:?}: {v}");
     }
 }
+
+/// `hm wait --regex` on the screen of a program that printed the text and
+/// exited at once matches its final screen, whether the supervisor still
+/// answers or only the exit record is left; output written from now on
+/// cannot come any more.
+#[test]
+fn a_screen_wait_matches_what_an_ended_program_left() {
+    let env = Env::new();
+    env.start("ready", &[], &["sh", "-c", "echo READY"]);
+    let out = env.run(&["wait", "ready", "--regex", "READY", "--timeout", "20000"]);
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "READY\n");
+    env.wait_gone("ready");
+    let out = env.run(&["wait", "ready", "--regex", "^READY$", "--json"]);
+    assert!(out.status.success(), "{out:?}");
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        (v["match"].as_str(), v["line"].as_u64()),
+        (Some("READY"), Some(0)),
+        "{v}"
+    );
+    for never in [&["--regex", "NEVER"][..], &["--regex", "READY", "--output"]] {
+        let out = env.run(&[&["wait", "ready"][..], never].concat());
+        assert_eq!(out.status.code(), Some(1), "{never:?}: {out:?}");
+    }
+}

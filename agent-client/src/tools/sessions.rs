@@ -161,10 +161,16 @@ impl SessionTools {
         st.owned.iter().map(|o| o.id.clone()).collect()
     }
 
-    /// What a wait on session `id`, which has ended, answers: from its exit
-    /// record (waited for a few seconds while its supervisor finishes);
+    /// What a wait for `condition` on session `id`, which has ended,
+    /// answers: from its exit record (waited for a few seconds while its
+    /// supervisor finishes; a screen regex is matched on the final screen);
     /// `why` when there is none.
-    async fn ended(&self, id: &str, until_exit: bool, why: String) -> Result<WaitResult, String> {
+    async fn ended(
+        &self,
+        id: &str,
+        condition: &WaitCondition,
+        why: String,
+    ) -> Result<WaitResult, String> {
         let Ok(files) = self.dir.files(id) else {
             return Err(why);
         };
@@ -173,17 +179,7 @@ impl SessionTools {
                 .await
                 .ok()
                 .flatten();
-        match rec {
-            Some(r) if until_exit => Ok(WaitResult::Exited {
-                code: r.code,
-                signal: r.signal,
-            }),
-            Some(r) => Ok(WaitResult::EndedFirst {
-                code: r.code,
-                signal: r.signal,
-            }),
-            None => Err(why),
-        }
+        rec.map(|r| r.wait_answer(condition)).ok_or(why)
     }
 
     /// Whether session `id` has ended: no supervisor holds it, or the one
@@ -700,10 +696,10 @@ impl SessionTools {
             String::new()
         };
         let ms = timeout.as_millis() as u64;
-        let until_exit = matches!(condition, WaitCondition::Exit);
+        let asked_for = condition.clone();
         let asked = self
             .with_client(id, |c| async move {
-                match c.wait(condition, Some(ms)).await {
+                match c.wait(asked_for, Some(ms)).await {
                     // Ended before or while asked: its exit record says how.
                     Err(ClientError::SessionEnded { .. } | ClientError::ConnectionClosed) => {
                         Ok(None)
@@ -717,11 +713,11 @@ impl SessionTools {
             Ok(None) => {
                 self.forget(id).await;
                 let why = format!("session {id}: the connection ended before it answered");
-                self.ended(id, until_exit, why).await?
+                self.ended(id, &condition, why).await?
             }
             // No supervisor to ask any more (gone before the connect), or
             // one that is letting go of a session that has ended.
-            Err(e) if self.has_ended(id) => self.ended(id, until_exit, e).await?,
+            Err(e) if self.has_ended(id) => self.ended(id, &condition, e).await?,
             Err(e) => return Err(e),
         };
         let text = match r {

@@ -159,16 +159,9 @@ pub fn run(common: &Common, args: WaitArgs) -> anyhow::Result<i32> {
         WaitCondition::Exit
     };
     // A session that already ended answers from its exit record, as it
-    // would have answered live.
-    let ended = |rec: ExitRecord| {
-        let (code, signal) = (rec.code, rec.signal);
-        let r = if args.exit {
-            WaitResult::Exited { code, signal }
-        } else {
-            WaitResult::EndedFirst { code, signal }
-        };
-        report(&rec.id, r, args.json)
-    };
+    // would have answered live (a screen regex is matched on its final
+    // screen).
+    let ended = |rec: ExitRecord| report(&rec.id, rec.wait_answer(&condition), args.json);
     let ask = |paths: &SessionPaths| {
         runtime()?.block_on(async {
             let work = async {
