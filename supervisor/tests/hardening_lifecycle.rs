@@ -419,11 +419,16 @@ fn the_guardian_is_a_small_single_threaded_process_of_its_own() {
     let guardian = poll("the guardian to exist", DEADLINE, || {
         common::guardian_of(sup)
     });
-    let cmdline = std::fs::read_to_string(format!("/proc/{guardian}/cmdline")).expect("cmdline");
-    assert!(
-        cmdline.split('\0').any(|a| a == "__hm-guardian"),
-        "hm re-executed as the guardian: {cmdline:?}"
-    );
+    // It is named before it executes hm again, and its command line reads
+    // empty while the exec is under way: wait for the exec.
+    let cmdline =
+        || std::fs::read_to_string(format!("/proc/{guardian}/cmdline")).unwrap_or_default();
+    poll("hm re-executed as the guardian", DEADLINE, || {
+        cmdline()
+            .split('\0')
+            .any(|a| a == "__hm-guardian")
+            .then_some(())
+    });
     let status = std::fs::read_to_string(format!("/proc/{guardian}/status")).expect("status");
     assert!(
         status
