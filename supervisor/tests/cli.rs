@@ -397,37 +397,6 @@ fn kill_without_the_socket_signals_the_supervisor_and_ends_the_tree() {
     env.start("r", &[], &["true"]);
 }
 
-/// `hm wait --timeout` bounds connecting too: a stopped supervisor accepts
-/// the connection but never answers HELLO (it took 5 s and exit 1). And
-/// `hm kill` of it, unanswered, signals it (SIGTERM, SIGCONT).
-#[test]
-fn wait_timeout_bounds_the_connect_to_a_stopped_supervisor() {
-    let env = Env::new();
-    env.start("s", &[], &["sleep", "200"]);
-    let (sup, child) = env.pids("s");
-    // SAFETY: plain kill(2).
-    assert_eq!(unsafe { libc::kill(sup, libc::SIGSTOP) }, 0);
-    let began = std::time::Instant::now();
-    let out = env.run(&["wait", "s", "--exit", "--timeout", "1000"]);
-    let took = began.elapsed();
-    assert_eq!(
-        out.status.code(),
-        Some(124),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(took < Duration::from_millis(4000), "took {took:?}");
-    let out = env.run(&["kill", "s"]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    poll("the supervisor and child to go", DEADLINE, || {
-        (!common::alive(sup) && !common::alive(child)).then_some(())
-    });
-}
-
 /// A session whose socket was deleted under its live supervisor: every
 /// command that would talk to it says so at once (the supervisor's pid, the
 /// socket gone, `hm kill ID` ends it; `--json`: `socket_gone`) instead of
@@ -499,6 +468,80 @@ fn a_session_whose_socket_is_gone_is_said_to_be_by_every_command() {
         "hm ls removed the pidfile"
     );
     env.ok(&["kill", "g"]);
+    poll("the supervisor and child to go", DEADLINE, || {
+        (!common::alive(sup) && !common::alive(child)).then_some(())
+    });
+}
+
+/// A stopped supervisor (SIGSTOP) accepts connections and answers nothing:
+/// every command says so at once, with the pid and what to do, instead of
+/// "no answer within 5s" (`hm wait --timeout` said "timed out"); `hm ls`
+/// lists it as `stopped` without waiting; `hm kill` still ends it
+/// (SIGTERM, SIGCONT).
+#[test]
+fn a_stopped_supervisor_is_said_to_be_at_once() {
+    let env = Env::new();
+    env.start("st", &[], &["sleep", "200"]);
+    let (sup, child) = env.pids("st");
+    let stop = |sig| {
+        let rc = unsafe { libc::kill(sup, sig) };
+        assert_eq!(rc, 0, "signal {sig} to the supervisor");
+    };
+    stop(libc::SIGSTOP);
+    poll("the supervisor to stop", DEADLINE, || {
+        std::fs::read_to_string(format!("/proc/{sup}/stat"))
+            .ok()
+            .filter(|s| {
+                s.rsplit_once(')')
+                    .is_some_and(|(_, r)| r.trim_start().starts_with('T'))
+            })
+    });
+    let said = format!("its supervisor (pid {sup}) is stopped");
+    for args in [
+        &["status", "st"][..],
+        &["screen", "st"],
+        &["send", "st", "x"],
+        &["wait", "st", "--exit"],
+        &["wait", "st", "--exit", "--timeout", "1000"],
+        &["attach", "--read-only", "st"],
+        &["tail", "st"],
+        &["signal", "st", "INT"],
+        &["proxy", "st"],
+    ] {
+        let began = std::time::Instant::now();
+        let out = env.run(args);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "hm {args:?}: {stderr}");
+        assert!(stderr.contains(&said), "hm {args:?}: {stderr}");
+        assert!(
+            stderr.contains(&format!(
+                "`kill -CONT {sup}` resumes it, `hm kill st` ends it"
+            )),
+            "hm {args:?}: {stderr}"
+        );
+        // Not the 5 s of waiting for an answer.
+        let took = began.elapsed();
+        assert!(took < Duration::from_secs(4), "hm {args:?} took {took:?}");
+    }
+    let out = env.run(&["status", "st", "--json"]);
+    assert_eq!(out.status.code(), Some(1));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("error json");
+    assert_eq!(v["error"], "stopped", "{v}");
+    let began = std::time::Instant::now();
+    let ls: serde_json::Value = serde_json::from_str(&env.ok(&["ls", "--json"])).unwrap();
+    assert!(began.elapsed() < Duration::from_secs(4), "hm ls waited");
+    assert_eq!(ls[0]["state"], "stopped", "{ls}");
+    assert_eq!(ls[0]["pid"], child, "{ls}");
+    assert_eq!(ls[0]["supervisor_pid"], sup, "{ls}");
+    let out = env.run(&["ls"]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("stopped"));
+    assert!(String::from_utf8_lossy(&out.stderr).contains(&said));
+    // Continued, it answers again.
+    stop(libc::SIGCONT);
+    let status = env.ok(&["status", "st", "--json"]);
+    assert!(status.contains("\"alive\": true"), "{status}");
+    stop(libc::SIGSTOP);
+    env.ok(&["kill", "st"]);
     poll("the supervisor and child to go", DEADLINE, || {
         (!common::alive(sup) && !common::alive(child)).then_some(())
     });

@@ -5,7 +5,7 @@ use std::time::Duration;
 use anyhow::{anyhow, Context};
 use heimdall_client::{ClientError, ErrorCode};
 
-use super::unreachable::SocketGone;
+use super::unreachable::{SocketGone, Stopped};
 use crate::config::Config;
 use crate::exit_record::ExitRecord;
 use crate::paths::{PathError, SessionPaths, SocketDir};
@@ -106,6 +106,9 @@ pub fn error_code(e: &anyhow::Error) -> String {
         }
         if cause.downcast_ref::<SocketGone>().is_some() {
             return "socket_gone".into();
+        }
+        if cause.downcast_ref::<Stopped>().is_some() {
+            return "stopped".into();
         }
         if let Some(c) = cause.downcast_ref::<ClientError>() {
             return match c {
@@ -270,7 +273,8 @@ pub fn live_session(common: &super::Common, id: &str) -> anyhow::Result<(Config,
 
 /// Connect to a live session through the client library; a heimdall 1.0
 /// supervisor is recognised at once (its `hello()` is `None`), and one whose
-/// socket is gone is said to be ([`SocketGone`]). Every call
+/// socket is gone or that is stopped is said to be ([`SocketGone`],
+/// [`Stopped`]), the latter without waiting. Every call
 /// on the client has [`ANSWER_TIMEOUT`] as its deadline unless it says
 /// otherwise.
 pub async fn open(paths: &SessionPaths, client: &str) -> anyhow::Result<heimdall_client::Client> {
@@ -282,13 +286,14 @@ pub async fn connect(
     paths: &SessionPaths,
     builder: heimdall_client::ClientBuilder,
 ) -> anyhow::Result<heimdall_client::Client> {
+    super::unreachable::refuse_stopped(paths)?;
     builder
         .deadline(ANSWER_TIMEOUT)
         .session_files(paths.clone())
         .connect(&paths.sock)
         .await
         .with_context(|| format!("session {:?}", paths.id))
-        .map_err(|e| super::unreachable::socket_gone(paths, e))
+        .map_err(|e| super::unreachable::connect_error(paths, e))
 }
 
 /// A call's answer, its error naming the session.

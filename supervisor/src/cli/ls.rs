@@ -16,7 +16,7 @@ use super::common::{
     NoSession,
 };
 use super::stdout_gone::{broken_pipe, StdoutWatch};
-use super::unreachable::SocketGone;
+use super::unreachable::{SocketGone, Stopped};
 use super::Common;
 use crate::exit_record::ExitRecord;
 use crate::paths::SessionPaths;
@@ -71,16 +71,26 @@ async fn live_row(paths: &SessionPaths) -> anyhow::Result<Value> {
     }))
 }
 
-/// A live supervisor that did not answer in time (`unreachable`), or
-/// whose socket is gone (`socket_gone`: `hm kill` ends it).
+/// A live supervisor that did not answer in time (`unreachable`), whose
+/// socket is gone (`socket_gone`) or that is stopped (`stopped`); `hm kill`
+/// ends the last two.
 fn unreachable_row(paths: &SessionPaths, e: &anyhow::Error) -> Value {
-    let gone = e.chain().find_map(|c| c.downcast_ref::<SocketGone>());
+    let (state, supervisor) = e
+        .chain()
+        .find_map(|c| {
+            if let Some(g) = c.downcast_ref::<SocketGone>() {
+                return Some(("socket_gone", Some(g.pid)));
+            }
+            c.downcast_ref::<Stopped>()
+                .map(|s| ("stopped", Some(s.pid)))
+        })
+        .unwrap_or(("unreachable", None));
     json!({
         "id": paths.id,
         "alive": true,
         "pid": paths.read_pids().map(|p| p.child),
-        "supervisor_pid": gone.map(|g| g.pid),
-        "state": if gone.is_some() { "socket_gone" } else { "unreachable" },
+        "supervisor_pid": supervisor,
+        "state": state,
         "error": describe(e),
     })
 }
@@ -124,7 +134,10 @@ pub fn run(common: &Common, args: LsArgs) -> anyhow::Result<i32> {
         print_row(r, &widths)?;
     }
     // What the state means and what to do about it.
-    for r in rows.iter().filter(|r| r["state"] == "socket_gone") {
+    for r in rows
+        .iter()
+        .filter(|r| r["state"] == "socket_gone" || r["state"] == "stopped")
+    {
         eprintln!("hm: {}", r["error"].as_str().unwrap_or_default());
     }
     Ok(0)

@@ -11,7 +11,7 @@ use anyhow::Context;
 use clap::Args;
 
 use super::common::live_session;
-use super::unreachable::socket_gone;
+use super::unreachable::{connect_error, refuse_stopped};
 use super::Common;
 
 /// Arguments of `hm proxy`.
@@ -27,13 +27,14 @@ const CHUNK: usize = 64 * 1024;
 /// `hm proxy`.
 pub fn run(common: &Common, args: ProxyArgs) -> anyhow::Result<i32> {
     let (_, paths) = live_session(common, &args.id)?;
+    refuse_stopped(&paths)?;
     let sock = UnixStream::connect(&paths.sock)
         .map_err(|source| heimdall_client::ClientError::Connect {
             path: paths.sock.clone(),
             source,
         })
         .with_context(|| format!("cannot reach session {:?}", paths.id))
-        .map_err(|e| socket_gone(&paths, e))?;
+        .map_err(|e| connect_error(&paths, e))?;
     let to_session = sock.try_clone().context("cannot share the socket")?;
     // stdin → session. When stdin ends (the client is gone), shut the
     // socket both ways: that ends the relay below, and the process.

@@ -1,7 +1,8 @@
 //! A live supervisor that cannot be reached: its socket was deleted under
-//! it, or connecting failed or went unanswered (it is stopped). `hm kill`
+//! it, it is stopped, or connecting failed or went unanswered. `hm kill`
 //! signals such a supervisor instead; every other command says what is the
-//! matter ([`SocketGone`]) instead of "cannot connect".
+//! matter ([`SocketGone`], [`Stopped`]) instead of "cannot connect" or "no
+//! answer".
 
 use std::path::PathBuf;
 
@@ -27,6 +28,48 @@ pub struct SocketGone {
     pub sock: PathBuf,
 }
 
+/// The session's supervisor is stopped (SIGSTOP, a debugger), so it
+/// answers nothing until it is continued; said at once rather than after
+/// a timeout. `--json` code: `stopped`.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "session {id:?}: its supervisor (pid {pid}) is stopped, so it answers nothing; \
+     `kill -CONT {pid}` resumes it, `hm kill {id}` ends it"
+)]
+pub struct Stopped {
+    /// The session id.
+    pub id: String,
+    /// The supervisor's pid.
+    pub pid: i32,
+}
+
+/// [`Stopped`] when the live supervisor of `paths` is stopped now.
+pub fn refuse_stopped(paths: &SessionPaths) -> Result<(), Stopped> {
+    let Some(pid) = paths.read_pids().map(|p| p.supervisor) else {
+        return Ok(());
+    };
+    if pid > 1 && is_stopped(pid) && paths.is_live() {
+        return Err(Stopped {
+            id: paths.id.clone(),
+            pid,
+        });
+    }
+    Ok(())
+}
+
+/// Whether process `pid` is stopped by a signal or at a tracer's stop
+/// (state `T` or `t` in `/proc/PID/stat`).
+fn is_stopped(pid: i32) -> bool {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return false;
+    };
+    // The state follows the command name, which is in parentheses and may
+    // itself hold any character.
+    stat.rsplit_once(')')
+        .and_then(|(_, rest)| rest.split_whitespace().next())
+        .is_some_and(|state| state == "T" || state == "t")
+}
+
 /// A live supervisor that connecting to failed.
 #[derive(Debug)]
 pub struct Unreachable {
@@ -45,6 +88,9 @@ pub fn unreachable_supervisor(paths: &SessionPaths, e: &anyhow::Error) -> Option
         if let Some(gone) = c.downcast_ref::<SocketGone>() {
             return Some(format!("its socket {} is gone", gone.sock.display()));
         }
+        if c.downcast_ref::<Stopped>().is_some() {
+            return Some("its supervisor is stopped".to_string());
+        }
         match c.downcast_ref::<ClientError>() {
             Some(ce @ (ClientError::Connect { .. } | ClientError::Timeout(_))) => {
                 Some(ce.to_string())
@@ -56,13 +102,18 @@ pub fn unreachable_supervisor(paths: &SessionPaths, e: &anyhow::Error) -> Option
     (pid > 1 && paths.is_live()).then_some(Unreachable { pid, why })
 }
 
-/// `e`, the error of connecting to the session of `paths`, as
-/// [`SocketGone`] when that is what happened: the socket does not exist,
-/// the session has not ended (a supervisor writes the exit record before it
-/// removes its socket) and its supervisor is alive. A supervisor records its
-/// pid only once it listens, so one that is starting is not taken for one
-/// whose socket is gone.
-pub fn socket_gone(paths: &SessionPaths, e: anyhow::Error) -> anyhow::Error {
+/// `e`, the error of connecting to the session of `paths`, as what
+/// happened when that is known: [`Stopped`] when its supervisor is stopped
+/// now; [`SocketGone`] when the socket does not exist, the session has not
+/// ended (a supervisor writes the exit record before it removes its socket)
+/// and its supervisor is alive. A supervisor records its pid only once it
+/// listens, so one that is starting is not taken for one whose socket is
+/// gone.
+pub fn connect_error(paths: &SessionPaths, e: anyhow::Error) -> anyhow::Error {
+    // Stopped while connecting: connecting timed out.
+    if let Err(stopped) = refuse_stopped(paths) {
+        return stopped.into();
+    }
     let missing = |p: &std::path::Path| {
         std::fs::symlink_metadata(p).is_err_and(|e| e.kind() == std::io::ErrorKind::NotFound)
     };
