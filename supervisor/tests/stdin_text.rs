@@ -138,3 +138,32 @@ fn submit_stdin_takes_a_line_up_to_the_limit_and_refuses_a_larger_one_at_once() 
     // The last newline is not typed: the Enter after the text is its CR.
     assert_eq!(got, cksum(&env, &typed));
 }
+
+/// `hm send ID --stdin` whose session ends while stdin is open and quiet
+/// (a producer that pauses, `tail -f` into it) says so at once: it waited
+/// for stdin's next piece before it looked.
+#[test]
+fn send_stdin_ends_when_the_session_ends_while_stdin_is_quiet() {
+    let env = Env::new();
+    env.start(
+        "q",
+        &[],
+        &[
+            "sh",
+            "-c",
+            "stty raw -echo; echo ready; head -c 5; echo; sleep 600",
+        ],
+    );
+    env.wait_screen("q", "ready");
+    let mut hm = Piped::spawn(&env, &["send", "q", "--stdin"], Stdio::piped());
+    let mut stdin = hm.0.stdin.take().expect("stdin");
+    stdin.write_all(b"hello").expect("write stdin");
+    env.wait_screen("q", "hello");
+    env.ok(&["kill", "q"]);
+    // stdin stays open: only the session's end can end hm.
+    let (code, err) = hm.exit("hm send --stdin after the session ended");
+    drop(stdin);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.contains("the session ended"), "{err}");
+    assert!(err.contains("5 bytes from stdin were typed"), "{err}");
+}

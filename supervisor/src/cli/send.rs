@@ -5,7 +5,7 @@ use std::io::Read as _;
 
 use anyhow::Context as _;
 use clap::Args;
-use heimdall_client::{Client, ScreenRequest};
+use heimdall_client::{Client, ClientError, ScreenRequest};
 use heimdall_protocol::keys::{keys_to_bytes, UnknownKey};
 use tokio::sync::mpsc;
 
@@ -31,8 +31,8 @@ pub struct SendArgs {
     /// Type what comes on stdin instead of TEXT (`some-cmd | hm send ID
     /// --stdin`): byte for byte, any bytes and any size (no argument-length
     /// limit; it goes in frames of at most 1 MiB, each confirmed), as it
-    /// arrives, until stdin ends. Nothing is added: the newlines it holds
-    /// are typed as they are
+    /// arrives, until stdin ends (or the session does: exit 1). Nothing is
+    /// added: the newlines it holds are typed as they are
     #[arg(long, conflicts_with_all = ["keys", "text"])]
     pub stdin: bool,
     /// Text to type (joined by spaces; no Enter is added — use `hm submit`
@@ -102,23 +102,38 @@ pub fn run(common: &Common, args: SendArgs) -> anyhow::Result<i32> {
 
 /// Type stdin into the session as it comes, each read (at most one frame)
 /// confirmed before the next, until stdin ends. When the session ends
-/// before stdin does, the message says how many bytes were typed.
+/// before stdin does — also while stdin is quiet — it says so at once, with
+/// how many bytes were typed.
 async fn type_stdin(c: &Client, paths: &SessionPaths) -> anyhow::Result<i32> {
     let mut chunks = read_stdin();
     let mut typed = 0usize;
-    while let Some(chunk) = chunks.recv().await {
+    loop {
+        let chunk = tokio::select! {
+            biased;
+            chunk = chunks.recv() => chunk,
+            code = c.closed() => {
+                return Err(ended_early(paths, typed, ClientError::SessionEnded { code }));
+            }
+        };
+        let Some(chunk) = chunk else {
+            return Ok(0);
+        };
         let chunk = chunk.context("cannot read stdin")?;
         let len = chunk.len();
         if let Err(e) = c.type_steps([chunk], std::time::Duration::ZERO).await {
-            let e = anyhow::Error::new(e).context(format!("session {:?}", paths.id));
-            return Err(match typed {
-                0 => e,
-                _ => e.context(format!("{typed} bytes from stdin were typed, the rest not")),
-            });
+            return Err(ended_early(paths, typed, e));
         }
         typed += len;
     }
-    Ok(0)
+}
+
+/// The error of typing stdin that stopped at `e`, `typed` bytes in.
+fn ended_early(paths: &SessionPaths, typed: usize, e: ClientError) -> anyhow::Error {
+    let e = anyhow::Error::new(e).context(format!("session {:?}", paths.id));
+    match typed {
+        0 => e,
+        _ => e.context(format!("{typed} bytes from stdin were typed, the rest not")),
+    }
 }
 
 /// Stdin, read on a thread of its own (a read cannot be given up; the
