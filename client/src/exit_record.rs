@@ -37,6 +37,11 @@ pub struct ExitRecord {
     pub ended_at: String,
     /// The last 4 KiB of output (lossy UTF-8), from a character's start.
     pub output_tail: String,
+    /// The same bytes as they were, when they are not UTF-8 (so
+    /// `output_tail` changed them); absent otherwise and in records of
+    /// older versions. [`ExitRecord::tail_bytes`] gives whichever is exact.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output_tail_bytes: Option<Vec<u8>>,
     /// The output offset of `output_tail`'s first byte (absent in records
     /// of older versions).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -71,19 +76,27 @@ pub enum RecordedOutput<'a> {
         /// The output from `resume` to the end.
         bytes: &'a [u8],
     },
-    /// The record cannot say where an offset is: it has no offsets (an
-    /// older version wrote it) or its tail is not the output's bytes (they
-    /// were not UTF-8).
+    /// The record cannot say where an offset is: it has no offsets, or its
+    /// tail is not the output's bytes (an older version wrote it: it kept
+    /// output that was not UTF-8 only as lossy text).
     Unknown,
 }
 
 impl ExitRecord {
+    /// The last bytes of output as the program wrote them when the record
+    /// has them ([`ExitRecord::output_tail_bytes`]), else `output_tail`.
+    pub fn tail_bytes(&self) -> &[u8] {
+        self.output_tail_bytes
+            .as_deref()
+            .unwrap_or(self.output_tail.as_bytes())
+    }
+
     /// The recorded output from output offset `from` on.
     pub fn output_from(&self, from: u64) -> RecordedOutput<'_> {
         let (Some(start), Some(end)) = (self.output_tail_offset, self.output_offset) else {
             return RecordedOutput::Unknown;
         };
-        let tail = self.output_tail.as_bytes();
+        let tail = self.tail_bytes();
         if end.checked_sub(start) != Some(tail.len() as u64) {
             return RecordedOutput::Unknown;
         }

@@ -328,6 +328,8 @@ async fn serve(
         tokio::spawn(async move { target.terminate(grace).await })
     });
     let (tail_offset, tail) = session.output.tail(TAIL_BYTES);
+    let output_tail = String::from_utf8_lossy(&tail).into_owned();
+    let output_tail_bytes = (output_tail.as_bytes() != tail).then_some(tail);
     let record = ExitRecord {
         id: session.id.clone(),
         command: session.command.clone(),
@@ -337,7 +339,8 @@ async fn serve(
         signal: status.1,
         started_at: rfc3339(session.started_at),
         ended_at: rfc3339_micros(session.exited_at().unwrap_or_else(SystemTime::now)),
-        output_tail: String::from_utf8_lossy(&tail).into_owned(),
+        output_tail,
+        output_tail_bytes,
         output_tail_offset: Some(tail_offset),
         output_offset: Some(session.output.end()),
         screen: session.screen_lines(),

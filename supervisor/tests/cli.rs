@@ -549,7 +549,9 @@ fn a_stopped_supervisor_is_said_to_be_at_once() {
 
 /// `hm tail ID --from N` after the session ended starts at offset N, as
 /// while it runs (it printed the whole recorded tail); an offset older
-/// than the record keeps says how much is not kept; a record that cannot
+/// than the record keeps says how much is not kept; output that is not
+/// UTF-8 comes back as it was (it was an error, and `hm tail` without
+/// `--from` printed U+FFFD for its bytes); a record that cannot
 /// say where N is (an older hm wrote it) is an error saying so.
 #[test]
 fn tail_from_an_offset_after_the_end() {
@@ -581,6 +583,22 @@ fn tail_from_an_offset_after_the_end() {
         )),
         "{err}"
     );
+
+    // Output that is not UTF-8 comes back byte for byte, from any offset.
+    env.start("bin", &[], &["sh", "-c", r"printf 'ab\377cd\nline2\n'"]);
+    env.wait_gone("bin");
+    let raw = |args: &[&str]| {
+        let out = env.run(args);
+        assert!(
+            out.status.success(),
+            "hm {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out.stdout
+    };
+    assert_eq!(raw(&["tail", "bin"]), b"ab\xffcd\r\nline2\r\n");
+    assert_eq!(raw(&["tail", "bin", "--from", "2"]), b"\xffcd\r\nline2\r\n");
+    assert_eq!(raw(&["tail", "bin", "--from", "7"]), b"line2\r\n");
 
     // A record without offsets, as older versions wrote.
     let exit = env.sockets().join("fin.exit");

@@ -110,7 +110,7 @@ pub fn run(common: &Common, args: TailArgs) -> anyhow::Result<i32> {
 /// After the end: the exit record's tail, from `from` when asked.
 fn print_recorded(rec: &ExitRecord, from: Option<u64>) -> anyhow::Result<i32> {
     let bytes = match from.map(|f| rec.output_from(f)) {
-        None => rec.output_tail.as_bytes(),
+        None => rec.tail_bytes(),
         Some(RecordedOutput::Bytes {
             missed,
             resume,
@@ -124,7 +124,7 @@ fn print_recorded(rec: &ExitRecord, from: Option<u64>) -> anyhow::Result<i32> {
         Some(RecordedOutput::Unknown) => {
             return Err(anyhow!(
                 "session {} has ended and its exit record cannot say where offset {} is \
-                 (it was written by an older hm, or the output was not UTF-8); \
+                 (an older hm wrote it); \
                  `hm tail {}` prints the output it kept",
                 rec.id,
                 from.unwrap_or_default(),
