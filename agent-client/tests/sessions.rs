@@ -607,17 +607,13 @@ async fn a_command_that_ends_at_once_is_a_successful_start_with_its_exit() {
     assert!(already > 0, "every quick command was caught running");
 }
 
-/// session_read gives the lines as the terminal shows them: a line that a
-/// shell redraws over itself (carriage return, cursor forward over the
-/// prompt, the line again, as bash does after a paste) reads once.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn session_read_shows_a_redrawn_line_once() {
+/// What session_read gives of a new session running `command` (named
+/// `name`-…), once `pattern` is on its screen; the session is cleaned up.
+async fn read_of(command: &str, name: &str, pattern: &str) -> String {
     let sessions = Sessions::new();
     let tools = session_tools(&sessions, 8);
     let limit = Duration::from_secs(30);
-    let id = unique("agent-redraw");
-    let command =
-        r"printf '$ echo redrawn\r\033[C\033[Cecho redrawn\n\033[31mred\033[0mrawn\n'; exec cat";
+    let id = unique(name);
     let (err, text) = call(
         &tools,
         "session_start",
@@ -626,11 +622,40 @@ async fn session_read_shows_a_redrawn_line_once() {
     )
     .await;
     assert!(!err, "{text}");
-    wait_for_text(&tools, &id, "(?m)^redrawn").await;
+    wait_for_text(&tools, &id, pattern).await;
     let (err, text) = call(&tools, "session_read", json!({"id": id}), limit).await;
     assert!(!err, "{text}");
-    assert_eq!(text, "$ echo redrawn\nredrawn\n", "{text:?}");
     assert_eq!(tools.cleanup(Duration::from_secs(15)).await, [id.as_str()]);
+    text
+}
+
+/// session_read gives the lines as the terminal shows them: a line that a
+/// shell redraws over itself (carriage return, cursor forward over the
+/// prompt, the line again, as bash does after a paste) reads once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn session_read_shows_a_redrawn_line_once() {
+    let command =
+        r"printf '$ echo redrawn\r\033[C\033[Cecho redrawn\n\033[31mred\033[0mrawn\n'; exec cat";
+    let text = read_of(command, "agent-redraw", "(?m)^redrawn").await;
+    assert_eq!(text, "$ echo redrawn\nredrawn\n", "{text:?}");
+}
+
+/// session_read plays the output on a terminal of the session's size:
+/// lines a program redraws after moving the cursor up (a multi-line
+/// progress display) read once, in their last state, and a line longer
+/// than the terminal is wide reads whole.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn session_read_shows_lines_redrawn_after_a_cursor_up_once() {
+    let long = "x".repeat(200);
+    let command = format!(
+        r"printf '{long}\npull a: 0%%\npull b: 0%%\n\033[2Apull a: done\npull b: done\n'; exec cat"
+    );
+    let text = read_of(&command, "agent-cursor-up", "(?m)^pull b: done").await;
+    assert_eq!(
+        text,
+        format!("{long}\npull a: done\npull b: done\n"),
+        "{text:?}"
+    );
 }
 
 /// session_wait for text on the screen of a program that printed it and

@@ -2,9 +2,9 @@
 //! runs one call with a time limit.
 
 pub mod files;
-mod output_lines;
 pub mod sessions;
 pub mod skills;
+mod terminal_text;
 
 use std::time::Duration;
 

@@ -22,7 +22,7 @@ use heimdall_protocol::WaitingOption;
 use serde_json::{json, Value};
 use tokio::sync::{watch, Mutex};
 
-use super::{opt_str_arg, opt_u64_arg, str_arg, ToolOutput, ToolSet};
+use super::{opt_str_arg, opt_u64_arg, str_arg, terminal_text, ToolOutput, ToolSet};
 use crate::conversation::ToolSpec;
 
 /// Bytes of new output `session_read` returns at most (the newest kept).
@@ -118,7 +118,10 @@ fn final_screen_text(rec: &ExitRecord) -> String {
     match (&rec.final_screen, &rec.screen) {
         (Some(s), _) => screen_text(s.scrollback.iter().flatten().chain(&s.lines)),
         (None, Some(lines)) => screen_text(lines.iter()),
-        (None, None) => super::output_lines::render(rec.output_tail.as_bytes()),
+        (None, None) => {
+            let (cols, rows) = terminal_text::DEFAULT_SIZE;
+            terminal_text::render(rec.output_tail.as_bytes(), cols, rows)
+        }
     }
 }
 
@@ -590,7 +593,7 @@ impl SessionTools {
             .await
             .read_offsets
             .insert(id.to_string(), end);
-        let text = super::output_lines::render(&bytes);
+        let text = terminal_text::render(&bytes, hello.session.cols, hello.session.rows);
         let mut source = format!("output of session {id}, bytes {from}..{end}; next offset {end}");
         for n in notes {
             source.push_str("; ");
@@ -901,7 +904,7 @@ impl ToolSet for SessionTools {
             ),
             spec(
                 "session_read",
-                "New output since an offset (default: since your last read), as the lines the terminal shows (colours dropped, redrawn lines once). Returns the next offset.",
+                "New output since an offset (default: since your last read), as the terminal shows it at the session's size: lines redrawn with carriage returns or cursor moves once, in their last state; lines that scrolled off kept; wrapped lines whole; colours dropped. Returns the next offset.",
                 json!({"id": id_param(), "offset": {"type": "integer", "description": "Output offset to read from"}}),
                 &["id"],
             ),

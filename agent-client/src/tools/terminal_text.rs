@@ -1,0 +1,162 @@
+//! Program output as the text a terminal shows of it: what `session_read`
+//! gives the model. The bytes are played on a terminal emulator (the
+//! `vt100` crate, which the supervisor's screen model uses too) of the
+//! session's size, so carriage returns, cursor moves, erases, tabs and wide
+//! characters act as on the terminal: a line bash redraws over itself, a
+//! progress bar redrawn after `\r` or lines redrawn after a cursor-up show
+//! once, in their last state. Lines that scroll off the top are kept, in
+//! order; a line the terminal wrapped is given whole; colours are dropped.
+//! What the program erased (a clear of the screen) is gone, as on the
+//! terminal. When the output ends on a full-screen program's alternate
+//! screen, that screen follows the lines of the normal one.
+
+use std::num::NonZeroU16;
+
+use vt100::capture::{
+    basic_formatted_to_plain, BasicFormattedCaptureRange, BasicFormattedCaptureState, RowContents,
+};
+
+/// The size output is played at when the session's is not known: hm's
+/// default terminal size (columns, rows).
+pub const DEFAULT_SIZE: (u16, u16) = (80, 24);
+
+/// `bytes` as a terminal of `cols`×`rows` shows them, with the lines that
+/// scrolled off the top first: lines joined by `\n`, trailing blanks
+/// dropped. The text runs down to the cursor's line (output that ended
+/// with a line break ends with `\n`) or to the last line with text below it.
+pub fn render(bytes: &[u8], cols: u16, rows: u16) -> String {
+    let (cols, rows) = (nonzero(cols), nonzero(rows));
+    let mut parser = vt100::Parser::new_with_callbacks(rows, cols, 0, ScrolledOff::default());
+    parser.process(bytes);
+    let mut full_screen = String::new();
+    if parser.screen().alternate_screen() {
+        full_screen = plain(&parser.screen().contents_formatted_basic());
+        full_screen.truncate(full_screen.trim_end_matches('\n').len());
+        // Back to the normal screen and its cursor, as when the program ends.
+        parser.process(b"\x1b[?1049l");
+    }
+    // The blank rows below the cursor and the text are no part of the output.
+    let screen = parser.screen();
+    let last_text = screen
+        .rows(0, cols.get())
+        .enumerate()
+        .filter(|(_, row)| !row.trim_end().is_empty())
+        .map(|(i, _)| i)
+        .last()
+        .unwrap_or(0);
+    let used = last_text.max(usize::from(screen.cursor_position().0)) + 1;
+    let used = u16::try_from(used).map_or(rows, nonzero);
+    parser.screen_mut().set_size(used, cols);
+    let ScrolledOff {
+        mut text,
+        mut state,
+    } = std::mem::take(parser.callbacks_mut());
+    // Writing to a String cannot fail.
+    let _ = parser
+        .screen()
+        .write_contents_formatted_basic(&mut text, BasicFormattedCaptureRange::Full(&mut state));
+    let mut out = plain(&text);
+    if !full_screen.is_empty() {
+        if !out.is_empty() && !out.ends_with('\n') {
+            out.push('\n');
+        }
+        out.push_str(&full_screen);
+    }
+    out
+}
+
+fn nonzero(n: u16) -> NonZeroU16 {
+    NonZeroU16::new(n).unwrap_or(NonZeroU16::MIN)
+}
+
+/// vt100's "basic formatted" capture without its colours and with each
+/// line's trailing blanks dropped.
+fn plain(formatted: &str) -> String {
+    let text: String = basic_formatted_to_plain(formatted).collect();
+    let lines: Vec<&str> = text.split('\n').map(str::trim_end).collect();
+    lines.join("\n")
+}
+
+/// The rows that scrolled off the top of the normal screen, in vt100's
+/// "basic formatted" capture (wrapped rows joined, colours as SGR).
+#[derive(Default)]
+struct ScrolledOff {
+    text: String,
+    state: BasicFormattedCaptureState,
+}
+
+impl vt100::Callbacks for ScrolledOff {
+    fn on_scroll(&mut self, row: RowContents<'_>, alternate_screen: bool) {
+        // A full-screen program's scrolling is its own drawing; a terminal
+        // keeps no scrollback of the alternate screen either.
+        if !alternate_screen {
+            // Writing to a String cannot fail.
+            let _ = row.write_formatted_basic(&mut self.text, &mut self.state);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::render;
+
+    fn text(bytes: &[u8]) -> String {
+        render(bytes, 20, 4)
+    }
+
+    #[test]
+    fn redraws_show_once_in_their_last_state() {
+        // bash after a paste: the line again over the prompt.
+        let bytes = b"$ echo hi\r\x1b[C\x1b[Cecho hi\r\nhi\r\n$ ";
+        assert_eq!(text(bytes), "$ echo hi\nhi\n$");
+        assert_eq!(text(b"abc\rxy\x1b[Cz\r\n"), "xycz\n");
+        // A progress bar after carriage returns, two lines after cursor-up.
+        assert_eq!(text(b"10%\r50%\r100%\r\n"), "100%\n");
+        assert_eq!(
+            text(b"a 0%\r\nb 0%\r\n\x1b[2Aa ok\r\nb ok\r\n"),
+            "a ok\nb ok\n"
+        );
+    }
+
+    #[test]
+    fn erases_deletes_and_inserts_apply_within_the_line() {
+        assert_eq!(text(b"hello\x08\x08\x1b[K!\r\n"), "hel!\n");
+        assert_eq!(text(b"abcdef\r\x1b[2P\r\n"), "cdef\n");
+        assert_eq!(text(b"abc\r\x1b[2@xy\r\n"), "xyabc\n");
+        assert_eq!(text(b"abcdef\x1b[3G\x1b[2X\r\n"), "ab  ef\n");
+        assert_eq!(text(b"old\x1b[2K\rnew"), "new");
+        assert_eq!(text(b"a\tb\x1b[31mred\x1b[0m\r\n"), "a       bred\n");
+    }
+
+    #[test]
+    fn scrolled_off_lines_are_kept_and_wrapped_lines_joined() {
+        let mut bytes = Vec::new();
+        for i in 0..10 {
+            bytes.extend_from_slice(format!("line {i}\r\n").as_bytes());
+        }
+        let want: Vec<String> = (0..10).map(|i| format!("line {i}\n")).collect();
+        assert_eq!(text(&bytes), want.concat());
+        let long = "x".repeat(50);
+        assert_eq!(
+            text(format!("{long}\r\n$ ").as_bytes()),
+            format!("{long}\n$")
+        );
+    }
+
+    #[test]
+    fn wide_characters_take_two_columns() {
+        // The cursor moves over 日 (two columns) and overwrites 本.
+        assert_eq!(text("日本語\r\x1b[2Cx\r\n".as_bytes()), "日x 語\n");
+    }
+
+    #[test]
+    fn full_screen_programs_show_where_they_drew() {
+        assert_eq!(text(b"\x1b[2J\x1b[3;1Hhello\x1b[1;1H"), "\n\nhello");
+        // An alternate screen still shown follows the normal screen's lines.
+        let bytes = b"$ top\r\n\x1b[?1049h\x1b[H\x1b[2Jtop - up 3 days\x1b[4;1Hstatus";
+        assert_eq!(text(bytes), "$ top\ntop - up 3 days\n\n\nstatus");
+        // Once left, the normal screen is back as it was.
+        let bytes = b"$ top\r\n\x1b[?1049h\x1b[2Jtop\r\nscrolled\x1b[?1049l$ ";
+        assert_eq!(text(bytes), "$ top\n$");
+    }
+}
