@@ -268,10 +268,13 @@ impl ClientBuilder {
     /// to the current user ([`ClientError::UnsafeDir`] otherwise), and the
     /// socket and the process serving it must belong to the current user
     /// ([`ClientError::NotOwner`] otherwise): nothing is sent to anyone else.
+    /// A supervisor known to be stopped (with [`ClientBuilder::session_files`])
+    /// is [`ClientError::Stopped`] at once.
     pub async fn connect(self, socket: impl AsRef<Path>) -> Result<Client, ClientError> {
         let path = socket.as_ref();
         check_dir(path)?;
         check_owner(path)?;
+        self.refuse_stopped()?;
         let connect = tokio::net::UnixStream::connect(path);
         let stream = match tokio::time::timeout(self.deadline, connect).await {
             Err(_) => return Err(ClientError::Timeout(self.deadline)),
@@ -291,6 +294,19 @@ impl ClientBuilder {
         }
         let (r, w) = stream.into_split();
         self.over(r, w).await
+    }
+
+    /// [`ClientError::Stopped`] when the session's files show its supervisor
+    /// stopped.
+    fn refuse_stopped(&self) -> Result<(), ClientError> {
+        match self
+            .files
+            .as_ref()
+            .and_then(SessionFiles::stopped_supervisor)
+        {
+            Some(pid) => Err(ClientError::Stopped { pid }),
+            None => Ok(()),
+        }
     }
 
     /// Speak the protocol over any byte stream (for example the stdio of
@@ -337,7 +353,12 @@ impl ClientBuilder {
             handshake(&mut frames_in, &mut frames_out, &self.name, self.viewer),
         )
         .await
-        .map_err(|_| ClientError::Timeout(self.deadline))??;
+        .map_err(|_| {
+            // Stopped while connecting: say that rather than "no answer".
+            self.refuse_stopped()
+                .err()
+                .unwrap_or(ClientError::Timeout(self.deadline))
+        })??;
         let (tx, rx) = mpsc::channel::<Frame>(WRITE_QUEUE);
         let (ended_tx, ended_rx) = watch::channel(None);
         let inner = Arc::new(Inner {

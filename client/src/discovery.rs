@@ -280,6 +280,19 @@ const ENDING_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// Whether a failed connection can mean that the session ended while it
 /// was being connected to (its socket refused, reset or closed).
+/// Whether process `pid` is stopped by a signal or at a tracer's stop
+/// (state `T` or `t` in `/proc/PID/stat`).
+fn is_stopped(pid: i32) -> bool {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return false;
+    };
+    // The state follows the command name, which is in parentheses and may
+    // itself hold any character.
+    stat.rsplit_once(')')
+        .and_then(|(_, rest)| rest.split_whitespace().next())
+        .is_some_and(|state| state == "T" || state == "t")
+}
+
 fn may_have_ended(e: &ClientError) -> bool {
     matches!(
         e,
@@ -313,6 +326,14 @@ impl SessionFiles {
         // SAFETY: flock on an fd we own; the probe lock goes with the file.
         let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_SH | libc::LOCK_NB) };
         rc != 0 && std::io::Error::last_os_error().raw_os_error() == Some(libc::EWOULDBLOCK)
+    }
+
+    /// The pid of this session's supervisor when it is alive and stopped
+    /// (by SIGSTOP, or at a debugger's stop): it answers nothing until it
+    /// is continued.
+    pub fn stopped_supervisor(&self) -> Option<i32> {
+        let pid = self.read_pids()?.supervisor;
+        (pid > 1 && is_stopped(pid) && self.is_live()).then_some(pid)
     }
 
     /// The pids recorded in the pidfile, if it is a readable regular file.

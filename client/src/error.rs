@@ -126,6 +126,15 @@ pub enum ClientError {
     /// No answer within the call's deadline.
     #[error("no answer from the session within {0:?}")]
     Timeout(Duration),
+    /// The session's supervisor is stopped (SIGSTOP, a debugger), so it
+    /// answers nothing until it is continued. Known only for a connection
+    /// given the session's files ([`crate::ClientBuilder::session_files`]);
+    /// said when connecting, at once or when the handshake goes unanswered.
+    #[error("the session's supervisor (pid {pid}) is stopped, so it answers nothing until it is continued")]
+    Stopped {
+        /// The supervisor's pid.
+        pid: i32,
+    },
     /// The server is heimdall 1.0, which cannot do this.
     #[error("{0} needs a newer supervisor (this one speaks heimdall 1.0's protocol)")]
     Unsupported(&'static str),

@@ -262,6 +262,51 @@ async fn discovery_lists_live_and_exited_sessions() {
     ));
 }
 
+/// Connecting to a session whose supervisor is stopped (SIGSTOP) through
+/// its files is `ClientError::Stopped` with the pid at once, not a
+/// timeout at the deadline; continued, it connects.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connecting_to_a_stopped_supervisor_says_so_at_once() {
+    let env = Env::new();
+    let (started, client) = start(&env, "stp", &["sleep", "100"]).await;
+    let sup = started.supervisor_pid.expect("supervisor pid");
+    // SAFETY: plain kill(2).
+    assert_eq!(unsafe { libc::kill(sup, libc::SIGSTOP) }, 0);
+    common::poll("the supervisor to stop", DEADLINE, || {
+        std::fs::read_to_string(format!("/proc/{sup}/stat"))
+            .ok()
+            .filter(|s| {
+                s.rsplit_once(')')
+                    .is_some_and(|(_, r)| r.trim_start().starts_with('T'))
+            })
+    });
+    let dir = SocketDir::new(env.sockets());
+    let began = std::time::Instant::now();
+    let got = dir
+        .connect(
+            "stp",
+            ClientBuilder::new().deadline(Duration::from_secs(20)),
+        )
+        .await;
+    let took = began.elapsed();
+    match got {
+        Err(heimdall_client::DiscoveryError::Client(ClientError::Stopped { pid })) => {
+            assert_eq!(pid, sup)
+        }
+        other => panic!("{:?}", other.map(|_| "connected")),
+    }
+    assert!(took < Duration::from_secs(5), "took {took:?}");
+    // SAFETY: plain kill(2).
+    assert_eq!(unsafe { libc::kill(sup, libc::SIGCONT) }, 0);
+    let again = dir
+        .connect("stp", ClientBuilder::new().deadline(DEADLINE))
+        .await
+        .expect("connect once continued");
+    again.kill().await.expect("kill");
+    let _ = tokio::time::timeout(DEADLINE, client.closed()).await;
+    env.wait_gone("stp");
+}
+
 /// A command that ends before the library connects: `Started::connect`
 /// says the session ended, with its exit code, and `SocketDir::connect`
 /// gives its exit record, never a connect error (refused, reset).

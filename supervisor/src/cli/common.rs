@@ -120,6 +120,7 @@ pub fn error_code(e: &anyhow::Error) -> String {
                 ClientError::SessionEnded { .. } => "session_ended",
                 ClientError::ConnectionClosed => "connection_closed",
                 ClientError::Timeout(_) => "timeout",
+                ClientError::Stopped { .. } => "stopped",
                 ClientError::Unsupported(_) => "unsupported",
                 ClientError::AlreadyStreaming(_) => "failed",
                 ClientError::TooLarge { .. } => "too_large",
@@ -286,7 +287,6 @@ pub async fn connect(
     paths: &SessionPaths,
     builder: heimdall_client::ClientBuilder,
 ) -> anyhow::Result<heimdall_client::Client> {
-    super::unreachable::refuse_stopped(paths)?;
     builder
         .deadline(ANSWER_TIMEOUT)
         .session_files(paths.clone())

@@ -45,29 +45,13 @@ pub struct Stopped {
 
 /// [`Stopped`] when the live supervisor of `paths` is stopped now.
 pub fn refuse_stopped(paths: &SessionPaths) -> Result<(), Stopped> {
-    let Some(pid) = paths.read_pids().map(|p| p.supervisor) else {
-        return Ok(());
-    };
-    if pid > 1 && is_stopped(pid) && paths.is_live() {
-        return Err(Stopped {
+    match paths.stopped_supervisor() {
+        Some(pid) => Err(Stopped {
             id: paths.id.clone(),
             pid,
-        });
+        }),
+        None => Ok(()),
     }
-    Ok(())
-}
-
-/// Whether process `pid` is stopped by a signal or at a tracer's stop
-/// (state `T` or `t` in `/proc/PID/stat`).
-fn is_stopped(pid: i32) -> bool {
-    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
-        return false;
-    };
-    // The state follows the command name, which is in parentheses and may
-    // itself hold any character.
-    stat.rsplit_once(')')
-        .and_then(|(_, rest)| rest.split_whitespace().next())
-        .is_some_and(|state| state == "T" || state == "t")
 }
 
 /// A live supervisor that connecting to failed.
@@ -104,15 +88,24 @@ pub fn unreachable_supervisor(paths: &SessionPaths, e: &anyhow::Error) -> Option
 
 /// `e`, the error of connecting to the session of `paths`, as what
 /// happened when that is known: [`Stopped`] when its supervisor is stopped
-/// now; [`SocketGone`] when the socket does not exist, the session has not
+/// (the client library found it, [`ClientError::Stopped`]); [`SocketGone`] when the socket does not exist, the session has not
 /// ended (a supervisor writes the exit record before it removes its socket)
 /// and its supervisor is alive. A supervisor records its pid only once it
 /// listens, so one that is starting is not taken for one whose socket is
 /// gone.
 pub fn connect_error(paths: &SessionPaths, e: anyhow::Error) -> anyhow::Error {
-    // Stopped while connecting: connecting timed out.
-    if let Err(stopped) = refuse_stopped(paths) {
-        return stopped.into();
+    let stopped = e
+        .chain()
+        .find_map(|c| match c.downcast_ref::<ClientError>() {
+            Some(ClientError::Stopped { pid }) => Some(*pid),
+            _ => None,
+        });
+    if let Some(pid) = stopped {
+        return Stopped {
+            id: paths.id.clone(),
+            pid,
+        }
+        .into();
     }
     let missing = |p: &std::path::Path| {
         std::fs::symlink_metadata(p).is_err_and(|e| e.kind() == std::io::ErrorKind::NotFound)
