@@ -985,6 +985,16 @@ impl Client {
 
     /// Wait on the server for `condition`, at most `timeout_ms` (then
     /// [`WaitResult::TimedOut`]); without a timeout the call has no deadline.
+    ///
+    /// A session that ends before the supervisor answers (or has ended
+    /// already) answers from its exit record, as an ended session does for
+    /// `hm wait` ([`ExitRecord::wait_answer`]: the exit for an exit wait, a
+    /// screen regex matched on the final screen, else
+    /// [`WaitResult::EndedFirst`]). A supervisor that is ending closes its
+    /// connections without reading what is still on its way, so a WAIT
+    /// sent just before the program exits may never be read. Without the
+    /// session's files ([`ClientBuilder::session_files`]) this is
+    /// [`ClientError::SessionEnded`].
     pub async fn wait(
         &self,
         condition: WaitCondition,
@@ -994,12 +1004,18 @@ impl Client {
         let make = |id| {
             ClientMessage::Wait(WaitRequest {
                 id,
-                condition,
+                condition: condition.clone(),
                 timeout_ms,
             })
         };
         let deadline = timeout_ms.map(|t| self.deadline + Duration::from_millis(t));
-        let result = WaitResult::from_json(self.result(make, deadline).await?);
+        let result = match self.result(make, deadline).await {
+            Ok(v) => WaitResult::from_json(v),
+            Err(ClientError::SessionEnded { code: Some(code) }) => self
+                .ended_answer(&condition, code)
+                .ok_or(ClientError::SessionEnded { code: Some(code) })?,
+            Err(e) => return Err(e),
+        };
         if let WaitResult::Exited { code, .. } | WaitResult::EndedFirst { code, .. } = result {
             // Known from now on, as from EXIT (input has nowhere to go).
             self.inner.lock().exit_code.get_or_insert(code);
@@ -1135,6 +1151,15 @@ impl Client {
             typed += 1;
         }
         Ok(typed)
+    }
+
+    /// What a WAIT for `condition` answers once the session has ended with
+    /// `code`: the answer from its exit record, when it has the record of
+    /// that end.
+    fn ended_answer(&self, condition: &WaitCondition, code: i32) -> Option<WaitResult> {
+        let files = self.inner.files.as_ref()?;
+        let record = ExitRecord::read(&files.exit).ok()?;
+        (record.code == code).then(|| record.wait_answer(condition))
     }
 
     /// The exit code, when the session's exit record shows that its program

@@ -14,7 +14,9 @@
 //!   server closes it (a session that ends mid-call) or a write fails (the
 //!   peer is gone), every call in flight and every later one fails with
 //!   [`ClientError::SessionEnded`] and the exit code when the session's
-//!   exit is known, else [`ClientError::ConnectionClosed`]; the streams
+//!   exit is known, else [`ClientError::ConnectionClosed`] (a
+//!   [`Client::wait`] answers from the session's exit record instead, as
+//!   `hm wait` does for an ended session); the streams
 //!   end at the server's end of stream, after what it sent before. Answers are typed ([`Status`], [`SubmitResult`], [`WaitResult`],
 //!   [`ScreenResp`], [`Event`], [`ErrorCode`]) and every enum a newer server
 //!   could extend has an `Unknown` variant.

@@ -577,3 +577,53 @@ async fn input_after_the_program_exited_is_refused_with_the_code_at_every_moment
         }
     }
 }
+
+/// A WAIT the supervisor cannot answer because the session ended (closed
+/// unread as it was ending, or asked after the end) answers from the exit
+/// record, not with the connection's end: the exit for an exit wait, a
+/// screen regex matched on the final screen, else ended first.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wait_the_end_left_unanswered_answers_from_the_exit_record() {
+    let env = Env::new();
+    let (_, client) = start(
+        &env,
+        "waitend",
+        &["sh", "-c", "echo drawn-before-the-end; read x; exit 5"],
+    )
+    .await;
+    client.input(&b"go\n"[..]).await.expect("input");
+    assert_eq!(
+        tokio::time::timeout(DEADLINE, client.closed()).await,
+        Ok(Some(5))
+    );
+    let exit = client.wait(WaitCondition::Exit, None).await;
+    assert!(
+        matches!(
+            exit,
+            Ok(WaitResult::Exited {
+                code: 5,
+                signal: None
+            })
+        ),
+        "{exit:?}"
+    );
+    let drawn = WaitCondition::Regex {
+        pattern: "drawn-before-the-end".into(),
+        source: RegexSource::Screen,
+    };
+    match client.wait(drawn, Some(1_000)).await {
+        Ok(WaitResult::Regex { matched, .. }) => assert_eq!(matched, "drawn-before-the-end"),
+        other => panic!("{other:?}"),
+    }
+    let idle = client.wait(WaitCondition::Idle { idle_ms: 10 }, None).await;
+    assert!(
+        matches!(
+            idle,
+            Ok(WaitResult::EndedFirst {
+                code: 5,
+                signal: None
+            })
+        ),
+        "{idle:?}"
+    );
+}
