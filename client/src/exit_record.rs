@@ -6,7 +6,7 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 use std::time::{Duration, SystemTime};
 
-use heimdall_protocol::{RegexSource, ScreenResp, WaitCondition};
+use heimdall_protocol::{RegexSource, ScreenResp, State, WaitCondition};
 use serde::{Deserialize, Serialize};
 
 use crate::types::WaitResult;
@@ -162,14 +162,20 @@ impl ExitRecord {
     }
 
     /// What a WAIT for `condition` answers once the session has ended, from
-    /// this record: the exit for an exit wait, a match of a screen regex on
-    /// the final screen (the program may have drawn it just before exiting),
-    /// else [`WaitResult::EndedFirst`] (output written from now on cannot
+    /// this record: the exit for an exit wait, the `dead` state for a wait
+    /// for that state, a match of a screen regex on the final screen (the
+    /// program may have drawn it just before exiting), else [`WaitResult::EndedFirst`] (output written from now on cannot
     /// come any more).
     pub fn wait_answer(&self, condition: &WaitCondition) -> WaitResult {
         let (code, signal) = (self.code, self.signal);
         match condition {
             WaitCondition::Exit => return WaitResult::Exited { code, signal },
+            // The state of an ended session, as the supervisor answers it.
+            WaitCondition::State { state: State::Dead } => {
+                return WaitResult::State {
+                    state: State::Dead.into(),
+                }
+            }
             WaitCondition::Regex {
                 pattern,
                 source: RegexSource::Screen,

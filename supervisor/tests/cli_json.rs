@@ -434,3 +434,29 @@ fn wait_on_an_exited_session_says_so_every_time() {
         "session \"k9\" exited (killed by signal 15, code 143) before the condition held"
     );
 }
+
+/// `hm wait --state dead` holds once the program has exited: it answers the
+/// same while the supervisor still runs and from the exit record after it
+/// has gone (it used to say "exited before the condition held" then, exit 1).
+#[test]
+fn wait_for_the_dead_state_holds_after_the_end_too() {
+    let env = Env::new();
+    env.start("dd", &[], &["sh", "-c", "read x; exit 3"]);
+    env.wait_screen("dd", "^$");
+    let live = env
+        .hm()
+        .args(["wait", "dd", "--state", "dead", "--json"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn hm wait");
+    env.ok(&["send", "dd", "go\n"]);
+    let out = live.wait_with_output().expect("hm wait");
+    let want = serde_json::json!({"ok": true, "until": "state", "state": "dead"});
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!((out.status.code(), &v), (Some(0), &want));
+    env.wait_gone("dd");
+    let (code, v, stderr) = json_of(&env, &["wait", "dd", "--state", "dead", "--json"]);
+    assert_eq!((code, &v, stderr.as_str()), (Some(0), &want, ""));
+    let out = env.run(&["wait", "dd", "--state", "dead"]);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+}
