@@ -120,7 +120,7 @@ fn final_screen_text(rec: &ExitRecord) -> String {
         (None, Some(lines)) => screen_text(lines.iter()),
         (None, None) => {
             let (cols, rows) = terminal_text::DEFAULT_SIZE;
-            terminal_text::render(rec.output_tail.as_bytes(), cols, rows)
+            terminal_text::render(rec.tail_bytes(), cols, rows)
         }
     }
 }
