@@ -28,8 +28,8 @@ use bytes::Bytes;
 use futures_util::{SinkExt, StreamExt};
 use heimdall_protocol::frame::{client, server};
 use heimdall_protocol::{
-    ClientMessage, ErrorBody, Event, ExplainRequest, Frame, FrameCodec, Hello, HelloResp,
-    ReportRequest, ScreenRequest, ScreenResp, SignalRequest, SignalSpec, SignalTarget,
+    CancelRequest, ClientMessage, ErrorBody, Event, ExplainRequest, Frame, FrameCodec, Hello,
+    HelloResp, ReportRequest, ScreenRequest, ScreenResp, SignalRequest, SignalSpec, SignalTarget,
     SubmitRequest, SubscribeOptions, WaitCondition, WaitRequest, MAX_PAYLOAD, MODE_BINARY,
     PROTOCOL_VERSION,
 };
@@ -680,16 +680,33 @@ fn take_by_id(p: &mut Pending, id: Option<u64>, kind: u8) -> Option<Waiter> {
     p.by_id.remove(&key).map(|(_, w)| w)
 }
 
-/// Removes a dropped call's waiter, so a late answer finds nobody.
+/// Removes a dropped call's waiter, so a late answer finds nobody. A WAIT
+/// dropped before its answer is cancelled on a server that can
+/// (feature `cancel`), so that it does not hold one of the connection's
+/// slots for long requests until it ends by itself (or never).
 struct Registered<'a> {
     inner: &'a Inner,
     id: Option<u64>,
+    /// Where to send CANCEL, for a cancellable request.
+    cancel: Option<&'a mpsc::Sender<Frame>>,
 }
 
 impl Drop for Registered<'_> {
     fn drop(&mut self) {
-        if let Some(id) = self.id {
-            self.inner.lock().by_id.remove(&id);
+        let Some(id) = self.id else { return };
+        let unanswered = self.inner.lock().by_id.remove(&id).is_some();
+        let Some(writer) = self.cancel.filter(|_| unanswered) else {
+            return;
+        };
+        let frame = ClientMessage::Cancel(CancelRequest { id }).to_frame();
+        // Never blocks: with the writer's queue full it is sent from a task.
+        if let Err(mpsc::error::TrySendError::Full(frame)) = writer.try_send(frame) {
+            if let Ok(rt) = tokio::runtime::Handle::try_current() {
+                let writer = writer.clone();
+                rt.spawn(async move {
+                    let _ = writer.send(frame).await;
+                });
+            }
         }
     }
 }
@@ -746,6 +763,12 @@ impl Client {
     /// and KILL only).
     pub fn is_legacy(&self) -> bool {
         self.inner.hello.is_none()
+    }
+
+    /// Whether the server lists `name` in its HELLO features.
+    fn has_feature(&self, name: &str) -> bool {
+        self.hello()
+            .is_some_and(|h| h.features.iter().any(|f| f == name))
     }
 
     fn need_v2(&self, what: &'static str) -> Result<(), ClientError> {
@@ -818,6 +841,8 @@ impl Client {
                         len: frame.payload.len(),
                     });
                 }
+                let cancel =
+                    (kind == client::WAIT && self.has_feature("cancel")).then_some(&self.writer);
                 let id = match slot(kind) {
                     Slot::Hello => {
                         p.hello.push_back(tx);
@@ -836,6 +861,7 @@ impl Client {
                 Registered {
                     inner: &self.inner,
                     id,
+                    cancel,
                 }
             };
             let answer = rx.await.map_err(|_| self.ended_error())?;
@@ -985,6 +1011,8 @@ impl Client {
 
     /// Wait on the server for `condition`, at most `timeout_ms` (then
     /// [`WaitResult::TimedOut`]); without a timeout the call has no deadline.
+    /// Dropping the call's future before its answer cancels the WAIT on a
+    /// server that offers `cancel` (CANCEL, docs/protocol.md).
     ///
     /// A session that ends before the supervisor answers (or has ended
     /// already) answers from its exit record, as an ended session does for
@@ -1245,10 +1273,7 @@ impl Client {
         pacing: Pacing,
     ) -> Result<OutputStream, ClientError> {
         let legacy = self.is_legacy();
-        let hold = pacing == Pacing::Hold
-            && self
-                .hello()
-                .is_some_and(|h| h.features.iter().any(|f| f == "hold"));
+        let hold = pacing == Pacing::Hold && self.has_feature("hold");
         let (mut stream, sender) =
             OutputStream::new(self.inner.output_bound, if legacy { 0 } else { from }, hold);
         let msg = if legacy {

@@ -9,7 +9,9 @@
 //!   of tasks may be in flight at once, each awaiting its own answer
 //!   (matched by request id). Every call has a deadline (the builder's
 //!   default or [`Client::with_deadline`]); a call's future may be dropped
-//!   at any point without disturbing other calls or the streams. A broken
+//!   at any point without disturbing other calls or the streams (a dropped
+//!   [`Client::wait`] is cancelled on the server, so it does not hold one
+//!   of the connection's 64 places for WAITs and SUBMITs). A broken
 //!   connection fails calls at once, not at their deadlines: when the
 //!   server closes it (a session that ends mid-call) or a write fails (the
 //!   peer is gone), every call in flight and every later one fails with

@@ -52,6 +52,9 @@ pub mod client {
     /// JSON `{"state": "waiting", "prompt": ..., "options": [...]}`: the
     /// program reports its own state.
     pub const REPORT: u8 = 0x21;
+    /// JSON `{"id": N}`: the client gave up on its WAIT `N`; the server
+    /// ends it without an answer (feature `cancel`).
+    pub const CANCEL: u8 = 0x22;
 }
 
 /// Server → client frame types.

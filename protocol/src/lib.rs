@@ -26,8 +26,8 @@ pub mod state;
 pub use codec::{CodecError, FrameCodec};
 pub use frame::{Frame, HEADER_LEN, MAX_PAYLOAD, MODE_BINARY, PROTOCOL_VERSION};
 pub use message::{
-    ClientMessage, Cursor, DecodeError, ErrorBody, Event, ExplainRequest, Hello, HelloResp,
-    RegexSource, ReportRequest, ScreenFormat, ScreenRequest, ScreenResp, ServerMessage,
+    CancelRequest, ClientMessage, Cursor, DecodeError, ErrorBody, Event, ExplainRequest, Hello,
+    HelloResp, RegexSource, ReportRequest, ScreenFormat, ScreenRequest, ScreenResp, ServerMessage,
     SessionInfo, SignalRequest, SignalSpec, SignalTarget, StatusResp, SubmitRequest,
     SubscribeOptions, WaitCondition, WaitRequest, WaitingOption,
 };

@@ -65,6 +65,7 @@ pub fn frame_name(kind: u8) -> &'static str {
         client::WAIT => "WAIT",
         client::EXPLAIN => "EXPLAIN",
         client::REPORT => "REPORT",
+        client::CANCEL => "CANCEL",
         server::OUTPUT => "OUTPUT",
         server::STATUS_RESP => "STATUS_RESP",
         server::EXIT => "EXIT",
@@ -278,6 +279,13 @@ pub struct ExplainRequest {
     pub id: Option<u64>,
 }
 
+/// Payload of CANCEL: the id of a WAIT the client no longer waits for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CancelRequest {
+    /// The WAIT's id.
+    pub id: u64,
+}
+
 /// Payload of REPORT: a program's own account of its state.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ReportRequest {
@@ -373,6 +381,8 @@ pub enum ClientMessage {
     Explain(ExplainRequest),
     /// Report the program's own state.
     Report(ReportRequest),
+    /// End a WAIT the client gave up on.
+    Cancel(CancelRequest),
 }
 
 impl ClientMessage {
@@ -393,6 +403,7 @@ impl ClientMessage {
             ClientMessage::Wait(_) => client::WAIT,
             ClientMessage::Explain(_) => client::EXPLAIN,
             ClientMessage::Report(_) => client::REPORT,
+            ClientMessage::Cancel(_) => client::CANCEL,
         }
     }
 
@@ -421,6 +432,7 @@ impl ClientMessage {
             ClientMessage::Wait(r) => json_payload(r),
             ClientMessage::Explain(r) => json_payload(r),
             ClientMessage::Report(r) => json_payload(r),
+            ClientMessage::Cancel(r) => json_payload(r),
         };
         Frame { kind, payload }
     }
@@ -474,6 +486,7 @@ impl ClientMessage {
             client::WAIT => ClientMessage::Wait(parse_json_required(kind, p)?),
             client::EXPLAIN => ClientMessage::Explain(parse_json(kind, p)?),
             client::REPORT => ClientMessage::Report(parse_json_required(kind, p)?),
+            client::CANCEL => ClientMessage::Cancel(parse_json_required(kind, p)?),
             other => return Err(DecodeError::UnknownType(other)),
         })
     }

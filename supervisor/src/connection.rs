@@ -9,6 +9,7 @@
 //! for: their unknown, malformed or extension frames are ignored. Clients
 //! that said HELLO get an ERROR for every request that fails.
 
+use std::collections::HashMap;
 use std::io::IoSlice;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -214,26 +215,47 @@ fn reserve(in_flight: &std::sync::atomic::AtomicUsize) -> bool {
     true
 }
 
+/// The WAITs of one connection that a CANCEL can end, by request id.
+/// Whoever takes a WAIT out of it frees the WAIT's slot: the WAIT when it
+/// ends, or the CANCEL, which ends it without an answer.
+type Cancellable = Arc<std::sync::Mutex<HashMap<u64, CancellationToken>>>;
+
 /// Wait for a long request (with a slot [`reserve`]d) in its own task; its
-/// answer goes to the writer. Waiting ends when the connection closes.
+/// answer goes to the writer. Waiting ends when the connection closes, or,
+/// for a request registered under its id in `cancellable` (an id not
+/// already in flight), when a CANCEL of that id comes.
 fn spawn_answer(
     tx: &mpsc::Sender<Command>,
     backlog: &Arc<Backlog>,
     cancel: &CancellationToken,
     in_flight: &Arc<std::sync::atomic::AtomicUsize>,
+    cancellable: Option<(&Cancellable, u64)>,
     work: impl std::future::Future<Output = Frame> + Send + 'static,
 ) {
     let tx = tx.clone();
     let backlog = backlog.clone();
-    let cancel = cancel.clone();
     let in_flight = in_flight.clone();
+    let this = cancel.child_token();
+    let registered = cancellable.and_then(|(map, id)| match crate::sync::lock(map).entry(id) {
+        std::collections::hash_map::Entry::Occupied(_) => None,
+        std::collections::hash_map::Entry::Vacant(v) => {
+            v.insert(this.clone());
+            Some((map.clone(), id))
+        }
+    });
     tokio::spawn(async move {
         tokio::select! {
             frame = work => {
-                in_flight.fetch_sub(1, Ordering::AcqRel);
-                let _ = tx.send(answer(&backlog, frame)).await;
+                let cancelled = registered
+                    .as_ref()
+                    .is_some_and(|(map, id)| crate::sync::lock(map).remove(id).is_none());
+                if !cancelled {
+                    in_flight.fetch_sub(1, Ordering::AcqRel);
+                    let _ = tx.send(answer(&backlog, frame)).await;
+                }
             }
-            _ = cancel.cancelled() => {}
+            // The connection closed, or a CANCEL freed the slot.
+            _ = this.cancelled() => {}
         }
     });
 }
@@ -278,6 +300,7 @@ async fn read_requests(
     let mut frames = FramedRead::new(rd, FrameCodec::new());
     let mut ended = session.watch_ended();
     let in_flight = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let cancellable = Cancellable::default();
     let stall = session.output.stall_timeout();
     // Counted among the viewers from a HELLO that says so until the end.
     let mut viewer: Option<Viewer> = None;
@@ -396,7 +419,7 @@ async fn read_requests(
                     // closing does not cancel: once started, the text and
                     // its Enter are both typed, never half a line.
                     let typing = tokio::spawn(crate::requests::submit(session.clone(), req));
-                    spawn_answer(&tx, &backlog, &cancel, &in_flight, async move {
+                    spawn_answer(&tx, &backlog, &cancel, &in_flight, None, async move {
                         match typing.await {
                             Ok(Ok(v)) => result_frame(v, id),
                             Ok(Err((code, msg))) => error_frame(code, msg, client::SUBMIT, id),
@@ -427,11 +450,24 @@ async fn read_requests(
                 } else {
                     let s = session.clone();
                     let id = req.id;
-                    spawn_answer(&tx, &backlog, &cancel, &in_flight, async move {
-                        result_frame(crate::requests::wait(s, req).await, id)
-                    });
+                    let cancellable = id.map(|id| (&cancellable, id));
+                    spawn_answer(
+                        &tx,
+                        &backlog,
+                        &cancel,
+                        &in_flight,
+                        cancellable,
+                        async move { result_frame(crate::requests::wait(s, req).await, id) },
+                    );
                     continue;
                 }
+            }
+            ClientMessage::Cancel(req) => {
+                if let Some(wait) = crate::sync::lock(&cancellable).remove(&req.id) {
+                    in_flight.fetch_sub(1, Ordering::AcqRel);
+                    wait.cancel();
+                }
+                continue;
             }
         };
         let cmd = match cmd {

@@ -60,6 +60,7 @@ const FEATURES: &[&str] = &[
     "explain",
     "report",
     "input_errors",
+    "cancel",
 ];
 
 /// The state shared by a session's tasks and connections.

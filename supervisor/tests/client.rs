@@ -153,6 +153,48 @@ async fn a_dropped_wait_loses_nothing_of_the_stream_and_the_next_signal_gets_its
     assert!(client.status().await.expect("status").alive);
 }
 
+/// WAITs whose callers gave up do not hold the connection's slots for
+/// long requests: each dropped call is cancelled on the server (CANCEL),
+/// so after many more than the server's 64 slots, waits and submits on
+/// the same connection are served.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dropped_waits_free_their_server_slots() {
+    let env = Env::new();
+    let (_, client) = start(&env, "dropped", &["sh"]).await;
+    for _ in 0..100 {
+        let gave_up = tokio::time::timeout(
+            Duration::from_millis(5),
+            client.wait(
+                WaitCondition::Regex {
+                    pattern: "never-here".into(),
+                    source: RegexSource::Screen,
+                },
+                None,
+            ),
+        )
+        .await;
+        assert!(gave_up.is_err(), "the wait answered: {gave_up:?}");
+    }
+    let submitted = client
+        .submit("echo served-$((6*7))", None)
+        .await
+        .expect("submit after the dropped waits");
+    assert!(submitted.accepted);
+    let waited = client
+        .wait(
+            WaitCondition::Regex {
+                pattern: "served-42".into(),
+                source: RegexSource::Screen,
+            },
+            Some(20_000),
+        )
+        .await
+        .expect("wait after the dropped waits");
+    assert!(matches!(waited, WaitResult::Regex { .. }), "{waited:?}");
+    // And the connection still answers.
+    assert!(client.status().await.expect("status").alive);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_slow_event_consumer_is_told_what_it_missed_and_requests_are_served() {
     let env = Env::new();
