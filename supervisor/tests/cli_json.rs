@@ -21,8 +21,8 @@ fn json_of(env: &Env, args: &[&str]) -> (Option<i32>, Value, String) {
     )
 }
 
-/// Item 23: wait, submit and signal answer with no `"id"` (a protocol
-/// detail, and it was `null`).
+/// Item 23: wait, submit, signal and screen answer with no `"id"` (a
+/// protocol detail, and it was `null`).
 #[test]
 fn item23_results_carry_no_request_id() {
     let env = Env::new();
@@ -50,6 +50,12 @@ fn item23_results_carry_no_request_id() {
     let (code, v, _) = json_of(&env, &["signal", "r", "WINCH", "--json"]);
     assert_eq!(code, Some(0), "{v}");
     assert_eq!(v["signal"], "SIGWINCH", "{v}");
+    assert!(v.get("id").is_none(), "{v}");
+    // The screen too (it printed the SCREEN request's `"id": 1`, which reads
+    // as a session id beside `hm status --json`'s).
+    let (code, v, _) = json_of(&env, &["screen", "r", "--json"]);
+    assert_eq!(code, Some(0), "{v}");
+    assert!(v["lines"].as_array().is_some_and(|l| !l.is_empty()), "{v}");
     assert!(v.get("id").is_none(), "{v}");
 }
 

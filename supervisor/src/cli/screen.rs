@@ -65,7 +65,10 @@ pub fn run(common: &Common, args: ScreenArgs) -> anyhow::Result<i32> {
                     scrollback_lines: args.scrollback,
                     redraw: false,
                 };
-                let s = answer(paths, c.screen(req)).await?;
+                let mut s = answer(paths, c.screen(req)).await?;
+                // The request's id is a protocol detail (README: results
+                // never carry it).
+                s.id = None;
                 if args.json {
                     print_json(&serde_json::to_value(&s)?)?;
                 } else {
