@@ -14,7 +14,8 @@ pub fn rfc3339_micros(t: std::time::SystemTime) -> String {
     humantime::format_rfc3339_micros(t).to_string()
 }
 
-/// RFC 3339 time of a [`std::time::SystemTime`], to the second.
-pub fn rfc3339(t: std::time::SystemTime) -> String {
-    humantime::format_rfc3339_seconds(t).to_string()
+/// RFC 3339 time of a [`std::time::SystemTime`], to the millisecond (a
+/// session's `started_at`: `uptime_ms` is computed from it).
+pub fn rfc3339_millis(t: std::time::SystemTime) -> String {
+    humantime::format_rfc3339_millis(t).to_string()
 }

@@ -230,7 +230,7 @@ impl Session {
                 supervisor_pid: std::process::id(),
                 command: self.command.clone(),
                 cwd: self.cwd.clone(),
-                started_at: crate::exit_record::rfc3339(self.started_at),
+                started_at: crate::exit_record::rfc3339_millis(self.started_at),
                 cols,
                 rows,
                 classifier: lock(&self.tracker).name().to_string(),

@@ -16,7 +16,7 @@ use heimdall_protocol::ScreenFormat;
 use tokio_util::task::TaskTracker;
 
 use crate::config::Config;
-use crate::exit_record::{rfc3339, rfc3339_micros, ExitRecord, TAIL_BYTES};
+use crate::exit_record::{rfc3339_micros, rfc3339_millis, ExitRecord, TAIL_BYTES};
 use crate::lifecycle::{become_subreaper, become_supervisor, spawn_guardian, TREE_VAR};
 use crate::log_file::{CappedLog, LOG_CAP_BYTES};
 use crate::paths::{PidFile, SessionPaths, SocketDir};
@@ -337,7 +337,7 @@ async fn serve(
         pid: session.pid().as_raw() as u32,
         code: status.0,
         signal: status.1,
-        started_at: rfc3339(session.started_at),
+        started_at: rfc3339_millis(session.started_at),
         ended_at: rfc3339_micros(session.exited_at().unwrap_or_else(SystemTime::now)),
         output_tail,
         output_tail_bytes,

@@ -466,3 +466,39 @@ fn wait_for_the_dead_state_holds_after_the_end_too() {
     let out = env.run(&["wait", "dd", "--state", "dead"]);
     assert_eq!(out.status.code(), Some(0), "{out:?}");
 }
+
+/// `started_at` is kept to the millisecond, so `uptime_ms` (and `hm ls`'s
+/// `up 300ms`) are true: to the second, a session started at 10:00:00.900
+/// read 10:00:00 and was up to a second older than it was (a session started
+/// later could show a longer uptime than one started before it).
+#[test]
+fn started_at_and_uptime_are_exact_to_the_millisecond() {
+    let env = Env::new();
+    let ms = |t: std::time::SystemTime| {
+        t.duration_since(std::time::UNIX_EPOCH)
+            .expect("after the epoch")
+            .as_millis()
+    };
+    let before = ms(std::time::SystemTime::now());
+    env.start("up", &[], &["sleep", "600"]);
+    let v = env.status_json("up");
+    let started = v["started_at"].as_str().expect("started_at");
+    let started = ms(humantime::parse_rfc3339(started).expect("RFC 3339"));
+    assert!(started >= before, "started_at {v} is before hm start ran");
+    let rows: Value = serde_json::from_str(&env.ok(&["ls", "--json"])).expect("ls json");
+    let uptime = rows[0]["uptime_ms"].as_u64().expect("uptime_ms");
+    let since_before = ms(std::time::SystemTime::now()) - before;
+    assert!(
+        u128::from(uptime) <= since_before,
+        "uptime {uptime} ms, but hm start ran {since_before} ms ago: {rows}"
+    );
+    env.ok(&["kill", "up"]);
+    env.wait_gone("up");
+    let v = env.status_json("up");
+    let recorded = v["started_at"].as_str().expect("started_at");
+    assert_eq!(
+        ms(humantime::parse_rfc3339(recorded).expect("RFC 3339")),
+        started,
+        "{v}"
+    );
+}
