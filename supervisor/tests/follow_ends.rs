@@ -142,3 +142,35 @@ fn ls_watch_ends_when_the_reader_goes_while_nothing_changes() {
         assert!(err.is_empty(), "hm {args:?}: {err:?}");
     }
 }
+
+/// `hm events X` on a session that has already ended: it exited 1 with the
+/// `exited` error object, while the same command started a moment earlier
+/// printed the `exit` event and exited 0 (and `hm tail -f X` prints the end
+/// of the output and exits 0 either way). Now it prints the `exit` event
+/// from the exit record, as the live stream would have ended, and exits 0.
+#[test]
+fn events_of_an_ended_session_end_with_its_exit_event() {
+    let env = Env::new();
+    env.start("done", &[], &["sh", "-c", "read x; exit 5"]);
+    env.wait_screen("done", "^$");
+    let mut live = Piped::spawn(&env, &["events", "done"], Stdio::null());
+    // Following: its first event (the state after the input) comes once it
+    // listens; send until the input is seen.
+    let mut out = BufReader::new(live.0.stdout.take().expect("stdout"));
+    env.ok(&["send", "done", "go\n"]);
+    let mut lines = String::new();
+    out.read_to_string(&mut lines).expect("read stdout");
+    let (code, err) = live.exit("hm events to end with the session");
+    assert_eq!(code, Some(0), "{err}");
+    let last = lines.lines().last().unwrap_or_default().to_string();
+    let exit: serde_json::Value = serde_json::from_str(&last).expect("a JSON line");
+    assert_eq!(
+        exit,
+        serde_json::json!({"type": "exit", "code": 5, "signal": null})
+    );
+    env.wait_gone("done");
+    let out = env.run(&["events", "done"]);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert_eq!(String::from_utf8_lossy(&out.stdout), format!("{last}\n"));
+    assert!(out.stderr.is_empty(), "{out:?}");
+}

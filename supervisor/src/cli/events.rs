@@ -1,15 +1,18 @@
 //! `hm events ID`: the session's events, one JSON object per line, until it
-//! ends. It ends quietly when its reader goes away (also while the session
-//! is quiet), and with an error when the connection is lost before the
-//! session's end (its supervisor killed).
+//! ends, the `exit` event last (a session that has already ended: that event
+//! alone, from its exit record). It ends quietly when its reader goes away
+//! (also while the session is quiet), and with an error when the connection
+//! is lost before the session's end (its supervisor killed).
 
 use std::io::Write;
 
 use clap::Args;
-use heimdall_client::{Event, EventItem};
+use heimdall_client::{Event, EventItem, ExitRecord};
 use serde_json::json;
 
-use super::common::{answer, connection_lost, exit_recorded, live_session, open, runtime};
+use super::common::{
+    answer, connection_lost, exit_recorded, find, open, runtime, socket_dir, Found,
+};
 use super::stdout_gone::{broken_pipe, stdout_gone};
 use super::Common;
 
@@ -22,7 +25,14 @@ pub struct EventsArgs {
 
 /// `hm events`.
 pub fn run(common: &Common, args: EventsArgs) -> anyhow::Result<i32> {
-    let (_, paths) = live_session(common, &args.id)?;
+    let cfg = common.load()?;
+    let paths = match find(&socket_dir(&cfg)?, &args.id)? {
+        Found::Live(p) => p,
+        Found::Exited(rec) => {
+            print_exit(&mut std::io::stdout().lock(), &rec)?;
+            return Ok(0);
+        }
+    };
     runtime()?.block_on(async {
         let c = open(&paths, "hm events").await?;
         let mut events = answer(&paths, c.events()).await?;
@@ -49,9 +59,23 @@ pub fn run(common: &Common, args: EventsArgs) -> anyhow::Result<i32> {
             writeln!(out, "{line}")?;
             out.flush()?;
         }
-        if !exited && exit_recorded(&paths).is_none() {
-            return Err(connection_lost(&paths));
+        if !exited {
+            // The connection closed without the event (the session ended
+            // as it connected): the record has it.
+            let rec = exit_recorded(&paths).ok_or_else(|| connection_lost(&paths))?;
+            print_exit(&mut out, &rec)?;
         }
         Ok(0)
     })
+}
+
+/// Print the `exit` event of the session recorded in `rec`.
+fn print_exit(out: &mut impl Write, rec: &ExitRecord) -> anyhow::Result<()> {
+    let exit = Event::Exit {
+        code: rec.code,
+        signal: rec.signal,
+    };
+    writeln!(out, "{}", serde_json::to_string(&exit)?)?;
+    out.flush()?;
+    Ok(())
 }
