@@ -13,7 +13,7 @@ use common::{text_reply, FakeServer, DEADLINE};
 use heimdall_agent::agent::{Agent, LoopLimits, TurnEnd};
 use heimdall_agent::provider::{Provider, ProviderKind, ProviderSettings, RetryPolicy};
 use heimdall_agent::tools::sessions::SessionTools;
-use heimdall_agent::tools::{ToolSet, Toolbox};
+use heimdall_agent::tools::{ToolOutput, ToolSet, Toolbox};
 use heimdall_client::{ClientBuilder, Launcher, SocketDir};
 use serde_json::{json, Value};
 use tokio_util::sync::CancellationToken;
@@ -123,13 +123,39 @@ async fn scripted_model_drives_bash_through_a_session() {
 }
 
 async fn call(tools: &SessionTools, name: &str, args: Value, limit: Duration) -> (bool, String) {
-    let out = tokio::time::timeout(
+    let out = call_out(tools, name, args, limit).await;
+    (out.is_error, out.text)
+}
+
+/// The whole output of a call, in time or the test fails.
+async fn call_out(tools: &SessionTools, name: &str, args: Value, limit: Duration) -> ToolOutput {
+    tokio::time::timeout(
         limit + Duration::from_secs(30),
         tools.call(name, &args, limit).expect("a session tool"),
     )
     .await
-    .expect("the tool answered in time");
-    (out.is_error, out.text)
+    .expect("the tool answered in time")
+}
+
+/// Start `command` as session `id`; the start must succeed.
+async fn start(tools: &SessionTools, id: &str, command: &str) {
+    let args = json!({"command": command, "id": id});
+    let (err, text) = call(tools, "session_start", args, Duration::from_secs(30)).await;
+    assert!(!err, "{text}");
+}
+
+/// Wait until no supervisor holds session `id` any more (only its exit
+/// record is left).
+async fn until_supervisor_gone(sessions: &Sessions, id: &str) {
+    let files = SocketDir::new(sessions.path()).files(id).expect("files");
+    let gone = tokio::time::Instant::now() + DEADLINE;
+    while files.sock.exists() || files.pid.exists() {
+        assert!(
+            tokio::time::Instant::now() < gone,
+            "the supervisor of {id} stayed"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
 
 /// session_wait until `pattern` is on session `id`'s screen (20 s).
@@ -614,14 +640,7 @@ async fn read_of(command: &str, name: &str, pattern: &str) -> String {
     let tools = session_tools(&sessions, 8);
     let limit = Duration::from_secs(30);
     let id = unique(name);
-    let (err, text) = call(
-        &tools,
-        "session_start",
-        json!({"command": command, "id": id}),
-        limit,
-    )
-    .await;
-    assert!(!err, "{text}");
+    start(&tools, &id, command).await;
     wait_for_text(&tools, &id, pattern).await;
     let (err, text) = call(&tools, "session_read", json!({"id": id}), limit).await;
     assert!(!err, "{text}");
@@ -667,25 +686,59 @@ async fn a_screen_wait_matches_what_an_ended_program_left() {
     let tools = session_tools(&sessions, 4);
     let limit = Duration::from_secs(30);
     let id = unique("agent-ready");
-    let (err, text) = call(
-        &tools,
-        "session_start",
-        json!({"command": "echo READY", "id": id}),
-        limit,
-    )
-    .await;
-    assert!(!err, "{text}");
+    start(&tools, &id, "echo READY").await;
     let wait = json!({"id": id, "until": "regex", "pattern": "^READY$", "timeout_secs": 20});
     let (err, text) = call(&tools, "session_wait", wait.clone(), limit).await;
     assert!(!err && text.starts_with("matched \"READY\""), "{text}");
-    let files = SocketDir::new(sessions.path()).files(&id).expect("files");
-    let gone = tokio::time::Instant::now() + DEADLINE;
-    while (files.sock.exists() || files.pid.exists()) && tokio::time::Instant::now() < gone {
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    until_supervisor_gone(&sessions, &id).await;
     let (err, text) = call(&tools, "session_wait", wait, limit).await;
     assert!(!err && text.starts_with("matched \"READY\""), "{text}");
     let never = json!({"id": id, "until": "regex", "pattern": "NEVER", "timeout_secs": 20});
     let (err, text) = call(&tools, "session_wait", never, limit).await;
     assert!(!err && text.contains("before the condition held"), "{text}");
+}
+
+/// What the model reads of a call: the untrusted source line, then the text.
+async fn call_full(tools: &SessionTools, name: &str, args: Value) -> (bool, String) {
+    let out = call_out(tools, name, args, Duration::from_secs(30)).await;
+    let source = out.untrusted_source.unwrap_or_default();
+    (out.is_error, format!("{source}\n{}", out.text))
+}
+
+/// Once a session has ended and its supervisor is gone, session_status,
+/// session_screen and session_read answer from its exit record: how it
+/// ended, its final screen, and the output the record keeps (its last
+/// 4 KiB; older output is said to be no longer kept).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn status_screen_and_read_answer_from_the_exit_record_after_the_end() {
+    let sessions = Sessions::new();
+    let tools = session_tools(&sessions, 4);
+    let id = unique("agent-ended");
+    start(&tools, &id, "bash --norc --noprofile").await;
+    // More than the record keeps, then a last line, then the end.
+    let line = "head -c 6000 /dev/zero | tr '\\0' x; echo; echo last-$((6*7)); exit 3\r";
+    let (err, text) = call_full(&tools, "session_send", json!({"id": id, "text": line})).await;
+    assert!(!err, "{text}");
+    let exit = json!({"id": id, "until": "exit", "timeout_secs": 20});
+    let (err, text) = call_full(&tools, "session_wait", exit).await;
+    assert!(!err && text.contains("code 3"), "{text}");
+    until_supervisor_gone(&sessions, &id).await;
+
+    let (err, text) = call_full(&tools, "session_status", json!({"id": id})).await;
+    assert!(!err, "{text}");
+    assert!(
+        text.contains("\"state\":\"exited\"") && text.contains("exited with exit code 3 at"),
+        "{text}"
+    );
+    let (err, text) = call_full(&tools, "session_screen", json!({"id": id})).await;
+    assert!(!err, "{text}");
+    assert!(text.contains("final screen of session"), "{text}");
+    assert!(text.lines().any(|l| l.trim() == "last-42"), "{text}");
+    let (err, text) = call_full(&tools, "session_read", json!({"id": id, "offset": 0})).await;
+    assert!(!err, "{text}");
+    assert!(text.contains("no longer kept"), "{text}");
+    assert!(text.lines().any(|l| l.trim() == "last-42"), "{text}");
+    // Read again from where that read ended: nothing new comes.
+    let (err, text) = call_full(&tools, "session_read", json!({"id": id})).await;
+    assert!(!err && text.contains("no new output"), "{text}");
 }

@@ -1,6 +1,7 @@
 //! The tools the model may call, grouped in sets, and the toolbox that
 //! runs one call with a time limit.
 
+mod ended_session;
 pub mod files;
 pub mod sessions;
 pub mod skills;

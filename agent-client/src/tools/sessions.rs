@@ -22,7 +22,8 @@ use heimdall_protocol::WaitingOption;
 use serde_json::{json, Value};
 use tokio::sync::{watch, Mutex};
 
-use super::{opt_str_arg, opt_u64_arg, str_arg, terminal_text, ToolOutput, ToolSet};
+use super::ended_session::{self, screen_text};
+use super::{opt_str_arg, opt_u64_arg, str_arg, ToolOutput, ToolSet};
 use crate::conversation::ToolSpec;
 
 /// Bytes of new output `session_read` returns at most (the newest kept).
@@ -101,30 +102,6 @@ fn client_error(id: &str, e: ClientError) -> String {
     }
 }
 
-/// Screen lines as one text: trailing blanks and blank lines at the end
-/// dropped.
-fn screen_text<'a>(lines: impl Iterator<Item = &'a String>) -> String {
-    let mut text = String::new();
-    for l in lines {
-        text.push_str(l.trim_end());
-        text.push('\n');
-    }
-    text.trim_end_matches('\n').to_string()
-}
-
-/// What an ended session left on its terminal, from its exit record: the
-/// final screen with its scrollback, else the last output as lines.
-fn final_screen_text(rec: &ExitRecord) -> String {
-    match (&rec.final_screen, &rec.screen) {
-        (Some(s), _) => screen_text(s.scrollback.iter().flatten().chain(&s.lines)),
-        (None, Some(lines)) => screen_text(lines.iter()),
-        (None, None) => {
-            let (cols, rows) = terminal_text::DEFAULT_SIZE;
-            terminal_text::render(rec.tail_bytes(), cols, rows)
-        }
-    }
-}
-
 /// The argv of a command line: split on blanks when it is a plain command,
 /// else run by `sh -c`.
 fn argv(command: &str) -> Vec<String> {
@@ -174,15 +151,28 @@ impl SessionTools {
         condition: &WaitCondition,
         why: String,
     ) -> Result<WaitResult, String> {
-        let Ok(files) = self.dir.files(id) else {
-            return Err(why);
-        };
-        let rec =
-            tokio::task::spawn_blocking(move || files.exit_record_within(Duration::from_secs(5)))
-                .await
-                .ok()
-                .flatten();
+        let rec = self.record(id).await;
         rec.map(|r| r.wait_answer(condition)).ok_or(why)
+    }
+
+    /// The exit record of session `id`, waited for a few seconds while its
+    /// supervisor finishes; `None` when there is none (or none is coming).
+    async fn record(&self, id: &str) -> Option<ExitRecord> {
+        let files = self.dir.files(id).ok()?;
+        tokio::task::spawn_blocking(move || files.exit_record_within(Duration::from_secs(5)))
+            .await
+            .ok()
+            .flatten()
+    }
+
+    /// The exit record of session `id`, for a question to it that failed
+    /// with `why`, when the failure is that it has ended (before the call
+    /// or during it); else `why`.
+    async fn after_end(&self, id: &str, why: String) -> Result<ExitRecord, String> {
+        if !self.has_ended(id) {
+            return Err(why);
+        }
+        self.record(id).await.ok_or(why)
     }
 
     /// Whether session `id` has ended: no supervisor holds it, or the one
@@ -445,7 +435,7 @@ impl SessionTools {
                         .map(|s| format!(" (killed by signal {s})"))
                         .unwrap_or_default(),
                 );
-                let screen = final_screen_text(&rec);
+                let screen = ended_session::final_screen_text(&rec, usize::MAX);
                 Ok(if screen.is_empty() {
                     ToolOutput::ok(format!("{exited}; its screen was empty{reaped}"))
                 } else {
@@ -478,11 +468,19 @@ impl SessionTools {
         Ok(ToolOutput::ok(lines.join("\n")))
     }
 
+    /// A session's status; after its end, from its exit record.
     async fn status(&self, id: &str) -> ToolResult {
+        match self.live_status(id).await {
+            Err(why) => Ok(ended_session::status(&self.after_end(id, why).await?)),
+            ok => ok,
+        }
+    }
+
+    async fn live_status(&self, id: &str) -> ToolResult {
+        let c = self.client(id).await?;
         let st = self
             .with_client(id, |c| async move { c.status().await })
             .await?;
-        let c = self.client(id).await?;
         let mut v = json!({
             "id": id,
             "alive": st.alive,
@@ -503,9 +501,22 @@ impl SessionTools {
         Ok(ToolOutput::ok(v.to_string()))
     }
 
+    /// A session's screen; after its end, its final screen from its exit
+    /// record.
     async fn screen(&self, id: &str, args: &Value) -> ToolResult {
+        let scrollback = opt_u64_arg(args, "scrollback_lines").unwrap_or(0).min(1000) as usize;
+        match self.live_screen(id, scrollback).await {
+            Err(why) => Ok(ended_session::screen(
+                &self.after_end(id, why).await?,
+                scrollback,
+            )),
+            ok => ok,
+        }
+    }
+
+    async fn live_screen(&self, id: &str, scrollback: usize) -> ToolResult {
         let req = ScreenRequest {
-            scrollback_lines: opt_u64_arg(args, "scrollback_lines").unwrap_or(0).min(1000) as usize,
+            scrollback_lines: scrollback,
             ..ScreenRequest::default()
         };
         let s = self
@@ -529,12 +540,35 @@ impl SessionTools {
         ))
     }
 
+    /// New output of a session from an offset (default: where the last
+    /// read ended); after its end, what its exit record keeps of it.
     async fn read(&self, id: &str, args: &Value) -> ToolResult {
-        let c = self.client(id).await?;
-        let hello = c.refresh().await.map_err(|e| client_error(id, e))?;
-        let end = hello.output_offset;
         let saved = self.state.lock().await.read_offsets.get(id).copied();
         let asked = opt_u64_arg(args, "offset").or(saved).unwrap_or(0);
+        let why = match self.live_read(id, asked).await {
+            Ok(out) => return Ok(out),
+            Err(why) => why,
+        };
+        let rec = self.after_end(id, why).await?;
+        let (out, end) = ended_session::read(&rec, asked);
+        self.state
+            .lock()
+            .await
+            .read_offsets
+            .insert(id.to_string(), end);
+        Ok(out)
+    }
+
+    async fn live_read(&self, id: &str, asked: u64) -> ToolResult {
+        let c = self.client(id).await?;
+        let hello = match c.refresh().await {
+            Ok(h) => h,
+            Err(e) => {
+                self.forget(id).await;
+                return Err(client_error(id, e));
+            }
+        };
+        let end = hello.output_offset;
         let mut from = asked.max(hello.scrollback_offset).min(end);
         let mut notes = Vec::new();
         if from > asked {
@@ -558,6 +592,8 @@ impl SessionTools {
                 .await
                 .map_err(|e| e.to_string())?;
             let mut stream = reader.output(from).await.map_err(|e| client_error(id, e))?;
+            // Whether the stream was cut before `end` (the session ending
+            // as it was read): the exit record has the output then.
             let collect = async {
                 while let Some(item) = stream.next().await {
                     match item {
@@ -565,27 +601,32 @@ impl SessionTools {
                             let take = (end.saturating_sub(offset) as usize).min(b.len());
                             bytes.extend_from_slice(&b[..take]);
                             if offset + b.len() as u64 >= end {
-                                break;
+                                return false;
                             }
                         }
                         OutputItem::Gap { from: f, to, .. } => {
                             notes.push(format!("bytes {f}..{to} were missed"));
                             if to >= end {
-                                break;
+                                return false;
                             }
                         }
                         OutputItem::Exit { code } => {
                             notes.push(format!("the program exited with code {code}"));
-                            break;
+                            return false;
                         }
                     }
                 }
+                true
             };
-            if tokio::time::timeout(Duration::from_secs(20), collect)
-                .await
-                .is_err()
-            {
-                notes.push("reading stopped after 20 s".into());
+            match tokio::time::timeout(Duration::from_secs(20), collect).await {
+                Err(_) => notes.push("reading stopped after 20 s".into()),
+                Ok(true) => {
+                    self.forget(id).await;
+                    return Err(format!(
+                        "session {id}: the connection ended before the output was read"
+                    ));
+                }
+                Ok(false) => {}
             }
         }
         self.state
@@ -593,7 +634,7 @@ impl SessionTools {
             .await
             .read_offsets
             .insert(id.to_string(), end);
-        let text = terminal_text::render(&bytes, hello.session.cols, hello.session.rows);
+        let text = super::terminal_text::render(&bytes, hello.session.cols, hello.session.rows);
         let mut source = format!("output of session {id}, bytes {from}..{end}; next offset {end}");
         for n in notes {
             source.push_str("; ");
@@ -892,19 +933,20 @@ impl ToolSet for SessionTools {
             spec("session_list", "List sessions: running, exited, and which you started.", json!({}), &[]),
             spec(
                 "session_status",
-                "A session's state (idle, active, thinking, streaming, tool_use, waiting, dead), idle time, pid, command.",
+                "A session's state (idle, active, thinking, streaming, tool_use, waiting, dead), idle time, pid, command; \
+                 once it has ended: exited, with its exit code, signal and when.",
                 json!({"id": id_param()}),
                 &["id"],
             ),
             spec(
                 "session_screen",
-                "The session's current screen as text.",
+                "The session's current screen as text; once it has ended, its final screen.",
                 json!({"id": id_param(), "scrollback_lines": {"type": "integer", "description": "Lines above the screen to include (default 0)"}}),
                 &["id"],
             ),
             spec(
                 "session_read",
-                "New output since an offset (default: since your last read), as the terminal shows it at the session's size: lines redrawn with carriage returns or cursor moves once, in their last state; lines that scrolled off kept; wrapped lines whole; colours dropped. Returns the next offset.",
+                "New output since an offset (default: since your last read), as the terminal shows it at the session's size: lines redrawn with carriage returns or cursor moves once, in their last state; lines that scrolled off kept; wrapped lines whole; colours dropped. Returns the next offset. Once the session has ended: what its exit record keeps (the last 4 KiB of output).",
                 json!({"id": id_param(), "offset": {"type": "integer", "description": "Output offset to read from"}}),
                 &["id"],
             ),

@@ -1,0 +1,145 @@
+//! What the session tools answer about a session that has ended, from its
+//! exit record (as `hm status`, `hm screen` and `hm tail --from` do): how
+//! it ended, its final screen, and the output the record keeps (its last
+//! 4 KiB).
+
+use heimdall_client::{ExitRecord, RecordedOutput};
+use serde_json::json;
+
+use super::{terminal_text, ToolOutput};
+
+/// Screen lines as one text: trailing blanks and blank lines at the end
+/// dropped.
+pub fn screen_text<'a>(lines: impl Iterator<Item = &'a String>) -> String {
+    let mut text = String::new();
+    for l in lines {
+        text.push_str(l.trim_end());
+        text.push('\n');
+    }
+    text.trim_end_matches('\n').to_string()
+}
+
+/// How the program ended: its code, and the signal that killed it.
+pub fn exit_phrase(rec: &ExitRecord) -> String {
+    match rec.signal {
+        Some(s) => format!("exit code {} (killed by signal {s})", rec.code),
+        None => format!("exit code {}", rec.code),
+    }
+}
+
+/// The terminal size the session had at its end, when the record knows it.
+fn size(rec: &ExitRecord) -> (u16, u16) {
+    rec.final_screen
+        .as_ref()
+        .map_or(terminal_text::DEFAULT_SIZE, |s| (s.cols, s.rows))
+}
+
+/// What an ended session left on its terminal: the final screen with up
+/// to `scrollback` lines of the scrollback the record keeps, else the last
+/// output as lines.
+pub fn final_screen_text(rec: &ExitRecord, scrollback: usize) -> String {
+    match (&rec.final_screen, &rec.screen) {
+        (Some(s), _) => {
+            let kept = s.scrollback.as_deref().unwrap_or_default();
+            let above = &kept[kept.len().saturating_sub(scrollback)..];
+            screen_text(above.iter().chain(&s.lines))
+        }
+        (None, Some(lines)) => screen_text(lines.iter()),
+        (None, None) => {
+            let (cols, rows) = size(rec);
+            terminal_text::render(rec.tail_bytes(), cols, rows)
+        }
+    }
+}
+
+/// `session_status` of an ended session.
+pub fn status(rec: &ExitRecord) -> ToolOutput {
+    let v = json!({
+        "id": rec.id,
+        "alive": false,
+        "state": "exited",
+        "exited": format!("the program exited with {} at {}", exit_phrase(rec), rec.ended_at),
+        "code": rec.code,
+        "signal": rec.signal,
+        "started_at": rec.started_at,
+        "ended_at": rec.ended_at,
+        "pid": rec.pid,
+        "command": rec.command,
+        "cwd": rec.cwd,
+        "output_offset": rec.output_offset,
+    });
+    ToolOutput::ok(v.to_string())
+}
+
+/// `session_screen` of an ended session: its final screen, with up to
+/// `scrollback` lines above it.
+pub fn screen(rec: &ExitRecord, scrollback: usize) -> ToolOutput {
+    let id = &rec.id;
+    let ended = format!("it exited with {} at {}", exit_phrase(rec), rec.ended_at);
+    let body = final_screen_text(rec, scrollback);
+    let source = match &rec.final_screen {
+        Some(s) => format!(
+            "final screen of session {id} ({ended}), {}x{}{}",
+            s.cols,
+            s.rows,
+            if s.title.is_empty() {
+                String::new()
+            } else {
+                format!(", title {:?}", s.title)
+            }
+        ),
+        None => format!("final screen of session {id} ({ended}), rebuilt from its last output"),
+    };
+    if body.is_empty() {
+        return ToolOutput::ok(format!("the {source} was empty"));
+    }
+    ToolOutput::untrusted(source, body)
+}
+
+/// `session_read` of an ended session from output offset `asked`, and the
+/// offset after its last output (the next offset to read from).
+pub fn read(rec: &ExitRecord, asked: u64) -> (ToolOutput, u64) {
+    let id = &rec.id;
+    let ended = format!("the program exited with {}", exit_phrase(rec));
+    let (cols, rows) = size(rec);
+    let (bytes, from, end, note) = match rec.output_from(asked) {
+        RecordedOutput::Bytes {
+            missed,
+            resume,
+            bytes,
+        } => {
+            let end = resume + bytes.len() as u64;
+            let note = (missed > 0).then(|| {
+                format!(
+                    "bytes {asked}..{resume} are no longer kept (the session has ended and \
+                     its exit record keeps only its last output)"
+                )
+            });
+            (bytes, resume, end, note)
+        }
+        RecordedOutput::Unknown => {
+            let tail = rec.tail_bytes();
+            let end = rec.output_offset.unwrap_or(tail.len() as u64);
+            let note = format!(
+                "the exit record cannot say where offset {asked} is (an older hm wrote it): \
+                 this is the last output it kept"
+            );
+            (tail, end.saturating_sub(tail.len() as u64), end, Some(note))
+        }
+    };
+    let text = terminal_text::render(bytes, cols, rows);
+    let mut source = format!(
+        "output of session {id}, which has ended ({ended}), bytes {from}..{end}, \
+         from its exit record; next offset {end}"
+    );
+    if let Some(n) = note {
+        source.push_str("; ");
+        source.push_str(&n);
+    }
+    let out = if text.is_empty() {
+        ToolOutput::ok(format!("no new output ({source})"))
+    } else {
+        ToolOutput::untrusted(source, text)
+    };
+    (out, end)
+}
