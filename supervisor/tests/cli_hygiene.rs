@@ -467,3 +467,34 @@ fn a_commands_arguments_that_are_not_utf8_reach_the_program() {
     let v = env.status_json("caf");
     assert_eq!(v["command"][4], "caf\u{FFFD}", "{v}");
 }
+
+/// `hm report --help` does not show `--id` as required (it defaults from
+/// `HEIMDALL_SESSION_ID`, as it says), and without either `hm report`
+/// is a usage error that says what to give.
+#[test]
+fn report_id_comes_from_the_environment_and_help_says_so() {
+    let env = Env::new();
+    let help = env.ok(&["report", "--help"]);
+    let usage = help
+        .lines()
+        .find(|l| l.starts_with("Usage:"))
+        .unwrap_or_else(|| panic!("a usage line: {help}"));
+    assert!(!usage.contains("--id"), "{usage}");
+    assert!(help.contains("[env: HEIMDALL_SESSION_ID"), "{help}");
+    let out = env.run(&["report", "active"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("--id ID") && stderr.contains("HEIMDALL_SESSION_ID"),
+        "{stderr}"
+    );
+    // The variable names the session as --id would.
+    let out = env
+        .hm()
+        .args(["report", "active"])
+        .env("HEIMDALL_SESSION_ID", "nosuch")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("nosuch"), "{stderr}");
+}

@@ -16,9 +16,9 @@ pub struct ReportArgs {
     /// waiting, active or idle
     #[arg(value_parser = ["waiting", "active", "idle"])]
     pub state: String,
-    /// Session id [default: $HEIMDALL_SESSION_ID]
+    /// Session id (inside a session, `HEIMDALL_SESSION_ID` gives it)
     #[arg(long, env = "HEIMDALL_SESSION_ID")]
-    pub id: String,
+    pub id: Option<String>,
     /// For waiting: the question
     #[arg(long, default_value = "")]
     pub prompt: String,
@@ -76,7 +76,14 @@ pub fn run(common: &Common, args: ReportArgs) -> anyhow::Result<i32> {
             })
         })
         .collect::<anyhow::Result<Vec<_>>>()?;
-    let (_, paths) = live_session(common, &args.id)?;
+    let id = args.id.as_deref().ok_or_else(|| super::common::Coded {
+        code: "usage".into(),
+        message: "which session? give --id ID, or run hm report inside a session \
+                  (its HEIMDALL_SESSION_ID names it)"
+            .into(),
+        exit: 2,
+    })?;
+    let (_, paths) = live_session(common, id)?;
     runtime()?.block_on(async {
         let c = open(&paths, "hm report").await?;
         let req = ReportRequest {
