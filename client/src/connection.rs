@@ -117,6 +117,14 @@ struct Inner {
     event_bound: usize,
 }
 
+/// The exit record at `path` when its supervisor wrote it: the end it
+/// would have told a connection. One a guardian left for a supervisor
+/// that died ([`ExitRecord::supervisor_died`]) is not: a connection to
+/// that supervisor was lost, whether or not the record is there yet.
+fn server_record(path: &std::path::Path) -> Option<ExitRecord> {
+    ExitRecord::read(path).ok().filter(|r| !r.supervisor_died)
+}
+
 impl Inner {
     fn lock(&self) -> MutexGuard<'_, Pending> {
         crate::sync::lock(&self.pending)
@@ -130,7 +138,7 @@ impl Inner {
             return Some(code);
         }
         let files = self.files.as_ref()?;
-        let code = ExitRecord::read(&files.exit).ok()?.code;
+        let code = server_record(&files.exit)?.code;
         // An EXIT read meanwhile wins: it is what the server said.
         Some(*self.lock().exit_code.get_or_insert(code))
     }
@@ -1186,7 +1194,7 @@ impl Client {
     /// that end.
     fn ended_answer(&self, condition: &WaitCondition, code: i32) -> Option<WaitResult> {
         let files = self.inner.files.as_ref()?;
-        let record = ExitRecord::read(&files.exit).ok()?;
+        let record = server_record(&files.exit)?;
         (record.code == code).then(|| record.wait_answer(condition))
     }
 
@@ -1194,7 +1202,7 @@ impl Client {
     /// exited before `t`.
     fn exited_before(&self, t: SystemTime) -> Option<i32> {
         let files = self.inner.files.as_ref()?;
-        let record = ExitRecord::read(&files.exit).ok()?;
+        let record = server_record(&files.exit)?;
         (record.ended_by()? <= t).then_some(record.code)
     }
 

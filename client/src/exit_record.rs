@@ -60,6 +60,14 @@ pub struct ExitRecord {
     /// The same with colours and attributes (ANSI), when known.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub final_screen_ansi: Option<Box<ScreenResp>>,
+    /// The supervisor died (was SIGKILLed, say) before the program ended:
+    /// its guardian ended the tree and wrote this record, with no output
+    /// or screen, and `code`/`signal` are the guardian's account (the
+    /// program's own status went with its supervisor): 9 (137) when the
+    /// program outlived the grace period and got SIGKILL, else 1 (129),
+    /// the hang-up of its terminal. Absent (false) otherwise.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub supervisor_died: bool,
 }
 
 /// What an exit record's `output_tail` holds from a given output offset on

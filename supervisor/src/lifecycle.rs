@@ -15,12 +15,16 @@
 //! never on the runtime's thread.
 
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use nix::errno::Errno;
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
+use serde::{Deserialize, Serialize};
+
+use crate::exit_record::ExitRecord;
 
 /// After SIGTERM, how long before SIGHUP is sent as well.
 const HANGUP_AFTER: Duration = Duration::from_millis(250);
@@ -303,10 +307,56 @@ pub fn become_subreaper() {
 pub struct Lifeline(OwnedFd);
 
 impl Lifeline {
+    /// Tell the guardian the exit record to leave in `socket_dir` should
+    /// this supervisor die: `record` as far as it is known at the start
+    /// (the guardian fills in how and when the session ended). Sent once,
+    /// as one JSON line, before [`Lifeline::release`].
+    pub fn brief(&self, socket_dir: &Path, record: &ExitRecord) {
+        let brief = Brief {
+            socket_dir: socket_dir.to_path_buf(),
+            record: record.clone(),
+        };
+        let Ok(mut line) = serde_json::to_vec(&brief) else {
+            tracing::warn!("cannot brief the guardian: the socket directory is not UTF-8");
+            return;
+        };
+        line.push(b'\n');
+        if line.len() > MAX_BRIEF {
+            tracing::warn!("not briefing the guardian: the command line is too long");
+            return;
+        }
+        let mut rest = &line[..];
+        while !rest.is_empty() {
+            match nix::unistd::write(&self.0, rest) {
+                Ok(n) => rest = &rest[n..],
+                Err(Errno::EINTR) => {}
+                Err(e) => {
+                    tracing::warn!("cannot brief the guardian: {e}");
+                    return;
+                }
+            }
+        }
+    }
+
     /// The session ended cleanly: tell the guardian to exit quietly.
     pub fn release(self) {
-        let _ = nix::unistd::write(&self.0, b"x");
+        let _ = nix::unistd::write(&self.0, RELEASE);
     }
+}
+
+/// The byte that releases the guardian (never the first of a [`Brief`]
+/// line, which is JSON).
+const RELEASE: &[u8] = b"x";
+/// The longest brief sent to a guardian (it keeps it while it waits).
+const MAX_BRIEF: usize = 64 << 10;
+
+/// What a guardian needs to leave an exit record for its supervisor.
+#[derive(Serialize, Deserialize)]
+struct Brief {
+    /// The session's socket directory (absolute).
+    socket_dir: PathBuf,
+    /// The record, but for how and when the session ended.
+    record: ExitRecord,
 }
 
 /// The first argument that starts `hm` as a guardian (see [`guardian_main`]).
@@ -369,8 +419,9 @@ pub fn spawn_guardian(child: Pid, grace: Duration) -> Result<(Pid, Lifeline), Er
     }
 }
 
-/// Wait on the lifeline's read end; if the supervisor dies without
-/// releasing it (end of file), end the tree.
+/// Wait on the lifeline's read end, keeping the supervisor's [`Brief`];
+/// if the supervisor dies without releasing it (end of file), end the tree
+/// and leave the exit record the brief describes.
 fn guard(lifeline: &impl std::os::fd::AsFd, child: Pid, grace: Duration) {
     // SAFETY: setting signal dispositions.
     unsafe {
@@ -378,17 +429,88 @@ fn guard(lifeline: &impl std::os::fd::AsFd, child: Pid, grace: Duration) {
             libc::signal(sig, libc::SIG_IGN);
         }
     }
-    let mut buf = [0u8; 1];
-    let n = loop {
+    let mut got: Vec<u8> = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
         match nix::unistd::read(lifeline.as_fd(), &mut buf) {
             Err(Errno::EINTR) => continue,
-            other => break other.unwrap_or(0),
+            Ok(0) | Err(_) => break,
+            Ok(n) => {
+                got.extend_from_slice(&buf[..n]);
+                let brief_end = got.iter().position(|&b| b == b'\n').map_or(0, |i| i + 1);
+                if got[brief_end..].starts_with(RELEASE) {
+                    return;
+                }
+            }
         }
-    };
-    if n == 0 {
-        sweep(child, grace);
+    }
+    let signal = sweep(child, grace);
+    let brief = got
+        .split(|&b| b == b'\n')
+        .next()
+        .and_then(|line| serde_json::from_slice::<Brief>(line).ok());
+    if let Some(brief) = brief {
+        leave_record(brief, signal);
     }
 }
+
+/// Write the exit record of a supervisor that died, unless the id is
+/// someone else's by now: with the pidfile's lock held (as a starting
+/// supervisor takes it, and then removes a stale record), and only where
+/// no record is (one there is the supervisor's own, written before it
+/// died, or a newer session's).
+fn leave_record(brief: Brief, signal: Signal) {
+    use std::os::unix::fs::MetadataExt;
+    let Ok(dir) = crate::paths::SocketDir::open(&brief.socket_dir) else {
+        return;
+    };
+    let Ok(paths) = dir.session(&brief.record.id) else {
+        return;
+    };
+    let deadline = Instant::now() + LOCK_WAIT;
+    // The pidfile may be removed under us (by `hm ls`): open it again.
+    let (file, created) = loop {
+        let created = std::fs::symlink_metadata(&paths.pid).is_err();
+        let Ok(file) = heimdall_client::open_pidfile(&paths.pid) else {
+            return;
+        };
+        // SAFETY: flock on a descriptor we own; the lock goes with the file.
+        if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
+            if Instant::now() >= deadline {
+                // A live supervisor has the id now.
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+            continue;
+        }
+        let same = match (file.metadata(), std::fs::symlink_metadata(&paths.pid)) {
+            (Ok(a), Ok(b)) => a.dev() == b.dev() && a.ino() == b.ino(),
+            _ => false,
+        };
+        if same {
+            break (file, created);
+        }
+        if Instant::now() >= deadline {
+            return;
+        }
+    };
+    if std::fs::symlink_metadata(&paths.exit).is_err() {
+        let mut record = brief.record;
+        record.code = 128 + signal as i32;
+        record.signal = Some(signal as i32);
+        record.ended_at = crate::exit_record::rfc3339_micros(std::time::SystemTime::now());
+        record.supervisor_died = true;
+        let _ = record.write(&paths.exit);
+    }
+    if created {
+        let _ = std::fs::remove_file(&paths.pid);
+    }
+    drop(file);
+}
+
+/// How long the guardian waits for a pidfile lock held for a moment (by
+/// `hm ls`) before it takes the id as taken by a new supervisor.
+const LOCK_WAIT: Duration = Duration::from_millis(300);
 
 /// `hm __hm-guardian FD CHILD GRACE_MS TOKEN`, the guardian that
 /// [`spawn_guardian`] executes: `Some(exit code)` when this process was
@@ -433,8 +555,12 @@ pub fn guardian_main() -> Option<i32> {
     Some(0)
 }
 
-/// The guardian's work once the supervisor is gone: end its tree.
-fn sweep(child: Pid, grace: Duration) {
+/// The guardian's work once the supervisor is gone: end its tree. Returns
+/// the signal that ended the program as far as the guardian can tell (its
+/// status went with the supervisor): SIGKILL when it outlived the grace
+/// period, else SIGHUP, the hang-up its terminal gave it when the
+/// supervisor died and the first signal the guardian sends.
+fn sweep(child: Pid, grace: Duration) -> Signal {
     let group = Pid::from_raw(-child.as_raw());
     let signal_all = |sigs: &[Signal]| {
         let members = tree(None, child, &[]);
@@ -452,9 +578,15 @@ fn sweep(child: Pid, grace: Duration) {
     while signal_all(&stop) && Instant::now() < deadline {
         std::thread::sleep(POLL);
     }
+    let child_left = kill(child, None).is_ok() && !is_zombie(child);
     let deadline = Instant::now() + AFTER_KILL;
     while signal_all(&[Signal::SIGKILL]) && Instant::now() < deadline {
         std::thread::sleep(POLL);
+    }
+    if child_left {
+        Signal::SIGKILL
+    } else {
+        Signal::SIGHUP
     }
 }
 

@@ -254,6 +254,11 @@ pub fn run(launch: Launch, ready: Ready) -> i32 {
                 return Err(ready.fail(1, "failed", &format!("cannot watch the pty: {e}")));
             }
         };
+        if let Some(l) = &lifeline {
+            // What the guardian records should this process die.
+            let dir = std::path::absolute(dir.path()).unwrap_or_else(|_| dir.path().into());
+            l.brief(&dir, &death_record(&session));
+        }
         let listener = match crate::server::bind(&paths.sock) {
             Ok(l) => l,
             Err(e) => {
@@ -350,6 +355,7 @@ async fn serve(
         final_screen_ansi: session
             .screen_snapshot(ScreenFormat::Ansi, RECORDED_SCROLLBACK)
             .map(Box::new),
+        supervisor_died: false,
     };
     if let Err(e) = record.write(&paths.exit) {
         tracing::warn!("cannot write the exit record {}: {e}", paths.exit.display());
@@ -371,6 +377,30 @@ async fn serve(
         h.abort();
     }
     status
+}
+
+/// The exit record of `session` as far as it is known at its start: what
+/// the guardian completes and writes if this supervisor dies
+/// ([`crate::lifecycle::Lifeline::brief`]).
+fn death_record(session: &Session) -> ExitRecord {
+    ExitRecord {
+        id: session.id.clone(),
+        command: session.command.clone(),
+        cwd: session.cwd.clone(),
+        pid: session.pid().as_raw() as u32,
+        code: 0,
+        signal: None,
+        started_at: rfc3339_millis(session.started_at),
+        ended_at: String::new(),
+        output_tail: String::new(),
+        output_tail_bytes: None,
+        output_tail_offset: None,
+        output_offset: None,
+        screen: None,
+        final_screen: None,
+        final_screen_ansi: None,
+        supervisor_died: true,
+    }
 }
 
 fn termination_signals() -> nix::sys::signal::SigSet {

@@ -142,6 +142,83 @@ fn sigkilled_supervisor_leaves_no_tree_and_stale_files_are_taken_over() {
     assert!(c.status().2);
 }
 
+/// `hm status ID --json` of an exited session, once it says so.
+fn exited_status(env: &Env, id: &str) -> serde_json::Value {
+    poll(&format!("{id} to be shown exited"), DEADLINE, || {
+        let out = env.run(&["status", id, "--json"]);
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).ok()?;
+        (v["state"] == "exited").then_some(v)
+    })
+}
+
+/// A session whose supervisor was SIGKILLed still says how it ended: its
+/// guardian leaves the exit record (a program that hangs up with its
+/// terminal: signal 1; one that ignores SIGHUP and SIGTERM: SIGKILL after
+/// the grace period), `hm ls --all` lists it as exited, `hm wait --exit`
+/// answers, and the id starts again at once as a new, live session.
+#[test]
+fn a_sigkilled_supervisor_still_leaves_an_exit_record() {
+    let env = Env::new();
+    env.start("hup", &[], &["sleep", "600"]);
+    env.start(
+        "stubborn",
+        &["--kill-grace-ms", "500"],
+        &["sh", "-c", "trap '' HUP TERM; exec sleep 600"],
+    );
+    let mut children = Vec::new();
+    for (id, signal) in [("hup", 1), ("stubborn", 9)] {
+        let (sup, child) = env.pids(id);
+        children.push(child);
+        // SAFETY: kill(2) on the supervisor this test started.
+        unsafe { libc::kill(sup, libc::SIGKILL) };
+        let v = exited_status(&env, id);
+        assert_eq!(v["signal"], signal, "{v}");
+        assert_eq!(v["code"], 128 + signal, "{v}");
+        assert_eq!(v["pid"], child, "{v}");
+        assert_eq!(v["supervisor_died"], true, "{v}");
+        assert_eq!(v["command"][0], if signal == 1 { "sleep" } else { "sh" });
+        poll(&format!("{id}'s child to be gone"), DEADLINE, || {
+            (!alive(child)).then_some(())
+        });
+        let text = env.ok(&["status", id]);
+        assert!(
+            text.contains(&format!("killed by signal {signal}, code {}", 128 + signal))
+                && text.contains("its supervisor died"),
+            "{text}"
+        );
+        let ls: serde_json::Value =
+            serde_json::from_str(&env.ok(&["ls", "--all", "--json"])).unwrap();
+        let row = ls
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["id"] == id)
+            .unwrap_or_else(|| panic!("{id} is listed: {ls}"));
+        assert_eq!(row["state"], "exited", "{row}");
+        assert_eq!(row["code"], 128 + signal, "{row}");
+        let out = env.run(&["wait", id, "--exit", "--json"]);
+        let w: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(w["until"], "exit", "{w}");
+        assert_eq!(w["code"], 128 + signal, "{w}");
+        assert_eq!(out.status.code(), Some(128 + signal));
+    }
+    // The id starts again at once, and the new session is not shown the
+    // old record.
+    env.start("hup", &[], &["sleep", "600"]);
+    let v: serde_json::Value = serde_json::from_str(&env.ok(&["status", "hup", "--json"])).unwrap();
+    assert_eq!(v["alive"], true, "{v}");
+    assert_ne!(v["pid"], children[0], "{v}");
+    let ls: serde_json::Value = serde_json::from_str(&env.ok(&["ls", "--json"])).unwrap();
+    assert!(
+        ls.as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["id"] == "hup" && r["alive"] == true),
+        "{ls}"
+    );
+    env.ok(&["kill", "hup"]);
+}
+
 #[test]
 fn ls_removes_stale_files_of_a_dead_supervisor() {
     let env = Env::new();

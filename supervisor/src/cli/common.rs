@@ -166,9 +166,13 @@ pub fn find(dir: &SocketDir, id: &str) -> anyhow::Result<Found> {
 /// The exit record of a session whose connection ended without its EXIT,
 /// waited for a little (a session that exits at once may close before its
 /// EXIT is read); `None`: the connection was lost while the session ran
-/// (its supervisor was killed, say).
+/// (its supervisor was killed, say), also when its guardian has left a
+/// record of that ([`ExitRecord::supervisor_died`]): whether that record
+/// is there yet is a race.
 pub fn exit_recorded(paths: &SessionPaths) -> Option<ExitRecord> {
-    paths.exit_record_within(Duration::from_secs(2))
+    paths
+        .exit_record_within(Duration::from_secs(2))
+        .filter(|rec| !rec.supervisor_died)
 }
 
 /// The error of a stream (`hm tail -f`, `hm events`) that ended without
@@ -259,9 +263,14 @@ fn find_live(cfg: &Config, id: &str) -> anyhow::Result<SessionPaths> {
 
 /// "code 0" / "killed by signal 15 (code 143)".
 pub fn exit_phrase(rec: &ExitRecord) -> String {
-    match rec.signal {
+    let phrase = match rec.signal {
         Some(sig) => format!("killed by signal {sig}, code {}", rec.code),
         None => format!("code {}", rec.code),
+    };
+    if rec.supervisor_died {
+        format!("{phrase}; its supervisor died")
+    } else {
+        phrase
     }
 }
 

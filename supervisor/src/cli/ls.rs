@@ -107,6 +107,7 @@ fn exited_row(rec: &ExitRecord) -> Value {
         "ended_at": rec.ended_at,
         "command": rec.command,
         "cwd": rec.cwd,
+        "supervisor_died": rec.supervisor_died,
     })
 }
 

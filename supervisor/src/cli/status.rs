@@ -119,6 +119,7 @@ pub fn run(common: &Common, args: StatusArgs) -> anyhow::Result<i32> {
                     "ended_at": rec.ended_at,
                     "command": rec.command,
                     "cwd": rec.cwd,
+                    "supervisor_died": rec.supervisor_died,
                 }))?;
             } else {
                 let ago = since_rfc3339(&rec.ended_at)
