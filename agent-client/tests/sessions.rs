@@ -8,7 +8,10 @@ mod common;
 
 use std::time::Duration;
 
-use common::sessions::{calls, exited_but_served, hm, tool_result, unique, Sessions};
+use common::sessions::{
+    calls, exited_but_served, held_config, hm, hold_after_exit, tool_result, unique, Sessions,
+    HELD_COMMAND,
+};
 use common::{text_reply, FakeServer, DEADLINE};
 use heimdall_agent::agent::{Agent, LoopLimits, TurnEnd};
 use heimdall_agent::provider::{Provider, ProviderKind, ProviderSettings, RetryPolicy};
@@ -741,4 +744,70 @@ async fn status_screen_and_read_answer_from_the_exit_record_after_the_end() {
     // Read again from where that read ended: nothing new comes.
     let (err, text) = call_full(&tools, "session_read", json!({"id": id})).await;
     assert!(!err && text.contains("no new output"), "{text}");
+}
+
+/// The tool calls of a turn run concurrently: starts made at once still
+/// keep within max_sessions (each either reaps an idle session or is
+/// refused), and every session that is running is one the agent owns.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_starts_keep_within_the_cap() {
+    let sessions = Sessions::new();
+    let tools = session_tools(&sessions, 2);
+    let ids: Vec<String> = (0..6).map(|i| unique(&format!("agent-cap{i}"))).collect();
+    let starts = ids.iter().map(|id| {
+        let tools = tools.clone();
+        let args = json!({"command": "cat", "id": id});
+        async move { call(&tools, "session_start", args, Duration::from_secs(60)).await }
+    });
+    let answers = futures_util::future::join_all(starts).await;
+    let mut started = 0;
+    for (err, text) in &answers {
+        if *err {
+            assert!(text.contains("max_sessions"), "{text}");
+        } else {
+            assert!(text.contains("started session"), "{text}");
+            started += 1;
+        }
+    }
+    assert!(started >= 2, "{answers:?}");
+    let running = SocketDir::new(sessions.path()).running().expect("list");
+    assert!(running.len() <= 2, "{running:?} run; answers {answers:?}");
+    assert_eq!(tools.owned_live().await.len(), running.len());
+}
+
+/// At the end the agent kills only the sessions whose program still runs:
+/// one whose program has exited by itself, its supervisor still finishing,
+/// is not among those it says it ended (asked to end then, it did at once).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cleanup_lists_only_the_sessions_it_ended() {
+    let sessions = Sessions::new();
+    let (_config_dir, config) = held_config();
+    let launcher = Launcher::new()
+        .hm(hm())
+        .socket_dir(sessions.path())
+        .config(&config);
+    let tools = SessionTools::new(
+        launcher,
+        sessions.path().to_path_buf(),
+        4,
+        std::env::temp_dir(),
+    );
+    let (running, exited) = (unique("agent-running"), unique("agent-exited"));
+    start(&tools, &running, "cat").await;
+    start(&tools, &exited, HELD_COMMAND[2]).await;
+    let held = hold_after_exit(sessions.path(), &exited).await;
+    assert!(sessions.live(&exited));
+    // Cleanup ends the sessions in the order they started: once the running
+    // one is gone, the exited one's supervisor is let go to finish.
+    let cleanup = tokio::spawn({
+        let tools = tools.clone();
+        async move { tools.cleanup(Duration::from_secs(15)).await }
+    });
+    let gone = tokio::time::Instant::now() + DEADLINE;
+    while sessions.live(&running) {
+        assert!(tokio::time::Instant::now() < gone, "{running} still runs");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    drop(held);
+    assert_eq!(cleanup.await.expect("cleanup"), [running.as_str()]);
 }

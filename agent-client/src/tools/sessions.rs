@@ -87,6 +87,9 @@ pub struct SessionTools {
     cap: usize,
     work_dir: PathBuf,
     state: Arc<Mutex<Shared>>,
+    /// Held by a start from its look at the count under the cap until the
+    /// new session is counted, so concurrent starts cannot all see room.
+    starting: Arc<Mutex<()>>,
 }
 
 type ToolResult = Result<ToolOutput, String>;
@@ -126,6 +129,7 @@ impl SessionTools {
             cap: cap.max(1),
             work_dir,
             state: Arc::new(Mutex::new(Shared::default())),
+            starting: Arc::new(Mutex::new(())),
         }
     }
 
@@ -187,12 +191,20 @@ impl SessionTools {
             .is_ok_and(|e| matches!(e.liveness, Liveness::Live(_)))
     }
 
-    /// Kill every session the agent started that still runs and wait (up
-    /// to `grace`) for each to end. Returns the ids killed.
+    /// Kill every session the agent started whose program still runs and
+    /// wait (up to `grace`) for each to end. Returns the ids killed (not
+    /// those that had ended by themselves, their supervisor still there).
     pub async fn cleanup(&self, grace: Duration) -> Vec<String> {
         let ids = self.owned_live().await;
         let mut killed = Vec::new();
         for id in ids {
+            let ended = match self.client(&id).await {
+                Ok(c) => c.status().await.is_ok_and(|s| !s.alive),
+                Err(_) => self.has_ended(&id),
+            };
+            if ended {
+                continue;
+            }
             if self.kill(&id, grace).await.is_ok() {
                 killed.push(id);
             }
@@ -394,6 +406,9 @@ impl SessionTools {
             Some(d) => self.work_dir.join(d),
             None => self.work_dir.clone(),
         };
+        // One start at a time from the count to the new session counted
+        // (the tool calls of a turn run concurrently).
+        let one_at_a_time = self.starting.lock().await;
         let reaped = self.make_room().await?;
         let started = self
             .launcher
@@ -410,6 +425,7 @@ impl SessionTools {
             id: started.id.clone(),
             last_used: Instant::now(),
         });
+        drop(one_at_a_time);
         let pid = started
             .pid
             .map(|p| format!(" (pid {p})"))

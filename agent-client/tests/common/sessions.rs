@@ -105,33 +105,50 @@ pub struct ExitedButServed {
     _stuck: std::os::unix::net::UnixStream,
 }
 
-/// Start session `id` in socket directory `dir` with `hm`, flood its
-/// output past a subscriber that reads nothing, SIGKILL the program (exit
-/// code 137) and wait until the supervisor says it has exited.
-pub async fn exited_but_served(hm: &Path, dir: &Path, id: &str) -> ExitedButServed {
-    use std::io::Write;
-    use std::time::{Duration, Instant};
-
-    let config = tempfile::tempdir().unwrap();
-    let config = config.path().join("held.toml");
+/// A config for `hm` under which a session whose program has exited stays
+/// served while a subscriber reads nothing (see [`hold_after_exit`]); kept
+/// in the returned directory.
+pub fn held_config() -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("held.toml");
     std::fs::write(
         &config,
         "live_window_bytes = 4096\nstall_timeout_ms = 600000\n",
     )
     .unwrap();
+    (dir, config)
+}
+
+/// The command a session passed to [`hold_after_exit`] must run.
+pub const HELD_COMMAND: [&str; 3] = ["sh", "-c", "read x; exec yes flood"];
+
+/// Start session `id` in socket directory `dir` with `hm`, flood its
+/// output past a subscriber that reads nothing, SIGKILL the program (exit
+/// code 137) and wait until the supervisor says it has exited.
+pub async fn exited_but_served(hm: &Path, dir: &Path, id: &str) -> ExitedButServed {
+    let (_config_dir, config) = held_config();
     heimdall_client::Launcher::new()
         .hm(hm)
         .socket_dir(dir)
         .config(&config)
         .start(&heimdall_client::StartOptions {
             id: Some(id.to_string()),
-            command: ["sh", "-c", "read x; exec yes flood"]
-                .map(String::from)
-                .to_vec(),
+            command: HELD_COMMAND.map(String::from).to_vec(),
             ..Default::default()
         })
         .await
         .expect("hm start");
+    hold_after_exit(dir, id).await
+}
+
+/// Session `id` in socket directory `dir`, started with [`held_config`]
+/// running [`HELD_COMMAND`]: flood its output past a subscriber that reads
+/// nothing, SIGKILL the program (exit code 137) and wait until the
+/// supervisor says it has exited.
+pub async fn hold_after_exit(dir: &Path, id: &str) -> ExitedButServed {
+    use std::io::Write;
+    use std::time::{Duration, Instant};
+
     // SUBSCRIBE, then the line that starts the flood, on one connection
     // (handled in order); its answers are never read.
     let mut stuck = std::os::unix::net::UnixStream::connect(dir.join(format!("{id}.sock")))
