@@ -163,9 +163,11 @@ fn a_sigkilled_supervisor_still_leaves_an_exit_record() {
     env.start(
         "stubborn",
         &["--kill-grace-ms", "500"],
-        &["sh", "-c", "trap '' HUP TERM; exec sleep 600"],
+        &["sh", "-c", "trap '' HUP TERM; echo armed; exec sleep 600"],
     );
     let mut children = Vec::new();
+    // Killed only once it ignores them.
+    env.wait_screen("stubborn", "^armed");
     for (id, signal) in [("hup", 1), ("stubborn", 9)] {
         let (sup, child) = env.pids(id);
         children.push(child);
