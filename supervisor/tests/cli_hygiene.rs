@@ -497,4 +497,35 @@ fn report_id_comes_from_the_environment_and_help_says_so() {
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("nosuch"), "{stderr}");
+    // A session started with another `session_env_var` has only that
+    // variable: hm report inside it reads the same configuration.
+    let conf = env.dir.path().join("config").join("heimdall");
+    std::fs::create_dir_all(&conf).unwrap();
+    std::fs::write(
+        conf.join("heimdall.toml"),
+        "session_env_var = \"MY_SESSION\"\n",
+    )
+    .unwrap();
+    let hm = common::hm_bin();
+    let script = "\"$0\" report waiting --prompt from-inside; sleep 600";
+    let out = env
+        .hm()
+        .args(["start", "--id", "rep", "--", "sh", "-c", script])
+        .arg(&hm)
+        .env_remove("HEIMDALL_SESSION_ID")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    env.ok(&["wait", "rep", "--state", "waiting", "--timeout", "30000"]);
+    let v: serde_json::Value =
+        serde_json::from_str(&env.ok(&["explain", "rep", "--json"])).expect("explain json");
+    assert_eq!(v["waiting"]["prompt"], "from-inside", "{v}");
+    let out = env.hm().args(["report", "active"]).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("its MY_SESSION names it"), "{stderr}");
 }

@@ -16,7 +16,8 @@ pub struct ReportArgs {
     /// waiting, active or idle
     #[arg(value_parser = ["waiting", "active", "idle"])]
     pub state: String,
-    /// Session id (inside a session, `HEIMDALL_SESSION_ID` gives it)
+    /// Session id (inside a session, `HEIMDALL_SESSION_ID` — or the
+    /// configured `session_env_var` — gives it)
     #[arg(long, env = "HEIMDALL_SESSION_ID")]
     pub id: Option<String>,
     /// For waiting: the question
@@ -76,14 +77,23 @@ pub fn run(common: &Common, args: ReportArgs) -> anyhow::Result<i32> {
             })
         })
         .collect::<anyhow::Result<Vec<_>>>()?;
-    let id = args.id.as_deref().ok_or_else(|| super::common::Coded {
-        code: "usage".into(),
-        message: "which session? give --id ID, or run hm report inside a session \
-                  (its HEIMDALL_SESSION_ID names it)"
-            .into(),
-        exit: 2,
-    })?;
-    let (_, paths) = live_session(common, id)?;
+    let id = match args.id {
+        Some(id) => id,
+        // A session names itself in the variable the configuration says
+        // (`session_env_var`); clap has looked at the default one.
+        None => {
+            let var = common.load()?.session_env_var;
+            std::env::var(&var).map_err(|_| super::common::Coded {
+                code: "usage".into(),
+                message: format!(
+                    "which session? give --id ID, or run hm report inside a session \
+                     (its {var} names it)"
+                ),
+                exit: 2,
+            })?
+        }
+    };
+    let (_, paths) = live_session(common, &id)?;
     runtime()?.block_on(async {
         let c = open(&paths, "hm report").await?;
         let req = ReportRequest {
