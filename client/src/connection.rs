@@ -117,17 +117,21 @@ struct Inner {
     event_bound: usize,
 }
 
-/// The exit record at `path` when its supervisor wrote it: the end it
-/// would have told a connection. One a guardian left for a supervisor
-/// that died ([`ExitRecord::supervisor_died`]) is not: a connection to
-/// that supervisor was lost, whether or not the record is there yet.
-fn server_record(path: &std::path::Path) -> Option<ExitRecord> {
-    ExitRecord::read(path).ok().filter(|r| !r.supervisor_died)
-}
-
 impl Inner {
     fn lock(&self) -> MutexGuard<'_, Pending> {
         crate::sync::lock(&self.pending)
+    }
+
+    /// The session's exit record (with its files) when its supervisor
+    /// wrote it: the end it would have told a connection. One a guardian
+    /// left for a supervisor that died ([`ExitRecord::supervisor_died`]) is
+    /// not: a connection to that supervisor was lost, whether or not the
+    /// record is there yet.
+    fn server_record(&self) -> Option<ExitRecord> {
+        let files = self.files.as_ref()?;
+        ExitRecord::read(&files.exit)
+            .ok()
+            .filter(|r| !r.supervisor_died)
     }
 
     /// The session's exit code, when known: from EXIT, else from the exit
@@ -137,8 +141,7 @@ impl Inner {
         if let Some(code) = self.lock().exit_code {
             return Some(code);
         }
-        let files = self.files.as_ref()?;
-        let code = server_record(&files.exit)?.code;
+        let code = self.server_record()?.code;
         // An EXIT read meanwhile wins: it is what the server said.
         Some(*self.lock().exit_code.get_or_insert(code))
     }
@@ -1193,16 +1196,14 @@ impl Client {
     /// `code`: the answer from its exit record, when it has the record of
     /// that end.
     fn ended_answer(&self, condition: &WaitCondition, code: i32) -> Option<WaitResult> {
-        let files = self.inner.files.as_ref()?;
-        let record = server_record(&files.exit)?;
+        let record = self.inner.server_record()?;
         (record.code == code).then(|| record.wait_answer(condition))
     }
 
     /// The exit code, when the session's exit record shows that its program
     /// exited before `t`.
     fn exited_before(&self, t: SystemTime) -> Option<i32> {
-        let files = self.inner.files.as_ref()?;
-        let record = server_record(&files.exit)?;
+        let record = self.inner.server_record()?;
         (record.ended_by()? <= t).then_some(record.code)
     }
 
