@@ -811,3 +811,54 @@ async fn cleanup_lists_only_the_sessions_it_ended() {
     drop(held);
     assert_eq!(cleanup.await.expect("cleanup"), [running.as_str()]);
 }
+
+/// A session whose supervisor was SIGKILLed did not end by itself: the
+/// record its guardian leaves (`supervisor_died`, 129 for the hang-up of
+/// its terminal) is not taken for the program's own exit, as `hm wait` and
+/// the client library do not take it: a wait says the connection was lost,
+/// before the record is there and after, and session_status and
+/// session_list say that the supervisor died.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sigkilled_supervisor_is_not_taken_for_the_programs_exit() {
+    let sessions = Sessions::new();
+    let tools = session_tools(&sessions, 4);
+    let limit = Duration::from_secs(30);
+    let id = unique("agent-sigkilled");
+    start(&tools, &id, "sleep 600").await;
+    let files = SocketDir::new(sessions.path()).files(&id).expect("files");
+    let pids = files.read_pids().expect("the pidfile");
+    let exit = json!({"id": id, "until": "exit", "timeout_secs": 25});
+    let in_flight = tokio::spawn({
+        let (tools, exit) = (tools.clone(), exit.clone());
+        async move { call(&tools, "session_wait", exit, limit).await }
+    });
+    // SAFETY: kill(2) on the supervisor this test started.
+    unsafe { libc::kill(pids.supervisor, libc::SIGKILL) };
+    let (err, text) = in_flight.await.expect("the wait");
+    assert!(
+        err && text.contains("lost the connection") && !text.contains("exited with"),
+        "{text}"
+    );
+    let gone = tokio::time::Instant::now() + DEADLINE;
+    while !files.exit_record().is_ok_and(|r| r.supervisor_died) {
+        assert!(
+            tokio::time::Instant::now() < gone,
+            "no record from the guardian"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let (err, text) = call(&tools, "session_wait", exit, limit).await;
+    assert!(
+        err && text.contains("lost the connection")
+            && text.contains("exit code 129 (killed by signal 1), given by its guardian")
+            && text.contains("supervisor died"),
+        "{text}"
+    );
+    let (err, text) = call(&tools, "session_status", json!({"id": id}), limit).await;
+    assert!(
+        !err && text.contains("\"supervisor_died\":true") && text.contains("supervisor died"),
+        "{text}"
+    );
+    let (err, text) = call(&tools, "session_list", json!({}), limit).await;
+    assert!(!err && text.contains("supervisor died"), "{text}");
+}

@@ -123,15 +123,10 @@ impl Inner {
     }
 
     /// The session's exit record (with its files) when its supervisor
-    /// wrote it: the end it would have told a connection. One a guardian
-    /// left for a supervisor that died ([`ExitRecord::supervisor_died`]) is
-    /// not: a connection to that supervisor was lost, whether or not the
-    /// record is there yet.
+    /// wrote it ([`ExitRecord::told_by_supervisor`]).
     fn server_record(&self) -> Option<ExitRecord> {
         let files = self.files.as_ref()?;
-        ExitRecord::read(&files.exit)
-            .ok()
-            .filter(|r| !r.supervisor_died)
+        ExitRecord::read(&files.exit).ok()?.told_by_supervisor()
     }
 
     /// The session's exit code, when known: from EXIT, else from the exit

@@ -91,6 +91,15 @@ pub enum RecordedOutput<'a> {
 }
 
 impl ExitRecord {
+    /// This record when its supervisor wrote it: the end it would have told
+    /// a connection. `None` for one a guardian left for a supervisor that
+    /// died ([`ExitRecord::supervisor_died`]): a connection to that
+    /// supervisor was lost, whether or not the record is there yet, and its
+    /// code is the guardian's account, not the program's own exit.
+    pub fn told_by_supervisor(self) -> Option<ExitRecord> {
+        (!self.supervisor_died).then_some(self)
+    }
+
     /// The last bytes of output as the program wrote them when the record
     /// has them ([`ExitRecord::output_tail_bytes`]), else `output_tail`.
     pub fn tail_bytes(&self) -> &[u8] {

@@ -19,11 +19,21 @@ pub fn screen_text<'a>(lines: impl Iterator<Item = &'a String>) -> String {
     text.trim_end_matches('\n').to_string()
 }
 
-/// How the program ended: its code, and the signal that killed it.
+/// How the program ended: its code, and the signal that killed it; for a
+/// record a guardian left ([`ExitRecord::supervisor_died`]), that these
+/// are the guardian's account (as `hm status` says).
 pub fn exit_phrase(rec: &ExitRecord) -> String {
-    match rec.signal {
+    let phrase = match rec.signal {
         Some(s) => format!("exit code {} (killed by signal {s})", rec.code),
         None => format!("exit code {}", rec.code),
+    };
+    if rec.supervisor_died {
+        format!(
+            "{phrase}, given by its guardian: its supervisor died first (its output and \
+             final screen were not recorded)"
+        )
+    } else {
+        phrase
     }
 }
 
@@ -67,6 +77,7 @@ pub fn status(rec: &ExitRecord) -> ToolOutput {
         "command": rec.command,
         "cwd": rec.cwd,
         "output_offset": rec.output_offset,
+        "supervisor_died": rec.supervisor_died,
     });
     ToolOutput::ok(v.to_string())
 }

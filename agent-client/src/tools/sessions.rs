@@ -148,15 +148,23 @@ impl SessionTools {
     /// What a wait for `condition` on session `id`, which has ended,
     /// answers: from its exit record (waited for a few seconds while its
     /// supervisor finishes; a screen regex is matched on the final screen);
-    /// `why` when there is none.
+    /// `why` when there is none. A record its guardian left for a supervisor
+    /// that died is no answer, as for `hm wait` and the client library
+    /// ([`ExitRecord::told_by_supervisor`]): the connection was lost.
     async fn ended(
         &self,
         id: &str,
         condition: &WaitCondition,
         why: String,
     ) -> Result<WaitResult, String> {
-        let rec = self.record(id).await;
-        rec.map(|r| r.wait_answer(condition)).ok_or(why)
+        let rec = self.record(id).await.ok_or(why)?;
+        let lost = format!(
+            "lost the connection to session {id} before it ended; the program ended with {}",
+            ended_session::exit_phrase(&rec)
+        );
+        rec.told_by_supervisor()
+            .map(|r| r.wait_answer(condition))
+            .ok_or(lost)
     }
 
     /// The exit record of session `id`, waited for a few seconds while its
@@ -444,12 +452,9 @@ impl SessionTools {
             Err(DiscoveryError::Exited(rec)) => {
                 let exited = format!(
                     "started session {} running `{command}`{pid}; the program already exited \
-                     with exit code {}{}",
+                     with {}",
                     started.id,
-                    rec.code,
-                    rec.signal
-                        .map(|s| format!(" (killed by signal {s})"))
-                        .unwrap_or_default(),
+                    ended_session::exit_phrase(&rec),
                 );
                 let screen = ended_session::final_screen_text(&rec, usize::MAX);
                 Ok(if screen.is_empty() {
@@ -468,7 +473,7 @@ impl SessionTools {
         for e in self.dir.list().map_err(|e| e.to_string())? {
             let how = match &e.liveness {
                 Liveness::Live(_) => "running".to_string(),
-                Liveness::Exited(rec) => format!("exited (code {})", rec.code),
+                Liveness::Exited(rec) => format!("exited ({})", ended_session::exit_phrase(rec)),
                 Liveness::Stale => "stale".to_string(),
             };
             let mine = if owned.contains(&e.files.id) {
@@ -772,7 +777,10 @@ impl SessionTools {
             Ok(Some(r)) => r,
             Ok(None) => {
                 self.forget(id).await;
-                let why = format!("session {id}: the connection ended before it answered");
+                let why = format!(
+                    "lost the connection to session {id} before it answered (its supervisor \
+                     went away?)"
+                );
                 self.ended(id, &condition, why).await?
             }
             // No supervisor to ask any more (gone before the connect), or

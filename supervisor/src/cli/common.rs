@@ -167,12 +167,12 @@ pub fn find(dir: &SocketDir, id: &str) -> anyhow::Result<Found> {
 /// waited for a little (a session that exits at once may close before its
 /// EXIT is read); `None`: the connection was lost while the session ran
 /// (its supervisor was killed, say), also when its guardian has left a
-/// record of that ([`ExitRecord::supervisor_died`]): whether that record
-/// is there yet is a race.
+/// record of that ([`ExitRecord::told_by_supervisor`]): whether that
+/// record is there yet is a race.
 pub fn exit_recorded(paths: &SessionPaths) -> Option<ExitRecord> {
     paths
-        .exit_record_within(Duration::from_secs(2))
-        .filter(|rec| !rec.supervisor_died)
+        .exit_record_within(Duration::from_secs(2))?
+        .told_by_supervisor()
 }
 
 /// The error of a stream (`hm tail -f`, `hm events`) that ended without
