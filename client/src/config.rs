@@ -4,7 +4,9 @@
 //! (a 1.0 file stays valid); `[agent]` and `[discord]` are the tables of
 //! `hm-agent` and `hm-discord`. Each program validates only its own part
 //! (and names unknown keys in it): `hm` the top level, the others their
-//! table through [`ConfigFile::section`].
+//! table through [`ConfigFile::section`]. Which keys the top level holds is
+//! known here ([`SUPERVISOR_KEYS`], [`SECTIONS`]), so every program refuses
+//! an unknown one, in the same words, when it loads the file.
 //!
 //! Waterfall: `--config PATH` > `./heimdall.toml` >
 //! `$XDG_CONFIG_HOME/heimdall/heimdall.toml` (default
@@ -18,8 +20,9 @@ use std::path::{Path, PathBuf};
 
 use serde::de::DeserializeOwned;
 
-/// The tables that belong to other programs than `hm`.
-pub const SECTIONS: [&str; 2] = ["agent", "discord"];
+mod top_level;
+
+pub use top_level::{SECTIONS, SUPERVISOR_KEYS};
 
 /// Keys a `./heimdall.toml` in the working directory may not set.
 pub const LOCAL_FORBIDDEN: [&str; 4] = ["allow_root", "env", "socket_dir", "log_file"];
@@ -105,9 +108,12 @@ impl ConfigFile {
             })
     }
 
-    /// Split a file's text into its parts; `origin` decides which keys are allowed.
+    /// Split a file's text into its parts, refusing a top-level key that is
+    /// neither `hm`'s nor another program's table; `origin` decides which
+    /// of `hm`'s keys are allowed.
     pub fn parse(text: &str, origin: ConfigOrigin) -> Result<ConfigFile, String> {
         let mut supervisor: toml::Table = toml::from_str(text).map_err(|e| at_line(text, &e))?;
+        top_level::check(&supervisor)?;
         let mut sections = toml::Table::new();
         for name in SECTIONS {
             if let Some(v) = supervisor.remove(name) {

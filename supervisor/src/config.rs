@@ -3,10 +3,10 @@
 //! applied.
 //!
 //! Finding and splitting the file is [`heimdall_client::ConfigFile`]'s job
-//! (the waterfall, the `[agent]` and `[discord]` tables of the other
-//! programs, the keys a `./heimdall.toml` may not set); this module
-//! validates the top-level keys, which are `hm`'s, and rejects unknown ones
-//! by name.
+//! (the waterfall, which keys the top level holds, the `[agent]` and
+//! `[discord]` tables of the other programs, the keys a `./heimdall.toml`
+//! may not set); this module validates the values of the top-level keys,
+//! which are `hm`'s, and the keys inside its own tables.
 
 use std::path::{Path, PathBuf};
 
@@ -382,6 +382,7 @@ impl Config {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use heimdall_client::config::{SECTIONS, SUPERVISOR_KEYS};
 
     #[test]
     fn unknown_keys_are_named() {
@@ -438,30 +439,22 @@ value = "bar"
         assert_eq!(c.scrollback_bytes, DEFAULT_SCROLLBACK_BYTES);
         assert_eq!(c.detach_key, DEFAULT_DETACH_KEY);
         // Every key of the file format appears in the example.
-        for key in [
-            "socket_dir",
-            "scrollback_bytes",
-            "session_env_var",
-            "kill_process_group",
-            "log_file",
-            "log_level",
-            "log_filter",
-            "detach_key",
-            "classifier",
-            "[[env]]",
-            "kill_grace_ms",
-            "live_window_bytes",
-            "stall_timeout_ms",
-            "echo_poll_us",
-            "allow_root",
-            "cols",
-            "rows",
-            "idle_threshold_ms",
-            "debounce_ms",
-            "waiting_rules",
-        ] {
+        let keys = SUPERVISOR_KEYS.iter().chain(&SECTIONS).copied();
+        for key in keys.chain(["[[env]]", "idle_threshold_ms", "debounce_ms"]) {
             assert!(text.contains(key), "heimdall.example.toml lacks {key}");
         }
+    }
+
+    /// The top-level keys the client library lets through are the keys
+    /// this module reads.
+    #[test]
+    fn the_client_knows_every_key_of_hm() {
+        // serde names every field when it refuses an unknown one.
+        let probe = toml::from_str("\"?\" = 0").unwrap();
+        let e = heimdall_client::config::from_table::<FileConfig>(probe, None).unwrap_err();
+        let (_, fields) = e.split_once("expected one of ").expect(&e);
+        let fields: Vec<&str> = fields.split(", ").map(|f| f.trim_matches('`')).collect();
+        assert_eq!(fields, SUPERVISOR_KEYS);
     }
 
     #[test]

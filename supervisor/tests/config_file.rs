@@ -3,27 +3,25 @@
 //! keys from a ./heimdall.toml in the working directory.
 
 mod common;
+#[path = "../../client/tests/shared/config_file.rs"]
+mod shared;
 
 use common::Env;
+use shared::Part;
 
 #[test]
-fn a_shared_file_with_agent_and_discord_tables_is_accepted() {
-    let env = Env::new();
-    std::fs::write(
-        env.dir.path().join("heimdall.toml"),
-        "scrollback_bytes = 4096\n[agent]\nmodel = \"x\"\n[discord]\nchannel = 1\n",
-    )
-    .unwrap();
-    let out = env.run(&["ls"]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+fn an_unknown_top_level_key_is_refused_naming_the_file_the_key_and_a_hint() {
+    shared::refuses_unknown_top_level_keys(&common::hm_bin(), &["ls"]);
 }
 
 #[test]
-fn an_unknown_key_of_hms_part_is_named() {
+fn every_programs_part_is_accepted_and_only_hms_keys_are_checked() {
+    shared::checks_only_the_parts_it_reads(&common::hm_bin(), &["ls"], &[Part::TopLevel]);
+}
+
+/// A `./heimdall.toml` in the working directory is checked as a named one.
+#[test]
+fn an_unknown_key_of_a_local_file_is_named() {
     let env = Env::new();
     std::fs::write(
         env.dir.path().join("heimdall.toml"),
@@ -31,9 +29,9 @@ fn an_unknown_key_of_hms_part_is_named() {
     )
     .unwrap();
     let out = env.run(&["ls"]);
-    assert!(!out.status.success());
+    assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("scrollback_byte"), "{err}");
+    assert!(err.contains("invalid config heimdall.toml: unknown top-level key `scrollback_byte` (did you mean `scrollback_bytes`?)"), "{err}");
 }
 
 #[test]

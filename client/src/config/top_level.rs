@@ -1,0 +1,118 @@
+//! The keys the top level of `heimdall.toml` holds: `hm`'s keys and the
+//! other programs' tables. Every program refuses any other key there, in
+//! the same words, before it checks the keys of its own part.
+
+/// `hm`'s keys, at the top level of the file as in heimdall 1.0. `hm`
+/// checks their values and the keys inside `[[env]]` and `[classifier.*]`.
+pub const SUPERVISOR_KEYS: [&str; 21] = [
+    "socket_dir",
+    "scrollback_bytes",
+    "session_env_var",
+    "kill_process_group",
+    "log_file",
+    "log_level",
+    "log_filter",
+    "detach_key",
+    "classifier",
+    "env",
+    "kill_grace_ms",
+    "live_window_bytes",
+    "stall_timeout_ms",
+    "echo_poll_us",
+    "allow_root",
+    "cols",
+    "rows",
+    "screen_model",
+    "screen_scrollback_lines",
+    "status_bar",
+    "waiting_rules",
+];
+
+/// The tables that belong to other programs than `hm`.
+pub const SECTIONS: [&str; 2] = ["agent", "discord"];
+
+/// Refuse the first key of `top` (the whole file) that is neither one of
+/// `hm`'s keys nor another program's table: what is wrong names the key as
+/// written (`key \`socket_dri\``, `table [agnet]`) and the key meant, when
+/// one is close (`did you mean \`socket_dir\`?`), else every known key.
+pub(super) fn check(top: &toml::Table) -> Result<(), String> {
+    let known = |k: &str| SUPERVISOR_KEYS.contains(&k) || SECTIONS.contains(&k);
+    let Some((key, value)) = top.iter().find(|(k, _)| !known(k)) else {
+        return Ok(());
+    };
+    let what = match value {
+        toml::Value::Table(_) => format!("table [{key}]"),
+        toml::Value::Array(a) if !a.is_empty() && a.iter().all(toml::Value::is_table) => {
+            format!("table [[{key}]]")
+        }
+        _ => format!("key `{key}`"),
+    };
+    let hint = match closest(key) {
+        Some(meant) if SECTIONS.contains(&meant) => format!(" (did you mean [{meant}]?)"),
+        Some(meant) => format!(" (did you mean `{meant}`?)"),
+        None => format!(
+            "; known keys: {} and the tables {}",
+            SUPERVISOR_KEYS.join(", "),
+            SECTIONS.map(|s| format!("[{s}]")).join(", ")
+        ),
+    };
+    Err(format!("unknown top-level {what}{hint}"))
+}
+
+/// The known key `key` is most likely a typo of: the nearest by edit
+/// distance (a swap of two letters counts as one edit), if near enough.
+fn closest(key: &str) -> Option<&'static str> {
+    SUPERVISOR_KEYS
+        .iter()
+        .chain(&SECTIONS)
+        .map(|k| (strsim::damerau_levenshtein(key, k), *k))
+        .filter(|(distance, k)| *distance <= 1 + k.len() / 5)
+        .min()
+        .map(|(_, k)| k)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn refusal(text: &str) -> String {
+        check(&toml::from_str(text).unwrap()).unwrap_err()
+    }
+
+    #[test]
+    fn a_typo_is_answered_with_the_key_meant() {
+        assert_eq!(
+            refusal("socket_dri = 1"),
+            "unknown top-level key `socket_dri` (did you mean `socket_dir`?)"
+        );
+        assert_eq!(
+            refusal("[agnet]\nmodel = 1"),
+            "unknown top-level table [agnet] (did you mean [agent]?)"
+        );
+        assert_eq!(
+            refusal("[[evn]]\nname = 1"),
+            "unknown top-level table [[evn]] (did you mean `env`?)"
+        );
+        assert_eq!(
+            refusal("row = 1"),
+            "unknown top-level key `row` (did you mean `rows`?)"
+        );
+    }
+
+    #[test]
+    fn a_key_near_none_is_answered_with_every_known_key() {
+        let e = refusal("frobnicate = [1]");
+        assert!(e.starts_with("unknown top-level key `frobnicate`; known keys: socket_dir, "));
+        assert!(e.ends_with(", waiting_rules and the tables [agent], [discord]"));
+    }
+
+    #[test]
+    fn every_known_key_passes() {
+        let top = SUPERVISOR_KEYS
+            .iter()
+            .chain(&SECTIONS)
+            .map(|k| (k.to_string(), toml::Value::Integer(1)))
+            .collect();
+        assert_eq!(check(&top), Ok(()));
+    }
+}
