@@ -127,7 +127,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         _ => repl(&mut agent, &sessions, cfg, cli.json).await,
     };
     let ids = if cli.keep_sessions {
-        sessions.owned_live().await
+        sessions.owned_running().await
     } else {
         sessions.cleanup(Duration::from_secs(10)).await
     };
@@ -302,7 +302,7 @@ async fn repl(
         match prompt {
             "/quit" | "/exit" => break,
             "/sessions" => {
-                let ids = sessions.owned_live().await;
+                let ids = sessions.owned_running().await;
                 eprintln!("sessions started here and running: {}", ids.join(", "));
                 continue;
             }

@@ -290,6 +290,35 @@ async fn no_color_is_set_in_the_environment_of_plain_commands_only() {
     tools.cleanup(Duration::from_secs(15)).await;
 }
 
+/// `hm-agent run PROMPT` with the fake `server` as its model, the
+/// sessions in `sessions` and its home in `home` (its configuration in
+/// `home`/config), keeping its sessions at its end when `keep`.
+fn agent_run(
+    server: &FakeServer,
+    sessions: &Sessions,
+    home: &std::path::Path,
+    keep: bool,
+    prompt: &str,
+) -> tokio::process::Command {
+    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_hm-agent"));
+    cmd.args(["--provider", "openai", "--base-url"])
+        .arg(format!("{}/v1", server.url()))
+        .arg("--work-dir")
+        .arg(home);
+    if keep {
+        cmd.arg("--keep-sessions");
+    }
+    cmd.args(["run", prompt])
+        .env("HOME", home)
+        .env("XDG_CONFIG_HOME", home.join("config"))
+        .env("XDG_DATA_HOME", home.join("data"))
+        .env("HEIMDALL_SOCKET_DIR", sessions.path())
+        .env_remove("OPENAI_API_KEY")
+        .current_dir(home)
+        .kill_on_drop(true);
+    cmd
+}
+
 /// `hm-agent run` with a scripted model that starts a session; returns
 /// whether the session still runs after hm-agent exited.
 async fn run_agent_starting_a_session(sessions: &Sessions, keep: bool) -> bool {
@@ -301,22 +330,7 @@ async fn run_agent_starting_a_session(sessions: &Sessions, keep: bool) -> bool {
     ])
     .await;
     let home = tempfile::tempdir().unwrap();
-    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_hm-agent"));
-    cmd.args(["--provider", "openai", "--base-url"])
-        .arg(format!("{}/v1", server.url()))
-        .arg("--work-dir")
-        .arg(home.path());
-    if keep {
-        cmd.arg("--keep-sessions");
-    }
-    cmd.args(["run", "start a sleeper"])
-        .env("HOME", home.path())
-        .env("XDG_CONFIG_HOME", home.path().join("config"))
-        .env("XDG_DATA_HOME", home.path().join("data"))
-        .env("HEIMDALL_SOCKET_DIR", sessions.path())
-        .env_remove("OPENAI_API_KEY")
-        .current_dir(home.path())
-        .kill_on_drop(true);
+    let mut cmd = agent_run(&server, sessions, home.path(), keep, "start a sleeper");
     let out = tokio::time::timeout(Duration::from_secs(60), cmd.output())
         .await
         .expect("hm-agent finished in time")
@@ -775,13 +789,10 @@ async fn concurrent_starts_keep_within_the_cap() {
     assert_eq!(tools.owned_live().await.len(), running.len());
 }
 
-/// At the end the agent kills only the sessions whose program still runs:
-/// one whose program has exited by itself, its supervisor still finishing,
-/// is not among those it says it ended (asked to end then, it did at once).
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn cleanup_lists_only_the_sessions_it_ended() {
-    let sessions = Sessions::new();
-    let (_config_dir, config) = held_config();
+/// Session tools starting sessions in `sessions` with [`held_config`]
+/// (kept in the directory returned), at most 4.
+fn held_session_tools(sessions: &Sessions) -> (tempfile::TempDir, SessionTools) {
+    let (config_dir, config) = held_config();
     let launcher = Launcher::new()
         .hm(hm())
         .socket_dir(sessions.path())
@@ -792,6 +803,16 @@ async fn cleanup_lists_only_the_sessions_it_ended() {
         4,
         std::env::temp_dir(),
     );
+    (config_dir, tools)
+}
+
+/// At the end the agent kills only the sessions whose program still runs:
+/// one whose program has exited by itself, its supervisor still finishing,
+/// is not among those it says it ended (asked to end then, it did at once).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cleanup_lists_only_the_sessions_it_ended() {
+    let sessions = Sessions::new();
+    let (_config_dir, tools) = held_session_tools(&sessions);
     let (running, exited) = (unique("agent-running"), unique("agent-exited"));
     start(&tools, &running, "cat").await;
     start(&tools, &exited, HELD_COMMAND[2]).await;
@@ -814,7 +835,7 @@ async fn cleanup_lists_only_the_sessions_it_ended() {
 
 /// A session whose supervisor was SIGKILLed did not end by itself: the
 /// record its guardian leaves (`supervisor_died`, 129 for the hang-up of
-/// its terminal) is not taken for the program's own exit, as `hm wait` and
+/// its terminal, or 137) is not taken for the program's own exit, as `hm wait` and
 /// the client library do not take it: a wait says the connection was lost,
 /// before the record is there and after, and session_status and
 /// session_list say that the supervisor died.
@@ -840,17 +861,27 @@ async fn a_sigkilled_supervisor_is_not_taken_for_the_programs_exit() {
         "{text}"
     );
     let gone = tokio::time::Instant::now() + DEADLINE;
-    while !files.exit_record().is_ok_and(|r| r.supervisor_died) {
-        assert!(
-            tokio::time::Instant::now() < gone,
-            "no record from the guardian"
-        );
+    let rec = loop {
+        match files.exit_record() {
+            Ok(rec) if rec.supervisor_died => break rec,
+            _ => assert!(
+                tokio::time::Instant::now() < gone,
+                "no record from the guardian"
+            ),
+        }
         tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    };
+    // The hang-up's 129, or 137 when the program was slow to go (a loaded
+    // machine): the guardian's account either way.
+    let account = format!(
+        "exit code {} (killed by signal {}), given by its guardian",
+        rec.code,
+        rec.signal.unwrap_or_default()
+    );
     let (err, text) = call(&tools, "session_wait", exit, limit).await;
     assert!(
         err && text.contains("lost the connection")
-            && text.contains("exit code 129 (killed by signal 1), given by its guardian")
+            && text.contains(&account)
             && text.contains("supervisor died"),
         "{text}"
     );
@@ -861,4 +892,115 @@ async fn a_sigkilled_supervisor_is_not_taken_for_the_programs_exit() {
     );
     let (err, text) = call(&tools, "session_list", json!({}), limit).await;
     assert!(!err && text.contains("supervisor died"), "{text}");
+}
+
+/// Whether session `id` in `sessions` is between its program's exit and
+/// its supervisor's end: a supervisor holds it, and has not written its
+/// exit record.
+fn exited_not_ended(sessions: &Sessions, id: &str) -> bool {
+    let files = SocketDir::new(sessions.path()).files(id).expect("files");
+    sessions.live(id) && !files.exit.exists()
+}
+
+/// Between the program's exit and its supervisor's end (held long here: a
+/// subscriber that reads nothing holds the rest of a flood), session_status
+/// answers as after the end (exited, with the exit code; it said `dead`,
+/// without the code), and the session is not among those whose program
+/// runs (the `--keep-sessions` listing, `/sessions`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_program_that_exited_before_its_supervisor_ended_has_exited() {
+    let sessions = Sessions::new();
+    let (_config_dir, tools) = held_session_tools(&sessions);
+    let limit = Duration::from_secs(30);
+    let (running, exited) = (unique("agent-runs"), unique("agent-exited"));
+    start(&tools, &running, "cat").await;
+    start(&tools, &exited, HELD_COMMAND[2]).await;
+    let held = hold_after_exit(sessions.path(), &exited).await;
+    assert!(exited_not_ended(&sessions, &exited));
+    let (err, text) = call(&tools, "session_status", json!({"id": exited}), limit).await;
+    let status: Value = serde_json::from_str(&text).expect("JSON");
+    assert!(!err, "{text}");
+    assert_eq!(status["alive"], false, "{text}");
+    assert_eq!(status["state"], "exited", "{text}");
+    assert_eq!(status["code"], 137, "{text}");
+    assert_eq!(status["signal"], 9, "{text}");
+    assert_eq!(tools.owned_running().await, [running.as_str()]);
+    assert!(
+        exited_not_ended(&sessions, &exited),
+        "the supervisor ended meanwhile: not the moment tested"
+    );
+    drop(held);
+    until_supervisor_gone(&sessions, &exited).await;
+    let (err, text) = call(&tools, "session_status", json!({"id": exited}), limit).await;
+    let after: Value = serde_json::from_str(&text).expect("JSON");
+    assert!(!err, "{text}");
+    for key in ["alive", "state", "code", "signal", "pid", "command", "cwd"] {
+        assert_eq!(after[key], status[key], "{key}: {text}");
+    }
+    assert_eq!(
+        tools.cleanup(Duration::from_secs(15)).await,
+        [running.as_str()]
+    );
+}
+
+/// `hm-agent --keep-sessions` says it kept running only the sessions whose
+/// program runs: not one whose program has exited, its supervisor still
+/// finishing (it was listed as kept running).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keep_sessions_does_not_list_a_program_that_has_exited() {
+    let sessions = Sessions::new();
+    hm();
+    let (running, exited) = (unique("agent-kept"), unique("agent-done"));
+    let server = FakeServer::start(vec![
+        calls(&[
+            ("session_start", json!({"command": "cat", "id": running})),
+            (
+                "session_start",
+                json!({"command": HELD_COMMAND[2], "id": exited}),
+            ),
+        ]),
+        calls(&[(
+            "session_wait",
+            json!({"id": exited, "until": "exit", "timeout_secs": 50}),
+        )]),
+        text_reply("done"),
+    ])
+    .await;
+    let home = tempfile::tempdir().unwrap();
+    // The sessions it starts are held after their exit (hm reads the
+    // shared heimdall.toml).
+    let (_config_dir, config) = held_config();
+    let config_dir = home.path().join("config/heimdall");
+    std::fs::create_dir_all(&config_dir).unwrap();
+    std::fs::copy(&config, config_dir.join("heimdall.toml")).unwrap();
+    let agent = agent_run(&server, &sessions, home.path(), true, "start two")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("hm-agent runs");
+    // The agent waits for the program's exit, which this brings about.
+    let dir = SocketDir::new(sessions.path());
+    let gone = tokio::time::Instant::now() + DEADLINE;
+    while dir.connect(&exited, ClientBuilder::new()).await.is_err() {
+        assert!(tokio::time::Instant::now() < gone, "{exited} never started");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let held = hold_after_exit(sessions.path(), &exited).await;
+    let out = tokio::time::timeout(Duration::from_secs(60), agent.wait_with_output())
+        .await
+        .expect("hm-agent finished in time")
+        .expect("hm-agent ran");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        exited_not_ended(&sessions, &exited),
+        "the supervisor ended meanwhile: not the moment tested; {stderr}"
+    );
+    assert!(
+        stderr.contains(&format!(
+            "[sessions kept running (hm attach ID): {running}]"
+        )),
+        "{stderr}"
+    );
+    drop(held);
 }

@@ -3,7 +3,7 @@
 //! it ended, its final screen, and the output the record keeps (its last
 //! 4 KiB).
 
-use heimdall_client::{ExitRecord, RecordedOutput};
+use heimdall_client::{ExitRecord, HelloResp, RecordedOutput};
 use serde_json::json;
 
 use super::{terminal_text, ToolOutput};
@@ -23,10 +23,7 @@ pub fn screen_text<'a>(lines: impl Iterator<Item = &'a String>) -> String {
 /// record a guardian left ([`ExitRecord::supervisor_died`]), that these
 /// are the guardian's account (as `hm status` says).
 pub fn exit_phrase(rec: &ExitRecord) -> String {
-    let phrase = match rec.signal {
-        Some(s) => format!("exit code {} (killed by signal {s})", rec.code),
-        None => format!("exit code {}", rec.code),
-    };
+    let phrase = code_phrase(rec.code, rec.signal);
     if rec.supervisor_died {
         format!(
             "{phrase}, given by its guardian: its supervisor died first (its output and \
@@ -34,6 +31,14 @@ pub fn exit_phrase(rec: &ExitRecord) -> String {
         )
     } else {
         phrase
+    }
+}
+
+/// An exit code, and the signal that killed the program.
+fn code_phrase(code: i32, signal: Option<i32>) -> String {
+    match signal {
+        Some(s) => format!("exit code {code} (killed by signal {s})"),
+        None => format!("exit code {code}"),
     }
 }
 
@@ -78,6 +83,33 @@ pub fn status(rec: &ExitRecord) -> ToolOutput {
         "cwd": rec.cwd,
         "output_offset": rec.output_offset,
         "supervisor_died": rec.supervisor_died,
+    });
+    ToolOutput::ok(v.to_string())
+}
+
+/// `session_status` of a session whose program has exited while its
+/// supervisor still finishes (reads the last output from the terminal;
+/// its exit record is not written yet): as after the end, from the exit
+/// `code` and `signal` the supervisor gives and its `hello`, without the
+/// time of the end.
+pub fn status_before_record(hello: &HelloResp, code: i32, signal: Option<i32>) -> ToolOutput {
+    let s = &hello.session;
+    let v = json!({
+        "id": s.id,
+        "alive": false,
+        "state": "exited",
+        "exited": format!(
+            "the program exited with {}; its supervisor is finishing",
+            code_phrase(code, signal)
+        ),
+        "code": code,
+        "signal": signal,
+        "started_at": s.started_at,
+        "pid": s.pid,
+        "command": s.command,
+        "cwd": s.cwd,
+        "output_offset": hello.output_offset,
+        "supervisor_died": false,
     });
     ToolOutput::ok(v.to_string())
 }

@@ -133,10 +133,36 @@ impl SessionTools {
         }
     }
 
-    /// The ids of the sessions the agent started that still run.
+    /// The ids of the sessions the agent started that a supervisor still
+    /// holds (their program may have exited, the supervisor finishing).
     pub async fn owned_live(&self) -> Vec<String> {
         let ids = self.owned().await;
         ids.into_iter().filter(|id| self.is_live(id)).collect()
+    }
+
+    /// The ids of the sessions the agent started whose program still runs
+    /// (not those whose program has exited, their supervisor finishing).
+    pub async fn owned_running(&self) -> Vec<String> {
+        let mut running = Vec::new();
+        for id in self.owned_live().await {
+            if !self.program_ended(&id).await {
+                running.push(id);
+            }
+        }
+        running
+    }
+
+    /// Whether the program of session `id` has exited: its supervisor says
+    /// so, or the session has ended.
+    async fn program_ended(&self, id: &str) -> bool {
+        let status = match self.client(id).await {
+            Ok(c) => c.status().await.ok(),
+            Err(_) => None,
+        };
+        match status {
+            Some(s) => !s.alive,
+            None => self.has_ended(id),
+        }
     }
 
     /// The ids of every session the agent started, oldest first.
@@ -203,16 +229,9 @@ impl SessionTools {
     /// wait (up to `grace`) for each to end. Returns the ids killed (not
     /// those that had ended by themselves, their supervisor still there).
     pub async fn cleanup(&self, grace: Duration) -> Vec<String> {
-        let ids = self.owned_live().await;
+        let ids = self.owned_running().await;
         let mut killed = Vec::new();
         for id in ids {
-            let ended = match self.client(&id).await {
-                Ok(c) => c.status().await.is_ok_and(|s| !s.alive),
-                Err(_) => self.has_ended(&id),
-            };
-            if ended {
-                continue;
-            }
             if self.kill(&id, grace).await.is_ok() {
                 killed.push(id);
             }
@@ -502,6 +521,9 @@ impl SessionTools {
         let st = self
             .with_client(id, |c| async move { c.status().await })
             .await?;
+        if !st.alive {
+            return self.exited_status(id).await;
+        }
         let mut v = json!({
             "id": id,
             "alive": st.alive,
@@ -520,6 +542,30 @@ impl SessionTools {
             v["output_offset"] = json!(h.output_offset);
         }
         Ok(ToolOutput::ok(v.to_string()))
+    }
+
+    /// The status of session `id`, whose program has exited, its
+    /// supervisor finishing: as after the end, from the exit record once it
+    /// is written, else from the exit the supervisor gives (a WAIT for it
+    /// answers at once).
+    async fn exited_status(&self, id: &str) -> ToolResult {
+        if let Some(rec) = self.dir.files(id).ok().and_then(|f| f.exit_record().ok()) {
+            return Ok(ended_session::status(&rec));
+        }
+        let (exit, hello) = self
+            .with_client(id, |c| async move {
+                let exit = c.wait(WaitCondition::Exit, Some(10_000)).await?;
+                Ok((exit, c.refresh().await?))
+            })
+            .await?;
+        match exit {
+            WaitResult::Exited { code, signal } => {
+                Ok(ended_session::status_before_record(&hello, code, signal))
+            }
+            other => Err(format!(
+                "session {id} answered {other:?} to a wait for its exit"
+            )),
+        }
     }
 
     /// A session's screen; after its end, its final screen from its exit
