@@ -806,6 +806,109 @@ fn held_session_tools(sessions: &Sessions) -> (tempfile::TempDir, SessionTools) 
     (config_dir, tools)
 }
 
+/// A gate a start waits at (a FIFO its `hm` reads a line from), opened
+/// when dropped, so no start is left waiting.
+struct Gate(std::path::PathBuf);
+
+impl Gate {
+    /// Let the start waiting at the gate go on (it may not be reading yet:
+    /// tried for a while).
+    fn open(&self) {
+        use std::io::Write;
+        use std::os::unix::fs::OpenOptionsExt;
+        let until = std::time::Instant::now() + Duration::from_secs(10);
+        while std::time::Instant::now() < until {
+            let fifo = std::fs::OpenOptions::new()
+                .write(true)
+                .custom_flags(libc::O_NONBLOCK)
+                .open(&self.0);
+            if let Ok(mut f) = fifo {
+                let _ = f.write_all(b"go\n");
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Gate {
+    fn drop(&mut self) {
+        self.open();
+    }
+}
+
+/// Starts in one turn do not take turns: a start held up (its `hm start`
+/// waits at a gate) does not hold up another, which answers meanwhile;
+/// the held one goes on once the gate opens. Both were counted under the
+/// cap (2) all along.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_start_does_not_hold_up_another() {
+    use std::os::unix::fs::PermissionsExt;
+    let sessions = Sessions::new();
+    let (slow, quick) = (unique("agent-slow"), unique("agent-quick"));
+    let wrap = tempfile::tempdir().unwrap();
+    let (fifo, entered) = (wrap.path().join("gate"), wrap.path().join("entered"));
+    nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::S_IRWXU).expect("mkfifo");
+    let gate = Gate(fifo.clone());
+    // `hm`, but a start of the slow session first waits at the gate.
+    let script = wrap.path().join("hm");
+    std::fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\ncase \"$*\" in *{slow}*) : > '{}'; read x < '{}';; esac\nexec '{}' \"$@\"\n",
+            entered.display(),
+            fifo.display(),
+            hm().display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let launcher = Launcher::new().hm(&script).socket_dir(sessions.path());
+    let tools = SessionTools::new(
+        launcher,
+        sessions.path().to_path_buf(),
+        2,
+        std::env::temp_dir(),
+    );
+    let limit = Duration::from_secs(30);
+    let held = tokio::spawn({
+        let (tools, slow) = (tools.clone(), slow.clone());
+        async move {
+            let args = json!({"command": "cat", "id": slow});
+            call(&tools, "session_start", args, limit).await
+        }
+    });
+    let gone = tokio::time::Instant::now() + DEADLINE;
+    while !entered.exists() {
+        assert!(
+            tokio::time::Instant::now() < gone,
+            "the slow start never began"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let args = json!({"command": "cat", "id": quick});
+    let quick_start = tokio::time::timeout(
+        Duration::from_secs(20),
+        call(&tools, "session_start", args, limit),
+    )
+    .await;
+    let waited = !held.is_finished();
+    // Both starts end before anything is asserted: no session outlives
+    // the test.
+    gate.open();
+    let (err, text) = held.await.expect("the slow start");
+    assert!(!err, "{text}");
+    let (err, text) = quick_start.expect("the quick start answered while the slow one waited");
+    assert!(!err, "{text}");
+    assert!(waited, "the slow start did not wait at the gate");
+    let mut running = SocketDir::new(sessions.path()).running().expect("list");
+    running.sort();
+    let mut both = [slow, quick];
+    both.sort();
+    assert_eq!(running, both);
+    assert_eq!(tools.cleanup(Duration::from_secs(15)).await.len(), 2);
+}
+
 /// At the end the agent kills only the sessions whose program still runs:
 /// one whose program has exited by itself, its supervisor still finishing,
 /// is not among those it says it ended (asked to end then, it did at once).

@@ -3,6 +3,7 @@
 
 mod ended_session;
 pub mod files;
+mod session_slots;
 pub mod sessions;
 pub mod skills;
 mod terminal_text;

@@ -23,6 +23,7 @@ use serde_json::{json, Value};
 use tokio::sync::{watch, Mutex};
 
 use super::ended_session::{self, screen_text};
+use super::session_slots::{Slot, Starting};
 use super::{opt_str_arg, opt_u64_arg, str_arg, ToolOutput, ToolSet};
 use crate::conversation::ToolSpec;
 
@@ -87,9 +88,12 @@ pub struct SessionTools {
     cap: usize,
     work_dir: PathBuf,
     state: Arc<Mutex<Shared>>,
-    /// Held by a start from its look at the count under the cap until the
-    /// new session is counted, so concurrent starts cannot all see room.
-    starting: Arc<Mutex<()>>,
+    /// The places under the cap held by starts in progress: concurrent
+    /// starts cannot all see room, and do not wait for each other.
+    starting: Starting,
+    /// Held by a start that must reap an idle session to make room (one
+    /// at a time, so two do not reap for one place).
+    reaping: Arc<Mutex<()>>,
 }
 
 type ToolResult = Result<ToolOutput, String>;
@@ -129,7 +133,8 @@ impl SessionTools {
             cap: cap.max(1),
             work_dir,
             state: Arc::new(Mutex::new(Shared::default())),
-            starting: Arc::new(Mutex::new(())),
+            starting: Starting::default(),
+            reaping: Arc::new(Mutex::new(())),
         }
     }
 
@@ -248,13 +253,17 @@ impl SessionTools {
     /// [`DiscoveryError::Exited`] with its exit record.
     async fn connect(&self, id: &str) -> Result<Client, DiscoveryError> {
         validate_id(id)?;
-        let mut st = self.state.lock().await;
-        if let Some(o) = st.owned.iter_mut().find(|o| o.id == id) {
-            o.last_used = Instant::now();
+        {
+            let mut st = self.state.lock().await;
+            if let Some(o) = st.owned.iter_mut().find(|o| o.id == id) {
+                o.last_used = Instant::now();
+            }
+            if let Some(c) = st.clients.get(id) {
+                return Ok(c.client.clone());
+            }
         }
-        if let Some(c) = st.clients.get(id) {
-            return Ok(c.client.clone());
-        }
+        // Connected without the lock: the calls of a turn (to other
+        // sessions, or starts) do not wait for this one.
         let client = self
             .dir
             .connect(id, ClientBuilder::new().name("hm-agent"))
@@ -282,14 +291,18 @@ impl SessionTools {
                 }
             }
         });
-        st.clients.insert(
-            id.to_string(),
-            Connected {
-                client: client.clone(),
-                waiting,
-                watcher,
-            },
-        );
+        let connected = Connected {
+            client: client.clone(),
+            waiting,
+            watcher,
+        };
+        let mut st = self.state.lock().await;
+        // A call that connected meanwhile is followed already: its
+        // connection is kept, this one dropped.
+        if let Some(c) = st.clients.get(id) {
+            return Ok(c.client.clone());
+        }
+        st.clients.insert(id.to_string(), connected);
         Ok(client)
     }
 
@@ -374,13 +387,45 @@ impl SessionTools {
         }
     }
 
-    /// Make room under the cap: kill the oldest idle session the agent
-    /// started. Returns the id reaped, or an error when none is idle.
-    async fn make_room(&self) -> Result<Option<String>, String> {
-        let live = self.owned_live().await;
-        if live.len() < self.cap {
-            return Ok(None);
+    /// A place under the cap for a new session, and the ids of the sessions
+    /// reaped to make it: when there is none, the oldest idle session the
+    /// agent started is killed; an error when none is idle and no start in
+    /// progress may give a place back. Starts take places at once; only
+    /// those that must reap take turns.
+    async fn take_slot(&self) -> Result<(Slot, Vec<String>), String> {
+        let mut reaped = Vec::new();
+        loop {
+            if let Some(slot) = self.free_slot().await {
+                return Ok((slot, reaped));
+            }
+            let _one = self.reaping.lock().await;
+            let given_back = self.starting.given_back();
+            if let Some(slot) = self.free_slot().await {
+                return Ok((slot, reaped));
+            }
+            match self.reap_idle().await? {
+                Some(id) => reaped.push(id),
+                // The starts in progress fill the cap: one may fail, and a
+                // session started may be idle by the time it is counted.
+                None => given_back.await,
+            }
         }
+    }
+
+    /// A place under the cap, if there is one now.
+    async fn free_slot(&self) -> Option<Slot> {
+        // Under the lock that adds sessions: a place given back by a start
+        // whose session is counted (which is live) is not counted twice.
+        let st = self.state.lock().await;
+        let live = st.owned.iter().filter(|o| self.is_live(&o.id)).count();
+        self.starting.take(live, self.cap)
+    }
+
+    /// Kill the oldest idle session the agent started, to make room under
+    /// the cap. Returns the id reaped; `None` when none is idle but starts
+    /// in progress hold places; an error when none is idle.
+    async fn reap_idle(&self) -> Result<Option<String>, String> {
+        let live = self.owned_live().await;
         let mut by_age: Vec<Owned> = {
             let st = self.state.lock().await;
             st.owned
@@ -403,6 +448,9 @@ impl SessionTools {
                 self.kill(&o.id, Duration::from_secs(10)).await?;
                 return Ok(Some(o.id));
             }
+        }
+        if self.starting.held() > 0 {
+            return Ok(None);
         }
         Err(format!(
             "the agent already runs {} sessions (max_sessions) and none is idle; \
@@ -433,10 +481,9 @@ impl SessionTools {
             Some(d) => self.work_dir.join(d),
             None => self.work_dir.clone(),
         };
-        // One start at a time from the count to the new session counted
-        // (the tool calls of a turn run concurrently).
-        let one_at_a_time = self.starting.lock().await;
-        let reaped = self.make_room().await?;
+        // A place under the cap, held until the new session is counted (the
+        // tool calls of a turn run concurrently).
+        let (slot, reaped) = self.take_slot().await?;
         let started = self
             .launcher
             .start(&StartOptions {
@@ -448,18 +495,26 @@ impl SessionTools {
             })
             .await
             .map_err(|e| e.to_string())?;
-        self.state.lock().await.owned.push(Owned {
-            id: started.id.clone(),
-            last_used: Instant::now(),
-        });
-        drop(one_at_a_time);
+        {
+            let mut st = self.state.lock().await;
+            st.owned.push(Owned {
+                id: started.id.clone(),
+                last_used: Instant::now(),
+            });
+            drop(slot);
+        }
         let pid = started
             .pid
             .map(|p| format!(" (pid {p})"))
             .unwrap_or_default();
-        let reaped = reaped
-            .map(|r| format!("\n(session {r} was idle and was killed to stay within max_sessions)"))
-            .unwrap_or_default();
+        let reaped = match reaped.as_slice() {
+            [] => String::new(),
+            [r] => format!("\n(session {r} was idle and was killed to stay within max_sessions)"),
+            rs => format!(
+                "\n(sessions {} were idle and were killed to stay within max_sessions)",
+                rs.join(", ")
+            ),
+        };
         // Connect now, so its events (what it waits for) are followed from
         // the start. A quick command may have run to its end already.
         match self.connect(&started.id).await {
