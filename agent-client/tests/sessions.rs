@@ -1107,3 +1107,117 @@ async fn keep_sessions_does_not_list_a_program_that_has_exited() {
     );
     drop(held);
 }
+
+/// What session_status reports is current at the time of the call, not
+/// what the session said when the agent connected: a model that asks twice
+/// sees the output offset grow by what the program wrote in between, and
+/// the terminal size a newly attached terminal set.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn session_status_reports_the_current_output_offset_and_size() {
+    let sessions = Sessions::new();
+    let id = unique("agent-offset");
+    let server = FakeServer::start(vec![
+        calls(&[(
+            "session_start",
+            json!({"command": "bash --norc --noprofile", "id": id}),
+        )]),
+        calls(&[("session_status", json!({"id": id}))]),
+        text_reply("started"),
+        calls(&[("session_status", json!({"id": id}))]),
+        text_reply("it grew"),
+    ])
+    .await;
+    let tools = session_tools(&sessions, 8);
+    let mut agent = scripted_agent(&server, &tools);
+    let status_of = |reqs: &[common::Recorded], i: usize| -> Value {
+        let text = tool_result(&reqs[i].body, "call_session_status_0");
+        serde_json::from_str(text).unwrap_or_else(|e| panic!("{e}: {text}"))
+    };
+    let end = tokio::time::timeout(
+        Duration::from_secs(60),
+        agent.turn("start bash", &CancellationToken::new(), &mut |_| {}),
+    )
+    .await
+    .expect("the turn finished in time")
+    .expect("the turn succeeded");
+    assert_eq!(end, TurnEnd::Answer("started".into()));
+    let before = status_of(&server.requests(), 2);
+    let first = before["output_offset"]
+        .as_u64()
+        .unwrap_or_else(|| panic!("no output_offset: {before}"));
+
+    // The program writes 3000 bytes and more; a terminal of another size
+    // attaches (and stays, so its size stays).
+    let written = 3000;
+    let (err, text) = call(
+        &tools,
+        "session_submit",
+        json!({"id": id, "text": format!("printf 'x%.0s' {{1..{written}}}; echo; echo MARK-$((40+2))")}),
+        Duration::from_secs(30),
+    )
+    .await;
+    assert!(!err, "{text}");
+    let viewer = SocketDir::new(sessions.path())
+        .connect(&id, ClientBuilder::new().name("test-terminal"))
+        .await
+        .expect("connect");
+    viewer.resize(100, 30).await.expect("resize");
+    let deadline = std::time::Instant::now() + DEADLINE;
+    loop {
+        let out = call_out(
+            &tools,
+            "session_screen",
+            json!({"id": id}),
+            Duration::from_secs(30),
+        )
+        .await;
+        assert!(!out.is_error, "{}", out.text);
+        let sized = out
+            .untrusted_source
+            .as_deref()
+            .is_some_and(|s| s.contains("100x30"));
+        if sized && out.text.lines().any(|l| l.trim() == "MARK-42") {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the output or the size never showed: {:?} {}",
+            out.untrusted_source,
+            out.text
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    let end = tokio::time::timeout(
+        Duration::from_secs(60),
+        agent.turn(
+            "how far has it got?",
+            &CancellationToken::new(),
+            &mut |_| {},
+        ),
+    )
+    .await
+    .expect("the turn finished in time")
+    .expect("the turn succeeded");
+    assert_eq!(end, TurnEnd::Answer("it grew".into()));
+    let reqs = server.requests();
+    assert_eq!(reqs.len(), 5);
+    let after = status_of(&reqs, 4);
+    let second = after["output_offset"]
+        .as_u64()
+        .unwrap_or_else(|| panic!("no output_offset: {after}"));
+    assert!(
+        second >= first + written,
+        "the offset went from {first} to {second} after {written} bytes were written: {after}"
+    );
+    // Not past what the session has written.
+    let now = viewer.refresh().await.expect("hello").output_offset;
+    assert!(second <= now, "{second} > {now}");
+    assert_eq!(
+        (after["cols"].as_u64(), after["rows"].as_u64()),
+        (Some(100), Some(30)),
+        "{after}"
+    );
+    drop(viewer);
+    assert_eq!(tools.cleanup(Duration::from_secs(15)).await, [id.as_str()]);
+}

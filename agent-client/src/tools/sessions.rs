@@ -571,10 +571,19 @@ impl SessionTools {
         }
     }
 
+    /// The status of session `id` as it is now: STATUS for the state and a
+    /// fresh HELLO for the output offset and the terminal size (the one
+    /// cached when the agent connected lags behind).
     async fn live_status(&self, id: &str) -> ToolResult {
-        let c = self.client(id).await?;
-        let st = self
-            .with_client(id, |c| async move { c.status().await })
+        let (st, hello) = self
+            .with_client(id, |c| async move {
+                if c.is_legacy() {
+                    return Ok((c.status().await?, None));
+                }
+                // Pipelined on the one connection, answered in order.
+                let (st, hello) = tokio::try_join!(c.status(), c.refresh())?;
+                Ok((st, Some(hello)))
+            })
             .await?;
         if !st.alive {
             return self.exited_status(id).await;
@@ -591,10 +600,12 @@ impl SessionTools {
             let labels: Vec<&str> = p.options.iter().map(|o| o.label.as_str()).collect();
             v["waiting_for"] = json!({"prompt": p.prompt, "options": labels});
         }
-        if let Some(h) = c.hello() {
+        if let Some(h) = hello {
             v["command"] = json!(h.session.command);
             v["cwd"] = json!(h.session.cwd);
             v["output_offset"] = json!(h.output_offset);
+            v["cols"] = json!(h.session.cols);
+            v["rows"] = json!(h.session.rows);
         }
         Ok(ToolOutput::ok(v.to_string()))
     }
@@ -1058,7 +1069,8 @@ impl ToolSet for SessionTools {
             spec("session_list", "List sessions: running, exited, and which you started.", json!({}), &[]),
             spec(
                 "session_status",
-                "A session's state (idle, active, thinking, streaming, tool_use, waiting, dead), idle time, pid, command; \
+                "A session's state (idle, active, thinking, streaming, tool_use, waiting, dead), idle time, pid, command, cwd, \
+                 output_offset (bytes written so far) and terminal size (cols, rows), all as of the call; \
                  once it has ended: exited, with its exit code, signal and when.",
                 json!({"id": id_param()}),
                 &["id"],
