@@ -116,6 +116,63 @@ fn raw_drain(bytes: u64) -> (u64, f64) {
     (total, secs)
 }
 
+/// The floor of any supervisor's fan-out on this machine: no `hm`, one
+/// thread blocked in `read` on the pty handing what it reads to a second
+/// thread, which writes it (up to 64 KiB at a time) into `subs` Unix
+/// sockets, each drained by a thread of its own as `hm`'s subscribers are.
+/// Bytes per subscriber and seconds.
+fn relay_drain(bytes: u64, subs: usize) -> (Vec<u64>, f64) {
+    let mut pty = raw_spawn(&flood_script(bytes));
+    let (ends, readers): (Vec<UnixStream>, Vec<_>) = (0..subs)
+        .map(|_| {
+            let (ours, mut theirs) = UnixStream::pair().expect("socketpair");
+            let reader = std::thread::spawn(move || {
+                let mut buf = vec![0u8; 256 * 1024];
+                let mut total = 0u64;
+                while let Ok(n @ 1..) = theirs.read(&mut buf) {
+                    total += n as u64;
+                }
+                total
+            });
+            (ours, reader)
+        })
+        .unzip();
+    let (tx, rx) = std::sync::mpsc::channel::<Vec<u8>>();
+    let writer = std::thread::spawn(move || {
+        let mut ends = ends;
+        while let Ok(mut batch) = rx.recv() {
+            while batch.len() < 64 * 1024 {
+                match rx.try_recv() {
+                    Ok(more) => batch.extend_from_slice(&more),
+                    Err(_) => break,
+                }
+            }
+            for end in &mut ends {
+                end.write_all(&batch).expect("relay write");
+            }
+        }
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    let mut buf = vec![0u8; 64 * 1024];
+    let t = Instant::now();
+    write_fd(&pty.master, b"\n");
+    loop {
+        let n = read_fd(&pty.master, &mut buf);
+        if n <= 0 {
+            break;
+        }
+        if tx.send(buf[..n as usize].to_vec()).is_err() {
+            break;
+        }
+    }
+    drop(tx);
+    writer.join().expect("relay writer");
+    let got = readers.into_iter().map(|r| r.join().unwrap_or(0)).collect();
+    let secs = t.elapsed().as_secs_f64();
+    let _ = pty.child.wait();
+    (got, secs)
+}
+
 struct Session {
     dir: PathBuf,
     id: String,
@@ -520,6 +577,7 @@ fn throughput(dir: &Path, tmux_dir: &Path, mib: u64, bytes: u64) {
     let mut one_runs = Vec::new();
     let mut eight_runs = Vec::new();
     let mut plain_runs = Vec::new();
+    let mut relay_runs = Vec::new();
     for round in 0..ROUNDS {
         let (raw_bytes, raw_secs) = raw_drain(bytes);
         assert_eq!(raw_bytes, bytes, "raw drain lost bytes");
@@ -537,6 +595,8 @@ fn throughput(dir: &Path, tmux_dir: &Path, mib: u64, bytes: u64) {
             &["--screen-model=false"],
         );
         plain_runs.push((mbps(bytes, secs), got));
+        let (got, secs) = relay_drain(bytes, 8);
+        relay_runs.push((mbps(bytes, secs), got));
     }
     let best = |runs: &[(f64, Vec<u64>)]| {
         runs.iter()
@@ -548,6 +608,7 @@ fn throughput(dir: &Path, tmux_dir: &Path, mib: u64, bytes: u64) {
     let (one_mbps, one) = best(&one_runs);
     let (eight_mbps, eight) = best(&eight_runs);
     let (plain_mbps, plain) = best(&plain_runs);
+    let (relay_mbps, relay) = best(&relay_runs);
     let tmux = tmux_drain(tmux_dir, bytes);
 
     println!("Drain of {mib} MiB of text lines (`yes … | head -c`), pty in raw mode, best of {ROUNDS} interleaved runs:");
@@ -588,6 +649,12 @@ fn throughput(dir: &Path, tmux_dir: &Path, mib: u64, bytes: u64) {
         plain_mbps,
         &plain,
         &plain_runs,
+    );
+    row(
+        "no hm: a bare two-thread relay to 8 sockets",
+        relay_mbps,
+        &relay,
+        &relay_runs,
     );
     match tmux {
         Some(secs) => println!(

@@ -309,24 +309,37 @@ impl Output {
         let _ = rx.wait_for(|s| *s).await;
     }
 
+    /// The slowest subscriber that paces the child, if any.
+    fn laggard(&self) -> Option<Arc<SubState>> {
+        lock(&self.subs)
+            .iter()
+            .filter(|s| !s.loose.load(Ordering::Acquire))
+            .min_by_key(|s| s.pos.load(Ordering::Acquire))
+            .cloned()
+    }
+
+    /// Whether the slowest pacing subscriber is less than a live window
+    /// behind (whether the pty may be read now).
+    pub fn has_room(&self) -> bool {
+        self.laggard().is_none_or(|sub| self.room_for(&sub))
+    }
+
+    fn room_for(&self, sub: &SubState) -> bool {
+        self.end() - sub.pos.load(Ordering::Acquire) < self.config.live_window as u64
+    }
+
     /// Wait until the slowest pacing subscriber is less than a live window
     /// behind, cutting loose any that makes no progress for the stall timeout
     /// (except a holding one, which is waited for however long it takes).
     pub async fn wait_for_room(&self) {
         let mut woken = false;
-        let window = self.config.live_window as u64;
         let stall = self.config.stall_timeout.as_millis() as u64;
         let mut blocked_since: Option<u64> = None;
         loop {
             let notified = self.progress.notified();
             let end = self.end();
-            let laggard = lock(&self.subs)
-                .iter()
-                .filter(|s| !s.loose.load(Ordering::Acquire))
-                .min_by_key(|s| s.pos.load(Ordering::Acquire))
-                .cloned();
-            let Some(sub) = laggard else { return };
-            if end - sub.pos.load(Ordering::Acquire) < window {
+            let Some(sub) = self.laggard() else { return };
+            if self.room_for(&sub) {
                 return;
             }
             if !woken {

@@ -27,6 +27,7 @@ use std::time::{Duration, Instant, SystemTime};
 use heimdall_protocol::{Event, HelloResp, SessionInfo, StatusResp};
 use nix::unistd::Pid;
 use tokio::io::unix::AsyncFd;
+use tokio::io::Interest;
 use tokio::sync::{broadcast, watch, Notify};
 
 use crate::classify::Tracker;
@@ -90,6 +91,8 @@ pub struct Session {
     next_connection: AtomicU64,
     events: broadcast::Sender<Event>,
     input: Arc<PtyInput>,
+    /// The pty master, watched for writability only (the pump reads
+    /// through a registration of its own).
     master: Arc<AsyncFd<OwnedFd>>,
     exit: watch::Sender<Option<ExitStatus>>,
     /// When the reaper saw the child's exit (the exit record's `ended_at`).
@@ -124,9 +127,14 @@ impl Session {
             &master,
             nix::fcntl::FcntlArg::F_SETFL(nix::fcntl::OFlag::O_NONBLOCK),
         )?;
+        // Only writability: the pump reads through a registration of its
+        // own, which it drops while a thread reads a flood (see `pump`).
         // SAFETY: the OwnedFd stays open, and is the same fd, for as long as
         // the AsyncFd that owns it lives.
-        let master = Arc::new(unsafe { AsyncFd::register(master) }.map_err(|e| e.into_parts().1)?);
+        let master = Arc::new(
+            unsafe { AsyncFd::register_with_interest(master, Interest::WRITABLE) }
+                .map_err(|e| e.into_parts().1)?,
+        );
         let input = Arc::new(PtyInput::new(master.clone()));
         let now = Instant::now();
         let output = Output::new(OutputConfig {

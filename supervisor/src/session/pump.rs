@@ -2,12 +2,26 @@
 //! subscriber ([`crate::output::Output::wait_for_room`]), gathering floods
 //! before waking subscribers, and drains the pty after the child exits.
 //! Each chunk read is also handed to the classifier and the screen model.
+//!
+//! **Floods are read on a thread of their own.** Interactive output is read
+//! in the runtime, on the one thread that also writes to the clients, so a
+//! keystroke's answer crosses no thread. Once a read comes back full (the
+//! program writes faster than it is read), the pump hands the pty to a
+//! blocking thread and takes it out of the runtime's poll set: the thread
+//! reads on while the runtime writes the last batch to the subscribers
+//! (the pty holds only ~4 KiB for its reader, so a program stalls whenever
+//! its reader is busy elsewhere), and the runtime is not woken for each of
+//! the pty's pieces, only once per batch. The pty goes back to the runtime
+//! after [`FLOOD_QUIET`] without output, or when the child exits.
 
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
 use nix::errno::Errno;
+use tokio::io::unix::AsyncFd;
+use tokio::io::Interest;
 
 use super::Session;
 use crate::terminal_queries::{self, Query};
@@ -22,6 +36,8 @@ const FULL_READ: usize = 4095;
 const FLOOD_BATCH: usize = 64 * 1024;
 /// …or this long after the first byte they have not been told about.
 const FLOOD_DELAY: Duration = Duration::from_millis(2);
+/// A flood read on its own thread ends once the pty is quiet this long.
+const FLOOD_QUIET: Duration = Duration::from_millis(5);
 /// After the child exits, the pty is drained until it is quiet this long…
 const DRAIN_QUIET: Duration = Duration::from_millis(100);
 /// …or at most this long (a grandchild may hold the pty and keep writing).
@@ -61,14 +77,29 @@ impl Session {
 
     /// Run the pump until the pty closes, or the child has exited and the
     /// pty has been drained.
-    pub async fn pump(&self) {
+    ///
+    /// The pump reads the pty in the runtime (one thread: no wake-up of
+    /// another thread on the keystroke path) until a flood starts; a flood
+    /// is read on a thread of its own ([`Session::read_flood`]), with the
+    /// pty out of the runtime's poll set meanwhile, so that reading the pty
+    /// overlaps writing to the subscribers and the runtime is not woken for
+    /// every piece the pty hands out.
+    pub async fn pump(self: &Arc<Self>) {
+        let mut reader = match self.pty_reader() {
+            Ok(r) => Some(r),
+            Err(e) => {
+                tracing::error!(error = %e, "cannot watch the pty for output");
+                self.output.close();
+                return;
+            }
+        };
         let mut buf = BytesMut::with_capacity(READ_BLOCK);
         let mut exit = self.exit.subscribe();
         let mut exited_at: Option<Instant> = None;
         let mut last_data = Instant::now();
         // When the first byte subscribers have not been woken for arrived.
         let mut gathering: Option<Instant> = None;
-        loop {
+        while let Some(pty) = reader.as_ref() {
             let paced_from = Instant::now();
             self.output.wait_for_room().await;
             if let Some(at) = exited_at.as_mut() {
@@ -84,12 +115,12 @@ impl Session {
                 Some(at) => {
                     let until = (last_data.max(at) + DRAIN_QUIET).min(at + DRAIN_MAX);
                     tokio::select! {
-                        r = self.master.readable() => r,
+                        r = pty.readable() => r,
                         _ = tokio::time::sleep_until(until.into()) => break,
                     }
                 }
                 None => tokio::select! {
-                    r = self.master.readable() => r,
+                    r = pty.readable() => r,
                     _ = exit.wait_for(Option::is_some) => {
                         exited_at = Some(Instant::now());
                         continue;
@@ -102,70 +133,210 @@ impl Session {
                 },
             };
             let Ok(mut guard) = ready else { break };
-            let fd = self.master.as_raw_fd();
-            let mut eof = false;
-            let mut last_read = 0usize;
-            loop {
-                if buf.capacity() - buf.len() < MIN_READ || buf.len() >= READ_BLOCK {
-                    if !buf.is_empty() {
-                        break;
-                    }
-                    buf.reserve(READ_BLOCK);
-                }
-                let room = READ_BLOCK - buf.len();
-                let spare = buf.spare_capacity_mut();
-                let room = room.min(spare.len());
-                let spare = &mut spare[..room];
-                // SAFETY: reading into the buffer's spare capacity; only the
-                // bytes read are marked initialised.
-                let n = unsafe { libc::read(fd, spare.as_mut_ptr().cast(), spare.len()) };
-                if n > 0 {
-                    // SAFETY: the kernel initialised `n` bytes.
-                    unsafe { buf.set_len(buf.len() + n as usize) };
-                    last_read = n as usize;
-                    if last_read < FULL_READ.min(room) {
-                        // A short read drained the pty. Readiness is edge-
-                        // triggered and the reactor has not run since the
-                        // read, so new data raises a new edge: skip the
-                        // EAGAIN read (it costs a syscall per keystroke).
-                        // A full read means a flood: read on, the child is
-                        // refilling the pty meanwhile.
-                        guard.clear_ready();
-                        break;
-                    }
-                    continue;
-                }
-                if n == 0 {
-                    eof = true;
-                    break;
-                }
-                match Errno::last() {
-                    Errno::EAGAIN => {
-                        guard.clear_ready();
-                        break;
-                    }
-                    Errno::EINTR => continue,
-                    // EIO: every slave fd is closed.
-                    _ => {
-                        eof = true;
-                        break;
-                    }
-                }
+            let turn = read_turn(pty.as_raw_fd(), &mut buf);
+            if turn.drained {
+                // Readiness is edge-triggered and the reactor has not run
+                // since the read, so new data raises a new edge.
+                guard.clear_ready();
             }
             if !buf.is_empty() {
                 last_data = Instant::now();
                 // A full read means the child is writing faster than this:
                 // gather more before waking every subscriber.
-                let flood = last_read >= FULL_READ && !eof && exited_at.is_none();
+                let flood = turn.last_read >= FULL_READ && !turn.eof && exited_at.is_none();
                 self.on_output(buf.split().freeze(), flood);
                 if flood {
                     gathering.get_or_insert(last_data);
+                    if let Some(pty) = reader.take() {
+                        // Out of the runtime's poll set while the thread reads.
+                        let pty = pty.into_inner();
+                        match self.read_flood_on_thread(&pty).await {
+                            FloodEnd::Eof => break,
+                            FloodEnd::Exited => exited_at = Some(Instant::now()),
+                            FloodEnd::Quiet => {}
+                        }
+                        last_data = Instant::now();
+                        gathering = None;
+                        reader = match register_reader(pty) {
+                            Ok(r) => Some(r),
+                            Err(e) => {
+                                tracing::error!(error = %e, "cannot watch the pty for output");
+                                None
+                            }
+                        };
+                    }
                 }
             }
-            if eof {
+            if turn.eof {
                 break;
             }
         }
         self.output.wake();
+    }
+
+    /// The pump's own registration of the pty for reading (a duplicate of
+    /// the master, which the runtime watches only for writability).
+    fn pty_reader(&self) -> std::io::Result<AsyncFd<OwnedFd>> {
+        register_reader(self.master.get_ref().try_clone()?)
+    }
+
+    /// Read a flood from `pty` on a blocking thread until it ends.
+    async fn read_flood_on_thread(self: &Arc<Self>, pty: &OwnedFd) -> FloodEnd {
+        let session = self.clone();
+        let runtime = tokio::runtime::Handle::current();
+        // The pump keeps `pty` open until the thread is done with it.
+        let fd = pty.as_raw_fd();
+        let end = tokio::task::spawn_blocking(move || session.read_flood(fd, &runtime)).await;
+        self.output.wake();
+        end.unwrap_or_else(|e| {
+            tracing::error!(error = %e, "the flood reader failed");
+            FloodEnd::Quiet
+        })
+    }
+
+    /// Read the pty `fd`, blocked in `ppoll(2)` between pieces, paced by the
+    /// slowest subscriber as the pump is and gathering as it does (the
+    /// subscribers are woken once [`FLOOD_BATCH`] has been gathered or
+    /// [`FLOOD_DELAY`] after the first byte they have not been told about),
+    /// until the pty is quiet for [`FLOOD_QUIET`], the child exits (the pump
+    /// drains what is left) or the pty closes.
+    fn read_flood(&self, fd: RawFd, runtime: &tokio::runtime::Handle) -> FloodEnd {
+        let mut buf = BytesMut::with_capacity(READ_BLOCK);
+        let mut gathering: Option<Instant> = None;
+        loop {
+            if !self.output.has_room() {
+                runtime.block_on(self.output.wait_for_room());
+            }
+            if self.exit.borrow().is_some() {
+                return FloodEnd::Exited;
+            }
+            if self.output.unwoken() == 0 {
+                gathering = None;
+            }
+            let wait = match gathering {
+                Some(t) => (t + FLOOD_DELAY).saturating_duration_since(Instant::now()),
+                None => FLOOD_QUIET,
+            };
+            let mut pfd = libc::pollfd {
+                fd,
+                events: libc::POLLIN,
+                revents: 0,
+            };
+            let timeout = libc::timespec {
+                tv_sec: 0,
+                tv_nsec: wait.as_nanos() as libc::c_long,
+            };
+            // SAFETY: one valid pollfd and a valid timeout; no signal mask.
+            let rc = unsafe { libc::ppoll(&mut pfd, 1, &timeout, std::ptr::null()) };
+            if rc == 0 || gathering.is_some_and(|t| t.elapsed() >= FLOOD_DELAY) {
+                if gathering.take().is_some() {
+                    self.output.wake();
+                    continue;
+                }
+                return FloodEnd::Quiet;
+            }
+            if rc < 0 {
+                if Errno::last() == Errno::EINTR {
+                    continue;
+                }
+                return FloodEnd::Quiet;
+            }
+            let turn = read_turn(fd, &mut buf);
+            if !buf.is_empty() {
+                // As in the pump: a short read is not a flood's, so its
+                // output is told at once (it may answer a keystroke).
+                let flood = turn.last_read >= FULL_READ && !turn.eof;
+                let now = Instant::now();
+                self.on_output(buf.split().freeze(), flood);
+                if flood {
+                    gathering.get_or_insert(now);
+                }
+            }
+            if turn.eof {
+                return FloodEnd::Eof;
+            }
+        }
+    }
+}
+
+/// Watch `pty` for reading in the runtime.
+fn register_reader(pty: OwnedFd) -> std::io::Result<AsyncFd<OwnedFd>> {
+    // SAFETY: the OwnedFd stays open, and is the same fd, for as long as the
+    // AsyncFd that owns it lives.
+    unsafe { AsyncFd::register_with_interest(pty, Interest::READABLE) }
+        .map_err(|e| e.into_parts().1)
+}
+
+/// How a flood read on its thread ended.
+enum FloodEnd {
+    /// Nothing came for [`FLOOD_QUIET`].
+    Quiet,
+    /// The child exited.
+    Exited,
+    /// The pty closed.
+    Eof,
+}
+
+/// What one turn of reading the pty found.
+struct Turn {
+    /// Bytes of the last successful read.
+    last_read: usize,
+    /// The pty closed (every slave fd is closed).
+    eof: bool,
+    /// The pty had nothing more (a short read or `EAGAIN`).
+    drained: bool,
+}
+
+/// Read the pty (non-blocking) into `buf` until it has nothing more, the
+/// block is full, or it closes.
+fn read_turn(fd: RawFd, buf: &mut BytesMut) -> Turn {
+    let mut turn = Turn {
+        last_read: 0,
+        eof: false,
+        drained: false,
+    };
+    loop {
+        if buf.capacity() - buf.len() < MIN_READ || buf.len() >= READ_BLOCK {
+            if !buf.is_empty() {
+                return turn;
+            }
+            buf.reserve(READ_BLOCK);
+        }
+        let room = READ_BLOCK - buf.len();
+        let spare = buf.spare_capacity_mut();
+        let room = room.min(spare.len());
+        let spare = &mut spare[..room];
+        // SAFETY: reading into the buffer's spare capacity; only the bytes
+        // read are marked initialised.
+        let n = unsafe { libc::read(fd, spare.as_mut_ptr().cast(), spare.len()) };
+        if n > 0 {
+            // SAFETY: the kernel initialised `n` bytes.
+            unsafe { buf.set_len(buf.len() + n as usize) };
+            turn.last_read = n as usize;
+            if turn.last_read < FULL_READ.min(room) {
+                // A short read drained the pty: skip the EAGAIN read (it
+                // costs a syscall per keystroke). A full read means a
+                // flood: read on, the child is refilling the pty meanwhile.
+                turn.drained = true;
+                return turn;
+            }
+            continue;
+        }
+        if n == 0 {
+            turn.eof = true;
+            return turn;
+        }
+        match Errno::last() {
+            Errno::EAGAIN => {
+                turn.drained = true;
+                return turn;
+            }
+            Errno::EINTR => continue,
+            // EIO: every slave fd is closed.
+            _ => {
+                turn.eof = true;
+                return turn;
+            }
+        }
     }
 }
