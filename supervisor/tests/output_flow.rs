@@ -213,3 +213,27 @@ fn one_mebibyte_input_reaches_a_slow_reader_intact() {
     let mut buf = Vec::new();
     let _ = other.s.read_to_end(&mut buf);
 }
+
+/// Output after a flood, and in the moments a flood is ending, still
+/// reaches the subscribers: the pty, read on the flood's own thread, goes
+/// back to the runtime, round after round.
+#[test]
+fn keystrokes_after_floods_are_answered() {
+    const ROUNDS: usize = 5;
+    let script = format!(
+        "import sys\nfor r in range({ROUNDS}):\n    sys.stdout.write('x' * 3000000 + '\\nREADY %d\\n' % r)\n    sys.stdout.flush()\n    line = sys.stdin.readline()\n    sys.stdout.write('GOT ' + line)\n    sys.stdout.flush()\n"
+    );
+    let env = Env::new();
+    env.start("after", &[], &["python3", "-c", &script]);
+    let mut c = Raw::connect(&env.sock("after"));
+    c.hello();
+    c.send(0x02, &[]);
+    let mut input = Raw::connect(&env.sock("after"));
+    for r in 0..ROUNDS {
+        c.read_output_until(&format!("READY {r}"), |t| t.contains(&format!("READY {r}\r\n")));
+        input.send(0x01, format!("ping {r}\n").as_bytes());
+        c.read_output_until(&format!("GOT ping {r}"), |t| {
+            t.contains(&format!("GOT ping {r}"))
+        });
+    }
+}
