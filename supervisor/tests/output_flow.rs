@@ -230,7 +230,9 @@ fn keystrokes_after_floods_are_answered() {
     c.send(0x02, &[]);
     let mut input = Raw::connect(&env.sock("after"));
     for r in 0..ROUNDS {
-        c.read_output_until(&format!("READY {r}"), |t| t.contains(&format!("READY {r}\r\n")));
+        c.read_output_until(&format!("READY {r}"), |t| {
+            t.contains(&format!("READY {r}\r\n"))
+        });
         input.send(0x01, format!("ping {r}\n").as_bytes());
         c.read_output_until(&format!("GOT ping {r}"), |t| {
             t.contains(&format!("GOT ping {r}"))
