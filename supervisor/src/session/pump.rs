@@ -202,16 +202,18 @@ impl Session {
     /// drains what is left) or the pty closes.
     fn read_flood(&self, fd: RawFd, runtime: &tokio::runtime::Handle) -> FloodEnd {
         let mut buf = BytesMut::with_capacity(READ_BLOCK);
+        // When the first byte read but not yet handed on arrived. Reads are
+        // gathered into blocks as the pump's are: the pty gives ~4 KiB a
+        // read, and each chunk handed on costs the classifier, the ring and
+        // every subscriber's write a turn.
         let mut gathering: Option<Instant> = None;
         loop {
-            if !self.output.has_room() {
+            if gathering.is_none() && !self.output.has_room() {
                 runtime.block_on(self.output.wait_for_room());
             }
             if self.exit.borrow().is_some() {
+                self.hand_on(&mut buf, false);
                 return FloodEnd::Exited;
-            }
-            if self.output.unwoken() == 0 {
-                gathering = None;
             }
             let wait = match gathering {
                 Some(t) => (t + FLOOD_DELAY).saturating_duration_since(Instant::now()),
@@ -230,7 +232,7 @@ impl Session {
             let rc = unsafe { libc::ppoll(&mut pfd, 1, &timeout, std::ptr::null()) };
             if rc == 0 || gathering.is_some_and(|t| t.elapsed() >= FLOOD_DELAY) {
                 if gathering.take().is_some() {
-                    self.output.wake();
+                    self.hand_on(&mut buf, false);
                     continue;
                 }
                 return FloodEnd::Quiet;
@@ -239,22 +241,37 @@ impl Session {
                 if Errno::last() == Errno::EINTR {
                     continue;
                 }
+                self.hand_on(&mut buf, false);
                 return FloodEnd::Quiet;
             }
             let turn = read_turn(fd, &mut buf);
-            if !buf.is_empty() {
-                // As in the pump: a short read is not a flood's, so its
-                // output is told at once (it may answer a keystroke).
-                let flood = turn.last_read >= FULL_READ && !turn.eof;
-                let now = Instant::now();
-                self.on_output(buf.split().freeze(), flood);
-                if flood {
-                    gathering.get_or_insert(now);
-                }
-            }
             if turn.eof {
+                self.hand_on(&mut buf, false);
                 return FloodEnd::Eof;
             }
+            if turn.last_read < FULL_READ {
+                // As in the pump: a short read is not a flood's, so what
+                // was read is told at once (it may answer a keystroke).
+                self.hand_on(&mut buf, false);
+                gathering = None;
+            } else if buf.len() + MIN_READ > READ_BLOCK {
+                // A full block: on to the ring, the subscribers woken per
+                // FLOOD_BATCH.
+                self.hand_on(&mut buf, true);
+                gathering = None;
+            } else {
+                gathering.get_or_insert_with(Instant::now);
+            }
+        }
+    }
+
+    /// Hand what `buf` gathered to the classifier and the ring, and wake
+    /// the subscribers unless `gather` (more is coming).
+    fn hand_on(&self, buf: &mut BytesMut, gather: bool) {
+        if !buf.is_empty() {
+            self.on_output(buf.split().freeze(), gather);
+        } else if !gather {
+            self.output.wake();
         }
     }
 }

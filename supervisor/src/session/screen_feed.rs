@@ -61,8 +61,9 @@ impl Session {
             // most every SCREEN_LAG (see `crate::screen`).
             // Either way the parse runs in the syncer task, after the
             // subscribers woken above have written this output.
-            let recent = now.saturating_duration_since(lock(screen).synced_at) < SCREEN_LAG;
-            if !gather && !recent {
+            // During a flood the lock is not even looked at: the flood's
+            // reader must not wait for a parse under way.
+            if !gather && now.saturating_duration_since(lock(screen).synced_at) >= SCREEN_LAG {
                 self.screen_now.store(true, Ordering::Release);
             }
             self.screen_due.notify_one();
