@@ -254,7 +254,7 @@ impl Session {
                 // was read is told at once (it may answer a keystroke).
                 self.hand_on(&mut buf, false);
                 gathering = None;
-            } else if buf.len() + MIN_READ > READ_BLOCK {
+            } else if block_full(&buf) {
                 // A full block: on to the ring, the subscribers woken per
                 // FLOOD_BATCH.
                 self.hand_on(&mut buf, true);
@@ -304,6 +304,11 @@ struct Turn {
     drained: bool,
 }
 
+/// Whether `buf` has no room for another read in its block.
+fn block_full(buf: &BytesMut) -> bool {
+    buf.capacity() - buf.len() < MIN_READ || buf.len() + MIN_READ > READ_BLOCK
+}
+
 /// Read the pty (non-blocking) into `buf` until it has nothing more, the
 /// block is full, or it closes.
 fn read_turn(fd: RawFd, buf: &mut BytesMut) -> Turn {
@@ -313,7 +318,7 @@ fn read_turn(fd: RawFd, buf: &mut BytesMut) -> Turn {
         drained: false,
     };
     loop {
-        if buf.capacity() - buf.len() < MIN_READ || buf.len() >= READ_BLOCK {
+        if block_full(buf) {
             if !buf.is_empty() {
                 return turn;
             }
