@@ -187,9 +187,9 @@ impl Session {
         // The pump keeps `pty` open until the thread is done with it.
         let fd = pty.as_raw_fd();
         let end = tokio::task::spawn_blocking(move || session.read_flood(fd, &runtime)).await;
-        self.output.wake();
         end.unwrap_or_else(|e| {
             tracing::error!(error = %e, "the flood reader failed");
+            self.output.wake();
             FloodEnd::Quiet
         })
     }
@@ -208,7 +208,7 @@ impl Session {
         // every subscriber's write a turn.
         let mut gathering: Option<Instant> = None;
         loop {
-            if gathering.is_none() && !self.output.has_room() {
+            if !self.output.has_room() {
                 runtime.block_on(self.output.wait_for_room());
             }
             if self.exit.borrow().is_some() {
@@ -256,9 +256,12 @@ impl Session {
                 gathering = None;
             } else if block_full(&buf) {
                 // A full block: on to the ring, the subscribers woken per
-                // FLOOD_BATCH.
+                // FLOOD_BATCH or FLOOD_DELAY after the first byte they
+                // have not been told about.
                 self.hand_on(&mut buf, true);
-                gathering = None;
+                if self.output.unwoken() == 0 {
+                    gathering = None;
+                }
             } else {
                 gathering.get_or_insert_with(Instant::now);
             }
