@@ -239,3 +239,40 @@ fn keystrokes_after_floods_are_answered() {
         });
     }
 }
+
+/// An answer whose last pty read is a full one (here each key is answered
+/// with exactly the 4095 bytes one read of the pty takes) looks like the
+/// start of a flood: it is gathered, not told at once. The subscribers must
+/// still be told of it, within the gathering delay, when nothing follows:
+/// for keys typed back to back (the flood's thread keeps the pty, and some
+/// answer fills its read block) and for keys typed with pauses (each answer
+/// starts in the runtime and the pty moves to the flood's thread).
+#[test]
+fn an_answer_that_ends_on_a_full_read_is_told() {
+    let script = "import os, tty\ntty.setraw(0)\nos.write(1, b'READY')\nwhile True:\n    c = os.read(0, 1)\n    os.write(1, b'y' * 4094 + c)\n";
+    let env = Env::new();
+    env.start("full", &[], &["python3", "-c", script]);
+    let mut c = Raw::connect(&env.sock("full"));
+    c.hello();
+    c.send(0x02, &[]);
+    c.read_output_until("READY", |t| t.contains("READY"));
+    let mut input = Raw::connect(&env.sock("full"));
+    // 40 keys back to back, then 10 after a pause longer than a flood's
+    // quiet time (the pause is the typist's, not a wait for the session).
+    for r in 0..50 {
+        if r >= 40 {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let key = char::from(b'a' + (r % 26) as u8);
+        let started = Instant::now();
+        input.send(0x01, key.to_string().as_bytes());
+        c.read_output_until(&format!("the answer to key {r} ({key:?})"), |t| {
+            t.len() >= 4095 && t.ends_with(key)
+        });
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "key {r}: the answer took {:?}",
+            started.elapsed()
+        );
+    }
+}

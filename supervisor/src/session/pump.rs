@@ -146,11 +146,11 @@ impl Session {
                 let flood = turn.last_read >= FULL_READ && !turn.eof && exited_at.is_none();
                 self.on_output(buf.split().freeze(), flood);
                 if flood {
-                    gathering.get_or_insert(last_data);
+                    let since = *gathering.get_or_insert(last_data);
                     if let Some(pty) = reader.take() {
                         // Out of the runtime's poll set while the thread reads.
                         let pty = pty.into_inner();
-                        match self.read_flood_on_thread(&pty).await {
+                        match self.read_flood_on_thread(&pty, since).await {
                             FloodEnd::Eof => break,
                             FloodEnd::Exited => exited_at = Some(Instant::now()),
                             FloodEnd::Quiet => {}
@@ -180,13 +180,15 @@ impl Session {
         register_reader(self.master.get_ref().try_clone()?)
     }
 
-    /// Read a flood from `pty` on a blocking thread until it ends.
-    async fn read_flood_on_thread(self: &Arc<Self>, pty: &OwnedFd) -> FloodEnd {
+    /// Read a flood from `pty` on a blocking thread until it ends; the
+    /// subscribers have not been told of the output since `untold`.
+    async fn read_flood_on_thread(self: &Arc<Self>, pty: &OwnedFd, untold: Instant) -> FloodEnd {
         let session = self.clone();
         let runtime = tokio::runtime::Handle::current();
         // The pump keeps `pty` open until the thread is done with it.
         let fd = pty.as_raw_fd();
-        let end = tokio::task::spawn_blocking(move || session.read_flood(fd, &runtime)).await;
+        let end =
+            tokio::task::spawn_blocking(move || session.read_flood(fd, &runtime, untold)).await;
         end.unwrap_or_else(|e| {
             tracing::error!(error = %e, "the flood reader failed");
             self.output.wake();
@@ -199,14 +201,17 @@ impl Session {
     /// subscribers are woken once [`FLOOD_BATCH`] has been gathered or
     /// [`FLOOD_DELAY`] after the first byte they have not been told about),
     /// until the pty is quiet for [`FLOOD_QUIET`], the child exits (the pump
-    /// drains what is left) or the pty closes.
-    fn read_flood(&self, fd: RawFd, runtime: &tokio::runtime::Handle) -> FloodEnd {
+    /// drains what is left) or the pty closes. The subscribers have not been
+    /// told of the output since `untold` (the pump gathered it).
+    fn read_flood(&self, fd: RawFd, runtime: &tokio::runtime::Handle, untold: Instant) -> FloodEnd {
         let mut buf = BytesMut::with_capacity(READ_BLOCK);
-        // When the first byte read but not yet handed on arrived. Reads are
-        // gathered into blocks as the pump's are: the pty gives ~4 KiB a
-        // read, and each chunk handed on costs the classifier, the ring and
-        // every subscriber's write a turn.
-        let mut gathering: Option<Instant> = None;
+        // When the first byte the subscribers have not been told of arrived
+        // (read but not handed on, or handed on without waking them): they
+        // are told at the latest FLOOD_DELAY after it. Reads are gathered
+        // into blocks as the pump's are: the pty gives ~4 KiB a read, and
+        // each chunk handed on costs the classifier, the ring and every
+        // subscriber's write a turn.
+        let mut gathering: Option<Instant> = Some(untold);
         loop {
             if !self.output.has_room() {
                 runtime.block_on(self.output.wait_for_room());
@@ -254,16 +259,18 @@ impl Session {
                 // was read is told at once (it may answer a keystroke).
                 self.hand_on(&mut buf, false);
                 gathering = None;
-            } else if block_full(&buf) {
-                // A full block: on to the ring, the subscribers woken per
-                // FLOOD_BATCH or FLOOD_DELAY after the first byte they
-                // have not been told about.
-                self.hand_on(&mut buf, true);
-                if self.output.unwoken() == 0 {
-                    gathering = None;
-                }
             } else {
+                // A full read: more is coming. The subscribers are told
+                // once FLOOD_BATCH has been gathered, at the latest
+                // FLOOD_DELAY after the first byte they have not been
+                // told of (whether it waits in `buf` or in the ring).
                 gathering.get_or_insert_with(Instant::now);
+                if block_full(&buf) {
+                    self.hand_on(&mut buf, true);
+                    if self.output.unwoken() == 0 {
+                        gathering = None;
+                    }
+                }
             }
         }
     }

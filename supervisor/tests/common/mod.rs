@@ -330,6 +330,14 @@ impl Raw {
             Ok(()) => {}
             Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return None,
             Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => return None,
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) =>
+            {
+                panic!("recv: no frame came within the socket's read timeout")
+            }
             Err(e) => panic!("recv: {e}"),
         }
         let len = u32::from_be_bytes([h[1], h[2], h[3], h[4]]) as usize;
