@@ -276,3 +276,51 @@ fn an_answer_that_ends_on_a_full_read_is_told() {
         );
     }
 }
+
+/// A terminal query is answered however the pty's reads cut it: when its
+/// `ESC` ends one chunk of output and the rest starts the next (a read
+/// block or a pty read ends inside it, or the program wrote it in two
+/// pieces), at the end of a large answer or of a short one. (The program
+/// would otherwise wait for an answer that never comes.)
+#[test]
+fn a_query_cut_between_two_reads_is_answered() {
+    let script = r#"
+import os, select, time, tty
+tty.setraw(0)
+os.write(1, b"READY")
+os.read(0, 1)
+for filler in (10, 70000):
+    for q in (b"\x1b[6n", b"\x1b[?6n"):
+        for cut in range(1, len(q)):
+            os.write(1, b"y" * filler + q[:cut])
+            time.sleep(0.01)
+            os.write(1, q[cut:])
+            got = b""
+            while not got.endswith(b"R"):
+                r, _, _ = select.select([0], [], [], 1)
+                if not r:
+                    break
+                got += os.read(0, 64)
+            verdict = b"answered" if got.endswith(b"R") else b"unanswered"
+            os.write(1, b"<%d %r:%s>" % (filler, q[:cut], verdict))
+os.write(1, b"DONE")
+select.select([0], [], [], 100)
+"#;
+    let env = Env::new();
+    env.start("cut", &[], &["python3", "-c", script]);
+    let mut c = Raw::connect(&env.sock("cut"));
+    c.hello();
+    c.send(0x02, &[]);
+    c.read_output_until("READY", |t| t.contains("READY"));
+    c.send(0x01, b"g");
+    let text = c.read_output_until("every query's verdict", |t| t.contains("DONE"));
+    let unanswered: Vec<&str> = text
+        .split('<')
+        .filter_map(|v| v.split_once(":unanswered>"))
+        .map(|(n, _)| n)
+        .collect();
+    assert!(
+        unanswered.is_empty(),
+        "queries cut after these bytes went unanswered: {unanswered:?}"
+    );
+}

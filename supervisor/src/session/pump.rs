@@ -52,7 +52,8 @@ impl Session {
         }
         let now = Instant::now();
         let classified = self.classify_output(now, chunk.len());
-        let queries: Vec<Query> = terminal_queries::find(&chunk).map(|(_, _, q)| q).collect();
+        let mut queries = self.query_across_seam(&chunk);
+        queries.extend(terminal_queries::find(&chunk).map(|(_, _, q)| q));
         self.output.append(chunk);
         if !gather || self.output.unwoken() >= FLOOD_BATCH {
             self.output.wake();
@@ -62,6 +63,30 @@ impl Session {
         if !queries.is_empty() {
             self.answer_queries(&queries);
         }
+    }
+
+    /// A query cut between the output so far and `chunk` (the pty's reads
+    /// may end anywhere, also after a query's `ESC`), found by looking at
+    /// the last bytes of the ring when `chunk` may start a query's rest.
+    fn query_across_seam(&self, chunk: &[u8]) -> Vec<Query> {
+        // Every query's bytes after its ESC are among these.
+        const REST: &[u8] = b"[?056nc";
+        // A query is at most this long.
+        const LONGEST: usize = 5;
+        if !chunk.first().is_some_and(|b| REST.contains(b)) {
+            return Vec::new();
+        }
+        let end = self.output.end();
+        let (_, slices) = self
+            .output
+            .slices_from(end.saturating_sub(LONGEST as u64 - 1));
+        let mut seam = slices.concat();
+        let cut = seam.len();
+        seam.extend_from_slice(&chunk[..chunk.len().min(LONGEST - 1)]);
+        terminal_queries::find(&seam)
+            .filter(|&(at, len, _)| at < cut && at + len > cut)
+            .map(|(_, _, q)| q)
+            .collect()
     }
 
     /// Answer the program's terminal queries as its terminal would (the
