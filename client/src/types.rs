@@ -42,8 +42,13 @@ impl Status {
 /// The answer to SUBMIT.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SubmitResult {
-    /// Whether the program reacted to the Enter within the timeout.
+    /// Whether the program read the line and reacted to it (output or a
+    /// change of state) within the timeout.
     pub accepted: bool,
+    /// Whether the program read the line: `false` when it was still in the
+    /// terminal's input, unread (the program is busy or not reading), at
+    /// the timeout. `true` when a server does not say.
+    pub read: bool,
     /// Whether the text went in as a bracketed paste.
     pub bracketed_paste: bool,
     /// Whether the typed text was echoed before the Enter.

@@ -217,6 +217,10 @@ impl Sessions {
         let r = c.submit(text, None).await.map_err(|e| e.to_string())?;
         Ok(if r.accepted {
             format!("submitted to {id}; the program reacted")
+        } else if !r.read {
+            format!(
+                "typed into {id}, but its program has not read it yet (busy, or not reading input); it stays typed"
+            )
         } else {
             format!("typed into {id}, but the program showed no reaction yet")
         })

@@ -137,19 +137,55 @@ async fn settle(
     }
 }
 
-/// Wait until `deadline` for output beyond `from` or a state change.
-async fn reacted(session: &Session, from: u64, state: State, deadline: Instant) -> bool {
+/// How a program met a submitted line.
+struct Reaction {
+    /// It read the line and then wrote output or changed state (or exited).
+    accepted: bool,
+    /// It read the line: the terminal holds no input it has not read.
+    read: bool,
+}
+
+/// While output came but the line is still unread, how often to look again.
+const READ_POLL: Duration = Duration::from_millis(10);
+
+/// Wait until `deadline` for the program to take the line typed up to
+/// output offset `from`: it reads it (the terminal's own echo of the Enter
+/// is not the program's doing) and writes output beyond `from` or changes
+/// from `state`, or exits.
+async fn reacted(session: &Session, from: u64, state: State, deadline: Instant) -> Reaction {
     let mut watch = session.output.watch();
     loop {
-        if session.output.end() > from
-            || session.state() != state
-            || session.exit_status().is_some()
-        {
-            return true;
+        if session.exit_status().is_some() {
+            return Reaction {
+                accepted: true,
+                read: true,
+            };
         }
+        let read = session.unread_input().is_none_or(|n| n == 0);
+        let moved = session.output.end() > from || session.state() != state;
+        if moved && read {
+            return Reaction {
+                accepted: true,
+                read,
+            };
+        }
+        // Nothing tells when the program reads: once something moved,
+        // look again every READ_POLL.
+        let next = if moved {
+            (Instant::now() + READ_POLL).min(deadline)
+        } else {
+            deadline
+        };
         tokio::select! {
             _ = watch.changed() => {}
-            _ = tokio::time::sleep_until(deadline.into()) => return false,
+            _ = tokio::time::sleep_until(next.into()) => {
+                if Instant::now() >= deadline {
+                    return Reaction {
+                        accepted: false,
+                        read: session.unread_input().is_none_or(|n| n == 0),
+                    };
+                }
+            }
         }
     }
 }
@@ -208,10 +244,11 @@ pub async fn submit(session: Arc<Session>, req: SubmitRequest) -> Result<Value, 
     // then the Enter has nowhere to go and the program did react.
     let _ended_by_the_text = session.input(Bytes::from_static(b"\r")).await;
     let deadline = Instant::now() + timeout.saturating_sub(waited);
-    let accepted = reacted(&session, typed, state, deadline).await;
+    let reaction = reacted(&session, typed, state, deadline).await;
     Ok(json!({
         "ok": true,
-        "accepted": accepted,
+        "accepted": reaction.accepted,
+        "read": reaction.read,
         "bracketed_paste": bracketed,
         "echoed": echoed,
         "output_offset": session.output.end(),

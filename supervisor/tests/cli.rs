@@ -329,6 +329,44 @@ fn hm_run_without_a_terminal_streams_output_and_returns_the_code() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("[session ci exited with code 4]"));
 }
 
+/// A line typed into a program that does not read it is not accepted: the
+/// terminal's own echo of the Enter, or output the program writes anyway,
+/// is not the program taking the line. A program that reads it and answers
+/// has accepted it.
+#[test]
+fn submit_to_a_program_that_does_not_read_is_not_accepted() {
+    let env = Env::new();
+    let submit = |id: &str| {
+        let out = env.run(&["submit", id, "hello", "--timeout", "1000", "--json"]);
+        let v: serde_json::Value =
+            serde_json::from_slice(&out.stdout).expect("hm submit --json prints JSON");
+        (out.status.code(), v)
+    };
+    // Writes a tick every 50 ms and never reads its input.
+    env.start(
+        "ticks",
+        &[],
+        &["sh", "-c", "while :; do echo tick; sleep 0.05; done"],
+    );
+    env.wait_screen("ticks", "tick");
+    let (code, v) = submit("ticks");
+    assert_eq!(code, Some(1), "{v}");
+    assert_eq!(v["accepted"], false, "{v}");
+    assert_eq!(v["read"], false, "{v}");
+    // Only the terminal echoes what is typed.
+    env.start("sleeps", &[], &["sleep", "100"]);
+    let out = env.run(&["submit", "sleeps", "hello", "--timeout", "1000"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("has not read the line"), "{err}");
+    // cat reads the line and writes it back.
+    env.start("cat", &[], &["cat"]);
+    let (code, v) = submit("cat");
+    assert_eq!(code, Some(0), "{v}");
+    assert_eq!(v["accepted"], true, "{v}");
+    assert_eq!(v["read"], true, "{v}");
+}
+
 /// SUBMITs to one session from several connections at once take turns:
 /// each line is typed, entered and confirmed before the next is typed, so
 /// each runs as its own command (they were typed into one line).

@@ -823,6 +823,12 @@ impl SessionTools {
             .await?;
         Ok(ToolOutput::ok(if r.accepted {
             format!("submitted to session {id}; the program reacted")
+        } else if !r.read {
+            format!(
+                "typed the line into session {id}, but its program has not read it yet \
+                 (busy, or not reading input); it stays typed and is read when the program \
+                 next reads: do not send it again"
+            )
         } else {
             format!(
                 "typed the line into session {id}, but the program showed no reaction yet; \

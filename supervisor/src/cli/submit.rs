@@ -31,7 +31,7 @@ pub struct SubmitArgs {
     /// it with `hm send ID --stdin`, then `hm send ID --keys Enter`
     #[arg(long, conflicts_with = "text")]
     pub stdin: bool,
-    /// How long to wait for the program to react to Enter
+    /// How long to wait for the program to read the line and react to it
     #[arg(long, value_name = "MS", default_value_t = crate::requests::SUBMIT_TIMEOUT_MS)]
     pub timeout: u64,
     /// Print the result as JSON
@@ -39,7 +39,8 @@ pub struct SubmitArgs {
     pub json: bool,
 }
 
-/// `hm submit`: exit 0 when the program reacted, 1 when it did not.
+/// `hm submit`: exit 0 when the program read the line and reacted, 1 when
+/// it did not.
 pub fn run(common: &Common, args: SubmitArgs) -> anyhow::Result<i32> {
     let (_, paths) = live_session(common, &args.id)?;
     let text = match args.text {
@@ -59,10 +60,16 @@ pub fn run(common: &Common, args: SubmitArgs) -> anyhow::Result<i32> {
             print_json(&json!({
                 "ok": true,
                 "accepted": r.accepted,
+                "read": r.read,
                 "bracketed_paste": r.bracketed_paste,
                 "echoed": r.echoed,
                 "output_offset": r.output_offset,
             }))?;
+        } else if !r.read {
+            eprintln!(
+                "hm: session {:?} has not read the line within {} ms (its program is busy or not reading input); it stays typed",
+                paths.id, args.timeout
+            );
         } else if !accepted {
             eprintln!(
                 "hm: session {:?} did not react to the line within {} ms",

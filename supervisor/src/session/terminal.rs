@@ -1,7 +1,7 @@
 //! What clients do to the child's terminal: input (written by
 //! [`crate::input::PtyInput`]), its size, and signals to its foreground job.
 
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 
 use bytes::Bytes;
 use heimdall_protocol::{Event, SignalTarget};
@@ -34,6 +34,31 @@ impl Session {
     /// The pty master (for asking the terminal about its foreground process).
     pub fn master_fd(&self) -> std::os::fd::RawFd {
         self.master.as_raw_fd()
+    }
+
+    /// Bytes typed into the terminal that the program has not read yet
+    /// (in canonical mode, those of complete lines), or `None` when the
+    /// terminal cannot tell. Asked of the terminal's program side, opened
+    /// for the question (`TIOCGPTPEER`) and closed at once.
+    pub fn unread_input(&self) -> Option<usize> {
+        // SAFETY: TIOCGPTPEER on the pty master returns a new fd for its
+        // other side (owned from here) or -1.
+        let fd = unsafe {
+            libc::ioctl(
+                self.master.as_raw_fd(),
+                libc::TIOCGPTPEER,
+                libc::O_RDONLY | libc::O_NOCTTY | libc::O_CLOEXEC,
+            )
+        };
+        if fd < 0 {
+            return None;
+        }
+        // SAFETY: `fd` was just opened and is owned by nothing else.
+        let peer = unsafe { OwnedFd::from_raw_fd(fd) };
+        let mut n: libc::c_int = 0;
+        // SAFETY: FIONREAD writes one int through a valid pointer.
+        let rc = unsafe { libc::ioctl(peer.as_raw_fd(), libc::FIONREAD, &mut n) };
+        (rc == 0).then(|| usize::try_from(n).unwrap_or(0))
     }
 
     /// Write bytes to the child's terminal, completely and in order. Waits
