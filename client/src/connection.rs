@@ -988,7 +988,7 @@ impl Client {
     }
 
     /// Type `text` as a line (bracketed paste when the program wants it,
-    /// then Enter) and report whether the program reacted within
+    /// then Enter) and report whether the program read the line and reacted within
     /// `timeout_ms` (the server's default when `None`).
     pub async fn submit(
         &self,
