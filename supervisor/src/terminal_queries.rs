@@ -42,7 +42,7 @@ pub fn find(bytes: &[u8]) -> impl Iterator<Item = (usize, usize, Query)> + '_ {
 }
 
 /// `bytes` without the queries in it (borrowed when there is none).
-pub fn strip(bytes: &[u8]) -> Cow<'_, [u8]> {
+fn strip(bytes: &[u8]) -> Cow<'_, [u8]> {
     let mut found = find(bytes).peekable();
     if found.peek().is_none() {
         return Cow::Borrowed(bytes);
@@ -55,6 +55,54 @@ pub fn strip(bytes: &[u8]) -> Cow<'_, [u8]> {
     }
     out.extend_from_slice(&bytes[at..]);
     Cow::Owned(out)
+}
+
+/// Strips the queries from output that arrives in pieces: the first bytes
+/// of a query cut between two pieces (at most 4) are held back until the
+/// next piece shows whether they begin one. (A terminal shows nothing for
+/// them meanwhile either: it waits for the rest of the sequence.)
+#[derive(Debug, Default)]
+pub struct Stripper {
+    held: Vec<u8>,
+}
+
+impl Stripper {
+    /// `piece`, after what was held back before it, without the queries,
+    /// and without a query's first bytes at its end (held for the next).
+    pub fn strip<'a>(&mut self, piece: &'a [u8]) -> Cow<'a, [u8]> {
+        let joined = if self.held.is_empty() {
+            Cow::Borrowed(piece)
+        } else {
+            let mut joined = std::mem::take(&mut self.held);
+            joined.extend_from_slice(piece);
+            Cow::Owned(joined)
+        };
+        let keep = query_start_at_end(&joined);
+        let body = joined.len() - keep;
+        self.held.extend_from_slice(&joined[body..]);
+        match joined {
+            Cow::Borrowed(b) => strip(&b[..body]),
+            Cow::Owned(v) => Cow::Owned(strip(&v[..body]).into_owned()),
+        }
+    }
+
+    /// Forget what was held back (the stream jumped past it).
+    pub fn reset(&mut self) {
+        self.held.clear();
+    }
+}
+
+/// How many bytes at the end of `bytes` are a query's first bytes (not the
+/// whole query).
+fn query_start_at_end(bytes: &[u8]) -> usize {
+    (1..=4)
+        .rev()
+        .find(|&k| {
+            QUERIES
+                .iter()
+                .any(|(seq, _)| seq.len() > k && bytes.ends_with(&seq[..k]))
+        })
+        .unwrap_or(0)
 }
 
 impl Query {
@@ -102,5 +150,23 @@ mod tests {
         );
         assert_eq!(Query::CursorPosition.answer(None), None);
         assert_eq!(Query::Status.answer(None).unwrap(), b"\x1b[0n");
+    }
+
+    #[test]
+    fn a_query_cut_between_pieces_is_stripped() {
+        let mut s = Stripper::default();
+        assert_eq!(&*s.strip(b"ab\x1b["), b"ab");
+        assert_eq!(&*s.strip(b"6ncd\x1b"), b"cd");
+        assert_eq!(&*s.strip(b"[?"), b"");
+        assert_eq!(&*s.strip(b"6"), b"");
+        assert_eq!(&*s.strip(b"nef"), b"ef");
+        // What is held and turns out to be no query is shown.
+        assert_eq!(&*s.strip(b"gh\x1b["), b"gh");
+        assert_eq!(&*s.strip(b"31mred"), b"\x1b[31mred");
+        assert!(matches!(s.strip(b"plain"), Cow::Borrowed(_)));
+        // A jump forgets it.
+        assert_eq!(&*s.strip(b"\x1b[0"), b"");
+        s.reset();
+        assert_eq!(&*s.strip(b"c"), b"c");
     }
 }

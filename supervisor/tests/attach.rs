@@ -1543,7 +1543,8 @@ fn the_detach_key_detaches_promptly_while_a_paste_waits() {
 
 /// A program asking its terminal where the cursor is (and what it is) gets
 /// one answer, from the supervisor, with or without a terminal attached:
-/// the attached terminal never sees the question (it would answer again).
+/// the attached terminal never sees the question (it would answer again),
+/// also when the question comes in two pieces of output.
 #[test]
 fn terminal_queries_are_answered_once_attached_or_not() {
     let env = Env::new();
@@ -1563,13 +1564,17 @@ def ask(q):
 while not os.path.exists({go:?}):
     select.select([], [], [], 0.05)
 os.remove({go:?})
-res = [ask(b"\x1b[3;5H\x1b[6n"), ask(b"\x1b[5n"), ask(b"\x1b[c")]
+def ask_in_two(first, rest):
+    os.write(1, first)
+    select.select([], [], [], 0.2)
+    return ask(rest)
+res = [ask(b"\x1b[3;5H\x1b[6n"), ask(b"\x1b[5n"), ask(b"\x1b[c"), ask_in_two(b"\x1b[4;7H\x1b[", b"6n")]
 os.write(1, b"\x1b[10;1H" + repr(res).encode() + b"\r\n")
 select.select([0], [], [], 100)
 "#,
         go = go.to_str().unwrap()
     );
-    let want = r"[b'\x1b[3;5R', b'\x1b[0n', b'\x1b[?1;2c']";
+    let want = r"[b'\x1b[3;5R', b'\x1b[0n', b'\x1b[?1;2c', b'\x1b[4;7R']";
     // Nobody attached.
     env.start("alone", &[], &["python3", "-c", &script]);
     std::fs::write(&go, "").unwrap();

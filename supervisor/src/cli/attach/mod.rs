@@ -382,6 +382,7 @@ pub fn attach(common: &Common, id: &str, opts: AttachOptions) -> anyhow::Result<
             history: true,
             repaint_again: false,
             stream: Stream::new(),
+            queries: Default::default(),
             repaints: true,
             pipe_run: opts.stream_without_terminal && !interactive,
             kill_bound: super::kill::kill_bound(cfg.kill_grace_ms),
@@ -481,6 +482,10 @@ struct Attached {
     /// ask again when it arrives, unless it shows the size `resized_to` says.
     repaint_again: bool,
     stream: Stream,
+    /// Takes the program's terminal queries out of the output passed
+    /// through to the terminal (the supervisor answers them), also one cut
+    /// between two frames.
+    queries: crate::terminal_queries::Stripper,
     /// Whether the session can repaint (it has a screen model and runs).
     repaints: bool,
     /// `hm run` without a terminal (`hm run -- make | tee log`, CI): it
@@ -620,7 +625,7 @@ impl Attached {
                             // The supervisor answers the program's terminal
                             // queries: a terminal must not answer again.
                             None => match write_stdout(&if self.interactive {
-                                crate::terminal_queries::strip(shown)
+                                self.queries.strip(shown)
                             } else {
                                 std::borrow::Cow::Borrowed(shown)
                             }) {
@@ -637,6 +642,7 @@ impl Attached {
                         // output: repaint from the screen model rather than
                         // show a hole.
                         self.stream.moved(to);
+                        self.queries.reset();
                         if !self.interactive {
                             // A pipe that does not hold (`hm attach
                             // --read-only X | tee log`, or a supervisor
