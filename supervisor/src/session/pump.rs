@@ -122,8 +122,6 @@ impl Session {
         let mut exit = self.exit.subscribe();
         let mut exited_at: Option<Instant> = None;
         let mut last_data = Instant::now();
-        // When the first byte subscribers have not been woken for arrived.
-        let mut gathering: Option<Instant> = None;
         while let Some(pty) = reader.as_ref() {
             let paced_from = Instant::now();
             self.output.wait_for_room().await;
@@ -132,10 +130,6 @@ impl Session {
                 // as draining: what the pty still holds is read afterwards.
                 *at += paced_from.elapsed();
             }
-            if self.output.unwoken() == 0 {
-                gathering = None;
-            }
-            let wake_at = gathering.map(|t| t + FLOOD_DELAY);
             let ready = match exited_at {
                 Some(at) => {
                     let until = (last_data.max(at) + DRAIN_QUIET).min(at + DRAIN_MAX);
@@ -150,11 +144,6 @@ impl Session {
                         exited_at = Some(Instant::now());
                         continue;
                     }
-                    _ = async { tokio::time::sleep_until(wake_at.unwrap_or_else(Instant::now).into()).await }, if wake_at.is_some() => {
-                        self.output.wake();
-                        gathering = None;
-                        continue;
-                    }
                 },
             };
             let Ok(mut guard) = ready else { break };
@@ -167,21 +156,20 @@ impl Session {
             if !buf.is_empty() {
                 last_data = Instant::now();
                 // A full read means the child is writing faster than this:
-                // gather more before waking every subscriber.
+                // the flood's thread gathers more before waking every
+                // subscriber (for this read too).
                 let flood = turn.last_read >= FULL_READ && !turn.eof && exited_at.is_none();
                 self.on_output(buf.split().freeze(), flood);
                 if flood {
-                    let since = *gathering.get_or_insert(last_data);
                     if let Some(pty) = reader.take() {
                         // Out of the runtime's poll set while the thread reads.
                         let pty = pty.into_inner();
-                        match self.read_flood_on_thread(&pty, since).await {
+                        match self.read_flood_on_thread(&pty, last_data).await {
                             FloodEnd::Eof => break,
                             FloodEnd::Exited => exited_at = Some(Instant::now()),
                             FloodEnd::Quiet => {}
                         }
                         last_data = Instant::now();
-                        gathering = None;
                         reader = match register_reader(pty) {
                             Ok(r) => Some(r),
                             Err(e) => {
@@ -222,9 +210,9 @@ impl Session {
     }
 
     /// Read the pty `fd`, blocked in `ppoll(2)` between pieces, paced by the
-    /// slowest subscriber as the pump is and gathering as it does (the
-    /// subscribers are woken once [`FLOOD_BATCH`] has been gathered or
-    /// [`FLOOD_DELAY`] after the first byte they have not been told about),
+    /// slowest subscriber as the pump is and gathering (the subscribers are
+    /// woken once [`FLOOD_BATCH`] has been gathered or [`FLOOD_DELAY`]
+    /// after the first byte they have not been told about),
     /// until the pty is quiet for [`FLOOD_QUIET`], the child exits (the pump
     /// drains what is left) or the pty closes. The subscribers have not been
     /// told of the output since `untold` (the pump gathered it).
@@ -233,7 +221,7 @@ impl Session {
         // When the first byte the subscribers have not been told of arrived
         // (read but not handed on, or handed on without waking them): they
         // are told at the latest FLOOD_DELAY after it. Reads are gathered
-        // into blocks as the pump's are: the pty gives ~4 KiB a read, and
+        // into blocks as the pump's reads are: the pty gives ~4 KiB a read, and
         // each chunk handed on costs the classifier, the ring and every
         // subscriber's write a turn.
         let mut gathering: Option<Instant> = Some(untold);
