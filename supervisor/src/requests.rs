@@ -149,10 +149,16 @@ struct Reaction {
 const READ_POLL: Duration = Duration::from_millis(10);
 
 /// Wait until `deadline` for the program to take the line typed up to
-/// output offset `from`: it reads it (the terminal's own echo of the Enter
-/// is not the program's doing) and writes output beyond `from` or changes
-/// from `state`, or exits.
-async fn reacted(session: &Session, from: u64, state: State, deadline: Instant) -> Reaction {
+/// output offset `from`: it reads it and writes output beyond `from` (the
+/// terminal's own echo of the Enter, when `echoes_enter`, is not the
+/// program's doing) or changes from `state`, or exits.
+async fn reacted(
+    session: &Session,
+    from: u64,
+    echoes_enter: bool,
+    state: State,
+    deadline: Instant,
+) -> Reaction {
     let mut watch = session.output.watch();
     loop {
         if session.exit_status().is_some() {
@@ -162,7 +168,7 @@ async fn reacted(session: &Session, from: u64, state: State, deadline: Instant) 
             };
         }
         let read = session.unread_input().is_none_or(|n| n == 0);
-        let moved = session.output.end() > from || session.state() != state;
+        let moved = wrote_after(session, from, echoes_enter) || session.state() != state;
         if moved && read {
             return Reaction {
                 accepted: true,
@@ -188,6 +194,18 @@ async fn reacted(session: &Session, from: u64, state: State, deadline: Instant) 
             }
         }
     }
+}
+
+/// Whether output beyond `from` came, other than the terminal's echo of
+/// the Enter (`\r\n`, or `\n` without `ONLCR`) when it `echoes_enter`.
+fn wrote_after(session: &Session, from: u64, echoes_enter: bool) -> bool {
+    let end = session.output.end();
+    if !echoes_enter || end > from + 2 {
+        return end > from;
+    }
+    let (_, slices) = session.output.slices_from(from);
+    let out = slices.concat();
+    !(b"\r\n".starts_with(&out) || out == b"\n")
 }
 
 /// SUBMIT: bracketed paste when the program enabled it (the text as typed
@@ -240,11 +258,12 @@ pub async fn submit(session: Arc<Session>, req: SubmitRequest) -> Result<Value, 
     let echoed = settle(&session, before, SETTLE_QUIET, SETTLE_SILENT, SETTLE_MAX).await;
     let typed = session.output.end();
     let state = session.state();
+    let echoes_enter = session.echoes_enter();
     // Refused only when the text ended the program (a one-key prompt):
     // then the Enter has nowhere to go and the program did react.
     let _ended_by_the_text = session.input(Bytes::from_static(b"\r")).await;
     let deadline = Instant::now() + timeout.saturating_sub(waited);
-    let reaction = reacted(&session, typed, state, deadline).await;
+    let reaction = reacted(&session, typed, echoes_enter, state, deadline).await;
     Ok(json!({
         "ok": true,
         "accepted": reaction.accepted,

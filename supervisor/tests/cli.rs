@@ -367,6 +367,25 @@ fn submit_to_a_program_that_does_not_read_is_not_accepted() {
     assert_eq!(v["read"], true, "{v}");
 }
 
+/// A program that reads the line and then shows nothing has not reacted,
+/// whether or not its terminal echoes: the terminal's echo of the Enter is
+/// not the program's reaction.
+#[test]
+fn submit_read_without_a_reaction_is_not_accepted_also_when_echoed() {
+    let env = Env::new();
+    for (id, mode) in [("echoes", "echo"), ("silent", "-echo")] {
+        let script = format!("stty {mode}; echo ready; read l; sleep 100");
+        env.start(id, &[], &["sh", "-c", &script]);
+        env.wait_screen(id, "ready");
+        let out = env.run(&["submit", id, "hello", "--timeout", "1000", "--json"]);
+        let v: serde_json::Value =
+            serde_json::from_slice(&out.stdout).expect("hm submit --json prints JSON");
+        assert_eq!(out.status.code(), Some(1), "{id}: {v}");
+        assert_eq!(v["read"], true, "{id}: {v}");
+        assert_eq!(v["accepted"], false, "{id}: {v}");
+    }
+}
+
 /// SUBMITs to one session from several connections at once take turns:
 /// each line is typed, entered and confirmed before the next is typed, so
 /// each runs as its own command (they were typed into one line).

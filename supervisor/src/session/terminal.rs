@@ -61,6 +61,16 @@ impl Session {
         (rc == 0).then(|| usize::try_from(n).unwrap_or(0))
     }
 
+    /// Whether the terminal itself echoes the Enter that ends a line
+    /// (canonical mode with `ECHO` or `ECHONL`): that newline is the
+    /// terminal's doing, not the program's.
+    pub fn echoes_enter(&self) -> bool {
+        use nix::sys::termios::LocalFlags as L;
+        nix::sys::termios::tcgetattr(self.master.get_ref()).is_ok_and(|t| {
+            t.local_flags.contains(L::ICANON) && t.local_flags.intersects(L::ECHO | L::ECHONL)
+        })
+    }
+
     /// Write bytes to the child's terminal, completely and in order. Waits
     /// only while much input is queued (the child reads slowly). Refused
     /// once the child is gone (or its terminal is closed): the input cannot
