@@ -6,7 +6,7 @@ mod common;
 use std::os::unix::fs::PermissionsExt;
 use std::time::Duration;
 
-use common::{poll, Env, Raw, DEADLINE};
+use common::{hm_bin, poll, Env, Raw, DEADLINE};
 
 #[test]
 fn start_returns_only_when_ready() {
@@ -365,6 +365,32 @@ fn submit_to_a_program_that_does_not_read_is_not_accepted() {
     assert_eq!(code, Some(0), "{v}");
     assert_eq!(v["accepted"], true, "{v}");
     assert_eq!(v["read"], true, "{v}");
+}
+
+/// The Enter reaches the terminal's line discipline a moment after it is
+/// written: a line is not taken for read meanwhile, also when the session's
+/// state changes at the Enter (here: the program reports itself waiting
+/// over and over, and input ends that). Fresh sessions, as the first unread
+/// line makes every later one look unread.
+#[test]
+fn submit_is_not_read_while_its_enter_is_on_its_way() {
+    let env = Env::new();
+    let hm = hm_bin();
+    let script = format!(
+        "while :; do {} report waiting; sleep 0.01; done",
+        hm.display()
+    );
+    for i in 0..8 {
+        let id = format!("reports{i}");
+        env.start(&id, &[], &["sh", "-c", &script]);
+        env.ok(&["wait", &id, "--state", "waiting", "--timeout", "20000"]);
+        let out = env.run(&["submit", &id, "x", "--timeout", "300", "--json"]);
+        let v: serde_json::Value =
+            serde_json::from_slice(&out.stdout).expect("hm submit --json prints JSON");
+        assert_eq!(v["read"], false, "{id}: {v}");
+        assert_eq!(v["accepted"], false, "{id}: {v}");
+        env.ok(&["kill", &id]);
+    }
 }
 
 /// A program that reads the line and then shows nothing has not reacted,

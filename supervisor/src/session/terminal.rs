@@ -55,6 +55,17 @@ impl Session {
         }
         // SAFETY: `fd` was just opened and is owned by nothing else.
         let peer = unsafe { OwnedFd::from_raw_fd(fd) };
+        // Bytes just written to the master reach the line discipline later,
+        // from a kernel worker: FIONREAD does not count them meanwhile (a
+        // line whose Enter is on its way looks read). Polling the program
+        // side waits for that worker when no input is ready yet.
+        let mut pfd = libc::pollfd {
+            fd: peer.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        // SAFETY: one valid pollfd, no wait.
+        unsafe { libc::poll(&mut pfd, 1, 0) };
         let mut n: libc::c_int = 0;
         // SAFETY: FIONREAD writes one int through a valid pointer.
         let rc = unsafe { libc::ioctl(peer.as_raw_fd(), libc::FIONREAD, &mut n) };
