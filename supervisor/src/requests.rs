@@ -160,6 +160,8 @@ async fn reacted(
     deadline: Instant,
 ) -> Reaction {
     let mut watch = session.output.watch();
+    // A change of state comes as an event, not as output.
+    let mut events = session.subscribe_events();
     loop {
         if session.exit_status().is_some() {
             return Reaction {
@@ -175,6 +177,12 @@ async fn reacted(
                 read,
             };
         }
+        if Instant::now() >= deadline {
+            return Reaction {
+                accepted: false,
+                read,
+            };
+        }
         // Nothing tells when the program reads: once something moved,
         // look again every READ_POLL.
         let next = if moved {
@@ -184,14 +192,8 @@ async fn reacted(
         };
         tokio::select! {
             _ = watch.changed() => {}
-            _ = tokio::time::sleep_until(next.into()) => {
-                if Instant::now() >= deadline {
-                    return Reaction {
-                        accepted: false,
-                        read: session.unread_input().is_none_or(|n| n == 0),
-                    };
-                }
-            }
+            _ = events.recv() => {}
+            _ = tokio::time::sleep_until(next.into()) => {}
         }
     }
 }

@@ -393,6 +393,29 @@ fn submit_is_not_read_while_its_enter_is_on_its_way() {
     }
 }
 
+/// A program that reads the line and reacts by changing its state, without
+/// output, has accepted it, and SUBMIT says so at once, not at its timeout.
+#[test]
+fn submit_sees_a_reaction_that_is_only_a_change_of_state() {
+    let env = Env::new();
+    let hm = hm_bin();
+    let hm = hm.display();
+    let script = format!("stty -echo; {hm} report waiting; read l; {hm} report active; sleep 100");
+    env.start("quiet", &[], &["sh", "-c", &script]);
+    env.ok(&["wait", "quiet", "--state", "waiting", "--timeout", "20000"]);
+    let started = std::time::Instant::now();
+    let out = env.run(&["submit", "quiet", "x", "--timeout", "30000", "--json"]);
+    let v: serde_json::Value =
+        serde_json::from_slice(&out.stdout).expect("hm submit --json prints JSON");
+    assert_eq!(v["read"], true, "{v}");
+    assert_eq!(v["accepted"], true, "{v}");
+    assert!(
+        started.elapsed() < Duration::from_secs(15),
+        "the change of state was seen only at the timeout ({:?})",
+        started.elapsed()
+    );
+}
+
 /// A program that reads the line and then shows nothing has not reacted,
 /// whether or not its terminal echoes: the terminal's echo of the Enter is
 /// not the program's reaction.
