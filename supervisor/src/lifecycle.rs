@@ -246,7 +246,8 @@ fn has_marker(pid: i32, marker: &[u8]) -> bool {
 /// The tree of the supervisor `root` (None: it is gone) and the child
 /// `child`: its group, `root`'s descendants, and whatever carries the
 /// marker; never this process, `spare`, another supervisor or guardian, nor
-/// anything below another supervisor.
+/// anything below another supervisor (unless in the group or marked: a
+/// supervisor started inside another session is re-parented to it).
 fn tree(root: Option<Pid>, child: Pid, spare: &[Pid]) -> Vec<ProcStat> {
     let stats = all_stats();
     let me = Pid::this().as_raw();
@@ -257,7 +258,18 @@ fn tree(root: Option<Pid>, child: Pid, spare: &[Pid]) -> Vec<ProcStat> {
             .map(|s| s.pid)
             .collect()
     };
-    // Other supervisors and everything below them are never ours.
+    let marker = MARKER.get();
+    // This process, `spare`, the child's group and what carries the marker.
+    let owned = |s: &ProcStat| {
+        s.pid == me
+            || spare.contains(&Pid::from_raw(s.pid))
+            || s.pgrp == child.as_raw()
+            || marker.is_some_and(|m| has_marker(s.pid, m))
+    };
+    // Other supervisors and everything below them are never ours — except
+    // what is ours by the marks above: a supervisor started from inside
+    // another session is re-parented to that session's supervisor (a
+    // subreaper), and so are its child and, once it is gone, its orphans.
     let mut foreign: Vec<i32> = stats
         .iter()
         .filter(|s| s.heimdall && s.pid != me && !spare.contains(&Pid::from_raw(s.pid)))
@@ -265,8 +277,11 @@ fn tree(root: Option<Pid>, child: Pid, spare: &[Pid]) -> Vec<ProcStat> {
         .collect();
     let mut next = foreign.clone();
     while !next.is_empty() {
-        next = children_of(&next);
-        next.retain(|p| !foreign.contains(p));
+        next = stats
+            .iter()
+            .filter(|s| next.contains(&s.ppid) && !foreign.contains(&s.pid) && !owned(s))
+            .map(|s| s.pid)
+            .collect();
         foreign.extend_from_slice(&next);
     }
     let mut mine: Vec<i32> = Vec::new();
@@ -278,7 +293,6 @@ fn tree(root: Option<Pid>, child: Pid, spare: &[Pid]) -> Vec<ProcStat> {
             mine.extend_from_slice(&next);
         }
     }
-    let marker = MARKER.get();
     stats
         .into_iter()
         .filter(|s| {

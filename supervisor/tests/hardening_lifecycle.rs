@@ -215,6 +215,33 @@ fn ending_a_session_spares_sessions_started_inside_it() {
     }
 }
 
+/// A session started from inside another ends on `hm kill` like any other,
+/// also when its program ignores SIGTERM and SIGHUP (SIGKILL after the
+/// grace): its supervisor, re-parented to the outer one (a subreaper),
+/// still counts its own child as its own; the outer session lives on.
+#[test]
+fn killing_a_session_started_inside_another_ends_it() {
+    let env = Env::new();
+    start_sh(
+        &env,
+        "outer",
+        &[],
+        r#""$HM" start --id inner --kill-grace-ms 1000 -- sh -c "trap '' TERM HUP; sleep 1000" >/dev/null; sleep 1000"#,
+    );
+    let (inner_sup, inner_child) = wait_running(&env, "inner");
+    let (outer_sup, outer_child) = env.pids("outer");
+    assert!(env.run(&["kill", "inner"]).status.success());
+    env.wait_gone("inner");
+    assert!(!alive(inner_child), "inner's child survived the kill");
+    assert!(!alive(inner_sup), "inner's supervisor is still running");
+    assert!(
+        alive(outer_sup) && alive(outer_child),
+        "the outer session was hit"
+    );
+    assert!(env.run(&["kill", "outer"]).status.success());
+    env.wait_gone("outer");
+}
+
 /// Item 30: after the supervisor is SIGKILLed, the guardian ends a
 /// descendant that left the process group (`setsid sleep 1000 &`) — and
 /// nothing else: a session with the same id in another socket directory,
