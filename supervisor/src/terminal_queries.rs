@@ -29,8 +29,40 @@ const QUERIES: [(&[u8], Query); 5] = [
     (b"\x1b[0c", Query::Attributes),
 ];
 
+/// The longest query's length: a query cut in two leaves at most one byte
+/// less than this on either side.
+pub const LONGEST: usize = {
+    let mut longest = 0;
+    let mut i = 0;
+    while i < QUERIES.len() {
+        if QUERIES[i].0.len() > longest {
+            longest = QUERIES[i].0.len();
+        }
+        i += 1;
+    }
+    longest
+};
+
+/// Whether `byte` may come after a query's `ESC` (so a piece of output
+/// starting with it may finish a query the piece before began).
+pub fn continues_a_query(byte: u8) -> bool {
+    QUERIES.iter().any(|(seq, _)| seq[1..].contains(&byte))
+}
+
+/// The queries that begin in `before` and end in `after` (two pieces of
+/// output, one right after the other).
+pub fn across(before: &[u8], after: &[u8]) -> Vec<Query> {
+    let tail = &before[before.len().saturating_sub(LONGEST - 1)..];
+    let mut seam = tail.to_vec();
+    seam.extend_from_slice(&after[..after.len().min(LONGEST - 1)]);
+    find(&seam)
+        .filter(|&(at, len, _)| at < tail.len() && at + len > tail.len())
+        .map(|(_, _, q)| q)
+        .collect()
+}
+
 /// Each query in `bytes`, in order, with where it starts and its length.
-/// (A query split between two reads is not seen.)
+/// (A query split between two pieces is not seen: see [`across`].)
 pub fn find(bytes: &[u8]) -> impl Iterator<Item = (usize, usize, Query)> + '_ {
     // Every chunk of output passes here: a vectorised search for ESC.
     memchr::memchr_iter(0x1b, bytes).filter_map(|i| {
@@ -58,7 +90,7 @@ fn strip(bytes: &[u8]) -> Cow<'_, [u8]> {
 }
 
 /// Strips the queries from output that arrives in pieces: the first bytes
-/// of a query cut between two pieces (at most 4) are held back until the
+/// of a query cut between two pieces (fewer than [`LONGEST`]) are held back until the
 /// next piece shows whether they begin one. (A terminal shows nothing for
 /// them meanwhile either: it waits for the rest of the sequence.)
 #[derive(Debug, Default)]
@@ -95,7 +127,7 @@ impl Stripper {
 /// How many bytes at the end of `bytes` are a query's first bytes (not the
 /// whole query).
 fn query_start_at_end(bytes: &[u8]) -> usize {
-    (1..=4)
+    (1..LONGEST)
         .rev()
         .find(|&k| {
             QUERIES
@@ -150,6 +182,20 @@ mod tests {
         );
         assert_eq!(Query::CursorPosition.answer(None), None);
         assert_eq!(Query::Status.answer(None).unwrap(), b"\x1b[0n");
+    }
+
+    #[test]
+    fn a_query_cut_between_pieces_is_found() {
+        assert_eq!(LONGEST, 5);
+        assert_eq!(across(b"ab\x1b[", b"6ncd"), [Query::CursorPosition]);
+        assert_eq!(across(b"\x1b", b"[?6n"), [Query::DecCursorPosition]);
+        assert_eq!(across(b"x\x1b[0", b"c"), [Query::Attributes]);
+        // Whole on one side: found by `find`, not here.
+        assert!(across(b"\x1b[6n", b"x").is_empty());
+        assert!(across(b"x", b"\x1b[5n").is_empty());
+        assert!(across(b"\x1b[", b"31m").is_empty());
+        assert!(b"[?056nc".iter().all(|&b| continues_a_query(b)));
+        assert!(!continues_a_query(b'm'));
     }
 
     #[test]

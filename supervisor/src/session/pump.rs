@@ -69,24 +69,17 @@ impl Session {
     /// may end anywhere, also after a query's `ESC`), found by looking at
     /// the last bytes of the ring when `chunk` may start a query's rest.
     fn query_across_seam(&self, chunk: &[u8]) -> Vec<Query> {
-        // Every query's bytes after its ESC are among these.
-        const REST: &[u8] = b"[?056nc";
-        // A query is at most this long.
-        const LONGEST: usize = 5;
-        if !chunk.first().is_some_and(|b| REST.contains(b)) {
+        if !chunk
+            .first()
+            .is_some_and(|&b| terminal_queries::continues_a_query(b))
+        {
             return Vec::new();
         }
         let end = self.output.end();
         let (_, slices) = self
             .output
-            .slices_from(end.saturating_sub(LONGEST as u64 - 1));
-        let mut seam = slices.concat();
-        let cut = seam.len();
-        seam.extend_from_slice(&chunk[..chunk.len().min(LONGEST - 1)]);
-        terminal_queries::find(&seam)
-            .filter(|&(at, len, _)| at < cut && at + len > cut)
-            .map(|(_, _, q)| q)
-            .collect()
+            .slices_from(end.saturating_sub(terminal_queries::LONGEST as u64 - 1));
+        terminal_queries::across(&slices.concat(), chunk)
     }
 
     /// Answer the program's terminal queries as its terminal would (the
