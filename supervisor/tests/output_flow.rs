@@ -109,7 +109,17 @@ fn stalled_subscribers_do_not_hold_the_child_and_others_get_every_byte() {
     let env = Env::new();
     let cmd = flood_cmd(N);
     let cmd: Vec<&str> = cmd.iter().map(String::as_str).collect();
-    env.start("flood", &["--scrollback-bytes", "65536"], &cmd);
+    // Stalled after 5 s without progress (not the default 0.5 s): a fast
+    // reader paused that long by a loaded machine would be cut loose too,
+    // and bytes it misses then would say nothing about the ring.
+    let config = env.dir.path().join("stall.toml");
+    std::fs::write(&config, "stall_timeout_ms = 5000\n").unwrap();
+    let config = config.to_str().unwrap();
+    env.start(
+        "flood",
+        &["--config", config, "--scrollback-bytes", "65536"],
+        &cmd,
+    );
     let (sup, _) = env.pids("flood");
     // Stalled: a 1.0 subscriber and a HELLO subscriber that never read.
     let mut stalled_old = Raw::connect(&env.sock("flood"));
@@ -140,7 +150,8 @@ fn stalled_subscribers_do_not_hold_the_child_and_others_get_every_byte() {
     assert_eq!(
         (bytes, missed),
         (N, 0),
-        "the fast HELLO subscriber got every byte"
+        "the fast HELLO subscriber got every byte (bytes, missed; after {:?})",
+        started.elapsed()
     );
     assert_eq!(code, Some(0));
     let (bytes_old, code_old, _) = fast_old_thread.join().unwrap();
