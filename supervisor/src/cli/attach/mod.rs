@@ -680,7 +680,12 @@ impl Attached {
                                 }
                                 None
                             }
-                            Snapshot::Paint(from) => {
+                            Snapshot::Paint { from, ahead } => {
+                                if ahead {
+                                    // What the stripper holds is in the
+                                    // picture.
+                                    self.queries.reset();
+                                }
                                 self.paint(&resp)?;
                                 painted = Some((resp.cols, resp.rows));
                                 from.map(Some)

@@ -13,8 +13,15 @@
 /// What to do with a snapshot that arrived.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Snapshot {
-    /// Paint it; then, if `Some`, stream output from that offset.
-    Paint(Option<u64>),
+    /// Paint it.
+    Paint {
+        /// If `Some`, then stream output from that offset.
+        from: Option<u64>,
+        /// The picture lies past the bytes streamed so far: any of them
+        /// still held back (the start of an unfinished escape sequence) is
+        /// in the picture and must not be shown after it.
+        ahead: bool,
+    },
     /// The stream has already delivered bytes past it: ask for a newer one.
     Stale,
 }
@@ -74,7 +81,10 @@ impl Stream {
             self.pos = offset;
             self.painted = offset;
             self.repaint_pending = false;
-            return Snapshot::Paint(Some(offset));
+            return Snapshot::Paint {
+                from: Some(offset),
+                ahead: false,
+            };
         }
         if self.pos > offset {
             // Bytes past the snapshot were already shown on the old
@@ -83,7 +93,10 @@ impl Stream {
         }
         self.painted = offset;
         self.repaint_pending = false;
-        Snapshot::Paint(None)
+        Snapshot::Paint {
+            from: None,
+            ahead: offset > self.pos,
+        }
     }
 
     /// The part of the output chunk at `offset` to show: none while a
@@ -105,7 +118,13 @@ mod tests {
     #[test]
     fn first_snapshot_streams_from_its_offset() {
         let mut s = Stream::new();
-        assert_eq!(s.snapshot(100), Snapshot::Paint(Some(100)));
+        assert_eq!(
+            s.snapshot(100),
+            Snapshot::Paint {
+                from: Some(100),
+                ahead: false
+            }
+        );
         assert_eq!(s.output(100, b"abc"), b"abc");
     }
 
@@ -119,7 +138,14 @@ mod tests {
         assert!(s.want_repaint());
         assert!(!s.want_repaint(), "one is on its way");
         assert_eq!(s.output(10, b"abcde"), b"", "painted over at once");
-        assert_eq!(s.snapshot(20), Snapshot::Paint(None));
+        assert_eq!(
+            s.snapshot(20),
+            Snapshot::Paint {
+                from: None,
+                ahead: true
+            },
+            "the stream stands at 15"
+        );
         // 15..20 is in the picture; 20.. is new.
         assert_eq!(s.output(15, b"fghijKLM"), b"KLM");
         assert_eq!(s.output(23, b"NO"), b"NO");
@@ -134,7 +160,14 @@ mod tests {
         s.output(50, b"0123456789");
         assert_eq!(s.snapshot(55), Snapshot::Stale);
         assert_eq!(s.output(60, b"x"), b"", "still waiting for a repaint");
-        assert_eq!(s.snapshot(61), Snapshot::Paint(None));
+        assert_eq!(
+            s.snapshot(61),
+            Snapshot::Paint {
+                from: None,
+                ahead: false
+            },
+            "the picture ends where the stream stands"
+        );
         assert_eq!(s.output(61, b"y"), b"y");
     }
 
