@@ -152,6 +152,21 @@ fn item23_ls_has_cwd_and_labels_the_time_of_exited_sessions() {
     let done = row("done");
     assert!(done.contains("exited (0)"), "{text}");
     assert!(done.contains(" ended ") && done.contains(" ago"), "{text}");
+    // `hm status` shows when it ended to the second; `--json` to the µs.
+    let status = env.ok(&["status", "done"]);
+    let ended = status
+        .lines()
+        .find_map(|l| l.strip_prefix("ended    "))
+        .unwrap_or_else(|| panic!("no ended line: {status}"));
+    assert_eq!(ended.len(), "2026-12-03T17:50:12Z".len(), "{status}");
+    assert!(ended.ends_with('Z') && !ended.contains('.'), "{status}");
+    let json = env.status_json("done");
+    let micros = json["ended_at"].as_str().unwrap();
+    assert_eq!(micros.len(), "2026-12-03T17:50:12.123456Z".len(), "{json}");
+    assert!(
+        micros.starts_with(ended.trim_end_matches('Z')),
+        "{json} {status}"
+    );
 }
 
 /// `hm ls` lists the running sessions and `--all` the exited ones too (as

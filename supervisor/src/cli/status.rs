@@ -128,7 +128,11 @@ pub fn run(common: &Common, args: StatusArgs) -> anyhow::Result<i32> {
                 outln!("session  {}", rec.id);
                 outln!("status   exited ({}){ago}", exit_phrase(&rec));
                 outln!("pid      {}", rec.pid);
-                outln!("ended    {}", rec.ended_at);
+                // To the second for a person; `--json` keeps the microseconds.
+                let ended = humantime::parse_rfc3339(&rec.ended_at)
+                    .map(|t| humantime::format_rfc3339_seconds(t).to_string())
+                    .unwrap_or_else(|_| rec.ended_at.clone());
+                outln!("ended    {}", escape_controls(&ended));
                 outln!("command  {}", command_line(&rec.command));
                 outln!("cwd      {}", escape_controls(&rec.cwd));
             }
