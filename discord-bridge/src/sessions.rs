@@ -202,7 +202,7 @@ impl Sessions {
             .launcher
             .start(&StartOptions {
                 id: id.map(String::from),
-                command: vec!["sh".into(), "-c".into(), command.to_string()],
+                command: vec!["sh".into(), "-c".into(), command.into()],
                 cwd: cwd.map(PathBuf::from),
                 ..StartOptions::default()
             })

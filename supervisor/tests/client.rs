@@ -28,30 +28,35 @@ async fn start(env: &Env, id: &str, command: &[&str]) -> (Started, Client) {
     start_with(env, id, command, ClientBuilder::new().name("test")).await
 }
 
+/// Start a session as `opts` say and connect to it.
+async fn start_opts(env: &Env, opts: StartOptions) -> Client {
+    let started = env.launcher().start(&opts).await.expect("start");
+    started
+        .connect(ClientBuilder::new().deadline(DEADLINE))
+        .await
+        .expect("connect")
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fifty_concurrent_mixed_requests_from_ten_tasks_get_their_own_answers() {
     let env = Env::new();
     // Tall enough that the tags stay on the screen under every submitted line.
-    let started = env
-        .launcher()
-        .start(&StartOptions {
+    let client = start_opts(
+        &env,
+        StartOptions {
             id: Some("many".into()),
             command: [
                 "sh",
                 "-c",
                 "for i in 0 1 2 3 4 5 6 7 8 9; do echo tag-$i; done; exec sh",
             ]
-            .map(String::from)
+            .map(Into::into)
             .to_vec(),
             rows: Some(100),
             ..StartOptions::default()
-        })
-        .await
-        .expect("start");
-    let client = started
-        .connect(ClientBuilder::new().deadline(DEADLINE))
-        .await
-        .expect("connect");
+        },
+    )
+    .await;
     let mut tasks = Vec::new();
     for i in 0..10u64 {
         let c = client.clone();
@@ -406,6 +411,44 @@ async fn connecting_to_a_quick_command_gives_its_end_not_a_connect_error() {
         }
     }
     assert!(ended_first > 0, "every quick command was caught running");
+}
+
+/// A command argument that is not UTF-8 reaches the program byte for byte,
+/// as it does through `hm start` (the library took only strings).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_command_argument_that_is_not_utf8_reaches_the_program() {
+    use std::os::unix::ffi::OsStringExt;
+    let env = Env::new();
+    let script = "printf %s \"$1\" | od -An -tx1; exec sleep 100";
+    let client = start_opts(
+        &env,
+        StartOptions {
+            id: Some("bytes".into()),
+            command: vec![
+                "sh".into(),
+                "-c".into(),
+                script.into(),
+                "sh".into(),
+                std::ffi::OsString::from_vec(b"\xffa\xfe".to_vec()),
+            ],
+            ..StartOptions::default()
+        },
+    )
+    .await;
+    let found = client
+        .wait(
+            WaitCondition::Regex {
+                pattern: "ff +61 +fe".into(),
+                source: RegexSource::Screen,
+            },
+            Some(30_000),
+        )
+        .await;
+    assert!(matches!(found, Ok(WaitResult::Regex { .. })), "{found:?}");
+    client.kill().await.expect("kill");
+    tokio::time::timeout(DEADLINE, client.closed())
+        .await
+        .expect("the session ends");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

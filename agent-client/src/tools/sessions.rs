@@ -488,7 +488,7 @@ impl SessionTools {
             .launcher
             .start(&StartOptions {
                 id,
-                command: argv,
+                command: argv.into_iter().map(Into::into).collect(),
                 cwd: Some(cwd),
                 env,
                 ..StartOptions::default()

@@ -133,7 +133,7 @@ pub async fn exited_but_served(hm: &Path, dir: &Path, id: &str) -> ExitedButServ
         .config(&config)
         .start(&heimdall_client::StartOptions {
             id: Some(id.to_string()),
-            command: HELD_COMMAND.map(String::from).to_vec(),
+            command: HELD_COMMAND.map(Into::into).to_vec(),
             ..Default::default()
         })
         .await

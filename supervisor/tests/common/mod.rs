@@ -105,7 +105,7 @@ impl Env {
         self.launcher()
             .start(&heimdall_client::StartOptions {
                 id: Some(id.to_string()),
-                command: command.iter().map(|s| s.to_string()).collect(),
+                command: command.iter().map(Into::into).collect(),
                 ..Default::default()
             })
             .await
