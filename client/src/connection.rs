@@ -184,6 +184,22 @@ fn closed(code: Option<i32>) -> ClientError {
     }
 }
 
+/// What is known of a session's end once its connection closed
+/// ([`Client::ending`]).
+enum Ending {
+    /// Its exit code came; its exit record is not read yet.
+    Known,
+    /// Its exit record was read: the supervisor's account (`None` when
+    /// there is none: its supervisor is gone without one, or a guardian
+    /// wrote the record).
+    Read(Option<Box<ExitRecord>>),
+}
+
+/// The exit code, when `record` shows that its program exited before `t`.
+fn exited_before(record: &ExitRecord, t: SystemTime) -> Option<i32> {
+    (record.ended_by()? <= t).then_some(record.code)
+}
+
 /// What [`Client::type_steps`] returns for a step that came after the
 /// program's exit (`code`): the steps typed before it, or, for the first,
 /// the refusal the supervisor gives such input.
@@ -1166,9 +1182,12 @@ impl Client {
                 Err(e) => return Err(e),
             }
             let ended = match self.input_taken().await {
-                Ok(_) => false,
-                Err(ClientError::SessionEnded { .. }) => true,
-                Err(ClientError::ConnectionClosed) if self.has_ended().await => true,
+                Ok(_) => None,
+                Err(ClientError::SessionEnded { .. }) => Some(Ending::Known),
+                Err(ClientError::ConnectionClosed) => match self.ending().await {
+                    Some(ending) => Some(ending),
+                    None => return Err(ClientError::ConnectionClosed),
+                },
                 Err(ClientError::Server {
                     code: crate::ErrorCode::Dead,
                     ..
@@ -1178,8 +1197,12 @@ impl Client {
             // A session that ended meanwhile was ended by this step (a
             // program that exits on the line it read), unless its record
             // says the program had exited before the step was sent.
-            if ended {
-                if let Some(code) = self.exited_before(sent_at) {
+            if let Some(ending) = ended {
+                let record = match ending {
+                    Ending::Known => self.inner.server_record().map(Box::new),
+                    Ending::Read(record) => record,
+                };
+                if let Some(code) = record.and_then(|r| exited_before(&r, sent_at)) {
                     return not_typed(typed, code);
                 }
             }
@@ -1196,28 +1219,36 @@ impl Client {
         (record.code == code).then(|| record.wait_answer(condition))
     }
 
-    /// The exit code, when the session's exit record shows that its program
-    /// exited before `t`.
-    fn exited_before(&self, t: SystemTime) -> Option<i32> {
-        let record = self.inner.server_record()?;
-        (record.ended_by()? <= t).then_some(record.code)
+    /// Whether the session is known to have ended, its connection being
+    /// closed (see [`Client::ending`]).
+    async fn has_ended(&self) -> bool {
+        self.ending().await.is_some()
     }
 
-    /// Whether the session is known to have ended, its connection being
-    /// closed: its exit code is known, or (with its files) its exit record
-    /// appears within [`ENDING_WAIT`] or its supervisor is gone.
-    async fn has_ended(&self) -> bool {
-        if self.inner.known_code().is_some() {
-            return true;
+    /// What is known of the session's end, its connection being closed:
+    /// its exit code came, or (with its files) its exit record appears
+    /// within [`ENDING_WAIT`] or its supervisor is gone; `None` when its
+    /// end is not known. The record is read once, and kept.
+    async fn ending(&self) -> Option<Ending> {
+        if self.inner.lock().exit_code.is_some() {
+            return Some(Ending::Known);
         }
-        let Some(files) = self.inner.files.clone() else {
-            return false;
-        };
-        tokio::task::spawn_blocking(move || {
-            files.exit_record_within(ENDING_WAIT).is_some() || !files.is_live()
-        })
-        .await
-        .unwrap_or(false)
+        let files = self.inner.files.clone()?;
+        let record =
+            tokio::task::spawn_blocking(move || match files.exit_record_within(ENDING_WAIT) {
+                Some(record) => Some(Some(record)),
+                None => (!files.is_live()).then_some(None),
+            })
+            .await
+            .ok()??;
+        let record = record
+            .and_then(ExitRecord::told_by_supervisor)
+            .map(Box::new);
+        if let Some(r) = &record {
+            // Known from now on, as from EXIT.
+            self.inner.lock().exit_code.get_or_insert(r.code);
+        }
+        Some(Ending::Read(record))
     }
 
     /// Resize the session's terminal.

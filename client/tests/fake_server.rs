@@ -236,3 +236,116 @@ async fn a_socket_of_another_user_is_refused_before_connecting() {
         Some(std::io::ErrorKind::WouldBlock)
     );
 }
+
+/// Counts the opens of one file of a directory (inotify `IN_OPEN`; closes
+/// are watched too, or the kernel merges an open with the one before it).
+struct OpenCounter {
+    fd: std::os::fd::OwnedFd,
+    name: std::ffi::OsString,
+}
+
+impl OpenCounter {
+    fn watch(dir: &std::path::Path, name: &str) -> OpenCounter {
+        use std::os::fd::FromRawFd;
+        use std::os::unix::ffi::OsStrExt;
+        // SAFETY: inotify_init1 makes a new fd, owned from here on.
+        let raw = unsafe { libc::inotify_init1(libc::IN_NONBLOCK | libc::IN_CLOEXEC) };
+        assert!(raw >= 0, "inotify_init1");
+        // SAFETY: a fresh fd nobody else owns.
+        let fd = unsafe { std::os::fd::OwnedFd::from_raw_fd(raw) };
+        let path = std::ffi::CString::new(dir.as_os_str().as_bytes()).expect("path");
+        // SAFETY: a valid inotify fd and a NUL-terminated path.
+        let wd =
+            unsafe { libc::inotify_add_watch(raw, path.as_ptr(), libc::IN_OPEN | libc::IN_CLOSE) };
+        assert!(wd >= 0, "inotify_add_watch");
+        OpenCounter {
+            fd,
+            name: name.into(),
+        }
+    }
+
+    /// The opens of the file since the last count.
+    fn count(&self) -> usize {
+        use std::os::unix::ffi::OsStrExt;
+        let header = std::mem::size_of::<libc::inotify_event>();
+        let mut opens = 0;
+        let mut buf = vec![0u8; 64 * 1024];
+        loop {
+            // SAFETY: reading into a buffer we own, of its length.
+            let n = unsafe { libc::read(self.fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) };
+            if n <= 0 {
+                return opens;
+            }
+            let mut at = 0;
+            while at + header <= n as usize {
+                let field = |i: usize| {
+                    u32::from_ne_bytes(buf[at + i..at + i + 4].try_into().expect("field"))
+                };
+                let (mask, len) = (field(4), field(12) as usize);
+                let name = &buf[at + header..at + header + len];
+                let name = &name[..name.iter().position(|&b| b == 0).unwrap_or(len)];
+                if mask & libc::IN_OPEN != 0 && name == self.name.as_bytes() {
+                    opens += 1;
+                }
+                at += header + len;
+            }
+        }
+    }
+}
+
+/// `type_steps` reads a session's exit record once to tell whether a step
+/// came after the program's exit, also when the connection closed before
+/// the record was written (the record is large: it holds the final
+/// screens; it used to be read once to learn that the session ended and
+/// again for when).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn type_steps_reads_the_exit_record_once() {
+    let dir = private_tempdir();
+    // heimdall 1.0: STATUS only; the connection closes at the third (the
+    // handshake's, the first step's, the second step's).
+    let statuses = std::sync::atomic::AtomicUsize::new(0);
+    let path = serve(&dir, move |kind, _| match kind {
+        0x03 if statuses.fetch_add(1, std::sync::atomic::Ordering::SeqCst) == 2 => {
+            vec![(0, vec![])]
+        }
+        0x03 => vec![(0x82, status(0x00).to_vec())],
+        _ => vec![],
+    })
+    .await;
+    let files = heimdall_client::SessionFiles::beside("fake", path.clone());
+    // Its supervisor holds the session while the record is on its way.
+    std::fs::write(&files.pid, "41\n42\n").expect("pidfile");
+    let held = std::fs::File::open(&files.pid).expect("open");
+    // SAFETY: flock on an fd we own.
+    assert_eq!(unsafe { libc::flock(held.as_raw_fd(), libc::LOCK_EX) }, 0);
+    let client = ClientBuilder::new()
+        .deadline(DEADLINE)
+        .session_files(files.clone())
+        .connect(&path)
+        .await
+        .expect("connect");
+    let opens = OpenCounter::watch(dir.path(), "fake.exit");
+    let c = client.clone();
+    let typing = tokio::spawn(async move {
+        c.type_steps([&b"a"[..], &b"b"[..]], Duration::from_millis(1))
+            .await
+    });
+    assert_eq!(
+        tokio::time::timeout(DEADLINE, client.closed()).await,
+        Ok(None)
+    );
+    // The record comes after the connection closed: the program had exited
+    // long before the second step.
+    let record = r#"{"id":"fake","command":["x"],"cwd":"/","pid":42,"code":3,"signal":null,
+      "started_at":"2026-01-01T00:00:00.000Z","ended_at":"2026-01-01T00:00:01.000000Z",
+      "output_tail":""}"#;
+    let tmp = dir.path().join("record.tmp");
+    std::fs::write(&tmp, record).expect("record");
+    std::fs::rename(&tmp, &files.exit).expect("rename");
+    let typed = tokio::time::timeout(DEADLINE, typing)
+        .await
+        .expect("type_steps ends")
+        .expect("task");
+    assert!(matches!(typed, Ok(1)), "{typed:?}");
+    assert_eq!(opens.count(), 1, "opens of the exit record");
+}
