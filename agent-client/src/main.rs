@@ -2,8 +2,9 @@
 //! REPL with history), `hm-agent list` (stored conversations).
 
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use anyhow::{Context, Result};
@@ -18,7 +19,24 @@ use heimdall_agent::tools::sessions::SessionTools;
 use heimdall_client::resolve_socket_dir;
 use rustyline::error::ReadlineError;
 use serde_json::json;
+use tokio::signal::unix::{signal, SignalKind};
 use tokio_util::sync::CancellationToken;
+
+/// `eprintln!` that does not panic when the terminal is gone (EIO after a
+/// hangup, EPIPE): the agent must still reach the end of `run` and end its
+/// sessions.
+macro_rules! note {
+    ($($arg:tt)*) => {{
+        let _ = writeln!(std::io::stderr(), $($arg)*);
+    }};
+}
+
+/// `println!` that does not panic on a closed stdout (see [`note!`]).
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        let _ = writeln!(std::io::stdout(), $($arg)*);
+    }};
+}
 
 #[derive(Parser, Debug)]
 #[command(
@@ -80,12 +98,55 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(run(cli)) {
+    let code = match runtime.block_on(run(cli)) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("hm-agent: {e:#}");
+            note!("hm-agent: {e:#}");
             ExitCode::FAILURE
         }
+    };
+    // The REPL's line editor may still block in its thread after a hangup.
+    runtime.shutdown_background();
+    code
+}
+
+/// SIGTERM or SIGHUP (the terminal closed): the running turn is cancelled,
+/// the REPL leaves, and the agent's sessions are ended (or kept) as on a
+/// normal exit.
+#[derive(Clone)]
+struct Stop {
+    token: CancellationToken,
+    /// The signal that stopped the agent, once one has.
+    by: Arc<OnceLock<(&'static str, u8)>>,
+}
+
+impl Stop {
+    fn listen() -> Result<Stop> {
+        let mut term = signal(SignalKind::terminate()).context("SIGTERM handler")?;
+        let mut hup = signal(SignalKind::hangup()).context("SIGHUP handler")?;
+        let stop = Stop {
+            token: CancellationToken::new(),
+            by: Arc::new(OnceLock::new()),
+        };
+        let (token, by) = (stop.token.clone(), stop.by.clone());
+        tokio::spawn(async move {
+            let signal = tokio::select! {
+                _ = term.recv() => ("SIGTERM", 15),
+                _ = hup.recv() => ("SIGHUP", 1),
+            };
+            let _ = by.set(signal);
+            token.cancel();
+        });
+        Ok(stop)
+    }
+
+    /// The exit code of a process stopped by the signal (128 + its number).
+    fn exit_code(&self) -> Option<ExitCode> {
+        self.by.get().map(|(_, n)| ExitCode::from(128 + n))
+    }
+
+    fn name(&self) -> &'static str {
+        self.by.get().map_or("a signal", |(name, _)| name)
     }
 }
 
@@ -110,21 +171,28 @@ fn load_config(cli: &Cli) -> Result<Loaded> {
 }
 
 async fn run(cli: Cli) -> Result<ExitCode> {
+    let stop = Stop::listen()?;
     let loaded = load_config(&cli)?;
     let cfg = &loaded.agent;
     if let Some(Command::List) = cli.command {
         for s in store::list(&cfg.data_path())? {
-            println!(
+            say!(
                 "{}  {}  {:>3} messages  {}  {}",
-                s.id, s.created, s.messages, s.model, s.first_prompt
+                s.id,
+                s.created,
+                s.messages,
+                s.model,
+                s.first_prompt
             );
         }
         return Ok(ExitCode::SUCCESS);
     }
     let (mut agent, sessions) = build_agent(&loaded, cli.resume.as_deref())?;
     let code = match cli.command {
-        Some(Command::Run { prompt }) => run_once(&mut agent, &prompt.join(" "), cli.json).await,
-        _ => repl(&mut agent, &sessions, cfg, cli.json).await,
+        Some(Command::Run { prompt }) => {
+            run_once(&mut agent, &prompt.join(" "), cli.json, &stop).await
+        }
+        _ => repl(&mut agent, &sessions, cfg, cli.json, &stop).await,
     };
     let ids = if cli.keep_sessions {
         sessions.owned_running().await
@@ -140,10 +208,13 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         if cli.json {
             print_json(&json!({"type": "sessions", "status": what, "ids": ids}));
         } else {
-            eprintln!("[sessions {what}: {}]", ids.join(", "));
+            note!("[sessions {what}: {}]", ids.join(", "));
         }
     }
-    code
+    match stop.exit_code() {
+        Some(by_signal) => Ok(by_signal),
+        None => code,
+    }
 }
 
 fn build_agent(loaded: &Loaded, resume: Option<&str>) -> Result<(Agent, SessionTools)> {
@@ -184,7 +255,7 @@ impl Printer {
             AgentEvent::ToolCall {
                 name, arguments, ..
             } => {
-                eprintln!("→ {name} {arguments}");
+                note!("→ {name} {arguments}");
             }
             AgentEvent::ToolResult {
                 name,
@@ -195,7 +266,7 @@ impl Printer {
                 let first = content.lines().next().unwrap_or("");
                 let first: String = first.chars().take(100).collect();
                 let mark = if is_error { "✗" } else { "←" };
-                eprintln!("{mark} {name}: {} chars: {first}", content.chars().count());
+                note!("{mark} {name}: {} chars: {first}", content.chars().count());
             }
         }
     }
@@ -207,13 +278,14 @@ fn print_json(v: &serde_json::Value) {
     let _ = out.flush();
 }
 
-/// One turn, printed as it happens; Ctrl-C cancels it.
+/// One turn, printed as it happens; Ctrl-C (or a stopping signal) cancels it.
 async fn turn(
     agent: &mut Agent,
     prompt: &str,
     printer: &Printer,
+    stop: &Stop,
 ) -> Result<TurnEnd, heimdall_agent::agent::AgentError> {
-    let cancel = CancellationToken::new();
+    let cancel = stop.token.child_token();
     let token = cancel.clone();
     let watcher = tokio::spawn(async move {
         if tokio::signal::ctrl_c().await.is_ok() {
@@ -227,8 +299,8 @@ async fn turn(
     outcome
 }
 
-async fn run_once(agent: &mut Agent, prompt: &str, json: bool) -> Result<ExitCode> {
-    let outcome = turn(agent, prompt, &Printer { json }).await;
+async fn run_once(agent: &mut Agent, prompt: &str, json: bool, stop: &Stop) -> Result<ExitCode> {
+    let outcome = turn(agent, prompt, &Printer { json }, stop).await;
     let usage = agent.usage();
     let id = agent.conversation_id().unwrap_or_default().to_string();
     let (code, status, error) = match &outcome {
@@ -237,6 +309,11 @@ async fn run_once(agent: &mut Agent, prompt: &str, json: bool) -> Result<ExitCod
             ExitCode::from(2),
             "iteration_limit",
             Some(format!("stopped after {n} model requests (max_iterations)")),
+        ),
+        Ok(TurnEnd::Cancelled) if stop.token.is_cancelled() => (
+            stop.exit_code().unwrap_or(ExitCode::from(130)),
+            "stopped",
+            Some(format!("stopped by {}", stop.name())),
         ),
         Ok(TurnEnd::Cancelled) => (ExitCode::from(130), "cancelled", None),
         Err(e) => (ExitCode::FAILURE, "error", Some(e.to_string())),
@@ -251,14 +328,15 @@ async fn run_once(agent: &mut Agent, prompt: &str, json: bool) -> Result<ExitCod
         }));
     } else {
         if matches!(outcome, Ok(TurnEnd::Answer(ref t)) if !t.ends_with('\n')) {
-            println!();
+            say!();
         }
         if let Some(e) = &error {
-            eprintln!("hm-agent: {e}");
+            note!("hm-agent: {e}");
         }
-        eprintln!(
+        note!(
             "[conversation {id}; tokens in {} out {}]",
-            usage.input_tokens, usage.output_tokens
+            usage.input_tokens,
+            usage.output_tokens
         );
     }
     Ok(code)
@@ -269,23 +347,28 @@ async fn repl(
     sessions: &SessionTools,
     cfg: &AgentConfig,
     json: bool,
+    stop: &Stop,
 ) -> Result<ExitCode> {
     let printer = Printer { json };
     let history = cfg.data_path().join("history");
     let mut editor = rustyline::DefaultEditor::new().context("line editor")?;
     let _ = editor.load_history(&history);
-    eprintln!(
+    note!(
         "hm-agent {} — conversation {}; Ctrl-C cancels a turn, Ctrl-D or /quit leaves, /usage shows tokens, /sessions the agent's sessions",
         env!("CARGO_PKG_VERSION"),
         agent.conversation_id().unwrap_or_default()
     );
     loop {
-        let (returned, line) = tokio::task::spawn_blocking(move || {
+        let reading = tokio::task::spawn_blocking(move || {
             let line = editor.readline("you> ");
             (editor, line)
-        })
-        .await
-        .context("line editor task")?;
+        });
+        // A hangup while the editor waits for a line: leave without it (the
+        // history is saved after each line).
+        let (returned, line) = tokio::select! {
+            read = reading => read.context("line editor task")?,
+            _ = stop.token.cancelled() => break,
+        };
         editor = returned;
         let line = match line {
             Ok(l) => l,
@@ -299,32 +382,41 @@ async fn repl(
         }
         // The history file is a log too: no secret goes into it.
         let _ = editor.add_history_entry(scrub(prompt).as_ref());
+        save_history(&mut editor, &history);
         match prompt {
             "/quit" | "/exit" => break,
             "/sessions" => {
                 let ids = sessions.owned_running().await;
-                eprintln!("sessions started here and running: {}", ids.join(", "));
+                note!("sessions started here and running: {}", ids.join(", "));
                 continue;
             }
             "/usage" => {
                 let u = agent.usage();
-                eprintln!("tokens in {} out {}", u.input_tokens, u.output_tokens);
+                note!("tokens in {} out {}", u.input_tokens, u.output_tokens);
                 continue;
             }
             _ => {}
         }
-        match turn(agent, prompt, &printer).await {
-            Ok(TurnEnd::Answer(_)) => println!(),
+        match turn(agent, prompt, &printer, stop).await {
+            Ok(TurnEnd::Answer(_)) => say!(),
             Ok(TurnEnd::IterationLimit(n)) => {
-                eprintln!("\n[stopped after {n} model requests (max_iterations)]")
+                note!("\n[stopped after {n} model requests (max_iterations)]")
             }
-            Ok(TurnEnd::Cancelled) => eprintln!("\n[cancelled]"),
-            Err(e) => eprintln!("\nhm-agent: {e}"),
+            Ok(TurnEnd::Cancelled) if stop.token.is_cancelled() => {
+                note!("\n[stopped by {}]", stop.name());
+                break;
+            }
+            Ok(TurnEnd::Cancelled) => note!("\n[cancelled]"),
+            Err(e) => note!("\nhm-agent: {e}"),
         }
     }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Write the REPL's history file (its directory made if need be).
+fn save_history(editor: &mut rustyline::DefaultEditor, history: &Path) {
     if let Some(parent) = history.parent() {
         let _ = std::fs::create_dir_all(parent);
     }
-    let _ = editor.save_history(&history);
-    Ok(ExitCode::SUCCESS)
+    let _ = editor.save_history(history);
 }

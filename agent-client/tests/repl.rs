@@ -1,7 +1,8 @@
 //! The interactive `hm-agent` in a real pty, as a person uses it: a prompt
 //! starts a session and waits on it for long; Ctrl-C cancels that turn
 //! cleanly, the session keeps running, the REPL answers the next prompt, and
-//! nothing secret typed at the prompt lands in the history file.
+//! nothing secret typed at the prompt lands in the history file; a hangup
+//! (the terminal closed) ends the sessions the agent started.
 
 mod common;
 
@@ -78,6 +79,21 @@ impl Repl {
             seen,
             child,
         }
+    }
+
+    /// `hm-agent` talking to `server`, its files under `home`, its
+    /// sessions in `sessions`.
+    fn start(home: &Path, server: &FakeServer, sessions: &Sessions) -> Repl {
+        let config = write_config(home, server);
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_hm-agent"));
+        cmd.arg("--config")
+            .arg(&config)
+            .env("HM_AGENT_TEST_KEY", "local-key")
+            .env("HOME", home)
+            .env("HEIMDALL_SOCKET_DIR", sessions.path())
+            .env("TERM", "xterm-256color")
+            .current_dir(home);
+        Repl::spawn(cmd)
     }
 
     fn transcript(&self) -> String {
@@ -167,16 +183,7 @@ async fn ctrl_c_cancels_a_turn_in_a_long_wait_and_the_repl_and_the_session_go_on
     ])
     .await;
     let home = tempfile::tempdir().unwrap();
-    let config = write_config(home.path(), &server);
-    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_hm-agent"));
-    cmd.arg("--config")
-        .arg(&config)
-        .env("HM_AGENT_TEST_KEY", "local-key")
-        .env("HOME", home.path())
-        .env("HEIMDALL_SOCKET_DIR", sessions.path())
-        .env("TERM", "xterm-256color")
-        .current_dir(home.path());
-    let mut repl = Repl::spawn(cmd);
+    let mut repl = Repl::start(home.path(), &server, &sessions);
 
     let at = repl.wait_for("you> ", 0).await;
     repl.type_text("start a sleeper and wait for it; token=s3cret-typed-value\r");
@@ -222,4 +229,40 @@ async fn ctrl_c_cancels_a_turn_in_a_long_wait_and_the_repl_and_the_session_go_on
     let history = std::fs::read_to_string(home.path().join("data").join("history")).unwrap();
     assert!(history.contains("are you there?"), "{history}");
     assert!(!history.contains("s3cret-typed-value"), "{history}");
+}
+
+/// The terminal closing (SIGHUP) while the REPL waits at its prompt: it
+/// leaves as on Ctrl-D, ending the sessions the agent started and keeping
+/// the history of what was typed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hangup_at_the_prompt_ends_the_agents_sessions_and_keeps_the_history() {
+    hm(); // hm-agent runs the `hm` beside it: make sure it is built.
+    let sessions = Sessions::new();
+    let id = unique("agent-hup");
+    let server = FakeServer::start(vec![
+        calls(&[("session_start", json!({"command": "sleep 600", "id": id}))]),
+        text_reply("it runs"),
+    ])
+    .await;
+    let home = tempfile::tempdir().unwrap();
+    let mut repl = Repl::start(home.path(), &server, &sessions);
+
+    let at = repl.wait_for("you> ", 0).await;
+    repl.type_text("start a sleeper\r");
+    let at = repl.wait_for("it runs", at).await;
+    repl.wait_for("you> ", at).await;
+    assert!(sessions.live(&id));
+
+    let pid = nix::unistd::Pid::from_raw(repl.child.id() as i32);
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGHUP).unwrap();
+    assert_eq!(
+        repl.exit_code().await,
+        Some(129),
+        "exit 128 + SIGHUP; the terminal shows:\n{}",
+        repl.transcript()
+    );
+    repl.wait_for(&format!("[sessions ended: {id}]"), 0).await;
+    assert!(!sessions.live(&id), "the agent's session was ended");
+    let history = std::fs::read_to_string(home.path().join("data").join("history")).unwrap();
+    assert!(history.contains("start a sleeper"), "{history}");
 }
