@@ -1,7 +1,8 @@
 //! The agent loop against a fake provider on loopback speaking each real
 //! wire format: streamed text, tool-call argument deltas, two tool calls in
 //! one turn run concurrently, secrets scrubbed before they reach the
-//! server, retries honouring Retry-After / RetryInfo, a clear 401.
+//! server, retries honouring Retry-After / RetryInfo, a clear 401, answers
+//! cut off mid-stream reported (or asked again when nothing had come).
 
 mod common;
 
@@ -270,19 +271,8 @@ async fn anthropic_input_json_deltas_and_headers() {
         ),
         ("message_stop", json!({"type":"message_stop"})),
     ]);
-    let second = named_events(&[
-        (
-            "message_start",
-            json!({"type":"message_start","message":{"usage":{"input_tokens":50,"output_tokens":1}}}),
-        ),
-        (
-            "content_block_start",
-            json!({"type":"content_block_start","index":0,"content_block":{"type":"text","text":""}}),
-        ),
-        (
-            "content_block_delta",
-            json!({"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":ANSWER}}),
-        ),
+    let mut second_events = anthropic_text_start(50, ANSWER);
+    second_events.extend([
         (
             "content_block_stop",
             json!({"type":"content_block_stop","index":0}),
@@ -293,6 +283,7 @@ async fn anthropic_input_json_deltas_and_headers() {
         ),
         ("message_stop", json!({"type":"message_stop"})),
     ]);
+    let second = named_events(&second_events);
     let server = FakeServer::start(vec![Reply::Sse(first), Reply::Sse(second)]).await;
     let probe = Probe::new();
     let mut agent = agent_with_probe(
@@ -408,22 +399,9 @@ async fn rate_limit_with_retry_after_is_retried_after_the_delay() {
         text_reply("after the wait"),
     ])
     .await;
-    let provider = Provider::new(settings(
-        ProviderKind::Openai,
-        format!("{}/v1", server.url()),
-        "m",
-    ))
-    .unwrap();
-    let messages = [heimdall_agent::conversation::Message::User {
-        content: "hi".into(),
-    }];
-    let request = heimdall_agent::provider::Request {
-        system: "s",
-        messages: &messages,
-        tools: &[],
-    };
     let started = Instant::now();
-    let response = provider.complete(&request, &mut |_| {}).await.unwrap();
+    let (response, _) = ask(ProviderKind::Openai, format!("{}/v1", server.url())).await;
+    let response = response.unwrap();
     let waited = started.elapsed();
     assert_eq!(response.text, "after the wait");
     assert_eq!(server.requests().len(), 2);
@@ -481,15 +459,7 @@ async fn unknown_model_is_a_clear_not_found_error() {
         "claude-nope",
     ))
     .unwrap();
-    let messages = [heimdall_agent::conversation::Message::User {
-        content: "hi".into(),
-    }];
-    let request = heimdall_agent::provider::Request {
-        system: "s",
-        messages: &messages,
-        tools: &[],
-    };
-    let err = provider.complete(&request, &mut |_| {}).await.unwrap_err();
+    let err = ask_provider(&provider).await.0.unwrap_err();
     assert!(matches!(err, ProviderError::NotFound { .. }), "{err:?}");
     assert!(err.to_string().contains("model: claude-nope"), "{err}");
     assert_eq!(server.requests().len(), 1);
@@ -508,16 +478,10 @@ async fn connection_refused_is_retried_then_reported() {
         "m",
     );
     s.retry.max_retries = 2;
-    let provider = Provider::new(s).unwrap();
-    let messages = [heimdall_agent::conversation::Message::User {
-        content: "hi".into(),
-    }];
-    let request = heimdall_agent::provider::Request {
-        system: "s",
-        messages: &messages,
-        tools: &[],
-    };
-    let err = provider.complete(&request, &mut |_| {}).await.unwrap_err();
+    let err = ask_provider(&Provider::new(s).unwrap())
+        .await
+        .0
+        .unwrap_err();
     assert!(
         matches!(err, ProviderError::RetriesExhausted { attempts: 3, .. }),
         "{err:?}"
@@ -563,4 +527,122 @@ async fn cancelling_a_turn_during_a_tool_call_keeps_the_conversation_valid() {
         }
         other => panic!("the last message is not the tool results: {other:?}"),
     }
+}
+
+/// The Anthropic events that open an answer of `text` (no end).
+fn anthropic_text_start(input_tokens: u64, text: &str) -> Vec<(&'static str, Value)> {
+    vec![
+        (
+            "message_start",
+            json!({"type":"message_start","message":{"usage":{"input_tokens":input_tokens,"output_tokens":1}}}),
+        ),
+        (
+            "content_block_start",
+            json!({"type":"content_block_start","index":0,"content_block":{"type":"text","text":""}}),
+        ),
+        (
+            "content_block_delta",
+            json!({"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":text}}),
+        ),
+    ]
+}
+
+/// One request for "hi" without tools; its result and the text streamed.
+async fn ask(
+    kind: ProviderKind,
+    url: String,
+) -> (
+    Result<heimdall_agent::provider::Response, ProviderError>,
+    String,
+) {
+    ask_provider(&Provider::new(settings(kind, url, "m")).unwrap()).await
+}
+
+/// [`ask`] `provider`.
+async fn ask_provider(
+    provider: &Provider,
+) -> (
+    Result<heimdall_agent::provider::Response, ProviderError>,
+    String,
+) {
+    let messages = [heimdall_agent::conversation::Message::User {
+        content: "hi".into(),
+    }];
+    let request = heimdall_agent::provider::Request {
+        system: "s",
+        messages: &messages,
+        tools: &[],
+    };
+    let mut streamed = String::new();
+    let result = tokio::time::timeout(
+        DEADLINE,
+        provider.complete(&request, &mut |t| streamed.push_str(t)),
+    )
+    .await
+    .expect("the request finished in time");
+    (result, streamed)
+}
+
+/// An answer whose stream stops before the provider's final event (the
+/// connection closed cleanly or broke) is an error saying it was cut off,
+/// in each wire format; its part was shown, so it is not asked again.
+#[tokio::test]
+async fn an_answer_cut_off_mid_stream_is_an_error_not_a_short_answer() {
+    let openai_part =
+        data_events(&[json!({"choices":[{"index":0,"delta":{"content":"The answer is: part"}}]})]);
+    let anthropic_part = named_events(&anthropic_text_start(3, "The answer is: part"));
+    let gemini_part = data_events(&[
+        json!({"candidates":[{"content":{"role":"model","parts":[{"text":"The answer is: part"}]}}]}),
+    ]);
+    let cases = [
+        (ProviderKind::Openai, "/v1", Reply::Sse(openai_part.clone())),
+        (ProviderKind::Openai, "/v1", Reply::Dropped(openai_part)),
+        (ProviderKind::Anthropic, "", Reply::Sse(anthropic_part)),
+        (ProviderKind::Gemini, "", Reply::Sse(gemini_part)),
+    ];
+    for (kind, root, reply) in cases {
+        let what = format!("{kind:?} {reply:?}");
+        let server = FakeServer::start(vec![reply, text_reply("must not be asked")]).await;
+        let (result, streamed) = ask(kind, format!("{}{root}", server.url())).await;
+        let err = result.expect_err(&what);
+        assert!(matches!(err, ProviderError::Cut(_)), "{what}: {err:?}");
+        assert!(err.to_string().contains("cut off"), "{what}: {err}");
+        assert_eq!(streamed, "The answer is: part", "{what}");
+        assert_eq!(server.requests().len(), 1, "{what}: asked again");
+    }
+}
+
+/// A stream that ends before any of the answer came (the server closed the
+/// connection after its headers) is asked again, like a connection error.
+#[tokio::test]
+async fn a_stream_cut_before_any_answer_is_retried() {
+    let server = FakeServer::start(vec![
+        Reply::Sse(String::new()),
+        Reply::Dropped(": keep-alive\n\n".into()),
+        text_reply("second time lucky"),
+    ])
+    .await;
+    let (result, streamed) = ask(ProviderKind::Openai, format!("{}/v1", server.url())).await;
+    assert_eq!(result.unwrap().text, "second time lucky");
+    assert_eq!(streamed, "second time lucky");
+    assert_eq!(server.requests().len(), 3);
+}
+
+/// A JSON error answered with 200 where the event stream should be (some
+/// proxies and servers do) is an error carrying its message, not an empty
+/// answer.
+#[tokio::test]
+async fn json_in_place_of_the_event_stream_is_a_clear_error() {
+    let server = FakeServer::start(vec![Reply::Status {
+        code: 200,
+        headers: Vec::new(),
+        body: r#"{"error":{"message":"model overloaded, try later"}}"#.into(),
+    }])
+    .await;
+    let (result, _) = ask(ProviderKind::Openai, format!("{}/v1", server.url())).await;
+    let err = result.unwrap_err();
+    assert!(
+        err.to_string().contains("model overloaded, try later"),
+        "{err}"
+    );
 }

@@ -5,8 +5,8 @@
 use serde_json::{json, Value};
 
 use super::{
-    chunk_error, count, next_event, parse_arguments, parse_data, ProviderError, ProviderSettings,
-    Request, Response, SseStream, TextSink, DEFAULT_ANTHROPIC_MAX_TOKENS,
+    chunk_error, count, finished, next_event, parse_arguments, parse_data, ProviderError,
+    ProviderSettings, Request, Response, SseStream, TextSink, DEFAULT_ANTHROPIC_MAX_TOKENS,
 };
 use crate::conversation::{Message, ToolCall};
 
@@ -107,6 +107,7 @@ pub(super) async fn read_stream(
 ) -> Result<Response, ProviderError> {
     let mut out = Response::default();
     let mut blocks: Vec<(u64, Block)> = Vec::new();
+    let mut stopped = false;
     while let Some(ev) = next_event(&mut events).await? {
         if ev.data.trim().is_empty() {
             continue;
@@ -171,7 +172,10 @@ pub(super) async fn read_stream(
                     out.usage.output_tokens = n;
                 }
             }
-            "message_stop" => break,
+            "message_stop" => {
+                stopped = true;
+                break;
+            }
             "error" => {
                 return Err(
                     chunk_error(&data).unwrap_or_else(|| ProviderError::Stream(data.to_string()))
@@ -180,6 +184,7 @@ pub(super) async fn read_stream(
             _ => {}
         }
     }
+    finished(stopped, "message_stop")?;
     out.tool_calls = blocks
         .into_iter()
         .filter_map(|(_, b)| match b {

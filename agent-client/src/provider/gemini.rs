@@ -5,8 +5,8 @@
 use serde_json::{json, Value};
 
 use super::{
-    chunk_error, count, next_event, parse_data, ProviderError, ProviderSettings, Request, Response,
-    SseStream, TextSink,
+    chunk_error, count, finished, next_event, parse_data, ProviderError, ProviderSettings, Request,
+    Response, SseStream, TextSink,
 };
 use crate::conversation::{Message, ToolCall, Usage};
 
@@ -158,6 +158,7 @@ pub(super) async fn read_stream(
             }
         }
     }
+    finished(out.finish_reason.is_some(), "a finishReason")?;
     Ok(out)
 }
 

@@ -147,6 +147,11 @@ pub enum ProviderError {
     /// The response stream broke or carried an error event.
     #[error("response stream: {0}")]
     Stream(String),
+    /// The answer stopped before the provider said it was complete: the
+    /// connection closed mid-answer, or the stream ended without its final
+    /// event. Retried when none of it had been streamed yet.
+    #[error("the answer was cut off: {0}; the part received is not kept")]
+    Cut(String),
     /// The provider sent something that is not its documented format.
     #[error("unexpected response from the provider: {0}")]
     Decode(String),
@@ -219,12 +224,39 @@ impl Provider {
             ),
         };
         let body = serde_json::to_vec(&body).map_err(|e| ProviderError::Decode(e.to_string()))?;
-        let response = retry::send(&s.retry, &url, || self.build(&url, body.clone())).await?;
-        let events: SseStream = Box::pin(response.bytes_stream().eventsource());
-        match s.kind {
-            ProviderKind::Openai => openai::read_stream(events, on_text).await,
-            ProviderKind::Anthropic => anthropic::read_stream(events, on_text).await,
-            ProviderKind::Gemini => gemini::read_stream(events, on_text).await,
+        let mut attempt = 0;
+        loop {
+            let response = retry::send(&s.retry, &mut attempt, &url, || {
+                self.build(&url, body.clone())
+            })
+            .await?;
+            let events = event_stream(response).await?;
+            let mut streamed = false;
+            let read = {
+                let mut sink = |t: &str| {
+                    streamed = true;
+                    on_text(t);
+                };
+                match s.kind {
+                    ProviderKind::Openai => openai::read_stream(events, &mut sink).await,
+                    ProviderKind::Anthropic => anthropic::read_stream(events, &mut sink).await,
+                    ProviderKind::Gemini => gemini::read_stream(events, &mut sink).await,
+                }
+            };
+            match read {
+                // Nothing of it reached the caller: ask again, as after a
+                // connection error.
+                Err(ProviderError::Cut(why)) if !streamed => {
+                    retry::pause(
+                        &s.retry,
+                        &mut attempt,
+                        format!("answer cut off: {why}"),
+                        None,
+                    )
+                    .await?;
+                }
+                other => return other,
+            }
         }
     }
 
@@ -259,12 +291,46 @@ impl Provider {
     }
 }
 
+/// The events of a successful response. A JSON body where the stream
+/// should be (a proxy's or server's error answered with 200) is an error
+/// carrying its message, not an empty answer.
+async fn event_stream(response: reqwest::Response) -> Result<SseStream, ProviderError> {
+    let json = response
+        .headers()
+        .get(reqwest::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| ct.trim_start().starts_with("application/json"));
+    if json {
+        let body = response.text().await.unwrap_or_default();
+        return Err(ProviderError::Decode(format!(
+            "JSON instead of an event stream: {}",
+            error_message(&body)
+        )));
+    }
+    Ok(Box::pin(response.bytes_stream().eventsource()))
+}
+
 /// The next event of a stream, transport and parse errors mapped.
 async fn next_event(events: &mut SseStream) -> Result<Option<Event>, ProviderError> {
     match events.next().await {
         None => Ok(None),
         Some(Ok(ev)) => Ok(Some(ev)),
+        Some(Err(EventStreamError::Transport(e))) => {
+            Err(ProviderError::Cut(format!("the connection broke: {e}")))
+        }
         Some(Err(e)) => Err(ProviderError::Stream(e.to_string())),
+    }
+}
+
+/// The error of a stream that ended before the provider's final event
+/// (`what`), unless it came.
+fn finished(came: bool, what: &str) -> Result<(), ProviderError> {
+    if came {
+        Ok(())
+    } else {
+        Err(ProviderError::Cut(format!(
+            "the stream ended before {what}"
+        )))
     }
 }
 

@@ -5,8 +5,8 @@
 use serde_json::{json, Value};
 
 use super::{
-    chunk_error, count, next_event, parse_arguments, parse_data, ProviderError, ProviderSettings,
-    Request, Response, SseStream, TextSink,
+    chunk_error, count, finished, next_event, parse_arguments, parse_data, ProviderError,
+    ProviderSettings, Request, Response, SseStream, TextSink,
 };
 use crate::conversation::{Message, ToolCall, Usage};
 
@@ -94,8 +94,10 @@ pub(super) async fn read_stream(
 ) -> Result<Response, ProviderError> {
     let mut out = Response::default();
     let mut calls: Vec<PartialCall> = Vec::new();
+    let mut done = false;
     while let Some(ev) = next_event(&mut events).await? {
         if ev.data.trim() == "[DONE]" {
+            done = true;
             break;
         }
         if ev.data.trim().is_empty() {
@@ -151,6 +153,11 @@ pub(super) async fn read_stream(
             }
         }
     }
+    // Some compatible servers end with the finish reason and no [DONE].
+    finished(
+        done || out.finish_reason.is_some(),
+        "[DONE] or a finish_reason",
+    )?;
     out.tool_calls = calls
         .into_iter()
         .enumerate()

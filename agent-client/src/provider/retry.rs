@@ -43,14 +43,16 @@ impl RetryPolicy {
     }
 }
 
-/// Send the request built by `make`, retrying as the policy says. The
-/// returned response has a success status.
+/// Send the request built by `make`, retrying as the policy says;
+/// `attempt` counts the retries made so far for this answer (also those of
+/// an answer cut off, see [`pause`]). The returned response has a success
+/// status.
 pub(super) async fn send(
     policy: &RetryPolicy,
+    attempt: &mut u32,
     url: &str,
     make: impl Fn() -> RequestBuilder,
 ) -> Result<Response, ProviderError> {
-    let mut attempt = 0u32;
     loop {
         let (failure, server_delay) = match make().send().await {
             Ok(resp) if resp.status().is_success() => return Ok(resp),
@@ -89,18 +91,31 @@ pub(super) async fn send(
             }
             Err(e) => return Err(ProviderError::Stream(e.to_string())),
         };
-        if attempt >= policy.max_retries {
-            return Err(ProviderError::RetriesExhausted {
-                attempts: attempt + 1,
-                last: failure,
-            });
-        }
-        let delay = server_delay
-            .map(|d| d.min(policy.max_delay))
-            .unwrap_or_else(|| policy.backoff(attempt));
-        tokio::time::sleep(delay).await;
-        attempt += 1;
+        pause(policy, attempt, failure, server_delay).await?;
     }
+}
+
+/// The wait before retry number `attempt` after `failure` (the server's
+/// delay if it asked for one, capped, else the backoff), or the error saying
+/// the retries are used up.
+pub(super) async fn pause(
+    policy: &RetryPolicy,
+    attempt: &mut u32,
+    failure: String,
+    server_delay: Option<Duration>,
+) -> Result<(), ProviderError> {
+    if *attempt >= policy.max_retries {
+        return Err(ProviderError::RetriesExhausted {
+            attempts: *attempt + 1,
+            last: failure,
+        });
+    }
+    let delay = server_delay
+        .map(|d| d.min(policy.max_delay))
+        .unwrap_or_else(|| policy.backoff(*attempt));
+    tokio::time::sleep(delay).await;
+    *attempt += 1;
+    Ok(())
 }
 
 /// Statuses worth another try: rate limits, timeouts, server trouble

@@ -46,6 +46,9 @@ impl Recorded {
 pub enum Reply {
     /// 200 with an SSE body.
     Sse(String),
+    /// 200 with the start of an SSE body, then the connection closes
+    /// mid-response (no final chunk).
+    Dropped(String),
     /// Another status with headers and a body.
     Status {
         /// HTTP status.
@@ -156,31 +159,10 @@ async fn serve(
     let reply = queue.lock().unwrap().pop_front();
     match reply {
         Some(Reply::Sse(body)) => {
-            stream
-                .write_all(
-                    b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n\
-                      transfer-encoding: chunked\r\nconnection: close\r\n\r\n",
-                )
-                .await?;
-            // Awkward boundaries: pieces of 1, 2, 3, ... 7 bytes, cycling,
-            // so field names, "\n\n" separators and UTF-8 sequences split.
-            let bytes = body.as_bytes();
-            let mut at = 0;
-            let mut size = 1;
-            while at < bytes.len() {
-                let end = (at + size).min(bytes.len());
-                let piece = &bytes[at..end];
-                stream
-                    .write_all(format!("{:x}\r\n", piece.len()).as_bytes())
-                    .await?;
-                stream.write_all(piece).await?;
-                stream.write_all(b"\r\n").await?;
-                stream.flush().await?;
-                at = end;
-                size = size % 7 + 1;
-            }
+            send_sse(&mut stream, &body).await?;
             stream.write_all(b"0\r\n\r\n").await?;
         }
+        Some(Reply::Dropped(body)) => send_sse(&mut stream, &body).await?,
         Some(Reply::Status {
             code,
             headers,
@@ -212,6 +194,35 @@ async fn serve(
     }
     stream.flush().await?;
     stream.shutdown().await
+}
+
+/// The head of a 200 SSE answer and `body` in chunks, without the final
+/// chunk.
+async fn send_sse(stream: &mut TcpStream, body: &str) -> std::io::Result<()> {
+    stream
+        .write_all(
+            b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n\
+              transfer-encoding: chunked\r\nconnection: close\r\n\r\n",
+        )
+        .await?;
+    // Awkward boundaries: pieces of 1, 2, 3, ... 7 bytes, cycling,
+    // so field names, "\n\n" separators and UTF-8 sequences split.
+    let bytes = body.as_bytes();
+    let mut at = 0;
+    let mut size = 1;
+    while at < bytes.len() {
+        let end = (at + size).min(bytes.len());
+        let piece = &bytes[at..end];
+        stream
+            .write_all(format!("{:x}\r\n", piece.len()).as_bytes())
+            .await?;
+        stream.write_all(piece).await?;
+        stream.write_all(b"\r\n").await?;
+        stream.flush().await?;
+        at = end;
+        size = size % 7 + 1;
+    }
+    Ok(())
 }
 
 /// SSE text of `data:` events (OpenAI, Gemini).
