@@ -18,8 +18,9 @@ use bytes::{Bytes, BytesMut};
 use futures_util::StreamExt;
 use heimdall_protocol::frame::{client, server};
 use heimdall_protocol::{
-    message::frame_name, ClientMessage, CodecError, DecodeError, ErrorBody, Event, Frame,
-    FrameCodec, ServerMessage, HEADER_LEN, MODE_BINARY,
+    message::{frame_name, Waiting},
+    ClientMessage, CodecError, DecodeError, ErrorBody, Event, Frame, FrameCodec, ServerMessage,
+    HEADER_LEN, MODE_BINARY,
 };
 use tokio::io::AsyncWriteExt;
 use tokio::net::unix::OwnedReadHalf;
@@ -49,8 +50,10 @@ enum Command {
     /// Start (or restart) the output stream, at the scrollback or an offset;
     /// `true`: holding the child back however long it takes.
     Subscribe(Option<u64>, bool),
-    /// Start the event stream.
-    Events,
+    /// Start the event stream: the events from when the reader handled
+    /// EVENTS on (so the events of the requests after it are in it), and
+    /// what the session waits for then.
+    Events(broadcast::Receiver<Event>, Option<Waiting>),
     /// Close the connection after what is queued.
     Close,
 }
@@ -304,6 +307,8 @@ async fn read_requests(
     let stall = session.output.stall_timeout();
     // Counted among the viewers from a HELLO that says so until the end.
     let mut viewer: Option<Viewer> = None;
+    // Whether EVENTS came (a second one changes nothing).
+    let mut events = false;
     loop {
         let next = tokio::select! {
             f = frames.next() => f,
@@ -388,7 +393,14 @@ async fn read_requests(
                 }
                 Command::Frame(ServerMessage::Hello(Box::new(session.hello())).to_frame())
             }
-            ClientMessage::Events => Command::Events,
+            ClientMessage::Events if events => continue,
+            ClientMessage::Events => {
+                events = true;
+                // Subscribed here, not when the writer gets to it: the
+                // events of the requests read after EVENTS are in it.
+                let (rx, waiting) = crate::classify::waiting::watch::subscribe_events(&session);
+                Command::Events(rx, waiting)
+            }
             ClientMessage::Signal(req) => {
                 let answer = parse_signal(&req.signal).and_then(|sig| {
                     session
@@ -570,15 +582,12 @@ async fn apply(
             }
             st.sub = Some(s);
         }
-        Command::Events => {
-            if st.events.is_none() {
-                let (events, waiting) = crate::classify::waiting::watch::subscribe_events(session);
-                st.events = Some(events);
-                if let Some(w) = waiting {
-                    // A listener that comes while the session waits learns
-                    // for what before any later event.
-                    write_frame(out, event_frame(Event::Waiting(w)), st.sub.as_mut()).await?;
-                }
+        Command::Events(events, waiting) => {
+            st.events = Some(events);
+            if let Some(w) = waiting {
+                // A listener that comes while the session waits learns
+                // for what before any later event.
+                write_frame(out, event_frame(Event::Waiting(w)), st.sub.as_mut()).await?;
             }
         }
         Command::Close => return Ok(false),

@@ -1,0 +1,54 @@
+//! The protocol as docs/protocol.md describes it, spoken from raw bytes
+//! (as a client in another language would): requests written together in
+//! one write are handled in order, with what the document promises.
+
+mod common;
+
+use std::io::Write;
+use std::time::Duration;
+
+use common::{Env, Raw};
+
+/// The bytes of one frame.
+fn frame(kind: u8, payload: &[u8]) -> Vec<u8> {
+    let mut f = vec![kind];
+    f.extend_from_slice(&(payload.len() as u32).to_be_bytes());
+    f.extend_from_slice(payload);
+    f
+}
+
+/// EVENTS streams events "from then on": a RESIZE written right behind it
+/// (in the same write) gives its `resize` event. (The event stream used to
+/// start only when the connection's writer got to it, after the RESIZE
+/// had been applied: its event was lost every time.)
+#[test]
+fn events_then_a_resize_in_one_write_gives_the_resize_event() {
+    let env = Env::new();
+    env.start("ev", &["--cols", "80", "--rows", "24"], &["sleep", "100"]);
+    for cols in [50u16, 51, 52] {
+        let mut c = Raw::connect(&env.sock("ev"));
+        c.hello();
+        let mut bytes = frame(0x09, &[]);
+        bytes.extend(frame(0x04, &[&cols.to_be_bytes()[..], &[0, 20]].concat()));
+        bytes.extend(frame(0x03, &[]));
+        c.s.write_all(&bytes).expect("write");
+        // The STATUS answer, then the event (answers go first).
+        c.set_timeout(Duration::from_secs(10));
+        let mut seen = Vec::new();
+        loop {
+            let (k, p) = c.recv().expect("the connection stays open");
+            if k == 0x86 {
+                let e: serde_json::Value = serde_json::from_slice(&p).expect("event json");
+                if e["type"] == "resize" {
+                    assert_eq!(
+                        (e["cols"].as_u64(), e["rows"].as_u64()),
+                        (Some(cols.into()), Some(20))
+                    );
+                    break;
+                }
+            }
+            seen.push(k);
+            assert!(seen.len() < 20, "no resize event, only frames {seen:02x?}");
+        }
+    }
+}
