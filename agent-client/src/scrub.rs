@@ -123,6 +123,37 @@ pub fn scrub(text: &str) -> Cow<'_, str> {
     out
 }
 
+/// Scrub the rows of a terminal screen `cols` cells wide. A line longer
+/// than the width fills its rows to the last column and goes on in the
+/// next, so rows are scrubbed joined into the lines they show: a secret the
+/// terminal wrapped across rows is found too, where scrubbing row by row
+/// would let its pieces through. Rows come back as they were unless their
+/// line held a secret: such a line, scrubbed, is given whole in its first
+/// row and its other rows are left empty, so the rows below keep their
+/// places.
+pub fn scrub_rows<S: AsRef<str>>(rows: &[S], cols: usize) -> Vec<String> {
+    let fills = |row: &str| cols > 0 && row.chars().count() >= cols;
+    let mut out = Vec::with_capacity(rows.len());
+    let mut start = 0;
+    while start < rows.len() {
+        let mut end = start;
+        while end + 1 < rows.len() && fills(rows[end].as_ref()) {
+            end += 1;
+        }
+        let group = &rows[start..=end];
+        let line: String = group.iter().map(AsRef::as_ref).collect();
+        let clean = scrub(&line);
+        if clean == line {
+            out.extend(group.iter().map(|r| r.as_ref().to_string()));
+        } else {
+            out.push(clean.into_owned());
+            out.extend(group[1..].iter().map(|_| String::new()));
+        }
+        start = end + 1;
+    }
+    out
+}
+
 /// Every string in a JSON value scrubbed (tool arguments, for display and
 /// logs).
 pub fn scrub_json(v: &serde_json::Value) -> serde_json::Value {
@@ -196,6 +227,30 @@ mod tests {
     fn pem_blocks_are_redacted_whole() {
         let pem = "x\n-----BEGIN OPENSSH PRIVATE KEY-----\nAAAA\nBBBB\n-----END OPENSSH PRIVATE KEY-----\ny";
         assert_eq!(scrubbed(pem), "x\n[REDACTED:private-key]\ny");
+    }
+
+    #[test]
+    fn a_secret_wrapped_across_screen_rows_is_found() {
+        let token = "ghp_abcdefghijklmnopqrstuvwxyz0123456789";
+        let first = format!("{} {}", "0".repeat(30), &token[..9]);
+        let rows = [first.as_str(), &token[9..], "", "next line"];
+        assert_eq!(first.chars().count(), 40);
+        let out = super::scrub_rows(&rows, 40);
+        let text = out.join("\n");
+        assert!(!text.contains("abcdefg"), "{text}");
+        assert!(!text.contains("0123456789"), "{text}");
+        assert_eq!(
+            out,
+            [
+                format!("{} [REDACTED:github-token]", "0".repeat(30)),
+                String::new(),
+                String::new(),
+                "next line".to_string()
+            ]
+        );
+        // Rows without a secret come back unchanged, full ones included.
+        let plain = ["x".repeat(40), "y".repeat(40), "z".into()];
+        assert_eq!(super::scrub_rows(&plain, 40), plain);
     }
 
     #[test]

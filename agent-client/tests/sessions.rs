@@ -1221,3 +1221,41 @@ async fn session_status_reports_the_current_output_offset_and_size() {
     drop(viewer);
     assert_eq!(tools.cleanup(Duration::from_secs(15)).await, [id.as_str()]);
 }
+
+/// A secret the terminal wrapped across two rows reaches the model
+/// scrubbed, from the live screen and from the final screen alike: the
+/// scrubber sees the line the rows show, not two pieces of it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_secret_wrapped_across_screen_rows_is_scrubbed() {
+    let sessions = Sessions::new();
+    let tools = session_tools(&sessions, 4);
+    let id = unique("agent-wrap");
+    let token = "ghp_A1b2C3d4E5A1b2C3d4E5A1b2C3d4E5zyxwvu";
+    // 70 columns of zeros and a blank: the token starts at column 72 of 80.
+    let command = format!("printf '%070d {token}\\n' 0; echo done-$((6*7)); sleep 600");
+    start(&tools, &id, &command).await;
+    wait_for_text(&tools, &id, "done-42").await;
+    let seen = |out: ToolOutput| {
+        assert!(!out.is_error, "{}", out.text);
+        heimdall_agent::safe_output::prepare(&out.text, 12_000, out.untrusted_source.as_deref())
+    };
+    let leaks = |text: &str| {
+        (0..token.len() - 8)
+            .map(|i| &token[i..i + 8])
+            .find(|piece| text.contains(piece))
+            .map(str::to_string)
+    };
+    let args = json!({"id": id});
+    let live = seen(call_out(&tools, "session_screen", args.clone(), DEADLINE).await);
+    assert_eq!(leaks(&live), None, "{live}");
+    assert!(live.contains("[REDACTED:github-token]"), "{live}");
+    assert!(live.contains("done-42"), "{live}");
+
+    let (err, text) = call(&tools, "session_kill", args.clone(), DEADLINE).await;
+    assert!(!err, "{text}");
+    until_supervisor_gone(&sessions, &id).await;
+    let last = seen(call_out(&tools, "session_screen", args, DEADLINE).await);
+    assert!(last.contains("final screen of session"), "{last}");
+    assert_eq!(leaks(&last), None, "{last}");
+    assert!(last.contains("[REDACTED:github-token]"), "{last}");
+}

@@ -7,12 +7,15 @@ use heimdall_client::{ExitRecord, HelloResp, RecordedOutput};
 use serde_json::json;
 
 use super::{terminal_text, ToolOutput};
+use crate::scrub::scrub_rows;
 
-/// Screen lines as one text: trailing blanks and blank lines at the end
-/// dropped.
-pub fn screen_text<'a>(lines: impl Iterator<Item = &'a String>) -> String {
+/// Screen lines of a terminal `cols` wide as one text: scrubbed as the
+/// lines they show (a secret wrapped across rows is found), trailing blanks
+/// and blank lines at the end dropped.
+pub fn screen_text<'a>(lines: impl Iterator<Item = &'a String>, cols: u16) -> String {
+    let rows: Vec<&String> = lines.collect();
     let mut text = String::new();
-    for l in lines {
+    for l in scrub_rows(&rows, cols.into()) {
         text.push_str(l.trim_end());
         text.push('\n');
     }
@@ -57,9 +60,9 @@ pub fn final_screen_text(rec: &ExitRecord, scrollback: usize) -> String {
         (Some(s), _) => {
             let kept = s.scrollback.as_deref().unwrap_or_default();
             let above = &kept[kept.len().saturating_sub(scrollback)..];
-            screen_text(above.iter().chain(&s.lines))
+            screen_text(above.iter().chain(&s.lines), s.cols)
         }
-        (None, Some(lines)) => screen_text(lines.iter()),
+        (None, Some(lines)) => screen_text(lines.iter(), size(rec).0),
         (None, None) => {
             let (cols, rows) = size(rec);
             terminal_text::render(rec.tail_bytes(), cols, rows)

@@ -655,7 +655,7 @@ impl SessionTools {
         let s = self
             .with_client(id, |c| async move { c.screen(req).await })
             .await?;
-        let body = screen_text(s.scrollback.iter().flatten().chain(&s.lines));
+        let body = screen_text(s.scrollback.iter().flatten().chain(&s.lines), s.cols);
         Ok(ToolOutput::untrusted(
             format!(
                 "screen of session {id}, {}x{}, cursor at row {} col {}{}",
