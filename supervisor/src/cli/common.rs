@@ -231,6 +231,40 @@ pub fn ask_session<T>(
     }
 }
 
+/// Where a command that follows a session (`hm tail`, `hm events`) starts.
+pub enum Follow<S> {
+    /// The session runs: the stream `S` from the supervisor of these files.
+    Live(SessionPaths, S),
+    /// It has ended: its exit record.
+    Ended(ExitRecord),
+}
+
+/// Open the stream of session `id` with `subscribe` on `rt`, or find that
+/// it has ended; a supervisor that is ending and drops the connection
+/// while it is opened is asked again, then its exit record read, as
+/// [`ask_session`] does.
+pub fn follow<S, F>(
+    cfg: &Config,
+    id: &str,
+    rt: &tokio::runtime::Runtime,
+    subscribe: impl Fn(SessionPaths) -> F,
+) -> anyhow::Result<Follow<S>>
+where
+    F: std::future::Future<Output = anyhow::Result<S>>,
+{
+    ask_session(
+        cfg,
+        id,
+        |paths| {
+            Ok(Follow::Live(
+                paths.clone(),
+                rt.block_on(subscribe(paths.clone()))?,
+            ))
+        },
+        |rec| Ok(Follow::Ended(rec)),
+    )
+}
+
 /// Find session `id` in the socket directory of `cfg`; a directory that does
 /// not exist yet holds no session.
 pub fn find_session(cfg: &Config, id: &str) -> anyhow::Result<Found> {

@@ -10,11 +10,10 @@ use clap::Args;
 use heimdall_client::{Event, EventItem, ExitRecord};
 use serde_json::json;
 
-use super::common::{
-    answer, connection_lost, exit_recorded, find, open, runtime, socket_dir, Found,
-};
+use super::common::{answer, connection_lost, exit_recorded, follow, open, runtime, Follow};
 use super::stdout_gone::{broken_pipe, stdout_gone};
 use super::Common;
+use crate::paths::SessionPaths;
 
 /// Arguments of `hm events`.
 #[derive(Debug, Args)]
@@ -26,17 +25,19 @@ pub struct EventsArgs {
 /// `hm events`.
 pub fn run(common: &Common, args: EventsArgs) -> anyhow::Result<i32> {
     let cfg = common.load()?;
-    let paths = match find(&socket_dir(&cfg)?, &args.id)? {
-        Found::Live(p) => p,
-        Found::Exited(rec) => {
+    let rt = runtime()?;
+    let subscribe = |paths: SessionPaths| async move {
+        let c = open(&paths, "hm events").await?;
+        answer(&paths, c.events()).await
+    };
+    let (paths, mut events) = match follow(&cfg, &args.id, &rt, subscribe)? {
+        Follow::Live(paths, events) => (paths, events),
+        Follow::Ended(rec) => {
             print_exit(&mut std::io::stdout().lock(), &rec)?;
             return Ok(0);
         }
     };
-    runtime()?.block_on(async {
-        let c = open(&paths, "hm events").await?;
-        let mut events = answer(&paths, c.events()).await?;
-        drop(c);
+    rt.block_on(async {
         let mut out = std::io::stdout().lock();
         let gone = stdout_gone();
         tokio::pin!(gone);

@@ -10,11 +10,10 @@ use anyhow::anyhow;
 use clap::Args;
 use heimdall_client::{ExitRecord, GapCause, OutputItem, RecordedOutput};
 
-use super::common::{
-    answer, connection_lost, exit_recorded, find, open, runtime, socket_dir, Found,
-};
+use super::common::{answer, connection_lost, exit_recorded, follow, open, runtime, Follow};
 use super::stdout_gone::{broken_pipe, stdout_gone};
 use super::Common;
+use crate::paths::SessionPaths;
 
 /// Arguments of `hm tail`.
 #[derive(Debug, Args)]
@@ -32,12 +31,8 @@ pub struct TailArgs {
 /// `hm tail`.
 pub fn run(common: &Common, args: TailArgs) -> anyhow::Result<i32> {
     let cfg = common.load()?;
-    let dir = socket_dir(&cfg)?;
-    let paths = match find(&dir, &args.id)? {
-        Found::Live(p) => p,
-        Found::Exited(rec) => return print_recorded(&rec, args.from),
-    };
-    runtime()?.block_on(async {
+    let rt = runtime()?;
+    let subscribe = |paths: SessionPaths| async move {
         let c = open(&paths, "hm tail").await?;
         let (stop_at, scrollback) = c
             .hello()
@@ -49,10 +44,17 @@ pub fn run(common: &Common, args: TailArgs) -> anyhow::Result<i32> {
             })?;
         let from = args.from.unwrap_or(scrollback);
         if !args.follow && from >= stop_at {
-            return Ok(0);
+            return Ok(None);
         }
-        let mut stream = answer(&paths, c.output(from)).await?;
-        drop(c);
+        let stream = answer(&paths, c.output(from)).await?;
+        Ok(Some((stop_at, stream)))
+    };
+    let (paths, (stop_at, mut stream)) = match follow(&cfg, &args.id, &rt, subscribe)? {
+        Follow::Live(paths, Some(live)) => (paths, live),
+        Follow::Live(_, None) => return Ok(0),
+        Follow::Ended(rec) => return print_recorded(&rec, args.from),
+    };
+    rt.block_on(async {
         let mut out = std::io::stdout().lock();
         let gone = stdout_gone();
         tokio::pin!(gone);

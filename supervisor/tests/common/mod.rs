@@ -430,21 +430,18 @@ pub async fn drain_output(output: &mut heimdall_client::OutputStream, from: u64,
     consumer_gap
 }
 
-/// A heimdall 1.0 supervisor stand-in for session `id`, written from the
-/// 1.0 wire format alone: a socket that answers STATUS, SUBSCRIBE (the line
-/// `one-zero output`, then EXIT 9, then closes) and KILL (EXIT 143, then
-/// closes), ignores every other frame type as 1.0 does, and a two-line
-/// pidfile held with `flock` as a live supervisor holds it. Returns how
-/// many KILLs it got.
-pub fn one_zero_server(env: &Env, id: &str) -> std::sync::Arc<std::sync::atomic::AtomicUsize> {
+/// Session `id`'s pidfile, two lines as heimdall 1.0 writes it, held with
+/// `flock` as a live supervisor holds it (while the file returned is
+/// open), in a private socket directory. The pids are a stand-in process's
+/// (`sleep`, returned), in its own group: the test environment kills what
+/// pidfiles name when it is dropped.
+pub fn held_pidfile(env: &Env, id: &str) -> (std::fs::File, std::process::Child) {
     use std::os::fd::AsRawFd;
     use std::os::unix::fs::PermissionsExt;
     use std::os::unix::process::CommandExt;
     let dir = env.sockets();
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700)).unwrap();
-    // The pids are a stand-in process's, in its own group: the test
-    // environment kills what pidfiles name when it is dropped.
     let stand_in = std::process::Command::new("sleep")
         .arg("300")
         .process_group(0)
@@ -455,6 +452,18 @@ pub fn one_zero_server(env: &Env, id: &str) -> std::sync::Arc<std::sync::atomic:
     let held = std::fs::File::open(&pid).unwrap();
     // SAFETY: flock on an fd we own.
     assert_eq!(unsafe { libc::flock(held.as_raw_fd(), libc::LOCK_EX) }, 0);
+    (held, stand_in)
+}
+
+/// A heimdall 1.0 supervisor stand-in for session `id`, written from the
+/// 1.0 wire format alone: a socket that answers STATUS, SUBSCRIBE (the line
+/// `one-zero output`, then EXIT 9, then closes) and KILL (EXIT 143, then
+/// closes), ignores every other frame type as 1.0 does, and a two-line
+/// pidfile held with `flock` as a live supervisor holds it. Returns how
+/// many KILLs it got.
+pub fn one_zero_server(env: &Env, id: &str) -> std::sync::Arc<std::sync::atomic::AtomicUsize> {
+    let dir = env.sockets();
+    let (held, stand_in) = held_pidfile(env, id);
     let listener = std::os::unix::net::UnixListener::bind(dir.join(format!("{id}.sock"))).unwrap();
     let kills = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let k = kills.clone();
