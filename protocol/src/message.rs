@@ -105,11 +105,10 @@ fn parse_json_required<T: DeserializeOwned>(kind: u8, payload: &[u8]) -> Result<
 /// of the payload is not valid for its type: an ERROR `malformed` repeats
 /// it so that a client with several requests in flight knows which failed.
 pub fn request_id(payload: &[u8]) -> Option<u64> {
-    #[derive(Deserialize)]
-    struct Id {
-        id: Option<u64>,
-    }
-    serde_json::from_slice::<Id>(payload).ok()?.id
+    // A JSON object only: a struct would also take an array's first
+    // element for the id (`[7]`).
+    let value = serde_json::from_slice::<serde_json::Value>(payload).ok()?;
+    value.as_object()?.get("id")?.as_u64()
 }
 
 /// Widest terminal a RESIZE may ask for.
@@ -921,6 +920,9 @@ mod tests {
         assert_eq!(request_id(br#"{"until": "idle"}"#), None);
         assert_eq!(request_id(br#"{"id": "x"}"#), None);
         assert_eq!(request_id(b"not json"), None);
+        // Not an object: no id, whatever its first element.
+        assert_eq!(request_id(b"[7]"), None);
+        assert_eq!(request_id(br#"[7, "until"]"#), None);
     }
 
     #[test]

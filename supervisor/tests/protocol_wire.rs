@@ -52,3 +52,28 @@ fn events_then_a_resize_in_one_write_gives_the_resize_event() {
         }
     }
 }
+
+/// The ERROR `malformed` of a payload that is not a JSON object carries no
+/// `id` (a JSON array's first number used to be taken for one, so a
+/// client with request 7 in flight would take the error for its own);
+/// an object's unsigned integer `id` is repeated.
+#[test]
+fn a_malformed_request_repeats_only_an_objects_id() {
+    let env = Env::new();
+    env.start("ids", &[], &["sleep", "100"]);
+    let mut c = Raw::connect(&env.sock("ids"));
+    c.hello();
+    for (payload, id) in [
+        (&b"[7]"[..], None),
+        (br#"[7, {"id": 8}]"#, None),
+        (br#"{"id": 9, "format": "html"}"#, Some(9)),
+        (br#"{"id": -1}"#, None),
+    ] {
+        c.send(0x07, payload);
+        let (k, p) = c.recv().expect("an answer");
+        assert_eq!(k, 0x8F, "ERROR for {:?}", String::from_utf8_lossy(payload));
+        let e: serde_json::Value = serde_json::from_slice(&p).expect("error json");
+        assert_eq!(e["error"], "malformed");
+        assert_eq!(e["id"].as_u64(), id, "{e}");
+    }
+}
