@@ -290,7 +290,7 @@ impl Bridge {
             Action::Screen => {
                 let id = need_id()?;
                 let s = self.sessions.screen(id).await?;
-                let msg = screen_message(&format!("`{id}`"), &s.text, Some(&s.ansi), MESSAGE_LIMIT);
+                let msg = screen_message(&format!("`{id}`"), &s, true, MESSAGE_LIMIT);
                 if msg.contains("(top lines cut)") {
                     Ok(Reply::Code {
                         heading: format!("`{id}`"),

@@ -23,6 +23,10 @@ pub struct Sessions {
     launcher: Launcher,
 }
 
+/// The width assumed for a final screen whose record does not say it
+/// (hm's default terminal size).
+const DEFAULT_COLS: u16 = 80;
+
 /// A session's screen, as text and with ANSI escapes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Screen {
@@ -30,6 +34,8 @@ pub struct Screen {
     pub text: Vec<String>,
     /// The same lines with escapes.
     pub ansi: Vec<String>,
+    /// The terminal's width (a row that fills it goes on in the next).
+    pub cols: u16,
     /// The output offset the screen reflects.
     pub output_offset: u64,
 }
@@ -168,21 +174,21 @@ impl Sessions {
         screen_of(&c).await
     }
 
-    fn final_screen(&self, id: &str) -> Option<Screen> {
+    /// The final screen of an ended session, if its exit record kept one.
+    pub fn final_screen(&self, id: &str) -> Option<Screen> {
         let e = self.dir.find(id).ok()?;
         match e.liveness {
-            Liveness::Exited(rec) => rec.screen.map(|text| Screen {
-                ansi: text.clone(),
-                text,
-                output_offset: 0,
-            }),
+            Liveness::Exited(rec) => {
+                let cols = rec.final_screen.as_ref().map_or(DEFAULT_COLS, |s| s.cols);
+                rec.screen.map(|text| Screen {
+                    ansi: text.clone(),
+                    text,
+                    cols,
+                    output_offset: 0,
+                })
+            }
             _ => None,
         }
-    }
-
-    /// The final screen of an ended session, if its exit record kept one.
-    pub fn exit_screen(&self, id: &str) -> Option<Vec<String>> {
-        self.final_screen(id).map(|s| s.text)
     }
 
     /// `/run`: start `command` with `sh -c` in a new session.
@@ -310,6 +316,7 @@ pub async fn screen_of(c: &Client) -> Result<Screen, String> {
     Ok(Screen {
         text: text.lines,
         ansi,
+        cols: text.cols,
         output_offset: text.output_offset,
     })
 }

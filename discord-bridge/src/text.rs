@@ -5,7 +5,9 @@
 //! Every function here that produces text to post scrubs it first, with
 //! the agent's scrubber (one implementation).
 
-use heimdall_agent::scrub::scrub;
+use heimdall_agent::scrub::{scrub, scrub_rows};
+
+use crate::sessions::Screen;
 
 /// Discord's limit on a message's content, in characters.
 pub const MESSAGE_LIMIT: usize = 2000;
@@ -234,27 +236,51 @@ fn trimmed(lines: &[String]) -> &[String] {
     &lines[..end]
 }
 
+/// Text without the SGR escapes [`discord_ansi`] keeps.
+fn without_sgr(line: &str) -> String {
+    let mut out = String::with_capacity(line.len());
+    let mut rest = line;
+    while let Some(at) = rest.find("\x1b[") {
+        out.push_str(&rest[..at]);
+        rest = &rest[at..];
+        match rest.find('m') {
+            Some(end) => rest = &rest[end + 1..],
+            None => rest = "",
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
 /// A screen as one message of at most `limit` characters: the heading, then
-/// the screen in a ```ansi block when the coloured form fits and has no
-/// secret in it, else a plain block, else the plain block's last lines that
-/// fit. `ansi` are the same lines with escapes, when the caller has them.
-pub fn screen_message(
-    heading: &str,
-    text: &[String],
-    ansi: Option<&[String]>,
-    limit: usize,
-) -> String {
+/// the screen in a ```ansi block when `colours` are wanted, the coloured
+/// form fits, shows the same text as the plain one and has no secret in it,
+/// else a plain block, else the plain block's last lines that fit. Rows are
+/// scrubbed as the lines they show, so a secret the terminal wrapped across
+/// rows is found.
+pub fn screen_message(heading: &str, screen: &Screen, colours: bool, limit: usize) -> String {
     let heading = clean(heading);
-    let text = trimmed(text);
+    let text = trimmed(&screen.text);
+    let rows = scrub_rows(text, screen.cols.into());
     let plain: Vec<&str> = text.iter().map(|l| l.trim_end()).collect();
-    let plain = plain.join("\n");
-    let scrubbed = clean(&plain);
+    let scrubbed: Vec<&str> = rows.iter().map(|l| l.trim_end()).collect();
     let has_secret = scrubbed != plain;
-    if let (Some(ansi), false) = (ansi, has_secret) {
-        let lines: Vec<String> = trimmed(ansi).iter().map(|l| discord_ansi(l)).collect();
+    let scrubbed = clean(&scrubbed.join("\n"));
+    if colours && !has_secret {
+        let lines: Vec<String> = trimmed(&screen.ansi)
+            .iter()
+            .map(|l| discord_ansi(l))
+            .collect();
+        // The coloured form is asked for apart from the text: the screen
+        // may have changed in between (and shown a secret).
+        let same = lines.len() == plain.len()
+            && lines
+                .iter()
+                .zip(&plain)
+                .all(|(a, p)| without_sgr(a).trim_end() == *p);
         let body = lines.join("\n");
         // Colours are only worth it when there are some.
-        if body.contains('\x1b') {
+        if same && body.contains('\x1b') {
             let msg = format!("{heading}\n{}", code_block(&body, "ansi"));
             if msg.chars().count() <= limit {
                 return msg;
@@ -275,6 +301,16 @@ mod tests {
     use super::*;
 
     const SECRET: &str = "ghp_abcdefghijklmnopqrstuvwxyz0123456789";
+
+    /// A screen 80 columns wide.
+    fn screen(text: &[String], ansi: &[String]) -> Screen {
+        Screen {
+            text: text.to_vec(),
+            ansi: ansi.to_vec(),
+            cols: 80,
+            output_offset: 0,
+        }
+    }
 
     #[test]
     fn split_respects_the_limit_and_keeps_everything() {
@@ -304,8 +340,36 @@ mod tests {
         assert!(!m.contains(SECRET) && m.contains("REDACTED"), "{m}");
         let lines = vec![format!("$ echo {SECRET}"), SECRET.to_string()];
         let ansi = vec![format!("\x1b[31m$ echo {SECRET}"), SECRET.to_string()];
-        let m = screen_message("`s1`", &lines, Some(&ansi), MESSAGE_LIMIT);
+        let m = screen_message("`s1`", &screen(&lines, &ansi), true, MESSAGE_LIMIT);
         assert!(!m.contains(SECRET) && !m.contains("```ansi"), "{m}");
+    }
+
+    #[test]
+    fn a_secret_wrapped_across_rows_is_scrubbed() {
+        // The token starts at column 72 of 80: the terminal wraps it.
+        let first = format!("{} {}", "0".repeat(70), &SECRET[..9]);
+        let lines = vec![first, SECRET[9..].to_string(), "$".to_string()];
+        let m = screen_message("`s1`", &screen(&lines, &lines), true, MESSAGE_LIMIT);
+        assert!(
+            !m.contains(&SECRET[..8]) && !m.contains(&SECRET[9..]),
+            "{m}"
+        );
+        assert!(m.contains("[REDACTED:github-token]"), "{m}");
+    }
+
+    #[test]
+    fn colours_of_another_screen_than_the_text_are_not_posted() {
+        // The coloured form was asked for after the text; the screen had
+        // changed and shows a secret in one colour per piece.
+        let text = vec!["$ ls".to_string()];
+        let ansi = vec![format!(
+            "$ ls\x1b[31m{}\x1b[32m{}",
+            &SECRET[..10],
+            &SECRET[10..]
+        )];
+        let m = screen_message("`s1`", &screen(&text, &ansi), true, MESSAGE_LIMIT);
+        assert!(!m.contains(&SECRET[10..]), "{m}");
+        assert_eq!(m, "`s1`\n```\n$ ls\n```");
     }
 
     #[test]
@@ -349,14 +413,14 @@ mod tests {
     fn screens_fit_one_message() {
         let text: Vec<String> = vec!["$ ls".into(), "file".into(), "".into(), "".into()];
         let ansi: Vec<String> = vec!["\x1b[32m$\x1b[m ls".into(), "file".into()];
-        let m = screen_message("`s1` idle", &text, Some(&ansi), MESSAGE_LIMIT);
+        let m = screen_message("`s1` idle", &screen(&text, &ansi), true, MESSAGE_LIMIT);
         assert!(m.starts_with("`s1` idle\n```ansi\n"), "{m}");
         assert!(m.ends_with("file\n```"), "{m}");
-        let m = screen_message("`s1`", &text, None, MESSAGE_LIMIT);
+        let m = screen_message("`s1`", &screen(&text, &ansi), false, MESSAGE_LIMIT);
         assert_eq!(m, "`s1`\n```\n$ ls\nfile\n```");
         // A full 80x40 screen does not fit: the bottom lines are kept.
         let big: Vec<String> = (0..40).map(|i| format!("{i:<79}x")).collect();
-        let m = screen_message("`s1`", &big, None, MESSAGE_LIMIT);
+        let m = screen_message("`s1`", &screen(&big, &big), false, MESSAGE_LIMIT);
         assert!(m.chars().count() <= MESSAGE_LIMIT);
         assert!(m.contains("39 ") && !m.contains("\n0 "), "{m}");
         assert!(m.contains("top lines cut"));

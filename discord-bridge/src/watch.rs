@@ -374,12 +374,7 @@ impl Watcher {
             .await
             .map(|s| s.state.name().to_string())
             .unwrap_or_default();
-        let msg = screen_message(
-            &self.heading(&state),
-            &screen.text,
-            Some(&screen.ansi),
-            MESSAGE_LIMIT,
-        );
+        let msg = screen_message(&self.heading(&state), &screen, true, MESSAGE_LIMIT);
         self.last = Some(screen);
         Some(msg)
     }
@@ -486,12 +481,12 @@ impl Watcher {
             Some(c) => Some(c),
             None => client.closed().await,
         };
-        let final_text = match self.spec.sessions.exit_screen(&id) {
-            Some(lines) => Some(lines),
-            None => self.last.as_ref().map(|s| s.text.clone()),
+        let final_screen = match self.spec.sessions.final_screen(&id) {
+            Some(screen) => Some(screen),
+            None => self.last.clone(),
         };
-        if let Some(lines) = final_text {
-            let content = screen_message(&self.heading("exited"), &lines, None, MESSAGE_LIMIT);
+        if let Some(screen) = final_screen {
+            let content = screen_message(&self.heading("exited"), &screen, false, MESSAGE_LIMIT);
             // Wait out a back-off so the final screen is not lost to a 429.
             for _ in 0..4 {
                 tokio::time::sleep_until(self.live.next_at).await;
