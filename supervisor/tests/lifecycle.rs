@@ -221,6 +221,55 @@ fn a_sigkilled_supervisor_still_leaves_an_exit_record() {
     env.ok(&["kill", "hup"]);
 }
 
+/// The id of a session whose supervisor was SIGKILLed starts again at
+/// once, while the old guardian still waits out the grace period of a
+/// program that ignores SIGTERM and SIGHUP: the new session is the one
+/// shown, listed once and waited on; the old program is ended all the
+/// same, and the guardian's account of it never overwrites the new
+/// session's.
+#[test]
+fn an_id_restarted_while_the_old_guardian_sweeps_is_the_new_session() {
+    let env = Env::new();
+    env.start(
+        "again",
+        &["--kill-grace-ms", "2000"],
+        &["sh", "-c", "trap '' HUP TERM; echo armed; exec sleep 600"],
+    );
+    env.wait_screen("again", "^armed");
+    let (sup, old_child) = env.pids("again");
+    // SAFETY: kill(2) on the supervisor this test started.
+    unsafe { libc::kill(sup, libc::SIGKILL) };
+    env.start("again", &[], &["sleep", "600"]);
+    let (_, new_child) = env.pids("again");
+    assert_ne!(new_child, old_child);
+    // The guardian ends the old program after its grace period.
+    poll("the old program to be ended", DEADLINE, || {
+        (!alive(old_child)).then_some(())
+    });
+    let v: serde_json::Value =
+        serde_json::from_str(&env.ok(&["status", "again", "--json"])).unwrap();
+    assert_eq!(v["alive"], true, "{v}");
+    assert_eq!(v["pid"], new_child, "{v}");
+    let ls: serde_json::Value = serde_json::from_str(&env.ok(&["ls", "--all", "--json"])).unwrap();
+    let rows: Vec<_> = ls
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["id"] == "again")
+        .collect();
+    assert_eq!(rows.len(), 1, "{ls}");
+    assert_eq!(rows[0]["alive"], true, "{ls}");
+    // Waiting for the exit waits for the new program, not the old one's
+    // account.
+    let out = env.run(&["wait", "again", "--exit", "--timeout", "500"]);
+    assert_eq!(out.status.code(), Some(124), "{out:?}");
+    env.ok(&["kill", "again"]);
+    let v = exited_status(&env, "again");
+    assert_eq!(v["pid"], new_child, "{v}");
+    assert_eq!(v["supervisor_died"], false, "{v}");
+    assert_eq!(v["command"][0], "sleep", "{v}");
+}
+
 #[test]
 fn ls_removes_stale_files_of_a_dead_supervisor() {
     let env = Env::new();
