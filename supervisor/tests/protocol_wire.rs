@@ -77,3 +77,44 @@ fn a_malformed_request_repeats_only_an_objects_id() {
         assert_eq!(e["id"].as_u64(), id, "{e}");
     }
 }
+
+/// A client that asks and never reads is cut off once 64 small answers
+/// wait beyond its socket's buffer, long before 1 MiB of them: its last
+/// frame is ERROR `not_reading`, whose message says how many bytes waited
+/// (it used to say 1 MiB, whatever waited).
+#[test]
+fn a_client_cut_off_for_not_reading_is_told_what_waited() {
+    let env = Env::new();
+    env.start("deaf", &[], &["sleep", "1000"]);
+    let mut c = Raw::connect(&env.sock("deaf"));
+    c.hello();
+    let screen = frame(0x07, &[]);
+    let mut sent = 0;
+    while c.s.write_all(&screen).is_ok() {
+        sent += 1;
+        assert!(sent < 1_000_000, "the connection was never cut off");
+    }
+    let (mut answers, mut bytes, mut last) = (0, 0, None);
+    while let Some((kind, payload)) = c.recv() {
+        if kind == 0x85 {
+            answers += 1;
+            bytes += 5 + payload.len();
+        }
+        last = Some((kind, payload));
+    }
+    let (kind, payload) = last.expect("frames before the close");
+    assert_eq!(kind, 0x8F, "ERROR last, after {answers} answers");
+    let v: serde_json::Value = serde_json::from_slice(&payload).expect("error json");
+    assert_eq!(v["error"], "not_reading", "{v}");
+    let message = v["message"].as_str().expect("message");
+    let waited: usize = message
+        .split_once('(')
+        .and_then(|(_, rest)| rest.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no byte count in {message:?}"));
+    assert!(
+        bytes + waited < 1 << 20,
+        "{answers} answers ({bytes} bytes) read; {message}"
+    );
+    assert!(waited > 0, "{message}");
+}

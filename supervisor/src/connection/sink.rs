@@ -138,6 +138,11 @@ impl Backlog {
         self.now_ms() >= last + stall.as_millis() as u64
     }
 
+    /// The bytes of answers queued and not yet written.
+    pub fn unread(&self) -> usize {
+        self.unread.load(Ordering::Acquire)
+    }
+
     /// Count an answer of `len` bytes queued for the writer.
     pub fn queued(&self, len: usize) {
         self.unread.fetch_add(len, Ordering::AcqRel);
@@ -316,8 +321,9 @@ impl Sink {
             }
             _ => {
                 let msg = format!(
-                    "closing: the client read none of its answers for {} ms ({MAX_UNREAD} bytes of them waiting)",
-                    self.stall.as_millis()
+                    "closing: the client read none of its answers for {} ms ({} bytes of them waiting to be sent)",
+                    self.stall.as_millis(),
+                    self.backlog.unread()
                 );
                 ServerMessage::Error(ErrorBody::new("not_reading", msg, None))
             }
