@@ -175,33 +175,6 @@ fn events_of_an_ended_session_end_with_its_exit_event() {
     assert!(out.stderr.is_empty(), "{out:?}");
 }
 
-/// A stand-in for a supervisor that ends while clients connect: session
-/// `id`'s pidfile is held as a live supervisor holds it and its socket
-/// listens, but every connection is dropped at once, unanswered, after the
-/// exit record `record` (a real one, given this id) has been written, as a
-/// supervisor does when its program exits.
-fn ending_server(env: &Env, id: &str, mut record: serde_json::Value) {
-    record["id"] = serde_json::json!(id);
-    let dir = env.sockets();
-    let (held, stand_in) = common::held_pidfile(env, id);
-    let listener = std::os::unix::net::UnixListener::bind(dir.join(format!("{id}.sock")))
-        .expect("bind the socket");
-    let exit = dir.join(format!("{id}.exit"));
-    let tmp = dir.join(format!(".{id}.exit.tmp"));
-    std::thread::spawn(move || {
-        let _held = held;
-        let _stand_in = stand_in;
-        for conn in listener.incoming() {
-            let Ok(conn) = conn else { break };
-            if !exit.exists() {
-                std::fs::write(&tmp, record.to_string()).expect("write the record");
-                std::fs::rename(&tmp, &exit).expect("rename the record");
-            }
-            drop(conn);
-        }
-    });
-}
-
 /// `hm tail -f`, `hm tail` and `hm events` that connected just as the
 /// session ended (its supervisor, done with its program, dropped the
 /// connection) failed with exit 1 and "Connection reset by peer", "Broken
@@ -213,20 +186,13 @@ fn ending_server(env: &Env, id: &str, mut record: serde_json::Value) {
 #[test]
 fn following_a_session_that_ends_as_it_connects_answers_from_its_record() {
     let env = Env::new();
-    env.start(
-        "model",
-        &[],
-        &["sh", "-c", "printf 'last words\\n'; exit 5"],
-    );
-    env.wait_gone("model");
-    let text = std::fs::read_to_string(env.sockets().join("model.exit")).expect("exit record");
-    let record: serde_json::Value = serde_json::from_str(&text).expect("record json");
+    let record = common::ended_record(&env, "printf 'last words\\n'; exit 5");
     for (n, args) in [&["tail", "-f"][..], &["tail"][..], &["events"][..]]
         .into_iter()
         .enumerate()
     {
         let id = format!("ending{n}");
-        ending_server(&env, &id, record.clone());
+        common::ending_server(&env, &id, record.clone());
         let mut full = args.to_vec();
         full.push(&id);
         let out = env.run(&full);

@@ -539,3 +539,58 @@ fn polling_for_the_answer_to_input_stops_by_itself() {
     env.wait_gone("echo");
     env.wait_gone("trickle");
 }
+
+/// `hm send`, `hm submit`, `hm signal`, `hm explain` and `hm kill` that
+/// found the session running, then connected as its supervisor, done with
+/// its program, dropped the connection, failed with "Broken pipe (os error
+/// 32)" or "Connection reset by peer" (`--json`: `unreachable`), or `hm
+/// kill` sent SIGTERM to that supervisor "instead", where a moment later
+/// they say the session has exited and how. Now they say so then too.
+#[test]
+fn commands_on_a_session_that_ends_as_they_connect_say_it_exited() {
+    let env = Env::new();
+    let record = common::ended_record(&env, "exit 5");
+    let commands: [&[&str]; 5] = [
+        &["send", "ID", "hi"],
+        &["submit", "ID", "hi"],
+        &["signal", "ID", "INT"],
+        &["explain", "ID"],
+        &["kill", "ID"],
+    ];
+    for (n, args) in commands.into_iter().enumerate() {
+        // `hm send` has no --json.
+        let jsons: &[bool] = if args[0] == "send" {
+            &[false]
+        } else {
+            &[false, true]
+        };
+        for &json in jsons {
+            let id = format!("ending{n}{}", if json { "j" } else { "" });
+            common::ending_server(&env, &id, record.clone());
+            let mut full: Vec<&str> = args
+                .iter()
+                .map(|a| if *a == "ID" { id.as_str() } else { a })
+                .collect();
+            if json {
+                full.push("--json");
+            }
+            let out = env.run(&full);
+            let text = format!(
+                "{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+            assert_eq!(out.status.code(), Some(1), "hm {full:?}: {text}");
+            if json {
+                let v: serde_json::Value = serde_json::from_slice(&out.stdout)
+                    .unwrap_or_else(|e| panic!("hm {full:?}: {e}: {text}"));
+                assert_eq!(v["error"], "exited", "hm {full:?}: {text}");
+            } else {
+                assert!(
+                    text.contains(&format!("session \"{id}\" has exited (code 5)")),
+                    "hm {full:?}: {text}"
+                );
+            }
+        }
+    }
+}

@@ -188,21 +188,41 @@ pub fn connection_lost(paths: &SessionPaths) -> anyhow::Error {
 /// How often [`ask_session`] looks again at a session that is starting or ending.
 const RETRY: Duration = Duration::from_millis(20);
 
-/// Whether `e` comes from a supervisor that is starting or ending: not
-/// listening yet or any more, closing connections, or done with its child.
-fn transient(e: &anyhow::Error) -> bool {
+/// Whether `e` comes from a supervisor that is not listening (yet or any
+/// more) or that closed the connection.
+fn dropped(e: &anyhow::Error) -> bool {
     use std::io::ErrorKind;
     e.chain().any(|c| match c.downcast_ref::<ClientError>() {
         Some(ClientError::Connect { source, .. }) => matches!(
             source.kind(),
             ErrorKind::ConnectionRefused | ErrorKind::NotFound | ErrorKind::ConnectionReset
         ),
-        Some(
-            ClientError::SessionEnded { .. } | ClientError::ConnectionClosed | ClientError::Io(_),
-        ) => true,
-        Some(ClientError::Server { code, .. }) => *code == ErrorCode::Dead,
+        Some(ClientError::ConnectionClosed | ClientError::Io(_)) => true,
         _ => false,
     })
+}
+
+/// Whether `e` comes from a supervisor that is starting or ending: not
+/// listening yet or any more, closing connections, or done with its child.
+fn transient(e: &anyhow::Error) -> bool {
+    dropped(e)
+        || e.chain().any(|c| match c.downcast_ref::<ClientError>() {
+            Some(ClientError::SessionEnded { .. }) => true,
+            Some(ClientError::Server { code, .. }) => *code == ErrorCode::Dead,
+            _ => false,
+        })
+}
+
+/// For `e`, the error of a command acting on the live session of `paths`
+/// (`hm send`, `hm kill`, …): the [`exited`] error when the session ended
+/// meanwhile, its supervisor, done with its program, refusing or dropping
+/// the connection; `None` when `e` is something else.
+pub fn exited_meanwhile(paths: &SessionPaths, e: &anyhow::Error) -> Option<anyhow::Error> {
+    if !dropped(e) {
+        return None;
+    }
+    let rec = paths.exit_record_within(Duration::from_secs(2))?;
+    Some(exited(&paths.id, &rec))
 }
 
 /// Answer a query about session `id` at any moment: `ask` the live
@@ -283,16 +303,29 @@ pub fn find_session(cfg: &Config, id: &str) -> anyhow::Result<Found> {
 fn find_live(cfg: &Config, id: &str) -> anyhow::Result<SessionPaths> {
     match find_session(cfg, id)? {
         Found::Live(p) => Ok(p),
-        Found::Exited(rec) => Err(Coded {
-            code: "exited".into(),
-            message: format!(
-                "session {id:?} has exited ({}); `hm status {id}` shows how it ended",
-                exit_phrase(&rec)
-            ),
-            exit: 1,
-        }
-        .into()),
+        Found::Exited(rec) => Err(exited(id, &rec)),
     }
+}
+
+/// `e`, the error of a command acting on the live session of `paths`, or
+/// the [`exited`] error when the session ended meanwhile
+/// ([`exited_meanwhile`]).
+pub fn or_exited(paths: &SessionPaths, e: anyhow::Error) -> anyhow::Error {
+    exited_meanwhile(paths, &e).unwrap_or(e)
+}
+
+/// The error of a command that needs session `id` running when it has
+/// ended as `rec` says (`exited`, exit 1).
+fn exited(id: &str, rec: &ExitRecord) -> anyhow::Error {
+    Coded {
+        code: "exited".into(),
+        message: format!(
+            "session {id:?} has exited ({}); `hm status {id}` shows how it ended",
+            exit_phrase(rec)
+        ),
+        exit: 1,
+    }
+    .into()
 }
 
 /// "code 0" / "killed by signal 15 (code 143)".

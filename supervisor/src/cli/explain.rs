@@ -4,7 +4,7 @@
 
 use clap::Args;
 
-use super::common::{answer, live_session, open, print_json, runtime};
+use super::common::{answer, live_session, open, or_exited, print_json, runtime};
 use super::Common;
 
 /// Arguments of `hm explain`.
@@ -20,10 +20,12 @@ pub struct ExplainArgs {
 /// `hm explain`.
 pub fn run(common: &Common, args: ExplainArgs) -> anyhow::Result<i32> {
     let (_, paths) = live_session(common, &args.id)?;
-    let v = runtime()?.block_on(async {
-        let c = open(&paths, "hm explain").await?;
-        answer(&paths, c.explain()).await
-    })?;
+    let v = runtime()?
+        .block_on(async {
+            let c = open(&paths, "hm explain").await?;
+            answer(&paths, c.explain()).await
+        })
+        .map_err(|e| or_exited(&paths, e))?;
     if args.json {
         print_json(&v)?;
         return Ok(0);

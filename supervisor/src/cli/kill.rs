@@ -12,7 +12,7 @@ use nix::sys::signal::{self, Signal};
 use nix::unistd::Pid;
 use serde_json::json;
 
-use super::common::{exit_phrase, live_session, open, print_json, runtime};
+use super::common::{exit_phrase, exited_meanwhile, live_session, open, print_json, runtime};
 use super::unreachable::{unreachable_supervisor, Unreachable};
 use super::Common;
 use crate::exit_record::ExitRecord;
@@ -42,10 +42,16 @@ pub fn run(common: &Common, args: KillArgs) -> anyhow::Result<i32> {
     let signalled = runtime()?.block_on(async {
         let c = match open(&paths, "hm kill").await {
             Ok(c) => c,
-            Err(e) => match unreachable_supervisor(&paths, &e) {
-                Some(u) => return signal_supervisor(&paths, e, u, args.json, bound).await,
-                None => return Err(e),
-            },
+            Err(e) => {
+                // Ending as we connect: it has exited, as the next look says.
+                if let Some(ended) = exited_meanwhile(&paths, &e) {
+                    return Err(ended);
+                }
+                match unreachable_supervisor(&paths, &e) {
+                    Some(u) => return signal_supervisor(&paths, e, u, args.json, bound).await,
+                    None => return Err(e),
+                }
+            }
         };
         c.kill().await?;
         if !args.json {

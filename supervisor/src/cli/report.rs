@@ -7,7 +7,7 @@
 use clap::Args;
 use heimdall_client::{ReportRequest, State, WaitingKind, WaitingOption};
 
-use super::common::{answer, live_session, open, runtime};
+use super::common::{answer, live_session, open, or_exited, runtime};
 use super::Common;
 
 /// Arguments of `hm report`.
@@ -94,16 +94,18 @@ pub fn run(common: &Common, args: ReportArgs) -> anyhow::Result<i32> {
         }
     };
     let (_, paths) = live_session(common, &id)?;
-    runtime()?.block_on(async {
-        let c = open(&paths, "hm report").await?;
-        let req = ReportRequest {
-            id: None,
-            state,
-            prompt: args.prompt,
-            kind,
-            options,
-        };
-        answer(&paths, c.report(req)).await?;
-        Ok(0)
-    })
+    runtime()?
+        .block_on(async {
+            let c = open(&paths, "hm report").await?;
+            let req = ReportRequest {
+                id: None,
+                state,
+                prompt: args.prompt,
+                kind,
+                options,
+            };
+            answer(&paths, c.report(req)).await?;
+            Ok(0)
+        })
+        .map_err(|e| or_exited(&paths, e))
 }

@@ -9,7 +9,7 @@ use heimdall_client::{Client, ClientError, ScreenRequest};
 use heimdall_protocol::keys::{keys_to_bytes, UnknownKey};
 use tokio::sync::mpsc;
 
-use super::common::{answer, live_session, open, runtime};
+use super::common::{answer, live_session, open, or_exited, runtime};
 use super::Common;
 use crate::paths::SessionPaths;
 
@@ -55,7 +55,12 @@ pub fn run(common: &Common, args: SendArgs) -> anyhow::Result<i32> {
     }
     let (_, paths) = live_session(common, &args.id)?;
     runtime()?.block_on(async {
-        let c = open(&paths, "hm send").await?;
+        // A session that ends as we connect has exited, as it would have
+        // a moment later; typing stdin that stopped part-way says how far
+        // it got instead.
+        let c = open(&paths, "hm send")
+            .await
+            .map_err(|e| or_exited(&paths, e))?;
         if args.stdin {
             return type_stdin(&c, &paths).await;
         }

@@ -5,7 +5,7 @@ use clap::Args;
 use heimdall_client::{SignalSpec, SignalTarget};
 use serde_json::json;
 
-use super::common::{answer, live_session, open, print_json, runtime};
+use super::common::{answer, live_session, open, or_exited, print_json, runtime};
 use super::Common;
 
 /// Arguments of `hm signal`.
@@ -27,26 +27,28 @@ pub struct SignalArgs {
 /// `hm signal`.
 pub fn run(common: &Common, args: SignalArgs) -> anyhow::Result<i32> {
     let (_, paths) = live_session(common, &args.id)?;
-    runtime()?.block_on(async {
-        let c = open(&paths, "hm signal").await?;
-        let spec = match args.signal.parse::<i32>() {
-            Ok(n) => SignalSpec::Number(n),
-            Err(_) => SignalSpec::Name(args.signal.clone()),
-        };
-        let target = if args.group {
-            SignalTarget::Group
-        } else {
-            SignalTarget::Foreground
-        };
-        let r = answer(&paths, c.signal(spec, target)).await?;
-        if args.json {
-            print_json(&json!({
-                "ok": true,
-                "signal": r.signal,
-                "target": r.target,
-                "pgid": r.pgid,
-            }))?;
-        }
-        Ok(0)
-    })
+    runtime()?
+        .block_on(async {
+            let c = open(&paths, "hm signal").await?;
+            let spec = match args.signal.parse::<i32>() {
+                Ok(n) => SignalSpec::Number(n),
+                Err(_) => SignalSpec::Name(args.signal.clone()),
+            };
+            let target = if args.group {
+                SignalTarget::Group
+            } else {
+                SignalTarget::Foreground
+            };
+            let r = answer(&paths, c.signal(spec, target)).await?;
+            if args.json {
+                print_json(&json!({
+                    "ok": true,
+                    "signal": r.signal,
+                    "target": r.target,
+                    "pgid": r.pgid,
+                }))?;
+            }
+            Ok(0)
+        })
+        .map_err(|e| or_exited(&paths, e))
 }

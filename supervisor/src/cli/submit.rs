@@ -9,7 +9,7 @@ use heimdall_client::ClientError;
 use heimdall_protocol::MAX_PAYLOAD;
 use serde_json::json;
 
-use super::common::{answer, live_session, open, print_json, runtime, Coded};
+use super::common::{answer, live_session, open, or_exited, print_json, runtime, Coded};
 use super::Common;
 
 /// Arguments of `hm submit`.
@@ -78,6 +78,7 @@ pub fn run(common: &Common, args: SubmitArgs) -> anyhow::Result<i32> {
         }
         Ok(if accepted { 0 } else { 1 })
     })
+    .map_err(|e| or_exited(&paths, e))
 }
 
 /// The line on stdin, read to its end but no further than the request's

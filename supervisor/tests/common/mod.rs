@@ -455,6 +455,41 @@ pub fn held_pidfile(env: &Env, id: &str) -> (std::fs::File, std::process::Child)
     (held, stand_in)
 }
 
+/// A stand-in for a supervisor that ends while clients connect: session
+/// `id`'s pidfile is held as a live supervisor holds it and its socket
+/// listens, but every connection is dropped at once, unanswered, after the
+/// exit record `record` (a real one, given this id) has been written, as a
+/// supervisor does when its program exits.
+pub fn ending_server(env: &Env, id: &str, mut record: serde_json::Value) {
+    record["id"] = serde_json::json!(id);
+    let dir = env.sockets();
+    let (held, stand_in) = held_pidfile(env, id);
+    let listener = std::os::unix::net::UnixListener::bind(dir.join(format!("{id}.sock")))
+        .expect("bind the socket");
+    let exit = dir.join(format!("{id}.exit"));
+    let tmp = dir.join(format!(".{id}.exit.tmp"));
+    std::thread::spawn(move || {
+        let _held = held;
+        let _stand_in = stand_in;
+        for conn in listener.incoming() {
+            let Ok(conn) = conn else { break };
+            if !exit.exists() {
+                std::fs::write(&tmp, record.to_string()).expect("write the record");
+                std::fs::rename(&tmp, &exit).expect("rename the record");
+            }
+            drop(conn);
+        }
+    });
+}
+
+/// The exit record of a real session that ran `sh -c SCRIPT` to its end.
+pub fn ended_record(env: &Env, script: &str) -> serde_json::Value {
+    env.start("model", &[], &["sh", "-c", script]);
+    env.wait_gone("model");
+    let text = std::fs::read_to_string(env.sockets().join("model.exit")).expect("exit record");
+    serde_json::from_str(&text).expect("record json")
+}
+
 /// A heimdall 1.0 supervisor stand-in for session `id`, written from the
 /// 1.0 wire format alone: a socket that answers STATUS, SUBSCRIBE (the line
 /// `one-zero output`, then EXIT 9, then closes) and KILL (EXIT 143, then
