@@ -118,3 +118,38 @@ fn a_client_cut_off_for_not_reading_is_told_what_waited() {
     );
     assert!(waited > 0, "{message}");
 }
+
+/// SUBSCRIBE_FROM an offset older than `scrollback_offset` whose bytes are
+/// still kept (the live window) replays them, without EVENT `skipped`
+/// (protocol.md said `skipped` came for any offset before the scrollback).
+#[test]
+fn subscribe_from_before_the_scrollback_replays_what_is_kept() {
+    let env = Env::new();
+    env.start(
+        "back",
+        &["--scrollback-bytes", "1024"],
+        &["sh", "-c", "seq 1 2000; exec sleep 100"],
+    );
+    let mut watcher = Raw::connect(&env.sock("back"));
+    watcher.hello();
+    watcher.send(0x0A, &0u64.to_be_bytes());
+    watcher.read_output_until("the last number", |t| t.contains("\n2000\r\n"));
+    let mut c = Raw::connect(&env.sock("back"));
+    let hello = c.hello();
+    let scrollback = hello["scrollback_offset"]
+        .as_u64()
+        .expect("scrollback_offset");
+    assert!(
+        scrollback > 0,
+        "the output is longer than the scrollback: {hello}"
+    );
+    c.send(0x0A, &0u64.to_be_bytes());
+    let (kind, payload) = c.recv().expect("the replay");
+    assert_eq!(
+        kind,
+        0x81,
+        "OUTPUT first, no event: {:?}",
+        String::from_utf8_lossy(&payload)
+    );
+    assert!(payload.starts_with(b"1\r\n2\r\n"), "from offset 0");
+}
