@@ -23,11 +23,11 @@ use crate::access::{Access, Action, Requester};
 use crate::audit::{AuditLog, Entry};
 use crate::chat::{AgentHub, Job};
 use crate::config::DiscordConfig;
-use crate::lock;
 use crate::places::{Place, Places};
 use crate::sessions::Sessions;
 use crate::text::{clean, code_post, screen_message, split, Post, MESSAGE_LIMIT};
 use crate::watch::{self, parse_answer_id, WatchSpec, Watches};
+use crate::{deliver, lock};
 
 /// The gateway intents the bot asks for (see the module documentation).
 pub fn intents() -> GatewayIntents {
@@ -701,7 +701,7 @@ async fn say(ctx: &Context, channel: ChannelId, text: &str) {
         let m = serenity::all::CreateMessage::new()
             .content(part)
             .allowed_mentions(CreateAllowedMentions::new());
-        if let Err(e) = channel.send_message(&ctx.http, m).await {
+        if let Err(e) = deliver::send_message(&ctx.http, channel, m).await {
             tracing::warn!("cannot post in {channel}: {e}");
         }
     }

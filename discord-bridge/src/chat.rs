@@ -18,8 +18,8 @@ use serenity::all::{ChannelId, CreateAllowedMentions, CreateMessage, Http};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use crate::lock;
 use crate::text::{clean, split, MESSAGE_LIMIT};
+use crate::{deliver, lock};
 
 /// One prompt for the agent.
 #[derive(Debug, Clone)]
@@ -174,7 +174,7 @@ async fn post(http: &Http, channel: ChannelId, text: &str) {
         let msg = CreateMessage::new()
             .content(part)
             .allowed_mentions(CreateAllowedMentions::new());
-        if let Err(e) = channel.send_message(http, msg).await {
+        if let Err(e) = deliver::send_message(http, channel, msg).await {
             tracing::warn!("cannot post in channel {channel}: {e}");
         }
     }

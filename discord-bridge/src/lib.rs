@@ -11,6 +11,7 @@
 //! - [`text`]: scrubbed text cut to Discord's limits, screens as code blocks.
 //! - [`sessions`]: the sessions, through the client library.
 //! - [`watch`]: a thread per watched session with a live screen message.
+//! - [`deliver`]: posting that waits out rate limits instead of losing messages.
 //! - [`places`]: which channel is one of the bridge's watch threads.
 //! - [`chat`]: the agent in chat, one conversation per channel.
 //! - [`bot`]: serenity's client, the slash commands and event handlers.
@@ -20,6 +21,7 @@ pub mod audit;
 pub mod bot;
 pub mod chat;
 pub mod config;
+pub mod deliver;
 pub mod places;
 pub mod sessions;
 pub mod text;

@@ -30,9 +30,9 @@ use serenity::all::{
 use tokio::sync::watch as signal;
 use tokio::time::Instant;
 
-use crate::lock;
 use crate::sessions::{screen_of, Screen, Sessions};
 use crate::text::{clean, code_block, screen_message, MESSAGE_LIMIT};
+use crate::{deliver, lock};
 
 /// The shortest time between two edits of the live message.
 pub const MIN_EDIT_INTERVAL: Duration = Duration::from_millis(1200);
@@ -344,12 +344,7 @@ impl Watcher {
     }
 
     async fn post(&self, message: CreateMessage) {
-        if let Err(e) = self
-            .spec
-            .thread
-            .send_message(&self.spec.http, message)
-            .await
-        {
+        if let Err(e) = deliver::send_message(&self.spec.http, self.spec.thread, message).await {
             tracing::warn!("cannot post in thread {}: {e}", self.spec.thread);
         }
     }

@@ -1110,3 +1110,48 @@ async fn a_secret_wrapped_across_screen_rows_is_scrubbed_everywhere() {
     assert_eq!(leaked(&everything_posted(&discord)), None);
     drop(bridge);
 }
+
+/// Discord answering 429 to the messages that matter most (the notice that
+/// a watched session exited, mentioning who started it; the agent's answer)
+/// delays them, it does not lose them: each is posted once the limit
+/// passes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rate_limited_notices_and_answers_are_posted_after_the_limit() {
+    let model = llm::FakeServer::start(vec![final_answer("All quiet here.")]).await;
+    let discord = FakeDiscord::start().await.unwrap();
+    let (bridge, _work) = Bridge::start_with_agent(&discord, &model).await;
+    let id = unique("limited");
+    run(&discord, &id, "read line; exit 5").await;
+    let (thread, live) = watch(&discord, &id).await;
+    let limited = Reply::RateLimited {
+        retry_after: Duration::from_millis(300),
+        global: false,
+    };
+
+    // The next two new messages anywhere are refused with a 429: the exit
+    // notice is the next one.
+    discord.script(Route::CreateMessage, 2, limited.clone());
+    // The line ends the program: how /send words that is not the point here.
+    operator_command(&discord, "send", &[("id", &id), ("text", "bye")]).await;
+    until("the exit notice after the 429s", || {
+        posted(&discord, thread, "exit code 5")
+    })
+    .await;
+    assert!(content(&discord, live).contains("exited"));
+
+    discord.script(Route::CreateMessage, 2, limited);
+    discord
+        .user_message(ids::CHANNEL_OPS, &operator(), "anything running?")
+        .unwrap();
+    until("the agent's answer after the 429s", || {
+        posted(&discord, ids::CHANNEL_OPS, "All quiet here.")
+    })
+    .await;
+    let refused = discord
+        .requests()
+        .iter()
+        .filter(|r| r.route == Route::CreateMessage && r.status == 429)
+        .count();
+    assert_eq!(refused, 4, "every scripted 429 was met");
+    bridge.assert_no_unparsed_events();
+}
