@@ -136,6 +136,28 @@ pub struct Hello {
     pub viewer: bool,
 }
 
+impl Hello {
+    /// HELLO's payload: any JSON object (or nothing) is a HELLO, and a
+    /// field of the wrong type (`"protocol": 2.0`, `"viewer": "yes"`) is
+    /// taken as absent: the server never refuses a HELLO, and a client
+    /// whose HELLO it ignored would wait for HELLO_RESP forever.
+    fn lenient(payload: &[u8]) -> Result<Hello, DecodeError> {
+        let object: serde_json::Map<String, serde_json::Value> =
+            parse_json(client::HELLO, payload)?;
+        Ok(Hello {
+            client: object
+                .get("client")
+                .and_then(|c| c.as_str())
+                .map(String::from),
+            protocol: object
+                .get("protocol")
+                .and_then(|v| v.as_u64())
+                .and_then(|v| u32::try_from(v).ok()),
+            viewer: object.get("viewer").and_then(|v| v.as_bool()) == Some(true),
+        })
+    }
+}
+
 /// How SCREEN renders lines.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -468,7 +490,7 @@ impl ClientMessage {
                 }
                 ClientMessage::Resize { cols, rows }
             }
-            client::HELLO => ClientMessage::Hello(parse_json(kind, p)?),
+            client::HELLO => ClientMessage::Hello(Hello::lenient(p)?),
             client::SCREEN => ClientMessage::Screen(parse_json(kind, p)?),
             client::SIGNAL => ClientMessage::Signal(parse_json_required(kind, p)?),
             client::SUBSCRIBE_FROM => {
@@ -912,6 +934,24 @@ impl ServerMessage {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Any JSON object is a HELLO; fields of the wrong type count as absent.
+    #[test]
+    fn a_hello_with_fields_of_the_wrong_type_is_a_hello() {
+        let hello = |p: &[u8]| ClientMessage::from_frame(&Frame::new(client::HELLO, p.to_vec()));
+        let h = hello(br#"{"protocol": 2.0, "client": 5, "viewer": "yes", "x": [1]}"#);
+        assert_eq!(h, Ok(ClientMessage::Hello(Hello::default())));
+        let h = hello(br#"{"protocol": 2, "client": "py", "viewer": true}"#);
+        let want = Hello {
+            client: Some("py".into()),
+            protocol: Some(2),
+            viewer: true,
+        };
+        assert_eq!(h, Ok(ClientMessage::Hello(want)));
+        assert_eq!(hello(b""), Ok(ClientMessage::Hello(Hello::default())));
+        assert!(hello(b"[]").is_err());
+        assert!(hello(b"\xff").is_err());
+    }
 
     #[test]
     fn request_id_survives_a_malformed_payload() {

@@ -153,3 +153,20 @@ fn subscribe_from_before_the_scrollback_replays_what_is_kept() {
     );
     assert!(payload.starts_with(b"1\r\n2\r\n"), "from offset 0");
 }
+
+/// Any JSON object is a HELLO: one whose fields have other types (a
+/// Python client's `2.0`) is answered, not ignored (its client used to
+/// wait for a HELLO_RESP that never came).
+#[test]
+fn a_hello_with_fields_of_other_types_is_answered() {
+    let env = Env::new();
+    env.start("hi", &[], &["sleep", "100"]);
+    let mut c = Raw::connect(&env.sock("hi"));
+    c.send(0x06, br#"{"client": 5, "protocol": 2.0, "viewer": "yes"}"#);
+    c.set_timeout(Duration::from_secs(10));
+    let (kind, payload) = c.recv().expect("an answer");
+    assert_eq!(kind, 0x84, "{:?}", String::from_utf8_lossy(&payload));
+    let hello: serde_json::Value = serde_json::from_slice(&payload).expect("json");
+    assert_eq!(hello["protocol"], 2);
+    assert!(hello.get("viewers").is_none(), "not a viewer: {hello}");
+}
