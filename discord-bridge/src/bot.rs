@@ -25,7 +25,7 @@ use crate::chat::{AgentHub, Job};
 use crate::config::DiscordConfig;
 use crate::places::{Place, Places};
 use crate::sessions::Sessions;
-use crate::text::{clean, code_post, screen_message, split, Post, MESSAGE_LIMIT};
+use crate::text::{clean, code_post, screen_message, scrubbed_rows, split, Post, MESSAGE_LIMIT};
 use crate::watch::{self, parse_answer_id, WatchSpec, Watches};
 use crate::{deliver, lock};
 
@@ -294,7 +294,7 @@ impl Bridge {
                 if msg.contains("(top lines cut)") {
                     Ok(Reply::Code {
                         heading: format!("`{id}`"),
-                        body: s.text.join("\n"),
+                        body: scrubbed_rows(&s).join("\n"),
                     })
                 } else {
                     Ok(Reply::Raw(msg))
