@@ -592,15 +592,22 @@ fn dispatch(p: &mut Pending, frame: Frame) {
                 o.data(frame.payload);
             }
         }
+        // An answer that cannot be read fails its own call (the others
+        // and the connection go on).
         server::STATUS_RESP => {
-            if let (Some(w), Some(s)) = (p.status.pop_front(), Status::decode(&frame.payload)) {
-                let _ = w.send(Ok(Reply::Status(s)));
+            if let Some(w) = p.status.pop_front() {
+                let status = Status::decode(&frame.payload).ok_or_else(|| {
+                    let len = frame.payload.len();
+                    ClientError::Protocol(format!("STATUS_RESP of {len} bytes, not 15"))
+                });
+                let _ = w.send(status.map(Reply::Status));
             }
         }
         server::HELLO_RESP => {
-            let h = serde_json::from_slice::<HelloResp>(&frame.payload);
-            if let (Some(w), Ok(h)) = (p.hello.pop_front(), h) {
-                let _ = w.send(Ok(Reply::Hello(Box::new(h))));
+            if let Some(w) = p.hello.pop_front() {
+                let hello = serde_json::from_slice::<HelloResp>(&frame.payload)
+                    .map_err(|e| ClientError::Protocol(format!("HELLO_RESP: {e}")));
+                let _ = w.send(hello.map(|h| Reply::Hello(Box::new(h))));
             }
         }
         server::EXIT => {
@@ -612,13 +619,19 @@ fn dispatch(p: &mut Pending, frame: Frame) {
                 }
             }
         }
-        server::SCREEN_RESP => {
-            if let Ok(s) = serde_json::from_slice::<ScreenResp>(&frame.payload) {
+        server::SCREEN_RESP => match serde_json::from_slice::<ScreenResp>(&frame.payload) {
+            Ok(s) => {
                 if let Some(w) = take_by_id(p, s.id, client::SCREEN) {
                     let _ = w.send(Ok(Reply::Screen(Box::new(s))));
                 }
             }
-        }
+            Err(e) => {
+                let id = heimdall_protocol::message::request_id(&frame.payload);
+                if let Some(w) = take_by_id(p, id, client::SCREEN) {
+                    let _ = w.send(Err(ClientError::Protocol(format!("SCREEN_RESP: {e}"))));
+                }
+            }
+        },
         server::RESULT => {
             if let Some(mut v) = json(&frame) {
                 // The id is the connection's business, not the answer's.

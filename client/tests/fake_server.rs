@@ -349,3 +349,44 @@ async fn type_steps_reads_the_exit_record_once() {
     assert!(matches!(typed, Ok(1)), "{typed:?}");
     assert_eq!(opens.count(), 1, "opens of the exit record");
 }
+
+/// An answer the library cannot read fails its own call at once with a
+/// protocol error, and the connection serves the next call: a SCREEN_RESP
+/// that is not a screen used to leave its call waiting for the deadline
+/// (then `Timeout`), a short STATUS_RESP to fail it as `ConnectionClosed`.
+#[tokio::test]
+async fn an_unreadable_answer_is_a_protocol_error_of_its_call() {
+    let dir = private_tempdir();
+    let statuses = std::sync::atomic::AtomicUsize::new(0);
+    let path = serve(&dir, move |kind, payload| match kind {
+        0x06 => vec![(0x84, HELLO_RESP.as_bytes().to_vec())],
+        // The handshake's STATUS is answered, the next is cut short.
+        0x03 if statuses.fetch_add(1, std::sync::atomic::Ordering::SeqCst) == 1 => {
+            vec![(0x82, vec![0, 0, 0])]
+        }
+        0x03 => vec![(0x82, status(0x00).to_vec())],
+        0x07 => {
+            let req: serde_json::Value = serde_json::from_slice(payload).expect("screen json");
+            let answer = serde_json::json!({"id": req["id"], "lines": "not lines"});
+            vec![(0x85, answer.to_string().into_bytes())]
+        }
+        _ => vec![],
+    })
+    .await;
+    let client = ClientBuilder::new()
+        .deadline(DEADLINE)
+        .connect(&path)
+        .await
+        .expect("connect");
+    let started = std::time::Instant::now();
+    match client.screen(ScreenRequest::default()).await {
+        Err(ClientError::Protocol(why)) => assert!(why.contains("SCREEN_RESP"), "{why}"),
+        other => panic!("{other:?}"),
+    }
+    match client.status().await {
+        Err(ClientError::Protocol(why)) => assert!(why.contains("STATUS_RESP"), "{why}"),
+        other => panic!("{other:?}"),
+    }
+    assert!(started.elapsed() < DEADLINE / 2, "{:?}", started.elapsed());
+    assert!(client.status().await.expect("the next status").alive);
+}
