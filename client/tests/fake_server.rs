@@ -59,6 +59,15 @@ async fn serve(
     path
 }
 
+/// A client of the fake server at `path`.
+async fn connect(path: &std::path::Path) -> heimdall_client::Client {
+    ClientBuilder::new()
+        .deadline(DEADLINE)
+        .connect(path)
+        .await
+        .expect("connect")
+}
+
 /// A socket directory as hm makes them: private (mode 0700), else the
 /// library refuses it.
 fn private_tempdir() -> tempfile::TempDir {
@@ -91,11 +100,7 @@ async fn a_newer_servers_state_and_events_are_unknown_not_errors() {
         _ => vec![],
     })
     .await;
-    let client = ClientBuilder::new()
-        .deadline(DEADLINE)
-        .connect(&path)
-        .await
-        .expect("connect");
+    let client = connect(&path).await;
     assert!(!client.is_legacy());
     let st = client.status().await.expect("status");
     assert_eq!(st.state, SessionState::Unknown("0x42".into()));
@@ -373,11 +378,7 @@ async fn an_unreadable_answer_is_a_protocol_error_of_its_call() {
         _ => vec![],
     })
     .await;
-    let client = ClientBuilder::new()
-        .deadline(DEADLINE)
-        .connect(&path)
-        .await
-        .expect("connect");
+    let client = connect(&path).await;
     let started = std::time::Instant::now();
     match client.screen(ScreenRequest::default()).await {
         Err(ClientError::Protocol(why)) => assert!(why.contains("SCREEN_RESP"), "{why}"),
