@@ -1259,3 +1259,93 @@ async fn a_secret_wrapped_across_screen_rows_is_scrubbed() {
     assert_eq!(leaks(&last), None, "{last}");
     assert!(last.contains("[REDACTED"), "{last}");
 }
+
+/// Arguments of the wrong type, as models send them: a number given as a
+/// string is read as the number (a wait of "1" second is one second, not
+/// the default 30), anything else of the wrong type, and a value outside
+/// those a tool takes (a regex `source`, a `state`, `keys` that are not
+/// strings), is a tool error naming the argument, never silently replaced
+/// by its default or dropped; nothing is typed into the session.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn arguments_of_the_wrong_type_are_read_or_refused_never_ignored() {
+    let sessions = Sessions::new();
+    let tools = session_tools(&sessions, 4);
+    let id = unique("agent-args");
+    start(&tools, &id, "sleep 600").await;
+
+    let started = std::time::Instant::now();
+    let (err, text) = call(
+        &tools,
+        "session_wait",
+        json!({"id": id, "until": "regex", "pattern": "never-[0-9]{9}", "timeout_secs": "1"}),
+        Duration::from_secs(60),
+    )
+    .await;
+    assert!(!err && text.contains("within 1 s"), "{text}");
+    assert!(
+        started.elapsed() < Duration::from_secs(15),
+        "waited {:?}",
+        started.elapsed()
+    );
+
+    let refused = [
+        (
+            "session_wait",
+            json!({"id": id, "until": "idle", "timeout_secs": "soon"}),
+            "`timeout_secs` must be a non-negative integer",
+        ),
+        (
+            "session_screen",
+            json!({"id": id, "scrollback_lines": -5}),
+            "`scrollback_lines` must be a non-negative integer",
+        ),
+        (
+            "session_start",
+            json!({"command": 5}),
+            "`command` must be a string",
+        ),
+        (
+            "session_start",
+            json!({"command": "true", "interactive": "maybe"}),
+            "`interactive` must be true or false",
+        ),
+        (
+            "session_send",
+            json!({"id": id, "text": ["a", "b"]}),
+            "`text` must be a string",
+        ),
+        (
+            "session_send",
+            json!({"id": id, "keys": "Enter"}),
+            "`keys` must be an array of strings",
+        ),
+        (
+            "session_send",
+            json!({"id": id, "text": "x", "keys": ["Enter", 13]}),
+            "`keys` must be an array of strings",
+        ),
+        (
+            "session_wait",
+            json!({"id": id, "until": "regex", "pattern": "x", "source": "scren"}),
+            "`source` must be one of screen, output",
+        ),
+        (
+            "session_wait",
+            json!({"id": id, "until": "state", "state": "finished"}),
+            "`state` must be one of idle,",
+        ),
+        (
+            "session_wait",
+            json!({"id": id, "until": "quiet"}),
+            "`until` must be one of idle, regex, state, exit",
+        ),
+    ];
+    for (tool, args, says) in refused {
+        let (err, text) = call(&tools, tool, args.clone(), DEADLINE).await;
+        assert!(err && text.contains(says), "{tool} {args}: {text}");
+    }
+    assert!(sessions.live(&id), "no refused call touched the session");
+    // Nothing was typed: the terminal would have echoed it.
+    let (err, status) = call(&tools, "session_status", json!({"id": id}), DEADLINE).await;
+    assert!(!err && status.contains(r#""output_offset":0"#), "{status}");
+}

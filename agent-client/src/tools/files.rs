@@ -125,7 +125,7 @@ impl FileTools {
     }
 
     async fn list_dir(&self, args: &Value) -> Result<ToolOutput, String> {
-        let path = opt_str_arg(args, "path").unwrap_or(".");
+        let path = opt_str_arg(args, "path")?.unwrap_or(".");
         let real = self.resolve(path)?;
         let mut dir = tokio::fs::read_dir(&real)
             .await

@@ -127,19 +127,90 @@ impl Toolbox {
 
 /// A required string argument.
 pub fn str_arg<'a>(args: &'a Value, key: &str) -> Result<&'a str, String> {
-    args.get(key)
-        .and_then(Value::as_str)
-        .ok_or_else(|| format!("missing string argument `{key}`"))
+    opt_str_arg(args, key)?.ok_or_else(|| format!("missing string argument `{key}`"))
 }
 
-/// An optional string argument.
-pub fn opt_str_arg<'a>(args: &'a Value, key: &str) -> Option<&'a str> {
-    args.get(key).and_then(Value::as_str)
+/// An argument given, `null` counting as not given.
+fn given<'a>(args: &'a Value, key: &str) -> Option<&'a Value> {
+    args.get(key).filter(|v| !v.is_null())
 }
 
-/// An optional non-negative integer argument.
-pub fn opt_u64_arg(args: &Value, key: &str) -> Option<u64> {
-    args.get(key).and_then(Value::as_u64)
+/// An optional string argument; one of another type is an error (never
+/// taken as not given).
+pub fn opt_str_arg<'a>(args: &'a Value, key: &str) -> Result<Option<&'a str>, String> {
+    match given(args, key) {
+        None => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s)),
+        Some(other) => Err(format!("`{key}` must be a string, not {other}")),
+    }
+}
+
+/// An optional non-negative integer argument; a number written as a string
+/// (`"30"`, as models often send) or as a whole float (`30.0`) is read as
+/// that number, anything else is an error.
+pub fn opt_u64_arg(args: &Value, key: &str) -> Result<Option<u64>, String> {
+    let Some(v) = given(args, key) else {
+        return Ok(None);
+    };
+    let whole = |f: f64| (f >= 0.0 && f.fract() == 0.0 && f < u64::MAX as f64).then_some(f as u64);
+    v.as_u64()
+        .or_else(|| v.as_f64().and_then(whole))
+        .or_else(|| v.as_str().and_then(|s| s.trim().parse().ok()))
+        .map(Some)
+        .ok_or_else(|| format!("`{key}` must be a non-negative integer, not {v}"))
+}
+
+/// An optional argument that must be one of `allowed`; anything else
+/// (another string, another type) is an error listing them.
+pub fn opt_choice_arg(
+    args: &Value,
+    key: &str,
+    allowed: &[&'static str],
+) -> Result<Option<&'static str>, String> {
+    let Some(v) = given(args, key) else {
+        return Ok(None);
+    };
+    allowed
+        .iter()
+        .find(|a| v.as_str() == Some(**a))
+        .map(|a| Some(*a))
+        .ok_or_else(|| format!("`{key}` must be one of {}, not {v}", allowed.join(", ")))
+}
+
+/// A required argument that must be one of `allowed`.
+pub fn choice_arg(
+    args: &Value,
+    key: &str,
+    allowed: &[&'static str],
+) -> Result<&'static str, String> {
+    opt_choice_arg(args, key, allowed)?
+        .ok_or_else(|| format!("missing argument `{key}` (one of {})", allowed.join(", ")))
+}
+
+/// An optional array-of-strings argument; a value of another type, or an
+/// array holding anything but strings, is an error (no item is dropped).
+pub fn opt_str_list_arg<'a>(args: &'a Value, key: &str) -> Result<Option<Vec<&'a str>>, String> {
+    let Some(v) = given(args, key) else {
+        return Ok(None);
+    };
+    let wrong = || format!("`{key}` must be an array of strings, not {v}");
+    v.as_array()
+        .ok_or_else(wrong)?
+        .iter()
+        .map(|item| item.as_str().ok_or_else(wrong))
+        .collect::<Result<_, _>>()
+        .map(Some)
+}
+
+/// An optional boolean argument (`"true"` and `"false"` as strings too).
+pub fn opt_bool_arg(args: &Value, key: &str) -> Result<Option<bool>, String> {
+    match given(args, key) {
+        None => Ok(None),
+        Some(Value::Bool(b)) => Ok(Some(*b)),
+        Some(Value::String(s)) if s == "true" => Ok(Some(true)),
+        Some(Value::String(s)) if s == "false" => Ok(Some(false)),
+        Some(other) => Err(format!("`{key}` must be true or false, not {other}")),
+    }
 }
 
 #[cfg(test)]
@@ -183,5 +254,58 @@ mod tests {
         assert!(out.is_error && out.text.contains("no tool named"));
         let out = tools.run(&call("stuck", json!("not an object"))).await;
         assert!(out.is_error && out.text.contains("not a JSON object"));
+    }
+
+    #[test]
+    fn arguments_are_read_as_meant_or_refused_naming_the_argument() {
+        let args = json!({
+            "n": 30, "s": "30", "f": 30.0, "neg": -5, "half": 2.5, "word": "soon",
+            "yes": true, "yes_s": "true", "maybe": "maybe", "null": null,
+            "keys": ["Enter", "C-c"], "mixed": ["Enter", 5], "one": "Enter",
+        });
+        assert_eq!(opt_u64_arg(&args, "n"), Ok(Some(30)));
+        assert_eq!(opt_u64_arg(&args, "s"), Ok(Some(30)));
+        assert_eq!(opt_u64_arg(&args, "f"), Ok(Some(30)));
+        assert_eq!(opt_u64_arg(&args, "absent"), Ok(None));
+        assert_eq!(opt_u64_arg(&args, "null"), Ok(None));
+        for key in ["neg", "half", "word", "yes", "keys"] {
+            let e = opt_u64_arg(&args, key).unwrap_err();
+            assert!(
+                e.starts_with(&format!("`{key}` must be a non-negative integer")),
+                "{e}"
+            );
+        }
+        assert_eq!(opt_bool_arg(&args, "yes"), Ok(Some(true)));
+        assert_eq!(opt_bool_arg(&args, "yes_s"), Ok(Some(true)));
+        assert!(opt_bool_arg(&args, "maybe")
+            .unwrap_err()
+            .contains("`maybe` must be true or false"));
+        assert_eq!(opt_str_arg(&args, "word"), Ok(Some("soon")));
+        assert!(opt_str_arg(&args, "n")
+            .unwrap_err()
+            .contains("`n` must be a string"));
+        assert!(str_arg(&args, "absent")
+            .unwrap_err()
+            .contains("missing string argument `absent`"));
+        assert_eq!(
+            opt_str_list_arg(&args, "keys"),
+            Ok(Some(vec!["Enter", "C-c"]))
+        );
+        for key in ["mixed", "one"] {
+            let e = opt_str_list_arg(&args, key).unwrap_err();
+            assert!(
+                e.contains(&format!("`{key}` must be an array of strings")),
+                "{e}"
+            );
+        }
+        let allowed = ["screen", "output"];
+        assert_eq!(opt_choice_arg(&args, "absent", &allowed), Ok(None));
+        let e = opt_choice_arg(&args, "word", &allowed).unwrap_err();
+        assert!(e.contains("`word` must be one of screen, output"), "{e}");
+        let e = choice_arg(&args, "absent", &allowed).unwrap_err();
+        assert!(
+            e.contains("missing argument `absent` (one of screen, output)"),
+            "{e}"
+        );
     }
 }

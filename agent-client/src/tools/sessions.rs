@@ -24,7 +24,10 @@ use tokio::sync::{watch, Mutex};
 
 use super::ended_session::{self, screen_text};
 use super::session_slots::{Slot, Starting};
-use super::{opt_str_arg, opt_u64_arg, str_arg, ToolOutput, ToolSet};
+use super::{
+    choice_arg, opt_bool_arg, opt_choice_arg, opt_str_arg, opt_str_list_arg, opt_u64_arg, str_arg,
+    ToolOutput, ToolSet,
+};
 use crate::conversation::ToolSpec;
 
 /// Bytes of new output `session_read` returns at most (the newest kept).
@@ -467,17 +470,17 @@ impl SessionTools {
         }
         // Plain commands print no colours for the model to wade through;
         // interactive programs (TUIs) keep their terminal as it is.
-        let interactive = args.get("interactive").and_then(Value::as_bool) == Some(true);
+        let interactive = opt_bool_arg(args, "interactive")? == Some(true);
         let env = if interactive {
             Vec::new()
         } else {
             vec![("NO_COLOR".to_string(), "1".to_string())]
         };
-        let id = opt_str_arg(args, "id").map(str::to_string);
+        let id = opt_str_arg(args, "id")?.map(str::to_string);
         if let Some(id) = &id {
             validate_id(id).map_err(|e| e.to_string())?;
         }
-        let cwd = match opt_str_arg(args, "cwd") {
+        let cwd = match opt_str_arg(args, "cwd")? {
             Some(d) => self.work_dir.join(d),
             None => self.work_dir.clone(),
         };
@@ -637,7 +640,9 @@ impl SessionTools {
     /// A session's screen; after its end, its final screen from its exit
     /// record.
     async fn screen(&self, id: &str, args: &Value) -> ToolResult {
-        let scrollback = opt_u64_arg(args, "scrollback_lines").unwrap_or(0).min(1000) as usize;
+        let scrollback = opt_u64_arg(args, "scrollback_lines")?
+            .unwrap_or(0)
+            .min(1000) as usize;
         match self.live_screen(id, scrollback).await {
             Err(why) => Ok(ended_session::screen(
                 &self.after_end(id, why).await?,
@@ -677,7 +682,7 @@ impl SessionTools {
     /// read ended); after its end, what its exit record keeps of it.
     async fn read(&self, id: &str, args: &Value) -> ToolResult {
         let saved = self.state.lock().await.read_offsets.get(id).copied();
-        let asked = opt_u64_arg(args, "offset").or(saved).unwrap_or(0);
+        let asked = opt_u64_arg(args, "offset")?.or(saved).unwrap_or(0);
         let why = match self.live_read(id, asked).await {
             Ok(out) => return Ok(out),
             Err(why) => why,
@@ -780,17 +785,8 @@ impl SessionTools {
     }
 
     async fn send(&self, id: &str, args: &Value) -> ToolResult {
-        let mut bytes = opt_str_arg(args, "text").unwrap_or("").as_bytes().to_vec();
-        let keys: Vec<String> = args
-            .get("keys")
-            .and_then(Value::as_array)
-            .map(|a| {
-                a.iter()
-                    .filter_map(Value::as_str)
-                    .map(str::to_string)
-                    .collect()
-            })
-            .unwrap_or_default();
+        let mut bytes = opt_str_arg(args, "text")?.unwrap_or("").as_bytes().to_vec();
+        let keys = opt_str_list_arg(args, "keys")?.unwrap_or_default();
         if !keys.is_empty() {
             let c = self.client(id).await?;
             let app_cursor = c
@@ -817,7 +813,7 @@ impl SessionTools {
 
     async fn submit(&self, id: &str, args: &Value) -> ToolResult {
         let text = str_arg(args, "text")?.to_string();
-        let timeout = opt_u64_arg(args, "timeout_ms");
+        let timeout = opt_u64_arg(args, "timeout_ms")?;
         let r = self
             .with_client(id, |c| async move { c.submit(&text, timeout).await })
             .await?;
@@ -838,14 +834,13 @@ impl SessionTools {
     }
 
     async fn wait(&self, id: &str, args: &Value, limit: Duration) -> ToolResult {
-        let until = str_arg(args, "until")?;
-        let condition = match until {
+        let condition = match choice_arg(args, "until", &UNTIL)? {
             "idle" => WaitCondition::Idle {
-                idle_ms: opt_u64_arg(args, "idle_ms").unwrap_or(500),
+                idle_ms: opt_u64_arg(args, "idle_ms")?.unwrap_or(500),
             },
             "regex" => WaitCondition::Regex {
                 pattern: str_arg(args, "pattern")?.to_string(),
-                source: match opt_str_arg(args, "source") {
+                source: match opt_choice_arg(args, "source", &SOURCES)? {
                     Some("output") => RegexSource::Output,
                     _ => RegexSource::Screen,
                 },
@@ -853,19 +848,18 @@ impl SessionTools {
             "state" => {
                 let name = str_arg(args, "state")?;
                 WaitCondition::State {
-                    state: name
-                        .parse::<State>()
-                        .map_err(|_| format!("unknown state {name:?}"))?,
+                    state: name.parse::<State>().map_err(|_| {
+                        format!(
+                            "`state` must be one of {}, not {name:?}",
+                            state_names().join(", ")
+                        )
+                    })?,
                 }
             }
-            "exit" => WaitCondition::Exit,
-            other => {
-                return Err(format!(
-                    "`until` must be idle, regex, state or exit, not {other:?}"
-                ))
-            }
+            // "exit", the one value of UNTIL left.
+            _ => WaitCondition::Exit,
         };
-        let asked = Duration::from_secs(opt_u64_arg(args, "timeout_secs").unwrap_or(30));
+        let asked = Duration::from_secs(opt_u64_arg(args, "timeout_secs")?.unwrap_or(30));
         let most = limit
             .saturating_sub(WAIT_MARGIN)
             .max(Duration::from_secs(1));
@@ -1031,6 +1025,17 @@ impl SessionTools {
     }
 }
 
+/// The values of session_wait's `until`.
+const UNTIL: [&str; 4] = ["idle", "regex", "state", "exit"];
+
+/// The values of session_wait's `source` (the first is the default).
+const SOURCES: [&str; 2] = ["screen", "output"];
+
+/// The names of the states session_wait's `state` may name.
+fn state_names() -> Vec<&'static str> {
+    State::ALL.into_iter().map(State::name).collect()
+}
+
 const NAMES: [&str; 11] = [
     "session_start",
     "session_list",
@@ -1084,7 +1089,7 @@ impl ToolSet for SessionTools {
             spec(
                 "session_screen",
                 "The session's current screen as text; once it has ended, its final screen.",
-                json!({"id": id_param(), "scrollback_lines": {"type": "integer", "description": "Lines above the screen to include (default 0)"}}),
+                json!({"id": id_param(), "scrollback_lines": {"type": "integer", "description": "Lines above the screen to include (default 0, at most 1000)"}}),
                 &["id"],
             ),
             spec(
@@ -1106,7 +1111,7 @@ impl ToolSet for SessionTools {
             spec(
                 "session_submit",
                 "Type a line and press Enter, and report whether the program reacted.",
-                json!({"id": id_param(), "text": {"type": "string", "description": "The line, without newline"}, "timeout_ms": {"type": "integer"}}),
+                json!({"id": id_param(), "text": {"type": "string", "description": "The line, without newline"}, "timeout_ms": {"type": "integer", "description": "How long to wait for the program to read the line and react, in milliseconds (default 5000)"}}),
                 &["id", "text"],
             ),
             spec(
@@ -1114,19 +1119,19 @@ impl ToolSet for SessionTools {
                 "Wait until the session is idle, shows a regex, reaches a state, or exits.",
                 json!({
                     "id": id_param(),
-                    "until": {"type": "string", "enum": ["idle", "regex", "state", "exit"]},
+                    "until": {"type": "string", "enum": UNTIL},
                     "idle_ms": {"type": "integer", "description": "For idle: the silence required (default 500)"},
                     "pattern": {"type": "string", "description": "For regex: the pattern"},
-                    "source": {"type": "string", "enum": ["screen", "output"], "description": "For regex: match the screen (default) or new output"},
-                    "state": {"type": "string", "description": "For state: the state to reach"},
-                    "timeout_secs": {"type": "integer", "description": "Give up after this long (default 30)"},
+                    "source": {"type": "string", "enum": SOURCES, "description": "For regex: match the screen (default) or new output"},
+                    "state": {"type": "string", "enum": state_names(), "description": "For state: the state to reach"},
+                    "timeout_secs": {"type": "integer", "description": "Give up after this long in seconds (default 30)"},
                 }),
                 &["id", "until"],
             ),
             spec(
                 "session_signal",
                 "Send a signal (INT, TERM, HUP, ...) to the session's foreground job.",
-                json!({"id": id_param(), "signal": {"type": "string"}}),
+                json!({"id": id_param(), "signal": {"type": "string", "description": "A signal name (INT, TERM, HUP, ...) or number"}}),
                 &["id", "signal"],
             ),
             spec(
