@@ -31,32 +31,49 @@ pub const SUPERVISOR_KEYS: [&str; 21] = [
 /// The tables that belong to other programs than `hm`.
 pub const SECTIONS: [&str; 2] = ["agent", "discord"];
 
-/// Refuse the first key of `top` (the whole file) that is neither one of
-/// `hm`'s keys nor another program's table: what is wrong names the key as
-/// written (`key \`socket_dri\``, `table [agnet]`) and the key meant, when
-/// one is close (`did you mean \`socket_dir\`?`), else every known key.
+/// Refuse every key of `top` (the whole file) that is neither one of
+/// `hm`'s keys nor another program's table, so that one run names every
+/// typo: each names the key as written (`key \`socket_dri\``, `table
+/// [agnet]`) and the key meant, when one is close (`did you mean
+/// \`socket_dir\`?`); when one is near none, the list of known keys ends the
+/// message once.
 pub(super) fn check(top: &toml::Table) -> Result<(), String> {
     let known = |k: &str| SUPERVISOR_KEYS.contains(&k) || SECTIONS.contains(&k);
-    let Some((key, value)) = top.iter().find(|(k, _)| !known(k)) else {
+    let unknown: Vec<_> = top.iter().filter(|(k, _)| !known(k)).collect();
+    if unknown.is_empty() {
         return Ok(());
-    };
-    let what = match value {
-        toml::Value::Table(_) => format!("table [{key}]"),
-        toml::Value::Array(a) if !a.is_empty() && a.iter().all(toml::Value::is_table) => {
-            format!("table [[{key}]]")
-        }
-        _ => format!("key `{key}`"),
-    };
-    let hint = match closest(key) {
-        Some(meant) if SECTIONS.contains(&meant) => format!(" (did you mean [{meant}]?)"),
-        Some(meant) => format!(" (did you mean `{meant}`?)"),
-        None => format!(
+    }
+    let mut lost = false;
+    let named: Vec<String> = unknown
+        .into_iter()
+        .map(|(key, value)| {
+            let what = match value {
+                toml::Value::Table(_) => format!("table [{key}]"),
+                toml::Value::Array(a) if !a.is_empty() && a.iter().all(toml::Value::is_table) => {
+                    format!("table [[{key}]]")
+                }
+                _ => format!("key `{key}`"),
+            };
+            let hint = match closest(key) {
+                Some(meant) if SECTIONS.contains(&meant) => format!(" (did you mean [{meant}]?)"),
+                Some(meant) => format!(" (did you mean `{meant}`?)"),
+                None => {
+                    lost = true;
+                    String::new()
+                }
+            };
+            format!("unknown top-level {what}{hint}")
+        })
+        .collect();
+    let mut message = named.join("; ");
+    if lost {
+        message.push_str(&format!(
             "; known keys: {} and the tables {}",
             SUPERVISOR_KEYS.join(", "),
             SECTIONS.map(|s| format!("[{s}]")).join(", ")
-        ),
-    };
-    Err(format!("unknown top-level {what}{hint}"))
+        ));
+    }
+    Err(message)
 }
 
 /// The known key `key` is most likely a typo of: the nearest by edit
@@ -104,6 +121,25 @@ mod tests {
         let e = refusal("frobnicate = [1]");
         assert!(e.starts_with("unknown top-level key `frobnicate`; known keys: socket_dir, "));
         assert!(e.ends_with(", waiting_rules and the tables [agent], [discord]"));
+    }
+
+    #[test]
+    fn every_unknown_key_is_named_at_once() {
+        assert_eq!(
+            refusal("row = 1\nsocket_dri = 2\nrows = 3\n[agnet]\nmodel = 1"),
+            "unknown top-level table [agnet] (did you mean [agent]?); \
+             unknown top-level key `row` (did you mean `rows`?); \
+             unknown top-level key `socket_dri` (did you mean `socket_dir`?)"
+        );
+        let e = refusal("frobnicate = 1\nzork = 2\nrow = 3");
+        assert!(
+            e.starts_with(
+                "unknown top-level key `frobnicate`; unknown top-level key `row` \
+                 (did you mean `rows`?); unknown top-level key `zork`; known keys: socket_dir, "
+            ),
+            "{e}"
+        );
+        assert_eq!(e.matches("known keys").count(), 1, "{e}");
     }
 
     #[test]

@@ -29,7 +29,7 @@ const EVERY_PART: &str = "scrollback_bytes = 4096\ncols = 100\n\
 
 /// Files with an unknown top-level key, and what the refusal says besides
 /// the file's path.
-const UNKNOWN_AT_TOP_LEVEL: [(&str, &[&str]); 5] = [
+const UNKNOWN_AT_TOP_LEVEL: [(&str, &[&str]); 6] = [
     (
         "socket_dri = \"/x\"\n",
         &[
@@ -47,6 +47,11 @@ const UNKNOWN_AT_TOP_LEVEL: [(&str, &[&str]); 5] = [
             "unknown top-level table [discrod]",
             "did you mean [discord]?",
         ],
+    ),
+    (
+        "socket_dri = \"/x\"\n[agnet]\nmodel = \"m\"\n",
+        &["unknown top-level table [agnet] (did you mean [agent]?); \
+             unknown top-level key `socket_dri` (did you mean `socket_dir`?)"],
     ),
     (
         "[[evn]]\nname = \"A\"\nvalue = \"b\"\n",
