@@ -5,9 +5,10 @@
 
 mod common;
 
+use std::io::Write as _;
 use std::process::Stdio;
 
-use common::{poll, Env, Raw, DEADLINE};
+use common::{poll, Env, Piped, Raw, DEADLINE};
 
 /// Item 20: with `--keys`, an unknown key name is a usage error (exit 2)
 /// that lists the valid names, and nothing at all is typed — not even the
@@ -528,4 +529,115 @@ fn report_id_comes_from_the_environment_and_help_says_so() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("its MY_SESSION names it"), "{stderr}");
+}
+
+/// An option that only means something with another (`hm wait --output`
+/// with `--regex`, `hm send --gap` with `--keys`, `hm report --prompt`,
+/// `--kind` and `--option` with `waiting`, `--log-filter` instead of
+/// `--log-level`) was silently dropped when a rival came instead: `hm wait
+/// X --output --exit` waited for the exit, `hm wait X --output --idle 10`
+/// answered on silence, `hm send X --stdin --gap 5` typed stdin, `hm
+/// report active --prompt Q` reported active, `hm start --log-level debug
+/// --log-filter info` started a session logging at info — each exit 0 as if
+/// the option had been taken. Now each is a usage error (exit 2: nothing
+/// waited for, typed, reported or started) that names both.
+#[test]
+fn an_option_without_the_one_it_needs_is_a_usage_error() {
+    let env = Env::new();
+    env.start("cat", &[], &["cat"]);
+    let cases: [(&[&str], [&str; 2]); 11] = [
+        (
+            &["wait", "cat", "--output", "--exit"],
+            ["--output", "--exit"],
+        ),
+        (
+            &["wait", "cat", "--exit", "--output"],
+            ["--output", "--exit"],
+        ),
+        (
+            &["wait", "cat", "--output", "--idle", "10"],
+            ["--output", "--idle"],
+        ),
+        (
+            &["wait", "cat", "--output", "--state", "idle"],
+            ["--output", "--state"],
+        ),
+        (
+            &["send", "cat", "--stdin", "--gap", "5"],
+            ["--stdin", "--gap"],
+        ),
+        (
+            &["send", "cat", "--gap", "0", "--stdin"],
+            ["--stdin", "--gap"],
+        ),
+        (
+            &["report", "active", "--id", "cat", "--prompt", "Q?"],
+            ["--prompt", "active"],
+        ),
+        (
+            &["report", "idle", "--id", "cat", "--kind", "menu"],
+            ["--kind", "idle"],
+        ),
+        (
+            &["report", "active", "--id", "cat", "--option", "yes=y"],
+            ["--option", "active"],
+        ),
+        (
+            &[
+                "start",
+                "--id",
+                "lf",
+                "--log-level",
+                "debug",
+                "--log-filter",
+                "info",
+                "--",
+                "cat",
+            ],
+            ["--log-level", "--log-filter"],
+        ),
+        (
+            &[
+                "run",
+                "--detach",
+                "--id",
+                "lf",
+                "--log-filter",
+                "info",
+                "--log-level",
+                "debug",
+                "--",
+                "cat",
+            ],
+            ["--log-level", "--log-filter"],
+        ),
+    ];
+    for (args, both) in cases {
+        // A wait that is not refused answers within its timeout; stdin
+        // holds text that a send that is not refused would type.
+        let mut args = args.to_vec();
+        if args[0] == "wait" {
+            args.extend(["--timeout", "2000"]);
+        }
+        let mut hm = Piped::spawn(&env, &args, Stdio::piped());
+        if let Some(mut stdin) = hm.0.stdin.take() {
+            // A refused hm may be gone before it reads (EPIPE).
+            let _ = stdin.write_all(b"typed\n");
+        }
+        let (code, stderr) = hm.exit(&format!("hm {args:?}"));
+        assert_eq!(code, Some(2), "hm {args:?}: {stderr}");
+        assert!(
+            both.iter().all(|o| stderr.contains(o)),
+            "hm {args:?} names {both:?}: {stderr}"
+        );
+    }
+    let status = env.status_json("cat");
+    assert_eq!(status["output_offset"], 0, "nothing typed: {status}");
+    let explain: serde_json::Value =
+        serde_json::from_str(&env.ok(&["explain", "cat", "--json"])).expect("explain json");
+    assert_ne!(explain["source"], "report", "nothing reported: {explain}");
+    assert!(
+        !env.run(&["status", "lf"]).status.success(),
+        "no session lf started"
+    );
 }

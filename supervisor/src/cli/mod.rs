@@ -145,8 +145,8 @@ pub struct SessionFlags {
     /// Log level
     #[arg(long, value_name = "LEVEL", value_parser = crate::config::LOG_LEVELS)]
     pub log_level: Option<String>,
-    /// Log filter (tracing directives, overrides --log-level)
-    #[arg(long, value_name = "FILTER")]
+    /// Log filter (tracing directives), instead of --log-level
+    #[arg(long, value_name = "FILTER", conflicts_with = "log_level")]
     pub log_filter: Option<String>,
     /// Scrollback bytes kept for replay
     #[arg(long, value_name = "BYTES")]

@@ -7,7 +7,7 @@
 use clap::Args;
 use heimdall_client::{ReportRequest, State, WaitingKind, WaitingOption};
 
-use super::common::{answer, live_session, open, or_exited, runtime};
+use super::common::{answer, live_session, open, or_exited, runtime, Coded};
 use super::Common;
 
 /// Arguments of `hm report`.
@@ -20,14 +20,14 @@ pub struct ReportArgs {
     /// configured `session_env_var` — gives it)
     #[arg(long, env = "HEIMDALL_SESSION_ID")]
     pub id: Option<String>,
-    /// For waiting: the question
-    #[arg(long, default_value = "")]
-    pub prompt: String,
-    /// For waiting: shell, yes_no, menu, text, password, pager, confirm
+    /// Only with waiting: the question
+    #[arg(long)]
+    pub prompt: Option<String>,
+    /// Only with waiting: shell, yes_no, menu, text, password, pager, confirm
     /// [default: menu with options, else text]
     #[arg(long)]
     pub kind: Option<String>,
-    /// For waiting: an answer, LABEL=KEYS (KEYS with \r, \n, \t, \e escapes;
+    /// Only with waiting: an answer, LABEL=KEYS (KEYS with \r, \n, \t, \e escapes;
     /// repeat for each answer)
     #[arg(long = "option", value_name = "LABEL=KEYS")]
     pub options: Vec<String>,
@@ -54,9 +54,35 @@ fn unescape(s: &str) -> String {
     out
 }
 
+/// A usage error for an option that only a `waiting` report carries,
+/// given with another state (which would drop it), naming both.
+fn waiting_only(args: &ReportArgs, state: State) -> Result<(), Coded> {
+    if state == State::Waiting {
+        return Ok(());
+    }
+    let given = [
+        ("--prompt", args.prompt.is_some()),
+        ("--kind", args.kind.is_some()),
+        ("--option", !args.options.is_empty()),
+    ];
+    match given.into_iter().find(|(_, given)| *given) {
+        None => Ok(()),
+        Some((name, _)) => Err(Coded {
+            code: "usage".into(),
+            message: format!(
+                "the argument '{name}' cannot be used with '{}': only a waiting report \
+                 carries --prompt, --kind and --option",
+                args.state
+            ),
+            exit: 2,
+        }),
+    }
+}
+
 /// `hm report`.
 pub fn run(common: &Common, args: ReportArgs) -> anyhow::Result<i32> {
     let state: State = args.state.parse()?;
+    waiting_only(&args, state)?;
     let kind = match &args.kind {
         Some(k) => Some(
             serde_json::from_value::<WaitingKind>(serde_json::json!(k))
@@ -83,7 +109,7 @@ pub fn run(common: &Common, args: ReportArgs) -> anyhow::Result<i32> {
         // (`session_env_var`); clap has looked at the default one.
         None => {
             let var = common.load()?.session_env_var;
-            std::env::var(&var).map_err(|_| super::common::Coded {
+            std::env::var(&var).map_err(|_| Coded {
                 code: "usage".into(),
                 message: format!(
                     "which session? give --id ID, or run hm report inside a session \
@@ -100,7 +126,7 @@ pub fn run(common: &Common, args: ReportArgs) -> anyhow::Result<i32> {
             let req = ReportRequest {
                 id: None,
                 state,
-                prompt: args.prompt,
+                prompt: args.prompt.unwrap_or_default(),
                 kind,
                 options,
             };

@@ -26,7 +26,15 @@ pub struct SendArgs {
     /// With --keys: milliseconds between keys, each key sent as its own
     /// write (TUIs built on ink ignore an arrow and Enter in one read);
     /// 0 sends all keys in one write
-    #[arg(long, value_name = "MS", default_value_t = 300, requires = "keys")]
+    // Not with --stdin either: clap lets a requirement go when an argument
+    // that conflicts with it (--stdin) is there.
+    #[arg(
+        long,
+        value_name = "MS",
+        default_value_t = 300,
+        requires = "keys",
+        conflicts_with = "stdin"
+    )]
     pub gap: u64,
     /// Type what comes on stdin instead of TEXT (`some-cmd | hm send ID
     /// --stdin`): byte for byte, any bytes and any size (no argument-length

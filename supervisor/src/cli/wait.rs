@@ -30,7 +30,10 @@ pub struct WaitArgs {
     #[arg(long, value_name = "RE")]
     pub regex: Option<String>,
     /// Match --regex against output written from now on instead of the screen
-    #[arg(long, requires = "regex")]
+    // Not with the other conditions either: clap lets a requirement go when
+    // an argument that conflicts with it (--idle, --state, --exit, through
+    // the group) is there.
+    #[arg(long, requires = "regex", conflicts_with_all = ["idle", "state", "exit"])]
     pub output: bool,
     /// The classifier enters this state (idle, active, thinking, streaming, tool_use, waiting, dead)
     #[arg(long, value_name = "STATE")]
