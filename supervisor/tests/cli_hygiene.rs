@@ -539,83 +539,111 @@ fn report_id_comes_from_the_environment_and_help_says_so() {
 /// answered on silence, `hm send X --stdin --gap 5` typed stdin, `hm
 /// report active --prompt Q` reported active, `hm start --log-level debug
 /// --log-filter info` started a session logging at info — each exit 0 as if
-/// the option had been taken. Now each is a usage error (exit 2: nothing
-/// waited for, typed, reported or started) that names both.
+/// the option had been taken. So were `hm start` flags the session's other
+/// settings leave without effect: `--debounce-ms` with a classifier other
+/// than claude (the default simple one too), `--idle-threshold-ms` with the
+/// none classifier, `--screen-scrollback-lines` with the screen model off.
+/// Now each is a usage error (exit 2: nothing waited for, typed, reported
+/// or started) that names both.
 #[test]
 fn an_option_without_the_one_it_needs_is_a_usage_error() {
     let env = Env::new();
     env.start("cat", &[], &["cat"]);
-    let cases: [(&[&str], [&str; 2]); 11] = [
+    let start = |flags: &[&'static str]| -> Vec<&'static str> {
+        let mut args = vec!["start", "--id", "lf"];
+        args.extend_from_slice(flags);
+        args.extend(["--", "cat"]);
+        args
+    };
+    let config = env.dir.path().join("off.toml");
+    std::fs::write(&config, "screen_model = false\nclassifier = \"none\"\n").expect("write config");
+    let config = config.to_str().expect("utf-8 path");
+    let cases: Vec<(Vec<&str>, [&str; 2])> = vec![
+        (start(&["--debounce-ms", "50"]), ["--debounce-ms", "simple"]),
         (
-            &["wait", "cat", "--output", "--exit"],
+            start(&["--classifier", "simple", "--debounce-ms", "50"]),
+            ["--debounce-ms", "simple"],
+        ),
+        (
+            start(&["--classifier", "none", "--debounce-ms", "50"]),
+            ["--debounce-ms", "none"],
+        ),
+        (
+            start(&["--classifier", "none", "--idle-threshold-ms", "50"]),
+            ["--idle-threshold-ms", "none"],
+        ),
+        (
+            start(&["--screen-model=false", "--screen-scrollback-lines", "5"]),
+            ["--screen-scrollback-lines", "--screen-model=false"],
+        ),
+        (
+            [
+                &["--config", config][..],
+                &start(&["--idle-threshold-ms", "50"]),
+            ]
+            .concat(),
+            ["--idle-threshold-ms", "none"],
+        ),
+        (
+            [
+                &["--config", config][..],
+                &start(&["--screen-scrollback-lines", "5"]),
+            ]
+            .concat(),
+            ["--screen-scrollback-lines", "screen_model = false"],
+        ),
+        (
+            vec!["wait", "cat", "--output", "--exit"],
             ["--output", "--exit"],
         ),
         (
-            &["wait", "cat", "--exit", "--output"],
+            vec!["wait", "cat", "--exit", "--output"],
             ["--output", "--exit"],
         ),
         (
-            &["wait", "cat", "--output", "--idle", "10"],
+            vec!["wait", "cat", "--output", "--idle", "10"],
             ["--output", "--idle"],
         ),
         (
-            &["wait", "cat", "--output", "--state", "idle"],
+            vec!["wait", "cat", "--output", "--state", "idle"],
             ["--output", "--state"],
         ),
         (
-            &["send", "cat", "--stdin", "--gap", "5"],
+            vec!["send", "cat", "--stdin", "--gap", "5"],
             ["--stdin", "--gap"],
         ),
         (
-            &["send", "cat", "--gap", "0", "--stdin"],
+            vec!["send", "cat", "--gap", "0", "--stdin"],
             ["--stdin", "--gap"],
         ),
         (
-            &["report", "active", "--id", "cat", "--prompt", "Q?"],
+            vec!["report", "active", "--id", "cat", "--prompt", "Q?"],
             ["--prompt", "active"],
         ),
         (
-            &["report", "idle", "--id", "cat", "--kind", "menu"],
+            vec!["report", "idle", "--id", "cat", "--kind", "menu"],
             ["--kind", "idle"],
         ),
         (
-            &["report", "active", "--id", "cat", "--option", "yes=y"],
+            vec!["report", "active", "--id", "cat", "--option", "yes=y"],
             ["--option", "active"],
         ),
         (
-            &[
-                "start",
-                "--id",
-                "lf",
-                "--log-level",
-                "debug",
-                "--log-filter",
-                "info",
-                "--",
-                "cat",
-            ],
+            start(&["--log-level", "debug", "--log-filter", "info"]),
             ["--log-level", "--log-filter"],
         ),
         (
-            &[
-                "run",
-                "--detach",
-                "--id",
-                "lf",
-                "--log-filter",
-                "info",
-                "--log-level",
-                "debug",
-                "--",
-                "cat",
-            ],
+            [
+                &["run", "--detach"][..],
+                &start(&["--log-filter", "info", "--log-level", "debug"])[1..],
+            ]
+            .concat(),
             ["--log-level", "--log-filter"],
         ),
     ];
-    for (args, both) in cases {
+    for (mut args, both) in cases {
         // A wait that is not refused answers within its timeout; stdin
         // holds text that a send that is not refused would type.
-        let mut args = args.to_vec();
         if args[0] == "wait" {
             args.extend(["--timeout", "2000"]);
         }

@@ -154,10 +154,12 @@ pub struct SessionFlags {
     /// State classifier
     #[arg(long, value_parser = ["simple", "claude", "none"])]
     pub classifier: Option<String>,
-    /// Silence after which the session is idle
+    /// Silence after which the session is idle (not with the none
+    /// classifier: always idle)
     #[arg(long, value_name = "MS")]
     pub idle_threshold_ms: Option<u64>,
-    /// How long a new busy state must hold before it is reported
+    /// How long a new busy state must hold before it is reported (only
+    /// the claude classifier debounces)
     #[arg(long, value_name = "MS")]
     pub debounce_ms: Option<u64>,
     /// Send signals to the whole process group
@@ -172,7 +174,8 @@ pub struct SessionFlags {
     /// Keep a live screen model (for hm screen, submit, screen waits, redraws)
     #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true", require_equals = true)]
     pub screen_model: Option<bool>,
-    /// Lines scrolled off the top that the screen model keeps
+    /// Lines scrolled off the top that the screen model keeps (not with
+    /// the screen model off)
     #[arg(long, value_name = "LINES")]
     pub screen_scrollback_lines: Option<usize>,
     /// How long to poll for the reaction to input instead of sleeping (0: off)
@@ -247,7 +250,39 @@ impl SessionFlags {
             cfg.echo_poll_us = v;
         }
         cfg.env.extend(self.env.iter().cloned());
-        Ok(())
+        Ok(self.refuse_unused(cfg)?)
+    }
+
+    /// A usage error, naming both, for a flag that the session's settings
+    /// (these flags over the configuration) would leave without effect.
+    fn refuse_unused(&self, cfg: &Config) -> Result<(), common::Coded> {
+        use crate::classify::ClassifierKind;
+        let classifier = format!(
+            "classifier '{}' (--classifier, or classifier in the config)",
+            cfg.classifier.name()
+        );
+        let unused = if self.debounce_ms.is_some() && cfg.classifier != ClassifierKind::Claude {
+            Some(("--debounce-ms", classifier, "only claude debounces"))
+        } else if self.idle_threshold_ms.is_some() && cfg.classifier == ClassifierKind::None {
+            Some(("--idle-threshold-ms", classifier, "none is always idle"))
+        } else if self.screen_scrollback_lines.is_some() && !cfg.screen_model {
+            Some((
+                "--screen-scrollback-lines",
+                "the screen model off (--screen-model=false, or screen_model = false in the config)"
+                    .to_string(),
+                "no screen model, no scrollback",
+            ))
+        } else {
+            None
+        };
+        match unused {
+            None => Ok(()),
+            Some((flag, other, why)) => Err(common::Coded {
+                code: "usage".into(),
+                message: format!("the argument '{flag}' cannot be used with {other}: {why}"),
+                exit: 2,
+            }),
+        }
     }
 }
 
