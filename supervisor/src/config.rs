@@ -421,6 +421,24 @@ value = "bar"
         assert_eq!(c.env.len(), 1);
     }
 
+    /// A parameter the named classifier has no use for (`simple` never
+    /// debounces, `none` is always idle) was taken and silently dropped.
+    #[test]
+    fn a_classifier_parameter_without_use_is_refused() {
+        for (toml, field) in [
+            ("[classifier.simple]\ndebounce_ms = 50\n", "debounce_ms"),
+            (
+                "[classifier.none]\nidle_threshold_ms = 50\n",
+                "idle_threshold_ms",
+            ),
+            ("[classifier.none]\ndebounce_ms = 50\n", "debounce_ms"),
+        ] {
+            let e = Config::from_toml(toml).unwrap_err();
+            assert!(e.contains(field), "{toml}: {e}");
+        }
+        assert!(Config::from_toml("[classifier.simple]\nidle_threshold_ms = 50\n").is_ok());
+    }
+
     #[test]
     fn classifier_table_form() {
         let c =

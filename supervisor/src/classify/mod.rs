@@ -43,6 +43,28 @@ impl ClassifierKind {
         }
     }
 
+    /// The parameters this classifier uses ([`ClassifierParams`]' fields):
+    /// only `claude` debounces, `none` is always idle.
+    pub fn params(self) -> &'static [&'static str] {
+        match self {
+            ClassifierKind::Simple => &["idle_threshold_ms"],
+            ClassifierKind::Claude => &["idle_threshold_ms", "debounce_ms"],
+            ClassifierKind::None => &[],
+        }
+    }
+
+    /// What this classifier takes, for messages: "`a` or `b`", or none.
+    pub fn expected_params(self) -> String {
+        match self.params() {
+            [] => "no parameter (it is always idle)".into(),
+            ps => ps
+                .iter()
+                .map(|p| format!("`{p}`"))
+                .collect::<Vec<_>>()
+                .join(" or "),
+        }
+    }
+
     /// Parse a classifier name.
     pub fn from_name(s: &str) -> Result<ClassifierKind, String> {
         match s {
@@ -101,12 +123,14 @@ pub fn parse_config(v: &toml::Value) -> Result<(ClassifierKind, ClassifierParams
                     .ok_or_else(|| {
                         format!("classifier.{name}.{key} must be a non-negative integer")
                     })?;
+                let used = kind.params().contains(&key.as_str());
                 match key.as_str() {
-                    "idle_threshold_ms" => params.idle_threshold_ms = n,
-                    "debounce_ms" => params.debounce_ms = n,
-                    other => {
+                    "idle_threshold_ms" if used => params.idle_threshold_ms = n,
+                    "debounce_ms" if used => params.debounce_ms = n,
+                    _ => {
                         return Err(format!(
-                            "unknown field `{other}` in [classifier.{name}], expected `idle_threshold_ms` or `debounce_ms`"
+                            "unknown field `{key}` in [classifier.{name}], expected {}",
+                            kind.expected_params()
                         ))
                     }
                 }

@@ -256,30 +256,42 @@ impl SessionFlags {
     /// A usage error, naming both, for a flag that the session's settings
     /// (these flags over the configuration) would leave without effect.
     fn refuse_unused(&self, cfg: &Config) -> Result<(), common::Coded> {
-        use crate::classify::ClassifierKind;
-        let classifier = format!(
-            "classifier '{}' (--classifier, or classifier in the config)",
-            cfg.classifier.name()
-        );
-        let unused = if self.debounce_ms.is_some() && cfg.classifier != ClassifierKind::Claude {
-            Some(("--debounce-ms", classifier, "only claude debounces"))
-        } else if self.idle_threshold_ms.is_some() && cfg.classifier == ClassifierKind::None {
-            Some(("--idle-threshold-ms", classifier, "none is always idle"))
-        } else if self.screen_scrollback_lines.is_some() && !cfg.screen_model {
-            Some((
-                "--screen-scrollback-lines",
-                "the screen model off (--screen-model=false, or screen_model = false in the config)"
-                    .to_string(),
-                "no screen model, no scrollback",
-            ))
-        } else {
-            None
-        };
+        let params = [
+            (
+                "--idle-threshold-ms",
+                "idle_threshold_ms",
+                self.idle_threshold_ms,
+            ),
+            ("--debounce-ms", "debounce_ms", self.debounce_ms),
+        ];
+        let unused = params
+            .iter()
+            .find(|(_, param, v)| v.is_some() && !cfg.classifier.params().contains(param))
+            .map(|(flag, ..)| {
+                (
+                    *flag,
+                    format!(
+                        "classifier '{}' (--classifier, or classifier in the config): it takes {}",
+                        cfg.classifier.name(),
+                        cfg.classifier.expected_params()
+                    ),
+                )
+            })
+            .or_else(|| {
+                (self.screen_scrollback_lines.is_some() && !cfg.screen_model).then(|| {
+                    (
+                        "--screen-scrollback-lines",
+                        "the screen model off (--screen-model=false, or screen_model = false in \
+                         the config): no screen model, no scrollback"
+                            .to_string(),
+                    )
+                })
+            });
         match unused {
             None => Ok(()),
-            Some((flag, other, why)) => Err(common::Coded {
+            Some((flag, other)) => Err(common::Coded {
                 code: "usage".into(),
-                message: format!("the argument '{flag}' cannot be used with {other}: {why}"),
+                message: format!("the argument '{flag}' cannot be used with {other}"),
                 exit: 2,
             }),
         }
