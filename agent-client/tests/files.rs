@@ -1,11 +1,13 @@
 //! The file tools stay inside the work directory: `..`, absolute paths and
-//! symbolic links that lead out are refused, for reads and writes alike.
+//! symbolic links that lead out are refused, for reads and writes alike; an
+//! argument name a file tool does not take is refused before it runs.
 
 use std::os::unix::fs::symlink;
 use std::time::Duration;
 
+use heimdall_agent::conversation::ToolCall;
 use heimdall_agent::tools::files::FileTools;
-use heimdall_agent::tools::ToolSet;
+use heimdall_agent::tools::{ToolSet, Toolbox};
 use serde_json::json;
 
 async fn call(tools: &FileTools, name: &str, args: serde_json::Value) -> (bool, String) {
@@ -82,4 +84,57 @@ async fn paths_that_escape_the_work_dir_are_refused() {
     let (is_error, text) = call(&tools, "list_dir", json!({})).await;
     assert!(!is_error);
     assert_eq!(text, "file-link@\ninner-link@\nlink@\nnew/\nsub/");
+}
+
+/// An argument name a file tool does not take is refused before anything
+/// is done, naming it and the arguments the tool takes: `list_dir` given
+/// `dir` used to list the work directory, `write_file` given `append` used
+/// to replace the file.
+#[tokio::test]
+async fn argument_names_a_file_tool_does_not_take_are_refused() {
+    let work = tempfile::tempdir().unwrap();
+    std::fs::create_dir(work.path().join("sub")).unwrap();
+    std::fs::write(work.path().join("log.txt"), "first\n").unwrap();
+    let mut toolbox = Toolbox::new(Duration::from_secs(10));
+    toolbox.add(FileTools::new(work.path()).unwrap());
+    let toolbox = &toolbox;
+    let run = |name: &str, arguments: serde_json::Value| {
+        let call = ToolCall {
+            id: "call".into(),
+            name: name.into(),
+            arguments,
+            signature: None,
+        };
+        async move { toolbox.run(&call).await }
+    };
+
+    let out = run("list_dir", json!({"dir": "sub"})).await;
+    assert!(out.is_error, "{}", out.text);
+    assert!(
+        out.text
+            .contains("list_dir has no argument `dir`; it takes: path"),
+        "{}",
+        out.text
+    );
+    let out = run(
+        "write_file",
+        json!({"path": "log.txt", "content": "second\n", "append": true}),
+    )
+    .await;
+    assert!(out.is_error, "{}", out.text);
+    assert!(
+        out.text.contains("`append`") && out.text.contains("it takes: content, path"),
+        "{}",
+        out.text
+    );
+    assert_eq!(
+        std::fs::read_to_string(work.path().join("log.txt")).unwrap(),
+        "first\n"
+    );
+    let out = run("read_file", json!({"pth": "log.txt"})).await;
+    assert!(
+        out.is_error && out.text.contains("`pth` (did you mean `path`?)"),
+        "{}",
+        out.text
+    );
 }

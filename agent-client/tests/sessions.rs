@@ -2,7 +2,8 @@
 //! submits a line, waits for idle and reads the screen and the output; the
 //! cap reaps the oldest idle session; a wait longer than the tool limit is
 //! cut to it and leaves the session running; a scripted model answers a
-//! `waiting` prompt by its label.
+//! `waiting` prompt by its label; arguments of the wrong type or name are
+//! refused, never ignored.
 
 mod common;
 
@@ -14,6 +15,7 @@ use common::sessions::{
 };
 use common::{text_reply, FakeServer, DEADLINE};
 use heimdall_agent::agent::{Agent, LoopLimits, TurnEnd};
+use heimdall_agent::conversation::ToolCall;
 use heimdall_agent::provider::{Provider, ProviderKind, ProviderSettings, RetryPolicy};
 use heimdall_agent::tools::sessions::SessionTools;
 use heimdall_agent::tools::{ToolOutput, ToolSet, Toolbox};
@@ -1348,4 +1350,119 @@ async fn arguments_of_the_wrong_type_are_read_or_refused_never_ignored() {
     // Nothing was typed: the terminal would have echoed it.
     let (err, status) = call(&tools, "session_status", json!({"id": id}), DEADLINE).await;
     assert!(!err && status.contains(r#""output_offset":0"#), "{status}");
+}
+
+/// One call through the toolbox, as the agent makes it, in time or the
+/// test fails.
+async fn run_call(toolbox: &Toolbox, name: &str, arguments: Value) -> ToolOutput {
+    let call = ToolCall {
+        id: "call".into(),
+        name: name.into(),
+        arguments,
+        signature: None,
+    };
+    tokio::time::timeout(DEADLINE + Duration::from_secs(30), toolbox.run(&call))
+        .await
+        .expect("the tool answered in time")
+}
+
+/// An argument name a tool does not take (a typo, a guess), as models send
+/// them, is refused before anything runs: the error names it, the argument
+/// meant when one is close, and every argument the tool takes. A wait given
+/// `timeout` for `timeout_secs` used to run for the default 30 s; a send
+/// given `txt` for `text` used to fail for want of text, not say why. An
+/// argument of another kind of wait (`pattern` on an idle wait) is refused
+/// too, naming the wait it is for: the model meant another wait than the one
+/// it asked for. Null counts as not given, as for every argument.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn argument_names_a_tool_does_not_take_are_refused_never_ignored() {
+    let sessions = Sessions::new();
+    let tools = session_tools(&sessions, 4);
+    let mut toolbox = Toolbox::new(Duration::from_secs(60));
+    toolbox.add(tools.clone());
+    let id = unique("agent-argnames");
+    start(&tools, &id, "sleep 600").await;
+
+    let started = std::time::Instant::now();
+    let wait = json!({"id": id, "until": "regex", "pattern": "never-[0-9]{9}", "timeout": 1});
+    let out = run_call(&toolbox, "session_wait", wait).await;
+    assert!(out.is_error, "{}", out.text);
+    assert!(
+        out.text
+            .contains("`timeout` (did you mean `timeout_secs`?)"),
+        "{}",
+        out.text
+    );
+    assert!(
+        out.text
+            .contains("id, idle_ms, pattern, source, state, timeout_secs, until"),
+        "{}",
+        out.text
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(15),
+        "waited {:?}",
+        started.elapsed()
+    );
+
+    let refused = [
+        (
+            "session_send",
+            json!({"id": id, "txt": "hello", "Keys": ["Enter"]}),
+            vec![
+                "`txt` (did you mean `text`?)",
+                "`Keys` (did you mean `keys`?)",
+                "id, keys, text",
+            ],
+        ),
+        (
+            "session_start",
+            json!({"command": "sleep 600", "working_directory": "/"}),
+            vec!["`working_directory`", "command, cwd, id, interactive"],
+        ),
+        (
+            "session_list",
+            json!({"all": true}),
+            vec!["session_list has no argument `all`; it takes none"],
+        ),
+        (
+            "session_wait",
+            json!({"id": id, "until": "idle", "pattern": "x"}),
+            vec!["`pattern` is for until \"regex\""],
+        ),
+        (
+            "session_wait",
+            json!({"id": id, "until": "exit", "state": "idle", "idle_ms": 100}),
+            vec![
+                "`state` is for until \"state\"",
+                "`idle_ms` is for until \"idle\"",
+            ],
+        ),
+    ];
+    for (tool, args, says) in refused {
+        let out = run_call(&toolbox, tool, args.clone()).await;
+        assert!(out.is_error, "{tool} {args}: {}", out.text);
+        for s in says {
+            assert!(out.text.contains(s), "{tool} {args}: {}", out.text);
+        }
+    }
+    // Nothing was started, nothing typed (the terminal would have echoed it).
+    let list = run_call(&toolbox, "session_list", json!({})).await;
+    assert_eq!(list.text, format!("{id}: running, started by you"));
+    let status = run_call(&toolbox, "session_status", json!({"id": id})).await;
+    assert!(
+        !status.is_error && status.text.contains(r#""output_offset":0"#),
+        "{}",
+        status.text
+    );
+
+    // What a mode does not use may be given as null.
+    let idle =
+        json!({"id": id, "until": "idle", "pattern": null, "idle_ms": 100, "timeout_secs": 10});
+    let out = run_call(&toolbox, "session_wait", idle).await;
+    assert!(
+        !out.is_error && out.text.contains("is idle"),
+        "{}",
+        out.text
+    );
 }

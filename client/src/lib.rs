@@ -81,6 +81,7 @@ pub mod connection;
 pub mod discovery;
 pub mod error;
 pub mod exit_record;
+pub mod nearest;
 pub mod private_dir;
 mod regular_file;
 pub mod screen_regex;

@@ -1,6 +1,7 @@
 //! The tools the model may call, grouped in sets, and the toolbox that
 //! runs one call with a time limit.
 
+mod argument_names;
 mod ended_session;
 pub mod files;
 mod session_slots;
@@ -96,22 +97,31 @@ impl Toolbox {
         self.sets.iter().flat_map(|s| s.specs()).collect()
     }
 
-    /// Run one call within the time limit. A call cut off by the limit is
+    /// Run one call within the time limit. A call to a tool not offered,
+    /// or with arguments that are not an object or name one the tool does
+    /// not take, is refused before it runs. A call cut off by the limit is
     /// dropped; whatever it started (a session) keeps running, and the
     /// result says so.
     pub async fn run(&self, call: &ToolCall) -> ToolOutput {
-        if !call.arguments.is_object() {
+        let Some(args) = call.arguments.as_object() else {
             return ToolOutput::error(format!(
                 "the arguments of {} are not a JSON object: {}",
                 call.name, call.arguments
             ));
+        };
+        let no_tool = || ToolOutput::error(format!("there is no tool named {:?}", call.name));
+        let Some(spec) = self.specs().into_iter().find(|s| s.name == call.name) else {
+            return no_tool();
+        };
+        if let Err(e) = argument_names::check(&spec, args) {
+            return ToolOutput::error(e);
         }
         let Some(fut) = self
             .sets
             .iter()
             .find_map(|s| s.call(&call.name, &call.arguments, self.timeout))
         else {
-            return ToolOutput::error(format!("there is no tool named {:?}", call.name));
+            return no_tool();
         };
         match tokio::time::timeout(self.timeout, fut).await {
             Ok(out) => out,
@@ -224,7 +234,11 @@ mod tests {
 
     impl ToolSet for Stuck {
         fn specs(&self) -> Vec<ToolSpec> {
-            Vec::new()
+            vec![ToolSpec {
+                name: "stuck".into(),
+                description: "Never finishes.".into(),
+                parameters: json!({"type": "object", "properties": {}}),
+            }]
         }
 
         fn call<'a>(

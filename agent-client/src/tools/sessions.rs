@@ -25,8 +25,8 @@ use tokio::sync::{watch, Mutex};
 use super::ended_session::{self, screen_text};
 use super::session_slots::{Slot, Starting};
 use super::{
-    choice_arg, opt_bool_arg, opt_choice_arg, opt_str_arg, opt_str_list_arg, opt_u64_arg, str_arg,
-    ToolOutput, ToolSet,
+    choice_arg, given, opt_bool_arg, opt_choice_arg, opt_str_arg, opt_str_list_arg, opt_u64_arg,
+    str_arg, ToolOutput, ToolSet,
 };
 use crate::conversation::ToolSpec;
 
@@ -834,7 +834,23 @@ impl SessionTools {
     }
 
     async fn wait(&self, id: &str, args: &Value, limit: Duration) -> ToolResult {
-        let condition = match choice_arg(args, "until", &UNTIL)? {
+        let until = choice_arg(args, "until", &UNTIL)?;
+        // An argument of another kind of wait says the model meant that
+        // wait: running the one named would answer another question.
+        let misplaced: Vec<String> = ONE_WAIT_ARGS
+            .iter()
+            .filter(|(arg, wait)| *wait != until && given(args, arg).is_some())
+            .map(|(arg, wait)| format!("`{arg}` is for until {wait:?}"))
+            .collect();
+        if !misplaced.is_empty() {
+            return Err(format!(
+                "{}, not for a wait until {until:?}: refused rather than ignored, as the call \
+                 may mean another wait than the one it names; drop {} or change `until`",
+                misplaced.join(", "),
+                if misplaced.len() == 1 { "it" } else { "them" }
+            ));
+        }
+        let condition = match until {
             "idle" => WaitCondition::Idle {
                 idle_ms: opt_u64_arg(args, "idle_ms")?.unwrap_or(500),
             },
@@ -1028,6 +1044,14 @@ impl SessionTools {
 /// The values of session_wait's `until`.
 const UNTIL: [&str; 4] = ["idle", "regex", "state", "exit"];
 
+/// The arguments of session_wait that one kind of wait uses, with it.
+const ONE_WAIT_ARGS: [(&str, &str); 4] = [
+    ("idle_ms", "idle"),
+    ("pattern", "regex"),
+    ("source", "regex"),
+    ("state", "state"),
+];
+
 /// The values of session_wait's `source` (the first is the default).
 const SOURCES: [&str; 2] = ["screen", "output"];
 
@@ -1116,7 +1140,8 @@ impl ToolSet for SessionTools {
             ),
             spec(
                 "session_wait",
-                "Wait until the session is idle, shows a regex, reaches a state, or exits.",
+                "Wait until the session is idle, shows a regex, reaches a state, or exits. \
+                 An argument for another kind of wait than `until` names is refused.",
                 json!({
                     "id": id_param(),
                     "until": {"type": "string", "enum": UNTIL},

@@ -54,7 +54,8 @@ pub(super) fn check(top: &toml::Table) -> Result<(), String> {
                 }
                 _ => format!("key `{key}`"),
             };
-            let hint = match closest(key) {
+            let known = SUPERVISOR_KEYS.iter().chain(&SECTIONS).copied();
+            let hint = match crate::nearest::closest(key, known) {
                 Some(meant) if SECTIONS.contains(&meant) => format!(" (did you mean [{meant}]?)"),
                 Some(meant) => format!(" (did you mean `{meant}`?)"),
                 None => {
@@ -74,18 +75,6 @@ pub(super) fn check(top: &toml::Table) -> Result<(), String> {
         ));
     }
     Err(message)
-}
-
-/// The known key `key` is most likely a typo of: the nearest by edit
-/// distance (a swap of two letters counts as one edit), if near enough.
-fn closest(key: &str) -> Option<&'static str> {
-    SUPERVISOR_KEYS
-        .iter()
-        .chain(&SECTIONS)
-        .map(|k| (strsim::damerau_levenshtein(key, k), *k))
-        .filter(|(distance, k)| *distance <= 1 + k.len() / 5)
-        .min()
-        .map(|(_, k)| k)
 }
 
 #[cfg(test)]
