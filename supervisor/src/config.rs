@@ -120,7 +120,8 @@ pub struct Config {
     pub log_file: Option<PathBuf>,
     /// Log level (`error`, `warn`, `info`, `debug`, `trace`).
     pub log_level: String,
-    /// A `tracing` filter directive that overrides `log_level`.
+    /// A `tracing` filter directive that overrides `log_level` (a
+    /// `--log-level` on the command line clears the file's filter).
     pub log_filter: Option<String>,
     /// The attach client's detach key.
     pub detach_key: u8,
@@ -229,6 +230,15 @@ fn log_level(v: &toml::Value) -> Result<String, String> {
     }
 }
 
+/// A `tracing` filter (`log_filter`, `--log-filter`), checked when it is
+/// read: a typo is refused there instead of being dropped for `log_level`
+/// when the log starts. What is wrong when it is not one.
+pub fn check_log_filter(filter: &str) -> Result<String, String> {
+    tracing_subscriber::EnvFilter::try_new(filter)
+        .map(|_| filter.to_string())
+        .map_err(|e| e.to_string())
+}
+
 /// Parse a detach key: a number, `^X`, `C-x` / `ctrl-x` / `Ctrl+x`.
 pub fn parse_detach_key(s: &str) -> Result<u8, String> {
     let t = s.trim();
@@ -323,7 +333,11 @@ impl Config {
         if let Some(v) = file.log_level {
             cfg.log_level = log_level(&v)?;
         }
-        cfg.log_filter = file.log_filter;
+        if let Some(f) = file.log_filter {
+            check_log_filter(&f)
+                .map_err(|e| format!("log_filter = {:?} is not a tracing filter: {e}", f))?;
+            cfg.log_filter = Some(f);
+        }
         if let Some(k) = file.detach_key {
             cfg.detach_key = match k {
                 DetachKeySpec::Byte(b) => b,

@@ -128,12 +128,9 @@ fn child_env(launch: &Launch, tree_token: &str) -> Vec<(OsString, OsString)> {
 fn init_logging(config: &Config, log: CappedLog, foreground: bool) {
     use tracing_subscriber::fmt::writer::MakeWriterExt;
     use tracing_subscriber::EnvFilter;
-    let filter = config
-        .log_filter
-        .as_deref()
-        .and_then(|f| EnvFilter::try_new(f).ok())
-        .or_else(|| EnvFilter::try_new(&config.log_level).ok())
-        .unwrap_or_else(|| EnvFilter::new("info"));
+    // Both were checked when the configuration was read.
+    let directive = config.log_filter.as_deref().unwrap_or(&config.log_level);
+    let filter = EnvFilter::try_new(directive).unwrap_or_else(|_| EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_ansi(false);

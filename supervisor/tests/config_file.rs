@@ -277,3 +277,52 @@ fn a_session_started_with_a_config_socket_dir_passes_it_to_its_program() {
     start.arg("--config").arg(&config);
     check_the_session_uses_its_own_socket_dir(&env, &mut start, "conf");
 }
+
+/// `log_filter` is checked when the file is read, `--log-filter` when the
+/// command line is (a filter `tracing` cannot read was dropped for the log
+/// level when the log started, silently), and `--log-level` on the command
+/// line beats the file's filter (the filter won, silently).
+#[test]
+fn the_log_filter_is_checked_and_the_command_lines_level_beats_the_files() {
+    let env = Env::new();
+    let file = env.dir.path().join("heimdall.toml");
+    let text = "log_filter = \"heimdall_supervisor=loud\"\n";
+    std::fs::write(&file, text).unwrap();
+    refused_saying(
+        &env,
+        &["start", "--", "true"],
+        text,
+        &[
+            "heimdall.toml",
+            "log_filter = \"heimdall_supervisor=loud\" is not a tracing filter",
+        ],
+    );
+    std::fs::remove_file(&file).unwrap();
+    let out = env.run(&[
+        "start",
+        "--log-filter",
+        "heimdall_supervisor=loud",
+        "--",
+        "true",
+    ]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("--log-filter"), "{err}");
+
+    std::fs::write(&file, "log_filter = \"info\"\n").unwrap();
+    env.start("filtered", &[], &["sleep", "600"]);
+    env.start("leveled", &["--log-level", "error"], &["sleep", "600"]);
+    for id in ["filtered", "leveled"] {
+        env.ok(&["kill", id]);
+        env.wait_gone(id);
+    }
+    let log = |id: &str| {
+        std::fs::read_to_string(env.sockets().join(format!("{id}.log"))).unwrap_or_default()
+    };
+    assert!(
+        log("filtered").contains("session started"),
+        "{}",
+        log("filtered")
+    );
+    assert!(!log("leveled").contains("INFO"), "{}", log("leveled"));
+}

@@ -146,7 +146,12 @@ pub struct SessionFlags {
     #[arg(long, value_name = "LEVEL", value_parser = crate::config::LOG_LEVELS)]
     pub log_level: Option<String>,
     /// Log filter (tracing directives), instead of --log-level
-    #[arg(long, value_name = "FILTER", conflicts_with = "log_level")]
+    #[arg(
+        long,
+        value_name = "FILTER",
+        conflicts_with = "log_level",
+        value_parser = crate::config::check_log_filter
+    )]
     pub log_filter: Option<String>,
     /// Scrollback bytes kept for replay
     #[arg(long, value_name = "BYTES")]
@@ -210,7 +215,9 @@ impl SessionFlags {
             cfg.log_file = Some(std::path::absolute(v)?);
         }
         if let Some(v) = &self.log_level {
+            // The command line's level beats the file's filter too.
             cfg.log_level = v.clone();
+            cfg.log_filter = None;
         }
         if let Some(v) = &self.log_filter {
             cfg.log_filter = Some(v.clone());
