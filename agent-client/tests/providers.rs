@@ -574,8 +574,11 @@ async fn ask_provider(
         tools: &[],
     };
     let mut streamed = String::new();
+    // Beyond every attempt's read timeout (DEADLINE, up to 4 attempts), so
+    // that a stuck read ends as the provider's own timeout (retried, or an
+    // error naming what it waited for), never as this deadline.
     let result = tokio::time::timeout(
-        DEADLINE,
+        DEADLINE * 5,
         provider.complete(&request, &mut |t| streamed.push_str(t)),
     )
     .await
