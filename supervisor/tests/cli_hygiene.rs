@@ -361,8 +361,12 @@ fn input_after_the_program_exited_is_an_error() {
     let mut c = Raw::connect(&env.sock("held"));
     c.hello();
     c.send(0x01, b"go\r");
-    // `yes` writes without end: a second without output means the flood
-    // waits for the subscriber that does not read.
+    // `yes` writes without end: once it has begun, a second without output
+    // means the flood waits for the subscriber that does not read. Not
+    // before: the silence since READY says nothing, and a child killed
+    // before its flood leaves nothing to hold the session, which then ends
+    // and closes this connection.
+    env.wait_screen("held", "flood");
     poll(
         "the flood to wait for the stuck subscriber",
         DEADLINE,
