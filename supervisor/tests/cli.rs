@@ -437,17 +437,23 @@ fn submit_read_without_a_reaction_is_not_accepted_also_when_echoed() {
 
 /// SUBMITs to one session from several connections at once take turns:
 /// each line is typed, entered and confirmed before the next is typed, so
-/// each runs as its own command (they were typed into one line).
+/// each runs as its own command (they were typed into one line). Each
+/// command leaves its line in a file: the screen cannot tell, since a turn
+/// ends with the program's reaction (here readline's newline), not with the
+/// command, and the terminal's echo of the next line, typed ahead while
+/// the last command runs, may land amid that command's output.
 #[test]
 fn concurrent_submits_to_one_session_run_as_separate_lines() {
     let env = Env::new();
+    let ran = env.dir.path().join("ran");
     env.start("cs", &[], &["bash", "--norc", "--noprofile"]);
     env.ok(&["wait", "cs", "--state", "waiting", "--timeout", "20000"]);
     let n = 6;
     let submits: Vec<_> = (1..=n)
         .map(|i| {
+            let line = format!("echo L{i} >> {}", ran.display());
             env.hm()
-                .args(["submit", "cs", &format!("echo L{i}"), "--json"])
+                .args(["submit", "cs", &line, "--json"])
                 .stdout(std::process::Stdio::piped())
                 .spawn()
                 .expect("spawn hm submit")
@@ -460,19 +466,19 @@ fn concurrent_submits_to_one_session_run_as_separate_lines() {
         let v: serde_json::Value = serde_json::from_str(&stdout).expect("submit json");
         assert_eq!(v["accepted"], true, "submit {}: {v}", i + 1);
     }
+    let want: Vec<String> = (1..=n).map(|i| format!("L{i}")).collect();
     let end = std::time::Instant::now() + DEADLINE;
     loop {
-        let lines = env.screen_lines("cs");
-        let missing: Vec<_> = (1..=n)
-            .filter(|i| !lines.iter().any(|l| l.trim_end() == format!("L{i}")))
-            .collect();
-        if missing.is_empty() {
+        let text = std::fs::read_to_string(&ran).unwrap_or_default();
+        let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
+        lines.sort();
+        if lines == want {
             break;
         }
         assert!(
-            std::time::Instant::now() < end,
-            "no output line of its own for L{missing:?}; screen:\n{}",
-            lines.join("\n")
+            std::time::Instant::now() < end && lines.len() < n,
+            "the commands did not each write their own line:\n{text}\nscreen:\n{}",
+            env.screen_lines("cs").join("\n")
         );
         std::thread::sleep(Duration::from_millis(50));
     }
