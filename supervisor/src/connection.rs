@@ -681,7 +681,10 @@ async fn write_frames(
             }
         }
         let is_ended = *ended.borrow();
-        if is_ended && st.sub.is_none() {
+        // After the end, once the output stream is done: the answers of the
+        // requests in flight come first (they come at once now that the
+        // session has ended; each holds a sender of `rx` until it is sent).
+        if is_ended && st.sub.is_none() && !rx_open {
             return Ok(());
         }
         if !rx_open && st.sub.is_none() && st.events.is_none() {

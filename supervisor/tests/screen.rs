@@ -7,6 +7,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::{poll, Env, Raw, DEADLINE};
+use serde_json::json;
 
 fn lines_of(path: &std::path::Path) -> Vec<String> {
     std::fs::read_to_string(path)
@@ -294,6 +295,83 @@ fn several_waits_on_one_connection_answer_by_id() {
     for w in waiters {
         assert_eq!(w.join().unwrap(), Some(0));
     }
+}
+
+/// Every WAIT and SUBMIT in flight when the program exits is answered
+/// before the connection closes: `exited` with the code for the conditions
+/// that can no longer hold (a screen regex too, which looks at the screen
+/// at most every few milliseconds), the code for an exit wait, and the
+/// SUBMIT (typed into a program that never reads) as taken by the exit, or
+/// refused as `dead` when the exit came before its text was typed.
+#[test]
+fn requests_in_flight_are_answered_when_the_program_exits() {
+    let env = Env::new();
+    env.start(
+        "end",
+        &[],
+        &["sh", "-c", "trap 'exit 4' USR1; while :; do sleep 1; done"],
+    );
+    let mut c = Raw::connect(&env.sock("end"));
+    c.hello();
+    let requests: [(u8, &[u8]); 7] = [
+        (0x0C, br#"{"id": 1, "until": "regex", "pattern": "absent"}"#),
+        (
+            0x0C,
+            br#"{"id": 2, "until": "regex", "pattern": "absent", "source": "output"}"#,
+        ),
+        (0x0C, br#"{"id": 3, "until": "idle", "idle_ms": 600000}"#),
+        (0x0C, br#"{"id": 4, "until": "state", "state": "thinking"}"#),
+        (0x0C, br#"{"id": 5, "until": "exit"}"#),
+        (
+            0x0B,
+            br#"{"id": 6, "text": "never read", "timeout_ms": 600000}"#,
+        ),
+        // Handled after the others: they are in flight when it ends the program.
+        (0x08, br#"{"id": 7, "signal": "USR1", "target": "group"}"#),
+    ];
+    for (kind, payload) in requests {
+        c.send(kind, payload);
+    }
+    let mut answers = std::collections::BTreeMap::new();
+    while let Some((k, p)) = c.recv() {
+        if k == 0x87 || k == 0x8F {
+            let v: serde_json::Value = serde_json::from_slice(&p).unwrap();
+            let answer = (v["ok"].clone(), v["error"].clone(), v["code"].clone());
+            answers.insert(v["id"].as_u64().unwrap(), answer);
+        }
+    }
+    let submitted = answers.remove(&6);
+    let taken = (
+        json!(true),
+        serde_json::Value::Null,
+        serde_json::Value::Null,
+    );
+    let refused = (
+        serde_json::Value::Null,
+        json!("dead"),
+        serde_json::Value::Null,
+    );
+    assert!(
+        submitted == Some(taken) || submitted == Some(refused),
+        "the SUBMIT's answer: {submitted:?}"
+    );
+    let exited = (json!(false), json!("exited"), json!(4));
+    let expected = std::collections::BTreeMap::from([
+        (1, exited.clone()),
+        (2, exited.clone()),
+        (3, exited.clone()),
+        (4, exited),
+        (5, (json!(true), serde_json::Value::Null, json!(4))),
+        (
+            7,
+            (
+                json!(true),
+                serde_json::Value::Null,
+                serde_json::Value::Null,
+            ),
+        ),
+    ]);
+    assert_eq!(answers, expected);
 }
 
 fn error_of(c: &mut Raw) -> serde_json::Value {
