@@ -10,10 +10,14 @@ Usage as a script:
     python3 heimdall_client.py SOCKET TEXT
 
 connects, says HELLO, reads the screen, submits TEXT as a line, waits until
-the program is idle, and prints the screen as JSON.
+the program is idle, and prints the screen as JSON. SOCKET is the session's
+socket, `<socket dir>/<id>.sock` (`hm start --json` prints it). When it
+cannot connect, or the session ends before the screen is read, it says why
+in one line on stderr and exits 1.
 """
 
 import json
+import os
 import socket
 import struct
 import sys
@@ -37,27 +41,69 @@ class HeimdallError(Exception):
         self.body = body
 
 
+class SessionEnded(ConnectionError):
+    """The supervisor closed the connection (or reset it): the session has
+    ended, or its supervisor is gone. The exit record says how it ended."""
+
+
+def ended(how):
+    """SessionEnded saying how: `how` has the `code` and `signal` of an exit
+    record, or of a WAIT's `exited` answer."""
+    if how.get("signal") is not None:
+        return SessionEnded(f"the session has ended (killed by signal {how['signal']}, "
+                            f"code {how['code']})")
+    return SessionEnded(f"the session has ended (exit code {how['code']})")
+
+
 class Client:
     def __init__(self, path):
+        self.path = str(path)
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.sock.connect(path)
+        try:
+            self.sock.connect(self.path)
+        except OSError as e:
+            self.sock.close()
+            # The same error, naming the socket it could not reach.
+            raise type(e)(e.errno, e.strerror, self.path) from None
         mode = self._read_exact(1)
         if mode != b"\x00":
             raise ValueError(f"unexpected mode byte {mode!r}")
         self.next_id = 1
         self.pending = []  # frames that arrived while waiting for an answer
 
+    def exit_record(self):
+        """The session's exit record (`<id>.exit` next to its socket) as a
+        dict, or None while there is none."""
+        try:
+            with open(os.path.splitext(self.path)[0] + ".exit") as f:
+                return json.load(f)
+        except (OSError, ValueError):
+            return None
+
+    def _ended(self):
+        record = self.exit_record()
+        if record is None:
+            return SessionEnded("the session closed the connection: it has ended "
+                                "or its supervisor is gone")
+        return ended(record)
+
     def _read_exact(self, n):
         data = b""
         while len(data) < n:
-            chunk = self.sock.recv(n - len(data))
+            try:
+                chunk = self.sock.recv(n - len(data))
+            except ConnectionResetError:
+                chunk = b""
             if not chunk:
-                raise ConnectionError("connection closed by the session")
+                raise self._ended()
             data += chunk
         return data
 
     def send(self, kind, payload=b""):
-        self.sock.sendall(struct.pack(">BI", kind, len(payload)) + payload)
+        try:
+            self.sock.sendall(struct.pack(">BI", kind, len(payload)) + payload)
+        except (BrokenPipeError, ConnectionResetError):
+            raise self._ended() from None
 
     def send_json(self, kind, obj):
         self.send(kind, json.dumps(obj).encode())
@@ -142,11 +188,23 @@ def main():
     if len(sys.argv) != 3:
         print(__doc__, file=sys.stderr)
         return 2
-    c = Client(sys.argv[1])
+    try:
+        return run(sys.argv[1], sys.argv[2])
+    except (OSError, HeimdallError) as e:
+        print(f"heimdall_client.py: {e}", file=sys.stderr)
+        return 1
+
+
+def run(path, text):
+    c = Client(path)
     hello = c.hello()
     before = c.screen()
-    result = c.submit(sys.argv[2])
+    result = c.submit(text)
     idle = c.wait({"until": "idle", "idle_ms": 300}, timeout_ms=20000)
+    if not idle["ok"]:
+        if idle["error"] == "exited":
+            raise ended(idle)
+        raise HeimdallError({"error": idle["error"], "message": "no idle moment in 20 s"})
     after = c.screen()
     print(json.dumps({
         "session": hello["session"]["id"],

@@ -478,23 +478,36 @@ fn send_keys_tail_signal_and_events() {
     assert!(!bad.status.success());
 }
 
+/// `python3 examples/python/heimdall_client.py SOCKET TEXT`.
+fn python_example(socket: &std::path::Path, text: &str) -> std::process::Output {
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../examples/python/heimdall_client.py"
+    );
+    std::process::Command::new("python3")
+        .arg(script)
+        .arg(socket)
+        .arg(text)
+        .output()
+        .unwrap()
+}
+
+/// The example script fails as a command does: exit 1 and one line on
+/// stderr saying what went wrong, never a Python traceback.
+fn assert_fails_in_one_line(out: &std::process::Output, says: &str) {
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains(says), "{err}");
+    assert!(out.stdout.is_empty(), "{out:?}");
+}
+
 #[test]
 fn python_example_client_speaks_the_protocol() {
     let env = Env::new();
     env.start("pyc", &[], &["bash", "--norc", "--noprofile"]);
     env.wait_screen("pyc", r"[#$] ?$");
-    let script = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../examples/python/heimdall_client.py"
-    );
-    let out = std::process::Command::new("python3")
-        .args([
-            script,
-            env.sock("pyc").to_str().unwrap(),
-            "echo from-python-client-$((2*21))",
-        ])
-        .output()
-        .unwrap();
+    let out = python_example(&env.sock("pyc"), "echo from-python-client-$((2*21))");
     assert!(
         out.status.success(),
         "{}",
@@ -513,6 +526,20 @@ fn python_example_client_speaks_the_protocol() {
         .map(|l| l.as_str().unwrap())
         .collect();
     assert!(screen.contains(&"from-python-client-42"), "{screen:?}");
+}
+
+/// A wrong socket path and a session that ends during the script's calls
+/// are errors of one line naming the path or the exit code.
+#[test]
+fn python_example_client_says_why_it_failed() {
+    let env = Env::new();
+    let wrong = env.sock("nonesuch");
+    let out = python_example(&wrong, "true");
+    assert_fails_in_one_line(&out, wrong.to_str().unwrap());
+    env.start("pye", &[], &["bash", "--norc", "--noprofile"]);
+    env.wait_screen("pye", r"[#$] ?$");
+    let out = python_example(&env.sock("pye"), "exit 3");
+    assert_fails_in_one_line(&out, "ended");
 }
 
 /// After the session ended, `hm screen` answers from the exit record the
