@@ -537,13 +537,11 @@ fn report_id_comes_from_the_environment_and_help_says_so() {
 
 /// An option that only means something with another (`hm wait --output`
 /// with `--regex`, `hm send --gap` with `--keys`, `hm report --prompt`,
-/// `--kind` and `--option` with `waiting`, `--log-filter` instead of
-/// `--log-level`) was silently dropped when a rival came instead: `hm wait
-/// X --output --exit` waited for the exit, `hm wait X --output --idle 10`
-/// answered on silence, `hm send X --stdin --gap 5` typed stdin, `hm
-/// report active --prompt Q` reported active, `hm start --log-level debug
-/// --log-filter info` started a session logging at info — each exit 0 as if
-/// the option had been taken. So were `hm start` flags the session's other
+/// `--kind` and `--option` with `waiting`) was silently dropped when a
+/// rival came instead: `hm wait X --output --exit` waited for the exit, `hm
+/// wait X --output --idle 10` answered on silence, `hm send X --stdin --gap
+/// 5` typed stdin, `hm report active --prompt Q` reported active — each
+/// exit 0 as if the option had been taken. So were `hm start` flags the session's other
 /// settings leave without effect: `--debounce-ms` with a classifier other
 /// than claude (the default simple one too), `--idle-threshold-ms` with the
 /// none classifier, `--screen-scrollback-lines` with the screen model off.
@@ -631,18 +629,6 @@ fn an_option_without_the_one_it_needs_is_a_usage_error() {
         (
             vec!["report", "active", "--id", "cat", "--option", "yes=y"],
             ["--option", "active"],
-        ),
-        (
-            start(&["--log-level", "debug", "--log-filter", "info"]),
-            ["--log-level", "--log-filter"],
-        ),
-        (
-            [
-                &["run", "--detach"][..],
-                &start(&["--log-filter", "info", "--log-level", "debug"])[1..],
-            ]
-            .concat(),
-            ["--log-level", "--log-filter"],
         ),
     ];
     for (mut args, both) in cases {

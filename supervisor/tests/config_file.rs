@@ -280,8 +280,9 @@ fn a_session_started_with_a_config_socket_dir_passes_it_to_its_program() {
 
 /// `log_filter` is checked when the file is read, `--log-filter` when the
 /// command line is (a filter `tracing` cannot read was dropped for the log
-/// level when the log started, silently), and `--log-level` on the command
-/// line beats the file's filter (the filter won, silently).
+/// level when the log started, silently), `--log-level` on the command
+/// line beats the file's filter (the filter won, silently), and
+/// `--log-filter` beats `--log-level` when both are given, as in heimdall 1.0.
 #[test]
 fn the_log_filter_is_checked_and_the_command_lines_level_beats_the_files() {
     let env = Env::new();
@@ -312,17 +313,22 @@ fn the_log_filter_is_checked_and_the_command_lines_level_beats_the_files() {
     std::fs::write(&file, "log_filter = \"info\"\n").unwrap();
     env.start("filtered", &[], &["sleep", "600"]);
     env.start("leveled", &["--log-level", "error"], &["sleep", "600"]);
-    for id in ["filtered", "leveled"] {
+    // heimdall 1.0's flags: --log-filter overrides --log-level, both given
+    // (a 1.0 command line such as a service's; refused with exit 2 for a while).
+    env.start(
+        "both",
+        &["--log-level", "error", "--log-filter", "info"],
+        &["sleep", "600"],
+    );
+    for id in ["filtered", "leveled", "both"] {
         env.ok(&["kill", id]);
         env.wait_gone(id);
     }
     let log = |id: &str| {
         std::fs::read_to_string(env.sockets().join(format!("{id}.log"))).unwrap_or_default()
     };
-    assert!(
-        log("filtered").contains("session started"),
-        "{}",
-        log("filtered")
-    );
+    for id in ["filtered", "both"] {
+        assert!(log(id).contains("session started"), "{id}: {}", log(id));
+    }
     assert!(!log("leveled").contains("INFO"), "{}", log("leveled"));
 }

@@ -145,11 +145,11 @@ pub struct SessionFlags {
     /// Log level
     #[arg(long, value_name = "LEVEL", value_parser = crate::config::LOG_LEVELS)]
     pub log_level: Option<String>,
-    /// Log filter (tracing directives), instead of --log-level
+    /// Log filter (tracing directives); overrides --log-level, as in
+    /// heimdall 1.0
     #[arg(
         long,
         value_name = "FILTER",
-        conflicts_with = "log_level",
         value_parser = crate::config::check_log_filter
     )]
     pub log_filter: Option<String>,
@@ -219,6 +219,7 @@ impl SessionFlags {
             cfg.log_level = v.clone();
             cfg.log_filter = None;
         }
+        // After the level: with both flags, the filter rules (heimdall 1.0).
         if let Some(v) = &self.log_filter {
             cfg.log_filter = Some(v.clone());
         }
