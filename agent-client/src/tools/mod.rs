@@ -59,7 +59,10 @@ impl ToolOutput {
 
 /// A group of tools sharing state (the work dir, the sessions, ...).
 pub trait ToolSet: Send + Sync {
-    /// The tools of this set, as the model is told about them.
+    /// The tools of this set, as the model is told about them. Each
+    /// spec's `parameters.properties` must name every argument its tool
+    /// takes: [`Toolbox::run`] refuses a call naming any other before
+    /// [`ToolSet::call`] sees it, and a call to a tool no spec names.
     fn specs(&self) -> Vec<ToolSpec>;
 
     /// Run `name` with `args`, or `None` if the tool is not in this set.
