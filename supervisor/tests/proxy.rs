@@ -1,6 +1,7 @@
 //! `hm proxy ID` (issue #9 item 5): the client library over the command
 //! `hm --socket-dir DIR proxy ID` drives a real session as over its socket,
-//! and the proxy exits when the session ends or its stdin closes. A call
+//! and the proxy exits when the session ends or its client is gone (a
+//! client that only ends its input gets its answers first). A call
 //! over it after the session or the proxy is gone fails at once.
 
 mod common;
@@ -144,6 +145,68 @@ async fn the_proxy_exits_when_its_stdin_closes() {
     assert!(status.success(), "{status:?}");
     // The session is untouched.
     assert_eq!(env.status_json("stays")["alive"], true);
+}
+
+/// A client that sends its requests and ends its input (`ssh host hm proxy
+/// ID < requests`) gets the answers, as a client on the socket that shuts
+/// its sending side does: then the proxy ends with the connection.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_ends_its_input_still_gets_its_answers() {
+    let env = Env::new();
+    env.launch("asks", &["sh"]).await;
+    for _ in 0..5 {
+        let mut proxy = Proxy::spawn(&env, "asks");
+        let mut stdin = proxy.0.stdin.take().expect("stdin");
+        // STATUS, then the end of the input.
+        std::io::Write::write_all(&mut stdin, &[0x03, 0, 0, 0, 0]).expect("write STATUS");
+        drop(stdin);
+        let mut out = proxy.0.stdout.take().expect("stdout");
+        let read = std::thread::spawn(move || {
+            let mut all = Vec::new();
+            let _ = out.read_to_end(&mut all);
+            all
+        });
+        let status = proxy.exits("the proxy to exit after the answer");
+        assert!(status.success(), "{status:?}");
+        let all = read.join().expect("reader");
+        // The mode byte, then STATUS_RESP (15 bytes).
+        assert_eq!(all.len(), 1 + 5 + 15, "{all:?}");
+        assert_eq!(
+            (all[0], all[1]),
+            (heimdall_protocol::MODE_BINARY, 0x82),
+            "{all:?}"
+        );
+    }
+}
+
+/// A client gone entirely (its input ended, its output closed) while its
+/// subscription to a quiet session waits for output: the proxy exits at
+/// once, it does not wait for output to fail on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_proxy_exits_when_its_client_is_gone_from_a_quiet_stream() {
+    let env = Env::new();
+    env.launch("quiet", &["sh"]).await;
+    let mut proxy = Proxy::spawn(&env, "quiet");
+    let mut stdin = proxy.0.stdin.take().expect("stdin");
+    // SUBSCRIBE: the session streams output to this connection until it ends.
+    std::io::Write::write_all(&mut stdin, &[0x02, 0, 0, 0, 0]).expect("write SUBSCRIBE");
+    let out = proxy.0.stdout.take().expect("stdout");
+    // The mode byte (read with the deadline), then the client goes.
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let mut out = out;
+        let mut mode = [0u8; 1];
+        let _ = tx.send(out.read_exact(&mut mode).map(|_| (mode[0], out)));
+    });
+    let (mode, out) = rx
+        .recv_timeout(DEADLINE)
+        .expect("the proxy relayed nothing")
+        .expect("read the mode byte");
+    assert_eq!(mode, heimdall_protocol::MODE_BINARY);
+    drop((stdin, out));
+    let status = proxy.exits("the proxy to exit after its client went");
+    assert!(status.success(), "{status:?}");
+    assert_eq!(env.status_json("quiet")["alive"], true);
 }
 
 #[test]

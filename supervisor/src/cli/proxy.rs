@@ -1,10 +1,13 @@
 //! `hm proxy ID`: relay this process's stdin and stdout to the session's
 //! socket, byte for byte (the server's mode byte included), so that
 //! `ssh host hm proxy ID` gives any client a session on another machine
-//! through OpenSSH's authentication. Exits 0 when either side closes.
+//! through OpenSSH's authentication. Exits 0 when the session closes the
+//! connection or the client is gone; a client that only ends its input
+//! still gets its answers, as on the socket.
 
 use std::io::{ErrorKind, Read, Write};
 use std::net::Shutdown;
+use std::os::fd::AsRawFd;
 use std::os::unix::net::UnixStream;
 
 use anyhow::Context;
@@ -36,10 +39,16 @@ pub fn run(common: &Common, args: ProxyArgs) -> anyhow::Result<i32> {
         .with_context(|| format!("cannot reach session {:?}", paths.id))
         .map_err(|e| connect_error(&paths, e))?;
     let to_session = sock.try_clone().context("cannot share the socket")?;
-    // stdin → session. When stdin ends (the client is gone), shut the
-    // socket both ways: that ends the relay below, and the process.
+    // stdin → session. When stdin ends, the client has sent all it will:
+    // say so as a client on the socket would (its sending side shut), so
+    // the answers to what it sent still come (then the session closes the
+    // connection, unless it streams output or events). Once nobody reads
+    // stdout either (the client is gone), shut the socket both ways: that
+    // ends the relay below, and the process.
     std::thread::spawn(move || {
         let _ = relay(&mut std::io::stdin().lock(), &to_session);
+        let _ = to_session.shutdown(Shutdown::Write);
+        reader_gone(&std::io::stdout());
         let _ = to_session.shutdown(Shutdown::Both);
     });
     // session → stdout, until the session closes the connection (it ended)
@@ -49,6 +58,27 @@ pub fn run(common: &Common, args: ProxyArgs) -> anyhow::Result<i32> {
             Err(anyhow::Error::new(e).context(format!("relaying session {:?}", paths.id)))
         }
         _ => Ok(0),
+    }
+}
+
+/// Wait until `out` has no reader any more: the read end of a pipe closed,
+/// a socket or terminal hung up. Never returns for a file.
+fn reader_gone(out: &impl AsRawFd) {
+    let mut p = libc::pollfd {
+        fd: out.as_raw_fd(),
+        events: 0,
+        revents: 0,
+    };
+    loop {
+        // SAFETY: poll on one valid pollfd; errors and hang-ups are
+        // reported whatever `events` asks for.
+        let n = unsafe { libc::poll(&mut p, 1, -1) };
+        if n > 0 && p.revents & (libc::POLLERR | libc::POLLHUP | libc::POLLNVAL) != 0 {
+            return;
+        }
+        if n < 0 && std::io::Error::last_os_error().kind() != ErrorKind::Interrupted {
+            return;
+        }
     }
 }
 
