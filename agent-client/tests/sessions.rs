@@ -1456,13 +1456,18 @@ async fn argument_names_a_tool_does_not_take_are_refused_never_ignored() {
         status.text
     );
 
-    // What a mode does not use may be given as null.
-    let idle =
-        json!({"id": id, "until": "idle", "pattern": null, "idle_ms": 100, "timeout_secs": 10});
+    // What a mode does not use may be given as null, empty or its default
+    // (models that fill in every field send these).
+    let idle = json!({"id": id, "until": "idle", "pattern": null, "state": "",
+        "source": "screen", "idle_ms": 100, "timeout_secs": 10});
     let out = run_call(&toolbox, "session_wait", idle).await;
     assert!(
         !out.is_error && out.text.contains("is idle"),
         "{}",
         out.text
     );
+    let exit = json!({"id": id, "until": "exit", "pattern": "", "idle_ms": 500,
+        "source": "screen", "timeout_secs": 1});
+    let out = run_call(&toolbox, "session_wait", exit).await;
+    assert!(!out.text.contains("refused"), "{}", out.text);
 }

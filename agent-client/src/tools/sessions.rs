@@ -836,10 +836,14 @@ impl SessionTools {
     async fn wait(&self, id: &str, args: &Value, limit: Duration) -> ToolResult {
         let until = choice_arg(args, "until", &UNTIL)?;
         // An argument of another kind of wait says the model meant that
-        // wait: running the one named would answer another question.
+        // wait: running the one named would answer another question. One
+        // that says nothing (empty, or that wait's default, as models that
+        // fill in every field send) is let pass.
         let misplaced: Vec<String> = ONE_WAIT_ARGS
             .iter()
-            .filter(|(arg, wait)| *wait != until && given(args, arg).is_some())
+            .filter(|(arg, wait)| {
+                *wait != until && given(args, arg).is_some_and(|v| says_something(arg, v))
+            })
             .map(|(arg, wait)| format!("`{arg}` is for until {wait:?}"))
             .collect();
         if !misplaced.is_empty() {
@@ -852,7 +856,7 @@ impl SessionTools {
         }
         let condition = match until {
             "idle" => WaitCondition::Idle {
-                idle_ms: opt_u64_arg(args, "idle_ms")?.unwrap_or(500),
+                idle_ms: opt_u64_arg(args, "idle_ms")?.unwrap_or(IDLE_MS),
             },
             "regex" => WaitCondition::Regex {
                 pattern: str_arg(args, "pattern")?.to_string(),
@@ -1052,6 +1056,24 @@ const ONE_WAIT_ARGS: [(&str, &str); 4] = [
     ("state", "state"),
 ];
 
+/// Whether `value`, given for session_wait's argument `arg` of another
+/// kind of wait, asks for something: not empty, not that argument's default.
+fn says_something(arg: &str, value: &Value) -> bool {
+    match (arg, value) {
+        (_, Value::String(s)) if s.trim().is_empty() => false,
+        ("source", Value::String(s)) => s != SOURCES[0],
+        ("idle_ms", v) => {
+            v.as_u64()
+                .or_else(|| v.as_str().and_then(|s| s.trim().parse().ok()))
+                != Some(IDLE_MS)
+        }
+        _ => true,
+    }
+}
+
+/// session_wait's default `idle_ms`.
+const IDLE_MS: u64 = 500;
+
 /// The values of session_wait's `source` (the first is the default).
 const SOURCES: [&str; 2] = ["screen", "output"];
 
@@ -1141,7 +1163,8 @@ impl ToolSet for SessionTools {
             spec(
                 "session_wait",
                 "Wait until the session is idle, shows a regex, reaches a state, or exits. \
-                 An argument for another kind of wait than `until` names is refused.",
+                 An argument for another kind of wait than `until` names is refused \
+                 (unless null, empty or its default).",
                 json!({
                     "id": id_param(),
                     "until": {"type": "string", "enum": UNTIL},
