@@ -476,6 +476,38 @@ fn a_command_that_exits_at_once_still_shows_its_output() {
     assert!(text.contains("exited with code 5"), "{text}");
 }
 
+/// A session that ends as attach connects (its supervisor, done with its
+/// program, drops the connection before anything is painted): its end is
+/// shown from its exit record, the final screen on a terminal (with or
+/// without the bar) and the output on a pipe. Only its exit code was.
+#[test]
+fn a_session_that_ends_as_attach_connects_shows_its_end_from_its_record() {
+    let env = Env::new();
+    let record = common::ended_record(&env, "printf 'last words\\n'; exit 5");
+    for (n, extra) in [&[][..], &["--no-status-bar"][..]].into_iter().enumerate() {
+        let id = format!("ending{n}");
+        common::ending_server(&env, &id, record.clone());
+        let mut args = vec!["attach", id.as_str()];
+        args.extend_from_slice(extra);
+        let mut t = Term::spawn(&env, &args, 80, 24);
+        assert_eq!(t.wait_exit(), Some(5), "{extra:?}: {}", t.text());
+        let text = t.text();
+        assert_eq!(text.matches("last words").count(), 1, "{extra:?}: {text}");
+        assert!(
+            text.contains(&format!("[session {id} exited with code 5]")),
+            "{extra:?}: {text}"
+        );
+    }
+    common::ending_server(&env, "ending-pipe", record);
+    let out = env.run(&["attach", "--read-only", "ending-pipe"]);
+    assert_eq!(out.status.code(), Some(5), "{out:?}");
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "last words\r\n");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("[session ending-pipe exited with code 5]"),
+        "{out:?}"
+    );
+}
+
 #[test]
 fn a_lost_supervisor_restores_the_terminal() {
     let env = Env::new();

@@ -46,17 +46,18 @@ use tokio::sync::oneshot;
 use super::common::{connect, exit_recorded, live_session, Coded};
 use super::stdout_gone::stdout_gone;
 use super::Common;
-use crate::paths::SessionPaths;
 
 mod attach_loop;
 mod forwarded_signal;
 mod modes;
 mod outbox;
+mod recorded;
 mod stream;
 mod view;
 
 use forwarded_signal::ForwardedSignals;
 use outbox::Outbox;
+use recorded::Shown;
 use stream::{Snapshot, Stream};
 
 /// Arguments of `hm attach`.
@@ -266,12 +267,6 @@ async fn answered<T>(call: &mut Option<Call<T>>) -> Result<T, ClientError> {
     }
 }
 
-/// How a session whose connection ended without EXIT ended, from its exit
-/// record.
-fn ended_by_record(paths: &SessionPaths) -> Option<End> {
-    exit_recorded(paths).map(|rec| End::Exited(rec.code))
-}
-
 /// Whether this process runs on the terminal of the session whose child is
 /// `child_pid` (the child leads the terminal's process session; a session
 /// started inside it has its own).
@@ -315,6 +310,12 @@ pub fn attach(common: &Common, id: &str, opts: AttachOptions) -> anyhow::Result<
     // A watcher (`hm attach --read-only X | tee log`) never holds a session
     // others may use.
     let hold = opts.stream_without_terminal && !interactive;
+    // What the terminal shows of the session when attach lets it go.
+    let mut shown = if interactive {
+        Shown::Nothing
+    } else {
+        Shown::OutputTo(0)
+    };
     let end = rt.block_on(async {
         // A viewer: its terminal is listed while attached (attach loops).
         let builder = heimdall_client::ClientBuilder::new()
@@ -380,6 +381,7 @@ pub fn attach(common: &Common, id: &str, opts: AttachOptions) -> anyhow::Result<
             session_size: None,
             resized_to: None,
             history: true,
+            painted: false,
             repaint_again: false,
             stream: Stream::new(),
             queries: Default::default(),
@@ -392,6 +394,7 @@ pub fn attach(common: &Common, id: &str, opts: AttachOptions) -> anyhow::Result<
         let result = attached
             .run(client, status_bar && interactive, stdin_end)
             .await;
+        shown = attached.shown();
         if interactive {
             let _ = write_stdout(&modes::leave());
             // The program ended: leave its last screen on the terminal, as if
@@ -403,12 +406,22 @@ pub fn attach(common: &Common, id: &str, opts: AttachOptions) -> anyhow::Result<
         drop(guard);
         result
     });
-    let end = match end {
-        Ok(End::Closed) => ended_by_record(&paths).unwrap_or(End::Closed),
-        // The session ended as we connected, or its supervisor went away
-        // (killed, say).
-        Err(e) if connection_lost(&e) => ended_by_record(&paths).unwrap_or(End::Closed),
-        end => end?,
+    // The connection ended without EXIT: the session ended as we
+    // connected (before anything was painted, even), or its supervisor went
+    // away (killed, say). Its exit record tells how it ended, and shows
+    // what the terminal has not shown of its end.
+    let recorded = match &end {
+        Ok(End::Closed) => exit_recorded(&paths),
+        Err(e) if connection_lost(e) => exit_recorded(&paths),
+        _ => None,
+    };
+    let end = match (end, recorded) {
+        (_, Some(rec)) => {
+            let _ = write_stdout(&shown.completed_by(&rec));
+            End::Exited(rec.code)
+        }
+        (Err(e), None) if connection_lost(&e) => End::Closed,
+        (end, None) => end?,
     };
     let mut err = std::io::stderr();
     Ok(match end {
@@ -478,6 +491,9 @@ struct Attached {
     /// size, which would show again what the terminal has shown (as with a
     /// view, the screen is drawn again in place).
     history: bool,
+    /// Whether the session was drawn on the terminal's own screen (a
+    /// picture, or output as it is), not only on a view's.
+    painted: bool,
     /// The session's size may have changed while a repaint was on its way:
     /// ask again when it arrives, unless it shows the size `resized_to` says.
     repaint_again: bool,
@@ -510,6 +526,20 @@ impl Attached {
             read_only: self.read_only,
             uptime: self.started.elapsed(),
             detach: view::key_name(self.detach_key),
+        }
+    }
+
+    /// What the terminal shows of the session once attach lets it go: a
+    /// pipe, the output up to where it stands; a terminal, what was drawn
+    /// on its own screen (a view's picture goes with the alternate screen
+    /// it is drawn on).
+    fn shown(&self) -> Shown {
+        if !self.interactive {
+            Shown::OutputTo(self.stream.position())
+        } else if self.painted && self.view.is_none() {
+            Shown::Screen
+        } else {
+            Shown::Nothing
         }
     }
 
@@ -629,7 +659,7 @@ impl Attached {
                             } else {
                                 std::borrow::Cow::Borrowed(shown)
                             }) {
-                                Ok(()) => {}
+                                Ok(()) => self.painted = true,
                                 Err(e) if self.pipe_run => {
                                     return self.end_session(&client, &mut output, e).await
                                 }
@@ -979,6 +1009,7 @@ impl Attached {
                     );
                 }
                 out.extend_from_slice(redraw.as_bytes());
+                self.painted = true;
                 write_stdout(&out)
             }
         }

@@ -45,16 +45,24 @@ impl Stream {
         Stream::default()
     }
 
+    /// Offset of the next output byte: the stream has brought the output
+    /// below it.
+    pub fn position(&self) -> u64 {
+        self.pos
+    }
+
     /// Whether the output stream has been opened.
     pub fn is_subscribed(&self) -> bool {
         self.subscribed
     }
 
     /// The output stream was opened without a picture (the scrollback
-    /// replay of a session without a screen model, or a pipe): everything
-    /// it brings is shown.
+    /// replay of a session without a screen model or that has just ended,
+    /// or a pipe): everything it brings is shown, also when a repaint was
+    /// wanted meanwhile (none will come).
     pub fn subscribed_unpainted(&mut self) {
         self.subscribed = true;
+        self.repaint_pending = false;
     }
 
     /// A repaint is wanted: whether to ask for one (not when one is on its
@@ -169,6 +177,19 @@ mod tests {
             "the picture ends where the stream stands"
         );
         assert_eq!(s.output(61, b"y"), b"y");
+    }
+
+    /// A repaint wanted before the first picture came (the echo of
+    /// attach's own resize), then the picture refused (the session had
+    /// just ended): the replay that opens instead is shown. It was dropped
+    /// as if a picture were on its way, and `hm run` of a quick command
+    /// showed none of its output.
+    #[test]
+    fn a_replay_opened_instead_of_a_wanted_picture_is_shown() {
+        let mut s = Stream::new();
+        assert!(s.want_repaint());
+        s.subscribed_unpainted();
+        assert_eq!(s.output(0, b"quick\r\n"), b"quick\r\n");
     }
 
     #[test]
