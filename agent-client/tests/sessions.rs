@@ -1471,3 +1471,22 @@ async fn argument_names_a_tool_does_not_take_are_refused_never_ignored() {
     let out = run_call(&toolbox, "session_wait", exit).await;
     assert!(!out.text.contains("refused"), "{}", out.text);
 }
+
+/// A submitted line whose program exits before any other reaction is told
+/// as such (the model is not told its line was taken when the program only
+/// ended as it came).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_submit_answered_by_the_exit_says_the_program_exited() {
+    let sessions = Sessions::new();
+    let tools = session_tools(&sessions, 4);
+    let id = unique("agent-submit-exit");
+    start(&tools, &id, "sleep 1; exit 3").await;
+    let (err, text) = call(
+        &tools,
+        "session_submit",
+        json!({"id": id, "text": "hello", "timeout_ms": 10000}),
+        Duration::from_secs(60),
+    )
+    .await;
+    assert!(!err && text.contains("then its program exited"), "{text}");
+}

@@ -1039,6 +1039,7 @@ impl Client {
         Ok(SubmitResult {
             accepted: v["accepted"].as_bool() == Some(true),
             read: v["read"].as_bool() != Some(false),
+            exited: v["exited"].as_bool() == Some(true),
             bracketed_paste: v["bracketed_paste"].as_bool() == Some(true),
             echoed: v["echoed"].as_bool() == Some(true),
             output_offset: v["output_offset"].as_u64().unwrap_or_default(),

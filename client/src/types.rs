@@ -49,6 +49,10 @@ pub struct SubmitResult {
     /// terminal's input, unread (the program is busy or not reading), at
     /// the timeout. `true` when a server does not say.
     pub read: bool,
+    /// Whether the program exited before it showed another reaction: the
+    /// exit counts as its reaction (`accepted`), but whether it read the
+    /// line first cannot be known (`false` when a server does not say).
+    pub exited: bool,
     /// Whether the text went in as a bracketed paste.
     pub bracketed_paste: bool,
     /// Whether the typed text was echoed before the Enter.

@@ -221,7 +221,9 @@ impl Sessions {
     pub async fn submit(&self, id: &str, text: &str) -> Result<String, String> {
         let c = self.connect(id).await?;
         let r = c.submit(text, None).await.map_err(|e| e.to_string())?;
-        Ok(if r.accepted {
+        Ok(if r.exited {
+            format!("typed into {id}, and then its program exited")
+        } else if r.accepted {
             format!("submitted to {id}; the program reacted")
         } else if !r.read {
             format!(

@@ -143,6 +143,9 @@ struct Reaction {
     accepted: bool,
     /// It read the line: the terminal holds no input it has not read.
     read: bool,
+    /// It exited before any other reaction was seen: the exit is taken as
+    /// its reaction (whether it read the line cannot be known after it).
+    exited: bool,
 }
 
 /// While output came but the line is still unread, how often to look again.
@@ -167,6 +170,7 @@ async fn reacted(
             return Reaction {
                 accepted: true,
                 read: true,
+                exited: true,
             };
         }
         let read = session.unread_input().is_none_or(|n| n == 0);
@@ -175,12 +179,14 @@ async fn reacted(
             return Reaction {
                 accepted: true,
                 read,
+                exited: false,
             };
         }
         if Instant::now() >= deadline {
             return Reaction {
                 accepted: false,
                 read,
+                exited: false,
             };
         }
         // Nothing tells when the program reads: once something moved,
@@ -270,6 +276,7 @@ pub async fn submit(session: Arc<Session>, req: SubmitRequest) -> Result<Value, 
         "ok": true,
         "accepted": reaction.accepted,
         "read": reaction.read,
+        "exited": reaction.exited,
         "bracketed_paste": bracketed,
         "echoed": echoed,
         "output_offset": session.output.end(),

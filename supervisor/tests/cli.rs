@@ -365,6 +365,31 @@ fn submit_to_a_program_that_does_not_read_is_not_accepted() {
     assert_eq!(code, Some(0), "{v}");
     assert_eq!(v["accepted"], true, "{v}");
     assert_eq!(v["read"], true, "{v}");
+    assert_eq!(v["exited"], false, "{v}");
+}
+
+/// A SUBMIT whose program exits before any other reaction says so
+/// (`exited`): the exit counts as the reaction, but whether the program
+/// read the line cannot be known, so a program that ends on its own as the
+/// line comes is not taken for one that ran it unawares. It answered
+/// accepted and read, nothing more.
+#[test]
+fn submit_answered_by_the_programs_exit_says_it_exited() {
+    let env = Env::new();
+    // Ends on its own, never reading: the line comes while it sleeps.
+    env.start("ends", &[], &["sh", "-c", "sleep 1; exit 3"]);
+    let out = env.run(&["submit", "ends", "hello", "--timeout", "10000", "--json"]);
+    let v: serde_json::Value =
+        serde_json::from_slice(&out.stdout).expect("hm submit --json prints JSON");
+    assert_eq!(v["exited"], true, "{v}");
+    assert_eq!(v["accepted"], true, "{v}");
+    // A person is told on stderr; the exit code stays 0 (`exit` to a shell
+    // is a line the program took).
+    env.start("quits", &[], &["sh", "-c", "read x; exit 4"]);
+    let out = env.run(&["submit", "quits", "bye", "--timeout", "10000"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(err.contains("ended after the line was typed"), "{err}");
 }
 
 /// The Enter reaches the terminal's line discipline a moment after it is

@@ -817,7 +817,12 @@ impl SessionTools {
         let r = self
             .with_client(id, |c| async move { c.submit(&text, timeout).await })
             .await?;
-        Ok(ToolOutput::ok(if r.accepted {
+        Ok(ToolOutput::ok(if r.exited {
+            format!(
+                "typed the line into session {id}, and then its program exited (whether it read \
+                 the line first cannot be known): session_status tells how it ended"
+            )
+        } else if r.accepted {
             format!("submitted to session {id}; the program reacted")
         } else if !r.read {
             format!(

@@ -61,10 +61,16 @@ pub fn run(common: &Common, args: SubmitArgs) -> anyhow::Result<i32> {
                 "ok": true,
                 "accepted": r.accepted,
                 "read": r.read,
+                "exited": r.exited,
                 "bracketed_paste": r.bracketed_paste,
                 "echoed": r.echoed,
                 "output_offset": r.output_offset,
             }))?;
+        } else if r.exited {
+            eprintln!(
+                "hm: session {:?} ended after the line was typed (whether its program read it first cannot be known)",
+                paths.id
+            );
         } else if !r.read {
             eprintln!(
                 "hm: session {:?} has not read the line within {} ms (its program is busy or not reading input); it stays typed",
