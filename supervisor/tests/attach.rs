@@ -476,6 +476,27 @@ fn a_command_that_exits_at_once_still_shows_its_output() {
     assert!(text.contains("exited with code 5"), "{text}");
 }
 
+/// `hm run` at a terminal starts the program at the terminal's size (the
+/// rows above the bar): a quick command never got it, it printed for the
+/// configured 80x24 and ended before attach resized it (`hm run -- ls`
+/// laid out for 80 columns, `hm run -- stty size` said "24 80").
+#[test]
+fn hm_run_at_a_terminal_starts_the_program_at_its_size() {
+    let env = Env::new();
+    for (flags, expect) in [
+        (&[][..], "size-29x100."),
+        (&["--no-status-bar"][..], "size-30x100."),
+    ] {
+        let mut args = vec!["run"];
+        args.extend_from_slice(flags);
+        args.extend(["--", "sh", "-c", "echo size-$(stty size | tr ' ' x)."]);
+        let mut t = Term::spawn(&env, &args, 100, 30);
+        assert_eq!(t.wait_exit(), Some(0));
+        let text = t.text();
+        assert!(text.contains(expect), "{flags:?}: {text}");
+    }
+}
+
 /// A session that ends as attach connects (its supervisor, done with its
 /// program, drops the connection before anything is painted): its end is
 /// shown from its exit record, the final screen on a terminal (with or

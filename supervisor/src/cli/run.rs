@@ -6,6 +6,7 @@
 //! that manages the lifecycle), exiting with the child's code.
 
 use clap::Args;
+use heimdall_protocol::message::{MAX_COLS, MAX_ROWS};
 
 use super::{Common, SessionFlags};
 use crate::supervisor::Ready;
@@ -29,6 +30,18 @@ pub fn run(common: &Common, args: RunArgs) -> anyhow::Result<i32> {
     if args.detach {
         return Ok(crate::supervisor::run(launch, Ready::Foreground));
     }
+    // At a terminal the program starts at the size attach gives it, not
+    // the configured one: a quick command ends before attach could resize
+    // it (`hm run -- ls` laid out for 80 columns). --cols and --rows win.
+    let status_bar = args.no_status_bar.then_some(false);
+    if let Some((cols, rows)) = super::attach::program_size_here(status_bar, &launch.config) {
+        if args.session.cols.is_none() {
+            launch.config.cols = cols.min(MAX_COLS);
+        }
+        if args.session.rows.is_none() {
+            launch.config.rows = rows.min(MAX_ROWS);
+        }
+    }
     let generated = args.session.id.is_none();
     // The attach below must see the session even if the command exits at once.
     launch.hold_for_client = true;
@@ -44,7 +57,7 @@ pub fn run(common: &Common, args: RunArgs) -> anyhow::Result<i32> {
             }
             let opts = super::attach::AttachOptions {
                 read_only: false,
-                status_bar: args.no_status_bar.then_some(false),
+                status_bar,
                 // `hm run -- make` in CI: the output until make ends.
                 stream_without_terminal: true,
             };

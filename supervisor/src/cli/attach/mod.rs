@@ -46,6 +46,7 @@ use tokio::sync::oneshot;
 use super::common::{connect, exit_recorded, live_session, Coded};
 use super::stdout_gone::stdout_gone;
 use super::Common;
+use crate::config::Config;
 
 mod attach_loop;
 mod forwarded_signal;
@@ -148,6 +149,25 @@ pub fn terminal_size() -> Option<(u16, u16)> {
         }
     }
     None
+}
+
+/// Whether a terminal of `rows` rows gets the status bar, if one is wanted:
+/// below three rows the program keeps them all.
+fn shows_bar(status_bar: bool, rows: u16) -> bool {
+    status_bar && rows >= 3
+}
+
+/// The size an attach from this process gives the program, with the status
+/// bar as `status_bar` says (None: as configured): the terminal's part above
+/// the bar. None without a terminal on stdin and stdout (nothing is resized
+/// then).
+pub fn program_size_here(status_bar: Option<bool>, cfg: &Config) -> Option<(u16, u16)> {
+    if !(std::io::stdin().is_terminal() && std::io::stdout().is_terminal()) {
+        return None;
+    }
+    let (cols, rows) = terminal_size()?;
+    let bar = shows_bar(status_bar.unwrap_or(cfg.status_bar), rows);
+    Some(view::program_area(cols, rows, bar))
 }
 
 /// Write all of `bytes` to stdout, waiting for a terminal that drains
@@ -572,7 +592,7 @@ impl Attached {
     ) -> anyhow::Result<End> {
         let (cols, rows) = terminal_size().unwrap_or((80, 24));
         let mut events = None;
-        if status_bar && rows >= 3 {
+        if shows_bar(status_bar, rows) {
             let v = view::View::new(cols, rows, true);
             write_stdout(&v.enter())?;
             self.view = Some(v);

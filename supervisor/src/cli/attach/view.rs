@@ -88,8 +88,7 @@ impl View {
     /// The size the program's pty should have for this terminal: the rows
     /// above the bar.
     pub fn program_size(&self) -> (u16, u16) {
-        let rows = self.rows.saturating_sub(u16::from(self.bar));
-        (self.cols.max(1), rows.max(1))
+        program_area(self.cols, self.rows, self.bar)
     }
 
     /// Whether the session's screen has exactly the size of this view's
@@ -289,6 +288,13 @@ pub fn key_name(b: u8) -> String {
         0x7f => "Ctrl-?".to_string(),
         _ => format!("{:?}", b as char),
     }
+}
+
+/// The program's part of a terminal of `cols` x `rows`: the rows above the
+/// bar when there is one.
+pub fn program_area(cols: u16, rows: u16, bar: bool) -> (u16, u16) {
+    let rows = rows.saturating_sub(u16::from(bar));
+    (cols.max(1), rows.max(1))
 }
 
 #[cfg(test)]
