@@ -1472,6 +1472,55 @@ fn modes_a_program_left_on_are_reset_on_detach_and_on_exit() {
     assert!(left.is_empty(), "not reset on exit: {left:?}");
 }
 
+/// Leaving the terminal (exit or detach) without the bar leaves the
+/// alternate screen only if the program's output is on it: `ESC[?1049l` on
+/// the normal screen moves tmux's cursor to where the last `ESC[?1049h` of
+/// that pane had saved it (a vim run long before), so `[session X exited
+/// ...]` and the shell's prompt were written over the top rows.
+#[test]
+fn leaving_the_normal_screen_does_not_leave_the_alternate_one() {
+    let env = Env::new();
+    let script = "echo ready; read x; printf '\\033[?1049hin-alt\\n'; read x; printf '\\033[?1049l'; echo bye";
+    let mut t = Term::spawn(
+        &env,
+        &[
+            "run",
+            "--no-status-bar",
+            "--id",
+            "alt",
+            "--",
+            "sh",
+            "-c",
+            script,
+        ],
+        80,
+        24,
+    );
+    t.wait_text("ready");
+    t.type_bytes(b"\r");
+    t.wait_text("in-alt");
+    // Detached on the alternate screen: it is left.
+    let from = t.raw.len();
+    t.type_bytes(&[0x1c]);
+    assert_eq!(t.wait_exit(), Some(0), "{}", t.text());
+    let tail = String::from_utf8_lossy(&t.raw[from..]).into_owned();
+    assert!(
+        tail.contains("\x1b[?1049l"),
+        "alternate screen kept: {tail:?}"
+    );
+    let mut t = Term::spawn(&env, &["attach", "--no-status-bar", "alt"], 80, 24);
+    t.wait_text("in-alt");
+    t.type_bytes(b"\r");
+    assert_eq!(t.wait_exit(), Some(0), "{}", t.text());
+    let raw = String::from_utf8_lossy(&t.raw).into_owned();
+    let tail = &raw[raw.rfind("bye").unwrap_or(0)..];
+    assert!(
+        !tail.contains("\x1b[?1049l"),
+        "normal screen left: {tail:?}"
+    );
+    assert!(tail.contains("exited with code 0"), "{tail:?}");
+}
+
 /// Write `bytes` to the terminal as a paste: as fast as the terminal takes
 /// them, reading what the client draws meanwhile. False if `deadline`
 /// passed first.

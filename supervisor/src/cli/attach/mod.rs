@@ -48,6 +48,7 @@ use super::stdout_gone::stdout_gone;
 use super::Common;
 use crate::config::Config;
 
+mod alt_screen;
 mod attach_loop;
 mod forwarded_signal;
 mod modes;
@@ -405,6 +406,7 @@ pub fn attach(common: &Common, id: &str, opts: AttachOptions) -> anyhow::Result<
             repaint_again: false,
             stream: Stream::new(),
             queries: Default::default(),
+            alt_screen: Default::default(),
             repaints: true,
             pipe_run: opts.stream_without_terminal && !interactive,
             kill_bound: super::kill::kill_bound(cfg.kill_grace_ms),
@@ -416,7 +418,8 @@ pub fn attach(common: &Common, id: &str, opts: AttachOptions) -> anyhow::Result<
             .await;
         shown = attached.shown();
         if interactive {
-            let _ = write_stdout(&modes::leave());
+            let alternate = attached.view.is_some() || attached.alt_screen.on();
+            let _ = write_stdout(&modes::leave(alternate));
             // The program ended: leave its last screen on the terminal, as if
             // it had run there (`hm run -- make` shows make's last lines).
             if let (Ok(End::Exited(_)), Some(v)) = (&result, &attached.view) {
@@ -522,6 +525,9 @@ struct Attached {
     /// through to the terminal (the supervisor answers them), also one cut
     /// between two frames.
     queries: crate::terminal_queries::Stripper,
+    /// Whether the output passed as it is left the terminal on the
+    /// alternate screen.
+    alt_screen: alt_screen::AltScreen,
     /// Whether the session can repaint (it has a screen model and runs).
     repaints: bool,
     /// `hm run` without a terminal (`hm run -- make | tee log`, CI): it
@@ -675,6 +681,7 @@ impl Attached {
                             // The supervisor answers the program's terminal
                             // queries: a terminal must not answer again.
                             None => match write_stdout(&if self.interactive {
+                                self.alt_screen.feed(shown);
                                 self.queries.strip(shown)
                             } else {
                                 std::borrow::Cow::Borrowed(shown)
@@ -1000,7 +1007,7 @@ impl Attached {
             match self.view.as_ref() {
                 Some(_) if fits => {
                     // Back to the output as it is.
-                    write_stdout(&modes::leave())?;
+                    write_stdout(&modes::leave(true))?;
                     self.view = None;
                 }
                 None if !fits => {
@@ -1029,6 +1036,7 @@ impl Attached {
                     );
                 }
                 out.extend_from_slice(redraw.as_bytes());
+                self.alt_screen.set(resp.alternate_screen);
                 self.painted = true;
                 write_stdout(&out)
             }

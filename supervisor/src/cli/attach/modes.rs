@@ -25,20 +25,30 @@ const RESETS: &[(&str, &str)] = &[
     ("application keypad", "\x1b>"),
     ("autowrap on", "\x1b[?7h"),
     ("insert mode off", "\x1b[4l"),
-    // DECSTBM homes the cursor: saved and restored around it. Then the
-    // alternate screen is left (the view's, or the program's), which
-    // restores the cursor saved when it was entered; on the normal screen
-    // it restores the one just saved, so the cursor stays where it is.
+    // DECSTBM homes the cursor: saved and restored around it.
     ("scroll region", "\x1b7\x1b[r\x1b8"),
-    ("alternate screen", "\x1b[?1049l"),
-    ("character attributes (SGR)", "\x1b[0m"),
 ];
 
+/// Leaving the alternate screen (the view's, or the program's) restores the
+/// cursor saved when it was entered. Sent only on it: on the normal screen
+/// tmux too restores the cursor its pane's last `ESC[?1049h` saved, and the
+/// lines after it were written over the top rows.
+const LEAVE_ALTERNATE_SCREEN: &str = "\x1b[?1049l";
+
+/// Character attributes (SGR) back to the default, last (leaving the
+/// alternate screen may restore those saved with the cursor).
+const RESET_ATTRIBUTES: &str = "\x1b[0m";
+
 /// Bytes that hand the real terminal back: the modes a program may have
-/// turned on are reset, the alternate screen (and with it the bar) is left,
-/// the user's screen is back.
-pub fn leave() -> Vec<u8> {
-    RESETS.iter().flat_map(|(_, seq)| seq.bytes()).collect()
+/// turned on are reset, the alternate screen (and with it the bar) is left
+/// if the terminal is on it (`alternate_screen`), the user's screen is back.
+pub fn leave(alternate_screen: bool) -> Vec<u8> {
+    let mut out: Vec<u8> = RESETS.iter().flat_map(|(_, seq)| seq.bytes()).collect();
+    if alternate_screen {
+        out.extend_from_slice(LEAVE_ALTERNATE_SCREEN.as_bytes());
+    }
+    out.extend_from_slice(RESET_ATTRIBUTES.as_bytes());
+    out
 }
 
 #[cfg(test)]
@@ -60,7 +70,8 @@ mod tests {
                 0,
             );
             p.process(program);
-            p.process(&leave());
+            let alternate = p.screen().alternate_screen();
+            p.process(&leave(alternate));
             assert_eq!(p.screen().cursor_position(), (20, 0), "{program:?}");
             assert!(!p.screen().alternate_screen());
         }
