@@ -98,6 +98,13 @@ fn compiled() -> &'static [(Regex, &'static Rule)] {
 
 /// Replace every secret found in `text` by `[REDACTED:<kind>]`.
 pub fn scrub(text: &str) -> Cow<'_, str> {
+    scrub_with(text, false)
+}
+
+/// [`scrub`]; with `keep_lines`, a secret that spans lines (a private key)
+/// leaves its line breaks after its redaction, so the text keeps its
+/// number of lines.
+fn scrub_with(text: &str, keep_lines: bool) -> Cow<'_, str> {
     let mut out = Cow::Borrowed(text);
     for (re, rule) in compiled() {
         if !re.is_match(&out) {
@@ -115,8 +122,15 @@ pub fn scrub(text: &str) -> Cow<'_, str> {
             })
             .into_owned()
         } else {
-            re.replace_all(&out, format!("[REDACTED:{}]", rule.kind).as_str())
-                .into_owned()
+            re.replace_all(&out, |c: &regex::Captures<'_>| {
+                let breaks = if keep_lines {
+                    c[0].matches('\n').count()
+                } else {
+                    0
+                };
+                format!("[REDACTED:{}]{}", rule.kind, "\n".repeat(breaks))
+            })
+            .into_owned()
         };
         out = Cow::Owned(replaced);
     }
@@ -130,23 +144,52 @@ pub fn scrub(text: &str) -> Cow<'_, str> {
 /// would let its pieces through. Rows come back as they were unless their
 /// line held a secret: such a line, scrubbed, is cut again into as many
 /// rows, `cols` characters each but the last, which takes the rest (so the
-/// rows before the secret and every other line keep their places).
+/// rows before the secret and every other line keep their places). The
+/// lines are scrubbed together, so a private key shown over several lines
+/// is redacted whole: its first line shows the redaction, the others are
+/// left blank.
 pub fn scrub_rows<S: AsRef<str>>(rows: &[S], cols: usize) -> Vec<String> {
     let fills = |row: &str| cols > 0 && row.chars().count() >= cols;
-    let mut out = Vec::with_capacity(rows.len());
+    // The lines the rows show: (first row, last row, text).
+    let mut lines: Vec<(usize, usize, String)> = Vec::new();
     let mut start = 0;
     while start < rows.len() {
         let mut end = start;
         while end + 1 < rows.len() && fills(rows[end].as_ref()) {
             end += 1;
         }
-        let group = &rows[start..=end];
-        let line: String = group.iter().map(AsRef::as_ref).collect();
-        let clean = scrub(&line);
+        let line = rows[start..=end].iter().map(AsRef::as_ref).collect();
+        lines.push((start, end, line));
+        start = end + 1;
+    }
+    // Scrubbed together, so a secret of several lines (a private key) is
+    // found whole; each line keeps its place.
+    let text = lines
+        .iter()
+        .map(|(_, _, l)| l.as_str())
+        .collect::<Vec<_>>()
+        .join("\n");
+    let clean = scrub_with(&text, true);
+    let mut cleaned: Vec<&str> = clean.split('\n').collect();
+    if cleaned.len() != lines.len() {
+        // A row with a line break of its own: line by line, then.
+        cleaned = Vec::new();
+    }
+    let mut out = Vec::with_capacity(rows.len());
+    for (i, (start, end, line)) in lines.iter().enumerate() {
+        let alone;
+        let clean = match cleaned.get(i) {
+            Some(c) => *c,
+            None => {
+                alone = scrub(line);
+                &alone
+            }
+        };
+        let group = &rows[*start..=*end];
         if clean == line {
             out.extend(group.iter().map(|r| r.as_ref().to_string()));
         } else {
-            let mut rest: &str = &clean;
+            let mut rest: &str = clean;
             for _ in 1..group.len() {
                 let cut = rest.char_indices().nth(cols).map_or(rest.len(), |(i, _)| i);
                 out.push(rest[..cut].to_string());
@@ -154,7 +197,6 @@ pub fn scrub_rows<S: AsRef<str>>(rows: &[S], cols: usize) -> Vec<String> {
             }
             out.push(rest.to_string());
         }
-        start = end + 1;
     }
     out
 }
@@ -256,6 +298,36 @@ mod tests {
         // Rows without a secret come back unchanged, full ones included.
         let plain = ["x".repeat(40), "y".repeat(40), "z".into()];
         assert_eq!(super::scrub_rows(&plain, 40), plain);
+    }
+
+    #[test]
+    fn a_private_key_over_screen_rows_is_redacted_whole() {
+        let body = "b3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQAAAAAAAAABAAAAMwAAAAtz";
+        let rows = [
+            "$ cat key",
+            "-----BEGIN OPENSSH PRIVATE KEY-----",
+            body,
+            body,
+            "-----END OPENSSH PRIVATE KEY-----",
+            "$",
+        ];
+        assert_eq!(
+            super::scrub_rows(&rows, 80),
+            ["$ cat key", "[REDACTED:private-key]", "", "", "", "$"]
+        );
+        // Its rows wrapped (a terminal 40 wide): still whole, in place.
+        let narrow: Vec<&str> = rows
+            .iter()
+            .flat_map(|r| {
+                let cut = r.len().min(40);
+                [&r[..cut], &r[cut..]].into_iter().filter(|p| !p.is_empty())
+            })
+            .collect();
+        let out = super::scrub_rows(&narrow, 40);
+        assert_eq!(out.len(), narrow.len());
+        assert!(!out.join("\n").contains(&body[..20]), "{out:?}");
+        assert!(!out.join("\n").contains(&body[40..]), "{out:?}");
+        assert_eq!(out.last().map(String::as_str), Some("$"));
     }
 
     #[test]

@@ -364,6 +364,27 @@ mod tests {
     }
 
     #[test]
+    fn a_private_key_on_the_screen_is_scrubbed_whole() {
+        let body = "b3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQAAAAAAAAABAAAAMwAAAAtzc2gtZW";
+        let lines: Vec<String> = [
+            "$ cat id_ed25519",
+            "-----BEGIN OPENSSH PRIVATE KEY-----",
+            body,
+            body,
+            "-----END OPENSSH PRIVATE KEY-----",
+            "$",
+        ]
+        .map(String::from)
+        .to_vec();
+        let m = screen_message("`s1`", &screen(&lines, &lines), true, MESSAGE_LIMIT);
+        assert!(!m.contains(body), "{m}");
+        assert!(
+            m.contains("$ cat id_ed25519") && m.ends_with("\n$\n```"),
+            "{m}"
+        );
+    }
+
+    #[test]
     fn colours_of_another_screen_than_the_text_are_not_posted() {
         // The coloured form was asked for after the text; the screen had
         // changed and shows a secret in one colour per piece.
