@@ -174,21 +174,17 @@ impl Sessions {
         screen_of(&c).await
     }
 
-    /// The final screen of an ended session, if its exit record kept one.
+    /// The final screen of an ended session, if its exit record kept one;
+    /// also while its supervisor, the record written, still finishes.
     pub fn final_screen(&self, id: &str) -> Option<Screen> {
-        let e = self.dir.find(id).ok()?;
-        match e.liveness {
-            Liveness::Exited(rec) => {
-                let cols = rec.final_screen.as_ref().map_or(DEFAULT_COLS, |s| s.cols);
-                rec.screen.map(|text| Screen {
-                    ansi: text.clone(),
-                    text,
-                    cols,
-                    output_offset: 0,
-                })
-            }
-            _ => None,
-        }
+        let rec = self.dir.files(id).ok()?.exit_record().ok()?;
+        let cols = rec.final_screen.as_ref().map_or(DEFAULT_COLS, |s| s.cols);
+        rec.screen.map(|text| Screen {
+            ansi: text.clone(),
+            text,
+            cols,
+            output_offset: 0,
+        })
     }
 
     /// `/run`: start `command` with `sh -c` in a new session.

@@ -476,9 +476,17 @@ impl Watcher {
             Some(c) => Some(c),
             None => client.closed().await,
         };
-        let final_screen = match self.spec.sessions.final_screen(&id) {
-            Some(screen) => Some(screen),
-            None => self.last.clone(),
+        // The supervisor still answers after the exit, with every byte of
+        // the output on the screen; once it has closed the connection, its
+        // exit record has the final screen. The last screen shown may be
+        // older than the end of the output.
+        let final_screen = match screen_of(client).await {
+            Ok(screen) => Some(screen),
+            Err(_) => self
+                .spec
+                .sessions
+                .final_screen(&id)
+                .or_else(|| self.last.clone()),
         };
         if let Some(screen) = final_screen {
             let content = screen_message(&self.heading("exited"), &screen, false, MESSAGE_LIMIT);

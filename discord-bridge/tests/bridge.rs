@@ -1189,3 +1189,43 @@ async fn a_wrapped_secret_is_scrubbed_in_a_screen_sent_as_a_file() {
         assert!(!posted.contains(piece), "{piece} posted");
     }
 }
+
+/// A watched program that prints a lot, fast, and exits at once: the live
+/// message is edited no faster than Discord allows (one edit per 1.2 s),
+/// and its last edit, the final screen, shows the end of the output.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flood_that_ends_at_once_keeps_the_pace_and_shows_its_end() {
+    let discord = FakeDiscord::start().await.unwrap();
+    let bridge = Bridge::start(&discord).await;
+    let id = unique("flood");
+    run(
+        &discord,
+        &id,
+        "read go; seq 1 200000; echo the-end-$((6*7)); exit 7",
+    )
+    .await;
+    let (thread, live) = watch(&discord, &id).await;
+    operator_command(&discord, "send", &[("id", &id), ("text", "go")]).await;
+    until("the exit in the thread", || {
+        posted(&discord, thread, "exit code 7")
+    })
+    .await;
+    let last = content(&discord, live);
+    assert!(
+        last.contains("exited") && last.contains("the-end-42"),
+        "the final screen lost the end: {last}"
+    );
+    let edits: Vec<_> = discord
+        .requests()
+        .into_iter()
+        .filter(|r| r.route == Route::EditMessage && r.segment(3) == Some(&live.to_string()))
+        .collect();
+    for pair in edits.windows(2) {
+        let gap = pair[1].at - pair[0].at;
+        assert!(
+            gap >= Duration::from_millis(1150),
+            "two edits {gap:?} apart"
+        );
+    }
+    bridge.assert_no_unparsed_events();
+}
