@@ -1229,3 +1229,109 @@ async fn a_flood_that_ends_at_once_keeps_the_pace_and_shows_its_end() {
     }
     bridge.assert_no_unparsed_events();
 }
+
+/// Someone on no list (default deny) is refused every command, button and
+/// typed line, and learns nothing: no screen, no session id (autocomplete
+/// offers none), nothing typed, nothing ended.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stranger_is_refused_everything_and_learns_nothing() {
+    let discord = FakeDiscord::start().await.unwrap();
+    let bridge = Bridge::start(&discord).await;
+    let id = unique("hidden");
+    run(
+        &discord,
+        &id,
+        "echo private-$((6*7)); read -p 'Continue? [y/N] ' a; echo answer=$a; sleep 600",
+    )
+    .await;
+    let (thread, _live) = watch(&discord, &id).await;
+    let custom_id = until("the waiting notification with buttons", || {
+        discord.messages_in(thread).iter().find_map(|m| {
+            let b = m["components"][0]["components"][0]["custom_id"].as_str()?;
+            Some((id_of(m), b.to_string()))
+        })
+    })
+    .await;
+    let before = discord.requests().len();
+
+    for (name, opts) in [
+        ("ls", vec![]),
+        ("status", vec![("id", id.as_str())]),
+        ("screen", vec![("id", id.as_str())]),
+        ("send", vec![("id", id.as_str()), ("text", "y")]),
+        ("keys", vec![("id", id.as_str()), ("keys", "y Enter")]),
+        ("interrupt", vec![("id", id.as_str())]),
+        ("kill", vec![("id", id.as_str())]),
+        ("watch", vec![("id", id.as_str())]),
+        ("unwatch", vec![("id", id.as_str())]),
+        ("run", vec![("command", "true")]),
+        ("ask", vec![("prompt", "hi")]),
+    ] {
+        for channel in [ids::CHANNEL_GENERAL, thread] {
+            let (text, ephemeral) = command(&discord, channel, &stranger(), name, &opts).await;
+            assert!(
+                text.starts_with("refused") && ephemeral,
+                "/{name} in {channel}: {text}"
+            );
+        }
+    }
+    let sent = discord
+        .autocomplete(
+            ids::CHANNEL_GENERAL,
+            &stranger(),
+            "screen",
+            vec![CommandOption::string("id", "").focused()],
+        )
+        .unwrap();
+    let r = discord
+        .wait_for_request(
+            |r| r.path.contains(&sent.token) && r.route == Route::InteractionCallback,
+            WAIT,
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        r.body.as_ref().unwrap()["data"]["choices"]
+            .as_array()
+            .map_or(0, Vec::len),
+        0,
+        "{:?}",
+        r.body
+    );
+    let press = discord
+        .button_press(custom_id.0, &stranger(), &custom_id.1)
+        .unwrap();
+    let (text, ephemeral) = answer(&discord, &press).await;
+    assert!(text.starts_with("refused") && ephemeral, "{text}");
+    discord.user_message(thread, &stranger(), "y").unwrap();
+    until("the refusal of the stranger's line", || {
+        posted(&discord, thread, "refused")
+    })
+    .await;
+
+    // Nothing reached the session, it runs on, one thread, one watch.
+    let screen = screen_until(&discord, &id, "the prompt", |s| s.contains("Continue?")).await;
+    assert!(!screen.contains("answer="), "{screen}");
+    assert!(bridge.live(&id));
+    assert_eq!(discord.threads_of(ids::CHANNEL_GENERAL).len(), 1);
+    // Nothing the bot sent after the stranger came in showed the screen
+    // or the session's id, but to the operator's own /screen above.
+    let leaked: Vec<String> = discord.requests()[before..]
+        .iter()
+        .filter(|r| {
+            r.body.as_ref().is_some_and(|b| {
+                let b = b.to_string();
+                (b.contains(&id) || b.contains("private-42")) && !b.contains("Continue?")
+            })
+        })
+        .map(|r| format!("{:?} {:?}", r.route, r.body))
+        .collect();
+    assert!(leaked.is_empty(), "{leaked:#?}");
+    let refused = bridge
+        .audit()
+        .iter()
+        .filter(|e| e["user"] == id_value(STRANGER_ID) && e["allowed"] == false)
+        .count();
+    assert_eq!(refused, 11 * 2 + 2, "{:#?}", bridge.audit());
+    bridge.assert_no_unparsed_events();
+}
