@@ -23,6 +23,10 @@ pub struct Sessions {
     launcher: Launcher,
 }
 
+/// How many rows above a screen are read with it, to scrub the lines its
+/// top rows belong to whole (a wrapped secret, a private key).
+pub const CONTEXT_ROWS: usize = 100;
+
 /// The width assumed for a final screen whose record does not say it
 /// (hm's default terminal size).
 const DEFAULT_COLS: u16 = 80;
@@ -36,6 +40,10 @@ pub struct Screen {
     pub ansi: Vec<String>,
     /// The terminal's width (a row that fills it goes on in the next).
     pub cols: u16,
+    /// Up to [`CONTEXT_ROWS`] rows that scrolled off just above the
+    /// screen, never shown: the line the top row is part of may start
+    /// there, and a secret in it is found only whole.
+    pub above: Vec<String>,
     /// The output offset the screen reflects.
     pub output_offset: u64,
 }
@@ -179,10 +187,16 @@ impl Sessions {
     pub fn final_screen(&self, id: &str) -> Option<Screen> {
         let rec = self.dir.files(id).ok()?.exit_record().ok()?;
         let cols = rec.final_screen.as_ref().map_or(DEFAULT_COLS, |s| s.cols);
+        let above = rec
+            .final_screen
+            .and_then(|s| s.scrollback)
+            .map(|rows| last_rows(rows, CONTEXT_ROWS))
+            .unwrap_or_default();
         rec.screen.map(|text| Screen {
             ansi: text.clone(),
             text,
             cols,
+            above,
             output_offset: 0,
         })
     }
@@ -300,7 +314,10 @@ const STEP_GAP: Duration = Duration::from_millis(300);
 /// A connected session's screen, text and ANSI.
 pub async fn screen_of(c: &Client) -> Result<Screen, String> {
     let text = c
-        .screen(ScreenRequest::default())
+        .screen(ScreenRequest {
+            scrollback_lines: CONTEXT_ROWS,
+            ..ScreenRequest::default()
+        })
         .await
         .map_err(|e| e.to_string())?;
     let ansi = c
@@ -315,6 +332,13 @@ pub async fn screen_of(c: &Client) -> Result<Screen, String> {
         text: text.lines,
         ansi,
         cols: text.cols,
+        above: text.scrollback.unwrap_or_default(),
         output_offset: text.output_offset,
     })
+}
+
+/// The last `n` of `rows`.
+fn last_rows(mut rows: Vec<String>, n: usize) -> Vec<String> {
+    rows.drain(..rows.len().saturating_sub(n));
+    rows
 }

@@ -237,9 +237,13 @@ fn trimmed(lines: &[String]) -> &[String] {
 }
 
 /// A screen's rows scrubbed as the lines they show (a secret the terminal
-/// wrapped across rows is found).
+/// wrapped across rows is found), read from their start in the rows above
+/// the screen (a secret whose first rows scrolled off is found too).
 pub fn scrubbed_rows(screen: &Screen) -> Vec<String> {
-    scrub_rows(&screen.text, screen.cols.into())
+    let rows: Vec<&String> = screen.above.iter().chain(&screen.text).collect();
+    let mut rows = scrub_rows(&rows, screen.cols.into());
+    rows.drain(..screen.above.len());
+    rows
 }
 
 /// Text without the SGR escapes [`discord_ansi`] keeps.
@@ -314,6 +318,7 @@ mod tests {
             text: text.to_vec(),
             ansi: ansi.to_vec(),
             cols: 80,
+            above: Vec::new(),
             output_offset: 0,
         }
     }

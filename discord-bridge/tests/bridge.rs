@@ -1335,3 +1335,45 @@ async fn a_stranger_is_refused_everything_and_learns_nothing() {
     assert_eq!(refused, 11 * 2 + 2, "{:#?}", bridge.audit());
     bridge.assert_no_unparsed_events();
 }
+
+/// A secret the terminal wrapped across two rows, the first of which has
+/// scrolled off the top: the row left at the top holds the rest of it, and
+/// that rest is scrubbed too (in /screen, on the live screen, on the final
+/// screen), the line being read from its start in the scrollback.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wrapped_secret_whose_start_scrolled_off_is_scrubbed() {
+    let discord = FakeDiscord::start().await.unwrap();
+    let bridge = Bridge::start(&discord).await;
+    let id = unique("scrolled");
+    // Two rows of the token line, 22 more lines, and the line break after
+    // the last: the first row of the token line scrolls off a screen of 24.
+    run(
+        &discord,
+        &id,
+        "printf '%070d ghp_%s\\n' 0 $(printf 'a1B2c3D4e5%.0s' 1 2 3)zyxwvu; seq 21; echo shown-$((6*7)); sleep 600",
+    )
+    .await;
+    let leaked = |text: &str| {
+        ["ghp_a1B2", "D4e5a1B2", "3D4e5zyx"]
+            .into_iter()
+            .find(|piece| text.contains(piece))
+    };
+    let screen = screen_until(&discord, &id, "shown-42", |s| s.contains("shown-42")).await;
+    assert!(
+        !screen.contains("0000000000"),
+        "the token line's first row scrolled off: {screen}"
+    );
+    assert_eq!(leaked(&screen), None, "{screen}");
+
+    let (thread, live) = watch(&discord, &id).await;
+    let shown = content(&discord, live);
+    assert_eq!(leaked(&shown), None, "{shown}");
+    let (killed, _) = operator_command(&discord, "kill", &[("id", &id)]).await;
+    assert!(killed.contains("ended"), "{killed}");
+    until("the exit in the thread", || {
+        posted(&discord, thread, "exit code 143")
+    })
+    .await;
+    assert_eq!(leaked(&everything_posted(&discord)), None);
+    drop(bridge);
+}
