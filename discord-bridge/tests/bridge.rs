@@ -811,7 +811,9 @@ async fn a_fresh_live_message_replaces_one_discord_no_longer_lets_edit() {
 async fn keys_sends_named_keys_and_a_viewers_keys_are_refused() {
     let discord = FakeDiscord::start().await.unwrap();
     let bridge = Bridge::start(&discord).await;
-    let id = unique("keys");
+    // Not "keys": the id shows in the heading, and "keys-21…" (a pid of 21…)
+    // would count as a run of the line.
+    let id = unique("named");
     run(&discord, &id, "bash --norc --noprofile").await;
     // The typed line never shows the output's text: only a run does.
     send(&discord, &id, "echo keys-$((20+1))").await;
