@@ -201,6 +201,16 @@ pub fn scrub_rows<S: AsRef<str>>(rows: &[S], cols: usize) -> Vec<String> {
     out
 }
 
+/// [`scrub_rows`] of the rows of `rows` from `shown` on, those before
+/// (rows that scrolled off above them) read only so that a line at their
+/// top is scrubbed from its start: a secret whose first rows are above is
+/// found too. Returns the rows from `shown` on.
+pub fn scrub_rows_below<S: AsRef<str>>(rows: &[S], shown: usize, cols: usize) -> Vec<String> {
+    let mut out = scrub_rows(rows, cols);
+    out.drain(..shown.min(out.len()));
+    out
+}
+
 /// Every string in a JSON value scrubbed (tool arguments, for display and
 /// logs).
 pub fn scrub_json(v: &serde_json::Value) -> serde_json::Value {

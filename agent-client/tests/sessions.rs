@@ -1224,17 +1224,20 @@ async fn session_status_reports_the_current_output_offset_and_size() {
     assert_eq!(tools.cleanup(Duration::from_secs(15)).await, [id.as_str()]);
 }
 
-/// A secret the terminal wrapped across two rows reaches the model
-/// scrubbed, from the live screen and from the final screen alike: the
-/// scrubber sees the line the rows show, not two pieces of it.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_secret_wrapped_across_screen_rows_is_scrubbed() {
+/// The token the screen tests print.
+const WRAPPED_TOKEN: &str = "ghp_A1b2C3d4E5A1b2C3d4E5A1b2C3d4E5zyxwvu";
+
+/// The screen the model sees of a session named `name`-… that prints
+/// [`WRAPPED_TOKEN`] from column 72 of 80 (the terminal wraps it), then
+/// `lines` lines and `done-42`: live, then after a kill the final one.
+/// Each is checked to hold no 8 characters of the token.
+async fn screens_of_a_wrapped_token(name: &str, lines: u32) -> (String, String) {
     let sessions = Sessions::new();
     let tools = session_tools(&sessions, 4);
-    let id = unique("agent-wrap");
-    let token = "ghp_A1b2C3d4E5A1b2C3d4E5A1b2C3d4E5zyxwvu";
-    // 70 columns of zeros and a blank: the token starts at column 72 of 80.
-    let command = format!("printf '%070d {token}\\n' 0; echo done-$((6*7)); sleep 600");
+    let id = unique(name);
+    let token = WRAPPED_TOKEN;
+    let command =
+        format!("printf '%070d {token}\\n' 0; seq {lines}; echo done-$((6*7)); sleep 600");
     start(&tools, &id, &command).await;
     wait_for_text(&tools, &id, "done-42").await;
     let seen = |out: ToolOutput| {
@@ -1250,7 +1253,6 @@ async fn a_secret_wrapped_across_screen_rows_is_scrubbed() {
     let args = json!({"id": id});
     let live = seen(call_out(&tools, "session_screen", args.clone(), DEADLINE).await);
     assert_eq!(leaks(&live), None, "{live}");
-    assert!(live.contains("[REDACTED"), "{live}");
     assert!(live.contains("done-42"), "{live}");
 
     let (err, text) = call(&tools, "session_kill", args.clone(), DEADLINE).await;
@@ -1259,7 +1261,29 @@ async fn a_secret_wrapped_across_screen_rows_is_scrubbed() {
     let last = seen(call_out(&tools, "session_screen", args, DEADLINE).await);
     assert!(last.contains("final screen of session"), "{last}");
     assert_eq!(leaks(&last), None, "{last}");
+    (live, last)
+}
+
+/// A secret the terminal wrapped across two rows reaches the model
+/// scrubbed, from the live screen and from the final screen alike: the
+/// scrubber sees the line the rows show, not two pieces of it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_secret_wrapped_across_screen_rows_is_scrubbed() {
+    let (live, last) = screens_of_a_wrapped_token("agent-wrap", 0).await;
+    assert!(live.contains("[REDACTED"), "{live}");
     assert!(last.contains("[REDACTED"), "{last}");
+}
+
+/// A secret the terminal wrapped across two rows, the first of which has
+/// scrolled off the top, reaches the model scrubbed from the screen (live
+/// and final): the row at the top holds the rest of it, read from the
+/// line's start above the screen.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wrapped_secret_whose_start_scrolled_off_is_scrubbed() {
+    // The token line's two rows, 22 more lines and the line break after
+    // the last: its first row scrolls off a screen of 24.
+    let (live, _) = screens_of_a_wrapped_token("agent-scrolled", 21).await;
+    assert!(!live.contains("0000000000"), "scrolled off: {live}");
 }
 
 /// Arguments of the wrong type, as models send them: a number given as a

@@ -5,7 +5,7 @@
 //! Every function here that produces text to post scrubs it first, with
 //! the agent's scrubber (one implementation).
 
-use heimdall_agent::scrub::{scrub, scrub_rows};
+use heimdall_agent::scrub::{scrub, scrub_rows_below};
 
 use crate::sessions::Screen;
 
@@ -241,9 +241,7 @@ fn trimmed(lines: &[String]) -> &[String] {
 /// the screen (a secret whose first rows scrolled off is found too).
 pub fn scrubbed_rows(screen: &Screen) -> Vec<String> {
     let rows: Vec<&String> = screen.above.iter().chain(&screen.text).collect();
-    let mut rows = scrub_rows(&rows, screen.cols.into());
-    rows.drain(..screen.above.len());
-    rows
+    scrub_rows_below(&rows, screen.above.len(), screen.cols.into())
 }
 
 /// Text without the SGR escapes [`discord_ansi`] keeps.

@@ -7,15 +7,19 @@ use heimdall_client::{ExitRecord, HelloResp, RecordedOutput};
 use serde_json::json;
 
 use super::{terminal_text, ToolOutput};
-use crate::scrub::scrub_rows;
+use crate::scrub::scrub_rows_below;
 
-/// Screen lines of a terminal `cols` wide as one text: scrubbed as the
-/// lines they show (a secret wrapped across rows is found), trailing blanks
-/// and blank lines at the end dropped.
-pub fn screen_text<'a>(lines: impl Iterator<Item = &'a String>, cols: u16) -> String {
-    let rows: Vec<&String> = lines.collect();
+/// How many rows above the rows shown of a screen are read with them, to
+/// scrub the lines at their top from their start.
+pub const CONTEXT_ROWS: usize = 100;
+
+/// The screen rows of a terminal `cols` wide from `shown` on as one text:
+/// scrubbed as the lines they show (a secret wrapped across rows is found,
+/// also one that starts in the rows before `shown`, which are read only
+/// for that), trailing blanks and blank lines at the end dropped.
+pub fn screen_text(rows: &[&String], shown: usize, cols: u16) -> String {
     let mut text = String::new();
-    for l in scrub_rows(&rows, cols.into()) {
+    for l in scrub_rows_below(rows, shown, cols.into()) {
         text.push_str(l.trim_end());
         text.push('\n');
     }
@@ -59,10 +63,12 @@ pub fn final_screen_text(rec: &ExitRecord, scrollback: usize) -> String {
     match (&rec.final_screen, &rec.screen) {
         (Some(s), _) => {
             let kept = s.scrollback.as_deref().unwrap_or_default();
-            let above = &kept[kept.len().saturating_sub(scrollback)..];
-            screen_text(above.iter().chain(&s.lines), s.cols)
+            let above = kept.len().min(scrollback);
+            let read = kept.len().min(above.saturating_add(CONTEXT_ROWS));
+            let rows: Vec<&String> = kept[kept.len() - read..].iter().chain(&s.lines).collect();
+            screen_text(&rows, read - above, s.cols)
         }
-        (None, Some(lines)) => screen_text(lines.iter(), size(rec).0),
+        (None, Some(lines)) => screen_text(&lines.iter().collect::<Vec<_>>(), 0, size(rec).0),
         (None, None) => {
             let (cols, rows) = size(rec);
             terminal_text::render(rec.tail_bytes(), cols, rows)

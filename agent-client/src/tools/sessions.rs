@@ -22,7 +22,7 @@ use heimdall_protocol::WaitingOption;
 use serde_json::{json, Value};
 use tokio::sync::{watch, Mutex};
 
-use super::ended_session::{self, screen_text};
+use super::ended_session::{self, screen_text, CONTEXT_ROWS};
 use super::session_slots::{Slot, Starting};
 use super::{
     choice_arg, given, opt_bool_arg, opt_choice_arg, opt_str_arg, opt_str_list_arg, opt_u64_arg,
@@ -653,14 +653,17 @@ impl SessionTools {
     }
 
     async fn live_screen(&self, id: &str, scrollback: usize) -> ToolResult {
+        // The rows above those shown are read to scrub the top lines whole.
         let req = ScreenRequest {
-            scrollback_lines: scrollback,
+            scrollback_lines: scrollback + CONTEXT_ROWS,
             ..ScreenRequest::default()
         };
         let s = self
             .with_client(id, |c| async move { c.screen(req).await })
             .await?;
-        let body = screen_text(s.scrollback.iter().flatten().chain(&s.lines), s.cols);
+        let above = s.scrollback.as_deref().unwrap_or_default();
+        let rows: Vec<&String> = above.iter().chain(&s.lines).collect();
+        let body = screen_text(&rows, above.len().saturating_sub(scrollback), s.cols);
         Ok(ToolOutput::untrusted(
             format!(
                 "screen of session {id}, {}x{}, cursor at row {} col {}{}",
