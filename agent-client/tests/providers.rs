@@ -649,3 +649,24 @@ async fn json_in_place_of_the_event_stream_is_a_clear_error() {
         "{err}"
     );
 }
+
+/// An HTML page answered with 200 where the event stream should be (a
+/// captive portal, a proxy's error page) is an error saying what came, at
+/// once: not an answer "cut off" before any of it came, asked again.
+#[tokio::test]
+async fn html_in_place_of_the_event_stream_is_a_clear_error_not_retried() {
+    let server = FakeServer::start(vec![Reply::Status {
+        code: 200,
+        headers: vec![("content-type".into(), "text/html; charset=utf-8".into())],
+        body: "<html><head><title>Sign in to the hotel wifi</title></head><body></body></html>"
+            .into(),
+    }])
+    .await;
+    let (result, _) = ask(ProviderKind::Openai, format!("{}/v1", server.url())).await;
+    let err = result.unwrap_err().to_string();
+    assert!(
+        err.contains("text/html") && err.contains("Sign in to the hotel wifi"),
+        "{err}"
+    );
+    assert_eq!(server.requests().len(), 1, "asked again: {err}");
+}

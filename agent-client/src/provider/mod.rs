@@ -293,21 +293,28 @@ impl Provider {
 
 /// The events of a successful response. A JSON body where the stream
 /// should be (a proxy's or server's error answered with 200) is an error
-/// carrying its message, not an empty answer.
+/// carrying its message, not an empty answer; an HTML page (a proxy's or
+/// captive portal's) is an error showing its start, not a stream cut off
+/// before its first event (which would be asked again).
 async fn event_stream(response: reqwest::Response) -> Result<SseStream, ProviderError> {
-    let json = response
+    let content_type = response
         .headers()
         .get(reqwest::header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|ct| ct.trim_start().starts_with("application/json"));
-    if json {
-        let body = response.text().await.unwrap_or_default();
-        return Err(ProviderError::Decode(format!(
-            "JSON instead of an event stream: {}",
-            error_message(&body)
-        )));
-    }
-    Ok(Box::pin(response.bytes_stream().eventsource()))
+        .map(|ct| ct.trim_start().to_ascii_lowercase())
+        .unwrap_or_default();
+    let what = if content_type.starts_with("application/json") {
+        "JSON"
+    } else if content_type.starts_with("text/html") {
+        "text/html"
+    } else {
+        return Ok(Box::pin(response.bytes_stream().eventsource()));
+    };
+    let body = response.text().await.unwrap_or_default();
+    Err(ProviderError::Decode(format!(
+        "{what} instead of an event stream: {}",
+        error_message(&body)
+    )))
 }
 
 /// The next event of a stream, transport and parse errors mapped.

@@ -49,7 +49,8 @@ pub enum Reply {
     /// 200 with the start of an SSE body, then the connection closes
     /// mid-response (no final chunk).
     Dropped(String),
-    /// Another status with headers and a body.
+    /// Another status with headers and a body (of type JSON unless the
+    /// headers say otherwise).
     Status {
         /// HTTP status.
         code: u16,
@@ -169,9 +170,16 @@ async fn serve(
             body,
         }) => {
             let mut text = format!(
-                "HTTP/1.1 {code} Scripted\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n",
+                "HTTP/1.1 {code} Scripted\r\ncontent-length: {}\r\nconnection: close\r\n",
                 body.len()
             );
+            // JSON unless the script names another type.
+            if !headers
+                .iter()
+                .any(|(n, _)| n.eq_ignore_ascii_case("content-type"))
+            {
+                text.push_str("content-type: application/json\r\n");
+            }
             for (n, v) in headers {
                 text.push_str(&format!("{n}: {v}\r\n"));
             }
