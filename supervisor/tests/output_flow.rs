@@ -120,7 +120,7 @@ fn stalled_subscribers_do_not_hold_the_child_and_others_get_every_byte() {
         &["--config", config, "--scrollback-bytes", "65536"],
         &cmd,
     );
-    let (sup, _) = env.pids("flood");
+    let (sup, shell) = env.pids("flood");
     // Stalled: a 1.0 subscriber and a HELLO subscriber that never read.
     let mut stalled_old = Raw::connect(&env.sock("flood"));
     stalled_old.send(0x02, &[]);
@@ -134,7 +134,8 @@ fn stalled_subscribers_do_not_hold_the_child_and_others_get_every_byte() {
     let mut fast_old = Raw::connect(&env.sock("flood"));
     fast_old.send(0x02, &[]);
     let fast_old_thread = std::thread::spawn(move || drain_output(&mut fast_old));
-    // Go.
+    // Go, once the terminal is raw (the key is not echoed).
+    common::wait_for_child_running(shell, &["head", "-c", "1"]);
     let mut ctl = Raw::connect(&env.sock("flood"));
     ctl.send(0x01, b"\n");
     let started = Instant::now();

@@ -282,10 +282,11 @@ pub fn kib_field(text: &str, name: &str) -> u64 {
         .unwrap_or(0)
 }
 
-/// The guardian of supervisor `sup`: its child named `hm-guardian`, once
-/// it exists.
-pub fn guardian_of(sup: i32) -> Option<i32> {
-    let tasks = std::fs::read_dir(format!("/proc/{sup}/task")).ok()?;
+/// The children of process `pid` (of all its threads).
+fn children(pid: i32) -> Vec<i32> {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return Vec::new();
+    };
     tasks
         .flatten()
         .filter_map(|t| std::fs::read_to_string(t.path().join("children")).ok())
@@ -294,10 +295,33 @@ pub fn guardian_of(sup: i32) -> Option<i32> {
                 .filter_map(|p| p.parse::<i32>().ok())
                 .collect::<Vec<_>>()
         })
-        .find(|p| {
-            std::fs::read_to_string(format!("/proc/{p}/comm"))
-                .is_ok_and(|c| c.trim() == "hm-guardian")
-        })
+        .collect()
+}
+
+/// The guardian of supervisor `sup`: its child named `hm-guardian`, once
+/// it exists.
+pub fn guardian_of(sup: i32) -> Option<i32> {
+    children(sup).into_iter().find(|p| {
+        std::fs::read_to_string(format!("/proc/{p}/comm")).is_ok_and(|c| c.trim() == "hm-guardian")
+    })
+}
+
+/// Wait until process `pid` (a session's shell) has a child running
+/// exactly `argv`: the steps of its script before that one have run. In
+/// `stty raw -echo; head -c 1 >/dev/null; …` the terminal is raw once
+/// `head -c 1` runs, so the key that starts the script is not echoed (sent
+/// earlier, on a loaded machine, it was: two bytes of `\r\n` more output).
+pub fn wait_for_child_running(pid: i32, argv: &[&str]) {
+    let want: Vec<u8> = argv
+        .iter()
+        .flat_map(|a| [a.as_bytes(), b"\0"].concat())
+        .collect();
+    poll(&format!("process {pid} to run {argv:?}"), DEADLINE, || {
+        children(pid)
+            .into_iter()
+            .any(|p| std::fs::read(format!("/proc/{p}/cmdline")).is_ok_and(|c| c == want))
+            .then_some(())
+    });
 }
 
 /// A heimdall 1.0 client written from the wire format alone: raw bytes.
