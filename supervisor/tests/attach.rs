@@ -1521,6 +1521,47 @@ fn leaving_the_normal_screen_does_not_leave_the_alternate_one() {
     assert!(tail.contains("exited with code 0"), "{tail:?}");
 }
 
+/// What hm says when it lets the terminal go starts a line of its own
+/// without the bar too: after a program whose output ends mid-line it was
+/// glued to it (`abc[session X exited with code 0]`), and so was
+/// `[detached ...]` to a shell's prompt.
+#[test]
+fn what_hm_says_at_the_end_starts_a_line_without_the_bar() {
+    let env = Env::new();
+    let script = "printf abc; read x; printf 'def'";
+    let mut t = Term::spawn(
+        &env,
+        &[
+            "run",
+            "--no-status-bar",
+            "--id",
+            "mid",
+            "--",
+            "sh",
+            "-c",
+            script,
+        ],
+        80,
+        24,
+    );
+    t.wait_text("abc");
+    t.type_bytes(&[0x1c]);
+    assert_eq!(t.wait_exit(), Some(0), "{}", t.text());
+    let rows = t.rows_text();
+    assert!(rows.iter().any(|r| r == "abc"), "{rows:#?}");
+    assert!(rows.iter().any(|r| r.starts_with("[detached")), "{rows:#?}");
+    let mut t = Term::spawn(&env, &["attach", "--no-status-bar", "mid"], 80, 24);
+    t.wait_text("abc");
+    t.type_bytes(b"\r");
+    assert_eq!(t.wait_exit(), Some(0), "{}", t.text());
+    let rows = t.rows_text();
+    assert!(rows.iter().any(|r| r == "def"), "{rows:#?}");
+    assert!(
+        rows.iter().any(|r| r.starts_with("[session mid exited")),
+        "{rows:#?}"
+    );
+}
+
 /// Write `bytes` to the terminal as a paste: as fast as the terminal takes
 /// them, reading what the client draws meanwhile. False if `deadline`
 /// passed first.

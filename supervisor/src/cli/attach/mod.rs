@@ -407,6 +407,7 @@ pub fn attach(common: &Common, id: &str, opts: AttachOptions) -> anyhow::Result<
             stream: Stream::new(),
             queries: Default::default(),
             alt_screen: Default::default(),
+            at_line_start: true,
             repaints: true,
             pipe_run: opts.stream_without_terminal && !interactive,
             kill_bound: super::kill::kill_bound(cfg.kill_grace_ms),
@@ -420,6 +421,10 @@ pub fn attach(common: &Common, id: &str, opts: AttachOptions) -> anyhow::Result<
         if interactive {
             let alternate = attached.view.is_some() || attached.alt_screen.on();
             let _ = write_stdout(&modes::leave(alternate));
+            if !alternate && !attached.at_line_start {
+                // What hm says next starts a line of its own.
+                let _ = write_stdout(b"\r\n");
+            }
             // The program ended: leave its last screen on the terminal, as if
             // it had run there (`hm run -- make` shows make's last lines).
             if let (Ok(End::Exited(_)), Some(v)) = (&result, &attached.view) {
@@ -528,6 +533,9 @@ struct Attached {
     /// Whether the output passed as it is left the terminal on the
     /// alternate screen.
     alt_screen: alt_screen::AltScreen,
+    /// Whether the output passed as it is left the cursor at the start of
+    /// a line (else what hm says at the end starts one of its own).
+    at_line_start: bool,
     /// Whether the session can repaint (it has a screen model and runs).
     repaints: bool,
     /// `hm run` without a terminal (`hm run -- make | tee log`, CI): it
@@ -682,6 +690,7 @@ impl Attached {
                             // queries: a terminal must not answer again.
                             None => match write_stdout(&if self.interactive {
                                 self.alt_screen.feed(shown);
+                                self.at_line_start = shown.ends_with(b"\n");
                                 self.queries.strip(shown)
                             } else {
                                 std::borrow::Cow::Borrowed(shown)
@@ -1037,6 +1046,7 @@ impl Attached {
                 }
                 out.extend_from_slice(redraw.as_bytes());
                 self.alt_screen.set(resp.alternate_screen);
+                self.at_line_start = resp.cursor.col == 0;
                 self.painted = true;
                 write_stdout(&out)
             }
