@@ -1472,6 +1472,21 @@ fn modes_a_program_left_on_are_reset_on_detach_and_on_exit() {
     assert!(left.is_empty(), "not reset on exit: {left:?}");
 }
 
+/// `hm run --no-status-bar --id ID -- sh -c SCRIPT` at an 80x24 terminal.
+fn run_sh_without_bar(env: &Env, id: &str, script: &str) -> Term {
+    let args = [
+        "run",
+        "--no-status-bar",
+        "--id",
+        id,
+        "--",
+        "sh",
+        "-c",
+        script,
+    ];
+    Term::spawn(env, &args, 80, 24)
+}
+
 /// Leaving the terminal (exit or detach) without the bar leaves the
 /// alternate screen only if the program's output is on it: `ESC[?1049l` on
 /// the normal screen moves tmux's cursor to where the last `ESC[?1049h` of
@@ -1481,21 +1496,7 @@ fn modes_a_program_left_on_are_reset_on_detach_and_on_exit() {
 fn leaving_the_normal_screen_does_not_leave_the_alternate_one() {
     let env = Env::new();
     let script = "echo ready; read x; printf '\\033[?1049hin-alt\\n'; read x; printf '\\033[?1049l'; echo bye";
-    let mut t = Term::spawn(
-        &env,
-        &[
-            "run",
-            "--no-status-bar",
-            "--id",
-            "alt",
-            "--",
-            "sh",
-            "-c",
-            script,
-        ],
-        80,
-        24,
-    );
+    let mut t = run_sh_without_bar(&env, "alt", script);
     t.wait_text("ready");
     t.type_bytes(b"\r");
     t.wait_text("in-alt");
@@ -1529,21 +1530,7 @@ fn leaving_the_normal_screen_does_not_leave_the_alternate_one() {
 fn what_hm_says_at_the_end_starts_a_line_without_the_bar() {
     let env = Env::new();
     let script = "printf abc; read x; printf 'def'";
-    let mut t = Term::spawn(
-        &env,
-        &[
-            "run",
-            "--no-status-bar",
-            "--id",
-            "mid",
-            "--",
-            "sh",
-            "-c",
-            script,
-        ],
-        80,
-        24,
-    );
+    let mut t = run_sh_without_bar(&env, "mid", script);
     t.wait_text("abc");
     t.type_bytes(&[0x1c]);
     assert_eq!(t.wait_exit(), Some(0), "{}", t.text());
