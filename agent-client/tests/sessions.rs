@@ -839,15 +839,14 @@ impl Drop for Gate {
     }
 }
 
-/// Starts in one turn do not take turns: a start held up (its `hm start`
-/// waits at a gate) does not hold up another, which answers meanwhile;
-/// the held one goes on once the gate opens. Both were counted under the
-/// cap (2) all along.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_slow_start_does_not_hold_up_another() {
+/// Session tools (cap 2) whose `hm` makes a start of session `slow` wait
+/// at a gate first: the gate, the file that says a start has come to it,
+/// the tools, and the directory the gate lives in (kept while they run).
+fn gated_tools(
+    sessions: &Sessions,
+    slow: &str,
+) -> (Gate, std::path::PathBuf, SessionTools, tempfile::TempDir) {
     use std::os::unix::fs::PermissionsExt;
-    let sessions = Sessions::new();
-    let (slow, quick) = (unique("agent-slow"), unique("agent-quick"));
     let wrap = tempfile::tempdir().unwrap();
     let (fifo, entered) = (wrap.path().join("gate"), wrap.path().join("entered"));
     nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::S_IRWXU).expect("mkfifo");
@@ -872,14 +871,11 @@ async fn a_slow_start_does_not_hold_up_another() {
         2,
         std::env::temp_dir(),
     );
-    let limit = Duration::from_secs(30);
-    let held = tokio::spawn({
-        let (tools, slow) = (tools.clone(), slow.clone());
-        async move {
-            let args = json!({"command": "cat", "id": slow});
-            call(&tools, "session_start", args, limit).await
-        }
-    });
+    (gate, entered, tools, wrap)
+}
+
+/// Wait until a start has come to the gate (`entered` exists).
+async fn until_entered(entered: &std::path::Path) {
     let gone = tokio::time::Instant::now() + DEADLINE;
     while !entered.exists() {
         assert!(
@@ -888,6 +884,26 @@ async fn a_slow_start_does_not_hold_up_another() {
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+}
+
+/// Starts in one turn do not take turns: a start held up (its `hm start`
+/// waits at a gate) does not hold up another, which answers meanwhile;
+/// the held one goes on once the gate opens. Both were counted under the
+/// cap (2) all along.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_start_does_not_hold_up_another() {
+    let sessions = Sessions::new();
+    let (slow, quick) = (unique("agent-slow"), unique("agent-quick"));
+    let (gate, entered, tools, _wrap) = gated_tools(&sessions, &slow);
+    let limit = Duration::from_secs(30);
+    let held = tokio::spawn({
+        let (tools, slow) = (tools.clone(), slow.clone());
+        async move {
+            let args = json!({"command": "cat", "id": slow});
+            call(&tools, "session_start", args, limit).await
+        }
+    });
+    until_entered(&entered).await;
     let args = json!({"command": "cat", "id": quick});
     let quick_start = tokio::time::timeout(
         Duration::from_secs(20),
@@ -909,6 +925,34 @@ async fn a_slow_start_does_not_hold_up_another() {
     both.sort();
     assert_eq!(running, both);
     assert_eq!(tools.cleanup(Duration::from_secs(15)).await.len(), 2);
+}
+
+/// A start cancelled while `hm start` runs (Ctrl-C, SIGTERM, a turn cut
+/// off) still counts its session among the agent's once it is up, and the
+/// agent's end waits for it: the session is ended with the others, not
+/// left running unknown to the agent.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_start_cancelled_midway_is_still_the_agents_session() {
+    let sessions = Sessions::new();
+    let slow = unique("agent-cancelled");
+    let (gate, entered, tools, _wrap) = gated_tools(&sessions, &slow);
+    let args = json!({"command": "cat", "id": slow});
+    let call = tokio::time::timeout(
+        DEADLINE,
+        tools
+            .call("session_start", &args, DEADLINE)
+            .expect("a session tool"),
+    );
+    tokio::select! {
+        _ = call => panic!("the start answered before the gate opened"),
+        _ = until_entered(&entered) => {}
+    }
+    // The call is dropped (cancelled); the start goes on once the gate opens.
+    gate.open();
+    let ended = tools.cleanup(Duration::from_secs(15)).await;
+    assert_eq!(ended, [slow.as_str()], "the agent's end did not end it");
+    let running = SocketDir::new(sessions.path()).running().expect("list");
+    assert!(running.is_empty(), "left running: {running:?}");
 }
 
 /// At the end the agent kills only the sessions whose program still runs:

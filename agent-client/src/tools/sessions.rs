@@ -101,6 +101,9 @@ pub struct SessionTools {
 
 type ToolResult = Result<ToolOutput, String>;
 
+/// How long [`SessionTools::cleanup`] waits for starts in progress.
+const START_WAIT: Duration = Duration::from_secs(30);
+
 fn client_error(id: &str, e: ClientError) -> String {
     match e {
         ClientError::SessionEnded { code } => format!(
@@ -233,10 +236,23 @@ impl SessionTools {
             .is_ok_and(|e| matches!(e.liveness, Liveness::Live(_)))
     }
 
-    /// Kill every session the agent started whose program still runs and
-    /// wait (up to `grace`) for each to end. Returns the ids killed (not
+    /// Kill every session the agent started whose program still runs
+    /// (once the starts in progress have counted theirs, waiting up to
+    /// [`START_WAIT`]) and wait (up to `grace`) for each to end. Returns the ids killed (not
     /// those that had ended by themselves, their supervisor still there).
     pub async fn cleanup(&self, grace: Duration) -> Vec<String> {
+        // Starts still in progress (their calls cancelled) first count
+        // their sessions.
+        let deadline = tokio::time::Instant::now() + START_WAIT;
+        loop {
+            let given_back = self.starting.given_back();
+            if self.starting.held() == 0 {
+                break;
+            }
+            if tokio::time::timeout_at(deadline, given_back).await.is_err() {
+                break;
+            }
+        }
         let ids = self.owned_running().await;
         let mut killed = Vec::new();
         for id in ids {
@@ -487,25 +503,32 @@ impl SessionTools {
         // A place under the cap, held until the new session is counted (the
         // tool calls of a turn run concurrently).
         let (slot, reaped) = self.take_slot().await?;
-        let started = self
-            .launcher
-            .start(&StartOptions {
+        // A task of its own: a call cancelled while `hm start` runs (Ctrl-C,
+        // SIGTERM) still counts the session it starts among the agent's,
+        // and [`SessionTools::cleanup`] waits for it.
+        let launch = tokio::spawn({
+            let (launcher, state) = (self.launcher.clone(), self.state.clone());
+            let opts = StartOptions {
                 id,
                 command: argv.into_iter().map(Into::into).collect(),
                 cwd: Some(cwd),
                 env,
                 ..StartOptions::default()
-            })
+            };
+            async move {
+                let started = launcher.start(&opts).await.map_err(|e| e.to_string())?;
+                let mut st = state.lock().await;
+                st.owned.push(Owned {
+                    id: started.id.clone(),
+                    last_used: Instant::now(),
+                });
+                drop(slot);
+                Ok::<_, String>(started)
+            }
+        });
+        let started = launch
             .await
-            .map_err(|e| e.to_string())?;
-        {
-            let mut st = self.state.lock().await;
-            st.owned.push(Owned {
-                id: started.id.clone(),
-                last_used: Instant::now(),
-            });
-            drop(slot);
-        }
+            .map_err(|e| format!("the start failed: {e}"))??;
         let pid = started
             .pid
             .map(|p| format!(" (pid {p})"))
