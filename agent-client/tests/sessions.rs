@@ -1558,3 +1558,47 @@ async fn a_submit_answered_by_the_exit_says_the_program_exited() {
     .await;
     assert!(!err && text.contains("then its program exited"), "{text}");
 }
+
+/// A token the program writes in two pieces, with a read between them,
+/// reaches the model scrubbed: the read keeps the unfinished word for the
+/// next one, which gets it whole (each half leaked, too short for the
+/// scrubber on its own).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_secret_written_in_two_pieces_is_read_whole_and_scrubbed() {
+    use heimdall_agent::scrub::scrub;
+    let sessions = Sessions::new();
+    let tools = session_tools(&sessions, 4);
+    let id = unique("agent-halves");
+    start(
+        &tools,
+        &id,
+        "stty -echo; printf 'key ghp_A1b2C3d4E5A1b2'; read x; \
+         printf 'C3d4E5A1b2C3d4E5zyxwvu\\n'; sleep 600",
+    )
+    .await;
+    let first_half = json!({"id": id, "until": "regex", "pattern": "ghp_A1b2", "timeout_secs": 20});
+    let (err, text) = call_full(&tools, "session_wait", first_half).await;
+    assert!(!err, "{text}");
+    let (err, first) = call_full(&tools, "session_read", json!({"id": id})).await;
+    assert!(!err, "{first}");
+    let first = scrub(&first).into_owned();
+    assert!(first.contains("key"), "{first}");
+    assert!(
+        !first.contains("A1b2C3d4"),
+        "the first half leaked: {first}"
+    );
+
+    let (err, text) = call_full(&tools, "session_send", json!({"id": id, "text": "\r"})).await;
+    assert!(!err, "{text}");
+    let rest = json!({"id": id, "until": "regex", "pattern": "zyxwvu", "timeout_secs": 20});
+    let (err, text) = call_full(&tools, "session_wait", rest).await;
+    assert!(!err, "{text}");
+    let (err, second) = call_full(&tools, "session_read", json!({"id": id})).await;
+    assert!(!err, "{second}");
+    let second = scrub(&second).into_owned();
+    assert!(second.contains("[REDACTED:github-token]"), "{second}");
+    assert!(
+        !second.contains("zyxwvu"),
+        "the second half leaked: {second}"
+    );
+}

@@ -748,6 +748,7 @@ impl SessionTools {
             from = end - MAX_READ_BYTES;
         }
         let mut bytes = Vec::new();
+        let mut exited = false;
         if from < end {
             // A connection of its own: one output stream per connection.
             let reader = self
@@ -776,6 +777,7 @@ impl SessionTools {
                         }
                         OutputItem::Exit { code } => {
                             notes.push(format!("the program exited with code {code}"));
+                            exited = true;
                             return false;
                         }
                     }
@@ -792,6 +794,17 @@ impl SessionTools {
                 }
                 Ok(false) => {}
             }
+        }
+        // A token the program is still writing (its first half came, the
+        // rest will) is kept for the next read, which then gets it whole:
+        // the scrubber knows a secret only whole.
+        let held = if exited { 0 } else { unfinished_word(&bytes) };
+        bytes.truncate(bytes.len() - held);
+        let end = end - held as u64;
+        if held > 0 {
+            notes.push(format!(
+                "the last {held} bytes, a word the program has not finished, come with the next read"
+            ));
         }
         self.state
             .lock()
@@ -1076,6 +1089,25 @@ impl SessionTools {
     }
 }
 
+/// How many bytes at the end of `output` are a word the program may still
+/// be writing: a run of at least [`UNFINISHED_MIN`] token characters (what
+/// keys and tokens are made of) not yet ended by a space, a line end or
+/// anything else, at most [`UNFINISHED_MAX`] (longer, it is no token).
+fn unfinished_word(output: &[u8]) -> usize {
+    let token = |b: &u8| b.is_ascii_alphanumeric() || b"_-.+/=".contains(b);
+    let run = output.iter().rev().take_while(|b| token(b)).count();
+    if (UNFINISHED_MIN..=UNFINISHED_MAX).contains(&run) {
+        run
+    } else {
+        0
+    }
+}
+
+/// The shortest unfinished word session_read keeps for the next read.
+const UNFINISHED_MIN: usize = 8;
+/// The longest.
+const UNFINISHED_MAX: usize = 512;
+
 /// The values of session_wait's `until`.
 const UNTIL: [&str; 4] = ["idle", "regex", "state", "exit"];
 
@@ -1171,7 +1203,7 @@ impl ToolSet for SessionTools {
             ),
             spec(
                 "session_read",
-                "New output since an offset (default: since your last read), as the terminal shows it at the session's size: lines redrawn with carriage returns or cursor moves once, in their last state; lines that scrolled off kept; wrapped lines whole; colours dropped. Returns the next offset. Once the session has ended: what its exit record keeps (the last 4 KiB of output).",
+                "New output since an offset (default: since your last read), as the terminal shows it at the session's size: lines redrawn with carriage returns or cursor moves once, in their last state; lines that scrolled off kept; wrapped lines whole; colours dropped; a word not yet finished at the end comes with the next read. Returns the next offset. Once the session has ended: what its exit record keeps (the last 4 KiB of output).",
                 json!({"id": id_param(), "offset": {"type": "integer", "description": "Output offset to read from"}}),
                 &["id"],
             ),
