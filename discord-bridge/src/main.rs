@@ -90,11 +90,20 @@ async fn run(cli: Cli) -> Result<()> {
         .await
         .context("cannot set up the Discord client")?;
     let shards = client.shard_manager.clone();
+    // Ctrl-C, or SIGTERM as a service manager stops it: the gateway is
+    // closed, so Discord shows the bot gone at once.
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .context("SIGTERM handler")?;
     tokio::spawn(async move {
-        if tokio::signal::ctrl_c().await.is_ok() {
-            tracing::info!("stopping");
-            shards.shutdown_all().await;
-        }
+        let by = tokio::select! {
+            r = tokio::signal::ctrl_c() => match r {
+                Ok(()) => "Ctrl-C",
+                Err(_) => return,
+            },
+            _ = term.recv() => "SIGTERM",
+        };
+        tracing::info!("stopping ({by})");
+        shards.shutdown_all().await;
     });
     client.start().await.context("Discord gateway")?;
     Ok(())

@@ -1379,3 +1379,35 @@ async fn a_wrapped_secret_whose_start_scrolled_off_is_scrubbed() {
     assert_eq!(leaked(&everything_posted(&discord)), None);
     drop(bridge);
 }
+
+/// SIGTERM, as a service manager stops the bridge, closes the gateway and
+/// exits 0 as Ctrl-C does (it died of the signal, the bot showing online
+/// until Discord's heartbeat timed out).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_stops_the_bridge_as_ctrl_c_does() {
+    let discord = FakeDiscord::start().await.unwrap();
+    let mut bridge = Bridge::start(&discord).await;
+    let sent = Command::new("kill")
+        .args(["-TERM", &bridge.child.id().to_string()])
+        .status()
+        .expect("run kill");
+    assert!(sent.success());
+    let deadline = std::time::Instant::now() + WAIT;
+    let status = loop {
+        if let Some(status) = bridge.child.try_wait().expect("wait") {
+            break status;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "still running after SIGTERM: {}",
+            bridge.log()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert_eq!(status.code(), Some(0), "{status:?}: {}", bridge.log());
+    assert!(
+        bridge.log().contains("stopping (SIGTERM)"),
+        "{}",
+        bridge.log()
+    );
+}
