@@ -3,7 +3,8 @@
 //!
 //! - drain throughput of a child writing 256 MiB (`HM_BENCH_MIB` to change),
 //!   with 1 and 8 subscribers, as MB/s and as a ratio to the raw pty, and the
-//!   bytes each subscriber received;
+//!   bytes each subscriber received, beside two fan-outs to 8 readers without
+//!   hm (a relay into 8 sockets, and a shared-memory ring);
 //! - keystroke echo latency through `cat`, p50/p99 over 2,000 round trips;
 //! - supervisor RSS idle, and its peak during the flood with a stalled subscriber;
 //! - start-to-socket-ready time of `hm start`;
@@ -167,6 +168,199 @@ fn relay_drain(bytes: u64, subs: usize) -> (Vec<u64>, f64) {
     }
     drop(tx);
     writer.join().expect("relay writer");
+    let got = readers.into_iter().map(|r| r.join().unwrap_or(0)).collect();
+    let secs = t.elapsed().as_secs_f64();
+    let _ = pty.child.wait();
+    (got, secs)
+}
+
+/// Bytes of the shared-memory ring of `ring_drain`.
+const RING_BYTES: usize = 4 << 20;
+
+/// The ring `ring_drain` shares between its writer and its readers, as a
+/// shared-memory fan-out would share one mapping between a supervisor and
+/// its subscribers: one copy of the output, a write position, each reader's
+/// read position, and futex words to sleep on.
+struct SharedRing {
+    /// RING_BYTES bytes, read and written through raw pointers only.
+    data: *mut u8,
+    written: std::sync::atomic::AtomicU64,
+    read: Vec<std::sync::atomic::AtomicU64>,
+    done: std::sync::atomic::AtomicBool,
+    /// Bumped whenever `written` moves or `done` is set; readers sleep on it.
+    written_seq: std::sync::atomic::AtomicU32,
+    sleeping_readers: std::sync::atomic::AtomicU32,
+    /// Bumped whenever a reader moves while the writer waits for room.
+    read_seq: std::sync::atomic::AtomicU32,
+    writer_waits: std::sync::atomic::AtomicBool,
+}
+
+// SAFETY: the writer only writes bytes no reader can be reading (beyond
+// every reader's position, within RING_BYTES of the slowest), published by
+// the release store of `written`; readers only read below it.
+unsafe impl Sync for SharedRing {}
+// SAFETY: as for Sync; the allocation is freed only on drop.
+unsafe impl Send for SharedRing {}
+
+impl Drop for SharedRing {
+    fn drop(&mut self) {
+        // SAFETY: `data` came from `Box::into_raw` of RING_BYTES bytes and
+        // no thread uses it any more.
+        drop(unsafe { Box::from_raw(std::ptr::slice_from_raw_parts_mut(self.data, RING_BYTES)) });
+    }
+}
+
+fn futex_wait(word: &std::sync::atomic::AtomicU32, seen: u32) {
+    // SAFETY: a futex wait on a live, aligned u32; returns at once if the
+    // word no longer holds `seen`.
+    unsafe {
+        libc::syscall(
+            libc::SYS_futex,
+            word.as_ptr(),
+            libc::FUTEX_WAIT | libc::FUTEX_PRIVATE_FLAG,
+            seen,
+            std::ptr::null::<libc::timespec>(),
+        )
+    };
+}
+
+fn futex_wake_all(word: &std::sync::atomic::AtomicU32) {
+    // SAFETY: a futex wake on a live, aligned u32.
+    unsafe {
+        libc::syscall(
+            libc::SYS_futex,
+            word.as_ptr(),
+            libc::FUTEX_WAKE | libc::FUTEX_PRIVATE_FLAG,
+            i32::MAX,
+        )
+    };
+}
+
+/// The floor of a shared-memory fan-out (which `hm` does not have; the
+/// socket fan-out is measured against it to tell what such a protocol
+/// extension could gain): one thread reads the pty (non-blocking, polling
+/// when it is empty, as `hm`'s flood thread does) straight into a 4 MiB
+/// ring and wakes the sleeping readers every 64 KiB or when the pty runs
+/// dry; `subs` reader threads copy what is new into buffers of their own,
+/// as a subscriber reading a socket does, and never lose a byte: the writer
+/// waits for the slowest. Bytes per reader and seconds.
+fn ring_drain(bytes: u64, subs: usize) -> (Vec<u64>, f64) {
+    use std::sync::atomic::Ordering::{Acquire, Release, SeqCst};
+    use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64};
+    let mut pty = raw_spawn(&flood_script(bytes));
+    let ring = std::sync::Arc::new(SharedRing {
+        data: Box::into_raw(vec![0u8; RING_BYTES].into_boxed_slice()).cast(),
+        written: AtomicU64::new(0),
+        read: (0..subs).map(|_| AtomicU64::new(0)).collect(),
+        done: AtomicBool::new(false),
+        written_seq: AtomicU32::new(0),
+        sleeping_readers: AtomicU32::new(0),
+        read_seq: AtomicU32::new(0),
+        writer_waits: AtomicBool::new(false),
+    });
+    let readers: Vec<_> = (0..subs)
+        .map(|me| {
+            let ring = ring.clone();
+            std::thread::spawn(move || {
+                let mut copy = vec![0u8; 256 * 1024];
+                let mut at = 0u64;
+                loop {
+                    let seq = ring.written_seq.load(Acquire);
+                    let written = ring.written.load(Acquire);
+                    if written > at {
+                        while at < written {
+                            let off = (at as usize) % RING_BYTES;
+                            let n = ((written - at) as usize)
+                                .min(RING_BYTES - off)
+                                .min(copy.len());
+                            // SAFETY: [off, off + n) lies below `written`
+                            // and within the ring; the writer does not
+                            // touch it until this reader's position passes.
+                            let new = unsafe { std::slice::from_raw_parts(ring.data.add(off), n) };
+                            copy[..n].copy_from_slice(new);
+                            at += n as u64;
+                        }
+                        ring.read[me].store(at, Release);
+                        if ring.writer_waits.load(SeqCst) {
+                            ring.read_seq.fetch_add(1, SeqCst);
+                            futex_wake_all(&ring.read_seq);
+                        }
+                        continue;
+                    }
+                    if ring.done.load(Acquire) && ring.written.load(Acquire) == at {
+                        return at;
+                    }
+                    ring.sleeping_readers.fetch_add(1, SeqCst);
+                    if ring.written.load(SeqCst) == at && !ring.done.load(SeqCst) {
+                        futex_wait(&ring.written_seq, seq);
+                    }
+                    ring.sleeping_readers.fetch_sub(1, SeqCst);
+                }
+            })
+        })
+        .collect();
+    let wake_readers = |ring: &SharedRing| {
+        ring.written_seq.fetch_add(1, SeqCst);
+        if ring.sleeping_readers.load(SeqCst) > 0 {
+            futex_wake_all(&ring.written_seq);
+        }
+    };
+    let master = pty.master.as_raw_fd();
+    // SAFETY: flags of a descriptor this function owns.
+    unsafe {
+        let flags = libc::fcntl(master, libc::F_GETFL);
+        libc::fcntl(master, libc::F_SETFL, flags | libc::O_NONBLOCK);
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    let t = Instant::now();
+    write_fd(&pty.master, b"\n");
+    let slowest = |ring: &SharedRing| ring.read.iter().map(|r| r.load(SeqCst)).min();
+    let (mut written, mut announced) = (0u64, 0u64);
+    loop {
+        let room = RING_BYTES as u64 - (written - slowest(&ring).unwrap_or(written));
+        if room == 0 {
+            wake_readers(&ring);
+            announced = written;
+            let seq = ring.read_seq.load(SeqCst);
+            ring.writer_waits.store(true, SeqCst);
+            if slowest(&ring).is_some_and(|s| written - s == RING_BYTES as u64) {
+                futex_wait(&ring.read_seq, seq);
+            }
+            ring.writer_waits.store(false, SeqCst);
+            continue;
+        }
+        let off = (written as usize) % RING_BYTES;
+        let n = (room as usize).min(RING_BYTES - off);
+        // SAFETY: [off, off + n) is room no reader is reading (every
+        // reader's position is within RING_BYTES - room behind `written`).
+        let got = unsafe { libc::read(master, ring.data.add(off).cast(), n) };
+        if got > 0 {
+            written += got as u64;
+            ring.written.store(written, Release);
+            if written - announced >= 64 * 1024 {
+                wake_readers(&ring);
+                announced = written;
+            }
+        } else if got < 0
+            && std::io::Error::last_os_error().kind() == std::io::ErrorKind::WouldBlock
+        {
+            if written > announced {
+                wake_readers(&ring);
+                announced = written;
+            }
+            let mut pfd = libc::pollfd {
+                fd: master,
+                events: libc::POLLIN,
+                revents: 0,
+            };
+            // SAFETY: one valid pollfd.
+            unsafe { libc::poll(&mut pfd, 1, -1) };
+        } else {
+            break;
+        }
+    }
+    ring.done.store(true, SeqCst);
+    wake_readers(&ring);
     let got = readers.into_iter().map(|r| r.join().unwrap_or(0)).collect();
     let secs = t.elapsed().as_secs_f64();
     let _ = pty.child.wait();
@@ -578,6 +772,7 @@ fn throughput(dir: &Path, tmux_dir: &Path, mib: u64, bytes: u64) {
     let mut eight_runs = Vec::new();
     let mut plain_runs = Vec::new();
     let mut relay_runs = Vec::new();
+    let mut ring_runs = Vec::new();
     for round in 0..ROUNDS {
         let (raw_bytes, raw_secs) = raw_drain(bytes);
         assert_eq!(raw_bytes, bytes, "raw drain lost bytes");
@@ -597,6 +792,8 @@ fn throughput(dir: &Path, tmux_dir: &Path, mib: u64, bytes: u64) {
         plain_runs.push((mbps(bytes, secs), got));
         let (got, secs) = relay_drain(bytes, 8);
         relay_runs.push((mbps(bytes, secs), got));
+        let (got, secs) = ring_drain(bytes, 8);
+        ring_runs.push((mbps(bytes, secs), got));
     }
     let best = |runs: &[(f64, Vec<u64>)]| {
         runs.iter()
@@ -609,6 +806,7 @@ fn throughput(dir: &Path, tmux_dir: &Path, mib: u64, bytes: u64) {
     let (eight_mbps, eight) = best(&eight_runs);
     let (plain_mbps, plain) = best(&plain_runs);
     let (relay_mbps, relay) = best(&relay_runs);
+    let (ring_mbps, ring) = best(&ring_runs);
     let tmux = tmux_drain(tmux_dir, bytes);
 
     println!("Drain of {mib} MiB of text lines (`yes … | head -c`), pty in raw mode, best of {ROUNDS} interleaved runs:");
@@ -655,6 +853,12 @@ fn throughput(dir: &Path, tmux_dir: &Path, mib: u64, bytes: u64) {
         relay_mbps,
         &relay,
         &relay_runs,
+    );
+    row(
+        "no hm: a bare relay through a shared-memory ring to 8 readers",
+        ring_mbps,
+        &ring,
+        &ring_runs,
     );
     match tmux {
         Some(secs) => println!(
