@@ -8,6 +8,11 @@ use std::sync::OnceLock;
 
 use regex::Regex;
 
+mod unfinished;
+
+use unfinished::mask_at_cursor;
+pub use unfinished::{unfinished_secret, Cursor, UNFINISHED_MAX, UNFINISHED_MIN};
+
 /// One kind of secret and how to find it.
 struct Rule {
     kind: &'static str,
@@ -148,25 +153,35 @@ fn scrub_with(text: &str, keep_lines: bool) -> Cow<'_, str> {
 /// lines are scrubbed together, so a private key shown over several lines
 /// is redacted whole: its first line shows the redaction, the others are
 /// left blank.
-pub fn scrub_rows<S: AsRef<str>>(rows: &[S], cols: usize) -> Vec<String> {
+///
+/// With the `cursor`, a secret the program is still writing is masked too
+/// (see [`unfinished_secret`]): the word that ends at the cursor, on its
+/// row or wrapped from the rows before, when it has the look of a secret's
+/// beginning, shows as `[REDACTED:unfinished]` until it is finished (the
+/// cursor moved away or a character that ends it followed); its first part
+/// alone is too short for the patterns.
+pub fn scrub_rows<S: AsRef<str>>(rows: &[S], cols: usize, cursor: Option<Cursor>) -> Vec<String> {
     let fills = |row: &str| cols > 0 && row.chars().count() >= cols;
-    // The lines the rows show: (first row, last row, text).
-    let mut lines: Vec<(usize, usize, String)> = Vec::new();
+    // The lines the rows show: (first row, last row, text, text to scrub).
+    let mut lines: Vec<(usize, usize, String, String)> = Vec::new();
     let mut start = 0;
     while start < rows.len() {
         let mut end = start;
         while end + 1 < rows.len() && fills(rows[end].as_ref()) {
             end += 1;
         }
-        let line = rows[start..=end].iter().map(AsRef::as_ref).collect();
-        lines.push((start, end, line));
+        let line: String = rows[start..=end].iter().map(AsRef::as_ref).collect();
+        let masked = cursor
+            .and_then(|c| mask_at_cursor(&rows[start..=end], c.row.checked_sub(start)?, c.col))
+            .unwrap_or_else(|| line.clone());
+        lines.push((start, end, line, masked));
         start = end + 1;
     }
     // Scrubbed together, so a secret of several lines (a private key) is
     // found whole; each line keeps its place.
     let text = lines
         .iter()
-        .map(|(_, _, l)| l.as_str())
+        .map(|(_, _, _, m)| m.as_str())
         .collect::<Vec<_>>()
         .join("\n");
     let clean = scrub_with(&text, true);
@@ -176,12 +191,12 @@ pub fn scrub_rows<S: AsRef<str>>(rows: &[S], cols: usize) -> Vec<String> {
         cleaned = Vec::new();
     }
     let mut out = Vec::with_capacity(rows.len());
-    for (i, (start, end, line)) in lines.iter().enumerate() {
+    for (i, (start, end, line, masked)) in lines.iter().enumerate() {
         let alone;
         let clean = match cleaned.get(i) {
             Some(c) => *c,
             None => {
-                alone = scrub(line);
+                alone = scrub(masked);
                 &alone
             }
         };
@@ -205,8 +220,13 @@ pub fn scrub_rows<S: AsRef<str>>(rows: &[S], cols: usize) -> Vec<String> {
 /// (rows that scrolled off above them) read only so that a line at their
 /// top is scrubbed from its start: a secret whose first rows are above is
 /// found too. Returns the rows from `shown` on.
-pub fn scrub_rows_below<S: AsRef<str>>(rows: &[S], shown: usize, cols: usize) -> Vec<String> {
-    let mut out = scrub_rows(rows, cols);
+pub fn scrub_rows_below<S: AsRef<str>>(
+    rows: &[S],
+    shown: usize,
+    cols: usize,
+    cursor: Option<Cursor>,
+) -> Vec<String> {
+    let mut out = scrub_rows(rows, cols, cursor);
     out.drain(..shown.min(out.len()));
     out
 }
@@ -292,7 +312,7 @@ mod tests {
         let first = format!("{} {}", "0".repeat(30), &token[..9]);
         let rows = [first.as_str(), &token[9..], "", "next line"];
         assert_eq!(first.chars().count(), 40);
-        let out = super::scrub_rows(&rows, 40);
+        let out = super::scrub_rows(&rows, 40, None);
         let text = out.join("\n");
         assert!(!text.contains("abcdefg"), "{text}");
         assert!(!text.contains("0123456789"), "{text}");
@@ -307,7 +327,7 @@ mod tests {
         );
         // Rows without a secret come back unchanged, full ones included.
         let plain = ["x".repeat(40), "y".repeat(40), "z".into()];
-        assert_eq!(super::scrub_rows(&plain, 40), plain);
+        assert_eq!(super::scrub_rows(&plain, 40, None), plain);
     }
 
     #[test]
@@ -322,7 +342,7 @@ mod tests {
             "$",
         ];
         assert_eq!(
-            super::scrub_rows(&rows, 80),
+            super::scrub_rows(&rows, 80, None),
             ["$ cat key", "[REDACTED:private-key]", "", "", "", "$"]
         );
         // Its rows wrapped (a terminal 40 wide): still whole, in place.
@@ -333,7 +353,7 @@ mod tests {
                 [&r[..cut], &r[cut..]].into_iter().filter(|p| !p.is_empty())
             })
             .collect();
-        let out = super::scrub_rows(&narrow, 40);
+        let out = super::scrub_rows(&narrow, 40, None);
         assert_eq!(out.len(), narrow.len());
         assert!(!out.join("\n").contains(&body[..20]), "{out:?}");
         assert!(!out.join("\n").contains(&body[40..]), "{out:?}");

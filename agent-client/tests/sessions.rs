@@ -19,7 +19,7 @@ use heimdall_agent::conversation::ToolCall;
 use heimdall_agent::provider::{Provider, ProviderKind, ProviderSettings, RetryPolicy};
 use heimdall_agent::tools::sessions::SessionTools;
 use heimdall_agent::tools::{ToolOutput, ToolSet, Toolbox};
-use heimdall_client::{ClientBuilder, Launcher, SocketDir};
+use heimdall_client::{ClientBuilder, Launcher, ScreenRequest, SocketDir};
 use serde_json::{json, Value};
 use tokio_util::sync::CancellationToken;
 
@@ -1601,4 +1601,93 @@ async fn a_secret_written_in_two_pieces_is_read_whole_and_scrubbed() {
         !second.contains("zyxwvu"),
         "the second half leaked: {second}"
     );
+}
+
+/// Poll session `id`'s screen through the client library (not the tools)
+/// until it shows `text`.
+async fn until_on_screen(sessions: &Sessions, id: &str, text: &str) {
+    let dir = SocketDir::new(sessions.path());
+    let deadline = tokio::time::Instant::now() + DEADLINE;
+    loop {
+        if let Ok(c) = dir.connect(id, ClientBuilder::new()).await {
+            if let Ok(s) = c.screen(ScreenRequest::default()).await {
+                if s.lines.iter().any(|l| l.contains(text)) {
+                    return;
+                }
+            }
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{text} never on the screen of {id}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// A token the program is in the middle of writing (its first part on the
+/// screen, the rest to come) does not reach the model in part:
+/// session_screen masks the word at the cursor that looks like a secret's
+/// beginning until it is finished, then the whole token is redacted (the
+/// first part alone, too short for the scrubber's pattern, reached the
+/// model in clear).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_secret_still_being_written_does_not_reach_the_model_in_part() {
+    let sessions = Sessions::new();
+    let tools = session_tools(&sessions, 4);
+    let id = unique("agent-halftoken");
+    let signals = tempfile::tempdir().unwrap();
+    let go = signals.path().join("go");
+    // ghp_ and 15 characters; once `go` exists, 21 more and the line end.
+    let command = format!(
+        "printf 'export T=gh%s_%s' p $(printf 'q7W%.0s' 1 2 3 4 5); \
+         while [ ! -e {go:?} ]; do sleep 0.05; done; \
+         printf '%s\\n' $(printf 'Z9x%.0s' 1 2 3 4 5 6 7); echo done-$((6*7)); sleep 600"
+    );
+    start(&tools, &id, &command).await;
+    until_on_screen(&sessions, &id, "q7Wq7Wq7Wq7Wq7W").await;
+    let server = FakeServer::start(vec![
+        calls(&[("session_screen", json!({"id": id}))]),
+        text_reply("a part"),
+        calls(&[("session_screen", json!({"id": id}))]),
+        text_reply("the whole"),
+    ])
+    .await;
+    let mut agent = scripted_agent(&server, &tools);
+    for (prompt, answer) in [("look", "a part"), ("look again", "the whole")] {
+        if answer == "the whole" {
+            std::fs::write(&go, "").unwrap();
+            until_on_screen(&sessions, &id, "done-42").await;
+        }
+        let end = tokio::time::timeout(
+            Duration::from_secs(60),
+            agent.turn(prompt, &CancellationToken::new(), &mut |_| {}),
+        )
+        .await
+        .expect("the turn finished in time")
+        .expect("the turn succeeded");
+        assert_eq!(end, TurnEnd::Answer(answer.into()));
+    }
+
+    let leaked = |text: &str| {
+        ["q7Wq7Wq7", "Z9xZ9xZ9"]
+            .into_iter()
+            .find(|p| text.contains(p))
+    };
+    let reqs = server.requests();
+    assert_eq!(reqs.len(), 4);
+    let part = tool_result(&reqs[1].body, "call_session_screen_0");
+    assert!(part.contains("export T=[REDACTED:unfinished]"), "{part}");
+    assert_eq!(
+        leaked(part),
+        None,
+        "the first part reached the model: {part}"
+    );
+    let whole = tool_result(&reqs[3].body, "call_session_screen_0");
+    assert!(
+        whole.contains("export T=[REDACTED:github-token]") && whole.contains("done-42"),
+        "{whole}"
+    );
+    let all: String = reqs.iter().map(|r| r.body.to_string()).collect();
+    assert_eq!(leaked(&all), None);
+    tools.cleanup(Duration::from_secs(15)).await;
 }

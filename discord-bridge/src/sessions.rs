@@ -46,6 +46,9 @@ pub struct Screen {
     pub above: Vec<String>,
     /// The output offset the screen reflects.
     pub output_offset: u64,
+    /// The cursor (row and column of `text`, from 0), when known: a
+    /// secret the program is still writing ends there.
+    pub cursor: Option<(u16, u16)>,
 }
 
 impl Sessions {
@@ -187,6 +190,10 @@ impl Sessions {
     pub fn final_screen(&self, id: &str) -> Option<Screen> {
         let rec = self.dir.files(id).ok()?.exit_record().ok()?;
         let cols = rec.final_screen.as_ref().map_or(DEFAULT_COLS, |s| s.cols);
+        let cursor = rec
+            .final_screen
+            .as_ref()
+            .map(|s| (s.cursor.row, s.cursor.col));
         let above = rec
             .final_screen
             .and_then(|s| s.scrollback)
@@ -198,6 +205,7 @@ impl Sessions {
             cols,
             above,
             output_offset: 0,
+            cursor,
         })
     }
 
@@ -334,6 +342,7 @@ pub async fn screen_of(c: &Client) -> Result<Screen, String> {
         cols: text.cols,
         above: text.scrollback.unwrap_or_default(),
         output_offset: text.output_offset,
+        cursor: Some((text.cursor.row, text.cursor.col)),
     })
 }
 

@@ -5,7 +5,7 @@
 //! Every function here that produces text to post scrubs it first, with
 //! the agent's scrubber (one implementation).
 
-use heimdall_agent::scrub::{scrub, scrub_rows_below};
+use heimdall_agent::scrub::{scrub, scrub_rows_below, Cursor};
 
 use crate::sessions::Screen;
 
@@ -238,10 +238,15 @@ fn trimmed(lines: &[String]) -> &[String] {
 
 /// A screen's rows scrubbed as the lines they show (a secret the terminal
 /// wrapped across rows is found), read from their start in the rows above
-/// the screen (a secret whose first rows scrolled off is found too).
+/// the screen (a secret whose first rows scrolled off is found too); a
+/// secret the program is still writing at the cursor is masked.
 pub fn scrubbed_rows(screen: &Screen) -> Vec<String> {
     let rows: Vec<&String> = screen.above.iter().chain(&screen.text).collect();
-    scrub_rows_below(&rows, screen.above.len(), screen.cols.into())
+    let cursor = screen.cursor.map(|(row, col)| Cursor {
+        row: screen.above.len() + usize::from(row),
+        col: col.into(),
+    });
+    scrub_rows_below(&rows, screen.above.len(), screen.cols.into(), cursor)
 }
 
 /// Text without the SGR escapes [`discord_ansi`] keeps.
@@ -318,6 +323,7 @@ mod tests {
             cols: 80,
             above: Vec::new(),
             output_offset: 0,
+            cursor: None,
         }
     }
 

@@ -1380,6 +1380,71 @@ async fn a_wrapped_secret_whose_start_scrolled_off_is_scrubbed() {
     drop(bridge);
 }
 
+/// `hm screen` of session `id` (on this machine, not through Discord),
+/// again until it shows `text`.
+async fn until_on_screen(bridge: &Bridge, id: &str, text: &str) {
+    until(&format!("{text} on the screen of {id}"), || {
+        let out = Command::new(hm())
+            .arg("--socket-dir")
+            .arg(bridge.sockets())
+            .args(["screen", id])
+            .output()
+            .ok()?;
+        String::from_utf8_lossy(&out.stdout)
+            .contains(text)
+            .then_some(())
+    })
+    .await;
+}
+
+/// A token the program is in the middle of writing (its first part on the
+/// screen, the rest to come) is not posted in part: /screen and the live
+/// watch mask the word at the cursor that looks like a secret's beginning
+/// until it is finished, then the whole token is redacted (the first part
+/// alone, too short for the scrubber's pattern, was posted in clear).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_secret_still_being_written_is_not_posted_in_part() {
+    let discord = FakeDiscord::start().await.unwrap();
+    let bridge = Bridge::start(&discord).await;
+    let id = unique("halftoken");
+    let go = bridge.dir.path().join("go");
+    // ghp_ and 15 characters; once `go` exists, 21 more and the line end.
+    let command = format!(
+        "printf 'export T=gh%s_%s' p $(printf 'q7W%.0s' 1 2 3 4 5); \
+         while [ ! -e {go:?} ]; do sleep 0.05; done; \
+         printf '%s\\n' $(printf 'Z9x%.0s' 1 2 3 4 5 6 7); echo done-$((6*7)); sleep 600"
+    );
+    run(&discord, &id, &command).await;
+    let leaked = |text: &str| {
+        ["q7Wq7Wq7", "Z9xZ9xZ9"]
+            .into_iter()
+            .find(|piece| text.contains(piece))
+    };
+    until_on_screen(&bridge, &id, "q7Wq7Wq7Wq7Wq7W").await;
+    let (screen, _) = operator_command(&discord, "screen", &[("id", &id)]).await;
+    assert!(
+        screen.contains("export T=[REDACTED:unfinished]"),
+        "{screen}"
+    );
+    assert_eq!(leaked(&screen), None, "the first part was posted: {screen}");
+    let (_, live) = watch(&discord, &id).await;
+    let shown = content(&discord, live);
+    assert_eq!(leaked(&shown), None, "the first part was posted: {shown}");
+
+    std::fs::write(&go, "").unwrap();
+    let screen = screen_until(&discord, &id, "done-42", |s| s.contains("done-42")).await;
+    assert!(
+        screen.contains("export T=[REDACTED:github-token]"),
+        "{screen}"
+    );
+    until("the live screen's end", || {
+        content(&discord, live).contains("done-42").then_some(())
+    })
+    .await;
+    assert_eq!(leaked(&everything_posted(&discord)), None);
+    drop(bridge);
+}
+
 /// SIGTERM, as a service manager stops the bridge, closes the gateway and
 /// exits 0 as Ctrl-C does (it died of the signal, the bot showing online
 /// until Discord's heartbeat timed out).

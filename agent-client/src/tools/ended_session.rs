@@ -7,7 +7,7 @@ use heimdall_client::{ExitRecord, HelloResp, RecordedOutput};
 use serde_json::json;
 
 use super::{terminal_text, ToolOutput};
-use crate::scrub::scrub_rows_below;
+use crate::scrub::{scrub_rows_below, Cursor};
 
 /// How many rows above the rows shown of a screen are read with them, to
 /// scrub the lines at their top from their start.
@@ -16,10 +16,11 @@ pub const CONTEXT_ROWS: usize = 100;
 /// The screen rows of a terminal `cols` wide from `shown` on as one text:
 /// scrubbed as the lines they show (a secret wrapped across rows is found,
 /// also one that starts in the rows before `shown`, which are read only
-/// for that), trailing blanks and blank lines at the end dropped.
-pub fn screen_text(rows: &[&String], shown: usize, cols: u16) -> String {
+/// for that; a secret the program was still writing at the `cursor` is
+/// masked), trailing blanks and blank lines at the end dropped.
+pub fn screen_text(rows: &[&String], shown: usize, cols: u16, cursor: Option<Cursor>) -> String {
     let mut text = String::new();
-    for l in scrub_rows_below(rows, shown, cols.into()) {
+    for l in scrub_rows_below(rows, shown, cols.into(), cursor) {
         text.push_str(l.trim_end());
         text.push('\n');
     }
@@ -66,9 +67,13 @@ pub fn final_screen_text(rec: &ExitRecord, scrollback: usize) -> String {
             let above = kept.len().min(scrollback);
             let read = kept.len().min(above.saturating_add(CONTEXT_ROWS));
             let rows: Vec<&String> = kept[kept.len() - read..].iter().chain(&s.lines).collect();
-            screen_text(&rows, read - above, s.cols)
+            let cursor = Cursor {
+                row: read + usize::from(s.cursor.row),
+                col: s.cursor.col.into(),
+            };
+            screen_text(&rows, read - above, s.cols, Some(cursor))
         }
-        (None, Some(lines)) => screen_text(&lines.iter().collect::<Vec<_>>(), 0, size(rec).0),
+        (None, Some(lines)) => screen_text(&lines.iter().collect::<Vec<_>>(), 0, size(rec).0, None),
         (None, None) => {
             let (cols, rows) = size(rec);
             terminal_text::render(rec.tail_bytes(), cols, rows)

@@ -29,6 +29,7 @@ use super::{
     str_arg, ToolOutput, ToolSet,
 };
 use crate::conversation::ToolSpec;
+use crate::scrub::{unfinished_secret, Cursor};
 
 /// Bytes of new output `session_read` returns at most (the newest kept).
 const MAX_READ_BYTES: u64 = 1 << 20;
@@ -686,7 +687,12 @@ impl SessionTools {
             .await?;
         let above = s.scrollback.as_deref().unwrap_or_default();
         let rows: Vec<&String> = above.iter().chain(&s.lines).collect();
-        let body = screen_text(&rows, above.len().saturating_sub(scrollback), s.cols);
+        let cursor = Cursor {
+            row: above.len() + usize::from(s.cursor.row),
+            col: s.cursor.col.into(),
+        };
+        let shown = above.len().saturating_sub(scrollback);
+        let body = screen_text(&rows, shown, s.cols, Some(cursor));
         Ok(ToolOutput::untrusted(
             format!(
                 "screen of session {id}, {}x{}, cursor at row {} col {}{}",
@@ -798,7 +804,7 @@ impl SessionTools {
         // A token the program is still writing (its first half came, the
         // rest will) is kept for the next read, which then gets it whole:
         // the scrubber knows a secret only whole.
-        let held = if exited { 0 } else { unfinished_word(&bytes) };
+        let held = if exited { 0 } else { unfinished_secret(&bytes) };
         bytes.truncate(bytes.len() - held);
         let end = end - held as u64;
         if held > 0 {
@@ -1089,25 +1095,6 @@ impl SessionTools {
     }
 }
 
-/// How many bytes at the end of `output` are a word the program may still
-/// be writing: a run of at least [`UNFINISHED_MIN`] token characters (what
-/// keys and tokens are made of) not yet ended by a space, a line end or
-/// anything else, at most [`UNFINISHED_MAX`] (longer, it is no token).
-fn unfinished_word(output: &[u8]) -> usize {
-    let token = |b: &u8| b.is_ascii_alphanumeric() || b"_-.+/=".contains(b);
-    let run = output.iter().rev().take_while(|b| token(b)).count();
-    if (UNFINISHED_MIN..=UNFINISHED_MAX).contains(&run) {
-        run
-    } else {
-        0
-    }
-}
-
-/// The shortest unfinished word session_read keeps for the next read.
-const UNFINISHED_MIN: usize = 8;
-/// The longest.
-const UNFINISHED_MAX: usize = 512;
-
 /// The values of session_wait's `until`.
 const UNTIL: [&str; 4] = ["idle", "regex", "state", "exit"];
 
@@ -1197,7 +1184,7 @@ impl ToolSet for SessionTools {
             ),
             spec(
                 "session_screen",
-                "The session's current screen as text; once it has ended, its final screen.",
+                "The session's current screen as text; once it has ended, its final screen. Secrets are redacted; [REDACTED:unfinished] hides a word at the cursor that looks like the start of one until the program has finished writing it.",
                 json!({"id": id_param(), "scrollback_lines": {"type": "integer", "description": "Lines above the screen to include (default 0, at most 1000)"}}),
                 &["id"],
             ),
