@@ -29,7 +29,9 @@ pub const UNFINISHED_MAX: usize = 512;
 /// not yet ended by a space, a line end or anything else, that has the
 /// look of a secret's beginning: from a known secret prefix in it (`ghp_`,
 /// `sk-`, `AKIA`… at the start of a word, as in `T=ghp_0123`) to its end,
-/// else the whole run when it is [`UNFINISHED_MIN`] characters or longer.
+/// else the whole run when it is [`UNFINISHED_MIN`] characters or longer
+/// and mixed as random keys are (see [`mixed`]; `Loading...`, `--release`
+/// or `/usr/local/share` being written are words, not secrets).
 /// At most [`UNFINISHED_MAX`]; 0 when there is none. Its first part alone
 /// is too short for the patterns, so it is kept back (an output stream's
 /// end) or masked (at a screen's cursor) until it is finished.
@@ -46,9 +48,21 @@ pub fn unfinished_secret(text: &[u8]) -> usize {
     let word = String::from_utf8_lossy(&text[text.len() - run..]);
     match secret_prefix().find(&word) {
         Some(m) => run - m.start(),
-        None if run >= UNFINISHED_MIN => run,
+        None if run >= UNFINISHED_MIN && mixed(&word) => run,
         None => 0,
     }
+}
+
+/// Whether a word is mixed as random keys are and words seldom are:
+/// letters with digits (`abcd1234`), or a lower-case letter followed by an
+/// upper-case one (`aBcDeFgH`; `Loading`, `README` are not).
+fn mixed(word: &str) -> bool {
+    let letters = word.chars().any(|c| c.is_ascii_alphabetic());
+    let digits = word.chars().any(|c| c.is_ascii_digit());
+    let upper_after_lower = word
+        .find(|c: char| c.is_ascii_lowercase())
+        .is_some_and(|i| word[i..].chars().any(|c| c.is_ascii_uppercase()));
+    (letters && digits) || upper_after_lower
 }
 
 /// Whether `c` is one of the characters keys and tokens are made of.
@@ -131,8 +145,11 @@ mod tests {
         assert_eq!(unfinished(b"export T=ghp_q7W"), "ghp_q7W".len());
         assert_eq!(unfinished(b"key sk-"), 3);
         assert_eq!(unfinished(b"id AKIAIOSF"), 8);
-        // Without one, from 8 token characters to 512.
+        // Without one, from 8 token characters to 512, mixed as keys are.
         assert_eq!(unfinished(b"$ echo abcd1234"), 8);
+        assert_eq!(unfinished(b"$ echo aBcDeFgH"), 8);
+        assert_eq!(unfinished(b"$ echo 12345678"), 0);
+        assert_eq!(unfinished(b"$ echo Loading..."), 0);
         assert_eq!(unfinished("x".repeat(513).as_bytes()), 0);
         // Ordinary words: ended, short, or a prefix inside a word.
         for text in [
@@ -200,6 +217,13 @@ mod tests {
             ("user@host:~$ ls", 15),
             ("user@host:~$ git commit -m", 26),
             ("Continue? [y/N]", 15),
+            // Long words that are no token: a status line being written,
+            // an option or a path being typed.
+            ("Loading...", 10),
+            ("Compiling heimdall-supervisor", 29),
+            ("user@host:~$ cargo build --release", 34),
+            ("user@host:~$ cd /usr/local/share/heimdall", 41),
+            ("README.md", 9),
         ] {
             let rows = [row];
             assert_eq!(
