@@ -43,11 +43,13 @@ pub fn wrap_untrusted(source: &str, text: &str) -> String {
 }
 
 /// Everything a tool result goes through before the model or a log sees
-/// it: scrub, truncate, then wrap (when `untrusted_source` is given).
+/// it: scrub, truncate, then wrap (when `untrusted_source` is given). The
+/// source is scrubbed too: it may quote the program (a screen's window
+/// title).
 pub fn prepare(text: &str, limit: usize, untrusted_source: Option<&str>) -> String {
     let cut = truncate(&scrub(text), limit);
     match untrusted_source {
-        Some(source) => wrap_untrusted(source, &cut),
+        Some(source) => wrap_untrusted(&scrub(source), &cut),
         None => cut,
     }
 }

@@ -1330,6 +1330,35 @@ async fn a_wrapped_secret_whose_start_scrolled_off_is_scrubbed() {
     assert!(!live.contains("0000000000"), "scrolled off: {live}");
 }
 
+/// A secret in the window title a program set (shells put the running
+/// command there) reaches the model scrubbed from the screen's heading,
+/// live and final: the title is the program's output too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_secret_in_the_window_title_is_scrubbed() {
+    let sessions = Sessions::new();
+    let tools = session_tools(&sessions, 4);
+    let id = unique("agent-title");
+    let token = WRAPPED_TOKEN;
+    let command = format!("printf '\\033]0;export GH={token}\\007titled\\n'; sleep 600");
+    start(&tools, &id, &command).await;
+    wait_for_text(&tools, &id, "titled").await;
+    let seen = |out: ToolOutput| {
+        assert!(!out.is_error, "{}", out.text);
+        heimdall_agent::safe_output::prepare(&out.text, 12_000, out.untrusted_source.as_deref())
+    };
+    let args = json!({"id": id});
+    let live = seen(call_out(&tools, "session_screen", args.clone(), DEADLINE).await);
+    assert!(live.contains("title \"export GH=[REDACTED"), "{live}");
+    assert!(!live.contains(&token[4..20]), "{live}");
+
+    let (err, text) = call(&tools, "session_kill", args.clone(), DEADLINE).await;
+    assert!(!err, "{text}");
+    until_supervisor_gone(&sessions, &id).await;
+    let last = seen(call_out(&tools, "session_screen", args, DEADLINE).await);
+    assert!(last.contains("title \"export GH=[REDACTED"), "{last}");
+    assert!(!last.contains(&token[4..20]), "{last}");
+}
+
 /// Arguments of the wrong type, as models send them: a number given as a
 /// string is read as the number (a wait of "1" second is one second, not
 /// the default 30), anything else of the wrong type, and a value outside
