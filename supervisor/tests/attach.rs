@@ -707,6 +707,49 @@ fn read_only_is_shown_in_the_status_bar() {
     assert!(!rw.bar().contains("read-only"), "{}", rw.bar());
 }
 
+/// Wait until session `id` has the size `cols`x`rows`.
+fn session_size_is(env: &Env, id: &str, cols: u16, rows: u16) {
+    poll(&format!("{id} to be {cols}x{rows}"), DEADLINE, || {
+        let s = env.status_json(id);
+        (s["cols"] == cols && s["rows"] == rows).then_some(())
+    })
+}
+
+/// A terminal shrunk below three rows gives the program every row, as one
+/// attached at that size does (a bar on the only row hid the program), and
+/// gets the bar back when it grows again.
+#[test]
+fn a_terminal_shrunk_below_three_rows_drops_the_bar_until_it_grows() {
+    let env = Env::new();
+    bash(&env, "tiny");
+    let size_is = |cols, rows| session_size_is(&env, "tiny", cols, rows);
+    let mut t = Term::spawn(&env, &["attach", "tiny"], 80, 24);
+    t.wait_for("the status bar", |t| t.bar().contains("hm │ tiny │"));
+    size_is(80, 23);
+    t.resize(80, 1);
+    size_is(80, 1);
+    t.type_bytes(b"# on the only row");
+    t.wait_for("the program on the only row", |t| {
+        t.rows_text()[0].contains("# on the only row")
+    });
+    t.resize(80, 2);
+    size_is(80, 2);
+    t.resize(80, 24);
+    size_is(80, 23);
+    t.wait_for("the bar back on the last row", |t| {
+        t.bar().contains("hm │ tiny │")
+    });
+    drop(t);
+    // Attached at two rows, it gets the bar once it grows.
+    let mut t = Term::spawn(&env, &["attach", "tiny"], 80, 2);
+    size_is(80, 2);
+    t.resize(80, 10);
+    size_is(80, 9);
+    t.wait_for("the bar on the last row", |t| {
+        t.bar().contains("hm │ tiny │")
+    });
+}
+
 /// A line of `n` columns that names itself: `L3:` then `abcdefghij`
 /// repeated.
 fn long_line(i: usize, n: usize) -> String {
@@ -823,16 +866,7 @@ fn the_session_takes_back_the_smaller_size_when_the_larger_terminal_detaches() {
         ],
     );
     env.wait_screen("sizes", "^READY$");
-    let size_is = |cols: u16, rows: u16| {
-        poll(
-            &format!("the session to be {cols}x{rows}"),
-            DEADLINE,
-            || {
-                let s = env.status_json("sizes");
-                (s["cols"] == cols && s["rows"] == rows).then_some(())
-            },
-        )
-    };
+    let size_is = |cols, rows| session_size_is(&env, "sizes", cols, rows);
     // How many times the program saw SIGWINCH with the terminal at `stty`.
     let winches = |stty: &str| {
         let line = format!("WINCH {stty}");

@@ -152,12 +152,6 @@ pub fn terminal_size() -> Option<(u16, u16)> {
     None
 }
 
-/// Whether a terminal of `rows` rows gets the status bar, if one is wanted:
-/// below three rows the program keeps them all.
-fn shows_bar(status_bar: bool, rows: u16) -> bool {
-    status_bar && rows >= 3
-}
-
 /// The size an attach from this process gives the program, with the status
 /// bar as `status_bar` says (None: as configured): the terminal's part above
 /// the bar. None without a terminal on stdin and stdout (nothing is resized
@@ -167,7 +161,7 @@ pub fn program_size_here(status_bar: Option<bool>, cfg: &Config) -> Option<(u16,
         return None;
     }
     let (cols, rows) = terminal_size()?;
-    let bar = shows_bar(status_bar.unwrap_or(cfg.status_bar), rows);
+    let bar = view::shows_bar(status_bar.unwrap_or(cfg.status_bar), rows);
     Some(view::program_area(cols, rows, bar))
 }
 
@@ -507,6 +501,8 @@ struct Attached {
     /// The rendered view: with the status bar, or while the session's size
     /// is not this terminal's (else, without the bar, output passes through).
     view: Option<view::View>,
+    /// The status bar is wanted: the view is kept for it (it shows the bar
+    /// on a terminal of three rows or more).
     status_bar: bool,
     /// The session's terminal size, as last painted or resized by us.
     session_size: Option<(u16, u16)>,
@@ -606,7 +602,9 @@ impl Attached {
     ) -> anyhow::Result<End> {
         let (cols, rows) = terminal_size().unwrap_or((80, 24));
         let mut events = None;
-        if shows_bar(status_bar, rows) {
+        if status_bar {
+            // Also on a terminal too small for the bar: it comes when the
+            // terminal grows.
             let v = view::View::new(cols, rows, true);
             write_stdout(&v.enter())?;
             self.view = Some(v);

@@ -60,13 +60,17 @@ pub struct View {
     drawn: Vec<String>,
     cols: u16,
     rows: u16,
+    /// Whether the bar is wanted: it is shown on a terminal of three rows
+    /// or more ([`shows_bar`]).
+    wants_bar: bool,
+    /// Whether the bar is shown at the current size.
     bar: bool,
 }
 
 impl View {
-    /// A view for a terminal of `cols`×`rows`; with the `bar`, the program
-    /// gets `rows - 1`.
-    pub fn new(cols: u16, rows: u16, bar: bool) -> View {
+    /// A view for a terminal of `cols`×`rows`; with the bar (wanted, and
+    /// shown when there are three rows or more), the program gets `rows - 1`.
+    pub fn new(cols: u16, rows: u16, wants_bar: bool) -> View {
         let mut v = View {
             parser: vt100::Parser::new_with_callbacks(
                 nonzero(1),
@@ -78,7 +82,8 @@ impl View {
             drawn: Vec::new(),
             cols,
             rows,
-            bar,
+            wants_bar,
+            bar: shows_bar(wants_bar, rows),
         };
         let (pc, pr) = v.program_size();
         v.parser.screen_mut().set_size(nonzero(pr), nonzero(pc));
@@ -118,10 +123,11 @@ impl View {
 
     /// The real terminal changed size; with `follow`, the session is being
     /// resized to it (this client resizes the session), else the session
-    /// keeps its size.
+    /// keeps its size. The bar comes and goes with the rows it needs.
     pub fn resize(&mut self, cols: u16, rows: u16, follow: bool) {
         self.cols = cols;
         self.rows = rows;
+        self.bar = shows_bar(self.wants_bar, rows);
         if follow {
             let (pc, pr) = self.program_size();
             self.parser.screen_mut().set_size(nonzero(pr), nonzero(pc));
@@ -288,6 +294,12 @@ pub fn key_name(b: u8) -> String {
         0x7f => "Ctrl-?".to_string(),
         _ => format!("{:?}", b as char),
     }
+}
+
+/// Whether a terminal of `rows` rows shows the bar, if one is wanted: below
+/// three rows the program keeps them all.
+pub fn shows_bar(wanted: bool, rows: u16) -> bool {
+    wanted && rows >= 3
 }
 
 /// The program's part of a terminal of `cols` x `rows`: the rows above the
