@@ -2,7 +2,8 @@
 //! calls it asks for run (all calls of one turn concurrently), their
 //! results go back, until it answers or the iteration limit is reached.
 
-use futures_util::future::join_all;
+use futures_util::stream::FuturesUnordered;
+use futures_util::{FutureExt, StreamExt};
 use serde::Serialize;
 use tokio_util::sync::CancellationToken;
 
@@ -11,7 +12,7 @@ use crate::provider::{Provider, ProviderError, Request};
 use crate::safe_output::prepare;
 use crate::scrub::{scrub, scrub_json};
 use crate::store::{Conversation, StoreError};
-use crate::tools::Toolbox;
+use crate::tools::{ToolOutput, Toolbox};
 
 /// Something that happened during a turn, for the front end.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -136,7 +137,8 @@ impl Agent {
     /// Run one user turn (the prompt scrubbed of secrets first). Events go
     /// to `on_event` as they happen;
     /// `cancel` stops the turn at once (running tool calls are dropped,
-    /// which leaves sessions running).
+    /// which leaves sessions running; those that had finished keep their
+    /// results).
     pub async fn turn(
         &mut self,
         prompt: &str,
@@ -180,15 +182,12 @@ impl Agent {
                     arguments: scrub_json(&c.arguments),
                 });
             }
-            let results = tokio::select! {
-                outs = join_all(calls.iter().map(|c| self.tools.run(c))) => Some(outs),
-                _ = cancel.cancelled() => None,
-            };
-            let results: Vec<ToolResult> = match &results {
-                Some(outs) => calls
-                    .iter()
-                    .zip(outs)
-                    .map(|(c, out)| ToolResult {
+            let outs = self.run_calls(&calls, cancel).await;
+            let results: Vec<ToolResult> = calls
+                .iter()
+                .zip(outs)
+                .map(|(c, out)| match out {
+                    Some(out) => ToolResult {
                         call_id: c.id.clone(),
                         name: c.name.clone(),
                         content: prepare(
@@ -197,10 +196,10 @@ impl Agent {
                             out.untrusted_source.as_deref(),
                         ),
                         is_error: out.is_error,
-                    })
-                    .collect(),
-                None => calls.iter().map(cancelled_result).collect(),
-            };
+                    },
+                    None => cancelled_result(c),
+                })
+                .collect();
             for r in &results {
                 on_event(AgentEvent::ToolResult {
                     id: r.call_id.clone(),
@@ -215,6 +214,32 @@ impl Agent {
             }
         }
         Ok(TurnEnd::IterationLimit(self.limits.max_iterations))
+    }
+
+    /// Run `calls` concurrently; each one's output in their order, `None`
+    /// for those still running when `cancel` fired (dropped, which leaves
+    /// sessions running). Those that had finished keep their output.
+    async fn run_calls(
+        &self,
+        calls: &[ToolCall],
+        cancel: &CancellationToken,
+    ) -> Vec<Option<ToolOutput>> {
+        let mut outs = vec![None; calls.len()];
+        let mut running: FuturesUnordered<_> = calls
+            .iter()
+            .enumerate()
+            .map(|(i, c)| self.tools.run(c).map(move |out| (i, out)))
+            .collect();
+        loop {
+            tokio::select! {
+                next = running.next() => match next {
+                    Some((i, out)) => outs[i] = Some(out),
+                    None => break,
+                },
+                _ = cancel.cancelled() => break,
+            }
+        }
+        outs
     }
 }
 

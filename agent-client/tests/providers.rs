@@ -97,6 +97,11 @@ fn settings(kind: ProviderKind, base_url: String, model: &str) -> ProviderSettin
 fn agent_with_probe(settings: ProviderSettings, probe: Arc<Probe>) -> Agent {
     let mut tools = Toolbox::new(DEADLINE * 2);
     tools.add(ProbeTools(probe));
+    agent_with(settings, tools)
+}
+
+/// An agent of `settings` with `tools` and an empty conversation.
+fn agent_with(settings: ProviderSettings, tools: Toolbox) -> Agent {
     Agent::new(
         Provider::new(settings).unwrap(),
         tools,
@@ -527,6 +532,104 @@ async fn cancelling_a_turn_during_a_tool_call_keeps_the_conversation_valid() {
         }
         other => panic!("the last message is not the tool results: {other:?}"),
     }
+}
+
+/// Two tools: `quick` answers at once; `stuck` waits until `quick` has
+/// answered, then cancels the turn (as Ctrl-C would) and never finishes.
+struct QuickAndStuck {
+    quick_done: tokio::sync::Notify,
+    cancel: CancellationToken,
+}
+
+impl ToolSet for QuickAndStuck {
+    fn specs(&self) -> Vec<ToolSpec> {
+        ["quick", "stuck"]
+            .map(|name| ToolSpec {
+                name: name.into(),
+                description: "test tool".into(),
+                parameters: json!({"type": "object", "properties": {}}),
+            })
+            .to_vec()
+    }
+
+    fn call<'a>(
+        &'a self,
+        name: &'a str,
+        _args: &'a Value,
+        _limit: Duration,
+    ) -> Option<BoxFuture<'a, ToolOutput>> {
+        match name {
+            "quick" => Some(
+                async move {
+                    self.quick_done.notify_one();
+                    ToolOutput::ok("started session build-7")
+                }
+                .boxed(),
+            ),
+            "stuck" => Some(
+                async move {
+                    self.quick_done.notified().await;
+                    self.cancel.cancel();
+                    futures_util::future::pending().await
+                }
+                .boxed(),
+            ),
+            _ => None,
+        }
+    }
+}
+
+/// A turn cancelled while some of its tool calls run keeps the results of
+/// those that had finished (a session started, its id): only the calls in
+/// flight are answered "cancelled".
+#[tokio::test]
+async fn a_cancelled_turn_keeps_the_results_of_the_calls_that_finished() {
+    let first = data_events(&[json!({"choices":[{"index":0,"delta":{"tool_calls":[
+        {"index":0,"id":"call_stuck","type":"function","function":{"name":"stuck","arguments":"{}"}},
+        {"index":1,"id":"call_quick","type":"function","function":{"name":"quick","arguments":"{}"}},
+    ]},"finish_reason":"tool_calls"}]})])
+        + "data: [DONE]\n\n";
+    let server = FakeServer::start(vec![Reply::Sse(first)]).await;
+    let cancel = CancellationToken::new();
+    let mut toolbox = Toolbox::new(DEADLINE * 2);
+    toolbox.add(QuickAndStuck {
+        quick_done: tokio::sync::Notify::new(),
+        cancel: cancel.clone(),
+    });
+    let mut agent = agent_with(
+        settings(ProviderKind::Openai, format!("{}/v1", server.url()), "m"),
+        toolbox,
+    );
+    let mut results = Vec::new();
+    let end = tokio::time::timeout(
+        DEADLINE,
+        agent.turn("start a build", &cancel, &mut |e| {
+            if let AgentEvent::ToolResult { id, content, .. } = e {
+                results.push((id, content));
+            }
+        }),
+    )
+    .await
+    .expect("the cancelled turn returned in time")
+    .unwrap();
+    assert_eq!(end, TurnEnd::Cancelled);
+    let stored = match agent.messages().last() {
+        Some(heimdall_agent::conversation::Message::Tool { results }) => results.clone(),
+        other => panic!("the last message is not the tool results: {other:?}"),
+    };
+    assert_eq!(stored.len(), 2);
+    assert_eq!(stored[0].call_id, "call_stuck");
+    assert!(stored[0].content.contains("cancelled"), "{stored:?}");
+    assert_eq!(stored[1].call_id, "call_quick");
+    assert_eq!(stored[1].content, "started session build-7");
+    assert!(!stored[1].is_error);
+    assert_eq!(
+        results,
+        stored
+            .iter()
+            .map(|r| (r.call_id.clone(), r.content.clone()))
+            .collect::<Vec<_>>()
+    );
 }
 
 /// The Anthropic events that open an answer of `text` (no end).
