@@ -707,6 +707,35 @@ fn read_only_is_shown_in_the_status_bar() {
     assert!(!rw.bar().contains("read-only"), "{}", rw.bar());
 }
 
+/// Attaching to a session whose program set its window title gives the
+/// terminal that title, with the bar or without, as the program's own
+/// output did for the terminal it was attached to when it set it.
+#[test]
+fn attaching_sets_the_programs_window_title() {
+    let env = Env::new();
+    env.start(
+        "ttl",
+        &[],
+        &[
+            "sh",
+            "-c",
+            "printf '\\033]2;the title\\007READY\\n'; sleep 300",
+        ],
+    );
+    env.wait_screen("ttl", "^READY$");
+    for args in [
+        &["attach", "ttl"][..],
+        &["attach", "ttl", "--no-status-bar"],
+    ] {
+        let mut t = Term::spawn(&env, args, 80, 24);
+        t.wait_for("the program's title on the terminal", |t| {
+            t.raw
+                .windows(b"\x1b]2;the title\x07".len())
+                .any(|w| w == b"\x1b]2;the title\x07")
+        });
+    }
+}
+
 /// Wait until session `id` has the size `cols`x`rows`.
 fn session_size_is(env: &Env, id: &str, cols: u16, rows: u16) {
     poll(&format!("{id} to be {cols}x{rows}"), DEADLINE, || {

@@ -1001,10 +1001,15 @@ impl Attached {
         }
     }
 
-    /// Paint a snapshot of the session's screen. Without the bar, a
-    /// terminal of the session's size gets the program's output as it is; a
-    /// terminal of another size gets a view that clips.
+    /// Paint a snapshot of the session's screen (and its window title).
+    /// Without the bar, a terminal of the session's size gets the program's
+    /// output as it is; a terminal of another size gets a view that clips.
     fn paint(&mut self, resp: &ScreenResp) -> std::io::Result<()> {
+        // The title the program set is not in the picture: a terminal that
+        // attaches after it was set gets it here.
+        if !resp.title.is_empty() {
+            write_stdout(&view::set_title(resp.title.as_bytes()))?;
+        }
         let redraw = resp.redraw.as_deref().unwrap_or_default();
         let size = (resp.cols, resp.rows);
         self.session_size = Some(size);

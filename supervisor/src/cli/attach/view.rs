@@ -165,9 +165,7 @@ impl View {
         self.prev = Some(self.parser.screen().clone());
         let fw = self.parser.callbacks_mut();
         if let Some(title) = fw.title.take() {
-            out.extend_from_slice(b"\x1b]2;");
-            out.extend(title);
-            out.push(0x07);
+            out.extend(set_title(&title));
         }
         let bells = std::mem::take(&mut fw.bells).min(3);
         out.extend(std::iter::repeat_n(0x07, bells));
@@ -285,6 +283,15 @@ impl View {
         out.extend(self.cursor_bytes());
         out
     }
+}
+
+/// The sequence that gives the real terminal the program's window title
+/// (OSC 2), without the control characters a title cannot hold.
+pub fn set_title(title: &[u8]) -> Vec<u8> {
+    let mut out = b"\x1b]2;".to_vec();
+    out.extend(title.iter().filter(|b| !b.is_ascii_control()));
+    out.push(0x07);
+    out
 }
 
 /// A human name for a detach key byte: `Ctrl-\`.
