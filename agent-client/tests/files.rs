@@ -1,6 +1,7 @@
 //! The file tools stay inside the work directory: `..`, absolute paths and
 //! symbolic links that lead out are refused, for reads and writes alike; an
-//! argument name a file tool does not take is refused before it runs.
+//! argument name a file tool does not take is refused before it runs; a
+//! named pipe is not read.
 
 use std::os::unix::fs::symlink;
 use std::time::Duration;
@@ -137,4 +138,23 @@ async fn argument_names_a_file_tool_does_not_take_are_refused() {
         "{}",
         out.text
     );
+}
+
+/// `read_file` of something that is not a regular file (a named pipe no
+/// one writes to) is refused at once instead of waiting for the tool time
+/// limit.
+#[tokio::test]
+async fn reading_a_named_pipe_is_refused_at_once() {
+    let work = tempfile::tempdir().unwrap();
+    let fifo = work.path().join("pipe");
+    nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
+    let tools = FileTools::new(work.path()).unwrap();
+    let (is_error, text) = tokio::time::timeout(
+        Duration::from_secs(20),
+        call(&tools, "read_file", json!({"path": "pipe"})),
+    )
+    .await
+    .expect("read_file answered before the time limit");
+    assert!(is_error, "{text}");
+    assert!(text.contains("not a regular file"), "{text}");
 }

@@ -91,6 +91,19 @@ impl FileTools {
     async fn read_file(&self, args: &Value) -> Result<ToolOutput, String> {
         let path = str_arg(args, "path")?;
         let real = self.resolve(path)?;
+        // A named pipe or a device would hold the call until the tool time
+        // limit (or for ever): only regular files are read.
+        let meta = tokio::fs::metadata(&real)
+            .await
+            .map_err(|e| format!("{path}: {e}"))?;
+        if !meta.is_file() {
+            let what = if meta.is_dir() {
+                "a directory (list it with list_dir)"
+            } else {
+                "not a regular file"
+            };
+            return Err(format!("{path} is {what}"));
+        }
         let file = tokio::fs::File::open(&real)
             .await
             .map_err(|e| format!("{path}: {e}"))?;
