@@ -1,7 +1,8 @@
 //! The file tools stay inside the work directory: `..`, absolute paths and
 //! symbolic links that lead out are refused, for reads and writes alike; an
 //! argument name a file tool does not take is refused before it runs; a
-//! named pipe is not read.
+//! named pipe is not read; a file too large to read whole shows its head
+//! and its own tail.
 
 use std::os::unix::fs::symlink;
 use std::time::Duration;
@@ -137,6 +138,44 @@ async fn argument_names_a_file_tool_does_not_take_are_refused() {
         out.is_error && out.text.contains("`pth` (did you mean `path`?)"),
         "{}",
         out.text
+    );
+}
+
+/// A file larger than `read_file` reads is read at its head and its tail
+/// (the model sees both, as of long output) and the result says how large
+/// it is and which bytes were left out: its tail is not taken from the
+/// middle of the file without a word.
+#[tokio::test]
+async fn a_file_too_large_to_read_whole_shows_its_head_and_its_real_tail() {
+    let work = tempfile::tempdir().unwrap();
+    let mut text = String::new();
+    let mut i = 0;
+    while text.len() < 10 << 20 {
+        text.push_str(&format!("line {i}\n"));
+        i += 1;
+    }
+    text.push_str("the last line\n");
+    std::fs::write(work.path().join("big.log"), &text).unwrap();
+    let tools = FileTools::new(work.path()).unwrap();
+    let out = tools
+        .call(
+            "read_file",
+            &json!({"path": "big.log"}),
+            Duration::from_secs(10),
+        )
+        .expect("a file tool")
+        .await;
+    assert!(!out.is_error, "{}", out.text);
+    assert!(
+        out.text.starts_with("line 0\nline 1\n"),
+        "{}",
+        &out.text[..100]
+    );
+    assert!(out.text.ends_with("the last line\n"));
+    let source = out.untrusted_source.expect("file content is untrusted");
+    assert!(
+        source.contains(&format!("{} bytes", text.len())) && source.contains("not read"),
+        "{source}"
     );
 }
 

@@ -13,7 +13,8 @@ use serde_json::{json, Value};
 use super::{opt_str_arg, str_arg, ToolOutput, ToolSet};
 use crate::conversation::ToolSpec;
 
-/// Bytes of a file read at most (the model sees a truncated view anyway).
+/// Bytes of a file read at most: a larger file's first and last halves of
+/// it (the model sees a truncated view anyway).
 const MAX_READ_BYTES: u64 = 4 << 20;
 
 /// The file tools over one work directory.
@@ -89,13 +90,13 @@ impl FileTools {
     }
 
     async fn read_file(&self, args: &Value) -> Result<ToolOutput, String> {
+        use tokio::io::{AsyncReadExt, AsyncSeekExt};
         let path = str_arg(args, "path")?;
         let real = self.resolve(path)?;
+        let failed = |e: io::Error| format!("{path}: {e}");
         // A named pipe or a device would hold the call until the tool time
         // limit (or for ever): only regular files are read.
-        let meta = tokio::fs::metadata(&real)
-            .await
-            .map_err(|e| format!("{path}: {e}"))?;
+        let meta = tokio::fs::metadata(&real).await.map_err(failed)?;
         if !meta.is_file() {
             let what = if meta.is_dir() {
                 "a directory (list it with list_dir)"
@@ -104,18 +105,48 @@ impl FileTools {
             };
             return Err(format!("{path} is {what}"));
         }
-        let file = tokio::fs::File::open(&real)
+        let mut file = tokio::fs::File::open(&real).await.map_err(failed)?;
+        let size = meta.len();
+        if size <= MAX_READ_BYTES {
+            let mut bytes = Vec::new();
+            file.take(MAX_READ_BYTES)
+                .read_to_end(&mut bytes)
+                .await
+                .map_err(failed)?;
+            return Ok(ToolOutput::untrusted(
+                format!("file {path}"),
+                String::from_utf8_lossy(&bytes),
+            ));
+        }
+        // Too large to read whole: its head and its tail, as long output
+        // is shown, the tail being the file's own.
+        let half = MAX_READ_BYTES / 2;
+        let mut head = Vec::new();
+        (&mut file)
+            .take(half)
+            .read_to_end(&mut head)
             .await
-            .map_err(|e| format!("{path}: {e}"))?;
-        let mut bytes = Vec::new();
-        use tokio::io::AsyncReadExt;
-        file.take(MAX_READ_BYTES)
-            .read_to_end(&mut bytes)
+            .map_err(failed)?;
+        file.seek(io::SeekFrom::Start(size - half))
             .await
-            .map_err(|e| format!("{path}: {e}"))?;
+            .map_err(failed)?;
+        let mut tail = Vec::new();
+        file.take(half)
+            .read_to_end(&mut tail)
+            .await
+            .map_err(failed)?;
         Ok(ToolOutput::untrusted(
-            format!("file {path}"),
-            String::from_utf8_lossy(&bytes),
+            format!(
+                "file {path}, {size} bytes: its first and last {half} bytes; bytes {half}..{} \
+                 not read",
+                size - half
+            ),
+            format!(
+                "{}\n[… bytes {half}..{} not read …]\n{}",
+                String::from_utf8_lossy(&head),
+                size - half,
+                String::from_utf8_lossy(&tail)
+            ),
         ))
     }
 
@@ -171,7 +202,7 @@ impl ToolSet for FileTools {
         vec![
             ToolSpec {
                 name: "read_file".into(),
-                description: "Read a text file inside the work directory.".into(),
+                description: "Read a text file inside the work directory (one over 4 MiB: its first and last 2 MiB).".into(),
                 parameters: json!({"type": "object", "properties": {"path": path_param(rel)}, "required": ["path"]}),
             },
             ToolSpec {
