@@ -795,17 +795,22 @@ async fn concurrent_starts_keep_within_the_cap() {
 /// (kept in the directory returned), at most 4.
 fn held_session_tools(sessions: &Sessions) -> (tempfile::TempDir, SessionTools) {
     let (config_dir, config) = held_config();
+    (config_dir, configured_tools(sessions, &config, 4))
+}
+
+/// Session tools starting at most `cap` sessions in `sessions` with `hm`'s
+/// config file `config`.
+fn configured_tools(sessions: &Sessions, config: &std::path::Path, cap: usize) -> SessionTools {
     let launcher = Launcher::new()
         .hm(hm())
         .socket_dir(sessions.path())
-        .config(&config);
-    let tools = SessionTools::new(
+        .config(config);
+    SessionTools::new(
         launcher,
         sessions.path().to_path_buf(),
-        4,
+        cap,
         std::env::temp_dir(),
-    );
-    (config_dir, tools)
+    )
 }
 
 /// A gate a start waits at (a FIFO its `hm` reads a line from), opened
@@ -953,6 +958,43 @@ async fn a_start_cancelled_midway_is_still_the_agents_session() {
     assert_eq!(ended, [slow.as_str()], "the agent's end did not end it");
     let running = SocketDir::new(sessions.path()).running().expect("list");
     assert!(running.is_empty(), "left running: {running:?}");
+}
+
+/// At the end the agent's sessions are ended all at once, not one after
+/// the other: programs that ignore SIGTERM and SIGHUP each take hm's kill
+/// grace to end, and a service manager's stop (docker's 10 s) must not
+/// SIGKILL the agent with most of its sessions still running.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cleanup_ends_the_sessions_at_once() {
+    const GRACE_MS: u64 = 2000;
+    const STUBBORN: usize = 5;
+    let sessions = Sessions::new();
+    let config_dir = tempfile::tempdir().unwrap();
+    let config = config_dir.path().join("grace.toml");
+    std::fs::write(&config, format!("kill_grace_ms = {GRACE_MS}\n")).unwrap();
+    let tools = configured_tools(&sessions, &config, STUBBORN);
+    let mut ids: Vec<String> = (0..STUBBORN).map(|_| unique("agent-stubborn")).collect();
+    for id in &ids {
+        start(
+            &tools,
+            id,
+            "trap '' TERM HUP; echo trapped; while :; do sleep 1; done",
+        )
+        .await;
+        wait_for_text(&tools, id, "trapped").await;
+    }
+    let started = std::time::Instant::now();
+    let mut ended = tools.cleanup(Duration::from_secs(30)).await;
+    let took = started.elapsed();
+    ended.sort();
+    ids.sort();
+    assert_eq!(ended, ids);
+    assert!(ids.iter().all(|id| !sessions.live(id)));
+    // One after the other they take STUBBORN graces; at once, about one.
+    assert!(
+        took < Duration::from_millis(GRACE_MS * (STUBBORN as u64 - 1)),
+        "cleanup took {took:?}"
+    );
 }
 
 /// At the end the agent kills only the sessions whose program still runs:

@@ -11,7 +11,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use futures_util::future::BoxFuture;
+use futures_util::future::{join_all, BoxFuture};
 use futures_util::FutureExt;
 use heimdall_client::{
     validate_id, Client, ClientBuilder, ClientError, DiscoveryError, ErrorCode, Event, EventItem,
@@ -239,7 +239,7 @@ impl SessionTools {
 
     /// Kill every session the agent started whose program still runs
     /// (once the starts in progress have counted theirs, waiting up to
-    /// [`START_WAIT`]) and wait (up to `grace`) for each to end. Returns the ids killed (not
+    /// [`START_WAIT`]), all at once, and wait (up to `grace`) for each to end. Returns the ids killed (not
     /// those that had ended by themselves, their supervisor still there).
     pub async fn cleanup(&self, grace: Duration) -> Vec<String> {
         // Starts still in progress (their calls cancelled) first count
@@ -254,14 +254,14 @@ impl SessionTools {
                 break;
             }
         }
+        // All at once: a program that ignores SIGTERM takes hm's kill grace
+        // to end, and the agent may itself be given little time to leave.
         let ids = self.owned_running().await;
-        let mut killed = Vec::new();
-        for id in ids {
-            if self.kill(&id, grace).await.is_ok() {
-                killed.push(id);
-            }
-        }
-        killed
+        let kills = ids.into_iter().map(|id| async move {
+            let killed = self.kill(&id, grace).await.is_ok();
+            killed.then_some(id)
+        });
+        join_all(kills).await.into_iter().flatten().collect()
     }
 
     /// A connection to session `id` (cached).
