@@ -1,8 +1,9 @@
 //! The agent loop: conversation and tool schemas go to the model, the tool
-//! calls it asks for run (all calls of one turn concurrently), their
-//! results go back, until it answers or the iteration limit is reached.
+//! calls it asks for run (the calls of one turn concurrently, those in one
+//! lane, such as one session's, in order), their results go back, until it
+//! answers or the iteration limit is reached.
 
-use futures_util::stream::FuturesUnordered;
+use futures_util::stream::{self, select_all};
 use futures_util::{FutureExt, StreamExt};
 use serde::Serialize;
 use tokio_util::sync::CancellationToken;
@@ -216,20 +217,30 @@ impl Agent {
         Ok(TurnEnd::IterationLimit(self.limits.max_iterations))
     }
 
-    /// Run `calls` concurrently; each one's output in their order, `None`
-    /// for those still running when `cancel` fired (dropped, which leaves
-    /// sessions running). Those that had finished keep their output.
+    /// Run `calls`: those in one lane ([`Toolbox::lane`]: one session,
+    /// the files) one after another in their order, the lanes and the
+    /// calls in none concurrently. Each one's output in their order,
+    /// `None` for those not finished when `cancel` fired (dropped, which
+    /// leaves sessions running); those that had finished keep their output.
     async fn run_calls(
         &self,
         calls: &[ToolCall],
         cancel: &CancellationToken,
     ) -> Vec<Option<ToolOutput>> {
+        let mut lanes: Vec<(Option<String>, Vec<usize>)> = Vec::new();
+        for (i, c) in calls.iter().enumerate() {
+            let lane = self.tools.lane(c);
+            match lanes.iter_mut().find(|(l, _)| lane.is_some() && *l == lane) {
+                Some((_, members)) => members.push(i),
+                None => lanes.push((lane, vec![i])),
+            }
+        }
+        let mut running = select_all(lanes.into_iter().map(|(_, members)| {
+            stream::iter(members)
+                .then(move |i| self.tools.run(&calls[i]).map(move |out| (i, out)))
+                .boxed()
+        }));
         let mut outs = vec![None; calls.len()];
-        let mut running: FuturesUnordered<_> = calls
-            .iter()
-            .enumerate()
-            .map(|(i, c)| self.tools.run(c).map(move |out| (i, out)))
-            .collect();
         loop {
             tokio::select! {
                 next = running.next() => match next {

@@ -1,6 +1,6 @@
 //! The agent loop against a fake provider on loopback speaking each real
 //! wire format: streamed text, tool-call argument deltas, two tool calls in
-//! one turn run concurrently, secrets scrubbed before they reach the
+//! one turn (in different lanes) run concurrently, secrets scrubbed before they reach the
 //! server, retries honouring Retry-After / RetryInfo, a clear 401, answers
 //! cut off mid-stream reported (or asked again when nothing had come).
 
@@ -73,6 +73,11 @@ impl ToolSet for ProbeTools {
             }
             .boxed()
         })
+    }
+
+    /// Probes of different labels are in different lanes: they still meet.
+    fn lane(&self, _name: &str, args: &Value) -> Option<String> {
+        args["label"].as_str().map(str::to_string)
     }
 }
 

@@ -127,6 +127,64 @@ async fn scripted_model_drives_bash_through_a_session() {
     assert!(!sessions.live(&id));
 }
 
+/// A model that starts a session and types into it in one turn, as models
+/// do: the calls naming one session run in the order given (the start
+/// first, the lines in their order, the screen last), while another
+/// session's calls run beside them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn calls_on_one_session_in_one_turn_run_in_order() {
+    let sessions = Sessions::new();
+    let (a, b) = (unique("agent-order-a"), unique("agent-order-b"));
+    let mut turn = Vec::new();
+    for id in [&a, &b] {
+        turn.extend([
+            (
+                "session_start",
+                json!({"command": "bash --norc --noprofile", "id": id}),
+            ),
+            (
+                "session_submit",
+                json!({"id": id, "text": "echo one-$((0+1))"}),
+            ),
+            (
+                "session_send",
+                json!({"id": id, "text": "echo two-$((1+1))\r"}),
+            ),
+            (
+                "session_wait",
+                json!({"id": id, "until": "regex", "pattern": "(?m)^two-2$", "timeout_secs": 20}),
+            ),
+            ("session_screen", json!({"id": id})),
+        ]);
+    }
+    // Interleaved, as a model may list them: a's and b's calls alternate.
+    let order = [0, 5, 1, 6, 2, 7, 3, 8, 4, 9];
+    let turn: Vec<(&str, Value)> = order.iter().map(|&i| turn[i].clone()).collect();
+    let server = FakeServer::start(vec![calls(&turn), text_reply("both ran")]).await;
+    let tools = session_tools(&sessions, 8);
+    let mut agent = scripted_agent(&server, &tools);
+    let end = tokio::time::timeout(
+        Duration::from_secs(90),
+        agent.turn("two shells", &CancellationToken::new(), &mut |_| {}),
+    )
+    .await
+    .expect("the turn finished in time")
+    .expect("the turn succeeded");
+    assert_eq!(end, TurnEnd::Answer("both ran".into()));
+    let reqs = server.requests();
+    let body = &reqs[1].body;
+    for (i, (name, _)) in turn.iter().enumerate() {
+        let text = tool_result(body, &format!("call_{name}_{i}"));
+        assert!(!text.contains("no session"), "{name}: {text}");
+        if *name == "session_screen" {
+            let one = text.find("\none-1\n").expect(text);
+            let two = text.find("\ntwo-2\n").expect(text);
+            assert!(one < two, "{text}");
+        }
+    }
+    tools.cleanup(Duration::from_secs(15)).await;
+}
+
 async fn call(tools: &SessionTools, name: &str, args: Value, limit: Duration) -> (bool, String) {
     let out = call_out(tools, name, args, limit).await;
     (out.is_error, out.text)

@@ -235,4 +235,9 @@ impl ToolSet for FileTools {
         };
         Some(fut.map(|r| r.unwrap_or_else(ToolOutput::error)).boxed())
     }
+
+    /// File calls run in order: a file written, then read or listed.
+    fn lane(&self, _name: &str, _args: &Value) -> Option<String> {
+        Some("files".into())
+    }
 }

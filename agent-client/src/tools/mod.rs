@@ -73,6 +73,14 @@ pub trait ToolSet: Send + Sync {
         args: &'a Value,
         limit: Duration,
     ) -> Option<BoxFuture<'a, ToolOutput>>;
+
+    /// The lane of a call to `name` with `args`: the calls of one turn in
+    /// the same lane run one after another, in the order the model gave
+    /// them (a session started, then typed into); a call in no lane (the
+    /// default) runs beside the others. Lanes of different sets must differ.
+    fn lane(&self, _name: &str, _args: &Value) -> Option<String> {
+        None
+    }
 }
 
 /// Every tool set on offer, and the time limit of one call.
@@ -98,6 +106,14 @@ impl Toolbox {
     /// The specs of every tool.
     pub fn specs(&self) -> Vec<ToolSpec> {
         self.sets.iter().flat_map(|s| s.specs()).collect()
+    }
+
+    /// The lane of `call` ([`ToolSet::lane`]), if its tool has one.
+    pub fn lane(&self, call: &ToolCall) -> Option<String> {
+        self.sets
+            .iter()
+            .find(|s| s.specs().iter().any(|spec| spec.name == call.name))
+            .and_then(|s| s.lane(&call.name, &call.arguments))
     }
 
     /// Run one call within the time limit. A call to a tool not offered,

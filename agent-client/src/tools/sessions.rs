@@ -1263,6 +1263,13 @@ impl ToolSet for SessionTools {
                 .boxed(),
         )
     }
+
+    /// The calls naming one session (its start included) run in order.
+    fn lane(&self, _name: &str, args: &Value) -> Option<String> {
+        args.get("id")
+            .and_then(Value::as_str)
+            .map(|id| format!("session {id}"))
+    }
 }
 
 #[cfg(test)]
