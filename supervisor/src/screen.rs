@@ -25,6 +25,11 @@ use heimdall_protocol::{Cursor, ScreenFormat, ScreenResp};
 
 use crate::ansi_line::ansi_line;
 
+/// What `vt100`'s `contents_formatted` begins with (after the cursor's
+/// visibility): attributes reset, then an erase of the screen from home,
+/// which [`ScreenModel::redraw`] does row by row instead.
+const VT100_CLEAR: &str = "\x1b[m\x1b[H\x1b[J";
+
 /// Pending bytes beyond which a catch-up skips ahead.
 pub const SKIP_OVER: usize = 256 * 1024;
 /// Bytes parsed after a skip.
@@ -382,17 +387,36 @@ impl ScreenModel {
     /// Bytes that draw this screen on a terminal from any state: reset,
     /// modes (alternate screen, application cursor keys, bracketed paste…),
     /// the visible grid with its attributes, and the cursor.
+    ///
+    /// The screen is cleared row by row, never by an erase of the whole
+    /// screen: tmux (`scroll-on-clear`, on by default), like other
+    /// terminals, scrolls what such an erase removes into its history, so
+    /// a terminal drawn again in place (`hm attach --no-status-bar` on a
+    /// resize) showed its screen there once more each time.
     pub fn redraw(&self) -> Vec<u8> {
         let s = self.screen();
         let mut out = Vec::new();
         // Leave the alternate screen and reset attributes first, so the
         // modes below start from a known state.
-        out.extend_from_slice(b"\x1b[?1049l\x1b[0m\x1b[H\x1b[2J");
+        out.extend_from_slice(b"\x1b[?1049l\x1b[0m");
+        let clear: String = (1..=s.size().0.get())
+            .map(|row| format!("\x1b[{row};1H\x1b[2K"))
+            .collect();
+        // The normal screen is cleared also under the alternate one, with
+        // the cursor home: what the program finds on leaving it.
+        out.extend_from_slice(clear.as_bytes());
+        out.extend_from_slice(b"\x1b[H");
         if s.alternate_screen() {
             out.extend_from_slice(b"\x1b[?1049h");
+            out.extend_from_slice(clear.as_bytes());
         }
         out.extend_from_slice(s.input_mode_formatted().as_bytes());
-        out.extend_from_slice(s.contents_formatted().as_bytes());
+        // vt100 begins the contents with an erase from home (after the
+        // cursor's visibility): done row by row above.
+        let contents = s
+            .contents_formatted()
+            .replacen(VT100_CLEAR, "\x1b[m\x1b[H", 1);
+        out.extend_from_slice(contents.as_bytes());
         out.extend_from_slice(s.cursor_state_formatted().as_bytes());
         out
     }
@@ -501,8 +525,33 @@ mod tests {
         assert!(s.alternate_screen);
         assert_eq!(s.lines[1], "  xy");
         let mut copy = ScreenModel::new(10, 3, 0);
+        copy.feed(b"old\r\nrows\x1b[1m");
         copy.feed(&m.redraw());
         assert_eq!(copy.lines(), m.lines());
         assert!(copy.snapshot(ScreenFormat::Text, 0).alternate_screen);
+    }
+
+    /// A redraw never erases the whole screen at once (an erase a terminal
+    /// such as tmux scrolls into its history first), and draws the screen
+    /// over any other.
+    #[test]
+    fn a_redraw_clears_row_by_row() {
+        let mut m = ScreenModel::new(10, 3, 0);
+        m.feed(b"ab\r\n\x1b[1mcd\x1b[0m\r\n  e");
+        let redraw = m.redraw();
+        let erases = [b"\x1b[J".as_slice(), b"\x1b[0J", b"\x1b[2J"];
+        assert!(
+            !erases
+                .iter()
+                .any(|e| redraw.windows(e.len()).any(|w| w == *e)),
+            "{:?}",
+            String::from_utf8_lossy(&redraw)
+        );
+        let mut copy = ScreenModel::new(10, 3, 0);
+        copy.feed(b"0123456789\r\n0123456789\r\n012345678\x1b[44m");
+        copy.feed(&redraw);
+        assert_eq!(copy.lines(), m.lines());
+        assert_eq!(copy.screen().cursor_position(), (2, 3));
+        assert!(copy.screen().cell(1, 0).is_some_and(|c| c.bold()));
     }
 }

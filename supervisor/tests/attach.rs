@@ -1791,16 +1791,43 @@ select.select([0], [], [], 100)
     assert_eq!(t.wait_exit(), Some(0));
 }
 
+/// The erases of the screen below the cursor or whole (ED 0 or 2).
+const ERASES: [&[u8]; 3] = [b"\x1b[J", b"\x1b[0J", b"\x1b[2J"];
+
 /// Every line of the terminal's history and screen, top to bottom, from
 /// the bytes the client wrote (a `cols`×`rows` terminal keeping its
-/// history).
+/// history). As tmux does (`scroll-on-clear`), an erase of the
+/// whole normal screen (ED 2, or ED 0 with the cursor at home) first
+/// scrolls what it shows into the history.
 fn history_and_screen(raw: &[u8], cols: u16, rows: u16) -> Vec<String> {
     let mut p = vt100::Parser::new(
         std::num::NonZeroU16::new(rows).unwrap(),
         std::num::NonZeroU16::new(cols).unwrap(),
         10_000,
     );
-    p.process(raw);
+    let mut rest = raw;
+    while let Some((at, erase)) = (0..rest.len()).find_map(|i| {
+        ERASES
+            .iter()
+            .find(|e| rest[i..].starts_with(e))
+            .map(|e| (i, *e))
+    }) {
+        p.process(&rest[..at]);
+        let whole = erase == b"\x1b[2J" || p.screen().cursor_position() == (0, 0);
+        if whole && !p.screen().alternate_screen() {
+            let (row, col) = p.screen().cursor_position();
+            let scroll = format!(
+                "\x1b[{rows};1H{}\x1b[{};{}H",
+                "\n".repeat(rows.into()),
+                row + 1,
+                col + 1
+            );
+            p.process(scroll.as_bytes());
+        }
+        p.process(erase);
+        rest = &rest[at + erase.len()..];
+    }
+    p.process(rest);
     let screen = p.screen_mut();
     screen.set_scrollback(usize::MAX);
     let mut lines = Vec::new();

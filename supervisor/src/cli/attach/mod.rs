@@ -1037,12 +1037,15 @@ impl Attached {
             }
             None => {
                 let mut out = Vec::new();
-                if self.history && !resp.alternate_screen {
-                    for line in resp.scrollback.iter().flatten() {
-                        out.extend_from_slice(line.as_bytes());
-                        out.extend_from_slice(b"\x1b[0m\r\n");
+                if self.history {
+                    if !resp.alternate_screen {
+                        for line in resp.scrollback.iter().flatten() {
+                            out.extend_from_slice(line.as_bytes());
+                            out.extend_from_slice(b"\x1b[0m\r\n");
+                        }
                     }
-                    // Push them into the terminal's history.
+                    // Push them (and what the terminal showed) into its
+                    // history: the redraw clears the rows in place.
                     out.extend(
                         std::iter::repeat_n(b"\r\n".as_slice(), resp.rows as usize).flatten(),
                     );
