@@ -19,7 +19,10 @@
 //! the replayed tail, what comes before the resume point and does not depend
 //! on the cursor (a clear of the screen, the pen, modes, titles) is still
 //! applied. What is parsed after the skip is never misplaced: parsing never
-//! resumes in the middle of an escape sequence or of a line.
+//! resumes in the middle of an escape sequence or of a line — but for one
+//! line longer than the replayed tail, which is continued in its column
+//! when its start is kept and it is printable ASCII up to the tail
+//! ([`row_lead`]), and else shown from where the cursor was.
 
 use heimdall_protocol::{Cursor, ScreenFormat, ScreenResp};
 
@@ -74,6 +77,43 @@ fn resume_point(tail: &[u8]) -> Resume {
         Some(i) => Resume::LineStart(i),
         None => Resume::Start,
     }
+}
+
+/// The text of the row a skip's tail starts on, before the tail, when the
+/// tail continues a line of printable ASCII (it holds no resume point of its
+/// own): the line's bytes since its start, wrapped at `cols` as the terminal
+/// wraps them, after its last full row. `before_rev` is the output kept
+/// before the tail, newest byte first; `output_start` says whether it
+/// reaches back to the session's first byte, where a line starts too. A
+/// line starts after a carriage return (a pty's output turns `\n` into
+/// `\r\n`). `None` when the line's start is not among the bytes kept, or
+/// anything but printable ASCII comes after it (an escape sequence, a tab,
+/// UTF-8, a lone line feed): the column cannot be told without parsing.
+fn row_lead(
+    before_rev: impl Iterator<Item = u8>,
+    output_start: bool,
+    cols: u16,
+) -> Option<Vec<u8>> {
+    let cols = usize::from(cols.max(1));
+    let mut newest = Vec::with_capacity(cols);
+    let mut run = 0usize;
+    let mut before_run = before_rev.skip_while(|&b| {
+        let printable = (0x20..=0x7e).contains(&b);
+        if printable {
+            if newest.len() < cols {
+                newest.push(b);
+            }
+            run += 1;
+        }
+        printable
+    });
+    let line_start = match before_run.next() {
+        None => output_start,
+        Some(b'\r') => true,
+        Some(b'\n') => before_run.next() == Some(b'\r'),
+        Some(_) => false,
+    };
+    line_start.then(|| newest[..run % cols].iter().rev().copied().collect())
 }
 
 /// The sequences in `prefix` (the tail's bytes before the resume point)
@@ -247,8 +287,15 @@ impl ScreenModel {
     /// the parser starts afresh (nothing half-parsed from before the skip
     /// survives) and resumes at the first point of `tail` where the
     /// terminal's state is known (see [`crate::screen`] for what the skip
-    /// can cost).
-    pub fn feed_after_skip(&mut self, tail: &[u8]) -> Noticed {
+    /// can cost). `before` gives the output kept before `tail`, newest byte
+    /// first, and whether it reaches back to the session's first byte: it
+    /// is read only when `tail` holds no point to resume at (one long line),
+    /// to find the column the line has reached where `tail` starts.
+    pub fn feed_after_skip<I: Iterator<Item = u8>>(
+        &mut self,
+        tail: &[u8],
+        before: impl FnOnce() -> (I, bool),
+    ) -> Noticed {
         let (rows, cols) = self.screen().size();
         let mut fresh = vt100::Parser::new_with_callbacks(
             rows,
@@ -258,17 +305,28 @@ impl ScreenModel {
         );
         std::mem::swap(fresh.screen_mut(), self.parser.screen_mut());
         self.parser = fresh;
-        let (at, line_start) = match resume_point(tail) {
-            Resume::CursorMove(i) => (i, false),
-            Resume::LineStart(i) => (i, true),
-            Resume::Start => (0, false),
+        let (at, mut bytes) = match resume_point(tail) {
+            // What the bytes before the resume point did to the screen's
+            // state (a clear, the pen, modes) still holds after it.
+            Resume::CursorMove(i) => (i, state_sequences(&tail[..i])),
+            Resume::LineStart(i) => {
+                let mut bytes = state_sequences(&tail[..i]);
+                bytes.push(b'\r');
+                (i, bytes)
+            }
+            // Inside one long line: its text since the start of the row
+            // `tail` starts on, after a carriage return, puts `tail` in its
+            // column; when that cannot be known, `tail` goes where the
+            // cursor is.
+            Resume::Start => {
+                let (rev, output_start) = before();
+                let lead = row_lead(rev, output_start, cols.get()).map(|mut lead| {
+                    lead.insert(0, b'\r');
+                    lead
+                });
+                (0, lead.unwrap_or_default())
+            }
         };
-        // What the bytes before the resume point did to the screen's
-        // state (a clear, the pen, modes) still holds after it.
-        let mut bytes = state_sequences(&tail[..at]);
-        if line_start {
-            bytes.push(b'\r');
-        }
         bytes.extend_from_slice(&tail[at..]);
         self.feed(&bytes)
     }
@@ -463,6 +521,11 @@ mod tests {
         assert_eq!(s.scrollback.unwrap(), vec!["line9", "\x1b[1mbold\x1b[0m"]);
     }
 
+    /// No output kept before a skip's tail.
+    fn nothing_before() -> (std::iter::Empty<u8>, bool) {
+        (std::iter::empty(), false)
+    }
+
     #[test]
     fn resume_points() {
         assert_eq!(resume_point(b"zz\x1b[5;1Hrow\r\nx"), Resume::CursorMove(2));
@@ -478,19 +541,58 @@ mod tests {
         // Parsed before the skip: cursor mid-row 3, a half-read CSI.
         m.feed(b"\x1b[1;1Htop\x1b[3;1Hrow 3 zz\x1b[3");
         // The tail starts mid-line: "zzzz" must not land anywhere.
-        m.feed_after_skip(b"zzzz\x1b[3;1Hrow 3 yy\x1b[4;1Hbottom");
+        m.feed_after_skip(b"zzzz\x1b[3;1Hrow 3 yy\x1b[4;1Hbottom", nothing_before);
         assert_eq!(m.lines(), vec!["top", "", "row 3 yy", "bottom"]);
         // A scrolling stream resumes at a line start.
         let mut m = ScreenModel::new(20, 3, 0);
         m.feed(b"a\r\nb\r\nhalf a li");
-        m.feed_after_skip(b"ne\r\nc\r\nd");
+        m.feed_after_skip(b"ne\r\nc\r\nd", nothing_before);
         // "ne" was skipped: the half line stays as parsed, nothing is added.
         assert_eq!(m.lines(), vec!["half a li", "c", "d"]);
         // A progress line redrawn after carriage returns.
         let mut m = ScreenModel::new(20, 2, 0);
         m.feed(b"done\r\nprogress 1");
-        m.feed_after_skip(b"0%\rprogress 42%");
+        m.feed_after_skip(b"0%\rprogress 42%", nothing_before);
         assert_eq!(m.lines(), vec!["done", "progress 42%"]);
+    }
+
+    /// `before` as `feed_after_skip` reads it: newest byte first.
+    fn rev(before: &[u8]) -> std::iter::Rev<std::iter::Copied<std::slice::Iter<'_, u8>>> {
+        before.iter().copied().rev()
+    }
+
+    #[test]
+    fn the_row_a_long_line_has_reached_before_a_skip() {
+        let lead = |before: &[u8], output_start| row_lead(rev(before), output_start, 4);
+        // 10 characters since the line's start: two full rows of 4, then "89".
+        assert_eq!(lead(b"x\r\n0123456789", false), Some(b"89".to_vec()));
+        assert_eq!(lead(b"x\r0123456789", false), Some(b"89".to_vec()));
+        assert_eq!(lead(b"0123456789", true), Some(b"89".to_vec()));
+        // A full last row: the tail starts a row of its own.
+        assert_eq!(lead(b"\r01234567", false), Some(Vec::new()));
+        // The line's start is not kept, or the column cannot be told.
+        assert_eq!(lead(b"0123456789", false), None);
+        assert_eq!(lead(b"x\n0123456789", false), None);
+        assert_eq!(lead(b"\r\x1b[1m0123456789", false), None);
+        assert_eq!(lead(b"\r01\t23", false), None);
+    }
+
+    #[test]
+    fn a_skip_inside_a_long_line_keeps_its_columns() {
+        let line: Vec<u8> = (0..1000u32)
+            .flat_map(|i| format!("{i:03},").into_bytes())
+            .collect();
+        let mut m = ScreenModel::new(10, 3, 0);
+        m.feed(b"head\r\n");
+        m.feed(&line[..50]);
+        // The tail starts at byte 3001 of the line, column 1 of its row;
+        // the line ends with a full row.
+        let mut before = b"head\r\n".to_vec();
+        before.extend_from_slice(&line[..3001]);
+        m.feed_after_skip(&line[3001..], || (rev(&before), true));
+        let last = ["2,993,994,", "995,996,99", "7,998,999,"];
+        assert_eq!(m.lines(), last.map(String::from));
+        assert_eq!(m.cursor(), (2, 10));
     }
 
     #[test]
@@ -501,7 +603,7 @@ mod tests {
         m.feed(&b"0000\r\n".repeat(4));
         let mut tail = b"000\r\n".repeat(50);
         tail.extend_from_slice(b"\x1b[2J\x1b[HCLEARED\r\n");
-        m.feed_after_skip(&tail);
+        m.feed_after_skip(&tail, nothing_before);
         assert_eq!(m.lines(), ["CLEARED", "", "", ""]);
         // Pen, modes and title set before the resume point hold after it;
         // text and cursor-relative edits there are dropped.
@@ -509,6 +611,7 @@ mod tests {
         m.feed(b"\x1b[3;1Hkeep me");
         let n = m.feed_after_skip(
             b"[0mzz\x1b[?2004h\x1b]2;t\x07\x1b(0\x1b[1;31mq\x1b[K\x1b[J\x1b[1;3\x1b[2;1Hred",
+            nothing_before,
         );
         assert_eq!(n.titles, ["t"]);
         assert!(m.bracketed_paste());

@@ -81,3 +81,56 @@ fn a_clear_after_a_flood_clears_the_screen() {
         env.wait_gone(id);
     }
 }
+
+/// One line of a megabyte without a newline (`jq -c` of a big file, a
+/// minified bundle): the model skips ahead into the middle of the line,
+/// where the tail holds nothing to resume at. What it shows afterwards must
+/// still be the line wrapped where the terminal wraps it, the cursor after
+/// its last character; it was shifted by where the skip happened to land
+/// (32 columns for this line).
+#[test]
+fn a_megabyte_line_without_a_newline_keeps_its_columns() {
+    let env = Env::new();
+    // 125,000 numbers of 8 bytes: 1,000,000 bytes, 12,500 rows of 80.
+    let line = r#"
+import os, sys, time
+os.write(1, sys.argv[1].encode())
+os.write(1, "".join("%07d," % i for i in range(125000)).encode())
+time.sleep(60)
+"#;
+    // At the session's first byte, and after a line of its own.
+    let cases = [("", "long0"), ("header\r\n", "long1")];
+    for (before, id) in cases {
+        env.start(
+            id,
+            &["--cols", "80", "--rows", "24"],
+            &["python3", "-c", line, before],
+        );
+    }
+    let expected: Vec<String> = (124760..125000)
+        .collect::<Vec<_>>()
+        .chunks(10)
+        .map(|row| row.iter().map(|i| format!("{i:07},")).collect())
+        .collect();
+    for (_, id) in cases {
+        env.wait_screen(id, "0124999,$");
+        let screen: serde_json::Value =
+            serde_json::from_str(&env.ok(&["screen", id, "--json"])).unwrap();
+        let lines: Vec<String> = serde_json::from_value(screen["lines"].clone()).unwrap();
+        assert_eq!(lines, expected, "session {id}");
+        assert_eq!(
+            screen["cursor"]["row"], 23,
+            "session {id}: {}",
+            screen["cursor"]
+        );
+        assert_eq!(
+            screen["cursor"]["col"], 80,
+            "session {id}: {}",
+            screen["cursor"]
+        );
+    }
+    for (_, id) in cases {
+        env.ok(&["kill", id]);
+        env.wait_gone(id);
+    }
+}

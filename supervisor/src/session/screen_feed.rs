@@ -93,7 +93,8 @@ impl Session {
                 titles.extend(n.titles);
             };
             if skip {
-                note(st.model.feed_after_skip(&slices.concat()));
+                let before = || self.output_before(from);
+                note(st.model.feed_after_skip(&slices.concat(), before));
             } else {
                 for s in &slices {
                     note(st.model.feed(s));
@@ -110,6 +111,26 @@ impl Session {
             }
         }
         Some(st)
+    }
+
+    /// The output kept before offset `to`, newest byte first, and whether
+    /// it reaches back to the session's first byte.
+    fn output_before(&self, to: u64) -> (impl Iterator<Item = u8>, bool) {
+        let (kept, slices) = self.output.slices_from(0);
+        let mut left = to.saturating_sub(kept) as usize;
+        let before: Vec<bytes::Bytes> = slices
+            .into_iter()
+            .map(|s| {
+                let n = s.len().min(left);
+                left -= n;
+                s.slice(..n)
+            })
+            .collect();
+        let rev = before
+            .into_iter()
+            .rev()
+            .flat_map(|s| (0..s.len()).rev().map(move |i| s[i]));
+        (rev, kept == 0)
     }
 
     /// The visible screen as text lines, if there is a screen model.
