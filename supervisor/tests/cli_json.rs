@@ -88,6 +88,13 @@ fn item23_errors_are_json_objects_on_stdout() {
     );
     // A usage error, before the command line is understood.
     check(&["wait", "x", "--json"], 2, "usage");
+    // One that names what is missing on lines of its own says it too (it
+    // said only "the following required arguments were not provided:").
+    let v = check(&["status", "--json"], 2, "usage");
+    assert_eq!(
+        v["message"], "the following required arguments were not provided: <ID>",
+        "{v}"
+    );
     // Starting: the codes the client library's typed errors rest on.
     check(
         &[

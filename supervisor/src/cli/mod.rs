@@ -356,13 +356,17 @@ pub fn main() -> i32 {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) if e.use_stderr() && json_in_args() => {
+            // The error's first paragraph, on one line: it may go on in
+            // indented lines (the missing arguments, the subcommands).
             let text = e.to_string();
             let message = text
                 .lines()
-                .find(|l| !l.trim().is_empty())
-                .unwrap_or_default()
-                .trim_start_matches("error: ");
-            print_json_error("usage", message);
+                .map(str::trim)
+                .skip_while(|l| l.is_empty())
+                .take_while(|l| !l.is_empty())
+                .collect::<Vec<_>>()
+                .join(" ");
+            print_json_error("usage", message.trim_start_matches("error: "));
             return e.exit_code();
         }
         Err(e) => e.exit(),
