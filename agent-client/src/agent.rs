@@ -256,10 +256,8 @@ impl Agent {
 
 /// The result recorded for a call the user cancelled.
 fn cancelled_result(call: &ToolCall) -> ToolResult {
-    ToolResult {
-        call_id: call.id.clone(),
-        name: call.name.clone(),
-        content: "cancelled by the user before it finished; any session it was working on is still running".into(),
-        is_error: true,
-    }
+    ToolResult::unfinished(
+        call,
+        "cancelled by the user before it finished; any session it was working on is still running",
+    )
 }

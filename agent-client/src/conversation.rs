@@ -33,6 +33,18 @@ pub struct ToolResult {
     pub is_error: bool,
 }
 
+impl ToolResult {
+    /// The result recorded for `call`, which did not finish: `why`.
+    pub fn unfinished(call: &ToolCall, why: &str) -> ToolResult {
+        ToolResult {
+            call_id: call.id.clone(),
+            name: call.name.clone(),
+            content: why.into(),
+            is_error: true,
+        }
+    }
+}
+
 /// One message of the conversation.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "role", rename_all = "snake_case")]

@@ -124,6 +124,8 @@ impl Conversation {
     }
 
     /// Open a stored conversation to continue it; returns its messages.
+    /// Tool calls it ends with that never got their results are answered
+    /// as interrupted (in the file too).
     pub fn resume(data_dir: &Path, id: &str) -> Result<(Conversation, Vec<Message>), StoreError> {
         if !valid_id(id) {
             return Err(StoreError::Unknown(id.to_string()));
@@ -132,7 +134,7 @@ impl Conversation {
         if !path.is_file() {
             return Err(StoreError::Unknown(id.to_string()));
         }
-        let messages = read(&path)?
+        let mut messages: Vec<Message> = read(&path)?
             .into_iter()
             .filter_map(|l| match l {
                 Line::Message { message } => Some(message),
@@ -143,14 +145,16 @@ impl Conversation {
             .append(true)
             .open(&path)
             .map_err(io_err(&path))?;
-        Ok((
-            Conversation {
-                id: id.to_string(),
-                path,
-                file,
-            },
-            messages,
-        ))
+        let mut conv = Conversation {
+            id: id.to_string(),
+            path,
+            file,
+        };
+        if let Some(results) = unanswered(&messages) {
+            conv.append(&results)?;
+            messages.push(results);
+        }
+        Ok((conv, messages))
     }
 
     /// The conversation's id.
@@ -176,6 +180,28 @@ impl Conversation {
         self.file
             .write_all(text.as_bytes())
             .map_err(io_err(&self.path))
+    }
+}
+
+/// The results of the tool calls a stored conversation ends with, which
+/// never got theirs (the agent was stopped while they ran: SIGKILL, a
+/// crash): answered as interrupted, since providers refuse tool calls
+/// without results.
+fn unanswered(messages: &[Message]) -> Option<Message> {
+    match messages.last()? {
+        Message::Assistant { tool_calls, .. } if !tool_calls.is_empty() => Some(Message::Tool {
+            results: tool_calls
+                .iter()
+                .map(|c| {
+                    ToolResult::unfinished(
+                        c,
+                        "interrupted: hm-agent stopped before this call finished; any session \
+                         it was working on may still be running",
+                    )
+                })
+                .collect(),
+        }),
+        _ => None,
     }
 }
 

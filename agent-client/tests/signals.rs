@@ -1,6 +1,7 @@
 //! `hm-agent` stopped by a signal rather than by Ctrl-C or Ctrl-D: SIGTERM
 //! (a service manager, `kill`) during a headless run cancels the turn and
-//! still ends the sessions the agent started, as a normal exit does.
+//! still ends the sessions the agent started, as a normal exit does; a
+//! conversation cut by SIGKILL during a tool call can be resumed.
 
 mod common;
 
@@ -11,6 +12,53 @@ use common::sessions::{calls, hm, unique, Sessions};
 use common::{FakeServer, DEADLINE};
 use serde_json::json;
 use tokio::io::AsyncReadExt;
+
+/// A home for `hm-agent` talking to `server`: its config (work and data
+/// directories beside it) and how to run it there with `args`.
+struct Home {
+    dir: tempfile::TempDir,
+    config: std::path::PathBuf,
+}
+
+impl Home {
+    fn new(server: &FakeServer) -> Home {
+        let dir = tempfile::tempdir().unwrap();
+        let work = dir.path().join("work");
+        std::fs::create_dir_all(&work).unwrap();
+        let config = dir.path().join("heimdall.toml");
+        std::fs::write(
+            &config,
+            format!(
+                "[agent]\nprovider = \"openai\"\nmodel = \"local-model\"\nbase_url = \"{}/v1\"\n\
+                 work_dir = \"{}\"\ndata_dir = \"{}\"\nmax_retries = 0\n",
+                server.url(),
+                work.display(),
+                dir.path().join("data").display(),
+            ),
+        )
+        .unwrap();
+        Home { dir, config }
+    }
+
+    /// Where its conversations are stored.
+    fn conversations(&self) -> std::path::PathBuf {
+        self.dir.path().join("data").join("conversations")
+    }
+
+    /// `hm-agent ARGS` with its sessions in `sessions`, stderr piped.
+    fn agent(&self, sessions: &Sessions, args: &[&str]) -> tokio::process::Command {
+        let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_hm-agent"));
+        cmd.arg("--config")
+            .arg(&self.config)
+            .args(args)
+            .env("HOME", self.dir.path())
+            .env("HEIMDALL_SOCKET_DIR", sessions.path())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true);
+        cmd
+    }
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_during_a_run_cancels_the_turn_and_ends_the_agents_sessions() {
@@ -25,30 +73,10 @@ async fn sigterm_during_a_run_cancels_the_turn_and_ends_the_agents_sessions() {
         )]),
     ])
     .await;
-    let home = tempfile::tempdir().unwrap();
-    let work = home.path().join("work");
-    std::fs::create_dir_all(&work).unwrap();
-    let config = home.path().join("heimdall.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "[agent]\nprovider = \"openai\"\nmodel = \"local-model\"\nbase_url = \"{}/v1\"\n\
-             work_dir = \"{}\"\ndata_dir = \"{}\"\nmax_retries = 0\n",
-            server.url(),
-            work.display(),
-            home.path().join("data").display(),
-        ),
-    )
-    .unwrap();
-    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_hm-agent"))
-        .arg("--config")
-        .arg(&config)
-        .args(["run", "start a sleeper and wait for it"])
-        .env("HOME", home.path())
-        .env("HEIMDALL_SOCKET_DIR", sessions.path())
+    let home = Home::new(&server);
+    let mut child = home
+        .agent(&sessions, &["run", "start a sleeper and wait for it"])
         .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
         .spawn()
         .unwrap();
     let mut stderr = child.stderr.take().unwrap();
@@ -81,4 +109,79 @@ async fn sigterm_during_a_run_cancels_the_turn_and_ends_the_agents_sessions() {
     assert!(log.contains("stopped by SIGTERM"), "{log}");
     assert!(log.contains(&format!("[sessions ended: {id}]")), "{log}");
     assert!(!sessions.live(&id), "the agent's session was ended");
+}
+
+/// `hm-agent` SIGKILLed (the OOM killer, a power cut's equivalent) while
+/// a tool call runs leaves a conversation whose last message asks for
+/// tools without their results; resumed, the call is answered as
+/// interrupted, so the provider (which refuses tool calls without results)
+/// takes the conversation and the model knows the call did not finish.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_conversation_cut_by_sigkill_during_a_tool_call_can_be_resumed() {
+    hm();
+    let sessions = Sessions::new();
+    let id = unique("agent-killed");
+    let server = FakeServer::start(vec![
+        calls(&[("session_start", json!({"command": "sleep 600", "id": id}))]),
+        calls(&[(
+            "session_wait",
+            json!({"id": id, "until": "exit", "timeout_secs": 600}),
+        )]),
+        common::text_reply("resumed"),
+    ])
+    .await;
+    let home = Home::new(&server);
+    let mut child = home
+        .agent(&sessions, &["run", "start a sleeper and wait for it"])
+        .spawn()
+        .unwrap();
+    // The wait is stored (the call runs) once the file names it.
+    let stored = |dir: &std::path::Path| -> Option<std::path::PathBuf> {
+        let file = std::fs::read_dir(dir).ok()?.next()?.ok()?.path();
+        let text = std::fs::read_to_string(&file).ok()?;
+        text.contains("call_session_wait_0").then_some(file)
+    };
+    let end = Instant::now() + DEADLINE;
+    let file = loop {
+        if let Some(file) = stored(&home.conversations()) {
+            break file;
+        }
+        assert!(Instant::now() < end, "the agent did not call session_wait");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    };
+    child.start_kill().unwrap();
+    child.wait().await.unwrap();
+    let conversation = file.file_stem().unwrap().to_string_lossy().into_owned();
+    let resumed = tokio::time::timeout(
+        DEADLINE,
+        home.agent(&sessions, &["--resume", &conversation, "run", "and now?"])
+            .output(),
+    )
+    .await
+    .expect("the resumed run ended")
+    .unwrap();
+    let stderr = String::from_utf8_lossy(&resumed.stderr);
+    assert!(resumed.status.success(), "{stderr}");
+    let reqs = server.requests();
+    assert_eq!(reqs.len(), 3, "{stderr}");
+    let msgs = reqs[2].body["messages"].as_array().unwrap();
+    let roles: Vec<&str> = msgs.iter().map(|m| m["role"].as_str().unwrap()).collect();
+    assert_eq!(
+        roles,
+        [
+            "system",
+            "user",
+            "assistant",
+            "tool",
+            "assistant",
+            "tool",
+            "user"
+        ]
+    );
+    assert_eq!(msgs[5]["tool_call_id"], "call_session_wait_0");
+    let answer = msgs[5]["content"].as_str().unwrap();
+    assert!(answer.contains("interrupted"), "{answer}");
+    // The repair is stored: resumed again, the file reads the same.
+    let text = std::fs::read_to_string(&file).unwrap();
+    assert_eq!(text.matches("\"call_session_wait_0\"").count(), 2, "{text}");
 }
