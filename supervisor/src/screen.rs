@@ -444,7 +444,10 @@ impl ScreenModel {
 
     /// Bytes that draw this screen on a terminal from any state: reset,
     /// modes (alternate screen, application cursor keys, bracketed paste…),
-    /// the visible grid with its attributes, and the cursor.
+    /// the visible grid with its attributes, and the cursor. On the
+    /// alternate screen, the normal screen under it is drawn first, with
+    /// the cursor the program saved on entering it: what the program finds
+    /// when it leaves (vim quits to the shell's lines).
     ///
     /// The screen is cleared row by row, never by an erase of the whole
     /// screen: tmux (`scroll-on-clear`, on by default), like other
@@ -453,31 +456,36 @@ impl ScreenModel {
     /// resize) showed its screen there once more each time.
     pub fn redraw(&self) -> Vec<u8> {
         let s = self.screen();
-        let mut out = Vec::new();
         // Leave the alternate screen and reset attributes first, so the
         // modes below start from a known state.
-        out.extend_from_slice(b"\x1b[?1049l\x1b[0m");
-        let clear: String = (1..=s.size().0.get())
-            .map(|row| format!("\x1b[{row};1H\x1b[2K"))
-            .collect();
-        // The normal screen is cleared also under the alternate one, with
-        // the cursor home: what the program finds on leaving it.
-        out.extend_from_slice(clear.as_bytes());
-        out.extend_from_slice(b"\x1b[H");
+        let mut out = b"\x1b[?1049l\x1b[0m".to_vec();
         if s.alternate_screen() {
+            let mut normal = vt100::Parser::new(s.size().0, s.size().1, 0);
+            *normal.screen_mut() = s.clone();
+            normal.process(b"\x1b[?1049l");
+            grid(normal.screen(), &mut out);
+            // Saves that cursor for the program's leaving.
             out.extend_from_slice(b"\x1b[?1049h");
-            out.extend_from_slice(clear.as_bytes());
         }
         out.extend_from_slice(s.input_mode_formatted().as_bytes());
-        // vt100 begins the contents with an erase from home (after the
-        // cursor's visibility): done row by row above.
-        let contents = s
-            .contents_formatted()
-            .replacen(VT100_CLEAR, "\x1b[m\x1b[H", 1);
-        out.extend_from_slice(contents.as_bytes());
+        grid(s, &mut out);
         out.extend_from_slice(s.cursor_state_formatted().as_bytes());
         out
     }
+}
+
+/// Draw the visible grid of `s` (cleared row by row first, never erased
+/// whole: see [`ScreenModel::redraw`]) and put the cursor in its place.
+fn grid(s: &vt100::Screen, out: &mut Vec<u8>) {
+    for row in 1..=s.size().0.get() {
+        out.extend_from_slice(format!("\x1b[{row};1H\x1b[2K").as_bytes());
+    }
+    // vt100 begins the contents with an erase from home (after the
+    // cursor's visibility): done row by row above.
+    let contents = s
+        .contents_formatted()
+        .replacen(VT100_CLEAR, "\x1b[m\x1b[H", 1);
+    out.extend_from_slice(contents.as_bytes());
 }
 
 #[cfg(test)]
@@ -623,7 +631,7 @@ mod tests {
     #[test]
     fn alternate_screen_and_redraw() {
         let mut m = ScreenModel::new(10, 3, 0);
-        m.feed(b"\x1b[?1049h\x1b[2;3Hxy");
+        m.feed(b"shell\r\n$ \x1b[?1049h\x1b[2;3Hxy");
         let s = m.snapshot(ScreenFormat::Text, 0);
         assert!(s.alternate_screen);
         assert_eq!(s.lines[1], "  xy");
@@ -632,6 +640,9 @@ mod tests {
         copy.feed(&m.redraw());
         assert_eq!(copy.lines(), m.lines());
         assert!(copy.snapshot(ScreenFormat::Text, 0).alternate_screen);
+        // Under it, the normal screen and its cursor.
+        copy.feed(b"\x1b[?1049lvim");
+        assert_eq!(copy.lines(), ["shell", "$ vim", ""]);
     }
 
     /// A redraw never erases the whole screen at once (an erase a terminal

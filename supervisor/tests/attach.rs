@@ -273,6 +273,38 @@ fn reattaching_to_vim_draws_its_screen_at_once() {
     assert_eq!(code, Some(0));
 }
 
+/// Attached while the program is on the alternate screen (vim run from a
+/// shell), the terminal gets the normal screen under it too: when the
+/// program leaves it, the shell's lines are back, as `hm screen` has them
+/// (the terminal showed a blank screen there).
+#[test]
+fn attached_under_the_alternate_screen_the_normal_one_comes_back() {
+    let script = "seq 1 5 | sed s/^/main/; printf '\\033[?1049h\\033[HFULLSCREEN'; \
+                  read x; printf '\\033[?1049l'; echo BACK; sleep 300";
+    for args in [
+        &["attach", "alt"][..],
+        &["attach", "alt", "--no-status-bar"],
+    ] {
+        let env = Env::new();
+        env.start(
+            "alt",
+            &["--cols", "60", "--rows", "15"],
+            &["sh", "-c", script],
+        );
+        env.wait_screen("alt", "FULLSCREEN");
+        let rows = if args.len() == 2 { 16 } else { 15 };
+        let mut t = Term::spawn(&env, args, 60, rows);
+        t.wait_text("FULLSCREEN");
+        t.type_bytes(b"\r");
+        env.wait_screen("alt", "^BACK$");
+        let expected = env.screen_lines("alt");
+        assert_eq!(expected[2], "main3", "{expected:?}");
+        t.wait_for("the normal screen as hm screen has it", move |t| {
+            t.rows_text()[..expected.len()] == expected[..]
+        });
+    }
+}
+
 #[test]
 fn resizing_the_terminal_resizes_the_session() {
     let env = Env::new();
