@@ -4,6 +4,7 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
@@ -238,9 +239,26 @@ fn build_agent(loaded: &Loaded, resume: Option<&str>) -> Result<(Agent, SessionT
 /// lines on stdout.
 struct Printer {
     json: bool,
+    /// Whether the text printed last left its line open (no line break
+    /// at its end).
+    open_line: AtomicBool,
 }
 
 impl Printer {
+    fn new(json: bool) -> Printer {
+        Printer {
+            json,
+            open_line: AtomicBool::new(false),
+        }
+    }
+
+    /// End the line the text printed last left open, if it did.
+    fn end_line(&self) {
+        if self.open_line.swap(false, Ordering::Relaxed) {
+            say!();
+        }
+    }
+
     fn event(&self, ev: AgentEvent) {
         if self.json {
             print_json(&serde_json::to_value(&ev).unwrap_or_default());
@@ -251,6 +269,8 @@ impl Printer {
                 let mut out = std::io::stdout().lock();
                 let _ = out.write_all(text.as_bytes());
                 let _ = out.flush();
+                self.open_line
+                    .store(!text.ends_with('\n'), Ordering::Relaxed);
             }
             AgentEvent::ToolCall {
                 name, arguments, ..
@@ -300,7 +320,8 @@ async fn turn(
 }
 
 async fn run_once(agent: &mut Agent, prompt: &str, json: bool, stop: &Stop) -> Result<ExitCode> {
-    let outcome = turn(agent, prompt, &Printer { json }, stop).await;
+    let printer = Printer::new(json);
+    let outcome = turn(agent, prompt, &printer, stop).await;
     let usage = agent.usage();
     let id = agent.conversation_id().unwrap_or_default().to_string();
     let (code, status, error) = match &outcome {
@@ -327,9 +348,9 @@ async fn run_once(agent: &mut Agent, prompt: &str, json: bool, stop: &Stop) -> R
             "usage": usage,
         }));
     } else {
-        if matches!(outcome, Ok(TurnEnd::Answer(ref t)) if !t.ends_with('\n')) {
-            say!();
-        }
+        // Whatever ended the turn, the text printed ends its line: an
+        // error below, or the shell's prompt, starts on its own.
+        printer.end_line();
         if let Some(e) = &error {
             note!("hm-agent: {e}");
         }
@@ -349,7 +370,7 @@ async fn repl(
     json: bool,
     stop: &Stop,
 ) -> Result<ExitCode> {
-    let printer = Printer { json };
+    let printer = Printer::new(json);
     let history = cfg.data_path().join("history");
     let mut editor = rustyline::DefaultEditor::new().context("line editor")?;
     let _ = editor.load_history(&history);

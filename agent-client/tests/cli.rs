@@ -1,6 +1,7 @@
 //! `hm-agent` as a user runs it, against a fake OpenAI-compatible server:
 //! streamed answer verbatim on stdout, tool calls on stderr, `--json`
-//! events, exit codes, conversations listed and resumed.
+//! events, exit codes, conversations listed and resumed, an answer cut off
+//! mid-text.
 
 mod common;
 
@@ -248,5 +249,25 @@ async fn secrets_in_the_prompt_reach_neither_the_model_nor_the_store() {
     assert!(
         stored.contains("noted [REDACTED:openai-key] for later"),
         "{stored}"
+    );
+}
+
+/// An answer cut off after some of its text was printed: the text stays on
+/// stdout ended by a line break, so the error on stderr and the shell's
+/// prompt start on a line of their own at a terminal; the exit is 1.
+#[tokio::test]
+async fn an_answer_cut_off_mid_text_ends_its_line() {
+    let partial = data_events(&[
+        json!({"choices":[{"index":0,"delta":{"content":"Here is the plan: first I will"}}]}),
+    ]);
+    let server = FakeServer::start(vec![Reply::Dropped(partial)]).await;
+    let setup = Setup::new(&server.url());
+    let out = setup.run(&["run", "plan it"]).await;
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), "Here is the plan: first I will\n");
+    assert!(
+        text(&out.stderr).contains("the answer was cut off"),
+        "{}",
+        text(&out.stderr)
     );
 }
