@@ -223,6 +223,37 @@ async fn openai_tool_calls_by_index_run_concurrently_and_results_are_scrubbed() 
     assert_scrubbed(&reqs[1].raw_body);
 }
 
+/// Ollama's OpenAI-compatible stream gives every tool call of an answer
+/// `index` 0, each whole in its own chunk with its own id: they are two
+/// calls, not one whose name and arguments are the two run together.
+#[tokio::test]
+async fn tool_calls_that_reuse_index_0_with_their_own_ids_are_separate_calls() {
+    let first = data_events(&[
+        json!({"choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"id":"call_x1","type":"function","function":{"name":"probe","arguments":"{\"label\":\"A\"}"}}]}}]}),
+        json!({"choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"id":"call_x2","type":"function","function":{"name":"probe","arguments":"{\"label\":\"B\"}"}}]}}]}),
+        json!({"choices":[{"index":0,"delta":{},"finish_reason":"tool_calls"}]}),
+    ]) + "data: [DONE]\n\n";
+    let server = FakeServer::start(vec![Reply::Sse(first), text_reply(ANSWER)]).await;
+    let probe = Probe::new();
+    let mut agent = agent_with_probe(
+        settings(ProviderKind::Openai, format!("{}/v1", server.url()), "m"),
+        probe.clone(),
+    );
+    let (end, _, events) = turn(&mut agent, "probe twice").await;
+    assert_eq!(end, TurnEnd::Answer(ANSWER.into()));
+    assert_probes_overlapped(&probe, &events);
+    let reqs = server.requests();
+    let msgs = reqs[1].body["messages"].as_array().unwrap();
+    let ids: Vec<&Value> = msgs[2]["tool_calls"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| &c["id"])
+        .collect();
+    assert_eq!(ids, [&json!("call_x1"), &json!("call_x2")]);
+    assert!(msgs[3]["content"].as_str().unwrap().contains("probe A"));
+    assert!(msgs[4]["content"].as_str().unwrap().contains("probe B"));
+}
 #[tokio::test]
 async fn anthropic_input_json_deltas_and_headers() {
     let first = named_events(&[

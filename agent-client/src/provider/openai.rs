@@ -1,6 +1,10 @@
 //! OpenAI chat completions (and compatible servers): `messages` with
 //! `tool_calls`, streamed as `data:` chunks whose tool-call arguments
-//! arrive as string deltas keyed by index, ending with `data: [DONE]`.
+//! arrive as string deltas keyed by index (a delta naming another call's
+//! id begins that call: Ollama gives every call index 0), ending with
+//! `data: [DONE]`.
+
+use std::collections::HashMap;
 
 use serde_json::{json, Value};
 
@@ -79,6 +83,9 @@ fn arguments_text(args: &Value) -> String {
     }
 }
 
+/// Tool calls one answer may hold at most.
+const MAX_CALLS: usize = 1024;
+
 /// A tool call being assembled from deltas.
 #[derive(Default)]
 struct PartialCall {
@@ -93,7 +100,9 @@ pub(super) async fn read_stream(
     on_text: TextSink<'_>,
 ) -> Result<Response, ProviderError> {
     let mut out = Response::default();
+    // In the order they began; where each stream index's latest is.
     let mut calls: Vec<PartialCall> = Vec::new();
+    let mut by_index: HashMap<u64, usize> = HashMap::new();
     let mut done = false;
     while let Some(ev) = next_event(&mut events).await? {
         if ev.data.trim() == "[DONE]" {
@@ -134,15 +143,30 @@ pub(super) async fn read_stream(
             .into_iter()
             .flatten()
         {
-            let index = tc.get("index").and_then(Value::as_u64).unwrap_or(0) as usize;
-            if index > 1024 {
-                return Err(ProviderError::Decode(format!("tool call index {index}")));
-            }
-            if calls.len() <= index {
-                calls.resize_with(index + 1, PartialCall::default);
-            }
-            let call = &mut calls[index];
-            if let Some(id) = tc.get("id").and_then(Value::as_str) {
+            let index = tc.get("index").and_then(Value::as_u64).unwrap_or(0);
+            let id = tc
+                .get("id")
+                .and_then(Value::as_str)
+                .filter(|id| !id.is_empty());
+            // A delta continues the call of its index, unless it names
+            // another id: Ollama gives every call of an answer index 0.
+            let at = match by_index.get(&index) {
+                Some(&at) if id.is_none_or(|id| calls[at].id.is_empty() || calls[at].id == id) => {
+                    at
+                }
+                _ => {
+                    if calls.len() >= MAX_CALLS {
+                        return Err(ProviderError::Decode(format!(
+                            "more than {MAX_CALLS} tool calls in one answer"
+                        )));
+                    }
+                    calls.push(PartialCall::default());
+                    by_index.insert(index, calls.len() - 1);
+                    calls.len() - 1
+                }
+            };
+            let call = &mut calls[at];
+            if let Some(id) = id {
                 call.id = id.to_string();
             }
             if let Some(name) = tc.pointer("/function/name").and_then(Value::as_str) {
