@@ -20,9 +20,10 @@
 //! on the cursor (a clear of the screen, the pen, modes, titles) is still
 //! applied. What is parsed after the skip is never misplaced: parsing never
 //! resumes in the middle of an escape sequence or of a line — but for one
-//! line longer than the replayed tail, which is continued in its column
-//! when its start is kept and it is printable ASCII up to the tail
-//! ([`row_lead`]), and else shown from where the cursor was.
+//! line or escape sequence longer than the replayed tail, which is continued
+//! from the bytes kept before it (`lead_in`): a line in its column when
+//! its start is kept and it is printable ASCII, a sequence as the sequence;
+//! else the tail is shown from where the cursor was.
 
 use heimdall_protocol::{Cursor, ScreenFormat, ScreenResp};
 
@@ -79,41 +80,85 @@ fn resume_point(tail: &[u8]) -> Resume {
     }
 }
 
-/// The text of the row a skip's tail starts on, before the tail, when the
-/// tail continues a line of printable ASCII (it holds no resume point of its
-/// own): the line's bytes since its start, wrapped at `cols` as the terminal
-/// wraps them, after its last full row. `before_rev` is the output kept
-/// before the tail, newest byte first; `output_start` says whether it
-/// reaches back to the session's first byte, where a line starts too. A
-/// line starts after a carriage return (a pty's output turns `\n` into
-/// `\r\n`). `None` when the line's start is not among the bytes kept, or
-/// anything but printable ASCII comes after it (an escape sequence, a tab,
-/// UTF-8, a lone line feed): the column cannot be told without parsing.
-fn row_lead(
-    before_rev: impl Iterator<Item = u8>,
-    output_start: bool,
-    cols: u16,
-) -> Option<Vec<u8>> {
-    let cols = usize::from(cols.max(1));
-    let mut newest = Vec::with_capacity(cols);
-    let mut run = 0usize;
-    let mut before_run = before_rev.skip_while(|&b| {
-        let printable = (0x20..=0x7e).contains(&b);
-        if printable {
-            if newest.len() < cols {
-                newest.push(b);
-            }
-            run += 1;
+/// Bytes of the output before a skip's tail that are read back to find
+/// where the tail starts: at most this many are kept (a row is at most 1000
+/// columns; an escape sequence's string beyond this is left out).
+const LEAD_KEEP: usize = 4096;
+
+/// What to parse before a skip's tail that holds no resume point of its
+/// own, so that the tail lands as the terminal shows it:
+///
+/// - the tail continues a line of printable ASCII: a carriage return and the
+///   line's text since the start of the row the tail starts on (the line
+///   wrapped at `cols` as the terminal wraps it), so the tail keeps its
+///   columns;
+/// - the tail continues an escape sequence (one long string: an inline
+///   image, a clipboard copy; a CSI cut in two): the sequence's start (its
+///   first [`LEAD_KEEP`] bytes), so the tail is parsed as the rest of it
+///   and none of it shows as text;
+/// - else nothing (the tail goes where the cursor is).
+///
+/// `before_rev` is the output kept before the tail, newest byte first;
+/// `output_start` says whether it reaches back to the session's first byte,
+/// where a line starts too. A line starts after a carriage return (a pty's
+/// output turns `\n` into `\r\n`); a line with anything but printable
+/// ASCII in it (a tab, UTF-8, a lone line feed) leaves its column unknown.
+fn lead_in(mut before_rev: impl Iterator<Item = u8>, output_start: bool, cols: u16) -> Vec<u8> {
+    let mut kept = Vec::new();
+    let mut seen = 0usize;
+    let mut oldest = None;
+    let mut printable = true;
+    let stop = loop {
+        let Some(b) = before_rev.next() else {
+            break None;
+        };
+        if matches!(b, 0x1b | 0x07 | 0x18 | 0x1a | b'\r' | b'\n') {
+            break Some(b);
         }
-        printable
-    });
-    let line_start = match before_run.next() {
+        printable &= (0x20..=0x7e).contains(&b);
+        if kept.len() < LEAD_KEEP {
+            kept.push(b);
+        }
+        seen += 1;
+        oldest = Some(b);
+    };
+    let line_start = match stop {
         None => output_start,
         Some(b'\r') => true,
-        Some(b'\n') => before_run.next() == Some(b'\r'),
-        Some(_) => false,
+        Some(b'\n') => before_rev.next() == Some(b'\r'),
+        _ => false,
     };
-    line_start.then(|| newest[..run % cols].iter().rev().copied().collect())
+    if line_start && printable {
+        // `seen % cols` < 1000 < LEAD_KEEP: all kept.
+        let row = seen % usize::from(cols.max(1));
+        let mut lead = vec![b'\r'];
+        lead.extend(kept[..row].iter().rev());
+        return lead;
+    }
+    if stop != Some(0x1b) {
+        return Vec::new();
+    }
+    // The bytes after the ESC, oldest first (all of them when `whole`).
+    kept.reverse();
+    let whole = seen == kept.len();
+    let unfinished = match oldest {
+        // The tail starts right after the ESC.
+        None => true,
+        // A string: it ends only with ESC (ST) or BEL, which did not come.
+        Some(b']' | b'P' | b'_' | b'^' | b'X') => true,
+        Some(b'[') => whole && kept[1..].iter().all(|b| (0x20..=0x3f).contains(b)),
+        Some(_) => whole && kept.iter().all(|b| (0x20..=0x2f).contains(b)),
+    };
+    if !unfinished {
+        return Vec::new();
+    }
+    let mut lead = vec![0x1b];
+    if whole {
+        lead.extend_from_slice(&kept);
+    } else {
+        lead.extend(oldest);
+    }
+    lead
 }
 
 /// The sequences in `prefix` (the tail's bytes before the resume point)
@@ -314,17 +359,11 @@ impl ScreenModel {
                 bytes.push(b'\r');
                 (i, bytes)
             }
-            // Inside one long line: its text since the start of the row
-            // `tail` starts on, after a carriage return, puts `tail` in its
-            // column; when that cannot be known, `tail` goes where the
-            // cursor is.
+            // Inside one long line or escape sequence: what comes before
+            // puts `tail` where it belongs (see `lead_in`).
             Resume::Start => {
                 let (rev, output_start) = before();
-                let lead = row_lead(rev, output_start, cols.get()).map(|mut lead| {
-                    lead.insert(0, b'\r');
-                    lead
-                });
-                (0, lead.unwrap_or_default())
+                (0, lead_in(rev, output_start, cols.get()))
             }
         };
         bytes.extend_from_slice(&tail[at..]);
@@ -570,19 +609,38 @@ mod tests {
     }
 
     #[test]
-    fn the_row_a_long_line_has_reached_before_a_skip() {
-        let lead = |before: &[u8], output_start| row_lead(rev(before), output_start, 4);
-        // 10 characters since the line's start: two full rows of 4, then "89".
-        assert_eq!(lead(b"x\r\n0123456789", false), Some(b"89".to_vec()));
-        assert_eq!(lead(b"x\r0123456789", false), Some(b"89".to_vec()));
-        assert_eq!(lead(b"0123456789", true), Some(b"89".to_vec()));
-        // A full last row: the tail starts a row of its own.
-        assert_eq!(lead(b"\r01234567", false), Some(Vec::new()));
-        // The line's start is not kept, or the column cannot be told.
-        assert_eq!(lead(b"0123456789", false), None);
-        assert_eq!(lead(b"x\n0123456789", false), None);
-        assert_eq!(lead(b"\r\x1b[1m0123456789", false), None);
-        assert_eq!(lead(b"\r01\t23", false), None);
+    fn what_comes_before_a_tail_without_a_resume_point() {
+        let cases: [(&[u8], bool, &[u8]); 15] = [
+            // 10 characters since the line's start: two full rows of 4,
+            // then "89".
+            (b"x\r\n0123456789", false, b"\r89"),
+            (b"x\r0123456789", false, b"\r89"),
+            (b"0123456789", true, b"\r89"),
+            // A full last row: the tail starts a row of its own.
+            (b"\r01234567", false, b"\r"),
+            // The line's start is not kept, or the column cannot be told.
+            (b"0123456789", false, b""),
+            (b"x\n0123456789", false, b""),
+            (b"\r01\t23", false, b""),
+            (b"\r\x1b[1m0123456789", false, b""),
+            // Inside an escape sequence: its start, all of it while short.
+            (b"ab\x1b]0;title part", false, b"\x1b]0;title part"),
+            (b"ab\x1b[38;5", false, b"\x1b[38;5"),
+            (b"ab\x1b", false, b"\x1b"),
+            (b"ab\x1b(", false, b"\x1b("),
+            // A sequence that ended, or a string ended by BEL.
+            (b"\x1b[1mab", false, b""),
+            (b"\x1b]0;t\x07ab", false, b""),
+            (b"\x1b7ab", false, b""),
+        ];
+        for (before, output_start, lead) in cases {
+            let got = lead_in(rev(before), output_start, 4);
+            assert_eq!(got, lead, "before {:?}", String::from_utf8_lossy(before));
+        }
+        // A string longer than what is kept: its opening alone.
+        let mut image = b"\x1b]1337;File=:".to_vec();
+        image.resize(LEAD_KEEP * 3, b'Q');
+        assert_eq!(lead_in(rev(&image), false, 4), b"\x1b]");
     }
 
     #[test]

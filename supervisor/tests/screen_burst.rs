@@ -134,3 +134,44 @@ time.sleep(60)
         env.wait_gone(id);
     }
 }
+
+/// An inline image (iTerm2's `ESC ] 1337 ; File=…` with a megabyte of
+/// base64, as `imgcat` writes it) is one escape sequence: a terminal shows
+/// nothing of it. A skip that lands inside it must not either; the model
+/// parsed the rest of the sequence as text and filled the screen with
+/// base64.
+#[test]
+fn a_skip_inside_a_long_escape_sequence_shows_none_of_it() {
+    let env = Env::new();
+    // The sequence in two writes with a pause between: the model catches
+    // up in the pause, with more pending than it parses, inside it.
+    let image = r#"
+import os, time
+os.write(1, b"header\r\n\x1b]1337;File=inline=1:" + b"QUJD" * 150000)
+time.sleep(0.5)
+os.write(1, b"QUJD" * 100000 + b"\x07\r\nafter the image\r\n")
+time.sleep(60)
+"#;
+    let ids: Vec<String> = (0..2).map(|i| format!("image{i}")).collect();
+    for id in &ids {
+        env.start(
+            id,
+            &["--cols", "80", "--rows", "24"],
+            &["python3", "-c", image],
+        );
+    }
+    let mut expected = vec![
+        "header".to_string(),
+        String::new(),
+        "after the image".to_string(),
+    ];
+    expected.resize(24, String::new());
+    for id in &ids {
+        env.wait_screen(id, "^after the image");
+        assert_eq!(env.screen_lines(id), expected, "session {id}");
+    }
+    for id in &ids {
+        env.ok(&["kill", id]);
+        env.wait_gone(id);
+    }
+}
