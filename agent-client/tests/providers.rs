@@ -570,6 +570,67 @@ async fn cancelling_a_turn_during_a_tool_call_keeps_the_conversation_valid() {
     }
 }
 
+/// Gemini refuses contents whose roles do not alternate. A turn that
+/// failed before the model answered (a refused request) and a turn
+/// cancelled in its tool calls leave two user turns in a row (the failed
+/// prompt and the next; the cancelled results and the next prompt): the
+/// request sends each such run as one `user` content, its parts in order.
+#[tokio::test]
+async fn gemini_gets_alternating_roles_after_a_failed_and_a_cancelled_turn() {
+    let call = data_events(&[json!({"candidates":[{"content":{"role":"model","parts":[
+        {"functionCall":{"name":"probe","args":{"label":"lone"}}}]},"finishReason":"STOP"}]})]);
+    let answer = data_events(&[json!({"candidates":[{"content":{"role":"model","parts":[
+        {"text":"fine"}]},"finishReason":"STOP"}]})]);
+    let server = FakeServer::start(vec![
+        Reply::Status {
+            code: 400,
+            headers: Vec::new(),
+            body: json!({"error":{"message":"bad request"}}).to_string(),
+        },
+        Reply::Sse(call),
+        Reply::Sse(answer),
+    ])
+    .await;
+    let mut agent = agent_with_probe(
+        settings(ProviderKind::Gemini, server.url(), "gemini-test"),
+        Probe::new(),
+    );
+    let failed = agent
+        .turn("first", &CancellationToken::new(), &mut |_| {})
+        .await;
+    assert!(failed.is_err(), "{failed:?}");
+    // The lone probe waits for a partner: cancelled once announced.
+    let cancel = CancellationToken::new();
+    let end = agent
+        .turn("second", &cancel, &mut |e| {
+            if matches!(e, AgentEvent::ToolCall { .. }) {
+                cancel.cancel();
+            }
+        })
+        .await
+        .unwrap();
+    assert_eq!(end, TurnEnd::Cancelled);
+    let (end, _, _) = turn(&mut agent, "third").await;
+    assert_eq!(end, TurnEnd::Answer("fine".into()));
+
+    let reqs = server.requests();
+    let roles = |i: usize| -> Vec<String> {
+        reqs[i].body["contents"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["role"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(roles(1), ["user"]);
+    assert_eq!(roles(2), ["user", "model", "user"]);
+    let contents = &reqs[2].body["contents"];
+    assert_eq!(contents[0]["parts"][0]["text"], "first");
+    assert_eq!(contents[0]["parts"][1]["text"], "second");
+    assert!(contents[2]["parts"][0].get("functionResponse").is_some());
+    assert_eq!(contents[2]["parts"][1]["text"], "third");
+}
+
 /// Two tools: `quick` answers at once; `stuck` waits until `quick` has
 /// answered, then cancels the turn (as Ctrl-C would) and never finishes.
 struct QuickAndStuck {

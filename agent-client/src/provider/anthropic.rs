@@ -5,8 +5,9 @@
 use serde_json::{json, Value};
 
 use super::{
-    chunk_error, count, finished, next_event, parse_arguments, parse_data, ProviderError,
-    ProviderSettings, Request, Response, SseStream, TextSink, DEFAULT_ANTHROPIC_MAX_TOKENS,
+    chunk_error, count, finished, next_event, parse_arguments, parse_data, push_turn,
+    ProviderError, ProviderSettings, Request, Response, SseStream, TextSink,
+    DEFAULT_ANTHROPIC_MAX_TOKENS,
 };
 use crate::conversation::{Message, ToolCall};
 
@@ -18,18 +19,8 @@ pub(super) fn request_body(s: &ProviderSettings, req: &Request<'_>) -> Value {
     // Consecutive messages of one role are merged: tool results and the
     // next user text both belong to a `user` turn.
     let mut messages: Vec<Value> = Vec::new();
-    let mut push = |role: &str, blocks: Vec<Value>| {
-        if blocks.is_empty() {
-            return;
-        }
-        if let Some(last) = messages.last_mut().filter(|m| m["role"] == role) {
-            if let Some(content) = last["content"].as_array_mut() {
-                content.extend(blocks);
-                return;
-            }
-        }
-        messages.push(json!({"role": role, "content": blocks}));
-    };
+    let mut push =
+        |role: &str, blocks: Vec<Value>| push_turn(&mut messages, role, "content", blocks);
     for m in req.messages {
         match m {
             Message::User { content } => {

@@ -1,23 +1,25 @@
 //! Google Gemini `streamGenerateContent?alt=sse`: `contents` of `parts`;
 //! function calls arrive as whole `functionCall` parts without ids, and
-//! their `thoughtSignature` must be echoed back verbatim in later requests.
+//! their `thoughtSignature` must be echoed back verbatim in later requests;
+//! roles must alternate.
 
 use serde_json::{json, Value};
 
 use super::{
-    chunk_error, count, finished, next_event, parse_data, ProviderError, ProviderSettings, Request,
-    Response, SseStream, TextSink,
+    chunk_error, count, finished, next_event, parse_data, push_turn, ProviderError,
+    ProviderSettings, Request, Response, SseStream, TextSink,
 };
 use crate::conversation::{Message, ToolCall, Usage};
 
 /// The JSON body of a streaming request.
 pub(super) fn request_body(s: &ProviderSettings, req: &Request<'_>) -> Value {
+    // Gemini refuses roles that do not alternate: a run of one role's
+    // messages is one content.
     let mut contents: Vec<Value> = Vec::new();
+    let mut push = |role: &str, parts: Vec<Value>| push_turn(&mut contents, role, "parts", parts);
     for m in req.messages {
         match m {
-            Message::User { content } => {
-                contents.push(json!({"role": "user", "parts": [{"text": content}]}))
-            }
+            Message::User { content } => push("user", vec![json!({"text": content})]),
             Message::Assistant {
                 content,
                 tool_calls,
@@ -43,9 +45,7 @@ pub(super) fn request_body(s: &ProviderSettings, req: &Request<'_>) -> Value {
                     }
                     parts.push(part);
                 }
-                if !parts.is_empty() {
-                    contents.push(json!({"role": "model", "parts": parts}));
-                }
+                push("model", parts);
             }
             Message::Tool { results } => {
                 let parts: Vec<Value> = results
@@ -55,7 +55,7 @@ pub(super) fn request_body(s: &ProviderSettings, req: &Request<'_>) -> Value {
                         json!({"functionResponse": {"name": r.name, "response": {key: r.content}}})
                     })
                     .collect();
-                contents.push(json!({"role": "user", "parts": parts}));
+                push("user", parts);
             }
         }
     }

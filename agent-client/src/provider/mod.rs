@@ -341,6 +341,27 @@ fn finished(came: bool, what: &str) -> Result<(), ProviderError> {
     }
 }
 
+/// Add a turn of `role` whose `items` go under `key` (`content` blocks,
+/// `parts`) to `turns`, merged into the last turn when it has the same
+/// role: providers that want roles to alternate (Anthropic, Gemini) take a
+/// run of turns of one role (tool results and the next prompt, a prompt
+/// left without an answer and the next) as one. No items, no turn.
+fn push_turn(turns: &mut Vec<Value>, role: &str, key: &str, items: Vec<Value>) {
+    if items.is_empty() {
+        return;
+    }
+    if let Some(last) = turns.last_mut().filter(|t| t["role"] == role) {
+        if let Some(held) = last[key].as_array_mut() {
+            held.extend(items);
+            return;
+        }
+    }
+    let mut turn = serde_json::Map::new();
+    turn.insert("role".into(), role.into());
+    turn.insert(key.into(), items.into());
+    turns.push(Value::Object(turn));
+}
+
 /// Parse one event's JSON data.
 fn parse_data(ev: &Event) -> Result<Value, ProviderError> {
     serde_json::from_str(&ev.data)
