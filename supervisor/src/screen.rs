@@ -483,10 +483,10 @@ impl ScreenModel {
 
     /// Bytes that draw this screen on a terminal from any state: reset,
     /// modes (alternate screen, application cursor keys, bracketed paste…),
-    /// the visible grid with its attributes, and the cursor. On the
-    /// alternate screen, the normal screen under it is drawn first, with
-    /// the cursor the program saved on entering it: what the program finds
-    /// when it leaves (vim quits to the shell's lines).
+    /// the visible grid with its attributes, the scroll region, and the
+    /// cursor. On the alternate screen, the normal screen under it is drawn
+    /// first, with the cursor the program saved on entering it: what the
+    /// program finds when it leaves (vim quits to the shell's lines).
     ///
     /// The screen is cleared row by row, never by an erase of the whole
     /// screen: tmux (`scroll-on-clear`, on by default), like other
@@ -499,8 +499,7 @@ impl ScreenModel {
         // modes below start from a known state.
         let mut out = b"\x1b[?1049l\x1b[0m".to_vec();
         if s.alternate_screen() {
-            let mut normal = vt100::Parser::new(s.size().0, s.size().1, 0);
-            *normal.screen_mut() = s.clone();
+            let mut normal = copy_of(s);
             normal.process(b"\x1b[?1049l");
             grid(normal.screen(), &mut out);
             // Saves that cursor for the program's leaving.
@@ -508,9 +507,40 @@ impl ScreenModel {
         }
         out.extend_from_slice(s.input_mode_formatted().as_bytes());
         grid(s, &mut out);
+        let (top, bottom) = scroll_region(s);
+        if (top, bottom) != (0, s.size().0.get() - 1) {
+            // (It moves the cursor: placed below.)
+            out.extend_from_slice(format!("\x1b[{};{}r", top + 1, bottom + 1).as_bytes());
+        }
         out.extend_from_slice(s.cursor_state_formatted().as_bytes());
         out
     }
+}
+
+/// A parser whose screen is a copy of `s`, to try sequences on.
+fn copy_of(s: &vt100::Screen) -> vt100::Parser {
+    let mut p = vt100::Parser::new(s.size().0, s.size().1, 0);
+    *p.screen_mut() = s.clone();
+    p
+}
+
+/// The scroll region (DECSTBM) of `s`: its top and bottom rows, 0-based.
+/// `vt100` keeps it to itself, so a copy shows it: a line feed on the
+/// region's bottom row scrolls and leaves the cursor there (elsewhere the
+/// cursor moves down, but on the last row), a reverse index on its top row
+/// likewise.
+fn scroll_region(s: &vt100::Screen) -> (u16, u16) {
+    let rows = s.size().0.get();
+    let mut p = copy_of(s);
+    // Cursor moves absolute, not within the region (origin mode off).
+    p.process(b"\x1b[?6l");
+    let mut stays = |row: u16, step: &str| {
+        p.process(format!("\x1b[{};1H{step}", row + 1).as_bytes());
+        p.screen().cursor_position().0 == row
+    };
+    let bottom = (0..rows - 1).find(|&r| stays(r, "\n")).unwrap_or(rows - 1);
+    let top = (1..=bottom).find(|&r| stays(r, "\x1bM")).unwrap_or(0);
+    (top, bottom)
 }
 
 /// Draw the visible grid of `s` (cleared row by row first, never erased
@@ -701,6 +731,29 @@ mod tests {
         // Under it, the normal screen and its cursor.
         copy.feed(b"\x1b[?1049lvim");
         assert_eq!(copy.lines(), ["shell", "$ vim", ""]);
+    }
+
+    #[test]
+    fn the_scroll_region_is_read_and_redrawn() {
+        let region = |bytes: &[u8]| {
+            let mut m = ScreenModel::new(10, 6, 0);
+            m.feed(bytes);
+            scroll_region(m.screen())
+        };
+        assert_eq!(region(b""), (0, 5));
+        assert_eq!(region(b"\x1b[2;4r"), (1, 3));
+        assert_eq!(region(b"\x1b[1;5r"), (0, 4));
+        assert_eq!(region(b"\x1b[3;6r\x1b[?6h"), (2, 5));
+        assert_eq!(region(b"\x1b[2;4r\x1b[r"), (0, 5));
+        let mut m = ScreenModel::new(10, 6, 0);
+        m.feed(b"\x1b[1;3r\x1b[6;1Hstatus\x1b[2;4Hx");
+        let mut copy = ScreenModel::new(10, 6, 0);
+        copy.feed(&m.redraw());
+        assert_eq!(copy.lines(), m.lines());
+        assert_eq!(copy.cursor(), m.cursor());
+        copy.feed(b"\x1b[3;1Ha\nb\nc\n");
+        assert_eq!(copy.lines()[5], "status", "{:?}", copy.lines());
+        assert_eq!(copy.lines()[2], "", "{:?}", copy.lines());
     }
 
     /// A redraw never erases the whole screen at once (an erase a terminal

@@ -273,6 +273,32 @@ fn reattaching_to_vim_draws_its_screen_at_once() {
     assert_eq!(code, Some(0));
 }
 
+/// Attach to a 60x15 session running `script` (with the bar, then
+/// without) once its screen shows `ready`, press Enter, and wait until the
+/// terminal shows what `hm screen` shows once it has `done`; `check` looks
+/// at that screen first.
+fn attach_press_enter_and_compare(script: &str, ready: &str, done: &str, check: fn(&[String])) {
+    for args in [&["attach", "s"][..], &["attach", "s", "--no-status-bar"]] {
+        let env = Env::new();
+        env.start(
+            "s",
+            &["--cols", "60", "--rows", "15"],
+            &["sh", "-c", script],
+        );
+        env.wait_screen("s", ready);
+        let rows = if args.len() == 2 { 16 } else { 15 };
+        let mut t = Term::spawn(&env, args, 60, rows);
+        t.wait_for("the session's screen", |t| t.text().contains(ready));
+        t.type_bytes(b"\r");
+        env.wait_screen("s", done);
+        let expected = env.screen_lines("s");
+        check(&expected);
+        t.wait_for(&format!("{args:?}: the screen hm screen has"), move |t| {
+            t.rows_text()[..expected.len()] == expected[..]
+        });
+    }
+}
+
 /// Attached while the program is on the alternate screen (vim run from a
 /// shell), the terminal gets the normal screen under it too: when the
 /// program leaves it, the shell's lines are back, as `hm screen` has them
@@ -281,28 +307,23 @@ fn reattaching_to_vim_draws_its_screen_at_once() {
 fn attached_under_the_alternate_screen_the_normal_one_comes_back() {
     let script = "seq 1 5 | sed s/^/main/; printf '\\033[?1049h\\033[HFULLSCREEN'; \
                   read x; printf '\\033[?1049l'; echo BACK; sleep 300";
-    for args in [
-        &["attach", "alt"][..],
-        &["attach", "alt", "--no-status-bar"],
-    ] {
-        let env = Env::new();
-        env.start(
-            "alt",
-            &["--cols", "60", "--rows", "15"],
-            &["sh", "-c", script],
-        );
-        env.wait_screen("alt", "FULLSCREEN");
-        let rows = if args.len() == 2 { 16 } else { 15 };
-        let mut t = Term::spawn(&env, args, 60, rows);
-        t.wait_text("FULLSCREEN");
-        t.type_bytes(b"\r");
-        env.wait_screen("alt", "^BACK$");
-        let expected = env.screen_lines("alt");
-        assert_eq!(expected[2], "main3", "{expected:?}");
-        t.wait_for("the normal screen as hm screen has it", move |t| {
-            t.rows_text()[..expected.len()] == expected[..]
-        });
-    }
+    attach_press_enter_and_compare(script, "FULLSCREEN", "^BACK$", |screen| {
+        assert_eq!(screen[2], "main3", "{screen:?}");
+    });
+}
+
+/// A program that scrolls its lines inside a scroll region (a status line
+/// kept below it, as apt's progress bar is) goes on doing so on a terminal
+/// attached later, with the bar or without: the picture sets the region
+/// (its lines scrolled over the status line).
+#[test]
+fn attaching_keeps_the_programs_scroll_region() {
+    let script = "printf '\\033[1;10r\\033[15;1HSTATUS LINE\\033[10;1H'; \
+                  for i in 1 2 3 4 5 6 7 8 9 10 11 12; do echo early$i; done; \
+                  read x; for i in 1 2 3 4 5 6 7 8 9 10 11 12; do echo late$i; done; sleep 300";
+    attach_press_enter_and_compare(script, "early12", "late12", |screen| {
+        assert_eq!(screen[14], "STATUS LINE", "{screen:?}");
+    });
 }
 
 #[test]
