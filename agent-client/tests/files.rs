@@ -179,11 +179,11 @@ async fn a_file_too_large_to_read_whole_shows_its_head_and_its_real_tail() {
     );
 }
 
-/// `read_file` of something that is not a regular file (a named pipe no
-/// one writes to) is refused at once instead of waiting for the tool time
-/// limit.
+/// `read_file` or `write_file` of something that is not a regular file (a
+/// named pipe no one reads or writes) is refused at once instead of waiting
+/// for the tool time limit.
 #[tokio::test]
-async fn reading_a_named_pipe_is_refused_at_once() {
+async fn reading_or_writing_a_named_pipe_is_refused_at_once() {
     let work = tempfile::tempdir().unwrap();
     let fifo = work.path().join("pipe");
     nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
@@ -194,6 +194,18 @@ async fn reading_a_named_pipe_is_refused_at_once() {
     )
     .await
     .expect("read_file answered before the time limit");
+    assert!(is_error, "{text}");
+    assert!(text.contains("not a regular file"), "{text}");
+    let (is_error, text) = tokio::time::timeout(
+        Duration::from_secs(20),
+        call(
+            &tools,
+            "write_file",
+            json!({"path": "pipe", "content": "x"}),
+        ),
+    )
+    .await
+    .expect("write_file answered before the time limit");
     assert!(is_error, "{text}");
     assert!(text.contains("not a regular file"), "{text}");
 }

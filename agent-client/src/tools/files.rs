@@ -94,17 +94,8 @@ impl FileTools {
         let path = str_arg(args, "path")?;
         let real = self.resolve(path)?;
         let failed = |e: io::Error| format!("{path}: {e}");
-        // A named pipe or a device would hold the call until the tool time
-        // limit (or for ever): only regular files are read.
         let meta = tokio::fs::metadata(&real).await.map_err(failed)?;
-        if !meta.is_file() {
-            let what = if meta.is_dir() {
-                "a directory (list it with list_dir)"
-            } else {
-                "not a regular file"
-            };
-            return Err(format!("{path} is {what}"));
-        }
+        regular(&meta, path)?;
         let mut file = tokio::fs::File::open(&real).await.map_err(failed)?;
         let size = meta.len();
         if size <= MAX_READ_BYTES {
@@ -154,6 +145,11 @@ impl FileTools {
         let path = str_arg(args, "path")?;
         let content = str_arg(args, "content")?;
         let real = self.resolve(path)?;
+        match tokio::fs::metadata(&real).await {
+            Ok(meta) => regular(&meta, path)?,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => return Err(format!("{path}: {e}")),
+        }
         if let Some(parent) = real.parent() {
             tokio::fs::create_dir_all(parent)
                 .await
@@ -190,6 +186,19 @@ impl FileTools {
             entries.join("\n"),
         ))
     }
+}
+
+/// Refuse what is not a regular file: a named pipe or a device would hold
+/// the call until the tool time limit (or for ever).
+fn regular(meta: &std::fs::Metadata, path: &str) -> Result<(), String> {
+    if meta.is_file() {
+        return Ok(());
+    }
+    Err(if meta.is_dir() {
+        format!("{path} is a directory (list it with list_dir)")
+    } else {
+        format!("{path} is not a regular file")
+    })
 }
 
 fn path_param(description: &str) -> Value {
