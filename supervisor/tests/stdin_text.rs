@@ -167,3 +167,50 @@ fn send_stdin_ends_when_the_session_ends_while_stdin_is_quiet() {
     assert!(err.contains("the session ended"), "{err}");
     assert!(err.contains("5 bytes from stdin were typed"), "{err}");
 }
+
+/// `hm send ID --stdin` into a program that reads nothing for a while (it
+/// is busy, or reads slowly): the supervisor takes 4 MiB ahead of the
+/// program, then takes more as the program reads, and hm waits for it as a
+/// pipe's writer does. It gave up once a frame had waited 5 s ("no answer
+/// from the session within 5s", exit 1) with the session alive and the
+/// program about to read.
+#[test]
+fn send_stdin_waits_for_a_program_that_reads_late() {
+    let env = Env::new();
+    let n = 6 << 20;
+    let out = env.dir.path().join("late.out");
+    let gate = env.dir.path().join("gate");
+    let program = format!(
+        "stty raw -echo -iexten; echo ready; while [ ! -e '{}' ]; do sleep 0.1; done; \
+         head -c {n} | cksum > '{}'; echo done; sleep 600",
+        gate.display(),
+        out.display()
+    );
+    env.start("late", &[], &["sh", "-c", &program]);
+    env.wait_screen("late", "ready");
+    let data = all_bytes(n);
+    let mut hm = Piped::spawn(&env, &["send", "late", "--stdin"], Stdio::piped());
+    let mut stdin = hm.0.stdin.take().expect("stdin");
+    let input = data.clone();
+    let writer = std::thread::spawn(move || {
+        let _ = stdin.write_all(&input);
+    });
+    // Well past the 5 s a request may wait for its answer, hm still waits.
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(8);
+    while std::time::Instant::now() < until {
+        if let Some(status) = hm.0.try_wait().expect("try_wait") {
+            let (_, err) = hm.exit("hm send --stdin");
+            panic!(
+                "hm send --stdin gave up while the program was not reading yet: {status}: {err}"
+            );
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    std::fs::write(&gate, b"").expect("open the gate");
+    let (code, err) = hm.exit("hm send --stdin");
+    writer.join().expect("writer");
+    assert_eq!(code, Some(0), "hm send --stdin: {err}");
+    env.wait_screen("late", "done");
+    let got = std::fs::read_to_string(&out).expect("the program's cksum");
+    assert_eq!(got, cksum(&env, &data), "the bytes arrived changed");
+}

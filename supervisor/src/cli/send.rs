@@ -5,11 +5,11 @@ use std::io::Read as _;
 
 use anyhow::Context as _;
 use clap::Args;
-use heimdall_client::{Client, ClientError, ScreenRequest};
+use heimdall_client::{Client, ClientBuilder, ClientError, ScreenRequest};
 use heimdall_protocol::keys::{keys_to_bytes, UnknownKey};
 use tokio::sync::mpsc;
 
-use super::common::{answer, live_session, open, or_exited, runtime};
+use super::common::{answer, live_session, open, or_exited, runtime, ANSWER_TIMEOUT};
 use super::Common;
 use crate::paths::SessionPaths;
 
@@ -117,7 +117,15 @@ pub fn run(common: &Common, args: SendArgs) -> anyhow::Result<i32> {
 /// confirmed before the next, until stdin ends. When the session ends
 /// before stdin does — also while stdin is quiet — it says so at once, with
 /// how many bytes were typed.
+///
+/// A program that reads slowly, or not yet, holds its input back: the
+/// supervisor takes [`crate::input::MAX_QUEUED`] bytes ahead of it, then
+/// confirms a frame only as the program reads. That is waited for however
+/// long it takes, as a pipe's writer waits, while the supervisor answers on
+/// a connection of its own; one that answers nothing there either (stopped,
+/// hung) is the error, as before.
 async fn type_stdin(c: &Client, paths: &SessionPaths) -> anyhow::Result<i32> {
+    let patient = c.with_deadline(std::time::Duration::MAX);
     let mut chunks = read_stdin();
     let mut typed = 0usize;
     loop {
@@ -133,10 +141,41 @@ async fn type_stdin(c: &Client, paths: &SessionPaths) -> anyhow::Result<i32> {
         };
         let chunk = chunk.context("cannot read stdin")?;
         let len = chunk.len();
-        if let Err(e) = c.type_steps([chunk], std::time::Duration::ZERO).await {
+        let typing = patient.type_steps([chunk], std::time::Duration::ZERO);
+        let result = tokio::select! {
+            result = typing => result.map(drop),
+            e = unanswered(paths) => Err(e),
+        };
+        if let Err(e) = result {
             return Err(ended_early(paths, typed, e));
         }
         typed += len;
+    }
+}
+
+/// Returns once the session's supervisor, alive, answers no STATUS on a
+/// connection of its own within [`ANSWER_TIMEOUT`]: the error. Asks every
+/// [`ANSWER_TIMEOUT`]; never returns once the session has ended (its end is
+/// the typing's answer).
+async fn unanswered(paths: &SessionPaths) -> ClientError {
+    loop {
+        tokio::time::sleep(ANSWER_TIMEOUT).await;
+        let asked = async {
+            ClientBuilder::new()
+                .name("hm send")
+                .deadline(ANSWER_TIMEOUT)
+                .session_files(paths.clone())
+                .connect(&paths.sock)
+                .await?
+                .status()
+                .await
+        };
+        if let Err(e) = asked.await {
+            if paths.is_live() {
+                return e;
+            }
+            return std::future::pending().await;
+        }
     }
 }
 
