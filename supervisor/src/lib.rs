@@ -19,6 +19,7 @@
 //! | [`output`] | the output ring, subscriptions, pacing |
 //! | [`requests`] | SUBMIT and WAIT |
 //! | [`screen`] | the live screen model (VT emulator over the output) |
+//! | [`dec_graphics`] | DEC special graphics (ncurses' boxes), which the emulator lacks |
 //! | [`server`] | the listening socket and peer credentials |
 //! | [`connection`] | one client's requests and frames |
 //! | [`lifecycle`] | signals, kill escalation, guardian, exit codes |
@@ -31,6 +32,7 @@ pub mod classify;
 pub mod cli;
 pub mod config;
 pub mod connection;
+pub mod dec_graphics;
 pub mod echo_poll;
 pub mod exit_record;
 pub mod input;

@@ -28,6 +28,7 @@
 use heimdall_protocol::{Cursor, ScreenFormat, ScreenResp};
 
 use crate::ansi_line::ansi_line;
+use crate::dec_graphics::DecGraphics;
 
 /// What `vt100`'s `contents_formatted` begins with (after the cursor's
 /// visibility): attributes reset, then an erase of the screen from home,
@@ -295,6 +296,8 @@ pub struct Noticed {
 pub struct ScreenModel {
     parser: vt100::Parser<Hooks>,
     scrollback_lines: usize,
+    /// What the program draws in DEC special graphics, as Unicode.
+    graphics: DecGraphics,
 }
 
 fn nonzero(n: u16) -> std::num::NonZeroU16 {
@@ -313,12 +316,14 @@ impl ScreenModel {
                 Hooks::default(),
             ),
             scrollback_lines,
+            graphics: DecGraphics::default(),
         }
     }
 
     /// Parse output.
     pub fn feed(&mut self, bytes: &[u8]) -> Noticed {
-        self.parser.process(bytes);
+        let bytes = self.graphics.translate(bytes);
+        self.parser.process(&bytes);
         let hooks = self.parser.callbacks_mut();
         let noticed = Noticed {
             titles: std::mem::take(&mut hooks.titles),
@@ -350,6 +355,7 @@ impl ScreenModel {
         );
         std::mem::swap(fresh.screen_mut(), self.parser.screen_mut());
         self.parser = fresh;
+        self.graphics.restart();
         let (at, mut bytes) = match resume_point(tail) {
             // What the bytes before the resume point did to the screen's
             // state (a clear, the pen, modes) still holds after it.
@@ -483,8 +489,8 @@ impl ScreenModel {
 
     /// Bytes that draw this screen on a terminal from any state: reset,
     /// modes (alternate screen, application cursor keys, bracketed paste…),
-    /// the visible grid with its attributes, the scroll region, and the
-    /// cursor. On the alternate screen, the normal screen under it is drawn
+    /// the visible grid with its attributes, the character sets, the scroll
+    /// region, and the cursor. On the alternate screen, the normal screen under it is drawn
     /// first, with the cursor the program saved on entering it: what the
     /// program finds when it leaves (vim quits to the shell's lines).
     ///
@@ -507,6 +513,8 @@ impl ScreenModel {
         }
         out.extend_from_slice(s.input_mode_formatted().as_bytes());
         grid(s, &mut out);
+        // The character sets last: the contents are drawn as they show.
+        out.extend(self.graphics.designations());
         let (top, bottom) = scroll_region(s);
         if (top, bottom) != (0, s.size().0.get() - 1) {
             // (It moves the cursor: placed below.)
@@ -711,7 +719,8 @@ mod tests {
         );
         assert_eq!(n.titles, ["t"]);
         assert!(m.bracketed_paste());
-        assert_eq!(m.lines(), ["", "red", "keep me", ""]);
+        // In the DEC graphics set `ESC ( 0` chose, as a terminal draws it.
+        assert_eq!(m.lines(), ["", "⎼␊␍", "keep me", ""]);
         let cell = m.screen().cell(1, 0).map(|c| (c.bold(), c.fgcolor()));
         assert_eq!(cell, Some((true, vt100::Color::Idx(1))));
     }

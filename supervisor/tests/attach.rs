@@ -326,6 +326,28 @@ fn attaching_keeps_the_programs_scroll_region() {
     });
 }
 
+/// Boxes drawn in the DEC special graphics set (ncurses on an xterm:
+/// `ESC ( 0`, then `lqqk`) show as boxes on a terminal with the bar and in
+/// `hm screen`, as on the terminal itself (they showed as letters).
+#[test]
+fn boxes_drawn_in_dec_graphics_show_as_boxes() {
+    let env = Env::new();
+    env.start(
+        "box",
+        &[],
+        &[
+            "sh",
+            "-c",
+            "printf '\\033(0lqqk\\033(B lqk\\n\\033)0\\016x\\017x\\n'; echo DRAWN; sleep 300",
+        ],
+    );
+    env.wait_screen("box", "^DRAWN$");
+    let want = ["┌──┐ lqk", "│x", "DRAWN"];
+    assert_eq!(env.screen_lines("box")[..3], want);
+    let mut t = Term::spawn(&env, &["attach", "box"], 80, 24);
+    t.wait_for("the boxes", |t| t.rows_text()[..3] == want);
+}
+
 #[test]
 fn resizing_the_terminal_resizes_the_session() {
     let env = Env::new();

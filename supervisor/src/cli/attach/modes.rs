@@ -25,6 +25,10 @@ const RESETS: &[(&str, &str)] = &[
     ("application keypad", "\x1b>"),
     ("autowrap on", "\x1b[?7h"),
     ("insert mode off", "\x1b[4l"),
+    (
+        "character sets: ASCII in G0 and G1, G0 in use",
+        "\x1b(B\x1b)B\x0f",
+    ),
     // DECSTBM homes the cursor: saved and restored around it.
     ("scroll region", "\x1b7\x1b[r\x1b8"),
 ];

@@ -58,6 +58,8 @@ pub struct View {
     prev: Option<vt100::Screen>,
     /// The rows as last drawn clipped (when the sizes differ).
     drawn: Vec<String>,
+    /// What the program draws in DEC special graphics, as Unicode.
+    graphics: crate::dec_graphics::DecGraphics,
     cols: u16,
     rows: u16,
     /// Whether the bar is wanted: it is shown on a terminal of three rows
@@ -80,6 +82,7 @@ impl View {
             ),
             prev: None,
             drawn: Vec::new(),
+            graphics: Default::default(),
             cols,
             rows,
             wants_bar,
@@ -113,12 +116,17 @@ impl View {
             Forward::default(),
         );
         self.parser.process(redraw);
+        // The redraw has the screen's characters as they show, then
+        // designates the sets the output goes on in.
+        self.graphics = Default::default();
+        self.graphics.translate(redraw);
         self.prev = None;
     }
 
     /// Program output.
     pub fn feed(&mut self, bytes: &[u8]) {
-        self.parser.process(bytes);
+        let bytes = self.graphics.translate(bytes);
+        self.parser.process(&bytes);
     }
 
     /// The real terminal changed size; with `follow`, the session is being

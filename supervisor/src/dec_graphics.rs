@@ -1,0 +1,213 @@
+//! The DEC special graphics character set, which `vt100` does not know:
+//! ncurses draws its boxes with it on xterm-like terminals (`ESC ( 0`, then
+//! `lqqk` for `┌──┐`). [`DecGraphics`] follows the output's character set
+//! designations (G0 and G1, `ESC (`/`ESC )`, shift out and in) and writes
+//! the characters drawn in that set as the Unicode ones a terminal shows,
+//! so that the screen model and the attach view show boxes, not letters.
+//!
+//! It follows escape sequences only far enough to tell text from them: a
+//! letter inside a sequence or a string (a title) is never translated.
+
+use std::borrow::Cow;
+
+/// Where the scanner is in the output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    Ground,
+    /// After ESC.
+    Escape,
+    /// After ESC and an intermediate byte other than `(` and `)`.
+    EscapeIntermediate,
+    /// After `ESC (` (G0) or `ESC )` (G1): the set's final byte comes.
+    Designate(usize),
+    /// In a control sequence (`ESC [`), up to its final byte.
+    Csi,
+    /// In a string (OSC, DCS, SOS, PM, APC), up to BEL or ST.
+    Str,
+    /// ESC inside a string: ST (`ESC \`), or a new sequence.
+    StrEscape,
+}
+
+/// The Unicode characters of DEC special graphics for `_` to `~`.
+const GRAPHICS: [char; 32] = [
+    '\u{a0}', '◆', '▒', '␉', '␌', '␍', '␊', '°', '±', '␤', '␋', '┘', '┐', '┌', '└', '┼', '⎺', '⎻',
+    '─', '⎼', '⎽', '├', '┤', '┴', '┬', '│', '≤', '≥', 'π', '≠', '£', '·',
+];
+
+/// Follows a terminal's G0/G1 character sets over its output and
+/// translates what is drawn in DEC special graphics.
+#[derive(Debug, Clone)]
+pub struct DecGraphics {
+    state: State,
+    /// Whether G0 and G1 are DEC special graphics.
+    graphics: [bool; 2],
+    /// Shifted out: G1 is in use (else G0).
+    shifted: bool,
+}
+
+impl Default for DecGraphics {
+    fn default() -> Self {
+        DecGraphics {
+            state: State::Ground,
+            graphics: [false; 2],
+            shifted: false,
+        }
+    }
+}
+
+impl DecGraphics {
+    /// Forget a sequence cut off (the output before it was skipped); the
+    /// character sets stay.
+    pub fn restart(&mut self) {
+        self.state = State::Ground;
+    }
+
+    /// The sequences that give a terminal these character sets (after
+    /// what it draws as it shows, in Unicode): G0 and G1 designated, and
+    /// G1 in use if shifted out.
+    pub fn designations(&self) -> Vec<u8> {
+        let mut out = Vec::new();
+        for (set, intro) in self.graphics.iter().zip([b'(', b')']) {
+            out.extend_from_slice(&[0x1b, intro, if *set { b'0' } else { b'B' }]);
+        }
+        out.push(if self.shifted { 0x0e } else { 0x0f });
+        out
+    }
+
+    /// `bytes` with what is drawn in DEC special graphics as UTF-8.
+    pub fn translate<'a>(&mut self, bytes: &'a [u8]) -> Cow<'a, [u8]> {
+        let mut out: Option<Vec<u8>> = None;
+        for (i, &b) in bytes.iter().enumerate() {
+            if let Some(c) = self.step(b) {
+                let out = out.get_or_insert_with(|| bytes[..i].to_vec());
+                let mut buf = [0u8; 4];
+                out.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
+            } else if let Some(out) = out.as_mut() {
+                out.push(b);
+            }
+        }
+        out.map_or(Cow::Borrowed(bytes), Cow::Owned)
+    }
+
+    /// Take one byte; the character it draws instead, if translated.
+    fn step(&mut self, b: u8) -> Option<char> {
+        // CAN and SUB cancel a sequence; ESC starts a new one anywhere
+        // but in a string (where it may be ST).
+        match (b, self.state) {
+            (0x18 | 0x1a, _) => {
+                self.state = State::Ground;
+                return None;
+            }
+            (0x1b, State::Str) => {
+                self.state = State::StrEscape;
+                return None;
+            }
+            (0x1b, _) => {
+                self.state = State::Escape;
+                return None;
+            }
+            _ => {}
+        }
+        match self.state {
+            State::Ground => match b {
+                0x0e => self.shifted = true,
+                0x0f => self.shifted = false,
+                b'_'..=b'~' if self.graphics[usize::from(self.shifted)] => {
+                    return GRAPHICS.get(usize::from(b - b'_')).copied();
+                }
+                _ => {}
+            },
+            State::Escape | State::StrEscape => self.escape(b),
+            State::EscapeIntermediate => {
+                if !(0x20..=0x2f).contains(&b) {
+                    self.state = State::Ground;
+                }
+            }
+            State::Designate(g) => {
+                if !(0x20..=0x2f).contains(&b) {
+                    self.graphics[g] = b == b'0';
+                    self.state = State::Ground;
+                }
+            }
+            State::Csi => {
+                if (0x40..=0x7e).contains(&b) {
+                    self.state = State::Ground;
+                }
+            }
+            State::Str => {
+                if b == 0x07 {
+                    self.state = State::Ground;
+                }
+            }
+        }
+        None
+    }
+
+    /// The byte after ESC.
+    fn escape(&mut self, b: u8) {
+        self.state = match b {
+            b'(' => State::Designate(0),
+            b')' => State::Designate(1),
+            b'[' => State::Csi,
+            b']' | b'P' | b'X' | b'^' | b'_' => State::Str,
+            0x20..=0x2f => State::EscapeIntermediate,
+            b'c' => {
+                // A full reset: both sets back to ASCII, G0 in use.
+                *self = DecGraphics::default();
+                State::Ground
+            }
+            _ => State::Ground,
+        };
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn all(bytes: &[u8]) -> String {
+        String::from_utf8(DecGraphics::default().translate(bytes).into_owned()).unwrap()
+    }
+
+    #[test]
+    fn boxes_in_g0_and_g1() {
+        assert_eq!(all(b"\x1b(0lqqk\x1b(B lqk"), "\x1b(0┌──┐\x1b(B lqk");
+        assert_eq!(
+            all(b"\x1b)0a\x0elqk\x0fx"),
+            "\x1b)0a\x0e┌─┐\x0fx",
+            "G1, shifted out and in"
+        );
+        assert_eq!(all(b"\x1b(0x\x1bcx"), "\x1b(0│\x1bcx", "a full reset");
+    }
+
+    #[test]
+    fn sequences_and_strings_are_left_alone() {
+        assert_eq!(
+            all(b"\x1b(0\x1b[1;2r\x1b]2;lqk\x07\x1b]0;q\x1b\\q"),
+            "\x1b(0\x1b[1;2r\x1b]2;lqk\x07\x1b]0;q\x1b\\─"
+        );
+        assert_eq!(
+            all(b"\x1b(0\x1b#8q\x1b[?1049hq"),
+            "\x1b(0\x1b#8─\x1b[?1049h─"
+        );
+        assert_eq!(all("\x1b(0é".as_bytes()), "\x1b(0é");
+    }
+
+    #[test]
+    fn designations_give_another_scanner_the_same_sets() {
+        let mut g = DecGraphics::default();
+        g.translate(b"\x1b)0\x0e");
+        let mut other = DecGraphics::default();
+        other.translate(&g.designations());
+        assert_eq!(&*other.translate(b"q\x0fq"), "─\x0fq".as_bytes());
+        assert_eq!(DecGraphics::default().designations(), b"\x1b(B\x1b)B\x0f");
+    }
+
+    #[test]
+    fn a_designation_cut_between_two_writes_holds() {
+        let mut g = DecGraphics::default();
+        assert_eq!(&*g.translate(b"ab\x1b("), b"ab\x1b(");
+        assert_eq!(&*g.translate(b"0q"), "0─".as_bytes());
+        assert!(matches!(g.translate(b"\x1b(Bq"), Cow::Borrowed(_)));
+    }
+}
