@@ -10,8 +10,8 @@ mod common;
 use std::time::Duration;
 
 use common::sessions::{
-    calls, exited_but_served, held_config, hm, hold_after_exit, tool_result, unique, Sessions,
-    HELD_COMMAND,
+    calls, exited_but_served, held_config, hm, hold_after_exit, tool_result, tools_with, unique,
+    Sessions, HELD_COMMAND,
 };
 use common::{text_reply, FakeServer, DEADLINE};
 use heimdall_agent::agent::{Agent, LoopLimits, TurnEnd};
@@ -25,12 +25,10 @@ use tokio_util::sync::CancellationToken;
 
 /// The session tools of `sessions`, starting at most `cap` sessions.
 fn session_tools(sessions: &Sessions, cap: usize) -> SessionTools {
-    let launcher = Launcher::new().hm(hm()).socket_dir(sessions.path());
-    SessionTools::new(
-        launcher,
-        sessions.path().to_path_buf(),
+    tools_with(
+        Launcher::new().hm(hm()).socket_dir(sessions.path()),
+        sessions,
         cap,
-        std::env::temp_dir(),
     )
 }
 
@@ -863,12 +861,7 @@ fn configured_tools(sessions: &Sessions, config: &std::path::Path, cap: usize) -
         .hm(hm())
         .socket_dir(sessions.path())
         .config(config);
-    SessionTools::new(
-        launcher,
-        sessions.path().to_path_buf(),
-        cap,
-        std::env::temp_dir(),
-    )
+    tools_with(launcher, sessions, cap)
 }
 
 /// A gate a start waits at (a FIFO its `hm` reads a line from), opened
@@ -928,12 +921,7 @@ fn gated_tools(
     .unwrap();
     std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
     let launcher = Launcher::new().hm(&script).socket_dir(sessions.path());
-    let tools = SessionTools::new(
-        launcher,
-        sessions.path().to_path_buf(),
-        2,
-        std::env::temp_dir(),
-    );
+    let tools = tools_with(launcher, sessions, 2);
     (gate, entered, tools, wrap)
 }
 

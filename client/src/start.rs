@@ -180,7 +180,9 @@ impl Launcher {
         Err(StartError::HmNotFound { tried })
     }
 
-    /// Start a session and return once it accepts connections.
+    /// Start a session and return once it accepts connections. `hm start`
+    /// runs in a process group of its own: a Ctrl-C at the caller's
+    /// terminal does not cut it in half (the session started, unreported).
     pub async fn start(&self, opts: &StartOptions) -> Result<Started, StartError> {
         let hm = self.find_hm()?;
         let mut cmd = tokio::process::Command::new(&hm);
@@ -208,6 +210,11 @@ impl Launcher {
         }
         cmd.args(&opts.flags).arg("--").args(&opts.command);
         cmd.stdin(std::process::Stdio::null());
+        // A process group of its own: a Ctrl-C typed at the caller's
+        // terminal (a SIGINT to its foreground group, which the caller may
+        // handle) does not kill the start after it has forked the session,
+        // which would then run on with no one told of it.
+        cmd.process_group(0);
         let out = cmd.output().await.map_err(|source| StartError::Spawn {
             hm: hm.clone(),
             source,

@@ -69,6 +69,21 @@ impl Drop for Sessions {
     }
 }
 
+/// The session tools of `launcher`, in `sessions`, starting at most `cap`
+/// sessions in the temporary directory.
+pub fn tools_with(
+    launcher: heimdall_client::Launcher,
+    sessions: &Sessions,
+    cap: usize,
+) -> heimdall_agent::tools::sessions::SessionTools {
+    heimdall_agent::tools::sessions::SessionTools::new(
+        launcher,
+        sessions.path().to_path_buf(),
+        cap,
+        std::env::temp_dir(),
+    )
+}
+
 pub fn unique(prefix: &str) -> String {
     format!("{prefix}-{}-{:04x}", std::process::id(), fastrand::u16(..))
 }
