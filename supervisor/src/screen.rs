@@ -99,50 +99,64 @@ const LEAD_KEEP: usize = 4096;
 ///   and none of it shows as text;
 /// - else nothing (the tail goes where the cursor is).
 ///
-/// `before_rev` is the output kept before the tail, newest byte first;
+/// `before` is the output kept before the tail, in pieces, oldest first;
 /// `output_start` says whether it reaches back to the session's first byte,
 /// where a line starts too. A line starts after a carriage return (a pty's
 /// output turns `\n` into `\r\n`); a line with anything but printable
 /// ASCII in it (a tab, UTF-8, a lone line feed) leaves its column unknown.
-fn lead_in(mut before_rev: impl Iterator<Item = u8>, output_start: bool, cols: u16) -> Vec<u8> {
-    let mut kept = Vec::new();
-    let mut seen = 0usize;
-    let mut oldest = None;
+fn lead_in<B: AsRef<[u8]>>(before: &[B], output_start: bool, cols: u16) -> Vec<u8> {
+    let is_stop = |b: &u8| matches!(b, 0x1b | 0x07 | 0x18 | 0x1a | b'\r' | b'\n');
+    // Back from the newest byte to the newest stop, a slice at a time (a
+    // flood of one long line is scanned every time it is skipped: no
+    // per-byte bookkeeping).
+    let mut run: Vec<&[u8]> = Vec::new();
     let mut printable = true;
-    let stop = loop {
-        let Some(b) = before_rev.next() else {
-            break None;
-        };
-        if matches!(b, 0x1b | 0x07 | 0x18 | 0x1a | b'\r' | b'\n') {
-            break Some(b);
+    let mut stop = None;
+    for (k, piece) in before.iter().enumerate().rev() {
+        let piece = piece.as_ref();
+        let at = piece.iter().rposition(is_stop);
+        let part = &piece[at.map_or(0, |i| i + 1)..];
+        printable = printable && part.iter().all(|b| (0x20..=0x7e).contains(b));
+        run.push(part);
+        if let Some(i) = at {
+            // The stop byte and the one before it.
+            let earlier = before[..k].iter().rev().find_map(|p| p.as_ref().last());
+            stop = Some((piece[i], piece[..i].last().or(earlier).copied()));
+            break;
         }
-        printable &= (0x20..=0x7e).contains(&b);
-        if kept.len() < LEAD_KEEP {
-            kept.push(b);
-        }
-        seen += 1;
-        oldest = Some(b);
-    };
+    }
+    run.reverse();
+    let seen: usize = run.iter().map(|p| p.len()).sum();
     let line_start = match stop {
         None => output_start,
-        Some(b'\r') => true,
-        Some(b'\n') => before_rev.next() == Some(b'\r'),
+        Some((b'\r', _)) => true,
+        Some((b'\n', before_it)) => before_it == Some(b'\r'),
         _ => false,
     };
     if line_start && printable {
-        // `seen % cols` < 1000 < LEAD_KEEP: all kept.
         let row = seen % usize::from(cols.max(1));
-        let mut lead = vec![b'\r'];
-        lead.extend(kept[..row].iter().rev());
+        let mut lead = Vec::with_capacity(row + 1);
+        let mut need = row;
+        for part in run.iter().rev() {
+            let take = need.min(part.len());
+            lead.splice(0..0, part[part.len() - take..].iter().copied());
+            need -= take;
+        }
+        lead.insert(0, b'\r');
         return lead;
     }
-    if stop != Some(0x1b) {
+    if stop.map(|(b, _)| b) != Some(0x1b) {
         return Vec::new();
     }
     // The bytes after the ESC, oldest first (all of them when `whole`).
-    kept.reverse();
+    let kept: Vec<u8> = run
+        .iter()
+        .flat_map(|p| p.iter())
+        .take(LEAD_KEEP)
+        .copied()
+        .collect();
     let whole = seen == kept.len();
-    let unfinished = match oldest {
+    let unfinished = match kept.first() {
         // The tail starts right after the ESC.
         None => true,
         // A string: it ends only with ESC (ST) or BEL, which did not come.
@@ -154,11 +168,7 @@ fn lead_in(mut before_rev: impl Iterator<Item = u8>, output_start: bool, cols: u
         return Vec::new();
     }
     let mut lead = vec![0x1b];
-    if whole {
-        lead.extend_from_slice(&kept);
-    } else {
-        lead.extend(oldest);
-    }
+    lead.extend_from_slice(if whole { &kept } else { &kept[..1] });
     lead
 }
 
@@ -337,14 +347,14 @@ impl ScreenModel {
     /// the parser starts afresh (nothing half-parsed from before the skip
     /// survives) and resumes at the first point of `tail` where the
     /// terminal's state is known (see [`crate::screen`] for what the skip
-    /// can cost). `before` gives the output kept before `tail`, newest byte
-    /// first, and whether it reaches back to the session's first byte: it
-    /// is read only when `tail` holds no point to resume at (one long line),
-    /// to find the column the line has reached where `tail` starts.
-    pub fn feed_after_skip<I: Iterator<Item = u8>>(
+    /// can cost). `before` gives the output kept before `tail`, in pieces,
+    /// oldest first, and whether it reaches back to the session's first
+    /// byte: it is read only when `tail` holds no point to resume at (one
+    /// long line or escape sequence), to find where `tail` starts.
+    pub fn feed_after_skip<B: AsRef<[u8]>>(
         &mut self,
         tail: &[u8],
-        before: impl FnOnce() -> (I, bool),
+        before: impl FnOnce() -> (Vec<B>, bool),
     ) -> Noticed {
         let (rows, cols) = self.screen().size();
         let mut fresh = vt100::Parser::new_with_callbacks(
@@ -368,8 +378,8 @@ impl ScreenModel {
             // Inside one long line or escape sequence: what comes before
             // puts `tail` where it belongs (see `lead_in`).
             Resume::Start => {
-                let (rev, output_start) = before();
-                (0, lead_in(rev, output_start, cols.get()))
+                let (pieces, output_start) = before();
+                (0, lead_in(&pieces, output_start, cols.get()))
             }
         };
         bytes.extend_from_slice(&tail[at..]);
@@ -607,8 +617,8 @@ mod tests {
     }
 
     /// No output kept before a skip's tail.
-    fn nothing_before() -> (std::iter::Empty<u8>, bool) {
-        (std::iter::empty(), false)
+    fn nothing_before() -> (Vec<&'static [u8]>, bool) {
+        (Vec::new(), false)
     }
 
     #[test]
@@ -641,18 +651,21 @@ mod tests {
         assert_eq!(m.lines(), vec!["done", "progress 42%"]);
     }
 
-    /// `before` as `feed_after_skip` reads it: newest byte first.
-    fn rev(before: &[u8]) -> std::iter::Rev<std::iter::Copied<std::slice::Iter<'_, u8>>> {
-        before.iter().copied().rev()
+    /// `before` as `feed_after_skip` reads it: in pieces (of 3 bytes, so
+    /// that what is looked for falls across their edges too).
+    fn pieces(before: &[u8]) -> Vec<&[u8]> {
+        before.chunks(3).collect()
     }
 
     #[test]
     fn what_comes_before_a_tail_without_a_resume_point() {
-        let cases: [(&[u8], bool, &[u8]); 15] = [
+        let cases: [(&[u8], bool, &[u8]); 16] = [
             // 10 characters since the line's start: two full rows of 4,
             // then "89".
             (b"x\r\n0123456789", false, b"\r89"),
             (b"x\r0123456789", false, b"\r89"),
+            // The line feed at a piece's start, its carriage return before.
+            (b"xx\r\n0123456789", false, b"\r89"),
             (b"0123456789", true, b"\r89"),
             // A full last row: the tail starts a row of its own.
             (b"\r01234567", false, b"\r"),
@@ -672,13 +685,13 @@ mod tests {
             (b"\x1b7ab", false, b""),
         ];
         for (before, output_start, lead) in cases {
-            let got = lead_in(rev(before), output_start, 4);
+            let got = lead_in(&pieces(before), output_start, 4);
             assert_eq!(got, lead, "before {:?}", String::from_utf8_lossy(before));
         }
         // A string longer than what is kept: its opening alone.
         let mut image = b"\x1b]1337;File=:".to_vec();
         image.resize(LEAD_KEEP * 3, b'Q');
-        assert_eq!(lead_in(rev(&image), false, 4), b"\x1b]");
+        assert_eq!(lead_in(&pieces(&image), false, 4), b"\x1b]");
     }
 
     #[test]
@@ -693,7 +706,7 @@ mod tests {
         // the line ends with a full row.
         let mut before = b"head\r\n".to_vec();
         before.extend_from_slice(&line[..3001]);
-        m.feed_after_skip(&line[3001..], || (rev(&before), true));
+        m.feed_after_skip(&line[3001..], || (pieces(&before), true));
         let last = ["2,993,994,", "995,996,99", "7,998,999,"];
         assert_eq!(m.lines(), last.map(String::from));
         assert_eq!(m.cursor(), (2, 10));

@@ -113,12 +113,12 @@ impl Session {
         Some(st)
     }
 
-    /// The output kept before offset `to`, newest byte first, and whether
-    /// it reaches back to the session's first byte.
-    fn output_before(&self, to: u64) -> (impl Iterator<Item = u8>, bool) {
+    /// The output kept before offset `to`, in pieces, oldest first, and
+    /// whether it reaches back to the session's first byte.
+    fn output_before(&self, to: u64) -> (Vec<bytes::Bytes>, bool) {
         let (kept, slices) = self.output.slices_from(0);
         let mut left = to.saturating_sub(kept) as usize;
-        let before: Vec<bytes::Bytes> = slices
+        let before = slices
             .into_iter()
             .map(|s| {
                 let n = s.len().min(left);
@@ -126,11 +126,7 @@ impl Session {
                 s.slice(..n)
             })
             .collect();
-        let rev = before
-            .into_iter()
-            .rev()
-            .flat_map(|s| (0..s.len()).rev().map(move |i| s[i]));
-        (rev, kept == 0)
+        (before, kept == 0)
     }
 
     /// The visible screen as text lines, if there is a screen model.
