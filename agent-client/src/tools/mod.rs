@@ -12,6 +12,7 @@ mod terminal_text;
 use std::time::Duration;
 
 use futures_util::future::BoxFuture;
+use heimdall_client::nearest::closest;
 use serde_json::Value;
 
 use crate::conversation::{ToolCall, ToolSpec};
@@ -116,7 +117,8 @@ impl Toolbox {
             .and_then(|s| s.lane(&call.name, &call.arguments))
     }
 
-    /// Run one call within the time limit. A call to a tool not offered,
+    /// Run one call within the time limit. A call to a tool not offered
+    /// (answered with the one meant when close, and those offered),
     /// or with arguments that are not an object or name one the tool does
     /// not take, is refused before it runs. A call cut off by the limit is
     /// dropped; whatever it started (a session) keeps running, and the
@@ -128,11 +130,22 @@ impl Toolbox {
                 call.name, call.arguments
             ));
         };
-        let no_tool = || ToolOutput::error(format!("there is no tool named {:?}", call.name));
-        let Some(spec) = self.specs().into_iter().find(|s| s.name == call.name) else {
+        let specs = self.specs();
+        let no_tool = || {
+            let names: Vec<&str> = specs.iter().map(|s| s.name.as_str()).collect();
+            let meant = closest(&call.name.to_lowercase(), names.iter().copied())
+                .map(|m| format!(" (did you mean `{m}`?)"))
+                .unwrap_or_default();
+            ToolOutput::error(format!(
+                "there is no tool named {:?}{meant}; the tools are: {}",
+                call.name,
+                names.join(", ")
+            ))
+        };
+        let Some(spec) = specs.iter().find(|s| s.name == call.name) else {
             return no_tool();
         };
-        if let Err(e) = argument_names::check(&spec, args) {
+        if let Err(e) = argument_names::check(spec, args) {
             return ToolOutput::error(e);
         }
         let Some(fut) = self
@@ -287,6 +300,32 @@ mod tests {
         assert!(out.is_error && out.text.contains("no tool named"));
         let out = tools.run(&call("stuck", json!("not an object"))).await;
         assert!(out.is_error && out.text.contains("not a JSON object"));
+    }
+
+    /// A call to a tool not offered (a guess, a typo) is answered with the
+    /// tool meant when one is close and the names of those offered, so the
+    /// model's next call can be right.
+    #[tokio::test]
+    async fn a_call_to_a_tool_not_offered_names_those_offered() {
+        let mut tools = Toolbox::new(Duration::from_millis(100));
+        tools.add(Stuck);
+        let call = |name: &str| ToolCall {
+            id: "c".into(),
+            name: name.into(),
+            arguments: json!({}),
+            signature: None,
+        };
+        let out = tools.run(&call("stuk")).await;
+        assert!(out.is_error);
+        assert_eq!(
+            out.text,
+            "there is no tool named \"stuk\" (did you mean `stuck`?); the tools are: stuck"
+        );
+        let out = tools.run(&call("bash")).await;
+        assert_eq!(
+            out.text,
+            "there is no tool named \"bash\"; the tools are: stuck"
+        );
     }
 
     #[test]
