@@ -1129,6 +1129,15 @@ async fn a_sigkilled_supervisor_is_not_taken_for_the_programs_exit() {
     );
     let (err, text) = call(&tools, "session_list", json!({}), limit).await;
     assert!(!err && text.contains("supervisor died"), "{text}");
+    // Its output was never recorded: a read says so, not that there was
+    // none new, nor that an older hm wrote the record.
+    let (err, text) = call(&tools, "session_read", json!({"id": id}), limit).await;
+    assert!(
+        !err && text.starts_with("no output recorded")
+            && text.contains("its supervisor died before recording its output")
+            && !text.contains("older hm"),
+        "{text}"
+    );
 }
 
 /// Whether session `id` in `sessions` is between its program's exit and

@@ -177,10 +177,14 @@ pub fn read(rec: &ExitRecord, asked: u64) -> (ToolOutput, u64) {
         RecordedOutput::Unknown => {
             let tail = rec.tail_bytes();
             let end = rec.output_offset.unwrap_or(tail.len() as u64);
-            let note = format!(
-                "the exit record cannot say where offset {asked} is (an older hm wrote it): \
-                 this is the last output it kept"
-            );
+            let note = if rec.supervisor_died {
+                "its supervisor died before recording its output".to_string()
+            } else {
+                format!(
+                    "the exit record cannot say where offset {asked} is (an older hm wrote \
+                     it): this is the last output it kept"
+                )
+            };
             (tail, end.saturating_sub(tail.len() as u64), end, Some(note))
         }
     };
@@ -194,7 +198,12 @@ pub fn read(rec: &ExitRecord, asked: u64) -> (ToolOutput, u64) {
         source.push_str(&n);
     }
     let out = if text.is_empty() {
-        ToolOutput::ok(format!("no new output ({source})"))
+        let none = if rec.supervisor_died {
+            "no output recorded"
+        } else {
+            "no new output"
+        };
+        ToolOutput::ok(format!("{none} ({source})"))
     } else {
         ToolOutput::untrusted(source, text)
     };
