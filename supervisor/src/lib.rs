@@ -19,7 +19,7 @@
 //! | [`output`] | the output ring, subscriptions, pacing |
 //! | [`requests`] | SUBMIT and WAIT |
 //! | [`screen`] | the live screen model (VT emulator over the output) |
-//! | [`dec_graphics`] | DEC special graphics (ncurses' boxes), which the emulator lacks |
+//! | [`vt_gaps`] | what the emulator gets wrong: DEC special graphics, DECSTBM's cursor |
 //! | [`server`] | the listening socket and peer credentials |
 //! | [`connection`] | one client's requests and frames |
 //! | [`lifecycle`] | signals, kill escalation, guardian, exit codes |
@@ -32,7 +32,6 @@ pub mod classify;
 pub mod cli;
 pub mod config;
 pub mod connection;
-pub mod dec_graphics;
 pub mod echo_poll;
 pub mod exit_record;
 pub mod input;
@@ -48,3 +47,4 @@ pub mod spawn;
 pub mod supervisor;
 pub mod sync;
 pub mod terminal_queries;
+pub mod vt_gaps;

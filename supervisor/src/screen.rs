@@ -28,7 +28,7 @@
 use heimdall_protocol::{Cursor, ScreenFormat, ScreenResp};
 
 use crate::ansi_line::ansi_line;
-use crate::dec_graphics::DecGraphics;
+use crate::vt_gaps::VtGaps;
 
 /// What `vt100`'s `contents_formatted` begins with (after the cursor's
 /// visibility): attributes reset, then an erase of the screen from home,
@@ -306,8 +306,8 @@ pub struct Noticed {
 pub struct ScreenModel {
     parser: vt100::Parser<Hooks>,
     scrollback_lines: usize,
-    /// What the program draws in DEC special graphics, as Unicode.
-    graphics: DecGraphics,
+    /// Puts right what the emulator gets wrong in the output (`vt_gaps`).
+    gaps: VtGaps,
 }
 
 fn nonzero(n: u16) -> std::num::NonZeroU16 {
@@ -326,13 +326,13 @@ impl ScreenModel {
                 Hooks::default(),
             ),
             scrollback_lines,
-            graphics: DecGraphics::default(),
+            gaps: VtGaps::default(),
         }
     }
 
     /// Parse output.
     pub fn feed(&mut self, bytes: &[u8]) -> Noticed {
-        let bytes = self.graphics.translate(bytes);
+        let bytes = self.gaps.translate(bytes);
         self.parser.process(&bytes);
         let hooks = self.parser.callbacks_mut();
         let noticed = Noticed {
@@ -365,7 +365,7 @@ impl ScreenModel {
         );
         std::mem::swap(fresh.screen_mut(), self.parser.screen_mut());
         self.parser = fresh;
-        self.graphics.restart();
+        self.gaps.restart();
         let (at, mut bytes) = match resume_point(tail) {
             // What the bytes before the resume point did to the screen's
             // state (a clear, the pen, modes) still holds after it.
@@ -524,7 +524,7 @@ impl ScreenModel {
         out.extend_from_slice(s.input_mode_formatted().as_bytes());
         grid(s, &mut out);
         // The character sets last: the contents are drawn as they show.
-        out.extend(self.graphics.designations());
+        out.extend(self.gaps.designations());
         let (top, bottom) = scroll_region(s);
         if (top, bottom) != (0, s.size().0.get() - 1) {
             // (It moves the cursor: placed below.)

@@ -348,6 +348,23 @@ fn boxes_drawn_in_dec_graphics_show_as_boxes() {
     t.wait_for("the boxes", |t| t.rows_text()[..3] == want);
 }
 
+/// Setting a scroll region puts the cursor home, as on a VT100, xterm or
+/// tmux, in `hm screen` and on a terminal with the bar (text written next
+/// went to the region's top row instead).
+#[test]
+fn setting_a_scroll_region_puts_the_cursor_home() {
+    let env = Env::new();
+    let script = "printf '\\033[5;10rhome'; echo; echo DONE; sleep 300";
+    env.start("home", &[], &["sh", "-c", script]);
+    env.wait_screen("home", "DONE");
+    let lines = env.screen_lines("home");
+    assert_eq!(lines[..2], ["home", "DONE"], "{lines:?}");
+    let mut t = Term::spawn(&env, &["attach", "home"], 80, 24);
+    t.wait_for("the same on the terminal", move |t| {
+        t.rows_text()[..2] == lines[..2]
+    });
+}
+
 #[test]
 fn resizing_the_terminal_resizes_the_session() {
     let env = Env::new();

@@ -58,8 +58,8 @@ pub struct View {
     prev: Option<vt100::Screen>,
     /// The rows as last drawn clipped (when the sizes differ).
     drawn: Vec<String>,
-    /// What the program draws in DEC special graphics, as Unicode.
-    graphics: crate::dec_graphics::DecGraphics,
+    /// Puts right what the emulator gets wrong in the output (`vt_gaps`).
+    gaps: crate::vt_gaps::VtGaps,
     cols: u16,
     rows: u16,
     /// Whether the bar is wanted: it is shown on a terminal of three rows
@@ -82,7 +82,7 @@ impl View {
             ),
             prev: None,
             drawn: Vec::new(),
-            graphics: Default::default(),
+            gaps: Default::default(),
             cols,
             rows,
             wants_bar,
@@ -118,14 +118,14 @@ impl View {
         self.parser.process(redraw);
         // The redraw has the screen's characters as they show, then
         // designates the sets the output goes on in.
-        self.graphics = Default::default();
-        self.graphics.translate(redraw);
+        self.gaps = Default::default();
+        self.gaps.translate(redraw);
         self.prev = None;
     }
 
     /// Program output.
     pub fn feed(&mut self, bytes: &[u8]) {
-        let bytes = self.graphics.translate(bytes);
+        let bytes = self.gaps.translate(bytes);
         self.parser.process(&bytes);
     }
 

@@ -1,9 +1,16 @@
-//! The DEC special graphics character set, which `vt100` does not know:
-//! ncurses draws its boxes with it on xterm-like terminals (`ESC ( 0`, then
-//! `lqqk` for `┌──┐`). [`DecGraphics`] follows the output's character set
-//! designations (G0 and G1, `ESC (`/`ESC )`, shift out and in) and writes
-//! the characters drawn in that set as the Unicode ones a terminal shows,
-//! so that the screen model and the attach view show boxes, not letters.
+//! What the `vt100` emulator gets wrong, put right in the output before it
+//! parses it, so that the screen model and the attach view show what a
+//! terminal shows:
+//!
+//! - The DEC special graphics character set, which it does not know:
+//!   ncurses draws its boxes with it on xterm-like terminals (`ESC ( 0`,
+//!   then `lqqk` for `┌──┐`). [`VtGaps`] follows the character set
+//!   designations (G0 and G1, `ESC (`/`ESC )`, shift out and in) and writes
+//!   the characters drawn in that set as the Unicode ones a terminal shows.
+//! - Setting a scroll region (DECSTBM) puts the cursor home on a VT100,
+//!   xterm or tmux; `vt100` puts it on the region's top row. A cursor home
+//!   (`ESC [ H`) is added after it (in origin mode both are the region's
+//!   top row).
 //!
 //! It follows escape sequences only far enough to tell text from them: a
 //! letter inside a sequence or a string (a title) is never translated.
@@ -20,12 +27,26 @@ enum State {
     EscapeIntermediate,
     /// After `ESC (` (G0) or `ESC )` (G1): the set's final byte comes.
     Designate(usize),
-    /// In a control sequence (`ESC [`), up to its final byte.
-    Csi,
+    /// In a control sequence (`ESC [`), up to its final byte; `plain`
+    /// while its parameters are digits and separators only (no private
+    /// marker, no intermediate byte).
+    Csi {
+        plain: bool,
+    },
     /// In a string (OSC, DCS, SOS, PM, APC), up to BEL or ST.
     Str,
     /// ESC inside a string: ST (`ESC \`), or a new sequence.
     StrEscape,
+}
+
+/// What a byte of the output becomes.
+enum Emit {
+    /// Itself.
+    Same,
+    /// This character instead (drawn in DEC special graphics).
+    Char(char),
+    /// Itself, then a cursor home (it ended a DECSTBM).
+    ThenHome,
 }
 
 /// The Unicode characters of DEC special graphics for `_` to `~`.
@@ -34,10 +55,10 @@ const GRAPHICS: [char; 32] = [
     '─', '⎼', '⎽', '├', '┤', '┴', '┬', '│', '≤', '≥', 'π', '≠', '£', '·',
 ];
 
-/// Follows a terminal's G0/G1 character sets over its output and
-/// translates what is drawn in DEC special graphics.
+/// Follows a terminal's output and puts right what `vt100` gets wrong (see
+/// the module's documentation).
 #[derive(Debug, Clone)]
-pub struct DecGraphics {
+pub struct VtGaps {
     state: State,
     /// Whether G0 and G1 are DEC special graphics.
     graphics: [bool; 2],
@@ -45,9 +66,9 @@ pub struct DecGraphics {
     shifted: bool,
 }
 
-impl Default for DecGraphics {
+impl Default for VtGaps {
     fn default() -> Self {
-        DecGraphics {
+        VtGaps {
             state: State::Ground,
             graphics: [false; 2],
             shifted: false,
@@ -55,7 +76,7 @@ impl Default for DecGraphics {
     }
 }
 
-impl DecGraphics {
+impl VtGaps {
     /// Forget a sequence cut off (the output before it was skipped); the
     /// character sets stay.
     pub fn restart(&mut self) {
@@ -74,37 +95,48 @@ impl DecGraphics {
         out
     }
 
-    /// `bytes` with what is drawn in DEC special graphics as UTF-8.
+    /// `bytes` put right: what is drawn in DEC special graphics as UTF-8,
+    /// a cursor home after each DECSTBM.
     pub fn translate<'a>(&mut self, bytes: &'a [u8]) -> Cow<'a, [u8]> {
         let mut out: Option<Vec<u8>> = None;
         for (i, &b) in bytes.iter().enumerate() {
-            if let Some(c) = self.step(b) {
-                let out = out.get_or_insert_with(|| bytes[..i].to_vec());
-                let mut buf = [0u8; 4];
-                out.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
-            } else if let Some(out) = out.as_mut() {
-                out.push(b);
+            match self.step(b) {
+                Emit::Same => {
+                    if let Some(out) = out.as_mut() {
+                        out.push(b);
+                    }
+                }
+                Emit::Char(c) => {
+                    let out = out.get_or_insert_with(|| bytes[..i].to_vec());
+                    let mut buf = [0u8; 4];
+                    out.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
+                }
+                Emit::ThenHome => {
+                    let out = out.get_or_insert_with(|| bytes[..i].to_vec());
+                    out.push(b);
+                    out.extend_from_slice(b"\x1b[H");
+                }
             }
         }
         out.map_or(Cow::Borrowed(bytes), Cow::Owned)
     }
 
-    /// Take one byte; the character it draws instead, if translated.
-    fn step(&mut self, b: u8) -> Option<char> {
+    /// Take one byte: what it becomes.
+    fn step(&mut self, b: u8) -> Emit {
         // CAN and SUB cancel a sequence; ESC starts a new one anywhere
         // but in a string (where it may be ST).
         match (b, self.state) {
             (0x18 | 0x1a, _) => {
                 self.state = State::Ground;
-                return None;
+                return Emit::Same;
             }
             (0x1b, State::Str) => {
                 self.state = State::StrEscape;
-                return None;
+                return Emit::Same;
             }
             (0x1b, _) => {
                 self.state = State::Escape;
-                return None;
+                return Emit::Same;
             }
             _ => {}
         }
@@ -113,7 +145,9 @@ impl DecGraphics {
                 0x0e => self.shifted = true,
                 0x0f => self.shifted = false,
                 b'_'..=b'~' if self.graphics[usize::from(self.shifted)] => {
-                    return GRAPHICS.get(usize::from(b - b'_')).copied();
+                    if let Some(c) = GRAPHICS.get(usize::from(b - b'_')) {
+                        return Emit::Char(*c);
+                    }
                 }
                 _ => {}
             },
@@ -129,18 +163,24 @@ impl DecGraphics {
                     self.state = State::Ground;
                 }
             }
-            State::Csi => {
-                if (0x40..=0x7e).contains(&b) {
+            State::Csi { plain } => match b {
+                0x40..=0x7e => {
                     self.state = State::Ground;
+                    if plain && b == b'r' {
+                        return Emit::ThenHome;
+                    }
                 }
-            }
+                // Controls are carried out inside a sequence.
+                b'0'..=b'9' | b';' | b':' | 0x00..=0x1f => {}
+                _ => self.state = State::Csi { plain: false },
+            },
             State::Str => {
                 if b == 0x07 {
                     self.state = State::Ground;
                 }
             }
         }
-        None
+        Emit::Same
     }
 
     /// The byte after ESC.
@@ -148,12 +188,12 @@ impl DecGraphics {
         self.state = match b {
             b'(' => State::Designate(0),
             b')' => State::Designate(1),
-            b'[' => State::Csi,
+            b'[' => State::Csi { plain: true },
             b']' | b'P' | b'X' | b'^' | b'_' => State::Str,
             0x20..=0x2f => State::EscapeIntermediate,
             b'c' => {
                 // A full reset: both sets back to ASCII, G0 in use.
-                *self = DecGraphics::default();
+                *self = VtGaps::default();
                 State::Ground
             }
             _ => State::Ground,
@@ -166,7 +206,7 @@ mod tests {
     use super::*;
 
     fn all(bytes: &[u8]) -> String {
-        String::from_utf8(DecGraphics::default().translate(bytes).into_owned()).unwrap()
+        String::from_utf8(VtGaps::default().translate(bytes).into_owned()).unwrap()
     }
 
     #[test]
@@ -181,10 +221,24 @@ mod tests {
     }
 
     #[test]
+    fn a_scroll_region_then_home() {
+        assert_eq!(all(b"\x1b[2;5rx\x1b[r"), "\x1b[2;5r\x1b[Hx\x1b[r\x1b[H");
+        let others = b"\x1b[?6r\x1b[1;2;3;4;5$r\x1b[>1r";
+        assert_eq!(all(others), String::from_utf8_lossy(others), "not DECSTBM");
+        let mut g = VtGaps::default();
+        assert_eq!(&*g.translate(b"a\x1b[3"), b"a\x1b[3");
+        assert_eq!(
+            &*g.translate(b";4rb"),
+            b";4r\x1b[Hb",
+            "cut between two writes"
+        );
+    }
+
+    #[test]
     fn sequences_and_strings_are_left_alone() {
         assert_eq!(
-            all(b"\x1b(0\x1b[1;2r\x1b]2;lqk\x07\x1b]0;q\x1b\\q"),
-            "\x1b(0\x1b[1;2r\x1b]2;lqk\x07\x1b]0;q\x1b\\─"
+            all(b"\x1b(0\x1b[1;2m\x1b]2;lqk\x07\x1b]0;q\x1b\\q"),
+            "\x1b(0\x1b[1;2m\x1b]2;lqk\x07\x1b]0;q\x1b\\─"
         );
         assert_eq!(
             all(b"\x1b(0\x1b#8q\x1b[?1049hq"),
@@ -195,17 +249,17 @@ mod tests {
 
     #[test]
     fn designations_give_another_scanner_the_same_sets() {
-        let mut g = DecGraphics::default();
+        let mut g = VtGaps::default();
         g.translate(b"\x1b)0\x0e");
-        let mut other = DecGraphics::default();
+        let mut other = VtGaps::default();
         other.translate(&g.designations());
         assert_eq!(&*other.translate(b"q\x0fq"), "─\x0fq".as_bytes());
-        assert_eq!(DecGraphics::default().designations(), b"\x1b(B\x1b)B\x0f");
+        assert_eq!(VtGaps::default().designations(), b"\x1b(B\x1b)B\x0f");
     }
 
     #[test]
     fn a_designation_cut_between_two_writes_holds() {
-        let mut g = DecGraphics::default();
+        let mut g = VtGaps::default();
         assert_eq!(&*g.translate(b"ab\x1b("), b"ab\x1b(");
         assert_eq!(&*g.translate(b"0q"), "0─".as_bytes());
         assert!(matches!(g.translate(b"\x1b(Bq"), Cow::Borrowed(_)));
