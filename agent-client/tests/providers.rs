@@ -831,6 +831,50 @@ async fn a_stream_cut_before_any_answer_is_retried() {
     assert_eq!(server.requests().len(), 3);
 }
 
+/// A provider that is overloaded may say so in the stream of a 200
+/// (Anthropic's `overloaded_error` event, an OpenAI `server_error` chunk):
+/// before any of the answer came, that is retried as a 529 or 500 is; an
+/// error of another kind is not.
+#[tokio::test]
+async fn an_overloaded_error_in_the_stream_before_the_answer_is_retried() {
+    let overloaded = named_events(&[
+        (
+            "message_start",
+            json!({"type":"message_start","message":{"usage":{"input_tokens":3,"output_tokens":1}}}),
+        ),
+        (
+            "error",
+            json!({"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}),
+        ),
+    ]);
+    let mut answer = anthropic_text_start(3, "calm again");
+    answer.push(("message_stop", json!({"type":"message_stop"})));
+    let server = FakeServer::start(vec![
+        Reply::Sse(overloaded),
+        Reply::Sse(named_events(&answer)),
+    ])
+    .await;
+    let (result, streamed) = ask(ProviderKind::Anthropic, server.url()).await;
+    assert_eq!(result.unwrap().text, "calm again");
+    assert_eq!(streamed, "calm again");
+    assert_eq!(server.requests().len(), 2);
+
+    let busy = data_events(&[
+        json!({"error":{"message":"The server had an error","type":"server_error"}}),
+    ]);
+    let refused =
+        data_events(&[json!({"error":{"message":"bad schema","type":"invalid_request_error"}})]);
+    let server = FakeServer::start(vec![
+        Reply::Sse(busy),
+        Reply::Sse(refused),
+        text_reply("never asked"),
+    ])
+    .await;
+    let (result, _) = ask(ProviderKind::Openai, format!("{}/v1", server.url())).await;
+    let err = result.unwrap_err().to_string();
+    assert!(err.contains("bad schema"), "{err}");
+    assert_eq!(server.requests().len(), 2);
+}
 /// A JSON error answered with 200 where the event stream should be (some
 /// proxies and servers do) is an error carrying its message, not an empty
 /// answer.

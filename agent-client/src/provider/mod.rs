@@ -152,6 +152,11 @@ pub enum ProviderError {
     /// event. Retried when none of it had been streamed yet.
     #[error("the answer was cut off: {0}; the part received is not kept")]
     Cut(String),
+    /// The provider said in the stream that it is overloaded or failed
+    /// (what a 529, a 5xx or a 429 says). Retried when none of the answer
+    /// had been streamed yet.
+    #[error("the provider failed mid-answer: {0}")]
+    Busy(String),
     /// The provider sent something that is not its documented format.
     #[error("unexpected response from the provider: {0}")]
     Decode(String),
@@ -243,20 +248,14 @@ impl Provider {
                     ProviderKind::Gemini => gemini::read_stream(events, &mut sink).await,
                 }
             };
-            match read {
-                // Nothing of it reached the caller: ask again, as after a
-                // connection error.
-                Err(ProviderError::Cut(why)) if !streamed => {
-                    retry::pause(
-                        &s.retry,
-                        &mut attempt,
-                        format!("answer cut off: {why}"),
-                        None,
-                    )
-                    .await?;
-                }
+            // Nothing of it reached the caller: ask again, as after a
+            // connection error or a 5xx.
+            let why = match read {
+                Err(ProviderError::Cut(why)) if !streamed => format!("answer cut off: {why}"),
+                Err(ProviderError::Busy(why)) if !streamed => format!("provider busy: {why}"),
                 other => return other,
-            }
+            };
+            retry::pause(&s.retry, &mut attempt, why, None).await?;
         }
     }
 
@@ -368,15 +367,41 @@ fn parse_data(ev: &Event) -> Result<Value, ProviderError> {
         .map_err(|e| ProviderError::Decode(format!("{e} in event data {:?}", ev.data)))
 }
 
-/// The `error` object a provider put in a stream chunk, if any.
+/// The `error` object a provider put in a stream chunk, if any: one that
+/// says the provider is overloaded or failed is [`ProviderError::Busy`].
 fn chunk_error(chunk: &Value) -> Option<ProviderError> {
     let err = chunk.get("error")?;
-    Some(ProviderError::Stream(
-        err.get("message")
-            .and_then(Value::as_str)
-            .map(str::to_string)
-            .unwrap_or_else(|| err.to_string()),
-    ))
+    let message = err
+        .get("message")
+        .and_then(Value::as_str)
+        .map(str::to_string)
+        .unwrap_or_else(|| err.to_string());
+    Some(if transient(err) {
+        ProviderError::Busy(message)
+    } else {
+        ProviderError::Stream(message)
+    })
+}
+
+/// Whether an error object says what a 529, a 5xx or a 429 says: its `type`
+/// (Anthropic, OpenAI), `status` or `code` (Gemini).
+fn transient(err: &Value) -> bool {
+    let kind = ["type", "status"]
+        .iter()
+        .find_map(|k| err.get(*k).and_then(Value::as_str))
+        .unwrap_or_default();
+    let code = err.get("code").and_then(Value::as_u64).unwrap_or_default();
+    matches!(
+        kind,
+        "overloaded_error"
+            | "api_error"
+            | "rate_limit_error"
+            | "server_error"
+            | "UNAVAILABLE"
+            | "RESOURCE_EXHAUSTED"
+            | "INTERNAL"
+    ) || code == 429
+        || (500..600).contains(&code)
 }
 
 /// Tool-call arguments accumulated as text, parsed once complete. Text that
