@@ -19,7 +19,6 @@
 //! | [`output`] | the output ring, subscriptions, pacing |
 //! | [`requests`] | SUBMIT and WAIT |
 //! | [`screen`] | the live screen model (VT emulator over the output) |
-//! | [`vt_gaps`] | what the emulator gets wrong: DEC special graphics, DECSTBM's cursor |
 //! | [`server`] | the listening socket and peer credentials |
 //! | [`connection`] | one client's requests and frames |
 //! | [`lifecycle`] | signals, kill escalation, guardian, exit codes |
@@ -47,4 +46,3 @@ pub mod spawn;
 pub mod supervisor;
 pub mod sync;
 pub mod terminal_queries;
-pub mod vt_gaps;

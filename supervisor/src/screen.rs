@@ -28,7 +28,7 @@
 use heimdall_protocol::{Cursor, ScreenFormat, ScreenResp};
 
 use crate::ansi_line::ansi_line;
-use crate::vt_gaps::VtGaps;
+use heimdall_client::vt_gaps::VtGaps;
 
 /// What `vt100`'s `contents_formatted` begins with (after the cursor's
 /// visibility): attributes reset, then an erase of the screen from home,

@@ -1,10 +1,11 @@
 //! Program output as the text a terminal shows of it: what `session_read`
 //! gives the model. The bytes are played on a terminal emulator (the
 //! `vt100` crate, which the supervisor's screen model uses too) of the
-//! session's size, so carriage returns, cursor moves, erases, tabs and wide
-//! characters act as on the terminal: a line bash redraws over itself, a
-//! progress bar redrawn after `\r` or lines redrawn after a cursor-up show
-//! once, in their last state. Lines that scroll off the top are kept, in
+//! session's size, with what `vt100` gets wrong put right first
+//! (`heimdall_client::vt_gaps`), so carriage returns, cursor moves, erases,
+//! tabs, wide characters and ncurses' boxes act as on the terminal: a line
+//! bash redraws over itself, a progress bar redrawn after `\r` or lines
+//! redrawn after a cursor-up show once, in their last state. Lines that scroll off the top are kept, in
 //! order; a line the terminal wrapped is given whole; colours are dropped.
 //! What the program erased (a clear of the screen) is gone, as on the
 //! terminal. When the output ends on a full-screen program's alternate
@@ -27,7 +28,7 @@ pub const DEFAULT_SIZE: (u16, u16) = (80, 24);
 pub fn render(bytes: &[u8], cols: u16, rows: u16) -> String {
     let (cols, rows) = (nonzero(cols), nonzero(rows));
     let mut parser = vt100::Parser::new_with_callbacks(rows, cols, 0, ScrolledOff::default());
-    parser.process(bytes);
+    parser.process(&heimdall_client::vt_gaps::VtGaps::default().translate(bytes));
     let mut full_screen = String::new();
     if parser.screen().alternate_screen() {
         full_screen = plain(&parser.screen().contents_formatted_basic());
@@ -116,6 +117,14 @@ mod tests {
             text(b"a 0%\r\nb 0%\r\n\x1b[2Aa ok\r\nb ok\r\n"),
             "a ok\nb ok\n"
         );
+    }
+
+    /// ncurses' boxes (DEC special graphics) read as boxes, not letters;
+    /// a scroll region puts the cursor home, as on a terminal.
+    #[test]
+    fn boxes_and_scroll_regions_as_a_terminal_shows_them() {
+        assert_eq!(text(b"\x1b(0lqqk\x1b(B lqk\r\n"), "┌──┐ lqk\n");
+        assert_eq!(text(b"\x1b[2;3rtop\r\n"), "top\n");
     }
 
     #[test]

@@ -59,7 +59,7 @@ pub struct View {
     /// The rows as last drawn clipped (when the sizes differ).
     drawn: Vec<String>,
     /// Puts right what the emulator gets wrong in the output (`vt_gaps`).
-    gaps: crate::vt_gaps::VtGaps,
+    gaps: heimdall_client::vt_gaps::VtGaps,
     cols: u16,
     rows: u16,
     /// Whether the bar is wanted: it is shown on a terminal of three rows

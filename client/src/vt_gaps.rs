@@ -1,5 +1,6 @@
 //! What the `vt100` emulator gets wrong, put right in the output before it
-//! parses it, so that the screen model and the attach view show what a
+//! parses it, so that what plays output on it (the supervisor's screen
+//! model, `hm attach`'s view, hm-agent's `session_read`) shows what a
 //! terminal shows:
 //!
 //! - The DEC special graphics character set, which it does not know:
