@@ -24,6 +24,8 @@ struct Queue {
     chunks: VecDeque<Bytes>,
     bytes: usize,
     closed: bool,
+    /// How many times the queue was dropped for a pty that hung up.
+    hangups: u64,
 }
 
 /// The write side of the pty.
@@ -98,14 +100,17 @@ impl PtyInput {
     }
 
     /// Write `data` to the pty, after anything queued before it. False when
-    /// it cannot reach the program: input is closed (the child is gone) or
-    /// the pty refused it (its other side is closed).
+    /// it cannot reach the program: input is closed (the child is gone),
+    /// the pty refused it (its other side is closed), or it waited for room
+    /// while the input queued before it was dropped, the pty having hung up
+    /// (it would have been dropped in turn).
     pub async fn send(&self, data: Bytes) -> bool {
+        let mut hangups = None;
         loop {
             let drained = self.drained.notified();
             {
                 let q = lock(&self.queue);
-                if q.closed {
+                if q.closed || *hangups.get_or_insert(q.hangups) != q.hangups {
                     return false;
                 }
                 if q.chunks.is_empty() || q.bytes < MAX_QUEUED {
@@ -142,6 +147,7 @@ impl PtyInput {
         tracing::debug!(bytes = q.bytes, "the pty hung up; queued input dropped");
         q.chunks.clear();
         q.bytes = 0;
+        q.hangups += 1;
         drop(q);
         self.drained.notify_waiters();
     }

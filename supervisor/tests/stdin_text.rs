@@ -1,6 +1,7 @@
 //! `hm send ID --stdin` and `hm submit ID --stdin`: text of any size from a
 //! pipe (more than one argument may hold), checked with cksum on the
-//! program's side; a `-` as TEXT stays a dash.
+//! program's side; a `-` as TEXT stays a dash. `hm send` of any kind waits
+//! for a program that reads late, as a pipe's writer does.
 
 mod common;
 
@@ -213,4 +214,105 @@ fn send_stdin_waits_for_a_program_that_reads_late() {
     env.wait_screen("late", "done");
     let got = std::fs::read_to_string(&out).expect("the program's cksum");
     assert_eq!(got, cksum(&env, &data), "the bytes arrived changed");
+}
+
+/// A program that reads nothing until the file `gate` exists, then runs
+/// `then`.
+fn gated(gate: &Path, then: &str) -> String {
+    format!(
+        "stty raw -echo -iexten; echo ready; while [ ! -e '{}' ]; do sleep 0.1; done; {then}",
+        gate.display()
+    )
+}
+
+/// What [`fill_input_queue`] types: one byte less than the supervisor's
+/// input queue holds before it makes a typist wait, then one frame more.
+const FILLING: [usize; 2] = [
+    heimdall_supervisor::input::MAX_QUEUED - 1,
+    heimdall_protocol::MAX_PAYLOAD,
+];
+
+/// Fill the input queue of session `id`, whose program reads nothing yet,
+/// with `a`s, so that the supervisor takes no more input for now. From
+/// files, so that hm types whole frames: the last (taken: less than the
+/// limit was queued) passes the limit by far more than the pty holds.
+fn fill_input_queue(env: &Env, id: &str) {
+    for (i, n) in FILLING.into_iter().enumerate() {
+        let file = env.dir.path().join(format!("{id}.fill{i}"));
+        std::fs::write(&file, vec![b'a'; n]).expect("write the filling");
+        let stdin = std::fs::File::open(&file).expect("open the filling");
+        let mut hm = Piped::spawn(env, &["send", id, "--stdin"], stdin.into());
+        let (code, err) = hm.exit("hm send --stdin filling the input queue");
+        assert_eq!(code, Some(0), "hm send --stdin: {err}");
+    }
+}
+
+/// `hm send ID TEXT` and `hm send ID --keys …` behind an input queue that
+/// is full (4 MiB another client typed, the program not reading yet) wait
+/// for the program as `--stdin` does; they gave up once their input had
+/// waited 5 s ("no answer from the session within 5s", exit 1) with the
+/// session alive and the program about to read. A session that ends while
+/// they wait is their answer at once, with its exit code.
+#[test]
+fn send_text_and_keys_wait_behind_a_full_input_queue() {
+    let env = Env::new();
+    let gate = env.dir.path().join("gate");
+    let out = env.dir.path().join("full.out");
+    let n: usize = FILLING.iter().sum();
+    let then = format!(
+        "head -c {} > '{}'; echo done; sleep 600",
+        n + "helloXY".len(),
+        out.display()
+    );
+    env.start("full", &[], &["sh", "-c", &gated(&gate, &then)]);
+    let end_gate = env.dir.path().join("end-gate");
+    env.start("ends", &[], &["sh", "-c", &gated(&end_gate, "exit 7")]);
+    env.wait_screen("full", "ready");
+    env.wait_screen("ends", "ready");
+    fill_input_queue(&env, "full");
+    fill_input_queue(&env, "ends");
+
+    let mut text = Piped::spawn(&env, &["send", "full", "hello"], Stdio::null());
+    let args = ["send", "full", "--keys", "X", "Y"];
+    let mut keys = Piped::spawn(&env, &args, Stdio::null());
+    let mut ends = Piped::spawn(&env, &["send", "ends", "hello"], Stdio::null());
+    // Well past the 5 s a request may wait for its answer, they still wait.
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(8);
+    while std::time::Instant::now() < until {
+        for (hm, what) in [
+            (&mut text, "TEXT"),
+            (&mut keys, "--keys"),
+            (&mut ends, "TEXT"),
+        ] {
+            if let Some(status) = hm.0.try_wait().expect("try_wait") {
+                let (_, err) = hm.exit("hm send");
+                panic!("hm send {what} gave up behind a full input queue: {status}: {err}");
+            }
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+
+    // The session ends with the input still queued: that is the answer.
+    std::fs::write(&end_gate, b"").expect("open the gate");
+    let (code, err) = ends.exit("hm send into a session that ended");
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.contains("exit code 7"), "{err}");
+    assert!(!err.contains("no answer"), "{err}");
+
+    std::fs::write(&gate, b"").expect("open the gate");
+    let (code, err) = text.exit("hm send TEXT");
+    assert_eq!(code, Some(0), "hm send TEXT: {err}");
+    let (code, err) = keys.exit("hm send --keys");
+    assert_eq!(code, Some(0), "hm send --keys: {err}");
+    env.wait_screen("full", "done");
+    let got = std::fs::read(&out).expect("what the program read");
+    assert_eq!(got.len(), n + "helloXY".len());
+    let (filling, rest) = got.split_at(n);
+    assert!(
+        filling.iter().all(|&b| b == b'a'),
+        "the filling arrived changed"
+    );
+    // The two commands waited side by side: either's input may come first.
+    let rest = String::from_utf8_lossy(rest);
+    assert_eq!(rest.replacen("hello", "", 1), "XY", "{rest}");
 }

@@ -94,7 +94,7 @@ pub fn run(common: &Common, args: SendArgs) -> anyhow::Result<i32> {
         // Each step is confirmed: the supervisor has taken it (written it
         // to the pty or queued it, in order; it writes all of it while the
         // child runs), or refused it because the child was gone.
-        match c.type_steps(steps, gap).await {
+        match type_patiently(&c, &paths, steps, gap).await {
             Ok(typed) if typed < total => {
                 // The keys already sent ended the program (`y` to a
                 // one-key prompt): they did their job; the rest had
@@ -113,19 +113,35 @@ pub fn run(common: &Common, args: SendArgs) -> anyhow::Result<i32> {
     })
 }
 
-/// Type stdin into the session as it comes, each read (at most one frame)
-/// confirmed before the next, until stdin ends. When the session ends
-/// before stdin does — also while stdin is quiet — it says so at once, with
-/// how many bytes were typed.
+/// Type `steps` into the session as [`Client::type_steps`] does, `gap`
+/// apart, each confirmed before the next; how many were typed.
 ///
 /// A program that reads slowly, or not yet, holds its input back: the
-/// supervisor takes [`crate::input::MAX_QUEUED`] bytes ahead of it, then
-/// confirms a frame only as the program reads. That is waited for however
-/// long it takes, as a pipe's writer waits, while the supervisor answers on
-/// a connection of its own; one that answers nothing there either (stopped,
-/// hung) is the error, as before.
-async fn type_stdin(c: &Client, paths: &SessionPaths) -> anyhow::Result<i32> {
+/// supervisor takes [`crate::input::MAX_QUEUED`] bytes ahead of it (from
+/// any client), then confirms a step only as the program reads. That is
+/// waited for however long it takes, as a pipe's writer waits, while the
+/// supervisor answers on a connection of its own; one that answers nothing
+/// there either (stopped, hung) is the error. A session that ends is the
+/// answer at once.
+async fn type_patiently(
+    c: &Client,
+    paths: &SessionPaths,
+    steps: impl IntoIterator<Item = Vec<u8>>,
+    gap: std::time::Duration,
+) -> Result<usize, ClientError> {
     let patient = c.with_deadline(std::time::Duration::MAX);
+    tokio::select! {
+        result = patient.type_steps(steps, gap) => result,
+        e = unanswered(paths) => Err(e),
+    }
+}
+
+/// Type stdin into the session as it comes, each read (at most one frame)
+/// confirmed before the next ([`type_patiently`]: however long the program
+/// takes to read), until stdin ends. When the session ends before stdin
+/// does — also while stdin is quiet — it says so at once, with how many
+/// bytes were typed.
+async fn type_stdin(c: &Client, paths: &SessionPaths) -> anyhow::Result<i32> {
     let mut chunks = read_stdin();
     let mut typed = 0usize;
     loop {
@@ -141,12 +157,7 @@ async fn type_stdin(c: &Client, paths: &SessionPaths) -> anyhow::Result<i32> {
         };
         let chunk = chunk.context("cannot read stdin")?;
         let len = chunk.len();
-        let typing = patient.type_steps([chunk], std::time::Duration::ZERO);
-        let result = tokio::select! {
-            result = typing => result.map(drop),
-            e = unanswered(paths) => Err(e),
-        };
-        if let Err(e) = result {
+        if let Err(e) = type_patiently(c, paths, [chunk], std::time::Duration::ZERO).await {
             return Err(ended_early(paths, typed, e));
         }
         typed += len;

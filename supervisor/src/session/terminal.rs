@@ -12,6 +12,9 @@ use nix::unistd::Pid;
 use super::{ExitStatus, Session};
 use crate::sync::lock;
 
+/// How long refused input waits for the child's exit to say how it ended.
+const EXIT_SEEN_WITHIN: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// Input that cannot reach the program: it has exited (with this status,
 /// when already known) or its terminal is closed.
 #[derive(Debug)]
@@ -94,7 +97,21 @@ impl Session {
                 return Ok(());
             }
         }
-        Err(InputRefused(self.exit_status()))
+        Err(InputRefused(self.exit_status_soon().await))
+    }
+
+    /// The child's exit status, waited for [`EXIT_SEEN_WITHIN`] when not
+    /// known yet: its terminal closes as it exits, and the exit is seen a
+    /// moment later (a program that closed its terminal and runs on has
+    /// none).
+    async fn exit_status_soon(&self) -> Option<ExitStatus> {
+        let mut exit = self.exit.subscribe();
+        let seen = exit.wait_for(Option::is_some);
+        let status = match tokio::time::timeout(EXIT_SEEN_WITHIN, seen).await {
+            Ok(Ok(status)) => *status,
+            _ => None,
+        };
+        status
     }
 
     /// The task that polls for the reaction to input (see
