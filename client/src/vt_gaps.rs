@@ -100,7 +100,22 @@ impl VtGaps {
     /// a cursor home after each DECSTBM.
     pub fn translate<'a>(&mut self, bytes: &'a [u8]) -> Cow<'a, [u8]> {
         let mut out: Option<Vec<u8>> = None;
-        for (i, &b) in bytes.iter().enumerate() {
+        let mut i = 0;
+        while i < bytes.len() {
+            // Text drawn in ASCII changes nothing: skip to the next byte
+            // that can (ESC, shift out/in) at memchr's speed. A flood of
+            // text is almost all such runs.
+            if self.state == State::Ground && !self.graphics[usize::from(self.shifted)] {
+                let run = memchr::memchr3(0x1b, 0x0e, 0x0f, &bytes[i..]).unwrap_or(bytes.len() - i);
+                if let Some(out) = out.as_mut() {
+                    out.extend_from_slice(&bytes[i..i + run]);
+                }
+                i += run;
+                if i == bytes.len() {
+                    break;
+                }
+            }
+            let b = bytes[i];
             match self.step(b) {
                 Emit::Same => {
                     if let Some(out) = out.as_mut() {
@@ -118,6 +133,7 @@ impl VtGaps {
                     out.extend_from_slice(b"\x1b[H");
                 }
             }
+            i += 1;
         }
         out.map_or(Cow::Borrowed(bytes), Cow::Owned)
     }
@@ -208,6 +224,19 @@ mod tests {
 
     fn all(bytes: &[u8]) -> String {
         String::from_utf8(VtGaps::default().translate(bytes).into_owned()).unwrap()
+    }
+
+    #[test]
+    fn any_cut_of_the_output_translates_as_the_whole() {
+        let text: &[u8] = b"plain \x1b[31mred\x1b[m \x1b(0lqqk\x1b(B text \x1b)0\x0ex\x0f \x1b]0;t\x07 \x1b[2;5r end";
+        let whole = all(text);
+        for cut in 1..text.len() {
+            let mut g = VtGaps::default();
+            let mut pieces = g.translate(&text[..cut]).into_owned();
+            pieces.extend_from_slice(&g.translate(&text[cut..]));
+            assert_eq!(String::from_utf8(pieces).unwrap(), whole, "cut at {cut}");
+        }
+        assert!(whole.contains("┌──┐") && whole.ends_with("\x1b[2;5r\x1b[H end"));
     }
 
     #[test]
