@@ -4,7 +4,8 @@
 
 mod common;
 
-use serde_json::Value;
+use serde_json::{json, Value};
+use std::time::Duration;
 
 use common::{poll, Env, DEADLINE};
 
@@ -522,5 +523,76 @@ fn started_at_and_uptime_are_exact_to_the_millisecond() {
         ms(humantime::parse_rfc3339(recorded).expect("RFC 3339")),
         started,
         "{v}"
+    );
+}
+
+/// `hm kill A B C` (what `xargs hm kill` runs) kills every session named,
+/// side by side: two sessions that hold out for the whole grace period take
+/// one grace period, not two. An unknown id among them is said as alone
+/// and makes the exit code 1; the others are killed all the same. With
+/// `--json` the answers are one array, in the order given, an unknown id's
+/// with `ok: false`.
+#[test]
+fn kill_takes_several_ids_at_once() {
+    let env = Env::new();
+    let config = env.dir.path().join("grace.toml");
+    std::fs::write(&config, "kill_grace_ms = 8000\n").unwrap();
+    let stubborn = "trap '' TERM HUP; echo ready; while :; do sleep 1; done";
+    for id in ["s1", "s2"] {
+        env.start(
+            id,
+            &["--config", config.to_str().unwrap()],
+            &["sh", "-c", stubborn],
+        );
+        env.wait_screen(id, "ready");
+    }
+    let began = std::time::Instant::now();
+    let out = env.run(&["kill", "s1", "nope", "s2", "s1"]);
+    let took = began.elapsed();
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert_eq!(out.status.code(), Some(1), "{stdout}{stderr}");
+    for id in ["s1", "s2"] {
+        assert_eq!(
+            stdout
+                .matches(&format!("Kill signal sent to session {id}\n"))
+                .count(),
+            1,
+            "{stdout}"
+        );
+        assert!(
+            stdout.contains(&format!("killed {id} (killed by signal 9")),
+            "{stdout}"
+        );
+    }
+    assert!(stderr.starts_with("No session found: nope"), "{stderr}");
+    // One after the other would be at least 16 s.
+    assert!(took < Duration::from_secs(15), "took {took:?}");
+
+    env.start("j1", &[], &["sleep", "600"]);
+    env.start("j2", &[], &["sleep", "600"]);
+    let (code, v, stderr) = json_of(&env, &["kill", "--json", "j1", "nope", "j2"]);
+    assert_eq!(code, Some(1), "{v} {stderr}");
+    let answers = v.as_array().expect("an array");
+    let ids: Vec<_> = answers.iter().map(|a| a["id"].as_str()).collect();
+    assert_eq!(ids, [Some("j1"), Some("nope"), Some("j2")], "{v}");
+    for a in [&answers[0], &answers[2]] {
+        assert_eq!(
+            (&a["ok"], &a["killed"], &a["code"]),
+            (&json!(true), &json!(true), &json!(143)),
+            "{v}"
+        );
+    }
+    assert_eq!(
+        (&answers[1]["ok"], &answers[1]["error"]),
+        (&json!(false), &json!("no_session")),
+        "{v}"
+    );
+    let out = env.run(&["ls"]);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "No active sessions"
     );
 }

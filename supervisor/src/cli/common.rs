@@ -95,6 +95,13 @@ pub struct Coded {
     pub exit: i32,
 }
 
+/// The exit code an error calls for: a [`Coded`] error's own, else 1.
+pub fn coded_exit(e: &anyhow::Error) -> i32 {
+    e.chain()
+        .find_map(|c| c.downcast_ref::<Coded>())
+        .map_or(1, |c| c.exit)
+}
+
 /// The stable code of an error, for `--json` (the list is in the README).
 pub fn error_code(e: &anyhow::Error) -> String {
     for cause in e.chain() {

@@ -1,8 +1,12 @@
-//! `hm kill ID`: SIGTERM to the session's whole process tree, SIGKILL after
-//! the grace period; confirms with heimdall 1.0's "Kill signal sent to
-//! session ID", then returns once the session has ended, saying how. A
+//! `hm kill ID...`: SIGTERM to the session's whole process tree, SIGKILL
+//! after the grace period; confirms with heimdall 1.0's "Kill signal sent
+//! to session ID", then returns once the session has ended, saying how. A
 //! live supervisor whose socket cannot be reached (gone, refusing, or no
 //! answer) gets SIGTERM instead, which ends the session the same way.
+//! Several ids (`hm ls --json | jq -r '.[].id' | xargs hm kill`) are killed
+//! at once, each answered as alone (`--json`: an array of the answers, an
+//! error's with `ok: false`); the exit code is the first failure's, 0 when
+//! all were killed.
 
 use std::time::{Duration, Instant};
 
@@ -12,7 +16,10 @@ use nix::sys::signal::{self, Signal};
 use nix::unistd::Pid;
 use serde_json::json;
 
-use super::common::{exit_phrase, exited_meanwhile, live_session, open, print_json, runtime};
+use super::common::{
+    coded_exit, describe, error_code, exit_phrase, exited_meanwhile, live_session, open,
+    print_json, runtime,
+};
 use super::unreachable::{unreachable_supervisor, Unreachable};
 use super::Common;
 use crate::exit_record::ExitRecord;
@@ -21,8 +28,9 @@ use crate::paths::SessionPaths;
 /// Arguments of `hm kill`.
 #[derive(Debug, Args)]
 pub struct KillArgs {
-    /// Session id
-    pub id: String,
+    /// Session ids (one or more; killed at once)
+    #[arg(required = true, num_args = 1..)]
+    pub ids: Vec<String>,
     /// Print JSON
     #[arg(long)]
     pub json: bool,
@@ -37,7 +45,64 @@ pub fn kill_bound(kill_grace_ms: u64) -> Duration {
 
 /// `hm kill`.
 pub fn run(common: &Common, args: KillArgs) -> anyhow::Result<i32> {
-    let (cfg, paths) = live_session(common, &args.id)?;
+    let mut ids = args.ids;
+    let mut seen = std::collections::HashSet::new();
+    ids.retain(|id| seen.insert(id.clone()));
+    if let [id] = &ids[..] {
+        let killed = kill(common, id, args.json)?;
+        if args.json {
+            print_json(&killed)?;
+        }
+        return Ok(0);
+    }
+    // Each on its own thread: the sessions' grace periods run side by side.
+    let results: Vec<anyhow::Result<serde_json::Value>> = std::thread::scope(|s| {
+        let kills: Vec<_> = ids
+            .iter()
+            .map(|id| s.spawn(move || kill(common, id, args.json)))
+            .collect();
+        kills
+            .into_iter()
+            .map(|k| {
+                k.join()
+                    .unwrap_or_else(|_| Err(anyhow!("hm kill panicked")))
+            })
+            .collect()
+    });
+    let mut exit = 0;
+    let mut answers = Vec::new();
+    for (id, result) in ids.iter().zip(results) {
+        match result {
+            Ok(killed) => answers.push(killed),
+            Err(e) => {
+                let code = match args.json {
+                    true => {
+                        answers.push(json!({
+                            "id": id,
+                            "ok": false,
+                            "error": error_code(&e),
+                            "message": describe(&e).replace('\n', " "),
+                        }));
+                        coded_exit(&e)
+                    }
+                    false => super::report_error(&e, false),
+                };
+                if exit == 0 {
+                    exit = code;
+                }
+            }
+        }
+    }
+    if args.json {
+        print_json(&json!(answers))?;
+    }
+    Ok(exit)
+}
+
+/// Kill one session; says so on stdout unless `json`, and returns what
+/// `--json` prints.
+fn kill(common: &Common, id: &str, json: bool) -> anyhow::Result<serde_json::Value> {
+    let (cfg, paths) = live_session(common, id)?;
     let bound = kill_bound(cfg.kill_grace_ms);
     let signalled = runtime()?.block_on(async {
         let c = match open(&paths, "hm kill").await {
@@ -48,13 +113,13 @@ pub fn run(common: &Common, args: KillArgs) -> anyhow::Result<i32> {
                     return Err(ended);
                 }
                 match unreachable_supervisor(&paths, &e) {
-                    Some(u) => return signal_supervisor(&paths, e, u, args.json, bound).await,
+                    Some(u) => return signal_supervisor(&paths, e, u, json, bound).await,
                     None => return Err(e),
                 }
             }
         };
         c.kill().await?;
-        if !args.json {
+        if !json {
             outln!("Kill signal sent to session {}", paths.id);
         }
         // The supervisor closes every connection when the session has ended.
@@ -65,24 +130,23 @@ pub fn run(common: &Common, args: KillArgs) -> anyhow::Result<i32> {
         anyhow::Ok(None)
     })?;
     let rec = ExitRecord::read(&paths.exit).ok();
-    if args.json {
-        let mut v = json!({
-            "id": paths.id,
-            "killed": true,
-            "code": rec.as_ref().map(|r| r.code),
-            "signal": rec.as_ref().and_then(|r| r.signal),
-        });
-        if let Some(pid) = signalled {
-            v["signalled_supervisor"] = json!(pid);
-        }
-        print_json(&v)?;
-    } else {
-        match rec {
-            Some(r) => outln!("killed {} ({})", paths.id, exit_phrase(&r)),
+    if !json {
+        match &rec {
+            Some(r) => outln!("killed {} ({})", paths.id, exit_phrase(r)),
             None => outln!("killed {}", paths.id),
         }
     }
-    Ok(0)
+    let mut v = json!({
+        "id": paths.id,
+        "ok": true,
+        "killed": true,
+        "code": rec.as_ref().map(|r| r.code),
+        "signal": rec.as_ref().and_then(|r| r.signal),
+    });
+    if let Some(pid) = signalled {
+        v["signalled_supervisor"] = json!(pid);
+    }
+    Ok(v)
 }
 
 fn not_ended(paths: &SessionPaths, bound: Duration) -> anyhow::Error {

@@ -93,7 +93,7 @@ enum Command {
     Status(status::StatusArgs),
     /// List the running sessions (--all: the exited ones too; --watch: then every change).
     Ls(ls::LsArgs),
-    /// Kill a session's whole process tree (SIGTERM, then SIGKILL).
+    /// Kill sessions' whole process trees (SIGTERM, then SIGKILL); several ids at once
     Kill(kill::KillArgs),
     /// Remove exit records, orphaned logs and stale files (dry run unless --force).
     Clean(clean::CleanArgs),
@@ -395,32 +395,32 @@ pub fn main() -> i32 {
     };
     match result {
         Ok(code) => code,
-        // A closed stdout (`hm man | head`) is not worth a message.
-        Err(e)
-            if e.chain().any(|c| {
-                c.downcast_ref::<std::io::Error>()
-                    .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
-            }) =>
-        {
-            0
-        }
-        Err(e) => {
-            let exit = e
-                .chain()
-                .find_map(|c| c.downcast_ref::<common::Coded>())
-                .map_or(1, |c| c.exit);
-            if json {
-                print_json_error(
-                    &common::error_code(&e),
-                    &common::describe(&e).replace('\n', " "),
-                );
-            } else if e.downcast_ref::<common::NoSession>().is_some() {
-                // heimdall 1.0's exact text, without our prefix.
-                eprintln!("{e}");
-            } else {
-                eprintln!("hm: {}", common::describe(&e));
-            }
-            exit
-        }
+        Err(e) => report_error(&e, json),
     }
+}
+
+/// Say what went wrong as `main` does (`--json`: one JSON object on
+/// stdout; heimdall 1.0's text for an unknown session; `hm: ...` on stderr
+/// otherwise) and return the exit code it calls for. A closed stdout
+/// (`hm man | head`) is not worth a message: 0.
+fn report_error(e: &anyhow::Error, json: bool) -> i32 {
+    if e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    }) {
+        return 0;
+    }
+    let exit = common::coded_exit(e);
+    if json {
+        print_json_error(
+            &common::error_code(e),
+            &common::describe(e).replace('\n', " "),
+        );
+    } else if e.downcast_ref::<common::NoSession>().is_some() {
+        // heimdall 1.0's exact text, without our prefix.
+        eprintln!("{e}");
+    } else {
+        eprintln!("hm: {}", common::describe(e));
+    }
+    exit
 }
