@@ -28,7 +28,7 @@
 use heimdall_protocol::{Cursor, ScreenFormat, ScreenResp};
 
 use crate::ansi_line::ansi_line;
-use heimdall_client::vt_gaps::VtGaps;
+use heimdall_client::vt_gaps::{restore, VtGaps};
 
 /// What `vt100`'s `contents_formatted` begins with (after the cursor's
 /// visibility): attributes reset, then an erase of the screen from home,
@@ -404,11 +404,7 @@ impl ScreenModel {
 
     /// The visible lines as text, trailing blanks trimmed.
     pub fn lines(&self) -> Vec<String> {
-        let cols = self.screen().size().1.get();
-        self.screen()
-            .rows(0, cols)
-            .map(|l| l.trim_end().to_string())
-            .collect()
+        text_rows(self.screen()).collect()
     }
 
     /// The visible text: lines joined by `\n`, trailing empty lines dropped.
@@ -437,10 +433,7 @@ impl ScreenModel {
 
     /// Up to `n` lines scrolled off the top, oldest first.
     fn scrollback(&mut self, n: usize, format: ScreenFormat) -> Vec<String> {
-        let (rows, cols) = {
-            let (r, c) = self.screen().size();
-            (r.get() as usize, c.get())
-        };
+        let rows = usize::from(self.screen().size().0.get());
         let screen = self.parser.screen_mut();
         screen.set_scrollback(usize::MAX);
         let available = screen.scrollback();
@@ -452,11 +445,7 @@ impl ScreenModel {
             screen.set_scrollback(offset);
             let take = offset.min(rows);
             let rows_text: Vec<String> = match format {
-                ScreenFormat::Text => screen
-                    .rows(0, cols)
-                    .take(take)
-                    .map(|l| l.trim_end().to_string())
-                    .collect(),
+                ScreenFormat::Text => text_rows(screen).take(take).collect(),
                 ScreenFormat::Ansi => (0..take as u16).map(|r| ansi_line(screen, r)).collect(),
             };
             out.extend(rows_text);
@@ -511,9 +500,9 @@ impl ScreenModel {
     /// resize) showed its screen there once more each time.
     pub fn redraw(&self) -> Vec<u8> {
         let s = self.screen();
-        // Leave the alternate screen and reset attributes first, so the
-        // modes below start from a known state.
-        let mut out = b"\x1b[?1049l\x1b[0m".to_vec();
+        // Leave the alternate screen and reset attributes and insert mode
+        // first, so the modes below start from a known state.
+        let mut out = b"\x1b[?1049l\x1b[0m\x1b[4l".to_vec();
         if s.alternate_screen() {
             let mut normal = copy_of(s);
             normal.process(b"\x1b[?1049l");
@@ -523,8 +512,9 @@ impl ScreenModel {
         }
         out.extend_from_slice(s.input_mode_formatted().as_bytes());
         grid(s, &mut out);
-        // The character sets last: the contents are drawn as they show.
-        out.extend(self.gaps.designations());
+        // The character sets and insert mode last: the contents are drawn
+        // as they show.
+        out.extend(self.gaps.modes());
         let (top, bottom) = scroll_region(s);
         if (top, bottom) != (0, s.size().0.get() - 1) {
             // (It moves the cursor: placed below.)
@@ -533,6 +523,12 @@ impl ScreenModel {
         out.extend_from_slice(s.cursor_state_formatted().as_bytes());
         out
     }
+}
+
+/// The rows `s` shows as text, trailing blanks trimmed.
+fn text_rows(s: &vt100::Screen) -> impl Iterator<Item = String> + '_ {
+    s.rows(0, s.size().1.get())
+        .map(|l| restore(l.trim_end()).into_owned())
 }
 
 /// A parser whose screen is a copy of `s`, to try sequences on.
@@ -569,9 +565,7 @@ fn grid(s: &vt100::Screen, out: &mut Vec<u8>) {
     }
     // vt100 begins the contents with an erase from home (after the
     // cursor's visibility): done row by row above.
-    let contents = s
-        .contents_formatted()
-        .replacen(VT100_CLEAR, "\x1b[m\x1b[H", 1);
+    let contents = restore(&s.contents_formatted()).replacen(VT100_CLEAR, "\x1b[m\x1b[H", 1);
     out.extend_from_slice(contents.as_bytes());
 }
 

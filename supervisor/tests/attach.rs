@@ -10,15 +10,19 @@ use std::process::{Child, ChildStdout, Stdio};
 use std::time::{Duration, Instant};
 
 use common::{one_zero_server, poll, Env, Piped, DEADLINE};
+use heimdall_client::vt_gaps::{restore, VtGaps, STAND_IN};
 use nix::sys::termios::{tcgetattr, Termios};
 
-/// `hm` running in a pty whose master this test reads and renders.
+/// `hm` running in a pty whose master this test reads and renders as
+/// xterm does: on `vt100`, with what it gets wrong put right (`vt_gaps`:
+/// DEC special graphics, U+FFFD, insert mode...).
 struct Term {
     /// The pty's modes before `hm` started in it.
     initial: Termios,
     master: std::fs::File,
     child: Child,
     screen: vt100::Parser,
+    gaps: VtGaps,
     /// Every byte the client wrote to the terminal.
     raw: Vec<u8>,
     cols: u16,
@@ -70,6 +74,7 @@ impl Term {
                 std::num::NonZeroU16::new(cols).unwrap(),
                 0,
             ),
+            gaps: VtGaps::default(),
             raw: Vec::new(),
             cols,
             rows,
@@ -87,7 +92,7 @@ impl Term {
             match self.master.read(&mut buf) {
                 Ok(0) => return,
                 Ok(n) => {
-                    self.screen.process(&buf[..n]);
+                    self.screen.process(&self.gaps.translate(&buf[..n]));
                     self.raw.extend_from_slice(&buf[..n]);
                 }
                 Err(_) => return,
@@ -102,7 +107,7 @@ impl Term {
         let mut buf = [0u8; 1024];
         while Instant::now() < end {
             if let Ok(n) = self.master.read(&mut buf) {
-                self.screen.process(&buf[..n]);
+                self.screen.process(&self.gaps.translate(&buf[..n]));
                 self.raw.extend_from_slice(&buf[..n]);
             }
             std::thread::sleep(Duration::from_millis(20));
@@ -113,7 +118,7 @@ impl Term {
         self.screen
             .screen()
             .rows(0, self.cols)
-            .map(|r| r.trim_end().to_string())
+            .map(|r| restore(r.trim_end()).into_owned())
             .collect()
     }
 
@@ -296,6 +301,11 @@ fn attach_press_enter_and_compare(script: &str, ready: &str, done: &str, check: 
         t.wait_for(&format!("{args:?}: the screen hm screen has"), move |t| {
             t.rows_text()[..expected.len()] == expected[..]
         });
+        let stand_in = STAND_IN.to_string();
+        assert!(
+            !t.raw.windows(3).any(|w| w == stand_in.as_bytes()),
+            "what stands in for U+FFFD in the screen model reached the terminal"
+        );
     }
 }
 
@@ -346,6 +356,46 @@ fn boxes_drawn_in_dec_graphics_show_as_boxes() {
     assert_eq!(env.screen_lines("box")[..3], want);
     let mut t = Term::spawn(&env, &["attach", "box"], 80, 24);
     t.wait_for("the boxes", |t| t.rows_text()[..3] == want);
+}
+
+/// U+FFFD, and invalid UTF-8 as one U+FFFD per maximal invalid
+/// subsequence, show in their columns as on xterm, on a terminal with the
+/// bar or without, attached before they came or after; a character whose
+/// bytes come in two writes shows whole. vt100 drew nothing for them:
+/// `a\u{fffd}b` read `ab`, and what followed was a column to the left.
+#[test]
+fn replacement_characters_and_invalid_utf8_show_as_u_fffd() {
+    let script = "printf 'a\\357\\277\\275b|\\nok \\377\\376 bad|\\ncut \\342'; sleep 1; \
+                  printf '\\224\\200 end|\\n'; echo READY; read x; \
+                  printf '\\357\\277\\275late\\377|\\n'; echo DONE; sleep 300";
+    attach_press_enter_and_compare(script, "READY", "^DONE$", |screen| {
+        let want = [
+            "a\u{fffd}b|",
+            "ok \u{fffd}\u{fffd} bad|",
+            "cut ─ end|",
+            "READY",
+        ];
+        assert_eq!(screen[..4], want, "{screen:?}");
+        assert!(
+            screen.iter().any(|l| l == "\u{fffd}late\u{fffd}|"),
+            "{screen:?}"
+        );
+    });
+}
+
+/// Text written in insert mode (IRM, `CSI 4 h`) pushes the rest of the line
+/// right, as on xterm, in `hm screen` and on a terminal attached while the
+/// program has it on, with the bar or without (vt100 overwrote the line).
+/// `CSI ? 4 h` is another mode.
+#[test]
+fn insert_mode_pushes_the_line_right() {
+    let script = "printf 'abcdef\\r\\033[4hXY\\033[4l\\n'; printf 'ab\\r\\033[4h日\\033[4lc\\n'; \
+                  printf 'abc\\r\\033[?4hX\\033[?4l\\n'; printf 'mode left on\\r\\033[4h'; read x; \
+                  printf '\\033[4;1H>> \\033[4l\\033[6;1HDONE'; sleep 300";
+    attach_press_enter_and_compare(script, "mode left on", "DONE", |screen| {
+        let want = ["XYabcdef", "日cb", "Xbc", ">> mode left on"];
+        assert_eq!(screen[..4], want, "{screen:?}");
+    });
 }
 
 /// Setting a scroll region puts the cursor home, as on a VT100, xterm or

@@ -631,6 +631,56 @@ fn ansi_lines_reset_their_attributes() {
     env.wait_gone("ansi");
 }
 
+/// U+FFFD, and invalid UTF-8 as one U+FFFD per maximal invalid
+/// subsequence, read as on xterm in every form `hm screen` has, live and
+/// after the end: text, `--ansi`, `--json`, the scrollback; a wait's regex
+/// finds them. The screen model drew nothing for them (`a\u{fffd}b` read
+/// `ab`, what followed a column to the left).
+#[test]
+fn replacement_characters_and_invalid_utf8_read_as_u_fffd() {
+    let env = Env::new();
+    let script = r"printf '\033[31ma\357\277\275b\377\033[0m|\n'; seq 1 3; \
+                   printf 'ok \377\376 bad|\n'; read x";
+    env.start("r", &["--cols", "20", "--rows", "3"], &["sh", "-c", script]);
+    env.wait_screen("r", "^ok \u{fffd}{2} bad\\|$");
+    let check = |when: &str| {
+        let text = env.ok(&["screen", "r", "--scrollback", "10"]);
+        assert!(
+            text.starts_with("a\u{fffd}b\u{fffd}|\n1\n"),
+            "{when}: {text:?}"
+        );
+        assert!(
+            text.contains("\nok \u{fffd}\u{fffd} bad|\n"),
+            "{when}: {text:?}"
+        );
+        let ansi = env.ok(&["screen", "r", "--ansi", "--scrollback", "10"]);
+        assert!(
+            ansi.starts_with("\x1b[31ma\u{fffd}b\u{fffd}\x1b[0m|\n"),
+            "{when}: {ansi:?}"
+        );
+        let v: serde_json::Value =
+            serde_json::from_str(&env.ok(&["screen", "r", "--json", "--scrollback", "10"]))
+                .unwrap();
+        assert_eq!(v["scrollback"][0], "a\u{fffd}b\u{fffd}|", "{when}: {v}");
+        assert!(
+            v["lines"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|l| l == "ok \u{fffd}\u{fffd} bad|"),
+            "{when}: {v}"
+        );
+        assert!(
+            !v.to_string().contains(heimdall_client::vt_gaps::STAND_IN),
+            "{when}: {v}"
+        );
+    };
+    check("live");
+    env.ok(&["send", "r", "--keys", "enter"]);
+    env.wait_gone("r");
+    check("after the end");
+}
+
 /// The final screen in the exit record says how far into the output it
 /// was parsed: the end of the output, as a live SCREEN says it.
 #[test]

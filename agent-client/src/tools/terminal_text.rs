@@ -71,9 +71,10 @@ fn nonzero(n: u16) -> NonZeroU16 {
 }
 
 /// vt100's "basic formatted" capture without its colours and with each
-/// line's trailing blanks dropped.
+/// line's trailing blanks dropped, U+FFFD as it shows (`vt_gaps::restore`).
 fn plain(formatted: &str) -> String {
     let text: String = basic_formatted_to_plain(formatted).collect();
+    let text = heimdall_client::vt_gaps::restore(&text);
     let lines: Vec<&str> = text.split('\n').map(str::trim_end).collect();
     lines.join("\n")
 }
@@ -125,6 +126,28 @@ mod tests {
     fn boxes_and_scroll_regions_as_a_terminal_shows_them() {
         assert_eq!(text(b"\x1b(0lqqk\x1b(B lqk\r\n"), "┌──┐ lqk\n");
         assert_eq!(text(b"\x1b[2;3rtop\r\n"), "top\n");
+    }
+
+    /// U+FFFD and invalid UTF-8 read as U+FFFD in their columns (they
+    /// were dropped), in lines scrolled off and on the alternate screen
+    /// too; text written in insert mode pushes the line right.
+    #[test]
+    fn replacement_characters_and_insert_mode_as_a_terminal_shows_them() {
+        assert_eq!(
+            text(b"a\xef\xbf\xbdb ok \xff\xfe|\r\n"),
+            "a\u{fffd}b ok \u{fffd}\u{fffd}|\n"
+        );
+        assert_eq!(
+            text(b"\xff1\r\n2\r\n3\r\n4\r\n5\r\n"),
+            "\u{fffd}1\n2\n3\n4\n5\n",
+            "scrolled off"
+        );
+        assert_eq!(
+            text(b"main\r\n\x1b[?1049h\x1b[Hfull \xff"),
+            "main\nfull \u{fffd}"
+        );
+        assert_eq!(text(b"abc\r\x1b[4hXY\x1b[4l\r\n"), "XYabc\n");
+        assert_eq!(text("ab\r\x1b[4h日\x1b[4lc\r\n".as_bytes()), "日cb\n");
     }
 
     #[test]

@@ -15,6 +15,8 @@
 
 use std::time::Duration;
 
+use heimdall_client::vt_gaps::{restore, VtGaps};
+
 /// The program's title and bells, forwarded to the real terminal.
 #[derive(Default)]
 struct Forward {
@@ -59,7 +61,7 @@ pub struct View {
     /// The rows as last drawn clipped (when the sizes differ).
     drawn: Vec<String>,
     /// Puts right what the emulator gets wrong in the output (`vt_gaps`).
-    gaps: heimdall_client::vt_gaps::VtGaps,
+    gaps: VtGaps,
     cols: u16,
     rows: u16,
     /// Whether the bar is wanted: it is shown on a terminal of three rows
@@ -115,11 +117,12 @@ impl View {
             0,
             Forward::default(),
         );
-        self.parser.process(redraw);
-        // The redraw has the screen's characters as they show, then
-        // designates the sets the output goes on in.
+        // The redraw has the screen's characters as they show (U+FFFD
+        // too), then the character sets and insert mode the output goes on
+        // in.
         self.gaps = Default::default();
-        self.gaps.translate(redraw);
+        let redraw = self.gaps.translate(redraw);
+        self.parser.process(&redraw);
         self.prev = None;
     }
 
@@ -161,10 +164,10 @@ impl View {
         if self.fits() {
             let screen = self.parser.screen();
             match &self.prev {
-                Some(prev) => out.extend_from_slice(screen.state_diff(prev).as_bytes()),
+                Some(prev) => out.extend_from_slice(restore(&screen.state_diff(prev)).as_bytes()),
                 None => {
                     out.extend_from_slice(b"\x1b[0m\x1b[H\x1b[2J");
-                    out.extend_from_slice(screen.state_formatted().as_bytes());
+                    out.extend_from_slice(restore(&screen.state_formatted()).as_bytes());
                 }
             }
         } else {
@@ -206,6 +209,7 @@ impl View {
         }
         for (i, row) in screen
             .rows_formatted(0, width)
+            .map(|row| restore(&row).into_owned())
             .take(usize::from(area_rows))
             .enumerate()
         {
@@ -256,7 +260,7 @@ impl View {
             .map_or(0, |i| i + 1);
         let mut out = Vec::new();
         for line in screen.rows_formatted(0, cols).take(keep) {
-            out.extend_from_slice(line.as_bytes());
+            out.extend_from_slice(restore(&line).as_bytes());
             out.extend_from_slice(b"\x1b[0m\r\n");
         }
         out
