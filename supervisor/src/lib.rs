@@ -19,6 +19,7 @@
 //! | [`output`] | the output ring, subscriptions, pacing |
 //! | [`requests`] | SUBMIT and WAIT |
 //! | [`screen`] | the live screen model (VT emulator over the output) |
+//! | [`frame_hold`] | synchronized updates held back from the screen model until they end |
 //! | [`server`] | the listening socket and peer credentials |
 //! | [`connection`] | one client's requests and frames |
 //! | [`lifecycle`] | signals, kill escalation, guardian, exit codes |
@@ -33,6 +34,7 @@ pub mod config;
 pub mod connection;
 pub mod echo_poll;
 pub mod exit_record;
+pub mod frame_hold;
 pub mod input;
 pub mod lifecycle;
 pub mod log_file;

@@ -27,7 +27,10 @@
 
 use heimdall_protocol::{Cursor, ScreenFormat, ScreenResp};
 
+use std::time::Instant;
+
 use crate::ansi_line::ansi_line;
+use crate::frame_hold::FrameHold;
 use heimdall_client::vt_gaps::{restore, VtGaps};
 
 /// What `vt100`'s `contents_formatted` begins with (after the cursor's
@@ -308,6 +311,8 @@ pub struct ScreenModel {
     scrollback_lines: usize,
     /// Puts right what the emulator gets wrong in the output (`vt_gaps`).
     gaps: VtGaps,
+    /// Holds back a synchronized update until it ends (`frame_hold`).
+    hold: FrameHold,
 }
 
 fn nonzero(n: u16) -> std::num::NonZeroU16 {
@@ -327,11 +332,32 @@ impl ScreenModel {
             ),
             scrollback_lines,
             gaps: VtGaps::default(),
+            hold: FrameHold::default(),
         }
     }
 
-    /// Parse output.
+    /// Parse output (but for a synchronized update under way, parsed once
+    /// it ends: see [`crate::frame_hold`]).
     pub fn feed(&mut self, bytes: &[u8]) -> Noticed {
+        let bytes = self.hold.pass(bytes, Instant::now());
+        self.parse(&bytes)
+    }
+
+    /// Show a synchronized update held too long as far as it came.
+    pub fn release_stale_update(&mut self) -> Noticed {
+        match self.hold.release_stale(Instant::now()) {
+            Some(bytes) => self.parse(&bytes),
+            None => Noticed::default(),
+        }
+    }
+
+    /// Bytes fed but held back (a synchronized update under way): the
+    /// screen shows the output up to that many bytes before the end fed.
+    pub fn held_back(&self) -> usize {
+        self.hold.held()
+    }
+
+    fn parse(&mut self, bytes: &[u8]) -> Noticed {
         let bytes = self.gaps.translate(bytes);
         self.parser.process(&bytes);
         let hooks = self.parser.callbacks_mut();
@@ -366,6 +392,7 @@ impl ScreenModel {
         std::mem::swap(fresh.screen_mut(), self.parser.screen_mut());
         self.parser = fresh;
         self.gaps.restart();
+        self.hold.reset();
         let (at, mut bytes) = match resume_point(tail) {
             // What the bytes before the resume point did to the screen's
             // state (a clear, the pen, modes) still holds after it.
@@ -572,6 +599,23 @@ fn grid(s: &vt100::Screen, out: &mut Vec<u8>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_synchronized_update_shows_when_it_ends() {
+        let mut m = ScreenModel::new(20, 4, 100);
+        m.feed(b"old frame");
+        let n = m.feed(b"\x1b[?2026h\x1b[2J\x1b[Hnew \x1b]2;t\x07");
+        assert!(n.titles.is_empty(), "held with the frame");
+        assert_eq!(m.text(), "old frame");
+        assert_eq!(m.held_back(), 17);
+        let n = m.feed(b"frame\x1b[?2026l");
+        assert_eq!(n.titles, ["t"]);
+        assert_eq!((m.text().as_str(), m.held_back()), ("new frame", 0));
+        // A skip forgets an update begun before it.
+        m.feed(b"\x1b[?2026hlost");
+        m.feed_after_skip(b"\x1b[1;1Hafter", || (Vec::<&[u8]>::new(), true));
+        assert_eq!((m.lines()[0].as_str(), m.held_back()), ("afterrame", 0));
+    }
 
     #[test]
     fn text_title_bell_and_modes() {

@@ -725,3 +725,49 @@ fn a_screen_wait_matches_what_an_ended_program_left() {
         assert_eq!(out.status.code(), Some(1), "{never:?}: {out:?}");
     }
 }
+
+/// A program that redraws its screen inside synchronized updates (mode
+/// 2026, as Ink-based and other modern TUIs do) is seen a whole frame at a
+/// time: a SCREEN taken while a frame is half written shows the frame
+/// before it, as a terminal does, never a cleared screen with some rows.
+/// Here every frame is written a row at a time with pauses in between, so
+/// that without the hold most snapshots land inside a frame.
+#[test]
+fn a_synchronized_update_is_seen_whole() {
+    let env = Env::new();
+    let script = r#"
+import os, time
+n = 0
+while True:
+    n += 1
+    os.write(1, b"\x1b[?2026h\x1b[2J")
+    for r in range(12):
+        os.write(1, b"\x1b[%d;1HF%06d row %d" % (r + 1, n, r))
+        time.sleep(0.002)
+    os.write(1, b"\x1b[?2026l")
+    time.sleep(0.01)
+"#;
+    env.start(
+        "frames",
+        &["--cols", "40", "--rows", "12"],
+        &["python3", "-c", script],
+    );
+    env.wait_screen("frames", "F000002 row 11");
+    let (mut whole, mut frames) = (0, std::collections::BTreeSet::new());
+    let snapshots = 60;
+    for _ in 0..snapshots {
+        let lines = env.screen_lines("frames");
+        let numbers: Vec<_> = lines
+            .iter()
+            .map(|l| l.get(..7).filter(|f| f.starts_with('F')))
+            .collect();
+        if numbers.iter().all(|n| n.is_some() && *n == numbers[0]) {
+            whole += 1;
+            frames.insert(numbers[0].map(str::to_string));
+        }
+    }
+    // A frame held up by the loaded machine for longer than the hold is
+    // shown unfinished, as a terminal would: a few may be.
+    assert!(whole >= snapshots * 9 / 10, "{whole} of {snapshots} whole");
+    assert!(frames.len() >= 2, "the frames went on: {frames:?}");
+}

@@ -46,7 +46,8 @@ impl ScreenState {
         scrollback_lines: usize,
     ) -> heimdall_protocol::ScreenResp {
         let mut resp = self.model.snapshot(format, scrollback_lines);
-        resp.output_offset = self.parsed;
+        // What the screen shows: a synchronized update held back is not.
+        resp.output_offset = self.parsed - self.model.held_back() as u64;
         resp
     }
 }
@@ -76,6 +77,12 @@ impl Session {
     pub fn screen(&self) -> Option<MutexGuard<'_, ScreenState>> {
         let mut st = lock(self.screen.as_ref()?);
         let end = self.output.end();
+        let mut bells = 0;
+        let mut titles = Vec::new();
+        let mut note = |n: crate::screen::Noticed| {
+            bells += n.bells;
+            titles.extend(n.titles);
+        };
         if st.parsed < end {
             // Skip ahead when too much is pending or the ring already
             // dropped unparsed bytes (see `crate::screen`).
@@ -86,12 +93,6 @@ impl Session {
                 st.parsed
             };
             let (from, slices) = self.output.slices_from(from);
-            let mut bells = 0;
-            let mut titles = Vec::new();
-            let mut note = |n: crate::screen::Noticed| {
-                bells += n.bells;
-                titles.extend(n.titles);
-            };
             if skip {
                 let before = || self.output_before(from);
                 note(st.model.feed_after_skip(&slices.concat(), before));
@@ -102,13 +103,14 @@ impl Session {
             }
             st.parsed = from + slices.iter().map(|s| s.len() as u64).sum::<u64>();
             st.synced_at = Instant::now();
-            let dropped = titles.len().saturating_sub(crate::screen::MAX_TITLES);
-            for title in titles.into_iter().skip(dropped) {
-                self.emit_event(Event::Title { title });
-            }
-            for _ in 0..bells.min(16) {
-                self.emit_event(Event::Bell);
-            }
+        }
+        note(st.model.release_stale_update());
+        let dropped = titles.len().saturating_sub(crate::screen::MAX_TITLES);
+        for title in titles.into_iter().skip(dropped) {
+            self.emit_event(Event::Title { title });
+        }
+        for _ in 0..bells.min(16) {
+            self.emit_event(Event::Bell);
         }
         Some(st)
     }

@@ -1,0 +1,201 @@
+//! Synchronized updates (mode 2026) for the screen model: a program that
+//! begins one (`ESC [ ? 2026 h`) asks the terminal to show nothing of what
+//! follows until it ends it (`ESC [ ? 2026 l`), so that a frame it redraws
+//! (a clear, then every row) is seen whole or not at all. [`FrameHold`]
+//! does that in front of the screen model: the bytes of an update are held
+//! back and parsed together once it ends, so a SCREEN (or a screen WAIT, or
+//! the classifier) between two pieces of a frame sees the frame before it,
+//! never a half-drawn one.
+//!
+//! As terminals do, a hold is bounded: an update that has not ended after
+//! [`MAX_HOLD_TIME`], or has grown past [`MAX_HOLD_BYTES`], is let through
+//! as it is.
+
+use std::borrow::Cow;
+use std::time::{Duration, Instant};
+
+/// Begins a synchronized update.
+const BEGIN: &[u8] = b"\x1b[?2026h";
+/// Ends a synchronized update.
+const END: &[u8] = b"\x1b[?2026l";
+
+/// How long an update may be held before it is shown unfinished.
+pub const MAX_HOLD_TIME: Duration = Duration::from_millis(200);
+/// How many bytes an update may hold before it is shown unfinished.
+pub const MAX_HOLD_BYTES: usize = 1024 * 1024;
+
+/// Holds back the output of a synchronized update until it ends.
+#[derive(Debug, Default)]
+pub struct FrameHold {
+    /// The update under way: when it began and the bytes held since.
+    held: Option<(Instant, Vec<u8>)>,
+    /// How many bytes of [`BEGIN`] the output passed last ended with.
+    begun: usize,
+}
+
+impl FrameHold {
+    /// Pass output through: what may be parsed now, in order. Bytes of an
+    /// update under way are kept until it ends (or is held too long).
+    pub fn pass<'a>(&mut self, bytes: &'a [u8], now: Instant) -> Cow<'a, [u8]> {
+        if self.held.is_none() {
+            match self.find_begin(bytes) {
+                None => return Cow::Borrowed(bytes),
+                Some(at) => {
+                    let mut out = bytes[..at].to_vec();
+                    self.held = Some((now, Vec::new()));
+                    out.extend_from_slice(&self.pass(&bytes[at..], now));
+                    return Cow::Owned(out);
+                }
+            }
+        }
+        let Some((since, held)) = &mut self.held else {
+            return Cow::Borrowed(bytes);
+        };
+        let searched = held.len().saturating_sub(END.len() - 1);
+        held.extend_from_slice(bytes);
+        if let Some(i) = memchr::memmem::find(&held[searched..], END) {
+            let end = searched + i + END.len();
+            let rest = held.split_off(end);
+            let mut out = std::mem::take(held);
+            self.held = None;
+            self.begun = 0;
+            out.extend_from_slice(&self.pass(&rest, now));
+            return Cow::Owned(out);
+        }
+        if held.len() > MAX_HOLD_BYTES || now.saturating_duration_since(*since) > MAX_HOLD_TIME {
+            return Cow::Owned(self.release().unwrap_or_default());
+        }
+        Cow::Borrowed(&[])
+    }
+
+    /// The held bytes of an update begun more than [`MAX_HOLD_TIME`]
+    /// before `now` (which is then shown unfinished).
+    pub fn release_stale(&mut self, now: Instant) -> Option<Vec<u8>> {
+        match &self.held {
+            Some((since, _)) if now.saturating_duration_since(*since) > MAX_HOLD_TIME => {
+                self.release()
+            }
+            _ => None,
+        }
+    }
+
+    /// Bytes held back.
+    pub fn held(&self) -> usize {
+        self.held.as_ref().map_or(0, |(_, h)| h.len())
+    }
+
+    /// Forget the update under way (its bytes are dropped).
+    pub fn reset(&mut self) {
+        *self = FrameHold::default();
+    }
+
+    fn release(&mut self) -> Option<Vec<u8>> {
+        self.begun = 0;
+        self.held.take().map(|(_, held)| held)
+    }
+
+    /// Where the first update in `bytes` begins (just after its [`BEGIN`],
+    /// which may have started in the bytes passed before), remembering how
+    /// much of a [`BEGIN`] the bytes end with.
+    fn find_begin(&mut self, bytes: &[u8]) -> Option<usize> {
+        let rest = &BEGIN[self.begun..];
+        if self.begun > 0 && bytes.len() >= rest.len() && bytes.starts_with(rest) {
+            self.begun = 0;
+            return Some(rest.len());
+        }
+        if let Some(i) = memchr::memmem::find(bytes, BEGIN) {
+            self.begun = 0;
+            return Some(i + BEGIN.len());
+        }
+        // The longest end of `bytes` that is a beginning of BEGIN (also
+        // continuing one begun before, for bytes shorter than its rest).
+        let continued = self.begun + bytes.len();
+        self.begun = if self.begun > 0 && continued < BEGIN.len() && rest.starts_with(bytes) {
+            continued
+        } else {
+            (1..BEGIN.len().min(bytes.len() + 1))
+                .rev()
+                .find(|&k| bytes.ends_with(&BEGIN[..k]))
+                .unwrap_or(0)
+        };
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What `pieces`, passed one after the other, let through after each.
+    fn passed(pieces: &[&[u8]]) -> Vec<Vec<u8>> {
+        let mut hold = FrameHold::default();
+        let now = Instant::now();
+        pieces
+            .iter()
+            .map(|p| hold.pass(p, now).into_owned())
+            .collect()
+    }
+
+    #[test]
+    fn an_update_is_let_through_when_it_ends() {
+        assert_eq!(
+            passed(&[b"a\x1b[?2026hb", b"c", b"d\x1b[?2026le"]),
+            [
+                b"a\x1b[?2026h".to_vec(),
+                vec![],
+                b"bcd\x1b[?2026le".to_vec()
+            ]
+        );
+    }
+
+    #[test]
+    fn output_without_updates_is_not_copied() {
+        let mut hold = FrameHold::default();
+        assert!(matches!(
+            hold.pass(b"plain \x1b[?2025h text", Instant::now()),
+            Cow::Borrowed(_)
+        ));
+    }
+
+    #[test]
+    fn the_sequences_may_be_split_anywhere() {
+        let all = b"x\x1b[?2026hframe\x1b[?2026ly\x1b[?2026hz";
+        for cut in 0..=all.len() {
+            for cut2 in cut..=all.len() {
+                let out = passed(&[&all[..cut], &all[cut..cut2], &all[cut2..]]).concat();
+                assert_eq!(
+                    out, b"x\x1b[?2026hframe\x1b[?2026ly\x1b[?2026h",
+                    "{cut} {cut2}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn a_begin_split_byte_by_byte_is_found() {
+        let mut hold = FrameHold::default();
+        let now = Instant::now();
+        for b in b"\x1b[?2026h" {
+            assert_eq!(&*hold.pass(&[*b], now), [*b]);
+        }
+        assert!(hold.pass(b"held", now).is_empty());
+        assert_eq!(hold.held(), 4);
+    }
+
+    #[test]
+    fn a_hold_ends_after_its_time_or_size() {
+        let mut hold = FrameHold::default();
+        let t0 = Instant::now();
+        hold.pass(b"\x1b[?2026hhalf", t0);
+        assert_eq!(hold.release_stale(t0 + MAX_HOLD_TIME / 2), None);
+        assert_eq!(
+            hold.release_stale(t0 + MAX_HOLD_TIME * 2).as_deref(),
+            Some(&b"half"[..])
+        );
+        assert_eq!(&*hold.pass(b"after", t0), b"after");
+
+        hold.pass(b"\x1b[?2026h", t0);
+        assert!(hold.pass(&[b'x'; MAX_HOLD_BYTES], t0).is_empty());
+        assert_eq!(hold.pass(b"y", t0).len(), MAX_HOLD_BYTES + 1);
+    }
+}
