@@ -755,6 +755,13 @@ impl SessionTools {
         }
         let mut bytes = Vec::new();
         let mut exited = false;
+        // Where the read has got to: the bytes it shows and the ranges it
+        // reports missed tile `from..at`. A gap may end past `end` (the
+        // program wrote more than the session keeps between the look at
+        // the end and the subscription): the read then covers it.
+        let mut at = from;
+        // Whether the bytes read end where the read does (no gap after them).
+        let mut bytes_at_end = true;
         if from < end {
             // A connection of its own: one output stream per connection.
             let reader = self
@@ -771,15 +778,13 @@ impl SessionTools {
                         OutputItem::Data { offset, bytes: b } => {
                             let take = (end.saturating_sub(offset) as usize).min(b.len());
                             bytes.extend_from_slice(&b[..take]);
-                            if offset + b.len() as u64 >= end {
-                                return false;
-                            }
+                            at = offset + take as u64;
+                            bytes_at_end = true;
                         }
                         OutputItem::Gap { from: f, to, .. } => {
                             notes.push(format!("bytes {f}..{to} were missed"));
-                            if to >= end {
-                                return false;
-                            }
+                            at = to;
+                            bytes_at_end = false;
                         }
                         OutputItem::Exit { code } => {
                             notes.push(format!("the program exited with code {code}"));
@@ -787,11 +792,14 @@ impl SessionTools {
                             return false;
                         }
                     }
+                    if at >= end {
+                        return false;
+                    }
                 }
                 true
             };
             match tokio::time::timeout(Duration::from_secs(20), collect).await {
-                Err(_) => notes.push("reading stopped after 20 s".into()),
+                Err(_) => notes.push(format!("reading stopped after 20 s at byte {at}")),
                 Ok(true) => {
                     self.forget(id).await;
                     return Err(format!(
@@ -803,10 +811,15 @@ impl SessionTools {
         }
         // A token the program is still writing (its first half came, the
         // rest will) is kept for the next read, which then gets it whole:
-        // the scrubber knows a secret only whole.
-        let held = if exited { 0 } else { unfinished_secret(&bytes) };
+        // the scrubber knows a secret only whole. (Not one cut off by a
+        // gap: its rest is lost.)
+        let held = if exited || !bytes_at_end {
+            0
+        } else {
+            unfinished_secret(&bytes)
+        };
         bytes.truncate(bytes.len() - held);
-        let end = end - held as u64;
+        let end = at - held as u64;
         if held > 0 {
             notes.push(format!(
                 "the last {held} bytes, a word the program has not finished, come with the next read"

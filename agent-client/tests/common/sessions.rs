@@ -124,13 +124,14 @@ pub struct ExitedButServed {
 /// served while a subscriber reads nothing (see [`hold_after_exit`]); kept
 /// in the returned directory.
 pub fn held_config() -> (tempfile::TempDir, PathBuf) {
+    hm_config("live_window_bytes = 4096\nstall_timeout_ms = 600000\n")
+}
+
+/// A config file for `hm` holding `toml`, kept in the returned directory.
+pub fn hm_config(toml: &str) -> (tempfile::TempDir, PathBuf) {
     let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("held.toml");
-    std::fs::write(
-        &config,
-        "live_window_bytes = 4096\nstall_timeout_ms = 600000\n",
-    )
-    .unwrap();
+    let config = dir.path().join("hm.toml");
+    std::fs::write(&config, toml).unwrap();
     (dir, config)
 }
 

@@ -1,0 +1,164 @@
+//! session_read against the real `hm`, over many reads: consecutive reads
+//! of a flood tile its output (each says the exact byte range it covers,
+//! and every byte is shown once or reported missed once), and what a read
+//! sets up in the terminal (a character set) holds in the next one.
+
+mod common;
+
+use std::time::Duration;
+
+use common::sessions::{hm, hm_config, tools_with, unique, Sessions};
+use heimdall_agent::tools::sessions::SessionTools;
+use heimdall_agent::tools::{ToolOutput, ToolSet};
+use heimdall_client::Launcher;
+use regex::Regex;
+use serde_json::json;
+
+/// The session tools of `sessions`, starting sessions with the `hm`
+/// configuration `config` when given.
+fn session_tools(sessions: &Sessions, config: Option<&std::path::Path>) -> SessionTools {
+    let mut launcher = Launcher::new().hm(hm()).socket_dir(sessions.path());
+    if let Some(config) = config {
+        launcher = launcher.config(config);
+    }
+    tools_with(launcher, sessions, 4)
+}
+
+async fn call(tools: &SessionTools, name: &str, args: serde_json::Value) -> ToolOutput {
+    let limit = Duration::from_secs(60);
+    tokio::time::timeout(
+        limit + Duration::from_secs(30),
+        tools.call(name, &args, limit).expect("a session tool"),
+    )
+    .await
+    .expect("the tool answered in time")
+}
+
+/// What one read said of itself.
+#[derive(Debug)]
+struct Read {
+    /// The range it says it covers (`bytes A..B`).
+    from: u64,
+    to: u64,
+    /// Its `next offset`.
+    next: u64,
+    /// The ranges it says were skipped, missed or are no longer kept.
+    missing: Vec<(u64, u64)>,
+    /// The text shown ("" when none).
+    text: String,
+    /// Everything it said, for messages.
+    said: String,
+}
+
+fn parse(out: &ToolOutput) -> Read {
+    assert!(!out.is_error, "{}", out.text);
+    let (head, text) = match &out.untrusted_source {
+        Some(source) => (source.clone(), out.text.clone()),
+        None => (out.text.clone(), String::new()),
+    };
+    let range = Regex::new(r"bytes (\d+)\.\.(\d+); next offset (\d+)").unwrap();
+    let c = range
+        .captures(&head)
+        .unwrap_or_else(|| panic!("no range in {head:?}"));
+    let n = |i: usize| c[i].parse::<u64>().unwrap();
+    let missing = Regex::new(r"bytes (\d+)\.\.(\d+) (are no longer kept|skipped|were missed)")
+        .unwrap()
+        .captures_iter(&head)
+        .map(|m| (m[1].parse().unwrap(), m[2].parse().unwrap()))
+        .collect();
+    Read {
+        from: n(1),
+        to: n(2),
+        next: n(3),
+        missing,
+        text,
+        said: format!("{head}\n{}", out.text),
+    }
+}
+
+/// The flood: lines of ten digits, line `n` holding `n` at output offset
+/// `LINE * n` (the terminal writes `\r\n` for the program's `\n`).
+const FLOOD: &str = "python3 -c 'import sys, itertools; w = sys.stdout.buffer.write; \
+     [w(b\"\".join(b\"%010d\\n\" % n for n in range(k * 1000, k * 1000 + 1000))) \
+     for k in itertools.count()]'";
+const LINE: u64 = 12;
+
+/// Check `read`, which follows a read that ended at `prev`: it covers
+/// `prev..next` exactly, what it says is missing lies in that range, in
+/// order, and what it shows is the flood's lines of the rest. Returns
+/// whether its lines were checked (shown in one piece).
+fn check(prev: u64, read: &Read) -> bool {
+    let said = &read.said;
+    assert!(
+        read.from >= prev && read.from <= read.to && read.next == read.to,
+        "after offset {prev}: {said}"
+    );
+    // Shown: the ranges between what is missing, from `prev` to the end.
+    let mut at = prev;
+    let mut shown = Vec::new();
+    for &(a, b) in &read.missing {
+        assert!(a >= at && b > a && b <= read.to, "after {prev}: {said}");
+        if a > at {
+            shown.push((at, a));
+        }
+        at = b;
+    }
+    if read.to > at {
+        shown.push((at, read.to));
+    }
+    assert!(
+        shown.first().is_none_or(|s| s.0 >= read.from),
+        "bytes before the range it covers are shown: {said}"
+    );
+    let shown_bytes: u64 = shown.iter().map(|(a, b)| b - a).sum();
+    if read.text.is_empty() {
+        assert_eq!(shown_bytes, 0, "no text for bytes it says it shows: {said}");
+        return false;
+    }
+    // Lines joined across a gap mean nothing; a read shown in one piece
+    // shows exactly the flood's complete lines in it.
+    if let [(a, b)] = shown[..] {
+        let complete: Vec<u64> = read
+            .text
+            .split_inclusive('\n')
+            .filter_map(|l| l.strip_suffix('\n'))
+            .filter(|l| l.len() == 10)
+            .map(|l| l.parse().unwrap_or_else(|_| panic!("{l:?} in {said}")))
+            .collect();
+        let want: Vec<u64> = (a.div_ceil(LINE)..b / LINE).collect();
+        assert_eq!(
+            complete, want,
+            "the lines shown are not those of bytes {a}..{b}: {said}"
+        );
+        return true;
+    }
+    false
+}
+
+/// Reads of a flood, back to back, tile its output: a read says the
+/// exact range it covers; what it does not show is reported missing once,
+/// inside that range, and the next read starts where it ended. The ring
+/// is small, so the flood overtakes a read between its look at the
+/// output's end and its subscription (a read once said "no new output"
+/// with a missed range past its own end, which the next read reported
+/// again).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reads_of_a_flood_tile_its_output() {
+    let sessions = Sessions::new();
+    let (_config_dir, config) = hm_config("scrollback_bytes = 4096\nlive_window_bytes = 4096\n");
+    let tools = session_tools(&sessions, Some(&config));
+    let id = unique("agent-flood-reads");
+    let started = call(&tools, "session_start", json!({"command": FLOOD, "id": id})).await;
+    assert!(!started.is_error, "{}", started.text);
+    let mut prev = 0;
+    let mut past_end = 0;
+    let mut whole = 0;
+    for _ in 0..400 {
+        let read = parse(&call(&tools, "session_read", json!({"id": id})).await);
+        whole += usize::from(check(prev, &read));
+        past_end += usize::from(read.missing.iter().any(|&(_, b)| b == read.to));
+        prev = read.next;
+    }
+    eprintln!("reads ending in a missed range: {past_end}, shown in one piece: {whole}");
+    assert_eq!(tools.cleanup(Duration::from_secs(15)).await, [id.as_str()]);
+}
