@@ -225,7 +225,13 @@ fn build_agent(loaded: &Loaded, resume: Option<&str>) -> Result<(Agent, SessionT
     let parts = Parts::new(cfg, socket_dir, loaded.file.path.as_deref())?;
     let data = cfg.data_path();
     let (store, history) = match resume {
-        Some(id) => Conversation::resume(&data, id)?,
+        Some(id) => {
+            let resumed = Conversation::resume(&data, id)?;
+            if let Some(torn) = resumed.torn {
+                note!("hm-agent: conversation {id}: {torn}");
+            }
+            (resumed.conversation, resumed.messages)
+        }
         None => (
             Conversation::create(&data, &format!("{:?}", settings.kind), &settings.model)?,
             Vec::new(),

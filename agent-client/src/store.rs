@@ -68,6 +68,41 @@ pub struct Summary {
     pub first_prompt: String,
 }
 
+/// A stored conversation opened to continue it ([`Conversation::resume`]).
+#[derive(Debug)]
+pub struct Resumed {
+    /// The file, appended to from here on.
+    pub conversation: Conversation,
+    /// Its messages.
+    pub messages: Vec<Message>,
+    /// The last line of the file, cut short and dropped from it: the agent
+    /// was killed (or the disk filled) as it wrote it.
+    pub torn: Option<TornLine>,
+}
+
+/// A last line of a conversation file cut short, dropped on resume.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TornLine {
+    /// Its 1-based line number.
+    pub line: usize,
+    /// The file's offset of its first byte (the file's length once dropped).
+    pub at: u64,
+    /// Its length in bytes.
+    pub bytes: usize,
+}
+
+impl std::fmt::Display for TornLine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "its last line (line {}, {} bytes) was cut short as it was written (the agent \
+             killed, or the disk full) and is dropped; the conversation goes on from the \
+             line before",
+            self.line, self.bytes
+        )
+    }
+}
+
 /// An open conversation file, appended to as the conversation goes on.
 #[derive(Debug)]
 pub struct Conversation {
@@ -123,10 +158,12 @@ impl Conversation {
         Ok(conv)
     }
 
-    /// Open a stored conversation to continue it; returns its messages.
-    /// Tool calls it ends with that never got their results are answered
-    /// as interrupted (in the file too).
-    pub fn resume(data_dir: &Path, id: &str) -> Result<(Conversation, Vec<Message>), StoreError> {
+    /// Open a stored conversation to continue it. Tool calls it ends with
+    /// that never got their results are answered as interrupted (in the
+    /// file too). A last line cut short (the agent killed as it wrote it)
+    /// is dropped from the file and said in [`Resumed::torn`]; a line
+    /// that cannot be read before it is an error.
+    pub fn resume(data_dir: &Path, id: &str) -> Result<Resumed, StoreError> {
         if !valid_id(id) {
             return Err(StoreError::Unknown(id.to_string()));
         }
@@ -134,7 +171,9 @@ impl Conversation {
         if !path.is_file() {
             return Err(StoreError::Unknown(id.to_string()));
         }
-        let mut messages: Vec<Message> = read(&path)?
+        let stored = read(&path)?;
+        let mut messages: Vec<Message> = stored
+            .lines
             .into_iter()
             .filter_map(|l| match l {
                 Line::Message { message } => Some(message),
@@ -145,16 +184,29 @@ impl Conversation {
             .append(true)
             .open(&path)
             .map_err(io_err(&path))?;
-        let mut conv = Conversation {
+        // What follows starts on a line of its own.
+        match &stored.end {
+            End::Whole => {}
+            End::Unterminated => (&file).write_all(b"\n").map_err(io_err(&path))?,
+            End::Torn(torn) => file.set_len(torn.at).map_err(io_err(&path))?,
+        }
+        let mut conversation = Conversation {
             id: id.to_string(),
             path,
             file,
         };
         if let Some(results) = unanswered(&messages) {
-            conv.append(&results)?;
+            conversation.append(&results)?;
             messages.push(results);
         }
-        Ok((conv, messages))
+        Ok(Resumed {
+            conversation,
+            messages,
+            torn: match stored.end {
+                End::Torn(torn) => Some(torn),
+                _ => None,
+            },
+        })
     }
 
     /// The conversation's id.
@@ -239,23 +291,71 @@ fn scrubbed(message: &Message) -> Message {
     }
 }
 
-fn read(path: &Path) -> Result<Vec<Line>, StoreError> {
+/// The lines of a conversation file, and how it ends.
+struct Stored {
+    lines: Vec<Line>,
+    end: End,
+}
+
+/// How a conversation file ends.
+enum End {
+    /// With a whole line and its line break.
+    Whole,
+    /// With a whole line without its line break.
+    Unterminated,
+    /// With a line cut short (no line break, and not a whole line).
+    Torn(TornLine),
+}
+
+fn read(path: &Path) -> Result<Stored, StoreError> {
     let file = File::open(path).map_err(io_err(path))?;
+    let mut reader = BufReader::new(file);
     let mut lines = Vec::new();
-    for (n, line) in BufReader::new(file).lines().enumerate() {
-        let line = line.map_err(io_err(path))?;
-        if line.trim().is_empty() {
-            continue;
+    let mut buf = Vec::new();
+    // The line's number, and the offset of its first byte.
+    let (mut n, mut at) = (0, 0);
+    loop {
+        buf.clear();
+        let len = reader.read_until(b'\n', &mut buf).map_err(io_err(path))?;
+        if len == 0 {
+            return Ok(Stored {
+                lines,
+                end: End::Whole,
+            });
         }
-        lines.push(
-            serde_json::from_str(&line).map_err(|e| StoreError::Corrupt {
-                path: path.to_path_buf(),
-                line: n + 1,
-                message: e.to_string(),
-            })?,
-        );
+        n += 1;
+        let terminated = buf.ends_with(b"\n");
+        if !buf.trim_ascii().is_empty() {
+            match serde_json::from_slice(&buf) {
+                Ok(line) => lines.push(line),
+                Err(_) if !terminated => {
+                    let torn = TornLine {
+                        line: n,
+                        at,
+                        bytes: len,
+                    };
+                    return Ok(Stored {
+                        lines,
+                        end: End::Torn(torn),
+                    });
+                }
+                Err(e) => {
+                    return Err(StoreError::Corrupt {
+                        path: path.to_path_buf(),
+                        line: n,
+                        message: e.to_string(),
+                    })
+                }
+            }
+        }
+        if !terminated {
+            return Ok(Stored {
+                lines,
+                end: End::Unterminated,
+            });
+        }
+        at += len as u64;
     }
-    Ok(lines)
 }
 
 /// The stored conversations, oldest first.
@@ -272,7 +372,9 @@ pub fn list(data_dir: &Path) -> Result<Vec<Summary>, StoreError> {
         if path.extension().and_then(|e| e.to_str()) != Some("jsonl") {
             continue;
         }
-        let Ok(lines) = read(&path) else { continue };
+        let Ok(Stored { lines, .. }) = read(&path) else {
+            continue;
+        };
         let mut summary = Summary {
             id: String::new(),
             created: String::new(),
@@ -305,4 +407,45 @@ pub fn list(data_dir: &Path) -> Result<Vec<Summary>, StoreError> {
     }
     out.sort_by(|a, b| a.id.cmp(&b.id));
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn user(text: &str) -> Message {
+        Message::User {
+            content: text.into(),
+        }
+    }
+
+    /// A last line written whole but for its line break is kept, and what
+    /// is appended next starts on a line of its own.
+    #[test]
+    fn a_whole_last_line_without_its_line_break_is_kept() {
+        let data = tempfile::tempdir().unwrap();
+        let mut conv = Conversation::create(data.path(), "openai", "m").unwrap();
+        conv.append(&user("first")).unwrap();
+        let id = conv.id().to_string();
+        let path = conv.path.clone();
+        drop(conv);
+        let text = std::fs::read_to_string(&path).unwrap();
+        std::fs::write(&path, text.trim_end_matches('\n')).unwrap();
+
+        let resumed = Conversation::resume(data.path(), &id).unwrap();
+        assert_eq!(resumed.torn, None);
+        assert_eq!(resumed.messages.len(), 1);
+        let mut conv = resumed.conversation;
+        conv.append(&user("second")).unwrap();
+        let resumed = Conversation::resume(data.path(), &id).unwrap();
+        let said: Vec<_> = resumed
+            .messages
+            .iter()
+            .map(|m| match m {
+                Message::User { content } => content.as_str(),
+                _ => "",
+            })
+            .collect();
+        assert_eq!(said, ["first", "second"]);
+    }
 }

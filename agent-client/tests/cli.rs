@@ -175,6 +175,88 @@ async fn resume_sends_the_stored_conversation_back() {
     assert!(text(&bad.stderr).contains("no conversation"));
 }
 
+/// A conversation file whose last line was cut short (hm-agent killed as
+/// it wrote it) resumes without that line, saying so on stderr; the file
+/// is repaired (every line whole, the new turn after the old ones). A file
+/// with a bad line before its last is refused, and left as it is.
+#[tokio::test]
+async fn resume_drops_a_last_line_cut_short_and_refuses_a_bad_one_before_it() {
+    let mut replies = tool_then_answer("first answer");
+    replies.push(common::text_reply("second answer"));
+    let server = FakeServer::start(replies).await;
+    let setup = Setup::new(&server.url());
+    let first = setup.run(&["run", "first question"]).await;
+    assert!(first.status.success(), "{}", text(&first.stderr));
+    let data = setup.dir.path().join("data");
+    let id = conversation_ids(&data).remove(0);
+    let file = data.join("conversations").join(format!("{id}.jsonl"));
+    let whole = std::fs::read_to_string(&file).unwrap();
+    let lines: Vec<&str> = whole.lines().collect();
+    assert_eq!(lines.len(), 5, "{whole}");
+    // The first half of one more message, as a SIGKILL mid-write leaves it.
+    let last = lines[4];
+    let torn = &last[..last.len() / 2];
+    std::fs::write(&file, format!("{whole}{torn}")).unwrap();
+
+    let listed = setup.run(&["list"]).await;
+    assert!(
+        text(&listed.stdout).contains(&id),
+        "{}",
+        text(&listed.stdout)
+    );
+    let second = setup
+        .run(&["--resume", &id, "run", "second question"])
+        .await;
+    let stderr = text(&second.stderr);
+    assert!(second.status.success(), "{stderr}");
+    assert_eq!(text(&second.stdout), "second answer\n");
+    assert!(
+        stderr.contains(&format!(
+            "conversation {id}: its last line (line 6, {} bytes) was cut short",
+            torn.len()
+        )),
+        "{stderr}"
+    );
+    let reqs = server.requests();
+    let sent: Vec<&str> = reqs[2].body["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["role"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        sent,
+        ["system", "user", "assistant", "tool", "assistant", "user"]
+    );
+    let repaired = std::fs::read_to_string(&file).unwrap();
+    assert!(repaired.starts_with(&whole), "{repaired}");
+    let after: Vec<Value> = repaired[whole.len()..]
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{l:?}: {e}")))
+        .collect();
+    assert_eq!(after.len(), 2, "{repaired}");
+    assert_eq!(after[0]["message"]["content"], "second question");
+
+    // A bad line that is not the last is no torn write: refused.
+    let corrupt = format!(
+        "{}\n{{\"type\": \"mess\n{}",
+        lines[..2].join("\n"),
+        lines[2..].join("\n") + "\n"
+    );
+    let bad = data.join("conversations").join("20261205-bad0.jsonl");
+    std::fs::write(&bad, &corrupt).unwrap();
+    let refused = setup
+        .run(&["--resume", "20261205-bad0", "run", "third question"])
+        .await;
+    assert!(!refused.status.success());
+    assert!(
+        text(&refused.stderr).contains("line 3"),
+        "{}",
+        text(&refused.stderr)
+    );
+    assert_eq!(std::fs::read_to_string(&bad).unwrap(), corrupt);
+}
+
 #[tokio::test]
 async fn json_events_and_a_clear_auth_error() {
     let server = FakeServer::start(tool_then_answer("json answer")).await;

@@ -110,7 +110,12 @@ impl AgentHub {
         let key = channel.get().to_string();
         let known = lock(&self.map).get(&key).cloned();
         let resumed = known.and_then(|id| match Conversation::resume(&data, &id) {
-            Ok(r) => Some(r),
+            Ok(r) => {
+                if let Some(torn) = r.torn {
+                    tracing::warn!("channel {channel}: conversation {id}: {torn}");
+                }
+                Some((r.conversation, r.messages))
+            }
             Err(e) => {
                 tracing::warn!("channel {channel}: cannot resume conversation {id}: {e}");
                 None
