@@ -7,7 +7,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::sessions::{hm, hm_config, tools_with, unique, Sessions};
+use common::sessions::{hm, hm_config, tools_with, unique, until_supervisor_gone, Sessions};
 use heimdall_agent::tools::sessions::SessionTools;
 use heimdall_agent::tools::{ToolOutput, ToolSet};
 use heimdall_client::Launcher;
@@ -56,7 +56,7 @@ fn parse(out: &ToolOutput) -> Read {
         Some(source) => (source.clone(), out.text.clone()),
         None => (out.text.clone(), String::new()),
     };
-    let range = Regex::new(r"bytes (\d+)\.\.(\d+); next offset (\d+)").unwrap();
+    let range = Regex::new(r"bytes (\d+)\.\.(\d+)[^;]*; next offset (\d+)").unwrap();
     let c = range
         .captures(&head)
         .unwrap_or_else(|| panic!("no range in {head:?}"));
@@ -161,4 +161,89 @@ async fn reads_of_a_flood_tile_its_output() {
     }
     eprintln!("reads ending in a missed range: {past_end}, shown in one piece: {whole}");
     assert_eq!(tools.cleanup(Duration::from_secs(15)).await, [id.as_str()]);
+}
+
+/// Start `command` as session `id`, which writes `top` and a line break,
+/// chooses DEC special graphics and waits for a line; read that.
+async fn start_and_read_top(tools: &SessionTools, id: &str, command: &str) {
+    let started = call(
+        tools,
+        "session_start",
+        json!({"command": command, "id": id}),
+    )
+    .await;
+    assert!(!started.is_error, "{}", started.text);
+    let wait = json!({"id": id, "until": "regex", "pattern": "^top$", "timeout_secs": 20});
+    let waited = call(tools, "session_wait", wait).await;
+    assert!(!waited.is_error, "{}", waited.text);
+    let first = parse(&call(tools, "session_read", json!({"id": id})).await);
+    assert_eq!(first.text, "top\n", "{}", first.said);
+}
+
+/// Type Enter into session `id`.
+async fn enter(tools: &SessionTools, id: &str) {
+    let sent = call(tools, "session_send", json!({"id": id, "text": "\r"})).await;
+    assert!(!sent.is_error, "{}", sent.text);
+}
+
+/// What one read sets up in the terminal holds in the next: a character
+/// set chosen (DEC special graphics, as ncurses does for its boxes) at the
+/// end of one read draws the next read's lines as boxes, not letters. A
+/// read that does not go on from the last (from an offset of the model's
+/// choosing, or after output no longer kept) starts on a fresh terminal,
+/// as one that starts there shows it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_character_set_chosen_in_one_read_holds_in_the_next() {
+    let sessions = Sessions::new();
+    let (_config_dir, config) = hm_config("scrollback_bytes = 4096\nlive_window_bytes = 4096\n");
+    let tools = session_tools(&sessions, Some(&config));
+    let id = unique("agent-charset-reads");
+    // The second part ends in DEC special graphics; the third starts with
+    // more than the session keeps.
+    let command = r"stty -echo; printf 'top\n\033(0'; read x; printf 'lqqk\033(B done\n\033(0'; \
+                    read x; seq 1 40000; printf 'lqqk\033(B gone\n'; exec cat";
+    start_and_read_top(&tools, &id, command).await;
+    let until =
+        |pattern: &str| json!({"id": id, "until": "regex", "pattern": pattern, "timeout_secs": 20});
+
+    enter(&tools, &id).await;
+    let waited = call(&tools, "session_wait", until("done")).await;
+    assert!(!waited.is_error, "{}", waited.text);
+    let second = parse(&call(&tools, "session_read", json!({"id": id})).await);
+    assert_eq!(second.text, "┌──┐ done\n", "{}", second.said);
+    let again = json!({"id": id, "offset": second.from});
+    let again = parse(&call(&tools, "session_read", again).await);
+    assert_eq!(again.text, "lqqk done\n", "{}", again.said);
+
+    enter(&tools, &id).await;
+    let waited = call(&tools, "session_wait", until("gone")).await;
+    assert!(!waited.is_error, "{}", waited.text);
+    let third = parse(&call(&tools, "session_read", json!({"id": id})).await);
+    assert!(
+        third.text.ends_with("\n40000\nlqqk gone\n") && third.from > again.next,
+        "{}",
+        third.said
+    );
+    assert_eq!(tools.cleanup(Duration::from_secs(15)).await, [id.as_str()]);
+}
+
+/// The terminal's state carries into a read the exit record answers,
+/// once the session has ended and its supervisor is gone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_character_set_chosen_before_the_end_holds_in_the_exit_records_read() {
+    let sessions = Sessions::new();
+    let tools = session_tools(&sessions, None);
+    let id = unique("agent-charset-end");
+    let command = r"stty -echo; printf 'top\n\033(0'; read x; printf 'lqqk\033(B done\n'";
+    start_and_read_top(&tools, &id, command).await;
+
+    enter(&tools, &id).await;
+    until_supervisor_gone(&sessions, &id).await;
+    let second = parse(&call(&tools, "session_read", json!({"id": id})).await);
+    assert!(
+        second.said.contains("from its exit record"),
+        "{}",
+        second.said
+    );
+    assert_eq!(second.text, "┌──┐ done\n", "{}", second.said);
 }

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use common::sessions::{
     calls, exited_but_served, held_config, hm, hold_after_exit, tool_result, tools_with, unique,
-    Sessions, HELD_COMMAND,
+    until_supervisor_gone, Sessions, HELD_COMMAND,
 };
 use common::{text_reply, FakeServer, DEADLINE};
 use heimdall_agent::agent::{Agent, LoopLimits, TurnEnd};
@@ -203,20 +203,6 @@ async fn start(tools: &SessionTools, id: &str, command: &str) {
     let args = json!({"command": command, "id": id});
     let (err, text) = call(tools, "session_start", args, Duration::from_secs(30)).await;
     assert!(!err, "{text}");
-}
-
-/// Wait until no supervisor holds session `id` any more (only its exit
-/// record is left).
-async fn until_supervisor_gone(sessions: &Sessions, id: &str) {
-    let files = SocketDir::new(sessions.path()).files(id).expect("files");
-    let gone = tokio::time::Instant::now() + DEADLINE;
-    while files.sock.exists() || files.pid.exists() {
-        assert!(
-            tokio::time::Instant::now() < gone,
-            "the supervisor of {id} stayed"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
 }
 
 /// session_wait until `pattern` is on session `id`'s screen (20 s).

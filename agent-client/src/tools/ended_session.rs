@@ -3,6 +3,7 @@
 //! it ended, its final screen, and the output the record keeps (its last
 //! 4 KiB).
 
+use heimdall_client::vt_gaps::VtGaps;
 use heimdall_client::{ExitRecord, HelloResp, RecordedOutput};
 use serde_json::json;
 
@@ -76,7 +77,7 @@ pub fn final_screen_text(rec: &ExitRecord, scrollback: usize) -> String {
         (None, Some(lines)) => screen_text(&lines.iter().collect::<Vec<_>>(), 0, size(rec).0, None),
         (None, None) => {
             let (cols, rows) = size(rec);
-            terminal_text::render(rec.tail_bytes(), cols, rows)
+            terminal_text::render(&[rec.tail_bytes()], &mut VtGaps::default(), cols, rows)
         }
     }
 }
@@ -153,9 +154,11 @@ pub fn screen(rec: &ExitRecord, scrollback: usize) -> ToolOutput {
     ToolOutput::untrusted(source, body)
 }
 
-/// `session_read` of an ended session from output offset `asked`, and the
+/// `session_read` of an ended session from output offset `asked`, shown
+/// on a terminal in state `terminal` at `asked` (left in its state at the
+/// end; afresh when the record does not reach back to `asked`), and the
 /// offset after its last output (the next offset to read from).
-pub fn read(rec: &ExitRecord, asked: u64) -> (ToolOutput, u64) {
+pub fn read(rec: &ExitRecord, asked: u64, terminal: &mut VtGaps) -> (ToolOutput, u64) {
     let id = &rec.id;
     let ended = format!("the program exited with {}", exit_phrase(rec));
     let (cols, rows) = size(rec);
@@ -188,7 +191,10 @@ pub fn read(rec: &ExitRecord, asked: u64) -> (ToolOutput, u64) {
             (tail, end.saturating_sub(tail.len() as u64), end, Some(note))
         }
     };
-    let text = terminal_text::render(bytes, cols, rows);
+    if from != asked {
+        *terminal = VtGaps::default();
+    }
+    let text = terminal_text::render(&[bytes], terminal, cols, rows);
     let mut source = format!(
         "output of session {id}, which has ended ({ended}), bytes {from}..{end}, \
          from its exit record; next offset {end}"

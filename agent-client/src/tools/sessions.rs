@@ -6,6 +6,8 @@
 //! reaps the oldest idle one. The sessions it started are killed by
 //! [`SessionTools::cleanup`] unless the front end is told to keep them.
 
+mod read;
+
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -15,8 +17,8 @@ use futures_util::future::{join_all, BoxFuture};
 use futures_util::FutureExt;
 use heimdall_client::{
     validate_id, Client, ClientBuilder, ClientError, DiscoveryError, ErrorCode, Event, EventItem,
-    ExitRecord, Launcher, Liveness, OutputItem, RegexSource, ScreenRequest, SignalSpec,
-    SignalTarget, SocketDir, StartOptions, State, WaitCondition, WaitResult,
+    ExitRecord, Launcher, Liveness, RegexSource, ScreenRequest, SignalSpec, SignalTarget,
+    SocketDir, StartOptions, State, WaitCondition, WaitResult,
 };
 use heimdall_protocol::WaitingOption;
 use serde_json::{json, Value};
@@ -29,10 +31,8 @@ use super::{
     str_arg, ToolOutput, ToolSet,
 };
 use crate::conversation::ToolSpec;
-use crate::scrub::{unfinished_secret, Cursor};
-
-/// Bytes of new output `session_read` returns at most (the newest kept).
-const MAX_READ_BYTES: u64 = 1 << 20;
+use crate::scrub::Cursor;
+use read::ReadPoint;
 
 /// Silence after which a session counts as idle for reaping, whatever the
 /// classifier says (its own idle threshold may be longer).
@@ -72,7 +72,8 @@ impl Drop for Connected {
 struct Shared {
     owned: Vec<Owned>,
     clients: HashMap<String, Connected>,
-    read_offsets: HashMap<String, u64>,
+    /// Where the model's reads of each session have got to.
+    reads: HashMap<String, ReadPoint>,
 }
 
 /// The pause between the key steps of an answer: TUIs built on ink ignore
@@ -397,7 +398,7 @@ impl SessionTools {
         let mut st = self.state.lock().await;
         st.clients.remove(id);
         st.owned.retain(|o| o.id != id);
-        st.read_offsets.remove(id);
+        st.reads.remove(id);
         match code {
             Ok(code) => Ok(code),
             Err(_) => Err(format!(
@@ -708,138 +709,6 @@ impl SessionTools {
             ),
             body,
         ))
-    }
-
-    /// New output of a session from an offset (default: where the last
-    /// read ended); after its end, what its exit record keeps of it.
-    async fn read(&self, id: &str, args: &Value) -> ToolResult {
-        let saved = self.state.lock().await.read_offsets.get(id).copied();
-        let asked = opt_u64_arg(args, "offset")?.or(saved).unwrap_or(0);
-        let why = match self.live_read(id, asked).await {
-            Ok(out) => return Ok(out),
-            Err(why) => why,
-        };
-        let rec = self.after_end(id, why).await?;
-        let (out, end) = ended_session::read(&rec, asked);
-        self.state
-            .lock()
-            .await
-            .read_offsets
-            .insert(id.to_string(), end);
-        Ok(out)
-    }
-
-    async fn live_read(&self, id: &str, asked: u64) -> ToolResult {
-        let c = self.client(id).await?;
-        let hello = match c.refresh().await {
-            Ok(h) => h,
-            Err(e) => {
-                self.forget(id).await;
-                return Err(client_error(id, e));
-            }
-        };
-        let end = hello.output_offset;
-        let mut from = asked.max(hello.scrollback_offset).min(end);
-        let mut notes = Vec::new();
-        if from > asked {
-            notes.push(format!(
-                "bytes {asked}..{from} are no longer kept by the session"
-            ));
-        }
-        if end - from > MAX_READ_BYTES {
-            notes.push(format!(
-                "bytes {from}..{} skipped: only the last {MAX_READ_BYTES} bytes are read",
-                end - MAX_READ_BYTES
-            ));
-            from = end - MAX_READ_BYTES;
-        }
-        let mut bytes = Vec::new();
-        let mut exited = false;
-        // Where the read has got to: the bytes it shows and the ranges it
-        // reports missed tile `from..at`. A gap may end past `end` (the
-        // program wrote more than the session keeps between the look at
-        // the end and the subscription): the read then covers it.
-        let mut at = from;
-        // Whether the bytes read end where the read does (no gap after them).
-        let mut bytes_at_end = true;
-        if from < end {
-            // A connection of its own: one output stream per connection.
-            let reader = self
-                .dir
-                .connect(id, ClientBuilder::new().name("hm-agent-read"))
-                .await
-                .map_err(|e| e.to_string())?;
-            let mut stream = reader.output(from).await.map_err(|e| client_error(id, e))?;
-            // Whether the stream was cut before `end` (the session ending
-            // as it was read): the exit record has the output then.
-            let collect = async {
-                while let Some(item) = stream.next().await {
-                    match item {
-                        OutputItem::Data { offset, bytes: b } => {
-                            let take = (end.saturating_sub(offset) as usize).min(b.len());
-                            bytes.extend_from_slice(&b[..take]);
-                            at = offset + take as u64;
-                            bytes_at_end = true;
-                        }
-                        OutputItem::Gap { from: f, to, .. } => {
-                            notes.push(format!("bytes {f}..{to} were missed"));
-                            at = to;
-                            bytes_at_end = false;
-                        }
-                        OutputItem::Exit { code } => {
-                            notes.push(format!("the program exited with code {code}"));
-                            exited = true;
-                            return false;
-                        }
-                    }
-                    if at >= end {
-                        return false;
-                    }
-                }
-                true
-            };
-            match tokio::time::timeout(Duration::from_secs(20), collect).await {
-                Err(_) => notes.push(format!("reading stopped after 20 s at byte {at}")),
-                Ok(true) => {
-                    self.forget(id).await;
-                    return Err(format!(
-                        "session {id}: the connection ended before the output was read"
-                    ));
-                }
-                Ok(false) => {}
-            }
-        }
-        // A token the program is still writing (its first half came, the
-        // rest will) is kept for the next read, which then gets it whole:
-        // the scrubber knows a secret only whole. (Not one cut off by a
-        // gap: its rest is lost.)
-        let held = if exited || !bytes_at_end {
-            0
-        } else {
-            unfinished_secret(&bytes)
-        };
-        bytes.truncate(bytes.len() - held);
-        let end = at - held as u64;
-        if held > 0 {
-            notes.push(format!(
-                "the last {held} bytes, a word the program has not finished, come with the next read"
-            ));
-        }
-        self.state
-            .lock()
-            .await
-            .read_offsets
-            .insert(id.to_string(), end);
-        let text = super::terminal_text::render(&bytes, hello.session.cols, hello.session.rows);
-        let mut source = format!("output of session {id}, bytes {from}..{end}; next offset {end}");
-        for n in notes {
-            source.push_str("; ");
-            source.push_str(&n);
-        }
-        if text.is_empty() {
-            return Ok(ToolOutput::ok(format!("no new output ({source})")));
-        }
-        Ok(ToolOutput::untrusted(source, text))
     }
 
     async fn send(&self, id: &str, args: &Value) -> ToolResult {

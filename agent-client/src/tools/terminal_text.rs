@@ -13,6 +13,7 @@
 
 use std::num::NonZeroU16;
 
+use heimdall_client::vt_gaps::VtGaps;
 use vt100::capture::{
     basic_formatted_to_plain, BasicFormattedCaptureRange, BasicFormattedCaptureState, RowContents,
 };
@@ -21,14 +22,27 @@ use vt100::capture::{
 /// default terminal size (columns, rows).
 pub const DEFAULT_SIZE: (u16, u16) = (80, 24);
 
-/// `bytes` as a terminal of `cols`×`rows` shows them, with the lines that
+/// Output as a terminal of `cols`×`rows` shows it, with the lines that
 /// scrolled off the top first: lines joined by `\n`, trailing blanks
 /// dropped. The text runs down to the cursor's line (output that ended
 /// with a line break ends with `\n`) or to the last line with text below it.
-pub fn render(bytes: &[u8], cols: u16, rows: u16) -> String {
+///
+/// The output comes in `runs` with gaps between them (bytes missed). The
+/// first run is shown in the state `terminal` (the character sets chosen
+/// before it); after a gap that state is unknown, so a run after one
+/// starts afresh (and a sequence the gap cut off is cancelled). `terminal`
+/// is left in its state at the end of the output.
+pub fn render<R: AsRef<[u8]>>(runs: &[R], terminal: &mut VtGaps, cols: u16, rows: u16) -> String {
     let (cols, rows) = (nonzero(cols), nonzero(rows));
     let mut parser = vt100::Parser::new_with_callbacks(rows, cols, 0, ScrolledOff::default());
-    parser.process(&heimdall_client::vt_gaps::VtGaps::default().translate(bytes));
+    for (i, run) in runs.iter().enumerate() {
+        if i > 0 {
+            *terminal = VtGaps::default();
+            // CAN: a sequence the gap cut off is cancelled.
+            parser.process(b"\x18");
+        }
+        parser.process(&terminal.translate(run.as_ref()));
+    }
     let mut full_screen = String::new();
     if parser.screen().alternate_screen() {
         full_screen = plain(&parser.screen().contents_formatted_basic());
@@ -100,10 +114,10 @@ impl vt100::Callbacks for ScrolledOff {
 
 #[cfg(test)]
 mod tests {
-    use super::render;
+    use super::{render, VtGaps};
 
     fn text(bytes: &[u8]) -> String {
-        render(bytes, 20, 4)
+        render(&[bytes], &mut VtGaps::default(), 20, 4)
     }
 
     #[test]
@@ -148,6 +162,26 @@ mod tests {
         );
         assert_eq!(text(b"abc\r\x1b[4hXY\x1b[4l\r\n"), "XYabc\n");
         assert_eq!(text("ab\r\x1b[4h日\x1b[4lc\r\n".as_bytes()), "日cb\n");
+    }
+
+    /// The character sets chosen, insert mode and a character cut off at
+    /// the end carry from one call to the next through `terminal`; after a
+    /// gap they start afresh, and a sequence the gap cut off is cancelled,
+    /// not finished by the bytes after the gap.
+    #[test]
+    fn the_terminal_state_carries_over_and_is_reset_at_a_gap() {
+        let mut terminal = VtGaps::default();
+        assert_eq!(
+            render(&[b"\x1b[4habc\xe2\x94"], &mut terminal, 20, 4),
+            "abc"
+        );
+        assert_eq!(render(&[b"\x80\rXY\x1b[4l"], &mut terminal, 20, 4), "XY─");
+        assert_eq!(render(&[b"top\r\n\x1b(0"], &mut terminal, 20, 4), "top\n");
+        assert_eq!(render(&[b"lqqk"], &mut terminal, 20, 4), "┌──┐");
+        let runs: [&[u8]; 2] = [b"lqqk", b"lqqk"];
+        assert_eq!(render(&runs, &mut terminal, 20, 4), "┌──┐lqqk");
+        let runs: [&[u8]; 2] = [b"ab\x1b[3", b"1mcd"];
+        assert_eq!(render(&runs, &mut VtGaps::default(), 20, 4), "ab1mcd");
     }
 
     #[test]

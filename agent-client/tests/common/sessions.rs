@@ -69,6 +69,20 @@ impl Drop for Sessions {
     }
 }
 
+/// Wait until no supervisor holds session `id` any more (only its exit
+/// record is left).
+pub async fn until_supervisor_gone(sessions: &Sessions, id: &str) {
+    let files = SocketDir::new(sessions.path()).files(id).expect("files");
+    let gone = tokio::time::Instant::now() + super::DEADLINE;
+    while files.sock.exists() || files.pid.exists() {
+        assert!(
+            tokio::time::Instant::now() < gone,
+            "the supervisor of {id} stayed"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
 /// The session tools of `launcher`, in `sessions`, starting at most `cap`
 /// sessions in the temporary directory.
 pub fn tools_with(

@@ -1,0 +1,187 @@
+//! `session_read`: a session's new output as the terminal shows it. Reads
+//! tile the output (each says the byte range it covers, and what of it is
+//! missing), and the terminal's state where one read ends carries into
+//! the next (a character set chosen holds), reset where the output has a
+//! gap.
+
+use std::time::Duration;
+
+use heimdall_client::vt_gaps::VtGaps;
+use heimdall_client::{ClientBuilder, OutputItem};
+use serde_json::Value;
+
+use super::{client_error, SessionTools, ToolResult};
+use crate::scrub::unfinished_secret;
+use crate::tools::{ended_session, opt_u64_arg, terminal_text, ToolOutput};
+
+/// Bytes of new output `session_read` returns at most (the newest kept).
+const MAX_READ_BYTES: u64 = 1 << 20;
+
+/// How long a read waits for the output it asked for.
+const READ_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// Where the model's reads of a session have got to: the offset the next
+/// read starts from, and the terminal's state there (the character sets
+/// chosen; a few bytes), which a read that goes on from it starts with.
+#[derive(Debug, Clone, Default)]
+pub(super) struct ReadPoint {
+    offset: u64,
+    terminal: VtGaps,
+}
+
+impl SessionTools {
+    /// New output of a session from an offset (default: where the last
+    /// read ended); after its end, what its exit record keeps of it.
+    pub(super) async fn read(&self, id: &str, args: &Value) -> ToolResult {
+        let saved = self
+            .state
+            .lock()
+            .await
+            .reads
+            .get(id)
+            .cloned()
+            .unwrap_or_default();
+        let asked = opt_u64_arg(args, "offset")?.unwrap_or(saved.offset);
+        // The terminal's state is known where the last read ended; a read
+        // from elsewhere starts on a fresh terminal.
+        let mut terminal = if asked == saved.offset {
+            saved.terminal
+        } else {
+            VtGaps::default()
+        };
+        let (out, end) = match self.live_read(id, asked, &mut terminal).await {
+            Ok(read) => read,
+            Err(why) => {
+                let rec = self.after_end(id, why).await?;
+                ended_session::read(&rec, asked, &mut terminal)
+            }
+        };
+        let point = ReadPoint {
+            offset: end,
+            terminal,
+        };
+        self.state.lock().await.reads.insert(id.to_string(), point);
+        Ok(out)
+    }
+
+    /// The output of live session `id` from `asked` to its end as of the
+    /// call, shown on a terminal in state `terminal` at `asked` (left in
+    /// its state at the end), and the offset the next read starts from.
+    async fn live_read(
+        &self,
+        id: &str,
+        asked: u64,
+        terminal: &mut VtGaps,
+    ) -> Result<(ToolOutput, u64), String> {
+        let c = self.client(id).await?;
+        let hello = match c.refresh().await {
+            Ok(h) => h,
+            Err(e) => {
+                self.forget(id).await;
+                return Err(client_error(id, e));
+            }
+        };
+        let end = hello.output_offset;
+        let mut from = asked.max(hello.scrollback_offset).min(end);
+        let mut notes = Vec::new();
+        if from > asked {
+            notes.push(format!(
+                "bytes {asked}..{from} are no longer kept by the session"
+            ));
+        }
+        if end - from > MAX_READ_BYTES {
+            notes.push(format!(
+                "bytes {from}..{} skipped: only the last {MAX_READ_BYTES} bytes are read",
+                end - MAX_READ_BYTES
+            ));
+            from = end - MAX_READ_BYTES;
+        }
+        // The bytes read, in runs separated by the gaps between them.
+        let mut runs = vec![Vec::new()];
+        let mut exited = false;
+        // Where the read has got to: the bytes it shows and the ranges it
+        // reports missed tile `from..at`. A gap may end past `end` (the
+        // program wrote more than the session keeps between the look at
+        // the end and the subscription): the read then covers it.
+        let mut at = from;
+        if from < end {
+            // A connection of its own: one output stream per connection.
+            let reader = self
+                .dir
+                .connect(id, ClientBuilder::new().name("hm-agent-read"))
+                .await
+                .map_err(|e| e.to_string())?;
+            let mut stream = reader.output(from).await.map_err(|e| client_error(id, e))?;
+            // Whether the stream was cut before `end` (the session ending
+            // as it was read): the exit record has the output then.
+            let collect = async {
+                while let Some(item) = stream.next().await {
+                    match item {
+                        OutputItem::Data { offset, bytes } => {
+                            let take = (end.saturating_sub(offset) as usize).min(bytes.len());
+                            if let Some(run) = runs.last_mut() {
+                                run.extend_from_slice(&bytes[..take]);
+                            }
+                            at = offset + take as u64;
+                        }
+                        OutputItem::Gap { from: f, to, .. } => {
+                            notes.push(format!("bytes {f}..{to} were missed"));
+                            runs.push(Vec::new());
+                            at = to;
+                        }
+                        OutputItem::Exit { code } => {
+                            notes.push(format!("the program exited with code {code}"));
+                            exited = true;
+                            return false;
+                        }
+                    }
+                    if at >= end {
+                        return false;
+                    }
+                }
+                true
+            };
+            match tokio::time::timeout(READ_TIMEOUT, collect).await {
+                Err(_) => notes.push(format!(
+                    "reading stopped after {} s at byte {at}",
+                    READ_TIMEOUT.as_secs()
+                )),
+                Ok(true) => {
+                    self.forget(id).await;
+                    return Err(format!(
+                        "session {id}: the connection ended before the output was read"
+                    ));
+                }
+                Ok(false) => {}
+            }
+        }
+        // A token the program is still writing (its first half came, the
+        // rest will) is kept for the next read, which then gets it whole:
+        // the scrubber knows a secret only whole. (Not one a gap follows:
+        // its rest is lost.)
+        let mut held = 0;
+        if let Some(last) = runs.last_mut().filter(|_| !exited) {
+            held = unfinished_secret(last);
+            last.truncate(last.len() - held);
+        }
+        let end = at - held as u64;
+        if held > 0 {
+            notes.push(format!(
+                "the last {held} bytes, a word the program has not finished, come with the next read"
+            ));
+        }
+        if from > asked {
+            *terminal = VtGaps::default();
+        }
+        let text = terminal_text::render(&runs, terminal, hello.session.cols, hello.session.rows);
+        let mut source = format!("output of session {id}, bytes {from}..{end}; next offset {end}");
+        for n in notes {
+            source.push_str("; ");
+            source.push_str(&n);
+        }
+        if text.is_empty() {
+            return Ok((ToolOutput::ok(format!("no new output ({source})")), end));
+        }
+        Ok((ToolOutput::untrusted(source, text), end))
+    }
+}
