@@ -66,11 +66,12 @@ impl EnvVar {
     }
 }
 
-/// `detach_key` as a number (`0x1C`) or a string (`"C-\\"`, `"ctrl-]"`).
+/// `detach_key` as a number (`0x1C`) or a string (`"C-\\"`, `"ctrl-]"`,
+/// `"none"`).
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(
     untagged,
-    expecting = "expected a byte (0x1C, 28) or a control key name (\"C-\\\\\", \"ctrl-]\", \"^A\")"
+    expecting = "expected a control key (\"ctrl-]\", \"C-\\\\\", \"^A\"), a byte (0x1C, 28) or \"none\""
 )]
 enum DetachKeySpec {
     Byte(u8),
@@ -123,8 +124,9 @@ pub struct Config {
     /// A `tracing` filter directive that overrides `log_level` (a
     /// `--log-level` on the command line clears the file's filter).
     pub log_filter: Option<String>,
-    /// The attach client's detach key.
-    pub detach_key: u8,
+    /// The attach client's detach key (`None`: none, `detach_key =
+    /// "none"`).
+    pub detach_key: Option<u8>,
     /// Which classifier, with its parameters.
     pub classifier: ClassifierKind,
     /// Parameters of the classifier.
@@ -171,7 +173,7 @@ impl Default for Config {
             log_file: None,
             log_level: "info".to_string(),
             log_filter: None,
-            detach_key: DEFAULT_DETACH_KEY,
+            detach_key: Some(DEFAULT_DETACH_KEY),
             classifier: ClassifierKind::Simple,
             classifier_params: ClassifierParams::default(),
             env: Vec::new(),
@@ -239,10 +241,23 @@ pub fn check_log_filter(filter: &str) -> Result<String, String> {
         .map_err(|e| e.to_string())
 }
 
-/// Parse a detach key: a number, `^X`, `C-x` / `ctrl-x` / `Ctrl+x`.
-pub fn parse_detach_key(s: &str) -> Result<u8, String> {
+/// A detach key as `detach_key` and `--detach-key` give it: the byte
+/// that detaches, or `None` (`none`: no key detaches).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DetachKey(pub Option<u8>);
+
+/// The forms a detach key takes, for messages.
+const DETACH_KEY_FORMS: &str =
+    "expected a control key (ctrl-], C-\\, ^A), a byte (0x1C, 28) or none";
+
+/// Parse a detach key: `C-x` / `ctrl-x` / `Ctrl+x` / `^X`, a number, or
+/// `none`; else what is wrong, naming the accepted forms.
+pub fn parse_detach_key(s: &str) -> Result<DetachKey, String> {
     let t = s.trim();
     let lower = t.to_ascii_lowercase();
+    if lower == "none" {
+        return Ok(DetachKey(None));
+    }
     let key = ["ctrl-", "ctrl+", "c-", "^"]
         .iter()
         .find_map(|p| lower.strip_prefix(p).map(|_| &t[p.len()..]));
@@ -251,13 +266,15 @@ pub fn parse_detach_key(s: &str) -> Result<u8, String> {
         if let (Some(c), None) = (chars.next(), chars.next()) {
             let up = c.to_ascii_uppercase();
             if ('@'..='_').contains(&up) {
-                return Ok(up as u8 - b'@');
+                return Ok(DetachKey(Some(up as u8 - b'@')));
             }
             if c == '?' {
-                return Ok(0x7F);
+                return Ok(DetachKey(Some(0x7F)));
             }
         }
-        return Err(format!("detach key {s:?}: no control character for {k:?}"));
+        return Err(format!(
+            "detach key {s:?}: no control character for {k:?}; {DETACH_KEY_FORMS}"
+        ));
     }
     let parsed = if let Some(hex) = lower.strip_prefix("0x") {
         u8::from_str_radix(hex, 16)
@@ -265,7 +282,8 @@ pub fn parse_detach_key(s: &str) -> Result<u8, String> {
         lower.parse::<u8>()
     };
     parsed
-        .map_err(|_| format!("detach key {s:?}: expected a byte (0x1C) or a name like \"C-\\\\\""))
+        .map(|b| DetachKey(Some(b)))
+        .map_err(|_| format!("detach key {s:?}: {DETACH_KEY_FORMS}"))
 }
 
 impl Config {
@@ -340,8 +358,8 @@ impl Config {
         }
         if let Some(k) = file.detach_key {
             cfg.detach_key = match k {
-                DetachKeySpec::Byte(b) => b,
-                DetachKeySpec::Name(s) => parse_detach_key(&s)?,
+                DetachKeySpec::Byte(b) => Some(b),
+                DetachKeySpec::Name(s) => parse_detach_key(&s)?.0,
             };
         }
         if let Some(c) = file.classifier {
@@ -430,7 +448,7 @@ value = "bar"
         assert_eq!(c.scrollback_bytes, 1024);
         assert_eq!(c.session_env_var, "MY_SESSION");
         assert!(!c.kill_process_group);
-        assert_eq!(c.detach_key, 0x1D);
+        assert_eq!(c.detach_key, Some(0x1D));
         assert_eq!(c.classifier, ClassifierKind::Claude);
         assert_eq!(c.env.len(), 1);
     }
@@ -469,7 +487,7 @@ value = "bar"
         let text = include_str!("../../heimdall.example.toml");
         let c = Config::from_toml(text).unwrap();
         assert_eq!(c.scrollback_bytes, DEFAULT_SCROLLBACK_BYTES);
-        assert_eq!(c.detach_key, DEFAULT_DETACH_KEY);
+        assert_eq!(c.detach_key, Some(DEFAULT_DETACH_KEY));
         // Every key of the file format appears in the example.
         let keys = SUPERVISOR_KEYS.iter().chain(&SECTIONS).copied();
         for key in keys.chain(["[[env]]", "idle_threshold_ms", "debounce_ms"]) {
@@ -491,10 +509,17 @@ value = "bar"
 
     #[test]
     fn detach_key_names() {
-        assert_eq!(parse_detach_key("C-\\").unwrap(), 0x1C);
-        assert_eq!(parse_detach_key("ctrl-]").unwrap(), 0x1D);
-        assert_eq!(parse_detach_key("^A").unwrap(), 0x01);
-        assert_eq!(parse_detach_key("0x1c").unwrap(), 0x1C);
-        assert!(parse_detach_key("C-ab").is_err());
+        let key = |s| parse_detach_key(s).map(|k| k.0);
+        assert_eq!(key("C-\\"), Ok(Some(0x1C)));
+        assert_eq!(key("ctrl-]"), Ok(Some(0x1D)));
+        assert_eq!(key("^A"), Ok(Some(0x01)));
+        assert_eq!(key("0x1c"), Ok(Some(0x1C)));
+        assert_eq!(key("None"), Ok(None));
+        for bad in ["C-ab", "ctrl-é", "nothing"] {
+            let e = key(bad).unwrap_err();
+            assert!(e.contains("ctrl-], C-\\, ^A") && e.contains("none"), "{e}");
+        }
+        let c = Config::from_toml("detach_key = \"none\"\n").unwrap();
+        assert_eq!(c.detach_key, None);
     }
 }

@@ -2052,3 +2052,143 @@ fn a_resize_without_the_status_bar_never_shows_output_again() {
         );
     }
 }
+
+/// A program that prints each byte it reads from its terminal (raw) in
+/// hex, `got-1c`, and exits with code 5 at `q`.
+const HEX_KEYS: &str = r"import os, tty
+tty.setraw(0)
+os.write(1, b'ready\r\n')
+while True:
+    b = os.read(0, 1)
+    if not b or b == b'q':
+        break
+    os.write(1, ('got-%s\r\n' % b.hex()).encode())
+raise SystemExit(5)
+";
+
+/// `hm run ... -- python3 HEX_KEYS` at a terminal, once the program is ready.
+fn run_hex_keys(env: &Env, id: &str, options: &[&str]) -> Term {
+    let mut args = vec!["run", "--id", id];
+    args.extend_from_slice(options);
+    args.extend_from_slice(&["--", "python3", "-c", HEX_KEYS]);
+    let mut t = Term::spawn(env, &args, 80, 24);
+    t.wait_text("ready");
+    t
+}
+
+/// `--detach-key ctrl-]`: Ctrl-] detaches, and Ctrl-\ (the configured
+/// key) is an ordinary key the program gets; the bar names Ctrl-].
+#[test]
+fn the_detach_key_option_detaches_on_its_key_and_passes_the_default_one_through() {
+    let env = Env::new();
+    let mut t = run_hex_keys(&env, "dk", &["--detach-key", "ctrl-]"]);
+    t.wait_for("the status bar", |t| t.bar().contains("hm │ dk │"));
+    assert!(t.bar().contains("Ctrl-] detach"), "{}", t.bar());
+    t.type_bytes(&[0x1c]);
+    t.wait_text("got-1c");
+    assert_eq!(t.child.try_wait().expect("try_wait"), None);
+    t.type_bytes(&[0x1d]);
+    assert_eq!(t.wait_exit(), Some(0), "{}", t.text());
+    assert!(
+        t.text().contains("[detached from session dk"),
+        "{}",
+        t.text()
+    );
+    assert!(!env.screen_lines("dk").join("\n").contains("got-1d"));
+    assert_eq!(env.status_json("dk")["alive"], true);
+}
+
+/// `--detach-key none`: every key goes to the program (the bar says there
+/// is no detach key); hm run ends with it.
+#[test]
+fn no_detach_key_sends_every_key_to_the_program() {
+    let env = Env::new();
+    let mut t = run_hex_keys(&env, "nk", &["--detach-key", "none"]);
+    t.wait_for("the status bar", |t| t.bar().contains("hm │ nk │"));
+    assert!(t.bar().contains("no detach key"), "{}", t.bar());
+    t.type_bytes(&[0x1c]);
+    t.wait_text("got-1c");
+    t.type_bytes(&[0x1d]);
+    t.wait_text("got-1d");
+    t.type_bytes(b"q");
+    assert_eq!(t.wait_exit(), Some(5), "{}", t.text());
+}
+
+/// A detach key that is none of the accepted forms: a usage error (exit 2)
+/// naming them, before anything is attached or started.
+#[test]
+fn a_bad_detach_key_is_a_usage_error_naming_the_forms() {
+    let env = Env::new();
+    for args in [
+        &["attach", "--detach-key", "ctrl-é", "x"][..],
+        &["run", "--detach-key", "ctrl-ab", "--", "true"],
+        &["run", "--detach-key", "nothing", "--", "true"],
+    ] {
+        let out = env.run(args);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.contains("'--detach-key <KEY>'"), "{args:?}: {err}");
+        assert!(
+            err.contains("expected a control key (ctrl-], C-\\, ^A), a byte (0x1C, 28) or none"),
+            "{args:?}: {err}"
+        );
+    }
+    assert!(std::fs::read_dir(env.sockets()).map_or(true, |d| d.count() == 0));
+}
+
+/// Attached to session a, `hm attach --detach-key ctrl-] b` typed into
+/// a's shell: Ctrl-] detaches from b, and the user is still attached to a,
+/// at its shell.
+#[test]
+fn a_nested_attach_with_its_own_key_detaches_alone() {
+    let env = Env::new();
+    bash(&env, "a");
+    bash(&env, "b");
+    let mut t = Term::spawn(&env, &["attach", "a"], 100, 30);
+    t.wait_for("the status bar", |t| t.bar().contains("hm │ a │"));
+    let hm = common::hm_bin();
+    t.type_bytes(format!("{} attach --detach-key ctrl-] b\r", hm.display()).as_bytes());
+    env.wait_screen("a", r"hm │ b │ .*Ctrl-\] detach");
+    t.type_bytes(&[0x1d]);
+    env.wait_screen(
+        "a",
+        r"^\[detached from session b; reattach with: hm attach b\]",
+    );
+    assert_eq!(t.child.try_wait().expect("try_wait"), None, "{}", t.text());
+    t.wait_for("a's bar", |t| t.bar().contains("hm │ a │"));
+    t.type_bytes(b"echo still-$((2*4))\r");
+    env.wait_screen("a", "^still-8");
+    assert_eq!(env.status_json("b")["alive"], true);
+}
+
+/// Attached to session a, `hm attach b` (or `hm run`) without
+/// --detach-key: the inner attach keeps the configured key, and its bar
+/// (and a line at its start) says that a's attach may take it first and
+/// what to do.
+#[test]
+fn a_nested_attach_without_its_own_key_says_how_to_give_it_one() {
+    let env = Env::new();
+    bash(&env, "a");
+    bash(&env, "b");
+    let mut t = Term::spawn(&env, &["attach", "a"], 120, 30);
+    t.wait_for("the status bar", |t| t.bar().contains("hm │ a │"));
+    assert!(t.bar().ends_with("Ctrl-\\ detach"), "{}", t.bar());
+    let hm = common::hm_bin();
+    let bar = r"Ctrl-\\ detach \(unless a's attach takes it: --detach-key\)";
+    t.type_bytes(format!("{} attach b\r", hm.display()).as_bytes());
+    env.wait_screen("a", &format!("hm │ b │ .*{bar}"));
+    t.type_bytes(b"exit\r");
+    env.wait_screen("a", r"^\[session b exited with code 0\]");
+    env.wait_screen(
+        "a",
+        r"^\[hm: inside session a: if a's attach has Ctrl-\\ too, it takes the key first; use hm attach --detach-key ctrl-\] here\]$",
+    );
+    t.type_bytes(format!("{} run --id c -- sh -c 'read x'\r", hm.display()).as_bytes());
+    env.wait_screen("a", &format!("hm │ c │ .*{bar}"));
+    t.type_bytes(b"\r");
+    env.wait_screen("a", r"^\[session c exited with code 0\]");
+    env.wait_screen(
+        "a",
+        r"^\[hm: inside session a: .* use hm run --detach-key ctrl-\] here\]$",
+    );
+}

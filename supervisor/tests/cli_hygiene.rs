@@ -257,7 +257,7 @@ fn bad_values_are_refused_with_the_valid_ones() {
         ),
         (
             "detach_key = true",
-            "detach_key: expected a byte (0x1C, 28) or a control key name",
+            "detach_key: expected a control key (\"ctrl-]\", \"C-\\\\\", \"^A\"), a byte (0x1C, 28) or \"none\"",
         ),
     ] {
         std::fs::write(&config, text).unwrap();

@@ -192,7 +192,7 @@ fn a_value_of_the_wrong_type_names_the_file_the_key_and_the_expected_type() {
         (
             "detach_key = true\n",
             "detach_key: ",
-            "expected a byte (0x1C, 28) or a control key name",
+            "expected a control key (\"ctrl-]\", \"C-\\\\\", \"^A\"), a byte (0x1C, 28) or \"none\"",
         ),
         (
             "\nscrollback_bytes = 99999999999999999999\n",

@@ -15,11 +15,13 @@ use crate::supervisor::Ready;
 #[derive(Debug, Args)]
 pub struct RunArgs {
     /// Run the supervisor headless in the foreground and exit with the child's code
-    #[arg(long)]
+    #[arg(long, conflicts_with = "detach_key")]
     pub detach: bool,
     /// Attach without the status bar
     #[arg(long, conflicts_with = "detach")]
     pub no_status_bar: bool,
+    #[command(flatten)]
+    pub detach_key: super::attach::DetachKeyArg,
     #[command(flatten)]
     pub session: SessionFlags,
 }
@@ -60,6 +62,7 @@ pub fn run(common: &Common, args: RunArgs) -> anyhow::Result<i32> {
                 status_bar,
                 // `hm run -- make` in CI: the output until make ends.
                 stream_without_terminal: true,
+                detach_key: args.detach_key.detach_key,
             };
             super::attach::attach(common, &id, opts)
         }

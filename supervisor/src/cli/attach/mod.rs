@@ -46,10 +46,11 @@ use tokio::sync::oneshot;
 use super::common::{connect, exit_recorded, live_session, Coded};
 use super::stdout_gone::stdout_gone;
 use super::Common;
-use crate::config::Config;
+use crate::config::{Config, DetachKey};
 
 mod alt_screen;
 mod attach_loop;
+mod detach;
 mod forwarded_signal;
 mod modes;
 mod outbox;
@@ -74,6 +75,18 @@ pub struct AttachArgs {
     /// No status bar: the program's output goes to the terminal as it is
     #[arg(long)]
     pub no_status_bar: bool,
+    #[command(flatten)]
+    pub detach_key: DetachKeyArg,
+}
+
+/// `--detach-key`, of `hm attach` and `hm run`.
+#[derive(Debug, Args)]
+pub struct DetachKeyArg {
+    /// The key that detaches, over the config's detach_key: ctrl-], C-\, ^A, a byte (0x1D,
+    /// 29), or none (no key detaches). Inside a session attached with the same key, give
+    /// this one another: the outer attach takes its key first
+    #[arg(long, value_name = "KEY", value_parser = crate::config::parse_detach_key)]
+    pub detach_key: Option<DetachKey>,
 }
 
 /// How to attach.
@@ -87,6 +100,8 @@ pub struct AttachOptions {
     /// ends (`hm run` in a script or CI). Otherwise attaching needs a
     /// terminal on stdin, or `read_only`, which then ends at EOF on stdin.
     pub stream_without_terminal: bool,
+    /// The detach key given on the command line (None: as configured).
+    pub detach_key: Option<DetachKey>,
 }
 
 /// Restores the terminal's mode when dropped.
@@ -192,14 +207,15 @@ fn write_stdout(bytes: &[u8]) -> std::io::Result<()> {
 /// Resolves when stdin (not a terminal, so read on a thread of its own:
 /// /dev/null or a regular file cannot be polled) ends: EOF, a read error,
 /// or the detach key. What it carries is not typed anywhere.
-fn stdin_end(detach_key: u8) -> oneshot::Receiver<()> {
+fn stdin_end(detach_key: Option<u8>) -> oneshot::Receiver<()> {
     let (tx, rx) = oneshot::channel();
     std::thread::spawn(move || {
         let mut buf = [0u8; 4096];
+        let mut keys = detach::Scanner::new(detach_key);
         loop {
             match nix::unistd::read(stdin_fd(), &mut buf) {
                 Ok(0) => break,
-                Ok(n) if buf[..n].contains(&detach_key) => break,
+                Ok(n) if keys.find(&buf[..n]).is_some() => break,
                 Ok(_) | Err(nix::errno::Errno::EINTR) => {}
                 Err(nix::errno::Errno::EAGAIN) => {
                     // Left non-blocking by someone else: wait for more.
@@ -292,7 +308,13 @@ fn inside_session(child_pid: u32) -> bool {
 /// Attach to `id` until detach or exit; returns the process exit code.
 pub fn attach(common: &Common, id: &str, opts: AttachOptions) -> anyhow::Result<i32> {
     let (cfg, paths) = live_session(common, id)?;
-    let detach_key = cfg.detach_key;
+    let detach_key = opts.detach_key.map_or(cfg.detach_key, |k| k.0);
+    // Inside a session (its variable says which) with the key not given
+    // here: the keys come through that session's attach, which may take
+    // this key first (the bar and a line at the start say so).
+    let outer = std::env::var(&cfg.session_env_var)
+        .ok()
+        .filter(|v| !v.is_empty() && opts.detach_key.is_none() && detach_key.is_some());
     // For messages: the command the user ran.
     let command = if opts.stream_without_terminal {
         "hm run"
@@ -374,6 +396,9 @@ pub fn attach(common: &Common, id: &str, opts: AttachOptions) -> anyhow::Result<
             }
             .into());
         }
+        if let (true, Some(outer), Some(key)) = (interactive, &outer, detach_key) {
+            eprintln!("{}", detach::nested_hint(key, outer, command));
+        }
         let guard = if interactive {
             Some(TerminalGuard::enter()?)
         } else {
@@ -389,6 +414,8 @@ pub fn attach(common: &Common, id: &str, opts: AttachOptions) -> anyhow::Result<
                 .unwrap_or_else(Instant::now),
             state: "active".to_string(),
             detach_key,
+            keys: detach::Scanner::new(detach_key),
+            outer,
             read_only: opts.read_only || !interactive,
             interactive,
             view: None,
@@ -495,7 +522,13 @@ struct Attached {
     id: String,
     started: Instant,
     state: String,
-    detach_key: u8,
+    /// The detach key in force (None: none).
+    detach_key: Option<u8>,
+    /// Finds it in what the terminal sends.
+    keys: detach::Scanner,
+    /// The session this runs inside, when the key in force was not given
+    /// on the command line (see [`detach::bar_text`]).
+    outer: Option<String>,
     read_only: bool,
     interactive: bool,
     /// The rendered view: with the status bar, or while the session's size
@@ -555,7 +588,7 @@ impl Attached {
             state: self.state.clone(),
             read_only: self.read_only,
             uptime: self.started.elapsed(),
-            detach: view::key_name(self.detach_key),
+            detach: detach::bar_text(self.detach_key, self.outer.as_deref()),
         }
     }
 
@@ -847,7 +880,7 @@ impl Attached {
                         continue;
                     }
                     let data = &buf[..n as usize];
-                    if let Some(at) = data.iter().position(|b| *b == self.detach_key) {
+                    if let Some(at) = self.keys.find(data) {
                         if !self.read_only {
                             outbox.input(&data[..at]);
                             // What was typed before the key reaches the
@@ -1081,6 +1114,7 @@ pub fn run(common: &Common, args: AttachArgs) -> anyhow::Result<i32> {
         read_only: args.read_only,
         status_bar: args.no_status_bar.then_some(false),
         stream_without_terminal: false,
+        detach_key: args.detach_key.detach_key,
     };
     attach(common, &args.id, opts)
 }

@@ -44,7 +44,8 @@ pub struct BarInfo {
     pub read_only: bool,
     /// Session uptime.
     pub uptime: Duration,
-    /// How to detach, e.g. `Ctrl-\`.
+    /// What the detach key is, e.g. `Ctrl-\ detach` (see
+    /// [`super::detach::bar_text`]).
     pub detach: String,
 }
 
@@ -279,7 +280,7 @@ impl View {
 
     fn bar_bytes(&self, bar: &BarInfo) -> Vec<u8> {
         let text = format!(
-            " hm │ {} │ {}{} │ up {} │ {} detach ",
+            " hm │ {} │ {}{} │ up {} │ {} ",
             bar.id,
             // Early in the bar: a narrow terminal cuts its end off.
             if bar.read_only { "read-only │ " } else { "" },
@@ -338,7 +339,7 @@ mod tests {
             state: "idle".into(),
             read_only: false,
             uptime: Duration::from_secs(75),
-            detach: key_name(0x1c),
+            detach: "Ctrl-\\ detach".into(),
         }
     }
 
