@@ -2114,6 +2114,31 @@ fn no_detach_key_sends_every_key_to_the_program() {
     assert_eq!(t.wait_exit(), Some(5), "{}", t.text());
 }
 
+/// A bracketed paste (what a terminal sends when the program turned mode
+/// 2004 on) holding the detach key's byte: pasted text, for the program;
+/// it used to detach. The key typed after the paste detaches.
+#[test]
+fn the_detach_key_inside_a_bracketed_paste_goes_to_the_program() {
+    let env = Env::new();
+    let mut t = run_hex_keys(&env, "bp", &[]);
+    t.type_bytes(b"\x1b[200~a\x1cb\x1b[201~");
+    let pasted = "got-61 got-1c got-62 got-1b got-5b got-32 got-30 got-31 got-7e";
+    poll("the paste to reach the program", DEADLINE, || {
+        if let Some(st) = t.child.try_wait().expect("try_wait") {
+            t.pump();
+            panic!(
+                "hm run ended ({st}) with the paste; it shows:\n{}",
+                t.text()
+            );
+        }
+        let screen = env.screen_lines("bp").join(" ");
+        screen.contains(pasted).then_some(())
+    });
+    assert_eq!(t.child.try_wait().expect("try_wait"), None);
+    t.type_bytes(&[0x1c]);
+    assert_eq!(t.wait_exit(), Some(0), "{}", t.text());
+}
+
 /// A detach key that is none of the accepted forms: a usage error (exit 2)
 /// naming them, before anything is attached or started.
 #[test]
