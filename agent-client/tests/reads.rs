@@ -163,8 +163,8 @@ async fn reads_of_a_flood_tile_its_output() {
     assert_eq!(tools.cleanup(Duration::from_secs(15)).await, [id.as_str()]);
 }
 
-/// Start `command` as session `id`, which writes `top` and a line break,
-/// chooses DEC special graphics and waits for a line; read that.
+/// Start `command` as session `id`, which writes `top`, a line break and
+/// no more text, and waits for a line; read that.
 async fn start_and_read_top(tools: &SessionTools, id: &str, command: &str) {
     let started = call(
         tools,
@@ -246,4 +246,24 @@ async fn a_character_set_chosen_before_the_end_holds_in_the_exit_records_read() 
         second.said
     );
     assert_eq!(second.text, "┌──┐ done\n", "{}", second.said);
+}
+
+/// A read that ends inside an escape sequence (the program wrote the rest
+/// later, as a flood cut anywhere does) leaves it whole for the next read:
+/// the next read shows the text after it, not the sequence's last bytes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sequence_cut_between_two_reads_acts_whole() {
+    let sessions = Sessions::new();
+    let tools = session_tools(&sessions, None);
+    let id = unique("agent-cut-sequence");
+    let command =
+        r"stty -echo; printf 'top\n\033[3'; read x; printf '1mred\033[0m done\n'; exec cat";
+    start_and_read_top(&tools, &id, command).await;
+    enter(&tools, &id).await;
+    let wait = json!({"id": id, "until": "regex", "pattern": "done", "timeout_secs": 20});
+    let waited = call(&tools, "session_wait", wait).await;
+    assert!(!waited.is_error, "{}", waited.text);
+    let second = parse(&call(&tools, "session_read", json!({"id": id})).await);
+    assert_eq!(second.text, "red done\n", "{}", second.said);
+    assert_eq!(tools.cleanup(Duration::from_secs(15)).await, [id.as_str()]);
 }

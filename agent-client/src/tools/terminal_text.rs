@@ -80,6 +80,29 @@ pub fn render<R: AsRef<[u8]>>(runs: &[R], terminal: &mut VtGaps, cols: u16, rows
     out
 }
 
+/// The longest escape sequence or string [`unfinished_sequence`] finds.
+const MAX_HELD_SEQUENCE: usize = 4096;
+
+/// How many bytes at the end of `bytes` are an escape sequence or a string
+/// not finished yet (at most [`MAX_HELD_SEQUENCE`]). Output that ends
+/// there shows them whole with what comes next; played apart, the next
+/// part's terminal would show their rest as text.
+pub fn unfinished_sequence(bytes: &[u8]) -> usize {
+    // Each ESC begins a sequence (or a string's end, which acts the
+    // same): the last one begins what is not finished, if anything is.
+    let from = bytes.len().saturating_sub(MAX_HELD_SEQUENCE);
+    let Some(start) = bytes[from..].iter().rposition(|&b| b == 0x1b) else {
+        return 0;
+    };
+    let mut probe = VtGaps::default();
+    probe.translate(&bytes[from + start..]);
+    if probe.in_sequence() {
+        bytes.len() - from - start
+    } else {
+        0
+    }
+}
+
 fn nonzero(n: u16) -> NonZeroU16 {
     NonZeroU16::new(n).unwrap_or(NonZeroU16::MIN)
 }
@@ -114,7 +137,7 @@ impl vt100::Callbacks for ScrolledOff {
 
 #[cfg(test)]
 mod tests {
-    use super::{render, VtGaps};
+    use super::{render, unfinished_sequence, VtGaps};
 
     fn text(bytes: &[u8]) -> String {
         render(&[bytes], &mut VtGaps::default(), 20, 4)
@@ -182,6 +205,19 @@ mod tests {
         assert_eq!(render(&runs, &mut terminal, 20, 4), "┌──┐lqqk");
         let runs: [&[u8]; 2] = [b"ab\x1b[3", b"1mcd"];
         assert_eq!(render(&runs, &mut VtGaps::default(), 20, 4), "ab1mcd");
+    }
+
+    /// The escape sequence or string output ends in, its end to come.
+    #[test]
+    fn an_unfinished_sequence_at_the_end_is_found_whole() {
+        assert_eq!(unfinished_sequence(b"red\x1b[31mtext"), 0);
+        assert_eq!(unfinished_sequence(b"red\x1b[3"), 3);
+        assert_eq!(unfinished_sequence(b"a\x1b]0;title"), 9);
+        assert_eq!(unfinished_sequence(b"a\x1b]0;title\x07"), 0);
+        assert_eq!(unfinished_sequence(b"a\x1b]0;title\x1b"), 1, "ST's start");
+        assert_eq!(unfinished_sequence(b"a\x1b[3\x18"), 0, "cancelled");
+        let long = [&b"\x1b]0;"[..], &[b't'; 5000]].concat();
+        assert_eq!(unfinished_sequence(&long), 0, "longer than is held");
     }
 
     #[test]

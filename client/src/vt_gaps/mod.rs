@@ -187,6 +187,12 @@ impl VtGaps {
         self.partial.clear();
     }
 
+    /// Whether the output so far ends inside an escape sequence or a
+    /// string (a title), its end still to come.
+    pub fn in_sequence(&self) -> bool {
+        self.state != State::Ground
+    }
+
     /// The sequences that give a terminal the modes followed here (after
     /// what it draws as it shows, in Unicode): G0 and G1 designated, G1 in
     /// use if shifted out, insert mode set or reset.

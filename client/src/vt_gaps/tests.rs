@@ -25,6 +25,25 @@ fn any_cut_of_the_output_translates_as_the_whole() {
 }
 
 #[test]
+fn whether_the_output_ends_inside_a_sequence() {
+    for (bytes, inside) in [
+        (&b"text"[..], false),
+        (b"a\x1b", true),
+        (b"a\x1b[3", true),
+        (b"a\x1b[31m", false),
+        (b"a\x1b(", true),
+        (b"a\x1b]0;title", true),
+        (b"a\x1b]0;title\x1b", true),
+        (b"a\x1b]0;title\x1b\\", false),
+        (b"a\x1b[3\x18", false),
+    ] {
+        let mut g = VtGaps::default();
+        g.translate(bytes);
+        assert_eq!(g.in_sequence(), inside, "{bytes:?}");
+    }
+}
+
+#[test]
 fn boxes_in_g0_and_g1() {
     assert_eq!(all(b"\x1b(0lqqk\x1b(B lqk"), "\x1b(0┌──┐\x1b(B lqk");
     assert_eq!(

@@ -2,7 +2,7 @@
 //! tile the output (each says the byte range it covers, and what of it is
 //! missing), and the terminal's state where one read ends carries into
 //! the next (a character set chosen holds), reset where the output has a
-//! gap.
+//! gap; an escape sequence a read's end would cut is left to the next.
 
 use std::time::Duration;
 
@@ -155,19 +155,28 @@ impl SessionTools {
                 Ok(false) => {}
             }
         }
-        // A token the program is still writing (its first half came, the
-        // rest will) is kept for the next read, which then gets it whole:
-        // the scrubber knows a secret only whole. (Not one a gap follows:
-        // its rest is lost.)
-        let mut held = 0;
+        // What the program is still writing is kept for the next read
+        // (not what a gap follows: its rest is lost): an escape sequence,
+        // which the next read's terminal would show the rest of as text;
+        // and a token (its first half came, the rest will), which the next
+        // read then gets whole: the scrubber knows a secret only whole.
+        let (mut sequence, mut word) = (0, 0);
         if let Some(last) = runs.last_mut().filter(|_| !exited) {
-            held = unfinished_secret(last);
-            last.truncate(last.len() - held);
+            sequence = terminal_text::unfinished_sequence(last);
+            last.truncate(last.len() - sequence);
+            word = unfinished_secret(last);
+            last.truncate(last.len() - word);
         }
-        let end = at - held as u64;
-        if held > 0 {
+        let end = at - (sequence + word) as u64;
+        if sequence > 0 {
             notes.push(format!(
-                "the last {held} bytes, a word the program has not finished, come with the next read"
+                "the last {sequence} bytes, an escape sequence the program has not finished, \
+                 come with the next read"
+            ));
+        }
+        if word > 0 {
+            notes.push(format!(
+                "the last {word} bytes, a word the program has not finished, come with the next read"
             ));
         }
         if from > asked {
