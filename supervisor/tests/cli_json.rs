@@ -596,3 +596,31 @@ fn kill_takes_several_ids_at_once() {
         "No active sessions"
     );
 }
+
+/// `xargs hm kill | head -1`: a stdout whose reader has gone does not stop
+/// the kills. Each kill was only queued when `hm kill` said so, and the
+/// failed write returned before the request went out: no session was
+/// killed, and hm kill still exited 0.
+#[test]
+fn kill_goes_on_when_stdout_is_closed() {
+    let env = Env::new();
+    for id in ["p1", "p2", "p3"] {
+        env.start(id, &[], &["sleep", "600"]);
+    }
+    for ids in [&["p1"][..], &["p2", "p3"]] {
+        let mut kill = common::Piped::spawn(
+            &env,
+            &[&["kill"], ids].concat(),
+            std::process::Stdio::null(),
+        );
+        // The pipe's reader goes before hm writes a word.
+        drop(kill.0.stdout.take());
+        let (code, stderr) = kill.exit("hm kill");
+        assert_eq!(code, Some(0), "{stderr}");
+        for id in ids {
+            // hm kill returns once the session has ended.
+            let v = env.status_json(id);
+            assert_eq!(v["alive"], json!(false), "{id}: {v}");
+        }
+    }
+}

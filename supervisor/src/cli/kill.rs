@@ -99,11 +99,35 @@ pub fn run(common: &Common, args: KillArgs) -> anyhow::Result<i32> {
     Ok(exit)
 }
 
+/// What `hm kill` says on stdout. A stdout that takes no more (`xargs hm
+/// kill | head -1`) must not stop the kill: when the first line is printed
+/// the request is only queued, not yet written to the socket, and the
+/// session's end is still to be awaited. The first failure is kept and
+/// returned once the session has ended.
+#[derive(Default)]
+struct Out(Option<std::io::Error>);
+
+impl Out {
+    /// Print one line, unless a line before it failed.
+    fn line(&mut self, line: std::fmt::Arguments) {
+        use std::io::Write as _;
+        if self.0.is_none() {
+            self.0 = writeln!(std::io::stdout(), "{line}").err();
+        }
+    }
+
+    /// The first failure, if any.
+    fn done(self) -> std::io::Result<()> {
+        self.0.map_or(Ok(()), Err)
+    }
+}
+
 /// Kill one session; says so on stdout unless `json`, and returns what
 /// `--json` prints.
 fn kill(common: &Common, id: &str, json: bool) -> anyhow::Result<serde_json::Value> {
     let (cfg, paths) = live_session(common, id)?;
     let bound = kill_bound(cfg.kill_grace_ms);
+    let mut out = Out::default();
     let signalled = runtime()?.block_on(async {
         let c = match open(&paths, "hm kill").await {
             Ok(c) => c,
@@ -113,14 +137,14 @@ fn kill(common: &Common, id: &str, json: bool) -> anyhow::Result<serde_json::Val
                     return Err(ended);
                 }
                 match unreachable_supervisor(&paths, &e) {
-                    Some(u) => return signal_supervisor(&paths, e, u, json, bound).await,
+                    Some(u) => return signal_supervisor(&paths, e, u, json, bound, &mut out).await,
                     None => return Err(e),
                 }
             }
         };
         c.kill().await?;
         if !json {
-            outln!("Kill signal sent to session {}", paths.id);
+            out.line(format_args!("Kill signal sent to session {}", paths.id));
         }
         // The supervisor closes every connection when the session has ended.
         let ended = tokio::time::timeout(bound, c.closed()).await;
@@ -132,10 +156,11 @@ fn kill(common: &Common, id: &str, json: bool) -> anyhow::Result<serde_json::Val
     let rec = ExitRecord::read(&paths.exit).ok();
     if !json {
         match &rec {
-            Some(r) => outln!("killed {} ({})", paths.id, exit_phrase(r)),
-            None => outln!("killed {}", paths.id),
+            Some(r) => out.line(format_args!("killed {} ({})", paths.id, exit_phrase(r))),
+            None => out.line(format_args!("killed {}", paths.id)),
         }
     }
+    out.done()?;
     let mut v = json!({
         "id": paths.id,
         "ok": true,
@@ -167,6 +192,7 @@ async fn signal_supervisor(
     Unreachable { pid, why }: Unreachable,
     json: bool,
     bound: Duration,
+    out: &mut Out,
 ) -> anyhow::Result<Option<i32>> {
     let target = Pid::from_raw(pid);
     signal::kill(target, Signal::SIGTERM)
@@ -177,7 +203,7 @@ async fn signal_supervisor(
         paths.id
     );
     if !json {
-        outln!("Kill signal sent to session {}", paths.id);
+        out.line(format_args!("Kill signal sent to session {}", paths.id));
     }
     let deadline = Instant::now() + bound;
     while paths.is_live() {
