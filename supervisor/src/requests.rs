@@ -11,6 +11,7 @@ use heimdall_client::screen_regex;
 use heimdall_protocol::{RegexSource, State, SubmitRequest, WaitCondition, WaitRequest};
 use serde_json::{json, Value};
 
+use crate::frame_hold::MAX_HOLD_TIME;
 use crate::session::Session;
 
 /// Default time SUBMIT waits for the program to react to Enter.
@@ -382,8 +383,12 @@ async fn wait_for(session: &Arc<Session>, cond: &WaitCondition) -> Value {
                 // Seen ended before the last look: that look saw all the
                 // output, and a match in the final output still counts.
                 let ended = session.exit_status().is_some() && session.output.is_closed();
+                // A synchronized update under way is shown when it ends, or
+                // unfinished after MAX_HOLD_TIME even if no output follows.
+                let mut held = false;
                 let found = match source {
                     RegexSource::Screen => session.screen().and_then(|st| {
+                        held = st.model.held_back() > 0;
                         let screen = st.model.text();
                         screen_regex::find_on_screen(&re, &screen).map(|(m, line)| {
                             json!({"ok": true, "until": "regex", "match": m, "line": line, "source": "screen"})
@@ -410,6 +415,7 @@ async fn wait_for(session: &Arc<Session>, cond: &WaitCondition) -> Value {
                 tokio::select! {
                     _ = watch.changed() => {}
                     _ = exit.changed() => {}
+                    _ = tokio::time::sleep(MAX_HOLD_TIME), if held => {}
                 }
                 if *source == RegexSource::Screen {
                     // Rendering the screen on every chunk of a flood would

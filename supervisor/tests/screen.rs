@@ -771,3 +771,36 @@ while True:
     assert!(whole >= snapshots * 9 / 10, "{whole} of {snapshots} whole");
     assert!(frames.len() >= 2, "the frames went on: {frames:?}");
 }
+
+/// A synchronized update that never ends is shown after the hold's bound
+/// (200 ms), as a terminal shows it, and a screen wait sees it then: the
+/// wait looked again only when output came, so text written inside such an
+/// update by a program that then fell quiet timed the wait out, while `hm
+/// screen` showed it.
+#[test]
+fn a_screen_wait_sees_an_update_that_never_ends() {
+    let env = Env::new();
+    env.start(
+        "open",
+        &[],
+        &[
+            "sh",
+            "-c",
+            r"read go; printf 'before\n\033[?2026hinside-update'; exec sleep 600",
+        ],
+    );
+    let mut wait = env.spawn(&[
+        "wait",
+        "open",
+        "--regex",
+        "inside-update",
+        "--timeout",
+        "10000",
+    ]);
+    env.ok(&["send", "open", "go\r"]);
+    let began = Instant::now();
+    let status = poll("hm wait", DEADLINE, || wait.try_wait().unwrap());
+    assert_eq!(status.code(), Some(0), "after {:?}", began.elapsed());
+    let lines = env.screen_lines("open");
+    assert!(lines.iter().any(|l| l == "inside-update"), "{lines:?}");
+}
