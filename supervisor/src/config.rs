@@ -250,6 +250,20 @@ pub struct DetachKey(pub Option<u8>);
 const DETACH_KEY_FORMS: &str =
     "expected a control key (ctrl-], C-\\, ^A), a byte (0x1C, 28) or none";
 
+/// A detach key byte that a key press sends alone, else why not: ESC
+/// begins what every arrow, function and Alt key sends (each would
+/// detach), and a byte over 0x7F is part of a character in UTF-8 input.
+fn key_of_its_own(b: u8, s: &str) -> Result<u8, String> {
+    let why = match b {
+        0x1b => "ESC begins what arrow, function and Alt keys send",
+        0x80.. => "a byte over 0x7F is part of a character in UTF-8 input",
+        _ => return Ok(b),
+    };
+    Err(format!(
+        "detach key {s}: not a key of its own ({why}); choose another: ctrl-], C-\\, ^A, ..."
+    ))
+}
+
 /// Parse a detach key: `C-x` / `ctrl-x` / `Ctrl+x` / `^X`, a number, or
 /// `none`; else what is wrong, naming the accepted forms.
 pub fn parse_detach_key(s: &str) -> Result<DetachKey, String> {
@@ -266,7 +280,8 @@ pub fn parse_detach_key(s: &str) -> Result<DetachKey, String> {
         if let (Some(c), None) = (chars.next(), chars.next()) {
             let up = c.to_ascii_uppercase();
             if ('@'..='_').contains(&up) {
-                return Ok(DetachKey(Some(up as u8 - b'@')));
+                return key_of_its_own(up as u8 - b'@', &format!("{s:?}"))
+                    .map(|b| DetachKey(Some(b)));
             }
             if c == '?' {
                 return Ok(DetachKey(Some(0x7F)));
@@ -281,9 +296,8 @@ pub fn parse_detach_key(s: &str) -> Result<DetachKey, String> {
     } else {
         lower.parse::<u8>()
     };
-    parsed
-        .map(|b| DetachKey(Some(b)))
-        .map_err(|_| format!("detach key {s:?}: {DETACH_KEY_FORMS}"))
+    let b = parsed.map_err(|_| format!("detach key {s:?}: {DETACH_KEY_FORMS}"))?;
+    key_of_its_own(b, &format!("{s:?}")).map(|b| DetachKey(Some(b)))
 }
 
 impl Config {
@@ -358,7 +372,7 @@ impl Config {
         }
         if let Some(k) = file.detach_key {
             cfg.detach_key = match k {
-                DetachKeySpec::Byte(b) => Some(b),
+                DetachKeySpec::Byte(b) => Some(key_of_its_own(b, &format!("0x{b:02X}"))?),
                 DetachKeySpec::Name(s) => parse_detach_key(&s)?.0,
             };
         }

@@ -2161,6 +2161,45 @@ fn a_bad_detach_key_is_a_usage_error_naming_the_forms() {
     assert!(std::fs::read_dir(env.sockets()).map_or(true, |d| d.count() == 0));
 }
 
+/// A detach key no key press sends alone is refused, as an option and in
+/// the config: ESC (ctrl-[, 0x1B) begins what every arrow, function and
+/// Alt key sends, so pressing Left detached; a byte over 0x7F is part of a
+/// character in UTF-8 input, so `0xC3` detached on typing `é` while the
+/// bar said `'Ã' detach`, and `255` (`'ÿ' detach`) never detached at all.
+#[test]
+fn a_detach_key_no_key_sends_alone_is_refused() {
+    let env = Env::new();
+    for key in ["ctrl-[", "^[", "0x1b", "27", "0xc3", "255"] {
+        let out = env.run(&["attach", "--detach-key", key, "x"]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{key}: {err}");
+        assert!(err.contains("'--detach-key <KEY>'"), "{key}: {err}");
+        assert!(
+            err.contains("not a key of its own") && err.contains("ctrl-], C-\\, ^A"),
+            "{key}: {err}"
+        );
+    }
+    for line in [
+        "detach_key = 0x1B",
+        "detach_key = 200",
+        "detach_key = \"C-[\"",
+    ] {
+        let config = env.dir.path().join("bad-key.toml");
+        std::fs::write(&config, format!("{line}\n")).unwrap();
+        let out = env.run(&["attach", "--config", config.to_str().unwrap(), "x"]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{line}: {err}");
+        assert!(err.contains("not a key of its own"), "{line}: {err}");
+    }
+    // Every other byte is a key: Ctrl-C (a watcher's natural way out), NUL
+    // (Ctrl-@, Ctrl-Space), a letter.
+    for key in ["ctrl-c", "0x00", "ctrl-@", "113", "0x7f"] {
+        let out = env.run(&["attach", "--detach-key", key, "x"]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.starts_with("No session found: x"), "{key}: {err}");
+    }
+}
+
 /// Attached to session a, `hm attach --detach-key ctrl-] b` typed into
 /// a's shell: Ctrl-] detaches from b, and the user is still attached to a,
 /// at its shell.
