@@ -37,35 +37,46 @@ impl FrameHold {
     /// Pass output through: what may be parsed now, in order. Bytes of an
     /// update under way are kept until it ends (or is held too long).
     pub fn pass<'a>(&mut self, bytes: &'a [u8], now: Instant) -> Cow<'a, [u8]> {
-        if self.held.is_none() {
-            match self.find_begin(bytes) {
-                None => return Cow::Borrowed(bytes),
-                Some(at) => {
-                    let mut out = bytes[..at].to_vec();
-                    self.held = Some((now, Vec::new()));
-                    out.extend_from_slice(&self.pass(&bytes[at..], now));
+        let mut out = Vec::new();
+        let mut rest = bytes;
+        // One update after the other: each step takes its bytes off `rest`.
+        loop {
+            let Some((since, held)) = &mut self.held else {
+                match self.find_begin(rest) {
+                    None => {
+                        if out.is_empty() {
+                            return Cow::Borrowed(rest);
+                        }
+                        out.extend_from_slice(rest);
+                        return Cow::Owned(out);
+                    }
+                    Some(at) => {
+                        out.extend_from_slice(&rest[..at]);
+                        rest = &rest[at..];
+                        self.held = Some((now, Vec::new()));
+                        continue;
+                    }
+                }
+            };
+            match end_after(held, rest) {
+                Some(end) => {
+                    out.append(held);
+                    out.extend_from_slice(&rest[..end]);
+                    rest = &rest[end..];
+                    self.held = None;
+                    self.begun = 0;
+                }
+                None => {
+                    held.extend_from_slice(rest);
+                    if held.len() > MAX_HOLD_BYTES
+                        || now.saturating_duration_since(*since) > MAX_HOLD_TIME
+                    {
+                        out.extend(self.release().unwrap_or_default());
+                    }
                     return Cow::Owned(out);
                 }
             }
         }
-        let Some((since, held)) = &mut self.held else {
-            return Cow::Borrowed(bytes);
-        };
-        let searched = held.len().saturating_sub(END.len() - 1);
-        held.extend_from_slice(bytes);
-        if let Some(i) = memchr::memmem::find(&held[searched..], END) {
-            let end = searched + i + END.len();
-            let rest = held.split_off(end);
-            let mut out = std::mem::take(held);
-            self.held = None;
-            self.begun = 0;
-            out.extend_from_slice(&self.pass(&rest, now));
-            return Cow::Owned(out);
-        }
-        if held.len() > MAX_HOLD_BYTES || now.saturating_duration_since(*since) > MAX_HOLD_TIME {
-            return Cow::Owned(self.release().unwrap_or_default());
-        }
-        Cow::Borrowed(&[])
     }
 
     /// The held bytes of an update begun more than [`MAX_HOLD_TIME`]
@@ -120,6 +131,20 @@ impl FrameHold {
         };
         None
     }
+}
+
+/// How many bytes of `rest`, the output after `held`, the update under way
+/// takes: up to the end of its [`END`] (which may begin in `held`), if
+/// it has one.
+fn end_after(held: &[u8], rest: &[u8]) -> Option<usize> {
+    // An END cut between the two: its start is among the last bytes held.
+    let tail = &held[held.len().saturating_sub(END.len() - 1)..];
+    let mut seam = tail.to_vec();
+    seam.extend_from_slice(&rest[..rest.len().min(END.len() - 1)]);
+    if let Some(i) = memchr::memmem::find(&seam, END) {
+        return Some(i + END.len() - tail.len());
+    }
+    memchr::memmem::find(rest, END).map(|i| i + END.len())
 }
 
 #[cfg(test)]
@@ -180,6 +205,29 @@ mod tests {
         }
         assert!(hold.pass(b"held", now).is_empty());
         assert_eq!(hold.held(), 4);
+    }
+
+    /// A read of a flood of updates (a program redrawing a tiny frame
+    /// over and over) is let through in one go: each update in it took two
+    /// nested calls and a copy of all that followed, so a 64 KiB read of
+    /// empty updates (4096 of them) overflowed the 2 MiB stack of the pump's
+    /// flood thread (which parses when the flood holds a terminal query) in
+    /// a debug build, and took 0.3 s.
+    #[test]
+    fn a_read_of_many_updates_is_let_through_in_one_go() {
+        let pair = b"\x1b[?2026h\x1b[?2026l";
+        let read = pair.repeat(64 * 1024 / pair.len());
+        let passed = std::thread::Builder::new()
+            .stack_size(64 * 1024)
+            .spawn(move || {
+                let mut hold = FrameHold::default();
+                let out = hold.pass(&read, Instant::now()).into_owned();
+                (out == read, hold.held())
+            })
+            .unwrap()
+            .join()
+            .unwrap();
+        assert_eq!(passed, (true, 0));
     }
 
     #[test]
