@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 /// Begins a synchronized update.
 const BEGIN: &[u8] = b"\x1b[?2026h";
 /// Ends a synchronized update.
-const END: &[u8] = b"\x1b[?2026l";
+pub const END: &[u8] = b"\x1b[?2026l";
 
 /// How long an update may be held before it is shown unfinished.
 pub const MAX_HOLD_TIME: Duration = Duration::from_millis(200);

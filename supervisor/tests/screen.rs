@@ -804,3 +804,18 @@ fn a_screen_wait_sees_an_update_that_never_ends() {
     let lines = env.screen_lines("open");
     assert!(lines.iter().any(|l| l == "inside-update"), "{lines:?}");
 }
+
+/// A synchronized update the program left unfinished when it ended is in
+/// its final screen, as on a terminal once the hold times out: the exit
+/// record kept the screen from before the update (with `before` only), and
+/// a screen wait answered that the program exited without `after`.
+#[test]
+fn an_update_left_unfinished_at_the_end_is_in_the_final_screen() {
+    let env = Env::new();
+    let script = r"printf 'before\r\n\033[?2026hafter'";
+    env.start("end", &[], &["sh", "-c", script]);
+    env.wait_gone("end");
+    assert_eq!(env.ok(&["screen", "end"]), "before\nafter\n");
+    let out = env.run(&["wait", "end", "--regex", "^after$"]);
+    assert!(out.status.success(), "{out:?}");
+}

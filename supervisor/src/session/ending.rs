@@ -102,7 +102,7 @@ impl Session {
             Ok(s) => (*s).unwrap_or((1, None)),
             Err(_) => (1, None),
         };
-        drop(self.screen());
+        self.screen_at_end();
         self.classify_dead();
         self.input.close();
         self.emit_event(Event::Exit {

@@ -105,6 +105,25 @@ impl Session {
             st.synced_at = Instant::now();
         }
         note(st.model.release_stale_update());
+        self.announce_noticed(titles, bells);
+        Some(st)
+    }
+
+    /// The screen once the output has ended, parsed to its end: an update
+    /// the program left unfinished can no longer end, so it is shown as
+    /// far as it came, as on a terminal once its hold times out.
+    pub(super) fn screen_at_end(&self) {
+        let Some(mut st) = self.screen() else { return };
+        if st.model.held_back() > 0 {
+            // The end the program did not write (nothing else parses it).
+            let n = st.model.feed(crate::frame_hold::END);
+            self.announce_noticed(n.titles, n.bells);
+        }
+    }
+
+    /// Events for the titles set and bells rung in a parse (the newest
+    /// titles, and bells, up to a bound).
+    fn announce_noticed(&self, titles: Vec<String>, bells: u64) {
         let dropped = titles.len().saturating_sub(crate::screen::MAX_TITLES);
         for title in titles.into_iter().skip(dropped) {
             self.emit_event(Event::Title { title });
@@ -112,7 +131,6 @@ impl Session {
         for _ in 0..bells.min(16) {
             self.emit_event(Event::Bell);
         }
-        Some(st)
     }
 
     /// The output kept before offset `to`, in pieces, oldest first, and
