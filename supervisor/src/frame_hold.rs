@@ -9,10 +9,14 @@
 //!
 //! As terminals do, a hold is bounded: an update that has not ended after
 //! [`MAX_HOLD_TIME`], or has grown past [`MAX_HOLD_BYTES`], is let through
-//! as it is.
+//! as it is. So is one that asks where the cursor is (`ESC [ 6 n`): a
+//! terminal answers from what it holds back, and the supervisor answers
+//! from the screen model.
 
 use std::borrow::Cow;
 use std::time::{Duration, Instant};
+
+use crate::terminal_queries::{self, Query};
 
 /// Begins a synchronized update.
 const BEGIN: &[u8] = b"\x1b[?2026h";
@@ -67,9 +71,12 @@ impl FrameHold {
                     self.begun = 0;
                 }
                 None => {
+                    // A query cut between the two is among the last held.
+                    let unseen = held.len().saturating_sub(terminal_queries::LONGEST - 1);
                     held.extend_from_slice(rest);
                     if held.len() > MAX_HOLD_BYTES
                         || now.saturating_duration_since(*since) > MAX_HOLD_TIME
+                        || asks_for_the_cursor(&held[unseen..])
                     {
                         out.extend(self.release().unwrap_or_default());
                     }
@@ -131,6 +138,13 @@ impl FrameHold {
         };
         None
     }
+}
+
+/// Whether `bytes` ask the terminal where the cursor is: its answer comes
+/// from the screen model, which must have parsed them.
+fn asks_for_the_cursor(bytes: &[u8]) -> bool {
+    terminal_queries::find(bytes)
+        .any(|(_, _, q)| matches!(q, Query::CursorPosition | Query::DecCursorPosition))
 }
 
 /// How many bytes of `rest`, the output after `held`, the update under way
@@ -205,6 +219,21 @@ mod tests {
         }
         assert!(hold.pass(b"held", now).is_empty());
         assert_eq!(hold.held(), 4);
+    }
+
+    /// A cursor position query lets the update through as far as it came
+    /// (also one cut between two reads); other queries do not.
+    #[test]
+    fn a_cursor_query_lets_the_update_through() {
+        assert_eq!(
+            passed(&[b"\x1b[?2026hab\x1b[5n", b"c\x1b[", b"?6", b"nd"]),
+            [
+                b"\x1b[?2026h".to_vec(),
+                vec![],
+                vec![],
+                b"ab\x1b[5nc\x1b[?6nd".to_vec()
+            ]
+        );
     }
 
     /// A read of a flood of updates (a program redrawing a tiny frame

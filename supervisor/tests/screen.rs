@@ -819,3 +819,36 @@ fn an_update_left_unfinished_at_the_end_is_in_the_final_screen() {
     let out = env.run(&["wait", "end", "--regex", "^after$"]);
     assert!(out.status.success(), "{out:?}");
 }
+
+/// A program that asks where the cursor is inside a synchronized update
+/// gets the place the update moved it to, as a terminal answers (it holds
+/// back only what it shows): the answer came from the screen before the
+/// update, `ESC [ 1 ; 1 R` for a cursor the update had put at row 5,
+/// column 10, in either form of the query, also cut between two writes.
+#[test]
+fn a_cursor_query_inside_a_synchronized_update_is_answered_from_it() {
+    let script = r#"
+import os, select, time, tty
+tty.setraw(0)
+got = []
+for n, (q, cut) in enumerate([(b"\x1b[6n", 2), (b"\x1b[?6n", 3)]):
+    os.write(1, b"\x1b[?2026h\x1b[2J\x1b[%d;10H" % (5 + n) + q[:cut])
+    time.sleep(0.05)
+    os.write(1, q[cut:])
+    answer = b""
+    while not answer.endswith(b"R"):
+        r, _, _ = select.select([0], [], [], 10)
+        if not r:
+            break
+        answer += os.read(0, 64)
+    os.write(1, b"\x1b[?2026l")
+    got.append(answer[1:].decode())
+os.write(1, b"\x1b[H\x1b[2Janswers " + " ".join(got).encode() + b"\r\n")
+select.select([0], [], [], 100)
+"#;
+    let env = Env::new();
+    env.start("cpr", &[], &["python3", "-c", script]);
+    env.wait_screen("cpr", "^answers ");
+    assert_eq!(env.screen_lines("cpr")[0], "answers [5;10R [?6;10R");
+    env.ok(&["kill", "cpr"]);
+}
