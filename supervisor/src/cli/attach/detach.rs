@@ -60,15 +60,14 @@ impl Scanner {
 
 /// The status bar's word on the key: `Ctrl-\ detach`, `no detach key`;
 /// inside session `outer` with the key not given on the command line,
-/// also that an attach to `outer` with the same key takes it first.
+/// also that an attach to `outer` with the same key takes it first (short
+/// enough for the bar to keep it whole at 80 columns; the line at the
+/// start says what to do, [`nested_hint`]).
 pub fn bar_text(key: Option<u8>, outer: Option<&str>) -> String {
     match (key, outer) {
         (None, _) => "no detach key".to_string(),
         (Some(k), None) => format!("{} detach", key_name(k)),
-        (Some(k), Some(outer)) => format!(
-            "{} detach (unless {outer}'s attach takes it: --detach-key)",
-            key_name(k)
-        ),
+        (Some(k), Some(outer)) => format!("{} detach (if {outer}'s attach lets it)", key_name(k)),
     }
 }
 
