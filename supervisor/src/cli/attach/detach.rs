@@ -75,9 +75,12 @@ pub fn bar_text(key: Option<u8>, outer: Option<&str>) -> String {
 /// `outer` when the key was not given on the command line: the keys come
 /// through `outer`'s attach, which detaches on its own key first.
 pub fn nested_hint(key: u8, outer: &str, command: &str) -> String {
+    // A key for this attach other than the one it has (and than the
+    // default, which the outer attach most likely has).
+    let other = if key == 0x1d { "ctrl-^" } else { "ctrl-]" };
     format!(
         "[hm: inside session {outer}: if {outer}'s attach has {} too, it takes the key first; \
-         use {command} --detach-key ctrl-] here]",
+         use {command} --detach-key {other} here]",
         key_name(key)
     )
 }
@@ -108,6 +111,22 @@ mod tests {
         // An arrow key or a lone ESC is no paste.
         let mut s = Scanner::new(Some(0x1c));
         assert_eq!(s.find(b"\x1b[A\x1b\x1b[20\x1c"), Some(8));
+    }
+
+    /// The key the line at the start proposes for the inner attach is not
+    /// the one it has: with Ctrl-] configured it proposed ctrl-] again.
+    #[test]
+    fn the_nested_hint_proposes_another_key() {
+        let hint = nested_hint(0x1c, "a", "hm attach");
+        assert!(
+            hint.contains("has Ctrl-\\ too") && hint.contains("--detach-key ctrl-]"),
+            "{hint}"
+        );
+        let hint = nested_hint(0x1d, "a", "hm run");
+        assert!(
+            hint.contains("has Ctrl-] too") && hint.contains("hm run --detach-key ctrl-^"),
+            "{hint}"
+        );
     }
 
     #[test]
