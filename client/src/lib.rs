@@ -89,7 +89,6 @@ pub mod start;
 pub mod stream;
 mod sync;
 pub mod types;
-pub mod vt_gaps;
 
 pub use config::{resolve_socket_dir, ConfigError, ConfigFile, ConfigOrigin};
 pub use connection::{Client, ClientBuilder, DEFAULT_DEADLINE};

@@ -95,7 +95,7 @@ pub fn ansi_line(screen: &vt100::Screen, row: u16) -> String {
     if pen != Pen::default() {
         out.push_str("\x1b[0m");
     }
-    heimdall_client::vt_gaps::restore(&out).into_owned()
+    heimdall_term::restore(&out).into_owned()
 }
 
 #[cfg(test)]

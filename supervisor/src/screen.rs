@@ -31,7 +31,7 @@ use std::time::Instant;
 
 use crate::ansi_line::ansi_line;
 use crate::frame_hold::FrameHold;
-use heimdall_client::vt_gaps::{restore, VtGaps};
+use heimdall_term::{restore, Terminal};
 
 /// What `vt100`'s `contents_formatted` begins with (after the cursor's
 /// visibility): attributes reset, then an erase of the screen from home,
@@ -307,16 +307,10 @@ pub struct Noticed {
 
 /// A terminal screen fed with output.
 pub struct ScreenModel {
-    parser: vt100::Parser<Hooks>,
+    term: Terminal<Hooks>,
     scrollback_lines: usize,
-    /// Puts right what the emulator gets wrong in the output (`vt_gaps`).
-    gaps: VtGaps,
     /// Holds back a synchronized update until it ends (`frame_hold`).
     hold: FrameHold,
-}
-
-fn nonzero(n: u16) -> std::num::NonZeroU16 {
-    std::num::NonZeroU16::new(n.max(1)).unwrap_or(std::num::NonZeroU16::MIN)
 }
 
 impl ScreenModel {
@@ -324,14 +318,8 @@ impl ScreenModel {
     /// scrolled off the top.
     pub fn new(cols: u16, rows: u16, scrollback_lines: usize) -> ScreenModel {
         ScreenModel {
-            parser: vt100::Parser::new_with_callbacks(
-                nonzero(rows),
-                nonzero(cols),
-                scrollback_lines,
-                Hooks::default(),
-            ),
+            term: Terminal::with_callbacks(rows, cols, scrollback_lines, Hooks::default()),
             scrollback_lines,
-            gaps: VtGaps::default(),
             hold: FrameHold::default(),
         }
     }
@@ -358,9 +346,8 @@ impl ScreenModel {
     }
 
     fn parse(&mut self, bytes: &[u8]) -> Noticed {
-        let bytes = self.gaps.translate(bytes);
-        self.parser.process(&bytes);
-        let hooks = self.parser.callbacks_mut();
+        self.term.process(bytes);
+        let hooks = self.term.callbacks_mut();
         let noticed = Noticed {
             titles: std::mem::take(&mut hooks.titles),
             bells: hooks.bells,
@@ -382,16 +369,8 @@ impl ScreenModel {
         tail: &[u8],
         before: impl FnOnce() -> (Vec<B>, bool),
     ) -> Noticed {
-        let (rows, cols) = self.screen().size();
-        let mut fresh = vt100::Parser::new_with_callbacks(
-            rows,
-            cols,
-            self.scrollback_lines,
-            std::mem::take(self.parser.callbacks_mut()),
-        );
-        std::mem::swap(fresh.screen_mut(), self.parser.screen_mut());
-        self.parser = fresh;
-        self.gaps.restart();
+        let cols = self.screen().size().1;
+        self.term.restart();
         self.hold.reset();
         let (at, mut bytes) = match resume_point(tail) {
             // What the bytes before the resume point did to the screen's
@@ -415,13 +394,11 @@ impl ScreenModel {
 
     /// Resize the screen.
     pub fn resize(&mut self, cols: u16, rows: u16) {
-        self.parser
-            .screen_mut()
-            .set_size(nonzero(rows), nonzero(cols));
+        self.term.set_size(rows, cols);
     }
 
     fn screen(&self) -> &vt100::Screen {
-        self.parser.screen()
+        self.term.screen()
     }
 
     /// The cursor: row and column, from 0.
@@ -455,13 +432,13 @@ impl ScreenModel {
 
     /// The window title (OSC 0/2), empty if none was set.
     pub fn title(&self) -> &str {
-        &self.parser.callbacks().title
+        &self.term.callbacks().title
     }
 
     /// Up to `n` lines scrolled off the top, oldest first.
     fn scrollback(&mut self, n: usize, format: ScreenFormat) -> Vec<String> {
         let rows = usize::from(self.screen().size().0.get());
-        let screen = self.parser.screen_mut();
+        let screen = self.term.screen_mut();
         screen.set_scrollback(usize::MAX);
         let available = screen.scrollback();
         let want = n.min(available).min(self.scrollback_lines);
@@ -539,9 +516,9 @@ impl ScreenModel {
         }
         out.extend_from_slice(s.input_mode_formatted().as_bytes());
         grid(s, &mut out);
-        // The character sets and insert mode last: the contents are drawn
-        // as they show.
-        out.extend(self.gaps.modes());
+        // The character sets, insert mode, autowrap and tab stops last:
+        // the contents are drawn as they show.
+        out.extend(self.term.modes());
         let (top, bottom) = scroll_region(s);
         if (top, bottom) != (0, s.size().0.get() - 1) {
             // (It moves the cursor: placed below.)

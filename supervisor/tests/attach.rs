@@ -10,19 +10,18 @@ use std::process::{Child, ChildStdout, Stdio};
 use std::time::{Duration, Instant};
 
 use common::{one_zero_server, poll, Env, Piped, DEADLINE};
-use heimdall_client::vt_gaps::{restore, VtGaps, STAND_IN};
+use heimdall_term::{restore, Terminal, STAND_IN};
 use nix::sys::termios::{tcgetattr, Termios};
 
 /// `hm` running in a pty whose master this test reads and renders as
-/// xterm does: on `vt100`, with what it gets wrong put right (`vt_gaps`:
-/// DEC special graphics, U+FFFD, insert mode...).
+/// xterm does: on `vt100`, with what it gets wrong put right
+/// (`heimdall_term`: DEC special graphics, U+FFFD, insert mode, tab stops...).
 struct Term {
     /// The pty's modes before `hm` started in it.
     initial: Termios,
     master: std::fs::File,
     child: Child,
-    screen: vt100::Parser,
-    gaps: VtGaps,
+    screen: Terminal,
     /// Every byte the client wrote to the terminal.
     raw: Vec<u8>,
     cols: u16,
@@ -69,12 +68,7 @@ impl Term {
             initial,
             master,
             child,
-            screen: vt100::Parser::new(
-                std::num::NonZeroU16::new(rows).unwrap(),
-                std::num::NonZeroU16::new(cols).unwrap(),
-                0,
-            ),
-            gaps: VtGaps::default(),
+            screen: Terminal::new(rows, cols, 0),
             raw: Vec::new(),
             cols,
             rows,
@@ -92,7 +86,7 @@ impl Term {
             match self.master.read(&mut buf) {
                 Ok(0) => return,
                 Ok(n) => {
-                    self.screen.process(&self.gaps.translate(&buf[..n]));
+                    self.screen.process(&buf[..n]);
                     self.raw.extend_from_slice(&buf[..n]);
                 }
                 Err(_) => return,
@@ -107,7 +101,7 @@ impl Term {
         let mut buf = [0u8; 1024];
         while Instant::now() < end {
             if let Ok(n) = self.master.read(&mut buf) {
-                self.screen.process(&self.gaps.translate(&buf[..n]));
+                self.screen.process(&buf[..n]);
                 self.raw.extend_from_slice(&buf[..n]);
             }
             std::thread::sleep(Duration::from_millis(20));
@@ -161,10 +155,7 @@ impl Term {
         unsafe { libc::ioctl(self.master.as_raw_fd(), libc::TIOCSWINSZ, &ws) };
         self.cols = cols;
         self.rows = rows;
-        self.screen.screen_mut().set_size(
-            std::num::NonZeroU16::new(rows).unwrap(),
-            std::num::NonZeroU16::new(cols).unwrap(),
-        );
+        self.screen.set_size(rows, cols);
     }
 
     /// Wait for the client to exit; returns its code.
@@ -395,6 +386,29 @@ fn insert_mode_pushes_the_line_right() {
     attach_press_enter_and_compare(script, "mode left on", "DONE", |screen| {
         let want = ["XYabcdef", "日cb", "Xbc", ">> mode left on"];
         assert_eq!(screen[..4], want, "{screen:?}");
+    });
+}
+
+/// Tab stops a program set and autowrap it turned off hold on a terminal
+/// attached afterwards, with the bar or without, as in `hm screen`: tabs
+/// go to the stops set, CHT and CBT move by them, text past the last
+/// column stays in it (vt100 tabbed every 8 columns, ignored CHT and CBT
+/// and wrapped the text; the picture did not give the terminal the stops
+/// or the mode).
+#[test]
+fn tab_stops_and_autowrap_off_hold_on_a_terminal_attached_later() {
+    let script = "printf '\\033[3g\\033[5G\\033H\\033[9G\\033H\\033[?7l\\rready'; read x; \
+                  printf '\\tA\\tB\\tC\\n'; printf '%070d\\n' 0; \
+                  printf 'x\\033[2Iy\\033[Zz\\n'; echo DONE; sleep 300";
+    attach_press_enter_and_compare(script, "ready", "^DONE$", |screen| {
+        let want = [
+            "ready".to_string(),
+            format!("    A   B{}C", " ".repeat(50)),
+            "0".repeat(60),
+            "x       z".to_string(),
+            "DONE".to_string(),
+        ];
+        assert_eq!(screen[..5], want, "{screen:?}");
     });
 }
 

@@ -671,13 +671,54 @@ fn replacement_characters_and_invalid_utf8_read_as_u_fffd() {
             "{when}: {v}"
         );
         assert!(
-            !v.to_string().contains(heimdall_client::vt_gaps::STAND_IN),
+            !v.to_string().contains(heimdall_term::STAND_IN),
             "{when}: {v}"
         );
     };
     check("live");
     env.ok(&["send", "r", "--keys", "enter"]);
     env.wait_gone("r");
+    check("after the end");
+}
+
+/// Autowrap off, tab stops and a character inserted at the right margin
+/// show as on xterm, live and after the end. vt100 wrapped text past the
+/// last column with autowrap off, tabbed every 8 columns whatever the
+/// stops, ignored CHT and CBT (`abc`), and inserted `X` before the wrap
+/// (`X123`).
+#[test]
+fn autowrap_off_tab_stops_and_insert_at_the_margin_show_as_on_xterm() {
+    let env = Env::new();
+    let script = r"printf '\033[?7l%s\033[?7h\n' abcdefghijklmnopqrstuvwxy; \
+                   printf 'a\033[2Ib\033[Zc\n'; \
+                   printf '\033[3g\033[4G\033H\r\tX\n'; \
+                   printf '\033[5;1H0123\033[4;1HABCDEFGHIJKLMNOPQRST\033[4hX\033[4l'; \
+                   printf '\033[7;1Hdone\n'; read x";
+    env.start("m", &["--cols", "20", "--rows", "9"], &["sh", "-c", script]);
+    env.wait_screen("m", "^done$");
+    let want = [
+        "abcdefghijklmnopqrsy",
+        "a               c",
+        "   X",
+        "ABCDEFGHIJKLMNOPQRST",
+        "X0123",
+        "",
+        "done",
+    ];
+    let check = |when: &str| {
+        let v: serde_json::Value =
+            serde_json::from_str(&env.ok(&["screen", "m", "--json"])).unwrap();
+        let lines: Vec<&str> = v["lines"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|l| l.as_str().unwrap())
+            .collect();
+        assert_eq!(lines[..7], want, "{when}: {v}");
+    };
+    check("live");
+    env.ok(&["send", "m", "--keys", "enter"]);
+    env.wait_gone("m");
     check("after the end");
 }
 

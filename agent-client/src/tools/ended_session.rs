@@ -3,8 +3,8 @@
 //! it ended, its final screen, and the output the record keeps (its last
 //! 4 KiB).
 
-use heimdall_client::vt_gaps::VtGaps;
 use heimdall_client::{ExitRecord, HelloResp, RecordedOutput};
+use heimdall_term::TermState;
 use serde_json::json;
 
 use super::{terminal_text, ToolOutput};
@@ -77,7 +77,7 @@ pub fn final_screen_text(rec: &ExitRecord, scrollback: usize) -> String {
         (None, Some(lines)) => screen_text(&lines.iter().collect::<Vec<_>>(), 0, size(rec).0, None),
         (None, None) => {
             let (cols, rows) = size(rec);
-            terminal_text::render(&[rec.tail_bytes()], &mut VtGaps::default(), cols, rows)
+            terminal_text::render(&[rec.tail_bytes()], &mut TermState::default(), cols, rows)
         }
     }
 }
@@ -158,7 +158,7 @@ pub fn screen(rec: &ExitRecord, scrollback: usize) -> ToolOutput {
 /// on a terminal in state `terminal` at `asked` (left in its state at the
 /// end; afresh when the record does not reach back to `asked`), and the
 /// offset after its last output (the next offset to read from).
-pub fn read(rec: &ExitRecord, asked: u64, terminal: &mut VtGaps) -> (ToolOutput, u64) {
+pub fn read(rec: &ExitRecord, asked: u64, terminal: &mut TermState) -> (ToolOutput, u64) {
     let id = &rec.id;
     let ended = format!("the program exited with {}", exit_phrase(rec));
     let (cols, rows) = size(rec);
@@ -192,7 +192,7 @@ pub fn read(rec: &ExitRecord, asked: u64, terminal: &mut VtGaps) -> (ToolOutput,
         }
     };
     if from != asked {
-        *terminal = VtGaps::default();
+        *terminal = TermState::default();
     }
     let text = terminal_text::render(&[bytes], terminal, cols, rows);
     let mut source = format!(

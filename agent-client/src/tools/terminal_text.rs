@@ -1,8 +1,8 @@
 //! Program output as the text a terminal shows of it: what `session_read`
 //! gives the model. The bytes are played on a terminal emulator (the
-//! `vt100` crate, which the supervisor's screen model uses too) of the
-//! session's size, with what `vt100` gets wrong put right first
-//! (`heimdall_client::vt_gaps`), so carriage returns, cursor moves, erases,
+//! `vt100` crate with what it gets wrong put right: `heimdall_term`, which
+//! the supervisor's screen model uses too) of the session's size, so
+//! carriage returns, cursor moves, erases,
 //! tabs, wide characters and ncurses' boxes act as on the terminal: a line
 //! bash redraws over itself, a progress bar redrawn after `\r` or lines
 //! redrawn after a cursor-up show once, in their last state. Lines that scroll off the top are kept, in
@@ -13,7 +13,7 @@
 
 use std::num::NonZeroU16;
 
-use heimdall_client::vt_gaps::VtGaps;
+use heimdall_term::{TermState, Terminal};
 use vt100::capture::{
     basic_formatted_to_plain, BasicFormattedCaptureRange, BasicFormattedCaptureState, RowContents,
 };
@@ -28,21 +28,28 @@ pub const DEFAULT_SIZE: (u16, u16) = (80, 24);
 /// with a line break ends with `\n`) or to the last line with text below it.
 ///
 /// The output comes in `runs` with gaps between them (bytes missed). The
-/// first run is shown in the state `terminal` (the character sets chosen
-/// before it); after a gap that state is unknown, so a run after one
-/// starts afresh (and a sequence the gap cut off is cancelled). `terminal`
-/// is left in its state at the end of the output.
-pub fn render<R: AsRef<[u8]>>(runs: &[R], terminal: &mut VtGaps, cols: u16, rows: u16) -> String {
-    let (cols, rows) = (nonzero(cols), nonzero(rows));
-    let mut parser = vt100::Parser::new_with_callbacks(rows, cols, 0, ScrolledOff::default());
+/// first run is shown in the state `terminal` (the character sets, modes
+/// and tab stops chosen before it); after a gap that state is unknown, so
+/// a run after one starts afresh (and a sequence the gap cut off is
+/// cancelled). `terminal` is left in its state at the end of the output.
+pub fn render<R: AsRef<[u8]>>(
+    runs: &[R],
+    terminal: &mut TermState,
+    cols: u16,
+    rows: u16,
+) -> String {
+    let mut parser = Terminal::with_callbacks(rows, cols, 0, ScrolledOff::default());
+    parser.set_state(std::mem::take(terminal));
     for (i, run) in runs.iter().enumerate() {
         if i > 0 {
-            *terminal = VtGaps::default();
+            parser.set_state(TermState::default());
             // CAN: a sequence the gap cut off is cancelled.
             parser.process(b"\x18");
         }
-        parser.process(&terminal.translate(run.as_ref()));
+        parser.process(run.as_ref());
     }
+    *terminal = parser.state();
+    let (rows, cols) = parser.screen().size();
     let mut full_screen = String::new();
     if parser.screen().alternate_screen() {
         full_screen = plain(&parser.screen().contents_formatted_basic());
@@ -94,8 +101,8 @@ pub fn unfinished_sequence(bytes: &[u8]) -> usize {
     let Some(start) = bytes[from..].iter().rposition(|&b| b == 0x1b) else {
         return 0;
     };
-    let mut probe = VtGaps::default();
-    probe.translate(&bytes[from + start..]);
+    let mut probe = Terminal::new(1, 1, 0);
+    probe.process(&bytes[from + start..]);
     if probe.in_sequence() {
         bytes.len() - from - start
     } else {
@@ -108,10 +115,10 @@ fn nonzero(n: u16) -> NonZeroU16 {
 }
 
 /// vt100's "basic formatted" capture without its colours and with each
-/// line's trailing blanks dropped, U+FFFD as it shows (`vt_gaps::restore`).
+/// line's trailing blanks dropped, U+FFFD as it shows (`heimdall_term::restore`).
 fn plain(formatted: &str) -> String {
     let text: String = basic_formatted_to_plain(formatted).collect();
-    let text = heimdall_client::vt_gaps::restore(&text);
+    let text = heimdall_term::restore(&text);
     let lines: Vec<&str> = text.split('\n').map(str::trim_end).collect();
     lines.join("\n")
 }
@@ -137,10 +144,10 @@ impl vt100::Callbacks for ScrolledOff {
 
 #[cfg(test)]
 mod tests {
-    use super::{render, unfinished_sequence, VtGaps};
+    use super::{render, unfinished_sequence, TermState};
 
     fn text(bytes: &[u8]) -> String {
-        render(&[bytes], &mut VtGaps::default(), 20, 4)
+        render(&[bytes], &mut TermState::default(), 20, 4)
     }
 
     #[test]
@@ -193,7 +200,7 @@ mod tests {
     /// not finished by the bytes after the gap.
     #[test]
     fn the_terminal_state_carries_over_and_is_reset_at_a_gap() {
-        let mut terminal = VtGaps::default();
+        let mut terminal = TermState::default();
         assert_eq!(
             render(&[b"\x1b[4habc\xe2\x94"], &mut terminal, 20, 4),
             "abc"
@@ -204,7 +211,19 @@ mod tests {
         let runs: [&[u8]; 2] = [b"lqqk", b"lqqk"];
         assert_eq!(render(&runs, &mut terminal, 20, 4), "┌──┐lqqk");
         let runs: [&[u8]; 2] = [b"ab\x1b[3", b"1mcd"];
-        assert_eq!(render(&runs, &mut VtGaps::default(), 20, 4), "ab1mcd");
+        assert_eq!(render(&runs, &mut TermState::default(), 20, 4), "ab1mcd");
+        // Autowrap and the tab stops carry over too.
+        let mut terminal = TermState::default();
+        render(&[b"\x1b[3g\x1b[4G\x1bH\x1b[?7l"], &mut terminal, 20, 4);
+        assert_eq!(
+            render(
+                &[b"\tx\r\nabcdefghijklmnopqrstuvwxyz"],
+                &mut terminal,
+                20,
+                4
+            ),
+            "   x\nabcdefghijklmnopqrsz"
+        );
     }
 
     /// The escape sequence or string output ends in, its end to come.
@@ -218,6 +237,19 @@ mod tests {
         assert_eq!(unfinished_sequence(b"a\x1b[3\x18"), 0, "cancelled");
         let long = [&b"\x1b]0;"[..], &[b't'; 5000]].concat();
         assert_eq!(unfinished_sequence(&long), 0, "longer than is held");
+    }
+
+    /// With autowrap off text past the last column stays in it (it
+    /// wrapped); tabs go to the stops set, CHT and CBT by stops (they
+    /// were ignored).
+    #[test]
+    fn autowrap_off_and_tab_stops_as_a_terminal_shows_them() {
+        assert_eq!(
+            text(b"\x1b[?7labcdefghijklmnopqrstuvwxyz\r\n"),
+            "abcdefghijklmnopqrsz\n"
+        );
+        assert_eq!(text(b"a\x1b[2Ib\x1b[Zc\r\n"), "a               c\n");
+        assert_eq!(text(b"\x1b[3g\x1b[4G\x1bH\r\tx\r\n"), "   x\n");
     }
 
     #[test]

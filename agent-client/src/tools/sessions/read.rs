@@ -6,8 +6,8 @@
 
 use std::time::Duration;
 
-use heimdall_client::vt_gaps::VtGaps;
 use heimdall_client::{ClientBuilder, OutputItem};
+use heimdall_term::TermState;
 use serde_json::Value;
 
 use super::{client_error, SessionTools, ToolResult};
@@ -26,7 +26,7 @@ const READ_TIMEOUT: Duration = Duration::from_secs(20);
 #[derive(Debug, Clone, Default)]
 pub(super) struct ReadPoint {
     offset: u64,
-    terminal: VtGaps,
+    terminal: TermState,
 }
 
 impl SessionTools {
@@ -47,7 +47,7 @@ impl SessionTools {
         let mut terminal = if asked == saved.offset {
             saved.terminal
         } else {
-            VtGaps::default()
+            TermState::default()
         };
         let (out, end) = match self.live_read(id, asked, &mut terminal).await {
             Ok(read) => read,
@@ -71,7 +71,7 @@ impl SessionTools {
         &self,
         id: &str,
         asked: u64,
-        terminal: &mut VtGaps,
+        terminal: &mut TermState,
     ) -> Result<(ToolOutput, u64), String> {
         let c = self.client(id).await?;
         let hello = match c.refresh().await {
@@ -180,7 +180,7 @@ impl SessionTools {
             ));
         }
         if from > asked {
-            *terminal = VtGaps::default();
+            *terminal = TermState::default();
         }
         let text = terminal_text::render(&runs, terminal, hello.session.cols, hello.session.rows);
         let mut source = format!("output of session {id}, bytes {from}..{end}; next offset {end}");

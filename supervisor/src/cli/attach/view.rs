@@ -15,7 +15,7 @@
 
 use std::time::Duration;
 
-use heimdall_client::vt_gaps::{restore, VtGaps};
+use heimdall_term::{restore, Terminal};
 
 /// The program's title and bells, forwarded to the real terminal.
 #[derive(Default)]
@@ -49,20 +49,14 @@ pub struct BarInfo {
     pub detach: String,
 }
 
-fn nonzero(n: u16) -> std::num::NonZeroU16 {
-    std::num::NonZeroU16::new(n.max(1)).unwrap_or(std::num::NonZeroU16::MIN)
-}
-
 /// The program's screen plus (optionally) the status bar.
 pub struct View {
     /// The session's screen, at the session's size.
-    parser: vt100::Parser<Forward>,
+    term: Terminal<Forward>,
     /// The screen as last rendered (None: draw everything).
     prev: Option<vt100::Screen>,
     /// The rows as last drawn clipped (when the sizes differ).
     drawn: Vec<String>,
-    /// Puts right what the emulator gets wrong in the output (`vt_gaps`).
-    gaps: VtGaps,
     cols: u16,
     rows: u16,
     /// Whether the bar is wanted: it is shown on a terminal of three rows
@@ -77,22 +71,16 @@ impl View {
     /// shown when there are three rows or more), the program gets `rows - 1`.
     pub fn new(cols: u16, rows: u16, wants_bar: bool) -> View {
         let mut v = View {
-            parser: vt100::Parser::new_with_callbacks(
-                nonzero(1),
-                nonzero(1),
-                0,
-                Forward::default(),
-            ),
+            term: Terminal::with_callbacks(1, 1, 0, Forward::default()),
             prev: None,
             drawn: Vec::new(),
-            gaps: Default::default(),
             cols,
             rows,
             wants_bar,
             bar: shows_bar(wants_bar, rows),
         };
         let (pc, pr) = v.program_size();
-        v.parser.screen_mut().set_size(nonzero(pr), nonzero(pc));
+        v.term.set_size(pr, pc);
         v
     }
 
@@ -105,32 +93,24 @@ impl View {
     /// Whether the session's screen has exactly the size of this view's
     /// program area (else it is drawn clipped).
     fn fits(&self) -> bool {
-        let (rows, cols) = self.parser.screen().size();
+        let (rows, cols) = self.term.screen().size();
         (cols.get(), rows.get()) == self.program_size()
     }
 
     /// Start over from a redraw of the session's screen, painted at the
     /// session's `size`.
     pub fn reset(&mut self, redraw: &[u8], size: (u16, u16)) {
-        self.parser = vt100::Parser::new_with_callbacks(
-            nonzero(size.1),
-            nonzero(size.0),
-            0,
-            Forward::default(),
-        );
+        self.term = Terminal::with_callbacks(size.1, size.0, 0, Forward::default());
         // The redraw has the screen's characters as they show (U+FFFD
-        // too), then the character sets and insert mode the output goes on
-        // in.
-        self.gaps = Default::default();
-        let redraw = self.gaps.translate(redraw);
-        self.parser.process(&redraw);
+        // too), then the character sets, modes and tab stops the output
+        // goes on in.
+        self.term.process(redraw);
         self.prev = None;
     }
 
     /// Program output.
     pub fn feed(&mut self, bytes: &[u8]) {
-        let bytes = self.gaps.translate(bytes);
-        self.parser.process(&bytes);
+        self.term.process(bytes);
     }
 
     /// The real terminal changed size; with `follow`, the session is being
@@ -142,7 +122,7 @@ impl View {
         self.bar = shows_bar(self.wants_bar, rows);
         if follow {
             let (pc, pr) = self.program_size();
-            self.parser.screen_mut().set_size(nonzero(pr), nonzero(pc));
+            self.term.set_size(pr, pc);
         }
         self.prev = None;
     }
@@ -163,7 +143,7 @@ impl View {
         let mut out = Vec::new();
         out.extend_from_slice(b"\x1b[?25l");
         if self.fits() {
-            let screen = self.parser.screen();
+            let screen = self.term.screen();
             match &self.prev {
                 Some(prev) => out.extend_from_slice(restore(&screen.state_diff(prev)).as_bytes()),
                 None => {
@@ -174,8 +154,8 @@ impl View {
         } else {
             self.render_clipped(&mut out);
         }
-        self.prev = Some(self.parser.screen().clone());
-        let fw = self.parser.callbacks_mut();
+        self.prev = Some(self.term.screen().clone());
+        let fw = self.term.callbacks_mut();
         if let Some(title) = fw.title.take() {
             out.extend(set_title(&title));
         }
@@ -194,7 +174,7 @@ impl View {
     /// render), each clipped to the width: a row of the program never
     /// reaches the terminal's edge, so the terminal never wraps it.
     fn render_clipped(&mut self, out: &mut Vec<u8>) {
-        let screen = self.parser.screen();
+        let screen = self.term.screen();
         let (area_cols, area_rows) = self.program_size();
         let width = screen.size().1.get().min(area_cols);
         // Autowrap off while drawing: a wide character in the last column
@@ -232,7 +212,7 @@ impl View {
     /// this terminal shows): the next render's diff starts from there, even
     /// when output arrived since (the bar redrawn in between).
     fn cursor_bytes(&self) -> Vec<u8> {
-        let screen = self.prev.as_ref().unwrap_or(self.parser.screen());
+        let screen = self.prev.as_ref().unwrap_or(self.term.screen());
         let mut out = screen.attributes_formatted().into_bytes();
         if self.fits() {
             out.extend_from_slice(screen.cursor_state_formatted().as_bytes());
@@ -252,7 +232,7 @@ impl View {
     /// empty rows dropped, clipped to the terminal's width), once it has
     /// exited and the bar is gone.
     pub fn final_lines(&self) -> Vec<u8> {
-        let screen = self.parser.screen();
+        let screen = self.term.screen();
         let cols = screen.size().1.get().min(self.cols.max(1));
         let plain: Vec<String> = screen.rows(0, cols).collect();
         let keep = plain
@@ -347,7 +327,7 @@ mod tests {
     #[test]
     fn program_scrolling_never_moves_the_bar() {
         let mut v = View::new(30, 6, true);
-        let mut term = vt100::Parser::new(nonzero(6), nonzero(30), 0);
+        let mut term = Terminal::new(6, 30, 0);
         term.process(&v.enter());
         v.feed(b"\x1b[r");
         for i in 0..40 {
@@ -375,7 +355,7 @@ mod tests {
     #[test]
     fn a_larger_session_is_drawn_clipped() {
         let mut v = View::new(20, 6, true);
-        let mut term = vt100::Parser::new(nonzero(6), nonzero(20), 0);
+        let mut term = Terminal::new(6, 20, 0);
         term.process(&v.enter());
         let mut redraw = String::new();
         for i in 0..8 {
@@ -403,7 +383,7 @@ mod tests {
     #[test]
     fn the_bar_between_output_and_its_render_keeps_the_diff_in_place() {
         let mut v = View::new(30, 8, true);
-        let mut term = vt100::Parser::new(nonzero(8), nonzero(30), 0);
+        let mut term = Terminal::new(8, 30, 0);
         term.process(&v.enter());
         v.feed(b"in$ sleep 100\r\n");
         term.process(&v.render(&bar()));

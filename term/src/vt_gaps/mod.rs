@@ -1,7 +1,5 @@
 //! What the `vt100` emulator gets wrong, put right in the output before it
-//! parses it, so that what plays output on it (the supervisor's screen
-//! model, `hm attach`'s view, hm-agent's `session_read`) shows what a
-//! terminal shows:
+//! parses it, so that [`crate::Terminal`] shows what a terminal shows:
 //!
 //! - The DEC special graphics character set, which it does not know:
 //!   ncurses draws its boxes with it on xterm-like terminals (`ESC ( 0`,
@@ -30,10 +28,28 @@
 //!   character drawn in insert mode is written after an insert of as many
 //!   blank cells as it is wide (ICH, `CSI n @`), which `vt100` knows. A
 //!   full reset (`ESC c`) and a soft reset (DECSTR, `CSI ! p`) end it, and
-//!   put the character sets back to ASCII, as on xterm and tmux. One
-//!   difference is left: a character that wraps at the right margin in
-//!   insert mode overwrites the start of the next line instead of pushing
-//!   it right (where the cursor is, only the emulator knows).
+//!   put the character sets back to ASCII, as on xterm and tmux. A
+//!   character that does not fit at the right margin wraps first and is
+//!   inserted at the start of the next line (the line above is then not
+//!   marked as wrapped: `session_read` gives the two lines apart).
+//! - Autowrap off (DECAWM reset, `CSI ? 7 l`), which `vt100` does not know:
+//!   a character written at the right margin overwrites the last column
+//!   instead of wrapping, and the cursor stays there (a cursor move to the
+//!   last column after it; a wide character that does not fit is drawn in
+//!   the last two). `CSI ? 7 h`, a full reset and a soft reset turn it on
+//!   again, as on xterm (which keeps DECAWM on after DECSTR).
+//! - Tab stops: `vt100` always tabs to the next multiple of 8. The stops
+//!   set (HTS, `ESC H`) and cleared (TBC, `CSI g`, `CSI 3 g`) are kept
+//!   here ([`crate::tabs`]), and while they are not the default ones a tab
+//!   becomes a cursor move (CHA) to the next stop. Tabs forward and back by
+//!   `n` stops (CHT `CSI n I`, CBT `CSI n Z`), which `vt100` ignores, are
+//!   followed by that move. A full reset puts the default stops back.
+//!
+//! What depends on the cursor (a character at the right margin in insert
+//! mode or with autowrap off, a tab stop set or gone to) is asked of the
+//! emulator ([`Emulator`]) at that point: the output before it is parsed
+//! first. Ordinary output (none of these modes) is given to the emulator
+//! as it came, in one piece.
 //!
 //! It follows escape sequences only far enough to tell text from them: a
 //! letter inside a sequence or a string (a title) is never translated.
@@ -44,18 +60,33 @@ use std::borrow::Cow;
 
 use unicode_width::UnicodeWidthChar;
 
-/// What [`VtGaps`] writes for `vt100` where the output has U+FFFD or
-/// invalid UTF-8 (U+FDD0, a noncharacter): [`restore`] turns it back.
+use crate::tabs::TabStops;
+
+/// What [`crate::Terminal`] gives `vt100` to draw where the output has
+/// U+FFFD or invalid UTF-8 (U+FDD0, a noncharacter): [`restore`] turns it
+/// back.
 pub const STAND_IN: char = '\u{fdd0}';
 
-/// `text` read out of a `vt100` screen fed through [`VtGaps`] as a terminal
-/// shows it: U+FFFD where [`VtGaps`] wrote [`STAND_IN`].
+/// `text` read out of a [`crate::Terminal`]'s screen as a terminal shows
+/// it: U+FFFD where [`STAND_IN`] was drawn.
 pub fn restore(text: &str) -> Cow<'_, str> {
     if text.contains(STAND_IN) {
         Cow::Owned(text.replace(STAND_IN, "\u{fffd}"))
     } else {
         Cow::Borrowed(text)
     }
+}
+
+/// The emulator the translation is written to, asked where its cursor is
+/// where the translation depends on it.
+pub(crate) trait Emulator {
+    /// Parse `bytes`.
+    fn write(&mut self, bytes: &[u8]);
+    /// The cursor's column, from 0: the width of the screen after a
+    /// character written in the last column (a wrap pending).
+    fn cursor_col(&self) -> u16;
+    /// The width of the screen.
+    fn cols(&self) -> u16;
 }
 
 /// Where the scanner is in the output.
@@ -83,22 +114,37 @@ struct Csi {
     /// Its parameters are digits and separators only so far (no private
     /// marker, no intermediate byte).
     plain: bool,
+    /// It began with `?` (a DEC private mode) and has had digits and
+    /// separators only since.
+    dec: bool,
     /// `!` came after plain parameters, and nothing since (DECSTR is
     /// `CSI ! p`).
     bang: bool,
     /// The parameter being read.
     param: u16,
+    /// The first parameter, once a separator ended it.
+    first: Option<u16>,
     /// A parameter before it was 4 (IRM, to `CSI h` and `CSI l`).
     four: bool,
+    /// A parameter before it was 7 (DECAWM, to `CSI ? h` and `CSI ? l`).
+    seven: bool,
 }
 
 impl Csi {
     const START: Csi = Csi {
         plain: true,
+        dec: false,
         bang: false,
         param: 0,
+        first: None,
         four: false,
+        seven: false,
     };
+
+    /// The first parameter (0 if none was given).
+    fn first(&self) -> u16 {
+        self.first.unwrap_or(self.param)
+    }
 }
 
 /// What a byte of the output becomes.
@@ -107,6 +153,21 @@ enum Emit {
     Same,
     /// Itself, then a cursor home (it ended a DECSTBM).
     ThenHome,
+    /// Itself, then what depends on where the cursor is.
+    Then(AtCursor),
+}
+
+/// What a sequence does where the cursor is (tab stops).
+#[derive(Debug, Clone, Copy)]
+enum AtCursor {
+    /// HTS: a stop at the cursor's column.
+    SetStop,
+    /// TBC 0: no stop at the cursor's column.
+    ClearStop,
+    /// CHT: forward by this many stops.
+    Forward(u16),
+    /// CBT: back by this many stops.
+    Back(u16),
 }
 
 /// The Unicode characters of DEC special graphics for `_` to `~`.
@@ -118,10 +179,13 @@ const GRAPHICS: [char; 32] = [
 /// U+FFFD in UTF-8.
 const REPLACEMENT: &[u8] = "\u{fffd}".as_bytes();
 
-/// One output's translation: a copy is made only from its first change.
+/// One output's translation, written to the emulator in pieces: a copy is
+/// made only from the first change in a piece.
 struct Out<'a> {
     src: &'a [u8],
-    /// The translation, once it differs from `src`.
+    /// Where the piece not written yet begins in `src`.
+    from: usize,
+    /// The piece's translation, once it differs from `src`.
     changed: Option<Vec<u8>>,
     /// Where the translation ends in `src` while it is the same (a
     /// character cut off by the end is held back).
@@ -132,6 +196,7 @@ impl<'a> Out<'a> {
     fn new(src: &'a [u8]) -> Out<'a> {
         Out {
             src,
+            from: 0,
             changed: None,
             end: src.len(),
         }
@@ -147,8 +212,19 @@ impl<'a> Out<'a> {
     /// The translation up to `at` in `src`, to write what `src` has from
     /// there on changed.
     fn change(&mut self, at: usize) -> &mut Vec<u8> {
-        let src = self.src;
-        self.changed.get_or_insert_with(|| src[..at].to_vec())
+        let (src, from) = (self.src, self.from);
+        self.changed.get_or_insert_with(|| src[from..at].to_vec())
+    }
+
+    /// Write the translation of `src` up to `at` to the emulator (to ask
+    /// it where the cursor is next).
+    fn flush(&mut self, at: usize, to: &mut impl Emulator) {
+        match self.changed.take() {
+            Some(changed) => to.write(&changed),
+            None if at > self.from => to.write(&self.src[self.from..at]),
+            None => {}
+        }
+        self.from = at;
     }
 
     /// Nothing of `src` from `at` on (the last thing done).
@@ -156,18 +232,22 @@ impl<'a> Out<'a> {
         self.end = at;
     }
 
-    fn finish(self) -> Cow<'a, [u8]> {
-        match self.changed {
-            Some(changed) => Cow::Owned(changed),
-            None => Cow::Borrowed(&self.src[..self.end]),
-        }
+    /// Write the rest of the translation.
+    fn finish(mut self, to: &mut impl Emulator) {
+        let end = self.end;
+        self.flush(end, to);
     }
+}
+
+/// A cursor move to column `col` (from 0): CHA.
+fn column(to: &mut Vec<u8>, col: u16) {
+    to.extend_from_slice(format!("\x1b[{}G", u32::from(col) + 1).as_bytes());
 }
 
 /// Follows a terminal's output and puts right what `vt100` gets wrong (see
 /// the module's documentation).
 #[derive(Debug, Clone, Default)]
-pub struct VtGaps {
+pub(crate) struct VtGaps {
     state: State,
     /// Whether G0 and G1 are DEC special graphics.
     graphics: [bool; 2],
@@ -175,48 +255,67 @@ pub struct VtGaps {
     shifted: bool,
     /// Insert mode (IRM) is set.
     insert: bool,
+    /// Autowrap (DECAWM) is reset.
+    no_wrap: bool,
+    /// The tab stops.
+    tabs: TabStops,
     /// The first bytes of a character the last output ended in.
     partial: Vec<u8>,
 }
 
 impl VtGaps {
     /// Forget a sequence or character cut off (the output before it was
-    /// skipped); the character sets and insert mode stay.
-    pub fn restart(&mut self) {
+    /// skipped); the character sets, modes and tab stops stay.
+    pub(crate) fn restart(&mut self) {
         self.state = State::Ground;
         self.partial.clear();
     }
 
     /// Whether the output so far ends inside an escape sequence or a
     /// string (a title), its end still to come.
-    pub fn in_sequence(&self) -> bool {
+    pub(crate) fn in_sequence(&self) -> bool {
         self.state != State::Ground
     }
 
-    /// The sequences that give a terminal the modes followed here (after
-    /// what it draws as it shows, in Unicode): G0 and G1 designated, G1 in
-    /// use if shifted out, insert mode set or reset.
-    pub fn modes(&self) -> Vec<u8> {
+    /// The sequences that give a terminal `cols` wide the modes followed
+    /// here (after what it draws as it shows, in Unicode): G0 and G1
+    /// designated, G1 in use if shifted out, insert mode and autowrap set
+    /// or reset, the tab stops if they are not the default ones (which
+    /// moves the cursor).
+    pub(crate) fn modes(&self, cols: u16) -> Vec<u8> {
         let mut out = Vec::new();
         for (set, intro) in self.graphics.iter().zip([b'(', b')']) {
             out.extend_from_slice(&[0x1b, intro, if *set { b'0' } else { b'B' }]);
         }
         out.push(if self.shifted { 0x0e } else { 0x0f });
         out.extend_from_slice(if self.insert { b"\x1b[4h" } else { b"\x1b[4l" });
+        out.extend_from_slice(if self.no_wrap {
+            b"\x1b[?7l"
+        } else {
+            b"\x1b[?7h"
+        });
+        if !self.tabs.is_default() {
+            out.extend_from_slice(b"\x1b[3g");
+            for stop in self.tabs.stops(cols) {
+                column(&mut out, stop);
+                out.extend_from_slice(b"\x1bH");
+            }
+        }
         out
     }
 
-    /// `bytes` put right (see the module's documentation): what is drawn in
-    /// DEC special graphics as UTF-8, a cursor home after each DECSTBM,
-    /// [`STAND_IN`] for U+FFFD and invalid UTF-8, an insert before what is
-    /// drawn in insert mode; a character cut off at the end is held back
-    /// for the next call.
-    pub fn translate<'a>(&mut self, bytes: &'a [u8]) -> Cow<'a, [u8]> {
+    /// Write `bytes` to `to` put right (see the module's documentation):
+    /// what is drawn in DEC special graphics as UTF-8, a cursor home after
+    /// each DECSTBM, [`STAND_IN`] for U+FFFD and invalid UTF-8, an insert
+    /// before what is drawn in insert mode, a character at the right
+    /// margin with autowrap off kept in the last column, tabs to the stops
+    /// set; a character cut off at the end is held back for the next call.
+    pub(crate) fn feed(&mut self, bytes: &[u8], to: &mut impl Emulator) {
         let mut out = Out::new(bytes);
         let mut i = if self.partial.is_empty() {
             0
         } else {
-            self.complete(&mut out)
+            self.complete(&mut out, to)
         };
         while i < bytes.len() {
             if self.state == State::Ground {
@@ -232,7 +331,7 @@ impl VtGaps {
                     // Other text: up to a byte that can change the state.
                     let end = memchr::memchr3(0x1b, 0x0e, 0x0f, &bytes[i..])
                         .map_or(bytes.len(), |n| i + n);
-                    self.text(&mut out, i, end);
+                    self.text(&mut out, i, end, to);
                     i = end;
                 }
                 if i == bytes.len() {
@@ -243,15 +342,32 @@ impl VtGaps {
             match self.step(b) {
                 Emit::Same => out.keep(i, i + 1),
                 Emit::ThenHome => out.change(i).extend_from_slice(&[b, 0x1b, b'[', b'H']),
+                Emit::Then(what) => {
+                    out.keep(i, i + 1);
+                    self.at_cursor(&mut out, i + 1, what, to);
+                }
             }
             i += 1;
         }
-        out.finish()
+        out.finish(to);
+    }
+
+    /// What a sequence ending before `at` does where the cursor is.
+    fn at_cursor(&mut self, out: &mut Out, at: usize, what: AtCursor, to: &mut impl Emulator) {
+        out.flush(at, to);
+        let cols = to.cols();
+        let col = to.cursor_col().min(cols.saturating_sub(1));
+        match what {
+            AtCursor::SetStop => self.tabs.set(col, cols),
+            AtCursor::ClearStop => self.tabs.clear(col, cols),
+            AtCursor::Forward(n) => column(out.change(at), self.tabs.forward(col, n, cols)),
+            AtCursor::Back(n) => column(out.change(at), self.tabs.back(col, n, cols)),
+        }
     }
 
     /// The character the last output ended in, with its end from the start
     /// of this one: how many bytes of this one it took.
-    fn complete(&mut self, out: &mut Out) -> usize {
+    fn complete(&mut self, out: &mut Out, to: &mut impl Emulator) -> usize {
         let src = out.src;
         let had = self.partial.len();
         let mut joined = std::mem::take(&mut self.partial);
@@ -267,7 +383,7 @@ impl VtGaps {
             ),
         };
         if let Some(c) = valid.chars().next() {
-            self.draw(out.change(0), self.shown(c));
+            self.draw(out, 0, self.shown(c), to, &mut None);
             return c.len_utf8() - had;
         }
         match invalid {
@@ -278,22 +394,28 @@ impl VtGaps {
                 src.len()
             }
             Some(len) => {
-                self.draw(out.change(0), STAND_IN);
+                self.draw(out, 0, STAND_IN, to, &mut None);
                 len.saturating_sub(had)
             }
         }
     }
 
     /// Whether text is drawn as it is (but for U+FFFD and invalid UTF-8):
-    /// in ASCII, not in insert mode.
+    /// in ASCII, not in insert mode, with autowrap on and the default tab
+    /// stops.
     fn plain(&self) -> bool {
-        !self.insert && !self.graphics[usize::from(self.shifted)]
+        !self.insert
+            && !self.no_wrap
+            && self.tabs.is_default()
+            && !self.graphics[usize::from(self.shifted)]
     }
 
     /// Text from `start` to `end` of the output (no ESC, shift out or in).
-    fn text(&mut self, out: &mut Out, start: usize, end: usize) {
+    fn text(&mut self, out: &mut Out, start: usize, end: usize, to: &mut impl Emulator) {
         let src = out.src;
         let mut at = start;
+        // The cells left to the right margin, once the cursor was asked.
+        let mut left = None;
         while at < end {
             let (valid, invalid) = match std::str::from_utf8(&src[at..end]) {
                 Ok(text) => (text, None),
@@ -303,7 +425,7 @@ impl VtGaps {
                     Some(e.error_len()),
                 ),
             };
-            self.valid_text(out, at, valid);
+            self.valid_text(out, at, valid, to, &mut left);
             at += valid.len();
             match invalid {
                 None => {}
@@ -315,34 +437,70 @@ impl VtGaps {
                 }
                 // Invalid (cut off by ESC, shift out or in: all the rest).
                 Some(len) => {
-                    self.draw(out.change(at), STAND_IN);
+                    self.draw(out, at, STAND_IN, to, &mut left);
                     at += len.unwrap_or(end - at);
                 }
             }
         }
     }
 
-    /// `text`, valid UTF-8, at `at` in the output.
-    fn valid_text(&self, out: &mut Out, at: usize, text: &str) {
-        if self.plain() {
-            // The same but for U+FFFD.
-            let mut kept = 0;
-            for k in memchr::memmem::find_iter(text.as_bytes(), REPLACEMENT) {
-                out.keep(at + kept, at + k);
-                self.draw(out.change(at + k), STAND_IN);
-                kept = k + REPLACEMENT.len();
+    /// `text`, valid UTF-8, at `at` in the output; `left` is the cells
+    /// left to the right margin if known.
+    fn valid_text(
+        &self,
+        out: &mut Out,
+        at: usize,
+        text: &str,
+        to: &mut impl Emulator,
+        left: &mut Option<u16>,
+    ) {
+        if !self.insert && !self.no_wrap && !self.graphics[usize::from(self.shifted)] {
+            // The same but for U+FFFD and tabs to the stops set.
+            let mut from = 0;
+            if !self.tabs.is_default() {
+                for tab in memchr::memchr_iter(b'\t', text.as_bytes()) {
+                    self.plain_text(out, at + from, &text[from..tab], to);
+                    self.tab(out, at + tab, to);
+                    from = tab + 1;
+                }
             }
-            out.keep(at + kept, at + text.len());
+            self.plain_text(out, at + from, &text[from..], to);
             return;
         }
         for (k, c) in text.char_indices() {
             let shown = self.shown(c);
-            if shown == c && !self.inserts(shown) {
+            if c == '\t' && !self.tabs.is_default() {
+                self.tab(out, at + k, to);
+                *left = None;
+            } else if shown == c && !self.at_margin(shown) && !self.inserts(shown) {
                 out.keep(at + k, at + k + c.len_utf8());
+                if c.is_control() {
+                    // It may move the cursor.
+                    *left = None;
+                }
             } else {
-                self.draw(out.change(at + k), shown);
+                self.draw(out, at + k, shown, to, left);
             }
         }
+    }
+
+    /// `text`, valid UTF-8, at `at` in the output, drawn as it is but for
+    /// U+FFFD.
+    fn plain_text(&self, out: &mut Out, at: usize, text: &str, to: &mut impl Emulator) {
+        let mut kept = 0;
+        for k in memchr::memmem::find_iter(text.as_bytes(), REPLACEMENT) {
+            out.keep(at + kept, at + k);
+            self.draw(out, at + k, STAND_IN, to, &mut None);
+            kept = k + REPLACEMENT.len();
+        }
+        out.keep(at + kept, at + text.len());
+    }
+
+    /// A tab at `at` in the output, with tab stops set: a move to the next.
+    fn tab(&self, out: &mut Out, at: usize, to: &mut impl Emulator) {
+        out.flush(at, to);
+        let stop = self.tabs.forward(to.cursor_col(), 1, to.cols());
+        column(out.change(at), stop);
     }
 
     /// What `vt100` is given to draw for `c`.
@@ -358,18 +516,66 @@ impl VtGaps {
     /// Whether `c` (as shown) is drawn after an insert: in insert mode, a
     /// character that takes cells.
     fn inserts(&self, c: char) -> bool {
-        self.insert && c.width().is_some_and(|w| w > 0)
+        self.insert && width(c) > 0
     }
 
-    /// Write `c` as drawn: after an insert of its cells in insert mode.
-    fn draw(&self, to: &mut Vec<u8>, c: char) {
+    /// Whether where `c` (as shown) is drawn depends on the right margin:
+    /// with autowrap off, a character that takes cells.
+    fn at_margin(&self, c: char) -> bool {
+        self.no_wrap && width(c) > 0
+    }
+
+    /// Write `c` as drawn at `at` in the output: after an insert of its
+    /// cells in insert mode; in the last column when it does not fit with
+    /// autowrap off; on the next line, then inserted, when it does not fit
+    /// in insert mode. The cursor is asked where it is unless `left` (the
+    /// cells left to the margin) says `c` ends before the margin; `left`
+    /// follows the cursor.
+    fn draw(
+        &self,
+        out: &mut Out,
+        at: usize,
+        c: char,
+        to: &mut impl Emulator,
+        left: &mut Option<u16>,
+    ) {
+        let cells = width(c);
+        let margin = self.inserts(c) || self.at_margin(c);
+        let mut stay = None;
+        if margin && !left.is_some_and(|left| cells < left && c.is_ascii()) {
+            out.flush(at, to);
+            let cols = to.cols();
+            let mut col = to.cursor_col();
+            if col + cells > cols {
+                let bytes = out.change(at);
+                if self.no_wrap {
+                    col = cols.saturating_sub(cells);
+                    column(bytes, col);
+                } else {
+                    // The wrap, done before the insert.
+                    bytes.extend_from_slice(b"\r\n");
+                    col = 0;
+                }
+            }
+            if self.no_wrap && col + cells >= cols {
+                stay = Some(cols.saturating_sub(1));
+            }
+            *left = Some(cols.saturating_sub(col));
+        }
+        let bytes = out.change(at);
         if self.inserts(c) {
-            // vt100 draws a character at most two cells wide.
-            let cells = c.width().unwrap_or(1).min(2);
-            to.extend_from_slice(format!("\x1b[{cells}@").as_bytes());
+            bytes.extend_from_slice(format!("\x1b[{cells}@").as_bytes());
         }
         let mut buf = [0u8; 4];
-        to.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
+        bytes.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
+        if margin {
+            *left = left.map(|left| left.saturating_sub(cells));
+        }
+        if let Some(last) = stay {
+            // The cursor stays in the last column.
+            column(bytes, last);
+            *left = None;
+        }
     }
 
     /// Take one byte outside text: what it becomes.
@@ -397,7 +603,7 @@ impl VtGaps {
                 0x0f => self.shifted = false,
                 _ => {}
             },
-            State::Escape | State::StrEscape => self.escape(b),
+            State::Escape | State::StrEscape => return self.escape(b),
             State::EscapeIntermediate => {
                 if !(0x20..=0x2f).contains(&b) {
                     self.state = State::Ground;
@@ -424,17 +630,25 @@ impl VtGaps {
                     }
                     b';' | b':' => {
                         csi.four |= csi.param == 4;
+                        csi.seven |= csi.param == 7;
+                        csi.first.get_or_insert(csi.param);
                         csi.param = 0;
                         csi.bang = false;
                     }
                     // Controls are carried out inside a sequence.
                     0x00..=0x1f => {}
+                    b'?' if csi == Csi::START => {
+                        csi.plain = false;
+                        csi.dec = true;
+                    }
                     b'!' => {
                         csi.bang = csi.plain;
                         csi.plain = false;
+                        csi.dec = false;
                     }
                     _ => {
                         csi.plain = false;
+                        csi.dec = false;
                         csi.bang = false;
                     }
                 }
@@ -456,19 +670,31 @@ impl VtGaps {
             b'h' | b'l' if csi.plain && (csi.four || csi.param == 4) => {
                 self.insert = last == b'h';
             }
+            b'h' | b'l' if csi.dec && (csi.seven || csi.param == 7) => {
+                self.no_wrap = last == b'l';
+            }
             b'p' if csi.bang => {
-                // A soft reset (DECSTR).
+                // A soft reset (DECSTR). xterm turns autowrap on (the VT
+                // manuals say off; tmux and the programs follow xterm).
                 self.insert = false;
+                self.no_wrap = false;
                 self.graphics = [false; 2];
                 self.shifted = false;
             }
+            b'g' if csi.plain => match csi.first() {
+                0 => return Emit::Then(AtCursor::ClearStop),
+                3 => self.tabs.clear_all(),
+                _ => {}
+            },
+            b'I' if csi.plain => return Emit::Then(AtCursor::Forward(csi.first())),
+            b'Z' if csi.plain => return Emit::Then(AtCursor::Back(csi.first())),
             _ => {}
         }
         Emit::Same
     }
 
     /// The byte after ESC.
-    fn escape(&mut self, b: u8) {
+    fn escape(&mut self, b: u8) -> Emit {
         self.state = match b {
             b'(' => State::Designate(0),
             b')' => State::Designate(1),
@@ -477,12 +703,26 @@ impl VtGaps {
             0x20..=0x2f => State::EscapeIntermediate,
             b'c' => {
                 // A full reset: both sets back to ASCII, G0 in use, insert
-                // mode off.
+                // mode off, autowrap on, the default tab stops.
                 *self = VtGaps::default();
                 State::Ground
             }
+            b'H' => {
+                self.state = State::Ground;
+                return Emit::Then(AtCursor::SetStop);
+            }
             _ => State::Ground,
         };
+        Emit::Same
+    }
+}
+
+/// The cells `vt100` gives `c` (at most two; none for a control).
+fn width(c: char) -> u16 {
+    match c.width() {
+        Some(w) => w.min(2) as u16,
+        None if u32::from(c) < 256 => 0,
+        None => 1,
     }
 }
 

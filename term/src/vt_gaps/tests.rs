@@ -2,8 +2,46 @@
 
 use super::*;
 
+/// An emulator that keeps what it is given, its cursor in column `col` of
+/// 80.
+#[derive(Default)]
+struct Record {
+    bytes: Vec<u8>,
+    writes: usize,
+    col: u16,
+}
+
+impl Emulator for Record {
+    fn write(&mut self, bytes: &[u8]) {
+        self.bytes.extend_from_slice(bytes);
+        self.writes += 1;
+    }
+
+    fn cursor_col(&self) -> u16 {
+        self.col
+    }
+
+    fn cols(&self) -> u16 {
+        80
+    }
+}
+
+/// What `g` writes for `bytes`.
+fn tr(g: &mut VtGaps, bytes: &[u8]) -> Vec<u8> {
+    let mut to = Record::default();
+    g.feed(bytes, &mut to);
+    to.bytes
+}
+
+/// Whether `bytes` are written as they are, in one piece.
+fn as_given(g: &mut VtGaps, bytes: &[u8]) -> bool {
+    let mut to = Record::default();
+    g.feed(bytes, &mut to);
+    to.bytes == bytes && to.writes == 1
+}
+
 fn all(bytes: &[u8]) -> String {
-    String::from_utf8(VtGaps::default().translate(bytes).into_owned()).unwrap()
+    String::from_utf8(tr(&mut VtGaps::default(), bytes)).unwrap()
 }
 
 #[test]
@@ -16,8 +54,8 @@ fn any_cut_of_the_output_translates_as_the_whole() {
     let whole = all(text);
     for cut in 1..text.len() {
         let mut g = VtGaps::default();
-        let mut pieces = g.translate(&text[..cut]).into_owned();
-        pieces.extend_from_slice(&g.translate(&text[cut..]));
+        let mut pieces = tr(&mut g, &text[..cut]);
+        pieces.extend_from_slice(&tr(&mut g, &text[cut..]));
         assert_eq!(String::from_utf8(pieces).unwrap(), whole, "cut at {cut}");
     }
     assert!(whole.contains("┌──┐") && whole.contains("\x1b[2;5r\x1b[H end"));
@@ -38,7 +76,7 @@ fn whether_the_output_ends_inside_a_sequence() {
         (b"a\x1b[3\x18", false),
     ] {
         let mut g = VtGaps::default();
-        g.translate(bytes);
+        tr(&mut g, bytes);
         assert_eq!(g.in_sequence(), inside, "{bytes:?}");
     }
 }
@@ -60,9 +98,9 @@ fn a_scroll_region_then_home() {
     let others = b"\x1b[?6r\x1b[1;2;3;4;5$r\x1b[>1r";
     assert_eq!(all(others), String::from_utf8_lossy(others), "not DECSTBM");
     let mut g = VtGaps::default();
-    assert_eq!(&*g.translate(b"a\x1b[3"), b"a\x1b[3");
+    assert_eq!(&*tr(&mut g, b"a\x1b[3"), b"a\x1b[3");
     assert_eq!(
-        &*g.translate(b";4rb"),
+        &*tr(&mut g, b";4rb"),
         b";4r\x1b[Hb",
         "cut between two writes"
     );
@@ -84,22 +122,25 @@ fn sequences_and_strings_are_left_alone() {
 #[test]
 fn modes_give_another_scanner_the_same_sets_and_insert_mode() {
     let mut g = VtGaps::default();
-    g.translate(b"\x1b)0\x0e\x1b[4h");
+    tr(&mut g, b"\x1b)0\x0e\x1b[4h");
     let mut other = VtGaps::default();
-    other.translate(&g.modes());
+    tr(&mut other, &g.modes(80));
     assert_eq!(
-        &*other.translate(b"q\x0fq"),
+        &*tr(&mut other, b"q\x0fq"),
         "\x1b[1@─\x0f\x1b[1@q".as_bytes()
     );
-    assert_eq!(VtGaps::default().modes(), b"\x1b(B\x1b)B\x0f\x1b[4l");
+    assert_eq!(
+        VtGaps::default().modes(80),
+        b"\x1b(B\x1b)B\x0f\x1b[4l\x1b[?7h"
+    );
 }
 
 #[test]
 fn a_designation_cut_between_two_writes_holds() {
     let mut g = VtGaps::default();
-    assert_eq!(&*g.translate(b"ab\x1b("), b"ab\x1b(");
-    assert_eq!(&*g.translate(b"0q"), "0─".as_bytes());
-    assert!(matches!(g.translate(b"\x1b(Bq"), Cow::Borrowed(_)));
+    assert_eq!(&*tr(&mut g, b"ab\x1b("), b"ab\x1b(");
+    assert_eq!(&*tr(&mut g, b"0q"), "0─".as_bytes());
+    assert!(as_given(&mut g, b"\x1b(Bq"));
 }
 
 /// U+FFFD and each maximal invalid subsequence of UTF-8 become the
@@ -122,11 +163,11 @@ fn replacement_characters_and_invalid_utf8_read_as_lossy_utf8() {
     ];
     for bytes in cases {
         let mut g = VtGaps::default();
-        let mut out = g.translate(bytes).into_owned();
+        let mut out = tr(&mut g, bytes);
         // The end of the output: a terminal shows a character cut off
         // there once more comes; the lossy rule at the end needs it.
         g.restart();
-        out.extend_from_slice(&g.translate(b"."));
+        out.extend_from_slice(&tr(&mut g, b"."));
         let text = String::from_utf8(out).unwrap();
         let want = String::from_utf8_lossy(&[bytes, b"."].concat()).into_owned();
         let want = if bytes.ends_with(b"\xc3") {
@@ -138,9 +179,10 @@ fn replacement_characters_and_invalid_utf8_read_as_lossy_utf8() {
         assert!(!restore(&text).contains(STAND_IN));
     }
     assert!(matches!(restore("plain"), Cow::Borrowed("plain")));
-    assert!(matches!(
-        VtGaps::default().translate("é日".as_bytes()),
-        Cow::Borrowed(_)
+    assert!(as_given(&mut VtGaps::default(), "é日".as_bytes()));
+    assert!(as_given(
+        &mut VtGaps::default(),
+        &b"plain text\r\n".repeat(100)
     ));
 }
 
@@ -149,23 +191,19 @@ fn replacement_characters_and_invalid_utf8_read_as_lossy_utf8() {
 #[test]
 fn a_character_cut_between_outputs_is_held_back() {
     let mut g = VtGaps::default();
-    assert_eq!(&*g.translate(b"a\xf0\x9f"), b"a");
-    assert_eq!(&*g.translate(b"\x98"), b"");
-    assert_eq!(&*g.translate(b"\x80b"), "😀b".as_bytes());
-    assert_eq!(&*g.translate(b"\xe2"), b"");
-    assert_eq!(&*g.translate(b"c"), "\u{fdd0}c".as_bytes(), "not continued");
-    assert_eq!(&*g.translate(b"\xef\xbf"), b"");
-    assert_eq!(
-        &*g.translate(b"\xbd"),
-        "\u{fdd0}".as_bytes(),
-        "a U+FFFD cut"
-    );
-    assert_eq!(&*g.translate(b"\xf0"), b"");
-    assert_eq!(&*g.translate(b"\x9f\x1b[m"), "\u{fdd0}\x1b[m".as_bytes());
-    g.translate(b"\xe2\x94");
+    assert_eq!(&*tr(&mut g, b"a\xf0\x9f"), b"a");
+    assert_eq!(&*tr(&mut g, b"\x98"), b"");
+    assert_eq!(&*tr(&mut g, b"\x80b"), "😀b".as_bytes());
+    assert_eq!(&*tr(&mut g, b"\xe2"), b"");
+    assert_eq!(&*tr(&mut g, b"c"), "\u{fdd0}c".as_bytes(), "not continued");
+    assert_eq!(&*tr(&mut g, b"\xef\xbf"), b"");
+    assert_eq!(&*tr(&mut g, b"\xbd"), "\u{fdd0}".as_bytes(), "a U+FFFD cut");
+    assert_eq!(&*tr(&mut g, b"\xf0"), b"");
+    assert_eq!(&*tr(&mut g, b"\x9f\x1b[m"), "\u{fdd0}\x1b[m".as_bytes());
+    tr(&mut g, b"\xe2\x94");
     g.restart();
     assert_eq!(
-        &*g.translate(b"\x80"),
+        &*tr(&mut g, b"\x80"),
         "\u{fdd0}".as_bytes(),
         "skipped before"
     );
@@ -199,12 +237,58 @@ fn insert_mode_inserts_before_each_character() {
         ("\x1b[!p", true),
     ] {
         let mut g = VtGaps::default();
-        g.translate(b"\x1b[4h\x1b(0");
-        g.translate(reset.as_bytes());
+        tr(&mut g, b"\x1b[4h\x1b(0");
+        tr(&mut g, reset.as_bytes());
         let want = if sets_too { "q" } else { "─" };
-        assert_eq!(&*g.translate(b"q"), want.as_bytes(), "{reset:?}");
+        assert_eq!(&*tr(&mut g, b"q"), want.as_bytes(), "{reset:?}");
     }
     let mut g = VtGaps::default();
-    g.translate(b"\x1b[4h\x1b[!q\x1b[?!p");
-    assert!(g.translate(b"q").starts_with(b"\x1b[1@"), "not DECSTR");
+    tr(&mut g, b"\x1b[4h\x1b[!q\x1b[?!p");
+    assert!(tr(&mut g, b"q").starts_with(b"\x1b[1@"), "not DECSTR");
+}
+
+/// With autowrap off a character is kept in the last column: moved there
+/// when the wrap is pending, the cursor kept there after it.
+#[test]
+fn autowrap_off_keeps_characters_in_the_last_column() {
+    let mut g = VtGaps::default();
+    tr(&mut g, b"\x1b[?25;7l");
+    let mut to = Record {
+        col: 80,
+        ..Record::default()
+    };
+    g.feed(b"x", &mut to);
+    assert_eq!(to.bytes, b"\x1b[80Gx\x1b[80G", "the wrap pending");
+    let mut to = Record {
+        col: 3,
+        ..Record::default()
+    };
+    g.feed(b"x", &mut to);
+    assert_eq!(to.bytes, b"x", "room left");
+    tr(&mut g, b"\x1b[?7h");
+    assert!(as_given(&mut g, b"x"), "on again");
+    for other in ["\x1b[7l", "\x1b[?17l", "\x1b[>7l"] {
+        let mut g = VtGaps::default();
+        tr(&mut g, other.as_bytes());
+        assert!(as_given(&mut g, b"x"), "{other:?} is another mode");
+    }
+    for reset in ["\x1bc", "\x1b[!p"] {
+        let mut g = VtGaps::default();
+        tr(&mut g, b"\x1b[?7l");
+        tr(&mut g, reset.as_bytes());
+        assert!(as_given(&mut g, b"x"), "{reset:?} turns it on");
+    }
+}
+
+/// In insert mode a character that does not fit wraps before its insert.
+#[test]
+fn insert_mode_wraps_before_the_insert() {
+    let mut g = VtGaps::default();
+    tr(&mut g, b"\x1b[4h");
+    let mut to = Record {
+        col: 79,
+        ..Record::default()
+    };
+    g.feed("x日".as_bytes(), &mut to);
+    assert_eq!(to.bytes, "\x1b[1@x\r\n\x1b[2@日".as_bytes());
 }

@@ -1,0 +1,147 @@
+//! [`Terminal`]: a `vt100` parser fed through [`VtGaps`].
+
+use std::num::NonZeroU16;
+
+use crate::vt_gaps::{Emulator, VtGaps};
+
+/// A terminal screen that shows a program's output as a terminal (xterm,
+/// tmux) shows it: `vt100`'s emulator, with what it gets wrong put right
+/// on the way in (see the crate's documentation). Ordinary output is
+/// parsed in one piece; output in a mode `vt100` does not know is parsed
+/// in pieces, where the emulator's cursor decides what it becomes.
+pub struct Terminal<CB: vt100::Callbacks = ()> {
+    parser: vt100::Parser<CB>,
+    gaps: VtGaps,
+}
+
+/// What a terminal's next output depends on besides its screen: the
+/// character sets chosen, insert mode and autowrap, the tab stops, and an
+/// escape sequence or character the output so far ends inside. A fresh
+/// screen given it ([`Terminal::set_state`]) plays the next output as the
+/// terminal [`Terminal::state`] came from would (hm-agent's `session_read`
+/// plays each read on a fresh screen, from where the last read left).
+#[derive(Debug, Clone, Default)]
+pub struct TermState(VtGaps);
+
+/// The emulator a translation is written to.
+struct Parse<'a, CB: vt100::Callbacks>(&'a mut vt100::Parser<CB>);
+
+impl<CB: vt100::Callbacks> Emulator for Parse<'_, CB> {
+    fn write(&mut self, bytes: &[u8]) {
+        self.0.process(bytes);
+    }
+
+    fn cursor_col(&self) -> u16 {
+        self.0.screen().cursor_position().1
+    }
+
+    fn cols(&self) -> u16 {
+        self.0.screen().size().1.get()
+    }
+}
+
+fn nonzero(n: u16) -> NonZeroU16 {
+    NonZeroU16::new(n).unwrap_or(NonZeroU16::MIN)
+}
+
+impl Terminal {
+    /// An empty screen of `rows`×`cols` (at least 1×1) keeping
+    /// `scrollback` lines scrolled off the top.
+    pub fn new(rows: u16, cols: u16, scrollback: usize) -> Terminal {
+        Terminal::with_callbacks(rows, cols, scrollback, ())
+    }
+}
+
+impl<CB: vt100::Callbacks> Terminal<CB> {
+    /// [`Terminal::new`], telling `callbacks` what the output does besides
+    /// drawing (bells, titles, lines scrolled off).
+    pub fn with_callbacks(rows: u16, cols: u16, scrollback: usize, callbacks: CB) -> Self {
+        Terminal {
+            parser: vt100::Parser::new_with_callbacks(
+                nonzero(rows),
+                nonzero(cols),
+                scrollback,
+                callbacks,
+            ),
+            gaps: VtGaps::default(),
+        }
+    }
+
+    /// Play output. A character cut off at the end waits for the rest.
+    pub fn process(&mut self, bytes: &[u8]) {
+        self.gaps.feed(bytes, &mut Parse(&mut self.parser));
+    }
+
+    /// Forget a sequence or character cut off (the output before it was
+    /// skipped): what follows is parsed from a known state, on the same
+    /// screen with the same modes, tab stops and callbacks.
+    pub fn restart(&mut self)
+    where
+        CB: Default,
+    {
+        let (rows, cols) = self.parser.screen().size();
+        let mut fresh = vt100::Parser::new_with_callbacks(
+            rows,
+            cols,
+            0,
+            std::mem::take(self.parser.callbacks_mut()),
+        );
+        std::mem::swap(fresh.screen_mut(), self.parser.screen_mut());
+        self.parser = fresh;
+        self.gaps.restart();
+    }
+
+    /// Where the output so far leaves the terminal besides its screen.
+    pub fn state(&self) -> TermState {
+        TermState(self.gaps.clone())
+    }
+
+    /// Go on from `state` (another terminal's, or the default one after
+    /// output was missed).
+    pub fn set_state(&mut self, state: TermState) {
+        self.gaps = state.0;
+    }
+
+    /// Whether the output so far ends inside an escape sequence or a
+    /// string (a title), its end still to come.
+    pub fn in_sequence(&self) -> bool {
+        self.gaps.in_sequence()
+    }
+
+    /// The sequences that give a terminal the modes `vt100`'s screen does
+    /// not keep (character sets, insert mode, autowrap, tab stops), for
+    /// after what it draws: the cursor is moved, placed afterwards.
+    pub fn modes(&self) -> Vec<u8> {
+        self.gaps.modes(self.parser.screen().size().1.get())
+    }
+
+    /// Resize the screen (at least 1×1).
+    pub fn set_size(&mut self, rows: u16, cols: u16) {
+        self.parser
+            .screen_mut()
+            .set_size(nonzero(rows), nonzero(cols));
+    }
+
+    /// The screen. Text read from it goes through [`crate::restore`].
+    pub fn screen(&self) -> &vt100::Screen {
+        self.parser.screen()
+    }
+
+    /// The screen, to change what is shown of it (the scrollback).
+    pub fn screen_mut(&mut self) -> &mut vt100::Screen {
+        self.parser.screen_mut()
+    }
+
+    /// The callbacks.
+    pub fn callbacks(&self) -> &CB {
+        self.parser.callbacks()
+    }
+
+    /// The callbacks, to take what they gathered.
+    pub fn callbacks_mut(&mut self) -> &mut CB {
+        self.parser.callbacks_mut()
+    }
+}
+
+#[cfg(test)]
+mod tests;

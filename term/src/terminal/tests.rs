@@ -1,0 +1,130 @@
+//! [`Terminal`] against what xterm shows.
+
+use super::*;
+
+/// The rows `t` shows, trailing blanks dropped.
+fn rows(t: &Terminal) -> Vec<String> {
+    let cols = t.screen().size().1.get();
+    t.screen()
+        .rows(0, cols)
+        .map(|r| r.trim_end().to_string())
+        .collect()
+}
+
+fn played(rows_cols: (u16, u16), bytes: &[u8]) -> Terminal {
+    let mut t = Terminal::new(rows_cols.0, rows_cols.1, 0);
+    t.process(bytes);
+    t
+}
+
+/// `printf '\033[?7l%090d\r\n' 0` on 80 columns: one line of 80 zeros.
+#[test]
+fn autowrap_off_overwrites_the_last_column() {
+    let mut bytes = b"\x1b[?7l".to_vec();
+    bytes.extend_from_slice(&[b'0'; 90]);
+    bytes.extend_from_slice(b"\r\nnext");
+    let t = played((4, 80), &bytes);
+    assert_eq!(rows(&t)[..2], ["0".repeat(80), "next".to_string()]);
+
+    // The cursor stays in the last column: two backspaces go back two.
+    let t = played((3, 10), b"\x1b[?7l0123456789ab\x08\x08X");
+    assert_eq!(rows(&t)[0], "0123456X8b");
+    assert_eq!(t.screen().cursor_position(), (0, 8));
+    // A wide character that does not fit takes the last two columns.
+    let t = played((3, 10), "\x1b[?7l012345678日".as_bytes());
+    assert_eq!(rows(&t)[..2], ["01234567日", ""]);
+
+    // On again: the text wraps.
+    for on in ["\x1b[?7h", "\x1b[!p", "\x1bc"] {
+        let t = played((3, 10), format!("\x1b[?7l{on}0123456789ab").as_bytes());
+        assert_eq!(rows(&t)[..2], ["0123456789", "ab"], "{on:?}");
+    }
+}
+
+/// `printf 'a\033[2Ib\033[Zc'`: `a` in column 0, `c` in column 16
+/// (forward two stops from column 1, back one from 17).
+#[test]
+fn tabs_forward_and_back_by_stops() {
+    let t = played((3, 80), b"a\x1b[2Ib\x1b[Zc");
+    assert_eq!(rows(&t)[0], format!("a{}c", " ".repeat(15)));
+    let t = played((3, 80), b"\x1b[30Gx\x1b[3Zy\x1b[9Zz\x1b[2Iw");
+    let gap = |n| " ".repeat(n);
+    assert_eq!(rows(&t)[0], format!("z{}y{}w{}x", gap(7), gap(7), gap(12)));
+}
+
+/// HTS sets a stop at the cursor, TBC clears the one there or all of them,
+/// and a tab goes to the next stop set (the last column without one).
+#[test]
+fn tabs_go_to_the_stops_set() {
+    let setup = b"\x1b[3g\x1b[5G\x1bH\x1b[12G\x1bH\r";
+    let t = played((3, 30), &[&setup[..], b"\tx\ty\tz"].concat());
+    assert_eq!(rows(&t)[0], format!("    x      y{}z", " ".repeat(17)));
+    let t = played(
+        (3, 30),
+        &[&setup[..], b"\x1b[5G\x1b[g\r\tw\x1b[2Iv"].concat(),
+    );
+    assert_eq!(
+        rows(&t)[0],
+        format!("{}w{}v", " ".repeat(11), " ".repeat(17))
+    );
+    let t = played(
+        (3, 30),
+        &[&setup[..], b"\x1b[0g\x1b[3g\r\ta\x1bc\tb"].concat(),
+    );
+    assert_eq!(rows(&t)[0], "        b", "all cleared, then a reset");
+    assert_eq!(rows(&t)[1], "");
+}
+
+/// On 10 columns `printf '\n0123\033[1;1H0123456789\033[4hX'`: the X
+/// wraps, then is inserted before the second line's text.
+#[test]
+fn a_character_inserted_at_the_margin_wraps_first() {
+    let t = played((3, 10), b"\n0123\x1b[1;1H0123456789\x1b[4hX");
+    assert_eq!(rows(&t)[..2], ["0123456789", "X0123"]);
+    assert_eq!(t.screen().cursor_position(), (1, 1));
+}
+
+/// The modes a redraw ends with give another terminal the same tab stops
+/// and autowrap.
+#[test]
+fn modes_carry_tab_stops_and_autowrap() {
+    let t = played((3, 30), b"\x1b[3g\x1b[7G\x1bH\x1b[?7l");
+    let mut other = played((3, 30), &t.modes());
+    other.process(b"\r\tx\x1b[30Gyz");
+    assert_eq!(rows(&other)[0], format!("      x{}z", " ".repeat(22)));
+}
+
+/// A cursor-dependent sequence cut between two outputs acts once whole.
+#[test]
+fn sequences_cut_between_outputs() {
+    let bytes = b"\x1b[3g\x1b[5G\x1bH\r\tx\x1b[2Zy\x1b[?7l0123456789012345678901234567890";
+    let whole = rows(&played((3, 30), bytes));
+    for cut in 1..bytes.len() {
+        let mut t = Terminal::new(3, 30, 0);
+        t.process(&bytes[..cut]);
+        t.process(&bytes[cut..]);
+        assert_eq!(rows(&t), whole, "cut at {cut}");
+    }
+}
+
+/// Output played a byte at a time (the cursor asked at each character)
+/// shows what it shows played at once (where the cells left to the margin
+/// are counted instead).
+#[test]
+fn a_byte_at_a_time_plays_as_at_once() {
+    let bytes = "\x1b[?7l0123456789abcdefghijklmnopqrstuvwxyz\r\n012\x08\x08ab\rxy\t\
+                 \r\nABCDEFGHIJKLMNOPQRSTUVWXYZ0123\x08\x08Q\r\n\
+                 0123456789012345678901234567日\x1b[4h\r\n0123456789012345678901234567890\
+                 \x1b[?7h0123456789012345678901234567890日本\r\x1b[5Cé\u{301}x";
+    let bytes = bytes.as_bytes();
+    let whole = played((6, 30), bytes);
+    let mut t = Terminal::new(6, 30, 0);
+    for b in bytes {
+        t.process(std::slice::from_ref(b));
+    }
+    assert_eq!(rows(&t), rows(&whole));
+    assert_eq!(
+        t.screen().cursor_position(),
+        whole.screen().cursor_position()
+    );
+}
