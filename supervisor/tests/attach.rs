@@ -2153,6 +2153,32 @@ fn the_detach_key_inside_a_bracketed_paste_goes_to_the_program() {
     assert_eq!(t.wait_exit(), Some(0), "{}", t.text());
 }
 
+/// A printable detach key (`--detach-key 126`, `~`) detaches when typed,
+/// not where it is a byte of what another key sends: PgUp (`ESC [5~`), a
+/// paste's start marker (`ESC [200~`) and F1 (`ESC O P`) go to the program
+/// whole. They detached at their `~` (a letter key at arrows and F1, a
+/// digit at mouse reports).
+#[test]
+fn a_printable_detach_key_inside_a_key_sequence_goes_to_the_program() {
+    let env = Env::new();
+    let mut t = run_hex_keys(&env, "pk", &["--detach-key", "126"]);
+    t.wait_for("the status bar", |t| t.bar().contains("hm │ pk │"));
+    t.type_bytes(b"\x1b[5~\x1b[200~a\x1b[201~\x1bOP");
+    let got = "got-1b got-5b got-35 got-7e got-1b got-5b got-32 got-30 got-30 got-7e \
+               got-61 got-1b got-5b got-32 got-30 got-31 got-7e got-1b got-4f got-50";
+    poll("the keys to reach the program", DEADLINE, || {
+        if let Some(st) = t.child.try_wait().expect("try_wait") {
+            t.pump();
+            panic!("hm run ended ({st}) on a key; it shows:\n{}", t.text());
+        }
+        let screen = env.screen_lines("pk").join(" ");
+        screen.contains(got).then_some(())
+    });
+    t.type_bytes(b"~");
+    assert_eq!(t.wait_exit(), Some(0), "{}", t.text());
+    assert_eq!(env.status_json("pk")["alive"], true);
+}
+
 /// A detach key that is none of the accepted forms: a usage error (exit 2)
 /// naming them, before anything is attached or started.
 #[test]

@@ -4,7 +4,9 @@
 //! Only a key typed detaches: inside a bracketed paste (`ESC [200~` …
 //! `ESC [201~`, which a terminal sends when the program turned mode 2004
 //! on) the byte is pasted text and goes to the program, as tmux does with
-//! its key bindings.
+//! its key bindings; and a printable key's byte inside what another key
+//! sends (PgUp's `ESC [5~`, F1's `ESC O P`, Alt+`~`'s `ESC ~`, a mouse
+//! report) is part of that key.
 
 use super::view::key_name;
 
@@ -18,6 +20,8 @@ const PASTE_END: &[u8] = b"\x1b[201~";
 #[derive(Debug)]
 pub struct Scanner {
     key: Option<u8>,
+    /// Where the input is in a key's escape sequence.
+    seq: KeySeq,
     /// Inside a bracketed paste.
     pasting: bool,
     /// How many bytes of the marker looked for (the paste's start, or its
@@ -30,6 +34,7 @@ impl Scanner {
     pub fn new(key: Option<u8>) -> Scanner {
         Scanner {
             key,
+            seq: KeySeq::Outside,
             pasting: false,
             matched: 0,
         }
@@ -38,8 +43,14 @@ impl Scanner {
     /// Where in `data`, the input after what was scanned before, the
     /// detach key was typed (outside a paste), if it was.
     pub fn find(&mut self, data: &[u8]) -> Option<usize> {
+        // An ESC that ended the last read was the Esc key, unless what
+        // follows continues a sequence cut between the reads.
+        if self.seq == KeySeq::Esc && !matches!(data.first(), Some(b'[' | b'O')) {
+            self.seq = KeySeq::Outside;
+        }
         for (at, &b) in data.iter().enumerate() {
-            if !self.pasting && Some(b) == self.key {
+            let in_sequence = self.seq.take(b);
+            if !self.pasting && !in_sequence && Some(b) == self.key {
                 return Some(at);
             }
             let marker = if self.pasting { PASTE_END } else { PASTE_START };
@@ -55,6 +66,46 @@ impl Scanner {
             }
         }
         None
+    }
+}
+
+/// Where the terminal's input is in what one key sends: the bytes of an
+/// escape sequence (`ESC [A`, `ESC [5~`, `ESC O P`, Alt's `ESC x`, an X10
+/// mouse report `ESC [M` and three bytes) are not keys of their own.
+/// Control bytes are never part of one (but ESC, which begins one).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum KeySeq {
+    Outside,
+    /// After ESC.
+    Esc,
+    /// In a CSI (`ESC [`): whether a byte came after the `[`.
+    Csi(bool),
+    /// After SS3 (`ESC O`): one byte more.
+    Ss3,
+    /// An X10 mouse report's bytes still to come.
+    Mouse(u8),
+}
+
+impl KeySeq {
+    /// Take the next byte of input: whether it is part of an escape
+    /// sequence.
+    fn take(&mut self, b: u8) -> bool {
+        let (next, inside) = match *self {
+            _ if b == 0x1b => (KeySeq::Esc, true),
+            _ if b < 0x20 || b == 0x7f => (KeySeq::Outside, false),
+            KeySeq::Outside => (KeySeq::Outside, false),
+            KeySeq::Esc => match b {
+                b'[' => (KeySeq::Csi(false), true),
+                b'O' => (KeySeq::Ss3, true),
+                _ => (KeySeq::Outside, true),
+            },
+            KeySeq::Csi(false) if b == b'M' => (KeySeq::Mouse(3), true),
+            KeySeq::Csi(_) if (0x20..0x40).contains(&b) => (KeySeq::Csi(true), true),
+            KeySeq::Csi(_) | KeySeq::Ss3 | KeySeq::Mouse(1) => (KeySeq::Outside, true),
+            KeySeq::Mouse(n) => (KeySeq::Mouse(n - 1), true),
+        };
+        *self = next;
+        inside
     }
 }
 
@@ -127,6 +178,23 @@ mod tests {
             hint.contains("has Ctrl-] too") && hint.contains("hm run --detach-key ctrl-^"),
             "{hint}"
         );
+    }
+
+    /// A printable key detaches typed, not inside another key's sequence
+    /// (cut between reads too); a lone ESC before it is the Esc key.
+    #[test]
+    fn a_printable_key_inside_another_keys_sequence_is_no_detach() {
+        let mut s = Scanner::new(Some(b'~'));
+        assert_eq!(s.find(b"\x1b[5~\x1b[1;5~\x1bO~\x1b~\x1b[M~~~"), None);
+        assert_eq!(s.find(b"a~"), Some(1));
+        let mut s = Scanner::new(Some(b'~'));
+        for part in [&b"\x1b"[..], b"[", b"3", b"~"] {
+            assert_eq!(s.find(part), None, "{part:?}");
+        }
+        assert_eq!(s.find(b"\x1b"), None);
+        assert_eq!(s.find(b"~"), Some(0));
+        // A control key detaches even inside a sequence.
+        assert_eq!(Scanner::new(Some(0x1c)).find(b"\x1b[M\x1c"), Some(3));
     }
 
     #[test]
