@@ -267,3 +267,40 @@ async fn a_sequence_cut_between_two_reads_acts_whole() {
     assert_eq!(second.text, "red done\n", "{}", second.said);
     assert_eq!(tools.cleanup(Duration::from_secs(15)).await, [id.as_str()]);
 }
+
+/// A session started again under an id that ended is read from its start:
+/// the reads of the session that had the id before went on from where
+/// they got to, so the new one's first bytes (here all of them) were
+/// skipped without a word ("no new output") and the old terminal's state
+/// (a character set) applied to them. It is the agent's once: the cleanup
+/// named it twice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_session_started_again_under_an_ended_id_is_read_from_its_start() {
+    let sessions = Sessions::new();
+    let tools = session_tools(&sessions, None);
+    let id = unique("agent-again");
+    let first = format!(r"printf 'top\n\033(0{}\n'", "x".repeat(200));
+    let started = call(&tools, "session_start", json!({"command": first, "id": id})).await;
+    assert!(!started.is_error, "{}", started.text);
+    until_supervisor_gone(&sessions, &id).await;
+    let read = parse(&call(&tools, "session_read", json!({"id": id})).await);
+    assert_eq!(read.next, 210, "{}", read.said);
+    let again = call(
+        &tools,
+        "session_start",
+        json!({"command": "printf 'again lqqk\\n'; exec cat", "id": id}),
+    )
+    .await;
+    assert!(!again.is_error, "{}", again.text);
+    let wait = json!({"id": id, "until": "regex", "pattern": "^again", "timeout_secs": 20});
+    let waited = call(&tools, "session_wait", wait).await;
+    assert!(!waited.is_error, "{}", waited.text);
+    let read = parse(&call(&tools, "session_read", json!({"id": id})).await);
+    assert_eq!(
+        (read.from, read.text.as_str()),
+        (0, "again lqqk\n"),
+        "{}",
+        read.said
+    );
+    assert_eq!(tools.cleanup(Duration::from_secs(15)).await, [id.as_str()]);
+}

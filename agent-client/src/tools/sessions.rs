@@ -520,6 +520,10 @@ impl SessionTools {
             async move {
                 let started = launcher.start(&opts).await.map_err(|e| e.to_string())?;
                 let mut st = state.lock().await;
+                // An id of a session that ended may be given again: this
+                // one is new (owned once, read from its first byte).
+                st.owned.retain(|o| o.id != started.id);
+                st.reads.remove(&started.id);
                 st.owned.push(Owned {
                     id: started.id.clone(),
                     last_used: Instant::now(),
