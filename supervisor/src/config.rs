@@ -252,10 +252,14 @@ const DETACH_KEY_FORMS: &str =
 
 /// A detach key byte that a key press sends alone, else why not: ESC
 /// begins what every arrow, function and Alt key sends (each would
-/// detach), and a byte over 0x7F is part of a character in UTF-8 input.
+/// detach), Enter, Tab and Backspace send Ctrl-M, Ctrl-I and Ctrl-?, and
+/// a byte over 0x7F is part of a character in UTF-8 input.
 fn key_of_its_own(b: u8, s: &str) -> Result<u8, String> {
     let why = match b {
         0x1b => "ESC begins what arrow, function and Alt keys send",
+        b'\r' => "it is what Enter sends",
+        b'\t' => "it is what Tab sends",
+        0x7f => "it is what Backspace sends",
         0x80.. => "a byte over 0x7F is part of a character in UTF-8 input",
         _ => return Ok(b),
     };
@@ -284,7 +288,7 @@ pub fn parse_detach_key(s: &str) -> Result<DetachKey, String> {
                     .map(|b| DetachKey(Some(b)));
             }
             if c == '?' {
-                return Ok(DetachKey(Some(0x7F)));
+                return key_of_its_own(0x7f, &format!("{s:?}")).map(|b| DetachKey(Some(b)));
             }
         }
         return Err(format!(

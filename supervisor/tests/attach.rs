@@ -2206,10 +2206,14 @@ fn a_bad_detach_key_is_a_usage_error_naming_the_forms() {
 /// Alt key sends, so pressing Left detached; a byte over 0x7F is part of a
 /// character in UTF-8 input, so `0xC3` detached on typing `é` while the
 /// bar said `'Ã' detach`, and `255` (`'ÿ' detach`) never detached at all.
+/// Enter, Tab and Backspace send Ctrl-M, Ctrl-I and Ctrl-? (0x7F): each
+/// press of them detached.
 #[test]
 fn a_detach_key_no_key_sends_alone_is_refused() {
     let env = Env::new();
-    for key in ["ctrl-[", "^[", "0x1b", "27", "0xc3", "255"] {
+    for key in [
+        "ctrl-[", "^[", "0x1b", "27", "0xc3", "255", "ctrl-m", "ctrl-i", "ctrl-?", "0x7f",
+    ] {
         let out = env.run(&["attach", "--detach-key", key, "x"]);
         let err = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(2), "{key}: {err}");
@@ -2232,8 +2236,8 @@ fn a_detach_key_no_key_sends_alone_is_refused() {
         assert!(err.contains("not a key of its own"), "{line}: {err}");
     }
     // Every other byte is a key: Ctrl-C (a watcher's natural way out), NUL
-    // (Ctrl-@, Ctrl-Space), a letter.
-    for key in ["ctrl-c", "0x00", "ctrl-@", "113", "0x7f"] {
+    // (Ctrl-@, Ctrl-Space), Ctrl-H, a letter.
+    for key in ["ctrl-c", "0x00", "ctrl-@", "ctrl-h", "113"] {
         let out = env.run(&["attach", "--detach-key", key, "x"]);
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(err.starts_with("No session found: x"), "{key}: {err}");
