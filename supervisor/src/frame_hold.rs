@@ -97,6 +97,12 @@ impl FrameHold {
         }
     }
 
+    /// When the update under way, if any, is to be shown unfinished:
+    /// [`FrameHold::release_stale`] lets it through after this instant.
+    pub fn deadline(&self) -> Option<Instant> {
+        self.held.as_ref().map(|(since, _)| *since + MAX_HOLD_TIME)
+    }
+
     /// Bytes held back.
     pub fn held(&self) -> usize {
         self.held.as_ref().map_or(0, |(_, h)| h.len())

@@ -2301,3 +2301,33 @@ fn a_nested_attach_without_its_own_key_says_how_to_give_it_one() {
     env.wait_screen("a", r"^\[session c exited with code 0\]");
     env.wait_screen("a", r"^ ?hm run --detach-key ctrl-\] here\]$");
 }
+
+/// A program that redraws its frame inside synchronized updates (mode
+/// 2026), attached with the status bar: the view renders whole frames,
+/// as the terminal the program believes it writes to would show them. It
+/// rendered every 16 ms whatever had come, so most pictures it drew were
+/// a cleared screen with some of the frame's rows.
+#[test]
+fn the_attach_view_renders_a_synchronized_update_whole() {
+    let env = Env::new();
+    common::start_row_frames(&env, "frames");
+    let mut t = Term::spawn(&env, &["attach", "--read-only", "frames"], 40, 13);
+    t.wait_for("a frame", |t| t.text().contains("row 11"));
+    let (mut pictures, mut whole) = (0, 0);
+    let mut last = Vec::new();
+    let end = Instant::now() + Duration::from_secs(3);
+    while Instant::now() < end {
+        t.pump();
+        let rows: Vec<String> = t.rows_text().into_iter().take(12).collect();
+        if rows != last {
+            pictures += 1;
+            whole += usize::from(common::whole_frame(&rows).is_some());
+            last = rows;
+        }
+        std::thread::sleep(Duration::from_millis(3));
+    }
+    // A frame held up by the loaded machine for longer than the hold is
+    // shown unfinished, as a terminal would: a few may be.
+    assert!(pictures >= 10, "{pictures} pictures");
+    assert!(whole >= pictures * 9 / 10, "{whole} of {pictures} whole");
+}

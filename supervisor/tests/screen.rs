@@ -776,35 +776,14 @@ fn a_screen_wait_matches_what_an_ended_program_left() {
 #[test]
 fn a_synchronized_update_is_seen_whole() {
     let env = Env::new();
-    let script = r#"
-import os, time
-n = 0
-while True:
-    n += 1
-    os.write(1, b"\x1b[?2026h\x1b[2J")
-    for r in range(12):
-        os.write(1, b"\x1b[%d;1HF%06d row %d" % (r + 1, n, r))
-        time.sleep(0.002)
-    os.write(1, b"\x1b[?2026l")
-    time.sleep(0.01)
-"#;
-    env.start(
-        "frames",
-        &["--cols", "40", "--rows", "12"],
-        &["python3", "-c", script],
-    );
-    env.wait_screen("frames", "F000002 row 11");
+    common::start_row_frames(&env, "frames");
     let (mut whole, mut frames) = (0, std::collections::BTreeSet::new());
     let snapshots = 60;
     for _ in 0..snapshots {
         let lines = env.screen_lines("frames");
-        let numbers: Vec<_> = lines
-            .iter()
-            .map(|l| l.get(..7).filter(|f| f.starts_with('F')))
-            .collect();
-        if numbers.iter().all(|n| n.is_some() && *n == numbers[0]) {
+        if let Some(frame) = common::whole_frame(&lines) {
             whole += 1;
-            frames.insert(numbers[0].map(str::to_string));
+            frames.insert(frame.to_string());
         }
     }
     // A frame held up by the loaded machine for longer than the hold is

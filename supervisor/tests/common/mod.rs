@@ -572,3 +572,38 @@ pub fn one_zero_server(env: &Env, id: &str) -> std::sync::Arc<std::sync::atomic:
     });
     kills
 }
+
+/// Start session `id` (40x12) running a program that redraws its frame
+/// inside synchronized updates (mode 2026), a row at a time with pauses in
+/// between (`F000001 row 0` ... `F000001 row 11`), as Ink-based and other
+/// modern TUIs redraw; returns once the second frame is on the screen.
+pub fn start_row_frames(env: &Env, id: &str) {
+    let script = r#"
+import os, time
+n = 0
+while True:
+    n += 1
+    os.write(1, b"\x1b[?2026h\x1b[2J")
+    for r in range(12):
+        os.write(1, b"\x1b[%d;1HF%06d row %d" % (r + 1, n, r))
+        time.sleep(0.002)
+    os.write(1, b"\x1b[?2026l")
+    time.sleep(0.01)
+"#;
+    env.start(
+        id,
+        &["--cols", "40", "--rows", "12"],
+        &["python3", "-c", script],
+    );
+    env.wait_screen(id, "F000002 row 11");
+}
+
+/// The frame number (`F000042`) of a screen of [`start_row_frames`] when
+/// it shows one whole frame.
+pub fn whole_frame(lines: &[String]) -> Option<&str> {
+    let first = lines.first()?.get(..7).filter(|f| f.starts_with('F'))?;
+    lines[..12.min(lines.len())]
+        .iter()
+        .all(|l| l.get(..7) == Some(first))
+        .then_some(first)
+}

@@ -47,6 +47,7 @@ use super::common::{connect, exit_recorded, live_session, Coded};
 use super::stdout_gone::stdout_gone;
 use super::Common;
 use crate::config::{Config, DetachKey};
+use crate::frame_hold::{FrameHold, END};
 
 mod alt_screen;
 mod attach_loop;
@@ -419,6 +420,7 @@ pub fn attach(common: &Common, id: &str, opts: AttachOptions) -> anyhow::Result<
             read_only: opts.read_only || !interactive,
             interactive,
             view: None,
+            frames: FrameHold::default(),
             status_bar: false,
             session_size: None,
             resized_to: None,
@@ -534,6 +536,10 @@ struct Attached {
     /// The rendered view: with the status bar, or while the session's size
     /// is not this terminal's (else, without the bar, output passes through).
     view: Option<view::View>,
+    /// Holds a synchronized update back from the view until it ends, as
+    /// the terminal holds it when the output passes through: the view
+    /// renders whole frames.
+    frames: FrameHold,
     /// The status bar is wanted: the view is kept for it (it shows the bar
     /// on a terminal of three rows or more).
     status_bar: bool,
@@ -707,6 +713,8 @@ impl Attached {
         let mut render_at: Option<Instant> = None;
         loop {
             let render_due = render_at.unwrap_or_else(Instant::now);
+            // (Just past the deadline: the update is let through after it.)
+            let hold_due = self.frames.deadline().map(|d| d + Duration::from_millis(1));
             tokio::select! {
                 item = next_output(&mut output) => match item {
                     Some(OutputItem::Data { offset, bytes }) => {
@@ -714,8 +722,12 @@ impl Attached {
                         match self.view.as_mut() {
                             _ if shown.is_empty() => {}
                             Some(v) => {
-                                v.feed(shown);
-                                render_at.get_or_insert_with(|| Instant::now() + RENDER_EVERY);
+                                let now = Instant::now();
+                                let passed = self.frames.pass(shown, now);
+                                if !passed.is_empty() {
+                                    v.feed(&passed);
+                                    render_at.get_or_insert(now + RENDER_EVERY);
+                                }
                             }
                             // The supervisor answers the program's terminal
                             // queries: a terminal must not answer again.
@@ -740,6 +752,7 @@ impl Attached {
                         // show a hole.
                         self.stream.moved(to);
                         self.queries.reset();
+                        self.frames.reset();
                         if !self.interactive {
                             // A pipe that does not hold (`hm attach
                             // --read-only X | tee log`, or a supervisor
@@ -756,6 +769,10 @@ impl Attached {
                         }
                     }
                     Some(OutputItem::Exit { code }) => {
+                        // An update the program left unfinished is shown.
+                        if let (Some(v), Some(_)) = (self.view.as_mut(), self.frames.deadline()) {
+                            v.feed(&self.frames.pass(END, Instant::now()));
+                        }
                         self.render_now()?;
                         return Ok(End::Exited(code));
                     }
@@ -927,6 +944,14 @@ impl Attached {
                     render_at = None;
                     self.render_now()?;
                 },
+                // An update held too long is shown unfinished.
+                _ = tokio::time::sleep_until(hold_due.unwrap_or_else(Instant::now).into()), if hold_due.is_some() => {
+                    let stale = self.frames.release_stale(Instant::now());
+                    if let (Some(v), Some(bytes)) = (self.view.as_mut(), stale) {
+                        v.feed(&bytes);
+                        render_at.get_or_insert_with(Instant::now);
+                    }
+                },
                 _ = async {
                     match stdin_end.as_mut() {
                         Some(end) => {
@@ -1063,6 +1088,8 @@ impl Attached {
                 _ => {}
             }
         }
+        // The picture is the screen before any update under way.
+        self.frames.reset();
         match self.view.as_mut() {
             Some(v) => {
                 v.reset(redraw.as_bytes(), size);
