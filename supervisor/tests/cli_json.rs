@@ -590,6 +590,14 @@ fn kill_takes_several_ids_at_once() {
         (&json!(false), &json!("no_session")),
         "{v}"
     );
+    // Several ids, the same twice: still an array (of one answer), not the
+    // lone object of `hm kill --json ID` that a script reading arrays
+    // cannot take.
+    env.start("j3", &[], &["sleep", "600"]);
+    let (code, v, stderr) = json_of(&env, &["kill", "--json", "j3", "j3"]);
+    assert_eq!(code, Some(0), "{v} {stderr}");
+    let answers = v.as_array().expect("an array");
+    assert_eq!((answers.len(), &answers[0]["id"]), (1, &json!("j3")), "{v}");
     let out = env.run(&["ls"]);
     assert_eq!(
         String::from_utf8_lossy(&out.stdout).trim(),

@@ -46,9 +46,12 @@ pub fn kill_bound(kill_grace_ms: u64) -> Duration {
 /// `hm kill`.
 pub fn run(common: &Common, args: KillArgs) -> anyhow::Result<i32> {
     let mut ids = args.ids;
+    // One id answers as heimdall 1.0 did (one object with --json); several
+    // with an array, also when they name the same session.
+    let several = ids.len() > 1;
     let mut seen = std::collections::HashSet::new();
     ids.retain(|id| seen.insert(id.clone()));
-    if let [id] = &ids[..] {
+    if let ([id], false) = (&ids[..], several) {
         let killed = kill(common, id, args.json)?;
         if args.json {
             print_json(&killed)?;
