@@ -262,7 +262,9 @@ fn keeps_state(params: &[u8], last: u8) -> bool {
         .all(|b| b.is_ascii_digit() || matches!(b, b';' | b':'));
     match last {
         b'm' => plain,
-        b'h' | b'l' => private,
+        // A synchronized update begun before the resume point is not
+        // held (see `feed_after_skip`).
+        b'h' | b'l' => private && params != b"?2026",
         b'J' => params == b"2",
         _ => false,
     }
@@ -372,7 +374,7 @@ impl ScreenModel {
         let cols = self.screen().size().1;
         self.term.restart();
         self.hold.reset();
-        let (at, mut bytes) = match resume_point(tail) {
+        let (at, bytes) = match resume_point(tail) {
             // What the bytes before the resume point did to the screen's
             // state (a clear, the pen, modes) still holds after it.
             Resume::CursorMove(i) => (i, state_sequences(&tail[..i])),
@@ -388,8 +390,15 @@ impl ScreenModel {
                 (0, lead_in(&pieces, output_start, cols.get()))
             }
         };
-        bytes.extend_from_slice(&tail[at..]);
-        self.feed(&bytes)
+        // What is made up to put the tail in place is parsed as it is; the
+        // tail itself goes through the hold, which so holds output bytes
+        // only (SCREEN's offset counts on that). An update begun before the
+        // resume point is not held.
+        let mut noticed = self.parse(&bytes);
+        let more = self.feed(&tail[at..]);
+        noticed.titles.extend(more.titles);
+        noticed.bells += more.bells;
+        noticed
     }
 
     /// Resize the screen.
@@ -634,6 +643,18 @@ mod tests {
     /// No output kept before a skip's tail.
     fn nothing_before() -> (Vec<&'static [u8]>, bool) {
         (Vec::new(), false)
+    }
+
+    #[test]
+    fn a_skip_holds_only_an_update_its_tail_begins() {
+        let mut m = ScreenModel::new(20, 4, 100);
+        m.feed_after_skip(b"\x1b[?2026hxx\r\nrow", nothing_before);
+        assert_eq!((m.lines()[1].as_str(), m.held_back()), ("row", 0));
+        let mut m = ScreenModel::new(20, 4, 100);
+        m.feed_after_skip(b"\x1b[?2026hxx\r\nrow\x1b[?2026hheld", nothing_before);
+        assert_eq!((m.lines()[1].as_str(), m.held_back()), ("row", 4));
+        m.feed(b"!\x1b[?2026l");
+        assert_eq!((m.lines()[1].as_str(), m.held_back()), ("rowheld!", 0));
     }
 
     #[test]
