@@ -103,6 +103,37 @@ impl FrameHold {
         self.held.as_ref().map(|(since, _)| *since + MAX_HOLD_TIME)
     }
 
+    /// How the update under way last set DEC private mode `mode` (its
+    /// number in ASCII, as in `CSI ? 2004 h`), if it did: a terminal
+    /// applies an update's modes at once and only delays drawing it, so
+    /// what a key or a paste is sent as follows the held bytes.
+    pub fn private_mode(&self, mode: &[u8]) -> Option<bool> {
+        let (_, held) = self.held.as_ref()?;
+        let mut last = None;
+        let mut rest = &held[..];
+        while let Some(at) = memchr::memchr(0x1b, rest) {
+            rest = &rest[at + 1..];
+            let Some(params) = rest.strip_prefix(b"[?") else {
+                continue;
+            };
+            let Some(n) = params
+                .iter()
+                .position(|b| !(b.is_ascii_digit() || *b == b';'))
+            else {
+                break;
+            };
+            let set = match params[n] {
+                b'h' => true,
+                b'l' => false,
+                _ => continue,
+            };
+            if params[..n].split(|b| *b == b';').any(|p| p == mode) {
+                last = Some(set);
+            }
+        }
+        last
+    }
+
     /// Bytes held back.
     pub fn held(&self) -> usize {
         self.held.as_ref().map_or(0, |(_, h)| h.len())
@@ -280,5 +311,20 @@ mod tests {
         hold.pass(b"\x1b[?2026h", t0);
         assert!(hold.pass(&[b'x'; MAX_HOLD_BYTES], t0).is_empty());
         assert_eq!(hold.pass(b"y", t0).len(), MAX_HOLD_BYTES + 1);
+    }
+
+    #[test]
+    fn modes_set_in_a_held_update_are_known() {
+        let mut hold = FrameHold::default();
+        let now = Instant::now();
+        assert_eq!(hold.private_mode(b"2004"), None);
+        hold.pass(b"\x1b[?2026h\x1b[?1;2004h\x1b[?25l", now);
+        assert_eq!(hold.private_mode(b"2004"), Some(true));
+        assert_eq!(hold.private_mode(b"1"), Some(true));
+        assert_eq!(hold.private_mode(b"200"), None);
+        hold.pass(b"\x1b[?2004l\x1b[?200", now);
+        assert_eq!(hold.private_mode(b"2004"), Some(false));
+        hold.pass(b"\x1b[?2026l", now);
+        assert_eq!(hold.private_mode(b"2004"), None);
     }
 }

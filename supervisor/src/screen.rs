@@ -429,14 +429,20 @@ impl ScreenModel {
         lines.join("\n")
     }
 
-    /// Whether the program turned bracketed paste on.
+    /// Whether the program turned bracketed paste on (also in a
+    /// synchronized update not shown yet: it applies to input at once).
     pub fn bracketed_paste(&self) -> bool {
-        self.screen().bracketed_paste()
+        self.hold
+            .private_mode(b"2004")
+            .unwrap_or_else(|| self.screen().bracketed_paste())
     }
 
-    /// Whether the program turned application cursor keys on.
+    /// Whether the program turned application cursor keys on (also in a
+    /// synchronized update not shown yet: it applies to input at once).
     pub fn application_cursor(&self) -> bool {
-        self.screen().application_cursor()
+        self.hold
+            .private_mode(b"1")
+            .unwrap_or_else(|| self.screen().application_cursor())
     }
 
     /// The window title (OSC 0/2), empty if none was set.
@@ -490,8 +496,8 @@ impl ScreenModel {
             rows: rows.get(),
             alternate_screen: s.alternate_screen(),
             title: self.title().to_string(),
-            bracketed_paste: s.bracketed_paste(),
-            application_cursor: s.application_cursor(),
+            bracketed_paste: self.bracketed_paste(),
+            application_cursor: self.application_cursor(),
             scrollback,
             // Set by the caller, which knows how far the model has parsed.
             output_offset: 0,
@@ -643,6 +649,18 @@ mod tests {
     /// No output kept before a skip's tail.
     fn nothing_before() -> (Vec<&'static [u8]>, bool) {
         (Vec::new(), false)
+    }
+
+    #[test]
+    fn input_modes_set_in_a_held_update_apply_at_once() {
+        let mut m = ScreenModel::new(20, 4, 100);
+        m.feed(b"old\x1b[?2026h\x1b[2Jnew\x1b[?2004h\x1b[?1h");
+        assert_eq!(m.text(), "old");
+        let s = m.snapshot(ScreenFormat::Text, 0);
+        assert!(s.bracketed_paste && s.application_cursor);
+        assert!(m.bracketed_paste() && m.application_cursor());
+        m.feed(b"\x1b[?2004l\x1b[?2026l");
+        assert!(!m.bracketed_paste() && m.application_cursor());
     }
 
     #[test]
