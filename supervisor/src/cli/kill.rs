@@ -43,6 +43,10 @@ pub fn kill_bound(kill_grace_ms: u64) -> Duration {
     Duration::from_millis(kill_grace_ms.max(5000)) + Duration::from_secs(10)
 }
 
+/// Sessions `hm kill` ends side by side (each has a thread and a runtime
+/// of its own).
+const KILLS_AT_ONCE: usize = 64;
+
 /// `hm kill`.
 pub fn run(common: &Common, args: KillArgs) -> anyhow::Result<i32> {
     let mut ids = args.ids;
@@ -58,20 +62,26 @@ pub fn run(common: &Common, args: KillArgs) -> anyhow::Result<i32> {
         }
         return Ok(0);
     }
-    // Each on its own thread: the sessions' grace periods run side by side.
-    let results: Vec<anyhow::Result<serde_json::Value>> = std::thread::scope(|s| {
-        let kills: Vec<_> = ids
-            .iter()
-            .map(|id| s.spawn(move || kill(common, id, args.json)))
-            .collect();
-        kills
-            .into_iter()
-            .map(|k| {
-                k.join()
-                    .unwrap_or_else(|_| Err(anyhow!("hm kill panicked")))
+    // Each on its own thread: the sessions' grace periods run side by side,
+    // [`KILLS_AT_ONCE`] at a time (xargs may pass thousands of ids).
+    let results: Vec<anyhow::Result<serde_json::Value>> = ids
+        .chunks(KILLS_AT_ONCE)
+        .flat_map(|batch| {
+            std::thread::scope(|s| {
+                let kills: Vec<_> = batch
+                    .iter()
+                    .map(|id| s.spawn(move || kill(common, id, args.json)))
+                    .collect();
+                kills
+                    .into_iter()
+                    .map(|k| {
+                        k.join()
+                            .unwrap_or_else(|_| Err(anyhow!("hm kill panicked")))
+                    })
+                    .collect::<Vec<_>>()
             })
-            .collect()
-    });
+        })
+        .collect();
     let mut exit = 0;
     let mut answers = Vec::new();
     for (id, result) in ids.iter().zip(results) {
