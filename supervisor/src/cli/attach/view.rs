@@ -128,14 +128,16 @@ impl View {
     }
 
     /// Bytes that take the real terminal over: the alternate screen, cleared,
-    /// with the scroll region above the bar.
+    /// with the scroll region above the bar, and the modes the view draws
+    /// with (replace, not insert; autowrap on), whatever the program's
+    /// output as it is left the terminal in.
     pub fn enter(&self) -> Vec<u8> {
         let region = if self.bar {
             format!("\x1b[1;{}r", self.rows.saturating_sub(1).max(1))
         } else {
             "\x1b[r".to_string()
         };
-        format!("\x1b[?1049h\x1b[0m\x1b[H\x1b[2J{region}").into_bytes()
+        format!("\x1b[?1049h\x1b[4l\x1b[?7h\x1b[0m\x1b[H\x1b[2J{region}").into_bytes()
     }
 
     /// Bring the real terminal up to date (a diff when possible) and draw the bar.
@@ -352,6 +354,21 @@ mod tests {
     /// A session larger than the terminal: the top-left part, each row cut
     /// at the terminal's width, nothing wrapped; the cursor hidden while it
     /// is outside; updates redraw the rows that changed.
+    /// A terminal the program's output left in insert mode with autowrap
+    /// off (`hm attach --no-status-bar` passes it as it is, until the view
+    /// takes over) shows the view as drawn.
+    #[test]
+    fn the_view_draws_on_a_terminal_left_inserting_without_autowrap() {
+        let mut v = View::new(10, 4, true);
+        let mut term = Terminal::new(4, 10, 0);
+        term.process(b"\x1b[4h\x1b[?7l");
+        term.process(&v.enter());
+        v.feed(b"abcdefghijklmn\r\nxyz\x1b[1;1HAB");
+        term.process(&v.render(&bar()));
+        let rows: Vec<String> = term.screen().rows(0, 10).collect();
+        assert_eq!(rows[..3], ["ABcdefghij", "klmn", "xyz"], "{rows:?}");
+    }
+
     #[test]
     fn a_larger_session_is_drawn_clipped() {
         let mut v = View::new(20, 6, true);
