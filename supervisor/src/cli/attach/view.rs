@@ -261,15 +261,29 @@ impl View {
     }
 
     fn bar_bytes(&self, bar: &BarInfo) -> Vec<u8> {
-        let text = format!(
-            " hm │ {} │ {}{} │ up {} │ {} ",
-            bar.id,
-            // Early in the bar: a narrow terminal cuts its end off.
-            if bar.read_only { "read-only │ " } else { "" },
-            bar.state,
-            crate::cli::common::human_duration(Duration::from_secs(bar.uptime.as_secs())),
-            bar.detach
+        let uptime = format!(
+            "up {}",
+            crate::cli::common::human_duration(Duration::from_secs(bar.uptime.as_secs()))
         );
+        // In the order shown, each with the rank of what a narrow terminal
+        // drops first (the highest): the session and how to leave it stay.
+        let mut parts: Vec<(&str, u8)> = vec![("hm", 3), (&bar.id, 0)];
+        if bar.read_only {
+            parts.push(("read-only", 0));
+        }
+        parts.extend([(bar.state.as_str(), 2), (&uptime, 4), (&bar.detach, 1)]);
+        let joined = |parts: &[(&str, u8)]| {
+            let names: Vec<&str> = parts.iter().map(|(p, _)| *p).collect();
+            format!(" {} ", names.join(" │ "))
+        };
+        let mut text = joined(&parts);
+        while text.chars().count() > usize::from(self.cols) {
+            let Some(most) = parts.iter().map(|(_, rank)| *rank).max().filter(|r| *r > 0) else {
+                break;
+            };
+            parts.retain(|(_, rank)| *rank != most);
+            text = joined(&parts);
+        }
         let width = self.cols as usize;
         let mut line: String = text.chars().take(width).collect();
         let pad = width.saturating_sub(line.chars().count());
@@ -367,6 +381,37 @@ mod tests {
         term.process(&v.render(&bar()));
         let rows: Vec<String> = term.screen().rows(0, 10).collect();
         assert_eq!(rows[..3], ["ABcdefghij", "klmn", "xyz"], "{rows:?}");
+    }
+
+    /// On a narrow terminal the bar drops the uptime, then the "hm" and
+    /// the state, before the session, read-only and the detach key.
+    #[test]
+    fn a_narrow_bar_keeps_the_session_and_how_to_leave() {
+        let text = |cols, read_only| {
+            let v = View::new(cols, 4, true);
+            let mut term = Terminal::new(4, cols, 0);
+            let info = BarInfo {
+                read_only,
+                detach: "Ctrl-\\ detach".into(),
+                ..bar()
+            };
+            term.process(&v.bar_bytes(&info));
+            let row: String = term.screen().rows(0, cols).nth(3).unwrap_or_default();
+            row
+        };
+        assert_eq!(
+            text(80, false).trim_end(),
+            " hm │ s1 │ idle │ up 1m15s │ Ctrl-\\ detach"
+        );
+        assert_eq!(
+            text(34, false).trim_end(),
+            " hm │ s1 │ idle │ Ctrl-\\ detach"
+        );
+        assert_eq!(
+            text(34, true).trim_end(),
+            " s1 │ read-only │ Ctrl-\\ detach"
+        );
+        assert_eq!(text(12, true), " s1 │ read-o");
     }
 
     #[test]
