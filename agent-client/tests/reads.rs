@@ -186,6 +186,15 @@ async fn enter(tools: &SessionTools, id: &str) {
     assert!(!sent.is_error, "{}", sent.text);
 }
 
+/// Type Enter into session `id`, wait for its `done` and read.
+async fn enter_and_read_after_done(tools: &SessionTools, id: &str) -> Read {
+    enter(tools, id).await;
+    let wait = json!({"id": id, "until": "regex", "pattern": "done", "timeout_secs": 20});
+    let waited = call(tools, "session_wait", wait).await;
+    assert!(!waited.is_error, "{}", waited.text);
+    parse(&call(tools, "session_read", json!({"id": id})).await)
+}
+
 /// What one read sets up in the terminal holds in the next: a character
 /// set chosen (DEC special graphics, as ncurses does for its boxes) at the
 /// end of one read draws the next read's lines as boxes, not letters. A
@@ -259,12 +268,48 @@ async fn a_sequence_cut_between_two_reads_acts_whole() {
     let command =
         r"stty -echo; printf 'top\n\033[3'; read x; printf '1mred\033[0m done\n'; exec cat";
     start_and_read_top(&tools, &id, command).await;
-    enter(&tools, &id).await;
-    let wait = json!({"id": id, "until": "regex", "pattern": "done", "timeout_secs": 20});
-    let waited = call(&tools, "session_wait", wait).await;
-    assert!(!waited.is_error, "{}", waited.text);
-    let second = parse(&call(&tools, "session_read", json!({"id": id})).await);
+    let second = enter_and_read_after_done(&tools, &id).await;
     assert_eq!(second.text, "red done\n", "{}", second.said);
+    assert_eq!(tools.cleanup(Duration::from_secs(15)).await, [id.as_str()]);
+}
+
+/// A read that ends inside a string longer than is held for the next read
+/// (an OSC 52 clipboard copy of 8000 bytes) leaves the next read inside
+/// it: the next read shows the text after the string, not its last bytes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_long_string_cut_between_two_reads_shows_nothing_of_its_rest() {
+    let sessions = Sessions::new();
+    let tools = session_tools(&sessions, None);
+    let id = unique("agent-cut-string");
+    let command = r"stty -echo; printf 'top\n\033]52;c;'; head -c 5000 /dev/zero | tr '\0' A; read x; head -c 3000 /dev/zero | tr '\0' B; printf '\007 done\n'; exec cat";
+    let started = call(
+        &tools,
+        "session_start",
+        json!({"command": command, "id": id}),
+    )
+    .await;
+    assert!(!started.is_error, "{}", started.text);
+    // The first read comes once the whole of the string so far is written
+    // ("top\r\n", its 7-byte start, the 5000 `A`s).
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let status = call(&tools, "session_status", json!({"id": id})).await;
+        let status: serde_json::Value = serde_json::from_str(&status.text).expect("status JSON");
+        if status["output_offset"].as_u64() >= Some(5012) {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "{status}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let first = parse(&call(&tools, "session_read", json!({"id": id})).await);
+    assert_eq!(
+        (first.to, first.text.as_str()),
+        (5012, "top\n"),
+        "{}",
+        first.said
+    );
+    let second = enter_and_read_after_done(&tools, &id).await;
+    assert_eq!(second.text, " done\n", "{}", second.said);
     assert_eq!(tools.cleanup(Duration::from_secs(15)).await, [id.as_str()]);
 }
 

@@ -16,10 +16,11 @@ pub struct Terminal<CB: vt100::Callbacks = ()> {
 
 /// What a terminal's next output depends on besides its screen: the
 /// character sets chosen, insert mode and autowrap, the tab stops, and an
-/// escape sequence or character the output so far ends inside. A fresh
-/// screen given it ([`Terminal::set_state`]) plays the next output as the
-/// terminal [`Terminal::state`] came from would (hm-agent's `session_read`
-/// plays each read on a fresh screen, from where the last read left).
+/// escape sequence, string or character the output so far ends inside. A
+/// fresh screen given it ([`Terminal::set_state`]) plays the next output as
+/// the terminal [`Terminal::state`] came from would: the rest of a string
+/// shows nothing (hm-agent's `session_read` plays each read on a fresh
+/// screen, from where the last read left).
 #[derive(Debug, Clone, Default)]
 pub struct TermState(VtGaps);
 
@@ -97,9 +98,11 @@ impl<CB: vt100::Callbacks> Terminal<CB> {
     }
 
     /// Go on from `state` (another terminal's, or the default one after
-    /// output was missed).
+    /// output was missed). The rest of a sequence or string `state` is
+    /// inside, which this terminal did not see begin, is skipped.
     pub fn set_state(&mut self, state: TermState) {
         self.gaps = state.0;
+        self.gaps.resume();
     }
 
     /// Whether the output so far ends inside an escape sequence or a

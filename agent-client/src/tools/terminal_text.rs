@@ -93,7 +93,9 @@ const MAX_HELD_SEQUENCE: usize = 4096;
 /// How many bytes at the end of `bytes` are an escape sequence or a string
 /// not finished yet (at most [`MAX_HELD_SEQUENCE`]). Output that ends
 /// there shows them whole with what comes next; played apart, the next
-/// part's terminal would show their rest as text.
+/// part's terminal would act on their rest alone. A longer one (an inline
+/// image) is not held: the state [`render`] leaves is inside it, and the
+/// next part's terminal, given it, skips its rest.
 pub fn unfinished_sequence(bytes: &[u8]) -> usize {
     // Each ESC begins a sequence (or a string's end, which acts the
     // same): the last one begins what is not finished, if anything is.
@@ -210,6 +212,12 @@ mod tests {
         assert_eq!(render(&[b"lqqk"], &mut terminal, 20, 4), "┌──┐");
         let runs: [&[u8]; 2] = [b"lqqk", b"lqqk"];
         assert_eq!(render(&runs, &mut terminal, 20, 4), "┌──┐lqqk");
+        // The rest of a string the last call ended inside shows nothing.
+        assert_eq!(
+            render(&[b"top\r\n\x1b]52;c;AA"], &mut terminal, 20, 4),
+            "top\n"
+        );
+        assert_eq!(render(&[b"BB\x07 done"], &mut terminal, 20, 4), " done");
         let runs: [&[u8]; 2] = [b"ab\x1b[3", b"1mcd"];
         assert_eq!(render(&runs, &mut TermState::default(), 20, 4), "ab1mcd");
         // Autowrap and the tab stops carry over too.

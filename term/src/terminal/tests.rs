@@ -128,3 +128,36 @@ fn a_byte_at_a_time_plays_as_at_once() {
         whole.screen().cursor_position()
     );
 }
+
+/// A fresh terminal given the state of one whose output ends inside a
+/// string (a clipboard copy, a title, a DCS) shows nothing of the string's
+/// rest, up to its end: BEL for an OSC (BEL is part of a DCS or an APC),
+/// ST (its ESC cut off from it too), CAN, or an ESC beginning a sequence.
+#[test]
+fn a_fresh_terminal_given_the_state_inside_a_string_skips_its_rest() {
+    for (before, rest) in [
+        (&b"top\r\n\x1b]52;c;AAAA"[..], &b"BBBB\x07 done"[..]),
+        (b"\x1b]0;t", b"x\x1b\\ done"),
+        (b"\x1b]0;t\x1b", b"\\ done"),
+        (b"\x1bPq#0", b"x\x07y\x1b\\ done"),
+        (b"\x1b_Gx", b"y\x07z\x1b[1m done"),
+        (b"\x1b]0;t", b"x\x18 done"),
+        (b"\x1b[1;2", b"2;3m done"),
+    ] {
+        let at_once = played((3, 30), before).state();
+        let mut t = Terminal::new(3, 30, 0);
+        t.set_state(at_once.clone());
+        t.process(rest);
+        assert_eq!(rows(&t)[0], " done", "{before:?} then {rest:?}");
+        let mut t = Terminal::new(3, 30, 0);
+        t.set_state(at_once);
+        for b in rest {
+            t.process(std::slice::from_ref(b));
+        }
+        assert_eq!(
+            rows(&t)[0],
+            " done",
+            "a byte at a time: {before:?} {rest:?}"
+        );
+    }
+}

@@ -52,7 +52,10 @@
 //! as it came, in one piece.
 //!
 //! It follows escape sequences only far enough to tell text from them: a
-//! letter inside a sequence or a string (a title) is never translated.
+//! letter inside a sequence or a string (a title) is never translated. A
+//! fresh emulator going on from another's state ([`VtGaps::resume`]) is
+//! not given the rest of a sequence or string it did not see begin, which
+//! its parser would take for text.
 
 mod scan;
 
@@ -102,8 +105,12 @@ enum State {
     Designate(usize),
     /// In a control sequence (`ESC [`), up to its final byte.
     Csi(Csi),
-    /// In a string (OSC, DCS, SOS, PM, APC), up to BEL or ST.
-    Str,
+    /// In a string (OSC, DCS, SOS, PM, APC), up to ST, or BEL if it is
+    /// an OSC (BEL is part of the others, as `vte` parses them).
+    Str {
+        /// It is an OSC.
+        osc: bool,
+    },
     /// ESC inside a string: ST (`ESC \`), or a new sequence.
     StrEscape,
 }
@@ -261,6 +268,10 @@ pub(crate) struct VtGaps {
     tabs: TabStops,
     /// The first bytes of a character the last output ended in.
     partial: Vec<u8>,
+    /// The emulator did not see the sequence or string the output is
+    /// inside begin (it is a fresh one, [`VtGaps::resume`]): its rest is
+    /// kept from it, whose parser would take it for text.
+    unseen: bool,
 }
 
 impl VtGaps {
@@ -269,6 +280,14 @@ impl VtGaps {
     pub(crate) fn restart(&mut self) {
         self.state = State::Ground;
         self.partial.clear();
+        self.unseen = false;
+    }
+
+    /// Go on writing to a fresh emulator, which did not see the output so
+    /// far: the rest of a sequence or string it ends inside (a clipboard
+    /// copy longer than a read) is skipped, up to its end.
+    pub(crate) fn resume(&mut self) {
+        self.unseen = self.in_sequence();
     }
 
     /// Whether the output so far ends inside an escape sequence or a
@@ -311,6 +330,11 @@ impl VtGaps {
     /// margin with autowrap off kept in the last column, tabs to the stops
     /// set; a character cut off at the end is held back for the next call.
     pub(crate) fn feed(&mut self, bytes: &[u8], to: &mut impl Emulator) {
+        let bytes = if self.unseen {
+            self.skip_unseen(bytes, to)
+        } else {
+            bytes
+        };
         let mut out = Out::new(bytes);
         let mut i = if self.partial.is_empty() {
             0
@@ -350,6 +374,27 @@ impl VtGaps {
             i += 1;
         }
         out.finish(to);
+    }
+
+    /// `bytes` after the rest of the sequence or string the emulator did
+    /// not see begin, which it is not given. An ESC that ends it (but for
+    /// a string's ST) begins a sequence: the emulator gets it.
+    fn skip_unseen<'b>(&mut self, bytes: &'b [u8], to: &mut impl Emulator) -> &'b [u8] {
+        for (i, &b) in bytes.iter().enumerate() {
+            let st = self.state == State::StrEscape && matches!(b, b'\\' | 0x18 | 0x1a);
+            if matches!(self.state, State::Escape | State::StrEscape) && !st {
+                self.unseen = false;
+                self.state = State::Escape;
+                to.write(b"\x1b");
+                return &bytes[i..];
+            }
+            self.step(b);
+            if self.state == State::Ground {
+                self.unseen = false;
+                return &bytes[i + 1..];
+            }
+        }
+        &[]
     }
 
     /// What a sequence ending before `at` does where the cursor is.
@@ -587,7 +632,7 @@ impl VtGaps {
                 self.state = State::Ground;
                 return Emit::Same;
             }
-            (0x1b, State::Str) => {
+            (0x1b, State::Str { .. }) => {
                 self.state = State::StrEscape;
                 return Emit::Same;
             }
@@ -654,8 +699,8 @@ impl VtGaps {
                 }
                 self.state = State::Csi(csi);
             }
-            State::Str => {
-                if b == 0x07 {
+            State::Str { osc } => {
+                if osc && b == 0x07 {
                     self.state = State::Ground;
                 }
             }
@@ -699,7 +744,8 @@ impl VtGaps {
             b'(' => State::Designate(0),
             b')' => State::Designate(1),
             b'[' => State::Csi(Csi::START),
-            b']' | b'P' | b'X' | b'^' | b'_' => State::Str,
+            b']' => State::Str { osc: true },
+            b'P' | b'X' | b'^' | b'_' => State::Str { osc: false },
             0x20..=0x2f => State::EscapeIntermediate,
             b'c' => {
                 // A full reset: both sets back to ASCII, G0 in use, insert

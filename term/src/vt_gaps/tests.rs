@@ -73,6 +73,8 @@ fn whether_the_output_ends_inside_a_sequence() {
         (b"a\x1b]0;title", true),
         (b"a\x1b]0;title\x1b", true),
         (b"a\x1b]0;title\x1b\\", false),
+        (b"a\x1b]0;title\x07", false),
+        (b"a\x1bPq#0\x07", true),
         (b"a\x1b[3\x18", false),
     ] {
         let mut g = VtGaps::default();
