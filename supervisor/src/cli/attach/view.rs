@@ -353,7 +353,7 @@ mod tests {
         let rows: Vec<String> = term.screen().rows(0, 30).collect();
         assert_eq!(rows[3].trim_end(), "line 39");
         assert!(
-            rows[5].starts_with(" hm │ s1 │ idle │ up 1m15s"),
+            rows[5].starts_with(" s1 │ idle │ Ctrl-\\ detach"),
             "{rows:?}"
         );
         v.feed(b"\x1b[2J\x1b[Hcleared");
@@ -428,7 +428,7 @@ mod tests {
         let rows: Vec<String> = term.screen().rows(0, 20).collect();
         assert_eq!(rows[0], format!("row0-{}", "x".repeat(15)));
         assert_eq!(rows[4], format!("row4-{}", "x".repeat(15)));
-        assert!(rows[5].starts_with(" hm │ s1 │"), "{rows:?}");
+        assert!(rows[5].starts_with(" s1 │ Ctrl-\\ detach"), "{rows:?}");
         assert!(term.screen().hide_cursor(), "the cursor is below the area");
         v.feed(b"\x1b[3;1Hchanged\x1b[K\x1b[1;3H");
         term.process(&v.render(&bar()));
