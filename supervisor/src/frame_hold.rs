@@ -55,6 +55,9 @@ impl FrameHold {
                         return Cow::Owned(out);
                     }
                     Some(at) => {
+                        // The hold starts at the begin when it is whole
+                        // here, so that a client resuming the output at
+                        // the offset the screen shows gets the update whole.
                         out.extend_from_slice(&rest[..at]);
                         rest = &rest[at..];
                         self.held = Some((now, Vec::new()));
@@ -149,8 +152,8 @@ impl FrameHold {
         self.held.take().map(|(_, held)| held)
     }
 
-    /// Where the first update in `bytes` begins (just after its [`BEGIN`],
-    /// which may have started in the bytes passed before), remembering how
+    /// Where the first update in `bytes` begins: at its [`BEGIN`], or just
+    /// after it when it started in the bytes passed before; remembering how
     /// much of a [`BEGIN`] the bytes end with.
     fn find_begin(&mut self, bytes: &[u8]) -> Option<usize> {
         let rest = &BEGIN[self.begun..];
@@ -160,7 +163,7 @@ impl FrameHold {
         }
         if let Some(i) = memchr::memmem::find(bytes, BEGIN) {
             self.begun = 0;
-            return Some(i + BEGIN.len());
+            return Some(i);
         }
         // The longest end of `bytes` that is a beginning of BEGIN (also
         // continuing one begun before, for bytes shorter than its rest).
@@ -217,9 +220,9 @@ mod tests {
         assert_eq!(
             passed(&[b"a\x1b[?2026hb", b"c", b"d\x1b[?2026le"]),
             [
-                b"a\x1b[?2026h".to_vec(),
+                b"a".to_vec(),
                 vec![],
-                b"bcd\x1b[?2026le".to_vec()
+                b"\x1b[?2026hbcd\x1b[?2026le".to_vec()
             ]
         );
     }
@@ -236,13 +239,24 @@ mod tests {
     #[test]
     fn the_sequences_may_be_split_anywhere() {
         let all = b"x\x1b[?2026hframe\x1b[?2026ly\x1b[?2026hz";
+        let first = b"x\x1b[?2026hframe\x1b[?2026ly".len();
         for cut in 0..=all.len() {
             for cut2 in cut..=all.len() {
-                let out = passed(&[&all[..cut], &all[cut..cut2], &all[cut2..]]).concat();
-                assert_eq!(
-                    out, b"x\x1b[?2026hframe\x1b[?2026ly\x1b[?2026h",
-                    "{cut} {cut2}"
-                );
+                let mut hold = FrameHold::default();
+                let now = Instant::now();
+                let out: Vec<u8> = [&all[..cut], &all[cut..cut2], &all[cut2..]]
+                    .iter()
+                    .flat_map(|p| hold.pass(p, now).into_owned())
+                    .collect();
+                // The second update is held: from its begin when that came
+                // whole, else from where it ends.
+                assert!(all.starts_with(&out), "{cut} {cut2}");
+                assert_eq!(out.len() + hold.held(), all.len(), "{cut} {cut2}");
+                let whole = [cut, cut2]
+                    .iter()
+                    .all(|c| !(first + 1..first + 8).contains(c));
+                let expect = if whole { first } else { all.len() - 1 };
+                assert_eq!(out.len(), expect, "{cut} {cut2}");
             }
         }
     }
@@ -265,10 +279,10 @@ mod tests {
         assert_eq!(
             passed(&[b"\x1b[?2026hab\x1b[5n", b"c\x1b[", b"?6", b"nd"]),
             [
-                b"\x1b[?2026h".to_vec(),
                 vec![],
                 vec![],
-                b"ab\x1b[5nc\x1b[?6nd".to_vec()
+                vec![],
+                b"\x1b[?2026hab\x1b[5nc\x1b[?6nd".to_vec()
             ]
         );
     }
@@ -304,12 +318,12 @@ mod tests {
         assert_eq!(hold.release_stale(t0 + MAX_HOLD_TIME / 2), None);
         assert_eq!(
             hold.release_stale(t0 + MAX_HOLD_TIME * 2).as_deref(),
-            Some(&b"half"[..])
+            Some(&b"\x1b[?2026hhalf"[..])
         );
         assert_eq!(&*hold.pass(b"after", t0), b"after");
 
         hold.pass(b"\x1b[?2026h", t0);
-        assert!(hold.pass(&[b'x'; MAX_HOLD_BYTES], t0).is_empty());
+        assert!(hold.pass(&[b'x'; MAX_HOLD_BYTES - 8], t0).is_empty());
         assert_eq!(hold.pass(b"y", t0).len(), MAX_HOLD_BYTES + 1);
     }
 

@@ -599,7 +599,7 @@ mod tests {
         let n = m.feed(b"\x1b[?2026h\x1b[2J\x1b[Hnew \x1b]2;t\x07");
         assert!(n.titles.is_empty(), "held with the frame");
         assert_eq!(m.text(), "old frame");
-        assert_eq!(m.held_back(), 17);
+        assert_eq!(m.held_back(), 25);
         let n = m.feed(b"frame\x1b[?2026l");
         assert_eq!(n.titles, ["t"]);
         assert_eq!((m.text().as_str(), m.held_back()), ("new frame", 0));
@@ -670,7 +670,7 @@ mod tests {
         assert_eq!((m.lines()[1].as_str(), m.held_back()), ("row", 0));
         let mut m = ScreenModel::new(20, 4, 100);
         m.feed_after_skip(b"\x1b[?2026hxx\r\nrow\x1b[?2026hheld", nothing_before);
-        assert_eq!((m.lines()[1].as_str(), m.held_back()), ("row", 4));
+        assert_eq!((m.lines()[1].as_str(), m.held_back()), ("row", 12));
         m.feed(b"!\x1b[?2026l");
         assert_eq!((m.lines()[1].as_str(), m.held_back()), ("rowheld!", 0));
     }
