@@ -1691,6 +1691,33 @@ fn modes_a_program_left_on_are_reset_on_detach_and_on_exit() {
     assert!(left.is_empty(), "not reset on exit: {left:?}");
 }
 
+/// Tab stops a program set (`tabs 4`) are the default ones again on the
+/// user's terminal after detach, with the bar or without: the output as it
+/// is (or a redraw giving the program's stops) set them on the terminal,
+/// and the shell's tabs went on every 4 columns after hm left.
+#[test]
+fn tab_stops_a_program_set_are_the_default_ones_after_detach() {
+    let env = Env::new();
+    let stops: String = (1..20)
+        .map(|i| format!("\\033[{}G\\033H", i * 4 + 1))
+        .collect();
+    let script = format!("printf '\\033[3g{stops}\\r'; echo tabs-set; sleep 300");
+    env.start("tb", &[], &["bash", "-c", &script]);
+    env.wait_screen("tb", "tabs-set");
+    for args in [&["attach", "tb", "--no-status-bar"][..], &["attach", "tb"]] {
+        let mut t = Term::spawn(&env, args, 80, 24);
+        t.wait_text("tabs-set");
+        t.type_bytes(&[0x1c]);
+        assert_eq!(t.wait_exit(), Some(0), "{}", t.text());
+        t.screen.process(b"\r\n\tX\r\n");
+        let rows = t.rows_text();
+        assert!(
+            rows.iter().any(|r| r == "        X"),
+            "{args:?}: a tab after detach did not go to column 8: {rows:#?}"
+        );
+    }
+}
+
 /// `hm run --no-status-bar --id ID -- sh -c SCRIPT` at an 80x24 terminal.
 fn run_sh_without_bar(env: &Env, id: &str, script: &str) -> Term {
     let args = [

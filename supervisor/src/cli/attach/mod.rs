@@ -443,7 +443,8 @@ pub fn attach(common: &Common, id: &str, opts: AttachOptions) -> anyhow::Result<
         shown = attached.shown();
         if interactive {
             let alternate = attached.view.is_some() || attached.alt_screen.on();
-            let _ = write_stdout(&modes::leave(alternate));
+            let cols = terminal_size().map_or(80, |(cols, _)| cols);
+            let _ = write_stdout(&modes::leave(alternate, cols));
             if !alternate && !attached.at_line_start {
                 // What hm says next starts a line of its own.
                 let _ = write_stdout(b"\r\n");
@@ -1077,7 +1078,7 @@ impl Attached {
             match self.view.as_ref() {
                 Some(_) if fits => {
                     // Back to the output as it is.
-                    write_stdout(&modes::leave(true))?;
+                    write_stdout(&modes::leave(true, cols))?;
                     self.view = None;
                 }
                 None if !fits => {

@@ -33,6 +33,20 @@ const RESETS: &[(&str, &str)] = &[
     ("scroll region", "\x1b7\x1b[r\x1b8"),
 ];
 
+/// Tab stops every 8 columns, the default ones, on a terminal `cols` wide:
+/// all cleared (TBC) and set again (HTS), the cursor saved and restored
+/// around it. A program's stops (`tabs 4`) reach the terminal with its
+/// output as it is, or with the redraw that gives them; tmux 3.3a has no
+/// DECST8C (`CSI ? 5 W`) to ask for the defaults.
+fn default_tab_stops(cols: u16) -> String {
+    let mut out = String::from("\x1b7\x1b[3g");
+    for col in (9..=cols).step_by(8) {
+        out.push_str(&format!("\x1b[{col}G\x1bH"));
+    }
+    out.push_str("\x1b8");
+    out
+}
+
 /// Leaving the alternate screen (the view's, or the program's) restores the
 /// cursor saved when it was entered. Sent only on it: on the normal screen
 /// tmux too restores the cursor its pane's last `ESC[?1049h` saved, and the
@@ -45,9 +59,11 @@ const RESET_ATTRIBUTES: &str = "\x1b[0m";
 
 /// Bytes that hand the real terminal back: the modes a program may have
 /// turned on are reset, the alternate screen (and with it the bar) is left
-/// if the terminal is on it (`alternate_screen`), the user's screen is back.
-pub fn leave(alternate_screen: bool) -> Vec<u8> {
+/// if the terminal is on it (`alternate_screen`), the user's screen is back,
+/// with the default tab stops for a terminal `cols` wide.
+pub fn leave(alternate_screen: bool, cols: u16) -> Vec<u8> {
     let mut out: Vec<u8> = RESETS.iter().flat_map(|(_, seq)| seq.bytes()).collect();
+    out.extend_from_slice(default_tab_stops(cols).as_bytes());
     if alternate_screen {
         out.extend_from_slice(LEAVE_ALTERNATE_SCREEN.as_bytes());
     }
@@ -75,7 +91,7 @@ mod tests {
             );
             p.process(program);
             let alternate = p.screen().alternate_screen();
-            p.process(&leave(alternate));
+            p.process(&leave(alternate, 80));
             assert_eq!(p.screen().cursor_position(), (20, 0), "{program:?}");
             assert!(!p.screen().alternate_screen());
         }
