@@ -410,9 +410,14 @@ impl ScreenModel {
         self.term.screen()
     }
 
-    /// The cursor: row and column, from 0.
+    /// The cursor as a terminal reports it (to a cursor position query):
+    /// row and column, from 0; after a character written in the last
+    /// column, that column, as xterm says (vt100 keeps the next one's wrap
+    /// as a column past the margin).
     pub fn cursor(&self) -> (u16, u16) {
-        self.screen().cursor_position()
+        let (row, col) = self.screen().cursor_position();
+        let last = self.screen().size().1.get().saturating_sub(1);
+        (row, col.min(last))
     }
 
     /// The visible lines as text, trailing blanks trimmed.
@@ -763,7 +768,7 @@ mod tests {
         m.feed_after_skip(&line[3001..], || (pieces(&before), true));
         let last = ["2,993,994,", "995,996,99", "7,998,999,"];
         assert_eq!(m.lines(), last.map(String::from));
-        assert_eq!(m.cursor(), (2, 10));
+        assert_eq!(m.cursor(), (2, 9));
     }
 
     #[test]

@@ -840,6 +840,32 @@ fn an_update_left_unfinished_at_the_end_is_in_the_final_screen() {
     assert!(out.status.success(), "{out:?}");
 }
 
+/// A program that asks where the cursor is after writing up to the last
+/// column gets that column, as xterm answers (the cursor stays on it until
+/// the next character wraps): the answer said one past the right margin,
+/// `ESC [ 1 ; 21 R` on a screen 20 wide (tmux 3.3a says so too).
+#[test]
+fn a_cursor_query_after_the_last_column_is_answered_with_it() {
+    let script = r#"
+import os, select, tty
+tty.setraw(0)
+os.write(1, b"0123456789" * 2 + b"\x1b[6n")
+answer = b""
+while not answer.endswith(b"R"):
+    r, _, _ = select.select([0], [], [], 10)
+    if not r:
+        break
+    answer += os.read(0, 64)
+os.write(1, b"\r\nanswer " + answer[1:] + b"\r\n")
+select.select([0], [], [], 100)
+"#;
+    let env = Env::new();
+    env.start("cpr", &["--cols", "20"], &["python3", "-c", script]);
+    env.wait_screen("cpr", "^answer ");
+    assert_eq!(env.screen_lines("cpr")[1], "answer [1;20R");
+    env.ok(&["kill", "cpr"]);
+}
+
 /// A program that asks where the cursor is inside a synchronized update
 /// gets the place the update moved it to, as a terminal answers (it holds
 /// back only what it shows): the answer came from the screen before the
