@@ -840,27 +840,36 @@ fn an_update_left_unfinished_at_the_end_is_in_the_final_screen() {
     assert!(out.status.success(), "{out:?}");
 }
 
+/// Python that puts its terminal in raw mode and has `read_answer()`: what
+/// the terminal answers to a cursor query, up to its `R` (10 s at most).
+const READ_ANSWER: &str = r#"
+import os, select, tty
+tty.setraw(0)
+def read_answer():
+    answer = b""
+    while not answer.endswith(b"R"):
+        r, _, _ = select.select([0], [], [], 10)
+        if not r:
+            break
+        answer += os.read(0, 64)
+    return answer
+"#;
+
 /// A program that asks where the cursor is after writing up to the last
 /// column gets that column, as xterm answers (the cursor stays on it until
 /// the next character wraps): the answer said one past the right margin,
 /// `ESC [ 1 ; 21 R` on a screen 20 wide (tmux 3.3a says so too).
 #[test]
 fn a_cursor_query_after_the_last_column_is_answered_with_it() {
-    let script = r#"
-import os, select, tty
-tty.setraw(0)
+    let body = r#"
 os.write(1, b"0123456789" * 2 + b"\x1b[6n")
-answer = b""
-while not answer.endswith(b"R"):
-    r, _, _ = select.select([0], [], [], 10)
-    if not r:
-        break
-    answer += os.read(0, 64)
+answer = read_answer()
 os.write(1, b"\r\nanswer " + answer[1:] + b"\r\n")
 select.select([0], [], [], 100)
 "#;
+    let script = [READ_ANSWER, body].concat();
     let env = Env::new();
-    env.start("cpr", &["--cols", "20"], &["python3", "-c", script]);
+    env.start("cpr", &["--cols", "20"], &["python3", "-c", &script]);
     env.wait_screen("cpr", "^answer ");
     assert_eq!(env.screen_lines("cpr")[1], "answer [1;20R");
     env.ok(&["kill", "cpr"]);
@@ -873,27 +882,22 @@ select.select([0], [], [], 100)
 /// column 10, in either form of the query, also cut between two writes.
 #[test]
 fn a_cursor_query_inside_a_synchronized_update_is_answered_from_it() {
-    let script = r#"
-import os, select, time, tty
-tty.setraw(0)
+    let body = r#"
+import time
 got = []
 for n, (q, cut) in enumerate([(b"\x1b[6n", 2), (b"\x1b[?6n", 3)]):
     os.write(1, b"\x1b[?2026h\x1b[2J\x1b[%d;10H" % (5 + n) + q[:cut])
     time.sleep(0.05)
     os.write(1, q[cut:])
-    answer = b""
-    while not answer.endswith(b"R"):
-        r, _, _ = select.select([0], [], [], 10)
-        if not r:
-            break
-        answer += os.read(0, 64)
+    answer = read_answer()
     os.write(1, b"\x1b[?2026l")
     got.append(answer[1:].decode())
 os.write(1, b"\x1b[H\x1b[2Janswers " + " ".join(got).encode() + b"\r\n")
 select.select([0], [], [], 100)
 "#;
+    let script = [READ_ANSWER, body].concat();
     let env = Env::new();
-    env.start("cpr", &[], &["python3", "-c", script]);
+    env.start("cpr", &[], &["python3", "-c", &script]);
     env.wait_screen("cpr", "^answers ");
     assert_eq!(env.screen_lines("cpr")[0], "answers [5;10R [?6;10R");
     env.ok(&["kill", "cpr"]);
