@@ -902,3 +902,24 @@ select.select([0], [], [], 100)
     assert_eq!(env.screen_lines("cpr")[0], "answers [5;10R [?6;10R");
     env.ok(&["kill", "cpr"]);
 }
+
+/// A tab right after a character in the last column leaves the wrap
+/// waiting, as xterm and tmux do (`cat` of a file whose line fills the
+/// width before a tab): `hm screen` had the next character overwrite the
+/// last column.
+#[test]
+fn a_tab_at_the_margin_keeps_the_wrap_waiting() {
+    let env = Env::new();
+    env.start(
+        "tab",
+        &["--cols", "20", "--rows", "3"],
+        &[
+            "sh",
+            "-c",
+            r"printf '0123456789012345678 \tg\nend'; sleep 100",
+        ],
+    );
+    env.wait_screen("tab", "end");
+    let lines = env.screen_lines("tab");
+    assert_eq!(lines[..3], ["0123456789012345678", "g", "end"], "{lines:?}");
+}

@@ -161,3 +161,32 @@ fn a_fresh_terminal_given_the_state_inside_a_string_skips_its_rest() {
         );
     }
 }
+
+/// A tab while the cursor waits to wrap (a character just written in the
+/// last column) leaves it waiting, as xterm and tmux do: the next
+/// character goes to the next row. `vt100` took the cursor back into the
+/// last column, and `g` overwrote the blank there.
+#[test]
+fn a_tab_at_the_margin_keeps_the_wrap_waiting() {
+    let wide = "0123456789012345678 \tg";
+    for bytes in [
+        wide.as_bytes().to_vec(),
+        // Also in insert mode and with tab stops set (the slow paths).
+        format!("\x1b[4h{wide}").into_bytes(),
+        format!("\x1b[3g\x1bH{wide}").into_bytes(),
+        format!("\u{e9}{}", &wide[1..]).into_bytes(),
+    ] {
+        let t = played((3, 20), &bytes);
+        let shown = rows(&t);
+        assert_eq!(shown[1], "g", "{bytes:?}: {shown:?}");
+        assert!(shown[0].ends_with("78"), "{bytes:?}: {shown:?}");
+    }
+    // Fed a byte at a time.
+    let mut t = Terminal::new(3, 20, 0);
+    for b in wide.as_bytes() {
+        t.process(&[*b]);
+    }
+    assert_eq!(rows(&t)[1], "g");
+    // Elsewhere a tab goes on to the next stop.
+    assert_eq!(rows(&played((3, 20), b"ab\tc"))[0], "ab      c");
+}

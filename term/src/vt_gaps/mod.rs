@@ -44,12 +44,16 @@
 //!   becomes a cursor move (CHA) to the next stop. Tabs forward and back by
 //!   `n` stops (CHT `CSI n I`, CBT `CSI n Z`), which `vt100` ignores, are
 //!   followed by that move. A full reset puts the default stops back.
+//!   A tab while the cursor waits to wrap (a character just written in the
+//!   last column) leaves it waiting, as on xterm and tmux: `vt100` took it
+//!   back into the last column, where the next character overwrote the
+//!   last one.
 //!
 //! What depends on the cursor (a character at the right margin in insert
-//! mode or with autowrap off, a tab stop set or gone to) is asked of the
-//! emulator ([`Emulator`]) at that point: the output before it is parsed
-//! first. Ordinary output (none of these modes) is given to the emulator
-//! as it came, in one piece.
+//! mode or with autowrap off, a tab, a tab stop set or gone to) is asked
+//! of the emulator ([`Emulator`]) at that point: the output before it is
+//! parsed first. Ordinary output without tabs (and none of these modes)
+//! is given to the emulator as it came, in one piece.
 //!
 //! It follows escape sequences only far enough to tell text from them: a
 //! letter inside a sequence or a string (a title) is never translated. A
@@ -348,7 +352,13 @@ impl VtGaps {
                 // (ESC, shift out or in) or that is beyond ASCII.
                 if self.plain() {
                     let run = scan::plain_ascii(&bytes[i..]);
-                    out.keep(i, i + run);
+                    let mut kept = i;
+                    for tab in memchr::memchr_iter(b'\t', &bytes[i..i + run]) {
+                        out.keep(kept, i + tab);
+                        self.tab(&mut out, i + tab, to);
+                        kept = i + tab + 1;
+                    }
+                    out.keep(kept, i + run);
                     i += run;
                 }
                 if bytes.get(i).is_some_and(|&b| b >= 0x80 || !self.plain()) {
@@ -500,21 +510,19 @@ impl VtGaps {
         left: &mut Option<u16>,
     ) {
         if !self.insert && !self.no_wrap && !self.graphics[usize::from(self.shifted)] {
-            // The same but for U+FFFD and tabs to the stops set.
+            // The same but for U+FFFD and tabs (see `tab`).
             let mut from = 0;
-            if !self.tabs.is_default() {
-                for tab in memchr::memchr_iter(b'\t', text.as_bytes()) {
-                    self.plain_text(out, at + from, &text[from..tab], to);
-                    self.tab(out, at + tab, to);
-                    from = tab + 1;
-                }
+            for tab in memchr::memchr_iter(b'\t', text.as_bytes()) {
+                self.plain_text(out, at + from, &text[from..tab], to);
+                self.tab(out, at + tab, to);
+                from = tab + 1;
             }
             self.plain_text(out, at + from, &text[from..], to);
             return;
         }
         for (k, c) in text.char_indices() {
             let shown = self.shown(c);
-            if c == '\t' && !self.tabs.is_default() {
+            if c == '\t' {
                 self.tab(out, at + k, to);
                 *left = None;
             } else if shown == c && !self.at_margin(shown) && !self.inserts(shown) {
@@ -541,11 +549,19 @@ impl VtGaps {
         out.keep(at + kept, at + text.len());
     }
 
-    /// A tab at `at` in the output, with tab stops set: a move to the next.
+    /// A tab at `at` in the output: a move to the next stop when stops are
+    /// set (`vt100` tabs every 8 columns); nothing when the cursor waits to
+    /// wrap (a character was just written in the last column), where
+    /// xterm's tab leaves it waiting and `vt100`'s would take it back into
+    /// the last column, for the next character to overwrite.
     fn tab(&self, out: &mut Out, at: usize, to: &mut impl Emulator) {
         out.flush(at, to);
-        let stop = self.tabs.forward(to.cursor_col(), 1, to.cols());
-        column(out.change(at), stop);
+        let (col, cols) = (to.cursor_col(), to.cols());
+        if col >= cols {
+            out.change(at);
+        } else if !self.tabs.is_default() {
+            column(out.change(at), self.tabs.forward(col, 1, cols));
+        }
     }
 
     /// What `vt100` is given to draw for `c`.
