@@ -7,7 +7,7 @@
 mod common;
 
 use std::io::Read;
-use std::process::{Child, ChildStdout, Stdio};
+use std::process::{Child, ChildStdin, ChildStdout, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
@@ -55,6 +55,26 @@ impl Proxy {
         rx.recv_timeout(DEADLINE)
             .expect("the proxy relayed nothing")
             .expect("read the mode byte")
+    }
+
+    /// SUBSCRIBE through the proxy (the session streams output to this
+    /// connection until it ends) and read the mode byte with the deadline;
+    /// the proxy's stdin and stdout, both still open.
+    fn subscribe(&mut self) -> (ChildStdin, ChildStdout) {
+        let mut stdin = self.0.stdin.take().expect("stdin");
+        std::io::Write::write_all(&mut stdin, &[0x02, 0, 0, 0, 0]).expect("write SUBSCRIBE");
+        let mut out = self.0.stdout.take().expect("stdout");
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            let mut mode = [0u8; 1];
+            let _ = tx.send(out.read_exact(&mut mode).map(|_| (mode[0], out)));
+        });
+        let (mode, out) = rx
+            .recv_timeout(DEADLINE)
+            .expect("the proxy relayed nothing")
+            .expect("read the mode byte");
+        assert_eq!(mode, heimdall_protocol::MODE_BINARY);
+        (stdin, out)
     }
 
     /// Wait (with the deadline) for the proxy to exit by itself; its status.
@@ -187,26 +207,29 @@ async fn the_proxy_exits_when_its_client_is_gone_from_a_quiet_stream() {
     let env = Env::new();
     env.launch("quiet", &["sh"]).await;
     let mut proxy = Proxy::spawn(&env, "quiet");
-    let mut stdin = proxy.0.stdin.take().expect("stdin");
-    // SUBSCRIBE: the session streams output to this connection until it ends.
-    std::io::Write::write_all(&mut stdin, &[0x02, 0, 0, 0, 0]).expect("write SUBSCRIBE");
-    let out = proxy.0.stdout.take().expect("stdout");
-    // The mode byte (read with the deadline), then the client goes.
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        let mut out = out;
-        let mut mode = [0u8; 1];
-        let _ = tx.send(out.read_exact(&mut mode).map(|_| (mode[0], out)));
-    });
-    let (mode, out) = rx
-        .recv_timeout(DEADLINE)
-        .expect("the proxy relayed nothing")
-        .expect("read the mode byte");
-    assert_eq!(mode, heimdall_protocol::MODE_BINARY);
+    let (stdin, out) = proxy.subscribe();
+    // Then the client goes.
     drop((stdin, out));
     let status = proxy.exits("the proxy to exit after its client went");
     assert!(status.success(), "{status:?}");
     assert_eq!(env.status_json("quiet")["alive"], true);
+}
+
+/// A client whose output side is gone while its input stays open (an ssh
+/// client that closed its reading end, a `| head -c 1` reader): the proxy
+/// exits at once, from a quiet session too, with nothing to write that
+/// would fail.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_proxy_exits_when_its_stdout_closes_with_stdin_open() {
+    let env = Env::new();
+    env.launch("deaf", &["sh"]).await;
+    let mut proxy = Proxy::spawn(&env, "deaf");
+    let (stdin, out) = proxy.subscribe();
+    drop(out);
+    let status = proxy.exits("the proxy to exit after its stdout closed");
+    assert!(status.success(), "{status:?}");
+    drop(stdin);
+    assert_eq!(env.status_json("deaf")["alive"], true);
 }
 
 #[test]

@@ -2,18 +2,18 @@
 //! socket, byte for byte (the server's mode byte included), so that
 //! `ssh host hm proxy ID` gives any client a session on another machine
 //! through OpenSSH's authentication. Exits 0 when the session closes the
-//! connection or the client is gone; a client that only ends its input
+//! connection or nothing reads its stdout any more; a client that only ends its input
 //! still gets its answers, as on the socket.
 
 use std::io::{ErrorKind, Read, Write};
 use std::net::Shutdown;
-use std::os::fd::AsRawFd;
 use std::os::unix::net::UnixStream;
 
 use anyhow::Context;
 use clap::Args;
 
 use super::common::live_session;
+use super::stdout_gone::on_stdout_gone;
 use super::unreachable::{connect_error, refuse_stopped};
 use super::Common;
 
@@ -42,14 +42,17 @@ pub fn run(common: &Common, args: ProxyArgs) -> anyhow::Result<i32> {
     // stdin → session. When stdin ends, the client has sent all it will:
     // say so as a client on the socket would (its sending side shut), so
     // the answers to what it sent still come (then the session closes the
-    // connection, unless it streams output or events). Once nobody reads
-    // stdout either (the client is gone), shut the socket both ways: that
-    // ends the relay below, and the process.
+    // connection, unless it streams output or events).
     std::thread::spawn(move || {
         let _ = relay(&mut std::io::stdin().lock(), &to_session);
         let _ = to_session.shutdown(Shutdown::Write);
-        reader_gone(&std::io::stdout());
-        let _ = to_session.shutdown(Shutdown::Both);
+    });
+    // Once nobody reads stdout (the client is gone, whether or not its
+    // input ended), shut the socket both ways: that ends the relay below,
+    // and the process, also when the session has nothing to write.
+    let from_session = sock.try_clone().context("cannot share the socket")?;
+    on_stdout_gone(move || {
+        let _ = from_session.shutdown(Shutdown::Both);
     });
     // session → stdout, until the session closes the connection (it ended)
     // or stdout is closed. Neither is an error worth a message.
@@ -58,27 +61,6 @@ pub fn run(common: &Common, args: ProxyArgs) -> anyhow::Result<i32> {
             Err(anyhow::Error::new(e).context(format!("relaying session {:?}", paths.id)))
         }
         _ => Ok(0),
-    }
-}
-
-/// Wait until `out` has no reader any more: the read end of a pipe closed,
-/// a socket or terminal hung up. Never returns for a file.
-fn reader_gone(out: &impl AsRawFd) {
-    let mut p = libc::pollfd {
-        fd: out.as_raw_fd(),
-        events: 0,
-        revents: 0,
-    };
-    loop {
-        // SAFETY: poll on one valid pollfd; errors and hang-ups are
-        // reported whatever `events` asks for.
-        let n = unsafe { libc::poll(&mut p, 1, -1) };
-        if n > 0 && p.revents & (libc::POLLERR | libc::POLLHUP | libc::POLLNVAL) != 0 {
-            return;
-        }
-        if n < 0 && std::io::Error::last_os_error().kind() != ErrorKind::Interrupted {
-            return;
-        }
     }
 }
 

@@ -17,7 +17,7 @@ use tokio::sync::oneshot;
 /// tell (a regular file, /dev/null).
 pub fn stdout_gone() -> impl Future<Output = ()> {
     let (tx, rx) = oneshot::channel();
-    watch_stdout(move || {
+    on_stdout_gone(move || {
         let _ = tx.send(());
     });
     async move {
@@ -35,7 +35,7 @@ impl StdoutWatch {
     /// Start watching stdout.
     pub fn new() -> StdoutWatch {
         let (tx, rx) = mpsc::channel();
-        watch_stdout(move || {
+        on_stdout_gone(move || {
             let _ = tx.send(());
         });
         StdoutWatch(rx)
@@ -59,7 +59,7 @@ impl StdoutWatch {
 /// stdout that cannot tell. The watch runs on a thread of its own (poll(2)
 /// on fd 1 with no events asked: only the error conditions wake it), which
 /// ends with the process.
-fn watch_stdout(gone: impl FnOnce() + Send + 'static) {
+pub fn on_stdout_gone(gone: impl FnOnce() + Send + 'static) {
     std::thread::spawn(move || {
         // SAFETY: fd 1 stays open for the life of the process.
         let fd = unsafe { BorrowedFd::borrow_raw(1) };
