@@ -102,12 +102,16 @@ const LEAD_KEEP: usize = 4096;
 ///   and none of it shows as text;
 /// - else nothing (the tail goes where the cursor is).
 ///
+/// Also how many bytes of the output the lead stands for when it begins an
+/// escape sequence (its ESC and what followed it up to the tail; more than
+/// the lead when it is only the sequence's opening).
+///
 /// `before` is the output kept before the tail, in pieces, oldest first;
 /// `output_start` says whether it reaches back to the session's first byte,
 /// where a line starts too. A line starts after a carriage return (a pty's
 /// output turns `\n` into `\r\n`); a line with anything but printable
 /// ASCII in it (a tab, UTF-8, a lone line feed) leaves its column unknown.
-fn lead_in<B: AsRef<[u8]>>(before: &[B], output_start: bool, cols: u16) -> Vec<u8> {
+fn lead_in<B: AsRef<[u8]>>(before: &[B], output_start: bool, cols: u16) -> (Vec<u8>, usize) {
     let is_stop = |b: &u8| matches!(b, 0x1b | 0x07 | 0x18 | 0x1a | b'\r' | b'\n');
     // Back from the newest byte to the newest stop, a slice at a time (a
     // flood of one long line is scanned every time it is skipped: no
@@ -146,10 +150,10 @@ fn lead_in<B: AsRef<[u8]>>(before: &[B], output_start: bool, cols: u16) -> Vec<u
             need -= take;
         }
         lead.insert(0, b'\r');
-        return lead;
+        return (lead, 0);
     }
     if stop.map(|(b, _)| b) != Some(0x1b) {
-        return Vec::new();
+        return (Vec::new(), 0);
     }
     // The bytes after the ESC, oldest first (all of them when `whole`).
     let kept: Vec<u8> = run
@@ -168,11 +172,11 @@ fn lead_in<B: AsRef<[u8]>>(before: &[B], output_start: bool, cols: u16) -> Vec<u
         Some(_) => whole && kept.iter().all(|b| (0x20..=0x2f).contains(b)),
     };
     if !unfinished {
-        return Vec::new();
+        return (Vec::new(), 0);
     }
     let mut lead = vec![0x1b];
     lead.extend_from_slice(if whole { &kept } else { &kept[..1] });
-    lead
+    (lead, seen + 1)
 }
 
 /// The sequences in `prefix` (the tail's bytes before the resume point)
@@ -313,6 +317,12 @@ pub struct ScreenModel {
     scrollback_lines: usize,
     /// Holds back a synchronized update until it ends (`frame_hold`).
     hold: FrameHold,
+    /// Output bytes parsed since the last skip ([`ScreenModel::feed_after_skip`]).
+    since_skip: usize,
+    /// The bytes the skip made up to put its tail in place, and how many
+    /// bytes of the output they stand for when they begin an escape
+    /// sequence (see `lead_in`).
+    made_up: (usize, usize),
 }
 
 impl ScreenModel {
@@ -323,6 +333,8 @@ impl ScreenModel {
             term: Terminal::with_callbacks(rows, cols, scrollback_lines, Hooks::default()),
             scrollback_lines,
             hold: FrameHold::default(),
+            since_skip: 0,
+            made_up: (0, 0),
         }
     }
 
@@ -330,21 +342,56 @@ impl ScreenModel {
     /// it ends: see [`crate::frame_hold`]).
     pub fn feed(&mut self, bytes: &[u8]) -> Noticed {
         let bytes = self.hold.pass(bytes, Instant::now());
-        self.parse(&bytes)
+        self.parse_output(&bytes)
     }
 
     /// Show a synchronized update held too long as far as it came.
     pub fn release_stale_update(&mut self) -> Noticed {
         match self.hold.release_stale(Instant::now()) {
-            Some(bytes) => self.parse(&bytes),
+            Some(bytes) => self.parse_output(&bytes),
             None => Noticed::default(),
         }
     }
 
-    /// Bytes fed but held back (a synchronized update under way): the
-    /// screen shows the output up to that many bytes before the end fed.
+    /// The output has ended: an update or a sequence it left unfinished
+    /// can no longer end, so the screen shows all it ever will (an update
+    /// as far as it came, as on a terminal once its hold times out).
+    pub fn output_ended(&mut self) -> Noticed {
+        let noticed = if self.held_back() > 0 {
+            // The end the program did not write.
+            self.feed(crate::frame_hold::END)
+        } else {
+            Noticed::default()
+        };
+        self.term.restart();
+        noticed
+    }
+
+    /// Bytes fed but held back (a synchronized update under way).
     pub fn held_back(&self) -> usize {
         self.hold.held()
+    }
+
+    /// Bytes fed that the screen does not show: a synchronized update held
+    /// back, and before it the start of an escape sequence, a string or a
+    /// UTF-8 character whose end has not come (a terminal shows nothing of
+    /// it either). The screen shows the output up to that many bytes
+    /// before the end fed: a terminal painted with it and given the output
+    /// from there gets the unfinished sequence whole.
+    pub fn unshown(&self) -> usize {
+        let pending = match self.term.pending() {
+            // Begun in what a skip made up (at its only ESC, its first
+            // byte), which stands for more of the output.
+            p if p > self.since_skip => self.since_skip + self.made_up.1,
+            p => p,
+        };
+        self.hold.held() + pending
+    }
+
+    /// Parse bytes of the output (not made up).
+    fn parse_output(&mut self, bytes: &[u8]) -> Noticed {
+        self.since_skip = self.since_skip.saturating_add(bytes.len());
+        self.parse(bytes)
     }
 
     fn parse(&mut self, bytes: &[u8]) -> Noticed {
@@ -374,14 +421,14 @@ impl ScreenModel {
         let cols = self.screen().size().1;
         self.term.restart();
         self.hold.reset();
-        let (at, bytes) = match resume_point(tail) {
+        let (at, (bytes, stands_for)) = match resume_point(tail) {
             // What the bytes before the resume point did to the screen's
             // state (a clear, the pen, modes) still holds after it.
-            Resume::CursorMove(i) => (i, state_sequences(&tail[..i])),
+            Resume::CursorMove(i) => (i, (state_sequences(&tail[..i]), 0)),
             Resume::LineStart(i) => {
                 let mut bytes = state_sequences(&tail[..i]);
                 bytes.push(b'\r');
-                (i, bytes)
+                (i, (bytes, 0))
             }
             // Inside one long line or escape sequence: what comes before
             // puts `tail` where it belongs (see `lead_in`).
@@ -395,6 +442,8 @@ impl ScreenModel {
         // only (SCREEN's offset counts on that). An update begun before the
         // resume point is not held.
         let mut noticed = self.parse(&bytes);
+        self.since_skip = 0;
+        self.made_up = (bytes.len(), stands_for);
         let more = self.feed(&tail[at..]);
         noticed.titles.extend(more.titles);
         noticed.bells += more.bells;
@@ -614,6 +663,39 @@ mod tests {
         assert_eq!((m.lines()[0].as_str(), m.held_back()), ("afterrame", 0));
     }
 
+    /// What the screen does not show yet is not counted in what it shows:
+    /// a sequence or a character not ended (also before a held update, and
+    /// one a skip's tail continues), until it ends or the output does.
+    #[test]
+    fn an_unfinished_sequence_is_not_shown_yet() {
+        let mut m = ScreenModel::new(20, 4, 100);
+        m.feed(b"before\x1b[3");
+        assert_eq!(m.unshown(), 3);
+        m.feed(b"1mred\xe2\x94");
+        assert_eq!((m.text().as_str(), m.unshown()), ("beforered", 2));
+        m.feed(b"\x8c\x1b]2;tit");
+        assert_eq!((m.text().as_str(), m.unshown()), ("beforered┌", 7));
+        m.feed(b"le\x07\x1b[?2026hheld\x1b");
+        assert_eq!(m.unshown(), 13);
+        m.feed(b"[?2026l\x1b[1");
+        assert_eq!(m.unshown(), 3);
+        m.output_ended();
+        assert_eq!(m.unshown(), 0);
+        // A skip's tail inside a string begun long before it: counted from
+        // the string's ESC in the output, not from the lead made up for it.
+        let mut image = b"\x1b]1337;File=:".to_vec();
+        image.resize(LEAD_KEEP * 3, b'Q');
+        m.feed_after_skip(b"QQQQ", || (pieces(&image), false));
+        assert_eq!(m.unshown(), image.len() + 4);
+        m.feed(b"QQ");
+        assert_eq!(m.unshown(), image.len() + 6);
+        m.feed(b"\x07after\x1b[");
+        assert_eq!(
+            (m.lines()[0].as_str(), m.unshown()),
+            ("beforered┌heldafter", 2)
+        );
+    }
+
     #[test]
     fn text_title_bell_and_modes() {
         let mut m = ScreenModel::new(20, 4, 100);
@@ -744,13 +826,14 @@ mod tests {
             (b"\x1b7ab", false, b""),
         ];
         for (before, output_start, lead) in cases {
-            let got = lead_in(&pieces(before), output_start, 4);
+            let (got, _) = lead_in(&pieces(before), output_start, 4);
             assert_eq!(got, lead, "before {:?}", String::from_utf8_lossy(before));
         }
         // A string longer than what is kept: its opening alone.
         let mut image = b"\x1b]1337;File=:".to_vec();
         image.resize(LEAD_KEEP * 3, b'Q');
-        assert_eq!(lead_in(&pieces(&image), false, 4), b"\x1b]");
+        let (lead, stands_for) = lead_in(&pieces(&image), false, 4);
+        assert_eq!((&lead[..], stands_for), (&b"\x1b]"[..], image.len()));
     }
 
     #[test]

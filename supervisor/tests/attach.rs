@@ -2358,3 +2358,50 @@ fn the_attach_view_renders_a_synchronized_update_whole() {
     assert!(pictures >= 10, "{pictures} pictures");
     assert!(whole >= pictures * 9 / 10, "{whole} of {pictures} whole");
 }
+
+/// Whether the screen model's redraw (what a picture begins with) was
+/// written `n` times or more.
+fn painted(t: &Term, n: usize) -> bool {
+    let redraw = b"\x1b[?1049l\x1b[0m\x1b[4l";
+    t.raw.windows(redraw.len()).filter(|w| w == redraw).count() >= n
+}
+
+/// A program that pauses in the middle of an escape sequence or a UTF-8
+/// character, attached (or repainted) then: the picture ends before it and
+/// the terminal gets it whole. The picture's offset was past it, and the
+/// terminal got the rest alone (`1mred` as text, U+FFFD for `é`); a
+/// repaint while the stream had brought its start asked again forever.
+#[test]
+fn a_sequence_the_program_has_not_finished_reaches_the_terminal_whole() {
+    let env = Env::new();
+    // (No echo: the Enter typed would land inside the sequence.)
+    let script = r"stty -echo; printf 'before\033[3'; read x; printf '1mred\033[0m after \303'; read x; \
+                   printf '\251t \033[3'; read x; printf '2mgreen\033[0m end'; read x";
+    env.start("half", &[], &["sh", "-c", script]);
+    env.wait_screen("half", "^before$");
+    // Attached without the bar at the first pause.
+    let mut t = Term::spawn(&env, &["attach", "--no-status-bar", "half"], 80, 24);
+    t.wait_text("before");
+    t.type_bytes(b"\r");
+    t.wait_text("after");
+    assert!(t.text().contains("beforered after"), "{}", t.text());
+    // A repaint at the second pause (a new size), the start of `é` streamed.
+    let pictures = 1;
+    t.resize(70, 20);
+    session_size_is(&env, "half", 70, 20);
+    t.wait_for("a repaint at the new size", |t| painted(t, pictures + 1));
+    t.type_bytes(b"\r");
+    t.wait_text("ét");
+    assert!(t.text().contains("after ét"), "{}", t.text());
+    t.type_bytes(&[0x1c]);
+    assert_eq!(t.wait_exit(), Some(0), "{}", t.text());
+    // Attached with the bar (a view) at the third pause.
+    let mut t = Term::spawn(&env, &["attach", "half"], 80, 24);
+    t.wait_text("ét");
+    t.type_bytes(b"\r");
+    t.wait_text("end");
+    let text = t.text();
+    assert!(text.contains("beforered after ét green end"), "{text}");
+    t.type_bytes(&[0x1c]);
+    assert_eq!(t.wait_exit(), Some(0), "{}", t.text());
+}

@@ -111,6 +111,15 @@ impl<CB: vt100::Callbacks> Terminal<CB> {
         self.gaps.in_sequence()
     }
 
+    /// How many of the last bytes played are the start of an escape
+    /// sequence, a string (a title) or a UTF-8 character whose end has not
+    /// come: the screen shows nothing of them yet, as a terminal shows
+    /// nothing (but for a control carried out inside a sequence). 0 after
+    /// [`Terminal::restart`].
+    pub fn pending(&self) -> usize {
+        self.gaps.pending()
+    }
+
     /// The sequences that give a terminal the modes `vt100`'s screen does
     /// not keep (character sets, insert mode, autowrap, tab stops), for
     /// after what it draws: the cursor is moved, placed afterwards.

@@ -46,8 +46,9 @@ impl ScreenState {
         scrollback_lines: usize,
     ) -> heimdall_protocol::ScreenResp {
         let mut resp = self.model.snapshot(format, scrollback_lines);
-        // What the screen shows: a synchronized update held back is not.
-        resp.output_offset = self.parsed - self.model.held_back() as u64;
+        // What the screen shows: a synchronized update held back, or a
+        // sequence not ended, is not.
+        resp.output_offset = self.parsed - self.model.unshown() as u64;
         resp
     }
 }
@@ -110,15 +111,12 @@ impl Session {
     }
 
     /// The screen once the output has ended, parsed to its end: an update
-    /// the program left unfinished can no longer end, so it is shown as
-    /// far as it came, as on a terminal once its hold times out.
+    /// or a sequence the program left unfinished can no longer end (see
+    /// [`ScreenModel::output_ended`]), and the screen reflects all the output.
     pub(super) fn screen_at_end(&self) {
         let Some(mut st) = self.screen() else { return };
-        if st.model.held_back() > 0 {
-            // The end the program did not write (nothing else parses it).
-            let n = st.model.feed(crate::frame_hold::END);
-            self.announce_noticed(n.titles, n.bells);
-        }
+        let n = st.model.output_ended();
+        self.announce_noticed(n.titles, n.bells);
     }
 
     /// Events for the titles set and bells rung in a parse (the newest

@@ -272,6 +272,9 @@ pub(crate) struct VtGaps {
     tabs: TabStops,
     /// The first bytes of a character the last output ended in.
     partial: Vec<u8>,
+    /// How many bytes the sequence or string under way has had, from its
+    /// ESC (while [`VtGaps::in_sequence`]).
+    seq_len: usize,
     /// The emulator did not see the sequence or string the output is
     /// inside begin (it is a fresh one, [`VtGaps::resume`]): its rest is
     /// kept from it, whose parser would take it for text.
@@ -285,6 +288,7 @@ impl VtGaps {
         self.state = State::Ground;
         self.partial.clear();
         self.unseen = false;
+        self.seq_len = 0;
     }
 
     /// Go on writing to a fresh emulator, which did not see the output so
@@ -298,6 +302,16 @@ impl VtGaps {
     /// string (a title), its end still to come.
     pub(crate) fn in_sequence(&self) -> bool {
         self.state != State::Ground
+    }
+
+    /// How many of the last bytes fed are an escape sequence, a string or
+    /// a character not finished yet (see [`crate::Terminal::pending`]).
+    pub(crate) fn pending(&self) -> usize {
+        if self.in_sequence() {
+            self.seq_len
+        } else {
+            self.partial.len()
+        }
     }
 
     /// The sequences that give a terminal `cols` wide the modes followed
@@ -395,6 +409,7 @@ impl VtGaps {
             if matches!(self.state, State::Escape | State::StrEscape) && !st {
                 self.unseen = false;
                 self.state = State::Escape;
+                self.seq_len = 1;
                 to.write(b"\x1b");
                 return &bytes[i..];
             }
@@ -643,6 +658,7 @@ impl VtGaps {
     fn step(&mut self, b: u8) -> Emit {
         // CAN and SUB cancel a sequence; ESC starts a new one anywhere
         // but in a string (where it may be ST).
+        self.seq_len = self.seq_len.saturating_add(1);
         match (b, self.state) {
             (0x18 | 0x1a, _) => {
                 self.state = State::Ground;
@@ -654,6 +670,7 @@ impl VtGaps {
             }
             (0x1b, _) => {
                 self.state = State::Escape;
+                self.seq_len = 1;
                 return Emit::Same;
             }
             _ => {}
@@ -664,7 +681,12 @@ impl VtGaps {
                 0x0f => self.shifted = false,
                 _ => {}
             },
-            State::Escape | State::StrEscape => return self.escape(b),
+            State::Escape => return self.escape(b),
+            State::StrEscape => {
+                // The string ended (ST), or a sequence began at its ESC.
+                self.seq_len = 2;
+                return self.escape(b);
+            }
             State::EscapeIntermediate => {
                 if !(0x20..=0x2f).contains(&b) {
                     self.state = State::Ground;

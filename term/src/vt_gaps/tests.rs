@@ -62,25 +62,48 @@ fn any_cut_of_the_output_translates_as_the_whole() {
     assert!(whole.ends_with("\x1b[4h\x1b[1@x\x1b[1@─"), "{whole:?}");
 }
 
+/// Whether the output ends inside a sequence, and how many of its last
+/// bytes are what has not ended (a character too), fed whole or a byte at
+/// a time.
 #[test]
 fn whether_the_output_ends_inside_a_sequence() {
-    for (bytes, inside) in [
-        (&b"text"[..], false),
-        (b"a\x1b", true),
-        (b"a\x1b[3", true),
-        (b"a\x1b[31m", false),
-        (b"a\x1b(", true),
-        (b"a\x1b]0;title", true),
-        (b"a\x1b]0;title\x1b", true),
-        (b"a\x1b]0;title\x1b\\", false),
-        (b"a\x1b]0;title\x07", false),
-        (b"a\x1bPq#0\x07", true),
-        (b"a\x1b[3\x18", false),
+    for (bytes, inside, pending) in [
+        (&b"text"[..], false, 0),
+        (b"a\x1b", true, 1),
+        (b"a\x1b[3", true, 3),
+        (b"a\x1b[31m", false, 0),
+        (b"a\x1b[31m\x1b[1", true, 3),
+        (b"a\x1b(", true, 2),
+        (b"a\x1b]0;title", true, 9),
+        (b"a\x1b]0;title\x1b", true, 10),
+        (b"a\x1b]0;title\x1b\\", false, 0),
+        (b"a\x1b]0;title\x1b[", true, 2),
+        (b"a\x1b]0;title\x07", false, 0),
+        (b"a\x1bPq#0\x07", true, 6),
+        (b"a\x1b[3\x18", false, 0),
+        (b"a\x1b[3\r", true, 4),
+        (b"a\xc3", false, 1),
+        (b"a\xe2\x94", false, 2),
+        (b"a\xe2\x94\x8c", false, 0),
+        (b"a\x1b[3\x1bc", false, 0),
     ] {
         let mut g = VtGaps::default();
         tr(&mut g, bytes);
-        assert_eq!(g.in_sequence(), inside, "{bytes:?}");
+        assert_eq!(
+            (g.in_sequence(), g.pending()),
+            (inside, pending),
+            "{bytes:?}"
+        );
+        let mut g = VtGaps::default();
+        for b in bytes {
+            tr(&mut g, &[*b]);
+        }
+        assert_eq!(g.pending(), pending, "{bytes:?} a byte at a time");
     }
+    let mut g = VtGaps::default();
+    tr(&mut g, b"\x1b[3");
+    g.restart();
+    assert_eq!(g.pending(), 0);
 }
 
 #[test]

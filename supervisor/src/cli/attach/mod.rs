@@ -720,31 +720,12 @@ impl Attached {
                 item = next_output(&mut output) => match item {
                     Some(OutputItem::Data { offset, bytes }) => {
                         let shown = self.stream.output(offset, &bytes);
-                        match self.view.as_mut() {
-                            _ if shown.is_empty() => {}
-                            Some(v) => {
-                                let now = Instant::now();
-                                let passed = self.frames.pass(shown, now);
-                                if !passed.is_empty() {
-                                    v.feed(&passed);
-                                    render_at.get_or_insert(now + RENDER_EVERY);
-                                }
+                        match self.show(shown, &mut render_at) {
+                            Ok(()) => {}
+                            Err(e) if self.pipe_run => {
+                                return self.end_session(&client, &mut output, e).await
                             }
-                            // The supervisor answers the program's terminal
-                            // queries: a terminal must not answer again.
-                            None => match write_stdout(&if self.interactive {
-                                self.alt_screen.feed(shown);
-                                self.at_line_start = shown.ends_with(b"\n");
-                                self.queries.strip(shown)
-                            } else {
-                                std::borrow::Cow::Borrowed(shown)
-                            }) {
-                                Ok(()) => self.painted = true,
-                                Err(e) if self.pipe_run => {
-                                    return self.end_session(&client, &mut output, e).await
-                                }
-                                Err(e) => return Err(e.into()),
-                            },
+                            Err(e) => return Err(e.into()),
                         }
                     }
                     Some(OutputItem::Gap { from, to, .. }) => {
@@ -795,13 +776,14 @@ impl Attached {
                                 }
                                 None
                             }
-                            Snapshot::Paint { from, ahead } => {
-                                if ahead {
+                            Snapshot::Paint { from, ahead, again } => {
+                                if ahead || !again.is_empty() {
                                     // What the stripper holds is in the
-                                    // picture.
+                                    // picture, or shown again after it.
                                     self.queries.reset();
                                 }
                                 self.paint(&resp)?;
+                                self.show(&again, &mut render_at)?;
                                 painted = Some((resp.cols, resp.rows));
                                 from.map(Some)
                             }
@@ -1118,6 +1100,35 @@ impl Attached {
                 write_stdout(&out)
             }
         }
+    }
+
+    /// Show output the stream brought: on the view (a synchronized update
+    /// once it ends, rendered by `render_at`), or on the terminal as it is.
+    fn show(&mut self, shown: &[u8], render_at: &mut Option<Instant>) -> std::io::Result<()> {
+        match self.view.as_mut() {
+            _ if shown.is_empty() => {}
+            Some(v) => {
+                let now = Instant::now();
+                let passed = self.frames.pass(shown, now);
+                if !passed.is_empty() {
+                    v.feed(&passed);
+                    render_at.get_or_insert(now + RENDER_EVERY);
+                }
+            }
+            None => {
+                // The supervisor answers the program's terminal queries: a
+                // terminal must not answer again.
+                if self.interactive {
+                    self.alt_screen.feed(shown);
+                    self.at_line_start = shown.ends_with(b"\n");
+                    write_stdout(&self.queries.strip(shown))?;
+                } else {
+                    write_stdout(shown)?;
+                }
+                self.painted = true;
+            }
+        }
+        Ok(())
     }
 
     fn render_now(&mut self) -> std::io::Result<()> {

@@ -9,6 +9,19 @@
 //! (issue #8 item 9). Instead the stream is kept and every byte below the
 //! snapshot's offset is dropped: the client library tells each chunk's
 //! offset, and where the stream continues after a gap.
+//!
+//! A picture may also end before bytes the stream has brought: the screen
+//! model does not show an escape sequence or a character whose end has
+//! not come, nor a synchronized update under way, and its `output_offset`
+//! is before them. Those bytes are kept ([`KEPT`]) and shown again after
+//! the picture, which the terminal takes as it would have without it.
+
+use std::collections::VecDeque;
+
+/// How many of the last bytes streamed are kept to show again after a
+/// picture that ends before them: more than a synchronized update the
+/// supervisor holds back (`frame_hold::MAX_HOLD_BYTES`).
+const KEPT: usize = crate::frame_hold::MAX_HOLD_BYTES + 64 * 1024;
 
 /// What to do with a snapshot that arrived.
 #[derive(Debug, PartialEq, Eq)]
@@ -21,6 +34,9 @@ pub enum Snapshot {
         /// still held back (the start of an unfinished escape sequence) is
         /// in the picture and must not be shown after it.
         ahead: bool,
+        /// Bytes streamed already that come after the picture: to show
+        /// after it.
+        again: Vec<u8>,
     },
     /// The stream has already delivered bytes past it: ask for a newer one.
     Stale,
@@ -37,6 +53,13 @@ pub struct Stream {
     /// would be painted over at once.
     repaint_pending: bool,
     subscribed: bool,
+    /// The last bytes streamed (up to [`KEPT`]), which end at `pos`.
+    recent: VecDeque<u8>,
+    /// A snapshot found stale because it ended this far before the bytes
+    /// kept: the next one at the same offset is painted anyway (the
+    /// screen model holds back more than is kept, and would until the
+    /// program writes more).
+    stale_at: Option<u64>,
 }
 
 impl Stream {
@@ -80,6 +103,7 @@ impl Stream {
     /// The stream continues at `offset` (after a gap).
     pub fn moved(&mut self, offset: u64) {
         self.pos = offset;
+        self.recent.clear();
     }
 
     /// A snapshot of the output below `offset` arrived.
@@ -92,25 +116,42 @@ impl Stream {
             return Snapshot::Paint {
                 from: Some(offset),
                 ahead: false,
+                again: Vec::new(),
             };
         }
-        if self.pos > offset {
+        let behind = self.pos.saturating_sub(offset);
+        let again = if behind > self.recent.len() as u64 {
             // Bytes past the snapshot were already shown on the old
-            // picture: painting it would lose them.
-            return Snapshot::Stale;
-        }
-        self.painted = offset;
+            // picture and are not kept: painting it would lose them.
+            if self.stale_at.replace(offset) != Some(offset) {
+                return Snapshot::Stale;
+            }
+            Vec::new()
+        } else {
+            let from = self.recent.len() - behind as usize;
+            self.recent.range(from..).copied().collect()
+        };
+        self.stale_at = None;
+        self.painted = offset.max(self.pos);
         self.repaint_pending = false;
         Snapshot::Paint {
             from: None,
             ahead: offset > self.pos,
+            again,
         }
     }
 
     /// The part of the output chunk at `offset` to show: none while a
     /// repaint is on its way, none below the painted picture's offset.
     pub fn output<'a>(&mut self, offset: u64, bytes: &'a [u8]) -> &'a [u8] {
+        if offset != self.pos {
+            self.recent.clear();
+        }
         self.pos = offset + bytes.len() as u64;
+        let keep = &bytes[bytes.len().saturating_sub(KEPT)..];
+        let over = (self.recent.len() + keep.len()).saturating_sub(KEPT);
+        self.recent.drain(..over);
+        self.recent.extend(keep);
         if self.repaint_pending {
             return &[];
         }
@@ -130,7 +171,8 @@ mod tests {
             s.snapshot(100),
             Snapshot::Paint {
                 from: Some(100),
-                ahead: false
+                ahead: false,
+                again: vec![]
             }
         );
         assert_eq!(s.output(100, b"abc"), b"abc");
@@ -150,7 +192,8 @@ mod tests {
             s.snapshot(20),
             Snapshot::Paint {
                 from: None,
-                ahead: true
+                ahead: true,
+                again: vec![]
             },
             "the stream stands at 15"
         );
@@ -159,24 +202,73 @@ mod tests {
         assert_eq!(s.output(23, b"NO"), b"NO");
     }
 
+    /// A snapshot that ends before bytes streamed already (an escape
+    /// sequence not ended, which the screen model does not show yet, or a
+    /// snapshot older than the stream) is painted, then those bytes again;
+    /// when they are not kept, it is stale, and painted when asked for
+    /// again gives the same.
     #[test]
-    fn a_snapshot_older_than_the_stream_is_stale() {
+    fn a_snapshot_before_the_stream_shows_the_bytes_after_it_again() {
         let mut s = Stream::new();
         s.snapshot(0);
+        s.output(0, b"before\x1b[3");
+        s.want_repaint();
+        assert_eq!(
+            s.snapshot(6),
+            Snapshot::Paint {
+                from: None,
+                ahead: false,
+                again: b"\x1b[3".to_vec()
+            }
+        );
+        assert_eq!(s.output(9, b"1m"), b"1m");
+        // After a gap only what came since is kept.
         s.moved(50);
         s.want_repaint();
         s.output(50, b"0123456789");
-        assert_eq!(s.snapshot(55), Snapshot::Stale);
+        assert_eq!(s.snapshot(45), Snapshot::Stale);
         assert_eq!(s.output(60, b"x"), b"", "still waiting for a repaint");
         assert_eq!(
-            s.snapshot(61),
+            s.snapshot(55),
             Snapshot::Paint {
                 from: None,
-                ahead: false
-            },
-            "the picture ends where the stream stands"
+                ahead: false,
+                again: b"56789x".to_vec()
+            }
         );
         assert_eq!(s.output(61, b"y"), b"y");
+        s.moved(100);
+        s.want_repaint();
+        assert_eq!(s.snapshot(90), Snapshot::Stale);
+        assert_eq!(
+            s.snapshot(90),
+            Snapshot::Paint {
+                from: None,
+                ahead: false,
+                again: vec![]
+            },
+            "the same again"
+        );
+        assert_eq!(s.output(100, b"z"), b"z");
+    }
+
+    /// Only the last [`KEPT`] bytes streamed are kept.
+    #[test]
+    fn the_bytes_kept_are_bounded() {
+        let mut s = Stream::new();
+        s.snapshot(0);
+        let big = vec![b'a'; KEPT];
+        s.output(0, &big);
+        s.output(KEPT as u64, b"bc");
+        s.want_repaint();
+        assert_eq!(s.snapshot(1), Snapshot::Stale);
+        match s.snapshot(2) {
+            Snapshot::Paint { again, .. } => {
+                assert_eq!(again.len(), KEPT);
+                assert!(again.ends_with(b"abc"));
+            }
+            other => panic!("{other:?}"),
+        }
     }
 
     /// A repaint wanted before the first picture came (the echo of
