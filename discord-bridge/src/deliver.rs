@@ -1,24 +1,51 @@
 //! Posting a message that must not be lost (a session's exit, a prompt
-//! waiting for someone, the agent's answer): a 429, or a 502/503/504 that
-//! says Discord did not take it, is tried again after a back-off (1 s,
-//! doubling, as the live screen waits) before the failure is given up on.
+//! waiting for someone, the agent's answer) nor posted twice: a 429, a
+//! 502/503/504, or a connection that broke before the answer came, is
+//! tried again after a back-off (1 s, doubling, as the live screen waits)
+//! before the failure is given up on. Every try of one message carries the
+//! same nonce with `enforce_nonce`, so when Discord stored the message and
+//! only its answer was lost (a 504 from its edge, a cut connection), the
+//! next try gets that message back instead of posting a second one.
 
 use std::time::Duration;
 
-use serenity::all::{ChannelId, CreateMessage, Http, Message};
+use serenity::all::{ChannelId, CreateMessage, Http, Message, Nonce};
 
 use crate::watch::{error_status, next_backoff};
 
-/// Attempts at one message (the waits between them add up to 31 s).
+/// Attempts at one message (the waits between them add up to 31 s, well
+/// within the minutes Discord keeps a nonce).
 const ATTEMPTS: u32 = 6;
 
-/// Post `message` in `channel`, again after a rate limit or an unavailable
-/// Discord.
+/// A fresh nonce for one message (Discord allows 25 characters).
+pub(crate) fn nonce() -> Nonce {
+    Nonce::String(format!("hm{:016x}", fastrand::u64(..)))
+}
+
+/// `message` with `nonce`, enforced: Discord gives back the message it
+/// created with that nonce in the last minutes instead of a new one.
+pub(crate) fn once(message: CreateMessage, nonce: Nonce) -> CreateMessage {
+    message.nonce(nonce).enforce_nonce(true)
+}
+
+/// Whether a failed request may be tried again: rate limited, Discord
+/// unavailable, or no answer (the request may have been done; the nonce
+/// makes a second try safe).
+fn worth_again(e: &serenity::Error) -> bool {
+    match e {
+        serenity::Error::Http(serenity::http::HttpError::Request(e)) => !e.is_builder(),
+        _ => matches!(error_status(e), Some((429 | 502 | 503 | 504, _))),
+    }
+}
+
+/// Post `message` in `channel`, again after a rate limit, an unavailable
+/// Discord or a lost answer; once.
 pub async fn send_message(
     http: &Http,
     channel: ChannelId,
     message: CreateMessage,
 ) -> serenity::Result<Message> {
+    let message = once(message, nonce());
     let mut backoff = Duration::ZERO;
     let mut attempt = 1;
     loop {
@@ -26,8 +53,7 @@ pub async fn send_message(
             Ok(posted) => return Ok(posted),
             Err(e) => e,
         };
-        let again = matches!(error_status(&e), Some((429 | 502 | 503 | 504, _)));
-        if !again || attempt >= ATTEMPTS {
+        if !worth_again(&e) || attempt >= ATTEMPTS {
             return Err(e);
         }
         backoff = next_backoff(backoff);

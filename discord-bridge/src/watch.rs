@@ -10,6 +10,10 @@
 //!   to 60 s (with the rate limiter on, serenity itself waits the
 //!   `Retry-After` and re-sends). The same message is edited once the wait
 //!   is over.
+//! - A fresh live message is posted with a nonce (`enforce_nonce`) that its
+//!   tries share: when Discord stored it but the answer was lost (a 504, a
+//!   cut connection), the next try gets it back instead of a second one,
+//!   and it is edited to the latest screen.
 //! - Discord refuses edits to messages older than an hour past a limit
 //!   (30046): the watcher posts a fresh live message before that
 //!   ([`FRESH_AFTER`]), or at once if the error comes anyway.
@@ -25,7 +29,7 @@ use heimdall_client::{Client, Event, EventItem, State};
 use heimdall_protocol::WaitingOption;
 use serenity::all::{
     ButtonStyle, ChannelId, CreateActionRow, CreateAllowedMentions, CreateButton, CreateMessage,
-    EditMessage, Http, MessageId, UserId,
+    EditMessage, Http, MessageId, Nonce, UserId,
 };
 use tokio::sync::watch as signal;
 use tokio::time::Instant;
@@ -224,6 +228,9 @@ struct LiveMessage {
     http: Arc<Http>,
     channel: ChannelId,
     message: Option<(MessageId, Instant)>,
+    /// The nonce of a fresh message not posted yet: its tries carry the
+    /// same, so one whose answer was lost is not posted twice.
+    nonce: Option<Nonce>,
     shown: String,
     next_at: Instant,
     backoff: Duration,
@@ -244,6 +251,7 @@ impl LiveMessage {
             http,
             channel,
             message: None,
+            nonce: None,
             shown: String::new(),
             next_at: Instant::now(),
             backoff: Duration::ZERO,
@@ -263,26 +271,36 @@ impl LiveMessage {
                 .edit_message(&self.http, id, EditMessage::new().content(&content))
                 .await
                 .map(|_| None),
-            _ => self
-                .channel
-                .send_message(
-                    &self.http,
-                    CreateMessage::new()
-                        .content(&content)
-                        .allowed_mentions(CreateAllowedMentions::new()),
-                )
-                .await
-                .map(|m| Some(m.id)),
+            _ => {
+                let nonce = self.nonce.get_or_insert_with(deliver::nonce).clone();
+                let message = CreateMessage::new()
+                    .content(&content)
+                    .allowed_mentions(CreateAllowedMentions::new());
+                self.channel
+                    .send_message(&self.http, deliver::once(message, nonce))
+                    .await
+                    .map(|m| Some((m.id, m.content)))
+            }
         };
         match result {
             Ok(posted) => {
-                if let Some(id) = posted {
-                    self.message = Some((id, Instant::now()));
-                }
-                self.shown = content;
                 self.backoff = Duration::ZERO;
                 self.next_at = Instant::now() + MIN_EDIT_INTERVAL;
-                Shown::Done
+                let Some((id, shows)) = posted else {
+                    self.shown = content;
+                    return Shown::Done;
+                };
+                self.message = Some((id, Instant::now()));
+                self.nonce = None;
+                // A try whose answer was lost posted it: Discord gave back
+                // that message, with the screen of then.
+                let done = shows == content;
+                self.shown = shows;
+                if done {
+                    Shown::Done
+                } else {
+                    Shown::Later
+                }
             }
             Err(e) => {
                 match error_status(&e) {

@@ -1476,3 +1476,83 @@ async fn sigterm_stops_the_bridge_as_ctrl_c_does() {
         bridge.log()
     );
 }
+
+/// How many messages the bot asked to create in `channel` whose content has
+/// `needle` (tries included).
+fn create_requests(discord: &FakeDiscord, channel: u64, needle: &str) -> usize {
+    discord
+        .requests()
+        .iter()
+        .filter(|r| {
+            r.route == Route::CreateMessage
+                && r.segment(1) == Some(channel.to_string().as_str())
+                && r.content().is_some_and(|c| c.contains(needle))
+        })
+        .count()
+}
+
+/// How many messages of `channel` have `needle`.
+fn messages_with(discord: &FakeDiscord, channel: u64, needle: &str) -> usize {
+    discord
+        .messages_in(channel)
+        .iter()
+        .filter(|m| m["content"].as_str().is_some_and(|c| c.contains(needle)))
+        .count()
+}
+
+/// A message whose answer Discord lost is posted once: not twice when it
+/// was stored before the answer was lost (a 504, a connection cut; the try
+/// again carries the same nonce with `enforce_nonce`, and Discord gives the
+/// first message back), and not never when the connection broke before it
+/// was stored (tried again). Both for the live screen and the exit notice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_message_whose_answer_was_lost_is_posted_once() {
+    let discord = FakeDiscord::start().await.unwrap();
+    let bridge = Bridge::start(&discord).await;
+    let timeout_after_storing = Reply::DoneThen(Box::new(Reply::Error {
+        status: 504,
+        code: 0,
+        message: "Gateway Timeout".into(),
+    }));
+    let cut_after_storing = Reply::DoneThen(Box::new(Reply::CutOff));
+    for (exit, live_reply, notice_reply) in [
+        (3, timeout_after_storing.clone(), timeout_after_storing),
+        (4, cut_after_storing, Reply::CutOff),
+    ] {
+        let id = unique("lost");
+        run(&discord, &id, &format!("read line; exit {exit}")).await;
+        // The live screen's first post: its answer is lost.
+        discord.script(Route::CreateMessage, 1, live_reply);
+        let (thread, live) = watch(&discord, &id).await;
+        until("the live screen's post tried again", || {
+            (create_requests(&discord, thread, "```") >= 2).then_some(())
+        })
+        .await;
+        assert_eq!(
+            messages_with(&discord, thread, "```"),
+            1,
+            "one live screen: {:#?}",
+            discord.messages_in(thread)
+        );
+        // The exit notice: its answer is lost too.
+        discord.script(Route::CreateMessage, 1, notice_reply);
+        let notice = format!("exit code {exit}");
+        operator_command(&discord, "send", &[("id", &id), ("text", "bye")]).await;
+        until("the exit notice tried again", || {
+            (create_requests(&discord, thread, &notice) >= 2).then_some(())
+        })
+        .await;
+        assert_eq!(
+            messages_with(&discord, thread, &notice),
+            1,
+            "one exit notice: {:#?}",
+            discord.messages_in(thread)
+        );
+        until("the final screen in the live message", || {
+            content(&discord, live).contains("exited").then_some(())
+        })
+        .await;
+        assert_eq!(messages_with(&discord, thread, "```"), 1);
+    }
+    bridge.assert_no_unparsed_events();
+}

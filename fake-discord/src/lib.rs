@@ -9,7 +9,10 @@
 //!   over 2,000 characters, an interaction acknowledged twice, …); unknown routes get a 404 with
 //!   Discord's JSON error shape and [`Route::Unknown`], so a test can assert there were none.
 //!   [`FakeDiscord::script`] makes the next requests of a route answer 429 (with or without
-//!   rate-limit headers) or any error.
+//!   rate-limit headers) or any error, cut the connection ([`Reply::CutOff`]), or do so after
+//!   the route did its work ([`Reply::DoneThen`]: a 504 once the message was stored). A
+//!   message created with a `nonce` and `enforce_nonce: true` is created once: the same nonce
+//!   within five minutes gives back the first message, as on Discord.
 //! - The gateway at the URL `GET /gateway` returns: HELLO, IDENTIFY → READY (guilds unavailable)
 //!   → GUILD_CREATE with complete guilds, heartbeat ACKs, RESUME with replay of what the bot
 //!   missed → RESUMED. [`FakeDiscord::close_gateway`], [`FakeDiscord::request_reconnect`] and

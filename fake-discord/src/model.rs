@@ -3,6 +3,7 @@
 //! registered commands and open interactions.
 
 use std::collections::{BTreeMap, HashMap};
+use std::time::Instant;
 
 use serde_json::{json, Value};
 
@@ -63,6 +64,8 @@ pub(crate) struct World {
     pub commands: BTreeMap<u64, Value>,
     /// Members seen in events the tests sent, by (guild, user).
     pub members: HashMap<(u64, u64), Actor>,
+    /// Messages created with `enforce_nonce`, by (author, nonce): the message and when.
+    pub nonces: HashMap<(u64, String), (u64, Instant)>,
 }
 
 /// What the fake remembers of an interaction it sent.
@@ -146,6 +149,7 @@ impl World {
             interactions: HashMap::new(),
             commands: BTreeMap::new(),
             members: HashMap::new(),
+            nonces: HashMap::new(),
         };
         for (id, guild, kind, name, parent, position) in [
             (
@@ -529,6 +533,10 @@ pub(crate) fn message(id: u64, channel_id: u64, author: &Actor, body: &Value) ->
         "components": [],
     });
     apply_message_body(&mut message, body);
+    // The nonce comes back in the answer and in MESSAGE_CREATE; edits cannot set it.
+    if let Some(nonce) = body.get("nonce").filter(|n| !n.is_null()) {
+        message["nonce"] = nonce.clone();
+    }
     message
 }
 

@@ -147,6 +147,17 @@ pub enum Reply {
         /// The message.
         message: String,
     },
+    /// The route does its work as usual (a message is created, an edit applied, their events
+    /// dispatched), and then the client is answered the inner reply instead of the result: what
+    /// a client sees of a 504 from Discord's edge that stopped waiting for the API, say
+    /// (`DoneThen(Box::new(Reply::Error { status: 504, .. }))`), or of a connection cut after
+    /// the request went through (`DoneThen(Box::new(Reply::CutOff))`).
+    DoneThen(Box<Reply>),
+    /// The connection breaks before the answer is complete: the client gets a transport error
+    /// and cannot tell whether the request was done (the fake sends the answer's head, status
+    /// 200, then cuts its body off). On its own the route does nothing; after
+    /// [`Reply::DoneThen`] it did its work.
+    CutOff,
 }
 
 /// A queued scripted answer.

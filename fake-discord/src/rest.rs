@@ -7,7 +7,7 @@
 //! answers apply before any route logic.
 
 use std::sync::Arc;
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use axum::body::to_bytes;
 use axum::extract::{DefaultBodyLimit, FromRequest, Multipart, Request, State};
@@ -23,6 +23,10 @@ use crate::state::{Shared, State as FakeState};
 
 /// Discord's limit on a message's content, in characters.
 const MAX_CONTENT: usize = 2000;
+/// The longest string nonce of a message.
+const MAX_NONCE: usize = 25;
+/// How long a nonce sent with `enforce_nonce` is remembered ("the past few minutes").
+const NONCE_WINDOW: Duration = Duration::from_secs(5 * 60);
 /// Bodies up to this size are accepted (Discord's upload limit is lower; the fake records).
 const MAX_BODY: usize = 64 << 20;
 /// Message flag: ephemeral.
@@ -42,6 +46,8 @@ struct Answer {
     status: u16,
     body: Option<Value>,
     headers: Vec<(&'static str, String)>,
+    /// The connection is cut in the body instead ([`Reply::CutOff`]).
+    cut_off: bool,
 }
 
 impl Answer {
@@ -50,6 +56,7 @@ impl Answer {
             status,
             body: Some(body),
             headers: Vec::new(),
+            cut_off: false,
         }
     }
 
@@ -58,6 +65,7 @@ impl Answer {
             status: 204,
             body: None,
             headers: Vec::new(),
+            cut_off: false,
         }
     }
 
@@ -81,6 +89,13 @@ impl Answer {
     }
 
     fn into_response(self) -> Response {
+        if self.cut_off {
+            // hyper sends the head, then closes the connection when the body fails.
+            let broken = futures_util::stream::once(async {
+                Err::<axum::body::Bytes, _>(std::io::Error::other("cut off by the test"))
+            });
+            return (StatusCode::OK, axum::body::Body::from_stream(broken)).into_response();
+        }
         let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         let mut response = match self.body {
             Some(body) => (status, axum::Json(body)).into_response(),
@@ -119,23 +134,33 @@ async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response
     };
 
     let mut state = shared.lock();
-    let answer = if let Some(reply) = take_script(&mut state, route) {
-        scripted(reply)
-    } else if matches!(&json_body, Some(Value::String(_))) {
-        Answer::error(400, 50109, "The request body contains invalid JSON.")
-    } else if needs_auth(route) && authorization.as_deref() != Some(&format!("Bot {}", ids::TOKEN))
-    {
-        Answer::error(401, 0, "401: Unauthorized")
-    } else {
-        let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
-        let request = Incoming {
-            method: &method,
-            segments: &segments,
-            query: query.as_deref(),
-            body: json_body.as_ref().unwrap_or(&Value::Null),
-            files: &files,
-        };
-        answer(&mut state, route, &request)
+    let script = take_script(&mut state, route);
+    let mut work = || {
+        if matches!(&json_body, Some(Value::String(_))) {
+            Answer::error(400, 50109, "The request body contains invalid JSON.")
+        } else if needs_auth(route)
+            && authorization.as_deref() != Some(&format!("Bot {}", ids::TOKEN))
+        {
+            Answer::error(401, 0, "401: Unauthorized")
+        } else {
+            let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+            let request = Incoming {
+                method: &method,
+                segments: &segments,
+                query: query.as_deref(),
+                body: json_body.as_ref().unwrap_or(&Value::Null),
+                files: &files,
+            };
+            answer(&mut state, route, &request)
+        }
+    };
+    let answer = match script {
+        Some(Reply::DoneThen(instead)) => {
+            work();
+            scripted(*instead)
+        }
+        Some(reply) => scripted(reply),
+        None => work(),
     };
     let index = state.requests.len();
     state.requests.push(RecordedRequest {
@@ -311,18 +336,28 @@ fn scripted(reply: Reply) -> Answer {
                     "global": global,
                 })),
                 headers,
+                cut_off: false,
             }
         }
         Reply::BareRateLimit => Answer {
             status: 429,
             body: None,
             headers: Vec::new(),
+            cut_off: false,
         },
         Reply::Error {
             status,
             code,
             message,
         } => Answer::error(status, code, &message),
+        // The work is done by the caller; what the client sees is the inner reply.
+        Reply::DoneThen(instead) => scripted(*instead),
+        Reply::CutOff => Answer {
+            status: 200,
+            body: None,
+            headers: Vec::new(),
+            cut_off: true,
+        },
     }
 }
 
@@ -892,8 +927,51 @@ fn create_message(state: &mut FakeState, request: &Incoming) -> Answer {
     if let Err(error) = validate_message(request.body, request.files, true) {
         return error;
     }
+    let nonce = match nonce_of(request.body) {
+        Ok(nonce) => nonce,
+        Err(error) => return error,
+    };
+    // With `enforce_nonce`, a nonce the bot used in the past few minutes gives back the
+    // message it created then, and nothing new is posted.
+    let enforced = nonce.filter(|_| request.body["enforce_nonce"] == json!(true));
+    if let Some(key) = &enforced {
+        let earlier = state
+            .world
+            .nonces
+            .get(&(ids::BOT_USER, key.clone()))
+            .filter(|(_, at)| at.elapsed() < NONCE_WINDOW)
+            .and_then(|(id, _)| state.world.messages.get(id));
+        if let Some(message) = earlier {
+            return Answer::json(200, message.clone());
+        }
+    }
     let message = post_message(state, channel_id, request.body, request.files, None);
+    if let Some(key) = enforced {
+        state
+            .world
+            .nonces
+            .insert((ids::BOT_USER, key), (id_of(&message), Instant::now()));
+    }
     Answer::json(200, message)
+}
+
+/// A create body's `nonce` as text (an integer or a string of at most 25 characters), if any.
+fn nonce_of(body: &Value) -> Result<Option<String>, Answer> {
+    match &body["nonce"] {
+        Value::Null => Ok(None),
+        Value::Number(n) if n.is_u64() || n.is_i64() => Ok(Some(n.to_string())),
+        Value::String(s) if s.chars().count() <= MAX_NONCE => Ok(Some(s.clone())),
+        Value::String(_) => Err(Answer::invalid_form(
+            "nonce",
+            "BASE_TYPE_MAX_LENGTH",
+            "Must be 25 or fewer in length.",
+        )),
+        _ => Err(Answer::invalid_form(
+            "nonce",
+            "BASE_TYPE_REQUIRED",
+            "Must be a string or an integer.",
+        )),
+    }
 }
 
 /// `GET|PATCH|DELETE /channels/{id}/messages/{id}` and reactions on that message.

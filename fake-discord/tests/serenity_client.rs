@@ -13,7 +13,7 @@ use serenity::all::{
     CreateCommand, CreateCommandOption, CreateInputText, CreateInteractionResponse,
     CreateInteractionResponseFollowup, CreateMessage, CreateModal, CreateThread,
     EditInteractionResponse, EditMessage, GatewayIntents, GetMessages, GuildId, InputTextStyle,
-    ReactionType, RoleId, UserId,
+    Nonce, ReactionType, RoleId, UserId,
 };
 use serenity::client::{ClientBuilder, Context, RawEventHandler};
 use serenity::http::{Http, HttpBuilder};
@@ -685,4 +685,112 @@ async fn message_content_needs_the_intent() {
         discord.gateway_stats().intents,
         Some((GatewayIntents::GUILDS | GatewayIntents::GUILD_MESSAGES).bits())
     );
+}
+
+/// A create whose answer is lost (a 504 after the message was stored, a connection cut after
+/// the request went through) and then retried with the same nonce and `enforce_nonce` gives
+/// back the first message, as Discord does; without `enforce_nonce`, or with another nonce, it
+/// is a second message. A cut before the request was done stores nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_retried_create_with_an_enforced_nonce_returns_the_first_message() {
+    let discord = FakeDiscord::start().await.expect("fake starts");
+    let http = http(&discord);
+    let channel = ChannelId::new(ids::CHANNEL_GENERAL);
+    let create = |nonce: &str, enforce: bool| {
+        CreateMessage::new()
+            .content(format!("notice {nonce}"))
+            .nonce(Nonce::String(nonce.to_owned()))
+            .enforce_nonce(enforce)
+    };
+    let gateway_timeout = Reply::Error {
+        status: 504,
+        code: 0,
+        message: "Gateway Timeout".to_owned(),
+    };
+
+    discord.script(
+        Route::CreateMessage,
+        1,
+        Reply::DoneThen(Box::new(gateway_timeout.clone())),
+    );
+    let lost = channel
+        .send_message(&http, create("n-1", true))
+        .await
+        .expect_err("the 504");
+    assert!(format!("{lost:?}").contains("504"), "{lost:?}");
+    let again = channel
+        .send_message(&http, create("n-1", true))
+        .await
+        .expect("the retry");
+    assert!(
+        matches!(&again.nonce, Some(Nonce::String(n)) if n == "n-1"),
+        "{:?}",
+        again.nonce
+    );
+    assert_eq!(discord.messages_in(ids::CHANNEL_GENERAL).len(), 1);
+    assert_eq!(
+        again.id.get().to_string(),
+        discord.messages_in(ids::CHANNEL_GENERAL)[0]["id"]
+    );
+
+    // The connection cut after the request was done: the same.
+    discord.script(
+        Route::CreateMessage,
+        1,
+        Reply::DoneThen(Box::new(Reply::CutOff)),
+    );
+    let cut = channel
+        .send_message(&http, create("n-2", true))
+        .await
+        .expect_err("the cut");
+    assert!(
+        matches!(
+            cut,
+            serenity::Error::Http(serenity::http::HttpError::Request(_))
+        ),
+        "{cut:?}"
+    );
+    let second = channel
+        .send_message(&http, create("n-2", true))
+        .await
+        .expect("the retry");
+    assert_eq!(discord.messages_in(ids::CHANNEL_GENERAL).len(), 2);
+    assert_ne!(second.id, again.id);
+
+    // Cut before it was done: nothing stored; the retry creates it.
+    discord.script(Route::CreateMessage, 1, Reply::CutOff);
+    channel
+        .send_message(&http, create("n-3", true))
+        .await
+        .expect_err("the cut");
+    assert_eq!(discord.messages_in(ids::CHANNEL_GENERAL).len(), 2);
+    channel
+        .send_message(&http, create("n-3", true))
+        .await
+        .expect("the retry");
+    assert_eq!(discord.messages_in(ids::CHANNEL_GENERAL).len(), 3);
+
+    // Without enforce_nonce the nonce is only echoed: a retry is a duplicate.
+    discord.script(
+        Route::CreateMessage,
+        1,
+        Reply::DoneThen(Box::new(gateway_timeout)),
+    );
+    for _ in 0..2 {
+        let _ = channel.send_message(&http, create("n-4", false)).await;
+    }
+    let n4 = discord
+        .messages_in(ids::CHANNEL_GENERAL)
+        .iter()
+        .filter(|m| m["content"] == "notice n-4")
+        .count();
+    assert_eq!(n4, 2);
+
+    // A nonce over 25 characters is refused.
+    let long = channel
+        .send_message(&http, create(&"x".repeat(26), true))
+        .await
+        .expect_err("too long a nonce");
+    assert!(format!("{long:?}").contains("50035"), "{long:?}");
+    assert_all_dispatches_parse(&discord);
 }
