@@ -24,6 +24,12 @@ fn session_tools(sessions: &Sessions, config: Option<&std::path::Path>) -> Sessi
     tools_with(launcher, sessions, 4)
 }
 
+/// The config of a session that keeps little: a 4096-byte scrollback and
+/// live window (the ring holds 64 KiB more), kept in the returned directory.
+fn small_ring() -> (tempfile::TempDir, std::path::PathBuf) {
+    hm_config("scrollback_bytes = 4096\nlive_window_bytes = 4096\n")
+}
+
 async fn call(tools: &SessionTools, name: &str, args: serde_json::Value) -> ToolOutput {
     let limit = Duration::from_secs(60);
     tokio::time::timeout(
@@ -115,24 +121,53 @@ fn check(prev: u64, read: &Read) -> bool {
         assert_eq!(shown_bytes, 0, "no text for bytes it says it shows: {said}");
         return false;
     }
-    // Lines joined across a gap mean nothing; a read shown in one piece
-    // shows exactly the flood's complete lines in it.
-    if let [(a, b)] = shown[..] {
-        let complete: Vec<u64> = read
-            .text
-            .split_inclusive('\n')
-            .filter_map(|l| l.strip_suffix('\n'))
-            .filter(|l| l.len() == 10)
-            .map(|l| l.parse().unwrap_or_else(|_| panic!("{l:?} in {said}")))
-            .collect();
-        let want: Vec<u64> = (a.div_ceil(LINE)..b / LINE).collect();
+    // Each piece of text between two gaps' lines shows exactly the flood's
+    // lines in its bytes: a line a gap cut is not joined with another.
+    let pieces = pieces(&read.text);
+    assert_eq!(pieces.len(), read.missing.len() + 1, "gaps' lines: {said}");
+    let mut at = prev;
+    for (i, piece) in pieces.iter().enumerate() {
+        let cut = read.missing.get(i);
+        let (a, b) = (at, cut.map_or(read.to, |m| m.0));
+        let complete = lines(piece);
+        // A line whose digits came whole before a gap reads whole.
+        let last = if cut.is_some() {
+            (b + 2) / LINE
+        } else {
+            b / LINE
+        };
+        let want: Vec<u64> = (a.div_ceil(LINE)..last.max(a.div_ceil(LINE))).collect();
         assert_eq!(
             complete, want,
             "the lines shown are not those of bytes {a}..{b}: {said}"
         );
-        return true;
+        at = cut.map_or(at, |m| m.1);
     }
-    false
+    shown.len() == 1
+}
+
+/// The numbers of the flood's lines (ten digits) in `text`, as also
+/// `seq -f %010g` writes them (line `n` at offset `LINE * (n - 1)`).
+fn lines(text: &str) -> Vec<u64> {
+    text.split_inclusive('\n')
+        .filter_map(|l| l.strip_suffix('\n'))
+        .filter(|l| l.len() == 10)
+        .filter_map(|l| l.parse().ok())
+        .collect()
+}
+
+/// The text of a read cut at its gaps' lines (`[… bytes A..B … …]`).
+fn pieces(text: &str) -> Vec<String> {
+    let gap = Regex::new(r"^\[… bytes \d+\.\.\d+ .* …\]$").unwrap();
+    let mut pieces = vec![String::new()];
+    for line in text.split_inclusive('\n') {
+        if gap.is_match(line.trim_end_matches('\n')) {
+            pieces.push(String::new());
+        } else if let Some(piece) = pieces.last_mut() {
+            piece.push_str(line);
+        }
+    }
+    pieces
 }
 
 /// Reads of a flood, back to back, tile its output: a read says the
@@ -145,7 +180,7 @@ fn check(prev: u64, read: &Read) -> bool {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reads_of_a_flood_tile_its_output() {
     let sessions = Sessions::new();
-    let (_config_dir, config) = hm_config("scrollback_bytes = 4096\nlive_window_bytes = 4096\n");
+    let (_config_dir, config) = small_ring();
     let tools = session_tools(&sessions, Some(&config));
     let id = unique("agent-flood-reads");
     let started = call(&tools, "session_start", json!({"command": FLOOD, "id": id})).await;
@@ -163,6 +198,112 @@ async fn reads_of_a_flood_tile_its_output() {
     assert_eq!(tools.cleanup(Duration::from_secs(15)).await, [id.as_str()]);
 }
 
+/// Wait until session `id` shows a line matching `pattern`.
+async fn wait_for(tools: &SessionTools, id: &str, pattern: &str) {
+    let wait = json!({"id": id, "until": "regex", "pattern": pattern, "timeout_secs": 30});
+    let waited = call(tools, "session_wait", wait).await;
+    assert!(!waited.is_error, "{}", waited.text);
+}
+
+/// Where a subscriber asking for output from `offset` of session `id` is
+/// told its stream starts: the oldest byte the supervisor keeps, when
+/// `offset` is older.
+async fn oldest_kept(sessions: &Sessions, id: &str, offset: u64) -> u64 {
+    let client = heimdall_client::SocketDir::new(sessions.path())
+        .connect(id, heimdall_client::ClientBuilder::new())
+        .await
+        .expect("connect");
+    let mut stream = client.output(offset).await.expect("subscribe");
+    match stream.next().await {
+        Some(heimdall_client::OutputItem::Gap { from, to, .. }) if from == offset => to,
+        Some(heimdall_client::OutputItem::Data { offset: o, .. }) if o == offset => offset,
+        other => panic!("the stream from {offset} began with {other:?}"),
+    }
+}
+
+/// A read says bytes are no longer kept only of those the supervisor no
+/// longer holds, and shows the rest from the oldest byte it holds. The
+/// supervisor keeps more than the scrollback (the live window besides):
+/// reads started at the scrollback's start and said the bytes before it
+/// were no longer kept (24000 bytes written, a 4096-byte scrollback: the
+/// first read said bytes 0..19904 were lost, and showed none of them).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_read_says_lost_only_what_the_supervisor_no_longer_keeps() {
+    let sessions = Sessions::new();
+    let (_config_dir, config) = small_ring();
+    let tools = session_tools(&sessions, Some(&config));
+    let id = unique("agent-kept");
+    let command = "stty -echo; seq -f %010g 1 2000; read x; seq -f %010g 2001 80000; exec cat";
+    let started = call(
+        &tools,
+        "session_start",
+        json!({"command": command, "id": id}),
+    )
+    .await;
+    assert!(!started.is_error, "{}", started.text);
+    wait_for(&tools, &id, "^0000002000$").await;
+    let first = parse(&call(&tools, "session_read", json!({"id": id})).await);
+    assert_eq!(
+        (first.from, first.to, &first.missing[..]),
+        (0, 2000 * LINE, &[][..]),
+        "{}",
+        first.said
+    );
+    assert_eq!(
+        lines(&first.text),
+        (1..=2000).collect::<Vec<_>>(),
+        "{}",
+        first.said
+    );
+
+    enter(&tools, &id).await;
+    wait_for(&tools, &id, "^0000080000$").await;
+    let second = parse(&call(&tools, "session_read", json!({"id": id})).await);
+    let oldest = oldest_kept(&sessions, &id, first.next).await;
+    assert!(
+        oldest > first.next,
+        "the flood is all kept: {}",
+        second.said
+    );
+    assert_eq!(
+        (second.from, second.to, &second.missing[..]),
+        (first.next, 80_000 * LINE, &[(first.next, oldest)][..]),
+        "{}",
+        second.said
+    );
+    let from_line = oldest.div_ceil(LINE) + 1;
+    assert_eq!(
+        lines(&second.text),
+        (from_line..=80_000).collect::<Vec<_>>(),
+        "{}",
+        second.said
+    );
+    assert_eq!(tools.cleanup(Duration::from_secs(15)).await, [id.as_str()]);
+}
+
+/// A character cut by bytes no longer kept shows as U+FFFD (it was
+/// dropped), and what comes after the gap is shown apart from what came
+/// before it, below the gap's line: here the first read ends with the
+/// first two bytes of `─`, and a flood larger than the session keeps
+/// follows them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_character_cut_by_a_gap_shows_as_a_replacement_character() {
+    let sessions = Sessions::new();
+    let (_config_dir, config) = small_ring();
+    let tools = session_tools(&sessions, Some(&config));
+    let id = unique("agent-cut-char");
+    let command = r"stty -echo; printf 'top\n\342\224'; read x; seq -f %010g 1 80000; exec cat";
+    start_and_read_top(&tools, &id, command).await;
+    enter(&tools, &id).await;
+    wait_for(&tools, &id, "^0000080000$").await;
+    let second = parse(&call(&tools, "session_read", json!({"id": id})).await);
+    let oldest = oldest_kept(&sessions, &id, 7).await;
+    let head = format!("\u{fffd}\n[… bytes 7..{oldest} are no longer kept by the session …]\n");
+    assert!(second.text.starts_with(&head), "{}", second.said);
+    assert!(second.text.ends_with("\n0000080000\n"), "{}", second.said);
+    assert_eq!(tools.cleanup(Duration::from_secs(15)).await, [id.as_str()]);
+}
+
 /// Start `command` as session `id`, which writes `top`, a line break and
 /// no more text, and waits for a line; read that.
 async fn start_and_read_top(tools: &SessionTools, id: &str, command: &str) {
@@ -173,9 +314,7 @@ async fn start_and_read_top(tools: &SessionTools, id: &str, command: &str) {
     )
     .await;
     assert!(!started.is_error, "{}", started.text);
-    let wait = json!({"id": id, "until": "regex", "pattern": "^top$", "timeout_secs": 20});
-    let waited = call(tools, "session_wait", wait).await;
-    assert!(!waited.is_error, "{}", waited.text);
+    wait_for(tools, id, "^top$").await;
     let first = parse(&call(tools, "session_read", json!({"id": id})).await);
     assert_eq!(first.text, "top\n", "{}", first.said);
 }
@@ -189,9 +328,7 @@ async fn enter(tools: &SessionTools, id: &str) {
 /// Type Enter into session `id`, wait for its `done` and read.
 async fn enter_and_read_after_done(tools: &SessionTools, id: &str) -> Read {
     enter(tools, id).await;
-    let wait = json!({"id": id, "until": "regex", "pattern": "done", "timeout_secs": 20});
-    let waited = call(tools, "session_wait", wait).await;
-    assert!(!waited.is_error, "{}", waited.text);
+    wait_for(tools, id, "done").await;
     parse(&call(tools, "session_read", json!({"id": id})).await)
 }
 
@@ -204,7 +341,7 @@ async fn enter_and_read_after_done(tools: &SessionTools, id: &str) -> Read {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_character_set_chosen_in_one_read_holds_in_the_next() {
     let sessions = Sessions::new();
-    let (_config_dir, config) = hm_config("scrollback_bytes = 4096\nlive_window_bytes = 4096\n");
+    let (_config_dir, config) = small_ring();
     let tools = session_tools(&sessions, Some(&config));
     let id = unique("agent-charset-reads");
     // The second part ends in DEC special graphics; the third starts with
@@ -212,12 +349,8 @@ async fn a_character_set_chosen_in_one_read_holds_in_the_next() {
     let command = r"stty -echo; printf 'top\n\033(0'; read x; printf 'lqqk\033(B done\n\033(0'; \
                     read x; seq 1 40000; printf 'lqqk\033(B gone\n'; exec cat";
     start_and_read_top(&tools, &id, command).await;
-    let until =
-        |pattern: &str| json!({"id": id, "until": "regex", "pattern": pattern, "timeout_secs": 20});
-
     enter(&tools, &id).await;
-    let waited = call(&tools, "session_wait", until("done")).await;
-    assert!(!waited.is_error, "{}", waited.text);
+    wait_for(&tools, &id, "done").await;
     let second = parse(&call(&tools, "session_read", json!({"id": id})).await);
     assert_eq!(second.text, "┌──┐ done\n", "{}", second.said);
     let again = json!({"id": id, "offset": second.from});
@@ -225,11 +358,11 @@ async fn a_character_set_chosen_in_one_read_holds_in_the_next() {
     assert_eq!(again.text, "lqqk done\n", "{}", again.said);
 
     enter(&tools, &id).await;
-    let waited = call(&tools, "session_wait", until("gone")).await;
-    assert!(!waited.is_error, "{}", waited.text);
+    wait_for(&tools, &id, "gone").await;
     let third = parse(&call(&tools, "session_read", json!({"id": id})).await);
     assert!(
-        third.text.ends_with("\n40000\nlqqk gone\n") && third.from > again.next,
+        third.text.ends_with("\n40000\nlqqk gone\n")
+            && third.missing.first().is_some_and(|m| m.0 == again.next),
         "{}",
         third.said
     );
@@ -337,9 +470,7 @@ async fn a_session_started_again_under_an_ended_id_is_read_from_its_start() {
     )
     .await;
     assert!(!again.is_error, "{}", again.text);
-    let wait = json!({"id": id, "until": "regex", "pattern": "^again", "timeout_secs": 20});
-    let waited = call(&tools, "session_wait", wait).await;
-    assert!(!waited.is_error, "{}", waited.text);
+    wait_for(&tools, &id, "^again").await;
     let read = parse(&call(&tools, "session_read", json!({"id": id})).await);
     assert_eq!(
         (read.from, read.text.as_str()),

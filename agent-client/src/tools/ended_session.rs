@@ -7,7 +7,8 @@ use heimdall_client::{ExitRecord, HelloResp, RecordedOutput};
 use heimdall_term::TermState;
 use serde_json::json;
 
-use super::{terminal_text, ToolOutput};
+use super::terminal_text::{self, GAP_LINES};
+use super::ToolOutput;
 use crate::scrub::{scrub_rows_below, Cursor};
 
 /// How many rows above the rows shown of a screen are read with them, to
@@ -77,7 +78,7 @@ pub fn final_screen_text(rec: &ExitRecord, scrollback: usize) -> String {
         (None, Some(lines)) => screen_text(&lines.iter().collect::<Vec<_>>(), 0, size(rec).0, None),
         (None, None) => {
             let (cols, rows) = size(rec);
-            terminal_text::render(&[rec.tail_bytes()], &mut TermState::default(), cols, rows)
+            terminal_text::render(rec.tail_bytes(), &mut TermState::default(), cols, rows)
         }
     }
 }
@@ -162,20 +163,20 @@ pub fn read(rec: &ExitRecord, asked: u64, terminal: &mut TermState) -> (ToolOutp
     let id = &rec.id;
     let ended = format!("the program exited with {}", exit_phrase(rec));
     let (cols, rows) = size(rec);
-    let (bytes, from, end, note) = match rec.output_from(asked) {
+    let (bytes, from, end, gap, note) = match rec.output_from(asked) {
         RecordedOutput::Bytes {
             missed,
             resume,
             bytes,
         } => {
             let end = resume + bytes.len() as u64;
-            let note = (missed > 0).then(|| {
+            let gap = (missed > 0).then(|| {
                 format!(
                     "bytes {asked}..{resume} are no longer kept (the session has ended and \
                      its exit record keeps only its last output)"
                 )
             });
-            (bytes, resume, end, note)
+            (bytes, asked.min(resume), end, gap, None)
         }
         RecordedOutput::Unknown => {
             let tail = rec.tail_bytes();
@@ -188,20 +189,35 @@ pub fn read(rec: &ExitRecord, asked: u64, terminal: &mut TermState) -> (ToolOutp
                      it): this is the last output it kept"
                 )
             };
-            (tail, end.saturating_sub(tail.len() as u64), end, Some(note))
+            let from = end.saturating_sub(tail.len() as u64);
+            (tail, from, end, None, Some(note))
         }
     };
-    if from != asked {
+    // A read from elsewhere than the output's end (an offset past it, or
+    // in a record that cannot say where it is) starts on a fresh terminal.
+    if gap.is_none() && from != asked {
         *terminal = TermState::default();
     }
-    let text = terminal_text::render(&[bytes], terminal, cols, rows);
+    let text = match &gap {
+        Some(gap) => terminal_text::render_runs(
+            &[&[][..], bytes],
+            std::slice::from_ref(gap),
+            terminal,
+            cols,
+            rows,
+        ),
+        None => terminal_text::render(bytes, terminal, cols, rows),
+    };
     let mut source = format!(
         "output of session {id}, which has ended ({ended}), bytes {from}..{end}, \
          from its exit record; next offset {end}"
     );
-    if let Some(n) = note {
+    for n in gap.iter().chain(&note) {
         source.push_str("; ");
-        source.push_str(&n);
+        source.push_str(n);
+    }
+    if gap.is_some() && !text.is_empty() {
+        source.push_str(GAP_LINES);
     }
     let out = if text.is_empty() {
         let none = if rec.supervisor_died {

@@ -22,33 +22,78 @@ use vt100::capture::{
 /// default terminal size (columns, rows).
 pub const DEFAULT_SIZE: (u16, u16) = (80, 24);
 
+/// What a read's description says of the lines [`render_runs`] puts in
+/// its text for gaps.
+pub const GAP_LINES: &str = "; a line [… bytes A..B … …] in the text stands where bytes are \
+     missing: the text before it and the text after it do not go on from each other";
+
+/// Output with gaps in it (bytes missed) as a terminal shows it: each run
+/// of bytes between two gaps played on a terminal of its own
+/// ([`render`]), the first in state `terminal`, those after a gap afresh
+/// (the state there is not known, and neither is where the cursor was).
+/// A run a gap follows ends there: a character it ends inside shows as
+/// U+FFFD, a sequence it ends inside is cancelled. The runs' texts are
+/// joined by a line `[… {gap} …]` for each gap (`gaps[i]` follows
+/// `runs[i]`), so that text before a gap is never read as going on
+/// after it. Empty when no run shows any text. `terminal` is left in its
+/// state at the end of the output.
+pub fn render_runs<R: AsRef<[u8]>>(
+    runs: &[R],
+    gaps: &[String],
+    terminal: &mut TermState,
+    cols: u16,
+    rows: u16,
+) -> String {
+    let mut out = String::new();
+    let mut shown = false;
+    for (i, run) in runs.iter().enumerate() {
+        let gap = gaps.get(i);
+        let text = play(run.as_ref(), terminal, cols, rows, gap.is_some());
+        if !text.is_empty() {
+            shown = true;
+            // The line of the gap before it.
+            if i > 0 {
+                out.push('\n');
+            }
+            out.push_str(&text);
+        }
+        if let Some(gap) = gap {
+            if !out.is_empty() && !out.ends_with('\n') {
+                out.push('\n');
+            }
+            out.push_str(&format!("[… {gap} …]"));
+        }
+    }
+    if !shown {
+        out.clear();
+    }
+    out
+}
+
 /// Output as a terminal of `cols`×`rows` shows it, with the lines that
 /// scrolled off the top first: lines joined by `\n`, trailing blanks
 /// dropped. The text runs down to the cursor's line (output that ended
 /// with a line break ends with `\n`) or to the last line with text below it.
 ///
-/// The output comes in `runs` with gaps between them (bytes missed). The
-/// first run is shown in the state `terminal` (the character sets, modes
-/// and tab stops chosen before it); after a gap that state is unknown, so
-/// a run after one starts afresh (and a sequence the gap cut off is
-/// cancelled). `terminal` is left in its state at the end of the output.
-pub fn render<R: AsRef<[u8]>>(
-    runs: &[R],
-    terminal: &mut TermState,
-    cols: u16,
-    rows: u16,
-) -> String {
+/// The output is shown in the state `terminal` (the character sets, modes
+/// and tab stops chosen before it), which is left in its state at the end.
+pub fn render(bytes: &[u8], terminal: &mut TermState, cols: u16, rows: u16) -> String {
+    play(bytes, terminal, cols, rows, false)
+}
+
+/// [`render`]; when `cut`, the output is cut after `bytes` (a gap
+/// follows): a character it ends inside shows as U+FFFD, a sequence it
+/// ends inside is cancelled, and `terminal` is left in the default state.
+fn play(bytes: &[u8], terminal: &mut TermState, cols: u16, rows: u16, cut: bool) -> String {
     let mut parser = Terminal::with_callbacks(rows, cols, 0, ScrolledOff::default());
     parser.set_state(std::mem::take(terminal));
-    for (i, run) in runs.iter().enumerate() {
-        if i > 0 {
-            parser.set_state(TermState::default());
-            // CAN: a sequence the gap cut off is cancelled.
-            parser.process(b"\x18");
-        }
-        parser.process(run.as_ref());
+    parser.process(bytes);
+    if cut {
+        // CAN: a sequence is cancelled, a character cut off is invalid.
+        parser.process(b"\x18");
+    } else {
+        *terminal = parser.state();
     }
-    *terminal = parser.state();
     let (rows, cols) = parser.screen().size();
     let mut full_screen = String::new();
     if parser.screen().alternate_screen() {
@@ -146,10 +191,16 @@ impl vt100::Callbacks for ScrolledOff {
 
 #[cfg(test)]
 mod tests {
-    use super::{render, unfinished_sequence, TermState};
+    use super::{render, render_runs, unfinished_sequence, TermState};
 
     fn text(bytes: &[u8]) -> String {
-        render(&[bytes], &mut TermState::default(), 20, 4)
+        render(bytes, &mut TermState::default(), 20, 4)
+    }
+
+    /// `runs` with a gap named `gap N` after each but the last.
+    fn gapped(runs: &[&[u8]], terminal: &mut TermState) -> String {
+        let gaps: Vec<String> = (1..runs.len()).map(|n| format!("gap {n}")).collect();
+        render_runs(runs, &gaps, terminal, 20, 4)
     }
 
     #[test]
@@ -203,35 +254,77 @@ mod tests {
     #[test]
     fn the_terminal_state_carries_over_and_is_reset_at_a_gap() {
         let mut terminal = TermState::default();
+        assert_eq!(render(b"\x1b[4habc\xe2\x94", &mut terminal, 20, 4), "abc");
+        assert_eq!(render(b"\x80\rXY\x1b[4l", &mut terminal, 20, 4), "XY─");
+        assert_eq!(render(b"top\r\n\x1b(0", &mut terminal, 20, 4), "top\n");
+        assert_eq!(render(b"lqqk", &mut terminal, 20, 4), "┌──┐");
         assert_eq!(
-            render(&[b"\x1b[4habc\xe2\x94"], &mut terminal, 20, 4),
-            "abc"
+            gapped(&[b"lqqk", b"lqqk"], &mut terminal),
+            "┌──┐\n[… gap 1 …]\nlqqk"
         );
-        assert_eq!(render(&[b"\x80\rXY\x1b[4l"], &mut terminal, 20, 4), "XY─");
-        assert_eq!(render(&[b"top\r\n\x1b(0"], &mut terminal, 20, 4), "top\n");
-        assert_eq!(render(&[b"lqqk"], &mut terminal, 20, 4), "┌──┐");
-        let runs: [&[u8]; 2] = [b"lqqk", b"lqqk"];
-        assert_eq!(render(&runs, &mut terminal, 20, 4), "┌──┐lqqk");
         // The rest of a string the last call ended inside shows nothing.
         assert_eq!(
-            render(&[b"top\r\n\x1b]52;c;AA"], &mut terminal, 20, 4),
+            render(b"top\r\n\x1b]52;c;AA", &mut terminal, 20, 4),
             "top\n"
         );
-        assert_eq!(render(&[b"BB\x07 done"], &mut terminal, 20, 4), " done");
+        assert_eq!(render(b"BB\x07 done", &mut terminal, 20, 4), " done");
         let runs: [&[u8]; 2] = [b"ab\x1b[3", b"1mcd"];
-        assert_eq!(render(&runs, &mut TermState::default(), 20, 4), "ab1mcd");
+        assert_eq!(
+            gapped(&runs, &mut TermState::default()),
+            "ab\n[… gap 1 …]\n1mcd"
+        );
         // Autowrap and the tab stops carry over too.
         let mut terminal = TermState::default();
-        render(&[b"\x1b[3g\x1b[4G\x1bH\x1b[?7l"], &mut terminal, 20, 4);
+        render(b"\x1b[3g\x1b[4G\x1bH\x1b[?7l", &mut terminal, 20, 4);
         assert_eq!(
-            render(
-                &[b"\tx\r\nabcdefghijklmnopqrstuvwxyz"],
-                &mut terminal,
-                20,
-                4
-            ),
+            render(b"\tx\r\nabcdefghijklmnopqrstuvwxyz", &mut terminal, 20, 4),
             "   x\nabcdefghijklmnopqrsz"
         );
+    }
+
+    /// A character a gap cuts shows as U+FFFD, as a terminal shows a
+    /// character whose end never came (it was dropped), whether it began
+    /// in this call or the last; the rest of one whose start the gap cut
+    /// shows as U+FFFD too.
+    #[test]
+    fn a_character_cut_by_a_gap_shows_as_a_replacement_character() {
+        let runs: [&[u8]; 2] = [b"abc\xe2\x94", b"\x80def\r\n"];
+        assert_eq!(
+            gapped(&runs, &mut TermState::default()),
+            "abc\u{fffd}\n[… gap 1 …]\n\u{fffd}def\n"
+        );
+        let mut terminal = TermState::default();
+        assert_eq!(render(b"top\r\n\xe2\x94", &mut terminal, 20, 4), "top\n");
+        assert_eq!(
+            gapped(&[b"", b"def\r\n"], &mut terminal),
+            "\u{fffd}\n[… gap 1 …]\ndef\n"
+        );
+    }
+
+    /// The text on either side of a gap is shown apart, the gap's line
+    /// between: a line the gap cut is not joined with the one after it,
+    /// and what comes after a gap is drawn on a screen of its own, not
+    /// over what came before it. A run that shows nothing still has its
+    /// gap's line; output that shows nothing at all is empty.
+    #[test]
+    fn the_text_on_either_side_of_a_gap_is_shown_apart() {
+        let runs: [&[u8]; 2] = [b"0000000012\r\n00000000", b"13\r\n0000000014\r\n"];
+        assert_eq!(
+            gapped(&runs, &mut TermState::default()),
+            "0000000012\n00000000\n[… gap 1 …]\n13\n0000000014\n"
+        );
+        let runs: [&[u8]; 2] = [b"one\r\ntwo\r\n", b"\x1b[2Atop\r\n"];
+        assert_eq!(
+            gapped(&runs, &mut TermState::default()),
+            "one\ntwo\n[… gap 1 …]\ntop\n"
+        );
+        let runs: [&[u8]; 3] = [b"", b"a\r\n", b""];
+        assert_eq!(
+            gapped(&runs, &mut TermState::default()),
+            "[… gap 1 …]\na\n[… gap 2 …]"
+        );
+        let runs: [&[u8]; 2] = [b"", b"\x1b[31m"];
+        assert_eq!(gapped(&runs, &mut TermState::default()), "");
     }
 
     /// The escape sequence or string output ends in, its end to come.

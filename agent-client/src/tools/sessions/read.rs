@@ -1,12 +1,14 @@
 //! `session_read`: a session's new output as the terminal shows it. Reads
 //! tile the output (each says the byte range it covers, and what of it is
-//! missing), and the terminal's state where one read ends carries into
-//! the next (a character set chosen holds), reset where the output has a
-//! gap; an escape sequence a read's end would cut is left to the next.
+//! missing: what the supervisor no longer keeps, reaching back to the
+//! oldest byte it does), and the terminal's state where one read ends
+//! carries into the next (a character set chosen holds), reset where the
+//! output has a gap, whose line in the text keeps the text on either side
+//! apart; an escape sequence a read's end would cut is left to the next.
 
 use std::time::Duration;
 
-use heimdall_client::{ClientBuilder, OutputItem};
+use heimdall_client::{ClientBuilder, GapCause, OutputItem};
 use heimdall_term::TermState;
 use serde_json::Value;
 
@@ -82,36 +84,38 @@ impl SessionTools {
             }
         };
         let end = hello.output_offset;
-        let mut from = asked.max(hello.scrollback_offset).min(end);
-        let mut notes = Vec::new();
-        if from > asked {
-            notes.push(format!(
-                "bytes {asked}..{from} are no longer kept by the session"
-            ));
-        }
-        if end - from > MAX_READ_BYTES {
-            notes.push(format!(
-                "bytes {from}..{} skipped: only the last {MAX_READ_BYTES} bytes are read",
-                end - MAX_READ_BYTES
-            ));
-            from = end - MAX_READ_BYTES;
-        }
+        // The read covers `asked..end`; the supervisor says what of it is
+        // no longer kept (a gap where the stream starts).
+        let from = asked.min(end);
+        let mut sub_from = from;
         // The bytes read, in runs separated by the gaps between them.
         let mut runs = vec![Vec::new()];
+        let mut gaps = Vec::new();
+        let mut notes = Vec::new();
+        if end - from > MAX_READ_BYTES {
+            sub_from = end - MAX_READ_BYTES;
+            gaps.push(format!(
+                "bytes {from}..{sub_from} skipped: only the last {MAX_READ_BYTES} bytes are read"
+            ));
+            runs.push(Vec::new());
+        }
         let mut exited = false;
         // Where the read has got to: the bytes it shows and the ranges it
         // reports missed tile `from..at`. A gap may end past `end` (the
         // program wrote more than the session keeps between the look at
         // the end and the subscription): the read then covers it.
-        let mut at = from;
-        if from < end {
+        let mut at = sub_from;
+        if sub_from < end {
             // A connection of its own: one output stream per connection.
             let reader = self
                 .dir
                 .connect(id, ClientBuilder::new().name("hm-agent-read"))
                 .await
                 .map_err(|e| e.to_string())?;
-            let mut stream = reader.output(from).await.map_err(|e| client_error(id, e))?;
+            let mut stream = reader
+                .output(sub_from)
+                .await
+                .map_err(|e| client_error(id, e))?;
             // Whether the stream was cut before `end` (the session ending
             // as it was read): the exit record has the output then.
             let collect = async {
@@ -124,8 +128,14 @@ impl SessionTools {
                             }
                             at = offset + take as u64;
                         }
-                        OutputItem::Gap { from: f, to, .. } => {
-                            notes.push(format!("bytes {f}..{to} were missed"));
+                        OutputItem::Gap { from: f, to, cause } => {
+                            let why = match cause {
+                                GapCause::Evicted => "are no longer kept by the session",
+                                GapCause::Lagged | GapCause::Consumer => {
+                                    "were missed (the program wrote faster than they were read)"
+                                }
+                            };
+                            gaps.push(format!("bytes {f}..{to} {why}"));
                             runs.push(Vec::new());
                             at = to;
                         }
@@ -179,14 +189,15 @@ impl SessionTools {
                 "the last {word} bytes, a word the program has not finished, come with the next read"
             ));
         }
-        if from > asked {
-            *terminal = TermState::default();
-        }
-        let text = terminal_text::render(&runs, terminal, hello.session.cols, hello.session.rows);
+        let (cols, rows) = (hello.session.cols, hello.session.rows);
+        let text = terminal_text::render_runs(&runs, &gaps, terminal, cols, rows);
         let mut source = format!("output of session {id}, bytes {from}..{end}; next offset {end}");
-        for n in notes {
+        for n in gaps.iter().chain(&notes) {
             source.push_str("; ");
-            source.push_str(&n);
+            source.push_str(n);
+        }
+        if !gaps.is_empty() && !text.is_empty() {
+            source.push_str(terminal_text::GAP_LINES);
         }
         if text.is_empty() {
             return Ok((ToolOutput::ok(format!("no new output ({source})")), end));
