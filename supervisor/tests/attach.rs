@@ -274,6 +274,17 @@ fn reattaching_to_vim_draws_its_screen_at_once() {
 /// terminal shows what `hm screen` shows once it has `done`; `check` looks
 /// at that screen first.
 fn attach_press_enter_and_compare(script: &str, ready: &str, done: &str, check: fn(&[String])) {
+    attach_press_enter_and_compare_then(script, ready, done, check, |_| {});
+}
+
+/// [`attach_press_enter_and_compare`], then `then` looks at the terminal.
+fn attach_press_enter_and_compare_then(
+    script: &str,
+    ready: &str,
+    done: &str,
+    check: fn(&[String]),
+    then: fn(&Term),
+) {
     for args in [&["attach", "s"][..], &["attach", "s", "--no-status-bar"]] {
         let env = Env::new();
         env.start(
@@ -297,6 +308,7 @@ fn attach_press_enter_and_compare(script: &str, ready: &str, done: &str, check: 
             !t.raw.windows(3).any(|w| w == stand_in.as_bytes()),
             "what stands in for U+FFFD in the screen model reached the terminal"
         );
+        then(&t);
     }
 }
 
@@ -409,6 +421,21 @@ fn tab_stops_and_autowrap_off_hold_on_a_terminal_attached_later() {
             "DONE".to_string(),
         ];
         assert_eq!(screen[..5], want, "{screen:?}");
+    });
+}
+
+/// A line a character inserted at the right margin wrapped reaches a
+/// terminal attached afterwards as one line wrapped, as on xterm and tmux
+/// (the terminal keeps it whole for a copy or a reflow), with the bar or
+/// without: the screen model did not mark the row as wrapped, and the
+/// picture put the rest of the line on the next row with a cursor move.
+#[test]
+fn a_line_wrapped_by_an_insert_at_the_margin_reaches_the_terminal_wrapped() {
+    let script = "printf '\\033[2;1H0123\\033[1;1H%060d\\033[4hX\\033[4l\\033[4;1Hready'; \
+                  read x; echo DONE; sleep 300";
+    let check = |screen: &[String]| assert_eq!(screen[..2], ["0".repeat(60), "X0123".to_string()]);
+    attach_press_enter_and_compare_then(script, "ready", "^DONE$", check, |t| {
+        assert!(t.screen.screen().row_wrapped(0));
     });
 }
 

@@ -925,3 +925,56 @@ fn a_tab_at_the_margin_keeps_the_wrap_waiting() {
     let lines = env.screen_lines("tab");
     assert_eq!(lines[..3], ["0123456789012345678", "g", "end"], "{lines:?}");
 }
+
+/// A tab inside an escape sequence goes to the tab stops the program set,
+/// as on xterm and tmux (a control there is carried out, the sequence goes
+/// on): `hm screen` tabbed every 8 columns there, `ab  y    z` for tmux's
+/// `ab  z`.
+#[test]
+fn a_tab_inside_an_escape_sequence_goes_to_the_stops_set() {
+    let env = Env::new();
+    env.start(
+        "tabs",
+        &["--cols", "30", "--rows", "3"],
+        &[
+            "sh",
+            "-c",
+            r"printf '\033[3g\033[4G\033H\033[12G\033H\rx\033[1\t;5Hy\rab\033[\tCz\nend'; sleep 100",
+        ],
+    );
+    env.wait_screen("tabs", "end");
+    let lines = env.screen_lines("tabs");
+    assert_eq!(lines[..2], ["ab  z", "end"], "{lines:?}");
+    env.ok(&["kill", "tabs"]);
+}
+
+/// U+FE0F after a character in text presentation leaves it one column
+/// wide, as tmux 3.3a and the program's `wcwidth` have it: `hm screen` put
+/// what followed on the line a column right of where the program drew it
+/// (its cursor at column 3 after `a❤️b`, tmux's at 3 after `a❤️`), and the
+/// U+FE0F is still in the text.
+#[test]
+fn vs16_leaves_a_character_one_column_wide() {
+    let env = Env::new();
+    env.start(
+        "vs16",
+        &["--cols", "20", "--rows", "3"],
+        &[
+            "sh",
+            "-c",
+            r"printf 'a\342\235\244\357\270\217b\r\n\342\232\240\357\270\217\033[3Gx'; sleep 100",
+        ],
+    );
+    env.wait_screen("vs16", "x");
+    let v: serde_json::Value =
+        serde_json::from_str(&env.ok(&["screen", "vs16", "--json"])).unwrap();
+    assert_eq!(v["lines"][0], "a\u{2764}\u{fe0f}b", "{v}");
+    assert_eq!(v["lines"][1], "\u{26a0}\u{fe0f} x", "{v}");
+    assert_eq!(
+        (&v["cursor"]["row"], &v["cursor"]["col"]),
+        (&json!(1), &json!(3))
+    );
+    let ansi = env.ok(&["screen", "vs16", "--ansi"]);
+    assert!(ansi.starts_with("a\u{2764}\u{fe0f}b\n"), "{ansi:?}");
+    env.ok(&["kill", "vs16"]);
+}

@@ -2,6 +2,7 @@
 
 use std::num::NonZeroU16;
 
+use crate::pen::Pen;
 use crate::vt_gaps::{Emulator, VtGaps};
 
 /// A terminal screen that shows a program's output as a terminal (xterm,
@@ -38,6 +39,37 @@ impl<CB: vt100::Callbacks> Emulator for Parse<'_, CB> {
 
     fn cols(&self) -> u16 {
         self.0.screen().size().1.get()
+    }
+
+    fn cursor_row(&self) -> u16 {
+        self.0.screen().cursor_position().0
+    }
+
+    fn rows(&self) -> u16 {
+        self.0.screen().size().0.get()
+    }
+
+    fn row_blank(&self, row: u16) -> bool {
+        let s = self.0.screen();
+        (0..s.size().1.get()).all(|col| s.cell(row, col).is_none_or(|c| !c.has_contents()))
+    }
+
+    fn last_char(&self, row: u16) -> Option<Vec<u8>> {
+        let s = self.0.screen();
+        let mut col = s.size().1.get() - 1;
+        let mut cell = s.cell(row, col)?;
+        if cell.is_wide_continuation() && col > 0 {
+            col -= 1;
+            cell = s.cell(row, col)?;
+        }
+        if !cell.has_contents() {
+            return None;
+        }
+        let mut out = format!("\x1b[{}G", u32::from(col) + 1);
+        out.push_str(&Pen::of(cell).sgr());
+        out.push_str(cell.contents());
+        out.push_str(&s.attributes_formatted());
+        Some(out.into_bytes())
     }
 }
 

@@ -84,6 +84,79 @@ fn a_character_inserted_at_the_margin_wraps_first() {
     assert_eq!(t.screen().cursor_position(), (1, 1));
 }
 
+/// The row a character inserted at the margin wraps from is marked as
+/// wrapped, as on xterm and tmux (`tmux capture-pane -J` joins it): text
+/// read with wrapped rows joined (`session_read`) gave the line as two.
+/// Also where the wrap scrolls (the screen's bottom, a scroll region's),
+/// from a row above a scroll region, for a wide character in the last
+/// column, and with the last character's attributes kept; on the bottom
+/// row below a scroll region the wrap stays on the row, unmarked.
+#[test]
+fn a_character_inserted_at_the_margin_marks_the_row_wrapped() {
+    /// The output, the rows it shows, the cursor, the row wrapped.
+    type Case<'a> = (&'a [u8], [&'a str; 3], (u16, u16), u16);
+    let cases: [Case; 6] = [
+        (
+            b"\x1b[2;1H0123\x1b[1;1H0123456789\x1b[4hXY",
+            ["0123456789", "XY0123", ""],
+            (1, 2),
+            0,
+        ),
+        (
+            b"\x1b[3;1H0123456789\x1b[4hX",
+            ["", "0123456789", "X"],
+            (2, 1),
+            1,
+        ),
+        (
+            b"\x1b[1;2r\x1b[3;1Hbelow\x1b[2;1H0123456789\x1b[4hX",
+            ["0123456789", "X", "below"],
+            (1, 1),
+            0,
+        ),
+        (
+            b"\x1b[2;3r\x1b[3;1Hrest\x1b[1;1H0123456789\x1b[4hX",
+            ["0123456789", "X", "rest"],
+            (1, 1),
+            0,
+        ),
+        (
+            "\x1b[2;1Hab\x1b[1;1H012345678\x1b[1;10Hz\x1b[1;10H\x1b[4h日".as_bytes(),
+            ["012345678z", "日ab", ""],
+            (1, 2),
+            0,
+        ),
+        (
+            b"\x1b[31m0123456789\x1b[32;4mX\x1b[4lY",
+            ["0123456789", "XY", ""],
+            (1, 2),
+            0,
+        ),
+    ];
+    for (bytes, want, cursor, wrapped) in cases {
+        let t = played((3, 10), bytes);
+        assert_eq!(rows(&t), want, "{bytes:?}");
+        assert_eq!(t.screen().cursor_position(), cursor, "{bytes:?}");
+        assert!(t.screen().row_wrapped(wrapped), "{bytes:?}");
+        let mut byte_at_a_time = Terminal::new(3, 10, 0);
+        for b in bytes {
+            byte_at_a_time.process(std::slice::from_ref(b));
+        }
+        assert_eq!(rows(&byte_at_a_time), want, "{bytes:?} a byte at a time");
+        assert!(byte_at_a_time.screen().row_wrapped(wrapped));
+    }
+    let t = played((3, 10), b"\x1b[31m0123456789\x1b[32;4mX\x1b[4lY");
+    let cell = |r, c| t.screen().cell(r, c).unwrap();
+    assert_eq!(cell(0, 9).fgcolor(), vt100::Color::Idx(1));
+    assert!(!cell(0, 9).underline());
+    assert_eq!(cell(1, 0).fgcolor(), vt100::Color::Idx(2));
+    assert!(cell(1, 1).underline());
+    // Below the scroll region the wrap stays on the bottom row.
+    let t = played((3, 10), b"\x1b[1;2r\x1b[3;1H0123456789\x1b[4hX");
+    assert_eq!(rows(&t), ["", "", "X012345678"]);
+    assert!(!t.screen().row_wrapped(1) && !t.screen().row_wrapped(2));
+}
+
 /// The modes a redraw ends with give another terminal the same tab stops
 /// and autowrap.
 #[test]
@@ -189,4 +262,60 @@ fn a_tab_at_the_margin_keeps_the_wrap_waiting() {
     assert_eq!(rows(&t)[1], "g");
     // Elsewhere a tab goes on to the next stop.
     assert_eq!(rows(&played((3, 20), b"ab\tc"))[0], "ab      c");
+}
+
+/// A control inside an escape sequence is carried out there, the sequence
+/// going on (xterm, tmux and `vt100` do): a tab there went to `vt100`'s
+/// every-8 stops, not to the stops set, and took a wrap waiting back into
+/// the last column; a shift out there was not followed.
+#[test]
+fn controls_inside_a_sequence_act_as_outside() {
+    let stops = "\x1b[3g\x1b[4G\x1bH\x1b[12G\x1bH\r";
+    let cases = [
+        // tmux 3.3a: `ab  z` (the tab to column 3, then one right).
+        (format!("{stops}x\x1b[1\t;5Hy\rab\x1b[\tCz"), ["ab  z", ""]),
+        (
+            format!("{stops}a\x1b(\tBb\x1b\t7\r\x1b8c"),
+            ["a  b       c", ""],
+        ),
+        (
+            format!("{stops}\x1b[30G\x1b[\tmd"),
+            [&*format!("{}d", " ".repeat(29)), ""],
+        ),
+        (
+            "012345678901234567890123456789\x1b[\tmg".to_string(),
+            ["012345678901234567890123456789", "g"],
+        ),
+        ("\x1b)0\x1b[\x0emq\x1b[1\x0fmq".to_string(), ["─q", ""]),
+    ];
+    for (bytes, want) in cases {
+        let t = played((3, 30), bytes.as_bytes());
+        assert_eq!(rows(&t)[..2], want, "{bytes:?}");
+        let mut t = Terminal::new(3, 30, 0);
+        for b in bytes.as_bytes() {
+            t.process(std::slice::from_ref(b));
+        }
+        assert_eq!(rows(&t)[..2], want, "{bytes:?} a byte at a time");
+    }
+}
+
+/// U+FE0F (VS16) after a character shown in text presentation leaves it one
+/// cell wide, as tmux 3.3a has it and as the program's `wcwidth` counts it
+/// (1 for U+2764, 0 for U+FE0F): `vt100` made it two wide, and what came
+/// after it on the line was a column right of where the program put it.
+/// Text read from the screen has the U+FE0F.
+#[test]
+fn vs16_leaves_a_character_its_width() {
+    let bytes = "a\u{2764}\u{fe0f}b\u{26a0}\u{fe0f}\x1b[4hc\u{1f600}\u{fe0f}\x1b[4l|";
+    let t = played((3, 20), bytes.as_bytes());
+    assert_eq!(
+        crate::restore(&rows(&t)[0]),
+        "a\u{2764}\u{fe0f}b\u{26a0}\u{fe0f}c\u{1f600}\u{fe0f}|"
+    );
+    assert_eq!(t.screen().cursor_position(), (0, 8));
+    let mut t = Terminal::new(3, 20, 0);
+    for b in bytes.as_bytes() {
+        t.process(std::slice::from_ref(b));
+    }
+    assert_eq!(t.screen().cursor_position(), (0, 8), "a byte at a time");
 }

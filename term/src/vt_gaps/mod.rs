@@ -30,8 +30,11 @@
 //!   full reset (`ESC c`) and a soft reset (DECSTR, `CSI ! p`) end it, and
 //!   put the character sets back to ASCII, as on xterm and tmux. A
 //!   character that does not fit at the right margin wraps first and is
-//!   inserted at the start of the next line (the line above is then not
-//!   marked as wrapped: `session_read` gives the two lines apart).
+//!   inserted at the start of the next line, and the line it wrapped from
+//!   is marked as wrapped, as on xterm and tmux: the insert is made on
+//!   the next line, then the cursor is put back (the last column's
+//!   character drawn again) for `vt100` to wrap the character itself,
+//!   which is what marks a line (`vt100` has no other way).
 //! - Autowrap off (DECAWM reset, `CSI ? 7 l`), which `vt100` does not know:
 //!   a character written at the right margin overwrites the last column
 //!   instead of wrapping, and the cursor stays there (a cursor move to the
@@ -47,12 +50,27 @@
 //!   A tab while the cursor waits to wrap (a character just written in the
 //!   last column) leaves it waiting, as on xterm and tmux: `vt100` took it
 //!   back into the last column, where the next character overwrote the
-//!   last one.
+//!   last one. A tab inside an escape sequence (`ESC [ 1 TAB ; 5 H`) is
+//!   carried out there, the sequence going on, as any control is there on
+//!   xterm, tmux and `vt100`; its move is then made of tabs and backspaces.
+//!   (Shift out and in there are followed too.)
+//! - U+FE0F (VS16, emoji presentation) after a character shown in text
+//!   presentation (U+2764, U+26A0): `vt100` made the character two cells
+//!   wide, where tmux 3.3a keeps it one wide, as the program's `wcwidth`
+//!   counts it (1, and 0 for U+FE0F), so what followed on the line was a
+//!   column right of where the program put it. `vt100` is given a stand-in
+//!   no cells wide instead (U+E0001), which [`restore`] turns back.
+//!
+//! UTF-8 encoded C1 controls (U+0080 to U+009F) are dropped by `vt100`, as
+//! tmux 3.3a and VTE drop them; xterm takes them for controls (U+009B for
+//! CSI), but text with them is text mis-decoded (cp1252 read as Latin-1)
+//! far more often than a program's controls, and taken for controls a
+//! stray U+0090 or U+009D would hide the rest of the output as a string.
 //!
 //! What depends on the cursor (a character at the right margin in insert
 //! mode or with autowrap off, a tab, a tab stop set or gone to) is asked
-//! of the emulator ([`Emulator`]) at that point: the output before it is
-//! parsed first. Ordinary output without tabs (and none of these modes)
+//! of the emulator ([`Emulator`]) at that point, and of its screen where
+//! the wrap before an insert is made: the output before it is parsed first. Ordinary output without tabs (and none of these modes)
 //! is given to the emulator as it came, in one piece.
 //!
 //! It follows escape sequences only far enough to tell text from them: a
@@ -74,14 +92,23 @@ use crate::tabs::TabStops;
 /// back.
 pub const STAND_IN: char = '\u{fdd0}';
 
+/// What [`crate::Terminal`] gives `vt100` to draw for U+FE0F (VS16, emoji
+/// presentation), which [`restore`] turns back: U+E0001 (LANGUAGE TAG,
+/// deprecated, never sent), no cells wide as U+FE0F is, but which `vt100`
+/// does not take for a request to make the character before it two cells
+/// wide (see the module's documentation).
+const VS16_STAND_IN: char = '\u{e0001}';
+
 /// `text` read out of a [`crate::Terminal`]'s screen as a terminal shows
-/// it: U+FFFD where [`STAND_IN`] was drawn.
+/// it: U+FFFD where [`STAND_IN`] was drawn, U+FE0F where its stand-in was.
 pub fn restore(text: &str) -> Cow<'_, str> {
-    if text.contains(STAND_IN) {
-        Cow::Owned(text.replace(STAND_IN, "\u{fffd}"))
-    } else {
-        Cow::Borrowed(text)
+    let mut text = Cow::Borrowed(text);
+    for (stand_in, shown) in [(STAND_IN, "\u{fffd}"), (VS16_STAND_IN, "\u{fe0f}")] {
+        if text.contains(stand_in) {
+            text = Cow::Owned(text.replace(stand_in, shown));
+        }
     }
+    text
 }
 
 /// The emulator the translation is written to, asked where its cursor is
@@ -94,6 +121,17 @@ pub(crate) trait Emulator {
     fn cursor_col(&self) -> u16;
     /// The width of the screen.
     fn cols(&self) -> u16;
+    /// The cursor's row, from 0.
+    fn cursor_row(&self) -> u16;
+    /// The height of the screen.
+    fn rows(&self) -> u16;
+    /// Whether nothing is drawn in row `row` (a row scrolled in).
+    fn row_blank(&self, row: u16) -> bool;
+    /// What draws the character in the last column of row `row` again as
+    /// it is: a cursor move to its column (the one before for a wide
+    /// character), its attributes, it, and the current attributes back.
+    /// None if nothing is drawn there.
+    fn last_char(&self, row: u16) -> Option<Vec<u8>>;
 }
 
 /// Where the scanner is in the output.
@@ -166,6 +204,8 @@ enum Emit {
     ThenHome,
     /// Itself, then what depends on where the cursor is.
     Then(AtCursor),
+    /// A tab inside an escape sequence, carried out there.
+    Tab,
 }
 
 /// What a sequence does where the cursor is (tab stops).
@@ -189,6 +229,9 @@ const GRAPHICS: [char; 32] = [
 
 /// U+FFFD in UTF-8.
 const REPLACEMENT: &[u8] = "\u{fffd}".as_bytes();
+
+/// U+FE0F (VS16) in UTF-8.
+const VS16: &[u8] = "\u{fe0f}".as_bytes();
 
 /// One output's translation, written to the emulator in pieces: a copy is
 /// made only from the first change in a piece.
@@ -253,6 +296,70 @@ impl<'a> Out<'a> {
 /// A cursor move to column `col` (from 0): CHA.
 fn column(to: &mut Vec<u8>, col: u16) {
     to.extend_from_slice(format!("\x1b[{}G", u32::from(col) + 1).as_bytes());
+}
+
+/// A move right from column `from` to column `to` on `vt100`'s screen
+/// `cols` wide made of controls: tabs (to the next multiple of 8, the last
+/// column at most) up to it or past it, then backspaces.
+fn by_controls(out: &mut Vec<u8>, from: u16, to: u16, cols: u16) {
+    let mut at = from;
+    while at < to {
+        at = (at / 8 + 1).saturating_mul(8).min(cols.saturating_sub(1));
+        out.push(b'\t');
+    }
+    out.extend(std::iter::repeat_n(0x08, usize::from(at - to)));
+}
+
+/// An insert of `cells` blank cells at the cursor: ICH.
+fn insert_cells(to: &mut Vec<u8>, cells: u16) {
+    to.extend_from_slice(format!("\x1b[{cells}@").as_bytes());
+}
+
+/// The wrap before a character `cells` wide inserted at `at` in the output,
+/// with the cursor in column `col` where it does not fit: the insert is
+/// made at the start of the next row, then the cursor is put back where it
+/// was (the character in the last column drawn again when the wrap was
+/// pending) for `vt100` to wrap the character itself and mark the row as
+/// wrapped, as xterm and tmux do (true: the insert is made). Where the wrap
+/// does not leave the row (on the bottom row below a scroll region), or
+/// `vt100` would not mark it (nothing in the last column), a line break
+/// only (false: the insert is still to make).
+fn wrap_then_insert(
+    out: &mut Out,
+    at: usize,
+    col: u16,
+    cells: u16,
+    to: &mut impl Emulator,
+) -> bool {
+    let (row, cols) = (to.cursor_row(), to.cols());
+    let last = to.last_char(row).filter(|_| to.rows() > 1);
+    out.change(at).extend_from_slice(b"\r\n");
+    let Some(last) = last else { return false };
+    out.flush(at, to);
+    let back = match to.cursor_row() {
+        // The row scrolled up (the wrap was at the scroll region's bottom).
+        now if now == row && to.row_blank(now) => row.saturating_sub(1),
+        // The bottom row below the scroll region: the wrap stays on it.
+        now if now == row => return false,
+        _ => row,
+    };
+    let bytes = out.change(at);
+    insert_cells(bytes, cells);
+    bytes.extend_from_slice(b"\x1b[A");
+    out.flush(at, to);
+    let bytes = out.change(at);
+    if to.cursor_row() != back {
+        // The cursor went down to the scroll region's top from above it
+        // (which it cannot be in origin mode): CUU stops there.
+        bytes.extend_from_slice(format!("\x1b[{}H", u32::from(back) + 1).as_bytes());
+    }
+    if col < cols {
+        // A wide character in the last column: it wraps from there.
+        column(bytes, col);
+    } else {
+        bytes.extend_from_slice(&last);
+    }
+    true
 }
 
 /// Follows a terminal's output and puts right what `vt100` gets wrong (see
@@ -369,7 +476,7 @@ impl VtGaps {
                     let mut kept = i;
                     for tab in memchr::memchr_iter(b'\t', &bytes[i..i + run]) {
                         out.keep(kept, i + tab);
-                        self.tab(&mut out, i + tab, to);
+                        self.tab(&mut out, i + tab, to, false);
                         kept = i + tab + 1;
                     }
                     out.keep(kept, i + run);
@@ -394,6 +501,7 @@ impl VtGaps {
                     out.keep(i, i + 1);
                     self.at_cursor(&mut out, i + 1, what, to);
                 }
+                Emit::Tab => self.tab(&mut out, i, to, true),
             }
             i += 1;
         }
@@ -529,7 +637,7 @@ impl VtGaps {
             let mut from = 0;
             for tab in memchr::memchr_iter(b'\t', text.as_bytes()) {
                 self.plain_text(out, at + from, &text[from..tab], to);
-                self.tab(out, at + tab, to);
+                self.tab(out, at + tab, to, false);
                 from = tab + 1;
             }
             self.plain_text(out, at + from, &text[from..], to);
@@ -538,7 +646,7 @@ impl VtGaps {
         for (k, c) in text.char_indices() {
             let shown = self.shown(c);
             if c == '\t' {
-                self.tab(out, at + k, to);
+                self.tab(out, at + k, to, false);
                 *left = None;
             } else if shown == c && !self.at_margin(shown) && !self.inserts(shown) {
                 out.keep(at + k, at + k + c.len_utf8());
@@ -553,13 +661,19 @@ impl VtGaps {
     }
 
     /// `text`, valid UTF-8, at `at` in the output, drawn as it is but for
-    /// U+FFFD.
+    /// U+FFFD and U+FE0F (both begin with the byte 0xEF).
     fn plain_text(&self, out: &mut Out, at: usize, text: &str, to: &mut impl Emulator) {
+        let bytes = text.as_bytes();
         let mut kept = 0;
-        for k in memchr::memmem::find_iter(text.as_bytes(), REPLACEMENT) {
+        for k in memchr::memchr_iter(0xef, bytes) {
+            let stand_in = match bytes.get(k..k + 3) {
+                Some(REPLACEMENT) => STAND_IN,
+                Some(VS16) => VS16_STAND_IN,
+                _ => continue,
+            };
             out.keep(at + kept, at + k);
-            self.draw(out, at + k, STAND_IN, to, &mut None);
-            kept = k + REPLACEMENT.len();
+            self.draw(out, at + k, stand_in, to, &mut None);
+            kept = k + 3;
         }
         out.keep(at + kept, at + text.len());
     }
@@ -569,13 +683,22 @@ impl VtGaps {
     /// wrap (a character was just written in the last column), where
     /// xterm's tab leaves it waiting and `vt100`'s would take it back into
     /// the last column, for the next character to overwrite.
-    fn tab(&self, out: &mut Out, at: usize, to: &mut impl Emulator) {
+    ///
+    /// A tab inside an escape sequence (`inside`) is carried out there, the
+    /// sequence going on: its move is made of tabs and backspaces, which
+    /// `vt100` carries out there too (a cursor move would end the sequence).
+    fn tab(&self, out: &mut Out, at: usize, to: &mut impl Emulator, inside: bool) {
         out.flush(at, to);
         let (col, cols) = (to.cursor_col(), to.cols());
         if col >= cols {
             out.change(at);
         } else if !self.tabs.is_default() {
-            column(out.change(at), self.tabs.forward(col, 1, cols));
+            let stop = self.tabs.forward(col, 1, cols);
+            if inside {
+                by_controls(out.change(at), col, stop, cols);
+            } else {
+                column(out.change(at), stop);
+            }
         }
     }
 
@@ -585,6 +708,7 @@ impl VtGaps {
         match c {
             '_'..='~' if graphics => GRAPHICS[c as usize - usize::from(b'_')],
             char::REPLACEMENT_CHARACTER => STAND_IN,
+            '\u{fe0f}' => VS16_STAND_IN,
             _ => c,
         }
     }
@@ -618,18 +742,18 @@ impl VtGaps {
         let cells = width(c);
         let margin = self.inserts(c) || self.at_margin(c);
         let mut stay = None;
+        let mut insert = self.inserts(c);
         if margin && !left.is_some_and(|left| cells < left && c.is_ascii()) {
             out.flush(at, to);
             let cols = to.cols();
             let mut col = to.cursor_col();
             if col + cells > cols {
-                let bytes = out.change(at);
                 if self.no_wrap {
                     col = cols.saturating_sub(cells);
-                    column(bytes, col);
+                    column(out.change(at), col);
                 } else {
                     // The wrap, done before the insert.
-                    bytes.extend_from_slice(b"\r\n");
+                    insert = !wrap_then_insert(out, at, col, cells, to);
                     col = 0;
                 }
             }
@@ -639,8 +763,8 @@ impl VtGaps {
             *left = Some(cols.saturating_sub(col));
         }
         let bytes = out.change(at);
-        if self.inserts(c) {
-            bytes.extend_from_slice(format!("\x1b[{cells}@").as_bytes());
+        if insert {
+            insert_cells(bytes, cells);
         }
         let mut buf = [0u8; 4];
         bytes.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
@@ -671,6 +795,18 @@ impl VtGaps {
             (0x1b, _) => {
                 self.state = State::Escape;
                 self.seq_len = 1;
+                return Emit::Same;
+            }
+            (0x00..=0x1f, State::Escape | State::StrEscape | State::EscapeIntermediate)
+            | (0x00..=0x1f, State::Designate(_) | State::Csi(_)) => {
+                // A control inside a sequence is carried out there, and
+                // the sequence goes on (as xterm and `vt100` do).
+                match b {
+                    0x0e => self.shifted = true,
+                    0x0f => self.shifted = false,
+                    b'\t' => return Emit::Tab,
+                    _ => {}
+                }
                 return Emit::Same;
             }
             _ => {}
@@ -718,8 +854,6 @@ impl VtGaps {
                         csi.param = 0;
                         csi.bang = false;
                     }
-                    // Controls are carried out inside a sequence.
-                    0x00..=0x1f => {}
                     b'?' if csi == Csi::START => {
                         csi.plain = false;
                         csi.dec = true;

@@ -24,6 +24,22 @@ impl Emulator for Record {
     fn cols(&self) -> u16 {
         80
     }
+
+    fn cursor_row(&self) -> u16 {
+        0
+    }
+
+    fn rows(&self) -> u16 {
+        24
+    }
+
+    fn row_blank(&self, _: u16) -> bool {
+        true
+    }
+
+    fn last_char(&self, _: u16) -> Option<Vec<u8>> {
+        None
+    }
 }
 
 /// What `g` writes for `bytes`.
