@@ -595,6 +595,20 @@ impl Bridge {
         let who = self.requester(msg.author.id, roles, msg.guild_id, msg.channel_id);
         let place = self.place(&ctx.http, who.guild, who.channel).await;
         if let Place::WatchThread { session, parent } = place {
+            // A line typed in a watch thread goes to the session (operators
+            // only; checked before anything about the session is said).
+            if let Err(refusal) = self.access.check(&who, Some(parent), Action::Send) {
+                self.record(
+                    &who,
+                    &msg.author.name,
+                    Action::Send,
+                    session.as_deref(),
+                    false,
+                    refusal.to_string(),
+                );
+                say(ctx, msg.channel_id, &format!("refused: {refusal}")).await;
+                return;
+            }
             let session = match session {
                 Some(s) if self.watches.thread_of(&s) == Some(msg.channel_id) => s,
                 // A thread whose watch ended (/unwatch, exit) types nothing.
@@ -607,37 +621,20 @@ impl Bridge {
                     return;
                 }
             };
-            // A line typed in a watch thread goes to the session (operators only).
-            let outcome = match self.access.check(&who, Some(parent), Action::Send) {
-                Err(refusal) => {
-                    self.record(
-                        &who,
-                        &msg.author.name,
-                        Action::Send,
-                        Some(&session),
-                        false,
-                        refusal.to_string(),
-                    );
-                    Err(format!("refused: {refusal}"))
-                }
-                Ok(_) => {
-                    let r = self.sessions.submit(&session, &msg.content).await;
-                    let detail = match &r {
-                        Ok(s) => format!("{} → {s}", msg.content),
-                        Err(e) => format!("{} → failed: {e}", msg.content),
-                    };
-                    self.record(
-                        &who,
-                        &msg.author.name,
-                        Action::Send,
-                        Some(&session),
-                        true,
-                        detail,
-                    );
-                    r.map(|_| ())
-                }
+            let r = self.sessions.submit(&session, &msg.content).await;
+            let detail = match &r {
+                Ok(s) => format!("{} → {s}", msg.content),
+                Err(e) => format!("{} → failed: {e}", msg.content),
             };
-            if let Err(e) = outcome {
+            self.record(
+                &who,
+                &msg.author.name,
+                Action::Send,
+                Some(&session),
+                true,
+                detail,
+            );
+            if let Err(e) = r {
                 say(ctx, msg.channel_id, &e).await;
             }
             return;

@@ -1556,3 +1556,51 @@ async fn a_message_whose_answer_was_lost_is_posted_once() {
     }
     bridge.assert_no_unparsed_events();
 }
+
+/// A stranger's line in a watch thread whose watch has ended is refused as
+/// in a running one: not answered with the session's id and how to watch
+/// it again (that note is for those who may), and audited.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stranger_in_an_ended_watch_thread_is_refused_and_told_nothing() {
+    let discord = FakeDiscord::start().await.unwrap();
+    let bridge = Bridge::start(&discord).await;
+    let id = unique("ended");
+    run(&discord, &id, "sleep 600").await;
+    let (thread, _live) = watch(&discord, &id).await;
+    let (text, _) = operator_command(&discord, "unwatch", &[("id", &id)]).await;
+    assert!(text.contains("stopped watching"), "{text}");
+    until("the watch's end in the thread", || {
+        posted(&discord, thread, "stopped watching")
+    })
+    .await;
+    let before = discord.requests().len();
+    discord.user_message(thread, &stranger(), "y").unwrap();
+    until("the refusal of the stranger's line", || {
+        posted(&discord, thread, "refused")
+    })
+    .await;
+    let told: Vec<String> = discord.requests()[before..]
+        .iter()
+        .filter(|r| r.route == Route::CreateMessage)
+        .filter_map(|r| r.content().map(String::from))
+        .collect();
+    assert!(
+        told.iter()
+            .all(|t| !t.contains(&id) && !t.contains("watch")),
+        "{told:#?}"
+    );
+    let refused = bridge
+        .audit()
+        .iter()
+        .filter(|e| e["user"] == id_value(STRANGER_ID) && e["allowed"] == false)
+        .count();
+    assert_eq!(refused, 1, "{:#?}", bridge.audit());
+    // Those who may are still told.
+    discord.user_message(thread, &operator(), "y").unwrap();
+    until("the note to the operator", || {
+        posted(&discord, thread, "is no longer watched here")
+    })
+    .await;
+    assert!(bridge.live(&id));
+    bridge.assert_no_unparsed_events();
+}
