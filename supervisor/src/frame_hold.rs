@@ -16,6 +16,7 @@
 use std::borrow::Cow;
 use std::time::{Duration, Instant};
 
+use crate::marker::Marker;
 use crate::terminal_queries::{self, Query};
 
 /// Begins a synchronized update.
@@ -29,12 +30,25 @@ pub const MAX_HOLD_TIME: Duration = Duration::from_millis(200);
 pub const MAX_HOLD_BYTES: usize = 1024 * 1024;
 
 /// Holds back the output of a synchronized update until it ends.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct FrameHold {
     /// The update under way: when it began and the bytes held since.
     held: Option<(Instant, Vec<u8>)>,
-    /// How many bytes of [`BEGIN`] the output passed last ended with.
-    begun: usize,
+    /// Looks for [`BEGIN`] in the output passed (cut between two pieces
+    /// too).
+    begin: Marker,
+    /// Looks for [`END`] in the bytes held.
+    end: Marker,
+}
+
+impl Default for FrameHold {
+    fn default() -> FrameHold {
+        FrameHold {
+            held: None,
+            begin: Marker::new(BEGIN),
+            end: Marker::new(END),
+        }
+    }
 }
 
 impl FrameHold {
@@ -61,17 +75,17 @@ impl FrameHold {
                         out.extend_from_slice(&rest[..at]);
                         rest = &rest[at..];
                         self.held = Some((now, Vec::new()));
+                        self.end = Marker::new(END);
                         continue;
                     }
                 }
             };
-            match end_after(held, rest) {
+            match self.end.find(rest) {
                 Some(end) => {
                     out.append(held);
                     out.extend_from_slice(&rest[..end]);
                     rest = &rest[end..];
                     self.held = None;
-                    self.begun = 0;
                 }
                 None => {
                     // A query cut between the two is among the last held.
@@ -148,35 +162,14 @@ impl FrameHold {
     }
 
     fn release(&mut self) -> Option<Vec<u8>> {
-        self.begun = 0;
         self.held.take().map(|(_, held)| held)
     }
 
     /// Where the first update in `bytes` begins: at its [`BEGIN`], or just
-    /// after it when it started in the bytes passed before; remembering how
-    /// much of a [`BEGIN`] the bytes end with.
+    /// after it when it started in the bytes passed before.
     fn find_begin(&mut self, bytes: &[u8]) -> Option<usize> {
-        let rest = &BEGIN[self.begun..];
-        if self.begun > 0 && bytes.len() >= rest.len() && bytes.starts_with(rest) {
-            self.begun = 0;
-            return Some(rest.len());
-        }
-        if let Some(i) = memchr::memmem::find(bytes, BEGIN) {
-            self.begun = 0;
-            return Some(i);
-        }
-        // The longest end of `bytes` that is a beginning of BEGIN (also
-        // continuing one begun before, for bytes shorter than its rest).
-        let continued = self.begun + bytes.len();
-        self.begun = if self.begun > 0 && continued < BEGIN.len() && rest.starts_with(bytes) {
-            continued
-        } else {
-            (1..BEGIN.len().min(bytes.len() + 1))
-                .rev()
-                .find(|&k| bytes.ends_with(&BEGIN[..k]))
-                .unwrap_or(0)
-        };
-        None
+        let end = self.begin.find(bytes)?;
+        Some(end.checked_sub(BEGIN.len()).unwrap_or(end))
     }
 }
 
@@ -185,20 +178,6 @@ impl FrameHold {
 fn asks_for_the_cursor(bytes: &[u8]) -> bool {
     terminal_queries::find(bytes)
         .any(|(_, _, q)| matches!(q, Query::CursorPosition | Query::DecCursorPosition))
-}
-
-/// How many bytes of `rest`, the output after `held`, the update under way
-/// takes: up to the end of its [`END`] (which may begin in `held`), if
-/// it has one.
-fn end_after(held: &[u8], rest: &[u8]) -> Option<usize> {
-    // An END cut between the two: its start is among the last bytes held.
-    let tail = &held[held.len().saturating_sub(END.len() - 1)..];
-    let mut seam = tail.to_vec();
-    seam.extend_from_slice(&rest[..rest.len().min(END.len() - 1)]);
-    if let Some(i) = memchr::memmem::find(&seam, END) {
-        return Some(i + END.len() - tail.len());
-    }
-    memchr::memmem::find(rest, END).map(|i| i + END.len())
 }
 
 #[cfg(test)]

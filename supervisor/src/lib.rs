@@ -20,6 +20,7 @@
 //! | [`requests`] | SUBMIT and WAIT |
 //! | [`screen`] | the live screen model (VT emulator over the output) |
 //! | [`frame_hold`] | synchronized updates held back from the screen model until they end |
+//! | [`marker`] | finding an escape sequence cut between two pieces of a stream |
 //! | [`server`] | the listening socket and peer credentials |
 //! | [`connection`] | one client's requests and frames |
 //! | [`lifecycle`] | signals, kill escalation, guardian, exit codes |
@@ -38,6 +39,7 @@ pub mod frame_hold;
 pub mod input;
 pub mod lifecycle;
 pub mod log_file;
+pub mod marker;
 pub mod output;
 pub mod paths;
 pub mod requests;

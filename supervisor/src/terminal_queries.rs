@@ -7,6 +7,8 @@
 
 use std::borrow::Cow;
 
+use crate::marker::partial_at_end;
+
 /// A query a program sent to its terminal.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Query {
@@ -127,13 +129,10 @@ impl Stripper {
 /// How many bytes at the end of `bytes` are a query's first bytes (not the
 /// whole query).
 fn query_start_at_end(bytes: &[u8]) -> usize {
-    (1..LONGEST)
-        .rev()
-        .find(|&k| {
-            QUERIES
-                .iter()
-                .any(|(seq, _)| seq.len() > k && bytes.ends_with(&seq[..k]))
-        })
+    QUERIES
+        .iter()
+        .map(|(seq, _)| partial_at_end(bytes, seq))
+        .max()
         .unwrap_or(0)
 }
 

@@ -9,6 +9,7 @@
 //! report) is part of that key.
 
 use super::view::key_name;
+use crate::marker::Marker;
 
 /// What a terminal sends before a paste (bracketed paste mode).
 const PASTE_START: &[u8] = b"\x1b[200~";
@@ -24,9 +25,8 @@ pub struct Scanner {
     seq: KeySeq,
     /// Inside a bracketed paste.
     pasting: bool,
-    /// How many bytes of the marker looked for (the paste's start, or its
-    /// end while pasting) the input ended with.
-    matched: usize,
+    /// Looks for the paste's start, or its end while pasting.
+    marker: Marker,
 }
 
 impl Scanner {
@@ -36,7 +36,7 @@ impl Scanner {
             key,
             seq: KeySeq::Outside,
             pasting: false,
-            matched: 0,
+            marker: Marker::new(PASTE_START),
         }
     }
 
@@ -48,24 +48,33 @@ impl Scanner {
         if self.seq == KeySeq::Esc && !matches!(data.first(), Some(b'[' | b'O')) {
             self.seq = KeySeq::Outside;
         }
-        for (at, &b) in data.iter().enumerate() {
-            let in_sequence = self.seq.take(b);
-            if !self.pasting && !in_sequence && Some(b) == self.key {
-                return Some(at);
+        let mut from = 0;
+        loop {
+            let rest = &data[from..];
+            if self.pasting {
+                // Pasted text, up to the paste's end.
+                from += self.marker.find(rest)?;
+                self.paste(false);
+                continue;
             }
-            let marker = if self.pasting { PASTE_END } else { PASTE_START };
-            if b == marker[self.matched] {
-                self.matched += 1;
-                if self.matched == marker.len() {
-                    self.pasting = !self.pasting;
-                    self.matched = 0;
+            let start = self.marker.find(rest);
+            for (at, &b) in rest[..start.unwrap_or(rest.len())].iter().enumerate() {
+                if !self.seq.take(b) && Some(b) == self.key {
+                    return Some(from + at);
                 }
-            } else {
-                // The markers begin with their only ESC.
-                self.matched = usize::from(b == marker[0]);
             }
+            from += start?;
+            self.paste(true);
         }
-        None
+    }
+
+    /// A paste begins (`true`) or is over: the marker looked for is its
+    /// end, or the next one's start; after either marker (which ends in
+    /// `~`) the input is outside a key's sequence.
+    fn paste(&mut self, pasting: bool) {
+        self.pasting = pasting;
+        self.marker = Marker::new(if pasting { PASTE_END } else { PASTE_START });
+        self.seq = KeySeq::Outside;
     }
 }
 
