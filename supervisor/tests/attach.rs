@@ -2207,6 +2207,26 @@ fn the_detach_key_inside_a_bracketed_paste_goes_to_the_program() {
     assert_eq!(t.wait_exit(), Some(0), "{}", t.text());
 }
 
+/// A paste start marker whose end never comes (a terminal that dropped
+/// it, a program that typed the marker): once the input has been quiet for
+/// a second the detach key detaches. It went to the program until an end
+/// came, and the user was stuck.
+#[test]
+fn the_detach_key_detaches_after_a_paste_whose_end_never_came() {
+    let env = Env::new();
+    let mut t = run_hex_keys(&env, "pe", &[]);
+    t.type_bytes(b"\x1b[200~a");
+    poll("the paste to reach the program", DEADLINE, || {
+        let screen = env.screen_lines("pe").join(" ");
+        screen.contains("got-7e got-61").then_some(())
+    });
+    // The input quiet for longer than the bound (1 s).
+    std::thread::sleep(Duration::from_millis(1500));
+    t.type_bytes(&[0x1c]);
+    assert_eq!(t.wait_exit(), Some(0), "{}", t.text());
+    assert!(!env.screen_lines("pe").join(" ").contains("got-1c"));
+}
+
 /// A printable detach key (`--detach-key 126`, `~`) detaches when typed,
 /// not where it is a byte of what another key sends: PgUp (`ESC [5~`), a
 /// paste's start marker (`ESC [200~`) and F1 (`ESC O P`) go to the program

@@ -7,6 +7,13 @@
 //! its key bindings; and a printable key's byte inside what another key
 //! sends (PgUp's `ESC [5~`, F1's `ESC O P`, Alt+`~`'s `ESC ~`, a mouse
 //! report) is part of that key.
+//!
+//! A paste whose end never comes (a terminal that dropped it, a program
+//! that typed the start marker) is over for the key once the input has
+//! been quiet for [`PASTE_QUIET`]: a terminal sends a paste in one go, and
+//! the key typed after that pause detaches.
+
+use std::time::{Duration, Instant};
 
 use super::view::key_name;
 use crate::marker::Marker;
@@ -15,6 +22,10 @@ use crate::marker::Marker;
 const PASTE_START: &[u8] = b"\x1b[200~";
 /// What it sends after one.
 const PASTE_END: &[u8] = b"\x1b[201~";
+
+/// How long the input is quiet before a paste whose end has not come is
+/// over for the detach key.
+pub const PASTE_QUIET: Duration = Duration::from_secs(1);
 
 /// Finds the detach key in the terminal's input, read after read (a paste
 /// marker may be cut between two reads).
@@ -27,6 +38,8 @@ pub struct Scanner {
     pasting: bool,
     /// Looks for the paste's start, or its end while pasting.
     marker: Marker,
+    /// When the last input came.
+    last: Option<Instant>,
 }
 
 impl Scanner {
@@ -37,12 +50,22 @@ impl Scanner {
             seq: KeySeq::Outside,
             pasting: false,
             marker: Marker::new(PASTE_START),
+            last: None,
         }
     }
 
-    /// Where in `data`, the input after what was scanned before, the
-    /// detach key was typed (outside a paste), if it was.
-    pub fn find(&mut self, data: &[u8]) -> Option<usize> {
+    /// Where in `data`, the input after what was scanned before, which
+    /// came at `now`, the detach key was typed (outside a paste), if it
+    /// was.
+    pub fn find(&mut self, data: &[u8], now: Instant) -> Option<usize> {
+        let quiet = self
+            .last
+            .is_some_and(|last| now.saturating_duration_since(last) >= PASTE_QUIET);
+        self.last = Some(now);
+        if self.pasting && quiet {
+            // Its end was lost: what comes now is typed.
+            self.paste(false);
+        }
         // An ESC that ended the last read was the Esc key, unless what
         // follows continues a sequence cut between the reads.
         if self.seq == KeySeq::Esc && !matches!(data.first(), Some(b'[' | b'O')) {
@@ -70,7 +93,7 @@ impl Scanner {
 
     /// A paste begins (`true`) or is over: the marker looked for is its
     /// end, or the next one's start; after either marker (which ends in
-    /// `~`) the input is outside a key's sequence.
+    /// `~`) and after a pause the input is outside a key's sequence.
     fn paste(&mut self, pasting: bool) {
         self.pasting = pasting;
         self.marker = Marker::new(if pasting { PASTE_END } else { PASTE_START });
@@ -152,9 +175,9 @@ mod tests {
     #[test]
     fn the_key_detaches_where_it_is_typed() {
         let mut s = Scanner::new(Some(0x1c));
-        assert_eq!(s.find(b"abc"), None);
-        assert_eq!(s.find(b"ab\x1ccd"), Some(2));
-        assert_eq!(Scanner::new(None).find(b"ab\x1ccd"), None);
+        assert_eq!(s.find(b"abc", Instant::now()), None);
+        assert_eq!(s.find(b"ab\x1ccd", Instant::now()), Some(2));
+        assert_eq!(Scanner::new(None).find(b"ab\x1ccd", Instant::now()), None);
     }
 
     /// Pasted text holding the byte goes to the program; the key typed
@@ -162,15 +185,36 @@ mod tests {
     #[test]
     fn the_key_inside_a_bracketed_paste_is_text() {
         let mut s = Scanner::new(Some(0x1c));
-        assert_eq!(s.find(b"x\x1b[200~a\x1cb\x1b[201~\x1c"), Some(16));
+        assert_eq!(
+            s.find(b"x\x1b[200~a\x1cb\x1b[201~\x1c", Instant::now()),
+            Some(16)
+        );
         let mut s = Scanner::new(Some(0x1c));
         for part in [&b"\x1b[2"[..], b"00~a\x1c", b"b\x1b[20", b"1", b"~"] {
-            assert_eq!(s.find(part), None, "{part:?}");
+            assert_eq!(s.find(part, Instant::now()), None, "{part:?}");
         }
-        assert_eq!(s.find(b"\x1c"), Some(0));
+        assert_eq!(s.find(b"\x1c", Instant::now()), Some(0));
         // An arrow key or a lone ESC is no paste.
         let mut s = Scanner::new(Some(0x1c));
-        assert_eq!(s.find(b"\x1b[A\x1b\x1b[20\x1c"), Some(8));
+        assert_eq!(s.find(b"\x1b[A\x1b\x1b[20\x1c", Instant::now()), Some(8));
+    }
+
+    /// A paste whose end never comes is over for the key once the input
+    /// has been quiet for [`PASTE_QUIET`], not while it keeps coming; a
+    /// paste that comes after a pause is one.
+    #[test]
+    fn a_paste_without_its_end_is_over_after_a_pause() {
+        let t = Instant::now();
+        let mut s = Scanner::new(Some(0x1c));
+        assert_eq!(s.find(b"\x1b[200~text\x1c", t), None);
+        let t = t + PASTE_QUIET / 2;
+        assert_eq!(s.find(b"more \x1c", t), None);
+        let t = t + PASTE_QUIET;
+        assert_eq!(s.find(b"typed \x1c", t), Some(6));
+        let mut s = Scanner::new(Some(0x1c));
+        assert_eq!(s.find(b"a\x1b[20", t), None);
+        let t = t + PASTE_QUIET * 2;
+        assert_eq!(s.find(b"0~\x1c\x1b[201~\x1c", t), Some(9));
     }
 
     /// The key the line at the start proposes for the inner attach is not
@@ -194,16 +238,22 @@ mod tests {
     #[test]
     fn a_printable_key_inside_another_keys_sequence_is_no_detach() {
         let mut s = Scanner::new(Some(b'~'));
-        assert_eq!(s.find(b"\x1b[5~\x1b[1;5~\x1bO~\x1b~\x1b[M~~~"), None);
-        assert_eq!(s.find(b"a~"), Some(1));
+        assert_eq!(
+            s.find(b"\x1b[5~\x1b[1;5~\x1bO~\x1b~\x1b[M~~~", Instant::now()),
+            None
+        );
+        assert_eq!(s.find(b"a~", Instant::now()), Some(1));
         let mut s = Scanner::new(Some(b'~'));
         for part in [&b"\x1b"[..], b"[", b"3", b"~"] {
-            assert_eq!(s.find(part), None, "{part:?}");
+            assert_eq!(s.find(part, Instant::now()), None, "{part:?}");
         }
-        assert_eq!(s.find(b"\x1b"), None);
-        assert_eq!(s.find(b"~"), Some(0));
+        assert_eq!(s.find(b"\x1b", Instant::now()), None);
+        assert_eq!(s.find(b"~", Instant::now()), Some(0));
         // A control key detaches even inside a sequence.
-        assert_eq!(Scanner::new(Some(0x1c)).find(b"\x1b[M\x1c"), Some(3));
+        assert_eq!(
+            Scanner::new(Some(0x1c)).find(b"\x1b[M\x1c", Instant::now()),
+            Some(3)
+        );
     }
 
     #[test]

@@ -216,7 +216,7 @@ fn stdin_end(detach_key: Option<u8>) -> oneshot::Receiver<()> {
         loop {
             match nix::unistd::read(stdin_fd(), &mut buf) {
                 Ok(0) => break,
-                Ok(n) if keys.find(&buf[..n]).is_some() => break,
+                Ok(n) if keys.find(&buf[..n], Instant::now()).is_some() => break,
                 Ok(_) | Err(nix::errno::Errno::EINTR) => {}
                 Err(nix::errno::Errno::EAGAIN) => {
                     // Left non-blocking by someone else: wait for more.
@@ -880,7 +880,7 @@ impl Attached {
                         continue;
                     }
                     let data = &buf[..n as usize];
-                    if let Some(at) = self.keys.find(data) {
+                    if let Some(at) = self.keys.find(data, Instant::now()) {
                         if !self.read_only {
                             outbox.input(&data[..at]);
                             // What was typed before the key reaches the
