@@ -7,6 +7,7 @@ use std::borrow::Cow;
 use std::sync::OnceLock;
 
 use regex::Regex;
+use unicode_width::UnicodeWidthChar;
 
 mod unfinished;
 
@@ -143,12 +144,12 @@ fn scrub_with(text: &str, keep_lines: bool) -> Cow<'_, str> {
 }
 
 /// Scrub the rows of a terminal screen `cols` cells wide. A line longer
-/// than the width fills its rows to the last column and goes on in the
-/// next, so rows are scrubbed joined into the lines they show: a secret the
+/// than the width fills its rows to the last column (wide characters take
+/// two) and goes on in the next, so rows are scrubbed joined into the lines they show: a secret the
 /// terminal wrapped across rows is found too, where scrubbing row by row
 /// would let its pieces through. Rows come back as they were unless their
 /// line held a secret: such a line, scrubbed, is cut again into as many
-/// rows, `cols` characters each but the last, which takes the rest (so the
+/// rows, `cols` columns each but the last, which takes the rest (so the
 /// rows before the secret and every other line keep their places). The
 /// lines are scrubbed together, so a private key shown over several lines
 /// is redacted whole: its first line shows the redaction, the others are
@@ -161,7 +162,8 @@ fn scrub_with(text: &str, keep_lines: bool) -> Cow<'_, str> {
 /// cursor moved away or a character that ends it followed); its first part
 /// alone is too short for the patterns.
 pub fn scrub_rows<S: AsRef<str>>(rows: &[S], cols: usize, cursor: Option<Cursor>) -> Vec<String> {
-    let fills = |row: &str| cols > 0 && row.chars().count() >= cols;
+    // Columns, not characters: a wide character (CJK, most emoji) takes two.
+    let fills = |row: &str| cols > 0 && width(row) >= cols;
     // The lines the rows show: (first row, last row, text, text to scrub).
     let mut lines: Vec<(usize, usize, String, String)> = Vec::new();
     let mut start = 0;
@@ -206,7 +208,7 @@ pub fn scrub_rows<S: AsRef<str>>(rows: &[S], cols: usize, cursor: Option<Cursor>
         } else {
             let mut rest: &str = clean;
             for _ in 1..group.len() {
-                let cut = rest.char_indices().nth(cols).map_or(rest.len(), |(i, _)| i);
+                let cut = fitting(rest, cols);
                 out.push(rest[..cut].to_string());
                 rest = &rest[cut..];
             }
@@ -214,6 +216,23 @@ pub fn scrub_rows<S: AsRef<str>>(rows: &[S], cols: usize, cursor: Option<Cursor>
         }
     }
     out
+}
+
+/// The columns `text` takes on a terminal.
+fn width(text: &str) -> usize {
+    text.chars().map(|c| c.width().unwrap_or(0)).sum()
+}
+
+/// The length in bytes of the start of `text` that fits in `cols` columns.
+fn fitting(text: &str, cols: usize) -> usize {
+    let mut used = 0;
+    for (i, c) in text.char_indices() {
+        used += c.width().unwrap_or(0);
+        if used > cols {
+            return i;
+        }
+    }
+    text.len()
 }
 
 /// [`scrub_rows`] of the rows of `rows` from `shown` on, those before
@@ -328,6 +347,29 @@ mod tests {
         // Rows without a secret come back unchanged, full ones included.
         let plain = ["x".repeat(40), "y".repeat(40), "z".into()];
         assert_eq!(super::scrub_rows(&plain, 40, None), plain);
+    }
+
+    #[test]
+    fn a_secret_wrapped_after_wide_characters_is_found() {
+        // 15 CJK characters take 30 of the 40 columns: the row is full with
+        // 25 characters, and the token goes on in the next row.
+        let token = "ghp_abcdefghijklmnopqrstuvwxyz0123456789";
+        let wide = "密".repeat(15);
+        let first = format!("{wide} {}", &token[..9]);
+        let rows = [first.as_str(), &token[9..], "next line"];
+        let out = super::scrub_rows(&rows, 40, None);
+        let text = out.join("\n");
+        assert!(!text.contains(&token[..9]), "{text}");
+        assert!(!text.contains(&token[9..]), "{text}");
+        // Cut again by columns: the first row fills its 40, no more.
+        assert_eq!(
+            out,
+            [
+                format!("{wide} [REDACTED"),
+                ":github-token]".to_string(),
+                "next line".to_string()
+            ]
+        );
     }
 
     #[test]

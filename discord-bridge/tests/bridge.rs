@@ -1069,47 +1069,62 @@ async fn keys_to_a_program_that_has_exited_are_an_error() {
     bridge.assert_no_unparsed_events();
 }
 
+/// A piece of the token `ghp_` + `a1B2c3D4e5` three times + `zyxwvu` that
+/// `text` shows, if any (the pieces the terminal's wrapping can make).
+fn leaked(text: &str) -> Option<&'static str> {
+    ["ghp_a1B2", "D4e5a1B2", "3D4e5zyx"]
+        .into_iter()
+        .find(|piece| text.contains(piece))
+}
+
 /// A secret the program prints near the right edge, so that the terminal
 /// wraps it across two rows, is scrubbed whole in /screen, on the live
-/// screen and on the final screen: no piece of it is posted.
+/// screen and on the final screen: no piece of it is posted. Also after
+/// wide characters (CJK take two columns each: the row is full with fewer
+/// characters than columns).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_secret_wrapped_across_screen_rows_is_scrubbed_everywhere() {
     let discord = FakeDiscord::start().await.unwrap();
     let bridge = Bridge::start(&discord).await;
-    let id = unique("wrap");
-    // 70 zeros and a blank, then ghp_ + 30 + 6 characters: the token starts
-    // at column 72 of 80. The command line itself holds none of the pieces
-    // checked below (the repetition makes them).
-    run(
-        &discord,
-        &id,
-        "printf '%070d ghp_%s\\n' 0 $(printf 'a1B2c3D4e5%.0s' 1 2 3)zyxwvu; echo shown-$((6*7)); sleep 600",
-    )
-    .await;
-    let leaked = |text: &str| {
-        ["ghp_a1B2", "D4e5a1B2", "3D4e5zyx"]
-            .into_iter()
-            .find(|piece| text.contains(piece))
-    };
-    let screen = screen_until(&discord, &id, "shown-42", |s| s.contains("shown-42")).await;
-    assert_eq!(leaked(&screen), None, "{screen}");
-    assert!(screen.contains("[REDACTED"), "{screen}");
+    // Then ghp_ + 30 + 6 characters. The command line itself holds none of
+    // the pieces checked below (the repetition makes them).
+    let token = "$(printf 'a1B2c3D4e5%.0s' 1 2 3)zyxwvu";
+    for (before, redacted) in [
+        // 70 zeros and a blank: the token starts at column 72 of 80.
+        ("'%070d ghp_%s\\n' 0", "0 [REDACTED"),
+        // 30 CJK characters (60 columns) and a blank: at column 61.
+        (
+            "'%s ghp_%s\\n' \"$(printf '密%.0s' $(seq 30))\"",
+            "密 [REDACTED",
+        ),
+    ] {
+        let id = unique("wrap");
+        run(
+            &discord,
+            &id,
+            &format!("printf {before} {token}; echo shown-$((6*7)); sleep 600"),
+        )
+        .await;
+        let screen = screen_until(&discord, &id, "shown-42", |s| s.contains("shown-42")).await;
+        assert_eq!(leaked(&screen), None, "{screen}");
+        assert!(screen.contains(redacted), "{screen}");
 
-    let (thread, live) = watch(&discord, &id).await;
-    let shown = content(&discord, live);
-    assert_eq!(leaked(&shown), None, "{shown}");
-    assert!(shown.contains("[REDACTED"), "{shown}");
+        let (thread, live) = watch(&discord, &id).await;
+        let shown = content(&discord, live);
+        assert_eq!(leaked(&shown), None, "{shown}");
+        assert!(shown.contains(redacted), "{shown}");
 
-    let (killed, _) = operator_command(&discord, "kill", &[("id", &id)]).await;
-    assert!(killed.contains("ended"), "{killed}");
-    until("the exit in the thread", || {
-        posted(&discord, thread, "exit code 143")
-    })
-    .await;
-    let last = content(&discord, live);
-    assert!(last.contains("exited"), "the final screen: {last}");
-    assert!(last.contains("[REDACTED"), "{last}");
-    assert_eq!(leaked(&everything_posted(&discord)), None);
+        let (killed, _) = operator_command(&discord, "kill", &[("id", &id)]).await;
+        assert!(killed.contains("ended"), "{killed}");
+        until("the exit in the thread", || {
+            posted(&discord, thread, "exit code 143")
+        })
+        .await;
+        let last = content(&discord, live);
+        assert!(last.contains("exited"), "the final screen: {last}");
+        assert!(last.contains(redacted), "{last}");
+        assert_eq!(leaked(&everything_posted(&discord)), None);
+    }
     drop(bridge);
 }
 
@@ -1355,11 +1370,6 @@ async fn a_wrapped_secret_whose_start_scrolled_off_is_scrubbed() {
         "printf '%070d ghp_%s\\n' 0 $(printf 'a1B2c3D4e5%.0s' 1 2 3)zyxwvu; seq 21; echo shown-$((6*7)); sleep 600",
     )
     .await;
-    let leaked = |text: &str| {
-        ["ghp_a1B2", "D4e5a1B2", "3D4e5zyx"]
-            .into_iter()
-            .find(|piece| text.contains(piece))
-    };
     let screen = screen_until(&discord, &id, "shown-42", |s| s.contains("shown-42")).await;
     assert!(
         !screen.contains("0000000000"),
