@@ -91,9 +91,11 @@ const LINE: u64 = 12;
 
 /// Check `read`, which follows a read that ended at `prev`: it covers
 /// `prev..next` exactly, what it says is missing lies in that range, in
-/// order, and what it shows is the flood's lines of the rest. Returns
-/// whether its lines were checked (shown in one piece).
-fn check(prev: u64, read: &Read) -> bool {
+/// order, and what it shows is the flood's lines of the rest (with the
+/// line the read before it ended on, when that did not end in a gap: its
+/// first line goes on from there). Returns whether it was shown in one
+/// piece.
+fn check(prev: u64, prev_cut: bool, read: &Read) -> bool {
     let said = &read.said;
     assert!(
         read.from >= prev && read.from <= read.to && read.next == read.to,
@@ -136,7 +138,12 @@ fn check(prev: u64, read: &Read) -> bool {
         } else {
             b / LINE
         };
-        let want: Vec<u64> = (a.div_ceil(LINE)..last.max(a.div_ceil(LINE))).collect();
+        let first = if i == 0 && !prev_cut {
+            a / LINE
+        } else {
+            a.div_ceil(LINE)
+        };
+        let want: Vec<u64> = (first..last.max(first)).collect();
         assert_eq!(
             complete, want,
             "the lines shown are not those of bytes {a}..{b}: {said}"
@@ -183,15 +190,16 @@ async fn reads_of_a_flood_tile_its_output() {
     let (_config_dir, config) = small_ring();
     let tools = session_tools(&sessions, Some(&config));
     let id = unique("agent-flood-reads");
-    let started = call(&tools, "session_start", json!({"command": FLOOD, "id": id})).await;
-    assert!(!started.is_error, "{}", started.text);
+    start(&tools, &id, FLOOD).await;
     let mut prev = 0;
+    let mut prev_cut = false;
     let mut past_end = 0;
     let mut whole = 0;
     for _ in 0..400 {
         let read = parse(&call(&tools, "session_read", json!({"id": id})).await);
-        whole += usize::from(check(prev, &read));
-        past_end += usize::from(read.missing.iter().any(|&(_, b)| b == read.to));
+        whole += usize::from(check(prev, prev_cut, &read));
+        prev_cut = read.missing.iter().any(|&(_, b)| b == read.to);
+        past_end += usize::from(prev_cut);
         prev = read.next;
     }
     eprintln!("reads ending in a missed range: {past_end}, shown in one piece: {whole}");
@@ -234,13 +242,7 @@ async fn a_read_says_lost_only_what_the_supervisor_no_longer_keeps() {
     let tools = session_tools(&sessions, Some(&config));
     let id = unique("agent-kept");
     let command = "stty -echo; seq -f %010g 1 2000; read x; seq -f %010g 2001 80000; exec cat";
-    let started = call(
-        &tools,
-        "session_start",
-        json!({"command": command, "id": id}),
-    )
-    .await;
-    assert!(!started.is_error, "{}", started.text);
+    start(&tools, &id, command).await;
     wait_for(&tools, &id, "^0000002000$").await;
     let first = parse(&call(&tools, "session_read", json!({"id": id})).await);
     assert_eq!(
@@ -304,9 +306,48 @@ async fn a_character_cut_by_a_gap_shows_as_a_replacement_character() {
     assert_eq!(tools.cleanup(Duration::from_secs(15)).await, [id.as_str()]);
 }
 
+/// A read goes on from the line the last one ended on: a command typed
+/// at a shell's prompt reads after the prompt. bash shows a pasted line,
+/// then draws it again after the prompt, moving right from the line's
+/// start: the read after the one that showed the prompt drew both on a
+/// blank line and read `echo helloecho hello`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_command_typed_at_a_prompt_reads_after_the_prompt() {
+    let sessions = Sessions::new();
+    let tools = session_tools(&sessions, None);
+    let id = unique("agent-prompt");
+    let command = "PS1='ready> ' exec bash --norc --noprofile -i";
+    start(&tools, &id, command).await;
+    wait_for(&tools, &id, "^ready>").await;
+    let first = parse(&call(&tools, "session_read", json!({"id": id})).await);
+    assert_eq!(first.text, "ready>", "{}", first.said);
+    let text = json!({"id": id, "text": "echo hello"});
+    let submitted = call(&tools, "session_submit", text).await;
+    assert!(!submitted.is_error, "{}", submitted.text);
+    wait_for(&tools, &id, "^hello$").await;
+    let second = parse(&call(&tools, "session_read", json!({"id": id})).await);
+    assert!(
+        second.text.starts_with("ready> echo hello\nhello\n"),
+        "{}",
+        second.said
+    );
+    assert!(second
+        .said
+        .contains("its first line is the line the last read ended on"));
+    assert_eq!(tools.cleanup(Duration::from_secs(15)).await, [id.as_str()]);
+}
+
 /// Start `command` as session `id`, which writes `top`, a line break and
 /// no more text, and waits for a line; read that.
 async fn start_and_read_top(tools: &SessionTools, id: &str, command: &str) {
+    start(tools, id, command).await;
+    wait_for(tools, id, "^top$").await;
+    let first = parse(&call(tools, "session_read", json!({"id": id})).await);
+    assert_eq!(first.text, "top\n", "{}", first.said);
+}
+
+/// Start `command` as session `id`.
+async fn start(tools: &SessionTools, id: &str, command: &str) {
     let started = call(
         tools,
         "session_start",
@@ -314,9 +355,6 @@ async fn start_and_read_top(tools: &SessionTools, id: &str, command: &str) {
     )
     .await;
     assert!(!started.is_error, "{}", started.text);
-    wait_for(tools, id, "^top$").await;
-    let first = parse(&call(tools, "session_read", json!({"id": id})).await);
-    assert_eq!(first.text, "top\n", "{}", first.said);
 }
 
 /// Type Enter into session `id`.
@@ -415,13 +453,7 @@ async fn a_long_string_cut_between_two_reads_shows_nothing_of_its_rest() {
     let tools = session_tools(&sessions, None);
     let id = unique("agent-cut-string");
     let command = r"stty -echo; printf 'top\n\033]52;c;'; head -c 5000 /dev/zero | tr '\0' A; read x; head -c 3000 /dev/zero | tr '\0' B; printf '\007 done\n'; exec cat";
-    let started = call(
-        &tools,
-        "session_start",
-        json!({"command": command, "id": id}),
-    )
-    .await;
-    assert!(!started.is_error, "{}", started.text);
+    start(&tools, &id, command).await;
     // The first read comes once the whole of the string so far is written
     // ("top\r\n", its 7-byte start, the 5000 `A`s).
     let deadline = std::time::Instant::now() + Duration::from_secs(30);
@@ -458,18 +490,11 @@ async fn a_session_started_again_under_an_ended_id_is_read_from_its_start() {
     let tools = session_tools(&sessions, None);
     let id = unique("agent-again");
     let first = format!(r"printf 'top\n\033(0{}\n'", "x".repeat(200));
-    let started = call(&tools, "session_start", json!({"command": first, "id": id})).await;
-    assert!(!started.is_error, "{}", started.text);
+    start(&tools, &id, &first).await;
     until_supervisor_gone(&sessions, &id).await;
     let read = parse(&call(&tools, "session_read", json!({"id": id})).await);
     assert_eq!(read.next, 210, "{}", read.said);
-    let again = call(
-        &tools,
-        "session_start",
-        json!({"command": "printf 'again lqqk\\n'; exec cat", "id": id}),
-    )
-    .await;
-    assert!(!again.is_error, "{}", again.text);
+    start(&tools, &id, "printf 'again lqqk\\n'; exec cat").await;
     wait_for(&tools, &id, "^again").await;
     let read = parse(&call(&tools, "session_read", json!({"id": id})).await);
     assert_eq!(

@@ -4,10 +4,9 @@
 //! 4 KiB).
 
 use heimdall_client::{ExitRecord, HelloResp, RecordedOutput};
-use heimdall_term::TermState;
 use serde_json::json;
 
-use super::terminal_text::{self, GAP_LINES};
+use super::terminal_text::{self, Carry};
 use super::ToolOutput;
 use crate::scrub::{scrub_rows_below, Cursor};
 
@@ -78,7 +77,7 @@ pub fn final_screen_text(rec: &ExitRecord, scrollback: usize) -> String {
         (None, Some(lines)) => screen_text(&lines.iter().collect::<Vec<_>>(), 0, size(rec).0, None),
         (None, None) => {
             let (cols, rows) = size(rec);
-            terminal_text::render(rec.tail_bytes(), &mut TermState::default(), cols, rows)
+            terminal_text::render(rec.tail_bytes(), &mut Carry::default(), cols, rows)
         }
     }
 }
@@ -159,7 +158,7 @@ pub fn screen(rec: &ExitRecord, scrollback: usize) -> ToolOutput {
 /// on a terminal in state `terminal` at `asked` (left in its state at the
 /// end; afresh when the record does not reach back to `asked`), and the
 /// offset after its last output (the next offset to read from).
-pub fn read(rec: &ExitRecord, asked: u64, terminal: &mut TermState) -> (ToolOutput, u64) {
+pub fn read(rec: &ExitRecord, asked: u64, terminal: &mut Carry) -> (ToolOutput, u64) {
     let id = &rec.id;
     let ended = format!("the program exited with {}", exit_phrase(rec));
     let (cols, rows) = size(rec);
@@ -196,8 +195,9 @@ pub fn read(rec: &ExitRecord, asked: u64, terminal: &mut TermState) -> (ToolOutp
     // A read from elsewhere than the output's end (an offset past it, or
     // in a record that cannot say where it is) starts on a fresh terminal.
     if gap.is_none() && from != asked {
-        *terminal = TermState::default();
+        *terminal = Carry::default();
     }
+    let carried = terminal.has_line();
     let text = match &gap {
         Some(gap) => terminal_text::render_runs(
             &[&[][..], bytes],
@@ -216,8 +216,8 @@ pub fn read(rec: &ExitRecord, asked: u64, terminal: &mut TermState) -> (ToolOutp
         source.push_str("; ");
         source.push_str(n);
     }
-    if gap.is_some() && !text.is_empty() {
-        source.push_str(GAP_LINES);
+    if !text.is_empty() {
+        source.push_str(&terminal_text::text_notes(carried, gap.is_some()));
     }
     let out = if text.is_empty() {
         let none = if rec.supervisor_died {

@@ -9,7 +9,9 @@
 //! order; a line the terminal wrapped is given whole; colours are dropped.
 //! What the program erased (a clear of the screen) is gone, as on the
 //! terminal. When the output ends on a full-screen program's alternate
-//! screen, that screen follows the lines of the normal one.
+//! screen, that screen follows the lines of the normal one. Output played
+//! after other output goes on from where that left the terminal
+//! ([`Carry`]).
 
 use std::num::NonZeroU16;
 
@@ -22,25 +24,38 @@ use vt100::capture::{
 /// default terminal size (columns, rows).
 pub const DEFAULT_SIZE: (u16, u16) = (80, 24);
 
-/// What a read's description says of the lines [`render_runs`] puts in
-/// its text for gaps.
-pub const GAP_LINES: &str = "; a line [… bytes A..B … …] in the text stands where bytes are \
-     missing: the text before it and the text after it do not go on from each other";
+/// What a read's description says of its text: that its first line is
+/// the one the last read ended on (`carried`: [`Carry::has_line`] before
+/// it), and what the lines [`render_runs`] puts in it for gaps mean
+/// (`gaps`: it has some).
+pub fn text_notes(carried: bool, gaps: bool) -> String {
+    let mut notes = String::new();
+    if carried {
+        notes.push_str("; its first line is the line the last read ended on, as it is now");
+    }
+    if gaps {
+        notes.push_str(
+            "; a line [… bytes A..B … …] in the text stands where bytes are missing: the \
+             text before it and the text after it do not go on from each other",
+        );
+    }
+    notes
+}
 
 /// Output with gaps in it (bytes missed) as a terminal shows it: each run
 /// of bytes between two gaps played on a terminal of its own
-/// ([`render`]), the first in state `terminal`, those after a gap afresh
-/// (the state there is not known, and neither is where the cursor was).
+/// ([`render`]), the first from `carry`, those after a gap afresh (the
+/// terminal's state there is not known, nor where its cursor was).
 /// A run a gap follows ends there: a character it ends inside shows as
 /// U+FFFD, a sequence it ends inside is cancelled. The runs' texts are
 /// joined by a line `[… {gap} …]` for each gap (`gaps[i]` follows
 /// `runs[i]`), so that text before a gap is never read as going on
-/// after it. Empty when no run shows any text. `terminal` is left in its
-/// state at the end of the output.
+/// after it. Empty when no run shows any text. `carry` is left where the
+/// output leaves the terminal.
 pub fn render_runs<R: AsRef<[u8]>>(
     runs: &[R],
     gaps: &[String],
-    terminal: &mut TermState,
+    carry: &mut Carry,
     cols: u16,
     rows: u16,
 ) -> String {
@@ -48,7 +63,7 @@ pub fn render_runs<R: AsRef<[u8]>>(
     let mut shown = false;
     for (i, run) in runs.iter().enumerate() {
         let gap = gaps.get(i);
-        let text = play(run.as_ref(), terminal, cols, rows, gap.is_some());
+        let text = play(run.as_ref(), carry, cols, rows, gap.is_some());
         if !text.is_empty() {
             shown = true;
             // The line of the gap before it.
@@ -75,24 +90,73 @@ pub fn render_runs<R: AsRef<[u8]>>(
 /// dropped. The text runs down to the cursor's line (output that ended
 /// with a line break ends with `\n`) or to the last line with text below it.
 ///
-/// The output is shown in the state `terminal` (the character sets, modes
-/// and tab stops chosen before it), which is left in its state at the end.
-pub fn render(bytes: &[u8], terminal: &mut TermState, cols: u16, rows: u16) -> String {
-    play(bytes, terminal, cols, rows, false)
+/// The output goes on from `carry` (where the output before it left the
+/// terminal), which is left where it leaves the terminal.
+pub fn render(bytes: &[u8], carry: &mut Carry, cols: u16, rows: u16) -> String {
+    play(bytes, carry, cols, rows, false)
+}
+
+/// Where the output played so far has left the terminal, for the output
+/// after it to be played as the terminal shows it: the terminal's state
+/// (the character sets, modes and tab stops chosen, a sequence or
+/// character cut off) and the line the cursor is on, with the cursor on
+/// it. The next output starts on that line, as on the terminal: a
+/// command's echo after the prompt it follows, a line redrawn after `\r`
+/// or cursor moves (bash's pasted line) over the same line, not over a
+/// blank one; it then shows that line again, as it is after it.
+#[derive(Debug, Clone, Default)]
+pub struct Carry {
+    state: TermState,
+    /// The cursor's line, trailing blanks dropped.
+    line: String,
+    /// The cursor's column: the width of the screen with a wrap pending.
+    col: u16,
+}
+
+impl Carry {
+    /// Whether output played from here shows text of the output before it
+    /// first: the line the cursor is on.
+    pub fn has_line(&self) -> bool {
+        !self.line.is_empty()
+    }
 }
 
 /// [`render`]; when `cut`, the output is cut after `bytes` (a gap
 /// follows): a character it ends inside shows as U+FFFD, a sequence it
-/// ends inside is cancelled, and `terminal` is left in the default state.
-fn play(bytes: &[u8], terminal: &mut TermState, cols: u16, rows: u16, cut: bool) -> String {
+/// ends inside is cancelled, and `carry` is left at its default.
+fn play(bytes: &[u8], carry: &mut Carry, cols: u16, rows: u16, cut: bool) -> String {
     let mut parser = Terminal::with_callbacks(rows, cols, 0, ScrolledOff::default());
-    parser.set_state(std::mem::take(terminal));
+    let Carry { state, line, col } = std::mem::take(carry);
+    if !line.is_empty() || col > 0 {
+        // Drawn on a terminal in its default state: it is drawn already.
+        parser.process(line.as_bytes());
+        let drawn = parser.screen().cursor_position().1;
+        if col >= parser.screen().size().1.get() {
+            // A wrap pending, after the last column.
+            let blanks = usize::from(col.saturating_sub(drawn));
+            parser.process(" ".repeat(blanks).as_bytes());
+        } else {
+            parser.process(format!("\x1b[{}G", col + 1).as_bytes());
+        }
+    }
+    parser.set_state(state);
     parser.process(bytes);
     if cut {
         // CAN: a sequence is cancelled, a character cut off is invalid.
         parser.process(b"\x18");
+    } else if !parser.screen().alternate_screen() {
+        // A full-screen program draws where it chooses: only the normal
+        // screen's line is carried.
+        let screen = parser.screen();
+        let (row, col) = screen.cursor_position();
+        let line = screen.rows(0, screen.size().1.get()).nth(row.into());
+        *carry = Carry {
+            state: parser.state(),
+            line: line.unwrap_or_default(),
+            col,
+        };
     } else {
-        *terminal = parser.state();
+        carry.state = parser.state();
     }
     let (rows, cols) = parser.screen().size();
     let mut full_screen = String::new();
@@ -191,16 +255,16 @@ impl vt100::Callbacks for ScrolledOff {
 
 #[cfg(test)]
 mod tests {
-    use super::{render, render_runs, unfinished_sequence, TermState};
+    use super::{render, render_runs, unfinished_sequence, Carry};
 
     fn text(bytes: &[u8]) -> String {
-        render(bytes, &mut TermState::default(), 20, 4)
+        render(bytes, &mut Carry::default(), 20, 4)
     }
 
     /// `runs` with a gap named `gap N` after each but the last.
-    fn gapped(runs: &[&[u8]], terminal: &mut TermState) -> String {
+    fn gapped(runs: &[&[u8]], carry: &mut Carry) -> String {
         let gaps: Vec<String> = (1..runs.len()).map(|n| format!("gap {n}")).collect();
-        render_runs(runs, &gaps, terminal, 20, 4)
+        render_runs(runs, &gaps, carry, 20, 4)
     }
 
     #[test]
@@ -263,38 +327,60 @@ mod tests {
     }
 
     /// The character sets chosen, insert mode and a character cut off at
-    /// the end carry from one call to the next through `terminal`; after a
+    /// the end carry from one call to the next through `carry`; after a
     /// gap they start afresh, and a sequence the gap cut off is cancelled,
     /// not finished by the bytes after the gap.
     #[test]
     fn the_terminal_state_carries_over_and_is_reset_at_a_gap() {
-        let mut terminal = TermState::default();
-        assert_eq!(render(b"\x1b[4habc\xe2\x94", &mut terminal, 20, 4), "abc");
-        assert_eq!(render(b"\x80\rXY\x1b[4l", &mut terminal, 20, 4), "XY─");
-        assert_eq!(render(b"top\r\n\x1b(0", &mut terminal, 20, 4), "top\n");
-        assert_eq!(render(b"lqqk", &mut terminal, 20, 4), "┌──┐");
+        let mut carry = Carry::default();
+        assert_eq!(render(b"\x1b[4habc\xe2\x94", &mut carry, 20, 4), "abc");
         assert_eq!(
-            gapped(&[b"lqqk", b"lqqk"], &mut terminal),
-            "┌──┐\n[… gap 1 …]\nlqqk"
+            render(b"\x80\rXY\x1b[4l\r\n", &mut carry, 20, 4),
+            "XYabc─\n"
+        );
+        assert_eq!(render(b"top\r\n\x1b(0", &mut carry, 20, 4), "top\n");
+        assert_eq!(render(b"lqqk\r\n", &mut carry, 20, 4), "┌──┐\n");
+        assert_eq!(
+            gapped(&[b"lqqk", b"lqqk\r\n"], &mut carry),
+            "┌──┐\n[… gap 1 …]\nlqqk\n"
         );
         // The rest of a string the last call ended inside shows nothing.
-        assert_eq!(
-            render(b"top\r\n\x1b]52;c;AA", &mut terminal, 20, 4),
-            "top\n"
-        );
-        assert_eq!(render(b"BB\x07 done", &mut terminal, 20, 4), " done");
+        assert_eq!(render(b"top\r\n\x1b]52;c;AA", &mut carry, 20, 4), "top\n");
+        assert_eq!(render(b"BB\x07 done", &mut carry, 20, 4), " done");
         let runs: [&[u8]; 2] = [b"ab\x1b[3", b"1mcd"];
         assert_eq!(
-            gapped(&runs, &mut TermState::default()),
+            gapped(&runs, &mut Carry::default()),
             "ab\n[… gap 1 …]\n1mcd"
         );
         // Autowrap and the tab stops carry over too.
-        let mut terminal = TermState::default();
-        render(b"\x1b[3g\x1b[4G\x1bH\x1b[?7l", &mut terminal, 20, 4);
+        let mut carry = Carry::default();
+        render(b"\x1b[3g\x1b[4G\x1bH\x1b[?7l\r", &mut carry, 20, 4);
         assert_eq!(
-            render(b"\tx\r\nabcdefghijklmnopqrstuvwxyz", &mut terminal, 20, 4),
+            render(b"\tx\r\nabcdefghijklmnopqrstuvwxyz", &mut carry, 20, 4),
             "   x\nabcdefghijklmnopqrsz"
         );
+    }
+
+    /// Output goes on from the line the last call left the cursor on, at
+    /// the cursor, and shows that line again as it is after it: bash's
+    /// pasted command, shown and then redrawn after the prompt, read
+    /// `echo hiecho hi` when the redraw's moves counted from a blank line
+    /// (reads of a shell showed every command so). A line the last call
+    /// filled goes on on the next row.
+    #[test]
+    fn output_goes_on_from_the_line_the_last_call_ended_on() {
+        let mut carry = Carry::default();
+        assert_eq!(render(b"$ ", &mut carry, 20, 4), "$");
+        let pasted = b"\x1b[7mecho hi\x1b[27m\r\x1b[C\x1b[Cecho hi\r\nhi\r\n$ ";
+        assert_eq!(render(pasted, &mut carry, 20, 4), "$ echo hi\nhi\n$");
+        assert_eq!(render(b"10%", &mut carry, 20, 4), "$ 10%");
+        assert_eq!(render(b"\x1b[3D50%\r\n", &mut carry, 20, 4), "$ 50%\n");
+        assert_eq!(render(&[b'x'; 20], &mut carry, 20, 4), "x".repeat(20));
+        let wrapped = format!("{}y\n", "x".repeat(20));
+        assert_eq!(render(b"y\r\n", &mut carry, 20, 4), wrapped);
+        // A full-screen program draws where it chooses: nothing is carried.
+        render(b"\x1b[?1049h\x1b[2;3Hvim", &mut carry, 20, 4);
+        assert_eq!(render(b"\x1b[?1049labc", &mut carry, 20, 4), "abc");
     }
 
     /// A character a gap cuts shows as U+FFFD, as a terminal shows a
@@ -305,10 +391,10 @@ mod tests {
     fn a_character_cut_by_a_gap_shows_as_a_replacement_character() {
         let runs: [&[u8]; 2] = [b"abc\xe2\x94", b"\x80def\r\n"];
         assert_eq!(
-            gapped(&runs, &mut TermState::default()),
+            gapped(&runs, &mut Carry::default()),
             "abc\u{fffd}\n[… gap 1 …]\n\u{fffd}def\n"
         );
-        let mut terminal = TermState::default();
+        let mut terminal = Carry::default();
         assert_eq!(render(b"top\r\n\xe2\x94", &mut terminal, 20, 4), "top\n");
         assert_eq!(
             gapped(&[b"", b"def\r\n"], &mut terminal),
@@ -325,21 +411,21 @@ mod tests {
     fn the_text_on_either_side_of_a_gap_is_shown_apart() {
         let runs: [&[u8]; 2] = [b"0000000012\r\n00000000", b"13\r\n0000000014\r\n"];
         assert_eq!(
-            gapped(&runs, &mut TermState::default()),
+            gapped(&runs, &mut Carry::default()),
             "0000000012\n00000000\n[… gap 1 …]\n13\n0000000014\n"
         );
         let runs: [&[u8]; 2] = [b"one\r\ntwo\r\n", b"\x1b[2Atop\r\n"];
         assert_eq!(
-            gapped(&runs, &mut TermState::default()),
+            gapped(&runs, &mut Carry::default()),
             "one\ntwo\n[… gap 1 …]\ntop\n"
         );
         let runs: [&[u8]; 3] = [b"", b"a\r\n", b""];
         assert_eq!(
-            gapped(&runs, &mut TermState::default()),
+            gapped(&runs, &mut Carry::default()),
             "[… gap 1 …]\na\n[… gap 2 …]"
         );
         let runs: [&[u8]; 2] = [b"", b"\x1b[31m"];
-        assert_eq!(gapped(&runs, &mut TermState::default()), "");
+        assert_eq!(gapped(&runs, &mut Carry::default()), "");
     }
 
     /// The escape sequence or string output ends in, its end to come.

@@ -9,12 +9,12 @@
 use std::time::Duration;
 
 use heimdall_client::{ClientBuilder, GapCause, OutputItem};
-use heimdall_term::TermState;
 use serde_json::Value;
 
 use super::{client_error, SessionTools, ToolResult};
 use crate::scrub::unfinished_secret;
-use crate::tools::{ended_session, opt_u64_arg, terminal_text, ToolOutput};
+use crate::tools::terminal_text::{self, Carry};
+use crate::tools::{ended_session, opt_u64_arg, ToolOutput};
 
 /// Bytes of new output `session_read` returns at most (the newest kept).
 const MAX_READ_BYTES: u64 = 1 << 20;
@@ -23,12 +23,13 @@ const MAX_READ_BYTES: u64 = 1 << 20;
 const READ_TIMEOUT: Duration = Duration::from_secs(20);
 
 /// Where the model's reads of a session have got to: the offset the next
-/// read starts from, and the terminal's state there (the character sets
-/// chosen; a few bytes), which a read that goes on from it starts with.
+/// read starts from, and where the output up to there left the terminal
+/// (the character sets chosen, the line the cursor is on), which a read
+/// that goes on from it starts with.
 #[derive(Debug, Clone, Default)]
 pub(super) struct ReadPoint {
     offset: u64,
-    terminal: TermState,
+    terminal: Carry,
 }
 
 impl SessionTools {
@@ -49,7 +50,7 @@ impl SessionTools {
         let mut terminal = if asked == saved.offset {
             saved.terminal
         } else {
-            TermState::default()
+            Carry::default()
         };
         let (out, end) = match self.live_read(id, asked, &mut terminal).await {
             Ok(read) => read,
@@ -73,7 +74,7 @@ impl SessionTools {
         &self,
         id: &str,
         asked: u64,
-        terminal: &mut TermState,
+        terminal: &mut Carry,
     ) -> Result<(ToolOutput, u64), String> {
         let c = self.client(id).await?;
         let hello = match c.refresh().await {
@@ -190,14 +191,15 @@ impl SessionTools {
             ));
         }
         let (cols, rows) = (hello.session.cols, hello.session.rows);
+        let carried = terminal.has_line();
         let text = terminal_text::render_runs(&runs, &gaps, terminal, cols, rows);
         let mut source = format!("output of session {id}, bytes {from}..{end}; next offset {end}");
         for n in gaps.iter().chain(&notes) {
             source.push_str("; ");
             source.push_str(n);
         }
-        if !gaps.is_empty() && !text.is_empty() {
-            source.push_str(terminal_text::GAP_LINES);
+        if !text.is_empty() {
+            source.push_str(&terminal_text::text_notes(carried, !gaps.is_empty()));
         }
         if text.is_empty() {
             return Ok((ToolOutput::ok(format!("no new output ({source})")), end));
