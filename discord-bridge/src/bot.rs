@@ -582,7 +582,10 @@ impl Bridge {
             .content(content)
             .components(Vec::new())
             .allowed_mentions(CreateAllowedMentions::new());
-        if let Err(e) = press.edit_response(&ctx.http, edit).await {
+        let answered = deliver::again("updating the prompt message", || {
+            press.edit_response(&ctx.http, edit.clone())
+        });
+        if let Err(e) = answered.await {
             tracing::warn!("cannot update the prompt message: {e}");
         }
     }
@@ -731,7 +734,8 @@ async fn respond(ctx: &Context, cmd: &CommandInteraction, reply: Reply) {
     if let Some((name, content)) = file {
         edit = edit.new_attachment(CreateAttachment::bytes(content.into_bytes(), name));
     }
-    if let Err(e) = cmd.edit_response(&ctx.http, edit).await {
+    let what = format!("answering /{}", cmd.data.name);
+    if let Err(e) = deliver::again(&what, || cmd.edit_response(&ctx.http, edit.clone())).await {
         tracing::warn!("cannot answer /{}: {e}", cmd.data.name);
     }
     for part in rest {

@@ -1,12 +1,13 @@
 //! Posting a message that must not be lost (a session's exit, a prompt
-//! waiting for someone, the agent's answer) nor posted twice: a 429, a
-//! 502/503/504, or a connection that broke before the answer came, is
-//! tried again after a back-off (1 s, doubling, as the live screen waits)
+//! waiting for someone, the agent's answer, a command's answer) nor posted
+//! twice: a 429, a 502/503/504, or a connection that broke before the
+//! answer came, is tried again after a back-off (1 s, doubling, as the live screen waits)
 //! before the failure is given up on. Every try of one message carries the
 //! same nonce with `enforce_nonce`, so when Discord stored the message and
 //! only its answer was lost (a 504 from its edge, a cut connection), the
 //! next try gets that message back instead of posting a second one.
 
+use std::future::Future;
 use std::time::Duration;
 
 use serenity::all::{ChannelId, CreateMessage, Http, Message, Nonce};
@@ -46,18 +47,32 @@ pub async fn send_message(
     message: CreateMessage,
 ) -> serenity::Result<Message> {
     let message = once(message, nonce());
+    again(&format!("posting in {channel}"), || {
+        channel.send_message(http, message.clone())
+    })
+    .await
+}
+
+/// Run `request` (one that may be made twice: an edit, or a post with a
+/// nonce), again after a rate limit, an unavailable Discord or a lost
+/// answer, up to [`ATTEMPTS`] times; `what` names it in the log.
+pub async fn again<T, F, R>(what: &str, mut request: R) -> serenity::Result<T>
+where
+    R: FnMut() -> F,
+    F: Future<Output = serenity::Result<T>>,
+{
     let mut backoff = Duration::ZERO;
     let mut attempt = 1;
     loop {
-        let e = match channel.send_message(http, message.clone()).await {
-            Ok(posted) => return Ok(posted),
+        let e = match request().await {
+            Ok(done) => return Ok(done),
             Err(e) => e,
         };
         if !worth_again(&e) || attempt >= ATTEMPTS {
             return Err(e);
         }
         backoff = next_backoff(backoff);
-        tracing::warn!("cannot post in {channel} yet ({e}); trying again in {backoff:?}");
+        tracing::warn!("{what}: {e}; trying again in {backoff:?}");
         tokio::time::sleep(backoff).await;
         attempt += 1;
     }

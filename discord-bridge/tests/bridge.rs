@@ -1614,3 +1614,35 @@ async fn a_stranger_in_an_ended_watch_thread_is_refused_and_told_nothing() {
     assert!(bridge.live(&id));
     bridge.assert_no_unparsed_events();
 }
+
+/// Discord failing the edit that carries a command's answer (a 503, a 429)
+/// delays the answer, it does not lose it (the deferred response would say
+/// "thinking…" until the interaction expired).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_command_answer_discord_could_not_take_is_sent_again() {
+    let discord = FakeDiscord::start().await.unwrap();
+    let bridge = Bridge::start(&discord).await;
+    let unavailable = Reply::Error {
+        status: 503,
+        code: 0,
+        message: "Service Unavailable".into(),
+    };
+    discord.script(Route::EditOriginal, 1, unavailable);
+    discord.script(Route::EditOriginal, 1, Reply::BareRateLimit);
+    let sent = discord
+        .slash_command(ids::CHANNEL_GENERAL, &operator(), "ls", vec![])
+        .unwrap();
+    let answer = discord
+        .wait_for_request(
+            |r| r.path.contains(&sent.token) && r.route == Route::EditOriginal && r.status == 200,
+            WAIT,
+        )
+        .await
+        .expect("the answer, after the 503 and the 429");
+    assert!(
+        answer.content().is_some_and(|c| c.contains("Sessions")),
+        "{:?}",
+        answer.body
+    );
+    bridge.assert_no_unparsed_events();
+}
