@@ -238,6 +238,37 @@ fn wait_regex_idle_exit_and_timeout() {
     assert_eq!(env.run(&["wait", "w", "--exit"]).status.code(), Some(9));
 }
 
+/// `hm wait --timeout MS` looks at the condition at least once, however
+/// short MS is: `--timeout 0` asks "does it hold now?". The time spent
+/// connecting used to be cut by the timeout as well, so a condition that
+/// held all along was answered 124 for `--timeout 0` every time, and for
+/// `--timeout 10` whenever connecting took longer.
+#[test]
+fn a_short_wait_timeout_still_looks_once() {
+    let env = Env::new();
+    env.start("now", &[], &["sh", "-c", "echo here-now; exec sleep 600"]);
+    env.wait_screen("now", "here-now");
+    for ms in ["0", "1", "10"] {
+        for _ in 0..5 {
+            let out = env.run(&["wait", "now", "--regex", "here-now", "--timeout", ms]);
+            assert_eq!(
+                out.status.code(),
+                Some(0),
+                "--timeout {ms}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            assert_eq!(String::from_utf8_lossy(&out.stdout), "here-now\n");
+        }
+    }
+    let out = env.run(&["wait", "now", "--regex", "never-there", "--timeout", "0"]);
+    assert_eq!(out.status.code(), Some(124));
+    let out = env.run(&["wait", "now", "--idle", "0", "--timeout", "0", "--json"]);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let out = env.run(&["wait", "now", "--exit", "--timeout", "0"]);
+    assert_eq!(out.status.code(), Some(124));
+    env.ok(&["kill", "now"]);
+}
+
 #[test]
 fn several_waits_on_one_connection_answer_by_id() {
     let env = Env::new();

@@ -2,7 +2,7 @@
 //! Exit codes: 0 on a match, 124 on timeout (as `timeout(1)`), 1 if the
 //! session exited first; `--exit` exits with the child's code.
 
-use std::time::Duration;
+use std::time::Instant;
 
 use clap::{ArgGroup, Args};
 use heimdall_client::{RegexSource, State, WaitCondition, WaitResult};
@@ -41,7 +41,9 @@ pub struct WaitArgs {
     /// The program exits; hm wait exits with its code
     #[arg(long)]
     pub exit: bool,
-    /// Give up after MS milliseconds, connecting included (exit code 124)
+    /// Give up when the condition has not held MS milliseconds after hm
+    /// wait began (exit code 124); it is looked at once however small MS
+    /// is (0: does it hold now?)
     #[arg(long, value_name = "MS")]
     pub timeout: Option<u64>,
     /// Print the result as JSON
@@ -165,20 +167,19 @@ pub fn run(common: &Common, args: WaitArgs) -> anyhow::Result<i32> {
     // would have answered live (a screen regex is matched on its final
     // screen).
     let ended = |rec: ExitRecord| report(&rec.id, rec.wait_answer(&condition), args.json);
+    let began = Instant::now();
     let ask = |paths: &SessionPaths| {
         runtime()?.block_on(async {
-            let work = async {
-                let c = open(paths, "hm wait").await?;
-                answer(paths, c.wait(condition.clone(), args.timeout)).await
-            };
-            // The timeout bounds connecting and HELLO too (a stopped
-            // supervisor accepts the connection but never answers).
-            let r = match args.timeout {
-                Some(ms) => tokio::time::timeout(Duration::from_millis(ms), work)
-                    .await
-                    .unwrap_or(Ok(WaitResult::TimedOut))?,
-                None => work.await?,
-            };
+            // Connecting is bounded as for every command (a stopped
+            // supervisor is said at once); the supervisor gets what is left
+            // of the timeout, and looks at the condition once however
+            // little that is (`--timeout 0`: does it hold now?).
+            let c = open(paths, "hm wait").await?;
+            let left = args.timeout.map(|ms| {
+                let spent = u64::try_from(began.elapsed().as_millis()).unwrap_or(u64::MAX);
+                ms.saturating_sub(spent)
+            });
+            let r = answer(paths, c.wait(condition.clone(), left)).await?;
             report(&paths.id, r, args.json)
         })
     };
