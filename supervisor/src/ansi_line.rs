@@ -12,14 +12,15 @@
 //! `SGR 53`, blink, hidden, double or coloured underline) are not kept by
 //! the model, so they never appear here.
 
-use heimdall_term::Pen;
+use heimdall_term::{restore, Pen};
 
 /// Row `row` of the visible screen (which shows scrollback when the
 /// screen's scrollback offset is set) as a line with SGR escapes.
 pub fn ansi_line(screen: &vt100::Screen, row: u16) -> String {
     let cols = screen.size().1.get();
     let cells: Vec<&vt100::Cell> = (0..cols).filter_map(|c| screen.cell(row, c)).collect();
-    let blank = |c: &&vt100::Cell| c.contents().trim().is_empty() && Pen::of(c) == Pen::default();
+    let blank =
+        |c: &&vt100::Cell| restore(c.contents()).trim().is_empty() && Pen::of(c) == Pen::default();
     let end = cells.iter().rposition(|c| !blank(c)).map_or(0, |i| i + 1);
     let mut out = String::new();
     let mut pen = Pen::default();
@@ -45,7 +46,7 @@ pub fn ansi_line(screen: &vt100::Screen, row: u16) -> String {
     if pen != Pen::default() {
         out.push_str("\x1b[0m");
     }
-    heimdall_term::restore(&out).into_owned()
+    restore(&out).into_owned()
 }
 
 #[cfg(test)]

@@ -31,7 +31,7 @@ use std::time::Instant;
 
 use crate::ansi_line::ansi_line;
 use crate::frame_hold::FrameHold;
-use heimdall_term::{restore, Terminal};
+use heimdall_term::{restore, restore_drawn, Terminal};
 
 /// What `vt100`'s `contents_formatted` begins with (after the cursor's
 /// visibility): attributes reset, then an erase of the screen from home,
@@ -601,7 +601,7 @@ impl ScreenModel {
 /// The rows `s` shows as text, trailing blanks trimmed.
 fn text_rows(s: &vt100::Screen) -> impl Iterator<Item = String> + '_ {
     s.rows(0, s.size().1.get())
-        .map(|l| restore(l.trim_end()).into_owned())
+        .map(|l| restore(&l).trim_end().to_string())
 }
 
 /// A parser whose screen is a copy of `s`, to try sequences on.
@@ -638,7 +638,7 @@ fn grid(s: &vt100::Screen, out: &mut Vec<u8>) {
     }
     // vt100 begins the contents with an erase from home (after the
     // cursor's visibility): done row by row above.
-    let contents = restore(&s.contents_formatted()).replacen(VT100_CLEAR, "\x1b[m\x1b[H", 1);
+    let contents = restore_drawn(&s.contents_formatted()).replacen(VT100_CLEAR, "\x1b[m\x1b[H", 1);
     out.extend_from_slice(contents.as_bytes());
 }
 

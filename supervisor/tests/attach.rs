@@ -424,18 +424,29 @@ fn tab_stops_and_autowrap_off_hold_on_a_terminal_attached_later() {
     });
 }
 
-/// A line a character inserted at the right margin wrapped reaches a
-/// terminal attached afterwards as one line wrapped, as on xterm and tmux
-/// (the terminal keeps it whole for a copy or a reflow), with the bar or
-/// without: the screen model did not mark the row as wrapped, and the
-/// picture put the rest of the line on the next row with a cursor move.
+/// A line a character inserted at the right margin wrapped, and one a wide
+/// character wrapped from the last column where nothing was drawn, reach a
+/// terminal attached afterwards as lines wrapped, as on xterm and tmux (the
+/// terminal keeps them whole for a copy or a reflow), with the bar or
+/// without: the screen model did not mark the rows as wrapped, and the
+/// picture put the rest of each line on the next row with a cursor move.
 #[test]
-fn a_line_wrapped_by_an_insert_at_the_margin_reaches_the_terminal_wrapped() {
-    let script = "printf '\\033[2;1H0123\\033[1;1H%060d\\033[4hX\\033[4l\\033[4;1Hready'; \
-                  read x; echo DONE; sleep 300";
-    let check = |screen: &[String]| assert_eq!(screen[..2], ["0".repeat(60), "X0123".to_string()]);
+fn lines_wrapped_at_the_margin_reach_the_terminal_wrapped() {
+    let script = "printf '\\033[2;1H0123\\033[1;1H%060d\\033[4hX\\033[4l\\033[4;1H'; \
+                  printf '%059d\\346\\227\\245x\\033[7;1Hready'; read x; echo DONE; sleep 300";
+    let check = |screen: &[String]| {
+        let want = [
+            "0".repeat(60),
+            "X0123".into(),
+            "".into(),
+            "0".repeat(59),
+            "日x".into(),
+        ];
+        assert_eq!(screen[..5], want);
+    };
     attach_press_enter_and_compare_then(script, "ready", "^DONE$", check, |t| {
         assert!(t.screen.screen().row_wrapped(0));
+        assert!(t.screen.screen().row_wrapped(3));
     });
 }
 

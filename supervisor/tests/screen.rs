@@ -1009,3 +1009,30 @@ fn vs16_leaves_a_character_one_column_wide() {
     assert!(ansi.starts_with("a\u{2764}\u{fe0f}b\n"), "{ansi:?}");
     env.ok(&["kill", "vs16"]);
 }
+
+/// A wide character that does not fit in the last column wraps, as on
+/// xterm and tmux, and `hm screen` reads nothing in that column (the screen
+/// model draws a pad there, for the row to be marked as wrapped: it reads
+/// as nothing, also at the end of a line of blanks), live and after the
+/// end, in text, `--ansi` and the scrollback.
+#[test]
+fn a_wide_character_wrapping_from_the_last_column_reads_as_on_tmux() {
+    let env = Env::new();
+    let script = r"printf 'abc\033[1;20H\346\227\245x\r\n'; seq 1 3; read x";
+    env.start(
+        "wide",
+        &["--cols", "20", "--rows", "3"],
+        &["sh", "-c", script],
+    );
+    env.wait_screen("wide", "^3$");
+    let check = |when: &str| {
+        let text = env.ok(&["screen", "wide", "--scrollback", "10"]);
+        assert!(text.starts_with("abc\n\u{65e5}x\n1\n"), "{when}: {text:?}");
+        let ansi = env.ok(&["screen", "wide", "--ansi", "--scrollback", "10"]);
+        assert!(ansi.starts_with("abc\n\u{65e5}x\n1\n"), "{when}: {ansi:?}");
+    };
+    check("live");
+    env.ok(&["send", "wide", "--keys", "enter"]);
+    env.wait_gone("wide");
+    check("after the end");
+}

@@ -311,11 +311,12 @@ mod tests {
         assert_eq!(text("ab\r\x1b[4h日\x1b[4lc\r\n".as_bytes()), "日cb\n");
     }
 
-    /// A line a character inserted at the right margin wrapped is given
-    /// whole, as tmux's `capture-pane -J` joins it (the row was not marked
-    /// as wrapped: two lines), also once it scrolled off; U+FE0F is read.
+    /// A line a character inserted at the right margin wrapped, or a wide
+    /// character from the last column, is given whole, as tmux's
+    /// `capture-pane -J` joins it (the row was not marked as wrapped: two
+    /// lines), also once it scrolled off; U+FE0F is read.
     #[test]
-    fn a_line_wrapped_by_an_insert_at_the_margin_is_whole() {
+    fn a_line_wrapped_at_the_margin_is_whole() {
         let wrapped = b"\x1b[2;1Hrest\x1b[1;1H01234567890123456789\x1b[4hX\x1b[4l\x1b[4;1H";
         assert_eq!(text(wrapped), "01234567890123456789Xrest\n\n");
         let scrolled = [&wrapped[..], b"\r\n\r\n\r\nend"].concat();
@@ -323,6 +324,11 @@ mod tests {
         assert_eq!(
             text("a\u{2764}\u{fe0f}b\r\n".as_bytes()),
             "a\u{2764}\u{fe0f}b\n"
+        );
+        // A wide character wrapped from the last column, where nothing was.
+        assert_eq!(
+            text("0123456789012345678日x\r\n".as_bytes()),
+            "0123456789012345678日x\n"
         );
     }
 

@@ -319,3 +319,36 @@ fn vs16_leaves_a_character_its_width() {
     }
     assert_eq!(t.screen().cursor_position(), (0, 8), "a byte at a time");
 }
+
+/// A wide character that does not fit in the last column wraps, and the
+/// row it leaves is marked as wrapped, as on xterm and tmux (`tmux
+/// capture-pane -J` joins `012345678日x` on 10 columns): `vt100` marks it
+/// only when something is drawn in the last column, and `session_read`
+/// gave the line as two. Text read has nothing in that column; a terminal
+/// the screen is drawn on has a blank there and the row wrapped too.
+#[test]
+fn a_wide_character_wrapping_from_the_last_column_marks_the_row() {
+    for (bytes, want) in [
+        ("012345678日x", ["012345678", "日x"]),
+        ("\x1b[4h012345678日x", ["012345678", "日x"]),
+        ("a日本語日本", ["a日本語日", "本"]),
+        ("\x1b[31m\x1b[1;10H日\x1b[4hx\x1b[4l", ["", "日x"]),
+    ] {
+        let mut byte_at_a_time = Terminal::new(3, 10, 0);
+        for b in bytes.as_bytes() {
+            byte_at_a_time.process(std::slice::from_ref(b));
+        }
+        for t in [played((3, 10), bytes.as_bytes()), byte_at_a_time] {
+            let text: Vec<String> = rows(&t)
+                .iter()
+                .map(|r| crate::restore(r).trim_end().to_string())
+                .collect();
+            assert_eq!(text[..2], want, "{bytes:?}");
+            assert!(t.screen().row_wrapped(0), "{bytes:?}");
+            let drawn = crate::restore_drawn(&t.screen().contents_formatted()).into_owned();
+            let other = played((3, 10), drawn.as_bytes());
+            assert_eq!(rows(&other)[..2], want, "{bytes:?} drawn");
+            assert!(other.screen().row_wrapped(0), "{bytes:?} drawn");
+        }
+    }
+}

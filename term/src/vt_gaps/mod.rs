@@ -18,7 +18,8 @@
 //!   [`VtGaps`] writes [`STAND_IN`] in their place, a character `vt100`
 //!   draws (one column wide, as U+FFFD), and [`restore`] turns it back into
 //!   U+FFFD in what is read out of the emulator: everything that reads text
-//!   from a `vt100` screen fed through [`VtGaps`] goes through [`restore`].
+//!   from a `vt100` screen fed through [`VtGaps`] goes through [`restore`]
+//!   (what draws it on another terminal through [`restore_drawn`]).
 //!   A program that prints [`STAND_IN`] itself shows U+FFFD there (a
 //!   noncharacter, for a program's internal use, never interchanged). A
 //!   character whose bytes are cut between two outputs is held back until
@@ -39,7 +40,8 @@
 //!   a character written at the right margin overwrites the last column
 //!   instead of wrapping, and the cursor stays there (a cursor move to the
 //!   last column after it; a wide character that does not fit is drawn in
-//!   the last two). `CSI ? 7 h`, a full reset and a soft reset turn it on
+//!   the last two, where tmux 3.3a drops it). `CSI ? 7 h`, a full reset
+//!   and a soft reset turn it on
 //!   again, as on xterm (which keeps DECAWM on after DECSTR).
 //! - Tab stops: `vt100` always tabs to the next multiple of 8. The stops
 //!   set (HTS, `ESC H`) and cleared (TBC, `CSI g`, `CSI 3 g`) are kept
@@ -60,6 +62,13 @@
 //!   counts it (1, and 0 for U+FE0F), so what followed on the line was a
 //!   column right of where the program put it. `vt100` is given a stand-in
 //!   no cells wide instead (U+E0001), which [`restore`] turns back.
+//! - A wide character that does not fit in the last column wraps, and
+//!   xterm and tmux mark the row it leaves as wrapped; `vt100` does only
+//!   when something is drawn in that column. Where nothing is, a pad is
+//!   drawn there first (U+FDD1, a noncharacter): [`restore`] reads it as
+//!   nothing, [`restore_drawn`] draws it as a blank. (Outside insert mode
+//!   the cursor is asked at the first wide character of a run and counted
+//!   along it.)
 //!
 //! UTF-8 encoded C1 controls (U+0080 to U+009F) are dropped by `vt100`, as
 //! tmux 3.3a and VTE drop them; xterm takes them for controls (U+009B for
@@ -68,10 +77,11 @@
 //! stray U+0090 or U+009D would hide the rest of the output as a string.
 //!
 //! What depends on the cursor (a character at the right margin in insert
-//! mode or with autowrap off, a tab, a tab stop set or gone to) is asked
-//! of the emulator ([`Emulator`]) at that point, and of its screen where
-//! the wrap before an insert is made: the output before it is parsed first. Ordinary output without tabs (and none of these modes)
-//! is given to the emulator as it came, in one piece.
+//! mode or with autowrap off, a wide character, a tab, a tab stop set or
+//! gone to) is asked of the emulator ([`Emulator`]) at that point, and of
+//! its screen where what is in the last column matters: the output before
+//! it is parsed first. Ordinary output without tabs or wide characters (and
+//! none of these modes) is given to the emulator as it came, in one piece.
 //!
 //! It follows escape sequences only far enough to tell text from them: a
 //! letter inside a sequence or a string (a title) is never translated. A
@@ -79,37 +89,19 @@
 //! not given the rest of a sequence or string it did not see begin, which
 //! its parser would take for text.
 
+mod out;
 mod scan;
-
-use std::borrow::Cow;
+mod stand_in;
+mod wrap;
 
 use unicode_width::UnicodeWidthChar;
 
 use crate::tabs::TabStops;
 
-/// What [`crate::Terminal`] gives `vt100` to draw where the output has
-/// U+FFFD or invalid UTF-8 (U+FDD0, a noncharacter): [`restore`] turns it
-/// back.
-pub const STAND_IN: char = '\u{fdd0}';
-
-/// What [`crate::Terminal`] gives `vt100` to draw for U+FE0F (VS16, emoji
-/// presentation), which [`restore`] turns back: U+E0001 (LANGUAGE TAG,
-/// deprecated, never sent), no cells wide as U+FE0F is, but which `vt100`
-/// does not take for a request to make the character before it two cells
-/// wide (see the module's documentation).
-const VS16_STAND_IN: char = '\u{e0001}';
-
-/// `text` read out of a [`crate::Terminal`]'s screen as a terminal shows
-/// it: U+FFFD where [`STAND_IN`] was drawn, U+FE0F where its stand-in was.
-pub fn restore(text: &str) -> Cow<'_, str> {
-    let mut text = Cow::Borrowed(text);
-    for (stand_in, shown) in [(STAND_IN, "\u{fffd}"), (VS16_STAND_IN, "\u{fe0f}")] {
-        if text.contains(stand_in) {
-            text = Cow::Owned(text.replace(stand_in, shown));
-        }
-    }
-    text
-}
+use out::Out;
+pub use stand_in::{restore, restore_drawn, STAND_IN};
+use stand_in::{PAD, STAND_IN_VS16};
+use wrap::{advance, insert_cells, wrap_then_insert};
 
 /// The emulator the translation is written to, asked where its cursor is
 /// where the translation depends on it.
@@ -227,70 +219,19 @@ const GRAPHICS: [char; 32] = [
     '─', '⎼', '⎽', '├', '┤', '┴', '┬', '│', '≤', '≥', 'π', '≠', '£', '·',
 ];
 
-/// U+FFFD in UTF-8.
-const REPLACEMENT: &[u8] = "\u{fffd}".as_bytes();
-
-/// U+FE0F (VS16) in UTF-8.
-const VS16: &[u8] = "\u{fe0f}".as_bytes();
-
-/// One output's translation, written to the emulator in pieces: a copy is
-/// made only from the first change in a piece.
-struct Out<'a> {
-    src: &'a [u8],
-    /// Where the piece not written yet begins in `src`.
-    from: usize,
-    /// The piece's translation, once it differs from `src`.
-    changed: Option<Vec<u8>>,
-    /// Where the translation ends in `src` while it is the same (a
-    /// character cut off by the end is held back).
-    end: usize,
+/// `c` in UTF-8.
+fn push(to: &mut Vec<u8>, c: char) {
+    let mut buf = [0u8; 4];
+    to.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
 }
 
-impl<'a> Out<'a> {
-    fn new(src: &'a [u8]) -> Out<'a> {
-        Out {
-            src,
-            from: 0,
-            changed: None,
-            end: src.len(),
-        }
-    }
-
-    /// `src[from..to]` unchanged, after what came before.
-    fn keep(&mut self, from: usize, to: usize) {
-        if let Some(changed) = self.changed.as_mut() {
-            changed.extend_from_slice(&self.src[from..to]);
-        }
-    }
-
-    /// The translation up to `at` in `src`, to write what `src` has from
-    /// there on changed.
-    fn change(&mut self, at: usize) -> &mut Vec<u8> {
-        let (src, from) = (self.src, self.from);
-        self.changed.get_or_insert_with(|| src[from..at].to_vec())
-    }
-
-    /// Write the translation of `src` up to `at` to the emulator (to ask
-    /// it where the cursor is next).
-    fn flush(&mut self, at: usize, to: &mut impl Emulator) {
-        match self.changed.take() {
-            Some(changed) => to.write(&changed),
-            None if at > self.from => to.write(&self.src[self.from..at]),
-            None => {}
-        }
-        self.from = at;
-    }
-
-    /// Nothing of `src` from `at` on (the last thing done).
-    fn hold_back(&mut self, at: usize) {
-        self.end = at;
-    }
-
-    /// Write the rest of the translation.
-    fn finish(mut self, to: &mut impl Emulator) {
-        let end = self.end;
-        self.flush(end, to);
-    }
+/// Whether a wide character at `at` in the output, autowrap on, comes
+/// after [`PAD`]: the cursor is in the last column and nothing is drawn
+/// there. The output before it is parsed first.
+fn pads(out: &mut Out, at: usize, to: &mut impl Emulator) -> bool {
+    out.flush(at, to);
+    let cols = to.cols();
+    cols >= 2 && to.cursor_col() + 1 == cols && to.last_char(to.cursor_row()).is_none()
 }
 
 /// A cursor move to column `col` (from 0): CHA.
@@ -308,58 +249,6 @@ fn by_controls(out: &mut Vec<u8>, from: u16, to: u16, cols: u16) {
         out.push(b'\t');
     }
     out.extend(std::iter::repeat_n(0x08, usize::from(at - to)));
-}
-
-/// An insert of `cells` blank cells at the cursor: ICH.
-fn insert_cells(to: &mut Vec<u8>, cells: u16) {
-    to.extend_from_slice(format!("\x1b[{cells}@").as_bytes());
-}
-
-/// The wrap before a character `cells` wide inserted at `at` in the output,
-/// with the cursor in column `col` where it does not fit: the insert is
-/// made at the start of the next row, then the cursor is put back where it
-/// was (the character in the last column drawn again when the wrap was
-/// pending) for `vt100` to wrap the character itself and mark the row as
-/// wrapped, as xterm and tmux do (true: the insert is made). Where the wrap
-/// does not leave the row (on the bottom row below a scroll region), or
-/// `vt100` would not mark it (nothing in the last column), a line break
-/// only (false: the insert is still to make).
-fn wrap_then_insert(
-    out: &mut Out,
-    at: usize,
-    col: u16,
-    cells: u16,
-    to: &mut impl Emulator,
-) -> bool {
-    let (row, cols) = (to.cursor_row(), to.cols());
-    let last = to.last_char(row).filter(|_| to.rows() > 1);
-    out.change(at).extend_from_slice(b"\r\n");
-    let Some(last) = last else { return false };
-    out.flush(at, to);
-    let back = match to.cursor_row() {
-        // The row scrolled up (the wrap was at the scroll region's bottom).
-        now if now == row && to.row_blank(now) => row.saturating_sub(1),
-        // The bottom row below the scroll region: the wrap stays on it.
-        now if now == row => return false,
-        _ => row,
-    };
-    let bytes = out.change(at);
-    insert_cells(bytes, cells);
-    bytes.extend_from_slice(b"\x1b[A");
-    out.flush(at, to);
-    let bytes = out.change(at);
-    if to.cursor_row() != back {
-        // The cursor went down to the scroll region's top from above it
-        // (which it cannot be in origin mode): CUU stops there.
-        bytes.extend_from_slice(format!("\x1b[{}H", u32::from(back) + 1).as_bytes());
-    }
-    if col < cols {
-        // A wide character in the last column: it wraps from there.
-        column(bytes, col);
-    } else {
-        bytes.extend_from_slice(&last);
-    }
-    true
 }
 
 /// Follows a terminal's output and puts right what `vt100` gets wrong (see
@@ -648,7 +537,7 @@ impl VtGaps {
             if c == '\t' {
                 self.tab(out, at + k, to, false);
                 *left = None;
-            } else if shown == c && !self.at_margin(shown) && !self.inserts(shown) {
+            } else if shown == c && !self.at_margin(shown) && !self.inserts(shown) && width(c) < 2 {
                 out.keep(at + k, at + k + c.len_utf8());
                 if c.is_control() {
                     // It may move the cursor.
@@ -661,19 +550,50 @@ impl VtGaps {
     }
 
     /// `text`, valid UTF-8, at `at` in the output, drawn as it is but for
-    /// U+FFFD and U+FE0F (both begin with the byte 0xEF).
+    /// U+FFFD and U+FE0F (stand-ins) and a wide character that wraps from
+    /// the last column, where nothing is drawn ([`PAD`] there first). The
+    /// characters from U+1000 on (their UTF-8 begins with 0xE1 or more: the
+    /// wide ones, U+FFFD, U+FE0F) are looked at; at a wide one the cursor's
+    /// column is asked, and counted along a run of them.
     fn plain_text(&self, out: &mut Out, at: usize, text: &str, to: &mut impl Emulator) {
         let bytes = text.as_bytes();
+        let cols = to.cols();
         let mut kept = 0;
-        for k in memchr::memchr_iter(0xef, bytes) {
-            let stand_in = match bytes.get(k..k + 3) {
-                Some(REPLACEMENT) => STAND_IN,
-                Some(VS16) => VS16_STAND_IN,
-                _ => continue,
+        // Where the last character looked at ends in `text`, and the
+        // cursor's column after it, if known.
+        let mut after: Option<(usize, u16)> = None;
+        let mut from = 0;
+        while let Some(n) = bytes[from..].iter().position(|&b| b >= 0xe1) {
+            let k = from + n;
+            // Valid UTF-8: a character begins there.
+            let Some(c) = text[k..].chars().next() else {
+                break;
             };
-            out.keep(at + kept, at + k);
-            self.draw(out, at + k, stand_in, to, &mut None);
-            kept = k + 3;
+            from = k + c.len_utf8();
+            let shown = match c {
+                char::REPLACEMENT_CHARACTER => STAND_IN,
+                '\u{fe0f}' => STAND_IN_VS16,
+                c => c,
+            };
+            let cells = width(shown);
+            let mut col = after.filter(|&(end, _)| end == k).map(|(_, col)| col);
+            let mut pad = false;
+            if cells == 2 && col.is_none_or(|col| col + 1 == cols) {
+                out.keep(at + kept, at + k);
+                kept = k;
+                pad = pads(out, at + k, to);
+                col = Some(to.cursor_col());
+            }
+            if shown != c || pad {
+                out.keep(at + kept, at + k);
+                let bytes = out.change(at + k);
+                if pad {
+                    push(bytes, PAD);
+                }
+                push(bytes, shown);
+                kept = from;
+            }
+            after = col.map(|col| (from, advance(col, cells, cols)));
         }
         out.keep(at + kept, at + text.len());
     }
@@ -708,7 +628,7 @@ impl VtGaps {
         match c {
             '_'..='~' if graphics => GRAPHICS[c as usize - usize::from(b'_')],
             char::REPLACEMENT_CHARACTER => STAND_IN,
-            '\u{fe0f}' => VS16_STAND_IN,
+            '\u{fe0f}' => STAND_IN_VS16,
             _ => c,
         }
     }
@@ -743,6 +663,7 @@ impl VtGaps {
         let margin = self.inserts(c) || self.at_margin(c);
         let mut stay = None;
         let mut insert = self.inserts(c);
+        let pad = cells == 2 && !margin && pads(out, at, to);
         if margin && !left.is_some_and(|left| cells < left && c.is_ascii()) {
             out.flush(at, to);
             let cols = to.cols();
@@ -766,8 +687,10 @@ impl VtGaps {
         if insert {
             insert_cells(bytes, cells);
         }
-        let mut buf = [0u8; 4];
-        bytes.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
+        if pad {
+            push(bytes, PAD);
+        }
+        push(bytes, c);
         if margin {
             *left = left.map(|left| left.saturating_sub(cells));
         }

@@ -1,9 +1,12 @@
 //! Tests of [`super::VtGaps`] and [`super::restore`].
 
+use std::borrow::Cow;
+
 use super::*;
 
-/// An emulator that keeps what it is given, its cursor in column `col` of
-/// 80.
+/// An emulator that keeps what it is given, its cursor in row 0 and column
+/// `col` of 80, something drawn in each of its 24 rows (but for the last
+/// column).
 #[derive(Default)]
 struct Record {
     bytes: Vec<u8>,
@@ -34,7 +37,7 @@ impl Emulator for Record {
     }
 
     fn row_blank(&self, _: u16) -> bool {
-        true
+        false
     }
 
     fn last_char(&self, _: u16) -> Option<Vec<u8>> {
@@ -220,7 +223,7 @@ fn replacement_characters_and_invalid_utf8_read_as_lossy_utf8() {
         assert!(!restore(&text).contains(STAND_IN));
     }
     assert!(matches!(restore("plain"), Cow::Borrowed("plain")));
-    assert!(as_given(&mut VtGaps::default(), "é日".as_bytes()));
+    assert!(as_given(&mut VtGaps::default(), "é─".as_bytes()));
     assert!(as_given(
         &mut VtGaps::default(),
         &b"plain text\r\n".repeat(100)
@@ -321,7 +324,8 @@ fn autowrap_off_keeps_characters_in_the_last_column() {
     }
 }
 
-/// In insert mode a character that does not fit wraps before its insert.
+/// In insert mode a character that does not fit wraps before its insert
+/// (a line break, where the wrap does not leave the row).
 #[test]
 fn insert_mode_wraps_before_the_insert() {
     let mut g = VtGaps::default();
@@ -332,4 +336,26 @@ fn insert_mode_wraps_before_the_insert() {
     };
     g.feed("x日".as_bytes(), &mut to);
     assert_eq!(to.bytes, "\x1b[1@x\r\n\x1b[2@日".as_bytes());
+}
+
+/// A wide character in the last column, where nothing is drawn, comes
+/// after a pad there (for `vt100` to mark the row it wraps from); the
+/// cursor is asked at the first of a run of wide characters, counted along
+/// it, and asked again where one may not fit.
+#[test]
+fn a_wide_character_in_the_last_column_after_a_pad() {
+    let mut to = Record {
+        col: 79,
+        ..Record::default()
+    };
+    VtGaps::default().feed("日".as_bytes(), &mut to);
+    assert_eq!(to.bytes, "\u{fdd1}日".as_bytes());
+    let mut to = Record {
+        col: 70,
+        ..Record::default()
+    };
+    VtGaps::default().feed("x日本語─日".as_bytes(), &mut to);
+    assert_eq!((&*to.bytes, to.writes), ("x日本語─日".as_bytes(), 2));
+    assert_eq!(restore("a\u{fdd1}"), "a");
+    assert_eq!(restore_drawn("a\u{fdd1}"), "a ");
 }

@@ -15,7 +15,7 @@
 
 use std::time::Duration;
 
-use heimdall_term::{restore, Terminal};
+use heimdall_term::{restore_drawn, Terminal};
 
 /// The program's title and bells, forwarded to the real terminal.
 #[derive(Default)]
@@ -147,10 +147,12 @@ impl View {
         if self.fits() {
             let screen = self.term.screen();
             match &self.prev {
-                Some(prev) => out.extend_from_slice(restore(&screen.state_diff(prev)).as_bytes()),
+                Some(prev) => {
+                    out.extend_from_slice(restore_drawn(&screen.state_diff(prev)).as_bytes())
+                }
                 None => {
                     out.extend_from_slice(b"\x1b[0m\x1b[H\x1b[2J");
-                    out.extend_from_slice(restore(&screen.state_formatted()).as_bytes());
+                    out.extend_from_slice(restore_drawn(&screen.state_formatted()).as_bytes());
                 }
             }
         } else {
@@ -192,7 +194,7 @@ impl View {
         }
         for (i, row) in screen
             .rows_formatted(0, width)
-            .map(|row| restore(&row).into_owned())
+            .map(|row| restore_drawn(&row).into_owned())
             .take(usize::from(area_rows))
             .enumerate()
         {
@@ -243,7 +245,7 @@ impl View {
             .map_or(0, |i| i + 1);
         let mut out = Vec::new();
         for line in screen.rows_formatted(0, cols).take(keep) {
-            out.extend_from_slice(restore(&line).as_bytes());
+            out.extend_from_slice(restore_drawn(&line).as_bytes());
             out.extend_from_slice(b"\x1b[0m\r\n");
         }
         out
