@@ -113,7 +113,9 @@ fn main() -> ExitCode {
 
 /// SIGTERM or SIGHUP (the terminal closed): the running turn is cancelled,
 /// the REPL leaves, and the agent's sessions are ended (or kept) as on a
-/// normal exit.
+/// normal exit. A second one ends the agent at once, wherever it is (a
+/// cleanup waiting for a session that does not end, a turn slow to
+/// cancel).
 #[derive(Clone)]
 struct Stop {
     token: CancellationToken,
@@ -131,12 +133,16 @@ impl Stop {
         };
         let (token, by) = (stop.token.clone(), stop.by.clone());
         tokio::spawn(async move {
-            let signal = tokio::select! {
-                _ = term.recv() => ("SIGTERM", 15),
-                _ = hup.recv() => ("SIGHUP", 1),
-            };
-            let _ = by.set(signal);
-            token.cancel();
+            loop {
+                let signal = tokio::select! {
+                    _ = term.recv() => ("SIGTERM", 15),
+                    _ = hup.recv() => ("SIGHUP", 1),
+                };
+                if by.set(signal).is_err() {
+                    leave_now(signal);
+                }
+                token.cancel();
+            }
         });
         Ok(stop)
     }
@@ -148,6 +154,26 @@ impl Stop {
 
     fn name(&self) -> &'static str {
         self.by.get().map_or("a signal", |(name, _)| name)
+    }
+}
+
+/// End the agent at once, told to by `signal` while it stops: the
+/// sessions it was ending may still be ending (their supervisors end them).
+fn leave_now((name, number): (&'static str, u8)) -> ! {
+    note!(
+        "hm-agent: {name} while stopping: leaving now (sessions being ended may still be ending)"
+    );
+    std::process::exit(128 + i32::from(number))
+}
+
+/// Run `cleanup` (ending the agent's sessions), unless Ctrl-C comes
+/// meanwhile: the agent then leaves at once. Once a turn has listened for
+/// Ctrl-C, SIGINT no longer ends the process by itself, and a cleanup
+/// waiting for a session that ignores SIGTERM ignored every Ctrl-C.
+async fn unless_ctrl_c<T>(cleanup: impl std::future::Future<Output = T>) -> T {
+    tokio::select! {
+        done = cleanup => done,
+        Ok(()) = tokio::signal::ctrl_c() => leave_now(("SIGINT", 2)),
     }
 }
 
@@ -198,7 +224,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
     let ids = if cli.keep_sessions {
         sessions.owned_running().await
     } else {
-        sessions.cleanup(Duration::from_secs(10)).await
+        unless_ctrl_c(sessions.cleanup(Duration::from_secs(10))).await
     };
     if !ids.is_empty() {
         let what = if cli.keep_sessions {

@@ -60,6 +60,35 @@ impl Home {
     }
 }
 
+/// `hm-agent run` in `home` starting session `id` and waiting for it to
+/// exit, as the model asks: the agent, its stderr as it will have been
+/// written, once the turn is in its long wait (the session runs and the
+/// model has been asked twice).
+async fn run_until_waiting(
+    home: &Home,
+    sessions: &Sessions,
+    server: &FakeServer,
+    id: &str,
+) -> (tokio::process::Child, tokio::task::JoinHandle<String>) {
+    let mut child = home
+        .agent(sessions, &["run", "start a program and wait for it"])
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stderr = child.stderr.take().unwrap();
+    let log = tokio::spawn(async move {
+        let mut text = String::new();
+        let _ = stderr.read_to_string(&mut text).await;
+        text
+    });
+    let end = Instant::now() + DEADLINE;
+    while !(sessions.live(id) && server.requests().len() >= 2) {
+        assert!(Instant::now() < end, "the agent did not start {id}");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    (child, log)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_during_a_run_cancels_the_turn_and_ends_the_agents_sessions() {
     hm(); // hm-agent runs the `hm` beside it: make sure it is built.
@@ -74,25 +103,7 @@ async fn sigterm_during_a_run_cancels_the_turn_and_ends_the_agents_sessions() {
     ])
     .await;
     let home = Home::new(&server);
-    let mut child = home
-        .agent(&sessions, &["run", "start a sleeper and wait for it"])
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut stderr = child.stderr.take().unwrap();
-    let log = tokio::spawn(async move {
-        let mut text = String::new();
-        let _ = stderr.read_to_string(&mut text).await;
-        text
-    });
-
-    // The turn is in its long wait once the session runs and the model
-    // has been asked twice.
-    let end = Instant::now() + DEADLINE;
-    while !(sessions.live(&id) && server.requests().len() >= 2) {
-        assert!(Instant::now() < end, "the agent did not start {id}");
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
+    let (mut child, log) = run_until_waiting(&home, &sessions, &server, &id).await;
     let pid = nix::unistd::Pid::from_raw(child.id().unwrap() as i32);
     nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).unwrap();
 
@@ -109,6 +120,77 @@ async fn sigterm_during_a_run_cancels_the_turn_and_ends_the_agents_sessions() {
     assert!(log.contains("stopped by SIGTERM"), "{log}");
     assert!(log.contains(&format!("[sessions ended: {id}]")), "{log}");
     assert!(!sessions.live(&id), "the agent's session was ended");
+}
+
+/// A second stopping signal ends `hm-agent` at once: its cleanup waits
+/// (10 s) for a session whose program ignores SIGTERM (the session's kill
+/// grace is long), and a second SIGTERM, or Ctrl-C after the Ctrl-C that
+/// cancelled the turn, was ignored meanwhile (SIGINT too: once the turn
+/// has listened for Ctrl-C, it no longer ends the process by itself).
+async fn a_second_signal_ends_a_slow_cleanup_at_once(signal: nix::sys::signal::Signal, code: i32) {
+    hm();
+    let sessions = Sessions::new();
+    let id = unique("agent-twice");
+    let marks = tempfile::tempdir().unwrap();
+    let termed = marks.path().join("termed");
+    let command = format!(
+        "trap 'touch {}' TERM; trap '' HUP; while :; do sleep 0.1; done",
+        termed.display()
+    );
+    let server = FakeServer::start(vec![
+        calls(&[("session_start", json!({"command": command, "id": id}))]),
+        calls(&[(
+            "session_wait",
+            json!({"id": id, "until": "exit", "timeout_secs": 600}),
+        )]),
+    ])
+    .await;
+    let home = Home::new(&server);
+    let mut config = std::fs::read_to_string(&home.config).unwrap();
+    config.insert_str(0, "kill_grace_ms = 600000\n");
+    std::fs::write(&home.config, config).unwrap();
+    let (mut child, log) = run_until_waiting(&home, &sessions, &server, &id).await;
+    let end = Instant::now() + DEADLINE;
+    let pid = nix::unistd::Pid::from_raw(child.id().unwrap() as i32);
+    nix::sys::signal::kill(pid, signal).unwrap();
+    // The cleanup has asked the session to end once its program has had
+    // SIGTERM.
+    while !termed.exists() {
+        assert!(Instant::now() < end, "the cleanup did not end {id}");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let second = Instant::now();
+    nix::sys::signal::kill(pid, signal).unwrap();
+    let status = tokio::time::timeout(DEADLINE, child.wait())
+        .await
+        .expect("hm-agent left")
+        .unwrap();
+    let took = second.elapsed();
+    let log = log.await.unwrap();
+    // The session ends by SIGKILL only, past the test: end it now.
+    let killed = std::process::Command::new(hm())
+        .arg("--socket-dir")
+        .arg(sessions.path())
+        .args(["signal", "--group", &id, "KILL"])
+        .output()
+        .unwrap();
+    assert!(killed.status.success(), "{killed:?}");
+    assert!(
+        took < std::time::Duration::from_secs(5),
+        "hm-agent took {took:?} after the second signal (the cleanup waits 10 s); stderr:\n{log}"
+    );
+    assert_eq!(status.code(), Some(code), "stderr:\n{log}");
+    assert!(log.contains("while stopping: leaving now"), "{log}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_sigterm_ends_a_slow_cleanup_at_once() {
+    a_second_signal_ends_a_slow_cleanup_at_once(nix::sys::signal::Signal::SIGTERM, 143).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_ctrl_c_ends_a_slow_cleanup_at_once() {
+    a_second_signal_ends_a_slow_cleanup_at_once(nix::sys::signal::Signal::SIGINT, 130).await;
 }
 
 /// `hm-agent` SIGKILLed (the OOM killer, a power cut's equivalent) while
