@@ -35,7 +35,7 @@ use tokio::sync::watch as signal;
 use tokio::time::Instant;
 
 use crate::sessions::{screen_of, Screen, Sessions};
-use crate::text::{clean, code_block, screen_message, MESSAGE_LIMIT};
+use crate::text::{clean, code_block, screen_message, screen_piece, scrubbed_rows, MESSAGE_LIMIT};
 use crate::{deliver, lock};
 
 /// The shortest time between two edits of the live message.
@@ -148,6 +148,28 @@ impl Watches {
             lock(&self.prompts).remove(session);
         }
     }
+}
+
+/// A waiting prompt and its options' labels as they may be posted (and
+/// shown again when an answer is picked), scrubbed as the screen shows
+/// them: a row that holds the rest of a secret wrapped from the row above
+/// is posted scrubbed as its line. The keys stay as they are.
+async fn shown_prompt(
+    client: &Client,
+    text: String,
+    mut options: Vec<WaitingOption>,
+) -> (String, Vec<WaitingOption>) {
+    let Ok(screen) = screen_of(client).await else {
+        for o in &mut options {
+            o.label = clean(&o.label);
+        }
+        return (clean(&text), options);
+    };
+    let rows = scrubbed_rows(&screen);
+    for o in &mut options {
+        o.label = screen_piece(&screen, &rows, &o.label);
+    }
+    (screen_piece(&screen, &rows, &text), options)
 }
 
 /// Parse an answer button's custom id: (generation, option index, session).
@@ -457,7 +479,8 @@ impl Watcher {
                 },
                 ev = events.next() => match ev {
                     Some(EventItem::Event(Event::Waiting(w))) => {
-                        let p = self.watches.set_prompt(&id, w.prompt, w.options);
+                        let (text, options) = shown_prompt(&client, w.prompt, w.options).await;
+                        let p = self.watches.set_prompt(&id, text, options);
                         if !QUIET_RULES.contains(&w.rule.as_str()) {
                             self.notify_waiting(&p).await;
                         }

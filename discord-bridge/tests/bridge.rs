@@ -1646,3 +1646,36 @@ async fn a_command_answer_discord_could_not_take_is_sent_again() {
     );
     bridge.assert_no_unparsed_events();
 }
+
+/// A question whose line wraps a secret across rows: the prompt the
+/// supervisor reads is the cursor's row, which holds only the rest of the
+/// token (too short for the scrubber's patterns alone). The waiting notice
+/// posts it scrubbed as the screen shows it: no piece of the token.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_waiting_prompt_that_wraps_a_secret_is_posted_scrubbed() {
+    let discord = FakeDiscord::start().await.unwrap();
+    let bridge = Bridge::start(&discord).await;
+    let id = unique("askwrap");
+    // 70 zeros and a blank, then the token from column 71 of 80: the
+    // cursor's row starts with its 27 last characters.
+    run(
+        &discord,
+        &id,
+        "printf '%070d ghp_%s? [y/N] ' 0 $(printf 'a1B2c3D4e5%.0s' 1 2 3)zyxwvu; read a; echo got-$a; sleep 600",
+    )
+    .await;
+    let (thread, _live) = watch(&discord, &id).await;
+    let notice = until("the waiting notice", || {
+        discord.messages_in(thread).into_iter().find(|m| {
+            m["content"]
+                .as_str()
+                .is_some_and(|c| c.contains("waiting for input"))
+        })
+    })
+    .await;
+    let text = notice["content"].as_str().unwrap_or_default();
+    assert_eq!(leaked(text), None, "{text}");
+    assert!(text.contains("[y/N]"), "{text}");
+    assert_eq!(leaked(&everything_posted(&discord)), None);
+    bridge.assert_no_unparsed_events();
+}
