@@ -901,6 +901,27 @@ fn read_only_is_shown_in_the_status_bar() {
     assert!(!rw.bar().contains("read-only"), "{}", rw.bar());
 }
 
+/// A watcher whose terminal is smaller than the session sees the part the
+/// cursor is in, as tmux shows a larger window: a shell's prompt on the
+/// session's last rows, and what is typed there. It saw the top rows only,
+/// the prompt out of sight.
+#[test]
+fn a_smaller_watcher_sees_the_part_the_cursor_is_in() {
+    let env = Env::new();
+    bash(&env, "big");
+    let mut rw = Term::spawn(&env, &["attach", "big"], 80, 24);
+    rw.wait_for("the status bar", |t| t.bar().contains("hm │ big │"));
+    rw.type_bytes(b"seq 1 40\r");
+    env.wait_screen("big", "^40$");
+    let mut ro = Term::spawn(&env, &["attach", "big", "--read-only"], 60, 12);
+    ro.wait_for("the status bar", |t| t.bar().contains("hm │ big │"));
+    rw.type_bytes(b"echo typed-at-the-prompt");
+    ro.wait_text("typed-at-the-prompt");
+    let rows = ro.rows_text();
+    assert!(rows[9].ends_with("40"), "{rows:#?}");
+    assert!(!ro.screen.screen().hide_cursor(), "{rows:#?}");
+}
+
 /// Attaching to a session whose program set its window title gives the
 /// terminal that title, with the bar or without, as the program's own
 /// output did for the terminal it was attached to when it set it.

@@ -9,9 +9,11 @@
 //! scroll away the bar.
 //!
 //! The emulator always has the session's size. When another terminal made
-//! the session larger than this one, the part that fits (the top-left) is
-//! drawn row by row, clipped, as tmux does: the program's long lines are
-//! never wrapped by this terminal (issue #8 item 24).
+//! the session larger than this one, the part that fits is drawn row by
+//! row, clipped, as tmux does: the program's long lines are never wrapped
+//! by this terminal (issue #8 item 24), and the part is the one the cursor
+//! is in ([`window_offset`]; the top-left while the cursor is there), so a
+//! shell's prompt on the bottom row is in sight.
 
 use std::time::Duration;
 
@@ -181,6 +183,7 @@ impl View {
         let screen = self.term.screen();
         let (area_cols, area_rows) = self.program_size();
         let width = screen.size().1.get().min(area_cols);
+        let (top, left) = window_offset(screen, (area_cols, area_rows));
         // Autowrap off while drawing: a wide character in the last column
         // must not wrap (or scroll) the terminal.
         out.extend_from_slice(b"\x1b[?7l");
@@ -193,8 +196,9 @@ impl View {
             }
         }
         for (i, row) in screen
-            .rows_formatted(0, width)
+            .rows_formatted(left, width)
             .map(|row| restore_drawn(&row).into_owned())
+            .skip(usize::from(top))
             .take(usize::from(area_rows))
             .enumerate()
         {
@@ -224,6 +228,8 @@ impl View {
         }
         let (row, col) = screen.cursor_position();
         let (area_cols, area_rows) = self.program_size();
+        let (top, left) = window_offset(screen, (area_cols, area_rows));
+        let (row, col) = (row.wrapping_sub(top), col.wrapping_sub(left));
         if !screen.hide_cursor() && row < area_rows && col < area_cols {
             out.extend_from_slice(format!("\x1b[{};{}H\x1b[?25h", row + 1, col + 1).as_bytes());
         } else {
@@ -294,6 +300,30 @@ impl View {
         out.extend(self.cursor_bytes());
         out
     }
+}
+
+/// The first row and column of `screen` that a terminal's program area of
+/// `area` (columns, rows) shows, as tmux shows a window larger than its
+/// client: from the start while the cursor is in the first area's worth,
+/// the end while it is in the last one, else with the cursor in the
+/// middle.
+fn window_offset(screen: &vt100::Screen, area: (u16, u16)) -> (u16, u16) {
+    let (rows, cols) = screen.size();
+    let (row, col) = screen.cursor_position();
+    let offset = |at: u16, area: u16, size: u16| {
+        let last = size.saturating_sub(area);
+        if at < area {
+            0
+        } else if at > last {
+            last
+        } else {
+            at - area / 2
+        }
+    };
+    (
+        offset(row, area.1, rows.get()),
+        offset(col, area.0, cols.get()),
+    )
 }
 
 /// The sequence that gives the real terminal the program's window title
@@ -416,29 +446,47 @@ mod tests {
         assert_eq!(text(12, true), " s1 │ read-o");
     }
 
+    /// A session larger than the terminal: the part the cursor is in, as
+    /// tmux shows it (the top-left while the cursor is there), each row cut
+    /// at the terminal's width, nothing wrapped; updates redraw the rows
+    /// that changed. It showed the top-left wherever the cursor was, so a
+    /// shell's prompt on the last row was out of sight.
     #[test]
-    fn a_larger_session_is_drawn_clipped() {
+    fn a_larger_session_is_drawn_clipped_around_the_cursor() {
         let mut v = View::new(20, 6, true);
         let mut term = Terminal::new(6, 20, 0);
         term.process(&v.enter());
         let mut redraw = String::new();
-        for i in 0..8 {
+        for i in 0..9 {
             redraw.push_str(&format!("row{i}-{}\r\n", "x".repeat(30)));
         }
+        redraw.push_str("$ ");
         v.reset(redraw.as_bytes(), (40, 10));
         term.process(&v.render(&bar()));
         let rows: Vec<String> = term.screen().rows(0, 20).collect();
-        assert_eq!(rows[0], format!("row0-{}", "x".repeat(15)));
-        assert_eq!(rows[4], format!("row4-{}", "x".repeat(15)));
+        assert_eq!(rows[0], format!("row5-{}", "x".repeat(15)));
+        assert_eq!(rows[3], format!("row8-{}", "x".repeat(15)));
+        assert_eq!(rows[4].trim_end(), "$");
         assert!(rows[5].starts_with(" s1 │ Ctrl-\\ detach"), "{rows:?}");
-        assert!(term.screen().hide_cursor(), "the cursor is below the area");
+        assert!(!term.screen().hide_cursor());
+        assert_eq!(term.screen().cursor_position(), (4, 2));
         v.feed(b"\x1b[3;1Hchanged\x1b[K\x1b[1;3H");
         term.process(&v.render(&bar()));
         let rows: Vec<String> = term.screen().rows(0, 20).collect();
         assert_eq!(rows[2].trim_end(), "changed");
         assert_eq!(rows[1], format!("row1-{}", "x".repeat(15)));
-        assert!(!term.screen().hide_cursor());
         assert_eq!(term.screen().cursor_position(), (0, 2));
+        // The cursor in the middle of a row far right, then of the screen.
+        v.feed(b"\x1b[2;31H");
+        term.process(&v.render(&bar()));
+        let rows: Vec<String> = term.screen().rows(0, 20).collect();
+        assert_eq!(rows[1].trim_end(), "x".repeat(15));
+        assert_eq!(term.screen().cursor_position(), (1, 10));
+        v.feed(b"\x1b[6;26H");
+        term.process(&v.render(&bar()));
+        let rows: Vec<String> = term.screen().rows(0, 20).collect();
+        assert_eq!(rows[0].trim_end(), "x".repeat(15), "row 3 from column 20");
+        assert_eq!(term.screen().cursor_position(), (2, 5));
     }
 
     /// The bar redrawn (a clock tick, a state change) between output and
