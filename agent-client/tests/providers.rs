@@ -894,6 +894,25 @@ async fn json_in_place_of_the_event_stream_is_a_clear_error() {
     );
 }
 
+/// An event stream labelled JSON (some servers speaking OpenAI's format,
+/// and proxies before them, label their streams so) is read as the stream
+/// it is: it was an error quoting the stream's first events.
+#[tokio::test]
+async fn an_event_stream_labelled_json_is_read_as_a_stream() {
+    let Reply::Sse(stream) = text_reply("labelled wrong") else {
+        unreachable!("text_reply is an event stream")
+    };
+    let server = FakeServer::start(vec![Reply::Status {
+        code: 200,
+        headers: vec![("content-type".into(), "application/json".into())],
+        body: format!("\n{stream}"),
+    }])
+    .await;
+    let (result, streamed) = ask(ProviderKind::Openai, format!("{}/v1", server.url())).await;
+    assert!(result.is_ok(), "{result:?}");
+    assert_eq!(streamed, "labelled wrong");
+}
+
 /// An HTML page answered with 200 where the event stream should be (a
 /// captive portal, a proxy's error page) is an error saying what came, at
 /// once: not an answer "cut off" before any of it came, asked again.

@@ -235,7 +235,14 @@ impl Provider {
                 self.build(&url, body.clone())
             })
             .await?;
-            let events = event_stream(response).await?;
+            let events = match event_stream(response).await {
+                Err(ProviderError::Cut(why)) => {
+                    let why = format!("answer cut off: {why}");
+                    retry::pause(&s.retry, &mut attempt, why, None).await?;
+                    continue;
+                }
+                other => other?,
+            };
             let mut streamed = false;
             let read = {
                 let mut sink = |t: &str| {
@@ -294,7 +301,11 @@ impl Provider {
 /// should be (a proxy's or server's error answered with 200) is an error
 /// carrying its message, not an empty answer; an HTML page (a proxy's or
 /// captive portal's) is an error showing its start, not a stream cut off
-/// before its first event (which would be asked again).
+/// before its first event (which would be asked again). A JSON type is
+/// told by the body: OpenAI, Anthropic and Gemini label their streams
+/// `text/event-stream`, but some servers that speak their formats (and
+/// proxies before them) label a stream `application/json`, and a stream
+/// cannot be taken for JSON (its first character is never `{` or `[`).
 async fn event_stream(response: reqwest::Response) -> Result<SseStream, ProviderError> {
     let content_type = response
         .headers()
@@ -302,18 +313,42 @@ async fn event_stream(response: reqwest::Response) -> Result<SseStream, Provider
         .and_then(|v| v.to_str().ok())
         .map(|ct| ct.trim_start().to_ascii_lowercase())
         .unwrap_or_default();
+    let mut body = response.bytes_stream();
+    let mut head = Vec::new();
     let what = if content_type.starts_with("application/json") {
+        // Up to the body's first character.
+        let first = loop {
+            if let Some(&b) = head.iter().find(|b: &&u8| !b.is_ascii_whitespace()) {
+                break Some(b);
+            }
+            match body.next().await {
+                Some(chunk) => head.extend_from_slice(&chunk.map_err(cut)?),
+                None => break None,
+            }
+        };
+        if first.is_some_and(|b| b != b'{' && b != b'[') {
+            let head = futures_util::stream::once(async { Ok(head.into()) });
+            return Ok(Box::pin(head.chain(body).eventsource()));
+        }
         "JSON"
     } else if content_type.starts_with("text/html") {
         "text/html"
     } else {
-        return Ok(Box::pin(response.bytes_stream().eventsource()));
+        return Ok(Box::pin(body.eventsource()));
     };
-    let body = response.text().await.unwrap_or_default();
+    // What came of it, up to a break.
+    while let Some(Ok(chunk)) = body.next().await {
+        head.extend_from_slice(&chunk);
+    }
     Err(ProviderError::Decode(format!(
         "{what} instead of an event stream: {}",
-        error_message(&body)
+        error_message(&String::from_utf8_lossy(&head))
     )))
+}
+
+/// A response's body broken off.
+fn cut(e: reqwest::Error) -> ProviderError {
+    ProviderError::Cut(format!("the connection broke: {e}"))
 }
 
 /// The next event of a stream, transport and parse errors mapped.
@@ -321,9 +356,7 @@ async fn next_event(events: &mut SseStream) -> Result<Option<Event>, ProviderErr
     match events.next().await {
         None => Ok(None),
         Some(Ok(ev)) => Ok(Some(ev)),
-        Some(Err(EventStreamError::Transport(e))) => {
-            Err(ProviderError::Cut(format!("the connection broke: {e}")))
-        }
+        Some(Err(EventStreamError::Transport(e))) => Err(cut(e)),
         Some(Err(e)) => Err(ProviderError::Stream(e.to_string())),
     }
 }
