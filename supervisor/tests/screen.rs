@@ -936,24 +936,30 @@ select.select([0], [], [], 100)
     env.ok(&["kill", "cpr"]);
 }
 
+/// The lines `hm screen` shows of `printf` with `format` in a session
+/// `cols` wide and 3 rows high, once its screen has `end` (which `format`
+/// ends with); the session is killed.
+fn lines_of_printf(cols: &str, format: &str) -> Vec<String> {
+    let env = Env::new();
+    let script = format!("printf '{format}'; sleep 100");
+    env.start(
+        "p",
+        &["--cols", cols, "--rows", "3"],
+        &["sh", "-c", &script],
+    );
+    env.wait_screen("p", "end");
+    let lines = env.screen_lines("p");
+    env.ok(&["kill", "p"]);
+    lines
+}
+
 /// A tab right after a character in the last column leaves the wrap
 /// waiting, as xterm and tmux do (`cat` of a file whose line fills the
 /// width before a tab): `hm screen` had the next character overwrite the
 /// last column.
 #[test]
 fn a_tab_at_the_margin_keeps_the_wrap_waiting() {
-    let env = Env::new();
-    env.start(
-        "tab",
-        &["--cols", "20", "--rows", "3"],
-        &[
-            "sh",
-            "-c",
-            r"printf '0123456789012345678 \tg\nend'; sleep 100",
-        ],
-    );
-    env.wait_screen("tab", "end");
-    let lines = env.screen_lines("tab");
+    let lines = lines_of_printf("20", r"0123456789012345678 \tg\nend");
     assert_eq!(lines[..3], ["0123456789012345678", "g", "end"], "{lines:?}");
 }
 
@@ -963,20 +969,11 @@ fn a_tab_at_the_margin_keeps_the_wrap_waiting() {
 /// `ab  z`.
 #[test]
 fn a_tab_inside_an_escape_sequence_goes_to_the_stops_set() {
-    let env = Env::new();
-    env.start(
-        "tabs",
-        &["--cols", "30", "--rows", "3"],
-        &[
-            "sh",
-            "-c",
-            r"printf '\033[3g\033[4G\033H\033[12G\033H\rx\033[1\t;5Hy\rab\033[\tCz\nend'; sleep 100",
-        ],
+    let lines = lines_of_printf(
+        "30",
+        r"\033[3g\033[4G\033H\033[12G\033H\rx\033[1\t;5Hy\rab\033[\tCz\nend",
     );
-    env.wait_screen("tabs", "end");
-    let lines = env.screen_lines("tabs");
     assert_eq!(lines[..2], ["ab  z", "end"], "{lines:?}");
-    env.ok(&["kill", "tabs"]);
 }
 
 /// U+FE0F after a character in text presentation leaves it one column
@@ -1035,4 +1032,14 @@ fn a_wide_character_wrapping_from_the_last_column_reads_as_on_tmux() {
     env.ok(&["send", "wide", "--keys", "enter"]);
     env.wait_gone("wide");
     check("after the end");
+}
+
+/// With autowrap off a wide character that does not fit in the last column
+/// is not drawn, as on xterm and tmux 3.3a (`012345678x`): `hm screen` had
+/// it in the last two columns over the `8`, and the `x` after it cut it in
+/// half (`01234567 x`).
+#[test]
+fn a_wide_character_that_does_not_fit_with_autowrap_off_is_not_drawn() {
+    let lines = lines_of_printf("10", r"\033[?7l012345678\346\227\245x\r\nend");
+    assert_eq!(lines[..2], ["012345678x", "end"], "{lines:?}");
 }

@@ -30,9 +30,17 @@ fn autowrap_off_overwrites_the_last_column() {
     let t = played((3, 10), b"\x1b[?7l0123456789ab\x08\x08X");
     assert_eq!(rows(&t)[0], "0123456X8b");
     assert_eq!(t.screen().cursor_position(), (0, 8));
-    // A wide character that does not fit takes the last two columns.
-    let t = played((3, 10), "\x1b[?7l012345678日".as_bytes());
-    assert_eq!(rows(&t)[..2], ["01234567日", ""]);
+    // A wide character that does not fit is not drawn, as on xterm and
+    // tmux 3.3a (`012345678x`); it was drawn in the last two columns.
+    for bytes in [
+        "\x1b[?7l012345678日x",
+        "\x1b[?7l0123456789日x",
+        "\x1b[?7l\x1b[4h012345678日x",
+    ] {
+        let t = played((3, 10), bytes.as_bytes());
+        assert_eq!(rows(&t)[..2], ["012345678x", ""], "{bytes:?}");
+        assert_eq!(t.screen().cursor_position(), (0, 9), "{bytes:?}");
+    }
 
     // On again: the text wraps.
     for on in ["\x1b[?7h", "\x1b[!p", "\x1bc"] {

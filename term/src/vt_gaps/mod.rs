@@ -39,9 +39,9 @@
 //! - Autowrap off (DECAWM reset, `CSI ? 7 l`), which `vt100` does not know:
 //!   a character written at the right margin overwrites the last column
 //!   instead of wrapping, and the cursor stays there (a cursor move to the
-//!   last column after it; a wide character that does not fit is drawn in
-//!   the last two, where tmux 3.3a drops it). `CSI ? 7 h`, a full reset
-//!   and a soft reset turn it on
+//!   last column after it; a wide character that does not fit is not
+//!   drawn, as on xterm and tmux, where `vt100` wrapped it). `CSI ? 7 h`,
+//!   a full reset and a soft reset turn it on
 //!   again, as on xterm (which keeps DECAWM on after DECSTR).
 //! - Tab stops: `vt100` always tabs to the next multiple of 8. The stops
 //!   set (HTS, `ESC H`) and cleared (TBC, `CSI g`, `CSI 3 g`) are kept
@@ -669,6 +669,14 @@ impl VtGaps {
             let cols = to.cols();
             let mut col = to.cursor_col();
             if col + cells > cols {
+                if self.no_wrap && cells > 1 {
+                    // A wide character that does not fit is not drawn, as
+                    // on xterm and tmux; the cursor stays in the last
+                    // column.
+                    column(out.change(at), cols.saturating_sub(1));
+                    *left = Some(1);
+                    return;
+                }
                 if self.no_wrap {
                     col = cols.saturating_sub(cells);
                     column(out.change(at), col);
