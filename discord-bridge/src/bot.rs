@@ -423,16 +423,18 @@ impl Bridge {
             let msg = CreateInteractionResponseMessage::new()
                 .content(format!("refused: {refusal}"))
                 .ephemeral(true);
-            if let Err(e) = cmd
-                .create_response(&ctx.http, CreateInteractionResponse::Message(msg))
-                .await
-            {
+            let what = format!("refusing /{}", cmd.data.name);
+            let refused = deliver::again(&what, || {
+                cmd.create_response(&ctx.http, CreateInteractionResponse::Message(msg.clone()))
+            });
+            if let Err(e) = refused.await {
                 tracing::warn!("cannot answer /{}: {e}", cmd.data.name);
             }
             return;
         }
         // Acknowledge within Discord's 3 seconds; the answer follows.
-        if let Err(e) = cmd.defer(&ctx.http).await {
+        let what = format!("acknowledging /{}", cmd.data.name);
+        if let Err(e) = deliver::again(&what, || cmd.defer(&ctx.http)).await {
             tracing::warn!("cannot defer /{}: {e}", cmd.data.name);
         }
         let detail_input = match action {
@@ -519,12 +521,7 @@ impl Bridge {
                 false,
                 refusal.to_string(),
             );
-            let _ = press
-                .create_response(
-                    &ctx.http,
-                    CreateInteractionResponse::Message(refuse(format!("refused: {refusal}"))),
-                )
-                .await;
+            answer_press(ctx, &press, refuse(format!("refused: {refusal}"))).await;
             return;
         }
         let option = self
@@ -541,17 +538,17 @@ impl Bridge {
                 true,
                 "the prompt is gone".into(),
             );
-            let _ = press
-                .create_response(
-                    &ctx.http,
-                    CreateInteractionResponse::Message(refuse(
-                        "that prompt is no longer waiting".into(),
-                    )),
-                )
-                .await;
+            answer_press(
+                ctx,
+                &press,
+                refuse("that prompt is no longer waiting".into()),
+            )
+            .await;
             return;
         };
-        if let Err(e) = press.defer(&ctx.http).await {
+        if let Err(e) =
+            deliver::again("acknowledging a button press", || press.defer(&ctx.http)).await
+        {
             tracing::warn!("cannot defer a button press: {e}");
         }
         let outcome = self.sessions.answer(session, &option.keys).await;
@@ -694,6 +691,23 @@ fn member_roles(roles: Option<&[serenity::all::RoleId]>) -> Vec<u64> {
     roles
         .map(|r| r.iter().map(|r| r.get()).collect())
         .unwrap_or_default()
+}
+
+/// Answer a button press with a message at once (a refusal, a prompt gone).
+async fn answer_press(
+    ctx: &Context,
+    press: &ComponentInteraction,
+    message: CreateInteractionResponseMessage,
+) {
+    let answered = deliver::again("answering a button press", || {
+        press.create_response(
+            &ctx.http,
+            CreateInteractionResponse::Message(message.clone()),
+        )
+    });
+    if let Err(e) = answered.await {
+        tracing::warn!("cannot answer a button press: {e}");
+    }
 }
 
 async fn say(ctx: &Context, channel: ChannelId, text: &str) {

@@ -1615,9 +1615,10 @@ async fn a_stranger_in_an_ended_watch_thread_is_refused_and_told_nothing() {
     bridge.assert_no_unparsed_events();
 }
 
-/// Discord failing the edit that carries a command's answer (a 503, a 429)
-/// delays the answer, it does not lose it (the deferred response would say
-/// "thinking…" until the interaction expired).
+/// Discord failing the acknowledgement of a command (a 429) or the edit
+/// that carries its answer (a 503, a 429) delays the answer, it does not
+/// lose it (the deferred response would say "thinking…" until the
+/// interaction expired, or Discord that the bot did not answer).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_command_answer_discord_could_not_take_is_sent_again() {
     let discord = FakeDiscord::start().await.unwrap();
@@ -1627,6 +1628,7 @@ async fn a_command_answer_discord_could_not_take_is_sent_again() {
         code: 0,
         message: "Service Unavailable".into(),
     };
+    discord.script(Route::InteractionCallback, 1, Reply::BareRateLimit);
     discord.script(Route::EditOriginal, 1, unavailable);
     discord.script(Route::EditOriginal, 1, Reply::BareRateLimit);
     let sent = discord
@@ -1638,7 +1640,7 @@ async fn a_command_answer_discord_could_not_take_is_sent_again() {
             WAIT,
         )
         .await
-        .expect("the answer, after the 503 and the 429");
+        .expect("the answer, after the 429s and the 503");
     assert!(
         answer.content().is_some_and(|c| c.contains("Sessions")),
         "{:?}",
