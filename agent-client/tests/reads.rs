@@ -337,6 +337,35 @@ async fn a_command_typed_at_a_prompt_reads_after_the_prompt() {
     assert_eq!(tools.cleanup(Duration::from_secs(15)).await, [id.as_str()]);
 }
 
+/// Two reads of a session at once tile its output as one after the other
+/// do: both showed the same output, and where the next read went on from
+/// was set by the one that finished last.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_reads_at_once_read_one_after_the_other() {
+    let sessions = Sessions::new();
+    let tools = session_tools(&sessions, None);
+    let id = unique("agent-race");
+    start(&tools, &id, "seq -f %010g 1 20; exec cat").await;
+    wait_for(&tools, &id, "^0000000020$").await;
+    let read = json!({"id": id});
+    let (a, b) = tokio::join!(
+        call(&tools, "session_read", read.clone()),
+        call(&tools, "session_read", read.clone())
+    );
+    let (a, b) = (parse(&a), parse(&b));
+    let (first, second) = if a.from == 0 { (a, b) } else { (b, a) };
+    assert_eq!(
+        (first.from, first.to, second.from, second.to),
+        (0, 20 * LINE, 20 * LINE, 20 * LINE),
+        "{}\n{}",
+        first.said,
+        second.said
+    );
+    assert_eq!(lines(&first.text), (1..=20).collect::<Vec<_>>());
+    assert_eq!(second.text, "", "{}", second.said);
+    assert_eq!(tools.cleanup(Duration::from_secs(15)).await, [id.as_str()]);
+}
+
 /// Start `command` as session `id`, which writes `top`, a line break and
 /// no more text, and waits for a line; read that.
 async fn start_and_read_top(tools: &SessionTools, id: &str, command: &str) {

@@ -72,8 +72,9 @@ impl Drop for Connected {
 struct Shared {
     owned: Vec<Owned>,
     clients: HashMap<String, Connected>,
-    /// Where the model's reads of each session have got to.
-    reads: HashMap<String, ReadPoint>,
+    /// Where the model's reads of each session have got to; a read holds
+    /// its session's while it reads.
+    reads: HashMap<String, Arc<Mutex<ReadPoint>>>,
 }
 
 /// The pause between the key steps of an answer: TUIs built on ink ignore

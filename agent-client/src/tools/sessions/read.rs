@@ -8,7 +8,7 @@
 
 use std::time::Duration;
 
-use heimdall_client::{ClientBuilder, GapCause, OutputItem};
+use heimdall_client::{validate_id, ClientBuilder, GapCause, OutputItem};
 use serde_json::Value;
 
 use super::{client_error, SessionTools, ToolResult};
@@ -36,19 +36,25 @@ impl SessionTools {
     /// New output of a session from an offset (default: where the last
     /// read ended); after its end, what its exit record keeps of it.
     pub(super) async fn read(&self, id: &str, args: &Value) -> ToolResult {
-        let saved = self
+        let asked = opt_u64_arg(args, "offset")?;
+        validate_id(id).map_err(|e| e.to_string())?;
+        // One read of a session at a time: each goes on from where the
+        // one before it ended (two at once showed the same output, and
+        // the one that finished last set where the next went on from).
+        let point = self
             .state
             .lock()
             .await
             .reads
-            .get(id)
-            .cloned()
-            .unwrap_or_default();
-        let asked = opt_u64_arg(args, "offset")?.unwrap_or(saved.offset);
+            .entry(id.into())
+            .or_default()
+            .clone();
+        let mut point = point.lock().await;
+        let asked = asked.unwrap_or(point.offset);
         // The terminal's state is known where the last read ended; a read
         // from elsewhere starts on a fresh terminal.
-        let mut terminal = if asked == saved.offset {
-            saved.terminal
+        let mut terminal = if asked == point.offset {
+            point.terminal.clone()
         } else {
             Carry::default()
         };
@@ -59,11 +65,10 @@ impl SessionTools {
                 ended_session::read(&rec, asked, &mut terminal)
             }
         };
-        let point = ReadPoint {
+        *point = ReadPoint {
             offset: end,
             terminal,
         };
-        self.state.lock().await.reads.insert(id.to_string(), point);
         Ok(out)
     }
 
