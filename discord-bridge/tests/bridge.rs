@@ -1681,3 +1681,183 @@ async fn a_waiting_prompt_that_wraps_a_secret_is_posted_scrubbed() {
     assert_eq!(leaked(&everything_posted(&discord)), None);
     bridge.assert_no_unparsed_events();
 }
+
+/// The gateway dropping while a watch runs (closed with 4000, then the
+/// session invalidated with op 9): lines typed in the thread meanwhile
+/// reach the program once the bot is back (replayed on RESUME, delivered
+/// after the new READY), and the live screen goes on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_watch_goes_on_across_gateway_drops() {
+    let discord = FakeDiscord::start().await.unwrap();
+    let bridge = Bridge::start(&discord).await;
+    let id = unique("drops");
+    run(&discord, &id, "while read l; do echo got-$l-$((6*7)); done").await;
+    let (thread, live) = watch(&discord, &id).await;
+
+    assert!(discord.close_gateway(4000));
+    discord.user_message(thread, &operator(), "one").unwrap();
+    discord
+        .wait_gateway(|s| s.resumes >= 1 && s.established, WAIT)
+        .await
+        .expect("the bot resumes");
+    until("the line typed while the gateway was down", || {
+        content(&discord, live).contains("got-one-42").then_some(())
+    })
+    .await;
+
+    assert!(discord.invalidate_session());
+    discord.user_message(thread, &operator(), "two").unwrap();
+    discord
+        .wait_gateway(|s| s.identifies >= 2 && s.established, WAIT)
+        .await
+        .expect("the bot identifies again");
+    until("the line typed while the session was invalid", || {
+        content(&discord, live).contains("got-two-42").then_some(())
+    })
+    .await;
+    let (text, _) = operator_command(&discord, "status", &[("id", &id)]).await;
+    assert!(text.contains(&id), "{text}");
+    let threads = discord.threads_of(ids::CHANNEL_GENERAL).len();
+    assert_eq!(threads, 1, "one watch thread");
+    bridge.assert_no_unparsed_events();
+}
+
+/// Commands with bad arguments are answered with what is wrong, and
+/// nothing is started, typed or watched.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn commands_with_bad_arguments_say_what_is_wrong() {
+    let discord = FakeDiscord::start().await.unwrap();
+    let bridge = Bridge::start(&discord).await;
+    let id = unique("args");
+    run(&discord, &id, "sleep 600").await;
+    // Command, options, and what the answer must say.
+    type Case<'a> = (&'a str, Vec<(&'a str, &'a str)>, &'a str);
+    let cases: Vec<Case> = vec![
+        ("run", vec![("command", "true"), ("id", "no/such id")], "id"),
+        (
+            "run",
+            vec![("command", "true"), ("id", &id)],
+            "already running",
+        ),
+        (
+            "run",
+            vec![("command", "true"), ("cwd", "/no/such/dir")],
+            "/no/such/dir",
+        ),
+        ("run", vec![("command", "   ")], "give a command"),
+        ("status", vec![("id", "../../etc")], "id"),
+        (
+            "status",
+            vec![("id", "nobody-runs-this")],
+            "nobody-runs-this",
+        ),
+        (
+            "screen",
+            vec![("id", "nobody-runs-this")],
+            "nobody-runs-this",
+        ),
+        (
+            "send",
+            vec![("id", "nobody-runs-this"), ("text", "x")],
+            "nobody-runs-this",
+        ),
+        (
+            "keys",
+            vec![("id", &id), ("keys", "C-c NoSuchKey")],
+            "NoSuchKey",
+        ),
+        ("keys", vec![("id", &id), ("keys", "  ")], "give key names"),
+        (
+            "watch",
+            vec![("id", "nobody-runs-this")],
+            "nobody-runs-this",
+        ),
+        ("kill", vec![("id", "nobody-runs-this")], "nobody-runs-this"),
+        (
+            "unwatch",
+            vec![("id", "nobody-runs-this")],
+            "not being watched",
+        ),
+    ];
+    for (name, options, says) in cases {
+        let (text, _) = operator_command(&discord, name, &options).await;
+        assert!(
+            text.contains(says),
+            "/{name} {options:?}: {text:?} does not say {says:?}"
+        );
+    }
+    assert!(discord.threads_of(ids::CHANNEL_GENERAL).is_empty());
+    assert_eq!(
+        SocketDir::new(bridge.sockets()).running().unwrap(),
+        vec![id.clone()]
+    );
+    bridge.assert_no_unparsed_events();
+}
+
+/// Many sessions at once: a dozen /run sent together all start, /ls lists
+/// every one (as a file once the list is too long for a message), several
+/// watches run side by side, and each says how its session ended.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn many_sessions_at_once() {
+    let discord = FakeDiscord::start().await.unwrap();
+    let bridge = Bridge::start(&discord).await;
+    let ids: Vec<String> = (0..12).map(|i| unique(&format!("many{i:02}"))).collect();
+    let sent: Vec<SentInteraction> = ids
+        .iter()
+        .map(|id| {
+            let command = format!("echo ready-{id}; read l; exit 9");
+            let options = vec![
+                CommandOption::string("command", &command),
+                CommandOption::string("id", id),
+            ];
+            discord
+                .slash_command(ids::CHANNEL_GENERAL, &operator(), "run", options)
+                .unwrap()
+        })
+        .collect();
+    for (id, sent) in ids.iter().zip(&sent) {
+        let (text, _) = answer(&discord, sent).await;
+        assert!(text.contains(&format!("started `{id}`")), "{text}");
+    }
+    let (list, _) = operator_command(&discord, "ls", &[]).await;
+    let listed = discord
+        .requests()
+        .into_iter()
+        .rev()
+        .find(|r| r.route == Route::EditOriginal && r.content() == Some(list.as_str()))
+        .map(|r| {
+            r.files
+                .iter()
+                .map(|f| String::from_utf8_lossy(&f.data).into_owned())
+                .collect::<String>()
+        })
+        .unwrap_or_default();
+    for id in &ids {
+        assert!(
+            list.contains(id.as_str()) || listed.contains(id.as_str()),
+            "{id} not in /ls: {list}\n{listed}"
+        );
+    }
+    let watched: Vec<(u64, &String)> = {
+        let mut w = Vec::new();
+        for id in ids.iter().take(4) {
+            w.push((watch(&discord, id).await.0, id));
+        }
+        w
+    };
+    for id in &ids {
+        send(&discord, id, "bye").await;
+    }
+    for (thread, id) in &watched {
+        until("each watch's exit notice", || {
+            posted(&discord, *thread, &format!("`{id}` exited: exit code 9"))
+        })
+        .await;
+    }
+    until("every session to end", || {
+        ids.iter().all(|id| !bridge.live(id)).then_some(())
+    })
+    .await;
+    assert_eq!(discord.threads_of(ids::CHANNEL_GENERAL).len(), 4);
+    bridge.assert_no_unparsed_events();
+}
