@@ -333,7 +333,7 @@ async fn a_command_typed_at_a_prompt_reads_after_the_prompt() {
     );
     assert!(second
         .said
-        .contains("its first line is the line the last read ended on"));
+        .contains("its first line goes on from the line the last read ended on"));
     assert_eq!(tools.cleanup(Duration::from_secs(15)).await, [id.as_str()]);
 }
 

@@ -31,7 +31,9 @@ pub const DEFAULT_SIZE: (u16, u16) = (80, 24);
 pub fn text_notes(carried: bool, gaps: bool) -> String {
     let mut notes = String::new();
     if carried {
-        notes.push_str("; its first line is the line the last read ended on, as it is now");
+        notes.push_str(
+            "; its first line goes on from the line the last read ended on (shown again)",
+        );
     }
     if gaps {
         notes.push_str(
