@@ -1691,6 +1691,8 @@ const LEFT_ON_MODES: &[(&str, &str)] = &[
     ("\x1b[?1006h", "\x1b[?1006l"),
     ("\x1b[?1015h", "\x1b[?1015l"),
     ("\x1b[?1h", "\x1b[?1l"),
+    ("\x1b[>4;2m", "\x1b[>4m"),
+    ("\x1b[>1u", "\x1b[<u"),
     ("\x1b=", "\x1b>"),
     ("\x1b[?25l", "\x1b[?25h"),
     ("\x1b[?7l", "\x1b[?7h"),
@@ -2257,6 +2259,29 @@ fn the_detach_key_detaches_after_a_paste_whose_end_never_came() {
     t.type_bytes(&[0x1c]);
     assert_eq!(t.wait_exit(), Some(0), "{}", t.text());
     assert!(!env.screen_lines("pe").join(" ").contains("got-1c"));
+}
+
+/// The detach key as a terminal sends it once the program asked for
+/// extended keys (vim asks for xterm's modifyOtherKeys, which reaches the
+/// terminal through `--no-status-bar`; neovim for the kitty protocol):
+/// Ctrl-\ as `ESC [27;5;92~` or `ESC [92;5u` detaches. It went to the
+/// program, and only quitting it let the user detach.
+#[test]
+fn the_detach_key_in_an_extended_form_detaches() {
+    let env = Env::new();
+    for key in [&b"\x1b[27;5;92~"[..], b"\x1b[92;5u"] {
+        let mut t = run_hex_keys(&env, "xk", &["--no-status-bar"]);
+        t.type_bytes(key);
+        assert_eq!(t.wait_exit(), Some(0), "{key:?}: {}", t.text());
+        assert!(
+            t.text().contains("[detached from session xk"),
+            "{}",
+            t.text()
+        );
+        assert!(!env.screen_lines("xk").join(" ").contains("got-1b"));
+        env.ok(&["kill", "xk"]);
+        env.wait_gone("xk");
+    }
 }
 
 /// A printable detach key (`--detach-key 126`, `~`) detaches when typed,

@@ -6,7 +6,9 @@
 //! on) the byte is pasted text and goes to the program, as tmux does with
 //! its key bindings; and a printable key's byte inside what another key
 //! sends (PgUp's `ESC [5~`, F1's `ESC O P`, Alt+`~`'s `ESC ~`, a mouse
-//! report) is part of that key.
+//! report) is part of that key. A control key also detaches as the
+//! escape sequence a terminal sends for it after a program asked for
+//! extended keys ([`super::extended_keys`]).
 //!
 //! A paste whose end never comes (a terminal that dropped it, a program
 //! that typed the start marker) is over for the key once the input has
@@ -15,6 +17,7 @@
 
 use std::time::{Duration, Instant};
 
+use super::extended_keys::is_control_key;
 use super::view::key_name;
 use crate::marker::Marker;
 
@@ -40,7 +43,14 @@ pub struct Scanner {
     marker: Marker,
     /// When the last input came.
     last: Option<Instant>,
+    /// The parameters of the key's control sequence under way (up to
+    /// [`MAX_PARAMS`] bytes).
+    params: Vec<u8>,
 }
+
+/// The most parameter bytes kept of a key's control sequence (a key with
+/// its modifiers and alternate codes has a dozen or two).
+const MAX_PARAMS: usize = 32;
 
 impl Scanner {
     /// A scanner for `key` (`None`: nothing detaches).
@@ -51,6 +61,7 @@ impl Scanner {
             pasting: false,
             marker: Marker::new(PASTE_START),
             last: None,
+            params: Vec::new(),
         }
     }
 
@@ -81,9 +92,27 @@ impl Scanner {
                 continue;
             }
             let start = self.marker.find(rest);
+            // Where this read's last ESC is (a key's sequence begins there).
+            let mut esc = None;
             for (at, &b) in rest[..start.unwrap_or(rest.len())].iter().enumerate() {
-                if !self.seq.take(b) && Some(b) == self.key {
+                let in_csi = matches!(self.seq, KeySeq::Csi(_));
+                if b == 0x1b {
+                    esc = Some(from + at);
+                    self.params.clear();
+                }
+                let in_sequence = self.seq.take(b);
+                if !in_sequence && Some(b) == self.key {
                     return Some(from + at);
+                }
+                if in_csi && in_sequence && self.seq == KeySeq::Outside {
+                    // The sequence's final byte: the key in another form
+                    // (from the sequence's start, or from this read's if
+                    // it began in the one before, already sent).
+                    if self.key.is_some_and(|k| is_control_key(k, &self.params, b)) {
+                        return Some(esc.unwrap_or(0));
+                    }
+                } else if in_csi && self.params.len() < MAX_PARAMS {
+                    self.params.push(b);
                 }
             }
             from += start?;
@@ -215,6 +244,24 @@ mod tests {
         assert_eq!(s.find(b"a\x1b[20", t), None);
         let t = t + PASTE_QUIET * 2;
         assert_eq!(s.find(b"0~\x1c\x1b[201~\x1c", t), Some(9));
+    }
+
+    /// The key as a terminal sends it after a program asked for extended
+    /// keys detaches where its sequence begins (cut between reads too);
+    /// another key in that form does not, nor the form inside a paste.
+    #[test]
+    fn the_key_in_an_extended_form_detaches() {
+        let t = Instant::now();
+        let mut s = Scanner::new(Some(0x1c));
+        assert_eq!(s.find(b"ab\x1b[93;5u\x1b[A", t), None);
+        assert_eq!(s.find(b"cd\x1b[27;5;92~ef", t), Some(2));
+        let mut s = Scanner::new(Some(0x1c));
+        assert_eq!(s.find(b"x\x1b[92;", t), None);
+        assert_eq!(s.find(b"5u", t), Some(0));
+        let mut s = Scanner::new(Some(0x1c));
+        assert_eq!(s.find(b"\x1b[200~\x1b[92;5u\x1b[201~", t), None);
+        assert_eq!(s.find(b"\x1b[92;5u", t), Some(0));
+        assert_eq!(Scanner::new(None).find(b"\x1b[92;5u", t), None);
     }
 
     /// The key the line at the start proposes for the inner attach is not

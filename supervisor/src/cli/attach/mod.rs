@@ -52,6 +52,7 @@ use crate::frame_hold::{FrameHold, END};
 mod alt_screen;
 mod attach_loop;
 mod detach;
+mod extended_keys;
 mod forwarded_signal;
 mod modes;
 mod outbox;

@@ -22,6 +22,17 @@ const RESETS: &[(&str, &str)] = &[
     ("urxvt mouse encoding", "\x1b[?1015l"),
     ("SGR-pixel mouse encoding", "\x1b[?1016l"),
     ("application cursor keys", "\x1b[?1l"),
+    // Keys as escape sequences (vim asks for modifyOtherKeys, neovim for
+    // the kitty protocol): left on, Ctrl-C in the user's shell was no
+    // interrupt any more.
+    (
+        "xterm's modifyOtherKeys: the terminal's default",
+        "\x1b[>4m",
+    ),
+    (
+        "kitty keyboard protocol: the program's flags popped",
+        "\x1b[<u",
+    ),
     ("application keypad", "\x1b>"),
     ("autowrap on", "\x1b[?7h"),
     ("insert mode off", "\x1b[4l"),
