@@ -1043,3 +1043,16 @@ fn a_wide_character_that_does_not_fit_with_autowrap_off_is_not_drawn() {
     let lines = lines_of_printf("10", r"\033[?7l012345678\346\227\245x\r\nend");
     assert_eq!(lines[..2], ["012345678x", "end"], "{lines:?}");
 }
+
+/// `CSI s` and `CSI u` save and restore the cursor, and the character sets
+/// come back with a restored cursor, as on xterm and tmux 3.3a (`abXd`):
+/// `hm screen` ignored `CSI s` and `CSI u` (`abcdX`) and drew boxes after a
+/// restore to ASCII (`─── ───`).
+#[test]
+fn the_cursor_saved_and_restored_brings_back_the_character_sets() {
+    let lines = lines_of_printf(
+        "20",
+        r"ab\033[scd\033[uX\r\n\0337\033(0qqq\0338\033[2;5Hqqq\r\n\033(Bend",
+    );
+    assert_eq!(lines[..3], ["abXd", "─── qqq", "end"], "{lines:?}");
+}

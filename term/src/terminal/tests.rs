@@ -360,3 +360,31 @@ fn a_wide_character_wrapping_from_the_last_column_marks_the_row() {
         }
     }
 }
+
+/// The character sets are saved with the cursor and restored with it, as
+/// on xterm and tmux: by DECSC and DECRC, SCOSC and SCORC (`CSI s`, `CSI
+/// u`, which `vt100` ignored: the cursor stayed), and the alternate screen
+/// (`CSI ? 1049 h`, `l`); a soft reset forgets them. The screen model kept
+/// drawing boxes after a restore to ASCII (`─── ───`).
+#[test]
+fn character_sets_are_saved_and_restored_with_the_cursor() {
+    for (bytes, want) in [
+        ("\x1b7\x1b(0qqq\x1b8\x1b[1;5Hqqq", "─── qqq"),
+        ("\x1b(0\x1b7\x1b(Bqq\x1b8q", "─q"),
+        ("\x1b)0\x0e\x1b7\x0fqq\x1b8q", "─q"),
+        ("ab\x1b[scd\x1b[uX", "abXd"),
+        ("\x1b[s\x1b(0qq\x1b[u\x1b[1;4Hq", "── q"),
+        ("\x1b(0\x1b[?1049h\x1b(Bx\x1b[?1049lq", "─"),
+        ("\x1b(0\x1b7\x1b[!p\x1b8q", "q"),
+        ("\x1b(0\x1b7\x1bc\x1b8q", "q"),
+        ("\x1b[?u\x1b[>1u\x1b(0q", "─"),
+    ] {
+        let t = played((3, 20), bytes.as_bytes());
+        assert_eq!(rows(&t)[0], want, "{bytes:?}");
+        let mut t = Terminal::new(3, 20, 0);
+        for b in bytes.as_bytes() {
+            t.process(std::slice::from_ref(b));
+        }
+        assert_eq!(rows(&t)[0], want, "{bytes:?} a byte at a time");
+    }
+}

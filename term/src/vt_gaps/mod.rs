@@ -6,6 +6,10 @@
 //!   then `lqqk` for `┌──┐`). [`VtGaps`] follows the character set
 //!   designations (G0 and G1, `ESC (`/`ESC )`, shift out and in) and writes
 //!   the characters drawn in that set as the Unicode ones a terminal shows.
+//!   They are saved with the cursor and restored with it, as on xterm and
+//!   tmux: DECSC and DECRC (`ESC 7`, `ESC 8`), entering and leaving the
+//!   alternate screen (`CSI ? 1049 h`, `l`), and SCOSC and SCORC (`CSI s`,
+//!   `CSI u`), which `vt100` does not know: DECSC and DECRC follow them.
 //! - Setting a scroll region (DECSTBM) puts the cursor home on a VT100,
 //!   xterm or tmux; `vt100` puts it on the region's top row. A cursor home
 //!   (`ESC [ H`) is added after it (in origin mode both are the region's
@@ -169,6 +173,9 @@ struct Csi {
     four: bool,
     /// A parameter before it was 7 (DECAWM, to `CSI ? h` and `CSI ? l`).
     seven: bool,
+    /// A parameter before it was 1049 (the alternate screen with the
+    /// cursor saved, to `CSI ? h` and `CSI ? l`).
+    alternate: bool,
 }
 
 impl Csi {
@@ -180,6 +187,7 @@ impl Csi {
         first: None,
         four: false,
         seven: false,
+        alternate: false,
     };
 
     /// The first parameter (0 if none was given).
@@ -192,8 +200,9 @@ impl Csi {
 enum Emit {
     /// Itself.
     Same,
-    /// Itself, then a cursor home (it ended a DECSTBM).
-    ThenHome,
+    /// Itself, then these bytes (a cursor home after DECSTBM, the cursor
+    /// saved or restored after SCOSC or SCORC).
+    ThenWrite(&'static [u8]),
     /// Itself, then what depends on where the cursor is.
     Then(AtCursor),
     /// A tab inside an escape sequence, carried out there.
@@ -260,6 +269,11 @@ pub(crate) struct VtGaps {
     graphics: [bool; 2],
     /// Shifted out: G1 is in use (else G0).
     shifted: bool,
+    /// The character sets saved with the cursor (DECSC `ESC 7`, SCOSC
+    /// `CSI s`, entering the alternate screen with `CSI ? 1049 h`), which
+    /// restoring it (`ESC 8`, `CSI u`, `CSI ? 1049 l`) puts back, as xterm
+    /// and tmux do: G0 and G1, shifted out.
+    saved: ([bool; 2], bool),
     /// Insert mode (IRM) is set.
     insert: bool,
     /// Autowrap (DECAWM) is reset.
@@ -385,7 +399,11 @@ impl VtGaps {
             let b = bytes[i];
             match self.step(b) {
                 Emit::Same => out.keep(i, i + 1),
-                Emit::ThenHome => out.change(i).extend_from_slice(&[b, 0x1b, b'[', b'H']),
+                Emit::ThenWrite(then) => {
+                    let bytes = out.change(i);
+                    bytes.push(b);
+                    bytes.extend_from_slice(then);
+                }
                 Emit::Then(what) => {
                     out.keep(i, i + 1);
                     self.at_cursor(&mut out, i + 1, what, to);
@@ -781,6 +799,7 @@ impl VtGaps {
                     b';' | b':' => {
                         csi.four |= csi.param == 4;
                         csi.seven |= csi.param == 7;
+                        csi.alternate |= csi.param == 1049;
                         csi.first.get_or_insert(csi.param);
                         csi.param = 0;
                         csi.bang = false;
@@ -814,12 +833,23 @@ impl VtGaps {
     /// A control sequence ended by `last`.
     fn control_sequence(&mut self, csi: Csi, last: u8) -> Emit {
         match last {
-            b'r' if csi.plain => return Emit::ThenHome,
+            b'r' if csi.plain => return Emit::ThenWrite(b"\x1b[H"),
+            // SCOSC and SCORC, which `vt100` does not know: DECSC and
+            // DECRC (as xterm and tmux have them, parameters or not).
+            b's' | b'u' if csi.plain => {
+                self.save_or_restore(last == b's');
+                return Emit::ThenWrite(if last == b's' { b"\x1b7" } else { b"\x1b8" });
+            }
             b'h' | b'l' if csi.plain && (csi.four || csi.param == 4) => {
                 self.insert = last == b'h';
             }
-            b'h' | b'l' if csi.dec && (csi.seven || csi.param == 7) => {
-                self.no_wrap = last == b'l';
+            b'h' | b'l' if csi.dec => {
+                if csi.seven || csi.param == 7 {
+                    self.no_wrap = last == b'l';
+                }
+                if csi.alternate || csi.param == 1049 {
+                    self.save_or_restore(last == b'h');
+                }
             }
             b'p' if csi.bang => {
                 // A soft reset (DECSTR). xterm turns autowrap on (the VT
@@ -828,6 +858,7 @@ impl VtGaps {
                 self.no_wrap = false;
                 self.graphics = [false; 2];
                 self.shifted = false;
+                self.saved = Default::default();
             }
             b'g' if csi.plain => match csi.first() {
                 0 => return Emit::Then(AtCursor::ClearStop),
@@ -839,6 +870,15 @@ impl VtGaps {
             _ => {}
         }
         Emit::Same
+    }
+
+    /// The cursor saved (`save`) or restored: the character sets with it.
+    fn save_or_restore(&mut self, save: bool) {
+        if save {
+            self.saved = (self.graphics, self.shifted);
+        } else {
+            (self.graphics, self.shifted) = self.saved;
+        }
     }
 
     /// The byte after ESC.
@@ -859,6 +899,10 @@ impl VtGaps {
             b'H' => {
                 self.state = State::Ground;
                 return Emit::Then(AtCursor::SetStop);
+            }
+            b'7' | b'8' => {
+                self.save_or_restore(b == b'7');
+                State::Ground
             }
             _ => State::Ground,
         };
