@@ -388,13 +388,14 @@ impl Bridge {
             .await
             .map(ChannelId::new)
             .unwrap_or(cmd.channel_id);
-        let thread = parent
-            .create_thread(
+        let thread = deliver::again_if_limited("creating a watch thread", || {
+            parent.create_thread(
                 &ctx.http,
                 CreateThread::new(format!("hm {id}")).kind(ChannelType::PublicThread),
             )
-            .await
-            .map_err(|e| format!("cannot create a thread: {e}"))?;
+        })
+        .await
+        .map_err(|e| format!("cannot create a thread: {e}"))?;
         let starter = lock(&self.starters).get(id).copied();
         watch::start(
             &self.watches,
@@ -756,7 +757,10 @@ async fn respond(ctx: &Context, cmd: &CommandInteraction, reply: Reply) {
         let f = CreateInteractionResponseFollowup::new()
             .content(part)
             .allowed_mentions(CreateAllowedMentions::new());
-        if let Err(e) = cmd.create_followup(&ctx.http, f).await {
+        let followed = deliver::again_if_limited("following up a command", || {
+            cmd.create_followup(&ctx.http, f.clone())
+        });
+        if let Err(e) = followed.await {
             tracing::warn!("cannot follow up /{}: {e}", cmd.data.name);
         }
     }
@@ -773,7 +777,10 @@ impl EventHandler for Handler {
             ready.guilds.len()
         );
         for g in &self.bridge.cfg.guilds {
-            match GuildId::new(g.0).set_commands(&ctx.http, commands()).await {
+            let registered = deliver::again("registering the slash commands", || {
+                GuildId::new(g.0).set_commands(&ctx.http, commands())
+            });
+            match registered.await {
                 Ok(c) => tracing::info!("registered {} slash commands in guild {g}", c.len()),
                 Err(e) => tracing::error!("cannot register slash commands in guild {g}: {e}"),
             }

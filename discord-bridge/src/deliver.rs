@@ -56,7 +56,29 @@ pub async fn send_message(
 /// Run `request` (one that may be made twice: an edit, or a post with a
 /// nonce), again after a rate limit, an unavailable Discord or a lost
 /// answer, up to [`ATTEMPTS`] times; `what` names it in the log.
-pub async fn again<T, F, R>(what: &str, mut request: R) -> serenity::Result<T>
+pub async fn again<T, F, R>(what: &str, request: R) -> serenity::Result<T>
+where
+    R: FnMut() -> F,
+    F: Future<Output = serenity::Result<T>>,
+{
+    again_if(worth_again, what, request).await
+}
+
+/// Run `request` (one that must not be made twice: it has no nonce),
+/// again only after a 429, which says Discord did not do it.
+pub async fn again_if_limited<T, F, R>(what: &str, request: R) -> serenity::Result<T>
+where
+    R: FnMut() -> F,
+    F: Future<Output = serenity::Result<T>>,
+{
+    again_if(|e| matches!(error_status(e), Some((429, _))), what, request).await
+}
+
+async fn again_if<T, F, R>(
+    worth_again: impl Fn(&serenity::Error) -> bool,
+    what: &str,
+    mut request: R,
+) -> serenity::Result<T>
 where
     R: FnMut() -> F,
     F: Future<Output = serenity::Result<T>>,

@@ -1861,3 +1861,25 @@ async fn many_sessions_at_once() {
     assert_eq!(discord.threads_of(ids::CHANNEL_GENERAL).len(), 4);
     bridge.assert_no_unparsed_events();
 }
+
+/// A 429 on the watch thread's creation delays /watch, it does not fail
+/// it (a 429 means Discord did not create it, so trying again makes one
+/// thread).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rate_limited_watch_thread_is_created_after_the_limit() {
+    let discord = FakeDiscord::start().await.unwrap();
+    let bridge = Bridge::start(&discord).await;
+    let id = unique("thread429");
+    run(&discord, &id, "sleep 600").await;
+    discord.script(
+        Route::StartThread,
+        1,
+        Reply::RateLimited {
+            retry_after: Duration::from_millis(300),
+            global: true,
+        },
+    );
+    watch(&discord, &id).await;
+    assert_eq!(discord.threads_of(ids::CHANNEL_GENERAL).len(), 1);
+    bridge.assert_no_unparsed_events();
+}
