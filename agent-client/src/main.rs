@@ -113,9 +113,11 @@ fn main() -> ExitCode {
 
 /// SIGTERM or SIGHUP (the terminal closed): the running turn is cancelled,
 /// the REPL leaves, and the agent's sessions are ended (or kept) as on a
-/// normal exit. A second one ends the agent at once, wherever it is (a
-/// cleanup waiting for a session that does not end, a turn slow to
-/// cancel).
+/// normal exit. A SIGTERM after one ends the agent at once, wherever it
+/// is (a cleanup waiting for a session that does not end, a turn slow to
+/// cancel); a SIGHUP after one does not: a closing terminal may send two
+/// (the kernel's to its foreground job, and its shell's to its jobs), and
+/// a service manager may send one right after SIGTERM.
 #[derive(Clone)]
 struct Stop {
     token: CancellationToken,
@@ -138,7 +140,7 @@ impl Stop {
                     _ = term.recv() => ("SIGTERM", 15),
                     _ = hup.recv() => ("SIGHUP", 1),
                 };
-                if by.set(signal).is_err() {
+                if by.set(signal).is_err() && signal.0 == "SIGTERM" {
                     leave_now(signal);
                 }
                 token.cancel();

@@ -122,12 +122,18 @@ async fn sigterm_during_a_run_cancels_the_turn_and_ends_the_agents_sessions() {
     assert!(!sessions.live(&id), "the agent's session was ended");
 }
 
-/// A second stopping signal ends `hm-agent` at once: its cleanup waits
-/// (10 s) for a session whose program ignores SIGTERM (the session's kill
-/// grace is long), and a second SIGTERM, or Ctrl-C after the Ctrl-C that
-/// cancelled the turn, was ignored meanwhile (SIGINT too: once the turn
-/// has listened for Ctrl-C, it no longer ends the process by itself).
-async fn a_second_signal_ends_a_slow_cleanup_at_once(signal: nix::sys::signal::Signal, code: i32) {
+/// How `hm-agent` left after `signal` twice: once while its turn waits,
+/// again once its cleanup has asked a session whose program ignores
+/// SIGTERM and SIGHUP to end (hm kills it `kill_grace_ms` later).
+struct Twice {
+    code: Option<i32>,
+    /// From the second signal to the agent's exit.
+    took: std::time::Duration,
+    log: String,
+    id: String,
+}
+
+async fn signal_twice(signal: nix::sys::signal::Signal, kill_grace_ms: u64) -> Twice {
     hm();
     let sessions = Sessions::new();
     let id = unique("agent-twice");
@@ -147,7 +153,7 @@ async fn a_second_signal_ends_a_slow_cleanup_at_once(signal: nix::sys::signal::S
     .await;
     let home = Home::new(&server);
     let mut config = std::fs::read_to_string(&home.config).unwrap();
-    config.insert_str(0, "kill_grace_ms = 600000\n");
+    config.insert_str(0, &format!("kill_grace_ms = {kill_grace_ms}\n"));
     std::fs::write(&home.config, config).unwrap();
     let (mut child, log) = run_until_waiting(&home, &sessions, &server, &id).await;
     let end = Instant::now() + DEADLINE;
@@ -166,20 +172,38 @@ async fn a_second_signal_ends_a_slow_cleanup_at_once(signal: nix::sys::signal::S
         .expect("hm-agent left")
         .unwrap();
     let took = second.elapsed();
-    let log = log.await.unwrap();
-    // The session ends by SIGKILL only, past the test: end it now.
-    let killed = std::process::Command::new(hm())
-        .arg("--socket-dir")
-        .arg(sessions.path())
-        .args(["signal", "--group", &id, "KILL"])
-        .output()
-        .unwrap();
-    assert!(killed.status.success(), "{killed:?}");
+    if sessions.live(&id) {
+        // Left to hm's SIGKILL, past the test: end it now.
+        let killed = std::process::Command::new(hm())
+            .arg("--socket-dir")
+            .arg(sessions.path())
+            .args(["signal", "--group", &id, "KILL"])
+            .output()
+            .unwrap();
+        assert!(killed.status.success(), "{killed:?}");
+    }
+    Twice {
+        code: status.code(),
+        took,
+        log: log.await.unwrap(),
+        id,
+    }
+}
+
+/// A second SIGTERM, or Ctrl-C after the Ctrl-C that cancelled the turn,
+/// ends `hm-agent` at once: its cleanup waits (10 s) for a session whose
+/// program ignores SIGTERM (the session's kill grace is long), and both
+/// were ignored meanwhile (SIGINT too: once the turn has listened for
+/// Ctrl-C, it no longer ends the process by itself).
+async fn a_second_signal_ends_a_slow_cleanup_at_once(signal: nix::sys::signal::Signal, code: i32) {
+    let twice = signal_twice(signal, 600_000).await;
+    let log = &twice.log;
     assert!(
-        took < std::time::Duration::from_secs(5),
-        "hm-agent took {took:?} after the second signal (the cleanup waits 10 s); stderr:\n{log}"
+        twice.took < std::time::Duration::from_secs(5),
+        "hm-agent took {:?} after the second signal (the cleanup waits 10 s); stderr:\n{log}",
+        twice.took
     );
-    assert_eq!(status.code(), Some(code), "stderr:\n{log}");
+    assert_eq!(twice.code, Some(code), "stderr:\n{log}");
     assert!(log.contains("while stopping: leaving now"), "{log}");
 }
 
@@ -191,6 +215,20 @@ async fn a_second_sigterm_ends_a_slow_cleanup_at_once() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_second_ctrl_c_ends_a_slow_cleanup_at_once() {
     a_second_signal_ends_a_slow_cleanup_at_once(nix::sys::signal::Signal::SIGINT, 130).await;
+}
+
+/// A second SIGHUP does not cut the cleanup short: a closing terminal may
+/// send two (the kernel's to the foreground job, the shell's to its
+/// jobs), and the sessions are still ended, as after one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_sighup_lets_the_cleanup_end_the_sessions() {
+    let twice = signal_twice(nix::sys::signal::Signal::SIGHUP, 1_000).await;
+    let log = &twice.log;
+    assert_eq!(twice.code, Some(129), "stderr:\n{log}");
+    assert!(
+        log.contains(&format!("[sessions ended: {}]", twice.id)),
+        "{log}"
+    );
 }
 
 /// `hm-agent` SIGKILLed (the OOM killer, a power cut's equivalent) while
