@@ -183,9 +183,37 @@ impl Launcher {
     /// Start a session and return once it accepts connections. `hm start`
     /// runs in a process group of its own: a Ctrl-C at the caller's
     /// terminal does not cut it in half (the session started, unreported).
+    ///
+    /// A caller that gives up before the answer (a timeout around this
+    /// call, another branch of a `select!`) leaves nothing running: `hm
+    /// start` runs to its end in a task of its own, and the session it
+    /// started is killed, since nobody was told of it.
     pub async fn start(&self, opts: &StartOptions) -> Result<Started, StartError> {
         let hm = self.find_hm()?;
-        let mut cmd = tokio::process::Command::new(&hm);
+        let cmd = self.start_command(&hm, opts);
+        let id = opts.id.clone();
+        let kill = Unclaimed::killer(&hm, self.config.as_deref());
+        let task = tokio::spawn(async move {
+            let started = answer(cmd, hm, id).await?;
+            Ok(Unclaimed {
+                started,
+                kill: Some(kill),
+            })
+        });
+        // Dropping the task's handle, before or after it has finished,
+        // drops an unclaimed session, which ends it.
+        match task.await {
+            Ok(r) => r.map(Unclaimed::claim),
+            Err(e) => Err(StartError::Failed {
+                code: 1,
+                message: format!("the task running hm start failed: {e}"),
+            }),
+        }
+    }
+
+    /// `hm start --json` for `opts`.
+    fn start_command(&self, hm: &Path, opts: &StartOptions) -> tokio::process::Command {
+        let mut cmd = tokio::process::Command::new(hm);
         if let Some(d) = &self.socket_dir {
             cmd.arg("--socket-dir").arg(d);
         }
@@ -215,51 +243,108 @@ impl Launcher {
         // handle) does not kill the start after it has forked the session,
         // which would then run on with no one told of it.
         cmd.process_group(0);
-        let out = cmd.output().await.map_err(|source| StartError::Spawn {
-            hm: hm.clone(),
-            source,
-        })?;
-        let code = out.status.code().unwrap_or(1);
-        // `hm start --json` answers on stdout: the session, or on failure
-        // `{"ok": false, "error": CODE, "message": TEXT}`.
-        let v: serde_json::Value = match serde_json::from_slice(&out.stdout) {
-            Ok(v) => v,
-            Err(e) => {
-                let stderr = String::from_utf8_lossy(&out.stderr).trim().to_string();
-                return Err(StartError::Failed {
-                    code,
-                    message: if stderr.is_empty() {
-                        format!("unreadable answer from hm start --json: {e}")
-                    } else {
-                        stderr
-                    },
-                });
-            }
-        };
-        if !out.status.success() || v["ok"] == false {
-            let message = v["message"].as_str().unwrap_or_default().to_string();
-            return Err(match v["error"].as_str().unwrap_or_default() {
-                "command_not_found" => StartError::CommandNotFound { message },
-                "not_executable" => StartError::NotExecutable { message },
-                "already_running" => StartError::AlreadyRunning {
-                    id: opts.id.clone().unwrap_or_default(),
-                    message,
+        cmd
+    }
+}
+
+/// Run `hm start --json` (`cmd`, of program `hm`, for session `id` when
+/// given) and read its answer.
+async fn answer(
+    mut cmd: tokio::process::Command,
+    hm: PathBuf,
+    id: Option<String>,
+) -> Result<Started, StartError> {
+    let out = cmd
+        .output()
+        .await
+        .map_err(|source| StartError::Spawn { hm, source })?;
+    let code = out.status.code().unwrap_or(1);
+    // `hm start --json` answers on stdout: the session, or on failure
+    // `{"ok": false, "error": CODE, "message": TEXT}`.
+    let v: serde_json::Value = match serde_json::from_slice(&out.stdout) {
+        Ok(v) => v,
+        Err(e) => {
+            let stderr = String::from_utf8_lossy(&out.stderr).trim().to_string();
+            return Err(StartError::Failed {
+                code,
+                message: if stderr.is_empty() {
+                    format!("unreadable answer from hm start --json: {e}")
+                } else {
+                    stderr
                 },
-                _ => StartError::Failed { code, message },
             });
         }
-        let pid = |k: &str| v[k].as_i64().and_then(|p| i32::try_from(p).ok());
-        match (v["id"].as_str(), v["socket"].as_str()) {
-            (Some(id), Some(socket)) => Ok(Started {
-                id: id.to_string(),
-                socket: PathBuf::from(socket),
-                pid: pid("pid"),
-                supervisor_pid: pid("supervisor_pid"),
-            }),
-            _ => Err(StartError::Failed {
-                code,
-                message: format!("hm start --json printed no id and socket: {v}"),
-            }),
+    };
+    if !out.status.success() || v["ok"] == false {
+        let message = v["message"].as_str().unwrap_or_default().to_string();
+        return Err(match v["error"].as_str().unwrap_or_default() {
+            "command_not_found" => StartError::CommandNotFound { message },
+            "not_executable" => StartError::NotExecutable { message },
+            "already_running" => StartError::AlreadyRunning {
+                id: id.unwrap_or_default(),
+                message,
+            },
+            _ => StartError::Failed { code, message },
+        });
+    }
+    let pid = |k: &str| v[k].as_i64().and_then(|p| i32::try_from(p).ok());
+    match (v["id"].as_str(), v["socket"].as_str()) {
+        (Some(id), Some(socket)) => Ok(Started {
+            id: id.to_string(),
+            socket: PathBuf::from(socket),
+            pid: pid("pid"),
+            supervisor_pid: pid("supervisor_pid"),
+        }),
+        _ => Err(StartError::Failed {
+            code,
+            message: format!("hm start --json printed no id and socket: {v}"),
+        }),
+    }
+}
+
+/// A session started for a caller that may have given up on it: killed
+/// when dropped before [`Unclaimed::claim`].
+struct Unclaimed {
+    started: Started,
+    /// `hm [--config FILE] kill`, to which the socket directory and the id
+    /// are added; `None` once claimed.
+    kill: Option<std::process::Command>,
+}
+
+impl Unclaimed {
+    /// The `hm kill` that ends an unclaimed session.
+    fn killer(hm: &Path, config: Option<&Path>) -> std::process::Command {
+        use std::os::unix::process::CommandExt;
+        let mut kill = std::process::Command::new(hm);
+        if let Some(c) = config {
+            kill.arg("--config").arg(c);
+        }
+        kill.stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .process_group(0);
+        kill
+    }
+
+    /// The session, for the caller who asked for it.
+    fn claim(mut self) -> Started {
+        self.kill = None;
+        self.started.clone()
+    }
+}
+
+impl Drop for Unclaimed {
+    fn drop(&mut self) {
+        let Some(kill) = self.kill.as_mut() else {
+            return;
+        };
+        if let Some(dir) = self.started.socket.parent() {
+            kill.arg("--socket-dir").arg(dir);
+        }
+        kill.arg("kill").arg(&self.started.id);
+        // A thread reaps it: this may run outside any runtime.
+        if let Ok(mut child) = kill.spawn() {
+            std::thread::spawn(move || child.wait());
         }
     }
 }

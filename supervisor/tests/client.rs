@@ -712,3 +712,52 @@ async fn a_wait_the_end_left_unanswered_answers_from_the_exit_record() {
         "{idle:?}"
     );
 }
+
+/// A start whose caller gives up (a timeout around it, a `select!`, a
+/// future polled once and dropped) leaves nothing running: the session
+/// `hm start` goes on to start is ended, since nobody was told of it (and
+/// without an id nobody could find it among others). It ran on unowned.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_start_given_up_on_leaves_nothing_running() {
+    use futures_util::FutureExt;
+    let env = Env::new();
+    let launcher = env.launcher();
+    let opts = |id: Option<&str>| StartOptions {
+        id: id.map(String::from),
+        command: vec!["sleep".into(), "600".into()],
+        ..StartOptions::default()
+    };
+    let mut kept = Vec::new();
+    assert!(launcher.start(&opts(None)).now_or_never().is_none());
+    for (n, ms) in [0u64, 1, 5, 20, 60, 150].into_iter().enumerate() {
+        let id = format!("cut{n}");
+        let named = opts(Some(&id));
+        let unnamed = opts(None);
+        let cut = Duration::from_millis(ms);
+        let (a, b) = tokio::join!(
+            tokio::time::timeout(cut, launcher.start(&named)),
+            tokio::time::timeout(cut, launcher.start(&unnamed)),
+        );
+        // One that finished in time is the caller's, to end itself.
+        kept.extend(
+            [a, b]
+                .into_iter()
+                .filter_map(Result::ok)
+                .map(|s| s.expect("start")),
+        );
+    }
+    for s in &kept {
+        env.ok(&["kill", &s.id]);
+    }
+    // Thirteen starts, each run to its end: thirteen sessions, all ended
+    // (a session still starting is not live yet: only exit records count).
+    let dir = SocketDir::new(env.sockets());
+    common::poll("every session started, and ended", DEADLINE, || {
+        let sessions = dir.list().expect("list");
+        let ended = sessions
+            .iter()
+            .filter(|e| matches!(e.liveness, Liveness::Exited(_)))
+            .count();
+        (ended == 13).then_some(())
+    });
+}
