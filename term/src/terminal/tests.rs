@@ -378,6 +378,7 @@ fn character_sets_are_saved_and_restored_with_the_cursor() {
         ("\x1b(0\x1b7\x1b[!p\x1b8q", "q"),
         ("\x1b(0\x1b7\x1bc\x1b8q", "q"),
         ("\x1b[?u\x1b[>1u\x1b(0q", "─"),
+        ("ab\x1b[1;5scd\x1b[uX", "Xbcd"),
     ] {
         let t = played((3, 20), bytes.as_bytes());
         assert_eq!(rows(&t)[0], want, "{bytes:?}");

@@ -8,8 +8,9 @@
 //!   the characters drawn in that set as the Unicode ones a terminal shows.
 //!   They are saved with the cursor and restored with it, as on xterm and
 //!   tmux: DECSC and DECRC (`ESC 7`, `ESC 8`), entering and leaving the
-//!   alternate screen (`CSI ? 1049 h`, `l`), and SCOSC and SCORC (`CSI s`,
-//!   `CSI u`), which `vt100` does not know: DECSC and DECRC follow them.
+//!   alternate screen (`CSI ? 1049 h`, `l`), and SCOSC and SCORC (`CSI s`
+//!   without parameters, `CSI u`), which `vt100` does not know: DECSC and
+//!   DECRC follow them.
 //! - Setting a scroll region (DECSTBM) puts the cursor home on a VT100,
 //!   xterm or tmux; `vt100` puts it on the region's top row. A cursor home
 //!   (`ESC [ H`) is added after it (in origin mode both are the region's
@@ -44,9 +45,9 @@
 //!   a character written at the right margin overwrites the last column
 //!   instead of wrapping, and the cursor stays there (a cursor move to the
 //!   last column after it; a wide character that does not fit is not
-//!   drawn, as on xterm and tmux, where `vt100` wrapped it). `CSI ? 7 h`,
-//!   a full reset and a soft reset turn it on
-//!   again, as on xterm (which keeps DECAWM on after DECSTR).
+//!   drawn, as on xterm and tmux). `CSI ? 7 h`, a full reset and a soft
+//!   reset turn it on again, as on xterm (which keeps DECAWM on after
+//!   DECSTR).
 //! - Tab stops: `vt100` always tabs to the next multiple of 8. The stops
 //!   set (HTS, `ESC H`) and cleared (TBC, `CSI g`, `CSI 3 g`) are kept
 //!   here ([`crate::tabs`]), and while they are not the default ones a tab
@@ -835,8 +836,9 @@ impl VtGaps {
         match last {
             b'r' if csi.plain => return Emit::ThenWrite(b"\x1b[H"),
             // SCOSC and SCORC, which `vt100` does not know: DECSC and
-            // DECRC (as xterm and tmux have them, parameters or not).
-            b's' | b'u' if csi.plain => {
+            // DECRC, as xterm and tmux have them (`CSI Pl ; Pr s` is
+            // DECSLRM, left and right margins, on xterm).
+            b's' | b'u' if csi.plain && (last == b'u' || csi.first() == 0) => {
                 self.save_or_restore(last == b's');
                 return Emit::ThenWrite(if last == b's' { b"\x1b7" } else { b"\x1b8" });
             }
