@@ -55,6 +55,8 @@ pub struct Stream {
     subscribed: bool,
     /// The last bytes streamed (up to [`KEPT`]), which end at `pos`.
     recent: VecDeque<u8>,
+    /// The stream follows pictures: the bytes are kept (not for a pipe).
+    painting: bool,
     /// A snapshot found stale because it ended this far before the bytes
     /// kept: the next one at the same offset is painted anyway (the
     /// screen model holds back more than is kept, and would until the
@@ -86,6 +88,7 @@ impl Stream {
     pub fn subscribed_unpainted(&mut self) {
         self.subscribed = true;
         self.repaint_pending = false;
+        self.painting = false;
     }
 
     /// A repaint is wanted: whether to ask for one (not when one is on its
@@ -113,6 +116,7 @@ impl Stream {
             self.pos = offset;
             self.painted = offset;
             self.repaint_pending = false;
+            self.painting = true;
             return Snapshot::Paint {
                 from: Some(offset),
                 ahead: false,
@@ -148,10 +152,12 @@ impl Stream {
             self.recent.clear();
         }
         self.pos = offset + bytes.len() as u64;
-        let keep = &bytes[bytes.len().saturating_sub(KEPT)..];
-        let over = (self.recent.len() + keep.len()).saturating_sub(KEPT);
-        self.recent.drain(..over);
-        self.recent.extend(keep);
+        if self.painting {
+            let keep = &bytes[bytes.len().saturating_sub(KEPT)..];
+            let over = (self.recent.len() + keep.len()).saturating_sub(KEPT);
+            self.recent.drain(..over);
+            self.recent.extend(keep);
+        }
         if self.repaint_pending {
             return &[];
         }
@@ -290,6 +296,7 @@ mod tests {
         s.subscribed_unpainted();
         assert!(s.is_subscribed());
         assert_eq!(s.output(0, b"abc"), b"abc");
+        assert!(s.recent.is_empty(), "nothing kept for a pipe");
         s.want_repaint();
         s.repaint_refused();
         s.moved(7);
