@@ -1883,3 +1883,41 @@ async fn a_rate_limited_watch_thread_is_created_after_the_limit() {
     assert_eq!(discord.threads_of(ids::CHANNEL_GENERAL).len(), 1);
     bridge.assert_no_unparsed_events();
 }
+
+/// Discord's rate limits as it keeps them, 429s until their `retry_after`
+/// has passed: a limit on new messages delays the live screen's first post
+/// (one live message all the same); under the global limit a command is
+/// still answered (interaction routes are spared), and the exit notice and
+/// the final screen come once it has passed, once each.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rate_limits_are_waited_out_as_discord_keeps_them() {
+    let discord = FakeDiscord::start().await.unwrap();
+    let bridge = Bridge::start(&discord).await;
+    let id = unique("limits");
+    run(&discord, &id, "read l; exit 6").await;
+    discord.rate_limit(Some(Route::CreateMessage), Duration::from_millis(2500));
+    let (thread, live) = watch(&discord, &id).await;
+    assert_eq!(messages_with(&discord, thread, "```"), 1);
+
+    discord.rate_limit(None, Duration::from_secs(3));
+    let (status, _) = operator_command(&discord, "status", &[("id", &id)]).await;
+    assert!(status.contains(&id), "{status}");
+    send(&discord, &id, "bye").await;
+    until("the exit notice after the limit", || {
+        posted(&discord, thread, "exit code 6")
+    })
+    .await;
+    until("the final screen after the limit", || {
+        content(&discord, live).contains("exited").then_some(())
+    })
+    .await;
+    assert_eq!(messages_with(&discord, thread, "exit code 6"), 1);
+    assert_eq!(messages_with(&discord, thread, "```"), 1);
+    let refused = discord
+        .requests()
+        .iter()
+        .filter(|r| r.status == 429)
+        .count();
+    assert!(refused >= 3, "the limits were met: {refused} 429s");
+    bridge.assert_no_unparsed_events();
+}

@@ -10,7 +10,9 @@
 //!   Discord's JSON error shape and [`Route::Unknown`], so a test can assert there were none.
 //!   [`FakeDiscord::script`] makes the next requests of a route answer 429 (with or without
 //!   rate-limit headers) or any error, cut the connection ([`Reply::CutOff`]), or do so after
-//!   the route did its work ([`Reply::DoneThen`]: a 504 once the message was stored). A
+//!   the route did its work ([`Reply::DoneThen`]: a 504 once the message was stored);
+//!   [`FakeDiscord::rate_limit`] closes a route, or all of them, for a while (429s with the
+//!   time left, as Discord answers until its `retry_after` has passed). A
 //!   message created with a `nonce` and `enforce_nonce: true` is created once: the same nonce
 //!   within five minutes gives back the first message, as on Discord.
 //! - The gateway at the URL `GET /gateway` returns: HELLO, IDENTIFY → READY (guilds unavailable)
@@ -235,6 +237,14 @@ impl FakeDiscord {
                 reply,
             });
         }
+    }
+
+    /// Rate-limit `route` (with `None`, every route but the interaction callbacks and
+    /// webhooks, as Discord's global limit) for `retry_after` from now: until then each of its
+    /// requests is answered 429 with the time left in `retry_after`, as Discord does.
+    pub fn rate_limit(&self, route: Option<Route>, retry_after: Duration) {
+        let until = Instant::now() + retry_after;
+        self.shared.lock().limits.push((route, until.into_std()));
     }
 
     /// The gateway's counters now.

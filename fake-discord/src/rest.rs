@@ -134,7 +134,7 @@ async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response
     };
 
     let mut state = shared.lock();
-    let script = take_script(&mut state, route);
+    let script = limited(&mut state, route).or_else(|| take_script(&mut state, route));
     let mut work = || {
         if matches!(&json_body, Some(Value::String(_))) {
             Answer::error(400, 50109, "The request body contains invalid JSON.")
@@ -279,6 +279,26 @@ fn needs_auth(route: Route) -> bool {
             | Route::FollowupMessage
             | Route::Unknown
     )
+}
+
+/// The 429 of a rate limit in force on `route` (its own, or the global one), with the time
+/// left; limits that have passed are dropped.
+fn limited(state: &mut FakeState, route: Route) -> Option<Reply> {
+    let now = Instant::now();
+    state.limits.retain(|(_, until)| *until > now);
+    state
+        .limits
+        .iter()
+        .filter(|(limited, _)| match limited {
+            Some(r) => *r == route,
+            // The global limit spares the interaction routes (authenticated by their token).
+            None => needs_auth(route),
+        })
+        .max_by_key(|(_, until)| *until)
+        .map(|(limited, until)| Reply::RateLimited {
+            retry_after: *until - now,
+            global: limited.is_none(),
+        })
 }
 
 fn take_script(state: &mut FakeState, route: Route) -> Option<Reply> {

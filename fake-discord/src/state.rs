@@ -1,12 +1,13 @@
 //! The state shared by the REST server, the gateway and the test-facing handle.
 
 use std::sync::{Mutex, MutexGuard};
+use std::time::Instant;
 
 use tokio::sync::watch;
 
 use crate::gateway::GatewayState;
 use crate::model::World;
-use crate::record::{RecordedRequest, Script};
+use crate::record::{RecordedRequest, Route, Script};
 
 /// Everything behind one lock (never held across an await), plus a change counter waiters
 /// watch.
@@ -19,6 +20,8 @@ pub(crate) struct State {
     pub world: World,
     pub requests: Vec<RecordedRequest>,
     pub scripts: Vec<Script>,
+    /// Rate limits in force: a route's (`Some`) or the global one (`None`), until when.
+    pub limits: Vec<(Option<Route>, Instant)>,
     pub gateway: GatewayState,
 }
 
@@ -29,6 +32,7 @@ impl Shared {
                 world: World::new(),
                 requests: Vec::new(),
                 scripts: Vec::new(),
+                limits: Vec::new(),
                 gateway: GatewayState::new(gateway_url),
             }),
             version: watch::channel(0).0,

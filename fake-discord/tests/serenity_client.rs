@@ -794,3 +794,47 @@ async fn a_retried_create_with_an_enforced_nonce_returns_the_first_message() {
     assert!(format!("{long:?}").contains("50035"), "{long:?}");
     assert_all_dispatches_parse(&discord);
 }
+
+/// A rate limit holds until its `retry_after` has passed, each 429 saying the time left; the
+/// global one spares no route but the interaction ones.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rate_limit_holds_until_its_retry_after_has_passed() {
+    let discord = FakeDiscord::start().await.expect("fake starts");
+    let http = http(&discord);
+    let channel = ChannelId::new(ids::CHANNEL_GENERAL);
+    let limit = Duration::from_millis(800);
+    for route in [Some(Route::CreateMessage), None] {
+        let start = tokio::time::Instant::now();
+        discord.rate_limit(route, limit);
+        let mut refused = 0;
+        loop {
+            match channel
+                .send_message(&http, CreateMessage::new().content("hi"))
+                .await
+            {
+                Ok(_) => break,
+                Err(e) => {
+                    assert!(format!("{e:?}").contains("429"), "{e:?}");
+                    refused += 1;
+                }
+            }
+            assert!(start.elapsed() < WAIT, "still limited");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert!(refused >= 2, "{refused}");
+        assert!(start.elapsed() >= limit, "{:?}", start.elapsed());
+        let last = discord
+            .requests()
+            .into_iter()
+            .rfind(|r| r.status == 429)
+            .expect("a 429");
+        assert!(last.route == Route::CreateMessage);
+    }
+    // A route limit is the route's alone.
+    discord.rate_limit(Some(Route::CreateMessage), Duration::from_secs(30));
+    channel
+        .to_channel(&http)
+        .await
+        .expect("another route answers");
+    assert!(discord.requests().iter().all(|r| r.route != Route::Unknown));
+}
