@@ -250,6 +250,49 @@ fn ls_lists_running_sessions_all_adds_the_exited_and_watch_tells_each_change() {
     reader.join().unwrap();
 }
 
+/// A session whose exit record cannot be read (cut short by a crash, an
+/// empty file) and that no supervisor holds has ended: `hm ls` does not
+/// list it as running, `--all` lists it as exited saying why its end is
+/// not known. It was listed, also without `--all`, as a live supervisor
+/// that did not answer (`"alive": true`, `unreachable`) until `hm clean`.
+#[test]
+fn an_unreadable_exit_record_is_an_ended_session_not_a_live_one() {
+    let env = Env::new();
+    env.start("live", &[], &["sleep", "100"]);
+    for (id, text) in [("empty", ""), ("cut", "{\n  \"id\": \"cut\",\n  \"co")] {
+        std::fs::write(env.sockets().join(format!("{id}.exit")), text).unwrap();
+    }
+    let (code, v, _) = json_of(&env, &["ls", "--json"]);
+    assert_eq!(code, Some(0));
+    let ids: Vec<&str> = v
+        .as_array()
+        .expect("an array")
+        .iter()
+        .filter_map(|r| r["id"].as_str())
+        .collect();
+    assert_eq!(ids, ["live"], "{v}");
+    let table = env.ok(&["ls"]);
+    assert!(
+        !table.contains("cut") && !table.contains("empty"),
+        "{table}"
+    );
+    let (_, all, _) = json_of(&env, &["ls", "--all", "--json"]);
+    for id in ["cut", "empty"] {
+        let row = all
+            .as_array()
+            .expect("an array")
+            .iter()
+            .find(|r| r["id"] == id)
+            .unwrap_or_else(|| panic!("{id} is not listed with --all: {all}"));
+        assert_eq!(row["alive"], false, "{row}");
+        assert_eq!(row["state"], "exited", "{row}");
+        assert_eq!(row["code"], Value::Null, "{row}");
+        let error = row["error"].as_str().unwrap_or_default();
+        assert!(error.contains(&format!("{id}.exit")), "{row}");
+    }
+    env.ok(&["kill", "live"]);
+}
+
 /// Item 13: options after the text are options; text that starts with `-`
 /// goes after `--`.
 #[test]

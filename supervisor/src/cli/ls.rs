@@ -95,6 +95,20 @@ fn unreachable_row(paths: &SessionPaths, e: &anyhow::Error) -> Value {
     })
 }
 
+/// A session that no supervisor holds whose exit record cannot be read
+/// (cut short by a crash, say): it ended, how is not known.
+fn unreadable_row(paths: &SessionPaths, e: &anyhow::Error) -> Value {
+    json!({
+        "id": paths.id,
+        "alive": false,
+        "pid": null,
+        "state": "exited",
+        "code": null,
+        "signal": null,
+        "error": describe(e),
+    })
+}
+
 fn exited_row(rec: &ExitRecord) -> Value {
     json!({
         "id": rec.id,
@@ -175,7 +189,9 @@ fn rows(cfg: &crate::config::Config) -> anyhow::Result<Vec<Value>> {
             Ok(row) => rows.push(row),
             // Only a log file is left: not a session.
             Err(e) if e.downcast_ref::<NoSession>().is_some() => {}
-            Err(e) => rows.push(unreachable_row(&paths, &e)),
+            Err(e) if paths.is_live() => rows.push(unreachable_row(&paths, &e)),
+            // No supervisor holds it: it ended, its record unreadable.
+            Err(e) => rows.push(unreadable_row(&paths, &e)),
         }
     }
     Ok(rows)
