@@ -1056,3 +1056,11 @@ fn the_cursor_saved_and_restored_brings_back_the_character_sets() {
     );
     assert_eq!(lines[..3], ["abXd", "─── qqq", "end"], "{lines:?}");
 }
+
+/// IND (`ESC D`) and NEL (`ESC E`) move down a line, NEL to its start, as
+/// on xterm and tmux 3.3a: `hm screen` read `abcdend`.
+#[test]
+fn index_and_next_line_move_down() {
+    let lines = lines_of_printf("20", r"ab\033Dcd\033Eend");
+    assert_eq!(lines[..3], ["ab", "  cd", "end"], "{lines:?}");
+}

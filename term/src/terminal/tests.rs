@@ -389,3 +389,15 @@ fn character_sets_are_saved_and_restored_with_the_cursor() {
         assert_eq!(rows(&t)[0], want, "{bytes:?} a byte at a time");
     }
 }
+
+/// IND (`ESC D`) and NEL (`ESC E`) move down a line, NEL to its start, and
+/// scroll at the bottom, as on xterm and tmux: `vt100` ignored them and
+/// the next text overwrote the line (`abcd` for tmux's `ab`, `  cd`).
+#[test]
+fn index_and_next_line_move_down() {
+    let t = played((4, 10), b"ab\x1bDcd\x1bEef\x1bDg\x1bE");
+    assert_eq!(rows(&t), ["  cd", "ef", "  g", ""], "the last scrolled");
+    assert_eq!(t.screen().cursor_position(), (3, 0));
+    let t = played((3, 10), b"1\r\n2\r\n3\x1bD4");
+    assert_eq!(rows(&t), ["2", "3", " 4"], "scrolled");
+}

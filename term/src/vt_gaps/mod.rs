@@ -11,6 +11,8 @@
 //!   alternate screen (`CSI ? 1049 h`, `l`), and SCOSC and SCORC (`CSI s`
 //!   without parameters, `CSI u`), which `vt100` does not know: DECSC and
 //!   DECRC follow them.
+//! - IND and NEL (`ESC D`, `ESC E`), which `vt100` ignores: a line feed
+//!   (and a carriage return before it for NEL) follows them.
 //! - Setting a scroll region (DECSTBM) puts the cursor home on a VT100,
 //!   xterm or tmux; `vt100` puts it on the region's top row. A cursor home
 //!   (`ESC [ H`) is added after it (in origin mode both are the region's
@@ -202,7 +204,7 @@ enum Emit {
     /// Itself.
     Same,
     /// Itself, then these bytes (a cursor home after DECSTBM, the cursor
-    /// saved or restored after SCOSC or SCORC).
+    /// saved or restored after SCOSC or SCORC, a line feed after IND).
     ThenWrite(&'static [u8]),
     /// Itself, then what depends on where the cursor is.
     Then(AtCursor),
@@ -905,6 +907,16 @@ impl VtGaps {
             b'7' | b'8' => {
                 self.save_or_restore(b == b'7');
                 State::Ground
+            }
+            // IND and NEL, which `vt100` ignores: a line feed, and a
+            // carriage return with it.
+            b'D' => {
+                self.state = State::Ground;
+                return Emit::ThenWrite(b"\n");
+            }
+            b'E' => {
+                self.state = State::Ground;
+                return Emit::ThenWrite(b"\r\n");
             }
             _ => State::Ground,
         };
