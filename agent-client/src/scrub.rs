@@ -218,6 +218,23 @@ pub fn scrub_rows<S: AsRef<str>>(rows: &[S], cols: usize, cursor: Option<Cursor>
     out
 }
 
+/// `piece`, text read off a terminal screen (a waiting prompt, an option's
+/// label), as it may be shown: when it is on a row whose line holds a
+/// secret (perhaps only the rest of it, wrapped from the row above and too
+/// short for the patterns alone), that row as `scrubbed` (the rows through
+/// [`scrub_rows`]) has it; else `piece` scrubbed.
+pub fn scrub_piece<S: AsRef<str>>(rows: &[S], scrubbed: &[String], piece: &str) -> String {
+    let wanted = piece.trim();
+    let tainted = rows.iter().zip(scrubbed).rev().find(|(raw, clean)| {
+        let raw = raw.as_ref();
+        raw != clean.as_str() && !wanted.is_empty() && raw.contains(wanted)
+    });
+    match tainted {
+        Some((_, clean)) => clean.trim().to_string(),
+        None => scrub(piece).into_owned(),
+    }
+}
+
 /// The columns `text` takes on a terminal.
 fn width(text: &str) -> usize {
     text.chars().map(|c| c.width().unwrap_or(0)).sum()
@@ -370,6 +387,25 @@ mod tests {
                 "next line".to_string()
             ]
         );
+    }
+
+    #[test]
+    fn a_piece_of_a_line_with_a_secret_is_shown_as_the_scrubbed_row() {
+        // The token wraps: the second row, a prompt, holds only its rest.
+        let token = "ghp_abcdefghijklmnopqrstuvwxyz0123456789";
+        let rows = [
+            format!("{} {}", "0".repeat(70), &token[..9]),
+            format!("{}? [y/N] ", &token[9..]),
+        ];
+        let scrubbed = super::scrub_rows(&rows, 80, None);
+        let shown = super::scrub_piece(&rows, &scrubbed, &rows[1]);
+        assert!(!shown.contains(&token[20..]), "{shown}");
+        assert!(shown.ends_with("? [y/N]"), "{shown}");
+        // Elsewhere, the piece itself, scrubbed.
+        let other = super::scrub_piece(&rows, &scrubbed, "Continue? [y/N]");
+        assert_eq!(other, "Continue? [y/N]");
+        let own = format!("token {token}");
+        assert!(!super::scrub_piece(&rows, &scrubbed, &own).contains(token));
     }
 
     #[test]

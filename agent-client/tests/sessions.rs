@@ -456,6 +456,43 @@ async fn a_waiting_prompt_is_answered_by_label() {
     assert_eq!(tools.cleanup(Duration::from_secs(15)).await, [id.as_str()]);
 }
 
+/// A question whose line wraps a token across rows: the prompt the
+/// supervisor reads is the cursor's row, which holds only the token's rest
+/// (too short for the scrubber's patterns alone). session_status gives it
+/// scrubbed as the screen shows it, none of the token in it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_waiting_prompt_that_wraps_a_secret_is_shown_scrubbed() {
+    let sessions = Sessions::new();
+    let tools = session_tools(&sessions, 8);
+    let limit = Duration::from_secs(30);
+    let id = unique("agent-askwrap");
+    // 70 zeros and a blank, then the token from column 71 of 80; the
+    // command line holds none of the pieces checked (the repetition makes
+    // them).
+    let command = "sh -c 'printf \"%070d ghp_%s? [y/N] \" 0 $(printf a1B2c3D4e5%.0s 1 2 3)zyxwvu; read a; sleep 30'";
+    start(&tools, &id, command).await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let status = loop {
+        let (err, text) = call(&tools, "session_status", json!({"id": id}), limit).await;
+        assert!(!err, "{text}");
+        let status: Value = serde_json::from_str(&text).unwrap();
+        if status["waiting_for"]["prompt"]
+            .as_str()
+            .is_some_and(|p| p.contains("[y/N]"))
+        {
+            break text;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the question never showed as waiting: {text}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    for piece in ["ghp_a1B2", "D4e5a1B2", "3D4e5zyx"] {
+        assert!(!status.contains(piece), "{piece} in {status}");
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn scripted_model_answers_a_waiting_prompt_by_label() {
     let sessions = Sessions::new();

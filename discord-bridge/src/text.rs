@@ -249,25 +249,6 @@ pub fn scrubbed_rows(screen: &Screen) -> Vec<String> {
     scrub_rows_below(&rows, screen.above.len(), screen.cols.into(), cursor)
 }
 
-/// `piece`, text the supervisor read off the screen (a waiting prompt, an
-/// option's label), as it may be posted: when it is on a row whose line
-/// holds a secret (perhaps only the rest of it, wrapped from the row above
-/// and too short for the scrubber alone), that row as [`scrubbed_rows`]
-/// gives it; else `piece` scrubbed. `rows` are the screen's scrubbed rows.
-pub fn screen_piece(screen: &Screen, rows: &[String], piece: &str) -> String {
-    let wanted = piece.trim();
-    let tainted = screen
-        .text
-        .iter()
-        .zip(rows)
-        .rev()
-        .find(|(raw, clean)| raw != clean && !wanted.is_empty() && raw.contains(wanted));
-    match tainted {
-        Some((_, clean)) => clean.trim().to_string(),
-        None => self::clean(piece),
-    }
-}
-
 /// Text without the SGR escapes [`discord_ansi`] keeps.
 fn without_sgr(line: &str) -> String {
     let mut out = String::with_capacity(line.len());
@@ -479,25 +460,6 @@ mod tests {
         assert!(m.chars().count() <= MESSAGE_LIMIT);
         assert!(m.contains("39 ") && !m.contains("\n0 "), "{m}");
         assert!(m.contains("top lines cut"));
-    }
-
-    #[test]
-    fn a_piece_of_a_line_with_a_secret_is_posted_as_the_scrubbed_row() {
-        // The token wraps: the second row, a prompt, holds only its rest.
-        let first = format!("{} {}", "0".repeat(70), &SECRET[..9]);
-        let second = format!("{}? [y/N] ", &SECRET[9..]);
-        let s = screen(&[first, second.clone()], &[]);
-        let rows = scrubbed_rows(&s);
-        let posted = screen_piece(&s, &rows, &second);
-        assert!(!posted.contains(&SECRET[20..]), "{posted}");
-        assert!(posted.ends_with("? [y/N]"), "{posted}");
-        // Elsewhere, the piece itself, scrubbed.
-        assert_eq!(
-            screen_piece(&s, &rows, "Continue? [y/N]"),
-            "Continue? [y/N]"
-        );
-        let own = format!("token {SECRET}");
-        assert!(!screen_piece(&s, &rows, &own).contains(SECRET));
     }
 
     #[test]

@@ -25,6 +25,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use heimdall_agent::tools::waiting_prompt::shown_prompt;
 use heimdall_client::{Client, Event, EventItem, State};
 use heimdall_protocol::WaitingOption;
 use serenity::all::{
@@ -35,7 +36,7 @@ use tokio::sync::watch as signal;
 use tokio::time::Instant;
 
 use crate::sessions::{screen_of, Screen, Sessions};
-use crate::text::{clean, code_block, screen_message, screen_piece, scrubbed_rows, MESSAGE_LIMIT};
+use crate::text::{clean, code_block, screen_message, MESSAGE_LIMIT};
 use crate::{deliver, lock};
 
 /// The shortest time between two edits of the live message.
@@ -148,28 +149,6 @@ impl Watches {
             lock(&self.prompts).remove(session);
         }
     }
-}
-
-/// A waiting prompt and its options' labels as they may be posted (and
-/// shown again when an answer is picked), scrubbed as the screen shows
-/// them: a row that holds the rest of a secret wrapped from the row above
-/// is posted scrubbed as its line. The keys stay as they are.
-async fn shown_prompt(
-    client: &Client,
-    text: String,
-    mut options: Vec<WaitingOption>,
-) -> (String, Vec<WaitingOption>) {
-    let Ok(screen) = screen_of(client).await else {
-        for o in &mut options {
-            o.label = clean(&o.label);
-        }
-        return (clean(&text), options);
-    };
-    let rows = scrubbed_rows(&screen);
-    for o in &mut options {
-        o.label = screen_piece(&screen, &rows, &o.label);
-    }
-    (screen_piece(&screen, &rows, &text), options)
 }
 
 /// Parse an answer button's custom id: (generation, option index, session).
@@ -479,7 +458,7 @@ impl Watcher {
                 },
                 ev = events.next() => match ev {
                     Some(EventItem::Event(Event::Waiting(w))) => {
-                        let (text, options) = shown_prompt(&client, w.prompt, w.options).await;
+                        let (text, options) = shown_prompt(&client, &w.prompt, w.options).await;
                         let p = self.watches.set_prompt(&id, text, options);
                         if !QUIET_RULES.contains(&w.rule.as_str()) {
                             self.notify_waiting(&p).await;

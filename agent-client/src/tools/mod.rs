@@ -8,6 +8,7 @@ mod session_slots;
 pub mod sessions;
 pub mod skills;
 mod terminal_text;
+pub mod waiting_prompt;
 
 use std::time::Duration;
 

@@ -26,6 +26,7 @@ use tokio::sync::{watch, Mutex};
 
 use super::ended_session::{self, screen_text, CONTEXT_ROWS};
 use super::session_slots::{Slot, Starting};
+use super::waiting_prompt::shown_prompt;
 use super::{
     choice_arg, given, opt_bool_arg, opt_choice_arg, opt_str_arg, opt_str_list_arg, opt_u64_arg,
     str_arg, ToolOutput, ToolSet,
@@ -293,15 +294,14 @@ impl SessionTools {
         // Follow the session's events to know what it waits for.
         let (seen, waiting) = watch::channel(None);
         let events = client.events().await;
+        let screens = client.clone();
         let watcher = tokio::spawn(async move {
             let Ok(mut events) = events else { return };
             while let Some(item) = events.next().await {
                 match item {
                     EventItem::Event(Event::Waiting(w)) => {
-                        seen.send_replace(Some(Prompt {
-                            prompt: w.prompt,
-                            options: w.options,
-                        }));
+                        let (prompt, options) = shown_prompt(&screens, &w.prompt, w.options).await;
+                        seen.send_replace(Some(Prompt { prompt, options }));
                     }
                     EventItem::Event(Event::State { new, .. }) if new.name() != "waiting" => {
                         seen.send_replace(None);
