@@ -373,9 +373,16 @@ impl Bridge {
         cmd: &CommandInteraction,
         id: &str,
     ) -> Result<String, String> {
-        if let Some(t) = self.watches.thread_of(id) {
-            return Ok(format!("`{id}` is already watched in <#{t}>"));
-        }
+        // Held until the watch has started: a /watch of it meanwhile is told.
+        let _claim = match self.watches.claim(id) {
+            Ok(claim) => claim,
+            Err(Some(t)) => return Ok(format!("`{id}` is already watched in <#{t}>")),
+            Err(None) => {
+                return Ok(format!(
+                    "`{id}` is already watched (its thread is being opened)"
+                ))
+            }
+        };
         // Make sure it exists before opening a thread for it.
         self.sessions.connect(id).await?;
         // Inside a watch thread, the new thread goes to its parent channel.

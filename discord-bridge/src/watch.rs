@@ -21,7 +21,7 @@
 //!   starts), a notification mentions whoever started it, with buttons built
 //!   from the prompt's options; on exit, the final screen and "exit code N".
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -85,11 +85,44 @@ struct Entry {
 #[derive(Debug, Default)]
 pub struct Watches {
     by_session: Mutex<HashMap<String, Entry>>,
+    /// Sessions whose watch is being set up (its thread not made yet).
+    opening: Mutex<HashSet<String>>,
     threads: Mutex<HashMap<u64, (String, u64)>>,
     prompts: Mutex<HashMap<String, Prompt>>,
 }
 
+/// A session claimed for a new watch ([`Watches::claim`]); let go when
+/// dropped, once the watch has started (or could not).
+#[derive(Debug)]
+pub struct Claim {
+    watches: Arc<Watches>,
+    session: String,
+}
+
+impl Drop for Claim {
+    fn drop(&mut self) {
+        lock(&self.watches.opening).remove(&self.session);
+    }
+}
+
 impl Watches {
+    /// Claim `session` for a new watch, so that two /watch at once open
+    /// one thread: `Err` with the thread that watches it, or `Err(None)`
+    /// while another watch of it is being set up.
+    pub fn claim(self: &Arc<Self>, session: &str) -> Result<Claim, Option<ChannelId>> {
+        let by = lock(&self.by_session);
+        if let Some(e) = by.get(session) {
+            return Err(Some(e.thread));
+        }
+        if !lock(&self.opening).insert(session.to_string()) {
+            return Err(None);
+        }
+        Ok(Claim {
+            watches: self.clone(),
+            session: session.to_string(),
+        })
+    }
+
     /// The thread watching `session`, if any.
     pub fn thread_of(&self, session: &str) -> Option<ChannelId> {
         lock(&self.by_session).get(session).map(|e| e.thread)
@@ -570,6 +603,19 @@ mod tests {
         w.forget("b", ChannelId::new(30));
         assert!(lock(&w.threads).is_empty() && lock(&w.by_session).is_empty());
         assert!(lock(&w.prompts).is_empty());
+    }
+
+    #[test]
+    fn a_session_is_claimed_for_one_watch_at_a_time() {
+        let w = Arc::new(Watches::default());
+        let claim = w.claim("a").expect("free");
+        assert!(matches!(w.claim("a"), Err(None)));
+        assert!(w.claim("b").is_ok());
+        register(&w, "a", 10);
+        drop(claim);
+        assert!(matches!(w.claim("a"), Err(Some(t)) if t == ChannelId::new(10)));
+        w.forget("a", ChannelId::new(10));
+        assert!(w.claim("a").is_ok());
     }
 
     #[test]

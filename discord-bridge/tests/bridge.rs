@@ -1921,3 +1921,39 @@ async fn rate_limits_are_waited_out_as_discord_keeps_them() {
     assert!(refused >= 3, "the limits were met: {refused} 429s");
     bridge.assert_no_unparsed_events();
 }
+
+/// Two /watch of one session at once (a double submit, two operators)
+/// open one thread: the second is told where it is watched.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_watches_of_one_session_at_once_open_one_thread() {
+    let discord = FakeDiscord::start().await.unwrap();
+    let bridge = Bridge::start(&discord).await;
+    let id = unique("twice");
+    run(&discord, &id, "sleep 600").await;
+    let sent: Vec<SentInteraction> = (0..2)
+        .map(|_| {
+            let options = vec![CommandOption::string("id", &id)];
+            discord
+                .slash_command(ids::CHANNEL_GENERAL, &operator(), "watch", options)
+                .unwrap()
+        })
+        .collect();
+    let mut answers = Vec::new();
+    for s in &sent {
+        answers.push(answer(&discord, s).await.0);
+    }
+    assert_eq!(
+        answers
+            .iter()
+            .filter(|a| a.contains("already watched"))
+            .count(),
+        1,
+        "{answers:?}"
+    );
+    assert_eq!(
+        discord.threads_of(ids::CHANNEL_GENERAL).len(),
+        1,
+        "{answers:?}"
+    );
+    bridge.assert_no_unparsed_events();
+}
