@@ -532,12 +532,7 @@ impl Bridge {
             answer_press(ctx, &press, refuse(format!("refused: {refusal}"))).await;
             return;
         }
-        let option = self
-            .watches
-            .prompt(session)
-            .filter(|p| p.generation == generation)
-            .and_then(|p| p.options.get(index).cloned());
-        let Some(option) = option else {
+        let Some(option) = self.watches.take_option(session, generation, index) else {
             self.record(
                 &who,
                 &press.user.name,

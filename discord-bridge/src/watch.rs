@@ -133,11 +133,6 @@ impl Watches {
         lock(&self.threads).get(&thread).cloned()
     }
 
-    /// The current prompt of a watched session.
-    pub fn prompt(&self, session: &str) -> Option<Prompt> {
-        lock(&self.prompts).get(session).cloned()
-    }
-
     /// Stop watching; false if it was not watched.
     pub fn stop(&self, session: &str) -> bool {
         match lock(&self.by_session).remove(session) {
@@ -159,6 +154,25 @@ impl Watches {
         };
         prompts.insert(session.to_string(), p.clone());
         p
+    }
+
+    /// Take option `index` of the prompt `generation` of `session` to
+    /// answer it: the prompt is answered then, so a second press (a double
+    /// click) gets nothing and types nothing into what comes next.
+    pub fn take_option(
+        &self,
+        session: &str,
+        generation: u64,
+        index: usize,
+    ) -> Option<WaitingOption> {
+        let mut prompts = lock(&self.prompts);
+        let p = prompts
+            .get_mut(session)
+            .filter(|p| p.generation == generation)?;
+        let option = p.options.get(index).cloned()?;
+        p.options.clear();
+        p.text.clear();
+        Some(option)
     }
 
     fn clear_prompt(&self, session: &str) {
@@ -589,7 +603,7 @@ mod tests {
         w.forget("a", ChannelId::new(10));
         assert_eq!(w.session_of(10), None);
         assert_eq!(w.thread_of("a"), None);
-        assert_eq!(w.prompt("a"), None);
+        assert!(!lock(&w.prompts).contains_key("a"));
         assert_eq!(w.session_of(20), Some(("b".into(), 1)));
         // /unwatch, then a new watch of the same session before the old
         // watcher has ended: the new one stays.
@@ -599,7 +613,7 @@ mod tests {
         assert_eq!(w.session_of(20), None);
         assert_eq!(w.session_of(30), Some(("b".into(), 1)));
         assert_eq!(w.thread_of("b"), Some(ChannelId::new(30)));
-        assert!(w.prompt("b").is_some());
+        assert!(lock(&w.prompts).contains_key("b"));
         w.forget("b", ChannelId::new(30));
         assert!(lock(&w.threads).is_empty() && lock(&w.by_session).is_empty());
         assert!(lock(&w.prompts).is_empty());
@@ -658,12 +672,26 @@ mod tests {
     }
 
     #[test]
+    fn an_option_is_taken_once() {
+        let w = Watches::default();
+        let yes = WaitingOption {
+            label: "yes".into(),
+            keys: vec!["y\r".into()],
+        };
+        let p = w.set_prompt("s", "Go? [y/N]".into(), vec![yes.clone()]);
+        assert_eq!(w.take_option("s", p.generation + 1, 0), None);
+        assert_eq!(w.take_option("s", p.generation, 1), None);
+        assert_eq!(w.take_option("s", p.generation, 0), Some(yes));
+        assert_eq!(w.take_option("s", p.generation, 0), None);
+    }
+
+    #[test]
     fn a_new_prompt_has_a_new_generation() {
         let w = Watches::default();
         let a = w.set_prompt("s", "a?".into(), vec![]);
         let b = w.set_prompt("s", "b?".into(), vec![]);
         assert!(b.generation > a.generation);
         w.clear_prompt("s");
-        assert!(w.prompt("s").unwrap().options.is_empty());
+        assert!(lock(&w.prompts)["s"].options.is_empty());
     }
 }

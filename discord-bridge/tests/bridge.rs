@@ -523,6 +523,21 @@ fn looked_up(discord: &FakeDiscord, channel: u64) -> usize {
 }
 
 /// The latest content of a message.
+/// The first message of `channel` that says `text` and has a button
+/// labelled `label`: the message and the button's custom id.
+fn button(discord: &FakeDiscord, channel: u64, text: &str, label: &str) -> Option<(u64, String)> {
+    discord.messages_in(channel).iter().find_map(|m| {
+        m["content"].as_str()?.contains(text).then_some(())?;
+        let button = m["components"]
+            .as_array()?
+            .iter()
+            .filter_map(|row| row["components"].as_array())
+            .flatten()
+            .find(|b| b["label"] == label)?;
+        Some((id_of(m), button["custom_id"].as_str()?.to_string()))
+    })
+}
+
 fn content(discord: &FakeDiscord, id: u64) -> String {
     discord
         .message(id)
@@ -638,15 +653,7 @@ async fn watch_thread_live_screen_prompt_buttons_typed_lines_and_exit() {
         )
         .unwrap();
     let (note, custom_id) = until("the waiting notification with buttons", || {
-        discord.messages_in(thread).iter().find_map(|m| {
-            let buttons = m["components"].as_array()?;
-            let yes = buttons
-                .iter()
-                .filter_map(|row| row["components"].as_array())
-                .flatten()
-                .find(|b| b["label"] == "yes")?;
-            Some((id_of(m), yes["custom_id"].as_str()?.to_string()))
-        })
+        button(&discord, thread, "", "yes")
     })
     .await;
     assert!(content(&discord, note).contains(&format!("<@{OPERATOR_ID}>")));
@@ -1955,5 +1962,51 @@ async fn two_watches_of_one_session_at_once_open_one_thread() {
         1,
         "{answers:?}"
     );
+    bridge.assert_no_unparsed_events();
+}
+
+/// A prompt's button pressed twice at once (a double click) answers it
+/// once: the second press is told the prompt is no longer waiting, and
+/// types nothing into the question that comes next.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_double_press_answers_a_prompt_once() {
+    let discord = FakeDiscord::start().await.unwrap();
+    let bridge = Bridge::start(&discord).await;
+    let id = unique("double");
+    run(
+        &discord,
+        &id,
+        "read -p 'First? [y/N] ' a; read -p 'Second? [y/N] ' b; echo a=$a b=$b; sleep 600",
+    )
+    .await;
+    let (thread, _live) = watch(&discord, &id).await;
+    let (note, yes) = until("the first question's buttons", || {
+        button(&discord, thread, "First?", "yes")
+    })
+    .await;
+    let presses = [
+        discord.button_press(note, &operator(), &yes).unwrap(),
+        discord.button_press(note, &operator(), &yes).unwrap(),
+    ];
+    let mut answers = Vec::new();
+    for p in &presses {
+        answers.push(answer(&discord, p).await.0);
+    }
+    assert_eq!(
+        answers
+            .iter()
+            .filter(|a| a.contains("no longer waiting"))
+            .count(),
+        1,
+        "{answers:?}"
+    );
+    screen_until(&discord, &id, "the second question", |s| {
+        s.contains("Second?")
+    })
+    .await;
+    send(&discord, &id, "n").await;
+    screen_until(&discord, &id, "both answers", |s| s.contains("a=y b=")).await;
+    let (screen, _) = operator_command(&discord, "screen", &[("id", &id)]).await;
+    assert!(screen.contains("a=y b=n"), "{screen}");
     bridge.assert_no_unparsed_events();
 }
