@@ -23,6 +23,7 @@ use crate::access::{Access, Action, Requester};
 use crate::audit::{AuditLog, Entry};
 use crate::chat::{AgentHub, Job};
 use crate::config::DiscordConfig;
+use crate::order::Order;
 use crate::places::{Place, Places};
 use crate::sessions::Sessions;
 use crate::text::{clean, code_post, screen_message, scrubbed_rows, split, Post, MESSAGE_LIMIT};
@@ -43,6 +44,8 @@ pub struct Bridge {
     watches: Arc<Watches>,
     /// The channels asked of Discord (are they our ended watch threads?).
     places: Places,
+    /// Messages handled in the order they were posted, per channel.
+    order: Order,
     agent: Option<Arc<AgentHub>>,
     /// Who started each session from Discord.
     starters: Mutex<HashMap<String, UserId>>,
@@ -65,6 +68,7 @@ impl Bridge {
             sessions,
             watches: Arc::new(Watches::default()),
             places: Places::default(),
+            order: Order::default(),
             agent: agent.map(Arc::new),
             starters: Mutex::new(HashMap::new()),
             bot_id: OnceLock::new(),
@@ -594,6 +598,8 @@ impl Bridge {
         if msg.author.bot || msg.content.trim().is_empty() {
             return;
         }
+        // Lines typed one after the other are typed in that order.
+        let _turn = self.order.turn(msg.channel_id.get(), msg.id.get()).await;
         let roles = member_roles(msg.member.as_deref().map(|m| &m.roles[..]));
         let who = self.requester(msg.author.id, roles, msg.guild_id, msg.channel_id);
         let place = self.place(&ctx.http, who.guild, who.channel).await;

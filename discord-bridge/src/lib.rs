@@ -13,6 +13,7 @@
 //! - [`watch`]: a thread per watched session with a live screen message.
 //! - [`deliver`]: posting that waits out rate limits instead of losing messages.
 //! - [`places`]: which channel is one of the bridge's watch threads.
+//! - [`order`]: a channel's messages handled in the order they were posted.
 //! - [`chat`]: the agent in chat, one conversation per channel.
 //! - [`bot`]: serenity's client, the slash commands and event handlers.
 
@@ -22,6 +23,7 @@ pub mod bot;
 pub mod chat;
 pub mod config;
 pub mod deliver;
+pub mod order;
 pub mod places;
 pub mod sessions;
 pub mod text;

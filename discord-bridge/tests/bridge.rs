@@ -1328,8 +1328,10 @@ async fn a_stranger_is_refused_everything_and_learns_nothing() {
     let (text, ephemeral) = answer(&discord, &press).await;
     assert!(text.starts_with("refused") && ephemeral, "{text}");
     discord.user_message(thread, &stranger(), "y").unwrap();
+    // Posted in the thread (the slash commands' refusals there are
+    // ephemeral answers).
     until("the refusal of the stranger's line", || {
-        posted(&discord, thread, "refused")
+        (create_requests(&discord, thread, "refused") == 1).then_some(())
     })
     .await;
 
@@ -2008,5 +2010,32 @@ async fn a_double_press_answers_a_prompt_once() {
     screen_until(&discord, &id, "both answers", |s| s.contains("a=y b=")).await;
     let (screen, _) = operator_command(&discord, "screen", &[("id", &id)]).await;
     assert!(screen.contains("a=y b=n"), "{screen}");
+    bridge.assert_no_unparsed_events();
+}
+
+/// Lines typed in a watch thread one right after the other reach the
+/// program in the order they were typed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lines_typed_fast_in_a_thread_arrive_in_order() {
+    let discord = FakeDiscord::start().await.unwrap();
+    let bridge = Bridge::start(&discord).await;
+    let id = unique("order");
+    run(&discord, &id, "while read l; do echo got-$l; done").await;
+    let (thread, _live) = watch(&discord, &id).await;
+    for i in 1..=8 {
+        discord
+            .user_message(thread, &operator(), &format!("line{i}"))
+            .unwrap();
+    }
+    let screen = screen_until(&discord, &id, "the eight lines", |s| {
+        (1..=8).all(|i| s.contains(&format!("got-line{i}")))
+    })
+    .await;
+    let got: Vec<&str> = screen
+        .lines()
+        .filter_map(|l| l.strip_prefix("got-"))
+        .collect();
+    let typed: Vec<String> = (1..=8).map(|i| format!("line{i}")).collect();
+    assert_eq!(got, typed, "{screen}");
     bridge.assert_no_unparsed_events();
 }
