@@ -42,8 +42,9 @@ impl Status {
 /// The answer to SUBMIT.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SubmitResult {
-    /// Whether the program read the line and reacted to it (output or a
-    /// change of state) within the timeout.
+    /// Whether the program read the line and reacted to it (output, or a
+    /// change of state of its own: a report, a prompt shown or left; not
+    /// the classifier's going idle after a quiet spell) within the timeout.
     pub accepted: bool,
     /// Whether the program read the line: `false` when it was still in the
     /// terminal's input, unread (the program is busy or not reading), at

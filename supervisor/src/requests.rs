@@ -140,7 +140,8 @@ async fn settle(
 
 /// How a program met a submitted line.
 struct Reaction {
-    /// It read the line and then wrote output or changed state (or exited).
+    /// It read the line and then wrote output, reported or showed a new
+    /// state (or exited).
     accepted: bool,
     /// It read the line: the terminal holds no input it has not read.
     read: bool,
@@ -155,12 +156,15 @@ const READ_POLL: Duration = Duration::from_millis(10);
 /// Wait until `deadline` for the program to take the line typed up to
 /// output offset `from`: it reads it and writes output beyond `from` (the
 /// terminal's own echo of the Enter, when `echoes_enter`, is not the
-/// program's doing) or changes from `state`, or exits.
+/// program's doing) or its overlay state changes from `overlay` (a report,
+/// a prompt recognised or gone), or it exits. The classifier's own changes
+/// are no reaction: they follow output, counted already, or silence (going
+/// `idle` after a quiet spell is not the program's doing).
 async fn reacted(
     session: &Session,
     from: u64,
     echoes_enter: bool,
-    state: State,
+    overlay: Option<State>,
     deadline: Instant,
 ) -> Reaction {
     let mut watch = session.output.watch();
@@ -175,7 +179,7 @@ async fn reacted(
             };
         }
         let read = session.unread_input().is_none_or(|n| n == 0);
-        let moved = wrote_after(session, from, echoes_enter) || session.state() != state;
+        let moved = wrote_after(session, from, echoes_enter) || session.overlay() != overlay;
         if moved && read {
             return Reaction {
                 accepted: true,
@@ -266,13 +270,13 @@ pub async fn submit(session: Arc<Session>, req: SubmitRequest) -> Result<Value, 
     }
     let echoed = settle(&session, before, SETTLE_QUIET, SETTLE_SILENT, SETTLE_MAX).await;
     let typed = session.output.end();
-    let state = session.state();
+    let overlay = session.overlay();
     let echoes_enter = session.echoes_enter();
     // Refused only when the text ended the program (a one-key prompt):
     // then the Enter has nowhere to go and the program did react.
     let _ended_by_the_text = session.input(Bytes::from_static(b"\r")).await;
     let deadline = Instant::now() + timeout.saturating_sub(waited);
-    let reaction = reacted(&session, typed, echoes_enter, state, deadline).await;
+    let reaction = reacted(&session, typed, echoes_enter, overlay, deadline).await;
     Ok(json!({
         "ok": true,
         "accepted": reaction.accepted,

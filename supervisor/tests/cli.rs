@@ -460,6 +460,29 @@ fn submit_read_without_a_reaction_is_not_accepted_also_when_echoed() {
     }
 }
 
+/// Going `idle` after a quiet spell is the classifier's reading of silence,
+/// not the program's reaction: a SUBMIT whose timeout outlasts the idle
+/// threshold still finds a program that read the line and showed nothing
+/// not to have accepted it (that change of state was taken for a reaction).
+#[test]
+fn submit_read_without_a_reaction_is_not_accepted_when_the_session_goes_idle_meanwhile() {
+    let env = Env::new();
+    let script = "echo ready; read l; sleep 100";
+    env.start(
+        "quiet",
+        &["--idle-threshold-ms", "200"],
+        &["sh", "-c", script],
+    );
+    env.wait_screen("quiet", "ready");
+    let out = env.run(&["submit", "quiet", "hello", "--timeout", "2000", "--json"]);
+    let v: serde_json::Value =
+        serde_json::from_slice(&out.stdout).expect("hm submit --json prints JSON");
+    assert_eq!(v["read"], true, "{v}");
+    assert_eq!(v["accepted"], false, "{v}");
+    assert_eq!(out.status.code(), Some(1), "{v}");
+    env.ok(&["wait", "quiet", "--state", "idle", "--timeout", "0"]);
+}
+
 /// SUBMITs to one session from several connections at once take turns:
 /// each line is typed, entered and confirmed before the next is typed, so
 /// each runs as its own command (they were typed into one line). Each

@@ -63,6 +63,13 @@ impl Session {
         (t.state(), t.classifier_state())
     }
 
+    /// The overlay state (a program's report, a recognised prompt), if one
+    /// is set: the state's changes that are not the classifier's reading
+    /// of output and silence.
+    pub fn overlay(&self) -> Option<State> {
+        lock(&self.tracker).overlay()
+    }
+
     /// The classifier's name.
     pub fn classifier_name(&self) -> &'static str {
         lock(&self.tracker).name()
