@@ -664,7 +664,7 @@ impl Attached {
             let (pc, pr) = self
                 .view
                 .as_ref()
-                .map_or((cols, rows), |v| v.program_size());
+                .map_or(view::program_area(cols, rows, false), |v| v.program_size());
             unless_gone(client.resize(pc, pr).await)?;
             self.session_size = Some((pc, pr));
         }
@@ -906,7 +906,7 @@ impl Attached {
                                 render_at = Some(Instant::now());
                                 v.program_size()
                             }
-                            None => (cols, rows),
+                            None => view::program_area(cols, rows, false),
                         };
                         if follow {
                             // Its `resize` event says when the session

@@ -351,10 +351,12 @@ pub fn shows_bar(wanted: bool, rows: u16) -> bool {
 }
 
 /// The program's part of a terminal of `cols` x `rows`: the rows above the
-/// bar when there is one.
+/// bar when there is one, at most the largest terminal the protocol takes
+/// (a larger terminal shows the session in its top-left part).
 pub fn program_area(cols: u16, rows: u16, bar: bool) -> (u16, u16) {
+    use heimdall_protocol::message::{MAX_COLS, MAX_ROWS};
     let rows = rows.saturating_sub(u16::from(bar));
-    (cols.max(1), rows.max(1))
+    (cols.clamp(1, MAX_COLS), rows.clamp(1, MAX_ROWS))
 }
 
 #[cfg(test)]
@@ -451,6 +453,17 @@ mod tests {
     /// at the terminal's width, nothing wrapped; updates redraw the rows
     /// that changed. It showed the top-left wherever the cursor was, so a
     /// shell's prompt on the last row was out of sight.
+    /// A terminal larger than the protocol's 1000x500 gives the program
+    /// 1000x500 (a RESIZE beyond it was refused, and the session kept its
+    /// old size); one of no rows gives it one.
+    #[test]
+    fn the_program_area_is_a_size_the_protocol_takes() {
+        assert_eq!(program_area(1200, 40, true), (1000, 39));
+        assert_eq!(program_area(300, 700, true), (300, 500));
+        assert_eq!(program_area(80, 0, false), (80, 1));
+        assert_eq!(program_area(u16::MAX, u16::MAX, false), (1000, 500));
+    }
+
     #[test]
     fn a_larger_session_is_drawn_clipped_around_the_cursor() {
         let mut v = View::new(20, 6, true);
