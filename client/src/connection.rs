@@ -1265,8 +1265,15 @@ impl Client {
         Some(Ending::Read(record))
     }
 
-    /// Resize the session's terminal.
+    /// Resize the session's terminal: 1 to
+    /// [`heimdall_protocol::message::MAX_COLS`] columns and 1 to
+    /// [`heimdall_protocol::message::MAX_ROWS`] rows, else
+    /// [`ClientError::InvalidSize`] (the supervisor refuses such a size).
     pub async fn resize(&self, cols: u16, rows: u16) -> Result<(), ClientError> {
+        use heimdall_protocol::message::{MAX_COLS, MAX_ROWS};
+        if !(1..=MAX_COLS).contains(&cols) || !(1..=MAX_ROWS).contains(&rows) {
+            return Err(ClientError::InvalidSize { cols, rows });
+        }
         self.send(ClientMessage::Resize { cols, rows }).await
     }
 

@@ -147,6 +147,20 @@ pub enum ClientError {
         /// The payload's length.
         len: usize,
     },
+    /// A terminal size the protocol does not take (a zero, or over
+    /// [`heimdall_protocol::message::MAX_COLS`] columns or
+    /// [`heimdall_protocol::message::MAX_ROWS`] rows): nothing was sent.
+    #[error(
+        "a terminal of {cols}x{rows} is not one the protocol takes (1 to {max_cols} columns, 1 to {max_rows} rows); nothing was sent",
+        max_cols = heimdall_protocol::message::MAX_COLS,
+        max_rows = heimdall_protocol::message::MAX_ROWS
+    )]
+    InvalidSize {
+        /// The columns asked for.
+        cols: u16,
+        /// The rows asked for.
+        rows: u16,
+    },
     /// This connection already has an output (or event) stream.
     #[error("this connection already has an {0} stream")]
     AlreadyStreaming(&'static str),

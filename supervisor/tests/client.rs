@@ -761,3 +761,32 @@ async fn a_start_given_up_on_leaves_nothing_running() {
         (ended == 13).then_some(())
     });
 }
+
+/// A size the protocol refuses (a zero, over 1000 columns or 500 rows) is
+/// an error from [`Client::resize`], nothing sent; it returned `Ok` while
+/// the supervisor refused it with an ERROR the library dropped, so the
+/// caller believed the session resized. A size in range still resizes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_size_the_protocol_refuses_is_an_error_not_a_silent_no() {
+    let env = Env::new();
+    let (_started, c) = start(&env, "rs", &["sleep", "600"]).await;
+    for (cols, rows) in [
+        (0, 24),
+        (80, 0),
+        (1001, 24),
+        (80, 501),
+        (u16::MAX, u16::MAX),
+    ] {
+        match c.resize(cols, rows).await {
+            Err(e @ ClientError::InvalidSize { .. }) => {
+                let said = e.to_string();
+                assert!(said.contains(&format!("{cols}x{rows}")), "{said}");
+            }
+            other => panic!("resize({cols}, {rows}) gave {other:?}"),
+        }
+    }
+    c.resize(1000, 500).await.expect("the largest size");
+    let hello = c.refresh().await.expect("hello");
+    assert_eq!((hello.session.cols, hello.session.rows), (1000, 500));
+    c.kill().await.expect("kill");
+}

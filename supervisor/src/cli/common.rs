@@ -129,7 +129,7 @@ pub fn error_code(e: &anyhow::Error) -> String {
                 ClientError::Timeout(_) => "timeout",
                 ClientError::Stopped { .. } => "stopped",
                 ClientError::Unsupported(_) => "unsupported",
-                ClientError::AlreadyStreaming(_) => "failed",
+                ClientError::AlreadyStreaming(_) | ClientError::InvalidSize { .. } => "failed",
                 ClientError::TooLarge { .. } => "too_large",
             }
             .into();
