@@ -207,6 +207,12 @@ const MAX_HELD_SEQUENCE: usize = 4096;
 /// part's terminal would act on their rest alone. A longer one (an inline
 /// image) is not held: the state [`render`] leaves is inside it, and the
 /// next part's terminal, given it, skips its rest.
+///
+/// The terminal's [`Terminal::pending`] from the last ESC, where what is
+/// held begins: a character cut off is not held ([`Carry`] carries it),
+/// and of a string that an ESC follows (its ST's start, perhaps) only the
+/// bytes from the ESC are: the string before it is played, its state
+/// carried (`Terminal::pending` counts the string too).
 pub fn unfinished_sequence(bytes: &[u8]) -> usize {
     // Each ESC begins a sequence (or a string's end, which acts the
     // same): the last one begins what is not finished, if anything is.
@@ -217,7 +223,7 @@ pub fn unfinished_sequence(bytes: &[u8]) -> usize {
     let mut probe = Terminal::new(1, 1, 0);
     probe.process(&bytes[from + start..]);
     if probe.in_sequence() {
-        bytes.len() - from - start
+        probe.pending()
     } else {
         0
     }
