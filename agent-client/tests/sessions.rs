@@ -61,6 +61,18 @@ fn scripted_agent(server: &FakeServer, tools: &SessionTools) -> Agent {
     )
 }
 
+/// One turn of `agent` on `prompt`, finished within `limit` and
+/// successful or the test fails.
+async fn run_turn(agent: &mut Agent, prompt: &str, limit: Duration) -> TurnEnd {
+    tokio::time::timeout(
+        limit,
+        agent.turn(prompt, &CancellationToken::new(), &mut |_| {}),
+    )
+    .await
+    .expect("the turn finished in time")
+    .expect("the turn succeeded")
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn scripted_model_drives_bash_through_a_session() {
     let sessions = Sessions::new();
@@ -93,13 +105,7 @@ async fn scripted_model_drives_bash_through_a_session() {
     .await;
     let tools_handle = session_tools(&sessions, 8);
     let mut agent = scripted_agent(&server, &tools_handle);
-    let end = tokio::time::timeout(
-        Duration::from_secs(60),
-        agent.turn("say hi in bash", &CancellationToken::new(), &mut |_| {}),
-    )
-    .await
-    .expect("the turn finished in time")
-    .expect("the turn succeeded");
+    let end = run_turn(&mut agent, "say hi in bash", Duration::from_secs(60)).await;
     assert_eq!(end, TurnEnd::Answer("bash said hi".into()));
 
     let reqs = server.requests();
@@ -161,13 +167,7 @@ async fn calls_on_one_session_in_one_turn_run_in_order() {
     let server = FakeServer::start(vec![calls(&turn), text_reply("both ran")]).await;
     let tools = session_tools(&sessions, 8);
     let mut agent = scripted_agent(&server, &tools);
-    let end = tokio::time::timeout(
-        Duration::from_secs(90),
-        agent.turn("two shells", &CancellationToken::new(), &mut |_| {}),
-    )
-    .await
-    .expect("the turn finished in time")
-    .expect("the turn succeeded");
+    let end = run_turn(&mut agent, "two shells", Duration::from_secs(90)).await;
     assert_eq!(end, TurnEnd::Answer("both ran".into()));
     let reqs = server.requests();
     let body = &reqs[1].body;
@@ -516,13 +516,7 @@ async fn scripted_model_answers_a_waiting_prompt_by_label() {
     .await;
     let tools = session_tools(&sessions, 8);
     let mut agent = scripted_agent(&server, &tools);
-    let end = tokio::time::timeout(
-        Duration::from_secs(120),
-        agent.turn("answer yes", &CancellationToken::new(), &mut |_| {}),
-    )
-    .await
-    .expect("the turn finished in time")
-    .expect("the turn succeeded");
+    let end = run_turn(&mut agent, "answer yes", Duration::from_secs(120)).await;
     assert_eq!(end, TurnEnd::Answer("answered yes".into()));
 
     let reqs = server.requests();
@@ -572,13 +566,7 @@ async fn input_to_a_program_that_has_exited_is_a_tool_error() {
     .await;
     let tools = session_tools(&sessions, 8);
     let mut agent = scripted_agent(&server, &tools);
-    let end = tokio::time::timeout(
-        Duration::from_secs(60),
-        agent.turn("type into it", &CancellationToken::new(), &mut |_| {}),
-    )
-    .await
-    .expect("the turn finished in time")
-    .expect("the turn succeeded");
+    let end = run_turn(&mut agent, "type into it", Duration::from_secs(60)).await;
     assert_eq!(end, TurnEnd::Answer("it ended".into()));
     let reqs = server.requests();
     assert_eq!(reqs.len(), 2);
@@ -658,13 +646,7 @@ async fn input_after_a_wait_saw_the_exit_is_a_tool_error_with_the_code() {
         .await;
         let mut agent = scripted_agent(&server, &tools);
         for prompt in ["wait for it", "type late"] {
-            tokio::time::timeout(
-                Duration::from_secs(60),
-                agent.turn(prompt, &CancellationToken::new(), &mut |_| {}),
-            )
-            .await
-            .expect("the turn finished in time")
-            .expect("the turn succeeded");
+            run_turn(&mut agent, prompt, Duration::from_secs(60)).await;
         }
         let reqs = server.requests();
         assert_eq!(reqs.len(), 4);
@@ -1299,13 +1281,7 @@ async fn session_status_reports_the_current_output_offset_and_size() {
         let text = tool_result(&reqs[i].body, "call_session_status_0");
         serde_json::from_str(text).unwrap_or_else(|e| panic!("{e}: {text}"))
     };
-    let end = tokio::time::timeout(
-        Duration::from_secs(60),
-        agent.turn("start bash", &CancellationToken::new(), &mut |_| {}),
-    )
-    .await
-    .expect("the turn finished in time")
-    .expect("the turn succeeded");
+    let end = run_turn(&mut agent, "start bash", Duration::from_secs(60)).await;
     assert_eq!(end, TurnEnd::Answer("started".into()));
     let before = status_of(&server.requests(), 2);
     let first = before["output_offset"]
@@ -1354,17 +1330,7 @@ async fn session_status_reports_the_current_output_offset_and_size() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 
-    let end = tokio::time::timeout(
-        Duration::from_secs(60),
-        agent.turn(
-            "how far has it got?",
-            &CancellationToken::new(),
-            &mut |_| {},
-        ),
-    )
-    .await
-    .expect("the turn finished in time")
-    .expect("the turn succeeded");
+    let end = run_turn(&mut agent, "how far has it got?", Duration::from_secs(60)).await;
     assert_eq!(end, TurnEnd::Answer("it grew".into()));
     let reqs = server.requests();
     assert_eq!(reqs.len(), 5);
@@ -1807,13 +1773,7 @@ async fn a_secret_still_being_written_does_not_reach_the_model_in_part() {
             std::fs::write(&go, "").unwrap();
             until_on_screen(&sessions, &id, "done-42").await;
         }
-        let end = tokio::time::timeout(
-            Duration::from_secs(60),
-            agent.turn(prompt, &CancellationToken::new(), &mut |_| {}),
-        )
-        .await
-        .expect("the turn finished in time")
-        .expect("the turn succeeded");
+        let end = run_turn(&mut agent, prompt, Duration::from_secs(60)).await;
         assert_eq!(end, TurnEnd::Answer(answer.into()));
     }
 
