@@ -1370,27 +1370,38 @@ async fn screens_of_a_wrapped_token(name: &str, lines: u32) -> (String, String) 
         format!("printf '%070d {token}\\n' 0; seq {lines}; echo done-$((6*7)); sleep 600");
     start(&tools, &id, &command).await;
     wait_for_text(&tools, &id, "done-42").await;
-    let seen = |out: ToolOutput| {
-        assert!(!out.is_error, "{}", out.text);
-        heimdall_agent::safe_output::prepare(&out.text, 12_000, out.untrusted_source.as_deref())
-    };
     let leaks = |text: &str| {
         (0..token.len() - 8)
             .map(|i| &token[i..i + 8])
             .find(|piece| text.contains(piece))
             .map(str::to_string)
     };
-    let args = json!({"id": id});
-    let live = seen(call_out(&tools, "session_screen", args.clone(), DEADLINE).await);
-    assert_eq!(leaks(&live), None, "{live}");
+    let (live, last) = live_and_final_screens(&tools, &sessions, &id).await;
     assert!(live.contains("done-42"), "{live}");
+    for screen in [&live, &last] {
+        assert_eq!(leaks(screen), None, "{screen}");
+    }
+    (live, last)
+}
 
-    let (err, text) = call(&tools, "session_kill", args.clone(), DEADLINE).await;
+/// The screen of session `id` as it reaches the model (prepared as the
+/// agent prepares a tool's output): live, then after a kill the final one.
+async fn live_and_final_screens(
+    tools: &SessionTools,
+    sessions: &Sessions,
+    id: &str,
+) -> (String, String) {
+    let seen = |out: ToolOutput| {
+        assert!(!out.is_error, "{}", out.text);
+        heimdall_agent::safe_output::prepare(&out.text, 12_000, out.untrusted_source.as_deref())
+    };
+    let args = json!({"id": id});
+    let live = seen(call_out(tools, "session_screen", args.clone(), DEADLINE).await);
+    let (err, text) = call(tools, "session_kill", args.clone(), DEADLINE).await;
     assert!(!err, "{text}");
-    until_supervisor_gone(&sessions, &id).await;
-    let last = seen(call_out(&tools, "session_screen", args, DEADLINE).await);
+    until_supervisor_gone(sessions, id).await;
+    let last = seen(call_out(tools, "session_screen", args, DEADLINE).await);
     assert!(last.contains("final screen of session"), "{last}");
-    assert_eq!(leaks(&last), None, "{last}");
     (live, last)
 }
 
@@ -1428,21 +1439,11 @@ async fn a_secret_in_the_window_title_is_scrubbed() {
     let command = format!("printf '\\033]0;export GH={token}\\007titled\\n'; sleep 600");
     start(&tools, &id, &command).await;
     wait_for_text(&tools, &id, "titled").await;
-    let seen = |out: ToolOutput| {
-        assert!(!out.is_error, "{}", out.text);
-        heimdall_agent::safe_output::prepare(&out.text, 12_000, out.untrusted_source.as_deref())
-    };
-    let args = json!({"id": id});
-    let live = seen(call_out(&tools, "session_screen", args.clone(), DEADLINE).await);
-    assert!(live.contains("title \"export GH=[REDACTED"), "{live}");
-    assert!(!live.contains(&token[4..20]), "{live}");
-
-    let (err, text) = call(&tools, "session_kill", args.clone(), DEADLINE).await;
-    assert!(!err, "{text}");
-    until_supervisor_gone(&sessions, &id).await;
-    let last = seen(call_out(&tools, "session_screen", args, DEADLINE).await);
-    assert!(last.contains("title \"export GH=[REDACTED"), "{last}");
-    assert!(!last.contains(&token[4..20]), "{last}");
+    let (live, last) = live_and_final_screens(&tools, &sessions, &id).await;
+    for screen in [live, last] {
+        assert!(screen.contains("title \"export GH=[REDACTED"), "{screen}");
+        assert!(!screen.contains(&token[4..20]), "{screen}");
+    }
 }
 
 /// Arguments of the wrong type, as models send them: a number given as a
