@@ -123,32 +123,35 @@ fn arb_server_message() -> impl Strategy<Value = ServerMessage> {
     ]
 }
 
+/// `msgs` encoded one after the other through the codec decode to
+/// themselves, and to nothing more.
+fn round_trip<M: PartialEq + std::fmt::Debug, E: std::fmt::Debug>(
+    msgs: &[M],
+    to_frame: impl Fn(&M) -> Frame,
+    from_frame: impl Fn(&Frame) -> Result<M, E>,
+) -> Result<(), TestCaseError> {
+    let mut codec = FrameCodec::new();
+    let mut buf = BytesMut::new();
+    for m in msgs {
+        codec.encode(to_frame(m), &mut buf).unwrap();
+    }
+    for m in msgs {
+        let f = codec.decode(&mut buf).unwrap().unwrap();
+        prop_assert_eq!(&from_frame(&f).unwrap(), m);
+    }
+    prop_assert!(codec.decode(&mut buf).unwrap().is_none());
+    Ok(())
+}
+
 proptest! {
     #[test]
     fn client_messages_round_trip(msgs in prop::collection::vec(arb_client_message(), 1..8)) {
-        let mut codec = FrameCodec::new();
-        let mut buf = BytesMut::new();
-        for m in &msgs {
-            codec.encode(m.to_frame(), &mut buf).unwrap();
-        }
-        for m in &msgs {
-            let f = codec.decode(&mut buf).unwrap().unwrap();
-            prop_assert_eq!(&ClientMessage::from_frame(&f).unwrap(), m);
-        }
-        prop_assert!(codec.decode(&mut buf).unwrap().is_none());
+        round_trip(&msgs, ClientMessage::to_frame, ClientMessage::from_frame)?;
     }
 
     #[test]
     fn server_messages_round_trip(msgs in prop::collection::vec(arb_server_message(), 1..8)) {
-        let mut codec = FrameCodec::new();
-        let mut buf = BytesMut::new();
-        for m in &msgs {
-            codec.encode(m.to_frame(), &mut buf).unwrap();
-        }
-        for m in &msgs {
-            let f = codec.decode(&mut buf).unwrap().unwrap();
-            prop_assert_eq!(&ServerMessage::from_frame(&f).unwrap(), m);
-        }
+        round_trip(&msgs, ServerMessage::to_frame, ServerMessage::from_frame)?;
     }
 
     #[test]
