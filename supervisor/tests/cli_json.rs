@@ -7,7 +7,7 @@ mod common;
 use serde_json::{json, Value};
 use std::time::Duration;
 
-use common::{poll, Env, DEADLINE};
+use common::{keys, poll, Env, DEADLINE};
 
 /// `hm ARGS`: (exit code, stdout parsed as JSON, stderr).
 fn json_of(env: &Env, args: &[&str]) -> (Option<i32>, Value, String) {
@@ -674,4 +674,68 @@ fn kill_goes_on_when_stdout_is_closed() {
             assert_eq!(v["alive"], json!(false), "{id}: {v}");
         }
     }
+}
+
+/// `hm status --json` and `hm ls --json` say the same of a session in the
+/// same fields: of a live one what its supervisor tells (status more of
+/// it), of an ended one its exit record.
+#[test]
+fn status_and_ls_say_the_same_of_a_session() {
+    let env = Env::new();
+    env.start("live", &[], &["sleep", "600"]);
+    let st = env.status_json("live");
+    let ls: Value = serde_json::from_str(&env.ok(&["ls", "--json"])).expect("ls json");
+    let row = &ls[0];
+    let shared = [
+        "alive",
+        "command",
+        "cwd",
+        "id",
+        "pid",
+        "silent_ms",
+        "started_at",
+        "state",
+        "state_ms",
+        "uptime_ms",
+    ];
+    assert_eq!(keys(row), shared, "{row}");
+    let mut more = [
+        &shared[..],
+        &[
+            "classifier",
+            "cols",
+            "output_offset",
+            "rows",
+            "supervisor_pid",
+        ],
+    ]
+    .concat();
+    more.sort_unstable();
+    assert_eq!(keys(&st), more, "{st}");
+    for key in ["alive", "command", "cwd", "id", "pid", "started_at"] {
+        assert_eq!(row[key], st[key], "{key}: {row} {st}");
+    }
+
+    env.start("ended", &[], &["sh", "-c", "exit 4"]);
+    env.wait_gone("ended");
+    let st = env.status_json("ended");
+    let ls: Value = serde_json::from_str(&env.ok(&["ls", "--all", "--json"])).expect("ls json");
+    let rows = ls.as_array().expect("an array");
+    let row = rows.iter().find(|r| r["id"] == "ended").expect("listed");
+    assert_eq!(row, &st);
+    let ended = [
+        "alive",
+        "code",
+        "command",
+        "cwd",
+        "ended_at",
+        "id",
+        "pid",
+        "signal",
+        "started_at",
+        "state",
+        "supervisor_died",
+    ];
+    assert_eq!(keys(&st), ended, "{st}");
+    assert_eq!((&st["code"], &st["state"]), (&json!(4), &json!("exited")));
 }

@@ -5,7 +5,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{alive, one_zero_server, poll, Env, Raw, DEADLINE};
+use common::{alive, keys, one_zero_server, poll, Env, Raw, DEADLINE};
 
 #[test]
 fn raw_client_mode_status_subscribe_input_resize_kill_exit() {
@@ -376,11 +376,21 @@ fn our_cli_talks_to_a_one_zero_supervisor() {
     assert_eq!(st["pid"], 4242);
     assert_eq!(st["state"], "idle");
     assert_eq!(st["alive"], true);
+    // What STATUS tells, in the fields of a newer supervisor's.
+    let told = ["alive", "id", "pid", "silent_ms", "state", "state_ms"];
+    let mut status = [&told[..], &["protocol"]].concat();
+    status.sort_unstable();
+    assert_eq!(keys(&st), status, "{st}");
+    assert_eq!(st["protocol"], 1);
     let text = env.ok(&["status", "old"]);
     assert!(text.contains("needs a newer supervisor"), "{text}");
     let ls: serde_json::Value = serde_json::from_slice(&env.run(&["ls", "--json"]).stdout).unwrap();
     assert_eq!(ls[0]["id"], "old");
     assert_eq!(ls[0]["state"], "idle", "{ls}");
+    let mut listed = [&told[..], &["command"]].concat();
+    listed.sort_unstable();
+    assert_eq!(keys(&ls[0]), listed, "{ls}");
+    assert_eq!(ls[0]["command"], serde_json::json!([]), "{ls}");
     let out = env.run(&["kill", "old"]);
     assert!(
         out.status.success(),
