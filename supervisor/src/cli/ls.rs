@@ -15,10 +15,10 @@ use super::common::{
     ask_session, command_line, describe, human_duration, open, runtime, since_rfc3339, socket_dir,
     NoSession,
 };
+use super::session_json;
 use super::stdout_gone::{broken_pipe, StdoutWatch};
 use super::unreachable::{SocketGone, Stopped};
 use super::Common;
-use crate::exit_record::ExitRecord;
 use crate::paths::SessionPaths;
 
 /// Arguments of `hm ls`.
@@ -45,30 +45,12 @@ async fn live_row(paths: &SessionPaths) -> anyhow::Result<Value> {
         .status()
         .await
         .with_context(|| format!("session {:?}", paths.id))?;
-    let Some(hello) = c.hello() else {
-        // A heimdall 1.0 supervisor answers STATUS only.
-        return Ok(json!({
-            "id": paths.id,
-            "alive": st.alive,
-            "pid": st.pid,
-            "state": st.state.name(),
-            "state_ms": st.state_ms,
-            "silent_ms": st.idle_ms,
-            "command": [],
-        }));
-    };
-    Ok(json!({
-        "id": paths.id,
-        "alive": st.alive,
-        "pid": st.pid,
-        "state": st.state.name(),
-        "state_ms": st.state_ms,
-        "silent_ms": st.idle_ms,
-        "started_at": hello.session.started_at,
-        "uptime_ms": since_rfc3339(&hello.session.started_at).unwrap_or_default().as_millis() as u64,
-        "command": hello.session.command,
-        "cwd": hello.session.cwd,
-    }))
+    let mut row = session_json::live(&paths.id, &st, c.hello());
+    if c.hello().is_none() {
+        // A heimdall 1.0 supervisor tells no command.
+        row.insert("command".into(), json!([]));
+    }
+    Ok(Value::Object(row))
 }
 
 /// A live supervisor that did not answer in time (`unreachable`), whose
@@ -106,22 +88,6 @@ fn unreadable_row(paths: &SessionPaths, e: &anyhow::Error) -> Value {
         "code": null,
         "signal": null,
         "error": describe(e),
-    })
-}
-
-fn exited_row(rec: &ExitRecord) -> Value {
-    json!({
-        "id": rec.id,
-        "alive": false,
-        "pid": rec.pid,
-        "state": "exited",
-        "code": rec.code,
-        "signal": rec.signal,
-        "started_at": rec.started_at,
-        "ended_at": rec.ended_at,
-        "command": rec.command,
-        "cwd": rec.cwd,
-        "supervisor_died": rec.supervisor_died,
     })
 }
 
@@ -183,7 +149,7 @@ fn rows(cfg: &crate::config::Config) -> anyhow::Result<Vec<Value>> {
             cfg,
             &id,
             |p| runtime()?.block_on(live_row(p)),
-            |rec| Ok(exited_row(&rec)),
+            |rec| Ok(session_json::exited(&rec)),
         );
         match row {
             Ok(row) => rows.push(row),

@@ -24,6 +24,7 @@ mod report;
 mod run;
 mod screen;
 mod send;
+mod session_json;
 mod signal;
 mod start;
 mod status;

@@ -4,12 +4,13 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::Args;
-use serde_json::json;
+use serde_json::{json, Value};
 
 use super::common::{
     ask_session, command_line, escape_controls, exit_phrase, human_duration, open, print_json,
     runtime, since_rfc3339,
 };
+use super::session_json;
 use super::Common;
 
 /// Arguments of `hm status`.
@@ -38,15 +39,9 @@ pub fn run(common: &Common, args: StatusArgs) -> anyhow::Result<i32> {
                 let Some(hello) = c.hello() else {
                     // A heimdall 1.0 supervisor: STATUS is all it tells.
                     if args.json {
-                        print_json(&json!({
-                            "id": paths.id,
-                            "alive": st.alive,
-                            "pid": st.pid,
-                            "state": st.state.name(),
-                            "state_ms": st.state_ms,
-                            "silent_ms": st.idle_ms,
-                            "protocol": 1,
-                        }))?;
+                        let mut row = session_json::live(&paths.id, &st, None);
+                        row.insert("protocol".into(), json!(1));
+                        print_json(&Value::Object(row))?;
                     } else {
                         outln!("session  {}", paths.id);
                         outln!(
@@ -62,23 +57,13 @@ pub fn run(common: &Common, args: StatusArgs) -> anyhow::Result<i32> {
                 let s = &hello.session;
                 let uptime = since_rfc3339(&s.started_at).unwrap_or_default();
                 if args.json {
-                    print_json(&json!({
-                        "id": s.id,
-                        "alive": st.alive,
-                        "pid": st.pid,
-                        "supervisor_pid": s.supervisor_pid,
-                        "state": st.state.name(),
-                        "state_ms": st.state_ms,
-                        "silent_ms": st.idle_ms,
-                        "started_at": s.started_at,
-                        "uptime_ms": uptime.as_millis() as u64,
-                        "command": s.command,
-                        "cwd": s.cwd,
-                        "classifier": s.classifier,
-                        "cols": s.cols,
-                        "rows": s.rows,
-                        "output_offset": hello.output_offset,
-                    }))?;
+                    let mut row = session_json::live(&s.id, &st, Some(hello));
+                    row.insert("supervisor_pid".into(), json!(s.supervisor_pid));
+                    row.insert("classifier".into(), json!(s.classifier));
+                    row.insert("cols".into(), json!(s.cols));
+                    row.insert("rows".into(), json!(s.rows));
+                    row.insert("output_offset".into(), json!(hello.output_offset));
+                    print_json(&Value::Object(row))?;
                 } else {
                     // Two durations: in the current state, and since the
                     // last output (not the same: the simple classifier
@@ -108,19 +93,7 @@ pub fn run(common: &Common, args: StatusArgs) -> anyhow::Result<i32> {
         },
         |rec| {
             if args.json {
-                print_json(&json!({
-                    "id": rec.id,
-                    "alive": false,
-                    "state": "exited",
-                    "code": rec.code,
-                    "signal": rec.signal,
-                    "pid": rec.pid,
-                    "started_at": rec.started_at,
-                    "ended_at": rec.ended_at,
-                    "command": rec.command,
-                    "cwd": rec.cwd,
-                    "supervisor_died": rec.supervisor_died,
-                }))?;
+                print_json(&session_json::exited(&rec))?;
             } else {
                 let ago = since_rfc3339(&rec.ended_at)
                     .map(|d| format!(" {} ago", human_duration(d)))
