@@ -16,6 +16,7 @@ cannot connect, or the session ends before the screen is read, it says why
 in one line on stderr and exits 1.
 """
 
+import errno
 import json
 import os
 import socket
@@ -55,12 +56,31 @@ def ended(how):
     return SessionEnded(f"the session has ended (exit code {how['code']})")
 
 
+def check_ours(path):
+    """Refuse a socket that someone else may have put in a session's place
+    (docs/protocol.md, Connecting): its directory must be ours, with no
+    group or other permission bits, and the socket file ours too."""
+    uid = os.getuid()
+    folder = os.path.dirname(os.path.abspath(path))
+    st = os.stat(folder)
+    if st.st_uid != uid or st.st_mode & 0o077:
+        raise PermissionError(errno.EACCES, "the socket directory is not ours alone "
+                              f"(owner uid {st.st_uid}, mode {st.st_mode & 0o777:o})", folder)
+    if os.lstat(path).st_uid != uid:
+        raise PermissionError(errno.EACCES, "the socket belongs to another user", path)
+
+
 class Client:
     def __init__(self, path):
         self.path = str(path)
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
+            check_ours(self.path)
             self.sock.connect(self.path)
+            cred = self.sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED,
+                                        struct.calcsize("3i"))
+            if struct.unpack("3i", cred)[1] != os.getuid():
+                raise PermissionError(errno.EACCES, "the server runs as another user")
         except OSError as e:
             self.sock.close()
             # The same error, naming the socket it could not reach.

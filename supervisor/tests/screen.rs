@@ -573,6 +573,22 @@ fn python_example_client_says_why_it_failed() {
     assert_fails_in_one_line(&out, "ended");
 }
 
+/// The example checks what docs/protocol.md tells clients to check before
+/// trusting a socket: that its directory is the user's alone (whoever can
+/// write there can put their own socket in a session's place). It
+/// connected to any socket it was given.
+#[test]
+fn python_example_client_refuses_a_socket_dir_open_to_others() {
+    use std::os::unix::fs::PermissionsExt;
+    let env = Env::new();
+    env.start("pyd", &[], &["sleep", "100"]);
+    let mode = |m| std::fs::set_permissions(env.sockets(), std::fs::Permissions::from_mode(m));
+    mode(0o770).unwrap();
+    let out = python_example(&env.sock("pyd"), "true");
+    mode(0o700).unwrap();
+    assert_fails_in_one_line(&out, "socket directory");
+}
+
 /// After the session ended, `hm screen` answers from the exit record the
 /// way it answered live: colours with `--ansi`, `--scrollback N`, and the
 /// same JSON (size, cursor, title…) plus how it ended.
