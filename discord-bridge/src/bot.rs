@@ -9,6 +9,7 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
 
 use serenity::all::{
     async_trait, ChannelId, ChannelType, Client, ClientBuilder, CommandDataOptionValue,
@@ -81,10 +82,19 @@ impl Bridge {
     }
 }
 
+/// How long one REST request may take before it is given up (and tried
+/// again where that is safe): without a limit, a connection that died
+/// silently held a post, or a watch's live screen, for ever.
+pub const REST_TIMEOUT: Duration = Duration::from_secs(20);
+
 /// Build the serenity client: REST through `rest_proxy` (with serenity's
-/// rate limiter off) when it is set.
+/// rate limiter off) when it is set; each request within [`REST_TIMEOUT`].
 pub async fn client(bridge: Bridge, token: &str) -> serenity::Result<Client> {
-    let mut http = HttpBuilder::new(token);
+    let rest = reqwest::Client::builder()
+        .use_rustls_tls()
+        .timeout(REST_TIMEOUT)
+        .build()?;
+    let mut http = HttpBuilder::new(token).client(rest);
     if let Some(proxy) = &bridge.cfg.rest_proxy {
         http = http.proxy(proxy.clone()).ratelimiter_disabled(true);
     }

@@ -2039,3 +2039,23 @@ async fn lines_typed_fast_in_a_thread_arrive_in_order() {
     assert_eq!(got, typed, "{screen}");
     bridge.assert_no_unparsed_events();
 }
+
+/// A request Discord never answers (a connection that died silently) is
+/// given up after a while and tried again: the exit notice comes, once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_discord_never_answers_is_tried_again() {
+    let discord = FakeDiscord::start().await.unwrap();
+    let bridge = Bridge::start(&discord).await;
+    let id = unique("silent");
+    run(&discord, &id, "read l; exit 8").await;
+    let (thread, _live) = watch(&discord, &id).await;
+    discord.script(Route::CreateMessage, 1, Reply::Silence);
+    send(&discord, &id, "bye").await;
+    until("the exit notice after the unanswered try", || {
+        posted(&discord, thread, "exit code 8")
+    })
+    .await;
+    assert_eq!(create_requests(&discord, thread, "exit code 8"), 2);
+    assert_eq!(messages_with(&discord, thread, "exit code 8"), 1);
+    bridge.assert_no_unparsed_events();
+}

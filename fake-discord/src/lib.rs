@@ -9,7 +9,8 @@
 //!   over 2,000 characters, an interaction acknowledged twice, …); unknown routes get a 404 with
 //!   Discord's JSON error shape and [`Route::Unknown`], so a test can assert there were none.
 //!   [`FakeDiscord::script`] makes the next requests of a route answer 429 (with or without
-//!   rate-limit headers) or any error, cut the connection ([`Reply::CutOff`]), or do so after
+//!   rate-limit headers) or any error, cut the connection ([`Reply::CutOff`]), never answer
+//!   ([`Reply::Silence`]), or do so after
 //!   the route did its work ([`Reply::DoneThen`]: a 504 once the message was stored);
 //!   [`FakeDiscord::rate_limit`] closes a route, or all of them, for a while (429s with the
 //!   time left, as Discord answers until its `retry_after` has passed). A

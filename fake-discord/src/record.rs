@@ -101,7 +101,7 @@ pub struct RecordedRequest {
     pub authorization: Option<String>,
     /// When the request arrived.
     pub at: Instant,
-    /// The status the fake answered.
+    /// The status the fake answered (0: none, [`Reply::Silence`]).
     pub status: u16,
 }
 
@@ -158,6 +158,10 @@ pub enum Reply {
     /// 200, then cuts its body off). On its own the route does nothing; after
     /// [`Reply::DoneThen`] it did its work.
     CutOff,
+    /// No answer ever comes, and the connection stays open: what a client sees of a
+    /// connection that died silently (recorded with status 0). On its own the route does
+    /// nothing; after [`Reply::DoneThen`] it did its work.
+    Silence,
 }
 
 /// A queued scripted answer.

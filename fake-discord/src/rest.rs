@@ -46,8 +46,19 @@ struct Answer {
     status: u16,
     body: Option<Value>,
     headers: Vec<(&'static str, String)>,
-    /// The connection is cut in the body instead ([`Reply::CutOff`]).
-    cut_off: bool,
+    /// How the answer ends.
+    end: End,
+}
+
+/// How an answer ends.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum End {
+    /// Whole.
+    Whole,
+    /// The connection is cut in the body ([`Reply::CutOff`]).
+    CutOff,
+    /// Never: nothing is sent, the connection stays open ([`Reply::Silence`]).
+    Never,
 }
 
 impl Answer {
@@ -56,7 +67,7 @@ impl Answer {
             status,
             body: Some(body),
             headers: Vec::new(),
-            cut_off: false,
+            end: End::Whole,
         }
     }
 
@@ -65,7 +76,7 @@ impl Answer {
             status: 204,
             body: None,
             headers: Vec::new(),
-            cut_off: false,
+            end: End::Whole,
         }
     }
 
@@ -89,7 +100,7 @@ impl Answer {
     }
 
     fn into_response(self) -> Response {
-        if self.cut_off {
+        if self.end == End::CutOff {
             // hyper sends the head, then closes the connection when the body fails.
             let broken = futures_util::stream::once(async {
                 Err::<axum::body::Bytes, _>(std::io::Error::other("cut off by the test"))
@@ -133,50 +144,57 @@ async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response
         Err(raw) => (Some(Value::String(raw)), Vec::new()),
     };
 
-    let mut state = shared.lock();
-    let script = limited(&mut state, route).or_else(|| take_script(&mut state, route));
-    let mut work = || {
-        if matches!(&json_body, Some(Value::String(_))) {
-            Answer::error(400, 50109, "The request body contains invalid JSON.")
-        } else if needs_auth(route)
-            && authorization.as_deref() != Some(&format!("Bot {}", ids::TOKEN))
-        {
-            Answer::error(401, 0, "401: Unauthorized")
-        } else {
-            let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
-            let request = Incoming {
-                method: &method,
-                segments: &segments,
-                query: query.as_deref(),
-                body: json_body.as_ref().unwrap_or(&Value::Null),
-                files: &files,
-            };
-            answer(&mut state, route, &request)
-        }
+    // Answered under the lock, released before any await.
+    let answer = {
+        let mut state = shared.lock();
+        let script = limited(&mut state, route).or_else(|| take_script(&mut state, route));
+        let mut work = || {
+            if matches!(&json_body, Some(Value::String(_))) {
+                Answer::error(400, 50109, "The request body contains invalid JSON.")
+            } else if needs_auth(route)
+                && authorization.as_deref() != Some(&format!("Bot {}", ids::TOKEN))
+            {
+                Answer::error(401, 0, "401: Unauthorized")
+            } else {
+                let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+                let request = Incoming {
+                    method: &method,
+                    segments: &segments,
+                    query: query.as_deref(),
+                    body: json_body.as_ref().unwrap_or(&Value::Null),
+                    files: &files,
+                };
+                answer(&mut state, route, &request)
+            }
+        };
+        let answer = match script {
+            Some(Reply::DoneThen(instead)) => {
+                work();
+                scripted(*instead)
+            }
+            Some(reply) => scripted(reply),
+            None => work(),
+        };
+        let index = state.requests.len();
+        state.requests.push(RecordedRequest {
+            index,
+            route,
+            method,
+            path,
+            query,
+            body: json_body,
+            files,
+            authorization,
+            at,
+            status: answer.status,
+        });
+        answer
     };
-    let answer = match script {
-        Some(Reply::DoneThen(instead)) => {
-            work();
-            scripted(*instead)
-        }
-        Some(reply) => scripted(reply),
-        None => work(),
-    };
-    let index = state.requests.len();
-    state.requests.push(RecordedRequest {
-        index,
-        route,
-        method,
-        path,
-        query,
-        body: json_body,
-        files,
-        authorization,
-        at,
-        status: answer.status,
-    });
-    drop(state);
     shared.changed();
+    if answer.end == End::Never {
+        // The client's request stays unanswered until it gives up.
+        std::future::pending::<()>().await;
+    }
     answer.into_response()
 }
 
@@ -356,14 +374,14 @@ fn scripted(reply: Reply) -> Answer {
                     "global": global,
                 })),
                 headers,
-                cut_off: false,
+                end: End::Whole,
             }
         }
         Reply::BareRateLimit => Answer {
             status: 429,
             body: None,
             headers: Vec::new(),
-            cut_off: false,
+            end: End::Whole,
         },
         Reply::Error {
             status,
@@ -376,7 +394,13 @@ fn scripted(reply: Reply) -> Answer {
             status: 200,
             body: None,
             headers: Vec::new(),
-            cut_off: true,
+            end: End::CutOff,
+        },
+        Reply::Silence => Answer {
+            status: 0,
+            body: None,
+            headers: Vec::new(),
+            end: End::Never,
         },
     }
 }
