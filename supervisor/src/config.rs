@@ -59,6 +59,12 @@ impl EnvVar {
         if self.name.is_empty() || self.name.contains('=') || self.name.contains('\0') {
             return Err(format!("{:?} is not a valid variable name", self.name));
         }
+        if self.name == crate::lifecycle::TREE_VAR {
+            return Err(format!(
+                "{} is the supervisor's own: its guardian finds the session's processes by it, so it cannot be set",
+                self.name
+            ));
+        }
         if self.value.contains('\0') {
             return Err(format!("the value of {} contains a NUL byte", self.name));
         }

@@ -218,7 +218,9 @@ fn fifo_in_the_socket_dir_does_not_block() {
 }
 
 /// Bad values are refused with what a good one looks like: terminal sizes
-/// outside 1..=1000 x 1..=500, unknown log levels, `--env` without `=` and an
+/// outside 1..=1000 x 1..=500, unknown log levels, `--env` without `=` or
+/// setting `HEIMDALL_TREE` (the guardian's token: `--env` replaced it, and a
+/// process that left the group then outlived a SIGKILLed supervisor) and an
 /// empty command are usage errors (exit 2), the same in the configuration
 /// file are config errors; a server error names its protocol code, not a
 /// Rust type.
@@ -231,6 +233,10 @@ fn bad_values_are_refused_with_the_valid_ones() {
         (&["--rows", "5000"], "5000 is not in 1..=500"),
         (&["--log-level", "bogus"], "error, warn, info, debug, trace"),
         (&["--env", "FOO"], "\"FOO\" is not NAME=VALUE"),
+        (
+            &["--env", "HEIMDALL_TREE=mine"],
+            "HEIMDALL_TREE is the supervisor's own",
+        ),
     ] {
         let mut all = vec!["start"];
         all.extend_from_slice(args);
@@ -254,6 +260,10 @@ fn bad_values_are_refused_with_the_valid_ones() {
         (
             "log_level = \"bogus\"",
             "is not one of error, warn, info, debug, trace",
+        ),
+        (
+            "[[env]]\nname = \"HEIMDALL_TREE\"\nvalue = \"x\"",
+            "HEIMDALL_TREE is the supervisor's own",
         ),
         (
             "detach_key = true",
