@@ -209,6 +209,23 @@ impl Sessions {
         })
     }
 
+    /// The exit code of ended session `id` from its exit record, waiting
+    /// up to `wait` for the record: a supervisor that died leaves it to its
+    /// guardian, which ends the program's tree first.
+    pub async fn recorded_exit(&self, id: &str, wait: Duration) -> Option<i32> {
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            let rec = self.dir.files(id).ok().and_then(|f| f.exit_record().ok());
+            if let Some(rec) = rec {
+                return Some(rec.code);
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return None;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
     /// `/run`: start `command` with `sh -c` in a new session.
     pub async fn start(
         &self,

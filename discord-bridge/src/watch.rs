@@ -51,6 +51,11 @@ pub const BACKOFF_MAX: Duration = Duration::from_secs(60);
 /// Age at which the live message is replaced by a fresh one.
 pub const FRESH_AFTER: Duration = Duration::from_secs(50 * 60);
 
+/// How long a watch whose supervisor died waits for the exit record its
+/// guardian writes (after the program's tree has ended, SIGKILL after the
+/// 5 s grace at most).
+const RECORD_WAIT: Duration = Duration::from_secs(10);
+
 /// Discord's error code for too many edits of an old message.
 const TOO_MANY_EDITS: isize = 30046;
 
@@ -541,7 +546,12 @@ impl Watcher {
         let id = self.spec.session.clone();
         let code = match code {
             Some(c) => Some(c),
-            None => client.closed().await,
+            None => match client.closed().await {
+                Some(c) => Some(c),
+                // No exit from the supervisor (it died): its guardian
+                // records how the program ended.
+                None => self.spec.sessions.recorded_exit(&id, RECORD_WAIT).await,
+            },
         };
         // The supervisor still answers after the exit, with every byte of
         // the output on the screen; once it has closed the connection, its

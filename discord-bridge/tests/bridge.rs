@@ -2059,3 +2059,36 @@ async fn a_request_discord_never_answers_is_tried_again() {
     assert_eq!(messages_with(&discord, thread, "exit code 8"), 1);
     bridge.assert_no_unparsed_events();
 }
+
+/// A watched session whose supervisor is killed (SIGKILL: no exit event
+/// on the connection) still ends its watch with the final notice: the
+/// exit code its guardian recorded.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_watch_ends_when_the_supervisor_is_killed() {
+    let discord = FakeDiscord::start().await.unwrap();
+    let bridge = Bridge::start(&discord).await;
+    let id = unique("sigkill");
+    run(&discord, &id, "sleep 600").await;
+    let (thread, _live) = watch(&discord, &id).await;
+    let supervisor = match SocketDir::new(bridge.sockets()).find(&id).unwrap().liveness {
+        Liveness::Live(Some(pids)) => pids.supervisor,
+        other => panic!("not running: {other:?}"),
+    };
+    let killed = Command::new("kill")
+        .args(["-KILL", &supervisor.to_string()])
+        .status()
+        .expect("run kill");
+    assert!(killed.success());
+    until("the exit notice", || {
+        posted(&discord, thread, "exited: exit code")
+    })
+    .await;
+    let notice = discord.messages_in(thread).into_iter().find(|m| {
+        m["content"]
+            .as_str()
+            .is_some_and(|c| c.contains("exited: exit code"))
+    });
+    let text = notice.map(|m| m["content"].to_string()).unwrap_or_default();
+    assert!(!text.contains("unknown"), "{text}");
+    bridge.assert_no_unparsed_events();
+}
