@@ -336,6 +336,22 @@ impl SessionFiles {
         (pid > 1 && is_stopped(pid) && self.is_live()).then_some(pid)
     }
 
+    /// The pid of this session's supervisor when it runs but its socket is
+    /// gone (deleted under it): no socket, no exit record (a supervisor
+    /// writes it before it removes its socket; looked at in that order),
+    /// and a pid in the pidfile of a live supervisor (one records its pid
+    /// only once it listens, so one that is starting is not taken for it).
+    pub fn socket_gone(&self) -> Option<i32> {
+        let missing = |p: &Path| {
+            std::fs::symlink_metadata(p).is_err_and(|e| e.kind() == std::io::ErrorKind::NotFound)
+        };
+        if !missing(&self.sock) || !missing(&self.exit) {
+            return None;
+        }
+        let pid = self.read_pids()?.supervisor;
+        (pid > 1 && self.is_live()).then_some(pid)
+    }
+
     /// The pids recorded in the pidfile, if it is a readable regular file.
     pub fn read_pids(&self) -> Option<PidInfo> {
         let bytes = crate::regular_file::read_regular_file(&self.pid).ok()?;
@@ -382,6 +398,10 @@ impl SessionFiles {
         {
             Ok(c) => Ok(c),
             Err(e) if may_have_ended(&e) => {
+                if let Some(pid) = self.socket_gone() {
+                    let path = self.sock.clone();
+                    return Err((ClientError::SocketGone { path, pid }, None));
+                }
                 let files = self.clone();
                 let rec =
                     tokio::task::spawn_blocking(move || files.exit_record_within(ENDING_GRACE))

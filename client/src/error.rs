@@ -135,6 +135,16 @@ pub enum ClientError {
         /// The supervisor's pid.
         pid: i32,
     },
+    /// The session's supervisor runs (it holds the pidfile) but its socket
+    /// was deleted, so no client can reach it; ending the supervisor (`hm
+    /// kill`, SIGTERM to `pid`) ends the session.
+    #[error("the session's supervisor (pid {pid}) is running but its socket {} is gone, so no client can reach it; `hm kill` ends it", path.display())]
+    SocketGone {
+        /// Where the socket was.
+        path: PathBuf,
+        /// The supervisor's pid.
+        pid: i32,
+    },
     /// The server is heimdall 1.0, which cannot do this.
     #[error("{0} needs a newer supervisor (this one speaks heimdall 1.0's protocol)")]
     Unsupported(&'static str),

@@ -790,3 +790,36 @@ async fn a_size_the_protocol_refuses_is_an_error_not_a_silent_no() {
     assert_eq!((hello.session.cols, hello.session.rows), (1000, 500));
     c.kill().await.expect("kill");
 }
+
+/// A session whose supervisor runs but whose socket was deleted is said to
+/// be so when connecting, at once and with the supervisor's pid, as `hm`
+/// says it (`socket_gone`): the library looked for an exit record for 5 s
+/// and then said only "No such file or directory".
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_session_whose_socket_is_gone_is_said_to_be_at_once() {
+    let env = Env::new();
+    let started = env.launch("gone", &["sleep", "600"]).await;
+    let sup = started.supervisor_pid.expect("the supervisor's pid");
+    std::fs::remove_file(&started.socket).expect("remove the socket");
+    let began = std::time::Instant::now();
+    match SocketDir::new(env.sockets())
+        .connect("gone", ClientBuilder::new())
+        .await
+    {
+        Err(heimdall_client::DiscoveryError::Client(ClientError::SocketGone { pid, .. })) => {
+            assert_eq!(pid, sup)
+        }
+        other => panic!("{:?}", other.map(drop)),
+    }
+    match started.connect(ClientBuilder::new()).await {
+        Err(e @ ClientError::SocketGone { .. }) => {
+            let said = e.to_string();
+            assert!(said.contains(&format!("pid {sup}")), "{said}");
+            assert!(said.contains("gone.sock is gone"), "{said}");
+        }
+        other => panic!("{:?}", other.map(drop)),
+    }
+    let took = began.elapsed();
+    assert!(took < Duration::from_secs(4), "took {took:?}");
+    env.ok(&["kill", "gone"]);
+}

@@ -128,6 +128,7 @@ pub fn error_code(e: &anyhow::Error) -> String {
                 ClientError::ConnectionClosed => "connection_closed",
                 ClientError::Timeout(_) => "timeout",
                 ClientError::Stopped { .. } => "stopped",
+                ClientError::SocketGone { .. } => "socket_gone",
                 ClientError::Unsupported(_) => "unsupported",
                 ClientError::AlreadyStreaming(_) | ClientError::InvalidSize { .. } => "failed",
                 ClientError::TooLarge { .. } => "too_large",

@@ -107,21 +107,13 @@ pub fn connect_error(paths: &SessionPaths, e: anyhow::Error) -> anyhow::Error {
         }
         .into();
     }
-    let missing = |p: &std::path::Path| {
-        std::fs::symlink_metadata(p).is_err_and(|e| e.kind() == std::io::ErrorKind::NotFound)
-    };
-    // In this order: each file is looked at after the one that goes before
-    // it when a supervisor ends.
-    if !missing(&paths.sock) || !missing(&paths.exit) {
-        return e;
-    }
-    match unreachable_supervisor(paths, &e) {
-        Some(u) => SocketGone {
+    match paths.socket_gone() {
+        Some(pid) if unreachable_supervisor(paths, &e).is_some() => SocketGone {
             id: paths.id.clone(),
-            pid: u.pid,
+            pid,
             sock: paths.sock.clone(),
         }
         .into(),
-        None => e,
+        _ => e,
     }
 }
