@@ -198,11 +198,13 @@ async fn call_out(tools: &SessionTools, name: &str, args: Value, limit: Duration
     .expect("the tool answered in time")
 }
 
-/// Start `command` as session `id`; the start must succeed.
-async fn start(tools: &SessionTools, id: &str, command: &str) {
+/// Start `command` as session `id`; the start must succeed. What it
+/// answered.
+async fn start(tools: &SessionTools, id: &str, command: &str) -> String {
     let args = json!({"command": command, "id": id});
     let (err, text) = call(tools, "session_start", args, Duration::from_secs(30)).await;
     assert!(!err, "{text}");
+    text
 }
 
 /// session_wait until `pattern` is on session `id`'s screen (20 s).
@@ -256,14 +258,7 @@ async fn the_cap_reaps_the_oldest_idle_session_and_long_waits_are_cut() {
     assert!(sessions.live(&a));
 
     // One more session than the cap: the idle one is reaped.
-    let (err, text) = call(
-        &tools,
-        "session_start",
-        json!({"command": "bash --norc --noprofile", "id": b}),
-        Duration::from_secs(30),
-    )
-    .await;
-    assert!(!err, "{text}");
+    let text = start(&tools, &b, "bash --norc --noprofile").await;
     assert!(
         text.contains(&format!("session {a} was idle and was killed")),
         "{text}"
@@ -402,14 +397,12 @@ async fn a_waiting_prompt_is_answered_by_label() {
     let tools = session_tools(&sessions, 8);
     let limit = Duration::from_secs(30);
     let id = unique("agent-ask");
-    let (err, text) = call(
+    start(
         &tools,
-        "session_start",
-        json!({"id": id, "command": "sh -c 'printf \"Deploy now? [y/N] \"; read a; echo \"answer=$a\"; sleep 30'"}),
-        limit,
+        &id,
+        "sh -c 'printf \"Deploy now? [y/N] \"; read a; echo \"answer=$a\"; sleep 30'",
     )
     .await;
-    assert!(!err, "{text}");
     // The state may be `waiting` a moment before the event with the
     // question reaches the agent's event follower: poll with a deadline.
     let deadline = std::time::Instant::now() + Duration::from_secs(20);
@@ -591,14 +584,7 @@ async fn input_to_a_program_that_has_exited_is_a_tool_error() {
 
     // A line the program exits on was typed: a success.
     let ends = unique("agent-ends");
-    let (err, text) = call(
-        &tools,
-        "session_start",
-        json!({"id": ends, "command": "sh -c 'read x; exit 3'"}),
-        limit,
-    )
-    .await;
-    assert!(!err, "{text}");
+    start(&tools, &ends, "sh -c 'read x; exit 3'").await;
     let (err, text) = call(
         &tools,
         "session_send",
@@ -626,17 +612,9 @@ async fn input_to_a_program_that_has_exited_is_a_tool_error() {
 async fn input_after_a_wait_saw_the_exit_is_a_tool_error_with_the_code() {
     let sessions = Sessions::new();
     let tools = session_tools(&sessions, 8);
-    let limit = Duration::from_secs(30);
     for round in 0..12 {
         let id = unique("agent-late");
-        let (err, text) = call(
-            &tools,
-            "session_start",
-            json!({"id": id, "command": "sh -c 'sleep 0.5; exit 5'"}),
-            limit,
-        )
-        .await;
-        assert!(!err, "{text}");
+        start(&tools, &id, "sh -c 'sleep 0.5; exit 5'").await;
         let server = FakeServer::start(vec![
             calls(&[("session_wait", json!({"id": id, "until": "exit"}))]),
             text_reply("it exited"),
