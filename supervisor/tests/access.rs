@@ -71,10 +71,9 @@ fn connections_from_another_uid_are_refused() {
     let sock = start_as_nobody(&env, "theirs", &[]);
     assert!(!accepted(&sock), "root is refused by default");
 
-    let cfg = env.dir.path().join("allow.toml");
-    std::fs::write(&cfg, "allow_root = true\n").unwrap();
+    let cfg = env.config("allow.toml", "allow_root = true\n");
     std::fs::set_permissions(&cfg, std::fs::Permissions::from_mode(0o644)).unwrap();
-    let sock = start_as_nobody(&env, "rootok", &["--config", cfg.to_str().unwrap()]);
+    let sock = start_as_nobody(&env, "rootok", &["--config", &cfg]);
     poll("root to be accepted", DEADLINE, || {
         accepted(&sock).then_some(())
     });

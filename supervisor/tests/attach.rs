@@ -1223,9 +1223,7 @@ fn seq_through_a_pty(n: u32) -> Vec<u8> {
 
 /// A config file with a short stall timeout (200 ms); its path.
 fn short_stall_config(env: &Env) -> String {
-    let config = env.dir.path().join("stall.toml");
-    std::fs::write(&config, "stall_timeout_ms = 200\n").expect("write config");
-    config.to_str().expect("utf-8 path").to_string()
+    env.config("stall.toml", "stall_timeout_ms = 200\n")
 }
 
 /// `hm run` with a short stall timeout (200 ms) into a pipe nobody reads
@@ -2359,9 +2357,8 @@ fn a_detach_key_no_key_sends_alone_is_refused() {
         "detach_key = 200",
         "detach_key = \"C-[\"",
     ] {
-        let config = env.dir.path().join("bad-key.toml");
-        std::fs::write(&config, format!("{line}\n")).unwrap();
-        let out = env.run(&["attach", "--config", config.to_str().unwrap(), "x"]);
+        let config = env.config("bad-key.toml", &format!("{line}\n"));
+        let out = env.run(&["attach", "--config", &config, "x"]);
         let err = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(1), "{line}: {err}");
         assert!(err.contains("not a key of its own"), "{line}: {err}");

@@ -105,13 +105,11 @@ fn none_is_always_idle() {
 #[test]
 fn config_table_and_flag_override() {
     let env = Env::new();
-    let cfg = env.dir.path().join("c.toml");
-    std::fs::write(
-        &cfg,
+    let cfg = env.config(
+        "c.toml",
         "[classifier.claude]\nidle_threshold_ms = 9000\ndebounce_ms = 10\n",
-    )
-    .unwrap();
-    let cfg = cfg.to_str().unwrap();
+    );
+    let cfg = cfg.as_str();
     // A parameter flag without --classifier keeps the configured classifier.
     let out = env.ok(&[
         "--config",

@@ -201,9 +201,8 @@ fn config_waterfall_env_and_unknown_keys() {
         "{st}"
     );
     // --config wins over ./heimdall.toml; unknown keys are named.
-    let bad = env.dir.path().join("bad.toml");
-    std::fs::write(&bad, "scrollback_bytes = 1\nsocket_dri = \"/x\"\n").unwrap();
-    let out = env.run(&["--config", bad.to_str().unwrap(), "ls"]);
+    let bad = env.config("bad.toml", "scrollback_bytes = 1\nsocket_dri = \"/x\"\n");
+    let out = env.run(&["--config", &bad, "ls"]);
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("socket_dri"), "{err}");

@@ -253,7 +253,6 @@ fn bad_values_are_refused_with_the_valid_ones() {
         assert!(stderr.contains("the command is empty"), "{stderr}");
         assert!(stderr.contains(&format!("usage: hm {verb} ")), "{stderr}");
     }
-    let config = env.dir.path().join("bad.toml");
     for (text, says) in [
         ("cols = 0", "cols = 0 is outside 1..=1000"),
         ("rows = 501", "rows = 501 is outside 1..=500"),
@@ -270,8 +269,8 @@ fn bad_values_are_refused_with_the_valid_ones() {
             "detach_key: expected a control key (\"ctrl-]\", \"C-\\\\\", \"^A\"), a byte (0x1C, 28) or \"none\"",
         ),
     ] {
-        std::fs::write(&config, text).unwrap();
-        let out = env.run(&["start", "--config", config.to_str().unwrap(), "--", "true"]);
+        let config = env.config("bad.toml", text);
+        let out = env.run(&["start", "--config", &config, "--", "true"]);
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(1), "{text}: {stderr}");
         assert!(stderr.contains(says), "{text}: {stderr}");
@@ -354,15 +353,13 @@ fn input_that_ends_the_session_is_a_success() {
 #[test]
 fn input_after_the_program_exited_is_an_error() {
     let env = Env::new();
-    let config = env.dir.path().join("held.toml");
-    std::fs::write(
-        &config,
+    let config = env.config(
+        "held.toml",
         "live_window_bytes = 4096\nstall_timeout_ms = 600000\n",
-    )
-    .unwrap();
+    );
     env.start(
         "held",
-        &["--config", config.to_str().unwrap()],
+        &["--config", &config],
         &["sh", "-c", "echo READY; read x; exec yes flood"],
     );
     let mut stuck = Raw::connect(&env.sock("held"));
@@ -567,9 +564,8 @@ fn an_option_without_the_one_it_needs_is_a_usage_error() {
         args.extend(["--", "cat"]);
         args
     };
-    let config = env.dir.path().join("off.toml");
-    std::fs::write(&config, "screen_model = false\nclassifier = \"none\"\n").expect("write config");
-    let config = config.to_str().expect("utf-8 path");
+    let config = env.config("off.toml", "screen_model = false\nclassifier = \"none\"\n");
+    let config = config.as_str();
     let cases: Vec<(Vec<&str>, [&str; 2])> = vec![
         (start(&["--debounce-ms", "50"]), ["--debounce-ms", "simple"]),
         (

@@ -578,15 +578,10 @@ fn started_at_and_uptime_are_exact_to_the_millisecond() {
 #[test]
 fn kill_takes_several_ids_at_once() {
     let env = Env::new();
-    let config = env.dir.path().join("grace.toml");
-    std::fs::write(&config, "kill_grace_ms = 8000\n").unwrap();
+    let config = env.config("grace.toml", "kill_grace_ms = 8000\n");
     let stubborn = "trap '' TERM HUP; echo ready; while :; do sleep 1; done";
     for id in ["s1", "s2"] {
-        env.start(
-            id,
-            &["--config", config.to_str().unwrap()],
-            &["sh", "-c", stubborn],
-        );
+        env.start(id, &["--config", &config], &["sh", "-c", stubborn]);
         env.wait_screen(id, "ready");
     }
     let began = std::time::Instant::now();

@@ -68,13 +68,11 @@ fn a_local_file_may_not_set_security_weakening_keys() {
 #[test]
 fn start_env_sets_variables_over_the_config_env() {
     let env = Env::new();
-    let cfg = env.dir.path().join("own.toml");
-    std::fs::write(
-        &cfg,
+    let cfg = env.config(
+        "own.toml",
         "[[env]]\nname = \"FROM_CONFIG\"\nvalue = \"c\"\n[[env]]\nname = \"BOTH\"\nvalue = \"config\"\n",
-    )
-    .unwrap();
-    let cfg = cfg.to_str().unwrap();
+    );
+    let cfg = cfg.as_str();
     env.start(
         "envs",
         &[
@@ -164,8 +162,6 @@ fn refused_as_json(env: &Env, args: &[&str], text: &str, key: &str) {
 fn a_value_of_the_wrong_type_names_the_file_the_key_and_the_expected_type() {
     let env = Env::new();
     // Named with --config: a ./heimdall.toml may not set env or log_file.
-    let file = env.dir.path().join("named.toml");
-    let config = file.to_str().unwrap();
     const WHOLE: &str = "expected a whole number, 0 or more";
     for (text, key, expected) in [
         ("kill_grace_ms = -1\n", "kill_grace_ms: ", WHOLE),
@@ -200,10 +196,10 @@ fn a_value_of_the_wrong_type_names_the_file_the_key_and_the_expected_type() {
             "integer",
         ),
     ] {
-        std::fs::write(&file, text).unwrap();
-        let says = ["invalid config ", config, key, expected];
-        refused_saying(&env, &["ls", "--config", config], text, &says);
-        refused_as_json(&env, &["ls", "--json", "--config", config], text, key);
+        let config = env.config("named.toml", text);
+        let says = ["invalid config ", &config, key, expected];
+        refused_saying(&env, &["ls", "--config", &config], text, &says);
+        refused_as_json(&env, &["ls", "--json", "--config", &config], text, key);
     }
 }
 
@@ -271,8 +267,7 @@ fn a_session_started_with_socket_dir_passes_it_to_its_program() {
 #[test]
 fn a_session_started_with_a_config_socket_dir_passes_it_to_its_program() {
     let env = Env::new();
-    let config = env.dir.path().join("other.toml");
-    std::fs::write(&config, format!("socket_dir = {:?}\n", env.sockets())).unwrap();
+    let config = env.config("other.toml", &format!("socket_dir = {:?}\n", env.sockets()));
     let mut start = hm_without_socket_dir_env(&env);
     start.arg("--config").arg(&config);
     check_the_session_uses_its_own_socket_dir(&env, &mut start, "conf");

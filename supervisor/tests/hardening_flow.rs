@@ -280,9 +280,8 @@ fn item33_submit_completes_after_the_client_hangs_up() {
 
 /// `hm start` with a config file holding `toml`.
 fn start_with_config(env: &Env, id: &str, toml: &str, extra: &[&str], cmd: &[&str]) {
-    let path = env.dir.path().join(format!("{id}.toml"));
-    std::fs::write(&path, toml).expect("write config");
-    let mut args = vec!["--config", path.to_str().expect("utf-8 path")];
+    let path = env.config(&format!("{id}.toml"), toml);
+    let mut args = vec!["--config", path.as_str()];
     args.extend_from_slice(extra);
     env.start(id, &args, cmd);
 }

@@ -112,9 +112,8 @@ fn stalled_subscribers_do_not_hold_the_child_and_others_get_every_byte() {
     // Stalled after 5 s without progress (not the default 0.5 s): a fast
     // reader paused that long by a loaded machine would be cut loose too,
     // and bytes it misses then would say nothing about the ring.
-    let config = env.dir.path().join("stall.toml");
-    std::fs::write(&config, "stall_timeout_ms = 5000\n").unwrap();
-    let config = config.to_str().unwrap();
+    let config = env.config("stall.toml", "stall_timeout_ms = 5000\n");
+    let config = config.as_str();
     env.start(
         "flood",
         &["--config", config, "--scrollback-bytes", "65536"],

@@ -56,6 +56,14 @@ impl Env {
         Env { dir }
     }
 
+    /// A config file `name` in the test's directory holding `toml`: its
+    /// path (for `--config`).
+    pub fn config(&self, name: &str, toml: &str) -> String {
+        let path = self.dir.path().join(name);
+        std::fs::write(&path, toml).expect("write config");
+        path.to_str().expect("utf-8 path").to_string()
+    }
+
     pub fn sockets(&self) -> PathBuf {
         self.dir.path().join("s")
     }
