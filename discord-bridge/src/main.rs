@@ -105,6 +105,27 @@ async fn run(cli: Cli) -> Result<()> {
         tracing::info!("stopping ({by})");
         shards.shutdown_all().await;
     });
-    client.start().await.context("Discord gateway")?;
+    client
+        .start()
+        .await
+        .map_err(|e| gateway_error(e, &cfg.token_env))?;
     Ok(())
+}
+
+/// The gateway's end as the user can act on it: the privileged intent or
+/// the token (from the variable `token_env`) Discord refused.
+fn gateway_error(e: serenity::Error, token_env: &str) -> anyhow::Error {
+    use serenity::gateway::GatewayError;
+    let hint = match &e {
+        serenity::Error::Gateway(GatewayError::DisallowedGatewayIntents) => {
+            " (enable the Message Content intent: Developer Portal, your application, \
+             Bot, Privileged Gateway Intents)"
+                .to_string()
+        }
+        serenity::Error::Gateway(GatewayError::InvalidAuthentication) => {
+            format!(" (the bot token in {token_env} is not valid)")
+        }
+        _ => String::new(),
+    };
+    anyhow::anyhow!("Discord gateway: {e}{hint}")
 }

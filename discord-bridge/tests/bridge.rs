@@ -2092,3 +2092,24 @@ async fn a_watch_ends_when_the_supervisor_is_killed() {
     assert!(!text.contains("unknown"), "{text}");
     bridge.assert_no_unparsed_events();
 }
+
+/// Discord refusing the bot's intents (close 4014: Message Content is not
+/// enabled for it) or its token (4004) stops hm-discord with what to do.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refused_intents_or_token_stop_the_bridge_saying_what_to_do() {
+    for (code, says) in [(4014, "Message Content"), (4004, "DISCORD_TOKEN")] {
+        let discord = FakeDiscord::start().await.unwrap();
+        let mut bridge = Bridge::start(&discord).await;
+        assert!(discord.close_gateway(code));
+        let deadline = std::time::Instant::now() + WAIT;
+        let status = loop {
+            if let Some(status) = bridge.child.try_wait().expect("wait") {
+                break status;
+            }
+            assert!(std::time::Instant::now() < deadline, "{}", bridge.log());
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        };
+        assert_eq!(status.code(), Some(1), "{}", bridge.log());
+        assert!(bridge.log().contains(says), "{code}: {}", bridge.log());
+    }
+}
