@@ -55,7 +55,7 @@ pub async fn send_message(
 
 /// Run `request` (one that may be made twice: an edit, or a post with a
 /// nonce), again after a rate limit, an unavailable Discord or a lost
-/// answer, up to [`ATTEMPTS`] times; `what` names it in the log.
+/// answer, up to six times; `what` names it in the log.
 pub async fn again<T, F, R>(what: &str, request: R) -> serenity::Result<T>
 where
     R: FnMut() -> F,
