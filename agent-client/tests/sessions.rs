@@ -13,7 +13,7 @@ use common::sessions::{
     calls, exited_but_served, held_config, hm, hold_after_exit, tool_result, tools_with, unique,
     until_supervisor_gone, Sessions, HELD_COMMAND,
 };
-use common::{text_reply, FakeServer, DEADLINE};
+use common::{poll, text_reply, FakeServer, DEADLINE};
 use heimdall_agent::agent::{Agent, LoopLimits, TurnEnd};
 use heimdall_agent::conversation::ToolCall;
 use heimdall_agent::provider::{Provider, ProviderKind, ProviderSettings, RetryPolicy};
@@ -910,14 +910,7 @@ fn gated_tools(
 
 /// Wait until a start has come to the gate (`entered` exists).
 async fn until_entered(entered: &std::path::Path) {
-    let gone = tokio::time::Instant::now() + DEADLINE;
-    while !entered.exists() {
-        assert!(
-            tokio::time::Instant::now() < gone,
-            "the slow start never began"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    poll("the slow start", async || entered.exists().then_some(())).await;
 }
 
 /// Starts in one turn do not take turns: a start held up (its `hm start`
@@ -1044,11 +1037,8 @@ async fn cleanup_lists_only_the_sessions_it_ended() {
         let tools = tools.clone();
         async move { tools.cleanup(Duration::from_secs(15)).await }
     });
-    let gone = tokio::time::Instant::now() + DEADLINE;
-    while sessions.live(&running) {
-        assert!(tokio::time::Instant::now() < gone, "{running} still runs");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    let end = format!("the end of {running}");
+    poll(&end, async || (!sessions.live(&running)).then_some(())).await;
     drop(held);
     assert_eq!(cleanup.await.expect("cleanup"), [running.as_str()]);
 }
@@ -1080,17 +1070,10 @@ async fn a_sigkilled_supervisor_is_not_taken_for_the_programs_exit() {
         err && text.contains("lost the connection") && !text.contains("exited with"),
         "{text}"
     );
-    let gone = tokio::time::Instant::now() + DEADLINE;
-    let rec = loop {
-        match files.exit_record() {
-            Ok(rec) if rec.supervisor_died => break rec,
-            _ => assert!(
-                tokio::time::Instant::now() < gone,
-                "no record from the guardian"
-            ),
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
+    let rec = poll("a record from the guardian", async || {
+        files.exit_record().ok().filter(|rec| rec.supervisor_died)
+    })
+    .await;
     // The hang-up's 129, or 137 when the program was slow to go (a loaded
     // machine): the guardian's account either way.
     let account = format!(
@@ -1209,11 +1192,10 @@ async fn keep_sessions_does_not_list_a_program_that_has_exited() {
         .expect("hm-agent runs");
     // The agent waits for the program's exit, which this brings about.
     let dir = SocketDir::new(sessions.path());
-    let gone = tokio::time::Instant::now() + DEADLINE;
-    while dir.connect(&exited, ClientBuilder::new()).await.is_err() {
-        assert!(tokio::time::Instant::now() < gone, "{exited} never started");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    poll(&format!("the start of {exited}"), async || {
+        dir.connect(&exited, ClientBuilder::new()).await.ok()
+    })
+    .await;
     let held = hold_after_exit(sessions.path(), &exited).await;
     let out = tokio::time::timeout(Duration::from_secs(60), agent.wait_with_output())
         .await
@@ -1701,21 +1683,12 @@ async fn a_secret_written_in_two_pieces_is_read_whole_and_scrubbed() {
 /// until it shows `text`.
 async fn until_on_screen(sessions: &Sessions, id: &str, text: &str) {
     let dir = SocketDir::new(sessions.path());
-    let deadline = tokio::time::Instant::now() + DEADLINE;
-    loop {
-        if let Ok(c) = dir.connect(id, ClientBuilder::new()).await {
-            if let Ok(s) = c.screen(ScreenRequest::default()).await {
-                if s.lines.iter().any(|l| l.contains(text)) {
-                    return;
-                }
-            }
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "{text} never on the screen of {id}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    poll(&format!("{text} on the screen of {id}"), async || {
+        let c = dir.connect(id, ClientBuilder::new()).await.ok()?;
+        let s = c.screen(ScreenRequest::default()).await.ok()?;
+        s.lines.iter().any(|l| l.contains(text)).then_some(())
+    })
+    .await;
 }
 
 /// A token the program is in the middle of writing (its first part on the

@@ -9,7 +9,7 @@ use std::process::Stdio;
 use std::time::Instant;
 
 use common::sessions::{calls, hm, unique, Sessions};
-use common::{FakeServer, DEADLINE};
+use common::{poll, FakeServer, DEADLINE};
 use serde_json::json;
 use tokio::io::AsyncReadExt;
 
@@ -81,11 +81,10 @@ async fn run_until_waiting(
         let _ = stderr.read_to_string(&mut text).await;
         text
     });
-    let end = Instant::now() + DEADLINE;
-    while !(sessions.live(id) && server.requests().len() >= 2) {
-        assert!(Instant::now() < end, "the agent did not start {id}");
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
+    poll(&format!("the agent's start of {id}"), async || {
+        (sessions.live(id) && server.requests().len() >= 2).then_some(())
+    })
+    .await;
     (child, log)
 }
 
@@ -156,15 +155,14 @@ async fn signal_twice(signal: nix::sys::signal::Signal, kill_grace_ms: u64) -> T
     config.insert_str(0, &format!("kill_grace_ms = {kill_grace_ms}\n"));
     std::fs::write(&home.config, config).unwrap();
     let (mut child, log) = run_until_waiting(&home, &sessions, &server, &id).await;
-    let end = Instant::now() + DEADLINE;
     let pid = nix::unistd::Pid::from_raw(child.id().unwrap() as i32);
     nix::sys::signal::kill(pid, signal).unwrap();
     // The cleanup has asked the session to end once its program has had
     // SIGTERM.
-    while !termed.exists() {
-        assert!(Instant::now() < end, "the cleanup did not end {id}");
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
+    poll(&format!("the cleanup's end of {id}"), async || {
+        termed.exists().then_some(())
+    })
+    .await;
     let second = Instant::now();
     nix::sys::signal::kill(pid, signal).unwrap();
     let status = tokio::time::timeout(DEADLINE, child.wait())
@@ -261,14 +259,10 @@ async fn a_conversation_cut_by_sigkill_during_a_tool_call_can_be_resumed() {
         let text = std::fs::read_to_string(&file).ok()?;
         text.contains("call_session_wait_0").then_some(file)
     };
-    let end = Instant::now() + DEADLINE;
-    let file = loop {
-        if let Some(file) = stored(&home.conversations()) {
-            break file;
-        }
-        assert!(Instant::now() < end, "the agent did not call session_wait");
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    };
+    let file = poll("the agent's session_wait", async || {
+        stored(&home.conversations())
+    })
+    .await;
     child.start_kill().unwrap();
     child.wait().await.unwrap();
     let conversation = file.file_stem().unwrap().to_string_lossy().into_owned();

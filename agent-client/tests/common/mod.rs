@@ -257,3 +257,19 @@ pub fn named_events(events: &[(&str, Value)]) -> String {
 
 /// A generous deadline for anything a test waits for.
 pub const DEADLINE: Duration = Duration::from_secs(20);
+
+/// Ask `f` every 20 ms until it gives `Some`, within [`DEADLINE`] or the
+/// test fails saying it waited for `what`.
+pub async fn poll<T>(what: &str, mut f: impl AsyncFnMut() -> Option<T>) -> T {
+    let end = tokio::time::Instant::now() + DEADLINE;
+    loop {
+        if let Some(v) = f().await {
+            return v;
+        }
+        assert!(
+            tokio::time::Instant::now() < end,
+            "{what} did not come within {DEADLINE:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}

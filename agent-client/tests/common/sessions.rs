@@ -73,14 +73,10 @@ impl Drop for Sessions {
 /// record is left).
 pub async fn until_supervisor_gone(sessions: &Sessions, id: &str) {
     let files = SocketDir::new(sessions.path()).files(id).expect("files");
-    let gone = tokio::time::Instant::now() + super::DEADLINE;
-    while files.sock.exists() || files.pid.exists() {
-        assert!(
-            tokio::time::Instant::now() < gone,
-            "the supervisor of {id} stayed"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
+    super::poll(&format!("the end of {id}'s supervisor"), async || {
+        (!files.sock.exists() && !files.pid.exists()).then_some(())
+    })
+    .await;
 }
 
 /// The session tools of `launcher`, in `sessions`, starting at most `cap`
