@@ -83,6 +83,32 @@ impl Default for ConfigFile {
     }
 }
 
+/// The most a configuration file may hold: far more than any real one, and
+/// a bound on what a mistaken path (`/dev/zero`, a log file) costs.
+pub const MAX_CONFIG_BYTES: u64 = 1 << 20;
+
+/// The text of a configuration file (also a pipe, as `--config <(...)`
+/// gives): an error for one that is not UTF-8 or holds more than
+/// [`MAX_CONFIG_BYTES`], read no further than that.
+pub fn read_config_text(path: &Path) -> std::io::Result<String> {
+    use std::io::Read;
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)?
+        .take(MAX_CONFIG_BYTES + 1)
+        .read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > MAX_CONFIG_BYTES {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!(
+                "it holds more than {} KiB, more than a configuration file does",
+                MAX_CONFIG_BYTES / 1024
+            ),
+        ));
+    }
+    String::from_utf8(bytes)
+        .map_err(|_| std::io::Error::new(std::io::ErrorKind::InvalidData, "it is not UTF-8 text"))
+}
+
 impl ConfigFile {
     /// Load following the waterfall.
     pub fn load(explicit: Option<&Path>) -> Result<ConfigFile, ConfigError> {
@@ -93,7 +119,7 @@ impl ConfigFile {
                 None => return Ok(ConfigFile::default()),
             },
         };
-        let text = std::fs::read_to_string(&path).map_err(|source| ConfigError::Read {
+        let text = read_config_text(&path).map_err(|source| ConfigError::Read {
             path: path.clone(),
             source,
         })?;

@@ -327,3 +327,34 @@ fn the_log_filter_is_checked_and_the_command_lines_level_beats_the_files() {
     }
     assert!(!log("leveled").contains("INFO"), "{}", log("leveled"));
 }
+
+/// A path that is no configuration file — an endless device, a file far
+/// larger than any configuration — is refused at once, read no further
+/// than a bound, as the waiting rules file named in one is.
+#[test]
+fn an_endless_or_huge_config_file_is_refused_at_once() {
+    let env = Env::new();
+    let huge = env.dir.path().join("huge.toml");
+    std::fs::write(&huge, "# a comment\n".repeat(200_000)).unwrap();
+    let huge = huge.to_str().unwrap();
+    let rules_in = env.dir.path().join("rules.toml");
+    std::fs::write(&rules_in, "waiting_rules = \"/dev/zero\"\n").unwrap();
+    let rules_in = rules_in.to_str().unwrap();
+    for (config, says) in [
+        ("/dev/zero", "/dev/zero"),
+        (huge, "huge.toml"),
+        (rules_in, "/dev/zero"),
+    ] {
+        let (code, err) = common::Piped::spawn(
+            &env,
+            &["--config", config, "ls"],
+            std::process::Stdio::null(),
+        )
+        .exit("hm to refuse the config");
+        assert_eq!(code, Some(1), "{config}: {err}");
+        assert!(
+            err.contains(says) && err.contains("1024 KiB"),
+            "{config}: {err}"
+        );
+    }
+}

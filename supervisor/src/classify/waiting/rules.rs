@@ -244,7 +244,7 @@ impl Rules {
     /// The user's rules from `path` first, then the built-in ones.
     pub fn with_user_file(path: &Path) -> Result<Rules, RulesError> {
         let origin = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|e| RulesError {
+        let text = heimdall_client::config::read_config_text(path).map_err(|e| RulesError {
             origin: origin.clone(),
             message: format!("cannot read: {e}"),
         })?;
