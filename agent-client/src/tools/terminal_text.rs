@@ -442,7 +442,9 @@ mod tests {
         assert_eq!(gapped(&runs, &mut Carry::default()), "");
     }
 
-    /// The escape sequence or string output ends in, its end to come.
+    /// The escape sequence or string output ends in, its end to come;
+    /// less than `Terminal::pending`: of a string an ESC follows only from
+    /// the ESC, and no character cut off (carried).
     #[test]
     fn an_unfinished_sequence_at_the_end_is_found_whole() {
         assert_eq!(unfinished_sequence(b"red\x1b[31mtext"), 0);
@@ -450,6 +452,12 @@ mod tests {
         assert_eq!(unfinished_sequence(b"a\x1b]0;title"), 9);
         assert_eq!(unfinished_sequence(b"a\x1b]0;title\x07"), 0);
         assert_eq!(unfinished_sequence(b"a\x1b]0;title\x1b"), 1, "ST's start");
+        assert_eq!(unfinished_sequence(b"a\x1b]0;title\x1b\r"), 2, "ST's start");
+        assert_eq!(
+            unfinished_sequence(b"a\xe2\x94"),
+            0,
+            "a character is carried"
+        );
         assert_eq!(unfinished_sequence(b"a\x1b[3\x18"), 0, "cancelled");
         let long = [&b"\x1b]0;"[..], &[b't'; 5000]].concat();
         assert_eq!(unfinished_sequence(&long), 0, "longer than is held");
