@@ -1,6 +1,10 @@
 //! hm-agent: `hm-agent run "prompt"` (headless), `hm-agent` (interactive
 //! REPL with history), `hm-agent list` (stored conversations).
 
+// The options' doc comments are their --help texts, which name the
+// configuration's tables in brackets (`[agent] model`), not links.
+#![allow(rustdoc::broken_intra_doc_links)]
+
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;

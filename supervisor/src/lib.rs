@@ -28,6 +28,10 @@
 //! | [`log_file`] | the supervisor's size-capped `<id>.log` |
 //! | [`classify`] | state classifiers |
 
+// The module docs map the private modules too, for those who work on
+// them (`cargo doc --document-private-items`).
+#![allow(rustdoc::private_intra_doc_links)]
+
 pub mod ansi_line;
 pub mod classify;
 pub mod cli;

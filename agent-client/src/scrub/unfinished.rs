@@ -30,7 +30,8 @@ pub const UNFINISHED_MAX: usize = 512;
 /// look of a secret's beginning: from a known secret prefix in it (`ghp_`,
 /// `sk-`, `AKIA`… at the start of a word, as in `T=ghp_0123`) to its end,
 /// else the whole run when it is [`UNFINISHED_MIN`] characters or longer
-/// and mixed as random keys are (see [`mixed`]; `Loading...`, `--release`
+/// and mixed as random keys are (letters with digits, or a lower-case
+/// letter before an upper-case one; `Loading...`, `--release`
 /// or `/usr/local/share` being written are words, not secrets).
 /// At most [`UNFINISHED_MAX`]; 0 when there is none. Its first part alone
 /// is too short for the patterns, so it is kept back (an output stream's

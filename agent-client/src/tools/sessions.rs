@@ -242,7 +242,7 @@ impl SessionTools {
 
     /// Kill every session the agent started whose program still runs
     /// (once the starts in progress have counted theirs, waiting up to
-    /// [`START_WAIT`]), all at once, and wait (up to `grace`) for each to end. Returns the ids killed (not
+    /// 30 s), all at once, and wait (up to `grace`) for each to end. Returns the ids killed (not
     /// those that had ended by themselves, their supervisor still there).
     pub async fn cleanup(&self, grace: Duration) -> Vec<String> {
         // Starts still in progress (their calls cancelled) first count

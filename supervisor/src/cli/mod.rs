@@ -140,7 +140,7 @@ pub struct SessionFlags {
     /// Terminal rows (1 to 500)
     #[arg(long, value_parser = clap::value_parser!(u16).range(1..=heimdall_protocol::message::MAX_ROWS as i64))]
     pub rows: Option<u16>,
-    /// Supervisor log file [default: <socket-dir>/<id>.log; also stderr with --detach]
+    /// Supervisor log file [default: SOCKET_DIR/ID.log; also stderr with --detach]
     #[arg(long, value_name = "FILE")]
     pub log_file: Option<PathBuf>,
     /// Log level
