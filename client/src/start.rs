@@ -185,35 +185,48 @@ impl Launcher {
     /// terminal does not cut it in half (the session started, unreported).
     ///
     /// A caller that gives up before the answer (a timeout around this
-    /// call, another branch of a `select!`) leaves nothing running: `hm
-    /// start` runs to its end in a task of its own, and the session it
-    /// started is killed, since nobody was told of it.
+    /// call, another branch of a `select!`, its runtime shut down) leaves
+    /// nothing running: `hm start` runs to its end on a thread of its own,
+    /// and the session it started is killed, since nobody was told of it
+    /// (not when the whole process exits first).
     pub async fn start(&self, opts: &StartOptions) -> Result<Started, StartError> {
         let hm = self.find_hm()?;
         let cmd = self.start_command(&hm, opts);
         let id = opts.id.clone();
         let kill = Unclaimed::killer(&hm, self.config.as_deref());
-        let task = tokio::spawn(async move {
-            let started = answer(cmd, hm, id).await?;
-            Ok(Unclaimed {
-                started,
-                kill: Some(kill),
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        // A thread, not a task: a runtime shut down drops its tasks, and
+        // with them the wait for `hm start`, which went on unwatched.
+        let program = hm.clone();
+        std::thread::Builder::new()
+            .name("hm start".into())
+            .spawn(move || {
+                let answer = answer(cmd, hm, id).map(|started| Unclaimed {
+                    started,
+                    kill: Some(kill),
+                });
+                // Nobody waits any more: dropping the session ends it.
+                drop(tx.send(answer));
             })
-        });
-        // Dropping the task's handle, before or after it has finished,
-        // drops an unclaimed session, which ends it.
-        match task.await {
+            .map_err(|source| StartError::Spawn {
+                hm: program,
+                source,
+            })?;
+        // Dropping the receiver, before or after the answer came, drops an
+        // unclaimed session, which ends it.
+        match rx.await {
             Ok(r) => r.map(Unclaimed::claim),
-            Err(e) => Err(StartError::Failed {
+            Err(_) => Err(StartError::Failed {
                 code: 1,
-                message: format!("the task running hm start failed: {e}"),
+                message: "the thread running hm start ended without an answer".into(),
             }),
         }
     }
 
     /// `hm start --json` for `opts`.
-    fn start_command(&self, hm: &Path, opts: &StartOptions) -> tokio::process::Command {
-        let mut cmd = tokio::process::Command::new(hm);
+    fn start_command(&self, hm: &Path, opts: &StartOptions) -> std::process::Command {
+        use std::os::unix::process::CommandExt;
+        let mut cmd = std::process::Command::new(hm);
         if let Some(d) = &self.socket_dir {
             cmd.arg("--socket-dir").arg(d);
         }
@@ -248,15 +261,14 @@ impl Launcher {
 }
 
 /// Run `hm start --json` (`cmd`, of program `hm`, for session `id` when
-/// given) and read its answer.
-async fn answer(
-    mut cmd: tokio::process::Command,
+/// given) to its end, and read its answer.
+fn answer(
+    mut cmd: std::process::Command,
     hm: PathBuf,
     id: Option<String>,
 ) -> Result<Started, StartError> {
     let out = cmd
         .output()
-        .await
         .map_err(|source| StartError::Spawn { hm, source })?;
     let code = out.status.code().unwrap_or(1);
     // `hm start --json` answers on stdout: the session, or on failure

@@ -823,3 +823,50 @@ async fn a_session_whose_socket_is_gone_is_said_to_be_at_once() {
     assert!(took < Duration::from_secs(4), "took {took:?}");
     env.ok(&["kill", "gone"]);
 }
+
+/// A start whose runtime shuts down before the answer (a runtime made for
+/// one call and dropped at a timeout, a program's runtime shut down while
+/// it starts a session) leaves nothing running too: the runtime's tasks are
+/// dropped with it, and a start that ran in one of them left `hm start` to
+/// go on and its session to run on, unowned.
+#[test]
+fn a_start_whose_runtime_shuts_down_leaves_nothing_running() {
+    let env = Env::new();
+    let launcher = env.launcher();
+    let mut cut = Vec::new();
+    for (n, ms) in [1u64, 10, 40].into_iter().enumerate() {
+        let id = format!("rt{n}");
+        let opts = StartOptions {
+            id: Some(id.clone()),
+            command: vec!["sleep".into(), "600".into()],
+            ..StartOptions::default()
+        };
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        let r = rt.block_on(async {
+            tokio::time::timeout(Duration::from_millis(ms), launcher.start(&opts)).await
+        });
+        drop(rt);
+        match r {
+            // In time: the caller's, to end itself.
+            Ok(started) => {
+                env.ok(&["kill", &started.expect("start").id]);
+            }
+            Err(_) => cut.push(id),
+        }
+    }
+    assert!(!cut.is_empty(), "every start finished within 40 ms");
+    let dir = SocketDir::new(env.sockets());
+    common::poll("every start cut off ended", DEADLINE, || {
+        let sessions = dir.list().expect("list");
+        cut.iter()
+            .all(|id| {
+                sessions
+                    .iter()
+                    .any(|e| &e.files.id == id && matches!(e.liveness, Liveness::Exited(_)))
+            })
+            .then_some(())
+    });
+}
