@@ -93,12 +93,28 @@ fn parse_json<T: DeserializeOwned + Default>(kind: u8, payload: &[u8]) -> Result
 fn parse_json_required<T: DeserializeOwned>(kind: u8, payload: &[u8]) -> Result<T, DecodeError> {
     let text =
         std::str::from_utf8(payload).map_err(|e| malformed(kind, format!("invalid UTF-8: {e}")))?;
-    let value: serde_json::Value =
+    let mut value: serde_json::Value =
         serde_json::from_str(text).map_err(|e| malformed(kind, format!("invalid JSON: {e}")))?;
     if !value.is_object() {
         return Err(malformed(kind, "the payload must be a JSON object"));
     }
+    drop_nulls(&mut value);
     serde_json::from_value(value).map_err(|e| malformed(kind, e.to_string()))
+}
+
+/// Remove every member whose value is `null` from the objects in `value`
+/// (at any depth): a field given as `null` counts as absent, as languages
+/// whose "no value" serialises as `null` (JavaScript's `undefined` made
+/// `null`, Python's `None`) send it.
+fn drop_nulls(value: &mut serde_json::Value) {
+    match value {
+        serde_json::Value::Object(members) => {
+            members.retain(|_, v| !v.is_null());
+            members.values_mut().for_each(drop_nulls);
+        }
+        serde_json::Value::Array(items) => items.iter_mut().for_each(drop_nulls),
+        _ => {}
+    }
 }
 
 /// The `"id"` of a JSON request payload, if it has one, even when the rest
@@ -951,6 +967,32 @@ mod tests {
         assert_eq!(hello(b""), Ok(ClientMessage::Hello(Hello::default())));
         assert!(hello(b"[]").is_err());
         assert!(hello(b"\xff").is_err());
+    }
+
+    /// A field given as `null` is as absent: defaults hold, at any depth.
+    #[test]
+    fn a_null_field_counts_as_absent() {
+        let msg = |kind: u8, p: &[u8]| ClientMessage::from_frame(&Frame::new(kind, p.to_vec()));
+        let screen = msg(
+            client::SCREEN,
+            br#"{"id": 3, "format": null, "scrollback_lines": null, "redraw": null}"#,
+        );
+        let want = ScreenRequest {
+            id: Some(3),
+            ..ScreenRequest::default()
+        };
+        assert_eq!(screen, Ok(ClientMessage::Screen(want)));
+        assert_eq!(
+            msg(
+                client::WAIT,
+                br#"{"until": "exit", "timeout_ms": null, "id": null}"#
+            ),
+            msg(client::WAIT, br#"{"until": "exit"}"#)
+        );
+        assert!(msg(client::WAIT, br#"{"until": "exit"}"#).is_ok());
+        // A required field given as null is still missing.
+        assert!(msg(client::WAIT, br#"{"until": null}"#).is_err());
+        assert!(msg(client::CANCEL, br#"{"id": null}"#).is_err());
     }
 
     #[test]
