@@ -93,10 +93,13 @@ impl View {
     }
 
     /// Whether the session's screen has exactly the size of this view's
-    /// program area (else it is drawn clipped).
+    /// program area, which is the whole terminal's but the bar's row (else
+    /// it is drawn clipped): a terminal larger than the protocol takes is
+    /// given a smaller area, and wraps the lines drawn for it elsewhere.
     fn fits(&self) -> bool {
         let (rows, cols) = self.term.screen().size();
-        (cols.get(), rows.get()) == self.program_size()
+        let whole = (self.cols, self.rows.saturating_sub(u16::from(self.bar)));
+        (cols.get(), rows.get()) == self.program_size() && self.program_size() == whole
     }
 
     /// Start over from a redraw of the session's screen, painted at the
@@ -462,6 +465,27 @@ mod tests {
         assert_eq!(program_area(300, 700, true), (300, 500));
         assert_eq!(program_area(80, 0, false), (80, 1));
         assert_eq!(program_area(u16::MAX, u16::MAX, false), (1000, 500));
+    }
+
+    /// A terminal wider than the protocol takes: the session has 1000
+    /// columns and is drawn row by row, clipped, as one of another size
+    /// (a line it wrapped at 1000 columns was drawn for the terminal to
+    /// wrap, which at 1200 it does not: the next row's text went on the
+    /// same row, and the rows below it sat one row up).
+    #[test]
+    fn a_session_narrower_than_a_huge_terminal_is_drawn_row_by_row() {
+        let mut v = View::new(1200, 40, true);
+        let mut term = Terminal::new(40, 1200, 0);
+        term.process(&v.enter());
+        assert_eq!(v.program_size(), (1000, 39));
+        v.reset(b"", (1000, 39));
+        v.feed(format!("{}bbb\r\nnext", "a".repeat(1000)).as_bytes());
+        term.process(&v.render(&bar()));
+        let rows: Vec<String> = term.screen().rows(0, 1200).collect();
+        assert_eq!(rows[0].trim_end(), "a".repeat(1000));
+        assert_eq!(rows[1].trim_end(), "bbb");
+        assert_eq!(rows[2].trim_end(), "next");
+        assert_eq!(term.screen().cursor_position(), (2, 4));
     }
 
     #[test]
