@@ -20,6 +20,7 @@ import errno
 import json
 import os
 import socket
+import stat
 import struct
 import sys
 
@@ -59,14 +60,18 @@ def ended(how):
 def check_ours(path):
     """Refuse a socket that someone else may have put in a session's place
     (docs/protocol.md, Connecting): its directory must be ours, with no
-    group or other permission bits, and the socket file ours too."""
+    group or other permission bits, and the socket (what a link to it points
+    at, as connect() follows it) a socket and ours too."""
     uid = os.getuid()
     folder = os.path.dirname(os.path.abspath(path))
     st = os.stat(folder)
     if st.st_uid != uid or st.st_mode & 0o077:
         raise PermissionError(errno.EACCES, "the socket directory is not ours alone "
                               f"(owner uid {st.st_uid}, mode {st.st_mode & 0o777:o})", folder)
-    if os.lstat(path).st_uid != uid:
+    st = os.stat(path)
+    if not stat.S_ISSOCK(st.st_mode):
+        raise PermissionError(errno.EACCES, "not a socket", path)
+    if st.st_uid != uid:
         raise PermissionError(errno.EACCES, "the socket belongs to another user", path)
 
 

@@ -587,6 +587,14 @@ fn python_example_client_refuses_a_socket_dir_open_to_others() {
     let out = python_example(&env.sock("pyd"), "true");
     mode(0o700).unwrap();
     assert_fails_in_one_line(&out, "socket directory");
+    // A file that is no socket, or a link to one, is refused before connecting.
+    let file = env.sockets().join("file.sock");
+    std::fs::write(&file, b"").unwrap();
+    let link = env.sockets().join("link.sock");
+    std::os::unix::fs::symlink(&file, &link).unwrap();
+    for path in [file, link] {
+        assert_fails_in_one_line(&python_example(&path, "true"), "not a socket");
+    }
 }
 
 /// After the session ended, `hm screen` answers from the exit record the
