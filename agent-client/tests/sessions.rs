@@ -183,6 +183,63 @@ async fn calls_on_one_session_in_one_turn_run_in_order() {
     tools.cleanup(Duration::from_secs(15)).await;
 }
 
+/// A model reads a long build's output in pieces, as each tool result is
+/// cut to its head and tail past the truncation limit: `max_bytes` bounds a
+/// read, which says where the next piece starts and how much is left, so
+/// every line reaches the model whole (before, a read took everything, the
+/// middle was cut from the result and the next read went on past it).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_long_output_is_read_in_pieces_none_cut() {
+    let sessions = Sessions::new();
+    let id = unique("agent-pieces");
+    let read = || calls(&[("session_read", json!({"id": id, "max_bytes": 8000}))]);
+    let server = FakeServer::start(vec![
+        calls(&[(
+            "session_start",
+            json!({"command": "bash --norc --noprofile", "id": id}),
+        )]),
+        calls(&[(
+            "session_submit",
+            json!({"id": id, "text": "for i in $(seq 1 2000); do echo line $i; done; sleep 1; echo done"}),
+        )]),
+        calls(&[(
+            "session_wait",
+            json!({"id": id, "until": "regex", "pattern": "(?m)^done$", "timeout_secs": 40}),
+        )]),
+        read(),
+        read(),
+        read(),
+        read(),
+        read(),
+        text_reply("read it all"),
+    ])
+    .await;
+    let tools = session_tools(&sessions, 8);
+    let mut agent = scripted_agent(&server, &tools);
+    let end = run_turn(&mut agent, "build", Duration::from_secs(120)).await;
+    assert_eq!(end, TurnEnd::Answer("read it all".into()));
+    let reqs = server.requests();
+    let waited = tool_result(&reqs[3].body, "call_session_wait_0");
+    assert!(waited.contains("matched"), "{waited}");
+    let mut seen = std::collections::BTreeSet::new();
+    for req in &reqs[4..9] {
+        let text = tool_result(&req.body, "call_session_read_0");
+        assert!(!text.contains("characters cut"), "{text}");
+        seen.extend(
+            text.lines()
+                .filter_map(|l| l.strip_prefix("line ")?.parse::<u32>().ok()),
+        );
+    }
+    // The last read found nothing new: the whole output was read.
+    let last = tool_result(&reqs[8].body, "call_session_read_0");
+    let range = regex::Regex::new(r"bytes (\d+)\.\.(\d+)").unwrap();
+    let c = range.captures(last).expect(last);
+    assert_eq!(c[1], c[2], "{last}");
+    let missing: Vec<u32> = (1..=2000).filter(|n| !seen.contains(n)).collect();
+    assert!(missing.is_empty(), "lines never read: {missing:?}");
+    tools.cleanup(Duration::from_secs(15)).await;
+}
+
 async fn call(tools: &SessionTools, name: &str, args: Value, limit: Duration) -> (bool, String) {
     let out = call_out(tools, name, args, limit).await;
     (out.is_error, out.text)

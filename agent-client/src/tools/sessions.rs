@@ -1078,7 +1078,11 @@ impl ToolSet for SessionTools {
             spec(
                 "session_read",
                 "New output since an offset (default: since your last read), as the terminal shows it at the session's size: lines redrawn with carriage returns or cursor moves once, in their last state; lines that scrolled off kept; wrapped lines whole; colours dropped; a word not yet finished at the end comes with the next read. Returns the next offset. Once the session has ended: what its exit record keeps (the last 4 KiB of output).",
-                json!({"id": id_param(), "offset": {"type": "integer", "description": "Output offset to read from"}}),
+                json!({
+                    "id": id_param(),
+                    "offset": {"type": "integer", "description": "Output offset to read from"},
+                    "max_bytes": {"type": "integer", "description": "Read at most this many bytes from the offset (its first ones), to read long output in pieces: a long result is cut to its head and tail"},
+                }),
                 &["id"],
             ),
             spec(

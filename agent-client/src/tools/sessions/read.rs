@@ -37,6 +37,10 @@ impl SessionTools {
     /// read ended); after its end, what its exit record keeps of it.
     pub(super) async fn read(&self, id: &str, args: &Value) -> ToolResult {
         let asked = opt_u64_arg(args, "offset")?;
+        let most = match opt_u64_arg(args, "max_bytes")? {
+            Some(0) => return Err("`max_bytes` must be at least 1".into()),
+            most => most.map(|n| n.min(MAX_READ_BYTES)),
+        };
         validate_id(id).map_err(|e| e.to_string())?;
         // One read of a session at a time: each goes on from where the
         // one before it ended (two at once showed the same output, and
@@ -58,7 +62,7 @@ impl SessionTools {
         } else {
             Carry::default()
         };
-        let (out, end) = match self.live_read(id, asked, &mut terminal).await {
+        let (out, end) = match self.live_read(id, asked, most, &mut terminal).await {
             Ok(read) => read,
             Err(why) => {
                 let rec = self.after_end(id, why).await?;
@@ -73,12 +77,15 @@ impl SessionTools {
     }
 
     /// The output of live session `id` from `asked` to its end as of the
-    /// call, shown on a terminal in state `terminal` at `asked` (left in
-    /// its state at the end), and the offset the next read starts from.
+    /// call (its first `most` bytes when given, else its last
+    /// [`MAX_READ_BYTES`]), shown on a terminal in state `terminal` at
+    /// `asked` (left in its state at the end), and the offset the next
+    /// read starts from.
     async fn live_read(
         &self,
         id: &str,
         asked: u64,
+        most: Option<u64>,
         terminal: &mut Carry,
     ) -> Result<(ToolOutput, u64), String> {
         let c = self.client(id).await?;
@@ -89,10 +96,13 @@ impl SessionTools {
                 return Err(client_error(id, e));
             }
         };
-        let end = hello.output_offset;
+        let written = hello.output_offset;
         // The read covers `asked..end`; the supervisor says what of it is
         // no longer kept (a gap where the stream starts).
-        let from = asked.min(end);
+        let from = asked.min(written);
+        let end = most.map_or(written, |most| written.min(from.saturating_add(most)));
+        // Whether the read stops short of what was written, at `max_bytes`.
+        let short = end < written;
         let mut sub_from = from;
         // The bytes read, in runs separated by the gaps between them.
         let mut runs = vec![Vec::new()];
@@ -176,14 +186,19 @@ impl SessionTools {
         // which the next read's terminal would show the rest of as text;
         // and a token (its first half came, the rest will), which the next
         // read then gets whole: the scrubber knows a secret only whole.
-        let (mut sequence, mut word) = (0, 0);
+        let (mut sequence, mut word, mut character) = (0, 0, 0);
         if let Some(last) = runs.last_mut().filter(|_| !exited) {
+            // A character cut by `max_bytes` comes whole with the next read.
+            if short {
+                character = unfinished_character(last);
+                last.truncate(last.len() - character);
+            }
             sequence = terminal_text::unfinished_sequence(last);
             last.truncate(last.len() - sequence);
             word = unfinished_secret(last);
             last.truncate(last.len() - word);
         }
-        let end = at - (sequence + word) as u64;
+        let end = at - (sequence + word + character) as u64;
         if sequence > 0 {
             notes.push(format!(
                 "the last {sequence} bytes, an escape sequence the program has not finished, \
@@ -193,6 +208,13 @@ impl SessionTools {
         if word > 0 {
             notes.push(format!(
                 "the last {word} bytes, a word the program has not finished, come with the next read"
+            ));
+        }
+        // A gap may have carried the read past what was written.
+        if short && !exited && written > end {
+            notes.push(format!(
+                "{} more bytes were written after this read's end: read on from the next offset",
+                written - end
             ));
         }
         let (cols, rows) = (hello.session.cols, hello.session.rows);
@@ -210,5 +232,42 @@ impl SessionTools {
             return Ok((ToolOutput::ok(format!("no new output ({source})")), end));
         }
         Ok((ToolOutput::untrusted(source, text), end))
+    }
+}
+
+/// How many bytes at the end of `bytes` begin a UTF-8 character whose rest
+/// is not there (0 when the last character is whole).
+fn unfinished_character(bytes: &[u8]) -> usize {
+    let tail = &bytes[bytes.len().saturating_sub(3)..];
+    let Some(lead) = tail.iter().rposition(|b| b & 0xc0 != 0x80) else {
+        return 0;
+    };
+    let wants = match tail[lead] {
+        b if b >= 0xf0 => 4,
+        b if b >= 0xe0 => 3,
+        b if b >= 0xc0 => 2,
+        _ => 1,
+    };
+    let have = tail.len() - lead;
+    if have < wants {
+        have
+    } else {
+        0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::unfinished_character;
+
+    #[test]
+    fn a_character_cut_at_the_end_is_counted() {
+        let text = "ab€".as_bytes();
+        assert_eq!(unfinished_character(text), 0);
+        assert_eq!(unfinished_character(&text[..3]), 1);
+        assert_eq!(unfinished_character(&text[..4]), 2);
+        assert_eq!(unfinished_character(b"abc"), 0);
+        assert_eq!(unfinished_character(b""), 0);
+        assert_eq!(unfinished_character(&"🦀".as_bytes()[..3]), 3);
     }
 }
