@@ -534,3 +534,27 @@ async fn a_session_started_again_under_an_ended_id_is_read_from_its_start() {
     );
     assert_eq!(tools.cleanup(Duration::from_secs(15)).await, [id.as_str()]);
 }
+
+/// `max_bytes` bounds a read of a session that has ended too (from its
+/// exit record): the read says how much more is kept, stops short of a
+/// character it would cut, and the next read goes on from it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_ended_sessions_output_is_read_in_pieces() {
+    let sessions = Sessions::new();
+    let tools = session_tools(&sessions, None);
+    let id = unique("read-ended-pieces");
+    start(&tools, &id, "printf 'aaaa\\nb€b\\ncccc\\n'").await;
+    until_supervisor_gone(&sessions, &id).await;
+    // "aaaa\r\nb" and the first byte of "€".
+    let first = parse(&call(&tools, "session_read", json!({"id": id, "max_bytes": 8})).await);
+    assert_eq!((first.from, first.next), (0, 7), "{}", first.said);
+    assert_eq!(first.text, "aaaa\nb", "{}", first.said);
+    assert!(
+        first.said.contains("12 more bytes are kept"),
+        "{}",
+        first.said
+    );
+    let rest = parse(&call(&tools, "session_read", json!({"id": id})).await);
+    assert_eq!((rest.from, rest.next), (7, 19), "{}", rest.said);
+    assert_eq!(rest.text, "b€b\ncccc\n", "{}", rest.said);
+}

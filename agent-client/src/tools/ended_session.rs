@@ -8,7 +8,7 @@ use serde_json::json;
 
 use super::terminal_text::{self, Carry};
 use super::ToolOutput;
-use crate::scrub::{scrub_rows_below, Cursor};
+use crate::scrub::{scrub_rows_below, unfinished_secret, Cursor};
 
 /// How many rows above the rows shown of a screen are read with them, to
 /// scrub the lines at their top from their start.
@@ -154,15 +154,21 @@ pub fn screen(rec: &ExitRecord, scrollback: usize) -> ToolOutput {
     ToolOutput::untrusted(source, body)
 }
 
-/// `session_read` of an ended session from output offset `asked`, shown
-/// on a terminal in state `terminal` at `asked` (left in its state at the
-/// end; afresh when the record does not reach back to `asked`), and the
-/// offset after its last output (the next offset to read from).
-pub fn read(rec: &ExitRecord, asked: u64, terminal: &mut Carry) -> (ToolOutput, u64) {
+/// `session_read` of an ended session from output offset `asked` (its
+/// first `most` bytes when given), shown on a terminal in state `terminal`
+/// at `asked` (left in its state at the end; afresh when the record does
+/// not reach back to `asked`), and the offset after what it shows (the
+/// next offset to read from).
+pub fn read(
+    rec: &ExitRecord,
+    asked: u64,
+    most: Option<u64>,
+    terminal: &mut Carry,
+) -> (ToolOutput, u64) {
     let id = &rec.id;
     let ended = format!("the program exited with {}", exit_phrase(rec));
     let (cols, rows) = size(rec);
-    let (bytes, from, end, gap, note) = match rec.output_from(asked) {
+    let (mut bytes, from, mut end, gap, note) = match rec.output_from(asked) {
         RecordedOutput::Bytes {
             missed,
             resume,
@@ -192,6 +198,23 @@ pub fn read(rec: &ExitRecord, asked: u64, terminal: &mut Carry) -> (ToolOutput, 
             (tail, from, end, None, Some(note))
         }
     };
+    // A read cut at `most` ends where a character, an escape sequence or
+    // a word that may be a secret is whole: its rest comes with the next.
+    let mut more = None;
+    if let Some(most) = most.and_then(|m| usize::try_from(m).ok()) {
+        if bytes.len() > most {
+            let mut piece = &bytes[..most];
+            piece = &piece[..piece.len() - terminal_text::unfinished_character(piece)];
+            piece = &piece[..piece.len() - terminal_text::unfinished_sequence(piece)];
+            piece = &piece[..piece.len() - unfinished_secret(piece)];
+            let left = bytes.len() - piece.len();
+            end -= left as u64;
+            bytes = piece;
+            more = Some(format!(
+                "{left} more bytes are kept after this read's end: read on from the next offset"
+            ));
+        }
+    }
     // A read from elsewhere than the output's end (an offset past it, or
     // in a record that cannot say where it is) starts on a fresh terminal.
     if gap.is_none() && from != asked {
@@ -212,7 +235,7 @@ pub fn read(rec: &ExitRecord, asked: u64, terminal: &mut Carry) -> (ToolOutput, 
         "output of session {id}, which has ended ({ended}), bytes {from}..{end}, \
          from its exit record; next offset {end}"
     );
-    for n in gap.iter().chain(&note) {
+    for n in gap.iter().chain(&note).chain(&more) {
         source.push_str("; ");
         source.push_str(n);
     }

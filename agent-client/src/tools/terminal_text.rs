@@ -229,6 +229,27 @@ pub fn unfinished_sequence(bytes: &[u8]) -> usize {
     }
 }
 
+/// How many bytes at the end of `bytes` begin a UTF-8 character whose rest
+/// is not there (0 when the last character is whole).
+pub fn unfinished_character(bytes: &[u8]) -> usize {
+    let tail = &bytes[bytes.len().saturating_sub(3)..];
+    let Some(lead) = tail.iter().rposition(|b| b & 0xc0 != 0x80) else {
+        return 0;
+    };
+    let wants = match tail[lead] {
+        b if b >= 0xf0 => 4,
+        b if b >= 0xe0 => 3,
+        b if b >= 0xc0 => 2,
+        _ => 1,
+    };
+    let have = tail.len() - lead;
+    if have < wants {
+        have
+    } else {
+        0
+    }
+}
+
 fn nonzero(n: u16) -> NonZeroU16 {
     NonZeroU16::new(n).unwrap_or(NonZeroU16::MIN)
 }
@@ -263,7 +284,7 @@ impl vt100::Callbacks for ScrolledOff {
 
 #[cfg(test)]
 mod tests {
-    use super::{render, render_runs, unfinished_sequence, Carry};
+    use super::{render, render_runs, unfinished_character, unfinished_sequence, Carry};
 
     fn text(bytes: &[u8]) -> String {
         render(bytes, &mut Carry::default(), 20, 4)
@@ -516,5 +537,16 @@ mod tests {
         // Once left, the normal screen is back as it was.
         let bytes = b"$ top\r\n\x1b[?1049h\x1b[2Jtop\r\nscrolled\x1b[?1049l$ ";
         assert_eq!(text(bytes), "$ top\n$");
+    }
+
+    #[test]
+    fn a_character_cut_at_the_end_is_counted() {
+        let text = "ab€".as_bytes();
+        assert_eq!(unfinished_character(text), 0);
+        assert_eq!(unfinished_character(&text[..3]), 1);
+        assert_eq!(unfinished_character(&text[..4]), 2);
+        assert_eq!(unfinished_character(b"abc"), 0);
+        assert_eq!(unfinished_character(b""), 0);
+        assert_eq!(unfinished_character(&"🦀".as_bytes()[..3]), 3);
     }
 }

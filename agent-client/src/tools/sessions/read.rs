@@ -66,7 +66,7 @@ impl SessionTools {
             Ok(read) => read,
             Err(why) => {
                 let rec = self.after_end(id, why).await?;
-                ended_session::read(&rec, asked, &mut terminal)
+                ended_session::read(&rec, asked, most, &mut terminal)
             }
         };
         *point = ReadPoint {
@@ -190,7 +190,7 @@ impl SessionTools {
         if let Some(last) = runs.last_mut().filter(|_| !exited) {
             // A character cut by `max_bytes` comes whole with the next read.
             if short {
-                character = unfinished_character(last);
+                character = terminal_text::unfinished_character(last);
                 last.truncate(last.len() - character);
             }
             sequence = terminal_text::unfinished_sequence(last);
@@ -232,42 +232,5 @@ impl SessionTools {
             return Ok((ToolOutput::ok(format!("no new output ({source})")), end));
         }
         Ok((ToolOutput::untrusted(source, text), end))
-    }
-}
-
-/// How many bytes at the end of `bytes` begin a UTF-8 character whose rest
-/// is not there (0 when the last character is whole).
-fn unfinished_character(bytes: &[u8]) -> usize {
-    let tail = &bytes[bytes.len().saturating_sub(3)..];
-    let Some(lead) = tail.iter().rposition(|b| b & 0xc0 != 0x80) else {
-        return 0;
-    };
-    let wants = match tail[lead] {
-        b if b >= 0xf0 => 4,
-        b if b >= 0xe0 => 3,
-        b if b >= 0xc0 => 2,
-        _ => 1,
-    };
-    let have = tail.len() - lead;
-    if have < wants {
-        have
-    } else {
-        0
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::unfinished_character;
-
-    #[test]
-    fn a_character_cut_at_the_end_is_counted() {
-        let text = "ab€".as_bytes();
-        assert_eq!(unfinished_character(text), 0);
-        assert_eq!(unfinished_character(&text[..3]), 1);
-        assert_eq!(unfinished_character(&text[..4]), 2);
-        assert_eq!(unfinished_character(b"abc"), 0);
-        assert_eq!(unfinished_character(b""), 0);
-        assert_eq!(unfinished_character(&"🦀".as_bytes()[..3]), 3);
     }
 }
