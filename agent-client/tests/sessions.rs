@@ -240,6 +240,50 @@ async fn a_long_output_is_read_in_pieces_none_cut() {
     tools.cleanup(Duration::from_secs(15)).await;
 }
 
+/// A model that submits an editor command (vim's `:wq`, after `git
+/// commit` opened vim) is told the line went in as a bracketed paste,
+/// which vim inserts as text, and how to type a command instead; typed
+/// with session_send, `:wq` ends vim with the text saved.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_line_submitted_to_vim_says_it_went_in_as_a_paste() {
+    let sessions = Sessions::new();
+    let id = unique("agent-vim");
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("MSG");
+    let server = FakeServer::start(vec![
+        calls(&[(
+            "session_start",
+            json!({"command": format!("vim -u NONE -i NONE {}", file.display()), "id": id, "interactive": true}),
+        )]),
+        calls(&[(
+            "session_wait",
+            json!({"id": id, "until": "regex", "pattern": "(?m)^~", "timeout_secs": 20}),
+        )]),
+        calls(&[("session_send", json!({"id": id, "text": "ifirst", "keys": ["Esc"]}))]),
+        calls(&[("session_submit", json!({"id": id, "text": ":wq"}))]),
+        calls(&[("session_send", json!({"id": id, "keys": ["Esc", "u", ":", "w", "q", "Enter"]}))]),
+        calls(&[("session_wait", json!({"id": id, "until": "exit", "timeout_secs": 20}))]),
+        text_reply("saved"),
+    ])
+    .await;
+    let tools = session_tools(&sessions, 8);
+    let mut agent = scripted_agent(&server, &tools);
+    let end = run_turn(&mut agent, "commit", Duration::from_secs(90)).await;
+    assert_eq!(end, TurnEnd::Answer("saved".into()));
+    let reqs = server.requests();
+    let waited = tool_result(&reqs[2].body, "call_session_wait_0");
+    assert!(waited.contains("matched"), "{waited}");
+    let submitted = tool_result(&reqs[4].body, "call_session_submit_0");
+    assert!(
+        submitted.contains("bracketed paste") && submitted.contains("session_send"),
+        "{submitted}"
+    );
+    let exited = tool_result(&reqs[6].body, "call_session_wait_0");
+    assert!(exited.contains("exited with code 0"), "{exited}");
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), "first\n");
+    tools.cleanup(Duration::from_secs(15)).await;
+}
+
 async fn call(tools: &SessionTools, name: &str, args: Value, limit: Duration) -> (bool, String) {
     let out = call_out(tools, name, args, limit).await;
     (out.is_error, out.text)

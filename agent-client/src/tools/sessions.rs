@@ -749,7 +749,16 @@ impl SessionTools {
         let r = self
             .with_client(id, |c| async move { c.submit(&text, timeout).await })
             .await?;
-        Ok(ToolOutput::ok(if r.exited {
+        // An editor takes a paste as text to insert, even in its command
+        // mode: the model must know, or it takes `:wq` for done.
+        let paste = if r.bracketed_paste {
+            "\n(the line went in as a bracketed paste, as the program asked: an editor such as \
+             vim inserts a paste as text, even in its command mode; type an editor's commands, \
+             like `:wq`, with session_send: keys [\":\", \"w\", \"q\", \"Enter\"])"
+        } else {
+            ""
+        };
+        let said = if r.exited {
             format!(
                 "typed the line into session {id}, and then its program exited (whether it read \
                  the line first cannot be known): session_status tells how it ended"
@@ -767,7 +776,8 @@ impl SessionTools {
                 "typed the line into session {id}, but the program showed no reaction yet; \
                  look at its screen before sending it again"
             )
-        }))
+        };
+        Ok(ToolOutput::ok(format!("{said}{paste}")))
     }
 
     async fn wait(&self, id: &str, args: &Value, limit: Duration) -> ToolResult {
@@ -1097,7 +1107,7 @@ impl ToolSet for SessionTools {
             ),
             spec(
                 "session_submit",
-                "Type a line and press Enter, and report whether the program reacted.",
+                "Type a line and press Enter, and report whether the program reacted. When the program asked for bracketed paste the line goes in as a paste, which an editor (vim) inserts as text: type editor commands with session_send.",
                 json!({"id": id_param(), "text": {"type": "string", "description": "The line, without newline"}, "timeout_ms": {"type": "integer", "description": "How long to wait for the program to read the line and react, in milliseconds (default 5000)"}}),
                 &["id", "text"],
             ),
