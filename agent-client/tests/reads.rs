@@ -558,3 +558,34 @@ async fn an_ended_sessions_output_is_read_in_pieces() {
     assert_eq!((rest.from, rest.next), (7, 19), "{}", rest.said);
     assert_eq!(rest.text, "b€b\ncccc\n", "{}", rest.said);
 }
+
+/// A read from an offset past the end of the output says so (the model
+/// asked for output that is not there), of a running session and of one
+/// that has ended, and reads from the end.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_read_past_the_end_says_so() {
+    let sessions = Sessions::new();
+    let tools = session_tools(&sessions, None);
+    let id = unique("read-past-end");
+    start(&tools, &id, "printf 'abc\\n'; exec cat").await;
+    wait_for(&tools, &id, "abc").await;
+    let out = call(&tools, "session_read", json!({"id": id, "offset": 1000})).await;
+    let read = parse(&out);
+    assert_eq!((read.from, read.next), (5, 5), "{}", read.said);
+    assert!(
+        read.said
+            .contains("offset 1000 is past the end of the output (5 bytes written): read from 5"),
+        "{}",
+        read.said
+    );
+    let killed = call(&tools, "session_kill", json!({"id": id})).await;
+    assert!(!killed.is_error, "{}", killed.text);
+    until_supervisor_gone(&sessions, &id).await;
+    let read = parse(&call(&tools, "session_read", json!({"id": id, "offset": 1000})).await);
+    assert!(
+        read.said
+            .contains("offset 1000 is past the end of the output (5 bytes written)"),
+        "{}",
+        read.said
+    );
+}

@@ -198,6 +198,7 @@ pub fn read(
             (tail, from, end, None, Some(note))
         }
     };
+    let past = past_end(asked, end);
     // A read cut at `most` ends where a character, an escape sequence or
     // a word that may be a secret is whole: its rest comes with the next.
     let mut more = None;
@@ -235,7 +236,7 @@ pub fn read(
         "output of session {id}, which has ended ({ended}), bytes {from}..{end}, \
          from its exit record; next offset {end}"
     );
-    for n in gap.iter().chain(&note).chain(&more) {
+    for n in past.iter().chain(&gap).chain(&note).chain(&more) {
         source.push_str("; ");
         source.push_str(n);
     }
@@ -253,4 +254,14 @@ pub fn read(
         ToolOutput::untrusted(source, text)
     };
     (out, end)
+}
+
+/// What a read from `asked` says when that is past `end`, the end of the
+/// output: it reads from the end instead.
+pub fn past_end(asked: u64, end: u64) -> Option<String> {
+    (asked > end).then(|| {
+        format!(
+            "offset {asked} is past the end of the output ({end} bytes written): read from {end}"
+        )
+    })
 }

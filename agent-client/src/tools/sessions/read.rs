@@ -107,7 +107,9 @@ impl SessionTools {
         // The bytes read, in runs separated by the gaps between them.
         let mut runs = vec![Vec::new()];
         let mut gaps = Vec::new();
-        let mut notes = Vec::new();
+        let mut notes: Vec<String> = ended_session::past_end(asked, written)
+            .into_iter()
+            .collect();
         if end - from > MAX_READ_BYTES {
             sub_from = end - MAX_READ_BYTES;
             gaps.push(format!(
