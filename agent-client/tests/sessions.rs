@@ -35,7 +35,12 @@ fn session_tools(sessions: &Sessions, cap: usize) -> SessionTools {
 /// An agent whose model is the fake `server` (OpenAI format) and whose
 /// tools are `tools`.
 fn scripted_agent(server: &FakeServer, tools: &SessionTools) -> Agent {
-    let mut toolbox = Toolbox::new(Duration::from_secs(60));
+    scripted_agent_within(server, tools, Duration::from_secs(60))
+}
+
+/// [`scripted_agent`] whose tool calls have the time `limit`.
+fn scripted_agent_within(server: &FakeServer, tools: &SessionTools, limit: Duration) -> Agent {
+    let mut toolbox = Toolbox::new(limit);
     toolbox.add(tools.clone());
     let settings = ProviderSettings {
         kind: ProviderKind::Openai,
@@ -281,6 +286,42 @@ async fn a_line_submitted_to_vim_says_it_went_in_as_a_paste() {
     let exited = tool_result(&reqs[6].body, "call_session_wait_0");
     assert!(exited.contains("exited with code 0"), "{exited}");
     assert_eq!(std::fs::read_to_string(&file).unwrap(), "first\n");
+    tools.cleanup(Duration::from_secs(15)).await;
+}
+
+/// A submit that waits for a reaction longer than the tool limit is cut to
+/// the limit, as a wait is, so the model learns the line was typed and not
+/// read (before, the toolbox stopped the call and said only that it did not
+/// finish). A line submitted to a shell gets no word about editors.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_submit_longer_than_the_tool_limit_is_cut_to_it() {
+    let sessions = Sessions::new();
+    let id = unique("agent-submit-cut");
+    let server = FakeServer::start(vec![
+        calls(&[(
+            "session_start",
+            json!({"command": "bash --norc --noprofile", "id": id}),
+        )]),
+        calls(&[("session_submit", json!({"id": id, "text": "sleep 1000"}))]),
+        calls(&[(
+            "session_submit",
+            json!({"id": id, "text": "echo hi", "timeout_ms": 600000}),
+        )]),
+        text_reply("typed"),
+    ])
+    .await;
+    let tools = session_tools(&sessions, 8);
+    let mut agent = scripted_agent_within(&server, &tools, Duration::from_secs(6));
+    let end = run_turn(&mut agent, "sleep", Duration::from_secs(60)).await;
+    assert_eq!(end, TurnEnd::Answer("typed".into()));
+    let reqs = server.requests();
+    let first = tool_result(&reqs[2].body, "call_session_submit_0");
+    assert!(!first.contains("vim"), "{first}");
+    let cut = tool_result(&reqs[3].body, "call_session_submit_0");
+    assert!(
+        cut.contains("has not read it yet") && cut.contains("cut to 4 s"),
+        "{cut}"
+    );
     tools.cleanup(Duration::from_secs(15)).await;
 }
 

@@ -743,16 +743,28 @@ impl SessionTools {
         Ok(ToolOutput::ok(format!("sent {n} bytes to session {id}")))
     }
 
-    async fn submit(&self, id: &str, args: &Value) -> ToolResult {
+    async fn submit(&self, id: &str, args: &Value, limit: Duration) -> ToolResult {
         let text = str_arg(args, "text")?.to_string();
-        let timeout = opt_u64_arg(args, "timeout_ms")?;
-        let r = self
-            .with_client(id, |c| async move { c.submit(&text, timeout).await })
+        let asked = Duration::from_millis(opt_u64_arg(args, "timeout_ms")?.unwrap_or(SUBMIT_MS));
+        let (timeout, cut) = within_limit(asked, limit);
+        let ms = Some(timeout.as_millis() as u64);
+        let (r, full_screen) = self
+            .with_client(id, |c| async move {
+                let r = c.submit(&text, ms).await?;
+                // A full-screen program, as editors are (a shell's paste
+                // is a line typed).
+                let full_screen = r.bracketed_paste
+                    && !r.exited
+                    && c.screen(ScreenRequest::default())
+                        .await
+                        .is_ok_and(|s| s.alternate_screen);
+                Ok((r, full_screen))
+            })
             .await?;
         // An editor takes a paste as text to insert, even in its command
         // mode: the model must know, or it takes `:wq` for done.
-        let paste = if r.bracketed_paste {
-            "\n(the line went in as a bracketed paste, as the program asked: an editor such as \
+        let paste = if full_screen {
+            "\n(the line went in as a bracketed paste, as this full-screen program asked: an editor such as \
              vim inserts a paste as text, even in its command mode; type an editor's commands, \
              like `:wq`, with session_send: keys [\":\", \"w\", \"q\", \"Enter\"])"
         } else {
@@ -777,7 +789,9 @@ impl SessionTools {
                  look at its screen before sending it again"
             )
         };
-        Ok(ToolOutput::ok(format!("{said}{paste}")))
+        // The reaction came in time when there was one.
+        let cut = if r.accepted || r.exited { "" } else { &cut };
+        Ok(ToolOutput::ok(format!("{said}{cut}{paste}")))
     }
 
     async fn wait(&self, id: &str, args: &Value, limit: Duration) -> ToolResult {
@@ -827,18 +841,7 @@ impl SessionTools {
             _ => WaitCondition::Exit,
         };
         let asked = Duration::from_secs(opt_u64_arg(args, "timeout_secs")?.unwrap_or(30));
-        let most = limit
-            .saturating_sub(WAIT_MARGIN)
-            .max(Duration::from_secs(1));
-        let timeout = asked.min(most);
-        let cut = if asked > most {
-            format!(
-                " (the wait was cut to {} s, the tool time limit)",
-                timeout.as_secs()
-            )
-        } else {
-            String::new()
-        };
+        let (timeout, cut) = within_limit(asked, limit);
         let ms = timeout.as_millis() as u64;
         let asked_for = condition.clone();
         let asked = self
@@ -976,7 +979,7 @@ impl SessionTools {
             "session_screen" => self.screen(id, args).await,
             "session_read" => self.read(id, args).await,
             "session_send" => self.send(id, args).await,
-            "session_submit" => self.submit(id, args).await,
+            "session_submit" => self.submit(id, args, limit).await,
             "session_wait" => self.wait(id, args, limit).await,
             "session_signal" => self.signal(id, args).await,
             "session_answer" => self.answer(id, args).await,
@@ -991,6 +994,25 @@ impl SessionTools {
         }
     }
 }
+
+/// A wait of `asked` within a call's time `limit`: cut to the limit less
+/// [`WAIT_MARGIN`] (at least 1 s), with the words that say so when it was.
+fn within_limit(asked: Duration, limit: Duration) -> (Duration, String) {
+    let most = limit
+        .saturating_sub(WAIT_MARGIN)
+        .max(Duration::from_secs(1));
+    if asked <= most {
+        return (asked, String::new());
+    }
+    let cut = format!(
+        " (the wait was cut to {} s, the tool time limit)",
+        most.as_secs()
+    );
+    (most, cut)
+}
+
+/// session_submit's default `timeout_ms`.
+const SUBMIT_MS: u64 = 5000;
 
 /// The values of session_wait's `until`.
 const UNTIL: [&str; 4] = ["idle", "regex", "state", "exit"];
@@ -1108,7 +1130,7 @@ impl ToolSet for SessionTools {
             spec(
                 "session_submit",
                 "Type a line and press Enter, and report whether the program reacted. When the program asked for bracketed paste the line goes in as a paste, which an editor (vim) inserts as text: type editor commands with session_send.",
-                json!({"id": id_param(), "text": {"type": "string", "description": "The line, without newline"}, "timeout_ms": {"type": "integer", "description": "How long to wait for the program to read the line and react, in milliseconds (default 5000)"}}),
+                json!({"id": id_param(), "text": {"type": "string", "description": "The line, without newline"}, "timeout_ms": {"type": "integer", "description": "How long to wait for the program to read the line and react, in milliseconds (default 5000; cut to the tool time limit)"}}),
                 &["id", "text"],
             ),
             spec(
