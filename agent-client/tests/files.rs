@@ -2,7 +2,7 @@
 //! symbolic links that lead out are refused, for reads and writes alike; an
 //! argument name a file tool does not take is refused before it runs; a
 //! named pipe is not read; a file too large to read whole shows its head
-//! and its own tail.
+//! and its own tail; a long file is read in ranges of lines.
 
 use std::os::unix::fs::symlink;
 use std::time::Duration;
@@ -208,4 +208,51 @@ async fn reading_or_writing_a_named_pipe_is_refused_at_once() {
     .expect("write_file answered before the time limit");
     assert!(is_error, "{text}");
     assert!(text.contains("not a regular file"), "{text}");
+}
+
+/// A long file is read in pieces of lines (each result is cut to its head
+/// and tail past the truncation limit, so a whole read of a long file
+/// hides its middle): a range says which lines it holds of how many and
+/// where to read on; a range past the end says how many lines there are.
+#[tokio::test]
+async fn a_long_file_is_read_in_ranges_of_lines() {
+    let work = tempfile::tempdir().unwrap();
+    let text: String = (1..=3000).map(|i| format!("line {i}\n")).collect();
+    std::fs::write(work.path().join("src.rs"), &text).unwrap();
+    let mut toolbox = Toolbox::new(Duration::from_secs(10));
+    toolbox.add(FileTools::new(work.path()).unwrap());
+    let run = |arguments: serde_json::Value| {
+        let call = ToolCall {
+            id: "call".into(),
+            name: "read_file".into(),
+            arguments,
+            signature: None,
+        };
+        let toolbox = &toolbox;
+        async move { toolbox.run(&call).await }
+    };
+    let out = run(json!({"path": "src.rs", "start_line": 1000, "max_lines": 500})).await;
+    assert!(!out.is_error, "{}", out.text);
+    let expected: String = (1000..1500).map(|i| format!("line {i}\n")).collect();
+    assert_eq!(out.text, expected);
+    assert_eq!(
+        out.untrusted_source.as_deref(),
+        Some("file src.rs, lines 1000..=1499 of 3000; read on from line 1500")
+    );
+    let out = run(json!({"path": "src.rs", "start_line": 2990})).await;
+    assert_eq!(
+        out.untrusted_source.as_deref(),
+        Some("file src.rs, lines 2990..=3000 of 3000"),
+        "{}",
+        out.text
+    );
+    let out = run(json!({"path": "src.rs", "start_line": 4000})).await;
+    assert!(!out.is_error, "{}", out.text);
+    assert_eq!(out.text, "file src.rs has 3000 lines: none from line 4000");
+    let out = run(json!({"path": "src.rs", "start_line": 0})).await;
+    assert!(
+        out.is_error && out.text.contains("counts from 1"),
+        "{}",
+        out.text
+    );
 }

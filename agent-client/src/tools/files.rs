@@ -10,7 +10,7 @@ use futures_util::future::BoxFuture;
 use futures_util::FutureExt;
 use serde_json::{json, Value};
 
-use super::{opt_str_arg, str_arg, ToolOutput, ToolSet};
+use super::{opt_str_arg, opt_u64_arg, str_arg, ToolOutput, ToolSet};
 use crate::conversation::ToolSpec;
 
 /// Bytes of a file read at most: a larger file's first and last halves of
@@ -97,6 +97,18 @@ impl FileTools {
         let meta = tokio::fs::metadata(&real).await.map_err(failed)?;
         regular(&meta, path)?;
         let mut file = tokio::fs::File::open(&real).await.map_err(failed)?;
+        let start = opt_u64_arg(args, "start_line")?;
+        let most = opt_u64_arg(args, "max_lines")?;
+        if start == Some(0) {
+            return Err("`start_line` counts from 1".into());
+        }
+        if start.is_some() || most.is_some() {
+            let lines = Lines {
+                start: start.unwrap_or(1),
+                most: most.unwrap_or(u64::MAX),
+            };
+            return lines.read(file, path).await.map_err(failed);
+        }
         let size = meta.len();
         if size <= MAX_READ_BYTES {
             let mut bytes = Vec::new();
@@ -140,7 +152,57 @@ impl FileTools {
             ),
         ))
     }
+}
 
+/// The lines of a file `read_file` reads when given a range.
+struct Lines {
+    /// The first, counted from 1.
+    start: u64,
+    /// How many at most.
+    most: u64,
+}
+
+impl Lines {
+    /// Read them from `file` (named `path`), and count all its lines: the
+    /// result says which lines it holds of how many, and where to read on.
+    /// No more than [`MAX_READ_BYTES`] of them are kept.
+    async fn read(&self, file: tokio::fs::File, path: &str) -> io::Result<ToolOutput> {
+        use tokio::io::AsyncBufReadExt;
+        let mut reader = tokio::io::BufReader::new(file);
+        let (mut text, mut line, mut total, mut last) = (Vec::new(), Vec::new(), 0u64, 0u64);
+        // Set once a line does not fit: the lines kept run unbroken.
+        let mut full = false;
+        loop {
+            line.clear();
+            if reader.read_until(b'\n', &mut line).await? == 0 {
+                break;
+            }
+            total += 1;
+            let wanted = total >= self.start && total - self.start < self.most;
+            full |= wanted && text.len() + line.len() > MAX_READ_BYTES as usize;
+            if wanted && !full {
+                text.extend_from_slice(&line);
+                last = total;
+            }
+        }
+        if last == 0 {
+            return Ok(ToolOutput::ok(format!(
+                "file {path} has {total} lines: none from line {}",
+                self.start
+            )));
+        }
+        let mut source = format!("file {path}, lines {}..={last} of {total}", self.start);
+        if last < total {
+            source.push_str(&format!("; read on from line {}", last + 1));
+        }
+        Ok(ToolOutput::untrusted(
+            source,
+            String::from_utf8_lossy(&text),
+        ))
+    }
+}
+
+impl FileTools {
     async fn write_file(&self, args: &Value) -> Result<ToolOutput, String> {
         let path = str_arg(args, "path")?;
         let content = str_arg(args, "content")?;
@@ -211,8 +273,12 @@ impl ToolSet for FileTools {
         vec![
             ToolSpec {
                 name: "read_file".into(),
-                description: "Read a text file inside the work directory (one over 4 MiB: its first and last 2 MiB).".into(),
-                parameters: json!({"type": "object", "properties": {"path": path_param(rel)}, "required": ["path"]}),
+                description: "Read a text file inside the work directory (one over 4 MiB: its first and last 2 MiB), or a range of its lines: a long result is cut to its head and tail, so read a long file in pieces of lines.".into(),
+                parameters: json!({"type": "object", "properties": {
+                    "path": path_param(rel),
+                    "start_line": {"type": "integer", "description": "The first line to read, counted from 1"},
+                    "max_lines": {"type": "integer", "description": "How many lines to read at most (the result says how many the file has)"},
+                }, "required": ["path"]}),
             },
             ToolSpec {
                 name: "write_file".into(),
