@@ -325,6 +325,41 @@ async fn a_submit_longer_than_the_tool_limit_is_cut_to_it() {
     tools.cleanup(Duration::from_secs(15)).await;
 }
 
+/// A model waits for Python's prompt as it is written, `>>> ` with its
+/// blank: the screen's lines have none at their end, so the wait times out,
+/// and the result says why; the pattern without it then matches.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_screen_wait_that_times_out_says_lines_have_no_trailing_blanks() {
+    let sessions = Sessions::new();
+    let id = unique("agent-py");
+    let server = FakeServer::start(vec![
+        calls(&[("session_start", json!({"command": "python3 -q", "id": id}))]),
+        calls(&[(
+            "session_wait",
+            json!({"id": id, "until": "regex", "pattern": "(?m)^>>>$", "timeout_secs": 20}),
+        )]),
+        calls(&[(
+            "session_wait",
+            json!({"id": id, "until": "regex", "pattern": "(?m)^>>> $", "timeout_secs": 1}),
+        )]),
+        text_reply("waited"),
+    ])
+    .await;
+    let tools = session_tools(&sessions, 8);
+    let mut agent = scripted_agent(&server, &tools);
+    let end = run_turn(&mut agent, "python", Duration::from_secs(60)).await;
+    assert_eq!(end, TurnEnd::Answer("waited".into()));
+    let reqs = server.requests();
+    let matched = tool_result(&reqs[2].body, "call_session_wait_0");
+    assert!(matched.contains("matched"), "{matched}");
+    let not_yet = tool_result(&reqs[3].body, "call_session_wait_0");
+    assert!(
+        not_yet.contains("not yet") && not_yet.contains("no trailing blanks"),
+        "{not_yet}"
+    );
+    tools.cleanup(Duration::from_secs(15)).await;
+}
+
 async fn call(tools: &SessionTools, name: &str, args: Value, limit: Duration) -> (bool, String) {
     let out = call_out(tools, name, args, limit).await;
     (out.is_error, out.text)

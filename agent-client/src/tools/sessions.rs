@@ -881,8 +881,13 @@ impl SessionTools {
             ),
             WaitResult::Exited { code, .. } => format!("session {id} exited with code {code}"),
             WaitResult::TimedOut => format!(
-                "not yet: the condition did not hold within {} s; the session is still running{cut}",
-                timeout.as_secs()
+                "not yet: the condition did not hold within {} s; the session is still running{cut}{}",
+                timeout.as_secs(),
+                if matches!(condition, WaitCondition::Regex { source: RegexSource::Screen, .. }) {
+                    SCREEN_LINES
+                } else {
+                    ""
+                }
             ),
             WaitResult::EndedFirst { code, .. } => {
                 format!("session {id} exited (code {code}) before the condition held")
@@ -1040,6 +1045,11 @@ fn says_something(arg: &str, value: &Value) -> bool {
     }
 }
 
+/// What a screen regex that timed out is told: a pattern that ends in a
+/// blank (a prompt's) never matches the screen's text.
+const SCREEN_LINES: &str = " (the screen is matched as text whose lines have no trailing blanks: \
+     a prompt such as Python's `>>> ` reads `>>>`, so a pattern ending in a blank never matches it)";
+
 /// session_wait's default `idle_ms`.
 const IDLE_MS: u64 = 500;
 
@@ -1142,7 +1152,7 @@ impl ToolSet for SessionTools {
                     "id": id_param(),
                     "until": {"type": "string", "enum": UNTIL},
                     "idle_ms": {"type": "integer", "description": "For idle: the silence required (default 500)"},
-                    "pattern": {"type": "string", "description": "For regex: the pattern"},
+                    "pattern": {"type": "string", "description": "For regex: the pattern (Rust regex; the screen's lines have no trailing blanks: Python's prompt `>>> ` reads `>>>`)"},
                     "source": {"type": "string", "enum": SOURCES, "description": "For regex: match the screen (default) or new output"},
                     "state": {"type": "string", "enum": state_names(), "description": "For state: the state to reach"},
                     "timeout_secs": {"type": "integer", "description": "Give up after this long in seconds (default 30)"},
