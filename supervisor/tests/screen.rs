@@ -1088,3 +1088,12 @@ fn index_and_next_line_move_down() {
     let lines = lines_of_printf("20", r"ab\033Dcd\033Eend");
     assert_eq!(lines[..3], ["ab", "  cd", "end"], "{lines:?}");
 }
+
+/// DECALN (`ESC # 8`, vttest's screen alignment test) fills the screen
+/// with `E`s and puts the cursor home, as on xterm and tmux 3.3a:
+/// `hm screen` showed it ignored.
+#[test]
+fn the_alignment_test_fills_the_screen_with_e() {
+    let lines = lines_of_printf("5", r"ab\033#8x\033[3;1Hend");
+    assert_eq!(lines[..3], ["xEEEE", "EEEEE", "endEE"], "{lines:?}");
+}

@@ -71,6 +71,10 @@ impl<CB: vt100::Callbacks> Emulator for Parse<'_, CB> {
         out.push_str(&s.attributes_formatted());
         Some(out.into_bytes())
     }
+
+    fn attributes(&self) -> Vec<u8> {
+        self.0.screen().attributes_formatted().into_bytes()
+    }
 }
 
 fn nonzero(n: u16) -> NonZeroU16 {

@@ -401,3 +401,24 @@ fn index_and_next_line_move_down() {
     let t = played((3, 10), b"1\r\n2\r\n3\x1bD4");
     assert_eq!(rows(&t), ["2", "3", " 4"], "scrolled");
 }
+
+/// DECALN (`ESC # 8`) fills the screen with `E`s without attributes, puts
+/// the scroll region back to the whole screen and the cursor home, as on
+/// xterm and tmux 3.3a: `vt100` ignored it.
+#[test]
+fn the_alignment_test_fills_the_screen_with_e() {
+    let t = played((3, 5), b"\x1b[31mab\x1b[2;3r\x1b#8x");
+    assert_eq!(rows(&t), ["xEEEE", "EEEEE", "EEEEE"]);
+    let s = t.screen();
+    assert_eq!(
+        s.cell(0, 0).map(|c| c.fgcolor()),
+        Some(vt100::Color::Idx(1)),
+        "the pen stays"
+    );
+    assert_eq!(
+        s.cell(2, 4).map(|c| c.fgcolor()),
+        Some(vt100::Color::Default)
+    );
+    let t = played((3, 5), b"\x1b[2;3r\x1b#8\x1b[3;1H\n");
+    assert_eq!(rows(&t), ["EEEEE", "EEEEE", ""], "the whole screen scrolls");
+}

@@ -13,6 +13,10 @@
 //!   DECRC follow them.
 //! - IND and NEL (`ESC D`, `ESC E`), which `vt100` ignores: a line feed
 //!   (and a carriage return before it for NEL) follows them.
+//! - DECALN (`ESC # 8`, the screen alignment test), which `vt100` ignores:
+//!   the screen is filled with `E`s without attributes, the scroll region
+//!   set to the whole screen and the cursor put home after it, as on xterm
+//!   and tmux.
 //! - Setting a scroll region (DECSTBM) puts the cursor home on a VT100,
 //!   xterm or tmux; `vt100` puts it on the region's top row. A cursor home
 //!   (`ESC [ H`) is added after it (in origin mode both are the region's
@@ -131,6 +135,8 @@ pub(crate) trait Emulator {
     /// character), its attributes, it, and the current attributes back.
     /// None if nothing is drawn there.
     fn last_char(&self, row: u16) -> Option<Vec<u8>>;
+    /// The sequences that set the current attributes (SGR).
+    fn attributes(&self) -> Vec<u8>;
 }
 
 /// Where the scanner is in the output.
@@ -140,8 +146,10 @@ enum State {
     Ground,
     /// After ESC.
     Escape,
-    /// After ESC and an intermediate byte other than `(` and `)`.
+    /// After ESC and an intermediate byte other than `(`, `)` and `#`.
     EscapeIntermediate,
+    /// After `ESC #` (DECALN is `ESC # 8`).
+    Hash,
     /// After `ESC (` (G0) or `ESC )` (G1): the set's final byte comes.
     Designate(usize),
     /// In a control sequence (`ESC [`), up to its final byte.
@@ -223,6 +231,8 @@ enum AtCursor {
     Forward(u16),
     /// CBT: back by this many stops.
     Back(u16),
+    /// DECALN: the screen filled with `E`s.
+    Align,
 }
 
 /// The Unicode characters of DEC special graphics for `_` to `~`.
@@ -244,6 +254,19 @@ fn pads(out: &mut Out, at: usize, to: &mut impl Emulator) -> bool {
     out.flush(at, to);
     let cols = to.cols();
     cols >= 2 && to.cursor_col() + 1 == cols && to.last_char(to.cursor_row()).is_none()
+}
+
+/// DECALN (`ESC # 8`), which `vt100` ignores, as xterm and tmux carry it
+/// out: the scroll region the whole screen, every cell an `E` without
+/// attributes, the cursor home; the attributes stay.
+fn align(out: &mut Vec<u8>, to: &impl Emulator) {
+    out.extend_from_slice(b"\x1b[r\x1b[m");
+    let line = "E".repeat(usize::from(to.cols()));
+    for row in 1..=to.rows() {
+        out.extend_from_slice(format!("\x1b[{row}H{line}").as_bytes());
+    }
+    out.extend_from_slice(b"\x1b[H");
+    out.extend_from_slice(&to.attributes());
 }
 
 /// A cursor move to column `col` (from 0): CHA.
@@ -450,6 +473,7 @@ impl VtGaps {
             AtCursor::ClearStop => self.tabs.clear(col, cols),
             AtCursor::Forward(n) => column(out.change(at), self.tabs.forward(col, n, cols)),
             AtCursor::Back(n) => column(out.change(at), self.tabs.back(col, n, cols)),
+            AtCursor::Align => align(out.change(at), to),
         }
     }
 
@@ -749,7 +773,10 @@ impl VtGaps {
                 self.seq_len = 1;
                 return Emit::Same;
             }
-            (0x00..=0x1f, State::Escape | State::StrEscape | State::EscapeIntermediate)
+            (
+                0x00..=0x1f,
+                State::Escape | State::StrEscape | State::EscapeIntermediate | State::Hash,
+            )
             | (0x00..=0x1f, State::Designate(_) | State::Csi(_)) => {
                 // A control inside a sequence is carried out there, and
                 // the sequence goes on (as xterm and `vt100` do).
@@ -778,6 +805,15 @@ impl VtGaps {
             State::EscapeIntermediate => {
                 if !(0x20..=0x2f).contains(&b) {
                     self.state = State::Ground;
+                }
+            }
+            State::Hash => {
+                self.state = match b {
+                    0x20..=0x2f => State::EscapeIntermediate,
+                    _ => State::Ground,
+                };
+                if b == b'8' {
+                    return Emit::Then(AtCursor::Align);
                 }
             }
             State::Designate(g) => {
@@ -891,6 +927,7 @@ impl VtGaps {
             b'(' => State::Designate(0),
             b')' => State::Designate(1),
             b'[' => State::Csi(Csi::START),
+            b'#' => State::Hash,
             b']' => State::Str { osc: true },
             b'P' | b'X' | b'^' | b'_' => State::Str { osc: false },
             0x20..=0x2f => State::EscapeIntermediate,

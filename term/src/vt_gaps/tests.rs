@@ -43,6 +43,10 @@ impl Emulator for Record {
     fn last_char(&self, _: u16) -> Option<Vec<u8>> {
         None
     }
+
+    fn attributes(&self) -> Vec<u8> {
+        Vec::new()
+    }
 }
 
 /// What `g` writes for `bytes`.
@@ -157,8 +161,8 @@ fn sequences_and_strings_are_left_alone() {
         "\x1b(0\x1b[1;2m\x1b]2;lqk\x07\x1b]0;q\x1b\\─"
     );
     assert_eq!(
-        all(b"\x1b(0\x1b#8q\x1b[?1049hq"),
-        "\x1b(0\x1b#8─\x1b[?1049h─"
+        all(b"\x1b(0\x1b#3q\x1b[?1049hq"),
+        "\x1b(0\x1b#3─\x1b[?1049h─"
     );
     assert_eq!(all("\x1b(0é".as_bytes()), "\x1b(0é");
 }
