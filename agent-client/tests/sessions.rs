@@ -78,6 +78,22 @@ async fn run_turn(agent: &mut Agent, prompt: &str, limit: Duration) -> TurnEnd {
     .expect("the turn succeeded")
 }
 
+/// The model's first rounds in a bash session `id`: start it, submit
+/// `line` and wait for `pattern` on its screen.
+fn bash_line(id: &str, line: &str, pattern: &str) -> Vec<common::Reply> {
+    vec![
+        calls(&[(
+            "session_start",
+            json!({"command": "bash --norc --noprofile", "id": id}),
+        )]),
+        calls(&[("session_submit", json!({"id": id, "text": line}))]),
+        calls(&[(
+            "session_wait",
+            json!({"id": id, "until": "regex", "pattern": pattern, "timeout_secs": 40}),
+        )]),
+    ]
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn scripted_model_drives_bash_through_a_session() {
     let sessions = Sessions::new();
@@ -198,27 +214,20 @@ async fn a_long_output_is_read_in_pieces_none_cut() {
     let sessions = Sessions::new();
     let id = unique("agent-pieces");
     let read = || calls(&[("session_read", json!({"id": id, "max_bytes": 8000}))]);
-    let server = FakeServer::start(vec![
-        calls(&[(
-            "session_start",
-            json!({"command": "bash --norc --noprofile", "id": id}),
-        )]),
-        calls(&[(
-            "session_submit",
-            json!({"id": id, "text": "for i in $(seq 1 2000); do echo line $i; done; sleep 1; echo done"}),
-        )]),
-        calls(&[(
-            "session_wait",
-            json!({"id": id, "until": "regex", "pattern": "(?m)^done$", "timeout_secs": 40}),
-        )]),
+    let mut script = bash_line(
+        &id,
+        "for i in $(seq 1 2000); do echo line $i; done; sleep 1; echo done",
+        "(?m)^done$",
+    );
+    script.extend([
         read(),
         read(),
         read(),
         read(),
         read(),
         text_reply("read it all"),
-    ])
-    .await;
+    ]);
+    let server = FakeServer::start(script).await;
     let tools = session_tools(&sessions, 8);
     let mut agent = scripted_agent(&server, &tools);
     let end = run_turn(&mut agent, "build", Duration::from_secs(120)).await;
@@ -358,6 +367,41 @@ async fn a_screen_wait_that_times_out_says_lines_have_no_trailing_blanks() {
         "{not_yet}"
     );
     tools.cleanup(Duration::from_secs(15)).await;
+}
+
+/// A session the model killed is still one it started, as one that exited
+/// is: session_list says so, and its reads go on from where they got to
+/// (before, the kill forgot it: the list no longer said it was the model's,
+/// and the next read showed its output again from the start).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_session_stays_the_models_own() {
+    let sessions = Sessions::new();
+    let id = unique("agent-killed");
+    let mut script = bash_line(&id, "echo one-$((0+1))", "(?m)^one-1$");
+    script.extend([
+        calls(&[("session_read", json!({"id": id}))]),
+        calls(&[("session_kill", json!({"id": id}))]),
+        calls(&[
+            ("session_list", json!({})),
+            ("session_read", json!({"id": id})),
+        ]),
+        text_reply("killed"),
+    ]);
+    let server = FakeServer::start(script).await;
+    let tools = session_tools(&sessions, 8);
+    let mut agent = scripted_agent(&server, &tools);
+    let end = run_turn(&mut agent, "kill", Duration::from_secs(60)).await;
+    assert_eq!(end, TurnEnd::Answer("killed".into()));
+    let reqs = server.requests();
+    let first = tool_result(&reqs[4].body, "call_session_read_0");
+    assert!(first.contains("one-1"), "{first}");
+    let listed = tool_result(&reqs[6].body, "call_session_list_0");
+    assert!(
+        listed.contains(&format!("{id}: exited")) && listed.contains("started by you"),
+        "{listed}"
+    );
+    let after = tool_result(&reqs[6].body, "call_session_read_1");
+    assert!(!after.contains("one-1"), "read again: {after}");
 }
 
 async fn call(tools: &SessionTools, name: &str, args: Value, limit: Duration) -> (bool, String) {

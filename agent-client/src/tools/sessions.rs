@@ -396,10 +396,9 @@ impl SessionTools {
             code
         })
         .await;
-        let mut st = self.state.lock().await;
-        st.clients.remove(id);
-        st.owned.retain(|o| o.id != id);
-        st.reads.remove(id);
+        // Still one the agent started, read on from where its reads got to,
+        // as a session whose program exited.
+        self.forget(id).await;
         match code {
             Ok(code) => Ok(code),
             Err(_) => Err(format!(
