@@ -1097,3 +1097,16 @@ fn the_alignment_test_fills_the_screen_with_e() {
     let lines = lines_of_printf("5", r"ab\033#8x\033[3;1Hend");
     assert_eq!(lines[..3], ["xEEEE", "EEEEE", "endEE"], "{lines:?}");
 }
+
+/// `CSI ? 47 h`/`l` and `CSI ? 1047 h`/`l` switch screens with the cursor
+/// where it is, as on xterm and tmux 3.3a: `hm screen` had the normal
+/// screen's cursor back after 47 and ignored 1047, drawing the alternate
+/// screen's text on the normal one (`ma-Aalt1047-B`).
+#[test]
+fn the_alternate_screens_without_a_saved_cursor_share_it() {
+    let lines = lines_of_printf(
+        "20",
+        r"main\033[1;3H\033[?47halt\033[?47l-A\033[?1047halt1047\033[?1047l-B\r\nend",
+    );
+    assert_eq!(lines[..2], ["main -A       -B", "end"], "{lines:?}");
+}

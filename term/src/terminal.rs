@@ -75,6 +75,10 @@ impl<CB: vt100::Callbacks> Emulator for Parse<'_, CB> {
     fn attributes(&self) -> Vec<u8> {
         self.0.screen().attributes_formatted().into_bytes()
     }
+
+    fn alternate(&self) -> bool {
+        self.0.screen().alternate_screen()
+    }
 }
 
 fn nonzero(n: u16) -> NonZeroU16 {

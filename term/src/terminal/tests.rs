@@ -422,3 +422,21 @@ fn the_alignment_test_fills_the_screen_with_e() {
     let t = played((3, 5), b"\x1b[2;3r\x1b#8\x1b[3;1H\n");
     assert_eq!(rows(&t), ["EEEEE", "EEEEE", ""], "the whole screen scrolls");
 }
+
+/// `CSI ? 47 h` and `CSI ? 1047 h` show the alternate screen with the
+/// cursor where it was, and `l` the normal one with the cursor where it is
+/// (1047 clearing the alternate screen), as on xterm and tmux 3.3a (one
+/// cursor for both): `vt100` gave each screen a cursor of its own for 47
+/// and ignored 1047 (`ma-Aalt1047-B` for tmux's `main2  -A       -B`).
+#[test]
+fn the_alternate_screens_without_a_saved_cursor_share_it() {
+    let t = played(
+        (3, 20),
+        b"main1\r\nmain2\x1b[2;3H\x1b[?47halt47\x1b[?47l-A\x1b[?1047halt1047\x1b[?1047l-B",
+    );
+    assert_eq!(rows(&t), ["main1", "main2  -A       -B", ""]);
+    let mut t = played((3, 20), b"\x1b[?1047hx\x1b[?1047l\x1b[?47h");
+    assert_eq!(rows(&t), ["", "", ""], "1047 cleared it");
+    t.process(b"\x1b[?47ly");
+    assert_eq!(rows(&t), [" y", "", ""], "the main screen untouched");
+}

@@ -13,6 +13,11 @@
 //!   DECRC follow them.
 //! - IND and NEL (`ESC D`, `ESC E`), which `vt100` ignores: a line feed
 //!   (and a carriage return before it for NEL) follows them.
+//! - The alternate screen without a saved cursor (`CSI ? 47 h` and `l`,
+//!   `CSI ? 1047 h` and `l`, which clears it on leaving): xterm and tmux
+//!   have one cursor for both screens, `vt100` one each for 47 and ignores
+//!   1047. A cursor move to where the cursor was follows the switch (and
+//!   47 after 1047, with a clear of the screen left before it).
 //! - DECALN (`ESC # 8`, the screen alignment test), which `vt100` ignores:
 //!   the screen is filled with `E`s without attributes, the scroll region
 //!   set to the whole screen and the cursor put home after it, as on xterm
@@ -137,6 +142,8 @@ pub(crate) trait Emulator {
     fn last_char(&self, row: u16) -> Option<Vec<u8>>;
     /// The sequences that set the current attributes (SGR).
     fn attributes(&self) -> Vec<u8>;
+    /// Whether the alternate screen is shown.
+    fn alternate(&self) -> bool;
 }
 
 /// Where the scanner is in the output.
@@ -218,6 +225,21 @@ enum Emit {
     Then(AtCursor),
     /// A tab inside an escape sequence, carried out there.
     Tab,
+    /// The alternate screen entered (`CSI ? 47 h`, `CSI ? 1047 h`) or left
+    /// with the cursor where it is.
+    Alternate(Alternate),
+}
+
+/// A switch to or from the alternate screen that keeps the cursor where it
+/// is, as xterm and tmux have one cursor for both screens: `vt100` gives
+/// each screen a cursor of its own for `CSI ? 47 h` and `l`, and ignores
+/// `CSI ? 1047 h` and `l` (the alternate screen cleared on leaving it).
+#[derive(Debug, Clone, Copy)]
+struct Alternate {
+    /// Entered (else left).
+    enter: bool,
+    /// It is mode 1047, which `vt100` ignores.
+    unknown: bool,
 }
 
 /// What a sequence does where the cursor is (tab stops).
@@ -267,6 +289,28 @@ fn align(out: &mut Vec<u8>, to: &impl Emulator) {
     }
     out.extend_from_slice(b"\x1b[H");
     out.extend_from_slice(&to.attributes());
+}
+
+/// The switch ending at `at` (its final byte) with the cursor kept: where
+/// it is on the screen left is asked before, and it is put there on the
+/// other. A switch to the screen shown changes nothing, as on xterm.
+fn alternate(out: &mut Out, at: usize, switch: Alternate, to: &mut impl Emulator) {
+    out.flush(at, to);
+    out.keep(at, at + 1);
+    if to.alternate() == switch.enter {
+        return;
+    }
+    let row = to.cursor_row();
+    let col = to.cursor_col().min(to.cols().saturating_sub(1));
+    let bytes = out.change(at + 1);
+    if switch.unknown {
+        bytes.extend_from_slice(if switch.enter {
+            b"\x1b[?47h"
+        } else {
+            b"\x1b[2J\x1b[?47l"
+        });
+    }
+    bytes.extend_from_slice(format!("\x1b[{};{}H", row + 1, col + 1).as_bytes());
 }
 
 /// A cursor move to column `col` (from 0): CHA.
@@ -435,6 +479,7 @@ impl VtGaps {
                     self.at_cursor(&mut out, i + 1, what, to);
                 }
                 Emit::Tab => self.tab(&mut out, i, to, true),
+                Emit::Alternate(switch) => alternate(&mut out, i, switch, to),
             }
             i += 1;
         }
@@ -882,6 +927,12 @@ impl VtGaps {
             }
             b'h' | b'l' if csi.plain && (csi.four || csi.param == 4) => {
                 self.insert = last == b'h';
+            }
+            b'h' | b'l' if csi.dec && csi.first.is_none() && matches!(csi.param, 47 | 1047) => {
+                return Emit::Alternate(Alternate {
+                    enter: last == b'h',
+                    unknown: csi.param == 1047,
+                });
             }
             b'h' | b'l' if csi.dec => {
                 if csi.seven || csi.param == 7 {

@@ -47,6 +47,10 @@ impl Emulator for Record {
     fn attributes(&self) -> Vec<u8> {
         Vec::new()
     }
+
+    fn alternate(&self) -> bool {
+        false
+    }
 }
 
 /// What `g` writes for `bytes`.
