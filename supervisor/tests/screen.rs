@@ -1110,3 +1110,12 @@ fn the_alternate_screens_without_a_saved_cursor_share_it() {
     );
     assert_eq!(lines[..2], ["main -A       -B", "end"], "{lines:?}");
 }
+
+/// A wrap pending when a program switches to the alternate screen without
+/// saving the cursor stays pending, as on xterm and tmux 3.3a: the next
+/// character goes on the next line, not over the last column.
+#[test]
+fn a_wrap_pending_stays_pending_across_the_alternate_screens() {
+    let lines = lines_of_printf("5", r"12345\033[?1047hx\r\nend");
+    assert_eq!(lines[..3], ["", "x", "end"], "{lines:?}");
+}

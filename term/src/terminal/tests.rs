@@ -440,3 +440,24 @@ fn the_alternate_screens_without_a_saved_cursor_share_it() {
     t.process(b"\x1b[?47ly");
     assert_eq!(rows(&t), [" y", "", ""], "the main screen untouched");
 }
+
+/// A wrap pending when the screens switch without a saved cursor stays
+/// pending, as on xterm and tmux 3.3a: the next character goes on the
+/// next line of the screen switched to.
+#[test]
+fn a_wrap_pending_stays_pending_across_the_alternate_screens() {
+    let mut t = played((3, 5), b"12345\x1b[?1047h");
+    assert_eq!(t.screen().cursor_position(), (0, 5));
+    t.process(b"x\x1b[?1047l");
+    assert_eq!(t.screen().cursor_position(), (1, 1));
+    let mut t = played((3, 5), b"\x1b[?47h\x1b[2;1Habcde\x1b[?47l");
+    let text = |t: &Terminal| -> Vec<String> {
+        rows(t)
+            .iter()
+            .map(|r| crate::restore(r).into_owned())
+            .collect()
+    };
+    assert_eq!(text(&t), ["", "    ", ""], "a pad reads as nothing");
+    t.process(b"y");
+    assert_eq!(text(&t), ["", "    ", "y"]);
+}

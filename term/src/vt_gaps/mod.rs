@@ -17,7 +17,8 @@
 //!   `CSI ? 1047 h` and `l`, which clears it on leaving): xterm and tmux
 //!   have one cursor for both screens, `vt100` one each for 47 and ignores
 //!   1047. A cursor move to where the cursor was follows the switch (and
-//!   47 after 1047, with a clear of the screen left before it).
+//!   47 after 1047, with a clear of the screen left before it); a wrap
+//!   pending stays pending (the last column drawn again, or a pad).
 //! - DECALN (`ESC # 8`, the screen alignment test), which `vt100` ignores:
 //!   the screen is filled with `E`s without attributes, the scroll region
 //!   set to the whole screen and the cursor put home after it, as on xterm
@@ -301,7 +302,9 @@ fn alternate(out: &mut Out, at: usize, switch: Alternate, to: &mut impl Emulator
         return;
     }
     let row = to.cursor_row();
-    let col = to.cursor_col().min(to.cols().saturating_sub(1));
+    let cols = to.cols();
+    let wrap_pending = to.cursor_col() >= cols;
+    let col = to.cursor_col().min(cols.saturating_sub(1));
     let bytes = out.change(at + 1);
     if switch.unknown {
         bytes.extend_from_slice(if switch.enter {
@@ -311,6 +314,21 @@ fn alternate(out: &mut Out, at: usize, switch: Alternate, to: &mut impl Emulator
         });
     }
     bytes.extend_from_slice(format!("\x1b[{};{}H", row + 1, col + 1).as_bytes());
+    if wrap_pending {
+        // The wrap stays pending: what the last column has drawn again
+        // there, or a pad where it has nothing.
+        out.flush(at + 1, to);
+        match to.last_char(row) {
+            Some(again) => out.change(at + 1).extend_from_slice(&again),
+            None => {
+                // Without attributes: nothing is drawn there.
+                let bytes = out.change(at + 1);
+                bytes.extend_from_slice(b"\x1b[m");
+                push(bytes, PAD);
+                bytes.extend_from_slice(&to.attributes());
+            }
+        }
+    }
 }
 
 /// A cursor move to column `col` (from 0): CHA.
