@@ -255,11 +255,11 @@ async fn a_long_output_is_read_in_pieces_none_cut() {
 }
 
 /// A model that submits an editor command (vim's `:wq`, after `git
-/// commit` opened vim) is told the line went in as a bracketed paste,
-/// which vim inserts as text, and how to type a command instead; typed
-/// with session_send, `:wq` ends vim with the text saved.
+/// commit` opened vim) has it typed, as a person types it, and vim ends
+/// with the text saved; several lines submitted go in as one bracketed
+/// paste, and the model is told that an editor inserts a paste as text.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_line_submitted_to_vim_says_it_went_in_as_a_paste() {
+async fn a_line_submitted_to_vim_is_typed_and_several_go_in_as_a_paste() {
     let sessions = Sessions::new();
     let id = unique("agent-vim");
     let dir = tempfile::tempdir().unwrap();
@@ -273,9 +273,9 @@ async fn a_line_submitted_to_vim_says_it_went_in_as_a_paste() {
             "session_wait",
             json!({"id": id, "until": "regex", "pattern": "(?m)^~", "timeout_secs": 20}),
         )]),
-        calls(&[("session_send", json!({"id": id, "text": "ifirst", "keys": ["Esc"]}))]),
+        calls(&[("session_send", json!({"id": id, "text": "ifirst", "keys": ["Enter", "Esc"]}))]),
+        calls(&[("session_submit", json!({"id": id, "text": "a\nb"}))]),
         calls(&[("session_submit", json!({"id": id, "text": ":wq"}))]),
-        calls(&[("session_send", json!({"id": id, "keys": ["Esc", "u", ":", "w", "q", "Enter"]}))]),
         calls(&[("session_wait", json!({"id": id, "until": "exit", "timeout_secs": 20}))]),
         text_reply("saved"),
     ])
@@ -287,14 +287,17 @@ async fn a_line_submitted_to_vim_says_it_went_in_as_a_paste() {
     let reqs = server.requests();
     let waited = tool_result(&reqs[2].body, "call_session_wait_0");
     assert!(waited.contains("matched"), "{waited}");
-    let submitted = tool_result(&reqs[4].body, "call_session_submit_0");
+    let pasted = tool_result(&reqs[4].body, "call_session_submit_0");
     assert!(
-        submitted.contains("bracketed paste") && submitted.contains("session_send"),
-        "{submitted}"
+        pasted.contains("bracketed paste") && pasted.contains("one line at a time"),
+        "{pasted}"
     );
+    let typed = tool_result(&reqs[5].body, "call_session_submit_0");
+    assert!(!typed.contains("paste"), "{typed}");
     let exited = tool_result(&reqs[6].body, "call_session_wait_0");
     assert!(exited.contains("exited with code 0"), "{exited}");
-    assert_eq!(std::fs::read_to_string(&file).unwrap(), "first\n");
+    // vim's normal mode inserted the paste as text.
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), "first\na\nb\n");
     tools.cleanup(Duration::from_secs(15)).await;
 }
 

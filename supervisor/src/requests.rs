@@ -221,8 +221,9 @@ fn wrote_after(session: &Session, from: u64, echoes_enter: bool) -> bool {
     !(b"\r\n".starts_with(&out) || out == b"\n")
 }
 
-/// SUBMIT: bracketed paste when the program enabled it (the text as typed
-/// otherwise, newlines as Enter); Enter as a separate write once the program
+/// SUBMIT: a bracketed paste when the program enabled it and the text has
+/// more than printable characters (the text as typed otherwise, newlines
+/// as Enter); Enter as a separate write once the program
 /// has taken the text; then confirm the program reacted. SUBMITs to one
 /// session take turns (whatever connection they came from): the time spent
 /// waiting for the turn counts against the request's timeout.
@@ -256,6 +257,12 @@ pub async fn submit(session: Arc<Session>, req: SubmitRequest) -> Result<Value, 
         }
     };
     let text = req.text.trim_end_matches(['\r', '\n']);
+    // A person types one line and pastes several: a line of printable
+    // text is typed even where the program takes pastes (vim inserts a
+    // paste as text in its normal mode too, so `:wq` pasted is no
+    // command); text with a newline, tab or other control character goes
+    // in as one paste there, so that none of it acts as a key.
+    let bracketed = bracketed && text.chars().any(char::is_control);
     let payload = if bracketed {
         format!("\x1b[200~{text}\x1b[201~")
     } else {

@@ -140,22 +140,27 @@ fn submit_runs_a_line_exactly_once_in_bash_python_and_vim() {
     poll("python to run the line", DEADLINE, || {
         (lines_of(&count).len() == 2).then_some(())
     });
-    // vim in insert mode: a full-screen program with bracketed paste.
+    // vim in insert mode: a full-screen program with bracketed paste takes
+    // two lines as one paste; back in normal mode, a line is typed, as a
+    // person types `:wq` (pasted, vim would insert it as text).
     let file = env.dir.path().join("vim.txt");
     env.start_vim("vim", &[], &file);
     env.wait_screen("vim", "^~");
     env.ok(&["send", "vim", "i"]);
     env.wait_screen("vim", "INSERT");
     let out: serde_json::Value =
-        serde_json::from_str(&env.ok(&["submit", "vim", "hello from vim", "--json"])).unwrap();
+        serde_json::from_str(&env.ok(&["submit", "vim", "hello\nfrom vim", "--json"])).unwrap();
     assert_eq!(out["accepted"], true);
     assert_eq!(out["bracketed_paste"], true, "vim asks for bracketed paste");
-    env.ok(&["send", "vim", "--keys", "Esc", ":", "w", "q", "Enter"]);
+    env.ok(&["send", "vim", "--keys", "Esc"]);
+    let out: serde_json::Value =
+        serde_json::from_str(&env.ok(&["submit", "vim", ":wq", "--json"])).unwrap();
+    assert_eq!(out["bracketed_paste"], false, "one line is typed");
     let done = env.run(&["wait", "vim", "--exit", "--timeout", "20000"]);
     assert_eq!(done.status.code(), Some(0));
     assert_eq!(
         std::fs::read_to_string(&file).unwrap(),
-        "hello from vim\n\n"
+        "hello\nfrom vim\n\n"
     );
     // Each line ran exactly once.
     std::thread::sleep(Duration::from_millis(300));

@@ -761,11 +761,11 @@ impl SessionTools {
             })
             .await?;
         // An editor takes a paste as text to insert, even in its command
-        // mode: the model must know, or it takes `:wq` for done.
+        // mode: the model must know, or it pastes commands of several lines.
         let paste = if full_screen {
-            "\n(the line went in as a bracketed paste, as this full-screen program asked: an editor such as \
-             vim inserts a paste as text, even in its command mode; type an editor's commands, \
-             like `:wq`, with session_send: keys [\":\", \"w\", \"q\", \"Enter\"])"
+            "\n(the text went in as one bracketed paste, as this full-screen program asked for text of \
+             several lines: an editor such as vim inserts a paste as text, even in its command mode; \
+             submit an editor's commands, like `:wq`, one line at a time: a single line is typed)"
         } else {
             ""
         };
@@ -1138,7 +1138,7 @@ impl ToolSet for SessionTools {
             ),
             spec(
                 "session_submit",
-                "Type a line and press Enter, and report whether the program reacted. When the program asked for bracketed paste the line goes in as a paste, which an editor (vim) inserts as text: type editor commands with session_send.",
+                "Type a line and press Enter, and report whether the program reacted. A single line is typed as a person types it (so `:wq` works in vim); text of several lines goes in as one bracketed paste where the program asked for it, which an editor inserts as text.",
                 json!({"id": id_param(), "text": {"type": "string", "description": "The line, without newline"}, "timeout_ms": {"type": "integer", "description": "How long to wait for the program to read the line and react, in milliseconds (default 5000; cut to the tool time limit)"}}),
                 &["id", "text"],
             ),

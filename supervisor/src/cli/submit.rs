@@ -1,5 +1,6 @@
-//! `hm submit ID TEXT`: type a line as a person would (bracketed paste when
-//! the program wants it, then Enter) and confirm the program took it.
+//! `hm submit ID TEXT`: type a line as a person would (several lines as a
+//! bracketed paste when the program wants it, then Enter) and confirm the
+//! program took it.
 
 use std::io::Read as _;
 
@@ -17,8 +18,8 @@ use super::Common;
 pub struct SubmitArgs {
     /// Session id
     pub id: String,
-    /// The line to submit (multi-line text goes in as one paste where the
-    /// program supports it; newlines at its end are dropped, the Enter
+    /// The line to submit (typed; multi-line text goes in as one paste where
+    /// the program supports it; newlines at its end are dropped, the Enter
     /// ends it). Options may come after it; a line that starts with `-`
     /// goes after `--` (`hm submit ID -- -v`). A lone `-` is submitted as a
     /// dash, never read as stdin (that is `--stdin`)
