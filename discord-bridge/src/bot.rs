@@ -7,8 +7,7 @@
 //! read those messages' text; enable it in the Developer Portal). Slash
 //! commands and buttons arrive as interactions, which need no intent.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use serenity::all::{
@@ -24,12 +23,13 @@ use crate::access::{Access, Action, Requester};
 use crate::audit::{AuditLog, Entry};
 use crate::chat::{AgentHub, Job};
 use crate::config::DiscordConfig;
+use crate::deliver;
 use crate::order::Order;
 use crate::places::{Place, Places};
 use crate::sessions::Sessions;
+use crate::starters::Starters;
 use crate::text::{clean, code_post, screen_message, scrubbed_rows, split, Post, MESSAGE_LIMIT};
 use crate::watch::{self, parse_answer_id, WatchSpec, Watches};
-use crate::{deliver, lock};
 
 /// The gateway intents the bot asks for (see the module documentation).
 pub fn intents() -> GatewayIntents {
@@ -49,7 +49,7 @@ pub struct Bridge {
     order: Order,
     agent: Option<Arc<AgentHub>>,
     /// Who started each session from Discord.
-    starters: Mutex<HashMap<String, UserId>>,
+    starters: Starters,
     /// The bot's own user id, from READY (no cache needed).
     bot_id: OnceLock<UserId>,
 }
@@ -71,7 +71,7 @@ impl Bridge {
             places: Places::default(),
             order: Order::default(),
             agent: agent.map(Arc::new),
-            starters: Mutex::new(HashMap::new()),
+            starters: Starters::default(),
             bot_id: OnceLock::new(),
         }
     }
@@ -316,8 +316,11 @@ impl Bridge {
             }
             Action::Run => {
                 let command = option(cmd, "command").unwrap_or("");
-                let started = self.sessions.start(command, id, option(cmd, "cwd")).await?;
-                lock(&self.starters).insert(started.clone(), cmd.user.id);
+                let (started, supervisor) =
+                    self.sessions.start(command, id, option(cmd, "cwd")).await?;
+                let running = self.sessions.running_ids("");
+                self.starters
+                    .started(&started, supervisor, cmd.user.id, &running);
                 Ok(Reply::Text(format!(
                     "started `{started}`: {command}\n(/watch {started} to follow it in a thread)"
                 )))
@@ -397,8 +400,14 @@ impl Bridge {
                 ))
             }
         };
-        // Make sure it exists before opening a thread for it.
-        self.sessions.connect(id).await?;
+        // Make sure it exists before opening a thread for it; who started
+        // it, if it is the session started from Discord under this id.
+        let starter = self
+            .sessions
+            .connect(id)
+            .await?
+            .hello()
+            .and_then(|h| self.starters.of(id, h.session.supervisor_pid));
         // Inside a watch thread, the new thread goes to its parent channel.
         let parent = self
             .parent_of(
@@ -417,7 +426,6 @@ impl Bridge {
         })
         .await
         .map_err(|e| format!("cannot create a thread: {e}"))?;
-        let starter = lock(&self.starters).get(id).copied();
         watch::start(
             &self.watches,
             WatchSpec {

@@ -10,6 +10,7 @@
 //! - [`audit`]: the JSONL audit log of every action.
 //! - [`text`]: scrubbed text cut to Discord's limits, screens as code blocks.
 //! - [`sessions`]: the sessions, through the client library.
+//! - [`starters`]: who started each session from Discord.
 //! - [`watch`]: a thread per watched session with a live screen message.
 //! - [`deliver`]: posting that waits out rate limits instead of losing messages.
 //! - [`places`]: which channel is one of the bridge's watch threads.
@@ -26,6 +27,7 @@ pub mod deliver;
 pub mod order;
 pub mod places;
 pub mod sessions;
+pub mod starters;
 pub mod text;
 pub mod watch;
 

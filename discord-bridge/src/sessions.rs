@@ -226,13 +226,14 @@ impl Sessions {
         }
     }
 
-    /// `/run`: start `command` with `sh -c` in a new session.
+    /// `/run`: start `command` with `sh -c` in a new session; its id and
+    /// its supervisor's pid.
     pub async fn start(
         &self,
         command: &str,
         id: Option<&str>,
         cwd: Option<&str>,
-    ) -> Result<String, String> {
+    ) -> Result<(String, Option<i32>), String> {
         if command.trim().is_empty() {
             return Err("give a command".into());
         }
@@ -249,7 +250,7 @@ impl Sessions {
             })
             .await
             .map_err(|e| e.to_string())?;
-        Ok(started.id)
+        Ok((started.id, started.supervisor_pid))
     }
 
     /// `/send`: submit a line.

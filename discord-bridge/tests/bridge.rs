@@ -2113,3 +2113,34 @@ async fn refused_intents_or_token_stop_the_bridge_saying_what_to_do() {
         assert!(bridge.log().contains(says), "{code}: {}", bridge.log());
     }
 }
+
+/// Who ran a session from Discord is mentioned in its watch's
+/// notifications; a later session that reuses its id (started from a
+/// terminal) mentions nobody: the first one's starter is not taken for it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reused_session_id_does_not_mention_the_first_starter() {
+    let discord = FakeDiscord::start().await.unwrap();
+    let bridge = Bridge::start(&discord).await;
+    let id = unique("reused");
+    run(&discord, &id, "exit 0").await;
+    until("the first session's end", || {
+        (!bridge.live(&id)).then_some(())
+    })
+    .await;
+    let started = Command::new(hm())
+        .arg("--socket-dir")
+        .arg(bridge.sockets())
+        .args(["start", "--id", &id, "--"])
+        .args(["sh", "-c", "read -p 'Go on? [y/N] ' a; sleep 600"])
+        .output()
+        .unwrap();
+    assert!(started.status.success(), "{started:?}");
+    let (thread, _live) = watch(&discord, &id).await;
+    let (note, _yes) = until("the waiting notification", || {
+        button(&discord, thread, "Go on?", "yes")
+    })
+    .await;
+    let text = content(&discord, note);
+    assert!(!text.contains(&format!("<@{OPERATOR_ID}>")), "{text}");
+    bridge.assert_no_unparsed_events();
+}
