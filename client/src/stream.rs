@@ -216,7 +216,8 @@ impl OutputSender {
     pub(crate) fn data(&mut self, bytes: Bytes) {
         let offset = self.next;
         let len = bytes.len();
-        self.next += len as u64;
+        // (The server's offsets, not ours: no overflow whatever it says.)
+        self.next = self.next.saturating_add(len as u64);
         let to = self.next;
         self.queue
             .push(OutputItem::Data { offset, bytes }, len, |last| match last {
@@ -232,6 +233,9 @@ impl OutputSender {
             });
     }
 
+    /// The server's stream goes on at `to`: a gap when that is ahead,
+    /// else (a stream asked for beyond the end, which starts at the end)
+    /// its bytes are numbered from `to` on.
     pub(crate) fn gap(&mut self, to: u64, cause: GapCause) {
         let from = self.next;
         self.next = to;
