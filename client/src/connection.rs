@@ -1314,9 +1314,15 @@ impl Client {
     }
 
     /// Stream output from offset `from` (the replay of what is still kept,
-    /// then live output). With a heimdall 1.0 server `from` is ignored: the
+    /// then live output). Output no longer kept is an [`OutputItem::Gap`]
+    /// up to the oldest byte kept; an offset beyond the session's end
+    /// starts at the end, the first item's offset saying where (the
+    /// supervisor says where with EVENT `skipped`; one that does not, as
+    /// older ones do not, leaves the bytes numbered from `from`). With a heimdall 1.0 server `from` is ignored: the
     /// scrollback is replayed and offsets count from its first byte. One
     /// output stream per connection.
+    ///
+    /// [`OutputItem::Gap`]: crate::OutputItem::Gap
     pub async fn output(&self, from: u64) -> Result<OutputStream, ClientError> {
         self.output_paced(from, Pacing::BestEffort).await
     }

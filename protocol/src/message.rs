@@ -822,9 +822,11 @@ pub enum Event {
         /// How many events were skipped.
         missed_events: u64,
     },
-    /// SUBSCRIBE_FROM asked for output no longer kept.
+    /// SUBSCRIBE_FROM's stream starts elsewhere than asked: the output
+    /// asked for is no longer kept, or (`missed_bytes` 0) the offset asked
+    /// for is beyond the end.
     Skipped {
-        /// How many bytes are gone.
+        /// How many bytes are gone (0 for an offset beyond the end).
         missed_bytes: u64,
         /// The output offset where replay starts.
         offset: u64,

@@ -573,7 +573,10 @@ async fn apply(
         Command::Subscribe(from, hold) => {
             let (mut s, skipped) = session.output.subscribe(from, hold);
             st.holds.store(hold, Ordering::Release);
-            if skipped > 0 && hello.load(Ordering::Acquire) {
+            // Also an offset beyond the end, which starts at the end: the
+            // client numbers the bytes from where the stream starts.
+            let elsewhere = from.is_some_and(|f| f != s.position());
+            if elsewhere && hello.load(Ordering::Acquire) {
                 let e = Event::Skipped {
                     missed_bytes: skipped,
                     offset: s.position(),
