@@ -585,8 +585,8 @@ impl ScreenModel {
         }
         out.extend_from_slice(s.input_mode_formatted().as_bytes());
         grid(s, &mut out);
-        // The character sets, insert mode, autowrap and tab stops last:
-        // the contents are drawn as they show.
+        // The character sets, insert mode, autowrap, hidden and tab stops
+        // last: the contents are drawn as they show.
         out.extend(self.term.modes());
         let (top, bottom) = scroll_region(s);
         if (top, bottom) != (0, s.size().0.get() - 1) {

@@ -401,6 +401,24 @@ fn insert_mode_pushes_the_line_right() {
     });
 }
 
+/// Text a program drew hidden (SGR 8: a password it shows masked) is
+/// blank on a terminal attached afterwards, with the bar or without, as on
+/// the program's own terminal, and what the program draws hidden after the
+/// attach is too: the picture sets hidden where the program left it on.
+/// The picture had the password in clear.
+#[test]
+fn hidden_text_stays_hidden_on_a_terminal_attached_later() {
+    let script = "printf 'pw: \\033[8msecret\\033[0m|\\nnext: \\033[8m'; read x; \
+                  printf 'typed\\033[0m|\\n'; echo DONE; sleep 300";
+    let check = |screen: &[String]| {
+        assert_eq!(screen[..4], ["pw:       |", "next:", "     |", "DONE"]);
+    };
+    attach_press_enter_and_compare_then(script, "next:", "^DONE$", check, |t| {
+        let raw = String::from_utf8_lossy(&t.raw);
+        assert!(!raw.contains("secret"), "{raw:?}");
+    });
+}
+
 /// Tab stops a program set and autowrap it turned off hold on a terminal
 /// attached afterwards, with the bar or without, as in `hm screen`: tabs
 /// go to the stops set, CHT and CBT move by them, text past the last

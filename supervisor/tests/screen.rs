@@ -1124,3 +1124,40 @@ fn a_wrap_pending_stays_pending_across_the_alternate_screens() {
     let lines = lines_of_printf("5", r"12345\033[?1047hx\r\nend");
     assert_eq!(lines[..3], ["", "x", "end"], "{lines:?}");
 }
+
+/// Text a program drew hidden (SGR 8, concealed: a password it shows
+/// masked) is blank in every form `hm screen` has, live and after the end,
+/// as a person at the terminal sees it: text, `--ansi` (its background
+/// kept), `--json`, the scrollback; a wide character is a wide blank. The
+/// screen model showed it in clear (to scripts, hm-agent and the Discord
+/// relay too). `38;5;8` is a colour, not hidden.
+#[test]
+fn hidden_text_is_blank_in_every_form_of_the_screen() {
+    let env = Env::new();
+    let script = r"printf 'pw: \033[8msecret\033[0m|\n\033[38;5;8mgrey\033[0m \033[44;8m\346\227\245x\033[28my\033[0m|\n'; \
+                   seq 1 3; printf 'ok \033[8mhidden\033[0m end|\n'; read x";
+    env.start("h", &["--cols", "20", "--rows", "3"], &["sh", "-c", script]);
+    env.wait_screen("h", r"^ok {8}end\|$");
+    let check = |when: &str| {
+        let text = env.ok(&["screen", "h", "--scrollback", "10"]);
+        assert!(
+            text.starts_with("pw:       |\ngrey \u{3000} y|\n1\n"),
+            "{when}: {text:?}"
+        );
+        let ansi = env.ok(&["screen", "h", "--ansi", "--scrollback", "10"]);
+        assert!(
+            ansi.starts_with("pw:       |\n\x1b[90mgrey\x1b[0m \x1b[44m\u{3000} y\x1b[0m|\n"),
+            "{when}: {ansi:?}"
+        );
+        let json = env.ok(&["screen", "h", "--json", "--scrollback", "10"]);
+        for shown in [&text, &ansi, &json] {
+            for hidden in ["secret", "hidden", "\u{65e5}"] {
+                assert!(!shown.contains(hidden), "{when}: {shown:?}");
+            }
+        }
+    };
+    check("live");
+    env.ok(&["send", "h", "--keys", "enter"]);
+    env.wait_gone("h");
+    check("after the end");
+}

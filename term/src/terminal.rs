@@ -161,8 +161,8 @@ impl<CB: vt100::Callbacks> Terminal<CB> {
     }
 
     /// The sequences that give a terminal the modes `vt100`'s screen does
-    /// not keep (character sets, insert mode, autowrap, tab stops), for
-    /// after what it draws: the cursor is moved, placed afterwards.
+    /// not keep (character sets, insert mode, autowrap, hidden, tab stops),
+    /// for after what it draws: the cursor is moved, placed afterwards.
     pub fn modes(&self) -> Vec<u8> {
         self.gaps.modes(self.parser.screen().size().1.get())
     }

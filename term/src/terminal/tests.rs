@@ -461,3 +461,86 @@ fn a_wrap_pending_stays_pending_across_the_alternate_screens() {
     t.process(b"y");
     assert_eq!(text(&t), ["", "    ", "y"]);
 }
+
+/// The rows `bytes` shows on 3×20, checked to be the same played a byte at
+/// a time.
+fn rows_3x20(bytes: &str) -> Vec<String> {
+    let whole = rows(&played((3, 20), bytes.as_bytes()));
+    let mut t = Terminal::new(3, 20, 0);
+    for b in bytes.as_bytes() {
+        t.process(std::slice::from_ref(b));
+    }
+    assert_eq!(rows(&t), whole, "{bytes:?} a byte at a time");
+    whole
+}
+
+/// Text drawn hidden (SGR 8, concealed) is a blank as wide as it is, in
+/// its attributes but for hidden, as a terminal shows it (a wide character
+/// a wide blank, U+3000; a combining mark nothing): `vt100` ignores SGR 8,
+/// and `hm screen`, a terminal attached later, hm-agent and the Discord
+/// relay showed a password the program hid in clear.
+#[test]
+fn hidden_text_is_drawn_as_blanks() {
+    let t = played(
+        (3, 20),
+        "pw: \x1b[8msecret\x1b[0m|\r\n\x1b[8;41m日x\x1b[28my\x1b[8m\x1b[?7h1\te\u{301}\u{fffd}\x1b(0q"
+            .as_bytes(),
+    );
+    assert_eq!(rows(&t)[..2], ["pw:       |", "\u{3000} y"]);
+    let s = t.screen();
+    assert!(s.cell(1, 0).is_some_and(|c| c.is_wide()));
+    assert_eq!(
+        s.cell(1, 2).map(|c| c.bgcolor()),
+        Some(vt100::Color::Idx(1))
+    );
+    assert_eq!(s.cell(1, 3).map(|c| c.contents()), Some("y"));
+    assert_eq!(s.cursor_position(), (1, 11));
+    // A wide blank wraps from the last column as the character would.
+    let t = played((3, 5), "abcd\x1b[8m日\x1b[m|".as_bytes());
+    let shown: Vec<_> = rows(&t)
+        .iter()
+        .map(|r| crate::restore(r).into_owned())
+        .collect();
+    assert_eq!(shown[..2], ["abcd", "\u{3000}|"]);
+    assert!(t.screen().row_wrapped(0));
+    // In insert mode and with autowrap off too.
+    assert_eq!(rows_3x20("abc\r\x1b[4h\x1b[8mxy\x1b[28mz")[0], "  zabc");
+    let row = &rows_3x20("\x1b[?7l\x1b[8m0123456789012345678901234z\x1b[0mw")[0];
+    assert_eq!(*row, format!("{}w", " ".repeat(19)));
+    // It carries on to a fresh terminal given the state.
+    let mut fresh = Terminal::new(3, 20, 0);
+    fresh.set_state(played((3, 20), b"\x1b[8m").state());
+    fresh.process(b"ab\x1b[28mc");
+    assert_eq!(rows(&fresh)[0], "  c");
+}
+
+/// Where SGR 8 begins and ends, as tmux 3.3a and xterm parse SGR: 28 or a
+/// reset (0, or an empty parameter) ends it; the parameters of an extended
+/// colour (38, 48, 58, `;5;n` or `;2;r;g;b`, or in the colon form) are
+/// never taken for it.
+#[test]
+fn hidden_begins_and_ends_where_sgr_says() {
+    let bytes = "\x1b[38;5;8mA\x1b[48;2;8;8;8mB\x1b[38:2::8:8:8mC\x1b[58;5;8mD\
+                 \x1b[38;5:8mE\x1b[38;2;1;2;3;8mF\x1b[28mG\x1b[8;0mH\x1b[8mI\x1b[mJ\
+                 \x1b[8mK\x1b[;mL\x1b[8:1mM\x1b[1;8;31mN\x1b[48;7;8mO\x1b[?8mP\x1b[0m";
+    assert_eq!(rows_3x20(bytes)[0], "ABCDE GH J LM");
+}
+
+/// Hidden is saved and restored with the cursor, as the other attributes
+/// are on xterm and tmux: DECSC and DECRC, SCOSC and SCORC, the alternate
+/// screen with a saved cursor (`CSI ? 1049 h`, `l`); a full reset ends
+/// it, a soft reset (DECSTR) does not, as on tmux 3.3a.
+#[test]
+fn hidden_is_saved_and_restored_with_the_cursor() {
+    for (bytes, want) in [
+        ("\x1b[8m\x1b7\x1b[0m\x1b[1;5Ha\x1b8b", "    a"),
+        ("\x1b7\x1b[8m\x1b8c", "c"),
+        ("\x1b[8m\x1b[s\x1b[28m\x1b[ux", ""),
+        ("\x1b[8m\x1b[?1049h\x1b[0mx\x1b[?1049ly", ""),
+        ("\x1b[?1049h\x1b[8m\x1b[?1049lz", "z"),
+        ("\x1b[8m\x1b[!pv", ""),
+        ("\x1b[8m\x1bcw", "w"),
+    ] {
+        assert_eq!(rows_3x20(bytes)[0], want, "{bytes:?}");
+    }
+}

@@ -86,6 +86,22 @@
 //!   nothing, [`restore_drawn`] draws it as a blank. (Outside insert mode
 //!   the cursor is asked at the first wide character of a run and counted
 //!   along it.)
+//! - Text drawn hidden (SGR 8, concealed: a password shown masked), which
+//!   `vt100` ignores and so showed in clear, to everything that reads its
+//!   screen. A terminal shows blanks there, in the other attributes (a
+//!   background colour); `vt100` is given those blanks: a space for a
+//!   character one cell wide, U+3000 (IDEOGRAPHIC SPACE, two wide) for a
+//!   wide one, so that the cursor and a wrap go as for the character,
+//!   nothing for one no cells wide (a combining mark). The text itself
+//!   never reaches the screen, so no reader of it (a script, hm-agent's
+//!   model, the Discord relay, a terminal attached later) gets it: secrets
+//!   stay on the machine. Hidden is followed through SGR as tmux 3.3a
+//!   parses it ([`sgr`]: 28 and a reset end it, an extended colour's
+//!   parameters are skipped, `38;5;8` is a colour), saved and restored
+//!   with the cursor (DECSC and DECRC, SCOSC and SCORC, `CSI ? 1049 h` and
+//!   `l`), ended by a full reset, not by a soft one (as on tmux 3.3a).
+//!   [`VtGaps::modes`] gives it to a terminal attached later, for what the
+//!   program draws next.
 //!
 //! UTF-8 encoded C1 controls (U+0080 to U+009F) are dropped by `vt100`, as
 //! tmux 3.3a and VTE drop them; xterm takes them for controls (U+009B for
@@ -108,6 +124,7 @@
 
 mod out;
 mod scan;
+mod sgr;
 mod stand_in;
 mod wrap;
 
@@ -116,6 +133,7 @@ use unicode_width::UnicodeWidthChar;
 use crate::tabs::TabStops;
 
 use out::Out;
+use sgr::Sgr;
 pub use stand_in::{restore, restore_drawn, STAND_IN};
 use stand_in::{PAD, STAND_IN_VS16};
 use wrap::{advance, insert_cells, wrap_then_insert};
@@ -195,6 +213,10 @@ struct Csi {
     /// A parameter before it was 1049 (the alternate screen with the
     /// cursor saved, to `CSI ? h` and `CSI ? l`).
     alternate: bool,
+    /// The parameter being read has sub-parameters (`:`).
+    colon: bool,
+    /// What the parameters before it do to hidden if it is SGR.
+    sgr: Sgr,
 }
 
 impl Csi {
@@ -207,6 +229,8 @@ impl Csi {
         four: false,
         seven: false,
         alternate: false,
+        colon: false,
+        sgr: Sgr::START,
     };
 
     /// The first parameter (0 if none was given).
@@ -263,6 +287,10 @@ const GRAPHICS: [char; 32] = [
     '\u{a0}', '◆', '▒', '␉', '␌', '␍', '␊', '°', '±', '␤', '␋', '┘', '┐', '┌', '└', '┼', '⎺', '⎻',
     '─', '⎼', '⎽', '├', '┤', '┴', '┬', '│', '≤', '≥', 'π', '≠', '£', '·',
 ];
+
+/// What a wide character drawn hidden is given to `vt100` as: a blank
+/// two cells wide (IDEOGRAPHIC SPACE).
+const WIDE_BLANK: char = '\u{3000}';
 
 /// `c` in UTF-8.
 fn push(to: &mut Vec<u8>, c: char) {
@@ -357,11 +385,14 @@ pub(crate) struct VtGaps {
     graphics: [bool; 2],
     /// Shifted out: G1 is in use (else G0).
     shifted: bool,
-    /// The character sets saved with the cursor (DECSC `ESC 7`, SCOSC
-    /// `CSI s`, entering the alternate screen with `CSI ? 1049 h`), which
-    /// restoring it (`ESC 8`, `CSI u`, `CSI ? 1049 l`) puts back, as xterm
-    /// and tmux do: G0 and G1, shifted out.
-    saved: ([bool; 2], bool),
+    /// The character sets and hidden saved with the cursor (DECSC `ESC 7`,
+    /// SCOSC `CSI s`, entering the alternate screen with `CSI ? 1049 h`),
+    /// which restoring it (`ESC 8`, `CSI u`, `CSI ? 1049 l`) puts back, as
+    /// xterm and tmux do: G0 and G1, shifted out, hidden.
+    saved: ([bool; 2], bool, bool),
+    /// Text is drawn hidden (SGR 8, concealed), which `vt100` does not
+    /// know: as blanks of its width.
+    hidden: bool,
     /// Insert mode (IRM) is set.
     insert: bool,
     /// Autowrap (DECAWM) is reset.
@@ -413,10 +444,11 @@ impl VtGaps {
     }
 
     /// The sequences that give a terminal `cols` wide the modes followed
-    /// here (after what it draws as it shows, in Unicode): G0 and G1
-    /// designated, G1 in use if shifted out, insert mode and autowrap set
-    /// or reset, the tab stops if they are not the default ones (which
-    /// moves the cursor).
+    /// here (after what it draws as it shows, in Unicode, with the current
+    /// attributes but for hidden): G0 and G1 designated, G1 in use if
+    /// shifted out, insert mode and autowrap set or reset, hidden if set,
+    /// the tab stops if they are not the default ones (which moves the
+    /// cursor).
     pub(crate) fn modes(&self, cols: u16) -> Vec<u8> {
         let mut out = Vec::new();
         for (set, intro) in self.graphics.iter().zip([b'(', b')']) {
@@ -429,6 +461,9 @@ impl VtGaps {
         } else {
             b"\x1b[?7h"
         });
+        if self.hidden {
+            out.extend_from_slice(b"\x1b[8m");
+        }
         if !self.tabs.is_default() {
             out.extend_from_slice(b"\x1b[3g");
             for stop in self.tabs.stops(cols) {
@@ -558,7 +593,7 @@ impl VtGaps {
             ),
         };
         if let Some(c) = valid.chars().next() {
-            self.draw(out, 0, self.shown(c), to, &mut None);
+            self.draw_shown(out, 0, c, to, &mut None);
             return c.len_utf8() - had;
         }
         match invalid {
@@ -569,7 +604,7 @@ impl VtGaps {
                 src.len()
             }
             Some(len) => {
-                self.draw(out, 0, STAND_IN, to, &mut None);
+                self.draw_shown(out, 0, char::REPLACEMENT_CHARACTER, to, &mut None);
                 len.saturating_sub(had)
             }
         }
@@ -581,6 +616,7 @@ impl VtGaps {
     fn plain(&self) -> bool {
         !self.insert
             && !self.no_wrap
+            && !self.hidden
             && self.tabs.is_default()
             && !self.graphics[usize::from(self.shifted)]
     }
@@ -612,7 +648,7 @@ impl VtGaps {
                 }
                 // Invalid (cut off by ESC, shift out or in: all the rest).
                 Some(len) => {
-                    self.draw(out, at, STAND_IN, to, &mut left);
+                    self.draw_shown(out, at, char::REPLACEMENT_CHARACTER, to, &mut left);
                     at += len.unwrap_or(end - at);
                 }
             }
@@ -629,7 +665,11 @@ impl VtGaps {
         to: &mut impl Emulator,
         left: &mut Option<u16>,
     ) {
-        if !self.insert && !self.no_wrap && !self.graphics[usize::from(self.shifted)] {
+        if !self.insert
+            && !self.no_wrap
+            && !self.hidden
+            && !self.graphics[usize::from(self.shifted)]
+        {
             // The same but for U+FFFD and tabs (see `tab`).
             let mut from = 0;
             for tab in memchr::memchr_iter(b'\t', text.as_bytes()) {
@@ -645,14 +685,14 @@ impl VtGaps {
             if c == '\t' {
                 self.tab(out, at + k, to, false);
                 *left = None;
-            } else if shown == c && !self.at_margin(shown) && !self.inserts(shown) && width(c) < 2 {
+            } else if shown == Some(c) && !self.at_margin(c) && !self.inserts(c) && width(c) < 2 {
                 out.keep(at + k, at + k + c.len_utf8());
                 if c.is_control() {
                     // It may move the cursor.
                     *left = None;
                 }
             } else {
-                self.draw(out, at + k, shown, to, left);
+                self.draw_shown(out, at + k, c, to, left);
             }
         }
     }
@@ -730,14 +770,42 @@ impl VtGaps {
         }
     }
 
-    /// What `vt100` is given to draw for `c`.
-    fn shown(&self, c: char) -> char {
+    /// What `vt100` is given to draw for `c`: drawn hidden, a blank as
+    /// wide (U+3000 for a wide one), nothing for a character no cells wide
+    /// (but for a control).
+    fn shown(&self, c: char) -> Option<char> {
         let graphics = self.graphics[usize::from(self.shifted)];
-        match c {
+        let shown = match c {
             '_'..='~' if graphics => GRAPHICS[c as usize - usize::from(b'_')],
             char::REPLACEMENT_CHARACTER => STAND_IN,
             '\u{fe0f}' => STAND_IN_VS16,
             _ => c,
+        };
+        if !self.hidden || shown.is_control() {
+            return Some(shown);
+        }
+        match width(shown) {
+            0 => None,
+            1 => Some(' '),
+            _ => Some(WIDE_BLANK),
+        }
+    }
+
+    /// Write `c` at `at` in the output as shown ([`VtGaps::shown`]) and
+    /// drawn ([`VtGaps::draw`]), or nothing for it.
+    fn draw_shown(
+        &self,
+        out: &mut Out,
+        at: usize,
+        c: char,
+        to: &mut impl Emulator,
+        left: &mut Option<u16>,
+    ) {
+        match self.shown(c) {
+            Some(shown) => self.draw(out, at, shown, to, left),
+            None => {
+                out.change(at);
+            }
         }
     }
 
@@ -903,6 +971,12 @@ impl VtGaps {
                         csi.seven |= csi.param == 7;
                         csi.alternate |= csi.param == 1049;
                         csi.first.get_or_insert(csi.param);
+                        if b == b';' {
+                            csi.sgr.param(csi.param, csi.colon);
+                            csi.colon = false;
+                        } else {
+                            csi.colon = true;
+                        }
                         csi.param = 0;
                         csi.bang = false;
                     }
@@ -933,8 +1007,12 @@ impl VtGaps {
     }
 
     /// A control sequence ended by `last`.
-    fn control_sequence(&mut self, csi: Csi, last: u8) -> Emit {
+    fn control_sequence(&mut self, mut csi: Csi, last: u8) -> Emit {
         match last {
+            b'm' if csi.plain => {
+                csi.sgr.param(csi.param, csi.colon);
+                self.hidden = csi.sgr.hidden(self.hidden);
+            }
             b'r' if csi.plain => return Emit::ThenWrite(b"\x1b[H"),
             // SCOSC and SCORC, which `vt100` does not know: DECSC and
             // DECRC, as xterm and tmux have them (`CSI Pl ; Pr s` is
@@ -981,12 +1059,13 @@ impl VtGaps {
         Emit::Same
     }
 
-    /// The cursor saved (`save`) or restored: the character sets with it.
+    /// The cursor saved (`save`) or restored: the character sets and
+    /// hidden with it.
     fn save_or_restore(&mut self, save: bool) {
         if save {
-            self.saved = (self.graphics, self.shifted);
+            self.saved = (self.graphics, self.shifted, self.hidden);
         } else {
-            (self.graphics, self.shifted) = self.saved;
+            (self.graphics, self.shifted, self.hidden) = self.saved;
         }
     }
 

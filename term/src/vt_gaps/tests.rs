@@ -367,3 +367,17 @@ fn a_wide_character_in_the_last_column_after_a_pad() {
     assert_eq!(restore("a\u{fdd1}"), "a");
     assert_eq!(restore_drawn("a\u{fdd1}"), "a ");
 }
+
+/// Text drawn hidden goes on hidden on a terminal given the modes.
+#[test]
+fn modes_give_hidden() {
+    let mut g = VtGaps::default();
+    tr(&mut g, b"\x1b[1;8m");
+    assert!(g.modes(80).ends_with(b"\x1b[?7h\x1b[8m"));
+    let mut other = VtGaps::default();
+    tr(&mut other, &g.modes(80));
+    assert_eq!(
+        tr(&mut other, "ab日\x1b[28mc".as_bytes()),
+        "  \u{3000}\x1b[28mc".as_bytes()
+    );
+}
