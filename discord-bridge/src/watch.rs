@@ -17,6 +17,13 @@
 //! - Discord refuses edits to messages older than an hour past a limit
 //!   (30046): the watcher posts a fresh live message before that
 //!   ([`FRESH_AFTER`]), or at once if the error comes anyway.
+//! - Discord archives a thread inactive for its auto-archive time (a day)
+//!   and then refuses edits in it (50083). A fresh live message every
+//!   [`FRESH_AFTER`] of output keeps the thread active, and one that comes
+//!   after a quiet time is a fresh message anyway; a thread archived all
+//!   the same (a moderator, a suspended machine whose clock did not count
+//!   the night) gets a fresh live message at once: sending one unarchives
+//!   it.
 //! - When the session waits for input (or already waits when the watch
 //!   starts), a notification mentions whoever started it, with buttons built
 //!   from the prompt's options; on exit, the final screen and "exit code N".
@@ -58,6 +65,9 @@ const RECORD_WAIT: Duration = Duration::from_secs(10);
 
 /// Discord's error code for too many edits of an old message.
 const TOO_MANY_EDITS: isize = 30046;
+
+/// Discord's error code for an edit in an archived thread.
+const ARCHIVED_THREAD: isize = 50083;
 
 /// The prefix of answer buttons' custom ids: `hma:<generation>:<index>:<session>`.
 pub const ANSWER_PREFIX: &str = "hma:";
@@ -365,7 +375,7 @@ impl LiveMessage {
                             self.backoff
                         );
                     }
-                    Some((_, TOO_MANY_EDITS)) => {
+                    Some((_, TOO_MANY_EDITS | ARCHIVED_THREAD)) => {
                         self.message = None;
                         self.backoff = MIN_EDIT_INTERVAL;
                     }

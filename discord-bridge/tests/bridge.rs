@@ -2144,3 +2144,25 @@ async fn a_reused_session_id_does_not_mention_the_first_starter() {
     assert!(!text.contains(&format!("<@{OPERATOR_ID}>")), "{text}");
     bridge.assert_no_unparsed_events();
 }
+
+/// A watch thread Discord archived (inactive for its auto-archive time, as
+/// after a suspended laptop's night, or archived by a moderator): the live
+/// message can no longer be edited there (50083), so the screen that
+/// follows is posted as a fresh live message, which unarchives the thread.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn output_after_discord_archived_the_watch_thread_is_shown() {
+    let discord = FakeDiscord::start().await.unwrap();
+    let bridge = Bridge::start(&discord).await;
+    let id = unique("archived");
+    run(&discord, &id, "read l; echo woke-$((6*7)); sleep 600").await;
+    let (thread, _live) = watch(&discord, &id).await;
+    discord.archive_thread(thread).unwrap();
+    send(&discord, &id, "go").await;
+    until("woke-42 in the thread", || {
+        posted(&discord, thread, "woke-42")
+    })
+    .await;
+    let archived = discord.channel(thread).unwrap()["thread_metadata"]["archived"].clone();
+    assert_eq!(archived, false);
+    bridge.assert_no_unparsed_events();
+}

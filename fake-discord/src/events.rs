@@ -292,6 +292,9 @@ pub(crate) fn user_message(
         .world
         .members
         .insert((guild_id, actor.id), actor.clone());
+    if !crate::rest::unarchive_for_message(state, channel_id) {
+        return Err(Error::LockedThread(channel_id));
+    }
     let id = snowflake();
     let mut message = model::message(id, channel_id, actor, &json!({ "content": content }));
     let bot = ids::BOT_USER;

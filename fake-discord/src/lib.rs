@@ -23,6 +23,9 @@
 //! - Test-facing events: [`FakeDiscord::slash_command`], [`FakeDiscord::autocomplete`],
 //!   [`FakeDiscord::button_press`], [`FakeDiscord::modal_submit`], [`FakeDiscord::user_message`]; threads the bot starts emit
 //!   THREAD_CREATE, its messages MESSAGE_CREATE and its edits MESSAGE_UPDATE, as on Discord.
+//!   [`FakeDiscord::archive_thread`] archives a thread as Discord does after its inactivity
+//!   period: edits and reactions in it are refused (50083), a message sent in it unarchives it
+//!   (THREAD_UPDATE) unless it is locked.
 //!   Intents are honoured: no MESSAGE_CREATE without `GUILD_MESSAGES`, and without
 //!   `MESSAGE_CONTENT` users' messages arrive with empty content unless they mention the bot.
 //!
@@ -110,6 +113,9 @@ pub enum Error {
     /// The channel is not in the fake's world.
     #[error("fake discord: unknown channel {0}")]
     UnknownChannel(u64),
+    /// The thread is archived and a moderator locked it: no message can be sent in it.
+    #[error("fake discord: thread {0} is archived and locked")]
+    LockedThread(u64),
     /// The message is not in the fake's world.
     #[error("fake discord: unknown message {0}")]
     UnknownMessage(u64),
@@ -382,6 +388,24 @@ impl FakeDiscord {
     /// A channel or thread as the fake stores it now.
     pub fn channel(&self, id: u64) -> Option<Value> {
         self.shared.lock().world.channels.get(&id).cloned()
+    }
+
+    /// Archive a thread, as Discord does once it has been inactive for its
+    /// `auto_archive_duration` (or a moderator does): THREAD_UPDATE; from then on edits and
+    /// reactions in it are refused (50083) and a message sent in it unarchives it.
+    pub fn archive_thread(&self, thread_id: u64) -> Result<(), Error> {
+        self.event(|state| {
+            let thread = state
+                .world
+                .channels
+                .get_mut(&thread_id)
+                .filter(|c| model::is_thread(c))
+                .ok_or(Error::UnknownChannel(thread_id))?;
+            model::set_archived(thread, true);
+            let event = thread.clone();
+            state.gateway.dispatch("THREAD_UPDATE", event);
+            Ok(())
+        })
     }
 
     /// The threads started under a channel, oldest first.

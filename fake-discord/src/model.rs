@@ -364,6 +364,18 @@ pub(crate) fn is_thread(channel: &Value) -> bool {
     )
 }
 
+/// Whether a channel is an archived thread: only its messages may be deleted; a message
+/// sent in it unarchives it, unless a moderator locked it.
+pub(crate) fn is_archived(channel: &Value) -> bool {
+    is_thread(channel) && channel["thread_metadata"]["archived"] == true
+}
+
+/// Archive or unarchive a thread (its `archive_timestamp` is now).
+pub(crate) fn set_archived(thread: &mut Value, archived: bool) {
+    thread["thread_metadata"]["archived"] = Value::Bool(archived);
+    thread["thread_metadata"]["archive_timestamp"] = json!(timestamp());
+}
+
 /// The bot as an actor.
 pub(crate) fn bot_actor() -> Actor {
     Actor::new(ids::BOT_USER, ids::BOT_NAME)

@@ -476,6 +476,32 @@ fn unknown_message() -> Answer {
     Answer::error(404, 10008, "Unknown Message")
 }
 
+/// What Discord answers an edit or a reaction in an archived thread, or a message in one a
+/// moderator locked.
+fn archived_thread() -> Answer {
+    Answer::error(400, 50083, "Thread is archived")
+}
+
+/// A message is sent in `channel_id`: an archived thread is unarchived by it (THREAD_UPDATE);
+/// false when it cannot be, the thread being locked.
+pub(crate) fn unarchive_for_message(state: &mut FakeState, channel_id: u64) -> bool {
+    let Some(thread) = state
+        .world
+        .channels
+        .get_mut(&channel_id)
+        .filter(|c| model::is_archived(c))
+    else {
+        return true;
+    };
+    if thread["thread_metadata"]["locked"] == true {
+        return false;
+    }
+    model::set_archived(thread, false);
+    let event = thread.clone();
+    state.gateway.dispatch("THREAD_UPDATE", event);
+    true
+}
+
 fn unknown_webhook() -> Answer {
     Answer::error(404, 10015, "Unknown Webhook")
 }
@@ -971,6 +997,9 @@ fn create_message(state: &mut FakeState, request: &Incoming) -> Answer {
     if let Err(error) = validate_message(request.body, request.files, true) {
         return error;
     }
+    if !unarchive_for_message(state, channel_id) {
+        return archived_thread();
+    }
     let nonce = match nonce_of(request.body) {
         Ok(nonce) => nonce,
         Err(error) => return error,
@@ -1035,6 +1064,10 @@ fn channel_message(state: &mut FakeState, route: Route, request: &Incoming) -> A
     }) else {
         return unknown_message();
     };
+    let archived = model::is_archived(&state.world.channels[&channel_id]);
+    if archived && matches!(route, Route::Reaction | Route::EditMessage) {
+        return archived_thread();
+    }
     if route == Route::Reaction {
         return Answer::no_content();
     }

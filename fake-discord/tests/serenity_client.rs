@@ -78,6 +78,19 @@ async fn bot_with(discord: &FakeDiscord, intents: GatewayIntents) -> Bot {
     }
 }
 
+/// A bot connected to the fake once its first guild has arrived, and the
+/// context to make requests with.
+async fn bot_in_guild(discord: &FakeDiscord) -> (Bot, Context) {
+    let mut bot = bot(discord).await;
+    discord.wait_ready(WAIT).await.expect("bot identified");
+    let (ctx, _) = bot
+        .next("GUILD_CREATE", |e| {
+            matches!(e, Event::GuildCreate(_)).then_some(())
+        })
+        .await;
+    (bot, ctx)
+}
+
 /// Why serenity could not parse an event the fake sent.
 fn parse_error(kind: &str, value: &Value) -> String {
     use serenity::model::prelude::*;
@@ -439,13 +452,7 @@ async fn interactions_are_delivered_and_answered() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn messages_threads_files_and_scripted_rate_limits() {
     let discord = FakeDiscord::start().await.expect("fake starts");
-    let mut bot = bot(&discord).await;
-    discord.wait_ready(WAIT).await.expect("bot identified");
-    let (ctx, _) = bot
-        .next("GUILD_CREATE", |e| {
-            matches!(e, Event::GuildCreate(_)).then_some(())
-        })
-        .await;
+    let (mut bot, ctx) = bot_in_guild(&discord).await;
 
     let thread = ChannelId::new(ids::CHANNEL_GENERAL)
         .create_thread(
@@ -837,4 +844,70 @@ async fn a_rate_limit_holds_until_its_retry_after_has_passed() {
         .await
         .expect("another route answers");
     assert!(discord.requests().iter().all(|r| r.route != Route::Unknown));
+}
+
+/// An archived thread (Discord archives one inactive for its `auto_archive_duration`): the
+/// THREAD_UPDATE parses, an edit there is refused with 50083, a message sent there unarchives
+/// it (THREAD_UPDATE) and the edit then goes through; a locked one refuses messages too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_archived_thread_refuses_edits_until_a_message_unarchives_it() {
+    let discord = FakeDiscord::start().await.expect("fake starts");
+    let (mut bot, ctx) = bot_in_guild(&discord).await;
+    let thread = ChannelId::new(ids::CHANNEL_GENERAL)
+        .create_thread(
+            &ctx,
+            CreateThread::new("hm quiet").kind(ChannelType::PublicThread),
+        )
+        .await
+        .expect("thread");
+    let live = thread
+        .id
+        .send_message(&ctx, CreateMessage::new().content("first"))
+        .await
+        .expect("message");
+
+    discord.archive_thread(thread.id.get()).expect("a thread");
+    let archived = |e: &Event| match e {
+        Event::ThreadUpdate(t) if t.thread.id == thread.id => {
+            t.thread.thread_metadata.map(|m| m.archived)
+        }
+        _ => None,
+    };
+    let (_, now) = bot.next("THREAD_UPDATE (archived)", archived).await;
+    assert!(now);
+    let refused = thread
+        .id
+        .edit_message(&ctx, live.id, EditMessage::new().content("second"))
+        .await
+        .expect_err("no edits in an archived thread");
+    assert!(format!("{refused:?}").contains("50083"), "{refused:?}");
+
+    thread
+        .id
+        .send_message(&ctx, CreateMessage::new().content("again"))
+        .await
+        .expect("a message unarchives it");
+    let (_, now) = bot.next("THREAD_UPDATE (unarchived)", archived).await;
+    assert!(!now);
+    thread
+        .id
+        .edit_message(&ctx, live.id, EditMessage::new().content("second"))
+        .await
+        .expect("edits once unarchived");
+
+    // Locked by a moderator: nothing is sent there.
+    ctx.http
+        .edit_thread(thread.id, &json!({ "locked": true }), None)
+        .await
+        .expect("locked");
+    discord.archive_thread(thread.id.get()).expect("a thread");
+    let refused = thread
+        .id
+        .send_message(&ctx, CreateMessage::new().content("locked"))
+        .await
+        .expect_err("no messages in a locked archived thread");
+    assert!(format!("{refused:?}").contains("50083"), "{refused:?}");
+    let olga = Actor::new(4242, "olga");
+    assert!(discord.user_message(thread.id.get(), &olga, "hi").is_err());
+    assert_all_dispatches_parse(&discord);
 }
