@@ -299,7 +299,12 @@ impl ClientBuilder {
         self.refuse_stopped()?;
         let connect = tokio::net::UnixStream::connect(path);
         let stream = match tokio::time::timeout(self.deadline, connect).await {
-            Err(_) => return Err(ClientError::Timeout(self.deadline)),
+            Err(_) => {
+                return Err(self
+                    .refuse_stopped()
+                    .err()
+                    .unwrap_or(ClientError::Timeout(self.deadline)))
+            }
             Ok(r) => r.map_err(|source| ClientError::Connect {
                 path: path.to_path_buf(),
                 source,
@@ -822,6 +827,22 @@ impl Client {
         }
     }
 
+    /// The error of a call that had no answer within `d`:
+    /// [`ClientError::Stopped`] when the session's files show its
+    /// supervisor stopped (it answers nothing until it is continued), else
+    /// [`ClientError::Timeout`].
+    fn timed_out(&self, d: Duration) -> ClientError {
+        match self
+            .inner
+            .files
+            .as_ref()
+            .and_then(SessionFiles::stopped_supervisor)
+        {
+            Some(pid) => ClientError::Stopped { pid },
+            None => ClientError::Timeout(d),
+        }
+    }
+
     /// The error of a call whose connection has gone from under it.
     fn ended_error(&self) -> ClientError {
         self.inner
@@ -906,7 +927,7 @@ impl Client {
         match deadline {
             Some(d) => tokio::time::timeout(d, work)
                 .await
-                .map_err(|_| ClientError::Timeout(d))?,
+                .map_err(|_| self.timed_out(d))?,
             None => work.await,
         }
     }
@@ -915,7 +936,7 @@ impl Client {
     async fn send(&self, msg: ClientMessage) -> Result<(), ClientError> {
         tokio::time::timeout(self.deadline, self.queue(msg.to_frame()))
             .await
-            .map_err(|_| ClientError::Timeout(self.deadline))?
+            .map_err(|_| self.timed_out(self.deadline))?
     }
 
     /// The session's status (works with heimdall 1.0).
@@ -1118,7 +1139,7 @@ impl Client {
                     .map_err(|_| self.ended_error())
             })
             .await
-            .map_err(|_| ClientError::Timeout(self.deadline))??;
+            .map_err(|_| self.timed_out(self.deadline))??;
             self.broken()?;
             for (permit, chunk) in permits.zip(batch) {
                 permit.send(ClientMessage::Input(chunk).to_frame());
@@ -1302,7 +1323,7 @@ impl Client {
     ) -> Result<(), ClientError> {
         let permit = tokio::time::timeout(self.deadline, self.reserve())
             .await
-            .map_err(|_| ClientError::Timeout(self.deadline))??;
+            .map_err(|_| self.timed_out(self.deadline))??;
         let mut p = self.inner.lock();
         if p.is_broken() {
             drop(p);

@@ -129,7 +129,8 @@ pub enum ClientError {
     /// The session's supervisor is stopped (SIGSTOP, a debugger), so it
     /// answers nothing until it is continued. Known only for a connection
     /// given the session's files ([`crate::ClientBuilder::session_files`]);
-    /// said when connecting, at once or when the handshake goes unanswered.
+    /// said when connecting, at once or when the handshake goes unanswered,
+    /// and for a call that goes unanswered until its deadline.
     #[error("the session's supervisor (pid {pid}) is stopped, so it answers nothing until it is continued")]
     Stopped {
         /// The supervisor's pid.

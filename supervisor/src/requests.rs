@@ -20,8 +20,9 @@ pub const SUBMIT_TIMEOUT_MS: u64 = 5000;
 const SETTLE_QUIET: Duration = Duration::from_millis(40);
 /// If typing produces no output at all (no echo), Enter follows after this.
 const SETTLE_SILENT: Duration = Duration::from_millis(150);
-/// The longest wait for the typed text to be taken.
-const SETTLE_MAX: Duration = Duration::from_millis(1500);
+/// The longest wait for the typed text to be taken (on top of SUBMIT's
+/// timeout: the wait for a reaction begins after it).
+pub const SETTLE_MAX: Duration = Duration::from_millis(1500);
 /// Text of new output kept for an output regex WAIT (at least this much,
 /// at most twice as much).
 const OUTPUT_WINDOW: usize = 64 * 1024;

@@ -706,6 +706,76 @@ fn a_stopped_supervisor_is_said_to_be_at_once() {
     });
 }
 
+/// Whether process `pid` has a socket open (`hm` has connected).
+fn has_socket(pid: u32) -> Option<()> {
+    std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .ok()?
+        .flatten()
+        .any(|e| {
+            std::fs::read_link(e.path()).is_ok_and(|l| l.to_string_lossy().starts_with("socket:"))
+        })
+        .then_some(())
+}
+
+/// A supervisor stopped (SIGSTOP) after `hm wait --timeout MS` or `hm
+/// submit --timeout MS` connected answers nothing: the timeout bounds the
+/// whole command, which says the supervisor is stopped (`hm wait`: exit
+/// 124, `timeout`; `hm submit`: exit 1, `stopped`). They waited for the
+/// call's own deadline, 5 s past the timeout, and exited 1 with "no answer
+/// from the session within 7s".
+#[test]
+fn a_supervisor_stopped_mid_command_is_bounded_by_the_timeout() {
+    let env = Env::new();
+    env.start("ms", &[], &["sleep", "200"]);
+    let (sup, _) = env.pids("ms");
+    let signal = |sig| {
+        let rc = unsafe { libc::kill(sup, sig) };
+        assert_eq!(rc, 0, "signal {sig} to the supervisor");
+    };
+    let said = format!("its supervisor (pid {sup}) is stopped");
+    for (args, exit, error, bound) in [
+        (
+            &[
+                "wait",
+                "ms",
+                "--regex",
+                "NEVER",
+                "--timeout",
+                "2000",
+                "--json",
+            ][..],
+            124,
+            "timeout",
+            Duration::from_millis(5000),
+        ),
+        (
+            &["submit", "ms", "x", "--timeout", "2000", "--json"],
+            1,
+            "stopped",
+            Duration::from_millis(5500),
+        ),
+    ] {
+        let began = std::time::Instant::now();
+        let mut hm = common::Piped::spawn(&env, args, std::process::Stdio::null());
+        poll("hm to connect", DEADLINE, || has_socket(hm.0.id()));
+        signal(libc::SIGSTOP);
+        let (code, stderr) = hm.exit("hm to give up");
+        let took = began.elapsed();
+        signal(libc::SIGCONT);
+        let mut out = String::new();
+        std::io::Read::read_to_string(&mut hm.0.stdout.take().unwrap(), &mut out).unwrap();
+        assert_eq!(code, Some(exit), "hm {args:?}: {out}{stderr}");
+        assert!(stderr.is_empty(), "hm {args:?}: {stderr}");
+        let v: serde_json::Value = serde_json::from_str(&out).expect("error json");
+        assert_eq!(v["error"], error, "hm {args:?}: {v}");
+        assert!(
+            v["message"].as_str().unwrap().contains(&said),
+            "hm {args:?}: {v}"
+        );
+        assert!(took < bound, "hm {args:?} took {took:?}");
+    }
+}
+
 /// `hm tail ID --from N` after the session ended starts at offset N, as
 /// while it runs (it printed the whole recorded tail); an offset older
 /// than the record keeps says how much is not kept; output that is not

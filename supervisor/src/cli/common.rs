@@ -380,12 +380,21 @@ pub async fn connect(
         .map_err(|e| super::unreachable::connect_error(paths, e))
 }
 
-/// A call's answer, its error naming the session.
+/// A call's answer, its error naming the session; a supervisor found
+/// stopped when the call went unanswered is [`Stopped`], as when
+/// connecting.
 pub async fn answer<T>(
     paths: &SessionPaths,
     fut: impl std::future::Future<Output = Result<T, ClientError>>,
 ) -> anyhow::Result<T> {
-    fut.await.with_context(|| format!("session {:?}", paths.id))
+    fut.await.map_err(|e| match e {
+        ClientError::Stopped { pid } => Stopped {
+            id: paths.id.clone(),
+            pid,
+        }
+        .into(),
+        e => anyhow::Error::new(e).context(format!("session {:?}", paths.id)),
+    })
 }
 
 /// A short human duration: `850ms`, `12s`, `3m12s`, `2h05m`, `3d04h`.

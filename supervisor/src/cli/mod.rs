@@ -12,6 +12,7 @@ macro_rules! outln {
 }
 
 mod attach;
+mod bounded;
 mod clean;
 mod common;
 mod docs;

@@ -3,6 +3,7 @@
 //! program took it.
 
 use std::io::Read as _;
+use std::time::Instant;
 
 use anyhow::Context as _;
 use clap::Args;
@@ -10,6 +11,7 @@ use heimdall_client::ClientError;
 use heimdall_protocol::MAX_PAYLOAD;
 use serde_json::json;
 
+use super::bounded::{self, Overdue};
 use super::common::{answer, live_session, open, or_exited, print_json, runtime, Coded};
 use super::Common;
 
@@ -33,6 +35,8 @@ pub struct SubmitArgs {
     #[arg(long, conflicts_with = "text")]
     pub stdin: bool,
     /// How long to wait for the program to read the line and react to it
+    /// (the whole command takes at most this, the 1.5 s typing may take to
+    /// settle and, for a supervisor that runs but does not answer, 2 s)
     #[arg(long, value_name = "MS", default_value_t = crate::requests::SUBMIT_TIMEOUT_MS)]
     pub timeout: u64,
     /// Print the result as JSON
@@ -48,13 +52,25 @@ pub fn run(common: &Common, args: SubmitArgs) -> anyhow::Result<i32> {
         Some(text) => text,
         None => stdin_line(&args.id)?,
     };
+    let began = Instant::now();
     runtime()?.block_on(async {
-        let c = open(&paths, "hm submit").await?;
-        let r = match c.submit(&text, Some(args.timeout)).await {
-            Err(ClientError::TooLarge { .. }) => {
-                return Err(too_large(&args.id, &text.len().to_string()).into())
+        // The timeout bounds the whole command (the supervisor's answer
+        // may come up to the time typing settles after it): a supervisor
+        // stopped or hung meanwhile answers nothing.
+        let work = async {
+            let c = open(&paths, "hm submit").await?;
+            match c.submit(&text, Some(args.timeout)).await {
+                Err(ClientError::TooLarge { .. }) => {
+                    Err(too_large(&args.id, &text.len().to_string()).into())
+                }
+                r => answer(&paths, std::future::ready(r)).await,
             }
-            r => answer(&paths, std::future::ready(r)).await?,
+        };
+        let limit = bounded::limit(began, Some(args.timeout))
+            .and_then(|l| l.checked_add(crate::requests::SETTLE_MAX));
+        let r = match bounded::within(&paths, limit, work).await {
+            Ok(r) => r?,
+            Err(overdue) => return Err(unanswered(&args.id, args.timeout, &overdue).into()),
         };
         let accepted = r.accepted;
         if args.json {
@@ -112,6 +128,23 @@ fn stdin_line(id: &str) -> anyhow::Result<String> {
         }
         .into()
     })
+}
+
+/// A SUBMIT to session `id` with a timeout of `ms` that its supervisor
+/// did not answer in time (`overdue` says why).
+fn unanswered(id: &str, ms: u64, overdue: &Overdue) -> Coded {
+    Coded {
+        code: match overdue {
+            Overdue::Stopped(_) => "stopped",
+            Overdue::Silent => "timeout",
+        }
+        .into(),
+        message: format!(
+            "session {id:?} gave no answer within the timeout ({ms} ms): {}; whether the line was typed is not known",
+            overdue.why()
+        ),
+        exit: 1,
+    }
 }
 
 /// A line too long for one SUBMIT (`len` says its length in bytes).

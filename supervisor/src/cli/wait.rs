@@ -8,6 +8,7 @@ use clap::{ArgGroup, Args};
 use heimdall_client::{RegexSource, State, WaitCondition, WaitResult};
 use serde_json::{json, Value};
 
+use super::bounded::{self, Overdue};
 use super::common::{answer, ask_session, open, print_json, runtime};
 use super::Common;
 use crate::exit_record::ExitRecord;
@@ -43,7 +44,8 @@ pub struct WaitArgs {
     pub exit: bool,
     /// Give up when the condition has not held MS milliseconds after hm
     /// wait began (exit code 124); it is looked at once however small MS
-    /// is (0: does it hold now?)
+    /// is (0: does it hold now?). A supervisor stopped meanwhile is said
+    /// to be then; one that runs but does not answer, 2 s later
     #[arg(long, value_name = "MS")]
     pub timeout: Option<u64>,
     /// Print the result as JSON
@@ -86,6 +88,18 @@ fn to_json(id: &str, r: &WaitResult) -> Value {
 /// What `hm wait` says when its timeout passed.
 fn timed_out_message(id: &str) -> String {
     format!("timed out waiting on session {id:?}")
+}
+
+/// Report that the timeout passed without an answer from the supervisor
+/// of session `id` (`overdue` says why) and return the timeout's exit code.
+fn report_overdue(id: &str, overdue: &Overdue, json: bool) -> anyhow::Result<i32> {
+    let message = format!("{}: {}", timed_out_message(id), overdue.why());
+    if json {
+        print_json(&json!({"ok": false, "error": "timeout", "message": message}))?;
+    } else {
+        eprintln!("hm: {message}");
+    }
+    Ok(TIMEOUT_EXIT)
 }
 
 /// What `hm wait` says when session `id` ended before the condition held.
@@ -170,17 +184,23 @@ pub fn run(common: &Common, args: WaitArgs) -> anyhow::Result<i32> {
     let began = Instant::now();
     let ask = |paths: &SessionPaths| {
         runtime()?.block_on(async {
-            // Connecting is bounded as for every command (a stopped
-            // supervisor is said at once); the supervisor gets what is left
-            // of the timeout, and looks at the condition once however
-            // little that is (`--timeout 0`: does it hold now?).
-            let c = open(paths, "hm wait").await?;
-            let left = args.timeout.map(|ms| {
-                let spent = u64::try_from(began.elapsed().as_millis()).unwrap_or(u64::MAX);
-                ms.saturating_sub(spent)
-            });
-            let r = answer(paths, c.wait(condition.clone(), left)).await?;
-            report(&paths.id, r, args.json)
+            // A supervisor stopped before hm wait connects is said at
+            // once; the supervisor gets what is left of the timeout, and
+            // looks at the condition once however little that is
+            // (`--timeout 0`: does it hold now?). The timeout bounds the
+            // whole command: one stopped or hung meanwhile answers nothing.
+            let work = async {
+                let c = open(paths, "hm wait").await?;
+                let left = args.timeout.map(|ms| {
+                    let spent = u64::try_from(began.elapsed().as_millis()).unwrap_or(u64::MAX);
+                    ms.saturating_sub(spent)
+                });
+                answer(paths, c.wait(condition.clone(), left)).await
+            };
+            match bounded::within(paths, bounded::limit(began, args.timeout), work).await {
+                Ok(r) => report(&paths.id, r?, args.json),
+                Err(overdue) => report_overdue(&paths.id, &overdue, args.json),
+            }
         })
     };
     ask_session(&cfg, &args.id, ask, ended)
