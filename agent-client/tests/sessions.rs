@@ -1976,3 +1976,49 @@ async fn a_secret_still_being_written_does_not_reach_the_model_in_part() {
     assert_eq!(leaked(&all), None);
     tools.cleanup(Duration::from_secs(15)).await;
 }
+
+/// A model asking session_screen for more scrollback than it gives (1000
+/// lines) is told so, and where older output is read, rather than given
+/// the last 1000 lines as though they were all it asked for (the cap was
+/// silent, and the schema did not carry it).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn more_scrollback_than_a_screen_gives_is_refused_saying_where_to_read() {
+    let sessions = Sessions::new();
+    let id = unique("agent-scrollback");
+    let mut script = bash_line(&id, "seq 1 1500", "(?m)^1500$");
+    script.extend([
+        calls(&[(
+            "session_screen",
+            json!({"id": id, "scrollback_lines": 5000}),
+        )]),
+        calls(&[(
+            "session_screen",
+            json!({"id": id, "scrollback_lines": 1000}),
+        )]),
+        text_reply("looked"),
+    ]);
+    let server = FakeServer::start(script).await;
+    let tools = session_tools(&sessions, 8);
+    let mut agent = scripted_agent(&server, &tools);
+    let end = run_turn(&mut agent, "count", Duration::from_secs(90)).await;
+    assert_eq!(end, TurnEnd::Answer("looked".into()));
+    let reqs = server.requests();
+    let screen = reqs[0].body["tools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["function"]["name"] == "session_screen")
+        .expect("session_screen offered");
+    let lines = &screen["function"]["parameters"]["properties"]["scrollback_lines"];
+    assert_eq!(lines["maximum"], 1000, "{lines}");
+    let refused = tool_result(&reqs[4].body, "call_session_screen_0");
+    assert!(
+        refused.contains("`scrollback_lines` is at most 1000, not 5000")
+            && refused.contains("session_read"),
+        "{refused}"
+    );
+    assert!(!refused.contains("<untrusted-program-output>"), "{refused}");
+    let screen = tool_result(&reqs[5].body, "call_session_screen_0");
+    assert!(screen.contains("\n1500\n"), "{screen}");
+    tools.cleanup(Duration::from_secs(15)).await;
+}

@@ -669,9 +669,19 @@ impl SessionTools {
     /// A session's screen; after its end, its final screen from its exit
     /// record.
     async fn screen(&self, id: &str, args: &Value) -> ToolResult {
-        let scrollback = opt_u64_arg(args, "scrollback_lines")?
-            .unwrap_or(0)
-            .min(1000) as usize;
+        let asked = opt_u64_arg(args, "scrollback_lines")?.unwrap_or(0);
+        // Refused rather than cut: the model would take the lines it got
+        // for all it asked for.
+        let scrollback = usize::try_from(asked)
+            .ok()
+            .filter(|&n| n <= MAX_SCROLLBACK)
+            .ok_or_else(|| {
+                format!(
+                    "`scrollback_lines` is at most {MAX_SCROLLBACK}, not {asked}: read older \
+                     output with session_read (`offset` 0 reads from the oldest output kept, \
+                     `max_bytes` bounds each piece)"
+                )
+            })?;
         match self.live_screen(id, scrollback).await {
             Err(why) => Ok(ended_session::screen(
                 &self.after_end(id, why).await?,
@@ -1015,6 +1025,9 @@ fn within_limit(asked: Duration, limit: Duration) -> (Duration, String) {
     (most, cut)
 }
 
+/// The most lines above the screen session_screen gives.
+const MAX_SCROLLBACK: usize = 1000;
+
 /// session_submit's default `timeout_ms`.
 const SUBMIT_MS: u64 = 5000;
 
@@ -1113,7 +1126,7 @@ impl ToolSet for SessionTools {
             spec(
                 "session_screen",
                 "The session's current screen as text; once it has ended, its final screen. Secrets are redacted; [REDACTED:unfinished] hides a word at the cursor that looks like the start of one until the program has finished writing it.",
-                json!({"id": id_param(), "scrollback_lines": {"type": "integer", "description": "Lines above the screen to include (default 0, at most 1000)"}}),
+                json!({"id": id_param(), "scrollback_lines": {"type": "integer", "maximum": MAX_SCROLLBACK, "description": format!("Lines above the screen to include (default 0, at most {MAX_SCROLLBACK}; older output: session_read)")}}),
                 &["id"],
             ),
             spec(
