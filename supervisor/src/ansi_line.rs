@@ -8,9 +8,10 @@
 //!
 //! The attributes are those the `vt100` crate keeps: bold, dim, italic,
 //! underline, inverse, and the foreground and background colours (16, 256
-//! or RGB). Others a program sets (strikethrough `SGR 9`, overline
-//! `SGR 53`, blink, double or coloured underline) are not kept by the
-//! model, so they never appear here. Text drawn hidden (`SGR 8`) is in the
+//! or RGB); a double or styled underline (`SGR 21`, `4:3`) is an
+//! underline there. Others a program sets (strikethrough `SGR 9`, overline
+//! `SGR 53`, blink, the underline's colour) are not kept by the model, so
+//! they never appear here. Text drawn hidden (`SGR 8`) is in the
 //! model as blanks (`heimdall_term`), so it is here.
 
 use heimdall_term::{restore, Pen};

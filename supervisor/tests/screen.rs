@@ -1161,3 +1161,21 @@ fn hidden_text_is_blank_in_every_form_of_the_screen() {
     env.wait_gone("h");
     check("after the end");
 }
+
+/// A double underline (SGR 21) and a curly one (`4:3`, an editor's mark on
+/// a misspelt word) are underlined in `hm screen --ansi`, and `4:0` ends
+/// one, as tmux 3.3a shows them (with their style): the screen model
+/// ignored them.
+#[test]
+fn double_and_curly_underlines_show_underlined() {
+    let env = Env::new();
+    let script = r"printf 'a\033[21mb\033[24mc\033[4:3md\033[4:0me\n'; sleep 100";
+    env.start("u", &["--cols", "20", "--rows", "3"], &["sh", "-c", script]);
+    env.wait_screen("u", "^abcde$");
+    let ansi = env.ok(&["screen", "u", "--ansi"]);
+    assert!(
+        ansi.starts_with("a\x1b[4mb\x1b[0mc\x1b[4md\x1b[0me\n"),
+        "{ansi:?}"
+    );
+    env.ok(&["kill", "u"]);
+}

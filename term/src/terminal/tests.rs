@@ -544,3 +544,25 @@ fn hidden_is_saved_and_restored_with_the_cursor() {
         assert_eq!(rows_3x20(bytes)[0], want, "{bytes:?}");
     }
 }
+
+/// A double underline (SGR 21) and the underline styles of the colon form
+/// (`4:1` to `4:5`; curly, `4:3`, is what editors mark spelling with) are
+/// shown underlined, and `4:0` ends them, as tmux 3.3a has them (it keeps
+/// the style, `vt100` has one underline): `vt100` ignored them all, so the
+/// text was not underlined, and after `4:0` still was.
+#[test]
+fn double_and_styled_underlines_are_underlines() {
+    let t = played(
+        (3, 20),
+        b"a\x1b[21mb\x1b[24mc\x1b[4:3md\x1b[4:0me\x1b[4mf\x1b[4:0mg\x1b[4;21;24mh\x1b[38;5;21mi",
+    );
+    let underlined: String = (0..9)
+        .filter(|&col| t.screen().cell(0, col).is_some_and(|c| c.underline()))
+        .map(|col| {
+            t.screen()
+                .cell(0, col)
+                .map_or(String::new(), |c| c.contents().to_string())
+        })
+        .collect();
+    assert_eq!(underlined, "bdf");
+}

@@ -102,6 +102,13 @@
 //!   `l`), ended by a full reset, not by a soft one (as on tmux 3.3a).
 //!   [`VtGaps::modes`] gives it to a terminal attached later, for what the
 //!   program draws next.
+//! - A double underline (SGR 21) and the underline styles of the colon
+//!   form (`4:1` to `4:5`: curly, dotted, dashed), which `vt100` ignores,
+//!   as does it `4:0`, their end: the underline the sequence leaves is set
+//!   after it (`CSI 4 m` or `CSI 24 m`). `vt100` has one underline, so the
+//!   style is lost (tmux 3.3a keeps it). Blink (5, 6) and strikethrough
+//!   (9) it has no cell attribute for, nor room to keep one: they are not
+//!   shown.
 //!
 //! UTF-8 encoded C1 controls (U+0080 to U+009F) are dropped by `vt100`, as
 //! tmux 3.3a and VTE drop them; xterm takes them for controls (U+009B for
@@ -213,9 +220,7 @@ struct Csi {
     /// A parameter before it was 1049 (the alternate screen with the
     /// cursor saved, to `CSI ? h` and `CSI ? l`).
     alternate: bool,
-    /// The parameter being read has sub-parameters (`:`).
-    colon: bool,
-    /// What the parameters before it do to hidden if it is SGR.
+    /// What the parameters so far do if it is SGR.
     sgr: Sgr,
 }
 
@@ -229,7 +234,6 @@ impl Csi {
         four: false,
         seven: false,
         alternate: false,
-        colon: false,
         sgr: Sgr::START,
     };
 
@@ -972,10 +976,9 @@ impl VtGaps {
                         csi.alternate |= csi.param == 1049;
                         csi.first.get_or_insert(csi.param);
                         if b == b';' {
-                            csi.sgr.param(csi.param, csi.colon);
-                            csi.colon = false;
+                            csi.sgr.param(csi.param);
                         } else {
-                            csi.colon = true;
+                            csi.sgr.sub(csi.param);
                         }
                         csi.param = 0;
                         csi.bang = false;
@@ -1010,8 +1013,11 @@ impl VtGaps {
     fn control_sequence(&mut self, mut csi: Csi, last: u8) -> Emit {
         match last {
             b'm' if csi.plain => {
-                csi.sgr.param(csi.param, csi.colon);
+                csi.sgr.param(csi.param);
                 self.hidden = csi.sgr.hidden(self.hidden);
+                if let Some(underline) = csi.sgr.underline() {
+                    return Emit::ThenWrite(underline);
+                }
             }
             b'r' if csi.plain => return Emit::ThenWrite(b"\x1b[H"),
             // SCOSC and SCORC, which `vt100` does not know: DECSC and
