@@ -249,7 +249,8 @@ impl ClientBuilder {
         self
     }
 
-    /// The default deadline of every call (and of connecting).
+    /// The default deadline of every call (and of connecting);
+    /// `Duration::MAX` for none.
     pub fn deadline(mut self, d: Duration) -> Self {
         self.deadline = d;
         self
@@ -1055,7 +1056,9 @@ impl Client {
             })
         };
         // The server's own timeout plus its settling time fit in the margin.
-        let deadline = self.deadline + Duration::from_millis(timeout_ms.unwrap_or(10_000));
+        let deadline = self
+            .deadline
+            .saturating_add(Duration::from_millis(timeout_ms.unwrap_or(10_000)));
         let v = self.result(make, Some(deadline)).await?;
         Ok(SubmitResult {
             accepted: v["accepted"].as_bool() == Some(true),
@@ -1094,7 +1097,7 @@ impl Client {
                 timeout_ms,
             })
         };
-        let deadline = timeout_ms.map(|t| self.deadline + Duration::from_millis(t));
+        let deadline = timeout_ms.map(|t| self.deadline.saturating_add(Duration::from_millis(t)));
         let result = match self.result(make, deadline).await {
             Ok(v) => WaitResult::from_json(v),
             Err(ClientError::SessionEnded { code: Some(code) }) => self

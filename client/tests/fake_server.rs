@@ -391,3 +391,45 @@ async fn an_unreadable_answer_is_a_protocol_error_of_its_call() {
     assert!(started.elapsed() < DEADLINE / 2, "{:?}", started.elapsed());
     assert!(client.status().await.expect("the next status").alive);
 }
+
+/// A deadline of `Duration::MAX` (never give up) works for every call:
+/// SUBMIT and WAIT add the server's own timeout to it, which overflowed and
+/// panicked in the caller's task.
+#[tokio::test]
+async fn the_longest_deadline_there_is_panics_nothing() {
+    let dir = private_tempdir();
+    let path = serve(&dir, |kind, payload| {
+        let id = serde_json::from_slice::<serde_json::Value>(payload)
+            .map(|v| v["id"].clone())
+            .unwrap_or_default();
+        match kind {
+            0x06 => vec![(0x84, HELLO_RESP.as_bytes().to_vec())],
+            0x03 => vec![(0x82, status(0x00).to_vec())],
+            0x0B => {
+                let r = serde_json::json!({"ok": true, "accepted": true, "read": true, "id": id});
+                vec![(0x87, r.to_string().into_bytes())]
+            }
+            0x0C => {
+                let r = serde_json::json!({"ok": true, "until": "exit", "code": 0, "waited_ms": 1, "id": id});
+                vec![(0x87, r.to_string().into_bytes())]
+            }
+            _ => vec![],
+        }
+    })
+    .await;
+    let client = connect(&path).await.with_deadline(Duration::MAX);
+    let submitted = client.submit("x", Some(1000)).await.expect("submit");
+    assert!(submitted.accepted);
+    client
+        .submit("x", None)
+        .await
+        .expect("submit, the server's timeout");
+    let waited = client
+        .wait(heimdall_client::WaitCondition::Exit, Some(1000))
+        .await
+        .expect("wait");
+    assert!(
+        matches!(waited, heimdall_client::WaitResult::Exited { code: 0, .. }),
+        "{waited:?}"
+    );
+}
