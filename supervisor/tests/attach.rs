@@ -39,13 +39,18 @@ fn winsize(cols: u16, rows: u16) -> nix::pty::Winsize {
 
 impl Term {
     fn spawn(env: &Env, args: &[&str], cols: u16, rows: u16) -> Term {
+        let mut cmd = env.hm();
+        cmd.args(args);
+        Term::spawn_command(cmd, cols, rows)
+    }
+
+    /// `cmd` (hm, or a shell to type hm into) in a new pty.
+    fn spawn_command(mut cmd: std::process::Command, cols: u16, rows: u16) -> Term {
         let pty = nix::pty::openpty(Some(&winsize(cols, rows)), None).expect("openpty");
         let initial = tcgetattr(&pty.master).expect("tcgetattr");
         let slave: OwnedFd = pty.slave;
         let fd = slave.as_raw_fd();
-        let mut cmd = env.hm();
-        cmd.args(args)
-            .env("TERM", "xterm-256color")
+        cmd.env("TERM", "xterm-256color")
             .stdin(Stdio::from(slave.try_clone().unwrap()))
             .stdout(Stdio::from(slave.try_clone().unwrap()))
             .stderr(Stdio::from(slave));
@@ -546,6 +551,77 @@ fn sigterm_to_the_client_restores_the_terminal_and_keeps_the_session() {
         "termios restored after SIGTERM"
     );
     assert_eq!(env.status_json("st")["alive"], true);
+}
+
+/// The processes whose parent is `parent`.
+fn children(parent: u32) -> Vec<i32> {
+    std::fs::read_to_string(format!("/proc/{parent}/task/{parent}/children"))
+        .unwrap_or_default()
+        .split_whitespace()
+        .filter_map(|p| p.parse().ok())
+        .collect()
+}
+
+/// Whether the terminal reads keys as `hm attach` does: raw, Ctrl-C a byte
+/// for the program, not SIGINT for hm (a shell's readline keeps ISIG).
+fn raw_keys(t: &Term) -> bool {
+    use nix::sys::termios::LocalFlags;
+    !t.termios()
+        .local_flags
+        .intersects(LocalFlags::ISIG | LocalFlags::ICANON | LocalFlags::ECHO)
+}
+
+/// `hm attach` typed at a shell with job control, stopped (SIGTSTP, what
+/// `kill -TSTP` or a suspend sends) then `fg`: the shell gets its
+/// terminal back (its screen, not the bar), and `fg` gives the session its
+/// terminal again (raw keys, its screen redrawn), as vim and less do.
+#[test]
+fn a_stopped_attach_hands_the_terminal_back_and_fg_takes_it_again() {
+    let env = Env::new();
+    bash(&env, "js");
+    env.ok(&["send", "js", "echo in-the-session\r"]);
+    env.wait_screen("js", "^in-the-session$");
+    let mut shell = env.command("bash");
+    shell
+        .args(["--norc", "--noprofile", "-i"])
+        .env("PS1", "outer$ ")
+        .env("HISTFILE", "/dev/null");
+    let mut t = Term::spawn_command(shell, 80, 20);
+    t.wait_text("outer$");
+    let hm = common::hm_bin();
+    t.type_bytes(format!("'{}' attach js\r", hm.display()).as_bytes());
+    t.wait_for("the status bar", |t| t.bar().contains("hm │ js │"));
+    let attach = poll("hm attach under the shell", DEADLINE, || {
+        children(t.child.id()).first().copied()
+    });
+    // SAFETY: kill(2).
+    unsafe { libc::kill(attach, libc::SIGTSTP) };
+    t.wait_text("Stopped");
+    t.wait_text("outer$");
+    let text = t.text();
+    assert!(
+        !text.contains("hm │ js │") && !text.contains("in-the-session"),
+        "the shell's own screen while hm is stopped, not the session's:\n{text}"
+    );
+    t.type_bytes(b"fg\r");
+    t.wait_for("the session's screen again", |t| {
+        t.bar().contains("hm │ js │")
+            && t.text().contains("in-the-session")
+            && !t.text().contains("Stopped")
+    });
+    t.wait_for("raw keys again", raw_keys);
+    // Ctrl-C is the program's: it cancels bash's line in the session.
+    t.type_bytes(b"echo lost");
+    env.wait_screen("js", "echo lost$");
+    t.type_bytes(b"\x03");
+    env.wait_screen("js", r"echo lost\^C$");
+    t.type_bytes(b"echo back-$((6*7))\r");
+    t.wait_text("back-42");
+    env.wait_screen("js", "^back-42$");
+    t.type_bytes(b"\x1c");
+    t.wait_text("[detached from session js");
+    t.type_bytes(b"exit\r");
+    t.wait_exit();
 }
 
 #[test]

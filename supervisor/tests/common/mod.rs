@@ -70,7 +70,13 @@ impl Env {
 
     /// `hm` with this environment's socket dir and no user config.
     pub fn hm(&self) -> Command {
-        let mut c = Command::new(hm_bin());
+        self.command(hm_bin())
+    }
+
+    /// `program` with the environment `hm` gets (so an `hm` it runs
+    /// finds this environment's sessions).
+    pub fn command(&self, program: impl AsRef<std::ffi::OsStr>) -> Command {
+        let mut c = Command::new(program);
         c.env("HEIMDALL_SOCKET_DIR", self.sockets())
             .env("XDG_CONFIG_HOME", self.dir.path().join("config"))
             // Programs under test (vim) behave as in a real terminal

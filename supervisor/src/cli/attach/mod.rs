@@ -4,7 +4,8 @@
 //! SIGTERM/SIGHUP, a closed socket, an error, a panic); keystrokes pass
 //! through; the detach key (default Ctrl-\) detaches; the terminal size is
 //! sent on attach and on every SIGWINCH (the latest attach or resize wins;
-//! its size goes when it detaches).
+//! its size goes when it detaches). A stop (SIGTSTP) hands the terminal
+//! back until hm is continued, which takes it again ([`job_control`]).
 //! Without a terminal on stdin it refuses, unless read-only, which then
 //! watches until stdin ends (`hm run` streams until the program ends).
 //!
@@ -54,6 +55,7 @@ mod attach_loop;
 mod detach;
 mod extended_keys;
 mod forwarded_signal;
+mod job_control;
 mod modes;
 mod outbox;
 mod recorded;
@@ -61,6 +63,7 @@ mod stream;
 mod view;
 
 use forwarded_signal::ForwardedSignals;
+use job_control::{Job, JobSignals};
 use outbox::Outbox;
 use recorded::Shown;
 use stream::{Snapshot, Stream};
@@ -118,22 +121,34 @@ fn stdin_fd() -> BorrowedFd<'static> {
 
 impl TerminalGuard {
     fn enter() -> anyhow::Result<TerminalGuard> {
-        let fd = stdin_fd();
-        let saved = termios::tcgetattr(fd).context("hm attach needs a terminal on stdin")?;
-        let mut raw = saved.clone();
+        let saved =
+            termios::tcgetattr(stdin_fd()).context("hm attach needs a terminal on stdin")?;
+        let guard = TerminalGuard { saved };
+        guard.raw()?;
+        Ok(guard)
+    }
+
+    /// Raw mode (again, once continued after a stop: the shell had the
+    /// terminal meanwhile).
+    fn raw(&self) -> anyhow::Result<()> {
+        let mut raw = self.saved.clone();
         termios::cfmakeraw(&mut raw);
         // TCSANOW, not TCSAFLUSH: keys typed while hm starts are the user's
         // type-ahead and go to the session (a flush lost them).
-        termios::tcsetattr(fd, SetArg::TCSANOW, &raw).context("cannot set raw mode")?;
-        Ok(TerminalGuard { saved })
+        termios::tcsetattr(stdin_fd(), SetArg::TCSANOW, &raw).context("cannot set raw mode")
+    }
+
+    /// The mode as it was before hm.
+    fn restore(&self) {
+        // After the output is written; what the user types meanwhile is
+        // kept for the shell (TCSADRAIN does not discard input).
+        let _ = termios::tcsetattr(stdin_fd(), SetArg::TCSADRAIN, &self.saved);
     }
 }
 
 impl Drop for TerminalGuard {
     fn drop(&mut self) {
-        // After the output is written; what the user types meanwhile is
-        // kept for the shell (TCSADRAIN does not discard input).
-        let _ = termios::tcsetattr(stdin_fd(), SetArg::TCSADRAIN, &self.saved);
+        self.restore();
     }
 }
 
@@ -439,17 +454,11 @@ pub fn attach(common: &Common, id: &str, opts: AttachOptions) -> anyhow::Result<
         };
         let stdin_end = detach_at_eof.then(|| stdin_end(detach_key));
         let result = attached
-            .run(client, status_bar && interactive, stdin_end)
+            .run(client, status_bar && interactive, stdin_end, guard.as_ref())
             .await;
         shown = attached.shown();
         if interactive {
-            let alternate = attached.view.is_some() || attached.alt_screen.on();
-            let cols = terminal_size().map_or(80, |(cols, _)| cols);
-            let _ = write_stdout(&modes::leave(alternate, cols));
-            if !alternate && !attached.at_line_start {
-                // What hm says next starts a line of its own.
-                let _ = write_stdout(b"\r\n");
-            }
+            let _ = write_stdout(&attached.hand_back());
             // The program ended: leave its last screen on the terminal, as if
             // it had run there (`hm run -- make` shows make's last lines).
             if let (Ok(End::Exited(_)), Some(v)) = (&result, &attached.view) {
@@ -600,6 +609,19 @@ impl Attached {
         }
     }
 
+    /// Bytes that hand the terminal back (on detach, at the end, on a
+    /// stop): every mode off, the alternate screen left, and a line of its
+    /// own for what hm or the shell says next.
+    fn hand_back(&self) -> Vec<u8> {
+        let alternate = self.view.is_some() || self.alt_screen.on();
+        let cols = terminal_size().map_or(80, |(cols, _)| cols);
+        let mut out = modes::leave(alternate, cols);
+        if !alternate && !self.at_line_start {
+            out.extend_from_slice(b"\r\n");
+        }
+        out
+    }
+
     /// What the terminal shows of the session once attach lets it go: a
     /// pipe, the output up to where it stands; a terminal, what was drawn
     /// on its own screen (a view's picture goes with the alternate screen
@@ -640,6 +662,7 @@ impl Attached {
         client: Client,
         status_bar: bool,
         mut stdin_end: Option<oneshot::Receiver<()>>,
+        terminal: Option<&TerminalGuard>,
     ) -> anyhow::Result<End> {
         let (cols, rows) = terminal_size().unwrap_or((80, 24));
         let mut events = None;
@@ -702,6 +725,8 @@ impl Attached {
         let (outbox, mut delivery) = Outbox::start(client.clone());
         let mut winch = signal(SignalKind::window_change())?;
         let mut signals = ForwardedSignals::new(self.pipe_run)?;
+        // (Without a terminal to hand back, a stop is the default one.)
+        let mut jobs = terminal.map(|_| JobSignals::new()).transpose()?;
         // `hm run -- yes | head -1`: the reader may go while the program
         // prints nothing.
         let mut reader_gone: Pin<Box<dyn Future<Output = ()>>> = if self.pipe_run {
@@ -897,32 +922,26 @@ impl Attached {
                     }
                 },
                 _ = winch.recv() => {
-                    if let Some((cols, rows)) = terminal_size() {
-                        let follow = !self.read_only;
-                        let program = match self.view.as_mut() {
-                            Some(v) => {
-                                v.resize(cols, rows, follow);
-                                write_stdout(&v.enter())?;
-                                render_at = Some(Instant::now());
-                                v.program_size()
-                            }
-                            None => view::program_area(cols, rows, false),
-                        };
-                        if follow {
-                            // Its `resize` event says when the session
-                            // has taken the size.
-                            outbox.resize(program.0, program.1);
-                            self.resized_to = None;
-                        }
-                        if self.view.is_some() || self.read_only || repaint.is_some() {
-                            // The sizes may now match or differ (or a picture
-                            // of the old size is on its way); a view's
-                            // emulator, resized, is not the session's screen
-                            // (which takes rows back from its scrollback, and
-                            // a shell does not redraw).
-                            self.repaint_at_new_size(&client, &mut repaint);
-                        }
+                    self.retake_terminal(&client, &outbox, &mut repaint, &mut render_at, false)?;
+                },
+                job = async {
+                    match jobs.as_mut() {
+                        Some(j) => j.recv().await,
+                        None => std::future::pending().await,
                     }
+                } => {
+                    if let (Job::Stop, Some(terminal)) = (job, terminal) {
+                        write_stdout(&self.hand_back())?;
+                        terminal.restore();
+                        job_control::stop();
+                    }
+                    // Continued (also after a SIGSTOP): the shell had the
+                    // terminal, and its size may have changed meanwhile
+                    // (a stopped process gets no SIGWINCH).
+                    if let Some(terminal) = terminal {
+                        terminal.raw()?;
+                    }
+                    self.retake_terminal(&client, &outbox, &mut repaint, &mut render_at, true)?;
                 },
                 _ = tokio::time::sleep_until(render_due.into()), if render_at.is_some() => {
                     render_at = None;
@@ -1026,6 +1045,48 @@ impl Attached {
             }
         }
         Ok(End::OutputFailed(failed))
+    }
+
+    /// The terminal's size may have changed (SIGWINCH), or with `redrawn`
+    /// the terminal is ours again after a stop: the view takes it over
+    /// again at its size, the session is resized to it (unless read-only),
+    /// and a picture of the session is asked for where the terminal's
+    /// screen needs one.
+    fn retake_terminal(
+        &mut self,
+        client: &Client,
+        outbox: &Outbox,
+        repaint: &mut Option<Repaint>,
+        render_at: &mut Option<Instant>,
+        redrawn: bool,
+    ) -> std::io::Result<()> {
+        let Some((cols, rows)) = terminal_size() else {
+            return Ok(());
+        };
+        let follow = !self.read_only;
+        let program = match self.view.as_mut() {
+            Some(v) => {
+                v.resize(cols, rows, follow);
+                write_stdout(&v.enter())?;
+                *render_at = Some(Instant::now());
+                v.program_size()
+            }
+            None => view::program_area(cols, rows, false),
+        };
+        if follow {
+            // Its `resize` event says when the session has taken the size.
+            outbox.resize(program.0, program.1);
+            self.resized_to = None;
+        }
+        if redrawn || self.view.is_some() || self.read_only || repaint.is_some() {
+            // The sizes may now match or differ (or a picture of the old
+            // size is on its way); a view's emulator, resized, is not the
+            // session's screen (which takes rows back from its scrollback,
+            // and a shell does not redraw); the terminal's own screen shows
+            // what the shell wrote while hm was stopped.
+            self.repaint_at_new_size(client, repaint);
+        }
+        Ok(())
     }
 
     /// The session's size may have changed: ask for a picture (of the
