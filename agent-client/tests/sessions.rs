@@ -2022,3 +2022,62 @@ async fn more_scrollback_than_a_screen_gives_is_refused_saying_where_to_read() {
     assert!(screen.contains("\n1500\n"), "{screen}");
     tools.cleanup(Duration::from_secs(15)).await;
 }
+
+/// session_list says a session whose program has exited has exited, with
+/// its exit code, also while its supervisor still finishes (held here by a
+/// subscriber that reads nothing, as for up to 120 s): it said `running`,
+/// after session_status and a wait had told the model it exited.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn session_list_says_a_program_that_exited_has_exited() {
+    let sessions = Sessions::new();
+    let (_config_dir, tools) = held_session_tools(&sessions);
+    let (running, exited) = (unique("agent-list-runs"), unique("agent-list-exited"));
+    let server = FakeServer::start(vec![
+        calls(&[
+            ("session_start", json!({"command": "cat", "id": running})),
+            (
+                "session_start",
+                json!({"command": HELD_COMMAND[2], "id": exited}),
+            ),
+        ]),
+        text_reply("started"),
+        calls(&[
+            (
+                "session_wait",
+                json!({"id": exited, "until": "exit", "timeout_secs": 20}),
+            ),
+            ("session_list", json!({})),
+        ]),
+        text_reply("listed"),
+    ])
+    .await;
+    let mut agent = scripted_agent(&server, &tools);
+    let end = run_turn(&mut agent, "start two", Duration::from_secs(60)).await;
+    assert_eq!(end, TurnEnd::Answer("started".into()));
+    let held = hold_after_exit(sessions.path(), &exited).await;
+    let end = run_turn(&mut agent, "list them", Duration::from_secs(60)).await;
+    assert_eq!(end, TurnEnd::Answer("listed".into()));
+    assert!(
+        exited_not_ended(&sessions, &exited),
+        "the supervisor ended meanwhile: not the moment tested"
+    );
+    let reqs = server.requests();
+    let waited = tool_result(&reqs[3].body, "call_session_wait_0");
+    assert!(waited.contains("exited with code 137"), "{waited}");
+    let list = tool_result(&reqs[3].body, "call_session_list_1");
+    assert!(
+        list.contains(&format!("{running}: running, started by you")),
+        "{list}"
+    );
+    assert!(
+        list.contains(&format!(
+            "{exited}: exited (exit code 137 (killed by signal 9)), started by you"
+        )),
+        "{list}"
+    );
+    drop(held);
+    assert_eq!(
+        tools.cleanup(Duration::from_secs(15)).await,
+        [running.as_str()]
+    );
+}

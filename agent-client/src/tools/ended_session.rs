@@ -44,7 +44,7 @@ pub fn exit_phrase(rec: &ExitRecord) -> String {
 }
 
 /// An exit code, and the signal that killed the program.
-fn code_phrase(code: i32, signal: Option<i32>) -> String {
+pub fn code_phrase(code: i32, signal: Option<i32>) -> String {
     match signal {
         Some(s) => format!("exit code {code} (killed by signal {s})"),
         None => format!("exit code {code}"),

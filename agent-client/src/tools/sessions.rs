@@ -578,7 +578,10 @@ impl SessionTools {
         let mut lines = Vec::new();
         for e in self.dir.list().map_err(|e| e.to_string())? {
             let how = match &e.liveness {
-                Liveness::Live(_) => "running".to_string(),
+                Liveness::Live(_) => match self.exit_while_held(&e.files.id).await {
+                    Some(how) => format!("exited ({how})"),
+                    None => "running".to_string(),
+                },
                 Liveness::Exited(rec) => format!("exited ({})", ended_session::exit_phrase(rec)),
                 Liveness::Stale => "stale".to_string(),
             };
@@ -593,6 +596,33 @@ impl SessionTools {
             return Ok(ToolOutput::ok("no sessions"));
         }
         Ok(ToolOutput::ok(lines.join("\n")))
+    }
+
+    /// How the program of session `id`, which a supervisor holds, ended
+    /// (its supervisor finishing): from its exit record once written, else
+    /// as the supervisor tells (a WAIT for the exit answers at once);
+    /// `None` while it runs, or when that cannot be learnt (a stopped
+    /// supervisor is not asked: it would answer nothing).
+    async fn exit_while_held(&self, id: &str) -> Option<String> {
+        let files = self.dir.files(id).ok()?;
+        if let Ok(rec) = files.exit_record() {
+            return Some(ended_session::exit_phrase(&rec));
+        }
+        if files.stopped_supervisor().is_some() {
+            return None;
+        }
+        let c = match self.connect(id).await {
+            Ok(c) => c,
+            Err(DiscoveryError::Exited(rec)) => return Some(ended_session::exit_phrase(&rec)),
+            Err(_) => return None,
+        };
+        if c.status().await.ok()?.alive {
+            return None;
+        }
+        Some(match c.wait(WaitCondition::Exit, Some(10_000)).await {
+            Ok(WaitResult::Exited { code, signal }) => ended_session::code_phrase(code, signal),
+            _ => "exit code not known".to_string(),
+        })
     }
 
     /// A session's status; after its end, from its exit record.
