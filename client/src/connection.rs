@@ -975,7 +975,13 @@ impl Client {
         }
     }
 
-    /// The rendered screen.
+    /// The rendered screen. Once the program has exited, the supervisor
+    /// answers [`ClientError::Server`] with [`crate::ErrorCode::Dead`] (the
+    /// message has the exit code), and once the connection has closed the
+    /// call is [`ClientError::SessionEnded`]: the final screen is then in
+    /// the session's exit record ([`ExitRecord::final_screen`]; the
+    /// supervisor writes the record as it ends:
+    /// [`crate::SessionFiles::exit_record_within`] waits for it).
     pub async fn screen(&self, mut req: ScreenRequest) -> Result<ScreenResp, ClientError> {
         self.need_v2("SCREEN")?;
         let make = move |id| {

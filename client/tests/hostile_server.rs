@@ -247,3 +247,46 @@ async fn a_wrong_mode_byte_is_refused() {
         other => panic!("{other:?}"),
     }
 }
+
+/// A proxy command that never speaks, speaks garbage or exits at once:
+/// `over_command` fails (deadline, wrong mode byte, closed) and the
+/// command does not outlive the failure, nor stays a zombie.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_proxy_command_that_fails_the_handshake_is_ended() {
+    for (what, script) in [
+        ("silent", "exec sleep 100"),
+        ("garbage", "echo garbage; exec sleep 100"),
+        ("exits", "exit 0"),
+    ] {
+        let mut cmd = tokio::process::Command::new("sh");
+        cmd.args(["-c", script]);
+        let err = ClientBuilder::new()
+            .deadline(Duration::from_secs(1))
+            .over_command(cmd)
+            .await
+            .expect_err(what);
+        assert!(
+            matches!(
+                err,
+                ClientError::Timeout(_) | ClientError::BadMode(_) | ClientError::ConnectionClosed
+            ),
+            "{what}: {err:?}"
+        );
+    }
+    // No child of ours is left, running or unreaped.
+    let started = Instant::now();
+    loop {
+        let mut all = String::new();
+        for task in std::fs::read_dir("/proc/self/task")
+            .expect("tasks")
+            .flatten()
+        {
+            all += &std::fs::read_to_string(task.path().join("children")).unwrap_or_default();
+        }
+        if all.trim().is_empty() {
+            break;
+        }
+        assert!(started.elapsed() < DEADLINE * 5, "children left: {all}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}

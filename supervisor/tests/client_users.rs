@@ -4,8 +4,13 @@
 
 mod common;
 
+use std::time::Duration;
+
 use common::{Env, DEADLINE};
-use heimdall_client::{Client, ClientBuilder, OutputItem};
+use heimdall_client::{
+    Client, ClientBuilder, ClientError, Event, EventItem, OutputItem, RegexSource, ScreenRequest,
+    WaitCondition,
+};
 
 /// Start `command` as session `id` through the library and connect.
 async fn start(env: &Env, id: &str, command: &[&str]) -> Client {
@@ -64,4 +69,207 @@ async fn a_stream_asked_for_beyond_the_end_numbers_its_bytes_right() {
         c.status().await.expect("status");
     }
     drop(c);
+}
+
+/// Calls of every kind in flight, an output and an event stream open, when
+/// the supervisor is SIGKILLed: each call fails soon with the lost
+/// connection (not a hang, not the guardian's account taken for the
+/// program's exit), the streams end, `closed()` says the exit is unknown,
+/// and the session's files then say that its supervisor died.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_supervisor_sigkilled_mid_call_fails_every_call_soon() {
+    let env = Env::new();
+    let started = env.launch("victim", &["sh"]).await;
+    let c = started
+        .connect(ClientBuilder::new().deadline(DEADLINE))
+        .await
+        .expect("connect");
+    let mut output = c.output_replay().await.expect("output");
+    let mut events = c.events().await.expect("events");
+    let never = WaitCondition::Regex {
+        pattern: "never-shown".into(),
+        source: RegexSource::Screen,
+    };
+    let calls = tokio::spawn({
+        let c = c.clone();
+        async move {
+            let (exit, regex, submit, screens) = tokio::join!(
+                c.wait(WaitCondition::Exit, None),
+                c.wait(never, None),
+                c.submit("sleep 60", Some(60_000)),
+                async {
+                    // Asked at every moment until the connection goes.
+                    loop {
+                        if let Err(e) = c.screen(ScreenRequest::default()).await {
+                            return e;
+                        }
+                    }
+                },
+            );
+            (exit.map(drop), regex.map(drop), submit.map(drop), screens)
+        }
+    });
+    // The calls are in flight.
+    c.status().await.expect("status");
+    let sup = started.supervisor_pid.expect("supervisor pid");
+    let killed_at = std::time::Instant::now();
+    // SAFETY: kill(2) on a pid we started.
+    assert_eq!(unsafe { libc::kill(sup, libc::SIGKILL) }, 0);
+    let (exit, regex, submit, screens) = tokio::time::timeout(DEADLINE, calls)
+        .await
+        .expect("calls in flight hang after the supervisor died")
+        .expect("task");
+    for (what, r) in [
+        ("exit wait", exit),
+        ("regex wait", regex),
+        ("submit", submit),
+    ] {
+        assert!(
+            matches!(r, Err(ClientError::ConnectionClosed)),
+            "{what}: {r:?}"
+        );
+    }
+    assert!(
+        matches!(screens, ClientError::ConnectionClosed),
+        "{screens:?}"
+    );
+    assert!(
+        killed_at.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        killed_at.elapsed()
+    );
+    // The streams end without an exit; the connection's end has no code.
+    loop {
+        match tokio::time::timeout(DEADLINE, output.next()).await {
+            Ok(Some(OutputItem::Exit { code })) => panic!("an exit {code} nobody saw"),
+            Ok(Some(_)) => {}
+            Ok(None) => break,
+            Err(_) => panic!("the output stream does not end"),
+        }
+    }
+    while let Some(item) = tokio::time::timeout(DEADLINE, events.next())
+        .await
+        .expect("the event stream does not end")
+    {
+        assert!(
+            !matches!(item, EventItem::Event(Event::Exit { .. })),
+            "{item:?}"
+        );
+    }
+    assert_eq!(c.closed().await, None);
+    assert!(matches!(
+        c.status().await,
+        Err(ClientError::ConnectionClosed)
+    ));
+    // The guardian's record says the supervisor died.
+    let rec = common::poll("the guardian's record", DEADLINE, || {
+        started.files().exit_record().ok()
+    });
+    assert!(rec.supervisor_died, "{rec:?}");
+}
+
+/// The socket directory removed under a live session (a `rm -rf` of a
+/// temporary directory): the connection made before goes on (calls,
+/// streams, the kill, the exit code by EXIT); a new connection fails with
+/// an error that names the socket, at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_socket_dir_removed_under_a_session_costs_only_new_connections() {
+    let env = Env::new();
+    let c = start(&env, "gone", &["sh"]).await;
+    let mut output = c.output_replay().await.expect("output");
+    std::fs::remove_dir_all(env.sockets()).expect("remove the socket dir");
+    assert!(c.status().await.expect("status").alive);
+    c.submit("echo still-here", Some(5_000))
+        .await
+        .expect("submit");
+    let started = std::time::Instant::now();
+    match ClientBuilder::new()
+        .deadline(DEADLINE)
+        .connect(env.sock("gone"))
+        .await
+    {
+        Err(ClientError::Connect { path, .. }) => assert_eq!(path, env.sock("gone")),
+        other => panic!("{other:?}"),
+    }
+    assert!(started.elapsed() < Duration::from_secs(5));
+    c.input(&b"exit 4\n"[..]).await.expect("input");
+    loop {
+        match tokio::time::timeout(DEADLINE, output.next()).await {
+            Ok(Some(OutputItem::Exit { code })) => {
+                assert_eq!(code, 4);
+                break;
+            }
+            Ok(Some(_)) => {}
+            other => panic!("no exit: {other:?}"),
+        }
+    }
+    assert_eq!(
+        tokio::time::timeout(DEADLINE, c.closed()).await,
+        Ok(Some(4))
+    );
+}
+
+/// Asked at every moment what the session shows while it ends: each screen
+/// is the program's or a clear end (ERROR `dead` with the exit code, or the
+/// session's end with it), the final screen is in the exit record, and a
+/// screen WAIT after the end answers from it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_screen_asked_for_as_the_session_ends_is_its_own_or_a_clear_end() {
+    let env = Env::new();
+    let started = env
+        .launch("ending", &["sh", "-c", "echo final-words; read x; exit 3"])
+        .await;
+    let c = started
+        .connect(ClientBuilder::new().deadline(DEADLINE))
+        .await
+        .expect("connect");
+    let shown = WaitCondition::Regex {
+        pattern: "final-words".into(),
+        source: RegexSource::Screen,
+    };
+    c.wait(shown.clone(), Some(20_000)).await.expect("shown");
+    let askers: Vec<_> = (0..4)
+        .map(|_| {
+            let c = c.clone();
+            tokio::spawn(async move {
+                loop {
+                    match c.screen(ScreenRequest::default()).await {
+                        Ok(s) => assert!(s.lines.iter().any(|l| l == "final-words"), "{s:?}"),
+                        Err(e) => return e,
+                    }
+                }
+            })
+        })
+        .collect();
+    c.input(&b"x\n"[..]).await.expect("input");
+    for a in askers {
+        let e = tokio::time::timeout(DEADLINE, a)
+            .await
+            .expect("a screen call hangs at the end")
+            .expect("task");
+        match &e {
+            ClientError::Server {
+                code: heimdall_client::ErrorCode::Dead,
+                message,
+            } => assert!(message.contains("code 3"), "{message}"),
+            ClientError::SessionEnded { code: Some(3) } => {}
+            other => panic!("{other:?}"),
+        }
+    }
+    let rec = started
+        .files()
+        .exit_record_within(DEADLINE)
+        .expect("the exit record");
+    let last = rec.final_screen.expect("the final screen");
+    assert!(last.lines.iter().any(|l| l == "final-words"), "{last:?}");
+    assert_eq!(
+        tokio::time::timeout(DEADLINE, c.closed()).await,
+        Ok(Some(3))
+    );
+    match c.wait(shown, Some(1_000)).await {
+        Ok(heimdall_client::WaitResult::Regex { matched, .. }) => {
+            assert_eq!(matched, "final-words")
+        }
+        other => panic!("{other:?}"),
+    }
 }
