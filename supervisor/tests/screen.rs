@@ -1179,3 +1179,17 @@ fn double_and_curly_underlines_show_underlined() {
     );
     env.ok(&["kill", "u"]);
 }
+
+/// Each mode of a private mode set takes effect, as on xterm and tmux
+/// 3.3a (`CSI ? 1047 ; 1 h` switches screens with the cursor kept:
+/// `hm screen` drew the alternate screen's text on the normal one,
+/// `maalt-B`), and mode 1048 saves and restores the cursor as DECSC and
+/// DECRC, as on xterm (`hm screen` ignored it: `abcdX`).
+#[test]
+fn each_private_mode_of_a_set_takes_effect_and_1048_saves_the_cursor() {
+    let lines = lines_of_printf(
+        "20",
+        r"main\033[1;3H\033[?1047;1halt\033[?1;1047l-B\r\nab\033[?1048hcd\033[?1048lX\r\nend",
+    );
+    assert_eq!(lines[..3], ["main -B", "abXd", "end"], "{lines:?}");
+}

@@ -566,3 +566,44 @@ fn double_and_styled_underlines_are_underlines() {
         .collect();
     assert_eq!(underlined, "bdf");
 }
+
+/// Each parameter of a private mode set or reset takes effect, in order,
+/// as on xterm and tmux 3.3a: `CSI ? 1047 ; 1 h` switched screens with
+/// the cursor kept (`vt100` ignored 1047 there), `CSI ? 1 ; 47 h` too
+/// (`vt100` gave 47 a cursor of its own there), and the others with them.
+#[test]
+fn each_private_mode_of_a_sequence_takes_effect() {
+    for (bytes, want) in [
+        ("main\x1b[1;3H\x1b[?1047;1halt\x1b[?1;1047l-B", "main -B"),
+        ("main\x1b[1;3H\x1b[?1;47halt\x1b[?47;1l-B", "main -B"),
+        (
+            "1234\x1b[?1047;7h0123456789x\x1b[?1047lend",
+            "1234           end",
+        ),
+        (
+            "\x1b[?1047;7l0123456789012345678901234y",
+            "0123456789012345678y",
+        ),
+    ] {
+        assert_eq!(rows_3x20(bytes)[0], want, "{bytes:?}");
+    }
+    let t = played((3, 20), b"\x1b[?1047;1h");
+    assert!(t.screen().alternate_screen() && t.screen().application_cursor());
+    let t = played((3, 20), b"\x1b[?1047;1h\x1b[?1;1047l");
+    assert!(!t.screen().alternate_screen() && !t.screen().application_cursor());
+}
+
+/// Mode 1048 saves the cursor as DECSC does (`h`) and restores it as DECRC
+/// (`l`), with the character sets and hidden, as xterm has it (tmux 3.3a
+/// ignores it): `vt100` ignored it (`abcdX`).
+#[test]
+fn mode_1048_saves_and_restores_the_cursor() {
+    for (bytes, want) in [
+        ("ab\x1b[?1048hcd\x1b[?1048lX", "abXd"),
+        ("ab\x1b[?1048;1hcd\x1b[?1;1048lX", "abXd"),
+        ("\x1b(0\x1b[?1048h\x1b(B\x1b[?1048lq", "─"),
+        ("\x1b[8m\x1b[?1048h\x1b[0m\x1b[?1048lq\x1b[28m|", " |"),
+    ] {
+        assert_eq!(rows_3x20(bytes)[0], want, "{bytes:?}");
+    }
+}

@@ -16,9 +16,14 @@
 //! - The alternate screen without a saved cursor (`CSI ? 47 h` and `l`,
 //!   `CSI ? 1047 h` and `l`, which clears it on leaving): xterm and tmux
 //!   have one cursor for both screens, `vt100` one each for 47 and ignores
-//!   1047. A cursor move to where the cursor was follows the switch (and
-//!   47 after 1047, with a clear of the screen left before it); a wrap
-//!   pending stays pending (the last column drawn again, or a pad).
+//!   1047. The switch is written as 47, a cursor move to where the cursor
+//!   was after it (and for leaving 1047 a clear of the screen left before
+//!   it); a wrap pending stays pending (the last column drawn again, or a
+//!   pad). Mode 1048, which `vt100` ignores, saves the cursor as DECSC
+//!   (`h`) and restores it as DECRC (`l`), as on xterm (tmux 3.3a ignores
+//!   it). A sequence with one of them has each of its modes carried out in
+//!   turn ([`private`]): it is cancelled and each written after it alone
+//!   (`CSI ? 1047 ; 1 h` as the switch, then `CSI ? 1 h`).
 //! - DECALN (`ESC # 8`, the screen alignment test), which `vt100` ignores:
 //!   the screen is filled with `E`s without attributes, the scroll region
 //!   set to the whole screen and the cursor put home after it, as on xterm
@@ -130,6 +135,7 @@
 //! its parser would take for text.
 
 mod out;
+mod private;
 mod scan;
 mod sgr;
 mod stand_in;
@@ -215,11 +221,6 @@ struct Csi {
     first: Option<u16>,
     /// A parameter before it was 4 (IRM, to `CSI h` and `CSI l`).
     four: bool,
-    /// A parameter before it was 7 (DECAWM, to `CSI ? h` and `CSI ? l`).
-    seven: bool,
-    /// A parameter before it was 1049 (the alternate screen with the
-    /// cursor saved, to `CSI ? h` and `CSI ? l`).
-    alternate: bool,
     /// What the parameters so far do if it is SGR.
     sgr: Sgr,
 }
@@ -232,8 +233,6 @@ impl Csi {
         param: 0,
         first: None,
         four: false,
-        seven: false,
-        alternate: false,
         sgr: Sgr::START,
     };
 
@@ -254,21 +253,9 @@ enum Emit {
     Then(AtCursor),
     /// A tab inside an escape sequence, carried out there.
     Tab,
-    /// The alternate screen entered (`CSI ? 47 h`, `CSI ? 1047 h`) or left
-    /// with the cursor where it is.
-    Alternate(Alternate),
-}
-
-/// A switch to or from the alternate screen that keeps the cursor where it
-/// is, as xterm and tmux have one cursor for both screens: `vt100` gives
-/// each screen a cursor of its own for `CSI ? 47 h` and `l`, and ignores
-/// `CSI ? 1047 h` and `l` (the alternate screen cleared on leaving it).
-#[derive(Debug, Clone, Copy)]
-struct Alternate {
-    /// Entered (else left).
-    enter: bool,
-    /// It is mode 1047, which `vt100` ignores.
-    unknown: bool,
+    /// Private modes set (true) or reset, some of which `vt100` does not
+    /// carry out as xterm does (see [`private`]).
+    PrivateModes(bool),
 }
 
 /// What a sequence does where the cursor is (tab stops).
@@ -291,6 +278,10 @@ const GRAPHICS: [char; 32] = [
     '\u{a0}', '◆', '▒', '␉', '␌', '␍', '␊', '°', '±', '␤', '␋', '┘', '┐', '┌', '└', '┼', '⎺', '⎻',
     '─', '⎼', '⎽', '├', '┤', '┴', '┬', '│', '≤', '≥', 'π', '≠', '£', '·',
 ];
+
+/// The parameters of a DEC private control sequence followed, as `vte`
+/// keeps at most 32.
+const MAX_PARAMS: usize = 32;
 
 /// What a wide character drawn hidden is given to `vt100` as: a blank
 /// two cells wide (IDEOGRAPHIC SPACE).
@@ -322,45 +313,6 @@ fn align(out: &mut Vec<u8>, to: &impl Emulator) {
     }
     out.extend_from_slice(b"\x1b[H");
     out.extend_from_slice(&to.attributes());
-}
-
-/// The switch ending at `at` (its final byte) with the cursor kept: where
-/// it is on the screen left is asked before, and it is put there on the
-/// other. A switch to the screen shown changes nothing, as on xterm.
-fn alternate(out: &mut Out, at: usize, switch: Alternate, to: &mut impl Emulator) {
-    out.flush(at, to);
-    out.keep(at, at + 1);
-    if to.alternate() == switch.enter {
-        return;
-    }
-    let row = to.cursor_row();
-    let cols = to.cols();
-    let wrap_pending = to.cursor_col() >= cols;
-    let col = to.cursor_col().min(cols.saturating_sub(1));
-    let bytes = out.change(at + 1);
-    if switch.unknown {
-        bytes.extend_from_slice(if switch.enter {
-            b"\x1b[?47h"
-        } else {
-            b"\x1b[2J\x1b[?47l"
-        });
-    }
-    bytes.extend_from_slice(format!("\x1b[{};{}H", row + 1, col + 1).as_bytes());
-    if wrap_pending {
-        // The wrap stays pending: what the last column has drawn again
-        // there, or a pad where it has nothing.
-        out.flush(at + 1, to);
-        match to.last_char(row) {
-            Some(again) => out.change(at + 1).extend_from_slice(&again),
-            None => {
-                // Without attributes: nothing is drawn there.
-                let bytes = out.change(at + 1);
-                bytes.extend_from_slice(b"\x1b[m");
-                push(bytes, PAD);
-                bytes.extend_from_slice(&to.attributes());
-            }
-        }
-    }
 }
 
 /// A cursor move to column `col` (from 0): CHA.
@@ -397,6 +349,9 @@ pub(crate) struct VtGaps {
     /// Text is drawn hidden (SGR 8, concealed), which `vt100` does not
     /// know: as blanks of its width.
     hidden: bool,
+    /// The parameters of the DEC private control sequence under way (up
+    /// to [`MAX_PARAMS`]).
+    dec_params: Vec<u16>,
     /// Insert mode (IRM) is set.
     insert: bool,
     /// Autowrap (DECAWM) is reset.
@@ -536,7 +491,7 @@ impl VtGaps {
                     self.at_cursor(&mut out, i + 1, what, to);
                 }
                 Emit::Tab => self.tab(&mut out, i, to, true),
-                Emit::Alternate(switch) => alternate(&mut out, i, switch, to),
+                Emit::PrivateModes(set) => private::write(&mut out, i, &self.dec_params, set, to),
             }
             i += 1;
         }
@@ -972,8 +927,9 @@ impl VtGaps {
                     }
                     b';' | b':' => {
                         csi.four |= csi.param == 4;
-                        csi.seven |= csi.param == 7;
-                        csi.alternate |= csi.param == 1049;
+                        if csi.dec {
+                            self.dec_param(csi.param);
+                        }
                         csi.first.get_or_insert(csi.param);
                         if b == b';' {
                             csi.sgr.param(csi.param);
@@ -1030,18 +986,22 @@ impl VtGaps {
             b'h' | b'l' if csi.plain && (csi.four || csi.param == 4) => {
                 self.insert = last == b'h';
             }
-            b'h' | b'l' if csi.dec && csi.first.is_none() && matches!(csi.param, 47 | 1047) => {
-                return Emit::Alternate(Alternate {
-                    enter: last == b'h',
-                    unknown: csi.param == 1047,
-                });
-            }
             b'h' | b'l' if csi.dec => {
-                if csi.seven || csi.param == 7 {
-                    self.no_wrap = last == b'l';
+                self.dec_param(csi.param);
+                let set = last == b'h';
+                for i in 0..self.dec_params.len() {
+                    match self.dec_params[i] {
+                        7 => self.no_wrap = !set,
+                        1048 | 1049 => self.save_or_restore(set),
+                        _ => {}
+                    }
                 }
-                if csi.alternate || csi.param == 1049 {
-                    self.save_or_restore(last == b'h');
+                if self
+                    .dec_params
+                    .iter()
+                    .any(|&mode| private::translated(mode))
+                {
+                    return Emit::PrivateModes(set);
                 }
             }
             b'p' if csi.bang => {
@@ -1065,6 +1025,13 @@ impl VtGaps {
         Emit::Same
     }
 
+    /// A parameter of a DEC private control sequence ended.
+    fn dec_param(&mut self, n: u16) {
+        if self.dec_params.len() < MAX_PARAMS {
+            self.dec_params.push(n);
+        }
+    }
+
     /// The cursor saved (`save`) or restored: the character sets and
     /// hidden with it.
     fn save_or_restore(&mut self, save: bool) {
@@ -1080,7 +1047,10 @@ impl VtGaps {
         self.state = match b {
             b'(' => State::Designate(0),
             b')' => State::Designate(1),
-            b'[' => State::Csi(Csi::START),
+            b'[' => {
+                self.dec_params.clear();
+                State::Csi(Csi::START)
+            }
             b'#' => State::Hash,
             b']' => State::Str { osc: true },
             b'P' | b'X' | b'^' | b'_' => State::Str { osc: false },
