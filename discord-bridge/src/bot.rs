@@ -616,8 +616,20 @@ impl Bridge {
         if msg.author.bot || msg.content.trim().is_empty() {
             return;
         }
-        // Lines typed one after the other are typed in that order.
-        let _turn = self.order.turn(msg.channel_id.get(), msg.id.get()).await;
+        // Lines typed one after the other are typed in that order. What
+        // the bot says back is posted after the turn: a rate limit on the
+        // post does not hold the lines typed next.
+        let reply = {
+            let _turn = self.order.turn(msg.channel_id.get(), msg.id.get()).await;
+            self.handle_message(ctx, &msg).await
+        };
+        if let Some(text) = reply {
+            say(ctx, msg.channel_id, &text).await;
+        }
+    }
+
+    /// A message in its turn: what to say back, if anything.
+    async fn handle_message(&self, ctx: &Context, msg: &Message) -> Option<String> {
         let roles = member_roles(msg.member.as_deref().map(|m| &m.roles[..]));
         let who = self.requester(msg.author.id, roles, msg.guild_id, msg.channel_id);
         let place = self.place(&ctx.http, who.guild, who.channel).await;
@@ -633,8 +645,7 @@ impl Bridge {
                     false,
                     refusal.to_string(),
                 );
-                say(ctx, msg.channel_id, &format!("refused: {refusal}")).await;
-                return;
+                return Some(format!("refused: {refusal}"));
             }
             let session = match session {
                 Some(s) if self.watches.thread_of(&s) == Some(msg.channel_id) => s,
@@ -644,8 +655,7 @@ impl Bridge {
                         Some(s) => format!("`{s}` is no longer watched here (/watch {s})"),
                         None => "the watch of this thread has ended".into(),
                     };
-                    say(ctx, msg.channel_id, &note).await;
-                    return;
+                    return Some(note);
                 }
             };
             let r = self.sessions.submit(&session, &msg.content).await;
@@ -661,10 +671,7 @@ impl Bridge {
                 true,
                 detail,
             );
-            if let Err(e) = r {
-                say(ctx, msg.channel_id, &e).await;
-            }
-            return;
+            return r.err();
         }
         let me = self.bot_id.get().copied();
         let mentioned = me.is_some_and(|me| msg.mentions.iter().any(|u| u.id == me));
@@ -674,7 +681,7 @@ impl Bridge {
             .iter()
             .any(|c| c.0 == msg.channel_id.get());
         if !(agent_channel || mentioned) {
-            return;
+            return None;
         }
         let prompt = match me {
             Some(me) => msg
@@ -695,10 +702,7 @@ impl Bridge {
             );
             // Strangers in an agent channel are answered once per message
             // only when they addressed the bot directly.
-            if mentioned {
-                say(ctx, msg.channel_id, &format!("refused: {refusal}")).await;
-            }
-            return;
+            return mentioned.then(|| format!("refused: {refusal}"));
         }
         let r = self.ask(ctx, msg.channel_id, prompt, &msg.author.name);
         let detail = match &r {
@@ -707,9 +711,9 @@ impl Bridge {
         };
         self.record(&who, &msg.author.name, Action::Agent, None, true, detail);
         match r {
-            Ok(note) if note.starts_with("queued") => say(ctx, msg.channel_id, &note).await,
-            Ok(_) => {}
-            Err(e) => say(ctx, msg.channel_id, &e).await,
+            Ok(note) if note.starts_with("queued") => Some(note),
+            Ok(_) => None,
+            Err(e) => Some(e),
         }
     }
 }

@@ -1,8 +1,12 @@
 //! Posting a message that must not be lost (a session's exit, a prompt
 //! waiting for someone, the agent's answer, a command's answer) nor posted
 //! twice: a 429, a 502/503/504, or a connection that broke before the
-//! answer came, is tried again after a back-off (1 s, doubling, as the live screen waits)
-//! before the failure is given up on. Every try of one message carries the
+//! answer came, is tried again after a back-off (1 s, doubling to a minute,
+//! as the live screen waits) before the failure is given up on. A 429 says
+//! Discord did nothing, and how long its limit lasts (`retry_after`) is not
+//! known here — serenity with its rate limiter off, as with `rest_proxy`,
+//! does not pass it on —, so 429s are tried again for as long as they come,
+//! up to [`RATE_LIMIT_PATIENCE`]. Every try of one message carries the
 //! same nonce with `enforce_nonce`, so when Discord stored the message and
 //! only its answer was lost (a 504 from its edge, a cut connection), the
 //! next try gets that message back instead of posting a second one.
@@ -10,13 +14,20 @@
 use std::future::Future;
 use std::time::Duration;
 
+use tokio::time::Instant;
+
 use serenity::all::{ChannelId, CreateMessage, Http, Message, Nonce};
 
 use crate::watch::{error_status, next_backoff};
 
-/// Attempts at one message (the waits between them add up to 31 s, well
-/// within the minutes Discord keeps a nonce).
+/// Attempts at one message that failed otherwise than with a 429 (the
+/// waits between them add up to 31 s, well within the minutes Discord
+/// keeps a nonce).
 const ATTEMPTS: u32 = 6;
+
+/// How long 429s are tried again: Discord's longest limit, the ban of an
+/// address that made too many invalid requests, lasts an hour.
+pub const RATE_LIMIT_PATIENCE: Duration = Duration::from_secs(60 * 60);
 
 /// A fresh nonce for one message (Discord allows 25 characters).
 pub(crate) fn nonce() -> Nonce {
@@ -27,6 +38,11 @@ pub(crate) fn nonce() -> Nonce {
 /// created with that nonce in the last minutes instead of a new one.
 pub(crate) fn once(message: CreateMessage, nonce: Nonce) -> CreateMessage {
     message.nonce(nonce).enforce_nonce(true)
+}
+
+/// Whether Discord refused a request for a rate limit (429).
+pub(crate) fn is_rate_limit(e: &serenity::Error) -> bool {
+    matches!(error_status(e), Some((429, _)))
 }
 
 /// Whether a failed request may be tried again: rate limited, Discord
@@ -54,8 +70,9 @@ pub async fn send_message(
 }
 
 /// Run `request` (one that may be made twice: an edit, or a post with a
-/// nonce), again after a rate limit, an unavailable Discord or a lost
-/// answer, up to six times; `what` names it in the log.
+/// nonce), again after a rate limit (for as long as it lasts), an
+/// unavailable Discord or a lost answer (up to six times); `what` names it
+/// in the log.
 pub async fn again<T, F, R>(what: &str, request: R) -> serenity::Result<T>
 where
     R: FnMut() -> F,
@@ -65,13 +82,14 @@ where
 }
 
 /// Run `request` (one that must not be made twice: it has no nonce),
-/// again only after a 429, which says Discord did not do it.
+/// again only after a 429, which says Discord did not do it, for as long
+/// as the limit lasts.
 pub async fn again_if_limited<T, F, R>(what: &str, request: R) -> serenity::Result<T>
 where
     R: FnMut() -> F,
     F: Future<Output = serenity::Result<T>>,
 {
-    again_if(|e| matches!(error_status(e), Some((429, _))), what, request).await
+    again_if(is_rate_limit, what, request).await
 }
 
 async fn again_if<T, F, R>(
@@ -83,6 +101,7 @@ where
     R: FnMut() -> F,
     F: Future<Output = serenity::Result<T>>,
 {
+    let since = Instant::now();
     let mut backoff = Duration::ZERO;
     let mut attempt = 1;
     loop {
@@ -90,12 +109,20 @@ where
             Ok(done) => return Ok(done),
             Err(e) => e,
         };
-        if !worth_again(&e) || attempt >= ATTEMPTS {
+        if !worth_again(&e) {
             return Err(e);
+        }
+        if is_rate_limit(&e) {
+            if since.elapsed() >= RATE_LIMIT_PATIENCE {
+                return Err(e);
+            }
+        } else if attempt >= ATTEMPTS {
+            return Err(e);
+        } else {
+            attempt += 1;
         }
         backoff = next_backoff(backoff);
         tracing::warn!("{what}: {e}; trying again in {backoff:?}");
         tokio::time::sleep(backoff).await;
-        attempt += 1;
     }
 }

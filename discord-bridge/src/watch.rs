@@ -297,6 +297,8 @@ struct LiveMessage {
     shown: String,
     next_at: Instant,
     backoff: Duration,
+    /// The last try was refused for a rate limit (429).
+    limited: bool,
 }
 
 /// How an edit went.
@@ -318,6 +320,7 @@ impl LiveMessage {
             shown: String::new(),
             next_at: Instant::now(),
             backoff: Duration::ZERO,
+            limited: false,
         }
     }
 
@@ -345,6 +348,7 @@ impl LiveMessage {
                     .map(|m| Some((m.id, m.content)))
             }
         };
+        self.limited = result.as_ref().is_err_and(deliver::is_rate_limit);
         match result {
             Ok(posted) => {
                 self.backoff = Duration::ZERO;
@@ -577,11 +581,24 @@ impl Watcher {
         };
         if let Some(screen) = final_screen {
             let content = screen_message(&self.heading("exited"), &screen, false, MESSAGE_LIMIT);
-            // Wait out a back-off so the final screen is not lost to a 429.
-            for _ in 0..4 {
+            // Wait out back-offs so the final screen is not lost to a few
+            // failures, nor to a rate limit while it lasts (as messages are).
+            let since = Instant::now();
+            let mut failures = 0;
+            loop {
                 tokio::time::sleep_until(self.live.next_at).await;
                 if self.live.show(content.clone()).await == Shown::Done {
                     break;
+                }
+                if self.live.limited {
+                    if since.elapsed() >= deliver::RATE_LIMIT_PATIENCE {
+                        break;
+                    }
+                } else {
+                    failures += 1;
+                    if failures >= 4 {
+                        break;
+                    }
                 }
             }
         }

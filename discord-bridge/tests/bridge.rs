@@ -245,8 +245,13 @@ async fn operator_command(
 }
 
 /// Poll with a deadline until `f` gives something.
-async fn until<T>(what: &str, mut f: impl FnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + WAIT;
+async fn until<T>(what: &str, f: impl FnMut() -> Option<T>) -> T {
+    until_within(WAIT, what, f).await
+}
+
+/// Poll until `f` gives something, for at most `wait`.
+async fn until_within<T>(wait: Duration, what: &str, mut f: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + wait;
     loop {
         if let Some(v) = f() {
             return v;
@@ -2164,5 +2169,32 @@ async fn output_after_discord_archived_the_watch_thread_is_shown() {
     .await;
     let archived = discord.channel(thread).unwrap()["thread_metadata"]["archived"].clone();
     assert_eq!(archived, false);
+    bridge.assert_no_unparsed_events();
+}
+
+/// A rate limit that outlasts a message's six tries (31 s) delays the
+/// final screen and the exit notice, it does not lose them: through a REST
+/// proxy serenity passes on no `retry_after`, so the bridge cannot know
+/// how long the limit lasts, and a 429 (which says nothing was done) is
+/// tried again as long as it lasts, an hour at most.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_long_rate_limit_delays_the_exit_notice_without_losing_it() {
+    let discord = FakeDiscord::start().await.unwrap();
+    let bridge = Bridge::start(&discord).await;
+    let id = unique("longlimit");
+    run(&discord, &id, "read l; echo last-$((6*7)); exit 4").await;
+    let (thread, live) = watch(&discord, &id).await;
+    discord.rate_limit(None, Duration::from_secs(40));
+    send(&discord, &id, "bye").await;
+    until_within(WAIT * 3, "the exit notice after the limit", || {
+        posted(&discord, thread, "exit code 4")
+    })
+    .await;
+    let last = content(&discord, live);
+    assert!(
+        last.contains("exited") && last.contains("last-42"),
+        "{last}"
+    );
+    assert_eq!(messages_with(&discord, thread, "exit code 4"), 1);
     bridge.assert_no_unparsed_events();
 }
