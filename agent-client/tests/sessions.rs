@@ -10,8 +10,8 @@ mod common;
 use std::time::Duration;
 
 use common::sessions::{
-    calls, exited_but_served, held_config, hm, hold_after_exit, tool_result, tools_with, unique,
-    until_supervisor_gone, Sessions, HELD_COMMAND,
+    calls, exited_but_served, held_config, hm, hold_after_exit, offered_tool, tool_result,
+    tools_with, unique, until_supervisor_gone, Sessions, HELD_COMMAND,
 };
 use common::{poll, text_reply, FakeServer, DEADLINE};
 use heimdall_agent::agent::{Agent, LoopLimits, TurnEnd};
@@ -2003,12 +2003,7 @@ async fn more_scrollback_than_a_screen_gives_is_refused_saying_where_to_read() {
     let end = run_turn(&mut agent, "count", Duration::from_secs(90)).await;
     assert_eq!(end, TurnEnd::Answer("looked".into()));
     let reqs = server.requests();
-    let screen = reqs[0].body["tools"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|t| t["function"]["name"] == "session_screen")
-        .expect("session_screen offered");
+    let screen = offered_tool(&reqs[0].body, "session_screen");
     let lines = &screen["function"]["parameters"]["properties"]["scrollback_lines"];
     assert_eq!(lines["maximum"], 1000, "{lines}");
     let refused = tool_result(&reqs[4].body, "call_session_screen_0");
@@ -2080,4 +2075,58 @@ async fn session_list_says_a_program_that_exited_has_exited() {
         tools.cleanup(Duration::from_secs(15)).await,
         [running.as_str()]
     );
+}
+
+/// The calls naming one session in one turn run one after another, in the
+/// order given, and the model is told so: a wait listed before the line
+/// that makes its text appear waits out its own timeout, then the line is
+/// typed (no deadlock), and a wait after the line sees it. The tool
+/// descriptions said the calls of a turn run concurrently, not that those
+/// of one session take turns.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wait_before_the_line_it_waits_for_times_out_then_the_line_runs() {
+    let sessions = Sessions::new();
+    let id = unique("agent-lane");
+    let wait = |secs: u64| {
+        (
+            "session_wait",
+            json!({"id": id, "until": "regex", "pattern": "(?m)^marker-2$", "timeout_secs": secs}),
+        )
+    };
+    let server = FakeServer::start(vec![
+        calls(&[
+            (
+                "session_start",
+                json!({"command": "bash --norc --noprofile", "id": id}),
+            ),
+            wait(2),
+            (
+                "session_submit",
+                json!({"id": id, "text": "echo marker-$((1+1))"}),
+            ),
+            wait(20),
+        ]),
+        text_reply("in order"),
+    ])
+    .await;
+    let tools = session_tools(&sessions, 8);
+    let mut agent = scripted_agent(&server, &tools);
+    let end = run_turn(&mut agent, "marker", Duration::from_secs(60)).await;
+    assert_eq!(end, TurnEnd::Answer("in order".into()));
+    let reqs = server.requests();
+    let first = tool_result(&reqs[1].body, "call_session_wait_1");
+    assert!(first.contains("not yet"), "{first}");
+    let typed = tool_result(&reqs[1].body, "call_session_submit_2");
+    assert!(typed.contains("submitted"), "{typed}");
+    let second = tool_result(&reqs[1].body, "call_session_wait_3");
+    assert!(second.contains("matched \"marker-2\""), "{second}");
+    for name in ["session_start", "session_wait"] {
+        let text = &offered_tool(&reqs[0].body, name)["function"]["description"];
+        assert!(
+            text.as_str()
+                .is_some_and(|t| t.contains("one after another, in the order given")),
+            "{name}: {text}"
+        );
+    }
+    tools.cleanup(Duration::from_secs(15)).await;
 }

@@ -1135,7 +1135,9 @@ impl ToolSet for SessionTools {
             spec(
                 "session_start",
                 "Start a command in a new supervised terminal session (a human can attach to it). \
-                 Returns the session id. Non-interactive commands get NO_COLOR=1.",
+                 Returns the session id. Non-interactive commands get NO_COLOR=1. The calls of one \
+                 turn run concurrently, but those naming one session id (its start included) run \
+                 one after another, in the order given: start, type, wait and read in one turn.",
                 json!({
                     "command": {"type": "string", "description": "The command line, e.g. `bash` or `cargo test`"},
                     "id": {"type": "string", "description": "A session id (letters, digits, . _ -); generated when omitted"},
@@ -1189,7 +1191,9 @@ impl ToolSet for SessionTools {
                 "session_wait",
                 "Wait until the session is idle, shows a regex, reaches a state, or exits. \
                  An argument for another kind of wait than `until` names is refused \
-                 (unless null, empty or its default).",
+                 (unless null, empty or its default). The calls naming one session in one turn \
+                 run one after another, in the order given: a wait listed before the call that \
+                 types what it waits for waits out its whole timeout before that call runs.",
                 json!({
                     "id": id_param(),
                     "until": {"type": "string", "enum": UNTIL},

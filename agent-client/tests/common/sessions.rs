@@ -123,6 +123,16 @@ pub fn tool_result<'a>(body: &'a Value, call_id: &str) -> &'a str {
         .unwrap_or_else(|| panic!("no result for {call_id}"))
 }
 
+/// The tool `name` as a request offered it to the model (OpenAI format).
+pub fn offered_tool<'a>(body: &'a Value, name: &str) -> &'a Value {
+    body["tools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["function"]["name"] == name)
+        .unwrap_or_else(|| panic!("{name} not offered"))
+}
+
 /// A session whose program has exited while its supervisor still serves:
 /// a subscriber that reads nothing holds the rest of a flood's output. The
 /// session ends once this is dropped (or 120 s after the exit).
