@@ -1053,6 +1053,59 @@ fn session_size_is(env: &Env, id: &str, cols: u16, rows: u16) {
     })
 }
 
+/// A program with SGR mouse reporting on: at `f` it fills its screen with
+/// `line N`, then shows what it reads (after its ESC) as `got ...`.
+const MOUSE_KEYS: &str = r"import os, tty
+tty.setraw(0)
+os.write(1, b'\x1b[?1000h\x1b[?1006hready\r\n')
+while True:
+    b = os.read(0, 64)
+    if b == b'f':
+        os.write(1, b''.join(b'\r\nline %d' % i for i in range(60)))
+    elif b:
+        os.write(1, b'\r\ngot ' + b[1:])
+";
+
+/// A terminal smaller than the session shows the part around the cursor: a
+/// click on its row 1 is a click on the session's row shown there, as in
+/// tmux (it went to the program as row 1, on another line than the one
+/// clicked); a click on its status bar is not the program's.
+#[test]
+fn a_click_on_a_smaller_terminal_reaches_the_cell_it_shows() {
+    let env = Env::new();
+    env.start("mo", &[], &["python3", "-c", MOUSE_KEYS]);
+    env.wait_screen("mo", "ready");
+    let mut small = Term::spawn(&env, &["attach", "mo"], 40, 10);
+    small.wait_for("the status bar", |t| t.bar().contains("hm │ mo │"));
+    session_size_is(&env, "mo", 40, 9);
+    // The latest attach sizes the session.
+    let mut large = Term::spawn(&env, &["attach", "mo"], 80, 24);
+    large.wait_for("the status bar", |t| t.bar().contains("hm │ mo │"));
+    session_size_is(&env, "mo", 80, 23);
+    large.type_bytes(b"f");
+    small.wait_text("line 59");
+    let row = poll("line 55 on the smaller terminal", DEADLINE, || {
+        small.pump();
+        small.rows_text().iter().position(|l| l == "line 55")
+    });
+    let lines = env.screen_lines("mo");
+    let session_row = lines.iter().position(|l| l == "line 55").expect("line 55") + 1;
+    assert_ne!(
+        row + 1,
+        session_row,
+        "a part of the session is shown: {lines:?}"
+    );
+    // On the bar, then on `line 55`.
+    small.type_bytes(format!("\x1b[<0;3;10M\x1b[<0;3;{}M", row + 1).as_bytes());
+    env.wait_screen("mo", "^got ");
+    let got: Vec<String> = env
+        .screen_lines("mo")
+        .into_iter()
+        .filter(|l| l.starts_with("got "))
+        .collect();
+    assert_eq!(got, [format!("got [<0;3;{session_row}M")]);
+}
+
 /// A terminal shrunk below three rows gives the program every row, as one
 /// attached at that size does (a bar on the only row hid the program), and
 /// gets the bar back when it grows again.

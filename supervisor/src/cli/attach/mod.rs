@@ -57,6 +57,7 @@ mod extended_keys;
 mod forwarded_signal;
 mod job_control;
 mod modes;
+mod mouse;
 mod outbox;
 mod recorded;
 mod stream;
@@ -906,9 +907,15 @@ impl Attached {
                         continue;
                     }
                     let data = &buf[..n as usize];
+                    // Mouse reports point at the terminal's cells, which
+                    // the view may show other cells of the session in.
+                    let typed = |keys| match &self.view {
+                        Some(v) => v.mouse_to_session(keys),
+                        None => std::borrow::Cow::Borrowed(keys),
+                    };
                     if let Some(at) = self.keys.find(data, Instant::now()) {
                         if !self.read_only {
-                            outbox.input(&data[..at]);
+                            outbox.input(&typed(&data[..at]));
                             // What was typed before the key reaches the
                             // session before we go (a lone detach key with
                             // nothing on its way leaves at once, even from
@@ -918,7 +925,7 @@ impl Attached {
                         return Ok(End::Detached);
                     }
                     if !self.read_only {
-                        outbox.input(data);
+                        outbox.input(&typed(data));
                     }
                 },
                 _ = winch.recv() => {

@@ -15,9 +15,12 @@
 //! is in ([`window_offset`]; the top-left while the cursor is there), so a
 //! shell's prompt on the bottom row is in sight.
 
+use std::borrow::Cow;
 use std::time::Duration;
 
 use heimdall_term::{restore_drawn, Terminal};
+
+use super::mouse;
 
 /// The program's title and bells, forwarded to the real terminal.
 #[derive(Default)]
@@ -90,6 +93,27 @@ impl View {
     /// above the bar.
     pub fn program_size(&self) -> (u16, u16) {
         program_area(self.cols, self.rows, self.bar)
+    }
+
+    /// `keys` from the terminal, with the mouse reports in them moved to
+    /// the session's cells they point at, as the screen was last drawn
+    /// ([`mouse`](super::mouse)).
+    pub fn mouse_to_session<'a>(&self, keys: &'a [u8]) -> Cow<'a, [u8]> {
+        let screen = self.prev.as_ref().unwrap_or(self.term.screen());
+        if screen.mouse_protocol_mode() == vt100::MouseProtocolMode::None {
+            return Cow::Borrowed(keys);
+        }
+        let (rows, cols) = screen.size();
+        let area = self.program_size();
+        let (top, left) = window_offset(screen, area);
+        let shown = mouse::Shown {
+            left,
+            top,
+            cols: cols.get().min(area.0),
+            rows: rows.get().min(area.1),
+        };
+        let x10 = screen.mouse_protocol_encoding() == vt100::MouseProtocolEncoding::Default;
+        mouse::to_session(keys, shown, x10)
     }
 
     /// Whether the session's screen has exactly the size of this view's

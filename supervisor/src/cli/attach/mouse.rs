@@ -1,0 +1,180 @@
+//! Mouse reports from a terminal that shows the session through the view,
+//! moved to the cell they point at on the session's screen, as tmux does
+//! for a client that shows a part of a larger window: a terminal smaller
+//! than the session shows the part around the cursor, and its row 1 may be
+//! the session's row 15. A report on what is not the session's screen (the
+//! status bar, the part of a larger terminal past the session) is not the
+//! program's: a press or a wheel there is dropped, a drag that leaves the
+//! screen and its release are held at its edge (the program sees the
+//! button go up).
+//!
+//! SGR reports (`ESC [ < b ; x ; y M`, or `m` for a release) and X10 ones
+//! (`ESC [ M` and three bytes, each 32 more than its value), each whole in
+//! what one read brings, as a terminal writes it; anything else passes as
+//! it is.
+
+use std::borrow::Cow;
+
+/// The part of the session's screen a terminal shows in its top-left
+/// corner: from (`left`, `top`) (0-based, on the session's screen), `cols`
+/// columns and `rows` rows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Shown {
+    /// The session's first column shown.
+    pub left: u16,
+    /// The session's first row shown.
+    pub top: u16,
+    /// Columns shown.
+    pub cols: u16,
+    /// Rows shown.
+    pub rows: u16,
+}
+
+impl Shown {
+    /// The session's cell (1-based) for the terminal's (1-based); outside
+    /// the part shown, the nearest one on its edge with `hold`, else none.
+    fn map(&self, x: u16, y: u16, hold: bool) -> Option<(u16, u16)> {
+        let inside = (1..=self.cols).contains(&x) && (1..=self.rows).contains(&y);
+        if !inside && !hold {
+            return None;
+        }
+        let x = x.clamp(1, self.cols.max(1));
+        let y = y.clamp(1, self.rows.max(1));
+        Some((x.saturating_add(self.left), y.saturating_add(self.top)))
+    }
+}
+
+/// A report whose button byte says motion or release is part of a drag
+/// (held at the edge outside), any other a press or a wheel (dropped).
+fn holds(button: u16, released: bool) -> bool {
+    released || button & 32 != 0 || (button & 3 == 3 && button & 64 == 0)
+}
+
+/// `keys` with each mouse report moved to the session's cell. `x10`: the
+/// program asked for X10 encoding (`ESC [ M` is a report, not a key).
+pub fn to_session(keys: &[u8], shown: Shown, x10: bool) -> Cow<'_, [u8]> {
+    if !keys.contains(&0x1b) {
+        return Cow::Borrowed(keys);
+    }
+    let mut out = Vec::with_capacity(keys.len());
+    let mut i = 0;
+    while i < keys.len() {
+        let rest = &keys[i..];
+        if let Some((len, report)) = sgr(rest) {
+            if let Some((x, y)) =
+                shown.map(report.x, report.y, holds(report.button, report.released))
+            {
+                let end = if report.released { 'm' } else { 'M' };
+                out.extend_from_slice(format!("\x1b[<{};{x};{y}{end}", report.button).as_bytes());
+            }
+            i += len;
+        } else if let (true, [0x1b, b'[', b'M', b, cx, cy, ..]) = (x10, rest) {
+            let button = u16::from(b.saturating_sub(32));
+            let (x, y) = (
+                u16::from(cx.saturating_sub(32)),
+                u16::from(cy.saturating_sub(32)),
+            );
+            if let Some((x, y)) = shown.map(x, y, holds(button, false)) {
+                // X10 coordinates end at 223; past them the report cannot say where.
+                if let (Ok(x), Ok(y)) = (u8::try_from(x + 32), u8::try_from(y + 32)) {
+                    out.extend_from_slice(&[0x1b, b'[', b'M', *b, x, y]);
+                }
+            }
+            i += 6;
+        } else {
+            out.push(keys[i]);
+            i += 1;
+        }
+    }
+    Cow::Owned(out)
+}
+
+/// An SGR mouse report.
+struct Sgr {
+    button: u16,
+    x: u16,
+    y: u16,
+    released: bool,
+}
+
+/// The SGR report `bytes` begin with, and its length.
+fn sgr(bytes: &[u8]) -> Option<(usize, Sgr)> {
+    let body = bytes.strip_prefix(b"\x1b[<")?;
+    let end = body
+        .iter()
+        .position(|b| !(b.is_ascii_digit() || *b == b';'))?;
+    let released = match body[end] {
+        b'M' => false,
+        b'm' => true,
+        _ => return None,
+    };
+    let mut fields = std::str::from_utf8(&body[..end]).ok()?.split(';');
+    let mut next = || fields.next()?.parse::<u16>().ok();
+    let (button, x, y) = (next()?, next()?, next()?);
+    if fields.next().is_some() {
+        return None;
+    }
+    Some((
+        3 + end + 1,
+        Sgr {
+            button,
+            x,
+            y,
+            released,
+        },
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const PART: Shown = Shown {
+        left: 10,
+        top: 14,
+        cols: 40,
+        rows: 9,
+    };
+
+    fn moved(keys: &[u8], x10: bool) -> Vec<u8> {
+        to_session(keys, PART, x10).into_owned()
+    }
+
+    #[test]
+    fn reports_move_to_the_cell_shown() {
+        assert_eq!(
+            moved(b"a\x1b[<0;1;3Mb\x1b[<0;1;3m", false),
+            b"a\x1b[<0;11;17Mb\x1b[<0;11;17m"
+        );
+        assert_eq!(moved(b"\x1b[M !#", true), b"\x1b[M +1");
+        // Not X10 unless the program asked for it (SCO's F1 is `ESC [ M`).
+        assert_eq!(moved(b"\x1b[M !#", false), b"\x1b[M !#");
+        // Keys pass.
+        assert_eq!(moved(b"\x1b[A\x1b[<1;2", false), b"\x1b[A\x1b[<1;2");
+    }
+
+    #[test]
+    fn outside_a_press_is_dropped_and_a_drag_held_at_the_edge() {
+        // The bar's row: a press and a wheel go nowhere.
+        assert_eq!(moved(b"\x1b[<0;5;10M\x1b[<64;5;10Mx", false), b"x");
+        // A drag out of the part and its release: at its edge.
+        assert_eq!(
+            moved(b"\x1b[<32;50;10M\x1b[<0;50;10m", false),
+            b"\x1b[<32;50;23M\x1b[<0;50;23m"
+        );
+    }
+
+    /// The whole screen above the bar: reports there as they are, none
+    /// from the bar.
+    #[test]
+    fn a_terminal_showing_the_whole_screen_keeps_the_bar_to_itself() {
+        let whole = Shown {
+            left: 0,
+            top: 0,
+            cols: 80,
+            rows: 23,
+        };
+        let keys = b"\x1b[<0;5;23M\x1b[<0;5;24M";
+        assert_eq!(to_session(keys, whole, false).as_ref(), b"\x1b[<0;5;23M");
+    }
+}
