@@ -262,7 +262,8 @@ impl ClientBuilder {
         self
     }
 
-    /// How many events an [`EventStream`] holds for a consumer that falls behind.
+    /// How many events an [`EventStream`] holds for a consumer that falls
+    /// behind (and at most [`crate::stream::EVENT_BYTES_BOUND`] bytes of them).
     pub fn event_bound(mut self, events: usize) -> Self {
         self.event_bound = events.max(1);
         self
@@ -678,14 +679,15 @@ fn dispatch(p: &mut Pending, frame: Frame) {
         }
         server::EVENT => {
             if let Some(v) = json(&frame) {
-                event(p, v);
+                event(p, v, frame.payload.len());
             }
         }
         _ => {}
     }
 }
 
-fn event(p: &mut Pending, v: Value) {
+/// Route EVENT `v`, a frame of `size` bytes.
+fn event(p: &mut Pending, v: Value, size: usize) {
     let offset = v["offset"].as_u64();
     let gap = match v["type"].as_str() {
         Some("lagged") => Some(GapCause::Lagged),
@@ -707,7 +709,7 @@ fn event(p: &mut Pending, v: Value) {
         p.exit_code = Some(code);
     }
     if let Some(s) = p.events.as_ref() {
-        s.event(e);
+        s.event(e, size);
     }
 }
 

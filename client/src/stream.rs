@@ -17,15 +17,32 @@ use heimdall_protocol::Event;
 pub const DEFAULT_OUTPUT_BOUND: usize = 8 << 20;
 /// Default bound of an event stream: events queued for its consumer.
 pub const DEFAULT_EVENT_BOUND: usize = 1024;
+/// The most bytes of events (counted by their frames' payloads) an event
+/// stream holds for its consumer, however many events its bound allows: a
+/// program can set a title of a megabyte, and a server send events of up
+/// to 16 MiB.
+pub const EVENT_BYTES_BOUND: usize = 8 << 20;
+
+/// What an item costs in its queue: units of the queue's bound, and bytes.
+#[derive(Clone, Copy)]
+struct Cost {
+    units: usize,
+    bytes: usize,
+}
+
+/// The cost of a marker (a gap, the exit, a loss count): none, so it is
+/// always queued.
+const MARKER: Cost = Cost { units: 0, bytes: 0 };
 
 enum Entry<T, L> {
-    Item(T, usize),
+    Item(T, Cost),
     Loss(L),
 }
 
 struct State<T, L> {
     entries: VecDeque<Entry<T, L>>,
     used: usize,
+    bytes: usize,
     closed: bool,
     consumer_gone: bool,
 }
@@ -38,23 +55,27 @@ struct Queue<T, L> {
     /// Woken when the consumer takes an item or goes.
     taken: Notify,
     bound: usize,
+    /// The most bytes held (for a queue whose bound counts items).
+    byte_bound: usize,
     /// Never lose: take every item (one may overshoot the bound); the
     /// producer waits for [`Queue::room`] before the next.
     hold: bool,
 }
 
 impl<T, L> Queue<T, L> {
-    fn new(bound: usize, hold: bool) -> Arc<Queue<T, L>> {
+    fn new(bound: usize, byte_bound: usize, hold: bool) -> Arc<Queue<T, L>> {
         Arc::new(Queue {
             state: Mutex::new(State {
                 entries: VecDeque::new(),
                 used: 0,
+                bytes: 0,
                 closed: false,
                 consumer_gone: false,
             }),
             notify: Notify::new(),
             taken: Notify::new(),
             bound,
+            byte_bound,
             hold,
         })
     }
@@ -65,13 +86,16 @@ impl<T, L> Queue<T, L> {
 
     /// Queue `item` costing `cost`; if it does not fit, `lose` either
     /// extends the last loss marker (returns `None`) or makes a new one.
-    fn push(&self, item: T, cost: usize, lose: impl FnOnce(Option<&mut L>) -> Option<L>) {
+    /// An item that costs no units (a marker) always fits.
+    fn push(&self, item: T, cost: Cost, lose: impl FnOnce(Option<&mut L>) -> Option<L>) {
         let mut st = self.lock();
         if st.consumer_gone || st.closed {
             return;
         }
-        if cost == 0 || st.used + cost <= self.bound || self.hold {
-            st.used += cost;
+        let fits = st.used + cost.units <= self.bound && st.bytes + cost.bytes <= self.byte_bound;
+        if cost.units == 0 || fits || self.hold {
+            st.used += cost.units;
+            st.bytes += cost.bytes;
             st.entries.push_back(Entry::Item(item, cost));
         } else {
             let last = match st.entries.back_mut() {
@@ -96,6 +120,7 @@ impl<T, L> Queue<T, L> {
         st.consumer_gone = true;
         st.entries.clear();
         st.used = 0;
+        st.bytes = 0;
         drop(st);
         self.taken.notify_waiters();
     }
@@ -120,7 +145,8 @@ impl<T, L> Queue<T, L> {
                 let mut st = self.lock();
                 if let Some(e) = st.entries.pop_front() {
                     if let Entry::Item(_, cost) = &e {
-                        st.used -= cost;
+                        st.used -= cost.units;
+                        st.bytes -= cost.bytes;
                     }
                     drop(st);
                     self.taken.notify_waiters();
@@ -219,8 +245,14 @@ impl OutputSender {
         // (The server's offsets, not ours: no overflow whatever it says.)
         self.next = self.next.saturating_add(len as u64);
         let to = self.next;
-        self.queue
-            .push(OutputItem::Data { offset, bytes }, len, |last| match last {
+        let cost = Cost {
+            units: len,
+            bytes: len,
+        };
+        self.queue.push(
+            OutputItem::Data { offset, bytes },
+            cost,
+            |last| match last {
                 Some(OutputItem::Gap { to: end, .. }) => {
                     *end = to;
                     None
@@ -230,7 +262,8 @@ impl OutputSender {
                     to,
                     cause: GapCause::Consumer,
                 }),
-            });
+            },
+        );
     }
 
     /// The server's stream goes on at `to`: a gap when that is ahead,
@@ -241,12 +274,12 @@ impl OutputSender {
         self.next = to;
         if to > from {
             self.queue
-                .push(OutputItem::Gap { from, to, cause }, 0, |_| None);
+                .push(OutputItem::Gap { from, to, cause }, MARKER, |_| None);
         }
     }
 
     pub(crate) fn exit(&self, code: i32) {
-        self.queue.push(OutputItem::Exit { code }, 0, |_| None);
+        self.queue.push(OutputItem::Exit { code }, MARKER, |_| None);
     }
 }
 
@@ -280,7 +313,7 @@ pub struct OutputStream {
 
 impl OutputStream {
     pub(crate) fn new(bound: usize, start: u64, hold: bool) -> (OutputStream, OutputSender) {
-        let queue = Queue::new(bound, hold);
+        let queue = Queue::new(bound, bound, hold);
         (
             OutputStream {
                 _keep: None,
@@ -335,21 +368,28 @@ pub(crate) struct EventSender {
 }
 
 impl EventSender {
-    pub(crate) fn event(&self, e: Event) {
-        self.queue.push(EventItem::Event(e), 1, |last| match last {
-            Some(EventItem::Missed { count }) => {
-                *count += 1;
-                None
-            }
-            _ => Some(EventItem::Missed { count: 1 }),
-        });
+    /// Queue event `e`, which came in a frame of `size` bytes.
+    pub(crate) fn event(&self, e: Event, size: usize) {
+        let cost = Cost {
+            units: 1,
+            bytes: size,
+        };
+        self.queue
+            .push(EventItem::Event(e), cost, |last| match last {
+                Some(EventItem::Missed { count }) => {
+                    *count += 1;
+                    None
+                }
+                _ => Some(EventItem::Missed { count: 1 }),
+            });
     }
 }
 
 impl EventSender {
     /// The server dropped `count` events for this connection.
     pub(crate) fn missed(&self, count: u64) {
-        self.queue.push(EventItem::Missed { count }, 0, |_| None);
+        self.queue
+            .push(EventItem::Missed { count }, MARKER, |_| None);
     }
 }
 
@@ -361,7 +401,8 @@ impl Drop for EventSender {
 
 /// The session's events, in order, with explicit losses.
 ///
-/// Bounded in events: a consumer that falls further behind gets
+/// Bounded in events ([`crate::ClientBuilder::event_bound`]) and in bytes
+/// ([`EVENT_BYTES_BOUND`]): a consumer that falls further behind gets
 /// [`EventItem::Missed`] with the exact count; the connection is never held
 /// up. Dropping the stream stops delivery.
 pub struct EventStream {
@@ -372,7 +413,7 @@ pub struct EventStream {
 
 impl EventStream {
     pub(crate) fn new(bound: usize) -> (EventStream, EventSender) {
-        let queue = Queue::new(bound, false);
+        let queue = Queue::new(bound, EVENT_BYTES_BOUND, false);
         (
             EventStream {
                 _keep: None,
@@ -459,11 +500,25 @@ mod tests {
     async fn a_full_event_stream_counts_what_it_dropped() {
         let (mut s, tx) = EventStream::new(1);
         for _ in 0..4 {
-            tx.event(Event::Bell);
+            tx.event(Event::Bell, 15);
         }
         drop(tx);
         assert_eq!(s.next().await, Some(EventItem::Event(Event::Bell)));
         assert_eq!(s.next().await, Some(EventItem::Missed { count: 3 }));
+        assert_eq!(s.next().await, None);
+    }
+
+    /// Events are held up to a bound in bytes too, whatever their count.
+    #[tokio::test]
+    async fn a_full_event_stream_is_bounded_in_bytes() {
+        let (mut s, tx) = EventStream::new(DEFAULT_EVENT_BOUND);
+        for _ in 0..4 {
+            tx.event(Event::Bell, EVENT_BYTES_BOUND / 2);
+        }
+        drop(tx);
+        assert_eq!(s.next().await, Some(EventItem::Event(Event::Bell)));
+        assert_eq!(s.next().await, Some(EventItem::Event(Event::Bell)));
+        assert_eq!(s.next().await, Some(EventItem::Missed { count: 2 }));
         assert_eq!(s.next().await, None);
     }
 }

@@ -290,3 +290,62 @@ async fn a_proxy_command_that_fails_the_handshake_is_ended() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
+
+/// This process's resident memory, in KiB.
+fn rss_kib() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").expect("status");
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .expect("VmRSS")
+}
+
+/// Large events (a title of a megabyte, which a program can set) sent to
+/// an event stream nobody reads are held up to a bound in bytes, not only
+/// in events: 1,024 events of up to 16 MiB each were kept, gigabytes.
+#[tokio::test]
+async fn large_events_nobody_reads_are_bounded_in_bytes() {
+    const EVENTS: usize = 100;
+    const TITLE: usize = 1 << 20;
+    let (_dir, path) = serve(|mut s| async move {
+        handshake(&mut s).await;
+        while let Some(kind) = read_frame(&mut s).await {
+            match kind {
+                0x09 => {
+                    let body = "t".repeat(TITLE);
+                    for n in 0..EVENTS {
+                        let e = format!(r#"{{"type":"title","title":"{n}{body}"}}"#);
+                        s.write_all(&frame(0x86, e.as_bytes()))
+                            .await
+                            .expect("event");
+                    }
+                }
+                0x03 => s.write_all(&frame(0x82, &STATUS)).await.expect("status"),
+                _ => {}
+            }
+        }
+    })
+    .await;
+    let client = connect(&path).await.expect("connect");
+    let before = rss_kib();
+    let mut events = client.events().await.expect("events");
+    // Answered after every event was read.
+    let slow = client.with_deadline(DEADLINE * 20);
+    slow.status().await.expect("status");
+    let grown = rss_kib().saturating_sub(before);
+    assert!(
+        grown < 40 << 10,
+        "{grown} KiB held for {EVENTS} events of {TITLE} bytes nobody read"
+    );
+    // The consumer is told what it missed.
+    let mut seen = 0;
+    let mut missed = 0;
+    while seen + missed < EVENTS as u64 {
+        match events.next().await.expect("the stream goes on") {
+            heimdall_client::EventItem::Event(_) => seen += 1,
+            heimdall_client::EventItem::Missed { count } => missed += count,
+        }
+    }
+    assert!(missed > 0 && seen > 0, "seen {seen}, missed {missed}");
+}
