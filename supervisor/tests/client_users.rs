@@ -273,3 +273,74 @@ async fn the_screen_asked_for_as_the_session_ends_is_its_own_or_a_clear_end() {
         other => panic!("{other:?}"),
     }
 }
+
+/// A stream that holds the program and is never read: the program waits
+/// (that is the point), while another client is served as ever, and a
+/// kill from it ends the session, whose supervisor then goes although the
+/// holder still reads nothing. Dropping the holder's stream lets its
+/// connection read on to the end.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_holder_that_never_reads_holds_the_program_and_nobody_else() {
+    let env = Env::new();
+    let started = env
+        .launch(
+            "held",
+            &[
+                "sh",
+                "-c",
+                "read x; head -c 4000000 /dev/zero | tr '\\0' x; echo; echo flood-done; sleep 100",
+            ],
+        )
+        .await;
+    let holder = started
+        .connect(
+            ClientBuilder::new()
+                .deadline(DEADLINE)
+                .output_bound(64 * 1024),
+        )
+        .await
+        .expect("connect");
+    let stream = holder
+        .output_paced(0, heimdall_client::Pacing::Hold)
+        .await
+        .expect("held stream");
+    assert!(stream.holds());
+    let other = started
+        .connect(ClientBuilder::new().deadline(DEADLINE))
+        .await
+        .expect("connect");
+    other.input(&b"go\n"[..]).await.expect("input");
+    // The program is held: its output stops short of the end.
+    let flood_done = WaitCondition::Regex {
+        pattern: "flood-done".into(),
+        source: RegexSource::Output,
+    };
+    let r = other.wait(flood_done, Some(3_000)).await.expect("wait");
+    assert_eq!(r, heimdall_client::WaitResult::TimedOut);
+    // The other client is served at once meanwhile.
+    let at = std::time::Instant::now();
+    for _ in 0..20 {
+        other
+            .screen(ScreenRequest::default())
+            .await
+            .expect("screen");
+        assert!(other.status().await.expect("status").alive);
+    }
+    assert!(at.elapsed() < Duration::from_secs(5), "{:?}", at.elapsed());
+    other.kill().await.expect("kill");
+    assert!(
+        tokio::time::timeout(DEADLINE, other.closed()).await.is_ok(),
+        "the other client's connection stays open"
+    );
+    let files = started.files();
+    common::poll("the supervisor goes", DEADLINE, || {
+        (!files.is_live()).then_some(())
+    });
+    drop(stream);
+    assert!(
+        tokio::time::timeout(DEADLINE, holder.closed())
+            .await
+            .is_ok(),
+        "the holder's connection stays open"
+    );
+}
