@@ -29,6 +29,7 @@ use crate::places::{Place, Places};
 use crate::sessions::Sessions;
 use crate::starters::Starters;
 use crate::text::{clean, code_post, screen_message, scrubbed_rows, split, Post, MESSAGE_LIMIT};
+use crate::told::Told;
 use crate::watch::{self, parse_answer_id, WatchSpec, Watches};
 
 /// The gateway intents the bot asks for (see the module documentation).
@@ -50,6 +51,8 @@ pub struct Bridge {
     agent: Option<Arc<AgentHub>>,
     /// Who started each session from Discord.
     starters: Starters,
+    /// Who was told of a refusal in which channel, lately.
+    told: Told,
     /// The bot's own user id, from READY (no cache needed).
     bot_id: OnceLock<UserId>,
 }
@@ -72,6 +75,7 @@ impl Bridge {
             order: Order::default(),
             agent: agent.map(Arc::new),
             starters: Starters::default(),
+            told: Told::default(),
             bot_id: OnceLock::new(),
         }
     }
@@ -645,7 +649,10 @@ impl Bridge {
                     false,
                     refusal.to_string(),
                 );
-                return Some(format!("refused: {refusal}"));
+                return self
+                    .told
+                    .first(who.user, who.channel)
+                    .then(|| format!("refused: {refusal}"));
             }
             let session = match session {
                 Some(s) if self.watches.thread_of(&s) == Some(msg.channel_id) => s,
@@ -700,9 +707,10 @@ impl Bridge {
                 false,
                 refusal.to_string(),
             );
-            // Strangers in an agent channel are answered once per message
-            // only when they addressed the bot directly.
-            return mentioned.then(|| format!("refused: {refusal}"));
+            // Strangers in an agent channel are answered only when they
+            // addressed the bot directly.
+            let tell = mentioned && self.told.first(who.user, who.channel);
+            return tell.then(|| format!("refused: {refusal}"));
         }
         let r = self.ask(ctx, msg.channel_id, prompt, &msg.author.name);
         let detail = match &r {

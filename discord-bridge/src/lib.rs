@@ -8,6 +8,7 @@
 //! - [`config`]: the `[discord]` table of `heimdall.toml`.
 //! - [`access`]: who may do what, where (default deny).
 //! - [`audit`]: the JSONL audit log of every action.
+//! - [`told`]: refusals posted in a channel, told once.
 //! - [`text`]: scrubbed text cut to Discord's limits, screens as code blocks.
 //! - [`sessions`]: the sessions, through the client library.
 //! - [`starters`]: who started each session from Discord.
@@ -29,6 +30,7 @@ pub mod places;
 pub mod sessions;
 pub mod starters;
 pub mod text;
+pub mod told;
 pub mod watch;
 
 /// Lock a mutex, also after a panic elsewhere poisoned it (the data is

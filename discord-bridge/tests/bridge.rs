@@ -2198,3 +2198,47 @@ async fn a_long_rate_limit_delays_the_exit_notice_without_losing_it() {
     assert_eq!(messages_with(&discord, thread, "exit code 4"), 1);
     bridge.assert_no_unparsed_events();
 }
+
+/// A stranger who types line after line in a watch thread (or mentions the
+/// bot in a channel, again and again) is told once that they are refused,
+/// not once per line: each refusal would be a post in the thread, spending
+/// the bot's rate limit there, which the session's notices need. Every line
+/// is audited all the same. Their lines in another channel cost no more than
+/// one look-up of that channel.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stranger_typing_again_and_again_is_told_once() {
+    let discord = FakeDiscord::start().await.unwrap();
+    let bridge = Bridge::start(&discord).await;
+    let id = unique("spam");
+    run(&discord, &id, "while read l; do echo got-$l; done").await;
+    let (thread, live) = watch(&discord, &id).await;
+    let mention = format!("<@{}> hi", ids::APPLICATION);
+    for i in 0..6 {
+        discord
+            .user_message(thread, &stranger(), &format!("spam{i}"))
+            .unwrap();
+        discord
+            .user_message(ids::CHANNEL_OPS, &stranger(), &mention)
+            .unwrap();
+    }
+    until("every line audited", || {
+        let refused = bridge
+            .audit()
+            .iter()
+            .filter(|e| e["user"] == id_value(STRANGER_ID) && e["allowed"] == false)
+            .count();
+        (refused == 12).then_some(())
+    })
+    .await;
+    // The operator's line comes after the stranger's: once it shows, their
+    // answers have been posted.
+    discord.user_message(thread, &operator(), "ham").unwrap();
+    until("got-ham on the live screen", || {
+        content(&discord, live).contains("got-ham").then_some(())
+    })
+    .await;
+    assert_eq!(create_requests(&discord, thread, "refused"), 1);
+    assert_eq!(create_requests(&discord, ids::CHANNEL_OPS, "refused"), 1);
+    assert!(looked_up(&discord, ids::CHANNEL_OPS) <= 1);
+    bridge.assert_no_unparsed_events();
+}
