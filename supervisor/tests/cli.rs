@@ -776,6 +776,45 @@ fn a_supervisor_stopped_mid_command_is_bounded_by_the_timeout() {
     }
 }
 
+/// A supervisor stopped (SIGSTOP) while `hm kill` waits for the session
+/// to end (its program ignores SIGTERM: the grace period) is signalled as
+/// one found stopped when connecting is (SIGTERM, SIGCONT), and the
+/// session ends; `hm kill` waited 15 s and failed with the session left
+/// running, stopped.
+#[test]
+fn a_supervisor_stopped_while_hm_kill_waits_is_ended() {
+    let env = Env::new();
+    let config = env.config("grace.toml", "kill_grace_ms = 1000\n");
+    env.start(
+        "kt",
+        &["--config", &config],
+        &["sh", "-c", "trap '' TERM; echo ready; sleep 200"],
+    );
+    env.wait_screen("kt", "ready");
+    let (sup, child) = env.pids("kt");
+    let began = std::time::Instant::now();
+    let mut hm = common::Piped::spawn(&env, &["kill", "kt"], std::process::Stdio::null());
+    let mut said = std::io::BufReader::new(hm.0.stdout.take().unwrap());
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut said, &mut line).unwrap();
+    assert_eq!(line, "Kill signal sent to session kt\n");
+    let rc = unsafe { libc::kill(sup, libc::SIGSTOP) };
+    assert_eq!(rc, 0, "SIGSTOP to the supervisor");
+    let (code, stderr) = hm.exit("hm kill to end");
+    let took = began.elapsed();
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "its supervisor is stopped; sent SIGTERM to its supervisor (pid {sup})"
+        )),
+        "{stderr}"
+    );
+    assert!(took < Duration::from_secs(10), "hm kill took {took:?}");
+    poll("the supervisor and child to go", DEADLINE, || {
+        (!common::alive(sup) && !common::alive(child)).then_some(())
+    });
+}
+
 /// `hm tail ID --from N` after the session ended starts at offset N, as
 /// while it runs (it printed the whole recorded tail); an offset older
 /// than the record keeps says how much is not kept; output that is not

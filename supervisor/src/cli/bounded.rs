@@ -1,8 +1,11 @@
-//! A command bounded by its `--timeout` (`hm wait`, `hm submit`): the
-//! supervisor answers a request that timed out itself, just after the
-//! command's own clock says so, but one that is stopped (SIGSTOP, a
-//! debugger) or hung answers nothing, and the call's own deadline (the
-//! timeout plus the usual 5 s) is not the command's `--timeout`.
+//! A supervisor that stops answering after a command connected: one that
+//! is stopped (SIGSTOP, a debugger) or hung answers nothing. A command
+//! bounded by its `--timeout` (`hm wait`, `hm submit`) ends then ([`within`]:
+//! the supervisor answers a request that timed out itself, just after the
+//! command's own clock says so, and the call's own deadline, the timeout
+//! plus the usual 5 s, is not the command's `--timeout`); one that waits
+//! for the session as long as it takes looks whether it is stopped
+//! ([`unless_stopped`]).
 
 use std::future::Future;
 use std::time::{Duration, Instant};
@@ -71,6 +74,23 @@ pub async fn within<T>(
         if let Ok(answer) = tokio::time::timeout_at(next.into(), &mut work).await {
             return Ok(answer);
         }
+    }
+}
+
+/// `work` (a call to the session of `paths`) until it ends, or its
+/// supervisor is found stopped (looked at every [`LOOK_AGAIN`]): for a
+/// command that waits on the session as long as it takes (`hm kill` for
+/// its end), but not for one that answers nothing.
+pub async fn unless_stopped<T>(
+    paths: &SessionPaths,
+    work: impl Future<Output = T>,
+) -> Result<T, Stopped> {
+    tokio::pin!(work);
+    loop {
+        if let Ok(answer) = tokio::time::timeout(LOOK_AGAIN, &mut work).await {
+            return Ok(answer);
+        }
+        super::unreachable::refuse_stopped(paths)?;
     }
 }
 

@@ -16,6 +16,7 @@ use nix::sys::signal::{self, Signal};
 use nix::unistd::Pid;
 use serde_json::json;
 
+use super::bounded::unless_stopped;
 use super::common::{
     coded_exit, describe, error_code, exit_phrase, exited_meanwhile, live_session, open,
     print_json, runtime,
@@ -150,21 +151,31 @@ fn kill(common: &Common, id: &str, json: bool) -> anyhow::Result<serde_json::Val
                     return Err(ended);
                 }
                 match unreachable_supervisor(&paths, &e) {
-                    Some(u) => return signal_supervisor(&paths, e, u, json, bound, &mut out).await,
+                    Some(u) => {
+                        return signal_supervisor(&paths, e, u, json, bound, &mut out, true).await
+                    }
                     None => return Err(e),
                 }
             }
         };
+        // A supervisor stopped meanwhile (before it read the KILL, or
+        // while the tree takes its grace period to end) is signalled as
+        // one found stopped when connecting is.
         c.kill().await?;
         if !json {
             out.line(format_args!("Kill signal sent to session {}", paths.id));
         }
         // The supervisor closes every connection when the session has ended.
-        let ended = tokio::time::timeout(bound, c.closed()).await;
-        if ended.is_err() {
-            return Err(not_ended(&paths, bound));
-        }
-        anyhow::Ok(None)
+        let stopped = match tokio::time::timeout(bound, unless_stopped(&paths, c.closed())).await {
+            Err(_) => return Err(not_ended(&paths, bound)),
+            Ok(Ok(_)) => return Ok(None),
+            Ok(Err(stopped)) => stopped,
+        };
+        let u = Unreachable {
+            pid: stopped.pid,
+            why: "its supervisor is stopped".into(),
+        };
+        signal_supervisor(&paths, stopped.into(), u, json, bound, &mut out, false).await
     })?;
     let rec = ExitRecord::read(&paths.exit).ok();
     if !json {
@@ -198,7 +209,8 @@ fn not_ended(paths: &SessionPaths, bound: Duration) -> anyhow::Error {
 /// Kill a session whose socket cannot be reached through its supervisor's
 /// pid: SIGTERM (which ends the session as KILL does: the tree gets SIGTERM,
 /// SIGKILL after the grace period), and SIGCONT in case it is stopped;
-/// waits until the pidfile lock is released. Returns the pid signalled.
+/// waits until the pidfile lock is released. Says "Kill signal sent"
+/// when `say` (it was not said already). Returns the pid signalled.
 async fn signal_supervisor(
     paths: &SessionPaths,
     error: anyhow::Error,
@@ -206,6 +218,7 @@ async fn signal_supervisor(
     json: bool,
     bound: Duration,
     out: &mut Out,
+    say: bool,
 ) -> anyhow::Result<Option<i32>> {
     let target = Pid::from_raw(pid);
     signal::kill(target, Signal::SIGTERM)
@@ -215,7 +228,7 @@ async fn signal_supervisor(
         "hm: session {:?}: {why}; sent SIGTERM to its supervisor (pid {pid}) instead",
         paths.id
     );
-    if !json {
+    if say && !json {
         out.line(format_args!("Kill signal sent to session {}", paths.id));
     }
     let deadline = Instant::now() + bound;
