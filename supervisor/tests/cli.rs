@@ -706,15 +706,25 @@ fn a_stopped_supervisor_is_said_to_be_at_once() {
     });
 }
 
-/// Whether process `pid` has a socket open (`hm` has connected).
-fn has_socket(pid: u32) -> Option<()> {
+/// The sockets process `pid` has open (a supervisor: its listening
+/// socket, and one per connection it accepted).
+fn sockets_of(pid: i32) -> std::collections::HashSet<std::path::PathBuf> {
     std::fs::read_dir(format!("/proc/{pid}/fd"))
-        .ok()?
-        .flatten()
-        .any(|e| {
-            std::fs::read_link(e.path()).is_ok_and(|l| l.to_string_lossy().starts_with("socket:"))
+        .map(|fds| {
+            fds.flatten()
+                .filter_map(|e| std::fs::read_link(e.path()).ok())
+                .filter(|l| l.to_string_lossy().starts_with("socket:"))
+                .collect()
         })
-        .then_some(())
+        .unwrap_or_default()
+}
+
+/// Wait until supervisor `sup` has accepted a connection it did not have
+/// `before`.
+fn accepted(sup: i32, before: &std::collections::HashSet<std::path::PathBuf>) {
+    poll("hm to connect", DEADLINE, || {
+        (!sockets_of(sup).is_subset(before)).then_some(())
+    });
 }
 
 /// A supervisor stopped (SIGSTOP) after `hm wait --timeout MS` or `hm
@@ -755,9 +765,10 @@ fn a_supervisor_stopped_mid_command_is_bounded_by_the_timeout() {
             Duration::from_millis(5500),
         ),
     ] {
+        let before = sockets_of(sup);
         let began = std::time::Instant::now();
         let mut hm = common::Piped::spawn(&env, args, std::process::Stdio::null());
-        poll("hm to connect", DEADLINE, || has_socket(hm.0.id()));
+        accepted(sup, &before);
         signal(libc::SIGSTOP);
         let (code, stderr) = hm.exit("hm to give up");
         let took = began.elapsed();
@@ -813,6 +824,73 @@ fn a_supervisor_stopped_while_hm_kill_waits_is_ended() {
     poll("the supervisor and child to go", DEADLINE, || {
         (!common::alive(sup) && !common::alive(child)).then_some(())
     });
+}
+
+/// `hm wait` without a timeout, `hm tail -f` and `hm events` wait on a
+/// session as long as it takes, also while its supervisor is stopped
+/// (SIGSTOP) after they connected, but say so on stderr, and that it runs
+/// again once continued; they said nothing.
+#[test]
+fn waiting_on_a_stopped_supervisor_says_so() {
+    let env = Env::new();
+    env.start("sn", &[], &["sleep", "200"]);
+    let (sup, _) = env.pids("sn");
+    let signal = |sig| {
+        let rc = unsafe { libc::kill(sup, sig) };
+        assert_eq!(rc, 0, "signal {sig} to the supervisor");
+    };
+    let stopped = format!("its supervisor (pid {sup}) is stopped, so it answers nothing");
+    let again = format!("its supervisor (pid {sup}) runs again");
+    let said = |log: &std::path::Path, what: &str| {
+        std::fs::read_to_string(log).is_ok_and(|t| t.contains(what))
+    };
+    let cmds = [
+        &["wait", "sn", "--exit"][..],
+        &["tail", "-f", "sn"],
+        &["events", "sn"],
+    ];
+    let mut running = Vec::new();
+    for (i, args) in cmds.iter().enumerate() {
+        let log = env.dir.path().join(format!("err{i}"));
+        // Stopped before hm is through its handshake, the supervisor is
+        // an error ('stopped', exit 1, as when connecting): then again.
+        let hm = loop {
+            let before = sockets_of(sup);
+            let mut hm = common::Piped(
+                env.hm()
+                    .args(*args)
+                    .stdout(std::process::Stdio::null())
+                    .stderr(std::fs::File::create(&log).unwrap())
+                    .spawn()
+                    .unwrap(),
+            );
+            accepted(sup, &before);
+            signal(libc::SIGSTOP);
+            let waits = poll(&format!("hm {args:?} to say so"), DEADLINE, || {
+                if said(&log, &stopped) && said(&log, "ends it; waiting on") {
+                    Some(true)
+                } else {
+                    hm.0.try_wait().unwrap().map(|_| false)
+                }
+            });
+            signal(libc::SIGCONT);
+            if waits {
+                break hm;
+            }
+        };
+        poll(
+            &format!("hm {args:?} to say it runs again"),
+            DEADLINE,
+            || said(&log, &again).then_some(()),
+        );
+        running.push((hm, log));
+    }
+    env.ok(&["kill", "sn"]);
+    for ((mut hm, log), (args, code)) in running.into_iter().zip(cmds.iter().zip([143, 0, 0])) {
+        let (exit, _) = hm.exit("hm to end with the session");
+        let err = std::fs::read_to_string(&log).unwrap();
+        assert_eq!(exit, Some(code), "hm {args:?}: {err}");
+    }
 }
 
 /// `hm tail ID --from N` after the session ended starts at offset N, as

@@ -94,6 +94,54 @@ pub async fn unless_stopped<T>(
     }
 }
 
+/// How often a command that waits as long as it takes looks whether the
+/// supervisor is stopped.
+const LOOK_SLOWLY: Duration = Duration::from_millis(500);
+
+/// For a command that waits on a session as long as it takes, with no
+/// timeout (`hm wait`, `hm tail -f`, `hm events`): says on stderr when the
+/// supervisor is found stopped (it waits on: the supervisor may be
+/// continued), and when it runs again.
+pub struct StopNotes<'a> {
+    paths: &'a SessionPaths,
+    /// The pid of the supervisor said to be stopped, until it runs again.
+    stopped: Option<i32>,
+}
+
+impl<'a> StopNotes<'a> {
+    /// Notes on the supervisor of `paths`.
+    pub fn new(paths: &'a SessionPaths) -> Self {
+        StopNotes {
+            paths,
+            stopped: None,
+        }
+    }
+
+    /// `work`, saying meanwhile when the supervisor stops or runs again.
+    pub async fn over<T>(&mut self, work: impl Future<Output = T>) -> T {
+        tokio::pin!(work);
+        loop {
+            if let Ok(answer) = tokio::time::timeout(LOOK_SLOWLY, &mut work).await {
+                return answer;
+            }
+            match (super::unreachable::refuse_stopped(self.paths), self.stopped) {
+                (Err(stopped), None) => {
+                    eprintln!("hm: {stopped}; waiting on");
+                    self.stopped = Some(stopped.pid);
+                }
+                (Ok(()), Some(pid)) => {
+                    eprintln!(
+                        "hm: session {:?}: its supervisor (pid {pid}) runs again",
+                        self.paths.id
+                    );
+                    self.stopped = None;
+                }
+                _ => {}
+            }
+        }
+    }
+}
+
 /// The end of a `--timeout` of `ms` milliseconds from `began` (`None` when
 /// there is none, or it is too far to count).
 pub fn limit(began: Instant, ms: Option<u64>) -> Option<Instant> {

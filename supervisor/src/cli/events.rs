@@ -10,6 +10,7 @@ use clap::Args;
 use heimdall_client::{Event, EventItem, ExitRecord};
 use serde_json::json;
 
+use super::bounded::StopNotes;
 use super::common::{answer, connection_lost, exit_recorded, follow, open, runtime, Follow};
 use super::stdout_gone::{broken_pipe, stdout_gone};
 use super::Common;
@@ -42,9 +43,10 @@ pub fn run(common: &Common, args: EventsArgs) -> anyhow::Result<i32> {
         let gone = stdout_gone();
         tokio::pin!(gone);
         let mut exited = false;
+        let mut notes = StopNotes::new(&paths);
         loop {
             let item = tokio::select! {
-                item = events.next() => item,
+                item = notes.over(events.next()) => item,
                 _ = &mut gone => return Err(broken_pipe()),
             };
             let Some(item) = item else { break };

@@ -10,6 +10,7 @@ use anyhow::anyhow;
 use clap::Args;
 use heimdall_client::{ExitRecord, GapCause, OutputItem, RecordedOutput};
 
+use super::bounded::StopNotes;
 use super::common::{answer, connection_lost, exit_recorded, follow, open, runtime, Follow};
 use super::stdout_gone::{broken_pipe, stdout_gone};
 use super::Common;
@@ -58,9 +59,10 @@ pub fn run(common: &Common, args: TailArgs) -> anyhow::Result<i32> {
         let mut out = std::io::stdout().lock();
         let gone = stdout_gone();
         tokio::pin!(gone);
+        let mut notes = StopNotes::new(&paths);
         loop {
             let item = tokio::select! {
-                item = stream.next() => item,
+                item = notes.over(stream.next()) => item,
                 _ = &mut gone => return Err(broken_pipe()),
             };
             let Some(item) = item else {

@@ -8,7 +8,7 @@ use clap::{ArgGroup, Args};
 use heimdall_client::{RegexSource, State, WaitCondition, WaitResult};
 use serde_json::{json, Value};
 
-use super::bounded::{self, Overdue};
+use super::bounded::{self, Overdue, StopNotes};
 use super::common::{answer, ask_session, open, print_json, runtime};
 use super::Common;
 use crate::exit_record::ExitRecord;
@@ -195,7 +195,11 @@ pub fn run(common: &Common, args: WaitArgs) -> anyhow::Result<i32> {
                     let spent = u64::try_from(began.elapsed().as_millis()).unwrap_or(u64::MAX);
                     ms.saturating_sub(spent)
                 });
-                answer(paths, c.wait(condition.clone(), left)).await
+                let wait = c.wait(condition.clone(), left);
+                match left {
+                    Some(_) => answer(paths, wait).await,
+                    None => answer(paths, StopNotes::new(paths).over(wait)).await,
+                }
             };
             match bounded::within(paths, bounded::limit(began, args.timeout), work).await {
                 Ok(r) => report(&paths.id, r?, args.json),
