@@ -433,11 +433,10 @@ async fn start(tools: &SessionTools, id: &str, command: &str) -> String {
 
 /// session_wait until `pattern` is on session `id`'s screen (20 s).
 async fn wait_for_text(tools: &SessionTools, id: &str, pattern: &str) {
-    let (err, text) = call(
+    let (err, text) = call_full(
         tools,
         "session_wait",
         json!({"id": id, "until": "regex", "pattern": pattern, "timeout_secs": 20}),
-        Duration::from_secs(30),
     )
     .await;
     assert!(!err && text.starts_with("matched"), "{text}");
@@ -529,11 +528,10 @@ async fn no_color_is_set_in_the_environment_of_plain_commands_only() {
         )
         .await;
         assert!(!err, "{text}");
-        let (err, text) = call(
+        let (err, text) = call_full(
             &tools,
             "session_wait",
             json!({"id": id, "until": "regex", "pattern": seen, "timeout_secs": 20}),
-            limit,
         )
         .await;
         assert!(!err && text.starts_with("matched"), "{interactive}: {text}");
@@ -970,10 +968,10 @@ async fn a_screen_wait_matches_what_an_ended_program_left() {
     let id = unique("agent-ready");
     start(&tools, &id, "echo READY").await;
     let wait = json!({"id": id, "until": "regex", "pattern": "^READY$", "timeout_secs": 20});
-    let (err, text) = call(&tools, "session_wait", wait.clone(), limit).await;
+    let (err, text) = call_full(&tools, "session_wait", wait.clone()).await;
     assert!(!err && text.starts_with("matched \"READY\""), "{text}");
     until_supervisor_gone(&sessions, &id).await;
-    let (err, text) = call(&tools, "session_wait", wait, limit).await;
+    let (err, text) = call_full(&tools, "session_wait", wait).await;
     assert!(!err && text.starts_with("matched \"READY\""), "{text}");
     let never = json!({"id": id, "until": "regex", "pattern": "NEVER", "timeout_secs": 20});
     let (err, text) = call(&tools, "session_wait", never, limit).await;
@@ -983,8 +981,11 @@ async fn a_screen_wait_matches_what_an_ended_program_left() {
 /// What the model reads of a call: the untrusted source line, then the text.
 async fn call_full(tools: &SessionTools, name: &str, args: Value) -> (bool, String) {
     let out = call_out(tools, name, args, Duration::from_secs(30)).await;
-    let source = out.untrusted_source.unwrap_or_default();
-    (out.is_error, format!("{source}\n{}", out.text))
+    let text = match out.untrusted_source {
+        Some(source) => format!("{source}\n{}", out.text),
+        None => out.text,
+    };
+    (out.is_error, text)
 }
 
 /// Once a session has ended and its supervisor is gone, session_status,
@@ -2128,5 +2129,46 @@ async fn a_wait_before_the_line_it_waits_for_times_out_then_the_line_runs() {
             "{name}: {text}"
         );
     }
+    tools.cleanup(Duration::from_secs(15)).await;
+}
+
+/// A screen wait that matched says which row it matched on and shows that
+/// row as the screen has it, so a model whose pattern matched the command
+/// line it typed (`finished` in `sleep 2; echo finished`), not the output
+/// it waits for, can tell: the answer was `matched "finished" on the line
+/// 0`, which reads as though the output had come.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_screen_match_shows_the_row_it_matched_on() {
+    let sessions = Sessions::new();
+    let id = unique("agent-row");
+    let mut script = bash_line(&id, "sleep 2; echo finished", "finished");
+    script.extend([
+        calls(&[(
+            "session_wait",
+            json!({"id": id, "until": "regex", "pattern": "(?m)^finished$", "timeout_secs": 20}),
+        )]),
+        text_reply("finished"),
+    ]);
+    let server = FakeServer::start(script).await;
+    let tools = session_tools(&sessions, 8);
+    let mut agent = scripted_agent(&server, &tools);
+    let end = run_turn(&mut agent, "finish", Duration::from_secs(60)).await;
+    assert_eq!(end, TurnEnd::Answer("finished".into()));
+    let reqs = server.requests();
+    let typed = tool_result(&reqs[3].body, "call_session_wait_0");
+    assert!(
+        typed.contains(&format!(
+            "matched \"finished\" on screen row 0 of session {id} (rows count from 0 at the top)"
+        )) && typed.contains("<untrusted-program-output>\n")
+            && typed.contains("# sleep 2; echo finished\n</untrusted-program-output>"),
+        "{typed}"
+    );
+    let output = tool_result(&reqs[4].body, "call_session_wait_0");
+    assert!(
+        output.contains(&format!(
+            "matched \"finished\" on screen row 1 of session {id} "
+        )) && output.contains("<untrusted-program-output>\nfinished\n</untrusted-program-output>"),
+        "{output}"
+    );
     tools.cleanup(Duration::from_secs(15)).await;
 }

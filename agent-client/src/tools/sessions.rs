@@ -17,8 +17,8 @@ use futures_util::future::{join_all, BoxFuture};
 use futures_util::FutureExt;
 use heimdall_client::{
     validate_id, Client, ClientBuilder, ClientError, DiscoveryError, ErrorCode, Event, EventItem,
-    ExitRecord, Launcher, Liveness, RegexSource, ScreenRequest, SignalSpec, SignalTarget,
-    SocketDir, StartOptions, State, WaitCondition, WaitResult,
+    ExitRecord, Launcher, Liveness, RegexSource, ScreenRequest, ScreenResp, SignalSpec,
+    SignalTarget, SocketDir, StartOptions, State, WaitCondition, WaitResult,
 };
 use heimdall_protocol::WaitingOption;
 use serde_json::{json, Value};
@@ -721,8 +721,14 @@ impl SessionTools {
         }
     }
 
-    async fn live_screen(&self, id: &str, scrollback: usize) -> ToolResult {
-        // The rows above those shown are read to scrub the top lines whole.
+    /// Session `id`'s screen and its text with up to `scrollback` lines
+    /// above it, scrubbed (the rows above those shown are read to scrub the
+    /// top lines whole).
+    async fn scrubbed_screen(
+        &self,
+        id: &str,
+        scrollback: usize,
+    ) -> Result<(ScreenResp, String), String> {
         let req = ScreenRequest {
             scrollback_lines: scrollback + CONTEXT_ROWS,
             ..ScreenRequest::default()
@@ -738,6 +744,21 @@ impl SessionTools {
         };
         let shown = above.len().saturating_sub(scrollback);
         let body = screen_text(&rows, shown, s.cols, Some(cursor));
+        Ok((s, body))
+    }
+
+    /// Row `row` (0 = top) of session `id`'s screen as it is now, scrubbed;
+    /// `None` when the screen cannot be read or the row no longer holds
+    /// (the first line of) `matched`.
+    async fn row_now(&self, id: &str, row: u64, matched: &str) -> Option<String> {
+        let (_, body) = self.scrubbed_screen(id, 0).await.ok()?;
+        let line = body.lines().nth(usize::try_from(row).ok()?)?;
+        line.contains(matched.lines().next().unwrap_or_default())
+            .then(|| line.to_string())
+    }
+
+    async fn live_screen(&self, id: &str, scrollback: usize) -> ToolResult {
+        let (s, body) = self.scrubbed_screen(id, scrollback).await?;
         Ok(ToolOutput::untrusted(
             format!(
                 "screen of session {id}, {}x{}, cursor at row {} col {}{}",
@@ -914,10 +935,26 @@ impl SessionTools {
                 format!("session {id} is idle ({idle_ms} ms without output, state {state})")
             }
             WaitResult::State { state } => format!("session {id} is now {state}"),
-            WaitResult::Regex { matched, line, .. } => format!(
-                "matched {matched:?}{}",
-                line.map(|l| format!(" on the line {l:?}")).unwrap_or_default()
-            ),
+            WaitResult::Regex {
+                matched,
+                line: Some(row),
+                ..
+            } => {
+                // The row shows what matched: the output waited for, or
+                // the command line that asked for it.
+                let said = format!(
+                    "matched {matched:?} on screen row {row} of session {id} (rows count from 0 \
+                     at the top)"
+                );
+                return Ok(match self.row_now(id, row, &matched).await {
+                    Some(text) => ToolOutput::untrusted(
+                        format!("{said}; the row as the screen shows it now"),
+                        text,
+                    ),
+                    None => ToolOutput::ok(said),
+                });
+            }
+            WaitResult::Regex { matched, .. } => format!("matched {matched:?}"),
             WaitResult::Exited { code, .. } => format!("session {id} exited with code {code}"),
             WaitResult::TimedOut => format!(
                 "not yet: the condition did not hold within {} s; the session is still running{cut}{}",
