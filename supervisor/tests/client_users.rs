@@ -344,3 +344,122 @@ async fn a_holder_that_never_reads_holds_the_program_and_nobody_else() {
         "the holder's connection stays open"
     );
 }
+
+/// A byte stream that moves one byte per read or write, as a slow link
+/// (a proxy, ssh) may cut frames anywhere.
+struct Trickle<T>(T);
+
+impl<T: tokio::io::AsyncRead + Unpin> tokio::io::AsyncRead for Trickle<T> {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        let mut one = [0u8; 1];
+        let mut small = tokio::io::ReadBuf::new(&mut one);
+        let r = std::pin::Pin::new(&mut self.0).poll_read(cx, &mut small);
+        if r.is_ready() {
+            buf.put_slice(small.filled());
+        }
+        r
+    }
+}
+
+impl<T: tokio::io::AsyncWrite + Unpin> tokio::io::AsyncWrite for Trickle<T> {
+    fn poll_write(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        let n = buf.len().min(1);
+        std::pin::Pin::new(&mut self.0).poll_write(cx, &buf[..n])
+    }
+
+    fn poll_flush(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.0).poll_flush(cx)
+    }
+
+    fn poll_shutdown(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.0).poll_shutdown(cx)
+    }
+}
+
+/// Concurrent calls of every kind over `hm proxy` through a link that
+/// moves a byte at a time each way: every answer is read whole and reaches
+/// its own call.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn calls_over_a_link_that_moves_a_byte_at_a_time_get_their_own_answers() {
+    let env = Env::new();
+    let script = "for i in 0 1 2 3 4 5 6 7 8 9; do echo tag-$i; done; exec sh";
+    env.launch("trickle", &["sh", "-c", script]).await;
+    let mut proxy = tokio::process::Command::new(common::hm_bin());
+    proxy
+        .arg("--socket-dir")
+        .arg(env.sockets())
+        .args(["proxy", "trickle"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true);
+    let mut child = proxy.spawn().expect("hm proxy");
+    let (Some(to), Some(from)) = (child.stdin.take(), child.stdout.take()) else {
+        panic!("no stdio");
+    };
+    let c = ClientBuilder::new()
+        .deadline(DEADLINE)
+        .over(Trickle(from), Trickle(to))
+        .await
+        .expect("connect over the trickle");
+    let tasks: Vec<_> = (0..10u64)
+        .map(|i| {
+            let c = c.clone();
+            tokio::spawn(async move {
+                let tag = format!("tag-{i}");
+                let (screen, regex, signal, status, hello) = tokio::join!(
+                    c.screen(ScreenRequest {
+                        redraw: i % 2 == 1,
+                        ..ScreenRequest::default()
+                    }),
+                    c.wait(
+                        WaitCondition::Regex {
+                            pattern: format!("{tag}$"),
+                            source: RegexSource::Screen,
+                        },
+                        Some(30_000)
+                    ),
+                    c.signal(
+                        heimdall_client::SignalSpec::Name(
+                            ["WINCH", "URG", "CHLD"][i as usize % 3].into()
+                        ),
+                        heimdall_client::SignalTarget::Group
+                    ),
+                    c.status(),
+                    c.refresh(),
+                );
+                let screen = screen.expect("screen");
+                assert_eq!(screen.redraw.is_some(), i % 2 == 1, "task {i}");
+                match regex.expect("regex wait") {
+                    heimdall_client::WaitResult::Regex { matched, .. } => assert_eq!(matched, tag),
+                    other => panic!("task {i}: {other:?}"),
+                }
+                let want = ["SIGWINCH", "SIGURG", "SIGCHLD"][i as usize % 3];
+                assert_eq!(signal.expect("signal").signal, want, "task {i}");
+                assert!(status.expect("status").alive);
+                assert_eq!(hello.expect("hello").session.id, "trickle");
+            })
+        })
+        .collect();
+    for t in tasks {
+        tokio::time::timeout(DEADLINE, t)
+            .await
+            .expect("a task hangs")
+            .expect("task");
+    }
+    drop(c);
+    let _ = tokio::time::timeout(DEADLINE, child.wait()).await;
+}
