@@ -1193,3 +1193,20 @@ fn each_private_mode_of_a_set_takes_effect_and_1048_saves_the_cursor() {
     );
     assert_eq!(lines[..3], ["main -B", "abXd", "end"], "{lines:?}");
 }
+
+/// REP (`CSI n b`, repeat the last character) in insert mode pushes the
+/// line right and with autowrap off stays in the last column, as on xterm
+/// and tmux 3.3a: `hm screen` drew over the line (`XXXXdef`) and past the
+/// last column (`bbbbc` on the next line).
+#[test]
+fn rep_in_insert_mode_and_with_autowrap_off_shows_as_on_xterm() {
+    let lines = lines_of_printf(
+        "20",
+        r"abcdef\r\033[4hX\033[3b\033[4l\r\n\033[?7l0123456789012345678b\033[5bc\r\nend",
+    );
+    assert_eq!(
+        lines[..3],
+        ["XXXXabcdef", "0123456789012345678c", "end"],
+        "{lines:?}"
+    );
+}

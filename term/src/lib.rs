@@ -4,7 +4,8 @@
 //! after DECSTBM, U+FFFD and invalid UTF-8, insert mode and the wrap before
 //! an insert, autowrap off, tab stops, also for a tab inside an escape
 //! sequence, U+FE0F, the wrap of a wide character from the last column,
-//! text drawn hidden, double and styled underlines).
+//! text drawn hidden, double and styled underlines, REP in insert mode and
+//! with autowrap off, each mode of a private mode set, mode 1048).
 //! The supervisor's screen model, `hm attach`'s view and hm-agent's
 //! `session_read` all play output through it; text read out of its screen
 //! goes through [`restore`], what draws it on another terminal through

@@ -607,3 +607,41 @@ fn mode_1048_saves_and_restores_the_cursor() {
         assert_eq!(rows_3x20(bytes)[0], want, "{bytes:?}");
     }
 }
+
+/// REP (`CSI n b`) draws the last character drawn as drawing it `n` times
+/// does, as xterm has it: in insert mode it pushes the line right, with
+/// autowrap off it stays in the last column (as on tmux 3.3a too), a
+/// character drawn hidden is repeated blank. `vt100` drew it over the
+/// line, and past the last column with autowrap off.
+#[test]
+fn rep_draws_as_the_character_drawn_again() {
+    for (bytes, want) in [
+        ("abcdef\r\x1b[4hX\x1b[3b", "XXXXabcdef"),
+        ("abcdef\r\x1b[4h日\x1b[2b", "日日日abcdef"),
+        (
+            "\x1b[?7l0123456789012345678a\x1b[5bc",
+            "0123456789012345678c",
+        ),
+        (
+            "\x1b[?7l\x1b[4h0123456789\r\x1b[3Cx\x1b[30b",
+            "012xxxxxxxxxxxxxxxxx",
+        ),
+        ("abc\r\x1b[4h\x1b[8mx\x1b[28m\x1b[2b", "   abc"),
+        ("ab\x1b[4h\x1b[3b", "abbbb"),
+    ] {
+        assert_eq!(rows_3x20(bytes)[0], want, "{bytes:?}");
+    }
+    // In insert mode a repeat that reaches the margin wraps, as the
+    // characters drawn would; a long one shows as the characters would.
+    let t = played((3, 5), b"ab\r\n12\x1b[A\r\x1b[4hx\x1b[6b");
+    assert_eq!(rows(&t)[..2], ["xxxxx", "xx12"]);
+    let mut once = played((3, 5), b"ab\x1b[4hx");
+    let mut each = played((3, 5), b"ab\x1b[4hx");
+    once.process(b"\x1b[999b");
+    each.process(&b"x".repeat(999));
+    assert_eq!(rows(&once), rows(&each));
+    assert_eq!(
+        once.screen().cursor_position(),
+        each.screen().cursor_position()
+    );
+}

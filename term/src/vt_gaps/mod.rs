@@ -107,6 +107,13 @@
 //!   `l`), ended by a full reset, not by a soft one (as on tmux 3.3a).
 //!   [`VtGaps::modes`] gives it to a terminal attached later, for what the
 //!   program draws next.
+//! - REP (`CSI n b`, the last character drawn repeated `n` times) in
+//!   insert mode and with autowrap off, where `vt100` draws it over the
+//!   line and past the last column: the last character given to `vt100`
+//!   to draw is followed ([`repeat`]), and the REP cancelled and the
+//!   character drawn `n` times as these modes draw it, as xterm does (and
+//!   tmux 3.3a, which though never repeats a wide character nor past the
+//!   right margin, nor after anything but the character).
 //! - A double underline (SGR 21) and the underline styles of the colon
 //!   form (`4:1` to `4:5`: curly, dotted, dashed), which `vt100` ignores,
 //!   as does it `4:0`, their end: the underline the sequence leaves is set
@@ -136,6 +143,7 @@
 
 mod out;
 mod private;
+mod repeat;
 mod scan;
 mod sgr;
 mod stand_in;
@@ -191,8 +199,9 @@ enum State {
     Hash,
     /// After `ESC (` (G0) or `ESC )` (G1): the set's final byte comes.
     Designate(usize),
-    /// In a control sequence (`ESC [`), up to its final byte.
-    Csi(Csi),
+    /// In a control sequence (`ESC [`), up to its final byte (what is
+    /// known of it: [`VtGaps::csi`]).
+    Csi,
     /// In a string (OSC, DCS, SOS, PM, APC), up to ST, or BEL if it is
     /// an OSC (BEL is part of the others, as `vte` parses them).
     Str {
@@ -223,6 +232,12 @@ struct Csi {
     four: bool,
     /// What the parameters so far do if it is SGR.
     sgr: Sgr,
+}
+
+impl Default for Csi {
+    fn default() -> Csi {
+        Csi::START
+    }
 }
 
 impl Csi {
@@ -256,6 +271,9 @@ enum Emit {
     /// Private modes set (true) or reset, some of which `vt100` does not
     /// carry out as xterm does (see [`private`]).
     PrivateModes(bool),
+    /// REP in insert mode or with autowrap off: the last character drawn
+    /// this many times (see [`repeat`]).
+    Repeat(u16),
 }
 
 /// What a sequence does where the cursor is (tab stops).
@@ -282,6 +300,14 @@ const GRAPHICS: [char; 32] = [
 /// The parameters of a DEC private control sequence followed, as `vte`
 /// keeps at most 32.
 const MAX_PARAMS: usize = 32;
+
+/// Parameter `n` of a DEC private control sequence ended: kept in
+/// `params`, up to [`MAX_PARAMS`].
+fn dec_param(params: &mut Vec<u16>, n: u16) {
+    if params.len() < MAX_PARAMS {
+        params.push(n);
+    }
+}
 
 /// What a wide character drawn hidden is given to `vt100` as: a blank
 /// two cells wide (IDEOGRAPHIC SPACE).
@@ -349,9 +375,14 @@ pub(crate) struct VtGaps {
     /// Text is drawn hidden (SGR 8, concealed), which `vt100` does not
     /// know: as blanks of its width.
     hidden: bool,
+    /// What is known of the control sequence under way (in [`State::Csi`]).
+    csi: Csi,
     /// The parameters of the DEC private control sequence under way (up
     /// to [`MAX_PARAMS`]).
     dec_params: Vec<u16>,
+    /// The last character given to `vt100` to draw that takes cells (as
+    /// given: a blank where it was hidden), for REP.
+    last: Option<char>,
     /// Insert mode (IRM) is set.
     insert: bool,
     /// Autowrap (DECAWM) is reset.
@@ -465,6 +496,9 @@ impl VtGaps {
                         kept = i + tab + 1;
                     }
                     out.keep(kept, i + run);
+                    if let Some(c) = repeat::last_ascii(&bytes[i..i + run]) {
+                        self.last = Some(c);
+                    }
                     i += run;
                 }
                 if bytes.get(i).is_some_and(|&b| b >= 0x80 || !self.plain()) {
@@ -492,6 +526,7 @@ impl VtGaps {
                 }
                 Emit::Tab => self.tab(&mut out, i, to, true),
                 Emit::PrivateModes(set) => private::write(&mut out, i, &self.dec_params, set, to),
+                Emit::Repeat(n) => self.repeat(&mut out, i, n, to),
             }
             i += 1;
         }
@@ -553,6 +588,9 @@ impl VtGaps {
         };
         if let Some(c) = valid.chars().next() {
             self.draw_shown(out, 0, c, to, &mut None);
+            if let Some(c) = repeat::last_drawn(&valid[..c.len_utf8()], |c| self.shown(c)) {
+                self.last = Some(c);
+            }
             return c.len_utf8() - had;
         }
         match invalid {
@@ -564,6 +602,7 @@ impl VtGaps {
             }
             Some(len) => {
                 self.draw_shown(out, 0, char::REPLACEMENT_CHARACTER, to, &mut None);
+                self.last = self.shown(char::REPLACEMENT_CHARACTER);
                 len.saturating_sub(had)
             }
         }
@@ -596,6 +635,9 @@ impl VtGaps {
                 ),
             };
             self.valid_text(out, at, valid, to, &mut left);
+            if let Some(c) = repeat::last_drawn(valid, |c| self.shown(c)) {
+                self.last = Some(c);
+            }
             at += valid.len();
             match invalid {
                 None => {}
@@ -608,6 +650,7 @@ impl VtGaps {
                 // Invalid (cut off by ESC, shift out or in: all the rest).
                 Some(len) => {
                     self.draw_shown(out, at, char::REPLACEMENT_CHARACTER, to, &mut left);
+                    self.last = self.shown(char::REPLACEMENT_CHARACTER);
                     at += len.unwrap_or(end - at);
                 }
             }
@@ -867,7 +910,7 @@ impl VtGaps {
                 0x00..=0x1f,
                 State::Escape | State::StrEscape | State::EscapeIntermediate | State::Hash,
             )
-            | (0x00..=0x1f, State::Designate(_) | State::Csi(_)) => {
+            | (0x00..=0x1f, State::Designate(_) | State::Csi) => {
                 // A control inside a sequence is carried out there, and
                 // the sequence goes on (as xterm and `vt100` do).
                 match b {
@@ -912,11 +955,14 @@ impl VtGaps {
                     self.state = State::Ground;
                 }
             }
-            State::Csi(mut csi) => {
+            State::Csi => {
                 if (0x40..=0x7e).contains(&b) {
                     self.state = State::Ground;
-                    return self.control_sequence(csi, b);
+                    return self.control_sequence(self.csi, b);
                 }
+                // In place: a copy in and out of the state for each byte
+                // halved the speed of coloured text.
+                let csi = &mut self.csi;
                 match b {
                     b'0'..=b'9' => {
                         csi.param = csi
@@ -928,7 +974,7 @@ impl VtGaps {
                     b';' | b':' => {
                         csi.four |= csi.param == 4;
                         if csi.dec {
-                            self.dec_param(csi.param);
+                            dec_param(&mut self.dec_params, csi.param);
                         }
                         csi.first.get_or_insert(csi.param);
                         if b == b';' {
@@ -939,7 +985,7 @@ impl VtGaps {
                         csi.param = 0;
                         csi.bang = false;
                     }
-                    b'?' if csi == Csi::START => {
+                    b'?' if *csi == Csi::START => {
                         csi.plain = false;
                         csi.dec = true;
                     }
@@ -954,7 +1000,6 @@ impl VtGaps {
                         csi.bang = false;
                     }
                 }
-                self.state = State::Csi(csi);
             }
             State::Str { osc } => {
                 if osc && b == 0x07 {
@@ -987,7 +1032,7 @@ impl VtGaps {
                 self.insert = last == b'h';
             }
             b'h' | b'l' if csi.dec => {
-                self.dec_param(csi.param);
+                dec_param(&mut self.dec_params, csi.param);
                 let set = last == b'h';
                 for i in 0..self.dec_params.len() {
                     match self.dec_params[i] {
@@ -1003,6 +1048,9 @@ impl VtGaps {
                 {
                     return Emit::PrivateModes(set);
                 }
+            }
+            b'b' if csi.plain && (self.insert || self.no_wrap) => {
+                return Emit::Repeat(csi.first());
             }
             b'p' if csi.bang => {
                 // A soft reset (DECSTR). xterm turns autowrap on (the VT
@@ -1025,10 +1073,19 @@ impl VtGaps {
         Emit::Same
     }
 
-    /// A parameter of a DEC private control sequence ended.
-    fn dec_param(&mut self, n: u16) {
-        if self.dec_params.len() < MAX_PARAMS {
-            self.dec_params.push(n);
+    /// REP (`CSI n b`) ending at `at` in the output, in insert mode or
+    /// with autowrap off: cancelled (CAN for its final byte), and the last
+    /// character drawn drawn again `n` times after it, as drawn in these
+    /// modes (as often as shows the same: [`repeat::times`]).
+    fn repeat(&self, out: &mut Out, at: usize, n: u16, to: &mut impl Emulator) {
+        out.flush(at, to);
+        out.change(at).push(0x18);
+        let Some(c) = self.last else {
+            return;
+        };
+        let mut left = None;
+        for _ in 0..repeat::times(n, self.no_wrap, to.rows(), to.cols()) {
+            self.draw(out, at + 1, c, to, &mut left);
         }
     }
 
@@ -1049,7 +1106,8 @@ impl VtGaps {
             b')' => State::Designate(1),
             b'[' => {
                 self.dec_params.clear();
-                State::Csi(Csi::START)
+                self.csi = Csi::START;
+                State::Csi
             }
             b'#' => State::Hash,
             b']' => State::Str { osc: true },
