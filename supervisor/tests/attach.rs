@@ -1045,6 +1045,30 @@ fn attaching_sets_the_programs_window_title() {
     }
 }
 
+/// What a program copies to the clipboard (OSC 52: vim's and neovim's
+/// clipboard over SSH, tmux's `set-clipboard`) reaches the terminal with the
+/// status bar as without it (the view dropped it: only the title and bells
+/// went through).
+#[test]
+fn a_clipboard_copy_reaches_the_terminal() {
+    let env = Env::new();
+    bash(&env, "cb");
+    for (args, data) in [
+        (&["attach", "cb"][..], "aGVsbG8="),
+        (&["attach", "cb", "--no-status-bar"], "d29ybGQ="),
+    ] {
+        let mut t = Term::spawn(&env, args, 80, 24);
+        t.wait_text("bash-");
+        env.ok(&["send", "cb", &format!("printf '\\033]52;c;{data}\\007'\r")]);
+        let copy = format!("\x1b]52;c;{data}\x07");
+        t.wait_for("the copy on the terminal", |t| {
+            t.raw.windows(copy.len()).any(|w| w == copy.as_bytes())
+        });
+        t.type_bytes(b"\x1c");
+        t.wait_exit();
+    }
+}
+
 /// Wait until session `id` has the size `cols`x`rows`.
 fn session_size_is(env: &Env, id: &str, cols: u16, rows: u16) {
     poll(&format!("{id} to be {cols}x{rows}"), DEADLINE, || {

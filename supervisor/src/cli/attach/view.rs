@@ -22,11 +22,15 @@ use heimdall_term::{restore_drawn, Terminal};
 
 use super::mouse;
 
-/// The program's title and bells, forwarded to the real terminal.
+/// The program's title, bells and clipboard copies, forwarded to the real
+/// terminal.
 #[derive(Default)]
 struct Forward {
     title: Option<Vec<u8>>,
     bells: usize,
+    /// The last copy to the clipboard (OSC 52): its selection and base64
+    /// data, as the program wrote them.
+    copy: Option<(Vec<u8>, Vec<u8>)>,
 }
 
 impl vt100::Callbacks for Forward {
@@ -36,6 +40,10 @@ impl vt100::Callbacks for Forward {
 
     fn set_window_title(&mut self, _: &mut vt100::Screen, title: &[u8]) {
         self.title = Some(title.to_vec());
+    }
+
+    fn copy_to_clipboard(&mut self, _: &mut vt100::Screen, ty: &[u8], data: &[u8]) {
+        self.copy = Some((ty.to_vec(), data.to_vec()));
     }
 }
 
@@ -194,6 +202,14 @@ impl View {
         }
         let bells = std::mem::take(&mut fw.bells).min(3);
         out.extend(std::iter::repeat_n(0x07, bells));
+        if let Some((ty, data)) = fw.copy.take() {
+            // (vt100 took only a selection and base64 data.)
+            out.extend_from_slice(b"\x1b]52;");
+            out.extend(ty);
+            out.push(b';');
+            out.extend(data);
+            out.push(0x07);
+        }
         if self.bar {
             out.extend(self.bar_bytes(bar));
         } else {
