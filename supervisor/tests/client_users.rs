@@ -463,3 +463,65 @@ async fn calls_over_a_link_that_moves_a_byte_at_a_time_get_their_own_answers() {
     drop(c);
     let _ = tokio::time::timeout(DEADLINE, child.wait()).await;
 }
+
+/// What a program asking at every moment (connect, status, screen) is
+/// told of sessions that end meanwhile: the live answers, then the end,
+/// with its code, every time: never a bare connection error.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn asked_at_every_moment_a_session_that_ends_says_how() {
+    use heimdall_client::{DiscoveryError, SocketDir};
+    let env = Env::new();
+    for n in 0..5 {
+        let script = format!("read x; exit {}", 10 + n);
+        env.launch(&format!("e{n}"), &["sh", "-c", &script]).await;
+    }
+    let askers: Vec<_> = (0..5)
+        .map(|n| {
+            let dir = SocketDir::new(env.sockets());
+            let id = format!("e{n}");
+            let code = 10 + n;
+            tokio::spawn(async move {
+                let mut live = 0;
+                loop {
+                    let b = ClientBuilder::new().deadline(DEADLINE);
+                    let c = match dir.connect(&id, b).await {
+                        Ok(c) => c,
+                        Err(DiscoveryError::Exited(rec)) => {
+                            assert_eq!(rec.code, code, "{id}");
+                            return live;
+                        }
+                        Err(e) => panic!("{id}: connect after {live} answers: {e:?}"),
+                    };
+                    if live == 3 {
+                        c.input(&b"x\n"[..]).await.expect("input");
+                    }
+                    let ended = |e: &ClientError| match e {
+                        ClientError::SessionEnded { code: Some(c) } => *c == code,
+                        ClientError::Server {
+                            code: heimdall_client::ErrorCode::Dead,
+                            message,
+                        } => message.contains(&format!("code {code}")),
+                        _ => false,
+                    };
+                    match c.status().await {
+                        Ok(_) => live += 1,
+                        Err(e) if ended(&e) => {}
+                        Err(e) => panic!("{id}: status after {live} answers: {e:?}"),
+                    }
+                    match c.screen(ScreenRequest::default()).await {
+                        Ok(_) => {}
+                        Err(e) if ended(&e) => {}
+                        Err(e) => panic!("{id}: screen after {live} answers: {e:?}"),
+                    }
+                }
+            })
+        })
+        .collect();
+    for a in askers {
+        let live = tokio::time::timeout(DEADLINE, a)
+            .await
+            .expect("an asker never learns of the end")
+            .expect("asker");
+        assert!(live > 3, "{live}");
+    }
+}
