@@ -82,7 +82,9 @@ const RULES: &[Rule] = &[
     },
     Rule {
         kind: "assignment",
-        pattern: r#"(?i)(\b[A-Za-z0-9_.\-]*(?:password|passwd|pwd|secret|token|api[_\-]?key|access[_\-]?key|private[_\-]?key|credentials?)["']?\s*[=:]\s*)("[^"\n]+"|'[^'\n]+'|[^\s"',;&]+)"#,
+        // The value on the name's line: the line after a `Password:`
+        // prompt (not echoed) is the program's answer, not the password.
+        pattern: r#"(?i)(\b[A-Za-z0-9_.\-]*(?:password|passwd|pwd|secret|token|api[_\-]?key|access[_\-]?key|private[_\-]?key|credentials?)["']?[ \t]*[=:][ \t]*)("[^"\n]+"|'[^'\n]+'|[^\s"',;&]+)"#,
         keep_prefix_groups: true,
     },
 ];
@@ -329,6 +331,16 @@ mod tests {
         assert_eq!(
             scrubbed(r#"{"token": "abc def"}"#),
             r#"{"token": [REDACTED:assignment]}"#
+        );
+        // A prompt's answer is on its line: the next line is not taken
+        // for it.
+        assert_eq!(
+            scrubbed("Password: \nSorry, try again.\npassword\n= x"),
+            "Password: \nSorry, try again.\npassword\n= x"
+        );
+        assert_eq!(
+            scrubbed("password:\thunter2"),
+            "password:\t[REDACTED:assignment]"
         );
         assert_eq!(
             scrubbed("Authorization: Bearer abcdefghijklmnop1234"),

@@ -2172,3 +2172,48 @@ async fn a_screen_match_shows_the_row_it_matched_on() {
     );
     tools.cleanup(Duration::from_secs(15)).await;
 }
+
+/// The line a program prints after a password prompt reads whole: the
+/// scrubber took the first word of the next line for the password typed
+/// at `Password:` (which the terminal does not echo), so a model read
+/// `[REDACTED:assignment] try again.` and could not tell the password was
+/// refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_line_after_a_password_prompt_is_not_taken_for_the_password() {
+    let sessions = Sessions::new();
+    let id = unique("agent-refused");
+    let command =
+        "python3 -c \"import getpass; getpass.getpass('Password: '); print('Sorry, try again.')\"";
+    let server = FakeServer::start(vec![
+        calls(&[("session_start", json!({"command": command, "id": id}))]),
+        calls(&[(
+            "session_wait",
+            json!({"id": id, "until": "state", "state": "waiting", "timeout_secs": 30}),
+        )]),
+        calls(&[("session_submit", json!({"id": id, "text": "swordfish"}))]),
+        calls(&[(
+            "session_wait",
+            json!({"id": id, "until": "exit", "timeout_secs": 30}),
+        )]),
+        calls(&[
+            ("session_read", json!({"id": id})),
+            ("session_screen", json!({"id": id})),
+        ]),
+        text_reply("refused"),
+    ])
+    .await;
+    let tools = session_tools(&sessions, 8);
+    let mut agent = scripted_agent(&server, &tools);
+    let end = run_turn(&mut agent, "log in", Duration::from_secs(120)).await;
+    assert_eq!(end, TurnEnd::Answer("refused".into()));
+    let reqs = server.requests();
+    let exited = tool_result(&reqs[4].body, "call_session_wait_0");
+    assert!(exited.contains("exited with code 0"), "{exited}");
+    for call in ["call_session_read_0", "call_session_screen_1"] {
+        let text = tool_result(&reqs[5].body, call);
+        assert!(
+            text.contains("Password:\nSorry, try again.\n"),
+            "{call}: {text}"
+        );
+    }
+}
