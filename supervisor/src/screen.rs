@@ -38,6 +38,10 @@ use heimdall_term::{restore, restore_drawn, Terminal};
 /// which [`ScreenModel::redraw`] does row by row instead.
 const VT100_CLEAR: &str = "\x1b[m\x1b[H\x1b[J";
 
+/// G0 and G1 ASCII, G0 in use: the character sets the picture is drawn in
+/// (its text is what shows).
+const ASCII_SETS: &[u8] = b"\x1b(B\x1b)B\x0f";
+
 /// Pending bytes beyond which a catch-up skips ahead.
 pub const SKIP_OVER: usize = 256 * 1024;
 /// Bytes parsed after a skip.
@@ -561,8 +565,10 @@ impl ScreenModel {
 
     /// Bytes that draw this screen on a terminal from any state: reset,
     /// modes (alternate screen, application cursor keys, bracketed paste…),
-    /// the visible grid with its attributes, the character sets, the scroll
-    /// region, and the cursor. On the alternate screen, the normal screen under it is drawn
+    /// the visible grid with its attributes (in ASCII), the cursor the
+    /// program saved (DECSC) with its attributes and character sets, the
+    /// character sets, the scroll region, and the cursor. On the alternate
+    /// screen, the normal screen under it is drawn
     /// first, with the cursor the program saved on entering it: what the
     /// program finds when it leaves (vim quits to the shell's lines).
     ///
@@ -573,18 +579,34 @@ impl ScreenModel {
     /// resize) showed its screen there once more each time.
     pub fn redraw(&self) -> Vec<u8> {
         let s = self.screen();
-        // Leave the alternate screen and reset attributes and insert mode
-        // first, so the modes below start from a known state.
+        // Leave the alternate screen and reset attributes, insert mode and
+        // the character sets first, so the modes below start from a known
+        // state and the text is drawn as it shows.
         let mut out = b"\x1b[?1049l\x1b[0m\x1b[4l".to_vec();
+        out.extend_from_slice(ASCII_SETS);
         if s.alternate_screen() {
             let mut normal = copy_of(s);
             normal.process(b"\x1b[?1049l");
             grid(normal.screen(), &mut out);
-            // Saves that cursor for the program's leaving.
+            // Saves that cursor for the program's leaving, with the
+            // character sets and hidden saved with it; they are ASCII and
+            // not hidden again for the drawing (its text is as it shows).
+            out.extend(self.term.saved_modes());
             out.extend_from_slice(b"\x1b[?1049h");
+            out.extend_from_slice(ASCII_SETS);
         }
         out.extend_from_slice(s.input_mode_formatted().as_bytes());
         grid(s, &mut out);
+        // The cursor the program saved (DECSC), with its attributes,
+        // character sets and hidden, for it to restore (ESC 8).
+        let mut saved = copy_of(s);
+        saved.process(b"\x1b8");
+        let (row, col) = saved.screen().cursor_position();
+        out.extend_from_slice(format!("\x1b[{};{}H", row + 1, col + 1).as_bytes());
+        out.extend_from_slice(saved.screen().attributes_formatted().as_bytes());
+        out.extend(self.term.saved_modes());
+        out.extend_from_slice(b"\x1b7");
+        out.extend_from_slice(s.attributes_formatted().as_bytes());
         // The character sets, insert mode, autowrap, hidden and tab stops
         // last: the contents are drawn as they show.
         out.extend(self.term.modes());

@@ -424,6 +424,47 @@ fn hidden_text_stays_hidden_on_a_terminal_attached_later() {
     });
 }
 
+/// The cursor a program saved (DECSC, `ESC 7`) comes back where it was,
+/// with the character set it was saved with, when the program restores it
+/// (`ESC 8`) on a terminal attached afterwards, with the bar or without,
+/// as on its own terminal: the picture did not give the terminal the
+/// saved cursor, so `qqq` went elsewhere and as letters, not `───`.
+#[test]
+fn the_cursor_saved_before_attaching_comes_back_with_its_character_set() {
+    let script = "printf 'ab\\033(0\\0337\\033(Bready'; read x; \
+                  printf '\\0338qqq\\033(B|\\n'; echo DONE; sleep 300";
+    attach_press_enter_and_compare(script, "ready", "^DONE$", |screen| {
+        assert_eq!(screen[..2], ["ab───|y", "DONE"], "{screen:?}");
+    });
+}
+
+/// A terminal drawn again in place (`--no-status-bar`, on a resize) while
+/// the program has DEC special graphics in use, saved with the cursor,
+/// shows the text in it as it is: the picture was drawn in the character
+/// set the terminal had once its saved cursor was restored (by the
+/// picture's leaving of the alternate screen), so `plain text` showed as
+/// `⎻┌▒␋┼ ├␊│├`.
+#[test]
+fn a_picture_drawn_again_in_dec_graphics_shows_its_text() {
+    let env = Env::new();
+    let script = "printf 'plain text\\n\\033(0\\0337'; read x; echo DONE; sleep 300";
+    env.start(
+        "g",
+        &["--cols", "40", "--rows", "10"],
+        &["sh", "-c", script],
+    );
+    env.wait_screen("g", "plain text");
+    let mut t = Term::spawn(&env, &["attach", "g", "--no-status-bar"], 40, 10);
+    t.wait_for("the text", |t| t.rows_text()[0] == "plain text");
+    let from = t.raw.len();
+    t.resize(30, 10);
+    session_size_is(&env, "g", 30, 10);
+    t.wait_for("the picture drawn again", move |t| {
+        String::from_utf8_lossy(&t.raw[from..]).contains("plain text")
+    });
+    assert_eq!(t.rows_text()[0], "plain text");
+}
+
 /// Tab stops a program set and autowrap it turned off hold on a terminal
 /// attached afterwards, with the bar or without, as in `hm screen`: tabs
 /// go to the stops set, CHT and CBT move by them, text past the last

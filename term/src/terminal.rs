@@ -167,6 +167,13 @@ impl<CB: vt100::Callbacks> Terminal<CB> {
         self.gaps.modes(self.parser.screen().size().1.get())
     }
 
+    /// The sequences that give a terminal what this one saves with the
+    /// cursor and `vt100`'s screen does not keep (character sets, hidden),
+    /// for before it saves the cursor (DECSC) as the screen has it saved.
+    pub fn saved_modes(&self) -> Vec<u8> {
+        self.gaps.saved_modes()
+    }
+
     /// Resize the screen (at least 1×1).
     pub fn set_size(&mut self, rows: u16, cols: u16) {
         self.parser

@@ -301,6 +301,18 @@ const GRAPHICS: [char; 32] = [
 /// keeps at most 32.
 const MAX_PARAMS: usize = 32;
 
+/// The sequences that set G0 and G1 (DEC special graphics or ASCII), G1
+/// in use (shifted out) or G0, and hidden if set.
+fn sets(out: &mut Vec<u8>, (graphics, shifted, hidden): ([bool; 2], bool, bool)) {
+    for (set, intro) in graphics.iter().zip([b'(', b')']) {
+        out.extend_from_slice(&[0x1b, intro, if *set { b'0' } else { b'B' }]);
+    }
+    out.push(if shifted { 0x0e } else { 0x0f });
+    if hidden {
+        out.extend_from_slice(b"\x1b[8m");
+    }
+}
+
 /// Parameter `n` of a DEC private control sequence ended: kept in
 /// `params`, up to [`MAX_PARAMS`].
 fn dec_param(params: &mut Vec<u16>, n: u16) {
@@ -441,19 +453,13 @@ impl VtGaps {
     /// cursor).
     pub(crate) fn modes(&self, cols: u16) -> Vec<u8> {
         let mut out = Vec::new();
-        for (set, intro) in self.graphics.iter().zip([b'(', b')']) {
-            out.extend_from_slice(&[0x1b, intro, if *set { b'0' } else { b'B' }]);
-        }
-        out.push(if self.shifted { 0x0e } else { 0x0f });
+        sets(&mut out, (self.graphics, self.shifted, self.hidden));
         out.extend_from_slice(if self.insert { b"\x1b[4h" } else { b"\x1b[4l" });
         out.extend_from_slice(if self.no_wrap {
             b"\x1b[?7l"
         } else {
             b"\x1b[?7h"
         });
-        if self.hidden {
-            out.extend_from_slice(b"\x1b[8m");
-        }
         if !self.tabs.is_default() {
             out.extend_from_slice(b"\x1b[3g");
             for stop in self.tabs.stops(cols) {
@@ -461,6 +467,15 @@ impl VtGaps {
                 out.extend_from_slice(b"\x1bH");
             }
         }
+        out
+    }
+
+    /// The sequences that give a terminal what is saved with the cursor
+    /// here (DECSC, `ESC 7`), for before it saves it: G0 and G1
+    /// designated, G1 in use if shifted out, hidden if set.
+    pub(crate) fn saved_modes(&self) -> Vec<u8> {
+        let mut out = Vec::new();
+        sets(&mut out, self.saved);
         out
     }
 
