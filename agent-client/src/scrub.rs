@@ -18,8 +18,9 @@ pub use unfinished::{unfinished_secret, Cursor, UNFINISHED_MAX, UNFINISHED_MIN};
 struct Rule {
     kind: &'static str,
     pattern: &'static str,
-    /// Capture groups kept verbatim before the redaction (for assignments:
-    /// the name and the `=`).
+    /// Capture groups kept verbatim around the redaction: group 1 before
+    /// it (for assignments: the name and the `=`), group 3, if the pattern
+    /// has one, after it (the `@` and host after a URL's password).
     keep_prefix_groups: bool,
 }
 
@@ -27,7 +28,7 @@ struct Rule {
 const RULES: &[Rule] = &[
     Rule {
         kind: "private-key",
-        pattern: r"(?s)-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----.*?(?:-----END [A-Z0-9 ]*PRIVATE KEY-----|\z)",
+        pattern: r"(?s)-----BEGIN [A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----.*?(?:-----END [A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----|\z)",
         keep_prefix_groups: false,
     },
     Rule {
@@ -38,6 +39,36 @@ const RULES: &[Rule] = &[
     Rule {
         kind: "openai-key",
         pattern: r"\bsk-[A-Za-z0-9_\-]{20,}",
+        keep_prefix_groups: false,
+    },
+    Rule {
+        kind: "stripe-key",
+        pattern: r"\b(?:(?:sk|rk)_(?:live|test)_[A-Za-z0-9]{16,}|whsec_[A-Za-z0-9]{24,})",
+        keep_prefix_groups: false,
+    },
+    Rule {
+        kind: "gitlab-token",
+        pattern: r"\bgl(?:pat|dt|ptt|rt|soat|cbt)-[A-Za-z0-9_\-]{20,}",
+        keep_prefix_groups: false,
+    },
+    Rule {
+        kind: "npm-token",
+        pattern: r"\bnpm_[A-Za-z0-9]{36}\b",
+        keep_prefix_groups: false,
+    },
+    Rule {
+        kind: "huggingface-token",
+        pattern: r"\bhf_[A-Za-z0-9]{30,}",
+        keep_prefix_groups: false,
+    },
+    Rule {
+        kind: "sendgrid-key",
+        pattern: r"\bSG\.[A-Za-z0-9_\-]{22}\.[A-Za-z0-9_\-]{43}",
+        keep_prefix_groups: false,
+    },
+    Rule {
+        kind: "google-oauth-secret",
+        pattern: r"\bGOCSPX-[A-Za-z0-9_\-]{20,}",
         keep_prefix_groups: false,
     },
     Rule {
@@ -57,7 +88,7 @@ const RULES: &[Rule] = &[
     },
     Rule {
         kind: "slack-token",
-        pattern: r"\bxox[abposr]-[A-Za-z0-9\-]{10,}",
+        pattern: r"\b(?:xox[abposre]-[A-Za-z0-9\-]{10,}|xapp-[0-9]-[A-Za-z0-9\-]{10,})",
         keep_prefix_groups: false,
     },
     Rule {
@@ -76,6 +107,21 @@ const RULES: &[Rule] = &[
         keep_prefix_groups: false,
     },
     Rule {
+        kind: "discord-webhook",
+        pattern: r"(?i)(\bdiscord(?:app)?\.com/api/(?:v[0-9]+/)?webhooks/[0-9]+/)[A-Za-z0-9_\-]{20,}",
+        keep_prefix_groups: true,
+    },
+    Rule {
+        kind: "url-password",
+        pattern: r"(?i)(\b[a-z][a-z0-9+.\-]*://[^\s:/?#@]+:)([^\s/?#@]+)(@)",
+        keep_prefix_groups: true,
+    },
+    Rule {
+        kind: "basic-auth",
+        pattern: r#"(?i)(authorization["']?\s*[:=]\s*["']?basic\s+)[A-Za-z0-9+/]{8,}={0,2}"#,
+        keep_prefix_groups: true,
+    },
+    Rule {
         kind: "bearer-token",
         pattern: r"(?i)(\bbearer\s+)[A-Za-z0-9._~+/=\-]{16,}",
         keep_prefix_groups: true,
@@ -84,7 +130,7 @@ const RULES: &[Rule] = &[
         kind: "assignment",
         // The value on the name's line: the line after a `Password:`
         // prompt (not echoed) is the program's answer, not the password.
-        pattern: r#"(?i)(\b[A-Za-z0-9_.\-]*(?:password|passwd|pwd|secret|token|api[_\-]?key|access[_\-]?key|private[_\-]?key|credentials?)["']?[ \t]*[=:][ \t]*)("[^"\n]+"|'[^'\n]+'|[^\s"',;&]+)"#,
+        pattern: r#"(?i)(\b[A-Za-z0-9_.\-]*(?:password|passwd|pwd|secret|token|api[_\-]?key|access[_\-]?key|account[_\-]?key|private[_\-]?key|credentials?)["']?[ \t]*[=:][ \t]*)("[^"\n]+"|'[^'\n]+'|[^\s"',;&]+)"#,
         keep_prefix_groups: true,
     },
 ];
@@ -126,7 +172,8 @@ fn scrub_with(text: &str, keep_lines: bool) -> Cow<'_, str> {
                 {
                     return c[0].to_string();
                 }
-                format!("{prefix}[REDACTED:{}]", rule.kind)
+                let suffix = c.get(3).map_or("", |m| m.as_str());
+                format!("{prefix}[REDACTED:{}]{suffix}", rule.kind)
             })
             .into_owned()
         } else {
@@ -311,6 +358,21 @@ mod tests {
                 "MTIzNDU2Nzg5MDEyMzQ1Njc4.GaBcDe.abcdefghijklmnopqrstuvwxyz0123456",
                 "discord-token",
             ),
+            ("sk_live_51HxAbCdEfGhIjKlMnOpQrStUv", "stripe-key"),
+            ("rk_test_51HxAbCdEfGhIjKlMnOpQrStUv", "stripe-key"),
+            ("whsec_AbCdEfGhIjKlMnOpQrStUvWxYz01", "stripe-key"),
+            ("glpat-AbCdEfGhIjKlMnOpQrSt", "gitlab-token"),
+            ("npm_AbCdEfGhIjKlMnOpQrStUvWxYz0123456789", "npm-token"),
+            ("hf_AbCdEfGhIjKlMnOpQrStUvWxYz01234567", "huggingface-token"),
+            (
+                "xapp-1-A0123456789-0123456789012-abcdef0123456789",
+                "slack-token",
+            ),
+            (
+                "SG.AbCdEfGhIjKlMnOpQrStUv.AbCdEfGhIjKlMnOpQrStUvWxYz0123456789abcdefg",
+                "sendgrid-key",
+            ),
+            ("GOCSPX-AbCdEfGhIjKlMnOpQrStUvWxYz01", "google-oauth-secret"),
         ];
         for (secret, kind) in cases {
             let out = scrubbed(&format!("before {secret} after"));
@@ -349,9 +411,45 @@ mod tests {
     }
 
     #[test]
+    fn credentials_in_urls_and_headers_keep_what_is_around_them() {
+        assert_eq!(
+            scrubbed("DATABASE_URL=postgres://app:Sup3r-S3cret@db.internal:5432/app"),
+            "DATABASE_URL=postgres://app:[REDACTED:url-password]@db.internal:5432/app"
+        );
+        assert_eq!(
+            scrubbed("git clone https://oauth2:glo-x1y2@gitlab.example.com/g/r.git"),
+            "git clone https://oauth2:[REDACTED:url-password]@gitlab.example.com/g/r.git"
+        );
+        assert_eq!(
+            scrubbed("Authorization: Basic dXNlcjpodW50ZXIy"),
+            "Authorization: Basic [REDACTED:basic-auth]"
+        );
+        assert_eq!(
+            scrubbed(
+                "https://discord.com/api/webhooks/123456789012345678/AbCdEfGhIjKlMnOpQrStUvWxYz_01"
+            ),
+            "https://discord.com/api/webhooks/123456789012345678/[REDACTED:discord-webhook]"
+        );
+        assert_eq!(
+            scrubbed("AccountName=acct;AccountKey=Zm9vYmFyYmF6cXV4cXV1eA==;EndpointSuffix=x"),
+            "AccountName=acct;AccountKey=[REDACTED:assignment];EndpointSuffix=x"
+        );
+        // No password, or no credentials at all: untouched.
+        for text in [
+            "http://localhost:8080/path",
+            "ssh://git@github.com/o/r",
+            "Basic authentication is enabled",
+        ] {
+            assert_eq!(scrubbed(text), text);
+        }
+    }
+
+    #[test]
     fn pem_blocks_are_redacted_whole() {
         let pem = "x\n-----BEGIN OPENSSH PRIVATE KEY-----\nAAAA\nBBBB\n-----END OPENSSH PRIVATE KEY-----\ny";
         assert_eq!(scrubbed(pem), "x\n[REDACTED:private-key]\ny");
+        let pgp = "x\n-----BEGIN PGP PRIVATE KEY BLOCK-----\nlQOYBGX\n=abcd\n-----END PGP PRIVATE KEY BLOCK-----\ny";
+        assert_eq!(scrubbed(pgp), "x\n[REDACTED:private-key]\ny");
     }
 
     #[test]

@@ -2242,3 +2242,66 @@ async fn a_stranger_typing_again_and_again_is_told_once() {
     assert!(looked_up(&discord, ids::CHANNEL_OPS) <= 1);
     bridge.assert_no_unparsed_events();
 }
+
+/// Secrets in the shapes programs print them, beyond API keys: a
+/// password in a URL, a PGP private key block, Stripe, GitLab, npm, Hugging
+/// Face, Slack app, SendGrid and Google OAuth secrets, HTTP basic
+/// credentials, an Azure account key, a Discord webhook's token. None of
+/// them reaches Discord.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn secrets_in_many_shapes_are_scrubbed() {
+    let discord = FakeDiscord::start().await.unwrap();
+    let bridge = Bridge::start(&discord).await;
+    let secrets = [
+        "Sup3rS3cretPw",
+        "lQOYBGXpgpBodyLineOne",
+        "sk_live_51HxAbCdEfGhIjKlMnOpQrStUv",
+        "glpat-AbCdEfGhIjKlMnOpQrSt",
+        "npm_AbCdEfGhIjKlMnOpQrStUvWxYz0123456789",
+        "hf_AbCdEfGhIjKlMnOpQrStUvWxYz01234567",
+        "xapp-1-A0123456789-0123456789012-abcdef0123456789",
+        "dXNlcjpodW50ZXIy",
+        "Zm9vYmFyYmF6cXV4cXV1eA==",
+        "AbCdEfGhIjKlMnOpQrStUvWxYz_0123456789-abcdefghij",
+        "GOCSPX-AbCdEfGhIjKlMnOpQrStUvWxYz01",
+        "SG.AbCdEfGhIjKlMnOpQrStUv.AbCdEfGhIjKlMnOpQrStUvWxYz0123456789abcdefg",
+    ];
+    let printed = [
+        format!("DATABASE_URL=postgres://app:{}@db.internal:5432/app", secrets[0]),
+        "-----BEGIN PGP PRIVATE KEY BLOCK-----".into(),
+        secrets[1].into(),
+        "=abcd".into(),
+        "-----END PGP PRIVATE KEY BLOCK-----".into(),
+        format!("stripe {}", secrets[2]),
+        format!("gitlab {}", secrets[3]),
+        format!("//registry.npmjs.org/:_authToken {}", secrets[4]),
+        format!("hugging face {}", secrets[5]),
+        format!("slack app {}", secrets[6]),
+        format!("Authorization: Basic {}", secrets[7]),
+        format!(
+            "DefaultEndpointsProtocol=https;AccountName=acct;AccountKey={};EndpointSuffix=core.windows.net",
+            secrets[8]
+        ),
+        format!(
+            "https://discord.com/api/webhooks/123456789012345678/{}",
+            secrets[9]
+        ),
+        format!("client {}", secrets[10]),
+        format!("sendgrid {}", secrets[11]),
+        "all-printed".into(),
+    ];
+    let file = bridge.dir.path().join("secrets.txt");
+    std::fs::write(&file, printed.join("\n") + "\n").unwrap();
+    let id = unique("shapes");
+    run(&discord, &id, &format!("cat {}; sleep 600", file.display())).await;
+    let screen = screen_until(&discord, &id, "every line", |s| s.contains("all-printed")).await;
+    let posted = everything_posted(&discord);
+    // Neither end of any (a line the terminal wrapped shows only a part).
+    let leaked: Vec<&str> = secrets
+        .iter()
+        .copied()
+        .filter(|s| posted.contains(&s[..10]) || posted.contains(&s[s.len() - 10..]))
+        .collect();
+    assert!(leaked.is_empty(), "{leaked:#?}\n{screen}");
+    bridge.assert_no_unparsed_events();
+}

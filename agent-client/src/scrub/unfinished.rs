@@ -78,7 +78,7 @@ fn secret_prefix() -> &'static Regex {
         // A constant checked by the tests below.
         #[allow(clippy::expect_used)]
         Regex::new(
-            r"\b(?:gh[pousr]_|github_pat_|sk-|xox[abposr]-|AIza|eyJ|AKIA|ASIA|ABIA|ACCA|AGPA|AIDA|AROA|ANPA|ANVA|AIPA)",
+            r"\b(?:gh[pousr]_|github_pat_|sk-|[sr]k_live_|[sr]k_test_|whsec_|glpat-|npm_|xox[abposre]-|xapp-|GOCSPX-|AIza|eyJ|AKIA|ASIA|ABIA|ACCA|AGPA|AIDA|AROA|ANPA|ANVA|AIPA)",
         )
         .expect("the prefix pattern compiles")
     })
