@@ -1391,14 +1391,20 @@ impl Client {
         Ok(stream)
     }
 
-    /// Stream the scrollback still kept, then live output.
+    /// Stream the scrollback (the last `scrollback_bytes` of output, as of
+    /// this call: a HELLO asks where it starts now), then live output.
     pub async fn output_replay(&self) -> Result<OutputStream, ClientError> {
         self.output_replay_paced(Pacing::BestEffort).await
     }
 
     /// [`Client::output_replay`], paced as asked (see [`Client::output_paced`]).
     pub async fn output_replay_paced(&self, pacing: Pacing) -> Result<OutputStream, ClientError> {
-        let from = self.hello().map_or(0, |h| h.scrollback_offset);
+        // (A heimdall 1.0 server replays its scrollback whatever the offset.)
+        let from = if self.is_legacy() {
+            0
+        } else {
+            self.refresh().await?.scrollback_offset
+        };
         self.output_paced(from, pacing).await
     }
 

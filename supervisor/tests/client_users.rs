@@ -525,3 +525,39 @@ async fn asked_at_every_moment_a_session_that_ends_says_how() {
         assert!(live > 3, "{live}");
     }
 }
+
+/// A replay asked for on a connection made long before replays the
+/// scrollback as it is now: it started from the scrollback as it was when
+/// the connection was made, a gap of what is no longer kept and more
+/// output than the scrollback holds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replay_asked_for_late_is_the_scrollback_of_now() {
+    let env = Env::new();
+    let c = start(
+        &env,
+        "late",
+        &[
+            "sh",
+            "-c",
+            "read x; head -c 3000000 /dev/zero | tr '\\0' x; echo; echo flood-done; exec sleep 100",
+        ],
+    )
+    .await;
+    c.input(&b"go\n"[..]).await.expect("input");
+    let done = WaitCondition::Regex {
+        pattern: "flood-done".into(),
+        source: RegexSource::Output,
+    };
+    c.wait(done, Some(30_000)).await.expect("the flood");
+    let now = c.refresh().await.expect("hello");
+    let mut output = c.output_replay().await.expect("replay");
+    match tokio::time::timeout(DEADLINE, output.next()).await {
+        Ok(Some(OutputItem::Data { offset, .. })) => {
+            assert_eq!(
+                offset, now.scrollback_offset,
+                "the replay starts at the scrollback"
+            )
+        }
+        other => panic!("the replay starts with {other:?}"),
+    }
+}
