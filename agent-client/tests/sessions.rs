@@ -2217,3 +2217,51 @@ async fn the_line_after_a_password_prompt_is_not_taken_for_the_password() {
         );
     }
 }
+
+/// A model that answers a password prompt with session_answer, as though
+/// the password were a choice, is told the session waits for typed text
+/// and to type it with session_submit (it was told the text `is not one
+/// of the choices of "Password:": []`); nothing is typed by the refusal,
+/// and the line submitted then reaches the program.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn answering_a_prompt_without_choices_says_to_type_the_text() {
+    let sessions = Sessions::new();
+    let id = unique("agent-password");
+    let command = "python3 -c \"import getpass; print('got', len(getpass.getpass('Password: ')))\"";
+    let server = FakeServer::start(vec![
+        calls(&[("session_start", json!({"command": command, "id": id}))]),
+        calls(&[(
+            "session_wait",
+            json!({"id": id, "until": "state", "state": "waiting", "timeout_secs": 30}),
+        )]),
+        calls(&[("session_answer", json!({"id": id, "option": "swordfish"}))]),
+        calls(&[("session_submit", json!({"id": id, "text": "swordfish"}))]),
+        calls(&[(
+            "session_wait",
+            json!({"id": id, "until": "exit", "timeout_secs": 30}),
+        )]),
+        calls(&[("session_read", json!({"id": id}))]),
+        text_reply("logged in"),
+    ])
+    .await;
+    let tools = session_tools(&sessions, 8);
+    let mut agent = scripted_agent(&server, &tools);
+    let end = run_turn(&mut agent, "log in", Duration::from_secs(120)).await;
+    assert_eq!(end, TurnEnd::Answer("logged in".into()));
+    let reqs = server.requests();
+    let waited = tool_result(&reqs[2].body, "call_session_wait_0");
+    assert_eq!(waited, format!("session {id} is now waiting"));
+    let refused = tool_result(&reqs[3].body, "call_session_answer_0");
+    assert_eq!(
+        refused,
+        format!(
+            "session {id} waits for text to be typed at \"Password:\", not for a choice: \
+             type it with session_submit"
+        )
+    );
+    let exited = tool_result(&reqs[5].body, "call_session_wait_0");
+    assert!(exited.contains("exited with code 0"), "{exited}");
+    // One password, the one submitted: 9 characters.
+    let read = tool_result(&reqs[6].body, "call_session_read_0");
+    assert!(read.contains("\ngot 9\n"), "{read}");
+}

@@ -1012,6 +1012,14 @@ impl SessionTools {
                 format!("session {id} is not waiting for a choice (state {state})")
             });
         };
+        // A prompt without options (a password, a name) takes a line.
+        if p.options.is_empty() {
+            return Err(format!(
+                "session {id} waits for text to be typed at {:?}, not for a choice: type it \
+                 with session_submit",
+                p.prompt
+            ));
+        }
         let labels: Vec<&str> = p.options.iter().map(|o| o.label.as_str()).collect();
         let lower = wanted.to_lowercase();
         let exact = p.options.iter().find(|o| o.label.to_lowercase() == lower);
@@ -1251,7 +1259,8 @@ impl ToolSet for SessionTools {
             spec(
                 "session_answer",
                 "Answer a session that waits for a choice (a yes/no question, a menu) by the \
-                 label of the option; session_status shows the prompt and the labels.",
+                 label of the option; session_status shows the prompt and the labels. A prompt \
+                 without choices (a password, a name) takes a line: use session_submit.",
                 json!({"id": id_param(), "option": {"type": "string", "description": "The option's label, e.g. yes"}}),
                 &["id", "option"],
             ),
