@@ -561,3 +561,78 @@ async fn a_replay_asked_for_late_is_the_scrollback_of_now() {
         other => panic!("the replay starts with {other:?}"),
     }
 }
+
+/// A stream that holds the program, read slowly through a small bound:
+/// every byte arrives, in order and without a gap, then EXIT; the program
+/// is paced by its reader, and another client is served at once
+/// meanwhile.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_holder_gets_every_byte_and_nobody_else_waits() {
+    let env = Env::new();
+    let started = env
+        .launch("slowhold", &["sh", "-c", "read x; seq 1 200000; exit 6"])
+        .await;
+    let holder = started
+        .connect(
+            ClientBuilder::new()
+                .deadline(DEADLINE)
+                .output_bound(16 * 1024),
+        )
+        .await
+        .expect("connect");
+    let from = holder.refresh().await.expect("hello").output_offset;
+    let mut stream = holder
+        .output_paced(from, heimdall_client::Pacing::Hold)
+        .await
+        .expect("held stream");
+    assert!(stream.holds());
+    let other = started
+        .connect(ClientBuilder::new().deadline(DEADLINE))
+        .await
+        .expect("connect");
+    other.input(&b"go\n"[..]).await.expect("input");
+    let reader = tokio::spawn(async move {
+        let mut text = Vec::new();
+        let mut next = from;
+        loop {
+            match tokio::time::timeout(DEADLINE, stream.next()).await {
+                Ok(Some(OutputItem::Data { offset, bytes })) => {
+                    assert_eq!(offset, next, "no gap");
+                    next += bytes.len() as u64;
+                    text.extend_from_slice(&bytes);
+                    // Slowly: a pause now and then.
+                    if text.len() % 7 == 0 {
+                        tokio::time::sleep(Duration::from_millis(2)).await;
+                    }
+                }
+                Ok(Some(OutputItem::Exit { code })) => return (text, code),
+                other => panic!("at {next}: {other:?}"),
+            }
+        }
+    });
+    // Served at once while the holder paces the program.
+    let mut slowest = Duration::ZERO;
+    while !reader.is_finished() {
+        let at = std::time::Instant::now();
+        match other.status().await {
+            Ok(_) => slowest = slowest.max(at.elapsed()),
+            Err(ClientError::SessionEnded { code: Some(6) }) => break,
+            Err(e) => panic!("{e:?}"),
+        }
+    }
+    let (text, code) = tokio::time::timeout(DEADLINE, reader)
+        .await
+        .expect("the holder never reaches the end")
+        .expect("reader");
+    assert_eq!(code, 6);
+    assert!(slowest < Duration::from_secs(2), "{slowest:?}");
+    let text = String::from_utf8_lossy(&text);
+    let numbers: Vec<&str> = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| l.parse::<u32>().is_ok())
+        .collect();
+    assert_eq!(numbers.len(), 200_000, "every line");
+    assert_eq!(numbers.first(), Some(&"1"));
+    assert_eq!(numbers.last(), Some(&"200000"));
+}
