@@ -274,6 +274,31 @@ async fn the_screen_asked_for_as_the_session_ends_is_its_own_or_a_clear_end() {
     }
 }
 
+/// A connection to `started` whose output stream, from now on, holds the
+/// program (bounded at `bound` bytes), and another connection, which has
+/// typed the line the program waits for; the offset the stream starts at.
+async fn held(
+    started: &heimdall_client::Started,
+    bound: usize,
+) -> (Client, heimdall_client::OutputStream, Client, u64) {
+    let holder = started
+        .connect(ClientBuilder::new().deadline(DEADLINE).output_bound(bound))
+        .await
+        .expect("connect");
+    let from = holder.refresh().await.expect("hello").output_offset;
+    let stream = holder
+        .output_paced(from, heimdall_client::Pacing::Hold)
+        .await
+        .expect("held stream");
+    assert!(stream.holds());
+    let other = started
+        .connect(ClientBuilder::new().deadline(DEADLINE))
+        .await
+        .expect("connect");
+    other.input(&b"go\n"[..]).await.expect("input");
+    (holder, stream, other, from)
+}
+
 /// A stream that holds the program and is never read: the program waits
 /// (that is the point), while another client is served as ever, and a
 /// kill from it ends the session, whose supervisor then goes although the
@@ -292,24 +317,7 @@ async fn a_holder_that_never_reads_holds_the_program_and_nobody_else() {
             ],
         )
         .await;
-    let holder = started
-        .connect(
-            ClientBuilder::new()
-                .deadline(DEADLINE)
-                .output_bound(64 * 1024),
-        )
-        .await
-        .expect("connect");
-    let stream = holder
-        .output_paced(0, heimdall_client::Pacing::Hold)
-        .await
-        .expect("held stream");
-    assert!(stream.holds());
-    let other = started
-        .connect(ClientBuilder::new().deadline(DEADLINE))
-        .await
-        .expect("connect");
-    other.input(&b"go\n"[..]).await.expect("input");
+    let (holder, stream, other, _) = held(&started, 64 * 1024).await;
     // The program is held: its output stops short of the end.
     let flood_done = WaitCondition::Regex {
         pattern: "flood-done".into(),
@@ -572,25 +580,7 @@ async fn a_slow_holder_gets_every_byte_and_nobody_else_waits() {
     let started = env
         .launch("slowhold", &["sh", "-c", "read x; seq 1 200000; exit 6"])
         .await;
-    let holder = started
-        .connect(
-            ClientBuilder::new()
-                .deadline(DEADLINE)
-                .output_bound(16 * 1024),
-        )
-        .await
-        .expect("connect");
-    let from = holder.refresh().await.expect("hello").output_offset;
-    let mut stream = holder
-        .output_paced(from, heimdall_client::Pacing::Hold)
-        .await
-        .expect("held stream");
-    assert!(stream.holds());
-    let other = started
-        .connect(ClientBuilder::new().deadline(DEADLINE))
-        .await
-        .expect("connect");
-    other.input(&b"go\n"[..]).await.expect("input");
+    let (_holder, mut stream, other, from) = held(&started, 16 * 1024).await;
     let reader = tokio::spawn(async move {
         let mut text = Vec::new();
         let mut next = from;
