@@ -47,6 +47,12 @@ impl Term {
     /// `cmd` (hm, or a shell to type hm into) in a new pty.
     fn spawn_command(mut cmd: std::process::Command, cols: u16, rows: u16) -> Term {
         let pty = nix::pty::openpty(Some(&winsize(cols, rows)), None).expect("openpty");
+        // Only this test holds the master: closing it hangs the terminal up.
+        nix::fcntl::fcntl(
+            &pty.master,
+            nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::FD_CLOEXEC),
+        )
+        .expect("FD_CLOEXEC");
         let initial = tcgetattr(&pty.master).expect("tcgetattr");
         let slave: OwnedFd = pty.slave;
         let fd = slave.as_raw_fd();
@@ -663,6 +669,26 @@ fn a_stopped_attach_hands_the_terminal_back_and_fg_takes_it_again() {
     t.wait_text("[detached from session js");
     t.type_bytes(b"exit\r");
     t.wait_exit();
+}
+
+/// The terminal closing (its window closed, an SSH connection dropped)
+/// hangs it up: hm gets SIGHUP and SIGCONT together and detaches as on any
+/// SIGHUP (exit 1, the session running on). It failed when it saw the
+/// SIGCONT first: taking the terminal back failed on the hung-up terminal,
+/// and saying so on it panicked (exit 101).
+#[test]
+fn a_terminal_that_hangs_up_detaches() {
+    let env = Env::new();
+    bash(&env, "hu");
+    // Which of the two hm sees first is chance: a few times.
+    for _ in 0..8 {
+        let mut t = Term::spawn(&env, &["attach", "hu"], 80, 24);
+        t.wait_for("the status bar", |t| t.bar().contains("hm │ hu │"));
+        // Closing the pty's master hangs the terminal up.
+        t.master = std::fs::File::open("/dev/null").expect("/dev/null");
+        assert_eq!(t.wait_exit(), Some(1));
+    }
+    assert_eq!(env.status_json("hu")["alive"], true);
 }
 
 #[test]

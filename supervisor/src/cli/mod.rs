@@ -348,7 +348,7 @@ fn print_json_error(code: &str, message: &str) {
     use std::io::Write as _;
     let v = serde_json::json!({"ok": false, "error": code, "message": message});
     match writeln!(std::io::stdout(), "{v}").and_then(|()| std::io::stdout().flush()) {
-        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => eprintln!("hm: {message}"),
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => say(&format!("hm: {message}")),
         _ => {}
     }
 }
@@ -420,9 +420,17 @@ fn report_error(e: &anyhow::Error, json: bool) -> i32 {
         );
     } else if e.downcast_ref::<common::NoSession>().is_some() {
         // heimdall 1.0's exact text, without our prefix.
-        eprintln!("{e}");
+        say(&e.to_string());
     } else {
-        eprintln!("hm: {}", common::describe(e));
+        say(&format!("hm: {}", common::describe(e)));
     }
     exit
+}
+
+/// A line on stderr, if it takes it: a terminal that hung up (`hm attach`
+/// whose window closed) or a full disk must not turn an error into a
+/// panic (exit 101 instead of the error's code).
+fn say(line: &str) {
+    use std::io::Write as _;
+    let _ = writeln!(std::io::stderr(), "{line}");
 }
