@@ -7,6 +7,8 @@
 //! read those messages' text; enable it in the Developer Portal). Slash
 //! commands and buttons arrive as interactions, which need no intent.
 
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
@@ -26,6 +28,7 @@ use crate::config::DiscordConfig;
 use crate::deliver;
 use crate::order::Order;
 use crate::places::{Place, Places};
+use crate::resume::resume;
 use crate::sessions::Sessions;
 use crate::starters::Starters;
 use crate::text::{clean, code_post, screen_message, scrubbed_rows, split, Post, MESSAGE_LIMIT};
@@ -55,6 +58,8 @@ pub struct Bridge {
     told: Told,
     /// The bot's own user id, from READY (no cache needed).
     bot_id: OnceLock<UserId>,
+    /// The kept watches have been taken up (at the first READY).
+    resumed: AtomicBool,
 }
 
 impl Bridge {
@@ -77,7 +82,15 @@ impl Bridge {
             starters: Starters::default(),
             told: Told::default(),
             bot_id: OnceLock::new(),
+            resumed: AtomicBool::new(false),
         }
+    }
+
+    /// Keep the running watches in the file `path`, and take up those kept
+    /// there once connected (see [`crate::kept`]).
+    pub fn keep_watches_in(mut self, path: PathBuf) -> Bridge {
+        self.watches = Arc::new(Watches::kept_in(path));
+        self
     }
 
     /// The access model (for the start-up log).
@@ -808,6 +821,9 @@ async fn respond(ctx: &Context, cmd: &CommandInteraction, reply: Reply) {
 impl EventHandler for Handler {
     async fn ready(&self, ctx: Context, ready: Ready) {
         let _ = self.bridge.bot_id.set(ready.user.id);
+        if !self.bridge.resumed.swap(true, Ordering::SeqCst) {
+            resume(&self.bridge.watches, &self.bridge.sessions, &ctx.http);
+        }
         tracing::info!(
             "connected to Discord as {} ({}), {} guild(s)",
             ready.user.name,

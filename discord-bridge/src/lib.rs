@@ -13,6 +13,8 @@
 //! - [`sessions`]: the sessions, through the client library.
 //! - [`starters`]: who started each session from Discord.
 //! - [`watch`]: a thread per watched session with a live screen message.
+//! - [`kept`]: the running watches, kept in a file for a restart.
+//! - [`resume`]: the kept watches taken up again after a restart.
 //! - [`deliver`]: posting that waits out rate limits instead of losing messages.
 //! - [`places`]: which channel is one of the bridge's watch threads.
 //! - [`order`]: a channel's messages handled in the order they were posted.
@@ -25,8 +27,10 @@ pub mod bot;
 pub mod chat;
 pub mod config;
 pub mod deliver;
+pub mod kept;
 pub mod order;
 pub mod places;
+pub mod resume;
 pub mod sessions;
 pub mod starters;
 pub mod text;

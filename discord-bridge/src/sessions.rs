@@ -209,13 +209,24 @@ impl Sessions {
         })
     }
 
-    /// The exit code of ended session `id` from its exit record, waiting
-    /// up to `wait` for the record: a supervisor that died leaves it to its
-    /// guardian, which ends the program's tree first.
-    pub async fn recorded_exit(&self, id: &str, wait: Duration) -> Option<i32> {
+    /// The exit code of ended session `id` (the one that started at
+    /// `started_at`, when given) from its exit record, waiting up to `wait`
+    /// for the record: a supervisor that died leaves it to its guardian,
+    /// which ends the program's tree first.
+    pub async fn recorded_exit(
+        &self,
+        id: &str,
+        started_at: Option<&str>,
+        wait: Duration,
+    ) -> Option<i32> {
         let deadline = tokio::time::Instant::now() + wait;
         loop {
-            let rec = self.dir.files(id).ok().and_then(|f| f.exit_record().ok());
+            let rec = self
+                .dir
+                .files(id)
+                .ok()
+                .and_then(|f| f.exit_record().ok())
+                .filter(|r| started_at.is_none_or(|s| s == r.started_at));
             if let Some(rec) = rec {
                 return Some(rec.code);
             }

@@ -42,6 +42,7 @@ use serenity::all::{
 use tokio::sync::watch as signal;
 use tokio::time::Instant;
 
+use crate::kept::{Kept, KeptWatches};
 use crate::sessions::{screen_of, Screen, Sessions};
 use crate::text::{clean, code_block, screen_message, MESSAGE_LIMIT};
 use crate::{deliver, lock};
@@ -61,7 +62,7 @@ pub const FRESH_AFTER: Duration = Duration::from_secs(50 * 60);
 /// How long a watch whose supervisor died waits for the exit record its
 /// guardian writes (after the program's tree has ended, SIGKILL after the
 /// 5 s grace at most).
-const RECORD_WAIT: Duration = Duration::from_secs(10);
+pub(crate) const RECORD_WAIT: Duration = Duration::from_secs(10);
 
 /// Discord's error code for too many edits of an old message.
 const TOO_MANY_EDITS: isize = 30046;
@@ -104,6 +105,8 @@ pub struct Watches {
     opening: Mutex<HashSet<String>>,
     threads: Mutex<HashMap<u64, (String, u64)>>,
     prompts: Mutex<HashMap<String, Prompt>>,
+    /// The running watches as kept for a restart.
+    kept: KeptWatches,
 }
 
 /// A session claimed for a new watch ([`Watches::claim`]); let go when
@@ -121,6 +124,20 @@ impl Drop for Claim {
 }
 
 impl Watches {
+    /// No watches yet; the running ones kept in the file `path` (see
+    /// [`crate::kept`]).
+    pub fn kept_in(path: std::path::PathBuf) -> Watches {
+        Watches {
+            kept: KeptWatches::load(path),
+            ..Watches::default()
+        }
+    }
+
+    /// The watches kept for a restart.
+    pub fn kept(&self) -> &KeptWatches {
+        &self.kept
+    }
+
     /// Claim `session` for a new watch, so that two /watch at once open
     /// one thread: `Err` with the thread that watches it, or `Err(None)`
     /// while another watch of it is being set up.
@@ -207,6 +224,7 @@ impl Watches {
             by.remove(session);
         }
         lock(&self.threads).remove(&thread.get());
+        self.kept.end(session, thread.get());
         if !by.contains_key(session) {
             lock(&self.prompts).remove(session);
         }
@@ -247,6 +265,18 @@ pub fn answer_buttons(session: &str, prompt: &Prompt) -> Vec<CreateActionRow> {
         .chunks(5)
         .map(|row| CreateActionRow::Buttons(row.to_vec()))
         .collect()
+}
+
+/// The mention of `starter` that starts a notification, and the mentions
+/// it allows (none without a starter).
+pub(crate) fn mention(starter: Option<UserId>) -> (String, CreateAllowedMentions) {
+    match starter {
+        Some(u) => (
+            format!("<@{u}> "),
+            CreateAllowedMentions::new().users(vec![u]),
+        ),
+        None => (String::new(), CreateAllowedMentions::new()),
+    }
 }
 
 /// What a watch needs.
@@ -460,13 +490,7 @@ impl Watcher {
     }
 
     fn mention(&self) -> (String, CreateAllowedMentions) {
-        match self.spec.starter {
-            Some(u) => (
-                format!("<@{u}> "),
-                CreateAllowedMentions::new().users(vec![u]),
-            ),
-            None => (String::new(), CreateAllowedMentions::new()),
-        }
+        mention(self.spec.starter)
     }
 
     async fn notify_waiting(&self, prompt: &Prompt) {
@@ -500,6 +524,15 @@ impl Watcher {
                 return;
             }
         };
+        if let Some(h) = client.hello() {
+            self.watches.kept.keep(Kept {
+                session: id.clone(),
+                started_at: h.session.started_at.clone(),
+                thread: self.spec.thread.get(),
+                parent: self.spec.parent.get(),
+                starter: self.spec.starter.map(UserId::get),
+            });
+        }
         // Output only wakes the watcher up: from the current offset on.
         let from = client.hello().map_or(0, |h| h.output_offset);
         let (mut events, mut output) = match (client.events().await, client.output(from).await) {
@@ -564,7 +597,12 @@ impl Watcher {
                 Some(c) => Some(c),
                 // No exit from the supervisor (it died): its guardian
                 // records how the program ended.
-                None => self.spec.sessions.recorded_exit(&id, RECORD_WAIT).await,
+                None => {
+                    self.spec
+                        .sessions
+                        .recorded_exit(&id, None, RECORD_WAIT)
+                        .await
+                }
             },
         };
         // The supervisor still answers after the exit, with every byte of

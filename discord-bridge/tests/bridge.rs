@@ -109,20 +109,7 @@ impl Bridge {
             ) + extra,
         )
         .unwrap();
-        let log = std::fs::File::create(dir.path().join("bridge.log")).unwrap();
-        let child = Command::new(env!("CARGO_BIN_EXE_hm-discord"))
-            .arg("--config")
-            .arg(&config)
-            .env("DISCORD_TOKEN", ids::TOKEN)
-            .env("HEIMDALL_SOCKET_DIR", &sockets)
-            .env("XDG_DATA_HOME", dir.path().join("data"))
-            .env("XDG_CONFIG_HOME", dir.path().join("config"))
-            .env("HM_DISCORD_LOG", "info,serenity=warn")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .expect("hm-discord starts");
+        let child = Bridge::spawn(dir.path());
         let bridge = Bridge { child, dir };
         discord.wait_ready(WAIT).await.expect("the bot connects");
         discord
@@ -130,6 +117,43 @@ impl Bridge {
             .await
             .expect("the bot registers its commands");
         bridge
+    }
+
+    /// hm-discord with the config, socket dir and data dir in `dir`, its
+    /// log appended to `dir`/bridge.log.
+    fn spawn(dir: &Path) -> Child {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(dir.join("bridge.log"))
+            .unwrap();
+        Command::new(env!("CARGO_BIN_EXE_hm-discord"))
+            .arg("--config")
+            .arg(dir.join("heimdall.toml"))
+            .env("DISCORD_TOKEN", ids::TOKEN)
+            .env("HEIMDALL_SOCKET_DIR", dir.join("s"))
+            .env("XDG_DATA_HOME", dir.join("data"))
+            .env("XDG_CONFIG_HOME", dir.join("config"))
+            .env("HM_DISCORD_LOG", "info,serenity=warn")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("hm-discord starts")
+    }
+
+    /// Kill hm-discord, as a crash would (its sessions run on), do
+    /// `meanwhile`, and start it again with the same config and directories.
+    async fn restart(&mut self, discord: &FakeDiscord, meanwhile: impl FnOnce(&Bridge)) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let identified = discord.gateway_stats().identifies;
+        meanwhile(self);
+        self.child = Bridge::spawn(self.dir.path());
+        discord
+            .wait_gateway(|s| s.identifies > identified && s.established, WAIT)
+            .await
+            .expect("the bot connects again");
     }
 
     /// Started with the agent on `model` (OpenAI format), its channel
@@ -2303,5 +2327,49 @@ async fn secrets_in_many_shapes_are_scrubbed() {
         .filter(|s| posted.contains(&s[..10]) || posted.contains(&s[s.len() - 10..]))
         .collect();
     assert!(leaked.is_empty(), "{leaked:#?}\n{screen}");
+    bridge.assert_no_unparsed_events();
+}
+
+/// hm-discord restarted (killed, as a crash would) while watched sessions
+/// run: the new one watches them again in their threads — a fresh live
+/// screen, their prompts mentioning who started them, their exit — and
+/// says in the thread of one that ended meanwhile how it ended.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restarted_bridge_watches_again_in_the_same_threads() {
+    let discord = FakeDiscord::start().await.unwrap();
+    let mut bridge = Bridge::start(&discord).await;
+    let id = unique("kept");
+    run(&discord, &id, "read go; read -p 'Again? [y/N] ' a; exit 9").await;
+    let gone = unique("gone");
+    run(&discord, &gone, "read l; exit 5").await;
+    let (thread, _live) = watch(&discord, &id).await;
+    let (gone_thread, _) = watch(&discord, &gone).await;
+    bridge
+        .restart(&discord, |b| {
+            let ended = Command::new(hm())
+                .arg("--socket-dir")
+                .arg(b.sockets())
+                .args(["submit", &gone, "bye"])
+                .output()
+                .unwrap();
+            assert!(ended.status.success() || !b.live(&gone), "{ended:?}");
+        })
+        .await;
+    until("the end of the session that ended meanwhile", || {
+        posted(&discord, gone_thread, "exit code 5")
+    })
+    .await;
+    send(&discord, &id, "go").await;
+    let (note, _yes) = until("the prompt in the same thread", || {
+        button(&discord, thread, "Again?", "yes")
+    })
+    .await;
+    assert!(content(&discord, note).contains(&format!("<@{OPERATOR_ID}>")));
+    send(&discord, &id, "y").await;
+    until("the exit in the same thread", || {
+        posted(&discord, thread, "exit code 9")
+    })
+    .await;
+    assert_eq!(discord.threads_of(ids::CHANNEL_GENERAL).len(), 2);
     bridge.assert_no_unparsed_events();
 }
