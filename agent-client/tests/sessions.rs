@@ -2265,3 +2265,59 @@ async fn answering_a_prompt_without_choices_says_to_type_the_text() {
     let read = tool_result(&reqs[6].body, "call_session_read_0");
     assert!(read.contains("\ngot 9\n"), "{read}");
 }
+
+/// Key names as models write them — `ctrl-c`, `Ctrl+A`, `^E`, `alt-d` —
+/// are the keys they name (each was refused as an unknown key name, and
+/// the refusal told the model to "type text without --keys", an option of
+/// `hm send` it does not have).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn control_keys_are_read_as_models_write_them() {
+    let sessions = Sessions::new();
+    let id = unique("agent-keys");
+    let server = FakeServer::start(vec![
+        calls(&[(
+            "session_start",
+            json!({"command": "bash --norc --noprofile", "id": id}),
+        )]),
+        calls(&[
+            ("session_send", json!({"id": id, "text": "XX echo two", "keys": ["ctrl+a", "alt-d", "Delete", "^E", "Enter"]})),
+            ("session_send", json!({"id": id, "keys": ["Ctrl-Alt-Delete"]})),
+            (
+                "session_wait",
+                json!({"id": id, "until": "regex", "pattern": "(?m)^two$", "timeout_secs": 20}),
+            ),
+            ("session_submit", json!({"id": id, "text": "sleep 600"})),
+            ("session_send", json!({"id": id, "keys": ["ctrl-c"]})),
+            ("session_submit", json!({"id": id, "text": "echo after-$((1+1))"})),
+            (
+                "session_wait",
+                json!({"id": id, "until": "regex", "pattern": "(?m)^after-2$", "timeout_secs": 20}),
+            ),
+        ]),
+        text_reply("keys"),
+    ])
+    .await;
+    let tools = session_tools(&sessions, 8);
+    let mut agent = scripted_agent(&server, &tools);
+    let end = run_turn(&mut agent, "keys", Duration::from_secs(90)).await;
+    assert_eq!(end, TurnEnd::Answer("keys".into()));
+    let reqs = server.requests();
+    let body = &reqs[2].body;
+    let edited = tool_result(body, "call_session_send_0");
+    assert!(edited.starts_with("sent "), "{edited}");
+    let unknown = tool_result(body, "call_session_send_1");
+    assert!(
+        unknown.contains("unknown key name \"Ctrl-Alt-Delete\"")
+            && !unknown.contains("--keys")
+            && unknown.contains("plain text is sent as text"),
+        "{unknown}"
+    );
+    // C-a went to the line's start, M-d cut `XX`, C-e went to its end.
+    let two = tool_result(body, "call_session_wait_2");
+    assert!(two.contains("matched \"two\""), "{two}");
+    let interrupted = tool_result(body, "call_session_send_4");
+    assert!(interrupted.starts_with("sent 1 bytes"), "{interrupted}");
+    let after = tool_result(body, "call_session_wait_6");
+    assert!(after.contains("matched \"after-2\""), "{after}");
+    tools.cleanup(Duration::from_secs(15)).await;
+}

@@ -9,9 +9,11 @@
 /// Names are case-insensitive: `Enter`, `Tab`, `BTab`, `Esc`, `Space`,
 /// `BSpace`, `Delete`, `Insert`, `Home`, `End`, `PageUp`, `PageDown`, `Up`,
 /// `Down`, `Left`, `Right`, `F1`–`F12`, `C-x` (control), `M-x` (meta: ESC
-/// then the key), and combinations such as `M-C-x`, `M-Enter`.
+/// then the key), and combinations such as `M-C-x`, `M-Enter`. Control and
+/// meta are also read as they are often written: `Ctrl-x`, `Ctrl+x`,
+/// `Control-x`, `^x`; `Alt-x`, `Alt+x`, `Meta-x`.
 pub fn key_bytes(name: &str, application_cursor: bool) -> Option<Vec<u8>> {
-    if let Some(rest) = strip_prefix_ci(name, "M-") {
+    if let Some(rest) = META.iter().find_map(|p| strip_prefix_ci(name, p)) {
         let mut v = vec![0x1b];
         let mut chars = rest.chars();
         match (chars.next(), chars.next()) {
@@ -20,7 +22,7 @@ pub fn key_bytes(name: &str, application_cursor: bool) -> Option<Vec<u8>> {
         }
         return Some(v);
     }
-    if let Some(rest) = strip_prefix_ci(name, "C-") {
+    if let Some(rest) = CONTROL.iter().find_map(|p| strip_prefix_ci(name, p)) {
         return control(rest).map(|b| vec![b]);
     }
     let cursor = |c: u8| {
@@ -52,6 +54,13 @@ pub fn key_bytes(name: &str, application_cursor: bool) -> Option<Vec<u8>> {
         _ => return function_key(&lower),
     })
 }
+
+/// The ways of writing the meta prefix of a key name.
+const META: [&str; 4] = ["M-", "Alt-", "Alt+", "Meta-"];
+
+/// The ways of writing the control prefix of a key name (`^` is followed
+/// by one character, or a key name for `C-`).
+const CONTROL: [&str; 5] = ["C-", "Ctrl-", "Ctrl+", "Control-", "^"];
 
 fn strip_prefix_ci<'a>(s: &'a str, prefix: &str) -> Option<&'a str> {
     // `get` rather than slicing: `s` may start with a multi-byte character.
@@ -101,7 +110,9 @@ PageDown Up Down Left Right F1..F12 C-x (control) M-x (meta) M-C-x, or one chara
 
 /// A `--keys` argument that names no key.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown key name {0:?}; valid names: {KEY_NAMES} (type text without --keys)")]
+#[error(
+    "unknown key name {0:?}; valid names: {KEY_NAMES}; plain text is sent as text, not as keys"
+)]
 pub struct UnknownKey(pub String);
 
 /// Translate `--keys` arguments: each is a key name or a single character
@@ -141,6 +152,15 @@ mod tests {
         assert!(key_bytes("hello", false).is_none());
         assert!(key_bytes("C-", false).is_none());
         assert_eq!(key_bytes("M-é", false).unwrap(), "\x1bé".as_bytes());
+        for control in ["ctrl-c", "Ctrl+C", "CONTROL-c", "^C", "^c"] {
+            assert_eq!(key_bytes(control, false).unwrap(), [3], "{control}");
+        }
+        for meta in ["alt-b", "Alt+b", "META-b"] {
+            assert_eq!(key_bytes(meta, false).unwrap(), b"\x1bb", "{meta}");
+        }
+        assert_eq!(key_bytes("Alt-Ctrl-x", false).unwrap(), b"\x1b\x18");
+        assert!(key_bytes("^", false).is_none());
+        assert!(key_bytes("Ctrl-Alt-Delete", false).is_none());
     }
 
     #[test]
