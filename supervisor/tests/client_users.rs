@@ -65,8 +65,13 @@ async fn a_stream_asked_for_beyond_the_end_numbers_its_bytes_right() {
             (end, true),
             "asked for {from}: the first byte written after it was asked for is at {end}"
         );
-        // The connection still answers.
-        c.status().await.expect("status");
+        // The connection still answers; the program's answer is written
+        // before the next stream is asked for.
+        let answered = WaitCondition::Regex {
+            pattern: format!("(?m)^got-{n}$"),
+            source: RegexSource::Screen,
+        };
+        c.wait(answered, Some(20_000)).await.expect("wait");
     }
     drop(c);
 }
