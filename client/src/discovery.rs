@@ -115,7 +115,7 @@ pub struct SessionFiles {
 /// Whether a session runs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Liveness {
-    /// A supervisor holds it.
+    /// A supervisor holds it (its pids are not known yet while it starts).
     Live(Option<PidInfo>),
     /// It ended; its exit record says how.
     Exited(Box<ExitRecord>),
@@ -257,7 +257,9 @@ impl SocketDir {
     /// ([`ClientBuilder::session_files`]: its exit record gives the exit
     /// code if the session ends mid-call). A session that has ended, even
     /// one that ends while it is being connected to (a quick command),
-    /// gives [`DiscoveryError::Exited`] with its exit record.
+    /// gives [`DiscoveryError::Exited`] with its exit record; one that is
+    /// starting (listed [`Liveness::Live`] without pids) is connected to
+    /// once it listens.
     pub async fn connect(
         &self,
         id: &str,
@@ -384,18 +386,48 @@ impl SessionFiles {
         }
     }
 
+    /// Whether this session's supervisor, starting, listens within
+    /// `within` (it writes its pids once it does); `false` once no
+    /// supervisor holds the session. Blocks the calling thread.
+    fn listening_within(&self, within: std::time::Duration) -> bool {
+        let deadline = std::time::Instant::now() + within;
+        loop {
+            if self.read_pids().is_some() {
+                return true;
+            }
+            if !self.is_live() || std::time::Instant::now() >= deadline {
+                return false;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
+
     /// Connect to this session's socket. When that fails because the
     /// session ended meanwhile (a command that ran to its end at once), the
     /// error comes with the session's exit record.
+    /// A supervisor that is starting (it holds its pidfile, but has not
+    /// yet written its pids: it writes them once it listens) is connected
+    /// to once it listens.
     pub(crate) async fn connect(
         &self,
         builder: ClientBuilder,
     ) -> Result<Client, (ClientError, Option<ExitRecord>)> {
-        match builder
-            .session_files(self.clone())
-            .connect(&self.sock)
-            .await
-        {
+        let builder = builder.session_files(self.clone());
+        // Looked at before connecting: a pidfile filled meanwhile is a
+        // supervisor that has started listening since.
+        let starting = self.is_live() && self.read_pids().is_none();
+        let mut connected = builder.clone().connect(&self.sock).await;
+        if starting && connected.as_ref().is_err_and(may_have_ended) {
+            let files = self.clone();
+            let listening =
+                tokio::task::spawn_blocking(move || files.listening_within(ENDING_GRACE))
+                    .await
+                    .unwrap_or(false);
+            if listening {
+                connected = builder.connect(&self.sock).await;
+            }
+        }
+        match connected {
             Ok(c) => Ok(c),
             Err(e) if may_have_ended(&e) => {
                 if let Some(pid) = self.socket_gone() {

@@ -631,3 +631,58 @@ async fn a_slow_holder_gets_every_byte_and_nobody_else_waits() {
     assert_eq!(numbers.first(), Some(&"1"));
     assert_eq!(numbers.last(), Some(&"200000"));
 }
+
+/// Sessions listed while others start: each live one listed is connected
+/// to and answers at once, also one listed as it starts (its pidfile
+/// locked, its socket not there yet), which waited 5 s for an exit record
+/// and then failed with 'No such file or directory'.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sessions_listed_while_others_start_answer_at_once() {
+    use heimdall_client::{Liveness, SocketDir};
+    let env = Env::new();
+    let launcher = env.launcher();
+    let starts: Vec<_> = (0..20)
+        .map(|n| {
+            let launcher = launcher.clone();
+            tokio::spawn(async move {
+                launcher
+                    .start(&heimdall_client::StartOptions {
+                        id: Some(format!("s{n}")),
+                        command: vec!["sleep".into(), "60".into()],
+                        ..Default::default()
+                    })
+                    .await
+                    .expect("start")
+            })
+        })
+        .collect();
+    let dir = SocketDir::new(env.sockets());
+    let mut slowest = Duration::ZERO;
+    let mut answered = std::collections::BTreeSet::new();
+    let mut failures = Vec::new();
+    while answered.len() < 20 {
+        for entry in dir.list().expect("list") {
+            if !matches!(entry.liveness, Liveness::Live(_)) {
+                continue;
+            }
+            let id = entry.files.id.clone();
+            let at = std::time::Instant::now();
+            let r = dir
+                .connect(&id, ClientBuilder::new().deadline(DEADLINE))
+                .await;
+            slowest = slowest.max(at.elapsed());
+            match r {
+                Ok(c) => {
+                    c.status().await.expect("status");
+                    answered.insert(id);
+                }
+                Err(e) => failures.push(format!("{id}: {e}")),
+            }
+        }
+    }
+    for s in starts {
+        s.await.expect("start task");
+    }
+    assert!(failures.is_empty(), "{failures:?}");
+    assert!(slowest < Duration::from_secs(2), "{slowest:?}");
+}
