@@ -1062,6 +1062,40 @@ fn read_only_is_shown_in_the_status_bar() {
     assert!(!rw.bar().contains("read-only"), "{}", rw.bar());
 }
 
+/// A watcher's terminal keeps its mouse: nothing it clicks reaches the
+/// program, and a terminal that reports the mouse selects no text (what a
+/// watcher copies). The program's mouse reporting was turned on there too,
+/// with the status bar and without it, also when the program turned it on
+/// while watched; a terminal that types gets it.
+#[test]
+fn a_watchers_terminal_keeps_its_mouse() {
+    let env = Env::new();
+    let script =
+        "printf '\\033[?1000;1006hready\\n'; read x; printf '\\033[?1003hmore\\n'; sleep 300";
+    for (id, bar) in [("wb", true), ("wn", false)] {
+        env.start(id, &[], &["sh", "-c", script]);
+        env.wait_screen(id, "^ready$");
+        let mut args = vec!["attach", id, "--read-only"];
+        if !bar {
+            args.push("--no-status-bar");
+        }
+        let mut t = Term::spawn(&env, &args, 80, 24);
+        t.wait_text("ready");
+        env.ok(&["send", id, "\r"]);
+        t.wait_text("more");
+        assert_eq!(
+            t.screen.screen().mouse_protocol_mode(),
+            vt100::MouseProtocolMode::None,
+            "bar {bar}"
+        );
+        assert_eq!(env.status_json(id)["cols"], 80, "the session's size as is");
+    }
+    let mut typing = Term::spawn(&env, &["attach", "wn"], 80, 24);
+    typing.wait_for("the program's mouse reporting", |t| {
+        t.screen.screen().mouse_protocol_mode() == vt100::MouseProtocolMode::AnyMotion
+    });
+}
+
 /// A watcher whose terminal is smaller than the session sees the part the
 /// cursor is in, as tmux shows a larger window: a shell's prompt on the
 /// session's last rows, and what is typed there. It saw the top rows only,

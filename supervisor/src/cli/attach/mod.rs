@@ -452,6 +452,7 @@ pub fn attach(common: &Common, id: &str, opts: AttachOptions) -> anyhow::Result<
             pipe_run: opts.stream_without_terminal && !interactive,
             kill_bound: super::kill::kill_bound(cfg.kill_grace_ms),
             hold,
+            keep_mouse: (opts.read_only && interactive).then(Default::default),
         };
         let stdin_end = detach_at_eof.then(|| stdin_end(detach_key));
         let result = attached
@@ -597,6 +598,17 @@ struct Attached {
     /// however long it takes, as it would writing into the pipe itself
     /// ([`Pacing::Hold`]); nothing is lost.
     hold: bool,
+    /// A watcher's terminal (`--read-only`) never reports the mouse.
+    keep_mouse: Option<mouse::KeepMouse>,
+}
+
+/// `out` as it goes to the terminal: on a watcher's, without the program's
+/// mouse reporting ([`mouse::KeepMouse`]).
+fn watched<'a>(keep: &mut Option<mouse::KeepMouse>, out: &'a [u8]) -> std::borrow::Cow<'a, [u8]> {
+    match keep {
+        Some(k) => k.filter(out),
+        None => std::borrow::Cow::Borrowed(out),
+    }
 }
 
 impl Attached {
@@ -1166,7 +1178,7 @@ impl Attached {
                 self.alt_screen.set(resp.alternate_screen);
                 self.at_line_start = resp.cursor.col == 0;
                 self.painted = true;
-                write_stdout(&out)
+                write_stdout(&watched(&mut self.keep_mouse, &out))
             }
         }
     }
@@ -1190,7 +1202,8 @@ impl Attached {
                 if self.interactive {
                     self.alt_screen.feed(shown);
                     self.at_line_start = shown.ends_with(b"\n");
-                    write_stdout(&self.queries.strip(shown))?;
+                    let out = self.queries.strip(shown);
+                    write_stdout(&watched(&mut self.keep_mouse, &out))?;
                 } else {
                     write_stdout(shown)?;
                 }
@@ -1203,7 +1216,7 @@ impl Attached {
     fn render_now(&mut self) -> std::io::Result<()> {
         let bar = self.bar();
         if let Some(v) = self.view.as_mut() {
-            write_stdout(&v.render(&bar))?;
+            write_stdout(&watched(&mut self.keep_mouse, &v.render(&bar)))?;
         }
         Ok(())
     }

@@ -12,6 +12,8 @@
 //! (`ESC [ M` and three bytes, each 32 more than its value), each whole in
 //! what one read brings, as a terminal writes it; anything else passes as
 //! it is.
+//!
+//! A watcher's terminal never reports the mouse at all ([`KeepMouse`]).
 
 use std::borrow::Cow;
 
@@ -89,6 +91,63 @@ pub fn to_session(keys: &[u8], shown: Shown, x10: bool) -> Cow<'_, [u8]> {
     Cow::Owned(out)
 }
 
+/// The modes that make a terminal report the mouse: X10, normal,
+/// highlight, button-event and any-event tracking.
+const TRACKING: [u16; 5] = [9, 1000, 1001, 1002, 1003];
+
+/// Each of [`TRACKING`] turned off.
+const TRACKING_OFF: &[u8] = b"\x1b[?9l\x1b[?1000l\x1b[?1001l\x1b[?1002l\x1b[?1003l";
+
+/// A watcher's (`--read-only`) terminal keeps its mouse: nothing it clicks
+/// would reach the program, and a terminal that reports the mouse selects
+/// no text. What is written to it is followed by [`TRACKING_OFF`] where it
+/// turned mouse reporting on (a `CSI ? … h` with one of [`TRACKING`], also
+/// one cut between two writes).
+#[derive(Default)]
+pub struct KeepMouse {
+    /// The end of the last write: a `CSI ?` sequence not finished yet.
+    unfinished: Vec<u8>,
+}
+
+impl KeepMouse {
+    /// `out`, followed by the mouse turned off again if it turned it on.
+    pub fn filter<'a>(&mut self, out: &'a [u8]) -> Cow<'a, [u8]> {
+        let seam: Cow<[u8]> = if self.unfinished.is_empty() {
+            Cow::Borrowed(out)
+        } else {
+            let mut s = std::mem::take(&mut self.unfinished);
+            s.extend_from_slice(out);
+            Cow::Owned(s)
+        };
+        let mut on = false;
+        for at in memchr::memmem::find_iter(&seam, b"\x1b[?") {
+            let params = &seam[at + 3..];
+            match params
+                .iter()
+                .position(|b| !(b.is_ascii_digit() || *b == b';'))
+            {
+                Some(end) => {
+                    on |= params[end] == b'h'
+                        && params[..end]
+                            .split(|b| *b == b';')
+                            .filter_map(|p| std::str::from_utf8(p).ok()?.parse::<u16>().ok())
+                            .any(|m| TRACKING.contains(&m));
+                }
+                // (A terminal's sequences are short: a long run of
+                // digits is no sequence worth keeping.)
+                None if params.len() < 32 => self.unfinished = seam[at..].to_vec(),
+                None => {}
+            }
+        }
+        if !on {
+            return Cow::Borrowed(out);
+        }
+        let mut with_off = out.to_vec();
+        with_off.extend_from_slice(TRACKING_OFF);
+        Cow::Owned(with_off)
+    }
+}
+
 /// An SGR mouse report.
 struct Sgr {
     button: u16,
@@ -162,6 +221,23 @@ mod tests {
             moved(b"\x1b[<32;50;10M\x1b[<0;50;10m", false),
             b"\x1b[<32;50;23M\x1b[<0;50;23m"
         );
+    }
+
+    #[test]
+    fn a_watcher_gets_mouse_reporting_turned_off_again() {
+        let mut keep = KeepMouse::default();
+        let off = |out: &[u8]| [out, TRACKING_OFF].concat();
+        assert_eq!(
+            keep.filter(b"a\x1b[?1000;1006hb").as_ref(),
+            off(b"a\x1b[?1000;1006hb")
+        );
+        // Cut in two.
+        assert_eq!(keep.filter(b"x\x1b[?10").as_ref(), b"x\x1b[?10");
+        assert_eq!(keep.filter(b"03hy").as_ref(), off(b"03hy"));
+        // Other private modes, and turning it off, pass as they are.
+        for out in [&b"\x1b[?1049h\x1b[?25l"[..], b"\x1b[?1000l", b"\x1b[?1006h"] {
+            assert_eq!(keep.filter(out).as_ref(), out);
+        }
     }
 
     /// The whole screen above the bar: reports there as they are, none
