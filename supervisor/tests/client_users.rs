@@ -686,3 +686,36 @@ async fn sessions_listed_while_others_start_answer_at_once() {
     assert!(failures.is_empty(), "{failures:?}");
     assert!(slowest < Duration::from_secs(2), "{slowest:?}");
 }
+
+/// Many connections to one session at once (a bot asking for every
+/// user at the same moment): every one is made and answers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hundreds_of_connections_at_once_are_all_made() {
+    let env = Env::new();
+    env.launch("crowd", &["sleep", "60"]).await;
+    let dir = heimdall_client::SocketDir::new(env.sockets());
+    let tasks: Vec<_> = (0..400)
+        .map(|_| {
+            let dir = dir.clone();
+            tokio::spawn(async move {
+                let c = dir
+                    .connect("crowd", ClientBuilder::new().deadline(DEADLINE))
+                    .await?;
+                c.status().await.map(drop).map_err(Into::into)
+            })
+        })
+        .collect();
+    let mut failures = Vec::new();
+    for t in tasks {
+        let r: Result<(), heimdall_client::DiscoveryError> = t.await.expect("task");
+        if let Err(e) = r {
+            failures.push(e.to_string());
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} failed: {:?}",
+        failures.len(),
+        failures.first()
+    );
+}
