@@ -13,6 +13,7 @@ use crate::provider::{Provider, ProviderError, Request};
 use crate::safe_output::prepare;
 use crate::scrub::{scrub, scrub_json};
 use crate::store::{Conversation, StoreError};
+use crate::tools::sessions::unfinished_note;
 use crate::tools::{ToolOutput, Toolbox};
 
 /// Something that happened during a turn, for the front end.
@@ -258,6 +259,10 @@ impl Agent {
 fn cancelled_result(call: &ToolCall) -> ToolResult {
     ToolResult::unfinished(
         call,
-        "cancelled by the user before it finished; any session it was working on is still running",
+        &format!(
+            "cancelled by the user before it finished; any session it was working on is still \
+             running{}",
+            unfinished_note(&call.name)
+        ),
     )
 }

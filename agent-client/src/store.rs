@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::conversation::{Message, ToolCall, ToolResult};
 use crate::scrub::{scrub, scrub_json};
+use crate::tools::sessions::unfinished_note;
 
 /// One line of a conversation file.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -247,8 +248,11 @@ fn unanswered(messages: &[Message]) -> Option<Message> {
                 .map(|c| {
                     ToolResult::unfinished(
                         c,
-                        "interrupted: hm-agent stopped before this call finished; any session \
-                         it was working on may still be running",
+                        &format!(
+                            "interrupted: hm-agent stopped before this call finished; any \
+                             session it was working on may still be running{}",
+                            unfinished_note(&c.name)
+                        ),
                     )
                 })
                 .collect(),

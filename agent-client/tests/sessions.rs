@@ -2321,3 +2321,72 @@ async fn control_keys_are_read_as_models_write_them() {
     assert!(after.contains("matched \"after-2\""), "{after}");
     tools.cleanup(Duration::from_secs(15)).await;
 }
+
+/// A turn cancelled (Ctrl-C) while a session_submit waits for the
+/// program's reaction: the line is typed already (the terminal shows it,
+/// the busy program reads it later), so the call's answer says its input
+/// may have gone in and to look before typing it again; it said only
+/// "cancelled by the user", and a model that typed the line again ran it
+/// twice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_submit_cancelled_mid_call_says_its_line_may_be_typed() {
+    let sessions = Sessions::new();
+    let id = unique("agent-cancel-submit");
+    let line = "echo marker-$((2+2))";
+    let server = FakeServer::start(vec![
+        calls(&[(
+            "session_start",
+            json!({"command": "bash --norc --noprofile", "id": id}),
+        )]),
+        calls(&[("session_submit", json!({"id": id, "text": "sleep 600"}))]),
+        text_reply("sleeping"),
+        calls(&[(
+            "session_submit",
+            json!({"id": id, "text": line, "timeout_ms": 50000}),
+        )]),
+    ])
+    .await;
+    let tools = session_tools(&sessions, 8);
+    let mut agent = scripted_agent(&server, &tools);
+    let end = run_turn(&mut agent, "sleep", Duration::from_secs(60)).await;
+    assert_eq!(end, TurnEnd::Answer("sleeping".into()));
+    let cancel = CancellationToken::new();
+    let mut on_event = |_| {};
+    let turn = agent.turn("echo a marker", &cancel, &mut on_event);
+    let typed = async {
+        // The terminal echoes the line while `sleep` runs: the submit has
+        // typed it and waits for a reaction that cannot come yet.
+        let dir = SocketDir::new(sessions.path());
+        let client = dir
+            .connect(&id, ClientBuilder::new())
+            .await
+            .expect("connect");
+        poll("the line typed", async || {
+            let s = client.screen(ScreenRequest::default()).await.ok()?;
+            s.lines.iter().any(|l| l.contains(line)).then_some(())
+        })
+        .await;
+        cancel.cancel();
+    };
+    let (end, ()) =
+        tokio::time::timeout(Duration::from_secs(60), async { tokio::join!(turn, typed) })
+            .await
+            .expect("the cancelled turn ended in time");
+    assert_eq!(end.expect("the turn ran"), TurnEnd::Cancelled);
+    let Some(heimdall_agent::conversation::Message::Tool { results }) = agent.messages().last()
+    else {
+        panic!(
+            "the cancelled call is answered: {:?}",
+            agent.messages().last()
+        );
+    };
+    let answer = &results[0].content;
+    assert!(
+        answer.contains("cancelled by the user")
+            && answer.contains("may have been typed")
+            && answer.contains("look at the session's screen before typing it again"),
+        "{answer}"
+    );
+    assert!(sessions.live(&id), "the session runs on");
+    tools.cleanup(Duration::from_secs(15)).await;
+}

@@ -1084,6 +1084,21 @@ impl SessionTools {
     }
 }
 
+/// What a call to session tool `name` that did not finish (cancelled, or
+/// cut short when the agent stopped) may have done all the same, for the
+/// model to hear before it makes the call again: appended to the result
+/// that says it did not finish.
+pub fn unfinished_note(name: &str) -> &'static str {
+    match name {
+        "session_send" | "session_submit" | "session_answer" => {
+            "; its input may have been typed already (all or part of it): look at the session's \
+             screen before typing it again"
+        }
+        "session_start" => "; the session may have started: session_list shows those you started",
+        _ => "",
+    }
+}
+
 /// A wait of `asked` within a call's time `limit`: cut to the limit less
 /// [`WAIT_MARGIN`] (at least 1 s), with the words that say so when it was.
 fn within_limit(asked: Duration, limit: Duration) -> (Duration, String) {
