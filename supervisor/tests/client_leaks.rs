@@ -171,6 +171,7 @@ async fn connections_given_up_everywhere_leave_nothing_open() {
             .enumerate()
             .map(|(n, id)| {
                 let sock = env.sock(id);
+                let id = id.clone();
                 let seed = 0xD1B5_4A32_D192_ED03 ^ (round << 8) ^ n as u64;
                 tokio::spawn(async move {
                     let c = connect(sock).await;
@@ -178,6 +179,15 @@ async fn connections_given_up_everywhere_leave_nothing_open() {
                     for _ in 0..3 {
                         let left = rough_round(&c, &mut rng).await;
                         abort_all(left).await;
+                        // The connection goes on, each answer its own.
+                        let (hello, screen, status) = tokio::join!(
+                            c.refresh(),
+                            c.screen(ScreenRequest::default()),
+                            c.status()
+                        );
+                        assert_eq!(hello.expect("hello").session.id, id);
+                        assert!(screen.expect("screen").redraw.is_none());
+                        assert!(status.expect("status").alive);
                     }
                 })
             })
