@@ -139,6 +139,12 @@ impl KeepMouse {
                 None => {}
             }
         }
+        // Cut before its `?`.
+        for start in [&b"\x1b"[..], b"\x1b["] {
+            if seam.ends_with(start) {
+                self.unfinished = start.to_vec();
+            }
+        }
         if !on {
             return Cow::Borrowed(out);
         }
@@ -234,6 +240,10 @@ mod tests {
         // Cut in two.
         assert_eq!(keep.filter(b"x\x1b[?10").as_ref(), b"x\x1b[?10");
         assert_eq!(keep.filter(b"03hy").as_ref(), off(b"03hy"));
+        assert_eq!(keep.filter(b"x\x1b").as_ref(), b"x\x1b");
+        assert_eq!(keep.filter(b"[?1002h").as_ref(), off(b"[?1002h"));
+        assert_eq!(keep.filter(b"x\x1b[").as_ref(), b"x\x1b[");
+        assert_eq!(keep.filter(b"?9h").as_ref(), off(b"?9h"));
         // Other private modes, and turning it off, pass as they are.
         for out in [&b"\x1b[?1049h\x1b[?25l"[..], b"\x1b[?1000l", b"\x1b[?1006h"] {
             assert_eq!(keep.filter(out).as_ref(), out);
