@@ -33,7 +33,7 @@ use crate::sessions::Sessions;
 use crate::starters::Starters;
 use crate::text::{clean, code_post, screen_message, scrubbed_rows, split, Post, MESSAGE_LIMIT};
 use crate::told::Told;
-use crate::watch::{self, parse_answer_id, WatchSpec, Watches};
+use crate::watch::{self, error_status, parse_answer_id, WatchSpec, Watches};
 
 /// The gateway intents the bot asks for (see the module documentation).
 pub fn intents() -> GatewayIntents {
@@ -408,7 +408,19 @@ impl Bridge {
         id: &str,
     ) -> Result<String, String> {
         // Held until the watch has started: a /watch of it meanwhile is told.
-        let _claim = match self.watches.claim(id) {
+        let mut claimed = self.watches.claim(id);
+        if let Err(Some(t)) = claimed {
+            // A thread someone deleted watches nothing: its watch ends.
+            let gone = t
+                .to_channel(&ctx.http)
+                .await
+                .is_err_and(|e| matches!(error_status(&e), Some((404, watch::UNKNOWN_CHANNEL))));
+            if gone {
+                self.watches.thread_gone(id, t);
+                claimed = self.watches.claim(id);
+            }
+        }
+        let _claim = match claimed {
             Ok(claim) => claim,
             Err(Some(t)) => return Ok(format!("`{id}` is already watched in <#{t}>")),
             Err(None) => {

@@ -70,6 +70,9 @@ const TOO_MANY_EDITS: isize = 30046;
 /// Discord's error code for an edit in an archived thread.
 const ARCHIVED_THREAD: isize = 50083;
 
+/// Discord's error code for a channel (a thread) that does not exist.
+pub(crate) const UNKNOWN_CHANNEL: isize = 10003;
+
 /// The prefix of answer buttons' custom ids: `hma:<generation>:<index>:<session>`.
 pub const ANSWER_PREFIX: &str = "hma:";
 
@@ -163,6 +166,19 @@ impl Watches {
     /// The session a thread watches and the thread's parent channel.
     pub fn session_of(&self, thread: u64) -> Option<(String, u64)> {
         lock(&self.threads).get(&thread).cloned()
+    }
+
+    /// The thread of the watch of `session` is gone (deleted): the watch
+    /// ends now, so that a new one of the session may start at once.
+    pub fn thread_gone(&self, session: &str, thread: ChannelId) {
+        let mut by = lock(&self.by_session);
+        if by.get(session).is_some_and(|e| e.thread == thread) {
+            if let Some(e) = by.remove(session) {
+                let _ = e.stop.send(true);
+            }
+        }
+        lock(&self.threads).remove(&thread.get());
+        self.kept.end(session, thread.get());
     }
 
     /// Stop watching; false if it was not watched.
@@ -338,6 +354,8 @@ enum Shown {
     Done,
     /// Not shown; try again at `next_at` with the latest screen.
     Later,
+    /// The thread is gone (deleted): nothing can be shown there.
+    Gone,
 }
 
 impl LiveMessage {
@@ -379,6 +397,12 @@ impl LiveMessage {
             }
         };
         self.limited = result.as_ref().is_err_and(deliver::is_rate_limit);
+        if result
+            .as_ref()
+            .is_err_and(|e| matches!(error_status(e), Some((404, UNKNOWN_CHANNEL))))
+        {
+            return Shown::Gone;
+        }
         match result {
             Ok(posted) => {
                 self.backoff = Duration::ZERO;
@@ -578,8 +602,13 @@ impl Watcher {
                 _ = tokio::time::sleep_until(at), if dirty => {
                     dirty = false;
                     if let Some(content) = self.render(&client).await {
-                        if self.live.show(content).await == Shown::Later {
-                            dirty = true;
+                        match self.live.show(content).await {
+                            Shown::Done => {}
+                            Shown::Later => dirty = true,
+                            Shown::Gone => {
+                                tracing::info!("the thread {} of `{id}` is gone: its watch ends", self.spec.thread);
+                                return;
+                            }
                         }
                     }
                 }
@@ -625,8 +654,10 @@ impl Watcher {
             let mut failures = 0;
             loop {
                 tokio::time::sleep_until(self.live.next_at).await;
-                if self.live.show(content.clone()).await == Shown::Done {
-                    break;
+                match self.live.show(content.clone()).await {
+                    Shown::Done => break,
+                    Shown::Gone => return,
+                    Shown::Later => {}
                 }
                 if self.live.limited {
                     if since.elapsed() >= deliver::RATE_LIMIT_PATIENCE {

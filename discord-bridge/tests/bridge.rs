@@ -2373,3 +2373,40 @@ async fn a_restarted_bridge_watches_again_in_the_same_threads() {
     assert_eq!(discord.threads_of(ids::CHANNEL_GENERAL).len(), 2);
     bridge.assert_no_unparsed_events();
 }
+
+/// A watch thread someone deleted ends its watch: when the session prints,
+/// the live screen's edit is answered Unknown Channel and the watch ends
+/// (no longer tried, nor kept for a restart); /watch of a session whose
+/// thread is gone opens a new thread, not "already watched" in the
+/// deleted one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deleted_watch_thread_ends_its_watch() {
+    let discord = FakeDiscord::start().await.unwrap();
+    let bridge = Bridge::start(&discord).await;
+    let kept = bridge.dir.path().join("data/heimdall/discord/watches.json");
+    let kept_has = |id: &str| {
+        std::fs::read_to_string(&kept)
+            .unwrap_or_default()
+            .contains(id)
+    };
+    let printing = unique("printing");
+    run(&discord, &printing, "while read l; do echo got-$l; done").await;
+    let (thread, _) = watch(&discord, &printing).await;
+    until("the watch kept", || kept_has(&printing).then_some(())).await;
+    discord.delete_thread(thread).unwrap();
+    send(&discord, &printing, "x").await;
+    until("the watch's end", || (!kept_has(&printing)).then_some(())).await;
+
+    let quiet = unique("quiet");
+    run(&discord, &quiet, "while read l; do echo got-$l; done").await;
+    let (thread, _) = watch(&discord, &quiet).await;
+    discord.delete_thread(thread).unwrap();
+    let (again, live) = watch(&discord, &quiet).await;
+    assert_ne!(again, thread);
+    send(&discord, &quiet, "y").await;
+    until("got-y in the new thread", || {
+        content(&discord, live).contains("got-y").then_some(())
+    })
+    .await;
+    bridge.assert_no_unparsed_events();
+}

@@ -25,7 +25,7 @@
 //!   THREAD_CREATE, its messages MESSAGE_CREATE and its edits MESSAGE_UPDATE, as on Discord.
 //!   [`FakeDiscord::archive_thread`] archives a thread as Discord does after its inactivity
 //!   period: edits and reactions in it are refused (50083), a message sent in it unarchives it
-//!   (THREAD_UPDATE) unless it is locked.
+//!   (THREAD_UPDATE) unless it is locked. [`FakeDiscord::delete_thread`] deletes one.
 //!   Intents are honoured: no MESSAGE_CREATE without `GUILD_MESSAGES`, and without
 //!   `MESSAGE_CONTENT` users' messages arrive with empty content unless they mention the bot.
 //!
@@ -404,6 +404,32 @@ impl FakeDiscord {
             model::set_archived(thread, true);
             let event = thread.clone();
             state.gateway.dispatch("THREAD_UPDATE", event);
+            Ok(())
+        })
+    }
+
+    /// Delete a thread, as a moderator does: it and its messages are gone (REST answers
+    /// 10003 Unknown Channel), THREAD_DELETE is dispatched.
+    pub fn delete_thread(&self, thread_id: u64) -> Result<(), Error> {
+        self.event(|state| {
+            let thread = state
+                .world
+                .channels
+                .get(&thread_id)
+                .filter(|c| model::is_thread(c))
+                .cloned()
+                .ok_or(Error::UnknownChannel(thread_id))?;
+            state.world.channels.remove(&thread_id);
+            let id = thread_id.to_string();
+            state
+                .world
+                .messages
+                .retain(|_, m| m["channel_id"] != id.as_str());
+            let event = serde_json::json!({
+                "id": thread["id"], "guild_id": thread["guild_id"],
+                "parent_id": thread["parent_id"], "type": thread["type"],
+            });
+            state.gateway.dispatch("THREAD_DELETE", event);
             Ok(())
         })
     }

@@ -91,6 +91,24 @@ async fn bot_in_guild(discord: &FakeDiscord) -> (Bot, Context) {
     (bot, ctx)
 }
 
+/// A public thread of the general channel named `name`, and a first
+/// message the bot posted in it.
+async fn thread_with_a_message(
+    ctx: &Context,
+    name: &str,
+) -> (serenity::all::GuildChannel, serenity::all::Message) {
+    let thread = ChannelId::new(ids::CHANNEL_GENERAL)
+        .create_thread(ctx, CreateThread::new(name).kind(ChannelType::PublicThread))
+        .await
+        .expect("thread");
+    let message = thread
+        .id
+        .send_message(ctx, CreateMessage::new().content("first"))
+        .await
+        .expect("message");
+    (thread, message)
+}
+
 /// Why serenity could not parse an event the fake sent.
 fn parse_error(kind: &str, value: &Value) -> String {
     use serenity::model::prelude::*;
@@ -104,6 +122,7 @@ fn parse_error(kind: &str, value: &Value) -> String {
         "THREAD_CREATE" | "THREAD_UPDATE" => {
             serde_json::from_value::<GuildChannel>(value).map(drop)
         }
+        "THREAD_DELETE" => serde_json::from_value::<PartialGuildChannel>(value).map(drop),
         _ => return format!("no parser known for {kind}"),
     };
     match result {
@@ -853,18 +872,7 @@ async fn a_rate_limit_holds_until_its_retry_after_has_passed() {
 async fn an_archived_thread_refuses_edits_until_a_message_unarchives_it() {
     let discord = FakeDiscord::start().await.expect("fake starts");
     let (mut bot, ctx) = bot_in_guild(&discord).await;
-    let thread = ChannelId::new(ids::CHANNEL_GENERAL)
-        .create_thread(
-            &ctx,
-            CreateThread::new("hm quiet").kind(ChannelType::PublicThread),
-        )
-        .await
-        .expect("thread");
-    let live = thread
-        .id
-        .send_message(&ctx, CreateMessage::new().content("first"))
-        .await
-        .expect("message");
+    let (thread, live) = thread_with_a_message(&ctx, "hm quiet").await;
 
     discord.archive_thread(thread.id.get()).expect("a thread");
     let archived = |e: &Event| match e {
@@ -909,5 +917,34 @@ async fn an_archived_thread_refuses_edits_until_a_message_unarchives_it() {
     assert!(format!("{refused:?}").contains("50083"), "{refused:?}");
     let olga = Actor::new(4242, "olga");
     assert!(discord.user_message(thread.id.get(), &olga, "hi").is_err());
+    assert_all_dispatches_parse(&discord);
+}
+
+/// A thread a moderator deleted: THREAD_DELETE parses, and posting or editing there is
+/// answered 404 Unknown Channel (10003).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deleted_thread_is_an_unknown_channel() {
+    let discord = FakeDiscord::start().await.expect("fake starts");
+    let (mut bot, ctx) = bot_in_guild(&discord).await;
+    let (thread, live) = thread_with_a_message(&ctx, "hm deleted").await;
+    discord.delete_thread(thread.id.get()).expect("a thread");
+    bot.next("THREAD_DELETE", |e| {
+        matches!(e, Event::ThreadDelete(t) if t.thread.id == thread.id).then_some(())
+    })
+    .await;
+    let edit = thread
+        .id
+        .edit_message(&ctx, live.id, EditMessage::new().content("second"))
+        .await
+        .expect_err("the thread is gone");
+    let post = thread
+        .id
+        .send_message(&ctx, CreateMessage::new().content("again"))
+        .await
+        .expect_err("the thread is gone");
+    for e in [edit, post] {
+        assert!(format!("{e:?}").contains("10003"), "{e:?}");
+    }
+    assert!(discord.channel(thread.id.get()).is_none());
     assert_all_dispatches_parse(&discord);
 }
