@@ -427,7 +427,8 @@ fn input_after_the_program_exited_is_an_error() {
 
 /// An argument that is not UTF-8 never makes `hm` panic (it did, exit 101
 /// with a backtrace, whenever the command line was refused): where text is
-/// needed it is a usage error, exit 2, also with `--json`.
+/// needed it is a usage error, exit 2, also with `--json`, that shows the
+/// argument and says where any bytes go.
 #[test]
 fn an_argument_that_is_not_utf8_is_a_usage_error_not_a_panic() {
     use std::os::unix::ffi::OsStrExt;
@@ -445,6 +446,21 @@ fn an_argument_that_is_not_utf8_is_a_usage_error_not_a_panic() {
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(!stderr.contains("panicked"), "hm {args:?}: {stderr}");
         assert_eq!(out.status.code(), Some(2), "hm {args:?}: {stderr}");
+        // Which argument, and where any bytes go (clap said only "invalid
+        // UTF-8 was detected in one or more arguments").
+        let said = match args.contains(&"--json".as_ref()) {
+            true => {
+                let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("error json");
+                assert_eq!(v["error"], "usage", "{v}");
+                v["message"].as_str().unwrap_or_default().to_string()
+            }
+            false => stderr.into_owned(),
+        };
+        assert!(
+            said.contains(r#"the argument "\xff" is not UTF-8, and this one takes text"#)
+                && said.contains("hm send --stdin, take any bytes"),
+            "hm {args:?}: {said}"
+        );
     }
 }
 

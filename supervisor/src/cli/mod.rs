@@ -340,6 +340,35 @@ fn json_in_args() -> bool {
         .any(|a| a == "--json")
 }
 
+/// What clap says of command line error `e`; for an argument that is not
+/// UTF-8 (clap: "invalid UTF-8 was detected in one or more arguments"),
+/// which one it is, its bad bytes as `\xNN`, and where any bytes go.
+fn usage_text(e: &clap::Error) -> String {
+    use std::os::unix::ffi::OsStrExt as _;
+    let text = e.to_string();
+    if e.kind() != clap::error::ErrorKind::InvalidUtf8 {
+        return text;
+    }
+    let Some(bad) = std::env::args_os().skip(1).find(|a| a.to_str().is_none()) else {
+        return text;
+    };
+    let mut shown = String::new();
+    for chunk in bad.as_bytes().utf8_chunks() {
+        shown.extend(chunk.valid().escape_debug());
+        for b in chunk.invalid() {
+            shown.push_str(&format!("\\x{b:02x}"));
+        }
+    }
+    text.replacen(
+        "invalid UTF-8 was detected in one or more arguments",
+        &format!(
+            "the argument \"{shown}\" is not UTF-8, and this one takes text \
+             (the command after `--` of hm start and hm run, and hm send --stdin, take any bytes)"
+        ),
+        1,
+    )
+}
+
 /// Print an error the way `--json` asks: one JSON object on stdout,
 /// `{"ok": false, "error": CODE, "message": TEXT}`. When stdout takes no
 /// more (a full disk) the message goes to stderr instead, so the failure is
@@ -360,7 +389,7 @@ pub fn main() -> i32 {
         Err(e) if e.use_stderr() && json_in_args() => {
             // The error's first paragraph, on one line: it may go on in
             // indented lines (the missing arguments, the subcommands).
-            let text = e.to_string();
+            let text = usage_text(&e);
             let message = text
                 .lines()
                 .map(str::trim)
@@ -369,6 +398,10 @@ pub fn main() -> i32 {
                 .collect::<Vec<_>>()
                 .join(" ");
             print_json_error("usage", message.trim_start_matches("error: "));
+            return e.exit_code();
+        }
+        Err(e) if e.kind() == clap::error::ErrorKind::InvalidUtf8 => {
+            eprint!("{}", usage_text(&e));
             return e.exit_code();
         }
         Err(e) => e.exit(),
