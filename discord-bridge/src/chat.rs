@@ -160,18 +160,20 @@ impl AgentHub {
     }
 }
 
-/// A compact line for a tool call: the tool's name and its arguments, cut.
+/// A compact line for a tool call: the tool's name and its arguments,
+/// scrubbed, then cut (a secret the cut went through would keep its first
+/// part, too short to be found).
 pub fn tool_line(name: &str, arguments: &serde_json::Value) -> String {
     let args = match arguments {
         serde_json::Value::Object(m) if m.is_empty() => String::new(),
         serde_json::Value::Null => String::new(),
         v => v.to_string(),
     };
-    let mut line = format!("🔧 `{name}` {args}");
+    let mut line = clean(format!("🔧 `{name}` {args}").trim_end());
     if line.chars().count() > TOOL_LINE_MAX {
         line = line.chars().take(TOOL_LINE_MAX).collect::<String>() + "…";
     }
-    clean(line.trim_end())
+    line
 }
 
 async fn post(http: &Http, channel: ChannelId, text: &str) {
@@ -242,5 +244,14 @@ mod tests {
             &serde_json::json!({"text": "export T=ghp_abcdefghijklmnopqrstuvwxyz0123456789"}),
         );
         assert!(!l.contains("ghp_abc"), "{l}");
+        // A token the cut goes through: scrubbed whole before the cut, its
+        // first part alone being too short to be found.
+        let head = "🔧 `session_submit` {\"text\":\"";
+        let filler = "x".repeat(TOOL_LINE_MAX - 16 - head.chars().count());
+        let l = tool_line(
+            "session_submit",
+            &serde_json::json!({"text": format!("{filler} ghp_abcdefghijklmnopqrstuvwxyz0123456789")}),
+        );
+        assert!(!l.contains("ghp_abcdefg"), "{l}");
     }
 }
