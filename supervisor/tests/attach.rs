@@ -691,6 +691,27 @@ fn a_terminal_that_hangs_up_detaches() {
     assert_eq!(env.status_json("hu")["alive"], true);
 }
 
+/// `hm run` whose stderr takes nothing (a full disk: `2>/dev/full`) still
+/// runs the program and exits with its code: saying the session's generated
+/// id there panicked (exit 101) before it attached.
+#[test]
+fn hm_run_with_a_full_stderr_returns_the_programs_code() {
+    let env = Env::new();
+    let full = std::fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/full")
+        .expect("/dev/full");
+    let out = env
+        .hm()
+        .args(["run", "--", "sh", "-c", "echo ran; exit 3"])
+        .stdin(Stdio::null())
+        .stderr(full)
+        .output()
+        .expect("hm run");
+    assert_eq!(out.status.code(), Some(3));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "ran\r\n");
+}
+
 #[test]
 fn hm_run_starts_attaches_and_returns_the_childs_code() {
     let env = Env::new();

@@ -461,9 +461,9 @@ fn report_error(e: &anyhow::Error, json: bool) -> i32 {
 }
 
 /// A line on stderr, if it takes it: a terminal that hung up (`hm attach`
-/// whose window closed) or a full disk must not turn an error into a
-/// panic (exit 101 instead of the error's code).
-fn say(line: &str) {
+/// whose window closed) or a full disk must not turn an error or a note
+/// into a panic (exit 101 instead of the error's or the program's code).
+pub(crate) fn say(line: &str) {
     use std::io::Write as _;
     let _ = writeln!(std::io::stderr(), "{line}");
 }

@@ -50,12 +50,12 @@ pub fn run(common: &Common, args: RunArgs) -> anyhow::Result<i32> {
     let id = launch.id.clone();
     match super::start::spawn_background(launch)? {
         super::start::Started::Failed(code, msg) => {
-            eprintln!("hm: {msg}");
+            super::say(&format!("hm: {msg}"));
             Ok(code)
         }
         super::start::Started::Ready => {
             if generated {
-                eprintln!("[session {id}]");
+                super::say(&format!("[session {id}]"));
             }
             let opts = super::attach::AttachOptions {
                 read_only: false,

@@ -46,7 +46,7 @@ use tokio::sync::oneshot;
 
 use super::common::{connect, exit_recorded, live_session, Coded};
 use super::stdout_gone::stdout_gone;
-use super::Common;
+use super::{say, Common};
 use crate::config::{Config, DetachKey};
 use crate::frame_hold::{FrameHold, END};
 
@@ -415,7 +415,7 @@ pub fn attach(common: &Common, id: &str, opts: AttachOptions) -> anyhow::Result<
             .into());
         }
         if let (true, Some(outer), Some(key)) = (interactive, &outer, detach_key) {
-            eprintln!("{}", detach::nested_hint(key, outer, command));
+            say(&detach::nested_hint(key, outer, command));
         }
         let guard = if interactive {
             Some(TerminalGuard::enter()?)
@@ -779,11 +779,11 @@ impl Attached {
                             // --read-only X | tee log`, or a supervisor
                             // without `hold`) cannot be repainted: say
                             // what is missing.
-                            eprintln!(
+                            say(&format!(
                                 "[hm: {} bytes of session {}'s output lost: this reader fell behind]",
                                 to.saturating_sub(from),
                                 self.id
-                            );
+                            ));
                         }
                         if self.repaints && self.stream.want_repaint() {
                             repaint = Some(self.repaint(&client, true));
