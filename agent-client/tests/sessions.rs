@@ -2390,3 +2390,41 @@ async fn a_submit_cancelled_mid_call_says_its_line_may_be_typed() {
     assert!(sessions.live(&id), "the session runs on");
     tools.cleanup(Duration::from_secs(15)).await;
 }
+
+/// session_status right after the wait that saw the session start waiting,
+/// in the same turn, shows what it waits for: the `waiting` event comes
+/// before the state change, but the agent reads the prompt's rows off the
+/// screen first, and the status could be answered before that.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_status_after_a_wait_for_waiting_shows_the_prompt() {
+    let sessions = Sessions::new();
+    let mut turn = Vec::new();
+    let ids: Vec<String> = (0..4).map(|i| unique(&format!("agent-ask-{i}"))).collect();
+    for id in &ids {
+        let command = "sh -c 'printf \"Delete all? [y/N] \"; read a; sleep 30'";
+        turn.push(("session_start", json!({"command": command, "id": id})));
+        turn.push((
+            "session_wait",
+            json!({"id": id, "until": "state", "state": "waiting", "timeout_secs": 30}),
+        ));
+        turn.push(("session_status", json!({"id": id})));
+    }
+    let server = FakeServer::start(vec![calls(&turn), text_reply("asked")]).await;
+    let tools = session_tools(&sessions, 8);
+    let mut agent = scripted_agent(&server, &tools);
+    let end = run_turn(&mut agent, "ask", Duration::from_secs(90)).await;
+    assert_eq!(end, TurnEnd::Answer("asked".into()));
+    let reqs = server.requests();
+    for (i, id) in ids.iter().enumerate() {
+        let waited = tool_result(&reqs[1].body, &format!("call_session_wait_{}", 3 * i + 1));
+        assert_eq!(waited, format!("session {id} is now waiting"));
+        let status = tool_result(&reqs[1].body, &format!("call_session_status_{}", 3 * i + 2));
+        let status: Value = serde_json::from_str(status).expect("JSON");
+        assert_eq!(
+            status["waiting_for"]["options"],
+            json!(["yes", "no"]),
+            "{status}"
+        );
+    }
+    tools.cleanup(Duration::from_secs(15)).await;
+}

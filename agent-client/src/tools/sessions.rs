@@ -658,7 +658,14 @@ impl SessionTools {
             "idle_ms": st.idle_ms,
             "pid": st.pid,
         });
-        if let Some(p) = self.prompt(id).await {
+        // Waiting: its prompt is read off the screen as its `waiting`
+        // event came, which this status may have overtaken.
+        let prompt = if st.state.name() == "waiting" {
+            self.prompt_of_waiting(id).await
+        } else {
+            self.prompt(id).await
+        };
+        if let Some(p) = prompt {
             let labels: Vec<&str> = p.options.iter().map(|o| o.label.as_str()).collect();
             v["waiting_for"] = json!({"prompt": p.prompt, "options": labels});
         }
