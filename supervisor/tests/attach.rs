@@ -697,15 +697,11 @@ fn a_terminal_that_hangs_up_detaches() {
 #[test]
 fn hm_run_with_a_full_stderr_returns_the_programs_code() {
     let env = Env::new();
-    let full = std::fs::OpenOptions::new()
-        .write(true)
-        .open("/dev/full")
-        .expect("/dev/full");
     let out = env
         .hm()
         .args(["run", "--", "sh", "-c", "echo ran; exit 3"])
         .stdin(Stdio::null())
-        .stderr(full)
+        .stderr(common::dev_full())
         .output()
         .expect("hm run");
     assert_eq!(out.status.code(), Some(3));

@@ -82,6 +82,30 @@ fn item19_closed_stdout_never_panics() {
     }
 }
 
+/// A stderr that takes nothing (`2>/dev/full`) costs a command its message,
+/// not its exit code: what went wrong was said with `eprintln!`, which
+/// panicked there (exit 101).
+#[test]
+fn full_stderr_keeps_the_exit_code() {
+    let env = Env::new();
+    env.start("fe", &[], &["sleep", "300"]);
+    let cases: [(&[&str], i32); 3] = [
+        (&["wait", "fe", "--regex", "never", "--timeout", "100"], 124),
+        (&["status", "no-such-session"], 1),
+        (&["send", "fe", "--keys", "NoSuchKey"], 2),
+    ];
+    for (args, code) in cases {
+        let out = env
+            .hm()
+            .args(args)
+            .stdout(Stdio::null())
+            .stderr(common::dev_full())
+            .output()
+            .expect("run hm");
+        assert_eq!(out.status.code(), Some(code), "hm {args:?}");
+    }
+}
+
 /// A stdout that takes no more (a full disk, `/dev/full`) is an error that
 /// is said on stderr, also with `--json` and for `hm events`, whose errors
 /// would otherwise go to that same stdout; exit 1.

@@ -126,14 +126,14 @@ impl<'a> StopNotes<'a> {
             }
             match (super::unreachable::refuse_stopped(self.paths), self.stopped) {
                 (Err(stopped), None) => {
-                    eprintln!("hm: {stopped}; waiting on");
+                    super::say(&format!("hm: {stopped}; waiting on"));
                     self.stopped = Some(stopped.pid);
                 }
                 (Ok(()), Some(pid)) => {
-                    eprintln!(
+                    super::say(&format!(
                         "hm: session {:?}: its supervisor (pid {pid}) runs again",
                         self.paths.id
-                    );
+                    ));
                     self.stopped = None;
                 }
                 _ => {}

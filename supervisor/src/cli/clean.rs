@@ -148,7 +148,7 @@ fn report(
             outln!("removed {}", p.display());
         }
         for (p, e) in failed {
-            eprintln!("hm: cannot remove {}: {e}", p.display());
+            super::say(&format!("hm: cannot remove {}: {e}", p.display()));
         }
         let logs = removed.iter().filter(|p| is_log(p)).count();
         outln!("Cleaned {logs} log file(s).");

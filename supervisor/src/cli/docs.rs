@@ -82,7 +82,10 @@ pub fn man(args: ManArgs) -> anyhow::Result<i32> {
             Some(sub) => sub.clone(),
             None => {
                 let names: Vec<&str> = cmd.get_subcommands().map(|s| s.get_name()).collect();
-                eprintln!("hm: no subcommand {name:?} (one of: {})", names.join(", "));
+                super::say(&format!(
+                    "hm: no subcommand {name:?} (one of: {})",
+                    names.join(", ")
+                ));
                 return Ok(2);
             }
         },

@@ -224,10 +224,10 @@ async fn signal_supervisor(
     signal::kill(target, Signal::SIGTERM)
         .with_context(|| format!("{error:#}; and sending SIGTERM to its supervisor (pid {pid})"))?;
     let _ = signal::kill(target, Signal::SIGCONT);
-    eprintln!(
+    super::say(&format!(
         "hm: session {:?}: {why}; sent SIGTERM to its supervisor (pid {pid}) instead",
         paths.id
-    );
+    ));
     if say && !json {
         out.line(format_args!("Kill signal sent to session {}", paths.id));
     }

@@ -119,7 +119,7 @@ pub fn run(common: &Common, args: LsArgs) -> anyhow::Result<i32> {
         .iter()
         .filter(|r| r["state"] == "socket_gone" || r["state"] == "stopped")
     {
-        eprintln!("hm: {}", r["error"].as_str().unwrap_or_default());
+        super::say(&format!("hm: {}", r["error"].as_str().unwrap_or_default()));
     }
     Ok(0)
 }

@@ -57,7 +57,7 @@ pub fn run(common: &Common, args: SendArgs) -> anyhow::Result<i32> {
     // is a usage error (exit 2, as clap's), not text for the program.
     if args.keys {
         if let Err(e) = keys_to_bytes(&args.text, false) {
-            eprintln!("hm: {e}");
+            super::say(&format!("hm: {e}"));
             return Ok(2);
         }
     }
@@ -99,10 +99,10 @@ pub fn run(common: &Common, args: SendArgs) -> anyhow::Result<i32> {
                 // The keys already sent ended the program (`y` to a
                 // one-key prompt): they did their job; the rest had
                 // nowhere to go.
-                eprintln!(
+                super::say(&format!(
                     "hm: session {:?} ended after {typed} of {total} keys; the rest were not typed",
                     args.id
-                );
+                ));
             }
             Ok(_) => {}
             // After a program that has exited: "session "ID": the session

@@ -84,20 +84,20 @@ pub fn run(common: &Common, args: SubmitArgs) -> anyhow::Result<i32> {
                 "output_offset": r.output_offset,
             }))?;
         } else if r.exited {
-            eprintln!(
+            super::say(&format!(
                 "hm: session {:?} ended after the line was typed (whether its program read it first cannot be known)",
                 paths.id
-            );
+            ));
         } else if !r.read {
-            eprintln!(
+            super::say(&format!(
                 "hm: session {:?} has not read the line within {} ms (its program is busy or not reading input); it stays typed",
                 paths.id, args.timeout
-            );
+            ));
         } else if !accepted {
-            eprintln!(
+            super::say(&format!(
                 "hm: session {:?} did not react to the line within {} ms",
                 paths.id, args.timeout
-            );
+            ));
         }
         Ok(if accepted { 0 } else { 1 })
     })

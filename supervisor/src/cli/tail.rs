@@ -98,7 +98,10 @@ pub fn run(common: &Common, args: TailArgs) -> anyhow::Result<i32> {
                             "were missed (this reader fell behind)"
                         }
                     };
-                    eprintln!("hm: {} bytes {why}; continuing at offset {to}", to - from);
+                    super::say(&format!(
+                        "hm: {} bytes {why}; continuing at offset {to}",
+                        to - from
+                    ));
                     if !args.follow && to >= stop_at {
                         break;
                     }
@@ -121,7 +124,9 @@ fn print_recorded(rec: &ExitRecord, from: Option<u64>) -> anyhow::Result<i32> {
             bytes,
         }) => {
             if missed > 0 {
-                eprintln!("hm: {missed} bytes are no longer kept; continuing at offset {resume}");
+                super::say(&format!(
+                    "hm: {missed} bytes are no longer kept; continuing at offset {resume}"
+                ));
             }
             bytes
         }

@@ -97,7 +97,7 @@ fn report_overdue(id: &str, overdue: &Overdue, json: bool) -> anyhow::Result<i32
     if json {
         print_json(&json!({"ok": false, "error": "timeout", "message": message}))?;
     } else {
-        eprintln!("hm: {message}");
+        super::say(&format!("hm: {message}"));
     }
     Ok(TIMEOUT_EXIT)
 }
@@ -139,19 +139,19 @@ fn report(id: &str, r: WaitResult, json: bool) -> anyhow::Result<i32> {
         WaitResult::Idle { .. } | WaitResult::State { .. } => 0,
         WaitResult::TimedOut => {
             if !json {
-                eprintln!("hm: {}", timed_out_message(id));
+                super::say(&format!("hm: {}", timed_out_message(id)));
             }
             TIMEOUT_EXIT
         }
         WaitResult::EndedFirst { code, signal } => {
             if !json {
-                eprintln!("hm: {}", ended_first_message(id, code, signal));
+                super::say(&format!("hm: {}", ended_first_message(id, code, signal)));
             }
             1
         }
         WaitResult::Unknown(v) => {
             if !json {
-                eprintln!("hm: session {id:?} answered {v}");
+                super::say(&format!("hm: session {id:?} answered {v}"));
             }
             i32::from(v["ok"].as_bool() != Some(true))
         }
