@@ -29,8 +29,9 @@
 //!   from the prompt's options; on exit, the final screen and "exit code N".
 
 use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use heimdall_agent::tools::waiting_prompt::shown_prompt;
 use heimdall_client::{Client, Event, EventItem, State};
@@ -84,7 +85,8 @@ const QUIET_RULES: [&str; 3] = ["shell_prompt", "python_repl", "python_continuat
 /// A waiting prompt and its choices, as the watch last saw it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Prompt {
-    /// Increases with every new prompt, so a button of an old one is refused.
+    /// Unique to the prompt, also across watches of the session and runs of
+    /// the bridge, so a button of any other prompt is refused.
     pub generation: u64,
     /// The prompt text.
     pub text: String,
@@ -110,6 +112,8 @@ pub struct Watches {
     prompts: Mutex<HashMap<String, Prompt>>,
     /// The running watches as kept for a restart.
     kept: KeptWatches,
+    /// The generation of the last prompt.
+    last_generation: AtomicU64,
 }
 
 /// A session claimed for a new watch ([`Watches::claim`]); let go when
@@ -192,9 +196,24 @@ impl Watches {
         }
     }
 
+    /// A prompt generation never given before, also by an earlier watch
+    /// or an earlier run of the bridge: the microseconds since the epoch,
+    /// or one more than the last one given.
+    fn next_generation(&self) -> u64 {
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| u64::try_from(d.as_micros()).unwrap_or(u64::MAX / 2));
+        let next = |last: u64| now.max(last.saturating_add(1));
+        let last = self
+            .last_generation
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |last| Some(next(last)))
+            .unwrap_or_else(|last| last);
+        next(last)
+    }
+
     fn set_prompt(&self, session: &str, text: String, options: Vec<WaitingOption>) -> Prompt {
         let mut prompts = lock(&self.prompts);
-        let generation = prompts.get(session).map_or(1, |p| p.generation + 1);
+        let generation = self.next_generation();
         let p = Prompt {
             generation,
             text,

@@ -2415,3 +2415,50 @@ async fn a_deleted_watch_thread_ends_its_watch() {
     .await;
     bridge.assert_no_unparsed_events();
 }
+
+/// A prompt's button from an earlier watch of the session (before an
+/// /unwatch and a new /watch, or before hm-discord restarted) answers
+/// nothing: each prompt's buttons are its own, so an old "yes" does not
+/// answer the question the session asks now.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_button_of_an_earlier_watch_answers_nothing() {
+    let discord = FakeDiscord::start().await.unwrap();
+    let bridge = Bridge::start(&discord).await;
+    let id = unique("stale");
+    run(
+        &discord,
+        &id,
+        "read -p 'First? [y/N] ' a; read -p 'Second? [y/N] ' b; echo a=$a b=$b; sleep 600",
+    )
+    .await;
+    let (first_thread, _) = watch(&discord, &id).await;
+    let (old_note, old_yes) = until("the first question's buttons", || {
+        button(&discord, first_thread, "First?", "yes")
+    })
+    .await;
+    send(&discord, &id, "n").await;
+    until("the second question", || {
+        button(&discord, first_thread, "Second?", "yes")
+    })
+    .await;
+    let (text, _) = operator_command(&discord, "unwatch", &[("id", &id)]).await;
+    assert!(text.contains("stopped watching"), "{text}");
+    until("the watch's end", || {
+        posted(&discord, first_thread, "stopped watching")
+    })
+    .await;
+    let (second_thread, _) = watch(&discord, &id).await;
+    until("the second question in the new thread", || {
+        button(&discord, second_thread, "Second?", "yes")
+    })
+    .await;
+    let press = discord
+        .button_press(old_note, &operator(), &old_yes)
+        .unwrap();
+    let (text, _) = answer(&discord, &press).await;
+    assert!(text.contains("no longer waiting"), "{text}");
+    send(&discord, &id, "n").await;
+    let screen = screen_until(&discord, &id, "both answers", |s| s.contains("a=n b=")).await;
+    assert!(screen.contains("a=n b=n"), "{screen}");
+    bridge.assert_no_unparsed_events();
+}
