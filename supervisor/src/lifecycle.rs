@@ -26,6 +26,14 @@ use serde::{Deserialize, Serialize};
 
 use crate::exit_record::ExitRecord;
 
+/// How long a killed session may take to end, or one whose program has
+/// exited to finish (end the processes it left), for a client whose
+/// configured grace is `kill_grace_ms` (the supervisor's own may differ: a
+/// generous bound).
+pub fn kill_bound(kill_grace_ms: u64) -> Duration {
+    Duration::from_millis(kill_grace_ms.max(5000)) + Duration::from_secs(10)
+}
+
 /// After SIGTERM, how long before SIGHUP is sent as well.
 const HANGUP_AFTER: Duration = Duration::from_millis(250);
 /// How often escalation looks whether anything of the tree is left.

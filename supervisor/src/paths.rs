@@ -187,6 +187,22 @@ fn still_at(file: &File, path: &Path) -> bool {
     }
 }
 
+/// How long [`PidFile::acquire`] waits for a held pidfile lock.
+struct Deadline {
+    /// For a lock held a moment (`hm ls` probes it).
+    busy: Instant,
+    /// For the supervisor of a session that has ended to finish.
+    finishing: Instant,
+}
+
+impl Deadline {
+    /// Whether to wait on for the lock of `paths`.
+    fn wait_on(&self, paths: &SessionPaths) -> bool {
+        let now = Instant::now();
+        now < self.busy || (now < self.finishing && std::fs::symlink_metadata(&paths.exit).is_ok())
+    }
+}
+
 /// The pidfile, locked for the supervisor's lifetime.
 pub struct PidFile {
     lock: Flock<File>,
@@ -201,16 +217,26 @@ impl PidFile {
     /// lock, so a lock taken on a file opened before that unlink is a lock
     /// on a file nobody can see: after locking, the file must still be the
     /// one the path names, else open it again.
-    pub fn acquire(paths: &SessionPaths) -> Result<PidFile, PathError> {
+    ///
+    /// A session that has ended (its exit record is there) while its
+    /// supervisor still holds the lock is finishing: ending the processes
+    /// its program left (the kill grace period), or waiting for a reader
+    /// to take its last output. The id is waited for, at most `finishing`,
+    /// so that `hm wait --exit ID; hm start --id ID …` starts it again.
+    pub fn acquire(paths: &SessionPaths, finishing: Duration) -> Result<PidFile, PathError> {
         let io = |source| PathError::Io {
             path: paths.pid.clone(),
             source,
         };
         // A concurrent `hm ls` may hold a probe lock for a moment.
-        let deadline = Instant::now() + Duration::from_millis(300);
+        let began = Instant::now();
+        let deadline = Deadline {
+            busy: began + Duration::from_millis(300),
+            finishing: began + finishing,
+        };
         for _ in 0..100 {
             let file = open_pidfile(&paths.pid).map_err(io)?;
-            let lock = Self::lock(file, paths, deadline)?;
+            let lock = Self::lock(file, paths, &deadline)?;
             // Whoever removed the path held the lock before us: start over.
             if still_at(&lock, &paths.pid) {
                 // A dead supervisor's pids are no one's: until ours are
@@ -230,7 +256,7 @@ impl PidFile {
     fn lock(
         mut file: File,
         paths: &SessionPaths,
-        deadline: Instant,
+        deadline: &Deadline,
     ) -> Result<Flock<File>, PathError> {
         let io = |source| PathError::Io {
             path: paths.pid.clone(),
@@ -239,7 +265,7 @@ impl PidFile {
         loop {
             match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
                 Ok(lock) => return Ok(lock),
-                Err((f, nix::errno::Errno::EWOULDBLOCK)) if Instant::now() < deadline => {
+                Err((f, nix::errno::Errno::EWOULDBLOCK)) if deadline.wait_on(paths) => {
                     file = f;
                     std::thread::sleep(Duration::from_millis(5));
                 }

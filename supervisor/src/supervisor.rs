@@ -161,7 +161,8 @@ pub fn run(launch: Launch, ready: Ready) -> i32 {
         Ok(p) => p,
         Err(e) => return ready.fail(1, "invalid_id", &e.to_string()),
     };
-    let mut pidfile = match PidFile::acquire(&paths) {
+    let finishing = crate::lifecycle::kill_bound(launch.config.kill_grace_ms);
+    let mut pidfile = match PidFile::acquire(&paths, finishing) {
         Ok(p) => p,
         Err(e @ crate::paths::PathError::AlreadyRunning { .. }) => {
             return ready.fail(1, "already_running", &e.to_string())

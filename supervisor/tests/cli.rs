@@ -893,6 +893,33 @@ fn waiting_on_a_stopped_supervisor_says_so() {
     }
 }
 
+/// Once a session's program has exited (`hm wait --exit` answered), its id
+/// can be started again at once: while the supervisor still ends the
+/// processes the program left (they ignore SIGTERM: the grace period),
+/// `hm start` waits for it to finish. It refused: "session \"r\" is
+/// already running", with `hm status` saying it had exited.
+#[test]
+fn an_id_is_started_again_while_its_ended_session_finishes() {
+    let env = Env::new();
+    let config = env.config("grace.toml", "kill_grace_ms = 3000\n");
+    env.start(
+        "r",
+        &["--config", &config],
+        &[
+            "sh",
+            "-c",
+            "trap '' TERM HUP; (trap '' TERM HUP; sleep 300) & exit 0",
+        ],
+    );
+    env.ok(&["wait", "r", "--exit"]);
+    let (old, _) = env.pids("r");
+    assert!(common::alive(old), "the supervisor had already finished");
+    env.start("r", &[], &["sh", "-c", "echo second; sleep 100"]);
+    env.wait_screen("r", "second");
+    assert!(!common::alive(old), "the old supervisor is still there");
+    env.ok(&["kill", "r"]);
+}
+
 /// `hm tail ID --from N` after the session ended starts at offset N, as
 /// while it runs (it printed the whole recorded tail); an offset older
 /// than the record keeps says how much is not kept; output that is not

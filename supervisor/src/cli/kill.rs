@@ -24,6 +24,7 @@ use super::common::{
 use super::unreachable::{unreachable_supervisor, Unreachable};
 use super::Common;
 use crate::exit_record::ExitRecord;
+use crate::lifecycle::kill_bound;
 use crate::paths::SessionPaths;
 
 /// Arguments of `hm kill`.
@@ -35,13 +36,6 @@ pub struct KillArgs {
     /// Print JSON
     #[arg(long)]
     pub json: bool,
-}
-
-/// How long a killed session may take to end, for a client whose
-/// configured grace is `kill_grace_ms` (the supervisor's own may differ:
-/// a generous bound).
-pub fn kill_bound(kill_grace_ms: u64) -> Duration {
-    Duration::from_millis(kill_grace_ms.max(5000)) + Duration::from_secs(10)
 }
 
 /// Sessions `hm kill` ends side by side (each has a thread and a runtime

@@ -450,7 +450,7 @@ pub fn attach(common: &Common, id: &str, opts: AttachOptions) -> anyhow::Result<
             at_line_start: true,
             repaints: true,
             pipe_run: opts.stream_without_terminal && !interactive,
-            kill_bound: super::kill::kill_bound(cfg.kill_grace_ms),
+            kill_bound: crate::lifecycle::kill_bound(cfg.kill_grace_ms),
             hold,
             keep_mouse: (opts.read_only && interactive).then(Default::default),
         };
