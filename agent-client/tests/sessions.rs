@@ -2288,6 +2288,12 @@ async fn control_keys_are_read_as_models_write_them() {
             ),
             ("session_submit", json!({"id": id, "text": "sleep 600"})),
             ("session_send", json!({"id": id, "keys": ["ctrl-c"]})),
+            // The terminal flushes what was typed ahead of a Ctrl-C it has
+            // not yet handled: the next line waits for its echo.
+            (
+                "session_wait",
+                json!({"id": id, "until": "regex", "pattern": r"\^C", "timeout_secs": 20}),
+            ),
             ("session_submit", json!({"id": id, "text": "echo after-$((1+1))"})),
             (
                 "session_wait",
@@ -2317,7 +2323,9 @@ async fn control_keys_are_read_as_models_write_them() {
     assert!(two.contains("matched \"two\""), "{two}");
     let interrupted = tool_result(body, "call_session_send_4");
     assert!(interrupted.starts_with("sent 1 bytes"), "{interrupted}");
-    let after = tool_result(body, "call_session_wait_6");
+    let echoed = tool_result(body, "call_session_wait_5");
+    assert!(echoed.contains("matched \"^C\""), "{echoed}");
+    let after = tool_result(body, "call_session_wait_7");
     assert!(after.contains("matched \"after-2\""), "{after}");
     tools.cleanup(Duration::from_secs(15)).await;
 }
