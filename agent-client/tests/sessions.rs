@@ -2436,3 +2436,36 @@ async fn the_status_after_a_wait_for_waiting_shows_the_prompt() {
     }
     tools.cleanup(Duration::from_secs(15)).await;
 }
+
+/// A wait on new output for text the program wrote before the wait began
+/// (between the submit and the wait, in one turn) never matches, and the
+/// answer says why and where the text may be: it said only "not yet", and
+/// the model took the command for one still running.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_output_wait_that_times_out_says_earlier_output_is_not_matched() {
+    let sessions = Sessions::new();
+    let id = unique("agent-output-wait");
+    let mut script = bash_line(&id, "echo ready-$((1+2))", "(?m)^ready-3$");
+    script.extend([
+        calls(&[(
+            "session_wait",
+            json!({"id": id, "until": "regex", "pattern": "ready-3", "source": "output", "timeout_secs": 2}),
+        )]),
+        text_reply("waited"),
+    ]);
+    let server = FakeServer::start(script).await;
+    let tools = session_tools(&sessions, 8);
+    let mut agent = scripted_agent(&server, &tools);
+    let end = run_turn(&mut agent, "ready", Duration::from_secs(60)).await;
+    assert_eq!(end, TurnEnd::Answer("waited".into()));
+    let reqs = server.requests();
+    let not_yet = tool_result(&reqs[4].body, "call_session_wait_0");
+    assert!(
+        not_yet.contains("not yet")
+            && not_yet.contains("only output written after the wait began is matched")
+            && not_yet.contains("session_read"),
+        "{not_yet}"
+    );
+    assert!(!not_yet.contains("trailing blanks"), "{not_yet}");
+    tools.cleanup(Duration::from_secs(15)).await;
+}

@@ -966,10 +966,10 @@ impl SessionTools {
             WaitResult::TimedOut => format!(
                 "not yet: the condition did not hold within {} s; the session is still running{cut}{}",
                 timeout.as_secs(),
-                if matches!(condition, WaitCondition::Regex { source: RegexSource::Screen, .. }) {
-                    SCREEN_LINES
-                } else {
-                    ""
+                match condition {
+                    WaitCondition::Regex { source: RegexSource::Screen, .. } => SCREEN_LINES,
+                    WaitCondition::Regex { source: RegexSource::Output, .. } => NEW_OUTPUT,
+                    _ => "",
                 }
             ),
             WaitResult::EndedFirst { code, .. } => {
@@ -1159,6 +1159,11 @@ fn says_something(arg: &str, value: &Value) -> bool {
 const SCREEN_LINES: &str = " (the screen is matched as text whose lines have no trailing blanks: \
      a prompt such as Python's `>>> ` reads `>>>`, so a pattern ending in a blank never matches it)";
 
+/// What an output regex that timed out is told: output written before the
+/// wait began (after a submit in the same turn) is not matched.
+const NEW_OUTPUT: &str = " (only output written after the wait began is matched: what the \
+     program wrote before it is on its screen and in session_read, or wait on the screen)";
+
 /// session_wait's default `idle_ms`.
 const IDLE_MS: u64 = 500;
 
@@ -1266,7 +1271,7 @@ impl ToolSet for SessionTools {
                     "until": {"type": "string", "enum": UNTIL},
                     "idle_ms": {"type": "integer", "description": "For idle: the silence required (default 500)"},
                     "pattern": {"type": "string", "description": "For regex: the pattern (Rust regex; the screen's lines have no trailing blanks: Python's prompt `>>> ` reads `>>>`)"},
-                    "source": {"type": "string", "enum": SOURCES, "description": "For regex: match the screen (default) or new output"},
+                    "source": {"type": "string", "enum": SOURCES, "description": "For regex: match the screen (default) or the output written after the wait begins"},
                     "state": {"type": "string", "enum": state_names(), "description": "For state: the state to reach"},
                     "timeout_secs": {"type": "integer", "description": "Give up after this long in seconds (default 30)"},
                 }),
