@@ -60,6 +60,8 @@ pub struct Bridge {
     bot_id: OnceLock<UserId>,
     /// The kept watches have been taken up (at the first READY).
     resumed: AtomicBool,
+    /// Where the running watches are kept for a restart.
+    kept_dir: Option<PathBuf>,
 }
 
 impl Bridge {
@@ -83,13 +85,14 @@ impl Bridge {
             told: Told::default(),
             bot_id: OnceLock::new(),
             resumed: AtomicBool::new(false),
+            kept_dir: None,
         }
     }
 
-    /// Keep the running watches in the file `path`, and take up those kept
-    /// there once connected (see [`crate::kept`]).
-    pub fn keep_watches_in(mut self, path: PathBuf) -> Bridge {
-        self.watches = Arc::new(Watches::kept_in(path));
+    /// Keep the running watches in a file of the directory `dir`, and
+    /// take up those kept there once connected (see [`crate::kept`]).
+    pub fn keep_watches_in(mut self, dir: PathBuf) -> Bridge {
+        self.kept_dir = Some(dir);
         self
     }
 
@@ -834,6 +837,10 @@ impl EventHandler for Handler {
     async fn ready(&self, ctx: Context, ready: Ready) {
         let _ = self.bridge.bot_id.set(ready.user.id);
         if !self.bridge.resumed.swap(true, Ordering::SeqCst) {
+            if let Some(dir) = &self.bridge.kept_dir {
+                let file = dir.join(format!("watches-{}.json", ready.user.id));
+                self.bridge.watches.kept().open(file);
+            }
             resume(&self.bridge.watches, &self.bridge.sessions, &ctx.http);
         }
         tracing::info!(

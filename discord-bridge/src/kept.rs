@@ -1,11 +1,12 @@
-//! The running watches, kept in a file (`watches.json` in the bridge's
-//! data directory) so that hm-discord, restarted while they run (a crash,
-//! an upgrade, a reboot of its host), takes them up again in their threads
+//! The running watches, kept in a file (`watches-<bot user id>.json` in
+//! the bridge's data directory: two bots on one machine keep theirs apart)
+//! so that hm-discord, restarted while they run (a crash, an upgrade, a
+//! reboot of its host), takes them up again in their threads
 //! ([`crate::resume`]); without it, a watched session's prompts and exit
 //! went unsaid after a restart.
 
 use std::path::PathBuf;
-use std::sync::Mutex;
+use std::sync::{Mutex, OnceLock};
 
 use serde::{Deserialize, Serialize};
 
@@ -27,18 +28,22 @@ pub struct Kept {
     pub starter: Option<u64>,
 }
 
-/// The kept watches (in memory only without a file).
+/// The kept watches (in memory only until a file is opened).
 #[derive(Debug, Default)]
 pub struct KeptWatches {
-    path: Option<PathBuf>,
+    path: OnceLock<PathBuf>,
     kept: Mutex<Vec<Kept>>,
 }
 
 impl KeptWatches {
-    /// The watches kept in `path` (none when it does not exist; a file
+    /// Keep the watches in `path` from now on (the first path given only),
+    /// with those kept there before (none when it does not exist; a file
     /// that cannot be read is logged and replaced).
-    pub fn load(path: PathBuf) -> KeptWatches {
-        let kept = match std::fs::read(&path) {
+    pub fn open(&self, path: PathBuf) {
+        if self.path.set(path.clone()).is_err() {
+            return;
+        }
+        let loaded: Vec<Kept> = match std::fs::read(&path) {
             Ok(bytes) => serde_json::from_slice(&bytes).unwrap_or_else(|e| {
                 tracing::warn!("ignoring {}: {e}", path.display());
                 Vec::new()
@@ -49,10 +54,15 @@ impl KeptWatches {
                 Vec::new()
             }
         };
-        KeptWatches {
-            path: Some(path),
-            kept: Mutex::new(kept),
-        }
+        let mut kept = lock(&self.kept);
+        let now = std::mem::take(&mut *kept);
+        kept.extend(
+            loaded
+                .into_iter()
+                .filter(|k| !now.iter().any(|n| n.session == k.session)),
+        );
+        kept.extend(now);
+        self.save(&kept);
     }
 
     /// The watches kept now.
@@ -80,7 +90,7 @@ impl KeptWatches {
 
     /// Write the file whole (a new file renamed over the old one).
     fn save(&self, kept: &[Kept]) {
-        let Some(path) = &self.path else {
+        let Some(path) = self.path.get() else {
             return;
         };
         let written = serde_json::to_vec_pretty(kept)
@@ -116,19 +126,23 @@ mod tests {
     #[test]
     fn watches_are_kept_across_loads_and_ended_ones_dropped() {
         let dir = tempfile::tempdir().expect("a temp dir");
-        let path = dir.path().join("discord/watches.json");
-        let k = KeptWatches::load(path.clone());
+        let path = dir.path().join("discord/watches-7.json");
+        let load = |path: &PathBuf| {
+            let k = KeptWatches::default();
+            k.open(path.clone());
+            k.all()
+        };
+        let k = KeptWatches::default();
+        // Before the file is opened: in memory, then saved with it.
         k.keep(kept("a", 10));
+        k.open(path.clone());
         k.keep(kept("b", 20));
         k.keep(kept("a", 30));
         k.end("b", 99);
-        assert_eq!(
-            KeptWatches::load(path.clone()).all(),
-            [kept("b", 20), kept("a", 30)]
-        );
+        assert_eq!(load(&path), [kept("b", 20), kept("a", 30)]);
         k.end("b", 20);
-        assert_eq!(KeptWatches::load(path.clone()).all(), [kept("a", 30)]);
+        assert_eq!(load(&path), [kept("a", 30)]);
         std::fs::write(&path, "not json").expect("written");
-        assert!(KeptWatches::load(path).all().is_empty());
+        assert!(load(&path).is_empty());
     }
 }

@@ -72,8 +72,7 @@ async fn run(cli: Cli) -> Result<()> {
     let sessions = Sessions::new(socket_dir.clone(), loaded.file.path.clone());
     let config_path = loaded.file.path.clone();
     let agent = AgentHub::new(loaded, socket_dir.clone(), &bridge_dir);
-    let bridge = Bridge::new(cfg.clone(), audit, sessions, Some(agent))
-        .keep_watches_in(bridge_dir.join("watches.json"));
+    let bridge = Bridge::new(cfg.clone(), audit, sessions, Some(agent)).keep_watches_in(bridge_dir);
     for line in bridge.access().summary() {
         tracing::info!("{line}");
     }

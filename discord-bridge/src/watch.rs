@@ -131,15 +131,6 @@ impl Drop for Claim {
 }
 
 impl Watches {
-    /// No watches yet; the running ones kept in the file `path` (see
-    /// [`crate::kept`]).
-    pub fn kept_in(path: std::path::PathBuf) -> Watches {
-        Watches {
-            kept: KeptWatches::load(path),
-            ..Watches::default()
-        }
-    }
-
     /// The watches kept for a restart.
     pub fn kept(&self) -> &KeptWatches {
         &self.kept

@@ -2388,7 +2388,10 @@ async fn a_restarted_bridge_watches_again_in_the_same_threads() {
 async fn a_deleted_watch_thread_ends_its_watch() {
     let discord = FakeDiscord::start().await.unwrap();
     let bridge = Bridge::start(&discord).await;
-    let kept = bridge.dir.path().join("data/heimdall/discord/watches.json");
+    let kept = bridge.dir.path().join(format!(
+        "data/heimdall/discord/watches-{}.json",
+        ids::BOT_USER
+    ));
     let kept_has = |id: &str| {
         std::fs::read_to_string(&kept)
             .unwrap_or_default()
