@@ -155,7 +155,9 @@ fn exited_status(env: &Env, id: &str) -> serde_json::Value {
 /// guardian leaves the exit record (a program that hangs up with its
 /// terminal: signal 1; one that ignores SIGHUP and SIGTERM: SIGKILL after
 /// the grace period), `hm ls --all` lists it as exited, `hm wait --exit`
-/// answers, and the id starts again at once as a new, live session.
+/// answers, saying the supervisor died (it answered as for a program that
+/// ended by itself), and the id starts again at once as a new, live
+/// session.
 #[test]
 fn a_sigkilled_supervisor_still_leaves_an_exit_record() {
     let env = Env::new();
@@ -202,7 +204,19 @@ fn a_sigkilled_supervisor_still_leaves_an_exit_record() {
         let w: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
         assert_eq!(w["until"], "exit", "{w}");
         assert_eq!(w["code"], 128 + signal, "{w}");
+        // Not an end of its own: the program was ended by the guardian.
+        assert_eq!(w["supervisor_died"], true, "{w}");
         assert_eq!(out.status.code(), Some(128 + signal));
+        let out = env.run(&["wait", id, "--exit"]);
+        assert_eq!(out.status.code(), Some(128 + signal));
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains(&format!(
+                "killed by signal {signal}, code {}; its supervisor died",
+                128 + signal
+            )),
+            "{err}"
+        );
     }
     // The id starts again at once, and the new session is not shown the
     // old record.

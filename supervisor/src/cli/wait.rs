@@ -9,7 +9,7 @@ use heimdall_client::{RegexSource, State, WaitCondition, WaitResult};
 use serde_json::{json, Value};
 
 use super::bounded::{self, Overdue, StopNotes};
-use super::common::{answer, ask_session, open, print_json, runtime};
+use super::common::{answer, ask_session, exit_phrase, open, print_json, runtime};
 use super::Common;
 use crate::exit_record::ExitRecord;
 use crate::paths::SessionPaths;
@@ -158,6 +158,31 @@ fn report(id: &str, r: WaitResult, json: bool) -> anyhow::Result<i32> {
     })
 }
 
+/// Report answer `r` from exit record `rec`, which the guardian of the
+/// session's supervisor wrote (the supervisor died, SIGKILLed say: the
+/// program did not end by itself), as [`report`] does, saying so:
+/// `"supervisor_died": true` with `json`, a line on stderr without.
+fn report_died(rec: &ExitRecord, r: WaitResult, json: bool) -> anyhow::Result<i32> {
+    let id = &rec.id;
+    if !matches!(r, WaitResult::Exited { .. } | WaitResult::EndedFirst { .. }) {
+        return report(id, r, json);
+    }
+    if json {
+        let mut v = to_json(id, &r);
+        v["supervisor_died"] = json!(true);
+        print_json(&v)?;
+        return Ok(match r {
+            WaitResult::Exited { code, .. } => code,
+            _ => 1,
+        });
+    }
+    eprintln!(
+        "hm: session {id:?}: {} (its guardian ended the program)",
+        exit_phrase(rec)
+    );
+    report(id, r, json)
+}
+
 /// `hm wait`.
 pub fn run(common: &Common, args: WaitArgs) -> anyhow::Result<i32> {
     let cfg = common.load()?;
@@ -180,7 +205,13 @@ pub fn run(common: &Common, args: WaitArgs) -> anyhow::Result<i32> {
     // A session that already ended answers from its exit record, as it
     // would have answered live (a screen regex is matched on its final
     // screen).
-    let ended = |rec: ExitRecord| report(&rec.id, rec.wait_answer(&condition), args.json);
+    let ended = |rec: ExitRecord| {
+        let r = rec.wait_answer(&condition);
+        match rec.supervisor_died {
+            true => report_died(&rec, r, args.json),
+            false => report(&rec.id, r, args.json),
+        }
+    };
     let began = Instant::now();
     let ask = |paths: &SessionPaths| {
         runtime()?.block_on(async {
