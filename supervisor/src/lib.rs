@@ -50,6 +50,7 @@ pub mod requests;
 pub mod screen;
 pub mod server;
 pub mod session;
+pub mod skim;
 pub mod spawn;
 pub mod supervisor;
 pub mod sync;

@@ -24,6 +24,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use crate::skim::Skim;
 use crate::sync::lock;
 use bytes::Bytes;
 use tokio::sync::{watch, Notify};
@@ -59,9 +60,37 @@ struct Ring {
     /// Offset of the next byte to be written.
     end: u64,
     closed: bool,
+    /// What the bytes evicted before the screen model parsed them did
+    /// (see [`Output::unparsed`]), and the offset it has read up to; `None`
+    /// without a screen model.
+    skim: Option<(Evicted, u64)>,
+}
+
+/// Bytes evicted before the screen model parsed them.
+enum Evicted {
+    /// Waiting for where the model's parser is ([`Output::skim_from`]): the
+    /// bytes so far.
+    Kept(Vec<Bytes>),
+    /// Read from there.
+    Skimmed(Skim),
 }
 
 impl Ring {
+    /// Everything kept from offset `from` (see [`Output::slices_from`]).
+    fn slices_from(&self, from: u64) -> (u64, Vec<Bytes>) {
+        let r = self;
+        let from = from.max(r.start).min(r.end);
+        let first = r
+            .chunks
+            .partition_point(|(off, c)| off + c.len() as u64 <= from);
+        let slices = r
+            .chunks
+            .range(first..)
+            .map(|(off, c)| c.slice(from.saturating_sub(*off) as usize..))
+            .collect();
+        (from, slices)
+    }
+
     /// The first byte of the last `scrollback` bytes still kept.
     fn replay_start(&self, scrollback: usize) -> u64 {
         self.end.saturating_sub(scrollback as u64).max(self.start)
@@ -121,6 +150,7 @@ impl Output {
                 start: 0,
                 end: 0,
                 closed: false,
+                skim: None,
             }),
             end: AtomicU64::new(0),
             config,
@@ -183,6 +213,7 @@ impl Output {
         let cap = self.config.capacity() as u64;
         {
             let mut r = lock(&self.ring);
+            let r = &mut *r;
             let at = r.end;
             r.end += chunk.len() as u64;
             r.chunks.push_back((at, chunk));
@@ -192,6 +223,16 @@ impl Output {
                     break;
                 }
                 r.start = off + front.len() as u64;
+                if let Some((evicted, read)) = &mut r.skim {
+                    if *read < r.start {
+                        let part = front.slice(read.saturating_sub(*off) as usize..);
+                        match evicted {
+                            Evicted::Kept(parts) => parts.push(part),
+                            Evicted::Skimmed(skim) => skim.read(&part),
+                        }
+                        *read = r.start;
+                    }
+                }
                 r.chunks.pop_front();
             }
             self.end.store(r.end, Ordering::Release);
@@ -228,17 +269,54 @@ impl Output {
     /// Everything kept from offset `from` (or from the oldest byte kept, if
     /// `from` was evicted) to the end: the offset actually used and the slices.
     pub fn slices_from(&self, from: u64) -> (u64, Vec<Bytes>) {
-        let r = lock(&self.ring);
-        let from = from.max(r.start).min(r.end);
-        let first = r
-            .chunks
-            .partition_point(|(off, c)| off + c.len() as u64 <= from);
-        let slices = r
-            .chunks
-            .range(first..)
-            .map(|(off, c)| c.slice(from.saturating_sub(*off) as usize..))
-            .collect();
-        (from, slices)
+        lock(&self.ring).slices_from(from)
+    }
+
+    /// Keep track of what bytes evicted before the screen model parsed
+    /// them did (see [`Output::unparsed`]).
+    pub fn skim_evicted(&self) {
+        let mut r = lock(&self.ring);
+        let end = r.end;
+        r.skim = Some((Evicted::Skimmed(Skim::default()), end));
+    }
+
+    /// For the screen model, which has parsed up to `parsed` and parses
+    /// what is returned: what the bytes from `parsed` that were evicted
+    /// did, the offset of the oldest byte kept from `parsed` on, and the
+    /// slices from there to the end. The bytes after the end that are
+    /// evicted are kept until [`Output::skim_from`] tells where the model's
+    /// parser is at the end, then read.
+    pub fn unparsed(&self, parsed: u64) -> (Skim, u64, Vec<Bytes>) {
+        let mut r = lock(&self.ring);
+        let (from, slices) = r.slices_from(parsed);
+        let end = from + slices.iter().map(|s| s.len() as u64).sum::<u64>();
+        let skim = match r.skim.replace((Evicted::Kept(Vec::new()), end)) {
+            Some((Evicted::Skimmed(skim), _)) => skim,
+            Some((Evicted::Kept(parts), _)) => {
+                // Not told where the parser was: from a known state.
+                let mut skim = Skim::default();
+                parts.iter().for_each(|p| skim.read(p));
+                skim
+            }
+            None => {
+                r.skim = None;
+                Skim::default()
+            }
+        };
+        (skim, from, slices)
+    }
+
+    /// The screen model's parser is where `skim` starts, at the end of
+    /// what [`Output::unparsed`] returned: the bytes evicted since are read
+    /// from there.
+    pub fn skim_from(&self, mut skim: Skim) {
+        let mut r = lock(&self.ring);
+        if let Some((evicted, _)) = &mut r.skim {
+            if let Evicted::Kept(parts) = evicted {
+                parts.iter().for_each(|p| skim.read(p));
+            }
+            *evicted = Evicted::Skimmed(skim);
+        }
     }
 
     /// A receiver that wakes whenever output is appended (and subscribers

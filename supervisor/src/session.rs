@@ -142,6 +142,10 @@ impl Session {
             live_window: config.live_window_bytes,
             stall_timeout: Duration::from_millis(config.stall_timeout_ms),
         });
+        if config.screen_model {
+            // What the screen model skips is read as it leaves the ring.
+            output.skim_evicted();
+        }
         let session = Session {
             id,
             command,

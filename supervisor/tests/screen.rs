@@ -1210,3 +1210,54 @@ fn rep_in_insert_mode_and_with_autowrap_off_shows_as_on_xterm() {
         "{lines:?}"
     );
 }
+
+/// A window title of 2 MB written at once: the screen model skips most of
+/// such a flood and parses its tail, which began inside the title (the
+/// ring no longer held its start), so the title was drawn as rows of `aaaa`
+/// and stayed empty.
+#[test]
+fn a_title_longer_than_the_skipped_flood_is_the_title() {
+    let env = Env::new();
+    let flood = "import sys,time; sys.stdout.write('\\033]0;'+'a'*2000000+'\\007ready|'); \
+                 sys.stdout.flush(); time.sleep(100)";
+    env.start(
+        "t",
+        &["--cols", "40", "--rows", "4"],
+        &["python3", "-c", flood],
+    );
+    env.wait_screen("t", r"^ready\|$");
+    let v: serde_json::Value = serde_json::from_str(&env.ok(&["screen", "t", "--json"])).unwrap();
+    let title = v["title"].as_str().unwrap_or_default();
+    assert_eq!(title.len(), 2_000_000, "{}", &title[..title.len().min(40)]);
+    assert!(title.bytes().all(|b| b == b'a'));
+    assert_eq!(v["lines"][0], "ready|", "{v}");
+    assert!(!env.ok(&["screen", "t"]).contains("aaa"));
+}
+
+/// What a flood set in the part of it the screen model skips holds in the
+/// tail it parses, as on a terminal that parsed every byte: the alternate
+/// screen entered, hidden text (SGR 8) stays hidden, an inline image's data
+/// (APC, megabytes of base64) begun there is not drawn as text.
+#[test]
+fn a_skipped_flood_keeps_its_modes_pen_and_strings() {
+    let env = Env::new();
+    let flood = "import sys,time; w=sys.stdout.write; w('shell|\\r\\n'+'x'*3000000); \
+                 w('\\033[?1049h\\033[8m\\033_Gf=100;'+'QUFB'*600000+'\\033\\\\'); \
+                 w('\\033[2;1Hsecret\\033[28m\\033[3;1Hshown|'); sys.stdout.flush(); time.sleep(100)";
+    env.start(
+        "f",
+        &["--cols", "40", "--rows", "4"],
+        &["python3", "-c", flood],
+    );
+    env.wait_screen("f", r"^shown\|$");
+    let v: serde_json::Value = serde_json::from_str(&env.ok(&["screen", "f", "--json"])).unwrap();
+    assert_eq!(v["alternate_screen"], true, "{v}");
+    assert_eq!(v["lines"], json!(["", "", "shown|", ""]), "{v}");
+    let ansi = env.ok(&["screen", "f", "--ansi"]);
+    for shown in [ansi.as_str(), &env.ok(&["screen", "f"])] {
+        assert!(
+            !shown.contains("secret") && !shown.contains("QUFB"),
+            "{shown:?}"
+        );
+    }
+}

@@ -85,25 +85,30 @@ impl Session {
             titles.extend(n.titles);
         };
         if st.parsed < end {
+            let (mut skipped, from, slices) = self.output.unparsed(st.parsed);
+            let end = from + slices.iter().map(|s| s.len() as u64).sum::<u64>();
             // Skip ahead when too much is pending or the ring already
             // dropped unparsed bytes (see `crate::screen`).
-            let skip = end - st.parsed > SKIP_OVER as u64 || self.output.start() > st.parsed;
-            let from = if skip {
-                end.saturating_sub(REPLAY_TAIL as u64)
-            } else {
-                st.parsed
-            };
-            let (from, slices) = self.output.slices_from(from);
-            if skip {
-                let before = || self.output_before(from);
-                note(st.model.feed_after_skip(&slices.concat(), before));
+            if end - st.parsed > SKIP_OVER as u64 || from > st.parsed {
+                let tail_from = end.saturating_sub(REPLAY_TAIL as u64).max(from);
+                let mut at = from;
+                let mut tail = Vec::with_capacity((end - tail_from) as usize);
+                for s in &slices {
+                    let cut = (tail_from.saturating_sub(at) as usize).min(s.len());
+                    skipped.read(&s[..cut]);
+                    tail.extend_from_slice(&s[cut..]);
+                    at += s.len() as u64;
+                }
+                let before = || self.output_before(tail_from);
+                note(st.model.feed_after_skip(&tail, skipped, before));
             } else {
                 for s in &slices {
                     note(st.model.feed(s));
                 }
             }
-            st.parsed = from + slices.iter().map(|s| s.len() as u64).sum::<u64>();
+            st.parsed = end;
             st.synced_at = Instant::now();
+            self.output.skim_from(st.model.skim_after());
         }
         note(st.model.release_stale_update());
         self.announce_noticed(titles, bells);

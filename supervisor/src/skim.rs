@@ -1,0 +1,404 @@
+//! A cheap reader of output the screen model skips (see [`crate::screen`]):
+//! it steps from control byte to control byte (memchr; text is passed over
+//! whole) and keeps only what a skip's tail needs from the skipped bytes —
+//! whether they end inside an escape sequence or a string (an inline image,
+//! a long title), the last title, and the sequences that set state not tied
+//! to the cursor's place (the pen, modes, the scroll region, character
+//! sets, a clear of the screen, a reset).
+
+use memchr::{memchr, memchr2, memchr3};
+
+const ESC: u8 = 0x1b;
+const BEL: u8 = 0x07;
+const CAN: u8 = 0x18;
+const SUB: u8 = 0x1a;
+/// Shift out and shift in: G1 or G0 in use.
+const SO: u8 = 0x0e;
+const SI: u8 = 0x0f;
+
+/// Parameter bytes of a CSI kept at most (more are not state worth keeping).
+const CSI_KEEP: usize = 64;
+
+/// Where the parser is after the bytes read so far.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum State {
+    Ground,
+    /// After ESC and these intermediates.
+    Esc(Vec<u8>),
+    /// Inside a CSI, with its parameter and intermediate bytes so far.
+    Csi(Vec<u8>),
+    /// Inside a string (OSC `]`, DCS `P`, APC `_`, PM `^`, SOS `X`): its
+    /// kind, its opening (an OSC's whole when it may set the title, else its
+    /// number), and whether it is still read into the opening.
+    Str(u8, Vec<u8>, bool),
+}
+
+/// What a stretch of output did that outlives it.
+#[derive(Debug, Clone)]
+pub struct Skim {
+    state: State,
+    /// Bytes of the output since the unfinished sequence's ESC.
+    open_len: usize,
+    /// State-setting sequences, in order.
+    kept: Vec<u8>,
+    /// Where the run of SGR sequences that ends `kept` begins, and where
+    /// its last one begins with what that one sets.
+    sgr_run: usize,
+    last_sgr: Option<(usize, Pen)>,
+    /// The last shift (SI or SO).
+    shift: Option<u8>,
+    /// The last title set (the whole OSC).
+    title: Option<Vec<u8>>,
+    /// Keeps nothing, only where the parser is (see [`Skim::tracker`]).
+    track_only: bool,
+}
+
+/// What one SGR sets, as far as a later one can replace it whole.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Pen {
+    Foreground,
+    Background,
+    Other,
+}
+
+impl Default for Skim {
+    fn default() -> Skim {
+        Skim {
+            state: State::Ground,
+            open_len: 0,
+            kept: Vec::new(),
+            sgr_run: 0,
+            last_sgr: None,
+            shift: None,
+            title: None,
+            track_only: false,
+        }
+    }
+}
+
+/// Where parsing can resume in bytes read in the ground state.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Resume {
+    /// At this ESC starting an absolute cursor move (CUP/HVP): the move
+    /// puts the cursor where the program meant it.
+    CursorMove(usize),
+    /// At this line feed or carriage return: the text that follows starts
+    /// at column 0.
+    LineStart(usize),
+}
+
+impl Skim {
+    /// A skim that keeps nothing but where the parser is, for a reader of
+    /// everything parsed to tell where a skim of what follows starts
+    /// ([`Skim::continued`]).
+    pub fn tracker() -> Skim {
+        Skim {
+            track_only: true,
+            ..Skim::default()
+        }
+    }
+
+    /// This skim keeping nothing from now on (see [`Skim::tracker`]).
+    pub fn tracking(self) -> Skim {
+        Skim {
+            track_only: true,
+            ..self
+        }
+    }
+
+    /// A skim (keeping state) of what follows the bytes this one read:
+    /// it starts where they left the parser.
+    pub fn continued(&self) -> Skim {
+        Skim {
+            state: self.state.clone(),
+            open_len: self.open_len,
+            ..Skim::default()
+        }
+    }
+
+    /// Read `bytes`, the output's next.
+    pub fn read(&mut self, bytes: &[u8]) {
+        let mut i = 0;
+        while i < bytes.len() {
+            i = self.step(bytes, i, false).0;
+        }
+    }
+
+    /// Read `bytes` up to the first point, in the ground state, where
+    /// parsing can resume (not read): `None` when there is none (all read).
+    pub fn read_to_resume(&mut self, bytes: &[u8]) -> Option<Resume> {
+        let mut i = 0;
+        while i < bytes.len() {
+            let (next, resume) = self.step(bytes, i, true);
+            if resume.is_some() {
+                return resume;
+            }
+            i = next;
+        }
+        None
+    }
+
+    /// Read `bytes` until the ground state: how many were read, `None` when
+    /// all of them are inside the sequence or string under way.
+    pub fn read_to_ground(&mut self, bytes: &[u8]) -> Option<usize> {
+        let mut i = 0;
+        while self.state != State::Ground {
+            if i == bytes.len() {
+                return None;
+            }
+            i = self.step(bytes, i, false).0;
+        }
+        Some(i)
+    }
+
+    /// The sequences that put a terminal in the state the bytes read left
+    /// (but for one unfinished: see [`Skim::opening`]), in order.
+    pub fn kept(&self) -> Vec<u8> {
+        let mut out = self.kept.clone();
+        out.extend(self.shift);
+        if let Some(title) = &self.title {
+            out.extend_from_slice(title);
+        }
+        out
+    }
+
+    /// The start of the sequence or string the bytes read end inside (empty
+    /// when none), so that the bytes that follow are parsed as its rest;
+    /// and how many bytes of the output it stands for.
+    pub fn opening(&self) -> (Vec<u8>, usize) {
+        let open = match &self.state {
+            State::Ground => return (Vec::new(), 0),
+            State::Esc(inter) => [&[ESC][..], inter].concat(),
+            State::Csi(params) => [&[ESC, b'['][..], params].concat(),
+            State::Str(_, head, _) => head.clone(),
+        };
+        (open, self.open_len)
+    }
+
+    /// One step from `at`: where the next begins, and (when `resume` is
+    /// asked for) a resume point found at `at`.
+    fn step(&mut self, bytes: &[u8], at: usize, resume: bool) -> (usize, Option<Resume>) {
+        let rest = &bytes[at..];
+        // An ESC starts a sequence from any state.
+        let sequence = matches!(self.state, State::Esc(_) | State::Csi(_));
+        if resume && sequence && is_cursor_move(rest) {
+            self.state = State::Ground;
+            return (at, Some(Resume::CursorMove(at)));
+        }
+        match std::mem::replace(&mut self.state, State::Ground) {
+            State::Ground => {
+                let found = if resume {
+                    let line = memchr3(ESC, b'\r', b'\n', rest);
+                    let shift = memchr2(SO, SI, &rest[..line.unwrap_or(rest.len())]);
+                    shift.or(line)
+                } else {
+                    memchr3(ESC, SO, SI, rest)
+                };
+                let Some(k) = found else {
+                    return (bytes.len(), None);
+                };
+                let b = rest[k];
+                if resume && (b == b'\r' || b == b'\n') {
+                    return (at + k + 1, Some(Resume::LineStart(at + k)));
+                }
+                if resume && b == ESC && is_cursor_move(&rest[k..]) {
+                    return (at + k, Some(Resume::CursorMove(at + k)));
+                }
+                self.control(b);
+                (at + k + 1, None)
+            }
+            State::Esc(mut inter) => {
+                let b = rest[0];
+                self.open_len += 1;
+                match b {
+                    0x20..=0x2f => {
+                        inter.push(b);
+                        self.state = State::Esc(inter);
+                    }
+                    b'[' if inter.is_empty() => self.state = State::Csi(Vec::new()),
+                    b']' | b'P' | b'_' | b'^' | b'X' if inter.is_empty() => {
+                        self.state = State::Str(b, vec![ESC, b], b == b']');
+                    }
+                    0x30..=0x7e => self.esc_dispatch(&inter, b),
+                    _ => {
+                        self.state = State::Esc(inter);
+                        self.control(b);
+                    }
+                }
+                (at + 1, None)
+            }
+            State::Csi(mut params) => {
+                let b = rest[0];
+                self.open_len += 1;
+                match b {
+                    0x20..=0x3f => {
+                        if params.len() < CSI_KEEP {
+                            params.push(b);
+                        }
+                        self.state = State::Csi(params);
+                    }
+                    0x40..=0x7e => self.csi_dispatch(&params, b),
+                    _ => {
+                        self.state = State::Csi(params);
+                        self.control(b);
+                    }
+                }
+                (at + 1, None)
+            }
+            State::Str(kind, mut head, mut title) => {
+                let end = if kind == b']' {
+                    memchr3(BEL, ESC, CAN, rest)
+                } else {
+                    memchr2(ESC, CAN, rest)
+                };
+                let end = memchr(SUB, &rest[..end.unwrap_or(rest.len())]).or(end);
+                let body = &rest[..end.unwrap_or(rest.len())];
+                self.open_len += body.len();
+                if title {
+                    head.extend_from_slice(body);
+                    title = osc_title(&mut head);
+                }
+                let Some(k) = end else {
+                    self.state = State::Str(kind, head, title);
+                    return (bytes.len(), None);
+                };
+                let b = rest[k];
+                if title && (b == BEL || b == ESC) && head.len() > 4 && !self.track_only {
+                    head.push(BEL);
+                    self.title = Some(head);
+                }
+                // ESC ends the string and begins a sequence (ST is ESC \).
+                if b == ESC && resume && is_cursor_move(&rest[k..]) {
+                    return (at + k, Some(Resume::CursorMove(at + k)));
+                }
+                if b == ESC {
+                    self.open_len = 1;
+                    self.state = State::Esc(Vec::new());
+                }
+                (at + k + 1, None)
+            }
+        }
+    }
+
+    /// A control byte in any state (the state was taken: ground unless
+    /// put back).
+    fn control(&mut self, b: u8) {
+        match b {
+            ESC => {
+                self.open_len = 1;
+                self.state = State::Esc(Vec::new());
+            }
+            CAN | SUB => self.state = State::Ground,
+            SO | SI if !self.track_only => self.shift = Some(b),
+            _ => {}
+        }
+    }
+
+    fn esc_dispatch(&mut self, inter: &[u8], b: u8) {
+        match (inter, b) {
+            // A full reset: nothing before it counts.
+            ([], b'c') => {
+                let (title, track_only) = (self.title.take(), self.track_only);
+                *self = Skim {
+                    title,
+                    track_only,
+                    ..Skim::default()
+                };
+                self.keep(b"\x1bc", None);
+            }
+            ([], b'=' | b'>') | ([b'(' | b')' | b'*' | b'+'], _) => {
+                self.keep(&[&[ESC][..], inter, &[b]].concat(), None)
+            }
+            _ => {}
+        }
+    }
+
+    fn csi_dispatch(&mut self, params: &[u8], last: u8) {
+        let private = params.first() == Some(&b'?');
+        let plain = params
+            .iter()
+            .all(|b| b.is_ascii_digit() || matches!(b, b';' | b':'));
+        let keep = match last {
+            b'm' => plain,
+            // A synchronized update begun before the resume point is not
+            // held (see `feed_after_skip`).
+            b'h' | b'l' => (private && params != b"?2026") || plain,
+            b'J' => params == b"2",
+            b'r' => plain,
+            _ => false,
+        };
+        if !keep {
+            return;
+        }
+        let seq = [&[ESC, b'['][..], params, &[last]].concat();
+        if last != b'm' {
+            return self.keep(&seq, None);
+        }
+        let pen = params.split(|&b| b == b';').collect::<Vec<_>>();
+        // A reset first: the SGRs just before it no longer count.
+        if matches!(pen[0], b"" | b"0") {
+            self.kept.truncate(self.sgr_run);
+            self.last_sgr = None;
+        }
+        let sets = match pen[..] {
+            [[b'3' | b'9', b'0'..=b'9']] => Pen::Foreground,
+            [[b'4', b'0'..=b'9']] | [[b'1', b'0', b'0'..=b'7']] => Pen::Background,
+            [b"38", b"5", _] | [b"38", b"2", _, _, _] => Pen::Foreground,
+            [b"48", b"5", _] | [b"48", b"2", _, _, _] => Pen::Background,
+            _ => Pen::Other,
+        };
+        // One colour replacing the last SGR, which set only that colour.
+        if let Some((from, last)) = self.last_sgr {
+            if last == sets && sets != Pen::Other {
+                self.kept.truncate(from);
+            }
+        }
+        self.keep(&seq, Some(sets));
+    }
+
+    fn keep(&mut self, seq: &[u8], sgr: Option<Pen>) {
+        if self.track_only {
+            return;
+        }
+        match sgr {
+            Some(sets) => self.last_sgr = Some((self.kept.len(), sets)),
+            None => {
+                self.last_sgr = None;
+                self.sgr_run = self.kept.len() + seq.len();
+            }
+        }
+        self.kept.extend_from_slice(seq);
+    }
+}
+
+/// Whether the OSC whose bytes so far are `head` may set the title (OSC 0
+/// or 2, or too short to tell); if not, `head` is cut to its number.
+fn osc_title(head: &mut Vec<u8>) -> bool {
+    let params = &head[2..];
+    let title = [&b"0;"[..], b"2;"]
+        .iter()
+        .any(|p| params.starts_with(p) || p.starts_with(params));
+    if !title {
+        let number = params
+            .iter()
+            .position(|&b| b == b';')
+            .map_or(params.len(), |n| n + 1);
+        head.truncate(2 + number.min(16));
+    }
+    title
+}
+
+/// Whether `bytes` begins with an absolute cursor move (CSI row;col H/f).
+fn is_cursor_move(bytes: &[u8]) -> bool {
+    if bytes.first() != Some(&ESC) || bytes.get(1) != Some(&b'[') {
+        return false;
+    }
+    let params = &bytes[2..];
+    let n = params
+        .iter()
+        .position(|c| !(c.is_ascii_digit() || *c == b';'));
+    n.is_some_and(|n| matches!(params[n], b'H' | b'f'))
+}
+
+#[cfg(test)]
+mod tests;
