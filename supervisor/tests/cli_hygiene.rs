@@ -104,6 +104,17 @@ fn full_stderr_keeps_the_exit_code() {
             .expect("run hm");
         assert_eq!(out.status.code(), Some(code), "hm {args:?}");
     }
+    // The refusal of an argument that is not UTF-8 too.
+    use std::os::unix::ffi::OsStrExt as _;
+    let out = env
+        .hm()
+        .arg("kill")
+        .arg(std::ffi::OsStr::from_bytes(b"\xff"))
+        .stdout(Stdio::null())
+        .stderr(common::dev_full())
+        .output()
+        .expect("run hm");
+    assert_eq!(out.status.code(), Some(2), "hm kill \\xff");
 }
 
 /// A stdout that takes no more (a full disk, `/dev/full`) is an error that

@@ -401,7 +401,8 @@ pub fn main() -> i32 {
             return e.exit_code();
         }
         Err(e) if e.kind() == clap::error::ErrorKind::InvalidUtf8 => {
-            eprint!("{}", usage_text(&e));
+            use std::io::Write as _;
+            let _ = write!(std::io::stderr(), "{}", usage_text(&e));
             return e.exit_code();
         }
         Err(e) => e.exit(),
