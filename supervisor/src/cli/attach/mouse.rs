@@ -100,9 +100,10 @@ const TRACKING_OFF: &[u8] = b"\x1b[?9l\x1b[?1000l\x1b[?1001l\x1b[?1002l\x1b[?100
 
 /// A watcher's (`--read-only`) terminal keeps its mouse: nothing it clicks
 /// would reach the program, and a terminal that reports the mouse selects
-/// no text. What is written to it is followed by [`TRACKING_OFF`] where it
-/// turned mouse reporting on (a `CSI ? … h` with one of [`TRACKING`], also
-/// one cut between two writes).
+/// no text. [`TRACKING_OFF`] follows at once each write's last sequence
+/// that turns mouse reporting on (a `CSI ? … h` with one of [`TRACKING`],
+/// also one cut between two writes): not at the write's end, which may cut
+/// another sequence, a string or a character in two.
 #[derive(Default)]
 pub struct KeepMouse {
     /// The end of the last write: a `CSI ?` sequence not finished yet.
@@ -110,7 +111,7 @@ pub struct KeepMouse {
 }
 
 impl KeepMouse {
-    /// `out`, followed by the mouse turned off again if it turned it on.
+    /// `out`, with the mouse turned off again right after it turns it on.
     pub fn filter<'a>(&mut self, out: &'a [u8]) -> Cow<'a, [u8]> {
         let seam: Cow<[u8]> = if self.unfinished.is_empty() {
             Cow::Borrowed(out)
@@ -119,7 +120,10 @@ impl KeepMouse {
             s.extend_from_slice(out);
             Cow::Owned(s)
         };
-        let mut on = false;
+        // Where in `out` the last sequence that turns it on ends (it ends
+        // in `out`: what was kept of the write before is unfinished).
+        let kept = seam.len() - out.len();
+        let mut on = None;
         for at in memchr::memmem::find_iter(&seam, b"\x1b[?") {
             let params = &seam[at + 3..];
             match params
@@ -127,11 +131,14 @@ impl KeepMouse {
                 .position(|b| !(b.is_ascii_digit() || *b == b';'))
             {
                 Some(end) => {
-                    on |= params[end] == b'h'
+                    let tracking = params[end] == b'h'
                         && params[..end]
                             .split(|b| *b == b';')
                             .filter_map(|p| std::str::from_utf8(p).ok()?.parse::<u16>().ok())
                             .any(|m| TRACKING.contains(&m));
+                    if tracking {
+                        on = Some(at + 3 + end + 1 - kept);
+                    }
                 }
                 // (A terminal's sequences are short: a long run of
                 // digits is no sequence worth keeping.)
@@ -145,12 +152,10 @@ impl KeepMouse {
                 self.unfinished = start.to_vec();
             }
         }
-        if !on {
+        let Some(on) = on else {
             return Cow::Borrowed(out);
-        }
-        let mut with_off = out.to_vec();
-        with_off.extend_from_slice(TRACKING_OFF);
-        Cow::Owned(with_off)
+        };
+        Cow::Owned([&out[..on], TRACKING_OFF, &out[on..]].concat())
     }
 }
 
@@ -232,18 +237,28 @@ mod tests {
     #[test]
     fn a_watcher_gets_mouse_reporting_turned_off_again() {
         let mut keep = KeepMouse::default();
-        let off = |out: &[u8]| [out, TRACKING_OFF].concat();
+        let off = |on: &[u8], rest: &[u8]| [on, TRACKING_OFF, rest].concat();
         assert_eq!(
             keep.filter(b"a\x1b[?1000;1006hb").as_ref(),
-            off(b"a\x1b[?1000;1006hb")
+            off(b"a\x1b[?1000;1006h", b"b")
         );
         // Cut in two.
         assert_eq!(keep.filter(b"x\x1b[?10").as_ref(), b"x\x1b[?10");
-        assert_eq!(keep.filter(b"03hy").as_ref(), off(b"03hy"));
+        assert_eq!(keep.filter(b"03hy").as_ref(), off(b"03h", b"y"));
         assert_eq!(keep.filter(b"x\x1b").as_ref(), b"x\x1b");
-        assert_eq!(keep.filter(b"[?1002h").as_ref(), off(b"[?1002h"));
+        assert_eq!(keep.filter(b"[?1002h").as_ref(), off(b"[?1002h", b""));
         assert_eq!(keep.filter(b"x\x1b[").as_ref(), b"x\x1b[");
-        assert_eq!(keep.filter(b"?9h").as_ref(), off(b"?9h"));
+        assert_eq!(keep.filter(b"?9h").as_ref(), off(b"?9h", b""));
+        // A write that turns it on and ends inside another sequence (or a
+        // title, or a character): turned off before that, not inside it.
+        assert_eq!(
+            keep.filter(b"\x1b[?1003h\x1b[?1000h\x1b]0;ti").as_ref(),
+            off(b"\x1b[?1003h\x1b[?1000h", b"\x1b]0;ti")
+        );
+        assert_eq!(
+            keep.filter(b"tle\x07\x1b[?1002h\x1b[3").as_ref(),
+            off(b"tle\x07\x1b[?1002h", b"\x1b[3")
+        );
         // Other private modes, and turning it off, pass as they are.
         for out in [&b"\x1b[?1049h\x1b[?25l"[..], b"\x1b[?1000l", b"\x1b[?1006h"] {
             assert_eq!(keep.filter(out).as_ref(), out);
