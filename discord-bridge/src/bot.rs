@@ -35,6 +35,8 @@ use crate::text::{clean, code_post, screen_message, scrubbed_rows, split, Post, 
 use crate::told::Told;
 use crate::watch::{self, error_status, parse_answer_id, WatchSpec, Watches};
 
+mod catchup;
+
 /// The gateway intents the bot asks for (see the module documentation).
 pub fn intents() -> GatewayIntents {
     GatewayIntents::GUILD_MESSAGES | GatewayIntents::MESSAGE_CONTENT
@@ -645,15 +647,25 @@ impl Bridge {
     }
 
     async fn on_message(&self, ctx: &Context, msg: Message) {
+        let roles = member_roles(msg.member.as_deref().map(|m| &m.roles[..]));
+        self.on_message_of(ctx, msg, roles).await;
+    }
+
+    /// A message from a member with `roles`.
+    async fn on_message_of(&self, ctx: &Context, msg: Message, roles: Vec<u64>) {
         if msg.author.bot || msg.content.trim().is_empty() {
             return;
         }
-        // Lines typed one after the other are typed in that order. What
-        // the bot says back is posted after the turn: a rate limit on the
-        // post does not hold the lines typed next.
+        // Lines typed one after the other are typed in that order, once
+        // (a line read back after a lost gateway session may also come as
+        // an event). What the bot says back is posted after the turn: a
+        // rate limit on the post does not hold the lines typed next.
         let reply = {
             let _turn = self.order.turn(msg.channel_id.get(), msg.id.get()).await;
-            self.handle_message(ctx, &msg).await
+            if !self.watches.first_sight(msg.channel_id.get(), msg.id.get()) {
+                return;
+            }
+            self.handle_message(ctx, &msg, roles).await
         };
         if let Some(text) = reply {
             say(ctx, msg.channel_id, &text).await;
@@ -661,8 +673,12 @@ impl Bridge {
     }
 
     /// A message in its turn: what to say back, if anything.
-    async fn handle_message(&self, ctx: &Context, msg: &Message) -> Option<String> {
-        let roles = member_roles(msg.member.as_deref().map(|m| &m.roles[..]));
+    async fn handle_message(
+        &self,
+        ctx: &Context,
+        msg: &Message,
+        roles: Vec<u64>,
+    ) -> Option<String> {
         let who = self.requester(msg.author.id, roles, msg.guild_id, msg.channel_id);
         let place = self.place(&ctx.http, who.guild, who.channel).await;
         if let Place::WatchThread { session, parent } = place {
@@ -842,6 +858,11 @@ impl EventHandler for Handler {
                 self.bridge.watches.kept().open(file);
             }
             resume(&self.bridge.watches, &self.bridge.sessions, &ctx.http);
+        } else {
+            // A new gateway session: what was typed in the watch threads
+            // while there was none is not delivered again.
+            let (bridge, ctx) = (self.bridge.clone(), ctx.clone());
+            tokio::spawn(async move { bridge.catch_up(&ctx).await });
         }
         tracing::info!(
             "connected to Discord as {} ({}), {} guild(s)",

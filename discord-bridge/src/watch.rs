@@ -28,7 +28,7 @@
 //!   starts), a notification mentions whoever started it, with buttons built
 //!   from the prompt's options; on exit, the final screen and "exit code N".
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -114,6 +114,29 @@ pub struct Watches {
     kept: KeptWatches,
     /// The generation of the last prompt.
     last_generation: AtomicU64,
+    /// The messages seen in each running watch's thread.
+    lines: Mutex<HashMap<u64, Lines>>,
+}
+
+/// The messages seen in a watch thread: the newest, and those handled
+/// lately (a line read back after a gateway session was lost may also
+/// have come as an event).
+#[derive(Debug)]
+struct Lines {
+    newest: u64,
+    handled: VecDeque<u64>,
+}
+
+/// How many handled messages a watch thread remembers.
+const HANDLED: usize = 256;
+
+/// A Discord id (snowflake) of the present moment.
+fn snowflake_now() -> u64 {
+    const DISCORD_EPOCH_MS: u64 = 1_420_070_400_000;
+    let ms = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(0));
+    ms.saturating_sub(DISCORD_EPOCH_MS) << 22
 }
 
 /// A session claimed for a new watch ([`Watches::claim`]); let go when
@@ -163,6 +186,34 @@ impl Watches {
         lock(&self.threads).get(&thread).cloned()
     }
 
+    /// Whether message `id` of `channel` is to be handled: false when it
+    /// was handled already (a line of a watch thread read back after a
+    /// lost gateway session, and also delivered); it counts as handled now.
+    pub fn first_sight(&self, channel: u64, id: u64) -> bool {
+        let mut lines = lock(&self.lines);
+        let Some(l) = lines.get_mut(&channel) else {
+            return true;
+        };
+        if l.handled.contains(&id) {
+            return false;
+        }
+        l.handled.push_back(id);
+        if l.handled.len() > HANDLED {
+            l.handled.pop_front();
+        }
+        l.newest = l.newest.max(id);
+        true
+    }
+
+    /// The running watches' threads, each with the newest message seen
+    /// there (or the watch's start).
+    pub fn newest_lines(&self) -> Vec<(u64, u64)> {
+        lock(&self.lines)
+            .iter()
+            .map(|(thread, l)| (*thread, l.newest))
+            .collect()
+    }
+
     /// The thread of the watch of `session` is gone (deleted): the watch
     /// ends now, so that a new one of the session may start at once.
     pub fn thread_gone(&self, session: &str, thread: ChannelId) {
@@ -173,6 +224,7 @@ impl Watches {
             }
         }
         lock(&self.threads).remove(&thread.get());
+        lock(&self.lines).remove(&thread.get());
         self.kept.end(session, thread.get());
     }
 
@@ -250,6 +302,7 @@ impl Watches {
             by.remove(session);
         }
         lock(&self.threads).remove(&thread.get());
+        lock(&self.lines).remove(&thread.get());
         self.kept.end(session, thread.get());
         if !by.contains_key(session) {
             lock(&self.prompts).remove(session);
@@ -333,6 +386,13 @@ pub fn start(watches: &Arc<Watches>, spec: WatchSpec) {
         },
     );
     lock(&watches.threads).insert(spec.thread.get(), (spec.session.clone(), spec.parent.get()));
+    lock(&watches.lines).insert(
+        spec.thread.get(),
+        Lines {
+            newest: snowflake_now(),
+            handled: VecDeque::new(),
+        },
+    );
     let watches = watches.clone();
     tokio::spawn(async move {
         let session = spec.session.clone();
@@ -733,6 +793,27 @@ mod tests {
         w.forget("b", ChannelId::new(30));
         assert!(lock(&w.threads).is_empty() && lock(&w.by_session).is_empty());
         assert!(lock(&w.prompts).is_empty());
+    }
+
+    #[test]
+    fn a_line_of_a_watch_thread_is_handled_once() {
+        let w = Watches::default();
+        register(&w, "a", 10);
+        lock(&w.lines).insert(
+            10,
+            Lines {
+                newest: 100,
+                handled: VecDeque::new(),
+            },
+        );
+        assert!(w.first_sight(10, 105));
+        assert!(!w.first_sight(10, 105), "read back and delivered: once");
+        assert!(w.first_sight(10, 103));
+        assert_eq!(w.newest_lines(), [(10, 105)]);
+        // Other channels are not watch threads: every message counts.
+        assert!(w.first_sight(20, 1) && w.first_sight(20, 1));
+        w.forget("a", ChannelId::new(10));
+        assert!(w.newest_lines().is_empty());
     }
 
     #[test]

@@ -1722,8 +1722,10 @@ async fn a_waiting_prompt_that_wraps_a_secret_is_posted_scrubbed() {
 
 /// The gateway dropping while a watch runs (closed with 4000, then the
 /// session invalidated with op 9): lines typed in the thread meanwhile
-/// reach the program once the bot is back (replayed on RESUME, delivered
-/// after the new READY), and the live screen goes on.
+/// reach the program once the bot is back (replayed on RESUME; after the
+/// new READY of a new session, which Discord does not tell of them, read
+/// back from the thread, also one of an operator by role), and the live
+/// screen goes on.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_watch_goes_on_across_gateway_drops() {
     let discord = FakeDiscord::start().await.unwrap();
@@ -1745,14 +1747,24 @@ async fn a_watch_goes_on_across_gateway_drops() {
 
     assert!(discord.invalidate_session());
     discord.user_message(thread, &operator(), "two").unwrap();
+    let by_role = Actor::new(1_400_000_000_000_000_004, "rob").with_roles(&[ids::ROLE_OPERATOR]);
+    discord.user_message(thread, &by_role, "three").unwrap();
     discord
         .wait_gateway(|s| s.identifies >= 2 && s.established, WAIT)
         .await
         .expect("the bot identifies again");
-    until("the line typed while the session was invalid", || {
-        content(&discord, live).contains("got-two-42").then_some(())
+    until("the lines typed while the session was invalid", || {
+        let shown = content(&discord, live);
+        (shown.contains("got-two-42") && shown.contains("got-three-42")).then_some(())
     })
     .await;
+    // Each once, in order.
+    let shown = content(&discord, live);
+    assert_eq!(shown.matches("got-two-42").count(), 1, "{shown}");
+    assert!(
+        shown.find("got-two-42") < shown.find("got-three-42"),
+        "{shown}"
+    );
     let (text, _) = operator_command(&discord, "status", &[("id", &id)]).await;
     assert!(text.contains(&id), "{text}");
     let threads = discord.threads_of(ids::CHANNEL_GENERAL).len();

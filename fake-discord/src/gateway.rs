@@ -74,6 +74,9 @@ pub(crate) struct GatewayState {
     next_connection: u64,
     /// Dispatches asked for before the first IDENTIFY.
     pending: Vec<(String, Value)>,
+    /// The session was invalidated (op 9) and no new one identified yet:
+    /// what happens meanwhile is lost to the bot, as on Discord.
+    invalidated: bool,
     /// Every dispatch payload sent or queued, across sessions, in order.
     pub dispatched: Vec<Value>,
     pub stats: GatewayStats,
@@ -87,6 +90,7 @@ impl GatewayState {
             active: None,
             next_connection: 0,
             pending: Vec::new(),
+            invalidated: false,
             dispatched: Vec::new(),
             stats: GatewayStats::default(),
         }
@@ -100,7 +104,9 @@ impl GatewayState {
     /// Send a dispatch event (op 0) to the bot, subject to its intents.
     pub fn dispatch(&mut self, kind: &str, data: Value) {
         let Some(session) = &mut self.session else {
-            self.pending.push((kind.to_owned(), data));
+            if !self.invalidated {
+                self.pending.push((kind.to_owned(), data));
+            }
             return;
         };
         let Some(data) = filter_by_intents(kind, data, session.intents) else {
@@ -138,6 +144,7 @@ impl GatewayState {
             json!({ "op": 9, "d": false, "s": null, "t": null }),
         ));
         self.session = None;
+        self.invalidated = true;
         self.stats.established = false;
         true
     }
@@ -321,6 +328,7 @@ fn identify(state: &mut State, id: u64, data: &Value) {
     gateway.stats.intents = Some(intents);
     gateway.stats.last_identify = Some(data.clone());
     gateway.stats.established = true;
+    gateway.invalidated = false;
     let session_id = ids::token("session-");
     gateway.session = Some(Session {
         id: session_id.clone(),

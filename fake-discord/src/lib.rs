@@ -300,8 +300,9 @@ impl FakeDiscord {
     }
 
     /// Send op 9 (invalid session, `d: false`): the session is gone and the bot must IDENTIFY
-    /// again (serenity waits a few seconds first); false if no connection was open. Dispatches
-    /// sent until then are delivered after the new READY.
+    /// again (serenity waits a few seconds first); false if no connection was open. What
+    /// happens until then (a user's message) is lost to the bot, as on Discord: it reaches
+    /// the bot only through REST (listing the channel's messages).
     pub fn invalidate_session(&self) -> bool {
         let sent = self.shared.lock().gateway.invalidate_session();
         self.shared.changed();

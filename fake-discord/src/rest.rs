@@ -1078,8 +1078,8 @@ fn channel_message(state: &mut FakeState, route: Route, request: &Incoming) -> A
     message_action(state, request, message_id)
 }
 
-/// `GET /channels/{id}/messages?limit=N`: the newest `N` (default 50, at most 100), newest
-/// first.
+/// `GET /channels/{id}/messages?limit=N[&after=ID]`: the newest `N` (default 50, at most
+/// 100), or the first `N` after the message `ID`, newest first.
 fn list_messages(state: &FakeState, request: &Incoming) -> Answer {
     let Some(channel_id) = request
         .id(1)
@@ -1095,15 +1095,38 @@ fn list_messages(state: &FakeState, request: &Incoming) -> Answer {
         .and_then(|n| n.parse::<usize>().ok())
         .unwrap_or(50)
         .clamp(1, 100);
-    let messages: Vec<Value> = state
-        .world
-        .messages
-        .values()
-        .rev()
-        .filter(|m| id_of_field(m, "channel_id") == channel_id)
-        .take(limit)
-        .cloned()
-        .collect();
+    let after = request
+        .query
+        .into_iter()
+        .flat_map(|q| q.split('&'))
+        .find_map(|pair| pair.strip_prefix("after="))
+        .and_then(|n| n.parse::<u64>().ok());
+    let in_channel = |m: &&Value| id_of_field(m, "channel_id") == channel_id;
+    let messages: Vec<Value> = match after {
+        // The `limit` first after it, newest first as Discord gives them.
+        Some(after) => {
+            let mut first: Vec<Value> = state
+                .world
+                .messages
+                .range(after + 1..)
+                .map(|(_, m)| m)
+                .filter(in_channel)
+                .take(limit)
+                .cloned()
+                .collect();
+            first.reverse();
+            first
+        }
+        None => state
+            .world
+            .messages
+            .values()
+            .rev()
+            .filter(in_channel)
+            .take(limit)
+            .cloned()
+            .collect(),
+    };
     Answer::json(200, Value::Array(messages))
 }
 

@@ -1,0 +1,78 @@
+//! The lines typed in watch threads while the bot had no gateway session
+//! (the old one invalidated, a new one identified): Discord does not
+//! deliver them again, so they are read back from each running watch's
+//! thread (those after the newest message seen there) and handled as if
+//! they had come, in order, once.
+
+use std::collections::HashMap;
+
+use serenity::all::{ChannelId, Context, GetMessages, GuildId, MessageId, UserId};
+
+use super::Bridge;
+
+impl Bridge {
+    /// Read back and handle the lines of every running watch's thread
+    /// after the newest one seen.
+    pub(super) async fn catch_up(&self, ctx: &Context) {
+        for (thread, newest) in self.watches.newest_lines() {
+            let (Some(thread), Some(after)) = (
+                std::num::NonZeroU64::new(thread).map(ChannelId::from),
+                std::num::NonZeroU64::new(newest).map(MessageId::from),
+            ) else {
+                continue;
+            };
+            let listed = thread
+                .messages(&ctx.http, GetMessages::new().after(after).limit(100))
+                .await;
+            let mut missed = match listed {
+                Ok(m) => m,
+                Err(e) => {
+                    tracing::warn!("cannot read back the lines of thread {thread}: {e}");
+                    continue;
+                }
+            };
+            missed.retain(|m| !m.author.bot);
+            if missed.is_empty() {
+                continue;
+            }
+            missed.sort_by_key(|m| m.id);
+            // Messages read through REST say neither their guild nor the
+            // author's roles.
+            let guild = match thread.to_channel(&ctx.http).await {
+                Ok(c) => c.guild().map(|g| g.guild_id),
+                Err(e) => {
+                    tracing::warn!("cannot ask Discord about thread {thread}: {e}");
+                    continue;
+                }
+            };
+            let mut roles: HashMap<UserId, Vec<u64>> = HashMap::new();
+            for mut msg in missed {
+                msg.guild_id = guild;
+                let author = msg.author.id;
+                let of = match roles.get(&author) {
+                    Some(of) => of.clone(),
+                    None => {
+                        let of = member_roles(ctx, guild, author).await;
+                        roles.insert(author, of.clone());
+                        of
+                    }
+                };
+                self.on_message_of(ctx, msg, of).await;
+            }
+        }
+    }
+}
+
+/// The roles of `user` in `guild` (none when Discord cannot say).
+async fn member_roles(ctx: &Context, guild: Option<GuildId>, user: UserId) -> Vec<u64> {
+    let Some(guild) = guild else {
+        return Vec::new();
+    };
+    match guild.member(&ctx.http, user).await {
+        Ok(m) => m.roles.iter().map(|r| r.get()).collect(),
+        Err(e) => {
+            tracing::warn!("cannot ask Discord about member {user}: {e}");
+            Vec::new()
+        }
+    }
+}
