@@ -2,13 +2,25 @@
 //! (the old one invalidated, a new one identified): Discord does not
 //! deliver them again, so they are read back from each running watch's
 //! thread (those after the newest message seen there) and handled as if
-//! they had come, in order, once.
+//! they had come, in order, once. Only lines typed in the last
+//! [`MAX_AGE`]: an older one (a long outage) may answer a question the
+//! program no longer asks, so it is not typed, and the thread says so.
 
 use std::collections::HashMap;
+use std::time::Duration;
 
-use serenity::all::{ChannelId, Context, GetMessages, GuildId, MessageId, UserId};
+use serenity::all::{ChannelId, Context, GetMessages, GuildId, MessageId, Timestamp, UserId};
 
-use super::Bridge;
+use super::{say, Bridge};
+
+/// How old a line read back may be and still be typed.
+pub const MAX_AGE: Duration = Duration::from_secs(5 * 60);
+
+/// Whether a line sent at `sent` is recent enough at `now` to be typed.
+fn recent(sent: Timestamp, now: Timestamp) -> bool {
+    let age = now.unix_timestamp().saturating_sub(sent.unix_timestamp());
+    u64::try_from(age).map_or(true, |age| age <= MAX_AGE.as_secs())
+}
 
 impl Bridge {
     /// Read back and handle the lines of every running watch's thread
@@ -32,6 +44,18 @@ impl Bridge {
                 }
             };
             missed.retain(|m| !m.author.bot);
+            let now = Timestamp::now();
+            let before = missed.len();
+            missed.retain(|m| recent(m.timestamp, now));
+            if missed.len() < before {
+                let note = format!(
+                    "{} line(s) typed here while hm-discord was disconnected from Discord \
+                     for more than {} minutes were not typed into the session",
+                    before - missed.len(),
+                    MAX_AGE.as_secs() / 60
+                );
+                say(ctx, thread, &note).await;
+            }
             if missed.is_empty() {
                 continue;
             }
@@ -74,5 +98,21 @@ async fn member_roles(ctx: &Context, guild: Option<GuildId>, user: UserId) -> Ve
             tracing::warn!("cannot ask Discord about member {user}: {e}");
             Vec::new()
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_recent_lines_are_typed() {
+        let at = |secs| Timestamp::from_unix_timestamp(secs).expect("a time");
+        let now = at(1_800_000_000);
+        assert!(recent(at(1_800_000_000 - 10), now));
+        assert!(recent(at(1_800_000_000 - 300), now));
+        assert!(!recent(at(1_800_000_000 - 301), now));
+        // Ahead of this machine's clock: recent.
+        assert!(recent(at(1_800_000_005), now));
     }
 }
