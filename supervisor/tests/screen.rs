@@ -1261,3 +1261,42 @@ fn a_skipped_flood_keeps_its_modes_pen_and_strings() {
         );
     }
 }
+
+/// A line made narrower and wider again reads whole, its colour kept, and
+/// the cursor stays on its character, as on tmux 3.3a, which rewraps the
+/// lines of the main screen and its scrollback on a resize: `hm screen`
+/// had the line cut at the narrower width (`1,2,…,16,1`).
+#[test]
+fn a_line_made_narrower_and_wider_again_reads_whole() {
+    let env = Env::new();
+    let script = r"printf '\033[31m%s\033[m\nnext' $(seq -s, 1 40); read x";
+    env.start(
+        "rf",
+        &["--cols", "100", "--rows", "6"],
+        &["sh", "-c", script],
+    );
+    env.wait_screen("rf", "^next");
+    let line = (1..=40)
+        .map(|n| n.to_string())
+        .collect::<Vec<_>>()
+        .join(",");
+    let mut c = Raw::connect(&env.sock("rf"));
+    for (cols, cursor_row) in [(40, 2), (100, 2)] {
+        c.send(0x04, &[0, cols, 0, 6]);
+        let v = poll("the resized screen", DEADLINE, || {
+            let v: serde_json::Value =
+                serde_json::from_str(&env.ok(&["screen", "rf", "--json"])).ok()?;
+            (v["cols"] == cols).then_some(v)
+        });
+        assert_eq!(v["cursor"]["row"], cursor_row, "{v}");
+        assert_eq!(v["cursor"]["col"], 4, "{v}");
+    }
+    let text = env.ok(&["screen", "rf", "--scrollback", "10"]);
+    let want = format!("{}\n{}\nnext\n", &line[..100], &line[100..]);
+    assert!(text.starts_with(&want), "{text:?}");
+    let ansi = env.ok(&["screen", "rf", "--ansi"]);
+    assert!(
+        ansi.contains(&format!("\x1b[31m{}", &line[..100])),
+        "{ansi:?}"
+    );
+}

@@ -174,11 +174,19 @@ impl<CB: vt100::Callbacks> Terminal<CB> {
         self.gaps.saved_modes()
     }
 
-    /// Resize the screen (at least 1×1).
+    /// Resize the screen (at least 1×1). A new width rewraps the lines of
+    /// the main screen and its scrollback by their wrap marks, the cursor
+    /// staying on its character, as tmux does; the alternate screen is cut
+    /// or padded.
     pub fn set_size(&mut self, rows: u16, cols: u16) {
-        self.parser
-            .screen_mut()
-            .set_size(nonzero(rows), nonzero(cols));
+        let (rows, cols) = (nonzero(rows), nonzero(cols));
+        let screen = self.parser.screen_mut();
+        // The height first, as tmux does (rows below the cursor go first).
+        let before = screen.size().1;
+        screen.set_size(rows, before);
+        if cols != before {
+            reflow::resize(screen, rows, cols);
+        }
     }
 
     /// The screen. Text read from it goes through [`crate::restore`].
@@ -202,5 +210,10 @@ impl<CB: vt100::Callbacks> Terminal<CB> {
     }
 }
 
+mod reflow;
+
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod reflow_tests;

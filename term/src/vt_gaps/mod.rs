@@ -155,8 +155,9 @@ use crate::tabs::TabStops;
 
 use out::Out;
 use sgr::Sgr;
+pub(crate) use stand_in::PAD;
+use stand_in::STAND_IN_VS16;
 pub use stand_in::{restore, restore_drawn, STAND_IN};
-use stand_in::{PAD, STAND_IN_VS16};
 use wrap::{advance, insert_cells, wrap_then_insert};
 
 /// The emulator the translation is written to, asked where its cursor is

@@ -22,7 +22,7 @@ pub(super) const STAND_IN_VS16: char = '\u{e0001}';
 /// as wrapped only when something is drawn in its last column, xterm and
 /// tmux always do. Text read has nothing there ([`restore`]), a terminal
 /// it is drawn on a blank ([`restore_drawn`]).
-pub(super) const PAD: char = '\u{fdd1}';
+pub(crate) const PAD: char = '\u{fdd1}';
 
 /// `text` read out of a [`crate::Terminal`]'s screen as a terminal shows
 /// it: U+FFFD where [`STAND_IN`] was drawn, U+FE0F where its stand-in was,
