@@ -23,7 +23,9 @@
 //!   after a quiet time is a fresh message anyway; a thread archived all
 //!   the same (a moderator, a suspended machine whose clock did not count
 //!   the night) gets a fresh live message at once: sending one unarchives
-//!   it.
+//!   it, unless a moderator locked the thread, which refuses that message
+//!   too; it is then tried again less and less often (up to a minute
+//!   apart), as after any failure.
 //! - When the session waits for input (or already waits when the watch
 //!   starts), a notification mentions whoever started it, with buttons built
 //!   from the prompt's options; on exit, the final screen and "exit code N".
@@ -503,7 +505,10 @@ impl LiveMessage {
                             self.backoff
                         );
                     }
-                    Some((_, TOO_MANY_EDITS | ARCHIVED_THREAD)) => {
+                    // An edit refused: a fresh message next. (A fresh
+                    // one refused, in a thread a moderator locked, is
+                    // tried again as any failure is.)
+                    Some((_, TOO_MANY_EDITS | ARCHIVED_THREAD)) if !fresh => {
                         self.message = None;
                         self.backoff = MIN_EDIT_INTERVAL;
                     }

@@ -2208,6 +2208,52 @@ async fn output_after_discord_archived_the_watch_thread_is_shown() {
     bridge.assert_no_unparsed_events();
 }
 
+/// A watch thread a moderator archived and locked refuses the fresh live
+/// message too (50083: a message no longer unarchives it): it is tried
+/// again less and less often, as any other failure, not every 1.2 s for as
+/// long as the session prints (a request each time, spent from the bot's
+/// rate limit).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_locked_thread_is_not_posted_to_again_and_again() {
+    let discord = FakeDiscord::start().await.unwrap();
+    let bridge = Bridge::start(&discord).await;
+    let id = unique("locked");
+    let ticks =
+        "read l; for i in $(seq 40); do echo tick-$i; sleep 0.5; done; echo tick''ed; sleep 600";
+    run(&discord, &id, ticks).await;
+    let (thread, _live) = watch(&discord, &id).await;
+    discord.archive_thread(thread).unwrap();
+    // Locked: every message in the thread is refused.
+    discord.script(
+        Route::CreateMessage,
+        10_000,
+        Reply::Error {
+            status: 400,
+            code: 50083,
+            message: "Thread is archived".into(),
+        },
+    );
+    let before = discord.requests().len();
+    send(&discord, &id, "go").await;
+    // The program's own 20 s of output are the window.
+    let waited = Command::new(hm())
+        .arg("--socket-dir")
+        .arg(bridge.sockets())
+        .args(["wait", &id, "--regex", "ticked", "--timeout", "120000"])
+        .output()
+        .unwrap();
+    assert!(waited.status.success(), "{waited:?}");
+    let path = format!("/channels/{thread}/messages");
+    let posts = discord.requests()[before..]
+        .iter()
+        .filter(|r| r.method == "POST" && r.path == path)
+        .count();
+    // Backing off from 1.2 s doubling: 7 tries in 20 s at the most (at
+    // 1.2 s each, 16).
+    assert!(posts <= 8, "{posts} posts to the locked thread in 20 s");
+    bridge.assert_no_unparsed_events();
+}
+
 /// A rate limit that outlasts a message's six tries (31 s) delays the
 /// final screen and the exit notice, it does not lose them: through a REST
 /// proxy serenity passes on no `retry_after`, so the bridge cannot know
