@@ -263,7 +263,8 @@ impl ClientBuilder {
     }
 
     /// How many events an [`EventStream`] holds for a consumer that falls
-    /// behind (and at most [`crate::stream::EVENT_BYTES_BOUND`] bytes of them).
+    /// behind (and at most [`crate::stream::EVENT_BYTES_BOUND`] bytes of them,
+    /// or one larger event alone).
     pub fn event_bound(mut self, events: usize) -> Self {
         self.event_bound = events.max(1);
         self

@@ -20,7 +20,8 @@ pub const DEFAULT_EVENT_BOUND: usize = 1024;
 /// The most bytes of events (counted by their frames' payloads) an event
 /// stream holds for its consumer, however many events its bound allows: a
 /// program can set a title of a megabyte, and a server send events of up
-/// to 16 MiB.
+/// to 16 MiB. A larger event is held when it is the only one (a consumer
+/// that keeps up gets every event).
 pub const EVENT_BYTES_BOUND: usize = 8 << 20;
 
 /// What an item costs in its queue: units of the queue's bound, and bytes.
@@ -92,7 +93,9 @@ impl<T, L> Queue<T, L> {
         if st.consumer_gone || st.closed {
             return;
         }
-        let fits = st.used + cost.units <= self.bound && st.bytes + cost.bytes <= self.byte_bound;
+        // (An empty queue takes an item of any size in bytes.)
+        let fits = st.used + cost.units <= self.bound
+            && (st.bytes == 0 || st.bytes + cost.bytes <= self.byte_bound);
         if cost.units == 0 || fits || self.hold {
             st.used += cost.units;
             st.bytes += cost.bytes;
@@ -519,6 +522,22 @@ mod tests {
         assert_eq!(s.next().await, Some(EventItem::Event(Event::Bell)));
         assert_eq!(s.next().await, Some(EventItem::Event(Event::Bell)));
         assert_eq!(s.next().await, Some(EventItem::Missed { count: 2 }));
+        assert_eq!(s.next().await, None);
+    }
+
+    /// An event larger than the bound in bytes reaches a consumer that
+    /// keeps up (it was always lost), and it alone is held.
+    #[tokio::test]
+    async fn an_event_larger_than_the_byte_bound_reaches_a_consumer_that_keeps_up() {
+        let (mut s, tx) = EventStream::new(DEFAULT_EVENT_BOUND);
+        let title = Event::Title { title: "t".into() };
+        tx.event(title.clone(), EVENT_BYTES_BOUND + 1);
+        assert_eq!(s.next().await, Some(EventItem::Event(title.clone())));
+        tx.event(title.clone(), EVENT_BYTES_BOUND * 2);
+        tx.event(Event::Bell, 15);
+        drop(tx);
+        assert_eq!(s.next().await, Some(EventItem::Event(title)));
+        assert_eq!(s.next().await, Some(EventItem::Missed { count: 1 }));
         assert_eq!(s.next().await, None);
     }
 }
