@@ -91,7 +91,7 @@ impl Ready {
     /// error code `hm start --json` prints (`already_running`, …).
     fn fail(mut self, code: i32, kind: &str, message: &str) -> i32 {
         match &self {
-            Ready::Foreground => eprintln!("hm: {message}"),
+            Ready::Foreground => crate::cli::say(&format!("hm: {message}")),
             Ready::Pipe(_) => self.report(&format!(
                 "error {code} {kind} {}",
                 message.replace('\n', " ")

@@ -89,10 +89,12 @@ fn item19_closed_stdout_never_panics() {
 fn full_stderr_keeps_the_exit_code() {
     let env = Env::new();
     env.start("fe", &[], &["sleep", "300"]);
-    let cases: [(&[&str], i32); 3] = [
+    let cases: [(&[&str], i32); 4] = [
         (&["wait", "fe", "--regex", "never", "--timeout", "100"], 124),
         (&["status", "no-such-session"], 1),
         (&["send", "fe", "--keys", "NoSuchKey"], 2),
+        // The supervisor's own refusal, in the foreground.
+        (&["run", "--detach", "--id", "fe", "--", "true"], 1),
     ];
     for (args, code) in cases {
         let out = env
