@@ -8,12 +8,13 @@
 //! - keystroke echo latency through `cat`, p50/p99 over 2,000 round trips;
 //! - supervisor RSS idle, and its peak during the flood with a stalled subscriber;
 //! - start-to-socket-ready time of `hm start`;
-//! - RSS and PSS per session (supervisor and guardian) of 100 idle sessions.
+//! - RSS and PSS per session (supervisor and guardian) of 100 idle sessions;
+//! - how fast the screen model's skim reads a flood it skips, alone.
 //!
 //! Options (after `--`): `--busy` keeps one core busy beside the run (a
 //! `yes > /dev/null`, as another program on the machine would);
-//! `--only throughput|echo|memory` runs one part; `HM_BENCH_BIN=PATH`
-//! measures another `hm` build. Prints a Markdown report
+//! `--only throughput|echo|memory|skim` runs one part; `HM_BENCH_BIN=PATH` measures another
+//! `hm` build; `HM_BENCH_FLOOD=colour` floods coloured lines. Prints a Markdown report
 //! for `docs/benchmarks.md`.
 
 use std::io::{Read, Write};
@@ -43,10 +44,23 @@ const IDLE_SESSIONS: usize = 100;
 /// Runs of each throughput setup.
 const ROUNDS: usize = 3;
 
-/// The flood: printable lines, output post-processing off, started by a newline.
+/// The flood's line: printable text, or with `HM_BENCH_FLOOD=colour` the
+/// same words in colours (SGR sequences, as `ls --color` or a compiler
+/// writes them).
+fn flood_line() -> &'static str {
+    if std::env::var("HM_BENCH_FLOOD").is_ok_and(|v| v == "colour") {
+        "\\033[1;31mthe quick\\033[0m brown \\033[32mfox\\033[0m jumps over the \\033[38;5;208mlazy dog\\033[0m 0123456789 \\033[44mABCDEFGHIJKLMNOPQRSTUVWXYZ\\033[m"
+    } else {
+        "the quick brown fox jumps over the lazy dog 0123456789 ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+    }
+}
+
+/// The flood: lines (see [`flood_line`]), output post-processing off,
+/// started by a newline.
 fn flood_script(bytes: u64) -> String {
     format!(
-        "stty raw -echo; head -c 1 >/dev/null; yes 'the quick brown fox jumps over the lazy dog 0123456789 ABCDEFGHIJKLMNOPQRSTUVWXYZ' | head -c {bytes}"
+        "stty raw -echo; head -c 1 >/dev/null; yes \"$(printf '{}')\" | head -c {bytes}",
+        flood_line()
     )
 }
 
@@ -761,6 +775,39 @@ fn main() {
     if opts.runs("memory") {
         memory(&dir, mib, bytes);
     }
+    if opts.runs("skim") {
+        skim(mib);
+    }
+}
+
+/// How fast the screen model's skim reads a flood it skips (see
+/// `heimdall_supervisor::skim`), plain and coloured, in 64 KiB chunks as
+/// the output ring evicts them.
+fn skim(mib: u64) {
+    println!("| skim of a flood | MB/s |");
+    println!("|---|---:|");
+    let plain =
+        b"the quick brown fox jumps over the lazy dog 0123456789 ABCDEFGHIJKLMNOPQRSTUVWXYZ\r\n";
+    let colour = b"\x1b[1;31mthe quick\x1b[0m brown \x1b[32mfox\x1b[0m jumps over the \x1b[38;5;208mlazy dog\x1b[0m 0123456789 \x1b[44mABCDEFGHIJKLMNOPQRSTUVWXYZ\x1b[m\r\n";
+    for (name, line) in [("plain lines", &plain[..]), ("coloured lines", &colour[..])] {
+        let chunk: Vec<u8> = line.iter().copied().cycle().take(64 * 1024).collect();
+        let chunks = (mib << 20) / chunk.len() as u64;
+        let mut best = 0f64;
+        for _ in 0..ROUNDS {
+            let mut s = heimdall_supervisor::skim::Skim::default();
+            let start = Instant::now();
+            for _ in 0..chunks {
+                s.read(std::hint::black_box(&chunk));
+            }
+            std::hint::black_box(s.kept());
+            best = best.max(mbps(
+                chunks * chunk.len() as u64,
+                start.elapsed().as_secs_f64(),
+            ));
+        }
+        println!("| {name} | {best:.0} |");
+    }
+    println!();
 }
 
 /// The throughput table.

@@ -19,24 +19,28 @@ const SI: u8 = 0x0f;
 /// Parameter bytes of a CSI kept at most (more are not state worth keeping).
 const CSI_KEEP: usize = 64;
 
-/// Where the parser is after the bytes read so far.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Where the parser is after the bytes read so far (what it collected is
+/// in [`Skim::buf`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum State {
     Ground,
-    /// After ESC and these intermediates.
-    Esc(Vec<u8>),
-    /// Inside a CSI, with its parameter and intermediate bytes so far.
-    Csi(Vec<u8>),
+    /// After ESC and the intermediates in `buf`.
+    Esc,
+    /// Inside a CSI, with its parameter and intermediate bytes in `buf`.
+    Csi,
     /// Inside a string (OSC `]`, DCS `P`, APC `_`, PM `^`, SOS `X`): its
-    /// kind, its opening (an OSC's whole when it may set the title, else its
-    /// number), and whether it is still read into the opening.
-    Str(u8, Vec<u8>, bool),
+    /// kind, and whether `buf` is still read into (an OSC's whole while it
+    /// may set the title; else `buf` is its opening: ESC, the kind, an
+    /// OSC's number).
+    Str(u8, bool),
 }
 
 /// What a stretch of output did that outlives it.
 #[derive(Debug, Clone)]
 pub struct Skim {
     state: State,
+    /// What the sequence or string under way collected.
+    buf: Vec<u8>,
     /// Bytes of the output since the unfinished sequence's ESC.
     open_len: usize,
     /// State-setting sequences, in order.
@@ -65,6 +69,7 @@ impl Default for Skim {
     fn default() -> Skim {
         Skim {
             state: State::Ground,
+            buf: Vec::new(),
             open_len: 0,
             kept: Vec::new(),
             sgr_run: 0,
@@ -110,7 +115,8 @@ impl Skim {
     /// it starts where they left the parser.
     pub fn continued(&self) -> Skim {
         Skim {
-            state: self.state.clone(),
+            state: self.state,
+            buf: self.buf.clone(),
             open_len: self.open_len,
             ..Skim::default()
         }
@@ -166,11 +172,11 @@ impl Skim {
     /// when none), so that the bytes that follow are parsed as its rest;
     /// and how many bytes of the output it stands for.
     pub fn opening(&self) -> (Vec<u8>, usize) {
-        let open = match &self.state {
+        let open = match self.state {
             State::Ground => return (Vec::new(), 0),
-            State::Esc(inter) => [&[ESC][..], inter].concat(),
-            State::Csi(params) => [&[ESC, b'['][..], params].concat(),
-            State::Str(_, head, _) => head.clone(),
+            State::Esc => [&[ESC][..], &self.buf].concat(),
+            State::Csi => [&[ESC, b'['][..], &self.buf].concat(),
+            State::Str(..) => self.buf.clone(),
         };
         (open, self.open_len)
     }
@@ -179,13 +185,7 @@ impl Skim {
     /// asked for) a resume point found at `at`.
     fn step(&mut self, bytes: &[u8], at: usize, resume: bool) -> (usize, Option<Resume>) {
         let rest = &bytes[at..];
-        // An ESC starts a sequence from any state.
-        let sequence = matches!(self.state, State::Esc(_) | State::Csi(_));
-        if resume && sequence && is_cursor_move(rest) {
-            self.state = State::Ground;
-            return (at, Some(Resume::CursorMove(at)));
-        }
-        match std::mem::replace(&mut self.state, State::Ground) {
+        match self.state {
             State::Ground => {
                 let found = if resume {
                     let line = memchr3(ESC, b'\r', b'\n', rest);
@@ -204,48 +204,54 @@ impl Skim {
                 if resume && b == ESC && is_cursor_move(&rest[k..]) {
                     return (at + k, Some(Resume::CursorMove(at + k)));
                 }
+                // A whole CSI (a colour flood's SGRs) in one step.
+                if b == ESC && rest.get(k + 1) == Some(&b'[') {
+                    let params = &rest[k + 2..];
+                    let n = run(params, 0x20..=0x3f);
+                    if let Some(&last) = params.get(n).filter(|b| (0x40..=0x7e).contains(*b)) {
+                        self.csi_keep(&params[..n.min(CSI_KEEP)], last);
+                        return (at + k + 2 + n + 1, None);
+                    }
+                }
                 self.control(b);
                 (at + k + 1, None)
             }
-            State::Esc(mut inter) => {
-                let b = rest[0];
+            State::Esc => {
+                let n = run(rest, 0x20..=0x2f);
+                self.collect(&rest[..n]);
+                let Some(&b) = rest.get(n) else {
+                    return (bytes.len(), None);
+                };
                 self.open_len += 1;
                 match b {
-                    0x20..=0x2f => {
-                        inter.push(b);
-                        self.state = State::Esc(inter);
+                    b'[' if self.buf.is_empty() => self.state = State::Csi,
+                    b']' | b'P' | b'_' | b'^' | b'X' if self.buf.is_empty() => {
+                        self.buf.extend_from_slice(&[ESC, b]);
+                        self.state = State::Str(b, b == b']');
                     }
-                    b'[' if inter.is_empty() => self.state = State::Csi(Vec::new()),
-                    b']' | b'P' | b'_' | b'^' | b'X' if inter.is_empty() => {
-                        self.state = State::Str(b, vec![ESC, b], b == b']');
+                    0x30..=0x7e => {
+                        self.state = State::Ground;
+                        self.esc_dispatch(b);
                     }
-                    0x30..=0x7e => self.esc_dispatch(&inter, b),
-                    _ => {
-                        self.state = State::Esc(inter);
-                        self.control(b);
-                    }
+                    _ => return self.control_inside(at + n, b),
                 }
-                (at + 1, None)
+                (at + n + 1, None)
             }
-            State::Csi(mut params) => {
-                let b = rest[0];
+            State::Csi => {
+                let n = run(rest, 0x20..=0x3f);
+                self.collect(&rest[..n]);
+                let Some(&b) = rest.get(n) else {
+                    return (bytes.len(), None);
+                };
+                if !(0x40..=0x7e).contains(&b) {
+                    return self.control_inside(at + n, b);
+                }
                 self.open_len += 1;
-                match b {
-                    0x20..=0x3f => {
-                        if params.len() < CSI_KEEP {
-                            params.push(b);
-                        }
-                        self.state = State::Csi(params);
-                    }
-                    0x40..=0x7e => self.csi_dispatch(&params, b),
-                    _ => {
-                        self.state = State::Csi(params);
-                        self.control(b);
-                    }
-                }
-                (at + 1, None)
+                self.state = State::Ground;
+                self.csi_dispatch(b);
+                (at + n + 1, None)
             }
-            State::Str(kind, mut head, mut title) => {
+            State::Str(kind, mut title) => {
                 let end = if kind == b']' {
                     memchr3(BEL, ESC, CAN, rest)
                 } else {
@@ -255,47 +261,67 @@ impl Skim {
                 let body = &rest[..end.unwrap_or(rest.len())];
                 self.open_len += body.len();
                 if title {
-                    head.extend_from_slice(body);
-                    title = osc_title(&mut head);
+                    self.buf.extend_from_slice(body);
+                    title = osc_title(&mut self.buf);
                 }
                 let Some(k) = end else {
-                    self.state = State::Str(kind, head, title);
+                    self.state = State::Str(kind, title);
                     return (bytes.len(), None);
                 };
                 let b = rest[k];
-                if title && (b == BEL || b == ESC) && head.len() > 4 && !self.track_only {
-                    head.push(BEL);
-                    self.title = Some(head);
+                self.state = State::Ground;
+                if title && b != CAN && b != SUB && self.buf.len() > 4 && !self.track_only {
+                    let mut osc = std::mem::take(&mut self.buf);
+                    osc.push(BEL);
+                    self.title = Some(osc);
                 }
-                // ESC ends the string and begins a sequence (ST is ESC \).
-                if b == ESC && resume && is_cursor_move(&rest[k..]) {
-                    return (at + k, Some(Resume::CursorMove(at + k)));
-                }
-                if b == ESC {
-                    self.open_len = 1;
-                    self.state = State::Esc(Vec::new());
-                }
-                (at + k + 1, None)
+                self.buf.clear();
+                // ESC ends the string and begins a sequence (ST is ESC \):
+                // read from ground.
+                (at + k + usize::from(b != ESC), None)
             }
         }
     }
 
-    /// A control byte in any state (the state was taken: ground unless
-    /// put back).
+    /// Collect bytes of a sequence (at most [`CSI_KEEP`]).
+    fn collect(&mut self, bytes: &[u8]) {
+        self.open_len += bytes.len();
+        let room = CSI_KEEP.saturating_sub(self.buf.len());
+        self.buf.extend_from_slice(&bytes[..bytes.len().min(room)]);
+    }
+
+    /// A control byte `b` at `at` inside an escape sequence: ESC, CAN and
+    /// SUB end it (an ESC is read again from ground, where it begins the
+    /// next), others are carried out within it.
+    fn control_inside(&mut self, at: usize, b: u8) -> (usize, Option<Resume>) {
+        match b {
+            ESC => {
+                self.state = State::Ground;
+                return (at, None);
+            }
+            CAN | SUB => self.state = State::Ground,
+            SO | SI if !self.track_only => self.shift = Some(b),
+            _ => self.open_len += 1,
+        }
+        (at + 1, None)
+    }
+
+    /// A control byte in the ground state.
     fn control(&mut self, b: u8) {
         match b {
             ESC => {
                 self.open_len = 1;
-                self.state = State::Esc(Vec::new());
+                self.buf.clear();
+                self.state = State::Esc;
             }
-            CAN | SUB => self.state = State::Ground,
             SO | SI if !self.track_only => self.shift = Some(b),
             _ => {}
         }
     }
 
-    fn esc_dispatch(&mut self, inter: &[u8], b: u8) {
-        match (inter, b) {
+    fn esc_dispatch(&mut self, b: u8) {
+        let inter = std::mem::take(&mut self.buf);
+        match (&inter[..], b) {
             // A full reset: nothing before it counts.
             ([], b'c') => {
                 let (title, track_only) = (self.title.take(), self.track_only);
@@ -304,70 +330,95 @@ impl Skim {
                     track_only,
                     ..Skim::default()
                 };
-                self.keep(b"\x1bc", None);
+                self.keep(&[b"\x1bc"], None);
             }
             ([], b'=' | b'>') | ([b'(' | b')' | b'*' | b'+'], _) => {
-                self.keep(&[&[ESC][..], inter, &[b]].concat(), None)
+                self.keep(&[&[ESC], &inter, &[b]], None)
             }
             _ => {}
         }
+        self.buf = inter;
+        self.buf.clear();
     }
 
-    fn csi_dispatch(&mut self, params: &[u8], last: u8) {
+    fn csi_dispatch(&mut self, last: u8) {
+        let params = std::mem::take(&mut self.buf);
+        self.csi_keep(&params, last);
+        self.buf = params;
+        self.buf.clear();
+    }
+
+    fn csi_keep(&mut self, params: &[u8], last: u8) {
+        if self.track_only {
+            return;
+        }
         let private = params.first() == Some(&b'?');
-        let plain = params
-            .iter()
-            .all(|b| b.is_ascii_digit() || matches!(b, b';' | b':'));
+        let plain = || {
+            params
+                .iter()
+                .all(|b| b.is_ascii_digit() || matches!(b, b';' | b':'))
+        };
         let keep = match last {
-            b'm' => plain,
+            b'm' => plain(),
             // A synchronized update begun before the resume point is not
             // held (see `feed_after_skip`).
-            b'h' | b'l' => (private && params != b"?2026") || plain,
+            b'h' | b'l' => (private && params != b"?2026") || plain(),
             b'J' => params == b"2",
-            b'r' => plain,
+            b'r' => plain(),
             _ => false,
         };
         if !keep {
             return;
         }
-        let seq = [&[ESC, b'['][..], params, &[last]].concat();
         if last != b'm' {
-            return self.keep(&seq, None);
+            return self.keep(&[&[ESC, b'['], params, &[last]], None);
         }
-        let pen = params.split(|&b| b == b';').collect::<Vec<_>>();
         // A reset first: the SGRs just before it no longer count.
-        if matches!(pen[0], b"" | b"0") {
+        if matches!(params, [] | [b';', ..] | [b'0'] | [b'0', b';', ..]) {
             self.kept.truncate(self.sgr_run);
             self.last_sgr = None;
         }
-        let sets = match pen[..] {
-            [[b'3' | b'9', b'0'..=b'9']] => Pen::Foreground,
-            [[b'4', b'0'..=b'9']] | [[b'1', b'0', b'0'..=b'7']] => Pen::Background,
-            [b"38", b"5", _] | [b"38", b"2", _, _, _] => Pen::Foreground,
-            [b"48", b"5", _] | [b"48", b"2", _, _, _] => Pen::Background,
-            _ => Pen::Other,
-        };
+        let sets = pen_of(params);
         // One colour replacing the last SGR, which set only that colour.
         if let Some((from, last)) = self.last_sgr {
             if last == sets && sets != Pen::Other {
                 self.kept.truncate(from);
             }
         }
-        self.keep(&seq, Some(sets));
+        self.keep(&[&[ESC, b'['], params, &[last]], Some(sets));
     }
 
-    fn keep(&mut self, seq: &[u8], sgr: Option<Pen>) {
+    /// Keep the sequence made of `parts` (an SGR setting `sgr`).
+    fn keep(&mut self, parts: &[&[u8]], sgr: Option<Pen>) {
         if self.track_only {
             return;
         }
+        let start = self.kept.len();
+        parts.iter().for_each(|p| self.kept.extend_from_slice(p));
         match sgr {
-            Some(sets) => self.last_sgr = Some((self.kept.len(), sets)),
+            Some(sets) => self.last_sgr = Some((start, sets)),
             None => {
                 self.last_sgr = None;
-                self.sgr_run = self.kept.len() + seq.len();
+                self.sgr_run = self.kept.len();
             }
         }
-        self.kept.extend_from_slice(seq);
+    }
+}
+
+/// What the SGR with `params` sets, as far as a later one can replace it.
+fn pen_of(params: &[u8]) -> Pen {
+    let colour = |base: &[u8]| {
+        params.strip_prefix(base).is_some_and(|rest| {
+            let fields = rest.iter().filter(|&&b| b == b';').count();
+            matches!((rest.first(), fields), (Some(b'5'), 1) | (Some(b'2'), 3))
+        })
+    };
+    match params {
+        [b'3' | b'9', b'0'..=b'9'] => Pen::Foreground,
+        [b'4', b'0'..=b'9'] | [b'1', b'0', b'0'..=b'7'] => Pen::Background,
+        _ if colour(b"38;") => Pen::Foreground,
+        _ if colour(b"48;") => Pen::Background,
+        _ => Pen::Other,
     }
 }
 
@@ -386,6 +437,14 @@ fn osc_title(head: &mut Vec<u8>) -> bool {
         head.truncate(2 + number.min(16));
     }
     title
+}
+
+/// How many of the first bytes of `bytes` are in `range`.
+fn run(bytes: &[u8], range: std::ops::RangeInclusive<u8>) -> usize {
+    bytes
+        .iter()
+        .position(|b| !range.contains(b))
+        .unwrap_or(bytes.len())
 }
 
 /// Whether `bytes` begins with an absolute cursor move (CSI row;col H/f).

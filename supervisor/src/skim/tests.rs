@@ -58,9 +58,10 @@ fn resume_points_are_outside_strings() {
     let mut s = Skim::default();
     s.read(b"\x1b_G");
     let tail = b"QU\nFB\x1b\\zz\x1b[1m\x1b[5;1Hrow";
+    // At the ESC that ends the image (and begins ST).
     let g = s.read_to_ground(tail);
-    assert_eq!(g, Some(7));
-    assert_eq!(s.read_to_resume(&tail[7..]), Some(Resume::CursorMove(6)));
+    assert_eq!(g, Some(5));
+    assert_eq!(s.read_to_resume(&tail[5..]), Some(Resume::CursorMove(8)));
     assert_eq!(s.kept(), b"\x1b[1m".to_vec());
     let mut s = Skim::default();
     assert_eq!(
@@ -68,4 +69,14 @@ fn resume_points_are_outside_strings() {
         Some(Resume::LineStart(10))
     );
     assert_eq!(Skim::default().read_to_resume(b"zz\x1b[2"), None);
+    // A move that cuts a sequence short.
+    let mut s = Skim::default();
+    assert_eq!(
+        s.read_to_resume(b"\x1b[1;3\x1b[2;1H"),
+        Some(Resume::CursorMove(5))
+    );
+    assert_eq!(
+        s.read_to_resume(b"\x1b(\x1b[H"),
+        Some(Resume::CursorMove(2))
+    );
 }
