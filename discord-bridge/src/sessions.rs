@@ -82,6 +82,11 @@ impl Sessions {
             .map_err(|e| e.to_string())
     }
 
+    /// Whether a supervisor holds session `id` (it runs, answering or not).
+    pub fn is_live(&self, id: &str) -> bool {
+        self.dir.files(id).is_ok_and(|f| f.is_live())
+    }
+
     /// Ids of running sessions starting with `prefix` (for autocomplete).
     pub fn running_ids(&self, prefix: &str) -> Vec<String> {
         let mut ids: Vec<String> = self

@@ -2437,6 +2437,72 @@ async fn a_restarted_bridge_watches_again_in_the_same_threads() {
     bridge.assert_no_unparsed_events();
 }
 
+/// Sends SIGCONT to a stopped process when dropped (the test's end or a
+/// panic), so that it can be ended.
+struct Continue(i32);
+
+impl Drop for Continue {
+    fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-CONT", &self.0.to_string()])
+            .status();
+    }
+}
+
+/// A watched session whose supervisor does not answer when hm-discord
+/// restarts (stopped) still runs: its watch is kept and taken up once it
+/// answers, not reported as exited and dropped.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restarted_bridge_waits_for_a_session_that_does_not_answer() {
+    let discord = FakeDiscord::start().await.unwrap();
+    let mut bridge = Bridge::start(&discord).await;
+    let id = unique("stopped");
+    run(&discord, &id, "while read l; do echo got-$l-$((6*7)); done").await;
+    let (thread, _live) = watch(&discord, &id).await;
+    let mut stopped = None;
+    bridge
+        .restart(&discord, |b| {
+            let pid = SocketDir::new(b.sockets())
+                .files(&id)
+                .unwrap()
+                .read_pids()
+                .unwrap()
+                .supervisor;
+            let status = Command::new("kill")
+                .args(["-STOP", &pid.to_string()])
+                .status()
+                .unwrap();
+            assert!(status.success());
+            stopped = Some(Continue(pid));
+        })
+        .await;
+    until("the bridge finding the session does not answer", || {
+        bridge.log().contains("does not answer").then_some(())
+    })
+    .await;
+    drop(stopped);
+    until("the watch taken up again", || {
+        posted(&discord, thread, &format!("watching `{id}` here again"))
+    })
+    .await;
+    send(&discord, &id, "on").await;
+    until("the session's output in its thread", || {
+        discord
+            .messages_in(thread)
+            .iter()
+            .any(|m| {
+                m["content"]
+                    .as_str()
+                    .is_some_and(|c| c.contains("got-on-42"))
+            })
+            .then_some(())
+    })
+    .await;
+    let all = everything_posted(&discord);
+    assert!(!all.contains("exited while"), "{all}");
+    bridge.assert_no_unparsed_events();
+}
+
 /// A watch thread someone deleted ends its watch: when the session prints,
 /// the live screen's edit is answered Unknown Channel and the watch ends
 /// (no longer tried, nor kept for a restart); /watch of a session whose
