@@ -1195,8 +1195,9 @@ fn session_size_is(env: &Env, id: &str, cols: u16, rows: u16) {
     })
 }
 
-/// A program with SGR mouse reporting on: at `f` it fills its screen with
-/// `line N`, then shows what it reads (after its ESC) as `got ...`.
+/// A program with mouse reporting on in SGR encoding (1006, or the one it
+/// is replaced by): at `f` it fills its screen with `line N`, then shows
+/// what it reads (after its ESC) as `got ...`.
 const MOUSE_KEYS: &str = r"import os, tty
 tty.setraw(0)
 os.write(1, b'\x1b[?1000h\x1b[?1006hready\r\n')
@@ -1214,8 +1215,26 @@ while True:
 /// clicked); a click on its status bar is not the program's.
 #[test]
 fn a_click_on_a_smaller_terminal_reaches_the_cell_it_shows() {
+    click_on_a_smaller_terminal("1006", |row| format!("\x1b[<0;3;{row}M").into_bytes());
+}
+
+/// The same in UTF-8 (1005) and urxvt (1015) encodings: their clicks went
+/// to the program unmoved.
+#[test]
+fn a_click_in_utf8_or_urxvt_encoding_reaches_the_cell_it_shows() {
+    click_on_a_smaller_terminal("1005", |row| {
+        format!("\x1b[M #{}", char::from(32 + row as u8)).into_bytes()
+    });
+    click_on_a_smaller_terminal("1015", |row| format!("\x1b[32;3;{row}M").into_bytes());
+}
+
+/// [`MOUSE_KEYS`] in `encoding`, its screen larger than the terminal a
+/// click (on column 3 of the row given) is typed at with `click`: on the
+/// bar it goes nowhere, on `line 55` to the row the session has it on.
+fn click_on_a_smaller_terminal(encoding: &str, click: fn(usize) -> Vec<u8>) {
     let env = Env::new();
-    env.start("mo", &[], &["python3", "-c", MOUSE_KEYS]);
+    let program = MOUSE_KEYS.replace("1006", encoding);
+    env.start("mo", &[], &["python3", "-c", &program]);
     env.wait_screen("mo", "ready");
     let mut small = Term::spawn(&env, &["attach", "mo"], 40, 10);
     small.wait_for("the status bar", |t| t.bar().contains("hm │ mo │"));
@@ -1238,14 +1257,15 @@ fn a_click_on_a_smaller_terminal_reaches_the_cell_it_shows() {
         "a part of the session is shown: {lines:?}"
     );
     // On the bar, then on `line 55`.
-    small.type_bytes(format!("\x1b[<0;3;10M\x1b[<0;3;{}M", row + 1).as_bytes());
+    small.type_bytes(&[click(10), click(row + 1)].concat());
     env.wait_screen("mo", "^got ");
     let got: Vec<String> = env
         .screen_lines("mo")
         .into_iter()
         .filter(|l| l.starts_with("got "))
         .collect();
-    assert_eq!(got, [format!("got [<0;3;{session_row}M")]);
+    let want = String::from_utf8_lossy(&click(session_row)[1..]).into_owned();
+    assert_eq!(got, [format!("got {want}")], "{encoding}");
 }
 
 /// A terminal shrunk below three rows gives the program every row, as one

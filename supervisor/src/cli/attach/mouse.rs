@@ -8,10 +8,12 @@
 //! screen and its release are held at its edge (the program sees the
 //! button go up).
 //!
-//! SGR reports (`ESC [ < b ; x ; y M`, or `m` for a release) and X10 ones
-//! (`ESC [ M` and three bytes, each 32 more than its value), each whole in
-//! what one read brings, as a terminal writes it; anything else passes as
-//! it is.
+//! SGR reports (`ESC [ < b ; x ; y M`, or `m` for a release), urxvt ones
+//! (`ESC [ b ; x ; y M`, the button 32 more), X10 ones (`ESC [ M` and
+//! three bytes, each 32 more than its value) and UTF-8 ones (the same with
+//! characters), each whole in what one read brings, as a terminal writes
+//! it, and written back in the same encoding; anything else passes as it
+//! is.
 //!
 //! A watcher's terminal never reports the mouse at all ([`KeepMouse`]).
 
@@ -52,37 +54,34 @@ fn holds(button: u16, released: bool) -> bool {
     released || button & 32 != 0 || (button & 3 == 3 && button & 64 == 0)
 }
 
-/// `keys` with each mouse report moved to the session's cell. `x10`: the
-/// program asked for X10 encoding (`ESC [ M` is a report, not a key).
-pub fn to_session(keys: &[u8], shown: Shown, x10: bool) -> Cow<'_, [u8]> {
+/// How the program asked for its mouse reports (as the view's emulator
+/// tracks it): what `ESC [ M` begins, if anything. urxvt (1015) reports
+/// have a form of their own and are told apart by it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Encoding {
+    /// X10: `ESC [ M` and three bytes.
+    X10,
+    /// UTF-8 (1005): `ESC [ M` and three characters.
+    Utf8,
+    /// SGR (1006): `ESC [ M` is a key (SCO's F1), not a report.
+    Sgr,
+}
+
+/// `keys` with each mouse report moved to the session's cell, in the
+/// encoding it came in (the one the program asked for).
+pub fn to_session(keys: &[u8], shown: Shown, encoding: Encoding) -> Cow<'_, [u8]> {
     if !keys.contains(&0x1b) {
         return Cow::Borrowed(keys);
     }
     let mut out = Vec::with_capacity(keys.len());
     let mut i = 0;
     while i < keys.len() {
-        let rest = &keys[i..];
-        if let Some((len, report)) = sgr(rest) {
-            if let Some((x, y)) =
-                shown.map(report.x, report.y, holds(report.button, report.released))
-            {
-                let end = if report.released { 'm' } else { 'M' };
-                out.extend_from_slice(format!("\x1b[<{};{x};{y}{end}", report.button).as_bytes());
+        if let Some((len, report)) = Report::parse(&keys[i..], encoding) {
+            let hold = holds(report.button, report.released);
+            if let Some((x, y)) = shown.map(report.x, report.y, hold) {
+                report.write(x, y, &mut out);
             }
             i += len;
-        } else if let (true, [0x1b, b'[', b'M', b, cx, cy, ..]) = (x10, rest) {
-            let button = u16::from(b.saturating_sub(32));
-            let (x, y) = (
-                u16::from(cx.saturating_sub(32)),
-                u16::from(cy.saturating_sub(32)),
-            );
-            if let Some((x, y)) = shown.map(x, y, holds(button, false)) {
-                // X10 coordinates end at 223; past them the report cannot say where.
-                if let (Ok(x), Ok(y)) = (u8::try_from(x + 32), u8::try_from(y + 32)) {
-                    out.extend_from_slice(&[0x1b, b'[', b'M', *b, x, y]);
-                }
-            }
-            i += 6;
         } else {
             out.push(keys[i]);
             i += 1;
@@ -159,40 +158,136 @@ impl KeepMouse {
     }
 }
 
-/// An SGR mouse report.
-struct Sgr {
+/// How a report is written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Form {
+    /// `ESC [ < b ; x ; y M` (`m` for a release).
+    Sgr,
+    /// urxvt's `ESC [ b+32 ; x ; y M`.
+    Urxvt,
+    /// `ESC [ M` and three bytes, each 32 more than its value.
+    X10,
+    /// `ESC [ M` and three characters, each 32 more than its value.
+    Utf8,
+}
+
+/// A mouse report: its button byte (without the 32 the legacy forms add)
+/// and its 1-based cell.
+struct Report {
+    form: Form,
     button: u16,
     x: u16,
     y: u16,
     released: bool,
 }
 
-/// The SGR report `bytes` begin with, and its length.
-fn sgr(bytes: &[u8]) -> Option<(usize, Sgr)> {
-    let body = bytes.strip_prefix(b"\x1b[<")?;
-    let end = body
-        .iter()
-        .position(|b| !(b.is_ascii_digit() || *b == b';'))?;
-    let released = match body[end] {
-        b'M' => false,
-        b'm' => true,
-        _ => return None,
-    };
-    let mut fields = std::str::from_utf8(&body[..end]).ok()?.split(';');
-    let mut next = || fields.next()?.parse::<u16>().ok();
-    let (button, x, y) = (next()?, next()?, next()?);
-    if fields.next().is_some() {
-        return None;
+impl Report {
+    /// The report `bytes` begin with, and its length.
+    fn parse(bytes: &[u8], encoding: Encoding) -> Option<(usize, Report)> {
+        if let Some(decimal) = Report::decimal(bytes) {
+            return Some(decimal);
+        }
+        let body = bytes.strip_prefix(b"\x1b[M")?;
+        let form = match encoding {
+            Encoding::X10 => Form::X10,
+            Encoding::Utf8 => Form::Utf8,
+            Encoding::Sgr => return None,
+        };
+        let mut at = 0;
+        let mut next = || {
+            let rest = body.get(at..)?;
+            let (value, len) = match form {
+                Form::Utf8 => utf8_char(rest)?,
+                _ => (u16::from(*rest.first()?), 1),
+            };
+            at += len;
+            value.checked_sub(32)
+        };
+        let (button, x, y) = (next()?, next()?, next()?);
+        let report = Report {
+            form,
+            button,
+            x,
+            y,
+            released: false,
+        };
+        Some((3 + at, report))
     }
-    Some((
-        3 + end + 1,
-        Sgr {
+
+    /// The SGR or urxvt report `bytes` begin with, and its length.
+    fn decimal(bytes: &[u8]) -> Option<(usize, Report)> {
+        let body = bytes.strip_prefix(b"\x1b[")?;
+        let (form, body) = match body.strip_prefix(b"<") {
+            Some(body) => (Form::Sgr, body),
+            None => (Form::Urxvt, body),
+        };
+        let end = body
+            .iter()
+            .position(|b| !(b.is_ascii_digit() || *b == b';'))?;
+        let released = match (form, body[end]) {
+            (_, b'M') => false,
+            (Form::Sgr, b'm') => true,
+            _ => return None,
+        };
+        let mut fields = std::str::from_utf8(&body[..end]).ok()?.split(';');
+        let mut next = || fields.next()?.parse::<u16>().ok();
+        let (button, x, y) = (next()?, next()?, next()?);
+        if fields.next().is_some() {
+            return None;
+        }
+        let button = match form {
+            Form::Urxvt => button.checked_sub(32)?,
+            _ => button,
+        };
+        let len = bytes.len() - body.len() + end + 1;
+        let report = Report {
+            form,
             button,
             x,
             y,
             released,
-        },
-    ))
+        };
+        Some((len, report))
+    }
+
+    /// Write this report at the cell (`x`, `y`) to `out`; nothing where
+    /// its form cannot say the cell (past 223 in X10, 2015 in UTF-8).
+    fn write(&self, x: u16, y: u16, out: &mut Vec<u8>) {
+        let button = self.button;
+        match self.form {
+            Form::Sgr => {
+                let end = if self.released { 'm' } else { 'M' };
+                out.extend_from_slice(format!("\x1b[<{button};{x};{y}{end}").as_bytes());
+            }
+            Form::Urxvt => {
+                out.extend_from_slice(format!("\x1b[{};{x};{y}M", button + 32).as_bytes());
+            }
+            Form::X10 => {
+                let byte = |v: u16| u8::try_from(v.checked_add(32)?).ok();
+                if let (Some(b), Some(x), Some(y)) = (byte(button), byte(x), byte(y)) {
+                    out.extend_from_slice(&[0x1b, b'[', b'M', b, x, y]);
+                }
+            }
+            Form::Utf8 => {
+                let char = |v: u16| char::from_u32(u32::from(v) + 32).filter(|c| c.len_utf8() <= 2);
+                if let (Some(b), Some(x), Some(y)) = (char(button), char(x), char(y)) {
+                    out.extend_from_slice(format!("\x1b[M{b}{x}{y}").as_bytes());
+                }
+            }
+        }
+    }
+}
+
+/// The value of the one- or two-byte UTF-8 character `bytes` begin with
+/// (what xterm's 1005 encoding writes), and its length.
+fn utf8_char(bytes: &[u8]) -> Option<(u16, usize)> {
+    match bytes {
+        [b, ..] if *b < 0x80 => Some((u16::from(*b), 1)),
+        [b0, b1, ..] if b0 & 0xe0 == 0xc0 && b1 & 0xc0 == 0x80 => {
+            Some(((u16::from(b0 & 0x1f) << 6) | u16::from(b1 & 0x3f), 2))
+        }
+        _ => None,
+    }
 }
 
 #[cfg(test)]
@@ -206,32 +301,63 @@ mod tests {
         rows: 9,
     };
 
-    fn moved(keys: &[u8], x10: bool) -> Vec<u8> {
-        to_session(keys, PART, x10).into_owned()
+    fn moved(keys: &[u8], encoding: Encoding) -> Vec<u8> {
+        to_session(keys, PART, encoding).into_owned()
     }
 
     #[test]
     fn reports_move_to_the_cell_shown() {
         assert_eq!(
-            moved(b"a\x1b[<0;1;3Mb\x1b[<0;1;3m", false),
+            moved(b"a\x1b[<0;1;3Mb\x1b[<0;1;3m", Encoding::Sgr),
             b"a\x1b[<0;11;17Mb\x1b[<0;11;17m"
         );
-        assert_eq!(moved(b"\x1b[M !#", true), b"\x1b[M +1");
+        assert_eq!(moved(b"\x1b[M !#", Encoding::X10), b"\x1b[M +1");
         // Not X10 unless the program asked for it (SCO's F1 is `ESC [ M`).
-        assert_eq!(moved(b"\x1b[M !#", false), b"\x1b[M !#");
+        assert_eq!(moved(b"\x1b[M !#", Encoding::Sgr), b"\x1b[M !#");
+        // UTF-8 (1005): a character for each; past 95 two bytes.
+        assert_eq!(moved(b"\x1b[M !#", Encoding::Utf8), b"\x1b[M +1");
+        let wide = Shown {
+            left: 100,
+            top: 0,
+            cols: 200,
+            rows: 9,
+        };
+        assert_eq!(
+            to_session("\x1b[M \u{a0}#".as_bytes(), wide, Encoding::Utf8).as_ref(),
+            "\x1b[M \u{104}#".as_bytes()
+        );
+        // urxvt (1015): the button 32 more, whatever else was asked for.
+        for encoding in [Encoding::X10, Encoding::Utf8, Encoding::Sgr] {
+            assert_eq!(moved(b"\x1b[32;1;3M", encoding), b"\x1b[32;11;17M");
+        }
         // Keys pass.
-        assert_eq!(moved(b"\x1b[A\x1b[<1;2", false), b"\x1b[A\x1b[<1;2");
+        assert_eq!(moved(b"\x1b[A\x1b[<1;2", Encoding::Sgr), b"\x1b[A\x1b[<1;2");
     }
 
     #[test]
     fn outside_a_press_is_dropped_and_a_drag_held_at_the_edge() {
         // The bar's row: a press and a wheel go nowhere.
-        assert_eq!(moved(b"\x1b[<0;5;10M\x1b[<64;5;10Mx", false), b"x");
+        assert_eq!(moved(b"\x1b[<0;5;10M\x1b[<64;5;10Mx", Encoding::Sgr), b"x");
         // A drag out of the part and its release: at its edge.
         assert_eq!(
-            moved(b"\x1b[<32;50;10M\x1b[<0;50;10m", false),
+            moved(b"\x1b[<32;50;10M\x1b[<0;50;10m", Encoding::Sgr),
             b"\x1b[<32;50;23M\x1b[<0;50;23m"
         );
+        // The same in urxvt, X10 and UTF-8 encodings.
+        assert_eq!(
+            moved(
+                b"\x1b[32;5;10M\x1b[96;5;10M\x1b[64;50;10M\x1b[35;50;10M",
+                Encoding::Sgr
+            ),
+            b"\x1b[64;50;23M\x1b[35;50;23M"
+        );
+        for encoding in [Encoding::X10, Encoding::Utf8] {
+            assert_eq!(moved(b"\x1b[M %*\x1b[M`%*x", encoding), b"x");
+            assert_eq!(
+                moved(b"\x1b[M@R*\x1b[M#R*", encoding),
+                b"\x1b[M@R7\x1b[M#R7"
+            );
+        }
     }
 
     #[test]
@@ -276,6 +402,9 @@ mod tests {
             rows: 23,
         };
         let keys = b"\x1b[<0;5;23M\x1b[<0;5;24M";
-        assert_eq!(to_session(keys, whole, false).as_ref(), b"\x1b[<0;5;23M");
+        assert_eq!(
+            to_session(keys, whole, Encoding::Sgr).as_ref(),
+            b"\x1b[<0;5;23M"
+        );
     }
 }

@@ -120,8 +120,12 @@ impl View {
             cols: cols.get().min(area.0),
             rows: rows.get().min(area.1),
         };
-        let x10 = screen.mouse_protocol_encoding() == vt100::MouseProtocolEncoding::Default;
-        mouse::to_session(keys, shown, x10)
+        let encoding = match screen.mouse_protocol_encoding() {
+            vt100::MouseProtocolEncoding::Default => mouse::Encoding::X10,
+            vt100::MouseProtocolEncoding::Utf8 => mouse::Encoding::Utf8,
+            vt100::MouseProtocolEncoding::Sgr => mouse::Encoding::Sgr,
+        };
+        mouse::to_session(keys, shown, encoding)
     }
 
     /// Whether the session's screen has exactly the size of this view's
