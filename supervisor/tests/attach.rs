@@ -650,6 +650,7 @@ fn a_stopped_attach_hands_the_terminal_back_and_fg_takes_it_again() {
         !text.contains("hm │ js │") && !text.contains("in-the-session"),
         "the shell's own screen while hm is stopped, not the session's:\n{text}"
     );
+    let before_fg = t.raw.len();
     t.type_bytes(b"fg\r");
     t.wait_for("the session's screen again", |t| {
         t.bar().contains("hm │ js │")
@@ -665,6 +666,10 @@ fn a_stopped_attach_hands_the_terminal_back_and_fg_takes_it_again() {
     t.type_bytes(b"echo back-$((6*7))\r");
     t.wait_text("back-42");
     env.wait_screen("js", "^back-42$");
+    // Taken once: the view took the terminal (and cleared it) twice, as
+    // the stop ended and again for its SIGCONT.
+    let takes = memchr::memmem::find_iter(&t.raw[before_fg..], b"\x1b[?1049h").count();
+    assert_eq!(takes, 1, "the terminal taken once after fg");
     t.type_bytes(b"\x1c");
     t.wait_text("[detached from session js");
     t.type_bytes(b"exit\r");

@@ -44,11 +44,17 @@ impl JobSignals {
 /// Stop this process as SIGTSTP's default action does (the shell reports
 /// it `Stopped`); returns once it is continued, or at once in an orphaned
 /// process group, where the kernel discards that stop (nothing could
-/// continue it).
+/// continue it). The SIGCONT that continues it is discarded too (its
+/// default action, in place meanwhile, ignores it): the caller takes the
+/// terminal back as this returns, and a [`Job::Continued`] for the same
+/// continue drew the screen a second time. A later continue (after a
+/// SIGSTOP) is one again.
 pub fn stop() {
     let default = SigAction::new(SigHandler::SigDfl, SaFlags::empty(), SigSet::empty());
-    // SAFETY: the default action for the stop, then the handler tokio
-    // installed put back exactly as it was.
+    // SAFETY: the default actions for the stop and the continue, then the
+    // handlers tokio installed put back exactly as they were.
+    let cont = unsafe { sigaction(Sig::SIGCONT, &default) };
+    // SAFETY: as above.
     match unsafe { sigaction(Sig::SIGTSTP, &default) } {
         Ok(handler) => {
             let _ = raise(Sig::SIGTSTP);
@@ -58,5 +64,9 @@ pub fn stop() {
         Err(_) => {
             let _ = raise(Sig::SIGSTOP);
         }
+    }
+    if let Ok(handler) = cont {
+        // SAFETY: as above.
+        let _ = unsafe { sigaction(Sig::SIGCONT, &handler) };
     }
 }
