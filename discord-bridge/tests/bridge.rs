@@ -1772,6 +1772,60 @@ async fn a_watch_goes_on_across_gateway_drops() {
     bridge.assert_no_unparsed_events();
 }
 
+/// Lines typed in a watch thread while the bot's gateway session was
+/// invalid after more than one page of Discord's message list (100) are
+/// read back page after page and typed into the session, each once, in
+/// order; beyond the read-back bound (1,000 messages) the thread says that
+/// lines were not typed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lines_typed_while_the_session_was_invalid_are_read_back_page_after_page() {
+    let discord = FakeDiscord::start().await.unwrap();
+    let bridge = Bridge::start(&discord).await;
+    let id = unique("pages");
+    let typed = bridge.dir.path().join("typed");
+    run(&discord, &id, &format!("cat > {}", typed.display())).await;
+    let (thread, _live) = watch(&discord, &id).await;
+    // Messages of the bot's (not typed; posted while the gateway session
+    // is live, so that the session is lost only once they are all in: the
+    // bot identifies again a few seconds after) fill the first pages.
+    let bot = Actor::new(ids::BOT_USER, "hm");
+    let invalid_while = |messages: usize, lines: &[&str]| {
+        for n in 0..messages {
+            discord
+                .user_message(thread, &bot, &format!("note {n}"))
+                .unwrap();
+        }
+        assert!(discord.invalidate_session());
+        for line in lines {
+            discord.user_message(thread, &operator(), line).unwrap();
+        }
+    };
+    invalid_while(120, &["one", "two", "three"]);
+    discord
+        .wait_gateway(|s| s.identifies >= 2 && s.established, WAIT)
+        .await
+        .expect("the bot identifies again");
+    let wanted = "one\ntwo\nthree\n";
+    until("the lines after the first page typed", || {
+        let got = std::fs::read_to_string(&typed).unwrap_or_default();
+        (got.len() >= wanted.len()).then_some(())
+    })
+    .await;
+    assert_eq!(std::fs::read_to_string(&typed).unwrap(), wanted);
+
+    invalid_while(1000, &["four"]);
+    discord
+        .wait_gateway(|s| s.identifies >= 3 && s.established, WAIT)
+        .await
+        .expect("the bot identifies again");
+    until("the note that lines were not typed", || {
+        posted(&discord, thread, "were not typed")
+    })
+    .await;
+    assert_eq!(std::fs::read_to_string(&typed).unwrap(), wanted);
+    bridge.assert_no_unparsed_events();
+}
+
 /// Commands with bad arguments are answered with what is wrong, and
 /// nothing is started, typed or watched.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -2,14 +2,17 @@
 //! (the old one invalidated, a new one identified): Discord does not
 //! deliver them again, so they are read back from each running watch's
 //! thread (those after the newest message seen there) and handled as if
-//! they had come, in order, once. Only lines typed in the last
+//! they had come, in order, once (up to [`MAX_PAGES`] pages of them; the
+//! thread says when there were more). Only lines typed in the last
 //! [`MAX_AGE`]: an older one (a long outage) may answer a question the
 //! program no longer asks, so it is not typed, and the thread says so.
 
 use std::collections::HashMap;
 use std::time::Duration;
 
-use serenity::all::{ChannelId, Context, GetMessages, GuildId, MessageId, Timestamp, UserId};
+use serenity::all::{
+    ChannelId, Context, GetMessages, GuildId, Message, MessageId, Timestamp, UserId,
+};
 
 use super::{say, Bridge};
 
@@ -33,16 +36,16 @@ impl Bridge {
             ) else {
                 continue;
             };
-            let listed = thread
-                .messages(&ctx.http, GetMessages::new().after(after).limit(100))
-                .await;
-            let mut missed = match listed {
-                Ok(m) => m,
-                Err(e) => {
-                    tracing::warn!("cannot read back the lines of thread {thread}: {e}");
-                    continue;
-                }
-            };
+            let (mut missed, unread) = read_back(ctx, thread, after).await;
+            if unread {
+                let note = format!(
+                    "More messages were posted here while hm-discord was disconnected from \
+                     Discord than it reads back ({}): the lines typed after those were not \
+                     typed into the session",
+                    MAX_PAGES * usize::from(PAGE)
+                );
+                say(ctx, thread, &note).await;
+            }
             missed.retain(|m| !m.author.bot);
             let now = Timestamp::now();
             let before = missed.len();
@@ -85,6 +88,47 @@ impl Bridge {
             }
         }
     }
+}
+
+/// How many messages one read-back request asks for (Discord's most).
+const PAGE: u8 = 100;
+
+/// How many pages of messages are read back from one thread at most.
+const MAX_PAGES: usize = 10;
+
+/// The messages of `thread` after `after`, oldest first, up to
+/// [`MAX_PAGES`] pages of [`PAGE`] each (Discord gives those right after
+/// the message named, so each page asks after the last one's newest);
+/// and whether some were left unread (more than that, or Discord could
+/// not give them all).
+async fn read_back(ctx: &Context, thread: ChannelId, mut after: MessageId) -> (Vec<Message>, bool) {
+    let mut all = Vec::new();
+    for page in 0..=MAX_PAGES {
+        let asked = if page == MAX_PAGES { 1 } else { PAGE };
+        let listed = thread
+            .messages(&ctx.http, GetMessages::new().after(after).limit(asked))
+            .await;
+        let mut got = match listed {
+            Ok(m) => m,
+            Err(e) => {
+                tracing::warn!("cannot read back the lines of thread {thread}: {e}");
+                return (all, true);
+            }
+        };
+        if page == MAX_PAGES {
+            return (all, !got.is_empty());
+        }
+        let full = got.len() >= usize::from(PAGE);
+        got.sort_by_key(|m| m.id);
+        if let Some(last) = got.last() {
+            after = last.id;
+        }
+        all.extend(got);
+        if !full {
+            break;
+        }
+    }
+    (all, false)
 }
 
 /// The roles of `user` in `guild` (none when Discord cannot say).
