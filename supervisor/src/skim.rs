@@ -8,6 +8,10 @@
 
 use memchr::{memchr, memchr2, memchr3};
 
+use kept::{Kept, Key, Pen};
+
+mod kept;
+
 const ESC: u8 = 0x1b;
 const BEL: u8 = 0x07;
 const CAN: u8 = 0x18;
@@ -43,26 +47,15 @@ pub struct Skim {
     buf: Vec<u8>,
     /// Bytes of the output since the unfinished sequence's ESC.
     open_len: usize,
-    /// State-setting sequences, in order.
-    kept: Vec<u8>,
-    /// Where the run of SGR sequences that ends `kept` begins, and where
-    /// its last one begins with what that one sets.
-    sgr_run: usize,
-    last_sgr: Option<(usize, Pen)>,
-    /// The last shift (SI or SO).
-    shift: Option<u8>,
+    /// State-setting sequences, each kind of state once.
+    kept: Kept,
     /// The last title set (the whole OSC).
     title: Option<Vec<u8>>,
     /// Keeps nothing, only where the parser is (see [`Skim::tracker`]).
     track_only: bool,
-}
-
-/// What one SGR sets, as far as a later one can replace it whole.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Pen {
-    Foreground,
-    Background,
-    Other,
+    /// Where, in the bytes being read, the SGRs read but not kept yet
+    /// begin (see [`Skim::flush`]); `None` between reads.
+    lazy: Option<usize>,
 }
 
 impl Default for Skim {
@@ -71,12 +64,10 @@ impl Default for Skim {
             state: State::Ground,
             buf: Vec::new(),
             open_len: 0,
-            kept: Vec::new(),
-            sgr_run: 0,
-            last_sgr: None,
-            shift: None,
+            kept: Kept::default(),
             title: None,
             track_only: false,
+            lazy: None,
         }
     }
 }
@@ -128,6 +119,7 @@ impl Skim {
         while i < bytes.len() {
             i = self.step(bytes, i, false).0;
         }
+        self.flush(bytes, bytes.len());
     }
 
     /// Read `bytes` up to the first point, in the ground state, where
@@ -136,11 +128,13 @@ impl Skim {
         let mut i = 0;
         while i < bytes.len() {
             let (next, resume) = self.step(bytes, i, true);
-            if resume.is_some() {
+            if let Some(Resume::CursorMove(at) | Resume::LineStart(at)) = resume {
+                self.flush(bytes, at);
                 return resume;
             }
             i = next;
         }
+        self.flush(bytes, bytes.len());
         None
     }
 
@@ -160,8 +154,7 @@ impl Skim {
     /// The sequences that put a terminal in the state the bytes read left
     /// (but for one unfinished: see [`Skim::opening`]), in order.
     pub fn kept(&self) -> Vec<u8> {
-        let mut out = self.kept.clone();
-        out.extend(self.shift);
+        let mut out = self.kept.bytes().to_vec();
         if let Some(title) = &self.title {
             out.extend_from_slice(title);
         }
@@ -209,10 +202,23 @@ impl Skim {
                     let params = &rest[k + 2..];
                     let n = run(params, 0x20..=0x3f);
                     if let Some(&last) = params.get(n).filter(|b| (0x40..=0x7e).contains(*b)) {
-                        self.csi_keep(&params[..n.min(CSI_KEEP)], last);
+                        match last {
+                            // Kept at the next flush, from the last reset on.
+                            b'm' if !self.track_only
+                                && (self.lazy.is_none() || is_reset(&params[..n])) =>
+                            {
+                                self.lazy = Some(at + k);
+                            }
+                            b'h' | b'l' | b'J' | b'r' => {
+                                self.flush(bytes, at + k);
+                                self.csi_keep(&params[..n.min(CSI_KEEP)], last);
+                            }
+                            _ => {}
+                        }
                         return (at + k + 2 + n + 1, None);
                     }
                 }
+                self.flush(bytes, at + k);
                 self.control(b);
                 (at + k + 1, None)
             }
@@ -283,6 +289,32 @@ impl Skim {
         }
     }
 
+    /// Keep the SGRs read but not kept yet, up to `end` of `bytes`: whole
+    /// CSIs of the ground state read in one step, among text and CSIs that
+    /// keep nothing (anything else keeps them first). A colour flood so
+    /// costs a look at each SGR's parameters, and only those after the
+    /// last reset are kept.
+    fn flush(&mut self, bytes: &[u8], end: usize) {
+        let Some(from) = self.lazy.take() else {
+            return;
+        };
+        let bytes = &bytes[..end];
+        let mut i = from;
+        while let Some(k) = memchr(ESC, &bytes[i..]) {
+            let at = i + k;
+            i = at + 1;
+            if bytes.get(at + 1) != Some(&b'[') {
+                continue;
+            }
+            let params = &bytes[at + 2..];
+            let n = run(params, 0x20..=0x3f);
+            if params.get(n) == Some(&b'm') {
+                self.csi_keep(&params[..n.min(CSI_KEEP)], b'm');
+                i = at + 2 + n + 1;
+            }
+        }
+    }
+
     /// Collect bytes of a sequence (at most [`CSI_KEEP`]).
     fn collect(&mut self, bytes: &[u8]) {
         self.open_len += bytes.len();
@@ -300,7 +332,7 @@ impl Skim {
                 return (at, None);
             }
             CAN | SUB => self.state = State::Ground,
-            SO | SI if !self.track_only => self.shift = Some(b),
+            SO | SI if !self.track_only => self.keep(Key::Shift, &[&[b]]),
             _ => self.open_len += 1,
         }
         (at + 1, None)
@@ -314,7 +346,7 @@ impl Skim {
                 self.buf.clear();
                 self.state = State::Esc;
             }
-            SO | SI if !self.track_only => self.shift = Some(b),
+            SO | SI if !self.track_only => self.keep(Key::Shift, &[&[b]]),
             _ => {}
         }
     }
@@ -330,11 +362,10 @@ impl Skim {
                     track_only,
                     ..Skim::default()
                 };
-                self.keep(&[b"\x1bc"], None);
+                self.keep(Key::Switch, &[b"\x1bc"]);
             }
-            ([], b'=' | b'>') | ([b'(' | b')' | b'*' | b'+'], _) => {
-                self.keep(&[&[ESC], &inter, &[b]], None)
-            }
+            ([], b'=' | b'>') => self.keep(Key::Keypad, &[&[ESC, b]]),
+            ([g @ (b'(' | b')' | b'*' | b'+')], _) => self.keep(Key::Charset(*g), &[&[ESC, *g, b]]),
             _ => {}
         }
         self.buf = inter;
@@ -360,9 +391,7 @@ impl Skim {
         };
         let keep = match last {
             b'm' => plain(),
-            // A synchronized update begun before the resume point is not
-            // held (see `feed_after_skip`).
-            b'h' | b'l' => (private && params != b"?2026") || plain(),
+            b'h' | b'l' => private || plain(),
             b'J' => params == b"2",
             b'r' => plain(),
             _ => false,
@@ -370,37 +399,37 @@ impl Skim {
         if !keep {
             return;
         }
-        if last != b'm' {
-            return self.keep(&[&[ESC, b'['], params, &[last]], None);
-        }
-        // A reset first: the SGRs just before it no longer count.
-        if matches!(params, [] | [b';', ..] | [b'0'] | [b'0', b';', ..]) {
-            self.kept.truncate(self.sgr_run);
-            self.last_sgr = None;
-        }
-        let sets = pen_of(params);
-        // One colour replacing the last SGR, which set only that colour.
-        if let Some((from, last)) = self.last_sgr {
-            if last == sets && sets != Pen::Other {
-                self.kept.truncate(from);
+        match last {
+            b'm' => self.keep(Key::Sgr(pen_of(params)), &[&[ESC, b'['], params, b"m"]),
+            b'J' => self.keep(Key::Clear, &[b"\x1b[2J"]),
+            b'r' => self.keep(Key::Region, &[&[ESC, b'['], params, b"r"]),
+            _ => {
+                // Each mode on its own, replacing its last setting.
+                let (prefix, numbers) = match params.strip_prefix(b"?") {
+                    Some(numbers) => (&b"\x1b[?"[..], numbers),
+                    None => (&b"\x1b["[..], params),
+                };
+                for field in numbers.split(|&b| b == b';') {
+                    let Some(n) = std::str::from_utf8(field).ok().and_then(|f| f.parse().ok())
+                    else {
+                        continue;
+                    };
+                    let key = match (private, n) {
+                        // Not held (see `feed_after_skip`).
+                        (true, 2026) => continue,
+                        (true, 3 | 6 | 47 | 1047 | 1048 | 1049) => Key::Switch,
+                        _ => Key::Mode(private, n),
+                    };
+                    self.keep(key, &[prefix, field, &[last]]);
+                }
             }
         }
-        self.keep(&[&[ESC, b'['], params, &[last]], Some(sets));
     }
 
-    /// Keep the sequence made of `parts` (an SGR setting `sgr`).
-    fn keep(&mut self, parts: &[&[u8]], sgr: Option<Pen>) {
-        if self.track_only {
-            return;
-        }
-        let start = self.kept.len();
-        parts.iter().for_each(|p| self.kept.extend_from_slice(p));
-        match sgr {
-            Some(sets) => self.last_sgr = Some((start, sets)),
-            None => {
-                self.last_sgr = None;
-                self.sgr_run = self.kept.len();
-            }
+    /// Keep the sequence made of `parts`, which sets `key`.
+    fn keep(&mut self, key: Key, parts: &[&[u8]]) {
+        if !self.track_only {
+            self.kept.push(key, parts);
         }
     }
 }
@@ -414,12 +443,18 @@ fn pen_of(params: &[u8]) -> Pen {
         })
     };
     match params {
+        _ if is_reset(params) => Pen::Reset,
         [b'3' | b'9', b'0'..=b'9'] => Pen::Foreground,
         [b'4', b'0'..=b'9'] | [b'1', b'0', b'0'..=b'7'] => Pen::Background,
         _ if colour(b"38;") => Pen::Foreground,
         _ if colour(b"48;") => Pen::Background,
         _ => Pen::Other,
     }
+}
+
+/// Whether the SGR with `params` begins with a reset of the pen.
+fn is_reset(params: &[u8]) -> bool {
+    matches!(params, [] | [b';', ..] | [b'0'] | [b'0', b';', ..])
 }
 
 /// Whether the OSC whose bytes so far are `head` may set the title (OSC 0

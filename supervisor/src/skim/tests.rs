@@ -42,7 +42,7 @@ fn the_last_title_pen_modes_and_sets_are_kept() {
     ]);
     assert_eq!(
         s.kept(),
-        b"\x1b[?1049h\x1b[0m\x1b[8m\x1b[3;10r\x1b(0\x1b[4h\x0e\x1b]0;last\x07".to_vec()
+        b"\x1b[?1049h\x1b[0m\x1b[8m\x1b[3;10r\x1b(0\x0e\x1b[4h\x1b]0;last\x07".to_vec()
     );
     // A colour flood keeps only its last colours.
     let mut s = Skim::default();
@@ -79,4 +79,121 @@ fn resume_points_are_outside_strings() {
         s.read_to_resume(b"\x1b(\x1b[H"),
         Some(Resume::CursorMove(2))
     );
+}
+
+/// What a terminal shows and keeps after `before`, then `bytes`, then a
+/// probe that draws with the pen, character sets and modes in the scroll
+/// region.
+fn replayed(before: &[u8], bytes: &[u8]) -> (String, String, Vec<u8>, Vec<u8>, bool, bool) {
+    let mut t = heimdall_term::Terminal::new(6, 20, 0);
+    t.process(before);
+    t.process(bytes);
+    t.process(b"\x1b[Hq\x1b[20;1Hq\rab\x1b[2;1Hcd");
+    let s = t.screen();
+    (
+        s.contents_formatted(),
+        s.input_mode_formatted(),
+        t.modes(),
+        t.saved_modes(),
+        s.alternate_screen(),
+        s.hide_cursor(),
+    )
+}
+
+/// What the skim of `bytes` keeps replays to the state parsing all of them
+/// leaves.
+fn assert_replays(bytes: &[u8]) {
+    let before = b"main1\r\nmain2\x1b[?25h";
+    let kept = skim(&[bytes]).kept();
+    assert_eq!(
+        replayed(before, &kept),
+        replayed(before, bytes),
+        "{:?} kept as {:?}",
+        String::from_utf8_lossy(bytes),
+        String::from_utf8_lossy(&kept)
+    );
+}
+
+/// A spinner hiding and showing the cursor every frame, with colours: the
+/// skim keeps each setting once, not once a frame.
+#[test]
+fn a_mode_set_every_frame_is_kept_once() {
+    let frame = b"\x1b[?25l\x1b[32m\x1b[0m\x1b[?2004h\x1b[?25h\x1b[?2004l";
+    let mut s = Skim::default();
+    let mut all = Vec::new();
+    for _ in 0..100_000 {
+        s.read(frame);
+    }
+    for _ in 0..3 {
+        all.extend_from_slice(frame);
+    }
+    assert!(s.kept().len() < 200, "{}", s.kept().len());
+    assert_eq!(s.kept(), skim(&[&all]).kept());
+    assert_replays(&all);
+    // The same across a switch of screens and a clear, each frame.
+    let frame = b"\x1b[?1049h\x1b[?25l\x1b[2Jx\x1b[31m\x1b[?1049l\x1b[2J\x1b[?25h\x1b[4h\x1b[4l";
+    let mut s = Skim::default();
+    for _ in 0..10_000 {
+        s.read(frame);
+    }
+    assert!(s.kept().len() < 1_000, "{}", s.kept().len());
+}
+
+/// Mixed settings replay to what parsing them all gives.
+#[test]
+fn what_is_kept_replays_to_the_same_state() {
+    for bytes in [
+        &b"\x1b[8m\x1b[?1049halt\x1b[0m\x1b[?25l\x1b[?1049l\x1b[28m"[..],
+        b"\x1b[8m\x1b[?1049h\x1b[0mx\x1b[?1049l",
+        b"\x1b[?1049h\x1b[8m\x1b[?1049l",
+        b"\x1b(0\x1b[?1049h\x1b(B\x1b[?1049l\x1b[?25l\x1b[?25h\x1b[?25l",
+        b"\x1b[2;4r\x1b[?6h\x1b[3;5r\x1b[?6l\x1b[1;6r",
+        b"\x1b[2;4r\x1b[3;5r",
+        b"\x1b[44m\x1b[2J\x1b[41m\x1b[0m\x1b[2J\x1b[43m",
+        b"\x1b[43m\x1b[2J\x1b[0m\x1b[?1049h\x1b[42m\x1b[2J\x1b[?1049l",
+        b"\x1b[?25l\x1b[4h\x1b[3;4r\x1b(0\x0e\x1bc\x1b[?7l\x1b[1m",
+        b"\x1b[?47hA\x1b[?25;1l\x1b[?47l\x1b[?1047h\x1b[?1047;25h\x1b[?1047l",
+        b"\x1b)0\x0e\x1b)B\x0f\x1b)0\x1b[2J\x0e",
+        b"\x1b[?1;2004h\x1b=\x1b[?1l\x1b>\x1b[?1000h\x1b[?1006h\x1b[?1000l",
+        // SGRs among cursor moves, modes, clears and shifts.
+        b"\x1b[1;34m\x1b[0m\x1b[32m\x1b[m\x1b[5;1H\x1b[31m\x1b[?25l\x1b[44m\x1b[2J\x1b[0;35m\x1b[3\x1b[33m\x0e\x1b[4m",
+        b"\x1b[7m\x1b[38;5;100m\x1b[48;2;1;2;3m\x1b[1m\x1b[22;39m\x1b[3;4H",
+        // Visits to the alternate screen.
+        b"\x1b[8m\x1b(0\x0e\x1b[?1049h\x1b[0m\x1b(B\x0f\x1b[2;5r\x1b[?25l\x1b=\x1b[2J\x1b[?1049l",
+        b"\x1b[31m\x1b[?1049h\x1b[32m\x1b[?1049l\x1b[33m\x1b[?1049h\x1b[?1049l\x1b[1m",
+        b"\x1b[31m\x1b[?1049h\x1b[?1049l\x1b[0m\x1b[2J\x1b[?1049h\x1b[44m\x1b[2J\x1b[?1049l",
+        b"\x1b[?1049h\x1b[31m\x1b[?1049h\x1b[32m\x1b[?1049l\x1b[33m",
+        b"\x1b[?47h\x1b[?1049h\x1b[35m\x1b[?1049l\x1b[?47l",
+        b"\x1b[2;4r\x1b[?1049h\x1b[3;5r\x1b[?1049l",
+        b"\x1b[?1049h\x1b[?1049l\x1b[?1049l\x1b[36m",
+    ] {
+        assert_replays(bytes);
+    }
+}
+
+/// SGRs are kept from the last reset on whatever pieces the bytes come in,
+/// among the other sequences in order.
+#[test]
+fn sgrs_among_other_sequences_are_kept_in_any_pieces() {
+    let bytes: &[u8] = b"a\x1b[1;34mdir\x1b[0m \x1b[32mexe\x1b[m\x1b[5;1H\x1b[31m\x1b[?25lx\
+\x1b[44m\x1b[2Jy\x1b[0;35mz\x1b[3\x1b[33m\x0e\x1b[4m\x1b[3\x18m\x1b[?1049hq\x1b[41m\
+\x1b[?1049l\x1b[7m\r\n\x1b[38;5;100m\x1b[48;2;1;2;3mw\x1b]0;t\x07\x1b[1m";
+    let whole = skim(&[bytes]).kept();
+    for cut in 1..bytes.len() {
+        assert_eq!(
+            skim(&[&bytes[..cut], &bytes[cut..]]).kept(),
+            whole,
+            "cut at {cut}"
+        );
+    }
+    let mut s = Skim::default();
+    bytes.chunks(1).for_each(|b| s.read(b));
+    assert_eq!(s.kept(), whole);
+    // Read up to a resume point, then on.
+    let mut s = Skim::default();
+    let at = match s.read_to_resume(bytes) {
+        Some(Resume::CursorMove(at) | Resume::LineStart(at)) => at,
+        None => panic!("no resume point"),
+    };
+    assert_eq!(s.kept(), skim(&[&bytes[..at]]).kept());
 }
