@@ -19,6 +19,9 @@
 //! | [`output`] | the output ring, subscriptions, pacing |
 //! | [`requests`] | SUBMIT and WAIT |
 //! | [`screen`] | the live screen model (VT emulator over the output) |
+//! | [`skim`] | what output the screen model skips did to the terminal's state |
+//! | [`scan`] | where the escapes in 64 bytes of output are, at once |
+//! | [`terminal_queries`] | the queries a program asks its terminal, answered by the supervisor |
 //! | [`frame_hold`] | synchronized updates held back from the screen model until they end |
 //! | [`marker`] | finding an escape sequence cut between two pieces of a stream |
 //! | [`server`] | the listening socket and peer credentials |
@@ -47,6 +50,7 @@ pub mod marker;
 pub mod output;
 pub mod paths;
 pub mod requests;
+pub mod scan;
 pub mod screen;
 pub mod server;
 pub mod session;

@@ -8,6 +8,7 @@
 
 use memchr::{memchr, memchr2, memchr3};
 
+use crate::scan::{self, BLOCK};
 use kept::{Kept, Key, Pen};
 
 mod kept;
@@ -117,6 +118,12 @@ impl Skim {
     pub fn read(&mut self, bytes: &[u8]) {
         let mut i = 0;
         while i < bytes.len() {
+            if self.state == State::Ground {
+                i = self.blocks(bytes, i);
+                if i == bytes.len() {
+                    break;
+                }
+            }
             i = self.step(bytes, i, false).0;
         }
         self.flush(bytes, bytes.len());
@@ -287,6 +294,41 @@ impl Skim {
                 (at + k + usize::from(b != ESC), None)
             }
         }
+    }
+
+    /// From `at` in the ground state, read whole blocks of text and CSIs
+    /// that keep nothing or an SGR (a colour flood: see [`crate::scan`]) as
+    /// [`Skim::step`] does; where it is to go on: at a control byte the
+    /// blocks leave to it, or where less than a block is left.
+    fn blocks(&mut self, bytes: &[u8], mut at: usize) -> usize {
+        while let Some(block) = bytes[at..].first_chunk::<BLOCK>() {
+            let m = scan::classify(block);
+            let (mut ctrl, param) = (m.esc | m.shift, m.param);
+            while ctrl != 0 {
+                let p = ctrl.trailing_zeros() as usize;
+                // ESC [, its parameters and its final byte in the block.
+                let from = p + 2;
+                if block.get(p + 1) != Some(&b'[') || from >= BLOCK {
+                    return at + p;
+                }
+                let end = from + (!param >> from).trailing_zeros() as usize;
+                match block.get(end) {
+                    Some(b'm') => {
+                        if !self.track_only && (self.lazy.is_none() || is_reset(&block[from..end]))
+                        {
+                            self.lazy = Some(at + p);
+                        }
+                    }
+                    Some(b'h' | b'l' | b'J' | b'r') | None => return at + p,
+                    Some(0x40..=0x7e) => {}
+                    Some(_) => return at + p,
+                }
+                // Nothing from the ESC to the final byte is a control byte.
+                ctrl &= ctrl - 1;
+            }
+            at += BLOCK;
+        }
+        at
     }
 
     /// Keep the SGRs read but not kept yet, up to `end` of `bytes`: whole

@@ -66,11 +66,17 @@ pub fn across(before: &[u8], after: &[u8]) -> Vec<Query> {
 /// Each query in `bytes`, in order, with where it starts and its length.
 /// (A query split between two pieces is not seen: see [`across`].)
 pub fn find(bytes: &[u8]) -> impl Iterator<Item = (usize, usize, Query)> + '_ {
-    // Every chunk of output passes here: a vectorised search for ESC.
-    memchr::memchr_iter(0x1b, bytes).filter_map(|i| {
+    // Every chunk of output passes here: a colour flood's escapes are
+    // found a block at a time, and told from a query by their first bytes:
+    // every query ends in `n` or `c` (an SGR in `m`).
+    crate::scan::escapes(bytes).filter_map(|i| {
+        let head = &bytes[i..bytes.len().min(i + LONGEST)];
+        if !head.get(2..)?.iter().any(|b| matches!(b, b'n' | b'c')) {
+            return None;
+        }
         QUERIES
             .iter()
-            .find(|(seq, _)| bytes[i..].starts_with(seq))
+            .find(|(seq, _)| head.starts_with(seq))
             .map(|(seq, q)| (i, seq.len(), *q))
     })
 }
@@ -181,6 +187,29 @@ mod tests {
         );
         assert_eq!(Query::CursorPosition.answer(None), None);
         assert_eq!(Query::Status.answer(None).unwrap(), b"\x1b[0n");
+    }
+
+    /// Queries among colours, wherever they fall in the blocks the escapes
+    /// are looked for in, also as the output's last bytes.
+    #[test]
+    fn queries_are_found_at_every_place_among_colours() {
+        for (query, what) in QUERIES {
+            for pad in 0..140 {
+                let mut out: Vec<u8> = b"\x1b[1;31mred\x1b[0m "
+                    .iter()
+                    .copied()
+                    .cycle()
+                    .take(pad)
+                    .collect();
+                out.extend_from_slice(query);
+                let found: Vec<_> = find(&out).collect();
+                assert_eq!(found, [(pad, query.len(), what)], "{pad}");
+                out.extend_from_slice(b"\x1b[m\x1b[6");
+                assert_eq!(find(&out).count(), 1, "{pad}");
+            }
+            // What `find` tells queries from other escapes by.
+            assert!(matches!(query.last(), Some(b'n' | b'c')));
+        }
     }
 
     #[test]

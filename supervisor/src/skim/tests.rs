@@ -197,3 +197,65 @@ fn sgrs_among_other_sequences_are_kept_in_any_pieces() {
     };
     assert_eq!(s.kept(), skim(&[&bytes[..at]]).kept());
 }
+
+/// Output made of `n` random pieces: text, SGRs (resets among them),
+/// cursor moves, modes, switches of screens, clears, scroll regions,
+/// shifts, titles, sequences cut by CAN or a long run of parameters.
+fn random_output(seed: u64, n: usize) -> Vec<u8> {
+    let mut x = seed | 1;
+    let mut next = move |m: usize| {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        (x % m as u64) as usize
+    };
+    let pieces: &[&[u8]] = &[
+        b"the quick brown fox ",
+        b"0123456789abcdefghijklmnopqrstuvwxyz0123456789abcdefghijklmnopq",
+        b"\r\n",
+        b"\x1b[1;31m",
+        b"\x1b[0m",
+        b"\x1b[m",
+        b"\x1b[;32m",
+        b"\x1b[38;5;208m",
+        b"\x1b[48;2;1;2;3m",
+        b"\x1b[44m",
+        b"\x1b[5;1H",
+        b"\x1b[K",
+        b"\x1b[?25l",
+        b"\x1b[?25h",
+        b"\x1b[?1049h",
+        b"\x1b[?1049l",
+        b"\x1b[4h",
+        b"\x1b[2J",
+        b"\x1b[3;10r",
+        b"\x1b(0",
+        b"\x0e",
+        b"\x0f",
+        b"\x1b7",
+        b"\x1b]0;a title\x07",
+        b"\x1b[3\x18m",
+        b"\x1b[1;2;3;4;5;6;7;8;9;10;11;12;13;14;15;16;17;18;19;20;21;22;23;24;25;26m",
+        b"\x1b[?",
+        b"\x1b",
+    ];
+    let mut out = Vec::new();
+    for _ in 0..n {
+        out.extend_from_slice(pieces[next(pieces.len())]);
+    }
+    out
+}
+
+/// Reading 64 bytes at once (a colour flood's fast path) keeps what
+/// reading a byte at a time keeps, wherever sequences fall in the blocks.
+#[test]
+fn blocks_read_as_bytes_do() {
+    for seed in 1..200 {
+        let bytes = random_output(seed, 60);
+        let whole = skim(&[&bytes]);
+        let mut bytewise = Skim::default();
+        bytes.chunks(1).for_each(|b| bytewise.read(b));
+        assert_eq!(whole.kept(), bytewise.kept(), "seed {seed}");
+        assert_eq!(whole.opening(), bytewise.opening(), "seed {seed}");
+    }
+}
