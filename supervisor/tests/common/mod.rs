@@ -166,7 +166,7 @@ impl Env {
 
     /// `hm wait ID --regex RE` on the screen; panics with the screen if it times out.
     pub fn wait_screen(&self, id: &str, re: &str) {
-        let out = self.run(&["wait", id, "--regex", re, "--timeout", "20000"]);
+        let out = self.run(&["wait", id, "--regex", re, "--timeout", "60000"]);
         assert!(
             out.status.success(),
             "waiting for {re:?}: {:?}\nscreen:\n{}",
