@@ -6,6 +6,8 @@
 //!   bytes each subscriber received, beside two fan-outs to 8 readers without
 //!   hm (a relay into 8 sockets, and a shared-memory ring);
 //! - keystroke echo latency through `cat`, p50/p99 over 2,000 round trips;
+//!   and from a key typed on a terminal to `hm attach` showing it, with and
+//!   without the status bar (200 keys, 20 ms apart, as a person types);
 //! - supervisor RSS idle, and its peak during the flood with a stalled subscriber;
 //! - start-to-socket-ready time of `hm start`;
 //! - RSS and PSS per session (supervisor and guardian) of 100 idle sessions;
@@ -18,7 +20,7 @@
 //! for `docs/benchmarks.md`.
 
 use std::io::{Read, Write};
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -39,6 +41,8 @@ fn hm_bin() -> PathBuf {
 }
 
 const ROUND_TRIPS: usize = 2000;
+/// Keys typed through `hm attach` (a person typing: a pause between keys).
+const ATTACH_KEYS: usize = 200;
 /// Idle sessions whose memory is measured.
 const IDLE_SESSIONS: usize = 100;
 /// Runs of each throughput setup.
@@ -575,6 +579,57 @@ fn hm_echo(dir: &Path) -> Vec<Duration> {
     out
 }
 
+/// Whether `fd` has something to read within `ms` milliseconds.
+fn readable(fd: &OwnedFd, ms: u16) -> bool {
+    use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+    let mut fds = [PollFd::new(fd.as_fd(), PollFlags::POLLIN)];
+    poll(&mut fds, PollTimeout::from(ms)).unwrap_or(0) > 0
+}
+
+/// A key typed on a terminal until `hm attach` on it shows the key (the
+/// program's echo, drawn), as a person types: 20 ms between keys. With or
+/// without the status bar (which draws through a screen model).
+fn attach_echo(dir: &Path, id: &str, status_bar: bool) -> Vec<Duration> {
+    let s = Session::start(dir, id, &[], "stty raw -echo; exec cat");
+    let pty = raw_spawn(&format!(
+        "export HEIMDALL_SOCKET_DIR='{}' TERM=xterm-256color; exec '{}' attach {id} {}",
+        dir.display(),
+        hm_bin().display(),
+        if status_bar { "" } else { "--no-status-bar" }
+    ));
+    let mut buf = [0u8; 65536];
+    let drain = |buf: &mut [u8], ms| {
+        while readable(&pty.master, ms) && read_fd(&pty.master, buf) > 0 {}
+    };
+    // Its first picture.
+    drain(&mut buf, 500);
+    // Not in the status bar's text.
+    let keys = b"QXZJVKWY";
+    let mut out = Vec::with_capacity(ATTACH_KEYS);
+    for i in 0..ATTACH_KEYS + 20 {
+        let key = keys[i % keys.len()];
+        let t = Instant::now();
+        write_fd(&pty.master, &[key]);
+        loop {
+            let n = read_fd(&pty.master, &mut buf);
+            assert!(n > 0, "hm attach ended");
+            if buf[..n as usize].contains(&key) {
+                break;
+            }
+        }
+        if i >= 20 {
+            out.push(t.elapsed());
+        }
+        std::thread::sleep(Duration::from_millis(20));
+        drain(&mut buf, 0);
+    }
+    let mut pty = pty;
+    let _ = pty.child.kill();
+    let _ = pty.child.wait();
+    s.kill();
+    out
+}
+
 fn tmux_drain(dir: &Path, bytes: u64) -> Option<f64> {
     let tmux = |args: &[&str]| {
         Command::new("tmux")
@@ -958,6 +1013,23 @@ fn echo(dir: &Path) {
         us(percentile(&hm_lat, 0.5)),
         us(percentile(&hm_lat, 0.99))
     );
+    println!();
+    println!("Keystroke to terminal through `hm attach` ({ATTACH_KEYS} keys, 20 ms apart):");
+    println!();
+    println!("| setup | p50 µs | p99 µs |");
+    println!("|---|---:|---:|");
+    for (id, bar, name) in [
+        ("attach-bar", true, "hm attach (status bar)"),
+        ("attach-plain", false, "hm attach --no-status-bar"),
+    ] {
+        let mut lat = attach_echo(dir, id, bar);
+        lat.sort();
+        println!(
+            "| {name} | {:.0} | {:.0} |",
+            us(percentile(&lat, 0.5)),
+            us(percentile(&lat, 0.99))
+        );
+    }
     println!();
 }
 

@@ -4,7 +4,7 @@
 mod common;
 
 use std::io::Read;
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::os::unix::process::CommandExt;
 use std::process::{Child, ChildStdout, Stdio};
 use std::time::{Duration, Instant};
@@ -249,6 +249,42 @@ fn types_into_bash_then_detaches_restoring_the_terminal() {
     );
     // The session is still running.
     assert_eq!(env.status_json("b")["alive"], true);
+}
+
+/// A key typed into a quiet session shows on the terminal as soon as its
+/// echo comes back, not a render period later: the status bar's view draws
+/// the first output after a pause at once (a flood is still drawn at most
+/// every 16 ms). The fastest of 20 keys counts, so that a loaded machine's
+/// slow ones do not.
+#[test]
+fn a_key_typed_into_a_quiet_session_shows_at_once() {
+    let env = Env::new();
+    env.start("typed", &[], &["cat"]);
+    let mut t = Term::spawn(&env, &["attach", "typed"], 80, 20);
+    t.wait_for("the status bar", |t| t.bar().contains("hm │ typed │"));
+    let mut fastest = Duration::MAX;
+    for key in b"QXZJVQXZJVQXZJVQXZJV" {
+        t.pump();
+        let seen = t.raw.len();
+        let typed = Instant::now();
+        t.type_bytes(&[*key]);
+        while !t.raw[seen..].contains(key) {
+            assert!(typed.elapsed() < DEADLINE, "{} never shown", *key as char);
+            let mut fds = [nix::poll::PollFd::new(
+                t.master.as_fd(),
+                nix::poll::PollFlags::POLLIN,
+            )];
+            nix::poll::poll(&mut fds, nix::poll::PollTimeout::from(100u16)).expect("poll");
+            t.pump();
+        }
+        fastest = fastest.min(typed.elapsed());
+        // Typing, not a flood: the next key comes after a pause.
+        std::thread::sleep(Duration::from_millis(40));
+    }
+    assert!(
+        fastest < Duration::from_millis(10),
+        "the fastest key took {fastest:?} to show"
+    );
 }
 
 #[test]

@@ -439,6 +439,7 @@ pub fn attach(common: &Common, id: &str, opts: AttachOptions) -> anyhow::Result<
             view: None,
             frames: FrameHold::default(),
             status_bar: false,
+            rendered_at: None,
             session_size: None,
             resized_to: None,
             history: true,
@@ -530,7 +531,8 @@ const PIPE_BUFFER: usize = 256 * 1024;
 /// before the session is killed.
 const SIGPIPE_GRACE: Duration = Duration::from_millis(500);
 
-/// Time between renders while output streams in.
+/// Time between renders while output streams in (output after a pause, a
+/// key's echo, is rendered at once).
 const RENDER_EVERY: Duration = Duration::from_millis(16);
 
 struct Attached {
@@ -556,6 +558,8 @@ struct Attached {
     /// The status bar is wanted: the view is kept for it (it shows the bar
     /// on a terminal of three rows or more).
     status_bar: bool,
+    /// When the view was last rendered.
+    rendered_at: Option<Instant>,
     /// The session's terminal size, as last painted or resized by us.
     session_size: Option<(u16, u16)>,
     /// The size the latest `resize` event said (`None` after missed
@@ -1184,16 +1188,27 @@ impl Attached {
     }
 
     /// Show output the stream brought: on the view (a synchronized update
-    /// once it ends, rendered by `render_at`), or on the terminal as it is.
+    /// once it ends; rendered at once after a pause, else by `render_at`),
+    /// or on the terminal as it is.
     fn show(&mut self, shown: &[u8], render_at: &mut Option<Instant>) -> std::io::Result<()> {
         match self.view.as_mut() {
             _ if shown.is_empty() => {}
             Some(v) => {
                 let now = Instant::now();
                 let passed = self.frames.pass(shown, now);
-                if !passed.is_empty() {
-                    v.feed(&passed);
-                    render_at.get_or_insert(now + RENDER_EVERY);
+                if passed.is_empty() {
+                    return Ok(());
+                }
+                v.feed(&passed);
+                // At once after a pause (a key's echo must not wait, not
+                // even for the timer's next millisecond), else a render
+                // period after the last render.
+                match self.rendered_at.map(|at| at + RENDER_EVERY) {
+                    Some(due) if due > now => {
+                        render_at.get_or_insert(due);
+                    }
+                    _ if render_at.is_none() => self.render_now()?,
+                    _ => {}
                 }
             }
             None => {
@@ -1217,6 +1232,7 @@ impl Attached {
         let bar = self.bar();
         if let Some(v) = self.view.as_mut() {
             write_stdout(&watched(&mut self.keep_mouse, &v.render(&bar)))?;
+            self.rendered_at = Some(Instant::now());
         }
         Ok(())
     }
