@@ -304,6 +304,12 @@ impl Skim {
         while let Some(block) = bytes[at..].first_chunk::<BLOCK>() {
             let m = scan::classify(block);
             let (mut ctrl, param) = (m.esc | m.shift, m.param);
+            if ctrl == 0 {
+                // Text alone: on to the next control byte at memchr's pace
+                // (a plain flood is one search per read).
+                return memchr3(ESC, SO, SI, &bytes[at + BLOCK..])
+                    .map_or(bytes.len(), |k| at + BLOCK + k);
+            }
             while ctrl != 0 {
                 let p = ctrl.trailing_zeros() as usize;
                 // ESC [, its parameters and its final byte in the block.
