@@ -287,6 +287,58 @@ fn a_key_typed_into_a_quiet_session_shows_at_once() {
     );
 }
 
+/// A program that redraws its whole screen in colour (16 KiB) at each key,
+/// in two writes 1 ms apart (as a program that flushes its output twice).
+const REDRAW: &str = r#"
+import os, time, tty
+tty.setraw(0)
+n = 0
+print("ready", end="", flush=True)
+while os.read(0, 1) != b"q":
+    n += 1
+    rows = [f"\x1b[{r + 1};1H" + "".join(f"\x1b[3{(r + k + n) % 8};4{k % 8}m{k % 10}" for k in range(79)) for r in range(22)]
+    os.write(1, "".join(rows[:11]).encode())
+    time.sleep(0.001)
+    os.write(1, ("".join(rows[11:]) + f"\x1b[0m\x1b[23;1Hend {n:03}").encode())
+"#;
+
+/// A screen redrawn in pieces that come together reaches the terminal in
+/// one render, not its first piece at once and the rest a render period
+/// later: 20 redraws, each counted by the renders of more than 2 KiB the
+/// terminal got for it (each render begins by hiding the cursor). Before,
+/// 19 or 20 of them came in two renders; now none on a quiet machine, and
+/// up to 9 with both cores kept busy (the second piece late past the wait
+/// for it).
+#[test]
+fn a_screen_redrawn_in_pieces_is_rendered_whole() {
+    let env = Env::new();
+    env.start("redraw", &[], &["python3", "-c", REDRAW]);
+    env.wait_screen("redraw", "ready");
+    let mut t = Term::spawn(&env, &["attach", "redraw"], 80, 24);
+    t.wait_for("the status bar", |t| t.bar().contains("hm │ redraw │"));
+    let mut split = Vec::new();
+    for n in 1..=20 {
+        t.pump();
+        let seen = t.raw.len();
+        t.type_bytes(b"k");
+        t.wait_text(&format!("end {n:03}"));
+        let big: Vec<usize> = String::from_utf8_lossy(&t.raw[seen..])
+            .split("\x1b[?25l")
+            .map(str::len)
+            .filter(|&len| len > 2048)
+            .collect();
+        if big.len() > 1 {
+            split.push((n, big));
+        }
+        // A person's next key: after a pause longer than a render period.
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(
+        split.len() < 15,
+        "redraws rendered in pieces (redraw, sizes of its renders): {split:?}"
+    );
+}
+
 #[test]
 fn reattaching_to_vim_draws_its_screen_at_once() {
     let env = Env::new();

@@ -531,9 +531,17 @@ const PIPE_BUFFER: usize = 256 * 1024;
 /// before the session is killed.
 const SIGPIPE_GRACE: Duration = Duration::from_millis(500);
 
-/// Time between renders while output streams in (output after a pause, a
-/// key's echo, is rendered at once).
+/// Time between renders while output streams in.
 const RENDER_EVERY: Duration = Duration::from_millis(16);
+
+/// Output after a pause this small (a key's echo, a line edited) is
+/// rendered at once.
+const RENDER_AT_ONCE: usize = 256;
+
+/// Larger output after a pause (a screen redrawn, which the pty hands over
+/// in pieces and the supervisor gathers for up to 2 ms) is rendered this
+/// long after it arrives, so that its rest is rendered with it.
+const RENDER_SETTLE: Duration = Duration::from_millis(4);
 
 struct Attached {
     id: String,
@@ -1188,8 +1196,8 @@ impl Attached {
     }
 
     /// Show output the stream brought: on the view (a synchronized update
-    /// once it ends; rendered at once after a pause, else by `render_at`),
-    /// or on the terminal as it is.
+    /// once it ends; a small piece after a pause rendered at once, else by
+    /// `render_at`), or on the terminal as it is.
     fn show(&mut self, shown: &[u8], render_at: &mut Option<Instant>) -> std::io::Result<()> {
         match self.view.as_mut() {
             _ if shown.is_empty() => {}
@@ -1200,15 +1208,18 @@ impl Attached {
                     return Ok(());
                 }
                 v.feed(&passed);
-                // At once after a pause (a key's echo must not wait, not
-                // even for the timer's next millisecond), else a render
-                // period after the last render.
-                match self.rendered_at.map(|at| at + RENDER_EVERY) {
-                    Some(due) if due > now => {
-                        render_at.get_or_insert(due);
-                    }
-                    _ if render_at.is_none() => self.render_now()?,
-                    _ => {}
+                if render_at.is_some() {
+                    return Ok(());
+                }
+                // A key's echo after a pause at once (not even waiting for
+                // the timer's next millisecond); a redraw once its rest is
+                // in; a stream of output a render period after the last.
+                let next = self.rendered_at.map(|at| at + RENDER_EVERY);
+                let paused = next.is_none_or(|next| next <= now);
+                if paused && passed.len() <= RENDER_AT_ONCE {
+                    self.render_now()?;
+                } else {
+                    *render_at = Some((now + RENDER_SETTLE).max(next.unwrap_or(now)));
                 }
             }
             None => {
